@@ -1,0 +1,61 @@
+package dev.tether.core
+
+/** Where a reconnecting client is in its life. The [ConnectionEvent] stream says why it got there. */
+public enum class ConnectionState {
+    /** Created, not started. */
+    IDLE,
+
+    /** Dialling (the first time or again after a drop). */
+    CONNECTING,
+
+    /** A WebSocket is open and usable. */
+    CONNECTED,
+
+    /** Waiting before the next dial after a failure or a drop. */
+    BACKING_OFF,
+
+    /** Closed for good; it will not connect again. */
+    CLOSED,
+}
+
+/**
+ * One transition of a reconnecting client. Subscribers see every event, in order; none is dropped when a
+ * subscriber is slow (unlike upstream's 4-slot channel).
+ */
+public sealed class ConnectionEvent {
+    /** The state this event leaves the client in. */
+    public abstract val state: ConnectionState
+
+    /** A dial is starting; [attempt] counts dials since the last established connection, from 1. */
+    public data class Connecting(val attempt: Int) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.CONNECTING
+    }
+
+    /** A WebSocket opened. */
+    public data class Connected(val url: String) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.CONNECTED
+    }
+
+    /** A dial failed; the next one starts after [retryInMillis]. */
+    public data class DialFailed(val cause: Throwable, val retryInMillis: Long) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.BACKING_OFF
+    }
+
+    /**
+     * The server rejected the credentials (HTTP [status]). The client backs off ([retryInMillis]) and asks the
+     * token provider again; fix the credentials if this repeats.
+     */
+    public data class AuthenticationFailed(val status: Int, val retryInMillis: Long) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.BACKING_OFF
+    }
+
+    /** An established connection dropped; the next dial starts after [retryInMillis]. */
+    public data class Disconnected(val cause: Throwable, val retryInMillis: Long) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.BACKING_OFF
+    }
+
+    /** The client closed for good; [cause] is null after a normal close. */
+    public data class Closed(val cause: Throwable?) : ConnectionEvent() {
+        override val state: ConnectionState get() = ConnectionState.CLOSED
+    }
+}

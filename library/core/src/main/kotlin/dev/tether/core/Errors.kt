@@ -1,0 +1,51 @@
+package dev.tether.core
+
+/**
+ * Why a WebSocket could not be opened or stopped working. Each subclass names one cause; callers that only care
+ * about "the connection is gone" catch this type.
+ */
+public sealed class ConnectionException(message: String, cause: Throwable? = null) : TetherException(message, cause)
+
+/** The dial did not complete within the configured dial timeout. Check the address and the network path. */
+public class DialTimeoutException(public val url: String, public val timeoutMillis: Long) :
+    ConnectionException("dial to $url did not complete within $timeoutMillis ms")
+
+/** The TCP or TLS connection could not be made (refused, unreachable, bad certificate, …). */
+public class DialFailedException(public val url: String, cause: Throwable) :
+    ConnectionException("dial to $url failed: ${cause.message ?: cause::class.simpleName}", cause)
+
+/**
+ * The server answered the upgrade request with [status] instead of 101 Switching Protocols. [retryAfterSeconds]
+ * carries a `Retry-After` header when the server sent one.
+ */
+public open class HandshakeRejectedException(
+    public val url: String,
+    public val status: Int,
+    public val retryAfterSeconds: Long? = null,
+    message: String = "server at $url refused the WebSocket upgrade with HTTP $status",
+) : ConnectionException(message)
+
+/**
+ * The server refused the credentials (HTTP 401 or 403). Retrying with the same token will not help: rotate the
+ * token or fix the token provider.
+ */
+public class AuthenticationFailedException(url: String, status: Int) :
+    HandshakeRejectedException(url, status, null, "server at $url rejected the credentials with HTTP $status; supply a valid token")
+
+/** The connection was closed by either side; [code] and [reason] are from the close frame when there was one. */
+public class ConnectionClosedException(
+    public val code: Int?,
+    public val reason: String?,
+    cause: Throwable? = null,
+) : ConnectionException(
+    if (code == null) "connection closed${cause?.let { ": ${it.message}" } ?: ""}" else "connection closed with $code ${reason.orEmpty()}".trim(),
+    cause,
+)
+
+/** No pong answered a client ping within the pong timeout: the peer or the path is dead. */
+public class KeepAliveExpiredException(public val timeoutMillis: Long) :
+    ConnectionException("no pong within $timeoutMillis ms; the connection is presumed dead")
+
+/** An inbound message exceeded the maximum message size; the connection was closed with 1009. */
+public class MessageTooLargeException(public val limitBytes: Long) :
+    ConnectionException("inbound message exceeds the $limitBytes-byte limit")

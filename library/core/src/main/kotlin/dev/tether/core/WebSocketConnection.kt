@@ -1,0 +1,171 @@
+package dev.tether.core
+
+import io.ktor.client.plugins.websocket.ClientWebSocketSession
+import io.ktor.websocket.CloseReason
+import io.ktor.websocket.Frame
+import io.ktor.websocket.FrameTooBigException
+import io.ktor.websocket.readReason
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.ClosedSendChannelException
+import kotlinx.coroutines.channels.ReceiveChannel
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withTimeoutOrNull
+import java.io.ByteArrayOutputStream
+import java.util.concurrent.atomic.AtomicLong
+
+/**
+ * One open WebSocket made by [WebSocketDialer]: reassembled inbound messages on [incoming], suspending [send]s,
+ * automatic pongs to server pings, client pings with a pong deadline, and one recorded reason for its end.
+ */
+public class WebSocketConnection internal constructor(
+    private val session: ClientWebSocketSession,
+    private val config: DialerConfig,
+) {
+    private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
+    private val end = CompletableDeferred<ConnectionException>()
+    private val pongs = Channel<ByteArray>(Channel.CONFLATED)
+    private val pingsSent = AtomicLong()
+
+    /** Inbound data messages in arrival order; closed when the connection ends. */
+    public val incoming: ReceiveChannel<WsMessage> get() = inbound
+
+    /** True until the connection has ended. */
+    public val isOpen: Boolean get() = !end.isCompleted
+
+    /** Sends one text message. Suspends while the outgoing queue is full; throws if the connection has ended. */
+    public suspend fun send(text: String): Unit = sendFrame(Frame.Text(text))
+
+    /** Sends one binary message. */
+    public suspend fun send(bytes: ByteArray): Unit = sendFrame(Frame.Binary(true, bytes))
+
+    private suspend fun sendFrame(frame: Frame) {
+        if (end.isCompleted) throw end.getCompleted()
+        try {
+            session.outgoing.send(frame)
+        } catch (e: ClosedSendChannelException) {
+            throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, e))
+        } catch (e: CancellationException) {
+            if (end.isCompleted) throw end.getCompleted()
+            throw e
+        }
+    }
+
+    /**
+     * Closes the connection with [code] and [reason] and waits (at most 1 s) for it to end. Returns the reason
+     * the connection ended.
+     */
+    public suspend fun close(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): ConnectionException {
+        ended(ConnectionClosedException(code.toInt(), reason))
+        session.outgoing.trySend(Frame.Close(CloseReason(code, reason)))
+        if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { session.coroutineContext[kotlinx.coroutines.Job]?.join() } == null) {
+            session.cancel()
+        }
+        return end.getCompleted()
+    }
+
+    /** Suspends until the connection ends; returns why (never throws for a normal end). */
+    public suspend fun awaitClosed(): ConnectionException = end.await()
+
+    internal fun ended(cause: ConnectionException) {
+        if (end.complete(cause)) inbound.close()
+    }
+
+    internal suspend fun run() {
+        try {
+            coroutineScope {
+                val pinger = if (config.pingInterval.isZero) null else launch { pingLoop() }
+                try {
+                    readLoop()
+                } finally {
+                    pinger?.cancel()
+                }
+            }
+        } catch (e: KeepAliveFailure) {
+            ended(e.exception)
+        } catch (e: FrameTooBigException) {
+            ended(MessageTooLargeException(config.maxMessageBytes))
+        } catch (e: CancellationException) {
+            ended(ConnectionClosedException(null, "cancelled"))
+            throw e
+        } catch (e: Exception) {
+            ended(ConnectionClosedException(null, null, e))
+        } finally {
+            ended(ConnectionClosedException(null, null))
+        }
+    }
+
+    private suspend fun readLoop() {
+        var partial: ByteArrayOutputStream? = null
+        var partialIsText = false
+        for (frame in session.incoming) {
+            when (frame) {
+                is Frame.Ping -> session.outgoing.send(Frame.Pong(frame.data))
+                is Frame.Pong -> pongs.trySend(frame.data)
+                is Frame.Close -> {
+                    val reason = frame.readReason()
+                    ended(ConnectionClosedException(reason?.code?.toInt(), reason?.message))
+                    session.outgoing.trySend(Frame.Close(reason ?: CloseReason(CloseReason.Codes.NORMAL, "")))
+                    return
+                }
+                is Frame.Text, is Frame.Binary -> {
+                    if (partial == null && frame.fin) {
+                        deliver(frame is Frame.Text, frame.data)
+                        continue
+                    }
+                    val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = frame is Frame.Text }
+                    if (buffer.size().toLong() + frame.data.size > config.maxMessageBytes) {
+                        val error = MessageTooLargeException(config.maxMessageBytes)
+                        ended(error)
+                        session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.TOO_BIG, "message too big")))
+                        return
+                    }
+                    buffer.write(frame.data)
+                    if (frame.fin) {
+                        partial = null
+                        deliver(partialIsText, buffer.toByteArray())
+                    }
+                }
+                else -> Unit
+            }
+        }
+        // The reader stopped without a close frame; Ktor closes incoming with the failure, if any.
+    }
+
+    private suspend fun deliver(text: Boolean, data: ByteArray) {
+        val message = if (text) WsMessage.Text(data.decodeToString()) else WsMessage.Binary(data)
+        try {
+            inbound.send(message)
+        } catch (_: ClosedSendChannelException) {
+            // The connection already ended; the consumer has been told why.
+        }
+    }
+
+    private suspend fun pingLoop() {
+        val interval = config.pingInterval.toMillis()
+        val timeout = config.pongTimeout.toMillis()
+        while (true) {
+            delay(interval)
+            val payload = pingsSent.incrementAndGet().toString().encodeToByteArray()
+            session.outgoing.send(Frame.Ping(payload))
+            val answered = withTimeoutOrNull(timeout) {
+                while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
+            }
+            if (answered == null) {
+                session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.GOING_AWAY, "ping failed")))
+                throw KeepAliveFailure(KeepAliveExpiredException(timeout))
+            }
+        }
+    }
+
+    private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(exception.message, null, false, false)
+
+    private companion object {
+        const val INBOUND_QUEUE = 256
+        const val CLOSE_WAIT_MILLIS = 1_000L
+    }
+}

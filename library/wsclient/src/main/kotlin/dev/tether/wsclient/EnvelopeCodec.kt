@@ -1,0 +1,703 @@
+package dev.tether.wsclient
+
+import java.time.Month
+import java.time.OffsetDateTime
+import java.time.Year
+import java.time.ZoneOffset
+
+/**
+ * Hand-written envelope encoder and decoder (no reflection, no intermediate tree).
+ *
+ * The output is what Go's `encoding/json` writes for the upstream `frames.Envelope`; the input rules are those of
+ * `encoding/json` decoding into that struct. Payloads are copied token by token, so key order, number spelling
+ * and string escapes survive unchanged; only whitespace is dropped.
+ */
+internal object EnvelopeCodec {
+    const val MAX_DEPTH: Int = 512
+
+    private const val HEX = "0123456789abcdef"
+
+    /** ASCII characters that a JSON string written Go's way cannot carry as they are. */
+    private val NEEDS_ESCAPE = BooleanArray(128).also { t ->
+        for (c in 0 until 0x20) t[c] = true
+        for (c in "\"\\<>&") t[c.code] = true
+    }
+
+    // ------------------------------------------------------------------------------------------------- encoding
+
+    fun encode(e: Envelope): String {
+        val payload = e.payload
+        val sb = StringBuilder(
+            48 + e.kind.length + (e.id?.length ?: 0) + (e.inReplyTo?.length ?: 0) + (payload?.length ?: 0) +
+                (e.targetAspect?.length ?: 0) + 64,
+        )
+        sb.append("{\"kind\":")
+        appendString(sb, e.kind)
+        e.id?.let { sb.append(",\"id\":"); appendString(sb, it) }
+        e.inReplyTo?.let { sb.append(",\"in_reply_to\":"); appendString(sb, it) }
+        sb.append(",\"ts\":\"")
+        appendTs(sb, e.ts)
+        sb.append('"')
+        if (payload != null) {
+            sb.append(",\"payload\":")
+            appendPayload(sb, payload)
+        }
+        e.targetAspect?.let { sb.append(",\"target_aspect\":"); appendString(sb, it) }
+        sb.append('}')
+        return sb.toString()
+    }
+
+    /**
+     * A JSON string as Go writes it with HTML escaping: short escapes for `"`, `\`, `\n`, `\r`, `\t`, `\b`, `\f`
+     * (the last two as Go 1.22 and later write them), `\u00xx` for other control characters and for `<`, `>`,
+     * `&`, `\u2028`/`\u2029` for the line separators, `\ufffd` for an unpaired surrogate (Go: invalid UTF-8);
+     * everything else unchanged.
+     */
+    fun appendString(sb: StringBuilder, s: String) {
+        sb.append('"')
+        var start = 0
+        var i = 0
+        val n = s.length
+        while (i < n) {
+            val c = s[i]
+            if (c.code < 128) {
+                if (!NEEDS_ESCAPE[c.code]) {
+                    i++
+                    continue
+                }
+            } else if (c != '\u2028' && c != '\u2029') {
+                if (!c.isSurrogate()) {
+                    i++
+                    continue
+                }
+                if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
+                    i += 2
+                    continue
+                }
+            }
+            sb.append(s, start, i)
+            when (c) {
+                '"' -> sb.append("\\\"")
+                '\\' -> sb.append("\\\\")
+                '\n' -> sb.append("\\n")
+                '\r' -> sb.append("\\r")
+                '\t' -> sb.append("\\t")
+                '\b' -> sb.append("\\b")
+                '\u000c' -> sb.append("\\f")
+                else -> if (c.isSurrogate()) sb.append("\\ufffd") else appendUnicodeEscape(sb, c)
+            }
+            i++
+            start = i
+        }
+        sb.append(s, start, n)
+        sb.append('"')
+    }
+
+    /** The stored (compact, valid) payload with Go's HTML escaping; those characters can only occur inside strings. */
+    private fun appendPayload(sb: StringBuilder, p: String) {
+        var start = 0
+        for (i in p.indices) {
+            val c = p[i]
+            if (c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029') {
+                sb.append(p, start, i)
+                appendUnicodeEscape(sb, c)
+                start = i + 1
+            }
+        }
+        sb.append(p, start, p.length)
+    }
+
+    private fun appendUnicodeEscape(sb: StringBuilder, c: Char) {
+        val v = c.code
+        sb.append('\\').append('u')
+            .append(HEX[(v shr 12) and 15]).append(HEX[(v shr 8) and 15])
+            .append(HEX[(v shr 4) and 15]).append(HEX[v and 15])
+    }
+
+    /** Go's `time.RFC3339Nano`: fractional zeros trimmed, `Z` for a zero offset, else `±hh:mm`. Year is 0..9999. */
+    fun appendTs(sb: StringBuilder, t: OffsetDateTime) {
+        appendDigits(sb, t.year, 4)
+        sb.append('-')
+        appendDigits(sb, t.monthValue, 2)
+        sb.append('-')
+        appendDigits(sb, t.dayOfMonth, 2)
+        sb.append('T')
+        appendDigits(sb, t.hour, 2)
+        sb.append(':')
+        appendDigits(sb, t.minute, 2)
+        sb.append(':')
+        appendDigits(sb, t.second, 2)
+        var nano = t.nano
+        if (nano != 0) {
+            var digits = 9
+            while (nano % 10 == 0) {
+                nano /= 10
+                digits--
+            }
+            sb.append('.')
+            appendDigits(sb, nano, digits)
+        }
+        val offset = t.offset.totalSeconds
+        if (offset == 0) {
+            sb.append('Z')
+        } else {
+            sb.append(if (offset < 0) '-' else '+')
+            val minutes = Math.abs(offset) / 60
+            appendDigits(sb, minutes / 60, 2)
+            sb.append(':')
+            appendDigits(sb, minutes % 60, 2)
+        }
+    }
+
+    /** [value] (non-negative, fewer than [width] + 1 digits) left-padded with zeros to [width] digits. */
+    private fun appendDigits(sb: StringBuilder, value: Int, width: Int) {
+        var divisor = 1
+        repeat(width - 1) { divisor *= 10 }
+        var v = value
+        while (divisor > 0) {
+            sb.append('0' + v / divisor)
+            v %= divisor
+            divisor /= 10
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- decoding
+
+    fun decode(text: String): Envelope = try {
+        Reader(text).readEnvelope()
+    } catch (e: JsonSyntaxError) {
+        throw MalformedEnvelopeException("malformed envelope: ${e.message}")
+    }
+
+    /**
+     * Validates [json] as exactly one JSON value and returns it without whitespace (strings, numbers and key
+     * order unchanged). Nesting is limited so that the payload, placed in an envelope, stays within [MAX_DEPTH].
+     */
+    fun compactPayload(json: String): String = try {
+        Reader(json).readStandalonePayload()
+    } catch (e: JsonSyntaxError) {
+        throw IllegalArgumentException("invalid payload JSON: ${e.message}")
+    }
+
+    /**
+     * Parses RFC 3339 as Go 1.20+ `time.Time.UnmarshalJSON` does: `YYYY-MM-DDTHH:MM:SS`, optional fraction
+     * (digits past nanoseconds ignored), then `Z` or `±hh:mm`; upper-case `T` and `Z` only; calendar ranges
+     * checked. Offsets beyond ±18:00 (legal for Go, not representable in java.time) are rejected.
+     */
+    internal fun parseTs(v: String): OffsetDateTime {
+        fun bad(why: String): Nothing {
+            val shown = if (v.length <= 64) v else v.substring(0, 64) + "…"
+            throw JsonSyntaxError("field \"ts\" is not an RFC 3339 time (\"$shown\"): $why")
+        }
+        fun num(at: Int, len: Int, min: Int, max: Int, what: String): Int {
+            var r = 0
+            for (i in at until at + len) {
+                val c = v[i]
+                if (c !in '0'..'9') bad("expected digits for the $what")
+                r = r * 10 + (c - '0')
+            }
+            if (r < min || r > max) bad("$what $r out of range")
+            return r
+        }
+        if (v.length < 20) bad("too short for YYYY-MM-DDTHH:MM:SSZ")
+        if (v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':') {
+            bad("expected the layout YYYY-MM-DDTHH:MM:SS")
+        }
+        val year = num(0, 4, 0, 9999, "year")
+        val month = num(5, 2, 1, 12, "month")
+        val day = num(8, 2, 1, Month.of(month).length(Year.isLeap(year.toLong())), "day")
+        val hour = num(11, 2, 0, 23, "hour")
+        val minute = num(14, 2, 0, 59, "minute")
+        val second = num(17, 2, 0, 59, "second")
+        var i = 19
+        var nano = 0
+        if (i + 1 < v.length && v[i] == '.' && v[i + 1] in '0'..'9') {
+            i++
+            var digits = 0
+            while (i < v.length && v[i] in '0'..'9') {
+                if (digits < 9) { // like Go, digits beyond nanoseconds are ignored
+                    nano = nano * 10 + (v[i] - '0')
+                    digits++
+                }
+                i++
+            }
+            while (digits < 9) {
+                nano *= 10
+                digits++
+            }
+        }
+        val offsetSeconds: Int = when {
+            v.length - i == 1 && v[i] == 'Z' -> 0
+            v.length - i == 6 && (v[i] == '+' || v[i] == '-') && v[i + 3] == ':' -> {
+                val hh = num(i + 1, 2, 0, 23, "offset hour")
+                val mm = num(i + 4, 2, 0, 59, "offset minute")
+                val total = hh * 3600 + mm * 60
+                if (total > 18 * 3600) bad("offsets beyond ±18:00 are not supported")
+                if (v[i] == '-') -total else total
+            }
+            else -> bad("expected Z or ±hh:mm after the seconds")
+        }
+        val offset = if (offsetSeconds == 0) ZoneOffset.UTC else ZoneOffset.ofTotalSeconds(offsetSeconds)
+        return OffsetDateTime.of(year, month, day, hour, minute, second, nano, offset)
+    }
+
+    /** Internal syntax or type error; carries no stack trace, the public entry points turn it into their own type. */
+    internal class JsonSyntaxError(message: String) : RuntimeException(message, null, false, false)
+
+    private const val F_UNKNOWN = 0
+    private const val F_KIND = 1
+    private const val F_ID = 2
+    private const val F_IN_REPLY_TO = 3
+    private const val F_TS = 4
+    private const val F_PAYLOAD = 5
+    private const val F_TARGET_ASPECT = 6
+
+    /** Which envelope field a key names, matching like `encoding/json`: exact, else Unicode simple case folding. */
+    private fun fieldOf(key: String): Int = when (key.length) {
+        2 -> if (foldEquals(key, "id")) F_ID else if (foldEquals(key, "ts")) F_TS else F_UNKNOWN
+        4 -> if (foldEquals(key, "kind")) F_KIND else F_UNKNOWN
+        7 -> if (foldEquals(key, "payload")) F_PAYLOAD else F_UNKNOWN
+        11 -> if (foldEquals(key, "in_reply_to")) F_IN_REPLY_TO else F_UNKNOWN
+        13 -> if (foldEquals(key, "target_aspect")) F_TARGET_ASPECT else F_UNKNOWN
+        else -> F_UNKNOWN
+    }
+
+    /**
+     * [name] is lower-case ASCII of the same length as [key]. The simple case folding orbit of an ASCII letter is
+     * its other case, plus KELVIN SIGN for `k` and LATIN SMALL LETTER LONG S for `s` (both one UTF-16 unit).
+     */
+    private fun foldEquals(key: String, name: String): Boolean {
+        for (i in name.indices) {
+            val k = key[i]
+            val c = name[i]
+            if (k == c) continue
+            if (c in 'a'..'z' && k == c - 32) continue
+            if (c == 'k' && k == '\u212A') continue
+            if (c == 's' && k == '\u017F') continue
+            return false
+        }
+        return true
+    }
+
+    /** A cursor over one JSON text. All methods leave [pos] just after what they consumed. */
+    private class Reader(private val s: String) {
+        private var pos = 0
+        private val n = s.length
+        private var stack = BooleanArray(16) // container kinds by depth: true = array
+
+        fun readEnvelope(): Envelope {
+            skipWs()
+            if (pos >= n) unexpectedEnd()
+            var kind: String? = null
+            var id: String? = null
+            var inReplyTo: String? = null
+            var ts: OffsetDateTime? = null
+            var payload: String? = null
+            var targetAspect: String? = null
+            when (s[pos]) {
+                '{' -> {
+                    pos++
+                    skipWs()
+                    if (pos < n && s[pos] == '}') {
+                        pos++
+                    } else {
+                        while (true) {
+                            if (pos >= n) unexpectedEnd()
+                            if (s[pos] != '"') fail("invalid character ${describe(s[pos])} looking for beginning of object key string")
+                            val key = readString()
+                            skipWs()
+                            expectColon()
+                            skipWs()
+                            when (fieldOf(key)) {
+                                // JSON null leaves a field as it was (Go ignores null for strings and time.Time)
+                                F_KIND -> kind = readStringField("kind") ?: kind
+                                F_ID -> id = readStringField("id") ?: id
+                                F_IN_REPLY_TO -> inReplyTo = readStringField("in_reply_to") ?: inReplyTo
+                                F_TARGET_ASPECT -> targetAspect = readStringField("target_aspect") ?: targetAspect
+                                F_TS -> ts = readTsField() ?: ts
+                                F_PAYLOAD -> {
+                                    val sb = StringBuilder()
+                                    copyValue(sb, 1)
+                                    payload = sb.toString()
+                                }
+                                else -> copyValue(null, 1)
+                            }
+                            skipWs()
+                            if (pos >= n) unexpectedEnd()
+                            val c = s[pos]
+                            if (c == ',') {
+                                pos++
+                                skipWs()
+                            } else if (c == '}') {
+                                pos++
+                                break
+                            } else {
+                                fail("invalid character ${describe(c)} after object key:value pair")
+                            }
+                        }
+                    }
+                }
+                'n' -> readLiteral("null") // Go: decoding null into the struct leaves it empty -> missing kind
+                else -> {
+                    val what = valueName(s[pos])
+                    copyValue(null, 0)
+                    expectEnd()
+                    throw JsonSyntaxError("expected a JSON object, found $what")
+                }
+            }
+            expectEnd()
+            val k = kind
+            if (k.isNullOrEmpty()) throw JsonSyntaxError("missing kind")
+            return Envelope.trusted(k, id, inReplyTo, ts ?: Envelope.ZERO_TIME, payload, targetAspect)
+        }
+
+        fun readStandalonePayload(): String {
+            skipWs()
+            val sb = StringBuilder(s.length)
+            copyValue(sb, 1)
+            expectEnd()
+            return sb.toString()
+        }
+
+        /** A string field; JSON `null` returns null (the field keeps its value, as in Go). */
+        private fun readStringField(name: String): String? {
+            if (pos >= n) unexpectedEnd()
+            return when (s[pos]) {
+                '"' -> readString()
+                'n' -> {
+                    readLiteral("null")
+                    null
+                }
+                else -> typeMismatch(name, "a string")
+            }
+        }
+
+        private fun readTsField(): OffsetDateTime? {
+            if (pos >= n) unexpectedEnd()
+            return when (s[pos]) {
+                '"' -> parseTs(readString())
+                'n' -> {
+                    readLiteral("null")
+                    null
+                }
+                else -> typeMismatch("ts", "an RFC 3339 string")
+            }
+        }
+
+        private fun typeMismatch(name: String, expected: String): Nothing {
+            val at = pos
+            val what = valueName(s[pos])
+            copyValue(null, 1) // a syntax error in the value is reported as such
+            throw JsonSyntaxError("field \"$name\" must be $expected, found $what at offset $at")
+        }
+
+        private fun valueName(c: Char): String = when (c) {
+            '{' -> "an object"
+            '[' -> "an array"
+            '"' -> "a string"
+            't', 'f' -> "a boolean"
+            'n' -> "null"
+            else -> "a number"
+        }
+
+        /**
+         * Validates one JSON value starting at [pos] (after optional whitespace) and, when [out] is not null,
+         * appends it without whitespace. Iterative: nesting costs no stack. [baseDepth] is the nesting level of
+         * the enclosing container.
+         */
+        fun copyValue(out: StringBuilder?, baseDepth: Int) {
+            var depth = 0
+            while (true) {
+                // at the start of a value
+                skipWs()
+                if (pos >= n) unexpectedEnd()
+                val c = s[pos]
+                when (c) {
+                    '{', '[' -> {
+                        if (baseDepth + depth + 1 > MAX_DEPTH) {
+                            throw JsonSyntaxError("nested deeper than $MAX_DEPTH levels at offset $pos")
+                        }
+                        if (depth == stack.size) stack = stack.copyOf(stack.size * 2)
+                        val isArray = c == '['
+                        stack[depth++] = isArray
+                        out?.append(c)
+                        pos++
+                        skipWs()
+                        if (pos >= n) unexpectedEnd()
+                        val close = if (isArray) ']' else '}'
+                        if (s[pos] == close) {
+                            out?.append(close)
+                            pos++
+                            depth--
+                        } else {
+                            if (!isArray) copyKeyAndColon(out)
+                            continue
+                        }
+                    }
+                    '"' -> copyString(out)
+                    't' -> copyLiteral("true", out)
+                    'f' -> copyLiteral("false", out)
+                    'n' -> copyLiteral("null", out)
+                    else -> if (c == '-' || c in '0'..'9') {
+                        copyNumber(out)
+                    } else {
+                        fail("invalid character ${describe(c)} looking for beginning of value")
+                    }
+                }
+                // after a complete value: close containers until one continues with ','
+                while (true) {
+                    if (depth == 0) return
+                    skipWs()
+                    if (pos >= n) unexpectedEnd()
+                    val d = s[pos]
+                    val inArray = stack[depth - 1]
+                    if (d == ',') {
+                        out?.append(',')
+                        pos++
+                        if (!inArray) {
+                            skipWs()
+                            copyKeyAndColon(out)
+                        }
+                        break
+                    }
+                    if (d == (if (inArray) ']' else '}')) {
+                        out?.append(d)
+                        pos++
+                        depth--
+                        continue
+                    }
+                    fail(
+                        "invalid character ${describe(d)} " +
+                            if (inArray) "after array element" else "after object key:value pair",
+                    )
+                }
+            }
+        }
+
+        private fun copyKeyAndColon(out: StringBuilder?) {
+            if (pos >= n) unexpectedEnd()
+            if (s[pos] != '"') fail("invalid character ${describe(s[pos])} looking for beginning of object key string")
+            copyString(out)
+            skipWs()
+            expectColon()
+            out?.append(':')
+        }
+
+        private fun expectColon() {
+            if (pos >= n) unexpectedEnd()
+            if (s[pos] != ':') fail("invalid character ${describe(s[pos])} after object key")
+            pos++
+        }
+
+        /** Validates a string and copies it verbatim (escapes kept); an unpaired surrogate becomes `\ufffd`. */
+        private fun copyString(out: StringBuilder?) {
+            var run = pos
+            var i = pos + 1
+            while (true) {
+                if (i >= n) unexpectedEnd()
+                val c = s[i]
+                when {
+                    c == '"' -> {
+                        i++
+                        break
+                    }
+                    c == '\\' -> i = skipEscape(i)
+                    c < ' ' -> fail("invalid character ${describe(c)} in string literal", i)
+                    c.isSurrogate() -> if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
+                        i += 2
+                    } else {
+                        out?.append(s, run, i)?.append("\\ufffd")
+                        i++
+                        run = i
+                    }
+                    else -> i++
+                }
+            }
+            out?.append(s, run, i)
+            pos = i
+        }
+
+        /** Validates the escape at [i] (a backslash) and returns the index after it. */
+        private fun skipEscape(i: Int): Int {
+            if (i + 1 >= n) unexpectedEnd()
+            return when (s[i + 1]) {
+                '"', '\\', '/', 'b', 'f', 'n', 'r', 't' -> i + 2
+                'u' -> {
+                    hex4(i + 2)
+                    i + 6
+                }
+                else -> fail("invalid character ${describe(s[i + 1])} in string escape code", i + 1)
+            }
+        }
+
+        private fun hex4(at: Int): Int {
+            var r = 0
+            for (j in at until at + 4) {
+                if (j >= n) unexpectedEnd()
+                val c = s[j]
+                val d = when (c) {
+                    in '0'..'9' -> c - '0'
+                    in 'a'..'f' -> c - 'a' + 10
+                    in 'A'..'F' -> c - 'A' + 10
+                    else -> fail("invalid character ${describe(c)} in \\u hexadecimal character escape", j)
+                }
+                r = (r shl 4) or d
+            }
+            return r
+        }
+
+        /** Reads a string value with escapes resolved; invalid surrogates become U+FFFD as in Go. */
+        fun readString(): String {
+            val start = pos + 1
+            var i = start
+            while (i < n) { // fast path: nothing to unescape
+                val c = s[i]
+                if (c == '"') {
+                    pos = i + 1
+                    return s.substring(start, i)
+                }
+                if (c == '\\' || c < ' ') break
+                if (c.isSurrogate()) {
+                    if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
+                        i += 2
+                        continue
+                    }
+                    break
+                }
+                i++
+            }
+            val sb = StringBuilder(i - start + 16).append(s, start, i)
+            while (true) {
+                if (i >= n) unexpectedEnd()
+                val c = s[i]
+                when {
+                    c == '"' -> {
+                        pos = i + 1
+                        return sb.toString()
+                    }
+                    c == '\\' -> i = readEscape(i, sb)
+                    c < ' ' -> fail("invalid character ${describe(c)} in string literal", i)
+                    c.isSurrogate() -> if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
+                        sb.append(c).append(s[i + 1])
+                        i += 2
+                    } else {
+                        sb.append('\uFFFD')
+                        i++
+                    }
+                    else -> {
+                        sb.append(c)
+                        i++
+                    }
+                }
+            }
+        }
+
+        private fun readEscape(i: Int, sb: StringBuilder): Int {
+            if (i + 1 >= n) unexpectedEnd()
+            when (val e = s[i + 1]) {
+                '"', '\\', '/' -> sb.append(e)
+                'b' -> sb.append('\b')
+                'f' -> sb.append('\u000c')
+                'n' -> sb.append('\n')
+                'r' -> sb.append('\r')
+                't' -> sb.append('\t')
+                'u' -> {
+                    val r = hex4(i + 2)
+                    if (r in 0xD800..0xDFFF) {
+                        // only a high surrogate escape directly followed by a low surrogate escape is a pair
+                        if (r < 0xDC00 && i + 11 < n && s[i + 6] == '\\' && s[i + 7] == 'u' && isHex4(i + 8)) {
+                            val low = hex4(i + 8)
+                            if (low in 0xDC00..0xDFFF) {
+                                sb.append(r.toChar()).append(low.toChar())
+                                return i + 12
+                            }
+                        }
+                        sb.append('\uFFFD')
+                    } else {
+                        sb.append(r.toChar())
+                    }
+                    return i + 6
+                }
+                else -> fail("invalid character ${describe(e)} in string escape code", i + 1)
+            }
+            return i + 2
+        }
+
+        private fun isHex4(at: Int): Boolean {
+            if (at + 4 > n) return false
+            for (j in at until at + 4) {
+                val c = s[j]
+                if (c !in '0'..'9' && c !in 'a'..'f' && c !in 'A'..'F') return false
+            }
+            return true
+        }
+
+        private fun copyNumber(out: StringBuilder?) {
+            val start = pos
+            if (s[pos] == '-') pos++
+            if (pos >= n) unexpectedEnd()
+            when (s[pos]) {
+                '0' -> pos++
+                in '1'..'9' -> skipDigits()
+                else -> fail("invalid character ${describe(s[pos])} in numeric literal")
+            }
+            if (pos < n && s[pos] == '.') {
+                pos++
+                if (pos >= n) unexpectedEnd()
+                if (s[pos] !in '0'..'9') fail("invalid character ${describe(s[pos])} after decimal point in numeric literal")
+                skipDigits()
+            }
+            if (pos < n && (s[pos] == 'e' || s[pos] == 'E')) {
+                pos++
+                if (pos < n && (s[pos] == '+' || s[pos] == '-')) pos++
+                if (pos >= n) unexpectedEnd()
+                if (s[pos] !in '0'..'9') fail("invalid character ${describe(s[pos])} in exponent of numeric literal")
+                skipDigits()
+            }
+            out?.append(s, start, pos)
+        }
+
+        private fun skipDigits() {
+            while (pos < n && s[pos] in '0'..'9') pos++
+        }
+
+        private fun copyLiteral(lit: String, out: StringBuilder?) {
+            readLiteral(lit)
+            out?.append(lit)
+        }
+
+        private fun readLiteral(lit: String) {
+            for (j in lit.indices) {
+                if (pos >= n) unexpectedEnd()
+                val c = s[pos]
+                if (c != lit[j]) fail("invalid character ${describe(c)} in literal $lit (expecting ${describe(lit[j])})")
+                pos++
+            }
+        }
+
+        private fun skipWs() {
+            while (pos < n) {
+                val c = s[pos]
+                if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return
+                pos++
+            }
+        }
+
+        private fun expectEnd() {
+            skipWs()
+            if (pos < n) fail("invalid character ${describe(s[pos])} after top-level value")
+        }
+
+        private fun unexpectedEnd(): Nothing = throw JsonSyntaxError("unexpected end of JSON input")
+
+        private fun fail(what: String, at: Int = pos): Nothing = throw JsonSyntaxError("$what at offset $at")
+
+        private fun describe(c: Char): String = when {
+            c == '\'' -> "'\\''"
+            c == '"' -> "'\"'"
+            c.code < 0x20 || c.isSurrogate() || c == '\u2028' || c == '\u2029' ->
+                "'\\u" + HEX[(c.code shr 12) and 15] + HEX[(c.code shr 8) and 15] + HEX[(c.code shr 4) and 15] + HEX[c.code and 15] + "'"
+            else -> "'$c'"
+        }
+    }
+}

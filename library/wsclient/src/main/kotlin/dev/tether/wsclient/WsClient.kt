@@ -1,0 +1,323 @@
+package dev.tether.wsclient
+
+import dev.tether.core.AuthenticationFailedException
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionException
+import dev.tether.core.ConnectionState
+import dev.tether.core.ConnectionStatus
+import dev.tether.core.HandshakeRejectedException
+import dev.tether.core.InternalTetherApi
+import dev.tether.core.MessageTooLargeException
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketDialer
+import dev.tether.core.WsMessage
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.async
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
+import org.slf4j.LoggerFactory
+import java.time.Duration
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.function.Consumer
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.toKotlinDuration
+
+/**
+ * A persistent WebSocket to a nexus-style broker that reconnects on its own and correlates requests with their
+ * replies (upstream `wsclient.Client`).
+ *
+ * Kotlin: [run] or [start], then suspend [send] and [request]; [state] and [events] for the connection.
+ * Java: [runAsync], [sendAsync], [requestAsync], [onState], [onEvent]; futures complete on a library thread and
+ * cancelling one cancels the operation.
+ *
+ * Differences from upstream, all on purpose: reconnect delays have jitter and a connection that drops within a
+ * second backs off; a duplicate pending id is refused; a drop fails pending requests with [ConnectionLostException],
+ * distinct from [RequestTimeoutException]; FailFirstConnect only concerns the first dial; a failing token provider
+ * falls back to the last accepted token; a 401 is reported as [ConnectionEvent.AuthenticationFailed] and backed
+ * off; a caller's timeout never touches the shared socket; the handler runs off the read loop; no event is dropped.
+ */
+@OptIn(InternalTetherApi::class)
+public class WsClient(public val config: WsClientConfig) : AutoCloseable {
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-wsclient"))
+    private val dialer = WebSocketDialer(config.dialer)
+    private val status = ConnectionStatus(scope)
+    private val live = MutableStateFlow<WebSocketConnection?>(null)
+    private val pending = ConcurrentHashMap<String, Pending>()
+    private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
+    private val closed = AtomicBoolean(false)
+    private val counters = WsClientStats.Counters()
+    @Volatile private var loop: Deferred<Unit>? = null
+
+    private class Pending(val reply: CompletableDeferred<Envelope>) {
+        @Volatile var connection: WebSocketConnection? = null
+    }
+
+    init {
+        scope.launch(Dispatchers.IO + CoroutineName("tether-wsclient-handler")) {
+            for (envelope in handlerQueue) {
+                try {
+                    config.handler.handle(envelope)
+                } catch (e: Exception) {
+                    counters.handlerErrors.incrementAndGet()
+                    log.warn("handler threw on a {} frame", envelope.kind, e)
+                }
+            }
+        }
+    }
+
+    /** The connection state (conflated view). */
+    public val state: StateFlow<ConnectionState> get() = status.state
+
+    /** Every connection event from the moment collection starts, in order, none dropped. */
+    public val events: Flow<ConnectionEvent> get() = status.events
+
+    /** True while a WebSocket is up (upstream `Connected`). */
+    public val isConnected: Boolean get() = live.value?.isOpen == true
+
+    /** Counters of what the client saw and refused; a snapshot. */
+    public fun stats(): WsClientStats = counters.snapshot(pending.size)
+
+    /** Java: calls [listener] with every state transition, in order. Close the handle to stop. */
+    public fun onState(listener: Consumer<ConnectionState>): AutoCloseable = status.onState(listener)
+
+    /** Java: calls [listener] with every connection event, in order. Close the handle to stop. */
+    public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
+
+    /**
+     * Starts the dial/serve/reconnect loop in the client's own scope (idempotent) and returns it. It completes
+     * exceptionally with [InitialConnectException] when FailFirstConnect is set and the first dial fails, and is
+     * cancelled by [close].
+     */
+    public fun start(): Deferred<Unit> {
+        if (closed.get()) throw ClientClosedException()
+        synchronized(this) {
+            loop?.let { return it }
+            return scope.async(CoroutineName("tether-wsclient-loop")) { connectLoop() }.also { loop = it }
+        }
+    }
+
+    /**
+     * Runs the client until it is closed or the calling coroutine is cancelled (which closes it). Throws
+     * [InitialConnectException] under FailFirstConnect when the first dial fails.
+     */
+    @JvmSynthetic
+    public suspend fun run() {
+        try {
+            start().await()
+        } catch (e: CancellationException) {
+            close()
+            throw e
+        }
+    }
+
+    /** Java face of [run]: completes when the client closes; cancelling it closes the client. */
+    public fun runAsync(): CompletableFuture<Void?> = scope.future { run(); null }
+
+    /** Suspends until a connection is up (bound it with `withTimeout`). */
+    @JvmSynthetic
+    public suspend fun awaitConnected() {
+        connection()
+    }
+
+    /**
+     * Sends [envelope] without waiting for a reply. Waits up to [timeout] for a connection; a frame that never
+     * reached the socket is retried on the next connection, one that did is never resent.
+     */
+    @JvmSynthetic
+    public suspend fun send(envelope: Envelope, timeout: kotlin.time.Duration = config.sendTimeout.toKotlinDuration()) {
+        val text = envelope.encode()
+        val sent = withTimeoutOrNull(timeout) { write(text) }
+        if (sent == null) throw NotConnectedException(timeout.inWholeMilliseconds)
+    }
+
+    /** Java face of [send] with the configured send timeout. */
+    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future { send(envelope); null }
+
+    /** Java face of [send]. */
+    public fun sendAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Void?> =
+        scope.future { send(envelope, timeout.toKotlinDuration()); null }
+
+    /**
+     * Sends a request and returns the frame whose `in_reply_to` equals its id (whatever its kind: an `.error` kind
+     * is a reply too). Throws [RequestTimeoutException] after [timeout] (waiting for a connection included),
+     * [ConnectionLostException] when the connection drops first, [DuplicateRequestIdException] when the id is
+     * already pending and [IllegalArgumentException] when the envelope has no id.
+     */
+    @JvmSynthetic
+    public suspend fun request(envelope: Envelope, timeout: kotlin.time.Duration = config.requestTimeout.toKotlinDuration()): Envelope {
+        val id = envelope.id
+        require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
+        if (closed.get()) throw ClientClosedException()
+        val text = envelope.encode()
+        val entry = Pending(CompletableDeferred())
+        if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
+        try {
+            return withTimeoutOrNull(timeout) {
+                val conn = write(text) { entry.connection = it }
+                // The socket may have died between the write and now; its drop sweep may have missed us.
+                if (!conn.isOpen) entry.reply.completeExceptionally(ConnectionLostException(id, true, conn.awaitClosed()))
+                entry.reply.await()
+            } ?: run {
+                counters.requestsTimedOut.incrementAndGet()
+                throw RequestTimeoutException(id, timeout.inWholeMilliseconds)
+            }
+        } finally {
+            pending.remove(id, entry)
+        }
+    }
+
+    /** Java face of [request] with the configured request timeout. */
+    public fun requestAsync(envelope: Envelope): CompletableFuture<Envelope> = scope.future { request(envelope) }
+
+    /** Java face of [request]. */
+    public fun requestAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Envelope> =
+        scope.future { request(envelope, timeout.toKotlinDuration()) }
+
+    /** Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine. Idempotent. */
+    override fun close() {
+        if (!closed.compareAndSet(false, true)) return
+        runBlocking {
+            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
+            loop?.cancelAndJoin()
+            for ((id, entry) in pending) entry.reply.completeExceptionally(ClientClosedException())
+            handlerQueue.close()
+            status.emit(ConnectionEvent.Closed(null))
+            status.complete()
+            dialer.close()
+            // Listeners and the handler drain what they were given, within a bound, before their coroutines go.
+            val job = scope.coroutineContext[Job]!!
+            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
+            job.cancelAndJoin()
+        }
+    }
+
+    private suspend fun connection(): WebSocketConnection {
+        if (closed.get()) throw ClientClosedException()
+        return live.first { it != null && it.isOpen }!!
+    }
+
+    /** Writes [text] on a live connection, retrying on the next one when it never reached a socket. */
+    private suspend fun write(text: String, onChosen: (WebSocketConnection) -> Unit = {}): WebSocketConnection {
+        while (true) {
+            val conn = connection()
+            onChosen(conn)
+            try {
+                conn.send(text)
+                return conn
+            } catch (e: ConnectionException) {
+                live.first { it !== conn }
+            }
+        }
+    }
+
+    private suspend fun connectLoop() {
+        val schedule = config.backoff.newSchedule()
+        var attempt = 0
+        var everConnected = false
+        while (true) {
+            attempt++
+            status.emit(ConnectionEvent.Connecting(attempt))
+            val conn = try {
+                dialer.dial()
+            } catch (e: ConnectionException) {
+                if (config.failFirstConnect && !everConnected) {
+                    status.emit(ConnectionEvent.Closed(e))
+                    throw InitialConnectException(e)
+                }
+                var wait = schedule.nextDelayAfterFailedDial().inWholeMilliseconds
+                if (e is HandshakeRejectedException) e.retryAfterSeconds?.let { wait = maxOf(wait, it * 1000) }
+                log.info("dial to {} failed ({}); retrying in {} ms", config.dialer.url, e.message, wait)
+                status.emit(
+                    if (e is AuthenticationFailedException) ConnectionEvent.AuthenticationFailed(e.status, wait)
+                    else ConnectionEvent.DialFailed(e, wait),
+                )
+                delay(wait)
+                continue
+            }
+            everConnected = true
+            attempt = 0
+            val since = System.nanoTime()
+            status.emit(ConnectionEvent.Connected(config.dialer.url))
+            live.value = conn
+            log.info("connected to {}", config.dialer.url)
+            val cause = try {
+                serve(conn)
+            } finally {
+                live.compareAndSet(conn, null)
+            }
+            failPendingOn(conn, cause)
+            if (cause is MessageTooLargeException) counters.oversizeMessages.incrementAndGet()
+            counters.drops.incrementAndGet()
+            val lived = (System.nanoTime() - since) / 1_000_000
+            val wait = schedule.nextDelayAfterDrop(lived.milliseconds).inWholeMilliseconds
+            log.info("connection to {} dropped after {} ms ({}); redial in {} ms", config.dialer.url, lived, cause.message, wait)
+            status.emit(ConnectionEvent.Disconnected(cause, wait))
+            delay(wait)
+        }
+    }
+
+    private suspend fun serve(conn: WebSocketConnection): ConnectionException {
+        try {
+            for (message in conn.incoming) {
+                when (message) {
+                    is WsMessage.Text -> route(message.text)
+                    is WsMessage.Binary -> {
+                        counters.binaryFrames.incrementAndGet()
+                        log.debug("ignoring a {}-byte binary message: the protocol is text only", message.bytes.size)
+                    }
+                }
+            }
+            return conn.awaitClosed()
+        } catch (e: CancellationException) {
+            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { conn.close(1000, "client shutdown") }
+            throw e
+        }
+    }
+
+    private fun route(text: String) {
+        val envelope = try {
+            Envelope.decode(text)
+        } catch (e: MalformedEnvelopeException) {
+            counters.malformedFrames.incrementAndGet()
+            log.warn("dropping a malformed frame: {}", e.message)
+            return
+        }
+        val replyTo = envelope.inReplyTo
+        if (!replyTo.isNullOrEmpty()) {
+            val entry = pending[replyTo]
+            if (entry != null && entry.reply.complete(envelope)) return
+            counters.lateReplies.incrementAndGet()
+        }
+        handlerQueue.trySend(envelope)
+    }
+
+    private fun failPendingOn(conn: WebSocketConnection, cause: Throwable) {
+        for ((id, entry) in pending) {
+            if (entry.connection === conn) entry.reply.completeExceptionally(ConnectionLostException(id, true, cause))
+        }
+    }
+
+    private companion object {
+        private val log = LoggerFactory.getLogger(WsClient::class.java)
+        const val CLOSE_TIMEOUT_MILLIS = 1_000L
+    }
+}

@@ -1,0 +1,93 @@
+package dev.tether.wsclient
+
+import dev.tether.core.DialerConfig
+import dev.tether.core.TokenProvider
+import dev.tether.core.backoff.ExponentialBackoff
+import java.time.Duration
+import kotlin.time.toJavaDuration
+
+/** Receives the frames no request is waiting for: server-initiated requests and late replies. */
+public fun interface EnvelopeHandler {
+    /**
+     * Handles one frame. Called on a library thread, one frame at a time, in arrival order. It may block: that
+     * delays later handler frames only, never replies to requests or keepalive.
+     */
+    public fun handle(envelope: Envelope)
+}
+
+/**
+ * Configuration of a [WsClient] (upstream `Config`). Build it with [builder] (Java) or [WsClientConfig.invoke]
+ * (Kotlin). URL and handler are required.
+ *
+ * @property dialer where and how to dial: URL, token, token provider, dial timeout (10 s), max message size (1 MiB),
+ * client ping interval and pong timeout.
+ * @property handler receives uncorrelated frames.
+ * @property failFirstConnect when true, [WsClient.run] fails with [InitialConnectException] if the very first dial
+ * fails. A drop after the first connection was up never ends `run`.
+ * @property backoff reconnect policy (1 s doubling to 60 s, with jitter).
+ * @property requestTimeout default bound on [WsClient.request] (30 s); upstream had none, and the broker silently
+ * drops frames it does not understand.
+ * @property sendTimeout default bound on waiting for a connection in [WsClient.send] (30 s).
+ */
+public class WsClientConfig private constructor(b: Builder) {
+    public val dialer: DialerConfig = b.dialer.build()
+    public val handler: EnvelopeHandler = requireNotNull(b.handler) { "handler is required" }
+    public val failFirstConnect: Boolean = b.failFirstConnect
+    public val backoff: ExponentialBackoff = b.backoff
+    public val requestTimeout: Duration = b.requestTimeout
+    public val sendTimeout: Duration = b.sendTimeout
+
+    init {
+        require(!requestTimeout.isNegative && !requestTimeout.isZero) { "requestTimeout must be positive" }
+        require(!sendTimeout.isNegative && !sendTimeout.isZero) { "sendTimeout must be positive" }
+    }
+
+    /** Builds a [WsClientConfig]. */
+    public class Builder internal constructor() {
+        internal val dialer = DialerConfig.builder()
+        internal var handler: EnvelopeHandler? = null
+        internal var failFirstConnect = false
+        internal var backoff = ExponentialBackoff()
+        internal var requestTimeout: Duration = Duration.ofSeconds(30)
+        internal var sendTimeout: Duration = Duration.ofSeconds(30)
+
+        /** The broker endpoint, e.g. `wss://nexus.example:7888/connect`. */
+        public fun url(url: String): Builder = apply { dialer.url(url) }
+        public fun handler(handler: EnvelopeHandler): Builder = apply { this.handler = handler }
+        /** Static bearer token; also the fallback before any token has been accepted. */
+        public fun authToken(token: String?): Builder = apply { dialer.token(token) }
+        /** Called before every dial for a fresh token; on failure the last accepted token is used. */
+        public fun tokenProvider(provider: TokenProvider?): Builder = apply { dialer.tokenProvider(provider) }
+        public fun header(name: String, value: String): Builder = apply { dialer.header(name, value) }
+        public fun failFirstConnect(fail: Boolean): Builder = apply { failFirstConnect = fail }
+        public fun backoff(policy: ExponentialBackoff): Builder = apply { backoff = policy }
+        /** Upstream's MinReconnectDelay / MaxReconnectDelay. */
+        public fun reconnectDelays(min: Duration, max: Duration): Builder =
+            apply { backoff = backoff.toBuilder().minDelay(min).maxDelay(max).build() }
+        public fun requestTimeout(timeout: Duration): Builder = apply { requestTimeout = timeout }
+        @JvmSynthetic public fun requestTimeout(timeout: kotlin.time.Duration): Builder = requestTimeout(timeout.toJavaDuration())
+        public fun sendTimeout(timeout: Duration): Builder = apply { sendTimeout = timeout }
+        @JvmSynthetic public fun sendTimeout(timeout: kotlin.time.Duration): Builder = sendTimeout(timeout.toJavaDuration())
+        public fun dialTimeout(timeout: Duration): Builder = apply { dialer.dialTimeout(timeout) }
+        public fun maxMessageBytes(bytes: Long): Builder = apply { dialer.maxMessageBytes(bytes) }
+        /** Client ping interval; [Duration.ZERO] disables client pings. */
+        public fun pingInterval(interval: Duration): Builder = apply { dialer.pingInterval(interval) }
+        @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(interval.toJavaDuration())
+        public fun pongTimeout(timeout: Duration): Builder = apply { dialer.pongTimeout(timeout) }
+        @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
+        /** Direct access to every dialer setting (TLS trust, outgoing queue, …). */
+        public fun dialer(block: java.util.function.Consumer<DialerConfig.Builder>): Builder = apply { block.accept(dialer) }
+        public fun build(): WsClientConfig = WsClientConfig(this)
+    }
+
+    public companion object {
+        /** Starts a builder (Java). */
+        @JvmStatic
+        public fun builder(): Builder = Builder()
+
+        /** Kotlin: `WsClientConfig("ws://…/connect", handler) { failFirstConnect(true) }`. */
+        @JvmSynthetic
+        public operator fun invoke(url: String, handler: EnvelopeHandler, block: Builder.() -> Unit = {}): WsClientConfig =
+            Builder().url(url).handler(handler).apply(block).build()
+    }
+}
