@@ -37,6 +37,7 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
@@ -77,7 +78,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     private val registry = ConcurrentHashMap<String, Registration>()
     private val receivedFrames = CopyOnWriteArrayList<Envelope>()
     private val liveCount = MutableStateFlow(0)
-    private val acceptedUpgrades = AtomicLong()
+    private val acceptedUpgrades = MutableStateFlow(0L)
     private val refusedUpgrades = AtomicLong()
     private val authHeaders = CopyOnWriteArrayList<String>()
 
@@ -118,7 +119,13 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     public val connectionCount: StateFlow<Int> get() = liveCount
 
     /** Upgrades accepted since start. */
-    public fun acceptedUpgrades(): Long = acceptedUpgrades.get()
+    public fun acceptedUpgrades(): Long = acceptedUpgrades.value
+
+    /** Suspends until [count] upgrades have been accepted since start, each one's connection registered. */
+    @JvmSynthetic
+    public suspend fun awaitUpgrades(count: Long) {
+        acceptedUpgrades.first { it >= count }
+    }
 
     /** Upgrades refused (401, 403, 503, injected refusals) since start. */
     public fun refusedUpgrades(): Long = refusedUpgrades.get()
@@ -241,7 +248,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         val connection = Connection(session)
         connections.add(connection)
         perIp.computeIfAbsent(ip) { AtomicInteger() }.incrementAndGet()
-        acceptedUpgrades.incrementAndGet()
+        acceptedUpgrades.update { it + 1 }
         liveCount.value = connections.size
         val pinger = session.launch { pingLoop(connection) }
         try {

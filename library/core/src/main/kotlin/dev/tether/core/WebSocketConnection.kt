@@ -156,8 +156,10 @@ public class WebSocketConnection internal constructor(
                 while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
             }
             if (answered == null) {
+                val expired = KeepAliveExpiredException(timeout)
+                ended(expired) // first, so the peer's echo of our close cannot claim to be the cause
                 session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.GOING_AWAY, "ping failed")))
-                throw KeepAliveFailure(KeepAliveExpiredException(timeout))
+                throw KeepAliveFailure(expired)
             }
         }
     }

@@ -44,8 +44,11 @@ public class Envelope private constructor(
      */
     public val ts: OffsetDateTime,
     /**
-     * The payload as compact JSON text (whitespace removed, key order and number spelling kept), or `null` when
-     * the envelope has no payload. The four characters `null` are a payload (the JSON literal), not an absent one.
+     * The payload as JSON text exactly as it is written on the wire, or `null` when the envelope has no payload.
+     * That text is compact (whitespace removed; key order, number spelling and escapes kept) and HTML-escaped the
+     * way Go writes it: `<`, `>`, `&`, U+2028 and U+2029 inside strings appear as `\u003c`, `\u003e`, `\u0026`,
+     * `\u2028`, `\u2029` (the same JSON value). The four characters `null` are a payload (the JSON literal),
+     * not an absent one.
      */
     public val payload: String?,
     /** Optional routing hint naming the aspect that should handle the message; `null` when absent. */
@@ -175,8 +178,11 @@ public class Envelope private constructor(
         /**
          * Upstream `New(kind, payload)`: an envelope without id, stamped now (UTC). [payloadJson] is any JSON
          * value as text; it is validated and compacted. `null` or an empty string means no payload; the text
-         * `null` is the JSON literal (upstream: a typed nil).
-         * @throws IllegalArgumentException if [kind] is empty or [payloadJson] is not a single valid JSON value.
+         * `null` is the JSON literal (upstream: a typed nil). The stored text is the wire form (see [payload]).
+         *
+         * From Java, `create(kind, null)` is ambiguous between the overloads: use [create] with the kind alone.
+         * @throws IllegalArgumentException if [kind] is empty, or [payloadJson] is not a single valid JSON value
+         *   or nests deeper than [MAX_DEPTH] - 1 levels (so that the envelope around it stays decodable).
          */
         @JvmStatic
         public fun create(kind: String, payloadJson: String?): Envelope = build(kind, null, null, payloadJson)
@@ -199,21 +205,23 @@ public class Envelope private constructor(
             build(kind, Ulid.next(), null, payload?.toString())
 
         /**
-         * Upstream `NewResponse`: an envelope answering the request [requestId] (`in_reply_to`), without id or payload.
-         * @throws IllegalArgumentException if [kind] or [requestId] is empty.
+         * Upstream `NewResponse`: an envelope answering the request [requestId] (`in_reply_to`), without id or
+         * payload. As upstream, an empty [requestId] (answering a request that had no id) leaves `in_reply_to`
+         * absent.
+         * @throws IllegalArgumentException if [kind] is empty.
          */
         @JvmStatic
-        public fun response(kind: String, requestId: String): Envelope = build(kind, null, checkReplyId(requestId), null)
+        public fun response(kind: String, requestId: String): Envelope = build(kind, null, requestId.nullIfEmpty(), null)
 
         /** Upstream `NewResponse(kind, requestId, payload)` with the payload as JSON text (see [create]). */
         @JvmStatic
         public fun response(kind: String, requestId: String, payloadJson: String?): Envelope =
-            build(kind, null, checkReplyId(requestId), payloadJson)
+            build(kind, null, requestId.nullIfEmpty(), payloadJson)
 
         /** Upstream `NewResponse(kind, requestId, payload)` with a [JsonElement] payload. */
         @JvmStatic
         public fun response(kind: String, requestId: String, payload: JsonElement?): Envelope =
-            build(kind, null, checkReplyId(requestId), payload?.toString())
+            build(kind, null, requestId.nullIfEmpty(), payload?.toString())
 
         /**
          * Reads one envelope, following Go's `encoding/json` rules: keys match exactly or case-insensitively,
@@ -241,11 +249,6 @@ public class Envelope private constructor(
         private fun build(kind: String, id: String?, inReplyTo: String?, payloadJson: String?): Envelope {
             require(kind.isNotEmpty()) { "missing kind: an envelope kind must not be empty" }
             return Envelope(kind, id, inReplyTo, OffsetDateTime.now(utcClock), compactOrNull(payloadJson), null)
-        }
-
-        private fun checkReplyId(requestId: String): String {
-            require(requestId.isNotEmpty()) { "requestId must not be empty: a response needs the id it answers" }
-            return requestId
         }
 
         private fun compactOrNull(payloadJson: String?): String? =

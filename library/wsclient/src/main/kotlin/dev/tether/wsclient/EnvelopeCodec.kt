@@ -10,7 +10,8 @@ import java.time.ZoneOffset
  *
  * The output is what Go's `encoding/json` writes for the upstream `frames.Envelope`; the input rules are those of
  * `encoding/json` decoding into that struct. Payloads are copied token by token, so key order, number spelling
- * and string escapes survive unchanged; only whitespace is dropped.
+ * and string escapes survive unchanged; whitespace is dropped and Go's HTML escaping is applied inside strings,
+ * which makes the stored payload identical to its wire form (encoding just copies it).
  */
 internal object EnvelopeCodec {
     const val MAX_DEPTH: Int = 512
@@ -38,10 +39,7 @@ internal object EnvelopeCodec {
         sb.append(",\"ts\":\"")
         appendTs(sb, e.ts)
         sb.append('"')
-        if (payload != null) {
-            sb.append(",\"payload\":")
-            appendPayload(sb, payload)
-        }
+        if (payload != null) sb.append(",\"payload\":").append(payload) // stored exactly as written
         e.targetAspect?.let { sb.append(",\"target_aspect\":"); appendString(sb, it) }
         sb.append('}')
         return sb.toString()
@@ -91,20 +89,6 @@ internal object EnvelopeCodec {
         }
         sb.append(s, start, n)
         sb.append('"')
-    }
-
-    /** The stored (compact, valid) payload with Go's HTML escaping; those characters can only occur inside strings. */
-    private fun appendPayload(sb: StringBuilder, p: String) {
-        var start = 0
-        for (i in p.indices) {
-            val c = p[i]
-            if (c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029') {
-                sb.append(p, start, i)
-                appendUnicodeEscape(sb, c)
-                start = i + 1
-            }
-        }
-        sb.append(p, start, p.length)
     }
 
     private fun appendUnicodeEscape(sb: StringBuilder, c: Char) {
@@ -170,8 +154,10 @@ internal object EnvelopeCodec {
     }
 
     /**
-     * Validates [json] as exactly one JSON value and returns it without whitespace (strings, numbers and key
-     * order unchanged). Nesting is limited so that the payload, placed in an envelope, stays within [MAX_DEPTH].
+     * Validates [json] as exactly one JSON value and returns it as it is written on the wire: without whitespace
+     * and with Go's HTML escaping inside strings (`<`, `>`, `&`, U+2028, U+2029 as `\u003c` and so on); key
+     * order, numbers and existing escapes unchanged. Nesting is limited so that the payload, placed in an
+     * envelope, stays within [MAX_DEPTH].
      */
     fun compactPayload(json: String): String = try {
         Reader(json).readStandalonePayload()
@@ -285,6 +271,9 @@ internal object EnvelopeCodec {
         private val n = s.length
         private var stack = BooleanArray(16) // container kinds by depth: true = array
 
+        /** Set when a scanned value holds whitespace or characters that its wire form escapes. */
+        private var rewrite = false
+
         fun readEnvelope(): Envelope {
             skipWs()
             if (pos >= n) unexpectedEnd()
@@ -315,11 +304,7 @@ internal object EnvelopeCodec {
                                 F_IN_REPLY_TO -> inReplyTo = readStringField("in_reply_to") ?: inReplyTo
                                 F_TARGET_ASPECT -> targetAspect = readStringField("target_aspect") ?: targetAspect
                                 F_TS -> ts = readTsField() ?: ts
-                                F_PAYLOAD -> {
-                                    val sb = StringBuilder()
-                                    copyValue(sb, 1)
-                                    payload = sb.toString()
-                                }
+                                F_PAYLOAD -> payload = readPayload()
                                 else -> copyValue(null, 1)
                             }
                             skipWs()
@@ -352,10 +337,26 @@ internal object EnvelopeCodec {
         }
 
         fun readStandalonePayload(): String {
-            skipWs()
-            val sb = StringBuilder(s.length)
-            copyValue(sb, 1)
+            val payload = readPayload()
             expectEnd()
+            return payload
+        }
+
+        /**
+         * One JSON value (the payload, nested in the envelope) in its wire form. Text that is already compact and
+         * escaped, as Go writes it, is returned as a substring after one validating pass; anything else is
+         * copied again with whitespace dropped and HTML characters escaped.
+         */
+        private fun readPayload(): String {
+            skipWs()
+            val start = pos
+            rewrite = false
+            copyValue(null, 1)
+            val end = pos
+            if (!rewrite) return if (start == 0 && end == n) s else s.substring(start, end)
+            val sb = StringBuilder(end - start + 16)
+            pos = start
+            copyValue(sb, 1)
             return sb.toString()
         }
 
@@ -489,7 +490,10 @@ internal object EnvelopeCodec {
             pos++
         }
 
-        /** Validates a string and copies it verbatim (escapes kept); an unpaired surrogate becomes `\ufffd`. */
+        /**
+         * Validates a string and copies it verbatim (escapes kept) except for Go's HTML escaping of `<`, `>`, `&`,
+         * U+2028 and U+2029; an unpaired surrogate becomes `\ufffd` (Go: invalid UTF-8).
+         */
         private fun copyString(out: StringBuilder?) {
             var run = pos
             var i = pos + 1
@@ -503,9 +507,19 @@ internal object EnvelopeCodec {
                     }
                     c == '\\' -> i = skipEscape(i)
                     c < ' ' -> fail("invalid character ${describe(c)} in string literal", i)
+                    c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' -> {
+                        rewrite = true
+                        if (out != null) {
+                            out.append(s, run, i)
+                            appendUnicodeEscape(out, c)
+                        }
+                        i++
+                        run = i
+                    }
                     c.isSurrogate() -> if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
                         i += 2
                     } else {
+                        rewrite = true
                         out?.append(s, run, i)?.append("\\ufffd")
                         i++
                         run = i
@@ -680,6 +694,7 @@ internal object EnvelopeCodec {
                 val c = s[pos]
                 if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return
                 pos++
+                rewrite = true
             }
         }
 

@@ -195,10 +195,11 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     /** Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine. Idempotent. */
     override fun close() {
         if (!closed.compareAndSet(false, true)) return
+        // Pending callers learn "closed" (not "connection lost") because their entries fail before the socket goes.
+        for (entry in pending.values) entry.reply.completeExceptionally(ClientClosedException())
         runBlocking {
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
             loop?.cancelAndJoin()
-            for ((id, entry) in pending) entry.reply.completeExceptionally(ClientClosedException())
             handlerQueue.close()
             status.emit(ConnectionEvent.Closed(null))
             status.complete()
@@ -206,7 +207,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             // Listeners and the handler drain what they were given, within a bound, before their coroutines go.
             val job = scope.coroutineContext[Job]!!
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
-            job.cancelAndJoin()
+            job.cancel()
+            // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
+            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.join() }
         }
     }
 

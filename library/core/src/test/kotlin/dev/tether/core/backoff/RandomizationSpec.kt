@@ -37,7 +37,7 @@ class RandomizationSpec : FunSpec({
         randomizedNanos(3.0, 1.0, 0.34) shouldBe 3L
         randomizedNanos(3.0, 1.0, 0.66) shouldBe 3L
         randomizedNanos(3.0, 1.0, 0.67) shouldBe 4L
-        randomizedNanos(3.0, 1.0, ALMOST_ONE) shouldBe 4L
+        randomizedNanos(3.0, 1.0, 0.999) shouldBe 4L
     }
 
     test("the result is truncated toward zero to whole nanoseconds") {
@@ -48,6 +48,8 @@ class RandomizationSpec : FunSpec({
     test("floating-point rounding can reach hi + 1 ns for a sample just below 1, as upstream") {
         // lo = 500 ms, hi = 1000 ms: 5e8 + (1 - 2^-53) * 500000001 rounds to 1000000001.0
         randomizedNanos(750_000_000.0, 250_000_000.0, ALMOST_ONE) shouldBe 1_000_000_001L
+        // 2 + (1 - 2^-53) * 3 rounds to 5.0
+        randomizedNanos(3.0, 1.0, ALMOST_ONE) shouldBe 5L
     }
 
     test("ScriptedRandom replays its samples in order") {

@@ -1,0 +1,30 @@
+package dev.tether.cli
+
+import picocli.CommandLine
+import picocli.CommandLine.Command
+import kotlin.system.exitProcess
+
+/** The `tether` command. */
+@Command(
+    name = "tether",
+    mixinStandardHelpOptions = true,
+    version = ["tether 0.1.0-SNAPSHOT"],
+    description = ["Resilient WebSocket clients for the JVM: demos and in-process fakes."],
+    subcommands = [DemoCommand::class, ServeCommand::class],
+)
+class TetherCommand : Runnable {
+    override fun run() {
+        CommandLine(this).usage(System.out)
+    }
+}
+
+object Main {
+    @JvmStatic
+    fun main(args: Array<String>) {
+        // Quiet library logs unless the user asks for them (-Dorg.slf4j.simpleLogger.defaultLogLevel=info).
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn")
+        }
+        exitProcess(CommandLine(TetherCommand()).execute(*args))
+    }
+}
