@@ -178,6 +178,13 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         for (c in connections) c.session.outgoing.send(Frame.Binary(true, bytes))
     }
 
+    /** Java face of [awaitUpgrades], bounded by [timeout]. */
+    public fun awaitUpgradesAsync(count: Long, timeout: Duration): CompletableFuture<Void?> =
+        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitUpgrades(count) }; null }
+
+    /** Java face of [broadcastBinary]. */
+    public fun broadcastBinaryAsync(bytes: ByteArray): CompletableFuture<Void?> = scope.future { broadcastBinary(bytes); null }
+
     /** Java faces of the broadcasts. */
     public fun broadcastAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future { broadcast(envelope); null }
     public fun broadcastRawAsync(text: String): CompletableFuture<Void?> = scope.future { broadcastRaw(text); null }

@@ -12,7 +12,14 @@ import kotlinx.coroutines.channels.ClosedSendChannelException
 import kotlinx.coroutines.channels.ReceiveChannel
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.future.asCompletableFuture
+import kotlinx.coroutines.future.future
+import java.util.concurrent.CompletableFuture
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeoutOrNull
 import java.io.ByteArrayOutputStream
@@ -31,6 +38,9 @@ public class WebSocketConnection internal constructor(
     private val pongs = Channel<ByteArray>(Channel.CONFLATED)
     private val pingsSent = AtomicLong()
 
+    /** Java faces run here (a library dispatcher), tied to the session so they end with it. */
+    private val javaFace = CoroutineScope(Dispatchers.Default + SupervisorJob(session.coroutineContext[Job]))
+
     /** Inbound data messages in arrival order; closed when the connection ends. */
     public val incoming: ReceiveChannel<WsMessage> get() = inbound
 
@@ -38,10 +48,29 @@ public class WebSocketConnection internal constructor(
     public val isOpen: Boolean get() = !end.isCompleted
 
     /** Sends one text message. Suspends while the outgoing queue is full; throws if the connection has ended. */
+    @JvmSynthetic
     public suspend fun send(text: String): Unit = sendFrame(Frame.Text(text))
 
     /** Sends one binary message. */
+    @JvmSynthetic
     public suspend fun send(bytes: ByteArray): Unit = sendFrame(Frame.Binary(true, bytes))
+
+    /** Java face of [send] for text. */
+    public fun sendAsync(text: String): CompletableFuture<Void?> = javaFace.future { send(text); null }
+
+    /** Java face of [send] for bytes. */
+    public fun sendAsync(bytes: ByteArray): CompletableFuture<Void?> = javaFace.future { send(bytes); null }
+
+    /** Java: the next inbound message, or null once the connection has ended. */
+    public fun receiveAsync(): CompletableFuture<WsMessage?> = javaFace.future { inbound.receiveCatching().getOrNull() }
+
+    /** Java face of [close]. */
+    @JvmOverloads
+    public fun closeAsync(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): CompletableFuture<ConnectionException> =
+        javaFace.future { close(code, reason) }
+
+    /** Java face of [awaitClosed]. */
+    public fun closedFuture(): CompletableFuture<ConnectionException> = end.asCompletableFuture()
 
     private suspend fun sendFrame(frame: Frame) {
         if (end.isCompleted) throw end.getCompleted()
@@ -59,6 +88,7 @@ public class WebSocketConnection internal constructor(
      * Closes the connection with [code] and [reason] and waits (at most 1 s) for it to end. Returns the reason
      * the connection ended.
      */
+    @JvmSynthetic
     public suspend fun close(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): ConnectionException {
         ended(ConnectionClosedException(code.toInt(), reason))
         session.outgoing.trySend(Frame.Close(CloseReason(code, reason)))
@@ -69,6 +99,7 @@ public class WebSocketConnection internal constructor(
     }
 
     /** Suspends until the connection ends; returns why (never throws for a normal end). */
+    @JvmSynthetic
     public suspend fun awaitClosed(): ConnectionException = end.await()
 
     internal fun ended(cause: ConnectionException) {

@@ -19,7 +19,9 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.future.future
 import kotlinx.coroutines.withTimeoutOrNull
+import java.util.concurrent.CompletableFuture
 import org.slf4j.LoggerFactory
 
 /**
@@ -67,6 +69,7 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
      * [AuthenticationFailedException] for 401/403, [HandshakeRejectedException] for any other non-101 answer,
      * [DialTimeoutException] or [DialFailedException].
      */
+    @JvmSynthetic
     public suspend fun dial(): WebSocketConnection {
         val token = tokens.next { log.warn("token provider failed ({}); using the last accepted token", it.toString()) }
         val opened = CompletableDeferred<WebSocketConnection>()
@@ -102,6 +105,9 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
             throw e
         }
     }
+
+    /** Java face of [dial]; completes on a library thread. Cancelling the future abandons the dial. */
+    public fun dialAsync(): CompletableFuture<WebSocketConnection> = scope.future { dial() }
 
     private fun mapDialError(e: Throwable): Throwable = when (e) {
         is ConnectionException, is CancellationException -> e

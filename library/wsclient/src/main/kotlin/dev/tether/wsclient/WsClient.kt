@@ -138,6 +138,12 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         connection()
     }
 
+    /** Java face of [awaitConnected], bounded by [timeout] (fails with [NotConnectedException]). */
+    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeoutOrNull(timeout.toKotlinDuration()) { connection() } ?: throw NotConnectedException(timeout.toMillis())
+        null
+    }
+
     /**
      * Sends [envelope] without waiting for a reply. Waits up to [timeout] for a connection; a frame that never
      * reached the socket is retried on the next connection, one that did is never resent.

@@ -1,0 +1,306 @@
+package dev.tether.benchmarks
+
+import dev.tether.testkit.FakeBroker
+import dev.tether.wsclient.Envelope
+import dev.tether.wsclient.EnvelopeHandler
+import dev.tether.wsclient.WsClient
+import dev.tether.wsclient.WsClientConfig
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.awaitCancellation
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import java.io.PrintStream
+import java.lang.management.ManagementFactory
+import java.nio.file.Path
+import kotlin.system.exitProcess
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.minutes
+import kotlin.time.Duration.Companion.seconds
+
+/**
+ * End-to-end load scenarios over loopback that write their figures into a Markdown report (see
+ * [EndToEndOptions.USAGE]). Everything runs in this one JVM: servers on 127.0.0.1 with ephemeral ports, clients,
+ * and the load generator on [Dispatchers.Default].
+ */
+public object EndToEnd {
+    /** Goal of the correlating-client issue: wsclient at 64 in flight reaches this share of raw echo round trips. */
+    internal const val GOAL_RATIO: Double = 0.80
+    internal const val GOAL_IN_FLIGHT: Int = 64
+
+    @JvmStatic
+    public fun main(args: Array<String>) {
+        val code = try {
+            val options = EndToEndOptions.parse(args)
+            if (options.help) {
+                println(EndToEndOptions.USAGE)
+            } else {
+                run(options, processCommandLine(args), System.out)
+            }
+            0
+        } catch (e: UsageException) {
+            System.err.println("EndToEnd: ${e.message}\n")
+            System.err.println(EndToEndOptions.USAGE)
+            2
+        } catch (e: Exception) {
+            e.printStackTrace()
+            1
+        }
+        exitProcess(code) // Ktor's and the coroutines' worker threads would keep the JVM alive for a while
+    }
+
+    /**
+     * Runs the scenarios [args] select and updates the report; returns its path. For tests and embedding: the
+     * report names [commandLine] as the command that produced it.
+     */
+    @JvmStatic
+    @JvmOverloads
+    public fun run(args: Array<String>, commandLine: String = "EndToEnd " + args.joinToString(" "), log: PrintStream = System.out): Path {
+        val options = EndToEndOptions.parse(args)
+        require(!options.help) { "--help is for the command line" }
+        return run(options, commandLine, log)
+    }
+
+    internal fun run(options: EndToEndOptions, commandLine: String, log: PrintStream): Path {
+        val ctx = RunContext(commandLine, options)
+        log.println("EndToEnd: ${options.scenarios.joinToString { it.key }} -> ${options.out}")
+        log.println("  ${ctx.machine}")
+        val sections = ArrayList<Pair<String, String>>()
+        var raw: List<LoadSummary>? = null
+        var ws: List<LoadSummary>? = null
+        for (scenario in options.scenarios) {
+            when (scenario) {
+                Scenario.RAW -> raw = rawEcho(options, log).also { sections += "raw-echo" to renderRaw(ctx, it) }
+                Scenario.WSCLIENT -> ws = wsclientEcho(options, log).also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
+                Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
+            }
+        }
+        if (raw != null && ws != null) sections += "wsclient-goal" to renderGoal(ctx, raw, ws)
+        ReportFile.update(options.out, sections)
+        log.println("EndToEnd: wrote ${sections.joinToString { it.first }} to ${options.out.toAbsolutePath()}")
+        return options.out
+    }
+
+    /** The JVM's own command line when the OS tells it (Linux does), with the java binary shortened to `java`. */
+    private fun processCommandLine(args: Array<String>): String {
+        val line = ProcessHandle.current().info().commandLine().orElse(null)
+            ?: return "java -cp ${System.getProperty("java.class.path")} ${EndToEnd::class.java.name} ${args.joinToString(" ")}".trim()
+        val exe = line.substringBefore(' ')
+        return if (exe.endsWith("/java")) "java" + line.substring(exe.length) else line
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Scenario a: raw WebSocket echo
+
+    /** Size of a typical wsclient echo request on the wire; the raw baseline sends messages of this size. */
+    internal val requestBytes: Int by lazy { Envelope.request("echo", echoPayload(12_345, 12)).encode().length }
+
+    internal fun echoPayload(seq: Int, worker: Int): String = "{\"seq\":$seq,\"worker\":$worker}"
+
+    private fun rawEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
+        o.inFlight.map { n ->
+            RawEchoClient(server.url("/echo"), n, requestBytes).use { client ->
+                runBlocking(Dispatchers.Default) {
+                    client.open()
+                    measure(o, log, "raw echo", n) { w, seq -> client.roundTrip(w, seq) }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Scenario b: wsclient request/response through FakeBroker's echo kind
+
+    private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.map { n ->
+        // A fresh broker and client per configuration: configurations do not share state.
+        FakeBroker.start().use { broker ->
+            WsClient(WsClientConfig(broker.url, EnvelopeHandler { }) {
+                authToken(broker.token)
+                requestTimeout(1.minutes)
+            }).use { client ->
+                runBlocking(Dispatchers.Default) {
+                    client.start()
+                    withTimeout(10.seconds) { client.awaitConnected() }
+                    measure(o, log, "wsclient echo", n) { w, seq ->
+                        val payload = echoPayload(seq, w)
+                        val reply = client.request(Envelope.request("echo", payload))
+                        check(reply.kind == "echo.result" && reply.payload == payload) { "unexpected reply $reply" }
+                    }
+                }
+            }
+        }
+    }
+
+    /** Warm-up round, then the measured rounds, for one in-flight setting. */
+    private suspend fun measure(o: EndToEndOptions, log: PrintStream, label: String, inFlight: Int, op: suspend (Int, Int) -> Unit): LoadSummary {
+        val recorder = LoadRecorder(inFlight, o.maxRequests)
+        val warm = if (o.warmup == Duration.ZERO) RoundResult(0, 0, 0, 0, 0) else recorder.round(o.warmup, op)
+        log.println("  $label, $inFlight in flight: warm-up ${Fmt.count(warm.perSecond)}/s")
+        val rounds = (1..o.rounds).map { i ->
+            recorder.round(o.duration, op).also {
+                log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, p99 ${Fmt.micros(it.p99Nanos)} (${it.completed})")
+            }
+        }
+        return LoadSummary(inFlight, warm, rounds)
+    }
+
+    private fun describeRounds(o: EndToEndOptions): String =
+        (if (o.warmup == Duration.ZERO) "no warm-up" else "a ${o.warmup} warm-up round") +
+            ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips"
+
+    private fun renderRaw(ctx: RunContext, s: List<LoadSummary>): String = """
+        |### Raw WebSocket echo (baseline)
+        |
+        |${ctx.provenance()}
+        |
+        |Ktor CIO server (`webSocketRaw` route sending each text frame's bytes back) and Ktor CIO client (WebSockets
+        |plugin, raw client session, outgoing queue bounded at 64: the pieces `WebSocketDialer` uses, without Tether)
+        |over one connection on 127.0.0.1. $requestBytes-byte text messages (the encoded size of a wsclient echo
+        |request). Closed loop: each of N coroutines keeps one message outstanding and waits for its echo, matched by a
+        |`slot:seq` counter at the start of the message. Per configuration: ${describeRounds(ctx.options)}.
+        |Latency is per round trip (send to matched echo), System.nanoTime, exact percentiles of all samples.
+        |
+        |${loadTable("round trips/s", s)}
+    """.trimMargin()
+
+    private fun renderWsclient(ctx: RunContext, s: List<LoadSummary>): String = """
+        |### wsclient request/response through FakeBroker `echo`
+        |
+        |${ctx.provenance()}
+        |
+        |`WsClient.request(Envelope.request("echo", {"seq":…,"worker":…}))` against `FakeBroker` (Ktor CIO server,
+        |default options) on 127.0.0.1, one client and one connection per configuration; the broker answers
+        |`echo.result` with the same payload and each reply is checked. N coroutines call `request` back to back on the
+        |one client. Per configuration: ${describeRounds(ctx.options)}. Latency is per `request` call (building the
+        |envelope included), System.nanoTime, exact percentiles of all samples.
+        |
+        |${loadTable("requests/s", s)}
+    """.trimMargin()
+
+    private fun renderGoal(ctx: RunContext, raw: List<LoadSummary>, ws: List<LoadSummary>): String = buildString {
+        append("### Goal: wsclient at $GOAL_IN_FLIGHT in flight reaches at least ${(GOAL_RATIO * 100).toInt()} % of the raw echo round trips\n\n")
+        append(ctx.provenance()).append("\n\n")
+        val common = raw.map { it.inFlight }.intersect(ws.map { it.inFlight }.toSet()).sorted()
+        if (common.isEmpty()) {
+            append("Not comparable: raw and wsclient ran with different in-flight settings.\n")
+            return@buildString
+        }
+        append("| in flight | wsclient requests/s | raw echo round trips/s | ratio | verdict |\n|---:|---:|---:|---:|:---|\n")
+        for (n in common) {
+            val w = ws.first { it.inFlight == n }.medianPerSecond
+            val r = raw.first { it.inFlight == n }.medianPerSecond
+            val ratio = if (r == 0.0) 0.0 else w / r
+            val verdict = when {
+                n != GOAL_IN_FLIGHT -> "(for reference)"
+                ratio >= GOAL_RATIO -> "**PASS**"
+                else -> "**MISS**"
+            }
+            append("| $n | ${Fmt.count(w)} | ${Fmt.count(r)} | ${Fmt.pct(ratio * 100)} | $verdict |\n")
+        }
+        if (GOAL_IN_FLIGHT !in common) append("\nThe goal is stated at $GOAL_IN_FLIGHT in flight, which this run did not measure.\n")
+        append("\nMedians of the measured rounds above; both scenarios ran in the same JVM, one after the other.\n")
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Scenario c: heap per pending request
+
+    internal data class HeapRound(val pending: Int, val before: Long, val with: Long) {
+        val perRequest: Double get() = (with - before).toDouble() / pending
+    }
+
+    internal data class HeapSummary(val warmup: HeapRound, val rounds: List<HeapRound>, val bareCoroutine: HeapRound, val settleMillis: List<Long>)
+
+    private val memory = ManagementFactory.getMemoryMXBean()
+
+    private fun usedHeapAfterGc(): Long {
+        repeat(4) {
+            System.gc()
+            Thread.sleep(40)
+        }
+        return memory.heapMemoryUsage.used
+    }
+
+    private fun pendingHeap(o: EndToEndOptions, log: PrintStream): HeapSummary = LoopbackServer().use { server ->
+        WsClient(WsClientConfig(server.url("/sink"), EnvelopeHandler { }) {
+            requestTimeout(30.minutes) // nothing may time out while we look
+        }).use { client ->
+            runBlocking(Dispatchers.Default) {
+                client.start()
+                withTimeout(10.seconds) { client.awaitConnected() }
+                val settle = ArrayList<Long>()
+                suspend fun round(n: Int): HeapRound {
+                    val before = usedHeapAfterGc()
+                    val callers = CoroutineScope(Dispatchers.Default + Job())
+                    val sunkBefore = server.sunkFrames()
+                    val t0 = System.nanoTime()
+                    repeat(n) { i ->
+                        callers.launch {
+                            try {
+                                client.request(Envelope.request("bench.unanswered", echoPayload(i, 0)))
+                            } catch (_: Exception) {
+                                // cancelled at the end of the round
+                            }
+                        }
+                    }
+                    // Every request pending on the client and every frame delivered: queues are empty, only state remains.
+                    withTimeout(2.minutes) {
+                        while (client.stats().pendingRequests < n || server.sunkFrames() - sunkBefore < n) delay(10)
+                    }
+                    settle += (System.nanoTime() - t0) / 1_000_000
+                    val with = usedHeapAfterGc()
+                    callers.coroutineContext[Job]!!.cancelAndJoin()
+                    withTimeout(1.minutes) { while (client.stats().pendingRequests > 0) delay(10) }
+                    return HeapRound(n, before, with)
+                }
+                val warm = round(minOf(o.pending, 10_000))
+                log.println("  heap warm-up: ${Fmt.bytes(warm.perRequest)}/request with ${warm.pending} pending")
+                val rounds = (1..o.heapRounds).map { i ->
+                    round(o.pending).also { log.println("  heap round $i: ${Fmt.bytes(it.perRequest)}/request with ${it.pending} pending") }
+                }
+                // Reference: what a caller coroutine suspended forever costs on its own.
+                val before = usedHeapAfterGc()
+                val callers = CoroutineScope(Dispatchers.Default + Job())
+                repeat(o.pending) { callers.launch(start = CoroutineStart.UNDISPATCHED) { awaitCancellation() } }
+                val with = usedHeapAfterGc()
+                callers.coroutineContext[Job]!!.cancelAndJoin()
+                val bare = HeapRound(o.pending, before, with)
+                log.println("  heap reference: ${Fmt.bytes(bare.perRequest)}/bare suspended coroutine")
+                HeapSummary(warm, rounds, bare, settle)
+            }
+        }
+    }
+
+    private fun renderHeap(ctx: RunContext, h: HeapSummary): String = buildString {
+        val per = h.rounds.map { it.perRequest }
+        val med = median(per)
+        val n = h.rounds.first().pending
+        append("### Heap per pending wsclient request\n\n")
+        append(ctx.provenance()).append("\n\n")
+        append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (Ktor CIO `webSocketRaw` that reads and discards ")
+        append("every frame, so only the client holds state; FakeBroker is not used here because it keeps every frame it ")
+        append("receives). Each round launches ${Fmt.count(n.toLong())} coroutines, each calling ")
+        append("`client.request(Envelope.request(\"bench.unanswered\", …))` with a 30 min request timeout, waits until the ")
+        append("client reports all of them pending and the sink has received every frame, then reads used heap ")
+        append("(MemoryMXBean, after 4 × System.gc()) and compares it with the reading taken just before; the callers are ")
+        append("then cancelled. The figure is everything one waiting request costs: the caller's coroutine, the suspended ")
+        append("`request` with its timeout, the pending-map entry, the id and the envelope. One warm-up round of ")
+        append("${Fmt.count(h.warmup.pending.toLong())} requests, then ${h.rounds.size} measured rounds.\n\n")
+        append("| | pending | used heap before | used heap with requests pending | bytes per pending request |\n")
+        append("|---|---:|---:|---:|---:|\n")
+        append("| warm-up | ${Fmt.count(h.warmup.pending.toLong())} | ${Fmt.mib(h.warmup.before)} | ${Fmt.mib(h.warmup.with)} | ${Fmt.bytes(h.warmup.perRequest)} |\n")
+        h.rounds.forEachIndexed { i, r ->
+            append("| round ${i + 1} | ${Fmt.count(r.pending.toLong())} | ${Fmt.mib(r.before)} | ${Fmt.mib(r.with)} | ${Fmt.bytes(r.perRequest)} |\n")
+        }
+        append("| reference: bare suspended coroutine | ${Fmt.count(h.bareCoroutine.pending.toLong())} | ${Fmt.mib(h.bareCoroutine.before)} | ${Fmt.mib(h.bareCoroutine.with)} | ${Fmt.bytes(h.bareCoroutine.perRequest)} |\n\n")
+        append("**Median: ${Fmt.bytes(med)} per pending request** (rounds ${Fmt.bytes(per.min())} – ${Fmt.bytes(per.max())}, ")
+        append("spread ${Fmt.pct(if (med == 0.0) 0.0 else (per.max() - per.min()) * 100 / med)}); ")
+        append("${Fmt.bytes(med - h.bareCoroutine.perRequest)} of it beyond a bare suspended caller coroutine ")
+        append("(`launch { awaitCancellation() }`, ${Fmt.bytes(h.bareCoroutine.perRequest)}). ")
+        append("Time to get all requests written and pending: ${h.settleMillis.drop(1).joinToString(" · ") { "$it ms" }}.\n")
+    }
+}

@@ -1,0 +1,108 @@
+package dev.tether.benchmarks
+
+import java.nio.file.Path
+import java.nio.file.Paths
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.minutes
+import kotlin.time.Duration.Companion.seconds
+
+/** The end-to-end scenarios, in the order they run and appear in the report. */
+internal enum class Scenario(val key: String, val description: String) {
+    RAW("raw", "raw WebSocket echo baseline (Ktor CIO client and server), round trips/s and latency"),
+    WSCLIENT("wsclient", "WsClient request/response through FakeBroker's echo kind, requests/s and latency"),
+    HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
+}
+
+internal class UsageException(message: String) : Exception(message)
+
+/** Command-line options of [EndToEnd]; every scenario is bounded by both time and count. */
+internal data class EndToEndOptions(
+    val scenarios: List<Scenario> = Scenario.entries,
+    val warmup: Duration = 3.seconds,
+    val duration: Duration = 4.seconds,
+    val rounds: Int = 5,
+    val maxRequests: Long = 1_000_000,
+    val inFlight: List<Int> = listOf(1, 64),
+    val pending: Int = 100_000,
+    val heapRounds: Int = 3,
+    val out: Path = Paths.get("docs", "performance.md"),
+    val help: Boolean = false,
+) {
+    companion object {
+        val USAGE: String = """
+            |Usage: java -cp benchmarks/target/benchmarks.jar dev.tether.benchmarks.EndToEnd [options]
+            |
+            |Runs end-to-end scenarios over loopback (127.0.0.1, ephemeral ports) and rewrites their sections of a
+            |Markdown report (between <!-- e2e:NAME:begin/end --> markers; the rest of the file is kept).
+            |
+            |  --scenario LIST     comma-separated: ${Scenario.entries.joinToString(", ") { it.key }}, or all (default all)
+            |                        raw: ${Scenario.RAW.description}
+            |                        wsclient: ${Scenario.WSCLIENT.description}
+            |                        heap: ${Scenario.HEAP.description}
+            |  --warmup D          warm-up round per configuration, e.g. 3s (default 3s; 0s for none)
+            |  --duration D        length of one measured round, e.g. 4s, 500ms (default 4s)
+            |  --rounds N          measured rounds per configuration (default 5)
+            |  --requests N        cap on round trips per round, warm-up included (default 1000000)
+            |  --in-flight LIST    concurrent requests on one connection, e.g. 1,64 (default 1,64)
+            |  --pending N         requests left pending in the heap scenario (default 100000)
+            |  --heap-rounds N     measured rounds of the heap scenario, after one warm-up round (default 3)
+            |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
+            |  --help              this text
+            |
+            |When raw and wsclient both run, the report also states the goal: wsclient at 64 in flight reaches at least
+            |80 % of the raw echo round trips (PASS or MISS; nothing asserts wall-clock figures).
+        """.trimMargin()
+
+        fun parse(args: Array<String>): EndToEndOptions {
+            var o = EndToEndOptions()
+            var i = 0
+            while (i < args.size) {
+                val arg = args[i]
+                val (name, inline) = if (arg.startsWith("--") && '=' in arg) arg.substringBefore('=') to arg.substringAfter('=') else arg to null
+                fun value(): String = inline ?: args.getOrNull(++i) ?: throw UsageException("$name needs a value")
+                o = when (name) {
+                    "--scenario", "--scenarios" -> o.copy(scenarios = scenarios(value()))
+                    "--warmup" -> o.copy(warmup = duration(name, value(), allowZero = true))
+                    "--duration" -> o.copy(duration = duration(name, value(), allowZero = false))
+                    "--rounds" -> o.copy(rounds = positiveInt(name, value()))
+                    "--requests" -> o.copy(maxRequests = positiveInt(name, value()).toLong())
+                    "--in-flight" -> o.copy(inFlight = value().split(',').map { positiveInt(name, it.trim()) }.distinct())
+                    "--pending" -> o.copy(pending = positiveInt(name, value()))
+                    "--heap-rounds" -> o.copy(heapRounds = positiveInt(name, value()))
+                    "--out" -> o.copy(out = Paths.get(value()))
+                    "--help", "-h" -> o.copy(help = true)
+                    else -> throw UsageException("unknown option $arg")
+                }
+                i++
+            }
+            return o
+        }
+
+        private fun scenarios(text: String): List<Scenario> {
+            val keys = text.split(',').map { it.trim().lowercase() }.filter { it.isNotEmpty() }
+            if (keys.isEmpty()) throw UsageException("--scenario needs at least one name")
+            if ("all" in keys) return Scenario.entries
+            val chosen = keys.map { k -> Scenario.entries.firstOrNull { it.key == k } ?: throw UsageException("unknown scenario $k (known: ${Scenario.entries.joinToString { it.key }}, all)") }
+            return Scenario.entries.filter { it in chosen }
+        }
+
+        private fun positiveInt(name: String, text: String): Int {
+            val n = text.replace("_", "").toIntOrNull() ?: throw UsageException("$name: not a number: $text")
+            if (n <= 0) throw UsageException("$name must be positive: $text")
+            return n
+        }
+
+        private fun duration(name: String, text: String, allowZero: Boolean): Duration {
+            val m = Regex("""(\d+)(ms|s|m)""").matchEntire(text.trim()) ?: throw UsageException("$name: use e.g. 500ms, 10s or 2m, not $text")
+            val n = m.groupValues[1].toLong()
+            val d = when (m.groupValues[2]) {
+                "ms" -> n.milliseconds
+                "s" -> n.seconds
+                else -> n.minutes
+            }
+            if (!allowZero && d == Duration.ZERO) throw UsageException("$name must be positive")
+            return d
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.tether.benchmarks
+
+import io.ktor.server.application.install
+import io.ktor.server.cio.CIO
+import io.ktor.server.engine.EmbeddedServer
+import io.ktor.server.engine.embeddedServer
+import io.ktor.server.routing.routing
+import io.ktor.server.websocket.WebSockets
+import io.ktor.server.websocket.webSocketRaw
+import io.ktor.websocket.CloseReason
+import io.ktor.websocket.Frame
+import io.ktor.websocket.readReason
+import kotlinx.coroutines.runBlocking
+import java.util.concurrent.atomic.AtomicLong
+
+/**
+ * The benchmark's own WebSocket server on 127.0.0.1 (ephemeral port), Ktor CIO with raw sessions, as FakeBroker:
+ * * `/echo` sends every text frame back unchanged (the bytes, no decoding): the raw round-trip baseline;
+ * * `/sink` reads and discards every frame, keeping only a count: a peer that never answers and retains nothing,
+ *   so that the client's heap is all that grows while requests are pending.
+ */
+internal class LoopbackServer : AutoCloseable {
+    private val sunk = AtomicLong()
+
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+        install(WebSockets) { maxFrameSize = 1L shl 20 }
+        routing {
+            webSocketRaw("/echo") {
+                for (frame in incoming) {
+                    when (frame) {
+                        is Frame.Text -> outgoing.send(Frame.Text(true, frame.data))
+                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
+                        is Frame.Close -> {
+                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
+                            return@webSocketRaw
+                        }
+                        else -> Unit
+                    }
+                }
+            }
+            webSocketRaw("/sink") {
+                for (frame in incoming) {
+                    when (frame) {
+                        is Frame.Text, is Frame.Binary -> sunk.incrementAndGet()
+                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
+                        is Frame.Close -> {
+                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
+                            return@webSocketRaw
+                        }
+                        else -> Unit
+                    }
+                }
+            }
+        }
+    }.start(wait = false)
+
+    val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+
+    fun url(path: String): String = "ws://127.0.0.1:$port$path"
+
+    /** Data frames the sink has swallowed since start. */
+    fun sunkFrames(): Long = sunk.get()
+
+    override fun close() {
+        server.stop(0, 1_000)
+    }
+}

@@ -1,0 +1,58 @@
+package dev.tether.benchmarks
+
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+import java.io.ByteArrayOutputStream
+import java.io.PrintStream
+import java.nio.file.Files
+
+/**
+ * Proves the end-to-end runner works: every scenario with a tiny count, report written to a temp file. Asserts
+ * the report's structure only, never a timing.
+ */
+class EndToEndSmokeSpec : FunSpec({
+    test("every scenario runs with tiny counts and lands in its own section of the report") {
+        val dir = Files.createTempDirectory("tether-e2e-smoke")
+        val out = dir.resolve("performance.md")
+        // An existing file: hand-written text outside the markers must survive the update.
+        Files.writeString(out, "# Perf\n\nhand-written intro\n")
+        val args = arrayOf(
+            "--scenario", "all", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
+            "--in-flight", "1,64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
+        )
+        val log = ByteArrayOutputStream()
+        EndToEnd.run(args, "smoke-command " + args.joinToString(" "), PrintStream(log, true))
+
+        val report = Files.readString(out)
+        report shouldContain "hand-written intro"
+        report shouldContain "smoke-command --scenario all"
+        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-pending-heap", "wsclient-goal")) {
+            report shouldContain ReportFile.begin(name)
+            report shouldContain ReportFile.end(name)
+        }
+        report shouldContain "### Raw WebSocket echo (baseline)"
+        report shouldContain "### wsclient request/response through FakeBroker `echo`"
+        report shouldContain "### Heap per pending wsclient request"
+        report shouldContain "### Goal: wsclient at 64 in flight"
+        report shouldContain Regex("""\*\*(PASS|MISS)\*\*""")
+
+        // A second run of one scenario rewrites its own section in place and leaves the others alone.
+        EndToEnd.run(arrayOf("--scenario", "raw", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
+            "--in-flight", "1", "--out", out.toString()), "second-command", PrintStream(log, true))
+        val again = Files.readString(out)
+        again.split(ReportFile.begin("raw-echo")).size shouldBe 2
+        again shouldContain "second-command"
+        again shouldContain ReportFile.begin("wsclient-pending-heap")
+        again shouldContain "smoke-command --scenario all"
+    }
+
+    test("options: bad input is a usage error") {
+        runCatching { EndToEndOptions.parse(arrayOf("--scenario", "nope")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        runCatching { EndToEndOptions.parse(arrayOf("--duration", "ten")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {
+            it.scenarios shouldBe listOf(Scenario.RAW, Scenario.HEAP)
+            it.inFlight shouldBe listOf(1, 8)
+        }
+    }
+})
