@@ -11,6 +11,7 @@ import kotlin.time.Duration.Companion.seconds
 internal enum class Scenario(val key: String, val description: String) {
     RAW("raw", "raw WebSocket echo baseline (Ktor CIO client and server), round trips/s and latency"),
     WSCLIENT("wsclient", "WsClient request/response through FakeBroker's echo kind, requests/s and latency"),
+    WSCLIENT_LEAN("wsclient-lean", "diagnostic: WsClient against a minimal envelope echo server that parses nothing"),
     HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
 }
 
@@ -19,8 +20,8 @@ internal class UsageException(message: String) : Exception(message)
 /** Command-line options of [EndToEnd]; every scenario is bounded by both time and count. */
 internal data class EndToEndOptions(
     val scenarios: List<Scenario> = Scenario.entries,
-    val warmup: Duration = 3.seconds,
-    val duration: Duration = 4.seconds,
+    val warmup: Duration = 2.seconds,
+    val duration: Duration = 3.seconds,
     val rounds: Int = 5,
     val maxRequests: Long = 1_000_000,
     val inFlight: List<Int> = listOf(1, 64),
@@ -39,9 +40,10 @@ internal data class EndToEndOptions(
             |  --scenario LIST     comma-separated: ${Scenario.entries.joinToString(", ") { it.key }}, or all (default all)
             |                        raw: ${Scenario.RAW.description}
             |                        wsclient: ${Scenario.WSCLIENT.description}
+            |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
             |                        heap: ${Scenario.HEAP.description}
-            |  --warmup D          warm-up round per configuration, e.g. 3s (default 3s; 0s for none)
-            |  --duration D        length of one measured round, e.g. 4s, 500ms (default 4s)
+            |  --warmup D          warm-up round per configuration, e.g. 2s (default 2s; 0s for none)
+            |  --duration D        length of one measured round, e.g. 3s, 500ms (default 3s)
             |  --rounds N          measured rounds per configuration (default 5)
             |  --requests N        cap on round trips per round, warm-up included (default 1000000)
             |  --in-flight LIST    concurrent requests on one connection, e.g. 1,64 (default 1,64)

@@ -16,6 +16,10 @@ import java.util.concurrent.atomic.AtomicLong
 /**
  * The benchmark's own WebSocket server on 127.0.0.1 (ephemeral port), Ktor CIO with raw sessions, as FakeBroker:
  * * `/echo` sends every text frame back unchanged (the bytes, no decoding): the raw round-trip baseline;
+ * * `/envelope-echo` answers each wsclient request `{"kind":…,"id":"X",…,"payload":P}` with
+ *   `{"kind":"echo.result","in_reply_to":"X","ts":…,"payload":P}` found by plain string search, no JSON parsing:
+ *   the cheapest correct peer for the correlating client, so that its figures show the client's own costs. It
+ *   understands only the flat payloads the benchmark sends;
  * * `/sink` reads and discards every frame, keeping only a count: a peer that never answers and retains nothing,
  *   so that the client's heap is all that grows while requests are pending.
  */
@@ -29,6 +33,19 @@ internal class LoopbackServer : AutoCloseable {
                 for (frame in incoming) {
                     when (frame) {
                         is Frame.Text -> outgoing.send(Frame.Text(true, frame.data))
+                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
+                        is Frame.Close -> {
+                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
+                            return@webSocketRaw
+                        }
+                        else -> Unit
+                    }
+                }
+            }
+            webSocketRaw("/envelope-echo") {
+                for (frame in incoming) {
+                    when (frame) {
+                        is Frame.Text -> leanReply(frame.data.decodeToString())?.let { outgoing.send(Frame.Text(it)) }
                         is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
                         is Frame.Close -> {
                             outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
@@ -61,7 +78,27 @@ internal class LoopbackServer : AutoCloseable {
     /** Data frames the sink has swallowed since start. */
     fun sunkFrames(): Long = sunk.get()
 
+    /** The `/envelope-echo` answer to [request], or null when it has no id (nothing to correlate). */
+    internal fun leanReply(request: String): String? {
+        val idAt = request.indexOf(ID_KEY)
+        if (idAt < 0) return null
+        val idStart = idAt + ID_KEY.length
+        val idEnd = request.indexOf('"', idStart)
+        val payloadAt = request.indexOf(PAYLOAD_KEY)
+        val payload = if (payloadAt < 0) "null" else request.substring(payloadAt + PAYLOAD_KEY.length, request.indexOf('}', payloadAt) + 1)
+        return buildString(request.length + 32) {
+            append("{\"kind\":\"echo.result\",\"in_reply_to\":\"").append(request, idStart, idEnd)
+            append("\",\"ts\":\"").append(REPLY_TS).append("\",\"payload\":").append(payload).append('}')
+        }
+    }
+
     override fun close() {
         server.stop(0, 1_000)
+    }
+
+    private companion object {
+        const val ID_KEY = "\"id\":\""
+        const val PAYLOAD_KEY = "\"payload\":"
+        const val REPLY_TS = "2025-06-01T12:34:56.123456789Z"
     }
 }

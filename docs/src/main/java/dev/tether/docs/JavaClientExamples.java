@@ -1,12 +1,10 @@
 package dev.tether.docs;
 
-import dev.tether.core.ConnectionState;
 import dev.tether.core.TokenProvider;
 import dev.tether.wsclient.ClientClosedException;
 import dev.tether.wsclient.ConnectionLostException;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.EnvelopeHandler;
-import dev.tether.wsclient.InitialConnectException;
 import dev.tether.wsclient.NotConnectedException;
 import dev.tether.wsclient.RequestTimeoutException;
 import dev.tether.wsclient.WsClient;
@@ -15,7 +13,7 @@ import dev.tether.wsclient.WsClientConfig;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ExecutionException;
 import java.util.function.Supplier;
 
 /**
@@ -91,25 +89,13 @@ public final class JavaClientExamples {
                 .reconnectDelays(Duration.ofMillis(500), Duration.ofSeconds(30))  // upstream Min/MaxReconnectDelay
                 .failFirstConnect(true)
                 .build());
-        CompletableFuture<Void> connected = new CompletableFuture<>();
-        AutoCloseable watch = client.onState(state -> {
-            if (state == ConnectionState.CONNECTED) {
-                connected.complete(null);
-            }
-        });
-        client.runAsync().whenComplete((done, error) -> {
-            // runAsync fails with InitialConnectException when the very first dial fails
-            if (error instanceof InitialConnectException) {
-                connected.completeExceptionally(error);
-            }
-        });
+        CompletableFuture<Void> running = client.runAsync();  // fails with InitialConnectException if dial 1 fails
+        CompletableFuture<Void> connected = client.awaitConnectedAsync(Duration.ofSeconds(15));
         try {
-            connected.get(15, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
+            CompletableFuture.anyOf(running, connected).get();  // whichever happens first
+        } catch (ExecutionException e) {
             client.close();
-            return e.getCause().getMessage();   // "initial connect failed: ..."
-        } finally {
-            watch.close();
+            return e.getCause().getMessage();  // "initial connect failed: dial to ... failed: Connection refused"
         }
         // docs:end java-fail-first-connect
         client.close();

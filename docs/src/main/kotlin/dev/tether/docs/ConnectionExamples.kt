@@ -1,7 +1,6 @@
 package dev.tether.docs
 
 import dev.tether.core.ConnectionEvent
-import dev.tether.core.ConnectionState
 import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.wsclient.EnvelopeHandler
@@ -9,7 +8,6 @@ import dev.tether.wsclient.InitialConnectException
 import dev.tether.wsclient.WsClient
 import dev.tether.wsclient.WsClientConfig
 import kotlinx.coroutines.flow.Flow
-import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withTimeout
 import java.time.Duration
@@ -72,8 +70,7 @@ object ConnectionExamples {
     /** Waits for a connection, bounded. */
     suspend fun awaitUp(client: WsClient) {
         // docs:start await-connected
-        withTimeout(10.seconds) { client.state.first { it == ConnectionState.CONNECTED } }
-        check(client.isConnected)
+        withTimeout(10.seconds) { client.awaitConnected() } // suspends until a connection is up
         // docs:end await-connected
     }
 

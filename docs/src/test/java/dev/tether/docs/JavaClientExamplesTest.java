@@ -49,8 +49,10 @@ class JavaClientExamplesTest {
             broker.getFaults().dropAll();
             assertEquals("outcome unknown", lost.get(10, TimeUnit.SECONDS));
 
+            client.awaitConnectedAsync(Duration.ofSeconds(10)).get();
             CompletableFuture<String> closed = JavaClientExamples.describe(client, Envelope.request("nobody.home"));
-            Waits.until(Duration.ofSeconds(10), () -> client.stats().getPendingRequests() == 1);
+            Waits.until(Duration.ofSeconds(10),
+                    () -> broker.received().stream().filter(e -> e.getKind().equals("nobody.home")).count() == 3);
             client.close();
             assertEquals("client closed", closed.get(10, TimeUnit.SECONDS));
         }
@@ -95,7 +97,7 @@ class JavaClientExamplesTest {
 
         try (FakeBroker broker = FakeBroker.start()) {
             assertNull(JavaClientExamples.connectOrExplain(broker.getUrl(), broker.getToken(), IGNORE));
-            assertEquals(1L, broker.acceptedUpgrades());
+            assertTrue(broker.acceptedUpgrades() >= 1);
         }
     }
 }

@@ -21,6 +21,9 @@ import java.io.File
  */
 class DocsSnippetsSpec : FunSpec({
     val moduleDir = File(".").canonicalFile
+    // Written by the benchmarks' owner: quoted snippets on it are checked, but it may show other code, and the
+    // index may link it before it exists.
+    val foreignPages = setOf("performance.md")
     val pages = moduleDir.listFiles { f -> f.isFile && f.name.endsWith(".md") }!!.sortedBy { it.name }
     val sources = File(moduleDir, "src").walkTopDown()
         .filter { it.isFile && (it.name.endsWith(".java") || it.name.endsWith(".kt")) }
@@ -67,7 +70,8 @@ class DocsSnippetsSpec : FunSpec({
     }
 
     test("every Java and Kotlin code block in the guide is a quoted snippet") {
-        val unquoted = pages.flatMap { page -> Snippets.unquotedCodeBlocks(page.name, page.readLines()) }
+        val unquoted = pages.filter { it.name !in foreignPages }
+            .flatMap { page -> Snippets.unquotedCodeBlocks(page.name, page.readLines()) }
         unquoted.shouldBeEmpty()
     }
 
@@ -82,7 +86,7 @@ class DocsSnippetsSpec : FunSpec({
         val broken = pages.flatMap { page ->
             Regex("""\]\(([^)#\s]+\.md)(#[^)]*)?\)""").findAll(page.readText())
                 .map { it.groupValues[1] }
-                .filter { !it.contains("://") && !File(page.parentFile, it).isFile }
+                .filter { !it.contains("://") && it !in foreignPages && !File(page.parentFile, it).isFile }
                 .map { "${page.name} links to missing $it" }
                 .toList()
         }

@@ -118,10 +118,10 @@ class FaultInjectionSpec : FunSpec({
         val late = LinkedBlockingQueue<Envelope>()
         fastClient(broker, EnvelopeHandler { late.add(it) }).use { client ->
             client.start()
-            client.request(Envelope.request("echo", "warm-up")) // connected before the latency starts
+            client.request(Envelope.request("echo", "0")) // connected before the latency starts
             // docs:start fault-latency
             broker.faults.latency(Duration.ofMillis(300)) // every inbound frame and upgrade waits 300 ms
-            val request = Envelope.request("echo", "slow")
+            val request = Envelope.request("echo", """{"slow":true}""")
             shouldThrow<RequestTimeoutException> { client.request(request, timeout = 100.milliseconds) }
             val reply = late.poll(10, TimeUnit.SECONDS)!! // the reply still comes, to the handler
             reply.inReplyTo shouldBe request.id
@@ -175,7 +175,7 @@ class FaultInjectionSpec : FunSpec({
         broker.faults.reset()
         fastClient(broker).use { client ->
             client.start()
-            client.request(Envelope.request("echo", "ok")).payload shouldBe "ok"
+            client.request(Envelope.request("echo", "[]")).payload shouldBe "[]"
         }
     }
 

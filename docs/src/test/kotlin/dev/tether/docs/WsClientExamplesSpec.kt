@@ -80,8 +80,9 @@ class WsClientExamplesSpec : FunSpec({
                 withTimeout(10.seconds) { while (broker.received().count { it.kind == "nobody.home" } < 2) delay(5) }
                 broker.faults.dropAll()
                 lost.await() shouldBe RequestExamples.Outcome.Lost(maybeHandled = true)
+                withTimeout(10.seconds) { client.awaitConnected() }
                 val closed = async { RequestExamples.call(client, Envelope.request("nobody.home")) }
-                withTimeout(10.seconds) { while (client.stats().pendingRequests == 0) delay(5) }
+                withTimeout(10.seconds) { while (broker.received().count { it.kind == "nobody.home" } < 3) delay(5) }
                 client.close()
                 closed.await() shouldBe RequestExamples.Outcome.Closed
             }

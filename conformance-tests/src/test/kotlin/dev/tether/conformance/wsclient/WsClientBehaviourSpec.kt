@@ -83,7 +83,7 @@ class WsClientBehaviourSpec : FunSpec({
     }
 
     test("a blocked handler stalls neither replies nor keepalive, and still sees frames in order") {
-        FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofMillis(200)) }.use { broker ->
+        FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofSeconds(1)) }.use { broker ->
             val release = CountDownLatch(1)
             val seen = java.util.Collections.synchronizedList(ArrayList<String>())
             val handler = EnvelopeHandler { env ->
@@ -95,7 +95,7 @@ class WsClientBehaviourSpec : FunSpec({
                 client.awaitConnectedTo(broker)
                 repeat(5) { broker.broadcast(Envelope.create("note", "$it")) }
                 // The handler is stuck on the first note; requests still complete and the broker's pings
-                // (every 50 ms, 200 ms deadline) are still answered for a second.
+                // (every 50 ms, 1 s deadline) are still answered for a second.
                 repeat(20) {
                     client.request(Envelope.request("echo", "$it")).payload shouldBe "$it"
                     delay(50)
@@ -314,6 +314,26 @@ class WsClientBehaviourSpec : FunSpec({
                 shouldThrow<ClientClosedException> { client.request(Envelope.request("echo")) }
             }
             withTimeout(10.seconds) { broker.connectionCount.value.let { while (broker.connectionCount.value != 0) delay(5) } }
+        }
+    }
+
+    test("a server that accepts and then drops at once is redialled with growing delays, not in a hot loop") {
+        FakeBroker.start().use { broker ->
+            fastClient(broker).use { client ->
+                coroutineScope {
+                    val events = recordEvents(client)
+                    client.start()
+                    val delays = List(5) { i ->
+                        events.await<ConnectionEvent.Connected>()
+                        broker.dropWhenConnected(i + 1L)
+                        events.await<ConnectionEvent.Disconnected>().retryInMillis
+                    }
+                    // reconnectDelays(10 ms, 200 ms) with 20 % jitter: 10, 20, 40, 80, 160 ms, each ±20 %.
+                    delays.zipWithNext().forEach { (a, b) -> (b > a) shouldBe true }
+                    (delays.first() in 8L..12L) shouldBe true
+                    coroutineContext.cancelChildrenQuietly()
+                }
+            }
         }
     }
 })

@@ -103,11 +103,11 @@ class WebSocketConnectionSpec : FunSpec({
                 }
             }
         }.use { server ->
-            dialer(server.url) { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofMillis(300)) }.use { d ->
+            dialer(server.url) { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofMillis(1000)) }.use { d ->
                 val conn = d.dial()
                 withTimeout(10.seconds) { List(4) { pings.receive() } } shouldBe listOf("1", "2", "3", "4")
                 val cause = withTimeout(10.seconds) { conn.awaitClosed() }
-                cause.shouldBeInstanceOf<KeepAliveExpiredException>().timeoutMillis shouldBe 300
+                cause.shouldBeInstanceOf<KeepAliveExpiredException>().timeoutMillis shouldBe 1000
             }
         }
     }

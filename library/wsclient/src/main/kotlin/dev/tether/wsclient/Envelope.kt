@@ -226,7 +226,8 @@ public class Envelope private constructor(
         /**
          * Reads one envelope, following Go's `encoding/json` rules: keys match exactly or case-insensitively,
          * the last duplicate key wins, unknown keys are ignored, `null` leaves a field as it was, an absent or
-         * `null` `ts` is [ZERO_TIME] and a written offset is kept. The payload is kept as compact JSON text.
+         * `null` `ts` is [ZERO_TIME] and a written offset is kept. The payload is kept in its wire form (see
+         * [payload]), so `decode(e.encode())` equals `e`.
          *
          * @throws MalformedEnvelopeException if [text] is not exactly one JSON object, a known field has the
          *   wrong type, `ts` is not an RFC 3339 time, `kind` is absent, empty or null, or the nesting is deeper

@@ -14,5 +14,5 @@ import dev.tether.core.TetherException
  * Envelopes that *we* build are validated when they are built ([IllegalArgumentException]), so encoding never
  * throws this exception.
  */
-public class MalformedEnvelopeException(message: String, cause: Throwable? = null) :
+public class MalformedEnvelopeException @JvmOverloads constructor(message: String, cause: Throwable? = null) :
     TetherException(message, cause)
