@@ -69,15 +69,16 @@ class WsClientJavaTest {
     }
 
     /**
-     * Waits until the broker has received a frame of [kind] from [client]. Each poll is an echo round trip: the broker
-     * handles one connection's frames in order, so once the echo is answered every earlier frame has been seen.
+     * Waits until the broker has received a frame of [kind] from [client]. Each poll is an echo round trip (at least
+     * one): the broker handles one connection's frames in order, so once the echo is answered every frame the client
+     * wrote before it has been seen.
      */
     private static void awaitReceived(FakeBroker broker, WsClient client, String kind) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
-        while (broker.received().stream().noneMatch(e -> e.getKind().equals(kind))) {
+        do {
             if (System.nanoTime() > deadline) throw new AssertionError("the broker never received a " + kind + " frame");
             client.requestAsync(Envelope.request("echo")).get(WAIT, TimeUnit.SECONDS);
-        }
+        } while (broker.received().stream().noneMatch(e -> e.getKind().equals(kind)));
     }
 
     private static <T> T next(BlockingQueue<T> queue) throws InterruptedException {
@@ -109,7 +110,8 @@ class WsClientJavaTest {
                 assertEquals(2, events.size());
                 assertEquals(new ConnectionEvent.Connecting(1), events.get(0));
                 assertEquals(new ConnectionEvent.Connected(broker.getUrl()), events.get(1));
-                assertTrue(client.isConnected());
+                // The Connected event is emitted just before the connection is published, so poll briefly.
+                awaitTrue(client::isConnected, "isConnected() after the CONNECTED state");
             }
         }
     }

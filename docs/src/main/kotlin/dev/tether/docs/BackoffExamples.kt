@@ -54,7 +54,7 @@ object BackoffExamples {
         // docs:start retry
         val policy = RetryConfig(initialDelay = 1.seconds, maxElapsedTime = 2.minutes) // others: x1.5 ± 0.5, 60 s cap
         return policy.retry(isRetryable = { it is IOException }) { attempt ->
-            fetch(attempt) // attempt 1 runs at once; then waits 1 s, then 1-2 s, 1.5-4 s, ...
+            fetch(attempt) // attempt 1 runs at once; then it waits 1 s, then 1-2 s, then 1-4 s, ...
         }
         // docs:end retry
     }

@@ -82,13 +82,22 @@ class DocsSnippetsSpec : FunSpec({
         defined.filter { it !in used }.shouldBeEmpty()
     }
 
-    test("relative links between pages resolve and the index links every page") {
-        val broken = pages.flatMap { page ->
-            Regex("""\]\(([^)#\s]+\.md)(#[^)]*)?\)""").findAll(page.readText())
-                .map { it.groupValues[1] }
-                .filter { !it.contains("://") && it !in foreignPages && !File(page.parentFile, it).isFile }
-                .map { "${page.name} links to missing $it" }
-                .toList()
+    test("relative links resolve, anchors name real headings, and the index links every page") {
+        val broken = mutableListOf<String>()
+        for (page in pages) {
+            for (m in Regex("""\]\(([^)\s]+)\)""").findAll(page.readText())) {
+                val target = m.groupValues[1]
+                if ("://" in target || target.startsWith("mailto:")) continue
+                val file = target.substringBefore('#')
+                val anchor = target.substringAfter('#', "")
+                if (file in foreignPages) continue
+                val resolved = if (file.isEmpty()) page else File(page.parentFile, file)
+                if (!resolved.exists()) {
+                    broken += "${page.name} links to missing $file"
+                } else if (anchor.isNotEmpty() && resolved.name.endsWith(".md") && anchor !in Snippets.anchors(resolved.readLines())) {
+                    broken += "${page.name} links to #$anchor, which is not a heading of ${resolved.name}"
+                }
+            }
         }
         broken.shouldBeEmpty()
         val index = File(moduleDir, "README.md").readText()
@@ -161,6 +170,19 @@ internal object Snippets {
             if ((lang == "java" || lang == "kotlin" || lang == "kt") && (i == 0 || marker.matchEntire(lines[i - 1]) == null)) {
                 out += "$page:${i + 1}: a $lang block without a snippet marker (quote compiled code instead)"
             }
+        }
+        return out
+    }
+
+    /** GitHub's anchors for the headings of a page (outside code blocks). */
+    fun anchors(lines: List<String>): Set<String> {
+        val out = mutableSetOf<String>()
+        var inBlock = false
+        for (line in lines) {
+            if (fence.matchEntire(line) != null) inBlock = !inBlock
+            if (inBlock || !line.startsWith("#")) continue
+            val text = line.trimStart('#').trim()
+            out += text.lowercase().filter { it.isLetterOrDigit() || it == ' ' || it == '-' || it == '_' }.replace(' ', '-')
         }
         return out
     }

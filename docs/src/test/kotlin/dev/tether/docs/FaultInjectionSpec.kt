@@ -34,7 +34,9 @@ import kotlin.time.Duration.Companion.seconds
 
 /** The fault controls of the fake broker, each shown against a client; quoted in docs/testkit.md. */
 class FaultInjectionSpec : FunSpec({
-    val broker by install(FakeBrokerListener.perTest()) // a fresh broker for every test below
+    // docs:start kotest-per-test
+    val broker by install(FakeBrokerListener.perTest()) // a fresh broker for every test below, stopped after it
+    // docs:end kotest-per-test
 
     /** Starts [client] with an event recorder subscribed first; runs [block]; stops the recorder. */
     suspend fun withEvents(client: WsClient, block: suspend CoroutineScope.(Channel<ConnectionEvent>) -> Unit) = coroutineScope {
@@ -185,10 +187,10 @@ class FaultInjectionSpec : FunSpec({
             client.start()
             withTimeout(10.seconds) { client.awaitConnected(); broker.awaitUpgrades(1) }
             // docs:start server-push
-            broker.broadcast(Envelope.create("note", """{"text":"hello"}""")) // to every live connection
             broker.broadcastRaw("""{"kind":""}""")                          // not an envelope: no kind
             broker.broadcastBinary(byteArrayOf(1, 2, 3))                     // the protocol is text only
-            seen.poll(10, TimeUnit.SECONDS)!!.kind shouldBe "note"
+            broker.broadcast(Envelope.create("note", """{"text":"hello"}""")) // to every live connection
+            seen.poll(10, TimeUnit.SECONDS)!!.kind shouldBe "note" // frames are handled in order: the bad ones first
             client.stats().malformedFrames shouldBe 1
             client.stats().binaryFrames shouldBe 1
             // docs:end server-push

@@ -44,6 +44,15 @@ class WsClientExamplesSpec : FunSpec({
         Envelope.create("shutdown").withTs(Envelope.ZERO_TIME).encode() shouldBe """{"kind":"shutdown","ts":"0001-01-01T00:00:00Z"}"""
     }
 
+    test("the wire lines shown in wsclient.md are what the envelope example writes") {
+        val page = java.io.File("wsclient.md").readLines()
+        val open = page.indexOfFirst { it.trim() == "```json" }
+        val shown = page.subList(open + 1, page.size).takeWhile { it.trim() != "```" }
+        val wire = EnvelopeExamples.shapes(Instant.parse(ts))
+        val id = Regex(""""id":"([^"]+)"""").find(wire[1])!!.groupValues[1]
+        shown shouldBe wire.map { it.replace(id, "01KS2DWBKV000G40R40M30E209") }
+    }
+
     test("typed payloads round-trip and unknown payload keys are ignored") {
         val (written, ack) = EnvelopeExamples.typedPayload()
         written shouldBe """{"name":"a","session_id":"s-1","provider":"docs","context_mode":"global"}"""

@@ -51,10 +51,16 @@ class HandshakeSpec : FunSpec({
     fun MockWebServer.takeRecorded(): RecordedRequest =
         takeRequest(10, TimeUnit.SECONDS) ?: error("the server received no request within 10 s")
 
-    /** A 101 answer; the server side of the socket does nothing unless [onOpen] says so. */
+    /**
+     * A 101 answer. The server side does nothing but what [whenOpen] says, and answers the client's close (okhttp
+     * leaves that to the listener; without it MockWebServer cannot shut down).
+     */
     fun upgrade(whenOpen: (WebSocket) -> Unit = {}): MockResponse = MockResponse.Builder()
         .webSocketUpgrade(object : WebSocketListener() {
             override fun onOpen(webSocket: WebSocket, response: Response) = whenOpen(webSocket)
+            override fun onClosing(webSocket: WebSocket, code: Int, reason: String) {
+                webSocket.close(code, reason)
+            }
         })
         .build()
 
@@ -201,7 +207,7 @@ class HandshakeSpec : FunSpec({
             server.enqueue(upgrade())
             val calls = AtomicInteger()
             val provider = TokenProvider { "tok-${calls.incrementAndGet()}" }
-            fastClient(server.wsUrl(), "static") { tokenProvider(provider) }.use { client ->
+            val callsWhenReconnected = fastClient(server.wsUrl(), "static") { tokenProvider(provider) }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
                     client.start()
@@ -209,9 +215,10 @@ class HandshakeSpec : FunSpec({
                     events.await<ConnectionEvent.Disconnected>()
                     events.await<ConnectionEvent.Connected>()
                     coroutineContext.cancelChildrenQuietly()
+                    calls.get()
                 }
             }
-            calls.get() shouldBe 2
+            callsWhenReconnected shouldBe 2
             server.takeRecorded().headers["Authorization"] shouldBe "Bearer tok-1"
             server.takeRecorded().headers["Authorization"] shouldBe "Bearer tok-2"
         }
