@@ -106,60 +106,99 @@ public object EndToEnd {
 
     private fun rawEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
         o.inFlight.map { n ->
-            RawEchoClient(server.url("/echo"), n, requestBytes).use { client ->
-                runBlocking(Dispatchers.Default) {
-                    client.open()
-                    measure(o, log, "raw echo", n) { w, seq -> client.roundTrip(w, seq) }
-                }
-            }
+            measure(o, log, "raw echo", n) { RawEchoClient(server.url("/echo"), n, requestBytes).also { it.open() } }
         }
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Scenario b: wsclient request/response through FakeBroker's echo kind
 
+    /** A client (and, for FakeBroker, the broker) for one round. */
+    private class WsClientTarget(private val client: WsClient, private val peer: AutoCloseable?) : LoadTarget {
+        override suspend fun roundTrip(worker: Int, seq: Int) {
+            val payload = echoPayload(seq, worker)
+            val reply = client.request(Envelope.request("echo", payload))
+            check(reply.kind == "echo.result" && reply.payload == payload) { "unexpected reply $reply" }
+        }
+
+        override fun close() {
+            client.close()
+            peer?.close()
+        }
+    }
+
+    private suspend fun connectedClient(url: String, token: String?): WsClient {
+        val client = WsClient(WsClientConfig(url, EnvelopeHandler { }) {
+            authToken(token)
+            requestTimeout(1.minutes)
+        })
+        client.start()
+        withTimeout(10.seconds) { client.awaitConnected() }
+        return client
+    }
+
+    // A fresh broker per round: FakeBroker logs every frame it receives (received()), so a long-lived one would
+    // make later rounds pay for earlier ones.
     private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.map { n ->
-        // A fresh broker and client per configuration: configurations do not share state.
-        FakeBroker.start().use { broker -> wsclientLoad(o, log, "wsclient echo", n, broker.url, broker.token) }
+        measure(o, log, "wsclient echo", n) {
+            val broker = FakeBroker.start()
+            WsClientTarget(connectedClient(broker.url, broker.token), broker)
+        }
     }
 
     // Diagnostic: the same client against /envelope-echo, which parses nothing and keeps nothing.
-    private fun wsclientLean(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.map { n ->
-        LoopbackServer().use { server -> wsclientLoad(o, log, "wsclient lean echo", n, server.url("/envelope-echo"), null) }
+    private fun wsclientLean(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
+        o.inFlight.map { n ->
+            measure(o, log, "wsclient lean echo", n) { WsClientTarget(connectedClient(server.url("/envelope-echo"), null), null) }
+        }
     }
 
-    private fun wsclientLoad(o: EndToEndOptions, log: PrintStream, label: String, inFlight: Int, url: String, token: String?): LoadSummary =
-        WsClient(WsClientConfig(url, EnvelopeHandler { }) {
-            authToken(token)
-            requestTimeout(1.minutes)
-        }).use { client ->
-            runBlocking(Dispatchers.Default) {
-                client.start()
-                withTimeout(10.seconds) { client.awaitConnected() }
-                measure(o, log, label, inFlight) { w, seq ->
-                    val payload = echoPayload(seq, w)
-                    val reply = client.request(Envelope.request("echo", payload))
-                    check(reply.kind == "echo.result" && reply.payload == payload) { "unexpected reply $reply" }
-                }
+    /**
+     * Warm-up, then the measured rounds, for one in-flight setting; each (sub-)round on a fresh [LoadTarget], opened
+     * and closed outside the measured time. The load runs on [Dispatchers.Default].
+     */
+    private fun measure(o: EndToEndOptions, log: PrintStream, label: String, inFlight: Int, open: suspend () -> LoadTarget): LoadSummary {
+        val recorder = LoadRecorder(inFlight, o.maxRequests)
+        fun round(d: Duration): RoundResult {
+            val target = runBlocking(Dispatchers.Default) { open() }
+            try {
+                return runBlocking(Dispatchers.Default) { recorder.round(d) { w, seq -> target.roundTrip(w, seq) } }
+            } finally {
+                target.close() // outside runBlocking: WsClient.close blocks
             }
         }
-
-    /** Warm-up round, then the measured rounds, for one in-flight setting. */
-    private suspend fun measure(o: EndToEndOptions, log: PrintStream, label: String, inFlight: Int, op: suspend (Int, Int) -> Unit): LoadSummary {
-        val recorder = LoadRecorder(inFlight, o.maxRequests)
-        val warm = if (o.warmup == Duration.ZERO) RoundResult(0, 0, 0, 0, 0) else recorder.round(o.warmup, op)
-        log.println("  $label, $inFlight in flight: warm-up ${Fmt.count(warm.perSecond)}/s")
+        val step = minOf(WARMUP_STEP, o.warmup)
+        val rates = ArrayList<Double>()
+        var spent = 0L
+        var done = 0L
+        var steady = false
+        val warmStart = System.nanoTime()
+        while (step > Duration.ZERO && spent < o.warmup.inWholeNanoseconds && !steady) {
+            val r = round(step)
+            rates += r.perSecond
+            done += r.completed
+            spent += step.inWholeNanoseconds
+            steady = Warmup.steady(rates)
+        }
+        val warm = Warmup(System.nanoTime() - warmStart, rates, steady, done)
+        log.println("  $label, $inFlight in flight: warm-up ${rates.size} x $step, ${if (steady) "steady" else "cap reached"}: " +
+            rates.joinToString(" ") { Fmt.count(it) })
         val rounds = (1..o.rounds).map { i ->
-            recorder.round(o.duration, op).also {
+            round(o.duration).also {
                 log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, p99 ${Fmt.micros(it.p99Nanos)} (${it.completed})")
             }
         }
         return LoadSummary(inFlight, warm, rounds)
     }
 
+    private val WARMUP_STEP = 1.seconds
+
     private fun describeRounds(o: EndToEndOptions): String =
-        (if (o.warmup == Duration.ZERO) "no warm-up" else "a ${o.warmup} warm-up round") +
-            ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips"
+        (if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
+            "rate stops rising (mean of the last 3 at most ${(Warmup.RISE * 100).toInt()} % above the 3 before, at least " +
+            "${Warmup.MIN_STEPS} rounds) or for at most ${o.warmup}") +
+            ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips; " +
+            "every round on a fresh connection, opened outside the measured time"
 
     private fun section(title: String, ctx: RunContext, setup: String, body: String): String =
         "### $title\n\n${ctx.provenance()}\n\n$setup\n\n$body"

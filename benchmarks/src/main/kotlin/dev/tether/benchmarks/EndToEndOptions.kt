@@ -20,8 +20,8 @@ internal class UsageException(message: String) : Exception(message)
 /** Command-line options of [EndToEnd]; every scenario is bounded by both time and count. */
 internal data class EndToEndOptions(
     val scenarios: List<Scenario> = Scenario.entries,
-    val warmup: Duration = 2.seconds,
-    val duration: Duration = 3.seconds,
+    val warmup: Duration = 20.seconds,
+    val duration: Duration = 2.seconds,
     val rounds: Int = 5,
     val maxRequests: Long = 1_000_000,
     val inFlight: List<Int> = listOf(1, 64),
@@ -42,8 +42,8 @@ internal data class EndToEndOptions(
             |                        wsclient: ${Scenario.WSCLIENT.description}
             |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
             |                        heap: ${Scenario.HEAP.description}
-            |  --warmup D          warm-up round per configuration, e.g. 2s (default 2s; 0s for none)
-            |  --duration D        length of one measured round, e.g. 3s, 500ms (default 3s)
+            |  --warmup D          longest warm-up per configuration; it stops earlier once the rate is steady (default 20s; 0s for none)
+            |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
             |  --requests N        cap on round trips per round, warm-up included (default 1000000)
             |  --in-flight LIST    concurrent requests on one connection, e.g. 1,64 (default 1,64)

@@ -60,8 +60,33 @@ internal data class RoundResult(val completed: Long, val elapsedNanos: Long, val
     val perSecond: Double get() = if (elapsedNanos == 0L) 0.0 else completed * 1e9 / elapsedNanos
 }
 
-/** Median and spread of measured rounds (the warm-up round is kept apart). */
-internal data class LoadSummary(val inFlight: Int, val warmup: RoundResult, val rounds: List<RoundResult>) {
+/** One connection (or client) under load; a fresh one serves each round. */
+internal interface LoadTarget : AutoCloseable {
+    /** One request/response (or echo) for [worker], its [seq]-th in this round. */
+    suspend fun roundTrip(worker: Int, seq: Int)
+}
+
+/**
+ * How the warm-up went: one-second sub-rounds until the rate stopped rising (the mean of the last three no more
+ * than [Warmup.RISE] above the mean of the three before) or the time cap was reached.
+ */
+internal data class Warmup(val spentNanos: Long, val rates: List<Double>, val converged: Boolean, val completed: Long) {
+    companion object {
+        const val RISE: Double = 0.05
+        const val MIN_STEPS: Int = 6
+
+        /** True when the rates have stopped rising. */
+        fun steady(rates: List<Double>): Boolean {
+            if (rates.size < MIN_STEPS) return false
+            val last = rates.takeLast(3).average()
+            val before = rates.dropLast(3).takeLast(3).average()
+            return last <= before * (1 + RISE)
+        }
+    }
+}
+
+/** Median and spread of measured rounds (the warm-up is kept apart). */
+internal data class LoadSummary(val inFlight: Int, val warmup: Warmup, val rounds: List<RoundResult>) {
     val medianPerSecond: Double get() = median(rounds.map { it.perSecond })
     val minPerSecond: Double get() = rounds.minOf { it.perSecond }
     val maxPerSecond: Double get() = rounds.maxOf { it.perSecond }

@@ -27,7 +27,7 @@ import kotlinx.coroutines.withTimeoutOrNull
  * message outstanding at a time. A message is `slot:seq:` padded with `x` to [messageBytes]; the single reader
  * routes each echo to its slot by the slot number and checks the sequence number.
  */
-internal class RawEchoClient(private val url: String, private val inFlight: Int, private val messageBytes: Int) : AutoCloseable {
+internal class RawEchoClient(private val url: String, private val inFlight: Int, private val messageBytes: Int) : LoadTarget {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
     private val http = HttpClient(CIO) {
         install(WebSockets) {
@@ -71,7 +71,8 @@ internal class RawEchoClient(private val url: String, private val inFlight: Int,
     }
 
     /** One round trip for [slot]: send, then wait for its own echo. */
-    suspend fun roundTrip(slot: Int, seq: Int) {
+    override suspend fun roundTrip(worker: Int, seq: Int) {
+        val slot = worker
         val text = buildString(messageBytes) {
             append(slot).append(':').append(seq).append(':')
             while (length < messageBytes) append('x')

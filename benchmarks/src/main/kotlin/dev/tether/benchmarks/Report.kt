@@ -101,6 +101,13 @@ internal fun loadTable(unit: String, summaries: List<LoadSummary>): String = bui
     for (s in summaries) {
         append("Rounds at ").append(s.inFlight).append(" in flight (per second): ")
         append(s.rounds.joinToString(" · ") { Fmt.count(it.perSecond) })
-        append("; warm-up ").append(Fmt.count(s.warmup.perSecond)).append(" (").append(Fmt.count(s.warmup.completed)).append(" round trips).  \n")
+        append(".  \nWarm-up: ")
+        if (s.warmup.rates.isEmpty()) {
+            append("none.  \n")
+        } else {
+            append(s.warmup.rates.size).append(" rounds in ").append(String.format(Locale.US, "%.1f s", s.warmup.spentNanos / 1e9))
+            append(if (s.warmup.converged) " (steady)" else " (cap reached before the rate was steady)").append(": ")
+            append(s.warmup.rates.joinToString(" · ") { Fmt.count(it) }).append(".  \n")
+        }
     }
 }

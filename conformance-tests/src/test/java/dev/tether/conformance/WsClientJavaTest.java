@@ -264,20 +264,20 @@ class WsClientJavaTest {
         client.close();
         client.close(); // idempotent
 
-        // The close may first surface as the connection ending (BACKING_OFF); it never dials again.
-        ConnectionState state;
-        while ((state = next(states)) != ConnectionState.CLOSED) {
-            assertEquals(ConnectionState.BACKING_OFF, state, "no reconnect after close()");
-        }
+        // Our own close is not reported as a drop, and nothing dials again.
+        assertEquals(ConnectionState.CLOSED, next(states));
         assertEquals(ConnectionState.CLOSED, client.getState().getValue());
         assertFalse(client.isConnected());
         ExecutionException failure = assertThrows(ExecutionException.class, () -> pending.get(WAIT, TimeUnit.SECONDS));
         assertInstanceOf(ClientClosedException.class, failure.getCause());
-        awaitTrue(run::isDone, "runAsync completes when the client closes");
+        assertNull(run.get(WAIT, TimeUnit.SECONDS), "runAsync completes normally when the client closes");
         CompletableFuture<Envelope> late = client.requestAsync(Envelope.request("echo"));
         assertThrows(Exception.class, () -> late.get(WAIT, TimeUnit.SECONDS));
         assertTrue(late.isCompletedExceptionally());
-        assertThrows(ClientClosedException.class, client::start);
+        ExecutionException again = assertThrows(ExecutionException.class, () -> client.runAsync().get(WAIT, TimeUnit.SECONDS));
+        assertInstanceOf(ClientClosedException.class, again.getCause());
+        ExecutionException lateFailure = assertThrows(ExecutionException.class, () -> late.get(WAIT, TimeUnit.SECONDS));
+        assertInstanceOf(ClientClosedException.class, lateFailure.getCause());
         awaitTrue(() -> broker.getConnectionCount().getValue() == 0, "the broker saw the connection close");
     }
 

@@ -194,7 +194,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
      * its `turn.result` or `turn.error` reply.
      */
     @JvmSynthetic
-    public suspend fun turn(name: String, payloadJson: String, targetAspect: String = name, timeout: kotlin.time.Duration): Envelope {
+    public suspend fun turn(name: String, payloadJson: String, timeout: kotlin.time.Duration, targetAspect: String = name): Envelope {
         val reg = registry[name] ?: throw IllegalStateException("no connection registered as $name")
         val request = Envelope.request("turn", payloadJson).withTargetAspect(targetAspect)
         val reply = CompletableDeferred<Envelope>()
@@ -210,7 +210,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
 
     /** Java face of [turn]. */
     public fun turnAsync(name: String, payloadJson: String, timeout: Duration): CompletableFuture<Envelope> =
-        scope.future { turn(name, payloadJson, name, timeout.toKotlinDuration()) }
+        scope.future { turn(name, payloadJson, timeout.toKotlinDuration(), name) }
 
     /** Stops the server and drops every connection. */
     override fun close() {
@@ -277,6 +277,8 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         var partial: ByteArrayOutputStream? = null
         for (frame in c.session.incoming) {
             if ((frame is Frame.Text || frame is Frame.Binary) && faults.frameArrived()) {
+                // Replies to the earlier frames were already sent: let them reach the wire, then cut.
+                withTimeoutOrNull(1_000) { runCatching { c.session.flush() } }
                 c.session.cancel()
                 return
             }
@@ -395,6 +397,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             }
             if (answered == null) {
                 c.closeWith(CloseReason.Codes.GOING_AWAY, "ping failed")
+                withTimeoutOrNull(1_000) { runCatching { c.session.flush() } } // let the close frame reach the wire
                 c.session.cancel()
                 return
             }

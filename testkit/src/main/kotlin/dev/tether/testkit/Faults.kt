@@ -28,6 +28,7 @@ public class Faults internal constructor(private val dropAllNow: () -> Int) {
     }
 
     /** Stops answering client pings (true) or resumes (false): the client's keepalive then expires. */
+    @JvmOverloads
     public fun stopAnsweringPings(stop: Boolean = true) {
         pingsAnswered = !stop
     }
@@ -45,6 +46,7 @@ public class Faults internal constructor(private val dropAllNow: () -> Int) {
     }
 
     /** Accepts new TCP connections but never answers their upgrade (true), so dials time out; false restores. */
+    @JvmOverloads
     public fun blackHole(on: Boolean = true) {
         blackHoled = on
     }

@@ -35,6 +35,7 @@ public class WebSocketConnection internal constructor(
 ) {
     private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
     private val end = CompletableDeferred<ConnectionException>()
+    private val finished = CompletableDeferred<Unit>()
     private val pongs = Channel<ByteArray>(Channel.CONFLATED)
     private val pingsSent = AtomicLong()
 
@@ -92,9 +93,8 @@ public class WebSocketConnection internal constructor(
     public suspend fun close(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): ConnectionException {
         ended(ConnectionClosedException(code.toInt(), reason))
         session.outgoing.trySend(Frame.Close(CloseReason(code, reason)))
-        if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { session.coroutineContext[kotlinx.coroutines.Job]?.join() } == null) {
-            session.cancel()
-        }
+        // The peer's answering close ends the read loop; a peer that never answers is cut off.
+        if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { finished.await() } == null) session.cancel()
         return end.getCompleted()
     }
 
@@ -127,6 +127,7 @@ public class WebSocketConnection internal constructor(
             ended(ConnectionClosedException(null, null, e))
         } finally {
             ended(ConnectionClosedException(null, null))
+            finished.complete(Unit)
         }
     }
 
@@ -144,17 +145,17 @@ public class WebSocketConnection internal constructor(
                     return
                 }
                 is Frame.Text, is Frame.Binary -> {
+                    // Ktor applies maxFrameSize only after the upgrade completes, so an early frame can be larger.
+                    if ((partial?.size() ?: 0).toLong() + frame.data.size > config.maxMessageBytes) {
+                        ended(MessageTooLargeException(config.maxMessageBytes))
+                        session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.TOO_BIG, "message too big")))
+                        return
+                    }
                     if (partial == null && frame.fin) {
                         deliver(frame is Frame.Text, frame.data)
                         continue
                     }
                     val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = frame is Frame.Text }
-                    if (buffer.size().toLong() + frame.data.size > config.maxMessageBytes) {
-                        val error = MessageTooLargeException(config.maxMessageBytes)
-                        ended(error)
-                        session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.TOO_BIG, "message too big")))
-                        return
-                    }
                     buffer.write(frame.data)
                     if (frame.fin) {
                         partial = null

@@ -67,7 +67,7 @@ class WebSocketConnectionSpec : FunSpec({
         }
     }
 
-    test("a single frame over the limit ends the connection with MessageTooLargeException") {
+    test("a single frame over the limit ends the connection with MessageTooLargeException").config(invocations = 40) {
         ScriptedServer {
             outgoing.send(Frame.Text("x".repeat(5000)))
             for (f in incoming) if (f is Frame.Close) break

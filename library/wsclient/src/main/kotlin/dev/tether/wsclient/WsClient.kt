@@ -28,7 +28,11 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.future.future
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.selects.select
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
@@ -64,6 +68,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val pending = ConcurrentHashMap<String, Pending>()
     private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
     private val closed = AtomicBoolean(false)
+
+    /** Completed with the error every later call gets once the client is finished (closed or first dial failed). */
+    private val terminal = CompletableDeferred<WsClientException>()
     private val counters = WsClientStats.Counters()
     @Volatile private var loop: Deferred<Unit>? = null
 
@@ -107,8 +114,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
      * exceptionally with [InitialConnectException] when FailFirstConnect is set and the first dial fails, and is
      * cancelled by [close].
      */
+    @JvmSynthetic
     public fun start(): Deferred<Unit> {
-        if (closed.get()) throw ClientClosedException()
+        if (terminal.isCompleted) throw terminal.getCompleted()
         synchronized(this) {
             loop?.let { return it }
             return scope.async(CoroutineName("tether-wsclient-loop")) { connectLoop() }.also { loop = it }
@@ -124,13 +132,15 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         try {
             start().await()
         } catch (e: CancellationException) {
+            // close() from elsewhere ends run normally; cancelling the caller closes the client.
+            if (closed.get() && currentCoroutineContext().isActive) return
             close()
             throw e
         }
     }
 
     /** Java face of [run]: completes when the client closes; cancelling it closes the client. */
-    public fun runAsync(): CompletableFuture<Void?> = scope.future { run(); null }
+    public fun runAsync(): CompletableFuture<Void?> = javaFuture { run(); null }
 
     /** Suspends until a connection is up (bound it with `withTimeout`). */
     @JvmSynthetic
@@ -139,7 +149,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [awaitConnected], bounded by [timeout] (fails with [NotConnectedException]). */
-    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = scope.future {
+    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = javaFuture {
         withTimeoutOrNull(timeout.toKotlinDuration()) { connection() } ?: throw NotConnectedException(timeout.toMillis())
         null
     }
@@ -156,11 +166,11 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [send] with the configured send timeout. */
-    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future { send(envelope); null }
+    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = javaFuture { send(envelope); null }
 
     /** Java face of [send]. */
     public fun sendAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { send(envelope, timeout.toKotlinDuration()); null }
+        javaFuture { send(envelope, timeout.toKotlinDuration()); null }
 
     /**
      * Sends a request and returns the frame whose `in_reply_to` equals its id (whatever its kind: an `.error` kind
@@ -172,7 +182,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     public suspend fun request(envelope: Envelope, timeout: kotlin.time.Duration = config.requestTimeout.toKotlinDuration()): Envelope {
         val id = envelope.id
         require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
-        if (closed.get()) throw ClientClosedException()
+        if (terminal.isCompleted) throw terminal.getCompleted()
         val text = envelope.encode()
         val entry = Pending(CompletableDeferred())
         if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
@@ -192,16 +202,17 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [request] with the configured request timeout. */
-    public fun requestAsync(envelope: Envelope): CompletableFuture<Envelope> = scope.future { request(envelope) }
+    public fun requestAsync(envelope: Envelope): CompletableFuture<Envelope> = javaFuture { request(envelope) }
 
     /** Java face of [request]. */
     public fun requestAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Envelope> =
-        scope.future { request(envelope, timeout.toKotlinDuration()) }
+        javaFuture { request(envelope, timeout.toKotlinDuration()) }
 
     /** Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine. Idempotent. */
     override fun close() {
         if (!closed.compareAndSet(false, true)) return
         // Pending callers learn "closed" (not "connection lost") because their entries fail before the socket goes.
+        terminal.complete(ClientClosedException())
         for (entry in pending.values) entry.reply.completeExceptionally(ClientClosedException())
         runBlocking {
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
@@ -219,9 +230,21 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         }
     }
 
+    /** A future on the client's scope; after close it fails with [ClientClosedException] rather than a bare cancel. */
+    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
+        if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted()) else scope.future { block() }
+
     private suspend fun connection(): WebSocketConnection {
-        if (closed.get()) throw ClientClosedException()
-        return live.first { it != null && it.isOpen }!!
+        live.value?.let { if (it.isOpen) return it }
+        if (terminal.isCompleted) throw terminal.getCompleted()
+        // Wait for the next connection, or for the client to finish (close, failed first dial).
+        return coroutineScope {
+            val next = async { live.first { it != null && it.isOpen }!! }
+            select {
+                next.onAwait { it }
+                terminal.onAwait { next.cancel(); throw it }
+            }
+        }
     }
 
     /** Writes [text] on a live connection, retrying on the next one when it never reached a socket. */
@@ -249,8 +272,10 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 dialer.dial()
             } catch (e: ConnectionException) {
                 if (config.failFirstConnect && !everConnected) {
+                    val failure = InitialConnectException(e)
+                    terminal.complete(failure)
                     status.emit(ConnectionEvent.Closed(e))
-                    throw InitialConnectException(e)
+                    throw failure
                 }
                 var wait = schedule.nextDelayAfterFailedDial().inWholeMilliseconds
                 if (e is HandshakeRejectedException) e.retryAfterSeconds?.let { wait = maxOf(wait, it * 1000) }
@@ -265,8 +290,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             everConnected = true
             attempt = 0
             val since = System.nanoTime()
+            live.value = conn // before the event, so a listener reacting to CONNECTED finds the client usable
             status.emit(ConnectionEvent.Connected(config.dialer.url))
-            live.value = conn
             log.info("connected to {}", config.dialer.url)
             val cause = try {
                 serve(conn)
@@ -274,6 +299,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 live.compareAndSet(conn, null)
             }
             failPendingOn(conn, cause)
+            if (closed.get()) return // our own close() ended it: no Disconnected, no redial
             if (cause is MessageTooLargeException) counters.oversizeMessages.incrementAndGet()
             counters.drops.incrementAndGet()
             val lived = (System.nanoTime() - since) / 1_000_000

@@ -64,11 +64,14 @@ public class WsClientConfig private constructor(b: Builder) {
         /** Upstream's MinReconnectDelay / MaxReconnectDelay. */
         public fun reconnectDelays(min: Duration, max: Duration): Builder =
             apply { backoff = backoff.toBuilder().minDelay(min).maxDelay(max).build() }
+        @JvmSynthetic public fun reconnectDelays(min: kotlin.time.Duration, max: kotlin.time.Duration): Builder =
+            reconnectDelays(min.toJavaDuration(), max.toJavaDuration())
         public fun requestTimeout(timeout: Duration): Builder = apply { requestTimeout = timeout }
         @JvmSynthetic public fun requestTimeout(timeout: kotlin.time.Duration): Builder = requestTimeout(timeout.toJavaDuration())
         public fun sendTimeout(timeout: Duration): Builder = apply { sendTimeout = timeout }
         @JvmSynthetic public fun sendTimeout(timeout: kotlin.time.Duration): Builder = sendTimeout(timeout.toJavaDuration())
         public fun dialTimeout(timeout: Duration): Builder = apply { dialer.dialTimeout(timeout) }
+        @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(timeout.toJavaDuration())
         public fun maxMessageBytes(bytes: Long): Builder = apply { dialer.maxMessageBytes(bytes) }
         /** Client ping interval; [Duration.ZERO] disables client pings. */
         public fun pingInterval(interval: Duration): Builder = apply { dialer.pingInterval(interval) }
