@@ -76,7 +76,8 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     private val connections = ConcurrentHashMap.newKeySet<Connection>()
     private val perIp = ConcurrentHashMap<String, AtomicInteger>()
     private val registry = ConcurrentHashMap<String, Registration>()
-    private val receivedFrames = CopyOnWriteArrayList<Envelope>()
+    // The most recent frames only: a long-running broker must not grow without bound, nor copy on every frame.
+    private val receivedFrames = ArrayDeque<Envelope>()
     private val liveCount = MutableStateFlow(0)
     private val acceptedUpgrades = MutableStateFlow(0L)
     private val refusedUpgrades = AtomicLong()
@@ -133,8 +134,8 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     /** The `Authorization` header of every upgrade attempt, in order (tests check what clients send). */
     public fun authorizationHeaders(): List<String> = authHeaders.toList()
 
-    /** Every frame the broker decoded, in arrival order. */
-    public fun received(): List<Envelope> = receivedFrames.toList()
+    /** The frames the broker decoded, in arrival order: the last [Options.recordFrames] of them. */
+    public fun received(): List<Envelope> = synchronized(receivedFrames) { receivedFrames.toList() }
 
     /** Names currently registered. */
     public fun registeredNames(): Set<String> = registry.keys.toSet()
@@ -328,7 +329,10 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             return true
         }
         c.badFrames = 0
-        receivedFrames.add(envelope)
+        synchronized(receivedFrames) {
+            receivedFrames.addLast(envelope)
+            if (receivedFrames.size > options.recordFrames) receivedFrames.removeFirst()
+        }
         val replyTo = envelope.inReplyTo
         if (!replyTo.isNullOrEmpty()) {
             c.pending.remove(replyTo)?.complete(envelope)
@@ -433,6 +437,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         public val maxConnectionsPerIp: Int = b.maxConnectionsPerIp
         public val maxMessageBytes: Long = b.maxMessageBytes
         public val badFrameLimit: Int = b.badFrameLimit
+        public val recordFrames: Int = b.recordFrames
 
         public class Builder internal constructor() {
             internal var tokens = linkedSetOf("test-token")
@@ -443,6 +448,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             internal var maxConnectionsPerIp = 32
             internal var maxMessageBytes = 1L shl 20
             internal var badFrameLimit = 16
+            internal var recordFrames = 10_000
 
             public fun tokens(vararg values: String): Builder = apply { tokens = linkedSetOf(*values) }
             public fun requireAuth(require: Boolean): Builder = apply { requireAuth = require }
@@ -452,6 +458,8 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             public fun maxConnections(total: Int, perIp: Int): Builder = apply { maxConnections = total; maxConnectionsPerIp = perIp }
             public fun maxMessageBytes(bytes: Long): Builder = apply { maxMessageBytes = bytes }
             public fun badFrameLimit(limit: Int): Builder = apply { badFrameLimit = limit }
+            /** How many of the most recent inbound frames [received] keeps (default 10 000). */
+            public fun recordFrames(count: Int): Builder = apply { require(count >= 0); recordFrames = count }
             public fun build(): Options = Options(this)
         }
 

@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicLong
 public class WebSocketConnection internal constructor(
     private val session: ClientWebSocketSession,
     private val config: DialerConfig,
+    private val listener: MessageListener? = null,
 ) {
     private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
     private val end = CompletableDeferred<ConnectionException>()
@@ -170,6 +171,14 @@ public class WebSocketConnection internal constructor(
 
     private suspend fun deliver(text: Boolean, data: ByteArray) {
         val message = if (text) WsMessage.Text(data.decodeToString()) else WsMessage.Binary(data)
+        if (listener != null) {
+            try {
+                listener.onMessage(message)
+            } catch (e: Exception) {
+                log.warn("message listener threw; the message is dropped", e)
+            }
+            return
+        }
         try {
             inbound.send(message)
         } catch (_: ClosedSendChannelException) {
@@ -199,6 +208,7 @@ public class WebSocketConnection internal constructor(
     private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(exception.message, null, false, false)
 
     private companion object {
+        private val log = org.slf4j.LoggerFactory.getLogger(WebSocketConnection::class.java)
         const val INBOUND_QUEUE = 256
         const val CLOSE_WAIT_MILLIS = 1_000L
     }

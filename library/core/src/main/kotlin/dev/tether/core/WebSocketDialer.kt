@@ -67,10 +67,11 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
     /**
      * Opens one WebSocket. Suspends at most [DialerConfig.dialTimeout]; throws a [ConnectionException] subclass:
      * [AuthenticationFailedException] for 401/403, [HandshakeRejectedException] for any other non-101 answer,
-     * [DialTimeoutException] or [DialFailedException].
+     * [DialTimeoutException] or [DialFailedException]. With a [listener], inbound messages go to it on the read
+     * loop (one hop less) and [WebSocketConnection.incoming] stays empty.
      */
     @JvmSynthetic
-    public suspend fun dial(): WebSocketConnection {
+    public suspend fun dial(listener: MessageListener? = null): WebSocketConnection {
         val token = tokens.next { log.warn("token provider failed ({}); using the last accepted token", it.toString()) }
         val opened = CompletableDeferred<WebSocketConnection>()
         val job = scope.launch(CoroutineName("tether-ws")) {
@@ -81,7 +82,7 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
                     for ((k, v) in config.headers) header(k, v)
                     if (!token.isNullOrEmpty()) header(HttpHeaders.Authorization, "Bearer $token")
                 }.body<ClientWebSocketSession, Unit> { session ->
-                    val c = WebSocketConnection(session, config)
+                    val c = WebSocketConnection(session, config, listener)
                     connection = c
                     opened.complete(c)
                     c.run()
@@ -107,7 +108,8 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
     }
 
     /** Java face of [dial]; completes on a library thread. Cancelling the future abandons the dial. */
-    public fun dialAsync(): CompletableFuture<WebSocketConnection> = scope.future { dial() }
+    @JvmOverloads
+    public fun dialAsync(listener: MessageListener? = null): CompletableFuture<WebSocketConnection> = scope.future { dial(listener) }
 
     private fun mapDialError(e: Throwable): Throwable = when (e) {
         is ConnectionException, is CancellationException -> e

@@ -12,3 +12,11 @@ public sealed class WsMessage {
         override fun toString(): String = "Binary(${bytes.size} bytes)"
     }
 }
+
+/**
+ * Receives a connection's inbound messages on its read loop, in order, instead of [WebSocketConnection.incoming].
+ * It must not block or suspend for long: while it runs, the connection reads nothing (pings included).
+ */
+public fun interface MessageListener {
+    public fun onMessage(message: WsMessage)
+}

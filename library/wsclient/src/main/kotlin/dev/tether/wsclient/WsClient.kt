@@ -7,6 +7,7 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.HandshakeRejectedException
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.MessageListener
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
@@ -269,7 +270,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             attempt++
             status.emit(ConnectionEvent.Connecting(attempt))
             val conn = try {
-                dialer.dial()
+                dialer.dial(inbound)
             } catch (e: ConnectionException) {
                 if (config.failFirstConnect && !everConnected) {
                     val failure = InitialConnectException(e)
@@ -310,17 +311,19 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         }
     }
 
+    /** Inbound messages, routed on the connection's read loop: routing never blocks (the handler has its own queue). */
+    private val inbound = MessageListener { message ->
+        when (message) {
+            is WsMessage.Text -> route(message.text)
+            is WsMessage.Binary -> {
+                counters.binaryFrames.incrementAndGet()
+                log.debug("ignoring a {}-byte binary message: the protocol is text only", message.bytes.size)
+            }
+        }
+    }
+
     private suspend fun serve(conn: WebSocketConnection): ConnectionException {
         try {
-            for (message in conn.incoming) {
-                when (message) {
-                    is WsMessage.Text -> route(message.text)
-                    is WsMessage.Binary -> {
-                        counters.binaryFrames.incrementAndGet()
-                        log.debug("ignoring a {}-byte binary message: the protocol is text only", message.bytes.size)
-                    }
-                }
-            }
             return conn.awaitClosed()
         } catch (e: CancellationException) {
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { conn.close(1000, "client shutdown") }
