@@ -76,9 +76,9 @@ public object EndToEnd {
         var lean: List<LoadSummary>? = null
         for (scenario in options.scenarios) {
             when (scenario) {
-                Scenario.RAW -> raw = rawEcho(options, log).also { sections += "raw-echo" to renderRaw(ctx, it) }
-                Scenario.WSCLIENT -> ws = wsclientEcho(options, log).also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
-                Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
+                Scenario.RAW -> raw = rawEcho(options, log).sortedBy { it.inFlight }.also { sections += "raw-echo" to renderRaw(ctx, it) }
+                Scenario.WSCLIENT -> ws = wsclientEcho(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
+                Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
                 Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
             }
         }
@@ -105,7 +105,7 @@ public object EndToEnd {
     internal fun echoPayload(seq: Int, worker: Int): String = "{\"seq\":$seq,\"worker\":$worker}"
 
     private fun rawEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
-        o.inFlight.map { n ->
+        o.inFlight.sortedDescending().map { n ->
             measure(o, log, "raw echo", n) { RawEchoClient(server.url("/echo"), n, requestBytes).also { it.open() } }
         }
     }
@@ -137,9 +137,9 @@ public object EndToEnd {
         return client
     }
 
-    // A fresh broker per round: FakeBroker logs every frame it receives (received()), so a long-lived one would
-    // make later rounds pay for earlier ones.
-    private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.map { n ->
+    // A fresh broker per round, like every other target: FakeBroker keeps a log of the frames it receives
+    // (received()), and no round should inherit another's state.
+    private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.sortedDescending().map { n ->
         measure(o, log, "wsclient echo", n) {
             val broker = FakeBroker.start()
             WsClientTarget(connectedClient(broker.url, broker.token), broker)
@@ -148,7 +148,7 @@ public object EndToEnd {
 
     // Diagnostic: the same client against /envelope-echo, which parses nothing and keeps nothing.
     private fun wsclientLean(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
-        o.inFlight.map { n ->
+        o.inFlight.sortedDescending().map { n ->
             measure(o, log, "wsclient lean echo", n) { WsClientTarget(connectedClient(server.url("/envelope-echo"), null), null) }
         }
     }
@@ -169,6 +169,7 @@ public object EndToEnd {
         }
         val step = minOf(WARMUP_STEP, o.warmup)
         val rates = ArrayList<Double>()
+        val jit = ArrayList<Long>()
         var spent = 0L
         var done = 0L
         var steady = false
@@ -176,16 +177,18 @@ public object EndToEnd {
         while (step > Duration.ZERO && spent < o.warmup.inWholeNanoseconds && !steady) {
             val r = round(step)
             rates += r.perSecond
+            jit += r.jitMillis
             done += r.completed
             spent += step.inWholeNanoseconds
-            steady = Warmup.steady(rates)
+            steady = Warmup.steady(jit, step.inWholeMilliseconds)
         }
-        val warm = Warmup(System.nanoTime() - warmStart, rates, steady, done)
-        log.println("  $label, $inFlight in flight: warm-up ${rates.size} x $step, ${if (steady) "steady" else "cap reached"}: " +
-            rates.joinToString(" ") { Fmt.count(it) })
+        val warm = Warmup(System.nanoTime() - warmStart, rates, jit, steady, done)
+        log.println("  $label, $inFlight in flight: warm-up ${rates.size} x $step, ${if (steady) "JIT quiet" else "cap reached"}: " +
+            rates.indices.joinToString(" ") { "${Fmt.count(rates[it])}/${jit[it]}ms" })
         val rounds = (1..o.rounds).map { i ->
             round(o.duration).also {
-                log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, p99 ${Fmt.micros(it.p99Nanos)} (${it.completed})")
+                log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, " +
+                    "p99 ${Fmt.micros(it.p99Nanos)}, cpu ${Fmt.micros(it.cpuNanosPerOp)}/op, jit ${it.jitMillis} ms (${it.completed})")
             }
         }
         return LoadSummary(inFlight, warm, rounds)
@@ -195,10 +198,11 @@ public object EndToEnd {
 
     private fun describeRounds(o: EndToEndOptions): String =
         (if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
-            "rate stops rising (mean of the last 3 at most ${(Warmup.RISE * 100).toInt()} % above the 3 before, at least " +
-            "${Warmup.MIN_STEPS} rounds) or for at most ${o.warmup}") +
+            "JIT goes quiet (compilation under ${(Warmup.QUIET * 100).toInt()} % of each of the last ${Warmup.QUIET_ROUNDS} " +
+            "rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}") +
             ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips; " +
-            "every round on a fresh connection, opened outside the measured time"
+            "every round on a fresh connection, opened outside the measured time. The in-flight settings run from the " +
+            "highest down (the busiest load warms the JIT fastest)"
 
     private fun section(title: String, ctx: RunContext, setup: String, body: String): String =
         "### $title\n\n${ctx.provenance()}\n\n$setup\n\n$body"
@@ -217,7 +221,7 @@ public object EndToEnd {
     private fun renderWsclient(ctx: RunContext, s: List<LoadSummary>): String = section(
         "wsclient request/response through FakeBroker `echo`", ctx,
         "`WsClient.request(Envelope.request(\"echo\", {\"seq\":…,\"worker\":…}))` against `FakeBroker` (Ktor CIO " +
-            "server, default options) on 127.0.0.1, a fresh broker and client (one connection) per configuration; the " +
+            "server, default options) on 127.0.0.1, a fresh broker and client (one connection) for every round; the " +
             "broker decodes each request and answers `echo.result` with the same payload, and each reply is checked. " +
             "N coroutines call `request` back to back on the one client. Per configuration: ${describeRounds(ctx.options)}. " +
             "Latency is per `request` call (building the envelope included), System.nanoTime, exact percentiles of all samples.",
@@ -350,8 +354,8 @@ public object EndToEnd {
         append("### Heap per pending wsclient request\n\n")
         append(ctx.provenance()).append("\n\n")
         append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (Ktor CIO `webSocketRaw` that reads and discards ")
-        append("every frame, so only the client holds state; FakeBroker is not used here because it keeps every frame it ")
-        append("receives). Each round launches ${Fmt.count(n.toLong())} coroutines, each calling ")
+        append("every frame, so only the client holds state; FakeBroker is not used here because it keeps a record of the ")
+        append("frames it receives). Each round launches ${Fmt.count(n.toLong())} coroutines, each calling ")
         append("`client.request(Envelope.request(\"bench.unanswered\", …))` with a 30 min request timeout, waits until the ")
         append("client reports all of them pending and the sink has received every frame, then reads used heap ")
         append("(MemoryMXBean, after 4 × System.gc()) and compares it with the reading taken just before; the callers are ")

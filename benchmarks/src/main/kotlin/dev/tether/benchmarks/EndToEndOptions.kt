@@ -20,7 +20,7 @@ internal class UsageException(message: String) : Exception(message)
 /** Command-line options of [EndToEnd]; every scenario is bounded by both time and count. */
 internal data class EndToEndOptions(
     val scenarios: List<Scenario> = Scenario.entries,
-    val warmup: Duration = 20.seconds,
+    val warmup: Duration = 40.seconds,
     val duration: Duration = 2.seconds,
     val rounds: Int = 5,
     val maxRequests: Long = 1_000_000,
@@ -42,7 +42,7 @@ internal data class EndToEndOptions(
             |                        wsclient: ${Scenario.WSCLIENT.description}
             |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
             |                        heap: ${Scenario.HEAP.description}
-            |  --warmup D          longest warm-up per configuration; it stops earlier once the rate is steady (default 20s; 0s for none)
+            |  --warmup D          longest warm-up per configuration; it stops earlier once the JIT is quiet (default 40s; 0s for none)
             |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
             |  --requests N        cap on round trips per round, warm-up included (default 1000000)

@@ -19,6 +19,8 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
     /** Runs one round and returns its figures. `op(worker, seq)` performs one round trip. */
     suspend fun round(duration: Duration, op: suspend (worker: Int, seq: Int) -> Unit): RoundResult {
         counts.fill(0)
+        val cpuStart = processCpuNanos()
+        val jitStart = jitMillis()
         val start = System.nanoTime()
         val deadline = start + duration.inWholeNanoseconds
         coroutineScope {
@@ -37,6 +39,8 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
             }.joinAll()
         }
         val elapsed = System.nanoTime() - start
+        val cpu = processCpuNanos() - cpuStart
+        val jit = jitMillis() - jitStart
         val total = counts.sum()
         val all = LongArray(total)
         var at = 0
@@ -45,7 +49,7 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
             at += counts[w]
         }
         all.sort()
-        return RoundResult(total.toLong(), elapsed, percentile(all, 0.50), percentile(all, 0.99), if (total == 0) 0 else all[total - 1])
+        return RoundResult(total.toLong(), elapsed, percentile(all, 0.50), percentile(all, 0.99), if (total == 0) 0 else all[total - 1], cpu, jit)
     }
 
     private fun percentile(sorted: LongArray, p: Double): Long {
@@ -56,9 +60,25 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
 }
 
 /** Figures of one round: completed round trips, wall time, latency percentiles (ns). */
-internal data class RoundResult(val completed: Long, val elapsedNanos: Long, val p50Nanos: Long, val p99Nanos: Long, val maxNanos: Long) {
+internal data class RoundResult(
+    val completed: Long,
+    val elapsedNanos: Long,
+    val p50Nanos: Long,
+    val p99Nanos: Long,
+    val maxNanos: Long,
+    /** CPU time of the whole process (every thread: clients, servers, GC, JIT) during the round; -1 if unknown. */
+    val cpuNanos: Long,
+    /** JIT compilation time during the round, ms. */
+    val jitMillis: Long,
+) {
     val perSecond: Double get() = if (elapsedNanos == 0L) 0.0 else completed * 1e9 / elapsedNanos
+    val cpuNanosPerOp: Double get() = if (completed == 0L || cpuNanos < 0) Double.NaN else cpuNanos.toDouble() / completed
 }
+
+private val osBean = java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+
+/** Process CPU time in ns, or -1 when the platform bean does not report it. */
+internal fun processCpuNanos(): Long = (osBean as? com.sun.management.OperatingSystemMXBean)?.processCpuTime ?: -1
 
 /** One connection (or client) under load; a fresh one serves each round. */
 internal interface LoadTarget : AutoCloseable {
@@ -67,23 +87,33 @@ internal interface LoadTarget : AutoCloseable {
 }
 
 /**
- * How the warm-up went: one-second sub-rounds until the rate stopped rising (the mean of the last three no more
- * than [Warmup.RISE] above the mean of the three before) or the time cap was reached.
+ * How the warm-up went: one-second rounds until the JIT has gone quiet (compilation took less than [QUIET] of
+ * each of the last [QUIET_ROUNDS] rounds, after at least [MIN_ROUNDS] rounds) or the time cap was reached. On a
+ * small machine the JIT competes with the load for the cores and keeps compiling for tens of seconds; a plateau of
+ * the rate alone is not a reliable sign that it has finished.
  */
-internal data class Warmup(val spentNanos: Long, val rates: List<Double>, val converged: Boolean, val completed: Long) {
+internal data class Warmup(
+    val spentNanos: Long,
+    val rates: List<Double>,
+    val jitMillis: List<Long>,
+    val converged: Boolean,
+    val completed: Long,
+) {
     companion object {
-        const val RISE: Double = 0.05
-        const val MIN_STEPS: Int = 6
+        const val QUIET: Double = 0.05
+        const val QUIET_ROUNDS: Int = 2
+        const val MIN_ROUNDS: Int = 3
 
-        /** True when the rates have stopped rising. */
-        fun steady(rates: List<Double>): Boolean {
-            if (rates.size < MIN_STEPS) return false
-            val last = rates.takeLast(3).average()
-            val before = rates.dropLast(3).takeLast(3).average()
-            return last <= before * (1 + RISE)
-        }
+        /** True when the JIT has gone quiet; [jitMillis] is the compile time of each [stepMillis] round. */
+        fun steady(jitMillis: List<Long>, stepMillis: Long): Boolean =
+            jitMillis.size >= MIN_ROUNDS && jitMillis.takeLast(QUIET_ROUNDS).all { it < stepMillis * QUIET }
     }
 }
+
+private val jitBean = java.lang.management.ManagementFactory.getCompilationMXBean()
+
+/** Accumulated JIT compilation time in ms, or -1 when the JVM does not report it. */
+internal fun jitMillis(): Long = if (jitBean?.isCompilationTimeMonitoringSupported == true) jitBean.totalCompilationTime else -1
 
 /** Median and spread of measured rounds (the warm-up is kept apart). */
 internal data class LoadSummary(val inFlight: Int, val warmup: Warmup, val rounds: List<RoundResult>) {
@@ -97,6 +127,7 @@ internal data class LoadSummary(val inFlight: Int, val warmup: Warmup, val round
     val minP99Nanos: Long get() = rounds.minOf { it.p99Nanos }
     val maxP99Nanos: Long get() = rounds.maxOf { it.p99Nanos }
     val totalRequests: Long get() = rounds.sumOf { it.completed }
+    val medianCpuNanosPerOp: Double get() = median(rounds.map { it.cpuNanosPerOp })
 }
 
 internal fun median(values: List<Double>): Double {

@@ -1,6 +1,7 @@
 package dev.tether.benchmarks
 
 import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.ints.shouldBeGreaterThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import java.io.ByteArrayOutputStream
@@ -15,24 +16,34 @@ class EndToEndSmokeSpec : FunSpec({
     test("every scenario runs with tiny counts and lands in its own section of the report") {
         val dir = Files.createTempDirectory("tether-e2e-smoke")
         val out = dir.resolve("performance.md")
-        // An existing file: hand-written text outside the markers must survive the update.
-        Files.writeString(out, "# Perf\n\nhand-written intro\n")
+        // An existing file: hand-written text outside the markers must survive, new sections go above the anchor.
+        // Prose that quotes the anchor or a marker inline must not be taken for one.
+        Files.writeString(
+            out,
+            "# Perf\n\nhand-written intro quoting `${ReportFile.ANCHOR}` and `${ReportFile.begin("raw-echo")}`\n\n" +
+                "${ReportFile.ANCHOR}\n\nhand-written tail\n",
+        )
         val args = arrayOf(
             "--scenario", "all", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
-            "--in-flight", "1,64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
+            "--in-flight", "64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
         EndToEnd.run(args, "smoke-command " + args.joinToString(" "), PrintStream(log, true))
 
         val report = Files.readString(out)
         report shouldContain "hand-written intro"
+        report shouldContain "hand-written tail"
+        val anchorLine = report.indexOf("\n" + ReportFile.ANCHOR + "\n")
+        (anchorLine > report.indexOf("\n" + ReportFile.end("wsclient-goal") + "\n")) shouldBe true
+        report.indexOf("\n" + ReportFile.begin("raw-echo") + "\n") shouldBeGreaterThan report.indexOf("hand-written intro")
         report shouldContain "smoke-command --scenario all"
-        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-pending-heap", "wsclient-goal")) {
+        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "wsclient-pending-heap", "wsclient-goal")) {
             report shouldContain ReportFile.begin(name)
             report shouldContain ReportFile.end(name)
         }
         report shouldContain "### Raw WebSocket echo (baseline)"
         report shouldContain "### wsclient request/response through FakeBroker `echo`"
+        report shouldContain "### Diagnostic: wsclient against a minimal envelope echo"
         report shouldContain "### Heap per pending wsclient request"
         report shouldContain "### Goal: wsclient at 64 in flight"
         report shouldContain Regex("""\*\*(PASS|MISS)\*\*""")
@@ -41,7 +52,7 @@ class EndToEndSmokeSpec : FunSpec({
         EndToEnd.run(arrayOf("--scenario", "raw", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
             "--in-flight", "1", "--out", out.toString()), "second-command", PrintStream(log, true))
         val again = Files.readString(out)
-        again.split(ReportFile.begin("raw-echo")).size shouldBe 2
+        again.split("\n" + ReportFile.begin("raw-echo") + "\n").size shouldBe 2
         again shouldContain "second-command"
         again shouldContain ReportFile.begin("wsclient-pending-heap")
         again shouldContain "smoke-command --scenario all"
