@@ -23,21 +23,26 @@ class Inbox : EnvelopeHandler {
     suspend fun next(): Envelope = withTimeout(10.seconds) { frames.receive() }
 }
 
-/** A client on [broker] with fast reconnects, started. */
-fun fastClient(url: String, token: String, handler: EnvelopeHandler = Inbox(), block: WsClientConfig.Builder.() -> Unit = {}): WsClient =
-    WsClient(WsClientConfig(url, handler) { authToken(token); reconnectDelays(Duration.ofMillis(10), Duration.ofMillis(200)); block() })
-
+/** A client on [url] with fast reconnects (10 ms doubling to 200 ms), not started. */
 fun fastClient(
-    broker: FakeBroker,
+    url: String,
+    token: String,
     handler: EnvelopeHandler = Inbox(),
     block: WsClientConfig.Builder.() -> Unit = {},
 ): WsClient = WsClient(
-    WsClientConfig(broker.url, handler) {
-        authToken(broker.token)
+    WsClientConfig(url, handler) {
+        authToken(token)
         reconnectDelays(Duration.ofMillis(10), Duration.ofMillis(200))
         block()
     },
 )
+
+/** A client on [broker] with fast reconnects, not started. */
+fun fastClient(
+    broker: FakeBroker,
+    handler: EnvelopeHandler = Inbox(),
+    block: WsClientConfig.Builder.() -> Unit = {},
+): WsClient = fastClient(broker.url, broker.token, handler, block)
 
 /** Collects every connection event from now on into a channel (subscribed before this returns). */
 fun CoroutineScope.recordEvents(client: WsClient): Channel<ConnectionEvent> {
