@@ -53,6 +53,17 @@ public class WebSocketConnection internal constructor(
     @JvmSynthetic
     public suspend fun send(text: String): Unit = sendFrame(Frame.Text(text))
 
+    /**
+     * Queues one text message without suspending: false when the outgoing queue is full (call [send] to wait for
+     * room). Throws the connection's end cause if it has ended.
+     */
+    public fun trySend(text: String): Boolean {
+        if (end.isCompleted) throw end.getCompleted()
+        val result = session.outgoing.trySend(Frame.Text(text))
+        if (result.isClosed) throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, result.exceptionOrNull()))
+        return result.isSuccess
+    }
+
     /** Sends one binary message. */
     @JvmSynthetic
     public suspend fun send(bytes: ByteArray): Unit = sendFrame(Frame.Binary(true, bytes))

@@ -41,6 +41,8 @@ import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.ScheduledThreadPoolExecutor
+import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
 import kotlin.time.Duration.Companion.milliseconds
@@ -66,7 +68,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val dialer = WebSocketDialer(config.dialer)
     private val status = ConnectionStatus(scope)
     private val live = MutableStateFlow<WebSocketConnection?>(null)
-    private val pending = ConcurrentHashMap<String, Pending>()
+    private val pending = ConcurrentHashMap<String, PendingRequest>()
     private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
     private val closed = AtomicBoolean(false)
 
@@ -75,9 +77,10 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val counters = WsClientStats.Counters()
     @Volatile private var loop: Deferred<Unit>? = null
 
-    private class Pending(val reply: CompletableDeferred<Envelope>) {
-        @Volatile var connection: WebSocketConnection? = null
-    }
+    /** Times out pending requests: one thread and one timer queue per client instead of a coroutine per request. */
+    private val timer = ScheduledThreadPoolExecutor(1) { r ->
+        Thread(r, "tether-wsclient-timer").apply { isDaemon = true }
+    }.apply { removeOnCancelPolicy = true }
 
     init {
         scope.launch(Dispatchers.IO + CoroutineName("tether-wsclient-handler")) {
@@ -162,6 +165,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     @JvmSynthetic
     public suspend fun send(envelope: Envelope, timeout: kotlin.time.Duration = config.sendTimeout.toKotlinDuration()) {
         val text = envelope.encode()
+        val current = live.value
+        if (current != null && current.isOpen && tryWrite(current, text)) return
         val sent = withTimeoutOrNull(timeout) { write(text) }
         if (sent == null) throw NotConnectedException(timeout.inWholeMilliseconds)
     }
@@ -185,19 +190,32 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
         if (terminal.isCompleted) throw terminal.getCompleted()
         val text = envelope.encode()
-        val entry = Pending(CompletableDeferred())
+        val entry = PendingRequest()
         if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
+        val millis = timeout.inWholeMilliseconds
+        val deadline = System.nanoTime() + timeout.inWholeNanoseconds
+        val timeoutTask = timer.schedule({
+            if (entry.fail(RequestTimeoutException(id, millis))) counters.requestsTimedOut.incrementAndGet()
+        }, timeout.inWholeNanoseconds, TimeUnit.NANOSECONDS)
         try {
-            return withTimeoutOrNull(timeout) {
-                val conn = write(text) { entry.connection = it }
-                // The socket may have died between the write and now; its drop sweep may have missed us.
-                if (!conn.isOpen) entry.reply.completeExceptionally(ConnectionLostException(id, true, conn.awaitClosed()))
-                entry.reply.await()
-            } ?: run {
-                counters.requestsTimedOut.incrementAndGet()
-                throw RequestTimeoutException(id, timeout.inWholeMilliseconds)
+            // Fast path: a live connection with room in its queue takes the frame without suspending.
+            val live = live.value
+            entry.connection = live
+            val conn = if (live != null && live.isOpen && tryWrite(live, text)) {
+                live
+            } else {
+                withTimeoutOrNull(((deadline - System.nanoTime()) / 1_000_000).coerceAtLeast(0)) {
+                    write(text) { entry.connection = it }
+                } ?: run {
+                    if (entry.fail(RequestTimeoutException(id, millis))) counters.requestsTimedOut.incrementAndGet()
+                    return entry.await()
+                }
             }
+            // The socket may have died between the write and now; its drop sweep may have missed us.
+            if (!conn.isOpen) entry.fail(ConnectionLostException(id, true, conn.awaitClosed()))
+            return entry.await()
         } finally {
+            timeoutTask.cancel(false)
             pending.remove(id, entry)
         }
     }
@@ -214,7 +232,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         if (!closed.compareAndSet(false, true)) return
         // Pending callers learn "closed" (not "connection lost") because their entries fail before the socket goes.
         terminal.complete(ClientClosedException())
-        for (entry in pending.values) entry.reply.completeExceptionally(ClientClosedException())
+        for (entry in pending.values) entry.fail(ClientClosedException())
         runBlocking {
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
             loop?.cancelAndJoin()
@@ -229,6 +247,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
             withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.join() }
         }
+        timer.shutdownNow()
     }
 
     /** A future on the client's scope; after close it fails with [ClientClosedException] rather than a bare cancel. */
@@ -246,6 +265,13 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 terminal.onAwait { next.cancel(); throw it }
             }
         }
+    }
+
+    /** Queues [text] on [conn] without suspending; false when the queue is full or the connection just ended. */
+    private fun tryWrite(conn: WebSocketConnection, text: String): Boolean = try {
+        conn.trySend(text)
+    } catch (e: ConnectionException) {
+        false
     }
 
     /** Writes [text] on a live connection, retrying on the next one when it never reached a socket. */
@@ -342,7 +368,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         val replyTo = envelope.inReplyTo
         if (!replyTo.isNullOrEmpty()) {
             val entry = pending[replyTo]
-            if (entry != null && entry.reply.complete(envelope)) return
+            if (entry != null && entry.complete(envelope)) return
             counters.lateReplies.incrementAndGet()
         }
         handlerQueue.trySend(envelope)
@@ -350,7 +376,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
 
     private fun failPendingOn(conn: WebSocketConnection, cause: Throwable) {
         for ((id, entry) in pending) {
-            if (entry.connection === conn) entry.reply.completeExceptionally(ConnectionLostException(id, true, cause))
+            if (entry.connection === conn) entry.fail(ConnectionLostException(id, true, cause))
         }
     }
 
