@@ -282,6 +282,27 @@ class WsClientJavaTest {
     }
 
     @Test
+    void closeAsyncCompletesOnceTheClientIsFullyClosed(FakeBroker broker) throws Exception {
+        WsClient client = new WsClient(configFor(broker, envelope -> { }).build());
+        CompletableFuture<Void> run = client.runAsync();
+        client.awaitConnectedAsync(Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
+        CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
+        awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
+
+        CompletableFuture<Void> first = client.closeAsync();
+        CompletableFuture<Void> second = client.closeAsync();
+        assertNull(first.get(WAIT, TimeUnit.SECONDS));
+        assertNull(second.get(WAIT, TimeUnit.SECONDS), "a second close waits for the same shutdown");
+        // Completion means done: no polling needed for any of these.
+        assertEquals(ConnectionState.CLOSED, client.getState().getValue());
+        assertTrue(pending.isCompletedExceptionally());
+        ExecutionException failure = assertThrows(ExecutionException.class, () -> pending.get(WAIT, TimeUnit.SECONDS));
+        assertInstanceOf(ClientClosedException.class, failure.getCause());
+        assertTrue(run.isDone(), "the run loop has ended");
+        awaitTrue(() -> broker.getConnectionCount().getValue() == 0, "the broker saw the connection close");
+    }
+
+    @Test
     void statsCountWhatTheClientRefused(FakeBroker broker) throws Exception {
         BlockingQueue<Envelope> handled = new LinkedBlockingQueue<>();
         EnvelopeHandler handler = envelope -> {

@@ -23,6 +23,7 @@ import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.toList
@@ -314,6 +315,22 @@ class WsClientBehaviourSpec : FunSpec({
                 shouldThrow<ClientClosedException> { client.request(Envelope.request("echo")) }
             }
             withTimeout(10.seconds) { broker.connectionCount.value.let { while (broker.connectionCount.value != 0) delay(5) } }
+        }
+    }
+
+    test("closeAndJoin returns only after the shutdown, for every concurrent caller") {
+        FakeBroker.start().use { broker ->
+            val client = fastClient(broker)
+            client.start()
+            client.awaitConnectedWithin()
+            coroutineScope {
+                val pending = async { runCatching { client.request(Envelope.request("nobody.home")) } }
+                withTimeout(10.seconds) { while (client.stats().pendingRequests == 0) delay(5) }
+                val closers = List(3) { async { client.closeAndJoin(); client.state.value } }
+                withTimeout(10.seconds) { closers.awaitAll() } shouldBe List(3) { ConnectionState.CLOSED }
+                pending.await().exceptionOrNull().shouldBeInstanceOf<ClientClosedException>()
+                client.isConnected shouldBe false
+            }
         }
     }
 

@@ -19,6 +19,7 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
@@ -36,6 +37,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.selects.select
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.time.Duration
@@ -71,6 +73,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val pending = ConcurrentHashMap<String, PendingRequest>()
     private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
     private val closed = AtomicBoolean(false)
+    private val shutdownDone = CompletableDeferred<Unit>()
 
     /** Completed with the error every later call gets once the client is finished (closed or first dial failed). */
     private val terminal = CompletableDeferred<WsClientException>()
@@ -227,26 +230,48 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     public fun requestAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Envelope> =
         javaFuture { request(envelope, timeout.toKotlinDuration()) }
 
-    /** Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine. Idempotent. */
-    override fun close() {
-        if (!closed.compareAndSet(false, true)) return
+    /**
+     * Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine, blocking the
+     * calling thread for at most a few seconds (each step is bounded). Idempotent. Kotlin code in a coroutine
+     * should prefer [closeAndJoin]; Java code that must not block, [closeAsync].
+     */
+    override fun close(): Unit = runBlocking { closeAndJoin() }
+
+    /**
+     * Suspending [close]: returns once the socket is closed and every coroutine of the client has ended (each step
+     * bounded). Concurrent and later calls wait for the same shutdown. Not cancellable once started.
+     */
+    @JvmSynthetic
+    public suspend fun closeAndJoin() {
+        if (!closed.compareAndSet(false, true)) return shutdownDone.await()
+        try {
+            withContext(NonCancellable) { shutdown() }
+        } finally {
+            shutdownDone.complete(Unit)
+        }
+    }
+
+    /** Java face of [closeAndJoin]: completes once the client is fully closed. */
+    public fun closeAsync(): CompletableFuture<Void?> =
+        // Not on the client's scope: the shutdown cancels that scope.
+        CoroutineScope(Dispatchers.Default + CoroutineName("tether-wsclient-close")).future { closeAndJoin(); null }
+
+    private suspend fun shutdown() {
         // Pending callers learn "closed" (not "connection lost") because their entries fail before the socket goes.
         terminal.complete(ClientClosedException())
         for (entry in pending.values) entry.fail(ClientClosedException())
-        runBlocking {
-            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
-            loop?.cancelAndJoin()
-            handlerQueue.close()
-            status.emit(ConnectionEvent.Closed(null))
-            status.complete()
-            dialer.close()
-            // Listeners and the handler drain what they were given, within a bound, before their coroutines go.
-            val job = scope.coroutineContext[Job]!!
-            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
-            job.cancel()
-            // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
-            withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.join() }
-        }
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
+        loop?.cancelAndJoin()
+        handlerQueue.close()
+        status.emit(ConnectionEvent.Closed(null))
+        status.complete()
+        dialer.close()
+        // Listeners and the handler drain what they were given, within a bound, before their coroutines go.
+        val job = scope.coroutineContext[Job]!!
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
+        job.cancel()
+        // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.join() }
         timer.shutdownNow()
     }
 
