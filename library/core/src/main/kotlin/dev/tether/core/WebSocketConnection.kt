@@ -46,6 +46,13 @@ public class WebSocketConnection internal constructor(
     /** Inbound data messages in arrival order; closed when the connection ends. */
     public val incoming: ReceiveChannel<WsMessage> get() = inbound
 
+    /**
+     * The value of the upgrade response's header [name] (case-insensitive; the first one when repeated), or null.
+     * Protocols that answer registration data in the 101 response (webhooktunnel's client URL, the agreed
+     * WebSocket subprotocol) read it here.
+     */
+    public fun handshakeHeader(name: String): String? = session.call.response.headers[name]
+
     /** True until the connection has ended. */
     public val isOpen: Boolean get() = !end.isCompleted
 

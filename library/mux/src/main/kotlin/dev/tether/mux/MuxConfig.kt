@@ -1,0 +1,88 @@
+package dev.tether.mux
+
+import java.time.Clock
+import java.time.Duration
+import kotlin.time.toJavaDuration
+
+/**
+ * Run-time parameters of a [Session] (upstream `wsmux.Config`). Immutable; Java builds it with [builder], Kotlin
+ * with `MuxConfig { keepAliveInterval(5.seconds) }`.
+ *
+ * @property keepAliveInterval ping period and pong deadline (default 20 s); [Duration.ZERO] disables keepalive.
+ * @property streamAcceptDeadline how long [Session.open] waits for the peer's first ACK (default 30 s).
+ * @property streamBufferSize receive capacity per stream, announced in the ACK that accepts a stream (default 1024,
+ * Go's DefaultCapacity; the proxy uses 4096).
+ * @property closeCallback runs once when the session ends, on a library thread.
+ * @property clock reads "now" for [Stream.setReadDeadline] / [Stream.setWriteDeadline].
+ * @property autoTuneMaxWindow 0 (default) keeps every stream's receive window at its capacity; a larger value lets a
+ * stream whose peer keeps filling the whole window (throughput-bound) double its capacity, up to this many bytes, by
+ * granting the extra as additional ACK credit (legal because credits are additive; peers need no change).
+ */
+public class MuxConfig private constructor(b: Builder) {
+    public val keepAliveInterval: Duration = b.keepAliveInterval
+    public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
+    public val streamBufferSize: Int = b.streamBufferSize
+    public val closeCallback: Runnable? = b.closeCallback
+    public val clock: Clock = b.clock
+    public val autoTuneMaxWindow: Int = b.autoTuneMaxWindow
+
+    init {
+        require(!keepAliveInterval.isNegative) { "keepAliveInterval must not be negative" }
+        require(!streamAcceptDeadline.isNegative && !streamAcceptDeadline.isZero) { "streamAcceptDeadline must be positive" }
+        require(streamBufferSize >= 1) { "streamBufferSize must be at least 1" }
+        require(autoTuneMaxWindow >= 0) { "autoTuneMaxWindow must not be negative" }
+    }
+
+    /** A builder that starts from this configuration. */
+    public fun toBuilder(): Builder = Builder().also {
+        it.keepAliveInterval = keepAliveInterval; it.streamAcceptDeadline = streamAcceptDeadline
+        it.streamBufferSize = streamBufferSize; it.closeCallback = closeCallback; it.clock = clock
+        it.autoTuneMaxWindow = autoTuneMaxWindow
+    }
+
+    /** Builds a [MuxConfig]; every setter returns the builder. */
+    public class Builder internal constructor() {
+        internal var keepAliveInterval: Duration = Duration.ofMillis(MuxProtocol.DEFAULT_KEEPALIVE_INTERVAL_MILLIS)
+        internal var streamAcceptDeadline: Duration = Duration.ofMillis(MuxProtocol.DEFAULT_ACCEPT_DEADLINE_MILLIS)
+        internal var streamBufferSize: Int = MuxProtocol.DEFAULT_CAPACITY
+        internal var closeCallback: Runnable? = null
+        internal var clock: Clock = Clock.systemUTC()
+        internal var autoTuneMaxWindow: Int = 0
+
+        /** Ping period and pong deadline; zero disables keepalive. */
+        public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
+        @JvmSynthetic public fun keepAliveInterval(interval: kotlin.time.Duration): Builder = keepAliveInterval(interval.toJavaDuration())
+
+        /** How long an open waits for the peer's accept. */
+        public fun streamAcceptDeadline(deadline: Duration): Builder = apply { streamAcceptDeadline = deadline }
+        @JvmSynthetic public fun streamAcceptDeadline(deadline: kotlin.time.Duration): Builder = streamAcceptDeadline(deadline.toJavaDuration())
+
+        /** Receive capacity per stream in bytes. */
+        public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
+
+        /** Called once when the session ends. */
+        public fun closeCallback(callback: Runnable?): Builder = apply { closeCallback = callback }
+
+        /** Clock for absolute deadlines (tests pass a controllable one). */
+        public fun clock(clock: Clock): Builder = apply { this.clock = clock }
+
+        /** Upper bound of the auto-tuned receive window; 0 disables auto-tuning. */
+        public fun autoTuneMaxWindow(bytes: Int): Builder = apply { autoTuneMaxWindow = bytes }
+
+        public fun build(): MuxConfig = MuxConfig(this)
+    }
+
+    public companion object {
+        /** Starts a builder (Java). */
+        @JvmStatic
+        public fun builder(): Builder = Builder()
+
+        /** Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams. */
+        @JvmStatic
+        public fun defaults(): MuxConfig = Builder().build()
+
+        /** Kotlin: `MuxConfig { streamBufferSize(4096) }`. */
+        @JvmSynthetic
+        public operator fun invoke(block: Builder.() -> Unit = {}): MuxConfig = Builder().apply(block).build()
+    }
+}

@@ -1,0 +1,353 @@
+package dev.tether.mux
+
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.suspendCancellableCoroutine
+import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeoutOrNull
+import java.io.InputStream
+import java.io.OutputStream
+import java.time.Duration
+import java.time.Instant
+import kotlin.coroutines.resume
+import kotlin.time.Duration.Companion.nanoseconds
+
+/**
+ * One multiplexed byte stream of a [Session] (upstream `*stream`, a `net.Conn`).
+ *
+ * Flow control is per stream: [write] sends at most the credit the peer granted and suspends while it is zero;
+ * [read] returns ACK credit for exactly the bytes it hands out. [close] is a half-close (FIN): reading goes on
+ * until the peer's FIN, and writing after the peer's FIN is still allowed. There is no reset frame: a stream that
+ * fails (session end, [NoCapacityException]) fails loudly on this side only.
+ *
+ * Java: [inputStream], [outputStream] or [MuxSocket] give blocking views.
+ */
+public class Stream internal constructor(
+    private val session: Session,
+    internal val rawId: Int,
+    /** True when this side opened the stream (it waits for the peer's first ACK). */
+    public val isOpener: Boolean,
+    capacity: Int,
+    initialWindow: Long,
+) : AutoCloseable {
+    /** The stream id as the unsigned number on the wire. */
+    public val id: Long = rawId.toLong() and 0xFFFF_FFFFL
+
+    // Everything below is guarded by `this`.
+    private var chunks: ArrayDeque<MuxFrame.Data>? = null
+    private var headPos = 0
+    private var buffered = 0
+    private var capacity = capacity
+    private var window = initialWindow
+    private var accepted = !isOpener
+    private var localClosed = false
+    private var remoteClosed = false
+    private var failure: MuxException? = null
+    private var overrun: NoCapacityException? = null
+    private var writing = false
+    private var readDeadline: Instant? = null
+    private var writeDeadline: Instant? = null
+    private var version = 0L
+    private var waiters: ArrayList<CancellableContinuation<Unit>>? = null
+
+    /** Per-read bound (like `Socket.setSoTimeout`); null waits forever. Independent of [setReadDeadline]. */
+    @Volatile public var readTimeout: Duration? = null
+
+    /** Per-write bound on waiting for send credit; null waits forever. */
+    @Volatile public var writeTimeout: Duration? = null
+
+    /** Bytes received and not read yet. */
+    public val bufferedBytes: Int get() = synchronized(this) { buffered }
+
+    /** The receive capacity (bytes the peer may have in flight). */
+    public val receiveCapacity: Int get() = synchronized(this) { capacity }
+
+    /** Send credit left right now. */
+    public val sendWindow: Long get() = synchronized(this) { window }
+
+    /** True after [close] (FIN sent or session ended). */
+    public val isClosed: Boolean get() = synchronized(this) { localClosed || failure != null }
+
+    /** True once the peer's FIN arrived. */
+    public val isRemoteClosed: Boolean get() = synchronized(this) { remoteClosed }
+
+    /**
+     * Reads up to [length] bytes into [buffer] at [offset]; suspends until some arrive. Returns the count, or -1 at
+     * EOF (peer's FIN and nothing buffered). Throws [NoCapacityException] once the peer overran the window,
+     * [ReadTimeoutException] when the deadline or [readTimeout] passes, and the session's end reason
+     * ([SessionClosedException], [KeepAliveExpiredException], …) when the session ended before the peer's FIN.
+     */
+    @JvmSynthetic
+    public suspend fun read(buffer: ByteArray, offset: Int = 0, length: Int = buffer.size - offset): Int {
+        require(offset >= 0 && length >= 0 && offset + length <= buffer.size) { "range out of bounds" }
+        if (length == 0) return 0
+        val opEnd = readTimeout?.let { System.nanoTime() + it.toNanos() } ?: NO_END
+        while (true) {
+            var n = 0
+            var credit = 0L
+            var seen = 0L
+            var deadline: Instant? = null
+            synchronized(this) {
+                overrun?.let { throw it }
+                if (buffered > 0) {
+                    val full = buffered == capacity
+                    n = take(buffer, offset, length)
+                    credit = n.toLong() + if (full) grow() else 0
+                } else {
+                    if (remoteClosed) return -1
+                    failure?.let { throw it }
+                    seen = version
+                    deadline = readDeadline
+                }
+            }
+            if (n > 0) {
+                // One ACK per application read: what it returned (plus any auto-tune growth); never lost to cancellation.
+                withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
+                return n
+            }
+            awaitChange(seen, deadline, opEnd) { ReadTimeoutException() }
+        }
+    }
+
+    /**
+     * Writes all [length] bytes of [buffer] from [offset], as DATs no bigger than the peer's credit; suspends while
+     * the credit is zero. Returns once everything is sent (not acknowledged). Throws [BrokenPipeException] after
+     * [close] or the session's end, [WriteTimeoutException] when the deadline or [writeTimeout] passes while waiting
+     * for credit (some bytes may have been sent), [NoCapacityException] once the stream failed.
+     */
+    @JvmSynthetic
+    public suspend fun write(buffer: ByteArray, offset: Int = 0, length: Int = buffer.size - offset) {
+        require(offset >= 0 && length >= 0 && offset + length <= buffer.size) { "range out of bounds" }
+        if (length == 0) return // an empty DAT would corrupt Go receivers
+        val opEnd = writeTimeout?.let { System.nanoTime() + it.toNanos() } ?: NO_END
+        acquireWriter(opEnd)
+        try {
+            var sent = 0
+            while (sent < length) {
+                var n = 0
+                var seen = 0L
+                var deadline: Instant? = null
+                synchronized(this) {
+                    checkWritable()
+                    if (window > 0) {
+                        n = minOf(window, (length - sent).toLong()).toInt()
+                        window -= n
+                    } else {
+                        seen = version
+                        deadline = writeDeadline
+                    }
+                }
+                if (n == 0) {
+                    awaitChange(seen, deadline, opEnd) { WriteTimeoutException() }
+                    continue
+                }
+                val frame = MuxFrame.Data(rawId, buffer, offset + sent, n).encode()
+                try {
+                    withContext(NonCancellable) { session.sendFrame(frame) }
+                } catch (e: MuxException) {
+                    throw BrokenPipeException("the session ended", e)
+                }
+                sent += n
+            }
+        } finally {
+            update { writing = false }
+        }
+    }
+
+    /** Half-closes the stream: sends FIN once (later [write]s fail with [BrokenPipeException]); reading goes on. */
+    override fun close() {
+        val send = synchronized(this) {
+            if (localClosed || failure != null) false else { localClosed = true; true }
+        }
+        if (!send) return
+        update { }
+        session.sendFin(rawId)
+    }
+
+    /** Sets the read deadline; null clears it. A deadline already past throws [InvalidDeadlineException]. */
+    public fun setReadDeadline(deadline: Instant?) {
+        checkDeadline(deadline)
+        update { readDeadline = deadline }
+    }
+
+    /** Sets the write deadline; null clears it. A deadline already past throws [InvalidDeadlineException]. */
+    public fun setWriteDeadline(deadline: Instant?) {
+        checkDeadline(deadline)
+        update { writeDeadline = deadline }
+    }
+
+    /** Sets both deadlines. */
+    public fun setDeadline(deadline: Instant?) {
+        checkDeadline(deadline)
+        update { readDeadline = deadline; writeDeadline = deadline }
+    }
+
+    /** A blocking [InputStream] over [read]; failures surface as `IOException`s with the [MuxException] as cause. */
+    public fun inputStream(): InputStream = StreamInputStream(this)
+
+    /** A blocking [OutputStream] over [write]; closing it half-closes the stream. */
+    public fun outputStream(): OutputStream = StreamOutputStream(this)
+
+    override fun toString(): String = "Stream($id)"
+
+    // ---- session side ------------------------------------------------------------------------------------------
+
+    /** An ACK: the opener's first accepts the stream and sets the window; later ones add credit. */
+    internal fun onAck(credit: Long) = update {
+        if (!accepted) {
+            accepted = true
+            window = credit
+            // The acceptor will assume we hold what it holds: adopt its number so it cannot overrun us innocently.
+            capacity = maxOf(capacity, minOf(credit, MAX_ADOPTED_CAPACITY.toLong()).toInt())
+        } else {
+            window += credit
+        }
+    }
+
+    /** A DAT: buffered, or dropped with a sticky [NoCapacityException] when it does not fit. */
+    internal fun onData(frame: MuxFrame.Data): Boolean = update {
+        if (failure != null || overrun != null) return@update true
+        if (frame.length > capacity - buffered) {
+            overrun = NoCapacityException(id, capacity)
+            return@update false
+        }
+        val q = chunks ?: ArrayDeque<MuxFrame.Data>(2).also { chunks = it }
+        if (q.isEmpty()) headPos = frame.offset
+        q.addLast(frame)
+        buffered += frame.length
+        true
+    }
+
+    internal fun onFin() = update { remoteClosed = true }
+
+    /** The session ended: every waiter wakes to [reason]. */
+    internal fun kill(reason: MuxException) = update { if (failure == null) failure = reason }
+
+    /** Dead (FIN both ways) and drained: the sweep may forget it. */
+    internal fun isDeadAndDrained(): Boolean = synchronized(this) { localClosed && remoteClosed && buffered == 0 }
+
+    /** Suspends until the peer's first ACK; throws the session's end reason. */
+    internal suspend fun awaitAccepted() {
+        while (true) {
+            val seen = synchronized(this) {
+                if (accepted) return
+                failure?.let { throw it }
+                version
+            }
+            awaitVersion(seen)
+        }
+    }
+
+    // ---- internals ---------------------------------------------------------------------------------------------
+
+    private fun take(dst: ByteArray, offset: Int, length: Int): Int {
+        val q = chunks!!
+        var copied = 0
+        while (copied < length && q.isNotEmpty()) {
+            val head = q.first()
+            val end = head.offset + head.length
+            val n = minOf(length - copied, end - headPos)
+            System.arraycopy(head.bytes, headPos, dst, offset + copied, n)
+            copied += n
+            headPos += n
+            if (headPos == end) {
+                q.removeFirst()
+                if (q.isNotEmpty()) headPos = q.first().offset
+            }
+        }
+        buffered -= copied
+        if (q.isEmpty()) chunks = null
+        return copied
+    }
+
+    /**
+     * Auto-tuning: the peer filled the whole window, so it is waiting on credit. Double the capacity (up to the
+     * configured bound) and return the growth, granted as extra credit in this read's ACK.
+     */
+    private fun grow(): Long {
+        val max = session.config.autoTuneMaxWindow
+        if (capacity >= max) return 0
+        val growth = minOf(capacity, max - capacity)
+        capacity += growth
+        return growth.toLong()
+    }
+
+    private fun checkWritable() {
+        overrun?.let { throw it }
+        failure?.let { throw BrokenPipeException("the session ended", it) }
+        if (localClosed) throw BrokenPipeException("the stream was closed")
+    }
+
+    private suspend fun acquireWriter(opEnd: Long) {
+        while (true) {
+            var seen = 0L
+            var deadline: Instant? = null
+            synchronized(this) {
+                checkWritable()
+                if (!writing) {
+                    writing = true
+                    return
+                }
+                seen = version
+                deadline = writeDeadline
+            }
+            awaitChange(seen, deadline, opEnd) { WriteTimeoutException() }
+        }
+    }
+
+    private fun checkDeadline(deadline: Instant?) {
+        if (deadline != null && deadline.isBefore(session.config.clock.instant())) throw InvalidDeadlineException(deadline)
+    }
+
+    /** Waits for a state change after [seen], bounded by the absolute [deadline] and the monotonic [opEnd]. */
+    private suspend fun awaitChange(seen: Long, deadline: Instant?, opEnd: Long, timeout: () -> MuxException) {
+        var bound = Long.MAX_VALUE
+        if (deadline != null) {
+            bound = Duration.between(session.config.clock.instant(), deadline).toNanos()
+            if (bound <= 0) throw timeout()
+        }
+        if (opEnd != NO_END) {
+            val left = opEnd - System.nanoTime()
+            if (left <= 0) throw timeout()
+            bound = minOf(bound, left)
+        }
+        if (bound == Long.MAX_VALUE) {
+            awaitVersion(seen)
+        } else {
+            withTimeoutOrNull(bound.nanoseconds) { awaitVersion(seen) } ?: throw timeout()
+        }
+    }
+
+    private suspend fun awaitVersion(seen: Long) = suspendCancellableCoroutine { c ->
+        c.invokeOnCancellation { synchronized(this) { waiters?.remove(c) } }
+        val changed = synchronized(this) {
+            if (version != seen) {
+                true
+            } else {
+                (waiters ?: ArrayList<CancellableContinuation<Unit>>(1).also { waiters = it }).add(c)
+                false
+            }
+        }
+        if (changed) c.resume(Unit)
+    }
+
+    /** Runs [block] under the lock, marks a state change, then wakes every waiter outside the lock. */
+    private inline fun <T> update(block: () -> T): T {
+        val woken: ArrayList<CancellableContinuation<Unit>>?
+        val result: T
+        synchronized(this) {
+            result = block()
+            version++
+            woken = waiters
+            waiters = null
+        }
+        woken?.forEach { it.resume(Unit) }
+        return result
+    }
+
+    private companion object {
+        const val NO_END = Long.MIN_VALUE
+        /** Ceiling on the capacity an opener adopts from the acceptor's first ACK. */
+        const val MAX_ADOPTED_CAPACITY = 1 shl 20
+    }
+}

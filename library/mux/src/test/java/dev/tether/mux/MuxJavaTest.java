@@ -1,0 +1,134 @@
+package dev.tether.mux;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Java faces: futures for open/accept, blocking streams, MuxSocket. */
+class MuxJavaTest {
+    private Session client;
+    private Session server;
+
+    @BeforeEach
+    void pair() {
+        Session[] pair = SessionPairs.pair(MuxConfig.defaults(), MuxConfig.builder().streamBufferSize(4096).build());
+        client = pair[0];
+        server = pair[1];
+    }
+
+    @AfterEach
+    void close() {
+        client.close();
+        server.close();
+    }
+
+    @Test
+    void openAsyncAndAcceptAsyncPairUp() throws Exception {
+        CompletableFuture<Stream> accepted = server.acceptAsync();
+        Stream opened = client.openAsync().get(5, TimeUnit.SECONDS);
+        Stream peer = accepted.get(5, TimeUnit.SECONDS);
+        assertEquals(1L, opened.getId());
+        assertEquals(1L, peer.getId());
+        assertEquals(4096L, opened.getSendWindow());
+    }
+
+    @Test
+    void blockingStreamsCarryMoreThanOneWindowBothWays() throws Exception {
+        CompletableFuture<Stream> accepted = server.acceptAsync();
+        MuxSocket socket = new MuxSocket(client.openAsync().get(5, TimeUnit.SECONDS));
+        Stream peer = accepted.get(5, TimeUnit.SECONDS);
+        byte[] payload = new byte[20_000];
+        for (int i = 0; i < payload.length; i++) payload[i] = (byte) (i * 31);
+
+        CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> {
+            try (InputStream in = peer.inputStream(); OutputStream out = peer.outputStream()) {
+                byte[] all = in.readAllBytes();
+                out.write(all);
+                return all;
+            } catch (IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        try (OutputStream out = socket.getOutputStream()) {
+            out.write(payload);
+        }
+        byte[] back = socket.getInputStream().readAllBytes();
+        assertArrayEquals(payload, echoed.get(10, TimeUnit.SECONDS));
+        assertArrayEquals(payload, back);
+        assertTrue(socket.isClosed());
+    }
+
+    @Test
+    void soTimeoutGivesSocketTimeoutExceptionWithTheTypedCause() throws Exception {
+        server.acceptAsync();
+        MuxSocket socket = new MuxSocket(client.openAsync().get(5, TimeUnit.SECONDS));
+        socket.setSoTimeout(100);
+        assertEquals(100, socket.getSoTimeout());
+        SocketTimeoutException e = assertThrows(SocketTimeoutException.class, () -> socket.getInputStream().read());
+        assertInstanceOf(ReadTimeoutException.class, e.getCause());
+    }
+
+    @Test
+    void writeAfterShutdownOutputIsAnIOExceptionCausedByBrokenPipe() throws Exception {
+        server.acceptAsync();
+        MuxSocket socket = new MuxSocket(client.openAsync().get(5, TimeUnit.SECONDS));
+        socket.shutdownOutput();
+        IOException e = assertThrows(IOException.class, () -> socket.getOutputStream().write(1));
+        assertInstanceOf(BrokenPipeException.class, e.getCause());
+    }
+
+    @Test
+    void pendingAcceptFailsWithSessionClosedWhenTheSessionCloses() throws Exception {
+        CompletableFuture<Stream> pending = server.acceptAsync();
+        AtomicCounter callback = new AtomicCounter();
+        server.setCloseCallback(callback::increment);
+        server.close();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> pending.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(SessionClosedException.class, e.getCause());
+        assertEquals(1, callback.value);
+        assertInstanceOf(SessionClosedException.class, server.closedFuture().get(5, TimeUnit.SECONDS));
+        assertTrue(server.isClosed());
+    }
+
+    @Test
+    void openTimesOutWhenThePeerNeverAccepts() throws Exception {
+        client.close();
+        server.close();
+        Session[] pair = SessionPairs.pair(MuxConfig.builder().streamAcceptDeadline(Duration.ofMillis(100)).build(), MuxConfig.defaults());
+        client = pair[0];
+        server = pair[1];
+        ExecutionException e = assertThrows(ExecutionException.class, () -> client.openAsync().get(5, TimeUnit.SECONDS));
+        AcceptTimeoutException timeout = assertInstanceOf(AcceptTimeoutException.class, e.getCause());
+        assertEquals(100L, timeout.getTimeoutMillis());
+    }
+
+    @Test
+    void textOfTheExamplesRoundTrips() throws Exception {
+        CompletableFuture<Stream> accepted = server.acceptAsync();
+        Stream opened = client.openAsync().get(5, TimeUnit.SECONDS);
+        opened.outputStream().write("GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+        byte[] buf = new byte[64];
+        int n = accepted.get(5, TimeUnit.SECONDS).inputStream().read(buf);
+        assertEquals("GET / HTTP/1.1\r\n", new String(buf, 0, n, StandardCharsets.US_ASCII));
+    }
+
+    private static final class AtomicCounter {
+        volatile int value;
+        void increment() { value++; }
+    }
+}

@@ -1,0 +1,311 @@
+package dev.tether.mux
+
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.collections.shouldBeEmpty
+import io.kotest.matchers.collections.shouldContainExactly
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.types.shouldBeInstanceOf
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.async
+import kotlinx.coroutines.test.advanceTimeBy
+import kotlinx.coroutines.test.runCurrent
+import java.time.Duration
+
+class StreamSpec : FunSpec({
+    context("flow control (§5)") {
+        test("an acceptor's first send window is its own capacity, never above 4096 before an ACK") {
+            muxTest {
+                for ((capacity, window) in listOf(1024 to 1024L, 4096 to 4096L, 65536 to 4096L, 100 to 100L)) {
+                    val t = ScriptedTransport()
+                    val s = session(t, client = true, MuxConfig { streamBufferSize(capacity) })
+                    acceptFromPeer(s, t, 0).sendWindow shouldBe window
+                    s.close()
+                }
+            }
+        }
+        test("a write sends DATs no bigger than the credit, blocks at zero, and resumes by additive ACKs") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1000)
+                val data = ByteArray(2500) { it.toByte() }
+                val writing = async(start = CoroutineStart.UNDISPATCHED) { stream.write(data) }
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Data).length } shouldContainExactly listOf(1000)
+                writing.isCompleted shouldBe false
+                stream.sendWindow shouldBe 0L
+                t.deliver(MuxFrame.Ack(stream.rawId, 300))
+                t.deliver(MuxFrame.Ack(stream.rawId, 400))
+                runCurrent()
+                // Credits add up: 300 + 400, sent as one or two DATs but never beyond 700.
+                t.drainSent().sumOf { (it as MuxFrame.Data).length } shouldBe 700
+                writing.isCompleted shouldBe false
+                t.deliver(MuxFrame.Ack(stream.rawId, 5000))
+                runCurrent()
+                writing.await()
+                val last = t.drainSent().map { it as MuxFrame.Data }
+                last.sumOf { it.length } shouldBe 800
+                stream.sendWindow shouldBe 4200L
+                last.last().payload().last() shouldBe data.last()
+            }
+        }
+        test("one ACK per application read, for exactly the bytes returned") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(300) { 7 }))
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(50) { 8 }))
+                runCurrent()
+                t.drainSent().shouldBeEmpty() // arrival alone grants nothing
+                val buf = ByteArray(120)
+                stream.read(buf) shouldBe 120
+                stream.read(buf) shouldBe 120
+                stream.read(buf) shouldBe 110 // across the two DATs
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(120L, 120L, 110L)
+                stream.read(ByteArray(0)) shouldBe 0
+                runCurrent()
+                t.drainSent().shouldBeEmpty()
+                s.close()
+            }
+        }
+        test("an overrun drops the DAT and makes the stream fail with a sticky NoCapacity; the session goes on") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = false) // acceptor capacity 1024
+                val stream = acceptFromPeer(s, t, 1)
+                val other = acceptFromPeer(s, t, 3)
+                t.deliver(MuxFrame.Data(1, ByteArray(1000)))
+                t.deliver(MuxFrame.Data(1, ByteArray(25))) // 1025 > 1024
+                t.deliver(MuxFrame.Data(3, ByteArray(1024)))
+                runCurrent()
+                stream.bufferedBytes shouldBe 1000
+                val e = shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
+                e.streamId shouldBe 1L
+                e.capacity shouldBe 1024
+                shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
+                shouldThrow<NoCapacityException> { stream.write(byteArrayOf(1)) }
+                other.read(ByteArray(2000)) shouldBe 1024
+                s.isClosed shouldBe false
+                s.close()
+            }
+        }
+        test("an opener adopts the acceptor's larger capacity, so the acceptor's assumed window is honoured") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true) // own capacity 1024
+                val stream = openAccepted(s, t, 4096)
+                stream.receiveCapacity shouldBe 4096
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(4096)))
+                runCurrent()
+                stream.read(ByteArray(8192)) shouldBe 4096
+                s.close()
+            }
+        }
+    }
+
+    context("auto-tuned receive window") {
+        test("a stream whose peer fills the window doubles its capacity up to the bound, granted as extra credit") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = false, MuxConfig { streamBufferSize(1024); autoTuneMaxWindow(3000) })
+                val stream = acceptFromPeer(s, t, 1)
+                val credits = mutableListOf<Long>()
+                for (size in listOf(1024, 2048, 3000, 3000)) {
+                    t.deliver(MuxFrame.Data(1, ByteArray(size))) // exactly the window the peer was granted
+                    runCurrent()
+                    stream.read(ByteArray(size)) shouldBe size
+                    runCurrent()
+                    credits += (t.nextSent() as MuxFrame.Ack).credit
+                }
+                // 1024 read + 1024 growth, 2048 + 952 (bound 3000), then plain credit.
+                credits shouldContainExactly listOf(2048L, 3000L, 3000L, 3000L)
+                stream.receiveCapacity shouldBe 3000
+            }
+        }
+        test("a stream that is not throughput-bound keeps its window; auto-tuning is off by default") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = false, MuxConfig { streamBufferSize(1024); autoTuneMaxWindow(8192) })
+                val stream = acceptFromPeer(s, t, 1)
+                t.deliver(MuxFrame.Data(1, ByteArray(500)))
+                runCurrent()
+                stream.read(ByteArray(1024)) shouldBe 500
+                runCurrent()
+                (t.nextSent() as MuxFrame.Ack).credit shouldBe 500L
+                stream.receiveCapacity shouldBe 1024
+                val t2 = ScriptedTransport()
+                val plain = acceptFromPeer(session(t2, client = false), t2, 3)
+                t2.deliver(MuxFrame.Data(3, ByteArray(1024))) // full window, but tuning is off by default
+                runCurrent()
+                plain.read(ByteArray(1024)) shouldBe 1024
+                runCurrent()
+                (t2.nextSent() as MuxFrame.Ack).credit shouldBe 1024L
+                plain.receiveCapacity shouldBe 1024
+            }
+        }
+    }
+
+    context("FIN and close (§6)") {
+        test("close sends FIN once; writes then fail with BrokenPipe, reads go on until the peer's FIN") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                stream.close()
+                stream.close()
+                runCurrent()
+                t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)")
+                shouldThrow<BrokenPipeException> { stream.write(byteArrayOf(1)) }
+                t.deliver(MuxFrame.Data(1, "tail".encodeToByteArray()))
+                t.deliver(MuxFrame.Fin(1))
+                runCurrent()
+                val buf = ByteArray(16)
+                stream.read(buf) shouldBe 4
+                stream.read(buf) shouldBe -1
+                stream.read(buf) shouldBe -1
+                s.close()
+            }
+        }
+        test("after the peer's FIN, writing is still allowed") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                t.deliver(MuxFrame.Fin(1))
+                runCurrent()
+                stream.read(ByteArray(4)) shouldBe -1
+                stream.write("still".encodeToByteArray())
+                runCurrent()
+                (t.nextSent() as MuxFrame.Data).payload().decodeToString() shouldBe "still"
+                s.close()
+            }
+        }
+        test("a pending read wakes with EOF at the peer's FIN") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                val reading = async(start = CoroutineStart.UNDISPATCHED) { stream.read(ByteArray(4)) }
+                runCurrent()
+                reading.isCompleted shouldBe false
+                t.deliver(MuxFrame.Fin(1))
+                runCurrent()
+                reading.await() shouldBe -1
+                s.close()
+            }
+        }
+        test("the sweep forgets streams dead both ways and drained, every 2 s; the id is then free for a new SYN") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = false)
+                val dead = acceptFromPeer(s, t, 1)
+                val undrained = acceptFromPeer(s, t, 3)
+                dead.close(); undrained.close()
+                t.deliver(MuxFrame.Fin(1))
+                t.deliver(MuxFrame.Data(3, byteArrayOf(1)))
+                t.deliver(MuxFrame.Fin(3))
+                runCurrent()
+                s.streamCount shouldBe 2
+                advanceTimeBy(2_001)
+                runCurrent()
+                s.streamCount shouldBe 1
+                undrained.read(ByteArray(4)) shouldBe 1
+                advanceTimeBy(2_000)
+                runCurrent()
+                s.streamCount shouldBe 0
+                t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)", "FIN(3)", "ACK(3, 1)")
+                val again = acceptFromPeer(s, t, 1)
+                (again === dead) shouldBe false
+                s.close()
+            }
+        }
+    }
+
+    context("deadlines (§6)") {
+        test("a past deadline is InvalidDeadline") {
+            muxTest {
+                val t = ScriptedTransport()
+                val clock = virtualClock()
+                val s = session(t, client = true, MuxConfig { clock(clock) })
+                val stream = openAccepted(s, t, 1024)
+                val past = clock.instant().minusMillis(1)
+                shouldThrow<InvalidDeadlineException> { stream.setReadDeadline(past) }
+                shouldThrow<InvalidDeadlineException> { stream.setWriteDeadline(past) }
+                shouldThrow<InvalidDeadlineException> { stream.setDeadline(past) }
+                s.close()
+            }
+        }
+        test("a read deadline fails a waiting read with ReadTimeout when it passes, and every read after it until reset") {
+            muxTest {
+                val t = ScriptedTransport()
+                val clock = virtualClock()
+                val s = session(t, client = true, MuxConfig { clock(clock) })
+                val stream = openAccepted(s, t, 1024)
+                stream.setReadDeadline(clock.instant().plusSeconds(5))
+                val reading = async(start = CoroutineStart.UNDISPATCHED) { runCatching { stream.read(ByteArray(4)) } }
+                advanceTimeBy(4_999)
+                runCurrent()
+                reading.isCompleted shouldBe false
+                advanceTimeBy(2)
+                runCurrent()
+                reading.await().exceptionOrNull().shouldBeInstanceOf<ReadTimeoutException>()
+                shouldThrow<ReadTimeoutException> { stream.read(ByteArray(4)) }
+                stream.setReadDeadline(null) // cleared
+                t.deliver(MuxFrame.Data(1, byteArrayOf(9)))
+                runCurrent()
+                stream.read(ByteArray(4)) shouldBe 1
+                s.close()
+            }
+        }
+        test("moving the deadline later while a read waits extends the wait") {
+            muxTest {
+                val t = ScriptedTransport()
+                val clock = virtualClock()
+                val s = session(t, client = true, MuxConfig { clock(clock) })
+                val stream = openAccepted(s, t, 1024)
+                stream.setReadDeadline(clock.instant().plusSeconds(1))
+                val reading = async(start = CoroutineStart.UNDISPATCHED) { runCatching { stream.read(ByteArray(4)) } }
+                advanceTimeBy(500)
+                stream.setReadDeadline(clock.instant().plusSeconds(10))
+                advanceTimeBy(1_000)
+                runCurrent()
+                reading.isCompleted shouldBe false
+                t.deliver(MuxFrame.Data(1, byteArrayOf(1, 2)))
+                runCurrent()
+                reading.await().getOrThrow() shouldBe 2
+                s.close()
+            }
+        }
+        test("a write deadline fails a write waiting for credit with WriteTimeout") {
+            muxTest {
+                val t = ScriptedTransport()
+                val clock = virtualClock()
+                val s = session(t, client = true, MuxConfig { clock(clock) })
+                val stream = openAccepted(s, t, 4)
+                stream.setWriteDeadline(clock.instant().plusSeconds(3))
+                val writing = async(start = CoroutineStart.UNDISPATCHED) { runCatching { stream.write(ByteArray(10)) } }
+                advanceTimeBy(3_001)
+                runCurrent()
+                writing.await().exceptionOrNull().shouldBeInstanceOf<WriteTimeoutException>()
+                t.drainSent().sumOf { (it as MuxFrame.Data).length } shouldBe 4 // what the credit allowed went out
+                s.close()
+            }
+        }
+        test("readTimeout bounds each read (Socket soTimeout)") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                stream.readTimeout = Duration.ofMillis(250)
+                shouldThrow<ReadTimeoutException> { stream.read(ByteArray(4)) }
+                t.deliver(MuxFrame.Data(1, byteArrayOf(5)))
+                runCurrent()
+                stream.read(ByteArray(4)) shouldBe 1
+                s.close()
+            }
+        }
+    }
+})

@@ -1,0 +1,186 @@
+package dev.tether.tunnel
+
+import dev.tether.core.InternalTetherApi
+import dev.tether.mux.Stream
+import kotlinx.coroutines.CancellationException
+import org.slf4j.LoggerFactory
+import java.io.ByteArrayOutputStream
+
+/**
+ * One viewer request on one stream, answered by a [TunnelHandler]: the proxy writes an HTTP/1.1 request (head,
+ * then a body framed by Content-Length or chunked encoding; it does not FIN after it, spec §10), reads one
+ * response, then FINs. We answer with a Content-Length response and FIN.
+ */
+@OptIn(InternalTetherApi::class)
+internal class HttpExchange(private val stream: Stream, private val flavour: TunnelFlavour, private val maxBodyBytes: Int) {
+    private val reader = StreamReader(stream)
+
+    suspend fun serve(handler: TunnelHandler) {
+        val request = try {
+            readRequest() ?: return // the proxy gave up before sending anything
+        } catch (e: BadRequest) {
+            log.info("bad request on tunnel stream {}: {}", stream.id, e.message)
+            respond(TunnelResponse(e.status, (e.message ?: "bad request").toByteArray()))
+            return
+        } catch (e: LineTooLongException) {
+            respond(TunnelResponse(431, (e.message ?: "line too long").toByteArray()))
+            return
+        }
+        log.debug("stream {}: {} {} with {} body bytes", stream.id, request.method, request.target, request.body.size)
+        if (request.header("Upgrade").equals("websocket", ignoreCase = true)) {
+            respond(TunnelResponse.text("WebSocket viewers need TunnelClient.forward to a local server\n", 501))
+            return
+        }
+        val response = try {
+            handler.handle(request)
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            log.warn("tunnel handler failed on {} {}", request.method, request.path, e)
+            TunnelResponse.text("handler failed\n", 500)
+        }
+        respond(response)
+    }
+
+    private suspend fun readRequest(): TunnelRequest? {
+        val requestLine = reader.readLine(MAX_LINE) ?: return null
+        val parts = requestLine.split(' ')
+        if (parts.size != 3 || !parts[2].startsWith("HTTP/1.")) throw BadRequest(400, "malformed request line")
+        val headers = LinkedHashMap<String, MutableList<String>>()
+        var headerBytes = 0
+        while (true) {
+            val line = reader.readLine(MAX_LINE) ?: throw BadRequest(400, "the request head ended early")
+            if (line.isEmpty()) break
+            headerBytes += line.length
+            if (headerBytes > MAX_HEAD) throw BadRequest(431, "request headers too large")
+            val colon = line.indexOf(':')
+            if (colon <= 0) throw BadRequest(400, "malformed header line")
+            headers.getOrPut(line.substring(0, colon).trim()) { ArrayList(1) }.add(line.substring(colon + 1).trim())
+        }
+        fun header(name: String) = headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
+        val body = when {
+            header("Transfer-Encoding")?.contains("chunked", ignoreCase = true) == true -> readChunked()
+            header("Content-Length") != null -> {
+                val length = header("Content-Length")!!.toLongOrNull() ?: throw BadRequest(400, "bad Content-Length")
+                if (length < 0) throw BadRequest(400, "bad Content-Length")
+                if (length > maxBodyBytes) throw BadRequest(413, "request body over $maxBodyBytes bytes")
+                reader.readFully(length.toInt()) ?: throw BadRequest(400, "the request body ended early")
+            }
+            else -> ByteArray(0)
+        }
+        return TunnelRequest(parts[0], parts[1], headers, body, header(flavour.originalPathHeader))
+    }
+
+    private suspend fun readChunked(): ByteArray {
+        val out = ByteArrayOutputStream()
+        while (true) {
+            val sizeLine = reader.readLine(MAX_LINE) ?: throw BadRequest(400, "the chunked body ended early")
+            val size = sizeLine.substringBefore(';').trim().toIntOrNull(16) ?: throw BadRequest(400, "bad chunk size")
+            if (size < 0) throw BadRequest(400, "bad chunk size")
+            if (size == 0) break
+            if (out.size().toLong() + size > maxBodyBytes) throw BadRequest(413, "request body over $maxBodyBytes bytes")
+            out.write(reader.readFully(size) ?: throw BadRequest(400, "the chunked body ended early"))
+            if (reader.readLine(2) != "") throw BadRequest(400, "missing CRLF after a chunk")
+        }
+        while (true) { // trailers
+            val line = reader.readLine(MAX_LINE) ?: break
+            if (line.isEmpty()) break
+        }
+        return out.toByteArray()
+    }
+
+    private suspend fun respond(response: TunnelResponse) {
+        val head = StringBuilder()
+        head.append("HTTP/1.1 ").append(response.status).append(' ').append(reason(response.status)).append("\r\n")
+        for ((name, value) in response.headers) {
+            if (name.equals("Content-Length", true) || name.equals("Transfer-Encoding", true) || name.equals("Connection", true)) continue
+            require(name.none { it == '\r' || it == '\n' } && value.none { it == '\r' || it == '\n' }) { "header $name holds a line break" }
+            head.append(name).append(": ").append(value).append("\r\n")
+        }
+        head.append("Content-Length: ").append(response.body.size).append("\r\n")
+        head.append("Connection: close\r\n\r\n")
+        stream.write(head.toString().toByteArray(Charsets.ISO_8859_1))
+        if (response.body.isNotEmpty()) stream.write(response.body)
+        stream.close()
+        log.debug("stream {}: answered {} with {} body bytes", stream.id, response.status, response.body.size)
+    }
+
+    private class BadRequest(val status: Int, message: String) : Exception(message)
+
+    private companion object {
+        private val log = LoggerFactory.getLogger(HttpExchange::class.java)
+        const val MAX_LINE = 16 * 1024
+        const val MAX_HEAD = 64 * 1024
+
+        fun reason(status: Int): String = when (status) {
+            200 -> "OK"; 201 -> "Created"; 202 -> "Accepted"; 204 -> "No Content"
+            301 -> "Moved Permanently"; 302 -> "Found"; 304 -> "Not Modified"
+            400 -> "Bad Request"; 401 -> "Unauthorized"; 403 -> "Forbidden"; 404 -> "Not Found"
+            405 -> "Method Not Allowed"; 413 -> "Content Too Large"; 431 -> "Request Header Fields Too Large"
+            500 -> "Internal Server Error"; 501 -> "Not Implemented"; 502 -> "Bad Gateway"; 503 -> "Service Unavailable"
+            else -> "Status"
+        }
+    }
+}
+
+/**
+ * Buffered reads of lines and exact byte counts from a stream (HTTP/1.1 heads and bodies). Shared with the
+ * testkit's proxy; not part of the supported API.
+ */
+@InternalTetherApi
+public class StreamReader(private val stream: Stream) {
+    private val buffer = ByteArray(8192)
+    private var pos = 0
+    private var limit = 0
+
+    /** Up to [max] bytes: what is buffered, else one read of the stream; null at EOF. */
+    public suspend fun readSome(max: Int): ByteArray? {
+        if (pos == limit && !fill()) return null
+        val take = minOf(max, limit - pos)
+        return buffer.copyOfRange(pos, pos + take).also { pos += take }
+    }
+
+    /** Bytes buffered beyond what was read so far (handed on when the stream changes protocol). */
+    public fun drainBuffered(): ByteArray = buffer.copyOfRange(pos, limit).also { pos = limit }
+
+    private suspend fun fill(): Boolean {
+        val n = stream.read(buffer, 0, buffer.size)
+        if (n < 0) return false
+        pos = 0
+        limit = n
+        return true
+    }
+
+    /** The next line without its CRLF (a bare LF is accepted), or null at EOF before any byte. */
+    public suspend fun readLine(max: Int): String? {
+        val line = StringBuilder()
+        while (true) {
+            if (pos == limit && !fill()) return if (line.isEmpty()) null else line.toString()
+            val b = buffer[pos++].toInt() and 0xFF
+            if (b == '\n'.code) {
+                if (line.isNotEmpty() && line[line.length - 1] == '\r') line.setLength(line.length - 1)
+                return line.toString()
+            }
+            line.append(b.toChar())
+            if (line.length > max + 1) throw LineTooLongException(max)
+        }
+    }
+
+    /** Exactly [n] bytes, or null when the stream ends first. */
+    public suspend fun readFully(n: Int): ByteArray? {
+        val out = ByteArray(n)
+        var got = 0
+        while (got < n) {
+            if (pos == limit && !fill()) return null
+            val take = minOf(n - got, limit - pos)
+            System.arraycopy(buffer, pos, out, got, take)
+            pos += take
+            got += take
+        }
+        return out
+    }
+}
+
+/** A request line or header line over the limit. */
+@InternalTetherApi
+public class LineTooLongException(max: Int) : Exception("line longer than $max bytes")

@@ -1,0 +1,88 @@
+package dev.tether.tunnel
+
+import dev.tether.mux.Stream
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runInterruptible
+import kotlinx.coroutines.withContext
+import java.io.IOException
+import java.net.InetSocketAddress
+import java.net.Socket
+import java.net.URI
+
+/** Where [TunnelClient.forward] connects: a host and port on the local machine (or anywhere reachable). */
+internal class OriginAddress(val host: String, val port: Int) {
+    companion object {
+        /** Parses `http://host:port`, `ws://host:port`, `https://…` (port 443 default) or `host:port`. */
+        fun parse(origin: String): OriginAddress {
+            val uri = URI(if (origin.contains("://")) origin else "tcp://$origin")
+            val host = requireNotNull(uri.host) { "origin has no host: $origin" }
+            val port = when {
+                uri.port >= 0 -> uri.port
+                uri.scheme == "https" || uri.scheme == "wss" -> 443
+                uri.scheme == "http" || uri.scheme == "ws" -> 80
+                else -> throw IllegalArgumentException("origin has no port: $origin")
+            }
+            return OriginAddress(host, port)
+        }
+    }
+}
+
+/**
+ * Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions. The
+ * proxy's FIN becomes a TCP half-close towards the origin; the origin's EOF becomes our FIN. The socket is closed
+ * when both directions are done or either fails (a session drop fails the stream read and so ends the pipe).
+ */
+internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress) {
+    suspend fun run() {
+        val socket = withContext(Dispatchers.IO) {
+            Socket().apply {
+                tcpNoDelay = true
+                connect(InetSocketAddress(origin.host, origin.port), CONNECT_TIMEOUT_MILLIS)
+            }
+        }
+        try {
+            coroutineScope {
+                // origin -> stream: blocking socket reads, interruptible so that a failed upstream ends it.
+                val down = launch(Dispatchers.IO) {
+                    val input = socket.getInputStream()
+                    val buffer = ByteArray(BUFFER)
+                    while (true) {
+                        val n = try {
+                            runInterruptible { input.read(buffer) }
+                        } catch (e: IOException) {
+                            -1
+                        }
+                        if (n < 0) break
+                        stream.write(buffer, 0, n)
+                    }
+                    stream.close() // FIN: the response is complete
+                }
+                // stream -> origin
+                val output = socket.getOutputStream()
+                val buffer = ByteArray(BUFFER)
+                try {
+                    while (true) {
+                        val n = stream.read(buffer)
+                        if (n < 0) break
+                        runInterruptible(Dispatchers.IO) { output.write(buffer, 0, n); output.flush() }
+                    }
+                    runInterruptible(Dispatchers.IO) { if (!socket.isClosed) socket.shutdownOutput() }
+                } catch (e: Exception) {
+                    down.cancel()
+                    socket.close() // unblocks the read of the other direction
+                    throw e
+                }
+                down.join()
+            }
+        } finally {
+            withContext(Dispatchers.IO) { socket.close() }
+        }
+    }
+
+    private companion object {
+        const val BUFFER = 16 * 1024
+        const val CONNECT_TIMEOUT_MILLIS = 10_000
+    }
+}

@@ -1,0 +1,110 @@
+package dev.tether.tunnel
+
+import dev.tether.core.AuthenticationFailedException
+import dev.tether.core.ConnectionException
+import dev.tether.core.DialerConfig
+import dev.tether.core.HandshakeRejectedException
+import dev.tether.core.TokenProvider
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketDialer
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+import org.slf4j.LoggerFactory
+import java.time.Duration
+import java.time.Instant
+
+/** A registered tunnel: the WebSocket the mux session runs on and the public URL the proxy answered. */
+internal class Registered(val connection: WebSocketConnection, val publicUrl: String)
+
+/**
+ * Registers the tunnel with the proxy (specs/webhooktunnel.md §9, §13): `GET /` upgraded to a WebSocket with
+ * `Authorization: Bearer <jwt>` and the id header, under the retry policy.
+ *
+ * Status handling as upstream: 401 is [TunnelAuthFailedException] and any other 4xx (or a 2xx that is not an
+ * upgrade) is [RetryFailedException], neither retried; no answer, 1xx, 3xx and 5xx are retried until
+ * [dev.tether.core.backoff.RetryTimedOutException]. Unlike upstream, the token is renewed before every attempt
+ * that would send an expired one, and a 401 is retried once with a freshly generated token when a generator is
+ * configured (a proxy that rotated its secret accepts the new token).
+ */
+internal class Registration(private val config: TunnelConfig, keepAlive: Duration) : AutoCloseable {
+    @Volatile private var token: String? = config.token
+    @Volatile private var dialToken: String? = null
+
+    private val dialer = WebSocketDialer(
+        DialerConfig.builder()
+            .url(config.dialUrl)
+            .header(config.flavour.idHeader, config.id)
+            .tokenProvider(TokenProvider { checkNotNull(dialToken) })
+            .dialTimeout(config.dialTimeout)
+            // Mux DAT frames are at most a window long; the proxy's window is 4096, so 1 MiB is ample.
+            .maxMessageBytes(1L shl 20)
+            // The session's keepalive: ping at the mux interval, expire when no pong comes back within it.
+            .pingInterval(keepAlive)
+            .pongTimeout(keepAlive)
+            .apply { config.trustManager?.let { trustManager(it) } }
+            .build(),
+    )
+
+    /** Registers, retrying under [TunnelConfig.retry]. */
+    suspend fun register(): Registered = config.retry.retry(isRetryable = { it is ConnectionException }) { attempt ->
+        attemptOnce(attempt)
+    }
+
+    private suspend fun attemptOnce(attempt: Int): Registered {
+        val before = token
+        var current = usableToken(force = false)
+        var renewed = current !== before
+        while (true) {
+            dialToken = current
+            try {
+                val connection = dialer.dial()
+                token = current
+                val url = connection.handshakeHeader(config.flavour.clientUrlHeader).orEmpty()
+                log.info("tunnel {} registered with {} (attempt {}); public URL {}", config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" })
+                return Registered(connection, url)
+            } catch (e: AuthenticationFailedException) {
+                if (e.status == 401 && config.tokenGenerator != null && !renewed) {
+                    log.info("the proxy refused the token of tunnel {}; retrying once with a new one", config.id)
+                    current = usableToken(force = true)
+                    renewed = true
+                    continue
+                }
+                throw if (e.status == 401) TunnelAuthFailedException(config.proxyUrl, 401) else RetryFailedException(config.proxyUrl, e.status)
+            } catch (e: HandshakeRejectedException) {
+                when (e.status / 100) {
+                    2, 4 -> throw RetryFailedException(config.proxyUrl, e.status)
+                    else -> throw e // 1xx, 3xx, 5xx: retried
+                }
+            }
+        }
+    }
+
+    /** The token to send: the current one while valid, else (or when [force]d) a new one from the generator. */
+    private suspend fun usableToken(force: Boolean): String {
+        val current = token
+        if (!force && current != null && TunnelTokens.isUsable(current, Instant.now())) return current
+        val generator = config.tokenGenerator
+        if (generator == null) {
+            // Nothing to renew with: send what we have and let the proxy decide (it may accept non-JWT tokens).
+            checkNotNull(current)
+            log.warn("the token of tunnel {} is expired, not yet valid or not a JWT, and no generator is configured", config.id)
+            return current
+        }
+        val fresh = try {
+            withContext(Dispatchers.IO) { generator.token(config.id) }
+        } catch (e: Exception) {
+            throw BadTokenException("the token generator failed: ${e.message ?: e::class.simpleName}", e)
+        }
+        if (!TunnelTokens.isUsable(fresh, Instant.now())) {
+            throw BadTokenException("the token generator returned a token that is expired, not yet valid or lacks exp/nbf")
+        }
+        token = fresh
+        return fresh
+    }
+
+    override fun close() = dialer.close()
+
+    private companion object {
+        private val log = LoggerFactory.getLogger(Registration::class.java)
+    }
+}

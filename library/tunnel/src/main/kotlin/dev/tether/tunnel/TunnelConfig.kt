@@ -1,0 +1,123 @@
+package dev.tether.tunnel
+
+import dev.tether.core.backoff.RetryConfig
+import java.time.Duration
+import javax.net.ssl.X509TrustManager
+
+/** Which proxy generation the client registers with: they differ only in header names. */
+public enum class TunnelFlavour(
+    /** Request header carrying the tunnel id. */
+    public val idHeader: String,
+    /** 101-response header carrying the public URL of the tunnel. */
+    public val clientUrlHeader: String,
+    /** Header the proxy adds to forwarded requests with the viewer's original path. */
+    public val originalPathHeader: String,
+) {
+    /** taskcluster webhooktunnel (whproxy). */
+    WEBHOOKTUNNEL("X-Webhooktunnel-Id", "X-Webhooktunnel-Client-Url", "X-Webhooktunnel-Original-Path"),
+
+    /** taskcluster websocktunnel (v2 and later). */
+    WEBSOCKTUNNEL("X-Websocktunnel-Id", "X-Websocktunnel-Client-Url", "X-Websocktunnel-Original-Path"),
+}
+
+/**
+ * Configuration of a [TunnelClient] (upstream `whclient.Config`). Build it with [builder] (Java) or
+ * [TunnelConfig.invoke] (Kotlin). The tunnel id and the proxy URL are required, and a token or a token
+ * generator (or both: the generator renews the token when it expires).
+ */
+public class TunnelConfig private constructor(b: Builder) {
+    /** The tunnel id; the proxy checks it against the token's `tid` claim. */
+    public val id: String = requireNotNull(b.id) { "id is required" }.also { require(it.isNotEmpty()) { "id must not be empty" } }
+
+    /** Where to register, as given (`http`/`https` are rewritten to `ws`/`wss` like upstream). */
+    public val proxyUrl: String = requireNotNull(b.proxyUrl) { "proxyUrl is required" }
+
+    /** The token to start with, if any. */
+    public val token: String? = b.token
+
+    /** Makes a new token when the current one is missing or no longer valid. */
+    public val tokenGenerator: TunnelTokenGenerator? = b.tokenGenerator
+
+    /** Retry policy of registration and reconnects (webhooktunnel §13 defaults). */
+    public val retry: RetryConfig = b.retry
+
+    /** Header names of the proxy generation. */
+    public val flavour: TunnelFlavour = b.flavour
+
+    /** Bound of one registration dial (upstream: gorilla's 45 s handshake timeout). */
+    public val dialTimeout: Duration = b.dialTimeout
+
+    /** Trust for `wss` proxies with a private CA; the JDK default trust store otherwise (verification stays on). */
+    public val trustManager: X509TrustManager? = b.trustManager
+
+    init {
+        require(token != null || tokenGenerator != null) { "a token or a tokenGenerator is required" }
+        val scheme = proxyUrl.substringBefore("://", "").lowercase()
+        require(scheme in setOf("http", "https", "ws", "wss")) { "proxyUrl must be http(s):// or ws(s)://, was $proxyUrl" }
+        if (flavour == TunnelFlavour.WEBSOCKTUNNEL) {
+            require(WEBSOCKTUNNEL_ID.matches(id)) { "websocktunnel ids match ${WEBSOCKTUNNEL_ID.pattern}; \"$id\" does not" }
+        }
+        require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
+    }
+
+    /** The WebSocket URL the client dials: upstream's prefix rewrite "http" -> "ws". */
+    public val dialUrl: String
+        get() = if (proxyUrl.startsWith("http", ignoreCase = true)) "ws" + proxyUrl.substring(4) else proxyUrl
+
+    /** A builder holding this configuration, to derive a changed copy. */
+    public fun toBuilder(): Builder = Builder().also {
+        it.id = id; it.proxyUrl = proxyUrl; it.token = token; it.tokenGenerator = tokenGenerator; it.retry = retry
+        it.flavour = flavour; it.dialTimeout = dialTimeout; it.trustManager = trustManager
+    }
+
+    /** Builder of [TunnelConfig]. */
+    public class Builder {
+        internal var id: String? = null
+        internal var proxyUrl: String? = null
+        internal var token: String? = null
+        internal var tokenGenerator: TunnelTokenGenerator? = null
+        internal var retry: RetryConfig = RetryConfig()
+        internal var flavour: TunnelFlavour = TunnelFlavour.WEBHOOKTUNNEL
+        internal var dialTimeout: Duration = Duration.ofSeconds(45)
+        internal var trustManager: X509TrustManager? = null
+
+        /** The tunnel id. */
+        public fun id(id: String): Builder = apply { this.id = id }
+
+        /** The proxy URL (`http`, `https`, `ws` or `wss`). */
+        public fun proxyUrl(url: String): Builder = apply { this.proxyUrl = url }
+
+        /** A token to start with. */
+        public fun token(token: String): Builder = apply { this.token = token }
+
+        /** A generator for new tokens (see [TunnelTokens.generator]). */
+        public fun tokenGenerator(generator: TunnelTokenGenerator): Builder = apply { this.tokenGenerator = generator }
+
+        /** Retry policy of registration and reconnects. */
+        public fun retry(retry: RetryConfig): Builder = apply { this.retry = retry }
+
+        /** The proxy generation (header names). */
+        public fun flavour(flavour: TunnelFlavour): Builder = apply { this.flavour = flavour }
+
+        /** Bound of one registration dial. */
+        public fun dialTimeout(timeout: Duration): Builder = apply { this.dialTimeout = timeout }
+
+        /** Trust for a private CA. */
+        public fun trustManager(trustManager: X509TrustManager): Builder = apply { this.trustManager = trustManager }
+
+        /** The configuration. @throws IllegalArgumentException when a required setting is missing or invalid. */
+        public fun build(): TunnelConfig = TunnelConfig(this)
+    }
+
+    public companion object {
+        private val WEBSOCKTUNNEL_ID = Regex("^[a-zA-Z0-9_~.%-]+$")
+
+        /** Java: a new builder. */
+        @JvmStatic
+        public fun builder(): Builder = Builder()
+
+        /** Kotlin: `TunnelConfig(id, proxyUrl) { tokenGenerator(...) }`. */
+        public operator fun invoke(id: String, proxyUrl: String, block: Builder.() -> Unit = {}): TunnelConfig =
+            Builder().id(id).proxyUrl(proxyUrl).apply(block).build()
+    }
+}

@@ -1,0 +1,295 @@
+package dev.tether.testkit.mux
+
+import dev.tether.mux.MuxConfig
+import dev.tether.mux.MuxException
+import dev.tether.mux.MuxFrame
+import dev.tether.mux.NoCapacityException
+import dev.tether.mux.Session
+import dev.tether.mux.Stream
+import io.ktor.server.application.install
+import io.ktor.server.cio.CIO
+import io.ktor.server.engine.EmbeddedServer
+import io.ktor.server.engine.embeddedServer
+import io.ktor.server.routing.routing
+import io.ktor.server.websocket.WebSocketServerSession
+import io.ktor.server.websocket.WebSockets
+import io.ktor.server.websocket.webSocketRaw
+import io.ktor.websocket.Frame
+import io.ktor.websocket.WebSocketSession
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.ReceiveChannel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.slf4j.LoggerFactory
+import java.time.Duration
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicLong
+import kotlin.time.toKotlinDuration
+
+/**
+ * A wsmux peer on 127.0.0.1 (ephemeral port): every WebSocket upgrade on any path becomes a wsmux **server**
+ * session (even ids) that accepts streams and serves them with a [StreamBehaviour] (echo by default, or per
+ * stream id with [behaviourFor]). [faults] break it on purpose; [sessions] let a test open streams from the server
+ * side.
+ *
+ * ```
+ * FakeMuxServer.start().use { fake -> val conn = WebSocketDialer(DialerConfig(fake.url)).dial(); Session.client(conn) }
+ * ```
+ */
+public class FakeMuxServer private constructor(public val options: Options) : AutoCloseable {
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("fake-mux"))
+    private val live = CopyOnWriteArrayList<Connection>()
+    private val liveCount = MutableStateFlow(0)
+    private val upgrades = MutableStateFlow(0)
+    private val perStream = ConcurrentHashMap<Long, StreamBehaviour>()
+    private val acceptedIds = CopyOnWriteArrayList<Long>()
+    private val sunk = AtomicLong()
+    private val overruns = AtomicLong()
+    private val streamErrors = AtomicLong()
+
+    /** Fault controls. */
+    public val faults: MuxFaults = MuxFaults(this)
+
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+        install(WebSockets)
+        routing {
+            webSocketRaw("/") { serve(this) }
+            webSocketRaw("{path...}") { serve(this) }
+        }
+    }.start(wait = false)
+
+    /** The port the fake listens on. */
+    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+
+    /** `ws://127.0.0.1:PORT/`. */
+    public val url: String = "ws://127.0.0.1:$port/"
+
+    /** The server sessions of the live connections, oldest first. */
+    public fun sessions(): List<Session> = live.map { it.session }
+
+    /** Upgrades accepted since start. */
+    public fun upgrades(): Int = upgrades.value
+
+    /** Ids of the streams the fake accepted, in order. */
+    public fun acceptedStreamIds(): List<Long> = acceptedIds.toList()
+
+    /** Bytes read by [StreamBehaviour.SINK] streams. */
+    public fun bytesSunk(): Long = sunk.get()
+
+    /** Streams of the fake that failed because the client overran their window (must stay 0 for a correct client). */
+    public fun overrunsSeen(): Long = overruns.get()
+
+    /** Streams of the fake that failed for any other reason while serving. */
+    public fun streamErrors(): Long = streamErrors.get()
+
+    /**
+     * Serves the next stream accepted with id [streamId] (on any connection) with [behaviour] instead of
+     * [Options.behaviour]; one-shot, so later sessions reusing the id get the default again.
+     */
+    public fun behaviourFor(streamId: Long, behaviour: StreamBehaviour) {
+        perStream[streamId] = behaviour
+    }
+
+    /** Suspends until [count] connections are live. */
+    @JvmSynthetic
+    public suspend fun awaitSessions(count: Int) {
+        liveCount.first { it >= count }
+    }
+
+    /** Java face of [awaitSessions], bounded by [timeout]. */
+    public fun awaitSessionsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
+        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitSessions(count) }; null }
+
+    /** Stops the server and drops every connection. */
+    override fun close() {
+        for (c in live) c.session.close()
+        scope.cancel()
+        server.stop(0, 1_000)
+    }
+
+    internal fun dropAll(): Int {
+        val all = live.toList()
+        for (c in all) c.raw.cancel()
+        return all.size
+    }
+
+    internal fun sendMalformed(frame: MalformedFrame, streamId: Int): Int {
+        val bytes = frame.bytes(streamId)
+        val message = if (frame == MalformedFrame.TEXT_MESSAGE) Frame.Text(bytes.decodeToString()) else Frame.Binary(true, bytes)
+        var n = 0
+        for (c in live) if (c.raw.outgoing.trySend(message).isSuccess) n++
+        return n
+    }
+
+    private suspend fun serve(raw: WebSocketServerSession) {
+        val filtered = Channel<Frame>(Channel.BUFFERED)
+        // The session reads through a filter so pings can be swallowed and frames delayed on demand.
+        raw.launch(CoroutineName("fake-mux-filter")) {
+            try {
+                for (frame in raw.incoming) {
+                    val wait = faults.latency
+                    if (wait > 0) delay(wait)
+                    if (frame is Frame.Ping && !faults.answersPings) continue
+                    filtered.send(frame)
+                }
+                filtered.close()
+            } catch (e: Exception) {
+                filtered.close(e)
+            }
+        }
+        val config = MuxConfig {
+            streamBufferSize(options.streamBufferSize)
+            keepAliveInterval(options.keepAliveInterval)
+            streamAcceptDeadline(options.streamAcceptDeadline)
+        }
+        val session = Session.server(FilteredSession(raw, filtered), config)
+        val connection = Connection(raw, session)
+        live.add(connection)
+        liveCount.value = live.size
+        upgrades.value++
+        val acceptor = raw.launch(CoroutineName("fake-mux-accept")) { acceptLoop(connection) }
+        try {
+            session.awaitClosed()
+        } finally {
+            acceptor.cancel()
+            live.remove(connection)
+            liveCount.value = live.size
+        }
+    }
+
+    private suspend fun acceptLoop(c: Connection) {
+        while (true) {
+            if (!faults.accepting) {
+                delay(POLL_MILLIS)
+                continue
+            }
+            val stream = try {
+                c.session.accept()
+            } catch (e: MuxException) {
+                return
+            }
+            acceptedIds.add(stream.id)
+            scope.launch(CoroutineName("fake-mux-stream-${stream.id}")) { behave(c, stream) }
+        }
+    }
+
+    private suspend fun behave(c: Connection, stream: Stream) {
+        val overrun = faults.overrunBytes.get()
+        if (overrun > 0) {
+            runCatching { c.raw.outgoing.send(Frame.Binary(true, MuxFrame.Data(stream.id.toInt(), ByteArray(overrun)).encode())) }
+            return
+        }
+        val behaviour = perStream.remove(stream.id) ?: options.behaviour
+        try {
+            when (behaviour) {
+                StreamBehaviour.ECHO -> {
+                    val buffer = ByteArray(options.streamBufferSize.coerceAtMost(64 * 1024))
+                    while (true) {
+                        val n = stream.read(buffer)
+                        if (n < 0) break
+                        stream.write(buffer, 0, n)
+                    }
+                    stream.close()
+                }
+                StreamBehaviour.SINK -> {
+                    val buffer = ByteArray(8192)
+                    while (true) {
+                        val n = stream.read(buffer)
+                        if (n < 0) break
+                        sunk.addAndGet(n.toLong())
+                    }
+                    stream.close()
+                }
+                StreamBehaviour.SOURCE -> {
+                    val chunk = ByteArray(8192)
+                    var sent = 0L
+                    while (sent < options.sourceBytes) {
+                        val n = minOf(chunk.size.toLong(), options.sourceBytes - sent).toInt()
+                        for (i in 0 until n) chunk[i] = ((sent + i) % 251).toInt().toByte()
+                        stream.write(chunk, 0, n)
+                        sent += n
+                    }
+                    stream.close()
+                }
+                StreamBehaviour.STALL -> Unit
+            }
+        } catch (e: NoCapacityException) {
+            overruns.incrementAndGet()
+            log.warn("client overran stream {}: {}", stream.id, e.message)
+        } catch (e: MuxException) {
+            if (!c.session.isClosed) streamErrors.incrementAndGet()
+            log.debug("stream {} ended: {}", stream.id, e.message)
+        }
+    }
+
+    /** A raw session whose incoming frames come through the fault filter. */
+    private class FilteredSession(raw: WebSocketServerSession, override val incoming: ReceiveChannel<Frame>) : WebSocketSession by raw
+
+    private class Connection(val raw: WebSocketServerSession, val session: Session)
+
+    /**
+     * Fake settings. Defaults are the webhooktunnel proxy's: 4096-byte streams, 20 s keepalive, 30 s accept deadline,
+     * echo; [sourceBytes] 64 KiB.
+     */
+    public class Options private constructor(b: Builder) {
+        public val behaviour: StreamBehaviour = b.behaviour
+        public val streamBufferSize: Int = b.streamBufferSize
+        public val keepAliveInterval: Duration = b.keepAliveInterval
+        public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
+        public val sourceBytes: Long = b.sourceBytes
+
+        public class Builder internal constructor() {
+            internal var behaviour = StreamBehaviour.ECHO
+            internal var streamBufferSize = 4096
+            internal var keepAliveInterval: Duration = Duration.ofSeconds(20)
+            internal var streamAcceptDeadline: Duration = Duration.ofSeconds(30)
+            internal var sourceBytes = 64L * 1024
+
+            /** What every stream does unless [FakeMuxServer.behaviourFor] says otherwise. */
+            public fun behaviour(b: StreamBehaviour): Builder = apply { behaviour = b }
+            /** Receive capacity per stream (announced in the ACK). */
+            public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
+            /** The server session's ping interval; zero disables it. */
+            public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
+            /** How long the server's own opens wait for the client's ACK. */
+            public fun streamAcceptDeadline(deadline: Duration): Builder = apply { streamAcceptDeadline = deadline }
+            /** Bytes a [StreamBehaviour.SOURCE] stream writes. */
+            public fun sourceBytes(bytes: Long): Builder = apply { require(bytes >= 0); sourceBytes = bytes }
+            public fun build(): Options = Options(this)
+        }
+
+        public companion object {
+            @JvmStatic public fun builder(): Builder = Builder()
+            @JvmStatic public fun defaults(): Options = Builder().build()
+        }
+    }
+
+    public companion object {
+        private val log = LoggerFactory.getLogger(FakeMuxServer::class.java)
+        private const val POLL_MILLIS = 20L
+
+        /** Starts a fake with the proxy's defaults. */
+        @JvmStatic
+        public fun start(): FakeMuxServer = FakeMuxServer(Options.defaults())
+
+        /** Starts a fake with [options]. */
+        @JvmStatic
+        public fun start(options: Options): FakeMuxServer = FakeMuxServer(options)
+
+        /** Kotlin: `FakeMuxServer.start { behaviour(StreamBehaviour.SINK) }`. */
+        @JvmSynthetic
+        public fun start(block: Options.Builder.() -> Unit): FakeMuxServer = FakeMuxServer(Options.builder().apply(block).build())
+    }
+}

@@ -1,0 +1,365 @@
+package dev.tether.testkit.tunnel
+
+import dev.tether.core.InternalTetherApi
+import dev.tether.mux.MuxConfig
+import dev.tether.mux.Session
+import dev.tether.mux.Stream
+import dev.tether.testkit.Faults
+import dev.tether.tunnel.TunnelFlavour
+import io.ktor.http.ContentType
+import io.ktor.http.Headers
+import io.ktor.http.HttpHeaders
+import io.ktor.http.HttpStatusCode
+import io.ktor.http.content.OutgoingContent
+import io.ktor.server.application.ApplicationCall
+import io.ktor.server.application.ApplicationCallPipeline
+import io.ktor.server.application.call
+import io.ktor.server.application.install
+import io.ktor.server.cio.CIO
+import io.ktor.server.engine.EmbeddedServer
+import io.ktor.server.engine.embeddedServer
+import io.ktor.server.request.header
+import io.ktor.server.request.httpMethod
+import io.ktor.server.request.path
+import io.ktor.server.request.receiveChannel
+import io.ktor.server.request.uri
+import io.ktor.server.response.header
+import io.ktor.server.response.respond
+import io.ktor.server.response.respondText
+import io.ktor.server.websocket.WebSocketUpgrade
+import io.ktor.server.websocket.WebSockets
+import io.ktor.utils.io.ByteWriteChannel
+import io.ktor.utils.io.readAvailable
+import io.ktor.utils.io.writeFully
+import io.ktor.websocket.Frame
+import io.ktor.websocket.WebSocketSession
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.jose4j.jws.AlgorithmIdentifiers
+import org.jose4j.jws.JsonWebSignature
+import org.jose4j.jwa.AlgorithmConstraints
+import org.jose4j.jwt.JwtClaims
+import org.jose4j.keys.HmacKey
+import org.slf4j.LoggerFactory
+import java.time.Clock
+import java.time.Duration
+import java.util.Base64
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.random.Random
+
+/**
+ * A webhooktunnel proxy on 127.0.0.1 with an ephemeral port, behaving as specs/webhooktunnel.md §9-12 describes
+ * the real one: JWT-checked registration on `/` (400/404/401 answers, secrets A and B, last registration wins, the
+ * client URL in the 101 response), path-style viewer routing, one wsmux stream per viewer request with the
+ * original-path header, HTTP and WebSocket viewers, 504 for an unknown id.
+ *
+ * Faults: [faults] (drop every session, stop answering pings, refuse the next registrations with a status,
+ * latency per viewer request, black hole), [rotateSecrets] (issued tokens stop working for new registrations while
+ * registered clients stay), [dropClient].
+ */
+@OptIn(InternalTetherApi::class)
+public class FakeTunnelProxy private constructor(public val options: Options) : AutoCloseable {
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-tunnel-proxy"))
+    private val clients = ConcurrentHashMap<String, Session>()
+    private val registered = MutableStateFlow(0)
+    @Volatile private var secrets: Pair<String, String> = options.secretA to options.secretB
+    private val viewerRequestCount = AtomicInteger()
+    private val attempts = AtomicInteger()
+
+    /** Fault controls shared with the other fakes. */
+    public val faults: Faults = Faults { dropAllSessions() }
+
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+        install(WebSockets) { maxFrameSize = 16L shl 20 }
+        intercept(ApplicationCallPipeline.Plugins) {
+            dispatch(call)
+            finish()
+        }
+    }.start(wait = false)
+
+    /** The port the proxy listens on. */
+    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+
+    /** `http://127.0.0.1:PORT`: where clients register (the tunnel client rewrites it to `ws://`). */
+    public val url: String = "http://127.0.0.1:$port"
+
+    /** The host name used in client URLs (the HOSTNAME setting); defaults to `127.0.0.1:PORT`. */
+    public val hostname: String = options.hostname ?: "127.0.0.1:$port"
+
+    /** The public URL the proxy hands to the client registered as [id]. */
+    public fun clientUrl(id: String): String = "http://$hostname/$id"
+
+    /** Successful registrations so far. */
+    public val registrations: StateFlow<Int> get() = registered.asStateFlow()
+
+    /** Registration requests received so far, whatever their answer. */
+    public val registrationAttempts: Int get() = attempts.get()
+
+    /** Viewer requests routed to a client so far. */
+    public val viewerRequests: Int get() = viewerRequestCount.get()
+
+    /** True while a client is registered as [id]. */
+    public fun isRegistered(id: String): Boolean = clients[id]?.isClosed == false
+
+    /** Suspends until the registration count reaches [count]. */
+    @JvmSynthetic
+    public suspend fun awaitRegistrations(count: Int, timeout: kotlin.time.Duration) {
+        withTimeout(timeout) { registered.first { it >= count } }
+    }
+
+    /** Java face of [awaitRegistrations]. */
+    public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
+        scope.future { awaitRegistrations(count, kotlin.time.Duration.parse("${timeout.toMillis()}ms")); null }
+
+    /** Drops the session of the client registered as [id] without a close frame; false if none. */
+    public fun dropClient(id: String): Boolean = clients.remove(id)?.let { it.close(); true } ?: false
+
+    /**
+     * Replaces the signing secrets: registrations with tokens signed by the old ones fail with 401 from now on;
+     * registered clients stay connected (token rotation).
+     */
+    public fun rotateSecrets(secretA: String, secretB: String) {
+        require(secretA.isNotEmpty() && secretB.isNotEmpty()) { "both secrets must be non-empty (whproxy panics otherwise)" }
+        secrets = secretA to secretB
+    }
+
+    /** The secrets currently accepted (A, B). */
+    public val currentSecrets: Pair<String, String> get() = secrets
+
+    private fun dropAllSessions(): Int {
+        val all = clients.values.toList()
+        clients.clear()
+        all.forEach { it.close() }
+        return all.size
+    }
+
+    // ---------------------------------------------------------------------------------------------- dispatch
+
+    private suspend fun dispatch(call: ApplicationCall) {
+        val id = call.request.header(options.flavour.idHeader)
+        if (call.request.path() == "/" && !id.isNullOrEmpty()) register(call, id) else viewer(call)
+    }
+
+    /** §9: the decision order of the real proxy. */
+    private suspend fun register(call: ApplicationCall, id: String) {
+        attempts.incrementAndGet()
+        if (faults.isBlackHoled) {
+            CompletableDeferred<Unit>().await() // never answers; the client's dial timeout fires
+        }
+        if (faults.latency > 0) delay(faults.latency)
+        val token = BEARER.matchEntire(call.request.header(HttpHeaders.Authorization) ?: "")?.groupValues?.get(1)
+        if (token == null) {
+            call.respondText("Bad Request\n", status = HttpStatusCode.BadRequest)
+            return
+        }
+        if (!call.request.header(HttpHeaders.Upgrade).equals("websocket", ignoreCase = true)) {
+            call.respondText("404 page not found\n", status = HttpStatusCode.NotFound)
+            return
+        }
+        if (!tokenValid(token, id)) {
+            call.respondText("Unauthorized\n", status = HttpStatusCode.Unauthorized)
+            return
+        }
+        faults.takeRefusal()?.let { status ->
+            call.respondText("refused by fault injection\n", status = HttpStatusCode.fromValue(status))
+            return
+        }
+        clients.remove(id)?.close() // last registration wins
+        call.response.header(options.flavour.clientUrlHeader, clientUrl(id))
+        call.respond(WebSocketUpgrade(call) {
+            val session = Session.server(PingFilter(this, faults), options.muxConfig)
+            clients[id] = session
+            registered.update { it + 1 }
+            log.info("tunnel client {} registered", id)
+            session.awaitClosed()
+            clients.remove(id, session)
+        })
+    }
+
+    /** §11: HS256 with secret A or B, exp and nbf required and current, tid equal to the id. */
+    private fun tokenValid(token: String, id: String): Boolean {
+        val (a, b) = secrets
+        for (secret in listOf(a, b)) {
+            val jws = JsonWebSignature()
+            val verified = try {
+                jws.setAlgorithmConstraints(AlgorithmConstraints(AlgorithmConstraints.ConstraintType.PERMIT, AlgorithmIdentifiers.HMAC_SHA256))
+                jws.compactSerialization = token
+                jws.key = HmacKey(secret.toByteArray(Charsets.UTF_8))
+                jws.isDoKeyValidation = false
+                jws.verifySignature()
+            } catch (e: Exception) {
+                false
+            }
+            if (!verified) continue
+            return try {
+                val claims = JwtClaims.parse(jws.payload)
+                val now = options.clock.instant().epochSecond
+                val exp = claims.expirationTime?.value ?: return false
+                val nbf = claims.notBefore?.value ?: return false
+                exp != 0L && nbf != 0L && now <= exp && now >= nbf && claims.getClaimValue("tid") == id
+            } catch (e: Exception) {
+                false
+            }
+        }
+        return false
+    }
+
+    /** §10, path style: `/<id>/rest?query` goes to client `id` as `/rest?query`. */
+    private suspend fun viewer(call: ApplicationCall) {
+        val path = call.request.path()
+        val uri = call.request.uri
+        val query = uri.substringAfter('?', "").let { if (uri.contains('?')) "?$it" else "" }
+        val trimmed = path.removePrefix("/")
+        val id = trimmed.substringBefore('/')
+        if (id.isEmpty()) {
+            call.respondText("404 page not found\n", status = HttpStatusCode.NotFound)
+            return
+        }
+        val rest = if (trimmed.contains('/')) "/" + trimmed.substringAfter('/') else "/"
+        val session = clients[id]
+        if (session == null || session.isClosed) {
+            call.respondText("No client is connected with that id\n", status = HttpStatusCode.GatewayTimeout)
+            return
+        }
+        viewerRequestCount.incrementAndGet()
+        log.debug("viewer request {} {} for tunnel {}", call.request.httpMethod.value, path, id)
+        if (faults.latency > 0) delay(faults.latency)
+        val stream = try {
+            session.open()
+        } catch (e: Exception) {
+            call.respondText("could not open a stream to the client: ${e.message}\n", status = HttpStatusCode.InternalServerError)
+            return
+        }
+        try {
+            if (call.request.header(HttpHeaders.Upgrade).equals("websocket", ignoreCase = true)) {
+                ViewerWebSocket(call, stream, rest + query, path, options.flavour).run()
+            } else {
+                ViewerHttp(call, stream, rest + query, path, options.flavour).run()
+            }
+        } finally {
+            stream.close()
+        }
+    }
+
+    /** Stops the proxy and drops every session. */
+    override fun close() {
+        dropAllSessions()
+        server.stop(0, 500)
+        scope.cancel()
+    }
+
+    /** Settings of a [FakeTunnelProxy]. */
+    public class Options private constructor(b: Builder) {
+        /** TASKCLUSTER_PROXY_SECRET_A; default "test-secret" (what `TunnelTokens.testToken` signs with). */
+        public val secretA: String = b.secretA
+
+        /** TASKCLUSTER_PROXY_SECRET_B. */
+        public val secretB: String = b.secretB
+
+        /** HOSTNAME for client URLs; default `127.0.0.1:PORT`. */
+        public val hostname: String? = b.hostname
+
+        /** Header names (webhooktunnel or websocktunnel). */
+        public val flavour: TunnelFlavour = b.flavour
+
+        /** The proxy's session settings: StreamBufferSize 4096, keepalive 20 s, accept deadline 30 s by default. */
+        public val muxConfig: MuxConfig = b.muxConfig
+
+        /** The clock used to check `exp` and `nbf`. */
+        public val clock: Clock = b.clock
+
+        /** Builder of [Options]. */
+        public class Builder internal constructor() {
+            internal var secretA = "test-secret"
+            internal var secretB = "test-secret-b"
+            internal var hostname: String? = null
+            internal var flavour = TunnelFlavour.WEBHOOKTUNNEL
+            internal var muxConfig = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofSeconds(20)) }
+            internal var clock: Clock = Clock.systemUTC()
+
+            /** Both signing secrets. */
+            public fun secrets(secretA: String, secretB: String): Builder = apply { this.secretA = secretA; this.secretB = secretB }
+
+            /** HOSTNAME in client URLs. */
+            public fun hostname(hostname: String): Builder = apply { this.hostname = hostname }
+
+            /** Header names. */
+            public fun flavour(flavour: TunnelFlavour): Builder = apply { this.flavour = flavour }
+
+            /** Session settings. */
+            public fun muxConfig(config: MuxConfig): Builder = apply { this.muxConfig = config }
+
+            /** The clock for token times. */
+            public fun clock(clock: Clock): Builder = apply { this.clock = clock }
+
+            /** The options. */
+            public fun build(): Options {
+                require(secretA.isNotEmpty() && secretB.isNotEmpty()) { "whproxy: missing secrets" }
+                return Options(this)
+            }
+        }
+
+        public companion object {
+            /** Java: a new builder. */
+            @JvmStatic
+            public fun builder(): Builder = Builder()
+        }
+    }
+
+    public companion object {
+        private val log = LoggerFactory.getLogger(FakeTunnelProxy::class.java)
+        private val BEARER = Regex("^Bearer ([\\w\\-.]+)$")
+
+        /** Starts a proxy with default options. */
+        @JvmStatic
+        public fun start(): FakeTunnelProxy = FakeTunnelProxy(Options.builder().build())
+
+        /** Starts a proxy with [options]. */
+        @JvmStatic
+        public fun start(options: Options): FakeTunnelProxy = FakeTunnelProxy(options)
+
+        /** Kotlin: `FakeTunnelProxy.start { secrets("a", "b") }`. */
+        @JvmSynthetic
+        public fun start(block: Options.Builder.() -> Unit): FakeTunnelProxy = FakeTunnelProxy(Options.builder().apply(block).build())
+    }
+}
+
+/** A raw server WebSocket whose inbound pings vanish while [faults] says so (keepalive expiry on the client). */
+internal class PingFilter(private val raw: WebSocketSession, private val faults: Faults) : WebSocketSession by raw {
+    private val filtered = Channel<Frame>(64)
+
+    init {
+        raw.launch {
+            try {
+                for (frame in raw.incoming) {
+                    if (frame is Frame.Ping && !faults.answersPings) continue
+                    filtered.send(frame)
+                }
+            } finally {
+                filtered.close()
+            }
+        }
+    }
+
+    override val incoming: kotlinx.coroutines.channels.ReceiveChannel<Frame> get() = filtered
+}
+
+/** Secure random `Sec-WebSocket-Key` values for the handshake the proxy runs over a stream. */
+internal fun newWebSocketKey(): String = Base64.getEncoder().encodeToString(Random.nextBytes(16))
