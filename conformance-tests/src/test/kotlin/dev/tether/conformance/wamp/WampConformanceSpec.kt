@@ -1,0 +1,249 @@
+package dev.tether.conformance.wamp
+
+import dev.tether.wamp.AbortException
+import dev.tether.wamp.Event
+import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.MessageTooLongException
+import dev.tether.wamp.RawSocketHandshakeException
+import dev.tether.wamp.ResponseTimeoutException
+import dev.tether.wamp.RpcException
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampErrorException
+import dev.tether.wamp.WampValues
+import dev.tether.wamp.rawsocket.Handshake
+import dev.tether.wamp.serializer.Serialization
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+import io.kotest.matchers.types.shouldBeInstanceOf
+import io.ktor.network.selector.SelectorManager
+import io.ktor.network.sockets.InetSocketAddress
+import io.ktor.network.sockets.aSocket
+import io.ktor.network.sockets.openReadChannel
+import io.ktor.network.sockets.openWriteChannel
+import io.ktor.utils.io.readAvailable
+import io.ktor.utils.io.writeFully
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.awaitCancellation
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.withTimeout
+import java.net.URI
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+
+/**
+ * WAMP conformance, part 1, over a [RouterSubject]: every transport x serializer for RPC and PubSub, each auth
+ * method, timeouts, RawSocket handshake errors and size limits, ABORT and GOODBYE, late replies.
+ */
+class WampConformanceSpec : FunSpec({
+    val subject = RouterSubject.open()
+    afterSpec { subject.close() }
+    val fakeOnly = subject.isFake
+
+    for ((transport, url) in subject.urls) {
+        for (ser in Serialization.entries) {
+            test("$transport x $ser: register, call with args and kwargs, callee error, unregister") {
+                withTimeout(20.seconds) {
+                    val config = subject.config { serialization(ser) }
+                    val callee = Session.connect(url, config)
+                    val caller = Session.connect(url, config)
+                    val proc = "conf.echo.${callee.id}"
+                    callee.register(proc) { inv ->
+                        if (inv.kwargs["fail"] == true) throw RpcException("conf.error.requested", listOf("because"), mapOf("n" to 1))
+                        InvokeResult(inv.args, inv.kwargs)
+                    }
+                    callee.registrationId(proc)!! shouldBe callee.registrationId(proc)
+                    val args = listOf(1L shl 53, -129L, 0.5, "é€\uD834\uDD1E", true, null, listOf(1L, mapOf("k" to "v")), byteArrayOf(0, 1, 2, -1))
+                    val result = caller.call(proc, args, mapOf("x" to 1L))
+                    WampValues.deepEquals(result.args, args) shouldBe true
+                    result.kwargs shouldBe mapOf("x" to 1L)
+                    val e = shouldThrow<RpcException> { caller.call(proc, kwargs = mapOf("fail" to true)) }
+                    e.error shouldBe "conf.error.requested"
+                    e.args shouldBe listOf("because")
+                    e.kwargs shouldBe mapOf("n" to 1L)
+                    callee.unregister(proc)
+                    callee.registrationId(proc) shouldBe null
+                    shouldThrow<RpcException> { caller.call(proc) }.error shouldBe "wamp.error.no_such_procedure"
+                    caller.leave()
+                    callee.leave()
+                }
+            }
+
+            test("$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe") {
+                withTimeout(20.seconds) {
+                    val config = subject.config { serialization(ser) }
+                    val subscriber = Session.connect(url, config)
+                    val publisher = Session.connect(url, config)
+                    val topic = "conf.topic.${subscriber.id}"
+                    val events = Channel<Event>(Channel.UNLIMITED)
+                    val subId = subscriber.subscribe(topic) { events.send(it) }
+                    subscriber.subscriptionId(topic) shouldBe subId
+                    for (i in 0 until 20) publisher.publish(topic, listOf(i.toLong()), mapOf("b" to byteArrayOf(i.toByte())))
+                    val ack = publisher.publish(topic, listOf(20L), options = mapOf("acknowledge" to true))
+                    (ack!! > 0) shouldBe true
+                    val got = List(21) { events.receive() }
+                    got.map { it.args[0] } shouldBe (0L..20L).toList()
+                    got.all { it.subscription == subId } shouldBe true
+                    (got[3].kwargs["b"] as ByteArray).toList() shouldBe listOf<Byte>(3)
+                    subscriber.unsubscribe(topic)
+                    publisher.publish(topic, listOf(99L), options = mapOf("acknowledge" to true))
+                    // A call round trip later, nothing more has arrived.
+                    publisher.publish("conf.other", options = mapOf("acknowledge" to true))
+                    events.tryReceive().getOrNull() shouldBe null
+                    publisher.leave()
+                    subscriber.leave()
+                }
+            }
+        }
+    }
+
+    for ((transport, url) in subject.urls) {
+        test("$transport: 64 concurrent calls on one session each get their own result") {
+            withTimeout(20.seconds) {
+                val callee = Session.connect(url, subject.config())
+                val caller = Session.connect(url, subject.config { serialization(Serialization.MSGPACK) })
+                val proc = "conf.square.${callee.id}"
+                callee.register(proc) { inv ->
+                    val n = inv.args[0] as Long
+                    kotlinx.coroutines.delay((64 - n) % 7) // finish out of order
+                    InvokeResult(listOf(n * n))
+                }
+                val results = kotlinx.coroutines.coroutineScope {
+                    (0L until 64L).map { n -> async { caller.call(proc, listOf(n)).args[0] } }.map { it.await() }
+                }
+                results shouldBe (0L until 64L).map { it * it }
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    for (case in subject.authCases) {
+        test("auth ${case.name}: right credential joins, wrong one is ABORTed with authentication_failed") {
+            withTimeout(20.seconds) {
+                val url = subject.urls.values.first()
+                val ok = Session.connect(url, SessionConfig(subject.authRealm) { authId(case.authId); authHandler(case.method, case.good) })
+                ok.authId shouldBe case.authId
+                ok.realmDetails["authmethod"] shouldBe case.method
+                ok.leave()
+                val e = shouldThrow<AbortException> {
+                    Session.connect(url, SessionConfig(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
+                }
+                e.reason shouldBe "wamp.error.authentication_failed"
+            }
+        }
+    }
+
+    test("ABORT: joining a realm that does not exist is an AbortException with the URI") {
+        withTimeout(10.seconds) {
+            val e = shouldThrow<AbortException> { Session.connect(subject.urls.values.first(), SessionConfig("conf.no.such.realm.${System.nanoTime()}")) }
+            e.reason shouldBe "wamp.error.no_such_realm"
+        }
+    }
+
+    test("GOODBYE from the client: leave() completes and the session is over") {
+        withTimeout(10.seconds) {
+            val s = Session.connect(subject.urls.values.first(), subject.config())
+            s.leave()
+            s.isOpen shouldBe false
+            s.awaitDone() shouldContain "closed"
+        }
+    }
+
+    test("late replies are ignored: a call that outlives the call timeout is canceled, the session keeps working") {
+        withTimeout(20.seconds) {
+            val url = subject.urls.values.first()
+            val callee = Session.connect(url, subject.config())
+            val interrupted = CompletableDeferred<Unit>()
+            val proc = "conf.slow.${callee.id}"
+            callee.register(proc) {
+                try {
+                    awaitCancellation()
+                } finally {
+                    interrupted.complete(Unit)
+                }
+            }
+            callee.register("$proc.fast") { InvokeResult(listOf("fast")) }
+            val caller = Session.connect(url, subject.config { callTimeout(300.milliseconds) })
+            shouldThrow<ResponseTimeoutException> { caller.call(proc) }
+            interrupted.await() // the router passed our CANCEL on as INTERRUPT
+            caller.call("$proc.fast").args shouldBe listOf("fast")
+            caller.isOpen shouldBe true
+            caller.leave()
+            callee.leave()
+        }
+    }
+
+    test("ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time").config(enabled = fakeOnly) {
+        withTimeout(20.seconds) {
+            val router = subject.router!!
+            val s = Session.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
+            router.faults.muted = true
+            try {
+                shouldThrow<ResponseTimeoutException> { s.subscribe("t") { } }
+                shouldThrow<ResponseTimeoutException> { s.register("p") { InvokeResult() } }
+                shouldThrow<ResponseTimeoutException> { s.publish("t", options = mapOf("acknowledge" to true)) }
+            } finally {
+                router.faults.muted = false
+            }
+            // The late SUBSCRIBED/REGISTERED never came; new requests work.
+            s.subscribe("t2") { }
+            s.leave()
+        }
+    }
+
+    test("GOODBYE from the router: closing the router ends its sessions with system_shutdown").config(enabled = fakeOnly) {
+        withTimeout(20.seconds) {
+            val own = RouterSubject.open()
+            val s = Session.connect(own.urls.getValue("tcp"), own.config())
+            own.close()
+            s.awaitDone() shouldContain "system_shutdown"
+        }
+    }
+
+    test("RawSocket handshake errors surface as RawSocketHandshakeException with the router's code").config(enabled = fakeOnly) {
+        withTimeout(10.seconds) {
+            val uri = URI(subject.urls.getValue("tcp"))
+            suspend fun probe(bytes: ByteArray): ByteArray = SelectorManager(Dispatchers.IO).use { sel ->
+                aSocket(sel).tcp().connect(InetSocketAddress(uri.host, uri.port)).use { sock ->
+                    val out = sock.openWriteChannel(autoFlush = true)
+                    out.writeFully(bytes)
+                    val buf = ByteArray(8)
+                    val n = sock.openReadChannel().readAvailable(buf)
+                    if (n <= 0) ByteArray(0) else buf.copyOf(n)
+                }
+            }
+            val unsupported = probe(Handshake(15, 7).encode())
+            shouldThrow<RawSocketHandshakeException> { Handshake.parseReply(unsupported) }.errorCode shouldBe 1
+            val reserved = probe(byteArrayOf(0x7f, 0xf1.toByte(), 0, 1))
+            shouldThrow<RawSocketHandshakeException> { Handshake.parseReply(reserved) }.errorCode shouldBe 3
+            probe(byteArrayOf(0x7e, 0xf1.toByte(), 0, 0)).size shouldBe 0
+            Handshake.parseReply(probe(Handshake(0, 2).encode())) shouldBe Handshake(15, 2)
+        }
+    }
+
+    test("size limits: the client refuses to send over the router's RawSocket limit; oversize replies are not delivered").config(enabled = fakeOnly) {
+        withTimeout(20.seconds) {
+            val small = RouterSubject.open { rawSocketRecvLimit(1024) }
+            try {
+                val tcp = small.urls.getValue("tcp")
+                val callee = Session.connect(tcp, small.config())
+                callee.register("big") { InvokeResult(listOf("x".repeat(2000))) }
+                callee.register("small") { InvokeResult(listOf("ok")) }
+                val caller = Session.connect(tcp, small.config { recvLimit(1024); callTimeout(500.milliseconds) })
+                val e = shouldThrow<MessageTooLongException> { caller.call("small", listOf("y".repeat(2000))) }
+                e.limit shouldBe 1024
+                shouldThrow<ResponseTimeoutException> { caller.call("big") }
+                caller.call("small").args shouldBe listOf("ok")
+                caller.leave()
+                callee.leave()
+            } finally {
+                small.close()
+            }
+        }
+    }
+})

@@ -1,0 +1,611 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.wamp
+
+import dev.tether.core.ConnectionException
+import dev.tether.core.InternalTetherApi
+import dev.tether.wamp.message.Abort
+import dev.tether.wamp.message.Authenticate
+import dev.tether.wamp.message.Call
+import dev.tether.wamp.message.Cancel
+import dev.tether.wamp.message.Challenge
+import dev.tether.wamp.message.Goodbye
+import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.message.MessageCodes
+import dev.tether.wamp.message.Publish
+import dev.tether.wamp.message.Published
+import dev.tether.wamp.message.Register
+import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.Subscribe
+import dev.tether.wamp.message.Subscribed
+import dev.tether.wamp.message.Unregister
+import dev.tether.wamp.message.Unregistered
+import dev.tether.wamp.message.Unsubscribe
+import dev.tether.wamp.message.Unsubscribed
+import dev.tether.wamp.message.Welcome
+import dev.tether.wamp.message.Yield
+import dev.tether.wamp.transport.Peer
+import dev.tether.wamp.transport.RawSocketPeer
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.asExecutor
+import kotlinx.coroutines.future.asCompletableFuture
+import kotlinx.coroutines.future.await
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
+import org.slf4j.LoggerFactory
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicLong
+import java.util.function.Consumer
+import java.util.function.Function
+import kotlin.time.toKotlinDuration
+import dev.tether.wamp.message.Error as ErrorMessage
+import dev.tether.wamp.message.Event as EventMessage
+import dev.tether.wamp.message.Invocation as InvocationMessage
+import dev.tether.wamp.message.Result as ResultMessage
+
+/**
+ * A joined WAMP session: RPC (call, register) and PubSub (publish, subscribe) over one peer connection (nexus's
+ * Client). Create with [connect] (by URL scheme) or `WampRouter.connectLocal` in the testkit.
+ *
+ * Threading: one coroutine reads the connection and never runs user code. Invocation handlers run on
+ * [Dispatchers.Default], each in its own coroutine; event handlers run on [Dispatchers.Default], one coroutine per
+ * subscription, so events of one subscription arrive in order. Futures complete on [Dispatchers.Default].
+ *
+ * Every request that has a reply is bounded: calls by [SessionConfig.callTimeout] (or the caller's own
+ * cancellation, which sends CANCEL), everything else by [SessionConfig.responseTimeout]. Replies that arrive after
+ * their request gave up are logged and dropped.
+ *
+ * [close] leaves the realm with GOODBYE and releases everything; the session cannot be reused.
+ */
+public class Session private constructor(
+    private val peer: Peer,
+    private val config: SessionConfig,
+    welcome: Welcome,
+) : AutoCloseable {
+    private val log = LoggerFactory.getLogger(Session::class.java)
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-session-${welcome.session}"))
+    private val requestIds = AtomicLong(0)
+    private val pending = ConcurrentHashMap<Long, Pending>()
+    private val registrations = ConcurrentHashMap<Long, RegistrationEntry>()
+    private val procedures = ConcurrentHashMap<String, Long>()
+    private val subscriptions = ConcurrentHashMap<Long, SubscriptionEntry>()
+    private val topics = ConcurrentHashMap<String, Long>()
+    private val invocations = ConcurrentHashMap<Long, Job>()
+    private val goodbyeReceived = CompletableDeferred<Goodbye>()
+    private val closing = AtomicBoolean(false)
+    private val ended = CompletableDeferred<String>()
+
+    private val endReasonRef = java.util.concurrent.atomic.AtomicReference<String?>(null)
+    private val endReason: String get() = endReasonRef.get() ?: ""
+
+    /** The session id the router assigned. */
+    public val id: Long = welcome.session
+
+    /** The WELCOME details: authid, authrole, authmethod, authprovider, the router's roles. */
+    public val realmDetails: Map<String, Any?> = welcome.details
+
+    /** The realm joined. */
+    public val realm: String get() = config.realm
+
+    /** WELCOME `authid`, if the router sent one. */
+    public val authId: String? get() = realmDetails["authid"] as? String
+
+    /** WELCOME `authrole`, if the router sent one. */
+    public val authRole: String? get() = realmDetails["authrole"] as? String
+
+    /** True until the session ended (GOODBYE, ABORT, connection loss, [close]). */
+    public val isOpen: Boolean get() = endReasonRef.get() == null
+
+    private class Pending(val requestType: Int, val reply: CompletableDeferred<Message>)
+
+    private class RegistrationEntry(val procedure: String, val handler: suspend (Invocation) -> InvokeResult)
+
+    private class SubscriptionEntry(val topic: String, val events: Channel<Event>, val job: Job)
+
+    init {
+        scope.launch(CoroutineName("wamp-read")) { readLoop() }
+        val ping = config.pingInterval
+        if (peer is RawSocketPeer && !ping.isZero && !ping.isNegative) scope.launch(CoroutineName("wamp-keepalive")) { keepAlive(peer) }
+    }
+
+    // ---------------------------------------------------------------- read loop (never runs user code)
+
+    private suspend fun readLoop() {
+        var reason = "connection closed"
+        try {
+            while (true) {
+                val message = peer.receive()
+                if (!dispatch(message)) {
+                    reason = if (closing.get()) "session closed" else "session ended by router (${(message as? Goodbye)?.reason ?: (message as? Abort)?.reason})"
+                    break
+                }
+            }
+        } catch (e: CancellationException) {
+            reason = "session closed"
+            throw e
+        } catch (e: ConnectionException) {
+            reason = "connection lost: ${e.message}"
+        } catch (e: WampException) {
+            reason = "protocol error: ${e.message}"
+            log.warn("WAMP session {}: {}; closing", id, e.message)
+            withContext(NonCancellable) {
+                runCatching { peer.send(Abort(mapOf("message" to (e.message ?: "")), "wamp.error.protocol_violation")) }
+            }
+        } finally {
+            end(reason)
+            withContext(NonCancellable) { runCatching { peer.close() } }
+        }
+    }
+
+    /** Handles one inbound message; false once the session is over. */
+    private suspend fun dispatch(m: Message): Boolean {
+        when (m) {
+            is ResultMessage -> reply(m.request, m, MessageCodes.CALL)
+            is Published -> reply(m.request, m, MessageCodes.PUBLISH)
+            is Subscribed -> reply(m.request, m, MessageCodes.SUBSCRIBE)
+            is Unsubscribed -> if (m.request == 0L && m.details != null) revokeSubscription(m.details) else reply(m.request, m, MessageCodes.UNSUBSCRIBE)
+            is Registered -> reply(m.request, m, MessageCodes.REGISTER)
+            is Unregistered -> if (m.request == 0L && m.details != null) revokeRegistration(m.details) else reply(m.request, m, MessageCodes.UNREGISTER)
+            is ErrorMessage -> reply(m.request, m, m.requestType)
+            is EventMessage -> deliverEvent(m)
+            is InvocationMessage -> invoke(m)
+            is Interrupt -> invocations[m.request]?.cancel(CancellationException("interrupted by router"))
+                ?: log.debug("WAMP session {}: INTERRUPT for unknown invocation {} dropped", id, m.request)
+            is Goodbye -> {
+                if (closing.get()) {
+                    goodbyeReceived.complete(m)
+                } else {
+                    log.info("WAMP session {}: router said GOODBYE {}", id, m.reason)
+                    runCatching { peer.send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out")) }
+                }
+                return false
+            }
+            is Abort -> {
+                log.warn("WAMP session {}: router sent ABORT {} {}", id, m.reason, m.details["message"] ?: "")
+                return false
+            }
+            else -> throw ProtocolViolationException("unexpected ${MessageCodes.nameOf(m.code)} in an established session")
+        }
+        return true
+    }
+
+    private fun reply(request: Long, m: Message, requestType: Int) {
+        val p = pending[request]
+        if (p == null || p.requestType != requestType) {
+            log.debug("WAMP session {}: late or unknown reply {} for request {} dropped", id, MessageCodes.nameOf(m.code), request)
+            return
+        }
+        pending.remove(request)
+        p.reply.complete(m)
+    }
+
+    private fun deliverEvent(m: EventMessage) {
+        val sub = subscriptions[m.subscription]
+        if (sub == null) {
+            log.debug("WAMP session {}: EVENT for unknown subscription {} dropped", id, m.subscription)
+            return
+        }
+        // Unlimited: the read loop never waits for a slow handler; per-subscription order is kept.
+        sub.events.trySend(Event(m.subscription, m.publication, m.args, m.kwargs, m.details))
+    }
+
+    private fun invoke(m: InvocationMessage) {
+        val reg = registrations[m.registration]
+        if (reg == null) {
+            log.debug("WAMP session {}: INVOCATION for unknown registration {}", id, m.registration)
+            scope.launch { sendQuietly(ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.no_such_registration")) }
+            return
+        }
+        val job = scope.launch(start = kotlinx.coroutines.CoroutineStart.LAZY) {
+            val answer: Message = try {
+                val r = reg.handler(Invocation(m.registration, m.args, m.kwargs, m.details))
+                Yield(m.request, r.options, r.args, r.kwargs)
+            } catch (e: RpcException) {
+                ErrorMessage(MessageCodes.INVOCATION, m.request, e.details, e.error, e.args, e.kwargs)
+            } catch (e: CancellationException) {
+                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.canceled")
+            } catch (e: Exception) {
+                log.warn("WAMP session {}: handler for {} failed", id, reg.procedure, e)
+                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.runtime_error", listOf(e.message ?: e::class.java.name))
+            } finally {
+                invocations.remove(m.request)
+            }
+            withContext(NonCancellable) { sendQuietly(answer) }
+        }
+        invocations[m.request] = job
+        job.start()
+    }
+
+    private suspend fun sendQuietly(m: Message) {
+        try {
+            peer.send(m)
+        } catch (e: Exception) {
+            log.debug("WAMP session {}: could not send {}: {}", id, MessageCodes.nameOf(m.code), e.message)
+        }
+    }
+
+    private fun revokeSubscription(details: Map<String, Any?>) {
+        val subId = WampValues.asLong(details["subscription"]) ?: return
+        subscriptions.remove(subId)?.let { topics.remove(it.topic, subId); it.events.close() }
+    }
+
+    private fun revokeRegistration(details: Map<String, Any?>) {
+        val regId = WampValues.asLong(details["registration"]) ?: return
+        registrations.remove(regId)?.let { procedures.remove(it.procedure, regId) }
+    }
+
+    private suspend fun keepAlive(p: RawSocketPeer) {
+        var n = 0L
+        while (true) {
+            kotlinx.coroutines.delay(config.pingInterval.toKotlinDuration())
+            val payload = (++n).toString().toByteArray()
+            if (!p.ping(payload, config.pongTimeout.toKotlinDuration())) {
+                log.warn("WAMP session {}: no PONG within {}; closing", id, config.pongTimeout)
+                p.close()
+                return
+            }
+        }
+    }
+
+    private fun end(reason: String) {
+        if (!endReasonRef.compareAndSet(null, reason)) return
+        ended.complete(reason)
+        val error = SessionClosedException("WAMP session $id ended: $reason")
+        for (p in pending.values) p.reply.completeExceptionally(error)
+        pending.clear()
+        for (s in subscriptions.values) s.events.close()
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    private fun nextRequestId(): Long {
+        while (true) {
+            val current = requestIds.get()
+            val next = if (current >= WampValues.MAX_ID) 1 else current + 1
+            if (requestIds.compareAndSet(current, next)) return next
+        }
+    }
+
+    private suspend fun request(requestType: Int, timeout: java.time.Duration?, build: (Long) -> Message): Message {
+        if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+        val requestId = nextRequestId()
+        val reply = CompletableDeferred<Message>()
+        pending[requestId] = Pending(requestType, reply)
+        val name = MessageCodes.nameOf(requestType) ?: "request"
+        try {
+            // end() publishes its reason before failing pending requests: one of us sees the other.
+            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            peer.send(build(requestId))
+            if (timeout == null) return reply.await()
+            // withTimeoutOrNull, not withTimeout: a caller's own timeout must stay a cancellation.
+            return withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
+                ?: throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
+        } catch (e: ConnectionException) {
+            throw SessionClosedException("WAMP session $id: connection lost while sending $name", e)
+        } finally {
+            pending.remove(requestId)
+        }
+    }
+
+    private fun fail(reply: Message): Nothing {
+        if (reply is ErrorMessage) {
+            if (reply.requestType == MessageCodes.CALL) throw RpcException(reply.error, reply.args, reply.kwargs, reply.details)
+            throw WampErrorException(reply.error, reply.args, reply.kwargs, reply.details)
+        }
+        throw ProtocolViolationException("unexpected reply ${MessageCodes.nameOf(reply.code)}")
+    }
+
+    /**
+     * Calls [procedure] and returns its result. Throws [RpcException] with the ERROR's URI, args, kwargs and
+     * details. Cancelling the calling coroutine sends CANCEL (mode `killnowait`); a late result is dropped.
+     */
+    @JvmSynthetic
+    public suspend fun call(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+    ): CallResult {
+        var requestId = 0L
+        try {
+            val reply = request(MessageCodes.CALL, config.callTimeout) { id ->
+                requestId = id
+                Call(id, options, procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
+            }
+            if (reply is ResultMessage) return CallResult(reply.args, reply.kwargs, reply.details)
+            fail(reply)
+        } catch (e: CancellationException) {
+            if (requestId != 0L && !ended.isCompleted) {
+                withContext(NonCancellable) { sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait"))) }
+            }
+            throw e
+        } catch (e: ResponseTimeoutException) {
+            if (requestId != 0L && !ended.isCompleted) sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait")))
+            throw e
+        }
+    }
+
+    /** Java face of [call]; cancelling the future sends CANCEL. */
+    @JvmOverloads
+    public fun callAsync(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<CallResult> = scope.future { call(procedure, args, kwargs, options) }
+
+    /**
+     * Registers [handler] for [procedure] (options such as `match`, `invoke`) and returns the registration id.
+     * The handler runs on [Dispatchers.Default]; its return value becomes YIELD, an [RpcException] becomes ERROR,
+     * an INTERRUPT cancels it and answers `wamp.error.canceled`.
+     */
+    @JvmSynthetic
+    public suspend fun register(
+        procedure: String,
+        options: Map<String, Any?> = emptyMap(),
+        handler: suspend (Invocation) -> InvokeResult,
+    ): Long {
+        val reply = request(MessageCodes.REGISTER, config.responseTimeout) { Register(it, WampValues.normalizeMap(options), procedure) }
+        if (reply !is Registered) fail(reply)
+        registrations[reply.registration] = RegistrationEntry(procedure, handler)
+        procedures[procedure] = reply.registration
+        return reply.registration
+    }
+
+    /** Java face of [register]: the handler returns a future of the result (fail it with [RpcException]). */
+    @JvmOverloads
+    public fun registerAsync(
+        procedure: String,
+        handler: Function<Invocation, CompletableFuture<InvokeResult>>,
+        options: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<Long> = scope.future {
+        register(procedure, options) { inv ->
+            try {
+                handler.apply(inv).await()
+            } catch (e: java.util.concurrent.CompletionException) {
+                throw e.cause ?: e
+            }
+        }
+    }
+
+    /** Removes the registration of [procedure]; throws [WampErrorException] if the router refuses. */
+    @JvmSynthetic
+    public suspend fun unregister(procedure: String) {
+        val regId = procedures[procedure] ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
+        val reply = request(MessageCodes.UNREGISTER, config.responseTimeout) { Unregister(it, regId) }
+        if (reply !is Unregistered) fail(reply)
+        registrations.remove(regId)
+        procedures.remove(procedure, regId)
+    }
+
+    /** Java face of [unregister]. */
+    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = scope.future { unregister(procedure); null }
+
+    /** The registration id for [procedure], or null when not registered. */
+    public fun registrationId(procedure: String): Long? = procedures[procedure]
+
+    /**
+     * Publishes to [topic]. With option `acknowledge: true` waits for PUBLISHED and returns the publication id
+     * (errors become [WampErrorException]); otherwise returns null once the message is sent.
+     */
+    @JvmSynthetic
+    public suspend fun publish(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+    ): Long? {
+        val normalizedArgs = WampValues.normalize(args) as List<Any?>
+        val normalizedKwargs = WampValues.normalizeMap(kwargs)
+        val opts = WampValues.normalizeMap(options)
+        if (opts["acknowledge"] != true) {
+            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            try {
+                peer.send(Publish(nextRequestId(), opts, topic, normalizedArgs, normalizedKwargs))
+            } catch (e: ConnectionException) {
+                throw SessionClosedException("WAMP session $id: connection lost while publishing", e)
+            }
+            return null
+        }
+        val reply = request(MessageCodes.PUBLISH, config.responseTimeout) { Publish(it, opts, topic, normalizedArgs, normalizedKwargs) }
+        if (reply !is Published) fail(reply)
+        return reply.publication
+    }
+
+    /** Java face of [publish]; the future holds the publication id when acknowledged, else null. */
+    @JvmOverloads
+    public fun publishAsync(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<Long?> = scope.future { publish(topic, args, kwargs, options) }
+
+    /**
+     * Subscribes [handler] to [topic] (options such as `match`) and returns the subscription id. Events of this
+     * subscription reach the handler one at a time, in arrival order, on [Dispatchers.Default].
+     */
+    @JvmSynthetic
+    public suspend fun subscribe(
+        topic: String,
+        options: Map<String, Any?> = emptyMap(),
+        handler: suspend (Event) -> Unit,
+    ): Long {
+        val reply = request(MessageCodes.SUBSCRIBE, config.responseTimeout) { Subscribe(it, WampValues.normalizeMap(options), topic) }
+        if (reply !is Subscribed) fail(reply)
+        val existing = subscriptions[reply.subscription]
+        if (existing != null) return reply.subscription // the router reuses one subscription per topic
+        val events = Channel<Event>(Channel.UNLIMITED)
+        val job = scope.launch(CoroutineName("wamp-events-$topic")) {
+            for (event in events) {
+                try {
+                    handler(event)
+                } catch (e: CancellationException) {
+                    throw e
+                } catch (e: Exception) {
+                    log.warn("WAMP session {}: event handler for {} failed", id, topic, e)
+                }
+            }
+        }
+        subscriptions[reply.subscription] = SubscriptionEntry(topic, events, job)
+        topics[topic] = reply.subscription
+        return reply.subscription
+    }
+
+    /** Java face of [subscribe]. */
+    @JvmOverloads
+    public fun subscribeAsync(topic: String, handler: Consumer<Event>, options: Map<String, Any?> = emptyMap()): CompletableFuture<Long> =
+        scope.future { subscribe(topic, options) { handler.accept(it) } }
+
+    /** Removes the subscription to [topic]; events already received are still delivered. */
+    @JvmSynthetic
+    public suspend fun unsubscribe(topic: String) {
+        val subId = topics[topic] ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
+        val reply = request(MessageCodes.UNSUBSCRIBE, config.responseTimeout) { Unsubscribe(it, subId) }
+        if (reply !is Unsubscribed) fail(reply)
+        subscriptions.remove(subId)?.events?.close()
+        topics.remove(topic, subId)
+    }
+
+    /** Java face of [unsubscribe]. */
+    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = scope.future { unsubscribe(topic); null }
+
+    /** The subscription id for [topic], or null when not subscribed. */
+    public fun subscriptionId(topic: String): Long? = topics[topic]
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /** Completes with a description of why the session ended (GOODBYE, ABORT, connection loss, close). */
+    public fun doneFuture(): CompletableFuture<String> =
+        ended.asCompletableFuture().thenApplyAsync({ it }, Dispatchers.Default.asExecutor())
+
+    /** Suspends until the session has ended; returns the reason. */
+    @JvmSynthetic
+    public suspend fun awaitDone(): String = ended.await()
+
+    /**
+     * Leaves the realm: sends GOODBYE `wamp.close.close_realm`, waits up to twice the response timeout for the
+     * router's GOODBYE, closes the connection and cancels everything the session started. Idempotent.
+     */
+    @JvmSynthetic
+    public suspend fun leave() {
+        if (closing.compareAndSet(false, true) && !ended.isCompleted) {
+            try {
+                peer.send(Goodbye(emptyMap(), "wamp.close.close_realm"))
+                withTimeout(config.responseTimeout.toKotlinDuration() * 2) { goodbyeReceived.await() }
+            } catch (e: Exception) {
+                if (e is CancellationException && e !is TimeoutCancellationException) throw e
+                log.debug("WAMP session {}: no GOODBYE reply: {}", id, e.message)
+            }
+        }
+        end("session closed")
+        scope.coroutineContext[Job]!!.cancelAndJoin()
+        withContext(NonCancellable) { runCatching { peer.close() } }
+    }
+
+    /** Java face of [leave]. */
+    public fun leaveAsync(): CompletableFuture<Void?> = CoroutineScope(Dispatchers.Default).future { leave(); null }
+
+    /** Blocking [leave] for try-with-resources; bounded by twice the response timeout. */
+    override fun close() {
+        runBlocking { leave() }
+    }
+
+    override fun toString(): String = "Session(id=$id, realm=${config.realm}, ${peer.description})"
+
+    public companion object {
+        private val log = LoggerFactory.getLogger(Session::class.java)
+
+        /**
+         * Connects to the router at [url] and joins [config]'s realm. The scheme picks the transport: `ws`, `wss`,
+         * `http`, `https` (WebSocket), `tcp`, `tcps` (RawSocket), `unix:///path` (RawSocket over a Unix socket).
+         * Throws [AbortException] if the router refuses, [ResponseTimeoutException] if it does not answer,
+         * a [dev.tether.core.ConnectionException] if the connection fails.
+         */
+        @JvmSynthetic
+        public suspend fun connect(url: String, config: SessionConfig): Session = join(Transports.open(url, config), config)
+
+        /** Java face of [connect]. */
+        @JvmStatic
+        public fun connectAsync(url: String, config: SessionConfig): CompletableFuture<Session> =
+            CoroutineScope(Dispatchers.Default).future { connect(url, config) }
+
+        /**
+         * Joins [config]'s realm over an already connected [peer] (nexus's NewClient): HELLO, authentication,
+         * WELCOME. Closes the peer if joining fails.
+         */
+        @InternalTetherApi
+        @JvmSynthetic
+        public suspend fun join(peer: Peer, config: SessionConfig): Session {
+            try {
+                val welcome = withTimeout(config.responseTimeout.toKotlinDuration()) { handshake(peer, config) }
+                return Session(peer, config, welcome)
+            } catch (e: TimeoutCancellationException) {
+                withContext(NonCancellable) { runCatching { peer.close() } }
+                throw ResponseTimeoutException("HELLO to realm ${config.realm}", config.responseTimeout.toMillis())
+            } catch (e: Throwable) {
+                withContext(NonCancellable) { runCatching { peer.close() } }
+                throw e
+            }
+        }
+
+        internal fun helloDetails(config: SessionConfig): Map<String, Any?> {
+            val details = LinkedHashMap<String, Any?>(WampValues.normalizeMap(config.helloDetails))
+            details.putIfAbsent("roles", Roles.CLIENT)
+            if (config.authHandlers.isNotEmpty()) {
+                details.putIfAbsent("authmethods", config.authHandlers.keys.toList())
+                val extra = LinkedHashMap<String, Any?>()
+                (details["authextra"] as? Map<*, *>)?.let { extra.putAll(WampValues.normalizeMap(it)) }
+                for (h in config.authHandlers.values) for ((k, v) in h.helloAuthExtra()) extra.putIfAbsent(k, v)
+                if (extra.isNotEmpty()) details["authextra"] = extra
+            }
+            return details
+        }
+
+        private suspend fun handshake(peer: Peer, config: SessionConfig): Welcome {
+            peer.send(Hello(config.realm, helloDetails(config)))
+            var authenticated = false
+            while (true) {
+                when (val m = peer.receive()) {
+                    is Welcome -> return m
+                    is Abort -> throw AbortException(m.reason, m.details)
+                    is Challenge -> {
+                        val handler = config.authHandlers[m.authMethod]
+                        if (handler == null || authenticated) {
+                            val why = if (handler == null) "no handler for auth method ${m.authMethod}" else "second CHALLENGE"
+                            runCatching { peer.send(Abort(mapOf("message" to why), "wamp.error.authentication_failed")) }
+                            throw AbortException("wamp.error.authentication_failed", mapOf("message" to why))
+                        }
+                        authenticated = true
+                        // Signing (PBKDF2 in particular) is CPU work: keep it off the I/O path.
+                        val answer: Authenticate = withContext(Dispatchers.Default) { handler.authenticate(m) }
+                        peer.send(answer)
+                    }
+                    else -> {
+                        val why = "unexpected ${MessageCodes.nameOf(m.code)} before WELCOME"
+                        runCatching { peer.send(Abort(mapOf("message" to why), "wamp.error.protocol_violation")) }
+                        throw ProtocolViolationException(why)
+                    }
+                }
+            }
+        }
+    }
+}

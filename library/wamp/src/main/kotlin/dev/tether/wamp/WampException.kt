@@ -1,0 +1,81 @@
+package dev.tether.wamp
+
+import dev.tether.core.TetherException
+
+/**
+ * Root of every failure the WAMP client reports. Callers that only care that "the WAMP operation failed" catch
+ * this type; the subclasses say why.
+ */
+public sealed class WampException(message: String, cause: Throwable? = null) : TetherException(message, cause)
+
+/**
+ * A peer sent bytes that are not a valid WAMP message (bad encoding, unknown message type, wrong field types).
+ * The connection that produced it should be closed: the peer does not speak WAMP as this client does.
+ */
+public class ProtocolViolationException(message: String, cause: Throwable? = null) : WampException(message, cause)
+
+/**
+ * A value could not be serialized (for example NaN in JSON, or a type the value model does not know). Nothing
+ * was sent; fix the argument.
+ */
+public class SerializationException(message: String, cause: Throwable? = null) : WampException(message, cause)
+
+/**
+ * The router refused the RawSocket handshake with [errorCode] (1 serializer unsupported, 2 length unacceptable,
+ * 3 reserved bits used, 4 connection limit reached), or answered with bytes that are not a handshake.
+ */
+public class RawSocketHandshakeException(public val errorCode: Int, message: String) : WampException(message)
+
+/**
+ * A message is longer than the limit the receiving side announced. Outbound: nothing was sent (split the payload
+ * or raise the peer's limit). Inbound: the connection was closed because the peer broke this side's limit.
+ */
+public class MessageTooLongException(public val length: Long, public val limit: Long, outbound: Boolean) :
+    WampException(
+        if (outbound) "message of $length bytes exceeds the peer's limit of $limit bytes; nothing was sent"
+        else "peer sent a message of $length bytes, over this side's limit of $limit bytes; connection closed",
+    )
+
+/**
+ * The router refused or ended the session with ABORT: [reason] is its URI (e.g.
+ * `wamp.error.authentication_failed`, `wamp.error.no_such_realm`), [details] its details, and the message
+ * includes `details.message` when the router sent one.
+ */
+public class AbortException(public val reason: String, public val details: Map<String, Any?>) :
+    WampException("router aborted the session: $reason${(details["message"] as? String)?.let { ": $it" } ?: ""}")
+
+/**
+ * A request got an ERROR reply. [error] is the error URI; [args], [kwargs] and [details] come from the ERROR
+ * message. A call's failure is the subclass [RpcException].
+ */
+public open class WampErrorException(
+    public val error: String,
+    public val args: List<Any?> = emptyList(),
+    public val kwargs: Map<String, Any?> = emptyMap(),
+    public val details: Map<String, Any?> = emptyMap(),
+    message: String = "$error${args.firstOrNull()?.let { ": $it" } ?: ""}",
+) : WampException(message)
+
+/**
+ * A call failed with an ERROR: [error] URI, [args], [kwargs] and [details] as the callee or router sent them.
+ * Invocation handlers throw it to answer a call with that error.
+ */
+public class RpcException @JvmOverloads constructor(
+    error: String,
+    args: List<Any?> = emptyList(),
+    kwargs: Map<String, Any?> = emptyMap(),
+    details: Map<String, Any?> = emptyMap(),
+) : WampErrorException(error, args, kwargs, details)
+
+/**
+ * The router did not answer a request within the session's response timeout. The request may still take effect
+ * on the router; a late reply is logged and dropped.
+ */
+public class ResponseTimeoutException(public val request: String, public val timeoutMillis: Long) :
+    WampException("no reply to $request within $timeoutMillis ms")
+
+/**
+ * The session ended (GOODBYE, ABORT, connection loss or close) while the operation was pending or before it
+ * started. Reconnect with a new session.
+ */
+public class SessionClosedException(message: String, cause: Throwable? = null) : WampException(message, cause)

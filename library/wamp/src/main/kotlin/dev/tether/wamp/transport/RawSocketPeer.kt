@@ -1,0 +1,129 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.wamp.transport
+
+import dev.tether.core.ConnectionClosedException
+import dev.tether.core.InternalTetherApi
+import dev.tether.wamp.MessageTooLongException
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.rawsocket.FrameHeader
+import dev.tether.wamp.rawsocket.RawSocketProtocol as P
+import dev.tether.wamp.serializer.Serializer
+import io.ktor.utils.io.ByteReadChannel
+import io.ktor.utils.io.ByteWriteChannel
+import io.ktor.utils.io.readFully
+import io.ktor.utils.io.writeFully
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withTimeout
+import org.slf4j.LoggerFactory
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicReference
+import kotlin.time.Duration
+
+/**
+ * A WAMP peer over an established RawSocket (handshake done): frames messages with a 3-byte length, answers
+ * PING with PONG, refuses to send more than [sendLimit] (the peer's announced maximum) and closes when the peer
+ * sends more than [recvLimit] (this side's announced maximum).
+ */
+@InternalTetherApi
+public class RawSocketPeer(
+    private val input: ByteReadChannel,
+    private val output: ByteWriteChannel,
+    private val serializer: Serializer,
+    /** The maximum message length the peer announced. */
+    public val sendLimit: Int,
+    /** The maximum message length this side announced. */
+    public val recvLimit: Int,
+    override val description: String,
+    private val onClose: suspend () -> Unit,
+) : Peer {
+    private val log = LoggerFactory.getLogger(RawSocketPeer::class.java)
+    private val writeLock = Mutex()
+    private val closed = AtomicBoolean(false)
+    private val pendingPong = AtomicReference<Pair<ByteArray, CompletableDeferred<Unit>>?>(null)
+
+    /** When true, PINGs are not answered (a testkit fault: the peer looks dead). */
+    @Volatile
+    public var answerPings: Boolean = true
+
+    override suspend fun send(message: Message) {
+        val bytes = serializer.encode(message)
+        if (bytes.size > minOf(sendLimit, P.MAX_FRAME_LENGTH)) {
+            throw MessageTooLongException(bytes.size.toLong(), minOf(sendLimit, P.MAX_FRAME_LENGTH).toLong(), outbound = true)
+        }
+        writeFrame(P.TYPE_MESSAGE, bytes)
+    }
+
+    private suspend fun writeFrame(type: Int, payload: ByteArray) {
+        if (closed.get()) throw ConnectionClosedException(null, "RawSocket closed")
+        try {
+            writeLock.withLock {
+                output.writeFully(FrameHeader(type, payload.size).encode())
+                output.writeFully(payload)
+                output.flush()
+            }
+        } catch (e: Exception) {
+            if (e is kotlinx.coroutines.CancellationException && !closed.get()) throw e
+            throw ConnectionClosedException(null, "RawSocket write failed", e)
+        }
+    }
+
+    override suspend fun receive(): Message {
+        while (true) {
+            val header = try {
+                val h = ByteArray(P.FRAME_HEADER_LENGTH)
+                input.readFully(h)
+                FrameHeader.decode(h)
+            } catch (e: Exception) {
+                if (e is kotlinx.coroutines.CancellationException && !closed.get()) throw e
+                close()
+                throw ConnectionClosedException(null, "RawSocket closed by peer", e)
+            }
+            if (header.type == P.TYPE_MESSAGE && header.length > recvLimit) {
+                log.warn("{}: peer sent a {}-byte message over the {}-byte limit; closing", description, header.length, recvLimit)
+                close()
+                throw MessageTooLongException(header.length.toLong(), recvLimit.toLong(), outbound = false)
+            }
+            val payload = try {
+                ByteArray(header.length).also { input.readFully(it) }
+            } catch (e: Exception) {
+                if (e is kotlinx.coroutines.CancellationException && !closed.get()) throw e
+                close()
+                throw ConnectionClosedException(null, "RawSocket closed in the middle of a frame", e)
+            }
+            when (header.type) {
+                P.TYPE_MESSAGE -> return serializer.decode(payload)
+                P.TYPE_PING -> if (answerPings) writeFrame(P.TYPE_PONG, payload)
+                P.TYPE_PONG -> pendingPong.get()?.let { (expected, done) -> if (expected.contentEquals(payload)) done.complete(Unit) }
+                else -> log.debug("{}: ignoring RawSocket frame type {}", description, header.type)
+            }
+        }
+    }
+
+    /**
+     * Sends a PING with [payload] and waits up to [timeout] for the matching PONG; false on timeout. Needs a
+     * coroutine reading with [receive] at the same time (the session's read loop), since PONGs arrive there.
+     */
+    public suspend fun ping(payload: ByteArray, timeout: Duration): Boolean {
+        val done = CompletableDeferred<Unit>()
+        val entry = payload to done
+        pendingPong.set(entry)
+        writeFrame(P.TYPE_PING, payload)
+        return try {
+            withTimeout(timeout) { done.await() }
+            true
+        } catch (e: kotlinx.coroutines.TimeoutCancellationException) {
+            false
+        } finally {
+            pendingPong.compareAndSet(entry, null)
+        }
+    }
+
+    override suspend fun close() {
+        if (closed.compareAndSet(false, true)) {
+            runCatching { onClose() }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.wamp.transport
+
+import dev.tether.core.ConnectionClosedException
+import dev.tether.core.DialerConfig
+import dev.tether.core.InternalTetherApi
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketDialer
+import dev.tether.core.WsMessage
+import dev.tether.wamp.MessageTooLongException
+import dev.tether.wamp.ProtocolViolationException
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.serializer.Serializer
+import kotlinx.coroutines.channels.ClosedReceiveChannelException
+import java.time.Duration
+import javax.net.ssl.X509TrustManager
+
+/**
+ * A WAMP peer over a WebSocket from tether-core's dialer: one message per frame, text frames for JSON and binary
+ * frames for MessagePack and CBOR; the subprotocol (`wamp.2.json`, ...) is offered in the upgrade request and the
+ * router's choice is checked.
+ */
+@InternalTetherApi
+public class WebSocketPeer private constructor(
+    private val dialer: WebSocketDialer,
+    private val connection: WebSocketConnection,
+    private val serializer: Serializer,
+    override val description: String,
+) : Peer {
+    override suspend fun send(message: Message) {
+        val bytes = serializer.encode(message)
+        if (serializer.serialization.isText) connection.send(String(bytes, Charsets.UTF_8)) else connection.send(bytes)
+    }
+
+    override suspend fun receive(): Message {
+        val frame = try {
+            connection.incoming.receive()
+        } catch (e: ClosedReceiveChannelException) {
+            throw ConnectionClosedException(null, "WebSocket closed", e)
+        } catch (e: Exception) {
+            if (e is kotlinx.coroutines.CancellationException) throw e
+            throw ConnectionClosedException(null, "WebSocket closed", e)
+        }
+        return when (frame) {
+            is WsMessage.Text -> serializer.decode(frame.text.toByteArray(Charsets.UTF_8))
+            is WsMessage.Binary -> serializer.decode(frame.bytes)
+        }
+    }
+
+    override suspend fun close() {
+        runCatching { connection.close(1000, "goodbye") }
+        dialer.close()
+    }
+
+    public companion object {
+        /**
+         * Dials [url] offering [serializer]'s subprotocol; fails with [ProtocolViolationException] if the router
+         * picked another (or none). [recvLimit] bounds inbound messages ([MessageTooLongException] semantics are
+         * the dialer's: the connection closes with 1009).
+         */
+        public suspend fun connect(
+            url: String,
+            serializer: Serializer,
+            recvLimit: Long,
+            dialTimeout: Duration,
+            trustManager: X509TrustManager?,
+            pingInterval: Duration = Duration.ZERO,
+            pongTimeout: Duration = Duration.ofSeconds(10),
+        ): WebSocketPeer {
+            val config = DialerConfig.builder()
+                .url(url)
+                .header("Sec-WebSocket-Protocol", serializer.serialization.subprotocol)
+                .dialTimeout(dialTimeout)
+                .maxMessageBytes(recvLimit)
+                .pingInterval(pingInterval)
+                .pongTimeout(pongTimeout)
+                .trustManager(trustManager)
+                .build()
+            val dialer = WebSocketDialer(config)
+            try {
+                val connection = dialer.dial()
+                val chosen = connection.handshakeHeader("Sec-WebSocket-Protocol")?.trim()
+                if (chosen != serializer.serialization.subprotocol) {
+                    runCatching { connection.close(1002, "subprotocol") }
+                    throw ProtocolViolationException("router at $url accepted subprotocol ${chosen ?: "(none)"} instead of ${serializer.serialization.subprotocol}")
+                }
+                return WebSocketPeer(dialer, connection, serializer, "websocket ${url.substringBefore('?')}")
+            } catch (e: Throwable) {
+                dialer.close()
+                throw e
+            }
+        }
+    }
+}

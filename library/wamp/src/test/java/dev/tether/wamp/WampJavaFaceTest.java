@@ -1,0 +1,85 @@
+package dev.tether.wamp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.wamp.auth.AuthHandler;
+import dev.tether.wamp.auth.CryptosignKey;
+import dev.tether.wamp.auth.WampCra;
+import dev.tether.wamp.message.Call;
+import dev.tether.wamp.message.Challenge;
+import dev.tether.wamp.message.Message;
+import dev.tether.wamp.message.MessageCodes;
+import dev.tether.wamp.rawsocket.Handshake;
+import dev.tether.wamp.rawsocket.RawSocketProtocol;
+import dev.tether.wamp.serializer.Serialization;
+import dev.tether.wamp.serializer.Serializer;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The Java view of values, messages, serializers, auth and configuration. */
+class WampJavaFaceTest {
+
+    @Test
+    void valuesAreListsMapsAndBoxedPrimitivesForJava() {
+        for (Serialization s : Serialization.values()) {
+            Serializer serializer = s.serializer();
+            List<Object> args = Arrays.asList(1, 9007199254740992L, new BigInteger("18446744073709551615"), "é", true, null,
+                new byte[] {1, 2}, Map.of("k", List.of(1.5)));
+            Message decoded = serializer.decode(serializer.encode(new Call(1, Map.of(), "p", args, Map.of())));
+            Call call = assertInstanceOf(Call.class, decoded);
+            List<Object> back = call.getArgs();
+            assertEquals(1L, back.get(0));
+            assertEquals(9007199254740992L, back.get(1));
+            assertEquals(new BigInteger("18446744073709551615"), back.get(2));
+            assertEquals("é", back.get(3));
+            assertArrayEquals(new byte[] {1, 2}, (byte[]) back.get(6));
+            assertTrue(WampValues.deepEquals(args, back), s.name());
+        }
+    }
+
+    @Test
+    void jsonMatchesTheNexusVector() {
+        Serializer json = Serialization.JSON.serializer();
+        byte[] bytes = json.encode(new Call(9, Map.of(), "p", List.of(), Map.of()));
+        assertEquals("[48,9,{},\"p\"]", new String(bytes, StandardCharsets.UTF_8));
+        assertEquals(MessageCodes.CALL, json.decode(bytes).getCode());
+        assertThrows(ProtocolViolationException.class, () -> json.decode("[99]".getBytes(StandardCharsets.UTF_8)));
+    }
+
+    @Test
+    void authHelpersAndHandlers() {
+        assertEquals("Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", WampCra.deriveKey("secret123", "salt123"));
+        AuthHandler ticket = AuthHandler.ticket("t");
+        assertEquals("t", ticket.authenticate(new Challenge("ticket", Map.of())).getSignature());
+        CryptosignKey key = CryptosignKey.fromSeedHex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20");
+        assertEquals("79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664", key.getPublicKeyHex());
+        String response = AuthHandler.cryptosign(key)
+            .authenticate(new Challenge("cryptosign", Map.of("challenge", "00".repeat(32)))).getSignature();
+        assertTrue(CryptosignKey.verify(response, key.getPublicKeyHex(), "00".repeat(32)));
+    }
+
+    @Test
+    void configBuilderAndRawSocketConstants() {
+        SessionConfig config = SessionConfig.builder("realm1")
+            .authId("me")
+            .authHandler("wampcra", AuthHandler.wampCra("s"))
+            .serialization(Serialization.CBOR)
+            .responseTimeout(Duration.ofSeconds(2))
+            .recvLimit(1000)
+            .build();
+        assertEquals("me", config.getHelloDetails().get("authid"));
+        assertEquals(Serialization.CBOR, config.getSerialization());
+        assertEquals(1024, RawSocketProtocol.roundRecvLimit(config.getRecvLimit()));
+        assertArrayEquals(new byte[] {0x7f, 0x13, 0, 0}, new Handshake(RawSocketProtocol.exponentFor(1000), 3).encode());
+        assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder(" ").build());
+    }
+}

@@ -1,0 +1,252 @@
+package dev.tether.testkit.wamp
+
+import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.Call
+import dev.tether.wamp.message.Cancel
+import dev.tether.wamp.message.Event
+import dev.tether.wamp.message.Goodbye
+import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.Invocation
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.message.MessageCodes
+import dev.tether.wamp.message.Publish
+import dev.tether.wamp.message.Published
+import dev.tether.wamp.message.Register
+import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.Result
+import dev.tether.wamp.message.Subscribe
+import dev.tether.wamp.message.Subscribed
+import dev.tether.wamp.message.Unregister
+import dev.tether.wamp.message.Unregistered
+import dev.tether.wamp.message.Unsubscribe
+import dev.tether.wamp.message.Unsubscribed
+import dev.tether.wamp.message.Yield
+import java.util.concurrent.atomic.AtomicLong
+import dev.tether.wamp.message.Error as ErrorMessage
+
+/**
+ * The dealer and broker of one realm. All state is guarded by one lock; handlers only queue outbound messages,
+ * so nothing here blocks.
+ */
+internal class RouterRealm(val name: String, val anonymous: Boolean, private val router: WampRouter) {
+    private val lock = Any()
+    private val sessions = LinkedHashMap<Long, RouterSession>()
+    private val registrations = LinkedHashMap<Long, Registration>()
+    private val subscriptions = LinkedHashMap<Long, Subscription>()
+    private val calls = HashMap<Long, PendingCall>()
+    private val ids = AtomicLong()
+
+    private class Registration(val id: Long, val procedure: String, val match: String, val callee: RouterSession)
+    private class Subscription(val id: Long, val topic: String, val match: String, val subscribers: LinkedHashSet<RouterSession>)
+    private class PendingCall(val caller: RouterSession, val request: Long, val callee: RouterSession, val invocation: Long)
+
+    val sessionCount: Int get() = synchronized(lock) { sessions.size }
+
+    fun sessions(): List<RouterSession> = synchronized(lock) { sessions.values.toList() }
+
+    fun join(s: RouterSession) = synchronized(lock) { sessions[s.id] = s }
+
+    fun leave(s: RouterSession) = synchronized(lock) {
+        if (sessions.remove(s.id) == null) return
+        registrations.values.removeIf { it.callee === s }
+        subscriptions.values.forEach { it.subscribers.remove(s) }
+        subscriptions.values.removeIf { it.subscribers.isEmpty() }
+        val iter = calls.entries.iterator()
+        while (iter.hasNext()) {
+            val (_, c) = iter.next()
+            if (c.callee === s) {
+                c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled", listOf("callee left")))
+                iter.remove()
+            } else if (c.caller === s) {
+                iter.remove()
+            }
+        }
+    }
+
+    /** Handles one message from [s]; false when the session is over. */
+    fun handle(s: RouterSession, m: Message): Boolean {
+        when (m) {
+            is Goodbye -> { s.goodbye(); return false }
+            is Call -> call(s, m)
+            is Yield -> yieldResult(s, m)
+            is ErrorMessage -> if (m.requestType == MessageCodes.INVOCATION) invocationError(s, m)
+            is Cancel -> cancel(s, m)
+            is Register -> register(s, m)
+            is Unregister -> unregister(s, m)
+            is Publish -> publish(s, m)
+            is Subscribe -> subscribe(s, m)
+            is Unsubscribe -> unsubscribe(s, m)
+            else -> {
+                s.send(dev.tether.wamp.message.Abort(mapOf("message" to "unexpected ${MessageCodes.nameOf(m.code)}"), "wamp.error.protocol_violation"))
+                return false
+            }
+        }
+        return true
+    }
+
+    private fun error(s: RouterSession, type: Int, request: Long, uri: String, vararg args: Any?) =
+        s.send(ErrorMessage(type, request, emptyMap(), uri, args.toList()))
+
+    private fun register(s: RouterSession, m: Register) = synchronized(lock) {
+        val match = m.options["match"] as? String ?: "exact"
+        if (match !in MATCHES) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.invalid_argument", "unknown match policy $match")
+        if (registrations.values.any { it.procedure == m.procedure && it.match == match } || (m.procedure.startsWith("wamp.") && match == "exact")) {
+            return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+        }
+        val id = ids.incrementAndGet()
+        registrations[id] = Registration(id, m.procedure, match, s)
+        s.send(Registered(m.request, id))
+    }
+
+    private fun unregister(s: RouterSession, m: Unregister) = synchronized(lock) {
+        val reg = registrations[m.registration]
+        if (reg == null || reg.callee !== s) return error(s, MessageCodes.UNREGISTER, m.request, "wamp.error.no_such_registration")
+        registrations.remove(reg.id)
+        s.send(Unregistered(m.request))
+    }
+
+    private fun call(s: RouterSession, m: Call) = synchronized(lock) {
+        if (m.procedure.startsWith("wamp.")) return@synchronized meta(s, m)
+        val reg = registrations.values.firstOrNull { it.match == "exact" && it.procedure == m.procedure }
+            ?: registrations.values.filter { it.match == "prefix" && m.procedure.startsWith(it.procedure) }.maxByOrNull { it.procedure.length }
+            ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, m.procedure) }
+            ?: return@synchronized error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+        val invocation = ids.incrementAndGet()
+        calls[invocation] = PendingCall(s, m.request, reg.callee, invocation)
+        val details = LinkedHashMap<String, Any?>()
+        if (reg.match != "exact") details["procedure"] = m.procedure
+        if (m.options["receive_progress"] == true) details["receive_progress"] = true
+        if (m.options["disclose_me"] == true) {
+            details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
+        }
+        reg.callee.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
+    }
+
+    private fun yieldResult(s: RouterSession, m: Yield) = synchronized(lock) {
+        val c = calls[m.request]
+        if (c == null || c.callee !== s) return@synchronized // late: the call was canceled or the caller left
+        val progress = m.options["progress"] == true
+        if (!progress) calls.remove(m.request)
+        c.caller.send(Result(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
+    }
+
+    private fun invocationError(s: RouterSession, m: ErrorMessage) = synchronized(lock) {
+        val c = calls[m.request]
+        if (c == null || c.callee !== s) return@synchronized
+        calls.remove(m.request)
+        c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, m.details, m.error, m.args, m.kwargs))
+    }
+
+    private fun cancel(s: RouterSession, m: Cancel) = synchronized(lock) {
+        val entry = calls.entries.firstOrNull { it.value.caller === s && it.value.request == m.request } ?: return@synchronized
+        val c = entry.value
+        when (val mode = m.options["mode"] as? String ?: "killnowait") {
+            "skip" -> {
+                calls.remove(entry.key)
+                s.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
+            }
+            "killnowait" -> {
+                calls.remove(entry.key)
+                s.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
+                c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to mode)))
+            }
+            "kill" -> c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to mode)))
+            else -> error(s, MessageCodes.CANCEL, m.request, "wamp.error.invalid_argument", "unknown cancel mode $mode")
+        }
+    }
+
+    private fun subscribe(s: RouterSession, m: Subscribe) = synchronized(lock) {
+        val match = m.options["match"] as? String ?: "exact"
+        if (match !in MATCHES) return error(s, MessageCodes.SUBSCRIBE, m.request, "wamp.error.invalid_argument", "unknown match policy $match")
+        val sub = subscriptions.values.firstOrNull { it.topic == m.topic && it.match == match }
+            ?: Subscription(ids.incrementAndGet(), m.topic, match, LinkedHashSet()).also { subscriptions[it.id] = it }
+        sub.subscribers.add(s)
+        s.send(Subscribed(m.request, sub.id))
+    }
+
+    private fun unsubscribe(s: RouterSession, m: Unsubscribe) = synchronized(lock) {
+        val sub = subscriptions[m.subscription]
+        if (sub == null || !sub.subscribers.remove(s)) return error(s, MessageCodes.UNSUBSCRIBE, m.request, "wamp.error.no_such_subscription")
+        if (sub.subscribers.isEmpty()) subscriptions.remove(sub.id)
+        s.send(Unsubscribed(m.request))
+    }
+
+    private fun publish(s: RouterSession, m: Publish) = synchronized(lock) {
+        val publication = router.newSessionId()
+        val o = m.options
+        val excludeMe = o["exclude_me"] != false
+        val exclude = (o["exclude"] as? List<*>)?.mapNotNull { WampValues.asLong(it) }?.toSet()
+        val eligible = (o["eligible"] as? List<*>)?.mapNotNull { WampValues.asLong(it) }?.toSet()
+        val excludeAuthId = (o["exclude_authid"] as? List<*>)?.toSet()
+        val eligibleAuthId = (o["eligible_authid"] as? List<*>)?.toSet()
+        val excludeRole = (o["exclude_authrole"] as? List<*>)?.toSet()
+        val eligibleRole = (o["eligible_authrole"] as? List<*>)?.toSet()
+        for (sub in subscriptions.values) {
+            val matches = when (sub.match) {
+                "prefix" -> m.topic.startsWith(sub.topic)
+                "wildcard" -> wildcard(sub.topic, m.topic)
+                else -> sub.topic == m.topic
+            }
+            if (!matches) continue
+            val details = LinkedHashMap<String, Any?>()
+            if (sub.match != "exact") details["topic"] = m.topic
+            if (o["disclose_me"] == true) {
+                details["publisher"] = s.id; details["publisher_authid"] = s.authId; details["publisher_authrole"] = s.authRole
+            }
+            for (target in sub.subscribers) {
+                if (target === s && excludeMe) continue
+                if (exclude != null && target.id in exclude) continue
+                if (excludeAuthId != null && target.authId in excludeAuthId) continue
+                if (excludeRole != null && target.authRole in excludeRole) continue
+                if (eligible != null && target.id !in eligible) continue
+                if (eligibleAuthId != null && target.authId !in eligibleAuthId) continue
+                if (eligibleRole != null && target.authRole !in eligibleRole) continue
+                target.send(Event(sub.id, publication, details, m.args, m.kwargs))
+            }
+        }
+        if (o["acknowledge"] == true) s.send(Published(m.request, publication))
+    }
+
+    private fun sessionInfo(t: RouterSession): Map<String, Any?> =
+        mapOf("session" to t.id, "authid" to t.authId, "authrole" to t.authRole, "authmethod" to t.authMethod, "authprovider" to "static")
+
+    /** The session meta API procedures the suites use. */
+    private fun meta(s: RouterSession, m: Call) {
+        fun result(vararg args: Any?) = s.send(Result(m.request, emptyMap(), args.toList()))
+        when (m.procedure) {
+            "wamp.session.count" -> result(sessions.size.toLong())
+            "wamp.session.list" -> result(sessions.keys.toList())
+            "wamp.session.get" -> {
+                val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
+                result(sessionInfo(target))
+            }
+            "wamp.session.kill" -> {
+                val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
+                if (target === s) return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session", "cannot kill the caller")
+                target.send(Goodbye(mapOf("message" to "killed"), "wamp.close.killed"))
+                result()
+            }
+            "wamp.registration.lookup" -> result(registrations.values.firstOrNull { it.procedure == m.args.firstOrNull() }?.id)
+            "wamp.subscription.lookup" -> result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() }?.id)
+            else -> error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+        }
+    }
+
+    /** Sends GOODBYE to every session of the realm (router shutdown). */
+    fun shutdown() = synchronized(lock) {
+        for (s in sessions.values) s.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
+    }
+
+    private companion object {
+        val MATCHES = setOf("exact", "prefix", "wildcard")
+
+        // Wildcard URIs have empty components that match any single component.
+        fun wildcard(pattern: String, uri: String): Boolean {
+            val p = pattern.split('.')
+            val u = uri.split('.')
+            return p.size == u.size && p.indices.all { p[it].isEmpty() || p[it] == u[it] }
+        }
+    }
+}

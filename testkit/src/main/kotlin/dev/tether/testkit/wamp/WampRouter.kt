@@ -1,0 +1,285 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.testkit.wamp
+
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampValues
+import dev.tether.wamp.rawsocket.Handshake
+import dev.tether.wamp.rawsocket.RawSocketProtocol
+import dev.tether.wamp.serializer.Serialization
+import dev.tether.wamp.transport.LocalPeer
+import dev.tether.wamp.transport.Peer
+import dev.tether.wamp.transport.RawSocketPeer
+import io.ktor.network.selector.SelectorManager
+import io.ktor.network.sockets.InetSocketAddress
+import io.ktor.network.sockets.ServerSocket
+import io.ktor.network.sockets.Socket
+import io.ktor.network.sockets.UnixSocketAddress
+import io.ktor.network.sockets.aSocket
+import io.ktor.network.sockets.openReadChannel
+import io.ktor.network.sockets.openWriteChannel
+import io.ktor.server.application.install
+import io.ktor.server.cio.CIO
+import io.ktor.server.engine.EmbeddedServer
+import io.ktor.server.engine.embeddedServer
+import io.ktor.server.routing.routing
+import io.ktor.server.websocket.WebSockets
+import io.ktor.server.websocket.webSocket
+import io.ktor.utils.io.readFully
+import io.ktor.utils.io.writeFully
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeoutOrNull
+import org.slf4j.LoggerFactory
+import java.security.SecureRandom
+import java.time.Duration
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.ConcurrentHashMap
+import kotlin.time.toKotlinDuration
+
+/**
+ * An embeddable WAMP router for tests: WebSocket (`ws://127.0.0.1:PORT/`, subprotocols `wamp.2.json`,
+ * `wamp.2.msgpack`, `wamp.2.cbor`, chosen in that order of preference), RawSocket over TCP
+ * (`tcp://127.0.0.1:PORT2`) and optionally a Unix socket, all three serializers, realms, ticket / wampcra (plain
+ * and salted) / cryptosign / anonymous authentication, RPC and PubSub basics and the session meta API
+ * (`wamp.session.count|list|get|kill`). Ports are ephemeral on 127.0.0.1.
+ *
+ * [faults] drops sessions, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
+ * credential (existing sessions stay, new logins with the old one fail). [connectLocal] attaches an in-process
+ * client with no socket and no serialization.
+ *
+ * ```
+ * WampRouter.start().use { router ->
+ *     val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+ * }
+ * ```
+ */
+public class WampRouter private constructor(public val options: WampRouterOptions) : AutoCloseable {
+    private val log = LoggerFactory.getLogger(WampRouter::class.java)
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("wamp-router"))
+    private val realms = ConcurrentHashMap<String, RouterRealm>()
+    private val users = ConcurrentHashMap<String, RouterUser>()
+    private val random = SecureRandom()
+    private val connections = ConcurrentHashMap.newKeySet<RouterSession>()
+    private val selector = SelectorManager(Dispatchers.IO)
+
+    /** Fault controls. */
+    public val faults: WampRouterFaults = WampRouterFaults(this)
+
+    init {
+        for ((name, anonymous) in options.realms) realms[name] = RouterRealm(name, anonymous, this)
+        for (u in options.users) users[u.authId] = u
+    }
+
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+        install(WebSockets) { maxFrameSize = options.maxWebSocketMessage }
+        routing {
+            // Same preference as nexus: the first of json, msgpack, cbor that the client offered.
+            for (s in listOf(Serialization.JSON, Serialization.MSGPACK, Serialization.CBOR)) {
+                webSocket("/", protocol = s.subprotocol) {
+                    serve(ServerWebSocketPeer(this, s.serializer(), "websocket ${s.subprotocol}"))
+                }
+            }
+            // No WAMP subprotocol offered: upgrade, then close, as nexus does.
+            webSocket("/") { }
+        }
+    }.start(wait = false)
+
+    /** The WebSocket port. */
+    public val webSocketPort: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+
+    /** `ws://127.0.0.1:PORT/`. */
+    public val wsUrl: String = "ws://127.0.0.1:$webSocketPort/"
+
+    private val tcpServer: ServerSocket = runBlocking { aSocket(selector).tcp().bind(InetSocketAddress("127.0.0.1", 0)) }
+
+    /** The RawSocket TCP port. */
+    public val rawSocketPort: Int = (tcpServer.localAddress as InetSocketAddress).port
+
+    /** `tcp://127.0.0.1:PORT`. */
+    public val tcpUrl: String = "tcp://127.0.0.1:$rawSocketPort"
+
+    private val unixServer: ServerSocket? = options.unixSocketPath?.let { path ->
+        java.io.File(path).delete()
+        runBlocking { aSocket(selector).tcp().bind(UnixSocketAddress(path)) }
+    }
+
+    /** `unix://PATH` when a Unix socket was configured, else null. */
+    public val unixUrl: String? = options.unixSocketPath?.let { "unix://$it" }
+
+    init {
+        scope.launch(CoroutineName("rawsocket-accept")) { acceptLoop(tcpServer, "tcp") }
+        unixServer?.let { s -> scope.launch(CoroutineName("unix-accept")) { acceptLoop(s, "unix") } }
+    }
+
+    /** The URL for [transport]: `ws`, `tcp` or `unix`. */
+    public fun url(transport: String): String = when (transport) {
+        "ws" -> wsUrl
+        "tcp" -> tcpUrl
+        "unix" -> unixUrl ?: throw IllegalStateException("router has no Unix socket; set WampRouterOptions.unixSocket")
+        else -> throw IllegalArgumentException("transport must be ws, tcp or unix")
+    }
+
+    /** Number of sessions joined to [realm]. */
+    @JvmOverloads
+    public fun sessionCount(realm: String = "realm1"): Int = realms[realm]?.sessionCount ?: 0
+
+    /** The ids of the sessions joined to [realm]. */
+    @JvmOverloads
+    public fun sessionIds(realm: String = "realm1"): List<Long> = realms[realm]?.sessions()?.map { it.id } ?: emptyList()
+
+    /**
+     * Replaces (or adds) a user's credentials. Sessions already joined stay; new logins must use the new
+     * credential.
+     */
+    public fun rotateUser(user: RouterUser) {
+        users[user.authId] = user
+    }
+
+    /** Removes a user: new logins as [authId] fail. */
+    public fun removeUser(authId: String) {
+        users.remove(authId)
+    }
+
+    /**
+     * Attaches an in-process client to the router, with no socket and no serialization, and joins [config]'s
+     * realm (nexus's ConnectLocal).
+     */
+    @JvmSynthetic
+    public suspend fun connectLocal(config: SessionConfig): Session {
+        val (client, routerEnd) = LocalPeer.pair()
+        scope.launch(CoroutineName("local-session")) { serve(routerEnd) }
+        return Session.join(client, config)
+    }
+
+    /** Java face of [connectLocal]. */
+    public fun connectLocalAsync(config: SessionConfig): CompletableFuture<Session> = scope.future { connectLocal(config) }
+
+    internal fun realm(name: String): RouterRealm? = realms[name]
+
+    internal fun user(authId: String): RouterUser? = users[authId]
+
+    internal fun newSessionId(): Long = 1 + (random.nextLong() and Long.MAX_VALUE) % WampValues.MAX_ID
+
+    internal fun rawSocketPeers(): List<RawSocketPeer> = connections.mapNotNull { it.peer as? RawSocketPeer }
+
+    internal fun liveSessions(): List<RouterSession> = connections.toList()
+
+    private suspend fun serve(peer: Peer) {
+        if (peer is RawSocketPeer) peer.answerPings = !faults.pongsStopped
+        val session = RouterSession(this, peer)
+        connections.add(session)
+        try {
+            kotlinx.coroutines.coroutineScope { session.run(this) }
+        } finally {
+            connections.remove(session)
+        }
+    }
+
+    private suspend fun acceptLoop(server: ServerSocket, kind: String) {
+        while (scope.isActive) {
+            val socket = try {
+                server.accept()
+            } catch (e: Exception) {
+                if (e is kotlinx.coroutines.CancellationException) throw e
+                log.debug("router: {} accept stopped: {}", kind, e.message)
+                return
+            }
+            scope.launch(CoroutineName("rawsocket-$kind")) { rawSocket(socket, kind) }
+        }
+    }
+
+    private suspend fun rawSocket(socket: Socket, kind: String) {
+        val input = socket.openReadChannel()
+        val output = socket.openWriteChannel(autoFlush = false)
+        try {
+            val hs = ByteArray(RawSocketProtocol.HANDSHAKE_LENGTH)
+            withTimeoutOrNull(options.helloTimeout.toKotlinDuration()) { input.readFully(hs) } ?: return socket.close()
+            val handshake = when (val request = Handshake.parseRequest(hs)) {
+                Handshake.Request.Drop -> return socket.close()
+                is Handshake.Request.Refuse -> {
+                    output.writeFully(Handshake.errorReply(request.errorCode)); output.flush()
+                    return socket.close()
+                }
+                is Handshake.Request.Valid -> request.handshake
+            }
+            val serialization = Serialization.fromRawSocketId(handshake.serializerId)
+            if (serialization == null) {
+                output.writeFully(Handshake.errorReply(RawSocketProtocol.ERROR_SERIALIZER_UNSUPPORTED)); output.flush()
+                return socket.close()
+            }
+            val exponent = RawSocketProtocol.exponentFor(options.rawSocketRecvLimit)
+            output.writeFully(Handshake(exponent, handshake.serializerId).encode())
+            output.flush()
+            val peer = RawSocketPeer(
+                input, output, serialization.serializer(),
+                sendLimit = handshake.maxLength,
+                recvLimit = RawSocketProtocol.maxLengthOf(exponent),
+                description = "rawsocket $kind ${serialization.subprotocol}",
+            ) { runCatching { socket.close() } }
+            serve(peer)
+        } catch (e: Exception) {
+            if (e is kotlinx.coroutines.CancellationException) throw e
+            log.debug("router: RawSocket connection ended: {}", e.message)
+        } finally {
+            runCatching { socket.close() }
+        }
+    }
+
+    /** Says GOODBYE (`wamp.close.system_shutdown`) to every session, then stops all listeners. */
+    override fun close() {
+        runBlocking {
+            realms.values.forEach { it.shutdown() }
+            withTimeoutOrNull(500) { while (connections.any { it.realm != null }) kotlinx.coroutines.delay(10) }
+            runCatching { tcpServer.close() }
+            runCatching { unixServer?.close() }
+            connections.forEach { it.terminate() }
+            scope.coroutineContext[kotlinx.coroutines.Job]!!.cancelAndJoin()
+            runCatching { selector.close() }
+        }
+        server.stop(0, 1_000)
+        options.unixSocketPath?.let { java.io.File(it).delete() }
+    }
+
+    public companion object {
+        /** Starts a router with [options]. */
+        @JvmStatic
+        @JvmOverloads
+        public fun start(options: WampRouterOptions = WampRouterOptions.builder().build()): WampRouter = WampRouter(options)
+    }
+}
+
+/** Fault controls of a [WampRouter]. */
+public class WampRouterFaults internal constructor(private val router: WampRouter) {
+    @Volatile
+    internal var pongsStopped: Boolean = false
+
+    /** Latency added before every message the router sends. */
+    @Volatile
+    public var delay: Duration = Duration.ZERO
+
+    /** When true the router reads requests but answers none (clients see response timeouts). */
+    @Volatile
+    public var muted: Boolean = false
+
+    /** Closes every client connection at once, without GOODBYE. Returns how many were dropped. */
+    public fun dropSessions(): Int = runBlocking {
+        val all = router.liveSessions()
+        all.forEach { it.terminate() }
+        all.size
+    }
+
+    /** Stops (or resumes) answering RawSocket PINGs on current and future connections: keepalive expiry. */
+    public fun stopPonging(stop: Boolean) {
+        pongsStopped = stop
+        router.rawSocketPeers().forEach { it.answerPings = !stop }
+    }
+}

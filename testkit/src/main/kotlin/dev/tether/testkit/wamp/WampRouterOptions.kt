@@ -1,0 +1,113 @@
+package dev.tether.testkit.wamp
+
+import dev.tether.wamp.auth.WampCra
+import java.time.Duration
+
+/** One user the router can authenticate. */
+public sealed interface RouterUser {
+    /** The authid the client sends in HELLO. */
+    public val authId: String
+
+    /** The authrole the router grants. */
+    public val authRole: String
+
+    /** Ticket authentication: the client must send [ticket]. */
+    public data class Ticket(override val authId: String, val ticket: String, override val authRole: String = "user") : RouterUser
+
+    /**
+     * WAMP-CRA. With [salt] the router keeps only the derived key (as nexus's key store does) and sends salt,
+     * iterations and keylen in the CHALLENGE.
+     */
+    public data class Cra(
+        override val authId: String,
+        val secret: String,
+        override val authRole: String = "user",
+        val salt: String? = null,
+        val iterations: Int = WampCra.DEFAULT_ITERATIONS,
+        val keyLength: Int = WampCra.DEFAULT_KEY_LENGTH,
+    ) : RouterUser {
+        internal val key: ByteArray
+            get() = if (salt == null) secret.toByteArray() else WampCra.deriveKey(secret, salt, iterations, keyLength).toByteArray()
+
+        override fun toString(): String = "Cra(authId=$authId, authRole=$authRole, salted=${salt != null})"
+    }
+
+    /** WAMP-cryptosign with an Ed25519 public key (64 hex characters). */
+    public data class Cryptosign(override val authId: String, val publicKeyHex: String, override val authRole: String = "user") : RouterUser
+}
+
+/**
+ * Configuration of a [WampRouter]. Build with [builder] (Java) or `WampRouterOptions { realm("r") }` (Kotlin).
+ * Defaults: realm `realm1` open to anonymous sessions, RawSocket receive limit 16 MiB, HELLO timeout 5 s.
+ */
+public class WampRouterOptions private constructor(b: Builder) {
+    /** Realm name -> whether anonymous sessions may join it. */
+    public val realms: Map<String, Boolean> = b.realms.toMap()
+
+    /** Users by authid. */
+    public val users: List<RouterUser> = b.users.toList()
+
+    /** The router's RawSocket receive limit (announced in its handshake reply). */
+    public val rawSocketRecvLimit: Long = b.rawSocketRecvLimit
+
+    /** A Unix domain socket path to serve RawSocket on as well, or null. */
+    public val unixSocketPath: String? = b.unixSocketPath
+
+    /** How long a new connection has to send HELLO. */
+    public val helloTimeout: Duration = b.helloTimeout
+
+    /** Largest WebSocket message the router accepts. */
+    public val maxWebSocketMessage: Long = b.maxWebSocketMessage
+
+    /** Builder; every setter returns it. */
+    public class Builder {
+        internal val realms = LinkedHashMap<String, Boolean>()
+        internal val users = ArrayList<RouterUser>()
+        internal var rawSocketRecvLimit: Long = 16L shl 20
+        internal var unixSocketPath: String? = null
+        internal var helloTimeout: Duration = Duration.ofSeconds(5)
+        internal var maxWebSocketMessage: Long = 16L shl 20
+
+        /** Adds [name]; [anonymous] allows sessions without authentication. */
+        @JvmOverloads
+        public fun realm(name: String, anonymous: Boolean = true): Builder = apply { realms[name] = anonymous }
+        /** Adds a user (any auth method). */
+        public fun user(user: RouterUser): Builder = apply { users.add(user) }
+        /** Adds a ticket user. */
+        @JvmOverloads
+        public fun ticketUser(authId: String, ticket: String, role: String = "user"): Builder = user(RouterUser.Ticket(authId, ticket, role))
+        /** Adds a WAMP-CRA user with an unsalted secret. */
+        @JvmOverloads
+        public fun craUser(authId: String, secret: String, role: String = "user"): Builder = user(RouterUser.Cra(authId, secret, role))
+        /** Adds a WAMP-CRA user whose key is derived with PBKDF2 (salt, iterations, key length). */
+        @JvmOverloads
+        public fun saltedCraUser(authId: String, secret: String, salt: String, iterations: Int = 1000, keyLength: Int = 32, role: String = "user"): Builder =
+            user(RouterUser.Cra(authId, secret, role, salt, iterations, keyLength))
+        /** Adds a cryptosign user with an Ed25519 public key in hex. */
+        @JvmOverloads
+        public fun cryptosignUser(authId: String, publicKeyHex: String, role: String = "user"): Builder = user(RouterUser.Cryptosign(authId, publicKeyHex, role))
+        /** Sets the router's RawSocket receive limit (rounded up to a power of two in the handshake). */
+        public fun rawSocketRecvLimit(bytes: Long): Builder = apply { rawSocketRecvLimit = bytes }
+        /** Also serves RawSocket on a Unix domain socket at this path (null: none). */
+        public fun unixSocket(path: String?): Builder = apply { unixSocketPath = path }
+        /** Sets how long a connection may take to send HELLO and to answer a CHALLENGE. */
+        public fun helloTimeout(timeout: Duration): Builder = apply { helloTimeout = timeout }
+        /** Sets the largest WebSocket frame the router accepts. */
+        public fun maxWebSocketMessage(bytes: Long): Builder = apply { maxWebSocketMessage = bytes }
+        /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
+        public fun build(): WampRouterOptions {
+            if (realms.isEmpty()) realms["realm1"] = true
+            return WampRouterOptions(this)
+        }
+    }
+
+    public companion object {
+        /** Starts a builder (Java). */
+        @JvmStatic
+        public fun builder(): Builder = Builder()
+
+        /** Kotlin: `WampRouterOptions { realm("r"); ticketUser("u", "t") }`. */
+        @JvmSynthetic
+        public operator fun invoke(block: Builder.() -> Unit = {}): WampRouterOptions = Builder().apply(block).build()
+    }
+}

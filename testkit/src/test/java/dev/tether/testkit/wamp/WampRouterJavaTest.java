@@ -1,0 +1,108 @@
+package dev.tether.testkit.wamp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.wamp.AbortException;
+import dev.tether.wamp.CallResult;
+import dev.tether.wamp.Event;
+import dev.tether.wamp.InvokeResult;
+import dev.tether.wamp.RpcException;
+import dev.tether.wamp.Session;
+import dev.tether.wamp.SessionConfig;
+import dev.tether.wamp.auth.AuthHandler;
+import dev.tether.wamp.serializer.Serialization;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The Java face of the WAMP session and of the router: futures, builders, functional handlers. */
+class WampRouterJavaTest {
+    private WampRouter router;
+
+    @BeforeEach
+    void start() {
+        router = WampRouter.start(WampRouterOptions.builder().realm("realm1").ticketUser("joe", "s3cret").build());
+    }
+
+    @AfterEach
+    void stop() {
+        router.close();
+    }
+
+    private static <T> T await(CompletableFuture<T> f) throws Exception {
+        return f.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void registerCallPublishSubscribeWithFutures() throws Exception {
+        SessionConfig config = SessionConfig.builder("realm1").serialization(Serialization.MSGPACK).build();
+        try (Session callee = await(Session.connectAsync(router.getTcpUrl(), config));
+             Session caller = await(Session.connectAsync(router.getWsUrl(), config))) {
+            long regId = await(callee.registerAsync("com.add", inv -> {
+                long a = (Long) inv.getArgs().get(0);
+                long b = (Long) inv.getArgs().get(1);
+                if (a < 0) {
+                    return CompletableFuture.failedFuture(new RpcException("com.error.negative", List.of(a)));
+                }
+                return CompletableFuture.completedFuture(InvokeResult.of(a + b));
+            }));
+            assertEquals(regId, callee.registrationId("com.add"));
+
+            CallResult result = await(caller.callAsync("com.add", List.of(2, 3)));
+            assertEquals(List.of(5L), result.getArgs());
+
+            ExecutionException failed = assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.add", List.of(-1, 3))));
+            RpcException rpc = assertInstanceOf(RpcException.class, failed.getCause());
+            assertEquals("com.error.negative", rpc.getError());
+            assertEquals(List.of(-1L), rpc.getArgs());
+
+            LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+            long subId = await(callee.subscribeAsync("com.topic", events::add));
+            assertEquals(subId, callee.subscriptionId("com.topic"));
+            Long publication = await(caller.publishAsync("com.topic", List.of("hello"), Map.of("k", true), Map.of("acknowledge", true)));
+            assertNotNull(publication);
+            Event event = events.poll(10, TimeUnit.SECONDS);
+            assertNotNull(event);
+            assertEquals(List.of("hello"), event.getArgs());
+            assertEquals(Map.of("k", true), event.getKwargs());
+
+            await(callee.unsubscribeAsync("com.topic"));
+            await(callee.unregisterAsync("com.add"));
+            await(caller.leaveAsync());
+            assertTrue(await(caller.doneFuture()).contains("closed"));
+        }
+    }
+
+    @Test
+    void ticketAuthAndAbortAsTypedException() throws Exception {
+        SessionConfig good = SessionConfig.builder("realm1").authId("joe")
+            .authHandler("ticket", AuthHandler.ticket("s3cret")).responseTimeout(Duration.ofSeconds(5)).build();
+        try (Session s = await(Session.connectAsync(router.getTcpUrl(), good))) {
+            assertEquals("joe", s.getAuthId());
+            assertEquals("user", s.getAuthRole());
+        }
+        SessionConfig bad = good.toBuilder().authHandler("ticket", AuthHandler.ticket("wrong")).build();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> await(Session.connectAsync(router.getTcpUrl(), bad)));
+        AbortException abort = assertInstanceOf(AbortException.class, e.getCause());
+        assertEquals("wamp.error.authentication_failed", abort.getReason());
+    }
+
+    @Test
+    void connectLocalNeedsNoSocket() throws Exception {
+        try (Session s = await(router.connectLocalAsync(SessionConfig.builder("realm1").build()))) {
+            CallResult count = await(s.callAsync("wamp.session.count"));
+            assertEquals(List.of(1L), count.getArgs());
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package dev.tether.testkit.wamp
+
+import dev.tether.wamp.AbortException
+import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.ResponseTimeoutException
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampErrorException
+import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.serializer.Serialization
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+import io.ktor.network.selector.SelectorManager
+import io.ktor.network.sockets.InetSocketAddress
+import io.ktor.network.sockets.aSocket
+import io.ktor.network.sockets.openReadChannel
+import io.ktor.network.sockets.openWriteChannel
+import io.ktor.utils.io.readAvailable
+import io.ktor.utils.io.writeFully
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withTimeout
+import java.nio.file.Files
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+
+/** Router behaviour: authentication, credential rotation, faults, RawSocket handshake answers, Unix sockets. */
+class WampRouterSpec : FunSpec({
+    val key = CryptosignKey.generate()
+    val options = WampRouterOptions {
+        realm("realm1")
+        realm("closed", anonymous = false)
+        ticketUser("tick", "t1")
+        craUser("cra", "crasecret")
+        saltedCraUser("salty", "saltsecret", "salt123", iterations = 100)
+        cryptosignUser("cs", key.publicKeyHex)
+    }
+
+    fun config(realm: String = "closed", block: SessionConfig.Builder.() -> Unit) =
+        SessionConfig(realm) { responseTimeout(2.seconds); block() }
+
+    test("each auth method succeeds with the right credential and fails with a wrong one") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                val good = listOf(
+                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) } to "ticket",
+                    config { authId("cra"); authHandler("wampcra", AuthHandler.wampCra("crasecret")) } to "wampcra",
+                    config { authId("salty"); authHandler("wampcra", AuthHandler.wampCra("saltsecret")) } to "wampcra",
+                    config { authId("cs"); authHandler("cryptosign", AuthHandler.cryptosign(key)) } to "cryptosign",
+                )
+                for ((c, method) in good) {
+                    val s = Session.connect(router.tcpUrl, c)
+                    s.realmDetails["authmethod"] shouldBe method
+                    s.authRole shouldBe "user"
+                    s.leave()
+                }
+                val bad = listOf(
+                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t2")) },
+                    config { authId("cra"); authHandler("wampcra", AuthHandler.wampCra("nope")) },
+                    config { authId("salty"); authHandler("wampcra", AuthHandler.wampCra("crasecret")) },
+                    config { authId("cs"); authHandler("cryptosign", AuthHandler.cryptosign(CryptosignKey.generate())) },
+                    config { },
+                )
+                for (c in bad) {
+                    val e = shouldThrow<AbortException> { Session.connect(router.wsUrl, c) }
+                    e.reason shouldBe "wamp.error.authentication_failed"
+                }
+                shouldThrow<AbortException> { Session.connect(router.wsUrl, config("nowhere") { }) }.reason shouldBe "wamp.error.no_such_realm"
+            }
+        }
+    }
+
+    test("rotating a credential keeps existing sessions and refuses new logins with the old one") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                val old = config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) }
+                val s = Session.connect(router.tcpUrl, old)
+                router.rotateUser(RouterUser.Ticket("tick", "t9"))
+                shouldThrow<AbortException> { Session.connect(router.tcpUrl, old) }
+                Session.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) }).leave()
+                s.call("wamp.session.count").args shouldBe listOf(1L)
+                s.leave()
+            }
+        }
+    }
+
+    test("drop fault ends every session; mute fault makes requests time out") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                val a = Session.connect(router.tcpUrl, config("realm1") { })
+                val b = Session.connect(router.wsUrl, config("realm1") { })
+                router.faults.dropSessions() shouldBe 2
+                a.awaitDone() shouldContain "connection"
+                b.awaitDone()
+                val c = Session.connect(router.tcpUrl, config("realm1") { responseTimeout(200.milliseconds) })
+                router.faults.muted = true
+                shouldThrow<ResponseTimeoutException> { c.subscribe("t") { } }
+                router.faults.muted = false
+                c.subscribe("t") { }
+                c.leave()
+            }
+        }
+    }
+
+    test("delay fault: replies slower than the response timeout fail the request, and arrive late harmlessly") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                val s = Session.connect(router.wsUrl, config("realm1") { responseTimeout(150.milliseconds) })
+                router.faults.delay = java.time.Duration.ofSeconds(1)
+                shouldThrow<ResponseTimeoutException> { s.register("slow") { InvokeResult() } }
+                router.faults.delay = java.time.Duration.ZERO
+                // Calls have no response timeout: this one queues behind the late REGISTERED, which is dropped.
+                s.call("wamp.session.count").args shouldBe listOf(1L)
+                s.registrationId("slow") shouldBe null
+                s.isOpen shouldBe true
+                s.leave()
+            }
+        }
+    }
+
+    test("stopped PONGs let a RawSocket client's keepalive detect the dead peer") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                router.faults.stopPonging(true)
+                val s = Session.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
+                s.awaitDone() shouldContain "connection"
+            }
+        }
+    }
+
+    test("RawSocket handshake answers: unsupported serializer, reserved bits, and the router's own limit") {
+        WampRouter.start(WampRouterOptions { rawSocketRecvLimit(1000) }).use { router ->
+            withTimeout(10.seconds) {
+                suspend fun probe(bytes: String): String {
+                    SelectorManager(Dispatchers.IO).use { sel ->
+                        aSocket(sel).tcp().connect(InetSocketAddress("127.0.0.1", router.rawSocketPort)).use { sock ->
+                            val out = sock.openWriteChannel(autoFlush = true)
+                            out.writeFully(bytes.chunked(2).map { it.toInt(16).toByte() }.toByteArray())
+                            val input = sock.openReadChannel()
+                            val buf = ByteArray(8)
+                            val n = input.readAvailable(buf)
+                            return if (n <= 0) "" else buf.copyOf(n).joinToString("") { "%02x".format(it) }
+                        }
+                    }
+                }
+                probe("7ff50000") shouldBe "7f100000"
+                probe("7ff10001") shouldBe "7f300000"
+                probe("7ff10000") shouldBe "7f110000"
+                probe("7ff00000") shouldBe ""
+                probe("7ef10000") shouldBe ""
+            }
+        }
+    }
+
+    test("Unix domain socket transport with every serializer, and connectLocal") {
+        val dir = Files.createTempDirectory("wamp")
+        val path = dir.resolve("router.sock").toString()
+        WampRouter.start(WampRouterOptions { unixSocket(path) }).use { router ->
+            withTimeout(20.seconds) {
+                for (ser in Serialization.entries) {
+                    val callee = Session.connect(router.unixUrl!!, config("realm1") { serialization(ser) })
+                    callee.register("echo.$ser") { InvokeResult(it.args) }
+                    val local = router.connectLocal(config("realm1") { })
+                    local.call("echo.$ser", listOf(byteArrayOf(1, 2), "é")).args.let {
+                        (it[0] as ByteArray).toList() shouldBe listOf<Byte>(1, 2)
+                        it[1] shouldBe "é"
+                    }
+                    local.leave()
+                    callee.leave()
+                }
+                shouldThrow<WampErrorException> {
+                    router.connectLocal(config("realm1") { }).call("nope")
+                }.error shouldBe "wamp.error.no_such_procedure"
+            }
+        }
+        Files.deleteIfExists(dir)
+    }
+})
