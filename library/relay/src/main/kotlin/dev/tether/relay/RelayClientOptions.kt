@@ -1,0 +1,92 @@
+package dev.tether.relay
+
+import java.time.Duration
+import javax.net.ssl.X509TrustManager
+import kotlin.time.toJavaDuration
+
+/**
+ * Tunables of a [RelayClient]. The defaults are netbird's; tests shorten the timers. Immutable; Java:
+ * `RelayClientOptions.builder().connQueueSize(1000).build()`, Kotlin: `RelayClientOptions { connQueueSize(1000) }`.
+ *
+ * @property handshakeTimeout bound on the wait for AuthResponse (8 s).
+ * @property dialTimeout bound on one WebSocket dial (30 s).
+ * @property healthCheckTimeout the session is declared dead when no server health check arrived for this long (35 s).
+ * @property openConnTimeout bound on openConn's wait for the peer to come online (30 s).
+ * @property connQueueSize inbound messages each [RelayConn] queues before dropping (or, with [backpressure], before
+ *   the relay socket stops being read) (100).
+ * @property backpressure when true a full connection queue pauses the relay socket instead of dropping: right for
+ *   a relay connection that serves one peer, wrong when one slow peer must not stall others (false).
+ * @property earlyBufferTtl how long a message from a peer without a connection is kept (5 s).
+ * @property earlyBufferCapacity how many peers the early buffer holds a message for (10 000).
+ * @property trustManager TLS trust for `rels://` (null: the JVM's trust store).
+ */
+public class RelayClientOptions private constructor(b: Builder) {
+    public val handshakeTimeout: Duration = b.handshakeTimeout
+    public val dialTimeout: Duration = b.dialTimeout
+    public val healthCheckTimeout: Duration = b.healthCheckTimeout
+    public val openConnTimeout: Duration = b.openConnTimeout
+    public val connQueueSize: Int = b.connQueueSize
+    public val backpressure: Boolean = b.backpressure
+    public val earlyBufferTtl: Duration = b.earlyBufferTtl
+    public val earlyBufferCapacity: Int = b.earlyBufferCapacity
+    public val trustManager: X509TrustManager? = b.trustManager
+
+    init {
+        for ((name, d) in listOf("handshakeTimeout" to handshakeTimeout, "dialTimeout" to dialTimeout,
+            "healthCheckTimeout" to healthCheckTimeout, "openConnTimeout" to openConnTimeout, "earlyBufferTtl" to earlyBufferTtl)) {
+            require(!d.isNegative && !d.isZero) { "$name must be positive, was $d" }
+        }
+        require(connQueueSize > 0) { "connQueueSize must be positive, was $connQueueSize" }
+        require(earlyBufferCapacity >= 0) { "earlyBufferCapacity must not be negative" }
+    }
+
+    /** A builder starting from these options. */
+    public fun toBuilder(): Builder = Builder().also {
+        it.handshakeTimeout = handshakeTimeout; it.dialTimeout = dialTimeout; it.healthCheckTimeout = healthCheckTimeout
+        it.openConnTimeout = openConnTimeout; it.connQueueSize = connQueueSize; it.backpressure = backpressure
+        it.earlyBufferTtl = earlyBufferTtl; it.earlyBufferCapacity = earlyBufferCapacity; it.trustManager = trustManager
+    }
+
+    /** Fluent construction; every setter returns the builder. */
+    public class Builder internal constructor() {
+        internal var handshakeTimeout: Duration = Duration.ofMillis(RelayProtocol.HANDSHAKE_TIMEOUT_MILLIS)
+        internal var dialTimeout: Duration = Duration.ofMillis(RelayProtocol.DIAL_TIMEOUT_MILLIS)
+        internal var healthCheckTimeout: Duration = Duration.ofMillis(RelayProtocol.CLIENT_HEALTH_TIMEOUT_MILLIS)
+        internal var openConnTimeout: Duration = Duration.ofMillis(RelayProtocol.OPEN_CONN_TIMEOUT_MILLIS)
+        internal var connQueueSize: Int = RelayProtocol.CONN_QUEUE_SIZE
+        internal var backpressure: Boolean = false
+        internal var earlyBufferTtl: Duration = Duration.ofMillis(RelayProtocol.EARLY_BUFFER_TTL_MILLIS)
+        internal var earlyBufferCapacity: Int = RelayProtocol.EARLY_BUFFER_CAPACITY
+        internal var trustManager: X509TrustManager? = null
+
+        public fun handshakeTimeout(value: Duration): Builder = apply { handshakeTimeout = value }
+        @JvmSynthetic public fun handshakeTimeout(value: kotlin.time.Duration): Builder = handshakeTimeout(value.toJavaDuration())
+        public fun dialTimeout(value: Duration): Builder = apply { dialTimeout = value }
+        @JvmSynthetic public fun dialTimeout(value: kotlin.time.Duration): Builder = dialTimeout(value.toJavaDuration())
+        public fun healthCheckTimeout(value: Duration): Builder = apply { healthCheckTimeout = value }
+        @JvmSynthetic public fun healthCheckTimeout(value: kotlin.time.Duration): Builder = healthCheckTimeout(value.toJavaDuration())
+        public fun openConnTimeout(value: Duration): Builder = apply { openConnTimeout = value }
+        @JvmSynthetic public fun openConnTimeout(value: kotlin.time.Duration): Builder = openConnTimeout(value.toJavaDuration())
+        public fun connQueueSize(value: Int): Builder = apply { connQueueSize = value }
+        public fun backpressure(value: Boolean): Builder = apply { backpressure = value }
+        public fun earlyBufferTtl(value: Duration): Builder = apply { earlyBufferTtl = value }
+        @JvmSynthetic public fun earlyBufferTtl(value: kotlin.time.Duration): Builder = earlyBufferTtl(value.toJavaDuration())
+        public fun earlyBufferCapacity(value: Int): Builder = apply { earlyBufferCapacity = value }
+        public fun trustManager(value: X509TrustManager?): Builder = apply { trustManager = value }
+        public fun build(): RelayClientOptions = RelayClientOptions(this)
+    }
+
+    public companion object {
+        /** netbird's defaults. */
+        @JvmField
+        public val DEFAULT: RelayClientOptions = Builder().build()
+
+        /** A builder starting from the defaults (Java). */
+        @JvmStatic
+        public fun builder(): Builder = Builder()
+
+        /** Kotlin: `RelayClientOptions { connQueueSize(1000) }`. */
+        @JvmSynthetic
+        public operator fun invoke(block: Builder.() -> Unit): RelayClientOptions = Builder().apply(block).build()
+    }
+}

@@ -1,0 +1,126 @@
+package dev.tether.testkit.relay;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.relay.ConnAlreadyExistsException;
+import dev.tether.relay.ConnClosedException;
+import dev.tether.relay.DeadlineExceededException;
+import dev.tether.relay.Manager;
+import dev.tether.relay.ManagerOptions;
+import dev.tether.relay.PayloadTooLargeException;
+import dev.tether.relay.PeerId;
+import dev.tether.relay.RelayClient;
+import dev.tether.relay.RelayClientNotConnectedException;
+import dev.tether.relay.RelayClientOptions;
+import dev.tether.relay.RelayConn;
+import dev.tether.relay.TokenStore;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The Java faces of the relay client, connection and manager against the testkit relay. */
+class RelayJavaTest {
+    private static final long T = 10;
+
+    private static FakeRelayServer relay() {
+        return FakeRelayServer.start(FakeRelayServer.Options.builder()
+                .healthCheckInterval(Duration.ofMillis(100))
+                .healthCheckTimeout(Duration.ofSeconds(1))
+                .build());
+    }
+
+    @Test
+    void clientFuturesAndBlockingConnReadWrite() throws Exception {
+        try (FakeRelayServer server = relay();
+                RelayClient a = new RelayClient(server.getUrl(), server.tokenStore(), "peerA");
+                RelayClient b = new RelayClient(server.getUrl(), server.tokenStore(), "peerB",
+                        RelayClientOptions.builder().connQueueSize(10).build())) {
+            ExecutionException notConnected = assertThrows(ExecutionException.class,
+                    () -> a.openConnAsync("peerB").get(T, TimeUnit.SECONDS));
+            assertInstanceOf(RelayClientNotConnectedException.class, notConnected.getCause());
+
+            CompletableFuture.allOf(a.connectAsync(), b.connectAsync()).get(T, TimeUnit.SECONDS);
+            assertEquals(server.getUrl(), a.serverInstanceUrl());
+            CompletableFuture<RelayConn> toB = a.openConnAsync("peerB");
+            RelayConn toA = b.openConnAsync(PeerId.of("peerA")).get(T, TimeUnit.SECONDS);
+            RelayConn ab = toB.get(T, TimeUnit.SECONDS);
+
+            ExecutionException dup = assertThrows(ExecutionException.class,
+                    () -> a.openConnAsync("peerB").get(T, TimeUnit.SECONDS));
+            assertInstanceOf(ConnAlreadyExistsException.class, dup.getCause());
+
+            assertEquals(5, ab.write("hello".getBytes(StandardCharsets.UTF_8)));
+            byte[] buf = new byte[64];
+            int n = toA.read(buf);
+            assertEquals("hello", new String(buf, 0, n, StandardCharsets.UTF_8));
+
+            toA.writeAsync(new byte[] {1, 2, 3}).get(T, TimeUnit.SECONDS);
+            assertArrayEquals(new byte[] {1, 2, 3}, ab.readAsync().get(T, TimeUnit.SECONDS));
+
+            assertThrows(PayloadTooLargeException.class, () -> ab.write(new byte[8783]));
+
+            toA.setReadDeadline(Instant.now().plusMillis(50));
+            assertThrows(DeadlineExceededException.class, () -> toA.read(buf));
+            toA.setReadDeadline(null);
+            ab.write(new byte[] {9});
+            assertEquals(1, toA.read(buf));
+            assertEquals(9, buf[0]);
+
+            ab.close();
+            assertThrows(ConnClosedException.class, () -> ab.write(new byte[] {1}));
+            assertFalse(ab.isOpen());
+            assertTrue(toA.isOpen());
+            assertEquals(2, toA.stats().getDelivered());
+
+            CountDownLatch disconnected = new CountDownLatch(1);
+            a.setOnDisconnectListener(url -> disconnected.countDown());
+            a.closeAsync().get(T, TimeUnit.SECONDS);
+            assertTrue(disconnected.await(T, TimeUnit.SECONDS));
+            assertThrows(ConnClosedException.class, () -> toA.read(buf));
+        }
+    }
+
+    @Test
+    void managerServesAndOpensThroughHomeAndForeignRelays() throws Exception {
+        try (FakeRelayServer home = relay(); FakeRelayServer foreign = relay()) {
+            foreign.rotateSecret(home.getSecret());
+            TokenStore tokens = home.tokenStore();
+            ManagerOptions options = ManagerOptions.builder().cleanupInterval(Duration.ofMinutes(5)).build();
+            try (Manager a = new Manager(List.of(home.getUrl()), "peerA", tokens, options);
+                    Manager b = new Manager(List.of(foreign.getUrl()), "peerB", tokens, options)) {
+                a.serveAsync().get(T, TimeUnit.SECONDS);
+                b.serveAsync().get(T, TimeUnit.SECONDS);
+                assertTrue(a.hasRelayAddress());
+                assertEquals(home.getUrl(), a.relayInstanceAddress());
+
+                // Both meet on A's home relay: foreign for B.
+                CompletableFuture<RelayConn> fromB = b.openConnAsync(a.relayInstanceAddress(), "peerA");
+                RelayConn fromA = a.openConnAsync(a.relayInstanceAddress(), "peerB").get(T, TimeUnit.SECONDS);
+                RelayConn ba = fromB.get(T, TimeUnit.SECONDS);
+                assertEquals(java.util.Set.of(home.getUrl()), b.foreignRelays());
+                ba.write("via foreign".getBytes(StandardCharsets.UTF_8));
+                byte[] buf = new byte[32];
+                int n = fromA.read(buf);
+                assertEquals("via foreign", new String(buf, 0, n, StandardCharsets.UTF_8));
+
+                CountDownLatch closed = new CountDownLatch(1);
+                Manager.OnServerCloseListener listener = closed::countDown;
+                b.addCloseListener(home.getUrl(), listener);
+                b.addCloseListener(home.getUrl(), listener);
+                home.getFaults().dropPeer("peerB");
+                assertTrue(closed.await(T, TimeUnit.SECONDS));
+            }
+        }
+    }
+}
