@@ -11,7 +11,7 @@ import kotlin.time.Duration.Companion.minutes
 class DemoCommand : Callable<Int> {
     override fun call(): Int {
         val out = DemoOutput(System.out)
-        val sections: List<DemoSection> = listOf(WsClientDemo())
+        val sections: List<DemoSection> = listOf(WsClientDemo(), MuxDemo(), TunnelDemo(), WampDemo(), RelayDemo())
         runBlocking {
             for (section in sections) {
                 out.section(section.title)

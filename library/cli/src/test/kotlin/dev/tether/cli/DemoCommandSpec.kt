@@ -24,6 +24,15 @@ class DemoCommandSpec : FunSpec({
         text shouldContain "authentication failed (HTTP 401)"
         text shouldContain "reconnected with the rotated token"
         text shouldContain "counted 1 malformed and 1 binary frame(s)"
+        text shouldContain "keepalive expiry detected: KeepAliveExpiredException"
+        text shouldContain "read them back byte for byte"
+        text shouldContain "registered again; public URL still"
+        text shouldContain "-> \"hello from the local server: GET /again\""
+        text shouldContain "call demo.add(2, 40) over tcp/msgpack -> 42"
+        text shouldContain "event received over WebSocket/JSON: \"hello subscribers\""
+        text shouldContain "wampcra auth: bob joined realm private"
+        text shouldContain "alice -> bob: \"hello bob\"; bob -> alice: \"hello alice\""
+        text shouldContain "both reconnected with the same client objects"
         text shouldContain "every demo section completed"
     }
 
@@ -33,5 +42,16 @@ class DemoCommandSpec : FunSpec({
         cmd.execute("--help") shouldBe 0
         out.toString() shouldContain "demo"
         out.toString() shouldContain "serve"
+        out.toString() shouldContain "tunnel"
+    }
+
+    test("serve lists every fake and tunnel validates its arguments before dialling") {
+        val fakes = CommandLine(TetherCommand()).subcommands.getValue("serve").subcommands.keys
+        fakes shouldBe setOf("broker", "mux", "proxy", "router", "relay")
+        val err = java.io.StringWriter()
+        val status = CommandLine(TetherCommand()).setErr(java.io.PrintWriter(err))
+            .execute("tunnel", "--proxy", "http://127.0.0.1:1", "--id", "x", "--to", "http://127.0.0.1:2")
+        status shouldBe 2 // picocli: missing --token or --secret
+        err.toString() shouldContain "--token"
     }
 })
