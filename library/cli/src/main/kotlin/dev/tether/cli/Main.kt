@@ -10,7 +10,7 @@ import kotlin.system.exitProcess
     mixinStandardHelpOptions = true,
     version = ["tether 0.1.0-SNAPSHOT"],
     description = ["Resilient WebSocket clients for the JVM: demos and in-process fakes."],
-    subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class],
+    subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class, RelayCommand::class],
 )
 class TetherCommand : Runnable {
     override fun run() {
