@@ -225,6 +225,26 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
+    test("serving viewers (spec §10): a viewer offering an h2c upgrade (the JDK client's default) is answered over HTTP/1.1") {
+        FakeTunnelProxy.start().use { proxy ->
+            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                coroutineScope {
+                    val serving = launch { client.serve(echoHandler) }
+                    val h2c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()
+                    val got = h2c.sendAsync(HttpRequest.newBuilder(URI("${client.url}/h2c")).timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofString()).await()
+                    got.statusCode() shouldBe 200
+                    got.headers().firstValue("X-Target").get() shouldBe "/h2c"
+                    val posted = h2c.sendAsync(
+                        HttpRequest.newBuilder(URI("${client.url}/h2c-post")).timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString("body bytes")).build(),
+                        HttpResponse.BodyHandlers.ofString(),
+                    ).await()
+                    posted.body() shouldBe "body bytes"
+                    serving.cancel()
+                }
+            }
+        }
+    }
+
     test("serving viewers (spec §10): 64 concurrent viewers each get their own answer") {
         FakeTunnelProxy.start().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->

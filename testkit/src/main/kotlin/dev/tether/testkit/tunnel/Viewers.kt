@@ -86,15 +86,21 @@ internal class ViewerHttp(
         val length = call.request.header(HttpHeaders.ContentLength)
         val chunked = call.request.header(HttpHeaders.TransferEncoding)?.contains("chunked", ignoreCase = true) == true
         val extra = if (chunked) listOf("Transfer-Encoding: chunked") else emptyList()
-        val head = requestHead(call, call.request.httpMethod.value, target, originalPath, flavour, setOf("transfer-encoding", "connection"), extra)
+        // An h2c upgrade offer (JDK HttpClient's default) is not forwarded: the tunnel speaks HTTP/1.1 only.
+        val skip = setOf("transfer-encoding", "connection", "upgrade", "http2-settings")
+        val head = requestHead(call, call.request.httpMethod.value, target, originalPath, flavour, skip, extra)
         stream.write(head.toByteArray(Charsets.ISO_8859_1))
-        if (length != null || chunked) {
+        val declared = length?.toLongOrNull()
+        if (declared != null || chunked) {
             val body = call.receiveChannel()
             val buffer = ByteArray(32 * 1024)
-            while (true) {
-                val n = body.readAvailable(buffer, 0, buffer.size)
+            // Copy exactly the declared length: with an upgrade offer the engine's body channel does not end there.
+            var left = declared ?: Long.MAX_VALUE
+            while (left > 0) {
+                val n = body.readAvailable(buffer, 0, minOf(buffer.size.toLong(), left).toInt())
                 if (n < 0) break
                 if (n == 0) continue
+                left -= n
                 if (chunked) stream.write("${Integer.toHexString(n)}\r\n".toByteArray())
                 stream.write(buffer, 0, n)
                 if (chunked) stream.write("\r\n".toByteArray())

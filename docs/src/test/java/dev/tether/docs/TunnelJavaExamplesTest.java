@@ -1,0 +1,66 @@
+package dev.tether.docs;
+
+import dev.tether.testkit.tunnel.FakeTunnelProxy;
+import dev.tether.tunnel.TunnelClient;
+import dev.tether.tunnel.TunnelClosedException;
+import dev.tether.tunnel.TunnelConfig;
+import dev.tether.tunnel.TunnelHandler;
+import dev.tether.tunnel.TunnelResponse;
+import dev.tether.tunnel.TunnelTokens;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The Java examples of tunnel.md, each run against the testkit's FakeTunnelProxy. */
+class TunnelJavaExamplesTest {
+
+    @Test
+    void quickStartServesAViewerRequest() throws Exception {
+        // docs:start quickstart
+        try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {      // accepts tokens signed with "test-secret"
+            TunnelConfig config = TunnelConfig.builder()
+                    .id("java-tunnel")
+                    .proxyUrl(proxy.getUrl())
+                    .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    .build();
+            try (TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS)) {
+                CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request ->
+                        TunnelResponse.text("hello " + request.getMethod() + " " + request.getPath())));
+
+                // A viewer somewhere on the internet:
+                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
+                        HttpRequest.newBuilder(URI.create(tunnel.getUrl() + "/status")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, response.statusCode());
+                assertEquals("hello GET /status", response.body());
+
+                tunnel.close();                                      // serving completes normally
+                serving.get(10, TimeUnit.SECONDS);
+            }
+        }
+        // docs:end quickstart
+    }
+
+    @Test
+    void acceptAfterCloseFailsWithTunnelClosed() throws Exception {
+        try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
+            TunnelConfig config = TunnelConfig.builder().id("closing").proxyUrl(proxy.getUrl())
+                    .token(TunnelTokens.testToken("closing")).build();
+            TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS);
+            CompletableFuture<?> waiting = tunnel.acceptAsync();
+            tunnel.close();                                          // a waiting accept fails at once
+            ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(10, TimeUnit.SECONDS));
+            assertInstanceOf(TunnelClosedException.class, e.getCause());
+        }
+    }
+}

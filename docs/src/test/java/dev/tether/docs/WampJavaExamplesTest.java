@@ -1,0 +1,95 @@
+package dev.tether.docs;
+
+import dev.tether.testkit.wamp.WampRouter;
+import dev.tether.testkit.wamp.WampRouterOptions;
+import dev.tether.wamp.AbortException;
+import dev.tether.wamp.CallResult;
+import dev.tether.wamp.InvokeResult;
+import dev.tether.wamp.RpcException;
+import dev.tether.wamp.Session;
+import dev.tether.wamp.SessionConfig;
+import dev.tether.wamp.WampValues;
+import dev.tether.wamp.auth.AuthHandler;
+import dev.tether.wamp.serializer.Serialization;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/** The Java examples of wamp.md, run against the testkit's WampRouter. */
+@Timeout(30)
+class WampJavaExamplesTest {
+
+    @Test
+    void quickStart() throws Exception {
+        // docs:start java-quickstart
+        try (WampRouter router = WampRouter.start();
+             Session session = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+
+            // RPC: the handler returns a future of the result; fail it with RpcException to answer an ERROR.
+            session.registerAsync("com.example.add", inv -> CompletableFuture.completedFuture(
+                    InvokeResult.of(WampValues.asLong(inv.getArgs().get(0)) + WampValues.asLong(inv.getArgs().get(1)))))
+                    .get(10, TimeUnit.SECONDS);
+            CallResult sum = session.callAsync("com.example.add", List.of(2, 3)).get(10, TimeUnit.SECONDS);
+            assertEquals(List.of(5L), sum.getArgs());  // integers decode as Long
+
+            // PubSub: the consumer runs off the socket's thread, one event at a time per subscription.
+            BlockingQueue<Object> news = new LinkedBlockingQueue<>();
+            session.subscribeAsync("com.example.news", event -> news.add(event.getArgs().get(0)))
+                    .get(10, TimeUnit.SECONDS);
+            Long publication = session.publishAsync("com.example.news", List.of("hello"), Map.of(),
+                    Map.of("acknowledge", true, "exclude_me", false)).get(10, TimeUnit.SECONDS);
+            assertEquals("hello", news.poll(10, TimeUnit.SECONDS));
+            assertInstanceOf(Long.class, publication);  // acknowledged: the router's publication id
+        }  // close(): GOODBYE, bounded by twice the response timeout
+        // docs:end java-quickstart
+    }
+
+    @Test
+    void configurationAndErrors() throws Exception {
+        WampRouterOptions options = WampRouterOptions.builder()
+                .realm("app", false)
+                .ticketUser("svc", "s3cret", "backend")
+                .build();
+        try (WampRouter router = WampRouter.start(options)) {
+            // docs:start java-config
+            SessionConfig config = SessionConfig.builder("app")
+                    .authId("svc")
+                    .authHandler("ticket", AuthHandler.ticket("s3cret"))
+                    .serialization(Serialization.MSGPACK)
+                    .responseTimeout(Duration.ofSeconds(2))
+                    .callTimeout(Duration.ofSeconds(10))
+                    .build();
+            try (Session session = Session.connectAsync(router.getWsUrl(), config).get(10, TimeUnit.SECONDS)) {
+                assertEquals("backend", session.getAuthRole());
+                session.registerAsync("com.example.fail", inv -> CompletableFuture.failedFuture(
+                        new RpcException("com.example.not_today", List.of("try tomorrow")))).get(10, TimeUnit.SECONDS);
+
+                ExecutionException failed = assertThrows(ExecutionException.class,
+                        () -> session.callAsync("com.example.fail").get(10, TimeUnit.SECONDS));
+                RpcException error = assertInstanceOf(RpcException.class, failed.getCause());
+                assertEquals("com.example.not_today", error.getError());
+                assertEquals(List.of("try tomorrow"), error.getArgs());
+            }
+
+            SessionConfig wrong = config.toBuilder().authHandler("ticket", AuthHandler.ticket("nope")).build();
+            ExecutionException refused = assertThrows(ExecutionException.class,
+                    () -> Session.connectAsync(router.getWsUrl(), wrong).get(10, TimeUnit.SECONDS));
+            assertEquals("wamp.error.authentication_failed",
+                    assertInstanceOf(AbortException.class, refused.getCause()).getReason());
+            // docs:end java-config
+        }
+    }
+}

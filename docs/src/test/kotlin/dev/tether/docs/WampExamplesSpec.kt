@@ -1,0 +1,209 @@
+package dev.tether.docs
+
+import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.WampRouterOptions
+import dev.tether.wamp.AbortException
+import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.ResponseTimeoutException
+import dev.tether.wamp.RpcException
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampValues
+import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.serializer.Serialization
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+
+/** The Kotlin examples of wamp.md, each run against the testkit's WampRouter on 127.0.0.1. */
+class WampExamplesSpec : FunSpec({
+
+    test("quick start: register, call, subscribe and publish over RawSocket") {
+        withTimeout(20.seconds) {
+            // docs:start quickstart
+            WampRouter.start().use { router ->                 // realm1, anonymous, ephemeral ports
+                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+
+                // RPC: the handler's return value becomes the caller's result.
+                session.register("com.example.add") { inv ->
+                    InvokeResult.of(WampValues.asLong(inv.args[0])!! + WampValues.asLong(inv.args[1])!!)
+                }
+                val sum = session.call("com.example.add", listOf(2, 3))
+                sum.args shouldBe listOf(5L)                   // integers decode as Long
+
+                // PubSub: events of one subscription arrive in order, off the socket's thread.
+                val events = Channel<String>(Channel.UNLIMITED)
+                session.subscribe("com.example.news") { event -> events.send(event.args[0] as String) }
+                session.publish(
+                    "com.example.news", listOf("hello"),
+                    options = mapOf("acknowledge" to true, "exclude_me" to false), // also deliver to this session
+                )
+                events.receive() shouldBe "hello"
+
+                session.leave()                                // GOODBYE, then the connection closes
+            }
+            // docs:end quickstart
+        }
+    }
+
+    test("configuration: ticket auth, CBOR over WebSocket, call timeout, keepalive") {
+        withTimeout(20.seconds) {
+            WampRouter.start(WampRouterOptions { realm("app", anonymous = false); ticketUser("svc", "s3cret", "backend") }).use { router ->
+                // docs:start config
+                val config = SessionConfig("app") {
+                    authId("svc")
+                    authHandler("ticket", AuthHandler.ticket("s3cret"))
+                    serialization(Serialization.CBOR)          // wamp.2.cbor, binary frames
+                    responseTimeout(2.seconds)                 // HELLO/auth, (un)register, (un)subscribe, acked publish
+                    callTimeout(10.seconds)                    // default: no bound besides the caller's own
+                    pingInterval(15.seconds)                   // the router never pings: detect a dead link
+                    pongTimeout(5.seconds)
+                }
+                Session.connect(router.wsUrl, config).use { session ->
+                    session.authId shouldBe "svc"
+                    session.authRole shouldBe "backend"         // granted by the router in WELCOME
+                }
+                // docs:end config
+            }
+        }
+    }
+
+    test("cryptosign: an Ed25519 key whose public half the router knows") {
+        withTimeout(20.seconds) {
+            // docs:start cryptosign
+            val key = CryptosignKey.generate()                 // or fromSeedHex(...) for a stored 32-byte seed
+            val options = WampRouterOptions { realm("app", anonymous = false); cryptosignUser("device-7", key.publicKeyHex) }
+            WampRouter.start(options).use { router ->
+                val config = SessionConfig("app") {
+                    authId("device-7")
+                    authHandler("cryptosign", AuthHandler.cryptosign(key)) // sends authextra.pubkey in HELLO
+                }
+                Session.connect(router.tcpUrl, config).use { session ->
+                    session.realmDetails["authmethod"] shouldBe "cryptosign"
+                }
+            }
+            // docs:end cryptosign
+        }
+    }
+
+    test("binary values survive every serializer") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                for (serialization in Serialization.entries) {
+                    // docs:start binary
+                    val config = SessionConfig("realm1") { serialization(serialization) }
+                    Session.connect(router.wsUrl, config).use { session ->
+                        session.register("com.example.reverse") { inv ->
+                            val bytes = WampValues.asBytes(inv.args[0])!!   // ByteArray with every serializer
+                            InvokeResult.of(bytes.reversedArray())
+                        }
+                        val result = session.call("com.example.reverse", listOf(byteArrayOf(1, 2, 3)))
+                        WampValues.deepEquals(result.args, listOf(byteArrayOf(3, 2, 1))) shouldBe true
+                    }
+                    // docs:end binary
+                }
+            }
+        }
+    }
+
+    test("errors: RpcException both ways, ABORT, response timeout, closed session") {
+        withTimeout(20.seconds) {
+            WampRouter.start(WampRouterOptions { realm("realm1"); realm("locked", anonymous = false); ticketUser("svc", "right") }).use { router ->
+                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                // docs:start errors-rpc
+                session.register("com.example.divide") { inv ->
+                    val divisor = WampValues.asLong(inv.args[1])!!
+                    if (divisor == 0L) throw RpcException("com.example.division_by_zero", listOf("cannot divide by zero"))
+                    InvokeResult.of(WampValues.asLong(inv.args[0])!! / divisor)
+                }
+                val failure = shouldThrow<RpcException> { session.call("com.example.divide", listOf(1, 0)) }
+                failure.error shouldBe "com.example.division_by_zero"
+                failure.args shouldBe listOf("cannot divide by zero")
+
+                shouldThrow<RpcException> { session.call("com.example.nobody") }.error shouldBe "wamp.error.no_such_procedure"
+                // docs:end errors-rpc
+
+                // docs:start errors-abort
+                val refused = shouldThrow<AbortException> {
+                    Session.connect(router.tcpUrl, SessionConfig("locked") { authId("svc"); authHandler("ticket", AuthHandler.ticket("wrong")) })
+                }
+                refused.reason shouldBe "wamp.error.authentication_failed"
+                // docs:end errors-abort
+
+                // docs:start errors-timeout
+                val impatient = Session.connect(router.tcpUrl, SessionConfig("realm1") { responseTimeout(200.milliseconds) })
+                router.faults.muted = true                     // the router reads requests and answers none
+                shouldThrow<ResponseTimeoutException> { impatient.subscribe("com.example.news") { } }
+                router.faults.muted = false
+                // docs:end errors-timeout
+
+                // docs:start errors-closed
+                router.faults.dropSessions()                   // the connection drops without GOODBYE
+                session.awaitDone() shouldContain "connection"
+                session.isOpen shouldBe false
+                shouldThrow<SessionClosedException> { session.call("com.example.divide", listOf(4, 2)) }
+                // docs:end errors-closed
+                impatient.close()
+                session.close()
+            }
+        }
+    }
+
+    test("a slow event handler does not hold back calls, and events keep their order") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { session ->
+                    // docs:start ordering
+                    val seen = Channel<Long>(Channel.UNLIMITED)
+                    session.subscribe("com.example.ticks") { event ->
+                        delay(20)                              // slow handler: its events queue up, in order
+                        seen.send(WampValues.asLong(event.args[0])!!)
+                    }
+                    session.register("com.example.ping") { InvokeResult.of("pong") }
+                    for (i in 1..5) session.publish("com.example.ticks", listOf(i), options = mapOf("exclude_me" to false))
+                    session.call("com.example.ping").args shouldBe listOf("pong") // not stuck behind the handler
+                    List(5) { seen.receive() } shouldBe listOf(1L, 2L, 3L, 4L, 5L)
+                    // docs:end ordering
+                }
+            }
+        }
+    }
+
+    test("cancelling a call interrupts the callee") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
+                    Session.connect(router.tcpUrl, SessionConfig("realm1")).use { caller ->
+                        // docs:start cancel
+                        val started = CompletableDeferred<Unit>()
+                        val interrupted = CompletableDeferred<Unit>()
+                        callee.register("com.example.slow") {
+                            started.complete(Unit)
+                            try {
+                                delay(60_000)
+                                InvokeResult.of("done")
+                            } finally {
+                                interrupted.complete(Unit)     // INTERRUPT cancelled the handler's coroutine
+                            }
+                        }
+                        val call = async { caller.call("com.example.slow") }
+                        started.await()
+                        call.cancel()                          // sends CANCEL, mode killnowait
+                        interrupted.await()                    // the callee answered wamp.error.canceled
+                        // docs:end cancel
+                    }
+                }
+            }
+        }
+    }
+})
