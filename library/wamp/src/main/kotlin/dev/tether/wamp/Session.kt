@@ -214,7 +214,12 @@ public class Session private constructor(
             scope.launch { sendQuietly(ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.no_such_registration")) }
             return
         }
-        val job = scope.launch(start = kotlinx.coroutines.CoroutineStart.LAZY) {
+        // The entry exists before the handler can run, and ATOMIC start runs the body even when an INTERRUPT
+        // cancels it at once, so an interrupted invocation is always answered (a LAZY job cancelled before it
+        // started never ran its body and never answered).
+        val job = Job(scope.coroutineContext[Job])
+        invocations[m.request] = job
+        scope.launch(job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
             val answer: Message = try {
                 val r = reg.handler(Invocation(m.registration, m.args, m.kwargs, m.details))
                 Yield(m.request, r.options, r.args, r.kwargs)
@@ -226,12 +231,10 @@ public class Session private constructor(
                 log.warn("WAMP session {}: handler for {} failed", id, reg.procedure, e)
                 ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.runtime_error", listOf(e.message ?: e::class.java.name))
             } finally {
-                invocations.remove(m.request)
+                invocations.remove(m.request, job)
             }
             withContext(NonCancellable) { sendQuietly(answer) }
-        }
-        invocations[m.request] = job
-        job.start()
+        }.invokeOnCompletion { job.complete() }
     }
 
     private suspend fun sendQuietly(m: Message) {

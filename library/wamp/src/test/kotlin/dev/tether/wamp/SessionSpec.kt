@@ -278,6 +278,24 @@ class SessionSpec : FunSpec({
         }
     }
 
+    test("an INTERRUPT that arrives right behind its INVOCATION is always answered wamp.error.canceled") {
+        withTimeout(20.seconds) {
+            val (s, router) = joined()
+            coroutineScope {
+                val reg = async { s.register("com.hang") { awaitCancellation() } }
+                val r = router.receive().shouldBeInstanceOf<Register>()
+                router.send(Registered(r.request, 7))
+                reg.await() shouldBe 7L
+                // Before the fix an invocation cancelled before its handler started was never answered.
+                for (request in 1L..300L) {
+                    router.send(InvocationMessage(request, 7, emptyMap()))
+                    router.send(Interrupt(request, mapOf("mode" to "killnowait")))
+                    router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, request, emptyMap(), "wamp.error.canceled")
+                }
+            }
+        }
+    }
+
     test("GOODBYE from the router: the session answers goodbye_and_out and ends; pending requests fail") {
         withTimeout(5.seconds) {
             val (s, router) = joined(SessionConfig("realm1"))
