@@ -80,6 +80,12 @@ public object EndToEnd {
                 Scenario.WSCLIENT -> ws = wsclientEcho(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
                 Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
                 Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
+                Scenario.MUX -> MuxScenario.run(options, log).let { r ->
+                    sections += "mux-throughput" to MuxScenario.renderThroughput(ctx, r)
+                    sections += "mux-idle-heap" to MuxScenario.renderHeap(ctx, r)
+                    sections += "mux-goal" to MuxScenario.renderGoal(ctx, r)
+                }
+                Scenario.TUNNEL -> sections += "tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log))
             }
         }
         if (raw != null && (ws != null || lean != null)) sections += "wsclient-goal" to renderGoal(ctx, raw, ws, lean)
@@ -157,12 +163,24 @@ public object EndToEnd {
      * Warm-up, then the measured rounds, for one in-flight setting; each (sub-)round on a fresh [LoadTarget], opened
      * and closed outside the measured time. The load runs on [Dispatchers.Default].
      */
-    private fun measure(o: EndToEndOptions, log: PrintStream, label: String, inFlight: Int, open: suspend () -> LoadTarget): LoadSummary {
-        val recorder = LoadRecorder(inFlight, o.maxRequests)
-        fun round(d: Duration): RoundResult {
-            val target = runBlocking(Dispatchers.Default) { open() }
+    internal fun measure(
+        o: EndToEndOptions,
+        log: PrintStream,
+        label: String,
+        inFlight: Int,
+        duration: Duration = o.duration,
+        maxOps: Long = o.maxRequests,
+        warmMaxOps: Long = maxOps,
+        warmOpen: (suspend () -> LoadTarget)? = null,
+        open: suspend () -> LoadTarget,
+    ): LoadSummary {
+        val recorder = LoadRecorder(inFlight, maxOps)
+        val warmRecorder = if (warmMaxOps == maxOps) recorder else LoadRecorder(inFlight, warmMaxOps)
+        fun round(d: Duration, warm: Boolean = false): RoundResult {
+            val target = runBlocking(Dispatchers.Default) { if (warm && warmOpen != null) warmOpen() else open() }
             try {
-                return runBlocking(Dispatchers.Default) { recorder.round(d) { w, seq -> target.roundTrip(w, seq) } }
+                val r = if (warm) warmRecorder else recorder
+                return runBlocking(Dispatchers.Default) { r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) } }
             } finally {
                 target.close() // outside runBlocking: WsClient.close blocks
             }
@@ -175,7 +193,7 @@ public object EndToEnd {
         var steady = false
         val warmStart = System.nanoTime()
         while (step > Duration.ZERO && spent < o.warmup.inWholeNanoseconds && !steady) {
-            val r = round(step)
+            val r = round(step, warm = true)
             rates += r.perSecond
             jit += r.jitMillis
             done += r.completed
@@ -186,7 +204,7 @@ public object EndToEnd {
         log.println("  $label, $inFlight in flight: warm-up ${rates.size} x $step, ${if (steady) "JIT quiet" else "cap reached"}: " +
             rates.indices.joinToString(" ") { "${Fmt.count(rates[it])}/${jit[it]}ms" })
         val rounds = (1..o.rounds).map { i ->
-            round(o.duration).also {
+            round(duration).also {
                 log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, " +
                     "p99 ${Fmt.micros(it.p99Nanos)}, cpu ${Fmt.micros(it.cpuNanosPerOp)}/op, jit ${it.jitMillis} ms (${it.completed})")
             }
@@ -194,9 +212,9 @@ public object EndToEnd {
         return LoadSummary(inFlight, warm, rounds)
     }
 
-    private val WARMUP_STEP = 1.seconds
+    internal val WARMUP_STEP = 1.seconds
 
-    private fun describeRounds(o: EndToEndOptions): String =
+    internal fun describeRounds(o: EndToEndOptions): String =
         (if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
             "JIT goes quiet (compilation under ${(Warmup.QUIET * 100).toInt()} % of each of the last ${Warmup.QUIET_ROUNDS} " +
             "rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}") +
@@ -204,7 +222,7 @@ public object EndToEnd {
             "every round on a fresh connection, opened outside the measured time. The in-flight settings run from the " +
             "highest down (the busiest load warms the JIT fastest)"
 
-    private fun section(title: String, ctx: RunContext, setup: String, body: String): String =
+    internal fun section(title: String, ctx: RunContext, setup: String, body: String): String =
         "### $title\n\n${ctx.provenance()}\n\n$setup\n\n$body"
 
     private fun renderRaw(ctx: RunContext, s: List<LoadSummary>): String = section(
@@ -285,7 +303,7 @@ public object EndToEnd {
 
     private val memory = ManagementFactory.getMemoryMXBean()
 
-    private fun usedHeapAfterGc(): Long {
+    internal fun usedHeapAfterGc(): Long {
         repeat(4) {
             System.gc()
             Thread.sleep(40)

@@ -13,6 +13,8 @@ internal enum class Scenario(val key: String, val description: String) {
     WSCLIENT("wsclient", "WsClient request/response through FakeBroker's echo kind, requests/s and latency"),
     WSCLIENT_LEAN("wsclient-lean", "diagnostic: WsClient against a minimal envelope echo server that parses nothing"),
     HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
+    MUX("mux", "wsmux stream throughput at windows 1 KiB, 4 KiB, 64 KiB and auto beside raw WebSocket, concurrent streams, heap per idle stream"),
+    TUNNEL("tunnel", "TunnelClient.forward through FakeTunnelProxy (or --tunnel-proxy): body download/upload MB/s, small GETs/s"),
 }
 
 internal class UsageException(message: String) : Exception(message)
@@ -28,6 +30,15 @@ internal data class EndToEndOptions(
     val pending: Int = 100_000,
     val heapRounds: Int = 3,
     val out: Path = Paths.get("docs", "performance.md"),
+    val muxBytes: Long = 1L shl 30,
+    val muxStreams: Int = 64,
+    val muxIdle: Int = 10_000,
+    val tunnelBody: Long = 256L shl 20,
+    val tunnelViewers: List<Int> = listOf(1, 16, 64),
+    val tunnelTimeout: Duration = 2.minutes,
+    val tunnelProxy: String? = null,
+    val tunnelSecret: String? = null,
+    val tunnelId: String = "tether-bench",
     val help: Boolean = false,
 ) {
     companion object {
@@ -42,6 +53,8 @@ internal data class EndToEndOptions(
             |                        wsclient: ${Scenario.WSCLIENT.description}
             |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
             |                        heap: ${Scenario.HEAP.description}
+            |                        mux: ${Scenario.MUX.description}
+            |                        tunnel: ${Scenario.TUNNEL.description}
             |  --warmup D          longest warm-up per configuration; it stops earlier once the JIT is quiet (default 40s; 0s for none)
             |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
@@ -49,11 +62,21 @@ internal data class EndToEndOptions(
             |  --in-flight LIST    concurrent requests on one connection, e.g. 1,64 (default 1,64)
             |  --pending N         requests left pending in the heap scenario (default 100000)
             |  --heap-rounds N     measured rounds of the heap scenario, after one warm-up round (default 3)
+            |  --mux-bytes SIZE    cap on bytes moved per round and configuration of the mux scenario, e.g. 256MiB (default 1GiB)
+            |  --mux-streams N     concurrent streams on one session in the mux scenario (default 64)
+            |  --mux-idle N        idle open streams per round of the mux heap figure (default 10000)
+            |  --tunnel-body SIZE  body of the tunnel download and upload, e.g. 256MiB, 64KiB, 1000 (default 256MiB)
+            |  --tunnel-viewers LIST  concurrent viewers of the small GETs (default 1,16,64)
+            |  --tunnel-timeout D  bound of one measured body transfer (default 2m)
+            |  --tunnel-proxy URL  register with this proxy instead of an embedded FakeTunnelProxy
+            |  --tunnel-secret S   secret the proxy accepts for tokens (default test-secret, the fake's)
+            |  --tunnel-id ID      tunnel id to register (default tether-bench)
             |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
             |  --help              this text
             |
             |When raw and wsclient both run, the report also states the goal: wsclient at 64 in flight reaches at least
-            |80 % of the raw echo round trips (PASS or MISS; nothing asserts wall-clock figures).
+            |80 % of the raw echo round trips (PASS or MISS; nothing asserts wall-clock figures). The mux scenario states
+            |its goals too: at least 80 % of raw WebSocket throughput at a 64 KiB window, under 2 KiB heap per idle stream.
         """.trimMargin()
 
         fun parse(args: Array<String>): EndToEndOptions {
@@ -73,6 +96,15 @@ internal data class EndToEndOptions(
                     "--pending" -> o.copy(pending = positiveInt(name, value()))
                     "--heap-rounds" -> o.copy(heapRounds = positiveInt(name, value()))
                     "--out" -> o.copy(out = Paths.get(value()))
+                    "--mux-bytes" -> o.copy(muxBytes = size(name, value()))
+                    "--mux-streams" -> o.copy(muxStreams = positiveInt(name, value()))
+                    "--mux-idle" -> o.copy(muxIdle = positiveInt(name, value()))
+                    "--tunnel-body" -> o.copy(tunnelBody = size(name, value()))
+                    "--tunnel-viewers" -> o.copy(tunnelViewers = value().split(',').map { positiveInt(name, it.trim()) }.distinct())
+                    "--tunnel-timeout" -> o.copy(tunnelTimeout = duration(name, value(), allowZero = false))
+                    "--tunnel-proxy" -> o.copy(tunnelProxy = value())
+                    "--tunnel-secret" -> o.copy(tunnelSecret = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--tunnel-id" -> o.copy(tunnelId = value().ifEmpty { throw UsageException("$name must not be empty") })
                     "--help", "-h" -> o.copy(help = true)
                     else -> throw UsageException("unknown option $arg")
                 }
@@ -87,6 +119,20 @@ internal data class EndToEndOptions(
             if ("all" in keys) return Scenario.entries
             val chosen = keys.map { k -> Scenario.entries.firstOrNull { it.key == k } ?: throw UsageException("unknown scenario $k (known: ${Scenario.entries.joinToString { it.key }}, all)") }
             return Scenario.entries.filter { it in chosen }
+        }
+
+        /** A byte count: a number with an optional unit B, KiB, MiB or GiB (e.g. 256MiB). */
+        internal fun size(name: String, text: String): Long {
+            val m = Regex("""(\d+)\s*(B|KiB|MiB|GiB)?""").matchEntire(text.trim().replace("_", ""))
+                ?: throw UsageException("$name: use e.g. 1000, 64KiB, 256MiB or 1GiB, not $text")
+            val n = m.groupValues[1].toLong() shl when (m.groupValues[2]) {
+                "KiB" -> 10
+                "MiB" -> 20
+                "GiB" -> 30
+                else -> 0
+            }
+            if (n <= 0) throw UsageException("$name must be positive: $text")
+            return n
         }
 
         private fun positiveInt(name: String, text: String): Int {

@@ -20,14 +20,17 @@ import java.util.concurrent.atomic.AtomicLong
  *   `{"kind":"echo.result","in_reply_to":"X","ts":…,"payload":P}` found by plain string search, no JSON parsing:
  *   the cheapest correct peer for the correlating client, so that its figures show the client's own costs. It
  *   understands only the flat payloads the benchmark sends;
+ * * `/source` answers one text request `TOTAL SIZE` with TOTAL bytes in binary messages of SIZE bytes (the raw
+ *   baseline of one-way downloads);
  * * `/sink` reads and discards every frame, keeping only a count: a peer that never answers and retains nothing,
  *   so that the client's heap is all that grows while requests are pending.
  */
 internal class LoopbackServer : AutoCloseable {
     private val sunk = AtomicLong()
+    private val sunkByteCount = AtomicLong()
 
     private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
-        install(WebSockets) { maxFrameSize = 1L shl 20 }
+        install(WebSockets) { maxFrameSize = 2L shl 20 }
         routing {
             webSocketRaw("/echo") {
                 for (frame in incoming) {
@@ -55,10 +58,26 @@ internal class LoopbackServer : AutoCloseable {
                     }
                 }
             }
+            webSocketRaw("/source") {
+                // One text request "TOTAL SIZE": TOTAL bytes back in binary messages of SIZE bytes each.
+                val request = (incoming.receive() as? Frame.Text)?.data?.decodeToString() ?: return@webSocketRaw
+                val (total, size) = request.split(' ').map { it.toLong() }
+                val message = ByteArray(size.toInt()) { (it % 251).toByte() }
+                var sent = 0L
+                while (sent < total) {
+                    val n = minOf(size, total - sent).toInt()
+                    outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOf(n)))
+                    sent += n
+                }
+                for (frame in incoming) if (frame is Frame.Close) return@webSocketRaw
+            }
             webSocketRaw("/sink") {
                 for (frame in incoming) {
                     when (frame) {
-                        is Frame.Text, is Frame.Binary -> sunk.incrementAndGet()
+                        is Frame.Text, is Frame.Binary -> {
+                            sunkByteCount.addAndGet(frame.data.size.toLong())
+                            sunk.incrementAndGet()
+                        }
                         is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
                         is Frame.Close -> {
                             outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
@@ -74,6 +93,9 @@ internal class LoopbackServer : AutoCloseable {
     val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
 
     fun url(path: String): String = "ws://127.0.0.1:$port$path"
+
+    /** Payload bytes the sink has swallowed since start. */
+    fun sunkBytes(): Long = sunkByteCount.get()
 
     /** Data frames the sink has swallowed since start. */
     fun sunkFrames(): Long = sunk.get()

@@ -16,8 +16,11 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
     private val samples = Array(inFlight) { LongArray(perWorker) }
     private val counts = IntArray(inFlight)
 
-    /** Runs one round and returns its figures. `op(worker, seq)` performs one round trip. */
-    suspend fun round(duration: Duration, op: suspend (worker: Int, seq: Int) -> Unit): RoundResult {
+    /**
+     * Runs one round and returns its figures. `op(worker, seq)` performs one round trip. [settle] runs after the
+     * workers and before the clock stops: a one-way transfer waits there until the receiver has every byte sent.
+     */
+    suspend fun round(duration: Duration, settle: suspend () -> Unit = {}, op: suspend (worker: Int, seq: Int) -> Unit): RoundResult {
         counts.fill(0)
         val cpuStart = processCpuNanos()
         val jitStart = jitMillis()
@@ -38,6 +41,7 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
                 }
             }.joinAll()
         }
+        settle()
         val elapsed = System.nanoTime() - start
         val cpu = processCpuNanos() - cpuStart
         val jit = jitMillis() - jitStart
@@ -84,6 +88,9 @@ internal fun processCpuNanos(): Long = (osBean as? com.sun.management.OperatingS
 internal interface LoadTarget : AutoCloseable {
     /** One request/response (or echo) for [worker], its [seq]-th in this round. */
     suspend fun roundTrip(worker: Int, seq: Int)
+
+    /** Runs inside the measured time after the last [roundTrip] (one-way transfers: until the receiver has all). */
+    suspend fun finish() {}
 }
 
 /**

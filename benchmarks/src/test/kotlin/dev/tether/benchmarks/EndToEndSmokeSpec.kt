@@ -1,7 +1,9 @@
 package dev.tether.benchmarks
 
 import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.collections.shouldContain
 import io.kotest.matchers.ints.shouldBeGreaterThan
+import io.kotest.matchers.ints.shouldBeLessThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import java.io.ByteArrayOutputStream
@@ -24,7 +26,7 @@ class EndToEndSmokeSpec : FunSpec({
                 "${ReportFile.ANCHOR}\n\nhand-written tail\n",
         )
         val args = arrayOf(
-            "--scenario", "all", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
+            "--scenario", "raw,wsclient,wsclient-lean,heap", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
             "--in-flight", "64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
@@ -36,7 +38,7 @@ class EndToEndSmokeSpec : FunSpec({
         val anchorLine = report.indexOf("\n" + ReportFile.ANCHOR + "\n")
         (anchorLine > report.indexOf("\n" + ReportFile.end("wsclient-goal") + "\n")) shouldBe true
         report.indexOf("\n" + ReportFile.begin("raw-echo") + "\n") shouldBeGreaterThan report.indexOf("hand-written intro")
-        report shouldContain "smoke-command --scenario all"
+        report shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,heap"
         for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "wsclient-pending-heap", "wsclient-goal")) {
             report shouldContain ReportFile.begin(name)
             report shouldContain ReportFile.end(name)
@@ -55,12 +57,60 @@ class EndToEndSmokeSpec : FunSpec({
         again.split("\n" + ReportFile.begin("raw-echo") + "\n").size shouldBe 2
         again shouldContain "second-command"
         again shouldContain ReportFile.begin("wsclient-pending-heap")
-        again shouldContain "smoke-command --scenario all"
+        again shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,heap"
+    }
+
+    test("the mux and tunnel scenarios run end to end with tiny settings and write their sections") {
+        val dir = Files.createTempDirectory("tether-e2e-smoke-mux")
+        val out = dir.resolve("performance.md")
+        Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n\nhand-written tail\n")
+        val args = arrayOf(
+            "--scenario", "mux,tunnel", "--warmup", "100ms", "--duration", "5s", "--rounds", "1", "--requests", "100",
+            "--heap-rounds", "1", "--mux-bytes", "192KiB", "--mux-streams", "4", "--mux-idle", "300",
+            "--tunnel-body", "300KiB", "--tunnel-viewers", "1,4", "--tunnel-timeout", "30s", "--out", out.toString(),
+        )
+        val log = ByteArrayOutputStream()
+        EndToEnd.run(args, "mux-smoke " + args.joinToString(" "), PrintStream(log, true))
+
+        val report = Files.readString(out)
+        report shouldContain "hand-written tail"
+        for (name in listOf("mux-throughput", "mux-idle-heap", "mux-goal", "tunnel")) {
+            report shouldContain ReportFile.begin(name)
+            report shouldContain ReportFile.end(name)
+            report.indexOf(ReportFile.end(name)) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
+        }
+        report shouldContain "### wsmux stream throughput beside the raw WebSocket"
+        // Every window, both directions, each beside its raw baseline; the concurrent streams; the goals' verdicts.
+        for (w in listOf("1 KiB", "4 KiB", "64 KiB", "auto (1 KiB, up to 1 MiB)")) {
+            report shouldContain Regex("""\| ${Regex.escape(w)} \| upload \|""")
+            report shouldContain Regex("""\| ${Regex.escape(w)} \| download \|""")
+        }
+        report shouldContain Regex("""\| 4 \| upload \| \*\*""")
+        report shouldContain Regex("""\| 4 \| download \| \*\*""")
+        report shouldContain "### Heap per idle wsmux stream"
+        report shouldContain Regex("""\| round 1 \| 300 \|""")
+        report shouldContain Regex("""64 KiB window: mux / raw .*\*\*(PASS|MISS)\*\*""")
+        report shouldContain Regex("""heap per idle open stream .*\*\*(PASS|MISS)\*\*""")
+        report shouldContain "### Tunnel: TunnelClient.forward through FakeTunnelProxy"
+        report shouldContain Regex("""\| download \(viewer GETs the body\) \| \*\*""")
+        report shouldContain Regex("""\| upload \(viewer POSTs the body\) \| \*\*""")
+        report shouldContain Regex("""\n\| 1 \| \*\*""")
+        report shouldContain Regex("""\n\| 4 \| \*\*""")
+        report shouldContain "mux-smoke --scenario mux,tunnel"
     }
 
     test("options: bad input is a usage error") {
         runCatching { EndToEndOptions.parse(arrayOf("--scenario", "nope")) }.exceptionOrNull()!!::class shouldBe UsageException::class
         runCatching { EndToEndOptions.parse(arrayOf("--duration", "ten")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        runCatching { EndToEndOptions.parse(arrayOf("--tunnel-body", "lots")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.MUX
+        EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.TUNNEL
+        EndToEndOptions.parse(arrayOf("--tunnel-body", "256MiB", "--mux-bytes", "64KiB", "--tunnel-proxy", "https://proxy.example", "--tunnel-secret", "s")).let {
+            it.tunnelBody shouldBe 256L * 1024 * 1024
+            it.muxBytes shouldBe 64L * 1024
+            it.tunnelProxy shouldBe "https://proxy.example"
+            it.tunnelSecret shouldBe "s"
+        }
         EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {
             it.scenarios shouldBe listOf(Scenario.RAW, Scenario.HEAP)
             it.inFlight shouldBe listOf(1, 8)

@@ -245,6 +245,21 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
+    test("serving viewers (spec §10): 64 concurrent viewers through forward each get their own answer from the origin") {
+        LocalOrigin.start().use { origin ->
+            FakeTunnelProxy.start().use { proxy ->
+                TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                    coroutineScope {
+                        val forwarding = launch { client.forward(origin.url) }
+                        val answers = (1..64).map { i -> async(Dispatchers.IO) { post("${client.url}/echo", "viewer $i".toByteArray()) } }.awaitAll()
+                        answers.map { it.body().decodeToString() } shouldBe (1..64).map { "viewer $it" }
+                        forwarding.cancel()
+                    }
+                }
+            }
+        }
+    }
+
     test("serving viewers (spec §10): 64 concurrent viewers each get their own answer") {
         FakeTunnelProxy.start().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->

@@ -36,7 +36,7 @@ internal class OriginAddress(val host: String, val port: Int) {
  */
 internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress) {
     suspend fun run() {
-        val socket = withContext(Dispatchers.IO) {
+        val socket = withContext(ORIGIN_IO) {
             Socket().apply {
                 tcpNoDelay = true
                 connect(InetSocketAddress(origin.host, origin.port), CONNECT_TIMEOUT_MILLIS)
@@ -45,7 +45,7 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
         try {
             coroutineScope {
                 // origin -> stream: blocking socket reads, interruptible so that a failed upstream ends it.
-                val down = launch(Dispatchers.IO) {
+                val down = launch(ORIGIN_IO) {
                     val input = socket.getInputStream()
                     val buffer = ByteArray(BUFFER)
                     while (true) {
@@ -66,9 +66,9 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
                     while (true) {
                         val n = stream.read(buffer)
                         if (n < 0) break
-                        runInterruptible(Dispatchers.IO) { output.write(buffer, 0, n); output.flush() }
+                        runInterruptible(ORIGIN_IO) { output.write(buffer, 0, n); output.flush() }
                     }
-                    runInterruptible(Dispatchers.IO) { if (!socket.isClosed) socket.shutdownOutput() }
+                    runInterruptible(ORIGIN_IO) { if (!socket.isClosed) socket.shutdownOutput() }
                 } catch (e: Exception) {
                     down.cancel()
                     socket.close() // unblocks the read of the other direction
@@ -77,11 +77,18 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
                 down.join()
             }
         } finally {
-            withContext(Dispatchers.IO) { socket.close() }
+            withContext(ORIGIN_IO) { socket.close() }
         }
     }
 
     private companion object {
+        /**
+         * Blocking origin socket I/O, one blocked read per open viewer stream. A view of the IO pool with its own
+         * (large) limit: with the shared 64-thread limit, 64 viewers blocked in reads left no thread for the
+         * writes that would answer them.
+         */
+        @OptIn(kotlinx.coroutines.ExperimentalCoroutinesApi::class)
+        val ORIGIN_IO = kotlinx.coroutines.Dispatchers.IO.limitedParallelism(4096)
         const val BUFFER = 16 * 1024
         const val CONNECT_TIMEOUT_MILLIS = 10_000
     }

@@ -1,0 +1,381 @@
+package dev.tether.benchmarks
+
+import dev.tether.core.DialerConfig
+import dev.tether.core.WebSocketDialer
+import dev.tether.mux.MuxConfig
+import dev.tether.mux.MuxProtocol
+import dev.tether.mux.Session
+import dev.tether.mux.Stream
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import java.io.PrintStream
+import java.util.Locale
+import java.util.concurrent.atomic.AtomicLong
+import kotlin.math.ceil
+import kotlin.time.Duration.Companion.minutes
+import kotlin.time.Duration.Companion.seconds
+
+/**
+ * The wsmux scenario (issue 3): one-way throughput of one stream at several receive windows, each beside the raw
+ * WebSocket moving the same bytes in messages of the same size; many concurrent streams on one session; heap per
+ * idle open stream. Client: tether-core `WebSocketDialer` + `Session.client`; peer: [MuxPeer].
+ */
+internal object MuxScenario {
+    /** Goal: one stream at a 64 KiB window moves at least this share of the raw WebSocket's bytes per second. */
+    const val GOAL_RATIO: Double = 0.80
+    const val GOAL_WINDOW: Int = 64 * 1024
+
+    /** Goal: an idle open stream costs less heap than this. */
+    const val GOAL_IDLE_BYTES: Double = 2048.0
+
+    /** A receive-window setting; both ends of the session use it. [messageBytes] is each application write/read. */
+    enum class Window(val label: String, val capacity: Int, val autoTuneMax: Int, val messageBytes: Int) {
+        W64K("64 KiB", 64 * 1024, 0, 64 * 1024),
+        W4K("4 KiB", 4 * 1024, 0, 4 * 1024),
+        W1K("1 KiB", 1024, 0, 1024),
+        AUTO("auto (1 KiB, up to 1 MiB)", 1024, 1 shl 20, 64 * 1024),
+        ;
+
+        fun config(): MuxConfig = MuxConfig {
+            streamBufferSize(capacity)
+            autoTuneMaxWindow(autoTuneMax)
+        }
+
+        /** Bytes the sender may have unacknowledged (see the report's note on the acceptor's initial window). */
+        fun inFlight(upload: Boolean): String = when {
+            autoTuneMax > 0 -> "grows from 1 KiB"
+            upload -> kib(capacity)
+            else -> kib(minOf(capacity, MuxProtocol.MAX_INITIAL_SEND_WINDOW))
+        }
+    }
+
+    /** Figures of one transfer configuration; [summary] counts messages of [messageBytes]. */
+    class Transfer(val window: Window?, val upload: Boolean, val streams: Int, val messageBytes: Int, val summary: LoadSummary) {
+        private fun mb(perSecond: Double) = perSecond * messageBytes / 1e6
+        val medianMBs: Double get() = mb(summary.medianPerSecond)
+        val minMBs: Double get() = mb(summary.minPerSecond)
+        val maxMBs: Double get() = mb(summary.maxPerSecond)
+
+        /** Process CPU per MB moved, ms. */
+        val cpuMillisPerMB: Double get() = summary.medianCpuNanosPerOp / messageBytes
+        val direction: String get() = if (upload) "upload" else "download"
+    }
+
+    class Results(
+        val single: List<Transfer>,
+        val raw: List<Transfer>,
+        val concurrent: List<Transfer>,
+        val heap: EndToEnd.HeapRound?,
+        val heapWarmup: EndToEnd.HeapRound?,
+        val heapRounds: List<EndToEnd.HeapRound>,
+        val topClasses: List<Triple<String, Double, Double>>?,
+    ) {
+        fun rawFor(t: Transfer): Transfer? = raw.firstOrNull { it.upload == t.upload && it.messageBytes == t.messageBytes }
+    }
+
+    fun run(o: EndToEndOptions, log: PrintStream): Results {
+        val single = ArrayList<Transfer>()
+        val raw = ArrayList<Transfer>()
+        LoopbackServer().use { server ->
+            for (w in Window.entries) {
+                MuxPeer(w.config()).use { peer ->
+                    for (upload in listOf(true, false)) {
+                        val dir = if (upload) "upload" else "download"
+                        if (raw.none { it.upload == upload && it.messageBytes == w.messageBytes }) {
+                            val ops = opsFor(o, w.messageBytes)
+                            raw += Transfer(null, upload, 1, w.messageBytes, EndToEnd.measure(o, log, "raw ws $dir ${kib(w.messageBytes)} messages", 1, maxOps = ops) {
+                                RawBulkClient(server, upload, w.messageBytes, ops * w.messageBytes).open()
+                            })
+                        }
+                        single += transfer(o, log, peer, w, upload, 1)
+                    }
+                }
+            }
+        }
+        val concurrent = ArrayList<Transfer>()
+        MuxPeer(Window.W64K.config()).use { peer ->
+            for (upload in listOf(true, false)) concurrent += transfer(o, log, peer, Window.W64K, upload, o.muxStreams)
+        }
+        val (warm, rounds, top) = idleHeap(o, log)
+        return Results(single, raw, concurrent, rounds.takeIf { it.isNotEmpty() }?.let { median(it) }, warm, rounds, top)
+    }
+
+    private fun median(rounds: List<EndToEnd.HeapRound>): EndToEnd.HeapRound = rounds.sortedBy { it.perRequest }[rounds.size / 2]
+
+    private fun opsFor(o: EndToEndOptions, messageBytes: Int): Long = (o.muxBytes / messageBytes).coerceAtLeast(1)
+
+    private fun transfer(o: EndToEndOptions, log: PrintStream, peer: MuxPeer, w: Window, upload: Boolean, streams: Int): Transfer {
+        val ops = opsFor(o, w.messageBytes)
+        val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
+        val label = "mux ${if (upload) "upload" else "download"} window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
+        return Transfer(w, upload, streams, w.messageBytes, EndToEnd.measure(o, log, label, streams, maxOps = ops) {
+            MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream).open()
+        })
+    }
+
+    /** One session with [streams] streams; worker i moves one message per op on stream i. */
+    private class MuxTarget(
+        private val peer: MuxPeer,
+        private val config: MuxConfig,
+        private val upload: Boolean,
+        private val count: Int,
+        private val messageBytes: Int,
+        private val perStreamBytes: Long,
+    ) : LoadTarget {
+        private val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")) { maxMessageBytes(2L shl 20) })
+        private lateinit var session: Session
+        private lateinit var streams: List<Stream>
+        private val message = ByteArray(messageBytes) { (it % 251).toByte() }
+        private val buffers = if (upload) emptyArray() else Array(count) { ByteArray(messageBytes) }
+        private val sent = AtomicLong()
+        private var start = 0L
+
+        suspend fun open(): MuxTarget {
+            session = Session.client(dialer.dial(), config)
+            start = peer.receivedBytes()
+            streams = coroutineScope {
+                (0 until count).map {
+                    async { session.open().also { s -> s.write(MuxPeer.command(upload, messageBytes, perStreamBytes)) } }
+                }.awaitAll()
+            }
+            return this
+        }
+
+        override suspend fun roundTrip(worker: Int, seq: Int) {
+            val stream = streams[worker]
+            if (upload) {
+                stream.write(message)
+                sent.addAndGet(messageBytes.toLong())
+            } else {
+                val into = buffers[worker]
+                var got = 0
+                while (got < messageBytes) {
+                    val n = stream.read(into, got, messageBytes - got)
+                    check(n >= 0) { "stream ${stream.id} ended early" }
+                    got += n
+                }
+            }
+        }
+
+        override suspend fun finish() {
+            if (upload) withTimeout(1.minutes) { while (peer.receivedBytes() - start < sent.get()) delay(1) }
+        }
+
+        override fun close() {
+            if (::session.isInitialized) session.close()
+            dialer.close()
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Heap per idle stream
+
+    private fun idleHeap(o: EndToEndOptions, log: PrintStream): Triple<EndToEnd.HeapRound, List<EndToEnd.HeapRound>, List<Triple<String, Double, Double>>?> {
+        val config = MuxConfig.defaults()
+        var top: List<Triple<String, Double, Double>>? = null
+        MuxPeer(config).use { peer ->
+            fun round(n: Int, histogram: Boolean): EndToEnd.HeapRound {
+                val dialer = WebSocketDialer(DialerConfig(peer.url("/mux-ack")))
+                try {
+                    return runBlocking(Dispatchers.Default) {
+                        val session = Session.client(dialer.dial(), config)
+                        try {
+                            // A histogram kept alive shows up in the next one: the growth from one to a second taken
+                            // right after it is that cost, subtracted below.
+                            val histBefore = if (histogram) ClassHistogram.take() else null
+                            val histOwn = histBefore?.let { ownCost(it) }
+                            val before = EndToEnd.usedHeapAfterGc()
+                            val streams = arrayOfNulls<Stream>(n)
+                            withTimeout(2.minutes) { openAll(session, streams) }
+                            val with = EndToEnd.usedHeapAfterGc()
+                            val histWith = if (histogram) ClassHistogram.take() else null
+                            if (histBefore != null && histOwn != null && histWith != null) top = growthWithout(histBefore, histOwn, histWith, n)
+                            check(streams.all { it != null } && session.streamCount >= n) { "expected $n open streams, session has ${session.streamCount}" }
+                            EndToEnd.HeapRound(n, before, with)
+                        } finally {
+                            session.close()
+                        }
+                    }
+                } finally {
+                    dialer.close()
+                }
+            }
+            val warm = round(minOf(o.muxIdle, 1_000), histogram = false)
+            log.println("  mux idle heap warm-up: ${Fmt.bytes(warm.perRequest)}/stream with ${warm.pending} open")
+            val rounds = (1..o.heapRounds).map { i ->
+                round(o.muxIdle, histogram = i == o.heapRounds).also { log.println("  mux idle heap round $i: ${Fmt.bytes(it.perRequest)}/stream with ${it.pending} open") }
+            }
+            return Triple(warm, rounds, top)
+        }
+    }
+
+    /** Opens a stream for every slot of [into], [OPEN_BATCH] at a time (the coroutines are gone when it returns). */
+    private suspend fun openAll(session: Session, into: Array<Stream?>) {
+        var from = 0
+        while (from < into.size) {
+            val to = minOf(into.size, from + OPEN_BATCH)
+            coroutineScope { for (i in from until to) launch { into[i] = session.open() } }
+            from = to
+        }
+    }
+
+    private const val OPEN_BATCH = 500
+
+    private val zero = ClassHistogram.Entry(0, 0)
+
+    /**
+     * What keeping [before] alive costs: the classes that grew from it to a histogram taken right after it (only
+     * those few are kept, so this result costs next to nothing itself).
+     */
+    private fun ownCost(before: Map<String, ClassHistogram.Entry>): Map<String, ClassHistogram.Entry> {
+        val again = ClassHistogram.take() ?: return emptyMap()
+        return again.mapNotNull { (name, a) ->
+            val b = before[name] ?: zero
+            if (a.instances == b.instances && a.bytes == b.bytes) null else name to ClassHistogram.Entry(a.instances - b.instances, a.bytes - b.bytes)
+        }.toMap()
+    }
+
+    /** Per-stream growth from [before] to [with], less [own] (the cost of keeping [before] alive). */
+    private fun growthWithout(
+        before: Map<String, ClassHistogram.Entry>,
+        own: Map<String, ClassHistogram.Entry>,
+        with: Map<String, ClassHistogram.Entry>,
+        per: Int,
+    ): List<Triple<String, Double, Double>> = with.map { (name, w) ->
+        val b = before[name] ?: zero
+        val o = own[name] ?: zero
+        Triple(name, (w.instances - b.instances - o.instances).toDouble() / per, (w.bytes - b.bytes - o.bytes).toDouble() / per)
+    }.filter { it.third >= 0.5 }.sortedByDescending { it.third }.take(12)
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Report
+
+    /** A byte count in the largest binary unit that divides it. */
+    fun size(bytes: Long): String = when {
+        bytes % (1L shl 30) == 0L -> "${bytes shr 30} GiB"
+        bytes % (1L shl 20) == 0L -> "${bytes shr 20} MiB"
+        bytes % 1024 == 0L -> "${bytes shr 10} KiB"
+        else -> "${Fmt.count(bytes)} B"
+    }
+
+    private fun kib(bytes: Int): String = if (bytes % 1024 == 0) "${bytes / 1024} KiB" else "$bytes B"
+    private fun mbs(v: Double): String = String.format(Locale.US, "%,.1f", v)
+    private fun ms(v: Double): String = if (v.isNaN()) "n/a" else String.format(Locale.US, "%.2f ms", v)
+
+    private fun rounds(t: Transfer): String = t.summary.rounds.joinToString(" · ") { mbs(it.perSecond * t.messageBytes / 1e6) }
+    private fun warmup(t: Transfer): String = t.summary.warmup.let { w ->
+        if (w.rates.isEmpty()) "no warm-up" else "warm-up ${w.rates.size} rounds${if (w.converged) ", JIT quiet" else ", cap reached with the JIT still busy"}"
+    }
+
+    fun renderThroughput(ctx: RunContext, r: Results): String = buildString {
+        append("### wsmux stream throughput beside the raw WebSocket\n\n")
+        append(ctx.provenance()).append("\n\n")
+        append("Client: tether-core `WebSocketDialer` (Ktor CIO) and `Session.client` with the window below; peer: the ")
+        append("benchmark's `MuxPeer`, a Ktor CIO server running `Session.server` with the same `MuxConfig`, whose streams ")
+        append("count what they read (upload) or write a requested number of bytes (download); all on 127.0.0.1. One ")
+        append("op is one application `write` (upload) or a `read` loop that fills one message (download) of the message ")
+        append("size; an upload round stops its clock only when the peer has read every byte sent. The raw baseline moves ")
+        append("the same bytes as binary messages of the same size over one Ktor CIO raw WebSocket (the pieces ")
+        append("`WebSocketDialer` uses, outgoing queue of 64) to the benchmark's `/sink` (counts bytes; the clock stops when ")
+        append("it has them all) or from `/source`. The auto window starts at 1 KiB and doubles, by extra ACK credit, ")
+        append("whenever the sender filled it, up to 1 MiB (`MuxConfig.autoTuneMaxWindow`). MB = 10^6 bytes. Per ")
+        val rounds = EndToEnd.describeRounds(ctx.options).replace(Regex(", each capped at [0-9,]+ round trips"), "")
+            .replace(Regex("\\. The in-flight settings run .*$"), "")
+        append("configuration: $rounds; each round also stops at ")
+        append("${size(ctx.options.muxBytes)} (`--mux-bytes`).\n\n")
+        append("| window | direction | message | unacknowledged at most | mux MB/s (median) | min – max | spread | raw WebSocket MB/s (median) | min – max | mux / raw | CPU per MB: mux · raw |\n")
+        append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+        for (t in r.single) {
+            val w = t.window!!
+            val raw = r.rawFor(t)
+            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight(t.upload)} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ")
+            if (raw == null) {
+                append("n/a | | | ${ms(t.cpuMillisPerMB)} |\n")
+            } else {
+                append("${mbs(raw.medianMBs)} | ${mbs(raw.minMBs)} – ${mbs(raw.maxMBs)} | ${Fmt.pct(ratio(t, raw) * 100)} | ${ms(t.cpuMillisPerMB)} · ${ms(raw.cpuMillisPerMB)} |\n")
+            }
+        }
+        append('\n')
+        append("Unacknowledged at most: what the sender may have in flight. Uploads get the peer's full window from its ")
+        append("first ACK. A download's sender is the accepting side, whose first window is its own capacity but at most ")
+        append("${MuxProtocol.MAX_INITIAL_SEND_WINDOW} bytes (`MuxProtocol.MAX_INITIAL_SEND_WINDOW`, the rule that keeps ")
+        append("real proxies from being overrun); the opener never announces its larger capacity and its ACKs only return ")
+        append("what it read, so a fixed 64 KiB download window moves at most 4 KiB at a time. Only the auto window grows ")
+        append("past that, because it grants extra credit. CPU per MB: CPU time of the whole process (client, peer, ")
+        append("GC, JIT) per MB moved, median of the rounds.\n\n")
+        if (r.concurrent.isNotEmpty()) {
+            append("**Concurrent streams** on one session (window 64 KiB, 64 KiB messages; every stream has its own worker ")
+            append("coroutine; the cap of ${size(ctx.options.muxBytes)} per round is shared):\n\n")
+            append("| streams | direction | aggregate MB/s (median) | min – max | spread | CPU per MB | one stream, same window (median) |\n")
+            append("|---:|:---|---:|---:|---:|---:|---:|\n")
+            for (t in r.concurrent) {
+                val one = r.single.firstOrNull { it.window == t.window && it.upload == t.upload }
+                append("| ${t.streams} | ${t.direction} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ${ms(t.cpuMillisPerMB)} | ${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
+            }
+            append('\n')
+        }
+        append("Rounds (MB/s):  \n")
+        for (t in r.raw) append("raw ${t.direction}, ${kib(t.messageBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
+        for (t in r.single + r.concurrent) {
+            append("mux ${t.direction}, window ${t.window!!.label}, ${t.streams} stream${if (t.streams == 1) "" else "s"}: ${rounds(t)} (${warmup(t)}).  \n")
+        }
+    }
+
+    private fun ratio(a: Transfer, b: Transfer): Double = if (b.medianMBs == 0.0) 0.0 else a.medianMBs / b.medianMBs
+
+    fun renderHeap(ctx: RunContext, r: Results): String = buildString {
+        append("### Heap per idle wsmux stream\n\n")
+        append(ctx.provenance()).append("\n\n")
+        val h = r.heap
+        if (h == null || r.heapWarmup == null) {
+            append("Not measured.\n")
+            return@buildString
+        }
+        append("One client session (`WebSocketDialer` + `Session.client`, default `MuxConfig`: 1 KiB windows) to the ")
+        append("benchmark's `/mux-ack` endpoint, which answers each SYN with an ACK and keeps no state, so only the ")
+        append("client's heap grows. Each round, on a fresh session, reads used heap (MemoryMXBean, after 4 × System.gc()), ")
+        append("opens ${Fmt.count(h.pending.toLong())} streams (each accepted by the peer's ACK) and keeps them open and ")
+        append("idle, reads used heap again and divides the growth by the stream count; the figure includes the ")
+        append("session's map entry and the 4-byte slot of the array that holds the streams. One warm-up round of ")
+        append("${Fmt.count(r.heapWarmup.pending.toLong())} streams, then ${r.heapRounds.size} measured round${if (r.heapRounds.size == 1) "" else "s"}.\n\n")
+        append("| | open streams | used heap before | used heap with streams open | bytes per idle stream |\n|---|---:|---:|---:|---:|\n")
+        val all = listOf("warm-up" to r.heapWarmup) + r.heapRounds.mapIndexed { i, x -> "round ${i + 1}" to x }
+        for ((name, x) in all) append("| $name | ${Fmt.count(x.pending.toLong())} | ${Fmt.mib(x.before)} | ${Fmt.mib(x.with)} | ${Fmt.bytes(x.perRequest)} |\n")
+        val per = r.heapRounds.map { it.perRequest }
+        append("\n**Median: ${Fmt.bytes(h.perRequest)} per idle stream** (rounds ${Fmt.bytes(per.min())} – ${Fmt.bytes(per.max())}).\n")
+        r.topClasses?.let { top ->
+            append("\nWhere the bytes go (live-object class histograms, `GC.class_histogram`, before and with the streams open ")
+            append("in the last round; growth per stream, largest first):\n\n")
+            append("| class | instances per stream | bytes per stream |\n|:---|---:|---:|\n")
+            for ((name, instances, bytes) in top) {
+                append("| `").append(name).append("` | ").append(String.format(Locale.US, "%.2f", instances)).append(" | ").append(Fmt.bytes(bytes)).append(" |\n")
+            }
+        }
+    }
+
+    fun renderGoal(ctx: RunContext, r: Results): String = buildString {
+        append("### Goal: wsmux at a 64 KiB window reaches at least ${(GOAL_RATIO * 100).toInt()} % of raw WebSocket throughput; an idle stream costs under 2 KiB\n\n")
+        append(ctx.provenance()).append("\n\n")
+        append("| goal | measured | target | verdict |\n|:---|---:|---:|:---|\n")
+        for (t in r.single.filter { it.window == Window.W64K }) {
+            val raw = r.rawFor(t) ?: continue
+            val ratio = ratio(t, raw)
+            append("| one stream, ${t.direction}, 64 KiB window: mux / raw | ${Fmt.pct(ratio * 100)} (${mbs(t.medianMBs)} / ${mbs(raw.medianMBs)} MB/s) | ≥ ${(GOAL_RATIO * 100).toInt()} % | ${if (ratio >= GOAL_RATIO) "**PASS**" else "**MISS**"} |\n")
+        }
+        for (t in r.single.filter { it.window == Window.AUTO }) {
+            val raw = r.rawFor(t) ?: continue
+            append("| one stream, ${t.direction}, auto window: mux / raw (64 KiB messages) | ${Fmt.pct(ratio(t, raw) * 100)} | | for reference |\n")
+        }
+        r.heap?.let { h ->
+            append("| heap per idle open stream (median of rounds) | ${Fmt.bytes(h.perRequest)} | < ${Fmt.bytes(GOAL_IDLE_BYTES)} | ${if (h.perRequest < GOAL_IDLE_BYTES) "**PASS**" else "**MISS**"} |\n")
+        }
+        append("\nRatios of the medians of the measured rounds in the throughput section; all configurations ran in the same ")
+        append("JVM, one after the other. The verdicts are the report's statement only: no test asserts wall-clock figures.\n")
+    }
+}
