@@ -88,7 +88,7 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
          * writes that would answer them.
          */
         @OptIn(kotlinx.coroutines.ExperimentalCoroutinesApi::class)
-        val ORIGIN_IO = kotlinx.coroutines.Dispatchers.IO.limitedParallelism(4096)
+        val ORIGIN_IO = Dispatchers.IO.limitedParallelism(4096)
         const val BUFFER = 16 * 1024
         const val CONNECT_TIMEOUT_MILLIS = 10_000
     }

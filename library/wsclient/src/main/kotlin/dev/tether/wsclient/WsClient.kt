@@ -168,8 +168,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     @JvmSynthetic
     public suspend fun send(envelope: Envelope, timeout: kotlin.time.Duration = config.sendTimeout.toKotlinDuration()) {
         val text = envelope.encode()
-        val current = live.value
-        if (current != null && current.isOpen && tryWrite(current, text)) return
+        if (writeNow(text) != null) return
         val sent = withTimeoutOrNull(timeout) { write(text) }
         if (sent == null) throw NotConnectedException(timeout.inWholeMilliseconds)
     }
@@ -197,23 +196,19 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
         val millis = timeout.inWholeMilliseconds
         val deadline = System.nanoTime() + timeout.inWholeNanoseconds
-        val timeoutTask = timer.schedule({
+        fun timedOut() {
             if (entry.fail(RequestTimeoutException(id, millis))) counters.requestsTimedOut.incrementAndGet()
-        }, timeout.inWholeNanoseconds, TimeUnit.NANOSECONDS)
+        }
+        val timeoutTask = timer.schedule(Runnable { timedOut() }, timeout.inWholeNanoseconds, TimeUnit.NANOSECONDS)
         try {
             // Fast path: a live connection with room in its queue takes the frame without suspending.
-            val live = live.value
-            entry.connection = live
-            val conn = if (live != null && live.isOpen && tryWrite(live, text)) {
-                live
-            } else {
-                withTimeoutOrNull(((deadline - System.nanoTime()) / 1_000_000).coerceAtLeast(0)) {
+            val conn = writeNow(text) { entry.connection = it }
+                ?: withTimeoutOrNull(((deadline - System.nanoTime()) / 1_000_000).coerceAtLeast(0)) {
                     write(text) { entry.connection = it }
                 } ?: run {
-                    if (entry.fail(RequestTimeoutException(id, millis))) counters.requestsTimedOut.incrementAndGet()
+                    timedOut()
                     return entry.await()
                 }
-            }
             // The socket may have died between the write and now; its drop sweep may have missed us.
             if (!conn.isOpen) entry.fail(ConnectionLostException(id, true, conn.awaitClosed()))
             return entry.await()
@@ -292,11 +287,18 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         }
     }
 
-    /** Queues [text] on [conn] without suspending; false when the queue is full or the connection just ended. */
-    private fun tryWrite(conn: WebSocketConnection, text: String): Boolean = try {
-        conn.trySend(text)
-    } catch (e: ConnectionException) {
-        false
+    /**
+     * Queues [text] on the live connection without suspending and returns it; null when there is none, its queue
+     * is full or it just ended ([write] then waits). [onChosen] sees the connection before the frame is queued.
+     */
+    private fun writeNow(text: String, onChosen: (WebSocketConnection) -> Unit = {}): WebSocketConnection? {
+        val conn = live.value?.takeIf { it.isOpen } ?: return null
+        onChosen(conn)
+        return try {
+            if (conn.trySend(text)) conn else null
+        } catch (e: ConnectionException) {
+            null
+        }
     }
 
     /** Writes [text] on a live connection, retrying on the next one when it never reached a socket. */

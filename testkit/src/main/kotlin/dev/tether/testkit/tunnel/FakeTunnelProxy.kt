@@ -63,6 +63,7 @@ import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.random.Random
+import kotlin.time.toKotlinDuration
 
 /**
  * A webhooktunnel proxy on 127.0.0.1 with an ephemeral port, behaving as specs/webhooktunnel.md §9-12 describes
@@ -126,7 +127,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
 
     /** Java face of [awaitRegistrations]. */
     public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { awaitRegistrations(count, kotlin.time.Duration.parse("${timeout.toMillis()}ms")); null }
+        scope.future { awaitRegistrations(count, timeout.toKotlinDuration()); null }
 
     /** Drops the session of the client registered as [id] without a close frame; false if none. */
     public fun dropClient(id: String): Boolean = clients.remove(id)?.let { it.close(); true } ?: false
