@@ -84,6 +84,9 @@ public class Session internal constructor(
             sendFrame(MuxFrame.Syn(stream.rawId).encode())
             val deadline = config.streamAcceptDeadline.toMillis()
             withTimeoutOrNull(deadline) { stream.awaitAccepted() } ?: throw AcceptTimeoutException(deadline)
+            // Open our whole receive window now instead of one read at a time (credits are additive).
+            val grant = stream.acceptGrant
+            if (grant > 0) sendQuietly(MuxFrame.Ack(stream.rawId, grant))
             ok = true
             return stream
         } finally {

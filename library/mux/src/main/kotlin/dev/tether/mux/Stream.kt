@@ -38,6 +38,8 @@ public class Stream internal constructor(
     private var headPos = 0
     private var buffered = 0
     private var capacity = capacity
+    /** Bytes beyond [capacity] the peer may legitimately have in flight (see [onAck]). */
+    private var slack = 0
     private var window = initialWindow
     private var accepted = !isOpener
     private var localClosed = false
@@ -90,7 +92,7 @@ public class Stream internal constructor(
             synchronized(this) {
                 overrun?.let { throw it }
                 if (buffered > 0) {
-                    val full = buffered == capacity
+                    val full = buffered >= capacity
                     n = take(buffer, offset, length)
                     credit = n.toLong() + if (full) grow() else 0
                 } else {
@@ -199,15 +201,26 @@ public class Stream internal constructor(
             window = credit
             // The acceptor will assume we hold what it holds: adopt its number so it cannot overrun us innocently.
             capacity = maxOf(capacity, minOf(credit, MAX_ADOPTED_CAPACITY.toLong()).toInt())
+            // The acceptor starts sending with min(credit, 4096) (Tether) or credit (Go); the opener never announces
+            // its capacity on the wire, so [Session.open] grants the rest as one extra ACK. A Go acceptor with a
+            // window above 4096 may then have up to credit - 4096 more in flight: tolerated as slack, not an overrun.
+            val assumed = minOf(credit, MuxProtocol.MAX_INITIAL_SEND_WINDOW.toLong())
+            acceptGrant = (capacity - assumed).coerceAtLeast(0)
+            slack = (minOf(credit, MAX_ADOPTED_CAPACITY.toLong()) - assumed).toInt()
         } else {
             window += credit
         }
     }
 
+    /** Credit the opener grants right after the accept (see [onAck]); read once by [Session.open]. */
+    internal var acceptGrant: Long = 0
+        get() = synchronized(this) { field }
+        private set
+
     /** A DAT: buffered, or dropped with a sticky [NoCapacityException] when it does not fit. */
     internal fun onData(frame: MuxFrame.Data): Boolean = update {
         if (failure != null || overrun != null) return@update true
-        if (frame.length > capacity - buffered) {
+        if (frame.length > capacity + slack - buffered) {
             overrun = NoCapacityException(id, capacity)
             return@update false
         }

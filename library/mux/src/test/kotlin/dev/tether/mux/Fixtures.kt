@@ -1,5 +1,6 @@
 package dev.tether.mux
 
+import io.kotest.matchers.shouldBe
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.Dispatchers
@@ -44,7 +45,10 @@ internal suspend fun TestScope.openAccepted(s: Session, t: ScriptedTransport, cr
     val syn = t.nextSent() as MuxFrame.Syn
     t.deliver(MuxFrame.Ack(syn.streamId, credit))
     runCurrent()
-    return opening.await()
+    val stream = opening.await()
+    // The opener opens the rest of its receive window with one extra ACK right after the accept.
+    if (stream.acceptGrant > 0) (t.nextSent() as MuxFrame.Ack).credit shouldBe stream.acceptGrant
+    return stream
 }
 
 /** Delivers a SYN from the scripted peer and accepts it; consumes the session's ACK. */

@@ -106,6 +106,62 @@ class StreamSpec : FunSpec({
         }
     }
 
+    context("opener's window grant at accept") {
+        test("an opener grants the rest of its capacity at once, so a Tether acceptor is not held to 4096") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true, MuxConfig { streamBufferSize(65_536) })
+                val stream = openAccepted(s, t, 65_536) // checks the extra ACK on the wire
+                stream.acceptGrant shouldBe 65_536L - 4_096L
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(65_536))) // the acceptor's 4096 + the grant
+                runCurrent()
+                stream.bufferedBytes shouldBe 65_536
+                s.close()
+            }
+        }
+        test("a Go acceptor announcing 1024 (whclient's first session) is topped up to our capacity, no further") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true, MuxConfig { streamBufferSize(4_096) })
+                val stream = openAccepted(s, t, 1_024)
+                stream.acceptGrant shouldBe 3_072L
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(4_096)))
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(1)))
+                runCurrent()
+                stream.bufferedBytes shouldBe 4_096
+                shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
+                s.close()
+            }
+        }
+        test("a Go acceptor whose own window is above 4096 may overshoot by that much without an overrun") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true, MuxConfig { streamBufferSize(4_096) })
+                val stream = openAccepted(s, t, 8_192) // Go starts sending with 8192; Tether would with 4096
+                stream.receiveCapacity shouldBe 8_192
+                stream.acceptGrant shouldBe 4_096L
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(8_192 + 4_096)))
+                runCurrent()
+                stream.bufferedBytes shouldBe 12_288
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(1)))
+                runCurrent()
+                shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
+                s.close()
+            }
+        }
+        test("no grant when the acceptor's first window already covers our capacity") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true, MuxConfig { streamBufferSize(1_024) })
+                val stream = openAccepted(s, t, 1_024)
+                stream.acceptGrant shouldBe 0L
+                runCurrent()
+                t.drainSent().shouldBeEmpty()
+                s.close()
+            }
+        }
+    }
+
     context("auto-tuned receive window") {
         test("a stream whose peer fills the window doubles its capacity up to the bound, granted as extra credit") {
             muxTest {

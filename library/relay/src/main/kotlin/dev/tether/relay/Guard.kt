@@ -4,10 +4,13 @@ import dev.tether.core.backoff.GuardBackoff
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import org.slf4j.LoggerFactory
 import kotlin.random.Random
@@ -18,6 +21,10 @@ import kotlin.time.Duration
  * [quickReconnectDelay] (1.5 s), when its URL is still configured; then ticks of [backoff] (immediately, then about
  * 2, 4, 8 … 60 s, ±50 %), each running the picker over all URLs, until one works. Never gives up; only one loop
  * runs at a time. An interval starts counting when its attempt starts, so a slow attempt is followed at once.
+ *
+ * The loop counts as finished before it reports success, so a disconnect reported from then on (even from inside
+ * the success callback) starts a new loop; a session that dropped while the quick reconnect was finishing is caught
+ * by checking [isConnected] after the report.
  */
 public class Guard internal constructor(
     private val scope: CoroutineScope,
@@ -29,22 +36,39 @@ public class Guard internal constructor(
     private val pick: suspend () -> RelayClient,
     private val onReconnected: () -> Unit,
     private val onNewClient: (RelayClient) -> Unit,
+    private val isConnected: (RelayClient) -> Boolean = { it.isConnected },
 ) {
+    /** The running loop; null once it has finished or is about to report success. Guarded by `this`. */
     @Volatile private var loop: Job? = null
 
     /** True while a reconnect loop runs. */
-    public val isReconnecting: Boolean get() = loop?.isActive == true
+    public val isReconnecting: Boolean get() = loop != null
 
     /** Starts the reconnect loop for [client] (null when the first pick failed); ignored while one runs. */
     @Synchronized
     public fun onDisconnected(client: RelayClient?) {
-        if (loop?.isActive == true) return
-        loop = scope.launch(CoroutineName("tether-relay-guard")) { run(client) }
+        if (loop != null) return
+        val job = scope.launch(CoroutineName("tether-relay-guard"), start = CoroutineStart.LAZY) {
+            try {
+                run(client)
+            } finally {
+                finished(currentCoroutineContext().job)
+            }
+        }
+        loop = job
+        job.start()
     }
 
     /** Stops the reconnect loop, if any. */
+    @Synchronized
     public fun stop() {
         loop?.cancel()
+        loop = null
+    }
+
+    @Synchronized
+    private fun finished(job: Job) {
+        if (loop === job) loop = null
     }
 
     private suspend fun run(client: RelayClient?) {
@@ -53,7 +77,10 @@ public class Guard internal constructor(
             try {
                 reconnect(client)
                 log.info("relay {} reconnected", client.serverUrl)
+                finished(currentCoroutineContext().job)
                 onReconnected()
+                // Its disconnect report may have come while this loop still counted as running, and been ignored.
+                if (!isConnected(client)) onDisconnected(client)
                 return
             } catch (e: CancellationException) {
                 throw e
@@ -81,7 +108,8 @@ public class Guard internal constructor(
             }
             if (picked != null) {
                 log.info("new home relay {}", picked.serverUrl)
-                onNewClient(picked)
+                finished(currentCoroutineContext().job)
+                onNewClient(picked) // checks, once installed, whether the new session already dropped
                 return
             }
             wait = Duration.ZERO

@@ -23,7 +23,8 @@ class GuardSpec : FunSpec({
             val client = RelayClient(url, store, "me")
             val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
                 reconnect = { attempts += testScheduler.currentTime },
-                pick = { error("must not pick") }, onReconnected = { reconnected++ }, onNewClient = { error("no new client") })
+                pick = { error("must not pick") }, onReconnected = { reconnected++ }, onNewClient = { error("no new client") },
+                isConnected = { true })
             guard.onDisconnected(client)
             guard.onDisconnected(client) // a second report while one loop runs is ignored
             testScheduler.advanceUntilIdle()
@@ -100,6 +101,81 @@ class GuardSpec : FunSpec({
             val waits = picks.zipWithNext { x, y -> y - x }
             val centers = listOf(2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60).map { it * 1_000L }
             waits.zip(centers).forEach { (w, c) -> (w >= c / 2 && w <= c * 3 / 2 + 1) shouldBe true }
+        }
+    }
+
+    test("a drop reported as the quick reconnect reports success starts a new loop") {
+        runTest {
+            val attempts = mutableListOf<Long>()
+            var reconnected = 0
+            val client = RelayClient(url, store, "me")
+            lateinit var guard: Guard
+            guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
+                reconnect = { attempts += testScheduler.currentTime },
+                pick = { error("must not pick") },
+                onReconnected = { if (++reconnected == 1) guard.onDisconnected(client) }, // the session dropped again at once
+                onNewClient = { error("no new client") }, isConnected = { true })
+            guard.onDisconnected(client)
+            testScheduler.advanceUntilIdle()
+            attempts shouldContainExactly listOf(1_500L, 3_000L)
+            reconnected shouldBe 2
+            guard.isReconnecting shouldBe false
+        }
+    }
+
+    test("a drop whose report came while the quick reconnect was finishing is noticed and reconnected") {
+        runTest {
+            val attempts = mutableListOf<Long>()
+            val client = RelayClient(url, store, "me")
+            lateinit var guard: Guard
+            guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
+                reconnect = {
+                    attempts += testScheduler.currentTime
+                    if (attempts.size == 1) guard.onDisconnected(client) // reported while the loop still runs: ignored
+                },
+                pick = { error("must not pick") }, onReconnected = {}, onNewClient = { error("no new client") },
+                isConnected = { attempts.size > 1 }) // the first session is already gone when the loop reports
+            guard.onDisconnected(client)
+            testScheduler.advanceUntilIdle()
+            attempts shouldContainExactly listOf(1_500L, 3_000L)
+            guard.isReconnecting shouldBe false
+        }
+    }
+
+    test("a drop reported while the picked client is being installed starts a new loop") {
+        runTest {
+            val picks = mutableListOf<Long>()
+            val installed = mutableListOf<RelayClient>()
+            lateinit var guard: Guard
+            guard = Guard(this, 1_500.milliseconds, exact, Random(1), { emptyList() },
+                reconnect = { error("no quick reconnect without a configured URL") },
+                pick = { picks += testScheduler.currentTime; RelayClient(url, store, "me") },
+                onReconnected = {},
+                onNewClient = { installed += it; if (installed.size == 1) guard.onDisconnected(it) })
+            guard.onDisconnected(null)
+            testScheduler.advanceUntilIdle()
+            picks shouldContainExactly listOf(0L, 0L)
+            installed.size shouldBe 2
+        }
+    }
+
+    test("stop cancels the loop and a later disconnect starts afresh") {
+        runTest {
+            val picks = mutableListOf<Long>()
+            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { emptyList() },
+                reconnect = {},
+                pick = { picks += testScheduler.currentTime; throw NoRelayAvailableException(emptyList()) },
+                onReconnected = {}, onNewClient = {})
+            guard.onDisconnected(null)
+            testScheduler.advanceTimeBy(2_500) // ticks at 0 and 2 s
+            guard.stop()
+            guard.isReconnecting shouldBe false
+            testScheduler.advanceTimeBy(10_000)
+            picks shouldContainExactly listOf(0L, 2_000L)
+            guard.onDisconnected(null)
+            testScheduler.runCurrent()
+            picks shouldContainExactly listOf(0L, 2_000L, 12_500L)
+            guard.stop()
         }
     }
 })
