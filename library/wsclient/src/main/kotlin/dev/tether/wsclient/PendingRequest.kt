@@ -22,14 +22,18 @@ internal class PendingRequest : AtomicReference<Any?>(null) {
     /** Completes with [reply]; false if the slot was already completed. */
     fun complete(reply: Envelope): Boolean = settle(reply)
 
-    /** Completes with [error]; false if the slot was already completed. */
-    fun fail(error: Throwable): Boolean = settle(error)
+    /**
+     * Completes with [error]; false if the slot was already completed. [onSettled] runs only when this call wins,
+     * before the caller resumes, so whatever it records (a stats counter) is visible to the caller.
+     */
+    fun fail(error: Throwable, onSettled: (() -> Unit)? = null): Boolean = settle(error, onSettled)
 
-    private fun settle(outcome: Any): Boolean {
+    private fun settle(outcome: Any, onSettled: (() -> Unit)? = null): Boolean {
         while (true) {
             val current = get()
             if (current != null && current !is CancellableContinuation<*>) return false
             if (!compareAndSet(current, outcome)) continue
+            onSettled?.invoke()
             if (current != null) {
                 @Suppress("UNCHECKED_CAST")
                 resume(current as CancellableContinuation<Envelope>, outcome)

@@ -197,7 +197,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         val millis = timeout.inWholeMilliseconds
         val deadline = System.nanoTime() + timeout.inWholeNanoseconds
         fun timedOut() {
-            if (entry.fail(RequestTimeoutException(id, millis))) counters.requestsTimedOut.incrementAndGet()
+            // Counted before the caller resumes, so stats read right after the failure include it.
+            entry.fail(RequestTimeoutException(id, millis)) { counters.requestsTimedOut.incrementAndGet() }
         }
         val timeoutTask = timer.schedule(Runnable { timedOut() }, timeout.inWholeNanoseconds, TimeUnit.NANOSECONDS)
         try {
