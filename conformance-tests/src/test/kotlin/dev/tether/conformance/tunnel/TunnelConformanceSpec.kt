@@ -46,9 +46,13 @@ val fastRetry = RetryConfig(
     maxElapsedTime = kotlin.time.Duration.parse("2s"),
 )
 
-fun tunnelConfig(proxy: FakeTunnelProxy, id: String = "tunnel-1", block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
+/** The id most cases register (unique per run against an external proxy). */
+val tunnel1: String = TunnelSubject.id("tunnel-1")
+
+fun tunnelConfig(proxy: TunnelSubject, id: String = tunnel1, block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
     TunnelConfig(id, proxy.url) {
-        tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first))
+        flavour(proxy.flavour)
+        tokenGenerator(TunnelTokens.generator(proxy.secretA))
         retry(fastRetry)
         block()
     }
@@ -81,68 +85,76 @@ val echoHandler = TunnelHandler { request ->
 class TunnelConformanceSpec : FunSpec({
 
     test("registration (spec §9, §11): a good token registers and the client URL header becomes the public URL") {
-        FakeTunnelProxy.start().use { proxy ->
+        TunnelSubject.open().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->
-                client.url shouldBe proxy.clientUrl("tunnel-1")
-                proxy.isRegistered("tunnel-1") shouldBe true
+                proxy.isClientUrlOf(client.url, tunnel1) shouldBe true
+                proxy.fake?.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
+                proxy.fake?.isRegistered(tunnel1)?.shouldBe(true)
             }
         }
     }
 
-    test("registration (spec §9, §11): a token signed with secret B is accepted too") {
-        FakeTunnelProxy.start().use { proxy ->
-            val config = TunnelConfig("b-side", proxy.url) { token(TunnelTokens.sign("b-side", proxy.currentSecrets.second, Duration.ofHours(1))) }
-            TunnelClient.connect(config).use { it.url shouldBe proxy.clientUrl("b-side") }
+    test("registration (spec §9, §11): a token signed with secret B is accepted too").config(enabled = TunnelSubject.fakeOnly || System.getProperty("tether.conformance.tunnel.secretB") != null) {
+        TunnelSubject.open().use { proxy ->
+            val id = TunnelSubject.id("b-side")
+            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretB!!, Duration.ofHours(1))) }
+            TunnelClient.connect(config).use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
     test("registration (spec §9, §11): a token with a 60-day lifetime is accepted (the proxy's lifetime check is ineffective)") {
-        FakeTunnelProxy.start().use { proxy ->
-            val config = TunnelConfig("long", proxy.url) { token(TunnelTokens.sign("long", proxy.currentSecrets.first, Duration.ofDays(60))) }
-            TunnelClient.connect(config).use { it.url shouldBe proxy.clientUrl("long") }
+        TunnelSubject.open().use { proxy ->
+            val id = TunnelSubject.id("long")
+            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretA, Duration.ofDays(60))) }
+            TunnelClient.connect(config).use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
     val refused = listOf(
-        "a wrong secret" to { id: String, _: FakeTunnelProxy -> TunnelTokens.sign(id, "not-the-secret", Duration.ofHours(1)) },
-        "a tid for another id" to { _: String, p: FakeTunnelProxy -> TunnelTokens.sign("someone-else", p.currentSecrets.first, Duration.ofHours(1)) },
-        "an expired token" to { id: String, p: FakeTunnelProxy ->
-            TunnelTokens.sign(id, p.currentSecrets.first, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
+        "a wrong secret" to { id: String, _: TunnelSubject -> TunnelTokens.sign(id, "not-the-secret", Duration.ofHours(1)) },
+        "a tid for another id" to { _: String, p: TunnelSubject -> TunnelTokens.sign("someone-else", p.secretA, Duration.ofHours(1)) },
+        "an expired token" to { id: String, p: TunnelSubject ->
+            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
         },
-        "a token not valid yet" to { id: String, p: FakeTunnelProxy ->
-            TunnelTokens.sign(id, p.currentSecrets.first, Duration.ofHours(1), Clock.fixed(Instant.now().plus(Duration.ofDays(1)), ZoneOffset.UTC))
+        "a token not valid yet" to { id: String, p: TunnelSubject ->
+            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().plus(Duration.ofDays(1)), ZoneOffset.UTC))
         },
-        "a token without nbf" to { id: String, p: FakeTunnelProxy -> JwtFixtures.sign(p.currentSecrets.first, mapOf("tid" to id, "exp" to Instant.now().epochSecond + 3600)) },
-        "a token without exp" to { id: String, p: FakeTunnelProxy -> JwtFixtures.sign(p.currentSecrets.first, mapOf("tid" to id, "nbf" to Instant.now().epochSecond - 60)) },
+        "a token without nbf" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id, "exp" to Instant.now().epochSecond + 3600)) },
+        "a token without exp" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id, "nbf" to Instant.now().epochSecond - 60)) },
     )
     for ((what, token) in refused) {
         test("registration (spec §9, §11): $what is refused with 401: TunnelAuthFailedException, no retry") {
-            FakeTunnelProxy.start().use { proxy ->
-                val config = TunnelConfig("t1", proxy.url) { token(token("t1", proxy)); retry(fastRetry) }
+            TunnelSubject.open().use { proxy ->
+                val id = TunnelSubject.id("t1")
+                val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(token(id, proxy)); retry(fastRetry) }
                 val e = shouldThrow<TunnelAuthFailedException> { TunnelClient.connect(config) }
                 e.status shouldBe 401
-                proxy.registrationAttempts shouldBe 1
+                proxy.fake?.registrationAttempts?.shouldBe(1)
             }
         }
     }
 
-    test("registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, 504 for an unknown viewer id") {
-        FakeTunnelProxy.start().use { proxy ->
-            val good = TunnelTokens.testToken("raw")
-            RawHttp.status(proxy.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Webhooktunnel-Id: raw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
-            RawHttp.status(proxy.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Webhooktunnel-Id: raw\r\nAuthorization: Token $good\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
-            RawHttp.status(proxy.port, "GET / HTTP/1.1\r\nHost: x\r\nX-Webhooktunnel-Id: raw\r\nAuthorization: Bearer $good\r\n\r\n") shouldBe 404
-            get("${proxy.url}/nobody/here").statusCode() shouldBe 504
+    test("registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, 504 for an unknown viewer id").config(enabled = TunnelSubject.external?.startsWith("https") != true) {
+        TunnelSubject.open().use { proxy ->
+            val good = TunnelTokens.sign("raw", proxy.secretA, Duration.ofHours(1))
+            val idHeader = proxy.flavour.idHeader
+            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
+            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Token $good\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
+            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Bearer $good\r\n\r\n") shouldBe 404
+            // Generation A answers an unknown id with 404, B and C (and the fake) with 504.
+            val unknown = get("${proxy.url}/nobody-${Random.nextInt(1_000_000)}/here").statusCode()
+            if (proxy.fake != null) unknown shouldBe 504 else (unknown == 404 || unknown == 504) shouldBe true
             get("${proxy.url}/").statusCode() shouldBe 404
         }
     }
 
-    test("registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than 401 is RetryFailedException") {
-        FakeTunnelProxy.start().use { proxy ->
+    test("registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than 401 is RetryFailedException").config(enabled = TunnelSubject.fakeOnly) {
+        TunnelSubject.open().use { subject ->
+            val proxy = subject.fake!!
             proxy.faults.refuseNextUpgrades(2, 503)
-            TunnelClient.connect(tunnelConfig(proxy)).use { proxy.registrationAttempts shouldBe 3 }
+            TunnelClient.connect(tunnelConfig(subject)).use { proxy.registrationAttempts shouldBe 3 }
             proxy.faults.refuseNextUpgrades(1, 409)
-            shouldThrow<RetryFailedException> { TunnelClient.connect(tunnelConfig(proxy, "t2")) }.status shouldBe 409
+            shouldThrow<RetryFailedException> { TunnelClient.connect(tunnelConfig(subject, "t2")) }.status shouldBe 409
         }
     }
 
@@ -157,14 +169,15 @@ class TunnelConformanceSpec : FunSpec({
     }
 
     test("registration (spec §9, §11): an expired starting token is renewed by the generator before the first dial") {
-        FakeTunnelProxy.start().use { proxy ->
-            val expired = TunnelTokens.sign("t1", proxy.currentSecrets.first, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
-            TunnelClient.connect(tunnelConfig(proxy, "t1") { token(expired) }).use { proxy.registrationAttempts shouldBe 1 }
+        TunnelSubject.open().use { proxy ->
+            val id = TunnelSubject.id("t1")
+            val expired = TunnelTokens.sign(id, proxy.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
+            TunnelClient.connect(tunnelConfig(proxy, id) { token(expired) }).use { proxy.fake?.registrationAttempts?.shouldBe(1) }
         }
     }
 
     test("serving viewers (spec §10): HTTP GET and POST reach the in-process handler with the forwarded target and original path, byte-exact") {
-        FakeTunnelProxy.start().use { proxy ->
+        TunnelSubject.open().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
@@ -172,7 +185,7 @@ class TunnelConformanceSpec : FunSpec({
                     got.statusCode() shouldBe 200
                     got.headers().firstValue("X-Method").get() shouldBe "GET"
                     got.headers().firstValue("X-Target").get() shouldBe "/some/path?q=1"
-                    got.headers().firstValue("X-Original-Path").get() shouldBe "/tunnel-1/some/path"
+                    got.headers().firstValue("X-Original-Path").get() shouldBe "/$tunnel1/some/path"
                     for (size in listOf(0, 1, 4095, 4096, 4097, 100_000, 3 shl 20)) {
                         val body = Random(size).nextBytes(size)
                         val echoed = post("${client.url}/upload", body)
@@ -187,7 +200,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("serving viewers (spec §10): forward pipes HTTP bodies up to 64 MiB byte-exact to a local origin and back") {
         LocalOrigin.start().use { origin ->
-            FakeTunnelProxy.start().use { proxy ->
+            TunnelSubject.open().use { proxy ->
                 TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
@@ -208,7 +221,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("serving viewers (spec §10): a WebSocket viewer talks to the origin's WebSocket through the tunnel") {
         LocalOrigin.start().use { origin ->
-            FakeTunnelProxy.start().use { proxy ->
+            TunnelSubject.open().use { proxy ->
                 TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
@@ -226,7 +239,7 @@ class TunnelConformanceSpec : FunSpec({
     }
 
     test("serving viewers (spec §10): a viewer offering an h2c upgrade (the JDK client's default) is answered over HTTP/1.1") {
-        FakeTunnelProxy.start().use { proxy ->
+        TunnelSubject.open().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
@@ -247,7 +260,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("serving viewers (spec §10): 64 concurrent viewers through forward each get their own answer from the origin") {
         LocalOrigin.start().use { origin ->
-            FakeTunnelProxy.start().use { proxy ->
+            TunnelSubject.open().use { proxy ->
                 TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
@@ -261,7 +274,7 @@ class TunnelConformanceSpec : FunSpec({
     }
 
     test("serving viewers (spec §10): 64 concurrent viewers each get their own answer") {
-        FakeTunnelProxy.start().use { proxy ->
+        TunnelSubject.open().use { proxy ->
             TunnelClient.connect(tunnelConfig(proxy)).use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
@@ -274,20 +287,21 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop") {
-        FakeTunnelProxy.start().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+    test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop").config(enabled = TunnelSubject.fakeOnly) {
+        TunnelSubject.open().use { subject ->
+            val proxy = subject.fake!!
+            TunnelClient.connect(tunnelConfig(subject)).use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
                     val serving = launch { client.serve(echoHandler) }
-                    proxy.dropClient("tunnel-1") shouldBe true
+                    proxy.dropClient(tunnel1) shouldBe true
                     withTimeout(10.seconds) {
                         while (events.receive() !is ConnectionEvent.Disconnected) Unit
                         while (events.receive() !is ConnectionEvent.Connected) Unit
                     }
                     proxy.awaitRegistrations(2, 10.seconds)
-                    client.url shouldBe proxy.clientUrl("tunnel-1")
+                    client.url shouldBe proxy.clientUrl(tunnel1)
                     post("${client.url}/again", "after reconnect".toByteArray()).body().decodeToString() shouldBe "after reconnect"
                     serving.cancel()
                     collector.cancel()
@@ -296,10 +310,11 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and the client registers again") {
-        FakeTunnelProxy.start().use { proxy ->
+    test("reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and the client registers again").config(enabled = TunnelSubject.fakeOnly) {
+        TunnelSubject.open().use { subject ->
+            val proxy = subject.fake!!
             val mux = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofMillis(200)) }
-            TunnelClient.connect(tunnelConfig(proxy), mux).use { client ->
+            TunnelClient.connect(tunnelConfig(subject), mux).use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
@@ -318,8 +333,9 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews its token on reconnect") {
-        FakeTunnelProxy.start().use { proxy ->
+    test("reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews its token on reconnect").config(enabled = TunnelSubject.fakeOnly) {
+        TunnelSubject.open().use { subject ->
+            val proxy = subject.fake!!
             var secret = proxy.currentSecrets.first
             val config = TunnelConfig("rot", proxy.url) {
                 tokenGenerator { id -> TunnelTokens.sign(id, secret, Duration.ofHours(1)) }
@@ -338,8 +354,8 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error") {
-        val proxy = FakeTunnelProxy.start()
+    test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error").config(enabled = TunnelSubject.fakeOnly) {
+        val proxy = TunnelSubject.open()
         val client = TunnelClient.connect(tunnelConfig(proxy) {
             retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
         })
@@ -354,7 +370,7 @@ class TunnelConformanceSpec : FunSpec({
     }
 
     test("reconnect and close (spec §13, fixed): close unblocks a waiting accept at once with TunnelClosedException (upstream left it blocked)") {
-        FakeTunnelProxy.start().use { proxy ->
+        TunnelSubject.open().use { proxy ->
             val client = TunnelClient.connect(tunnelConfig(proxy))
             coroutineScope {
                 val waiting = async { runCatching { client.accept() } }

@@ -17,7 +17,9 @@ import io.ktor.websocket.Frame
 import io.ktor.websocket.readText
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.future.await
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import org.jose4j.jws.AlgorithmIdentifiers
 import org.jose4j.jws.JsonWebSignature
@@ -47,14 +49,28 @@ object JwtFixtures {
 
 /** Sends raw request bytes and returns the status code of the answer (for requests no client library makes). */
 object RawHttp {
-    fun status(port: Int, request: String): Int = Socket().use { s ->
+    // Suspending on the IO pool: the test's own coroutines (a client serving the request) share its thread.
+    suspend fun status(host: String, port: Int, request: String): Int = withContext(Dispatchers.IO) { Socket().use { s ->
         s.soTimeout = 10_000
-        s.connect(InetSocketAddress("127.0.0.1", port), 10_000)
+        s.connect(InetSocketAddress(host, port), 10_000)
         s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
         s.getOutputStream().flush()
         val line = s.getInputStream().bufferedReader(Charsets.ISO_8859_1).readLine() ?: error("no answer")
         line.split(' ')[1].toInt()
-    }
+    } }
+
+    /** Sends [request] and returns the response head: the status line and headers (lower-case names). */
+    suspend fun head(host: String, port: Int, request: String): Pair<Int, Map<String, String>> = withContext(Dispatchers.IO) { Socket().use { s ->
+        s.soTimeout = 10_000
+        s.connect(InetSocketAddress(host, port), 10_000)
+        s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
+        s.getOutputStream().flush()
+        val reader = s.getInputStream().bufferedReader(Charsets.ISO_8859_1)
+        val status = (reader.readLine() ?: error("no answer")).split(' ')[1].toInt()
+        val headers = generateSequence { reader.readLine()?.takeIf { it.isNotEmpty() } }
+            .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
+        status to headers
+    } }
 }
 
 /** A local origin on 127.0.0.1:0, what a tunnel forwards to: `/hello`, `/echo` (POST body back), `/ws` (echo). */

@@ -12,6 +12,7 @@ import kotlinx.coroutines.withContext
 import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.time.Instant
+import kotlin.random.Random
 
 /** A registered tunnel: the WebSocket the mux session runs on and the public URL the proxy answered. */
 internal class Registered(val connection: WebSocketConnection, val publicUrl: String)
@@ -26,7 +27,11 @@ internal class Registered(val connection: WebSocketConnection, val publicUrl: St
  * that would send an expired one, and a 401 is retried once with a freshly generated token when a generator is
  * configured (a proxy that rotated its secret accepts the new token).
  */
-internal class Registration(private val config: TunnelConfig, keepAlive: Duration) : AutoCloseable {
+internal class Registration(
+    private val config: TunnelConfig,
+    keepAlive: Duration,
+    private val random: Random = Random.Default,
+) : AutoCloseable {
     @Volatile private var token: String? = config.token
     @Volatile private var dialToken: String? = null
 
@@ -45,8 +50,11 @@ internal class Registration(private val config: TunnelConfig, keepAlive: Duratio
             .build(),
     )
 
+    /** Test seam: dials with the given token instead of the WebSocket dialer (virtual-time tests). */
+    internal var dialSeam: (suspend (token: String) -> WebSocketConnection)? = null
+
     /** Registers, retrying under [TunnelConfig.retry]. */
-    suspend fun register(): Registered = config.retry.retry(isRetryable = { it is ConnectionException }) { attempt ->
+    suspend fun register(): Registered = config.retry.retry(isRetryable = { it is ConnectionException }, random = random) { attempt ->
         attemptOnce(attempt)
     }
 
@@ -57,7 +65,7 @@ internal class Registration(private val config: TunnelConfig, keepAlive: Duratio
         while (true) {
             dialToken = current
             try {
-                val connection = dialer.dial()
+                val connection = dialSeam?.invoke(current) ?: dialer.dial()
                 token = current
                 val url = connection.handshakeHeader(config.flavour.clientUrlHeader).orEmpty()
                 log.info("tunnel {} registered with {} (attempt {}); public URL {}", config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" })

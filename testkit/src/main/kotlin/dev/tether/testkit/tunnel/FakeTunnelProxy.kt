@@ -50,6 +50,7 @@ import kotlinx.coroutines.future.future
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import org.jose4j.jws.AlgorithmIdentifiers
 import org.jose4j.jws.JsonWebSignature
 import org.jose4j.jwa.AlgorithmConstraints
@@ -68,8 +69,12 @@ import kotlin.time.toKotlinDuration
 /**
  * A webhooktunnel proxy on 127.0.0.1 with an ephemeral port, behaving as specs/webhooktunnel.md §9-12 describes
  * the real one: JWT-checked registration on `/` (400/404/401 answers, secrets A and B, last registration wins, the
- * client URL in the 101 response), path-style viewer routing, one wsmux stream per viewer request with the
- * original-path header, HTTP and WebSocket viewers, 504 for an unknown id.
+ * client URL in the 101 response), path-style viewer routing (domain style too with [Options.domainStyle]), one
+ * wsmux stream per viewer request with the original-path header, HTTP and WebSocket viewers, 504 for an unknown id.
+ *
+ * With the websocktunnel flavour it behaves as websocktunnel (spec §12, C): renamed headers, client URL
+ * [Options.urlPrefix] + `/` + id, ids checked against `^[a-zA-Z0-9_~.%-]+$` (400), an optional audience check,
+ * `/__lbheartbeat__`, no domain mode.
  *
  * Faults: [faults] (drop every session, stop answering pings, refuse the next registrations with a status,
  * latency per viewer request, black hole), [rotateSecrets] (issued tokens stop working for new registrations while
@@ -80,6 +85,12 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-tunnel-proxy"))
     private val clients = ConcurrentHashMap<String, Session>()
     private val registered = MutableStateFlow(0)
+
+    /**
+     * Ids whose 101 is on its way but whose session is not recorded yet. The client's `connect` returns on the 101,
+     * so a viewer request sent right after it waits for the session instead of seeing a spurious 504.
+     */
+    private val upgrading = ConcurrentHashMap.newKeySet<String>()
     @Volatile private var secrets: Pair<String, String> = options.secretA to options.secretB
     private val viewerRequestCount = AtomicInteger()
     private val attempts = AtomicInteger()
@@ -104,8 +115,15 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     /** The host name used in client URLs (the HOSTNAME setting); defaults to `127.0.0.1:PORT`. */
     public val hostname: String = options.hostname ?: "127.0.0.1:$port"
 
+    /** websocktunnel's URL_PREFIX; default `http://127.0.0.1:PORT`. */
+    public val urlPrefix: String = (options.urlPrefix ?: url).trimEnd('/')
+
     /** The public URL the proxy hands to the client registered as [id]. */
-    public fun clientUrl(id: String): String = "http://$hostname/$id"
+    public fun clientUrl(id: String): String = when {
+        options.flavour == TunnelFlavour.WEBSOCKTUNNEL -> "$urlPrefix/$id"
+        options.domainStyle -> "http://$id.$hostname"
+        else -> "http://$hostname/$id"
+    }
 
     /** Successful registrations so far. */
     public val registrations: StateFlow<Int> get() = registered.asStateFlow()
@@ -155,7 +173,12 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
 
     private suspend fun dispatch(call: ApplicationCall) {
         val id = call.request.header(options.flavour.idHeader)
-        if (call.request.path() == "/" && !id.isNullOrEmpty()) register(call, id) else viewer(call)
+        when {
+            call.request.path() == "/" && !id.isNullOrEmpty() -> register(call, id)
+            options.flavour == TunnelFlavour.WEBSOCKTUNNEL && call.request.path() == LB_HEARTBEAT ->
+                call.respondText("OK\n", status = HttpStatusCode.OK)
+            else -> viewer(call)
+        }
     }
 
     /** §9: the decision order of the real proxy. */
@@ -165,6 +188,10 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             CompletableDeferred<Unit>().await() // never answers; the client's dial timeout fires
         }
         if (faults.latency > 0) delay(faults.latency)
+        if (options.flavour == TunnelFlavour.WEBSOCKTUNNEL && !WEBSOCKTUNNEL_ID.matches(id)) {
+            call.respondText("Invalid client id\n", status = HttpStatusCode.BadRequest)
+            return
+        }
         val token = BEARER.matchEntire(call.request.header(HttpHeaders.Authorization) ?: "")?.groupValues?.get(1)
         if (token == null) {
             call.respondText("Bad Request\n", status = HttpStatusCode.BadRequest)
@@ -184,9 +211,11 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         }
         clients.remove(id)?.close() // last registration wins
         call.response.header(options.flavour.clientUrlHeader, clientUrl(id))
+        upgrading.add(id)
         call.respond(WebSocketUpgrade(call) {
             val session = Session.server(PingFilter(this, faults), options.muxConfig)
             clients[id] = session
+            upgrading.remove(id)
             registered.update { it + 1 }
             log.info("tunnel client {} registered", id)
             session.awaitClosed()
@@ -214,7 +243,8 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
                 val now = options.clock.instant().epochSecond
                 val exp = claims.expirationTime?.value ?: return false
                 val nbf = claims.notBefore?.value ?: return false
-                exp != 0L && nbf != 0L && now <= exp && now >= nbf && claims.getClaimValue("tid") == id
+                val audienceOk = options.audience == null || claims.audience.orEmpty().contains(options.audience)
+                exp != 0L && nbf != 0L && now <= exp && now >= nbf && claims.getClaimValue("tid") == id && audienceOk
             } catch (e: Exception) {
                 false
             }
@@ -222,19 +252,43 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         return false
     }
 
-    /** §10, path style: `/<id>/rest?query` goes to client `id` as `/rest?query`. */
+    /**
+     * §10. Path style: `/<id>/rest?query` goes to client `id` as `/rest?query`. Domain style (A's rule, when
+     * configured): a Host starting with HOSTNAME is path style, a host ending in `.HOSTNAME` names the id in its
+     * first label and the whole request URI is forwarded, anything else is 404.
+     */
     private suspend fun viewer(call: ApplicationCall) {
         val path = call.request.path()
         val uri = call.request.uri
         val query = uri.substringAfter('?', "").let { if (uri.contains('?')) "?$it" else "" }
+        val host = call.request.header(HttpHeaders.Host).orEmpty()
+        val domainId = if (options.domainStyle && !host.startsWith(hostname)) {
+            val bare = host.substringBefore(':')
+            if (!bare.endsWith("." + hostname.substringBefore(':'))) {
+                call.respondText("404 page not found\n", status = HttpStatusCode.NotFound)
+                return
+            }
+            bare.substringBefore('.')
+        } else {
+            null
+        }
         val trimmed = path.removePrefix("/")
-        val id = trimmed.substringBefore('/')
+        val id = domainId ?: trimmed.substringBefore('/')
         if (id.isEmpty()) {
             call.respondText("404 page not found\n", status = HttpStatusCode.NotFound)
             return
         }
-        val rest = if (trimmed.contains('/')) "/" + trimmed.substringAfter('/') else "/"
-        val session = clients[id]
+        val rest = when {
+            domainId != null -> path
+            trimmed.contains('/') -> "/" + trimmed.substringAfter('/')
+            else -> "/"
+        }
+        val session = clients[id] ?: if (id in upgrading) {
+            withTimeoutOrNull(UPGRADE_GRACE_MILLIS) { registered.first { clients[id] != null } }
+            clients[id]
+        } else {
+            null
+        }
         if (session == null || session.isClosed) {
             call.respondText("No client is connected with that id\n", status = HttpStatusCode.GatewayTimeout)
             return
@@ -286,6 +340,15 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         /** The clock used to check `exp` and `nbf`. */
         public val clock: Clock = b.clock
 
+        /** Domain-style viewer routing and client URLs `http://<id>.HOSTNAME` (webhooktunnel only). */
+        public val domainStyle: Boolean = b.domainStyle
+
+        /** websocktunnel's URL_PREFIX for client URLs; default the proxy's own `http://127.0.0.1:PORT`. */
+        public val urlPrefix: String? = b.urlPrefix
+
+        /** websocktunnel's AUDIENCE: when set, tokens must carry it in `aud`. */
+        public val audience: String? = b.audience
+
         /** Builder of [Options]. */
         public class Builder internal constructor() {
             internal var secretA = "test-secret"
@@ -294,6 +357,9 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             internal var flavour = TunnelFlavour.WEBHOOKTUNNEL
             internal var muxConfig = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofSeconds(20)) }
             internal var clock: Clock = Clock.systemUTC()
+            internal var domainStyle = false
+            internal var urlPrefix: String? = null
+            internal var audience: String? = null
 
             /** Both signing secrets. */
             public fun secrets(secretA: String, secretB: String): Builder = apply { this.secretA = secretA; this.secretB = secretB }
@@ -310,9 +376,24 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             /** The clock for token times. */
             public fun clock(clock: Clock): Builder = apply { this.clock = clock }
 
+            /**
+             * Domain-style routing as the real proxy does with TLS configured (this fake serves plain HTTP, so its
+             * client URLs are `http://<id>.HOSTNAME`); set [hostname] to a name that has subdomains.
+             */
+            public fun domainStyle(enabled: Boolean): Builder = apply { domainStyle = enabled }
+
+            /** websocktunnel's URL_PREFIX. */
+            public fun urlPrefix(prefix: String): Builder = apply { urlPrefix = prefix }
+
+            /** websocktunnel's AUDIENCE. */
+            public fun audience(audience: String): Builder = apply { this.audience = audience }
+
             /** The options. */
             public fun build(): Options {
                 require(secretA.isNotEmpty() && secretB.isNotEmpty()) { "whproxy: missing secrets" }
+                require(!(domainStyle && flavour == TunnelFlavour.WEBSOCKTUNNEL)) { "websocktunnel has no domain mode" }
+                require(urlPrefix == null || flavour == TunnelFlavour.WEBSOCKTUNNEL) { "a URL prefix is a websocktunnel setting" }
+                require(audience == null || flavour == TunnelFlavour.WEBSOCKTUNNEL) { "an audience is a websocktunnel setting" }
                 return Options(this)
             }
         }
@@ -327,6 +408,11 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     public companion object {
         private val log = LoggerFactory.getLogger(FakeTunnelProxy::class.java)
         private val BEARER = Regex("^Bearer ([\\w\\-.]+)$")
+        private val WEBSOCKTUNNEL_ID = Regex("^[a-zA-Z0-9_~.%-]+$")
+        private const val LB_HEARTBEAT = "/__lbheartbeat__"
+
+        /** How long a viewer request waits for a session whose 101 was just sent (a failed upgrade never records one). */
+        private const val UPGRADE_GRACE_MILLIS = 5_000L
 
         /** Starts a proxy with default options. */
         @JvmStatic
