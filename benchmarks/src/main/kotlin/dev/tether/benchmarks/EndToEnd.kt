@@ -86,6 +86,8 @@ public object EndToEnd {
                     sections += "mux-goal" to MuxScenario.renderGoal(ctx, r)
                 }
                 Scenario.TUNNEL -> sections += "tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log))
+                Scenario.RELAY -> sections += "relay" to RelayScenario.render(ctx, RelayScenario.run(options, log))
+                Scenario.WAMP -> sections += "wamp" to WampScenario.render(ctx, WampScenario.run(options, log))
             }
         }
         if (raw != null && (ws != null || lean != null)) sections += "wsclient-goal" to renderGoal(ctx, raw, ws, lean)

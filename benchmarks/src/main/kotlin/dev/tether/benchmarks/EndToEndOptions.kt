@@ -15,6 +15,17 @@ internal enum class Scenario(val key: String, val description: String) {
     HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
     MUX("mux", "wsmux stream throughput at windows 1 KiB, 4 KiB, 64 KiB and auto beside raw WebSocket, concurrent streams, heap per idle stream"),
     TUNNEL("tunnel", "TunnelClient.forward through FakeTunnelProxy (or --tunnel-proxy): body download/upload MB/s, small GETs/s"),
+    RELAY(
+        "relay",
+        "two RelayClient peers through FakeRelayServer (or --relay-url): one-way MB/s with --relay-payload messages and " +
+            "messages/s with --relay-small ones (backpressure and datagram mode, drops counted), ping-pong round trips/s " +
+            "and p50/p99 latency at --in-flight; each beside the raw WebSocket with messages of the same size",
+    ),
+    WAMP(
+        "wamp",
+        "WAMP Session through the testkit WampRouter (or --wamp-url): calls/s and p50/p99 latency at --in-flight, events/s " +
+            "to one subscriber, over WebSocket JSON, WebSocket MessagePack and RawSocket MessagePack",
+    ),
 }
 
 internal class UsageException(message: String) : Exception(message)
@@ -39,6 +50,12 @@ internal data class EndToEndOptions(
     val tunnelProxy: String? = null,
     val tunnelSecret: String? = null,
     val tunnelId: String = "tether-bench",
+    val relayUrl: String? = null,
+    val relaySecret: String? = null,
+    val relayPayload: Int = 8 * 1024,
+    val relaySmall: Int = 64,
+    val wampUrl: String? = null,
+    val wampRealm: String = "realm1",
     val help: Boolean = false,
 ) {
     companion object {
@@ -55,6 +72,8 @@ internal data class EndToEndOptions(
             |                        heap: ${Scenario.HEAP.description}
             |                        mux: ${Scenario.MUX.description}
             |                        tunnel: ${Scenario.TUNNEL.description}
+            |                        relay: ${Scenario.RELAY.description}
+            |                        wamp: ${Scenario.WAMP.description}
             |  --warmup D          longest warm-up per configuration; it stops earlier once the JIT is quiet (default 40s; 0s for none)
             |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
@@ -71,6 +90,12 @@ internal data class EndToEndOptions(
             |  --tunnel-proxy URL  register with this proxy instead of an embedded FakeTunnelProxy
             |  --tunnel-secret S   secret the proxy accepts for tokens (default test-secret, the fake's)
             |  --tunnel-id ID      tunnel id to register (default tether-bench)
+            |  --relay-url URL     rel:// or rels:// relay to measure instead of an embedded FakeRelayServer (needs --relay-secret)
+            |  --relay-secret S    the relay's auth secret; the peers sign their tokens with it
+            |  --relay-payload SIZE  message of the relay throughput figures, at most 8782 B (default 8KiB)
+            |  --relay-small SIZE  message of the relay small-message rate and ping-pong, at least 16 B (default 64)
+            |  --wamp-url URL      measure this WAMP router instead of an embedded WampRouter (ws/wss: JSON and MessagePack; tcp/tcps/unix: MessagePack)
+            |  --wamp-realm R      realm to join on --wamp-url, open to anonymous sessions (default realm1)
             |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
             |  --help              this text
             |
@@ -105,6 +130,12 @@ internal data class EndToEndOptions(
                     "--tunnel-proxy" -> o.copy(tunnelProxy = value())
                     "--tunnel-secret" -> o.copy(tunnelSecret = value().ifEmpty { throw UsageException("$name must not be empty") })
                     "--tunnel-id" -> o.copy(tunnelId = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--relay-url" -> o.copy(relayUrl = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--relay-secret" -> o.copy(relaySecret = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--relay-payload" -> o.copy(relayPayload = size(name, value()).coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
+                    "--relay-small" -> o.copy(relaySmall = size(name, value()).coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
+                    "--wamp-url" -> o.copy(wampUrl = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--wamp-realm" -> o.copy(wampRealm = value().ifEmpty { throw UsageException("$name must not be empty") })
                     "--help", "-h" -> o.copy(help = true)
                     else -> throw UsageException("unknown option $arg")
                 }

@@ -92,4 +92,30 @@ class WampJavaExamplesTest {
             // docs:end java-config
         }
     }
+
+    @Test
+    void progressiveResults() throws Exception {
+        try (WampRouter router = WampRouter.start();
+             Session session = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+            // docs:start java-progress
+            session.registerAsync("com.example.download", inv -> {
+                CompletableFuture<Void> sent = CompletableFuture.completedFuture(null);
+                if (inv.getReceiveProgress()) {
+                    for (int part = 1; part <= 3; part++) {
+                        List<Object> chunk = List.of("part " + part);
+                        sent = sent.thenCompose(done -> inv.sendProgressAsync(chunk));  // in order
+                    }
+                }
+                return sent.thenApply(done -> InvokeResult.of("complete"));
+            }).get(10, TimeUnit.SECONDS);
+
+            List<Object> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CallResult result = session.callProgressAsync("com.example.download",
+                    p -> progress.add(p.getArgs().get(0))).get(10, TimeUnit.SECONDS);
+            assertEquals(List.of("part 1", "part 2", "part 3"), progress);  // all delivered before completion
+            assertEquals(List.of("complete"), result.getArgs());
+            // docs:end java-progress
+        }
+    }
 }

@@ -2,6 +2,8 @@ package dev.tether.docs
 
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.testkit.wamp.WampRouterOptions
+import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.core.DialFailedException
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.ResponseTimeoutException
@@ -53,6 +55,55 @@ class WampExamplesSpec : FunSpec({
                 session.leave()                                // GOODBYE, then the connection closes
             }
             // docs:end quickstart
+        }
+    }
+
+    test("progressive call results: callProgress on the caller, sendProgress in the handler") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                val session = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                // docs:start progress
+                // Callee: send progress only when the caller asked for it, then return the final result.
+                session.register("com.example.download") { inv ->
+                    val parts = WampValues.asLong(inv.args[0])!!
+                    if (inv.receiveProgress) {
+                        for (part in 1..parts) inv.sendProgress(listOf("part $part of $parts"))
+                    }
+                    InvokeResult.of("complete")
+                }
+
+                // Caller: the callback runs for each progressive result, in order, before callProgress returns.
+                val progress = mutableListOf<String>()
+                val result = session.callProgress("com.example.download", listOf(3)) { p ->
+                    progress += p.args[0] as String
+                }
+                progress shouldBe listOf("part 1 of 3", "part 2 of 3", "part 3 of 3")
+                result.args shouldBe listOf("complete")
+
+                // A plain call of the same procedure gets the final result only.
+                session.call("com.example.download", listOf(3)).args shouldBe listOf("complete")
+                // docs:end progress
+                session.leave()
+            }
+        }
+    }
+
+    test("TLS: wss and tcps against the testkit router, trusting its test certificate") {
+        withTimeout(20.seconds) {
+            // docs:start tls
+            WampRouter.start(WampRouterOptions { tls() }).use { router ->
+                // Verification is always on: trust the router's self-signed test certificate explicitly.
+                val config = SessionConfig("realm1") { trustManager(WampRouterTls.trustManager) }
+                for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
+                    Session.connect(url, config).use { session ->
+                        val me = session.call("wamp.session.get", listOf(session.id)).args[0] as Map<*, *>
+                        me["session"] shouldBe session.id
+                    }
+                }
+                // Without it the certificate is refused while connecting.
+                shouldThrow<DialFailedException> { Session.connect(router.wssUrl!!, SessionConfig("realm1")) }
+            }
+            // docs:end tls
         }
     }
 

@@ -2,6 +2,7 @@ package dev.tether.conformance.wamp
 
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.testkit.wamp.WampRouterOptions
+import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -22,6 +23,8 @@ class RouterSubject private constructor(
     val urls: Map<String, String>,
     val router: WampRouter?,
     private val tempDir: Path?,
+    /** TLS transport name (`wss`, `tcps`) -> URL; the testkit router's use [WampRouterTls.trustManager]. */
+    val tlsUrls: Map<String, String> = emptyMap(),
 ) : AutoCloseable {
     val isFake: Boolean get() = router != null
 
@@ -81,10 +84,14 @@ class RouterSubject private constructor(
                     saltedCraUser("saltuser", "saltsecret", "salt123")
                     cryptosignUser("csuser", CS_KEY.publicKeyHex)
                     unixSocket(dir.resolve("r.sock").toString())
+                    tls()
                     options()
                 },
             )
-            return RouterSubject("realm1", mapOf("ws" to router.wsUrl, "tcp" to router.tcpUrl, "unix" to router.unixUrl!!), router, dir)
+            return RouterSubject(
+                "realm1", mapOf("ws" to router.wsUrl, "tcp" to router.tcpUrl, "unix" to router.unixUrl!!), router, dir,
+                mapOf("wss" to router.wssUrl!!, "tcps" to router.tcpsUrl!!),
+            )
         }
     }
 }

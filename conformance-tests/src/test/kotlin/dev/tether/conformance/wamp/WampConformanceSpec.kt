@@ -1,5 +1,7 @@
 package dev.tether.conformance.wamp
 
+import dev.tether.core.DialFailedException
+import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
@@ -118,6 +120,60 @@ class WampConformanceSpec : FunSpec({
                 results shouldBe (0L until 64L).map { it * it }
                 caller.leave()
                 callee.leave()
+            }
+        }
+    }
+
+    for ((transport, url) in subject.urls) {
+        test("$transport: progressive call results arrive in order before the final result; none without receive_progress") {
+            withTimeout(20.seconds) {
+                val callee = Session.connect(url, subject.config())
+                val caller = Session.connect(url, subject.config { serialization(Serialization.MSGPACK) })
+                val proc = "conf.progress.${callee.id}"
+                callee.register(proc) { inv ->
+                    val n = inv.args[0] as Long
+                    if (inv.receiveProgress) for (i in 1..n) inv.sendProgress(listOf(i))
+                    InvokeResult(listOf("done", inv.receiveProgress))
+                }
+                val chunks = java.util.Collections.synchronizedList(ArrayList<Any?>())
+                val result = caller.callProgress(proc, listOf(5L)) { chunks.add(it.args[0]) }
+                chunks.toList() shouldBe (1L..5L).toList()
+                result.args shouldBe listOf("done", true)
+                result.details["progress"] shouldBe null
+                // A plain call: the callee is told no progress is wanted, and the caller sees only the result.
+                caller.call(proc, listOf(5L)).args shouldBe listOf("done", false)
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    for ((transport, url) in subject.tlsUrls) {
+        for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
+            test("$transport x $ser: TLS call round trip when the router's certificate is trusted") {
+                withTimeout(20.seconds) {
+                    val config = subject.config { serialization(ser); trustManager(WampRouterTls.trustManager) }
+                    val callee = Session.connect(url, config)
+                    val caller = Session.connect(url, config)
+                    val proc = "conf.tls.${callee.id}"
+                    callee.register(proc) { inv -> InvokeResult(inv.args + "via $transport") }
+                    caller.call(proc, listOf("x", byteArrayOf(7))).args.let {
+                        WampValues.deepEquals(it, listOf("x", byteArrayOf(7), "via $transport")) shouldBe true
+                    }
+                    caller.leave()
+                    callee.leave()
+                }
+            }
+        }
+
+        test("$transport: verification is on by default: an untrusted certificate is refused with DialFailedException") {
+            withTimeout(20.seconds) {
+                val refused = shouldThrow<DialFailedException> { Session.connect(url, subject.config()) }
+                refused.message shouldContain url.substringBefore("://")
+                // Trusting some other certificate authority is refused too.
+                val otherCa = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
+                    .apply { init(null as java.security.KeyStore?) }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
+                shouldThrow<DialFailedException> { Session.connect(url, subject.config { trustManager(otherCa) }) }
             }
         }
     }

@@ -1,52 +1,120 @@
 package dev.tether.cli
 
-import dev.tether.relay.RelayClient
+import dev.tether.core.backoff.GuardBackoff
+import dev.tether.relay.Manager
+import dev.tether.relay.ManagerOptions
+import dev.tether.relay.RelayConn
 import dev.tether.testkit.relay.FakeRelayServer
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
-/** Two peers talking through the embedded relay, a drop, and the same peers talking again. */
+/**
+ * Three peers behind relay [Manager]s: alice and bob share a home relay, carol lives on a foreign one that alice's
+ * manager dials on demand. Then the home relay restarts on the same port and the guards bring alice and bob back.
+ */
 class RelayDemo : DemoSection {
-    override val title: String = "relay: peers talking through the fake netbird relay"
+    override val title: String = "relay: peers talking through fake netbird relays"
 
     override suspend fun run(out: DemoOutput) {
-        FakeRelayServer.start().use { relay ->
-            out.step("fake relay at ${relay.url}")
-            val alice = RelayClient(relay.url, relay.tokenStore(), "alice-key")
-            val bob = RelayClient(relay.url, relay.tokenStore(), "bob-key")
-            alice.use {
-                bob.use {
-                    alice.connect()
-                    bob.connect()
-                    out.ok("alice (${alice.peerId}) and bob (${bob.peerId}) authenticated; instance ${alice.serverInstanceUrl()}")
-                    exchange(out, alice, bob)
-                    val lost = CompletableDeferred<String>()
-                    alice.setOnDisconnectListener { url -> lost.complete(url) }
-                    relay.faults.dropAll()
-                    out.step("the relay drops every peer")
-                    out.ok("alice's disconnect listener fired for ${withTimeout(10.seconds) { lost.await() }}")
-                    alice.connect()
-                    bob.connect()
-                    out.ok("both reconnected with the same client objects")
-                    exchange(out, alice, bob)
-                }
+        var home = FakeRelayServer.start()
+        // Relays of one deployment share the secret, so one token serves the home and every foreign relay.
+        val foreign = FakeRelayServer.start { secret(home.secret) }
+        val port = home.port
+        val managers = ArrayList<Manager>()
+        try {
+            out.step("home relay at ${home.url}, foreign relay at ${foreign.url} (same secret)")
+            fun manager(url: String, key: String) = Manager(listOf(url), key, home.tokenStore(), OPTIONS).also { managers += it }
+            val alice = manager(home.url, "alice-key")
+            val bob = manager(home.url, "bob-key")
+            val carol = manager(foreign.url, "carol-key")
+            withTimeout(WAIT) {
+                alice.serve()
+                bob.serve()
+                carol.serve()
             }
+            out.ok("alice and bob serve on home ${alice.relayInstanceAddress()}, carol on ${carol.relayInstanceAddress()}")
+
+            exchange(out, "alice", alice, "bob", bob)
+
+            // carol advertises her relay; alice's manager dials it as a foreign relay just for this connection.
+            val carolAddress = carol.relayInstanceAddress()
+            coroutineScope {
+                val atCarol = async { withTimeout(WAIT) { carol.openConn(carolAddress, "alice-key") } }
+                val toCarol = withTimeout(WAIT) { alice.openConn(carolAddress, "carol-key") }
+                val fromAlice = atCarol.await()
+                out.ok("alice's manager dialled the foreign relay: foreign relays ${alice.foreignRelays()}, alice online there: ${foreign.isOnline("alice-key")}")
+                toCarol.write("hello carol".toByteArray())
+                val atC = withTimeout(WAIT) { fromAlice.read() }.decodeToString()
+                fromAlice.write("hello alice, from the foreign relay".toByteArray())
+                val atA = withTimeout(WAIT) { toCarol.read() }.decodeToString()
+                out.ok("alice -> carol: \"$atC\"; carol -> alice: \"$atA\"")
+                toCarol.close()
+                fromAlice.close()
+            }
+            // No connection left on it: the manager's cleanup closes the foreign relay once it is older than 1 s.
+            withTimeout(WAIT) { foreign.awaitOffline("alice-key") }
+            out.ok("alice's unused foreign relay closed by the manager's cleanup (foreign relays now ${alice.foreignRelays()})")
+
+            val lost = CompletableDeferred<Unit>()
+            val aliceBack = CompletableDeferred<Long>()
+            val bobBack = CompletableDeferred<Unit>()
+            alice.addCloseListener(alice.relayInstanceAddress()) { lost.complete(Unit) }
+            val stopped = System.nanoTime()
+            alice.setOnReconnectedListener { aliceBack.complete((System.nanoTime() - stopped) / 1_000_000) }
+            bob.setOnReconnectedListener { bobBack.complete(Unit) }
+            out.step("restarting the home relay: stop it (it sends Close to every peer), start a new one on port $port")
+            home.close()
+            withTimeout(WAIT) { lost.await() }
+            out.ok("alice's close listener fired for the home relay; hasRelayAddress=${alice.hasRelayAddress()}")
+            home = FakeRelayServer.start { port(port); secret(foreign.secret) }
+            out.step("new home relay up at ${home.url}")
+            val took = withTimeout(WAIT) { aliceBack.await() }
+            withTimeout(WAIT) { bobBack.await() }
+            out.ok("the guard reconnected alice (reconnected listener after $took ms) and bob; alice's address is back: ${alice.relayInstanceAddress()}")
+
+            exchange(out, "alice", alice, "bob", bob, again = true)
+        } finally {
+            for (m in managers) m.close()
+            home.close()
+            foreign.close()
         }
     }
 
-    private suspend fun exchange(out: DemoOutput, alice: RelayClient, bob: RelayClient) = coroutineScope {
-        val toBob = async { alice.openConn("bob-key") }
-        val toAlice = bob.openConn("alice-key")
-        val aliceConn = withTimeout(10.seconds) { toBob.await() }
-        aliceConn.write("hello bob".toByteArray())
-        val atBob = withTimeout(10.seconds) { toAlice.read() }.decodeToString()
-        toAlice.write("hello alice".toByteArray())
-        val atAlice = withTimeout(10.seconds) { aliceConn.read() }.decodeToString()
-        out.ok("alice -> bob: \"$atBob\"; bob -> alice: \"$atAlice\"")
-        aliceConn.close()
-        toAlice.close()
+    /** Both peers open a connection to each other through [a]'s home relay and say hello each way. */
+    private suspend fun exchange(out: DemoOutput, aName: String, a: Manager, bName: String, b: Manager, again: Boolean = false) = coroutineScope {
+        val address = a.relayInstanceAddress()
+        val atB = async { withTimeout(WAIT) { openWhenServing(b, address, "$aName-key") } }
+        val atA = withTimeout(WAIT) { openWhenServing(a, address, "$bName-key") }
+        val fromA = atB.await()
+        atA.write("hello $bName".toByteArray())
+        val gotB = withTimeout(WAIT) { fromA.read() }.decodeToString()
+        fromA.write("hello $aName".toByteArray())
+        val gotA = withTimeout(WAIT) { atA.read() }.decodeToString()
+        out.ok("$aName -> $bName: \"$gotB\"; $bName -> $aName: \"$gotA\"${if (again) " (through the restarted relay)" else ""}")
+        atA.close()
+        fromA.close()
+    }
+
+    /** openConn on [m]'s home relay; a manager whose listener fired a moment ago may still be installing it. */
+    private suspend fun openWhenServing(m: Manager, address: String, peerKey: String): RelayConn {
+        while (!m.hasRelayAddress()) delay(10)
+        return m.openConn(address, peerKey)
+    }
+
+    private companion object {
+        val WAIT = 10.seconds
+
+        /** netbird's timers shortened so that the demo takes a moment, not minutes. */
+        val OPTIONS: ManagerOptions = ManagerOptions {
+            quickReconnectDelay(300.milliseconds)
+            backoff(GuardBackoff(initialInterval = 100.milliseconds, maxInterval = 1.seconds))
+            cleanupInterval(250.milliseconds)
+            keepUnusedServerTime(1.seconds)
+        }
     }
 }

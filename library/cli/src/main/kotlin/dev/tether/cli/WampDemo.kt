@@ -2,51 +2,109 @@ package dev.tether.cli
 
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.testkit.wamp.WampRouterOptions
+import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.Session
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.withTimeout
+import java.nio.file.Files
 import kotlin.time.Duration.Companion.seconds
 
-/** WAMP against the embedded router: register, call, publish/subscribe, over each transport, with auth. */
+/**
+ * WAMP against the embedded router: register, call, progressive results, publish/subscribe over every transport
+ * (WebSocket, RawSocket TCP, Unix socket, TLS, in-process) and serializer, and each authentication method.
+ */
 class WampDemo : DemoSection {
     override val title: String = "WAMP: RPC and PubSub vs. the embedded router"
 
     override suspend fun run(out: DemoOutput) {
+        val dir = Files.createTempDirectory("tether-demo-wamp")
+        val socket = dir.resolve("router.sock")
+        val carolKey = CryptosignKey.generate()
         val options = WampRouterOptions.builder()
             .realm("realm1")
             .realm("private", anonymous = false)
             .ticketUser("alice", "alice-ticket")
             .craUser("bob", "bob-secret")
+            .saltedCraUser("dave", "dave-secret", "dave-salt")
+            .cryptosignUser("carol", carolKey.publicKeyHex)
+            .unixSocket(socket.toString())
+            .tls()
             .build()
-        WampRouter.start(options).use { router ->
-            out.step("router: ${router.wsUrl} (WebSocket) and ${router.tcpUrl} (RawSocket)")
-            val callee = Session.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.JSON) })
-            callee.use {
-                callee.register("demo.add") { inv -> InvokeResult(listOf((inv.args[0] as Number).toLong() + (inv.args[1] as Number).toLong())) }
-                out.ok("callee joined realm1 over WebSocket/JSON (session ${callee.id}) and registered demo.add")
-                for ((url, serialization) in listOf(router.wsUrl to Serialization.MSGPACK, router.wsUrl to Serialization.CBOR, router.tcpUrl to Serialization.MSGPACK, router.tcpUrl to Serialization.JSON)) {
-                    Session.connect(url, SessionConfig("realm1") { serialization(serialization) }).use { caller ->
-                        val result = caller.call("demo.add", listOf(2, 40))
-                        out.ok("call demo.add(2, 40) over ${url.substringBefore(':')}/${serialization.name.lowercase()} -> ${result.args[0]}")
-                    }
+        try {
+            WampRouter.start(options).use { router -> demo(router, out, carolKey) }
+        } finally {
+            Files.deleteIfExists(socket)
+            Files.deleteIfExists(dir)
+        }
+    }
+
+    private suspend fun demo(router: WampRouter, out: DemoOutput, carolKey: CryptosignKey) {
+        out.step("router: ${router.wsUrl} (WebSocket), ${router.tcpUrl} (RawSocket), ${router.unixUrl} (Unix), ${router.wssUrl} and ${router.tcpsUrl} (TLS)")
+        val callee = Session.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.JSON) })
+        callee.use {
+            callee.register("demo.add") { inv -> InvokeResult(listOf(WampValues.asLong(inv.args[0])!! + WampValues.asLong(inv.args[1])!!)) }
+            callee.register("demo.countdown") { inv ->
+                if (inv.receiveProgress) for (i in WampValues.asLong(inv.args[0])!! downTo 1) inv.sendProgress(listOf(i))
+                InvokeResult.of("liftoff")
+            }
+            out.ok("callee joined realm1 over WebSocket/JSON (session ${callee.id}) and registered demo.add and demo.countdown")
+            val trusting: SessionConfig.Builder.() -> Unit = { trustManager(WampRouterTls.trustManager) }
+            val callers = listOf(
+                Triple(router.wsUrl, Serialization.MSGPACK, "ws"), Triple(router.wsUrl, Serialization.CBOR, "ws"),
+                Triple(router.tcpUrl, Serialization.MSGPACK, "tcp"), Triple(router.tcpUrl, Serialization.JSON, "tcp"),
+                Triple(router.unixUrl!!, Serialization.CBOR, "unix"),
+                Triple(router.wssUrl!!, Serialization.JSON, "wss"), Triple(router.tcpsUrl!!, Serialization.MSGPACK, "tcps"),
+            )
+            for ((url, serialization, name) in callers) {
+                Session.connect(url, SessionConfig("realm1") { serialization(serialization); trusting() }).use { caller ->
+                    val result = caller.call("demo.add", listOf(2, 40))
+                    out.ok("call demo.add(2, 40) over $name/${serialization.name.lowercase()} -> ${result.args[0]}")
                 }
-                val got = CompletableDeferred<String>()
-                callee.subscribe("demo.news") { e -> got.complete(e.args[0].toString()) }
-                Session.connect(router.tcpUrl, SessionConfig("realm1") { serialization(Serialization.CBOR) }).use { publisher ->
-                    publisher.publish("demo.news", listOf("hello subscribers"), options = mapOf("acknowledge" to true))
-                }
-                out.ok("publish over RawSocket/CBOR, event received over WebSocket/JSON: \"${withTimeout(10.seconds) { got.await() }}\"")
             }
-            Session.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("alice-ticket")) }).use {
-                out.ok("ticket auth: alice joined realm private (authmethod ${it.realmDetails["authmethod"]})")
+            router.connectLocal(SessionConfig("realm1")).use { local ->
+                out.ok("call demo.add(2, 40) in-process (connectLocal, no socket) -> ${local.call("demo.add", listOf(2, 40)).args[0]}")
+                val progress = mutableListOf<Any?>()
+                val final = local.callProgress("demo.countdown", listOf(3)) { progress += it.args[0] }
+                out.ok("progressive call demo.countdown(3): progress $progress, then \"${final.args[0]}\"")
             }
-            Session.connect(router.wsUrl, SessionConfig("private") { authId("bob"); authHandler("wampcra", AuthHandler.wampCra("bob-secret")) }).use {
-                out.ok("wampcra auth: bob joined realm private")
+
+            val got = CompletableDeferred<String>()
+            callee.subscribe("demo.news") { e -> got.complete(e.args[0].toString()) }
+            Session.connect(router.tcpUrl, SessionConfig("realm1") { serialization(Serialization.CBOR) }).use { publisher ->
+                publisher.publish("demo.news", listOf("hello subscribers"), options = mapOf("acknowledge" to true))
             }
+            out.ok("publish over RawSocket/CBOR, event received over WebSocket/JSON: \"${withTimeout(10.seconds) { got.await() }}\"")
+        }
+
+        Session.connect(router.wsUrl, SessionConfig("realm1")).use {
+            out.ok("anonymous: joined realm1 as ${it.authRole} (authmethod ${it.realmDetails["authmethod"]})")
+        }
+        Session.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("alice-ticket")) }).use {
+            out.ok("ticket auth: alice joined realm private (authmethod ${it.realmDetails["authmethod"]})")
+        }
+        Session.connect(router.tcpUrl, SessionConfig("private") { authId("bob"); authHandler("wampcra", AuthHandler.wampCra("bob-secret")) }).use {
+            out.ok("wampcra auth: bob joined realm private")
+        }
+        Session.connect(router.unixUrl!!, SessionConfig("private") { authId("dave"); authHandler("wampcra", AuthHandler.wampCra("dave-secret")) }).use {
+            out.ok("wampcra salted auth (PBKDF2): dave joined realm private")
+        }
+        Session.connect(router.tcpsUrl!!, SessionConfig("private") {
+            authId("carol"); authHandler("cryptosign", AuthHandler.cryptosign(carolKey)); trustManager(WampRouterTls.trustManager)
+        }).use {
+            out.ok("cryptosign auth (ed25519): carol joined realm private (authmethod ${it.realmDetails["authmethod"]})")
+        }
+        try {
+            Session.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("wrong")) }).close()
+            out.event("a wrong ticket was accepted (unexpected)")
+        } catch (e: AbortException) {
+            out.ok("a wrong ticket is refused: ABORT ${e.reason}")
         }
     }
 }

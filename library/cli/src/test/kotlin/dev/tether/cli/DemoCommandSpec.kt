@@ -31,8 +31,24 @@ class DemoCommandSpec : FunSpec({
         text shouldContain "call demo.add(2, 40) over tcp/msgpack -> 42"
         text shouldContain "event received over WebSocket/JSON: \"hello subscribers\""
         text shouldContain "wampcra auth: bob joined realm private"
+        for (t in listOf("ws/msgpack", "ws/cbor", "tcp/json", "unix/cbor", "wss/json", "tcps/msgpack")) {
+            text shouldContain "call demo.add(2, 40) over $t -> 42"
+        }
+        text shouldContain "call demo.add(2, 40) in-process (connectLocal, no socket) -> 42"
+        text shouldContain "progressive call demo.countdown(3): progress [3, 2, 1], then \"liftoff\""
+        text shouldContain "anonymous: joined realm1 as anonymous"
+        text shouldContain "ticket auth: alice joined realm private (authmethod ticket)"
+        text shouldContain "wampcra salted auth (PBKDF2): dave joined realm private"
+        text shouldContain "cryptosign auth (ed25519): carol joined realm private (authmethod cryptosign)"
+        text shouldContain "a wrong ticket is refused: ABORT wamp.error.authentication_failed"
         text shouldContain "alice -> bob: \"hello bob\"; bob -> alice: \"hello alice\""
-        text shouldContain "both reconnected with the same client objects"
+        text shouldContain "alice's manager dialled the foreign relay: foreign relays [rel://127.0.0.1:"
+        text shouldContain "alice online there: true"
+        text shouldContain "alice -> carol: \"hello carol\"; carol -> alice: \"hello alice, from the foreign relay\""
+        text shouldContain "alice's unused foreign relay closed by the manager's cleanup (foreign relays now [])"
+        text shouldContain "alice's close listener fired for the home relay; hasRelayAddress=false"
+        text shouldContain "the guard reconnected alice (reconnected listener after "
+        text shouldContain "alice -> bob: \"hello bob\"; bob -> alice: \"hello alice\" (through the restarted relay)"
         text shouldContain "every demo section completed"
     }
 

@@ -38,6 +38,7 @@ import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.future.asCompletableFuture
@@ -68,6 +69,9 @@ import dev.tether.wamp.message.Result as ResultMessage
  * Threading: one coroutine reads the connection and never runs user code. Invocation handlers run on
  * [Dispatchers.Default], each in its own coroutine; event handlers run on [Dispatchers.Default], one coroutine per
  * subscription, so events of one subscription arrive in order. Futures complete on [Dispatchers.Default].
+ *
+ * Progressive call results: [callProgress] asks for them and runs a callback per progressive RESULT, in order;
+ * a handler sends them with [Invocation.sendProgress] when the caller asked.
  *
  * Every request that has a reply is bounded: calls by [SessionConfig.callTimeout] (or the caller's own
  * cancellation, which sends CANCEL), everything else by [SessionConfig.responseTimeout]. Replies that arrive after
@@ -114,7 +118,8 @@ public class Session private constructor(
     /** True until the session ended (GOODBYE, ABORT, connection loss, [close]). */
     public val isOpen: Boolean get() = endReasonRef.get() == null
 
-    private class Pending(val requestType: Int, val reply: CompletableDeferred<Message>)
+    /** One request awaiting its reply; [progress] receives progressive RESULTs of a progressive call. */
+    private class Pending(val requestType: Int, val reply: CompletableDeferred<Message>, val progress: Channel<CallResult>? = null)
 
     private class RegistrationEntry(val procedure: String, val handler: suspend (Invocation) -> InvokeResult)
 
@@ -158,7 +163,7 @@ public class Session private constructor(
     /** Handles one inbound message; false once the session is over. */
     private suspend fun dispatch(m: Message): Boolean {
         when (m) {
-            is ResultMessage -> reply(m.request, m, MessageCodes.CALL)
+            is ResultMessage -> if (m.details["progress"] == true) progress(m) else reply(m.request, m, MessageCodes.CALL)
             is Published -> reply(m.request, m, MessageCodes.PUBLISH)
             is Subscribed -> reply(m.request, m, MessageCodes.SUBSCRIBE)
             is Unsubscribed -> if (m.request == 0L && m.details != null) revokeSubscription(m.details) else reply(m.request, m, MessageCodes.UNSUBSCRIBE)
@@ -197,6 +202,16 @@ public class Session private constructor(
         p.reply.complete(m)
     }
 
+    private fun progress(m: ResultMessage) {
+        val p = pending[m.request]
+        if (p?.progress == null || p.requestType != MessageCodes.CALL) {
+            log.debug("WAMP session {}: progressive RESULT for request {} that did not ask for progress dropped", id, m.request)
+            return
+        }
+        // Unlimited: the read loop never waits for the caller's progress callback; order is kept.
+        p.progress.trySend(CallResult(m.args, m.kwargs, m.details))
+    }
+
     private fun deliverEvent(m: EventMessage) {
         val sub = subscriptions[m.subscription]
         if (sub == null) {
@@ -219,10 +234,22 @@ public class Session private constructor(
         // started never ran its body and never answered).
         val job = Job(scope.coroutineContext[Job])
         invocations[m.request] = job
+        val invocation = Invocation(m.registration, m.args, m.kwargs, m.details)
+        invocation.scope = scope
+        if (invocation.receiveProgress) {
+            invocation.progressSink = { r ->
+                try {
+                    peer.send(Yield(m.request, r.options + ("progress" to true), r.args, r.kwargs))
+                } catch (e: ConnectionException) {
+                    throw SessionClosedException("WAMP session $id: connection lost while sending progress", e)
+                }
+            }
+        }
         scope.launch(job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
             val answer: Message = try {
-                val r = reg.handler(Invocation(m.registration, m.args, m.kwargs, m.details))
-                Yield(m.request, r.options, r.args, r.kwargs)
+                val r = reg.handler(invocation)
+                invocation.finish()
+                Yield(m.request, r.options - "progress", r.args, r.kwargs)
             } catch (e: RpcException) {
                 ErrorMessage(MessageCodes.INVOCATION, m.request, e.details, e.error, e.args, e.kwargs)
             } catch (e: CancellationException) {
@@ -231,6 +258,7 @@ public class Session private constructor(
                 log.warn("WAMP session {}: handler for {} failed", id, reg.procedure, e)
                 ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.runtime_error", listOf(e.message ?: e::class.java.name))
             } finally {
+                invocation.finish()
                 invocations.remove(m.request, job)
             }
             withContext(NonCancellable) { sendQuietly(answer) }
@@ -287,11 +315,16 @@ public class Session private constructor(
         }
     }
 
-    private suspend fun request(requestType: Int, timeout: java.time.Duration?, build: (Long) -> Message): Message {
+    private suspend fun request(
+        requestType: Int,
+        timeout: java.time.Duration?,
+        progress: Channel<CallResult>? = null,
+        build: (Long) -> Message,
+    ): Message {
         if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
         val requestId = nextRequestId()
         val reply = CompletableDeferred<Message>()
-        pending[requestId] = Pending(requestType, reply)
+        pending[requestId] = Pending(requestType, reply, progress)
         val name = MessageCodes.nameOf(requestType) ?: "request"
         try {
             // end() publishes its reason before failing pending requests: one of us sees the other.
@@ -326,10 +359,18 @@ public class Session private constructor(
         args: List<Any?> = emptyList(),
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
+    ): CallResult = callWith(procedure, args, kwargs, options, null)
+
+    private suspend fun callWith(
+        procedure: String,
+        args: List<Any?>,
+        kwargs: Map<String, Any?>,
+        options: Map<String, Any?>,
+        progress: Channel<CallResult>?,
     ): CallResult {
         var requestId = 0L
         try {
-            val reply = request(MessageCodes.CALL, config.callTimeout) { id ->
+            val reply = request(MessageCodes.CALL, config.callTimeout, progress) { id ->
                 requestId = id
                 Call(id, options, procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
             }
@@ -345,6 +386,48 @@ public class Session private constructor(
             throw e
         }
     }
+
+    /**
+     * Calls [procedure] asking for progressive results (nexus's CallProgress): sends `receive_progress: true`, runs
+     * [onProgress] for each progressive RESULT, in order and one at a time, then returns the final result. Every
+     * progress callback has returned before this function returns, and none runs afterwards. The call timeout
+     * ([SessionConfig.callTimeout]) covers the whole call, progress included. If [onProgress] throws, the call is
+     * canceled (CANCEL `killnowait`) and the exception is rethrown. A callee that sends no progress is fine: the
+     * final result alone is returned.
+     */
+    @JvmSynthetic
+    public suspend fun callProgress(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+        onProgress: suspend (CallResult) -> Unit,
+    ): CallResult = coroutineScope {
+        val progress = Channel<CallResult>(Channel.UNLIMITED)
+        val consumer = launch(CoroutineName("wamp-progress-$procedure")) {
+            for (p in progress) onProgress(p)
+        }
+        val result = try {
+            callWith(procedure, args, kwargs, options + ("receive_progress" to true), progress)
+        } finally {
+            progress.close()
+        }
+        consumer.join() // progress received before the final result is delivered before returning
+        result
+    }
+
+    /**
+     * Java face of [callProgress]: [onProgress] receives each progressive result in order (on a library thread,
+     * never the socket's) before the future completes with the final result. Cancelling the future sends CANCEL.
+     */
+    @JvmOverloads
+    public fun callProgressAsync(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: Map<String, Any?> = emptyMap(),
+        onProgress: Consumer<CallResult>,
+    ): CompletableFuture<CallResult> = scope.future { callProgress(procedure, args, kwargs, options) { onProgress.accept(it) } }
 
     /** Java face of [call]; cancelling the future sends CANCEL. */
     @JvmOverloads

@@ -79,3 +79,10 @@ public class ResponseTimeoutException(public val request: String, public val tim
  * started. Reconnect with a new session.
  */
 public class SessionClosedException(message: String, cause: Throwable? = null) : WampException(message, cause)
+
+/**
+ * An invocation handler tried to send a progressive result the caller cannot receive: the caller did not ask
+ * for progress (`receive_progress`), or the invocation was already answered. Nothing was sent; send the data in
+ * the final result instead.
+ */
+public class ProgressNotAcceptedException(message: String) : WampException(message)

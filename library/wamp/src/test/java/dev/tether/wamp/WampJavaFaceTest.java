@@ -82,4 +82,20 @@ class WampJavaFaceTest {
         assertArrayEquals(new byte[] {0x7f, 0x13, 0, 0}, new Handshake(RawSocketProtocol.exponentFor(1000), 3).encode());
         assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder(" ").build());
     }
+
+    @Test
+    void sendProgressAsyncRefusesWhatTheCallerCannotReceive() {
+        Invocation plain = new Invocation(1, List.of(), Map.of(), Map.of());
+        assertEquals(false, plain.getReceiveProgress());
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> plain.sendProgressAsync(List.of("chunk")).get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertInstanceOf(ProgressNotAcceptedException.class, e.getCause());
+
+        // Asked for progress, but not an invocation delivered by a session: nothing to send it through.
+        Invocation detached = new Invocation(1, List.of(), Map.of(), Map.of("receive_progress", true));
+        assertTrue(detached.getReceiveProgress());
+        e = assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> detached.sendProgressAsync().get(5, java.util.concurrent.TimeUnit.SECONDS));
+        assertInstanceOf(ProgressNotAcceptedException.class, e.getCause());
+    }
 }

@@ -14,6 +14,7 @@ import io.ktor.http.HttpStatusCode
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
 import io.ktor.server.engine.EmbeddedServer
+import io.ktor.server.engine.connector
 import io.ktor.server.engine.embeddedServer
 import io.ktor.server.response.respondText
 import io.ktor.server.routing.get
@@ -81,7 +82,17 @@ public class FakeRelayServer private constructor(public val options: Options) : 
     /** Fault controls: drops, health-check silence, refused logins, latency. */
     public val faults: RelayFaults = RelayFaults({ id -> peers[id]?.let { it.session.cancel(); true } ?: false }, ::dropEveryone)
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+    private val server: EmbeddedServer<*, *> = embeddedServer(
+        CIO,
+        configure = {
+            connector {
+                host = "127.0.0.1"
+                port = options.port
+            }
+            // A restart on the port of a stopped instance must not wait for its connections' TIME_WAIT.
+            reuseAddress = true
+        },
+    ) {
         install(WebSockets) { maxFrameSize = Long.MAX_VALUE }
         routing {
             route(RelayProtocol.WEBSOCKET_PATH) {
@@ -371,7 +382,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
 
     /**
      * Server settings; the defaults are the real server's: health checks every 25 s, 45 s timeout, 10 s handshake
-     * and write timeouts, a random secret.
+     * and write timeouts, a random secret; an ephemeral port.
      */
     public class Options private constructor(b: Builder) {
         public val secret: String = b.secret
@@ -381,6 +392,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         public val handshakeTimeout: Duration = b.handshakeTimeout
         public val writeTimeout: Duration = b.writeTimeout
         public val clock: Clock = b.clock
+        public val port: Int = b.port
 
         public class Builder internal constructor() {
             internal var secret: String = "secret-" + UUID.randomUUID()
@@ -390,6 +402,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
             internal var handshakeTimeout: Duration = Duration.ofMillis(RelayProtocol.SERVER_HANDSHAKE_TIMEOUT_MILLIS)
             internal var writeTimeout: Duration = Duration.ofMillis(RelayProtocol.SERVER_WRITE_TIMEOUT_MILLIS)
             internal var clock: Clock = Clock.systemUTC()
+            internal var port: Int = 0
 
             /** The relay secret tokens are signed with. */
             public fun secret(value: String): Builder = apply { require(value.isNotEmpty()); secret = value }
@@ -405,6 +418,11 @@ public class FakeRelayServer private constructor(public val options: Options) : 
             public fun writeTimeout(value: Duration): Builder = apply { writeTimeout = value }
             /** The clock token expiry is checked against. */
             public fun clock(value: Clock): Builder = apply { clock = value }
+            /**
+             * The port to listen on (default 0: an ephemeral one). Only for restarting a relay where a stopped
+             * instance ran, with the same [secret], so that its clients can reconnect: pass the old [FakeRelayServer.port].
+             */
+            public fun port(value: Int): Builder = apply { require(value in 0..65535) { "not a port: $value" }; port = value }
             public fun build(): Options = Options(this)
         }
 

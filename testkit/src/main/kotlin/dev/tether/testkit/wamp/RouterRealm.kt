@@ -38,7 +38,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private class Registration(val id: Long, val procedure: String, val match: String, val callee: RouterSession)
     private class Subscription(val id: Long, val topic: String, val match: String, val subscribers: LinkedHashSet<RouterSession>)
-    private class PendingCall(val caller: RouterSession, val request: Long, val callee: RouterSession, val invocation: Long)
+    private class PendingCall(val caller: RouterSession, val request: Long, val callee: RouterSession, val invocation: Long, val receiveProgress: Boolean)
 
     val sessionCount: Int get() = synchronized(lock) { sessions.size }
 
@@ -107,25 +107,38 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private fun call(s: RouterSession, m: Call) = synchronized(lock) {
         if (m.procedure.startsWith("wamp.")) return@synchronized meta(s, m)
-        val reg = registrations.values.firstOrNull { it.match == "exact" && it.procedure == m.procedure }
-            ?: registrations.values.filter { it.match == "prefix" && m.procedure.startsWith(it.procedure) }.maxByOrNull { it.procedure.length }
-            ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, m.procedure) }
+        val reg = matchRegistration(m.procedure)
             ?: return@synchronized error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
         val invocation = ids.incrementAndGet()
-        calls[invocation] = PendingCall(s, m.request, reg.callee, invocation)
+        val receiveProgress = m.options["receive_progress"] == true
+        calls[invocation] = PendingCall(s, m.request, reg.callee, invocation, receiveProgress)
         val details = LinkedHashMap<String, Any?>()
         if (reg.match != "exact") details["procedure"] = m.procedure
-        if (m.options["receive_progress"] == true) details["receive_progress"] = true
+        if (receiveProgress) details["receive_progress"] = true
         if (m.options["disclose_me"] == true) {
             details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
         }
         reg.callee.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
     }
 
+    /** The registration a call to [procedure] goes to: exact, else the longest prefix, else a wildcard. */
+    private fun matchRegistration(procedure: String): Registration? =
+        registrations.values.firstOrNull { it.match == "exact" && it.procedure == procedure }
+            ?: registrations.values.filter { it.match == "prefix" && procedure.startsWith(it.procedure) }.maxByOrNull { it.procedure.length }
+            ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, procedure) }
+
+    private fun topicMatches(sub: Subscription, topic: String): Boolean = when (sub.match) {
+        "prefix" -> topic.startsWith(sub.topic)
+        "wildcard" -> wildcard(sub.topic, topic)
+        else -> sub.topic == topic
+    }
+
     private fun yieldResult(s: RouterSession, m: Yield) = synchronized(lock) {
         val c = calls[m.request]
         if (c == null || c.callee !== s) return@synchronized // late: the call was canceled or the caller left
         val progress = m.options["progress"] == true
+        // A progressive YIELD reaches only a caller that asked for progress; for any other it is dropped.
+        if (progress && !c.receiveProgress) return@synchronized
         if (!progress) calls.remove(m.request)
         c.caller.send(Result(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
     }
@@ -182,12 +195,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val excludeRole = (o["exclude_authrole"] as? List<*>)?.toSet()
         val eligibleRole = (o["eligible_authrole"] as? List<*>)?.toSet()
         for (sub in subscriptions.values) {
-            val matches = when (sub.match) {
-                "prefix" -> m.topic.startsWith(sub.topic)
-                "wildcard" -> wildcard(sub.topic, m.topic)
-                else -> sub.topic == m.topic
-            }
-            if (!matches) continue
+            if (!topicMatches(sub, m.topic)) continue
             val details = LinkedHashMap<String, Any?>()
             if (sub.match != "exact") details["topic"] = m.topic
             if (o["disclose_me"] == true) {
@@ -210,7 +218,12 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     private fun sessionInfo(t: RouterSession): Map<String, Any?> =
         mapOf("session" to t.id, "authid" to t.authId, "authrole" to t.authRole, "authmethod" to t.authMethod, "authprovider" to "static")
 
-    /** The session meta API procedures the suites use. */
+    /**
+     * The meta API: wamp.session.count|list|get|kill|kill_by_authid|kill_by_authrole|kill_all,
+     * wamp.registration.list|lookup|match|get|list_callees|count_callees,
+     * wamp.subscription.list|lookup|match|get|list_subscribers|count_subscribers (and nexus's count_suscribers).
+     * No meta events (on_join, on_create, ...) and no testaments.
+     */
     private fun meta(s: RouterSession, m: Call) {
         fun result(vararg args: Any?) = s.send(Result(m.request, emptyMap(), args.toList()))
         when (m.procedure) {
@@ -228,8 +241,55 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 target.send(Goodbye(mapOf("message" to "killed"), "wamp.close.killed"))
                 result()
             }
-            "wamp.registration.lookup" -> result(registrations.values.firstOrNull { it.procedure == m.args.firstOrNull() }?.id)
-            "wamp.subscription.lookup" -> result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() }?.id)
+            "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all" -> {
+                val targets = when (m.procedure) {
+                    "wamp.session.kill_by_authid" -> sessions.values.filter { it.authId == m.args.firstOrNull() }
+                    "wamp.session.kill_by_authrole" -> sessions.values.filter { it.authRole == m.args.firstOrNull() }
+                    else -> sessions.values.toList()
+                }.filter { it !== s }
+                val reason = m.kwargs["reason"] as? String ?: "wamp.close.killed"
+                val message = m.kwargs["message"] as? String ?: "killed"
+                for (t in targets) t.send(Goodbye(mapOf("message" to message), reason))
+                // As the WAMP meta API: kill_by_authid answers the ids, the others the count.
+                if (m.procedure == "wamp.session.kill_by_authid") result(targets.map { it.id }) else result(targets.size.toLong())
+            }
+            "wamp.registration.list" -> result(MATCHES.associateWith { match -> registrations.values.filter { it.match == match }.map { it.id } })
+            "wamp.registration.lookup" -> {
+                val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
+                result(registrations.values.firstOrNull { it.procedure == m.args.firstOrNull() && it.match == match }?.id)
+            }
+            "wamp.registration.match" -> result((m.args.firstOrNull() as? String)?.let { matchRegistration(it) }?.id)
+            "wamp.registration.get" -> {
+                val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
+                result(mapOf("id" to reg.id, "uri" to reg.procedure, "match" to reg.match, "invoke" to "single"))
+            }
+            "wamp.registration.list_callees", "wamp.registration.count_callees" -> {
+                val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
+                if (m.procedure.endsWith("list_callees")) result(listOf(reg.callee.id)) else result(1L)
+            }
+            "wamp.subscription.list" -> result(MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } })
+            "wamp.subscription.lookup" -> {
+                val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
+                result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() && it.match == match }?.id)
+            }
+            "wamp.subscription.match" -> {
+                val topic = m.args.firstOrNull() as? String
+                val ids = if (topic == null) emptyList() else subscriptions.values.filter { topicMatches(it, topic) }.map { it.id }
+                result(ids.ifEmpty { null })
+            }
+            "wamp.subscription.get" -> {
+                val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
+                result(mapOf("id" to sub.id, "uri" to sub.topic, "match" to sub.match))
+            }
+            // nexus registers the misspelt count_suscribers as well: accept both.
+            "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers", "wamp.subscription.count_suscribers" -> {
+                val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
+                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
+                if (m.procedure.endsWith("list_subscribers")) result(sub.subscribers.map { it.id }) else result(sub.subscribers.size.toLong())
+            }
             else -> error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
         }
     }

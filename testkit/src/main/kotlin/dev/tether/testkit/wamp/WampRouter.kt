@@ -49,8 +49,9 @@ import kotlin.time.toKotlinDuration
  * An embeddable WAMP router for tests: WebSocket (`ws://127.0.0.1:PORT/`, subprotocols `wamp.2.json`,
  * `wamp.2.msgpack`, `wamp.2.cbor`, chosen in that order of preference), RawSocket over TCP
  * (`tcp://127.0.0.1:PORT2`) and optionally a Unix socket, all three serializers, realms, ticket / wampcra (plain
- * and salted) / cryptosign / anonymous authentication, RPC and PubSub basics and the session meta API
- * (`wamp.session.count|list|get|kill`). Ports are ephemeral on 127.0.0.1.
+ * and salted) / cryptosign / anonymous authentication, RPC and PubSub basics (progressive call results included)
+ * and the meta API procedures of sessions, registrations and subscriptions (no meta events). Ports are ephemeral on 127.0.0.1. With [WampRouterOptions.tls] it also
+ * serves `wss` ([wssUrl]) and RawSocket over TLS ([tcpsUrl]) with the [WampRouterTls] test certificate.
  *
  * [faults] drops sessions, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
  * credential (existing sessions stay, new logins with the old one fail). [connectLocal] attaches an in-process
@@ -115,17 +116,31 @@ public class WampRouter private constructor(public val options: WampRouterOption
     /** `unix://PATH` when a Unix socket was configured, else null. */
     public val unixUrl: String? = options.unixSocketPath?.let { "unix://$it" }
 
+    private val wssFront: TlsFront? = if (options.tls) TlsFront("wss", webSocketPort) else null
+    private val tcpsFront: TlsFront? = if (options.tls) TlsFront("tcps", rawSocketPort) else null
+
+    /**
+     * `wss://127.0.0.1:PORT/` when TLS is enabled ([WampRouterOptions.tls]), else null. The certificate is
+     * [WampRouterTls]'s: clients must trust [WampRouterTls.trustManager].
+     */
+    public val wssUrl: String? = wssFront?.let { "wss://127.0.0.1:${it.port}/" }
+
+    /** `tcps://127.0.0.1:PORT` (RawSocket over TLS) when TLS is enabled, else null. */
+    public val tcpsUrl: String? = tcpsFront?.let { "tcps://127.0.0.1:${it.port}" }
+
     init {
         scope.launch(CoroutineName("rawsocket-accept")) { acceptLoop(tcpServer, "tcp") }
         unixServer?.let { s -> scope.launch(CoroutineName("unix-accept")) { acceptLoop(s, "unix") } }
     }
 
-    /** The URL for [transport]: `ws`, `tcp` or `unix`. */
+    /** The URL for [transport]: `ws`, `tcp`, `unix`, `wss` or `tcps`. */
     public fun url(transport: String): String = when (transport) {
         "ws" -> wsUrl
         "tcp" -> tcpUrl
         "unix" -> unixUrl ?: throw IllegalStateException("router has no Unix socket; set WampRouterOptions.unixSocket")
-        else -> throw IllegalArgumentException("transport must be ws, tcp or unix")
+        "wss" -> wssUrl ?: throw IllegalStateException("router has no TLS; set WampRouterOptions.tls")
+        "tcps" -> tcpsUrl ?: throw IllegalStateException("router has no TLS; set WampRouterOptions.tls")
+        else -> throw IllegalArgumentException("transport must be ws, tcp, unix, wss or tcps")
     }
 
     /** Number of sessions joined to [realm]. */
@@ -241,6 +256,8 @@ public class WampRouter private constructor(public val options: WampRouterOption
             withTimeoutOrNull(500) { while (connections.any { it.realm != null }) kotlinx.coroutines.delay(10) }
             runCatching { tcpServer.close() }
             runCatching { unixServer?.close() }
+            runCatching { wssFront?.close() }
+            runCatching { tcpsFront?.close() }
             connections.forEach { it.terminate() }
             scope.coroutineContext[kotlinx.coroutines.Job]!!.cancelAndJoin()
             runCatching { selector.close() }

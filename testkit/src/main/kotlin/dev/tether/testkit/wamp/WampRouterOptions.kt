@@ -59,6 +59,9 @@ public class WampRouterOptions private constructor(b: Builder) {
     /** Largest WebSocket message the router accepts. */
     public val maxWebSocketMessage: Long = b.maxWebSocketMessage
 
+    /** Whether the router also serves `wss` and `tcps` with the [WampRouterTls] certificate. */
+    public val tls: Boolean = b.tls
+
     /** Builder; every setter returns it. */
     public class Builder {
         internal val realms = LinkedHashMap<String, Boolean>()
@@ -67,6 +70,7 @@ public class WampRouterOptions private constructor(b: Builder) {
         internal var unixSocketPath: String? = null
         internal var helloTimeout: Duration = Duration.ofSeconds(5)
         internal var maxWebSocketMessage: Long = 16L shl 20
+        internal var tls: Boolean = false
 
         /** Adds [name]; [anonymous] allows sessions without authentication. */
         @JvmOverloads
@@ -94,6 +98,12 @@ public class WampRouterOptions private constructor(b: Builder) {
         public fun helloTimeout(timeout: Duration): Builder = apply { helloTimeout = timeout }
         /** Sets the largest WebSocket frame the router accepts. */
         public fun maxWebSocketMessage(bytes: Long): Builder = apply { maxWebSocketMessage = bytes }
+        /**
+         * Also serves WebSocket over TLS (`wss`) and RawSocket over TLS (`tcps`) on their own ephemeral ports, with
+         * the self-signed [WampRouterTls] certificate for 127.0.0.1.
+         */
+        @JvmOverloads
+        public fun tls(enabled: Boolean = true): Builder = apply { tls = enabled }
         /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
         public fun build(): WampRouterOptions {
             if (realms.isEmpty()) realms["realm1"] = true

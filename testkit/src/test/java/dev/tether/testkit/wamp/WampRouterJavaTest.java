@@ -99,6 +99,46 @@ class WampRouterJavaTest {
     }
 
     @Test
+    void progressiveResultsWithAListenerAndSendProgressAsync() throws Exception {
+        SessionConfig config = SessionConfig.builder("realm1").build();
+        try (Session callee = await(Session.connectAsync(router.getWsUrl(), config));
+             Session caller = await(Session.connectAsync(router.getTcpUrl(), config))) {
+            await(callee.registerAsync("com.count", inv -> {
+                long n = (Long) inv.getArgs().get(0);
+                CompletableFuture<Void> sent = CompletableFuture.completedFuture(null);
+                for (long i = 1; i <= n; i++) {
+                    long chunk = i;
+                    sent = sent.thenCompose(ignored -> inv.sendProgressAsync(List.of(chunk)));
+                }
+                return sent.thenApply(ignored -> InvokeResult.of("done"));
+            }));
+            List<Object> chunks = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CallResult result = await(caller.callProgressAsync("com.count", List.of(4), progress -> chunks.add(progress.getArgs().get(0))));
+            assertEquals(List.of("done"), result.getArgs());
+            assertEquals(List.of(1L, 2L, 3L, 4L), chunks);  // all delivered, in order, before the future completed
+
+            // Without receive_progress the callee's sendProgressAsync fails and the call gets the handler's error.
+            ExecutionException refused = assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.count", List.of(1))));
+            assertInstanceOf(RpcException.class, refused.getCause());
+        }
+    }
+
+    @Test
+    void tlsRouterWithTheTestCertificate() throws Exception {
+        try (WampRouter tls = WampRouter.start(WampRouterOptions.builder().tls().build())) {
+            SessionConfig trusting = SessionConfig.builder("realm1").trustManager(WampRouterTls.getTrustManager()).build();
+            for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
+                try (Session s = await(Session.connectAsync(url, trusting))) {
+                    assertTrue(s.isOpen());
+                }
+                ExecutionException refused = assertThrows(ExecutionException.class,
+                    () -> await(Session.connectAsync(url, SessionConfig.builder("realm1").build())));
+                assertInstanceOf(dev.tether.core.DialFailedException.class, refused.getCause());
+            }
+        }
+    }
+
+    @Test
     void connectLocalNeedsNoSocket() throws Exception {
         try (Session s = await(router.connectLocalAsync(SessionConfig.builder("realm1").build()))) {
             CallResult count = await(s.callAsync("wamp.session.count"));

@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.testkit.wamp
 
 import dev.tether.wamp.AbortException
@@ -21,6 +23,13 @@ import io.ktor.network.sockets.openWriteChannel
 import io.ktor.utils.io.readAvailable
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.Register
+import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.Welcome
+import dev.tether.wamp.message.Yield
+import dev.tether.wamp.message.Invocation as InvocationMessage
 import kotlinx.coroutines.withTimeout
 import java.nio.file.Files
 import kotlin.time.Duration.Companion.milliseconds
@@ -126,6 +135,80 @@ class WampRouterSpec : FunSpec({
                 router.faults.stopPonging(true)
                 val s = Session.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
                 s.awaitDone() shouldContain "connection"
+            }
+        }
+    }
+
+    test("progressive YIELDs reach only a caller that asked for them; the final YIELD always does") {
+        WampRouter.start().use { router ->
+            withTimeout(10.seconds) {
+                // A raw callee that sends progress whether or not it was asked: the router must filter.
+                val callee = dev.tether.wamp.transport.RawSocketConnector.connect(
+                    router.tcpUrl, dev.tether.wamp.transport.RawSocketConnector.Target.Tcp("127.0.0.1", router.rawSocketPort, false),
+                    Serialization.JSON.serializer(), 0, 5.seconds,
+                )
+                callee.send(Hello("realm1", mapOf("roles" to mapOf("callee" to mapOf("features" to mapOf("progressive_call_results" to true))))))
+                (callee.receive() is Welcome) shouldBe true
+                callee.send(Register(1, emptyMap(), "com.chatty"))
+                val registered = callee.receive() as Registered
+                val caller = Session.connect(router.wsUrl, config("realm1") {})
+                kotlinx.coroutines.coroutineScope {
+                    for (wantsProgress in listOf(false, true)) {
+                        val chunks = java.util.Collections.synchronizedList(ArrayList<Any?>())
+                        val result = async {
+                            if (wantsProgress) caller.callProgress("com.chatty") { chunks.add(it.args[0]) } else caller.call("com.chatty")
+                        }
+                        val inv = callee.receive() as InvocationMessage
+                        inv.registration shouldBe registered.registration
+                        (inv.details["receive_progress"] == true) shouldBe wantsProgress
+                        callee.send(Yield(inv.request, mapOf("progress" to true), listOf("chunk")))
+                        callee.send(Yield(inv.request, emptyMap(), listOf("final")))
+                        result.await().args shouldBe listOf("final")
+                        chunks.toList() shouldBe if (wantsProgress) listOf("chunk") else emptyList()
+                    }
+                }
+                caller.leave()
+                callee.close()
+            }
+        }
+    }
+
+    test("meta API: sessions, registrations and subscriptions can be listed, looked up, matched and killed") {
+        WampRouter.start(options).use { router ->
+            withTimeout(10.seconds) {
+                val admin = Session.connect(router.tcpUrl, config("realm1") {})
+                val callee = Session.connect(router.wsUrl, config("realm1") { authId("worker") })
+                val other = Session.connect(router.wsUrl, config("realm1") { authId("worker") })
+                val exact = callee.register("com.meta.echo") { InvokeResult() }
+                val prefix = callee.register("com.meta.p.", mapOf("match" to "prefix")) { InvokeResult() }
+                val sub = other.subscribe("com.meta.topic") { }
+                val wild = other.subscribe("com.meta..", mapOf("match" to "wildcard")) { }
+
+                suspend fun meta(proc: String, vararg args: Any?) = admin.call(proc, args.toList()).args.firstOrNull()
+                meta("wamp.registration.list") shouldBe mapOf("exact" to listOf(exact), "prefix" to listOf(prefix), "wildcard" to emptyList<Long>())
+                meta("wamp.registration.lookup", "com.meta.echo") shouldBe exact
+                meta("wamp.registration.lookup", "com.meta.p.", mapOf("match" to "prefix")) shouldBe prefix
+                meta("wamp.registration.lookup", "com.meta.nothing") shouldBe null
+                meta("wamp.registration.match", "com.meta.p.deep.call") shouldBe prefix
+                meta("wamp.registration.get", exact) shouldBe mapOf("id" to exact, "uri" to "com.meta.echo", "match" to "exact", "invoke" to "single")
+                meta("wamp.registration.list_callees", exact) shouldBe listOf(callee.id)
+                meta("wamp.registration.count_callees", exact) shouldBe 1L
+                shouldThrow<dev.tether.wamp.RpcException> { meta("wamp.registration.get", 999_999L) }.error shouldBe "wamp.error.no_such_registration"
+
+                meta("wamp.subscription.lookup", "com.meta.topic") shouldBe sub
+                meta("wamp.subscription.match", "com.meta.topic") shouldBe listOf(sub)
+                meta("wamp.subscription.match", "com.meta.a.b") shouldBe listOf(wild)
+                meta("wamp.subscription.get", wild) shouldBe mapOf("id" to wild, "uri" to "com.meta..", "match" to "wildcard")
+                meta("wamp.subscription.list_subscribers", sub) shouldBe listOf(other.id)
+                meta("wamp.subscription.count_subscribers", sub) shouldBe 1L
+                meta("wamp.subscription.count_suscribers", sub) shouldBe 1L
+
+                meta("wamp.session.kill_by_authid", "worker").let { killed ->
+                    (killed as List<*>).toSet() shouldBe setOf(callee.id, other.id)
+                }
+                callee.awaitDone() shouldContain "wamp.close.killed"
+                other.awaitDone() shouldContain "wamp.close.killed"
+                admin.leave()
             }
         }
     }

@@ -22,10 +22,10 @@ import io.ktor.network.tls.tls
 import io.ktor.utils.io.readFully
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.withTimeout
 import javax.net.ssl.X509TrustManager
-import kotlin.coroutines.coroutineContext
 import kotlin.time.Duration
 
 /** Opens RawSocket connections (TCP, TLS over TCP, Unix domain socket) and performs the client handshake. */
@@ -55,6 +55,9 @@ public object RawSocketConnector {
     ): RawSocketPeer {
         val selector = SelectorManager(Dispatchers.IO)
         var socket: Socket? = null
+        // The TLS layer's coroutines must not be children of the withTimeout block below (it would wait for them
+        // until the dial timeout); they live as long as the connection and are cancelled when it closes.
+        val tlsJob = Job()
         try {
             return withTimeout(dialTimeout) {
                 val address: SocketAddress = when (target) {
@@ -70,7 +73,7 @@ public object RawSocketConnector {
                 socket = s
                 if (target is Target.Tcp && target.tls) {
                     s = try {
-                        s.tls(coroutineContext) {
+                        s.tls(Dispatchers.IO + tlsJob) {
                             serverName = target.host
                             if (trustManager != null) this.trustManager = trustManager
                         }
@@ -104,11 +107,13 @@ public object RawSocketConnector {
                     description = "rawsocket ${url.substringBefore('?')}",
                 ) {
                     runCatching { connected.close() }
+                    tlsJob.cancel()
                     runCatching { selector.close() }
                 }
             }
         } catch (e: Throwable) {
             runCatching { socket?.close() }
+            tlsJob.cancel()
             runCatching { selector.close() }
             if (e is TimeoutCancellationException) throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
             throw e

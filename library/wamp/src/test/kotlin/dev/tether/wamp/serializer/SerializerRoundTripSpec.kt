@@ -49,6 +49,9 @@ private fun genValue(rs: RandomSource, depth: Int, floats: Boolean): Any? {
         5 -> run {
             val sb = StringBuilder()
             repeat(r.nextInt(12)) { sb.appendCodePoint(randomCodePoint(r)) }
+            // WAMP JSON reserves strings that start with U+0000 for byte arrays ("\u0000" + base64): such a string
+            // is not a string in the value model, so the generator never starts one with it.
+            if (sb.startsWith("\u0000")) sb.insert(0, 'x')
             sb.toString()
         }
         6 -> ByteArray(r.nextInt(20)) { r.nextInt().toByte() }
