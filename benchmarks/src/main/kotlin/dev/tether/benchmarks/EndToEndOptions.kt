@@ -44,6 +44,8 @@ internal data class EndToEndOptions(
     val muxBytes: Long = 1L shl 30,
     val muxStreams: Int = 64,
     val muxIdle: Int = 10_000,
+    /** Single-stream windows of the mux scenario, by [MuxScenario.Window.key]; all by default. */
+    val muxWindows: List<String> = MuxScenario.Window.entries.map { it.key },
     val tunnelBody: Long = 256L shl 20,
     val tunnelViewers: List<Int> = listOf(1, 16, 64),
     val tunnelTimeout: Duration = 2.minutes,
@@ -84,6 +86,7 @@ internal data class EndToEndOptions(
             |  --mux-bytes SIZE    cap on bytes moved per round and configuration of the mux scenario, e.g. 256MiB (default 1GiB)
             |  --mux-streams N     concurrent streams on one session in the mux scenario (default 64)
             |  --mux-idle N        idle open streams per round of the mux heap figure (default 10000)
+            |  --mux-windows LIST  single-stream windows of the mux scenario: 64kib, 4kib, 1kib, auto (default all)
             |  --tunnel-body SIZE  body of the tunnel download and upload, e.g. 256MiB, 64KiB, 1000 (default 256MiB)
             |  --tunnel-viewers LIST  concurrent viewers of the small GETs (default 1,16,64)
             |  --tunnel-timeout D  bound of one measured body transfer (default 2m)
@@ -124,6 +127,11 @@ internal data class EndToEndOptions(
                     "--mux-bytes" -> o.copy(muxBytes = size(name, value()))
                     "--mux-streams" -> o.copy(muxStreams = positiveInt(name, value()))
                     "--mux-idle" -> o.copy(muxIdle = positiveInt(name, value()))
+                    "--mux-windows" -> o.copy(muxWindows = value().split(',').map { w ->
+                        w.trim().lowercase().also { key ->
+                            if (MuxScenario.Window.entries.none { it.key == key }) throw UsageException("$name: unknown window $w (one of ${MuxScenario.Window.entries.joinToString { it.key }})")
+                        }
+                    })
                     "--tunnel-body" -> o.copy(tunnelBody = size(name, value()))
                     "--tunnel-viewers" -> o.copy(tunnelViewers = value().split(',').map { positiveInt(name, it.trim()) }.distinct())
                     "--tunnel-timeout" -> o.copy(tunnelTimeout = duration(name, value(), allowZero = false))

@@ -42,6 +42,9 @@ internal object MuxScenario {
         AUTO("auto (1 KiB, up to 1 MiB)", 1024, 1 shl 20, 64 * 1024),
         ;
 
+        /** Name on the command line (`--mux-windows`). */
+        val key: String get() = if (this == AUTO) "auto" else label.replace(" ", "").lowercase()
+
         fun config(): MuxConfig = MuxConfig {
             streamBufferSize(capacity)
             autoTuneMaxWindow(autoTuneMax)
@@ -83,7 +86,7 @@ internal object MuxScenario {
         val single = ArrayList<Transfer>()
         val raw = ArrayList<Transfer>()
         LoopbackServer().use { server ->
-            for (w in Window.entries) {
+            for (w in Window.entries.filter { it.key in o.muxWindows }) {
                 MuxPeer(w.config()).use { peer ->
                     for (upload in listOf(true, false)) {
                         val dir = if (upload) "upload" else "download"

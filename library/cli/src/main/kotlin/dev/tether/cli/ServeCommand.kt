@@ -4,6 +4,7 @@ import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.tunnel.FakeTunnelProxy
+import dev.tether.tunnel.TunnelFlavour
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.testkit.wamp.WampRouterOptions
 import picocli.CommandLine.Command
@@ -65,10 +66,37 @@ class ServeProxy : Callable<Int> {
     @Option(names = ["--secret-b"], description = ["Signing secret B; default: test-secret-b."])
     var secretB: String = "test-secret-b"
 
+    @Option(names = ["--websocktunnel"], description = ["Behave as websocktunnel (v2): X-Websocktunnel-* headers, id check, /__lbheartbeat__."])
+    var websocktunnel: Boolean = false
+
+    @Option(names = ["--hostname"], description = ["HOSTNAME of the client URLs; default: the listening address."])
+    var hostname: String? = null
+
+    @Option(names = ["--domain-style"], description = ["webhooktunnel with TLS: client URLs http://<id>.HOSTNAME, viewers routed by Host."])
+    var domainStyle: Boolean = false
+
+    @Option(names = ["--url-prefix"], description = ["websocktunnel URL_PREFIX: client URLs are PREFIX/<id>."])
+    var urlPrefix: String? = null
+
+    @Option(names = ["--audience"], description = ["websocktunnel AUDIENCE: tokens must carry it in aud."])
+    var audience: String? = null
+
+    /** The fake's settings from the flags; refuses combinations no real proxy has. */
+    fun options(): FakeTunnelProxy.Options {
+        val b = FakeTunnelProxy.Options.builder().secrets(secretA, secretB)
+        if (websocktunnel) b.flavour(TunnelFlavour.WEBSOCKTUNNEL)
+        hostname?.let { b.hostname(it) }
+        if (domainStyle) b.domainStyle(true)
+        urlPrefix?.let { b.urlPrefix(it) }
+        audience?.let { b.audience(it) }
+        return b.build()
+    }
+
     override fun call(): Int {
-        val proxy = FakeTunnelProxy.start { secrets(secretA, secretB) }
-        println("fake tunnel proxy listening at ${proxy.url}")
-        println("register with: tether tunnel --proxy ${proxy.url} --id ID --secret $secretA --to http://localhost:PORT")
+        val proxy = FakeTunnelProxy.start(options())
+        println("fake tunnel proxy (${proxy.options.flavour.name.lowercase()}) listening at ${proxy.url}")
+        val flavourFlag = if (proxy.options.flavour == TunnelFlavour.WEBSOCKTUNNEL) " --websocktunnel" else ""
+        println("register with: tether tunnel --proxy ${proxy.url}$flavourFlag --id ID --secret $secretA --to http://localhost:PORT")
         return runUntilInterrupted(proxy)
     }
 }
