@@ -59,14 +59,8 @@ internal class RawEchoClient(private val url: String, private val inFlight: Int,
     private suspend fun readLoop(s: ClientWebSocketSession) {
         for (frame in s.incoming) {
             if (frame !is Frame.Text) continue
-            val data = frame.data
-            var i = 0
-            var slot = 0
-            while (data[i] != COLON) slot = slot * 10 + (data[i++] - ZERO)
-            i++
-            var seq = 0
-            while (data[i] != COLON) seq = seq * 10 + (data[i++] - ZERO)
-            replies[slot].send(seq)
+            val tag = slotSeq(frame.data)
+            replies[(tag ushr 32).toInt()].send(tag.toInt())
         }
     }
 
@@ -91,8 +85,21 @@ internal class RawEchoClient(private val url: String, private val inFlight: Int,
         http.close()
     }
 
-    private companion object {
-        const val COLON = ':'.code.toByte()
-        const val ZERO = '0'.code.toByte()
-    }
+}
+
+private const val COLON = ':'.code.toByte()
+private const val ZERO = '0'.code.toByte()
+
+/**
+ * The `slot:seq:` tag at the start of an echo message, as `slot shl 32 or seq`: parsed in place on the read loop,
+ * without a String.
+ */
+internal fun slotSeq(data: ByteArray): Long {
+    var i = 0
+    var slot = 0
+    while (data[i] != COLON) slot = slot * 10 + (data[i++] - ZERO)
+    i++
+    var seq = 0
+    while (data[i] != COLON) seq = seq * 10 + (data[i++] - ZERO)
+    return (slot.toLong() shl 32) or (seq.toLong() and 0xFFFF_FFFFL)
 }

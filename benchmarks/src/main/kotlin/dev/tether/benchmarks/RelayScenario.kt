@@ -261,14 +261,8 @@ internal object RelayScenario {
             scope.launch {
                 try {
                     while (true) {
-                        val data = peers.ab.read()
-                        var i = 0
-                        var slot = 0
-                        while (data[i] != COLON) slot = slot * 10 + (data[i++] - ZERO)
-                        i++
-                        var seq = 0
-                        while (data[i] != COLON) seq = seq * 10 + (data[i++] - ZERO)
-                        replies[slot].send(seq)
+                        val tag = slotSeq(peers.ab.read())
+                        replies[(tag ushr 32).toInt()].send(tag.toInt())
                     }
                 } catch (e: Throwable) {
                     for (r in replies) r.close(e)
@@ -295,8 +289,6 @@ internal object RelayScenario {
         }
 
         private companion object {
-            const val COLON = ':'.code.toByte()
-            const val ZERO = '0'.code.toByte()
             const val X = 'x'.code.toByte()
         }
     }

@@ -67,6 +67,17 @@ internal object WampScenario {
         return SetupResult(setup, calls, events)
     }
 
+    /** Two sessions to [url]; the first is closed again when the second cannot connect. */
+    private suspend fun connectTwo(url: String, cfg: SessionConfig): Pair<Session, Session> {
+        val first = Session.connect(url, cfg)
+        val second = try {
+            Session.connect(url, cfg)
+        } catch (e: Exception) {
+            first.close(); throw e
+        }
+        return first to second
+    }
+
     /** A callee and a caller session; each round trip is one CALL answered by the callee's echo procedure. */
     private class CallTarget(private val callee: Session, private val caller: Session, private val procedure: String) : LoadTarget {
         override suspend fun roundTrip(worker: Int, seq: Int) {
@@ -81,12 +92,7 @@ internal object WampScenario {
 
         companion object {
             suspend fun open(url: String, cfg: SessionConfig): CallTarget {
-                val callee = Session.connect(url, cfg)
-                val caller = try {
-                    Session.connect(url, cfg)
-                } catch (e: Exception) {
-                    callee.close(); throw e
-                }
+                val (callee, caller) = connectTwo(url, cfg)
                 val procedure = "tether.bench.echo.${callee.id}"
                 callee.register(procedure) { inv -> InvokeResult(inv.args) }
                 return CallTarget(callee, caller, procedure)
@@ -126,12 +132,7 @@ internal object WampScenario {
 
         companion object {
             suspend fun open(url: String, cfg: SessionConfig): EventTarget {
-                val subscriber = Session.connect(url, cfg)
-                val publisher = try {
-                    Session.connect(url, cfg)
-                } catch (e: Exception) {
-                    subscriber.close(); throw e
-                }
+                val (subscriber, publisher) = connectTwo(url, cfg)
                 val topic = "tether.bench.events.${subscriber.id}"
                 val received = AtomicLong()
                 val marker = CompletableDeferred<Long>()

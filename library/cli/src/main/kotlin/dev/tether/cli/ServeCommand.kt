@@ -115,10 +115,36 @@ class ServeRouter : Callable<Int> {
 
 @Command(name = "relay", description = ["A netbird relay server at rel://127.0.0.1:PORT (path /relay)."])
 class ServeRelay : Callable<Int> {
+    @Option(names = ["--port"], description = ["Port on 127.0.0.1; default: an ephemeral one."])
+    var port: Int = 0
+
+    @Option(names = ["--secret"], description = ["Auth secret the peers sign their tokens with; default: a random one, printed."])
+    var secret: String? = null
+
+    @Option(names = ["--instance-url"], description = ["Instance URL announced to peers (rel:// or rels://); default: the listening address."])
+    var instanceUrl: String? = null
+
+    @Option(names = ["--health-interval"], description = ["Seconds between health checks; default: 25 (upstream)."])
+    var healthIntervalSeconds: Long? = null
+
+    @Option(names = ["--health-timeout"], description = ["Seconds without an answer to health checks before the relay closes a peer; default: 45 (upstream)."])
+    var healthTimeoutSeconds: Long? = null
+
+    /** The fake's settings from the flags. */
+    fun options(): FakeRelayServer.Options {
+        val b = FakeRelayServer.Options.builder().port(port)
+        secret?.let { b.secret(it) }
+        instanceUrl?.let { b.instanceUrl(it) }
+        healthIntervalSeconds?.let { require(it > 0) { "--health-interval must be positive" }; b.healthCheckInterval(java.time.Duration.ofSeconds(it)) }
+        healthTimeoutSeconds?.let { require(it > 0) { "--health-timeout must be positive" }; b.healthCheckTimeout(java.time.Duration.ofSeconds(it)) }
+        return b.build()
+    }
+
     override fun call(): Int {
-        val relay = FakeRelayServer.start()
-        println("fake relay listening at ${relay.url} (ws://127.0.0.1:${relay.url.substringAfterLast(':')}/relay)")
+        val relay = FakeRelayServer.start(options())
+        println("fake relay listening at ${relay.url} (${relay.webSocketUrl})")
         println("auth secret: ${relay.secret}")
+        println("connect with: tether relay --url ${relay.url} --secret ${relay.secret} --id ALICE --peer BOB")
         return runUntilInterrupted(relay)
     }
 }

@@ -26,7 +26,7 @@ import kotlin.time.Duration
  * the success callback) starts a new loop; a session that dropped while the quick reconnect was finishing is caught
  * by checking [isConnected] after the report.
  */
-public class Guard internal constructor(
+internal class Guard(
     private val scope: CoroutineScope,
     private val quickReconnectDelay: Duration,
     private val backoff: GuardBackoff,
@@ -42,11 +42,11 @@ public class Guard internal constructor(
     @Volatile private var loop: Job? = null
 
     /** True while a reconnect loop runs. */
-    public val isReconnecting: Boolean get() = loop != null
+    val isReconnecting: Boolean get() = loop != null
 
     /** Starts the reconnect loop for [client] (null when the first pick failed); ignored while one runs. */
     @Synchronized
-    public fun onDisconnected(client: RelayClient?) {
+    fun onDisconnected(client: RelayClient?) {
         if (loop != null) return
         val job = scope.launch(CoroutineName("tether-relay-guard"), start = CoroutineStart.LAZY) {
             try {
@@ -61,7 +61,7 @@ public class Guard internal constructor(
 
     /** Stops the reconnect loop, if any. */
     @Synchronized
-    public fun stop() {
+    fun stop() {
         loop?.cancel()
         loop = null
     }

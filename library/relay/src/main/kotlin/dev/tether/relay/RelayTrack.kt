@@ -6,19 +6,19 @@ import kotlinx.coroutines.CompletableDeferred
  * One foreign relay the [Manager] connects to (upstream RelayTrack): the first caller that needs [serverAddress]
  * dials it, concurrent callers wait for that one dial and share its client.
  */
-public class RelayTrack internal constructor(
+internal class RelayTrack(
     /** The foreign relay's instance URL. */
-    public val serverAddress: String,
+    val serverAddress: String,
     /** When the track was created ([System.nanoTime]); cleanup spares young tracks. */
     internal val createdAtNanos: Long,
 ) {
     private val ready = CompletableDeferred<RelayClient>()
 
     /** True once the dial finished, with success or not. */
-    public val isReady: Boolean get() = ready.isCompleted
+    val isReady: Boolean get() = ready.isCompleted
 
     /** The client, once the dial succeeded; null before or after a failure. */
-    public val client: RelayClient?
+    val client: RelayClient?
         get() = if (ready.isCompleted && !ready.isCancelled) runCatching { ready.getCompleted() }.getOrNull() else null
 
     internal fun complete(client: RelayClient) {

@@ -11,6 +11,7 @@ import dev.tether.relay.ConnAlreadyExistsException;
 import dev.tether.relay.ConnClosedException;
 import dev.tether.relay.DeadlineExceededException;
 import dev.tether.relay.Manager;
+import dev.tether.relay.NoRelayAvailableException;
 import dev.tether.relay.ManagerOptions;
 import dev.tether.relay.PayloadTooLargeException;
 import dev.tether.relay.PeerId;
@@ -18,6 +19,8 @@ import dev.tether.relay.RelayClient;
 import dev.tether.relay.RelayClientNotConnectedException;
 import dev.tether.relay.RelayClientOptions;
 import dev.tether.relay.RelayConn;
+import dev.tether.relay.RelayHandshakeException;
+import dev.tether.relay.ServerPicker;
 import dev.tether.relay.TokenStore;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -120,6 +123,54 @@ class RelayJavaTest {
                 b.addCloseListener(home.getUrl(), listener);
                 home.getFaults().dropPeer("peerB");
                 assertTrue(closed.await(T, TimeUnit.SECONDS));
+            }
+        }
+    }
+
+    @Test
+    void pickerDeadlinesServerUrlsAndTokenUpdateFromJava() throws Exception {
+        try (FakeRelayServer home = relay(); FakeRelayServer other = relay()) {
+            // The picker: the dead URL loses, the live one wins; an empty list is a typed failure.
+            ServerPicker picker = new ServerPicker(List.of("rel://127.0.0.1:1", home.getUrl()), home.tokenStore(), "picked");
+            try (RelayClient picked = picker.pickAsync().get(T, TimeUnit.SECONDS)) {
+                assertTrue(picked.isConnected());
+                assertEquals(home.getUrl(), picked.serverInstanceUrl());
+            }
+            ExecutionException none = assertThrows(ExecutionException.class,
+                    () -> new ServerPicker(List.of(), home.tokenStore(), "p").pickAsync().get(T, TimeUnit.SECONDS));
+            assertInstanceOf(NoRelayAvailableException.class, none.getCause());
+
+            ManagerOptions options = ManagerOptions.builder().cleanupInterval(Duration.ofMinutes(5)).build();
+            try (Manager a = new Manager(List.of(home.getUrl()), "peerA", home.tokenStore(), options);
+                    RelayClient x = new RelayClient(other.getUrl(), other.tokenStore(), "peerX")) {
+                a.serveAsync().get(T, TimeUnit.SECONDS);
+                assertEquals(List.of(home.getUrl()), a.serverUrls());
+                a.updateServerUrls(List.of(home.getUrl(), other.getUrl()));
+                assertEquals(List.of(home.getUrl(), other.getUrl()), a.serverUrls());
+
+                // The other relay has its own secret: A's token fails there until A is given one it accepts.
+                x.connectAsync().get(T, TimeUnit.SECONDS);
+                ExecutionException refused = assertThrows(ExecutionException.class,
+                        () -> a.openConnAsync(other.getUrl(), "peerX").get(T, TimeUnit.SECONDS));
+                assertTrue(a.foreignRelays().isEmpty(), "a failed foreign dial leaves no track");
+                assertInstanceOf(RelayHandshakeException.class, refused.getCause());
+                a.updateToken(other.token(Duration.ofHours(1)));
+                CompletableFuture<RelayConn> fromA = a.openConnAsync(other.getUrl(), "peerX");
+                RelayConn toA = x.openConnAsync("peerA").get(T, TimeUnit.SECONDS);
+                RelayConn ax = fromA.get(T, TimeUnit.SECONDS);
+
+                // Deadlines: a past write deadline refuses the write (nothing sent); setDeadline covers reads too.
+                ax.setWriteDeadline(Instant.now().minusSeconds(1));
+                assertThrows(DeadlineExceededException.class, () -> ax.write(new byte[] {1}));
+                ax.setWriteDeadline(null);
+                ax.write(new byte[] {2});
+                byte[] buf = new byte[8];
+                assertEquals(1, toA.read(buf));
+                assertEquals(2, buf[0]);
+                toA.setDeadline(Instant.now().plusMillis(50));
+                assertThrows(DeadlineExceededException.class, () -> toA.read(buf));
+                assertThrows(DeadlineExceededException.class, () -> toA.write(new byte[] {3}));
+                assertEquals(1, ax.stats().getSent());
             }
         }
     }
