@@ -7,6 +7,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.serializer
 import java.time.Clock
 import java.time.Instant
+import java.time.LocalDateTime
 import java.time.OffsetDateTime
 import java.time.ZoneOffset
 
@@ -249,7 +250,16 @@ public class Envelope private constructor(
 
         private fun build(kind: String, id: String?, inReplyTo: String?, payloadJson: String?): Envelope {
             require(kind.isNotEmpty()) { "missing kind: an envelope kind must not be empty" }
-            return Envelope(kind, id, inReplyTo, OffsetDateTime.now(utcClock), compactOrNull(payloadJson), null)
+            return Envelope(kind, id, inReplyTo, nowUtc(), compactOrNull(payloadJson), null)
+        }
+
+        /**
+         * `OffsetDateTime.now(utcClock)` without its per-call cost: that asks the zone for its rules, and a
+         * [ZoneOffset] builds a fresh `ZoneRules` object every time. Every envelope we build is stamped.
+         */
+        private fun nowUtc(): OffsetDateTime {
+            val now = utcClock.instant()
+            return OffsetDateTime.of(LocalDateTime.ofEpochSecond(now.epochSecond, now.nano, ZoneOffset.UTC), ZoneOffset.UTC)
         }
 
         private fun compactOrNull(payloadJson: String?): String? =

@@ -100,17 +100,20 @@ internal object EnvelopeCodec {
 
     /** Go's `time.RFC3339Nano`: fractional zeros trimmed, `Z` for a zero offset, else `±hh:mm`. Year is 0..9999. */
     fun appendTs(sb: StringBuilder, t: OffsetDateTime) {
-        appendDigits(sb, t.year, 4)
+        // Every envelope carries one: digits are written with constant divisors, which the JIT turns into multiplies.
+        val year = t.year
+        append2(sb, year / 100)
+        append2(sb, year % 100)
         sb.append('-')
-        appendDigits(sb, t.monthValue, 2)
+        append2(sb, t.monthValue)
         sb.append('-')
-        appendDigits(sb, t.dayOfMonth, 2)
+        append2(sb, t.dayOfMonth)
         sb.append('T')
-        appendDigits(sb, t.hour, 2)
+        append2(sb, t.hour)
         sb.append(':')
-        appendDigits(sb, t.minute, 2)
+        append2(sb, t.minute)
         sb.append(':')
-        appendDigits(sb, t.second, 2)
+        append2(sb, t.second)
         var nano = t.nano
         if (nano != 0) {
             var digits = 9
@@ -119,7 +122,14 @@ internal object EnvelopeCodec {
                 digits--
             }
             sb.append('.')
-            appendDigits(sb, nano, digits)
+            var length = 1 // of nano in decimal, to pad it with leading zeros to its place
+            var power = 10
+            while (length < digits && nano >= power) {
+                length++
+                power *= 10
+            }
+            repeat(digits - length) { sb.append('0') }
+            sb.append(nano)
         }
         val offset = t.offset.totalSeconds
         if (offset == 0) {
@@ -127,22 +137,15 @@ internal object EnvelopeCodec {
         } else {
             sb.append(if (offset < 0) '-' else '+')
             val minutes = Math.abs(offset) / 60
-            appendDigits(sb, minutes / 60, 2)
+            append2(sb, minutes / 60)
             sb.append(':')
-            appendDigits(sb, minutes % 60, 2)
+            append2(sb, minutes % 60)
         }
     }
 
-    /** [value] (non-negative, fewer than [width] + 1 digits) left-padded with zeros to [width] digits. */
-    private fun appendDigits(sb: StringBuilder, value: Int, width: Int) {
-        var divisor = 1
-        repeat(width - 1) { divisor *= 10 }
-        var v = value
-        while (divisor > 0) {
-            sb.append('0' + v / divisor)
-            v %= divisor
-            divisor /= 10
-        }
+    /** [value] (0..99) as two digits. */
+    private fun append2(sb: StringBuilder, value: Int) {
+        sb.append('0' + value / 10).append('0' + value % 10)
     }
 
     // ------------------------------------------------------------------------------------------------- decoding
@@ -170,23 +173,78 @@ internal object EnvelopeCodec {
      * (digits past nanoseconds ignored), then `Z` or `±hh:mm`; upper-case `T` and `Z` only; calendar ranges
      * checked. Offsets beyond ±18:00 (legal for Go, not representable in java.time) are rejected.
      */
-    internal fun parseTs(v: String): OffsetDateTime {
+    internal fun parseTs(v: String): OffsetDateTime = parseTs(v, 0, v.length)
+
+    /**
+     * [parseTs] of `s[from, to)`, in place. The usual form, `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with values in
+     * range, is read in one straight pass; anything else takes the checking path, which names what is wrong.
+     */
+    private fun parseTs(s: String, from: Int, to: Int): OffsetDateTime {
+        if (to - from < 20 || s[to - 1] != 'Z' || s[from + 4] != '-' || s[from + 7] != '-' || s[from + 10] != 'T' ||
+            s[from + 13] != ':' || s[from + 16] != ':'
+        ) {
+            return parseTsChecked(s, from, to)
+        }
+        val year = digits2(s, from) * 100 + digits2(s, from + 2)
+        val month = digits2(s, from + 5)
+        val day = digits2(s, from + 8)
+        val hour = digits2(s, from + 11)
+        val minute = digits2(s, from + 14)
+        val second = digits2(s, from + 17)
+        // digits2 is negative for a non-digit, which every range check below refuses
+        if (year < 0 || month !in 1..12 || day !in 1..28 || hour !in 0..23 || minute !in 0..59 || second !in 0..59) {
+            return parseTsChecked(s, from, to) // days 29-31 are checked against the month there
+        }
+        var nano = 0
+        var i = from + 19
+        if (i < to - 1) {
+            if (s[i] != '.') return parseTsChecked(s, from, to)
+            i++
+            var digits = 0
+            while (i < to - 1) {
+                val c = s[i]
+                if (c !in '0'..'9') return parseTsChecked(s, from, to)
+                if (digits < 9) { // like Go, digits beyond nanoseconds are ignored
+                    nano = nano * 10 + (c - '0')
+                    digits++
+                }
+                i++
+            }
+            if (digits == 0) return parseTsChecked(s, from, to)
+            while (digits < 9) {
+                nano *= 10
+                digits++
+            }
+        }
+        return OffsetDateTime.of(year, month, day, hour, minute, second, nano, ZoneOffset.UTC)
+    }
+
+    /** The two decimal digits at [at] as a number, or a negative value when either is not a digit. */
+    private fun digits2(s: String, at: Int): Int {
+        val hi = s[at] - '0'
+        val lo = s[at + 1] - '0'
+        return if (hi in 0..9 && lo in 0..9) hi * 10 + lo else -1
+    }
+
+    /** [parseTs] with every check and a message for each way the text can be wrong. */
+    private fun parseTsChecked(s: String, from: Int, to: Int): OffsetDateTime {
+        val len = to - from
         fun bad(why: String): Nothing {
-            val shown = if (v.length <= 64) v else v.substring(0, 64) + "…"
+            val shown = if (len <= 64) s.substring(from, to) else s.substring(from, from + 64) + "…"
             throw JsonSyntaxError("field \"ts\" is not an RFC 3339 time (\"$shown\"): $why")
         }
-        fun num(at: Int, len: Int, min: Int, max: Int, what: String): Int {
+        fun num(at: Int, digits: Int, min: Int, max: Int, what: String): Int {
             var r = 0
-            for (i in at until at + len) {
-                val c = v[i]
+            for (i in from + at until from + at + digits) {
+                val c = s[i]
                 if (c !in '0'..'9') bad("expected digits for the $what")
                 r = r * 10 + (c - '0')
             }
             if (r < min || r > max) bad("$what $r out of range")
             return r
         }
-        if (v.length < 20) bad("too short for YYYY-MM-DDTHH:MM:SSZ")
-        if (v[4] != '-' || v[7] != '-' || v[10] != 'T' || v[13] != ':' || v[16] != ':') {
+        if (len < 20) bad("too short for YYYY-MM-DDTHH:MM:SSZ")
+        if (s[from + 4] != '-' || s[from + 7] != '-' || s[from + 10] != 'T' || s[from + 13] != ':' || s[from + 16] != ':') {
             bad("expected the layout YYYY-MM-DDTHH:MM:SS")
         }
         val year = num(0, 4, 0, 9999, "year")
@@ -195,14 +253,14 @@ internal object EnvelopeCodec {
         val hour = num(11, 2, 0, 23, "hour")
         val minute = num(14, 2, 0, 59, "minute")
         val second = num(17, 2, 0, 59, "second")
-        var i = 19
+        var i = from + 19
         var nano = 0
-        if (i + 1 < v.length && v[i] == '.' && v[i + 1] in '0'..'9') {
+        if (i + 1 < to && s[i] == '.' && s[i + 1] in '0'..'9') {
             i++
             var digits = 0
-            while (i < v.length && v[i] in '0'..'9') {
+            while (i < to && s[i] in '0'..'9') {
                 if (digits < 9) { // like Go, digits beyond nanoseconds are ignored
-                    nano = nano * 10 + (v[i] - '0')
+                    nano = nano * 10 + (s[i] - '0')
                     digits++
                 }
                 i++
@@ -213,13 +271,13 @@ internal object EnvelopeCodec {
             }
         }
         val offsetSeconds: Int = when {
-            v.length - i == 1 && v[i] == 'Z' -> 0
-            v.length - i == 6 && (v[i] == '+' || v[i] == '-') && v[i + 3] == ':' -> {
-                val hh = num(i + 1, 2, 0, 23, "offset hour")
-                val mm = num(i + 4, 2, 0, 59, "offset minute")
+            to - i == 1 && s[i] == 'Z' -> 0
+            to - i == 6 && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' -> {
+                val hh = num(i - from + 1, 2, 0, 23, "offset hour")
+                val mm = num(i - from + 4, 2, 0, 59, "offset minute")
                 val total = hh * 3600 + mm * 60
                 if (total > 18 * 3600) bad("offsets beyond ±18:00 are not supported")
-                if (v[i] == '-') -total else total
+                if (s[i] == '-') -total else total
             }
             else -> bad("expected Z or ±hh:mm after the seconds")
         }
@@ -238,23 +296,26 @@ internal object EnvelopeCodec {
     private const val F_PAYLOAD = 5
     private const val F_TARGET_ASPECT = 6
 
-    /** Which envelope field a key names, matching like `encoding/json`: exact, else Unicode simple case folding. */
-    private fun fieldOf(key: String): Int = when (key.length) {
-        2 -> if (foldEquals(key, "id")) F_ID else if (foldEquals(key, "ts")) F_TS else F_UNKNOWN
-        4 -> if (foldEquals(key, "kind")) F_KIND else F_UNKNOWN
-        7 -> if (foldEquals(key, "payload")) F_PAYLOAD else F_UNKNOWN
-        11 -> if (foldEquals(key, "in_reply_to")) F_IN_REPLY_TO else F_UNKNOWN
-        13 -> if (foldEquals(key, "target_aspect")) F_TARGET_ASPECT else F_UNKNOWN
+    /**
+     * Which envelope field the key `s[from, to)` names (escapes already resolved), matching like `encoding/json`:
+     * exact, else Unicode simple case folding.
+     */
+    private fun fieldOf(s: String, from: Int, to: Int): Int = when (to - from) {
+        2 -> if (foldEquals(s, from, "id")) F_ID else if (foldEquals(s, from, "ts")) F_TS else F_UNKNOWN
+        4 -> if (foldEquals(s, from, "kind")) F_KIND else F_UNKNOWN
+        7 -> if (foldEquals(s, from, "payload")) F_PAYLOAD else F_UNKNOWN
+        11 -> if (foldEquals(s, from, "in_reply_to")) F_IN_REPLY_TO else F_UNKNOWN
+        13 -> if (foldEquals(s, from, "target_aspect")) F_TARGET_ASPECT else F_UNKNOWN
         else -> F_UNKNOWN
     }
 
     /**
-     * [name] is lower-case ASCII of the same length as [key]. The simple case folding orbit of an ASCII letter is
-     * its other case, plus KELVIN SIGN for `k` and LATIN SMALL LETTER LONG S for `s` (both one UTF-16 unit).
+     * [name] is lower-case ASCII, as long as the key at `s[from]`. The simple case folding orbit of an ASCII letter
+     * is its other case, plus KELVIN SIGN for `k` and LATIN SMALL LETTER LONG S for `s` (both one UTF-16 unit).
      */
-    private fun foldEquals(key: String, name: String): Boolean {
+    private fun foldEquals(s: String, from: Int, name: String): Boolean {
         for (i in name.indices) {
-            val k = key[i]
+            val k = s[from + i]
             val c = name[i]
             if (k == c) continue
             if (c in 'a'..'z' && k == c - 32) continue
@@ -269,7 +330,23 @@ internal object EnvelopeCodec {
     private class Reader(private val s: String) {
         private var pos = 0
         private val n = s.length
-        private var stack = BooleanArray(16) // container kinds by depth: true = array
+        // Container kinds by depth (true = array): the first 64 levels as bits, deeper ones in an array made on
+        // demand, so that the flat payloads of most envelopes allocate nothing for it.
+        private var shallow = 0L
+        private var deep: BooleanArray? = null
+
+        private fun setArrayAt(depth: Int, isArray: Boolean) {
+            if (depth < 64) {
+                shallow = if (isArray) shallow or (1L shl depth) else shallow and (1L shl depth).inv()
+                return
+            }
+            var d = deep ?: BooleanArray(64).also { deep = it }
+            if (depth - 64 >= d.size) d = d.copyOf(d.size * 2).also { deep = it }
+            d[depth - 64] = isArray
+        }
+
+        private fun isArrayAt(depth: Int): Boolean =
+            if (depth < 64) (shallow ushr depth) and 1L != 0L else deep!![depth - 64]
 
         /** Set when a scanned value holds whitespace or characters that its wire form escapes. */
         private var rewrite = false
@@ -293,11 +370,11 @@ internal object EnvelopeCodec {
                         while (true) {
                             if (pos >= n) unexpectedEnd()
                             if (s[pos] != '"') fail("invalid character ${describe(s[pos])} looking for beginning of object key string")
-                            val key = readString()
+                            val field = readKeyField()
                             skipWs()
                             expectColon()
                             skipWs()
-                            when (fieldOf(key)) {
+                            when (field) {
                                 // JSON null leaves a field as it was (Go ignores null for strings and time.Time)
                                 F_KIND -> kind = readStringField("kind") ?: kind
                                 F_ID -> id = readStringField("id") ?: id
@@ -334,6 +411,26 @@ internal object EnvelopeCodec {
             val k = kind
             if (k.isNullOrEmpty()) throw JsonSyntaxError("missing kind")
             return Envelope.trusted(k, id, inReplyTo, ts ?: Envelope.ZERO_TIME, payload, targetAspect)
+        }
+
+        /**
+         * The field the object key at [pos] names. A key without escapes (every key a peer normally sends) is
+         * matched where it stands; only an escaped one is unescaped into a string first.
+         */
+        private fun readKeyField(): Int {
+            val start = pos + 1
+            var i = start
+            while (i < n) {
+                val c = s[i]
+                if (c == '"') {
+                    pos = i + 1
+                    return fieldOf(s, start, i)
+                }
+                if (c == '\\' || c < ' ' || c.isSurrogate()) break
+                i++
+            }
+            val key = readString()
+            return fieldOf(key, 0, key.length)
         }
 
         fun readStandalonePayload(): String {
@@ -376,7 +473,18 @@ internal object EnvelopeCodec {
         private fun readTsField(): OffsetDateTime? {
             if (pos >= n) unexpectedEnd()
             return when (s[pos]) {
-                '"' -> parseTs(readString())
+                '"' -> {
+                    // A time has no escapes in practice: parse it where it stands, else unescape it first.
+                    val start = pos + 1
+                    var i = start
+                    while (i < n && s[i] != '"' && s[i] != '\\' && s[i] >= ' ' && !s[i].isSurrogate()) i++
+                    if (i < n && s[i] == '"') {
+                        pos = i + 1
+                        parseTs(s, start, i)
+                    } else {
+                        parseTs(readString())
+                    }
+                }
                 'n' -> {
                     readLiteral("null")
                     null
@@ -418,9 +526,8 @@ internal object EnvelopeCodec {
                         if (baseDepth + depth + 1 > MAX_DEPTH) {
                             throw JsonSyntaxError("nested deeper than $MAX_DEPTH levels at offset $pos")
                         }
-                        if (depth == stack.size) stack = stack.copyOf(stack.size * 2)
                         val isArray = c == '['
-                        stack[depth++] = isArray
+                        setArrayAt(depth++, isArray)
                         out?.append(c)
                         pos++
                         skipWs()
@@ -451,7 +558,7 @@ internal object EnvelopeCodec {
                     skipWs()
                     if (pos >= n) unexpectedEnd()
                     val d = s[pos]
-                    val inArray = stack[depth - 1]
+                    val inArray = isArrayAt(depth - 1)
                     if (d == ',') {
                         out?.append(',')
                         pos++

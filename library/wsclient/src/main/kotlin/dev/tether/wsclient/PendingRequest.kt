@@ -14,7 +14,12 @@ import kotlin.coroutines.resumeWithException
  * The slot holds `null` (nothing yet), the caller's continuation (waiting), or the outcome (an [Envelope] or a
  * [Throwable]).
  */
-internal class PendingRequest : AtomicReference<Any?>(null) {
+internal class PendingRequest(
+    /** When the request times out (System.nanoTime), or [RequestTimeouts.NEVER]. */
+    val deadline: Long,
+    /** The request's timeout, for its [RequestTimeoutException]. */
+    val timeoutMillis: Long,
+) : AtomicReference<Any?>(null) {
     /** The connection the request was written to, for the drop sweep. */
     @Volatile
     var connection: dev.tether.core.WebSocketConnection? = null

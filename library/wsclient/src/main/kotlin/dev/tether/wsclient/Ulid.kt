@@ -178,7 +178,8 @@ public class Ulid private constructor(
  * millisecond it saw until the clock passes it again.
  *
  * @param clock Unix time in milliseconds.
- * @param random source of the entropy bytes and increments.
+ * @param random source of the entropy bytes and increments. A [SecureRandom] is read in blocks of 512 bytes,
+ *   because one draw from it costs about as much as a whole id otherwise; any other [Random] is read per draw.
  */
 public class UlidGenerator private constructor(
     private val clock: () -> Long,
@@ -188,7 +189,7 @@ public class UlidGenerator private constructor(
     public constructor(
         clock: () -> Long = System::currentTimeMillis,
         random: Random = SecureRandom(),
-    ) : this(clock, RandomEntropy(random))
+    ) : this(clock, if (random is SecureRandom) BufferedEntropy(random) else RandomEntropy(random))
 
     private val lock = ReentrantLock()
     private var lastMs = -1L
@@ -262,6 +263,43 @@ private class RandomEntropy(private val random: Random) : EntropySource {
             val r = random.nextInt().toLong() and 0xFFFFFFFFL
             if (r != 0xFFFFFFFFL) return r + 1
         }
+    }
+}
+
+/**
+ * [RandomEntropy] served from a block of [random]'s bytes, refilled when used up: a [SecureRandom] draw is a lock
+ * and a digest whatever its size, so one draw per block instead of one per id. Used under the generator's lock.
+ */
+private class BufferedEntropy(private val random: Random) : EntropySource {
+    private val block = ByteArray(BLOCK_BYTES)
+    private var next = BLOCK_BYTES
+
+    /** The offset of [count] unread bytes in [block], refilling it first when fewer are left. */
+    private fun take(count: Int): Int {
+        if (next + count > BLOCK_BYTES) {
+            random.nextBytes(block)
+            next = 0
+        }
+        val at = next
+        next += count
+        return at
+    }
+
+    override fun fill(dst: ByteArray) {
+        System.arraycopy(block, take(dst.size), dst, 0, dst.size)
+    }
+
+    override fun increment(): Long {
+        while (true) { // a uniform value in [0, 2^32 - 2] from 4 bytes, plus one
+            val at = take(4)
+            var r = 0L
+            for (i in at until at + 4) r = (r shl 8) or (block[i].toLong() and 0xff)
+            if (r != 0xFFFFFFFFL) return r + 1
+        }
+    }
+
+    private companion object {
+        const val BLOCK_BYTES = 512
     }
 }
 

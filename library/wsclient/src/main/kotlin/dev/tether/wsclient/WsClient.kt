@@ -43,8 +43,6 @@ import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
-import java.util.concurrent.ScheduledThreadPoolExecutor
-import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
 import kotlin.time.Duration.Companion.milliseconds
@@ -80,10 +78,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val counters = WsClientStats.Counters()
     @Volatile private var loop: Deferred<Unit>? = null
 
-    /** Times out pending requests: one thread and one timer queue per client instead of a coroutine per request. */
-    private val timer = ScheduledThreadPoolExecutor(1) { r ->
-        Thread(r, "tether-wsclient-timer").apply { isDaemon = true }
-    }.apply { removeOnCancelPolicy = true }
+    /** Times out pending requests: one thread per client instead of a coroutine or a timer task per request. */
+    private val timeouts = RequestTimeouts(pending, ::timedOut)
 
     init {
         scope.launch(Dispatchers.IO + CoroutineName("tether-wsclient-handler")) {
@@ -192,31 +188,37 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
         if (terminal.isCompleted) throw terminal.getCompleted()
         val text = envelope.encode()
-        val entry = PendingRequest()
+        val timeoutNanos = timeout.inWholeNanoseconds
+        val entry = PendingRequest(RequestTimeouts.deadlineAfter(timeoutNanos), timeout.inWholeMilliseconds)
         if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
-        val millis = timeout.inWholeMilliseconds
-        val deadline = System.nanoTime() + timeout.inWholeNanoseconds
-        fun timedOut() {
-            // Counted before the caller resumes, so stats read right after the failure include it.
-            entry.fail(RequestTimeoutException(id, millis)) { counters.requestsTimedOut.incrementAndGet() }
-        }
-        val timeoutTask = timer.schedule(Runnable { timedOut() }, timeout.inWholeNanoseconds, TimeUnit.NANOSECONDS)
         try {
+            timeouts.watch(entry)
             // Fast path: a live connection with room in its queue takes the frame without suspending.
-            val conn = writeNow(text) { entry.connection = it }
-                ?: withTimeoutOrNull(((deadline - System.nanoTime()) / 1_000_000).coerceAtLeast(0)) {
-                    write(text) { entry.connection = it }
-                } ?: run {
-                    timedOut()
-                    return entry.await()
-                }
+            val conn = writeNow(text, entry) ?: writeWithin(text, entry, timeoutNanos) ?: run {
+                timedOut(id, entry)
+                return entry.await()
+            }
             // The socket may have died between the write and now; its drop sweep may have missed us.
             if (!conn.isOpen) entry.fail(ConnectionLostException(id, true, conn.awaitClosed()))
             return entry.await()
         } finally {
-            timeoutTask.cancel(false)
             pending.remove(id, entry)
         }
+    }
+
+    private fun timedOut(id: String, entry: PendingRequest) {
+        // Counted before the caller resumes, so stats read right after the failure include it.
+        entry.fail(RequestTimeoutException(id, entry.timeoutMillis)) { counters.requestsTimedOut.incrementAndGet() }
+    }
+
+    /** [write] bounded by what is left of [entry]'s timeout; null when it ran out first. */
+    private suspend fun writeWithin(text: String, entry: PendingRequest, timeoutNanos: Long): WebSocketConnection? {
+        val leftMillis = if (entry.deadline == RequestTimeouts.NEVER) {
+            timeoutNanos / 1_000_000
+        } else {
+            ((entry.deadline - System.nanoTime()) / 1_000_000).coerceAtLeast(0)
+        }
+        return withTimeoutOrNull(leftMillis) { write(text, entry) }
     }
 
     /** Java face of [request] with the configured request timeout. */
@@ -268,7 +270,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         job.cancel()
         // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
         withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.join() }
-        timer.shutdownNow()
+        timeouts.stop()
     }
 
     /** A future on the client's scope; after close it fails with [ClientClosedException] rather than a bare cancel. */
@@ -290,11 +292,12 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
 
     /**
      * Queues [text] on the live connection without suspending and returns it; null when there is none, its queue
-     * is full or it just ended ([write] then waits). [onChosen] sees the connection before the frame is queued.
+     * is full or it just ended ([write] then waits). A request's [entry] learns the connection before the frame
+     * is queued, so that a drop sweep finds it.
      */
-    private fun writeNow(text: String, onChosen: (WebSocketConnection) -> Unit = {}): WebSocketConnection? {
+    private fun writeNow(text: String, entry: PendingRequest? = null): WebSocketConnection? {
         val conn = live.value?.takeIf { it.isOpen } ?: return null
-        onChosen(conn)
+        entry?.connection = conn
         return try {
             if (conn.trySend(text)) conn else null
         } catch (e: ConnectionException) {
@@ -303,10 +306,10 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Writes [text] on a live connection, retrying on the next one when it never reached a socket. */
-    private suspend fun write(text: String, onChosen: (WebSocketConnection) -> Unit = {}): WebSocketConnection {
+    private suspend fun write(text: String, entry: PendingRequest? = null): WebSocketConnection {
         while (true) {
             val conn = connection()
-            onChosen(conn)
+            entry?.connection = conn
             try {
                 conn.send(text)
                 return conn
