@@ -2,6 +2,7 @@ package dev.tether.docs;
 
 import dev.tether.testkit.wamp.WampRouter;
 import dev.tether.testkit.wamp.WampRouterOptions;
+import dev.tether.testkit.wamp.WampRouterTls;
 import dev.tether.wamp.AbortException;
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.InvokeResult;
@@ -13,7 +14,11 @@ import dev.tether.wamp.auth.AuthHandler;
 import dev.tether.wamp.serializer.Serialization;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.slf4j.LoggerFactory;
 
+import java.net.InetSocketAddress;
+import java.net.Proxy;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -116,6 +121,29 @@ class WampJavaExamplesTest {
             assertEquals(List.of("part 1", "part 2", "part 3"), progress);  // all delivered before completion
             assertEquals(List.of("complete"), result.getArgs());
             // docs:end java-progress
+        }
+    }
+
+    @Test
+    void clientCertificateAndCustomDial() throws Exception {
+        try (WampRouter router = WampRouter.start(WampRouterOptions.builder().tlsClientAuth().build())) {
+            // docs:start java-client-cert
+            SessionConfig config = SessionConfig.builder("realm1")
+                    .sslContext(WampRouterTls.clientSslContext())        // key manager: the client certificate
+                    .socketDialer((host, port, timeout) -> {             // tcp:// and tcps:// only
+                        Socket socket = new Socket(Proxy.NO_PROXY);      // e.g. new Proxy(Proxy.Type.SOCKS, ...)
+                        socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
+                        return socket;
+                    })
+                    .logger(LoggerFactory.getLogger("com.example.wamp"))
+                    .build();
+            try (Session session = Session.connectAsync(router.getTcpsUrl(), config).get(10, TimeUnit.SECONDS)) {
+                assertEquals(true, session.getId() > 0);   // the WAMP session id from WELCOME
+                Map<String, Object> welcome = session.getRealmDetails();   // authid, authrole, authmethod, roles
+                assertEquals("anonymous", welcome.get("authmethod"));
+                assertEquals(List.of(1L), session.callAsync("wamp.session.count").get(10, TimeUnit.SECONDS).getArgs());
+            }
+            // docs:end java-client-cert
         }
     }
 }

@@ -11,6 +11,7 @@ import dev.tether.wamp.RpcException
 import dev.tether.wamp.Session
 import dev.tether.wamp.SessionClosedException
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -255,6 +256,61 @@ class WampExamplesSpec : FunSpec({
                     }
                 }
             }
+        }
+    }
+
+    test("client certificate and custom dial: SSLContext for wss and tcps, SocketDialer for tcp and tcps") {
+        withTimeout(20.seconds) {
+            WampRouter.start(WampRouterOptions { tlsClientAuth() }).use { router ->
+                val dialled = java.util.concurrent.atomic.AtomicInteger()
+                // docs:start client-cert
+                // An SSLContext with a key manager presents a client certificate (here the testkit's own).
+                val tls: javax.net.ssl.SSLContext = WampRouterTls.clientSslContext()
+                // The dial hook opens the TCP connection for tcp:// and tcps:// (a proxy, a custom network).
+                val viaProxy = SocketDialer { host, port, timeout ->
+                    dialled.incrementAndGet()
+                    java.net.Socket(java.net.Proxy.NO_PROXY)   // e.g. Proxy(Proxy.Type.SOCKS, proxyAddress)
+                        .apply { connect(java.net.InetSocketAddress(host, port), timeout.toMillis().toInt()) }
+                }
+                val config = SessionConfig("realm1") {
+                    sslContext(tls)
+                    socketDialer(viaProxy)
+                    logger(org.slf4j.LoggerFactory.getLogger("com.example.wamp"))   // this session's log lines
+                }
+                for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
+                    Session.connect(url, config).use { session -> session.isOpen shouldBe true }
+                }
+                // docs:end client-cert
+                dialled.get() shouldBe 1
+            }
+        }
+    }
+
+    test("testing: users, faults and credential rotation in the testkit router") {
+        withTimeout(20.seconds) {
+            // docs:start testing-router
+            val options = WampRouterOptions {
+                realm("app", anonymous = false)            // closed realm: authentication required
+                ticketUser("svc", "ticket-1")
+                craUser("ops", "cra-secret")
+                rawSocketRecvLimit(64 * 1024)              // announced in the RawSocket handshake
+                maxWebSocketMessage(64 * 1024)
+                helloTimeout(java.time.Duration.ofSeconds(2))
+            }
+            WampRouter.start(options).use { router ->
+                val login = SessionConfig("app") { authId("svc"); authHandler("ticket", AuthHandler.ticket("ticket-1")) }
+                val session = Session.connect(router.tcpUrl, login)
+
+                // Credential rotation: the joined session stays, a new login with the old ticket fails.
+                router.rotateUser(dev.tether.testkit.wamp.RouterUser.Ticket("svc", "ticket-2"))
+                shouldThrow<AbortException> { Session.connect(router.tcpUrl, login) }
+                session.isOpen shouldBe true
+
+                // Faults: drop every connection at once, without GOODBYE.
+                router.faults.dropSessions() shouldBe 1
+                session.awaitDone() shouldContain "connection lost"
+            }
+            // docs:end testing-router
         }
     }
 })

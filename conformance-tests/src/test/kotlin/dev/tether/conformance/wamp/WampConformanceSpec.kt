@@ -10,6 +10,7 @@ import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
 import dev.tether.wamp.Session
+import dev.tether.wamp.SessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampValues
@@ -296,6 +297,49 @@ class WampConformanceSpec : FunSpec({
                 shouldThrow<ResponseTimeoutException> { caller.call("big") }
                 caller.call("small").args shouldBe listOf("ok")
                 caller.leave()
+                callee.leave()
+            } finally {
+                small.close()
+            }
+        }
+    }
+
+    test("http:// and https:// URLs are aliases of ws:// and wss://") {
+        withTimeout(20.seconds) {
+            val aliases = buildList {
+                subject.urls["ws"]?.takeIf { it.startsWith("ws://") }?.let { add(it.replaceFirst("ws://", "http://")) }
+                subject.tlsUrls["wss"]?.let { add(it.replaceFirst("wss://", "https://")) }
+            }
+            for (url in aliases) {
+                val config = subject.config { if (subject.isFake) trustManager(WampRouterTls.trustManager) }
+                Session.connect(url, config).use { s ->
+                    val proc = "conf.alias.${s.id}"
+                    s.register(proc) { InvokeResult(listOf("via alias")) }
+                    s.call(proc).args shouldBe listOf("via alias")
+                    s.toString() shouldContain url.substringBefore("://")
+                }
+            }
+        }
+    }
+
+    test("size limits over WebSocket: a message over either side's limit closes that connection; the other sessions go on").config(enabled = fakeOnly) {
+        withTimeout(20.seconds) {
+            val small = RouterSubject.open { maxWebSocketMessage(1024) }
+            try {
+                val ws = small.urls.getValue("ws")
+                val callee = Session.connect(small.urls.getValue("tcp"), small.config())
+                callee.register("big") { InvokeResult(listOf("x".repeat(2000))) }
+                callee.register("small") { InvokeResult(listOf("ok")) }
+                // Inbound: a RESULT over the client's own limit ends the client's session (close 1009).
+                val limited = Session.connect(ws, small.config { recvLimit(1024) })
+                shouldThrow<SessionClosedException> { limited.call("big") }
+                limited.awaitDone() shouldContain "connection lost"
+                // Outbound: a CALL over the router's limit; the router closes that connection.
+                val sender = Session.connect(ws, small.config())
+                shouldThrow<SessionClosedException> { sender.call("small", listOf("y".repeat(2000))) }
+                sender.awaitDone() shouldContain "connection lost"
+                // Within the limits everything still works, on a fresh session and on the callee's.
+                Session.connect(ws, small.config()).use { it.call("small").args shouldBe listOf("ok") }
                 callee.leave()
             } finally {
                 small.close()

@@ -6,6 +6,7 @@ import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.tunnel.FakeTunnelProxy
 import dev.tether.tunnel.TunnelFlavour
 import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.RouterUser
 import dev.tether.testkit.wamp.WampRouterOptions
 import picocli.CommandLine.Command
 import picocli.CommandLine.Option
@@ -101,14 +102,77 @@ class ServeProxy : Callable<Int> {
     }
 }
 
-@Command(name = "router", description = ["A WAMP router: WebSocket (json, msgpack, cbor) and RawSocket, realm realm1."])
+@Command(
+    name = "router",
+    description = [
+        "A WAMP router: WebSocket (json, msgpack, cbor) and RawSocket, optionally a Unix socket and TLS (wss, tcps),",
+        "with ticket and WAMP-CRA users for authentication tests. Prints the URLs and the conformance-suite flags.",
+    ],
+)
 class ServeRouter : Callable<Int> {
-    @Option(names = ["--realm"], description = ["Realm open to anonymous clients; default: realm1."])
+    @Option(names = ["--realm"], description = ["Realm to serve; default: realm1."])
     var realm: String = "realm1"
 
+    @Option(names = ["--no-anonymous"], description = ["Close the realm to anonymous sessions (only --ticket/--cra users join)."])
+    var noAnonymous: Boolean = false
+
+    @Option(names = ["--port"], description = ["WebSocket port; default 0 (ephemeral)."])
+    var port: Int = 0
+
+    @Option(names = ["--rawsocket-port"], description = ["RawSocket TCP port; default 0 (ephemeral)."])
+    var rawSocketPort: Int = 0
+
+    @Option(names = ["--unix"], paramLabel = "PATH", description = ["Also serve RawSocket on this Unix domain socket."])
+    var unixPath: String? = null
+
+    @Option(names = ["--tls"], description = ["Also serve wss and tcps with the testkit's self-signed certificate for 127.0.0.1."])
+    var tls: Boolean = false
+
+    @Option(names = ["--ticket"], paramLabel = "USER:TICKET", description = ["A ticket user (repeatable)."])
+    var tickets: List<String> = emptyList()
+
+    @Option(names = ["--cra"], paramLabel = "USER:SECRET", description = ["A WAMP-CRA user with an unsalted secret (repeatable)."])
+    var craUsers: List<String> = emptyList()
+
+    /** The router's settings from the flags; malformed USER:SECRET values are refused. */
+    fun options(): WampRouterOptions {
+        val b = WampRouterOptions.builder().realm(realm, !noAnonymous).ports(port, rawSocketPort)
+        unixPath?.let { b.unixSocket(it) }
+        if (tls) b.tls()
+        for (t in tickets) credential("--ticket", t).let { (user, ticket) -> b.ticketUser(user, ticket) }
+        for (c in craUsers) credential("--cra", c).let { (user, secret) -> b.craUser(user, secret) }
+        return b.build()
+    }
+
+    private fun credential(flag: String, value: String): Pair<String, String> {
+        val user = value.substringBefore(':', "")
+        val secret = value.substringAfter(':', "")
+        require(user.isNotEmpty() && secret.isNotEmpty()) { "$flag takes USER:SECRET, got '$value'" }
+        return user to secret
+    }
+
     override fun call(): Int {
-        val router = WampRouter.start(WampRouterOptions.builder().realm(realm).build())
-        println("fake WAMP router: ${router.wsUrl} (WebSocket) and ${router.tcpUrl} (RawSocket), realm $realm")
+        val options = options()
+        val router = WampRouter.start(options)
+        val anonymous = if (noAnonymous) "closed to anonymous sessions" else "open to anonymous sessions"
+        println("fake WAMP router, realm $realm ($anonymous)")
+        println("  ${router.wsUrl}   WebSocket (also http://); subprotocols wamp.2.json, wamp.2.msgpack, wamp.2.cbor")
+        println("  ${router.tcpUrl}   RawSocket")
+        router.unixUrl?.let { println("  $it   RawSocket over a Unix socket") }
+        router.wssUrl?.let { println("  $it   WebSocket over TLS (trust the testkit certificate: WampRouterTls.trustManager)") }
+        router.tcpsUrl?.let { println("  $it   RawSocket over TLS") }
+        for (u in options.users) println("  user ${u.authId}: ${if (u is RouterUser.Ticket) "ticket" else "wampcra"}")
+        val flags = buildList {
+            add("-Dtether.conformance.wamp.url=${router.wsUrl}")
+            add("-Dtether.conformance.wamp.realm=$realm")
+            options.users.filterIsInstance<RouterUser.Ticket>().firstOrNull()?.let {
+                add("-Dtether.conformance.wamp.ticket.authid=${it.authId}"); add("-Dtether.conformance.wamp.ticket=<ticket>")
+            }
+            options.users.filterIsInstance<RouterUser.Cra>().firstOrNull()?.let {
+                add("-Dtether.conformance.wamp.cra.authid=${it.authId}"); add("-Dtether.conformance.wamp.cra.secret=<secret>")
+            }
+        }
+        println("conformance suite against it: mvn -pl conformance-tests test -Dtest='Wamp*' ${flags.joinToString(" ")}")
         return runUntilInterrupted(router)
     }
 }

@@ -3,7 +3,6 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
-import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Call
@@ -26,7 +25,6 @@ import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
-import dev.tether.wamp.transport.Peer
 import dev.tether.wamp.transport.RawSocketPeer
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
@@ -64,7 +62,8 @@ import dev.tether.wamp.message.Result as ResultMessage
 
 /**
  * A joined WAMP session: RPC (call, register) and PubSub (publish, subscribe) over one peer connection (nexus's
- * Client). Create with [connect] (by URL scheme) or `WampRouter.connectLocal` in the testkit.
+ * Client). Create with [connect] (by URL scheme), [join] (over a [WampTransport] you connected yourself) or
+ * `WampRouter.connectLocal` in the testkit.
  *
  * Threading: one coroutine reads the connection and never runs user code. Invocation handlers run on
  * [Dispatchers.Default], each in its own coroutine; event handlers run on [Dispatchers.Default], one coroutine per
@@ -80,11 +79,11 @@ import dev.tether.wamp.message.Result as ResultMessage
  * [close] leaves the realm with GOODBYE and releases everything; the session cannot be reused.
  */
 public class Session private constructor(
-    private val peer: Peer,
+    private val peer: WampTransport,
     private val config: SessionConfig,
     welcome: Welcome,
 ) : AutoCloseable {
-    private val log = LoggerFactory.getLogger(Session::class.java)
+    private val log = config.logger ?: LoggerFactory.getLogger(Session::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-session-${welcome.session}"))
     private val requestIds = AtomicLong(0)
     private val pending = ConcurrentHashMap<Long, Pending>()
@@ -154,6 +153,10 @@ public class Session private constructor(
             withContext(NonCancellable) {
                 runCatching { peer.send(Abort(mapOf("message" to (e.message ?: "")), "wamp.error.protocol_violation")) }
             }
+        } catch (e: Exception) {
+            // A user-supplied WampTransport may fail with any exception: treat it as a lost connection.
+            reason = "connection lost: ${e.message ?: e::class.java.name}"
+            log.warn("WAMP session {}: transport {} failed: {}", id, peer.description, e.toString())
         } finally {
             end(reason)
             withContext(NonCancellable) { runCatching { peer.close() } }
@@ -315,10 +318,17 @@ public class Session private constructor(
         }
     }
 
+    /**
+     * Sends the request [build] makes and waits up to [timeout] (null: as long as the caller) for its reply. With
+     * [cancelOnAbandon] (calls), a caller that gives up (cancellation or [timeout]) sends CANCEL and then, as
+     * nexus does, waits up to the response timeout for the router's ERROR before giving up for good, so the
+     * ERROR is consumed here instead of arriving as an unknown reply.
+     */
     private suspend fun request(
         requestType: Int,
         timeout: java.time.Duration?,
         progress: Channel<CallResult>? = null,
+        cancelOnAbandon: Boolean = false,
         build: (Long) -> Message,
     ): Message {
         if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
@@ -326,19 +336,36 @@ public class Session private constructor(
         val reply = CompletableDeferred<Message>()
         pending[requestId] = Pending(requestType, reply, progress)
         val name = MessageCodes.nameOf(requestType) ?: "request"
+        var sent = false
         try {
             // end() publishes its reason before failing pending requests: one of us sees the other.
             if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
             peer.send(build(requestId))
+            sent = true
             if (timeout == null) return reply.await()
             // withTimeoutOrNull, not withTimeout: a caller's own timeout must stay a cancellation.
-            return withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
-                ?: throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
+            val answer = withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
+            if (answer == null) {
+                if (cancelOnAbandon) cancelAndAwaitError(requestId, reply)
+                throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
+            }
+            return answer
+        } catch (e: CancellationException) {
+            if (cancelOnAbandon && sent) withContext(NonCancellable) { cancelAndAwaitError(requestId, reply) }
+            throw e
         } catch (e: ConnectionException) {
             throw SessionClosedException("WAMP session $id: connection lost while sending $name", e)
         } finally {
             pending.remove(requestId)
         }
+    }
+
+    /** Sends CANCEL (mode killnowait) for call [requestId] and waits up to the response timeout for its answer. */
+    private suspend fun cancelAndAwaitError(requestId: Long, reply: CompletableDeferred<Message>) {
+        if (ended.isCompleted) return
+        sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait")))
+        val answer = withTimeoutOrNull(config.responseTimeout.toKotlinDuration()) { runCatching { reply.await() }.getOrNull() ?: Unit }
+        if (answer == null) log.debug("WAMP session {}: no answer to CANCEL of call {} within {}", id, requestId, config.responseTimeout)
     }
 
     private fun fail(reply: Message): Nothing {
@@ -351,7 +378,9 @@ public class Session private constructor(
 
     /**
      * Calls [procedure] and returns its result. Throws [RpcException] with the ERROR's URI, args, kwargs and
-     * details. Cancelling the calling coroutine sends CANCEL (mode `killnowait`); a late result is dropped.
+     * details. Cancelling the calling coroutine, or [SessionConfig.callTimeout] passing, sends CANCEL (mode
+     * `killnowait`) and then waits up to [SessionConfig.responseTimeout] for the router's answer to it (nexus
+     * behaviour), so cancellation completes once the router has acknowledged it; a later result is dropped.
      */
     @JvmSynthetic
     public suspend fun call(
@@ -368,23 +397,11 @@ public class Session private constructor(
         options: Map<String, Any?>,
         progress: Channel<CallResult>?,
     ): CallResult {
-        var requestId = 0L
-        try {
-            val reply = request(MessageCodes.CALL, config.callTimeout, progress) { id ->
-                requestId = id
-                Call(id, options, procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
-            }
-            if (reply is ResultMessage) return CallResult(reply.args, reply.kwargs, reply.details)
-            fail(reply)
-        } catch (e: CancellationException) {
-            if (requestId != 0L && !ended.isCompleted) {
-                withContext(NonCancellable) { sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait"))) }
-            }
-            throw e
-        } catch (e: ResponseTimeoutException) {
-            if (requestId != 0L && !ended.isCompleted) sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait")))
-            throw e
+        val reply = request(MessageCodes.CALL, config.callTimeout, progress, cancelOnAbandon = true) { id ->
+            Call(id, options, procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
         }
+        if (reply is ResultMessage) return CallResult(reply.args, reply.kwargs, reply.details)
+        fail(reply)
     }
 
     /**
@@ -618,8 +635,6 @@ public class Session private constructor(
     override fun toString(): String = "Session(id=$id, realm=${config.realm}, ${peer.description})"
 
     public companion object {
-        private val log = LoggerFactory.getLogger(Session::class.java)
-
         /**
          * Connects to the router at [url] and joins [config]'s realm. The scheme picks the transport: `ws`, `wss`,
          * `http`, `https` (WebSocket), `tcp`, `tcps` (RawSocket), `unix:///path` (RawSocket over a Unix socket).
@@ -635,12 +650,14 @@ public class Session private constructor(
             CoroutineScope(Dispatchers.Default).future { connect(url, config) }
 
         /**
-         * Joins [config]'s realm over an already connected [peer] (nexus's NewClient): HELLO, authentication,
-         * WELCOME. Closes the peer if joining fails.
+         * Joins [config]'s realm over an already connected [transport] (nexus's NewClient): HELLO, authentication,
+         * WELCOME, bounded by [SessionConfig.responseTimeout]. The session then owns the transport and closes it
+         * when it ends; the transport is closed too if joining fails. Transport settings of [config] (URLs, TLS,
+         * dial, limits, keepalive) do not apply: the transport has them already. Throws as [connect].
          */
-        @InternalTetherApi
         @JvmSynthetic
-        public suspend fun join(peer: Peer, config: SessionConfig): Session {
+        public suspend fun join(transport: WampTransport, config: SessionConfig): Session {
+            val peer = transport
             try {
                 val welcome = withTimeout(config.responseTimeout.toKotlinDuration()) { handshake(peer, config) }
                 return Session(peer, config, welcome)
@@ -652,6 +669,11 @@ public class Session private constructor(
                 throw e
             }
         }
+
+        /** Java face of [join]. */
+        @JvmStatic
+        public fun joinAsync(transport: WampTransport, config: SessionConfig): CompletableFuture<Session> =
+            CoroutineScope(Dispatchers.Default).future { join(transport, config) }
 
         internal fun helloDetails(config: SessionConfig): Map<String, Any?> {
             val details = LinkedHashMap<String, Any?>(WampValues.normalizeMap(config.helloDetails))
@@ -666,7 +688,7 @@ public class Session private constructor(
             return details
         }
 
-        private suspend fun handshake(peer: Peer, config: SessionConfig): Welcome {
+        private suspend fun handshake(peer: WampTransport, config: SessionConfig): Welcome {
             peer.send(Hello(config.realm, helloDetails(config)))
             var authenticated = false
             while (true) {

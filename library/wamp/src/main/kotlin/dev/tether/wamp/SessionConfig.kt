@@ -6,7 +6,9 @@ import dev.tether.wamp.serializer.JsonBinaryForm
 import dev.tether.wamp.serializer.JsonSerializer
 import dev.tether.wamp.serializer.Serialization
 import dev.tether.wamp.serializer.Serializer
+import org.slf4j.Logger
 import java.time.Duration
+import javax.net.ssl.SSLContext
 import javax.net.ssl.X509TrustManager
 import kotlin.time.toJavaDuration
 
@@ -48,6 +50,26 @@ public class SessionConfig private constructor(b: Builder) {
     /** Trust manager for wss/tcps; null uses the JVM's default trust store (verification stays on). */
     public val trustManager: X509TrustManager? = b.trustManager
 
+    /**
+     * The TLS context for wss/https/tcps (nexus's TlsCfg): its key managers present a client certificate, its trust
+     * managers verify the router. When set it replaces [trustManager]; host names are still verified. Null (the
+     * default) uses [trustManager] or the JVM's trust store and no client certificate.
+     */
+    public val sslContext: SSLContext? = b.sslContext
+
+    /**
+     * Opens the TCP connection for `tcp://` and `tcps://` URLs (nexus's Dial): dial through a proxy or a custom
+     * network. TLS (tcps) and the RawSocket handshake then run over the returned socket. Null (the default)
+     * connects directly. Not used for WebSocket or `unix://` URLs.
+     */
+    public val socketDialer: SocketDialer? = b.socketDialer
+
+    /**
+     * The SLF4J logger for this session's messages (late replies, handler failures, protocol errors, keepalive);
+     * null (the default) logs to `dev.tether.wamp.Session`. Secrets are never logged.
+     */
+    public val logger: Logger? = b.logger
+
     /** Keepalive: PING this often when non-zero (RawSocket PING frames or WebSocket pings; nexus never pings, so idle clients should). */
     public val pingInterval: Duration = b.pingInterval
 
@@ -74,7 +96,8 @@ public class SessionConfig private constructor(b: Builder) {
         it.helloDetails.putAll(helloDetails); it.authHandlers.putAll(authHandlers); it.responseTimeout = responseTimeout
         it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
-        it.pingInterval = pingInterval; it.pongTimeout = pongTimeout
+        it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext
+        it.socketDialer = socketDialer; it.logger = logger
     }
 
     /** Builds a [SessionConfig]; every setter returns the builder. */
@@ -90,6 +113,9 @@ public class SessionConfig private constructor(b: Builder) {
         internal var trustManager: X509TrustManager? = null
         internal var pingInterval: Duration = Duration.ZERO
         internal var pongTimeout: Duration = Duration.ofSeconds(10)
+        internal var sslContext: SSLContext? = null
+        internal var socketDialer: SocketDialer? = null
+        internal var logger: Logger? = null
 
         /** Adds one HELLO detail. */
         public fun helloDetail(key: String, value: Any?): Builder = apply { helloDetails[key] = value }
@@ -117,6 +143,12 @@ public class SessionConfig private constructor(b: Builder) {
         @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(timeout.toJavaDuration())
         /** Sets [SessionConfig.trustManager] for wss and tcps. */
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
+        /** Sets [SessionConfig.sslContext] for wss, https and tcps (client certificates, custom trust). */
+        public fun sslContext(context: SSLContext?): Builder = apply { sslContext = context }
+        /** Sets [SessionConfig.socketDialer], used to open tcp and tcps connections. */
+        public fun socketDialer(dialer: SocketDialer?): Builder = apply { socketDialer = dialer }
+        /** Sets [SessionConfig.logger] for this session's log messages. */
+        public fun logger(logger: Logger?): Builder = apply { this.logger = logger }
         /** Sets [SessionConfig.pingInterval]; zero disables keepalive pings. */
         public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
         /** Sets [SessionConfig.pingInterval] (Kotlin duration). */

@@ -2,6 +2,7 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.transport.JdkWebSocketPeer
 import dev.tether.wamp.transport.Peer
 import dev.tether.wamp.transport.RawSocketConnector
 import dev.tether.wamp.transport.WebSocketPeer
@@ -14,15 +15,22 @@ internal object Transports {
         val scheme = url.substringBefore("://", "").lowercase()
         val serializer = config.serializer()
         return when (scheme) {
-            "ws", "wss", "http", "https" ->
-                WebSocketPeer.connect(url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager, config.pingInterval, config.pongTimeout)
+            "ws", "wss", "http", "https" -> {
+                val ssl = config.sslContext
+                if (ssl != null && (scheme == "wss" || scheme == "https")) {
+                    // tether-core's dialer takes only a trust manager; a full SSLContext needs the JDK client.
+                    JdkWebSocketPeer.connect(url, serializer, config.effectiveRecvLimit, config.dialTimeout, ssl, config.pingInterval, config.pongTimeout)
+                } else {
+                    WebSocketPeer.connect(url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager, config.pingInterval, config.pongTimeout)
+                }
+            }
             "tcp", "tcps" -> {
                 val uri = URI(url)
                 val host = uri.host ?: throw IllegalArgumentException("no host in $url")
                 require(uri.port > 0) { "no port in $url" }
                 RawSocketConnector.connect(
                     url, RawSocketConnector.Target.Tcp(host, uri.port, scheme == "tcps"), serializer,
-                    config.recvLimit, config.dialTimeout.toKotlinDuration(), config.trustManager,
+                    config.recvLimit, config.dialTimeout.toKotlinDuration(), config.trustManager, config.sslContext, config.socketDialer,
                 )
             }
             "unix" -> {

@@ -23,6 +23,15 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import dev.tether.core.ConnectionClosedException;
+import dev.tether.wamp.message.Hello;
+import dev.tether.wamp.message.Welcome;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.Test;
 
 /** The Java view of values, messages, serializers, auth and configuration. */
@@ -97,5 +106,76 @@ class WampJavaFaceTest {
         e = assertThrows(java.util.concurrent.ExecutionException.class,
             () -> detached.sendProgressAsync().get(5, java.util.concurrent.TimeUnit.SECONDS));
         assertInstanceOf(ProgressNotAcceptedException.class, e.getCause());
+    }
+
+    /** A router played by the test through the future-based transport face. */
+    static final class QueueTransport implements AsyncWampTransport {
+        final LinkedBlockingQueue<Message> sent = new LinkedBlockingQueue<>();
+        final LinkedBlockingQueue<CompletableFuture<Message>> toClient = new LinkedBlockingQueue<>();
+        final CompletableFuture<Void> closed = new CompletableFuture<>();
+
+        @Override public CompletableFuture<Void> send(Message message) {
+            sent.add(message);
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override public CompletableFuture<Message> receive() {
+            try {
+                return toClient.take();
+            } catch (InterruptedException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        @Override public CompletableFuture<Void> close() {
+            closed.complete(null);
+            toClient.add(CompletableFuture.failedFuture(new ConnectionClosedException(null, "closed", null)));
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override public String getDescription() {
+            return "java queue";
+        }
+    }
+
+    @Test
+    void joinOverAJavaTransportExposesIdAndRealmDetails() throws Exception {
+        QueueTransport transport = new QueueTransport();
+        transport.toClient.add(CompletableFuture.completedFuture(
+            new Welcome(4242L, Map.of("authid", "alice", "authrole", "user", "authmethod", "ticket"))));
+        Session session = Session.joinAsync(WampTransport.fromAsync(transport), SessionConfig.builder("realm1").build())
+            .get(5, TimeUnit.SECONDS);
+        Hello hello = assertInstanceOf(Hello.class, transport.sent.poll(5, TimeUnit.SECONDS));
+        assertEquals("realm1", hello.getRealm());
+        assertEquals(4242L, session.getId());
+        Map<String, Object> details = session.getRealmDetails();
+        assertEquals("alice", details.get("authid"));
+        assertEquals("ticket", details.get("authmethod"));
+        assertEquals("user", session.getAuthRole());
+        assertEquals("realm1", session.getRealm());
+        transport.toClient.add(CompletableFuture.completedFuture(
+            new dev.tether.wamp.message.Goodbye(Map.of(), "wamp.close.system_shutdown")));
+        assertTrue(session.doneFuture().get(5, TimeUnit.SECONDS).contains("system_shutdown"));
+        transport.closed.get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void tlsContextDialerAndLoggerSettings() throws Exception {
+        SSLContext tls = SSLContext.getInstance("TLS");
+        tls.init(null, null, null);
+        SocketDialer dialer = (host, port, timeout) -> {
+            Socket socket = new Socket();
+            socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
+            return socket;
+        };
+        org.slf4j.Logger logger = org.slf4j.LoggerFactory.getLogger("my.app.wamp");
+        SessionConfig config = SessionConfig.builder("realm1").sslContext(tls).socketDialer(dialer).logger(logger).build();
+        assertEquals(tls, config.getSslContext());
+        assertEquals(dialer, config.getSocketDialer());
+        assertEquals(logger, config.getLogger());
+        SessionConfig copy = config.toBuilder().build();
+        assertEquals(tls, copy.getSslContext());
+        assertEquals(dialer, copy.getSocketDialer());
+        assertEquals(logger, copy.getLogger());
     }
 }

@@ -42,9 +42,19 @@ public object WampRouterTls {
             .trustManagers.filterIsInstance<X509TrustManager>().first()
     }
 
+    private fun keyManagers() =
+        KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore(), password) }.keyManagers
+
+    /**
+     * A client TLS context that presents the router's own certificate as the client certificate and trusts the
+     * router: what a router with [WampRouterOptions.tlsClientAuth] accepts. Give it to `SessionConfig.sslContext`.
+     */
+    @JvmStatic
+    public fun clientSslContext(): SSLContext = SSLContext.getInstance("TLS").apply { init(keyManagers(), arrayOf(trustManager), null) }
+
+    /** Presents the router certificate; trusts it as a client certificate when client authentication is on. */
     internal val serverContext: SSLContext by lazy {
-        val kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore(), password) }
-        SSLContext.getInstance("TLS").apply { init(kmf.keyManagers, null, null) }
+        SSLContext.getInstance("TLS").apply { init(keyManagers(), arrayOf(trustManager), null) }
     }
 }
 
@@ -53,10 +63,14 @@ public object WampRouterTls {
  * `wss` and `tcps` reuse the plain WebSocket and RawSocket servers unchanged. Blocking sockets, two threads per
  * connection: this is a test fixture, not a production proxy.
  */
-internal class TlsFront(private val name: String, private val backendPort: Int) : AutoCloseable {
+internal class TlsFront(private val name: String, private val backendPort: Int, clientAuth: Boolean) : AutoCloseable {
     private val log = LoggerFactory.getLogger(TlsFront::class.java)
     private val server = WampRouterTls.serverContext.serverSocketFactory
         .createServerSocket(0, 50, InetAddress.getByName("127.0.0.1")) as SSLServerSocket
+
+    init {
+        server.needClientAuth = clientAuth
+    }
     private val open = ConcurrentHashMap.newKeySet<Socket>()
 
     @Volatile

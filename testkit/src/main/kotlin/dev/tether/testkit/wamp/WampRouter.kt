@@ -26,6 +26,7 @@ import io.ktor.server.engine.embeddedServer
 import io.ktor.server.routing.routing
 import io.ktor.server.websocket.WebSockets
 import io.ktor.server.websocket.webSocket
+import io.ktor.server.websocket.webSocketRaw
 import io.ktor.utils.io.readFully
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.CoroutineName
@@ -80,7 +81,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
         for (u in options.users) users[u.authId] = u
     }
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = options.webSocketPort, host = "127.0.0.1") {
         install(WebSockets) { maxFrameSize = options.maxWebSocketMessage }
         routing {
             // Same preference as nexus: the first of json, msgpack, cbor that the client offered.
@@ -89,8 +90,9 @@ public class WampRouter private constructor(public val options: WampRouterOption
                     serve(ServerWebSocketPeer(this, s.serializer(), "websocket ${s.subprotocol}"))
                 }
             }
-            // No WAMP subprotocol offered: upgrade, then close, as nexus does.
-            webSocket("/") { }
+            // No WAMP subprotocol offered: upgrade (101 without Sec-WebSocket-Protocol), then drop the TCP
+            // connection without a close frame, as nexus does. A raw session sends no close frame of its own.
+            webSocketRaw("/") { }
         }
     }.start(wait = false)
 
@@ -100,7 +102,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
     /** `ws://127.0.0.1:PORT/`. */
     public val wsUrl: String = "ws://127.0.0.1:$webSocketPort/"
 
-    private val tcpServer: ServerSocket = runBlocking { aSocket(selector).tcp().bind(InetSocketAddress("127.0.0.1", 0)) }
+    private val tcpServer: ServerSocket = runBlocking { aSocket(selector).tcp().bind(InetSocketAddress("127.0.0.1", options.rawSocketPort)) }
 
     /** The RawSocket TCP port. */
     public val rawSocketPort: Int = (tcpServer.localAddress as InetSocketAddress).port
@@ -116,8 +118,8 @@ public class WampRouter private constructor(public val options: WampRouterOption
     /** `unix://PATH` when a Unix socket was configured, else null. */
     public val unixUrl: String? = options.unixSocketPath?.let { "unix://$it" }
 
-    private val wssFront: TlsFront? = if (options.tls) TlsFront("wss", webSocketPort) else null
-    private val tcpsFront: TlsFront? = if (options.tls) TlsFront("tcps", rawSocketPort) else null
+    private val wssFront: TlsFront? = if (options.tls) TlsFront("wss", webSocketPort, options.tlsClientAuth) else null
+    private val tcpsFront: TlsFront? = if (options.tls) TlsFront("tcps", rawSocketPort, options.tlsClientAuth) else null
 
     /**
      * `wss://127.0.0.1:PORT/` when TLS is enabled ([WampRouterOptions.tls]), else null. The certificate is

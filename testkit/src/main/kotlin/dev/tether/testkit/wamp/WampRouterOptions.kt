@@ -62,6 +62,18 @@ public class WampRouterOptions private constructor(b: Builder) {
     /** Whether the router also serves `wss` and `tcps` with the [WampRouterTls] certificate. */
     public val tls: Boolean = b.tls
 
+    /**
+     * Whether `wss` and `tcps` require a client certificate: the client must present [WampRouterTls]'s own
+     * certificate (e.g. with `SessionConfig.sslContext(WampRouterTls.clientSslContext())`).
+     */
+    public val tlsClientAuth: Boolean = b.tlsClientAuth
+
+    /** The WebSocket port; 0 (default) picks an ephemeral one. */
+    public val webSocketPort: Int = b.webSocketPort
+
+    /** The RawSocket TCP port; 0 (default) picks an ephemeral one. */
+    public val rawSocketPort: Int = b.rawSocketPort
+
     /** Builder; every setter returns it. */
     public class Builder {
         internal val realms = LinkedHashMap<String, Boolean>()
@@ -71,6 +83,9 @@ public class WampRouterOptions private constructor(b: Builder) {
         internal var helloTimeout: Duration = Duration.ofSeconds(5)
         internal var maxWebSocketMessage: Long = 16L shl 20
         internal var tls: Boolean = false
+        internal var tlsClientAuth: Boolean = false
+        internal var webSocketPort: Int = 0
+        internal var rawSocketPort: Int = 0
 
         /** Adds [name]; [anonymous] allows sessions without authentication. */
         @JvmOverloads
@@ -104,6 +119,18 @@ public class WampRouterOptions private constructor(b: Builder) {
          */
         @JvmOverloads
         public fun tls(enabled: Boolean = true): Builder = apply { tls = enabled }
+        /** Serves TLS (as [tls]) and requires the client to present the [WampRouterTls] certificate. */
+        @JvmOverloads
+        public fun tlsClientAuth(required: Boolean = true): Builder = apply { tlsClientAuth = required; if (required) tls = true }
+        /**
+         * Fixed ports for WebSocket and RawSocket TCP (0 = ephemeral, the default). Tests should keep ephemeral
+         * ports; fixed ones are for `tether serve router` and external tools that need a known address.
+         */
+        public fun ports(webSocket: Int, rawSocket: Int): Builder = apply {
+            require(webSocket in 0..65535 && rawSocket in 0..65535) { "ports must be in 0..65535" }
+            webSocketPort = webSocket
+            rawSocketPort = rawSocket
+        }
         /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
         public fun build(): WampRouterOptions {
             if (realms.isEmpty()) realms["realm1"] = true

@@ -145,4 +145,73 @@ class WampRouterJavaTest {
             assertEquals(List.of(1L), count.getArgs());
         }
     }
+
+    @Test
+    void sessionIdAndRealmDetailsFromJava() throws Exception {
+        SessionConfig config = SessionConfig.builder("realm1").authId("joe").authHandler("ticket", AuthHandler.ticket("s3cret")).build();
+        try (Session s = await(Session.connectAsync(router.getWsUrl(), config))) {
+            long id = s.getId();
+            assertTrue(id > 0 && id <= 9007199254740992L);
+            assertTrue(router.sessionIds("realm1").contains(id));
+            Map<String, Object> details = s.getRealmDetails();
+            assertEquals("joe", details.get("authid"));
+            assertEquals("user", details.get("authrole"));
+            assertEquals("ticket", details.get("authmethod"));
+            assertInstanceOf(Map.class, details.get("roles"));
+        }
+    }
+
+    @Test
+    void clientCertificateFromAnSslContextAndACustomDial() throws Exception {
+        try (WampRouter tls = WampRouter.start(WampRouterOptions.builder().tlsClientAuth().build())) {
+            java.util.concurrent.atomic.AtomicInteger dials = new java.util.concurrent.atomic.AtomicInteger();
+            dev.tether.wamp.SocketDialer dialer = (host, port, timeout) -> {
+                dials.incrementAndGet();
+                java.net.Socket socket = new java.net.Socket();
+                socket.connect(new java.net.InetSocketAddress(host, port), (int) timeout.toMillis());
+                return socket;
+            };
+            SessionConfig config = SessionConfig.builder("realm1")
+                .sslContext(WampRouterTls.clientSslContext())
+                .socketDialer(dialer)
+                .build();
+            for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
+                try (Session s = await(Session.connectAsync(url, config))) {
+                    assertEquals(List.of(1L), await(s.callAsync("wamp.session.count")).getArgs());
+                }
+            }
+            assertEquals(1, dials.get()); // the dial hook serves tcp/tcps; wss dials on its own
+        }
+    }
+
+    /** Keeps the formatted messages of every level. */
+    static final class CapturingLogger extends org.slf4j.helpers.LegacyAbstractLogger {
+        final List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override public String getName() { return "capture"; }
+        @Override public boolean isTraceEnabled() { return true; }
+        @Override public boolean isDebugEnabled() { return true; }
+        @Override public boolean isInfoEnabled() { return true; }
+        @Override public boolean isWarnEnabled() { return true; }
+        @Override public boolean isErrorEnabled() { return true; }
+        @Override protected String getFullyQualifiedCallerName() { return null; }
+
+        @Override
+        protected void handleNormalizedLoggingCall(org.slf4j.event.Level level, org.slf4j.Marker marker, String pattern,
+                                                   Object[] arguments, Throwable throwable) {
+            lines.add(level + " " + org.slf4j.helpers.MessageFormatter.basicArrayFormat(pattern, arguments));
+        }
+    }
+
+    @Test
+    void theSessionLogsToItsOwnLogger() throws Exception {
+        CapturingLogger logger = new CapturingLogger();
+        Session s = await(Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").logger(logger).build()));
+        router.close(); // GOODBYE system_shutdown to every session
+        assertTrue(await(s.doneFuture()).contains("system_shutdown"));
+        assertTrue(logger.lines.stream().anyMatch(l -> l.startsWith("INFO") && l.contains("router said GOODBYE wamp.close.system_shutdown")),
+            logger.lines.toString());
+        s.close();
+        router = WampRouter.start(); // for stop()
+    }
 }

@@ -3,6 +3,7 @@
 package dev.tether.wamp.transport
 
 import dev.tether.core.InternalTetherApi
+import dev.tether.wamp.WampTransport
 import dev.tether.wamp.message.Message
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ClosedReceiveChannelException
@@ -10,23 +11,12 @@ import kotlinx.coroutines.channels.ClosedSendChannelException
 import dev.tether.core.ConnectionClosedException
 
 /**
- * A message pipe to one WAMP peer: a WebSocket, a RawSocket, or an in-process link. One coroutine reads with
- * [receive]; [send] may be called concurrently. Shared by the client session and the testkit router.
+ * A message pipe to one WAMP peer: a WebSocket, a RawSocket, or an in-process link; the library's own
+ * [WampTransport]s. One coroutine reads with [receive]; [send] may be called concurrently; both throw
+ * [ConnectionClosedException] once the pipe is closed. Shared by the client session and the testkit router.
  */
 @InternalTetherApi
-public interface Peer {
-    /** Sends one message; throws [ConnectionClosedException] once the pipe is closed. */
-    public suspend fun send(message: Message)
-
-    /** The next message; throws [ConnectionClosedException] at the end of the stream. */
-    public suspend fun receive(): Message
-
-    /** Closes the pipe; idempotent. A blocked [receive] on either end fails with [ConnectionClosedException]. */
-    public suspend fun close()
-
-    /** A short description for logs (transport and address, never credentials). */
-    public val description: String
-}
+public interface Peer : WampTransport
 
 /**
  * Two in-process peers joined back to back: what one sends the other receives, with no serialization. Used by

@@ -7,6 +7,7 @@ import dev.tether.core.DialTimeoutException
 import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.RawSocketHandshakeException
+import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.Serializer
@@ -19,14 +20,29 @@ import io.ktor.network.sockets.aSocket
 import io.ktor.network.sockets.openReadChannel
 import io.ktor.network.sockets.openWriteChannel
 import io.ktor.network.tls.tls
+import io.ktor.utils.io.ByteChannel
+import io.ktor.utils.io.ByteReadChannel
+import io.ktor.utils.io.ByteWriteChannel
+import io.ktor.utils.io.availableForRead
+import io.ktor.utils.io.cancel
+import io.ktor.utils.io.close
+import io.ktor.utils.io.jvm.javaio.toByteReadChannel
+import io.ktor.utils.io.readAvailable
 import io.ktor.utils.io.readFully
 import io.ktor.utils.io.writeFully
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
+import javax.net.ssl.SSLContext
+import javax.net.ssl.SSLSocket
 import javax.net.ssl.X509TrustManager
 import kotlin.time.Duration
+import kotlin.time.toJavaDuration
 
 /** Opens RawSocket connections (TCP, TLS over TCP, Unix domain socket) and performs the client handshake. */
 @InternalTetherApi
@@ -43,7 +59,8 @@ public object RawSocketConnector {
     /**
      * Connects to [target], sends the handshake announcing [recvLimit] (rounded up to a power of two) and
      * [serializer], and returns the peer once the router accepted. The dial and the handshake share
-     * [dialTimeout]. Throws [DialFailedException], [DialTimeoutException] or [RawSocketHandshakeException].
+     * [dialTimeout]. [sslContext] (tcps) and [socketDialer] (tcp, tcps) switch to JDK sockets. Throws
+     * [DialFailedException], [DialTimeoutException] or [RawSocketHandshakeException].
      */
     public suspend fun connect(
         url: String,
@@ -52,7 +69,13 @@ public object RawSocketConnector {
         recvLimit: Long,
         dialTimeout: Duration,
         trustManager: X509TrustManager? = null,
+        sslContext: SSLContext? = null,
+        socketDialer: SocketDialer? = null,
     ): RawSocketPeer {
+        // A custom dial or a caller's SSLContext need JDK sockets; the default path stays on ktor-network.
+        if (target is Target.Tcp && (socketDialer != null || (target.tls && sslContext != null))) {
+            return connectBlocking(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, socketDialer)
+        }
         val selector = SelectorManager(Dispatchers.IO)
         var socket: Socket? = null
         // The TLS layer's coroutines must not be children of the withTimeout block below (it would wait for them
@@ -83,29 +106,8 @@ public object RawSocketConnector {
                     }
                     socket = s
                 }
-                val input = s.openReadChannel()
-                val output = s.openWriteChannel(autoFlush = false)
-                val exponent = RawSocketProtocol.exponentFor(recvLimit)
-                output.writeFully(Handshake(exponent, serializer.serialization.rawSocketId).encode())
-                output.flush()
-                val replyBytes = ByteArray(RawSocketProtocol.HANDSHAKE_LENGTH)
-                try {
-                    input.readFully(replyBytes)
-                } catch (e: Exception) {
-                    if (e is kotlinx.coroutines.CancellationException) throw e
-                    throw RawSocketHandshakeException(0, "router at $url closed the connection during the RawSocket handshake")
-                }
-                val reply = Handshake.parseReply(replyBytes)
-                if (reply.serializerId != serializer.serialization.rawSocketId) {
-                    throw ProtocolViolationException("router at $url answered the handshake with serializer ${reply.serializerId}, not ${serializer.serialization.rawSocketId}")
-                }
                 val connected = s
-                RawSocketPeer(
-                    input, output, serializer,
-                    sendLimit = reply.maxLength,
-                    recvLimit = RawSocketProtocol.maxLengthOf(exponent),
-                    description = "rawsocket ${url.substringBefore('?')}",
-                ) {
+                handshake(url, s.openReadChannel(), s.openWriteChannel(autoFlush = false), serializer, recvLimit) {
                     runCatching { connected.close() }
                     tlsJob.cancel()
                     runCatching { selector.close() }
@@ -115,6 +117,120 @@ public object RawSocketConnector {
             runCatching { socket?.close() }
             tlsJob.cancel()
             runCatching { selector.close() }
+            if (e is TimeoutCancellationException) throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
+            throw e
+        }
+    }
+
+    /** Sends this side's handshake, checks the router's reply and wraps the channels in a [RawSocketPeer]. */
+    private suspend fun handshake(
+        url: String,
+        input: ByteReadChannel,
+        output: ByteWriteChannel,
+        serializer: Serializer,
+        recvLimit: Long,
+        onClose: suspend () -> Unit,
+    ): RawSocketPeer {
+        val exponent = RawSocketProtocol.exponentFor(recvLimit)
+        output.writeFully(Handshake(exponent, serializer.serialization.rawSocketId).encode())
+        output.flush()
+        val replyBytes = ByteArray(RawSocketProtocol.HANDSHAKE_LENGTH)
+        try {
+            input.readFully(replyBytes)
+        } catch (e: Exception) {
+            if (e is kotlinx.coroutines.CancellationException) throw e
+            throw RawSocketHandshakeException(0, "router at $url closed the connection during the RawSocket handshake")
+        }
+        val reply = Handshake.parseReply(replyBytes)
+        if (reply.serializerId != serializer.serialization.rawSocketId) {
+            throw ProtocolViolationException("router at $url answered the handshake with serializer ${reply.serializerId}, not ${serializer.serialization.rawSocketId}")
+        }
+        return RawSocketPeer(
+            input, output, serializer,
+            sendLimit = reply.maxLength,
+            recvLimit = RawSocketProtocol.maxLengthOf(exponent),
+            description = "rawsocket ${url.substringBefore('?')}",
+            onClose = onClose,
+        )
+    }
+
+    /**
+     * The JDK-socket path: [socketDialer] (or a plain connect) opens the TCP connection, the JDK's TLS (from
+     * [sslContext], or [trustManager], or the default context) runs over it with host name verification, and
+     * two I/O-dispatcher pumps adapt the blocking streams to the channels [RawSocketPeer] reads and writes.
+     */
+    private suspend fun connectBlocking(
+        url: String,
+        target: Target.Tcp,
+        serializer: Serializer,
+        recvLimit: Long,
+        dialTimeout: Duration,
+        trustManager: X509TrustManager?,
+        sslContext: SSLContext?,
+        socketDialer: SocketDialer?,
+    ): RawSocketPeer {
+        val deadline = System.nanoTime() + dialTimeout.inWholeNanoseconds
+        fun remainingMillis(): Int = ((deadline - System.nanoTime()) / 1_000_000).coerceIn(1, Int.MAX_VALUE.toLong()).toInt()
+        var socket: java.net.Socket? = null
+        val ioJob = Job()
+        try {
+            // Blocking calls are bounded by the timeouts they are given, not by coroutine cancellation.
+            val plain = withContext(Dispatchers.IO) {
+                try {
+                    socketDialer?.dial(target.host, target.port, dialTimeout.toJavaDuration())
+                        ?: java.net.Socket().apply { connect(java.net.InetSocketAddress(target.host, target.port), remainingMillis()) }
+                } catch (e: java.net.SocketTimeoutException) {
+                    throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
+                } catch (e: Exception) {
+                    if (e is kotlinx.coroutines.CancellationException) throw e
+                    throw DialFailedException(url, e)
+                }
+            }
+            socket = plain
+            plain.tcpNoDelay = true
+            val s: java.net.Socket = if (!target.tls) plain else withContext(Dispatchers.IO) {
+                val context = sslContext ?: trustManager?.let { tm -> SSLContext.getInstance("TLS").apply { init(null, arrayOf(tm), null) } }
+                    ?: SSLContext.getDefault()
+                try {
+                    (context.socketFactory.createSocket(plain, target.host, target.port, true) as SSLSocket).apply {
+                        socket = this
+                        sslParameters = sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
+                        soTimeout = remainingMillis()
+                        startHandshake()
+                        soTimeout = 0
+                    }
+                } catch (e: java.net.SocketTimeoutException) {
+                    throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
+                } catch (e: Exception) {
+                    throw DialFailedException(url, e)
+                }
+            }
+            val input = s.getInputStream().toByteReadChannel(Dispatchers.IO + ioJob)
+            val output = ByteChannel()
+            val sink = s.getOutputStream()
+            CoroutineScope(Dispatchers.IO + ioJob).launch(CoroutineName("rawsocket-write")) {
+                val buf = ByteArray(16 * 1024)
+                try {
+                    while (true) {
+                        val n = output.readAvailable(buf)
+                        if (n < 0) break
+                        sink.write(buf, 0, n)
+                        if (output.availableForRead == 0) sink.flush()
+                    }
+                } catch (e: java.io.IOException) {
+                    output.cancel(e)
+                }
+            }
+            return withTimeout(remainingMillis().toLong()) {
+                handshake(url, input, output, serializer, recvLimit) {
+                    runCatching { s.close() }
+                    output.close()
+                    ioJob.cancel()
+                }
+            }
+        } catch (e: Throwable) {
+            runCatching { socket?.close() }
+            ioJob.cancel()
             if (e is TimeoutCancellationException) throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
             throw e
         }
