@@ -197,7 +197,7 @@ public class RelayClient @JvmOverloads constructor(
     @JvmSynthetic
     public suspend fun openConn(peer: PeerId): RelayConn {
         val s = live() ?: throw RelayClientNotConnectedException()
-        val conn = RelayConn(peer, s.instanceUrl, s, options.connQueueSize, options.backpressure, scope)
+        val conn = RelayConn(peer, s.instanceUrl, s, options.connQueueSize, options.backpressure, scope, peerId)
         if (s.conns.putIfAbsent(peer, conn) != null) throw ConnAlreadyExistsException(peer)
         val waiter = CompletableDeferred<Unit>()
         s.waiters[peer] = waiter

@@ -37,6 +37,8 @@ public class RelayConn internal constructor(
     queueSize: Int,
     private val backpressure: Boolean,
     private val javaScope: CoroutineScope,
+    /** This side's peer id on the relay (upstream LocalAddr: the relay knows us by it). */
+    public val localPeerId: PeerId? = null,
 ) : AutoCloseable {
     /** What the connection needs from its relay session. */
     internal interface Link {
@@ -171,7 +173,7 @@ public class RelayConn internal constructor(
         link.release(this)
     }
 
-    override fun toString(): String = "RelayConn($peerId via $instanceUrl)"
+    override fun toString(): String = "RelayConn(${localPeerId?.let { "$it -> " } ?: ""}$peerId via $instanceUrl)"
 
     /** Queues one inbound message; counts (and reports) a drop when the queue is full. */
     internal suspend fun deliver(payload: ByteArray) {

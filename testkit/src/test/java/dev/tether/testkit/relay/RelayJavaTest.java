@@ -58,6 +58,10 @@ class RelayJavaTest {
             CompletableFuture<RelayConn> toB = a.openConnAsync("peerB");
             RelayConn toA = b.openConnAsync(PeerId.of("peerA")).get(T, TimeUnit.SECONDS);
             RelayConn ab = toB.get(T, TimeUnit.SECONDS);
+            // Both addresses: the relay knows this side by its own peer id, the remote by its, through one instance.
+            assertEquals(PeerId.of("peerA"), ab.getLocalPeerId());
+            assertEquals(PeerId.of("peerB"), ab.getPeerId());
+            assertEquals(server.getUrl(), ab.getInstanceUrl());
 
             ExecutionException dup = assertThrows(ExecutionException.class,
                     () -> a.openConnAsync("peerB").get(T, TimeUnit.SECONDS));
