@@ -247,11 +247,11 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         online.update { it + peer.id }
         onlineInterest.remove(peer.id)?.forEach { it.sendPeerState(PeerStateMessage.PeersOnline(listOf(peer.id))) }
         val health = session.launch { healthLoop(peer) }
+        // Counted before the AuthResponse goes out: the client may read it and act (a test may drop the peer) before
+        // this coroutine resumes from the send, and a cancelled resume would otherwise leave the login uncounted.
+        logins.update { it + 1 }
         try {
-            if (peer.send(AuthResponse(instanceUrl).encode())) {
-                logins.update { it + 1 }
-                readLoop(peer)
-            }
+            if (peer.send(AuthResponse(instanceUrl).encode())) readLoop(peer)
         } catch (e: Exception) {
             log.debug("peer {} ended: {}", peer.id, e.toString())
         } finally {
