@@ -35,6 +35,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -203,6 +204,9 @@ public class FakeRelayServer private constructor(public val options: Options) : 
                     }
                 }
             }
+            // A peer that read the Close hangs up itself; cutting its socket first could make it see a plain
+            // connection loss instead. Bounded: a peer that ignores the Close is cut after a second.
+            withTimeoutOrNull(1_000) { for (p in peers.values.toList()) p.session.coroutineContext.job.join() }
         }
         dropEveryone()
         scope.cancel()
