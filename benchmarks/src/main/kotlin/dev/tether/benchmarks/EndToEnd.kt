@@ -79,6 +79,7 @@ public object EndToEnd {
                 Scenario.RAW -> raw = rawEcho(options, log).sortedBy { it.inFlight }.also { sections += "raw-echo" to renderRaw(ctx, it) }
                 Scenario.WSCLIENT -> ws = wsclientEcho(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
                 Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
+                Scenario.GOAL -> sections += "wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log))
                 Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
                 Scenario.MUX -> MuxScenario.run(options, log).let { r ->
                     sections += "mux-throughput" to MuxScenario.renderThroughput(ctx, r)
@@ -90,7 +91,6 @@ public object EndToEnd {
                 Scenario.WAMP -> sections += "wamp" to WampScenario.render(ctx, WampScenario.run(options, log))
             }
         }
-        if (raw != null && (ws != null || lean != null)) sections += "wsclient-goal" to renderGoal(ctx, raw, ws, lean)
         ReportFile.update(options.out, sections)
         log.println("EndToEnd: wrote ${sections.joinToString { it.first }} to ${options.out.toAbsolutePath()}")
         return options.out
@@ -122,7 +122,7 @@ public object EndToEnd {
     // Scenario b: wsclient request/response through FakeBroker's echo kind
 
     /** A client (and, for FakeBroker, the broker) for one round. */
-    private class WsClientTarget(private val client: WsClient, private val peer: AutoCloseable?) : LoadTarget {
+    internal class WsClientTarget(private val client: WsClient, private val peer: AutoCloseable?) : LoadTarget {
         override suspend fun roundTrip(worker: Int, seq: Int) {
             val payload = echoPayload(seq, worker)
             val reply = client.request(Envelope.request("echo", payload))
@@ -135,7 +135,7 @@ public object EndToEnd {
         }
     }
 
-    private suspend fun connectedClient(url: String, token: String?): WsClient {
+    internal suspend fun connectedClient(url: String, token: String?): WsClient {
         val client = WsClient(WsClientConfig(url, EnvelopeHandler { }) {
             authToken(token)
             requestTimeout(1.minutes)
@@ -216,10 +216,13 @@ public object EndToEnd {
 
     internal val WARMUP_STEP = 1.seconds
 
-    internal fun describeRounds(o: EndToEndOptions): String =
-        (if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
+    internal fun describeWarmup(o: EndToEndOptions): String =
+        if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
             "JIT goes quiet (compilation under ${(Warmup.QUIET * 100).toInt()} % of each of the last ${Warmup.QUIET_ROUNDS} " +
-            "rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}") +
+            "rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}"
+
+    internal fun describeRounds(o: EndToEndOptions): String =
+        describeWarmup(o) +
             ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips; " +
             "every round on a fresh connection, opened outside the measured time. The in-flight settings run from the " +
             "highest down (the busiest load warms the JIT fastest)"
@@ -257,35 +260,6 @@ public object EndToEnd {
             "${describeRounds(ctx.options)}.",
         loadTable("requests/s", s),
     )
-
-    private fun renderGoal(ctx: RunContext, raw: List<LoadSummary>, ws: List<LoadSummary>?, lean: List<LoadSummary>?): String = buildString {
-        append("### Goal: wsclient at $GOAL_IN_FLIGHT in flight reaches at least ${(GOAL_RATIO * 100).toInt()} % of the raw echo round trips\n\n")
-        append(ctx.provenance()).append("\n\n")
-        append("| in flight | client, peer | requests/s | raw echo round trips/s | ratio | verdict |\n")
-        append("|---:|:---|---:|---:|---:|:---|\n")
-        var goalMeasured = false
-        for (r in raw) {
-            ws?.firstOrNull { it.inFlight == r.inFlight }?.let { w ->
-                val ratio = ratio(w, r)
-                val verdict = when {
-                    r.inFlight != GOAL_IN_FLIGHT -> "for reference"
-                    ratio >= GOAL_RATIO -> "**PASS**"
-                    else -> "**MISS**"
-                }
-                if (r.inFlight == GOAL_IN_FLIGHT) goalMeasured = true
-                append("| ${r.inFlight} | wsclient, FakeBroker | ${Fmt.count(w.medianPerSecond)} | ${Fmt.count(r.medianPerSecond)} | ${Fmt.pct(ratio * 100)} | $verdict |\n")
-            }
-            lean?.firstOrNull { it.inFlight == r.inFlight }?.let { l ->
-                append("| ${r.inFlight} | wsclient, minimal echo | ${Fmt.count(l.medianPerSecond)} | ${Fmt.count(r.medianPerSecond)} | ${Fmt.pct(ratio(l, r) * 100)} | diagnostic |\n")
-            }
-        }
-        append('\n')
-        if (!goalMeasured) append("The goal (wsclient through FakeBroker at $GOAL_IN_FLIGHT in flight) was not measured in this run.\n\n")
-        append("Ratios of the medians of the measured rounds above; all scenarios ran in the same JVM, one after the other. ")
-        append("The verdict is the report's statement only: no test asserts wall-clock figures.\n")
-    }
-
-    private fun ratio(a: LoadSummary, b: LoadSummary): Double = if (b.medianPerSecond == 0.0) 0.0 else a.medianPerSecond / b.medianPerSecond
 
     // ---------------------------------------------------------------------------------------------------------
     // Scenario c: heap per pending request

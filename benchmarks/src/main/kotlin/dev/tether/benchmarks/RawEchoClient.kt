@@ -10,6 +10,7 @@ import io.ktor.websocket.CloseReason
 import io.ktor.websocket.Frame
 import io.ktor.websocket.close
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
@@ -18,6 +19,7 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 
@@ -27,7 +29,13 @@ import kotlinx.coroutines.withTimeoutOrNull
  * message outstanding at a time. A message is `slot:seq:` padded with `x` to [messageBytes]; the single reader
  * routes each echo to its slot by the slot number and checks the sequence number.
  */
-internal class RawEchoClient(private val url: String, private val inFlight: Int, private val messageBytes: Int) : LoadTarget {
+internal class RawEchoClient(
+    private val url: String,
+    private val inFlight: Int,
+    private val messageBytes: Int,
+    /** Where the read loop runs: Ktor's own context (the IO pool, the plain baseline), or a dispatcher given here. */
+    private val readerDispatcher: CoroutineDispatcher? = null,
+) : LoadTarget {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
     private val http = HttpClient(CIO) {
         install(WebSockets) {
@@ -46,7 +54,7 @@ internal class RawEchoClient(private val url: String, private val inFlight: Int,
             try {
                 http.prepareRequest { url(this@RawEchoClient.url) }.body<ClientWebSocketSession, Unit> { s ->
                     opened.complete(s)
-                    readLoop(s)
+                    if (readerDispatcher == null) readLoop(s) else withContext(readerDispatcher) { readLoop(s) }
                 }
             } catch (e: Throwable) {
                 opened.completeExceptionally(e)

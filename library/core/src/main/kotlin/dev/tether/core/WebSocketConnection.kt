@@ -11,6 +11,8 @@ import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ClosedSendChannelException
 import kotlinx.coroutines.channels.ReceiveChannel
 import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -22,6 +24,7 @@ import kotlinx.coroutines.future.future
 import java.util.concurrent.CompletableFuture
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeoutOrNull
+import kotlinx.coroutines.yield
 import java.io.ByteArrayOutputStream
 import java.util.concurrent.atomic.AtomicLong
 
@@ -35,6 +38,17 @@ public class WebSocketConnection internal constructor(
     private val listener: MessageListener? = null,
 ) {
     private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
+
+    /**
+     * Data frames on their way to Ktor's outgoing queue, handed over in bursts by [pump]. Callers resumed together
+     * (replies read in one go) send together; handing their frames over one by one woke Ktor's writer, and cost a
+     * socket write and a thread wake-up, per frame (see docs/performance.md).
+     */
+    private val queued = Channel<Frame>(config.outgoingFrames)
+
+    /** Set by [close]: the pump sends this close frame after the data frames queued before it. */
+    @Volatile
+    private var closing: CloseReason? = null
     private val end = CompletableDeferred<ConnectionException>()
     private val finished = CompletableDeferred<Unit>()
     private val pongs = Channel<ByteArray>(Channel.CONFLATED)
@@ -66,7 +80,7 @@ public class WebSocketConnection internal constructor(
      */
     public fun trySend(text: String): Boolean {
         if (end.isCompleted) throw end.getCompleted()
-        val result = session.outgoing.trySend(Frame.Text(text))
+        val result = queued.trySend(Frame.Text(text))
         if (result.isClosed) throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, result.exceptionOrNull()))
         return result.isSuccess
     }
@@ -95,12 +109,14 @@ public class WebSocketConnection internal constructor(
     private suspend fun sendFrame(frame: Frame) {
         if (end.isCompleted) throw end.getCompleted()
         try {
-            session.outgoing.send(frame)
+            queued.send(frame)
         } catch (e: ClosedSendChannelException) {
             throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, e))
         } catch (e: CancellationException) {
             if (end.isCompleted) throw end.getCompleted()
-            throw e
+            if (!currentCoroutineContext().isActive) throw e
+            // Not this caller's cancellation: the pump stopped because the connection is ending; report why.
+            throw end.await()
         }
     }
 
@@ -110,8 +126,9 @@ public class WebSocketConnection internal constructor(
      */
     @JvmSynthetic
     public suspend fun close(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): ConnectionException {
+        // The pump sends the close frame after the data frames already queued: what send accepted goes out first.
+        closing = CloseReason(code, reason)
         ended(ConnectionClosedException(code.toInt(), reason))
-        session.outgoing.trySend(Frame.Close(CloseReason(code, reason)))
         // The peer's answering close ends the read loop; a peer that never answers is cut off.
         if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { finished.await() } == null) session.cancel()
         return end.getCompleted()
@@ -122,17 +139,22 @@ public class WebSocketConnection internal constructor(
     public suspend fun awaitClosed(): ConnectionException = end.await()
 
     internal fun ended(cause: ConnectionException) {
-        if (end.complete(cause)) inbound.close()
+        if (end.complete(cause)) {
+            inbound.close()
+            queued.close() // no new frames; the pump still hands over what is queued
+        }
     }
 
     internal suspend fun run() {
         try {
             coroutineScope {
+                val pump = launch { pump() }
                 val pinger = if (config.pingInterval.isZero) null else launch { pingLoop() }
                 try {
                     readLoop()
                 } finally {
                     pinger?.cancel()
+                    pump.cancel()
                 }
             }
         } catch (e: KeepAliveFailure) {
@@ -201,6 +223,27 @@ public class WebSocketConnection internal constructor(
             inbound.send(message)
         } catch (_: ClosedSendChannelException) {
             // The connection already ended; the consumer has been told why.
+        }
+    }
+
+    /**
+     * Hands queued frames to Ktor's outgoing queue. Woken by the first frame of a burst, it yields once, so that the
+     * other callers already resumed on this worker queue theirs, then hands over everything queued in one go.
+     */
+    private suspend fun pump() {
+        val out = session.outgoing
+        try {
+            while (true) {
+                val first = queued.receiveCatching().getOrNull() ?: break
+                yield()
+                out.send(first)
+                while (true) out.send(queued.tryReceive().getOrNull() ?: break)
+            }
+            closing?.let { out.trySend(Frame.Close(it)) }
+        } catch (_: ClosedSendChannelException) {
+            // Ktor's side ended; the read loop reports why.
+        } finally {
+            queued.cancel() // senders waiting for room must not wait for a pump that is gone
         }
     }
 

@@ -15,7 +15,8 @@ public sealed class WsMessage {
 
 /**
  * Receives a connection's inbound messages on its read loop, in order, instead of [WebSocketConnection.incoming].
- * It must not block or suspend for long: while it runs, the connection reads nothing (pings included).
+ * It runs on [kotlinx.coroutines.Dispatchers.Default] and must not block: while it runs, the connection reads nothing
+ * (pings included).
  */
 public fun interface MessageListener {
     public fun onMessage(message: WsMessage)

@@ -78,6 +78,10 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val counters = WsClientStats.Counters()
     @Volatile private var loop: Deferred<Unit>? = null
 
+    // Converted once: the default arguments are evaluated on every call.
+    private val defaultRequestTimeout = config.requestTimeout.toKotlinDuration()
+    private val defaultSendTimeout = config.sendTimeout.toKotlinDuration()
+
     /** Times out pending requests: one thread per client instead of a coroutine or a timer task per request. */
     private val timeouts = RequestTimeouts(pending, ::timedOut)
 
@@ -162,7 +166,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
      * reached the socket is retried on the next connection, one that did is never resent.
      */
     @JvmSynthetic
-    public suspend fun send(envelope: Envelope, timeout: kotlin.time.Duration = config.sendTimeout.toKotlinDuration()) {
+    public suspend fun send(envelope: Envelope, timeout: kotlin.time.Duration = defaultSendTimeout) {
         val text = envelope.encode()
         if (writeNow(text) != null) return
         val sent = withTimeoutOrNull(timeout) { write(text) }
@@ -183,13 +187,13 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
      * already pending and [IllegalArgumentException] when the envelope has no id.
      */
     @JvmSynthetic
-    public suspend fun request(envelope: Envelope, timeout: kotlin.time.Duration = config.requestTimeout.toKotlinDuration()): Envelope {
+    public suspend fun request(envelope: Envelope, timeout: kotlin.time.Duration = defaultRequestTimeout): Envelope {
         val id = envelope.id
         require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
         if (terminal.isCompleted) throw terminal.getCompleted()
         val text = envelope.encode()
         val timeoutNanos = timeout.inWholeNanoseconds
-        val entry = PendingRequest(RequestTimeouts.deadlineAfter(timeoutNanos), timeout.inWholeMilliseconds)
+        val entry = PendingRequest(RequestTimeouts.deadlineAfter(timeoutNanos), timeoutNanos / 1_000_000)
         if (pending.putIfAbsent(id, entry) != null) throw DuplicateRequestIdException(id)
         try {
             timeouts.watch(entry)
