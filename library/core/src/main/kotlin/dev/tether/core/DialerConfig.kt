@@ -16,7 +16,8 @@ import kotlin.time.toJavaDuration
  * @property maxMessageBytes largest inbound message accepted, after reassembling fragments (default 1 MiB).
  * @property pingInterval how often the client pings; [Duration.ZERO] disables client pings (default 30 s).
  * @property pongTimeout how long to wait for the pong before declaring the connection dead (default 10 s).
- * @property outgoingFrames frames that may queue for the socket before `send` suspends (default 64).
+ * @property outgoingFrames frames that may queue for the socket before `send` suspends (default 64; Ktor's writer queue
+ *   behind ours holds as many again).
  * @property trustManager overrides TLS trust (for a private CA); null uses the JVM's trust store. Verification is
  * never switched off by default.
  */

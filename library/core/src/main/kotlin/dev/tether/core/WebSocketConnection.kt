@@ -239,7 +239,7 @@ public class WebSocketConnection internal constructor(
                 out.send(first)
                 while (true) out.send(queued.tryReceive().getOrNull() ?: break)
             }
-            closing?.let { out.trySend(Frame.Close(it)) }
+            closing?.let { out.send(Frame.Close(it)) } // waits for room: close() bounds the wait
         } catch (_: ClosedSendChannelException) {
             // Ktor's side ended; the read loop reports why.
         } finally {

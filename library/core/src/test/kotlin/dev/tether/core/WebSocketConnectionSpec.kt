@@ -14,7 +14,12 @@ import io.ktor.server.websocket.webSocketRaw
 import io.ktor.websocket.CloseReason
 import io.ktor.websocket.Frame
 import io.ktor.websocket.readReason
+import io.ktor.websocket.readText
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -123,6 +128,68 @@ class WebSocketConnectionSpec : FunSpec({
                 withTimeout(10.seconds) { seen.await() } shouldBe CloseReason(1000, "client shutdown")
                 conn.isOpen shouldBe false
                 shouldThrow<ConnectionClosedException> { conn.send("late") }
+            }
+        }
+    }
+
+    test("every frame send accepted before close reaches the server, in order, before the close frame") {
+        val received = Channel<Frame>(Channel.UNLIMITED)
+        ScriptedServer {
+            for (f in incoming) {
+                received.send(f)
+                if (f is Frame.Close) { outgoing.send(Frame.Close(f.readReason()!!)); break }
+            }
+        }.use { server ->
+            dialer(server.url).use { d ->
+                val conn = d.dial()
+                // Queued without waiting (trySend) and waiting for room (send), as callers do.
+                var n = 0
+                while (n < 300) {
+                    if (!conn.trySend("m$n")) conn.send("m$n")
+                    n++
+                }
+                conn.close(1000, "done")
+                val texts = ArrayList<String>()
+                withTimeout(10.seconds) {
+                    while (true) {
+                        when (val f = received.receive()) {
+                            is Frame.Text -> texts += f.readText()
+                            is Frame.Close -> { f.readReason() shouldBe CloseReason(1000, "done"); break }
+                            else -> Unit
+                        }
+                    }
+                }
+                texts shouldBe (0 until 300).map { "m$it" }
+            }
+        }
+    }
+
+    test("a send waiting for room when the connection drops ends with the connection, never as a cancellation").config(invocations = 5) {
+        val drop = CompletableDeferred<Unit>()
+        ScriptedServer {
+            drop.await() // reads nothing until then, so the client's socket and queues fill up
+            cancel()
+        }.use { server ->
+            dialer(server.url) { outgoingFrames(1) }.use { d ->
+                val conn = d.dial()
+                val big = "x".repeat(1 shl 20)
+                // Fill the socket buffers, Ktor's queue and ours: trySend refuses once nothing moves any more.
+                withTimeout(30.seconds) { while (conn.trySend(big)) { /* the writer is still taking frames */ } }
+                // A send that suspends (no room); one that still found room just completes, so try again.
+                val waiting = withTimeout(30.seconds) {
+                    var w: Deferred<Result<Unit>>
+                    do {
+                        w = async(start = CoroutineStart.UNDISPATCHED) { runCatching { conn.send(big) } }
+                    } while (!w.isActive)
+                    w
+                }
+                drop.complete(Unit)
+                // The waiting send either got its frame queued (it is lost with the connection, like every frame
+                // still queued) or fails with the end cause; it never hangs and never reports a cancellation.
+                val failure = withTimeout(10.seconds) { waiting.await() }.exceptionOrNull()
+                if (failure != null) failure.shouldBeInstanceOf<ConnectionException>()
+                withTimeout(10.seconds) { conn.awaitClosed() }
+                shouldThrow<ConnectionException> { conn.send(big) }
             }
         }
     }
