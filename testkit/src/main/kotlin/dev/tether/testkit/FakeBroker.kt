@@ -262,7 +262,6 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         try {
             readLoop(connection)
         } catch (e: FrameTooBigException) {
-            connection.flushReplies()
             connection.closeWith(CloseReason.Codes.TOO_BIG, "message too big")
         } catch (e: Exception) {
             log.debug("connection ended: {}", e.toString())
@@ -277,23 +276,14 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
 
     private suspend fun readLoop(c: Connection) {
         var partial: ByteArrayOutputStream? = null
-        while (true) {
-            // Replies to a burst of frames read together go out together, when the burst is used up.
-            val frame = c.session.incoming.tryReceive().getOrNull()
-                ?: run { c.flushReplies(); c.session.incoming.receiveCatching().getOrNull() }
-                ?: break
-            if (frame !is Frame.Text) c.flushReplies() // replies keep their order with closes and pongs
+        for (frame in c.session.incoming) {
             if ((frame is Frame.Text || frame is Frame.Binary) && faults.frameArrived()) {
                 // Replies to the earlier frames were already sent: let them reach the wire, then cut.
-                c.flushReplies()
                 withTimeoutOrNull(1_000) { runCatching { c.session.flush() } }
                 c.session.cancel()
                 return
             }
-            if (faults.latency > 0) {
-                c.flushReplies() // each reply is late by the latency, not by the frames read after it
-                delay(faults.latency)
-            }
+            if (faults.latency > 0) delay(faults.latency)
             when (frame) {
                 is Frame.Ping -> if (faults.answersPings) c.session.outgoing.send(Frame.Pong(frame.data))
                 is Frame.Pong -> c.pongs.trySend(frame.data)
@@ -313,7 +303,6 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
                     }
                     val buffer = partial ?: ByteArrayOutputStream().also { partial = it }
                     if (buffer.size().toLong() + frame.data.size > options.maxMessageBytes) {
-                        c.flushReplies()
                         c.closeWith(CloseReason.Codes.TOO_BIG, "message too big")
                         return
                     }
@@ -326,7 +315,6 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
                 else -> Unit
             }
         }
-        c.flushReplies()
     }
 
     /** Handles one text frame; false when the connection was closed because of it. */
@@ -335,7 +323,6 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             Envelope.decode(text)
         } catch (e: MalformedEnvelopeException) {
             if (++c.badFrames >= options.badFrameLimit) {
-                c.flushReplies()
                 c.closeWith(CloseReason.Codes.VIOLATED_POLICY, "too many bad frames")
                 return false
             }
@@ -355,9 +342,9 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             "register" -> register(c, envelope)
             "deregister" -> {
                 registry.entries.removeIf { it.value.connection === c }
-                c.reply(Envelope.response("deregister", envelope.id.orEmpty()).encode())
+                c.sendText(Envelope.response("deregister", envelope.id.orEmpty()).encode())
             }
-            "echo" -> c.reply(Envelope.response("echo.result", envelope.id.orEmpty(), envelope.payload).encode())
+            "echo" -> c.sendText(Envelope.response("echo.result", envelope.id.orEmpty(), envelope.payload).encode())
             else -> Unit // unknown kinds are dropped silently, as the real broker does
         }
         return true
@@ -368,18 +355,18 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         val payload = envelope.payload?.let { runCatching { Json.parseToJsonElement(it).jsonObject }.getOrNull() }
         val error = validateRegistration(payload)
         if (error != null) {
-            c.reply(errorReply("register.error", id, error))
+            c.sendText(errorReply("register.error", id, error))
             return
         }
         val name = (payload!!["name"] as JsonPrimitive).content
         val session = (payload["session_id"] as JsonPrimitive).content
         val existing = registry[name]
         if (existing != null && existing.connection !== c && existing.sessionId != session) {
-            c.reply(errorReply("register.error", id, "name $name already registered by another session"))
+            c.sendText(errorReply("register.error", id, "name $name already registered by another session"))
             return
         }
         registry[name] = Registration(c, session)
-        c.reply(Envelope.response("register.ack", id, """{"heartbeat_interval_s":10,"stale_after_s":30}""").encode())
+        c.sendText(Envelope.response("register.ack", id, """{"heartbeat_interval_s":10,"stale_after_s":30}""").encode())
     }
 
     private fun validateRegistration(p: JsonObject?): String? {
@@ -426,22 +413,8 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         val pending = ConcurrentHashMap<String, CompletableDeferred<Envelope>>()
         var badFrames = 0
 
-        /** Replies to frames of the read loop's current burst; only the read loop touches it. */
-        private val replies = ArrayList<String>()
-
         suspend fun sendText(text: String) {
             runCatching { session.outgoing.send(Frame.Text(text)) }
-        }
-
-        /** Queues a reply of the read loop, sent by [flushReplies]. */
-        fun reply(text: String) {
-            replies += text
-        }
-
-        suspend fun flushReplies() {
-            if (replies.isEmpty()) return
-            for (text in replies) sendText(text)
-            replies.clear()
         }
 
         suspend fun closeWith(code: CloseReason.Codes, reason: String) {
