@@ -50,12 +50,11 @@ internal object MuxScenario {
             autoTuneMaxWindow(autoTuneMax)
         }
 
-        /** Bytes the sender may have unacknowledged (see the report's note on the acceptor's initial window). */
-        fun inFlight(upload: Boolean): String = when {
-            autoTuneMax > 0 -> "grows from 1 KiB"
-            upload -> kib(capacity)
-            else -> kib(minOf(capacity, MuxProtocol.MAX_INITIAL_SEND_WINDOW))
-        }
+        /**
+         * Bytes the sender may have unacknowledged: the window, both ways, since the opener grants what it holds beyond
+         * the acceptor's first 4096 bytes right after the accept (see the report's note).
+         */
+        fun inFlight(): String = if (autoTuneMax > 0) "grows from 1 KiB" else kib(capacity)
     }
 
     /** Figures of one transfer configuration; [summary] counts messages of [messageBytes]. */
@@ -297,7 +296,7 @@ internal object MuxScenario {
         for (t in r.single) {
             val w = t.window!!
             val raw = r.rawFor(t)
-            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight(t.upload)} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ")
+            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight()} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ")
             if (raw == null) {
                 append("n/a | | | ${ms(t.cpuMillisPerMB)} |\n")
             } else {
@@ -308,10 +307,11 @@ internal object MuxScenario {
         append("Unacknowledged at most: what the sender may have in flight. Uploads get the peer's full window from its ")
         append("first ACK. A download's sender is the accepting side, whose first window is its own capacity but at most ")
         append("${MuxProtocol.MAX_INITIAL_SEND_WINDOW} bytes (`MuxProtocol.MAX_INITIAL_SEND_WINDOW`, the rule that keeps ")
-        append("real proxies from being overrun); the opener never announces its larger capacity and its ACKs only return ")
-        append("what it read, so a fixed 64 KiB download window moves at most 4 KiB at a time. Only the auto window grows ")
-        append("past that, because it grants extra credit. CPU per MB: CPU time of the whole process (client, peer, ")
-        append("GC, JIT) per MB moved, median of the rounds.\n\n")
+        append("real proxies from being overrun); the opener, which never announces its capacity on the wire, grants the ")
+        append("rest as one extra ACK right after the accept, so a download has the whole window too. With a fixed window ")
+        append("the sender stops when it has sent the window and waits for the reader's ACK: one round trip per window. ")
+        append("The auto window grows by extra credit whenever the sender filled it. CPU per MB: CPU time of the whole ")
+        append("process (client, peer, GC, JIT) per MB moved, median of the rounds.\n\n")
         if (r.concurrent.isNotEmpty()) {
             append("**Concurrent streams** on one session (window 64 KiB, 64 KiB messages; every stream has its own worker ")
             append("coroutine; the cap of ${size(ctx.options.muxBytes)} per round is shared):\n\n")
