@@ -16,10 +16,11 @@ internal object WsclientGoal {
     class Contender(val key: String, val label: String, val open: suspend () -> LoadTarget)
 
     class Result(val labels: List<Pair<String, String>>, val warmups: Map<String, Warmup>, val cycles: List<Map<String, RoundResult>>) {
-        /** Per cycle: [key]'s rate over the faster of the two raw baselines in that cycle. */
-        fun ratios(key: String): List<Double> = cycles.map { c -> c.getValue(key).perSecond / fasterRaw(c) }
+        /** Per cycle: [key]'s rate over [baseline]'s rate in that cycle (by default the faster of the two raw echoes). */
+        fun ratios(key: String, baseline: (Map<String, RoundResult>) -> Double = ::fasterRaw): List<Double> =
+            cycles.map { c -> c.getValue(key).perSecond / baseline(c) }
 
-        fun fasterRaw(c: Map<String, RoundResult>): Double = maxOf(c.getValue(RAW).perSecond, c.getValue(RAW_DEFAULT).perSecond)
+        private fun fasterRaw(c: Map<String, RoundResult>): Double = maxOf(c.getValue(RAW).perSecond, c.getValue(RAW_DEFAULT).perSecond)
 
         fun medianRate(key: String): Double = median(cycles.map { it.getValue(key).perSecond })
         fun medianCpu(key: String): Double = median(cycles.map { it.getValue(key).cpuNanosPerOp })
@@ -94,7 +95,7 @@ internal object WsclientGoal {
         append("**$verdict**: wsclient through FakeBroker reaches ${Fmt.pct(ratio * 100)} of the faster raw echo ")
         append("(median of ${ws.size} cycles; cycles from ${Fmt.pct(ws.min() * 100)} to ${Fmt.pct(ws.max() * 100)}). ")
         append("Against the plain raw baseline alone: ")
-        append(Fmt.pct(median(r.cycles.map { it.getValue(WSCLIENT).perSecond / it.getValue(RAW).perSecond }) * 100)).append(". ")
+        append(Fmt.pct(median(r.ratios(WSCLIENT) { it.getValue(RAW).perSecond }) * 100)).append(". ")
         append("Rates are round trips (requests) per second. The verdict is the report's statement only: no test asserts ")
         append("wall-clock figures.\n\nWarm-up (rounds, rate/s of the last): ")
         append(r.labels.joinToString(" · ") { (key, _) ->
