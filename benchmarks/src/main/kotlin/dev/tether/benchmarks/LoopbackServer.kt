@@ -23,7 +23,11 @@ import java.util.concurrent.atomic.AtomicLong
  * * `/source` answers one text request `TOTAL SIZE` with TOTAL bytes in binary messages of SIZE bytes (the raw
  *   baseline of one-way downloads);
  * * `/sink` reads and discards every frame, keeping only a count: a peer that never answers and retains nothing,
- *   so that the client's heap is all that grows while requests are pending.
+ *   so that the client's heap is all that grows while requests are pending;
+ * * `/window-sink` and `/window-source` are `/sink` and `/source` under a credit window, wsmux's flow-control rule
+ *   without wsmux ([RawBulkClient.windowBytes]): the receiver answers each binary message it has read with a 4-byte
+ *   little-endian credit of its size, and the sender keeps at most the window unacknowledged. `/window-source`
+ *   takes the text request `TOTAL CHUNK WINDOW`.
  */
 internal class LoopbackServer : AutoCloseable {
     private val sunk = AtomicLong()
@@ -70,6 +74,43 @@ internal class LoopbackServer : AutoCloseable {
                     sent += n
                 }
                 for (frame in incoming) if (frame is Frame.Close) return@webSocketRaw
+            }
+            webSocketRaw("/window-source") {
+                val request = (incoming.receive() as? Frame.Text)?.data?.decodeToString() ?: return@webSocketRaw
+                val (total, chunk, window) = request.split(' ').map { it.toLong() }
+                val message = ByteArray(chunk.toInt()) { (it % 251).toByte() }
+                var sent = 0L
+                var credit = window
+                while (sent < total) {
+                    val n = minOf(chunk, total - sent).toInt()
+                    while (credit < n) {
+                        when (val frame = incoming.receive()) {
+                            is Frame.Binary -> credit += RawBulkClient.credit(frame.data)
+                            is Frame.Close -> return@webSocketRaw
+                            else -> Unit
+                        }
+                    }
+                    outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOf(n)))
+                    credit -= n
+                    sent += n
+                }
+                for (frame in incoming) if (frame is Frame.Close) return@webSocketRaw
+            }
+            webSocketRaw("/window-sink") {
+                for (frame in incoming) {
+                    when (frame) {
+                        is Frame.Binary -> {
+                            sunkByteCount.addAndGet(frame.data.size.toLong())
+                            sunk.incrementAndGet()
+                            outgoing.send(Frame.Binary(true, RawBulkClient.creditMessage(frame.data.size)))
+                        }
+                        is Frame.Close -> {
+                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
+                            return@webSocketRaw
+                        }
+                        else -> Unit
+                    }
+                }
             }
             webSocketRaw("/sink") {
                 for (frame in incoming) {

@@ -27,13 +27,22 @@ import kotlinx.coroutines.withTimeoutOrNull
  * queue of 64 frames), one connection, one worker. Upload: each op sends one binary message of [messageBytes] to
  * [LoopbackServer]'s `/sink`, and [finish] waits until the sink has received every byte sent. Download: `/source`
  * streams [totalBytes] in messages of [messageBytes]; each op receives one message.
+ *
+ * With a [windowBytes], the transfer follows wsmux's flow-control rule on the raw WebSocket, through
+ * `/window-sink` and `/window-source`: the sender keeps at most [windowBytes] unacknowledged and sends each op's
+ * bytes in messages of at most [chunkBytes]; the receiver answers each message it has read with a 4-byte credit.
+ * That is the most any credit-window protocol can move over this stack, with none of wsmux's own work.
  */
 internal class RawBulkClient(
     private val server: LoopbackServer,
     private val upload: Boolean,
     private val messageBytes: Int,
     private val totalBytes: Long,
+    private val windowBytes: Int = 0,
+    private val chunkBytes: Int = messageBytes,
 ) : LoadTarget {
+    private val windowed = windowBytes > 0
+    private var credit = windowBytes.toLong()
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
     private val http = HttpClient(CIO) {
         install(WebSockets) {
@@ -52,7 +61,8 @@ internal class RawBulkClient(
         val opened = CompletableDeferred<ClientWebSocketSession>()
         connection = scope.launch {
             try {
-                http.prepareRequest { url(server.url(if (upload) "/sink" else "/source")) }.body<ClientWebSocketSession, Unit> { s ->
+                val path = if (upload) "/sink" else "/source"
+                http.prepareRequest { url(server.url(if (windowed) "/window${path.replace('/', '-')}" else path)) }.body<ClientWebSocketSession, Unit> { s ->
                     opened.complete(s)
                     awaitCancellation()
                 }
@@ -62,11 +72,14 @@ internal class RawBulkClient(
         }
         session = withTimeout(10_000) { opened.await() }
         sinkStart = server.sunkBytes()
-        if (!upload) session.outgoing.send(Frame.Text("$totalBytes $messageBytes"))
+        if (!upload) {
+            session.outgoing.send(Frame.Text(if (windowed) "$totalBytes $chunkBytes $windowBytes" else "$totalBytes $messageBytes"))
+        }
         return this
     }
 
     override suspend fun roundTrip(worker: Int, seq: Int) {
+        if (windowed) return windowedRoundTrip()
         if (upload) {
             session.outgoing.send(Frame.Binary(true, message))
             sent += messageBytes
@@ -76,8 +89,40 @@ internal class RawBulkClient(
         }
     }
 
+    private suspend fun windowedRoundTrip() {
+        var done = 0
+        while (done < messageBytes) {
+            if (upload) {
+                val n = minOf(chunkBytes, messageBytes - done)
+                while (credit < n) {
+                    val frame = session.incoming.receive()
+                    if (frame is Frame.Binary) credit += credit(frame.data)
+                }
+                session.outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOfRange(0, n)))
+                credit -= n
+                sent += n
+                done += n
+            } else {
+                val frame = session.incoming.receive()
+                check(frame is Frame.Binary) { "unexpected frame $frame" }
+                session.outgoing.send(Frame.Binary(true, creditMessage(frame.data.size)))
+                done += frame.data.size
+            }
+        }
+        check(done == messageBytes) { "a download op got $done bytes, not $messageBytes" }
+    }
+
     override suspend fun finish() {
         if (upload) withTimeout(60_000) { while (server.sunkBytes() - sinkStart < sent) delay(1) }
+    }
+
+    companion object {
+        /** The 4-byte little-endian credit message of a windowed transfer. */
+        fun creditMessage(bytes: Int): ByteArray =
+            byteArrayOf(bytes.toByte(), (bytes ushr 8).toByte(), (bytes ushr 16).toByte(), (bytes ushr 24).toByte())
+
+        fun credit(message: ByteArray): Long = (message[0].toLong() and 0xFF) or ((message[1].toLong() and 0xFF) shl 8) or
+            ((message[2].toLong() and 0xFF) shl 16) or ((message[3].toLong() and 0xFF) shl 24)
     }
 
     override fun close() {

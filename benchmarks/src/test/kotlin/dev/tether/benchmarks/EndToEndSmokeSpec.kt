@@ -87,6 +87,12 @@ class EndToEndSmokeSpec : FunSpec({
             report shouldContain Regex("""\| ${Regex.escape(w)} \| upload \|""")
             report shouldContain Regex("""\| ${Regex.escape(w)} \| download \|""")
         }
+        // The raw WebSocket under the goal's credit window, both message sizes and directions, and its ceiling rows.
+        for (dir in listOf("upload", "download")) {
+            for (m in listOf("64 KiB", "16 KiB")) report shouldContain Regex("""\| 64 KiB \| $dir \| $m \| \*\*""")
+            report shouldContain Regex("""\| $dir: raw WebSocket under the same 64 KiB credit window \(\d+ KiB messages\) / raw \| [0-9.]+ %""")
+            report shouldContain Regex("""\| $dir: mux / that ceiling \| [0-9.]+ %""")
+        }
         report shouldContain Regex("""\| 4 \| upload \| \*\*""")
         report shouldContain Regex("""\| 4 \| download \| \*\*""")
         report shouldContain "### Heap per idle wsmux stream"
