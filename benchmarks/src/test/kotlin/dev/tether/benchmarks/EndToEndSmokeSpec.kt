@@ -2,6 +2,7 @@ package dev.tether.benchmarks
 
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContain
+import io.kotest.matchers.doubles.shouldBeGreaterThan
 import io.kotest.matchers.ints.shouldBeGreaterThan
 import io.kotest.matchers.ints.shouldBeLessThan
 import io.kotest.matchers.shouldBe
@@ -105,6 +106,12 @@ class EndToEndSmokeSpec : FunSpec({
         report shouldContain Regex("""\n\| 1 \| \*\*""")
         report shouldContain Regex("""\n\| 4 \| \*\*""")
         report shouldContain "mux-smoke --scenario mux,tunnel"
+    }
+
+    test("the TCP window probe moves bytes under a credit window and streaming") {
+        // A credit that never came back would end the windowed run with an exception after 10 s.
+        TcpWindowProbe.run(65_536, 16_384, 0.05, 0.2) shouldBeGreaterThan 0.0
+        TcpWindowProbe.run(0, 16_384, 0.05, 0.2) shouldBeGreaterThan 0.0
     }
 
     test("options: bad input is a usage error") {
