@@ -49,6 +49,11 @@ internal data class EndToEndOptions(
     val muxBytes: Long = 1L shl 30,
     val muxStreams: Int = 64,
     val muxIdle: Int = 10_000,
+    /**
+     * Largest application read of the mux scenario's readers (peer on upload, client on download); 0 = the rest of
+     * the message. 16 KiB by default, as stream copy loops read (Java's transferTo 8 KiB, Go's io.Copy 32 KiB).
+     */
+    val muxRead: Int = 16 * 1024,
     /** Single-stream windows of the mux scenario, by [MuxScenario.Window.key]; all by default. */
     val muxWindows: List<String> = MuxScenario.Window.entries.map { it.key },
     val tunnelBody: Long = 256L shl 20,
@@ -92,6 +97,7 @@ internal data class EndToEndOptions(
             |  --mux-streams N     concurrent streams on one session in the mux scenario (default 64)
             |  --mux-idle N        idle open streams per round of the mux heap figure (default 10000)
             |  --mux-windows LIST  single-stream windows of the mux scenario: 64kib, 4kib, 1kib, auto (default all)
+            |  --mux-read SIZE     largest application read of the mux scenario's readers (default 16KiB; 0: the whole message)
             |  --tunnel-body SIZE  body of the tunnel download and upload, e.g. 256MiB, 64KiB, 1000 (default 256MiB)
             |  --tunnel-viewers LIST  concurrent viewers of the small GETs (default 1,16,64)
             |  --tunnel-timeout D  bound of one measured body transfer (default 2m)
@@ -132,6 +138,9 @@ internal data class EndToEndOptions(
                     "--mux-bytes" -> o.copy(muxBytes = size(name, value()))
                     "--mux-streams" -> o.copy(muxStreams = positiveInt(name, value()))
                     "--mux-idle" -> o.copy(muxIdle = positiveInt(name, value()))
+                    "--mux-read" -> o.copy(muxRead = value().let { v ->
+                        if (v.trim() == "0") 0 else size(name, v).also { if (it > Int.MAX_VALUE) throw UsageException("$name: at most 2 GiB") }.toInt()
+                    })
                     "--mux-windows" -> o.copy(muxWindows = value().split(',').map { w ->
                         w.trim().lowercase().also { key ->
                             if (MuxScenario.Window.entries.none { it.key == key }) throw UsageException("$name: unknown window $w (one of ${MuxScenario.Window.entries.joinToString { it.key }})")

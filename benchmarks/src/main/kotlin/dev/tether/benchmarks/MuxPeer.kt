@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicLong
  * per frame) and cannot auto-tune, and its source computes every byte; the peer here is as cheap as the raw sink
  * and source it is compared with.
  */
-internal class MuxPeer(private val config: MuxConfig) : AutoCloseable {
+internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int = 0) : AutoCloseable {
     private val received = AtomicLong()
 
     private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
@@ -95,7 +95,7 @@ internal class MuxPeer(private val config: MuxConfig) : AutoCloseable {
             val buffer = ByteArray(size) { (it % 251).toByte() }
             if (kind == 'U') {
                 while (true) {
-                    val n = stream.read(buffer)
+                    val n = stream.read(buffer, 0, if (readBytes > 0) minOf(readBytes, buffer.size) else buffer.size)
                     if (n < 0) break
                     received.addAndGet(n.toLong())
                 }

@@ -106,7 +106,7 @@ internal object MuxScenario {
         val windowed = ArrayList<Transfer>()
         LoopbackServer().use { server ->
             for (w in Window.entries.filter { it.key in o.muxWindows }) {
-                MuxPeer(w.config()).use { peer ->
+                MuxPeer(w.config(), o.muxRead).use { peer ->
                     for (upload in listOf(true, false)) {
                         val dir = if (upload) "upload" else "download"
                         if (raw.none { it.upload == upload && it.messageBytes == w.messageBytes }) {
@@ -130,7 +130,7 @@ internal object MuxScenario {
             }
         }
         val concurrent = ArrayList<Transfer>()
-        MuxPeer(Window.W64K.config()).use { peer ->
+        MuxPeer(Window.W64K.config(), o.muxRead).use { peer ->
             for (upload in listOf(true, false)) concurrent += transfer(o, log, peer, Window.W64K, upload, o.muxStreams)
         }
         val (warm, rounds, top) = idleHeap(o, log)
@@ -146,7 +146,7 @@ internal object MuxScenario {
         val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
         val label = "mux ${if (upload) "upload" else "download"} window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
         return Transfer(w, upload, streams, w.messageBytes, EndToEnd.measure(o, log, label, streams, maxOps = ops) {
-            MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream).open()
+            MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream, o.muxRead).open()
         })
     }
 
@@ -158,6 +158,7 @@ internal object MuxScenario {
         private val count: Int,
         private val messageBytes: Int,
         private val perStreamBytes: Long,
+        private val readBytes: Int,
     ) : LoadTarget {
         private val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")) { maxMessageBytes(2L shl 20) })
         private lateinit var session: Session
@@ -187,7 +188,7 @@ internal object MuxScenario {
                 val into = buffers[worker]
                 var got = 0
                 while (got < messageBytes) {
-                    val n = stream.read(into, got, messageBytes - got)
+                    val n = stream.read(into, got, if (readBytes > 0) minOf(readBytes, messageBytes - got) else messageBytes - got)
                     check(n >= 0) { "stream ${stream.id} ended early" }
                     got += n
                 }
@@ -311,7 +312,11 @@ internal object MuxScenario {
         append("benchmark's `MuxPeer`, a Ktor CIO server running `Session.server` with the same `MuxConfig`, whose streams ")
         append("count what they read (upload) or write a requested number of bytes (download); all on 127.0.0.1. One ")
         append("op is one application `write` (upload) or a `read` loop that fills one message (download) of the message ")
-        append("size; an upload round stops its clock only when the peer has read every byte sent. The raw baseline moves ")
+        append("size; an upload round stops its clock only when the peer has read every byte sent. ")
+        val read = ctx.options.muxRead
+        append("Readers (the peer on upload, the client on download) ask for ${if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"} ")
+        append("per `read` call (`--mux-read`), and each read sends one ACK for what it returned. DATs carry at most ")
+        append("${kib(MuxProtocol.MAX_DATA_PAYLOAD)} (`MuxProtocol.MAX_DATA_PAYLOAD`). The raw baseline moves ")
         append("the same bytes as binary messages of the same size over one Ktor CIO raw WebSocket (the pieces ")
         append("`WebSocketDialer` uses, outgoing queue of 64) to the benchmark's `/sink` (counts bytes; the clock stops when ")
         append("it has them all) or from `/source`. The auto window starts at 1 KiB and doubles, by extra ACK credit, ")

@@ -69,7 +69,7 @@ class EndToEndSmokeSpec : FunSpec({
         Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n\nhand-written tail\n")
         val args = arrayOf(
             "--scenario", "mux,tunnel", "--warmup", "100ms", "--duration", "5s", "--rounds", "1", "--requests", "100",
-            "--heap-rounds", "1", "--mux-bytes", "192KiB", "--mux-streams", "4", "--mux-idle", "300",
+            "--heap-rounds", "1", "--mux-bytes", "192KiB", "--mux-streams", "4", "--mux-idle", "300", "--mux-read", "8KiB",
             "--tunnel-body", "300KiB", "--tunnel-viewers", "1,4", "--tunnel-timeout", "30s", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
@@ -83,6 +83,7 @@ class EndToEndSmokeSpec : FunSpec({
             report.indexOf(ReportFile.end(name)) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
         }
         report shouldContain "### wsmux stream throughput beside the raw WebSocket"
+        report shouldContain "ask for at most 8 KiB per `read` call"
         // Every window, both directions, each beside its raw baseline; the concurrent streams; the goals' verdicts.
         for (w in listOf("1 KiB", "4 KiB", "64 KiB", "auto (1 KiB, up to 1 MiB)")) {
             report shouldContain Regex("""\| ${Regex.escape(w)} \| upload \|""")
@@ -123,9 +124,13 @@ class EndToEndSmokeSpec : FunSpec({
         EndToEndOptions.parse(arrayOf("--tunnel-body", "256MiB", "--mux-bytes", "64KiB", "--tunnel-proxy", "https://proxy.example", "--tunnel-secret", "s")).let {
             it.tunnelBody shouldBe 256L * 1024 * 1024
             it.muxBytes shouldBe 64L * 1024
+            it.muxRead shouldBe 16 * 1024
             it.tunnelProxy shouldBe "https://proxy.example"
             it.tunnelSecret shouldBe "s"
         }
+        EndToEndOptions.parse(arrayOf("--mux-read", "0")).muxRead shouldBe 0
+        EndToEndOptions.parse(arrayOf("--mux-read", "32KiB")).muxRead shouldBe 32 * 1024
+        runCatching { EndToEndOptions.parse(arrayOf("--mux-read", "-1")) }.exceptionOrNull()!!::class shouldBe UsageException::class
         EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {
             it.scenarios shouldBe listOf(Scenario.RAW, Scenario.HEAP)
             it.inFlight shouldBe listOf(1, 8)

@@ -49,6 +49,13 @@ public object MuxProtocol {
     /** An acceptor's send window before the opener's ACK says more: real openers hold at most this much. */
     public const val MAX_INITIAL_SEND_WINDOW: Int = 4096
 
+    /**
+     * Largest DAT payload this side sends. A bigger write goes out as several DATs, so a reader that keeps up can
+     * consume and credit the first while the rest is on its way, instead of the window moving one round trip at a
+     * time. Receivers take DATs of any size up to their window.
+     */
+    public const val MAX_DATA_PAYLOAD: Int = 16 * 1024
+
     /** Un-accepted incoming streams a session holds; one more aborts the session (defaultStreamQueueSize). */
     public const val ACCEPT_QUEUE_SIZE: Int = 200
 

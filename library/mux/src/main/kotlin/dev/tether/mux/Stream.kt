@@ -112,7 +112,8 @@ public class Stream internal constructor(
     }
 
     /**
-     * Writes all [length] bytes of [buffer] from [offset], as DATs no bigger than the peer's credit; suspends while
+     * Writes all [length] bytes of [buffer] from [offset], as DATs no bigger than the peer's credit (and at most
+     * [MuxProtocol.MAX_DATA_PAYLOAD] each); suspends while
      * the credit is zero. Returns once everything is sent (not acknowledged). Throws [BrokenPipeException] after
      * [close] or the session's end, [WriteTimeoutException] when the deadline or [writeTimeout] passes while waiting
      * for credit (some bytes may have been sent), [NoCapacityException] once the stream failed.
@@ -132,7 +133,7 @@ public class Stream internal constructor(
                 synchronized(this) {
                     checkWritable()
                     if (window > 0) {
-                        n = minOf(window, (length - sent).toLong()).toInt()
+                        n = minOf(window, (length - sent).toLong(), MuxProtocol.MAX_DATA_PAYLOAD.toLong()).toInt()
                         window -= n
                     } else {
                         seen = version

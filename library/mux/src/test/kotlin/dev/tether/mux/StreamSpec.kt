@@ -50,6 +50,29 @@ class StreamSpec : FunSpec({
                 last.last().payload().last() shouldBe data.last()
             }
         }
+        test("a write bigger than MAX_DATA_PAYLOAD goes out as DATs of at most 16 KiB, in order, within the credit") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 50_000)
+                val data = ByteArray(40_000) { (it % 251).toByte() }
+                stream.write(data)
+                val dats = t.drainSent().map { it as MuxFrame.Data }
+                dats.map { it.length } shouldContainExactly listOf(16_384, 16_384, 7_232)
+                dats.flatMap { it.payload().toList() } shouldContainExactly data.toList()
+                stream.sendWindow shouldBe 10_000L
+                // A credit smaller than the cap still bounds each DAT.
+                val rest = ByteArray(20_000) { 1 }
+                val writing = async(start = CoroutineStart.UNDISPATCHED) { stream.write(rest) }
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Data).length } shouldContainExactly listOf(10_000)
+                t.deliver(MuxFrame.Ack(stream.rawId, 30_000))
+                runCurrent()
+                writing.await()
+                t.drainSent().map { (it as MuxFrame.Data).length } shouldContainExactly listOf(10_000)
+                MuxProtocol.MAX_DATA_PAYLOAD shouldBe 16_384
+            }
+        }
         test("one ACK per application read, for exactly the bytes returned") {
             muxTest {
                 val t = ScriptedTransport()
