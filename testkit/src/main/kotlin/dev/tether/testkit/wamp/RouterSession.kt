@@ -105,7 +105,13 @@ internal class RouterSession(
         }
     }
 
+    /** Set before the ABORT goes out: from the client's view this connection is over, though it may not be closed yet. */
+    @Volatile
+    var refused: Boolean = false
+        private set
+
     private fun abort(reason: String, message: String): RouterRealm? {
+        refused = true
         send(Abort(mapOf("message" to message), reason))
         return null
     }

@@ -289,11 +289,14 @@ public class WampRouterFaults internal constructor(private val router: WampRoute
     @Volatile
     public var muted: Boolean = false
 
-    /** Closes every client connection at once, without GOODBYE. Returns how many were dropped. */
+    /**
+     * Closes every client connection at once, without GOODBYE. Returns how many were dropped, not counting
+     * connections the router had already refused with ABORT (their clients saw the refusal; they close anyway).
+     */
     public fun dropSessions(): Int = runBlocking {
         val all = router.liveSessions()
         all.forEach { it.terminate() }
-        all.size
+        all.count { !it.refused }
     }
 
     /** Stops (or resumes) answering RawSocket PINGs on current and future connections: keepalive expiry. */

@@ -95,6 +95,20 @@ class WampRouterSpec : FunSpec({
         }
     }
 
+    test("the drop fault counts joined sessions, not logins the router has just refused") {
+        WampRouter.start(options).use { router ->
+            withTimeout(20.seconds) {
+                val s = Session.connect(router.tcpUrl, config("realm1") { })
+                repeat(20) {
+                    // The client has its ABORT; the router may not have closed that socket yet.
+                    shouldThrow<AbortException> { Session.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) }) }
+                    router.faults.dropSessions() shouldBe (if (it == 0) 1 else 0)
+                }
+                s.awaitDone() shouldContain "connection"
+            }
+        }
+    }
+
     test("drop fault ends every session; mute fault makes requests time out") {
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
