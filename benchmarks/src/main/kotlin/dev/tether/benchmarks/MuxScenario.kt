@@ -96,6 +96,9 @@ internal object MuxScenario {
     ) {
         fun rawFor(t: Transfer): Transfer? = raw.firstOrNull { it.upload == t.upload && it.messageBytes == t.messageBytes }
 
+        /** The single-stream mux transfer with [t]'s window and direction. */
+        fun singleFor(t: Transfer): Transfer? = single.firstOrNull { it.window == t.window && it.upload == t.upload }
+
         /** The faster raw transfer under [t]'s credit window, same direction: the ceiling of any credit-window protocol. */
         fun ceilingFor(t: Transfer): Transfer? = windowed.filter { it.window == t.window && it.upload == t.upload }.maxByOrNull { it.medianMBs }
     }
@@ -330,7 +333,7 @@ internal object MuxScenario {
         for (t in r.single) {
             val w = t.window!!
             val raw = r.rawFor(t)
-            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight()} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ")
+            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight()} | ${rateCells(t)} | ")
             if (raw == null) {
                 append("n/a | | | ${ms(t.cpuMillisPerMB)} |\n")
             } else {
@@ -356,8 +359,8 @@ internal object MuxScenario {
             append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|\n")
             for (c in r.windowed) {
                 val raw = r.raw.firstOrNull { it.upload == c.upload && it.messageBytes == c.messageBytes }
-                val mux = r.single.firstOrNull { it.window == c.window && it.upload == c.upload }
-                append("| ${c.window!!.label} | ${c.direction} | ${kib(c.chunkBytes)} | **${mbs(c.medianMBs)}** | ${mbs(c.minMBs)} – ${mbs(c.maxMBs)} | ${Fmt.pct(c.summary.spreadPercent)} | ")
+                val mux = r.singleFor(c)
+                append("| ${c.window!!.label} | ${c.direction} | ${kib(c.chunkBytes)} | ${rateCells(c)} | ")
                 append("${raw?.let { Fmt.pct(ratio(c, it) * 100) } ?: "n/a"} | ${mux?.let { Fmt.pct(ratio(it, c) * 100) } ?: "n/a"} | ${ms(c.cpuMillisPerMB)} |\n")
             }
             append('\n')
@@ -368,8 +371,8 @@ internal object MuxScenario {
             append("| streams | direction | aggregate MB/s (median) | min – max | spread | CPU per MB | one stream, same window (median) |\n")
             append("|---:|:---|---:|---:|---:|---:|---:|\n")
             for (t in r.concurrent) {
-                val one = r.single.firstOrNull { it.window == t.window && it.upload == t.upload }
-                append("| ${t.streams} | ${t.direction} | **${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)} | ${ms(t.cpuMillisPerMB)} | ${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
+                val one = r.singleFor(t)
+                append("| ${t.streams} | ${t.direction} | ${rateCells(t)} | ${ms(t.cpuMillisPerMB)} | ${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
             }
             append('\n')
         }
@@ -380,6 +383,9 @@ internal object MuxScenario {
             append("mux ${t.direction}, window ${t.window!!.label}, ${t.streams} stream${if (t.streams == 1) "" else "s"}: ${rounds(t)} (${warmup(t)}).  \n")
         }
     }
+
+    /** Median, range and spread cells of a table row. */
+    private fun rateCells(t: Transfer): String = "**${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)}"
 
     private fun ratio(a: Transfer, b: Transfer): Double = if (b.medianMBs == 0.0) 0.0 else a.medianMBs / b.medianMBs
 
