@@ -31,7 +31,7 @@ import kotlinx.coroutines.withTimeoutOrNull
  * With a [windowBytes], the transfer follows wsmux's flow-control rule on the raw WebSocket, through
  * `/window-sink` and `/window-source`: the sender keeps at most [windowBytes] unacknowledged and sends each op's
  * bytes in messages of at most [chunkBytes]; the receiver answers each message it has read with a 4-byte credit.
- * That is the most any credit-window protocol can move over this stack, with none of wsmux's own work.
+ * That is what the credit rule alone allows over this stack, with none of wsmux's own work.
  */
 internal class RawBulkClient(
     private val server: LoopbackServer,
@@ -52,6 +52,8 @@ internal class RawBulkClient(
         engine { requestTimeout = 0 }
     }
     private val message = ByteArray(messageBytes) { (it % 251).toByte() }
+    /** One windowed upload message (an op's last may be shorter). */
+    private val chunk = if (chunkBytes >= messageBytes) message else message.copyOf(chunkBytes)
     private lateinit var session: ClientWebSocketSession
     private var connection: Job? = null
     private var sent = 0L
@@ -61,8 +63,13 @@ internal class RawBulkClient(
         val opened = CompletableDeferred<ClientWebSocketSession>()
         connection = scope.launch {
             try {
-                val path = if (upload) "/sink" else "/source"
-                http.prepareRequest { url(server.url(if (windowed) "/window${path.replace('/', '-')}" else path)) }.body<ClientWebSocketSession, Unit> { s ->
+                val path = when {
+                    windowed && upload -> "/window-sink"
+                    windowed -> "/window-source"
+                    upload -> "/sink"
+                    else -> "/source"
+                }
+                http.prepareRequest { url(server.url(path)) }.body<ClientWebSocketSession, Unit> { s ->
                     opened.complete(s)
                     awaitCancellation()
                 }
@@ -98,7 +105,7 @@ internal class RawBulkClient(
                     val frame = session.incoming.receive()
                     if (frame is Frame.Binary) credit += credit(frame.data)
                 }
-                session.outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOfRange(0, n)))
+                session.outgoing.send(Frame.Binary(true, if (n == chunk.size) chunk else message.copyOf(n)))
                 credit -= n
                 sent += n
                 done += n
