@@ -95,7 +95,7 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
             val buffer = ByteArray(size) { (it % 251).toByte() }
             if (kind == 'U') {
                 while (true) {
-                    val n = stream.read(buffer, 0, if (readBytes > 0) minOf(readBytes, buffer.size) else buffer.size)
+                    val n = stream.read(buffer, 0, readLength(readBytes, buffer.size))
                     if (n < 0) break
                     received.addAndGet(n.toLong())
                 }
@@ -125,5 +125,8 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
         fun command(upload: Boolean, messageBytes: Int, totalBytes: Long): ByteArray =
             ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN)
                 .put((if (upload) 'U' else 'D').code.toByte()).putInt(messageBytes).putLong(totalBytes).array()
+
+        /** What a reader limited to [limit] bytes per read (0: no limit) asks for when it [wants] that many. */
+        fun readLength(limit: Int, wants: Int): Int = if (limit > 0) minOf(limit, wants) else wants
     }
 }

@@ -99,7 +99,7 @@ internal object MuxScenario {
         /** The single-stream mux transfer with [t]'s window and direction. */
         fun singleFor(t: Transfer): Transfer? = single.firstOrNull { it.window == t.window && it.upload == t.upload }
 
-        /** The faster raw transfer under [t]'s credit window, same direction: the ceiling of any credit-window protocol. */
+        /** The faster raw transfer under [t]'s credit window, same direction: what the credit rule alone allows. */
         fun ceilingFor(t: Transfer): Transfer? = windowed.filter { it.window == t.window && it.upload == t.upload }.maxByOrNull { it.medianMBs }
     }
 
@@ -191,7 +191,7 @@ internal object MuxScenario {
                 val into = buffers[worker]
                 var got = 0
                 while (got < messageBytes) {
-                    val n = stream.read(into, got, if (readBytes > 0) minOf(readBytes, messageBytes - got) else messageBytes - got)
+                    val n = stream.read(into, got, MuxPeer.readLength(readBytes, messageBytes - got))
                     check(n >= 0) { "stream ${stream.id} ended early" }
                     got += n
                 }
@@ -358,7 +358,7 @@ internal object MuxScenario {
             append("| window | direction | messages | raw under the window, MB/s (median) | min – max | spread | share of raw streaming | mux / this | CPU per MB |\n")
             append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|\n")
             for (c in r.windowed) {
-                val raw = r.raw.firstOrNull { it.upload == c.upload && it.messageBytes == c.messageBytes }
+                val raw = r.rawFor(c)
                 val mux = r.singleFor(c)
                 append("| ${c.window!!.label} | ${c.direction} | ${kib(c.chunkBytes)} | ${rateCells(c)} | ")
                 append("${raw?.let { Fmt.pct(ratio(c, it) * 100) } ?: "n/a"} | ${mux?.let { Fmt.pct(ratio(it, c) * 100) } ?: "n/a"} | ${ms(c.cpuMillisPerMB)} |\n")

@@ -113,8 +113,7 @@ public class Stream internal constructor(
 
     /**
      * Writes all [length] bytes of [buffer] from [offset], as DATs no bigger than the peer's credit (and at most
-     * [MuxProtocol.MAX_DATA_PAYLOAD] each); suspends while
-     * the credit is zero. Returns once everything is sent (not acknowledged). Throws [BrokenPipeException] after
+     * [MuxProtocol.MAX_DATA_PAYLOAD] each); suspends while the credit is zero. Returns once everything is sent (not acknowledged). Throws [BrokenPipeException] after
      * [close] or the session's end, [WriteTimeoutException] when the deadline or [writeTimeout] passes while waiting
      * for credit (some bytes may have been sent), [NoCapacityException] once the stream failed.
      */
