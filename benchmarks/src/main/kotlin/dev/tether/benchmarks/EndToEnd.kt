@@ -79,6 +79,7 @@ public object EndToEnd {
                 Scenario.RAW -> raw = rawEcho(options, log).sortedBy { it.inFlight }.also { sections += "raw-echo" to renderRaw(ctx, it) }
                 Scenario.WSCLIENT -> ws = wsclientEcho(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
                 Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
+                Scenario.ENVELOPE_FLOOR -> sections += "envelope-floor" to renderFloor(ctx, envelopeFloor(options, log).sortedBy { it.inFlight })
                 Scenario.GOAL -> sections += "wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log))
                 Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
                 Scenario.MUX -> MuxScenario.run(options, log).let { r ->
@@ -158,6 +159,13 @@ public object EndToEnd {
     private fun wsclientLean(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
         o.inFlight.sortedDescending().map { n ->
             measure(o, log, "wsclient lean echo", n) { WsClientTarget(connectedClient(server.url("/envelope-echo"), null), null) }
+        }
+    }
+
+    // Diagnostic: what any client of the protocol must do per request, without wsclient's machinery.
+    private fun envelopeFloor(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
+        o.inFlight.sortedDescending().map { n ->
+            measure(o, log, "envelope floor", n) { EnvelopeEchoClient(server.url("/envelope-echo"), n).also { it.open() } }
         }
     }
 
@@ -258,6 +266,17 @@ public object EndToEnd {
             "any JSON parsing or bookkeeping. The difference to the FakeBroker figures is the broker's share of the " +
             "two shared cores; the difference to the raw echo is the correlating client's own cost. Per configuration: " +
             "${describeRounds(ctx.options)}.",
+        loadTable("requests/s", s),
+    )
+
+    private fun renderFloor(ctx: RunContext, s: List<LoadSummary>): String = section(
+        "Diagnostic: the envelope floor", ctx,
+        "The raw echo client's socket doing only what any client of the nexus protocol must do per request " +
+            "(`EnvelopeEchoClient`): build the request envelope (ULID id, time stamp) and encode it with wsclient's " +
+            "codec, remember its id in a concurrent map, decode each reply and find its caller by `in_reply_to`. No " +
+            "reconnects, timeouts, send pump or handler queue. The peer is the minimal envelope echo of the section " +
+            "above, so the difference to that section is wsclient's own machinery, and the difference to the raw " +
+            "echo is the protocol's. Per configuration: ${describeRounds(ctx.options)}.",
         loadTable("requests/s", s),
     )
 

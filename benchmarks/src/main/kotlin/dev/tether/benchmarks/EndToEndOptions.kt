@@ -12,10 +12,14 @@ internal enum class Scenario(val key: String, val description: String) {
     RAW("raw", "raw WebSocket echo baseline (Ktor CIO client and server), round trips/s and latency"),
     WSCLIENT("wsclient", "WsClient request/response through FakeBroker's echo kind, requests/s and latency"),
     WSCLIENT_LEAN("wsclient-lean", "diagnostic: WsClient against a minimal envelope echo server that parses nothing"),
+    ENVELOPE_FLOOR(
+        "envelope-floor",
+        "diagnostic: the raw socket doing only the envelope work (codec, ids, reply lookup) against the minimal echo",
+    ),
     GOAL(
         "goal",
         "the wsclient goal at 64 in flight in paired cycles: one round each of raw echo (two read-loop dispatchers), " +
-            "wsclient through FakeBroker and wsclient against the minimal echo per cycle; --rounds cycles",
+            "wsclient through FakeBroker, wsclient against the minimal echo and the envelope floor per cycle; --rounds cycles",
     ),
     HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
     MUX("mux", "wsmux stream throughput at windows 1 KiB, 4 KiB, 64 KiB and auto beside raw WebSocket, concurrent streams, heap per idle stream"),
@@ -81,6 +85,7 @@ internal data class EndToEndOptions(
             |                        raw: ${Scenario.RAW.description}
             |                        wsclient: ${Scenario.WSCLIENT.description}
             |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
+            |                        envelope-floor: ${Scenario.ENVELOPE_FLOOR.description}
             |                        heap: ${Scenario.HEAP.description}
             |                        mux: ${Scenario.MUX.description}
             |                        tunnel: ${Scenario.TUNNEL.description}

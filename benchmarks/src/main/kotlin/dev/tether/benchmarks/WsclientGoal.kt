@@ -30,6 +30,7 @@ internal object WsclientGoal {
     const val RAW_DEFAULT = "raw-default"
     const val WSCLIENT = "wsclient"
     const val LEAN = "lean"
+    const val FLOOR = "floor"
 
     fun run(o: EndToEndOptions, log: PrintStream): Result = LoopbackServer().use { server ->
         val n = EndToEnd.GOAL_IN_FLIGHT
@@ -47,6 +48,9 @@ internal object WsclientGoal {
             },
             Contender(LEAN, "wsclient, minimal envelope echo") {
                 EndToEnd.WsClientTarget(EndToEnd.connectedClient(server.url("/envelope-echo"), null), null)
+            },
+            Contender(FLOOR, "envelope floor: raw socket, envelope codec and id map only, minimal envelope echo") {
+                EnvelopeEchoClient(server.url("/envelope-echo"), n).also { it.open() }
             },
         )
         val warmups = contenders.associate { c ->
@@ -72,30 +76,38 @@ internal object WsclientGoal {
         append("one, whose read loop runs in Ktor's context (the IO pool), and one whose read loop runs on ")
         append("`Dispatchers.Default` like `WebSocketDialer`'s, so the dispatcher choice that helped wsclient is credited to the ")
         append("baseline too. ${EndToEnd.GOAL_IN_FLIGHT} in flight, ${EndToEnd.requestBytes}-byte messages; the loads are those of the ")
-        append("sections above.\n\n")
+        append("sections above, plus the **envelope floor** (`EnvelopeEchoClient`): the raw socket doing only what any client of ")
+        append("this protocol must do per request (build and encode the envelope with wsclient's codec, map its id, decode the ")
+        append("reply and find its caller), against the same minimal envelope echo as the lean wsclient. The floor marks how ")
+        append("near the raw echo a correlating JSON client can come on this stack; lean wsclient over the floor is the cost ")
+        append("of wsclient's own machinery.\n\n")
         append("| cycle |")
         for ((_, label) in r.labels) append(" ").append(label).append(" |")
-        append(" wsclient / faster raw | minimal echo / faster raw |\n")
-        append("|---:|").append("---:|".repeat(r.labels.size)).append("---:|---:|\n")
+        append(" wsclient / faster raw | minimal echo / faster raw | envelope floor / faster raw | minimal echo / envelope floor |\n")
+        append("|---:|").append("---:|".repeat(r.labels.size + 4)).append("\n")
         val ws = r.ratios(WSCLIENT)
-        val lean = r.ratios(LEAN)
+        val ratioColumns = listOf(ws, r.ratios(LEAN), r.ratios(FLOOR), r.ratios(LEAN) { it.getValue(FLOOR).perSecond })
         r.cycles.forEachIndexed { i, c ->
             append("| ").append(i + 1).append(" |")
             for ((key, _) in r.labels) append(" ").append(Fmt.count(c.getValue(key).perSecond)).append(" |")
-            append(" ").append(Fmt.pct(ws[i] * 100)).append(" | ").append(Fmt.pct(lean[i] * 100)).append(" |\n")
+            for (column in ratioColumns) append(" ").append(Fmt.pct(column[i] * 100)).append(" |")
+            append("\n")
         }
         append("| **median** |")
         for ((key, _) in r.labels) append(" **").append(Fmt.count(r.medianRate(key))).append("** |")
-        append(" **").append(Fmt.pct(median(ws) * 100)).append("** | ").append(Fmt.pct(median(lean) * 100)).append(" |\n")
-        append("| CPU per round trip (median) |")
+        for (column in ratioColumns) append(" **").append(Fmt.pct(median(column) * 100)).append("** |")
+        append("\n| CPU per round trip (median) |")
         for ((key, _) in r.labels) append(" ").append(Fmt.micros(r.medianCpu(key))).append(" |")
-        append(" | |\n\n")
+        append(" |".repeat(ratioColumns.size)).append("\n\n")
         val ratio = median(ws)
         val verdict = if (ratio >= EndToEnd.GOAL_RATIO) "PASS" else "MISS"
         append("**$verdict**: wsclient through FakeBroker reaches ${Fmt.pct(ratio * 100)} of the faster raw echo ")
         append("(median of ${ws.size} cycles; cycles from ${Fmt.pct(ws.min() * 100)} to ${Fmt.pct(ws.max() * 100)}). ")
         append("Against the plain raw baseline alone: ")
         append(Fmt.pct(median(r.ratios(WSCLIENT) { it.getValue(RAW).perSecond }) * 100)).append(". ")
+        append("The envelope floor, with none of wsclient's machinery, reaches ").append(Fmt.pct(median(ratioColumns[2]) * 100))
+        append(" of the faster raw echo, and wsclient against the same peer reaches ").append(Fmt.pct(median(ratioColumns[3]) * 100))
+        append(" of the floor. ")
         append("Rates are round trips (requests) per second. The verdict is the report's statement only: no test asserts ")
         append("wall-clock figures.\n\nWarm-up (rounds, rate/s of the last): ")
         append(r.labels.joinToString(" · ") { (key, _) ->

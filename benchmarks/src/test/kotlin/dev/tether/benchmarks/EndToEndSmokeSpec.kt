@@ -27,7 +27,7 @@ class EndToEndSmokeSpec : FunSpec({
                 "${ReportFile.ANCHOR}\n\nhand-written tail\n",
         )
         val args = arrayOf(
-            "--scenario", "raw,wsclient,wsclient-lean,heap,goal", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
+            "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,heap,goal", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
             "--in-flight", "64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
@@ -39,19 +39,21 @@ class EndToEndSmokeSpec : FunSpec({
         val anchorLine = report.indexOf("\n" + ReportFile.ANCHOR + "\n")
         (anchorLine > report.indexOf("\n" + ReportFile.end("wsclient-goal") + "\n")) shouldBe true
         report.indexOf("\n" + ReportFile.begin("raw-echo") + "\n") shouldBeGreaterThan report.indexOf("hand-written intro")
-        report shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,heap,goal"
-        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "wsclient-pending-heap", "wsclient-goal")) {
+        report shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,envelope-floor,heap,goal"
+        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "envelope-floor", "wsclient-pending-heap", "wsclient-goal")) {
             report shouldContain ReportFile.begin(name)
             report shouldContain ReportFile.end(name)
         }
         report shouldContain "### Raw WebSocket echo (baseline)"
         report shouldContain "### wsclient request/response through FakeBroker `echo`"
         report shouldContain "### Diagnostic: wsclient against a minimal envelope echo"
+        report shouldContain "### Diagnostic: the envelope floor"
         report shouldContain "### Heap per pending wsclient request"
         report shouldContain "### Goal: wsclient at 64 in flight"
         report shouldContain Regex("""\*\*(PASS|MISS)\*\*: wsclient through FakeBroker reaches""")
-        // The goal's paired cycles: one row per --rounds cycle, each with a rate for all four loads and two ratios.
-        report shouldContain Regex("""\n\| 2 \|( [0-9,]+ \|){4} [0-9.]+ % \| [0-9.]+ % \|\n""")
+        // The goal's paired cycles: one row per --rounds cycle, each with a rate for all five loads and four ratios.
+        report shouldContain Regex("""\n\| 2 \|( [0-9,]+ \|){5}( [0-9.]+ % \|){4}\n""")
+        report shouldContain Regex("""The envelope floor, with none of wsclient's machinery, reaches [0-9.]+ %""")
 
         // A second run of one scenario rewrites its own section in place and leaves the others alone.
         EndToEnd.run(arrayOf("--scenario", "raw", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
@@ -60,7 +62,7 @@ class EndToEndSmokeSpec : FunSpec({
         again.split("\n" + ReportFile.begin("raw-echo") + "\n").size shouldBe 2
         again shouldContain "second-command"
         again shouldContain ReportFile.begin("wsclient-pending-heap")
-        again shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,heap,goal"
+        again shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,envelope-floor,heap,goal"
     }
 
     test("the mux and tunnel scenarios run end to end with tiny settings and write their sections") {
