@@ -2,6 +2,7 @@ package dev.tether.wsclient
 
 import java.security.SecureRandom
 import java.util.Random
+import java.util.concurrent.atomic.AtomicReference
 import java.util.concurrent.locks.ReentrantLock
 import kotlin.concurrent.withLock
 
@@ -179,7 +180,8 @@ public class Ulid private constructor(
  *
  * @param clock Unix time in milliseconds.
  * @param random source of the entropy bytes and increments. A [SecureRandom] is read in blocks of 512 bytes,
- *   because one draw from it costs about as much as a whole id otherwise; any other [Random] is read per draw.
+ *   because one draw from it costs about as much as a whole id otherwise, and a used block is refilled outside
+ *   the generator's lock; any other [Random] is read per draw.
  */
 public class UlidGenerator private constructor(
     private val clock: () -> Long,
@@ -202,15 +204,18 @@ public class UlidGenerator private constructor(
      * @throws IllegalStateException if the clock is outside the ULID range, the entropy of the current
      *   millisecond is exhausted (after on average 2^48 ids in one millisecond), or the random source fails.
      */
-    public fun next(): String = lock.withLock {
-        advance()
-        Ulid.encode((lastMs shl 16) or entropyHi.toLong(), entropyLo)
-    }
+    public fun next(): String = nextUlid().toString()
 
     /** Like [next], as a [Ulid]. */
-    public fun nextUlid(): Ulid = lock.withLock {
-        advance()
-        Ulid.ofParts(lastMs, entropyHi, entropyLo)
+    public fun nextUlid(): Ulid {
+        // Only the state change is locked: text encoding and refilling entropy happen outside, so that a caller
+        // waiting for the lock is not parked behind a random source's system call.
+        val id = lock.withLock {
+            advance()
+            Ulid.ofParts(lastMs, entropyHi, entropyLo)
+        }
+        source.refill()
+        return id
     }
 
     private fun advance() {
@@ -253,6 +258,9 @@ internal interface EntropySource {
 
     /** An increment in [1, 2^32 - 1]. */
     fun increment(): Long
+
+    /** Called after each id, outside the generator's lock: time for slow work such as drawing fresh entropy. */
+    fun refill() {}
 }
 
 private class RandomEntropy(private val random: Random) : EntropySource {
@@ -267,17 +275,30 @@ private class RandomEntropy(private val random: Random) : EntropySource {
 }
 
 /**
- * [RandomEntropy] served from a block of [random]'s bytes, refilled when used up: a [SecureRandom] draw is a lock
- * and a digest whatever its size, so one draw per block instead of one per id. Used under the generator's lock.
+ * [RandomEntropy] served from blocks of [random]'s bytes: a [SecureRandom] draw is a lock, a system call and a digest
+ * whatever its size, so one draw per block instead of one per id. [take] runs under the generator's lock and only
+ * swaps in the spare block; the used one is refilled by [refill], outside that lock, by the caller that swapped it.
  */
 private class BufferedEntropy(private val random: Random) : EntropySource {
-    private val block = ByteArray(BLOCK_BYTES)
-    private var next = BLOCK_BYTES
+    private var block = ByteArray(BLOCK_BYTES).also { random.nextBytes(it) }
+    private var next = 0
 
-    /** The offset of [count] unread bytes in [block], refilling it first when fewer are left. */
+    /** A filled block ready to be swapped in, or null while its refill is under way. */
+    private val spare = AtomicReference<ByteArray?>(ByteArray(BLOCK_BYTES).also { random.nextBytes(it) })
+
+    /** A used block waiting for [refill]. */
+    private val used = AtomicReference<ByteArray?>(null)
+
+    /** The offset of [count] unread bytes in [block], swapping in the spare block (or, rarely, refilling in place). */
     private fun take(count: Int): Int {
         if (next + count > BLOCK_BYTES) {
-            random.nextBytes(block)
+            val fresh = spare.getAndSet(null)
+            if (fresh == null) {
+                random.nextBytes(block) // the spare's refill has not finished: draw in place, under the lock
+            } else {
+                used.set(block)
+                block = fresh
+            }
             next = 0
         }
         val at = next
@@ -286,16 +307,24 @@ private class BufferedEntropy(private val random: Random) : EntropySource {
     }
 
     override fun fill(dst: ByteArray) {
-        System.arraycopy(block, take(dst.size), dst, 0, dst.size)
+        val at = take(dst.size) // first: it may swap [block]
+        System.arraycopy(block, at, dst, 0, dst.size)
     }
 
     override fun increment(): Long {
         while (true) { // a uniform value in [0, 2^32 - 2] from 4 bytes, plus one
             val at = take(4)
+            val b = block
             var r = 0L
-            for (i in at until at + 4) r = (r shl 8) or (block[i].toLong() and 0xff)
+            for (i in at until at + 4) r = (r shl 8) or (b[i].toLong() and 0xff)
             if (r != 0xFFFFFFFFL) return r + 1
         }
+    }
+
+    override fun refill() {
+        val stale = used.getAndSet(null) ?: return
+        random.nextBytes(stale)
+        spare.set(stale)
     }
 
     private companion object {

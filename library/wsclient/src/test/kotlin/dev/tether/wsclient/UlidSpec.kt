@@ -184,6 +184,37 @@ class UlidSpec : FunSpec({
         test("50 threads x 2000 calls on the process-wide Ulid.next()") {
             concurrentIds(50, 2000) { Ulid.next() }
         }
+        test("a SecureRandom source never serves the same entropy twice across its block swaps") {
+            // A new millisecond per id: each id takes 10 fresh bytes, so 2,000 ids go through about 40 blocks.
+            // The source's stream never repeats a 10-byte window, so a reused (stale) byte range shows up as a
+            // repeated entropy.
+            var ms = 1_000L
+            val source = CountingSecureRandom()
+            val gen = UlidGenerator({ ms++ }, source)
+            val entropies = (1..2000).map { gen.nextUlid().entropy().toList() }
+            entropies.toSet() shouldHaveSize 2000
+            source.draws.get() shouldBeGreaterThan 30
+        }
+        test("a slow SecureRandom refill does not hold up other callers: it runs outside the generator's lock") {
+            val source = CountingSecureRandom()
+            val gen = UlidGenerator({ 7_000L }, source) // one millisecond: the first id takes 10 bytes, then 4 each
+            repeat(126) { gen.next() } // 10 + 125 * 4 = 510 of the first block's 512 bytes
+            source.blockNextDraw()
+            val pool = Executors.newFixedThreadPool(2)
+            try {
+                // This caller swaps in the spare block, then refills the used one and stalls there, lock released.
+                val swapper = pool.submit<String> { gen.next() }
+                source.awaitBlocked()
+                // Another id while that draw stalls: with the draw under the lock, this waited until the release.
+                val other = pool.submit<String> { gen.next() }.get(5, TimeUnit.SECONDS)
+                source.release()
+                val swapped = swapper.get(10, TimeUnit.SECONDS)
+                other shouldBeGreaterThan swapped
+            } finally {
+                source.release()
+                pool.shutdown()
+            }
+        }
         test("ids handed out under a lock are strictly increasing in that order") {
             val gen = UlidGenerator()
             val lock = Any()
@@ -224,6 +255,40 @@ class UlidSpec : FunSpec({
         }
     }
 })
+
+/**
+ * A [java.security.SecureRandom] whose bytes continue one pseudo-random stream (no 10-byte window repeats in
+ * practice), counting its draws; [blockNextDraw] makes the next draw wait until [release].
+ */
+private class CountingSecureRandom : java.security.SecureRandom() {
+    private val stream = Random(42)
+    val draws = java.util.concurrent.atomic.AtomicInteger()
+    @Volatile private var blockNext = false
+    private val blocked = CountDownLatch(1)
+    private val released = CountDownLatch(1)
+
+    fun blockNextDraw() {
+        blockNext = true
+    }
+
+    fun awaitBlocked() {
+        blocked.await(10, TimeUnit.SECONDS) shouldBe true
+    }
+
+    fun release() {
+        released.countDown()
+    }
+
+    override fun nextBytes(bytes: ByteArray) {
+        if (blockNext) {
+            blockNext = false
+            blocked.countDown()
+            released.await(10, TimeUnit.SECONDS)
+        }
+        synchronized(stream) { stream.nextBytes(bytes) }
+        draws.incrementAndGet()
+    }
+}
 
 /** Runs [threads] x [calls] of [next] at once; checks uniqueness and per-thread strict order; returns all ids. */
 private fun concurrentIds(threads: Int, calls: Int, next: () -> String): Collection<String> {
