@@ -14,6 +14,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * Cost of the wire format: encoding and decoding a typical request envelope (a `register` request with a small
@@ -80,5 +81,33 @@ public class EnvelopeCodecBenchmark {
     @Benchmark
     public String ulidNextShared() {
         return Ulid.next();
+    }
+
+    /** The end-to-end goal's request payload (benchmark echo): small and already compact. */
+    static final String ECHO_PAYLOAD = "{\"seq\":12345,\"worker\":12}";
+
+    /** The reply the goal's peers send to an echo request. */
+    static final String ECHO_REPLY = "{\"kind\":\"echo.result\",\"in_reply_to\":\"01KA7ZJ3C8Q4W6TQ7R0M5V9X2B\","
+            + "\"ts\":\"2025-06-01T12:34:56.123456789Z\",\"payload\":" + ECHO_PAYLOAD + "}";
+
+    /**
+     * A client's share of one echo round trip of the wsclient goal: build and encode the request, decode the reply.
+     */
+    @Benchmark
+    public Envelope echoRoundTrip(Blackhole bh) {
+        bh.consume(Envelope.request("echo", ECHO_PAYLOAD).encode());
+        return Envelope.decode(ECHO_REPLY);
+    }
+
+    /** Building the goal's echo request (ULID, time stamp, payload check). */
+    @Benchmark
+    public Envelope echoCreate() {
+        return Envelope.request("echo", ECHO_PAYLOAD);
+    }
+
+    /** Decoding the goal's echo reply. */
+    @Benchmark
+    public Envelope echoDecodeReply() {
+        return Envelope.decode(ECHO_REPLY);
     }
 }
