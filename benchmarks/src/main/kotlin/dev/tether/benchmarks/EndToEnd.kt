@@ -274,9 +274,9 @@ public object EndToEnd {
         "The raw echo client's socket doing only what any client of the nexus protocol must do per request " +
             "(`EnvelopeEchoClient`): build the request envelope (ULID id, time stamp) and encode it with wsclient's " +
             "codec, remember its id in a concurrent map, decode each reply and find its caller by `in_reply_to`. No " +
-            "reconnects, timeouts, send pump or handler queue. The peer is the minimal envelope echo of the section " +
-            "above, so the difference to that section is wsclient's own machinery, and the difference to the raw " +
-            "echo is the protocol's. Per configuration: ${describeRounds(ctx.options)}.",
+            "reconnects, timeouts, send pump or handler queue. The peer is the same minimal envelope echo as in the lean " +
+            "wsclient diagnostic, so the difference to that one is wsclient's own machinery, and the difference to " +
+            "the raw echo is the protocol's. Per configuration: ${describeRounds(ctx.options)}.",
         loadTable("requests/s", s),
     )
 

@@ -82,7 +82,7 @@ internal class RawSocket(
  */
 internal class RawEchoClient(
     url: String,
-    private val inFlight: Int,
+    inFlight: Int,
     private val messageBytes: Int,
     /** Where the read loop runs: Ktor's own context (the IO pool, the plain baseline), or a dispatcher given here. */
     readerDispatcher: CoroutineDispatcher? = null,
