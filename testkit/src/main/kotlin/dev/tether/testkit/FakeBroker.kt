@@ -39,6 +39,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -132,7 +133,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     public fun refusedUpgrades(): Long = refusedUpgrades.get()
 
     /** The `Authorization` header of every upgrade attempt, in order (tests check what clients send). */
-    public fun authorizationHeaders(): List<String> = authHeaders.toList()
+    public fun authorizationHeaders(): List<String> = authHeaders.snapshot()
 
     /** The frames the broker decoded, in arrival order: the last [Options.recordFrames] of them. */
     public fun received(): List<Envelope> = synchronized(receivedFrames) { receivedFrames.toList() }
@@ -219,10 +220,14 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         server.stop(0, 1_000)
     }
 
+    /** Cancels every connection; counts those this call ended (an earlier drop's may still be listed). */
     private fun dropAllConnections(): Int {
-        val all = connections.toList()
-        for (c in all) c.session.cancel()
-        return all.size
+        var dropped = 0
+        for (c in connections.snapshot()) {
+            if (c.session.isActive) dropped++
+            c.session.cancel()
+        }
+        return dropped
     }
 
     /** Decides whether an upgrade may proceed: null to accept, or (status, body) to refuse. */

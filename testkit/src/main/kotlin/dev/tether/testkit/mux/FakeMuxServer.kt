@@ -6,6 +6,7 @@ import dev.tether.mux.MuxFrame
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
+import dev.tether.testkit.snapshot
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
 import io.ktor.server.engine.EmbeddedServer
@@ -27,6 +28,7 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.future.future
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -83,7 +85,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     public fun upgrades(): Int = upgrades.value
 
     /** Ids of the streams the fake accepted, in order. */
-    public fun acceptedStreamIds(): List<Long> = acceptedIds.toList()
+    public fun acceptedStreamIds(): List<Long> = acceptedIds.snapshot()
 
     /** Bytes read by [StreamBehaviour.SINK] streams. */
     public fun bytesSunk(): Long = sunk.get()
@@ -119,10 +121,14 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
         server.stop(0, 1_000)
     }
 
+    /** Cancels every connection; counts those this call ended (an earlier drop's may still be listed). */
     internal fun dropAll(): Int {
-        val all = live.toList()
-        for (c in all) c.raw.cancel()
-        return all.size
+        var dropped = 0
+        for (c in live.snapshot()) {
+            if (c.raw.isActive) dropped++
+            c.raw.cancel()
+        }
+        return dropped
     }
 
     internal fun sendMalformed(frame: MalformedFrame, streamId: Int): Int {

@@ -10,6 +10,7 @@ import dev.tether.relay.RelayMessage
 import dev.tether.relay.RelayProtocol
 import dev.tether.relay.TokenStore
 import dev.tether.relay.Transport
+import dev.tether.testkit.snapshot
 import io.ktor.http.HttpStatusCode
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
@@ -35,6 +36,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
@@ -206,17 +208,21 @@ public class FakeRelayServer private constructor(public val options: Options) : 
             }
             // A peer that read the Close hangs up itself; cutting its socket first could make it see a plain
             // connection loss instead. Bounded: a peer that ignores the Close is cut after a second.
-            withTimeoutOrNull(1_000) { for (p in peers.values.toList()) p.session.coroutineContext.job.join() }
+            withTimeoutOrNull(1_000) { for (p in peers.values.snapshot()) p.session.coroutineContext.job.join() }
         }
         dropEveryone()
         scope.cancel()
         server.stop(0, 1_000)
     }
 
+    /** Cancels every peer's session; counts those this call ended (an earlier drop's may still be listed). */
     private fun dropEveryone(): Int {
-        val all = peers.values.toList()
-        for (p in all) p.session.cancel()
-        return all.size
+        var dropped = 0
+        for (p in peers.values.snapshot()) {
+            if (p.session.isActive) dropped++
+            p.session.cancel()
+        }
+        return dropped
     }
 
     private inner class Peer(val id: PeerId, val session: WebSocketServerSession) {
@@ -265,7 +271,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
             offlineInterest.values.forEach { it.remove(peer) }
             if (peers.remove(peer.id, peer)) {
                 online.update { it - peer.id }
-                offlineInterest[peer.id]?.toList()?.forEach { sub ->
+                offlineInterest[peer.id]?.snapshot()?.forEach { sub ->
                     scope.launch { sub.sendPeerState(PeerStateMessage.PeersWentOffline(listOf(peer.id))) }
                 }
             }

@@ -5,6 +5,7 @@ import dev.tether.mux.MuxConfig
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
 import dev.tether.testkit.Faults
+import dev.tether.testkit.snapshot
 import dev.tether.tunnel.TunnelFlavour
 import io.ktor.http.ContentType
 import io.ktor.http.Headers
@@ -163,7 +164,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     public val currentSecrets: Pair<String, String> get() = secrets
 
     private fun dropAllSessions(): Int {
-        val all = clients.values.toList()
+        val all = clients.values.snapshot()
         clients.clear()
         all.forEach { it.close() }
         return all.size

@@ -97,12 +97,15 @@ internal class RouterSession(
         }
     }
 
-    /** Closes the connection at once, without GOODBYE (the drop fault). */
-    suspend fun terminate() {
-        if (closed.compareAndSet(false, true)) {
-            outbound.close()
-            withContext(NonCancellable) { runCatching { peer.close() } }
-        }
+    /**
+     * Closes the connection at once, without GOODBYE (the drop fault). True when this call closed it; false when an
+     * earlier call had (the session stays listed until its coroutine has finished).
+     */
+    suspend fun terminate(): Boolean {
+        if (!closed.compareAndSet(false, true)) return false
+        outbound.close()
+        withContext(NonCancellable) { runCatching { peer.close() } }
+        return true
     }
 
     /** Set before the ABORT goes out: from the client's view this connection is over, though it may not be closed yet. */

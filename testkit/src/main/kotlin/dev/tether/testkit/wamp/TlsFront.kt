@@ -1,5 +1,6 @@
 package dev.tether.testkit.wamp
 
+import dev.tether.testkit.snapshot
 import org.slf4j.LoggerFactory
 import java.io.InputStream
 import java.io.OutputStream
@@ -136,6 +137,6 @@ internal class TlsFront(private val name: String, private val backendPort: Int, 
     override fun close() {
         closed = true
         runCatching { server.close() }
-        open.toList().forEach { closeQuietly(it) }
+        open.snapshot().forEach { closeQuietly(it) }
     }
 }

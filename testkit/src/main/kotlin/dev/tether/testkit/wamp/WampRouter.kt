@@ -2,6 +2,7 @@
 
 package dev.tether.testkit.wamp
 
+import dev.tether.testkit.snapshot
 import dev.tether.wamp.Session
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
@@ -188,7 +189,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
 
     internal fun rawSocketPeers(): List<RawSocketPeer> = connections.mapNotNull { it.peer as? RawSocketPeer }
 
-    internal fun liveSessions(): List<RouterSession> = connections.toList()
+    internal fun liveSessions(): List<RouterSession> = connections.snapshot()
 
     private suspend fun serve(peer: Peer) {
         if (peer is RawSocketPeer) peer.answerPings = !faults.pongsStopped
@@ -290,13 +291,12 @@ public class WampRouterFaults internal constructor(private val router: WampRoute
     public var muted: Boolean = false
 
     /**
-     * Closes every client connection at once, without GOODBYE. Returns how many were dropped, not counting
-     * connections the router had already refused with ABORT (their clients saw the refusal; they close anyway).
+     * Closes every client connection at once, without GOODBYE. Returns how many this call dropped: not counting
+     * connections an earlier drop already closed (they stay listed until they have wound down), nor those the
+     * router had refused with ABORT (their clients saw the refusal; they close anyway).
      */
     public fun dropSessions(): Int = runBlocking {
-        val all = router.liveSessions()
-        all.forEach { it.terminate() }
-        all.count { !it.refused }
+        router.liveSessions().count { it.terminate() && !it.refused }
     }
 
     /** Stops (or resumes) answering RawSocket PINGs on current and future connections: keepalive expiry. */

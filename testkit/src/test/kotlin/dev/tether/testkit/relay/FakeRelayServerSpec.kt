@@ -258,6 +258,32 @@ class FakeRelayServerSpec : FunSpec({
         }
     }
 
+    test("dropAll cuts every peer's session and counts each once") {
+        fastRelay().use { r ->
+            client(r, "peerA").use { a ->
+                client(r, "peerB").use { b ->
+                    withTimeout(10_000) {
+                        val drops = kotlinx.coroutines.channels.Channel<String>(4)
+                        a.setOnDisconnectListener { drops.trySend(it) }
+                        b.setOnDisconnectListener { drops.trySend(it) }
+                        a.connect()
+                        b.connect()
+                        r.awaitOnline("peerA")
+                        r.awaitOnline("peerB")
+                        r.faults.dropAll() shouldBe 2
+                        r.faults.dropAll() shouldBe 0 // the dropped sessions may still be listed: not counted twice
+                        drops.receive()
+                        drops.receive()
+                        r.awaitOffline("peerA")
+                        r.awaitOffline("peerB")
+                        a.isConnected shouldBe false
+                        b.isConnected shouldBe false
+                    }
+                }
+            }
+        }
+    }
+
     test("last login wins; a rotated secret keeps sessions and refuses old tokens") {
         fastRelay().use { relay ->
             val oldStore = relay.tokenStore()
