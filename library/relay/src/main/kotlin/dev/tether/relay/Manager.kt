@@ -96,7 +96,8 @@ public class Manager @JvmOverloads constructor(
         (home ?: throw RelayClientNotConnectedException()).serverInstanceUrl()
 
     /** The foreign relay addresses with a live track (connected or dialling). */
-    public fun foreignRelays(): Set<String> = tracks.keys.toSet()
+    public fun foreignRelays(): Set<String> =
+        java.util.HashSet(tracks.keys) // not toSet(): it reads the size, then the one element a removal may have taken
 
     /** True while the guard is trying to bring the home relay back. */
     public val isReconnecting: Boolean get() = guard.isReconnecting
