@@ -39,7 +39,6 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
-import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -220,15 +219,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         server.stop(0, 1_000)
     }
 
-    /** Cancels every connection; counts those this call ended (an earlier drop's may still be listed). */
-    private fun dropAllConnections(): Int {
-        var dropped = 0
-        for (c in connections.snapshot()) {
-            if (c.session.isActive) dropped++
-            c.session.cancel()
-        }
-        return dropped
-    }
+    private fun dropAllConnections(): Int = connections.dropEach { it.session }
 
     /** Decides whether an upgrade may proceed: null to accept, or (status, body) to refuse. */
     private suspend fun gate(call: io.ktor.server.application.ApplicationCall): Pair<Int, String>? {

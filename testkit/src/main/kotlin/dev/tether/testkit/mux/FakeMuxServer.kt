@@ -6,6 +6,7 @@ import dev.tether.mux.MuxFrame
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
+import dev.tether.testkit.dropEach
 import dev.tether.testkit.snapshot
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
@@ -28,7 +29,6 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.future.future
-import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
@@ -121,15 +121,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
         server.stop(0, 1_000)
     }
 
-    /** Cancels every connection; counts those this call ended (an earlier drop's may still be listed). */
-    internal fun dropAll(): Int {
-        var dropped = 0
-        for (c in live.snapshot()) {
-            if (c.raw.isActive) dropped++
-            c.raw.cancel()
-        }
-        return dropped
-    }
+    internal fun dropAll(): Int = live.dropEach { it.raw }
 
     internal fun sendMalformed(frame: MalformedFrame, streamId: Int): Int {
         val bytes = frame.bytes(streamId)

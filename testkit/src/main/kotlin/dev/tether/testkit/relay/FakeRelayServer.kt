@@ -10,6 +10,7 @@ import dev.tether.relay.RelayMessage
 import dev.tether.relay.RelayProtocol
 import dev.tether.relay.TokenStore
 import dev.tether.relay.Transport
+import dev.tether.testkit.dropEach
 import dev.tether.testkit.snapshot
 import io.ktor.http.HttpStatusCode
 import io.ktor.server.application.install
@@ -36,7 +37,6 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.future
-import kotlinx.coroutines.isActive
 import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
@@ -215,15 +215,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         server.stop(0, 1_000)
     }
 
-    /** Cancels every peer's session; counts those this call ended (an earlier drop's may still be listed). */
-    private fun dropEveryone(): Int {
-        var dropped = 0
-        for (p in peers.values.snapshot()) {
-            if (p.session.isActive) dropped++
-            p.session.cancel()
-        }
-        return dropped
-    }
+    private fun dropEveryone(): Int = peers.values.dropEach { it.session }
 
     private inner class Peer(val id: PeerId, val session: WebSocketServerSession) {
         @Volatile var healthAnswered = true
