@@ -35,7 +35,8 @@ class JUnitSharedBrokerTest {
             client.runAsync();
             Envelope reply = client.requestAsync(Envelope.request("echo", "\"hi\"")).get(10, TimeUnit.SECONDS);
             assertEquals("\"hi\"", reply.getPayload());
-            Thread.sleep(500);  // ten server pings, each answered by the client's WebSocket layer
+            // ten server pings, each answered by the client's WebSocket layer without any code of ours
+            fake.getBroker().awaitAnsweredPingsAsync(10, Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS);
             assertEquals(0L, client.stats().getDrops());
         }
     }

@@ -81,6 +81,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     private val liveCount = MutableStateFlow(0)
     private val acceptedUpgrades = MutableStateFlow(0L)
     private val refusedUpgrades = AtomicLong()
+    private val answeredPings = MutableStateFlow(0L)
     private val authHeaders = CopyOnWriteArrayList<String>()
 
     /** Fault controls: drops, ping silence, refusals, latency, black hole. */
@@ -128,6 +129,19 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         acceptedUpgrades.first { it >= count }
     }
 
+    /** Server pings answered with their pong since start, over every connection (keepalive tests wait on it). */
+    public fun answeredPings(): Long = answeredPings.value
+
+    /** Suspends until [count] server pings have been answered since start. */
+    @JvmSynthetic
+    public suspend fun awaitAnsweredPings(count: Long) {
+        answeredPings.first { it >= count }
+    }
+
+    /** Java face of [awaitAnsweredPings], bounded by [timeout]. */
+    public fun awaitAnsweredPingsAsync(count: Long, timeout: Duration): CompletableFuture<Void?> =
+        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitAnsweredPings(count) }; null }
+
     /** Upgrades refused (401, 403, 503, injected refusals) since start. */
     public fun refusedUpgrades(): Long = refusedUpgrades.get()
 
@@ -138,7 +152,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     public fun received(): List<Envelope> = synchronized(receivedFrames) { receivedFrames.toList() }
 
     /** Names currently registered. */
-    public fun registeredNames(): Set<String> = registry.keys.toSet()
+    public fun registeredNames(): Set<String> = java.util.HashSet(registry.keys) // not toSet(): see snapshot()
 
     /**
      * Token rotation: from now on only [newTokens] are accepted for new upgrades; connections already up stay up.
@@ -395,6 +409,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             val answered = withTimeoutOrNull(options.pongTimeout.toMillis()) {
                 while (!c.pongs.receive().contentEquals(payload)) { /* an older pong */ }
             }
+            if (answered != null) answeredPings.update { it + 1 }
             if (answered == null) {
                 c.closeWith(CloseReason.Codes.GOING_AWAY, "ping failed")
                 withTimeoutOrNull(1_000) { runCatching { c.session.flush() } } // let the close frame reach the wire

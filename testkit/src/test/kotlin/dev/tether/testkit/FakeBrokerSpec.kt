@@ -320,6 +320,8 @@ class FakeBrokerSpec : FunSpec({
                     }
                 }
                 seen shouldContainExactly listOf("1", "2", "3")
+                withTimeout(10.seconds) { broker.awaitAnsweredPings(3) }
+                broker.answeredPings() shouldBe 3
             }
         }
 
