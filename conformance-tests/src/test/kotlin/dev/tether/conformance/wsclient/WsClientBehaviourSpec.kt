@@ -96,11 +96,10 @@ class WsClientBehaviourSpec : FunSpec({
                 client.awaitConnectedTo(broker)
                 repeat(5) { broker.broadcast(Envelope.create("note", "$it")) }
                 // The handler is stuck on the first note; requests still complete and the broker's pings
-                // (every 50 ms, 1 s deadline) are still answered for a second.
-                repeat(20) {
-                    client.request(Envelope.request("echo", "$it")).payload shouldBe "$it"
-                    delay(50)
-                }
+                // (every 50 ms, 1 s deadline) are still answered, 20 of them after the stall began.
+                val answeredBefore = broker.answeredPings()
+                repeat(20) { client.request(Envelope.request("echo", "$it")).payload shouldBe "$it" }
+                withTimeout(10.seconds) { broker.awaitAnsweredPings(answeredBefore + 20) }
                 client.stats().drops shouldBe 0
                 release.countDown()
                 withTimeout(10.seconds) { while (seen.size < 5) delay(5) }
