@@ -136,7 +136,7 @@ class WampConformanceSpec : FunSpec({
                     if (inv.receiveProgress) for (i in 1..n) inv.sendProgress(listOf(i))
                     InvokeResult(listOf("done", inv.receiveProgress))
                 }
-                val chunks = java.util.Collections.synchronizedList(ArrayList<Any?>())
+                val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
                 val result = caller.callProgress(proc, listOf(5L)) { chunks.add(it.args[0]) }
                 chunks.toList() shouldBe (1L..5L).toList()
                 result.args shouldBe listOf("done", true)

@@ -86,7 +86,7 @@ class WsClientBehaviourSpec : FunSpec({
     test("a blocked handler stalls neither replies nor keepalive, and still sees frames in order") {
         FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofSeconds(1)) }.use { broker ->
             val release = CountDownLatch(1)
-            val seen = java.util.Collections.synchronizedList(ArrayList<String>())
+            val seen = java.util.concurrent.CopyOnWriteArrayList<String>()
             val handler = EnvelopeHandler { env ->
                 release.await(20, TimeUnit.SECONDS)
                 seen.add(env.payload!!)
@@ -273,7 +273,7 @@ class WsClientBehaviourSpec : FunSpec({
         FakeBroker.start().use { broker ->
             fastClient(broker).use { client ->
                 val release = CountDownLatch(1)
-                val seen = java.util.Collections.synchronizedList(ArrayList<ConnectionEvent>())
+                val seen = java.util.concurrent.CopyOnWriteArrayList<ConnectionEvent>()
                 client.onEvent { e ->
                     release.await(20, TimeUnit.SECONDS)
                     seen.add(e)

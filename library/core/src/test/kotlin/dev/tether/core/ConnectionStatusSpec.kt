@@ -10,7 +10,6 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeout
-import java.util.Collections
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import kotlin.time.Duration.Companion.seconds
@@ -30,7 +29,7 @@ class ConnectionStatusSpec : FunSpec({
         val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
         val status = ConnectionStatus(scope)
         val gate = CountDownLatch(1)
-        val states = Collections.synchronizedList(ArrayList<ConnectionState>())
+        val states = java.util.concurrent.CopyOnWriteArrayList<ConnectionState>()
         val done = CountDownLatch(sequence.size)
         status.onState { gate.await(10, TimeUnit.SECONDS); states.add(it); done.countDown() }
         sequence.forEach(status::emit)
@@ -57,7 +56,7 @@ class ConnectionStatusSpec : FunSpec({
     test("a closed listener handle stops delivery; a throwing listener does not stop later events") {
         val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
         val status = ConnectionStatus(scope)
-        val got = Collections.synchronizedList(ArrayList<ConnectionEvent>())
+        val got = java.util.concurrent.CopyOnWriteArrayList<ConnectionEvent>()
         val latch = CountDownLatch(2)
         status.onEvent { got.add(it); latch.countDown(); if (got.size == 1) throw IllegalStateException("listener bug") }
         val stopped = status.onEvent { error("must not be called") }

@@ -18,7 +18,6 @@ import io.kotest.matchers.types.shouldBeInstanceOf
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.withTimeout
-import java.util.Collections
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 import dev.tether.wamp.message.Invocation as InvocationMessage
@@ -45,7 +44,7 @@ class ProgressSpec : FunSpec({
     test("callProgress sends receive_progress; every progress callback runs, in order, before the final result returns") {
         withTimeout(5.seconds) {
             val (s, router) = joined()
-            val seen = Collections.synchronizedList(ArrayList<Any?>())
+            val seen = java.util.concurrent.CopyOnWriteArrayList<Any?>()
             coroutineScope {
                 val result = async {
                     s.callProgress("com.count", listOf(3), options = mapOf("disclose_me" to true)) { p ->
@@ -82,7 +81,7 @@ class ProgressSpec : FunSpec({
     test("the call timeout covers a progressive call: progress alone does not keep it alive; CANCEL is sent") {
         withTimeout(5.seconds) {
             val (s, router) = joined(SessionConfig("realm1") { responseTimeout(500.milliseconds); callTimeout(300.milliseconds) })
-            val seen = Collections.synchronizedList(ArrayList<Any?>())
+            val seen = java.util.concurrent.CopyOnWriteArrayList<Any?>()
             coroutineScope {
                 val result = async { runCatching { s.callProgress("com.stall") { seen.add(it.args.single()) } } }
                 val call = router.receive().shouldBeInstanceOf<Call>()

@@ -3,7 +3,6 @@ package dev.tether.wsclient
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
-import java.util.Collections
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
@@ -25,7 +24,7 @@ class RequestTimeoutsSpec : FunSpec({
 
     test("a shorter timeout registered after a longer one fires first; neither fires early") {
         val pending = ConcurrentHashMap<String, PendingRequest>()
-        val expired = Collections.synchronizedList(mutableListOf<String>())
+        val expired = java.util.concurrent.CopyOnWriteArrayList<String>()
         val latch = CountDownLatch(2)
         val timeouts = timer(pending, expired, latch)
         try {
@@ -44,7 +43,7 @@ class RequestTimeoutsSpec : FunSpec({
 
     test("a completed request is left alone; one that never times out is never swept") {
         val pending = ConcurrentHashMap<String, PendingRequest>()
-        val expired = Collections.synchronizedList(mutableListOf<String>())
+        val expired = java.util.concurrent.CopyOnWriteArrayList<String>()
         val latch = CountDownLatch(1)
         val timeouts = timer(pending, expired, latch)
         try {
@@ -65,7 +64,7 @@ class RequestTimeoutsSpec : FunSpec({
 
     test("requests registered from several threads with mixed timeouts all expire: none is missed") {
         val pending = ConcurrentHashMap<String, PendingRequest>()
-        val expired = Collections.synchronizedList(mutableListOf<String>())
+        val expired = java.util.concurrent.CopyOnWriteArrayList<String>()
         val latch = CountDownLatch(200)
         val timeouts = timer(pending, expired, latch)
         try {

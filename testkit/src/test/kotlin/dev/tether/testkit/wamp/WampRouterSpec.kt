@@ -169,7 +169,7 @@ class WampRouterSpec : FunSpec({
                 val caller = Session.connect(router.wsUrl, config("realm1") {})
                 kotlinx.coroutines.coroutineScope {
                     for (wantsProgress in listOf(false, true)) {
-                        val chunks = java.util.Collections.synchronizedList(ArrayList<Any?>())
+                        val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
                         val result = async {
                             if (wantsProgress) caller.callProgress("com.chatty") { chunks.add(it.args[0]) } else caller.call("com.chatty")
                         }
