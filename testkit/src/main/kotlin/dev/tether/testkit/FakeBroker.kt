@@ -152,7 +152,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     public fun received(): List<Envelope> = synchronized(receivedFrames) { receivedFrames.toList() }
 
     /** Names currently registered. */
-    public fun registeredNames(): Set<String> = java.util.HashSet(registry.keys) // not toSet(): see snapshot()
+    public fun registeredNames(): Set<String> = registry.keys.snapshot().toSet()
 
     /**
      * Token rotation: from now on only [newTokens] are accepted for new upgrades; connections already up stay up.
@@ -409,13 +409,13 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
             val answered = withTimeoutOrNull(options.pongTimeout.toMillis()) {
                 while (!c.pongs.receive().contentEquals(payload)) { /* an older pong */ }
             }
-            if (answered != null) answeredPings.update { it + 1 }
             if (answered == null) {
                 c.closeWith(CloseReason.Codes.GOING_AWAY, "ping failed")
                 withTimeoutOrNull(1_000) { runCatching { c.session.flush() } } // let the close frame reach the wire
                 c.session.cancel()
                 return
             }
+            answeredPings.update { it + 1 }
         }
     }
 

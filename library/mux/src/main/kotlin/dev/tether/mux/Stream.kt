@@ -113,9 +113,10 @@ public class Stream internal constructor(
 
     /**
      * Writes all [length] bytes of [buffer] from [offset], as DATs no bigger than the peer's credit (and at most
-     * [MuxProtocol.MAX_DATA_PAYLOAD] each); suspends while the credit is zero. Returns once everything is sent (not acknowledged). Throws [BrokenPipeException] after
-     * [close] or the session's end, [WriteTimeoutException] when the deadline or [writeTimeout] passes while waiting
-     * for credit (some bytes may have been sent), [NoCapacityException] once the stream failed.
+     * [MuxProtocol.MAX_DATA_PAYLOAD] each); suspends while the credit is zero. Returns once everything is sent (not
+     * acknowledged). Throws [BrokenPipeException] after [close] or the session's end, [WriteTimeoutException] when
+     * the deadline or [writeTimeout] passes while waiting for credit (some bytes may have been sent),
+     * [NoCapacityException] once the stream failed.
      */
     @JvmSynthetic
     public suspend fun write(buffer: ByteArray, offset: Int = 0, length: Int = buffer.size - offset) {
