@@ -53,12 +53,13 @@ internal object MuxScenario {
 
         fun config(): MuxConfig = MuxConfig {
             streamBufferSize(capacity)
+            peerCapacity(capacity)
             autoTuneMaxWindow(autoTuneMax)
         }
 
         /**
-         * Bytes the sender may have unacknowledged: the window, both ways, since the opener grants what it holds beyond
-         * the acceptor's first 4096 bytes right after the accept (see the report's note).
+         * Bytes the sender may have unacknowledged: the window, both ways, since both ends know what the other holds
+         * (`peerCapacity`), and the opener grants what it holds beyond that right after the accept (see the report's note).
          */
         fun inFlight(): String = if (autoTuneMax > 0) "grows from 1 KiB" else kib(capacity)
     }
@@ -343,9 +344,10 @@ internal object MuxScenario {
         append('\n')
         append("Unacknowledged at most: what the sender may have in flight. Uploads get the peer's full window from its ")
         append("first ACK. A download's sender is the accepting side, whose first window is its own capacity but at most ")
-        append("${MuxProtocol.MAX_INITIAL_SEND_WINDOW} bytes (`MuxProtocol.MAX_INITIAL_SEND_WINDOW`, the rule that keeps ")
-        append("real proxies from being overrun); the opener, which never announces its capacity on the wire, grants the ")
-        append("rest as one extra ACK right after the accept, so a download has the whole window too. With a fixed window ")
+        append("what it assumes the opener holds (`MuxConfig.peerCapacity`, set to the window on both ends here; 1024 by ")
+        append("default, the rule that keeps Go openers from being overrun); the opener, which never announces its capacity ")
+        append("on the wire, grants anything beyond that as one extra ACK right after the accept, so a download has the ")
+        append("whole window too. With a fixed window ")
         append("the sender stops when it has sent the window and waits for the reader's ACK: one round trip per window. ")
         append("The auto window grows by extra credit whenever the sender filled it. CPU per MB: CPU time of the whole ")
         append("process (client, peer, GC, JIT) per MB moved, median of the rounds.\n\n")

@@ -12,6 +12,10 @@ import kotlin.time.toJavaDuration
  * @property streamAcceptDeadline how long [Session.open] waits for the peer's first ACK (default 30 s).
  * @property streamBufferSize receive capacity per stream, announced in the ACK that accepts a stream (default 1024,
  * Go's DefaultCapacity; the proxy uses 4096).
+ * @property peerCapacity the receive capacity assumed of a peer that opens a stream to this session, which the wire
+ * never announces (default 1024, Go's DefaultCapacity; 4096 where the opener is the webhooktunnel proxy). As the
+ * acceptor this session starts sending with min([streamBufferSize], [peerCapacity]) so a Go opener is never overrun;
+ * as the opener it expects a Tether acceptor to start with that much and grants the rest of its own capacity at once.
  * @property closeCallback runs once when the session ends, on a library thread.
  * @property clock reads "now" for [Stream.setReadDeadline] / [Stream.setWriteDeadline].
  * @property autoTuneMaxWindow 0 (default) keeps every stream's receive window at its capacity; a larger value lets a
@@ -22,6 +26,7 @@ public class MuxConfig private constructor(b: Builder) {
     public val keepAliveInterval: Duration = b.keepAliveInterval
     public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
     public val streamBufferSize: Int = b.streamBufferSize
+    public val peerCapacity: Int = b.peerCapacity
     public val closeCallback: Runnable? = b.closeCallback
     public val clock: Clock = b.clock
     public val autoTuneMaxWindow: Int = b.autoTuneMaxWindow
@@ -30,13 +35,14 @@ public class MuxConfig private constructor(b: Builder) {
         require(!keepAliveInterval.isNegative) { "keepAliveInterval must not be negative" }
         require(!streamAcceptDeadline.isNegative && !streamAcceptDeadline.isZero) { "streamAcceptDeadline must be positive" }
         require(streamBufferSize >= 1) { "streamBufferSize must be at least 1" }
+        require(peerCapacity >= 1) { "peerCapacity must be at least 1" }
         require(autoTuneMaxWindow >= 0) { "autoTuneMaxWindow must not be negative" }
     }
 
     /** A builder that starts from this configuration. */
     public fun toBuilder(): Builder = Builder().also {
         it.keepAliveInterval = keepAliveInterval; it.streamAcceptDeadline = streamAcceptDeadline
-        it.streamBufferSize = streamBufferSize; it.closeCallback = closeCallback; it.clock = clock
+        it.streamBufferSize = streamBufferSize; it.peerCapacity = peerCapacity; it.closeCallback = closeCallback; it.clock = clock
         it.autoTuneMaxWindow = autoTuneMaxWindow
     }
 
@@ -45,6 +51,7 @@ public class MuxConfig private constructor(b: Builder) {
         internal var keepAliveInterval: Duration = Duration.ofMillis(MuxProtocol.DEFAULT_KEEPALIVE_INTERVAL_MILLIS)
         internal var streamAcceptDeadline: Duration = Duration.ofMillis(MuxProtocol.DEFAULT_ACCEPT_DEADLINE_MILLIS)
         internal var streamBufferSize: Int = MuxProtocol.DEFAULT_CAPACITY
+        internal var peerCapacity: Int = MuxProtocol.DEFAULT_CAPACITY
         internal var closeCallback: Runnable? = null
         internal var clock: Clock = Clock.systemUTC()
         internal var autoTuneMaxWindow: Int = 0
@@ -59,6 +66,9 @@ public class MuxConfig private constructor(b: Builder) {
 
         /** Receive capacity per stream in bytes. */
         public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
+
+        /** Receive capacity assumed of a peer that opens a stream here (1024 by default; 4096 for the proxy). */
+        public fun peerCapacity(bytes: Int): Builder = apply { peerCapacity = bytes }
 
         /** Called once when the session ends. */
         public fun closeCallback(callback: Runnable?): Builder = apply { closeCallback = callback }
@@ -77,7 +87,7 @@ public class MuxConfig private constructor(b: Builder) {
         @JvmStatic
         public fun builder(): Builder = Builder()
 
-        /** Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams. */
+        /** Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams and peers. */
         @JvmStatic
         public fun defaults(): MuxConfig = Builder().build()
 

@@ -40,14 +40,14 @@ public object MuxProtocol {
     /** Size of an ACK's credit field; shorter ACKs crash real peers, so they are never sent and dropped on receipt. */
     public const val ACK_PAYLOAD_SIZE: Int = 4
 
-    /** Go's DefaultCapacity: the stream receive buffer (and announced window) of sessions with a zero config. */
+    /**
+     * Go's DefaultCapacity: the stream receive buffer (and announced window) of sessions with a zero config, and so
+     * the most an acceptor may send before the opener's ACKs unless it knows the opener holds more.
+     */
     public const val DEFAULT_CAPACITY: Int = 1024
 
     /** The webhooktunnel proxy's StreamBufferSize. */
     public const val PROXY_CAPACITY: Int = 4096
-
-    /** An acceptor's send window before the opener's ACK says more: real openers hold at most this much. */
-    public const val MAX_INITIAL_SEND_WINDOW: Int = 4096
 
     /**
      * Largest DAT payload this side sends. A bigger write goes out as several DATs, so a reader that keeps up can

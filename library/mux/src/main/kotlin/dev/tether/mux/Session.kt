@@ -220,7 +220,8 @@ public class Session internal constructor(
                 log.debug("duplicate SYN {} ignored", id.toLong() and 0xFFFF_FFFFL)
                 return
             }
-            val window = minOf(config.streamBufferSize, MuxProtocol.MAX_INITIAL_SEND_WINDOW).toLong()
+            // The opener never says what it holds: start at what we may assume of it (spec §4, the correction).
+            val window = minOf(config.streamBufferSize, config.peerCapacity).toLong()
             val stream = Stream(this, id, isOpener = false, capacity = config.streamBufferSize, initialWindow = window)
             if (acceptQueue.trySend(stream).isSuccess) streams[id] = stream else tooMany = true
         }

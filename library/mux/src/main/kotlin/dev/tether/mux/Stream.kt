@@ -202,10 +202,11 @@ public class Stream internal constructor(
             window = credit
             // The acceptor will assume we hold what it holds: adopt its number so it cannot overrun us innocently.
             capacity = maxOf(capacity, minOf(credit, MAX_ADOPTED_CAPACITY.toLong()).toInt())
-            // The acceptor starts sending with min(credit, 4096) (Tether) or credit (Go); the opener never announces
-            // its capacity on the wire, so [Session.open] grants the rest as one extra ACK. A Go acceptor with a
-            // window above 4096 may then have up to credit - 4096 more in flight: tolerated as slack, not an overrun.
-            val assumed = minOf(credit, MuxProtocol.MAX_INITIAL_SEND_WINDOW.toLong())
+            // The acceptor starts sending with min(credit, what it assumes we hold) (Tether: MuxConfig.peerCapacity,
+            // assumed equal on both ends) or credit (Go); the opener never announces its capacity on the wire, so
+            // [Session.open] grants the rest as one extra ACK. A Go acceptor may then have up to credit - assumed more
+            // in flight: tolerated as slack, not an overrun.
+            val assumed = minOf(credit, session.config.peerCapacity.toLong())
             acceptGrant = (capacity - assumed).coerceAtLeast(0)
             slack = (minOf(credit, MAX_ADOPTED_CAPACITY.toLong()) - assumed).toInt()
         } else {

@@ -14,14 +14,19 @@ import java.time.Duration
 
 class StreamSpec : FunSpec({
     context("flow control (§5)") {
-        test("an acceptor's first send window is its own capacity, never above 4096 before an ACK") {
+        test("an acceptor's first send window is min(own capacity, the opener's assumed capacity): 1024 by default") {
             muxTest {
-                for ((capacity, window) in listOf(1024 to 1024L, 4096 to 4096L, 65536 to 4096L, 100 to 100L)) {
+                val cases = listOf(
+                    Triple(1024, 1024, 1024L), Triple(4096, 1024, 1024L), Triple(65536, 1024, 1024L), Triple(100, 1024, 100L),
+                    Triple(65536, 4096, 4096L), Triple(4096, 4096, 4096L), Triple(1024, 4096, 1024L), Triple(65536, 65536, 65536L),
+                )
+                for ((capacity, peer, window) in cases) {
                     val t = ScriptedTransport()
-                    val s = session(t, client = true, MuxConfig { streamBufferSize(capacity) })
+                    val s = session(t, client = true, MuxConfig { streamBufferSize(capacity); peerCapacity(peer) })
                     acceptFromPeer(s, t, 0).sendWindow shouldBe window
                     s.close()
                 }
+                MuxConfig.defaults().peerCapacity shouldBe 1024
             }
         }
         test("a write sends DATs no bigger than the credit, blocks at zero, and resumes by additive ACKs") {
@@ -130,13 +135,13 @@ class StreamSpec : FunSpec({
     }
 
     context("opener's window grant at accept") {
-        test("an opener grants the rest of its capacity at once, so a Tether acceptor is not held to 4096") {
+        test("an opener grants the rest of its capacity at once, so a Tether acceptor is not held to its first 1024") {
             muxTest {
                 val t = ScriptedTransport()
                 val s = session(t, client = true, MuxConfig { streamBufferSize(65_536) })
                 val stream = openAccepted(s, t, 65_536) // checks the extra ACK on the wire
-                stream.acceptGrant shouldBe 65_536L - 4_096L
-                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(65_536))) // the acceptor's 4096 + the grant
+                stream.acceptGrant shouldBe 65_536L - 1_024L
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(65_536))) // the acceptor's 1024 + the grant
                 runCurrent()
                 stream.bufferedBytes shouldBe 65_536
                 s.close()
@@ -156,10 +161,10 @@ class StreamSpec : FunSpec({
                 s.close()
             }
         }
-        test("a Go acceptor whose own window is above 4096 may overshoot by that much without an overrun") {
+        test("a Go acceptor whose own window is above the assumed one may overshoot by that much without an overrun") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = true, MuxConfig { streamBufferSize(4_096) })
+                val s = session(t, client = true, MuxConfig { streamBufferSize(4_096); peerCapacity(4_096) })
                 val stream = openAccepted(s, t, 8_192) // Go starts sending with 8192; Tether would with 4096
                 stream.receiveCapacity shouldBe 8_192
                 stream.acceptGrant shouldBe 4_096L
@@ -172,7 +177,18 @@ class StreamSpec : FunSpec({
                 s.close()
             }
         }
-        test("no grant when the acceptor's first window already covers our capacity") {
+        test("no grant when the acceptor's first window already covers our capacity (the proxy facing a tunnel client)") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = false, MuxConfig { streamBufferSize(4_096); peerCapacity(4_096) })
+                val stream = openAccepted(s, t, 4_096)
+                stream.acceptGrant shouldBe 0L
+                runCurrent()
+                t.drainSent().shouldBeEmpty()
+                s.close()
+            }
+        }
+        test("no grant when our capacity is what the acceptor assumes") {
             muxTest {
                 val t = ScriptedTransport()
                 val s = session(t, client = true, MuxConfig { streamBufferSize(1_024) })

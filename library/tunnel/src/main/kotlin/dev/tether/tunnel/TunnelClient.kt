@@ -5,6 +5,7 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.InternalTetherApi
 import dev.tether.mux.MuxConfig
+import dev.tether.mux.MuxProtocol
 import dev.tether.mux.MuxException
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
@@ -258,9 +259,13 @@ public class TunnelClient private constructor(
         /** Default bound of a request body read by [serve]. */
         public const val DEFAULT_MAX_BODY: Int = 64 shl 20
 
-        /** Mux settings of the client session: the proxy's buffer size (4096) and the default keepalive. */
+        /**
+         * Mux settings of the client session: the proxy's buffer size (4096), both for our streams and as what the
+         * proxy, the only opener, holds ([MuxConfig.peerCapacity]); the default keepalive.
+         */
         @JvmStatic
-        public fun defaultMuxConfig(): MuxConfig = MuxConfig { streamBufferSize(4096) }
+        public fun defaultMuxConfig(): MuxConfig =
+            MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) }
 
         /**
          * Registers with the proxy (retrying under [TunnelConfig.retry]) and returns the connected client.

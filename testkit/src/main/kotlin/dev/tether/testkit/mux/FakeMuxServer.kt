@@ -3,6 +3,7 @@ package dev.tether.testkit.mux
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
+import dev.tether.mux.MuxProtocol
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
@@ -149,6 +150,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
         }
         val config = MuxConfig {
             streamBufferSize(options.streamBufferSize)
+            peerCapacity(options.peerCapacity)
             keepAliveInterval(options.keepAliveInterval)
             streamAcceptDeadline(options.streamAcceptDeadline)
         }
@@ -239,11 +241,12 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
 
     /**
      * Fake settings. Defaults are the webhooktunnel proxy's: 4096-byte streams, 20 s keepalive, 30 s accept deadline,
-     * echo; [sourceBytes] 64 KiB.
+     * echo; [sourceBytes] 64 KiB; clients opening streams are assumed to hold Go's default 1024 bytes ([peerCapacity]).
      */
     public class Options private constructor(b: Builder) {
         public val behaviour: StreamBehaviour = b.behaviour
         public val streamBufferSize: Int = b.streamBufferSize
+        public val peerCapacity: Int = b.peerCapacity
         public val keepAliveInterval: Duration = b.keepAliveInterval
         public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
         public val sourceBytes: Long = b.sourceBytes
@@ -251,6 +254,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
         public class Builder internal constructor() {
             internal var behaviour = StreamBehaviour.ECHO
             internal var streamBufferSize = 4096
+            internal var peerCapacity = MuxProtocol.DEFAULT_CAPACITY
             internal var keepAliveInterval: Duration = Duration.ofSeconds(20)
             internal var streamAcceptDeadline: Duration = Duration.ofSeconds(30)
             internal var sourceBytes = 64L * 1024
@@ -259,6 +263,8 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
             public fun behaviour(b: StreamBehaviour): Builder = apply { behaviour = b }
             /** Receive capacity per stream (announced in the ACK). */
             public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
+            /** What a client opening a stream is assumed to hold: the fake's first send window on it (MuxConfig.peerCapacity). */
+            public fun peerCapacity(bytes: Int): Builder = apply { require(bytes >= 1); peerCapacity = bytes }
             /** The server session's ping interval; zero disables it. */
             public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
             /** How long the server's own opens wait for the client's ACK. */

@@ -356,7 +356,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             internal var secretB = "test-secret-b"
             internal var hostname: String? = null
             internal var flavour = TunnelFlavour.WEBHOOKTUNNEL
-            internal var muxConfig = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofSeconds(20)) }
+            internal var muxConfig = MuxConfig { streamBufferSize(4096); peerCapacity(4096); keepAliveInterval(Duration.ofSeconds(20)) }
             internal var clock: Clock = Clock.systemUTC()
             internal var domainStyle = false
             internal var urlPrefix: String? = null
