@@ -9,7 +9,8 @@ import java.io.ByteArrayOutputStream
 /**
  * One viewer request on one stream, answered by a [TunnelHandler]: the proxy writes an HTTP/1.1 request (head,
  * then a body framed by Content-Length or chunked encoding; it does not FIN after it, spec §10), reads one
- * response, then FINs. We answer with a Content-Length response and FIN.
+ * response, then FINs. We answer with a Content-Length response and FIN; never with an interim 1xx, which the proxy
+ * would take for the response (`Expect: 100-continue` is dropped before the handler sees the request).
  */
 @OptIn(InternalTetherApi::class)
 internal class HttpExchange(private val stream: Stream, private val flavour: TunnelFlavour, private val maxBodyBytes: Int) {
@@ -39,6 +40,12 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
             log.warn("tunnel handler failed on {} {}", request.method, request.path, e)
             TunnelResponse.text("handler failed\n", 500)
         }
+        if (response.status < 200) {
+            // The proxy would relay a 1xx as the whole answer (spec §10): never let one into the stream.
+            log.warn("tunnel handler answered {} {} with the interim status {}; the viewer gets 500", request.method, request.path, response.status)
+            respond(TunnelResponse.text("handler answered with the interim status ${response.status}\n", 500))
+            return
+        }
         respond(response)
     }
 
@@ -55,6 +62,8 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
             if (headerBytes > MAX_HEAD) throw BadRequest(431, "request headers too large")
             val colon = line.indexOf(':')
             if (colon <= 0) throw BadRequest(400, "malformed header line")
+            // The body follows anyway (the proxy does not wait for a 100): the handler has nothing to answer here.
+            if (InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1))) continue
             headers.getOrPut(line.substring(0, colon).trim()) { ArrayList(1) }.add(line.substring(colon + 1).trim())
         }
         fun header(name: String) = headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()

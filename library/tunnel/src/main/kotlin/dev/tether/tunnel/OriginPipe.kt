@@ -30,8 +30,9 @@ internal class OriginAddress(val host: String, val port: Int) {
 }
 
 /**
- * Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions. The
- * proxy's FIN becomes a TCP half-close towards the origin; the origin's EOF becomes our FIN. The socket is closed
+ * Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions, keeping
+ * interim 1xx responses out of the stream ([InterimResponses]). The proxy's FIN becomes a TCP half-close towards
+ * the origin; the origin's EOF becomes our FIN. The socket is closed
  * when both directions are done or either fails (a session drop fails the stream read and so ends the pipe).
  */
 internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress) {
@@ -48,6 +49,7 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
                 val down = launch(ORIGIN_IO) {
                     val input = socket.getInputStream()
                     val buffer = ByteArray(BUFFER)
+                    val interim = ResponseHeadFilter()
                     while (true) {
                         val n = try {
                             runInterruptible { input.read(buffer) }
@@ -55,19 +57,27 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
                             -1
                         }
                         if (n < 0) break
-                        stream.write(buffer, 0, n)
+                        if (interim.passing) stream.write(buffer, 0, n) else stream.writeAll(interim.filter(buffer, 0, n))
                     }
+                    stream.writeAll(interim.finish())
                     stream.close() // FIN: the response is complete
                 }
                 // stream -> origin
                 val output = socket.getOutputStream()
                 val buffer = ByteArray(BUFFER)
+                val expect = RequestHeadFilter()
                 try {
                     while (true) {
                         val n = stream.read(buffer)
                         if (n < 0) break
-                        runInterruptible(ORIGIN_IO) { output.write(buffer, 0, n); output.flush() }
+                        val bytes = if (expect.passing) null else expect.filter(buffer, 0, n)
+                        runInterruptible(ORIGIN_IO) {
+                            if (bytes == null) output.write(buffer, 0, n) else output.write(bytes)
+                            output.flush()
+                        }
                     }
+                    val rest = expect.finish()
+                    if (rest.isNotEmpty()) runInterruptible(ORIGIN_IO) { output.write(rest); output.flush() }
                     runInterruptible(ORIGIN_IO) { if (!socket.isClosed) socket.shutdownOutput() }
                 } catch (e: Exception) {
                     down.cancel()
@@ -79,6 +89,10 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
         } finally {
             withContext(ORIGIN_IO) { socket.close() }
         }
+    }
+
+    private suspend fun Stream.writeAll(bytes: ByteArray) {
+        if (bytes.isNotEmpty()) write(bytes)
     }
 
     private companion object {

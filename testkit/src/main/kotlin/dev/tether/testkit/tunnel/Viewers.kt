@@ -73,7 +73,11 @@ private fun requestHead(call: ApplicationCall, method: String, target: String, o
     return head.toString()
 }
 
-/** §10 plain HTTP: request through the stream, response streamed back with flushes, then FIN (by the caller). */
+/**
+ * §10 plain HTTP: request through the stream (the viewer's `Expect` included, as the real proxy forwards it), the
+ * first response head read back taken as the response (a 1xx gives the viewer an empty 200, as it does through the
+ * real proxy), the body streamed back with flushes, then FIN (by the caller).
+ */
 @OptIn(InternalTetherApi::class)
 internal class ViewerHttp(
     private val call: ApplicationCall,
@@ -113,6 +117,13 @@ internal class ViewerHttp(
         log.debug("stream {}: response head {}", stream.id, response?.status)
         if (response == null) {
             call.respondText("the tunnel client sent no valid HTTP response\n", status = HttpStatusCode.InternalServerError)
+            return
+        }
+        if (response.status in 100..199) {
+            // The real proxy's http.ReadResponse takes the first head, an interim 1xx included, for the response: the
+            // viewer gets that 1xx and then an empty 200, and the real answer is lost (spec §10, Expect pitfall).
+            log.info("stream {}: the tunnel client wrote the interim status {} first; relayed as the real proxy does", stream.id, response.status)
+            call.respond(HttpStatusCode.OK, "")
             return
         }
         val responseLength = response.header(HttpHeaders.ContentLength)?.toLongOrNull()
