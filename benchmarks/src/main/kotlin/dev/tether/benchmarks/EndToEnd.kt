@@ -1,5 +1,6 @@
 package dev.tether.benchmarks
 
+import dev.tether.core.ConnectionEvent
 import dev.tether.testkit.FakeBroker
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
@@ -15,6 +16,7 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import java.io.PrintStream
 import java.lang.management.ManagementFactory
 import java.nio.file.Path
@@ -26,7 +28,9 @@ import kotlin.time.Duration.Companion.seconds
 /**
  * End-to-end load scenarios over loopback that write their figures into a Markdown report (see
  * [EndToEndOptions.USAGE]). Everything runs in this one JVM: servers on 127.0.0.1 with ephemeral ports, clients,
- * and the load generator on [Dispatchers.Default].
+ * and the load generator on [Dispatchers.Default]; unless options name external servers (`--broker-url`,
+ * `--mux-url`, `--tunnel-proxy`, `--relay-url`, `--wamp-url`), which the scenarios then measure instead of the fakes,
+ * skipping what needs the benchmark's own peers ([EndToEndOptions.skipReason]).
  */
 public object EndToEnd {
     /** Goal of the correlating-client issue: wsclient at 64 in flight reaches this share of raw echo round trips. */
@@ -47,6 +51,9 @@ public object EndToEnd {
             System.err.println("EndToEnd: ${e.message}\n")
             System.err.println(EndToEndOptions.USAGE)
             2
+        } catch (e: ScenarioFailures) {
+            System.err.println("EndToEnd: ${e.message}") // each failure's stack trace went to the log as it happened
+            1
         } catch (e: Exception) {
             e.printStackTrace()
             1
@@ -56,7 +63,8 @@ public object EndToEnd {
 
     /**
      * Runs the scenarios [args] select and updates the report; returns its path. For tests and embedding: the
-     * report names [commandLine] as the command that produced it.
+     * report names [commandLine] as the command that produced it. A scenario that fails does not stop the others:
+     * the report gets every section that was measured, and then [ScenarioFailures] names the failures.
      */
     @JvmStatic
     @JvmOverloads
@@ -66,36 +74,74 @@ public object EndToEnd {
         return run(options, commandLine, log)
     }
 
+    /** Option errors that only show against the whole set of options; all found before any scenario runs. */
+    private fun validate(options: EndToEndOptions) {
+        if (Scenario.RELAY in options.scenarios) RelayScenario.validate(options)
+        if (Scenario.WAMP in options.scenarios) WampScenario.validate(options)
+    }
+
     internal fun run(options: EndToEndOptions, commandLine: String, log: PrintStream): Path {
+        validate(options)
         val ctx = RunContext(commandLine, options)
         log.println("EndToEnd: ${options.scenarios.joinToString { it.key }} -> ${options.out}")
         log.println("  ${ctx.machine}")
         val sections = ArrayList<Pair<String, String>>()
-        var raw: List<LoadSummary>? = null
-        var ws: List<LoadSummary>? = null
-        var lean: List<LoadSummary>? = null
+        val skipped = ArrayList<String>()
+        val failed = ArrayList<Pair<Scenario, Exception>>()
         for (scenario in options.scenarios) {
-            when (scenario) {
-                Scenario.RAW -> raw = rawEcho(options, log).sortedBy { it.inFlight }.also { sections += "raw-echo" to renderRaw(ctx, it) }
-                Scenario.WSCLIENT -> ws = wsclientEcho(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-echo" to renderWsclient(ctx, it) }
-                Scenario.WSCLIENT_LEAN -> lean = wsclientLean(options, log).sortedBy { it.inFlight }.also { sections += "wsclient-lean-echo" to renderLean(ctx, it) }
-                Scenario.ENVELOPE_FLOOR -> sections += "envelope-floor" to renderFloor(ctx, envelopeFloor(options, log).sortedBy { it.inFlight })
-                Scenario.GOAL -> sections += "wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log))
-                Scenario.HEAP -> sections += "wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log))
-                Scenario.MUX -> MuxScenario.run(options, log).let { r ->
-                    sections += "mux-throughput" to MuxScenario.renderThroughput(ctx, r)
-                    sections += "mux-idle-heap" to MuxScenario.renderHeap(ctx, r)
-                    sections += "mux-goal" to MuxScenario.renderGoal(ctx, r)
-                }
-                Scenario.TUNNEL -> sections += "tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log))
-                Scenario.RELAY -> sections += "relay" to RelayScenario.render(ctx, RelayScenario.run(options, log))
-                Scenario.WAMP -> sections += "wamp" to WampScenario.render(ctx, WampScenario.run(options, log))
+            val reason = options.skipReason(scenario)
+            if (reason != null) {
+                log.println("EndToEnd: skipped ${scenario.key}: $reason")
+                skipped += scenario.key
+                continue
+            }
+            try {
+                sections += runScenario(scenario, ctx, options, log)
+            } catch (e: Exception) {
+                // One scenario's failure (an unreachable or misbehaving server, a bound hit) must not cost the others.
+                log.println("EndToEnd: ${scenario.key} FAILED, going on with the rest: $e")
+                e.printStackTrace(log)
+                failed += scenario to e
             }
         }
-        ReportFile.update(options.out, sections)
-        log.println("EndToEnd: wrote ${sections.joinToString { it.first }} to ${options.out.toAbsolutePath()}")
+        if (sections.isNotEmpty()) ReportFile.update(options.out, sections)
+        log.println(
+            "EndToEnd: wrote ${sections.joinToString { it.first }.ifEmpty { "nothing" }} to ${options.out.toAbsolutePath()}" +
+                (if (skipped.isEmpty()) "" else "; skipped ${skipped.joinToString()}") +
+                (if (failed.isEmpty()) "" else "; FAILED ${failed.joinToString { it.first.key }}"),
+        )
+        if (failed.isNotEmpty()) throw ScenarioFailures(failed)
         return options.out
     }
+
+    /** The report sections one scenario produces. */
+    private fun runScenario(scenario: Scenario, ctx: RunContext, options: EndToEndOptions, log: PrintStream): List<Pair<String, String>> =
+        when (scenario) {
+            Scenario.RAW -> listOf("raw-echo" to renderRaw(ctx, rawEcho(options, log).sortedBy { it.inFlight }))
+            Scenario.WSCLIENT -> if (options.brokerUrl != null) {
+                listOf(BrokerRegister.SECTION to BrokerRegister.render(ctx, BrokerRegister.run(options, log)))
+            } else {
+                listOf("wsclient-echo" to renderWsclient(ctx, wsclientEcho(options, log).sortedBy { it.inFlight }))
+            }
+            Scenario.WSCLIENT_LEAN -> listOf("wsclient-lean-echo" to renderLean(ctx, wsclientLean(options, log).sortedBy { it.inFlight }))
+            Scenario.ENVELOPE_FLOOR -> listOf("envelope-floor" to renderFloor(ctx, envelopeFloor(options, log).sortedBy { it.inFlight }))
+            Scenario.GOAL -> listOf("wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log)))
+            Scenario.HEAP -> listOf("wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log)))
+            Scenario.MUX -> if (options.muxUrl != null) {
+                listOf(MuxEchoScenario.SECTION to MuxEchoScenario.render(ctx, MuxEchoScenario.run(options, log)))
+            } else {
+                MuxScenario.run(options, log).let { r ->
+                    listOf(
+                        "mux-throughput" to MuxScenario.renderThroughput(ctx, r),
+                        "mux-idle-heap" to MuxScenario.renderHeap(ctx, r),
+                        "mux-goal" to MuxScenario.renderGoal(ctx, r),
+                    )
+                }
+            }
+            Scenario.TUNNEL -> listOf("tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log)))
+            Scenario.RELAY -> listOf("relay" to RelayScenario.render(ctx, RelayScenario.run(options, log)))
+            Scenario.WAMP -> listOf("wamp" to WampScenario.render(ctx, WampScenario.run(options, log)))
+        }
 
     /** The JVM's own command line when the OS tells it (Linux does), with the java binary shortened to `java`. */
     private fun processCommandLine(args: Array<String>): String {
@@ -141,10 +187,24 @@ public object EndToEnd {
             authToken(token)
             requestTimeout(1.minutes)
         })
-        client.start()
-        withTimeout(10.seconds) { client.awaitConnected() }
+        // The last dial failure, to say why when the client does not connect (a wrong token is a 401, retried).
+        val lastFailure = java.util.concurrent.atomic.AtomicReference<ConnectionEvent?>()
+        val listening = client.onEvent { e ->
+            if (e is ConnectionEvent.DialFailed || e is ConnectionEvent.AuthenticationFailed || e is ConnectionEvent.Disconnected) lastFailure.set(e)
+        }
+        try {
+            client.start()
+            withTimeoutOrNull(CONNECT_BOUND) { client.awaitConnected() } ?: run {
+                client.close()
+                throw IllegalStateException("no connection to $url within $CONNECT_BOUND${lastFailure.get()?.let { ", last: $it" } ?: ""}")
+            }
+        } finally {
+            listening.close()
+        }
         return client
     }
+
+    private val CONNECT_BOUND = 10.seconds
 
     // A fresh broker per round, like every other target: FakeBroker keeps a log of the frames it receives
     // (received()), and no round should inherit another's state.
@@ -187,10 +247,16 @@ public object EndToEnd {
         val recorder = LoadRecorder(inFlight, maxOps)
         val warmRecorder = if (warmMaxOps == maxOps) recorder else LoadRecorder(inFlight, warmMaxOps)
         fun round(d: Duration, warm: Boolean = false): RoundResult {
-            val target = runBlocking(Dispatchers.Default) { if (warm && warmOpen != null) warmOpen() else open() }
+            val target = runBlocking(Dispatchers.Default) {
+                bounded(OPEN_BOUND, "$label: opening a round's connection") { if (warm && warmOpen != null) warmOpen() else open() }
+            }
             try {
                 val r = if (warm) warmRecorder else recorder
-                return runBlocking(Dispatchers.Default) { r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) } }
+                // Every wait of a target is bounded on its own; this outer bound turns anything they miss (an op that
+                // never returns) into this scenario's failure instead of a hung run.
+                return runBlocking(Dispatchers.Default) {
+                    bounded(d + ROUND_GRACE, "$label: a round of $d") { r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) } }
+                }
             } finally {
                 target.close() // outside runBlocking: WsClient.close blocks
             }
@@ -223,6 +289,16 @@ public object EndToEnd {
     }
 
     internal val WARMUP_STEP = 1.seconds
+
+    /** Bound of opening one round's target (its connections, sessions, streams). */
+    internal val OPEN_BOUND = 2.minutes
+
+    /** How far past its duration a round may run (the targets' own settle waits are shorter) before it fails. */
+    internal val ROUND_GRACE = 3.minutes
+
+    /** [block] within [bound]; a timeout of [block]'s own (a target's settle wait) propagates as it is. */
+    private suspend fun <T : Any> bounded(bound: Duration, what: String, block: suspend () -> T): T =
+        withTimeoutOrNull(bound) { block() } ?: throw IllegalStateException("$what did not end within $bound")
 
     internal fun describeWarmup(o: EndToEndOptions): String =
         if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
@@ -397,5 +473,20 @@ public object EndToEnd {
             }
             append("| sum of the rows above | ${String.format(java.util.Locale.US, "%.2f", top.sumOf { it.second })} | ${Fmt.bytes(top.sumOf { it.third })} |\n")
         }
+    }
+}
+
+/** Scenarios of one run that failed; the others ran and their sections are in the report. */
+public class ScenarioFailures internal constructor(failures: List<Pair<Scenario, Exception>>) :
+    Exception(
+        "${failures.size} scenario(s) failed (the other sections were written): " +
+            failures.joinToString("; ") { (s, e) -> "${s.key}: $e" },
+        failures.first().second,
+    ) {
+    /** Keys of the failed scenarios, in run order. */
+    public val scenarios: List<String> = failures.map { it.first.key }
+
+    init {
+        failures.drop(1).forEach { addSuppressed(it.second) }
     }
 }

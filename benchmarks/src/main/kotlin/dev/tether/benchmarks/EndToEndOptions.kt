@@ -10,7 +10,11 @@ import kotlin.time.Duration.Companion.seconds
 /** The end-to-end scenarios, in the order they run and appear in the report. */
 internal enum class Scenario(val key: String, val description: String) {
     RAW("raw", "raw WebSocket echo baseline (Ktor CIO client and server), round trips/s and latency"),
-    WSCLIENT("wsclient", "WsClient request/response through FakeBroker's echo kind, requests/s and latency"),
+    WSCLIENT(
+        "wsclient",
+        "WsClient request/response through FakeBroker's echo kind, requests/s and latency; with --broker-url, " +
+            "register -> register.ack round trips through that broker (a real broker has no echo kind)",
+    ),
     WSCLIENT_LEAN("wsclient-lean", "diagnostic: WsClient against a minimal envelope echo server that parses nothing"),
     ENVELOPE_FLOOR(
         "envelope-floor",
@@ -22,7 +26,11 @@ internal enum class Scenario(val key: String, val description: String) {
             "wsclient through FakeBroker, wsclient against the minimal echo and the envelope floor per cycle; --rounds cycles",
     ),
     HEAP("heap", "heap per pending WsClient request with --pending requests in flight"),
-    MUX("mux", "wsmux stream throughput at windows 1 KiB, 4 KiB, 64 KiB and auto beside raw WebSocket, concurrent streams, heap per idle stream"),
+    MUX(
+        "mux",
+        "wsmux stream throughput at windows 1 KiB, 4 KiB, 64 KiB and auto beside raw WebSocket, concurrent streams, " +
+            "heap per idle stream; with --mux-url, stream echo MB/s through that wsmux echo server",
+    ),
     TUNNEL("tunnel", "TunnelClient.forward through FakeTunnelProxy (or --tunnel-proxy): body download/upload MB/s, small GETs/s"),
     RELAY(
         "relay",
@@ -33,7 +41,8 @@ internal enum class Scenario(val key: String, val description: String) {
     WAMP(
         "wamp",
         "WAMP Session through the testkit WampRouter (or --wamp-url): calls/s and p50/p99 latency at --in-flight, events/s " +
-            "to one subscriber, over WebSocket JSON, WebSocket MessagePack and RawSocket MessagePack",
+            "delivered to one subscriber and events lost (bounded by --wamp-wait), over WebSocket JSON, WebSocket " +
+            "MessagePack and RawSocket MessagePack",
     ),
 }
 
@@ -72,20 +81,48 @@ internal data class EndToEndOptions(
     val relaySmall: Int = 64,
     val wampUrl: String? = null,
     val wampRealm: String = "realm1",
+    /** Longest a WAMP events round waits, after its last publication, for the subscriber to receive the rest. */
+    val wampWait: Duration = 10.seconds,
+    /** An external nexus broker (`/connect` URL): the wsclient scenario measures `register` round trips there. */
+    val brokerUrl: String? = null,
+    val brokerToken: String? = null,
+    /** An external wsmux echo server: the mux scenario measures stream echo there. */
+    val muxUrl: String? = null,
     val help: Boolean = false,
 ) {
+    /**
+     * Why [scenario] does not run with these options, or null when it does. A scenario that needs one of the
+     * benchmark's own peers is skipped when the target it would be compared with is external.
+     */
+    fun skipReason(scenario: Scenario): String? {
+        if (brokerUrl == null) return null
+        return when (scenario) {
+            Scenario.RAW -> "the raw echo baseline needs the benchmark's own loopback echo peer, which --broker-url has no counterpart of"
+            Scenario.WSCLIENT_LEAN, Scenario.ENVELOPE_FLOOR ->
+                "a diagnostic against the benchmark's own minimal envelope echo peer, not against a broker (--broker-url)"
+            Scenario.GOAL -> "the goal pairs wsclient through FakeBroker's echo kind with the raw echo on loopback; the broker " +
+                "at --broker-url has no echo kind (the wsclient scenario measures its register round trips instead)"
+            Scenario.HEAP -> "needs the benchmark's /sink peer, which counts the frames it has received (the figure waits " +
+                "until every pending request has reached it); a broker answers or drops them"
+            else -> null
+        }
+    }
+
     companion object {
         val USAGE: String = """
             |Usage: java -cp benchmarks/target/benchmarks.jar dev.tether.benchmarks.EndToEnd [options]
             |
-            |Runs end-to-end scenarios over loopback (127.0.0.1, ephemeral ports) and rewrites their sections of a
-            |Markdown report (between <!-- e2e:NAME:begin/end --> markers; the rest of the file is kept).
+            |Runs end-to-end scenarios over loopback (127.0.0.1, ephemeral ports), or against the external servers named
+            |by the --*-url and --tunnel-proxy options, and rewrites their sections of a Markdown report (between
+            |<!-- e2e:NAME:begin/end --> markers; the rest of the file is kept). A scenario that fails is reported and
+            |the others still run; the exit status is then 1.
             |
             |  --scenario LIST     comma-separated: ${Scenario.entries.joinToString(", ") { it.key }}, or all (default all)
             |                        raw: ${Scenario.RAW.description}
             |                        wsclient: ${Scenario.WSCLIENT.description}
             |                        wsclient-lean: ${Scenario.WSCLIENT_LEAN.description}
             |                        envelope-floor: ${Scenario.ENVELOPE_FLOOR.description}
+            |                        goal: ${Scenario.GOAL.description}
             |                        heap: ${Scenario.HEAP.description}
             |                        mux: ${Scenario.MUX.description}
             |                        tunnel: ${Scenario.TUNNEL.description}
@@ -115,6 +152,17 @@ internal data class EndToEndOptions(
             |  --relay-small SIZE  message of the relay small-message rate and ping-pong, at least 16 B (default 64)
             |  --wamp-url URL      measure this WAMP router instead of an embedded WampRouter (ws/wss: JSON and MessagePack; tcp/tcps/unix: MessagePack)
             |  --wamp-realm R      realm to join on --wamp-url, open to anonymous sessions (default realm1)
+            |  --wamp-wait D       longest an events round waits after its last publication for the subscriber (default
+            |                      10s); it ends sooner on the end marker, or after 1s with no event (the router dropped
+            |                      the rest: routers drop events to a subscriber that falls behind); events not delivered
+            |                      by then count as lost
+            |  --broker-url URL    a nexus broker's ws(s)://HOST/connect: the wsclient scenario measures register ->
+            |                      register.ack round trips there (a real broker has no echo kind); raw, wsclient-lean,
+            |                      envelope-floor, goal and heap need the benchmark's own peers and are skipped
+            |  --broker-token T    bearer token for --broker-url
+            |  --mux-url URL       a wsmux echo server's ws(s):// URL (a server session that echoes every stream it accepts,
+            |                      e.g. `tether serve mux`): the mux scenario measures stream echo there; its raw
+            |                      baselines, goal and idle-stream heap need the benchmark's own peers and are skipped
             |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
             |  --help              this text
             |
@@ -163,11 +211,16 @@ internal data class EndToEndOptions(
                     "--relay-small" -> o.copy(relaySmall = size(name, value()).coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
                     "--wamp-url" -> o.copy(wampUrl = value().ifEmpty { throw UsageException("$name must not be empty") })
                     "--wamp-realm" -> o.copy(wampRealm = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--wamp-wait" -> o.copy(wampWait = duration(name, value(), allowZero = false))
+                    "--broker-url" -> o.copy(brokerUrl = webSocketUrl(name, value()))
+                    "--broker-token" -> o.copy(brokerToken = value().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--mux-url" -> o.copy(muxUrl = webSocketUrl(name, value()))
                     "--help", "-h" -> o.copy(help = true)
                     else -> throw UsageException("unknown option $arg")
                 }
                 i++
             }
+            if (o.brokerToken != null && o.brokerUrl == null) throw UsageException("--broker-token goes with --broker-url")
             return o
         }
 
@@ -191,6 +244,16 @@ internal data class EndToEndOptions(
             }
             if (n <= 0) throw UsageException("$name must be positive: $text")
             return n
+        }
+
+        /** A ws:// or wss:// URL with a host. */
+        private fun webSocketUrl(name: String, text: String): String {
+            val uri = runCatching { java.net.URI(text.trim()) }.getOrNull()
+            val scheme = uri?.scheme?.lowercase()
+            if (uri == null || (scheme != "ws" && scheme != "wss") || uri.host.isNullOrEmpty()) {
+                throw UsageException("$name: use a ws:// or wss:// URL with a host, not $text")
+            }
+            return text.trim()
         }
 
         private fun positiveInt(name: String, text: String): Int {

@@ -89,7 +89,8 @@ internal object RelayScenario {
             RelayClient(url, TokenStore(AuthToken.generate(secret)), key, options)
     }
 
-    fun run(o: EndToEndOptions, log: PrintStream): Results {
+    /** Usage errors of the relay options, found before any scenario runs. */
+    fun validate(o: EndToEndOptions) {
         if ((o.relayUrl == null) != (o.relaySecret == null)) throw UsageException("--relay-url and --relay-secret go together")
         if (o.relayPayload > RelayProtocol.MAX_PAYLOAD_SIZE || o.relaySmall > RelayProtocol.MAX_PAYLOAD_SIZE) {
             throw UsageException("relay payloads are at most ${RelayProtocol.MAX_PAYLOAD_SIZE} bytes")
@@ -102,6 +103,10 @@ internal object RelayScenario {
                 throw UsageException("--relay-url: ${e.message}")
             }
         }
+    }
+
+    fun run(o: EndToEndOptions, log: PrintStream): Results {
+        validate(o)
         val fake = if (o.relayUrl == null) FakeRelayServer.start() else null
         try {
             val relay = Relay(o.relayUrl ?: fake!!.url, o.relaySecret ?: fake!!.secret)

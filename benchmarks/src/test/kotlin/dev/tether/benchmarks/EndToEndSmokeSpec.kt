@@ -1,5 +1,8 @@
 package dev.tether.benchmarks
 
+import dev.tether.testkit.FakeBroker
+import dev.tether.testkit.mux.FakeMuxServer
+import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContain
 import io.kotest.matchers.doubles.shouldBeGreaterThan
@@ -7,8 +10,11 @@ import io.kotest.matchers.ints.shouldBeGreaterThan
 import io.kotest.matchers.ints.shouldBeLessThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
+import io.kotest.matchers.string.shouldNotContain
 import java.io.ByteArrayOutputStream
 import java.io.PrintStream
+import java.net.InetAddress
+import java.net.ServerSocket
 import java.nio.file.Files
 
 /**
@@ -111,6 +117,82 @@ class EndToEndSmokeSpec : FunSpec({
         report shouldContain "mux-smoke --scenario mux,tunnel"
     }
 
+    test("--broker-url measures register round trips through a broker named by URL; scenarios that need the benchmark's own peers are skipped") {
+        // A FakeBroker started here stands in for an external broker: the runner knows only its URL and token.
+        FakeBroker.start().use { broker ->
+            val out = Files.createTempDirectory("tether-e2e-broker").resolve("performance.md")
+            Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n")
+            val args = arrayOf(
+                "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,goal,heap", "--warmup", "0s", "--duration", "5s",
+                "--rounds", "1", "--requests", "100", "--in-flight", "1,4",
+                "--broker-url", broker.url, "--broker-token", broker.token, "--out", out.toString(),
+            )
+            val log = ByteArrayOutputStream()
+            EndToEnd.run(args, "broker-smoke", PrintStream(log, true))
+
+            val report = Files.readString(out)
+            report shouldContain ReportFile.begin(BrokerRegister.SECTION)
+            report shouldContain "### wsclient request/response: `register` → `register.ack` through an external broker"
+            report shouldContain "The broker at `${broker.url}` (bearer token from `--broker-token`)"
+            report shouldNotContain broker.token
+            report shouldContain Regex("""\n\| 1 \| \*\*[0-9,]+\*\* \|.*\| 100 \|\n""")
+            report shouldContain Regex("""\n\| 4 \| \*\*[0-9,]+\*\* \|.*\| 100 \|\n""")
+            for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "envelope-floor", "wsclient-goal", "wsclient-pending-heap")) {
+                report shouldNotContain ReportFile.begin(name)
+            }
+            val text = log.toString()
+            for (key in listOf("raw", "wsclient-lean", "envelope-floor", "goal", "heap")) text shouldContain "EndToEnd: skipped $key: "
+            text shouldContain "has no echo kind"
+            // Every request was a registration, acked (the runner checks each reply's kind).
+            broker.received().count { it.kind == "register" } shouldBe 200
+            broker.received().all { it.kind == "register" } shouldBe true
+        }
+    }
+
+    test("--mux-url measures stream echo through a wsmux echo server named by URL; the loopback-only figures are skipped") {
+        FakeMuxServer.start().use { server ->
+            val out = Files.createTempDirectory("tether-e2e-mux-url").resolve("performance.md")
+            val args = arrayOf(
+                "--scenario", "mux", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--mux-bytes", "256KiB",
+                "--mux-streams", "4", "--mux-windows", "64kib,4kib", "--mux-url", server.url, "--out", out.toString(),
+            )
+            val log = ByteArrayOutputStream()
+            EndToEnd.run(args, "mux-url-smoke", PrintStream(log, true))
+
+            val report = Files.readString(out)
+            report shouldContain ReportFile.begin(MuxEchoScenario.SECTION)
+            report shouldContain "### wsmux stream echo through an external server"
+            report shouldContain "the wsmux echo server at `${server.url}`"
+            report shouldContain Regex("""\| 64 KiB \| 1 \| 64 KiB \| \*\*[0-9.,]+\*\* \|""")
+            report shouldContain Regex("""\| 4 KiB \| 1 \| 4 KiB \| \*\*[0-9.,]+\*\* \|""")
+            report shouldContain Regex("""\| 64 KiB \| 4 \| 64 KiB \| \*\*[0-9.,]+\*\* \|""")
+            report shouldContain "Not measured against an external server: the raw WebSocket baselines"
+            for (name in listOf("mux-throughput", "mux-idle-heap", "mux-goal")) report shouldNotContain ReportFile.begin(name)
+            log.toString() shouldContain "mux: skipped the heap per idle stream"
+            // One stream per single-window round, four in the concurrent one; every echo arrived whole.
+            server.acceptedStreamIds().size shouldBe 6
+            server.streamErrors() shouldBe 0
+            server.overrunsSeen() shouldBe 0
+        }
+    }
+
+    test("a scenario that fails is reported and the others still run and land in the report") {
+        val closedPort = ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { it.localPort }
+        val out = Files.createTempDirectory("tether-e2e-failure").resolve("performance.md")
+        val args = arrayOf(
+            "--scenario", "raw,mux", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
+            "--in-flight", "1", "--mux-url", "ws://127.0.0.1:$closedPort/", "--out", out.toString(),
+        )
+        val log = ByteArrayOutputStream()
+        val failure = shouldThrow<ScenarioFailures> { EndToEnd.run(args, "failure-smoke", PrintStream(log, true)) }
+        failure.scenarios shouldBe listOf("mux")
+        val report = Files.readString(out)
+        report shouldContain ReportFile.begin("raw-echo")
+        report shouldNotContain ReportFile.begin(MuxEchoScenario.SECTION)
+        log.toString() shouldContain "EndToEnd: mux FAILED, going on with the rest"
+        log.toString() shouldContain "EndToEnd: wrote raw-echo to"
+    }
+
     test("the TCP window probe moves bytes under a credit window and streaming") {
         // A credit that never came back would end the windowed run with an exception after 10 s.
         TcpWindowProbe.run(65_536, 16_384, 0.05, 0.2) shouldBeGreaterThan 0.0
@@ -133,6 +215,24 @@ class EndToEndSmokeSpec : FunSpec({
         EndToEndOptions.parse(arrayOf("--mux-read", "0")).muxRead shouldBe 0
         EndToEndOptions.parse(arrayOf("--mux-read", "32KiB")).muxRead shouldBe 32 * 1024
         runCatching { EndToEndOptions.parse(arrayOf("--mux-read", "-1")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        EndToEndOptions.parse(arrayOf("--broker-url", "wss://broker.example/connect", "--broker-token", "t", "--mux-url", "ws://127.0.0.1:9/")).let {
+            it.brokerUrl shouldBe "wss://broker.example/connect"
+            it.brokerToken shouldBe "t"
+            it.muxUrl shouldBe "ws://127.0.0.1:9/"
+            it.skipReason(Scenario.GOAL)!! shouldContain "no echo kind"
+            it.skipReason(Scenario.WSCLIENT) shouldBe null
+            it.skipReason(Scenario.MUX) shouldBe null
+        }
+        EndToEndOptions.parse(emptyArray()).let { o -> Scenario.entries.forEach { o.skipReason(it) shouldBe null } }
+        for (bad in listOf(
+            arrayOf("--broker-url", "http://broker.example/connect"),
+            arrayOf("--broker-url", "not a url"),
+            arrayOf("--broker-token", "t"),
+            arrayOf("--mux-url", "tcp://127.0.0.1:9"),
+            arrayOf("--mux-url", ""),
+        )) {
+            shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
+        }
         EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {
             it.scenarios shouldBe listOf(Scenario.RAW, Scenario.HEAP)
             it.inFlight shouldBe listOf(1, 8)
