@@ -117,7 +117,7 @@ public class RelayClient @JvmOverloads constructor(
      * Connects and authenticates; returns at once when a session is already up.
      * @throws RelayDialException when the server cannot be reached
      * @throws RelayHandshakeException when the server refuses the token (it closes without answering) or answers
-     *   with something other than AuthResponse
+     *   with something other than AuthResponse (a peer's Transport that comes first is kept as an early message)
      * @throws RelayHandshakeTimeoutException when no answer comes within [RelayClientOptions.handshakeTimeout]
      */
     @JvmSynthetic
@@ -138,13 +138,13 @@ public class RelayClient @JvmOverloads constructor(
         } catch (e: ConnectionException) {
             throw RelayDialException(serverUrl, e)
         }
+        early.clear() // before the handshake, which may already put a peer's message in it
         val instanceUrl = try {
             handshake(connection, auth)
         } catch (e: Throwable) {
             withContext(NonCancellable) { runCatching { connection.close() } }
             throw e
         }
-        early.clear()
         val s = Session(connection, instanceUrl)
         session = s
         lastDisconnectCause = null
@@ -162,22 +162,33 @@ public class RelayClient @JvmOverloads constructor(
             throw RelayHandshakeException(serverUrl, "the connection closed before Auth was sent", e)
         }
         val timeout = options.handshakeTimeout.toMillis()
-        val first = withTimeoutOrNull(timeout) { connection.incoming.receiveCatching() }
+        return withTimeoutOrNull(timeout) { awaitAuthResponse(connection) }
             ?: throw RelayHandshakeTimeoutException(serverUrl, timeout)
-        val message = first.getOrNull()
-            ?: throw RelayHandshakeException(
-                serverUrl,
-                "the server closed the connection without an AuthResponse (token invalid or expired, or login refused)",
-                connection.awaitClosed(),
-            )
-        val bytes = (message as? WsMessage.Binary)?.bytes ?: throw RelayHandshakeException(serverUrl, "the server answered with a text frame")
-        val decoded = try {
-            RelayMessage.decode(bytes)
-        } catch (e: MalformedRelayMessageException) {
-            throw RelayHandshakeException(serverUrl, e.message ?: "malformed answer", e)
+    }
+
+    /** Reads until the AuthResponse; its instance URL. */
+    private suspend fun awaitAuthResponse(connection: WebSocketConnection): String {
+        while (true) {
+            val message = connection.incoming.receiveCatching().getOrNull()
+                ?: throw RelayHandshakeException(
+                    serverUrl,
+                    "the server closed the connection without an AuthResponse (token invalid or expired, or login refused)",
+                    connection.awaitClosed(),
+                )
+            val bytes = (message as? WsMessage.Binary)?.bytes ?: throw RelayHandshakeException(serverUrl, "the server answered with a text frame")
+            val decoded = try {
+                RelayMessage.decode(bytes)
+            } catch (e: MalformedRelayMessageException) {
+                throw RelayHandshakeException(serverUrl, e.message ?: "malformed answer", e)
+            }
+            when (decoded) {
+                is AuthResponse -> return decoded.instanceUrl
+                // The server announces a new peer online before it answers it (spec section 4), so a peer waiting for
+                // this one may have written already: keep its message as an early one (upstream fails the handshake).
+                is Transport -> early.put(decoded.peerId, decoded.payload)
+                else -> throw RelayHandshakeException(serverUrl, "expected AuthResponse, got $decoded")
+            }
         }
-        return (decoded as? AuthResponse)?.instanceUrl
-            ?: throw RelayHandshakeException(serverUrl, "expected AuthResponse, got $decoded")
     }
 
     /**
