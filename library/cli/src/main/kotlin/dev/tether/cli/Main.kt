@@ -8,7 +8,7 @@ import kotlin.system.exitProcess
 @Command(
     name = "tether",
     mixinStandardHelpOptions = true,
-    version = ["tether 0.1.0-SNAPSHOT"],
+    versionProvider = TetherVersion::class,
     description = ["Resilient WebSocket clients for the JVM: demos and in-process fakes."],
     subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class, RelayCommand::class],
 )

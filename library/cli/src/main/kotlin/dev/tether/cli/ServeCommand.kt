@@ -15,14 +15,20 @@ import java.util.concurrent.Callable
 import java.util.concurrent.CountDownLatch
 
 /** `tether serve <fake>`: runs one of the testkit fakes until interrupted. */
-@Command(name = "serve", description = ["Run a testkit fake on 127.0.0.1 until interrupted."], subcommands = [ServeBroker::class, ServeMux::class, ServeProxy::class, ServeRouter::class, ServeRelay::class])
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["Run a testkit fake on 127.0.0.1 until interrupted."],
+    subcommands = [ServeBroker::class, ServeMux::class, ServeProxy::class, ServeRouter::class, ServeRelay::class],
+)
 class ServeCommand : Runnable {
     override fun run() {
         picocli.CommandLine(this).usage(System.out)
     }
 }
 
-@Command(name = "broker", description = ["The fake nexus broker (/connect): auth, register, echo, turn, pings."])
+@Command(name = "broker", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["The fake nexus broker (/connect): auth, register, echo, turn, pings."])
 class ServeBroker : Callable<Int> {
     @Option(names = ["--token"], description = ["Accepted bearer token(s); default: test-token."], split = ",")
     var tokens: List<String> = listOf("test-token")
@@ -50,7 +56,7 @@ internal fun runUntilInterrupted(fake: AutoCloseable): Int {
     return 0
 }
 
-@Command(name = "mux", description = ["A wsmux server (webhooktunnel framing): every stream it accepts echoes its bytes."])
+@Command(name = "mux", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A wsmux server (webhooktunnel framing): every stream it accepts echoes its bytes."])
 class ServeMux : Callable<Int> {
     override fun call(): Int {
         val server = FakeMuxServer.start()
@@ -59,7 +65,7 @@ class ServeMux : Callable<Int> {
     }
 }
 
-@Command(name = "proxy", description = ["A webhooktunnel proxy: JWT registration on /, viewers at /<id>/..."])
+@Command(name = "proxy", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A webhooktunnel proxy: JWT registration on /, viewers at /<id>/..."])
 class ServeProxy : Callable<Int> {
     @Option(names = ["--secret-a"], description = ["Signing secret A; default: test-secret."])
     var secretA: String = "test-secret"
@@ -104,6 +110,8 @@ class ServeProxy : Callable<Int> {
 
 @Command(
     name = "router",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
     description = [
         "A WAMP router: WebSocket (json, msgpack, cbor) and RawSocket, optionally a Unix socket and TLS (wss, tcps),",
         "with ticket and WAMP-CRA users for authentication tests. Prints the URLs and the conformance-suite flags.",
@@ -177,7 +185,7 @@ class ServeRouter : Callable<Int> {
     }
 }
 
-@Command(name = "relay", description = ["A netbird relay server at rel://127.0.0.1:PORT (path /relay)."])
+@Command(name = "relay", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A netbird relay server at rel://127.0.0.1:PORT (path /relay)."])
 class ServeRelay : Callable<Int> {
     @Option(names = ["--port"], description = ["Port on 127.0.0.1; default: an ephemeral one."])
     var port: Int = 0
