@@ -1,5 +1,6 @@
 package dev.tether.cli
 
+import dev.tether.mux.MuxProtocol
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import dev.tether.testkit.relay.FakeRelayServer
@@ -58,9 +59,16 @@ internal fun runUntilInterrupted(fake: AutoCloseable): Int {
 
 @Command(name = "mux", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A wsmux server (webhooktunnel framing): every stream it accepts echoes its bytes."])
 class ServeMux : Callable<Int> {
+    @Option(names = ["--buffer"], description = ["Receive capacity per stream in bytes, announced in the ACK; default 4096 (the proxy's)."])
+    var buffer: Int = 4096
+
+    @Option(names = ["--peer-capacity"], description = ["What a client opening a stream is assumed to hold: the first send window on it; default 1024 (Go's wsmux.Config{})."])
+    var peerCapacity: Int = MuxProtocol.DEFAULT_CAPACITY
+
     override fun call(): Int {
-        val server = FakeMuxServer.start()
+        val server = FakeMuxServer.start { streamBufferSize(buffer); peerCapacity(this@ServeMux.peerCapacity) }
         println("fake wsmux server listening at ${server.url} (client sessions: odd stream ids; streams echo)")
+        println("stream buffer $buffer bytes; first window towards an opener ${minOf(buffer, peerCapacity)} bytes")
         return runUntilInterrupted(server)
     }
 }
