@@ -9,6 +9,7 @@ import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
+import org.slf4j.Logger
 import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.time.Instant
@@ -26,14 +27,19 @@ internal class Registered(val connection: WebSocketConnection, val publicUrl: St
  * [dev.tether.core.backoff.RetryTimedOutException]. Unlike upstream, the token is renewed before every attempt
  * that would send an expired one, and a 401 is retried once with a freshly generated token when a generator is
  * configured (a proxy that rotated its secret accepts the new token).
+ *
+ * After the first successful registration an id that older webhooktunnel proxies mangle in WebSocket viewer paths
+ * is logged once as a warning ([brokenViewerPathWarning]).
  */
 internal class Registration(
     private val config: TunnelConfig,
     keepAlive: Duration,
     private val random: Random = Random.Default,
+    private val log: Logger = defaultLog,
 ) : AutoCloseable {
     @Volatile private var token: String? = config.token
     @Volatile private var dialToken: String? = null
+    @Volatile private var idChecked = false
 
     private val dialer = WebSocketDialer(
         DialerConfig.builder()
@@ -69,6 +75,10 @@ internal class Registration(
                 token = current
                 val url = connection.handshakeHeader(config.flavour.clientUrlHeader).orEmpty()
                 log.info("tunnel {} registered with {} (attempt {}); public URL {}", config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" })
+                if (!idChecked) {
+                    idChecked = true // once per client, not at every reconnect
+                    brokenViewerPathWarning(config)?.let { log.warn(it) }
+                }
                 return Registered(connection, url)
             } catch (e: AuthenticationFailedException) {
                 if (e.status == 401 && config.tokenGenerator != null && !renewed) {
@@ -112,7 +122,30 @@ internal class Registration(
 
     override fun close() = dialer.close()
 
-    private companion object {
-        private val log = LoggerFactory.getLogger(Registration::class.java)
+    internal companion object {
+        private val defaultLog = LoggerFactory.getLogger(Registration::class.java)
+
+        /** Go's `\w` (ASCII): what the webhooktunnel proxy's viewer-path regex `^/(\w+)(/?)` takes as the id. */
+        private fun isGoWord(c: Char): Boolean = c in 'a'..'z' || c in 'A'..'Z' || c in '0'..'9' || c == '_'
+
+        /**
+         * The warning for an id that breaks WebSocket viewers on a webhooktunnel proxy (specs/webhooktunnel.md §10,
+         * "WebSocket viewer requests" step 2), or null. Proxies before the 2019 fix (webhooktunnel issue #41) strip
+         * the id from a WebSocket viewer's path with `^/(\w+)(/?)`, and `\w` stops at `-` (or any character outside
+         * `[A-Za-z0-9_]`): `/ab-cd/ws` reaches the client as `/-cd/ws`. Plain HTTP viewers are routed differently and
+         * are not affected; websocktunnel has no such rewrite.
+         */
+        internal fun brokenViewerPathWarning(config: TunnelConfig): String? {
+            val id = config.id
+            if (config.flavour != TunnelFlavour.WEBHOOKTUNNEL) return null
+            val bad = id.firstOrNull { !isGoWord(it) } ?: return null
+            val word = id.takeWhile(::isGoWord)
+            // No leading word character: the regex does not match and the id stays in the path.
+            val broken = if (word.isEmpty()) "/$id/ws" else "/" + id.removePrefix(word) + "/ws"
+            return "tunnel id \"$id\" contains '$bad': webhooktunnel proxies before the 2019 fix (webhooktunnel issue #41) " +
+                "rewrite WebSocket viewer paths with ^/(\\w+)(/?), so WebSocket viewers get a broken path (/$id/ws reaches " +
+                "the origin as $broken); plain HTTP viewers are not affected. Use an id of only letters, digits and '_' if " +
+                "WebSocket viewers must work through such a proxy."
+        }
     }
 }
