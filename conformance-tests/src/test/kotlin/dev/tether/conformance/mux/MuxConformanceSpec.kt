@@ -1,5 +1,6 @@
 package dev.tether.conformance.mux
 
+import dev.tether.conformance.External
 import dev.tether.mux.AcceptTimeoutException
 import dev.tether.mux.BrokenPipeException
 import dev.tether.mux.InvalidDeadlineException
@@ -74,7 +75,7 @@ class MuxConformanceSpec : FunSpec({
                 subject.fake?.let { streams.first().sendWindow shouldBe 4096L }
             }
         }
-        test("a server session opens even ids from 0; the client accepts them").config(enabled = fakeOnly) {
+        test("a server session opens even ids from 0; the client accepts them").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's server sessions (it opens streams toward the client)")) {
             withClient { s ->
                 val fake = subject.fake!!
                 fake.awaitSessions(1)
@@ -89,7 +90,7 @@ class MuxConformanceSpec : FunSpec({
                 }
             }
         }
-        test("an open the peer never accepts fails with AcceptTimeout at the accept deadline").config(enabled = fakeOnly) {
+        test("an open the peer never accepts fails with AcceptTimeout at the accept deadline").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop accepting streams)")) {
             subject.fake!!.faults.stopAccepting()
             withClient(MuxConfig { streamAcceptDeadline(Duration.ofMillis(300)) }) { s ->
                 val started = System.nanoTime()
@@ -140,7 +141,7 @@ class MuxConformanceSpec : FunSpec({
                 subject.fake?.let { it.overrunsSeen() shouldBe 0L }
             }
         }
-        test("a peer that overruns the window makes that stream fail with NoCapacity; the session goes on").config(enabled = fakeOnly) {
+        test("a peer that overruns the window makes that stream fail with NoCapacity; the session goes on").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (overrun the window)")) {
             subject.fake!!.faults.overrunWindows(8192) // more than the 4096 the fake granted and the client adopted
             withClient { s ->
                 val stream = s.open()
@@ -180,7 +181,7 @@ class MuxConformanceSpec : FunSpec({
                 stream.read(ByteArray(4)) shouldBe 1
             }
         }
-        test("a write deadline gives WriteTimeout when the peer stops granting credit").config(enabled = fakeOnly) {
+        test("a write deadline gives WriteTimeout when the peer stops granting credit").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's per-stream behaviour (stop granting credit)")) {
             withClient { s ->
                 val first = s.open()
                 // The behaviour is chosen when the fake accepts: register it for the next id, then open that.
@@ -195,7 +196,7 @@ class MuxConformanceSpec : FunSpec({
     }
 
     context("keepalive (§7)") {
-        test("a peer that stops answering pings is detected within ping interval + pong timeout").config(enabled = fakeOnly) {
+        test("a peer that stops answering pings is detected within ping interval + pong timeout").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop answering pings)")) {
             val s = subject.client(pingInterval = Duration.ofMillis(200), pongTimeout = Duration.ofMillis(300))
             try {
                 val stream = s.open()
@@ -214,7 +215,7 @@ class MuxConformanceSpec : FunSpec({
     }
 
     context("session failure (§8)") {
-        test("a dropped connection fails every open stream with an error, never a silent EOF").config(enabled = fakeOnly) {
+        test("a dropped connection fails every open stream with an error, never a silent EOF").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop every connection)")) {
             withClient { s ->
                 val streams = List(5) { s.open() }
                 subject.fake!!.faults.dropAll()
@@ -230,7 +231,7 @@ class MuxConformanceSpec : FunSpec({
 
     context("malformed input is dropped and the session goes on (§2)") {
         for (kind in MalformedFrame.entries) {
-            test(kind.description).config(enabled = fakeOnly) {
+            test(kind.description).config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (send malformed frames)")) {
                 withClient { s ->
                     val fake = subject.fake!!
                     fake.awaitSessions(1)

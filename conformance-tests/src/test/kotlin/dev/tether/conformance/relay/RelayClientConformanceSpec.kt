@@ -1,5 +1,6 @@
 package dev.tether.conformance.relay
 
+import dev.tether.conformance.External
 import dev.tether.conformance.relay.RelaySubject.Companion.key
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
@@ -133,7 +134,7 @@ class RelayClientConformanceSpec : FunSpec({
         }
     }
 
-    test("health-check timeout on the client side: the session ends and the disconnect listener runs").config(enabled = RelaySubject.fakeOnly) {
+    test("health-check timeout on the client side: the session ends and the disconnect listener runs").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)")) {
         RelaySubject.open().use { subject ->
             client(subject, key("A"), RelayClientOptions { healthCheckTimeout(400.milliseconds) }).use { c ->
                 val gone = CompletableDeferred<String>()
@@ -151,7 +152,7 @@ class RelayClientConformanceSpec : FunSpec({
         }
     }
 
-    test("server shutdown sends Close: the client ends its session with ServerClosedException").config(enabled = RelaySubject.fakeOnly) {
+    test("server shutdown sends Close: the client ends its session with ServerClosedException").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "to shut the relay down (the fake)")) {
         val subject = RelaySubject.open()
         client(subject, key("A")).use { c ->
             val gone = CompletableDeferred<Unit>()

@@ -1,5 +1,6 @@
 package dev.tether.conformance.relay
 
+import dev.tether.conformance.External
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.Manager
@@ -27,7 +28,7 @@ class RelayManagerConformanceSpec : FunSpec({
         quickReconnectDelay(100.milliseconds); backoff(guardBackoff); cleanupInterval(Duration.ofMinutes(10)); block()
     }
 
-    test("picker races: the fastest relay wins, the others are closed").config(enabled = RelaySubject.fakeOnly) {
+    test("picker races: the fastest relay wins, the others are closed").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "several relays with added latency (fakes)")) {
         RelaySubject.open().use { fast ->
             val slow = List(3) { i -> FakeRelayServer.start { secret(fast.secret); }.also { it.faults.latency(Duration.ofMillis(300L + 100 * i)) } }
             try {
@@ -45,7 +46,7 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, reconnected listener each time").config(enabled = RelaySubject.fakeOnly) {
+    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, reconnected listener each time").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (drop a peer, refuse logins)")) {
         RelaySubject.open().use { subject ->
             val fake = subject.fake!!
             val key = RelaySubject.key("A")
@@ -68,7 +69,7 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("close listeners: one-shot, de-duplicated by identity, fired when the relay session drops").config(enabled = RelaySubject.fakeOnly) {
+    test("close listeners: one-shot, de-duplicated by identity, fired when the relay session drops").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a second relay sharing the first one's secret (fakes)")) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
                 val a = RelaySubject.key("A"); val b = RelaySubject.key("B")
@@ -100,7 +101,7 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("manager: a foreign relay shared by concurrent callers, close listeners once each, cleanup when unused").config(enabled = RelaySubject.fakeOnly) {
+    test("manager: a foreign relay shared by concurrent callers, close listeners once each, cleanup when unused").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a second relay sharing the first one's secret (fakes)")) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
                 val a = RelaySubject.key("A"); val b = RelaySubject.key("B"); val c = RelaySubject.key("C")

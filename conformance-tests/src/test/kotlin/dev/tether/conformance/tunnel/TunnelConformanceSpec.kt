@@ -1,5 +1,6 @@
 package dev.tether.conformance.tunnel
 
+import dev.tether.conformance.External
 import dev.tether.core.ConnectionEvent
 import dev.tether.core.backoff.RetryConfig
 import dev.tether.core.backoff.RetryTimedOutException
@@ -10,12 +11,16 @@ import dev.tether.tunnel.TunnelAuthFailedException
 import dev.tether.tunnel.TunnelClient
 import dev.tether.tunnel.TunnelClosedException
 import dev.tether.tunnel.TunnelConfig
+import dev.tether.tunnel.TunnelFlavour
 import dev.tether.tunnel.TunnelHandler
 import dev.tether.tunnel.TunnelResponse
 import dev.tether.tunnel.TunnelTokens
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
+import io.kotest.matchers.shouldNotBe
+import io.kotest.matchers.string.shouldMatch
+import io.kotest.matchers.string.shouldStartWith
 import io.kotest.matchers.types.shouldBeInstanceOf
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
@@ -36,6 +41,7 @@ import java.time.Clock
 import java.time.Duration
 import java.time.Instant
 import java.time.ZoneOffset
+import java.util.UUID
 import kotlin.random.Random
 import kotlin.time.Duration.Companion.seconds
 
@@ -94,7 +100,18 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("registration (spec §9, §11): a token signed with secret B is accepted too").config(enabled = TunnelSubject.fakeOnly || System.getProperty("tether.conformance.tunnel.secretB") != null) {
+    test("tunnel ids (spec §10): against a webhooktunnel proxy the suite registers ids of [a-z0-9] only ('-' breaks WebSocket viewer paths there)") {
+        val word = Regex("[a-z0-9]+")
+        for (name in listOf("tunnel-1", "b-side", "T_1")) {
+            val id = TunnelSubject.webhooktunnelId(name, UUID.randomUUID())
+            id shouldMatch word
+            id shouldStartWith name.lowercase().filter { it.isLetterOrDigit() }
+        }
+        TunnelSubject.webhooktunnelId("x", UUID.randomUUID()) shouldNotBe TunnelSubject.webhooktunnelId("x", UUID.randomUUID())
+        if (TunnelSubject.external != null && TunnelSubject.externalFlavour == TunnelFlavour.WEBHOOKTUNNEL) tunnel1 shouldMatch word
+    }
+
+    test("registration (spec §9, §11): a token signed with secret B is accepted too").config(enabledOrReasonIf = External.skipIf { if (TunnelSubject.fakeOnly || System.getProperty("tether.conformance.tunnel.secretB") != null) null else "needs -Dtether.conformance.tunnel.secretB (the proxy's secret B)" }) {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("b-side")
             val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretB!!, Duration.ofHours(1))) }
@@ -134,7 +151,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, 504 for an unknown viewer id").config(enabled = TunnelSubject.external?.startsWith("https") != true) {
+    test("registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, 504 for an unknown viewer id").config(enabledOrReasonIf = External.skipIf { if (TunnelSubject.external?.startsWith("https") == true) "sends raw HTTP/1.1 over plain TCP; the proxy is https" else null }) {
         TunnelSubject.open().use { proxy ->
             val good = TunnelTokens.sign("raw", proxy.secretA, Duration.ofHours(1))
             val idHeader = proxy.flavour.idHeader
@@ -148,7 +165,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than 401 is RetryFailedException").config(enabled = TunnelSubject.fakeOnly) {
+    test("registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than 401 is RetryFailedException").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (refuse the next upgrades)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             proxy.faults.refuseNextUpgrades(2, 503)
@@ -287,7 +304,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop").config(enabled = TunnelSubject.fakeOnly) {
+    test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (drop a client)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             TunnelClient.connect(tunnelConfig(subject)).use { client ->
@@ -310,7 +327,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and the client registers again").config(enabled = TunnelSubject.fakeOnly) {
+    test("reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and the client registers again").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (stop answering pings)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             val mux = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofMillis(200)) }
@@ -333,7 +350,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews its token on reconnect").config(enabled = TunnelSubject.fakeOnly) {
+    test("reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews its token on reconnect").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (rotate the signing secrets)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             var secret = proxy.currentSecrets.first
@@ -354,7 +371,7 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error").config(enabled = TunnelSubject.fakeOnly) {
+    test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error").config(enabledOrReasonIf = TunnelSubject.needsFake("to shut the proxy down (the fake)")) {
         val proxy = TunnelSubject.open()
         val client = TunnelClient.connect(tunnelConfig(proxy) {
             retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))

@@ -1,5 +1,6 @@
 package dev.tether.conformance.wamp
 
+import dev.tether.conformance.External
 import dev.tether.core.DialFailedException
 import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.wamp.AbortException
@@ -11,14 +12,18 @@ import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
 import dev.tether.wamp.Session
 import dev.tether.wamp.SessionClosedException
-import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampValues
+import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.message.Authenticate
+import dev.tether.wamp.message.Challenge
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.assertions.withClue
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
+import io.kotest.matchers.shouldNotBe
 import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.ktor.network.selector.SelectorManager
@@ -35,21 +40,23 @@ import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.withTimeout
 import java.net.URI
+import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
 /**
  * WAMP conformance, part 1, over a [RouterSubject]: every transport x serializer for RPC and PubSub, each auth
- * method, timeouts, RawSocket handshake errors and size limits, ABORT and GOODBYE, late replies.
+ * method, timeouts, RawSocket handshake errors and size limits, ABORT and GOODBYE, late replies. Against an
+ * external router, serializers it refuses and features its WELCOME does not announce are skipped with the reason.
  */
 class WampConformanceSpec : FunSpec({
     val subject = RouterSubject.open()
     afterSpec { subject.close() }
-    val fakeOnly = subject.isFake
+    val offered = { url: String, ser: Serialization -> External.skipIf { subject.refusal(url, ser) } }
 
     for ((transport, url) in subject.urls) {
         for (ser in Serialization.entries) {
-            test("$transport x $ser: register, call with args and kwargs, callee error, unregister") {
+            test("$transport x $ser: register, call with args and kwargs, callee error, unregister").config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
                     val callee = Session.connect(url, config)
@@ -76,7 +83,7 @@ class WampConformanceSpec : FunSpec({
                 }
             }
 
-            test("$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe") {
+            test("$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe").config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
                     val subscriber = Session.connect(url, config)
@@ -107,8 +114,9 @@ class WampConformanceSpec : FunSpec({
     for ((transport, url) in subject.urls) {
         test("$transport: 64 concurrent calls on one session each get their own result") {
             withTimeout(20.seconds) {
-                val callee = Session.connect(url, subject.config())
-                val caller = Session.connect(url, subject.config { serialization(Serialization.MSGPACK) })
+                // JSON callee, MessagePack caller where the router offers both.
+                val callee = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
+                val caller = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
                 val proc = "conf.square.${callee.id}"
                 callee.register(proc) { inv ->
                     val n = inv.args[0] as Long
@@ -126,10 +134,11 @@ class WampConformanceSpec : FunSpec({
     }
 
     for ((transport, url) in subject.urls) {
-        test("$transport: progressive call results arrive in order before the final result; none without receive_progress") {
+        test("$transport: progressive call results arrive in order before the final result; none without receive_progress")
+            .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "progressive_call_results") }) {
             withTimeout(20.seconds) {
-                val callee = Session.connect(url, subject.config())
-                val caller = Session.connect(url, subject.config { serialization(Serialization.MSGPACK) })
+                val callee = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
+                val caller = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
                 val proc = "conf.progress.${callee.id}"
                 callee.register(proc) { inv ->
                     val n = inv.args[0] as Long
@@ -149,9 +158,12 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    for ((transport, url) in subject.tlsUrls) {
+    // The testkit router's own certificate: against an external router these are listed as skipped.
+    val testCertificate = RouterSubject.needsFake("the testkit router's TLS certificate (WampRouterTls)")
+    for (transport in listOf("wss", "tcps")) {
+        val url = subject.tlsUrls[transport].orEmpty()
         for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
-            test("$transport x $ser: TLS call round trip when the router's certificate is trusted") {
+            test("$transport x $ser: TLS call round trip when the router's certificate is trusted").config(enabledOrReasonIf = testCertificate) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser); trustManager(WampRouterTls.trustManager) }
                     val callee = Session.connect(url, config)
@@ -167,7 +179,7 @@ class WampConformanceSpec : FunSpec({
             }
         }
 
-        test("$transport: verification is on by default: an untrusted certificate is refused with DialFailedException") {
+        test("$transport: verification is on by default: an untrusted certificate is refused with DialFailedException").config(enabledOrReasonIf = testCertificate) {
             withTimeout(20.seconds) {
                 val refused = shouldThrow<DialFailedException> { Session.connect(url, subject.config()) }
                 refused.message shouldContain url.substringBefore("://")
@@ -180,15 +192,21 @@ class WampConformanceSpec : FunSpec({
     }
 
     for (case in subject.authCases) {
-        test("auth ${case.name}: right credential joins, wrong one is ABORTed with authentication_failed") {
+        test("auth ${case.name}: right credential joins, wrong one is ABORTed with authentication_failed").config(enabledOrReasonIf = External.skipIf { case.missing }) {
             withTimeout(20.seconds) {
-                val url = subject.urls.values.first()
-                val ok = Session.connect(url, SessionConfig(subject.authRealm) { authId(case.authId); authHandler(case.method, case.good) })
+                val url = subject.firstUrl
+                val challenges = CopyOnWriteArrayList<Map<String, Any?>>()
+                val ok = Session.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, recording(case.good, challenges)) })
                 ok.authId shouldBe case.authId
                 ok.realmDetails["authmethod"] shouldBe case.method
                 ok.leave()
+                if (case.salted) {
+                    withClue("the router's CHALLENGE to ${case.authId} carries no salt: is it a salted WAMP-CRA user?") {
+                        challenges.single()["salt"] shouldNotBe null
+                    }
+                }
                 val e = shouldThrow<AbortException> {
-                    Session.connect(url, SessionConfig(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
+                    Session.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
                 }
                 e.reason shouldBe "wamp.error.authentication_failed"
             }
@@ -197,23 +215,25 @@ class WampConformanceSpec : FunSpec({
 
     test("ABORT: joining a realm that does not exist is an AbortException with the URI") {
         withTimeout(10.seconds) {
-            val e = shouldThrow<AbortException> { Session.connect(subject.urls.values.first(), SessionConfig("conf.no.such.realm.${System.nanoTime()}")) }
+            // [a-z0-9_] only: fox-wamp exits on a realm name with other characters, ending an external run there.
+            val e = shouldThrow<AbortException> { Session.connect(subject.firstUrl, subject.config("conf_no_such_realm_${System.nanoTime()}")) }
             e.reason shouldBe "wamp.error.no_such_realm"
         }
     }
 
     test("GOODBYE from the client: leave() completes and the session is over") {
         withTimeout(10.seconds) {
-            val s = Session.connect(subject.urls.values.first(), subject.config())
+            val s = Session.connect(subject.firstUrl, subject.config())
             s.leave()
             s.isOpen shouldBe false
             s.awaitDone() shouldContain "closed"
         }
     }
 
-    test("late replies are ignored: a call that outlives the call timeout is canceled, the session keeps working") {
+    test("late replies are ignored: a call that outlives the call timeout is canceled, the session keeps working")
+        .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "call_canceling") }) {
         withTimeout(20.seconds) {
-            val url = subject.urls.values.first()
+            val url = subject.firstUrl
             val callee = Session.connect(url, subject.config())
             val interrupted = CompletableDeferred<Unit>()
             val proc = "conf.slow.${callee.id}"
@@ -235,7 +255,7 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time").config(enabled = fakeOnly) {
+    test("ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time").config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's fault controls (mute the router)")) {
         withTimeout(20.seconds) {
             val router = subject.router!!
             val s = Session.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
@@ -253,7 +273,7 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("GOODBYE from the router: closing the router ends its sessions with system_shutdown").config(enabled = fakeOnly) {
+    test("GOODBYE from the router: closing the router ends its sessions with system_shutdown").config(enabledOrReasonIf = RouterSubject.needsFake("to shut the router down (the testkit's)")) {
         withTimeout(20.seconds) {
             val own = RouterSubject.open()
             val s = Session.connect(own.urls.getValue("tcp"), own.config())
@@ -262,7 +282,7 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("RawSocket handshake errors surface as RawSocketHandshakeException with the router's code").config(enabled = fakeOnly) {
+    test("RawSocket handshake errors surface as RawSocketHandshakeException with the router's code").config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's RawSocket port for raw handshake probes")) {
         withTimeout(10.seconds) {
             val uri = URI(subject.urls.getValue("tcp"))
             suspend fun probe(bytes: ByteArray): ByteArray = SelectorManager(Dispatchers.IO).use { sel ->
@@ -283,7 +303,7 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("size limits: the client refuses to send over the router's RawSocket limit; oversize replies are not delivered").config(enabled = fakeOnly) {
+    test("size limits: the client refuses to send over the router's RawSocket limit; oversize replies are not delivered").config(enabledOrReasonIf = RouterSubject.needsFake("a router started with a 1024-byte RawSocket limit (the testkit's)")) {
         withTimeout(20.seconds) {
             val small = RouterSubject.open { rawSocketRecvLimit(1024) }
             try {
@@ -304,12 +324,13 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("http:// and https:// URLs are aliases of ws:// and wss://") {
+    val aliases = buildList {
+        subject.urls["ws"]?.takeIf { it.startsWith("ws://") }?.let { add(it.replaceFirst("ws://", "http://")) }
+        (subject.tlsUrls["wss"] ?: subject.urls["wss"]?.takeIf { it.startsWith("wss://") })?.let { add(it.replaceFirst("wss://", "https://")) }
+    }
+    test("http:// and https:// URLs are aliases of ws:// and wss://")
+        .config(enabledOrReasonIf = External.skipIf { if (aliases.isEmpty()) "needs a ws:// or wss:// router URL" else null }) {
         withTimeout(20.seconds) {
-            val aliases = buildList {
-                subject.urls["ws"]?.takeIf { it.startsWith("ws://") }?.let { add(it.replaceFirst("ws://", "http://")) }
-                subject.tlsUrls["wss"]?.let { add(it.replaceFirst("wss://", "https://")) }
-            }
             for (url in aliases) {
                 val config = subject.config { if (subject.isFake) trustManager(WampRouterTls.trustManager) }
                 Session.connect(url, config).use { s ->
@@ -322,7 +343,7 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("size limits over WebSocket: a message over either side's limit closes that connection; the other sessions go on").config(enabled = fakeOnly) {
+    test("size limits over WebSocket: a message over either side's limit closes that connection; the other sessions go on").config(enabledOrReasonIf = RouterSubject.needsFake("a router started with a 1024-byte WebSocket message limit (the testkit's)")) {
         withTimeout(20.seconds) {
             val small = RouterSubject.open { maxWebSocketMessage(1024) }
             try {
@@ -347,3 +368,13 @@ class WampConformanceSpec : FunSpec({
         }
     }
 })
+
+/** [handler], also keeping the extra of every CHALLENGE it answers in [into]. */
+private fun recording(handler: AuthHandler, into: MutableList<Map<String, Any?>>): AuthHandler = object : AuthHandler {
+    override fun authenticate(challenge: Challenge): Authenticate {
+        into.add(challenge.extra)
+        return handler.authenticate(challenge)
+    }
+
+    override fun helloAuthExtra(): Map<String, Any?> = handler.helloAuthExtra()
+}

@@ -1,5 +1,6 @@
 package dev.tether.conformance.wsclient
 
+import dev.tether.conformance.External
 import dev.tether.core.ConnectionEvent
 import dev.tether.wsclient.ConnectionLostException
 import dev.tether.wsclient.DuplicateRequestIdException
@@ -98,7 +99,7 @@ class CorrelationConformanceSpec : FunSpec({
         }
     }
 
-    test("a timeout frees its entry and leaves the connection up; the late reply goes to the handler").config(enabled = fakeOnly) {
+    test("a timeout frees its entry and leaves the connection up; the late reply goes to the handler").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (add latency)")) {
         BrokerSubject.open().use { subject ->
             val inbox = Inbox()
             fastClient(subject.url, subject.token, inbox).use { client ->
@@ -122,7 +123,7 @@ class CorrelationConformanceSpec : FunSpec({
         }
     }
 
-    test("pending requests fail with ConnectionLostException, not a timeout, when the connection drops").config(enabled = fakeOnly) {
+    test("pending requests fail with ConnectionLostException, not a timeout, when the connection drops").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop the connection) and its received frames")) {
         BrokerSubject.open().use { subject ->
             fastClient(subject.url, subject.token).use { client ->
                 client.start()
