@@ -1,6 +1,7 @@
 package dev.tether.core
 
 import java.time.Duration
+import javax.net.ssl.SSLContext
 import javax.net.ssl.X509TrustManager
 import kotlin.time.toJavaDuration
 
@@ -20,6 +21,9 @@ import kotlin.time.toJavaDuration
  *   behind ours holds as many again).
  * @property trustManager overrides TLS trust (for a private CA); null uses the JVM's trust store. Verification is
  * never switched off by default.
+ * @property sslContext a whole JDK TLS context (client certificates, a private CA, protocol limits); it takes
+ * precedence over [trustManager]. Host names are still verified. Needs the Netty transport (or your own Ktor client).
+ * @property transport the WebSocket stack ([WebSocketTransport.default]: Netty unless `-Dtether.transport=ktor`).
  */
 public class DialerConfig private constructor(b: Builder) {
     public val url: String = requireNotNull(b.url) { "url is required" }
@@ -32,6 +36,8 @@ public class DialerConfig private constructor(b: Builder) {
     public val pongTimeout: Duration = b.pongTimeout
     public val outgoingFrames: Int = b.outgoingFrames
     public val trustManager: X509TrustManager? = b.trustManager
+    public val sslContext: SSLContext? = b.sslContext
+    public val transport: WebSocketTransport = b.transport ?: WebSocketTransport.default()
 
     init {
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
@@ -48,6 +54,7 @@ public class DialerConfig private constructor(b: Builder) {
         it.url = url; it.headers.putAll(headers); it.tokenProvider = tokenProvider; it.staticToken = staticToken
         it.dialTimeout = dialTimeout; it.maxMessageBytes = maxMessageBytes; it.pingInterval = pingInterval
         it.pongTimeout = pongTimeout; it.outgoingFrames = outgoingFrames; it.trustManager = trustManager
+        it.sslContext = sslContext; it.transport = transport
     }
 
     /** Builds a [DialerConfig]; every setter returns the builder. */
@@ -62,6 +69,8 @@ public class DialerConfig private constructor(b: Builder) {
         internal var pongTimeout: Duration = Duration.ofSeconds(10)
         internal var outgoingFrames: Int = 64
         internal var trustManager: X509TrustManager? = null
+        internal var sslContext: SSLContext? = null
+        internal var transport: WebSocketTransport? = null
 
         public fun url(url: String): Builder = apply { this.url = url }
         public fun header(name: String, value: String): Builder = apply { headers[name] = value }
@@ -76,6 +85,12 @@ public class DialerConfig private constructor(b: Builder) {
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
         public fun outgoingFrames(frames: Int): Builder = apply { outgoingFrames = frames }
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
+
+        /** A whole TLS context (client certificates); takes precedence over [trustManager]. */
+        public fun sslContext(context: SSLContext?): Builder = apply { sslContext = context }
+
+        /** The WebSocket stack: [WebSocketTransport.netty] (default) or [WebSocketTransport.ktor]. */
+        public fun transport(transport: WebSocketTransport): Builder = apply { this.transport = transport }
         public fun build(): DialerConfig = DialerConfig(this)
     }
 

@@ -1,63 +1,52 @@
 package dev.tether.core
 
-import io.ktor.client.plugins.websocket.ClientWebSocketSession
-import io.ktor.websocket.CloseReason
-import io.ktor.websocket.Frame
-import io.ktor.websocket.FrameTooBigException
-import io.ktor.websocket.readReason
-import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ClosedSendChannelException
 import kotlinx.coroutines.channels.ReceiveChannel
-import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.currentCoroutineContext
-import kotlinx.coroutines.isActive
-import kotlinx.coroutines.delay
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.Job
-import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.cancel
 import kotlinx.coroutines.future.asCompletableFuture
 import kotlinx.coroutines.future.future
-import java.util.concurrent.CompletableFuture
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeoutOrNull
-import kotlinx.coroutines.yield
-import java.io.ByteArrayOutputStream
-import java.util.concurrent.atomic.AtomicLong
+import org.slf4j.LoggerFactory
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
 
 /**
- * One open WebSocket made by [WebSocketDialer]: reassembled inbound messages on [incoming], suspending [send]s,
- * automatic pongs to server pings, client pings with a pong deadline, and one recorded reason for its end.
+ * One open WebSocket made by [WebSocketDialer]: whole inbound messages (fragments joined) on [incoming] or to a
+ * [MessageListener], suspending [send]s with backpressure, automatic pongs to server pings, client pings with a pong
+ * deadline, and one recorded reason for its end ([awaitClosed]).
+ *
+ * Threading: the transport reads the socket on one I/O thread ([dispatcher]). A [MessageListener] runs there, inline;
+ * [incoming] is filled from there and stops the socket's reading while its consumer is behind. [send] may be called
+ * from any thread; frames leave in the order their sends were accepted. Java futures complete on a library thread
+ * (use `thenApplyAsync` with your own executor for slow work).
  */
 public class WebSocketConnection internal constructor(
-    private val session: ClientWebSocketSession,
     private val config: DialerConfig,
-    private val listener: MessageListener? = null,
+    listener: MessageListener?,
 ) {
+    @Volatile private var listener: MessageListener? = listener
+    private lateinit var link: Link
     private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
-
-    /**
-     * Data frames on their way to Ktor's outgoing queue, handed over in bursts by [pump]. Callers resumed together
-     * (replies read in one go) send together; handing their frames over one by one woke Ktor's writer, and cost a
-     * socket write and a thread wake-up, per frame (see docs/performance.md).
-     */
-    private val queued = Channel<Frame>(config.outgoingFrames)
-
-    /** Set by [close]: the pump sends this close frame after the data frames queued before it. */
-    @Volatile
-    private var closing: CloseReason? = null
     private val end = CompletableDeferred<ConnectionException>()
-    private val finished = CompletableDeferred<Unit>()
-    private val pongs = Channel<ByteArray>(Channel.CONFLATED)
-    private val pingsSent = AtomicLong()
+    private val released = CompletableDeferred<Unit>()
 
-    /** Java faces run here (a library dispatcher), tied to the session so they end with it. */
-    private val javaFace = CoroutineScope(Dispatchers.Default + SupervisorJob(session.coroutineContext[Job]))
+    // Messages the I/O thread could not hand to [inbound] at once, in order; guarded by itself.
+    private val backlog = ArrayDeque<WsMessage>()
+    private var draining = false
 
-    /** Inbound data messages in arrival order; closed when the connection ends. */
+    /** Java faces and the backlog drain run here (each ends by itself once the connection has ended). */
+    private val scope = CoroutineScope(Dispatchers.Default + SupervisorJob())
+
+    internal fun attach(link: Link): WebSocketConnection = apply { this.link = link }
+
+    /** Inbound data messages in arrival order; closed when the connection ends. Empty when a listener was given. */
     public val incoming: ReceiveChannel<WsMessage> get() = inbound
 
     /**
@@ -65,14 +54,28 @@ public class WebSocketConnection internal constructor(
      * Protocols that answer registration data in the 101 response (webhooktunnel's client URL, the agreed
      * WebSocket subprotocol) read it here.
      */
-    public fun handshakeHeader(name: String): String? = session.call.response.headers[name]
+    public fun handshakeHeader(name: String): String? = link.handshakeHeader(name)
+
+    /**
+     * The I/O thread that reads this connection, as a dispatcher. Latency-critical code that only does short,
+     * non-blocking work may run here (`withContext(connection.dispatcher) { … }`): its sends and the replies that
+     * resume it then need no thread hand-off. Never block on it: while code runs here, the socket is not read.
+     */
+    public val dispatcher: CoroutineDispatcher get() = link.dispatcher
+
+    /** Java face of [dispatcher]: the I/O thread as an executor (for `thenApplyAsync(fn, connection.getExecutor())`). */
+    public val executor: Executor get() = link.dispatcher.asExecutor()
 
     /** True until the connection has ended. */
     public val isOpen: Boolean get() = !end.isCompleted
 
     /** Sends one text message. Suspends while the outgoing queue is full; throws if the connection has ended. */
     @JvmSynthetic
-    public suspend fun send(text: String): Unit = sendFrame(Frame.Text(text))
+    public suspend fun send(text: String): Unit = sendFrame(OutFrame.Text(text))
+
+    /** Sends one binary message. Suspends while the outgoing queue is full; throws if the connection has ended. */
+    @JvmSynthetic
+    public suspend fun send(bytes: ByteArray): Unit = sendFrame(OutFrame.Binary(bytes))
 
     /**
      * Queues one text message without suspending: false when the outgoing queue is full (call [send] to wait for
@@ -80,57 +83,53 @@ public class WebSocketConnection internal constructor(
      */
     public fun trySend(text: String): Boolean {
         if (end.isCompleted) throw end.getCompleted()
-        val result = queued.trySend(Frame.Text(text))
-        if (result.isClosed) throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, result.exceptionOrNull()))
-        return result.isSuccess
+        return link.trySend(OutFrame.Text(text))
     }
 
-    /** Sends one binary message. */
-    @JvmSynthetic
-    public suspend fun send(bytes: ByteArray): Unit = sendFrame(Frame.Binary(true, bytes))
+    /** [trySend] for a binary message. */
+    public fun trySend(bytes: ByteArray): Boolean {
+        if (end.isCompleted) throw end.getCompleted()
+        return link.trySend(OutFrame.Binary(bytes))
+    }
 
-    /** Java face of [send] for text. */
-    public fun sendAsync(text: String): CompletableFuture<Void?> = javaFace.future { send(text); null }
+    /** Java face of [send] for text: completed at once when the queue has room, else when it has. */
+    public fun sendAsync(text: String): CompletableFuture<Void?> = sendAsync(OutFrame.Text(text))
 
-    /** Java face of [send] for bytes. */
-    public fun sendAsync(bytes: ByteArray): CompletableFuture<Void?> = javaFace.future { send(bytes); null }
+    /** Java face of [send] for bytes: completed at once when the queue has room, else when it has. */
+    public fun sendAsync(bytes: ByteArray): CompletableFuture<Void?> = sendAsync(OutFrame.Binary(bytes))
+
+    private fun sendAsync(frame: OutFrame): CompletableFuture<Void?> {
+        // The common case needs no coroutine (and no thread hand-off): there is room in the queue.
+        if (!end.isCompleted && link.trySend(frame)) return CompletableFuture.completedFuture(null)
+        return scope.future { sendFrame(frame); null }
+    }
 
     /** Java: the next inbound message, or null once the connection has ended. */
-    public fun receiveAsync(): CompletableFuture<WsMessage?> = javaFace.future { inbound.receiveCatching().getOrNull() }
+    public fun receiveAsync(): CompletableFuture<WsMessage?> = scope.future { inbound.receiveCatching().getOrNull() }
 
     /** Java face of [close]. */
     @JvmOverloads
-    public fun closeAsync(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): CompletableFuture<ConnectionException> =
-        javaFace.future { close(code, reason) }
+    public fun closeAsync(code: Short = NORMAL_CLOSURE, reason: String = ""): CompletableFuture<ConnectionException> =
+        scope.future { close(code, reason) }
 
     /** Java face of [awaitClosed]. */
     public fun closedFuture(): CompletableFuture<ConnectionException> = end.asCompletableFuture()
 
-    private suspend fun sendFrame(frame: Frame) {
+    private suspend fun sendFrame(frame: OutFrame) {
         if (end.isCompleted) throw end.getCompleted()
-        try {
-            queued.send(frame)
-        } catch (e: ClosedSendChannelException) {
-            throw (if (end.isCompleted) end.getCompleted() else ConnectionClosedException(null, null, e))
-        } catch (e: CancellationException) {
-            if (end.isCompleted) throw end.getCompleted()
-            if (!currentCoroutineContext().isActive) throw e
-            // Not this caller's cancellation: the pump stopped because the connection is ending; report why.
-            throw end.await()
-        }
+        link.send(frame)
     }
 
     /**
-     * Closes the connection with [code] and [reason] and waits (at most 1 s) for it to end. Returns the reason
-     * the connection ended.
+     * Closes the connection with [code] and [reason] and waits (at most 1 s) for it to end. Every message whose send
+     * was accepted before goes out first. Returns the reason the connection ended.
      */
     @JvmSynthetic
-    public suspend fun close(code: Short = CloseReason.Codes.NORMAL.code, reason: String = ""): ConnectionException {
-        // The pump sends the close frame after the data frames already queued: what send accepted goes out first.
-        closing = CloseReason(code, reason)
+    public suspend fun close(code: Short = NORMAL_CLOSURE, reason: String = ""): ConnectionException {
+        if (!end.isCompleted) link.sendClose(code, reason)
         ended(ConnectionClosedException(code.toInt(), reason))
-        // The peer's answering close ends the read loop; a peer that never answers is cut off.
-        if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { finished.await() } == null) session.cancel()
+        // The peer's answering close ends the socket; a peer that never answers is cut off.
+        if (withTimeoutOrNull(CLOSE_WAIT_MILLIS) { released.await() } == null) link.abort()
         return end.getCompleted()
     }
 
@@ -138,138 +137,109 @@ public class WebSocketConnection internal constructor(
     @JvmSynthetic
     public suspend fun awaitClosed(): ConnectionException = end.await()
 
+    // ---- transport side --------------------------------------------------------------------------------------
+
+    /** Records why the connection ended (the first cause wins) and closes [incoming]. */
     internal fun ended(cause: ConnectionException) {
-        if (end.complete(cause)) {
-            inbound.close()
-            queued.close() // no new frames; the pump still hands over what is queued
-        }
+        if (end.complete(cause)) inbound.close()
     }
 
-    internal suspend fun run() {
-        try {
-            coroutineScope {
-                val pump = launch { pump() }
-                val pinger = if (config.pingInterval.isZero) null else launch { pingLoop() }
-                try {
-                    readLoop()
-                } finally {
-                    pinger?.cancel()
-                    pump.cancel()
-                }
-            }
-        } catch (e: KeepAliveFailure) {
-            ended(e.exception)
-        } catch (e: FrameTooBigException) {
-            ended(MessageTooLargeException(config.maxMessageBytes))
-        } catch (e: CancellationException) {
-            ended(ConnectionClosedException(null, "cancelled"))
-            throw e
-        } catch (e: Exception) {
-            ended(ConnectionClosedException(null, null, e))
-        } finally {
-            ended(ConnectionClosedException(null, null))
-            finished.complete(Unit)
-        }
+    /** Why the connection ended, once it has. */
+    internal val endCause: ConnectionException? get() = if (end.isCompleted) end.getCompleted() else null
+
+    /** The socket is gone and its resources released. */
+    internal fun released() {
+        ended(ConnectionClosedException(null, null))
+        released.complete(Unit)
     }
 
-    private suspend fun readLoop() {
-        var partial: ByteArrayOutputStream? = null
-        var partialIsText = false
-        for (frame in session.incoming) {
-            when (frame) {
-                is Frame.Ping -> session.outgoing.send(Frame.Pong(frame.data))
-                is Frame.Pong -> pongs.trySend(frame.data)
-                is Frame.Close -> {
-                    val reason = frame.readReason()
-                    ended(ConnectionClosedException(reason?.code?.toInt(), reason?.message))
-                    session.outgoing.trySend(Frame.Close(reason ?: CloseReason(CloseReason.Codes.NORMAL, "")))
-                    return
-                }
-                is Frame.Text, is Frame.Binary -> {
-                    // Ktor applies maxFrameSize only after the upgrade completes, so an early frame can be larger.
-                    if ((partial?.size() ?: 0).toLong() + frame.data.size > config.maxMessageBytes) {
-                        ended(MessageTooLargeException(config.maxMessageBytes))
-                        session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.TOO_BIG, "message too big")))
-                        return
-                    }
-                    if (partial == null && frame.fin) {
-                        deliver(frame is Frame.Text, frame.data)
-                        continue
-                    }
-                    val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = frame is Frame.Text }
-                    buffer.write(frame.data)
-                    if (frame.fin) {
-                        partial = null
-                        deliver(partialIsText, buffer.toByteArray())
-                    }
-                }
-                else -> Unit
-            }
+    /**
+     * Hands inbound messages to [listener] from now on, inline on the I/O thread, starting with those already queued
+     * for [incoming] (in order). For protocols layered on a connection they did not dial (`Session.client(connection)`).
+     * Returns false, changing nothing, when [incoming] is behind its reader or a listener is already set: the caller
+     * then keeps reading [incoming].
+     */
+    @InternalTetherApi
+    public fun listen(listener: MessageListener): Boolean {
+        synchronized(backlog) {
+            if (this.listener != null || draining) return false
+            while (true) notify(listener, inbound.tryReceive().getOrNull() ?: break)
+            this.listener = listener
         }
-        // The reader stopped without a close frame; Ktor closes incoming with the failure, if any.
+        return true
     }
 
-    private suspend fun deliver(text: Boolean, data: ByteArray) {
-        val message = if (text) WsMessage.Text(data.decodeToString()) else WsMessage.Binary(data)
-        if (listener != null) {
-            try {
-                listener.onMessage(message)
-            } catch (e: Exception) {
-                log.warn("message listener threw; the message is dropped", e)
+    /**
+     * One whole inbound message, from the transport's reader (one thread at a time, never blocking): to the listener,
+     * or to [incoming]. When [incoming] is full the socket stops being read until its consumer catches up.
+     */
+    internal fun deliver(message: WsMessage) {
+        listener?.let { notify(it, message); return }
+        var start = false
+        synchronized(backlog) {
+            listener?.let { notify(it, message); return }
+            if (!draining) {
+                if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
+                draining = true
+                start = true
+                link.pauseReading()
             }
-            return
+            backlog.addLast(message)
+        }
+        if (start) scope.launch(Dispatchers.Unconfined) { drain() }
+    }
+
+    /** [deliver] for transports whose reader is a coroutine: waits for room instead of pausing the socket. */
+    internal suspend fun deliverSuspending(message: WsMessage) {
+        listener?.let { notify(it, message); return }
+        synchronized(backlog) {
+            listener?.let { notify(it, message); return }
+            if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
+            draining = true // keeps [listen] from switching while this message waits for room
         }
         try {
             inbound.send(message)
         } catch (_: ClosedSendChannelException) {
             // The connection already ended; the consumer has been told why.
-        }
-    }
-
-    /**
-     * Hands queued frames to Ktor's outgoing queue. Woken by the first frame of a burst, it yields once, so that the
-     * other callers already resumed on this worker queue theirs, then hands over everything queued in one go.
-     */
-    private suspend fun pump() {
-        val out = session.outgoing
-        try {
-            while (true) {
-                val first = queued.receiveCatching().getOrNull() ?: break
-                yield()
-                out.send(first)
-                while (true) out.send(queued.tryReceive().getOrNull() ?: break)
-            }
-            closing?.let { out.send(Frame.Close(it)) } // waits for room: close() bounds the wait
-        } catch (_: ClosedSendChannelException) {
-            // Ktor's side ended; the read loop reports why.
         } finally {
-            queued.cancel() // senders waiting for room must not wait for a pump that is gone
+            synchronized(backlog) { draining = false }
         }
     }
 
-    private suspend fun pingLoop() {
-        val interval = config.pingInterval.toMillis()
-        val timeout = config.pongTimeout.toMillis()
+    private fun notify(listener: MessageListener, message: WsMessage) {
+        try {
+            listener.onMessage(message)
+        } catch (e: Exception) {
+            log.warn("message listener threw; the message is dropped", e)
+        }
+    }
+
+    private suspend fun drain() {
         while (true) {
-            delay(interval)
-            val payload = pingsSent.incrementAndGet().toString().encodeToByteArray()
-            session.outgoing.send(Frame.Ping(payload))
-            val answered = withTimeoutOrNull(timeout) {
-                while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
+            val next = synchronized(backlog) {
+                backlog.firstOrNull() ?: run {
+                    draining = false
+                    link.resumeReading()
+                    null
+                }
+            } ?: return
+            try {
+                inbound.send(next)
+            } catch (_: ClosedSendChannelException) {
+                synchronized(backlog) { backlog.clear(); draining = false }
+                return
             }
-            if (answered == null) {
-                val expired = KeepAliveExpiredException(timeout)
-                ended(expired) // first, so the peer's echo of our close cannot claim to be the cause
-                session.outgoing.trySend(Frame.Close(CloseReason(CloseReason.Codes.GOING_AWAY, "ping failed")))
-                throw KeepAliveFailure(expired)
-            }
+            synchronized(backlog) { backlog.removeFirst() }
         }
     }
 
-    private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(exception.message, null, false, false)
+    internal companion object {
+        private val log = LoggerFactory.getLogger(WebSocketConnection::class.java)
 
-    private companion object {
-        private val log = org.slf4j.LoggerFactory.getLogger(WebSocketConnection::class.java)
+        /** Close code 1000. */
+        const val NORMAL_CLOSURE: Short = 1000
+
+        /** Messages [incoming] holds before the socket stops being read. */
         const val INBOUND_QUEUE = 256
         const val CLOSE_WAIT_MILLIS = 1_000L
     }

@@ -88,4 +88,27 @@ class WebSocketDialerJavaTest {
             assertEquals(401, auth.getStatus());
         }
     }
+
+    @Test
+    void bothTransportsFromJavaWithAListenerOnTheIoThreadAndNonSuspendingSends() throws Exception {
+        for (WebSocketTransport transport : new WebSocketTransport[] {WebSocketTransport.netty(), WebSocketTransport.ktor()}) {
+            server.enqueue(echoUpgrade());
+            DialerConfig config = DialerConfig.builder()
+                    .url("ws://127.0.0.1:" + server.getPort() + "/connect")
+                    .pingInterval(Duration.ZERO)
+                    .transport(transport)
+                    .build();
+            try (WebSocketDialer dialer = new WebSocketDialer(config)) {
+                java.util.concurrent.LinkedBlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+                WebSocketConnection conn = dialer.dialAsync(m -> got.add(((WsMessage.Text) m).getText())).get(10, TimeUnit.SECONDS);
+                assertEquals(true, conn.trySend("one"));
+                assertEquals("echo:one", got.poll(10, TimeUnit.SECONDS));
+                // Code on the connection's I/O thread: the executor face of its dispatcher.
+                String sent = CompletableFuture.supplyAsync(() -> conn.trySend("two") ? "queued" : "full", conn.getExecutor()).get(10, TimeUnit.SECONDS);
+                assertEquals("queued", sent);
+                assertEquals("echo:two", got.poll(10, TimeUnit.SECONDS));
+                conn.closeAsync().get(10, TimeUnit.SECONDS);
+            }
+        }
+    }
 }

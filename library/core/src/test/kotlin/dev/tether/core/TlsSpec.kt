@@ -21,12 +21,12 @@ import javax.net.ssl.X509TrustManager
 class TlsSpec : FunSpec({
     val password = "changeit".toCharArray()
 
-    fun selfSignedKeyStore(dir: File): KeyStore {
+    fun selfSignedKeyStore(dir: File, san: String = "ip:127.0.0.1,dns:localhost"): KeyStore {
         val file = File(dir, "server.p12")
         val keytool = File(System.getProperty("java.home"), "bin/keytool").path
         val process = ProcessBuilder(
             keytool, "-genkeypair", "-alias", "tether", "-keyalg", "RSA", "-keysize", "2048",
-            "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
+            "-dname", "CN=127.0.0.1", "-ext", "SAN=$san", "-validity", "2",
             "-storetype", "PKCS12", "-keystore", file.path, "-storepass", "changeit", "-keypass", "changeit",
         ).redirectErrorStream(true).start()
         process.waitFor(60, TimeUnit.SECONDS) shouldBe true
@@ -34,11 +34,16 @@ class TlsSpec : FunSpec({
         return KeyStore.getInstance("PKCS12").apply { file.inputStream().use { load(it, password) } }
     }
 
-    fun tlsServer(keyStore: KeyStore): MockWebServer {
-        val kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore, password) }
-        val context = SSLContext.getInstance("TLSv1.2").apply { init(kmf.keyManagers, null, null) }
+    fun keyManagers(keyStore: KeyStore) = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore, password) }.keyManagers
+    fun trustManager(keyStore: KeyStore) = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
+        .trustManagers.filterIsInstance<X509TrustManager>().first()
+
+    fun tlsServer(keyStore: KeyStore, clientCertificates: Boolean = false): MockWebServer {
+        val trust = if (clientCertificates) arrayOf(trustManager(keyStore)) else null
+        val context = SSLContext.getInstance("TLSv1.2").apply { init(keyManagers(keyStore), trust, null) }
         return MockWebServer().apply {
             useHttps(context.socketFactory)
+            if (clientCertificates) requireClientAuth()
             enqueue(
                 MockResponse.Builder().webSocketUpgrade(object : WebSocketListener() {
                     override fun onClosing(webSocket: okhttp3.WebSocket, code: Int, reason: String) {
@@ -50,23 +55,54 @@ class TlsSpec : FunSpec({
         }
     }
 
-    test("a wss dial to a server with an untrusted certificate fails") {
-        tlsServer(selfSignedKeyStore(tempdir())).use { server ->
-            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { dialTimeout(Duration.ofSeconds(10)) }).use { d ->
-                shouldThrow<DialFailedException> { d.dial() }
+    for ((name, stack) in listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())) context(name) {
+        test("a wss dial to a server with an untrusted certificate fails") {
+            tlsServer(selfSignedKeyStore(tempdir())).use { server ->
+                WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { dialTimeout(Duration.ofSeconds(10)); transport(stack) }).use { d ->
+                    shouldThrow<DialFailedException> { d.dial() }
+                }
+            }
+        }
+
+        test("a wss dial succeeds when the certificate is trusted through the configured trust manager") {
+            val keyStore = selfSignedKeyStore(tempdir())
+            val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
+                .trustManagers.filterIsInstance<X509TrustManager>().first()
+            tlsServer(keyStore).use { server ->
+                WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { trustManager(trust); transport(stack) }).use { d ->
+                    val conn = d.dial()
+                    conn.isOpen shouldBe true
+                    conn.close()
+                }
             }
         }
     }
 
-    test("a wss dial succeeds when the certificate is trusted through the configured trust manager") {
+    test("netty: a client certificate from DialerConfig.sslContext is presented to a server that requires one") {
         val keyStore = selfSignedKeyStore(tempdir())
-        val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
-            .trustManagers.filterIsInstance<X509TrustManager>().first()
-        tlsServer(keyStore).use { server ->
-            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { trustManager(trust) }).use { d ->
+        val withCertificate = SSLContext.getInstance("TLS").apply { init(keyManagers(keyStore), arrayOf(trustManager(keyStore)), null) }
+        tlsServer(keyStore, clientCertificates = true).use { server ->
+            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { sslContext(withCertificate) }).use { d ->
                 val conn = d.dial()
                 conn.isOpen shouldBe true
                 conn.close()
+            }
+        }
+        tlsServer(keyStore, clientCertificates = true).use { server ->
+            val trustOnly = SSLContext.getInstance("TLS").apply { init(null, arrayOf(trustManager(keyStore)), null) }
+            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { sslContext(trustOnly) }).use { d ->
+                shouldThrow<ConnectionException> { d.dial() }
+            }
+        }
+    }
+
+    test("netty: the certificate must name the host dialled (hostname verification is on)") {
+        // Trusted, but issued for another name only.
+        val keyStore = selfSignedKeyStore(tempdir(), san = "dns:elsewhere.test")
+        tlsServer(keyStore).use { server ->
+            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { trustManager(trustManager(keyStore)) }).use { d ->
+                val e = shouldThrow<DialFailedException> { d.dial() }
+                generateSequence<Throwable>(e) { it.cause }.any { it is javax.net.ssl.SSLHandshakeException } shouldBe true
             }
         }
     }

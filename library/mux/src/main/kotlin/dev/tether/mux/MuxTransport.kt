@@ -1,20 +1,28 @@
 package dev.tether.mux
 
-import dev.tether.core.ConnectionClosedException
+import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WsMessage
 import io.ktor.websocket.Frame
 import io.ktor.websocket.WebSocketSession
 import io.ktor.websocket.readReason
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
 import org.slf4j.LoggerFactory
 import java.io.ByteArrayOutputStream
 import java.util.concurrent.atomic.AtomicLong
 
 /** What a [Session] needs from a WebSocket: whole binary messages both ways, pings, and an abrupt close. */
 internal interface MuxTransport {
-    /** The next whole binary message (fragments joined; text dropped), or null once the connection ended. */
-    suspend fun receive(): ByteArray?
+    /**
+     * Starts handing every whole inbound binary message (fragments joined; text dropped) to [onMessage], one at a
+     * time in order, on the transport's reader, which must not block; then the reason the connection ended to
+     * [onEnd], once. Coroutines it needs run in [scope].
+     */
+    fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit)
 
     /** Sends one binary message; throws once the connection ended. */
     suspend fun send(message: ByteArray)
@@ -28,37 +36,72 @@ internal interface MuxTransport {
     /** Pongs received so far. */
     val pongs: Long
 
-    /** Why the connection ended, once [receive] returned null. */
-    suspend fun endReason(): MuxException
-
     /** Drops the connection now. */
     fun close()
 }
 
 /**
- * A client [WebSocketConnection] of tether-core. It pings by itself (DialerConfig.pingInterval / pongTimeout), so
- * its keepalive expiry ends the session with [KeepAliveExpiredException].
+ * A transport whose reader is a coroutine that pulls messages ([receive]); [start] runs that loop in the session's
+ * scope.
  */
+internal abstract class PullTransport : MuxTransport {
+    /** The next whole binary message, or null once the connection ended. */
+    abstract suspend fun receive(): ByteArray?
+
+    /** Why the connection ended, once [receive] returned null. */
+    abstract suspend fun endReason(): MuxException
+
+    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
+        scope.launch(CoroutineName("wsmux-reader")) {
+            val reason = try {
+                while (true) onMessage(receive() ?: break)
+                endReason()
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                SessionClosedException("session closed: the WebSocket failed (${e.message})", e)
+            }
+            onEnd(reason)
+        }
+    }
+}
+
+/**
+ * A client [WebSocketConnection] of tether-core. Frames are handled inline on the connection's I/O thread when the
+ * connection lets the session listen ([WebSocketConnection.listen]), otherwise read from its incoming channel. It
+ * pings by itself (DialerConfig.pingInterval / pongTimeout), so its keepalive expiry ends the session with
+ * [KeepAliveExpiredException].
+ */
+@OptIn(InternalTetherApi::class)
 internal class ConnectionTransport(private val connection: WebSocketConnection) : MuxTransport {
     override val keepsAliveItself: Boolean get() = true
     override val pongs: Long get() = 0
 
-    override suspend fun receive(): ByteArray? {
-        while (true) {
-            when (val m = connection.incoming.receiveCatching().getOrNull() ?: return null) {
-                is WsMessage.Binary -> return m.bytes
-                is WsMessage.Text -> log.debug("text message of {} chars ignored", m.text.length)
+    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
+        val inline = connection.listen { m -> if (m is WsMessage.Binary) onMessage(m.bytes) else ignored(m) }
+        scope.launch(CoroutineName("wsmux-reader")) {
+            if (!inline) {
+                while (true) {
+                    when (val m = connection.incoming.receiveCatching().getOrNull() ?: break) {
+                        is WsMessage.Binary -> onMessage(m.bytes)
+                        else -> ignored(m)
+                    }
+                }
             }
+            onEnd(endReason(connection.awaitClosed()))
         }
+    }
+
+    private fun ignored(m: WsMessage) {
+        if (m is WsMessage.Text) log.debug("text message of {} chars ignored", m.text.length)
     }
 
     override suspend fun send(message: ByteArray) = connection.send(message)
 
     override suspend fun ping() = Unit
 
-    override suspend fun endReason(): MuxException = when (val e = connection.awaitClosed()) {
+    private fun endReason(e: dev.tether.core.ConnectionException): MuxException = when (e) {
         is dev.tether.core.KeepAliveExpiredException -> KeepAliveExpiredException(e.timeoutMillis, e)
-        is ConnectionClosedException -> SessionClosedException("session closed: the WebSocket ended (${e.message})", e)
         else -> SessionClosedException("session closed: the WebSocket ended (${e.message})", e)
     }
 
@@ -76,7 +119,7 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
  * A raw Ktor [WebSocketSession] (server `webSocketRaw`, or a raw client session): this transport answers pings,
  * counts pongs and joins fragments itself.
  */
-internal class KtorSessionTransport(private val session: WebSocketSession) : MuxTransport {
+internal class KtorSessionTransport(private val session: WebSocketSession) : PullTransport() {
     private val pongCount = AtomicLong()
     @Volatile private var peerClose: String? = null
     @Volatile private var failure: Throwable? = null

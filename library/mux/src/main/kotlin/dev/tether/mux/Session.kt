@@ -54,7 +54,7 @@ public class Session internal constructor(
     @Volatile private var closeCallback: Runnable? = config.closeCallback
 
     init {
-        scope.launch(CoroutineName("wsmux-reader")) { readLoop() }
+        transport.start(scope, ::handle, ::end)
         if (!transport.keepsAliveItself && !config.keepAliveInterval.isZero) {
             scope.launch(CoroutineName("wsmux-keepalive")) { keepAliveLoop() }
         }
@@ -177,21 +177,8 @@ public class Session internal constructor(
         return id
     }
 
-    private suspend fun readLoop() {
-        try {
-            while (true) {
-                val message = transport.receive() ?: break
-                handle(message)
-            }
-            end(transport.endReason())
-        } catch (e: CancellationException) {
-            throw e
-        } catch (e: Exception) {
-            end(SessionClosedException("session closed: the WebSocket failed (${e.message})", e))
-        }
-    }
-
-    private suspend fun handle(message: ByteArray) {
+    /** One inbound frame, on the transport's reader (inline on the I/O thread over a tether-core connection). */
+    private fun handle(message: ByteArray) {
         val frame = try {
             MuxFrame.decode(message)
         } catch (e: MalformedFrameException) {
@@ -212,7 +199,7 @@ public class Session internal constructor(
         return s
     }
 
-    private suspend fun onSyn(id: Int) {
+    private fun onSyn(id: Int) {
         var tooMany = false
         synchronized(lock) {
             if (ended.isCompleted) return
@@ -226,8 +213,11 @@ public class Session internal constructor(
             if (acceptQueue.trySend(stream).isSuccess) streams[id] = stream else tooMany = true
         }
         if (tooMany) {
-            withTimeoutOrNull(config.keepAliveInterval.toMillis().coerceAtLeast(1_000)) { sendQuietly(MuxFrame.Fin(id)) }
-            end(TooManySynsException())
+            // FIN the stream that did not fit, then abort (B/C); never blocking the reader.
+            scope.launch {
+                withTimeoutOrNull(config.keepAliveInterval.toMillis().coerceAtLeast(1_000)) { sendQuietly(MuxFrame.Fin(id)) }
+                end(TooManySynsException())
+            }
         }
     }
 

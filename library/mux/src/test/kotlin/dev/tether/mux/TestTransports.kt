@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicLong
  * One end of an in-memory WebSocket: what the session sends lands in [sent]; the test (or a paired transport)
  * pushes inbound messages with [deliver]. Pongs answer pings only while [answerPings] is true.
  */
-internal class ScriptedTransport : MuxTransport {
+internal class ScriptedTransport : PullTransport() {
     val inbound = Channel<ByteArray>(Channel.UNLIMITED)
     val sent = Channel<ByteArray>(Channel.UNLIMITED)
     var peer: ScriptedTransport? = null

@@ -1,0 +1,40 @@
+package dev.tether.core
+
+import kotlinx.coroutines.CoroutineDispatcher
+
+/** A data message on its way out. */
+internal sealed class OutFrame {
+    class Text(val text: String) : OutFrame()
+    class Binary(val bytes: ByteArray) : OutFrame()
+}
+
+/**
+ * One open WebSocket as a transport implements it, under a [WebSocketConnection]. The transport calls back into the
+ * connection with [WebSocketConnection.deliver] (on its I/O thread), [WebSocketConnection.ended] and
+ * [WebSocketConnection.released]; everything else the connection needs is here.
+ */
+internal interface Link {
+    /** A header of the 101 response (case-insensitive; the first of repeated ones), or null. */
+    fun handshakeHeader(name: String): String?
+
+    /** The thread that reads this socket, as a dispatcher (see [WebSocketConnection.dispatcher]). */
+    val dispatcher: CoroutineDispatcher
+
+    /** Queues [frame] behind the frames queued before it; suspends while the queue is full. */
+    suspend fun send(frame: OutFrame)
+
+    /** Queues [frame] if there is room now. */
+    fun trySend(frame: OutFrame): Boolean
+
+    /** Queues a close frame behind everything queued; the socket closes once the peer answers or [abort] runs. */
+    fun sendClose(code: Short, reason: String)
+
+    /** Drops the socket now. */
+    fun abort()
+
+    /** Stops reading the socket until [resumeReading] (the consumer of [WebSocketConnection.incoming] is behind). */
+    fun pauseReading()
+
+    /** Reads the socket again. */
+    fun resumeReading()
+}

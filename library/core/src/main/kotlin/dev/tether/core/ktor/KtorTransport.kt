@@ -1,0 +1,108 @@
+package dev.tether.core.ktor
+
+import dev.tether.core.ConnectionClosedException
+import dev.tether.core.ConnectionException
+import dev.tether.core.DialFailedException
+import dev.tether.core.DialerConfig
+import dev.tether.core.MessageListener
+import dev.tether.core.TransportDial
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketTransport
+import dev.tether.core.refusedUpgrade
+import io.ktor.client.HttpClient
+import io.ktor.client.engine.cio.CIO
+import io.ktor.client.plugins.websocket.ClientWebSocketSession
+import io.ktor.client.plugins.websocket.WebSockets
+import io.ktor.client.request.header
+import io.ktor.client.request.prepareRequest
+import io.ktor.client.request.url
+import io.ktor.client.statement.HttpResponsePipeline
+import io.ktor.http.HttpHeaders
+import io.ktor.http.HttpStatusCode
+import io.ktor.http.isWebsocket
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+
+/** [WebSocketTransport.ktor]: Ktor's client, [given] by the caller or a CIO client per dialer. */
+internal class KtorTransport(private val given: HttpClient?) : WebSocketTransport() {
+    override fun open(config: DialerConfig): TransportDial = KtorDial(config, given)
+}
+
+/** The sockets of one dialer on a Ktor client: one coroutine per socket runs its [KtorLink]. */
+internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : TransportDial {
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("tether-ktor"))
+    private val ownsClient = given == null
+    private val client: HttpClient = given ?: HttpClient(CIO) {
+        expectSuccess = false
+        install(WebSockets) {
+            maxFrameSize = config.maxMessageBytes
+            // Bounded, so a suspending send applies backpressure instead of queueing without limit.
+            channels { outgoing = bounded(config.outgoingFrames) }
+        }
+        engine {
+            // The dial timeout is ours; a CIO request timeout would also cut long-lived WebSockets.
+            requestTimeout = 0
+            config.trustManager?.let { tm -> https { trustManager = tm } }
+        }
+    }
+
+    init {
+        require(config.sslContext == null || !ownsClient) {
+            "DialerConfig.sslContext (client certificates) needs the Netty transport or your own Ktor client"
+        }
+        // Catch a refused upgrade before Ktor turns it into an untyped WebSocketException, keeping the status.
+        client.responsePipeline.intercept(HttpResponsePipeline.Receive) {
+            val response = context.response
+            if (response.call.request.url.protocol.isWebsocket() && response.status != HttpStatusCode.SwitchingProtocols) {
+                throw refusedUpgrade(config.url, response.status.value, response.headers[HttpHeaders.RetryAfter])
+            }
+        }
+    }
+
+    override suspend fun open(url: String, headers: Map<String, String>, listener: MessageListener?): WebSocketConnection {
+        val opened = CompletableDeferred<WebSocketConnection>()
+        val job = scope.launch(CoroutineName("tether-ws")) {
+            var connection: WebSocketConnection? = null
+            try {
+                client.prepareRequest {
+                    url(url)
+                    for ((k, v) in headers) header(k, v)
+                }.body<ClientWebSocketSession, Unit> { session ->
+                    val c = WebSocketConnection(config, listener)
+                    val link = KtorLink(session, config, c)
+                    c.attach(link)
+                    connection = c
+                    opened.complete(c)
+                    // The read loop only runs non-blocking code (listeners must not block), so it belongs on the CPU
+                    // pool: resuming a caller from there queues it on the same worker instead of waking a thread of
+                    // another pool (docs/performance.md).
+                    withContext(Dispatchers.Default) { link.run() }
+                }
+            } catch (e: Throwable) {
+                val mapped = if (e is ConnectionException || e is CancellationException) e else DialFailedException(config.url, e)
+                if (!opened.completeExceptionally(mapped)) {
+                    connection?.ended(mapped as? ConnectionException ?: ConnectionClosedException(null, null, e))
+                }
+                if (e is CancellationException) throw e
+            }
+        }
+        try {
+            return opened.await()
+        } catch (e: Throwable) {
+            job.cancel()
+            throw e
+        }
+    }
+
+    override fun close() {
+        scope.cancel()
+        if (ownsClient) client.close()
+    }
+}
