@@ -79,7 +79,7 @@ class RelayManagerConformanceSpec : FunSpec({
                             m.serve(); cb.connect()
                             val bSide = async { cb.openConn(a) }
                             m.openConn(foreign.url, b)
-                            bSide.await()
+                            val toA = bSide.await()
                             val same = AtomicInteger()
                             val other = Channel<Int>(4)
                             val listener = Manager.OnServerCloseListener { same.incrementAndGet() }
@@ -89,6 +89,8 @@ class RelayManagerConformanceSpec : FunSpec({
                             foreign.fake!!.faults.dropPeer(a)
                             other.receive() shouldBe 1
                             m.foreignRelays() shouldBe emptySet()
+                            // B hears that A went offline on its own session, independently of A's drop.
+                            shouldThrow<ConnClosedException> { while (true) toA.read() }
                             // The next openConn dials the foreign relay afresh.
                             val again = async { cb.openConn(a) }
                             m.openConn(foreign.url, b).isOpen shouldBe true

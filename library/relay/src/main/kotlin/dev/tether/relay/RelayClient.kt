@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.relay
 
 import dev.tether.core.ConnectionClosedException
@@ -274,6 +276,12 @@ public class RelayClient @JvmOverloads constructor(
 
     private fun live(): Session? = session?.takeIf { !it.ended.isCompleted }
 
+    /** [Session.handle]'s answer when the server closed the session. */
+    private object CLOSED
+
+    /** A Transport the reader must wait to deliver (backpressure mode, full queue). */
+    private class Waiting(val conn: RelayConn, val payload: ByteArray)
+
     /** One authenticated WebSocket and the connections over it. */
     private inner class Session(val connection: WebSocketConnection, val instanceUrl: String) : RelayConn.Link {
         val job: Job = SupervisorJob(this@RelayClient.scope.coroutineContext[Job])
@@ -285,8 +293,25 @@ public class RelayClient @JvmOverloads constructor(
         @Volatile private var teardown: Job? = null
 
         fun start() {
-            scope.launch(CoroutineName("tether-relay-read")) { readLoop() }
+            // Frames are handled inline on the connection's I/O thread; backpressure mode needs a reader that can
+            // wait for the application, so it keeps the reading coroutine.
+            val inline = !options.backpressure && connection.listen { message -> onInline(message) }
+            if (inline) {
+                scope.launch(CoroutineName("tether-relay-watch")) { end(lost(connection.awaitClosed()), graceful = false) }
+            } else {
+                scope.launch(CoroutineName("tether-relay-read")) { readLoop() }
+            }
             scope.launch(CoroutineName("tether-relay-health")) { healthLoop() }
+        }
+
+        /** One inbound message on the I/O thread. */
+        private fun onInline(message: WsMessage) {
+            if (ended.isCompleted) return
+            val bytes = (message as? WsMessage.Binary)?.bytes
+            when {
+                bytes == null -> end(RelaySessionLostException("the server sent a text frame"), graceful = false)
+                handle(bytes) === CLOSED -> end(ServerClosedException(), graceful = false)
+            }
         }
 
         override suspend fun send(peerId: PeerId, payload: ByteArray) {
@@ -332,9 +357,12 @@ public class RelayClient @JvmOverloads constructor(
                         cause = RelaySessionLostException("the server sent a text frame")
                         break
                     }
-                    if (!handle(bytes)) {
-                        cause = ServerClosedException()
-                        break
+                    when (val outcome = handle(bytes)) {
+                        CLOSED -> {
+                            cause = ServerClosedException()
+                            break
+                        }
+                        is Waiting -> outcome.conn.deliver(outcome.payload)
                     }
                 }
             } catch (e: CancellationException) {
@@ -345,26 +373,29 @@ public class RelayClient @JvmOverloads constructor(
             end(cause ?: lost(connection.awaitClosed()), graceful = false)
         }
 
-        /** Handles one inbound message; false when the server closed the session. */
-        private suspend fun handle(bytes: ByteArray): Boolean {
+        /**
+         * Handles one inbound message without waiting: null to go on, [CLOSED] when the server closed the session, or
+         * a [Waiting] Transport for a connection whose queue is full in backpressure mode (the reader waits for it).
+         */
+        private fun handle(bytes: ByteArray): Any? {
             val message = try {
                 RelayMessage.decode(bytes)
             } catch (e: MalformedRelayMessageException) {
                 // Upstream logs and skips what it cannot parse; the session stays up.
                 malformed.incrementAndGet()
                 log.warn("skipping a relay message from {}: {}", serverUrl, e.message)
-                return true
+                return null
             }
             when (message) {
                 is Transport -> {
                     val conn = conns[message.peerId]
-                    if (conn != null) conn.deliver(message.payload) else early.put(message.peerId, message.payload)
+                    if (conn == null) early.put(message.peerId, message.payload) else if (!conn.offer(message.payload)) return Waiting(conn, message.payload)
                 }
                 RelayMessage.HealthCheck -> {
                     healthSeen = true
-                    sendQuietly(RelayMessage.HealthCheck)
+                    sendSoon(RelayMessage.HealthCheck)
                 }
-                RelayMessage.Close -> return false
+                RelayMessage.Close -> return CLOSED
                 is PeerStateMessage.PeersOnline -> message.peerIds.forEach { waiters[it]?.complete(Unit) }
                 is PeerStateMessage.PeersWentOffline -> {
                     val gone = message.peerIds.filter { waiters[it] == null }.mapNotNull { id -> conns.remove(id)?.let { id to it } }
@@ -372,14 +403,21 @@ public class RelayClient @JvmOverloads constructor(
                         droppedInClosedConns.addAndGet(conn.droppedCount)
                         conn.remoteClosed("the remote peer went offline")
                     }
-                    if (gone.isNotEmpty()) sendQuietly(PeerStateMessage.UnsubscribePeerState(gone.map { it.first }))
+                    if (gone.isNotEmpty()) sendSoon(PeerStateMessage.UnsubscribePeerState(gone.map { it.first }))
                 }
                 else -> {
                     malformed.incrementAndGet()
                     log.warn("skipping an unexpected {} from {}", message, serverUrl)
                 }
             }
-            return true
+            return null
+        }
+
+        /** Sends a control message from the reader without waiting: queued now if there is room, else by a coroutine. */
+        private fun sendSoon(message: RelayMessage) {
+            val single = message !is PeerStateMessage
+            val queued = single && !ended.isCompleted && runCatching { connection.trySend(message.encode()) }.getOrDefault(false)
+            if (!queued) scope.launch { sendQuietly(message) }
         }
 
         private suspend fun healthLoop() {

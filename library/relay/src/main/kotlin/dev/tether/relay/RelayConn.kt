@@ -176,17 +176,31 @@ public class RelayConn internal constructor(
     override fun toString(): String = "RelayConn(${localPeerId?.let { "$it -> " } ?: ""}$peerId via $instanceUrl)"
 
     /** Queues one inbound message; counts (and reports) a drop when the queue is full. */
-    internal suspend fun deliver(payload: ByteArray) {
-        received.incrementAndGet()
-        if (backpressure) {
-            try {
-                queue.send(payload)
-            } catch (_: Exception) {
-                countDrop()
-            }
-            return
+    /**
+     * Queues [payload] without waiting: a full queue drops it (counted), except in backpressure mode, where false
+     * says the caller must wait with [deliver] (and stop reading the socket meanwhile).
+     */
+    internal fun offer(payload: ByteArray): Boolean {
+        val result = queue.trySend(payload)
+        if (result.isSuccess) {
+            received.incrementAndGet()
+            return true
         }
-        if (!queue.trySend(payload).isSuccess) countDrop()
+        if (backpressure && !result.isClosed) return false
+        received.incrementAndGet()
+        countDrop()
+        return true
+    }
+
+    /** Queues [payload], waiting for room in backpressure mode. */
+    internal suspend fun deliver(payload: ByteArray) {
+        if (offer(payload)) return
+        received.incrementAndGet()
+        try {
+            queue.send(payload)
+        } catch (_: Exception) {
+            countDrop()
+        }
     }
 
     private fun countDrop() {
