@@ -97,6 +97,10 @@ public object EndToEnd {
             }
             try {
                 sections += runScenario(scenario, ctx, options, log)
+            } catch (e: ScenarioSkipped) {
+                // A tool the scenario needs is not installed here: not a failure, and nothing to report.
+                log.println("EndToEnd: skipped ${scenario.key}: ${e.reason}")
+                skipped += scenario.key
             } catch (e: Exception) {
                 // One scenario's failure (an unreachable or misbehaving server, a bound hit) must not cost the others.
                 log.println("EndToEnd: ${scenario.key} FAILED, going on with the rest: $e")
@@ -141,6 +145,7 @@ public object EndToEnd {
             Scenario.TUNNEL -> listOf("tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log)))
             Scenario.RELAY -> listOf("relay" to RelayScenario.render(ctx, RelayScenario.run(options, log)))
             Scenario.WAMP -> listOf("wamp" to WampScenario.render(ctx, WampScenario.run(options, log)))
+            Scenario.TRANSPORT -> listOf(TransportScenario.SECTION to TransportScenario.render(ctx, TransportScenario.run(options, log)))
         }
 
     /** The JVM's own command line when the OS tells it (Linux does), with the java binary shortened to `java`. */

@@ -44,6 +44,13 @@ internal enum class Scenario(val key: String, val description: String) {
             "delivered to one subscriber and events lost (bounded by --wamp-wait), over WebSocket JSON, WebSocket " +
             "MessagePack and RawSocket MessagePack",
     ),
+    TRANSPORT(
+        "transport",
+        "Tether's WebSocket transports (netty inline, netty with the caller on its event loop or on Dispatchers.Default, " +
+            "ktor) and the Go gorilla client against one Go reference server (benchmarks/go/refpeer, built with --go), " +
+            "interleaved: ping-pong round trips/s and latency, credit-windowed upload and download MB/s, context " +
+            "switches per message, ratios to Go and the transport goals; skipped with the reason where go is not installed",
+    ),
 }
 
 internal class UsageException(message: String) : Exception(message)
@@ -88,6 +95,10 @@ internal data class EndToEndOptions(
     val brokerToken: String? = null,
     /** An external wsmux echo server: the mux scenario measures stream echo there. */
     val muxUrl: String? = null,
+    /** The `go` command that builds the transport scenario's reference peer: a name looked up on PATH, or a path. */
+    val goCommand: String = "go",
+    /** Loads of the transport scenario; all by default. */
+    val transportLoads: List<TransportScenario.Load> = TransportScenario.Load.entries,
     val help: Boolean = false,
 ) {
     /**
@@ -128,6 +139,7 @@ internal data class EndToEndOptions(
             |                        tunnel: ${Scenario.TUNNEL.description}
             |                        relay: ${Scenario.RELAY.description}
             |                        wamp: ${Scenario.WAMP.description}
+            |                        transport: ${Scenario.TRANSPORT.description}
             |  --warmup D          longest warm-up per configuration; it stops earlier once the JIT is quiet (default 40s; 0s for none)
             |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
@@ -163,12 +175,18 @@ internal data class EndToEndOptions(
             |  --mux-url URL       a wsmux echo server's ws(s):// URL (a server session that echoes every stream it accepts,
             |                      e.g. `tether serve mux`): the mux scenario measures stream echo there; its raw
             |                      baselines, goal and idle-stream heap need the benchmark's own peers and are skipped
+            |  --go CMD            the go command that builds the transport scenario's Go reference peer (default go, looked
+            |                      up on PATH; a path also works); without it, or without gorilla/websocket, that
+            |                      scenario is skipped with the reason (install golang-go and golang-github-gorilla-websocket-dev)
+            |  --transport-loads LIST  loads of the transport scenario (default all): ${TransportScenario.Load.entries.joinToString(", ") { it.key }}
             |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
             |  --help              this text
             |
             |The goal scenario states the wsclient goal: wsclient at 64 in flight reaches at least 80 % of the raw echo
             |round trips (PASS or MISS, from paired rounds; nothing asserts wall-clock figures). The mux scenario states
             |its goals too: at least 80 % of raw WebSocket throughput at a 64 KiB window, under 2 KiB heap per idle stream.
+            |The transport scenario states the transport goals: ping-pong at least 0.8x the Go client (stretch 1.0x),
+            |credit-windowed upload and download at least 1.0x.
         """.trimMargin()
 
         fun parse(args: Array<String>): EndToEndOptions {
@@ -215,6 +233,8 @@ internal data class EndToEndOptions(
                     "--broker-url" -> o.copy(brokerUrl = webSocketUrl(name, value()))
                     "--broker-token" -> o.copy(brokerToken = value().ifEmpty { throw UsageException("$name must not be empty") })
                     "--mux-url" -> o.copy(muxUrl = webSocketUrl(name, value()))
+                    "--go" -> o.copy(goCommand = value().trim().ifEmpty { throw UsageException("$name must not be empty") })
+                    "--transport-loads" -> o.copy(transportLoads = transportLoads(name, value()))
                     "--help", "-h" -> o.copy(help = true)
                     else -> throw UsageException("unknown option $arg")
                 }
@@ -230,6 +250,17 @@ internal data class EndToEndOptions(
             if ("all" in keys) return Scenario.entries
             val chosen = keys.map { k -> Scenario.entries.firstOrNull { it.key == k } ?: throw UsageException("unknown scenario $k (known: ${Scenario.entries.joinToString { it.key }}, all)") }
             return Scenario.entries.filter { it in chosen }
+        }
+
+        private fun transportLoads(name: String, text: String): List<TransportScenario.Load> {
+            val keys = text.split(',').map { it.trim().lowercase() }.filter { it.isNotEmpty() }
+            if (keys.isEmpty()) throw UsageException("$name needs at least one load")
+            if ("all" in keys) return TransportScenario.Load.entries
+            val chosen = keys.map { k ->
+                TransportScenario.Load.byKey(k)
+                    ?: throw UsageException("$name: unknown load $k (known: ${TransportScenario.Load.entries.joinToString { it.key }}, all)")
+            }
+            return TransportScenario.Load.entries.filter { it in chosen }
         }
 
         /** A byte count: a number with an optional unit B, KiB, MiB or GiB (e.g. 256MiB). */

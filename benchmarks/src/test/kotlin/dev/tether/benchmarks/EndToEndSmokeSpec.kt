@@ -193,6 +193,75 @@ class EndToEndSmokeSpec : FunSpec({
         log.toString() shouldContain "EndToEnd: wrote raw-echo to"
     }
 
+    test("the transport scenario measures Tether's transports and the Go client against one Go server, or says why not") {
+        val out = Files.createTempDirectory("tether-e2e-transport").resolve("performance.md")
+        Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n")
+        val args = arrayOf(
+            "--scenario", "transport", "--warmup", "0s", "--duration", "100ms", "--rounds", "2",
+            "--transport-loads", "pingpong-64b,upload-4kib,download-64kib-16kib", "--out", out.toString(),
+        )
+        val log = ByteArrayOutputStream()
+        EndToEnd.run(args, "transport-smoke", PrintStream(log, true))
+        val text = log.toString()
+        val report = Files.readString(out)
+        // No refpeer server or client outlives the run.
+        ProcessHandle.current().descendants().filter { it.info().command().orElse("").endsWith("/refpeer") }.count() shouldBe 0L
+        when {
+            GoRefPeer.findGo("go") == null -> {
+                text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and golang-github-gorilla-websocket-dev"
+                report shouldNotContain ReportFile.begin(TransportScenario.SECTION)
+            }
+            !GoRefPeer.gorillaInstalled() -> {
+                text shouldContain "EndToEnd: skipped transport: github.com/gorilla/websocket not found"
+                text shouldContain "golang-github-gorilla-websocket-dev"
+                report shouldNotContain ReportFile.begin(TransportScenario.SECTION)
+            }
+            else -> {
+                text shouldContain "transport: refpeer server at ws://127.0.0.1:"
+                text shouldContain "transport pingpong-64b, round 2:"
+                report shouldContain ReportFile.begin(TransportScenario.SECTION)
+                report shouldContain ReportFile.end(TransportScenario.SECTION)
+                report.indexOf(ReportFile.end(TransportScenario.SECTION)) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
+                report shouldContain "### Transport against the Go reference peer"
+                report shouldContain "transport-smoke"
+                for (c in TransportScenario.Load.PING_64.clients) {
+                    // rate, range, ratio (1 for Go), paired range, p50, p99, context switches and CPU per round trip
+                    report shouldContain Regex("""\| ping-pong 64 B, 1 in flight \| ${Regex.escape(c.label)} \| \*\*[0-9,]+\*\* \| [0-9,]+ – [0-9,]+ \| """ +
+                        """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n""")
+                }
+                for ((dir, window, message) in listOf(Triple("upload", "4 KiB", "4 KiB"), Triple("download", "64 KiB", "16 KiB"))) {
+                    for (c in TransportScenario.Load.UP_4K.clients) {
+                        report shouldContain Regex("""\| $dir \| $window \| $message \| ${Regex.escape(c.label)} \| \*\*[0-9.,]+\*\* \| [0-9.,]+ – [0-9.,]+ \| """ +
+                            """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n""")
+                    }
+                }
+                report shouldContain Regex("""\| ping-pong 64 B, 1 in flight \| [0-9.]+× \([0-9,]+ / [0-9,]+/s\) \| ≥ 0\.8× \(stretch 1\.0×\) \| \*\*(PASS|MISS)\*\*""")
+                report shouldContain Regex("""\| upload, 4 KiB window, 4 KiB messages \| [0-9.]+× \([0-9.,]+ / [0-9.,]+ MB/s\) \| ≥ 1\.0× \| \*\*(PASS|MISS)\*\*""")
+                report shouldContain Regex("""\| download, 64 KiB window, 16 KiB messages \| [0-9.]+× .*\*\*(PASS|MISS)\*\*""")
+                report shouldContain "| ping-pong 1 KiB, 1 in flight | not measured in this run |"
+                // Two interleaved rounds, the second in reverse order.
+                report shouldContain Regex("""pingpong-64b: 1: go [0-9,]+, netty-inline .* · 2: ktor-default-caller [0-9,]+, .*, go [0-9,]+\.""")
+            }
+        }
+    }
+
+    test("--go naming no go skips the transport scenario with the reason; the other scenarios still run") {
+        val out = Files.createTempDirectory("tether-e2e-nogo").resolve("performance.md")
+        val args = arrayOf(
+            "--scenario", "raw,transport", "--go", "/nonexistent/go", "--warmup", "0s", "--duration", "5s", "--rounds", "1",
+            "--requests", "50", "--in-flight", "1", "--out", out.toString(),
+        )
+        val log = ByteArrayOutputStream()
+        EndToEnd.run(args, "nogo-smoke", PrintStream(log, true))
+        val text = log.toString()
+        text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and golang-github-gorilla-websocket-dev (no executable /nonexistent/go)"
+        text shouldContain "EndToEnd: wrote raw-echo to"
+        text shouldContain "; skipped transport"
+        val report = Files.readString(out)
+        report shouldContain ReportFile.begin("raw-echo")
+        report shouldNotContain ReportFile.begin(TransportScenario.SECTION)
+    }
+
     test("the TCP window probe moves bytes under a credit window and streaming") {
         // A credit that never came back would end the windowed run with an exception after 10 s.
         TcpWindowProbe.run(65_536, 16_384, 0.05, 0.2) shouldBeGreaterThan 0.0
@@ -231,6 +300,15 @@ class EndToEndSmokeSpec : FunSpec({
             arrayOf("--mux-url", "tcp://127.0.0.1:9"),
             arrayOf("--mux-url", ""),
         )) {
+            shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
+        }
+        EndToEndOptions.parse(arrayOf("--go", "/opt/go/bin/go", "--transport-loads", "download-4kib,pingpong-64b")).let {
+            it.goCommand shouldBe "/opt/go/bin/go"
+            it.transportLoads shouldBe listOf(TransportScenario.Load.PING_64, TransportScenario.Load.DOWN_4K)
+        }
+        EndToEndOptions.parse(emptyArray()).transportLoads shouldBe TransportScenario.Load.entries
+        EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.TRANSPORT
+        for (bad in listOf(arrayOf("--go", ""), arrayOf("--transport-loads", "pingpong-2b"), arrayOf("--transport-loads", ","))) {
             shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
         }
         EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {
