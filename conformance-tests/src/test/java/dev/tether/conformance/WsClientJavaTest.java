@@ -192,6 +192,34 @@ class WsClientJavaTest {
     }
 
     @Test
+    void repliesCompleteOnTheClientsIoThreadAndTheHandlerRunsOnTheConfiguredExecutor(FakeBroker broker) throws Exception {
+        java.util.concurrent.ExecutorService mine = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "my-handler"));
+        BlockingQueue<String> handlerThreads = new LinkedBlockingQueue<>();
+        AtomicReference<WsClient> self = new AtomicReference<>();
+        EnvelopeHandler handler = envelope -> {
+            handlerThreads.add(Thread.currentThread().getName().split(" @")[0]);
+            self.get().sendAsync(Envelope.response("turn.result", envelope.getId(), "{}"));
+        };
+        try (WsClient client = new WsClient(configFor(broker, handler).handlerExecutor(mine).build())) {
+            self.set(client);
+            client.runAsync();
+            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
+            String replied = client.requestAsync(Envelope.request("echo")).thenApply(r -> Thread.currentThread().getName().split(" @")[0]).get(WAIT, TimeUnit.SECONDS);
+            if (!"ktor".equals(System.getProperty("tether.transport"))) {
+                // Netty: one I/O thread per client, where replies complete their futures (no hand-off).
+                assertTrue(io.startsWith("tether-io"), io);
+                assertEquals(io, replied);
+            }
+            String registration = "{\"name\":\"java-io\",\"session_id\":\"s1\",\"provider\":\"test\",\"context_mode\":\"thread\"}";
+            client.requestAsync(Envelope.request("register", registration)).get(WAIT, TimeUnit.SECONDS);
+            broker.turnAsync("java-io", "{}", Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
+            assertEquals("my-handler", next(handlerThreads));
+        } finally {
+            mine.shutdownNow();
+        }
+    }
+
+    @Test
     void aDropFailsThePendingRequestAndTheClientReconnects(FakeBroker broker) throws Exception {
         AtomicInteger tokenCalls = new AtomicInteger();
         WsClientConfig config = configFor(broker, envelope -> { })

@@ -5,6 +5,7 @@ import dev.tether.core.netty.NettyTransport
 import dev.tether.core.netty.TetherEventLoops
 import io.ktor.client.HttpClient
 import io.netty.channel.EventLoopGroup
+import kotlinx.coroutines.CoroutineDispatcher
 
 /**
  * Which WebSocket client stack carries the connections of a [WebSocketDialer] ([DialerConfig.Builder.transport]).
@@ -20,6 +21,18 @@ import io.netty.channel.EventLoopGroup
 public abstract class WebSocketTransport internal constructor() {
     /** Opens the sockets of one dialer; closing it ends every connection it opened. */
     internal abstract fun open(config: DialerConfig): TransportDial
+
+    /**
+     * This transport with every socket on one I/O thread, and that thread as a dispatcher: what a reconnecting
+     * client uses so that its `dispatcher` stays the same across reconnects. Ktor has no such thread; its
+     * dispatcher is [kotlinx.coroutines.Dispatchers.Default].
+     */
+    @InternalTetherApi
+    public abstract fun pinned(): Pinned
+
+    /** A transport whose sockets all run on [dispatcher]. */
+    @InternalTetherApi
+    public class Pinned(public val transport: WebSocketTransport, public val dispatcher: CoroutineDispatcher)
 
     public companion object {
         /** Netty on the process-wide event loops ([TetherEventLoops.shared]). */

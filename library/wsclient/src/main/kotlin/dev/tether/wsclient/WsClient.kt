@@ -16,8 +16,12 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
@@ -43,6 +47,7 @@ import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
 import kotlin.time.Duration.Companion.milliseconds
@@ -53,8 +58,9 @@ import kotlin.time.toKotlinDuration
  * replies (upstream `wsclient.Client`).
  *
  * Kotlin: [run] or [start], then suspend [send] and [request]; [state] and [events] for the connection.
- * Java: [runAsync], [sendAsync], [requestAsync], [onState], [onEvent]; futures complete on a library thread and
- * cancelling one cancels the operation.
+ * Java: [runAsync], [sendAsync], [requestAsync], [onState], [onEvent]. A reply completes its future on the
+ * connection's I/O thread, so dependent stages added with `thenApply` run there too: use `thenApplyAsync` for
+ * anything slow or blocking. Cancelling a future cancels the operation.
  *
  * Differences from upstream, all on purpose: reconnect delays have jitter and a connection that drops within a
  * second backs off; a duplicate pending id is refused; a drop fails pending requests with [ConnectionLostException],
@@ -65,7 +71,9 @@ import kotlin.time.toKotlinDuration
 @OptIn(InternalTetherApi::class)
 public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-wsclient"))
-    private val dialer = WebSocketDialer(config.dialer)
+    /** Every connection of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
+    private val pinned = config.dialer.transport.pinned()
+    private val dialer = WebSocketDialer(config.dialer.toBuilder().transport(pinned.transport).build())
     private val status = ConnectionStatus(scope)
     private val live = MutableStateFlow<WebSocketConnection?>(null)
     private val pending = ConcurrentHashMap<String, PendingRequest>()
@@ -85,8 +93,19 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     /** Times out pending requests: one thread per client instead of a coroutine or a timer task per request. */
     private val timeouts = RequestTimeouts(pending, ::timedOut)
 
+    /**
+     * The I/O thread this client's connections run on (across reconnects), as a dispatcher: latency-critical code
+     * that never blocks may run here (`withContext(client.dispatcher) { client.request(…) }`), so that its requests
+     * and the replies that resume it need no thread hand-off. Blocking here stalls the connection.
+     */
+    public val dispatcher: CoroutineDispatcher get() = pinned.dispatcher
+
+    /** Java face of [dispatcher]: the I/O thread as an executor (`thenApplyAsync(fn, client.getExecutor())`). */
+    public val executor: Executor get() = pinned.dispatcher.asExecutor()
+
     init {
-        scope.launch(Dispatchers.IO + CoroutineName("tether-wsclient-handler")) {
+        val handlerContext = config.handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.IO
+        scope.launch(handlerContext + CoroutineName("tether-wsclient-handler")) {
             for (envelope in handlerQueue) {
                 try {
                     config.handler.handle(envelope)
@@ -278,8 +297,16 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** A future on the client's scope; after close it fails with [ClientClosedException] rather than a bare cancel. */
+    /**
+     * A Java face: runs [block] in the caller's thread until it first waits, and completes the future where the
+     * outcome arrives (a reply completes it on the connection's I/O thread): no thread hand-off either way.
+     */
     private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted()) else scope.future { block() }
+        if (terminal.isCompleted) {
+            CompletableFuture.failedFuture(terminal.getCompleted())
+        } else {
+            scope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
+        }
 
     private suspend fun connection(): WebSocketConnection {
         live.value?.let { if (it.isOpen) return it }

@@ -4,6 +4,7 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.TokenProvider
 import dev.tether.core.backoff.ExponentialBackoff
 import java.time.Duration
+import java.util.concurrent.Executor
 import kotlin.time.toJavaDuration
 
 /** Receives the frames no request is waiting for: server-initiated requests and late replies. */
@@ -28,6 +29,9 @@ public fun interface EnvelopeHandler {
  * @property requestTimeout default bound on [WsClient.request] (30 s); upstream had none, and the broker silently
  * drops frames it does not understand.
  * @property sendTimeout default bound on waiting for a connection in [WsClient.send] (30 s).
+ * @property handlerExecutor where [handler] runs: null (the default) is a library thread where it may block; a
+ * handler that never blocks may run on [WsClient.executor], the connection's I/O thread, and save a thread hand-off
+ * per frame.
  */
 public class WsClientConfig private constructor(b: Builder) {
     public val dialer: DialerConfig = b.dialer.build()
@@ -36,6 +40,7 @@ public class WsClientConfig private constructor(b: Builder) {
     public val backoff: ExponentialBackoff = b.backoff
     public val requestTimeout: Duration = b.requestTimeout
     public val sendTimeout: Duration = b.sendTimeout
+    public val handlerExecutor: Executor? = b.handlerExecutor
 
     init {
         require(!requestTimeout.isNegative && !requestTimeout.isZero) { "requestTimeout must be positive" }
@@ -50,6 +55,7 @@ public class WsClientConfig private constructor(b: Builder) {
         internal var backoff = ExponentialBackoff()
         internal var requestTimeout: Duration = Duration.ofSeconds(30)
         internal var sendTimeout: Duration = Duration.ofSeconds(30)
+        internal var handlerExecutor: Executor? = null
 
         /** The broker endpoint, e.g. `wss://nexus.example:7888/connect`. */
         public fun url(url: String): Builder = apply { dialer.url(url) }
@@ -78,6 +84,8 @@ public class WsClientConfig private constructor(b: Builder) {
         @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(interval.toJavaDuration())
         public fun pongTimeout(timeout: Duration): Builder = apply { dialer.pongTimeout(timeout) }
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
+        /** Where the handler runs (default: a library thread where it may block). */
+        public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
         /** Direct access to every dialer setting (TLS trust, outgoing queue, …). */
         public fun dialer(block: java.util.function.Consumer<DialerConfig.Builder>): Builder = apply { block.accept(dialer) }
         public fun build(): WsClientConfig = WsClientConfig(this)

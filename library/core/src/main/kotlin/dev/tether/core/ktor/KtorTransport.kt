@@ -31,8 +31,11 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
 /** [WebSocketTransport.ktor]: Ktor's client, [given] by the caller or a CIO client per dialer. */
+@OptIn(dev.tether.core.InternalTetherApi::class)
 internal class KtorTransport(private val given: HttpClient?) : WebSocketTransport() {
     override fun open(config: DialerConfig): TransportDial = KtorDial(config, given)
+
+    override fun pinned(): Pinned = Pinned(this, Dispatchers.Default)
 }
 
 /** The sockets of one dialer on a Ktor client: one coroutine per socket runs its [KtorLink]. */

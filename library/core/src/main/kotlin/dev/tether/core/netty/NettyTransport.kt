@@ -51,6 +51,11 @@ import java.util.concurrent.ConcurrentHashMap
 /** [WebSocketTransport.netty]: sockets on [group], or on the shared loops when it is null. */
 internal class NettyTransport(private val group: EventLoopGroup?) : WebSocketTransport() {
     override fun open(config: DialerConfig): TransportDial = NettyDial(config, group ?: TetherEventLoops.shared())
+
+    override fun pinned(): Pinned {
+        val loop = (group ?: TetherEventLoops.shared()).next()
+        return Pinned(NettyTransport(loop), TetherEventLoops.dispatcher(loop))
+    }
 }
 
 /** The sockets of one dialer: TCP (+ TLS) + HTTP upgrade on Netty, then a [NettyLink] per socket. */
