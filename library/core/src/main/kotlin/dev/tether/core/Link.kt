@@ -1,5 +1,6 @@
 package dev.tether.core
 
+import io.netty.channel.EventLoop
 import kotlinx.coroutines.CoroutineDispatcher
 
 /** A data message on its way out. */
@@ -19,6 +20,9 @@ internal interface Link {
 
     /** The thread that reads this socket, as a dispatcher (see [WebSocketConnection.dispatcher]). */
     val dispatcher: CoroutineDispatcher
+
+    /** The Netty event loop that reads this socket, or null for a transport without one. */
+    val eventLoop: EventLoop?
 
     /** Queues [frame] behind the frames queued before it; suspends while the queue is full. */
     suspend fun send(frame: OutFrame)

@@ -1,5 +1,6 @@
 package dev.tether.core
 
+import io.netty.channel.EventLoop
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
@@ -65,6 +66,13 @@ public class WebSocketConnection internal constructor(
 
     /** Java face of [dispatcher]: the I/O thread as an executor (for `thenApplyAsync(fn, connection.getExecutor())`). */
     public val executor: Executor get() = link.dispatcher.asExecutor()
+
+    /**
+     * The Netty event loop that reads this connection (null on the Ktor transport): other sockets of a protocol
+     * (the tunnel's origin connections) join it, so that their bytes cross no thread.
+     */
+    @InternalTetherApi
+    public val eventLoop: EventLoop? get() = link.eventLoop
 
     /** True until the connection has ended. */
     public val isOpen: Boolean get() = !end.isCompleted

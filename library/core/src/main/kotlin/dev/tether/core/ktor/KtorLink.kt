@@ -14,6 +14,7 @@ import io.ktor.websocket.CloseReason
 import io.ktor.websocket.Frame
 import io.ktor.websocket.FrameTooBigException
 import io.ktor.websocket.readReason
+import io.netty.channel.EventLoop
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
@@ -52,6 +53,7 @@ internal class KtorLink(
     private val pingsSent = AtomicLong()
 
     override val dispatcher: CoroutineDispatcher get() = Dispatchers.Default
+    override val eventLoop: EventLoop? get() = null
 
     override fun handshakeHeader(name: String): String? = session.call.response.headers[name]
 

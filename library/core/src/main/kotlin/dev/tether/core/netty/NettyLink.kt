@@ -17,6 +17,7 @@ import io.netty.channel.Channel
 import io.netty.channel.ChannelFutureListener
 import io.netty.channel.ChannelHandlerContext
 import io.netty.channel.ChannelInboundHandlerAdapter
+import io.netty.channel.EventLoop
 import io.netty.handler.codec.TooLongFrameException
 import io.netty.handler.codec.http.HttpHeaders
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
@@ -54,6 +55,7 @@ internal class NettyLink(
     private val connection: WebSocketConnection,
 ) : ChannelInboundHandlerAdapter(), Link {
     private val loop = channel.eventLoop()
+    override val eventLoop: EventLoop get() = loop
     private val assembler = MessageAssembler(config.maxMessageBytes)
     private val outbound = ConcurrentLinkedQueue<WebSocketFrame>()
     private val queued = AtomicInteger()
