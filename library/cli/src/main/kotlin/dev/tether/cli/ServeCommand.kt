@@ -1,6 +1,7 @@
 package dev.tether.cli
 
 import dev.tether.mux.MuxProtocol
+import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import dev.tether.testkit.relay.FakeRelayServer
@@ -150,6 +151,15 @@ class ServeRouter : Callable<Int> {
     @Option(names = ["--cra"], paramLabel = "USER:SECRET", description = ["A WAMP-CRA user with an unsalted secret (repeatable)."])
     var craUsers: List<String> = emptyList()
 
+    @Option(names = ["--cra-salted"], paramLabel = "USER:SECRET:SALT", description = ["A WAMP-CRA user with a salted secret (PBKDF2, 1000 iterations, 32 bytes; repeatable)."])
+    var saltedCraUsers: List<String> = emptyList()
+
+    @Option(names = ["--cryptosign"], paramLabel = "USER:SEED", description = ["A cryptosign user given by the 64-hex-digit seed of its Ed25519 key (repeatable)."])
+    var cryptosignUsers: List<String> = emptyList()
+
+    @Option(names = ["--auth-realm"], paramLabel = "REALM", description = ["Also serve this realm, closed to anonymous sessions (for the auth cases)."])
+    var authRealm: String? = null
+
     /** The router's settings from the flags; malformed USER:SECRET values are refused. */
     fun options(): WampRouterOptions {
         val b = WampRouterOptions.builder().realm(realm, !noAnonymous).ports(port, rawSocketPort)
@@ -157,7 +167,23 @@ class ServeRouter : Callable<Int> {
         if (tls) b.tls()
         for (t in tickets) credential("--ticket", t).let { (user, ticket) -> b.ticketUser(user, ticket) }
         for (c in craUsers) credential("--cra", c).let { (user, secret) -> b.craUser(user, secret) }
+        for (c in saltedCraUsers) {
+            val (user, rest) = credential("--cra-salted", c)
+            val secret = rest.substringBefore(':', "")
+            val salt = rest.substringAfter(':', "")
+            require(secret.isNotEmpty() && salt.isNotEmpty()) { "--cra-salted takes USER:SECRET:SALT, got '$c'" }
+            b.saltedCraUser(user, secret, salt)
+        }
+        for (c in cryptosignUsers) credential("--cryptosign", c).let { (user, seed) -> b.cryptosignUser(user, CryptosignKey.fromSeedHex(seed).publicKeyHex) }
+        authRealm?.let { b.realm(it, false) }
         return b.build()
+    }
+
+    private fun method(u: RouterUser): String = when (u) {
+        is RouterUser.Ticket -> "ticket"
+        is RouterUser.Cra -> if (u.salt == null) "wampcra" else "wampcra (salted)"
+        is RouterUser.Cryptosign -> "cryptosign"
+        else -> u::class.simpleName ?: "user"
     }
 
     private fun credential(flag: String, value: String): Pair<String, String> {
@@ -177,15 +203,24 @@ class ServeRouter : Callable<Int> {
         router.unixUrl?.let { println("  $it   RawSocket over a Unix socket") }
         router.wssUrl?.let { println("  $it   WebSocket over TLS (trust the testkit certificate: WampRouterTls.trustManager)") }
         router.tcpsUrl?.let { println("  $it   RawSocket over TLS") }
-        for (u in options.users) println("  user ${u.authId}: ${if (u is RouterUser.Ticket) "ticket" else "wampcra"}")
+        authRealm?.let { println("  realm $it: closed to anonymous sessions") }
+        for (u in options.users) println("  user ${u.authId}: ${method(u)}")
         val flags = buildList {
-            add("-Dtether.conformance.wamp.url=${router.wsUrl}")
+            add("-Dtether.conformance.wamp.url=${router.wsUrl},${router.tcpUrl}")
             add("-Dtether.conformance.wamp.realm=$realm")
-            options.users.filterIsInstance<RouterUser.Ticket>().firstOrNull()?.let {
+            authRealm?.let { add("-Dtether.conformance.wamp.auth.realm=$it") }
+            val users = options.users
+            users.filterIsInstance<RouterUser.Ticket>().firstOrNull()?.let {
                 add("-Dtether.conformance.wamp.ticket.authid=${it.authId}"); add("-Dtether.conformance.wamp.ticket=<ticket>")
             }
-            options.users.filterIsInstance<RouterUser.Cra>().firstOrNull()?.let {
+            users.filterIsInstance<RouterUser.Cra>().firstOrNull { it.salt == null }?.let {
                 add("-Dtether.conformance.wamp.cra.authid=${it.authId}"); add("-Dtether.conformance.wamp.cra.secret=<secret>")
+            }
+            users.filterIsInstance<RouterUser.Cra>().firstOrNull { it.salt != null }?.let {
+                add("-Dtether.conformance.wamp.cra.salted.authid=${it.authId}"); add("-Dtether.conformance.wamp.cra.salted.secret=<secret>")
+            }
+            users.filterIsInstance<RouterUser.Cryptosign>().firstOrNull()?.let {
+                add("-Dtether.conformance.wamp.cryptosign.authid=${it.authId}"); add("-Dtether.conformance.wamp.cryptosign.seed=<seed>")
             }
         }
         println("conformance suite against it: mvn -pl conformance-tests test -Dtest='Wamp*' ${flags.joinToString(" ")}")

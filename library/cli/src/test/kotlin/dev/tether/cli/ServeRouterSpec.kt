@@ -42,4 +42,16 @@ class ServeRouterSpec : FunSpec({
         shouldThrow<IllegalArgumentException> { parse("--cra", ":secret").options() }
         shouldThrow<IllegalArgumentException> { parse("--port", "70000").options() }
     }
+
+    test("tether serve router: --cra-salted, --cryptosign and --auth-realm cover the other two auth methods and their realm") {
+        val seed = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
+        val options = parse("--cra-salted", "saltuser:saltsecret:salt123", "--cryptosign", "csuser:$seed", "--auth-realm", "authrealm").options()
+        options.realms shouldBe mapOf("realm1" to true, "authrealm" to false)
+        options.users shouldBe listOf(
+            RouterUser.Cra("saltuser", "saltsecret", salt = "salt123"),
+            RouterUser.Cryptosign("csuser", dev.tether.wamp.auth.CryptosignKey.fromSeedHex(seed).publicKeyHex),
+        )
+        shouldThrow<IllegalArgumentException> { parse("--cra-salted", "saltuser:nosalt").options() }
+        shouldThrow<IllegalArgumentException> { parse("--cryptosign", "csuser:not-hex").options() }
+    }
 })
