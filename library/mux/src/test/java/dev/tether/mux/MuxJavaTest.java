@@ -38,6 +38,23 @@ class MuxJavaTest {
     }
 
     @Test
+    void theAcceptorsFirstWindowIsBoundedByWhatItAssumesTheOpenerHolds() throws Exception {
+        MuxConfig serverConfig = MuxConfig.builder().streamBufferSize(65536).peerCapacity(2048).build();
+        assertEquals(2048, serverConfig.getPeerCapacity());
+        assertEquals(1024, MuxConfig.defaults().getPeerCapacity());
+        // The opener assumes the same, so it grants nothing beyond: the acceptor keeps exactly its first window.
+        Session[] p = SessionPairs.pair(MuxConfig.builder().peerCapacity(65536).build(), serverConfig);
+        try {
+            CompletableFuture<Stream> accepted = p[1].acceptAsync();
+            p[0].openAsync().get(5, TimeUnit.SECONDS);
+            assertEquals(2048L, accepted.get(5, TimeUnit.SECONDS).getSendWindow());
+        } finally {
+            p[0].close();
+            p[1].close();
+        }
+    }
+
+    @Test
     void openAsyncAndAcceptAsyncPairUp() throws Exception {
         CompletableFuture<Stream> accepted = server.acceptAsync();
         Stream opened = client.openAsync().get(5, TimeUnit.SECONDS);
