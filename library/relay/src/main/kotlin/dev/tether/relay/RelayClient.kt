@@ -13,7 +13,11 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asExecutor
+import dev.tether.core.WebSocketTransport
+import java.util.concurrent.Executor
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
@@ -65,6 +69,19 @@ public class RelayClient @JvmOverloads constructor(
     public val webSocketUrl: String = toWebSocketUrl(serverUrl)
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-client"))
+
+    /** Every session of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
+    private val pinned = WebSocketTransport.default().pinned()
+
+    /**
+     * The I/O thread this client's relay sessions run on, as a dispatcher: latency-critical code that never blocks
+     * may run here (`withContext(client.dispatcher) { conn.write(…); conn.read() }`) and needs no thread hand-off
+     * per message. Blocking here stalls the relay session.
+     */
+    public val dispatcher: CoroutineDispatcher get() = pinned.dispatcher
+
+    /** Java face of [dispatcher]: the I/O thread as an executor. */
+    public val executor: Executor get() = pinned.dispatcher.asExecutor()
     private val lifecycle = Mutex()
     @Volatile private var session: Session? = null
     @Volatile private var dialer: WebSocketDialer? = null
@@ -131,6 +148,7 @@ public class RelayClient @JvmOverloads constructor(
             DialerConfig(webSocketUrl) {
                 dialTimeout(options.dialTimeout)
                 pingInterval(Duration.ZERO) // liveness is the relay's own health check
+                transport(pinned.transport)
                 maxMessageBytes(RelayProtocol.MAX_MESSAGE_SIZE.toLong())
                 trustManager(options.trustManager)
             },

@@ -3,6 +3,8 @@ package dev.tether.relay
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.future.future
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.onTimeout
@@ -87,6 +89,11 @@ public class RelayConn internal constructor(
             val deadline = readDeadline.get()
             val remaining = deadline?.let { it.toEpochMilli() - System.currentTimeMillis() }
             if (remaining != null && remaining <= 0) throw DeadlineExceededException("read")
+            // A message already queued needs no select (the common case when the reader keeps up).
+            queue.tryReceive().getOrNull()?.let {
+                delivered.incrementAndGet()
+                return it
+            }
             val result = select<Any> {
                 queue.onReceiveCatching { it.exceptionOrNull() ?: it.getOrNull() ?: ConnClosedException("closed") }
                 readDeadlineChanged.onReceiveCatching { RETRY }
@@ -139,11 +146,21 @@ public class RelayConn internal constructor(
         return payload.size
     }
 
-    /** Java face of [read]; completes on a library thread. Cancelling it gives the message back to the queue's next reader. */
-    public fun readAsync(): CompletableFuture<ByteArray> = javaScope.future { read() }
+    /**
+     * Java face of [read]. A message that arrives while it waits completes it on the relay connection's I/O thread:
+     * use `thenApplyAsync` for slow work. Cancelling it gives the message back to the queue's next reader.
+     */
+    public fun readAsync(): CompletableFuture<ByteArray> = javaFuture { read() }
 
     /** Java face of [write]. */
-    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaScope.future { write(payload); null }
+    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaFuture { write(payload); null }
+
+    /**
+     * Runs [block] in the caller's thread until it first waits; the future completes where the outcome arrives (a
+     * message completes a read on the relay connection's I/O thread), with no thread hand-off either way.
+     */
+    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
+        javaScope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
 
     /** Sets both deadlines (null clears them), like `net.Conn.SetDeadline`. */
     public fun setDeadline(deadline: Instant?) {
