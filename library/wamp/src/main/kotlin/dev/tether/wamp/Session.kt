@@ -25,7 +25,8 @@ import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
-import dev.tether.wamp.transport.RawSocketPeer
+import dev.tether.wamp.transport.Peer
+import dev.tether.wamp.transport.PeerListener
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
@@ -65,9 +66,13 @@ import dev.tether.wamp.message.Result as ResultMessage
  * Client). Create with [connect] (by URL scheme), [join] (over a [WampTransport] you connected yourself) or
  * `WampRouter.connectLocal` in the testkit.
  *
- * Threading: one coroutine reads the connection and never runs user code. Invocation handlers run on
- * [Dispatchers.Default], each in its own coroutine; event handlers run on [Dispatchers.Default], one coroutine per
- * subscription, so events of one subscription arrive in order. Futures complete on [Dispatchers.Default].
+ * Threading: the session's per-message work (decoding, matching replies to requests, completing them, queueing
+ * events and invocations) runs where the connection is read and never runs user code: inline on the transport's
+ * I/O thread (a Netty event loop, `tether-io-N`) for the WebSocket and RawSocket transports of [connect], in one
+ * reader coroutine for a [WampTransport] of your own or a [SessionConfig.socketDialer] socket. Invocation handlers run on [Dispatchers.Default], each in its
+ * own coroutine; event handlers run on [Dispatchers.Default], one coroutine per subscription, so events of one
+ * subscription arrive in order. Futures complete on [Dispatchers.Default]; a suspended caller resumes on its own
+ * dispatcher.
  *
  * Progressive call results: [callProgress] asks for them and runs a callback per progressive RESULT, in order;
  * a handler sends them with [Invocation.sendProgress] when the caller asked.
@@ -124,47 +129,103 @@ public class Session private constructor(
 
     private class SubscriptionEntry(val topic: String, val events: Channel<Event>, val job: Job)
 
+    /** Set once the push path has stopped handling inbound traffic (the session ended). */
+    private val inlineDone = AtomicBoolean(false)
+
     init {
-        scope.launch(CoroutineName("wamp-read")) { readLoop() }
-        val ping = config.pingInterval
-        if (peer is RawSocketPeer && !ping.isZero && !ping.isNegative) scope.launch(CoroutineName("wamp-keepalive")) { keepAlive(peer) }
+        // Last in the constructor: a pushing peer may deliver at once, on its own thread.
+        if (!((peer as? Peer)?.listen(Inline()) ?: false)) scope.launch(CoroutineName("wamp-read")) { readLoop() }
     }
 
-    // ---------------------------------------------------------------- read loop (never runs user code)
+    /** Why and how a message ended the session: the reason, and a reply to send before closing (GOODBYE's). */
+    private class Ending(val reason: String, val reply: Message?)
 
+    // ---------------------------------------------------------------- inbound (never runs user code)
+
+    /** The pull path, for transports that cannot push: one coroutine reads and dispatches. */
     private suspend fun readLoop() {
         var reason = "connection closed"
+        var cause: Exception? = null
         try {
             while (true) {
-                val message = peer.receive()
-                if (!dispatch(message)) {
-                    reason = if (closing.get()) "session closed" else "session ended by router (${(message as? Goodbye)?.reason ?: (message as? Abort)?.reason})"
-                    break
-                }
+                val ending = dispatch(peer.receive()) ?: continue
+                reason = ending.reason
+                ending.reply?.let { runCatching { peer.send(it) } }
+                break
             }
         } catch (e: CancellationException) {
             reason = "session closed"
             throw e
         } catch (e: ConnectionException) {
             reason = "connection lost: ${e.message}"
+            cause = e
         } catch (e: WampException) {
             reason = "protocol error: ${e.message}"
+            cause = e
             log.warn("WAMP session {}: {}; closing", id, e.message)
             withContext(NonCancellable) {
-                runCatching { peer.send(Abort(mapOf("message" to (e.message ?: "")), "wamp.error.protocol_violation")) }
+                runCatching { peer.send(protocolAbort(e)) }
             }
         } catch (e: Exception) {
             // A user-supplied WampTransport may fail with any exception: treat it as a lost connection.
             reason = "connection lost: ${e.message ?: e::class.java.name}"
+            cause = e
             log.warn("WAMP session {}: transport {} failed: {}", id, peer.description, e.toString())
         } finally {
-            end(reason)
+            end(reason, cause)
             withContext(NonCancellable) { runCatching { peer.close() } }
         }
     }
 
-    /** Handles one inbound message; false once the session is over. */
-    private suspend fun dispatch(m: Message): Boolean {
+    /**
+     * The push path: the peer hands each message over on its I/O thread, where [dispatch] runs inline. Whatever
+     * has to wait (the farewell message, closing the socket) goes to a coroutine.
+     */
+    private inner class Inline : PeerListener {
+        override fun onMessage(message: Message) {
+            if (inlineDone.get()) return
+            val ending = try {
+                dispatch(message)
+            } catch (e: WampException) {
+                protocolError(e)
+                return
+            } ?: return
+            finish(ending.reason, ending.reply, null)
+        }
+
+        override fun onEnd(cause: Exception) {
+            if (inlineDone.get()) return
+            when (cause) {
+                is ConnectionException -> finish("connection lost: ${cause.message}", null, cause)
+                is WampException -> protocolError(cause)
+                else -> finish("connection lost: ${cause.message ?: cause::class.java.name}", null, cause)
+            }
+        }
+
+        private fun protocolError(e: WampException) {
+            log.warn("WAMP session {}: {}; closing", id, e.message)
+            finish("protocol error: ${e.message}", protocolAbort(e), e)
+        }
+
+        /** Ends the session now; sends [reply] (if any) and closes the connection off this thread. */
+        private fun finish(reason: String, reply: Message?, cause: Exception?) {
+            if (!inlineDone.compareAndSet(false, true)) return
+            end(reason, cause)
+            CoroutineScope(Dispatchers.Default).launch(CoroutineName("wamp-end-$id")) {
+                if (reply != null) withTimeoutOrNull(config.responseTimeout.toKotlinDuration()) { runCatching { peer.send(reply) } }
+                runCatching { peer.close() }
+            }
+        }
+    }
+
+    private fun protocolAbort(e: WampException): Message = Abort(mapOf("message" to (e.message ?: "")), "wamp.error.protocol_violation")
+
+    /**
+     * Handles one inbound message without suspending or running user code; returns how the session ends when this
+     * message ends it (GOODBYE, ABORT), else null. Throws [ProtocolViolationException] for a message that has no
+     * place in an established session.
+     */
+    private fun dispatch(m: Message): Ending? {
         when (m) {
             is ResultMessage -> if (m.details["progress"] == true) progress(m) else reply(m.request, m, MessageCodes.CALL)
             is Published -> reply(m.request, m, MessageCodes.PUBLISH)
@@ -175,24 +236,32 @@ public class Session private constructor(
             is ErrorMessage -> reply(m.request, m, m.requestType)
             is EventMessage -> deliverEvent(m)
             is InvocationMessage -> invoke(m)
-            is Interrupt -> invocations[m.request]?.cancel(CancellationException("interrupted by router"))
-                ?: log.debug("WAMP session {}: INTERRUPT for unknown invocation {} dropped", id, m.request)
+            is Interrupt -> interrupt(m)
             is Goodbye -> {
                 if (closing.get()) {
                     goodbyeReceived.complete(m)
-                } else {
-                    log.info("WAMP session {}: router said GOODBYE {}", id, m.reason)
-                    runCatching { peer.send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out")) }
+                    return Ending("session closed", null)
                 }
-                return false
+                log.info("WAMP session {}: router said GOODBYE {}", id, m.reason)
+                return Ending("session ended by router (${m.reason})", Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))
             }
             is Abort -> {
                 log.warn("WAMP session {}: router sent ABORT {} {}", id, m.reason, m.details["message"] ?: "")
-                return false
+                return Ending(if (closing.get()) "session closed" else "session ended by router (${m.reason})", null)
             }
             else -> throw ProtocolViolationException("unexpected ${MessageCodes.nameOf(m.code)} in an established session")
         }
-        return true
+        return null
+    }
+
+    private fun interrupt(m: Interrupt) {
+        val job = invocations[m.request]
+        if (job == null) {
+            log.debug("WAMP session {}: INTERRUPT for unknown invocation {} dropped", id, m.request)
+            return
+        }
+        // Cancelling runs the handler's cancellation callbacks (user code) in the cancelling thread: not this one.
+        scope.launch { job.cancel(CancellationException("interrupted by router")) }
     }
 
     private fun reply(request: Long, m: Message, requestType: Int) {
@@ -286,23 +355,11 @@ public class Session private constructor(
         registrations.remove(regId)?.let { procedures.remove(it.procedure, regId) }
     }
 
-    private suspend fun keepAlive(p: RawSocketPeer) {
-        var n = 0L
-        while (true) {
-            kotlinx.coroutines.delay(config.pingInterval.toKotlinDuration())
-            val payload = (++n).toString().toByteArray()
-            if (!p.ping(payload, config.pongTimeout.toKotlinDuration())) {
-                log.warn("WAMP session {}: no PONG within {}; closing", id, config.pongTimeout)
-                p.close()
-                return
-            }
-        }
-    }
-
-    private fun end(reason: String) {
+    /** Ends the session for [reason] (the first call wins); pending requests fail with [cause] as the cause. */
+    private fun end(reason: String, cause: Exception? = null) {
         if (!endReasonRef.compareAndSet(null, reason)) return
         ended.complete(reason)
-        val error = SessionClosedException("WAMP session $id ended: $reason")
+        val error = SessionClosedException("WAMP session $id ended: $reason", cause)
         for (p in pending.values) p.reply.completeExceptionally(error)
         pending.clear()
         for (s in subscriptions.values) s.events.close()

@@ -2,7 +2,6 @@
 
 package dev.tether.wamp
 
-import dev.tether.wamp.transport.JdkWebSocketPeer
 import dev.tether.wamp.transport.Peer
 import dev.tether.wamp.transport.RawSocketConnector
 import dev.tether.wamp.transport.WebSocketPeer
@@ -15,15 +14,10 @@ internal object Transports {
         val scheme = url.substringBefore("://", "").lowercase()
         val serializer = config.serializer()
         return when (scheme) {
-            "ws", "wss", "http", "https" -> {
-                val ssl = config.sslContext
-                if (ssl != null && (scheme == "wss" || scheme == "https")) {
-                    // tether-core's dialer takes only a trust manager; a full SSLContext needs the JDK client.
-                    JdkWebSocketPeer.connect(url, serializer, config.effectiveRecvLimit, config.dialTimeout, ssl, config.pingInterval, config.pongTimeout)
-                } else {
-                    WebSocketPeer.connect(url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager, config.pingInterval, config.pongTimeout)
-                }
-            }
+            "ws", "wss", "http", "https" -> WebSocketPeer.connect(
+                url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager,
+                config.sslContext, config.pingInterval, config.pongTimeout,
+            )
             "tcp", "tcps" -> {
                 val uri = URI(url)
                 val host = uri.host ?: throw IllegalArgumentException("no host in $url")
@@ -31,6 +25,7 @@ internal object Transports {
                 RawSocketConnector.connect(
                     url, RawSocketConnector.Target.Tcp(host, uri.port, scheme == "tcps"), serializer,
                     config.recvLimit, config.dialTimeout.toKotlinDuration(), config.trustManager, config.sslContext, config.socketDialer,
+                    config.pingInterval.toKotlinDuration(), config.pongTimeout.toKotlinDuration(),
                 )
             }
             "unix" -> {
@@ -38,7 +33,8 @@ internal object Transports {
                 require(path.isNotEmpty()) { "no socket path in $url" }
                 RawSocketConnector.connect(
                     url, RawSocketConnector.Target.Unix(path), serializer,
-                    config.recvLimit, config.dialTimeout.toKotlinDuration(), null,
+                    config.recvLimit, config.dialTimeout.toKotlinDuration(),
+                    pingInterval = config.pingInterval.toKotlinDuration(), pongTimeout = config.pongTimeout.toKotlinDuration(),
                 )
             }
             else -> throw IllegalArgumentException("unsupported WAMP URL scheme '$scheme' in $url (use ws, wss, http, https, tcp, tcps or unix)")

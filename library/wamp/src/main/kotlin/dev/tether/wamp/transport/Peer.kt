@@ -14,9 +14,39 @@ import dev.tether.core.ConnectionClosedException
  * A message pipe to one WAMP peer: a WebSocket, a RawSocket, or an in-process link; the library's own
  * [WampTransport]s. One coroutine reads with [receive]; [send] may be called concurrently; both throw
  * [ConnectionClosedException] once the pipe is closed. Shared by the client session and the testkit router.
+ *
+ * A peer that reads its socket on an I/O thread can push instead ([listen]): the session then does its
+ * per-message work on that thread, with no hand-off to a reader coroutine.
  */
 @InternalTetherApi
-public interface Peer : WampTransport
+public interface Peer : WampTransport {
+    /**
+     * Switches this peer to push delivery: from now on every inbound message goes to [listener] on the transport's
+     * I/O thread, in order, starting with those already received but not yet taken by [receive]; then the reason the
+     * connection ended, once. [receive] must not be called afterwards. Returns false, changing nothing, when this
+     * peer cannot push (the default): the caller keeps calling [receive].
+     */
+    public fun listen(listener: PeerListener): Boolean = false
+}
+
+/**
+ * Receives a pushing [Peer]'s inbound traffic on its I/O thread ([Peer.listen]). Both methods must return quickly
+ * and never block or run user code: while they run, the socket is not read.
+ */
+@InternalTetherApi
+public interface PeerListener {
+    /** One decoded inbound message. */
+    public fun onMessage(message: Message)
+
+    /**
+     * The connection ended or can no longer be read, once; no message follows. [cause] is a
+     * `dev.tether.core.ConnectionException` when the connection is gone (closed, keepalive expired), or a
+     * [dev.tether.wamp.WampException] when the peer broke the protocol: an undecodable message (the connection is
+     * still open so that an ABORT can be sent; close it afterwards) or a message over the receive limit
+     * ([dev.tether.wamp.MessageTooLongException]; the connection is closed already).
+     */
+    public fun onEnd(cause: Exception)
+}
 
 /**
  * Two in-process peers joined back to back: what one sends the other receives, with no serialization. Used by

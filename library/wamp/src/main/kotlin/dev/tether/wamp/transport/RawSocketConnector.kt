@@ -11,15 +11,6 @@ import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.Serializer
-import io.ktor.network.selector.SelectorManager
-import io.ktor.network.sockets.InetSocketAddress
-import io.ktor.network.sockets.Socket
-import io.ktor.network.sockets.SocketAddress
-import io.ktor.network.sockets.UnixSocketAddress
-import io.ktor.network.sockets.aSocket
-import io.ktor.network.sockets.openReadChannel
-import io.ktor.network.sockets.openWriteChannel
-import io.ktor.network.tls.tls
 import io.ktor.utils.io.ByteChannel
 import io.ktor.utils.io.ByteReadChannel
 import io.ktor.utils.io.ByteWriteChannel
@@ -42,9 +33,13 @@ import javax.net.ssl.SSLContext
 import javax.net.ssl.SSLSocket
 import javax.net.ssl.X509TrustManager
 import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
 import kotlin.time.toJavaDuration
 
-/** Opens RawSocket connections (TCP, TLS over TCP, Unix domain socket) and performs the client handshake. */
+/**
+ * Opens RawSocket connections (TCP, TLS over TCP, Unix domain socket) and performs the client handshake: on Netty's
+ * event loops ([NettyRawSocketPeer]), or over a caller's own JDK socket when a [SocketDialer] is given.
+ */
 @InternalTetherApi
 public object RawSocketConnector {
     /** Where to connect: `tcp`/`tcps` host and port, or a Unix socket path. */
@@ -59,7 +54,12 @@ public object RawSocketConnector {
     /**
      * Connects to [target], sends the handshake announcing [recvLimit] (rounded up to a power of two) and
      * [serializer], and returns the peer once the router accepted. The dial and the handshake share
-     * [dialTimeout]. [sslContext] (tcps) and [socketDialer] (tcp, tcps) switch to JDK sockets. Throws
+     * [dialTimeout]. TLS (tcps) verifies the host name and trusts [sslContext]'s trust managers (its key managers
+     * present a client certificate), else [trustManager], else the JVM's trust store. With [pingInterval] positive
+     * the peer PINGs that often and closes the connection when a PONG takes longer than [pongTimeout].
+     *
+     * The connection runs on Tether's Netty event loops and pushes inbound messages ([Peer.listen]); with a
+     * [socketDialer] (tcp, tcps) it runs over the caller's JDK socket instead, read by a coroutine. Throws
      * [DialFailedException], [DialTimeoutException] or [RawSocketHandshakeException].
      */
     public suspend fun connect(
@@ -71,55 +71,16 @@ public object RawSocketConnector {
         trustManager: X509TrustManager? = null,
         sslContext: SSLContext? = null,
         socketDialer: SocketDialer? = null,
-    ): RawSocketPeer {
-        // A custom dial or a caller's SSLContext need JDK sockets; the default path stays on ktor-network.
-        if (target is Target.Tcp && (socketDialer != null || (target.tls && sslContext != null))) {
-            return connectBlocking(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, socketDialer)
+        pingInterval: Duration = Duration.ZERO,
+        pongTimeout: Duration = 10.seconds,
+    ): Peer {
+        // A caller's java.net.Socket cannot go on Netty: the custom dial keeps the JDK socket path.
+        if (target is Target.Tcp && socketDialer != null) {
+            val peer = connectBlocking(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, socketDialer)
+            if (pingInterval.isPositive()) peer.startKeepAlive(pingInterval, pongTimeout)
+            return peer
         }
-        val selector = SelectorManager(Dispatchers.IO)
-        var socket: Socket? = null
-        // The TLS layer's coroutines must not be children of the withTimeout block below (it would wait for them
-        // until the dial timeout); they live as long as the connection and are cancelled when it closes.
-        val tlsJob = Job()
-        try {
-            return withTimeout(dialTimeout) {
-                val address: SocketAddress = when (target) {
-                    is Target.Tcp -> InetSocketAddress(target.host, target.port)
-                    is Target.Unix -> UnixSocketAddress(target.path)
-                }
-                var s = try {
-                    aSocket(selector).tcp().connect(address)
-                } catch (e: Exception) {
-                    if (e is kotlinx.coroutines.CancellationException) throw e
-                    throw DialFailedException(url, e)
-                }
-                socket = s
-                if (target is Target.Tcp && target.tls) {
-                    s = try {
-                        s.tls(Dispatchers.IO + tlsJob) {
-                            serverName = target.host
-                            if (trustManager != null) this.trustManager = trustManager
-                        }
-                    } catch (e: Exception) {
-                        if (e is kotlinx.coroutines.CancellationException) throw e
-                        throw DialFailedException(url, e)
-                    }
-                    socket = s
-                }
-                val connected = s
-                handshake(url, s.openReadChannel(), s.openWriteChannel(autoFlush = false), serializer, recvLimit) {
-                    runCatching { connected.close() }
-                    tlsJob.cancel()
-                    runCatching { selector.close() }
-                }
-            }
-        } catch (e: Throwable) {
-            runCatching { socket?.close() }
-            tlsJob.cancel()
-            runCatching { selector.close() }
-            if (e is TimeoutCancellationException) throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
-            throw e
-        }
+        return NettyRawSocketPeer.connect(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, pingInterval, pongTimeout)
     }
 
     /** Sends this side's handshake, checks the router's reply and wraps the channels in a [RawSocketPeer]. */

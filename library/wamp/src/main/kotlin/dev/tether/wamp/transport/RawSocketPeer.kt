@@ -4,6 +4,7 @@ package dev.tether.wamp.transport
 
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.KeepAliveExpiredException
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.rawsocket.FrameHeader
@@ -14,6 +15,14 @@ import io.ktor.utils.io.ByteWriteChannel
 import io.ktor.utils.io.readFully
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withTimeout
@@ -26,6 +35,9 @@ import kotlin.time.Duration
  * A WAMP peer over an established RawSocket (handshake done): frames messages with a 3-byte length, answers
  * PING with PONG, refuses to send more than [sendLimit] (the peer's announced maximum) and closes when the peer
  * sends more than [recvLimit] (this side's announced maximum).
+ *
+ * It reads Ktor byte channels with a coroutine ([receive]): the testkit router's server side and the client over a
+ * caller's own socket (`SessionConfig.socketDialer`). The client's other RawSockets run on Netty's event loops.
  */
 @InternalTetherApi
 public class RawSocketPeer(
@@ -43,6 +55,9 @@ public class RawSocketPeer(
     private val writeLock = Mutex()
     private val closed = AtomicBoolean(false)
     private val pendingPong = AtomicReference<Pair<ByteArray, CompletableDeferred<Unit>>?>(null)
+
+    @Volatile private var keepAliveJob: Job? = null
+    @Volatile private var keepAliveExpired: KeepAliveExpiredException? = null
 
     /** When true, PINGs are not answered (a testkit fault: the peer looks dead). */
     @Volatile
@@ -79,7 +94,7 @@ public class RawSocketPeer(
             } catch (e: Exception) {
                 if (e is kotlinx.coroutines.CancellationException && !closed.get()) throw e
                 close()
-                throw ConnectionClosedException(null, "RawSocket closed by peer", e)
+                throw keepAliveExpired ?: ConnectionClosedException(null, "RawSocket closed by peer", e)
             }
             if (header.type == P.TYPE_MESSAGE && header.length > recvLimit) {
                 log.warn("{}: peer sent a {}-byte message over the {}-byte limit; closing", description, header.length, recvLimit)
@@ -121,9 +136,34 @@ public class RawSocketPeer(
         }
     }
 
+    /**
+     * Client keepalive: a PING every [interval] after the last answered one; no matching PONG within [timeout]
+     * closes the peer, and [receive] then throws [KeepAliveExpiredException]. Needs a coroutine reading with
+     * [receive] at the same time (PONGs arrive there).
+     */
+    internal fun startKeepAlive(interval: Duration, timeout: Duration) {
+        keepAliveJob = CoroutineScope(Dispatchers.Default + CoroutineName("rawsocket-keepalive")).launch {
+            var n = 0L
+            try {
+                while (true) {
+                    delay(interval)
+                    if (!ping((++n).toString().toByteArray(), timeout)) {
+                        log.warn("{}: no PONG within {}; closing", description, timeout)
+                        keepAliveExpired = KeepAliveExpiredException(timeout.inWholeMilliseconds)
+                        withContext(NonCancellable) { close() }
+                        return@launch
+                    }
+                }
+            } catch (e: ConnectionClosedException) {
+                // The connection ended first.
+            }
+        }
+    }
+
     override suspend fun close() {
         if (closed.compareAndSet(false, true)) {
             runCatching { onClose() }
         }
+        keepAliveJob?.cancel()
     }
 }

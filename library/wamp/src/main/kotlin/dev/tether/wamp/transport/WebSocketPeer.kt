@@ -7,19 +7,23 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
+import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.ProtocolViolationException
+import dev.tether.wamp.WampException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.serializer.Serializer
 import kotlinx.coroutines.channels.ClosedReceiveChannelException
 import java.time.Duration
+import java.util.concurrent.atomic.AtomicBoolean
+import javax.net.ssl.SSLContext
 import javax.net.ssl.X509TrustManager
 
 /**
  * A WAMP peer over a WebSocket from tether-core's dialer: one message per frame, text frames for JSON and binary
  * frames for MessagePack and CBOR; the subprotocol (`wamp.2.json`, ...) is offered in the upgrade request and the
- * router's choice is checked.
+ * router's choice is checked. With [listen] messages are decoded and pushed on the connection's I/O thread.
  */
 @InternalTetherApi
 public class WebSocketPeer private constructor(
@@ -42,10 +46,40 @@ public class WebSocketPeer private constructor(
             if (e is kotlinx.coroutines.CancellationException) throw e
             throw ConnectionClosedException(null, "WebSocket closed", e)
         }
-        return when (frame) {
-            is WsMessage.Text -> serializer.decode(frame.text.toByteArray(Charsets.UTF_8))
-            is WsMessage.Binary -> serializer.decode(frame.bytes)
+        return decode(frame)
+    }
+
+    private fun decode(frame: WsMessage): Message = when (frame) {
+        is WsMessage.Text -> serializer.decode(frame.text.toByteArray(Charsets.UTF_8))
+        is WsMessage.Binary -> serializer.decode(frame.bytes)
+    }
+
+    /**
+     * Decodes and pushes every message inline on the connection's I/O thread ([WebSocketConnection.listen]); an
+     * undecodable one stops delivery and is reported to [PeerListener.onEnd] (the connection stays open for the
+     * ABORT); the connection's end follows as its cause (`KeepAliveExpiredException`, `MessageTooLargeException`,
+     * `ConnectionClosedException`). False when the connection cannot switch (its queue is behind).
+     */
+    override fun listen(listener: PeerListener): Boolean {
+        val done = AtomicBoolean(false)
+        val switched = connection.listen { frame ->
+            if (done.get()) return@listen
+            val message = try {
+                decode(frame)
+            } catch (e: Exception) {
+                if (done.compareAndSet(false, true)) {
+                    listener.onEnd(e as? WampException ?: ProtocolViolationException("undecodable message from the router: ${e.message}", e))
+                }
+                return@listen
+            }
+            listener.onMessage(message)
         }
+        if (switched) {
+            connection.closedFuture().whenComplete { cause, _ ->
+                if (done.compareAndSet(false, true)) listener.onEnd(cause ?: ConnectionClosedException(null, "WebSocket closed"))
+            }
+        }
+        return switched
     }
 
     override suspend fun close() {
@@ -53,11 +87,14 @@ public class WebSocketPeer private constructor(
         dialer.close()
     }
 
+    override fun toString(): String = description
+
     public companion object {
         /**
          * Dials [url] offering [serializer]'s subprotocol; fails with [ProtocolViolationException] if the router
          * picked another (or none). [recvLimit] bounds inbound messages ([MessageTooLongException] semantics are
-         * the dialer's: the connection closes with 1009).
+         * the dialer's: the connection closes with 1009). TLS trusts [sslContext] (whose key managers present a
+         * client certificate; it needs the Netty transport, which is then used) or else [trustManager].
          */
         public suspend fun connect(
             url: String,
@@ -65,6 +102,7 @@ public class WebSocketPeer private constructor(
             recvLimit: Long,
             dialTimeout: Duration,
             trustManager: X509TrustManager?,
+            sslContext: SSLContext? = null,
             pingInterval: Duration = Duration.ZERO,
             pongTimeout: Duration = Duration.ofSeconds(10),
         ): WebSocketPeer {
@@ -76,6 +114,8 @@ public class WebSocketPeer private constructor(
                 .pingInterval(pingInterval)
                 .pongTimeout(pongTimeout)
                 .trustManager(trustManager)
+                .sslContext(sslContext)
+                .apply { if (sslContext != null) transport(WebSocketTransport.netty()) }
                 .build()
             val dialer = WebSocketDialer(config)
             try {
