@@ -14,9 +14,9 @@ public sealed class WsMessage {
 }
 
 /**
- * Receives a connection's inbound messages on its read loop, in order, instead of [WebSocketConnection.incoming].
- * It runs on [kotlinx.coroutines.Dispatchers.Default] and must not block: while it runs, the connection reads nothing
- * (pings included).
+ * Receives a connection's inbound messages in order, instead of [WebSocketConnection.incoming]. It runs inline on the
+ * connection's I/O thread (the Netty event loop; Ktor's read coroutine on that transport) and must not block: while it
+ * runs, the connection reads nothing (pings included), and neither do the other sockets of that thread.
  */
 public fun interface MessageListener {
     public fun onMessage(message: WsMessage)

@@ -57,7 +57,7 @@ internal class NettyLink(
     private val loop = channel.eventLoop()
     override val eventLoop: EventLoop get() = loop
     private val assembler = MessageAssembler(config.maxMessageBytes)
-    private val outbound = ConcurrentLinkedQueue<WebSocketFrame>()
+    private val outbound = ConcurrentLinkedQueue<Any>()
     private val queued = AtomicInteger()
     private val flushScheduled = AtomicBoolean()
     private val roomWaiters = ConcurrentLinkedQueue<CancellableContinuation<Unit>>()
@@ -112,12 +112,13 @@ internal class NettyLink(
 
     private fun hasRoom(): Boolean = queued.get() < config.outgoingFrames && channel.isWritable
 
-    private fun nettyFrame(frame: OutFrame): WebSocketFrame = when (frame) {
-        is OutFrame.Binary -> BinaryWebSocketFrame(Unpooled.wrappedBuffer(frame.bytes))
-        is OutFrame.Text -> TextWebSocketFrame(frame.text)
+    private fun nettyFrame(frame: OutFrame): OutData = when (frame) {
+        is OutFrame.Binary -> OutData(OutData.OPCODE_BINARY, frame.bytes)
+        is OutFrame.Text -> OutData(OutData.OPCODE_TEXT, frame.text.toByteArray(Charsets.UTF_8))
     }
 
-    private fun enqueue(frame: WebSocketFrame) {
+    /** Queues a data message ([OutData], encoded by [DataFrameEncoder]) or a Netty control frame. */
+    private fun enqueue(frame: Any) {
         queued.incrementAndGet()
         outbound.add(frame)
         if (flushScheduled.compareAndSet(false, true)) loop.execute(flushQueued)

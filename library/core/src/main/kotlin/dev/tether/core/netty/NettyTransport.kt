@@ -196,6 +196,7 @@ private class Handshake(
             .allowExtensions(false)
             .build()
         pipeline.addAfter(codecName, "ws-encoder", WebSocket13FrameEncoder(true))
+        pipeline.addAfter("ws-encoder", "ws-data", DataFrameEncoder())
         pipeline.addAfter(codecName, "ws-decoder", WebSocket13FrameDecoder(decoder))
         // Frames written from now on must not meet the HTTP encoder; the decoder half goes once this read is done
         // (it passes the bytes after the 101 answer on as they are).
