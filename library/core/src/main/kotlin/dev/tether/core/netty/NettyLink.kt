@@ -31,21 +31,16 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus
 import io.netty.handler.codec.http.websocketx.WebSocketFrame
 import io.netty.util.ReferenceCountUtil
 import io.netty.util.concurrent.ScheduledFuture
-import kotlinx.coroutines.CancellableContinuation
 import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.suspendCancellableCoroutine
 import org.slf4j.LoggerFactory
-import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
-import java.util.concurrent.atomic.AtomicInteger
-import kotlin.coroutines.resume
 
 /**
  * One WebSocket on a Netty channel, after the upgrade. Inbound frames are handled on the channel's event loop as
  * they are decoded: data frames joined into messages and handed to the connection inline, pings answered, pongs
- * matched, close frames answered. Sends from any thread go through one queue that the loop drains in a single task
- * per burst (one flush for every frame queued meanwhile).
+ * matched, close frames answered. Sends from any thread go through one [OutboundQueue] (one flush per burst); data
+ * messages are encoded by [DataFrameEncoder].
  */
 @OptIn(InternalTetherApi::class)
 internal class NettyLink(
@@ -57,10 +52,7 @@ internal class NettyLink(
     private val loop = channel.eventLoop()
     override val eventLoop: EventLoop get() = loop
     private val assembler = MessageAssembler(config.maxMessageBytes)
-    private val outbound = ConcurrentLinkedQueue<Any>()
-    private val queued = AtomicInteger()
-    private val flushScheduled = AtomicBoolean()
-    private val roomWaiters = ConcurrentLinkedQueue<CancellableContinuation<Unit>>()
+    private val outbound = OutboundQueue(channel, config.outgoingFrames)
     private val closeSent = AtomicBoolean()
     private val keepAlive = if (config.pingInterval.isZero) null else KeepAlive(config.pingInterval.toMillis(), config.pongTimeout.toMillis())
 
@@ -76,26 +68,22 @@ internal class NettyLink(
     // ---- sending ------------------------------------------------------------------------------------------------
 
     override suspend fun send(frame: OutFrame) {
-        while (!hasRoom()) {
+        while (!outbound.hasRoom()) {
             connection.endCause?.let { throw it }
-            suspendCancellableCoroutine { waiter ->
-                roomWaiters.add(waiter)
-                // Room (or the end) may have come between the check and the registration.
-                if (hasRoom() || !channel.isActive) wakeWaiters()
-            }
+            outbound.awaitRoom()
         }
         connection.endCause?.let { throw it }
-        enqueue(nettyFrame(frame))
+        outbound.enqueue(nettyFrame(frame))
     }
 
     override fun trySend(frame: OutFrame): Boolean {
-        if (!hasRoom()) return false
-        enqueue(nettyFrame(frame))
+        if (!outbound.hasRoom()) return false
+        outbound.enqueue(nettyFrame(frame))
         return true
     }
 
     override fun sendClose(code: Short, reason: String) {
-        if (closeSent.compareAndSet(false, true)) enqueue(CloseWebSocketFrame(code.toInt(), reason))
+        if (closeSent.compareAndSet(false, true)) outbound.enqueue(CloseWebSocketFrame(code.toInt(), reason))
     }
 
     override fun abort() {
@@ -110,40 +98,9 @@ internal class NettyLink(
         channel.config().isAutoRead = true
     }
 
-    private fun hasRoom(): Boolean = queued.get() < config.outgoingFrames && channel.isWritable
-
     private fun nettyFrame(frame: OutFrame): OutData = when (frame) {
         is OutFrame.Binary -> OutData(OutData.OPCODE_BINARY, frame.bytes)
         is OutFrame.Text -> OutData(OutData.OPCODE_TEXT, frame.text.toByteArray(Charsets.UTF_8))
-    }
-
-    /** Queues a data message ([OutData], encoded by [DataFrameEncoder]) or a Netty control frame. */
-    private fun enqueue(frame: Any) {
-        queued.incrementAndGet()
-        outbound.add(frame)
-        if (flushScheduled.compareAndSet(false, true)) loop.execute(flushQueued)
-    }
-
-    /** Writes everything queued, then flushes once. */
-    private val flushQueued = Runnable {
-        flushScheduled.set(false)
-        var wrote = false
-        while (true) {
-            val frame = outbound.poll() ?: break
-            queued.decrementAndGet()
-            if (channel.isActive) {
-                channel.write(frame, channel.voidPromise())
-                wrote = true
-            } else {
-                ReferenceCountUtil.release(frame)
-            }
-        }
-        if (wrote) channel.flush()
-        if (!roomWaiters.isEmpty() && hasRoom()) wakeWaiters()
-    }
-
-    private fun wakeWaiters() {
-        while (true) roomWaiters.poll()?.resume(Unit) ?: break
     }
 
     /** Sends [frame] now, ahead of anything queued, then closes the socket (at the latest after the close wait). */
@@ -201,15 +158,14 @@ internal class NettyLink(
     }
 
     override fun channelWritabilityChanged(ctx: ChannelHandlerContext) {
-        if (channel.isWritable && queued.get() < config.outgoingFrames) wakeWaiters()
+        outbound.onWritabilityChanged()
         ctx.fireChannelWritabilityChanged()
     }
 
     override fun channelInactive(ctx: ChannelHandlerContext) {
         keepAlive?.stop()
         connection.ended(ConnectionClosedException(null, null))
-        wakeWaiters()
-        while (true) ReferenceCountUtil.release(outbound.poll() ?: break)
+        outbound.onInactive()
         connection.released()
     }
 

@@ -6,6 +6,7 @@ import dev.tether.core.ConnectionClosedException
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
 import dev.tether.core.KeepAliveExpiredException
+import dev.tether.core.netty.OutboundQueue
 import dev.tether.core.netty.TetherEventLoops
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.ProtocolViolationException
@@ -35,9 +36,7 @@ import io.netty.handler.ssl.SslContext
 import io.netty.handler.ssl.SslContextBuilder
 import io.netty.handler.ssl.SslHandshakeCompletionEvent
 import io.netty.handler.ssl.SslProvider
-import io.netty.util.ReferenceCountUtil
 import io.netty.util.concurrent.ScheduledFuture
-import kotlinx.coroutines.CancellableContinuation
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.Channel as CoChannel
@@ -51,7 +50,6 @@ import java.net.InetAddress
 import java.net.InetSocketAddress
 import java.net.SocketAddress
 import java.net.UnixDomainSocketAddress
-import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
@@ -112,10 +110,7 @@ internal class NettyRawSocketPeer internal constructor(
 
     // Sending.
     private val closed = AtomicBoolean(false)
-    private val outbound = ConcurrentLinkedQueue<ByteBuf>()
-    private val queued = AtomicInteger()
-    private val flushScheduled = AtomicBoolean()
-    private val roomWaiters = ConcurrentLinkedQueue<CancellableContinuation<Unit>>()
+    private val outbound by lazy { OutboundQueue(channel, MAX_QUEUED_FRAMES) } // [channel] is set once the dial starts
 
     private val keepAlive: KeepAlive? =
         if (pingInterval.isPositive()) KeepAlive(pingInterval.inWholeMilliseconds.coerceAtLeast(1), pongTimeout.inWholeMilliseconds.coerceAtLeast(1)) else null
@@ -126,58 +121,20 @@ internal class NettyRawSocketPeer internal constructor(
         val bytes = serializer.encode(message)
         val limit = minOf(sendLimit, P.MAX_FRAME_LENGTH)
         if (bytes.size > limit) throw MessageTooLongException(bytes.size.toLong(), limit.toLong(), outbound = true)
-        while (!hasRoom()) {
+        while (!outbound.hasRoom()) {
             checkOpen()
-            suspendCancellableCoroutine { waiter ->
-                roomWaiters.add(waiter)
-                // Room (or the end) may have come between the check and the registration.
-                if (hasRoom() || !channel.isActive) wakeWaiters()
-            }
+            outbound.awaitRoom()
         }
         checkOpen()
-        enqueue(frame(P.TYPE_MESSAGE, bytes))
+        outbound.enqueue(frame(P.TYPE_MESSAGE, bytes))
     }
 
     private fun checkOpen() {
         if (closed.get() || !channel.isActive) throw ConnectionClosedException(null, "RawSocket closed", endCause.get())
     }
 
-    private fun hasRoom(): Boolean = queued.get() < MAX_QUEUED_FRAMES && channel.isWritable
-
     private fun frame(type: Int, payload: ByteArray): ByteBuf =
         channel.alloc().buffer(P.FRAME_HEADER_LENGTH + payload.size).writeInt((type shl 24) or payload.size).writeBytes(payload)
-
-    private fun enqueue(frame: ByteBuf) {
-        queued.incrementAndGet()
-        outbound.add(frame)
-        if (channel.eventLoop().inEventLoop()) flushQueued() else if (flushScheduled.compareAndSet(false, true)) channel.eventLoop().execute(flushTask)
-    }
-
-    private val flushTask = Runnable {
-        flushScheduled.set(false)
-        flushQueued()
-    }
-
-    /** Writes everything queued, then flushes once (on the loop). */
-    private fun flushQueued() {
-        var wrote = false
-        while (true) {
-            val frame = outbound.poll() ?: break
-            queued.decrementAndGet()
-            if (channel.isActive) {
-                channel.write(frame, channel.voidPromise())
-                wrote = true
-            } else {
-                ReferenceCountUtil.release(frame)
-            }
-        }
-        if (wrote) channel.flush()
-        if (!roomWaiters.isEmpty() && hasRoom()) wakeWaiters()
-    }
-
-    private fun wakeWaiters() {
-        while (true) roomWaiters.poll()?.resume(Unit) ?: break
-    }
 
     // ---- receiving --------------------------------------------------------------------------------------------
 
@@ -228,7 +185,7 @@ internal class NettyRawSocketPeer internal constructor(
         keepAlive?.stop()
         inbox.close(cause)
         listener?.let { notifyEnd(it, cause) }
-        wakeWaiters()
+        outbound.wakeSenders()
     }
 
     private fun notify(listener: PeerListener, message: Message) {
@@ -258,7 +215,7 @@ internal class NettyRawSocketPeer internal constructor(
     override suspend fun close() {
         if (closed.compareAndSet(false, true)) {
             onLoop {
-                flushQueued()
+                outbound.flushNow()
                 ended(ConnectionClosedException(null, "RawSocket closed"))
                 channel.close()
             }
@@ -367,7 +324,7 @@ internal class NettyRawSocketPeer internal constructor(
         }
 
         override fun channelWritabilityChanged(ctx: ChannelHandlerContext) {
-            if (hasRoom()) wakeWaiters()
+            outbound.onWritabilityChanged()
             ctx.fireChannelWritabilityChanged()
         }
 
@@ -379,8 +336,7 @@ internal class NettyRawSocketPeer internal constructor(
                     opened.completeExceptionally(RawSocketHandshakeException(0, "router at $url closed the connection during the RawSocket handshake"))
                 }
                 ended(ConnectionClosedException(null, "RawSocket closed by the router"))
-                wakeWaiters()
-                while (true) ReferenceCountUtil.release(outbound.poll() ?: break)
+                outbound.onInactive()
             }
         }
 

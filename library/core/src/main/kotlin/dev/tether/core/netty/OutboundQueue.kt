@@ -1,0 +1,85 @@
+package dev.tether.core.netty
+
+import dev.tether.core.InternalTetherApi
+import io.netty.channel.Channel
+import io.netty.util.ReferenceCountUtil
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.suspendCancellableCoroutine
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.coroutines.resume
+
+/**
+ * The send side of one Netty socket: messages from any thread are queued and written by one task on the socket's
+ * event loop, with one flush for everything queued meanwhile (a burst of replies costs one write, not one each).
+ * There is room while fewer than [maxQueued] messages wait here and Netty's own buffer is under its high-water mark;
+ * senders without room wait in [awaitRoom]. The owner forwards [onWritabilityChanged] and [onInactive] from its
+ * handler.
+ */
+@InternalTetherApi
+public class OutboundQueue(private val channel: Channel, private val maxQueued: Int) {
+    private val messages = ConcurrentLinkedQueue<Any>()
+    private val queued = AtomicInteger()
+    private val flushScheduled = AtomicBoolean()
+    private val roomWaiters = ConcurrentLinkedQueue<CancellableContinuation<Unit>>()
+
+    /** True when a message may be queued now. */
+    public fun hasRoom(): Boolean = queued.get() < maxQueued && channel.isWritable
+
+    /** Suspends until there is room or the socket is gone (the caller then checks which). */
+    public suspend fun awaitRoom() {
+        if (hasRoom() || !channel.isActive) return
+        suspendCancellableCoroutine { waiter ->
+            roomWaiters.add(waiter)
+            // Room (or the end) may have come between the check and the registration.
+            if (hasRoom() || !channel.isActive) wakeSenders()
+        }
+    }
+
+    /** Queues [message] (a ByteBuf, a frame, or anything the pipeline encodes) behind what is queued. */
+    public fun enqueue(message: Any) {
+        queued.incrementAndGet()
+        messages.add(message)
+        if (flushScheduled.compareAndSet(false, true)) channel.eventLoop().execute(flush)
+    }
+
+    /** Writes everything queued, then flushes once; on the loop. */
+    private val flush = Runnable {
+        flushScheduled.set(false)
+        var wrote = false
+        while (true) {
+            val message = messages.poll() ?: break
+            queued.decrementAndGet()
+            if (channel.isActive) {
+                channel.write(message, channel.voidPromise())
+                wrote = true
+            } else {
+                ReferenceCountUtil.release(message)
+            }
+        }
+        if (wrote) channel.flush()
+        if (!roomWaiters.isEmpty() && hasRoom()) wakeSenders()
+    }
+
+    /** Writes and flushes everything queued now (on the loop: before a close that must not drop it). */
+    public fun flushNow() {
+        flush.run()
+    }
+
+    /** From the handler's channelWritabilityChanged. */
+    public fun onWritabilityChanged() {
+        if (hasRoom()) wakeSenders()
+    }
+
+    /** From the handler's channelInactive: wakes every waiting sender and releases what was never written. */
+    public fun onInactive() {
+        wakeSenders()
+        while (true) ReferenceCountUtil.release(messages.poll() ?: break)
+    }
+
+    /** Wakes every sender waiting for room, so that each checks again (the owner's end, say). */
+    public fun wakeSenders() {
+        while (true) roomWaiters.poll()?.resume(Unit) ?: break
+    }
+}
