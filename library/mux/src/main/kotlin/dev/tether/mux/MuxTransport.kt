@@ -27,6 +27,12 @@ internal interface MuxTransport {
     /** Sends one binary message; throws once the connection ended. */
     suspend fun send(message: ByteArray)
 
+    /**
+     * Queues one binary message if that needs no waiting, behind everything [send] queued before; false when it
+     * would have to wait (call [send]). Throws once the connection ended.
+     */
+    fun trySend(message: ByteArray): Boolean = false
+
     /** True when the connection checks liveness itself, so the session sends no pings of its own. */
     val keepsAliveItself: Boolean
 
@@ -97,6 +103,8 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
     }
 
     override suspend fun send(message: ByteArray) = connection.send(message)
+
+    override fun trySend(message: ByteArray): Boolean = connection.trySend(message)
 
     override suspend fun ping() = Unit
 

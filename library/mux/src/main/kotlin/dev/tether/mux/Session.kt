@@ -1,5 +1,6 @@
 package dev.tether.mux
 
+import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketConnection
 import io.ktor.websocket.WebSocketSession
 import kotlinx.coroutines.CancellationException
@@ -36,6 +37,7 @@ import kotlin.coroutines.CoroutineContext
  * Kotlin: `Session.client(connection)` then suspend [open]/[accept]. Java: [openAsync]/[acceptAsync] futures, which
  * complete on a library thread; cancelling one cancels the operation.
  */
+@OptIn(InternalTetherApi::class)
 public class Session internal constructor(
     private val transport: MuxTransport,
     /** This session's configuration. */
@@ -49,6 +51,7 @@ public class Session internal constructor(
     private val streams = HashMap<Int, Stream>() // guarded by lock
     private var nextId = if (isClient) MuxProtocol.FIRST_CLIENT_ID else MuxProtocol.FIRST_SERVER_ID // guarded by lock
     private val acceptQueue = Channel<Stream>(MuxProtocol.ACCEPT_QUEUE_SIZE)
+    private var inlineAcceptor: StreamAcceptor? = null // guarded by lock
     private val ended = CompletableDeferred<MuxException>()
     private val callbackRan = AtomicBoolean(false)
     @Volatile private var closeCallback: Runnable? = config.closeCallback
@@ -111,6 +114,23 @@ public class Session internal constructor(
     /** Java face of [accept]. */
     public fun acceptAsync(): CompletableFuture<Stream> = javaFuture { accept() }
 
+    /**
+     * Tether-internal (the tunnel's forward and serve): from now on every incoming stream is accepted the moment its
+     * SYN arrives, ACKed with [MuxConfig.streamBufferSize] and handed to [acceptor] inline on the transport's reader
+     * (over a tether-core connection on Netty, the connection's I/O thread), so [acceptor] must return at once and
+     * never block. Streams already waiting in the accept queue are accepted and handed over first, on the calling
+     * thread. [accept] callers get nothing while an acceptor is set. `null` restores the accept queue.
+     */
+    @InternalTetherApi
+    public fun acceptInline(acceptor: StreamAcceptor?) {
+        val queued = ArrayList<Stream>()
+        synchronized(lock) {
+            inlineAcceptor = acceptor
+            if (acceptor != null) while (true) queued += acceptQueue.tryReceive().getOrNull() ?: break
+        }
+        if (acceptor != null) for (stream in queued) handOver(stream, acceptor)
+    }
+
     /** Sets the callback run once when the session ends (replaces [MuxConfig.closeCallback]). */
     public fun setCloseCallback(callback: Runnable?) {
         closeCallback = callback
@@ -149,18 +169,32 @@ public class Session internal constructor(
     }
 
     /** Sends a frame whose loss does not matter once the session is gone (ACK credit). */
-    internal suspend fun sendQuietly(frame: MuxFrame) {
+    internal suspend fun sendQuietly(frame: MuxFrame) = sendQuietly(frame.encode())
+
+    private suspend fun sendQuietly(message: ByteArray) {
         try {
-            sendFrame(frame.encode())
+            sendFrame(message)
         } catch (_: MuxException) {
             // The session ended; the reader learns that on its next call.
         }
     }
 
     /** Sends FIN in order with frames already queued, without blocking the caller. */
-    internal fun sendFin(id: Int) {
+    internal fun sendFin(id: Int) = sendSoon(MuxFrame.Fin(id).encode())
+
+    /**
+     * Queues [message] without suspending: straight into the transport's queue when it has room (the common case,
+     * no coroutine), otherwise through a coroutine that waits for room. Its loss does not matter once the session
+     * has ended.
+     */
+    internal fun sendSoon(message: ByteArray) {
         if (ended.isCompleted) return
-        scope.launch(start = CoroutineStart.UNDISPATCHED) { sendQuietly(MuxFrame.Fin(id)) }
+        val queued = try {
+            transport.trySend(message)
+        } catch (e: Exception) {
+            false // the connection ended: the coroutine below finds out and ends the session with the reason
+        }
+        if (!queued) scope.launch(start = CoroutineStart.UNDISPATCHED) { sendQuietly(message) }
     }
 
     // ---- internals ---------------------------------------------------------------------------------------------
@@ -201,6 +235,8 @@ public class Session internal constructor(
 
     private fun onSyn(id: Int) {
         var tooMany = false
+        var inline: Stream? = null
+        var acceptor: StreamAcceptor? = null
         synchronized(lock) {
             if (ended.isCompleted) return
             if (streams.containsKey(id)) {
@@ -210,14 +246,31 @@ public class Session internal constructor(
             // The opener never says what it holds: start at what we may assume of it (spec §4, the correction).
             val window = minOf(config.streamBufferSize, config.peerCapacity).toLong()
             val stream = Stream(this, id, isOpener = false, capacity = config.streamBufferSize, initialWindow = window)
-            if (acceptQueue.trySend(stream).isSuccess) streams[id] = stream else tooMany = true
+            acceptor = inlineAcceptor
+            when {
+                acceptor != null -> { streams[id] = stream; inline = stream }
+                acceptQueue.trySend(stream).isSuccess -> streams[id] = stream
+                else -> tooMany = true
+            }
         }
+        inline?.let { handOver(it, acceptor!!) }
         if (tooMany) {
             // FIN the stream that did not fit, then abort (B/C); never blocking the reader.
             scope.launch {
                 withTimeoutOrNull(config.keepAliveInterval.toMillis().coerceAtLeast(1_000)) { sendQuietly(MuxFrame.Fin(id)) }
                 end(TooManySynsException())
             }
+        }
+    }
+
+    /** Accepts [stream] (its ACK goes out first) and hands it to [acceptor]. */
+    private fun handOver(stream: Stream, acceptor: StreamAcceptor) {
+        sendSoon(MuxFrame.Ack(stream.rawId, config.streamBufferSize.toLong()).encode())
+        try {
+            acceptor.accepted(stream)
+        } catch (e: Exception) {
+            log.warn("stream acceptor threw; stream {} is closed", stream.id, e)
+            stream.close()
         }
     }
 

@@ -29,6 +29,21 @@ internal class ScriptedTransport : PullTransport() {
         if (p != null) p.inbound.send(message) else sent.send(message)
     }
 
+    /** When true, [trySend] queues at once (as a tether-core connection with room does); otherwise it declines. */
+    @Volatile var immediate = false
+
+    /** Messages taken by [trySend]. */
+    val immediateSends = AtomicInteger()
+
+    override fun trySend(message: ByteArray): Boolean {
+        if (!immediate) return false
+        if (closed.get() > 0) throw IllegalStateException("transport closed")
+        val p = peer
+        val queued = if (p != null) p.inbound.trySend(message).isSuccess else sent.trySend(message).isSuccess
+        if (queued) immediateSends.incrementAndGet()
+        return queued
+    }
+
     override suspend fun ping() {
         pings.incrementAndGet()
         if (answerPings) pongCount.incrementAndGet()
