@@ -3,8 +3,10 @@ package dev.tether.tunnel
 import dev.tether.core.InternalTetherApi
 import dev.tether.mux.Stream
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.withContext
 import org.slf4j.LoggerFactory
 import java.io.ByteArrayOutputStream
+import kotlin.coroutines.CoroutineContext
 
 /**
  * One viewer request on one stream, answered by a [TunnelHandler]: the proxy writes an HTTP/1.1 request (head,
@@ -16,7 +18,8 @@ import java.io.ByteArrayOutputStream
 internal class HttpExchange(private val stream: Stream, private val flavour: TunnelFlavour, private val maxBodyBytes: Int) {
     private val reader = StreamReader(stream)
 
-    suspend fun serve(handler: TunnelHandler) {
+    /** Reads the request, runs [handler] in [handlerContext] (where it may block, unless the user chose otherwise), answers. */
+    suspend fun serve(handler: TunnelHandler, handlerContext: CoroutineContext) {
         val request = try {
             readRequest() ?: return // the proxy gave up before sending anything
         } catch (e: BadRequest) {
@@ -33,7 +36,7 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
             return
         }
         val response = try {
-            handler.handle(request)
+            withContext(handlerContext) { handler.handle(request) }
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {

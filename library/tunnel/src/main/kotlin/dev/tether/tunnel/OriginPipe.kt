@@ -1,23 +1,53 @@
 package dev.tether.tunnel
 
 import dev.tether.mux.Stream
+import io.netty.channel.EventLoop
+import io.netty.util.NetUtil
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runInterruptible
 import kotlinx.coroutines.withContext
+import org.slf4j.LoggerFactory
 import java.io.IOException
+import java.net.InetAddress
 import java.net.InetSocketAddress
 import java.net.Socket
 import java.net.URI
 
 /** Where [TunnelClient.forward] connects: a host and port on the local machine (or anywhere reachable). */
 internal class OriginAddress(val host: String, val port: Int) {
+    /** An IP literal needs no lookup at all. */
+    private val literal: InetSocketAddress? =
+        NetUtil.createByteArrayFromIpAddressString(host)?.let { InetSocketAddress(InetAddress.getByAddress(host, it), port) }
+
+    @Volatile private var cached: InetSocketAddress? = null
+    @Volatile private var cachedUntil = 0L
+
+    /**
+     * The socket address to connect to. A name is looked up off the event loops (lookups block) and the answer
+     * kept for [NAME_TTL_NANOS], so that most viewer requests need no lookup and no thread hand-off.
+     */
+    suspend fun resolve(): InetSocketAddress {
+        literal?.let { return it }
+        val now = System.nanoTime()
+        cached?.let { if (now - cachedUntil < 0) return it }
+        val fresh = withContext(Dispatchers.IO) { InetSocketAddress(InetAddress.getByName(host), port) }
+        cached = fresh
+        cachedUntil = now + NAME_TTL_NANOS
+        return fresh
+    }
+
+    override fun toString(): String = "$host:$port"
+
     companion object {
+        /** How long a looked-up origin address is reused (the JDK's own positive cache keeps names 30 s). */
+        const val NAME_TTL_NANOS = 30_000_000_000L
+
         /** Parses `http://host:port`, `ws://host:port`, `https://…` (port 443 default) or `host:port`. */
         fun parse(origin: String): OriginAddress {
             val uri = URI(if (origin.contains("://")) origin else "tcp://$origin")
-            val host = requireNotNull(uri.host) { "origin has no host: $origin" }
+            val host = requireNotNull(uri.host) { "origin has no host: $origin" }.removePrefix("[").removeSuffix("]")
             val port = when {
                 uri.port >= 0 -> uri.port
                 uri.scheme == "https" || uri.scheme == "wss" -> 443
@@ -30,18 +60,134 @@ internal class OriginAddress(val host: String, val port: Int) {
 }
 
 /**
- * Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions, keeping
- * interim 1xx responses out of the stream ([InterimResponses]). The proxy's FIN becomes a TCP half-close towards
+ * Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions, on the event
+ * loop that reads the tunnel's WebSocket ([loop]; the caller runs [run] on that loop's dispatcher), so that no byte
+ * crosses a thread inside the client. What the blocking pipe did, the same way:
+ * - interim 1xx responses stay out of the stream and `Expect: 100-continue` out of the origin ([InterimResponses]);
+ * - the proxy's FIN becomes a TCP half-close towards the origin, the origin's EOF our FIN;
+ * - either side failing closes both (a session drop fails the stream read and so ends the pipe).
+ *
+ * Flow control end to end: the origin is read only when the previous bytes went into the stream, which waits for
+ * the proxy's credit (a slow viewer stops the origin's socket being read); a stream read, and so its ACK, follows
+ * the origin's socket taking the previous read (a slow origin stops the credit). An origin that cannot be reached
+ * is answered with `502 Bad Gateway` at once.
+ */
+internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress, private val loop: EventLoop) {
+    suspend fun run() {
+        val channel = try {
+            OriginChannel.connect(loop, origin.resolve())
+        } catch (e: IOException) {
+            badGateway(stream, origin, e)
+            return
+        }
+        PipeProbe.onStep?.invoke("connected", 0)
+        try {
+            coroutineScope {
+                // origin -> stream
+                val down = launch {
+                    val buffer = ByteArray(BUFFER)
+                    val interim = ResponseHeadFilter()
+                    while (true) {
+                        val n = channel.read(buffer)
+                        if (n < 0) break
+                        if (interim.passing) stream.write(buffer, 0, n) else stream.writeAll(interim.filter(buffer, 0, n))
+                        PipeProbe.onStep?.invoke("stream write", n)
+                    }
+                    stream.writeAll(interim.finish())
+                    stream.close() // FIN: the response is complete
+                }
+                // stream -> origin
+                val buffer = ByteArray(BUFFER)
+                val expect = RequestHeadFilter()
+                try {
+                    while (true) {
+                        val n = stream.read(buffer)
+                        if (n < 0) break
+                        PipeProbe.onStep?.invoke("stream read", n)
+                        if (expect.passing) {
+                            channel.write(buffer, 0, n)
+                        } else {
+                            val bytes = expect.filter(buffer, 0, n)
+                            channel.write(bytes, 0, bytes.size)
+                        }
+                    }
+                    val rest = expect.finish()
+                    channel.write(rest, 0, rest.size)
+                    channel.shutdownOutput()
+                } catch (e: Exception) {
+                    down.cancel()
+                    channel.close()
+                    throw e
+                }
+                down.join()
+            }
+        } finally {
+            channel.close()
+        }
+    }
+
+    private companion object {
+        const val BUFFER = 16 * 1024
+    }
+}
+
+/**
+ * Test seam: called on the thread that runs it with each step of every [OriginPipe] and the bytes it moved: "connected",
+ * "socket read" (from the origin's socket into the client), "stream write" (into the stream, counted before any
+ * interim head is dropped), "stream read", "origin write waits" (the origin's socket is full), "origin write".
+ */
+internal object PipeProbe {
+    @Volatile var onStep: ((step: String, bytes: Int) -> Unit)? = null
+}
+
+/**
+ * The viewer's answer when the origin cannot be reached: `502 Bad Gateway` and FIN, then the rest of the request is
+ * read and dropped so that the proxy, which writes the whole request before it reads the answer, is not left
+ * waiting for credit.
+ */
+internal suspend fun badGateway(stream: Stream, origin: OriginAddress, cause: IOException) {
+    OriginPipeLog.log.info("tunnel stream {}: the origin {} cannot be reached ({}); answering 502", stream.id, origin, cause.toString())
+    val body = "the tunnel client could not reach its origin $origin: ${cause.message ?: cause::class.java.simpleName}\n".toByteArray()
+    val head = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.size}\r\nConnection: close\r\n\r\n"
+    stream.write(head.toByteArray(Charsets.ISO_8859_1) + body)
+    stream.close()
+    val scratch = ByteArray(4096)
+    while (stream.read(scratch) >= 0) Unit
+}
+
+private object OriginPipeLog {
+    val log = LoggerFactory.getLogger(OriginPipe::class.java)
+}
+
+private suspend fun Stream.writeAll(bytes: ByteArray) {
+    if (bytes.isNotEmpty()) write(bytes)
+}
+
+/**
+ * [OriginPipe] for a connection without a Netty event loop (the Ktor transport): blocking socket I/O on threads of
+ * their own. Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions,
+ * keeping interim 1xx responses out of the stream ([InterimResponses]). The proxy's FIN becomes a TCP half-close towards
  * the origin; the origin's EOF becomes our FIN. The socket is closed
  * when both directions are done or either fails (a session drop fails the stream read and so ends the pipe).
  */
-internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress) {
+internal class BlockingOriginPipe(private val stream: Stream, private val origin: OriginAddress) {
     suspend fun run() {
-        val socket = withContext(ORIGIN_IO) {
-            Socket().apply {
-                tcpNoDelay = true
-                connect(InetSocketAddress(origin.host, origin.port), CONNECT_TIMEOUT_MILLIS)
+        val socket = try {
+            val address = origin.resolve()
+            withContext(ORIGIN_IO) {
+                val s = Socket()
+                try {
+                    s.tcpNoDelay = true
+                    s.connect(address, CONNECT_TIMEOUT_MILLIS)
+                } catch (e: IOException) {
+                    s.close()
+                    throw e
+                }
+                s
             }
+        } catch (e: IOException) {
+            badGateway(stream, origin, e)
+            return
         }
         try {
             coroutineScope {
@@ -89,10 +235,6 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
         } finally {
             withContext(ORIGIN_IO) { socket.close() }
         }
-    }
-
-    private suspend fun Stream.writeAll(bytes: ByteArray) {
-        if (bytes.isNotEmpty()) write(bytes)
     }
 
     private companion object {

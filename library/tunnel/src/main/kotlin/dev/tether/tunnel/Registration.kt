@@ -4,9 +4,12 @@ import dev.tether.core.AuthenticationFailedException
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialerConfig
 import dev.tether.core.HandshakeRejectedException
+import dev.tether.core.InternalTetherApi
 import dev.tether.core.TokenProvider
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
+import dev.tether.core.WebSocketTransport
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 import org.slf4j.Logger
@@ -31,19 +34,31 @@ internal class Registered(val connection: WebSocketConnection, val publicUrl: St
  * After the first successful registration an id that older webhooktunnel proxies mangle in WebSocket viewer paths
  * is logged once as a warning ([brokenViewerPathWarning]).
  */
+@OptIn(InternalTetherApi::class)
 internal class Registration(
     private val config: TunnelConfig,
     keepAlive: Duration,
     private val random: Random = Random.Default,
     private val log: Logger = defaultLog,
+    transport: WebSocketTransport = WebSocketTransport.default(),
 ) : AutoCloseable {
     @Volatile private var token: String? = config.token
     @Volatile private var dialToken: String? = null
     @Volatile private var idChecked = false
 
+    /** Every connection of the tunnel on one I/O thread, so that [dispatcher] stays the same across reconnects. */
+    private val pinned = transport.pinned()
+
+    /** The I/O thread of every registration's connection ([kotlinx.coroutines.Dispatchers.Default] on Ktor). */
+    val dispatcher: CoroutineDispatcher get() = pinned.dispatcher
+
     private val dialer = WebSocketDialer(
         DialerConfig.builder()
             .url(config.dialUrl)
+            .transport(pinned.transport)
+            // Sends from the I/O thread queue up between two flushes (an ACK per viewer stream read, a FIN per
+            // answer); every stream's bytes are bounded by its window, so the count needs no tight bound.
+            .outgoingFrames(OUTGOING_FRAMES)
             .header(config.flavour.idHeader, config.id)
             .tokenProvider(TokenProvider { checkNotNull(dialToken) })
             .dialTimeout(config.dialTimeout)
@@ -124,6 +139,7 @@ internal class Registration(
 
     internal companion object {
         private val defaultLog = LoggerFactory.getLogger(Registration::class.java)
+        const val OUTGOING_FRAMES = 1024
 
         /** Go's `\w` (ASCII): what the webhooktunnel proxy's viewer-path regex `^/(\w+)(/?)` takes as the id. */
         private fun isGoWord(c: Char): Boolean = c in 'a'..'z' || c in 'A'..'Z' || c in '0'..'9' || c == '_'

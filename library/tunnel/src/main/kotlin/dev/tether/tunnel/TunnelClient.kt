@@ -4,15 +4,21 @@ import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketTransport
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxProtocol
 import dev.tether.mux.MuxException
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
+import dev.tether.mux.StreamAcceptor
+import io.netty.channel.EventLoop
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
@@ -29,10 +35,13 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.select
 import kotlinx.coroutines.async
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
 
@@ -58,7 +67,11 @@ public class TunnelClient private constructor(
 ) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-tunnel"))
     private val status = ConnectionStatus(scope)
-    private val sessions = MutableStateFlow(Session.client(first.connection, muxConfig))
+    private val sessions = MutableStateFlow(Current(first.connection))
+
+    /** The running [forward] and [serve] calls, which take every viewer stream as it arrives; guarded by itself. */
+    private val servers = ArrayList<StreamServer>(1)
+    private var nextServer = 0 // guarded by servers
     private val publicUrl = MutableStateFlow(first.publicUrl)
     private val closed = AtomicBoolean(false)
     private val shutdownDone = CompletableDeferred<Unit>()
@@ -91,7 +104,20 @@ public class TunnelClient private constructor(
     public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
 
     /** The mux session currently carrying the tunnel (replaced after a reconnect). */
-    public val session: Session get() = sessions.value
+    public val session: Session get() = sessions.value.session
+
+    /**
+     * The I/O thread every connection of this client runs on (across reconnects), as a dispatcher: where [forward]
+     * moves every viewer's bytes. Short, non-blocking work only ([kotlinx.coroutines.Dispatchers.Default] on the
+     * Ktor transport, which has no such thread).
+     */
+    public val dispatcher: CoroutineDispatcher get() = registration.dispatcher
+
+    /**
+     * Java face of [dispatcher]: the I/O thread as an executor, for a [serve] handler that never blocks
+     * (`serveAsync(handler, max, client.getExecutor())`).
+     */
+    public val executor: Executor get() = registration.dispatcher.asExecutor()
 
     /**
      * The next viewer stream. Waits across reconnects. Throws [TunnelClosedException] after [close], or the error
@@ -101,7 +127,8 @@ public class TunnelClient private constructor(
     public suspend fun accept(): Stream {
         while (true) {
             if (terminal.isCompleted) throw terminal.getCompleted()
-            val current = sessions.value
+            val holder = sessions.value
+            val current = holder.session
             if (!current.isClosed) {
                 val stream = coroutineScope {
                     val next = async { runCatching { current.accept() } }
@@ -121,7 +148,7 @@ public class TunnelClient private constructor(
             }
             // The session ended: wait for the reconnect loop to install the next one, or to give up.
             coroutineScope {
-                val next = async { sessions.first { it !== current } }
+                val next = async { sessions.first { it !== holder } }
                 select<Unit> {
                     next.onAwait { }
                     terminal.onAwait { next.cancel() }
@@ -144,12 +171,20 @@ public class TunnelClient private constructor(
     /**
      * Pipes every viewer stream to [origin] (`http://host:port`, `ws://host:port` or `host:port`) until the client
      * is closed: HTTP requests and WebSocket viewers both work, because the origin sees the bytes the proxy wrote.
-     * Each stream gets its own TCP connection, closed when the stream ends.
+     * Each stream gets its own TCP connection, closed when the stream ends; an origin that cannot be reached is
+     * answered `502 Bad Gateway`.
+     *
+     * On the Netty transport (the default) the origin connections share the tunnel connection's I/O thread
+     * ([dispatcher]) and every byte is copied there: a viewer request crosses no thread inside the client. While a
+     * [forward] or [serve] runs, viewer streams go to it (to each in turn when several run), not to [accept].
      */
     @JvmSynthetic
     public suspend fun forward(origin: String) {
         val target = OriginAddress.parse(origin)
-        serveStreams { stream -> OriginPipe(stream, target).run() }
+        serveStreams { stream, current ->
+            val loop = current.loop
+            if (loop != null) OriginPipe(stream, target, loop).run() else BlockingOriginPipe(stream, target).run()
+        }
     }
 
     /** Java face of [forward]: completes when the client closes (normally) or fails for good. */
@@ -158,36 +193,70 @@ public class TunnelClient private constructor(
     /**
      * Answers every viewer HTTP request with [handler], in process (for users without a local server), until the
      * client is closed. Requests are read with their bodies (up to [maxBodyBytes]); a WebSocket upgrade request is
-     * answered 501.
+     * answered 501. The request is read and the answer written on the tunnel connection's I/O thread; [handler]
+     * runs on [handlerExecutor] ([TunnelConfig.handlerExecutor] unless given; null: a library thread where it may
+     * block). A handler that never blocks may run on [executor] and save two thread hand-offs per request.
      */
     @JvmSynthetic
-    public suspend fun serve(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY) {
-        serveStreams { stream -> HttpExchange(stream, config.flavour, maxBodyBytes).serve(handler) }
+    public suspend fun serve(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY, handlerExecutor: Executor? = config.handlerExecutor) {
+        val handlerContext = handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.IO
+        serveStreams { stream, _ -> HttpExchange(stream, config.flavour, maxBodyBytes).serve(handler, handlerContext) }
     }
 
     /** Java face of [serve]. */
     @JvmOverloads
-    public fun serveAsync(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY): CompletableFuture<Void?> =
-        javaFuture { serve(handler, maxBodyBytes); null }
+    public fun serveAsync(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY, handlerExecutor: Executor? = config.handlerExecutor): CompletableFuture<Void?> =
+        javaFuture { serve(handler, maxBodyBytes, handlerExecutor); null }
 
-    private suspend fun serveStreams(each: suspend (Stream) -> Unit) = coroutineScope {
-        while (true) {
-            val stream = try {
-                accept()
-            } catch (e: TunnelClosedException) {
-                return@coroutineScope
+    /**
+     * Runs [each] for every viewer stream until the client closes (returns) or fails for good (throws): the sessions
+     * hand their streams over inline as they arrive ([Session.acceptInline]), each to a coroutine started on its
+     * connection's dispatcher, a child of this call.
+     */
+    private suspend fun serveStreams(each: suspend (Stream, Current) -> Unit) {
+        coroutineScope {
+            val server = StreamServer(this, each)
+            addServer(server)
+            try {
+                val reason = terminal.await()
+                if (reason !is TunnelClosedException) throw reason
+            } finally {
+                removeServer(server)
             }
-            log.debug("accepted viewer stream {}", stream.id)
-            launch(Dispatchers.IO + CoroutineName("tether-tunnel-stream-${stream.id}")) {
-                try {
-                    each(stream)
-                } catch (e: CancellationException) {
-                    throw e
-                } catch (e: Exception) {
-                    log.info("tunnel stream {} ended with {}", stream.id, e.toString())
-                } finally {
-                    stream.close()
-                }
+        }
+    }
+
+    private fun addServer(server: StreamServer) = synchronized(servers) {
+        servers.add(server)
+        sessions.value.installAcceptor()
+    }
+
+    private fun removeServer(server: StreamServer) = synchronized(servers) {
+        servers.remove(server)
+        sessions.value.installAcceptor()
+    }
+
+    /** One viewer stream, on the loop that read its SYN: to the next server, in a coroutine of that server's. */
+    private fun dispatch(stream: Stream, current: Current) {
+        val server = synchronized(servers) { if (servers.isEmpty()) null else servers[Math.floorMod(nextServer++, servers.size)] }
+        if (server == null) {
+            log.debug("viewer stream {} arrived as the last forward/serve ended; closed", stream.id)
+            stream.close()
+            return
+        }
+        log.debug("accepted viewer stream {}", stream.id)
+        // Started right here when this is the stream's own loop: the pipe's first steps need no task at all.
+        val loop = current.loop
+        val start = if (loop == null || loop.inEventLoop()) CoroutineStart.UNDISPATCHED else CoroutineStart.DEFAULT
+        server.scope.launch(current.dispatcher, start) {
+            try {
+                server.each(stream, current)
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                log.info("tunnel stream {} ended with {}", stream.id, e.toString())
+            } finally {
+                stream.close()
             }
         }
     }
@@ -205,7 +274,7 @@ public class TunnelClient private constructor(
         try {
             withContext(NonCancellable) {
                 terminal.complete(TunnelClosedException())
-                sessions.value.close()
+                sessions.value.session.close()
                 val job = scope.coroutineContext[Job]!!
                 status.emit(ConnectionEvent.Closed(null))
                 status.complete()
@@ -224,7 +293,7 @@ public class TunnelClient private constructor(
 
     private suspend fun reconnectLoop() {
         while (true) {
-            val current = sessions.value
+            val current = sessions.value.session
             val cause = current.awaitClosed()
             if (closed.get()) return
             log.info("tunnel {} lost its session ({}); registering again", config.id, cause.message)
@@ -244,10 +313,35 @@ public class TunnelClient private constructor(
                 return
             }
             publicUrl.value = next.publicUrl
-            sessions.value = Session.client(next.connection, muxConfig)
+            val installed = Current(next.connection)
+            synchronized(servers) {
+                sessions.value = installed
+                installed.installAcceptor()
+            }
             status.emit(ConnectionEvent.Connected(config.proxyUrl))
         }
     }
+
+    /** One registered connection and the mux session on it. */
+    private inner class Current(val connection: WebSocketConnection) {
+        val session: Session = Session.client(connection, muxConfig)
+
+        /** The Netty loop that reads the connection (null on the Ktor transport). */
+        val loop: EventLoop? = connection.eventLoop
+
+        /** Where this connection's streams are served: its I/O thread. */
+        val dispatcher: CoroutineDispatcher = connection.dispatcher
+
+        private val acceptor = StreamAcceptor { stream -> dispatch(stream, this) }
+
+        /** Hands streams over inline while a forward or serve runs; queues them for [accept] otherwise. */
+        fun installAcceptor() {
+            session.acceptInline(if (servers.isEmpty()) null else acceptor)
+        }
+    }
+
+    /** A running [forward] or [serve]: [scope] is the call's, so its stream coroutines end with it. */
+    private class StreamServer(val scope: CoroutineScope, val each: suspend (Stream, Current) -> Unit)
 
     private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
         if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted()) else scope.future { block() }
@@ -273,8 +367,12 @@ public class TunnelClient private constructor(
          *   dev.tether.core.backoff.RetryTimedOutException
          */
         @JvmSynthetic
-        public suspend fun connect(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()): TunnelClient {
-            val registration = Registration(config, muxConfig.keepAliveInterval)
+        public suspend fun connect(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()): TunnelClient =
+            connect(config, muxConfig, WebSocketTransport.default())
+
+        /** [connect] on a given WebSocket transport (tests run both). */
+        internal suspend fun connect(config: TunnelConfig, muxConfig: MuxConfig, transport: WebSocketTransport): TunnelClient {
+            val registration = Registration(config, muxConfig.keepAliveInterval, transport = transport)
             try {
                 val first = registration.register()
                 return TunnelClient(config, muxConfig, registration, first)

@@ -2,6 +2,7 @@ package dev.tether.tunnel
 
 import dev.tether.core.backoff.RetryConfig
 import java.time.Duration
+import java.util.concurrent.Executor
 import javax.net.ssl.X509TrustManager
 
 /** Which proxy generation the client registers with: they differ only in header names. */
@@ -50,6 +51,13 @@ public class TunnelConfig private constructor(b: Builder) {
     /** Trust for `wss` proxies with a private CA; the JDK default trust store otherwise (verification stays on). */
     public val trustManager: X509TrustManager? = b.trustManager
 
+    /**
+     * Where the [TunnelHandler] of [TunnelClient.serve] runs: null (the default) is a library thread where it may
+     * block. A handler that never blocks may run on [TunnelClient.executor], the tunnel connection's I/O thread, and
+     * save two thread hand-offs per request (there, while it runs, no viewer's bytes move).
+     */
+    public val handlerExecutor: Executor? = b.handlerExecutor
+
     init {
         require(token != null || tokenGenerator != null) { "a token or a tokenGenerator is required" }
         val scheme = proxyUrl.substringBefore("://", "").lowercase()
@@ -67,7 +75,7 @@ public class TunnelConfig private constructor(b: Builder) {
     /** A builder holding this configuration, to derive a changed copy. */
     public fun toBuilder(): Builder = Builder().also {
         it.id = id; it.proxyUrl = proxyUrl; it.token = token; it.tokenGenerator = tokenGenerator; it.retry = retry
-        it.flavour = flavour; it.dialTimeout = dialTimeout; it.trustManager = trustManager
+        it.flavour = flavour; it.dialTimeout = dialTimeout; it.trustManager = trustManager; it.handlerExecutor = handlerExecutor
     }
 
     /** Builder of [TunnelConfig]. */
@@ -80,6 +88,7 @@ public class TunnelConfig private constructor(b: Builder) {
         internal var flavour: TunnelFlavour = TunnelFlavour.WEBHOOKTUNNEL
         internal var dialTimeout: Duration = Duration.ofSeconds(45)
         internal var trustManager: X509TrustManager? = null
+        internal var handlerExecutor: Executor? = null
 
         /** The tunnel id. */
         public fun id(id: String): Builder = apply { this.id = id }
@@ -104,6 +113,9 @@ public class TunnelConfig private constructor(b: Builder) {
 
         /** Trust for a private CA. */
         public fun trustManager(trustManager: X509TrustManager): Builder = apply { this.trustManager = trustManager }
+
+        /** Where the in-process handler runs (default null: a library thread where it may block). */
+        public fun handlerExecutor(executor: Executor?): Builder = apply { this.handlerExecutor = executor }
 
         /** The configuration. @throws IllegalArgumentException when a required setting is missing or invalid. */
         public fun build(): TunnelConfig = TunnelConfig(this)

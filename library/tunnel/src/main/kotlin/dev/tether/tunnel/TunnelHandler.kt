@@ -61,7 +61,10 @@ public class TunnelResponse @JvmOverloads constructor(
  * suspending body. Java: [of] for a synchronous function, [async] for one returning a future.
  */
 public fun interface TunnelHandler {
-    /** Answers [request]. Runs on a library thread. Throwing answers 500. */
+    /**
+     * Answers [request]. Runs where [TunnelConfig.handlerExecutor] (or the executor given to [TunnelClient.serve])
+     * says: by default a library thread where it may block. Throwing answers 500.
+     */
     public suspend fun handle(request: TunnelRequest): TunnelResponse
 
     public companion object {
