@@ -15,6 +15,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +51,34 @@ class TunnelJavaExamplesTest {
             }
         }
         // docs:end quickstart
+    }
+
+    @Test
+    void theHandlerRunsOnTheChosenExecutor() throws Exception {
+        try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
+            // docs:start handler-executor
+            ExecutorService handlers = Executors.newFixedThreadPool(4);   // the handler may block there
+            TunnelConfig config = TunnelConfig.builder()
+                    .id("java-threads")
+                    .proxyUrl(proxy.getUrl())
+                    .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    .handlerExecutor(handlers)                            // default: a library thread where it may block
+                    .build();
+            try (TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS)) {
+                CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request ->
+                        TunnelResponse.text(Thread.currentThread().getName().startsWith("pool-") ? "on my pool" : "elsewhere")));
+                // A handler that never blocks may run on the tunnel's I/O thread instead:
+                // tunnel.serveAsync(handler, TunnelClient.DEFAULT_MAX_BODY, tunnel.getExecutor());
+                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
+                        HttpRequest.newBuilder(URI.create(tunnel.getUrl() + "/work")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals("on my pool", response.body());
+                serving.cancel(true);
+            } finally {
+                handlers.shutdown();
+            }
+            // docs:end handler-executor
+        }
     }
 
     @Test

@@ -15,6 +15,7 @@ import dev.tether.tunnel.TunnelTokens
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
+import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.launch
@@ -25,6 +26,7 @@ import java.net.http.HttpClient
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.time.Duration
+import java.util.concurrent.Executors
 import java.util.concurrent.atomic.AtomicReference
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
@@ -90,6 +92,37 @@ class TunnelExamplesSpec : FunSpec({
                 forwarding.join()
                 origin.stop(0)
                 // docs:end forward
+            }
+        }
+    }
+
+    test("the handler runs on the executor you choose; a handler that never blocks may run on the tunnel's I/O thread") {
+        withTimeout(20.seconds) {
+            FakeTunnelProxy.start().use { proxy ->
+                /** Stands for your handler's work; it says which thread it ran on. */
+                fun lookUp(path: String) = "$path on ${Thread.currentThread().name.substringBefore(" @")}"
+                // docs:start handler-executor
+                val handlers = Executors.newFixedThreadPool(4)    // yours: the handler may block there
+                val tunnel = TunnelClient.connect(
+                    TunnelConfig("threads", proxy.url) {
+                        tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                        handlerExecutor(handlers)                 // default: a library thread where it may block
+                    },
+                )
+                val serving = launch { tunnel.serve(TunnelHandler { request -> TunnelResponse.text(lookUp(request.path)) }) }
+                // docs:end handler-executor
+                val (status, body) = get("${tunnel.url}/user/1")
+                status shouldBe 200
+                body.startsWith("/user/1 on pool-") shouldBe true
+                serving.cancelAndJoin()
+                // docs:start handler-executor-inline
+                // Short, non-blocking answers only: on the tunnel's I/O thread (no hand-off; nothing else moves meanwhile).
+                val inline = launch { tunnel.serve(TunnelHandler { TunnelResponse.text("pong") }, handlerExecutor = tunnel.executor) }
+                // docs:end handler-executor-inline
+                get("${tunnel.url}/ping") shouldBe (200 to "pong")
+                inline.cancel()
+                tunnel.close()
+                handlers.shutdown()
             }
         }
     }

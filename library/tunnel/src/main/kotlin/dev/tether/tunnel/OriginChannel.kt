@@ -56,10 +56,8 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
             if (ended) return -1
             channel.read()
             if (inbound.isEmpty() && !ended) {
-                suspendCancellableCoroutine { c ->
-                    reader = c
-                    c.invokeOnCancellation { reader = null }
-                }
+                // A cancelled reader stays registered until the next wake-up, which then resumes nothing.
+                suspendCancellableCoroutine { c -> reader = c }
             }
         }
     }

@@ -24,6 +24,7 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.cancelChildren
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -219,6 +220,8 @@ public class TunnelClient private constructor(
             addServer(server)
             try {
                 val reason = terminal.await()
+                // The session is gone with the client: a pipe still waiting on its origin has nothing left to do.
+                coroutineContext.cancelChildren()
                 if (reason !is TunnelClosedException) throw reason
             } finally {
                 removeServer(server)
