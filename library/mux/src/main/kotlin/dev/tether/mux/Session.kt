@@ -194,7 +194,8 @@ public class Session internal constructor(
         } catch (e: Exception) {
             false // the connection ended: the coroutine below finds out and ends the session with the reason
         }
-        if (!queued) scope.launch(start = CoroutineStart.UNDISPATCHED) { sendQuietly(message) }
+        // Unconfined: woken where room appears, in the order the waits began, so it keeps its place in the queue.
+        if (!queued) scope.launch(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { sendQuietly(message) }
     }
 
     // ---- internals ---------------------------------------------------------------------------------------------

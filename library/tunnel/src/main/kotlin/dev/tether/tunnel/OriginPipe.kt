@@ -3,6 +3,7 @@ package dev.tether.tunnel
 import dev.tether.mux.Stream
 import io.netty.channel.EventLoop
 import io.netty.util.NetUtil
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.launch
@@ -83,8 +84,8 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
         PipeProbe.onStep?.invoke("connected", 0)
         try {
             coroutineScope {
-                // origin -> stream
-                val down = launch {
+                // origin -> stream (started here: it asks the origin's socket for its first read at once)
+                val down = launch(start = CoroutineStart.UNDISPATCHED) {
                     val buffer = ByteArray(BUFFER)
                     val interim = ResponseHeadFilter()
                     while (true) {

@@ -123,6 +123,7 @@ public class TunnelClient private constructor(
     /**
      * The next viewer stream. Waits across reconnects. Throws [TunnelClosedException] after [close], or the error
      * that ended reconnecting ([dev.tether.core.backoff.RetryTimedOutException], [TunnelAuthFailedException], ...).
+     * While [forward] or [serve] runs, viewer streams go there and a waiting accept gets none.
      */
     @JvmSynthetic
     public suspend fun accept(): Stream {

@@ -31,7 +31,10 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
@@ -39,7 +42,6 @@ import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.future.asCompletableFuture
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.future.future
@@ -50,6 +52,7 @@ import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
@@ -71,8 +74,9 @@ import dev.tether.wamp.message.Result as ResultMessage
  * I/O thread (a Netty event loop, `tether-io-N`) for the WebSocket and RawSocket transports of [connect], in one
  * reader coroutine for a [WampTransport] of your own or a [SessionConfig.socketDialer] socket. Invocation handlers run on [Dispatchers.Default], each in its
  * own coroutine; event handlers run on [Dispatchers.Default], one coroutine per subscription, so events of one
- * subscription arrive in order. Futures complete on [Dispatchers.Default]; a suspended caller resumes on its own
- * dispatcher.
+ * subscription arrive in order ([SessionConfig.handlerExecutor] picks another executor). A reply completes its Java
+ * future on the I/O thread, so stages added with `thenApply` run there: use `thenApplyAsync` for slow work. A
+ * suspended caller resumes on its own dispatcher; [dispatcher] is the I/O thread for callers that never block.
  *
  * Progressive call results: [callProgress] asks for them and runs a callback per progressive RESULT, in order;
  * a handler sends them with [Invocation.sendProgress] when the caller asked.
@@ -90,6 +94,19 @@ public class Session private constructor(
 ) : AutoCloseable {
     private val log = config.logger ?: LoggerFactory.getLogger(Session::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-session-${welcome.session}"))
+
+    /** Where invocation and event handlers run ([SessionConfig.handlerExecutor], else [Dispatchers.Default]). */
+    private val handlerContext: CoroutineDispatcher = config.handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.Default
+
+    /**
+     * The I/O thread that reads this session's connection, as a dispatcher ([Dispatchers.Default] for a transport
+     * without one): latency-critical code that never blocks may run here (`withContext(session.dispatcher) { … }`),
+     * so that its calls and the replies that resume it need no thread hand-off. Blocking here stalls the session.
+     */
+    public val dispatcher: CoroutineDispatcher = (peer as? Peer)?.dispatcher ?: Dispatchers.Default
+
+    /** Java face of [dispatcher]: the I/O thread as an executor. */
+    public val executor: Executor get() = dispatcher.asExecutor()
     private val requestIds = AtomicLong(0)
     private val pending = ConcurrentHashMap<Long, Pending>()
     private val registrations = ConcurrentHashMap<Long, RegistrationEntry>()
@@ -122,8 +139,16 @@ public class Session private constructor(
     /** True until the session ended (GOODBYE, ABORT, connection loss, [close]). */
     public val isOpen: Boolean get() = endReasonRef.get() == null
 
-    /** One request awaiting its reply; [progress] receives progressive RESULTs of a progressive call. */
-    private class Pending(val requestType: Int, val reply: CompletableDeferred<Message>, val progress: Channel<CallResult>? = null)
+    /**
+     * One request awaiting its reply; [progress] receives progressive RESULTs of a progressive call; [onReply] runs
+     * inline where the reply is read, before the next inbound message (it must not block or run user code).
+     */
+    private class Pending(
+        val requestType: Int,
+        val reply: CompletableDeferred<Message>,
+        val progress: Channel<CallResult>? = null,
+        val onReply: ((Message) -> Unit)? = null,
+    )
 
     private class RegistrationEntry(val procedure: String, val handler: suspend (Invocation) -> InvokeResult)
 
@@ -271,6 +296,7 @@ public class Session private constructor(
             return
         }
         pending.remove(request)
+        p.onReply?.invoke(m)
         p.reply.complete(m)
     }
 
@@ -317,7 +343,7 @@ public class Session private constructor(
                 }
             }
         }
-        scope.launch(job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
+        scope.launch(handlerContext + job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
             val answer: Message = try {
                 val r = reg.handler(invocation)
                 invocation.finish()
@@ -386,12 +412,13 @@ public class Session private constructor(
         timeout: java.time.Duration?,
         progress: Channel<CallResult>? = null,
         cancelOnAbandon: Boolean = false,
+        onReply: ((Message) -> Unit)? = null,
         build: (Long) -> Message,
     ): Message {
         if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
         val requestId = nextRequestId()
         val reply = CompletableDeferred<Message>()
-        pending[requestId] = Pending(requestType, reply, progress)
+        pending[requestId] = Pending(requestType, reply, progress, onReply)
         val name = MessageCodes.nameOf(requestType) ?: "request"
         var sent = false
         try {
@@ -510,7 +537,7 @@ public class Session private constructor(
         args: List<Any?> = emptyList(),
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
-    ): CompletableFuture<CallResult> = scope.future { call(procedure, args, kwargs, options) }
+    ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
 
     /**
      * Registers [handler] for [procedure] (options such as `match`, `invoke`) and returns the registration id.
@@ -523,10 +550,21 @@ public class Session private constructor(
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Invocation) -> InvokeResult,
     ): Long {
-        val reply = request(MessageCodes.REGISTER, config.responseTimeout) { Register(it, WampValues.normalizeMap(options), procedure) }
+        // Installed where REGISTERED is read: an INVOCATION right behind it finds the handler.
+        val install: (Message) -> Unit = { m ->
+            if (m is Registered) {
+                registrations[m.registration] = RegistrationEntry(procedure, handler)
+                procedures[procedure] = m.registration
+            }
+        }
+        val reply = try {
+            request(MessageCodes.REGISTER, config.responseTimeout, onReply = install) { Register(it, WampValues.normalizeMap(options), procedure) }
+        } catch (e: Throwable) {
+            // A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it.
+            procedures[procedure]?.let { if (registrations[it]?.handler === handler) { registrations.remove(it); procedures.remove(procedure, it) } }
+            throw e
+        }
         if (reply !is Registered) fail(reply)
-        registrations[reply.registration] = RegistrationEntry(procedure, handler)
-        procedures[procedure] = reply.registration
         return reply.registration
     }
 
@@ -536,7 +574,7 @@ public class Session private constructor(
         procedure: String,
         handler: Function<Invocation, CompletableFuture<InvokeResult>>,
         options: Map<String, Any?> = emptyMap(),
-    ): CompletableFuture<Long> = scope.future {
+    ): CompletableFuture<Long> = javaFuture {
         register(procedure, options) { inv ->
             try {
                 handler.apply(inv).await()
@@ -557,7 +595,7 @@ public class Session private constructor(
     }
 
     /** Java face of [unregister]. */
-    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = scope.future { unregister(procedure); null }
+    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = javaFuture { unregister(procedure); null }
 
     /** The registration id for [procedure], or null when not registered. */
     public fun registrationId(procedure: String): Long? = procedures[procedure]
@@ -597,7 +635,7 @@ public class Session private constructor(
         args: List<Any?> = emptyList(),
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
-    ): CompletableFuture<Long?> = scope.future { publish(topic, args, kwargs, options) }
+    ): CompletableFuture<Long?> = javaFuture { publish(topic, args, kwargs, options) }
 
     /**
      * Subscribes [handler] to [topic] (options such as `match`) and returns the subscription id. Events of this
@@ -609,31 +647,48 @@ public class Session private constructor(
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Event) -> Unit,
     ): Long {
-        val reply = request(MessageCodes.SUBSCRIBE, config.responseTimeout) { Subscribe(it, WampValues.normalizeMap(options), topic) }
-        if (reply !is Subscribed) fail(reply)
-        val existing = subscriptions[reply.subscription]
-        if (existing != null) return reply.subscription // the router reuses one subscription per topic
-        val events = Channel<Event>(Channel.UNLIMITED)
-        val job = scope.launch(CoroutineName("wamp-events-$topic")) {
-            for (event in events) {
-                try {
-                    handler(event)
-                } catch (e: CancellationException) {
-                    throw e
-                } catch (e: Exception) {
-                    log.warn("WAMP session {}: event handler for {} failed", id, topic, e)
+        // Installed where SUBSCRIBED is read: an EVENT right behind it is delivered, not dropped as unknown.
+        val installed = java.util.concurrent.atomic.AtomicReference<SubscriptionEntry?>()
+        val install: (Message) -> Unit = { m ->
+            // The router reuses one subscription per topic: the first handler keeps it.
+            if (m is Subscribed && subscriptions[m.subscription] == null) {
+                val events = Channel<Event>(Channel.UNLIMITED)
+                val job = scope.launch(handlerContext + CoroutineName("wamp-events-$topic")) {
+                    for (event in events) {
+                        try {
+                            handler(event)
+                        } catch (e: CancellationException) {
+                            throw e
+                        } catch (e: Exception) {
+                            log.warn("WAMP session {}: event handler for {} failed", id, topic, e)
+                        }
+                    }
                 }
+                val entry = SubscriptionEntry(topic, events, job)
+                installed.set(entry)
+                subscriptions[m.subscription] = entry
+                topics[topic] = m.subscription
             }
         }
-        subscriptions[reply.subscription] = SubscriptionEntry(topic, events, job)
-        topics[topic] = reply.subscription
+        val reply = try {
+            request(MessageCodes.SUBSCRIBE, config.responseTimeout, onReply = install) { Subscribe(it, WampValues.normalizeMap(options), topic) }
+        } catch (e: Throwable) {
+            // A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it.
+            installed.get()?.let { entry ->
+                subscriptions.entries.removeIf { it.value === entry }
+                topics.remove(topic)
+                entry.events.close()
+            }
+            throw e
+        }
+        if (reply !is Subscribed) fail(reply)
         return reply.subscription
     }
 
     /** Java face of [subscribe]. */
     @JvmOverloads
     public fun subscribeAsync(topic: String, handler: Consumer<Event>, options: Map<String, Any?> = emptyMap()): CompletableFuture<Long> =
-        scope.future { subscribe(topic, options) { handler.accept(it) } }
+        javaFuture { subscribe(topic, options) { handler.accept(it) } }
 
     /** Removes the subscription to [topic]; events already received are still delivered. */
     @JvmSynthetic
@@ -646,7 +701,7 @@ public class Session private constructor(
     }
 
     /** Java face of [unsubscribe]. */
-    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = scope.future { unsubscribe(topic); null }
+    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = javaFuture { unsubscribe(topic); null }
 
     /** The subscription id for [topic], or null when not subscribed. */
     public fun subscriptionId(topic: String): Long? = topics[topic]
@@ -690,6 +745,13 @@ public class Session private constructor(
     }
 
     override fun toString(): String = "Session(id=$id, realm=${config.realm}, ${peer.description})"
+
+    /**
+     * A Java face of a request: runs [block] in the caller's thread until it waits; the reply completes the future
+     * where it arrives (the I/O thread), with no thread hand-off. Cancelling the future cancels the request.
+     */
+    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
+        scope.future(Dispatchers.Unconfined, kotlinx.coroutines.CoroutineStart.UNDISPATCHED) { block() }
 
     public companion object {
         /**

@@ -1,5 +1,6 @@
 package dev.tether.wamp
 
+import java.util.concurrent.Executor
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.JsonBinaryForm
@@ -76,6 +77,13 @@ public class SessionConfig private constructor(b: Builder) {
     /** Keepalive: a PONG must arrive within this; otherwise the session closes. */
     public val pongTimeout: Duration = b.pongTimeout
 
+    /**
+     * Where invocation and event handlers run: null (the default) is [kotlinx.coroutines.Dispatchers.Default]. A
+     * handler that never blocks may run on [Session.executor], the connection's I/O thread, and save a thread
+     * hand-off per message; never give it handlers that block there.
+     */
+    public val handlerExecutor: Executor? = b.handlerExecutor
+
     init {
         require(realm.isNotBlank()) { "realm is required" }
         require(!responseTimeout.isNegative && !responseTimeout.isZero) { "responseTimeout must be positive" }
@@ -93,6 +101,7 @@ public class SessionConfig private constructor(b: Builder) {
 
     /** A builder starting from this configuration. */
     public fun toBuilder(): Builder = Builder(realm).also {
+        it.handlerExecutor = handlerExecutor
         it.helloDetails.putAll(helloDetails); it.authHandlers.putAll(authHandlers); it.responseTimeout = responseTimeout
         it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
@@ -113,6 +122,7 @@ public class SessionConfig private constructor(b: Builder) {
         internal var trustManager: X509TrustManager? = null
         internal var pingInterval: Duration = Duration.ZERO
         internal var pongTimeout: Duration = Duration.ofSeconds(10)
+        internal var handlerExecutor: Executor? = null
         internal var sslContext: SSLContext? = null
         internal var socketDialer: SocketDialer? = null
         internal var logger: Logger? = null
@@ -157,6 +167,8 @@ public class SessionConfig private constructor(b: Builder) {
         public fun pongTimeout(timeout: Duration): Builder = apply { pongTimeout = timeout }
         /** Sets [SessionConfig.pongTimeout] (Kotlin duration). */
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
+        /** Where invocation and event handlers run (default: [kotlinx.coroutines.Dispatchers.Default]). */
+        public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }

@@ -2,6 +2,7 @@
 
 package dev.tether.wamp.transport
 
+import kotlinx.coroutines.CoroutineDispatcher
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
@@ -99,6 +100,8 @@ internal class NettyRawSocketPeer internal constructor(
     @Volatile
     var sendLimit: Int = 0
         private set
+
+    override val dispatcher: CoroutineDispatcher get() = TetherEventLoops.dispatcher(channel.eventLoop())
 
     // Receiving: touched on the loop only, except [inbox], [inboxCount] and [listener] (read by the other side).
     private val inbox = CoChannel<Message>(CoChannel.UNLIMITED)

@@ -2,6 +2,7 @@
 
 package dev.tether.wamp.transport
 
+import kotlinx.coroutines.CoroutineDispatcher
 import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.WampTransport
 import dev.tether.wamp.message.Message
@@ -27,6 +28,9 @@ public interface Peer : WampTransport {
      * peer cannot push (the default): the caller keeps calling [receive].
      */
     public fun listen(listener: PeerListener): Boolean = false
+
+    /** The I/O thread that reads this peer, as a dispatcher; null when it has none (a reader coroutine reads it). */
+    public val dispatcher: CoroutineDispatcher? get() = null
 }
 
 /**

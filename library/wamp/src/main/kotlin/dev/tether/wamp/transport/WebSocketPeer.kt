@@ -2,6 +2,7 @@
 
 package dev.tether.wamp.transport
 
+import kotlinx.coroutines.CoroutineDispatcher
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.DialerConfig
 import dev.tether.core.InternalTetherApi
@@ -32,6 +33,8 @@ public class WebSocketPeer private constructor(
     private val serializer: Serializer,
     override val description: String,
 ) : Peer {
+    override val dispatcher: CoroutineDispatcher get() = connection.dispatcher
+
     override suspend fun send(message: Message) {
         val bytes = serializer.encode(message)
         if (serializer.serialization.isText) connection.send(String(bytes, Charsets.UTF_8)) else connection.send(bytes)

@@ -14,6 +14,7 @@ import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.Result
@@ -278,6 +279,7 @@ class RawSocketTransportSpec : FunSpec({
         ScriptedRawSocketRouter.start("tcp").use { router ->
             withTimeout(20.seconds) {
                 coroutineScope {
+                    val answered = CompletableDeferred<Message>()
                     val script = serve(router) { c ->
                         c.join()
                         val register = c.readMessage() as Register
@@ -287,9 +289,8 @@ class RawSocketTransportSpec : FunSpec({
                         c.send(Result(999, emptyMap()))
                         c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
                         c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
-                        val answer = c.readMessage() as Yield
+                        answered.complete(c.readMessage())
                         c.answerGoodbye()
-                        answer
                     }
                     val logger = ThreadLogger()
                     val s = Session.connect(router.url, SessionConfig("realm1") { logger(logger) })
@@ -299,9 +300,38 @@ class RawSocketTransportSpec : FunSpec({
                     s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
                     handlerThread.await().startsWith(ioThread) shouldBe false
                     subscriberThread.await().startsWith(ioThread) shouldBe false
+                    // The YIELD is sent after the handler returns: leave only once the router has it.
+                    answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
                     s.leave()
-                    script.await().args shouldBe listOf("out")
+                    script.await()
                     logger.threadOf("request 999 dropped") shouldStartWith ioThread
+                }
+            }
+        }
+    }
+
+    test("an EVENT or INVOCATION right behind its SUBSCRIBED or REGISTERED, in the same read, reaches the handler") {
+        ScriptedRawSocketRouter.start("tcp").use { router ->
+            withTimeout(20.seconds) {
+                coroutineScope {
+                    val answered = CompletableDeferred<Message>()
+                    val script = serve(router) { c ->
+                        c.join()
+                        val subscribe = c.readMessage() as Subscribe
+                        c.write(c.messageFrame(Subscribed(subscribe.request, 12)) + c.messageFrame(EventMessage(12, 1, emptyMap(), listOf("first"))))
+                        val register = c.readMessage() as Register
+                        c.write(c.messageFrame(Registered(register.request, 11)) + c.messageFrame(InvocationMessage(5, 11, emptyMap(), listOf("in"))))
+                        answered.complete(c.readMessage())
+                        c.answerGoodbye()
+                    }
+                    val s = Session.connect(router.url, SessionConfig("realm1"))
+                    val event = CompletableDeferred<List<Any?>>()
+                    s.subscribe("t") { event.complete(it.args) }
+                    s.register("p") { InvokeResult.of("out", it.args[0]) }
+                    event.await() shouldBe listOf("first")
+                    answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out", "in")
+                    s.leave()
+                    script.await()
                 }
             }
         }
