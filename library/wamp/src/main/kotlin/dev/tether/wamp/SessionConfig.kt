@@ -79,8 +79,9 @@ public class SessionConfig private constructor(b: Builder) {
 
     /**
      * Where invocation and event handlers run: null (the default) is [kotlinx.coroutines.Dispatchers.Default]. A
-     * handler that never blocks may run on [Session.executor], the connection's I/O thread, and save a thread
-     * hand-off per message; never give it handlers that block there.
+     * direct executor (`Runnable::run`) runs them inline where the message is read, the connection's I/O thread for
+     * the transports of [Session.connect], and saves a thread hand-off per message: only for handlers that never
+     * block, since the connection is not read while one runs.
      */
     public val handlerExecutor: Executor? = b.handlerExecutor
 

@@ -310,6 +310,37 @@ class RawSocketTransportSpec : FunSpec({
         }
     }
 
+    test("with a direct handler executor, invocation and event handlers run inline on the I/O thread") {
+        ScriptedRawSocketRouter.start("tcp").use { router ->
+            withTimeout(20.seconds) {
+                coroutineScope {
+                    val answered = CompletableDeferred<Message>()
+                    val script = serve(router) { c ->
+                        c.join()
+                        val register = c.readMessage() as Register
+                        c.send(Registered(register.request, 11))
+                        val subscribe = c.readMessage() as Subscribe
+                        c.send(Subscribed(subscribe.request, 12))
+                        c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
+                        c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
+                        answered.complete(c.readMessage())
+                        c.answerGoodbye()
+                    }
+                    val s = Session.connect(router.url, SessionConfig("realm1") { handlerExecutor(Runnable::run) })
+                    val handlerThread = CompletableDeferred<String>()
+                    val subscriberThread = CompletableDeferred<String>()
+                    s.register("p") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("out") }
+                    s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
+                    handlerThread.await() shouldStartWith ioThread
+                    subscriberThread.await() shouldStartWith ioThread
+                    answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
+                    s.leave()
+                    script.await()
+                }
+            }
+        }
+    }
+
     test("an EVENT or INVOCATION right behind its SUBSCRIBED or REGISTERED, in the same read, reaches the handler") {
         ScriptedRawSocketRouter.start("tcp").use { router ->
             withTimeout(20.seconds) {
