@@ -5,6 +5,8 @@ import dev.tether.testkit.wamp.WampRouterOptions;
 import dev.tether.testkit.wamp.WampRouterTls;
 import dev.tether.wamp.AbortException;
 import dev.tether.wamp.CallResult;
+import dev.tether.wamp.CallOptions;
+import dev.tether.wamp.CancelMode;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.RpcException;
 import dev.tether.wamp.Session;
@@ -95,6 +97,27 @@ class WampJavaExamplesTest {
             assertEquals("wamp.error.authentication_failed",
                     assertInstanceOf(AbortException.class, refused.getCause()).getReason());
             // docs:end java-config
+        }
+    }
+
+    @Test
+    void typedCallOptions() throws Exception {
+        try (WampRouter router = WampRouter.start();
+             Session callee = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS);
+             Session session = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+            callee.registerAsync("com.example.whoami",
+                    inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getDetails().get("caller")))).get(10, TimeUnit.SECONDS);
+            // docs:start java-call-options
+            CallOptions options = CallOptions.builder()
+                    .timeout(Duration.ofSeconds(2))           // router-side: wamp.error.timeout past 2 s
+                    .discloseMe(true)                         // the callee sees who called
+                    .cancelMode(CancelMode.KILL)              // future.cancel(): interrupt the callee, wait for it
+                    .build();
+            CallResult me = session.callAsync("com.example.whoami", List.of(), Map.of(), options).get(10, TimeUnit.SECONDS);
+            // docs:end java-call-options
+            assertEquals(List.of(session.getId()), me.getArgs());
         }
     }
 

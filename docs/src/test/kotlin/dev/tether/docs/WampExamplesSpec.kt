@@ -5,6 +5,8 @@ import dev.tether.testkit.wamp.WampRouterOptions
 import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.core.DialFailedException
 import dev.tether.wamp.AbortException
+import dev.tether.wamp.CallOptions
+import dev.tether.wamp.CancelMode
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
@@ -253,6 +255,28 @@ class WampExamplesSpec : FunSpec({
                         call.cancel()                          // sends CANCEL, mode killnowait
                         interrupted.await()                    // the callee answered wamp.error.canceled
                         // docs:end cancel
+                    }
+                }
+            }
+        }
+    }
+
+    test("typed call options: router-side timeout, disclosure, cancel mode") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
+                    Session.connect(router.tcpUrl, SessionConfig("realm1") { cancelMode(CancelMode.KILL) }).use { caller ->
+                        callee.register("com.example.whoami") { inv -> InvokeResult.of(inv.details["caller"]) }
+                        // docs:start call-options
+                        val options = CallOptions {
+                            timeout(2.seconds)                 // the router cancels the call past 2 s: wamp.error.timeout
+                            discloseMe()                       // the callee sees INVOCATION details caller, caller_authid, ...
+                            cancelMode(CancelMode.SKIP)        // if abandoned: answer me at once, leave the callee alone
+                            option("x_custom", "as is")        // anything else, by its key
+                        }
+                        val me = caller.call("com.example.whoami", options = options)
+                        // docs:end call-options
+                        me.args shouldBe listOf(caller.id)
                     }
                 }
             }

@@ -412,6 +412,7 @@ public class Session private constructor(
         timeout: java.time.Duration?,
         progress: Channel<CallResult>? = null,
         cancelOnAbandon: Boolean = false,
+        cancelMode: CancelMode = config.cancelMode,
         onReply: ((Message) -> Unit)? = null,
         build: (Long) -> Message,
     ): Message {
@@ -430,12 +431,12 @@ public class Session private constructor(
             // withTimeoutOrNull, not withTimeout: a caller's own timeout must stay a cancellation.
             val answer = withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
             if (answer == null) {
-                if (cancelOnAbandon) cancelAndAwaitError(requestId, reply)
+                if (cancelOnAbandon) cancelAndAwaitError(requestId, reply, cancelMode)
                 throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
             }
             return answer
         } catch (e: CancellationException) {
-            if (cancelOnAbandon && sent) withContext(NonCancellable) { cancelAndAwaitError(requestId, reply) }
+            if (cancelOnAbandon && sent) withContext(NonCancellable) { cancelAndAwaitError(requestId, reply, cancelMode) }
             throw e
         } catch (e: ConnectionException) {
             throw SessionClosedException("WAMP session $id: connection lost while sending $name", e)
@@ -444,10 +445,10 @@ public class Session private constructor(
         }
     }
 
-    /** Sends CANCEL (mode killnowait) for call [requestId] and waits up to the response timeout for its answer. */
-    private suspend fun cancelAndAwaitError(requestId: Long, reply: CompletableDeferred<Message>) {
+    /** Sends CANCEL with [mode] for call [requestId] and waits up to the response timeout for its answer. */
+    private suspend fun cancelAndAwaitError(requestId: Long, reply: CompletableDeferred<Message>, mode: CancelMode) {
         if (ended.isCompleted) return
-        sendQuietly(Cancel(requestId, mapOf("mode" to "killnowait")))
+        sendQuietly(Cancel(requestId, mapOf("mode" to mode.wire)))
         val answer = withTimeoutOrNull(config.responseTimeout.toKotlinDuration()) { runCatching { reply.await() }.getOrNull() ?: Unit }
         if (answer == null) log.debug("WAMP session {}: no answer to CANCEL of call {} within {}", id, requestId, config.responseTimeout)
     }
@@ -463,7 +464,7 @@ public class Session private constructor(
     /**
      * Calls [procedure] and returns its result. Throws [RpcException] with the ERROR's URI, args, kwargs and
      * details. Cancelling the calling coroutine, or [SessionConfig.callTimeout] passing, sends CANCEL (mode
-     * `killnowait`) and then waits up to [SessionConfig.responseTimeout] for the router's answer to it (nexus
+     * [SessionConfig.cancelMode], `killnowait` by default) and then waits up to [SessionConfig.responseTimeout] for the router's answer to it (nexus
      * behaviour), so cancellation completes once the router has acknowledged it; a later result is dropped.
      */
     @JvmSynthetic
@@ -474,15 +475,28 @@ public class Session private constructor(
         options: Map<String, Any?> = emptyMap(),
     ): CallResult = callWith(procedure, args, kwargs, options, null)
 
+    /**
+     * [call] with typed [options]: the router-side timeout, caller disclosure, and the [CancelMode] used when the
+     * call is abandoned (else [SessionConfig.cancelMode]).
+     */
+    @JvmSynthetic
+    public suspend fun call(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: CallOptions,
+    ): CallResult = callWith(procedure, args, kwargs, options.toMap(), null, options.cancelMode ?: config.cancelMode)
+
     private suspend fun callWith(
         procedure: String,
         args: List<Any?>,
         kwargs: Map<String, Any?>,
         options: Map<String, Any?>,
         progress: Channel<CallResult>?,
+        cancelMode: CancelMode = config.cancelMode,
     ): CallResult {
-        val reply = request(MessageCodes.CALL, config.callTimeout, progress, cancelOnAbandon = true) { id ->
-            Call(id, options, procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
+        val reply = request(MessageCodes.CALL, config.callTimeout, progress, cancelOnAbandon = true, cancelMode = cancelMode) { id ->
+            Call(id, WampValues.normalizeMap(options), procedure, WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs))
         }
         if (reply is ResultMessage) return CallResult(reply.args, reply.kwargs, reply.details)
         fail(reply)
@@ -493,7 +507,7 @@ public class Session private constructor(
      * [onProgress] for each progressive RESULT, in order and one at a time, then returns the final result. Every
      * progress callback has returned before this function returns, and none runs afterwards. The call timeout
      * ([SessionConfig.callTimeout]) covers the whole call, progress included. If [onProgress] throws, the call is
-     * canceled (CANCEL `killnowait`) and the exception is rethrown. A callee that sends no progress is fine: the
+     * canceled (CANCEL with the session's or the options' cancel mode) and the exception is rethrown. A callee that sends no progress is fine: the
      * final result alone is returned.
      */
     @JvmSynthetic
@@ -503,13 +517,32 @@ public class Session private constructor(
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
         onProgress: suspend (CallResult) -> Unit,
+    ): CallResult = callProgressWith(procedure, args, kwargs, options, config.cancelMode, onProgress)
+
+    /** [callProgress] with typed [options] (see [CallOptions]). */
+    @JvmSynthetic
+    public suspend fun callProgress(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: CallOptions,
+        onProgress: suspend (CallResult) -> Unit,
+    ): CallResult = callProgressWith(procedure, args, kwargs, options.toMap(), options.cancelMode ?: config.cancelMode, onProgress)
+
+    private suspend fun callProgressWith(
+        procedure: String,
+        args: List<Any?>,
+        kwargs: Map<String, Any?>,
+        options: Map<String, Any?>,
+        cancelMode: CancelMode,
+        onProgress: suspend (CallResult) -> Unit,
     ): CallResult = coroutineScope {
         val progress = Channel<CallResult>(Channel.UNLIMITED)
         val consumer = launch(CoroutineName("wamp-progress-$procedure")) {
             for (p in progress) onProgress(p)
         }
         val result = try {
-            callWith(procedure, args, kwargs, options + ("receive_progress" to true), progress)
+            callWith(procedure, args, kwargs, options + ("receive_progress" to true), progress, cancelMode)
         } finally {
             progress.close()
         }
@@ -530,6 +563,15 @@ public class Session private constructor(
         onProgress: Consumer<CallResult>,
     ): CompletableFuture<CallResult> = scope.future { callProgress(procedure, args, kwargs, options) { onProgress.accept(it) } }
 
+    /** Java face of [callProgress] with typed [options]. */
+    public fun callProgressAsync(
+        procedure: String,
+        args: List<Any?>,
+        kwargs: Map<String, Any?>,
+        options: CallOptions,
+        onProgress: Consumer<CallResult>,
+    ): CompletableFuture<CallResult> = scope.future { callProgress(procedure, args, kwargs, options) { onProgress.accept(it) } }
+
     /** Java face of [call]; cancelling the future sends CANCEL. */
     @JvmOverloads
     public fun callAsync(
@@ -537,6 +579,14 @@ public class Session private constructor(
         args: List<Any?> = emptyList(),
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
+
+    /** Java face of [call] with typed [options]; cancelling the future sends CANCEL with their cancel mode. */
+    public fun callAsync(
+        procedure: String,
+        args: List<Any?>,
+        kwargs: Map<String, Any?>,
+        options: CallOptions,
     ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
 
     /**

@@ -85,6 +85,9 @@ public class SessionConfig private constructor(b: Builder) {
      */
     public val handlerExecutor: Executor? = b.handlerExecutor
 
+    /** How an abandoned call (cancelled, or past [callTimeout]) is cancelled, unless its [CallOptions] say. */
+    public val cancelMode: CancelMode = b.cancelMode
+
     init {
         require(realm.isNotBlank()) { "realm is required" }
         require(!responseTimeout.isNegative && !responseTimeout.isZero) { "responseTimeout must be positive" }
@@ -102,7 +105,7 @@ public class SessionConfig private constructor(b: Builder) {
 
     /** A builder starting from this configuration. */
     public fun toBuilder(): Builder = Builder(realm).also {
-        it.handlerExecutor = handlerExecutor
+        it.handlerExecutor = handlerExecutor; it.cancelMode = cancelMode
         it.helloDetails.putAll(helloDetails); it.authHandlers.putAll(authHandlers); it.responseTimeout = responseTimeout
         it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
@@ -124,6 +127,7 @@ public class SessionConfig private constructor(b: Builder) {
         internal var pingInterval: Duration = Duration.ZERO
         internal var pongTimeout: Duration = Duration.ofSeconds(10)
         internal var handlerExecutor: Executor? = null
+        internal var cancelMode: CancelMode = CancelMode.KILL_NO_WAIT
         internal var sslContext: SSLContext? = null
         internal var socketDialer: SocketDialer? = null
         internal var logger: Logger? = null
@@ -170,6 +174,8 @@ public class SessionConfig private constructor(b: Builder) {
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
         /** Where invocation and event handlers run (default: [kotlinx.coroutines.Dispatchers.Default]). */
         public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
+        /** Sets [SessionConfig.cancelMode] (default [CancelMode.KILL_NO_WAIT], as nexus). */
+        public fun cancelMode(mode: CancelMode): Builder = apply { cancelMode = mode }
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }

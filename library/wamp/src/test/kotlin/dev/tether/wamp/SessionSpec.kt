@@ -187,6 +187,43 @@ class SessionSpec : FunSpec({
         }
     }
 
+    test("typed call options reach the wire; a cancelled call sends its own cancel mode, else the session's") {
+        withTimeout(5.seconds) {
+            val (s, router) = joined(SessionConfig("realm1") { responseTimeout(500.milliseconds); cancelMode(CancelMode.KILL) })
+            coroutineScope {
+                val typed = CallOptions { timeout(2.seconds); discloseMe(); option("x", 1); cancelMode(CancelMode.SKIP) }
+                val job = launch { s.call("slow", listOf(1), options = typed) }
+                val call = router.receive().shouldBeInstanceOf<Call>()
+                call.options shouldBe mapOf("timeout" to 2000L, "disclose_me" to true, "x" to 1L)
+                job.cancel()
+                router.receive() shouldBe Cancel(call.request, mapOf("mode" to "skip"))
+                router.send(ErrorMessage(MessageCodes.CALL, call.request, emptyMap(), "wamp.error.canceled"))
+                job.join()
+
+                val plain = launch { s.call("slow") }
+                val call2 = router.receive().shouldBeInstanceOf<Call>()
+                call2.options shouldBe emptyMap()
+                plain.cancel()
+                router.receive() shouldBe Cancel(call2.request, mapOf("mode" to "kill"))
+                router.send(ErrorMessage(MessageCodes.CALL, call2.request, emptyMap(), "wamp.error.canceled"))
+                plain.join()
+
+                val progressive = launch { s.callProgress("slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) { } }
+                val call3 = router.receive().shouldBeInstanceOf<Call>()
+                call3.options shouldBe mapOf("receive_progress" to true)
+                progressive.cancel()
+                router.receive() shouldBe Cancel(call3.request, mapOf("mode" to "killnowait"))
+            }
+        }
+    }
+
+    test("call options: a timeout that is not positive is refused when built") {
+        shouldThrow<IllegalArgumentException> { CallOptions { timeout(java.time.Duration.ZERO) } }
+        shouldThrow<IllegalArgumentException> { CallOptions.builder().timeout(java.time.Duration.ofMillis(-1)).build() }
+        CallOptions.DEFAULT.toMap() shouldBe emptyMap()
+        CallOptions { timeout(1500.milliseconds) }.toBuilder().discloseMe(false).build().toMap() shouldBe mapOf("timeout" to 1500L)
+    }
+
     test("subscribe: ResponseTimeout when the router is silent; the late SUBSCRIBED is dropped") {
         withTimeout(5.seconds) {
             val (s, router) = joined()

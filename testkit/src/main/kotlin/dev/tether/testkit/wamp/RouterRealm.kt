@@ -119,6 +119,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
         }
         reg.callee.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
+        // The router times the call itself (nexus, for a callee that did not ask for forward_timeout).
+        val timeout = WampValues.asLong(m.options["timeout"]) ?: 0L
+        if (timeout > 0) router.after(timeout) { timeOut(invocation) }
+    }
+
+    /** A call past its CALL `timeout`: the caller gets wamp.error.timeout, the callee an INTERRUPT. */
+    private fun timeOut(invocation: Long) = synchronized(lock) {
+        val c = calls.remove(invocation) ?: return@synchronized
+        c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")))
+        c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
     }
 
     /** The registration a call to [procedure] goes to: exact, else the longest prefix, else a wildcard. */

@@ -183,6 +183,11 @@ public class WampRouter private constructor(public val options: WampRouterOption
 
     internal fun realm(name: String): RouterRealm? = realms[name]
 
+    /** Runs [block] after [millis] unless the router stopped first (router-side call timeouts). */
+    internal fun after(millis: Long, block: () -> Unit) {
+        scope.launch(CoroutineName("router-timer")) { kotlinx.coroutines.delay(millis); block() }
+    }
+
     internal fun user(authId: String): RouterUser? = users[authId]
 
     internal fun newSessionId(): Long = 1 + (random.nextLong() and Long.MAX_VALUE) % WampValues.MAX_ID

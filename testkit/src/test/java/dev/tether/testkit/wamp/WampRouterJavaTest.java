@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.wamp.AbortException;
+import dev.tether.wamp.CallOptions;
 import dev.tether.wamp.CallResult;
+import dev.tether.wamp.CancelMode;
 import dev.tether.wamp.Event;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.RpcException;
@@ -81,6 +83,32 @@ class WampRouterJavaTest {
             await(callee.unregisterAsync("com.add"));
             await(caller.leaveAsync());
             assertTrue(await(caller.doneFuture()).contains("closed"));
+        }
+    }
+
+    @Test
+    void typedCallOptionsFromJava() throws Exception {
+        SessionConfig config = SessionConfig.builder("realm1").cancelMode(CancelMode.KILL).build();
+        try (Session callee = await(Session.connectAsync(router.getTcpUrl(), config));
+             Session caller = await(Session.connectAsync(router.getWsUrl(), config))) {
+            CompletableFuture<Map<String, Object>> seen = new CompletableFuture<>();
+            CompletableFuture<InvokeResult> never = new CompletableFuture<>();
+            await(callee.registerAsync("com.hang", inv -> {
+                seen.complete(inv.getDetails());
+                return never;
+            }));
+            CallOptions options = CallOptions.builder().timeout(Duration.ofMillis(200)).discloseMe(true)
+                .cancelMode(CancelMode.KILL_NO_WAIT).build();
+            assertEquals(Map.of("timeout", 200L, "disclose_me", true), options.toMap());
+            ExecutionException timedOut = assertThrows(ExecutionException.class,
+                () -> await(caller.callAsync("com.hang", List.of(1), Map.of(), options)));
+            assertEquals("wamp.error.timeout", assertInstanceOf(RpcException.class, timedOut.getCause()).getError());
+            assertEquals(caller.getId(), seen.get(10, TimeUnit.SECONDS).get("caller"));
+            // Cancelling the future cancels the call with the options' mode (killnowait: answered at once).
+            CompletableFuture<CallResult> cancelled = caller.callAsync("com.hang", List.of(), Map.of(),
+                CallOptions.builder().cancelMode(CancelMode.KILL_NO_WAIT).build());
+            cancelled.cancel(true);
+            assertTrue(cancelled.isCancelled());
         }
     }
 
