@@ -11,7 +11,8 @@ public data class CallResult(
 
 /**
  * A call routed to this session's registration: [args], [kwargs], and INVOCATION [details] (caller
- * identification, `procedure` for pattern registrations, `receive_progress`, ...).
+ * identification, `procedure` for pattern registrations, `receive_progress`, `timeout`, ...), with typed accessors
+ * for the advanced-profile details ([procedure], [caller], [timeout], ...).
  *
  * While the handler runs it may send progressive results with [sendProgress] when the caller asked for them
  * ([receiveProgress]); the handler's return value is the final result.
@@ -24,6 +25,37 @@ public data class Invocation(
 ) {
     /** True when the caller asked for progressive results (INVOCATION details `receive_progress`). */
     val receiveProgress: Boolean get() = details["receive_progress"] == true
+
+    // The procedure this session registered; set by the session (a copy made with copy() has none).
+    @Volatile
+    internal var registeredProcedure: String? = null
+
+    /**
+     * The procedure that was called: INVOCATION details `procedure`, which the router adds for a prefix or wildcard
+     * registration, else the procedure this session registered. Null only for an invocation that did not come from
+     * a session.
+     */
+    val procedure: String? get() = details["procedure"] as? String ?: registeredProcedure
+
+    /**
+     * The caller's session id (details `caller`) when the router disclosed it: the caller asked (`disclose_me`) or
+     * the registration did ([RegisterOptions.discloseCaller]). Null otherwise.
+     */
+    val caller: Long? get() = WampValues.asLong(details["caller"])
+
+    /** The caller's authid (details `caller_authid`) when disclosed, else null. */
+    val callerAuthId: String? get() = details["caller_authid"] as? String
+
+    /** The caller's authrole (details `caller_authrole`) when disclosed, else null. */
+    val callerAuthRole: String? get() = details["caller_authrole"] as? String
+
+    /**
+     * The call's timeout as the router forwarded it (details `timeout`, for a registration with
+     * [RegisterOptions.forwardTimeout]); null when none was forwarded. The session enforces it: past it the handler
+     * is cancelled and the caller gets `wamp.error.timeout`.
+     */
+    val timeout: java.time.Duration?
+        get() = WampValues.asLong(details["timeout"])?.takeIf { it > 0 }?.let { java.time.Duration.ofMillis(it) }
 
     // Set by the session for invocations whose caller accepts progress; cleared once the handler has answered.
     @Volatile
@@ -78,7 +110,7 @@ public data class InvokeResult @JvmOverloads constructor(
 
 /**
  * An event delivered to a subscription: [args], [kwargs] and EVENT [details] (`topic` for pattern subscriptions,
- * publisher identification, ...).
+ * publisher identification, ...), with typed accessors for them ([topic], [publisher], ...).
  */
 public data class Event(
     val subscription: Long,
@@ -86,4 +118,24 @@ public data class Event(
     val args: List<Any?>,
     val kwargs: Map<String, Any?>,
     val details: Map<String, Any?>,
-)
+) {
+    // The topic this session subscribed to; set by the session (a copy made with copy() has none).
+    @Volatile
+    internal var subscribedTopic: String? = null
+
+    /**
+     * The topic the event was published to: EVENT details `topic`, which the router adds for a prefix or wildcard
+     * subscription, else the topic this session subscribed to. Null only for an event that did not come from a
+     * session.
+     */
+    val topic: String? get() = details["topic"] as? String ?: subscribedTopic
+
+    /** The publisher's session id (details `publisher`) when it asked to be disclosed, else null. */
+    val publisher: Long? get() = WampValues.asLong(details["publisher"])
+
+    /** The publisher's authid (details `publisher_authid`) when disclosed, else null. */
+    val publisherAuthId: String? get() = details["publisher_authid"] as? String
+
+    /** The publisher's authrole (details `publisher_authrole`) when disclosed, else null. */
+    val publisherAuthRole: String? get() = details["publisher_authrole"] as? String
+}

@@ -41,6 +41,7 @@ import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.future.asCompletableFuture
 import kotlinx.coroutines.future.await
@@ -317,7 +318,9 @@ public class Session private constructor(
             return
         }
         // Unlimited: the read loop never waits for a slow handler; per-subscription order is kept.
-        sub.events.trySend(Event(m.subscription, m.publication, m.args, m.kwargs, m.details))
+        val event = Event(m.subscription, m.publication, m.args, m.kwargs, m.details)
+        event.subscribedTopic = sub.topic
+        sub.events.trySend(event)
     }
 
     private fun invoke(m: InvocationMessage) {
@@ -334,6 +337,7 @@ public class Session private constructor(
         invocations[m.request] = job
         val invocation = Invocation(m.registration, m.args, m.kwargs, m.details)
         invocation.scope = scope
+        invocation.registeredProcedure = reg.procedure
         if (invocation.receiveProgress) {
             invocation.progressSink = { r ->
                 try {
@@ -341,6 +345,16 @@ public class Session private constructor(
                 } catch (e: ConnectionException) {
                     throw SessionClosedException("WAMP session $id: connection lost while sending progress", e)
                 }
+            }
+        }
+        // A forwarded call timeout (forward_timeout registrations): this side enforces it. A flag, not withTimeout,
+        // tells our own expiry from a timeout the handler hit inside itself.
+        val timedOut = AtomicBoolean(false)
+        val timer = invocation.timeout?.let { t ->
+            scope.launch(CoroutineName("wamp-call-timeout")) {
+                delay(t.toKotlinDuration())
+                timedOut.set(true)
+                job.cancel(CancellationException("call timeout"))
             }
         }
         scope.launch(handlerContext + job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
@@ -351,11 +365,16 @@ public class Session private constructor(
             } catch (e: RpcException) {
                 ErrorMessage(MessageCodes.INVOCATION, m.request, e.details, e.error, e.args, e.kwargs)
             } catch (e: CancellationException) {
-                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.canceled")
+                if (timedOut.get()) {
+                    ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.timeout", listOf("call timeout"))
+                } else {
+                    ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.canceled")
+                }
             } catch (e: Exception) {
                 log.warn("WAMP session {}: handler for {} failed", id, reg.procedure, e)
                 ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.runtime_error", listOf(e.message ?: e::class.java.name))
             } finally {
+                timer?.cancel()
                 invocation.finish()
                 invocations.remove(m.request, job)
             }
@@ -592,7 +611,8 @@ public class Session private constructor(
     /**
      * Registers [handler] for [procedure] (options such as `match`, `invoke`) and returns the registration id.
      * The handler runs on [Dispatchers.Default]; its return value becomes YIELD, an [RpcException] becomes ERROR,
-     * an INTERRUPT cancels it and answers `wamp.error.canceled`.
+     * an INTERRUPT cancels it and answers `wamp.error.canceled`, and a call timeout the router forwarded
+     * ([Invocation.timeout]) cancels it when it passes and answers `wamp.error.timeout`.
      */
     @JvmSynthetic
     public suspend fun register(
@@ -618,19 +638,37 @@ public class Session private constructor(
         return reply.registration
     }
 
+    /**
+     * [register] with typed [options]: pattern-based ([RegisterOptions.match]) and shared
+     * ([RegisterOptions.invoke]) registration, caller disclosure, a forwarded call timeout.
+     */
+    @JvmSynthetic
+    public suspend fun register(
+        procedure: String,
+        options: RegisterOptions,
+        handler: suspend (Invocation) -> InvokeResult,
+    ): Long = register(procedure, options.toMap(), handler)
+
     /** Java face of [register]: the handler returns a future of the result (fail it with [RpcException]). */
     @JvmOverloads
     public fun registerAsync(
         procedure: String,
         handler: Function<Invocation, CompletableFuture<InvokeResult>>,
         options: Map<String, Any?> = emptyMap(),
-    ): CompletableFuture<Long> = javaFuture {
-        register(procedure, options) { inv ->
-            try {
-                handler.apply(inv).await()
-            } catch (e: java.util.concurrent.CompletionException) {
-                throw e.cause ?: e
-            }
+    ): CompletableFuture<Long> = javaFuture { register(procedure, options, javaHandler(handler)) }
+
+    /** Java face of [register] with typed [options]. */
+    public fun registerAsync(
+        procedure: String,
+        handler: Function<Invocation, CompletableFuture<InvokeResult>>,
+        options: RegisterOptions,
+    ): CompletableFuture<Long> = javaFuture { register(procedure, options.toMap(), javaHandler(handler)) }
+
+    private fun javaHandler(handler: Function<Invocation, CompletableFuture<InvokeResult>>): suspend (Invocation) -> InvokeResult = { inv ->
+        try {
+            handler.apply(inv).await()
+        } catch (e: java.util.concurrent.CompletionException) {
+            throw e.cause ?: e
         }
     }
 
@@ -678,6 +716,19 @@ public class Session private constructor(
         return reply.publication
     }
 
+    /**
+     * [publish] with typed [options]: acknowledgement, publisher exclusion, subscriber black- and whitelists by
+     * session id, authid and authrole, publisher disclosure. Returns the publication id when
+     * [PublishOptions.acknowledge] is set, else null.
+     */
+    @JvmSynthetic
+    public suspend fun publish(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions,
+    ): Long? = publish(topic, args, kwargs, options.toMap())
+
     /** Java face of [publish]; the future holds the publication id when acknowledged, else null. */
     @JvmOverloads
     public fun publishAsync(
@@ -686,6 +737,14 @@ public class Session private constructor(
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
     ): CompletableFuture<Long?> = javaFuture { publish(topic, args, kwargs, options) }
+
+    /** Java face of [publish] with typed [options]; the future holds the publication id when acknowledged, else null. */
+    public fun publishAsync(
+        topic: String,
+        args: List<Any?>,
+        kwargs: Map<String, Any?>,
+        options: PublishOptions,
+    ): CompletableFuture<Long?> = javaFuture { publish(topic, args, kwargs, options.toMap()) }
 
     /**
      * Subscribes [handler] to [topic] (options such as `match`) and returns the subscription id. Events of this
@@ -735,10 +794,22 @@ public class Session private constructor(
         return reply.subscription
     }
 
+    /** [subscribe] with typed [options]: pattern-based subscription ([SubscribeOptions.match]). */
+    @JvmSynthetic
+    public suspend fun subscribe(
+        topic: String,
+        options: SubscribeOptions,
+        handler: suspend (Event) -> Unit,
+    ): Long = subscribe(topic, options.toMap(), handler)
+
     /** Java face of [subscribe]. */
     @JvmOverloads
     public fun subscribeAsync(topic: String, handler: Consumer<Event>, options: Map<String, Any?> = emptyMap()): CompletableFuture<Long> =
         javaFuture { subscribe(topic, options) { handler.accept(it) } }
+
+    /** Java face of [subscribe] with typed [options]. */
+    public fun subscribeAsync(topic: String, handler: Consumer<Event>, options: SubscribeOptions): CompletableFuture<Long> =
+        javaFuture { subscribe(topic, options.toMap()) { handler.accept(it) } }
 
     /** Removes the subscription to [topic]; events already received are still delivered. */
     @JvmSynthetic
