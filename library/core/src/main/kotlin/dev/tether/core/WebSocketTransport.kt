@@ -39,7 +39,7 @@ public abstract class WebSocketTransport internal constructor() {
         @JvmStatic
         public fun netty(): WebSocketTransport = NettyTransport(null)
 
-        /** Netty on [group], a NIO event loop group you own (Tether never shuts it down). */
+        /** Netty on [group], an event loop group you own, NIO or epoll (Tether never shuts it down). */
         @JvmStatic
         public fun netty(group: EventLoopGroup): WebSocketTransport = NettyTransport(group)
 

@@ -27,7 +27,15 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import dev.tether.core.netty.TetherEventLoops
+import io.netty.channel.IoEventLoop
+import io.netty.channel.MultiThreadIoEventLoopGroup
+import io.netty.channel.epoll.Epoll
+import io.netty.channel.epoll.EpollIoHandler
+import io.netty.channel.nio.NioIoHandler
+import io.netty.util.concurrent.DefaultThreadFactory
 import java.time.Duration
+import java.util.concurrent.TimeUnit
 import kotlin.time.Duration.Companion.seconds
 
 /** A raw WebSocket server on 127.0.0.1:0 whose behaviour each test scripts. */
@@ -42,7 +50,24 @@ private class ScriptedServer(val script: suspend WebSocketServerSession.() -> Un
 
 
 class WebSocketConnectionSpec : FunSpec({
-    for ((name, stack) in listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())) context(name) {
+    // A group of the caller's own, of the other I/O type than the shared one where epoll exists, so that both
+    // channel kinds run every case here.
+    val ownGroup = MultiThreadIoEventLoopGroup(1, DefaultThreadFactory("own-io", true),
+        if (TetherEventLoops.isEpoll) NioIoHandler.newFactory() else if (Epoll.isAvailable()) EpollIoHandler.newFactory() else NioIoHandler.newFactory())
+    afterSpec { ownGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS) }
+
+    test("the shared event loops run epoll where Netty's native library loads, NIO elsewhere") {
+        TetherEventLoops.isEpoll shouldBe Epoll.isAvailable()
+        val loop = TetherEventLoops.shared().next() as IoEventLoop
+        loop.isIoType(EpollIoHandler::class.java) shouldBe Epoll.isAvailable()
+    }
+
+    val stacks = listOf(
+        "netty" to WebSocketTransport.netty(),
+        "netty on the caller's own ${if ((ownGroup.next() as IoEventLoop).isIoType(EpollIoHandler::class.java)) "epoll" else "NIO"} group" to WebSocketTransport.netty(ownGroup),
+        "ktor" to WebSocketTransport.ktor(),
+    )
+    for ((name, stack) in stacks) context(name) {
         fun dialer(url: String, block: DialerConfig.Builder.() -> Unit = {}) =
             WebSocketDialer(DialerConfig(url) { pingInterval(Duration.ZERO); transport(stack); block() })
 

@@ -145,7 +145,7 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
          */
         suspend fun connect(loop: EventLoop, address: InetSocketAddress): OriginChannel {
             val origin = OriginChannel(loop)
-            val connecting = Bootstrap().group(loop).channel(TetherEventLoops.socketChannel)
+            val connecting = Bootstrap().group(loop).channel(TetherEventLoops.socketChannel(loop))
                 .resolver(NoopAddressResolverGroup.INSTANCE)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)

@@ -194,10 +194,15 @@ class ForwardSpec : FunSpec({
                             val total = 8 shl 20
                             val data = pattern(total)
                             val stream = session.open()
+                            val allRead = java.util.concurrent.CountDownLatch(1)
                             val writer = async(Dispatchers.IO) {
                                 origin.accept().use { s ->
                                     s.sendBufferSize = 64 * 1024
                                     s.getOutputStream().write(data)
+                                    // FIN only once everything was read: once the peer has closed, an epoll socket
+                                    // reads what the kernel still holds at once (to find the end), which is not the
+                                    // flow control measured here.
+                                    allRead.await(60, java.util.concurrent.TimeUnit.SECONDS)
                                     s.shutdownOutput()
                                     s.getInputStream().readAllBytes() // until the proxy's FIN
                                 }
@@ -205,6 +210,7 @@ class ForwardSpec : FunSpec({
                             // The proxy reads nothing yet: the client fills the 4 KiB window and must then stop.
                             eventually("the window to fill") { stream.bufferedBytes >= 4096 }
                             withTimeout(30.seconds) { readExactly(stream, total) }.contentEquals(data) shouldBe true
+                            allRead.countDown()
                             withTimeout(10.seconds) { readToEnd(stream) }.size shouldBe 0
                             stream.close()
                             withTimeout(10.seconds) { writer.await() }

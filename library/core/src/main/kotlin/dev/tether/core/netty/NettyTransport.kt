@@ -81,7 +81,7 @@ internal class NettyDial(private val config: DialerConfig, private val group: Ev
         val connection = WebSocketConnection(config, listener)
         val handshake = Handshake(url, uri, host, port, secure, headers, config, connection, opened)
         val sslContext = if (secure) tls else null
-        val bootstrap = Bootstrap().group(group).channel(TetherEventLoops.socketChannel)
+        val bootstrap = Bootstrap().group(group).channel(TetherEventLoops.socketChannel(group))
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, config.dialTimeout.toMillis().coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WriteBufferWaterMark(LOW_WATER, HIGH_WATER))

@@ -50,7 +50,6 @@ import java.io.IOException
 import java.net.InetAddress
 import java.net.InetSocketAddress
 import java.net.SocketAddress
-import java.net.UnixDomainSocketAddress
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
@@ -444,12 +443,12 @@ internal class NettyRawSocketPeer internal constructor(
                         } catch (e: IOException) {
                             throw DialFailedException(url, e)
                         }
-                        is RawSocketConnector.Target.Unix -> UnixDomainSocketAddress.of(target.path)
+                        is RawSocketConnector.Target.Unix -> TetherEventLoops.domainSocketAddress(group, target.path)
                     }
                     val tcp = target as? RawSocketConnector.Target.Tcp
                     val tls = if (tcp != null && tcp.tls) tlsContext(trustManager, sslContext) else null
                     val bootstrap = Bootstrap().group(group)
-                        .channel(if (tcp != null) TetherEventLoops.socketChannel else TetherEventLoops.domainSocketChannel)
+                        .channel(if (tcp != null) TetherEventLoops.socketChannel(group) else TetherEventLoops.domainSocketChannel(group))
                         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, dialTimeout.inWholeMilliseconds.coerceIn(1, Int.MAX_VALUE.toLong()).toInt())
                         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WriteBufferWaterMark(LOW_WATER, HIGH_WATER))
                         .handler(object : ChannelInitializer<Channel>() {
