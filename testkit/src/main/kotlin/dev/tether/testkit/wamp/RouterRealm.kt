@@ -27,6 +27,12 @@ import dev.tether.wamp.message.Error as ErrorMessage
 /**
  * The dealer and broker of one realm. All state is guarded by one lock; handlers only queue outbound messages,
  * so nothing here blocks.
+ *
+ * Dealer: exact, prefix and wildcard registrations; shared registrations (`invoke` single, roundrobin, random,
+ * first, last); caller disclosure (CALL `disclose_me`, REGISTER `disclose_caller`); call timeouts, timed here or
+ * forwarded to a callee that registered with `forward_timeout`; cancel modes; progressive results. Broker: exact,
+ * prefix and wildcard subscriptions; `exclude_me`, black- and whitelists by session id, authid and authrole;
+ * publisher disclosure; acknowledgement.
  */
 internal class RouterRealm(val name: String, val anonymous: Boolean, private val router: WampRouter) {
     private val lock = Any()
@@ -36,7 +42,14 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     private val calls = HashMap<Long, PendingCall>()
     private val ids = AtomicLong()
 
-    private class Registration(val id: Long, val procedure: String, val match: String, val callee: RouterSession)
+    /** One REGISTER of a (possibly shared) registration, with the options that callee asked for. */
+    private class Callee(val session: RouterSession, val discloseCaller: Boolean, val forwardTimeout: Boolean)
+
+    /** A registration and its callees in registration order; [invoke] is the shared-registration policy. */
+    private class Registration(val id: Long, val procedure: String, val match: String, val invoke: String) {
+        val callees = ArrayList<Callee>()
+        var nextRoundRobin = 0
+    }
     private class Subscription(val id: Long, val topic: String, val match: String, val subscribers: LinkedHashSet<RouterSession>)
     private class PendingCall(val caller: RouterSession, val request: Long, val callee: RouterSession, val invocation: Long, val receiveProgress: Boolean)
 
@@ -48,7 +61,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     fun leave(s: RouterSession) = synchronized(lock) {
         if (sessions.remove(s.id) == null) return
-        registrations.values.removeIf { it.callee === s }
+        registrations.values.forEach { reg -> reg.callees.removeIf { it.session === s } }
+        registrations.values.removeIf { it.callees.isEmpty() }
         subscriptions.values.forEach { it.subscribers.remove(s) }
         subscriptions.values.removeIf { it.subscribers.isEmpty() }
         val iter = calls.entries.iterator()
@@ -90,38 +104,67 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     private fun register(s: RouterSession, m: Register) = synchronized(lock) {
         val match = m.options["match"] as? String ?: "exact"
         if (match !in MATCHES) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.invalid_argument", "unknown match policy $match")
-        if (registrations.values.any { it.procedure == m.procedure && it.match == match } || (m.procedure.startsWith("wamp.") && match == "exact")) {
-            return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+        val invoke = m.options["invoke"] as? String ?: "single"
+        if (invoke !in INVOKE_POLICIES) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.invalid_argument", "unknown invocation policy $invoke")
+        if (m.procedure.startsWith("wamp.") && match == "exact") return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+        val callee = Callee(s, m.options["disclose_caller"] == true, m.options["forward_timeout"] == true)
+        val existing = registrations.values.firstOrNull { it.procedure == m.procedure && it.match == match }
+        if (existing != null) {
+            // Shared registration: every callee must ask for the same policy, and single admits only one.
+            if (invoke == "single" || existing.invoke != invoke) {
+                return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists", "${m.procedure} is registered with invoke ${existing.invoke}")
+            }
+            // One session is one callee: its client keeps one handler per registration id.
+            if (existing.callees.any { it.session === s }) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+            existing.callees += callee
+            return s.send(Registered(m.request, existing.id))
         }
         val id = ids.incrementAndGet()
-        registrations[id] = Registration(id, m.procedure, match, s)
+        registrations[id] = Registration(id, m.procedure, match, invoke).also { it.callees += callee }
         s.send(Registered(m.request, id))
     }
 
     private fun unregister(s: RouterSession, m: Unregister) = synchronized(lock) {
         val reg = registrations[m.registration]
-        if (reg == null || reg.callee !== s) return error(s, MessageCodes.UNREGISTER, m.request, "wamp.error.no_such_registration")
-        registrations.remove(reg.id)
+        if (reg == null || !reg.callees.removeIf { it.session === s }) return error(s, MessageCodes.UNREGISTER, m.request, "wamp.error.no_such_registration")
+        if (reg.callees.isEmpty()) registrations.remove(reg.id)
         s.send(Unregistered(m.request))
+    }
+
+    /** The callee of [reg] a call goes to, by its invocation policy. */
+    private fun pickCallee(reg: Registration): Callee = when (reg.invoke) {
+        "roundrobin" -> {
+            // Modulo again: a callee may have left since the last call.
+            val i = reg.nextRoundRobin % reg.callees.size
+            reg.nextRoundRobin = (i + 1) % reg.callees.size
+            reg.callees[i]
+        }
+        "random" -> reg.callees[random.nextInt(reg.callees.size)]
+        "last" -> reg.callees.last()
+        else -> reg.callees.first() // single, first
     }
 
     private fun call(s: RouterSession, m: Call) = synchronized(lock) {
         if (m.procedure.startsWith("wamp.")) return@synchronized meta(s, m)
         val reg = matchRegistration(m.procedure)
             ?: return@synchronized error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+        val callee = pickCallee(reg)
         val invocation = ids.incrementAndGet()
         val receiveProgress = m.options["receive_progress"] == true
-        calls[invocation] = PendingCall(s, m.request, reg.callee, invocation, receiveProgress)
+        calls[invocation] = PendingCall(s, m.request, callee.session, invocation, receiveProgress)
         val details = LinkedHashMap<String, Any?>()
         if (reg.match != "exact") details["procedure"] = m.procedure
         if (receiveProgress) details["receive_progress"] = true
-        if (m.options["disclose_me"] == true) {
+        if (m.options["disclose_me"] == true || callee.discloseCaller) {
             details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
         }
-        reg.callee.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
-        // The router times the call itself (nexus, for a callee that did not ask for forward_timeout).
         val timeout = WampValues.asLong(m.options["timeout"]) ?: 0L
-        if (timeout > 0) router.after(timeout) { timeOut(invocation) }
+        // A callee that registered with forward_timeout and announced call_timeout enforces the timeout itself;
+        // for any other the router times the call (as nexus).
+        val forward = timeout > 0 && callee.forwardTimeout && callee.session.announces("callee", "call_timeout")
+        if (forward) details["timeout"] = timeout
+        callee.session.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
+        if (timeout > 0 && !forward) router.after(timeout) { timeOut(invocation) }
     }
 
     /** A call past its CALL `timeout`: the caller gets wamp.error.timeout, the callee an INTERRUPT. */
@@ -272,12 +315,12 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             "wamp.registration.get" -> {
                 val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
-                result(mapOf("id" to reg.id, "uri" to reg.procedure, "match" to reg.match, "invoke" to "single"))
+                result(mapOf("id" to reg.id, "uri" to reg.procedure, "match" to reg.match, "invoke" to reg.invoke))
             }
             "wamp.registration.list_callees", "wamp.registration.count_callees" -> {
                 val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
-                if (m.procedure.endsWith("list_callees")) result(listOf(reg.callee.id)) else result(1L)
+                if (m.procedure.endsWith("list_callees")) result(reg.callees.map { it.session.id }) else result(reg.callees.size.toLong())
             }
             "wamp.subscription.list" -> result(MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } })
             "wamp.subscription.lookup" -> {
@@ -311,6 +354,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private companion object {
         val MATCHES = setOf("exact", "prefix", "wildcard")
+        val INVOKE_POLICIES = setOf("single", "roundrobin", "random", "first", "last")
+        val random = java.util.Random()
 
         // Wildcard URIs have empty components that match any single component.
         fun wildcard(pattern: String, uri: String): Boolean {

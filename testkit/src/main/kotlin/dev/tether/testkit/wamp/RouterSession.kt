@@ -52,6 +52,13 @@ internal class RouterSession(
     var helloDetails: Map<String, Any?> = emptyMap()
         private set
 
+    /** True when this client's HELLO announced [feature] for [role] (`roles.<role>.features.<feature>`). */
+    fun announces(role: String, feature: String): Boolean {
+        val roles = helloDetails["roles"] as? Map<*, *> ?: return false
+        val features = (roles[role] as? Map<*, *>)?.get("features") as? Map<*, *> ?: return false
+        return features[feature] == true
+    }
+
     /** Queues [m] for this client; never blocks the router. */
     fun send(m: Message) {
         outbound.trySend(m)
@@ -149,8 +156,19 @@ internal class RouterSession(
                 mapOf(
                     "authid" to authId, "authrole" to authRole, "authmethod" to authMethod, "authprovider" to "static",
                     "roles" to mapOf(
-                        "broker" to mapOf("features" to mapOf("publisher_exclusion" to true, "subscriber_blackwhite_listing" to true, "pattern_based_subscription" to true, "session_meta_api" to true)),
-                        "dealer" to mapOf("features" to mapOf("call_canceling" to true, "pattern_based_registration" to true, "session_meta_api" to true, "progressive_call_results" to true)),
+                        "broker" to mapOf(
+                            "features" to mapOf(
+                                "publisher_exclusion" to true, "publisher_identification" to true, "subscriber_blackwhite_listing" to true,
+                                "pattern_based_subscription" to true, "session_meta_api" to true, "subscription_meta_api" to true,
+                            ),
+                        ),
+                        "dealer" to mapOf(
+                            "features" to mapOf(
+                                "call_canceling" to true, "call_timeout" to true, "caller_identification" to true,
+                                "pattern_based_registration" to true, "shared_registration" to true, "session_meta_api" to true,
+                                "registration_meta_api" to true, "progressive_call_results" to true,
+                            ),
+                        ),
                     ),
                 ),
             ),

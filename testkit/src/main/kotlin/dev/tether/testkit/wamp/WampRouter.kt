@@ -51,8 +51,11 @@ import kotlin.time.toKotlinDuration
  * An embeddable WAMP router for tests: WebSocket (`ws://127.0.0.1:PORT/`, subprotocols `wamp.2.json`,
  * `wamp.2.msgpack`, `wamp.2.cbor`, chosen in that order of preference), RawSocket over TCP
  * (`tcp://127.0.0.1:PORT2`) and optionally a Unix socket, all three serializers, realms, ticket / wampcra (plain
- * and salted) / cryptosign / anonymous authentication, RPC and PubSub basics (progressive call results included)
- * and the meta API procedures of sessions, registrations and subscriptions (no meta events). Ports are ephemeral on 127.0.0.1. With [WampRouterOptions.tls] it also
+ * and salted) / cryptosign / anonymous authentication, RPC and PubSub with most of the advanced profile (pattern-based
+ * and shared registrations, pattern-based subscriptions, call timeouts timed here or forwarded to the callee, cancel
+ * modes, caller and publisher disclosure, subscriber black- and whitelisting, progressive call results) and the
+ * meta API procedures of sessions, registrations and subscriptions (no meta events). Ports are ephemeral on
+ * 127.0.0.1. With [WampRouterOptions.tls] it also
  * serves `wss` ([wssUrl]) and RawSocket over TLS ([tcpsUrl]) with the [WampRouterTls] test certificate.
  *
  * [faults] drops sessions, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
