@@ -10,6 +10,7 @@ import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.NonCancellable
@@ -53,86 +54,66 @@ class CallOptionsSpec : FunSpec({
 
     fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") { responseTimeout(5.seconds); block() }
 
-    test("skip: the caller's cancellation ends at once and the callee is never interrupted") {
+    /** A router, a callee session with `com.slow` registered (over tcp), and a caller (over ws) configured by [caller]. */
+    suspend fun withCallee(caller: SessionConfig = config(), block: suspend CoroutineScope.(Callee, Session) -> Unit) {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 Session.connect(router.tcpUrl, config()).use { calleeSession ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                    Session.connect(router.wsUrl, caller).use { callerSession ->
                         val callee = Callee().also { it.register(calleeSession, "com.slow") }
-                        coroutineScope {
-                            val call = launch { caller.call("com.slow", options = CallOptions { cancelMode(CancelMode.SKIP) }) }
-                            callee.started.await()
-                            call.cancel()
-                            call.join() // the router answered the CANCEL without the callee
-                            callee.release.complete(Unit)
-                            callee.finished.await()
-                            callee.interrupted.isCompleted shouldBe false
-                        }
+                        coroutineScope { block(callee, callerSession) }
                     }
                 }
             }
+        }
+    }
+
+    test("skip: the caller's cancellation ends at once and the callee is never interrupted") {
+        withCallee { callee, caller ->
+            val call = launch { caller.call("com.slow", options = CallOptions { cancelMode(CancelMode.SKIP) }) }
+            callee.started.await()
+            call.cancel()
+            call.join() // the router answered the CANCEL without the callee
+            callee.release.complete(Unit)
+            callee.finished.await()
+            callee.interrupted.isCompleted shouldBe false
         }
     }
 
     test("kill: the callee is interrupted and the caller's cancellation waits for the callee's answer") {
-        WampRouter.start().use { router ->
-            withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { calleeSession ->
-                    Session.connect(router.wsUrl, config { cancelMode(CancelMode.KILL) }).use { caller ->
-                        val callee = Callee().also { it.register(calleeSession, "com.slow") }
-                        coroutineScope {
-                            val call = launch(start = CoroutineStart.UNDISPATCHED) { caller.call("com.slow") }
-                            callee.started.await()
-                            call.cancel()
-                            callee.interrupted.await()
-                            // The callee holds its answer until released, so the router cannot have answered yet.
-                            call.isCompleted shouldBe false
-                            callee.release.complete(Unit)
-                            call.join()
-                        }
-                    }
-                }
-            }
+        withCallee(config { cancelMode(CancelMode.KILL) }) { callee, caller ->
+            val call = launch(start = CoroutineStart.UNDISPATCHED) { caller.call("com.slow") }
+            callee.started.await()
+            call.cancel()
+            callee.interrupted.await()
+            // The callee holds its answer until released, so the router cannot have answered yet.
+            call.isCompleted shouldBe false
+            callee.release.complete(Unit)
+            call.join()
         }
     }
 
     test("killnowait: the caller's cancellation ends while the interrupted callee still holds its answer") {
-        WampRouter.start().use { router ->
-            withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { calleeSession ->
-                    Session.connect(router.wsUrl, config { cancelMode(CancelMode.SKIP) }).use { caller ->
-                        val callee = Callee().also { it.register(calleeSession, "com.slow") }
-                        coroutineScope {
-                            // The call's own mode wins over the session's skip.
-                            val call = launch { caller.call("com.slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) }
-                            callee.started.await()
-                            call.cancel()
-                            call.join()
-                            callee.interrupted.await()
-                            callee.release.complete(Unit)
-                        }
-                    }
-                }
-            }
+        withCallee(config { cancelMode(CancelMode.SKIP) }) { callee, caller ->
+            // The call's own mode wins over the session's skip.
+            val call = launch { caller.call("com.slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) }
+            callee.started.await()
+            call.cancel()
+            call.join()
+            callee.interrupted.await()
+            callee.release.complete(Unit)
         }
     }
 
     test("the router-side timeout answers wamp.error.timeout and interrupts the callee; disclose_me names the caller") {
-        WampRouter.start().use { router ->
-            withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { calleeSession ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
-                        val callee = Callee().also { it.register(calleeSession, "com.slow") }
-                        val e = shouldThrow<RpcException> {
-                            caller.call("com.slow", listOf(1), options = CallOptions { timeout(200.milliseconds); discloseMe() })
-                        }
-                        e.error shouldBe "wamp.error.timeout"
-                        callee.interrupted.await()
-                        callee.release.complete(Unit)
-                        callee.details["caller"] shouldBe caller.id
-                    }
-                }
+        withCallee { callee, caller ->
+            val e = shouldThrow<RpcException> {
+                caller.call("com.slow", listOf(1), options = CallOptions { timeout(200.milliseconds); discloseMe() })
             }
+            e.error shouldBe "wamp.error.timeout"
+            callee.interrupted.await()
+            callee.release.complete(Unit)
+            callee.details["caller"] shouldBe caller.id
         }
     }
 })

@@ -275,7 +275,11 @@ class RawSocketTransportSpec : FunSpec({
         }
     }
 
-    test("dispatch runs on the I/O thread; invocation handlers and event handlers never do") {
+    /**
+     * A session configured by [configure] registers `p` and subscribes `t`; the router sends an unknown RESULT, an
+     * INVOCATION and an EVENT. Returns the threads the handler and the subscriber ran on, after the YIELD arrived.
+     */
+    suspend fun handlerThreads(logger: ThreadLogger, configure: SessionConfig.Builder.() -> Unit): Pair<String, String> =
         ScriptedRawSocketRouter.start("tcp").use { router ->
             withTimeout(20.seconds) {
                 coroutineScope {
@@ -292,53 +296,33 @@ class RawSocketTransportSpec : FunSpec({
                         answered.complete(c.readMessage())
                         c.answerGoodbye()
                     }
-                    val logger = ThreadLogger()
-                    val s = Session.connect(router.url, SessionConfig("realm1") { logger(logger) })
+                    val s = Session.connect(router.url, SessionConfig("realm1") { logger(logger); configure() })
                     val handlerThread = CompletableDeferred<String>()
                     val subscriberThread = CompletableDeferred<String>()
                     s.register("p") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("out") }
                     s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
-                    handlerThread.await().startsWith(ioThread) shouldBe false
-                    subscriberThread.await().startsWith(ioThread) shouldBe false
+                    val threads = handlerThread.await() to subscriberThread.await()
                     // The YIELD is sent after the handler returns: leave only once the router has it.
                     answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
                     s.leave()
                     script.await()
-                    logger.threadOf("request 999 dropped") shouldStartWith ioThread
+                    threads
                 }
             }
         }
+
+    test("dispatch runs on the I/O thread; invocation handlers and event handlers never do") {
+        val logger = ThreadLogger()
+        val (handler, subscriber) = handlerThreads(logger) { }
+        handler.startsWith(ioThread) shouldBe false
+        subscriber.startsWith(ioThread) shouldBe false
+        logger.threadOf("request 999 dropped") shouldStartWith ioThread
     }
 
     test("with a direct handler executor, invocation and event handlers run inline on the I/O thread") {
-        ScriptedRawSocketRouter.start("tcp").use { router ->
-            withTimeout(20.seconds) {
-                coroutineScope {
-                    val answered = CompletableDeferred<Message>()
-                    val script = serve(router) { c ->
-                        c.join()
-                        val register = c.readMessage() as Register
-                        c.send(Registered(register.request, 11))
-                        val subscribe = c.readMessage() as Subscribe
-                        c.send(Subscribed(subscribe.request, 12))
-                        c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
-                        c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
-                        answered.complete(c.readMessage())
-                        c.answerGoodbye()
-                    }
-                    val s = Session.connect(router.url, SessionConfig("realm1") { handlerExecutor(Runnable::run) })
-                    val handlerThread = CompletableDeferred<String>()
-                    val subscriberThread = CompletableDeferred<String>()
-                    s.register("p") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("out") }
-                    s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
-                    handlerThread.await() shouldStartWith ioThread
-                    subscriberThread.await() shouldStartWith ioThread
-                    answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
-                    s.leave()
-                    script.await()
-                }
-            }
-        }
+        val (handler, subscriber) = handlerThreads(ThreadLogger()) { handlerExecutor(Runnable::run) }
+        handler shouldStartWith ioThread
+        subscriber shouldStartWith ioThread
     }
 
     test("an EVENT or INVOCATION right behind its SUBSCRIBED or REGISTERED, in the same read, reaches the handler") {
