@@ -7,10 +7,16 @@ import dev.tether.wamp.AbortException;
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.CallOptions;
 import dev.tether.wamp.CancelMode;
+import dev.tether.wamp.Event;
+import dev.tether.wamp.InvokePolicy;
 import dev.tether.wamp.InvokeResult;
+import dev.tether.wamp.MatchPolicy;
+import dev.tether.wamp.PublishOptions;
+import dev.tether.wamp.RegisterOptions;
 import dev.tether.wamp.RpcException;
 import dev.tether.wamp.Session;
 import dev.tether.wamp.SessionConfig;
+import dev.tether.wamp.SubscribeOptions;
 import dev.tether.wamp.WampValues;
 import dev.tether.wamp.auth.AuthHandler;
 import dev.tether.wamp.serializer.Serialization;
@@ -57,7 +63,7 @@ class WampJavaExamplesTest {
             session.subscribeAsync("com.example.news", event -> news.add(event.getArgs().get(0)))
                     .get(10, TimeUnit.SECONDS);
             Long publication = session.publishAsync("com.example.news", List.of("hello"), Map.of(),
-                    Map.of("acknowledge", true, "exclude_me", false)).get(10, TimeUnit.SECONDS);
+                    PublishOptions.builder().acknowledge().excludeMe(false).build()).get(10, TimeUnit.SECONDS);
             assertEquals("hello", news.poll(10, TimeUnit.SECONDS));
             assertInstanceOf(Long.class, publication);  // acknowledged: the router's publication id
         }  // close(): GOODBYE, bounded by twice the response timeout
@@ -108,7 +114,7 @@ class WampJavaExamplesTest {
              Session session = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             callee.registerAsync("com.example.whoami",
-                    inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getDetails().get("caller")))).get(10, TimeUnit.SECONDS);
+                    inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getCaller()))).get(10, TimeUnit.SECONDS);
             // docs:start java-call-options
             CallOptions options = CallOptions.builder()
                     .timeout(Duration.ofSeconds(2))           // router-side: wamp.error.timeout past 2 s
@@ -118,6 +124,75 @@ class WampJavaExamplesTest {
             CallResult me = session.callAsync("com.example.whoami", List.of(), Map.of(), options).get(10, TimeUnit.SECONDS);
             // docs:end java-call-options
             assertEquals(List.of(session.getId()), me.getArgs());
+        }
+    }
+
+    @Test
+    void typedRegisterOptions() throws Exception {
+        try (WampRouter router = WampRouter.start();
+             Session worker1 = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS);
+             Session worker2 = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS);
+             Session client = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+            // docs:start java-register-options
+            RegisterOptions pool = RegisterOptions.builder()
+                    .match(MatchPolicy.PREFIX)                 // every procedure under com.example.jobs.
+                    .invoke(InvokePolicy.ROUNDROBIN)           // shared: the workers take turns
+                    .discloseCaller(true)                      // inv.getCaller() on every invocation
+                    .forwardTimeout(true)                      // the caller's timeout reaches inv.getTimeout()
+                    .build();
+            for (Session worker : List.of(worker1, worker2)) {
+                worker.registerAsync("com.example.jobs.", inv -> CompletableFuture.completedFuture(
+                        InvokeResult.of(inv.getProcedure(), inv.getCaller(), worker.getId())), pool)
+                        .get(10, TimeUnit.SECONDS);
+            }
+            CallResult first = client.callAsync("com.example.jobs.resize").get(10, TimeUnit.SECONDS);
+            assertEquals(List.of("com.example.jobs.resize", client.getId(), worker1.getId()), first.getArgs());
+            CallResult second = client.callAsync("com.example.jobs.crop").get(10, TimeUnit.SECONDS);
+            assertEquals(worker2.getId(), second.getArgs().get(2));    // the next worker's turn
+            // docs:end java-register-options
+        }
+    }
+
+    @Test
+    void typedSubscribeAndPublishOptions() throws Exception {
+        try (WampRouter router = WampRouter.start();
+             Session monitor = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS);
+             Session bystander = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS);
+             Session sensor = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+            BlockingQueue<Event> others = new LinkedBlockingQueue<>();
+            bystander.subscribeAsync("com.example.", others::add,
+                    SubscribeOptions.builder().match(MatchPolicy.PREFIX).build()).get(10, TimeUnit.SECONDS);
+            // docs:start java-subscribe-options
+            BlockingQueue<Event> alarms = new LinkedBlockingQueue<>();
+            monitor.subscribeAsync("com.example.", alarms::add,     // every topic under com.example.
+                    SubscribeOptions.builder().match(MatchPolicy.PREFIX).build()).get(10, TimeUnit.SECONDS);
+            // docs:end java-subscribe-options
+
+            // docs:start java-publish-options
+            PublishOptions options = PublishOptions.builder()
+                    .acknowledge()                             // the future holds the publication id
+                    .eligible(monitor.getId())                 // session ids; also eligibleAuthId, eligibleAuthRole
+                    .excludeAuthRole("guest")                  // and exclude, excludeAuthId
+                    .discloseMe()                              // event.getPublisher() and its authid and authrole
+                    .build();
+            Long publication = sensor.publishAsync("com.example.kitchen.smoke", List.of(true), Map.of(), options)
+                    .get(10, TimeUnit.SECONDS);
+
+            Event alarm = alarms.poll(10, TimeUnit.SECONDS);
+            assertEquals("com.example.kitchen.smoke", alarm.getTopic());   // the topic it was published to
+            assertEquals(publication, alarm.getPublication());
+            assertEquals(sensor.getId(), alarm.getPublisher());
+            // docs:end java-publish-options
+            // The bystander was not eligible: the first event it gets is the next one.
+            sensor.publishAsync("com.example.all", List.of(), Map.of(), PublishOptions.builder().acknowledge().build())
+                    .get(10, TimeUnit.SECONDS);
+            assertEquals("com.example.all", others.poll(10, TimeUnit.SECONDS).getTopic());
         }
     }
 

@@ -7,13 +7,19 @@ import dev.tether.core.DialFailedException
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.CallOptions
 import dev.tether.wamp.CancelMode
+import dev.tether.wamp.Event
+import dev.tether.wamp.InvokePolicy
 import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.MatchPolicy
+import dev.tether.wamp.PublishOptions
+import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
 import dev.tether.wamp.Session
 import dev.tether.wamp.SessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
+import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -51,7 +57,7 @@ class WampExamplesSpec : FunSpec({
                 session.subscribe("com.example.news") { event -> events.send(event.args[0] as String) }
                 session.publish(
                     "com.example.news", listOf("hello"),
-                    options = mapOf("acknowledge" to true, "exclude_me" to false), // also deliver to this session
+                    options = PublishOptions { acknowledge(); excludeMe(false) }, // also deliver to this session
                 )
                 events.receive() shouldBe "hello"
 
@@ -224,7 +230,7 @@ class WampExamplesSpec : FunSpec({
                         seen.send(WampValues.asLong(event.args[0])!!)
                     }
                     session.register("com.example.ping") { InvokeResult.of("pong") }
-                    for (i in 1..5) session.publish("com.example.ticks", listOf(i), options = mapOf("exclude_me" to false))
+                    for (i in 1..5) session.publish("com.example.ticks", listOf(i), options = PublishOptions { excludeMe(false) })
                     session.call("com.example.ping").args shouldBe listOf("pong") // not stuck behind the handler
                     List(5) { seen.receive() } shouldBe listOf(1L, 2L, 3L, 4L, 5L)
                     // docs:end ordering
@@ -266,7 +272,7 @@ class WampExamplesSpec : FunSpec({
             WampRouter.start().use { router ->
                 Session.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
                     Session.connect(router.tcpUrl, SessionConfig("realm1") { cancelMode(CancelMode.KILL) }).use { caller ->
-                        callee.register("com.example.whoami") { inv -> InvokeResult.of(inv.details["caller"]) }
+                        callee.register("com.example.whoami") { inv -> InvokeResult.of(inv.caller) }
                         // docs:start call-options
                         val options = CallOptions {
                             timeout(2.seconds)                 // the router cancels the call past 2 s: wamp.error.timeout
@@ -279,6 +285,106 @@ class WampExamplesSpec : FunSpec({
                         me.args shouldBe listOf(caller.id)
                     }
                 }
+            }
+        }
+    }
+
+    test("register options: a shared prefix registration that discloses its callers; a forwarded call timeout") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                val worker1 = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val worker2 = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                val client = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                // docs:start register-options
+                val pool = RegisterOptions {
+                    match(MatchPolicy.PREFIX)                  // every procedure under com.example.jobs.
+                    invoke(InvokePolicy.ROUNDROBIN)            // shared: the workers take turns
+                    discloseCaller()                           // every invocation names its caller
+                }
+                for (worker in listOf(worker1, worker2)) {
+                    worker.register("com.example.jobs.", pool) { inv ->
+                        // inv.procedure: the URI that was called; inv.caller: the caller's session id
+                        InvokeResult.of(inv.procedure, inv.caller, worker.id)
+                    }
+                }
+                client.call("com.example.jobs.resize").args shouldBe listOf("com.example.jobs.resize", client.id, worker1.id)
+                client.call("com.example.jobs.crop").args shouldBe listOf("com.example.jobs.crop", client.id, worker2.id)
+                // docs:end register-options
+
+                // docs:start forward-timeout
+                val forwarded = CompletableDeferred<java.time.Duration?>()
+                worker1.register("com.example.render", RegisterOptions { forwardTimeout() }) { inv ->
+                    forwarded.complete(inv.timeout)            // the caller's timeout, forwarded by the router
+                    delay(60_000)                              // cancelled when it passes
+                    InvokeResult.of("too late")
+                }
+                val timedOut = shouldThrow<RpcException> {
+                    client.call("com.example.render", options = CallOptions { timeout(200.milliseconds) })
+                }
+                timedOut.error shouldBe "wamp.error.timeout"  // answered by the callee's session
+                forwarded.await() shouldBe java.time.Duration.ofMillis(200)
+                // docs:end forward-timeout
+                listOf(worker1, worker2, client).forEach { it.close() }
+            }
+        }
+    }
+
+    test("subscribe options: a wildcard subscription and the concrete topic of each event") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { monitor ->
+                    Session.connect(router.wsUrl, SessionConfig("realm1")).use { sensor ->
+                        // docs:start subscribe-options
+                        val alarms = Channel<Event>(Channel.UNLIMITED)
+                        // An empty component matches any one component: com.example.kitchen.alarm, not com.example.a.b.alarm
+                        monitor.subscribe("com.example..alarm", SubscribeOptions { match(MatchPolicy.WILDCARD) }) { event ->
+                            alarms.send(event)
+                        }
+                        sensor.publish("com.example.kitchen.alarm", listOf("smoke"), options = PublishOptions { acknowledge() })
+                        val alarm = alarms.receive()
+                        alarm.topic shouldBe "com.example.kitchen.alarm"   // the topic it was published to
+                        alarm.args shouldBe listOf("smoke")
+                        // docs:end subscribe-options
+                    }
+                }
+            }
+        }
+    }
+
+    test("publish options: acknowledged, white- and blacklisted, disclosed") {
+        withTimeout(20.seconds) {
+            val options = WampRouterOptions {
+                realm("realm1")
+                ticketUser("day", "d1", "operator")
+                ticketUser("night", "n1", "operator")
+            }
+            WampRouter.start(options).use { router ->
+                fun login(authId: String, ticket: String) = SessionConfig("realm1") { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
+                val day = Session.connect(router.tcpUrl, login("day", "d1"))
+                val night = Session.connect(router.wsUrl, login("night", "n1"))
+                val guest = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                val console = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val inboxes = listOf(day, night, guest, console).associateWith { Channel<Event>(Channel.UNLIMITED) }
+                for ((s, inbox) in inboxes) s.subscribe("com.example.shift") { inbox.send(it) }
+                val dayEvents = inboxes.getValue(day)
+                // docs:start publish-options
+                val shift = PublishOptions {
+                    acknowledge()                              // wait for PUBLISHED: the publication id, or an error
+                    eligibleAuthRole("operator")               // only sessions with authrole operator ...
+                    exclude(night.id)                          // ... except this one
+                    discloseMe()                               // subscribers see who published
+                }
+                val publication = console.publish("com.example.shift", listOf("handover"), options = shift)
+
+                val event = dayEvents.receive()                // day is an operator; night and guest get nothing
+                event.publication shouldBe publication
+                event.publisher shouldBe console.id
+                event.publisherAuthRole shouldBe "anonymous"
+                // docs:end publish-options
+                // Events of one subscription arrive in order: each first event is the one everybody got.
+                console.publish("com.example.shift", listOf("all"), options = PublishOptions { acknowledge(); excludeMe(false) })
+                for (inbox in inboxes.values) inbox.receive().args shouldBe listOf("all")
+                inboxes.keys.forEach { it.close() }
             }
         }
     }
