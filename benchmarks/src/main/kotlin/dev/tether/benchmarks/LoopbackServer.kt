@@ -1,20 +1,17 @@
 package dev.tether.benchmarks
 
-import io.ktor.server.application.install
-import io.ktor.server.cio.CIO
-import io.ktor.server.engine.EmbeddedServer
-import io.ktor.server.engine.embeddedServer
-import io.ktor.server.routing.routing
-import io.ktor.server.websocket.WebSockets
-import io.ktor.server.websocket.webSocketRaw
-import io.ktor.websocket.CloseReason
-import io.ktor.websocket.Frame
-import io.ktor.websocket.readReason
-import kotlinx.coroutines.runBlocking
+import io.netty.buffer.ByteBuf
+import io.netty.buffer.ByteBufUtil
+import io.netty.channel.ChannelHandlerContext
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame
+import io.netty.handler.codec.http.websocketx.WebSocketFrame
 import java.util.concurrent.atomic.AtomicLong
 
 /**
- * The benchmark's own WebSocket server on 127.0.0.1 (ephemeral port), Ktor CIO with raw sessions, as FakeBroker:
+ * The benchmark's own WebSocket server on 127.0.0.1 (ephemeral port): Netty ([PeerServer]), every message handled
+ * inline on its connection's event loop with no hand-off, so that the peer is never what limits the client it is
+ * measured with (issue 14). As FakeBroker:
  * * `/echo` sends every text frame back unchanged (the bytes, no decoding): the raw round-trip baseline;
  * * `/envelope-echo` answers each wsclient request `{"kind":…,"id":"X",…,"payload":P}` with
  *   `{"kind":"echo.result","in_reply_to":"X","ts":…,"payload":P}` found by plain string search, no JSON parsing:
@@ -28,110 +25,29 @@ import java.util.concurrent.atomic.AtomicLong
  *   without wsmux ([RawBulkClient.windowBytes]): the receiver answers each binary message it has read with a 4-byte
  *   little-endian credit of its size, and the sender keeps at most the window unacknowledged. `/window-source`
  *   takes the text request `TOTAL CHUNK WINDOW`.
+ *
+ * The sources write while the socket is writable and go on when it drains (and, windowed, when credit comes); the
+ * answering endpoints stop reading while their answers cannot be written. Every endpoint answers pings and a close
+ * frame; fragmented messages arrive joined (the benchmark's clients send none). A request other than the expected
+ * text closes the connection.
  */
 internal class LoopbackServer : AutoCloseable {
     private val sunk = AtomicLong()
     private val sunkByteCount = AtomicLong()
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
-        install(WebSockets) { maxFrameSize = 2L shl 20 }
-        routing {
-            webSocketRaw("/echo") {
-                for (frame in incoming) {
-                    when (frame) {
-                        is Frame.Text -> outgoing.send(Frame.Text(true, frame.data))
-                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
-                        is Frame.Close -> {
-                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
-                            return@webSocketRaw
-                        }
-                        else -> Unit
-                    }
-                }
-            }
-            webSocketRaw("/envelope-echo") {
-                for (frame in incoming) {
-                    when (frame) {
-                        is Frame.Text -> leanReply(frame.data.decodeToString())?.let { outgoing.send(Frame.Text(it)) }
-                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
-                        is Frame.Close -> {
-                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
-                            return@webSocketRaw
-                        }
-                        else -> Unit
-                    }
-                }
-            }
-            webSocketRaw("/source") {
-                // One text request "TOTAL SIZE": TOTAL bytes back in binary messages of SIZE bytes each.
-                val request = (incoming.receive() as? Frame.Text)?.data?.decodeToString() ?: return@webSocketRaw
-                val (total, size) = request.split(' ').map { it.toLong() }
-                val message = ByteArray(size.toInt()) { (it % 251).toByte() }
-                var sent = 0L
-                while (sent < total) {
-                    val n = minOf(size, total - sent).toInt()
-                    outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOf(n)))
-                    sent += n
-                }
-                for (frame in incoming) if (frame is Frame.Close) return@webSocketRaw
-            }
-            webSocketRaw("/window-source") {
-                val request = (incoming.receive() as? Frame.Text)?.data?.decodeToString() ?: return@webSocketRaw
-                val (total, chunk, window) = request.split(' ').map { it.toLong() }
-                val message = ByteArray(chunk.toInt()) { (it % 251).toByte() }
-                var sent = 0L
-                var credit = window
-                while (sent < total) {
-                    val n = minOf(chunk, total - sent).toInt()
-                    while (credit < n) {
-                        when (val frame = incoming.receive()) {
-                            is Frame.Binary -> credit += RawBulkClient.credit(frame.data)
-                            is Frame.Close -> return@webSocketRaw
-                            else -> Unit
-                        }
-                    }
-                    outgoing.send(Frame.Binary(true, if (n == message.size) message else message.copyOf(n)))
-                    credit -= n
-                    sent += n
-                }
-                for (frame in incoming) if (frame is Frame.Close) return@webSocketRaw
-            }
-            webSocketRaw("/window-sink") {
-                for (frame in incoming) {
-                    when (frame) {
-                        is Frame.Binary -> {
-                            sunkByteCount.addAndGet(frame.data.size.toLong())
-                            sunk.incrementAndGet()
-                            outgoing.send(Frame.Binary(true, RawBulkClient.creditMessage(frame.data.size)))
-                        }
-                        is Frame.Close -> {
-                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
-                            return@webSocketRaw
-                        }
-                        else -> Unit
-                    }
-                }
-            }
-            webSocketRaw("/sink") {
-                for (frame in incoming) {
-                    when (frame) {
-                        is Frame.Text, is Frame.Binary -> {
-                            sunkByteCount.addAndGet(frame.data.size.toLong())
-                            sunk.incrementAndGet()
-                        }
-                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
-                        is Frame.Close -> {
-                            outgoing.send(Frame.Close(frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")))
-                            return@webSocketRaw
-                        }
-                        else -> Unit
-                    }
-                }
-            }
-        }
-    }.start(wait = false)
+    private val server = PeerServer(
+        "loopback-peer",
+        mapOf(
+            "/echo" to PeerServer.handler { Echo() },
+            "/envelope-echo" to PeerServer.handler { EnvelopeEcho() },
+            "/source" to PeerServer.handler { Source(windowed = false) },
+            "/window-source" to PeerServer.handler { Source(windowed = true) },
+            "/window-sink" to PeerServer.handler { Sink(credit = true) },
+            "/sink" to PeerServer.handler { Sink(credit = false) },
+        ),
+    )
 
-    val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    val port: Int = server.port
 
     fun url(path: String): String = "ws://127.0.0.1:$port$path"
 
@@ -155,8 +71,80 @@ internal class LoopbackServer : AutoCloseable {
         }
     }
 
-    override fun close() {
-        server.stop(0, 1_000)
+    override fun close() = server.close()
+
+    private class Echo : PeerEndpoint() {
+        override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
+            // The received buffer itself goes back out.
+            if (frame is TextWebSocketFrame) reply(ctx, TextWebSocketFrame(true, 0, frame.content().retain()))
+        }
+    }
+
+    private inner class EnvelopeEcho : PeerEndpoint() {
+        override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
+            if (frame !is TextWebSocketFrame) return
+            val answer = leanReply(frame.content().toString(Charsets.UTF_8)) ?: return
+            reply(ctx, TextWebSocketFrame(ByteBufUtil.writeUtf8(ctx.alloc(), answer)))
+        }
+    }
+
+    /** `/sink` (text and binary counted) or, with [credit], `/window-sink` (binary counted and credited). */
+    private inner class Sink(private val credit: Boolean) : PeerEndpoint() {
+        override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
+            if (credit && frame !is BinaryWebSocketFrame) return
+            val size = frame.content().readableBytes()
+            sunkByteCount.addAndGet(size.toLong())
+            sunk.incrementAndGet()
+            if (credit) reply(ctx, BinaryWebSocketFrame(ctx.alloc().buffer(4).writeIntLE(size)))
+        }
+    }
+
+    /** `/source` or, [windowed], `/window-source`. */
+    private class Source(private val windowed: Boolean) : PeerEndpoint() {
+        /** One message of the pattern, direct: every message sent is a slice of it, never a copy. Null until the request. */
+        private var message: ByteBuf? = null
+        private var total = 0L
+        private var size = 0
+        private var sent = 0L
+        private var credit = Long.MAX_VALUE
+
+        override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
+            if (message == null) {
+                if (frame !is TextWebSocketFrame) return run { ctx.close() }
+                val numbers = frame.text().split(' ').map { it.toLong() }
+                total = numbers[0]
+                size = numbers[1].toInt()
+                if (windowed) credit = numbers[2]
+                if (size <= 0) return run { ctx.close() }
+                message = ctx.alloc().directBuffer(size).writeBytes(ByteArray(size) { (it % 251).toByte() })
+                pump(ctx)
+            } else if (windowed && frame is BinaryWebSocketFrame) {
+                credit += frame.content().let { it.getUnsignedIntLE(it.readerIndex()) }
+                pump(ctx)
+            }
+        }
+
+        override fun onWritable(ctx: ChannelHandlerContext) = pump(ctx)
+
+        private fun pump(ctx: ChannelHandlerContext) {
+            val m = message ?: return
+            var wrote = false
+            while (sent < total && ctx.channel().isWritable) {
+                val n = minOf(size.toLong(), total - sent).toInt()
+                if (credit < n) break
+                ctx.write(BinaryWebSocketFrame(m.retainedSlice(0, n)), ctx.voidPromise())
+                credit -= n
+                sent += n
+                wrote = true
+            }
+            if (wrote) ctx.flush()
+        }
+
+        override fun channelInactive(ctx: ChannelHandlerContext) {
+            message?.release()
+            message = null
+            ctx.fireChannelInactive()
+        }
     }
 
     private companion object {

@@ -1,26 +1,28 @@
 package dev.tether.benchmarks
 
+import dev.tether.core.InternalTetherApi
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
 import dev.tether.mux.Session
 import dev.tether.mux.Stream
-import io.ktor.server.application.install
-import io.ktor.server.cio.CIO
-import io.ktor.server.engine.EmbeddedServer
-import io.ktor.server.engine.embeddedServer
-import io.ktor.server.routing.routing
-import io.ktor.server.websocket.WebSockets
-import io.ktor.server.websocket.webSocketRaw
-import io.ktor.websocket.Frame
+import io.netty.buffer.Unpooled
+import io.netty.channel.Channel
+import io.netty.channel.ChannelHandlerContext
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
+import io.netty.handler.codec.http.websocketx.WebSocketFrame
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.runBlocking
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.util.concurrent.atomic.AtomicLong
 
 /**
- * The benchmark's wsmux peer on 127.0.0.1 (ephemeral port), Ktor CIO like [LoopbackServer]:
+ * The benchmark's wsmux peer on 127.0.0.1 (ephemeral port), on the same Netty server as [LoopbackServer]
+ * ([PeerServer]):
  * * `/mux` runs a wsmux server session with [config] (both ends of a measured stream use the same window). Each
  *   stream starts with a [HEADER_BYTES]-byte command from the client: `U` then the message size (int32 LE) and
  *   a total (int64 LE) is an upload, read and counted into [receivedBytes]; `D` is a download: the peer writes the
@@ -28,56 +30,33 @@ import java.util.concurrent.atomic.AtomicLong
  * * `/mux-ack` keeps no state at all: it answers every SYN with an ACK of [MuxConfig.streamBufferSize] credit and
  *   drops everything else, so that in the idle-stream heap figure only the client's streams grow.
  *
+ * `/mux` is `Session.server` over the Netty channel (internal API): frames reach the session inline on the
+ * connection's event loop, streams are accepted inline as their SYN arrives, and each stream's reads and writes run
+ * in an unconfined coroutine, so a DAT or an ACK resumes the stream's reader or writer right there on the loop, with
+ * no dispatch per frame. A writer waiting for room in the socket resumes when it drains.
+ *
  * FakeMuxServer is not used for throughput: it passes every frame through a fault filter (one more coroutine hop
  * per frame) and cannot auto-tune, and its source computes every byte; the peer here is as cheap as the raw sink
  * and source it is compared with.
  */
+@OptIn(InternalTetherApi::class)
 internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int = 0) : AutoCloseable {
     private val received = AtomicLong()
+    private val streams = CoroutineScope(SupervisorJob() + Dispatchers.Unconfined)
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
-        install(WebSockets) { maxFrameSize = 2L shl 20 }
-        routing {
-            webSocketRaw("/mux") {
-                val session = Session.server(this, config)
-                val acceptor = launch {
-                    while (true) {
-                        val stream = try {
-                            session.accept()
-                        } catch (_: MuxException) {
-                            break
-                        }
-                        launch { serve(stream) }
-                    }
-                }
-                try {
-                    session.awaitClosed()
-                } finally {
-                    acceptor.cancel()
-                }
-            }
-            webSocketRaw("/mux-ack") {
-                for (frame in incoming) {
-                    when (frame) {
-                        is Frame.Binary -> if (frame.data.isNotEmpty() && frame.data[0].toInt() == SYN) {
-                            val id = ByteBuffer.wrap(frame.data, 1, 4).order(ByteOrder.LITTLE_ENDIAN).int
-                            outgoing.send(Frame.Binary(true, MuxFrame.Ack(id, config.streamBufferSize.toLong()).encode()))
-                        }
-                        is Frame.Ping -> outgoing.send(Frame.Pong(frame.data))
-                        is Frame.Close -> return@webSocketRaw
-                        else -> Unit
-                    }
-                }
-            }
-        }
-    }.start(wait = false)
+    private val server = PeerServer("mux-peer", mapOf("/mux" to ::serveSession, "/mux-ack" to PeerServer.handler { AckOnly() }))
 
-    val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    val port: Int = server.port
 
     fun url(path: String): String = "ws://127.0.0.1:$port$path"
 
     /** Bytes read from upload streams since start. */
     fun receivedBytes(): Long = received.get()
+
+    /** On the connection's event loop, right after the handshake: no frame has been read yet. */
+    private fun serveSession(channel: Channel) {
+        Session.server(channel, config).acceptInline { stream -> streams.launch { serve(stream) } }
+    }
 
     private suspend fun serve(stream: Stream) {
         try {
@@ -114,7 +93,18 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
     }
 
     override fun close() {
-        server.stop(0, 1_000)
+        server.close()
+        streams.cancel()
+    }
+
+    /** `/mux-ack`: an ACK for every SYN, built from the SYN's stream id (little-endian after the type byte). */
+    private inner class AckOnly : PeerEndpoint() {
+        override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
+            val data = frame.content()
+            if (frame !is BinaryWebSocketFrame || data.readableBytes() < 5 || data.getByte(data.readerIndex()).toInt() != SYN) return
+            val id = data.getIntLE(data.readerIndex() + 1)
+            reply(ctx, BinaryWebSocketFrame(Unpooled.wrappedBuffer(MuxFrame.Ack(id, config.streamBufferSize.toLong()).encode())))
+        }
     }
 
     companion object {

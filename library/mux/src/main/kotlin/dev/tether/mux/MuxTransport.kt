@@ -3,9 +3,25 @@ package dev.tether.mux
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WsMessage
+import dev.tether.core.netty.OutboundQueue
 import io.ktor.websocket.Frame
 import io.ktor.websocket.WebSocketSession
 import io.ktor.websocket.readReason
+import io.netty.buffer.ByteBufUtil
+import io.netty.buffer.Unpooled
+import io.netty.channel.Channel
+import io.netty.channel.ChannelFutureListener
+import io.netty.channel.ChannelHandlerContext
+import io.netty.channel.ChannelInboundHandlerAdapter
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame
+import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus
+import io.netty.handler.codec.http.websocketx.WebSocketFrame
+import io.netty.util.ReferenceCountUtil
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
@@ -13,6 +29,8 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import org.slf4j.LoggerFactory
 import java.io.ByteArrayOutputStream
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
 /** What a [Session] needs from a WebSocket: whole binary messages both ways, pings, and an abrupt close. */
@@ -184,5 +202,150 @@ internal class KtorSessionTransport(private val session: WebSocketSession) : Pul
 
     private companion object {
         private val log = LoggerFactory.getLogger(KtorSessionTransport::class.java)
+    }
+}
+
+/**
+ * A WebSocket on a Netty channel whose pipeline already turns bytes into Netty WebSocket frames and back (a server
+ * right after its handshake). The transport's handler goes last in the pipeline: whole binary messages (fragments
+ * joined, text dropped) reach the session inline on the channel's event loop, pings are answered, pongs counted, and
+ * a peer's close frame ends the session and is answered before the socket closes. Sends from any thread go through
+ * one [OutboundQueue] (one flush per burst, room by queued messages and the channel's writability).
+ */
+@OptIn(InternalTetherApi::class)
+internal class NettyChannelTransport(private val channel: Channel) : ChannelInboundHandlerAdapter(), MuxTransport {
+    private val outbound = OutboundQueue(channel, MAX_QUEUED)
+    private val pongCount = AtomicLong()
+    private val ended = AtomicBoolean()
+    @Volatile private var onMessage: (ByteArray) -> Unit = {}
+    @Volatile private var onEnd: (MuxException) -> Unit = {}
+    /** The status code of the peer's close frame (-1: none in it), to answer with; set before the session ends. */
+    @Volatile private var peerCloseCode: Int? = null
+    // On the loop only.
+    private var partial: ByteArrayOutputStream? = null
+    private var partialIsText = false
+
+    override val keepsAliveItself: Boolean get() = false
+    override val pongs: Long get() = pongCount.get()
+
+    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
+        this.onMessage = onMessage
+        this.onEnd = onEnd
+        channel.pipeline().addLast(this)
+        // Also covers a channel that closed before the handler was in place.
+        channel.closeFuture().addListener {
+            outbound.onInactive()
+            end(SessionClosedException("session closed: the WebSocket ended"))
+        }
+    }
+
+    override fun channelRead(ctx: ChannelHandlerContext, msg: Any) {
+        try {
+            when (msg) {
+                is BinaryWebSocketFrame -> onData(false, msg)
+                is TextWebSocketFrame -> onData(true, msg)
+                is ContinuationWebSocketFrame -> onData(partialIsText, msg)
+                // Control frames may go ahead of queued messages: each of those is one whole frame.
+                is PingWebSocketFrame -> ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+                is PongWebSocketFrame -> pongCount.incrementAndGet()
+                is CloseWebSocketFrame -> {
+                    val code = msg.statusCode()
+                    peerCloseCode = code
+                    val said = if (code < 0) "no status" else "$code ${msg.reasonText()}".trim()
+                    end(SessionClosedException("session closed: the peer sent a close frame ($said)"))
+                }
+                else -> Unit
+            }
+        } finally {
+            ReferenceCountUtil.release(msg)
+        }
+    }
+
+    private fun onData(text: Boolean, frame: WebSocketFrame) {
+        if (ended.get()) return
+        val content = frame.content()
+        // Netty's frame decoder rejects a continuation outside a fragmented message, so none starts one here.
+        if (partial == null && frame.isFinalFragment) {
+            if (text) log.debug("text message ignored") else onMessage(ByteBufUtil.getBytes(content))
+            return
+        }
+        val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = text }
+        content.readBytes(buffer, content.readableBytes())
+        if (frame.isFinalFragment) {
+            partial = null
+            if (partialIsText) log.debug("text message ignored") else onMessage(buffer.toByteArray())
+        }
+    }
+
+    override fun channelWritabilityChanged(ctx: ChannelHandlerContext) {
+        outbound.onWritabilityChanged()
+        ctx.fireChannelWritabilityChanged()
+    }
+
+    @Suppress("OVERRIDE_DEPRECATION")
+    override fun exceptionCaught(ctx: ChannelHandlerContext, cause: Throwable) {
+        log.debug("WebSocket failed", cause)
+        end(SessionClosedException("session closed: the WebSocket failed (${cause.message})", cause))
+    }
+
+    private fun end(reason: MuxException) {
+        if (ended.compareAndSet(false, true)) onEnd(reason)
+    }
+
+    override suspend fun send(message: ByteArray) = queue(BinaryWebSocketFrame(Unpooled.wrappedBuffer(message)))
+
+    override fun trySend(message: ByteArray): Boolean {
+        checkOpen()
+        if (!outbound.hasRoom()) return false
+        outbound.enqueue(BinaryWebSocketFrame(Unpooled.wrappedBuffer(message)))
+        return true
+    }
+
+    override suspend fun ping() = queue(PingWebSocketFrame())
+
+    private suspend fun queue(frame: WebSocketFrame) {
+        try {
+            while (!outbound.hasRoom()) {
+                checkOpen()
+                outbound.awaitRoom()
+            }
+            checkOpen()
+        } catch (e: Throwable) {
+            frame.release()
+            throw e
+        }
+        outbound.enqueue(frame)
+    }
+
+    private fun checkOpen() {
+        if (ended.get() || !channel.isActive) throw SessionClosedException("session closed: the WebSocket ended")
+    }
+
+    override fun close() {
+        val code = peerCloseCode
+        if (code != null && channel.isActive) {
+            // Answer the peer's close (RFC 6455 §5.5.1) behind what is queued, then drop the socket once that is
+            // written, or after a second at the latest.
+            val loop = channel.eventLoop()
+            loop.execute {
+                outbound.flushNow()
+                val answer = if (WebSocketCloseStatus.isValidStatusCode(code)) CloseWebSocketFrame(code, "") else CloseWebSocketFrame()
+                channel.writeAndFlush(answer).addListener(ChannelFutureListener.CLOSE)
+                loop.schedule({ channel.close() }, CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
+            }
+        } else {
+            // As upstream: no close frame of our own, the connection just goes.
+            channel.close()
+        }
+    }
+
+    private companion object {
+        private val log = LoggerFactory.getLogger(NettyChannelTransport::class.java)
+
+        /** Messages queued before [send] waits (DialerConfig's default for a client socket). */
+        const val MAX_QUEUED = 64
+
+        /** How long the answer to a peer's close may take before the socket is dropped anyway. */
+        const val CLOSE_WAIT_MILLIS = 1_000L
     }
 }

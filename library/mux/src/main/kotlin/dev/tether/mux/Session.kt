@@ -373,6 +373,19 @@ public class Session internal constructor(
         public fun server(session: WebSocketSession, config: MuxConfig = MuxConfig.defaults()): Session =
             Session(KtorSessionTransport(session), config, isClient = false)
 
+        /**
+         * Tether-internal (the benchmark's Netty peer): a server session (even ids) over a Netty [channel] whose
+         * pipeline already speaks WebSocket frames, as one does right after a `WebSocketServerHandshaker` handshake.
+         * The session's handler goes last in the pipeline and takes every frame there: whole binary messages
+         * (fragments joined) are handled inline on the channel's event loop, pings answered, pongs counted for
+         * [MuxConfig.keepAliveInterval], a close frame ends the session and is answered. Call it on the channel's
+         * event loop before the peer's first frame can be read (in the handler that ran the handshake), since frames
+         * read before it are lost. [close] drops the socket without a close frame, as upstream.
+         */
+        @InternalTetherApi
+        public fun server(channel: io.netty.channel.Channel, config: MuxConfig = MuxConfig.defaults()): Session =
+            Session(NettyChannelTransport(channel), config, isClient = false)
+
         /** A client session (odd ids) over a raw Ktor WebSocket session. */
         @JvmStatic
         @JvmOverloads
