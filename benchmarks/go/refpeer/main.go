@@ -1,13 +1,19 @@
 // refpeer is the benchmarks' Go reference peer: a gorilla/websocket server and client for the same loads the JVM
 // runner measures, so that Tether's transport and a Go client meet the same Go server in one run.
 //
-// Server: refpeer server [-addr 127.0.0.1:0]
+// Server: refpeer server [-addr 127.0.0.1:0] [-relay-secret S]
 //
 //	prints "listening ws://HOST:PORT" and serves
 //	/echo           every message back, same type
 //	/window-sink    reads binary messages; answers each with a 4-byte little-endian credit of its size
 //	/window-source  takes the text request "TOTAL CHUNK WINDOW", then sends TOTAL bytes in CHUNK-byte binary
 //	                messages, keeping at most WINDOW bytes not yet credited (4-byte little-endian credits)
+//	/forward        ?pair=NAME joins two connections; each one's messages are written to the other (forward.go)
+//	/broker         nexus broker envelopes: each request answered "<kind>.result" with in_reply_to (broker.go)
+//	/mux            a wsmux server session echoing every stream the client opens (mux.go)
+//	/relay          a minimal netbird relay: auth, Transport forwarding, peer state, health checks (relay.go);
+//	                with -relay-secret tokens are checked against it, without any token is accepted
+//	/wamp           a minimal WAMP router (wamp.2.json): RPC with a built-in bench.echo and routed calls (wamp.go)
 //
 // Client: refpeer client -url ws://HOST:PORT -mode pingpong|upload|download [-size N] [-window W] [-duration D]
 //
@@ -58,6 +64,7 @@ func main() {
 func server(args []string) {
 	fs := flag.NewFlagSet("server", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	relaySecret := fs.String("relay-secret", "", "secret relay tokens are signed with (empty: accept any token)")
 	fs.Parse(args)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -68,6 +75,11 @@ func server(args []string) {
 	mux.HandleFunc("/echo", echo)
 	mux.HandleFunc("/window-sink", windowSink)
 	mux.HandleFunc("/window-source", windowSource)
+	mux.HandleFunc("/forward", forward)
+	mux.HandleFunc("/broker", broker)
+	mux.HandleFunc("/mux", muxServer)
+	mux.HandleFunc("/relay", newRelayServer("rel://"+ln.Addr().String(), *relaySecret).serve)
+	mux.HandleFunc("/wamp", newWampRouter().serve)
 	fmt.Printf("listening ws://%s\n", ln.Addr().String())
 	os.Stdout.Sync()
 	http.Serve(ln, mux)

@@ -146,6 +146,7 @@ public object EndToEnd {
             Scenario.RELAY -> listOf("relay" to RelayScenario.render(ctx, RelayScenario.run(options, log)))
             Scenario.WAMP -> listOf("wamp" to WampScenario.render(ctx, WampScenario.run(options, log)))
             Scenario.TRANSPORT -> listOf(TransportScenario.SECTION to TransportScenario.render(ctx, TransportScenario.run(options, log)))
+            Scenario.PROTOCOLS -> listOf(ProtocolsScenario.SECTION to ProtocolsScenario.render(ctx, ProtocolsScenario.run(options, log)))
         }
 
     /** The JVM's own command line when the OS tells it (Linux does), with the java binary shortened to `java`. */
@@ -321,9 +322,9 @@ public object EndToEnd {
 
     private fun renderRaw(ctx: RunContext, s: List<LoadSummary>): String = section(
         "Raw WebSocket echo (baseline)", ctx,
-        "Ktor CIO server (`webSocketRaw` route sending each text frame's bytes back) and Ktor CIO client (WebSockets " +
-            "plugin, raw client session, outgoing queue bounded at 64: the pieces `WebSocketDialer` uses, without Tether) " +
-            "over one connection on 127.0.0.1. $requestBytes-byte text messages (the encoded size of a wsclient echo " +
+        "The benchmark's Netty server (`/echo` writes each message's bytes back from its event loop) and a raw " +
+            "`WebSocketDialer` connection (Tether's Netty transport, client pings off, no protocol; the read loop a " +
+            "coroutine on the connection's I/O thread) over one connection on 127.0.0.1. $requestBytes-byte text messages (the encoded size of a wsclient echo " +
             "request). Closed loop: each of N coroutines keeps one message outstanding and waits for its echo, matched " +
             "by a `slot:seq` counter at the start of the message. Per configuration: ${describeRounds(ctx.options)}. " +
             "Latency is per round trip (send to matched echo), System.nanoTime, exact percentiles of all samples.",
@@ -342,8 +343,8 @@ public object EndToEnd {
 
     private fun renderLean(ctx: RunContext, s: List<LoadSummary>): String = section(
         "Diagnostic: wsclient against a minimal envelope echo", ctx,
-        "As the FakeBroker scenario, but the peer is the benchmark's `/envelope-echo` endpoint (Ktor CIO " +
-            "`webSocketRaw`): it finds the id and payload by string search and writes the `echo.result` reply without " +
+        "As the FakeBroker scenario, but the peer is the benchmark's `/envelope-echo` endpoint (on the " +
+            "benchmark's Netty server): it finds the id and payload by string search and writes the `echo.result` reply without " +
             "any JSON parsing or bookkeeping. The difference to the FakeBroker figures is the broker's share of the " +
             "two shared cores; the difference to the raw echo is the correlating client's own cost. Per configuration: " +
             "${describeRounds(ctx.options)}.",
@@ -447,7 +448,7 @@ public object EndToEnd {
         val n = h.rounds.first().pending
         append("### Heap per pending wsclient request\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (Ktor CIO `webSocketRaw` that reads and discards ")
+        append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (the benchmark's Netty `/sink`, which reads and discards ")
         append("every frame, so only the client holds state; FakeBroker is not used here because it keeps a record of the ")
         append("frames it receives). Each round launches ${Fmt.count(n.toLong())} coroutines, each calling ")
         append("`client.request(Envelope.request(\"bench.unanswered\", …))` with a 30 min request timeout, waits until the ")

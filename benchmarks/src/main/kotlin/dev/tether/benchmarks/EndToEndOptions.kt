@@ -9,7 +9,7 @@ import kotlin.time.Duration.Companion.seconds
 
 /** The end-to-end scenarios, in the order they run and appear in the report. */
 internal enum class Scenario(val key: String, val description: String) {
-    RAW("raw", "raw WebSocket echo baseline (Ktor CIO client and server), round trips/s and latency"),
+    RAW("raw", "raw WebSocket echo baseline (a raw WebSocketDialer connection and the benchmark's Netty server), round trips/s and latency"),
     WSCLIENT(
         "wsclient",
         "WsClient request/response through FakeBroker's echo kind, requests/s and latency; with --broker-url, " +
@@ -50,6 +50,13 @@ internal enum class Scenario(val key: String, val description: String) {
             "ktor) and the Go gorilla client against one Go reference server (benchmarks/go/refpeer, built with --go), " +
             "interleaved: ping-pong round trips/s and latency, credit-windowed upload and download MB/s, context " +
             "switches per message, ratios to Go and the transport goals; skipped with the reason where go is not installed",
+    ),
+    PROTOCOLS(
+        "protocols",
+        "each protocol client (wsclient, wsmux, relay, WAMP) at 1 in flight against a minimal server of its protocol in " +
+            "the Go reference peer, interleaved with the raw transport's ping-pong against the same Go process with " +
+            "messages of the same size, the caller on the client's dispatcher and on Dispatchers.Default: round-trip " +
+            "time added by each protocol and the goal (at most +30 %); skipped with the reason where go is not installed",
     ),
 }
 
@@ -99,6 +106,8 @@ internal data class EndToEndOptions(
     val goCommand: String = "go",
     /** Loads of the transport scenario; all by default. */
     val transportLoads: List<TransportScenario.Load> = TransportScenario.Load.entries,
+    /** Protocols of the protocols scenario; all by default. */
+    val protocols: List<ProtocolsScenario.Protocol> = ProtocolsScenario.Protocol.entries,
     val help: Boolean = false,
 ) {
     /**
@@ -140,6 +149,7 @@ internal data class EndToEndOptions(
             |                        relay: ${Scenario.RELAY.description}
             |                        wamp: ${Scenario.WAMP.description}
             |                        transport: ${Scenario.TRANSPORT.description}
+            |                        protocols: ${Scenario.PROTOCOLS.description}
             |  --warmup D          longest warm-up per configuration; it stops earlier once the JIT is quiet (default 40s; 0s for none)
             |  --duration D        length of one measured round, e.g. 2s, 500ms (default 2s)
             |  --rounds N          measured rounds per configuration (default 5)
@@ -175,10 +185,12 @@ internal data class EndToEndOptions(
             |  --mux-url URL       a wsmux echo server's ws(s):// URL (a server session that echoes every stream it accepts,
             |                      e.g. `tether serve mux`): the mux scenario measures stream echo there; its raw
             |                      baselines, goal and idle-stream heap need the benchmark's own peers and are skipped
-            |  --go CMD            the go command that builds the transport scenario's Go reference peer (default go, looked
-            |                      up on PATH; a path also works); without it, or without gorilla/websocket, that
-            |                      scenario is skipped with the reason (install golang-go and golang-github-gorilla-websocket-dev)
+            |  --go CMD            the go command that builds the Go reference peer of the transport and protocols
+            |                      scenarios (default go, looked up on PATH; a path also works); without it, or without
+            |                      gorilla/websocket, those scenarios are skipped with the reason (install golang-go and
+            |                      golang-github-gorilla-websocket-dev)
             |  --transport-loads LIST  loads of the transport scenario (default all): ${TransportScenario.Load.entries.joinToString(", ") { it.key }}
+            |  --protocols LIST    protocols of the protocols scenario (default all): ${ProtocolsScenario.Protocol.entries.joinToString(", ") { it.key }}
             |  --out FILE          report to update (default docs/performance.md, relative to the working directory)
             |  --help              this text
             |
@@ -186,7 +198,8 @@ internal data class EndToEndOptions(
             |round trips (PASS or MISS, from paired rounds; nothing asserts wall-clock figures). The mux scenario states
             |its goals too: at least 80 % of raw WebSocket throughput at a 64 KiB window, under 2 KiB heap per idle stream.
             |The transport scenario states the transport goals: ping-pong at least 0.8x the Go client (stretch 1.0x),
-            |credit-windowed upload and download at least 1.0x.
+            |credit-windowed upload and download at least 1.0x. The protocols scenario states the protocol goal: each
+            |protocol at 1 in flight adds at most 30 % to the raw transport's round-trip time.
         """.trimMargin()
 
         fun parse(args: Array<String>): EndToEndOptions {
@@ -235,6 +248,7 @@ internal data class EndToEndOptions(
                     "--mux-url" -> o.copy(muxUrl = webSocketUrl(name, value()))
                     "--go" -> o.copy(goCommand = value().trim().ifEmpty { throw UsageException("$name must not be empty") })
                     "--transport-loads" -> o.copy(transportLoads = transportLoads(name, value()))
+                    "--protocols" -> o.copy(protocols = protocols(name, value()))
                     "--help", "-h" -> o.copy(help = true)
                     else -> throw UsageException("unknown option $arg")
                 }
@@ -261,6 +275,17 @@ internal data class EndToEndOptions(
                     ?: throw UsageException("$name: unknown load $k (known: ${TransportScenario.Load.entries.joinToString { it.key }}, all)")
             }
             return TransportScenario.Load.entries.filter { it in chosen }
+        }
+
+        private fun protocols(name: String, text: String): List<ProtocolsScenario.Protocol> {
+            val keys = text.split(',').map { it.trim().lowercase() }.filter { it.isNotEmpty() }
+            if (keys.isEmpty()) throw UsageException("$name needs at least one protocol")
+            if ("all" in keys) return ProtocolsScenario.Protocol.entries
+            val chosen = keys.map { k ->
+                ProtocolsScenario.Protocol.byKey(k)
+                    ?: throw UsageException("$name: unknown protocol $k (known: ${ProtocolsScenario.Protocol.entries.joinToString { it.key }}, all)")
+            }
+            return ProtocolsScenario.Protocol.entries.filter { it in chosen }
         }
 
         /** A byte count: a number with an optional unit B, KiB, MiB or GiB (e.g. 256MiB). */

@@ -42,9 +42,12 @@ internal class GoRefPeer private constructor(val binary: Path) {
         override fun close() = stop(process)
     }
 
-    /** Starts the server and waits (at most [START_BOUND_SECONDS]) for its "listening ws://HOST:PORT" line. */
-    fun startServer(): Server {
-        val process = start(listOf(binary.toString(), "server", "-addr", "127.0.0.1:0"))
+    /**
+     * Starts the server (with [extraArgs], e.g. `-relay-secret S`) and waits (at most [START_BOUND_SECONDS]) for its
+     * "listening ws://HOST:PORT" line.
+     */
+    fun startServer(extraArgs: List<String> = emptyList()): Server {
+        val process = start(listOf(binary.toString(), "server", "-addr", "127.0.0.1:0") + extraArgs)
         try {
             val tail = OutputTail(process)
             val first = try {

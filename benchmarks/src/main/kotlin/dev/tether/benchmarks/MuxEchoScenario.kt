@@ -162,7 +162,7 @@ internal object MuxEchoScenario {
         append("### wsmux stream echo through an external server\n\n")
         append(ctx.provenance()).append("\n\n")
         append("Server: the wsmux echo server at `${r.url}` (`--mux-url`; a server session that writes back what each ")
-        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Ktor CIO) and `Session.client` with the ")
+        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Netty) and `Session.client` with the ")
         append("window below as its receive capacity (what the server may send unacknowledged); what the client may send ")
         append("is the server's own window, announced in its ACKs. Per stream a writer coroutine writes messages back to ")
         append("back, and one op reads one message's echo (reads of at most ")

@@ -1,16 +1,10 @@
 package dev.tether.benchmarks
 
 import dev.tether.wsclient.Envelope
-import io.ktor.client.HttpClient
-import io.ktor.client.engine.cio.CIO
-import io.ktor.client.plugins.websocket.ClientWebSocketSession
-import io.ktor.client.plugins.websocket.WebSockets
-import io.ktor.client.request.prepareRequest
-import io.ktor.client.request.url
-import io.ktor.websocket.CloseReason
-import io.ktor.websocket.Frame
-import io.ktor.websocket.close
-import kotlinx.coroutines.CompletableDeferred
+import dev.tether.core.DialerConfig
+import dev.tether.core.WebSocketConnection
+import dev.tether.core.WebSocketDialer
+import dev.tether.core.WsMessage
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -20,58 +14,47 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
-import kotlinx.coroutines.withContext
-import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
+import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
 
 /**
- * One WebSocket made with the same Ktor pieces the dialer uses (CIO engine, WebSockets plugin, raw client session, a
- * bounded outgoing queue of 64 frames) and nothing of Tether: the transport of the baseline clients. [read] is the
- * read loop; it runs in Ktor's context (the IO pool) unless [readerDispatcher] is given. [onFailure] hears why the
- * socket could not open or failed.
+ * One WebSocket on Tether's own transport (`WebSocketDialer`, the default Netty transport, client pings off) with
+ * nothing of a protocol: the transport of the baseline clients. [read] is the read loop over
+ * [WebSocketConnection.incoming]; it runs on the connection's I/O thread unless [readerDispatcher] is given.
+ * [onFailure] hears why the read loop failed.
  */
 internal class RawSocket(
     private val url: String,
     private val readerDispatcher: CoroutineDispatcher?,
     private val onFailure: (Throwable) -> Unit,
-    private val read: suspend (ClientWebSocketSession) -> Unit,
+    private val read: suspend (WebSocketConnection) -> Unit,
 ) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
-    private val http = HttpClient(CIO) {
-        install(WebSockets) {
-            maxFrameSize = 1L shl 20
-            channels { outgoing = bounded(64) }
-        }
-        engine { requestTimeout = 0 }
-    }
-    lateinit var session: ClientWebSocketSession
+    lateinit var connection: WebSocketConnection
         private set
-    private var connection: Job? = null
+    private var reader: Job? = null
 
     suspend fun open() {
-        val opened = CompletableDeferred<ClientWebSocketSession>()
-        connection = scope.launch {
+        val c = WebSocketDialer(DialerConfig(url) { maxMessageBytes(1L shl 20); pingInterval(Duration.ZERO) }).dial()
+        connection = c
+        reader = scope.launch(readerDispatcher ?: c.dispatcher) {
             try {
-                http.prepareRequest { url(this@RawSocket.url) }.body<ClientWebSocketSession, Unit> { s ->
-                    opened.complete(s)
-                    if (readerDispatcher == null) read(s) else withContext(readerDispatcher) { read(s) }
-                }
+                read(c)
             } catch (e: Throwable) {
-                opened.completeExceptionally(e)
                 onFailure(e)
             }
         }
-        session = withTimeout(10_000) { opened.await() }
     }
 
     override fun close() {
-        runBlocking {
-            withTimeoutOrNull(1_000) { session.close(CloseReason(CloseReason.Codes.NORMAL, "done")) }
-            withTimeoutOrNull(1_000) { connection?.join() }
+        if (::connection.isInitialized) {
+            runBlocking {
+                withTimeoutOrNull(1_000) { connection.close(reason = "done") }
+                withTimeoutOrNull(1_000) { reader?.join() }
+            }
         }
         scope.cancel()
-        http.close()
     }
 }
 
@@ -84,14 +67,14 @@ internal class RawEchoClient(
     url: String,
     inFlight: Int,
     private val messageBytes: Int,
-    /** Where the read loop runs: Ktor's own context (the IO pool, the plain baseline), or a dispatcher given here. */
+    /** Where the read loop runs: the connection's I/O thread (the plain baseline), or a dispatcher given here. */
     readerDispatcher: CoroutineDispatcher? = null,
 ) : LoadTarget {
     private val replies = Array(inFlight) { Channel<Int>(1) }
     private val socket = RawSocket(url, readerDispatcher, { e -> for (r in replies) r.close(e) }) { s ->
-        for (frame in s.incoming) {
-            if (frame !is Frame.Text) continue
-            val tag = slotSeq(frame.data)
+        for (m in s.incoming) {
+            if (m !is WsMessage.Text) continue
+            val tag = slotSeq(m.text)
             replies[(tag ushr 32).toInt()].send(tag.toInt())
         }
     }
@@ -105,7 +88,7 @@ internal class RawEchoClient(
             append(slot).append(':').append(seq).append(':')
             while (length < messageBytes) append('x')
         }
-        socket.session.outgoing.send(Frame.Text(text))
+        socket.connection.send(text)
         val echoed = replies[slot].receive()
         check(echoed == seq) { "slot $slot expected echo of $seq, got $echoed" }
     }
@@ -124,9 +107,9 @@ internal class EnvelopeEchoClient(url: String, inFlight: Int) : LoadTarget {
     private val replies = Array(inFlight) { Channel<Envelope>(1) }
     private val waiting = ConcurrentHashMap<String, Int>()
     private val socket = RawSocket(url, Dispatchers.Default, { e -> for (r in replies) r.close(e) }) { s ->
-        for (frame in s.incoming) {
-            if (frame !is Frame.Text) continue
-            val reply = Envelope.decode(frame.data.decodeToString())
+        for (m in s.incoming) {
+            if (m !is WsMessage.Text) continue
+            val reply = Envelope.decode(m.text)
             val slot = reply.inReplyTo?.let { waiting.remove(it) } ?: continue
             replies[slot].send(reply)
         }
@@ -138,7 +121,7 @@ internal class EnvelopeEchoClient(url: String, inFlight: Int) : LoadTarget {
         val payload = EndToEnd.echoPayload(seq, worker)
         val request = Envelope.request("echo", payload)
         waiting[request.id!!] = worker
-        socket.session.outgoing.send(Frame.Text(request.encode()))
+        socket.connection.send(request.encode())
         val reply = replies[worker].receive()
         check(reply.kind == "echo.result" && reply.payload == payload) { "unexpected reply $reply" }
     }
@@ -153,6 +136,17 @@ private const val ZERO = '0'.code.toByte()
  * The `slot:seq:` tag at the start of an echo message, as `slot shl 32 or seq`: parsed in place on the read loop,
  * without a String.
  */
+/** [slotSeq] of a text message. */
+internal fun slotSeq(text: String): Long {
+    var i = 0
+    var slot = 0
+    while (text[i] != ':') slot = slot * 10 + (text[i++] - '0')
+    i++
+    var seq = 0
+    while (text[i] != ':') seq = seq * 10 + (text[i++] - '0')
+    return (slot.toLong() shl 32) or (seq.toLong() and 0xFFFF_FFFFL)
+}
+
 internal fun slotSeq(data: ByteArray): Long {
     var i = 0
     var slot = 0

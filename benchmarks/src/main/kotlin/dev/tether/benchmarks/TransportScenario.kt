@@ -318,7 +318,7 @@ internal object TransportScenario {
         return Triple(n.toLong(), n.toLong() * size, System.nanoTime() - start)
     }
 
-    private fun percentiles(samples: LongArray, n: Int): Pair<Double, Double> {
+    internal fun percentiles(samples: LongArray, n: Int): Pair<Double, Double> {
         if (n == 0) return Double.NaN to Double.NaN
         val sorted = samples.copyOf(n).also { it.sort() }
         fun at(p: Double) = sorted[(kotlin.math.ceil(p * n).toInt()).coerceIn(1, n) - 1].toDouble() // nearest rank
@@ -330,7 +330,7 @@ internal object TransportScenario {
      * Ktor's read coroutine), and so does [begin] (through [WebSocketConnection.executor]). Sends use `trySend`; a
      * full queue falls back to a suspending send in a coroutine on the connection's dispatcher (counted).
      */
-    private abstract class InlineLoad : MessageListener {
+    internal abstract class InlineLoad : MessageListener {
         lateinit var connection: WebSocketConnection
         val done = CompletableDeferred<Unit>()
         var ops = 0L
@@ -384,7 +384,7 @@ internal object TransportScenario {
     }
 
     /** Ping-pong with the protocol work inline: each echo records its latency and sends the next message. */
-    private class InlinePingPong(size: Int, private val samples: LongArray) : InlineLoad() {
+    internal class InlinePingPong(size: Int, private val samples: LongArray) : InlineLoad() {
         private val message = ByteArray(size)
         private var sentAt = 0L
 
@@ -489,7 +489,7 @@ internal object TransportScenario {
     private fun creditOf(n: Int): ByteArray = byteArrayOf(n.toByte(), (n shr 8).toByte(), (n shr 16).toByte(), (n shr 24).toByte())
 
     /** The JVM's context switches (every thread), CPU time and JIT time at one moment. */
-    private class Usage(val switches: Long, val cpu: Long, val jit: Long) {
+    internal class Usage(val switches: Long, val cpu: Long, val jit: Long) {
         companion object {
             fun now() = Usage(jvmContextSwitches(), processCpuNanos(), jitMillis())
         }

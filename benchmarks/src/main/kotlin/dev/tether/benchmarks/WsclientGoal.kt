@@ -36,7 +36,7 @@ internal object WsclientGoal {
         val n = EndToEnd.GOAL_IN_FLIGHT
         val bytes = EndToEnd.requestBytes
         val contenders = listOf(
-            Contender(RAW, "raw echo, read loop in Ktor's context (IO pool)") {
+            Contender(RAW, "raw echo, read loop on the connection's I/O thread") {
                 RawEchoClient(server.url("/echo"), n, bytes).also { it.open() }
             },
             Contender(RAW_DEFAULT, "raw echo, read loop on Dispatchers.Default") {
@@ -73,9 +73,9 @@ internal object WsclientGoal {
         append("connections (the order rotates by one each cycle), so the loads share the machine's state of that minute. ")
         append("Each load was first warmed up on its own (${EndToEnd.describeWarmup(ctx.options)}). ")
         append("The ratio compares wsclient with the **faster of the two raw baselines in the same cycle**: the plain ")
-        append("one, whose read loop runs in Ktor's context (the IO pool), and one whose read loop runs on ")
-        append("`Dispatchers.Default` like `WebSocketDialer`'s, so the dispatcher choice that helped wsclient is credited to the ")
-        append("baseline too. ${EndToEnd.GOAL_IN_FLIGHT} in flight, ${EndToEnd.requestBytes}-byte messages; the loads are those of the ")
+        append("one, whose read loop runs on the connection's I/O thread, and one whose read loop runs on ")
+        append("`Dispatchers.Default`, so whichever suits this machine is credited to the ")
+        append("baseline. ${EndToEnd.GOAL_IN_FLIGHT} in flight, ${EndToEnd.requestBytes}-byte messages; the loads are those of the ")
         append("sections above, plus the **envelope floor** (`EnvelopeEchoClient`): the raw socket doing only what any client of ")
         append("this protocol must do per request (build and encode the envelope with wsclient's codec, map its id, decode the ")
         append("reply and find its caller), against the same minimal envelope echo as the lean wsclient. The floor marks how ")

@@ -97,11 +97,15 @@ class EndToEndSmokeSpec : FunSpec({
             report shouldContain Regex("""\| ${Regex.escape(w)} \| upload \|""")
             report shouldContain Regex("""\| ${Regex.escape(w)} \| download \|""")
         }
-        // The raw WebSocket under the goal's credit window, both message sizes and directions, and its ceiling rows.
+        // The raw WebSocket under each goal window's credit rule, both message sizes and directions, its ceiling row,
+        // and the credit-rule goal's verdict at 4 KiB and 64 KiB.
         for (dir in listOf("upload", "download")) {
             for (m in listOf("64 KiB", "16 KiB")) report shouldContain Regex("""\| 64 KiB \| $dir \| $m \| \*\*""")
+            for (m in listOf("4 KiB", "1 KiB")) report shouldContain Regex("""\| 4 KiB \| $dir \| $m \| \*\*""")
             report shouldContain Regex("""\| $dir: raw WebSocket under the same 64 KiB credit window \(\d+ KiB messages\) / raw \| [0-9.]+ %""")
-            report shouldContain Regex("""\| $dir: mux / that ceiling \| [0-9.]+ %""")
+            for (w in listOf("4 KiB", "64 KiB")) {
+                report shouldContain Regex("""\| one stream, $dir, $w window: mux / raw WebSocket under the same credit rule .*\| [0-9.]+ % .*\*\*(PASS|MISS)\*\*""")
+            }
         }
         report shouldContain Regex("""\| 4 \| upload \| \*\*""")
         report shouldContain Regex("""\| 4 \| download \| \*\*""")
