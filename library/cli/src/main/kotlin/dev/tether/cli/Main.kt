@@ -9,8 +9,8 @@ import kotlin.system.exitProcess
     name = "tether",
     mixinStandardHelpOptions = true,
     versionProvider = TetherVersion::class,
-    description = ["Resilient WebSocket clients for the JVM: demos and in-process fakes."],
-    subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class, RelayCommand::class],
+    description = ["Resilient WebSocket clients for the JVM: demos, in-process fakes and a WAMP client."],
+    subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class, RelayCommand::class, WampCommand::class],
 )
 class TetherCommand : Runnable {
     override fun run() {

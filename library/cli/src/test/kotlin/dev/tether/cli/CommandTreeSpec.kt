@@ -31,6 +31,7 @@ class CommandTreeSpec : FunSpec({
     test("the walk finds the whole tree, so a new subcommand is covered without editing this test") {
         paths.map { it.joinToString(" ") } shouldContainAll listOf(
             "", "demo", "serve", "serve broker", "serve mux", "serve proxy", "serve router", "serve relay", "tunnel", "relay",
+            "wamp", "wamp call", "wamp publish", "wamp subscribe", "wamp register", "wamp sessions",
         )
     }
 
@@ -82,5 +83,8 @@ class CommandTreeSpec : FunSpec({
         val r = run("relay", "--url", "rel://127.0.0.1:1")
         r.exit shouldBe 2
         r.err shouldContain "Missing required options"
+        val wamp = run("wamp", "call", "com.example.add")
+        wamp.exit shouldBe 2
+        wamp.err shouldContain "Missing required option: '--url=URL'"
     }
 })
