@@ -78,8 +78,13 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
         while (true) ReferenceCountUtil.release(messages.poll() ?: break)
     }
 
-    /** Wakes every sender waiting for room, so that each checks again (the owner's end, say). */
+    /**
+     * Wakes every sender waiting for room, so that each checks again (the owner's end, say). Only those waiting
+     * when this starts: a sender resumed in this thread (unconfined) that finds the room gone waits again, and
+     * polling until the queue is empty would resume it again and again without end, spinning the event loop.
+     */
     public fun wakeSenders() {
-        while (true) roomWaiters.poll()?.resume(Unit) ?: break
+        var waiting = roomWaiters.size
+        while (waiting-- > 0) roomWaiters.poll()?.resume(Unit) ?: break
     }
 }
