@@ -26,6 +26,13 @@ public data class Invocation(
     /** True when the caller asked for progressive results (INVOCATION details `receive_progress`). */
     val receiveProgress: Boolean get() = details["receive_progress"] == true
 
+    /**
+     * True when the caller streams its arguments (progressive call invocations, INVOCATION details `progress`):
+     * [args] and [kwargs] are the first chunk of several. A handler registered with [Session.registerStreaming]
+     * receives them all; any other handler gets only this first chunk.
+     */
+    val isProgressive: Boolean get() = details["progress"] == true
+
     // The procedure this session registered; set by the session (a copy made with copy() has none).
     @Volatile
     internal var registeredProcedure: String? = null

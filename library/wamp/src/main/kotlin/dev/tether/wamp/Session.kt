@@ -42,7 +42,11 @@ import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.cancelChildren
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.ReceiveChannel
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.consumeAsFlow
 import kotlinx.coroutines.future.asCompletableFuture
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.future.future
@@ -57,6 +61,7 @@ import java.util.concurrent.Executor
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
+import java.util.function.BiFunction
 import java.util.function.Consumer
 import java.util.function.Function
 import kotlin.time.toKotlinDuration
@@ -80,7 +85,9 @@ import dev.tether.wamp.message.Result as ResultMessage
  * suspended caller resumes on its own dispatcher; [dispatcher] is the I/O thread for callers that never block.
  *
  * Progressive call results: [callProgress] asks for them and runs a callback per progressive RESULT, in order;
- * a handler sends them with [Invocation.sendProgress] when the caller asked.
+ * a handler sends them with [Invocation.sendProgress] when the caller asked. Progressive call invocations: a caller
+ * streams its arguments in chunks with [callStreaming]; a handler registered with [registerStreaming] receives
+ * them in order.
  *
  * Every request that has a reply is bounded: calls by [SessionConfig.callTimeout] (or the caller's own
  * cancellation, which sends CANCEL), everything else by [SessionConfig.responseTimeout]. Replies that arrive after
@@ -151,7 +158,31 @@ public class Session private constructor(
         val onReply: ((Message) -> Unit)? = null,
     )
 
-    private class RegistrationEntry(val procedure: String, val handler: suspend (Invocation) -> InvokeResult)
+    /**
+     * A registered handler; [streaming] handlers (registerStreaming) get the invocation's chunks, the others get
+     * null and only the first chunk of a progressive call.
+     */
+    private class RegistrationEntry(
+        val procedure: String,
+        val streaming: Boolean,
+        val handler: suspend (Invocation, ReceiveChannel<CallChunk>?) -> InvokeResult,
+    )
+
+    /**
+     * A progressive invocation whose last chunk has not arrived yet; [chunks] feeds a streaming handler, null for
+     * a handler that does not stream (its later chunks are dropped).
+     */
+    private class InvocationStream(val chunks: Channel<CallChunk>?)
+
+    private val streams = ConcurrentHashMap<Long, InvocationStream>()
+
+    /**
+     * Progressive invocations answered before their last chunk arrived: chunks the router sends for them meanwhile
+     * are dropped, not taken for new calls. Bounded: router ids do not recur soon.
+     */
+    private val endedStreams = object : LinkedHashMap<Long, Unit>() {
+        override fun removeEldestEntry(eldest: MutableMap.MutableEntry<Long, Unit>?): Boolean = size > ENDED_STREAMS
+    }
 
     private class SubscriptionEntry(val topic: String, val events: Channel<Event>, val job: Job)
 
@@ -324,6 +355,17 @@ public class Session private constructor(
     }
 
     private fun invoke(m: InvocationMessage) {
+        val progressive = m.details["progress"] == true
+        // A progressive call's later chunks carry the invocation id of its first.
+        streams[m.request]?.let { continueStream(m, it, progressive); return }
+        if (synchronized(endedStreams) { endedStreams.containsKey(m.request) }) {
+            log.debug("WAMP session {}: chunk for invocation {} that was already answered dropped", id, m.request)
+            return
+        }
+        if (invocations.containsKey(m.request)) {
+            log.debug("WAMP session {}: INVOCATION {} repeats an invocation still running; dropped", id, m.request)
+            return
+        }
         val reg = registrations[m.registration]
         if (reg == null) {
             log.debug("WAMP session {}: INVOCATION for unknown registration {}", id, m.registration)
@@ -338,6 +380,10 @@ public class Session private constructor(
         val invocation = Invocation(m.registration, m.args, m.kwargs, m.details)
         invocation.scope = scope
         invocation.registeredProcedure = reg.procedure
+        // A streaming handler reads every chunk, this first one included; the buffer holds at least one.
+        val chunks = if (reg.streaming) Channel<CallChunk>(config.invocationChunkBuffer) else null
+        chunks?.trySend(CallChunk(m.args, m.kwargs))
+        if (progressive) streams[m.request] = InvocationStream(chunks) else chunks?.close()
         if (invocation.receiveProgress) {
             invocation.progressSink = { r ->
                 try {
@@ -359,11 +405,13 @@ public class Session private constructor(
         }
         scope.launch(handlerContext + job, start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
             val answer: Message = try {
-                val r = reg.handler(invocation)
+                val r = reg.handler(invocation, chunks)
                 invocation.finish()
                 Yield(m.request, r.options - "progress", r.args, r.kwargs)
             } catch (e: RpcException) {
                 ErrorMessage(MessageCodes.INVOCATION, m.request, e.details, e.error, e.args, e.kwargs)
+            } catch (e: ChunkBufferOverflowException) {
+                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), ChunkBufferOverflowException.ERROR, listOf(e.message))
             } catch (e: CancellationException) {
                 if (timedOut.get()) {
                     ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.timeout", listOf("call timeout"))
@@ -376,10 +424,41 @@ public class Session private constructor(
             } finally {
                 timer?.cancel()
                 invocation.finish()
+                endStream(m.request)
+                chunks?.cancel()
                 invocations.remove(m.request, job)
             }
             withContext(NonCancellable) { sendQuietly(answer) }
         }.invokeOnCompletion { job.complete() }
+    }
+
+    /** Hands a later chunk of a progressive invocation to its handler; the chunk without `progress` is the last. */
+    private fun continueStream(m: InvocationMessage, stream: InvocationStream, progressive: Boolean) {
+        if (!progressive) streams.remove(m.request, stream)
+        val chunks = stream.chunks
+        if (chunks == null) {
+            log.debug("WAMP session {}: chunk of invocation {} dropped: its handler does not stream (registerStreaming)", id, m.request)
+            return
+        }
+        val sent = chunks.trySend(CallChunk(m.args, m.kwargs))
+        if (sent.isFailure && !sent.isClosed) {
+            // Full: the read path never waits for a handler. The stream fails after what it holds, so no chunk
+            // goes missing unnoticed; later chunks find it closed and are dropped.
+            log.warn("WAMP session {}: invocation {}: chunk buffer of {} full; the handler's chunk stream fails", id, m.request, config.invocationChunkBuffer)
+            chunks.close(ChunkBufferOverflowException(m.request, config.invocationChunkBuffer))
+        } else if (sent.isClosed) {
+            log.debug("WAMP session {}: chunk of invocation {} dropped: the handler stopped reading", id, m.request)
+        }
+        if (!progressive) chunks.close()
+    }
+
+    /** Forgets a progressive invocation that has been answered; chunks still on their way are dropped. */
+    private fun endStream(request: Long) {
+        val stream = streams[request] ?: return
+        // Remembered before it is removed: a chunk read meanwhile finds one or the other, never neither.
+        synchronized(endedStreams) { endedStreams[request] = Unit }
+        streams.remove(request, stream)
+        stream.chunks?.cancel()
     }
 
     private suspend fun sendQuietly(m: Message) {
@@ -407,6 +486,8 @@ public class Session private constructor(
         val error = SessionClosedException("WAMP session $id ended: $reason", cause)
         for (p in pending.values) p.reply.completeExceptionally(error)
         pending.clear()
+        // A streaming handler waiting for chunks learns that none will come.
+        for (s in streams.values) s.chunks?.close(error)
         for (s in subscriptions.values) s.events.close()
     }
 
@@ -609,6 +690,146 @@ public class Session private constructor(
     ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
 
     /**
+     * Calls [procedure] with its arguments streamed in [chunks] (progressive call invocations; nexus's
+     * CallProgressive) and returns the final result. Every chunk goes out as a CALL with the same request id, in
+     * order: all but the last with `progress: true`, the last, sent once the flow completes, without it (so one
+     * chunk is held back until the next arrives or the flow ends). The first CALL carries [options] (timeout,
+     * disclosure, ...); later ones only `progress` and `receive_progress`, as the router keeps the first's. A flow of
+     * one chunk is a plain call; an empty flow calls with no arguments.
+     *
+     * With [onProgress] the call asks for progressive results too and runs it for each, in order, as [callProgress]
+     * does, so a callee can answer while the caller is still streaming. If the callee answers before the last
+     * chunk, the result (or its error) is returned at once and the remaining chunks are not sent.
+     *
+     * The call ends with CANCEL ([CallOptions.cancelMode], else [SessionConfig.cancelMode], `killnowait` by default)
+     * when the caller is cancelled, [SessionConfig.callTimeout] (which covers the whole stream) passes, [chunks]
+     * throws, or a chunk cannot be sent (for example [MessageTooLongException]); that exception is rethrown. A router
+     * that did not announce `progressive_call_invocations` would abort the session: then, before anything is sent,
+     * this throws [RpcException] `wamp.error.feature_not_supported`. A callee without the feature answers that error
+     * too. `progress` and `receive_progress` in [CallOptions.extra] are ignored: the session sets them.
+     */
+    @JvmSynthetic
+    public suspend fun callStreaming(
+        procedure: String,
+        chunks: Flow<CallChunk>,
+        options: CallOptions = CallOptions.DEFAULT,
+        onProgress: (suspend (CallResult) -> Unit)? = null,
+    ): CallResult {
+        if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+        val cancelMode = options.cancelMode ?: config.cancelMode
+        val receive = if (onProgress != null) mapOf("receive_progress" to true) else emptyMap()
+        val firstOptions = WampValues.normalizeMap(options.toMap()) - "progress" - "receive_progress" + receive
+        val requestId = nextRequestId()
+        val reply = CompletableDeferred<Message>()
+        val progress = if (onProgress != null) Channel<CallResult>(Channel.UNLIMITED) else null
+        pending[requestId] = Pending(MessageCodes.CALL, reply, progress)
+        // Set once a CALL may have reached the router: from then on, abandoning the call needs CANCEL.
+        val started = AtomicBoolean(false)
+
+        suspend fun send(chunk: CallChunk, first: Boolean, last: Boolean) {
+            if (!last && !routerAnnounces("dealer", "progressive_call_invocations")) {
+                throw RpcException("wamp.error.feature_not_supported", listOf("the router did not announce progressive_call_invocations"))
+            }
+            val opts = when {
+                first && last -> firstOptions
+                first -> firstOptions + ("progress" to true)
+                last -> receive
+                else -> receive + ("progress" to true)
+            }
+            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            val message = Call(requestId, opts, procedure, WampValues.normalize(chunk.args) as List<Any?>, WampValues.normalizeMap(chunk.kwargs))
+            try {
+                peer.send(message)
+            } catch (e: ConnectionException) {
+                throw SessionClosedException("WAMP session $id: connection lost while sending CALL", e)
+            } catch (e: CancellationException) {
+                started.set(true) // it may have gone out
+                throw e
+            }
+            started.set(true)
+        }
+
+        suspend fun stopSending(sender: Job) {
+            // No CALL may follow the CANCEL; a flow that ignores cancellation is not waited for long.
+            withTimeoutOrNull(config.responseTimeout.toKotlinDuration()) { sender.cancelAndJoin() }
+        }
+
+        val answer = coroutineScope {
+            val consumer = if (progress == null || onProgress == null) null else {
+                launch(CoroutineName("wamp-progress-$procedure")) { for (p in progress) onProgress(p) }
+            }
+            val sender = launch(CoroutineName("wamp-stream-$procedure")) {
+                var held: CallChunk? = null
+                var first = true
+                chunks.collect { next ->
+                    held?.let { send(it, first, last = false); first = false }
+                    held = next
+                }
+                send(held ?: CallChunk.EMPTY, first, last = true)
+            }
+            val answer = try {
+                val timeout = config.callTimeout
+                val answer = if (timeout == null) reply.await() else withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
+                if (answer == null) {
+                    stopSending(sender)
+                    if (started.get()) cancelAndAwaitError(requestId, reply, cancelMode)
+                    throw ResponseTimeoutException("CALL $requestId", timeout!!.toMillis())
+                }
+                answer
+            } catch (e: CancellationException) {
+                // The caller gave up, the chunk flow failed, a chunk could not be sent, or a progress callback threw.
+                withContext(NonCancellable) {
+                    stopSending(sender)
+                    if (started.get()) cancelAndAwaitError(requestId, reply, cancelMode)
+                }
+                throw e
+            } finally {
+                pending.remove(requestId)
+                sender.cancel() // answered before the last chunk: the rest is not sent
+                progress?.close()
+            }
+            consumer?.join() // progress received before the final result is delivered before returning
+            answer
+        }
+        if (answer is ResultMessage) return CallResult(answer.args, answer.kwargs, answer.details)
+        fail(answer)
+    }
+
+    /**
+     * Java face of [callStreaming]: the chunks come from a `java.util.concurrent.Flow.Publisher`, requested one at a
+     * time (a `SubmissionPublisher` you `submit` to and then `close`, or any Reactive Streams publisher through its
+     * library's adapter); completing it sends the last chunk, failing it cancels the call. The subscription is made
+     * before this returns, so a hot publisher may submit at once. [onProgress], when given, receives progressive
+     * results in order on a library thread. Cancelling the future cancels the subscription and the call (CANCEL).
+     */
+    @JvmOverloads
+    public fun callStreamingAsync(
+        procedure: String,
+        chunks: java.util.concurrent.Flow.Publisher<CallChunk>,
+        options: CallOptions = CallOptions.DEFAULT,
+        onProgress: Consumer<CallResult>? = null,
+    ): CompletableFuture<CallResult> {
+        val subscriber = OneByOneSubscriber<CallChunk>()
+        chunks.subscribe(subscriber)
+        // ATOMIC: the body runs even if the session's scope is gone, so the subscription is always ended.
+        return scope.future(start = kotlinx.coroutines.CoroutineStart.ATOMIC) {
+            try {
+                val listener: (suspend (CallResult) -> Unit)? = if (onProgress == null) null else { r -> onProgress.accept(r) }
+                callStreaming(procedure, kotlinx.coroutines.flow.flow { subscriber.emitTo(this) }, options, listener)
+            } finally {
+                subscriber.cancel()
+            }
+        }
+    }
+
+    /** True when the router's WELCOME announced [feature] for [role] (`roles.<role>.features.<feature>`). */
+    private fun routerAnnounces(role: String, feature: String): Boolean {
+        val roles = realmDetails["roles"] as? Map<*, *> ?: return false
+        val features = (roles[role] as? Map<*, *>)?.get("features") as? Map<*, *> ?: return false
+        return features[feature] == true
+    }
+
+    /**
      * Registers [handler] for [procedure] (options such as `match`, `invoke`) and returns the registration id.
      * The handler runs on [Dispatchers.Default]; its return value becomes YIELD, an [RpcException] becomes ERROR,
      * an INTERRUPT cancels it and answers `wamp.error.canceled`, and a call timeout the router forwarded
@@ -619,11 +840,13 @@ public class Session private constructor(
         procedure: String,
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Invocation) -> InvokeResult,
-    ): Long {
+    ): Long = registerEntry(procedure, options, RegistrationEntry(procedure, false) { inv, _ -> handler(inv) })
+
+    private suspend fun registerEntry(procedure: String, options: Map<String, Any?>, entry: RegistrationEntry): Long {
         // Installed where REGISTERED is read: an INVOCATION right behind it finds the handler.
         val install: (Message) -> Unit = { m ->
             if (m is Registered) {
-                registrations[m.registration] = RegistrationEntry(procedure, handler)
+                registrations[m.registration] = entry
                 procedures[procedure] = m.registration
             }
         }
@@ -631,11 +854,58 @@ public class Session private constructor(
             request(MessageCodes.REGISTER, config.responseTimeout, onReply = install) { Register(it, WampValues.normalizeMap(options), procedure) }
         } catch (e: Throwable) {
             // A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it.
-            procedures[procedure]?.let { if (registrations[it]?.handler === handler) { registrations.remove(it); procedures.remove(procedure, it) } }
+            procedures[procedure]?.let { if (registrations[it] === entry) { registrations.remove(it); procedures.remove(procedure, it) } }
             throw e
         }
         if (reply !is Registered) fail(reply)
         return reply.registration
+    }
+
+    /**
+     * Registers a handler that receives a progressive call's arguments as they arrive (progressive call
+     * invocations, [callStreaming] on the caller's side): [handler] gets the invocation (details, caller, the first
+     * chunk as [Invocation.args]) and a flow of every chunk in order, the first included, that completes after the
+     * caller's last chunk. A call that does not stream is a flow of one chunk. Collect it once; the handler's return
+     * value answers the call, whether or not it read every chunk (the rest are dropped), and it may send
+     * progressive results meanwhile ([Invocation.sendProgress]).
+     *
+     * At most [SessionConfig.invocationChunkBuffer] chunks wait for the handler; past that the flow fails with
+     * [ChunkBufferOverflowException] after the chunks it holds. An INTERRUPT, the session's end or a forwarded
+     * timeout cancel the handler as for [register]. Handlers registered with [register] get only the first chunk
+     * of a progressive call ([Invocation.isProgressive] tells them it is one); its later chunks are dropped.
+     */
+    @JvmSynthetic
+    public suspend fun registerStreaming(
+        procedure: String,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+        handler: suspend (Invocation, Flow<CallChunk>) -> InvokeResult,
+    ): Long = registerEntry(procedure, options.toMap(), RegistrationEntry(procedure, true) { inv, chunks -> handler(inv, chunks!!.consumeAsFlow()) })
+
+    /**
+     * Java face of [registerStreaming]: [handler] gets the invocation and a `Flow.Publisher` of its chunks (one
+     * subscriber; chunks go out on demand, in order, on the handler executor, and the stream completes after the
+     * caller's last chunk or fails with [ChunkBufferOverflowException]) and returns a future of the result.
+     * [CallChunk.consume] reads the publisher one chunk at a time. Once the returned future completes the
+     * publisher stops.
+     */
+    @JvmOverloads
+    public fun registerStreamingAsync(
+        procedure: String,
+        handler: BiFunction<Invocation, java.util.concurrent.Flow.Publisher<CallChunk>, CompletableFuture<InvokeResult>>,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+    ): CompletableFuture<Long> = javaFuture {
+        registerEntry(
+            procedure, options.toMap(),
+            RegistrationEntry(procedure, true) { inv, chunks ->
+                coroutineScope {
+                    try {
+                        javaHandler { handler.apply(it, ChunkPublisher(chunks!!, this)) }(inv)
+                    } finally {
+                        coroutineContext.cancelChildren() // the publisher's delivery, if the handler left it waiting
+                    }
+                }
+            },
+        )
     }
 
     /**
@@ -875,6 +1145,9 @@ public class Session private constructor(
         scope.future(Dispatchers.Unconfined, kotlinx.coroutines.CoroutineStart.UNDISPATCHED) { block() }
 
     public companion object {
+        // How many answered progressive invocations are remembered so that their late chunks are dropped.
+        private const val ENDED_STREAMS = 1024
+
         /**
          * Connects to the router at [url] and joins [config]'s realm. The scheme picks the transport: `ws`, `wss`,
          * `http`, `https` (WebSocket), `tcp`, `tcps` (RawSocket), `unix:///path` (RawSocket over a Unix socket).

@@ -88,11 +88,19 @@ public class SessionConfig private constructor(b: Builder) {
     /** How an abandoned call (cancelled, or past [callTimeout]) is cancelled, unless its [CallOptions] say. */
     public val cancelMode: CancelMode = b.cancelMode
 
+    /**
+     * How many chunks of one progressive call may wait for a streaming handler ([Session.registerStreaming]) that
+     * has not taken them yet (default 256). Past it the handler's chunk stream fails with
+     * [ChunkBufferOverflowException]: memory stays bounded however fast a caller streams.
+     */
+    public val invocationChunkBuffer: Int = b.invocationChunkBuffer
+
     init {
         require(realm.isNotBlank()) { "realm is required" }
         require(!responseTimeout.isNegative && !responseTimeout.isZero) { "responseTimeout must be positive" }
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
         require(recvLimit >= 0) { "recvLimit must not be negative" }
+        require(invocationChunkBuffer >= 1) { "invocationChunkBuffer must be at least 1, was $invocationChunkBuffer" }
     }
 
     /** The effective inbound limit: [recvLimit] or 16 MiB. */
@@ -110,7 +118,7 @@ public class SessionConfig private constructor(b: Builder) {
         it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
         it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext
-        it.socketDialer = socketDialer; it.logger = logger
+        it.socketDialer = socketDialer; it.logger = logger; it.invocationChunkBuffer = invocationChunkBuffer
     }
 
     /** Builds a [SessionConfig]; every setter returns the builder. */
@@ -131,6 +139,7 @@ public class SessionConfig private constructor(b: Builder) {
         internal var sslContext: SSLContext? = null
         internal var socketDialer: SocketDialer? = null
         internal var logger: Logger? = null
+        internal var invocationChunkBuffer: Int = 256
 
         /** Adds one HELLO detail. */
         public fun helloDetail(key: String, value: Any?): Builder = apply { helloDetails[key] = value }
@@ -176,6 +185,8 @@ public class SessionConfig private constructor(b: Builder) {
         public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
         /** Sets [SessionConfig.cancelMode] (default [CancelMode.KILL_NO_WAIT], as nexus). */
         public fun cancelMode(mode: CancelMode): Builder = apply { cancelMode = mode }
+        /** Sets [SessionConfig.invocationChunkBuffer] (at least 1). */
+        public fun invocationChunkBuffer(chunks: Int): Builder = apply { invocationChunkBuffer = chunks }
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }

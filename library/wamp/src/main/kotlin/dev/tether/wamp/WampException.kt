@@ -86,3 +86,18 @@ public class SessionClosedException(message: String, cause: Throwable? = null) :
  * the final result instead.
  */
 public class ProgressNotAcceptedException(message: String) : WampException(message)
+
+/**
+ * A progressive call's chunks arrived faster than the streaming handler of invocation [invocation] took them, and
+ * its buffer of [capacity] chunks ([SessionConfig.invocationChunkBuffer]) was full. The handler's chunk stream ends
+ * with this exception after the chunks buffered before it (none is skipped silently); later chunks are dropped. A
+ * handler that lets it escape answers the call with ERROR [ERROR]. WAMP has no flow control from callee to caller:
+ * take chunks faster (hand slow work to another coroutine) or raise the buffer.
+ */
+public class ChunkBufferOverflowException(public val invocation: Long, public val capacity: Int) :
+    WampException("invocation $invocation: more than $capacity chunks waiting for the handler; the rest of the call's chunks were dropped") {
+    public companion object {
+        /** The error URI the caller gets when a handler lets this exception escape. */
+        public const val ERROR: String = "dev.tether.error.chunk_buffer_overflow"
+    }
+}

@@ -1,6 +1,7 @@
 package dev.tether.testkit.wamp
 
 import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.Event
@@ -30,7 +31,9 @@ import dev.tether.wamp.message.Error as ErrorMessage
  *
  * Dealer: exact, prefix and wildcard registrations; shared registrations (`invoke` single, roundrobin, random,
  * first, last); caller disclosure (CALL `disclose_me`, REGISTER `disclose_caller`); call timeouts, timed here or
- * forwarded to a callee that registered with `forward_timeout`; cancel modes; progressive results. Broker: exact,
+ * forwarded to a callee that registered with `forward_timeout`; cancel modes; progressive results; progressive call
+ * invocations (the chunks of one call, CALLs with one request id, go to the callee of the first as INVOCATIONs with
+ * one invocation id and the first's details, `timeout` only on the first). Broker: exact,
  * prefix and wildcard subscriptions; `exclude_me`, black- and whitelists by session id, authid and authrole;
  * publisher disclosure; acknowledgement.
  */
@@ -51,7 +54,36 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         var nextRoundRobin = 0
     }
     private class Subscription(val id: Long, val topic: String, val match: String, val subscribers: LinkedHashSet<RouterSession>)
-    private class PendingCall(val caller: RouterSession, val request: Long, val callee: RouterSession, val invocation: Long, val receiveProgress: Boolean)
+    /**
+     * A call routed to [callee]; [details] are the INVOCATION details every chunk of a progressive call repeats
+     * (all but the forwarded `timeout`, which only the first carries).
+     */
+    private class PendingCall(
+        val caller: RouterSession,
+        val request: Long,
+        val callee: RouterSession,
+        val invocation: Long,
+        val receiveProgress: Boolean,
+        val registration: Long,
+        val details: Map<String, Any?>,
+    ) {
+        /** True while the caller still sends chunks (progressive call invocations): its last CALL has not come. */
+        var streaming: Boolean = false
+    }
+
+    /** A call as its caller names it. */
+    private data class CallKey(val caller: RouterSession, val request: Long)
+
+    /** Progressive calls whose caller is still sending chunks. */
+    private val streams = HashMap<CallKey, PendingCall>()
+
+    /**
+     * Progressive calls that ended (answered, cancelled, timed out, refused) before their last chunk: chunks still on
+     * their way are dropped instead of starting new calls. Bounded: request ids do not recur soon.
+     */
+    private val endedStreams = object : LinkedHashMap<CallKey, Unit>() {
+        override fun removeEldestEntry(eldest: MutableMap.MutableEntry<CallKey, Unit>?): Boolean = size > ENDED_STREAMS
+    }
 
     val sessionCount: Int get() = synchronized(lock) { sessions.size }
 
@@ -70,18 +102,33 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             val (_, c) = iter.next()
             if (c.callee === s) {
                 c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled", listOf("callee left")))
+                stopStreaming(c)
                 iter.remove()
             } else if (c.caller === s) {
+                // A callee waiting for more chunks would wait forever: the spec interrupts it (killnowait).
+                if (c.streaming) c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to "killnowait")))
+                stopStreaming(c)
                 iter.remove()
             }
         }
+        endedStreams.keys.removeIf { it.caller === s }
+        Unit
+    }
+
+    /** The caller of [c] sends no more chunks that matter: later ones are dropped. */
+    private fun stopStreaming(c: PendingCall) {
+        if (!c.streaming) return
+        c.streaming = false
+        val key = CallKey(c.caller, c.request)
+        streams.remove(key)
+        endedStreams[key] = Unit
     }
 
     /** Handles one message from [s]; false when the session is over. */
     fun handle(s: RouterSession, m: Message): Boolean {
         when (m) {
             is Goodbye -> { s.goodbye(); return false }
-            is Call -> call(s, m)
+            is Call -> if (!call(s, m)) return false
             is Yield -> yieldResult(s, m)
             is ErrorMessage -> if (m.requestType == MessageCodes.INVOCATION) invocationError(s, m)
             is Cancel -> cancel(s, m)
@@ -91,7 +138,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             is Subscribe -> subscribe(s, m)
             is Unsubscribe -> unsubscribe(s, m)
             else -> {
-                s.send(dev.tether.wamp.message.Abort(mapOf("message" to "unexpected ${MessageCodes.nameOf(m.code)}"), "wamp.error.protocol_violation"))
+                s.send(Abort(mapOf("message" to "unexpected ${MessageCodes.nameOf(m.code)}"), "wamp.error.protocol_violation"))
                 return false
             }
         }
@@ -144,32 +191,80 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         else -> reg.callees.first() // single, first
     }
 
-    private fun call(s: RouterSession, m: Call) = synchronized(lock) {
-        if (m.procedure.startsWith("wamp.")) return@synchronized meta(s, m)
+    /** Routes a CALL, or one chunk of a progressive call; false when it ends the caller's session (ABORT). */
+    private fun call(s: RouterSession, m: Call): Boolean = synchronized(lock) {
+        val key = CallKey(s, m.request)
+        val progress = m.options["progress"] == true
+        // A later chunk of a progressive call: the callee of the first, with the first's details.
+        streams[key]?.let { c ->
+            if (!progress) {
+                c.streaming = false
+                streams.remove(key)
+            }
+            val details = if (progress) c.details + ("progress" to true) else c.details
+            c.callee.send(Invocation(c.invocation, c.registration, details, m.args, m.kwargs))
+            return true
+        }
+        if (endedStreams.containsKey(key)) {
+            if (!progress) endedStreams.remove(key) // the caller's last chunk: nothing more will come
+            return true
+        }
+        if (progress && !s.announces("caller", "progressive_call_invocations")) {
+            // As nexus and the spec: a protocol error, not an application error.
+            s.send(Abort(mapOf("message" to "progressive CALL from a caller that did not announce progressive_call_invocations"), "wamp.error.protocol_violation"))
+            return false
+        }
+        if (m.procedure.startsWith("wamp.")) {
+            if (progress) refuse(s, key, "wamp.error.feature_not_supported", "meta procedures take no progressive calls") else meta(s, m)
+            return true
+        }
         val reg = matchRegistration(m.procedure)
-            ?: return@synchronized error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+        if (reg == null) {
+            if (progress) refuse(s, key, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            else error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            return true
+        }
         val callee = pickCallee(reg)
+        // A callee must announce the feature and call canceling, or it could never be told the caller gave up.
+        if (progress && !(callee.session.announces("callee", "progressive_call_invocations") && callee.session.announces("callee", "call_canceling"))) {
+            refuse(s, key, "wamp.error.feature_not_supported", "the callee of ${m.procedure} does not accept progressive call invocations")
+            return true
+        }
         val invocation = ids.incrementAndGet()
         val receiveProgress = m.options["receive_progress"] == true
-        calls[invocation] = PendingCall(s, m.request, callee.session, invocation, receiveProgress)
         val details = LinkedHashMap<String, Any?>()
         if (reg.match != "exact") details["procedure"] = m.procedure
         if (receiveProgress) details["receive_progress"] = true
         if (m.options["disclose_me"] == true || callee.discloseCaller) {
             details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
         }
+        val pendingCall = PendingCall(s, m.request, callee.session, invocation, receiveProgress, reg.id, details.toMap())
+        calls[invocation] = pendingCall
+        if (progress) {
+            pendingCall.streaming = true
+            streams[key] = pendingCall
+        }
         val timeout = WampValues.asLong(m.options["timeout"]) ?: 0L
         // A callee that registered with forward_timeout and announced call_timeout enforces the timeout itself;
         // for any other the router times the call (as nexus).
         val forward = timeout > 0 && callee.forwardTimeout && callee.session.announces("callee", "call_timeout")
         if (forward) details["timeout"] = timeout
+        if (progress) details["progress"] = true
         callee.session.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
         if (timeout > 0 && !forward) router.after(timeout) { timeOut(invocation) }
+        true
+    }
+
+    /** Answers the first chunk of a progressive call with an error; its later chunks are dropped. */
+    private fun refuse(s: RouterSession, key: CallKey, uri: String, why: String) {
+        endedStreams[key] = Unit
+        error(s, MessageCodes.CALL, key.request, uri, why)
     }
 
     /** A call past its CALL `timeout`: the caller gets wamp.error.timeout, the callee an INTERRUPT. */
     private fun timeOut(invocation: Long) = synchronized(lock) {
         val c = calls.remove(invocation) ?: return@synchronized
+        stopStreaming(c)
         c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")))
         c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
     }
@@ -192,7 +287,10 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val progress = m.options["progress"] == true
         // A progressive YIELD reaches only a caller that asked for progress; for any other it is dropped.
         if (progress && !c.receiveProgress) return@synchronized
-        if (!progress) calls.remove(m.request)
+        if (!progress) {
+            calls.remove(m.request)
+            stopStreaming(c) // answered before the caller's last chunk
+        }
         c.caller.send(Result(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
     }
 
@@ -200,13 +298,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val c = calls[m.request]
         if (c == null || c.callee !== s) return@synchronized
         calls.remove(m.request)
+        stopStreaming(c)
         c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, m.details, m.error, m.args, m.kwargs))
     }
 
     private fun cancel(s: RouterSession, m: Cancel) = synchronized(lock) {
         val entry = calls.entries.firstOrNull { it.value.caller === s && it.value.request == m.request } ?: return@synchronized
         val c = entry.value
-        when (val mode = m.options["mode"] as? String ?: "killnowait") {
+        val mode = m.options["mode"] as? String ?: "killnowait"
+        if (mode in CANCEL_MODES) stopStreaming(c) // whatever the mode, the call takes no more chunks
+        when (mode) {
             "skip" -> {
                 calls.remove(entry.key)
                 s.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
@@ -354,6 +455,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private companion object {
         val MATCHES = setOf("exact", "prefix", "wildcard")
+        val CANCEL_MODES = setOf("skip", "kill", "killnowait")
+        const val ENDED_STREAMS = 1024
         val INVOKE_POLICIES = setOf("single", "roundrobin", "random", "first", "last")
         val random = java.util.Random()
 

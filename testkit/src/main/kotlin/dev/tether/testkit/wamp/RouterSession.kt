@@ -167,6 +167,7 @@ internal class RouterSession(
                                 "call_canceling" to true, "call_timeout" to true, "caller_identification" to true,
                                 "pattern_based_registration" to true, "shared_registration" to true, "session_meta_api" to true,
                                 "registration_meta_api" to true, "progressive_call_results" to true,
+                                "progressive_call_invocations" to true,
                             ),
                         ),
                     ),
