@@ -4,6 +4,7 @@ import dev.tether.testkit.wamp.WampRouter;
 import dev.tether.testkit.wamp.WampRouterOptions;
 import dev.tether.testkit.wamp.WampRouterTls;
 import dev.tether.wamp.AbortException;
+import dev.tether.wamp.CallChunk;
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.CallOptions;
 import dev.tether.wamp.CancelMode;
@@ -34,6 +35,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.SubmissionPublisher;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -219,6 +221,30 @@ class WampJavaExamplesTest {
             assertEquals(List.of("part 1", "part 2", "part 3"), progress);  // all delivered before completion
             assertEquals(List.of("complete"), result.getArgs());
             // docs:end java-progress
+        }
+    }
+
+    @Test
+    void progressiveInvocations() throws Exception {
+        try (WampRouter router = WampRouter.start();
+             Session session = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                     .get(10, TimeUnit.SECONDS)) {
+            // docs:start java-streaming
+            session.registerStreamingAsync("com.example.import", (inv, chunks) -> {
+                List<Object> rows = new java.util.concurrent.CopyOnWriteArrayList<>();
+                return CallChunk.consume(chunks, chunk -> rows.add(chunk.getArgs().get(0)))  // one at a time, in order
+                        .thenApply(done -> InvokeResult.of(rows.size()));
+            }).get(10, TimeUnit.SECONDS);
+
+            CompletableFuture<CallResult> result;
+            try (SubmissionPublisher<CallChunk> lines = new SubmissionPublisher<>()) {
+                result = session.callStreamingAsync("com.example.import", lines);  // subscribes before returning
+                for (String line : List.of("id,name", "1,ada", "2,grace")) {
+                    lines.submit(CallChunk.of(line));                              // one CALL per chunk
+                }
+            }                                                                      // close(): the last chunk goes out
+            assertEquals(List.of(3L), result.get(10, TimeUnit.SECONDS).getArgs());
+            // docs:end java-streaming
         }
     }
 

@@ -5,6 +5,7 @@ import dev.tether.testkit.wamp.WampRouterOptions
 import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.core.DialFailedException
 import dev.tether.wamp.AbortException
+import dev.tether.wamp.CallChunk
 import dev.tether.wamp.CallOptions
 import dev.tether.wamp.CancelMode
 import dev.tether.wamp.Event
@@ -32,6 +33,8 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.flowOf
+import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
@@ -92,6 +95,35 @@ class WampExamplesSpec : FunSpec({
                 // A plain call of the same procedure gets the final result only.
                 session.call("com.example.download", listOf(3)).args shouldBe listOf("complete")
                 // docs:end progress
+                session.leave()
+            }
+        }
+    }
+
+    test("progressive call invocations: callStreaming on the caller, registerStreaming on the callee") {
+        withTimeout(20.seconds) {
+            WampRouter.start().use { router ->
+                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                // docs:start streaming
+                // Callee: the chunks arrive as a Flow, in order, the first included; it completes after the last.
+                session.registerStreaming("com.example.import") { inv, chunks ->
+                    var rows = 0L
+                    chunks.collect { chunk ->
+                        rows++                                 // e.g. store chunk.args[0]
+                        if (inv.receiveProgress) inv.sendProgress(listOf(rows))   // answer while the caller streams
+                    }
+                    InvokeResult.of(rows)
+                }
+
+                // Caller: each element is one CALL with the same request id; the flow's end sends the last one.
+                val lines = flowOf("id,name", "1,ada", "2,grace").map { CallChunk.of(it) }
+                val acknowledged = mutableListOf<Long>()
+                val result = session.callStreaming("com.example.import", lines, CallOptions { timeout(30.seconds) }) { p ->
+                    acknowledged += p.args[0] as Long          // progressive results, in order
+                }
+                result.args shouldBe listOf(3L)
+                acknowledged shouldBe listOf(1L, 2L, 3L)
+                // docs:end streaming
                 session.leave()
             }
         }
