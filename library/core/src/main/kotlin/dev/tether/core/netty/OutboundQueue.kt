@@ -4,6 +4,7 @@ import dev.tether.core.InternalTetherApi
 import io.netty.channel.Channel
 import io.netty.util.ReferenceCountUtil
 import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.InternalCoroutinesApi
 import kotlinx.coroutines.suspendCancellableCoroutine
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.atomic.AtomicBoolean
@@ -33,7 +34,7 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
         suspendCancellableCoroutine { waiter ->
             roomWaiters.add(waiter)
             // Room (or the end) may have come between the check and the registration.
-            if (hasRoom() || !channel.isActive) wakeSenders()
+            if (!channel.isActive) wakeSenders() else if (hasRoom()) wakeForRoom()
         }
     }
 
@@ -59,7 +60,7 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
             }
         }
         if (wrote) channel.flush()
-        if (!roomWaiters.isEmpty() && hasRoom()) wakeSenders()
+        if (!roomWaiters.isEmpty() && hasRoom()) wakeForRoom()
     }
 
     /** Writes and flushes everything queued now (on the loop: before a close that must not drop it). */
@@ -69,7 +70,7 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
 
     /** From the handler's channelWritabilityChanged. */
     public fun onWritabilityChanged() {
-        if (hasRoom()) wakeSenders()
+        if (hasRoom()) wakeForRoom()
     }
 
     /** From the handler's channelInactive: wakes every waiting sender and releases what was never written. */
@@ -86,5 +87,22 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
     public fun wakeSenders() {
         var waiting = roomWaiters.size
         while (waiting-- > 0) roomWaiters.poll()?.resume(Unit) ?: break
+    }
+
+    /**
+     * Wakes as many waiting senders, oldest first, as there is room for: waking all of them would send thousands
+     * of waiters (a burst of requests) round the loop for every few freed places. A sender woken here takes its
+     * place and queues; the flush that follows wakes the next ones. A waiter cancelled meanwhile takes no room.
+     */
+    @OptIn(InternalCoroutinesApi::class)
+    private fun wakeForRoom() {
+        var room = maxQueued - queued.get()
+        var waiting = roomWaiters.size // as in wakeSenders: one who waits again is not woken again here
+        while (room > 0 && waiting-- > 0) {
+            val waiter = roomWaiters.poll() ?: break
+            val token = waiter.tryResume(Unit) ?: continue
+            waiter.completeResume(token)
+            room--
+        }
     }
 }

@@ -59,6 +59,37 @@ class OutboundQueueSpec : FunSpec({
         }
     }
 
+    test("room wakes as many waiting senders as it has places for, oldest first, not the whole crowd") {
+        val channel = EmbeddedChannel()
+        val queue = OutboundQueue(channel, maxQueued = 2)
+        queue.enqueue(message(0))
+        queue.enqueue(message(0))
+        val wakes = java.util.concurrent.atomic.AtomicInteger()
+        val scope = CoroutineScope(Job() + Dispatchers.Unconfined)
+        (1..100).forEach { n ->
+            scope.launch(start = CoroutineStart.UNDISPATCHED) {
+                while (!queue.hasRoom()) {
+                    queue.awaitRoom()
+                    wakes.incrementAndGet()
+                }
+                queue.enqueue(message(n))
+            }
+        }
+        val written = mutableListOf<Int>()
+        repeat(60) {
+            channel.runPendingTasks()
+            while (true) {
+                val out = channel.readOutbound<ByteBuf>() ?: break
+                written += out.readByte().toInt()
+                out.release()
+            }
+        }
+        written shouldContainExactly listOf(0, 0) + (1..100).toList()
+        wakes.get() shouldBe 100 // each sender woken once, when there was a place for it
+        scope.cancel()
+        channel.finishAndReleaseAll()
+    }
+
     test("the end wakes every waiting sender, and what was never written is released") {
         val channel = EmbeddedChannel()
         val queue = OutboundQueue(channel, maxQueued = 1)
