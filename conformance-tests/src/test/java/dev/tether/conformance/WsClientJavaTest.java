@@ -204,7 +204,12 @@ class WsClientJavaTest {
             self.set(client);
             client.runAsync();
             String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
-            String replied = client.requestAsync(Envelope.request("echo")).thenApply(r -> Thread.currentThread().getName().split(" @")[0]).get(WAIT, TimeUnit.SECONDS);
+            // Sent from the I/O thread itself, so the stage is attached before that thread can read the reply
+            // (from the test's thread a fast reply could complete the future first, and the stage would run here).
+            String replied = CompletableFuture.supplyAsync(
+                    () -> client.requestAsync(Envelope.request("echo")).thenApply(r -> Thread.currentThread().getName().split(" @")[0]),
+                    client.getExecutor())
+                .thenCompose(f -> f).get(WAIT, TimeUnit.SECONDS);
             if (!"ktor".equals(System.getProperty("tether.transport"))) {
                 // Netty: one I/O thread per client, where replies complete their futures (no hand-off).
                 assertTrue(io.startsWith("tether-io"), io);
