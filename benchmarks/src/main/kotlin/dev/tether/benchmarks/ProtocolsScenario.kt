@@ -257,9 +257,9 @@ internal object ProtocolsScenario {
                 nanos = nanos,
                 p50Nanos = p50,
                 p99Nanos = p99,
-                switches = if (before.switches < 0 || after.switches < 0) -1 else after.switches - before.switches,
-                cpuNanos = if (before.cpu < 0) -1 else after.cpu - before.cpu,
-                jitMillis = after.jit - before.jit,
+                switches = after.switchesSince(before),
+                cpuNanos = after.cpuSince(before),
+                jitMillis = after.jitSince(before),
             )
         } finally {
             withContext(NonCancellable) { withTimeoutOrNull(CLOSE_BOUND) { target.close() } }
@@ -316,20 +316,9 @@ internal object ProtocolsScenario {
     })
 
     /** Runs an inline listener's ping-pong on its connection's event loop until it is done. */
-    private suspend fun runInline(connection: WebSocketConnection, listener: TransportScenario.InlineLoad, durationNanos: Long): Pair<Long, Long> = coroutineScope {
-        listener.connection = connection
-        val watch = launch {
-            val cause = connection.awaitClosed()
-            listener.fail(IllegalStateException("the connection ended during the round: $cause", cause))
-        }
-        try {
-            connection.executor.execute { listener.begin(durationNanos) }
-            listener.done.await()
-        } finally {
-            watch.cancel()
-            listener.stop()
-        }
-        listener.ops to (listener.endNanos - listener.startNanos)
+    private suspend fun runInline(connection: WebSocketConnection, listener: TransportScenario.InlineLoad, durationNanos: Long): Pair<Long, Long> {
+        listener.run(connection, durationNanos)
+        return listener.ops to (listener.endNanos - listener.startNanos)
     }
 
     /** The raw transport's ping-pong against `/echo`: one hop. [caller] null: the inline listener. */

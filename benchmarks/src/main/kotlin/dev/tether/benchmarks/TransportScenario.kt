@@ -11,6 +11,7 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
@@ -265,18 +266,7 @@ internal object TransportScenario {
                 val before = Usage.now()
                 val outcome = withTimeoutOrNull(d + ROUND_GRACE) {
                     if (listener != null) {
-                        listener.connection = connection
-                        val watch = launch {
-                            val cause = connection.awaitClosed()
-                            listener.fail(IllegalStateException("the connection ended during the round: $cause", cause))
-                        }
-                        try {
-                            connection.executor.execute { listener.begin(durationNanos) }
-                            listener.done.await()
-                        } finally {
-                            watch.cancel()
-                            listener.stop()
-                        }
+                        listener.run(connection, durationNanos)
                         Triple(listener.ops, listener.bytes, listener.endNanos - listener.startNanos)
                     } else {
                         val on = if (client == Client.NETTY_LOOP_CALLER) connection.dispatcher else Dispatchers.Default
@@ -292,9 +282,9 @@ internal object TransportScenario {
                     nanos = nanos,
                     p50Nanos = p50,
                     p99Nanos = p99,
-                    switches = if (before.switches < 0 || after.switches < 0) -1 else after.switches - before.switches,
-                    cpuNanos = if (before.cpu < 0) -1 else after.cpu - before.cpu,
-                    jitMillis = after.jit - before.jit,
+                    switches = after.switchesSince(before),
+                    cpuNanos = after.cpuSince(before),
+                    jitMillis = after.jitSince(before),
                 )
             } finally {
                 withTimeoutOrNull(CLOSE_BOUND) { connection.close() }
@@ -342,6 +332,25 @@ internal object TransportScenario {
         private var scope: CoroutineScope? = null
 
         abstract fun begin(durationNanos: Long)
+
+        /**
+         * Runs this load on [connection]'s event loop for [durationNanos] and waits until it is done; fails if the
+         * connection ends first. Figures are then in [ops], [bytes], [startNanos] and [endNanos].
+         */
+        suspend fun run(connection: WebSocketConnection, durationNanos: Long): Unit = coroutineScope {
+            this@InlineLoad.connection = connection
+            val watch = launch {
+                val cause = connection.awaitClosed()
+                fail(IllegalStateException("the connection ended during the round: $cause", cause))
+            }
+            try {
+                connection.executor.execute { begin(durationNanos) }
+                done.await()
+            } finally {
+                watch.cancel()
+                stop()
+            }
+        }
 
         fun finish(now: Long) {
             endNanos = now
@@ -490,6 +499,15 @@ internal object TransportScenario {
 
     /** The JVM's context switches (every thread), CPU time and JIT time at one moment. */
     internal class Usage(val switches: Long, val cpu: Long, val jit: Long) {
+        /** Context switches since [before]; -1 where either reading was not possible (off Linux). */
+        fun switchesSince(before: Usage): Long = if (before.switches < 0 || switches < 0) -1 else switches - before.switches
+
+        /** Process CPU nanoseconds since [before]; -1 where the JVM does not tell. */
+        fun cpuSince(before: Usage): Long = if (before.cpu < 0) -1 else cpu - before.cpu
+
+        /** JIT compilation milliseconds since [before]. */
+        fun jitSince(before: Usage): Long = jit - before.jit
+
         companion object {
             fun now() = Usage(jvmContextSwitches(), processCpuNanos(), jitMillis())
         }
