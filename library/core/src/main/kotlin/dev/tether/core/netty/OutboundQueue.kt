@@ -93,12 +93,13 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
      * Wakes as many waiting senders, oldest first, as there is room for: waking all of them would send thousands
      * of waiters (a burst of requests) round the loop for every few freed places. A sender woken here takes its
      * place and queues; the flush that follows wakes the next ones. A waiter cancelled meanwhile takes no room.
+     * Each resume spends a place, so a sender that waits again cannot keep this loop going (no queue walk for a
+     * size here: this runs after every flush, with possibly many thousands waiting).
      */
     @OptIn(InternalCoroutinesApi::class)
     private fun wakeForRoom() {
         var room = maxQueued - queued.get()
-        var waiting = roomWaiters.size // as in wakeSenders: one who waits again is not woken again here
-        while (room > 0 && waiting-- > 0) {
+        while (room > 0) {
             val waiter = roomWaiters.poll() ?: break
             val token = waiter.tryResume(Unit) ?: continue
             waiter.completeResume(token)
