@@ -60,8 +60,12 @@ public object TetherEventLoops {
     @InternalTetherApi
     public fun dispatcher(loop: EventLoop): CoroutineDispatcher = dispatchers.computeIfAbsent(loop) { it.asCoroutineDispatcher() }
 
-    /** True when [group]'s loops run epoll, whose channels differ from NIO's. */
-    private fun epoll(group: EventLoopGroup): Boolean = (group.next() as? IoEventLoop)?.isIoType(EpollIoHandler::class.java) == true
+    /**
+     * True when [group]'s loops run epoll, whose channels differ from NIO's. Looks at the first loop through the
+     * iterator: `next()` would advance the group's round-robin and shift which loop the dial then picks.
+     */
+    private fun epoll(group: EventLoopGroup): Boolean =
+        (group.iterator().next() as? IoEventLoop)?.isIoType(EpollIoHandler::class.java) == true
 
     /** The TCP channel class for [group] (epoll or NIO). */
     @InternalTetherApi
