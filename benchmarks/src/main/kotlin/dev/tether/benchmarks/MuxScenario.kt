@@ -328,7 +328,7 @@ internal object MuxScenario {
         append("size; an upload round stops its clock only when the peer has read every byte sent. ")
         val read = ctx.options.muxRead
         append("Readers (the peer on upload, the client on download) ask for ${if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"} ")
-        append("per `read` call (`--mux-read`), and each read sends one ACK for what it returned. DATs carry at most ")
+        append("per `read` call (`--mux-read`), and reads return their credit in one ACK per half window read (or at once when the sender has none left). DATs carry at most ")
         append("${kib(MuxProtocol.MAX_DATA_PAYLOAD)} (`MuxProtocol.MAX_DATA_PAYLOAD`). The raw baseline moves ")
         append("the same bytes as binary messages of the same size over one raw `WebSocketDialer` connection (the same ")
         append("Netty transport, no protocol) to the benchmark's Netty `/sink` (counts bytes; the clock stops when ")

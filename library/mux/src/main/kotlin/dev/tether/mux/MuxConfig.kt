@@ -21,6 +21,9 @@ import kotlin.time.toJavaDuration
  * @property autoTuneMaxWindow 0 (default) keeps every stream's receive window at its capacity; a larger value lets a
  * stream whose peer keeps filling the whole window (throughput-bound) double its capacity, up to this many bytes, by
  * granting the extra as additional ACK credit (legal because credits are additive; peers need no change).
+ * @property ackEveryRead true sends one ACK per [Stream.read], as upstream does; false (default) returns the credit
+ * of reads together once half the window has been read or the peer has none left, which is the same credit in fewer
+ * frames (credits are additive, and the peer's window never drops below half while nothing is buffered).
  */
 public class MuxConfig private constructor(b: Builder) {
     public val keepAliveInterval: Duration = b.keepAliveInterval
@@ -30,6 +33,7 @@ public class MuxConfig private constructor(b: Builder) {
     public val closeCallback: Runnable? = b.closeCallback
     public val clock: Clock = b.clock
     public val autoTuneMaxWindow: Int = b.autoTuneMaxWindow
+    public val ackEveryRead: Boolean = b.ackEveryRead
 
     init {
         require(!keepAliveInterval.isNegative) { "keepAliveInterval must not be negative" }
@@ -43,7 +47,7 @@ public class MuxConfig private constructor(b: Builder) {
     public fun toBuilder(): Builder = Builder().also {
         it.keepAliveInterval = keepAliveInterval; it.streamAcceptDeadline = streamAcceptDeadline
         it.streamBufferSize = streamBufferSize; it.peerCapacity = peerCapacity; it.closeCallback = closeCallback; it.clock = clock
-        it.autoTuneMaxWindow = autoTuneMaxWindow
+        it.autoTuneMaxWindow = autoTuneMaxWindow; it.ackEveryRead = ackEveryRead
     }
 
     /** Builds a [MuxConfig]; every setter returns the builder. */
@@ -55,6 +59,7 @@ public class MuxConfig private constructor(b: Builder) {
         internal var closeCallback: Runnable? = null
         internal var clock: Clock = Clock.systemUTC()
         internal var autoTuneMaxWindow: Int = 0
+        internal var ackEveryRead: Boolean = false
 
         /** Ping period and pong deadline; zero disables keepalive. */
         public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
@@ -78,6 +83,9 @@ public class MuxConfig private constructor(b: Builder) {
 
         /** Upper bound of the auto-tuned receive window; 0 disables auto-tuning. */
         public fun autoTuneMaxWindow(bytes: Int): Builder = apply { autoTuneMaxWindow = bytes }
+
+        /** One ACK per read (upstream's pacing) instead of credit batched by half windows. */
+        public fun ackEveryRead(enabled: Boolean): Builder = apply { ackEveryRead = enabled }
 
         public fun build(): MuxConfig = MuxConfig(this)
     }

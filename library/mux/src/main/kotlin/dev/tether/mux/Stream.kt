@@ -16,7 +16,8 @@ import kotlin.time.Duration.Companion.nanoseconds
  * One multiplexed byte stream of a [Session] (upstream `*stream`, a `net.Conn`).
  *
  * Flow control is per stream: [write] sends at most the credit the peer granted and suspends while it is zero;
- * [read] returns ACK credit for exactly the bytes it hands out. [close] is a half-close (FIN): reading goes on
+ * [read] returns ACK credit for exactly the bytes it hands out, batched until half the window has been read or the
+ * peer has run out of credit (one ACK per read with [MuxConfig.ackEveryRead], as upstream does). [close] is a half-close (FIN): reading goes on
  * until the peer's FIN, and writing after the peer's FIN is still allowed. There is no reset frame: a stream that
  * fails (session end, [NoCapacityException]) fails loudly on this side only.
  *
@@ -37,6 +38,8 @@ public class Stream internal constructor(
     private var chunks: ArrayDeque<MuxFrame.Data>? = null
     private var headPos = 0
     private var buffered = 0
+    /** Bytes read and not yet returned as credit (see [read]). */
+    private var unacked = 0L
     private var capacity = capacity
     /** Bytes beyond [capacity] the peer may legitimately have in flight (see [onAck]). */
     private var slack = 0
@@ -92,9 +95,18 @@ public class Stream internal constructor(
             synchronized(this) {
                 overrun?.let { throw it }
                 if (buffered > 0) {
-                    val full = buffered >= capacity
+                    // The peer has no credit left: it waits for this read's ACK (and, when auto-tuning, for more).
+                    val stalled = buffered + unacked >= capacity
                     n = take(buffer, offset, length)
-                    credit = n.toLong() + if (full) grow() else 0
+                    unacked += n
+                    val growth = if (stalled) grow() else 0
+                    // Credit is additive, so holding back less than half a window never stalls the peer (its window
+                    // stays above half until buffered bytes, which a read drains, fill it) and saves an ACK, and
+                    // with it a wake-up of the event loop, on most reads of a request/response exchange.
+                    if (stalled || growth > 0 || unacked * 2 >= capacity || session.config.ackEveryRead) {
+                        credit = unacked + growth
+                        unacked = 0
+                    }
                 } else {
                     if (remoteClosed) return -1
                     failure?.let { throw it }
@@ -103,8 +115,8 @@ public class Stream internal constructor(
                 }
             }
             if (n > 0) {
-                // One ACK per application read: what it returned (plus any auto-tune growth); never lost to cancellation.
-                withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
+                // The credit of the reads so far (plus any auto-tune growth); never lost to cancellation.
+                if (credit > 0) withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
                 return n
             }
             awaitChange(seen, deadline, opEnd) { ReadTimeoutException() }

@@ -10,6 +10,8 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.test.advanceTimeBy
 import kotlinx.coroutines.test.runCurrent
+import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration.Companion.seconds
 import java.time.Duration
 
 class StreamSpec : FunSpec({
@@ -78,10 +80,10 @@ class StreamSpec : FunSpec({
                 MuxProtocol.MAX_DATA_PAYLOAD shouldBe 16_384
             }
         }
-        test("one ACK per application read, for exactly the bytes returned") {
+        test("with ackEveryRead, one ACK per application read, for exactly the bytes returned (upstream's pacing)") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = true)
+                val s = session(t, client = true, MuxConfig { clock(virtualClock()); ackEveryRead(true) })
                 val stream = openAccepted(s, t, 1024)
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(300) { 7 }))
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(50) { 8 }))
@@ -96,6 +98,76 @@ class StreamSpec : FunSpec({
                 stream.read(ByteArray(0)) shouldBe 0
                 runCurrent()
                 t.drainSent().shouldBeEmpty()
+                s.close()
+            }
+        }
+        test("by default, credit is returned once half the window has been read, in one ACK for the reads so far") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(300) { 7 }))
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(50) { 8 }))
+                runCurrent()
+                val buf = ByteArray(120)
+                stream.read(buf) shouldBe 120
+                stream.read(buf) shouldBe 120
+                stream.read(buf) shouldBe 110
+                runCurrent()
+                t.drainSent().shouldBeEmpty() // 350 read: the peer still has 674 of credit
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(200) { 9 }))
+                runCurrent()
+                stream.read(ByteArray(1024)) shouldBe 200
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(550L) // 550 >= 512
+                s.close()
+            }
+        }
+        test("a peer that has spent its whole credit gets it back on the next read, however small") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(300)))
+                runCurrent()
+                stream.read(ByteArray(1024)) shouldBe 300
+                runCurrent()
+                t.drainSent().shouldBeEmpty()
+                // 300 held back + 724 buffered: the peer's window is zero and it waits for credit.
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(724)))
+                runCurrent()
+                stream.read(ByteArray(10)) shouldBe 10
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(310L)
+                s.close()
+            }
+        }
+        test("a reader that keeps reading never leaves a peer that writes as much as its credit allows stalled") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                // A scripted sender that always sends its whole credit in 100-byte DATs (the last one smaller).
+                var credit = 1024L
+                var delivered = 0L
+                var read = 0L
+                val buf = ByteArray(64)
+                repeat(2_000) {
+                    while (credit > 0) {
+                        val n = minOf(credit, 100L).toInt()
+                        t.deliver(MuxFrame.Data(stream.rawId, ByteArray(n)))
+                        credit -= n
+                        delivered += n
+                    }
+                    runCurrent()
+                    read += withTimeout(5.seconds) { stream.read(buf) } // virtual time: a stall fails here
+                    runCurrent()
+                    for (frame in t.drainSent()) credit += (frame as MuxFrame.Ack).credit
+                }
+                read shouldBe 2_000L * 64
+                // Everything read was returned as credit except less than half a window.
+                val returned = credit + delivered - 1024
+                (read - returned in 0L until 512L) shouldBe true
                 s.close()
             }
         }
@@ -225,11 +297,11 @@ class StreamSpec : FunSpec({
                 val t = ScriptedTransport()
                 val s = session(t, client = false, MuxConfig { streamBufferSize(1024); autoTuneMaxWindow(8192) })
                 val stream = acceptFromPeer(s, t, 1)
-                t.deliver(MuxFrame.Data(1, ByteArray(500)))
+                t.deliver(MuxFrame.Data(1, ByteArray(600)))
                 runCurrent()
-                stream.read(ByteArray(1024)) shouldBe 500
+                stream.read(ByteArray(1024)) shouldBe 600
                 runCurrent()
-                (t.nextSent() as MuxFrame.Ack).credit shouldBe 500L
+                (t.nextSent() as MuxFrame.Ack).credit shouldBe 600L
                 stream.receiveCapacity shouldBe 1024
                 val t2 = ScriptedTransport()
                 val plain = acceptFromPeer(session(t2, client = false), t2, 3)
@@ -311,7 +383,8 @@ class StreamSpec : FunSpec({
                 advanceTimeBy(2_000)
                 runCurrent()
                 s.streamCount shouldBe 0
-                t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)", "FIN(3)", "ACK(3, 1)")
+                // The 1 byte read is less than half a window: its credit is held back, and the peer's FIN means none is due.
+                t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)", "FIN(3)")
                 val again = acceptFromPeer(s, t, 1)
                 (again === dead) shouldBe false
                 s.close()
