@@ -1,0 +1,26 @@
+package dev.tether.conformance.wamp.interop
+
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionConfig
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
+
+/** Joins [realm] at [url] with this client, bounded. */
+suspend fun joinClient(url: String, realm: String = "realm1", configure: SessionConfig.Builder.() -> Unit = {}): Session =
+    withTimeout(15.seconds) { Session.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); configure() }) }
+
+/** Runs [block] with [session] and leaves the realm afterwards, whatever happens. */
+suspend fun <T> Session.using(block: suspend (Session) -> T): T = try {
+    block(this)
+} finally {
+    withContext(NonCancellable) { withTimeout(15.seconds) { leave() } }
+}
+
+/** Opens [peer] (bounded by its own start-up waits), runs [block], and always ends the process. */
+inline fun <T> WampPeer.using(block: (WampPeer) -> T): T = use(block)
+
+/** The per-await bound of the interop tests: generous for a loaded 2-core machine, far below the test timeout. */
+val INTEROP_WAIT: Duration = 10.seconds
