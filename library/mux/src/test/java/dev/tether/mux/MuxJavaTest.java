@@ -55,6 +55,38 @@ class MuxJavaTest {
     }
 
     @Test
+    void upstreamsOneAckPerReadIsAConfigChoiceThatSurvivesToBuilder() throws Exception {
+        MuxConfig upstream = MuxConfig.builder().ackEveryRead(true).streamBufferSize(2048).build();
+        assertTrue(upstream.getAckEveryRead());
+        assertEquals(false, MuxConfig.defaults().getAckEveryRead());
+        assertTrue(upstream.toBuilder().build().getAckEveryRead());
+        // Both pacings move more than a window of small writes end to end.
+        Session[] p = SessionPairs.pair(MuxConfig.defaults(), upstream);
+        try {
+            CompletableFuture<Stream> accepted = p[1].acceptAsync();
+            Stream opened = p[0].openAsync().get(5, TimeUnit.SECONDS);
+            Stream peer = accepted.get(5, TimeUnit.SECONDS);
+            CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                try (InputStream in = peer.inputStream()) {
+                    int total = 0;
+                    byte[] small = new byte[100];
+                    for (int n; (n = in.read(small)) >= 0; ) total += n;
+                    return total;
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (OutputStream out = opened.outputStream()) {
+                for (int i = 0; i < 100; i++) out.write(new byte[100]);
+            }
+            assertEquals(10_000, reader.get(10, TimeUnit.SECONDS));
+        } finally {
+            p[0].close();
+            p[1].close();
+        }
+    }
+
+    @Test
     void openAsyncAndAcceptAsyncPairUp() throws Exception {
         CompletableFuture<Stream> accepted = server.acceptAsync();
         Stream opened = client.openAsync().get(5, TimeUnit.SECONDS);
