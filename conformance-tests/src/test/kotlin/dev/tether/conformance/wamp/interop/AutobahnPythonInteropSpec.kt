@@ -114,5 +114,26 @@ class AutobahnPythonInteropSpec : FunSpec({
                 client.isOpen shouldBe true
             }
         }
+
+        test("${path.label}: autobahn-python calls with the router-side timeout option: it gets wamp.error.timeout and this client's handler is interrupted").config(enabledOrReasonIf = missing) {
+            val peer = peer(path)
+            val procedure = "com.interop.py.${path.slug}.slow.${System.nanoTime()}"
+            client(path).using { client ->
+                val interrupted = CompletableDeferred<Unit>()
+                client.register(procedure) {
+                    try {
+                        CompletableDeferred<Unit>().await()
+                    } catch (e: CancellationException) {
+                        interrupted.complete(Unit)
+                        throw e
+                    }
+                    InvokeResult()
+                }
+                // CallOptions.timeout goes out as the CALL option `timeout` as given: milliseconds on the wire
+                val reply = peer.peer.command("call", "procedure" to procedure, "options" to mapOf("timeout" to 200L))
+                JsonValues.string(reply, "error") shouldBe "wamp.error.timeout"
+                withTimeout(INTEROP_WAIT) { interrupted.await() }
+            }
+        }
     }
 })
