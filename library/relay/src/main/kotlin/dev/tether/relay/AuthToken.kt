@@ -20,8 +20,11 @@ public class AuthToken private constructor(public val payload: String, private v
     /** A copy of the raw 32-byte signature. */
     public val signature: ByteArray get() = sig.copyOf()
 
-    /** The expiry the payload states, or null when it is not a number. */
-    public val expiresAt: Instant? get() = payload.toLongOrNull()?.let { Instant.ofEpochSecond(it) }
+    /**
+     * The expiry the payload states, or null when it is not a number or lies beyond what [Instant] can hold (the
+     * payload comes from management as it is; a far-future expiry is not a time we can represent).
+     */
+    public val expiresAt: Instant? get() = payload.toLongOrNull()?.takeIf { it in INSTANT_SECONDS }?.let { Instant.ofEpochSecond(it) }
 
     /** The bytes that follow the peer id in an Auth message. */
     public fun toWire(): ByteArray {
@@ -54,6 +57,8 @@ public class AuthToken private constructor(public val payload: String, private v
     }
 
     public companion object {
+        private val INSTANT_SECONDS = Instant.MIN.epochSecond..Instant.MAX.epochSecond
+
         /**
          * The token from management's `tokenPayload` and base64 `tokenSignature` (upstream TokenStore.UpdateToken).
          * @throws InvalidTokenException when the signature is not base64 of 32 bytes or the payload is empty
