@@ -24,31 +24,35 @@ internal object MessageArrays {
         is Challenge -> listOf(C.CHALLENGE, m.authMethod, m.extra)
         is Authenticate -> listOf(C.AUTHENTICATE, m.signature, m.extra)
         is Goodbye -> listOf(C.GOODBYE, m.details, m.reason)
-        is Error -> payload(listOf(C.ERROR, m.requestType, WireId(m.request), m.details, m.error), m)
-        is Publish -> payload(listOf(C.PUBLISH, WireId(m.request), m.options, m.topic), m)
+        is Error -> payload(m, C.ERROR, m.requestType, WireId(m.request), m.details, m.error)
+        is Publish -> payload(m, C.PUBLISH, WireId(m.request), m.options, m.topic)
         is Published -> listOf(C.PUBLISHED, WireId(m.request), WireId(m.publication))
         is Subscribe -> listOf(C.SUBSCRIBE, WireId(m.request), m.options, m.topic)
         is Subscribed -> listOf(C.SUBSCRIBED, WireId(m.request), WireId(m.subscription))
         is Unsubscribe -> listOf(C.UNSUBSCRIBE, WireId(m.request), WireId(m.subscription))
         is Unsubscribed -> if (m.details == null) listOf(C.UNSUBSCRIBED, WireId(m.request)) else listOf(C.UNSUBSCRIBED, WireId(m.request), m.details)
-        is Event -> payload(listOf(C.EVENT, WireId(m.subscription), WireId(m.publication), m.details), m)
-        is Call -> payload(listOf(C.CALL, WireId(m.request), m.options, m.procedure), m)
+        is Event -> payload(m, C.EVENT, WireId(m.subscription), WireId(m.publication), m.details)
+        is Call -> payload(m, C.CALL, WireId(m.request), m.options, m.procedure)
         is Cancel -> listOf(C.CANCEL, WireId(m.request), m.options)
-        is Result -> payload(listOf(C.RESULT, WireId(m.request), m.details), m)
+        is Result -> payload(m, C.RESULT, WireId(m.request), m.details)
         is Register -> listOf(C.REGISTER, WireId(m.request), m.options, m.procedure)
         is Registered -> listOf(C.REGISTERED, WireId(m.request), WireId(m.registration))
         is Unregister -> listOf(C.UNREGISTER, WireId(m.request), WireId(m.registration))
         is Unregistered -> if (m.details == null) listOf(C.UNREGISTERED, WireId(m.request)) else listOf(C.UNREGISTERED, WireId(m.request), m.details)
-        is Invocation -> payload(listOf(C.INVOCATION, WireId(m.request), WireId(m.registration), m.details), m)
+        is Invocation -> payload(m, C.INVOCATION, WireId(m.request), WireId(m.registration), m.details)
         is Interrupt -> listOf(C.INTERRUPT, WireId(m.request), m.options)
-        is Yield -> payload(listOf(C.YIELD, WireId(m.request), m.options), m)
+        is Yield -> payload(m, C.YIELD, WireId(m.request), m.options)
     }
 
-    // Empty payload is omitted; keyword arguments force an (empty) argument list in front of them.
-    private fun payload(head: List<Any?>, m: PayloadMessage): List<Any?> = when {
-        m.kwargs.isNotEmpty() -> head + listOf(m.args, m.kwargs)
-        m.args.isNotEmpty() -> head + listOf(m.args)
-        else -> head
+    // Empty payload is omitted; keyword arguments force an (empty) argument list in front of them. One list of the
+    // final size: this runs for every message on the call and event paths.
+    private fun payload(m: PayloadMessage, vararg head: Any?): List<Any?> {
+        val tail = if (m.kwargs.isNotEmpty()) 2 else if (m.args.isNotEmpty()) 1 else 0
+        val out = ArrayList<Any?>(head.size + tail)
+        for (x in head) out.add(x)
+        if (tail >= 1) out.add(m.args)
+        if (tail == 2) out.add(m.kwargs)
+        return out
     }
 
     /** Parses a decoded array; throws [ProtocolViolationException] naming the message and field on bad input. */

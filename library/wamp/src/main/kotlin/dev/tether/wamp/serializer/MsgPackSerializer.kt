@@ -26,7 +26,7 @@ public class MsgPackSerializer : Serializer {
     override val serialization: Serialization get() = Serialization.MSGPACK
 
     override fun encodeValue(value: Any?): ByteArray {
-        val packer = MessagePack.newDefaultBufferPacker()
+        val packer = PACKER.newBufferPacker()
         write(packer, value, 0)
         return packer.toByteArray()
     }
@@ -109,6 +109,12 @@ public class MsgPackSerializer : Serializer {
         } catch (e: IOException) {
             throw ProtocolViolationException("truncated MessagePack: ${e.message}", e)
         }
+    }
+
+    private companion object {
+        // The default packer starts with an 8 KiB buffer per message; WAMP messages are mostly far smaller, and the
+        // buffer grows by chunks when one is not.
+        val PACKER: MessagePack.PackerConfig = MessagePack.PackerConfig().withBufferSize(256)
     }
 
     private fun read(u: MessageUnpacker, total: Long, depth: Int): Any? {
