@@ -63,6 +63,18 @@ class AutobahnPythonInteropSpec : FunSpec({
         }
     }
 
+    for (path in listOf(paths.first { it.slug == "ws_json" }, paths.first { it.slug == "tcp_msgpack" })) {
+        test("${path.label}: a 1 MiB argument goes to an autobahn-python callee and back whole").config(enabledOrReasonIf = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }) {
+            val p = peer(path).peer
+            val procedure = "com.interop.py.${path.slug}.big.${System.nanoTime()}"
+            p.ok("register", "procedure" to procedure, "behaviour" to "echo")
+            val big = buildString(1 shl 20) { repeat(1 shl 20) { append('a' + it % 26) } }
+            client(path).using { client ->
+                withTimeout(INTEROP_WAIT) { client.call(procedure, listOf(big, "end")) }.args shouldBe listOf(big, "end")
+            }
+        }
+    }
+
     val cancelPaths = listOf(paths.first { it.slug == "ws_json" }, paths.first { it.slug == "tcp_msgpack" })
     for (path in cancelPaths) {
         val missing = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }

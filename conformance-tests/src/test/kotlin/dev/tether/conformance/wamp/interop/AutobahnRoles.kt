@@ -51,7 +51,7 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
      */
     private val sample: List<Any?> = listOf(1L, "two", 3.5, true, null, mapOf("nested" to listOf(1L, "x"))) +
         (if (peer.serializer == "json" && peer.kind == Autobahn.JS) emptyList() else listOf(ByteArray(64) { (it * 3).toByte() }))
-    private val sampleKw: Map<String, Any?> = mapOf("name" to "zoë", "n" to -7L, "big" to 9_007_199_254_740_991L, "list" to listOf(1.5, "y"))
+    private val sampleKw: Map<String, Any?> = mapOf("name" to "zoë \uD83D\uDE00", "n" to -7L, "big" to 9_007_199_254_740_991L, "list" to listOf(1.5, "y"))
 
     /** autobahn registers (echo, progressive countdown, failing); this client calls. */
     suspend fun peerAsCallee(client: Session) {
