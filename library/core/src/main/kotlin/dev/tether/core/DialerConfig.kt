@@ -24,6 +24,8 @@ import kotlin.time.toJavaDuration
  * @property sslContext a whole JDK TLS context (client certificates, a private CA, protocol limits); it takes
  * precedence over [trustManager]. Host names are still verified. Needs the Netty transport (or your own Ktor client).
  * @property transport the WebSocket stack ([WebSocketTransport.default]: Netty unless `-Dtether.transport=ktor`).
+ * @property observer told of every dial, end, message and pong of this dialer's connections (for metrics); null (the
+ * default) costs nothing.
  */
 public class DialerConfig private constructor(b: Builder) {
     public val url: String = requireNotNull(b.url) { "url is required" }
@@ -38,6 +40,7 @@ public class DialerConfig private constructor(b: Builder) {
     public val trustManager: X509TrustManager? = b.trustManager
     public val sslContext: SSLContext? = b.sslContext
     public val transport: WebSocketTransport = b.transport ?: WebSocketTransport.default()
+    public val observer: TransportObserver? = b.observer
 
     init {
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
@@ -54,7 +57,7 @@ public class DialerConfig private constructor(b: Builder) {
         it.url = url; it.headers.putAll(headers); it.tokenProvider = tokenProvider; it.staticToken = staticToken
         it.dialTimeout = dialTimeout; it.maxMessageBytes = maxMessageBytes; it.pingInterval = pingInterval
         it.pongTimeout = pongTimeout; it.outgoingFrames = outgoingFrames; it.trustManager = trustManager
-        it.sslContext = sslContext; it.transport = transport
+        it.sslContext = sslContext; it.transport = transport; it.observer = observer
     }
 
     /** Builds a [DialerConfig]; every setter returns the builder. */
@@ -71,6 +74,7 @@ public class DialerConfig private constructor(b: Builder) {
         internal var trustManager: X509TrustManager? = null
         internal var sslContext: SSLContext? = null
         internal var transport: WebSocketTransport? = null
+        internal var observer: TransportObserver? = null
 
         public fun url(url: String): Builder = apply { this.url = url }
         public fun header(name: String, value: String): Builder = apply { headers[name] = value }
@@ -91,6 +95,9 @@ public class DialerConfig private constructor(b: Builder) {
 
         /** The WebSocket stack: [WebSocketTransport.netty] (default) or [WebSocketTransport.ktor]. */
         public fun transport(transport: WebSocketTransport): Builder = apply { this.transport = transport }
+
+        /** Watches every connection of this dialer (metrics); null removes it. See [TransportObserver]. */
+        public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
         public fun build(): DialerConfig = DialerConfig(this)
     }
 

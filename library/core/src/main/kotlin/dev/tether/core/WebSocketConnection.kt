@@ -33,6 +33,9 @@ public class WebSocketConnection internal constructor(
     listener: MessageListener?,
 ) {
     @Volatile private var listener: MessageListener? = listener
+    private val observer: ObserverCalls? = config.observer?.let(::ObserverCalls)
+    /** 0 dialing, 1 open, 2 ended after being open: [TransportObserver.connected] and `closed` exactly once each. */
+    private var life = 0
     private lateinit var link: Link
     private val inbound = Channel<WsMessage>(INBOUND_QUEUE)
     private val end = CompletableDeferred<ConnectionException>()
@@ -89,15 +92,14 @@ public class WebSocketConnection internal constructor(
      * Queues one text message without suspending: false when the outgoing queue is full (call [send] to wait for
      * room). Throws the connection's end cause if it has ended.
      */
-    public fun trySend(text: String): Boolean {
-        if (end.isCompleted) throw end.getCompleted()
-        return link.trySend(OutFrame.Text(text))
-    }
+    public fun trySend(text: String): Boolean = trySendFrame(OutFrame.Text(text))
 
     /** [trySend] for a binary message. */
-    public fun trySend(bytes: ByteArray): Boolean {
+    public fun trySend(bytes: ByteArray): Boolean = trySendFrame(OutFrame.Binary(bytes))
+
+    private fun trySendFrame(frame: OutFrame): Boolean {
         if (end.isCompleted) throw end.getCompleted()
-        return link.trySend(OutFrame.Binary(bytes))
+        return link.trySend(frame).also { if (it) observer?.sent(frame) }
     }
 
     /** Java face of [send] for text: completed at once when the queue has room, else when it has. */
@@ -108,7 +110,10 @@ public class WebSocketConnection internal constructor(
 
     private fun sendAsync(frame: OutFrame): CompletableFuture<Void?> {
         // The common case needs no coroutine (and no thread hand-off): there is room in the queue.
-        if (!end.isCompleted && link.trySend(frame)) return CompletableFuture.completedFuture(null)
+        if (!end.isCompleted && link.trySend(frame)) {
+            observer?.sent(frame)
+            return CompletableFuture.completedFuture(null)
+        }
         return scope.future { sendFrame(frame); null }
     }
 
@@ -126,6 +131,7 @@ public class WebSocketConnection internal constructor(
     private suspend fun sendFrame(frame: OutFrame) {
         if (end.isCompleted) throw end.getCompleted()
         link.send(frame)
+        observer?.sent(frame)
     }
 
     /**
@@ -149,7 +155,27 @@ public class WebSocketConnection internal constructor(
 
     /** Records why the connection ended (the first cause wins) and closes [incoming]. */
     internal fun ended(cause: ConnectionException) {
-        if (end.complete(cause)) inbound.close()
+        if (end.complete(cause)) {
+            inbound.close()
+            observer?.let { o -> synchronized(o) { if (life == 1) { life = 2; o.closed(cause) } } }
+        }
+    }
+
+    /** The dial succeeded (called by [WebSocketDialer] once the connection is handed out). */
+    internal fun opened() {
+        val o = observer ?: return
+        synchronized(o) {
+            if (life != 0) return
+            life = 1
+            o.connected()
+            // Ended before the dialer got here: still one `closed` after the `connected`.
+            if (end.isCompleted) { life = 2; o.closed(end.getCompleted()) }
+        }
+    }
+
+    /** A pong answered the client's ping after [roundTripNanos]. */
+    internal fun pongReceived(roundTripNanos: Long) {
+        observer?.pong(roundTripNanos)
     }
 
     /** Why the connection ended, once it has. */
@@ -182,6 +208,7 @@ public class WebSocketConnection internal constructor(
      * or to [incoming]. When [incoming] is full the socket stops being read until its consumer catches up.
      */
     internal fun deliver(message: WsMessage) {
+        observer?.received(message)
         listener?.let { notify(it, message); return }
         var start = false
         synchronized(backlog) {
@@ -199,6 +226,7 @@ public class WebSocketConnection internal constructor(
 
     /** [deliver] for transports whose reader is a coroutine: waits for room instead of pausing the socket. */
     internal suspend fun deliverSuspending(message: WsMessage) {
+        observer?.received(message)
         listener?.let { notify(it, message); return }
         synchronized(backlog) {
             listener?.let { notify(it, message); return }

@@ -21,6 +21,7 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
     private val tokens = TokenSource(config.tokenProvider, config.staticToken)
     private val url = wsUrl(config.url)
     private val sockets = config.transport.open(config)
+    private val observer = config.observer?.let(::ObserverCalls)
 
     /**
      * Opens one WebSocket. Suspends at most [DialerConfig.dialTimeout]; throws a [ConnectionException] subclass:
@@ -37,13 +38,15 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
             withTimeoutOrNull(config.dialTimeout.toMillis()) { sockets.open(url, headers, listener) }
                 ?: throw DialTimeoutException(config.url, config.dialTimeout.toMillis())
         } catch (e: ConnectionException) {
+            observer?.dialFailed(e)
             throw e
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
-            throw DialFailedException(config.url, e)
+            throw DialFailedException(config.url, e).also { observer?.dialFailed(it) }
         }
         tokens.accepted(token)
+        connection.opened()
         return connection
     }
 

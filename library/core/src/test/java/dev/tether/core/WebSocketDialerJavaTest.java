@@ -79,6 +79,45 @@ class WebSocketDialerJavaTest {
     }
 
     @Test
+    void aJavaObserverOverridesOnlyWhatItCountsAndSeesTheTrafficAndTheEnd() throws Exception {
+        server.enqueue(echoUpgrade());
+        java.util.concurrent.atomic.AtomicLong sentBytes = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong receivedBytes = new java.util.concurrent.atomic.AtomicLong();
+        CompletableFuture<ConnectionException> closed = new CompletableFuture<>();
+        TransportObserver observer = new TransportObserver() {
+            @Override
+            public void messageSent(int bytes) {
+                sentBytes.addAndGet(bytes);
+            }
+
+            @Override
+            public void messageReceived(int bytes) {
+                receivedBytes.addAndGet(bytes);
+            }
+
+            @Override
+            public void closed(ConnectionException cause) {
+                closed.complete(cause);
+            }
+        };
+        DialerConfig config = DialerConfig.builder()
+                .url("ws://127.0.0.1:" + server.getPort() + "/connect")
+                .pingInterval(Duration.ZERO)
+                .observer(observer)
+                .build();
+        assertEquals(observer, config.toBuilder().build().getObserver());
+        try (WebSocketDialer dialer = new WebSocketDialer(config)) {
+            WebSocketConnection conn = dialer.dialAsync().get(10, TimeUnit.SECONDS);
+            conn.sendAsync("hello").get(10, TimeUnit.SECONDS);
+            assertEquals("echo:hello", ((WsMessage.Text) conn.receiveAsync().get(10, TimeUnit.SECONDS)).getText());
+            conn.closeAsync((short) 1000, "bye").get(10, TimeUnit.SECONDS);
+            assertInstanceOf(ConnectionClosedException.class, closed.get(10, TimeUnit.SECONDS));
+        }
+        assertEquals(5L, sentBytes.get());
+        assertEquals(10L, receivedBytes.get());
+    }
+
+    @Test
     void refusedCredentialsFailTheFutureWithATypedError() throws Exception {
         server.enqueue(new MockResponse.Builder().code(401).body("unauthorized\n").build());
         DialerConfig config = DialerConfig.builder().url("http://127.0.0.1:" + server.getPort() + "/connect").token("bad").build();

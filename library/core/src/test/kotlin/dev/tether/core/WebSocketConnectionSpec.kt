@@ -2,6 +2,7 @@ package dev.tether.core
 
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.longs.shouldBeGreaterThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.ktor.server.application.install
@@ -276,6 +277,64 @@ class WebSocketConnectionSpec : FunSpec({
             }
         }
 
+        test("an observer sees the connection open, every message both ways with its UTF-8 size, pongs, and one end") {
+            val observer = RecordingObserver()
+            ScriptedServer {
+                for (f in incoming) when (f) {
+                    is Frame.Text, is Frame.Binary -> outgoing.send(f.copy())
+                    is Frame.Ping -> outgoing.send(Frame.Pong(f.data)) // a raw session answers nothing itself
+                    is Frame.Close -> break
+                    else -> Unit
+                }
+            }.use { server ->
+                dialer(server.url) { observer(observer); pingInterval(Duration.ofMillis(20)) }.use { d ->
+                    val conn = d.dial()
+                    conn.send("héllo") // 6 bytes in UTF-8
+                    conn.send(byteArrayOf(1, 2, 3))
+                    withTimeout(10.seconds) { conn.incoming.receive() }
+                    withTimeout(10.seconds) { conn.incoming.receive() }
+                    withTimeout(10.seconds) { observer.pong.await() } shouldBeGreaterThan 0L
+                    conn.close()
+                    withTimeout(10.seconds) { observer.closed.await() }.shouldBeInstanceOf<ConnectionClosedException>()
+                }
+            }
+            val events = observer.events()
+            events.first() shouldBe "connected"
+            events.last() shouldBe "closed"
+            // Each direction in order; an echo may be counted before the next send returns.
+            events.filter { it.startsWith("sent") } shouldBe listOf("sent 6", "sent 3")
+            events.filter { it.startsWith("received") } shouldBe listOf("received 6", "received 3")
+            events.size shouldBe 6
+        }
+
+        test("a refused dial is one dialFailed with its cause, and no connected or closed") {
+            val observer = RecordingObserver()
+            ScriptedServer { }.use { server ->
+                dialer(server.url.replace("/ws", "/nowhere")) { observer(observer) }.use { d ->
+                    val e = shouldThrow<HandshakeRejectedException> { d.dial() }
+                    observer.events() shouldBe listOf("dialFailed ${e.status}")
+                }
+            }
+        }
+
+        test("an observer that throws neither breaks the connection nor reaches the caller") {
+            val throwing = object : TransportObserver {
+                override fun connected() = throw IllegalStateException("observer bug")
+                override fun messageSent(bytes: Int) = throw IllegalStateException("observer bug")
+                override fun messageReceived(bytes: Int) = throw IllegalStateException("observer bug")
+            }
+            ScriptedServer {
+                for (f in incoming) if (f is Frame.Text) outgoing.send(f.copy()) else if (f is Frame.Close) break
+            }.use { server ->
+                dialer(server.url) { observer(throwing) }.use { d ->
+                    val conn = d.dial()
+                    conn.send("x")
+                    (withTimeout(10.seconds) { conn.incoming.receive() } as WsMessage.Text).text shouldBe "x"
+                    conn.close()
+                }
+            }
+        }
+
         test("a refused upgrade keeps its status: 401 is AuthenticationFailed, 503 carries Retry-After") {
             val server = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
                 routing {
@@ -305,3 +364,17 @@ class WebSocketConnectionSpec : FunSpec({
         WebSocketDialer.wsUrl("http://h/p") shouldBe "ws://h/p"
     }
 })
+
+/** Records what a [TransportObserver] is told, in order (pongs apart: their number depends on timing). */
+private class RecordingObserver : TransportObserver {
+    private val events = java.util.Collections.synchronizedList(ArrayList<String>())
+    val pong = CompletableDeferred<Long>()
+    val closed = CompletableDeferred<ConnectionException>()
+    fun events(): List<String> = synchronized(events) { events.toList() }
+    override fun connected() { events += "connected" }
+    override fun dialFailed(cause: ConnectionException) { events += "dialFailed ${(cause as? HandshakeRejectedException)?.status ?: cause::class.simpleName}" }
+    override fun closed(cause: ConnectionException) { events += "closed"; closed.complete(cause) }
+    override fun messageReceived(bytes: Int) { events += "received $bytes" }
+    override fun messageSent(bytes: Int) { events += "sent $bytes" }
+    override fun pongReceived(roundTripNanos: Long) { pong.complete(roundTripNanos) }
+}

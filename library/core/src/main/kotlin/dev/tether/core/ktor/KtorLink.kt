@@ -179,9 +179,11 @@ internal class KtorLink(
             delay(interval)
             val payload = pingsSent.incrementAndGet().toString().encodeToByteArray()
             session.outgoing.send(Frame.Ping(payload))
+            val pingedAt = System.nanoTime()
             val answered = withTimeoutOrNull(timeout) {
                 while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
             }
+            if (answered != null) connection.pongReceived(System.nanoTime() - pingedAt)
             if (answered == null) {
                 val expired = KeepAliveExpiredException(timeout)
                 connection.ended(expired) // first, so the peer's echo of our close cannot claim to be the cause

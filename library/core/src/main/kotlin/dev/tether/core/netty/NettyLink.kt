@@ -191,6 +191,7 @@ internal class NettyLink(
     private inner class KeepAlive(private val interval: Long, private val timeout: Long) {
         private var sent = 0L
         private var awaiting: ByteArray? = null
+        private var pingedAt = 0L
         private var timer: ScheduledFuture<*>? = null
 
         fun schedule() {
@@ -201,6 +202,7 @@ internal class NettyLink(
             if (!channel.isActive || connection.endCause != null) return
             val payload = (++sent).toString().encodeToByteArray()
             awaiting = payload
+            pingedAt = System.nanoTime()
             channel.writeAndFlush(PingWebSocketFrame(Unpooled.wrappedBuffer(payload)), channel.voidPromise())
             timer = loop.schedule(::expire, timeout, TimeUnit.MILLISECONDS)
         }
@@ -210,6 +212,7 @@ internal class NettyLink(
             if (!ByteBufUtil.getBytes(data).contentEquals(expected)) return // a late pong of an earlier ping
             awaiting = null
             timer?.cancel(false)
+            connection.pongReceived(System.nanoTime() - pingedAt)
             schedule()
         }
 
