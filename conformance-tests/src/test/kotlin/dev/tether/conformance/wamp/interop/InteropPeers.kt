@@ -67,7 +67,13 @@ object InteropPeers {
     val autobahnPythonVersion: String? get() = pythonProbe["autobahn"]
 
     // On a machine where .ci/run installs the peers, "missing" means the install failed: run and fail loudly.
-    private fun enforced(reason: String?): String? = if (reason != null && installable) null else reason
+    private fun enforced(reason: String?): String? {
+        if (reason == null || installable) return null
+        if (reported.add(reason)) System.err.println("WAMP interop tests skipped: $reason")
+        return reason
+    }
+
+    private val reported = java.util.Collections.synchronizedSet(HashSet<String>())
 
     private fun onPath(name: String): String? =
         System.getenv("PATH").orEmpty().split(File.pathSeparator).map { File(it, name) }.firstOrNull { it.canExecute() }?.path
