@@ -116,6 +116,7 @@ public class Session private constructor(
     /** Java face of [dispatcher]: the I/O thread as an executor. */
     public val executor: Executor get() = dispatcher.asExecutor()
     private val requestIds = AtomicLong(0)
+    private val counters = SessionCounters()
     private val pending = ConcurrentHashMap<Long, Pending>()
     private val registrations = ConcurrentHashMap<Long, RegistrationEntry>()
     private val procedures = ConcurrentHashMap<String, Long>()
@@ -126,8 +127,20 @@ public class Session private constructor(
     private val closing = AtomicBoolean(false)
     private val ended = CompletableDeferred<String>()
 
+    private val endClaimed = AtomicBoolean(false)
     private val endReasonRef = java.util.concurrent.atomic.AtomicReference<String?>(null)
     private val endReason: String get() = endReasonRef.get() ?: ""
+
+    /** What ended the session: the transport's failure, a protocol error, or null (GOODBYE, ABORT, close). */
+    @Volatile internal var endCause: Exception? = null
+        private set
+
+    /** True once the session ended because its connection failed. */
+    internal val connectionLost: Boolean get() = endCause.let { it != null && it !is WampException }
+
+    private fun endedError(): SessionClosedException =
+        if (connectionLost) ConnectionLostException("WAMP session $id has ended: $endReason", endCause)
+        else SessionClosedException("WAMP session $id has ended: $endReason")
 
     /** The session id the router assigned. */
     public val id: Long = welcome.session
@@ -348,10 +361,18 @@ public class Session private constructor(
             log.debug("WAMP session {}: EVENT for unknown subscription {} dropped", id, m.subscription)
             return
         }
-        // Unlimited: the read loop never waits for a slow handler; per-subscription order is kept.
+        // Bounded (SessionConfig.eventBuffer): the read path never waits for a slow handler; order is kept.
         val event = Event(m.subscription, m.publication, m.args, m.kwargs, m.details)
         event.subscribedTopic = sub.topic
-        sub.events.trySend(event)
+        val sent = sub.events.trySend(event)
+        when {
+            sent.isSuccess -> counters.queued()
+            !sent.isClosed -> {
+                val drops = counters.dropped(sub.topic)
+                // Once per thousand drops of a topic: a handler that cannot keep up would flood the log.
+                if (drops % 1000 == 1L) log.warn("WAMP session {}: the handler of {} is {} events behind; dropped {} events of it so far", id, sub.topic, config.eventBuffer, drops)
+            }
+        }
     }
 
     private fun invoke(m: InvocationMessage) {
@@ -389,7 +410,7 @@ public class Session private constructor(
                 try {
                     peer.send(Yield(m.request, r.options + ("progress" to true), r.args, r.kwargs))
                 } catch (e: ConnectionException) {
-                    throw SessionClosedException("WAMP session $id: connection lost while sending progress", e)
+                    throw ConnectionLostException("WAMP session $id: connection lost while sending progress", e)
                 }
             }
         }
@@ -479,11 +500,16 @@ public class Session private constructor(
         registrations.remove(regId)?.let { procedures.remove(it.procedure, regId) }
     }
 
-    /** Ends the session for [reason] (the first call wins); pending requests fail with [cause] as the cause. */
+    /**
+     * Ends the session for [reason] (the first call wins); pending requests fail with [cause] as the cause, as
+     * [ConnectionLostException] when the connection failed (a cause that is not a protocol error).
+     */
     private fun end(reason: String, cause: Exception? = null) {
-        if (!endReasonRef.compareAndSet(null, reason)) return
+        if (!endClaimed.compareAndSet(false, true)) return
+        endCause = cause // before the reason, so whoever sees the reason sees the cause
+        endReasonRef.set(reason)
         ended.complete(reason)
-        val error = SessionClosedException("WAMP session $id ended: $reason", cause)
+        val error = if (connectionLost) ConnectionLostException("WAMP session $id ended: $reason", cause) else SessionClosedException("WAMP session $id ended: $reason", cause)
         for (p in pending.values) p.reply.completeExceptionally(error)
         pending.clear()
         // A streaming handler waiting for chunks learns that none will come.
@@ -516,7 +542,7 @@ public class Session private constructor(
         onReply: ((Message) -> Unit)? = null,
         build: (Long) -> Message,
     ): Message {
-        if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+        if (endReasonRef.get() != null) throw endedError()
         val requestId = nextRequestId()
         val reply = CompletableDeferred<Message>()
         pending[requestId] = Pending(requestType, reply, progress, onReply)
@@ -524,7 +550,7 @@ public class Session private constructor(
         var sent = false
         try {
             // end() publishes its reason before failing pending requests: one of us sees the other.
-            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            if (endReasonRef.get() != null) throw endedError()
             peer.send(build(requestId))
             sent = true
             if (timeout == null) return reply.await()
@@ -539,7 +565,7 @@ public class Session private constructor(
             if (cancelOnAbandon && sent) withContext(NonCancellable) { cancelAndAwaitError(requestId, reply, cancelMode) }
             throw e
         } catch (e: ConnectionException) {
-            throw SessionClosedException("WAMP session $id: connection lost while sending $name", e)
+            throw ConnectionLostException("WAMP session $id: connection lost while sending $name", e)
         } finally {
             pending.remove(requestId)
         }
@@ -715,7 +741,7 @@ public class Session private constructor(
         options: CallOptions = CallOptions.DEFAULT,
         onProgress: (suspend (CallResult) -> Unit)? = null,
     ): CallResult {
-        if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+        if (endReasonRef.get() != null) throw endedError()
         val cancelMode = options.cancelMode ?: config.cancelMode
         val receive = if (onProgress != null) mapOf("receive_progress" to true) else emptyMap()
         val firstOptions = WampValues.normalizeMap(options.toMap()) - "progress" - "receive_progress" + receive
@@ -736,12 +762,12 @@ public class Session private constructor(
                 last -> receive
                 else -> receive + ("progress" to true)
             }
-            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            if (endReasonRef.get() != null) throw endedError()
             val message = Call(requestId, opts, procedure, WampValues.normalize(chunk.args) as List<Any?>, WampValues.normalizeMap(chunk.kwargs))
             try {
                 peer.send(message)
             } catch (e: ConnectionException) {
-                throw SessionClosedException("WAMP session $id: connection lost while sending CALL", e)
+                throw ConnectionLostException("WAMP session $id: connection lost while sending CALL", e)
             } catch (e: CancellationException) {
                 started.set(true) // it may have gone out
                 throw e
@@ -973,11 +999,11 @@ public class Session private constructor(
         val normalizedKwargs = WampValues.normalizeMap(kwargs)
         val opts = WampValues.normalizeMap(options)
         if (opts["acknowledge"] != true) {
-            if (endReasonRef.get() != null) throw SessionClosedException("WAMP session $id has ended: $endReason")
+            if (endReasonRef.get() != null) throw endedError()
             try {
                 peer.send(Publish(nextRequestId(), opts, topic, normalizedArgs, normalizedKwargs))
             } catch (e: ConnectionException) {
-                throw SessionClosedException("WAMP session $id: connection lost while publishing", e)
+                throw ConnectionLostException("WAMP session $id: connection lost while publishing", e)
             }
             return null
         }
@@ -1018,7 +1044,8 @@ public class Session private constructor(
 
     /**
      * Subscribes [handler] to [topic] (options such as `match`) and returns the subscription id. Events of this
-     * subscription reach the handler one at a time, in arrival order, on [Dispatchers.Default].
+     * subscription reach the handler one at a time, in arrival order, on [Dispatchers.Default]. At most
+     * [SessionConfig.eventBuffer] wait for it; later ones are dropped and counted in [stats].
      */
     @JvmSynthetic
     public suspend fun subscribe(
@@ -1031,7 +1058,7 @@ public class Session private constructor(
         val install: (Message) -> Unit = { m ->
             // The router reuses one subscription per topic: the first handler keeps it.
             if (m is Subscribed && subscriptions[m.subscription] == null) {
-                val events = Channel<Event>(Channel.UNLIMITED)
+                val events = Channel<Event>(config.eventBuffer)
                 val job = scope.launch(handlerContext + CoroutineName("wamp-events-$topic")) {
                     for (event in events) {
                         try {
@@ -1096,6 +1123,9 @@ public class Session private constructor(
 
     /** The subscription id for [topic], or null when not subscribed. */
     public fun subscriptionId(topic: String): Long? = topics[topic]
+
+    /** What this session received and dropped so far (events dropped for slow handlers: [SessionConfig.eventBuffer]). */
+    public fun stats(): SessionStats = counters.snapshot()
 
     // ---------------------------------------------------------------- lifecycle
 

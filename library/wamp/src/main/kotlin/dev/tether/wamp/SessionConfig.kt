@@ -95,12 +95,20 @@ public class SessionConfig private constructor(b: Builder) {
      */
     public val invocationChunkBuffer: Int = b.invocationChunkBuffer
 
+    /**
+     * How many events of one subscription may wait for its handler (default 4096). The session reads its connection
+     * without waiting for handlers; an event that finds its subscription's queue full is dropped, logged and counted
+     * in [Session.stats]. Memory stays bounded however slow a handler is.
+     */
+    public val eventBuffer: Int = b.eventBuffer
+
     init {
         require(realm.isNotBlank()) { "realm is required" }
         require(!responseTimeout.isNegative && !responseTimeout.isZero) { "responseTimeout must be positive" }
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
         require(recvLimit >= 0) { "recvLimit must not be negative" }
         require(invocationChunkBuffer >= 1) { "invocationChunkBuffer must be at least 1, was $invocationChunkBuffer" }
+        require(eventBuffer >= 1) { "eventBuffer must be at least 1, was $eventBuffer" }
     }
 
     /** The effective inbound limit: [recvLimit] or 16 MiB. */
@@ -119,6 +127,7 @@ public class SessionConfig private constructor(b: Builder) {
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
         it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext
         it.socketDialer = socketDialer; it.logger = logger; it.invocationChunkBuffer = invocationChunkBuffer
+        it.eventBuffer = eventBuffer
     }
 
     /** Builds a [SessionConfig]; every setter returns the builder. */
@@ -140,6 +149,7 @@ public class SessionConfig private constructor(b: Builder) {
         internal var socketDialer: SocketDialer? = null
         internal var logger: Logger? = null
         internal var invocationChunkBuffer: Int = 256
+        internal var eventBuffer: Int = 4096
 
         /** Adds one HELLO detail. */
         public fun helloDetail(key: String, value: Any?): Builder = apply { helloDetails[key] = value }
@@ -187,6 +197,8 @@ public class SessionConfig private constructor(b: Builder) {
         public fun cancelMode(mode: CancelMode): Builder = apply { cancelMode = mode }
         /** Sets [SessionConfig.invocationChunkBuffer] (at least 1). */
         public fun invocationChunkBuffer(chunks: Int): Builder = apply { invocationChunkBuffer = chunks }
+        /** Sets [SessionConfig.eventBuffer] (at least 1). */
+        public fun eventBuffer(events: Int): Builder = apply { eventBuffer = events }
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }

@@ -130,6 +130,7 @@ internal class RouterSession(
         val hello = withTimeoutOrNull(router.options.helloTimeout.toKotlinDuration()) { peer.receive() }
             ?: return abort("wamp.error.protocol_violation", "no HELLO within ${router.options.helloTimeout.toMillis()} ms")
         if (hello !is Hello) return abort("wamp.error.protocol_violation", "expected HELLO")
+        router.faults.takeRefusal()?.let { return abort(it, "join refused by the router's fault controls") }
         helloDetails = hello.details
         val realm = router.realm(hello.realm) ?: return abort("wamp.error.no_such_realm", "no realm ${hello.realm}")
         id = router.newSessionId()

@@ -58,7 +58,7 @@ import kotlin.time.toKotlinDuration
  * 127.0.0.1. With [WampRouterOptions.tls] it also
  * serves `wss` ([wssUrl]) and RawSocket over TLS ([tcpsUrl]) with the [WampRouterTls] test certificate.
  *
- * [faults] drops sessions, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
+ * [faults] drops sessions, refuses joins, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
  * credential (existing sessions stay, new logins with the old one fail). [connectLocal] attaches an in-process
  * client with no socket and no serialization.
  *
@@ -305,6 +305,42 @@ public class WampRouterFaults internal constructor(private val router: WampRoute
      */
     public fun dropSessions(): Int = runBlocking {
         router.liveSessions().count { it.terminate() && !it.refused }
+    }
+
+    /**
+     * Closes the connection of the joined session [sessionId] at once, without GOODBYE, leaving the others. True when
+     * this call closed it; false when no such session is joined (or an earlier drop closed it).
+     */
+    public fun dropSession(sessionId: Long): Boolean = runBlocking {
+        router.liveSessions().filter { it.realm != null && it.id == sessionId }.count { it.terminate() } > 0
+    }
+
+    private val refusals = java.util.concurrent.atomic.AtomicInteger(0)
+
+    @Volatile
+    private var refusalReason: String = "wamp.error.system_shutdown"
+
+    /**
+     * Answers the next [count] joins (HELLO, on any transport and realm) with ABORT [reason] instead of WELCOME, as a
+     * router that is shutting down or overloaded would: clients see a failed join. 0 cancels what is left.
+     */
+    @JvmOverloads
+    public fun refuseJoins(count: Int, reason: String = "wamp.error.system_shutdown") {
+        require(count >= 0) { "count must not be negative" }
+        refusalReason = reason
+        refusals.set(count)
+    }
+
+    /** Joins still to be refused ([refuseJoins]). */
+    public val pendingRefusals: Int get() = refusals.get()
+
+    /** The ABORT reason for this join when it is to be refused, else null (takes one refusal). */
+    internal fun takeRefusal(): String? {
+        while (true) {
+            val left = refusals.get()
+            if (left <= 0) return null
+            if (refusals.compareAndSet(left, left - 1)) return refusalReason
+        }
     }
 
     /** Stops (or resumes) answering RawSocket PINGs on current and future connections: keepalive expiry. */

@@ -1,0 +1,527 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.wamp
+
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionState
+import dev.tether.core.ConnectionStatus
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.async
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.getAndUpdate
+import kotlinx.coroutines.future.await
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.selects.select
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeoutOrNull
+import org.slf4j.LoggerFactory
+import java.time.Duration
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.function.Consumer
+import java.util.function.Function
+import kotlin.time.Duration.Companion.nanoseconds
+import kotlin.time.toKotlinDuration
+
+/**
+ * A WAMP session that survives connection loss: it joins [url]'s realm, and whenever the connection is lost (or the
+ * router ends the session) it reconnects under its [ReconnectPolicy], joins again with the same realm and
+ * authentication, and re-registers every procedure and re-subscribes every topic it had, with their options and
+ * handlers, before it reports [ConnectionState.CONNECTED] again.
+ *
+ * * Calls, publishes and acknowledgements in flight when the connection drops fail with
+ *   [ConnectionLostException] (whether a call took effect is unknown, so nothing is repeated on its own).
+ *   An operation started while the session is down waits up to [ReconnectPolicy.joinWait] for the rejoin.
+ * * [state], [events] (Kotlin) and [onState], [onEvent] (Java) report every transition with tether-core's
+ *   [ConnectionEvent]s: `Connecting(attempt)`, `Connected` once joined and restored, `DialFailed` for a failed
+ *   attempt and `Disconnected` for a lost session (each with the wait before the next attempt), and `Closed`.
+ * * After [ReconnectPolicy.maxAttempts] consecutive failed attempts the client closes; operations then fail with
+ *   [ReconnectExhaustedException]. [close] leaves the realm and stops reconnecting.
+ * * Keepalive: without a dead-peer bound a half-open connection would never be noticed, so when the
+ *   [SessionConfig] has no [SessionConfig.pingInterval] the client pings every 30 s (pong within
+ *   [SessionConfig.pongTimeout]).
+ *
+ * Handlers run as on [Session] (see [SessionConfig.handlerExecutor]). Events published while the session is down
+ * are not delivered. Everything else a [Session] offers is on [session], the currently joined one; what is
+ * registered or subscribed directly there is not restored.
+ *
+ * ```
+ * val client = WampClient.connect("ws://127.0.0.1:8080/ws", SessionConfig("realm1"))
+ * client.register("com.example.add") { inv -> InvokeResult.of((inv.args[0] as Long) + (inv.args[1] as Long)) }
+ * ```
+ */
+public class WampClient @JvmOverloads constructor(
+    /** The router's URL, as for [Session.connect]. */
+    public val url: String,
+    config: SessionConfig,
+    /** How this client reconnects. */
+    public val policy: ReconnectPolicy = ReconnectPolicy.DEFAULT,
+) : AutoCloseable {
+    /** The configuration each session joins with: the caller's, with keepalive on. */
+    private val config: SessionConfig =
+        if (config.pingInterval.isZero) config.toBuilder().pingInterval(DEFAULT_PING_INTERVAL).build() else config
+
+    private val log = config.logger ?: LoggerFactory.getLogger(WampClient::class.java)
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-client"))
+    private val status = ConnectionStatus(scope)
+    private val live = MutableStateFlow<Session?>(null)
+    private val closing = AtomicBoolean(false)
+    private val closedReported = AtomicBoolean(false)
+
+    /** Completed with the error every later operation gets once the client is finished (closed or gave up). */
+    private val terminal = CompletableDeferred<WampException>()
+
+    /** What is restored on every new session, and the lock that keeps the live session and them in step. */
+    private val restorables = Restorables()
+    private val restoreLock = Mutex()
+    private val description = url.substringBefore('?')
+
+    @Volatile private var loop: Job? = null
+
+    /** The connection state (conflated view). */
+    public val state: StateFlow<ConnectionState> get() = status.state
+
+    /** Every connection event from the moment collection starts, in order, none dropped. */
+    public val events: Flow<ConnectionEvent> get() = status.events
+
+    /** Java: calls [listener] with every connection event from now on, in order, on a library thread. */
+    public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
+
+    /** Java: calls [listener] with the state after every transition, in order, on a library thread. */
+    public fun onState(listener: Consumer<ConnectionState>): AutoCloseable = status.onState(listener)
+
+    /** The currently joined session, or null while connecting or backing off. */
+    public val session: Session? get() = live.value?.takeIf { it.isOpen }
+
+    /** Procedures this client keeps registered, in registration order. */
+    public val procedures: List<String> get() = restorables.procedures()
+
+    /** Topics this client keeps subscribed, in subscription order. */
+    public val topics: List<String> get() = restorables.topics()
+
+    private val started = AtomicBoolean(false)
+
+    private fun launch(first: CompletableDeferred<Unit>?): Boolean {
+        if (!started.compareAndSet(false, true)) return false
+        if (closing.get()) {
+            first?.completeExceptionally(SessionClosedException("WAMP client $description is closed"))
+            return true
+        }
+        loop = scope.launch(CoroutineName("wamp-reconnect")) { run(first) }
+        return true
+    }
+
+    /**
+     * Starts connecting in the background, retrying under [policy] from the first attempt, and returns at once
+     * (subscribe to [events] before, to see every one). Watch [state] or use [awaitSession] to know when it is
+     * joined. Does nothing when already started.
+     */
+    public fun start(): WampClient = apply { launch(null) }
+
+    /**
+     * Connects and joins, then keeps the session joined under [policy]. The first attempt must succeed: its failure
+     * is thrown (as [Session.connect] throws), and the client is then closed, so a wrong URL, realm or credential
+     * fails fast. Throws IllegalStateException when already started.
+     */
+    @JvmSynthetic
+    public suspend fun connect(): WampClient {
+        val first = CompletableDeferred<Unit>()
+        check(launch(first)) { "WampClient for $description was already started" }
+        try {
+            first.await()
+        } catch (e: CancellationException) {
+            withContext(NonCancellable) { closeAndJoin() }
+            throw e
+        }
+        return this
+    }
+
+    /** Java face of [connect]. */
+    public fun connectAsync(): CompletableFuture<WampClient> = CoroutineScope(Dispatchers.Default).future { connect() }
+
+    // ---------------------------------------------------------------- the reconnect loop
+
+    private suspend fun run(first: CompletableDeferred<Unit>?) {
+        val schedule = policy.backoff.newSchedule()
+        var attempt = 0
+        var failures = 0
+        while (true) {
+            attempt++
+            status.emit(ConnectionEvent.Connecting(attempt))
+            val session = try {
+                joinAndRestore()
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                if (first != null && !first.isCompleted) {
+                    // connect(): the first attempt must succeed; its failure is the caller's.
+                    finish(e as? WampException ?: ConnectionLostException("could not connect to $description: ${e.message}", e), e)
+                    first.completeExceptionally(e)
+                    return
+                }
+                failures++
+                if (policy.maxAttempts in 1..failures) return giveUp(failures, e)
+                val wait = schedule.nextDelayAfterFailedDial()
+                log.info("WAMP client {}: attempt {} failed ({}); retrying in {} ms", description, attempt, e.message, wait.inWholeMilliseconds)
+                pause(wait, ConnectionEvent.DialFailed(e, wait.inWholeMilliseconds))
+                continue
+            }
+            first?.complete(Unit)
+            attempt = 0
+            val since = System.nanoTime()
+            status.emit(ConnectionEvent.Connected(description))
+            log.info("WAMP client {}: joined {} as session {}", description, config.realm, session.id)
+            val reason = session.awaitDone()
+            live.compareAndSet(session, null)
+            if (closing.get()) return
+            val lived = (System.nanoTime() - since).nanoseconds
+            val wait = schedule.nextDelayAfterDrop(lived)
+            // A session that dropped at once counts as a failed attempt (the schedule backs off for it too).
+            failures = if (wait.isPositive()) failures + 1 else 0
+            val cause = if (session.connectionLost) ConnectionLostException("WAMP session ${session.id} ended: $reason", session.endCause)
+            else SessionClosedException("WAMP session ${session.id} ended: $reason", session.endCause)
+            if (policy.maxAttempts in 1..failures) return giveUp(failures, cause)
+            log.info("WAMP client {}: session {} ended ({}); reconnecting in {} ms", description, session.id, reason, wait.inWholeMilliseconds)
+            pause(wait, ConnectionEvent.Disconnected(cause, wait.inWholeMilliseconds))
+        }
+    }
+
+    /**
+     * Reports [event] and waits [wait] in [ReconnectPolicy.waitContext]. The wait is set up before the event goes
+     * out, so whoever reacts to the event (a test advancing virtual time) finds the timer already running.
+     */
+    private suspend fun pause(wait: kotlin.time.Duration, event: ConnectionEvent) {
+        val elapsed = CompletableDeferred<Unit>()
+        // Not a child of this coroutine: cancelling the wait (close) must not depend on the wait context running
+        // the timer's cancellation (a test dispatcher runs nothing until its scheduler is advanced).
+        val timer = CoroutineScope(policy.waitContext).launch(start = CoroutineStart.UNDISPATCHED) {
+            if (wait.isPositive()) delay(wait)
+            elapsed.complete(Unit)
+        }
+        status.emit(event)
+        try {
+            elapsed.await()
+        } finally {
+            timer.cancel()
+        }
+    }
+
+    /**
+     * One attempt: connect, join, restore every registration and subscription, then publish the session as live,
+     * all under [restoreLock] so that no register or subscribe of the caller's runs in between.
+     */
+    private suspend fun joinAndRestore(): Session {
+        val session = Session.connect(url, config)
+        try {
+            restoreLock.withLock {
+                restorables.restoreOn(session)
+                live.value = session
+            }
+        } catch (e: Throwable) {
+            withContext(NonCancellable) { runCatching { session.leave() } }
+            throw e
+        }
+        return session
+    }
+
+    private fun giveUp(attempts: Int, cause: Throwable) {
+        val error = ReconnectExhaustedException(attempts, cause)
+        log.warn("WAMP client {}: {}", description, error.message)
+        finish(error, error)
+    }
+
+    /** The client is finished: later operations fail with [error]; the one Closed event says [cause]. */
+    private fun finish(error: WampException, cause: Throwable?) {
+        terminal.complete(error)
+        closing.set(true)
+        if (closedReported.compareAndSet(false, true)) {
+            status.emit(ConnectionEvent.Closed(cause))
+            status.complete()
+        }
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    /**
+     * The joined session: at once when there is one, else the next one within [ReconnectPolicy.joinWait]; throws
+     * [ConnectionLostException] when none comes in time, or the client's end ([SessionClosedException] after
+     * [close], [ReconnectExhaustedException]).
+     */
+    @JvmSynthetic
+    public suspend fun awaitSession(): Session {
+        live.value?.let { if (it.isOpen) return it }
+        if (terminal.isCompleted) throw terminal.getCompleted()
+        val wait = policy.joinWait.toKotlinDuration()
+        return withTimeoutOrNull(wait) {
+            coroutineScope {
+                val next = async { live.first { it != null && it.isOpen }!! }
+                select {
+                    next.onAwait { it }
+                    terminal.onAwait { next.cancel(); throw it }
+                }
+            }
+        } ?: throw ConnectionLostException("WAMP client $description: not joined within ${policy.joinWait.toMillis()} ms (the connection is down)")
+    }
+
+    /** Java face of [awaitSession]. */
+    public fun sessionAsync(): CompletableFuture<Session> = javaFuture { awaitSession() }
+
+    /** Calls [procedure] on the joined session ([Session.call]); fails with [ConnectionLostException] if it drops. */
+    @JvmSynthetic
+    public suspend fun call(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: CallOptions = CallOptions.DEFAULT,
+    ): CallResult = awaitSession().call(procedure, args, kwargs, options)
+
+    /** Java face of [call]; cancelling the future sends CANCEL. */
+    @JvmOverloads
+    public fun callAsync(
+        procedure: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: CallOptions = CallOptions.DEFAULT,
+    ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
+
+    /** Publishes on the joined session ([Session.publish]); the publication id when acknowledged, else null. */
+    @JvmSynthetic
+    public suspend fun publish(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+    ): Long? = awaitSession().publish(topic, args, kwargs, options)
+
+    /** Java face of [publish]. */
+    @JvmOverloads
+    public fun publishAsync(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+    ): CompletableFuture<Long?> = javaFuture { publish(topic, args, kwargs, options) }
+
+    /**
+     * Registers [handler] for [procedure] with [options], now and on every later session, and returns the current
+     * session's registration id (it changes with each session: [Session.registrationId]). A procedure can be
+     * registered once per client ([WampErrorException] `wamp.error.procedure_already_exists` otherwise). If the
+     * connection drops before the router answers, the registration is made on the next session.
+     */
+    @JvmSynthetic
+    public suspend fun register(
+        procedure: String,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+        handler: suspend (Invocation) -> InvokeResult,
+    ): Long = add(Restorable.Registration(procedure) { s -> s.register(procedure, options, handler) })
+
+    /** Java face of [register]: the handler returns a future of the result (fail it with [RpcException]). */
+    @JvmOverloads
+    public fun registerAsync(
+        procedure: String,
+        handler: Function<Invocation, CompletableFuture<InvokeResult>>,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+    ): CompletableFuture<Long> = javaFuture {
+        add(Restorable.Registration(procedure) { s -> s.registerAsync(procedure, handler, options).await() })
+    }
+
+    /**
+     * Subscribes [handler] to [topic] with [options], now and on every later session, and returns the current
+     * session's subscription id. A topic can be subscribed once per client.
+     */
+    @JvmSynthetic
+    public suspend fun subscribe(
+        topic: String,
+        options: SubscribeOptions = SubscribeOptions.DEFAULT,
+        handler: suspend (Event) -> Unit,
+    ): Long = add(Restorable.Subscription(topic) { s -> s.subscribe(topic, options, handler) })
+
+    /** Java face of [subscribe]; [handler] runs on the handler executor, one event at a time. */
+    @JvmOverloads
+    public fun subscribeAsync(
+        topic: String,
+        handler: Consumer<Event>,
+        options: SubscribeOptions = SubscribeOptions.DEFAULT,
+    ): CompletableFuture<Long> = javaFuture {
+        add(Restorable.Subscription(topic) { s -> s.subscribeAsync(topic, handler, options).await() })
+    }
+
+    private suspend fun add(r: Restorable): Long {
+        while (true) {
+            val s = awaitSession()
+            restoreLock.withLock {
+                if (live.value !== s || !s.isOpen) return@withLock // replaced meanwhile: try the new one
+                restorables.checkAbsent(r)
+                try {
+                    val id = r.apply(s)
+                    restorables.add(r)
+                    return id
+                } catch (e: SessionClosedException) {
+                    // The session ended under it (connection lost, router GOODBYE): the next one gets it.
+                    if (closing.get()) throw if (terminal.isCompleted) terminal.getCompleted() else e
+                    log.debug("WAMP client {}: session ended while adding the {}; retrying on the next session", description, r)
+                }
+            }
+        }
+    }
+
+    /** Stops keeping [procedure] registered and unregisters it from the joined session, if any. */
+    @JvmSynthetic
+    public suspend fun unregister(procedure: String) {
+        remove(restorables.registration(procedure)) { it.unregister(procedure) }
+    }
+
+    /** Java face of [unregister]. */
+    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = javaFuture { unregister(procedure); null }
+
+    /** Stops keeping [topic] subscribed and unsubscribes it on the joined session, if any. */
+    @JvmSynthetic
+    public suspend fun unsubscribe(topic: String) {
+        remove(restorables.subscription(topic)) { it.unsubscribe(topic) }
+    }
+
+    /** Java face of [unsubscribe]. */
+    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = javaFuture { unsubscribe(topic); null }
+
+    private suspend fun remove(r: Restorable, undo: suspend (Session) -> Unit) {
+        restoreLock.withLock {
+            restorables.remove(r)
+            // On a live session it is undone there; otherwise the next session simply never gets it.
+            val s = live.value?.takeIf { it.isOpen } ?: return
+            try {
+                undo(s)
+            } catch (e: SessionClosedException) {
+                log.debug("WAMP client {}: session ended while removing the {}", description, r)
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /**
+     * Stops reconnecting and leaves the realm (GOODBYE, bounded by twice the response timeout), then releases
+     * everything the client started. Operations then fail with [SessionClosedException] (or, after the client gave
+     * up, [ReconnectExhaustedException]). Idempotent.
+     */
+    @JvmSynthetic
+    public suspend fun closeAndJoin() {
+        closing.set(true)
+        terminal.complete(SessionClosedException("WAMP client $description is closed"))
+        loop?.cancelAndJoin()
+        live.getAndUpdate { null }?.let { withContext(NonCancellable) { it.leave() } }
+        finish(terminal.getCompleted(), null)
+        scope.coroutineContext[Job]!!.cancelAndJoin()
+    }
+
+    /** Java face of [closeAndJoin]. */
+    public fun closeAsync(): CompletableFuture<Void?> = CoroutineScope(Dispatchers.Default).future { closeAndJoin(); null }
+
+    /** Blocking [closeAndJoin] for try-with-resources. */
+    override fun close(): Unit = runBlocking { closeAndJoin() }
+
+    override fun toString(): String = "WampClient($description, realm=${config.realm}, ${state.value})"
+
+    /** As [Session]'s Java faces: runs in the caller's thread until it waits; cancelling the future cancels it. */
+    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
+        if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted())
+        else scope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
+
+    public companion object {
+        /** The keepalive interval used when the [SessionConfig] sets none. */
+        @JvmField
+        public val DEFAULT_PING_INTERVAL: Duration = Duration.ofSeconds(30)
+
+        /** `WampClient(url, config, policy).connect()`: connects, the first attempt must succeed (see [connect]). */
+        @JvmSynthetic
+        public suspend fun connect(url: String, config: SessionConfig, policy: ReconnectPolicy = ReconnectPolicy.DEFAULT): WampClient =
+            WampClient(url, config, policy).connect()
+
+        /** Java face of [connect]. */
+        @JvmStatic
+        @JvmOverloads
+        public fun connectAsync(url: String, config: SessionConfig, policy: ReconnectPolicy = ReconnectPolicy.DEFAULT): CompletableFuture<WampClient> =
+            WampClient(url, config, policy).connectAsync()
+    }
+}
+
+/** A registration or subscription a [WampClient] makes on every session; [apply] makes it on one. */
+internal sealed class Restorable(val key: String, val apply: suspend (Session) -> Long) {
+    class Registration(procedure: String, apply: suspend (Session) -> Long) : Restorable(procedure, apply) {
+        override fun toString(): String = "registration of $key"
+    }
+
+    class Subscription(topic: String, apply: suspend (Session) -> Long) : Restorable(topic, apply) {
+        override fun toString(): String = "subscription to $key"
+    }
+}
+
+/** The client's registrations and subscriptions, in the order they were made; guarded by the client's lock. */
+internal class Restorables {
+    private val registrations = LinkedHashMap<String, Restorable.Registration>()
+    private val subscriptions = LinkedHashMap<String, Restorable.Subscription>()
+
+    @Synchronized fun procedures(): List<String> = registrations.keys.toList()
+
+    @Synchronized fun topics(): List<String> = subscriptions.keys.toList()
+
+    @Synchronized fun checkAbsent(r: Restorable) {
+        when (r) {
+            is Restorable.Registration -> if (r.key in registrations) {
+                throw WampErrorException("wamp.error.procedure_already_exists", listOf("this client already registers ${r.key}"))
+            }
+            is Restorable.Subscription -> if (r.key in subscriptions) {
+                throw WampErrorException("dev.tether.error.already_subscribed", listOf("this client already subscribes to ${r.key}"))
+            }
+        }
+    }
+
+    @Synchronized fun add(r: Restorable) {
+        when (r) {
+            is Restorable.Registration -> registrations[r.key] = r
+            is Restorable.Subscription -> subscriptions[r.key] = r
+        }
+    }
+
+    @Synchronized fun registration(procedure: String): Restorable = registrations[procedure]
+        ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
+
+    @Synchronized fun subscription(topic: String): Restorable = subscriptions[topic]
+        ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
+
+    @Synchronized fun remove(r: Restorable) {
+        when (r) {
+            is Restorable.Registration -> registrations.remove(r.key, r)
+            is Restorable.Subscription -> subscriptions.remove(r.key, r)
+        }
+    }
+
+    /** Makes every registration and subscription on [session], in order; the first failure fails the attempt. */
+    suspend fun restoreOn(session: Session) {
+        val all: List<Restorable> = synchronized(this) { registrations.values.toList() + subscriptions.values.toList() }
+        for (r in all) {
+            try {
+                r.apply(session)
+            } catch (e: WampErrorException) {
+                throw WampErrorException(e.error, e.args, e.kwargs, e.details, "could not restore the $r: ${e.message}")
+            }
+        }
+    }
+}
