@@ -5,7 +5,6 @@ import dev.tether.mux.Stream
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.withContext
 import org.slf4j.LoggerFactory
-import java.io.ByteArrayOutputStream
 import kotlin.coroutines.CoroutineContext
 
 /**
@@ -16,13 +15,13 @@ import kotlin.coroutines.CoroutineContext
  */
 @OptIn(InternalTetherApi::class)
 internal class HttpExchange(private val stream: Stream, private val flavour: TunnelFlavour, private val maxBodyBytes: Int) {
-    private val reader = StreamReader(stream)
+    private val requests = HttpRequestReader(StreamReader(stream), flavour, maxBodyBytes)
 
     /** Reads the request, runs [handler] in [handlerContext] (where it may block, unless the user chose otherwise), answers. */
     suspend fun serve(handler: TunnelHandler, handlerContext: CoroutineContext) {
         val request = try {
-            readRequest() ?: return // the proxy gave up before sending anything
-        } catch (e: BadRequest) {
+            requests.read() ?: return // the proxy gave up before sending anything
+        } catch (e: BadRequestException) {
             log.info("bad request on tunnel stream {}: {}", stream.id, e.message)
             respond(TunnelResponse(e.status, (e.message ?: "bad request").toByteArray()))
             return
@@ -52,55 +51,6 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
         respond(response)
     }
 
-    private suspend fun readRequest(): TunnelRequest? {
-        val requestLine = reader.readLine(MAX_LINE) ?: return null
-        val parts = requestLine.split(' ')
-        if (parts.size != 3 || !parts[2].startsWith("HTTP/1.")) throw BadRequest(400, "malformed request line")
-        val headers = LinkedHashMap<String, MutableList<String>>()
-        var headerBytes = 0
-        while (true) {
-            val line = reader.readLine(MAX_LINE) ?: throw BadRequest(400, "the request head ended early")
-            if (line.isEmpty()) break
-            headerBytes += line.length
-            if (headerBytes > MAX_HEAD) throw BadRequest(431, "request headers too large")
-            val colon = line.indexOf(':')
-            if (colon <= 0) throw BadRequest(400, "malformed header line")
-            // The body follows anyway (the proxy does not wait for a 100): the handler has nothing to answer here.
-            if (InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1))) continue
-            headers.getOrPut(line.substring(0, colon).trim()) { ArrayList(1) }.add(line.substring(colon + 1).trim())
-        }
-        fun header(name: String) = headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
-        val body = when {
-            header("Transfer-Encoding")?.contains("chunked", ignoreCase = true) == true -> readChunked()
-            header("Content-Length") != null -> {
-                val length = header("Content-Length")!!.toLongOrNull() ?: throw BadRequest(400, "bad Content-Length")
-                if (length < 0) throw BadRequest(400, "bad Content-Length")
-                if (length > maxBodyBytes) throw BadRequest(413, "request body over $maxBodyBytes bytes")
-                reader.readFully(length.toInt()) ?: throw BadRequest(400, "the request body ended early")
-            }
-            else -> ByteArray(0)
-        }
-        return TunnelRequest(parts[0], parts[1], headers, body, header(flavour.originalPathHeader))
-    }
-
-    private suspend fun readChunked(): ByteArray {
-        val out = ByteArrayOutputStream()
-        while (true) {
-            val sizeLine = reader.readLine(MAX_LINE) ?: throw BadRequest(400, "the chunked body ended early")
-            val size = sizeLine.substringBefore(';').trim().toIntOrNull(16) ?: throw BadRequest(400, "bad chunk size")
-            if (size < 0) throw BadRequest(400, "bad chunk size")
-            if (size == 0) break
-            if (out.size().toLong() + size > maxBodyBytes) throw BadRequest(413, "request body over $maxBodyBytes bytes")
-            out.write(reader.readFully(size) ?: throw BadRequest(400, "the chunked body ended early"))
-            if (reader.readLine(2) != "") throw BadRequest(400, "missing CRLF after a chunk")
-        }
-        while (true) { // trailers
-            val line = reader.readLine(MAX_LINE) ?: break
-            if (line.isEmpty()) break
-        }
-        return out.toByteArray()
-    }
-
     private suspend fun respond(response: TunnelResponse) {
         val head = StringBuilder()
         head.append("HTTP/1.1 ").append(response.status).append(' ').append(reason(response.status)).append("\r\n")
@@ -117,12 +67,8 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
         log.debug("stream {}: answered {} with {} body bytes", stream.id, response.status, response.body.size)
     }
 
-    private class BadRequest(val status: Int, message: String) : Exception(message)
-
     private companion object {
         private val log = LoggerFactory.getLogger(HttpExchange::class.java)
-        const val MAX_LINE = 16 * 1024
-        const val MAX_HEAD = 64 * 1024
 
         fun reason(status: Int): String = when (status) {
             200 -> "OK"; 201 -> "Created"; 202 -> "Accepted"; 204 -> "No Content"
@@ -140,7 +86,10 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
  * testkit's proxy; not part of the supported API.
  */
 @InternalTetherApi
-public class StreamReader(private val stream: Stream) {
+public class StreamReader internal constructor(private val source: suspend (ByteArray, Int, Int) -> Int) {
+    /** Reads [stream]. */
+    public constructor(stream: Stream) : this({ buffer, offset, length -> stream.read(buffer, offset, length) })
+
     private val buffer = ByteArray(8192)
     private var pos = 0
     private var limit = 0
@@ -156,7 +105,7 @@ public class StreamReader(private val stream: Stream) {
     public fun drainBuffered(): ByteArray = buffer.copyOfRange(pos, limit).also { pos = limit }
 
     private suspend fun fill(): Boolean {
-        val n = stream.read(buffer, 0, buffer.size)
+        val n = source(buffer, 0, buffer.size)
         if (n < 0) return false
         pos = 0
         limit = n

@@ -42,9 +42,10 @@ internal object InterimResponses {
 
 /**
  * Collects bytes until a whole head is in hand, then hands on the head (rewritten by [rewrite], or null to drop it
- * and look at the next head) and whatever followed it; after that, bytes pass through as they come.
+ * and look at the next head) and whatever followed it; after that, bytes pass through as they come. A head longer
+ * than [maxHead] bytes passes unchanged.
  */
-internal abstract class HeadFilter {
+internal abstract class HeadFilter(private val maxHead: Int) {
     private var pending: ByteArrayOutputStream? = ByteArrayOutputStream()
     private var scanned = 0
 
@@ -64,8 +65,8 @@ internal abstract class HeadFilter {
             // Resume the search a few bytes back: the blank line may straddle two reads.
             val end = InterimResponses.headEnd(all, all.size, (scanned - 3).coerceAtLeast(0))
             scanned = all.size
-            if (end < 0 && all.size <= InterimResponses.MAX_HEAD) return out.toByteArray()
-            if (end < 0 || end > InterimResponses.MAX_HEAD) {
+            if (end < 0 && all.size <= maxHead) return out.toByteArray()
+            if (end < 0 || end > maxHead) {
                 out.write(all) // not a head we can read: hand it on as it is
                 pending = null
                 return out.toByteArray()
@@ -88,7 +89,7 @@ internal abstract class HeadFilter {
 }
 
 /** The viewer's request on its way to the origin: drops `Expect: 100-continue`, so no `100 Continue` comes back. */
-internal class RequestHeadFilter : HeadFilter() {
+internal class RequestHeadFilter(maxHead: Int = InterimResponses.MAX_HEAD) : HeadFilter(maxHead) {
     override fun rewrite(head: String): String {
         val lines = head.split("\n")
         return lines.filterIndexed { i, line ->
@@ -98,9 +99,13 @@ internal class RequestHeadFilter : HeadFilter() {
     }
 }
 
-/** The origin's answer on its way to the stream: interim 1xx heads are dropped; the first final head passes. */
-internal class ResponseHeadFilter : HeadFilter() {
+/**
+ * The origin's answer on its way to the stream: interim 1xx heads are dropped; the first final head passes, and so
+ * does anything that is not an HTTP/1.x status line (the proxy judges it).
+ */
+internal class ResponseHeadFilter(maxHead: Int = InterimResponses.MAX_HEAD) : HeadFilter(maxHead) {
     override fun rewrite(head: String): String? {
+        if (!head.startsWith("HTTP/1.")) return head
         val status = head.substringBefore('\n').split(' ').getOrNull(1)?.trim()?.toIntOrNull()
         return if (status != null && InterimResponses.isInterim(status)) null else head
     }

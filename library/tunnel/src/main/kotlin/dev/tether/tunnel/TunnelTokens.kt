@@ -101,10 +101,37 @@ public object TunnelTokens {
         if (parts.size != 3) return null
         return try {
             val json = String(Base64.getUrlDecoder().decode(parts[1]), Charsets.UTF_8)
+            // kotlinx.serialization reads nested arrays by recursion: deep nesting would overflow the stack.
+            if (nestingDepth(json) > MAX_CLAIMS_DEPTH) return null
             Json.parseToJsonElement(json) as? JsonObject
         } catch (e: IllegalArgumentException) {
             null
         }
+    }
+
+    /** Claims are a flat object in practice; anything nested deeper than this is not a token we send. */
+    private const val MAX_CLAIMS_DEPTH = 32
+
+    /** The deepest bracket nesting in [json], outside strings (the text need not be valid JSON). */
+    private fun nestingDepth(json: String): Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var i = 0
+        while (i < json.length) {
+            val c = json[i]
+            if (inString) {
+                if (c == '\\') i++ else if (c == '"') inString = false
+            } else {
+                when (c) {
+                    '"' -> inString = true
+                    '[', '{' -> deepest = maxOf(deepest, ++depth)
+                    ']', '}' -> depth--
+                }
+            }
+            i++
+        }
+        return deepest
     }
 
     private fun JsonObject.numericClaim(name: String): Long? {
