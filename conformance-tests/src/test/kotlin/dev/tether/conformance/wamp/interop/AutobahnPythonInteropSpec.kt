@@ -75,6 +75,28 @@ class AutobahnPythonInteropSpec : FunSpec({
         }
     }
 
+    val shared = paths.first { it.slug == "ws_json" }
+    test("${shared.label}: two autobahn-python callees share a registration (invoke roundrobin): calls alternate; a plain registration is refused").config(enabledOrReasonIf = External.skipIf { InteropPeers.autobahnPythonMissing(shared.serializer) }) {
+        val procedure = "com.interop.py.shared.${System.nanoTime()}"
+        val first = peer(shared)
+        WampPeer.start(Autobahn.PYTHON, router.value.url(shared.transport), shared.serializer).use { second ->
+            for (p in listOf(first, second)) p.peer.ok("register", "procedure" to procedure, "behaviour" to "echo", "options" to mapOf("invoke" to "roundrobin"))
+            val refused = second.peer.command("register", "procedure" to "$procedure", "behaviour" to "echo")
+            JsonValues.string(refused, "error") shouldBe "wamp.error.procedure_already_exists"
+
+            client(shared).using { client ->
+                for (i in 0L until 6L) withTimeout(INTEROP_WAIT) { client.call(procedure, listOf(i, "n")) }.args shouldBe listOf(i, "n")
+            }
+            val byFirst = first.peer.seen { JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure }
+                .map { JsonValues.list(it, "args")[0] }
+            val bySecond = second.peer.seen { JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure }
+                .map { JsonValues.list(it, "args")[0] }
+            // each call was answered before the next was made, so both peers have reported theirs
+            (byFirst + bySecond).map { it as Long }.sorted() shouldBe (0L until 6L).toList()
+            setOf(byFirst, bySecond) shouldBe setOf(listOf(0L, 2L, 4L), listOf(1L, 3L, 5L))
+        }
+    }
+
     val cancelPaths = listOf(paths.first { it.slug == "ws_json" }, paths.first { it.slug == "tcp_msgpack" })
     for (path in cancelPaths) {
         val missing = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }
