@@ -19,6 +19,10 @@ import dev.tether.wamp.Session;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.SubscribeOptions;
 import dev.tether.wamp.WampValues;
+import dev.tether.wamp.WampClient;
+import dev.tether.wamp.ReconnectPolicy;
+import dev.tether.core.ConnectionEvent;
+import dev.tether.core.backoff.ExponentialBackoff;
 import dev.tether.wamp.auth.AuthHandler;
 import dev.tether.wamp.serializer.Serialization;
 import org.junit.jupiter.api.Test;
@@ -268,6 +272,34 @@ class WampJavaExamplesTest {
                 assertEquals(List.of(1L), session.callAsync("wamp.session.count").get(10, TimeUnit.SECONDS).getArgs());
             }
             // docs:end java-client-cert
+        }
+    }
+
+    @Test
+    void reconnect() throws Exception {
+        try (WampRouter router = WampRouter.start()) {
+            // docs:start java-reconnect
+            ReconnectPolicy policy = ReconnectPolicy.builder()
+                    .backoff(ExponentialBackoff.builder().minDelay(Duration.ofMillis(200)).build())
+                    .maxAttempts(20)
+                    .build();
+            try (WampClient client = WampClient.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build(), policy)
+                    .get(10, TimeUnit.SECONDS)) {
+                client.registerAsync("com.example.echo", inv -> CompletableFuture.completedFuture(new InvokeResult(inv.getArgs())))
+                        .get(10, TimeUnit.SECONDS);
+
+                BlockingQueue<ConnectionEvent> events = new LinkedBlockingQueue<>();
+                try (AutoCloseable listening = client.onEvent(events::add)) {
+                    router.getFaults().dropSessions();  // the connection drops without GOODBYE
+                    assertInstanceOf(ConnectionEvent.Disconnected.class, events.poll(10, TimeUnit.SECONDS));
+                    assertEquals(new ConnectionEvent.Connecting(1), events.poll(10, TimeUnit.SECONDS));
+                    assertInstanceOf(ConnectionEvent.Connected.class, events.poll(10, TimeUnit.SECONDS));
+                }
+                // Rejoined and re-registered: the procedure answers again.
+                CallResult echo = client.callAsync("com.example.echo", List.of("again")).get(10, TimeUnit.SECONDS);
+                assertEquals(List.of("again"), echo.getArgs());
+            }  // close(): GOODBYE, and no more reconnecting
+            // docs:end java-reconnect
         }
     }
 }

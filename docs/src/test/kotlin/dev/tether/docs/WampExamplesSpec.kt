@@ -22,6 +22,12 @@ import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampValues
+import io.kotest.matchers.shouldNotBe
+import dev.tether.core.backoff.ExponentialBackoff
+import dev.tether.core.ConnectionState
+import dev.tether.core.ConnectionEvent
+import dev.tether.wamp.ReconnectPolicy
+import dev.tether.wamp.WampClient
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.serializer.Serialization
@@ -473,6 +479,69 @@ class WampExamplesSpec : FunSpec({
                 session.awaitDone() shouldContain "connection lost"
             }
             // docs:end testing-router
+        }
+    }
+
+    test("automatic reconnect: WampClient rejoins, re-registers and re-subscribes after a drop") {
+        withTimeout(30.seconds) {
+            WampRouter.start().use { router ->
+                // docs:start reconnect
+                val policy = ReconnectPolicy {
+                    backoff(ExponentialBackoff(minDelay = 200.milliseconds, maxDelay = 30.seconds))
+                    maxAttempts(20)                            // then give up: Closed(ReconnectExhaustedException)
+                }
+                val client = WampClient.connect(router.wsUrl, SessionConfig("realm1"), policy)
+                client.register("com.example.add") { inv ->
+                    InvokeResult.of(WampValues.asLong(inv.args[0])!! + WampValues.asLong(inv.args[1])!!)
+                }
+                val news = Channel<Any?>(Channel.UNLIMITED)
+                client.subscribe("com.example.news") { event -> news.send(event.args[0]) }
+
+                val rejoined = CompletableDeferred<Unit>()
+                client.onEvent { event ->                      // or collect client.events / client.state
+                    if (event is ConnectionEvent.Connected) rejoined.complete(Unit)
+                }
+                val first = client.session!!.id
+                router.faults.dropSessions()                   // the connection drops without GOODBYE
+                rejoined.await()                               // joined, re-registered, re-subscribed
+
+                client.session!!.id shouldNotBe first
+                client.call("com.example.add", listOf(2, 3)).args shouldBe listOf(5L)
+                client.publish("com.example.news", listOf("back"), options = PublishOptions { acknowledge(); excludeMe(false) })
+                news.receive() shouldBe "back"
+                client.closeAndJoin()                          // GOODBYE; no more reconnecting
+                client.state.value shouldBe ConnectionState.CLOSED
+                // docs:end reconnect
+            }
+        }
+    }
+
+    test("a slow subscriber: a bounded queue per subscription, drops counted in the session's stats") {
+        withTimeout(30.seconds) {
+            WampRouter.start().use { router ->
+                val publisher = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                // docs:start slow-subscriber
+                val session = Session.connect(router.tcpUrl, SessionConfig("realm1") { eventBuffer(100) })
+                val busy = CompletableDeferred<Unit>()
+                val gate = CompletableDeferred<Unit>()
+                session.subscribe("com.example.flood") { busy.complete(Unit); gate.await() }  // does not keep up
+                val ack = PublishOptions { acknowledge() }
+                publisher.publish("com.example.flood", listOf(0), options = ack)
+                busy.await()                                   // the handler is stuck in the first event
+                repeat(1000) { i -> publisher.publish("com.example.flood", listOf(i + 1), options = ack) }
+                val last = CompletableDeferred<Unit>()
+                session.subscribe("com.example.last") { last.complete(Unit) }
+                publisher.publish("com.example.last", options = ack)
+                last.await()                                   // events arrive in order: the flood has been read
+
+                val stats = session.stats()
+                stats.eventsDropped shouldBe 900               // 100 queued behind the handler, the rest dropped
+                stats.eventsDroppedByTopic shouldBe mapOf("com.example.flood" to 900L)
+                gate.complete(Unit)
+                // docs:end slow-subscriber
+                session.leave()
+                publisher.leave()
+            }
         }
     }
 })
