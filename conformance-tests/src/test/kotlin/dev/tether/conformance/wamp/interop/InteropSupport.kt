@@ -19,8 +19,5 @@ suspend fun <T> Session.using(block: suspend (Session) -> T): T = try {
     withContext(NonCancellable) { withTimeout(15.seconds) { leave() } }
 }
 
-/** Opens [peer] (bounded by its own start-up waits), runs [block], and always ends the process. */
-inline fun <T> WampPeer.using(block: (WampPeer) -> T): T = use(block)
-
 /** The per-await bound of the interop tests: generous for a loaded 2-core machine, far below the test timeout. */
 val INTEROP_WAIT: Duration = 10.seconds

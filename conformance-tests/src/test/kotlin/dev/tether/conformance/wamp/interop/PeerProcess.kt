@@ -14,7 +14,6 @@ import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.doubleOrNull
-import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.longOrNull
 import java.io.File
 import java.util.Base64
@@ -76,11 +75,6 @@ class PeerProcess(val name: String, command: List<String>, dir: File) : AutoClos
     suspend fun awaitNotifications(what: String, count: Int = 1, timeout: Duration = 10.seconds, predicate: (JsonObject) -> Boolean): List<JsonObject> =
         withTimeoutOrNull(timeout) { notifications.first { all -> all.count(predicate) >= count }.filter(predicate) }
             ?: throw failure("waited $timeout for $count x $what; saw ${notifications.value.filter(predicate).size}")
-
-    /** Java face of [awaitNotifications]. */
-    @OptIn(DelicateCoroutinesApi::class)
-    fun awaitNotificationsAsync(what: String, count: Int, predicate: java.util.function.Predicate<JsonObject>): CompletableFuture<List<JsonObject>> =
-        GlobalScope.future { awaitNotifications(what, count) { predicate.test(it) } }
 
     /** Java face of [ok]. */
     @OptIn(DelicateCoroutinesApi::class)
