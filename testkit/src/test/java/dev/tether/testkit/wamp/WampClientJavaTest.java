@@ -83,6 +83,7 @@ class WampClientJavaTest {
                 assertEquals(List.of(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED),
                         List.of(states.poll(5, TimeUnit.SECONDS), states.poll(5, TimeUnit.SECONDS), states.poll(5, TimeUnit.SECONDS)));
                 assertNotEquals(before, callee.getSession().getId());
+                assertEquals(callee.getSession().getId(), await(callee.sessionAsync()).getId());
                 // The caller was dropped too; once it has noticed, its call waits for the rejoin.
                 assertInstanceOf(ConnectionEvent.Disconnected.class, callerSeen.poll(15, TimeUnit.SECONDS));
             }
