@@ -151,6 +151,7 @@ public class RelayClient @JvmOverloads constructor(
                 transport(pinned.transport)
                 maxMessageBytes(RelayProtocol.MAX_MESSAGE_SIZE.toLong())
                 trustManager(options.trustManager)
+                observer(options.observer)
             },
         ).also { dialer = it }
         val connection = try {

@@ -1,5 +1,6 @@
 package dev.tether.relay
 
+import dev.tether.core.TransportObserver
 import java.time.Duration
 import javax.net.ssl.X509TrustManager
 import kotlin.time.toJavaDuration
@@ -19,6 +20,7 @@ import kotlin.time.toJavaDuration
  * @property earlyBufferTtl how long a message from a peer without a connection is kept (5 s).
  * @property earlyBufferCapacity how many peers the early buffer holds a message for (10 000).
  * @property trustManager TLS trust for `rels://` (null: the JVM's trust store).
+ * @property observer watches the relay WebSocket's dials, ends and traffic (metrics; see [TransportObserver]).
  */
 public class RelayClientOptions private constructor(b: Builder) {
     public val handshakeTimeout: Duration = b.handshakeTimeout
@@ -30,6 +32,7 @@ public class RelayClientOptions private constructor(b: Builder) {
     public val earlyBufferTtl: Duration = b.earlyBufferTtl
     public val earlyBufferCapacity: Int = b.earlyBufferCapacity
     public val trustManager: X509TrustManager? = b.trustManager
+    public val observer: TransportObserver? = b.observer
 
     init {
         for ((name, d) in listOf("handshakeTimeout" to handshakeTimeout, "dialTimeout" to dialTimeout,
@@ -45,6 +48,7 @@ public class RelayClientOptions private constructor(b: Builder) {
         it.handshakeTimeout = handshakeTimeout; it.dialTimeout = dialTimeout; it.healthCheckTimeout = healthCheckTimeout
         it.openConnTimeout = openConnTimeout; it.connQueueSize = connQueueSize; it.backpressure = backpressure
         it.earlyBufferTtl = earlyBufferTtl; it.earlyBufferCapacity = earlyBufferCapacity; it.trustManager = trustManager
+        it.observer = observer
     }
 
     /** Fluent construction; every setter returns the builder. */
@@ -58,6 +62,7 @@ public class RelayClientOptions private constructor(b: Builder) {
         internal var earlyBufferTtl: Duration = Duration.ofMillis(RelayProtocol.EARLY_BUFFER_TTL_MILLIS)
         internal var earlyBufferCapacity: Int = RelayProtocol.EARLY_BUFFER_CAPACITY
         internal var trustManager: X509TrustManager? = null
+        internal var observer: TransportObserver? = null
 
         public fun handshakeTimeout(value: Duration): Builder = apply { handshakeTimeout = value }
         @JvmSynthetic public fun handshakeTimeout(value: kotlin.time.Duration): Builder = handshakeTimeout(value.toJavaDuration())
@@ -73,6 +78,9 @@ public class RelayClientOptions private constructor(b: Builder) {
         @JvmSynthetic public fun earlyBufferTtl(value: kotlin.time.Duration): Builder = earlyBufferTtl(value.toJavaDuration())
         public fun earlyBufferCapacity(value: Int): Builder = apply { earlyBufferCapacity = value }
         public fun trustManager(value: X509TrustManager?): Builder = apply { trustManager = value }
+
+        /** Watches the relay WebSocket (metrics); null (default) removes it. */
+        public fun observer(value: TransportObserver?): Builder = apply { observer = value }
         public fun build(): RelayClientOptions = RelayClientOptions(this)
     }
 

@@ -68,6 +68,7 @@ internal class Registration(
             .pingInterval(keepAlive)
             .pongTimeout(keepAlive)
             .apply { config.trustManager?.let { trustManager(it) } }
+            .observer(config.observer)
             .build(),
     )
 

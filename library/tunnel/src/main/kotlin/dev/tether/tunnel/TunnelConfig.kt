@@ -1,5 +1,6 @@
 package dev.tether.tunnel
 
+import dev.tether.core.TransportObserver
 import dev.tether.core.backoff.RetryConfig
 import java.time.Duration
 import java.util.concurrent.Executor
@@ -58,6 +59,9 @@ public class TunnelConfig private constructor(b: Builder) {
      */
     public val handlerExecutor: Executor? = b.handlerExecutor
 
+    /** Watches the proxy WebSocket's dials, ends and traffic (metrics; see [TransportObserver]); null by default. */
+    public val observer: TransportObserver? = b.observer
+
     init {
         require(token != null || tokenGenerator != null) { "a token or a tokenGenerator is required" }
         val scheme = proxyUrl.substringBefore("://", "").lowercase()
@@ -76,6 +80,7 @@ public class TunnelConfig private constructor(b: Builder) {
     public fun toBuilder(): Builder = Builder().also {
         it.id = id; it.proxyUrl = proxyUrl; it.token = token; it.tokenGenerator = tokenGenerator; it.retry = retry
         it.flavour = flavour; it.dialTimeout = dialTimeout; it.trustManager = trustManager; it.handlerExecutor = handlerExecutor
+        it.observer = observer
     }
 
     /** Builder of [TunnelConfig]. */
@@ -89,6 +94,7 @@ public class TunnelConfig private constructor(b: Builder) {
         internal var dialTimeout: Duration = Duration.ofSeconds(45)
         internal var trustManager: X509TrustManager? = null
         internal var handlerExecutor: Executor? = null
+        internal var observer: TransportObserver? = null
 
         /** The tunnel id. */
         public fun id(id: String): Builder = apply { this.id = id }
@@ -116,6 +122,9 @@ public class TunnelConfig private constructor(b: Builder) {
 
         /** Where the in-process handler runs (default null: a library thread where it may block). */
         public fun handlerExecutor(executor: Executor?): Builder = apply { this.handlerExecutor = executor }
+
+        /** Watches the proxy WebSocket (metrics); null (default) removes it. */
+        public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
 
         /** The configuration. @throws IllegalArgumentException when a required setting is missing or invalid. */
         public fun build(): TunnelConfig = TunnelConfig(this)

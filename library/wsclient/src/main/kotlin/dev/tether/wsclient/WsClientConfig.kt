@@ -2,6 +2,7 @@ package dev.tether.wsclient
 
 import dev.tether.core.DialerConfig
 import dev.tether.core.TokenProvider
+import dev.tether.core.TransportObserver
 import dev.tether.core.backoff.ExponentialBackoff
 import java.time.Duration
 import java.util.concurrent.Executor
@@ -86,6 +87,8 @@ public class WsClientConfig private constructor(b: Builder) {
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
         /** Where the handler runs (default: a library thread where it may block). */
         public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
+        /** Watches every connection the client dials (metrics, e.g. tether-micrometer's `TransportMetrics`). */
+        public fun observer(observer: TransportObserver?): Builder = apply { dialer.observer(observer) }
         /** Direct access to every dialer setting (TLS trust, outgoing queue, …). */
         public fun dialer(block: java.util.function.Consumer<DialerConfig.Builder>): Builder = apply { block.accept(dialer) }
         public fun build(): WsClientConfig = WsClientConfig(this)

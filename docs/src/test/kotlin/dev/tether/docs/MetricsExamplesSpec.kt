@@ -1,0 +1,58 @@
+package dev.tether.docs
+
+import dev.tether.micrometer.RelayClientMetrics
+import dev.tether.micrometer.TransportMetrics
+import dev.tether.micrometer.WsClientMetrics
+import dev.tether.relay.RelayClient
+import dev.tether.relay.RelayClientOptions
+import dev.tether.testkit.FakeBroker
+import dev.tether.testkit.relay.FakeRelayServer
+import dev.tether.wsclient.Envelope
+import dev.tether.wsclient.EnvelopeHandler
+import dev.tether.wsclient.WsClient
+import dev.tether.wsclient.WsClientConfig
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.micrometer.core.instrument.Tag
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry
+import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration.Companion.seconds
+
+/** The Kotlin examples of metrics.md, against the testkit's fakes. */
+class MetricsExamplesSpec : FunSpec({
+    test("a wsclient and a relay client registered with one registry") {
+        FakeBroker.start().use { broker ->
+            FakeRelayServer.start().use { relay ->
+                withTimeout(20.seconds) {
+                    // docs:start kotlin-metrics
+                    val registry = SimpleMeterRegistry() // or your PrometheusMeterRegistry, …
+                    val client = WsClient(
+                        WsClientConfig(broker.url, EnvelopeHandler { }) {
+                            authToken(broker.token)
+                            // connections, reconnects, dial failures, messages, bytes, ping round trips
+                            observer(TransportMetrics(registry, "broker", listOf(Tag.of("region", "eu"))))
+                        },
+                    )
+                    WsClientMetrics(client, "broker").bindTo(registry) // pending requests, timeouts, drops, refusals
+
+                    val peer = RelayClient(
+                        relay.url, relay.tokenStore(), "alice-key",
+                        RelayClientOptions { observer(TransportMetrics(registry, "relay")) },
+                    )
+                    RelayClientMetrics(peer, "relay").bindTo(registry) // peer connections, lost messages by reason
+                    // docs:end kotlin-metrics
+                    client.use {
+                        peer.use {
+                            client.start()
+                            client.request(Envelope.request("echo", "{}"))
+                            peer.connect()
+                            registry.get("tether.connections.opened").tags("client", "broker", "region", "eu").counter().count() shouldBe 1.0
+                            registry.get("tether.connections.opened").tags("client", "relay").counter().count() shouldBe 1.0
+                            registry.get("tether.wsclient.pending").tags("client", "broker").gauge().value() shouldBe 0.0
+                        }
+                    }
+                }
+            }
+        }
+    }
+})

@@ -1,0 +1,47 @@
+package dev.tether.micrometer
+
+import dev.tether.relay.RelayClient
+import dev.tether.relay.RelayClientStats
+import io.micrometer.core.instrument.FunctionCounter
+import io.micrometer.core.instrument.Gauge
+import io.micrometer.core.instrument.MeterRegistry
+import io.micrometer.core.instrument.Tag
+import io.micrometer.core.instrument.Tags
+import io.micrometer.core.instrument.binder.MeterBinder
+
+/**
+ * Meters read from a [RelayClient]'s counters ([RelayClient.stats]) each time the registry is scraped. Pair it with
+ * [TransportMetrics] (`RelayClientOptions.Builder.observer`) for the relay WebSocket itself. Tags: `client=<client>`
+ * plus [tags].
+ *
+ * | meter | type | what it shows |
+ * |---|---|---|
+ * | `tether.relay.conns` | gauge | peer connections open now |
+ * | `tether.relay.early.buffered` | gauge | messages from peers without a connection, held now |
+ * | `tether.relay.dropped` | counter, tag `reason` (`conn`: a peer connection's queue was full or it had closed, `early_replaced`, `early_expired`, `early_full`, `malformed`) | inbound messages lost, by why |
+ */
+public class RelayClientMetrics @JvmOverloads constructor(
+    private val client: RelayClient,
+    /** The `client` tag (use the same name as the client's [TransportMetrics]). */
+    private val name: String,
+    tags: Iterable<Tag> = emptyList(),
+) : MeterBinder {
+    private val tags: Tags = Tags.of(tags).and(TransportMetrics.CLIENT_TAG, name)
+
+    override fun bindTo(registry: MeterRegistry) {
+        Gauge.builder("tether.relay.conns", client) { it.stats().openConns.toDouble() }.tags(tags)
+            .description("peer connections open").register(registry)
+        Gauge.builder("tether.relay.early.buffered", client) { it.stats().earlyBuffered.toDouble() }.tags(tags)
+            .description("messages from peers without a connection, held").register(registry)
+        for ((reason, read) in listOf<Pair<String, (RelayClientStats) -> Long>>(
+            "conn" to { it.droppedMessages },
+            "early_replaced" to { it.earlyReplaced },
+            "early_expired" to { it.earlyExpired },
+            "early_full" to { it.earlyRejected },
+            "malformed" to { it.malformedMessages },
+        )) {
+            FunctionCounter.builder("tether.relay.dropped", client) { read(it.stats()).toDouble() }
+                .tags(tags.and("reason", reason)).description("inbound relay messages lost").register(registry)
+        }
+    }
+}
