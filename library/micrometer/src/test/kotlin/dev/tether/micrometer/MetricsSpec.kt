@@ -14,6 +14,9 @@ import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientOptions
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.relay.FakeRelayServer
+import dev.tether.testkit.wamp.WampRouter
+import dev.tether.wamp.Session
+import dev.tether.wamp.SessionConfig
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
 import dev.tether.wsclient.WsClient
@@ -143,6 +146,22 @@ class MetricsSpec : FunSpec({
                 }
             }
         }
+    }
+
+    test("a WAMP session over WebSocket is metered through SessionConfig.observer") {
+        val registry = SimpleMeterRegistry()
+        WampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val config = SessionConfig("realm1") { observer(TransportMetrics(registry, "wamp")) }
+                val session = Session.connect(router.wsUrl, config)
+                session.call("wamp.session.count")
+                session.leave()
+            }
+        }
+        registry.countOf("tether.connections.opened", "client", "wamp") shouldBe 1.0
+        // HELLO, CALL, GOODBYE out; WELCOME, RESULT, GOODBYE in.
+        registry.countOf("tether.messages", "client", "wamp", "direction", "out") shouldBe 3.0
+        registry.countOf("tether.messages", "client", "wamp", "direction", "in") shouldBe 3.0
     }
 
     test("every end and dial failure maps to one documented cause") {

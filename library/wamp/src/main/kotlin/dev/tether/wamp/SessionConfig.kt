@@ -1,5 +1,6 @@
 package dev.tether.wamp
 
+import dev.tether.core.TransportObserver
 import java.util.concurrent.Executor
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.rawsocket.RawSocketProtocol
@@ -57,6 +58,12 @@ public class SessionConfig private constructor(b: Builder) {
      * default) uses [trustManager] or the JVM's trust store and no client certificate.
      */
     public val sslContext: SSLContext? = b.sslContext
+
+    /**
+     * Watches the WebSocket connections of ws/wss URLs (metrics, e.g. tether-micrometer's `TransportMetrics`): dials,
+     * ends, messages, ping round trips. RawSocket and Unix-socket sessions are not observed. Null by default.
+     */
+    public val observer: TransportObserver? = b.observer
 
     /**
      * Opens the TCP connection for `tcp://` and `tcps://` URLs (nexus's Dial): dial through a proxy or a custom
@@ -125,7 +132,7 @@ public class SessionConfig private constructor(b: Builder) {
         it.helloDetails.putAll(helloDetails); it.authHandlers.putAll(authHandlers); it.responseTimeout = responseTimeout
         it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
         it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
-        it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext
+        it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext; it.observer = observer
         it.socketDialer = socketDialer; it.logger = logger; it.invocationChunkBuffer = invocationChunkBuffer
         it.eventBuffer = eventBuffer
     }
@@ -146,6 +153,7 @@ public class SessionConfig private constructor(b: Builder) {
         internal var handlerExecutor: Executor? = null
         internal var cancelMode: CancelMode = CancelMode.KILL_NO_WAIT
         internal var sslContext: SSLContext? = null
+        internal var observer: TransportObserver? = null
         internal var socketDialer: SocketDialer? = null
         internal var logger: Logger? = null
         internal var invocationChunkBuffer: Int = 256
@@ -179,6 +187,9 @@ public class SessionConfig private constructor(b: Builder) {
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
         /** Sets [SessionConfig.sslContext] for wss, https and tcps (client certificates, custom trust). */
         public fun sslContext(context: SSLContext?): Builder = apply { sslContext = context }
+
+        /** Sets [SessionConfig.observer] (ws/wss connections only). */
+        public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
         /** Sets [SessionConfig.socketDialer], used to open tcp and tcps connections. */
         public fun socketDialer(dialer: SocketDialer?): Builder = apply { socketDialer = dialer }
         /** Sets [SessionConfig.logger] for this session's log messages. */

@@ -16,7 +16,7 @@ internal object Transports {
         return when (scheme) {
             "ws", "wss", "http", "https" -> WebSocketPeer.connect(
                 url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager,
-                config.sslContext, config.pingInterval, config.pongTimeout,
+                config.sslContext, config.pingInterval, config.pongTimeout, config.observer,
             )
             "tcp", "tcps" -> {
                 val uri = URI(url)

@@ -220,7 +220,10 @@ internal class JsonReader(private val b: ByteArray) {
             return if (intStart != start) -v else v
         }
         val text = String(b, start, pos - start, Charsets.ISO_8859_1)
-        return WampValues.parseJsonNumber(text)
+        val value = WampValues.parseJsonNumber(text)
+        // A number past a double's range would decode to an infinity that no peer can be sent back (JSON has none).
+        if (value is Double && value.isInfinite()) fail("the number $text is beyond a double's range")
+        return value
     }
 
     private fun isDigit(x: Byte): Boolean = x >= '0'.code.toByte() && x <= '9'.code.toByte()

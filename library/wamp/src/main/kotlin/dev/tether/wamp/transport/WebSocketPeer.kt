@@ -8,6 +8,7 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
+import dev.tether.core.TransportObserver
 import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
 import dev.tether.wamp.MessageTooLongException
@@ -108,6 +109,7 @@ public class WebSocketPeer private constructor(
             sslContext: SSLContext? = null,
             pingInterval: Duration = Duration.ZERO,
             pongTimeout: Duration = Duration.ofSeconds(10),
+            observer: TransportObserver? = null,
         ): WebSocketPeer {
             val config = DialerConfig.builder()
                 .url(url)
@@ -118,6 +120,7 @@ public class WebSocketPeer private constructor(
                 .pongTimeout(pongTimeout)
                 .trustManager(trustManager)
                 .sslContext(sslContext)
+                .observer(observer)
                 .apply { if (sslContext != null) transport(WebSocketTransport.netty()) }
                 .build()
             val dialer = WebSocketDialer(config)

@@ -49,7 +49,14 @@ class JsonCodecSpec : FunSpec({
         decode("1e2") shouldBe 100.0
         decode("1E+2") shouldBe 100.0
         decode("25e-2") shouldBe 0.25
-        decode("1e400") shouldBe Double.POSITIVE_INFINITY
+    }
+
+    test("a number beyond a double's range is a protocol violation, not an infinity the encoder would refuse (fuzz finding)") {
+        for (text in listOf("1e400", "-1e400", "3e345789028", "[48,1e400,{},\"p\"]", "123456789012345678901234567890e400")) {
+            val e = shouldThrow<ProtocolViolationException> { JsonSerializer().decodeValue(text.encodeToByteArray()) }
+            e.message!! shouldContain "beyond a double's range"
+        }
+        decode("1.7976931348623157e308") shouldBe Double.MAX_VALUE
     }
 
     test("strings: every escape, surrogate pairs, raw UTF-8, whitespace between tokens") {
