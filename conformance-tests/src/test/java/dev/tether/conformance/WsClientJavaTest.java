@@ -203,6 +203,8 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(configFor(broker, handler).handlerExecutor(mine).build())) {
             self.set(client);
             client.runAsync();
+            // Connected first: a request made before that waits for the connection on a library thread and resumes there.
+            client.awaitConnectedAsync(Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
             String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
             // Sent from the I/O thread itself, so the stage is attached before that thread can read the reply
             // (from the test's thread a fast reply could complete the future first, and the stage would run here).
