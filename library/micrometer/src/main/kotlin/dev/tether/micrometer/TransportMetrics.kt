@@ -10,6 +10,7 @@ import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.TransportObserver
 import io.micrometer.core.instrument.Counter
+import io.micrometer.core.instrument.FunctionCounter
 import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tag
@@ -48,8 +49,6 @@ public class TransportMetrics @JvmOverloads constructor(
     private val active = AtomicLong()
     private val opened: Counter = Counter.builder("tether.connections.opened").tags(this.tags)
         .description("WebSocket connections that opened").register(registry)
-    private val reconnects: Counter = Counter.builder("tether.reconnects").tags(this.tags)
-        .description("WebSocket connections opened after the first one").register(registry)
     private val messagesIn = counter("tether.messages", "in", "whole data messages")
     private val messagesOut = counter("tether.messages", "out", "whole data messages")
     private val bytesIn = counter("tether.bytes", "in", "data message payload bytes", "bytes")
@@ -60,12 +59,14 @@ public class TransportMetrics @JvmOverloads constructor(
     private val failedBy = ConcurrentHashMap<String, Counter>()
 
     init {
+        // Derived from the opened count, so connecting needs no check of its own and two racing opens cannot miscount.
+        FunctionCounter.builder("tether.reconnects", opened) { (it.count() - 1).coerceAtLeast(0.0) }.tags(this.tags)
+            .description("WebSocket connections opened after the first one").register(registry)
         Gauge.builder("tether.connections.active", active) { it.get().toDouble() }.tags(this.tags)
             .description("WebSocket connections open now").register(registry)
     }
 
     override fun connected() {
-        if (opened.count() >= 1.0) reconnects.increment()
         opened.increment()
         active.incrementAndGet()
     }
