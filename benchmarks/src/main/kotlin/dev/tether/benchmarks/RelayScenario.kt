@@ -3,7 +3,7 @@ package dev.tether.benchmarks
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayConn
 import dev.tether.relay.RelayConnStats
 import dev.tether.relay.RelayProtocol
@@ -85,7 +85,7 @@ internal object RelayScenario {
 
     /** Where the peers log in: a URL and a secret to sign their tokens with. */
     private class Relay(val url: String, private val secret: String) {
-        fun client(key: String, options: RelayClientOptions): RelayClient =
+        fun client(key: String, options: RelayClientConfig): RelayClient =
             RelayClient(url, TokenStore(AuthToken.generate(secret)), key, options)
     }
 
@@ -125,7 +125,7 @@ internal object RelayScenario {
                             }, null)
                         } else {
                             val tally = Tally()
-                            val options = RelayClientOptions { backpressure(mode.backpressure == true) }
+                            val options = RelayClientConfig { backpressure(mode.backpressure == true) }
                             val summary = EndToEnd.measure(o, log, label, 1, warmOpen = { OneWay(relay, size, options, null).open() }) {
                                 OneWay(relay, size, options, tally).open()
                             }
@@ -157,11 +157,11 @@ internal object RelayScenario {
     /** Two fresh peers with a connection each way; [receiverOptions] apply to the second. */
     private class Peers(val a: RelayClient, val b: RelayClient, val ab: RelayConn, val ba: RelayConn)
 
-    private suspend fun pair(relay: Relay, receiverOptions: RelayClientOptions): Peers {
+    private suspend fun pair(relay: Relay, receiverOptions: RelayClientConfig): Peers {
         val run = UUID.randomUUID().toString().substring(0, 8)
         val aKey = "tether-bench-a-$run"
         val bKey = "tether-bench-b-$run"
-        val a = relay.client(aKey, RelayClientOptions.DEFAULT)
+        val a = relay.client(aKey, RelayClientConfig.DEFAULT)
         val b = relay.client(bKey, receiverOptions)
         try {
             return withTimeout(1.minutes) {
@@ -194,7 +194,7 @@ internal object RelayScenario {
     private class OneWay(
         private val relay: Relay,
         private val bytes: Int,
-        private val receiverOptions: RelayClientOptions,
+        private val receiverOptions: RelayClientConfig,
         private val tally: Tally?,
     ) : LoadTarget {
         private lateinit var peers: Peers
@@ -255,7 +255,7 @@ internal object RelayScenario {
         private val sent = AtomicLong()
 
         suspend fun open(): PingPong {
-            peers = pair(relay, RelayClientOptions.DEFAULT)
+            peers = pair(relay, RelayClientConfig.DEFAULT)
             scope.launch {
                 try {
                     while (true) peers.ba.write(peers.ba.read())
@@ -325,7 +325,7 @@ internal object RelayScenario {
         append("Per configuration: ${EndToEnd.describeRounds(o).replace(Regex("\\. The in-flight settings run .*$"), "")}. MB = 10^6 bytes.\n\n")
         append("**One-way**: one worker on peer A writes messages back to back; peer B's reader checks each size; the ")
         append("round's clock stops when B has read (or dropped) every message sent. In backpressure mode ")
-        append("(`RelayClientOptions.backpressure(true)` on B) a full connection queue stops B reading its relay socket, so ")
+        append("(`RelayClientConfig.backpressure(true)` on B) a full connection queue stops B reading its relay socket, so ")
         append("the relay and then A slow down; in datagram mode (the default, as upstream) B drops what does not fit ")
         append("its queue of ${RelayProtocol.CONN_QUEUE_SIZE} and counts it (`RelayConn.stats().dropped`). Drops are ")
         append("summed over the measured rounds. MB/s counts what reached B's reader (sent less dropped), messages/s what ")

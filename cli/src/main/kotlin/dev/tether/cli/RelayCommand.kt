@@ -2,7 +2,7 @@ package dev.tether.cli
 
 import dev.tether.relay.AuthToken
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.PeerId
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
@@ -74,7 +74,7 @@ class RelayCommand(
     var once: Boolean = false
 
     /** The relay manager's timers (tests shorten the guard's). */
-    internal var managerOptions: ManagerOptions = ManagerOptions.DEFAULT
+    internal var managerConfig: ManagerConfig = ManagerConfig.DEFAULT
 
     private val outbox = Outbox()
 
@@ -85,7 +85,7 @@ class RelayCommand(
             say(e.message ?: "bad --url")
             return 2
         }
-        val manager = Manager(listOf(url), id, TokenStore(AuthToken.generate(secret)), managerOptions)
+        val manager = Manager(listOf(url), id, TokenStore(AuthToken.generate(secret)), managerConfig)
         var reader: Thread? = null
         try {
             return runBlocking {

@@ -2,7 +2,7 @@ package dev.tether.cli
 
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.RelayConn
 import dev.tether.testkit.relay.FakeRelayServer
 import kotlinx.coroutines.CompletableDeferred
@@ -110,7 +110,7 @@ class RelayDemo : DemoSection {
         val WAIT = 10.seconds
 
         /** netbird's timers shortened so that the demo takes a moment, not minutes. */
-        val OPTIONS: ManagerOptions = ManagerOptions {
+        val OPTIONS: ManagerConfig = ManagerConfig {
             quickReconnectDelay(300.milliseconds)
             backoff(GuardBackoff(initialInterval = 100.milliseconds, maxInterval = 1.seconds))
             cleanupInterval(250.milliseconds)

@@ -2,7 +2,7 @@ package dev.tether.cli
 
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.AuthToken
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayConn
 import dev.tether.relay.TokenStore
@@ -77,7 +77,7 @@ private class Alice(url: String, secret: String, vararg extra: String) {
     val out = Captured()
     val err = Captured()
     private val command = RelayCommand(keyboard, out, PrintStream(err, true)).apply {
-        managerOptions = ManagerOptions {
+        managerConfig = ManagerConfig {
             quickReconnectDelay(20.milliseconds)
             backoff(GuardBackoff(initialInterval = 20.milliseconds, maxInterval = 200.milliseconds))
         }

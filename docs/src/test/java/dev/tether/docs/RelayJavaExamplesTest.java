@@ -2,7 +2,7 @@ package dev.tether.docs;
 
 import dev.tether.relay.ConnClosedException;
 import dev.tether.relay.RelayClient;
-import dev.tether.relay.RelayClientOptions;
+import dev.tether.relay.RelayClientConfig;
 import dev.tether.relay.RelayConn;
 import dev.tether.testkit.relay.FakeRelayServer;
 import org.junit.jupiter.api.Test;
@@ -25,7 +25,7 @@ class RelayJavaExamplesTest {
     @Test
     void quickStart() throws Exception {
         // docs:start java-quickstart
-        RelayClientOptions options = RelayClientOptions.builder()
+        RelayClientConfig options = RelayClientConfig.builder()
                 .openConnTimeout(Duration.ofSeconds(10))   // default 30 s
                 .build();
         try (FakeRelayServer relay = FakeRelayServer.start();

@@ -4,7 +4,7 @@ import dev.tether.micrometer.RelayClientMetrics
 import dev.tether.micrometer.TransportMetrics
 import dev.tether.micrometer.WsClientMetrics
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.wsclient.Envelope
@@ -37,7 +37,7 @@ class MetricsExamplesSpec : FunSpec({
 
                     val peer = RelayClient(
                         relay.url, relay.tokenStore(), "alice-key",
-                        RelayClientOptions { observer(TransportMetrics(registry, "relay")) },
+                        RelayClientConfig { observer(TransportMetrics(registry, "relay")) },
                     )
                     RelayClientMetrics(peer, "relay").bindTo(registry) // peer connections, lost messages by reason
                     // docs:end kotlin-metrics

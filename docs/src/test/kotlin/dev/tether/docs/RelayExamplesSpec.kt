@@ -6,12 +6,12 @@ import dev.tether.relay.ConnAlreadyExistsException
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.DeadlineExceededException
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.PayloadTooLargeException
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientNotConnectedException
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayHandshakeException
 import dev.tether.relay.TokenStore
 import dev.tether.testkit.relay.FakeRelayServer
@@ -114,7 +114,7 @@ class RelayExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeRelayServer.start().use { relay ->
                 // docs:start drops
-                val small = RelayClientOptions { connQueueSize(4) }      // default 100
+                val small = RelayClientConfig { connQueueSize(4) }      // default 100
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key", small).use { bob ->
                         alice.connect(); bob.connect()
@@ -159,7 +159,7 @@ class RelayExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeRelayServer.start().use { relay ->
                 // docs:start backpressure
-                val onePeer = RelayClientOptions { connQueueSize(4); backpressure(true) }
+                val onePeer = RelayClientConfig { connQueueSize(4); backpressure(true) }
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key", onePeer).use { bob ->
                         alice.connect(); bob.connect()
@@ -181,7 +181,7 @@ class RelayExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeRelayServer.start().use { relay ->
                 // docs:start errors
-                val quick = RelayClientOptions { openConnTimeout(300.milliseconds) }
+                val quick = RelayClientConfig { openConnTimeout(300.milliseconds) }
                 RelayClient(relay.url, relay.tokenStore(), "alice-key", quick).use { alice ->
                     shouldThrow<RelayClientNotConnectedException> { alice.openConn("bob-key") } // connect() first
                     alice.connect()
@@ -224,7 +224,7 @@ class RelayExamplesSpec : FunSpec({
                 RelayClient(relay.url, relay.tokenStore(), "bob-key").use { bob ->
                     bob.connect()
                     // docs:start manager
-                    val options = ManagerOptions {
+                    val options = ManagerConfig {
                         quickReconnectDelay(100.milliseconds)       // default 1.5 s
                         backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 1.seconds)) // default 2 s → 60 s
                         cleanupInterval(1.minutes)                  // foreign relays without connections

@@ -7,7 +7,7 @@ import dev.tether.relay.ConnClosedException
 import dev.tether.relay.HealthCheckTimeoutException
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayHandshakeException
 import dev.tether.relay.ServerClosedException
 import dev.tether.relay.TokenStore
@@ -25,7 +25,7 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** RelayClient and RelayConn semantics (specs/netbird-relay.md §4-§5) against the subject relay. */
 class RelayClientConformanceSpec : FunSpec({
-    fun client(subject: RelaySubject, key: String, options: RelayClientOptions = RelayClientOptions.DEFAULT, store: TokenStore = subject.tokenStore()) =
+    fun client(subject: RelaySubject, key: String, options: RelayClientConfig = RelayClientConfig.DEFAULT, store: TokenStore = subject.tokenStore()) =
         RelayClient(subject.url, store, key, options)
 
     test("handshake: success gives the instance URL; a wrong or expired token fails with RelayHandshakeException") {
@@ -74,7 +74,7 @@ class RelayClientConformanceSpec : FunSpec({
     test("openConn before the peer is online returns once it logs in; without it, PeerNotOnlineException") {
         RelaySubject.open().use { subject ->
             val a = key("A"); val b = key("B")
-            client(subject, a, RelayClientOptions { openConnTimeout(500.milliseconds) }).use { ca ->
+            client(subject, a, RelayClientConfig { openConnTimeout(500.milliseconds) }).use { ca ->
                 withTimeout(10_000) {
                     ca.connect()
                     shouldThrow<PeerNotOnlineException> { ca.openConn(b) }
@@ -136,7 +136,7 @@ class RelayClientConformanceSpec : FunSpec({
 
     test("health-check timeout on the client side: the session ends and the disconnect listener runs").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)")) {
         RelaySubject.open().use { subject ->
-            client(subject, key("A"), RelayClientOptions { healthCheckTimeout(400.milliseconds) }).use { c ->
+            client(subject, key("A"), RelayClientConfig { healthCheckTimeout(400.milliseconds) }).use { c ->
                 val gone = CompletableDeferred<String>()
                 c.setOnDisconnectListener { gone.complete(it) }
                 withTimeout(10_000) {

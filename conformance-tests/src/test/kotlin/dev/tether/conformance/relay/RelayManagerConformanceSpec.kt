@@ -4,7 +4,7 @@ import dev.tether.conformance.External
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.RelayClient
 import dev.tether.relay.ServerPicker
 import dev.tether.testkit.relay.FakeRelayServer
@@ -24,7 +24,7 @@ import kotlin.time.Duration.Companion.milliseconds
  */
 class RelayManagerConformanceSpec : FunSpec({
     val guardBackoff = GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 400.milliseconds)
-    fun options(block: ManagerOptions.Builder.() -> Unit = {}) = ManagerOptions {
+    fun options(block: ManagerConfig.Builder.() -> Unit = {}) = ManagerConfig {
         quickReconnectDelay(100.milliseconds); backoff(guardBackoff); cleanupInterval(Duration.ofMinutes(10)); block()
     }
 

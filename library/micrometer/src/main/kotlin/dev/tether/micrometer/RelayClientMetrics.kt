@@ -11,7 +11,7 @@ import io.micrometer.core.instrument.binder.MeterBinder
 
 /**
  * Meters read from a [RelayClient]'s counters ([RelayClient.stats]) each time the registry is scraped. Pair it with
- * [TransportMetrics] (`RelayClientOptions.Builder.observer`) for the relay WebSocket itself. Tags: `client=<client>`
+ * [TransportMetrics] (`RelayClientConfig.Builder.observer`) for the relay WebSocket itself. Tags: `client=<client>`
  * plus [tags].
  *
  * | meter | type | what it shows |

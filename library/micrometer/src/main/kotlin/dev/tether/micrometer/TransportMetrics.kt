@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicLong
 /**
  * Meters of one client's WebSocket connections, fed by the transport as a [TransportObserver]. Give it to the
  * client's configuration (`DialerConfig.Builder.observer`, `WsClientConfig.Builder.dialer { observer(…) }`,
- * `RelayClientOptions.Builder.observer`, `TunnelConfig.Builder.observer`); every meter carries the tag
+ * `RelayClientConfig.Builder.observer`, `TunnelConfig.Builder.observer`); every meter carries the tag
  * `client=<client>` and the [tags] given here.
  *
  * | meter | type | what it counts |

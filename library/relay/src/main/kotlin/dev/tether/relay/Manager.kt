@@ -27,8 +27,8 @@ import kotlin.time.toKotlinDuration
  * reconnect, then backoff over the picker) and the reconnected listener runs. Peers meet on the controlling peer's
  * home relay: [relayInstanceAddress] is what this peer advertises. [openConn] to an address other than the home
  * instance URL dials a **foreign** relay, once per address however many callers race ([RelayTrack]); foreign relays
- * without connections are closed by a cleanup that runs every [ManagerOptions.cleanupInterval] (60 s) and spares
- * relays younger than [ManagerOptions.keepUnusedServerTime] (5 s).
+ * without connections are closed by a cleanup that runs every [ManagerConfig.cleanupInterval] (60 s) and spares
+ * relays younger than [ManagerConfig.keepUnusedServerTime] (5 s).
  *
  * Kotlin: suspend [serve], [openConn]. Java: [serveAsync], [openConnAsync]. Close it to stop everything.
  */
@@ -36,7 +36,7 @@ public class Manager @JvmOverloads constructor(
     serverUrls: List<String>,
     private val peerKey: String,
     private val tokenStore: TokenStore = TokenStore(),
-    public val options: ManagerOptions = ManagerOptions.DEFAULT,
+    public val config: ManagerConfig = ManagerConfig.DEFAULT,
 ) : AutoCloseable {
     /** Called when a relay session ends; one-shot (see [addCloseListener]). */
     public fun interface OnServerCloseListener {
@@ -62,8 +62,8 @@ public class Manager @JvmOverloads constructor(
 
     private val guard = Guard(
         scope = scope,
-        quickReconnectDelay = options.quickReconnectDelay.toKotlinDuration(),
-        backoff = options.backoff,
+        quickReconnectDelay = config.quickReconnectDelay.toKotlinDuration(),
+        backoff = config.backoff,
         random = Random.Default,
         configuredUrls = { urls },
         reconnect = { it.connect() },
@@ -175,7 +175,7 @@ public class Manager @JvmOverloads constructor(
     }
 
     private fun picker(): ServerPicker =
-        ServerPicker(urls, tokenStore, peerKey, options.client, options.pickerTimeout)
+        ServerPicker(urls, tokenStore, peerKey, config.client, config.pickerTimeout)
 
     private fun installHome(client: RelayClient, notify: Boolean = true) {
         if (closed.get()) {
@@ -204,7 +204,7 @@ public class Manager @JvmOverloads constructor(
         val fresh = RelayTrack(serverAddress, System.nanoTime())
         val track = tracks.putIfAbsent(serverAddress, fresh) ?: fresh
         if (track === fresh) {
-            val client = RelayClient(serverAddress, tokenStore, peerKey, options.client)
+            val client = RelayClient(serverAddress, tokenStore, peerKey, config.client)
             client.setOnDisconnectListener { url -> onForeignDisconnected(track, url) }
             try {
                 foreignConnector(client)
@@ -225,8 +225,8 @@ public class Manager @JvmOverloads constructor(
     }
 
     private suspend fun cleanupLoop() {
-        val interval = options.cleanupInterval.toMillis()
-        val keepNanos = options.keepUnusedServerTime.toNanos()
+        val interval = config.cleanupInterval.toMillis()
+        val keepNanos = config.keepUnusedServerTime.toNanos()
         while (scope.isActive) {
             delay(interval)
             val now = System.nanoTime()

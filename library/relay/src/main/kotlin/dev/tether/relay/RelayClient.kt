@@ -60,7 +60,7 @@ public class RelayClient @JvmOverloads constructor(
     public val serverUrl: String,
     private val tokenStore: TokenStore,
     peerKey: String,
-    public val options: RelayClientOptions = RelayClientOptions.DEFAULT,
+    public val config: RelayClientConfig = RelayClientConfig.DEFAULT,
 ) : AutoCloseable {
     /** This peer's relay identity. */
     public val peerId: PeerId = PeerId.of(peerKey)
@@ -88,7 +88,7 @@ public class RelayClient @JvmOverloads constructor(
     @Volatile private var disconnectListener: DisconnectListener? = null
     private val droppedInClosedConns = AtomicLong()
     private val malformed = AtomicLong()
-    private val early = EarlyBuffer(options.earlyBufferTtl.toNanos(), options.earlyBufferCapacity)
+    private val early = EarlyBuffer(config.earlyBufferTtl.toNanos(), config.earlyBufferCapacity)
 
     /** Called once per ended session with the configured [serverUrl] (upstream onDisconnectListener). */
     public fun interface DisconnectListener {
@@ -137,7 +137,7 @@ public class RelayClient @JvmOverloads constructor(
      * @throws RelayDialException when the server cannot be reached
      * @throws RelayHandshakeException when the server refuses the token (it closes without answering) or answers
      *   with something other than AuthResponse (a peer's Transport that comes first is kept as an early message)
-     * @throws RelayHandshakeTimeoutException when no answer comes within [RelayClientOptions.handshakeTimeout]
+     * @throws RelayHandshakeTimeoutException when no answer comes within [RelayClientConfig.handshakeTimeout]
      */
     @JvmSynthetic
     public suspend fun connect(): Unit = lifecycle.withLock {
@@ -146,12 +146,12 @@ public class RelayClient @JvmOverloads constructor(
         val auth = Auth(peerId, token.toWire()).encode()
         val d = dialer ?: WebSocketDialer(
             DialerConfig(webSocketUrl) {
-                dialTimeout(options.dialTimeout)
+                dialTimeout(config.dialTimeout)
                 pingInterval(Duration.ZERO) // liveness is the relay's own health check
                 transport(pinned.transport)
                 maxMessageBytes(RelayProtocol.MAX_MESSAGE_SIZE.toLong())
-                trustManager(options.trustManager)
-                observer(options.observer)
+                trustManager(config.trustManager)
+                observer(config.observer)
             },
         ).also { dialer = it }
         val connection = try {
@@ -182,7 +182,7 @@ public class RelayClient @JvmOverloads constructor(
         } catch (e: ConnectionException) {
             throw RelayHandshakeException(serverUrl, "the connection closed before Auth was sent", e)
         }
-        val timeout = options.handshakeTimeout.toMillis()
+        val timeout = config.handshakeTimeout.toMillis()
         return withTimeoutOrNull(timeout) { awaitAuthResponse(connection) }
             ?: throw RelayHandshakeTimeoutException(serverUrl, timeout)
     }
@@ -223,13 +223,13 @@ public class RelayClient @JvmOverloads constructor(
      * subscribes to the peer's state and suspends until the relay reports it online.
      * @throws RelayClientNotConnectedException without a session
      * @throws ConnAlreadyExistsException when a connection to [peer] exists or is still waiting
-     * @throws PeerNotOnlineException when the peer is not online within [RelayClientOptions.openConnTimeout]
+     * @throws PeerNotOnlineException when the peer is not online within [RelayClientConfig.openConnTimeout]
      * @throws PeerWaitCancelledException when the session ends during the wait
      */
     @JvmSynthetic
     public suspend fun openConn(peer: PeerId): RelayConn {
         val s = live() ?: throw RelayClientNotConnectedException()
-        val conn = RelayConn(peer, s.instanceUrl, s, options.connQueueSize, options.backpressure, scope, peerId)
+        val conn = RelayConn(peer, s.instanceUrl, s, config.connQueueSize, config.backpressure, scope, peerId)
         if (s.conns.putIfAbsent(peer, conn) != null) throw ConnAlreadyExistsException(peer)
         val waiter = CompletableDeferred<Unit>()
         s.waiters[peer] = waiter
@@ -242,7 +242,7 @@ public class RelayClient @JvmOverloads constructor(
         try {
             early.take(peer)?.let { conn.deliver(it) }
             s.sendControl(PeerStateMessage.SubscribePeerState(listOf(peer)))
-            val timeout = options.openConnTimeout.toMillis()
+            val timeout = config.openConnTimeout.toMillis()
             withTimeoutOrNull(timeout) { waiter.await() } ?: throw PeerNotOnlineException(peer, timeout)
             online = true
             return conn
@@ -314,7 +314,7 @@ public class RelayClient @JvmOverloads constructor(
         fun start() {
             // Frames are handled inline on the connection's I/O thread; backpressure mode needs a reader that can
             // wait for the application, so it keeps the reading coroutine.
-            val inline = !options.backpressure && connection.listen { message -> onInline(message) }
+            val inline = !config.backpressure && connection.listen { message -> onInline(message) }
             if (inline) {
                 scope.launch(CoroutineName("tether-relay-watch")) { end(lost(connection.awaitClosed()), graceful = false) }
             } else {
@@ -440,7 +440,7 @@ public class RelayClient @JvmOverloads constructor(
         }
 
         private suspend fun healthLoop() {
-            val timeout = options.healthCheckTimeout.toMillis()
+            val timeout = config.healthCheckTimeout.toMillis()
             while (true) {
                 delay(timeout)
                 if (!healthSeen) {

@@ -20,7 +20,7 @@ import java.util.concurrent.atomic.AtomicReference
  * A connection to one remote peer through a relay (upstream `Conn`, a `net.Conn`), with datagram semantics: each
  * [write] is one relay message and each [read] returns one whole message.
  *
- * Inbound messages wait in a queue of [RelayClientOptions.connQueueSize] (100). When it is full the message is
+ * Inbound messages wait in a queue of [RelayClientConfig.connQueueSize] (100). When it is full the message is
  * dropped (so one slow reader never stalls the other peers on the same relay session) and the drop is counted in
  * [stats] and reported to [onDrop]; in backpressure mode the relay socket stops being read instead.
  *

@@ -28,7 +28,7 @@ public class ServerPicker @JvmOverloads constructor(
     urls: List<String>,
     private val tokenStore: TokenStore,
     private val peerKey: String,
-    private val clientOptions: RelayClientOptions = RelayClientOptions.DEFAULT,
+    private val clientConfig: RelayClientConfig = RelayClientConfig.DEFAULT,
     public val timeout: Duration = Duration.ofMillis(RelayProtocol.PICKER_TIMEOUT_MILLIS),
     public val maxConcurrency: Int = RelayProtocol.PICKER_MAX_CONCURRENCY,
 ) {
@@ -60,7 +60,7 @@ public class ServerPicker @JvmOverloads constructor(
             val attempts = urls.map { url ->
                 launch(CoroutineName("tether-relay-pick")) {
                     permits.withPermit {
-                        val client = RelayClient(url, tokenStore, peerKey, clientOptions)
+                        val client = RelayClient(url, tokenStore, peerKey, clientConfig)
                         val result = try {
                             connector(client)
                             Result.success(client)

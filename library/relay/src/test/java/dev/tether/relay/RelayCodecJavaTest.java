@@ -39,16 +39,16 @@ class RelayCodecJavaTest {
 
     @Test
     void optionsBuildersKeepNetbirdDefaults() {
-        RelayClientOptions d = RelayClientOptions.DEFAULT;
+        RelayClientConfig d = RelayClientConfig.DEFAULT;
         assertEquals(Duration.ofSeconds(8), d.getHandshakeTimeout());
         assertEquals(Duration.ofSeconds(35), d.getHealthCheckTimeout());
         assertEquals(Duration.ofSeconds(30), d.getOpenConnTimeout());
         assertEquals(100, d.getConnQueueSize());
         assertEquals(10_000, d.getEarlyBufferCapacity());
-        RelayClientOptions custom = RelayClientOptions.builder().connQueueSize(1000).backpressure(true).build();
+        RelayClientConfig custom = RelayClientConfig.builder().connQueueSize(1000).backpressure(true).build();
         assertEquals(1000, custom.getConnQueueSize());
-        assertThrows(IllegalArgumentException.class, () -> RelayClientOptions.builder().connQueueSize(0).build());
-        ManagerOptions m = ManagerOptions.DEFAULT;
+        assertThrows(IllegalArgumentException.class, () -> RelayClientConfig.builder().connQueueSize(0).build());
+        ManagerConfig m = ManagerConfig.DEFAULT;
         assertEquals(Duration.ofSeconds(60), m.getCleanupInterval());
         assertEquals(Duration.ofSeconds(5), m.getKeepUnusedServerTime());
         assertEquals(Duration.ofMillis(1500), m.getQuickReconnectDelay());

@@ -12,12 +12,12 @@ import dev.tether.relay.ConnClosedException;
 import dev.tether.relay.DeadlineExceededException;
 import dev.tether.relay.Manager;
 import dev.tether.relay.NoRelayAvailableException;
-import dev.tether.relay.ManagerOptions;
+import dev.tether.relay.ManagerConfig;
 import dev.tether.relay.PayloadTooLargeException;
 import dev.tether.relay.PeerId;
 import dev.tether.relay.RelayClient;
 import dev.tether.relay.RelayClientNotConnectedException;
-import dev.tether.relay.RelayClientOptions;
+import dev.tether.relay.RelayClientConfig;
 import dev.tether.relay.RelayConn;
 import dev.tether.relay.RelayHandshakeException;
 import dev.tether.relay.ServerPicker;
@@ -48,7 +48,7 @@ class RelayJavaTest {
         try (FakeRelayServer server = relay();
                 RelayClient a = new RelayClient(server.getUrl(), server.tokenStore(), "peerA");
                 RelayClient b = new RelayClient(server.getUrl(), server.tokenStore(), "peerB",
-                        RelayClientOptions.builder().connQueueSize(10).build())) {
+                        RelayClientConfig.builder().connQueueSize(10).build())) {
             ExecutionException notConnected = assertThrows(ExecutionException.class,
                     () -> a.openConnAsync("peerB").get(T, TimeUnit.SECONDS));
             assertInstanceOf(RelayClientNotConnectedException.class, notConnected.getCause());
@@ -103,7 +103,7 @@ class RelayJavaTest {
         try (FakeRelayServer home = relay(); FakeRelayServer foreign = relay()) {
             foreign.rotateSecret(home.getSecret());
             TokenStore tokens = home.tokenStore();
-            ManagerOptions options = ManagerOptions.builder().cleanupInterval(Duration.ofMinutes(5)).build();
+            ManagerConfig options = ManagerConfig.builder().cleanupInterval(Duration.ofMinutes(5)).build();
             try (Manager a = new Manager(List.of(home.getUrl()), "peerA", tokens, options);
                     Manager b = new Manager(List.of(foreign.getUrl()), "peerB", tokens, options)) {
                 a.serveAsync().get(T, TimeUnit.SECONDS);
@@ -144,7 +144,7 @@ class RelayJavaTest {
                     () -> new ServerPicker(List.of(), home.tokenStore(), "p").pickAsync().get(T, TimeUnit.SECONDS));
             assertInstanceOf(NoRelayAvailableException.class, none.getCause());
 
-            ManagerOptions options = ManagerOptions.builder().cleanupInterval(Duration.ofMinutes(5)).build();
+            ManagerConfig options = ManagerConfig.builder().cleanupInterval(Duration.ofMinutes(5)).build();
             try (Manager a = new Manager(List.of(home.getUrl()), "peerA", home.tokenStore(), options);
                     RelayClient x = new RelayClient(other.getUrl(), other.tokenStore(), "peerX")) {
                 a.serveAsync().get(T, TimeUnit.SECONDS);

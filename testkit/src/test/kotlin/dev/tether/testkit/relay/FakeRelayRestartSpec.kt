@@ -2,7 +2,7 @@ package dev.tether.testkit.relay
 
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.RelayClient
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -19,7 +19,7 @@ class FakeRelayRestartSpec : FunSpec({
         val client = RelayClient(first.url, first.tokenStore(), "peerA")
         val manager = Manager(
             listOf(first.url), "peerB", first.tokenStore(),
-            ManagerOptions {
+            ManagerConfig {
                 quickReconnectDelay(50.milliseconds)
                 backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 200.milliseconds))
             },

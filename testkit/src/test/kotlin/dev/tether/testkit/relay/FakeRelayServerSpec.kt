@@ -9,7 +9,7 @@ import dev.tether.relay.PeerId
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientNotConnectedException
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayDialException
 import dev.tether.relay.RelayHandshakeException
 import dev.tether.relay.RelayHandshakeTimeoutException
@@ -29,7 +29,7 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** RelayClient and RelayConn against the testkit relay: handshake, forwarding, subscriptions, health, faults. */
 class FakeRelayServerSpec : FunSpec({
-    fun client(relay: FakeRelayServer, key: String, store: TokenStore = relay.tokenStore(), options: RelayClientOptions = RelayClientOptions.DEFAULT) =
+    fun client(relay: FakeRelayServer, key: String, store: TokenStore = relay.tokenStore(), options: RelayClientConfig = RelayClientConfig.DEFAULT) =
         RelayClient(relay.url, store, key, options)
 
     test("connect: AuthResponse carries the instance URL; several instances run at once") {
@@ -59,7 +59,7 @@ class FakeRelayServerSpec : FunSpec({
             shouldThrow<RelayHandshakeException> { withTimeout(10_000) { client(relay, "a").use { it.connect() } } }
             relay.rejectedLogins() shouldBe 3
             relay.faults.latency(Duration.ofSeconds(3))
-            val quick = RelayClientOptions { handshakeTimeout(300.milliseconds) }
+            val quick = RelayClientConfig { handshakeTimeout(300.milliseconds) }
             shouldThrow<RelayHandshakeTimeoutException> { withTimeout(10_000) { client(relay, "a", options = quick).use { it.connect() } } }
             relay.faults.reset()
             relay.acceptedLogins() shouldBe 0
@@ -100,7 +100,7 @@ class FakeRelayServerSpec : FunSpec({
 
     test("openConn waits for the peer to come online; times out with PeerNotOnlineException; duplicates refused") {
         fastRelay().use { relay ->
-            val quick = RelayClientOptions { openConnTimeout(300.milliseconds) }
+            val quick = RelayClientConfig { openConnTimeout(300.milliseconds) }
             client(relay, "peerA", options = quick).use { a ->
                 withTimeout(10_000) {
                     shouldThrow<RelayClientNotConnectedException> { a.openConn("peerB") }
@@ -173,7 +173,7 @@ class FakeRelayServerSpec : FunSpec({
 
     test("a full conn queue drops and counts; backpressure mode loses nothing") {
         fastRelay().use { relay ->
-            val small = RelayClientOptions { connQueueSize(4) }
+            val small = RelayClientConfig { connQueueSize(4) }
             client(relay, "peerA").use { a ->
                 client(relay, "peerB", options = small).use { b ->
                     withTimeout(10_000) {
@@ -189,7 +189,7 @@ class FakeRelayServerSpec : FunSpec({
                     }
                 }
             }
-            val pressing = RelayClientOptions { connQueueSize(4); backpressure(true) }
+            val pressing = RelayClientConfig { connQueueSize(4); backpressure(true) }
             client(relay, "peerC").use { c ->
                 client(relay, "peerD", options = pressing).use { d ->
                     withTimeout(10_000) {
@@ -209,7 +209,7 @@ class FakeRelayServerSpec : FunSpec({
 
     test("client health: answers every health check; declares the server dead when they stop") {
         fastRelay { healthCheckTimeout(Duration.ofMillis(300)) }.use { relay ->
-            client(relay, "peerA", options = RelayClientOptions { healthCheckTimeout(500.milliseconds) }).use { a ->
+            client(relay, "peerA", options = RelayClientConfig { healthCheckTimeout(500.milliseconds) }).use { a ->
                 val gone = CompletableDeferred<String>()
                 a.setOnDisconnectListener { gone.complete(it) }
                 withTimeout(10_000) {

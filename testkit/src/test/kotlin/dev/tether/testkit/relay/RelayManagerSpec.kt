@@ -4,7 +4,7 @@ import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.Manager
-import dev.tether.relay.ManagerOptions
+import dev.tether.relay.ManagerConfig
 import dev.tether.relay.NoRelayAvailableException
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientNotConnectedException
@@ -25,7 +25,7 @@ import kotlin.time.Duration.Companion.milliseconds
 /** Manager, Guard and ServerPicker against testkit relays with short timers. */
 class RelayManagerSpec : FunSpec({
     val fastGuard = GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 200.milliseconds, randomizationFactor = 0.0)
-    fun options(block: ManagerOptions.Builder.() -> Unit = {}) = ManagerOptions {
+    fun options(block: ManagerConfig.Builder.() -> Unit = {}) = ManagerConfig {
         quickReconnectDelay(50.milliseconds)
         backoff(fastGuard)
         cleanupInterval(Duration.ofMinutes(10))

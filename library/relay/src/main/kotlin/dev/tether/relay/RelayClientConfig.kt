@@ -7,7 +7,7 @@ import kotlin.time.toJavaDuration
 
 /**
  * Tunables of a [RelayClient]. The defaults are netbird's; tests shorten the timers. Immutable; Java:
- * `RelayClientOptions.builder().connQueueSize(1000).build()`, Kotlin: `RelayClientOptions { connQueueSize(1000) }`.
+ * `RelayClientConfig.builder().connQueueSize(1000).build()`, Kotlin: `RelayClientConfig { connQueueSize(1000) }`.
  *
  * @property handshakeTimeout bound on the wait for AuthResponse (8 s).
  * @property dialTimeout bound on one WebSocket dial (30 s).
@@ -22,7 +22,7 @@ import kotlin.time.toJavaDuration
  * @property trustManager TLS trust for `rels://` (null: the JVM's trust store).
  * @property observer watches the relay WebSocket's dials, ends and traffic (metrics; see [TransportObserver]).
  */
-public class RelayClientOptions private constructor(b: Builder) {
+public class RelayClientConfig private constructor(b: Builder) {
     public val handshakeTimeout: Duration = b.handshakeTimeout
     public val dialTimeout: Duration = b.dialTimeout
     public val healthCheckTimeout: Duration = b.healthCheckTimeout
@@ -81,20 +81,20 @@ public class RelayClientOptions private constructor(b: Builder) {
 
         /** Watches the relay WebSocket (metrics); null (default) removes it. */
         public fun observer(value: TransportObserver?): Builder = apply { observer = value }
-        public fun build(): RelayClientOptions = RelayClientOptions(this)
+        public fun build(): RelayClientConfig = RelayClientConfig(this)
     }
 
     public companion object {
         /** netbird's defaults. */
         @JvmField
-        public val DEFAULT: RelayClientOptions = Builder().build()
+        public val DEFAULT: RelayClientConfig = Builder().build()
 
         /** A builder starting from the defaults (Java). */
         @JvmStatic
         public fun builder(): Builder = Builder()
 
-        /** Kotlin: `RelayClientOptions { connQueueSize(1000) }`. */
+        /** Kotlin: `RelayClientConfig { connQueueSize(1000) }`. */
         @JvmSynthetic
-        public operator fun invoke(block: Builder.() -> Unit): RelayClientOptions = Builder().apply(block).build()
+        public operator fun invoke(block: Builder.() -> Unit): RelayClientConfig = Builder().apply(block).build()
     }
 }
