@@ -5,7 +5,7 @@ import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.ReadTimeoutException
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -95,14 +95,14 @@ internal object MuxEchoScenario {
     ) : LoadTarget {
         private val dialer = WebSocketDialer(DialerConfig(url) { maxMessageBytes(2L shl 20) })
         private val writers = CoroutineScope(SupervisorJob() + Dispatchers.Default)
-        private lateinit var session: Session
+        private lateinit var session: MuxSession
         private lateinit var streams: List<Stream>
         private val message = ByteArray(messageBytes) { (it % 251).toByte() }
         private val buffers = Array(count) { ByteArray(messageBytes) }
         @Volatile private var writeFailure: Throwable? = null
 
         suspend fun open(): EchoTarget {
-            session = Session.client(dialer.dial(), config)
+            session = MuxSession.client(dialer.dial(), config)
             streams = coroutineScope { (0 until count).map { async { session.open() } }.awaitAll() }
             val deadline = Instant.now().plus(bound.toJavaDuration())
             for (stream in streams) {
@@ -123,7 +123,7 @@ internal object MuxEchoScenario {
             return this
         }
 
-        private fun Session.isClosedForBench(): Boolean = closedFuture().isDone
+        private fun MuxSession.isClosedForBench(): Boolean = closedFuture().isDone
 
         override suspend fun roundTrip(worker: Int, seq: Int) {
             val stream = streams[worker]
@@ -162,7 +162,7 @@ internal object MuxEchoScenario {
         append("### wsmux stream echo through an external server\n\n")
         append(ctx.provenance()).append("\n\n")
         append("Server: the wsmux echo server at `${r.url}` (`--mux-url`; a server session that writes back what each ")
-        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Netty) and `Session.client` with the ")
+        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with the ")
         append("window below as its receive capacity (what the server may send unacknowledged); what the client may send ")
         append("is the server's own window, announced in its ACKs. Per stream a writer coroutine writes messages back to ")
         append("back, and one op reads one message's echo (reads of at most ")

@@ -4,7 +4,7 @@ import dev.tether.core.InternalTetherApi
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import io.netty.buffer.Unpooled
 import io.netty.channel.Channel
@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicLong
  * * `/mux-ack` keeps no state at all: it answers every SYN with an ACK of [MuxConfig.streamBufferSize] credit and
  *   drops everything else, so that in the idle-stream heap figure only the client's streams grow.
  *
- * `/mux` is `Session.server` over the Netty channel (internal API): frames reach the session inline on the
+ * `/mux` is `MuxSession.server` over the Netty channel (internal API): frames reach the session inline on the
  * connection's event loop, streams are accepted inline as their SYN arrives, and each stream's reads and writes run
  * in an unconfined coroutine, so a DAT or an ACK resumes the stream's reader or writer right there on the loop, with
  * no dispatch per frame. A writer waiting for room in the socket resumes when it drains.
@@ -55,7 +55,7 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
 
     /** On the connection's event loop, right after the handshake: no frame has been read yet. */
     private fun serveSession(channel: Channel) {
-        Session.server(channel, config).acceptInline { stream -> streams.launch { serve(stream) } }
+        MuxSession.server(channel, config).acceptInline { stream -> streams.launch { serve(stream) } }
     }
 
     private suspend fun serve(stream: Stream) {

@@ -4,7 +4,7 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxProtocol
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
@@ -24,7 +24,7 @@ import kotlin.time.Duration.Companion.seconds
 /**
  * The wsmux scenario (issue 3): one-way throughput of one stream at several receive windows, each beside the raw
  * WebSocket moving the same bytes in messages of the same size; many concurrent streams on one session; heap per
- * idle open stream. Client: tether-core `WebSocketDialer` + `Session.client`; peer: [MuxPeer].
+ * idle open stream. Client: tether-core `WebSocketDialer` + `MuxSession.client`; peer: [MuxPeer].
  */
 internal object MuxScenario {
     /** Goal: one stream at a 64 KiB window moves at least this share of the raw WebSocket's bytes per second. */
@@ -174,7 +174,7 @@ internal object MuxScenario {
         private val readBytes: Int,
     ) : LoadTarget {
         private val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")) { maxMessageBytes(2L shl 20) })
-        private lateinit var session: Session
+        private lateinit var session: MuxSession
         private lateinit var streams: List<Stream>
         private val message = ByteArray(messageBytes) { (it % 251).toByte() }
         private val buffers = if (upload) emptyArray() else Array(count) { ByteArray(messageBytes) }
@@ -182,7 +182,7 @@ internal object MuxScenario {
         private var start = 0L
 
         suspend fun open(): MuxTarget {
-            session = Session.client(dialer.dial(), config)
+            session = MuxSession.client(dialer.dial(), config)
             start = peer.receivedBytes()
             streams = coroutineScope {
                 (0 until count).map {
@@ -222,14 +222,14 @@ internal object MuxScenario {
     // Heap per idle stream
 
     private fun idleHeap(o: EndToEndOptions, log: PrintStream): Triple<EndToEnd.HeapRound, List<EndToEnd.HeapRound>, List<Triple<String, Double, Double>>?> {
-        val config = MuxConfig.defaults()
+        val config = MuxConfig.DEFAULT
         var top: List<Triple<String, Double, Double>>? = null
         MuxPeer(config).use { peer ->
             fun round(n: Int, histogram: Boolean): EndToEnd.HeapRound {
                 val dialer = WebSocketDialer(DialerConfig(peer.url("/mux-ack")))
                 try {
                     return runBlocking(Dispatchers.Default) {
-                        val session = Session.client(dialer.dial(), config)
+                        val session = MuxSession.client(dialer.dial(), config)
                         try {
                             // A histogram kept alive shows up in the next one: the growth from one to a second taken
                             // right after it is that cost, subtracted below.
@@ -261,7 +261,7 @@ internal object MuxScenario {
     }
 
     /** Opens a stream for every slot of [into], [OPEN_BATCH] at a time (the coroutines are gone when it returns). */
-    private suspend fun openAll(session: Session, into: Array<Stream?>) {
+    private suspend fun openAll(session: MuxSession, into: Array<Stream?>) {
         var from = 0
         while (from < into.size) {
             val to = minOf(into.size, from + OPEN_BATCH)
@@ -321,8 +321,8 @@ internal object MuxScenario {
     fun renderThroughput(ctx: RunContext, r: Results): String = buildString {
         append("### wsmux stream throughput beside the raw WebSocket\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("Client: tether-core `WebSocketDialer` (Netty) and `Session.client` with the window below; peer: the ")
-        append("benchmark's `MuxPeer`, a Netty server running `Session.server` with the same `MuxConfig`, whose streams ")
+        append("Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with the window below; peer: the ")
+        append("benchmark's `MuxPeer`, a Netty server running `MuxSession.server` with the same `MuxConfig`, whose streams ")
         append("count what they read (upload) or write a requested number of bytes (download); all on 127.0.0.1. One ")
         append("op is one application `write` (upload) or a `read` loop that fills one message (download) of the message ")
         append("size; an upload round stops its clock only when the peer has read every byte sent. ")
@@ -408,7 +408,7 @@ internal object MuxScenario {
             append("Not measured.\n")
             return@buildString
         }
-        append("One client session (`WebSocketDialer` + `Session.client`, default `MuxConfig`: 1 KiB windows) to the ")
+        append("One client session (`WebSocketDialer` + `MuxSession.client`, default `MuxConfig`: 1 KiB windows) to the ")
         append("benchmark's `/mux-ack` endpoint, which answers each SYN with an ACK and keeps no state, so only the ")
         append("client's heap grows. Each round, on a fresh session, reads used heap (MemoryMXBean, after 4 × System.gc()), ")
         append("opens ${Fmt.count(h.pending.toLong())} streams (each accepted by the peer's ACK) and keeps them open and ")

@@ -49,7 +49,7 @@ import kotlin.coroutines.CoroutineContext
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.mux.Session as MuxSession
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream as MuxStream
 import dev.tether.wamp.Session as WampSession
 
@@ -663,7 +663,7 @@ internal object ProtocolsScenario {
                 val dialer = dialer("$base/mux")
                 try {
                     val connection = dialer.dial()
-                    val session = MuxSession.client(connection, MuxConfig.defaults())
+                    val session = MuxSession.client(connection, MuxConfig.DEFAULT)
                     val stream = try {
                         session.open()
                     } catch (e: Throwable) {
@@ -798,7 +798,7 @@ internal object ProtocolsScenario {
     /** What the round trip of [p] is, for the report. */
     private fun describe(p: Protocol): String = when (p) {
         Protocol.WSCLIENT -> "`WsClient.request(Envelope.request(\"echo\", {\"seq\":…,\"worker\":0}))` to `/broker` (netty transport), the reply's kind and payload checked"
-        Protocol.MUX -> "one wsmux stream to `/mux` (`Session.client` over a netty `WebSocketDialer` connection, default `MuxConfig`): `write` $BINARY_PAYLOAD bytes, `read` until all $BINARY_PAYLOAD are back"
+        Protocol.MUX -> "one wsmux stream to `/mux` (`MuxSession.client` over a netty `WebSocketDialer` connection, default `MuxConfig`): `write` $BINARY_PAYLOAD bytes, `read` until all $BINARY_PAYLOAD are back"
         Protocol.RELAY -> "relay clients A and B (`RelayClient`, netty) logged in to `/relay`, a `RelayConn` each way: A `write`s $BINARY_PAYLOAD bytes, B's reader (a coroutine on the same kind of thread as A's caller) `write`s them back, A `read`s them"
         Protocol.WAMP -> "`Session.call(\"$ECHO_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, answered by the router itself, the result checked"
         Protocol.WAMP_CALLEE -> "`Session.call(\"$CALLEE_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, routed to a second Tether session that registered it (its handler returns the arguments; beside a caller on the I/O thread the handler runs inline there, `handlerExecutor(Runnable::run)`, otherwise on `Dispatchers.Default`) and back"

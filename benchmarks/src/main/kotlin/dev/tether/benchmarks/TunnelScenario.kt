@@ -60,7 +60,7 @@ internal object TunnelScenario {
                 val proxyUrl = o.tunnelProxy ?: fake!!.url
                 val secret = o.tunnelSecret ?: TunnelTokens.TEST_SECRET
                 val config = TunnelConfig(o.tunnelId, proxyUrl) { tokenGenerator(TunnelTokens.generator(secret)) }
-                val client = runBlocking { withTimeout(60.seconds) { TunnelClient.connect(config) } }
+                val client = runBlocking { withTimeout(60.seconds) { TunnelClient(config).connect() } }
                 try {
                     forwarding.launch { client.forward(origin.url) }
                     val base = URI(client.url.ifEmpty { fake?.clientUrl(o.tunnelId) ?: error("the proxy announced no public URL") })

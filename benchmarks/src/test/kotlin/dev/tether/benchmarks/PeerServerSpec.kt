@@ -4,7 +4,7 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxFrame
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -254,7 +254,7 @@ class PeerServerSpec : FunSpec({
             val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")))
             try {
                 runBlocking(Dispatchers.Default) {
-                    val session = Session.client(dialer.dial(), config)
+                    val session = MuxSession.client(dialer.dial(), config)
                     try {
                         withTimeout(30_000) {
                             val up = session.open()
@@ -286,7 +286,7 @@ class PeerServerSpec : FunSpec({
     }
 
     test("closing a peer stops listening") {
-        val port = MuxPeer(MuxConfig.defaults()).let { p -> p.close(); p.port }
+        val port = MuxPeer(MuxConfig.DEFAULT).let { p -> p.close(); p.port }
         shouldThrow<ConnectException> { Socket("127.0.0.1", port).close() }
         val loopback = LoopbackServer().let { s -> s.close(); s.port }
         shouldThrow<ConnectException> { Socket("127.0.0.1", loopback).close() }

@@ -41,7 +41,7 @@ import java.util.UUID
 import kotlin.random.Random
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.mux.Session as MuxSession
+import dev.tether.mux.MuxSession
 import dev.tether.wamp.Session as WampSession
 
 /**
@@ -175,8 +175,8 @@ class ProtocolsScenarioSpec : FunSpec({
     test("refpeer /mux echoes streams with credit both ways: far more bytes than the windows, several streams, FIN answered") {
         val url = base() ?: return@test
         for ((query, config) in listOf(
-            "" to MuxConfig.defaults(), // 1024-byte buffers both ways, the acceptor starts at min(1024, 1024)
-            "?buffer=4096" to MuxConfig.defaults(), // the acceptor's buffer is bigger than the opener's: it must still start at 1024
+            "" to MuxConfig.DEFAULT, // 1024-byte buffers both ways, the acceptor starts at min(1024, 1024)
+            "?buffer=4096" to MuxConfig.DEFAULT, // the acceptor's buffer is bigger than the opener's: it must still start at 1024
             "?buffer=4096&peer-capacity=65536" to MuxConfig { streamBufferSize(65536); peerCapacity(4096) },
         )) {
             val dialer = WebSocketDialer(DialerConfig("$url/mux$query") { pingInterval(Duration.ZERO) })

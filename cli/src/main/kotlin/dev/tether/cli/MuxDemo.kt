@@ -3,7 +3,7 @@ package dev.tether.cli
 import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.testkit.mux.FakeMuxServer
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
@@ -24,7 +24,7 @@ class MuxDemo : DemoSection {
                 DialerConfig.builder().url(server.url).pingInterval(Duration.ofMillis(300)).pongTimeout(Duration.ofMillis(300)).build(),
             )
             dialer.use {
-                val session = Session.client(dialer.dial(), MuxConfig { streamBufferSize(4096) })
+                val session = MuxSession.client(dialer.dial(), MuxConfig { streamBufferSize(4096) })
                 coroutineScope {
                     val sizes = listOf(10, 4096, 100_000, 1_000_000)
                     val results = sizes.map { size ->

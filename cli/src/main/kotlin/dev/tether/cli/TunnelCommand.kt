@@ -53,7 +53,7 @@ class TunnelCommand : Callable<Int> {
             return@runBlocking 2
         }
         val client = try {
-            TunnelClient.connect(config)
+            TunnelClient(config).connect()
         } catch (e: TetherException) {
             System.err.println("tether tunnel: ${e.message}")
             return@runBlocking 1

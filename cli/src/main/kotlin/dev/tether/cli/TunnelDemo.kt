@@ -41,7 +41,7 @@ class TunnelDemo : DemoSection {
                     tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                     retry(RetryConfig(initialDelay = 100.milliseconds, maxDelay = 1.seconds, maxElapsedTime = 30.seconds))
                 }
-                TunnelClient.connect(config).use { client ->
+                TunnelClient(config).connect().use { client ->
                     out.ok("registered; public URL ${client.url}")
                     val http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
                     suspend fun fetch(path: String): String = http.sendAsync(

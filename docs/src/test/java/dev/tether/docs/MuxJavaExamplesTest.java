@@ -5,7 +5,7 @@ import dev.tether.core.WebSocketDialer;
 import dev.tether.mux.MuxConfig;
 import dev.tether.mux.MuxSocket;
 import dev.tether.mux.ReadTimeoutException;
-import dev.tether.mux.Session;
+import dev.tether.mux.MuxSession;
 import dev.tether.testkit.mux.FakeMuxServer;
 import dev.tether.testkit.mux.StreamBehaviour;
 import org.junit.jupiter.api.Test;
@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,7 +31,7 @@ class MuxJavaExamplesTest {
         try (FakeMuxServer fake = FakeMuxServer.start();          // a wsmux server that echoes every stream
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
             MuxConfig config = MuxConfig.builder().streamBufferSize(4096).build();
-            Session session = Session.client(dialer.dialAsync().get(10, TimeUnit.SECONDS), config);
+            MuxSession session = MuxSession.client(dialer.dialAsync().get(10, TimeUnit.SECONDS), config);
             try (MuxSocket socket = new MuxSocket(session.openAsync().get(10, TimeUnit.SECONDS))) {
                 socket.setSoTimeout(10_000);                       // bound every blocking read
                 socket.getOutputStream().write("hello, wsmux".getBytes(UTF_8));
@@ -48,7 +49,7 @@ class MuxJavaExamplesTest {
     void aReadTimeoutIsASocketTimeoutException() throws Exception {
         try (FakeMuxServer fake = FakeMuxServer.start(FakeMuxServer.Options.builder().behaviour(StreamBehaviour.STALL).build());
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
-            Session session = Session.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
+            MuxSession session = MuxSession.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
             try {
                 // docs:start timeout
                 MuxSocket socket = new MuxSocket(session.openAsync().get(10, TimeUnit.SECONDS));
@@ -67,11 +68,11 @@ class MuxJavaExamplesTest {
     void closedFutureReportsTheDrop() throws Exception {
         try (FakeMuxServer fake = FakeMuxServer.start();
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
-            Session session = Session.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
+            MuxSession session = MuxSession.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
             fake.awaitSessionsAsync(1, Duration.ofSeconds(10)).get();
             assertEquals(1, fake.getFaults().dropAll());
             assertTrue(session.closedFuture().get(10, TimeUnit.SECONDS).getMessage().startsWith("session closed"));
-            assertTrue(session.isClosed());
+            assertFalse(session.isOpen());
         }
     }
 }

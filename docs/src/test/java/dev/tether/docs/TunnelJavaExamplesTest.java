@@ -35,7 +35,7 @@ class TunnelJavaExamplesTest {
                     .proxyUrl(proxy.getUrl())
                     .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                     .build();
-            try (TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS)) {
+            try (TunnelClient tunnel = new TunnelClient(config).connectAsync().get(10, TimeUnit.SECONDS)) {
                 CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request ->
                         TunnelResponse.text("hello " + request.getMethod() + " " + request.getPath())));
 
@@ -64,7 +64,7 @@ class TunnelJavaExamplesTest {
                     .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                     .handlerExecutor(handlers)                            // default: a library thread where it may block
                     .build();
-            try (TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS)) {
+            try (TunnelClient tunnel = new TunnelClient(config).connectAsync().get(10, TimeUnit.SECONDS)) {
                 CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request ->
                         TunnelResponse.text(Thread.currentThread().getName().startsWith("pool-") ? "on my pool" : "elsewhere")));
                 // A handler that never blocks may run on the tunnel's I/O thread instead:
@@ -86,7 +86,7 @@ class TunnelJavaExamplesTest {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
             TunnelConfig config = TunnelConfig.builder().id("closing").proxyUrl(proxy.getUrl())
                     .token(TunnelTokens.testToken("closing")).build();
-            TunnelClient tunnel = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS);
+            TunnelClient tunnel = new TunnelClient(config).connectAsync().get(10, TimeUnit.SECONDS);
             CompletableFuture<?> waiting = tunnel.acceptAsync();
             tunnel.close();                                          // a waiting accept fails at once
             ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(10, TimeUnit.SECONDS));

@@ -4,8 +4,8 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.ReadTimeoutException
-import dev.tether.mux.Session
-import dev.tether.mux.SessionClosedException
+import dev.tether.mux.MuxSession
+import dev.tether.mux.MuxSessionClosedException
 import dev.tether.mux.Stream
 import dev.tether.mux.WriteTimeoutException
 import dev.tether.testkit.mux.FakeMuxServer
@@ -40,7 +40,7 @@ class MuxExamplesSpec : FunSpec({
             // docs:start quickstart
             FakeMuxServer.start().use { fake ->              // a wsmux server that echoes every stream
                 WebSocketDialer(DialerConfig(fake.url)).use { dialer ->
-                    val session = Session.client(dialer.dial()) // client session: odd stream ids
+                    val session = MuxSession.client(dialer.dial()) // client session: odd stream ids
                     val stream = session.open()                // SYN, then waits for the peer's ACK
                     stream.write("hello, wsmux".toByteArray())
                     stream.close()                             // half-close: sends FIN, reading goes on
@@ -63,7 +63,7 @@ class MuxExamplesSpec : FunSpec({
     test("many streams share one connection, each with its own window") {
         FakeMuxServer.start().use { fake ->
             WebSocketDialer(DialerConfig(fake.url)).use { dialer ->
-                val session = Session.client(dialer.dial())
+                val session = MuxSession.client(dialer.dial())
                 withTimeout(10.seconds) {
                     val payloads = (1..5).map { i -> ByteArray(10_000) { (it * i).toByte() } }
                     val streams = payloads.map { session.open() }
@@ -90,9 +90,9 @@ class MuxExamplesSpec : FunSpec({
         // docs:end config
         config.streamBufferSize shouldBe 4096
         config.autoTuneMaxWindow shouldBe 256 * 1024
-        MuxConfig.defaults().streamBufferSize shouldBe 1024
-        MuxConfig.defaults().keepAliveInterval shouldBe Duration.ofSeconds(20)
-        MuxConfig.defaults().streamAcceptDeadline shouldBe Duration.ofSeconds(30)
+        MuxConfig.DEFAULT.streamBufferSize shouldBe 1024
+        MuxConfig.DEFAULT.keepAliveInterval shouldBe Duration.ofSeconds(20)
+        MuxConfig.DEFAULT.streamAcceptDeadline shouldBe Duration.ofSeconds(30)
     }
 
     test("flow control and timeouts against a peer that never reads") {
@@ -100,7 +100,7 @@ class MuxExamplesSpec : FunSpec({
             // docs:start flow-control
             FakeMuxServer.start { behaviour(StreamBehaviour.STALL) }.use { fake -> // accepts, never reads or writes
                 WebSocketDialer(DialerConfig(fake.url)).use { dialer ->
-                    val session = Session.client(dialer.dial())
+                    val session = MuxSession.client(dialer.dial())
                     val stream = session.open()
                     stream.sendWindow shouldBe 4096L            // the peer's ACK granted its 4096-byte capacity
                     stream.write(ByteArray(4096))               // fits: returns once sent
@@ -123,7 +123,7 @@ class MuxExamplesSpec : FunSpec({
             WebSocketDialer(DialerConfig(fake.url)).use { dialer ->
                 withTimeout(10.seconds) {
                     // docs:start accept
-                    val session = Session.client(dialer.dial())
+                    val session = MuxSession.client(dialer.dial())
                     fake.awaitSessions(1)
                     launch {                                  // the server side opens a stream (even id)
                         val out = fake.sessions().first().open()
@@ -145,14 +145,14 @@ class MuxExamplesSpec : FunSpec({
             WebSocketDialer(DialerConfig(fake.url)).use { dialer ->
                 withTimeout(10.seconds) {
                     // docs:start session-drop
-                    val session = Session.client(dialer.dial())
+                    val session = MuxSession.client(dialer.dial())
                     val stream = session.open()
                     fake.faults.dropAll()                          // the network goes away
 
                     val reason = session.awaitClosed()             // why the session ended
-                    reason.shouldBeInstanceOf<SessionClosedException>()
-                    shouldThrow<SessionClosedException> { stream.read(ByteArray(16)) } // no FIN came: fails loudly
-                    shouldThrow<SessionClosedException> { session.open() }             // a session is not reusable
+                    reason.shouldBeInstanceOf<MuxSessionClosedException>()
+                    shouldThrow<MuxSessionClosedException> { stream.read(ByteArray(16)) } // no FIN came: fails loudly
+                    shouldThrow<MuxSessionClosedException> { session.open() }             // a session is not reusable
                     // docs:end session-drop
                 }
             }

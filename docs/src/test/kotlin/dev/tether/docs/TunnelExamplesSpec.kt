@@ -50,7 +50,7 @@ class TunnelExamplesSpec : FunSpec({
                 val config = TunnelConfig("my-tunnel", proxy.url) {
                     tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                 }
-                val tunnel = TunnelClient.connect(config)          // registers; throws if the proxy refuses
+                val tunnel = TunnelClient(config).connect()          // registers; throws if the proxy refuses
                 tunnel.url shouldBe "${proxy.url}/my-tunnel"       // the public URL the proxy announced
 
                 val serving = launch {
@@ -81,9 +81,9 @@ class TunnelExamplesSpec : FunSpec({
                 }
                 origin.start()
 
-                val tunnel = TunnelClient.connect(
+                val tunnel = TunnelClient(
                     TunnelConfig("my-app", proxy.url) { tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET)) },
-                )
+                ).connect()
                 val forwarding = launch { tunnel.forward("127.0.0.1:${origin.address.port}") } // one TCP connection per stream
 
                 get("${tunnel.url}/api/items?page=2") shouldBe (200 to "origin saw GET /api/items?page=2")
@@ -103,12 +103,12 @@ class TunnelExamplesSpec : FunSpec({
                 fun lookUp(path: String) = "$path on ${Thread.currentThread().name.substringBefore(" @")}"
                 // docs:start handler-executor
                 val handlers = Executors.newFixedThreadPool(4)    // yours: the handler may block there
-                val tunnel = TunnelClient.connect(
+                val tunnel = TunnelClient(
                     TunnelConfig("threads", proxy.url) {
                         tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                         handlerExecutor(handlers)                 // default: a library thread where it may block
                     },
-                )
+                ).connect()
                 val serving = launch { tunnel.serve(TunnelHandler { request -> TunnelResponse.text(lookUp(request.path)) }) }
                 // docs:end handler-executor
                 val (status, body) = get("${tunnel.url}/user/1")
@@ -130,9 +130,9 @@ class TunnelExamplesSpec : FunSpec({
     test("a dropped tunnel registers again and keeps serving") {
         withTimeout(20.seconds) {
             FakeTunnelProxy.start().use { proxy ->
-                val tunnel = TunnelClient.connect(
+                val tunnel = TunnelClient(
                     TunnelConfig("sturdy", proxy.url) { tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET)) },
-                )
+                ).connect()
                 val serving = launch { tunnel.serve(TunnelHandler { TunnelResponse.text("still here") }) }
                 proxy.awaitRegistrations(1, 10.seconds)
                 // docs:start reconnect
@@ -157,7 +157,7 @@ class TunnelExamplesSpec : FunSpec({
                     tokenGenerator(TunnelTokenGenerator { id -> TunnelTokens.sign(id, secret.get(), Duration.ofHours(1)) })
                     retry(RetryConfig(initialDelay = 50.milliseconds, maxElapsedTime = 10.seconds))
                 }
-                val tunnel = TunnelClient.connect(config)
+                val tunnel = TunnelClient(config).connect()
                 proxy.awaitRegistrations(1, 10.seconds)
 
                 proxy.rotateSecrets("new-secret-a", "new-secret-b") // old tokens now get 401 at registration
@@ -180,7 +180,7 @@ class TunnelExamplesSpec : FunSpec({
                 val config = TunnelConfig("my-tunnel", proxy.url) {
                     token(TunnelTokens.sign("my-tunnel", "not-the-proxy-secret", Duration.ofHours(1)))
                 }
-                val e = shouldThrow<TunnelAuthFailedException> { TunnelClient.connect(config) }
+                val e = shouldThrow<TunnelAuthFailedException> { TunnelClient(config).connect() }
                 e.status shouldBe 401                              // not retried: fix the secret or the tid claim
                 // docs:end auth-failed
             }

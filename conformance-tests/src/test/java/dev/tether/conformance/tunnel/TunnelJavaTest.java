@@ -43,7 +43,7 @@ class TunnelJavaTest {
     @Test
     void connectServeAndClose() throws Exception {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
-            TunnelClient client = TunnelClient.connectAsync(config(proxy, "java-1")).get(WAIT, TimeUnit.SECONDS);
+            TunnelClient client = new TunnelClient(config(proxy, "java-1")).connectAsync().get(WAIT, TimeUnit.SECONDS);
             assertEquals(proxy.clientUrl("java-1"), client.getUrl());
             CompletableFuture<Void> serving = client.serveAsync(TunnelHandler.of(request ->
                 TunnelResponse.text(request.getMethod() + " " + request.getTarget() + " " + request.bodyText())));
@@ -63,7 +63,7 @@ class TunnelJavaTest {
     @Test
     void blockingAcceptReturnsTheViewerStreamAndCloseUnblocksIt() throws Exception {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
-            TunnelClient client = TunnelClient.connectAsync(config(proxy, "java-2")).get(WAIT, TimeUnit.SECONDS);
+            TunnelClient client = new TunnelClient(config(proxy, "java-2")).connectAsync().get(WAIT, TimeUnit.SECONDS);
             CompletableFuture<HttpResponse<String>> viewer = http.sendAsync(
                 HttpRequest.newBuilder(URI.create(client.getUrl() + "/raw")).GET().build(), HttpResponse.BodyHandlers.ofString());
             Stream stream = client.accept(); // blocking Java face
@@ -86,7 +86,7 @@ class TunnelJavaTest {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
             TunnelConfig bad = TunnelConfig.builder().id("java-3").proxyUrl(proxy.getUrl())
                 .token(TunnelTokens.sign("java-3", "wrong-secret", Duration.ofHours(1))).build();
-            ExecutionException e = assertThrows(ExecutionException.class, () -> TunnelClient.connectAsync(bad).get(WAIT, TimeUnit.SECONDS));
+            ExecutionException e = assertThrows(ExecutionException.class, () -> new TunnelClient(bad).connectAsync().get(WAIT, TimeUnit.SECONDS));
             assertInstanceOf(TunnelAuthFailedException.class, e.getCause());
             assertEquals(401, ((TunnelAuthFailedException) e.getCause()).getStatus());
             assertFalse(proxy.isRegistered("java-3"));

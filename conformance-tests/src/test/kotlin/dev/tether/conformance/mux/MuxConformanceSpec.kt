@@ -4,12 +4,12 @@ import dev.tether.conformance.External
 import dev.tether.mux.AcceptTimeoutException
 import dev.tether.mux.BrokenPipeException
 import dev.tether.mux.InvalidDeadlineException
-import dev.tether.mux.KeepAliveExpiredException
+import dev.tether.mux.MuxKeepAliveExpiredException
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.ReadTimeoutException
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.mux.WriteTimeoutException
 import dev.tether.testkit.mux.MalformedFrame
@@ -55,7 +55,7 @@ class MuxConformanceSpec : FunSpec({
     afterTest { subject.fake?.faults?.reset() }
     val fakeOnly = MuxSubject.isFake
 
-    suspend fun <T> withClient(config: MuxConfig = MuxConfig.defaults(), block: suspend (Session) -> T): T {
+    suspend fun <T> withClient(config: MuxConfig = MuxConfig.DEFAULT, block: suspend (MuxSession) -> T): T {
         val s = subject.client(config)
         try {
             return withTimeout(45_000) { block(s) }
@@ -97,7 +97,7 @@ class MuxConformanceSpec : FunSpec({
                 shouldThrow<AcceptTimeoutException> { s.open() }
                 ((System.nanoTime() - started) / 1_000_000) shouldBeGreaterThanOrEqualTo 300L
                 s.streamCount shouldBe 0
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
             }
         }
     }
@@ -124,7 +124,7 @@ class MuxConformanceSpec : FunSpec({
                 }
                 // The fake fails a stream loudly when a client overruns it; none did, and the client saw none either.
                 subject.fake?.let { it.overrunsSeen() shouldBe 0L }
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
             }
         }
         test("an auto-tuned client window grows under load and is never overrun") {
@@ -204,10 +204,10 @@ class MuxConformanceSpec : FunSpec({
                 val started = System.nanoTime()
                 val reason = withTimeout(10_000) { s.awaitClosed() }
                 val elapsed = (System.nanoTime() - started) / 1_000_000
-                reason.shouldBeInstanceOf<KeepAliveExpiredException>()
+                reason.shouldBeInstanceOf<MuxKeepAliveExpiredException>()
                 elapsed shouldBeGreaterThanOrEqualTo 300L
                 elapsed shouldBeLessThan 2_000L
-                shouldThrow<KeepAliveExpiredException> { stream.read(ByteArray(1)) }
+                shouldThrow<MuxKeepAliveExpiredException> { stream.read(ByteArray(1)) }
             } finally {
                 s.close()
             }
@@ -223,7 +223,7 @@ class MuxConformanceSpec : FunSpec({
                     shouldThrow<MuxException> { st.read(ByteArray(4)) }
                     shouldThrow<BrokenPipeException> { st.write(byteArrayOf(1)) }
                 }
-                s.isClosed shouldBe true
+                s.isOpen shouldBe false
                 shouldThrow<MuxException> { s.open() }
             }
         }
@@ -243,7 +243,7 @@ class MuxConformanceSpec : FunSpec({
                     before.write("after".encodeToByteArray())
                     before.close()
                     before.readToEnd().decodeToString() shouldBe "after"
-                    s.isClosed shouldBe false
+                    s.isOpen shouldBe true
                 }
             }
         }
@@ -266,7 +266,7 @@ class MuxConformanceSpec : FunSpec({
                         }
                     }.awaitAll()
                 }
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
             }
         }
     }

@@ -3,7 +3,7 @@ package dev.tether.conformance.mux
 import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.testkit.mux.FakeMuxServer
 import java.time.Duration
 
@@ -17,13 +17,13 @@ class MuxSubject private constructor(val url: String, val fake: FakeMuxServer?) 
 
     /** A client session to the subject; [pingInterval]/[pongTimeout] are the connection's keepalive. */
     suspend fun client(
-        config: MuxConfig = MuxConfig.defaults(),
+        config: MuxConfig = MuxConfig.DEFAULT,
         pingInterval: Duration = Duration.ofSeconds(20),
         pongTimeout: Duration = Duration.ofSeconds(20),
-    ): Session {
+    ): MuxSession {
         val dialer = WebSocketDialer(DialerConfig(url) { pingInterval(pingInterval); pongTimeout(pongTimeout) })
         dialers.add(dialer)
-        return Session.client(dialer.dial(), config)
+        return MuxSession.client(dialer.dial(), config)
     }
 
     override fun close() {

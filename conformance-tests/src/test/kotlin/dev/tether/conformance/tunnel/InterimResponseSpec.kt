@@ -105,7 +105,7 @@ class InterimResponseSpec : FunSpec({
     test("forward: a viewer's Expect: 100-continue never reaches the origin, and the origin's 1xx never reach the viewer") {
         InterimOrigin().use { origin ->
             TunnelSubject.open().use { proxy ->
-                TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
                         for (size in listOf(0, 10, 2 shl 20)) {
@@ -126,7 +126,7 @@ class InterimResponseSpec : FunSpec({
 
     test("in-process: the handler never sees Expect: 100-continue and the viewer gets its answer; a 1xx answer becomes 500") {
         TunnelSubject.open().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+            TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch {
                         client.serve(

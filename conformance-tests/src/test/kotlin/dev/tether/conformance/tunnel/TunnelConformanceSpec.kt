@@ -92,7 +92,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("registration (spec §9, §11): a good token registers and the client URL header becomes the public URL") {
         TunnelSubject.open().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+            TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 proxy.isClientUrlOf(client.url, tunnel1) shouldBe true
                 proxy.fake?.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
                 proxy.fake?.isRegistered(tunnel1)?.shouldBe(true)
@@ -115,7 +115,7 @@ class TunnelConformanceSpec : FunSpec({
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("b-side")
             val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretB!!, Duration.ofHours(1))) }
-            TunnelClient.connect(config).use { proxy.isClientUrlOf(it.url, id) shouldBe true }
+            TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
@@ -123,7 +123,7 @@ class TunnelConformanceSpec : FunSpec({
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("long")
             val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretA, Duration.ofDays(60))) }
-            TunnelClient.connect(config).use { proxy.isClientUrlOf(it.url, id) shouldBe true }
+            TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
@@ -144,7 +144,7 @@ class TunnelConformanceSpec : FunSpec({
             TunnelSubject.open().use { proxy ->
                 val id = TunnelSubject.id("t1")
                 val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(token(id, proxy)); retry(fastRetry) }
-                val e = shouldThrow<TunnelAuthFailedException> { TunnelClient.connect(config) }
+                val e = shouldThrow<TunnelAuthFailedException> { TunnelClient(config).connect() }
                 e.status shouldBe 401
                 proxy.fake?.registrationAttempts?.shouldBe(1)
             }
@@ -169,9 +169,9 @@ class TunnelConformanceSpec : FunSpec({
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             proxy.faults.refuseNextUpgrades(2, 503)
-            TunnelClient.connect(tunnelConfig(subject)).use { proxy.registrationAttempts shouldBe 3 }
+            TunnelClient(tunnelConfig(subject)).connect().use { proxy.registrationAttempts shouldBe 3 }
             proxy.faults.refuseNextUpgrades(1, 409)
-            shouldThrow<RetryFailedException> { TunnelClient.connect(tunnelConfig(subject, "t2")) }.status shouldBe 409
+            shouldThrow<RetryFailedException> { TunnelClient(tunnelConfig(subject, "t2")).connect() }.status shouldBe 409
         }
     }
 
@@ -181,7 +181,7 @@ class TunnelConformanceSpec : FunSpec({
             tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
             retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
         }
-        val e = shouldThrow<RetryTimedOutException> { TunnelClient.connect(config) }
+        val e = shouldThrow<RetryTimedOutException> { TunnelClient(config).connect() }
         (e.attempts > 1) shouldBe true
     }
 
@@ -189,13 +189,13 @@ class TunnelConformanceSpec : FunSpec({
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("t1")
             val expired = TunnelTokens.sign(id, proxy.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
-            TunnelClient.connect(tunnelConfig(proxy, id) { token(expired) }).use { proxy.fake?.registrationAttempts?.shouldBe(1) }
+            TunnelClient(tunnelConfig(proxy, id) { token(expired) }).connect().use { proxy.fake?.registrationAttempts?.shouldBe(1) }
         }
     }
 
     test("serving viewers (spec §10): HTTP GET and POST reach the in-process handler with the forwarded target and original path, byte-exact") {
         TunnelSubject.open().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+            TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
                     val got = get("${client.url}/some/path?q=1")
@@ -218,7 +218,7 @@ class TunnelConformanceSpec : FunSpec({
     test("serving viewers (spec §10): forward pipes HTTP bodies up to 64 MiB byte-exact to a local origin and back") {
         LocalOrigin.start().use { origin ->
             TunnelSubject.open().use { proxy ->
-                TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
                         get("${client.url}/hello").body().decodeToString() shouldBe "hello from the origin: GET /hello"
@@ -239,7 +239,7 @@ class TunnelConformanceSpec : FunSpec({
     test("serving viewers (spec §10): a WebSocket viewer talks to the origin's WebSocket through the tunnel") {
         LocalOrigin.start().use { origin ->
             TunnelSubject.open().use { proxy ->
-                TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
                         val viewer = WsViewer.open(client.url.replace("http://", "ws://") + "/ws?x=1")
@@ -257,7 +257,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("serving viewers (spec §10): a viewer offering an h2c upgrade (the JDK client's default) is answered over HTTP/1.1") {
         TunnelSubject.open().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+            TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
                     val h2c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()
@@ -278,7 +278,7 @@ class TunnelConformanceSpec : FunSpec({
     test("serving viewers (spec §10): 64 concurrent viewers through forward each get their own answer from the origin") {
         LocalOrigin.start().use { origin ->
             TunnelSubject.open().use { proxy ->
-                TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+                TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
                         val answers = (1..64).map { i -> async(Dispatchers.IO) { post("${client.url}/echo", "viewer $i".toByteArray()) } }.awaitAll()
@@ -292,7 +292,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("serving viewers (spec §10): 64 concurrent viewers each get their own answer") {
         TunnelSubject.open().use { proxy ->
-            TunnelClient.connect(tunnelConfig(proxy)).use { client ->
+            TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
                     val answers = (1..64).map { i -> async(Dispatchers.IO) { post("${client.url}/v/$i", "viewer $i".toByteArray()) } }.awaitAll()
@@ -307,7 +307,7 @@ class TunnelConformanceSpec : FunSpec({
     test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (drop a client)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
-            TunnelClient.connect(tunnelConfig(subject)).use { client ->
+            TunnelClient(tunnelConfig(subject)).connect().use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
@@ -331,7 +331,7 @@ class TunnelConformanceSpec : FunSpec({
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             val mux = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofMillis(200)) }
-            TunnelClient.connect(tunnelConfig(subject), mux).use { client ->
+            TunnelClient(tunnelConfig(subject), mux).connect().use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
@@ -341,7 +341,7 @@ class TunnelConformanceSpec : FunSpec({
                         while (e !is ConnectionEvent.Disconnected) e = events.receive()
                         e
                     }
-                    drop.cause.shouldBeInstanceOf<dev.tether.mux.KeepAliveExpiredException>()
+                    drop.cause.shouldBeInstanceOf<dev.tether.mux.MuxKeepAliveExpiredException>()
                     proxy.faults.stopAnsweringPings(false)
                     proxy.awaitRegistrations(2, 10.seconds)
                     collector.cancel()
@@ -358,7 +358,7 @@ class TunnelConformanceSpec : FunSpec({
                 tokenGenerator { id -> TunnelTokens.sign(id, secret, Duration.ofHours(1)) }
                 retry(fastRetry)
             }
-            TunnelClient.connect(config).use { client ->
+            TunnelClient(config).connect().use { client ->
                 proxy.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
                 proxy.rotateSecrets("new-secret-a", "new-secret-b")
                 proxy.isRegistered("rot") shouldBe true // registered clients stay
@@ -373,9 +373,9 @@ class TunnelConformanceSpec : FunSpec({
 
     test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error").config(enabledOrReasonIf = TunnelSubject.needsFake("to shut the proxy down (the fake)")) {
         val proxy = TunnelSubject.open()
-        val client = TunnelClient.connect(tunnelConfig(proxy) {
+        val client = TunnelClient(tunnelConfig(proxy) {
             retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
-        })
+        }).connect()
         client.use {
             coroutineScope {
                 val waiting = async { runCatching { client.accept() } }
@@ -388,7 +388,7 @@ class TunnelConformanceSpec : FunSpec({
 
     test("reconnect and close (spec §13, fixed): close unblocks a waiting accept at once with TunnelClosedException (upstream left it blocked)") {
         TunnelSubject.open().use { proxy ->
-            val client = TunnelClient.connect(tunnelConfig(proxy))
+            val client = TunnelClient(tunnelConfig(proxy)).connect()
             coroutineScope {
                 val waiting = async { runCatching { client.accept() } }
                 withContext(Dispatchers.IO) { client.close() }

@@ -30,7 +30,7 @@ class TunnelProxyGenerationsSpec : FunSpec({
 
     test("websocktunnel: renamed headers, the client URL is URL_PREFIX/id, the original path arrives under its new name") {
         FakeTunnelProxy.start { flavour(TunnelFlavour.WEBSOCKTUNNEL); urlPrefix("https://tunnel.example.com/") }.use { proxy ->
-            TunnelClient.connect(websocktunnel("ws_1.a~b%20", proxy)).use { client ->
+            TunnelClient(websocktunnel("ws_1.a~b%20", proxy)).connect().use { client ->
                 client.url shouldBe "https://tunnel.example.com/ws_1.a~b%20"
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
@@ -60,7 +60,7 @@ class TunnelProxyGenerationsSpec : FunSpec({
         FakeTunnelProxy.start { flavour(TunnelFlavour.WEBSOCKTUNNEL) }.use { proxy ->
             get("${proxy.url}/__lbheartbeat__").statusCode() shouldBe 200
             val wrong = TunnelConfig("w1", proxy.url) { tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first)); retry(fastRetry) }
-            shouldThrow<RetryFailedException> { TunnelClient.connect(wrong) }.status shouldBe 404
+            shouldThrow<RetryFailedException> { TunnelClient(wrong).connect() }.status shouldBe 404
         }
     }
 
@@ -72,9 +72,9 @@ class TunnelProxyGenerationsSpec : FunSpec({
                 put("tid", "aud1"); put("nbf", now - 60); put("exp", now + 3600)
                 if (aud != null) put("aud", aud)
             })
-            shouldThrow<TunnelAuthFailedException> { TunnelClient.connect(websocktunnel("aud1", proxy) { token(jwt(null)) }.withoutGenerator()) }
-            shouldThrow<TunnelAuthFailedException> { TunnelClient.connect(websocktunnel("aud1", proxy) { token(jwt("someone-else")) }.withoutGenerator()) }
-            TunnelClient.connect(websocktunnel("aud1", proxy) { token(jwt("websocktunnel-test")) }.withoutGenerator()).use {
+            shouldThrow<TunnelAuthFailedException> { TunnelClient(websocktunnel("aud1", proxy) { token(jwt(null)) }.withoutGenerator()).connect() }
+            shouldThrow<TunnelAuthFailedException> { TunnelClient(websocktunnel("aud1", proxy) { token(jwt("someone-else")) }.withoutGenerator()).connect() }
+            TunnelClient(websocktunnel("aud1", proxy) { token(jwt("websocktunnel-test")) }.withoutGenerator()).connect().use {
                 it.url shouldBe proxy.clientUrl("aud1")
             }
         }
@@ -83,7 +83,7 @@ class TunnelProxyGenerationsSpec : FunSpec({
     test("domain style (webhooktunnel with TLS): client URL http://<id>.HOSTNAME, the id from the Host's first label, the whole URI forwarded") {
         FakeTunnelProxy.start { hostname("tunnel.test"); domainStyle(true) }.use { proxy ->
             val config = TunnelConfig("dom1", proxy.url) { tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first)); retry(fastRetry) }
-            TunnelClient.connect(config).use { client ->
+            TunnelClient(config).connect().use { client ->
                 client.url shouldBe "http://dom1.tunnel.test"
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }

@@ -5,11 +5,11 @@ import java.time.Duration
 import kotlin.time.toJavaDuration
 
 /**
- * Run-time parameters of a [Session] (upstream `wsmux.Config`). Immutable; Java builds it with [builder], Kotlin
- * with `MuxConfig { keepAliveInterval(5.seconds) }`.
+ * Run-time parameters of a [MuxSession] (upstream `wsmux.Config`). Immutable; Java builds it with [builder], Kotlin
+ * with `MuxConfig { keepAliveInterval(5.seconds) }`; [DEFAULT] holds upstream's defaults.
  *
  * @property keepAliveInterval ping period and pong deadline (default 20 s); [Duration.ZERO] disables keepalive.
- * @property streamAcceptDeadline how long [Session.open] waits for the peer's first ACK (default 30 s).
+ * @property streamAcceptDeadline how long [MuxSession.open] waits for the peer's first ACK (default 30 s).
  * @property streamBufferSize receive capacity per stream, announced in the ACK that accepts a stream (default 1024,
  * Go's DefaultCapacity; the proxy uses 4096).
  * @property peerCapacity the receive capacity assumed of a peer that opens a stream to this session, which the wire
@@ -26,18 +26,42 @@ import kotlin.time.toJavaDuration
  * frames (credits are additive, and the peer's window never drops below half while nothing is buffered).
  */
 public class MuxConfig private constructor(b: Builder) {
+    /** Ping period and pong deadline; zero disables keepalive. */
     public val keepAliveInterval: Duration = b.keepAliveInterval
+
+    /** How long an open waits for the peer's first ACK. */
     public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
+
+    /** Receive capacity per stream in bytes. */
     public val streamBufferSize: Int = b.streamBufferSize
+
+    /** Receive capacity assumed of a peer that opens a stream here. */
     public val peerCapacity: Int = b.peerCapacity
+
+    /** Runs once when the session ends, or null. */
     public val closeCallback: Runnable? = b.closeCallback
+
+    /** Reads "now" for absolute deadlines. */
     public val clock: Clock = b.clock
+
+    /** Upper bound of the auto-tuned receive window; 0: no auto-tuning. */
     public val autoTuneMaxWindow: Int = b.autoTuneMaxWindow
+
+    /** One ACK per read (upstream's pacing) instead of batched credit. */
     public val ackEveryRead: Boolean = b.ackEveryRead
+
+    /**
+     * The largest whole WebSocket message a session of this configuration takes from its peer: a DAT frame is at
+     * most one window long, so anything bigger is a broken or hostile peer and ends the session.
+     */
+    internal val maxMessageBytes: Long
+        get() = MuxProtocol.HEADER_SIZE + maxOf(MAX_MESSAGE_FLOOR, streamBufferSize, autoTuneMaxWindow).toLong()
 
     init {
         require(!keepAliveInterval.isNegative) { "keepAliveInterval must not be negative" }
-        require(!streamAcceptDeadline.isNegative && !streamAcceptDeadline.isZero) { "streamAcceptDeadline must be positive" }
+        require(!streamAcceptDeadline.isNegative && !streamAcceptDeadline.isZero) {
+            "streamAcceptDeadline must be positive"
+        }
         require(streamBufferSize >= 1) { "streamBufferSize must be at least 1" }
         require(peerCapacity >= 1) { "peerCapacity must be at least 1" }
         require(autoTuneMaxWindow >= 0) { "autoTuneMaxWindow must not be negative" }
@@ -45,9 +69,14 @@ public class MuxConfig private constructor(b: Builder) {
 
     /** A builder that starts from this configuration. */
     public fun toBuilder(): Builder = Builder().also {
-        it.keepAliveInterval = keepAliveInterval; it.streamAcceptDeadline = streamAcceptDeadline
-        it.streamBufferSize = streamBufferSize; it.peerCapacity = peerCapacity; it.closeCallback = closeCallback; it.clock = clock
-        it.autoTuneMaxWindow = autoTuneMaxWindow; it.ackEveryRead = ackEveryRead
+        it.keepAliveInterval = keepAliveInterval
+        it.streamAcceptDeadline = streamAcceptDeadline
+        it.streamBufferSize = streamBufferSize
+        it.peerCapacity = peerCapacity
+        it.closeCallback = closeCallback
+        it.clock = clock
+        it.autoTuneMaxWindow = autoTuneMaxWindow
+        it.ackEveryRead = ackEveryRead
     }
 
     /** Builds a [MuxConfig]; every setter returns the builder. */
@@ -63,11 +92,17 @@ public class MuxConfig private constructor(b: Builder) {
 
         /** Ping period and pong deadline; zero disables keepalive. */
         public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
-        @JvmSynthetic public fun keepAliveInterval(interval: kotlin.time.Duration): Builder = keepAliveInterval(interval.toJavaDuration())
+        /** Kotlin: [keepAliveInterval] with a Kotlin duration. */
+        @JvmSynthetic
+        public fun keepAliveInterval(interval: kotlin.time.Duration): Builder =
+            keepAliveInterval(interval.toJavaDuration())
 
         /** How long an open waits for the peer's accept. */
         public fun streamAcceptDeadline(deadline: Duration): Builder = apply { streamAcceptDeadline = deadline }
-        @JvmSynthetic public fun streamAcceptDeadline(deadline: kotlin.time.Duration): Builder = streamAcceptDeadline(deadline.toJavaDuration())
+        /** Kotlin: [streamAcceptDeadline] with a Kotlin duration. */
+        @JvmSynthetic
+        public fun streamAcceptDeadline(deadline: kotlin.time.Duration): Builder =
+            streamAcceptDeadline(deadline.toJavaDuration())
 
         /** Receive capacity per stream in bytes. */
         public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
@@ -87,17 +122,22 @@ public class MuxConfig private constructor(b: Builder) {
         /** One ACK per read (upstream's pacing) instead of credit batched by half windows. */
         public fun ackEveryRead(enabled: Boolean): Builder = apply { ackEveryRead = enabled }
 
+        /** The configuration (validated: a negative or zero bound throws [IllegalArgumentException]). */
         public fun build(): MuxConfig = MuxConfig(this)
     }
 
+    /** Entry points: [builder], [DEFAULT] and the Kotlin block form. */
     public companion object {
+        /** The smallest message bound, whatever the windows: room for any frame a sane peer sends. */
+        private const val MAX_MESSAGE_FLOOR = 1 shl 20
+
         /** Starts a builder (Java). */
         @JvmStatic
         public fun builder(): Builder = Builder()
 
         /** Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams and peers. */
-        @JvmStatic
-        public fun defaults(): MuxConfig = Builder().build()
+        @JvmField
+        public val DEFAULT: MuxConfig = Builder().build()
 
         /** Kotlin: `MuxConfig { streamBufferSize(4096) }`. */
         @JvmSynthetic

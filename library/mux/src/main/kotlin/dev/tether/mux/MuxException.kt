@@ -6,16 +6,23 @@ import dev.tether.core.TetherException
 public sealed class MuxException(message: String, cause: Throwable? = null) : TetherException(message, cause)
 
 /** The peer did not ACK our SYN within the accept deadline; the stream was dropped (upstream "accept timed out"). */
-public class AcceptTimeoutException(public val timeoutMillis: Long) :
-    MuxException("accept timed out: the peer did not accept the stream within $timeoutMillis ms (is it calling Accept?)")
+public class AcceptTimeoutException(
+    /** The accept deadline that passed, in milliseconds. */
+    public val timeoutMillis: Long,
+) : MuxException(
+    "accept timed out: the peer did not accept the stream within $timeoutMillis ms (is it calling Accept?)",
+)
 
 /**
  * The stream can no longer be written (upstream "broken pipe"): it was closed locally, or its session ended
  * ([cause] says why).
  */
-public class BrokenPipeException(detail: String, cause: Throwable? = null) : MuxException("broken pipe: $detail", cause)
+public class BrokenPipeException(detail: String, cause: Throwable? = null) :
+    MuxException("broken pipe: $detail", cause)
 
-/** The write deadline or timeout passed while waiting for send credit (upstream "wsmux: write operation timed out"). */
+/**
+ * The write deadline or timeout passed while waiting for send credit (upstream "wsmux: write operation timed out").
+ */
 public class WriteTimeoutException : MuxException("wsmux: write operation timed out; set a later deadline to retry")
 
 /** The read deadline or timeout passed with no data (upstream "wsmux: read operation timed out"). */
@@ -25,24 +32,38 @@ public class ReadTimeoutException : MuxException("wsmux: read operation timed ou
  * The peer sent more than the window allowed, so a data frame was dropped; the stream is unusable from now on
  * (sticky, upstream "buffer does not have capacity to accomodate extra data").
  */
-public class NoCapacityException(public val streamId: Long, public val capacity: Int) :
-    MuxException("buffer does not have capacity to accomodate extra data: the peer overran the $capacity-byte window of stream $streamId, data was lost")
+public class NoCapacityException(
+    /** The stream whose window was overrun. */
+    public val streamId: Long,
+    /** Its receive capacity in bytes. */
+    public val capacity: Int,
+) : MuxException(
+    "buffer does not have capacity to accomodate extra data: the peer overran the $capacity-byte window of " +
+        "stream $streamId, data was lost",
+)
 
 /** No free stream id was left (upstream "duplicate stream"). */
-public class DuplicateStreamException(public val streamId: Long) : MuxException("duplicate stream: id $streamId is in use")
+public class DuplicateStreamException(
+    /** The id that could not be allocated. */
+    public val streamId: Long,
+) : MuxException("duplicate stream: id $streamId is in use")
 
 /** The session is closed (upstream "session closed"); [cause] is the connection failure, if any. */
-public class SessionClosedException(detail: String = "session closed", cause: Throwable? = null) : MuxException(detail, cause)
+public class MuxSessionClosedException(detail: String = "session closed", cause: Throwable? = null) :
+    MuxException(detail, cause)
 
 /** A deadline in the past was set (upstream "invalid deadline"). */
 public class InvalidDeadlineException(deadline: Any) : MuxException("invalid deadline: $deadline is already past")
 
 /**
  * No pong arrived within the keepalive bound, so the session was aborted (upstream "keep alive timer expired").
- * [cause] is the transport's own expiry when the connection's pinger detected it.
+ * [cause] is the connection's own [dev.tether.core.KeepAliveExpiredException] when its pinger detected it.
  */
-public class KeepAliveExpiredException(public val intervalMillis: Long, cause: Throwable? = null) :
-    MuxException("keep alive timer expired: no pong within $intervalMillis ms, the peer is presumed dead", cause)
+public class MuxKeepAliveExpiredException(
+    /** The keepalive bound that passed without a pong, in milliseconds. */
+    public val intervalMillis: Long,
+    cause: Throwable? = null,
+) : MuxException("keep alive timer expired: no pong within $intervalMillis ms, the peer is presumed dead", cause)
 
 /** More than 200 un-accepted incoming streams: the session was aborted (upstream ErrTooManySyns). */
 public class TooManySynsException : MuxException("too many un-accepted new incoming streams; call accept() faster")

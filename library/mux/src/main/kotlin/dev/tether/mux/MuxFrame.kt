@@ -21,7 +21,15 @@ public sealed class MuxFrame(public val streamId: Int) {
      * Stream data: [length] bytes of [bytes] from [offset]. A decoded DAT shares the message array (no copy);
      * [length] is at least 1.
      */
-    public class Data(streamId: Int, public val bytes: ByteArray, public val offset: Int, public val length: Int) : MuxFrame(streamId) {
+    public class Data(
+        streamId: Int,
+        /** The array holding the payload. */
+        public val bytes: ByteArray,
+        /** Where the payload starts in [bytes]. */
+        public val offset: Int,
+        /** The payload length. */
+        public val length: Int,
+    ) : MuxFrame(streamId) {
         /** Data frame carrying all of [payload]. */
         public constructor(streamId: Int, payload: ByteArray) : this(streamId, payload, 0, payload.size)
 
@@ -73,18 +81,26 @@ public sealed class MuxFrame(public val streamId: Int) {
          */
         @JvmStatic
         public fun decode(message: ByteArray): MuxFrame {
-            if (message.size < HEADER_SIZE) throw MalformedFrameException("message of ${message.size} bytes is shorter than the $HEADER_SIZE-byte header")
+            if (message.size < HEADER_SIZE) {
+                throw MalformedFrameException(
+                    "message of ${message.size} bytes is shorter than the $HEADER_SIZE-byte header",
+                )
+            }
             val type = message[0].toInt() and 0xFF
             val id = getIntLe(message, 1)
             val payload = message.size - HEADER_SIZE
             return when (type) {
                 MuxProtocol.TYPE_DAT -> {
-                    if (payload == 0) throw MalformedFrameException("empty DAT for stream ${id.toLong() and 0xFFFF_FFFFL}")
+                    if (payload == 0) {
+                        throw MalformedFrameException("empty DAT for stream ${id.toLong() and 0xFFFF_FFFFL}")
+                    }
                     Data(id, message, HEADER_SIZE, payload)
                 }
                 MuxProtocol.TYPE_SYN -> Syn(id)
                 MuxProtocol.TYPE_ACK -> {
-                    if (payload < ACK_PAYLOAD_SIZE) throw MalformedFrameException("ACK with a $payload-byte credit (4 required)")
+                    if (payload < ACK_PAYLOAD_SIZE) {
+                        throw MalformedFrameException("ACK with a $payload-byte credit (4 required)")
+                    }
                     Ack(id, getIntLe(message, HEADER_SIZE).toLong() and 0xFFFF_FFFFL)
                 }
                 MuxProtocol.TYPE_FIN -> Fin(id)

@@ -1,6 +1,8 @@
 package dev.tether.mux
 
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.MessageAssembler
+import dev.tether.core.MessageTooLargeException
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WsMessage
 import dev.tether.core.netty.OutboundQueue
@@ -23,17 +25,19 @@ import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus
 import io.netty.handler.codec.http.websocketx.WebSocketFrame
 import io.netty.util.ReferenceCountUtil
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import org.slf4j.LoggerFactory
-import java.io.ByteArrayOutputStream
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 
-/** What a [Session] needs from a WebSocket: whole binary messages both ways, pings, and an abrupt close. */
+/** What a [MuxSession] needs from a WebSocket: whole binary messages both ways, pings, and an abrupt close. */
 internal interface MuxTransport {
     /**
      * Starts handing every whole inbound binary message (fragments joined; text dropped) to [onMessage], one at a
@@ -62,6 +66,9 @@ internal interface MuxTransport {
 
     /** Drops the connection now. */
     fun close()
+
+    /** The thread inbound messages are handed over on, as a dispatcher ([MuxSession.dispatcher]). */
+    val dispatcher: CoroutineDispatcher get() = Dispatchers.Default
 }
 
 /**
@@ -83,7 +90,7 @@ internal abstract class PullTransport : MuxTransport {
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                SessionClosedException("session closed: the WebSocket failed (${e.message})", e)
+                MuxSessionClosedException("session closed: the WebSocket failed (${e.message})", e)
             }
             onEnd(reason)
         }
@@ -94,12 +101,13 @@ internal abstract class PullTransport : MuxTransport {
  * A client [WebSocketConnection] of tether-core. Frames are handled inline on the connection's I/O thread when the
  * connection lets the session listen ([WebSocketConnection.listen]), otherwise read from its incoming channel. It
  * pings by itself (DialerConfig.pingInterval / pongTimeout), so its keepalive expiry ends the session with
- * [KeepAliveExpiredException].
+ * [MuxKeepAliveExpiredException].
  */
 @OptIn(InternalTetherApi::class)
 internal class ConnectionTransport(private val connection: WebSocketConnection) : MuxTransport {
     override val keepsAliveItself: Boolean get() = true
     override val pongs: Long get() = 0
+    override val dispatcher: CoroutineDispatcher get() = connection.dispatcher
 
     override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
         val inline = connection.listen { m -> if (m is WsMessage.Binary) onMessage(m.bytes) else ignored(m) }
@@ -127,8 +135,8 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
     override suspend fun ping() = Unit
 
     private fun endReason(e: dev.tether.core.ConnectionException): MuxException = when (e) {
-        is dev.tether.core.KeepAliveExpiredException -> KeepAliveExpiredException(e.timeoutMillis, e)
-        else -> SessionClosedException("session closed: the WebSocket ended (${e.message})", e)
+        is dev.tether.core.KeepAliveExpiredException -> MuxKeepAliveExpiredException(e.timeoutMillis, e)
+        else -> MuxSessionClosedException("session closed: the WebSocket ended (${e.message})", e)
     }
 
     override fun close() {
@@ -143,14 +151,14 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
 
 /**
  * A raw Ktor [WebSocketSession] (server `webSocketRaw`, or a raw client session): this transport answers pings,
- * counts pongs and joins fragments itself.
+ * counts pongs and joins fragments itself (core's [MessageAssembler], bounded at [maxMessageBytes]).
  */
-internal class KtorSessionTransport(private val session: WebSocketSession) : PullTransport() {
+@OptIn(InternalTetherApi::class)
+internal class KtorSessionTransport(private val session: WebSocketSession, maxMessageBytes: Long) : PullTransport() {
     private val pongCount = AtomicLong()
     @Volatile private var peerClose: String? = null
     @Volatile private var failure: Throwable? = null
-    private var partial: ByteArrayOutputStream? = null
-    private var partialIsText = false
+    private val assembler = MessageAssembler(maxMessageBytes)
 
     override val keepsAliveItself: Boolean get() = false
     override val pongs: Long get() = pongCount.get()
@@ -168,16 +176,16 @@ internal class KtorSessionTransport(private val session: WebSocketSession) : Pul
                     return null
                 }
                 is Frame.Text, is Frame.Binary -> {
-                    val text = frame is Frame.Text
-                    if (partial == null && frame.fin) {
-                        if (text) log.debug("text message ignored") else return frame.data
-                        continue
+                    val message = try {
+                        assembler.add(frame is Frame.Text, frame.fin, frame.data)
+                    } catch (e: MessageTooLargeException) {
+                        failure = e
+                        return null
                     }
-                    val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = text }
-                    buffer.write(frame.data)
-                    if (frame.fin) {
-                        partial = null
-                        if (partialIsText) log.debug("text message ignored") else return buffer.toByteArray()
+                    when (message) {
+                        is WsMessage.Binary -> return message.bytes
+                        is WsMessage.Text -> log.debug("text message ignored")
+                        null -> Unit
                     }
                 }
                 else -> Unit
@@ -190,9 +198,9 @@ internal class KtorSessionTransport(private val session: WebSocketSession) : Pul
     override suspend fun ping() = session.outgoing.send(Frame.Ping(ByteArray(0)))
 
     override suspend fun endReason(): MuxException {
-        peerClose?.let { return SessionClosedException("session closed: the peer sent a close frame ($it)") }
+        peerClose?.let { return MuxSessionClosedException("session closed: the peer sent a close frame ($it)") }
         val f = failure
-        return SessionClosedException("session closed: the WebSocket ended${f?.let { " (${it.message})" } ?: ""}", f)
+        return MuxSessionClosedException("session closed: the WebSocket ended${f?.let { " (${it.message})" } ?: ""}", f)
     }
 
     override fun close() {
@@ -208,12 +216,14 @@ internal class KtorSessionTransport(private val session: WebSocketSession) : Pul
 /**
  * A WebSocket on a Netty channel whose pipeline already turns bytes into Netty WebSocket frames and back (a server
  * right after its handshake). The transport's handler goes last in the pipeline: whole binary messages (fragments
- * joined, text dropped) reach the session inline on the channel's event loop, pings are answered, pongs counted, and
+ * joined by core's [MessageAssembler], text dropped) reach the session inline on the channel's event loop, pings are
+ * answered, pongs counted, and
  * a peer's close frame ends the session and is answered before the socket closes. Sends from any thread go through
  * one [OutboundQueue] (one flush per burst, room by queued messages and the channel's writability).
  */
 @OptIn(InternalTetherApi::class)
-internal class NettyChannelTransport(private val channel: Channel) : ChannelInboundHandlerAdapter(), MuxTransport {
+internal class NettyChannelTransport(private val channel: Channel, maxMessageBytes: Long) :
+    ChannelInboundHandlerAdapter(), MuxTransport {
     private val outbound = OutboundQueue(channel, MAX_QUEUED)
     private val pongCount = AtomicLong()
     private val ended = AtomicBoolean()
@@ -221,12 +231,12 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
     @Volatile private var onEnd: (MuxException) -> Unit = {}
     /** The status code of the peer's close frame (-1: none in it), to answer with; set before the session ends. */
     @Volatile private var peerCloseCode: Int? = null
-    // On the loop only.
-    private var partial: ByteArrayOutputStream? = null
-    private var partialIsText = false
+    /** Used on the loop only. */
+    private val assembler = MessageAssembler(maxMessageBytes)
 
     override val keepsAliveItself: Boolean get() = false
     override val pongs: Long get() = pongCount.get()
+    override val dispatcher: CoroutineDispatcher = channel.eventLoop().asCoroutineDispatcher()
 
     override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
         this.onMessage = onMessage
@@ -235,24 +245,26 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
         // Also covers a channel that closed before the handler was in place.
         channel.closeFuture().addListener {
             outbound.onInactive()
-            end(SessionClosedException("session closed: the WebSocket ended"))
+            end(MuxSessionClosedException("session closed: the WebSocket ended"))
         }
     }
 
     override fun channelRead(ctx: ChannelHandlerContext, msg: Any) {
         try {
             when (msg) {
+                // The assembler remembers what a fragmented message started as.
                 is BinaryWebSocketFrame -> onData(false, msg)
                 is TextWebSocketFrame -> onData(true, msg)
-                is ContinuationWebSocketFrame -> onData(partialIsText, msg)
+                is ContinuationWebSocketFrame -> onData(false, msg)
                 // Control frames may go ahead of queued messages: each of those is one whole frame.
-                is PingWebSocketFrame -> ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+                is PingWebSocketFrame ->
+                    ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
                 is PongWebSocketFrame -> pongCount.incrementAndGet()
                 is CloseWebSocketFrame -> {
                     val code = msg.statusCode()
                     peerCloseCode = code
                     val said = if (code < 0) "no status" else "$code ${msg.reasonText()}".trim()
-                    end(SessionClosedException("session closed: the peer sent a close frame ($said)"))
+                    end(MuxSessionClosedException("session closed: the peer sent a close frame ($said)"))
                 }
                 else -> Unit
             }
@@ -263,17 +275,17 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
 
     private fun onData(text: Boolean, frame: WebSocketFrame) {
         if (ended.get()) return
-        val content = frame.content()
         // Netty's frame decoder rejects a continuation outside a fragmented message, so none starts one here.
-        if (partial == null && frame.isFinalFragment) {
-            if (text) log.debug("text message ignored") else onMessage(ByteBufUtil.getBytes(content))
+        val message = try {
+            assembler.add(text, frame.isFinalFragment, ByteBufUtil.getBytes(frame.content()))
+        } catch (e: MessageTooLargeException) {
+            end(MuxSessionClosedException("session closed: the peer sent a message over ${e.limitBytes} bytes", e))
             return
         }
-        val buffer = partial ?: ByteArrayOutputStream().also { partial = it; partialIsText = text }
-        content.readBytes(buffer, content.readableBytes())
-        if (frame.isFinalFragment) {
-            partial = null
-            if (partialIsText) log.debug("text message ignored") else onMessage(buffer.toByteArray())
+        when (message) {
+            is WsMessage.Binary -> onMessage(message.bytes)
+            is WsMessage.Text -> log.debug("text message ignored")
+            null -> Unit
         }
     }
 
@@ -285,7 +297,7 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
     @Suppress("OVERRIDE_DEPRECATION")
     override fun exceptionCaught(ctx: ChannelHandlerContext, cause: Throwable) {
         log.debug("WebSocket failed", cause)
-        end(SessionClosedException("session closed: the WebSocket failed (${cause.message})", cause))
+        end(MuxSessionClosedException("session closed: the WebSocket failed (${cause.message})", cause))
     }
 
     private fun end(reason: MuxException) {
@@ -318,7 +330,7 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
     }
 
     private fun checkOpen() {
-        if (ended.get() || !channel.isActive) throw SessionClosedException("session closed: the WebSocket ended")
+        if (ended.get() || !channel.isActive) throw MuxSessionClosedException("session closed: the WebSocket ended")
     }
 
     override fun close() {
@@ -329,7 +341,8 @@ internal class NettyChannelTransport(private val channel: Channel) : ChannelInbo
             val loop = channel.eventLoop()
             loop.execute {
                 outbound.flushNow()
-                val answer = if (WebSocketCloseStatus.isValidStatusCode(code)) CloseWebSocketFrame(code, "") else CloseWebSocketFrame()
+                val valid = WebSocketCloseStatus.isValidStatusCode(code)
+                val answer = if (valid) CloseWebSocketFrame(code, "") else CloseWebSocketFrame()
                 channel.writeAndFlush(answer).addListener(ChannelFutureListener.CLOSE)
                 loop.schedule({ channel.close() }, CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS)
             }

@@ -13,18 +13,18 @@ import kotlin.coroutines.resume
 import kotlin.time.Duration.Companion.nanoseconds
 
 /**
- * One multiplexed byte stream of a [Session] (upstream `*stream`, a `net.Conn`).
+ * One multiplexed byte stream of a [MuxSession] (upstream `*stream`, a `net.Conn`).
  *
  * Flow control is per stream: [write] sends at most the credit the peer granted and suspends while it is zero;
  * [read] returns ACK credit for exactly the bytes it hands out, batched until half the window has been read or the
- * peer has run out of credit (one ACK per read with [MuxConfig.ackEveryRead], as upstream does). [close] is a half-close (FIN): reading goes on
- * until the peer's FIN, and writing after the peer's FIN is still allowed. There is no reset frame: a stream that
- * fails (session end, [NoCapacityException]) fails loudly on this side only.
+ * peer has run out of credit (one ACK per read with [MuxConfig.ackEveryRead], as upstream does). [close] is a
+ * half-close (FIN): reading goes on until the peer's FIN, and writing after the peer's FIN is still allowed. There
+ * is no reset frame: a stream that fails (session end, [NoCapacityException]) fails loudly on this side only.
  *
  * Java: [inputStream], [outputStream] or [MuxSocket] give blocking views.
  */
 public class Stream internal constructor(
-    private val session: Session,
+    private val session: MuxSession,
     internal val rawId: Int,
     /** True when this side opened the stream (it waits for the peer's first ACK). */
     public val isOpener: Boolean,
@@ -80,7 +80,7 @@ public class Stream internal constructor(
      * Reads up to [length] bytes into [buffer] at [offset]; suspends until some arrive. Returns the count, or -1 at
      * EOF (peer's FIN and nothing buffered). Throws [NoCapacityException] once the peer overran the window,
      * [ReadTimeoutException] when the deadline or [readTimeout] passes, and the session's end reason
-     * ([SessionClosedException], [KeepAliveExpiredException], …) when the session ended before the peer's FIN.
+     * ([MuxSessionClosedException], [MuxKeepAliveExpiredException], …) when the session ended before the peer's FIN.
      */
     @JvmSynthetic
     public suspend fun read(buffer: ByteArray, offset: Int = 0, length: Int = buffer.size - offset): Int {
@@ -216,8 +216,8 @@ public class Stream internal constructor(
             capacity = maxOf(capacity, minOf(credit, MAX_ADOPTED_CAPACITY.toLong()).toInt())
             // The acceptor starts sending with min(credit, what it assumes we hold) (Tether: MuxConfig.peerCapacity,
             // assumed equal on both ends) or credit (Go); the opener never announces its capacity on the wire, so
-            // [Session.open] grants the rest as one extra ACK. A Go acceptor may then have up to credit - assumed more
-            // in flight: tolerated as slack, not an overrun.
+            // [MuxSession.open] grants the rest as one extra ACK. A Go acceptor may then have up to credit - assumed
+            // more in flight: tolerated as slack, not an overrun.
             val assumed = minOf(credit, session.config.peerCapacity.toLong())
             acceptGrant = (capacity - assumed).coerceAtLeast(0)
             slack = (minOf(credit, MAX_ADOPTED_CAPACITY.toLong()) - assumed).toInt()
@@ -226,7 +226,7 @@ public class Stream internal constructor(
         }
     }
 
-    /** Credit the opener grants right after the accept (see [onAck]); read once by [Session.open]. */
+    /** Credit the opener grants right after the accept (see [onAck]); read once by [MuxSession.open]. */
     internal var acceptGrant: Long = 0
         get() = synchronized(this) { field }
         private set
@@ -323,7 +323,9 @@ public class Stream internal constructor(
     }
 
     private fun checkDeadline(deadline: Instant?) {
-        if (deadline != null && deadline.isBefore(session.config.clock.instant())) throw InvalidDeadlineException(deadline)
+        if (deadline != null && deadline.isBefore(session.config.clock.instant())) {
+            throw InvalidDeadlineException(deadline)
+        }
     }
 
     /** Waits for a state change after [seen], bounded by the absolute [deadline] and the monotonic [opEnd]. */

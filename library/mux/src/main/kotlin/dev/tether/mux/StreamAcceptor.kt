@@ -3,8 +3,9 @@ package dev.tether.mux
 import dev.tether.core.InternalTetherApi
 
 /**
- * Tether-internal: takes the streams a [Session] accepts inline ([Session.acceptInline]). Called on the transport's
- * reader (a connection's I/O thread), once per stream, already ACKed; it must return at once and never block.
+ * Tether-internal: takes the streams a [MuxSession] accepts inline ([MuxSession.acceptInline]). Called on the
+ * transport's reader (a connection's I/O thread), once per stream, already ACKed; it must return at once and never
+ * block.
  */
 @InternalTetherApi
 public fun interface StreamAcceptor {

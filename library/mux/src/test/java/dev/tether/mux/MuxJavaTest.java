@@ -2,6 +2,7 @@ package dev.tether.mux;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -21,12 +22,12 @@ import org.junit.jupiter.api.Test;
 
 /** The Java faces: futures for open/accept, blocking streams, MuxSocket. */
 class MuxJavaTest {
-    private Session client;
-    private Session server;
+    private MuxSession client;
+    private MuxSession server;
 
     @BeforeEach
     void pair() {
-        Session[] pair = SessionPairs.pair(MuxConfig.defaults(), MuxConfig.builder().streamBufferSize(4096).build());
+        MuxSession[] pair = SessionPairs.pair(MuxConfig.DEFAULT, MuxConfig.builder().streamBufferSize(4096).build());
         client = pair[0];
         server = pair[1];
     }
@@ -41,9 +42,9 @@ class MuxJavaTest {
     void theAcceptorsFirstWindowIsBoundedByWhatItAssumesTheOpenerHolds() throws Exception {
         MuxConfig serverConfig = MuxConfig.builder().streamBufferSize(65536).peerCapacity(2048).build();
         assertEquals(2048, serverConfig.getPeerCapacity());
-        assertEquals(1024, MuxConfig.defaults().getPeerCapacity());
+        assertEquals(1024, MuxConfig.DEFAULT.getPeerCapacity());
         // The opener assumes the same, so it grants nothing beyond: the acceptor keeps exactly its first window.
-        Session[] p = SessionPairs.pair(MuxConfig.builder().peerCapacity(65536).build(), serverConfig);
+        MuxSession[] p = SessionPairs.pair(MuxConfig.builder().peerCapacity(65536).build(), serverConfig);
         try {
             CompletableFuture<Stream> accepted = p[1].acceptAsync();
             p[0].openAsync().get(5, TimeUnit.SECONDS);
@@ -58,10 +59,10 @@ class MuxJavaTest {
     void upstreamsOneAckPerReadIsAConfigChoiceThatSurvivesToBuilder() throws Exception {
         MuxConfig upstream = MuxConfig.builder().ackEveryRead(true).streamBufferSize(2048).build();
         assertTrue(upstream.getAckEveryRead());
-        assertEquals(false, MuxConfig.defaults().getAckEveryRead());
+        assertEquals(false, MuxConfig.DEFAULT.getAckEveryRead());
         assertTrue(upstream.toBuilder().build().getAckEveryRead());
         // Both pacings move more than a window of small writes end to end.
-        Session[] p = SessionPairs.pair(MuxConfig.defaults(), upstream);
+        MuxSession[] p = SessionPairs.pair(MuxConfig.DEFAULT, upstream);
         try {
             CompletableFuture<Stream> accepted = p[1].acceptAsync();
             Stream opened = p[0].openAsync().get(5, TimeUnit.SECONDS);
@@ -144,21 +145,39 @@ class MuxJavaTest {
     @Test
     void pendingAcceptFailsWithSessionClosedWhenTheSessionCloses() throws Exception {
         CompletableFuture<Stream> pending = server.acceptAsync();
-        AtomicCounter callback = new AtomicCounter();
-        server.setCloseCallback(callback::increment);
+        CompletableFuture<MuxException> ended = server.closedFuture();
+        assertTrue(server.isOpen());
         server.close();
         ExecutionException e = assertThrows(ExecutionException.class, () -> pending.get(5, TimeUnit.SECONDS));
-        assertInstanceOf(SessionClosedException.class, e.getCause());
-        assertEquals(1, callback.value);
-        assertInstanceOf(SessionClosedException.class, server.closedFuture().get(5, TimeUnit.SECONDS));
-        assertTrue(server.isClosed());
+        assertInstanceOf(MuxSessionClosedException.class, e.getCause());
+        // The end is not a failure of the wait: the future completes normally with the reason.
+        assertInstanceOf(MuxSessionClosedException.class, ended.get(5, TimeUnit.SECONDS));
+        assertFalse(server.isOpen());
     }
+
+    @Test
+    void closeAsyncFromTwoCallersEndsTheSessionOnceAndBothComplete() throws Exception {
+        CompletableFuture<Stream> pending = client.acceptAsync();
+        CompletableFuture<Void> first = client.closeAsync();
+        CompletableFuture<Void> second = client.closeAsync();
+        first.get(5, TimeUnit.SECONDS);
+        second.get(5, TimeUnit.SECONDS);
+        assertFalse(client.isOpen());
+        assertInstanceOf(MuxSessionClosedException.class, client.closedFuture().get(5, TimeUnit.SECONDS));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> pending.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(MuxSessionClosedException.class, e.getCause());
+        // After the end every operation fails at once with the typed reason.
+        CompletableFuture<Stream> late = client.openAsync();
+        assertTrue(late.isCompletedExceptionally());
+        client.closeAsync().get(5, TimeUnit.SECONDS);
+    }
+
 
     @Test
     void openTimesOutWhenThePeerNeverAccepts() throws Exception {
         client.close();
         server.close();
-        Session[] pair = SessionPairs.pair(MuxConfig.builder().streamAcceptDeadline(Duration.ofMillis(100)).build(), MuxConfig.defaults());
+        MuxSession[] pair = SessionPairs.pair(MuxConfig.builder().streamAcceptDeadline(Duration.ofMillis(100)).build(), MuxConfig.DEFAULT);
         client = pair[0];
         server = pair[1];
         ExecutionException e = assertThrows(ExecutionException.class, () -> client.openAsync().get(5, TimeUnit.SECONDS));
@@ -174,10 +193,5 @@ class MuxJavaTest {
         byte[] buf = new byte[64];
         int n = accepted.get(5, TimeUnit.SECONDS).inputStream().read(buf);
         assertEquals("GET / HTTP/1.1\r\n", new String(buf, 0, n, StandardCharsets.US_ASCII));
-    }
-
-    private static final class AtomicCounter {
-        volatile int value;
-        void increment() { value++; }
     }
 }

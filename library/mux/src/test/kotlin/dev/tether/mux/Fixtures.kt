@@ -13,11 +13,11 @@ import java.time.Clock
 import java.time.Instant
 import java.time.ZoneOffset
 
-private val liveSessions = java.util.concurrent.ConcurrentLinkedQueue<Session>()
+private val liveSessions = java.util.concurrent.ConcurrentLinkedQueue<MuxSession>()
 
 /** A session on the test scheduler (virtual time) over [transport]; [muxTest] closes it at the end. */
-internal fun TestScope.session(transport: MuxTransport, client: Boolean, config: MuxConfig = MuxConfig { clock(virtualClock()) }): Session =
-    Session(transport, config, client, StandardTestDispatcher(testScheduler)).also { liveSessions.add(it) }
+internal fun TestScope.session(transport: MuxTransport, client: Boolean, config: MuxConfig = MuxConfig { clock(virtualClock()) }): MuxSession =
+    MuxSession(transport, config, client, StandardTestDispatcher(testScheduler)).also { liveSessions.add(it) }
 
 /**
  * runTest that closes every session made with [session] before runTest drains the scheduler (a live session's
@@ -27,7 +27,7 @@ internal fun muxTest(block: suspend TestScope.() -> Unit) = runTest {
     try {
         block()
     } finally {
-        while (true) liveSessions.poll()?.close() ?: break
+        while (true) liveSessions.poll()?.closeAndJoin() ?: break
     }
 }
 
@@ -39,7 +39,7 @@ internal fun TestScope.virtualClock(): Clock = object : Clock() {
 }
 
 /** Opens a stream on [s] and lets the peer accept it with [credit] (the scripted peer's ACK). */
-internal suspend fun TestScope.openAccepted(s: Session, t: ScriptedTransport, credit: Long): Stream {
+internal suspend fun TestScope.openAccepted(s: MuxSession, t: ScriptedTransport, credit: Long): Stream {
     val opening = async(start = CoroutineStart.UNDISPATCHED) { s.open() }
     runCurrent()
     val syn = t.nextSent() as MuxFrame.Syn
@@ -52,7 +52,7 @@ internal suspend fun TestScope.openAccepted(s: Session, t: ScriptedTransport, cr
 }
 
 /** Delivers a SYN from the scripted peer and accepts it; consumes the session's ACK. */
-internal suspend fun TestScope.acceptFromPeer(s: Session, t: ScriptedTransport, id: Int): Stream {
+internal suspend fun TestScope.acceptFromPeer(s: MuxSession, t: ScriptedTransport, id: Int): Stream {
     t.deliver(MuxFrame.Syn(id))
     runCurrent()
     val accepting = async(start = CoroutineStart.UNDISPATCHED) { s.accept() }
@@ -70,9 +70,9 @@ internal infix fun Int.shouldBeId(expected: Int) {
 internal object SessionPairs {
     @JvmStatic
     @JvmOverloads
-    fun pair(clientConfig: MuxConfig = MuxConfig.defaults(), serverConfig: MuxConfig = MuxConfig.defaults()): Array<Session> {
+    fun pair(clientConfig: MuxConfig = MuxConfig.DEFAULT, serverConfig: MuxConfig = MuxConfig.DEFAULT): Array<MuxSession> {
         val (a, b) = ScriptedTransport.pair()
-        return arrayOf(Session(a, clientConfig, true, Dispatchers.Default), Session(b, serverConfig, false, Dispatchers.Default))
+        return arrayOf(MuxSession(a, clientConfig, true, Dispatchers.Default), MuxSession(b, serverConfig, false, Dispatchers.Default))
     }
 }
 

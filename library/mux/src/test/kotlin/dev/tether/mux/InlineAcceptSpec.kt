@@ -12,7 +12,7 @@ import kotlinx.coroutines.test.runCurrent
 import java.util.concurrent.CopyOnWriteArrayList
 
 /**
- * Session.acceptInline (the tunnel's forward and serve): streams accepted as their SYN arrives, ACKed before the
+ * MuxSession.acceptInline (the tunnel's forward and serve): streams accepted as their SYN arrives, ACKed before the
  * acceptor sees them, on the reader; the accept queue is handed over when the acceptor is set and used again when
  * it is cleared.
  */
@@ -35,7 +35,7 @@ class InlineAcceptSpec : FunSpec({
             ackedBeforeHandOver shouldBe true
             t.immediateSends.get() shouldBe 1 // straight into the transport's queue: no coroutine
             s.streamCount shouldBe 1
-            s.close()
+            s.closeAndJoin()
         }
     }
 
@@ -52,7 +52,7 @@ class InlineAcceptSpec : FunSpec({
             runCurrent()
             seen shouldContainExactly listOf(0L, 2L)
             t.drainSent().map { (it as MuxFrame.Ack).streamId } shouldContainExactly listOf(0, 2)
-            s.close()
+            s.closeAndJoin()
         }
     }
 
@@ -72,7 +72,7 @@ class InlineAcceptSpec : FunSpec({
             runCurrent()
             waiting.await().id shouldBe 2L
             seen shouldContainExactly listOf(0L)
-            s.close()
+            s.closeAndJoin()
         }
     }
 
@@ -86,8 +86,8 @@ class InlineAcceptSpec : FunSpec({
             val sent = t.drainSent()
             sent[0].shouldBeInstanceOf<MuxFrame.Ack>()
             sent[1].shouldBeInstanceOf<MuxFrame.Fin>().streamId shouldBe 0
-            s.isClosed shouldBe false
-            s.close()
+            s.isOpen shouldBe true
+            s.closeAndJoin()
         }
     }
 
@@ -99,7 +99,7 @@ class InlineAcceptSpec : FunSpec({
             s.acceptInline { streams += it }
             t.deliver(MuxFrame.Syn(0))
             runCurrent()
-            s.close()
+            s.closeAndJoin()
             runCurrent()
             streams.single().isClosed shouldBe true
         }

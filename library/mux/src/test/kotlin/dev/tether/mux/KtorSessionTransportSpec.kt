@@ -30,7 +30,7 @@ private class FrameSession : WebSocketSession {
 class KtorSessionTransportSpec : FunSpec({
     test("pings are answered with the same payload, pongs counted, and neither reaches the session") {
         val raw = FrameSession()
-        val t = KtorSessionTransport(raw)
+        val t = KtorSessionTransport(raw, MuxConfig.DEFAULT.maxMessageBytes)
         raw.incoming.send(Frame.Ping(byteArrayOf(1, 2)))
         raw.incoming.send(Frame.Pong(ByteArray(0)))
         raw.incoming.send(Frame.Pong(ByteArray(0)))
@@ -42,7 +42,7 @@ class KtorSessionTransportSpec : FunSpec({
 
     test("keepalive pings are empty ping frames; messages go out as one binary frame each") {
         val raw = FrameSession()
-        val t = KtorSessionTransport(raw)
+        val t = KtorSessionTransport(raw, MuxConfig.DEFAULT.maxMessageBytes)
         t.ping()
         raw.outgoing.tryReceive().getOrNull().shouldBeInstanceOf<Frame.Ping>().data.size shouldBe 0
         t.send(MuxFrame.Fin(2).encode())
@@ -53,7 +53,7 @@ class KtorSessionTransportSpec : FunSpec({
 
     test("a fragmented message (a 4101-byte DAT split by gorilla) is reassembled; text messages are dropped") {
         val raw = FrameSession()
-        val t = KtorSessionTransport(raw)
+        val t = KtorSessionTransport(raw, MuxConfig.DEFAULT.maxMessageBytes)
         val dat = MuxFrame.Data(0, ByteArray(4096) { it.toByte() }).encode()
         raw.incoming.send(Frame.Text(false, "ab".encodeToByteArray()))
         raw.incoming.send(Frame.Text(true, "cd".encodeToByteArray()))
@@ -66,15 +66,15 @@ class KtorSessionTransportSpec : FunSpec({
 
     test("a close frame ends the transport with SessionClosed naming the peer's close") {
         val raw = FrameSession()
-        val t = KtorSessionTransport(raw)
+        val t = KtorSessionTransport(raw, MuxConfig.DEFAULT.maxMessageBytes)
         raw.incoming.send(Frame.Close(CloseReason(1001, "bye")))
         withTimeout(5_000) { t.receive() } shouldBe null
-        t.endReason().shouldBeInstanceOf<SessionClosedException>().message shouldContain "1001"
+        t.endReason().shouldBeInstanceOf<MuxSessionClosedException>().message shouldContain "1001"
     }
 
     test("a server session over a raw Ktor session serves a stream end to end") {
         val raw = FrameSession()
-        val session = Session.server(raw, MuxConfig { keepAliveInterval(java.time.Duration.ZERO); ackEveryRead(true) })
+        val session = MuxSession.server(raw, MuxConfig { keepAliveInterval(java.time.Duration.ZERO); ackEveryRead(true) })
         try {
             raw.incoming.send(Frame.Binary(true, MuxFrame.Syn(1).encode()))
             raw.incoming.send(Frame.Binary(true, MuxFrame.Data(1, "hi".encodeToByteArray()).encode()))

@@ -105,8 +105,8 @@ class MuxFrameSpec : FunSpec({
         MuxProtocol.DEFAULT_KEEPALIVE_INTERVAL_MILLIS shouldBe 20_000L
         MuxProtocol.DEFAULT_ACCEPT_DEADLINE_MILLIS shouldBe 30_000L
         MuxProtocol.DEAD_STREAM_SWEEP_MILLIS shouldBe 2_000L
-        MuxConfig.defaults().streamBufferSize shouldBe 1024
-        MuxConfig.defaults().keepAliveInterval.toMillis() shouldBe 20_000L
-        MuxConfig.defaults().streamAcceptDeadline.toMillis() shouldBe 30_000L
+        MuxConfig.DEFAULT.streamBufferSize shouldBe 1024
+        MuxConfig.DEFAULT.keepAliveInterval.toMillis() shouldBe 20_000L
+        MuxConfig.DEFAULT.streamAcceptDeadline.toMillis() shouldBe 30_000L
     }
 })

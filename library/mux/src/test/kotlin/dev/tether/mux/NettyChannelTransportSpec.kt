@@ -41,6 +41,7 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withContext
 import java.io.ByteArrayOutputStream
 import java.net.InetSocketAddress
 import java.time.Duration
@@ -51,7 +52,7 @@ import java.util.concurrent.TimeUnit
 /** Frames in and out of a [NettyChannelTransport] on an [EmbeddedChannel] (the test thread is its event loop). */
 private class Embedded {
     val channel = EmbeddedChannel()
-    val transport = NettyChannelTransport(channel)
+    val transport = NettyChannelTransport(channel, MuxConfig.DEFAULT.maxMessageBytes)
     val messages = CopyOnWriteArrayList<ByteArray>()
     val ends = CopyOnWriteArrayList<MuxException>()
     private val scope = CoroutineScope(SupervisorJob())
@@ -72,8 +73,8 @@ private class Embedded {
     }
 }
 
-/** A Netty WebSocket server whose every upgraded connection gets [Session.server], handed to [onSession] on the loop. */
-private class NettyMuxServer(config: MuxConfig, onSession: (Session, Channel) -> Unit) : AutoCloseable {
+/** A Netty WebSocket server whose every upgraded connection gets [MuxSession.server], handed to [onSession] on the loop. */
+private class NettyMuxServer(config: MuxConfig, onSession: (MuxSession, Channel) -> Unit) : AutoCloseable {
     private val group = MultiThreadIoEventLoopGroup(1, DefaultThreadFactory("mux-test-server", true), NioIoHandler.newFactory())
     private val server: Channel = ServerBootstrap().group(group).channel(NioServerSocketChannel::class.java)
         .childHandler(object : ChannelInitializer<SocketChannel>() {
@@ -83,7 +84,7 @@ private class NettyMuxServer(config: MuxConfig, onSession: (Session, Channel) ->
                         val handshaker = WebSocketServerHandshakerFactory("ws://127.0.0.1/mux", null, false, 1 shl 20).newHandshaker(req)
                         ctx.pipeline().remove(this)
                         handshaker.handshake(ctx.channel(), req)
-                        onSession(Session.server(ctx.channel(), config), ctx.channel())
+                        onSession(MuxSession.server(ctx.channel(), config), ctx.channel())
                     }
                 })
             }
@@ -97,7 +98,7 @@ private class NettyMuxServer(config: MuxConfig, onSession: (Session, Channel) ->
     }
 }
 
-/** Session.server over a Netty channel (the benchmark's peer): the transport's frame handling, then a real socket. */
+/** MuxSession.server over a Netty channel (the benchmark's peer): the transport's frame handling, then a real socket. */
 class NettyChannelTransportSpec : FunSpec({
     test("pings are answered with the same payload, pongs counted, and neither reaches the session") {
         val e = Embedded()
@@ -156,7 +157,7 @@ class NettyChannelTransportSpec : FunSpec({
         val e = Embedded()
         try {
             e.channel.writeInbound(CloseWebSocketFrame(1001, "bye"))
-            e.ends.single().shouldBeInstanceOf<SessionClosedException>().message shouldContain "1001 bye"
+            e.ends.single().shouldBeInstanceOf<MuxSessionClosedException>().message shouldContain "1001 bye"
             e.channel.writeInbound(BinaryWebSocketFrame(Unpooled.wrappedBuffer(MuxFrame.Syn(1).encode())))
             e.messages.shouldBeEmpty() // nothing after the end
             e.transport.close()
@@ -174,9 +175,9 @@ class NettyChannelTransportSpec : FunSpec({
         try {
             e.channel.close()
             e.channel.runPendingTasks()
-            e.ends.single().shouldBeInstanceOf<SessionClosedException>()
-            runCatching { e.transport.trySend(MuxFrame.Fin(0).encode()) }.exceptionOrNull().shouldBeInstanceOf<SessionClosedException>()
-            runCatching { withTimeout(5_000) { e.transport.send(MuxFrame.Fin(0).encode()) } }.exceptionOrNull().shouldBeInstanceOf<SessionClosedException>()
+            e.ends.single().shouldBeInstanceOf<MuxSessionClosedException>()
+            runCatching { e.transport.trySend(MuxFrame.Fin(0).encode()) }.exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
+            runCatching { withTimeout(5_000) { e.transport.send(MuxFrame.Fin(0).encode()) } }.exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
             e.ends.size shouldBe 1
         } finally {
             e.finish()
@@ -188,7 +189,8 @@ class NettyChannelTransportSpec : FunSpec({
         val serverConfig = MuxConfig { streamBufferSize(4096); peerCapacity(4096); keepAliveInterval(Duration.ofMillis(100)) }
         val scope = CoroutineScope(SupervisorJob())
         val onLoop = CopyOnWriteArrayList<Boolean>()
-        val serverSession = CompletableFuture<Session>()
+        val serverSession = CompletableFuture<MuxSession>()
+        val serverLoop = CompletableFuture<io.netty.channel.EventLoop>()
         NettyMuxServer(serverConfig) { session, channel ->
             session.acceptInline { stream ->
                 onLoop += channel.eventLoop().inEventLoop()
@@ -203,11 +205,12 @@ class NettyChannelTransportSpec : FunSpec({
                     stream.close()
                 }
             }
+            serverLoop.complete(channel.eventLoop())
             serverSession.complete(session)
         }.use { server ->
             val dialer = WebSocketDialer(DialerConfig(server.url))
             try {
-                val client = Session.client(dialer.dial(), MuxConfig { streamBufferSize(4096); peerCapacity(4096) })
+                val client = MuxSession.client(dialer.dial(), MuxConfig { streamBufferSize(4096); peerCapacity(4096) })
                 val payload = ByteArray(300_000) { (it % 251).toByte() }
                 withTimeout(30_000) {
                     val echoes = List(3) {
@@ -234,9 +237,12 @@ class NettyChannelTransportSpec : FunSpec({
                 // Several keepalive intervals later the server session is still up: the client's pongs arrived.
                 Thread.sleep(500)
                 val session = serverSession.get(5, TimeUnit.SECONDS)
-                session.isClosed shouldBe false
+                session.isOpen shouldBe true
+                // The session's dispatcher is the channel's event loop: code there needs no hand-off.
+                val loop = serverLoop.get(5, TimeUnit.SECONDS)
+                withContext(session.dispatcher) { loop.inEventLoop() } shouldBe true
                 client.close()
-                withTimeout(5_000) { session.closedFuture().await() }.shouldBeInstanceOf<SessionClosedException>()
+                withTimeout(5_000) { session.closedFuture().await() }.shouldBeInstanceOf<MuxSessionClosedException>()
             } finally {
                 dialer.close()
                 scope.cancel()

@@ -26,9 +26,9 @@ class StreamSpec : FunSpec({
                     val t = ScriptedTransport()
                     val s = session(t, client = true, MuxConfig { streamBufferSize(capacity); peerCapacity(peer) })
                     acceptFromPeer(s, t, 0).sendWindow shouldBe window
-                    s.close()
+                    s.closeAndJoin()
                 }
-                MuxConfig.defaults().peerCapacity shouldBe 1024
+                MuxConfig.DEFAULT.peerCapacity shouldBe 1024
             }
         }
         test("a write sends DATs no bigger than the credit, blocks at zero, and resumes by additive ACKs") {
@@ -98,7 +98,7 @@ class StreamSpec : FunSpec({
                 stream.read(ByteArray(0)) shouldBe 0
                 runCurrent()
                 t.drainSent().shouldBeEmpty()
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("by default, credit is returned once half the window has been read, in one ACK for the reads so far") {
@@ -120,7 +120,7 @@ class StreamSpec : FunSpec({
                 stream.read(ByteArray(1024)) shouldBe 200
                 runCurrent()
                 t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(550L) // 550 >= 512
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a peer that has spent its whole credit gets it back on the next read, however small") {
@@ -139,7 +139,7 @@ class StreamSpec : FunSpec({
                 stream.read(ByteArray(10)) shouldBe 10
                 runCurrent()
                 t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(310L)
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a reader that keeps reading never leaves a peer that writes as much as its credit allows stalled") {
@@ -168,7 +168,7 @@ class StreamSpec : FunSpec({
                 // Everything read was returned as credit except less than half a window.
                 val returned = credit + delivered - 1024
                 (read - returned in 0L until 512L) shouldBe true
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("an overrun drops the DAT and makes the stream fail with a sticky NoCapacity; the session goes on") {
@@ -188,8 +188,8 @@ class StreamSpec : FunSpec({
                 shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
                 shouldThrow<NoCapacityException> { stream.write(byteArrayOf(1)) }
                 other.read(ByteArray(2000)) shouldBe 1024
-                s.isClosed shouldBe false
-                s.close()
+                s.isOpen shouldBe true
+                s.closeAndJoin()
             }
         }
         test("an opener adopts the acceptor's larger capacity, so the acceptor's assumed window is honoured") {
@@ -201,7 +201,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(4096)))
                 runCurrent()
                 stream.read(ByteArray(8192)) shouldBe 4096
-                s.close()
+                s.closeAndJoin()
             }
         }
     }
@@ -216,7 +216,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(65_536))) // the acceptor's 1024 + the grant
                 runCurrent()
                 stream.bufferedBytes shouldBe 65_536
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a Go acceptor announcing 1024 (whclient's first session) is topped up to our capacity, no further") {
@@ -230,7 +230,7 @@ class StreamSpec : FunSpec({
                 runCurrent()
                 stream.bufferedBytes shouldBe 4_096
                 shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a Go acceptor whose own window is above the assumed one may overshoot by that much without an overrun") {
@@ -246,7 +246,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(1)))
                 runCurrent()
                 shouldThrow<NoCapacityException> { stream.read(ByteArray(10)) }
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("no grant when the acceptor's first window already covers our capacity (the proxy facing a tunnel client)") {
@@ -257,7 +257,7 @@ class StreamSpec : FunSpec({
                 stream.acceptGrant shouldBe 0L
                 runCurrent()
                 t.drainSent().shouldBeEmpty()
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("no grant when our capacity is what the acceptor assumes") {
@@ -268,7 +268,7 @@ class StreamSpec : FunSpec({
                 stream.acceptGrant shouldBe 0L
                 runCurrent()
                 t.drainSent().shouldBeEmpty()
-                s.close()
+                s.closeAndJoin()
             }
         }
     }
@@ -333,7 +333,7 @@ class StreamSpec : FunSpec({
                 stream.read(buf) shouldBe 4
                 stream.read(buf) shouldBe -1
                 stream.read(buf) shouldBe -1
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("after the peer's FIN, writing is still allowed") {
@@ -347,7 +347,7 @@ class StreamSpec : FunSpec({
                 stream.write("still".encodeToByteArray())
                 runCurrent()
                 (t.nextSent() as MuxFrame.Data).payload().decodeToString() shouldBe "still"
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a pending read wakes with EOF at the peer's FIN") {
@@ -361,7 +361,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Fin(1))
                 runCurrent()
                 reading.await() shouldBe -1
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("the sweep forgets streams dead both ways and drained, every 2 s; the id is then free for a new SYN") {
@@ -387,7 +387,7 @@ class StreamSpec : FunSpec({
                 t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)", "FIN(3)")
                 val again = acceptFromPeer(s, t, 1)
                 (again === dead) shouldBe false
-                s.close()
+                s.closeAndJoin()
             }
         }
     }
@@ -403,7 +403,7 @@ class StreamSpec : FunSpec({
                 shouldThrow<InvalidDeadlineException> { stream.setReadDeadline(past) }
                 shouldThrow<InvalidDeadlineException> { stream.setWriteDeadline(past) }
                 shouldThrow<InvalidDeadlineException> { stream.setDeadline(past) }
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a read deadline fails a waiting read with ReadTimeout when it passes, and every read after it until reset") {
@@ -425,7 +425,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(1, byteArrayOf(9)))
                 runCurrent()
                 stream.read(ByteArray(4)) shouldBe 1
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("moving the deadline later while a read waits extends the wait") {
@@ -444,7 +444,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(1, byteArrayOf(1, 2)))
                 runCurrent()
                 reading.await().getOrThrow() shouldBe 2
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a write deadline fails a write waiting for credit with WriteTimeout") {
@@ -459,7 +459,7 @@ class StreamSpec : FunSpec({
                 runCurrent()
                 writing.await().exceptionOrNull().shouldBeInstanceOf<WriteTimeoutException>()
                 t.drainSent().sumOf { (it as MuxFrame.Data).length } shouldBe 4 // what the credit allowed went out
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("readTimeout bounds each read (Socket soTimeout)") {
@@ -472,7 +472,7 @@ class StreamSpec : FunSpec({
                 t.deliver(MuxFrame.Data(1, byteArrayOf(5)))
                 runCurrent()
                 stream.read(ByteArray(4)) shouldBe 1
-                s.close()
+                s.closeAndJoin()
             }
         }
     }

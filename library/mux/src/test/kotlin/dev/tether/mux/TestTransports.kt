@@ -49,7 +49,7 @@ internal class ScriptedTransport : PullTransport() {
         if (answerPings) pongCount.incrementAndGet()
     }
 
-    override suspend fun endReason(): MuxException = SessionClosedException("session closed: test transport ended")
+    override suspend fun endReason(): MuxException = MuxSessionClosedException("session closed: test transport ended")
 
     override fun close() {
         closed.incrementAndGet()

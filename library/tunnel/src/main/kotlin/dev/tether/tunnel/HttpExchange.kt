@@ -142,6 +142,5 @@ public class StreamReader internal constructor(private val source: suspend (Byte
     }
 }
 
-/** A request line or header line over the limit. */
-@InternalTetherApi
-public class LineTooLongException(max: Int) : Exception("line longer than $max bytes")
+/** A request line or header line over the limit; answered 431, never seen by users. */
+internal class LineTooLongException(max: Int) : Exception("line longer than $max bytes")

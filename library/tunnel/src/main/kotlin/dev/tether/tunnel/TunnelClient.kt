@@ -4,12 +4,14 @@ import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.Lifecycle
+import dev.tether.core.TetherException
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketTransport
 import dev.tether.mux.MuxConfig
-import dev.tether.mux.MuxProtocol
 import dev.tether.mux.MuxException
-import dev.tether.mux.Session
+import dev.tether.mux.MuxProtocol
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.mux.StreamAcceptor
 import io.netty.channel.EventLoop
@@ -20,9 +22,10 @@ import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.Job
-import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asCoroutineDispatcher
+import kotlinx.coroutines.asExecutor
+import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.cancelChildren
 import kotlinx.coroutines.coroutineScope
@@ -31,14 +34,9 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.future.future
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.select
-import kotlinx.coroutines.async
-import kotlinx.coroutines.asCoroutineDispatcher
-import kotlinx.coroutines.asExecutor
-import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
@@ -56,37 +54,45 @@ import java.util.function.Consumer
  * refuses the token), every waiting and later [accept] fails with that error. Unlike upstream, [close] unblocks a
  * waiting [accept] at once, and a reconnect never holds accept callers behind a lock.
  *
- * Create it with [connect] (Kotlin) or [connectAsync] (Java).
+ * Make one with the constructor (no I/O), then [connect] (Kotlin) or [connectAsync] (Java) registers it; [close],
+ * [closeAndJoin] or [closeAsync] end it, [awaitClosed] / [closedFuture] wait for the end and say why.
  */
 @OptIn(InternalTetherApi::class)
-public class TunnelClient private constructor(
+public class TunnelClient internal constructor(
     /** The configuration the client was created with. */
     public val config: TunnelConfig,
     private val muxConfig: MuxConfig,
-    private val registration: Registration,
-    first: Registered,
+    transport: WebSocketTransport,
 ) : AutoCloseable {
+    /**
+     * A client for [config] whose mux sessions use [muxConfig] ([defaultMuxConfig]: the proxy's 4096-byte stream
+     * buffers). Does no I/O: [connect] registers with the proxy.
+     */
+    @JvmOverloads
+    public constructor(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()) :
+        this(config, muxConfig, WebSocketTransport.default())
+
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-tunnel"))
+    private val lifecycle = Lifecycle<TetherException>(scope)
     private val status = ConnectionStatus(scope)
-    private val sessions = MutableStateFlow(Current(first.connection))
+    private val registration = Registration(config, muxConfig.keepAliveInterval, transport = transport)
+
+    /** The session carrying the tunnel; null until the first registration. */
+    private val sessions = MutableStateFlow<Current?>(null)
 
     /** The running [forward] and [serve] calls, which take every viewer stream as it arrives; guarded by itself. */
     private val servers = ArrayList<StreamServer>(1)
     private var nextServer = 0 // guarded by servers
-    private val publicUrl = MutableStateFlow(first.publicUrl)
-    private val closed = AtomicBoolean(false)
-    private val shutdownDone = CompletableDeferred<Unit>()
+    private val publicUrl = MutableStateFlow("")
+    private val started = AtomicBoolean(false)
 
-    /** Completed with the error every later call gets: [TunnelClosedException], or why reconnecting failed. */
-    private val terminal = CompletableDeferred<Throwable>()
+    /** Completed by the first registration, or failed with why the client ended before it. */
+    private val firstRegistration = CompletableDeferred<Unit>()
 
-    init {
-        status.emit(ConnectionEvent.Connecting(1))
-        status.emit(ConnectionEvent.Connected(config.proxyUrl))
-        scope.launch(CoroutineName("tether-tunnel-reconnect")) { reconnectLoop() }
-    }
-
-    /** The public URL viewers use, as the proxy announced it at the last registration ("" if it sent none). */
+    /**
+     * The public URL viewers use, as the proxy announced it at the last registration ("" if it sent none, or before
+     * [connect]).
+     */
     public val url: String get() = publicUrl.value
 
     /** The public URL over time (it is re-announced after every reconnect). */
@@ -104,8 +110,48 @@ public class TunnelClient private constructor(
     /** Java: calls [listener] with every connection event, in order. Close the handle to stop. */
     public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
 
-    /** The mux session currently carrying the tunnel (replaced after a reconnect). */
-    public val session: Session get() = sessions.value.session
+    /** True while a registered session carries the tunnel. */
+    public val isConnected: Boolean get() = sessions.value?.session?.isOpen == true
+
+    /** The mux session currently carrying the tunnel (replaced after a reconnect); null before [connect]. */
+    public val session: MuxSession? get() = sessions.value?.session
+
+    /**
+     * Registers with the proxy (retrying under [TunnelConfig.retry]) and returns this client once the tunnel is up;
+     * after that the client registers again on its own whenever the session drops. Idempotent: a second call waits
+     * for the same registration. When registering fails the client ends (and cleans up) with the reason, which this
+     * call throws: [TunnelAuthFailedException], [RetryFailedException], [BadTokenException],
+     * [dev.tether.core.backoff.RetryTimedOutException]; [TunnelClosedException] when [close] came first.
+     */
+    @JvmSynthetic
+    public suspend fun connect(): TunnelClient {
+        lifecycle.checkNotEnded()
+        if (started.compareAndSet(false, true)) {
+            scope.launch(CoroutineName("tether-tunnel-connect")) { connectLoop() }
+        }
+        try {
+            firstRegistration.await()
+        } catch (e: TetherException) {
+            // The client is over: release what it holds before the caller hears why.
+            closeAndJoin()
+            throw lifecycle.reason ?: e
+        }
+        return this
+    }
+
+    /** Java face of [connect]: completes with this client once registered, or fails with the reason. */
+    public fun connectAsync(): CompletableFuture<TunnelClient> = lifecycle.future { connect() }
+
+    /**
+     * Suspends until the client has ended for good and returns why: [TunnelClosedException] after [close], or the
+     * error that ended registering ([dev.tether.core.backoff.RetryTimedOutException], [TunnelAuthFailedException],
+     * ...).
+     */
+    @JvmSynthetic
+    public suspend fun awaitClosed(): TetherException = lifecycle.awaitEnd()
+
+    /** Java face of [awaitClosed]: completes normally with the reason once the client has ended. */
+    public fun closedFuture(): CompletableFuture<TetherException> = lifecycle.endFuture()
 
     /**
      * The I/O thread every connection of this client runs on (across reconnects), as a dispatcher: where [forward]
@@ -121,46 +167,55 @@ public class TunnelClient private constructor(
     public val executor: Executor get() = registration.dispatcher.asExecutor()
 
     /**
-     * The next viewer stream. Waits across reconnects. Throws [TunnelClosedException] after [close], or the error
-     * that ended reconnecting ([dev.tether.core.backoff.RetryTimedOutException], [TunnelAuthFailedException], ...).
-     * While [forward] or [serve] runs, viewer streams go there and a waiting accept gets none.
+     * The next viewer stream. Waits across reconnects (and, before [connect], for the first registration). Throws
+     * [TunnelClosedException] after [close], or the error that ended the client
+     * ([dev.tether.core.backoff.RetryTimedOutException], [TunnelAuthFailedException], ...). While [forward] or
+     * [serve] runs, viewer streams go there and a waiting accept gets none.
      */
     @JvmSynthetic
     public suspend fun accept(): Stream {
         while (true) {
-            if (terminal.isCompleted) throw terminal.getCompleted()
+            lifecycle.checkNotEnded()
             val holder = sessions.value
-            val current = holder.session
-            if (!current.isClosed) {
+            val current = holder?.session
+            if (current != null && current.isOpen) {
                 val stream = coroutineScope {
                     val next = async { runCatching { current.accept() } }
                     // The session's end also ends the wait (an accept on a dead session must not hang).
-                    val ended = async { current.awaitClosed() }
+                    val lost = async { current.awaitClosed() }
+                    val ended = async { lifecycle.awaitEnd() }
                     select<Result<Stream>?> {
                         next.onAwait { it }
-                        ended.onAwait { next.cancel(); Result.failure(it) }
-                        terminal.onAwait { next.cancel(); null }
-                    }.also { ended.cancel() }
+                        lost.onAwait { Result.failure(it) }
+                        ended.onAwait { null }
+                    }.also {
+                        next.cancel()
+                        lost.cancel()
+                        ended.cancel()
+                    }
                 }
                 when {
-                    stream == null -> throw terminal.getCompleted()
+                    stream == null -> lifecycle.checkNotEnded()
                     stream.isSuccess -> return stream.getOrThrow()
                     stream.exceptionOrNull() !is MuxException -> throw stream.exceptionOrNull()!!
                 }
             }
-            // The session ended: wait for the reconnect loop to install the next one, or to give up.
+            // No session yet, or it ended: wait for the connect loop to install the next one, or to give up.
             coroutineScope {
                 val next = async { sessions.first { it !== holder } }
+                val ended = async { lifecycle.awaitEnd() }
                 select<Unit> {
                     next.onAwait { }
-                    terminal.onAwait { next.cancel() }
+                    ended.onAwait { }
                 }
+                next.cancel()
+                ended.cancel()
             }
         }
     }
 
     /** Java face of [accept]. */
-    public fun acceptAsync(): CompletableFuture<Stream> = javaFuture { accept() }
+    public fun acceptAsync(): CompletableFuture<Stream> = lifecycle.future { accept() }
 
     /** Java: blocks until the next viewer stream (see [accept]); interrupting the thread abandons the wait. */
     @JvmName("accept")
@@ -190,7 +245,7 @@ public class TunnelClient private constructor(
     }
 
     /** Java face of [forward]: completes when the client closes (normally) or fails for good. */
-    public fun forwardAsync(origin: String): CompletableFuture<Void?> = javaFuture { forward(origin); null }
+    public fun forwardAsync(origin: String): CompletableFuture<Void?> = lifecycle.future { forward(origin); null }
 
     /**
      * Answers every viewer HTTP request with [handler], in process (for users without a local server), until the
@@ -200,19 +255,28 @@ public class TunnelClient private constructor(
      * block). A handler that never blocks may run on [executor] and save two thread hand-offs per request.
      */
     @JvmSynthetic
-    public suspend fun serve(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY, handlerExecutor: Executor? = config.handlerExecutor) {
+    public suspend fun serve(
+        handler: TunnelHandler,
+        maxBodyBytes: Int = DEFAULT_MAX_BODY,
+        handlerExecutor: Executor? = config.handlerExecutor,
+    ) {
         val handlerContext = handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.IO
-        serveStreams { stream, _ -> HttpExchange(stream, config.flavour, maxBodyBytes).serve(handler, handlerContext) }
+        serveStreams { stream, _ ->
+            HttpExchange(stream, config.flavour, maxBodyBytes).serve(handler, handlerContext)
+        }
     }
 
     /** Java face of [serve]. */
     @JvmOverloads
-    public fun serveAsync(handler: TunnelHandler, maxBodyBytes: Int = DEFAULT_MAX_BODY, handlerExecutor: Executor? = config.handlerExecutor): CompletableFuture<Void?> =
-        javaFuture { serve(handler, maxBodyBytes, handlerExecutor); null }
+    public fun serveAsync(
+        handler: TunnelHandler,
+        maxBodyBytes: Int = DEFAULT_MAX_BODY,
+        handlerExecutor: Executor? = config.handlerExecutor,
+    ): CompletableFuture<Void?> = lifecycle.future { serve(handler, maxBodyBytes, handlerExecutor); null }
 
     /**
      * Runs [each] for every viewer stream until the client closes (returns) or fails for good (throws): the sessions
-     * hand their streams over inline as they arrive ([Session.acceptInline]), each to a coroutine started on its
+     * hand their streams over inline as they arrive ([MuxSession.acceptInline]), each to a coroutine started on its
      * connection's dispatcher, a child of this call.
      */
     private suspend fun serveStreams(each: suspend (Stream, Current) -> Unit) {
@@ -220,7 +284,7 @@ public class TunnelClient private constructor(
             val server = StreamServer(this, each)
             addServer(server)
             try {
-                val reason = terminal.await()
+                val reason = lifecycle.awaitEnd()
                 // The session is gone with the client: a pipe still waiting on its origin has nothing left to do.
                 coroutineContext.cancelChildren()
                 if (reason !is TunnelClosedException) throw reason
@@ -232,17 +296,19 @@ public class TunnelClient private constructor(
 
     private fun addServer(server: StreamServer) = synchronized(servers) {
         servers.add(server)
-        sessions.value.installAcceptor()
+        sessions.value?.installAcceptor()
     }
 
     private fun removeServer(server: StreamServer) = synchronized(servers) {
         servers.remove(server)
-        sessions.value.installAcceptor()
+        sessions.value?.installAcceptor()
     }
 
     /** One viewer stream, on the loop that read its SYN: to the next server, in a coroutine of that server's. */
     private fun dispatch(stream: Stream, current: Current) {
-        val server = synchronized(servers) { if (servers.isEmpty()) null else servers[Math.floorMod(nextServer++, servers.size)] }
+        val server = synchronized(servers) {
+            if (servers.isEmpty()) null else servers[Math.floorMod(nextServer++, servers.size)]
+        }
         if (server == null) {
             log.debug("viewer stream {} arrived as the last forward/serve ended; closed", stream.id)
             stream.close()
@@ -267,39 +333,60 @@ public class TunnelClient private constructor(
 
     /**
      * Closes the session and stops reconnecting; waiting [accept] calls fail with [TunnelClosedException] at once.
-     * Blocks for a bounded time. Idempotent.
+     * Blocks for a bounded time. Idempotent. Code in a coroutine should call [closeAndJoin], code that must not block
+     * [closeAsync].
      */
-    override fun close(): Unit = runBlocking { closeAndJoin() }
+    override fun close(): Unit = lifecycle.closeBlocking(::shutdown)
 
-    /** Suspending [close]: returns once every coroutine of the client has ended. */
+    /**
+     * Suspending [close]: returns once the session is closed and every coroutine of the client has ended (each step
+     * bounded). Concurrent and later calls wait for the same shutdown.
+     */
     @JvmSynthetic
-    public suspend fun closeAndJoin() {
-        if (!closed.compareAndSet(false, true)) return shutdownDone.await()
-        try {
-            withContext(NonCancellable) {
-                terminal.complete(TunnelClosedException())
-                sessions.value.session.close()
-                val job = scope.coroutineContext[Job]!!
-                status.emit(ConnectionEvent.Closed(null))
-                status.complete()
-                withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
-                job.cancelAndJoin()
-                registration.close()
-            }
-        } finally {
-            shutdownDone.complete(Unit)
-        }
+    public suspend fun closeAndJoin(): Unit = lifecycle.close(::shutdown)
+
+    /** Java face of [closeAndJoin]: completes once the client is fully closed; idempotent. */
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync(::shutdown)
+
+    private suspend fun shutdown() {
+        // An ending that came first (a failed registration) keeps its reason and its Closed event.
+        val reason = TunnelClosedException()
+        if (lifecycle.end(reason)) status.emit(ConnectionEvent.Closed(null))
+        firstRegistration.completeExceptionally(lifecycle.reason ?: reason)
+        // First the session, whose end releases the connect loop and every accept waiting on it.
+        sessions.value?.session?.closeAndJoin()
+        status.complete()
+        val job = scope.coroutineContext.job
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.cancelAndJoin() }
+        // A registration that completed while we closed installs nothing, but its session is closed here too.
+        sessions.value?.session?.closeAndJoin()
+        registration.close()
     }
 
-    /** Java face of [closeAndJoin]. */
-    public fun closeAsync(): CompletableFuture<Void?> =
-        CoroutineScope(Dispatchers.Default + CoroutineName("tether-tunnel-close")).future { closeAndJoin(); null }
+    private suspend fun connectLoop() {
+        status.emit(ConnectionEvent.Connecting(1))
+        val first = try {
+            registration.register()
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            val reason = typed(e)
+            log.info("tunnel {} could not register: {}", config.id, reason.message)
+            if (lifecycle.end(reason)) status.emit(ConnectionEvent.Closed(reason))
+            firstRegistration.completeExceptionally(reason)
+            return
+        }
+        if (!install(first)) return
+        firstRegistration.complete(Unit)
+        reconnectLoop()
+    }
 
     private suspend fun reconnectLoop() {
         while (true) {
-            val current = sessions.value.session
+            val current = sessions.value?.session ?: return
             val cause = current.awaitClosed()
-            if (closed.get()) return
+            if (lifecycle.isClosing || lifecycle.isEnded) return
             log.info("tunnel {} lost its session ({}); registering again", config.id, cause.message)
             status.emit(ConnectionEvent.Disconnected(cause, 0))
             status.emit(ConnectionEvent.Connecting(1))
@@ -308,27 +395,37 @@ public class TunnelClient private constructor(
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                log.warn("tunnel {} could not register again: {}", config.id, e.message)
-                if (terminal.complete(e)) status.emit(ConnectionEvent.Closed(e))
+                val reason = typed(e)
+                log.warn("tunnel {} could not register again: {}", config.id, reason.message)
+                if (lifecycle.end(reason)) status.emit(ConnectionEvent.Closed(reason))
                 return
             }
-            if (closed.get()) {
-                next.connection.closeAsync()
-                return
-            }
-            publicUrl.value = next.publicUrl
-            val installed = Current(next.connection)
-            synchronized(servers) {
-                sessions.value = installed
-                installed.installAcceptor()
-            }
-            status.emit(ConnectionEvent.Connected(config.proxyUrl))
+            if (!install(next)) return
         }
     }
 
+    /** Makes [next] the current session; false (and its connection dropped) when the client is closing. */
+    private fun install(next: Registered): Boolean {
+        if (lifecycle.isClosing || lifecycle.isEnded) {
+            next.connection.closeAsync()
+            return false
+        }
+        publicUrl.value = next.publicUrl
+        val installed = Current(next.connection)
+        synchronized(servers) {
+            sessions.value = installed
+            installed.installAcceptor()
+        }
+        status.emit(ConnectionEvent.Connected(config.proxyUrl))
+        return true
+    }
+
+    private fun typed(e: Exception): TetherException =
+        e as? TetherException ?: TetherException("tunnel ${config.id} could not register: ${e.message}", e)
+
     /** One registered connection and the mux session on it. */
     private inner class Current(val connection: WebSocketConnection) {
-        val session: Session = Session.client(connection, muxConfig)
+        val session: MuxSession = MuxSession.client(connection, muxConfig)
 
         /** The Netty loop that reads the connection (null on the Ktor transport). */
         val loop: EventLoop? = connection.eventLoop
@@ -347,9 +444,7 @@ public class TunnelClient private constructor(
     /** A running [forward] or [serve]: [scope] is the call's, so its stream coroutines end with it. */
     private class StreamServer(val scope: CoroutineScope, val each: suspend (Stream, Current) -> Unit)
 
-    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted()) else scope.future { block() }
-
+    /** Defaults shared by every tunnel client. */
     public companion object {
         private val log = LoggerFactory.getLogger(TunnelClient::class.java)
         private const val CLOSE_TIMEOUT_MILLIS = 1_000L
@@ -364,32 +459,5 @@ public class TunnelClient private constructor(
         @JvmStatic
         public fun defaultMuxConfig(): MuxConfig =
             MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) }
-
-        /**
-         * Registers with the proxy (retrying under [TunnelConfig.retry]) and returns the connected client.
-         * @throws TunnelAuthFailedException, RetryFailedException, BadTokenException,
-         *   dev.tether.core.backoff.RetryTimedOutException
-         */
-        @JvmSynthetic
-        public suspend fun connect(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()): TunnelClient =
-            connect(config, muxConfig, WebSocketTransport.default())
-
-        /** [connect] on a given WebSocket transport (tests run both). */
-        internal suspend fun connect(config: TunnelConfig, muxConfig: MuxConfig, transport: WebSocketTransport): TunnelClient {
-            val registration = Registration(config, muxConfig.keepAliveInterval, transport = transport)
-            try {
-                val first = registration.register()
-                return TunnelClient(config, muxConfig, registration, first)
-            } catch (e: Throwable) {
-                registration.close()
-                throw e
-            }
-        }
-
-        /** Java face of [connect]. */
-        @JvmStatic
-        @JvmOverloads
-        public fun connectAsync(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()): CompletableFuture<TunnelClient> =
-            CoroutineScope(Dispatchers.Default + CoroutineName("tether-tunnel-connect")).future { connect(config, muxConfig) }
     }
 }

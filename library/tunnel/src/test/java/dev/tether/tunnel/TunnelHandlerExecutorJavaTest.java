@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tether.mux.Session;
+import dev.tether.mux.MuxSession;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -46,7 +46,7 @@ class TunnelHandlerExecutorJavaTest {
         return TunnelConfig.builder().id(id).proxyUrl(proxy.getUrl()).token(TunnelTokens.testToken(id));
     }
 
-    private static String body(Session session) {
+    private static String body(MuxSession session) {
         String answer = new String(TestProxy.exchange(session, "GET /j HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1);
         assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
         return answer.substring(answer.indexOf("\r\n\r\n") + 4);
@@ -57,9 +57,9 @@ class TunnelHandlerExecutorJavaTest {
         TunnelConfig config = config("j1").handlerExecutor(handlers).build();
         assertSame(handlers, config.getHandlerExecutor());
         assertSame(handlers, config.toBuilder().build().getHandlerExecutor());
-        TunnelClient client = TunnelClient.connectAsync(config).get(10, TimeUnit.SECONDS);
+        TunnelClient client = new TunnelClient(config).connectAsync().get(10, TimeUnit.SECONDS);
         try {
-            Session session = proxy.nextSessionBlocking();
+            MuxSession session = proxy.nextSessionBlocking();
             CompletableFuture<Void> serving = client.serveAsync(THREAD_NAME);
             assertEquals("java-handler", body(session));
             serving.cancel(true);
@@ -70,11 +70,11 @@ class TunnelHandlerExecutorJavaTest {
 
     @Test
     void aHandlerThatNeverBlocksMayRunOnTheClientsExecutor() throws Exception {
-        TunnelClient client = TunnelClient.connectAsync(config("j2").build()).get(10, TimeUnit.SECONDS);
+        TunnelClient client = new TunnelClient(config("j2").build()).connectAsync().get(10, TimeUnit.SECONDS);
         try {
             assertNotNull(client.getDispatcher());
             String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(10, TimeUnit.SECONDS);
-            Session session = proxy.nextSessionBlocking();
+            MuxSession session = proxy.nextSessionBlocking();
             CompletableFuture<Void> serving = client.serveAsync(THREAD_NAME, TunnelClient.DEFAULT_MAX_BODY, client.getExecutor());
             assertEquals(io, body(session));
             assertTrue(io.startsWith("tether-io-"), io);

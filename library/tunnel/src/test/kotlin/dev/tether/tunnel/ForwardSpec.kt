@@ -1,7 +1,7 @@
 package dev.tether.tunnel
 
 import dev.tether.core.WebSocketTransport
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.tunnel.TestProxy.Companion.readExactly
 import dev.tether.tunnel.TestProxy.Companion.readToEnd
 import io.kotest.core.spec.style.FunSpec
@@ -61,9 +61,9 @@ private suspend fun <T> probing(block: suspend (Probe) -> T): T {
 }
 
 /** A tunnel client on [transport] registered with a [TestProxy], running `forward(origin)` while [block] runs. */
-private suspend fun withForward(transport: WebSocketTransport, origin: String, block: suspend CoroutineScope.(TunnelClient, Session) -> Unit) {
+private suspend fun withForward(transport: WebSocketTransport, origin: String, block: suspend CoroutineScope.(TunnelClient, MuxSession) -> Unit) {
     TestProxy().use { proxy ->
-        val client = TunnelClient.connect(proxy.config(), TunnelClient.defaultMuxConfig(), transport)
+        val client = TunnelClient(proxy.config(), TunnelClient.defaultMuxConfig(), transport).connect()
         try {
             val session = proxy.nextSession()
             coroutineScope {
@@ -275,7 +275,7 @@ class ForwardSpec : FunSpec({
             test("64 viewers at once each get their own answer; the client keeps serving after a reconnect") {
                 RawOrigin().use { origin ->
                     TestProxy().use { proxy ->
-                        val client = TunnelClient.connect(proxy.config(), TunnelClient.defaultMuxConfig(), transport)
+                        val client = TunnelClient(proxy.config(), TunnelClient.defaultMuxConfig(), transport).connect()
                         try {
                             coroutineScope {
                                 val forwarding = launch { client.forward(origin.url) }
@@ -320,7 +320,7 @@ class ForwardSpec : FunSpec({
             test("while no forward runs, viewer streams wait for accept(); a forward started later takes those already waiting") {
                 RawOrigin().use { origin ->
                     TestProxy().use { proxy ->
-                        val client = TunnelClient.connect(proxy.config(), TunnelClient.defaultMuxConfig(), transport)
+                        val client = TunnelClient(proxy.config(), TunnelClient.defaultMuxConfig(), transport).connect()
                         try {
                             val session = proxy.nextSession()
                             coroutineScope {
@@ -329,7 +329,7 @@ class ForwardSpec : FunSpec({
                                 early.await().id shouldBe taken.id
                                 taken.close()
                                 val waiting = async { session.open() }
-                                eventually("the SYN to queue") { client.session.streamCount >= 2 }
+                                eventually("the SYN to queue") { client.session!!.streamCount >= 2 }
                                 val forwarding = launch { client.forward(origin.url) }
                                 val stream = withTimeout(10.seconds) { waiting.await() }
                                 val s = withTimeout(10.seconds) { origin.accept() }

@@ -1,7 +1,7 @@
 package dev.tether.tunnel
 
 import dev.tether.core.WebSocketTransport
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.tunnel.TestProxy.Companion.readToEnd
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.Duration.Companion.seconds
 
 /** One viewer GET through [session]; returns the status line and the body. */
-private suspend fun get(session: Session, path: String): Pair<String, String> = withTimeout(10.seconds) {
+private suspend fun get(session: MuxSession, path: String): Pair<String, String> = withTimeout(10.seconds) {
     val stream = session.open()
     stream.write("GET $path HTTP/1.1\r\nHost: h\r\n\r\n".toByteArray())
     val answer = String(readToEnd(stream), Charsets.ISO_8859_1)
@@ -36,10 +36,10 @@ private suspend fun withServe(
     transport: WebSocketTransport,
     configure: TunnelConfig.Builder.() -> Unit = {},
     serve: suspend (TunnelClient) -> Unit,
-    block: suspend CoroutineScope.(TunnelClient, Session) -> Unit,
+    block: suspend CoroutineScope.(TunnelClient, MuxSession) -> Unit,
 ) {
     TestProxy().use { proxy ->
-        val client = TunnelClient.connect(proxy.config(block = configure), TunnelClient.defaultMuxConfig(), transport)
+        val client = TunnelClient(proxy.config(block = configure), TunnelClient.defaultMuxConfig(), transport).connect()
         try {
             val session = proxy.nextSession()
             coroutineScope {
@@ -111,7 +111,7 @@ class ServeSpec : FunSpec({
 
     test("the client's dispatcher is the same I/O thread across reconnects") {
         TestProxy().use { proxy ->
-            val client = TunnelClient.connect(proxy.config())
+            val client = TunnelClient(proxy.config()).connect()
             try {
                 val before = withContext(client.dispatcher) { Thread.currentThread().name.substringBefore(" @") }
                 coroutineScope {

@@ -3,7 +3,7 @@ package dev.tether.tunnel
 import dev.tether.core.WebSocketTransport
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxProtocol
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
@@ -30,12 +30,12 @@ import kotlin.time.Duration.Companion.seconds
  * and writes and reads their raw bytes.
  */
 class TestProxy : AutoCloseable {
-    private val sessions = Channel<Session>(Channel.UNLIMITED)
+    private val sessions = Channel<MuxSession>(Channel.UNLIMITED)
     private val server = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
         install(WebSockets)
         routing {
             webSocketRaw("/") {
-                val session = Session.server(this, MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) })
+                val session = MuxSession.server(this, MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) })
                 sessions.send(session)
                 session.awaitClosed()
             }
@@ -51,10 +51,10 @@ class TestProxy : AutoCloseable {
         TunnelConfig(id, url) { token(TunnelTokens.testToken(id)); block() }
 
     /** The proxy session of the next registration (bounded wait). */
-    suspend fun nextSession(): Session = withTimeout(10.seconds) { sessions.receive() }
+    suspend fun nextSession(): MuxSession = withTimeout(10.seconds) { sessions.receive() }
 
     /** Java: [nextSession], blocking. */
-    fun nextSessionBlocking(): Session = runBlocking { nextSession() }
+    fun nextSessionBlocking(): MuxSession = runBlocking { nextSession() }
 
     override fun close() {
         while (true) sessions.tryReceive().getOrNull()?.close() ?: break
@@ -67,7 +67,7 @@ class TestProxy : AutoCloseable {
 
         /** Java: one viewer request: writes [request] on a new stream of [session], then reads until the client's FIN. */
         @JvmStatic
-        fun exchange(session: Session, request: ByteArray): ByteArray = runBlocking {
+        fun exchange(session: MuxSession, request: ByteArray): ByteArray = runBlocking {
             withTimeout(10.seconds) {
                 val stream = session.open()
                 stream.write(request)

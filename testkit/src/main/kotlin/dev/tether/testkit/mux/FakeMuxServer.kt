@@ -5,7 +5,7 @@ import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
 import dev.tether.mux.MuxProtocol
 import dev.tether.mux.NoCapacityException
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.testkit.dropEach
 import dev.tether.testkit.snapshot
@@ -48,7 +48,7 @@ import kotlin.time.toKotlinDuration
  * side.
  *
  * ```
- * FakeMuxServer.start().use { fake -> val conn = WebSocketDialer(DialerConfig(fake.url)).dial(); Session.client(conn) }
+ * FakeMuxServer.start().use { fake -> val conn = WebSocketDialer(DialerConfig(fake.url)).dial(); MuxSession.client(conn) }
  * ```
  */
 public class FakeMuxServer private constructor(public val options: Options) : AutoCloseable {
@@ -80,7 +80,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     public val url: String = "ws://127.0.0.1:$port/"
 
     /** The server sessions of the live connections, oldest first. */
-    public fun sessions(): List<Session> = live.map { it.session }
+    public fun sessions(): List<MuxSession> = live.map { it.session }
 
     /** Upgrades accepted since start. */
     public fun upgrades(): Int = upgrades.value
@@ -154,7 +154,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
             keepAliveInterval(options.keepAliveInterval)
             streamAcceptDeadline(options.streamAcceptDeadline)
         }
-        val session = Session.server(FilteredSession(raw, filtered), config)
+        val session = MuxSession.server(FilteredSession(raw, filtered), config)
         val connection = Connection(raw, session)
         live.add(connection)
         liveCount.value = live.size
@@ -229,7 +229,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
             overruns.incrementAndGet()
             log.warn("client overran stream {}: {}", stream.id, e.message)
         } catch (e: MuxException) {
-            if (!c.session.isClosed) streamErrors.incrementAndGet()
+            if (c.session.isOpen) streamErrors.incrementAndGet()
             log.debug("stream {} ended: {}", stream.id, e.message)
         }
     }
@@ -237,7 +237,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     /** A raw session whose incoming frames come through the fault filter. */
     private class FilteredSession(raw: WebSocketServerSession, override val incoming: ReceiveChannel<Frame>) : WebSocketSession by raw
 
-    private class Connection(val raw: WebSocketServerSession, val session: Session)
+    private class Connection(val raw: WebSocketServerSession, val session: MuxSession)
 
     /**
      * Fake settings. Defaults are the webhooktunnel proxy's: 4096-byte streams, 20 s keepalive, 30 s accept deadline,

@@ -2,7 +2,7 @@ package dev.tether.testkit.tunnel
 
 import dev.tether.core.InternalTetherApi
 import dev.tether.mux.MuxConfig
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.testkit.Faults
 import dev.tether.testkit.snapshot
@@ -84,7 +84,7 @@ import kotlin.time.toKotlinDuration
 @OptIn(InternalTetherApi::class)
 public class FakeTunnelProxy private constructor(public val options: Options) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-tunnel-proxy"))
-    private val clients = ConcurrentHashMap<String, Session>()
+    private val clients = ConcurrentHashMap<String, MuxSession>()
     private val registered = MutableStateFlow(0)
 
     /**
@@ -136,7 +136,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     public val viewerRequests: Int get() = viewerRequestCount.get()
 
     /** True while a client is registered as [id]. */
-    public fun isRegistered(id: String): Boolean = clients[id]?.isClosed == false
+    public fun isRegistered(id: String): Boolean = clients[id]?.isOpen == true
 
     /** Suspends until the registration count reaches [count]. */
     @JvmSynthetic
@@ -214,7 +214,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         call.response.header(options.flavour.clientUrlHeader, clientUrl(id))
         upgrading.add(id)
         call.respond(WebSocketUpgrade(call) {
-            val session = Session.server(PingFilter(this, faults), options.muxConfig)
+            val session = MuxSession.server(PingFilter(this, faults), options.muxConfig)
             clients[id] = session
             upgrading.remove(id)
             registered.update { it + 1 }
@@ -290,7 +290,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         } else {
             null
         }
-        if (session == null || session.isClosed) {
+        if (session == null || !session.isOpen) {
             call.respondText("No client is connected with that id\n", status = HttpStatusCode.GatewayTimeout)
             return
         }
@@ -371,7 +371,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             /** Header names. */
             public fun flavour(flavour: TunnelFlavour): Builder = apply { this.flavour = flavour }
 
-            /** Session settings. */
+            /** MuxSession settings. */
             public fun muxConfig(config: MuxConfig): Builder = apply { this.muxConfig = config }
 
             /** The clock for token times. */

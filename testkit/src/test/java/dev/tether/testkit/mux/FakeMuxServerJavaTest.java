@@ -7,7 +7,7 @@ import dev.tether.core.DialerConfig;
 import dev.tether.core.WebSocketConnection;
 import dev.tether.core.WebSocketDialer;
 import dev.tether.mux.MuxSocket;
-import dev.tether.mux.Session;
+import dev.tether.mux.MuxSession;
 import dev.tether.mux.Stream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -22,7 +22,7 @@ class FakeMuxServerJavaTest {
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
             assertTrue(fake.getUrl().startsWith("ws://127.0.0.1:"));
             WebSocketConnection connection = dialer.dialAsync(null).get(10, TimeUnit.SECONDS);
-            try (Session session = Session.client(connection)) {
+            try (MuxSession session = MuxSession.client(connection)) {
                 fake.awaitSessionsAsync(1, Duration.ofSeconds(10)).get(10, TimeUnit.SECONDS);
                 Stream stream = session.openAsync().get(10, TimeUnit.SECONDS);
                 MuxSocket socket = new MuxSocket(stream);

@@ -4,7 +4,7 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -12,9 +12,9 @@ import kotlinx.coroutines.withTimeout
 import java.io.ByteArrayOutputStream
 
 class FakeMuxServerSpec : FunSpec({
-    suspend fun <T> withClient(fake: FakeMuxServer, block: suspend (Session) -> T): T {
+    suspend fun <T> withClient(fake: FakeMuxServer, block: suspend (MuxSession) -> T): T {
         val dialer = WebSocketDialer(DialerConfig(fake.url))
-        val session = Session.client(dialer.dial(), MuxConfig.defaults())
+        val session = MuxSession.client(dialer.dial(), MuxConfig.DEFAULT)
         try {
             return withTimeout(20_000) { block(session) }
         } finally {
@@ -97,7 +97,7 @@ class FakeMuxServerSpec : FunSpec({
                 fake.faults.dropAll() shouldBe 0 // the dropped session may still be listed: it is not dropped twice
                 shouldThrow<MuxException> { stream.read(ByteArray(4)) }
                 s.awaitClosed()
-                s.isClosed shouldBe true
+                s.isOpen shouldBe false
             }
         }
     }

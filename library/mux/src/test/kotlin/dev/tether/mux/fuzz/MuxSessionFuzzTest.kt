@@ -5,7 +5,7 @@ import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
 import dev.tether.mux.ScriptedTransport
-import dev.tether.mux.Session
+import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.cancelAndJoin
@@ -24,7 +24,7 @@ import java.time.ZoneOffset
 import kotlin.time.Duration.Companion.seconds
 
 /**
- * Fuzzes a server [Session] with a scripted peer (docs/fuzzing.md): any sequence of frames (well-formed or not, for
+ * Fuzzes a server [MuxSession] with a scripted peer (docs/fuzzing.md): any sequence of frames (well-formed or not, for
  * any stream, at any time) while the session accepts streams, reads them to the end, writes to them and closes them.
  * Every failure a stream or the session reports must be a [MuxException]; a stream never yields more bytes than the
  * peer sent on it; when the peer's connection ends the session ends with a [MuxException] and every reader and
@@ -46,7 +46,7 @@ class MuxSessionFuzzTest {
             streamBufferSize(WINDOW)
             peerCapacity(WINDOW)
         }
-        val session = Session(transport, config, false, StandardTestDispatcher(testScheduler))
+        val session = MuxSession(transport, config, false, StandardTestDispatcher(testScheduler))
         val sentById = HashMap<Int, Long>()
         val readById = HashMap<Int, Long>()
         val accepted = ArrayList<Stream>()
@@ -108,7 +108,7 @@ class MuxSessionFuzzTest {
             val sent = sentById[id] ?: 0
             check(read <= sent) { "stream $id yielded $read bytes, the peer sent $sent" }
         }
-        session.close()
+        session.closeAndJoin()
         acceptor.cancelAndJoin()
     }
 

@@ -1,26 +1,26 @@
 package dev.tether.mux
 
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.Lifecycle
 import dev.tether.core.WebSocketConnection
 import io.ktor.websocket.WebSocketSession
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
-import kotlinx.coroutines.future.asCompletableFuture
-import kotlinx.coroutines.future.future
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.CoroutineContext
 
@@ -30,15 +30,16 @@ import kotlin.coroutines.CoroutineContext
  * A client session opens odd ids from 1, a server session even ids from 0 (+2 per open, skipping ids still in
  * use). An incoming SYN waits in the accept queue (200 deep; one more aborts the session) until [accept] ACKs it
  * with this side's [MuxConfig.streamBufferSize]. Keepalive pings the peer every [MuxConfig.keepAliveInterval] and
- * aborts with [KeepAliveExpiredException] when no pong came since the previous ping. Ending the session (here, by
- * the peer or by the network) fails every stream that has not seen its peer's FIN, runs the close callback, and
- * makes [open] and [accept] throw the reason.
+ * aborts with [MuxKeepAliveExpiredException] when no pong came since the previous ping. Ending the session (here,
+ * by the peer or by the network) fails every stream that has not seen its peer's FIN, runs
+ * [MuxConfig.closeCallback], completes [awaitClosed] with the reason and makes [open] and [accept] throw it.
  *
- * Kotlin: `Session.client(connection)` then suspend [open]/[accept]. Java: [openAsync]/[acceptAsync] futures, which
- * complete on a library thread; cancelling one cancels the operation.
+ * Kotlin: `MuxSession.client(connection)` then suspend [open]/[accept], [closeAndJoin] to end it. Java:
+ * [openAsync]/[acceptAsync] futures, [closeAsync], [closedFuture]. A future completes where its outcome arrives (often
+ * the connection's I/O thread): chain slow work with `thenApplyAsync`. Cancelling one cancels the operation.
  */
 @OptIn(InternalTetherApi::class)
-public class Session internal constructor(
+public class MuxSession internal constructor(
     private val transport: MuxTransport,
     /** This session's configuration. */
     public val config: MuxConfig,
@@ -46,15 +47,15 @@ public class Session internal constructor(
     public val isClient: Boolean,
     context: CoroutineContext = Dispatchers.Default,
 ) : AutoCloseable {
-    private val scope = CoroutineScope(SupervisorJob() + context + CoroutineName(if (isClient) "wsmux-client" else "wsmux-server"))
+    private val scope =
+        CoroutineScope(SupervisorJob() + context + CoroutineName(if (isClient) "wsmux-client" else "wsmux-server"))
+    private val lifecycle = Lifecycle<MuxException>(scope)
     private val lock = Any()
     private val streams = HashMap<Int, Stream>() // guarded by lock
     private var nextId = if (isClient) MuxProtocol.FIRST_CLIENT_ID else MuxProtocol.FIRST_SERVER_ID // guarded by lock
     private val acceptQueue = Channel<Stream>(MuxProtocol.ACCEPT_QUEUE_SIZE)
     private var inlineAcceptor: StreamAcceptor? = null // guarded by lock
-    private val ended = CompletableDeferred<MuxException>()
     private val callbackRan = AtomicBoolean(false)
-    @Volatile private var closeCallback: Runnable? = config.closeCallback
 
     init {
         transport.start(scope, ::handle, ::end)
@@ -64,8 +65,18 @@ public class Session internal constructor(
         scope.launch(CoroutineName("wsmux-sweep")) { sweepLoop() }
     }
 
-    /** True once the session has ended. */
-    public val isClosed: Boolean get() = ended.isCompleted
+    /** True until the session ends (closed here, by the peer or by the network): "can I use it now". */
+    public val isOpen: Boolean get() = !lifecycle.isEnded
+
+    /**
+     * The thread the session's frames are read on, as a dispatcher: the connection's I/O thread over a tether-core
+     * connection or a Netty channel ([Dispatchers.Default] over a Ktor session). Short, non-blocking work that
+     * runs here needs no thread hand-off to reach the session; blocking here stalls every stream.
+     */
+    public val dispatcher: CoroutineDispatcher get() = transport.dispatcher
+
+    /** Java face of [dispatcher]: that thread as an executor (`thenApplyAsync(fn, session.getExecutor())`). */
+    public val executor: Executor get() = transport.dispatcher.asExecutor()
 
     /** Streams currently known (open, half-closed, or dead but not yet swept). */
     public val streamCount: Int get() = synchronized(lock) { streams.size }
@@ -78,9 +89,10 @@ public class Session internal constructor(
     @JvmSynthetic
     public suspend fun open(): Stream {
         val stream = synchronized(lock) {
-            if (ended.isCompleted) throw ended.getCompleted()
+            lifecycle.checkNotEnded()
             val id = allocateId()
-            Stream(this, id, isOpener = true, capacity = config.streamBufferSize, initialWindow = 0).also { streams[id] = it }
+            Stream(this, id, isOpener = true, capacity = config.streamBufferSize, initialWindow = 0)
+                .also { streams[id] = it }
         }
         var ok = false
         try {
@@ -98,28 +110,28 @@ public class Session internal constructor(
     }
 
     /** Java face of [open]. */
-    public fun openAsync(): CompletableFuture<Stream> = javaFuture { open() }
+    public fun openAsync(): CompletableFuture<Stream> = lifecycle.future { open() }
 
     /**
      * Takes the next incoming stream, ACKing it with [MuxConfig.streamBufferSize]; suspends until one arrives. Throws
-     * the session's end reason ([SessionClosedException] after [close]).
+     * the session's end reason ([MuxSessionClosedException] after [close]).
      */
     @JvmSynthetic
     public suspend fun accept(): Stream {
-        val stream = acceptQueue.receiveCatching().getOrNull() ?: throw ended.await()
+        val stream = acceptQueue.receiveCatching().getOrNull() ?: throw lifecycle.awaitEnd()
         sendFrame(MuxFrame.Ack(stream.rawId, config.streamBufferSize.toLong()).encode())
         return stream
     }
 
     /** Java face of [accept]. */
-    public fun acceptAsync(): CompletableFuture<Stream> = javaFuture { accept() }
+    public fun acceptAsync(): CompletableFuture<Stream> = lifecycle.future { accept() }
 
     /**
-     * Tether-internal (the tunnel's forward and serve): from now on every incoming stream is accepted the moment its
-     * SYN arrives, ACKed with [MuxConfig.streamBufferSize] and handed to [acceptor] inline on the transport's reader
-     * (over a tether-core connection on Netty, the connection's I/O thread), so [acceptor] must return at once and
-     * never block. Streams already waiting in the accept queue are accepted and handed over first, on the calling
-     * thread. [accept] callers get nothing while an acceptor is set. `null` restores the accept queue.
+     * Tether-internal (the tunnel's forward and serve): from now on every incoming stream is accepted the moment
+     * its SYN arrives, ACKed with [MuxConfig.streamBufferSize] and handed to [acceptor] inline on the transport's
+     * reader (over a tether-core connection on Netty, the connection's I/O thread), so [acceptor] must return at
+     * once and never block. Streams already waiting in the accept queue are accepted and handed over first, on the
+     * calling thread. [accept] callers get nothing while an acceptor is set. `null` restores the accept queue.
      */
     @InternalTetherApi
     public fun acceptInline(acceptor: StreamAcceptor?) {
@@ -131,38 +143,50 @@ public class Session internal constructor(
         if (acceptor != null) for (stream in queued) handOver(stream, acceptor)
     }
 
-    /** Sets the callback run once when the session ends (replaces [MuxConfig.closeCallback]). */
-    public fun setCloseCallback(callback: Runnable?) {
-        closeCallback = callback
-        if (ended.isCompleted) runCloseCallback()
-    }
-
-    /** Suspends until the session ends; returns why. */
+    /**
+     * Suspends until the session has ended for good (closed here, by the peer, by keepalive expiry or by the
+     * network) and returns why: [MuxSessionClosedException] after [close], [MuxKeepAliveExpiredException], ...
+     */
     @JvmSynthetic
-    public suspend fun awaitClosed(): MuxException = ended.await()
+    public suspend fun awaitClosed(): MuxException = lifecycle.awaitEnd()
 
-    /** Completes with the reason when the session ends. */
-    public fun closedFuture(): CompletableFuture<MuxException> = ended.asCompletableFuture()
+    /** Java face of [awaitClosed]: completes normally with the reason once the session has ended. */
+    public fun closedFuture(): CompletableFuture<MuxException> = lifecycle.endFuture()
 
     /**
-     * Ends the session: the connection is dropped without a close frame (as upstream), every stream without the
-     * peer's FIN fails with [SessionClosedException], no FIN is sent. Idempotent.
+     * Ends the session and returns once its coroutines are gone (bounded): the connection is dropped without a
+     * close frame (as upstream), every stream without the peer's FIN fails with [MuxSessionClosedException], no FIN
+     * is sent. Idempotent; a second caller waits for the same close.
      */
-    override fun close() {
-        end(SessionClosedException())
+    @JvmSynthetic
+    public suspend fun closeAndJoin(): Unit = lifecycle.close(::shutdown)
+
+    /** Java face of [closeAndJoin]: completes once the session is closed; idempotent. */
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync(::shutdown)
+
+    /**
+     * [closeAndJoin] for `AutoCloseable`: blocks the caller for at most about a second. Code in a coroutine should
+     * call [closeAndJoin], code that must not block [closeAsync].
+     */
+    override fun close(): Unit = lifecycle.closeBlocking(::shutdown)
+
+    private suspend fun shutdown() {
+        end(MuxSessionClosedException())
+        // Every coroutine of the session was cancelled by end(); wait for them, within a bound.
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { scope.coroutineContext.job.join() }
     }
 
     // ---- used by Stream ----------------------------------------------------------------------------------------
 
     /** Sends one frame or throws the session's end reason. */
     internal suspend fun sendFrame(message: ByteArray) {
-        if (ended.isCompleted) throw ended.getCompleted()
+        lifecycle.checkNotEnded()
         try {
             transport.send(message)
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
-            val reason = if (ended.isCompleted) ended.getCompleted() else SessionClosedException("session closed: send failed (${e.message})", e)
+            val reason = lifecycle.reason ?: MuxSessionClosedException("session closed: send failed (${e.message})", e)
             end(reason)
             throw reason
         }
@@ -188,7 +212,7 @@ public class Session internal constructor(
      * has ended.
      */
     internal fun sendSoon(message: ByteArray) {
-        if (ended.isCompleted) return
+        if (lifecycle.isEnded) return
         val queued = try {
             transport.trySend(message)
         } catch (e: Exception) {
@@ -223,7 +247,9 @@ public class Session internal constructor(
         when (frame) {
             is MuxFrame.Syn -> onSyn(frame.streamId)
             is MuxFrame.Ack -> streamOf(frame)?.onAck(frame.credit)
-            is MuxFrame.Data -> streamOf(frame)?.let { if (!it.onData(frame)) log.warn("stream {}: peer overran the window, data dropped", it.id) }
+            is MuxFrame.Data -> streamOf(frame)?.let {
+                if (!it.onData(frame)) log.warn("stream {}: peer overran the window, data dropped", it.id)
+            }
             is MuxFrame.Fin -> streamOf(frame)?.onFin()
         }
     }
@@ -239,7 +265,7 @@ public class Session internal constructor(
         var inline: Stream? = null
         var acceptor: StreamAcceptor? = null
         synchronized(lock) {
-            if (ended.isCompleted) return
+            if (lifecycle.isEnded) return
             if (streams.containsKey(id)) {
                 log.debug("duplicate SYN {} ignored", id.toLong() and 0xFFFF_FFFFL)
                 return
@@ -258,7 +284,8 @@ public class Session internal constructor(
         if (tooMany) {
             // FIN the stream that did not fit, then abort (B/C); never blocking the reader.
             scope.launch {
-                withTimeoutOrNull(config.keepAliveInterval.toMillis().coerceAtLeast(1_000)) { sendQuietly(MuxFrame.Fin(id)) }
+                val bound = config.keepAliveInterval.toMillis().coerceAtLeast(1_000)
+                withTimeoutOrNull(bound) { sendQuietly(MuxFrame.Fin(id)) }
                 end(TooManySynsException())
             }
         }
@@ -283,7 +310,7 @@ public class Session internal constructor(
             delay(interval)
             val now = transport.pongs
             if (now == seen) {
-                end(KeepAliveExpiredException(interval))
+                end(MuxKeepAliveExpiredException(interval))
                 return
             }
             seen = now
@@ -300,7 +327,7 @@ public class Session internal constructor(
         } catch (e: Exception) {
             false
         }
-        if (!sent) end(KeepAliveExpiredException(interval))
+        if (!sent) end(MuxKeepAliveExpiredException(interval))
     }
 
     private suspend fun sweepLoop() {
@@ -311,8 +338,12 @@ public class Session internal constructor(
     }
 
     private fun end(reason: MuxException) {
-        if (!ended.complete(reason)) return
-        if (reason is SessionClosedException && reason.cause == null) log.debug("session closed") else log.info("session ended: {}", reason.message)
+        if (!lifecycle.end(reason)) return
+        if (reason is MuxSessionClosedException && reason.cause == null) {
+            log.debug("session closed")
+        } else {
+            log.info("session ended: {}", reason.message)
+        }
         val all = synchronized(lock) { streams.values.toList().also { streams.clear() } }
         acceptQueue.close()
         for (s in all) s.kill(reason)
@@ -324,7 +355,7 @@ public class Session internal constructor(
     }
 
     private fun runCloseCallback() {
-        val cb = closeCallback ?: return
+        val cb = config.closeCallback ?: return
         if (!callbackRan.compareAndSet(false, true)) return
         try {
             cb.run()
@@ -333,45 +364,37 @@ public class Session internal constructor(
         }
     }
 
-    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        if (ended.isCompleted) {
-            CompletableFuture.failedFuture(ended.getCompleted())
-        } else {
-            scope.future(Dispatchers.Default) { block() }.also { f ->
-                // The scope's cancellation at close would surface as a bare CancellationException: give the reason.
-                val handle = ended.invokeOnCompletion { if (!f.isDone) f.completeExceptionally(ended.getCompleted()) }
-                f.whenComplete { _, _ -> handle.dispose() }
-            }
-        }
-
+    /** Factories: a session runs over a WebSocket someone else opened. */
     public companion object {
-        private val log = LoggerFactory.getLogger(Session::class.java)
+        private val log = LoggerFactory.getLogger(MuxSession::class.java)
+        private const val CLOSE_TIMEOUT_MILLIS = 1_000L
 
         /**
          * A client session (odd ids) over a tether-core [WebSocketConnection] dialled without a message listener.
          * Such a connection pings by itself, so keepalive is its `DialerConfig.pingInterval` / `pongTimeout` (set
          * both to the keepalive interval for upstream's bound); its expiry ends the session with
-         * [KeepAliveExpiredException], and [MuxConfig.keepAliveInterval] is not used.
+         * [MuxKeepAliveExpiredException], and [MuxConfig.keepAliveInterval] is not used.
          */
         @JvmStatic
         @JvmOverloads
-        public fun client(connection: WebSocketConnection, config: MuxConfig = MuxConfig.defaults()): Session =
-            Session(ConnectionTransport(connection), config, isClient = true)
+        public fun client(connection: WebSocketConnection, config: MuxConfig = MuxConfig.DEFAULT): MuxSession =
+            MuxSession(ConnectionTransport(connection), config, isClient = true)
 
         /** A server session (even ids) over a tether-core [WebSocketConnection] (keepalive as for [client]). */
         @JvmStatic
         @JvmOverloads
-        public fun server(connection: WebSocketConnection, config: MuxConfig = MuxConfig.defaults()): Session =
-            Session(ConnectionTransport(connection), config, isClient = false)
+        public fun server(connection: WebSocketConnection, config: MuxConfig = MuxConfig.DEFAULT): MuxSession =
+            MuxSession(ConnectionTransport(connection), config, isClient = false)
 
         /**
-         * A server session (even ids) over a raw Ktor WebSocket session (Ktor server `webSocketRaw { … }`): the session
-         * answers pings and joins fragments itself. Keep the handler suspended (e.g. [awaitClosed]) while it runs.
+         * A server session (even ids) over a raw Ktor WebSocket session (Ktor server `webSocketRaw { … }`): the
+         * session answers pings and joins fragments itself. Keep the handler suspended (e.g. [awaitClosed]) while it
+         * runs.
          */
         @JvmStatic
         @JvmOverloads
-        public fun server(session: WebSocketSession, config: MuxConfig = MuxConfig.defaults()): Session =
-            Session(KtorSessionTransport(session), config, isClient = false)
+        public fun server(session: WebSocketSession, config: MuxConfig = MuxConfig.DEFAULT): MuxSession =
+            MuxSession(KtorSessionTransport(session, config.maxMessageBytes), config, isClient = false)
 
         /**
          * Tether-internal (the benchmark's Netty peer): a server session (even ids) over a Netty [channel] whose
@@ -383,13 +406,13 @@ public class Session internal constructor(
          * read before it are lost. [close] drops the socket without a close frame, as upstream.
          */
         @InternalTetherApi
-        public fun server(channel: io.netty.channel.Channel, config: MuxConfig = MuxConfig.defaults()): Session =
-            Session(NettyChannelTransport(channel), config, isClient = false)
+        public fun server(channel: io.netty.channel.Channel, config: MuxConfig = MuxConfig.DEFAULT): MuxSession =
+            MuxSession(NettyChannelTransport(channel, config.maxMessageBytes), config, isClient = false)
 
         /** A client session (odd ids) over a raw Ktor WebSocket session. */
         @JvmStatic
         @JvmOverloads
-        public fun client(session: WebSocketSession, config: MuxConfig = MuxConfig.defaults()): Session =
-            Session(KtorSessionTransport(session), config, isClient = true)
+        public fun client(session: WebSocketSession, config: MuxConfig = MuxConfig.DEFAULT): MuxSession =
+            MuxSession(KtorSessionTransport(session, config.maxMessageBytes), config, isClient = true)
     }
 }

@@ -9,9 +9,10 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.test.advanceTimeBy
 import kotlinx.coroutines.test.runCurrent
+import java.util.concurrent.CompletionException
 import java.util.concurrent.atomic.AtomicInteger
 
-class SessionSpec : FunSpec({
+class MuxSessionSpec : FunSpec({
     context("stream ids (§3)") {
         test("a client session opens odd ids from 1, +2 per open") {
             muxTest {
@@ -20,7 +21,7 @@ class SessionSpec : FunSpec({
                 openAccepted(s, t, 1024).id shouldBe 1L
                 openAccepted(s, t, 1024).id shouldBe 3L
                 openAccepted(s, t, 1024).id shouldBe 5L
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a server session opens even ids from 0") {
@@ -29,7 +30,7 @@ class SessionSpec : FunSpec({
                 val s = session(t, client = false)
                 openAccepted(s, t, 1024).id shouldBe 0L
                 openAccepted(s, t, 1024).id shouldBe 2L
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("ids still in use are skipped (B/C), not a DuplicateStream failure") {
@@ -41,7 +42,7 @@ class SessionSpec : FunSpec({
                 runCurrent()
                 openAccepted(s, t, 1024).id shouldBe 0L
                 openAccepted(s, t, 1024).id shouldBe 4L
-                s.close()
+                s.closeAndJoin()
             }
         }
     }
@@ -53,7 +54,7 @@ class SessionSpec : FunSpec({
                 val s = session(t, client = true)
                 val stream = openAccepted(s, t, 210)
                 stream.sendWindow shouldBe 210L
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("open fails with AcceptTimeout after exactly the accept deadline; the stream is dropped and a late ACK ignored") {
@@ -72,9 +73,9 @@ class SessionSpec : FunSpec({
                 s.streamCount shouldBe 0
                 t.deliver(MuxFrame.Ack(1, 4096))
                 runCurrent()
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
                 s.streamCount shouldBe 0
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("the acceptor ACKs with its own buffer size only when accept() is called (B/C)") {
@@ -90,7 +91,7 @@ class SessionSpec : FunSpec({
                 ack.streamId shouldBe 0
                 ack.credit shouldBe 4096L
                 stream.isOpener shouldBe false
-                s.close()
+                s.closeAndJoin()
             }
         }
         test("a duplicate SYN is ignored") {
@@ -105,7 +106,7 @@ class SessionSpec : FunSpec({
                 runCurrent()
                 second.isCompleted shouldBe false
                 s.streamCount shouldBe 1
-                s.close()
+                s.closeAndJoin()
                 runCurrent()
                 second.isCompleted shouldBe true
             }
@@ -116,13 +117,13 @@ class SessionSpec : FunSpec({
                 val s = session(t, client = true)
                 for (i in 0 until 200) t.deliver(MuxFrame.Syn(i * 2))
                 runCurrent()
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
                 s.streamCount shouldBe 200
                 t.deliver(MuxFrame.Syn(400))
                 runCurrent()
                 val fin = t.nextSent().shouldBeInstanceOf<MuxFrame.Fin>()
                 fin.streamId shouldBe 400
-                s.isClosed shouldBe true
+                s.isOpen shouldBe false
                 s.awaitClosed().shouldBeInstanceOf<TooManySynsException>()
                 shouldThrow<TooManySynsException> { s.accept() }
             }
@@ -139,8 +140,8 @@ class SessionSpec : FunSpec({
                 advanceTimeBy(60_001)
                 runCurrent()
                 t.pings.get() shouldBe 4
-                s.isClosed shouldBe false
-                s.close()
+                s.isOpen shouldBe true
+                s.closeAndJoin()
             }
         }
         test("no pong since the previous ping aborts the session at the next tick with KeepAliveExpired") {
@@ -151,12 +152,12 @@ class SessionSpec : FunSpec({
                 val stream = acceptFromPeer(s, t, 1)
                 advanceTimeBy(19_999)
                 runCurrent()
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
                 advanceTimeBy(2)
                 runCurrent()
-                s.isClosed shouldBe true
-                s.awaitClosed().shouldBeInstanceOf<KeepAliveExpiredException>().intervalMillis shouldBe 20_000L
-                shouldThrow<KeepAliveExpiredException> { stream.read(ByteArray(4)) }
+                s.isOpen shouldBe false
+                s.awaitClosed().shouldBeInstanceOf<MuxKeepAliveExpiredException>().intervalMillis shouldBe 20_000L
+                shouldThrow<MuxKeepAliveExpiredException> { stream.read(ByteArray(4)) }
                 t.closed.get() shouldBe 1
             }
         }
@@ -168,13 +169,13 @@ class SessionSpec : FunSpec({
                 t.answerPings = false // after the ping at 20 s was answered
                 advanceTimeBy(9_999)
                 runCurrent()
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
                 advanceTimeBy(2) // the tick at 40 s sees the ping of 20 s answered... and 40 s ping unanswered
                 runCurrent()
-                s.isClosed shouldBe false
+                s.isOpen shouldBe true
                 advanceTimeBy(20_000)
                 runCurrent()
-                s.awaitClosed().shouldBeInstanceOf<KeepAliveExpiredException>()
+                s.awaitClosed().shouldBeInstanceOf<MuxKeepAliveExpiredException>()
             }
         }
         test("keepalive can be disabled") {
@@ -185,8 +186,8 @@ class SessionSpec : FunSpec({
                 advanceTimeBy(100_000)
                 runCurrent()
                 t.pings.get() shouldBe 0
-                s.isClosed shouldBe false
-                s.close()
+                s.isOpen shouldBe true
+                s.closeAndJoin()
             }
         }
     }
@@ -200,14 +201,14 @@ class SessionSpec : FunSpec({
                 val a = openAccepted(s, t, 1024)
                 val b = acceptFromPeer(s, t, 2)
                 val pendingRead = async(start = CoroutineStart.UNDISPATCHED) { runCatching { a.read(ByteArray(8)) } }
-                s.close()
-                s.close()
+                s.closeAndJoin()
+                s.closeAndJoin()
                 runCurrent()
-                pendingRead.await().exceptionOrNull().shouldBeInstanceOf<SessionClosedException>()
-                shouldThrow<SessionClosedException> { b.read(ByteArray(8)) }
-                shouldThrow<BrokenPipeException> { b.write(byteArrayOf(1)) }.cause.shouldBeInstanceOf<SessionClosedException>()
-                shouldThrow<SessionClosedException> { s.accept() }
-                shouldThrow<SessionClosedException> { s.open() }
+                pendingRead.await().exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
+                shouldThrow<MuxSessionClosedException> { b.read(ByteArray(8)) }
+                shouldThrow<BrokenPipeException> { b.write(byteArrayOf(1)) }.cause.shouldBeInstanceOf<MuxSessionClosedException>()
+                shouldThrow<MuxSessionClosedException> { s.accept() }
+                shouldThrow<MuxSessionClosedException> { s.open() }
                 t.drainSent().shouldBeEmpty()
                 calls.get() shouldBe 1
                 t.closed.get() shouldBe 1
@@ -224,20 +225,44 @@ class SessionSpec : FunSpec({
                 runCurrent()
                 t.inbound.close() // the network goes
                 runCurrent()
-                s.isClosed shouldBe true
-                shouldThrow<SessionClosedException> { open.read(ByteArray(8)) }
+                s.isOpen shouldBe false
+                shouldThrow<MuxSessionClosedException> { open.read(ByteArray(8)) }
                 val buf = ByteArray(8)
                 finished.read(buf) shouldBe 3
                 finished.read(buf) shouldBe -1
             }
         }
-        test("the close callback set after the end still runs once") {
+        test("closeAndJoin from two callers shuts down once; both return with the session's coroutines gone") {
             muxTest {
-                val s = session(ScriptedTransport(), client = true)
-                s.close()
-                val calls = AtomicInteger()
-                s.setCloseCallback { calls.incrementAndGet() }
-                calls.get() shouldBe 1
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val first = async(start = CoroutineStart.UNDISPATCHED) { s.closeAndJoin() }
+                val second = async(start = CoroutineStart.UNDISPATCHED) { s.closeAndJoin() }
+                first.await()
+                second.await()
+                t.closed.get() shouldBe 1
+                s.isOpen shouldBe false
+                s.awaitClosed().shouldBeInstanceOf<MuxSessionClosedException>().cause shouldBe null
+                s.closedFuture().getNow(null).shouldBeInstanceOf<MuxSessionClosedException>()
+                // The keepalive loop is gone: no ping goes out however long we wait.
+                val pings = t.pings.get()
+                advanceTimeBy(60_000)
+                t.pings.get() shouldBe pings
+                val late = s.openAsync()
+                late.isCompletedExceptionally shouldBe true
+                shouldThrow<CompletionException> { late.join() }.cause.shouldBeInstanceOf<MuxSessionClosedException>()
+            }
+        }
+
+        test("after the peer ends the session, awaitClosed returns that reason and closeAndJoin still returns") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                t.inbound.close()
+                runCurrent()
+                s.awaitClosed().message shouldBe "session closed: test transport ended"
+                s.closeAndJoin()
+                s.awaitClosed().message shouldBe "session closed: test transport ended"
             }
         }
     }
@@ -263,12 +288,12 @@ class SessionSpec : FunSpec({
                     t.deliver(bytes)
                     t.deliver(MuxFrame.Data(stream.rawId, "ok".encodeToByteArray()))
                     runCurrent()
-                    s.isClosed shouldBe false
+                    s.isOpen shouldBe true
                     val buf = ByteArray(8)
                     stream.read(buf) shouldBe 2
                     buf.decodeToString(0, 2) shouldBe "ok"
                     stream.sendWindow shouldBe 1024L
-                    s.close()
+                    s.closeAndJoin()
                 }
             }
         }
@@ -283,7 +308,7 @@ class SessionSpec : FunSpec({
                 t.deliver(byteArrayOf(3, 6, 0, 0, 0, 1))
                 runCurrent()
                 stream.read(ByteArray(4)) shouldBe -1
-                s.close()
+                s.closeAndJoin()
             }
         }
     }
