@@ -2,10 +2,10 @@ package dev.tether.benchmarks;
 
 import dev.tether.wamp.WampValues;
 import dev.tether.wamp.message.Call;
-import dev.tether.wamp.message.Event;
-import dev.tether.wamp.message.Invocation;
+import dev.tether.wamp.message.EventMessage;
+import dev.tether.wamp.message.InvocationMessage;
 import dev.tether.wamp.message.Message;
-import dev.tether.wamp.message.Result;
+import dev.tether.wamp.message.ResultMessage;
 import dev.tether.wamp.message.Yield;
 import dev.tether.wamp.serializer.Serialization;
 import dev.tether.wamp.serializer.Serializer;
@@ -65,13 +65,13 @@ public class WampCodecBenchmark {
             case "CALL":
                 return new Call(REQUEST, Map.of(), "com.example.echo", args, kwargs);
             case "INVOCATION":
-                return new Invocation(REQUEST, REGISTRATION, Map.of(), args, kwargs);
+                return new InvocationMessage(REQUEST, REGISTRATION, Map.of(), args, kwargs);
             case "YIELD":
                 return new Yield(REQUEST, Map.of(), args, kwargs);
             case "RESULT":
-                return new Result(REQUEST, Map.of(), args, kwargs);
+                return new ResultMessage(REQUEST, Map.of(), args, kwargs);
             case "EVENT":
-                return new Event(SUBSCRIPTION, PUBLICATION, Map.of("topic", "com.example.tick"), args, kwargs);
+                return new EventMessage(SUBSCRIPTION, PUBLICATION, Map.of("topic", "com.example.tick"), args, kwargs);
             default:
                 throw new IllegalArgumentException(name);
         }

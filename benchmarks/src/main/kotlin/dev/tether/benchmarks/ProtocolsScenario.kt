@@ -51,7 +51,7 @@ import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
 import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream as MuxStream
-import dev.tether.wamp.Session as WampSession
+import dev.tether.wamp.WampSession
 
 /**
  * The protocols scenario (issue 14, "each protocol at 1 in flight adds at most 30 % to the raw transport's

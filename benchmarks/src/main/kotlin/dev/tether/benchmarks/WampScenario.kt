@@ -2,7 +2,7 @@ package dev.tether.benchmarks
 
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.serializer.Serialization
@@ -121,10 +121,10 @@ internal object WampScenario {
     }
 
     /** Two sessions to [url]; the first is closed again when the second cannot connect. */
-    private suspend fun connectTwo(url: String, cfg: SessionConfig): Pair<Session, Session> {
-        val first = Session.connect(url, cfg)
+    private suspend fun connectTwo(url: String, cfg: SessionConfig): Pair<WampSession, WampSession> {
+        val first = WampSession.connect(url, cfg)
         val second = try {
-            Session.connect(url, cfg)
+            WampSession.connect(url, cfg)
         } catch (e: Exception) {
             first.close(); throw e
         }
@@ -132,7 +132,7 @@ internal object WampScenario {
     }
 
     /** A callee and a caller session; each round trip is one CALL answered by the callee's echo procedure. */
-    private class CallTarget(private val callee: Session, private val caller: Session, private val procedure: String) : LoadTarget {
+    private class CallTarget(private val callee: WampSession, private val caller: WampSession, private val procedure: String) : LoadTarget {
         override suspend fun roundTrip(worker: Int, seq: Int) {
             val r = caller.call(procedure, listOf(worker, seq))
             check(r.args.size == 2 && WampValues.asLong(r.args[1]) == seq.toLong()) { "unexpected result ${r.args}" }
@@ -162,8 +162,8 @@ internal object WampScenario {
      * delivered by then counts as lost; [tally] gets the round when the target closes.
      */
     private class EventTarget(
-        private val publisher: Session,
-        private val subscriber: Session,
+        private val publisher: WampSession,
+        private val subscriber: WampSession,
         private val topic: String,
         private val received: AtomicLong,
         private val lastArrival: AtomicLong,
@@ -244,7 +244,7 @@ internal object WampScenario {
         val inFlight = r.setups.firstOrNull()?.calls?.map { it.inFlight } ?: emptyList()
         val setup = "Router: ${r.routerDescription}, realm `${r.realm}`" +
             (if (r.external) "." else ", serving WebSocket (Ktor CIO server) and RawSocket (ktor-network) on 127.0.0.1.") +
-            " Clients: `dev.tether.wamp.Session` over loopback. **Calls**: a callee session registers an echo procedure " +
+            " Clients: `dev.tether.wamp.WampSession` over loopback. **Calls**: a callee session registers an echo procedure " +
             "and a caller session runs N coroutines calling it back to back (`call(proc, [worker, seq])`, the result " +
             "checked); latency is per `call`. **Events**: one publisher session publishes unacknowledged events back to " +
             "back to one subscriber session, then a final marker event. Routers may drop events to a subscriber that " +

@@ -42,7 +42,7 @@ import kotlin.random.Random
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
 import dev.tether.mux.MuxSession
-import dev.tether.wamp.Session as WampSession
+import dev.tether.wamp.WampSession
 
 /**
  * The protocols scenario runs end to end with tiny settings (or says why not), and the Go reference peer's protocol

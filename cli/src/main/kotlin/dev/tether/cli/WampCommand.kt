@@ -2,7 +2,7 @@ package dev.tether.cli
 
 import dev.tether.core.TetherException
 import dev.tether.wamp.AbortException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.auth.AuthHandler
@@ -147,7 +147,7 @@ abstract class WampSubcommand : Callable<Int> {
     protected open fun SessionConfig.Builder.configure() {}
 
     /** The command's work on a joined session; returns the exit code. Failures are thrown and reported by the caller. */
-    protected abstract suspend fun run(session: Session): Int
+    protected abstract suspend fun run(session: WampSession): Int
 
     /** How a [WampErrorException] reads for this command, e.g. `call com.example.add failed`. */
     protected abstract fun failed(): String
@@ -208,7 +208,7 @@ abstract class WampSubcommand : Callable<Int> {
 
     private suspend fun connectAndRun(config: SessionConfig): Int {
         val session = try {
-            Session.connect(connection.url, config)
+            WampSession.connect(connection.url, config)
         } catch (e: AbortException) {
             say("could not join realm ${config.realm}: ${e.message}")
             return 1
@@ -238,7 +238,7 @@ abstract class WampSubcommand : Callable<Int> {
             say((e.message ?: e.toString()) + hint)
             1
         }
-        is IllegalArgumentException -> { // e.g. a URL scheme Session.connect does not know
+        is IllegalArgumentException -> { // e.g. a URL scheme WampSession.connect does not know
             say(e.message ?: e.toString())
             2
         }

@@ -5,7 +5,7 @@ import dev.tether.testkit.wamp.WampRouterOptions
 import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
@@ -47,7 +47,7 @@ class WampDemo : DemoSection {
 
     private suspend fun demo(router: WampRouter, out: DemoOutput, carolKey: CryptosignKey) {
         out.step("router: ${router.wsUrl} (WebSocket), ${router.tcpUrl} (RawSocket), ${router.unixUrl} (Unix), ${router.wssUrl} and ${router.tcpsUrl} (TLS)")
-        val callee = Session.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.JSON) })
+        val callee = WampSession.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.JSON) })
         callee.use {
             callee.register("demo.add") { inv -> InvokeResult(listOf(WampValues.asLong(inv.args[0])!! + WampValues.asLong(inv.args[1])!!)) }
             callee.register("demo.countdown") { inv ->
@@ -63,7 +63,7 @@ class WampDemo : DemoSection {
                 Triple(router.wssUrl!!, Serialization.JSON, "wss"), Triple(router.tcpsUrl!!, Serialization.MSGPACK, "tcps"),
             )
             for ((url, serialization, name) in callers) {
-                Session.connect(url, SessionConfig("realm1") { serialization(serialization); trusting() }).use { caller ->
+                WampSession.connect(url, SessionConfig("realm1") { serialization(serialization); trusting() }).use { caller ->
                     val result = caller.call("demo.add", listOf(2, 40))
                     out.ok("call demo.add(2, 40) over $name/${serialization.name.lowercase()} -> ${result.args[0]}")
                 }
@@ -77,31 +77,31 @@ class WampDemo : DemoSection {
 
             val got = CompletableDeferred<String>()
             callee.subscribe("demo.news") { e -> got.complete(e.args[0].toString()) }
-            Session.connect(router.tcpUrl, SessionConfig("realm1") { serialization(Serialization.CBOR) }).use { publisher ->
+            WampSession.connect(router.tcpUrl, SessionConfig("realm1") { serialization(Serialization.CBOR) }).use { publisher ->
                 publisher.publish("demo.news", listOf("hello subscribers"), options = mapOf("acknowledge" to true))
             }
             out.ok("publish over RawSocket/CBOR, event received over WebSocket/JSON: \"${withTimeout(10.seconds) { got.await() }}\"")
         }
 
-        Session.connect(router.wsUrl, SessionConfig("realm1")).use {
+        WampSession.connect(router.wsUrl, SessionConfig("realm1")).use {
             out.ok("anonymous: joined realm1 as ${it.authRole} (authmethod ${it.realmDetails["authmethod"]})")
         }
-        Session.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("alice-ticket")) }).use {
+        WampSession.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("alice-ticket")) }).use {
             out.ok("ticket auth: alice joined realm private (authmethod ${it.realmDetails["authmethod"]})")
         }
-        Session.connect(router.tcpUrl, SessionConfig("private") { authId("bob"); authHandler("wampcra", AuthHandler.wampCra("bob-secret")) }).use {
+        WampSession.connect(router.tcpUrl, SessionConfig("private") { authId("bob"); authHandler("wampcra", AuthHandler.wampCra("bob-secret")) }).use {
             out.ok("wampcra auth: bob joined realm private")
         }
-        Session.connect(router.unixUrl!!, SessionConfig("private") { authId("dave"); authHandler("wampcra", AuthHandler.wampCra("dave-secret")) }).use {
+        WampSession.connect(router.unixUrl!!, SessionConfig("private") { authId("dave"); authHandler("wampcra", AuthHandler.wampCra("dave-secret")) }).use {
             out.ok("wampcra salted auth (PBKDF2): dave joined realm private")
         }
-        Session.connect(router.tcpsUrl!!, SessionConfig("private") {
+        WampSession.connect(router.tcpsUrl!!, SessionConfig("private") {
             authId("carol"); authHandler("cryptosign", AuthHandler.cryptosign(carolKey)); trustManager(WampRouterTls.trustManager)
         }).use {
             out.ok("cryptosign auth (ed25519): carol joined realm private (authmethod ${it.realmDetails["authmethod"]})")
         }
         try {
-            Session.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("wrong")) }).close()
+            WampSession.connect(router.wsUrl, SessionConfig("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("wrong")) }).close()
             out.event("a wrong ticket was accepted (unexpected)")
         } catch (e: AbortException) {
             out.ok("a wrong ticket is refused: ABORT ${e.reason}")

@@ -7,7 +7,7 @@ import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampValues
@@ -72,7 +72,7 @@ class WampCall : WampPayloadCommand() {
 
     override fun failed(): String = "call $procedure failed"
 
-    override suspend fun run(session: Session): Int {
+    override suspend fun run(session: WampSession): Int {
         val options = CallOptions {
             this@WampCall.timeout?.let { timeout(it) }
             if (this@WampCall.discloseMe) discloseMe()
@@ -151,7 +151,7 @@ class WampPublish : WampPayloadCommand() {
 
     override fun failed(): String = "publish to $topic failed"
 
-    override suspend fun run(session: Session): Int {
+    override suspend fun run(session: WampSession): Int {
         val publication = session.publish(topic, args, kwargs, options)
         publication?.let { emit(WampJson.line("publication" to it)) }
         return 0
@@ -185,10 +185,10 @@ abstract class WampListeningCommand : WampSubcommand() {
      * Waits until [enough] completes (the `--count`-th item was handled), standard input ends (without `--count`
      * and `--ignore-stdin`) or the session ends (an error: exit 1). Ctrl-C cancels the wait.
      */
-    protected suspend fun awaitEnd(session: Session, enough: CompletableDeferred<Unit>): Int = coroutineScope {
+    protected suspend fun awaitEnd(session: WampSession, enough: CompletableDeferred<Unit>): Int = coroutineScope {
         val end = CompletableDeferred<String?>() // null: a normal end
         launch { enough.await(); end.complete(null) }
-        launch { end.complete("the session ended: ${session.awaitDone()}") }
+        launch { end.complete("the session ended: ${session.awaitClosed()}") }
         val reader = if (count == null && !ignoreStdin) watchStdin { end.complete(null) } else null
         try {
             val problem = end.await()
@@ -232,7 +232,7 @@ class WampSubscribe : WampListeningCommand() {
 
     override fun failed(): String = "subscribe to $topic failed"
 
-    override suspend fun run(session: Session): Int {
+    override suspend fun run(session: WampSession): Int {
         val enough = CompletableDeferred<Unit>()
         val seen = AtomicInteger()
         // Events of one subscription arrive one at a time, so the count is exact.
@@ -291,7 +291,7 @@ class WampRegister : WampListeningCommand() {
 
     override fun failed(): String = "register $procedure failed"
 
-    override suspend fun run(session: Session): Int {
+    override suspend fun run(session: WampSession): Int {
         val enough = CompletableDeferred<Unit>()
         val seen = AtomicInteger()
         session.register(procedure, RegisterOptions { match(this@WampRegister.match); invoke(this@WampRegister.invoke) }) { inv ->
@@ -333,7 +333,7 @@ class WampRegister : WampListeningCommand() {
 class WampSessions : WampSubcommand() {
     override fun failed(): String = "listing sessions failed"
 
-    override suspend fun run(session: Session): Int {
+    override suspend fun run(session: WampSession): Int {
         val listed = session.call("wamp.session.list").args.firstOrNull()
         if (listed !is List<*>) {
             say("unexpected answer to wamp.session.list: ${WampJson.text(listed)} (expected a list of session ids)")

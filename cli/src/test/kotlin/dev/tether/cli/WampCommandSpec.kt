@@ -7,7 +7,7 @@ import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -123,8 +123,8 @@ class WampCommandSpec : FunSpec({
     )
     afterSpec { router.close() }
 
-    suspend fun peer(realm: String = "realm1", block: SessionConfig.Builder.() -> Unit = {}): Session =
-        Session.connect(router.tcpUrl, SessionConfig(realm, block))
+    suspend fun peer(realm: String = "realm1", block: SessionConfig.Builder.() -> Unit = {}): WampSession =
+        WampSession.connect(router.tcpUrl, SessionConfig(realm, block))
 
     test("call prints the result of a registered procedure as one JSON line") {
         peer().use { callee ->

@@ -15,7 +15,7 @@ import dev.tether.wamp.MatchPolicy;
 import dev.tether.wamp.PublishOptions;
 import dev.tether.wamp.RegisterOptions;
 import dev.tether.wamp.RpcException;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.SubscribeOptions;
 import dev.tether.wamp.WampValues;
@@ -54,7 +54,7 @@ class WampJavaExamplesTest {
     void quickStart() throws Exception {
         // docs:start java-quickstart
         try (WampRouter router = WampRouter.start();
-             Session session = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession session = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
 
             // RPC: the handler returns a future of the result; fail it with RpcException to answer an ERROR.
@@ -91,7 +91,7 @@ class WampJavaExamplesTest {
                     .responseTimeout(Duration.ofSeconds(2))
                     .callTimeout(Duration.ofSeconds(10))
                     .build();
-            try (Session session = Session.connectAsync(router.getWsUrl(), config).get(10, TimeUnit.SECONDS)) {
+            try (WampSession session = WampSession.connectAsync(router.getWsUrl(), config).get(10, TimeUnit.SECONDS)) {
                 assertEquals("backend", session.getAuthRole());
                 session.registerAsync("com.example.fail", inv -> CompletableFuture.failedFuture(
                         new RpcException("com.example.not_today", List.of("try tomorrow")))).get(10, TimeUnit.SECONDS);
@@ -105,7 +105,7 @@ class WampJavaExamplesTest {
 
             SessionConfig wrong = config.toBuilder().authHandler("ticket", AuthHandler.ticket("nope")).build();
             ExecutionException refused = assertThrows(ExecutionException.class,
-                    () -> Session.connectAsync(router.getWsUrl(), wrong).get(10, TimeUnit.SECONDS));
+                    () -> WampSession.connectAsync(router.getWsUrl(), wrong).get(10, TimeUnit.SECONDS));
             assertEquals("wamp.error.authentication_failed",
                     assertInstanceOf(AbortException.class, refused.getCause()).getReason());
             // docs:end java-config
@@ -115,9 +115,9 @@ class WampJavaExamplesTest {
     @Test
     void typedCallOptions() throws Exception {
         try (WampRouter router = WampRouter.start();
-             Session callee = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession callee = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             Session session = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession session = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             callee.registerAsync("com.example.whoami",
                     inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getCaller()))).get(10, TimeUnit.SECONDS);
@@ -136,11 +136,11 @@ class WampJavaExamplesTest {
     @Test
     void typedRegisterOptions() throws Exception {
         try (WampRouter router = WampRouter.start();
-             Session worker1 = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession worker1 = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             Session worker2 = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession worker2 = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             Session client = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession client = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             // docs:start java-register-options
             RegisterOptions pool = RegisterOptions.builder()
@@ -149,7 +149,7 @@ class WampJavaExamplesTest {
                     .discloseCaller(true)                      // inv.getCaller() on every invocation
                     .forwardTimeout(true)                      // the caller's timeout reaches inv.getTimeout()
                     .build();
-            for (Session worker : List.of(worker1, worker2)) {
+            for (WampSession worker : List.of(worker1, worker2)) {
                 worker.registerAsync("com.example.jobs.", inv -> CompletableFuture.completedFuture(
                         InvokeResult.of(inv.getProcedure(), inv.getCaller(), worker.getId())), pool)
                         .get(10, TimeUnit.SECONDS);
@@ -165,11 +165,11 @@ class WampJavaExamplesTest {
     @Test
     void typedSubscribeAndPublishOptions() throws Exception {
         try (WampRouter router = WampRouter.start();
-             Session monitor = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession monitor = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             Session bystander = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession bystander = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             Session sensor = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession sensor = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             BlockingQueue<Event> others = new LinkedBlockingQueue<>();
             bystander.subscribeAsync("com.example.", others::add,
@@ -205,7 +205,7 @@ class WampJavaExamplesTest {
     @Test
     void progressiveResults() throws Exception {
         try (WampRouter router = WampRouter.start();
-             Session session = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession session = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             // docs:start java-progress
             session.registerAsync("com.example.download", inv -> {
@@ -231,7 +231,7 @@ class WampJavaExamplesTest {
     @Test
     void progressiveInvocations() throws Exception {
         try (WampRouter router = WampRouter.start();
-             Session session = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+             WampSession session = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             // docs:start java-streaming
             session.registerStreamingAsync("com.example.import", (inv, chunks) -> {
@@ -265,7 +265,7 @@ class WampJavaExamplesTest {
                     })
                     .logger(LoggerFactory.getLogger("com.example.wamp"))
                     .build();
-            try (Session session = Session.connectAsync(router.getTcpsUrl(), config).get(10, TimeUnit.SECONDS)) {
+            try (WampSession session = WampSession.connectAsync(router.getTcpsUrl(), config).get(10, TimeUnit.SECONDS)) {
                 assertEquals(true, session.getId() > 0);   // the WAMP session id from WELCOME
                 Map<String, Object> welcome = session.getRealmDetails();   // authid, authrole, authmethod, roles
                 assertEquals("anonymous", welcome.get("authmethod"));

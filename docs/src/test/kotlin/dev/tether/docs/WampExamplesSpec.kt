@@ -16,8 +16,8 @@ import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
-import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.SubscribeOptions
@@ -52,7 +52,7 @@ class WampExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             // docs:start quickstart
             WampRouter.start().use { router ->                 // realm1, anonymous, ephemeral ports
-                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
 
                 // RPC: the handler's return value becomes the caller's result.
                 session.register("com.example.add") { inv ->
@@ -79,7 +79,7 @@ class WampExamplesSpec : FunSpec({
     test("progressive call results: callProgress on the caller, sendProgress in the handler") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                val session = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                val session = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
                 // docs:start progress
                 // Callee: send progress only when the caller asked for it, then return the final result.
                 session.register("com.example.download") { inv ->
@@ -109,7 +109,7 @@ class WampExamplesSpec : FunSpec({
     test("progressive call invocations: callStreaming on the caller, registerStreaming on the callee") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 // docs:start streaming
                 // Callee: the chunks arrive as a Flow, in order, the first included; it completes after the last.
                 session.registerStreaming("com.example.import") { inv, chunks ->
@@ -142,13 +142,13 @@ class WampExamplesSpec : FunSpec({
                 // Verification is always on: trust the router's self-signed test certificate explicitly.
                 val config = SessionConfig("realm1") { trustManager(WampRouterTls.trustManager) }
                 for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
-                    Session.connect(url, config).use { session ->
+                    WampSession.connect(url, config).use { session ->
                         val me = session.call("wamp.session.get", listOf(session.id)).args[0] as Map<*, *>
                         me["session"] shouldBe session.id
                     }
                 }
                 // Without it the certificate is refused while connecting.
-                shouldThrow<DialFailedException> { Session.connect(router.wssUrl!!, SessionConfig("realm1")) }
+                shouldThrow<DialFailedException> { WampSession.connect(router.wssUrl!!, SessionConfig("realm1")) }
             }
             // docs:end tls
         }
@@ -167,7 +167,7 @@ class WampExamplesSpec : FunSpec({
                     pingInterval(15.seconds)                   // the router never pings: detect a dead link
                     pongTimeout(5.seconds)
                 }
-                Session.connect(router.wsUrl, config).use { session ->
+                WampSession.connect(router.wsUrl, config).use { session ->
                     session.authId shouldBe "svc"
                     session.authRole shouldBe "backend"         // granted by the router in WELCOME
                 }
@@ -186,7 +186,7 @@ class WampExamplesSpec : FunSpec({
                     authId("device-7")
                     authHandler("cryptosign", AuthHandler.cryptosign(key)) // sends authextra.pubkey in HELLO
                 }
-                Session.connect(router.tcpUrl, config).use { session ->
+                WampSession.connect(router.tcpUrl, config).use { session ->
                     session.realmDetails["authmethod"] shouldBe "cryptosign"
                 }
             }
@@ -200,7 +200,7 @@ class WampExamplesSpec : FunSpec({
                 for (serialization in Serialization.entries) {
                     // docs:start binary
                     val config = SessionConfig("realm1") { serialization(serialization) }
-                    Session.connect(router.wsUrl, config).use { session ->
+                    WampSession.connect(router.wsUrl, config).use { session ->
                         session.register("com.example.reverse") { inv ->
                             val bytes = WampValues.asBytes(inv.args[0])!!   // ByteArray with every serializer
                             InvokeResult.of(bytes.reversedArray())
@@ -217,7 +217,7 @@ class WampExamplesSpec : FunSpec({
     test("errors: RpcException both ways, ABORT, response timeout, closed session") {
         withTimeout(20.seconds) {
             WampRouter.start(WampRouterOptions { realm("realm1"); realm("locked", anonymous = false); ticketUser("svc", "right") }).use { router ->
-                val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 // docs:start errors-rpc
                 session.register("com.example.divide") { inv ->
                     val divisor = WampValues.asLong(inv.args[1])!!
@@ -233,13 +233,13 @@ class WampExamplesSpec : FunSpec({
 
                 // docs:start errors-abort
                 val refused = shouldThrow<AbortException> {
-                    Session.connect(router.tcpUrl, SessionConfig("locked") { authId("svc"); authHandler("ticket", AuthHandler.ticket("wrong")) })
+                    WampSession.connect(router.tcpUrl, SessionConfig("locked") { authId("svc"); authHandler("ticket", AuthHandler.ticket("wrong")) })
                 }
                 refused.reason shouldBe "wamp.error.authentication_failed"
                 // docs:end errors-abort
 
                 // docs:start errors-timeout
-                val impatient = Session.connect(router.tcpUrl, SessionConfig("realm1") { responseTimeout(200.milliseconds) })
+                val impatient = WampSession.connect(router.tcpUrl, SessionConfig("realm1") { responseTimeout(200.milliseconds) })
                 router.faults.muted = true                     // the router reads requests and answers none
                 shouldThrow<ResponseTimeoutException> { impatient.subscribe("com.example.news") { } }
                 router.faults.muted = false
@@ -247,9 +247,9 @@ class WampExamplesSpec : FunSpec({
 
                 // docs:start errors-closed
                 router.faults.dropSessions()                   // the connection drops without GOODBYE
-                session.awaitDone() shouldContain "connection"
+                session.awaitClosed() shouldContain "connection"
                 session.isOpen shouldBe false
-                shouldThrow<SessionClosedException> { session.call("com.example.divide", listOf(4, 2)) }
+                shouldThrow<WampSessionClosedException> { session.call("com.example.divide", listOf(4, 2)) }
                 // docs:end errors-closed
                 impatient.close()
                 session.close()
@@ -260,7 +260,7 @@ class WampExamplesSpec : FunSpec({
     test("a slow event handler does not hold back calls, and events keep their order") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { session ->
+                WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { session ->
                     // docs:start ordering
                     val seen = Channel<Long>(Channel.UNLIMITED)
                     session.subscribe("com.example.ticks") { event ->
@@ -280,8 +280,8 @@ class WampExamplesSpec : FunSpec({
     test("cancelling a call interrupts the callee") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
-                    Session.connect(router.tcpUrl, SessionConfig("realm1")).use { caller ->
+                WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
+                    WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { caller ->
                         // docs:start cancel
                         val started = CompletableDeferred<Unit>()
                         val interrupted = CompletableDeferred<Unit>()
@@ -308,8 +308,8 @@ class WampExamplesSpec : FunSpec({
     test("typed call options: router-side timeout, disclosure, cancel mode") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
-                    Session.connect(router.tcpUrl, SessionConfig("realm1") { cancelMode(CancelMode.KILL) }).use { caller ->
+                WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
+                    WampSession.connect(router.tcpUrl, SessionConfig("realm1") { cancelMode(CancelMode.KILL) }).use { caller ->
                         callee.register("com.example.whoami") { inv -> InvokeResult.of(inv.caller) }
                         // docs:start call-options
                         val options = CallOptions {
@@ -330,9 +330,9 @@ class WampExamplesSpec : FunSpec({
     test("register options: a shared prefix registration that discloses its callers; a forwarded call timeout") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                val worker1 = Session.connect(router.tcpUrl, SessionConfig("realm1"))
-                val worker2 = Session.connect(router.wsUrl, SessionConfig("realm1"))
-                val client = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val worker1 = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
+                val worker2 = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
+                val client = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 // docs:start register-options
                 val pool = RegisterOptions {
                     match(MatchPolicy.PREFIX)                  // every procedure under com.example.jobs.
@@ -370,8 +370,8 @@ class WampExamplesSpec : FunSpec({
     test("subscribe options: a wildcard subscription and the concrete topic of each event") {
         withTimeout(20.seconds) {
             WampRouter.start().use { router ->
-                Session.connect(router.tcpUrl, SessionConfig("realm1")).use { monitor ->
-                    Session.connect(router.wsUrl, SessionConfig("realm1")).use { sensor ->
+                WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { monitor ->
+                    WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { sensor ->
                         // docs:start subscribe-options
                         val alarms = Channel<Event>(Channel.UNLIMITED)
                         // An empty component matches any one component: com.example.kitchen.alarm, not com.example.a.b.alarm
@@ -398,10 +398,10 @@ class WampExamplesSpec : FunSpec({
             }
             WampRouter.start(options).use { router ->
                 fun login(authId: String, ticket: String) = SessionConfig("realm1") { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
-                val day = Session.connect(router.tcpUrl, login("day", "d1"))
-                val night = Session.connect(router.wsUrl, login("night", "n1"))
-                val guest = Session.connect(router.wsUrl, SessionConfig("realm1"))
-                val console = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+                val day = WampSession.connect(router.tcpUrl, login("day", "d1"))
+                val night = WampSession.connect(router.wsUrl, login("night", "n1"))
+                val guest = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
+                val console = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 val inboxes = listOf(day, night, guest, console).associateWith { Channel<Event>(Channel.UNLIMITED) }
                 for ((s, inbox) in inboxes) s.subscribe("com.example.shift") { inbox.send(it) }
                 val dayEvents = inboxes.getValue(day)
@@ -446,7 +446,7 @@ class WampExamplesSpec : FunSpec({
                     logger(org.slf4j.LoggerFactory.getLogger("com.example.wamp"))   // this session's log lines
                 }
                 for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
-                    Session.connect(url, config).use { session -> session.isOpen shouldBe true }
+                    WampSession.connect(url, config).use { session -> session.isOpen shouldBe true }
                 }
                 // docs:end client-cert
                 dialled.get() shouldBe 1
@@ -467,16 +467,16 @@ class WampExamplesSpec : FunSpec({
             }
             WampRouter.start(options).use { router ->
                 val login = SessionConfig("app") { authId("svc"); authHandler("ticket", AuthHandler.ticket("ticket-1")) }
-                val session = Session.connect(router.tcpUrl, login)
+                val session = WampSession.connect(router.tcpUrl, login)
 
                 // Credential rotation: the joined session stays, a new login with the old ticket fails.
                 router.rotateUser(dev.tether.testkit.wamp.RouterUser.Ticket("svc", "ticket-2"))
-                shouldThrow<AbortException> { Session.connect(router.tcpUrl, login) }
+                shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, login) }
                 session.isOpen shouldBe true
 
                 // Faults: drop every connection at once, without GOODBYE.
                 router.faults.dropSessions() shouldBe 1
-                session.awaitDone() shouldContain "connection lost"
+                session.awaitClosed() shouldContain "connection lost"
             }
             // docs:end testing-router
         }
@@ -519,9 +519,9 @@ class WampExamplesSpec : FunSpec({
     test("a slow subscriber: a bounded queue per subscription, drops counted in the session's stats") {
         withTimeout(30.seconds) {
             WampRouter.start().use { router ->
-                val publisher = Session.connect(router.wsUrl, SessionConfig("realm1"))
+                val publisher = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
                 // docs:start slow-subscriber
-                val session = Session.connect(router.tcpUrl, SessionConfig("realm1") { eventBuffer(100) })
+                val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1") { eventBuffer(100) })
                 val busy = CompletableDeferred<Unit>()
                 val gate = CompletableDeferred<Unit>()
                 session.subscribe("com.example.flood") { busy.complete(Unit); gate.await() }  // does not keep up

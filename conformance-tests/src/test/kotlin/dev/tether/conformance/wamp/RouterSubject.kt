@@ -8,7 +8,7 @@ import dev.tether.testkit.wamp.WampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -143,7 +143,7 @@ class RouterSubject private constructor(
         runCatching {
             runBlocking(Dispatchers.IO) {
                 withTimeout(15.seconds) {
-                    Session.connect(firstUrl, config()).use { it.realmDetails["roles"] as? Map<*, *> }
+                    WampSession.connect(firstUrl, config()).use { it.realmDetails["roles"] as? Map<*, *> }
                 }
             }
         }.getOrNull()
@@ -156,7 +156,7 @@ class RouterSubject private constructor(
         runCatching {
             runBlocking(Dispatchers.IO) {
                 withTimeout(15.seconds) {
-                    Session.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); serialization(ser) }).use { }
+                    WampSession.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); serialization(ser) }).use { }
                 }
             }
         }.exceptionOrNull().takeUnless { it is AbortException } // an ABORT is WAMP too: the serializer works

@@ -10,8 +10,8 @@ import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
-import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
@@ -59,8 +59,8 @@ class WampConformanceSpec : FunSpec({
             test("$transport x $ser: register, call with args and kwargs, callee error, unregister").config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
-                    val callee = Session.connect(url, config)
-                    val caller = Session.connect(url, config)
+                    val callee = WampSession.connect(url, config)
+                    val caller = WampSession.connect(url, config)
                     val proc = "conf.echo.${callee.id}"
                     callee.register(proc) { inv ->
                         if (inv.kwargs["fail"] == true) throw RpcException("conf.error.requested", listOf("because"), mapOf("n" to 1))
@@ -86,8 +86,8 @@ class WampConformanceSpec : FunSpec({
             test("$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe").config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
-                    val subscriber = Session.connect(url, config)
-                    val publisher = Session.connect(url, config)
+                    val subscriber = WampSession.connect(url, config)
+                    val publisher = WampSession.connect(url, config)
                     val topic = "conf.topic.${subscriber.id}"
                     val events = Channel<Event>(Channel.UNLIMITED)
                     val subId = subscriber.subscribe(topic) { events.send(it) }
@@ -115,8 +115,8 @@ class WampConformanceSpec : FunSpec({
         test("$transport: 64 concurrent calls on one session each get their own result") {
             withTimeout(20.seconds) {
                 // JSON callee, MessagePack caller where the router offers both.
-                val callee = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
-                val caller = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
+                val callee = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
+                val caller = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
                 val proc = "conf.square.${callee.id}"
                 callee.register(proc) { inv ->
                     val n = inv.args[0] as Long
@@ -137,8 +137,8 @@ class WampConformanceSpec : FunSpec({
         test("$transport: progressive call results arrive in order before the final result; none without receive_progress")
             .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "progressive_call_results") }) {
             withTimeout(20.seconds) {
-                val callee = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
-                val caller = Session.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
+                val callee = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
+                val caller = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
                 val proc = "conf.progress.${callee.id}"
                 callee.register(proc) { inv ->
                     val n = inv.args[0] as Long
@@ -166,8 +166,8 @@ class WampConformanceSpec : FunSpec({
             test("$transport x $ser: TLS call round trip when the router's certificate is trusted").config(enabledOrReasonIf = testCertificate) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser); trustManager(WampRouterTls.trustManager) }
-                    val callee = Session.connect(url, config)
-                    val caller = Session.connect(url, config)
+                    val callee = WampSession.connect(url, config)
+                    val caller = WampSession.connect(url, config)
                     val proc = "conf.tls.${callee.id}"
                     callee.register(proc) { inv -> InvokeResult(inv.args + "via $transport") }
                     caller.call(proc, listOf("x", byteArrayOf(7))).args.let {
@@ -181,12 +181,12 @@ class WampConformanceSpec : FunSpec({
 
         test("$transport: verification is on by default: an untrusted certificate is refused with DialFailedException").config(enabledOrReasonIf = testCertificate) {
             withTimeout(20.seconds) {
-                val refused = shouldThrow<DialFailedException> { Session.connect(url, subject.config()) }
+                val refused = shouldThrow<DialFailedException> { WampSession.connect(url, subject.config()) }
                 refused.message shouldContain url.substringBefore("://")
                 // Trusting some other certificate authority is refused too.
                 val otherCa = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
                     .apply { init(null as java.security.KeyStore?) }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
-                shouldThrow<DialFailedException> { Session.connect(url, subject.config { trustManager(otherCa) }) }
+                shouldThrow<DialFailedException> { WampSession.connect(url, subject.config { trustManager(otherCa) }) }
             }
         }
     }
@@ -196,7 +196,7 @@ class WampConformanceSpec : FunSpec({
             withTimeout(20.seconds) {
                 val url = subject.firstUrl
                 val challenges = CopyOnWriteArrayList<Map<String, Any?>>()
-                val ok = Session.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, recording(case.good, challenges)) })
+                val ok = WampSession.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, recording(case.good, challenges)) })
                 ok.authId shouldBe case.authId
                 ok.realmDetails["authmethod"] shouldBe case.method
                 ok.leave()
@@ -206,7 +206,7 @@ class WampConformanceSpec : FunSpec({
                     }
                 }
                 val e = shouldThrow<AbortException> {
-                    Session.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
+                    WampSession.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
                 }
                 e.reason shouldBe "wamp.error.authentication_failed"
             }
@@ -216,17 +216,17 @@ class WampConformanceSpec : FunSpec({
     test("ABORT: joining a realm that does not exist is an AbortException with the URI") {
         withTimeout(10.seconds) {
             // [a-z0-9_] only: fox-wamp exits on a realm name with other characters, ending an external run there.
-            val e = shouldThrow<AbortException> { Session.connect(subject.firstUrl, subject.config("conf_no_such_realm_${System.nanoTime()}")) }
+            val e = shouldThrow<AbortException> { WampSession.connect(subject.firstUrl, subject.config("conf_no_such_realm_${System.nanoTime()}")) }
             e.reason shouldBe "wamp.error.no_such_realm"
         }
     }
 
     test("GOODBYE from the client: leave() completes and the session is over") {
         withTimeout(10.seconds) {
-            val s = Session.connect(subject.firstUrl, subject.config())
+            val s = WampSession.connect(subject.firstUrl, subject.config())
             s.leave()
             s.isOpen shouldBe false
-            s.awaitDone() shouldContain "closed"
+            s.awaitClosed() shouldContain "closed"
         }
     }
 
@@ -234,7 +234,7 @@ class WampConformanceSpec : FunSpec({
         .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "call_canceling") }) {
         withTimeout(20.seconds) {
             val url = subject.firstUrl
-            val callee = Session.connect(url, subject.config())
+            val callee = WampSession.connect(url, subject.config())
             val interrupted = CompletableDeferred<Unit>()
             val proc = "conf.slow.${callee.id}"
             callee.register(proc) {
@@ -245,7 +245,7 @@ class WampConformanceSpec : FunSpec({
                 }
             }
             callee.register("$proc.fast") { InvokeResult(listOf("fast")) }
-            val caller = Session.connect(url, subject.config { callTimeout(300.milliseconds) })
+            val caller = WampSession.connect(url, subject.config { callTimeout(300.milliseconds) })
             shouldThrow<ResponseTimeoutException> { caller.call(proc) }
             interrupted.await() // the router passed our CANCEL on as INTERRUPT
             caller.call("$proc.fast").args shouldBe listOf("fast")
@@ -258,7 +258,7 @@ class WampConformanceSpec : FunSpec({
     test("ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time").config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's fault controls (mute the router)")) {
         withTimeout(20.seconds) {
             val router = subject.router!!
-            val s = Session.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
+            val s = WampSession.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
             router.faults.muted = true
             try {
                 shouldThrow<ResponseTimeoutException> { s.subscribe("t") { } }
@@ -276,9 +276,9 @@ class WampConformanceSpec : FunSpec({
     test("GOODBYE from the router: closing the router ends its sessions with system_shutdown").config(enabledOrReasonIf = RouterSubject.needsFake("to shut the router down (the testkit's)")) {
         withTimeout(20.seconds) {
             val own = RouterSubject.open()
-            val s = Session.connect(own.urls.getValue("tcp"), own.config())
+            val s = WampSession.connect(own.urls.getValue("tcp"), own.config())
             own.close()
-            s.awaitDone() shouldContain "system_shutdown"
+            s.awaitClosed() shouldContain "system_shutdown"
         }
     }
 
@@ -308,10 +308,10 @@ class WampConformanceSpec : FunSpec({
             val small = RouterSubject.open { rawSocketRecvLimit(1024) }
             try {
                 val tcp = small.urls.getValue("tcp")
-                val callee = Session.connect(tcp, small.config())
+                val callee = WampSession.connect(tcp, small.config())
                 callee.register("big") { InvokeResult(listOf("x".repeat(2000))) }
                 callee.register("small") { InvokeResult(listOf("ok")) }
-                val caller = Session.connect(tcp, small.config { recvLimit(1024); callTimeout(500.milliseconds) })
+                val caller = WampSession.connect(tcp, small.config { recvLimit(1024); callTimeout(500.milliseconds) })
                 val e = shouldThrow<MessageTooLongException> { caller.call("small", listOf("y".repeat(2000))) }
                 e.limit shouldBe 1024
                 shouldThrow<ResponseTimeoutException> { caller.call("big") }
@@ -333,7 +333,7 @@ class WampConformanceSpec : FunSpec({
         withTimeout(20.seconds) {
             for (url in aliases) {
                 val config = subject.config { if (subject.isFake) trustManager(WampRouterTls.trustManager) }
-                Session.connect(url, config).use { s ->
+                WampSession.connect(url, config).use { s ->
                     val proc = "conf.alias.${s.id}"
                     s.register(proc) { InvokeResult(listOf("via alias")) }
                     s.call(proc).args shouldBe listOf("via alias")
@@ -348,19 +348,19 @@ class WampConformanceSpec : FunSpec({
             val small = RouterSubject.open { maxWebSocketMessage(1024) }
             try {
                 val ws = small.urls.getValue("ws")
-                val callee = Session.connect(small.urls.getValue("tcp"), small.config())
+                val callee = WampSession.connect(small.urls.getValue("tcp"), small.config())
                 callee.register("big") { InvokeResult(listOf("x".repeat(2000))) }
                 callee.register("small") { InvokeResult(listOf("ok")) }
                 // Inbound: a RESULT over the client's own limit ends the client's session (close 1009).
-                val limited = Session.connect(ws, small.config { recvLimit(1024) })
-                shouldThrow<SessionClosedException> { limited.call("big") }
-                limited.awaitDone() shouldContain "connection lost"
+                val limited = WampSession.connect(ws, small.config { recvLimit(1024) })
+                shouldThrow<WampSessionClosedException> { limited.call("big") }
+                limited.awaitClosed() shouldContain "connection lost"
                 // Outbound: a CALL over the router's limit; the router closes that connection.
-                val sender = Session.connect(ws, small.config())
-                shouldThrow<SessionClosedException> { sender.call("small", listOf("y".repeat(2000))) }
-                sender.awaitDone() shouldContain "connection lost"
+                val sender = WampSession.connect(ws, small.config())
+                shouldThrow<WampSessionClosedException> { sender.call("small", listOf("y".repeat(2000))) }
+                sender.awaitClosed() shouldContain "connection lost"
                 // Within the limits everything still works, on a fresh session and on the callee's.
-                Session.connect(ws, small.config()).use { it.call("small").args shouldBe listOf("ok") }
+                WampSession.connect(ws, small.config()).use { it.call("small").args shouldBe listOf("ok") }
                 callee.leave()
             } finally {
                 small.close()

@@ -15,7 +15,7 @@ import dev.tether.relay.RelayClientOptions
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.wamp.WampRouter
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
@@ -146,7 +146,7 @@ class MetricsSpec : FunSpec({
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val config = SessionConfig("realm1") { observer(TransportMetrics(registry, "wamp")) }
-                val session = Session.connect(router.wsUrl, config)
+                val session = WampSession.connect(router.wsUrl, config)
                 session.call("wamp.session.count")
                 session.leave()
             }

@@ -28,7 +28,7 @@ public data class Invocation(
 
     /**
      * True when the caller streams its arguments (progressive call invocations, INVOCATION details `progress`):
-     * [args] and [kwargs] are the first chunk of several. A handler registered with [Session.registerStreaming]
+     * [args] and [kwargs] are the first chunk of several. A handler registered with [WampSession.registerStreaming]
      * receives them all; any other handler gets only this first chunk.
      */
     val isProgressive: Boolean get() = details["progress"] == true

@@ -20,8 +20,8 @@ import java.util.concurrent.Flow as JavaFlow
 
 /**
  * One piece of a call's arguments in a progressive call (WAMP progressive call invocations): the [args] and
- * [kwargs] of one CALL on the caller's side ([Session.callStreaming]) and of one INVOCATION on the callee's side
- * ([Session.registerStreaming]).
+ * [kwargs] of one CALL on the caller's side ([WampSession.callStreaming]) and of one INVOCATION on the callee's side
+ * ([WampSession.registerStreaming]).
  */
 public data class CallChunk @JvmOverloads constructor(
     val args: List<Any?> = emptyList(),

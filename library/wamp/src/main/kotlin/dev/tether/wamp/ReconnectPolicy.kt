@@ -26,7 +26,7 @@ public class ReconnectPolicy private constructor(b: Builder) {
 
     /**
      * How long a call, publish, register or subscribe made while the session is down waits for it to be rejoined
-     * before failing with [ConnectionLostException] (default 10 s).
+     * before failing with [WampConnectionLostException] (default 10 s).
      */
     public val joinWait: Duration = b.joinWait
 

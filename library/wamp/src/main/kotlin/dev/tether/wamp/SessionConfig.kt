@@ -15,7 +15,7 @@ import javax.net.ssl.X509TrustManager
 import kotlin.time.toJavaDuration
 
 /**
- * Everything a [Session] needs to join a realm (nexus's ClientConfig). Build with [builder] (Java) or
+ * Everything a [WampSession] needs to join a realm (nexus's ClientConfig). Build with [builder] (Java) or
  * `SessionConfig("realm1") { ... }` (Kotlin).
  */
 public class SessionConfig private constructor(b: Builder) {
@@ -74,7 +74,7 @@ public class SessionConfig private constructor(b: Builder) {
 
     /**
      * The SLF4J logger for this session's messages (late replies, handler failures, protocol errors, keepalive);
-     * null (the default) logs to `dev.tether.wamp.Session`. Secrets are never logged.
+     * null (the default) logs to `dev.tether.wamp.WampSession`. Secrets are never logged.
      */
     public val logger: Logger? = b.logger
 
@@ -87,7 +87,7 @@ public class SessionConfig private constructor(b: Builder) {
     /**
      * Where invocation and event handlers run: null (the default) is [kotlinx.coroutines.Dispatchers.Default]. A
      * direct executor (`Runnable::run`) runs them inline where the message is read, the connection's I/O thread for
-     * the transports of [Session.connect], and saves a thread hand-off per message: only for handlers that never
+     * the transports of [WampSession.connect], and saves a thread hand-off per message: only for handlers that never
      * block, since the connection is not read while one runs.
      */
     public val handlerExecutor: Executor? = b.handlerExecutor
@@ -96,7 +96,7 @@ public class SessionConfig private constructor(b: Builder) {
     public val cancelMode: CancelMode = b.cancelMode
 
     /**
-     * How many chunks of one progressive call may wait for a streaming handler ([Session.registerStreaming]) that
+     * How many chunks of one progressive call may wait for a streaming handler ([WampSession.registerStreaming]) that
      * has not taken them yet (default 256). Past it the handler's chunk stream fails with
      * [ChunkBufferOverflowException]: memory stays bounded however fast a caller streams.
      */
@@ -105,7 +105,7 @@ public class SessionConfig private constructor(b: Builder) {
     /**
      * How many events of one subscription may wait for its handler (default 4096). The session reads its connection
      * without waiting for handlers; an event that finds its subscription's queue full is dropped, logged and counted
-     * in [Session.stats]. Memory stays bounded however slow a handler is.
+     * in [WampSession.stats]. Memory stays bounded however slow a handler is.
      */
     public val eventBuffer: Int = b.eventBuffer
 

@@ -4,7 +4,7 @@ import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
 
 /**
- * A snapshot of what a [Session] received and what it had to drop ([Session.stats]).
+ * A snapshot of what a [WampSession] received and what it had to drop ([WampSession.stats]).
  *
  * Events wait for their subscription's handler in a queue of [SessionConfig.eventBuffer] events; the session's
  * reading never waits for a handler (so the router never sees this client fall behind by its handlers' fault).

@@ -48,7 +48,7 @@ import kotlin.time.toKotlinDuration
  * handlers, before it reports [ConnectionState.CONNECTED] again.
  *
  * * Calls, publishes and acknowledgements in flight when the connection drops fail with
- *   [ConnectionLostException] (whether a call took effect is unknown, so nothing is repeated on its own).
+ *   [WampConnectionLostException] (whether a call took effect is unknown, so nothing is repeated on its own).
  *   An operation started while the session is down waits up to [ReconnectPolicy.joinWait] for the rejoin.
  * * [state], [events] (Kotlin) and [onState], [onEvent] (Java) report every transition with tether-core's
  *   [ConnectionEvent]s: `Connecting(attempt)`, `Connected` once joined and restored, `DialFailed` for a failed
@@ -59,8 +59,8 @@ import kotlin.time.toKotlinDuration
  *   [SessionConfig] has no [SessionConfig.pingInterval] the client pings every 30 s (pong within
  *   [SessionConfig.pongTimeout]).
  *
- * Handlers run as on [Session] (see [SessionConfig.handlerExecutor]). Events published while the session is down
- * are not delivered. Everything else a [Session] offers is on [session], the currently joined one; what is
+ * Handlers run as on [WampSession] (see [SessionConfig.handlerExecutor]). Events published while the session is down
+ * are not delivered. Everything else a [WampSession] offers is on [session], the currently joined one; what is
  * registered or subscribed directly there is not restored.
  *
  * ```
@@ -69,7 +69,7 @@ import kotlin.time.toKotlinDuration
  * ```
  */
 public class WampClient @JvmOverloads constructor(
-    /** The router's URL, as for [Session.connect]. */
+    /** The router's URL, as for [WampSession.connect]. */
     public val url: String,
     config: SessionConfig,
     /** How this client reconnects. */
@@ -82,7 +82,7 @@ public class WampClient @JvmOverloads constructor(
     private val log = config.logger ?: LoggerFactory.getLogger(WampClient::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-client"))
     private val status = ConnectionStatus(scope)
-    private val live = MutableStateFlow<Session?>(null)
+    private val live = MutableStateFlow<WampSession?>(null)
     private val closing = AtomicBoolean(false)
     private val closedReported = AtomicBoolean(false)
 
@@ -109,7 +109,7 @@ public class WampClient @JvmOverloads constructor(
     public fun onState(listener: Consumer<ConnectionState>): AutoCloseable = status.onState(listener)
 
     /** The currently joined session, or null while connecting or backing off. */
-    public val session: Session? get() = live.value?.takeIf { it.isOpen }
+    public val session: WampSession? get() = live.value?.takeIf { it.isOpen }
 
     /** Procedures this client keeps registered, in registration order. */
     public val procedures: List<String> get() = restorables.procedures()
@@ -122,7 +122,7 @@ public class WampClient @JvmOverloads constructor(
     private fun launch(first: CompletableDeferred<Unit>?): Boolean {
         if (!started.compareAndSet(false, true)) return false
         if (closing.get()) {
-            first?.completeExceptionally(SessionClosedException("WAMP client $description is closed"))
+            first?.completeExceptionally(WampSessionClosedException("WAMP client $description is closed"))
             return true
         }
         loop = scope.launch(CoroutineName("wamp-reconnect")) { run(first) }
@@ -138,7 +138,7 @@ public class WampClient @JvmOverloads constructor(
 
     /**
      * Connects and joins, then keeps the session joined under [policy]. The first attempt must succeed: its failure
-     * is thrown (as [Session.connect] throws), and the client is then closed, so a wrong URL, realm or credential
+     * is thrown (as [WampSession.connect] throws), and the client is then closed, so a wrong URL, realm or credential
      * fails fast. Throws IllegalStateException when already started.
      */
     @JvmSynthetic
@@ -173,7 +173,7 @@ public class WampClient @JvmOverloads constructor(
             } catch (e: Exception) {
                 if (first != null && !first.isCompleted) {
                     // connect(): the first attempt must succeed; its failure is the caller's.
-                    finish(e as? WampException ?: ConnectionLostException("could not connect to $description: ${e.message}", e), e)
+                    finish(e as? WampException ?: WampConnectionLostException("could not connect to $description: ${e.message}", e), e)
                     first.completeExceptionally(e)
                     return
                 }
@@ -189,15 +189,15 @@ public class WampClient @JvmOverloads constructor(
             val since = System.nanoTime()
             status.emit(ConnectionEvent.Connected(description))
             log.info("WAMP client {}: joined {} as session {}", description, config.realm, session.id)
-            val reason = session.awaitDone()
+            val reason = session.awaitClosed()
             live.compareAndSet(session, null)
             if (closing.get()) return
             val lived = (System.nanoTime() - since).nanoseconds
             val wait = schedule.nextDelayAfterDrop(lived)
             // A session that dropped at once counts as a failed attempt (the schedule backs off for it too).
             failures = if (wait.isPositive()) failures + 1 else 0
-            val cause = if (session.connectionLost) ConnectionLostException("WAMP session ${session.id} ended: $reason", session.endCause)
-            else SessionClosedException("WAMP session ${session.id} ended: $reason", session.endCause)
+            val cause = if (session.connectionLost) WampConnectionLostException("WAMP session ${session.id} ended: $reason", session.endCause)
+            else WampSessionClosedException("WAMP session ${session.id} ended: $reason", session.endCause)
             if (policy.maxAttempts in 1..failures) return giveUp(failures, cause)
             log.info("WAMP client {}: session {} ended ({}); reconnecting in {} ms", description, session.id, reason, wait.inWholeMilliseconds)
             pause(wait, ConnectionEvent.Disconnected(cause, wait.inWholeMilliseconds))
@@ -228,8 +228,8 @@ public class WampClient @JvmOverloads constructor(
      * One attempt: connect, join, restore every registration and subscription, then publish the session as live,
      * all under [restoreLock] so that no register or subscribe of the caller's runs in between.
      */
-    private suspend fun joinAndRestore(): Session {
-        val session = Session.connect(url, config)
+    private suspend fun joinAndRestore(): WampSession {
+        val session = WampSession.connect(url, config)
         try {
             restoreLock.withLock {
                 restorables.restoreOn(session)
@@ -262,11 +262,11 @@ public class WampClient @JvmOverloads constructor(
 
     /**
      * The joined session: at once when there is one, else the next one within [ReconnectPolicy.joinWait]; throws
-     * [ConnectionLostException] when none comes in time, or the client's end ([SessionClosedException] after
+     * [WampConnectionLostException] when none comes in time, or the client's end ([WampSessionClosedException] after
      * [close], [ReconnectExhaustedException]).
      */
     @JvmSynthetic
-    public suspend fun awaitSession(): Session {
+    public suspend fun awaitSession(): WampSession {
         live.value?.let { if (it.isOpen) return it }
         if (terminal.isCompleted) throw terminal.getCompleted()
         val wait = policy.joinWait.toKotlinDuration()
@@ -278,13 +278,13 @@ public class WampClient @JvmOverloads constructor(
                     terminal.onAwait { next.cancel(); throw it }
                 }
             }
-        } ?: throw ConnectionLostException("WAMP client $description: not joined within ${policy.joinWait.toMillis()} ms (the connection is down)")
+        } ?: throw WampConnectionLostException("WAMP client $description: not joined within ${policy.joinWait.toMillis()} ms (the connection is down)")
     }
 
     /** Java face of [awaitSession]. */
-    public fun sessionAsync(): CompletableFuture<Session> = javaFuture { awaitSession() }
+    public fun sessionAsync(): CompletableFuture<WampSession> = javaFuture { awaitSession() }
 
-    /** Calls [procedure] on the joined session ([Session.call]); fails with [ConnectionLostException] if it drops. */
+    /** Calls [procedure] on the joined session ([WampSession.call]); fails with [WampConnectionLostException] if it drops. */
     @JvmSynthetic
     public suspend fun call(
         procedure: String,
@@ -302,7 +302,7 @@ public class WampClient @JvmOverloads constructor(
         options: CallOptions = CallOptions.DEFAULT,
     ): CompletableFuture<CallResult> = javaFuture { call(procedure, args, kwargs, options) }
 
-    /** Publishes on the joined session ([Session.publish]); the publication id when acknowledged, else null. */
+    /** Publishes on the joined session ([WampSession.publish]); the publication id when acknowledged, else null. */
     @JvmSynthetic
     public suspend fun publish(
         topic: String,
@@ -322,7 +322,7 @@ public class WampClient @JvmOverloads constructor(
 
     /**
      * Registers [handler] for [procedure] with [options], now and on every later session, and returns the current
-     * session's registration id (it changes with each session: [Session.registrationId]). A procedure can be
+     * session's registration id (it changes with each session: [WampSession.registrationId]). A procedure can be
      * registered once per client ([WampErrorException] `wamp.error.procedure_already_exists` otherwise). If the
      * connection drops before the router answers, the registration is made on the next session.
      */
@@ -374,7 +374,7 @@ public class WampClient @JvmOverloads constructor(
                     val id = r.apply(s)
                     restorables.add(r)
                     return id
-                } catch (e: SessionClosedException) {
+                } catch (e: WampSessionClosedException) {
                     // The session ended under it (connection lost, router GOODBYE): the next one gets it.
                     if (closing.get()) throw if (terminal.isCompleted) terminal.getCompleted() else e
                     log.debug("WAMP client {}: session ended while adding the {}; retrying on the next session", description, r)
@@ -401,14 +401,14 @@ public class WampClient @JvmOverloads constructor(
     /** Java face of [unsubscribe]. */
     public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = javaFuture { unsubscribe(topic); null }
 
-    private suspend fun remove(r: Restorable, undo: suspend (Session) -> Unit) {
+    private suspend fun remove(r: Restorable, undo: suspend (WampSession) -> Unit) {
         restoreLock.withLock {
             restorables.remove(r)
             // On a live session it is undone there; otherwise the next session simply never gets it.
             val s = live.value?.takeIf { it.isOpen } ?: return
             try {
                 undo(s)
-            } catch (e: SessionClosedException) {
+            } catch (e: WampSessionClosedException) {
                 log.debug("WAMP client {}: session ended while removing the {}", description, r)
             }
         }
@@ -418,13 +418,13 @@ public class WampClient @JvmOverloads constructor(
 
     /**
      * Stops reconnecting and leaves the realm (GOODBYE, bounded by twice the response timeout), then releases
-     * everything the client started. Operations then fail with [SessionClosedException] (or, after the client gave
+     * everything the client started. Operations then fail with [WampSessionClosedException] (or, after the client gave
      * up, [ReconnectExhaustedException]). Idempotent.
      */
     @JvmSynthetic
     public suspend fun closeAndJoin() {
         closing.set(true)
-        terminal.complete(SessionClosedException("WAMP client $description is closed"))
+        terminal.complete(WampSessionClosedException("WAMP client $description is closed"))
         loop?.cancelAndJoin()
         live.getAndUpdate { null }?.let { withContext(NonCancellable) { it.leave() } }
         finish(terminal.getCompleted(), null)
@@ -439,7 +439,7 @@ public class WampClient @JvmOverloads constructor(
 
     override fun toString(): String = "WampClient($description, realm=${config.realm}, ${state.value})"
 
-    /** As [Session]'s Java faces: runs in the caller's thread until it waits; cancelling the future cancels it. */
+    /** As [WampSession]'s Java faces: runs in the caller's thread until it waits; cancelling the future cancels it. */
     private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
         if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted())
         else scope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
@@ -463,12 +463,12 @@ public class WampClient @JvmOverloads constructor(
 }
 
 /** A registration or subscription a [WampClient] makes on every session; [apply] makes it on one. */
-internal sealed class Restorable(val key: String, val apply: suspend (Session) -> Long) {
-    class Registration(procedure: String, apply: suspend (Session) -> Long) : Restorable(procedure, apply) {
+internal sealed class Restorable(val key: String, val apply: suspend (WampSession) -> Long) {
+    class Registration(procedure: String, apply: suspend (WampSession) -> Long) : Restorable(procedure, apply) {
         override fun toString(): String = "registration of $key"
     }
 
-    class Subscription(topic: String, apply: suspend (Session) -> Long) : Restorable(topic, apply) {
+    class Subscription(topic: String, apply: suspend (WampSession) -> Long) : Restorable(topic, apply) {
         override fun toString(): String = "subscription to $key"
     }
 }
@@ -514,7 +514,7 @@ internal class Restorables {
     }
 
     /** Makes every registration and subscription on [session], in order; the first failure fails the attempt. */
-    suspend fun restoreOn(session: Session) {
+    suspend fun restoreOn(session: WampSession) {
         val all: List<Restorable> = synchronized(this) { registrations.values.toList() + subscriptions.values.toList() }
         for (r in all) {
             try {

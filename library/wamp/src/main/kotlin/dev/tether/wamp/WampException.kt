@@ -76,18 +76,18 @@ public class ResponseTimeoutException(public val request: String, public val tim
 
 /**
  * The session ended (GOODBYE, ABORT, connection loss or close) while the operation was pending or before it
- * started. Reconnect with a new session, or use [WampClient], which does. [ConnectionLostException] is the case
+ * started. Reconnect with a new session, or use [WampClient], which does. [WampConnectionLostException] is the case
  * where the connection was lost.
  */
-public open class SessionClosedException(message: String, cause: Throwable? = null) : WampException(message, cause)
+public open class WampSessionClosedException(message: String, cause: Throwable? = null) : WampException(message, cause)
 
 /**
  * The connection to the router was lost (closed, reset, keepalive expired) while the operation was pending, or
  * there was no connection to run it on. [cause] is the transport's `dev.tether.core.ConnectionException` when
  * there is one. Whether a call that was in flight took effect on the callee is unknown: retry only what is safe to
- * repeat. A [WampClient] reconnects by itself; a plain [Session] is over.
+ * repeat. A [WampClient] reconnects by itself; a plain [WampSession] is over.
  */
-public class ConnectionLostException(message: String, cause: Throwable? = null) : SessionClosedException(message, cause)
+public class WampConnectionLostException(message: String, cause: Throwable? = null) : WampSessionClosedException(message, cause)
 
 /**
  * A [WampClient] gave up reconnecting: [attempts] consecutive attempts failed ([ReconnectPolicy.maxAttempts]); the

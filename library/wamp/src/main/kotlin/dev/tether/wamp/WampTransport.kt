@@ -6,8 +6,8 @@ import java.util.concurrent.CompletableFuture
 
 /**
  * A connected message pipe to a WAMP router that you bring yourself (the peer of nexus's NewClient): your own
- * WebSocket library, a connection through infrastructure [Session.connect] does not know, or a test double.
- * [Session.join] runs HELLO and authentication over it. Serialization is the transport's business: it moves
+ * WebSocket library, a connection through infrastructure [WampSession.connect] does not know, or a test double.
+ * [WampSession.join] runs HELLO and authentication over it. Serialization is the transport's business: it moves
  * [Message] objects.
  *
  * One coroutine calls [receive] at a time; [send] may be called concurrently. When the connection ends,

@@ -143,7 +143,7 @@ class WampJavaFaceTest {
         QueueTransport transport = new QueueTransport();
         transport.toClient.add(CompletableFuture.completedFuture(
             new Welcome(4242L, Map.of("authid", "alice", "authrole", "user", "authmethod", "ticket"))));
-        Session session = Session.joinAsync(WampTransport.fromAsync(transport), SessionConfig.builder("realm1").build())
+        WampSession session = WampSession.joinAsync(WampTransport.fromAsync(transport), SessionConfig.builder("realm1").build())
             .get(5, TimeUnit.SECONDS);
         Hello hello = assertInstanceOf(Hello.class, transport.sent.poll(5, TimeUnit.SECONDS));
         assertEquals("realm1", hello.getRealm());
@@ -155,7 +155,7 @@ class WampJavaFaceTest {
         assertEquals("realm1", session.getRealm());
         transport.toClient.add(CompletableFuture.completedFuture(
             new dev.tether.wamp.message.Goodbye(Map.of(), "wamp.close.system_shutdown")));
-        assertTrue(session.doneFuture().get(5, TimeUnit.SECONDS).contains("system_shutdown"));
+        assertTrue(session.closedFuture().get(5, TimeUnit.SECONDS).contains("system_shutdown"));
         transport.closed.get(5, TimeUnit.SECONDS);
     }
 

@@ -28,18 +28,18 @@ import kotlinx.coroutines.withTimeout
 import java.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Error as ErrorMessage
-import dev.tether.wamp.message.Event as EventMessage
-import dev.tether.wamp.message.Invocation as InvocationMessage
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.InvocationMessage
 
 /**
  * Typed REGISTER, SUBSCRIBE and PUBLISH options against a scripted router: what reaches the wire, the typed
  * accessors of invocations and events, and the callee-side enforcement of a forwarded call timeout.
  */
 class AdvancedOptionsSpec : FunSpec({
-    suspend fun joined(): Pair<Session, LocalPeer> = coroutineScope {
+    suspend fun joined(): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { Session.join(client, SessionConfig("realm1") { responseTimeout(2.seconds) }) }
+        val session = async { WampSession.join(client, SessionConfig("realm1") { responseTimeout(2.seconds) }) }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(42, mapOf("authid" to "u1", "authrole" to "user")))
         session.await() to router

@@ -4,7 +4,7 @@ import dev.tether.core.ConnectionClosedException
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Welcome
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.ResultMessage
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -16,7 +16,7 @@ import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
-/** Session.join over a transport the caller built (nexus's NewClient), and the per-session logger. */
+/** WampSession.join over a transport the caller built (nexus's NewClient), and the per-session logger. */
 class JoinSpec : FunSpec({
     /** A transport written against the public interface only: the test reads what the session sends. */
     class ScriptedTransport : WampTransport {
@@ -47,7 +47,7 @@ class JoinSpec : FunSpec({
         withTimeout(5.seconds) {
             val t = ScriptedTransport()
             t.toClient.send(Welcome(77, mapOf("authid" to "a", "authrole" to "r", "authmethod" to "anonymous")))
-            val s = Session.join(t, SessionConfig("realm1"))
+            val s = WampSession.join(t, SessionConfig("realm1"))
             t.toRouter.receive().shouldBeInstanceOf<Hello>().realm shouldBe "realm1"
             s.id shouldBe 77L
             s.realmDetails["authmethod"] shouldBe "anonymous"
@@ -59,7 +59,7 @@ class JoinSpec : FunSpec({
     test("join: no WELCOME within the response timeout closes the caller's transport") {
         withTimeout(5.seconds) {
             val t = ScriptedTransport()
-            shouldThrow<ResponseTimeoutException> { Session.join(t, SessionConfig("realm1") { responseTimeout(200.milliseconds) }) }
+            shouldThrow<ResponseTimeoutException> { WampSession.join(t, SessionConfig("realm1") { responseTimeout(200.milliseconds) }) }
             t.closed.isCompleted shouldBe true
         }
     }
@@ -68,10 +68,10 @@ class JoinSpec : FunSpec({
         withTimeout(5.seconds) {
             val t = ScriptedTransport()
             t.toClient.send(Welcome(5, emptyMap()))
-            val s = Session.join(t, SessionConfig("realm1"))
+            val s = WampSession.join(t, SessionConfig("realm1"))
             t.failWith = IllegalStateException("socket exploded")
             t.toClient.close()
-            s.awaitDone() shouldContain "socket exploded"
+            s.awaitClosed() shouldContain "socket exploded"
             s.isOpen shouldBe false
             t.closed.await() // the session closes the transport it owns
         }
@@ -82,10 +82,10 @@ class JoinSpec : FunSpec({
             val logger = CapturingLogger()
             val t = ScriptedTransport()
             t.toClient.send(Welcome(9, emptyMap()))
-            val s = Session.join(t, SessionConfig("realm1") { logger(logger) })
+            val s = WampSession.join(t, SessionConfig("realm1") { logger(logger) })
             t.toClient.send(ResultMessage(12345, emptyMap(), listOf("nobody asked")))
             t.toClient.send(dev.tether.wamp.message.Goodbye(emptyMap(), "wamp.close.system_shutdown"))
-            s.awaitDone()
+            s.awaitClosed()
             logger.lines.any { it.startsWith("DEBUG") && "late or unknown reply RESULT for request 12345" in it } shouldBe true
             logger.lines.any { it.startsWith("INFO") && "router said GOODBYE wamp.close.system_shutdown" in it } shouldBe true
         }

@@ -20,21 +20,21 @@ import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Invocation as InvocationMessage
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.ResultMessage
 
 /** Progressive call results (nexus's CallProgress / SendProgress) against a scripted router. */
 class ProgressSpec : FunSpec({
-    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<Session, LocalPeer> = coroutineScope {
+    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { Session.join(client, config) }
+        val session = async { WampSession.join(client, config) }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(7, mapOf("authid" to "u", "authrole" to "user")))
         session.await() to router
     }
 
     // Plays the router's side of GOODBYE, so leaving does not wait out the response timeout.
-    suspend fun bye(s: Session, router: LocalPeer) = coroutineScope {
+    suspend fun bye(s: WampSession, router: LocalPeer) = coroutineScope {
         val leaving = async { s.leave() }
         router.receive().shouldBeInstanceOf<Goodbye>()
         router.send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))

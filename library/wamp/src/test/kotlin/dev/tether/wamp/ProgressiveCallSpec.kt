@@ -37,9 +37,9 @@ import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.SubmissionPublisher
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Error as ErrorMessage
-import dev.tether.wamp.message.Invocation as InvocationMessage
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.ResultMessage
 
 /**
  * Progressive call invocations against a scripted router: the CALLs a streaming caller sends (one request id, the
@@ -52,23 +52,23 @@ class ProgressiveCallSpec : FunSpec({
     suspend fun joined(
         config: SessionConfig = SessionConfig("realm1") { responseTimeout(2.seconds) },
         welcome: Map<String, Any?> = dealer,
-    ): Pair<Session, LocalPeer> = coroutineScope {
+    ): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { Session.join(client, config) }
+        val session = async { WampSession.join(client, config) }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(9, welcome))
         session.await() to router
     }
 
     // Plays the router's side of GOODBYE; also proves nothing else was sent before it.
-    suspend fun bye(s: Session, router: LocalPeer) = coroutineScope {
+    suspend fun bye(s: WampSession, router: LocalPeer) = coroutineScope {
         val leaving = async { s.leave() }
         router.receive().shouldBeInstanceOf<Goodbye>()
         router.send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))
         leaving.await()
     }
 
-    suspend fun registered(s: Session, router: LocalPeer, id: Long, register: suspend () -> Long) = coroutineScope {
+    suspend fun registered(s: WampSession, router: LocalPeer, id: Long, register: suspend () -> Long) = coroutineScope {
         val reg = async { register() }
         router.send(Registered(router.receive().shouldBeInstanceOf<Register>().request, id))
         reg.await() shouldBe id
@@ -370,8 +370,8 @@ class ProgressiveCallSpec : FunSpec({
 
             router.send(InvocationMessage(13, 45, mapOf("progress" to true), listOf(1)))
             router.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
-            failures.receive().shouldBeInstanceOf<SessionClosedException>()
-            s.awaitDone() shouldContain "system_shutdown"
+            failures.receive().shouldBeInstanceOf<WampSessionClosedException>()
+            s.awaitClosed() shouldContain "system_shutdown"
         }
     }
 

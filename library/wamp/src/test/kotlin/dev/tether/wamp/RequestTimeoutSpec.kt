@@ -28,14 +28,14 @@ import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Error as ErrorMessage
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.ResultMessage
 
 /** ResponseTimeout on UNSUBSCRIBE and UNREGISTER, and the wait for the router's answer after CANCEL (spec: RPC). */
 class RequestTimeoutSpec : FunSpec({
-    suspend fun joined(responseTimeout: Duration, block: SessionConfig.Builder.() -> Unit = {}): Pair<Session, LocalPeer> = coroutineScope {
+    suspend fun joined(responseTimeout: Duration, block: SessionConfig.Builder.() -> Unit = {}): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { Session.join(client, SessionConfig("realm1") { responseTimeout(responseTimeout); block() }) }
+        val session = async { WampSession.join(client, SessionConfig("realm1") { responseTimeout(responseTimeout); block() }) }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(42, mapOf("authrole" to "user")))
         session.await() to router

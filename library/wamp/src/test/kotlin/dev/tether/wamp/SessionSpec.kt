@@ -42,18 +42,18 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Error as ErrorMessage
-import dev.tether.wamp.message.Event as EventMessage
-import dev.tether.wamp.message.Invocation as InvocationMessage
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.ResultMessage
 
 /** The client session against a scripted router on an in-process peer: the test plays the router, message by message. */
 class SessionSpec : FunSpec({
     val welcomeDetails = mapOf("authid" to "u1", "authrole" to "user", "authmethod" to "anonymous", "authprovider" to "static", "roles" to mapOf("dealer" to emptyMap<String, Any?>()))
 
-    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<Session, LocalPeer> = coroutineScope {
+    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { Session.join(client, config) }
+        val session = async { WampSession.join(client, config) }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(42, welcomeDetails))
         session.await() to router
@@ -64,7 +64,7 @@ class SessionSpec : FunSpec({
             JsonSerializer() to "[1,\"realm1\",{\"roles\":{\"caller\":{\"features\":{\"call_timeout\":true,\"caller_identification\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"payload_passthru_mode\":true,\"call_canceling\":true}},\"publisher\":{\"features\":{\"subscriber_blackwhite_listing\":true,\"publisher_exclusion\":true,\"publisher_identification\":true,\"payload_passthru_mode\":true}},\"subscriber\":{\"features\":{\"pattern_based_subscription\":true,\"publisher_identification\":true,\"payload_passthru_mode\":true}},\"callee\":{\"features\":{\"pattern_based_registration\":true,\"shared_registration\":true,\"call_canceling\":true,\"call_timeout\":true,\"caller_identification\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"payload_passthru_mode\":true}}}}]".toByteArray(),
             CborSerializer() to hex("8301667265616c6d31a165726f6c6573a46663616c6c6565a1686665617475726573a8781c70726f67726573736976655f63616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c6c5f726573756c7473f5757061796c6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62617365645f726567697374726174696f6ef5737368617265645f726567697374726174696f6ef56e63616c6c5f63616e63656c696e67f56c63616c6c5f74696d656f7574f57563616c6c65725f6964656e74696669636174696f6ef56663616c6c6572a1686665617475726573a66e63616c6c5f63616e63656c696e67f56c63616c6c5f74696d656f7574f57563616c6c65725f6964656e74696669636174696f6ef5781c70726f67726573736976655f63616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c6c5f726573756c7473f5757061796c6f61645f70617373746872755f6d6f6465f5697075626c6973686572a1686665617475726573a4757061796c6f61645f70617373746872755f6d6f6465f5781d737562736372696265725f626c61636b77686974655f6c697374696e67f5737075626c69736865725f6578636c7573696f6ef578187075626c69736865725f6964656e74696669636174696f6ef56a73756273637269626572a1686665617475726573a378187075626c69736865725f6964656e74696669636174696f6ef5757061796c6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62617365645f737562736372697074696f6ef5"),
         )
-        val ours = Hello("realm1", Session.helloDetails(SessionConfig("realm1")))
+        val ours = Hello("realm1", WampSession.helloDetails(SessionConfig("realm1")))
         for ((s, bytes) in captures) {
             val nexus = s.decode(bytes).shouldBeInstanceOf<Hello>()
             WampValues.deepEquals(nexus.details, ours.details) shouldBe true
@@ -75,7 +75,7 @@ class SessionSpec : FunSpec({
 
     test("HELLO with auth handlers adds authmethods, keeps authid, and cryptosign puts its key in authextra") {
         val key = dev.tether.wamp.auth.CryptosignKey.generate()
-        val details = Session.helloDetails(SessionConfig("r") { authId("alice"); authHandler("cryptosign", AuthHandler.cryptosign(key)) })
+        val details = WampSession.helloDetails(SessionConfig("r") { authId("alice"); authHandler("cryptosign", AuthHandler.cryptosign(key)) })
         details["authid"] shouldBe "alice"
         details["authmethods"] shouldBe listOf("cryptosign")
         details["authextra"] shouldBe mapOf("pubkey" to key.publicKeyHex)
@@ -97,7 +97,7 @@ class SessionSpec : FunSpec({
             val (client, router) = LocalPeer.pair()
             val config = SessionConfig("realm1") { authId("saltuser"); authHandler("wampcra", AuthHandler.wampCra("saltsecret")) }
             coroutineScope {
-                val session = async { Session.join(client, config) }
+                val session = async { WampSession.join(client, config) }
                 val hello = router.receive().shouldBeInstanceOf<Hello>()
                 hello.details["authmethods"] shouldBe listOf("wampcra")
                 val ch = "{ \"nonce\":\"WpHKew1A6gz5F1M4Zj8/7Q==\", \"authprovider\":\"static\", \"authid\":\"saltuser\", \"timestamp\":\"2026-11-22T01:04:17Z\", \"authrole\":\"user\", \"authmethod\":\"wampcra\", \"session\":7834933735956547 }"
@@ -113,7 +113,7 @@ class SessionSpec : FunSpec({
         withTimeout(5.seconds) {
             val (client, router) = LocalPeer.pair()
             coroutineScope {
-                val session = async { runCatching { Session.join(client, SessionConfig("realm1") { authHandler("ticket", AuthHandler.ticket("bad")) }) } }
+                val session = async { runCatching { WampSession.join(client, SessionConfig("realm1") { authHandler("ticket", AuthHandler.ticket("bad")) }) } }
                 router.receive()
                 router.send(Challenge("ticket", emptyMap()))
                 router.receive().shouldBeInstanceOf<Authenticate>().signature shouldBe "bad"
@@ -129,7 +129,7 @@ class SessionSpec : FunSpec({
         withTimeout(5.seconds) {
             val (client, router) = LocalPeer.pair()
             coroutineScope {
-                val session = async { runCatching { Session.join(client, SessionConfig("realm1")) } }
+                val session = async { runCatching { WampSession.join(client, SessionConfig("realm1")) } }
                 router.receive()
                 router.send(Challenge("ticket", emptyMap()))
                 router.receive().shouldBeInstanceOf<Abort>().reason shouldBe "wamp.error.authentication_failed"
@@ -137,7 +137,7 @@ class SessionSpec : FunSpec({
             }
             val (c2, r2) = LocalPeer.pair()
             coroutineScope {
-                val session = async { runCatching { Session.join(c2, SessionConfig("realm1") { responseTimeout(100.milliseconds) }) } }
+                val session = async { runCatching { WampSession.join(c2, SessionConfig("realm1") { responseTimeout(100.milliseconds) }) } }
                 r2.receive()
                 session.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
             }
@@ -341,10 +341,10 @@ class SessionSpec : FunSpec({
                 router.receive().shouldBeInstanceOf<Call>()
                 router.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
                 router.receive() shouldBe Goodbye(emptyMap(), "wamp.close.goodbye_and_out")
-                pending.await().exceptionOrNull().shouldBeInstanceOf<SessionClosedException>()
-                s.awaitDone() shouldContain "router"
+                pending.await().exceptionOrNull().shouldBeInstanceOf<WampSessionClosedException>()
+                s.awaitClosed() shouldContain "router"
                 s.isOpen shouldBe false
-                shouldThrow<SessionClosedException> { s.call("after") }
+                shouldThrow<WampSessionClosedException> { s.call("after") }
             }
         }
     }
@@ -367,7 +367,7 @@ class SessionSpec : FunSpec({
             val (s, router) = joined()
             router.send(Hello("x", emptyMap()))
             router.receive().shouldBeInstanceOf<Abort>().reason shouldBe "wamp.error.protocol_violation"
-            s.awaitDone() shouldContain "protocol"
+            s.awaitClosed() shouldContain "protocol"
         }
     }
 })

@@ -4,17 +4,17 @@ import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
-import dev.tether.wamp.message.Event
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Interrupt
-import dev.tether.wamp.message.Invocation
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Publish
 import dev.tether.wamp.message.Published
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
-import dev.tether.wamp.message.Result
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Unregister
@@ -23,7 +23,7 @@ import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
 import dev.tether.wamp.message.Yield
 import java.util.concurrent.atomic.AtomicLong
-import dev.tether.wamp.message.Error as ErrorMessage
+import dev.tether.wamp.message.ErrorMessage
 
 /**
  * The dealer and broker of one realm. All state is guarded by one lock; handlers only queue outbound messages,
@@ -202,7 +202,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 streams.remove(key)
             }
             val details = if (progress) c.details + ("progress" to true) else c.details
-            c.callee.send(Invocation(c.invocation, c.registration, details, m.args, m.kwargs))
+            c.callee.send(InvocationMessage(c.invocation, c.registration, details, m.args, m.kwargs))
             return true
         }
         if (endedStreams.containsKey(key)) {
@@ -250,7 +250,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val forward = timeout > 0 && callee.forwardTimeout && callee.session.announces("callee", "call_timeout")
         if (forward) details["timeout"] = timeout
         if (progress) details["progress"] = true
-        callee.session.send(Invocation(invocation, reg.id, details, m.args, m.kwargs))
+        callee.session.send(InvocationMessage(invocation, reg.id, details, m.args, m.kwargs))
         if (timeout > 0 && !forward) router.after(timeout) { timeOut(invocation) }
         true
     }
@@ -291,7 +291,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             calls.remove(m.request)
             stopStreaming(c) // answered before the caller's last chunk
         }
-        c.caller.send(Result(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
+        c.caller.send(ResultMessage(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
     }
 
     private fun invocationError(s: RouterSession, m: ErrorMessage) = synchronized(lock) {
@@ -363,7 +363,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 if (eligible != null && target.id !in eligible) continue
                 if (eligibleAuthId != null && target.authId !in eligibleAuthId) continue
                 if (eligibleRole != null && target.authRole !in eligibleRole) continue
-                target.send(Event(sub.id, publication, details, m.args, m.kwargs))
+                target.send(EventMessage(sub.id, publication, details, m.args, m.kwargs))
             }
         }
         if (o["acknowledge"] == true) s.send(Published(m.request, publication))
@@ -379,7 +379,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
      * No meta events (on_join, on_create, ...) and no testaments.
      */
     private fun meta(s: RouterSession, m: Call) {
-        fun result(vararg args: Any?) = s.send(Result(m.request, emptyMap(), args.toList()))
+        fun result(vararg args: Any?) = s.send(ResultMessage(m.request, emptyMap(), args.toList()))
         when (m.procedure) {
             "wamp.session.count" -> result(sessions.size.toLong())
             "wamp.session.list" -> result(sessions.keys.toList())

@@ -3,7 +3,7 @@
 package dev.tether.testkit.wamp
 
 import dev.tether.testkit.snapshot
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.rawsocket.Handshake
@@ -64,7 +64,7 @@ import kotlin.time.toKotlinDuration
  *
  * ```
  * WampRouter.start().use { router ->
- *     val session = Session.connect(router.tcpUrl, SessionConfig("realm1"))
+ *     val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
  * }
  * ```
  */
@@ -175,14 +175,14 @@ public class WampRouter private constructor(public val options: WampRouterOption
      * realm (nexus's ConnectLocal).
      */
     @JvmSynthetic
-    public suspend fun connectLocal(config: SessionConfig): Session {
+    public suspend fun connectLocal(config: SessionConfig): WampSession {
         val (client, routerEnd) = LocalPeer.pair()
         scope.launch(CoroutineName("local-session")) { serve(routerEnd) }
-        return Session.join(client, config)
+        return WampSession.join(client, config)
     }
 
     /** Java face of [connectLocal]. */
-    public fun connectLocalAsync(config: SessionConfig): CompletableFuture<Session> = scope.future { connectLocal(config) }
+    public fun connectLocalAsync(config: SessionConfig): CompletableFuture<WampSession> = scope.future { connectLocal(config) }
 
     internal fun realm(name: String): RouterRealm? = realms[name]
 

@@ -15,7 +15,7 @@ import dev.tether.wamp.MatchPolicy;
 import dev.tether.wamp.PublishOptions;
 import dev.tether.wamp.RegisterOptions;
 import dev.tether.wamp.RpcException;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.SubscribeOptions;
 import dev.tether.wamp.WampErrorException;
@@ -52,13 +52,13 @@ class AdvancedProfileJavaTest {
         return f.get(10, TimeUnit.SECONDS);
     }
 
-    private Session connect(String url) throws Exception {
-        return await(Session.connectAsync(url, SessionConfig.builder("realm1").build()));
+    private WampSession connect(String url) throws Exception {
+        return await(WampSession.connectAsync(url, SessionConfig.builder("realm1").build()));
     }
 
     @Test
     void sharedPatternRegistrationWithDisclosureAndAForwardedTimeout() throws Exception {
-        try (Session a = connect(router.getTcpUrl()); Session b = connect(router.getWsUrl()); Session caller = connect(router.getTcpUrl())) {
+        try (WampSession a = connect(router.getTcpUrl()); WampSession b = connect(router.getWsUrl()); WampSession caller = connect(router.getTcpUrl())) {
             BlockingQueue<Invocation> invocations = new LinkedBlockingQueue<>();
             RegisterOptions shared = RegisterOptions.builder()
                 .match(MatchPolicy.PREFIX)
@@ -66,7 +66,7 @@ class AdvancedProfileJavaTest {
                 .discloseCaller(true)
                 .build();
             assertEquals(Map.of("match", "prefix", "invoke", "roundrobin", "disclose_caller", true), shared.toMap());
-            for (Session callee : List.of(a, b)) {
+            for (WampSession callee : List.of(a, b)) {
                 long id = callee.getId();
                 await(callee.registerAsync("com.pool.", inv -> {
                     invocations.add(inv);
@@ -109,8 +109,8 @@ class AdvancedProfileJavaTest {
 
     @Test
     void patternSubscriptionsAndFilteredDisclosedPublications() throws Exception {
-        try (Session subscriber = connect(router.getTcpUrl()); Session other = connect(router.getWsUrl());
-             Session publisher = connect(router.getWsUrl())) {
+        try (WampSession subscriber = connect(router.getTcpUrl()); WampSession other = connect(router.getWsUrl());
+             WampSession publisher = connect(router.getWsUrl())) {
             BlockingQueue<Event> events = new LinkedBlockingQueue<>();
             BlockingQueue<Event> otherEvents = new LinkedBlockingQueue<>();
             SubscribeOptions wildcard = SubscribeOptions.builder().match(MatchPolicy.WILDCARD).build();

@@ -9,7 +9,7 @@ import dev.tether.wamp.CallOptions;
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.RpcException;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.WampValues;
 import java.util.ArrayList;
@@ -45,13 +45,13 @@ class ProgressiveCallJavaTest {
         return f.get(10, TimeUnit.SECONDS);
     }
 
-    private Session connect(String url) throws Exception {
-        return await(Session.connectAsync(url, SessionConfig.builder("realm1").build()));
+    private WampSession connect(String url) throws Exception {
+        return await(WampSession.connectAsync(url, SessionConfig.builder("realm1").build()));
     }
 
     @Test
     void aPublisherStreamsAHundredChunksToAStreamingHandler() throws Exception {
-        try (Session callee = connect(router.getTcpUrl()); Session caller = connect(router.getWsUrl())) {
+        try (WampSession callee = connect(router.getTcpUrl()); WampSession caller = connect(router.getWsUrl())) {
             List<Long> seen = new CopyOnWriteArrayList<>();
             await(callee.registerStreamingAsync("com.sum", (inv, chunks) -> {
                 AtomicLong sum = new AtomicLong();
@@ -84,7 +84,7 @@ class ProgressiveCallJavaTest {
 
     @Test
     void cancellingTheFutureMidStreamInterruptsTheCallee() throws Exception {
-        try (Session callee = connect(router.getTcpUrl()); Session caller = connect(router.getWsUrl())) {
+        try (WampSession callee = connect(router.getTcpUrl()); WampSession caller = connect(router.getWsUrl())) {
             CompletableFuture<Void> firstChunk = new CompletableFuture<>();
             CompletableFuture<Throwable> readingEnded = new CompletableFuture<>();
             await(callee.registerStreamingAsync("com.upload", (inv, chunks) -> {
@@ -107,7 +107,7 @@ class ProgressiveCallJavaTest {
 
     @Test
     void aPlainHandlerAnswersFromTheFirstChunkAndAFailingPublisherCancelsTheCall() throws Exception {
-        try (Session callee = connect(router.getTcpUrl()); Session caller = connect(router.getWsUrl())) {
+        try (WampSession callee = connect(router.getTcpUrl()); WampSession caller = connect(router.getWsUrl())) {
             await(callee.registerAsync("com.plain", inv ->
                 CompletableFuture.completedFuture(InvokeResult.of(inv.getArgs().get(0), inv.isProgressive()))));
             CompletableFuture<CallResult> plain;

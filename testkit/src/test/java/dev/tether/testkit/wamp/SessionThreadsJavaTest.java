@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.InvokeResult;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import java.util.List;
 import java.util.Map;
@@ -25,9 +25,9 @@ class SessionThreadsJavaTest {
     void repliesCompleteOnTheIoThreadAndHandlersRunOnTheConfiguredExecutor() throws Exception {
         ExecutorService handlers = Executors.newSingleThreadExecutor(r -> new Thread(r, "my-handlers"));
         try (WampRouter router = WampRouter.start(WampRouterOptions.builder().build());
-             Session callee = Session.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").handlerExecutor(handlers).build())
+             WampSession callee = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").handlerExecutor(handlers).build())
                      .get(10, TimeUnit.SECONDS);
-             Session caller = Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build()).get(10, TimeUnit.SECONDS)) {
+             WampSession caller = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build()).get(10, TimeUnit.SECONDS)) {
             // The handler answers once the test has attached its stage, so the reply cannot complete the future first.
             CompletableFuture<Void> attached = new CompletableFuture<>();
             callee.registerAsync("com.threads", inv -> {

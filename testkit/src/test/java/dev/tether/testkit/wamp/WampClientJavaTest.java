@@ -11,7 +11,7 @@ import dev.tether.core.ConnectionEvent;
 import dev.tether.core.ConnectionState;
 import dev.tether.core.backoff.ExponentialBackoff;
 import dev.tether.wamp.CallOptions;
-import dev.tether.wamp.ConnectionLostException;
+import dev.tether.wamp.WampConnectionLostException;
 import dev.tether.wamp.Event;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.PublishOptions;
@@ -77,7 +77,7 @@ class WampClientJavaTest {
 
                 ConnectionEvent lost = seen.poll(15, TimeUnit.SECONDS);
                 ConnectionEvent.Disconnected disconnected = assertInstanceOf(ConnectionEvent.Disconnected.class, lost);
-                assertInstanceOf(ConnectionLostException.class, disconnected.getCause());
+                assertInstanceOf(WampConnectionLostException.class, disconnected.getCause());
                 assertEquals(new ConnectionEvent.Connecting(1), seen.poll(15, TimeUnit.SECONDS));
                 assertInstanceOf(ConnectionEvent.Connected.class, seen.poll(15, TimeUnit.SECONDS));
                 assertEquals(List.of(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED),

@@ -13,7 +13,7 @@ import dev.tether.wamp.CancelMode;
 import dev.tether.wamp.Event;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.RpcException;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.auth.AuthHandler;
 import dev.tether.wamp.serializer.Serialization;
@@ -49,8 +49,8 @@ class WampRouterJavaTest {
     @Test
     void registerCallPublishSubscribeWithFutures() throws Exception {
         SessionConfig config = SessionConfig.builder("realm1").serialization(Serialization.MSGPACK).build();
-        try (Session callee = await(Session.connectAsync(router.getTcpUrl(), config));
-             Session caller = await(Session.connectAsync(router.getWsUrl(), config))) {
+        try (WampSession callee = await(WampSession.connectAsync(router.getTcpUrl(), config));
+             WampSession caller = await(WampSession.connectAsync(router.getWsUrl(), config))) {
             long regId = await(callee.registerAsync("com.add", inv -> {
                 long a = (Long) inv.getArgs().get(0);
                 long b = (Long) inv.getArgs().get(1);
@@ -82,15 +82,15 @@ class WampRouterJavaTest {
             await(callee.unsubscribeAsync("com.topic"));
             await(callee.unregisterAsync("com.add"));
             await(caller.leaveAsync());
-            assertTrue(await(caller.doneFuture()).contains("closed"));
+            assertTrue(await(caller.closedFuture()).contains("closed"));
         }
     }
 
     @Test
     void typedCallOptionsFromJava() throws Exception {
         SessionConfig config = SessionConfig.builder("realm1").cancelMode(CancelMode.KILL).build();
-        try (Session callee = await(Session.connectAsync(router.getTcpUrl(), config));
-             Session caller = await(Session.connectAsync(router.getWsUrl(), config))) {
+        try (WampSession callee = await(WampSession.connectAsync(router.getTcpUrl(), config));
+             WampSession caller = await(WampSession.connectAsync(router.getWsUrl(), config))) {
             CompletableFuture<Map<String, Object>> seen = new CompletableFuture<>();
             CompletableFuture<InvokeResult> never = new CompletableFuture<>();
             await(callee.registerAsync("com.hang", inv -> {
@@ -116,12 +116,12 @@ class WampRouterJavaTest {
     void ticketAuthAndAbortAsTypedException() throws Exception {
         SessionConfig good = SessionConfig.builder("realm1").authId("joe")
             .authHandler("ticket", AuthHandler.ticket("s3cret")).responseTimeout(Duration.ofSeconds(5)).build();
-        try (Session s = await(Session.connectAsync(router.getTcpUrl(), good))) {
+        try (WampSession s = await(WampSession.connectAsync(router.getTcpUrl(), good))) {
             assertEquals("joe", s.getAuthId());
             assertEquals("user", s.getAuthRole());
         }
         SessionConfig bad = good.toBuilder().authHandler("ticket", AuthHandler.ticket("wrong")).build();
-        ExecutionException e = assertThrows(ExecutionException.class, () -> await(Session.connectAsync(router.getTcpUrl(), bad)));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> await(WampSession.connectAsync(router.getTcpUrl(), bad)));
         AbortException abort = assertInstanceOf(AbortException.class, e.getCause());
         assertEquals("wamp.error.authentication_failed", abort.getReason());
     }
@@ -129,8 +129,8 @@ class WampRouterJavaTest {
     @Test
     void progressiveResultsWithAListenerAndSendProgressAsync() throws Exception {
         SessionConfig config = SessionConfig.builder("realm1").build();
-        try (Session callee = await(Session.connectAsync(router.getWsUrl(), config));
-             Session caller = await(Session.connectAsync(router.getTcpUrl(), config))) {
+        try (WampSession callee = await(WampSession.connectAsync(router.getWsUrl(), config));
+             WampSession caller = await(WampSession.connectAsync(router.getTcpUrl(), config))) {
             await(callee.registerAsync("com.count", inv -> {
                 long n = (Long) inv.getArgs().get(0);
                 CompletableFuture<Void> sent = CompletableFuture.completedFuture(null);
@@ -156,11 +156,11 @@ class WampRouterJavaTest {
         try (WampRouter tls = WampRouter.start(WampRouterOptions.builder().tls().build())) {
             SessionConfig trusting = SessionConfig.builder("realm1").trustManager(WampRouterTls.getTrustManager()).build();
             for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
-                try (Session s = await(Session.connectAsync(url, trusting))) {
+                try (WampSession s = await(WampSession.connectAsync(url, trusting))) {
                     assertTrue(s.isOpen());
                 }
                 ExecutionException refused = assertThrows(ExecutionException.class,
-                    () -> await(Session.connectAsync(url, SessionConfig.builder("realm1").build())));
+                    () -> await(WampSession.connectAsync(url, SessionConfig.builder("realm1").build())));
                 assertInstanceOf(dev.tether.core.DialFailedException.class, refused.getCause());
             }
         }
@@ -168,7 +168,7 @@ class WampRouterJavaTest {
 
     @Test
     void connectLocalNeedsNoSocket() throws Exception {
-        try (Session s = await(router.connectLocalAsync(SessionConfig.builder("realm1").build()))) {
+        try (WampSession s = await(router.connectLocalAsync(SessionConfig.builder("realm1").build()))) {
             CallResult count = await(s.callAsync("wamp.session.count"));
             assertEquals(List.of(1L), count.getArgs());
         }
@@ -177,7 +177,7 @@ class WampRouterJavaTest {
     @Test
     void sessionIdAndRealmDetailsFromJava() throws Exception {
         SessionConfig config = SessionConfig.builder("realm1").authId("joe").authHandler("ticket", AuthHandler.ticket("s3cret")).build();
-        try (Session s = await(Session.connectAsync(router.getWsUrl(), config))) {
+        try (WampSession s = await(WampSession.connectAsync(router.getWsUrl(), config))) {
             long id = s.getId();
             assertTrue(id > 0 && id <= 9007199254740992L);
             assertTrue(router.sessionIds("realm1").contains(id));
@@ -204,7 +204,7 @@ class WampRouterJavaTest {
                 .socketDialer(dialer)
                 .build();
             for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
-                try (Session s = await(Session.connectAsync(url, config))) {
+                try (WampSession s = await(WampSession.connectAsync(url, config))) {
                     assertEquals(List.of(1L), await(s.callAsync("wamp.session.count")).getArgs());
                 }
             }
@@ -234,9 +234,9 @@ class WampRouterJavaTest {
     @Test
     void theSessionLogsToItsOwnLogger() throws Exception {
         CapturingLogger logger = new CapturingLogger();
-        Session s = await(Session.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").logger(logger).build()));
+        WampSession s = await(WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").logger(logger).build()));
         router.close(); // GOODBYE system_shutdown to every session
-        assertTrue(await(s.doneFuture()).contains("system_shutdown"));
+        assertTrue(await(s.closedFuture()).contains("system_shutdown"));
         assertTrue(logger.lines.stream().anyMatch(l -> l.startsWith("INFO") && l.contains("router said GOODBYE wamp.close.system_shutdown")),
             logger.lines.toString());
         s.close();

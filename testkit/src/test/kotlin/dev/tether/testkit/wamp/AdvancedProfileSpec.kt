@@ -9,7 +9,7 @@ import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampErrorException
@@ -43,8 +43,8 @@ class AdvancedProfileSpec : FunSpec({
     fun user(authId: String, ticket: String) = config { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
 
     /** Runs [block] with [n] anonymous sessions on alternating transports, all closed afterwards. */
-    suspend fun <T> sessions(router: WampRouter, n: Int, block: suspend (List<Session>) -> T): T {
-        val list = List(n) { Session.connect(if (it % 2 == 0) router.tcpUrl else router.wsUrl, config()) }
+    suspend fun <T> sessions(router: WampRouter, n: Int, block: suspend (List<WampSession>) -> T): T {
+        val list = List(n) { WampSession.connect(if (it % 2 == 0) router.tcpUrl else router.wsUrl, config()) }
         try {
             return block(list)
         } finally {
@@ -53,11 +53,11 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     /** Registers each session as a callee of [procedure] that answers with its own session id. */
-    suspend fun registerAll(callees: List<Session>, procedure: String, options: RegisterOptions) {
+    suspend fun registerAll(callees: List<WampSession>, procedure: String, options: RegisterOptions) {
         for (c in callees) c.register(procedure, options) { InvokeResult.of(c.id) }
     }
 
-    suspend fun Session.whoAnswers(procedure: String): Long = call(procedure).args[0] as Long
+    suspend fun WampSession.whoAnswers(procedure: String): Long = call(procedure).args[0] as Long
 
     test("roundrobin: the callees in turn, in registration order, and a callee that leaves drops out of the turn") {
         WampRouter.start(routerOptions).use { router ->
@@ -221,8 +221,8 @@ class AdvancedProfileSpec : FunSpec({
     test("disclose_caller on REGISTER discloses every caller; without it only a caller's disclose_me does") {
         WampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
-                    Session.connect(router.wsUrl, user("alice", "a")).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
+                    WampSession.connect(router.wsUrl, user("alice", "a")).use { caller ->
                         val invoked = Channel<Invocation>(Channel.UNLIMITED)
                         callee.register("com.disclosed", RegisterOptions { discloseCaller() }) { invoked.send(it); InvokeResult() }
                         callee.register("com.private") { invoked.send(it); InvokeResult() }
@@ -249,10 +249,10 @@ class AdvancedProfileSpec : FunSpec({
     test("eligible and exclude filter subscribers by session id, authid and authrole; exclude_me; publisher disclosure") {
         WampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
-                val publisher = Session.connect(router.tcpUrl, config { authId("pat") })
-                val alice = Session.connect(router.wsUrl, user("alice", "a"))          // role user
-                val bob = Session.connect(router.tcpUrl, user("bob", "b"))             // role admin
-                val carol = Session.connect(router.wsUrl, config { authId("carol") })  // role anonymous
+                val publisher = WampSession.connect(router.tcpUrl, config { authId("pat") })
+                val alice = WampSession.connect(router.wsUrl, user("alice", "a"))          // role user
+                val bob = WampSession.connect(router.tcpUrl, user("bob", "b"))             // role admin
+                val carol = WampSession.connect(router.wsUrl, config { authId("carol") })  // role anonymous
                 val names = mapOf(publisher to "pat", alice to "alice", bob to "bob", carol to "carol")
                 val inboxes = names.keys.associateWith { Channel<Event>(Channel.UNLIMITED) }
                 for ((s, inbox) in inboxes) s.subscribe("com.news") { inbox.send(it) }

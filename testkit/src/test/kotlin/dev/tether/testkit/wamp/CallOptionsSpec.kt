@@ -4,7 +4,7 @@ import dev.tether.wamp.CallOptions
 import dev.tether.wamp.CancelMode
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -35,7 +35,7 @@ class CallOptionsSpec : FunSpec({
         val release = CompletableDeferred<Unit>()
         var details: Map<String, Any?> = emptyMap()
 
-        suspend fun register(s: Session, procedure: String) {
+        suspend fun register(s: WampSession, procedure: String) {
             s.register(procedure) { inv ->
                 details = inv.details
                 started.complete(Unit)
@@ -55,11 +55,11 @@ class CallOptionsSpec : FunSpec({
     fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") { responseTimeout(5.seconds); block() }
 
     /** A router, a callee session with `com.slow` registered (over tcp), and a caller (over ws) configured by [caller]. */
-    suspend fun withCallee(caller: SessionConfig = config(), block: suspend CoroutineScope.(Callee, Session) -> Unit) {
+    suspend fun withCallee(caller: SessionConfig = config(), block: suspend CoroutineScope.(Callee, WampSession) -> Unit) {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { calleeSession ->
-                    Session.connect(router.wsUrl, caller).use { callerSession ->
+                WampSession.connect(router.tcpUrl, config()).use { calleeSession ->
+                    WampSession.connect(router.wsUrl, caller).use { callerSession ->
                         val callee = Callee().also { it.register(calleeSession, "com.slow") }
                         coroutineScope { block(callee, callerSession) }
                     }

@@ -9,8 +9,8 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.Roles
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
-import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.Call
@@ -42,7 +42,7 @@ import kotlinx.coroutines.withTimeout
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Invocation as InvocationMessage
+import dev.tether.wamp.message.InvocationMessage
 
 /**
  * Progressive call invocations through the testkit router: a caller streams a call's arguments in chunks and the
@@ -58,7 +58,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     /** Registers a streaming handler that records every chunk's first argument and answers their sum. */
-    suspend fun Session.registerSum(procedure: String, seen: MutableList<Long> = CopyOnWriteArrayList()) =
+    suspend fun WampSession.registerSum(procedure: String, seen: MutableList<Long> = CopyOnWriteArrayList()) =
         registerStreaming(procedure) { _, chunks ->
             var sum = 0L
             chunks.collect { chunk -> WampValues.asLong(chunk.args[0])!!.also { seen.add(it); sum += it } }
@@ -69,8 +69,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
         WampRouter.start().use { router ->
             withTimeout(30.seconds) {
                 for ((calleeUrl, callerUrl) in listOf(router.tcpUrl to router.wsUrl, router.wsUrl to router.tcpUrl)) {
-                    Session.connect(calleeUrl, config()).use { callee ->
-                        Session.connect(callerUrl, config()).use { caller ->
+                    WampSession.connect(calleeUrl, config()).use { callee ->
+                        WampSession.connect(callerUrl, config()).use { caller ->
                             val seen = CopyOnWriteArrayList<Long>()
                             callee.registerSum("com.sum", seen)
                             val result = caller.callStreaming("com.sum", (1..100).asFlow().map { CallChunk.of(it) })
@@ -86,8 +86,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("progressive results both ways: the callee answers each chunk while the caller still streams") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
+                    WampSession.connect(router.wsUrl, config()).use { caller ->
                         callee.registerStreaming("com.running") { inv, chunks ->
                             var sum = 0L
                             chunks.collect { sum += WampValues.asLong(it.args[0])!!; inv.sendProgress(listOf(sum)) }
@@ -122,7 +122,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                 callee.receive().shouldBeInstanceOf<Welcome>()
                 callee.send(Register(1, mapOf("forward_timeout" to true, "disclose_caller" to true), "com.raw"))
                 val registration = callee.receive().shouldBeInstanceOf<Registered>().registration
-                Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.wsUrl, config()).use { caller ->
                     coroutineScope {
                         val result = async { caller.callStreaming("com.raw", flowOf(CallChunk.of("a"), CallChunk.of("b"), CallChunk.of("c")), CallOptions { timeout(30.seconds) }) }
                         val disclosed = mapOf("caller" to caller.id, "caller_authid" to caller.authId, "caller_authrole" to caller.authRole)
@@ -142,8 +142,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("cancelling the caller mid-stream interrupts the callee's handler") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
+                    WampSession.connect(router.wsUrl, config()).use { caller ->
                         val firstChunk = CompletableDeferred<Unit>()
                         val interrupted = CompletableDeferred<Throwable>()
                         callee.registerStreaming("com.upload") { _, chunks ->
@@ -169,8 +169,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("a handler that does not stream answers from the first chunk; the rest of the stream is dropped") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
+                    WampSession.connect(router.wsUrl, config()).use { caller ->
                         val runs = CopyOnWriteArrayList<List<Any?>>()
                         callee.register("com.plain") { inv -> runs.add(inv.args); InvokeResult.of("first was ${inv.args[0]}", inv.isProgressive) }
                         val chunks = (1..20).asFlow().map { CallChunk.of(it) }
@@ -186,9 +186,9 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("shared registration: every chunk goes to the callee the first went to") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { a ->
-                    Session.connect(router.wsUrl, config()).use { b ->
-                        Session.connect(router.tcpUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { a ->
+                    WampSession.connect(router.wsUrl, config()).use { b ->
+                        WampSession.connect(router.tcpUrl, config()).use { caller ->
                             val seenA = CopyOnWriteArrayList<Long>()
                             val seenB = CopyOnWriteArrayList<Long>()
                             for ((callee, seen) in listOf(a to seenA, b to seenB)) {
@@ -212,8 +212,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("a router-side timeout ends a stalled stream: wamp.error.timeout for the caller, INTERRUPT for the callee") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
+                    WampSession.connect(router.wsUrl, config()).use { caller ->
                         val interrupted = CompletableDeferred<Unit>()
                         callee.registerStreaming("com.stall") { _, chunks ->
                             try {
@@ -237,7 +237,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("a caller that leaves mid-stream gets its callee interrupted; a callee that leaves ends the caller's call") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
                     val firstChunk = CompletableDeferred<Unit>()
                     val interrupted = CompletableDeferred<Unit>()
                     callee.registerStreaming("com.upload") { _, chunks ->
@@ -249,7 +249,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                         }
                         InvokeResult()
                     }
-                    val caller = Session.connect(router.wsUrl, config())
+                    val caller = WampSession.connect(router.wsUrl, config())
                     val call = launch { runCatching { caller.callStreaming("com.upload", flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }) } }
                     firstChunk.await()
                     callee.call("wamp.session.kill", listOf(caller.id)) // the caller's session ends, with no CANCEL
@@ -257,8 +257,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                     call.join()
                     caller.isOpen shouldBe false
                 }
-                Session.connect(router.tcpUrl, config()).use { caller ->
-                    val callee = Session.connect(router.wsUrl, config())
+                WampSession.connect(router.tcpUrl, config()).use { caller ->
+                    val callee = WampSession.connect(router.wsUrl, config())
                     val firstChunk = CompletableDeferred<Unit>()
                     callee.registerStreaming("com.upload2") { _, chunks -> chunks.collect { firstChunk.complete(Unit) }; InvokeResult() }
                     coroutineScope {
@@ -277,8 +277,8 @@ class ProgressiveCallInvocationsSpec : FunSpec({
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val old = config { helloDetail("roles", rolesWithout("callee", "progressive_call_invocations")) }
-                Session.connect(router.tcpUrl, old).use { callee ->
-                    Session.connect(router.wsUrl, config()).use { caller ->
+                WampSession.connect(router.tcpUrl, old).use { callee ->
+                    WampSession.connect(router.wsUrl, config()).use { caller ->
                         callee.register("com.old") { inv -> InvokeResult.of(inv.args) }
                         val chunks = (1..5).asFlow().map { CallChunk.of(it) }
                         shouldThrow<RpcException> { caller.callStreaming("com.old", chunks) }.error shouldBe "wamp.error.feature_not_supported"
@@ -293,12 +293,12 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     test("a progressive CALL from a caller that did not announce the feature ABORTs its session (protocol_violation)") {
         WampRouter.start().use { router ->
             withTimeout(20.seconds) {
-                Session.connect(router.tcpUrl, config()).use { callee ->
+                WampSession.connect(router.tcpUrl, config()).use { callee ->
                     callee.registerSum("com.sum")
-                    val old = Session.connect(router.wsUrl, config { helloDetail("roles", rolesWithout("caller", "progressive_call_invocations")) })
+                    val old = WampSession.connect(router.wsUrl, config { helloDetail("roles", rolesWithout("caller", "progressive_call_invocations")) })
                     old.callStreaming("com.sum", flowOf(CallChunk.of(5))).args shouldBe listOf(5L) // one chunk: a plain call
-                    shouldThrow<SessionClosedException> { old.callStreaming("com.sum", flowOf(CallChunk.of(1), CallChunk.of(2))) }
-                    old.awaitDone() shouldContain "wamp.error.protocol_violation"
+                    shouldThrow<WampSessionClosedException> { old.callStreaming("com.sum", flowOf(CallChunk.of(1), CallChunk.of(2))) }
+                    old.awaitClosed() shouldContain "wamp.error.protocol_violation"
 
                     // The same with a raw HELLO that announces no roles at all.
                     val raw = RawSocketConnector.connect(

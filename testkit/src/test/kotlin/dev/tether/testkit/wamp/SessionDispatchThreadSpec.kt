@@ -1,7 +1,7 @@
 package dev.tether.testkit.wamp
 
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.engine.spec.tempdir
@@ -49,12 +49,12 @@ class SessionDispatchThreadSpec : FunSpec({
             for (transport in listOf("wss", "tcps", "ws", "tcp", "unix")) {
                 val logger = ThreadLogger()
                 val config = SessionConfig("realm1") { sslContext(WampRouterTls.clientSslContext()); logger(logger) }
-                val s = Session.connect(router.url(transport), config)
+                val s = WampSession.connect(router.url(transport), config)
                 val handlerThread = CompletableDeferred<String>()
                 val subscriberThread = CompletableDeferred<String>()
                 s.register("com.thread.$transport") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("ok") }
                 s.subscribe("com.thread.$transport") { subscriberThread.complete(Thread.currentThread().name) }
-                Session.connect(router.wsUrl, SessionConfig("realm1")).use { other ->
+                WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { other ->
                     other.call("com.thread.$transport").args shouldBe listOf("ok")
                     other.publish("com.thread.$transport", listOf(1), options = mapOf("acknowledge" to true))
                     handlerThread.await() shouldNotStartWith "tether-io"
@@ -62,7 +62,7 @@ class SessionDispatchThreadSpec : FunSpec({
                     // The router's GOODBYE is handled (and logged) where the session dispatches.
                     other.call("wamp.session.kill", listOf(s.id))
                 }
-                s.awaitDone() shouldContain "wamp.close.killed"
+                s.awaitClosed() shouldContain "wamp.close.killed"
                 logger.lines.first { "router said GOODBYE" in it }.substringBefore(" | ") shouldStartWith "tether-io"
             }
         }

@@ -2,7 +2,7 @@ package dev.tether.testkit.wamp
 
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialFailedException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.serializer.Serialization
@@ -29,7 +29,7 @@ class SessionTransportOptionsSpec : FunSpec({
             for (url in listOf(router.wssUrl!!, router.tcpsUrl!!, router.wssUrl!!.replace("wss://", "https://"))) {
                 for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
                     val config = SessionConfig("realm1") { sslContext(WampRouterTls.clientSslContext()); serialization(ser) }
-                    Session.connect(url, config).use { s ->
+                    WampSession.connect(url, config).use { s ->
                         s.call("wamp.session.count").args shouldBe listOf(1L)
                     }
                 }
@@ -43,7 +43,7 @@ class SessionTransportOptionsSpec : FunSpec({
             // (The default TLS stack may notice only at the dial timeout: keep it short.)
             for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
                 shouldThrow<ConnectionException> {
-                    Session.connect(url, SessionConfig("realm1") { trustManager(WampRouterTls.trustManager); dialTimeout(2.seconds) })
+                    WampSession.connect(url, SessionConfig("realm1") { trustManager(WampRouterTls.trustManager); dialTimeout(2.seconds) })
                 }
             }
         }
@@ -56,10 +56,10 @@ class SessionTransportOptionsSpec : FunSpec({
                 dialled += "$host:$port"
                 Socket().apply { connect(InetSocketAddress(host, port), timeout.toMillis().toInt()) }
             }
-            Session.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer(dialer) }).use { s ->
+            WampSession.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer(dialer) }).use { s ->
                 s.call("wamp.session.count").args shouldBe listOf(1L)
             }
-            Session.connect(router.tcpsUrl!!, SessionConfig("realm1") { socketDialer(dialer); sslContext(WampRouterTls.clientSslContext()) }).use { s ->
+            WampSession.connect(router.tcpsUrl!!, SessionConfig("realm1") { socketDialer(dialer); sslContext(WampRouterTls.clientSslContext()) }).use { s ->
                 s.call("wamp.session.count").args shouldBe listOf(1L)
             }
             dialled shouldBe listOf("127.0.0.1:${router.rawSocketPort}", "127.0.0.1:${router.url("tcps").substringAfterLast(':')}")
@@ -69,7 +69,7 @@ class SessionTransportOptionsSpec : FunSpec({
     test("socketDialer: a failing dial is a DialFailedException carrying the dialer's exception") {
         withTimeout(10.seconds) {
             val e = shouldThrow<DialFailedException> {
-                Session.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer { _, _, _ -> throw java.io.IOException("proxy refused") } })
+                WampSession.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer { _, _, _ -> throw java.io.IOException("proxy refused") } })
             }
             e.cause!!.message shouldBe "proxy refused"
         }
@@ -93,8 +93,8 @@ class SessionTransportOptionsSpec : FunSpec({
             router.use { fixed ->
                 fixed.wsUrl shouldBe "ws://127.0.0.1:$wsPort/"
                 fixed.tcpUrl shouldBe "tcp://127.0.0.1:$rawPort"
-                Session.connect(fixed.wsUrl, SessionConfig("realm1")).use { it.isOpen shouldBe true }
-                Session.connect(fixed.tcpUrl, SessionConfig("realm1")).use { it.isOpen shouldBe true }
+                WampSession.connect(fixed.wsUrl, SessionConfig("realm1")).use { it.isOpen shouldBe true }
+                WampSession.connect(fixed.tcpUrl, SessionConfig("realm1")).use { it.isOpen shouldBe true }
             }
         }
     }

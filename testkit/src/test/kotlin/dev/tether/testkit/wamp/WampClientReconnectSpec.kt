@@ -5,15 +5,15 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.wamp.AbortException
-import dev.tether.wamp.ConnectionLostException
+import dev.tether.wamp.WampConnectionLostException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.ReconnectExhaustedException
 import dev.tether.wamp.ReconnectPolicy
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.Session
-import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampClient
@@ -96,7 +96,7 @@ class WampClientReconnectSpec : FunSpec({
                     val callerEvents = record(caller)
                     router.faults.dropSessions()
                     // Disconnected, then a new attempt that joins and restores before it reports Connected.
-                    recorded.receive().shouldBeInstanceOf<ConnectionEvent.Disconnected>().cause.shouldBeInstanceOf<ConnectionLostException>()
+                    recorded.receive().shouldBeInstanceOf<ConnectionEvent.Disconnected>().cause.shouldBeInstanceOf<WampConnectionLostException>()
                     recorded.receive() shouldBe ConnectionEvent.Connecting(1)
                     recorded.receive().shouldBeInstanceOf<ConnectionEvent.Connected>()
                     val after = callee.session.shouldNotBeNull()
@@ -118,13 +118,13 @@ class WampClientReconnectSpec : FunSpec({
         }
     }
 
-    test("a call in flight when the connection drops fails with ConnectionLostException, for a client and a plain session") {
+    test("a call in flight when the connection drops fails with WampConnectionLostException, for a client and a plain session") {
         withTimeout(30.seconds) {
             val started = Channel<Unit>(Channel.UNLIMITED)
             val never = CompletableDeferred<Unit>()
             val callee = WampClient.connect(router.wsUrl, config())
             val client = WampClient.connect(router.tcpUrl, config())
-            val plain = Session.connect(router.wsUrl, config())
+            val plain = WampSession.connect(router.wsUrl, config())
             try {
                 callee.register("com.example.stall") { started.send(Unit); never.await(); InvokeResult() }
                 val viaClient = async { runCatching { client.call("com.example.stall") } }
@@ -134,10 +134,10 @@ class WampClientReconnectSpec : FunSpec({
                 // Only the callers: a callee that left first would have the router answer wamp.error.canceled.
                 router.faults.dropSession(client.session.shouldNotBeNull().id) shouldBe true
                 router.faults.dropSession(plain.id) shouldBe true
-                viaClient.await().exceptionOrNull().shouldBeInstanceOf<ConnectionLostException>()
-                viaSession.await().exceptionOrNull().shouldBeInstanceOf<ConnectionLostException>()
+                viaClient.await().exceptionOrNull().shouldBeInstanceOf<WampConnectionLostException>()
+                viaSession.await().exceptionOrNull().shouldBeInstanceOf<WampConnectionLostException>()
                 // The plain session is over; the client is not.
-                shouldThrow<ConnectionLostException> { plain.call("wamp.session.count") }
+                shouldThrow<WampConnectionLostException> { plain.call("wamp.session.count") }
                 client.awaitSession().isOpen shouldBe true
             } finally {
                 never.complete(Unit)
@@ -204,7 +204,7 @@ class WampClientReconnectSpec : FunSpec({
         }
     }
 
-    test("close stops reconnecting, also while backing off; operations then fail with SessionClosedException") {
+    test("close stops reconnecting, also while backing off; operations then fail with WampSessionClosedException") {
         withTimeout(30.seconds) {
             val scheduler = TestCoroutineScheduler()
             router.faults.refuseJoins(5)
@@ -219,7 +219,7 @@ class WampClientReconnectSpec : FunSpec({
             scheduler.advance(60_000)
             router.faults.pendingRefusals shouldBe 4
             router.faults.refuseJoins(0)
-            shouldThrow<SessionClosedException> { client.call("wamp.session.count") }
+            shouldThrow<WampSessionClosedException> { client.call("wamp.session.count") }
 
             // A joined client leaves the realm on close and does not come back.
             val joined = WampClient.connect(router.wsUrl, config())
@@ -262,8 +262,8 @@ class WampClientReconnectSpec : FunSpec({
 
     test("a slow subscriber: events past SessionConfig.eventBuffer are dropped, counted per topic, and the rest arrive in order") {
         withTimeout(30.seconds) {
-            val subscriber = Session.connect(router.wsUrl, SessionConfig("realm1") { eventBuffer(4) })
-            val publisher = Session.connect(router.tcpUrl, config())
+            val subscriber = WampSession.connect(router.wsUrl, SessionConfig("realm1") { eventBuffer(4) })
+            val publisher = WampSession.connect(router.tcpUrl, config())
             val release = CompletableDeferred<Unit>()
             val entered = CompletableDeferred<Unit>()
             val seen = Channel<Long>(Channel.UNLIMITED)

@@ -5,7 +5,7 @@ package dev.tether.testkit.wamp
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.ResponseTimeoutException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.auth.AuthHandler
@@ -29,7 +29,7 @@ import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
-import dev.tether.wamp.message.Invocation as InvocationMessage
+import dev.tether.wamp.message.InvocationMessage
 import kotlinx.coroutines.withTimeout
 import java.nio.file.Files
 import kotlin.time.Duration.Companion.milliseconds
@@ -60,7 +60,7 @@ class WampRouterSpec : FunSpec({
                     config { authId("cs"); authHandler("cryptosign", AuthHandler.cryptosign(key)) } to "cryptosign",
                 )
                 for ((c, method) in good) {
-                    val s = Session.connect(router.tcpUrl, c)
+                    val s = WampSession.connect(router.tcpUrl, c)
                     s.realmDetails["authmethod"] shouldBe method
                     s.authRole shouldBe "user"
                     s.leave()
@@ -73,10 +73,10 @@ class WampRouterSpec : FunSpec({
                     config { },
                 )
                 for (c in bad) {
-                    val e = shouldThrow<AbortException> { Session.connect(router.wsUrl, c) }
+                    val e = shouldThrow<AbortException> { WampSession.connect(router.wsUrl, c) }
                     e.reason shouldBe "wamp.error.authentication_failed"
                 }
-                shouldThrow<AbortException> { Session.connect(router.wsUrl, config("nowhere") { }) }.reason shouldBe "wamp.error.no_such_realm"
+                shouldThrow<AbortException> { WampSession.connect(router.wsUrl, config("nowhere") { }) }.reason shouldBe "wamp.error.no_such_realm"
             }
         }
     }
@@ -85,10 +85,10 @@ class WampRouterSpec : FunSpec({
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val old = config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) }
-                val s = Session.connect(router.tcpUrl, old)
+                val s = WampSession.connect(router.tcpUrl, old)
                 router.rotateUser(RouterUser.Ticket("tick", "t9"))
-                shouldThrow<AbortException> { Session.connect(router.tcpUrl, old) }
-                Session.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) }).leave()
+                shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, old) }
+                WampSession.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) }).leave()
                 s.call("wamp.session.count").args shouldBe listOf(1L)
                 s.leave()
             }
@@ -98,13 +98,13 @@ class WampRouterSpec : FunSpec({
     test("the drop fault counts joined sessions, not logins the router has just refused") {
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
-                val s = Session.connect(router.tcpUrl, config("realm1") { })
+                val s = WampSession.connect(router.tcpUrl, config("realm1") { })
                 repeat(20) {
                     // The client has its ABORT; the router may not have closed that socket yet.
-                    shouldThrow<AbortException> { Session.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) }) }
+                    shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) }) }
                     router.faults.dropSessions() shouldBe (if (it == 0) 1 else 0)
                 }
-                s.awaitDone() shouldContain "connection"
+                s.awaitClosed() shouldContain "connection"
             }
         }
     }
@@ -112,13 +112,13 @@ class WampRouterSpec : FunSpec({
     test("drop fault ends every session; mute fault makes requests time out") {
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
-                val a = Session.connect(router.tcpUrl, config("realm1") { })
-                val b = Session.connect(router.wsUrl, config("realm1") { })
+                val a = WampSession.connect(router.tcpUrl, config("realm1") { })
+                val b = WampSession.connect(router.wsUrl, config("realm1") { })
                 router.faults.dropSessions() shouldBe 2
                 router.faults.dropSessions() shouldBe 0 // the dropped sessions may still be listed: not counted twice
-                a.awaitDone() shouldContain "connection"
-                b.awaitDone()
-                val c = Session.connect(router.tcpUrl, config("realm1") { responseTimeout(200.milliseconds) })
+                a.awaitClosed() shouldContain "connection"
+                b.awaitClosed()
+                val c = WampSession.connect(router.tcpUrl, config("realm1") { responseTimeout(200.milliseconds) })
                 router.faults.muted = true
                 shouldThrow<ResponseTimeoutException> { c.subscribe("t") { } }
                 router.faults.muted = false
@@ -131,7 +131,7 @@ class WampRouterSpec : FunSpec({
     test("delay fault: replies slower than the response timeout fail the request, and arrive late harmlessly") {
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
-                val s = Session.connect(router.wsUrl, config("realm1") { responseTimeout(150.milliseconds) })
+                val s = WampSession.connect(router.wsUrl, config("realm1") { responseTimeout(150.milliseconds) })
                 router.faults.delay = java.time.Duration.ofSeconds(1)
                 shouldThrow<ResponseTimeoutException> { s.register("slow") { InvokeResult() } }
                 router.faults.delay = java.time.Duration.ZERO
@@ -148,8 +148,8 @@ class WampRouterSpec : FunSpec({
         WampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 router.faults.stopPonging(true)
-                val s = Session.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
-                s.awaitDone() shouldContain "connection"
+                val s = WampSession.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
+                s.awaitClosed() shouldContain "connection"
             }
         }
     }
@@ -166,7 +166,7 @@ class WampRouterSpec : FunSpec({
                 (callee.receive() is Welcome) shouldBe true
                 callee.send(Register(1, emptyMap(), "com.chatty"))
                 val registered = callee.receive() as Registered
-                val caller = Session.connect(router.wsUrl, config("realm1") {})
+                val caller = WampSession.connect(router.wsUrl, config("realm1") {})
                 kotlinx.coroutines.coroutineScope {
                     for (wantsProgress in listOf(false, true)) {
                         val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
@@ -191,9 +191,9 @@ class WampRouterSpec : FunSpec({
     test("meta API: sessions, registrations and subscriptions can be listed, looked up, matched and killed") {
         WampRouter.start(options).use { router ->
             withTimeout(10.seconds) {
-                val admin = Session.connect(router.tcpUrl, config("realm1") {})
-                val callee = Session.connect(router.wsUrl, config("realm1") { authId("worker") })
-                val other = Session.connect(router.wsUrl, config("realm1") { authId("worker") })
+                val admin = WampSession.connect(router.tcpUrl, config("realm1") {})
+                val callee = WampSession.connect(router.wsUrl, config("realm1") { authId("worker") })
+                val other = WampSession.connect(router.wsUrl, config("realm1") { authId("worker") })
                 val exact = callee.register("com.meta.echo") { InvokeResult() }
                 val prefix = callee.register("com.meta.p.", mapOf("match" to "prefix")) { InvokeResult() }
                 val sub = other.subscribe("com.meta.topic") { }
@@ -221,8 +221,8 @@ class WampRouterSpec : FunSpec({
                 meta("wamp.session.kill_by_authid", "worker").let { killed ->
                     (killed as List<*>).toSet() shouldBe setOf(callee.id, other.id)
                 }
-                callee.awaitDone() shouldContain "wamp.close.killed"
-                other.awaitDone() shouldContain "wamp.close.killed"
+                callee.awaitClosed() shouldContain "wamp.close.killed"
+                other.awaitClosed() shouldContain "wamp.close.killed"
                 admin.leave()
             }
         }
@@ -258,7 +258,7 @@ class WampRouterSpec : FunSpec({
         WampRouter.start(WampRouterOptions { unixSocket(path) }).use { router ->
             withTimeout(20.seconds) {
                 for (ser in Serialization.entries) {
-                    val callee = Session.connect(router.unixUrl!!, config("realm1") { serialization(ser) })
+                    val callee = WampSession.connect(router.unixUrl!!, config("realm1") { serialization(ser) })
                     callee.register("echo.$ser") { InvokeResult(it.args) }
                     val local = router.connectLocal(config("realm1") { })
                     local.call("echo.$ser", listOf(byteArrayOf(1, 2), "é")).args.let {

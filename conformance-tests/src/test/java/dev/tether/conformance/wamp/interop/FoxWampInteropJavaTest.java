@@ -9,7 +9,7 @@ import dev.tether.wamp.Event;
 import dev.tether.wamp.InvokeResult;
 import dev.tether.wamp.PublishOptions;
 import dev.tether.wamp.RpcException;
-import dev.tether.wamp.Session;
+import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import java.time.Duration;
 import java.util.List;
@@ -46,14 +46,14 @@ class FoxWampInteropJavaTest {
         if (fox != null) fox.close();
     }
 
-    private static Session join() throws Exception {
+    private static WampSession join() throws Exception {
         SessionConfig config = SessionConfig.builder("java_interop").responseTimeout(Duration.ofSeconds(5)).build();
-        return Session.connectAsync(fox.getUrl(), config).get(WAIT, TimeUnit.SECONDS);
+        return WampSession.connectAsync(fox.getUrl(), config).get(WAIT, TimeUnit.SECONDS);
     }
 
     @Test
     void rpcThroughFutures() throws Exception {
-        try (Session callee = join(); Session caller = join()) {
+        try (WampSession callee = join(); WampSession caller = join()) {
             callee.registerAsync("com.interop.java.sum", inv -> {
                 long sum = inv.getArgs().stream().mapToLong(a -> (Long) a).sum();
                 return CompletableFuture.completedFuture(new InvokeResult(List.of(sum, inv.getArgs().size()), Map.of("by", "java")));
@@ -86,7 +86,7 @@ class FoxWampInteropJavaTest {
 
     @Test
     void pubSubThroughListeners() throws Exception {
-        try (Session subscriber = join(); Session publisher = join()) {
+        try (WampSession subscriber = join(); WampSession publisher = join()) {
             BlockingQueue<Event> events = new LinkedBlockingQueue<>();
             subscriber.subscribeAsync("com.interop.java.feed", events::add).get(WAIT, TimeUnit.SECONDS);
 
@@ -108,7 +108,7 @@ class FoxWampInteropJavaTest {
 
     @Test
     void autobahnJsCallerThroughFox() throws Exception {
-        try (Session callee = join(); WampPeer peer = WampPeer.start(Autobahn.JS, fox.getUrl(), "json", "java_interop")) {
+        try (WampSession callee = join(); WampPeer peer = WampPeer.start(Autobahn.JS, fox.getUrl(), "json", "java_interop")) {
             callee.registerAsync("com.interop.java.upper", inv ->
                 CompletableFuture.completedFuture(InvokeResult.of(((String) inv.getArgs().get(0)).toUpperCase(), inv.getKwargs().size())))
                 .get(WAIT, TimeUnit.SECONDS);

@@ -44,7 +44,7 @@ class AutobahnJsInteropSpec : FunSpec({
         WampPeer.start(Autobahn.JS, url(path), path.serializer, realm = if (path.viaFox) "interop" else "realm1")
     }
 
-    suspend fun roles(path: Path, check: suspend (AutobahnRoles, dev.tether.wamp.Session) -> Unit) {
+    suspend fun roles(path: Path, check: suspend (AutobahnRoles, dev.tether.wamp.WampSession) -> Unit) {
         val peer = peer(path)
         val traits = if (path.viaFox) RouterTraits.FOX_WAMP else RouterTraits.TESTKIT
         val serialization = Serialization.entries.first { it.subprotocol == "wamp.2.${path.serializer}" }

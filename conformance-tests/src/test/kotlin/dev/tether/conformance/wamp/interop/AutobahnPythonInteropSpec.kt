@@ -3,7 +3,7 @@ package dev.tether.conformance.wamp.interop
 import dev.tether.conformance.External
 import dev.tether.testkit.wamp.WampRouter
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -40,9 +40,9 @@ class AutobahnPythonInteropSpec : FunSpec({
     // One peer per path, started on first use and ended after the spec.
     fun peer(path: Path): WampPeer = peers.getOrPut(path.slug) { WampPeer.start(Autobahn.PYTHON, router.value.url(path.transport), path.serializer) }
 
-    suspend fun client(path: Path): Session = joinClient(router.value.url(path.transport)) { serialization(path.serialization) }
+    suspend fun client(path: Path): WampSession = joinClient(router.value.url(path.transport)) { serialization(path.serialization) }
 
-    suspend fun roles(path: Path, check: suspend (AutobahnRoles, Session) -> Unit) {
+    suspend fun roles(path: Path, check: suspend (AutobahnRoles, WampSession) -> Unit) {
         val peer = peer(path)
         client(path).using { client -> check(AutobahnRoles(peer, RouterTraits.TESTKIT, "com.interop.py.${path.slug}.${System.nanoTime()}"), client) }
     }

@@ -6,7 +6,7 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.MatchPolicy
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.assertions.withClue
@@ -37,7 +37,7 @@ data class RouterTraits(
 }
 
 /**
- * The four roles an autobahn [peer] plays against this client (a [Session] joined to the same router), each
+ * The four roles an autobahn [peer] plays against this client (a [WampSession] joined to the same router), each
  * checking values round-tripped, errors typed and events in order. [prefix] keeps the URIs of one peer apart from
  * another's on a shared router.
  */
@@ -54,7 +54,7 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     private val sampleKw: Map<String, Any?> = mapOf("name" to "zoë \uD83D\uDE00", "n" to -7L, "big" to 9_007_199_254_740_991L, "list" to listOf(1.5, "y"))
 
     /** autobahn registers (echo, progressive countdown, failing); this client calls. */
-    suspend fun peerAsCallee(client: Session) {
+    suspend fun peerAsCallee(client: WampSession) {
         p.ok("register", "procedure" to "$prefix.echo", "behaviour" to "echo")
         p.ok("register", "procedure" to "$prefix.countdown", "behaviour" to "progress")
         p.ok("register", "procedure" to "$prefix.fail", "behaviour" to "error", "error" to "com.interop.failed")
@@ -92,7 +92,7 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     }
 
     /** This client registers (echo, progressive countdown, failing); autobahn calls. */
-    suspend fun peerAsCaller(client: Session) {
+    suspend fun peerAsCaller(client: WampSession) {
         val seen = CompletableDeferred<dev.tether.wamp.Invocation>()
         val disclose = RegisterOptions { if (router.disclosesCaller) discloseCaller() }
         client.register("$prefix.echo", disclose) { inv -> seen.complete(inv); InvokeResult(inv.args, inv.kwargs) }
@@ -128,7 +128,7 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     }
 
     /** autobahn publishes 20 events (the last acknowledged); this client receives them in order. */
-    suspend fun peerAsPublisher(client: Session) {
+    suspend fun peerAsPublisher(client: WampSession) {
         val events = Channel<Event>(Channel.UNLIMITED)
         client.subscribe("$prefix.feed") { events.send(it) }
         for (i in 0L until 19L) p.ok("publish", "topic" to "$prefix.feed", "args" to listOf(i, "tick"), "kwargs" to mapOf("i" to i))
@@ -144,7 +144,7 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     }
 
     /** This client publishes 20 events and one to a prefix pattern; autobahn's subscriptions receive them in order. */
-    suspend fun peerAsSubscriber(client: Session) {
+    suspend fun peerAsSubscriber(client: WampSession) {
         val pattern = if (router.matchOption) "$prefix.area" else "$prefix.area.#"
         p.ok("subscribe", "topic" to "$prefix.news")
         p.ok("subscribe", "topic" to pattern, "options" to (if (router.matchOption) mapOf("match" to MatchPolicy.PREFIX.wire) else emptyMap<String, Any?>()))

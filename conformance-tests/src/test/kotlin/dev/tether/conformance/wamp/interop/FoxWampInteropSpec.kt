@@ -359,6 +359,6 @@ class FoxWampInteropSpec : FunSpec({
         session.leave()
         mark.elapsedNow() shouldBeLessThan 5.seconds // well under the 2 x 5 s the client would wait for no reply
         session.isOpen shouldBe false
-        session.awaitDone() shouldBe "session closed"
+        session.awaitClosed() shouldBe "session closed"
     }
 })

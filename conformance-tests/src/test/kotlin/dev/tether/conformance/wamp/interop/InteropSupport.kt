@@ -1,6 +1,6 @@
 package dev.tether.conformance.wamp.interop
 
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.withContext
@@ -9,11 +9,11 @@ import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
 
 /** Joins [realm] at [url] with this client, bounded. */
-suspend fun joinClient(url: String, realm: String = "realm1", configure: SessionConfig.Builder.() -> Unit = {}): Session =
-    withTimeout(15.seconds) { Session.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); configure() }) }
+suspend fun joinClient(url: String, realm: String = "realm1", configure: SessionConfig.Builder.() -> Unit = {}): WampSession =
+    withTimeout(15.seconds) { WampSession.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); configure() }) }
 
 /** Runs [block] with [session] and leaves the realm afterwards, whatever happens. */
-suspend fun <T> Session.using(block: suspend (Session) -> T): T = try {
+suspend fun <T> WampSession.using(block: suspend (WampSession) -> T): T = try {
     block(this)
 } finally {
     withContext(NonCancellable) { withTimeout(15.seconds) { leave() } }

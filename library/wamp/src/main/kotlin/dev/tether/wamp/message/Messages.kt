@@ -55,7 +55,7 @@ public data class Goodbye(val details: Dict, val reason: String) : Message {
 }
 
 /** `[ERROR, REQUEST.Type|int, REQUEST.Request|id, Details|dict, Error|uri, Arguments|list, ArgumentsKw|dict]`. */
-public data class Error(
+public data class ErrorMessage(
     val requestType: Int,
     val request: Long,
     val details: Dict,
@@ -106,7 +106,7 @@ public data class Unsubscribed(val request: Long, val details: Dict? = null) : M
 }
 
 /** `[EVENT, SUBSCRIBED.Subscription|id, PUBLISHED.Publication|id, Details|dict, Arguments|list, ArgumentsKw|dict]`. */
-public data class Event(
+public data class EventMessage(
     val subscription: Long,
     val publication: Long,
     val details: Dict,
@@ -133,7 +133,7 @@ public data class Cancel(val request: Long, val options: Dict) : Message {
 }
 
 /** `[RESULT, CALL.Request|id, Details|dict, Arguments|list, ArgumentsKw|dict]`. */
-public data class Result(
+public data class ResultMessage(
     val request: Long,
     val details: Dict,
     override val args: WampList = emptyList(),
@@ -166,7 +166,7 @@ public data class Unregistered(val request: Long, val details: Dict? = null) : M
 }
 
 /** `[INVOCATION, Request|id, REGISTERED.Registration|id, Details|dict, Arguments|list, ArgumentsKw|dict]`. */
-public data class Invocation(
+public data class InvocationMessage(
     val request: Long,
     val registration: Long,
     val details: Dict,

@@ -1,7 +1,7 @@
 package dev.tether.wamp.serializer
 
 import dev.tether.wamp.WampValues
-import dev.tether.wamp.message.Event
+import dev.tether.wamp.message.EventMessage
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import io.kotest.property.Arb
@@ -19,7 +19,7 @@ class SerializerRoundTripSpec : FunSpec({
             checkAll(300, valueArb(floats = s !is JsonSerializer), valueArb(floats = s !is JsonSerializer)) { a, b ->
                 val args = listOf(a, b)
                 val kwargs = mapOf("k" to a, "unicode €\uD834\uDD1E" to b)
-                val event = Event(WampValues.MAX_ID, 1, mapOf("topic" to "t"), args, kwargs)
+                val event = EventMessage(WampValues.MAX_ID, 1, mapOf("topic" to "t"), args, kwargs)
                 val back = s.decode(s.encode(event))
                 back.sameAs(event) shouldBe true
             }

@@ -3,8 +3,8 @@ package dev.tether.wamp.serializer
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.hex
 import dev.tether.wamp.message.Call
-import dev.tether.wamp.message.Error
-import dev.tether.wamp.message.Event
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageArrays
@@ -37,7 +37,7 @@ class SerializerVectorSpec : FunSpec({
         ),
         Vector(
             "SER.event_binarydata",
-            Event(5512315355, 4429313566, emptyMap(), listOf(bytes)),
+            EventMessage(5512315355, 4429313566, emptyMap(), listOf(bytes)),
             hex("5b33362c353531323331353335352c343432393331333536362c7b7d2c5b225c7530303030414145432f773d3d225d5d"),
             "9524cf00000001488f41dbcf000000010801f61e8091c404000102ff",
             "8518241b00000001488f41db1b000000010801f61ea08144000102ff",
@@ -51,14 +51,14 @@ class SerializerVectorSpec : FunSpec({
         ),
         Vector(
             "SER.error_call",
-            Error(48, 7, emptyMap(), "com.example.error.invalid_argument", listOf("bad"), mapOf("code" to 42L)),
+            ErrorMessage(48, 7, emptyMap(), "com.example.error.invalid_argument", listOf("bad"), mapOf("code" to 42L)),
             text("""[8,48,7,{},"com.example.error.invalid_argument",["bad"],{"code":42}]"""),
             "9708300780d922636f6d2e6578616d706c652e6572726f722e696e76616c69645f617267756d656e7491a362616481a4636f64652a",
             "8708183007a07822636f6d2e6578616d706c652e6572726f722e696e76616c69645f617267756d656e748163626164a164636f6465182a",
         ),
         Vector(
             "SER.error_noargs",
-            Error(48, 7, emptyMap(), "wamp.error.no_such_procedure"),
+            ErrorMessage(48, 7, emptyMap(), "wamp.error.no_such_procedure"),
             text("""[8,48,7,{},"wamp.error.no_such_procedure"]"""),
             "9508300780bc77616d702e6572726f722e6e6f5f737563685f70726f636564757265",
             "8508183007a0781c77616d702e6572726f722e6e6f5f737563685f70726f636564757265",
@@ -130,16 +130,16 @@ class SerializerVectorSpec : FunSpec({
     }
 
     test("SER.event_bytes: nexus's plain base64 form is written on request and read back as a string") {
-        val event = Event(5512315355, 4429313566, emptyMap(), listOf(bytes))
+        val event = EventMessage(5512315355, 4429313566, emptyMap(), listOf(bytes))
         nexusJson.encode(event).toString(Charsets.UTF_8) shouldBe """[36,5512315355,4429313566,{},["AAEC/w=="]]"""
-        val decoded = json.decode(text("""[36,5512315355,4429313566,{},["AAEC/w=="]]""")).shouldBeInstanceOf<Event>()
+        val decoded = json.decode(text("""[36,5512315355,4429313566,{},["AAEC/w=="]]""")).shouldBeInstanceOf<EventMessage>()
         decoded.args[0] shouldBe "AAEC/w=="
         WampValues.asBytes(decoded.args[0], acceptPlainBase64 = true)!!.toHex() shouldBe "000102ff"
         WampValues.asBytes(decoded.args[0]) shouldBe null
     }
 
     test("SER.event_binarydata: the WAMP JSON binary form decodes to a byte array") {
-        val decoded = json.decode(text("""[36,5512315355,4429313566,{},["\u0000AAEC/w=="]]""")).shouldBeInstanceOf<Event>()
+        val decoded = json.decode(text("""[36,5512315355,4429313566,{},["\u0000AAEC/w=="]]""")).shouldBeInstanceOf<EventMessage>()
         (decoded.args[0] as ByteArray).toHex() shouldBe "000102ff"
     }
 

@@ -10,7 +10,7 @@ import dev.tether.wamp.hex
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Publish
-import dev.tether.wamp.message.Result
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.rawsocket.FrameHeader
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.JsonSerializer
@@ -92,8 +92,8 @@ class NettyRawSocketFramingSpec : FunSpec({
     }
 
     test("frames split at every offset, and several frames in one read, arrive whole and in order; PINGs are answered in between") {
-        val first = Result(1, emptyMap(), listOf("x".repeat(300)))
-        val second = Result(2, emptyMap(), listOf("second"))
+        val first = ResultMessage(1, emptyMap(), listOf("x".repeat(300)))
+        val second = ResultMessage(2, emptyMap(), listOf("second"))
         val third = Goodbye(emptyMap(), "wamp.close.system_shutdown")
         val stream = message(first) + frame(RawSocketProtocol.TYPE_PING, "abc".toByteArray()) + message(second) + message(third)
         // One split point anywhere, then every pair of split points in the first 40 bytes (header and payload start).
@@ -116,12 +116,12 @@ class NettyRawSocketFramingSpec : FunSpec({
 
     test("messages that came before listen() are delivered first, in order; then new ones inline") {
         val h = Harness()
-        h.feed(hex("7ff10000") + message(Result(1, emptyMap())) + message(Result(2, emptyMap())))
-        withTimeout(5.seconds) { h.peer.receive() shouldBe Result(1, emptyMap()) }
+        h.feed(hex("7ff10000") + message(ResultMessage(1, emptyMap())) + message(ResultMessage(2, emptyMap())))
+        withTimeout(5.seconds) { h.peer.receive() shouldBe ResultMessage(1, emptyMap()) }
         h.listen()
-        h.messages shouldBe listOf(Result(2, emptyMap()))
-        h.feed(message(Result(3, emptyMap())))
-        h.messages shouldBe listOf(Result(2, emptyMap()), Result(3, emptyMap()))
+        h.messages shouldBe listOf(ResultMessage(2, emptyMap()))
+        h.feed(message(ResultMessage(3, emptyMap())))
+        h.messages shouldBe listOf(ResultMessage(2, emptyMap()), ResultMessage(3, emptyMap()))
     }
 
     test("a frame over the receive limit is refused from its header: MessageTooLongException, connection closed") {
@@ -144,7 +144,7 @@ class NettyRawSocketFramingSpec : FunSpec({
         h.feed(hex("7ff10000"))
         h.listen()
         h.written()
-        h.feed(frame(0, "[99, oops".toByteArray()) + message(Result(1, emptyMap())))
+        h.feed(frame(0, "[99, oops".toByteArray()) + message(ResultMessage(1, emptyMap())))
         h.ends.single().shouldBeInstanceOf<ProtocolViolationException>()
         h.messages shouldBe emptyList()
         h.channel.isOpen shouldBe true
@@ -175,8 +175,8 @@ class NettyRawSocketFramingSpec : FunSpec({
         withTimeout(5.seconds) {
             coroutineScope {
                 val next = async { runCatching { h.peer.receive() } }
-                h.feed(message(Result(7, emptyMap())))
-                next.await().getOrThrow() shouldBe Result(7, emptyMap())
+                h.feed(message(ResultMessage(7, emptyMap())))
+                next.await().getOrThrow() shouldBe ResultMessage(7, emptyMap())
                 val after = async { runCatching { h.peer.receive() } }
                 h.channel.close()
                 after.await().exceptionOrNull().shouldBeInstanceOf<ConnectionClosedException>()

@@ -6,8 +6,8 @@ import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.Session
-import dev.tether.wamp.SessionClosedException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.message.Abort
@@ -17,7 +17,7 @@ import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
-import dev.tether.wamp.message.Result
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Yield
@@ -49,8 +49,8 @@ import java.net.Socket
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.Event as EventMessage
-import dev.tether.wamp.message.Invocation as InvocationMessage
+import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.InvocationMessage
 
 /** A logger that keeps each line with the name of the thread that logged it. */
 private class ThreadLogger : LegacyAbstractLogger() {
@@ -103,8 +103,8 @@ class RawSocketTransportSpec : FunSpec({
                             c.send(dev.tether.wamp.message.Welcome(7, mapOf("roles" to mapOf("dealer" to emptyMap<String, Any?>()))))
                             val call = c.readMessage() as Call
                             // A reply nobody waits for first: the session logs it where it dispatches.
-                            c.send(Result(999, emptyMap()))
-                            c.send(Result(call.request, emptyMap(), listOf("pong", kind)))
+                            c.send(ResultMessage(999, emptyMap()))
+                            c.send(ResultMessage(call.request, emptyMap(), listOf("pong", kind)))
                             c.answerGoodbye()
                             c.peerCertificates
                         }
@@ -113,7 +113,7 @@ class RawSocketTransportSpec : FunSpec({
                             logger(logger)
                             if (kind == "tcps") sslContext(TestTls.clientContext())
                         }
-                        val s = Session.connect(router.url, config)
+                        val s = WampSession.connect(router.url, config)
                         s.id shouldBe 7
                         s.toString() shouldContain kind
                         s.call("ping").args shouldBe listOf("pong", kind)
@@ -136,7 +136,7 @@ class RawSocketTransportSpec : FunSpec({
                         val subscribe = c.readMessage() as Subscribe
                         c.send(Subscribed(subscribe.request, 5))
                         val calls = (1..4).map { c.readMessage() as Call }.associateBy { it.args[0] as Long }
-                        val results = (1L..4L).map { n -> c.messageFrame(Result(calls.getValue(n).request, emptyMap(), listOf("r$n", "x".repeat(100 * n.toInt())))) }
+                        val results = (1L..4L).map { n -> c.messageFrame(ResultMessage(calls.getValue(n).request, emptyMap(), listOf("r$n", "x".repeat(100 * n.toInt())))) }
                         fun ping(payload: String) = ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_PING, payload.toByteArray())
                         fun awaitPong(payload: String) {
                             val (type, echoed) = c.readFrame()
@@ -156,7 +156,7 @@ class RawSocketTransportSpec : FunSpec({
                         c.write((1L..3L).map { c.messageFrame(EventMessage(5, it, emptyMap(), listOf(it))) }.reduce(ByteArray::plus))
                         c.answerGoodbye()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1"))
+                    val s = WampSession.connect(router.url, SessionConfig("realm1"))
                     val events = CopyOnWriteArrayList<Any?>()
                     val allEvents = CompletableDeferred<Unit>()
                     s.subscribe("t") { e: Event -> events += e.args[0]; if (events.size == 3) allEvents.complete(Unit) }
@@ -188,7 +188,7 @@ class RawSocketTransportSpec : FunSpec({
                         ponged.complete(Unit)
                         c.answerGoodbye()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1"))
+                    val s = WampSession.connect(router.url, SessionConfig("realm1"))
                     ponged.await()
                     s.isOpen shouldBe true
                     s.leave()
@@ -210,13 +210,13 @@ class RawSocketTransportSpec : FunSpec({
                         c.write(byteArrayOf(0, 0, 4, 1)) // a 1025-byte message announced; the header is enough
                         c.awaitEof()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1") { recvLimit(1000) })
-                    val e = shouldThrow<SessionClosedException> { s.call("big") }
+                    val s = WampSession.connect(router.url, SessionConfig("realm1") { recvLimit(1000) })
+                    val e = shouldThrow<WampSessionClosedException> { s.call("big") }
                     // The typed cause (the chain may hold copies the coroutines debug mode makes of the exception).
                     val cause = generateSequence<Throwable>(e) { it.cause }.firstNotNullOf { it as? MessageTooLongException }
                     cause.length shouldBe 1025
                     cause.limit shouldBe 1024
-                    s.awaitDone() shouldContain "over this side's limit of 1024 bytes"
+                    s.awaitClosed() shouldContain "over this side's limit of 1024 bytes"
                     script.await() shouldBe true
                 }
             }
@@ -238,13 +238,13 @@ class RawSocketTransportSpec : FunSpec({
                         c.readFrame().first shouldBe RawSocketProtocol.TYPE_PING // not answered
                         payloads to c.awaitEof()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(300.milliseconds) })
-                    s.awaitDone() shouldContain "no pong within 300 ms"
+                    val s = WampSession.connect(router.url, SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(300.milliseconds) })
+                    s.awaitClosed() shouldContain "no pong within 300 ms"
                     val (payloads, closed) = script.await()
                     // Each PING carries the next counter value (the first may have been answered while joining).
                     payloads shouldBe (payloads[0]..payloads[0] + 2).toList()
                     closed shouldBe true
-                    shouldThrow<SessionClosedException> { s.call("x") }
+                    shouldThrow<WampSessionClosedException> { s.call("x") }
                 }
             }
         }
@@ -257,18 +257,18 @@ class RawSocketTransportSpec : FunSpec({
                     val script = serve(router) { c ->
                         c.join()
                         val call = c.readMessage() as Call
-                        c.send(Result(999, emptyMap()))
-                        c.send(Result(call.request, emptyMap(), listOf("ok")))
+                        c.send(ResultMessage(999, emptyMap()))
+                        c.send(ResultMessage(call.request, emptyMap(), listOf("ok")))
                         // From here on PINGs go unanswered (those before the CALL were answered while reading).
                         while (c.readFrame().first != RawSocketProtocol.TYPE_PING) Unit
                         c.awaitEof()
                     }
                     val logger = ThreadLogger()
                     val dialer = SocketDialer { host, port, timeout -> Socket().apply { connect(InetSocketAddress(host, port), timeout.toMillis().toInt()) } }
-                    val s = Session.connect(router.url, SessionConfig("realm1") { socketDialer(dialer); logger(logger); pingInterval(200.milliseconds); pongTimeout(200.milliseconds) })
+                    val s = WampSession.connect(router.url, SessionConfig("realm1") { socketDialer(dialer); logger(logger); pingInterval(200.milliseconds); pongTimeout(200.milliseconds) })
                     s.call("x").args shouldBe listOf("ok")
                     logger.threadOf("request 999 dropped").startsWith(ioThread) shouldBe false
-                    s.awaitDone() shouldContain "no pong"
+                    s.awaitClosed() shouldContain "no pong"
                     script.await() shouldBe true
                 }
             }
@@ -290,13 +290,13 @@ class RawSocketTransportSpec : FunSpec({
                         c.send(Registered(register.request, 11))
                         val subscribe = c.readMessage() as Subscribe
                         c.send(Subscribed(subscribe.request, 12))
-                        c.send(Result(999, emptyMap()))
+                        c.send(ResultMessage(999, emptyMap()))
                         c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
                         c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
                         answered.complete(c.readMessage())
                         c.answerGoodbye()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1") { logger(logger); configure() })
+                    val s = WampSession.connect(router.url, SessionConfig("realm1") { logger(logger); configure() })
                     val handlerThread = CompletableDeferred<String>()
                     val subscriberThread = CompletableDeferred<String>()
                     s.register("p") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("out") }
@@ -339,7 +339,7 @@ class RawSocketTransportSpec : FunSpec({
                         answered.complete(c.readMessage())
                         c.answerGoodbye()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1"))
+                    val s = WampSession.connect(router.url, SessionConfig("realm1"))
                     val event = CompletableDeferred<List<Any?>>()
                     s.subscribe("t") { event.complete(it.args) }
                     s.register("p") { InvokeResult.of("out", it.args[0]) }
@@ -362,8 +362,8 @@ class RawSocketTransportSpec : FunSpec({
                         (c.readMessage() as Goodbye).reason shouldBe "wamp.close.goodbye_and_out"
                         c.awaitEof()
                     }
-                    val s = Session.connect(router.url, SessionConfig("realm1"))
-                    s.awaitDone() shouldContain "wamp.close.system_shutdown"
+                    val s = WampSession.connect(router.url, SessionConfig("realm1"))
+                    s.awaitClosed() shouldContain "wamp.close.system_shutdown"
                     bye.await() shouldBe true
 
                     val garbage = serve(router) { c ->
@@ -372,8 +372,8 @@ class RawSocketTransportSpec : FunSpec({
                         (c.readMessage() as Abort).reason shouldBe "wamp.error.protocol_violation"
                         c.awaitEof()
                     }
-                    val s2 = Session.connect(router.url, SessionConfig("realm1"))
-                    s2.awaitDone() shouldContain "protocol error"
+                    val s2 = WampSession.connect(router.url, SessionConfig("realm1"))
+                    s2.awaitClosed() shouldContain "protocol error"
                     garbage.await() shouldBe true
                 }
             }
@@ -384,23 +384,23 @@ class RawSocketTransportSpec : FunSpec({
         withTimeout(30.seconds) {
             coroutineScope {
                 val closedPort = ServerSocket(0, 1, InetAddress.getByName("127.0.0.1")).use { it.localPort }
-                shouldThrow<DialFailedException> { Session.connect("tcp://127.0.0.1:$closedPort", SessionConfig("realm1")) }
-                shouldThrow<DialFailedException> { Session.connect("unix:///nonexistent/tether-${System.nanoTime()}.sock", SessionConfig("realm1")) }
+                shouldThrow<DialFailedException> { WampSession.connect("tcp://127.0.0.1:$closedPort", SessionConfig("realm1")) }
+                shouldThrow<DialFailedException> { WampSession.connect("unix:///nonexistent/tether-${System.nanoTime()}.sock", SessionConfig("realm1")) }
                 ScriptedRawSocketRouter.start("tcp").use { router ->
                     val refusing = serveFailing(router) { c -> c.write(Handshake.errorReply(RawSocketProtocol.ERROR_MAX_CONNECTIONS)); c.awaitEof() }
-                    shouldThrow<RawSocketHandshakeException> { Session.connect(router.url, SessionConfig("realm1")) }.errorCode shouldBe 4
+                    shouldThrow<RawSocketHandshakeException> { WampSession.connect(router.url, SessionConfig("realm1")) }.errorCode shouldBe 4
                     refusing.await()
                 }
                 ScriptedRawSocketRouter.start("tcps").use { router ->
                     // Not trusted: the JVM's trust store does not know the test certificate.
                     val untrusted = serveFailing(router) { c -> c.awaitEof() }
-                    shouldThrow<DialFailedException> { Session.connect(router.url, SessionConfig("realm1")) }
+                    shouldThrow<DialFailedException> { WampSession.connect(router.url, SessionConfig("realm1")) }
                     untrusted.await()
                     // Trusted, but without the client certificate the router requires.
                     val trustOnly = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
                         .apply { init(TestTls.keyStore) }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
                     val noCertificate = serveFailing(router) { c -> c.awaitEof() }
-                    shouldThrow<ConnectionException> { Session.connect(router.url, SessionConfig("realm1") { trustManager(trustOnly); dialTimeout(5.seconds) }) }
+                    shouldThrow<ConnectionException> { WampSession.connect(router.url, SessionConfig("realm1") { trustManager(trustOnly); dialTimeout(5.seconds) }) }
                     noCertificate.await().isFailure shouldBe true // the router refused the handshake
                 }
             }

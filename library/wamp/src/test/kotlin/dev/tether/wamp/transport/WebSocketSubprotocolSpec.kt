@@ -1,7 +1,7 @@
 package dev.tether.wamp.transport
 
 import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.Session
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
@@ -67,7 +67,7 @@ class WebSocketSubprotocolSpec : FunSpec({
             for (ser in Serialization.entries) {
                 val (url, offered) = upgradeServer(ser.subprotocol)
                 // The fake router never answers HELLO; only the upgrade matters here.
-                runCatching { Session.connect(url, SessionConfig("realm1") { serialization(ser); responseTimeout(1.seconds) }) }
+                runCatching { WampSession.connect(url, SessionConfig("realm1") { serialization(ser); responseTimeout(1.seconds) }) }
                 offered.get(5, TimeUnit.SECONDS) shouldBe ser.subprotocol
             }
         }
@@ -76,7 +76,7 @@ class WebSocketSubprotocolSpec : FunSpec({
     test("a router that picks another subprotocol is refused with ProtocolViolationException") {
         withTimeout(10.seconds) {
             val (url, _) = upgradeServer("wamp.2.msgpack")
-            val e = shouldThrow<ProtocolViolationException> { Session.connect(url, SessionConfig("realm1")) }
+            val e = shouldThrow<ProtocolViolationException> { WampSession.connect(url, SessionConfig("realm1")) }
             e.message shouldContain "wamp.2.msgpack instead of wamp.2.json"
         }
     }
@@ -84,7 +84,7 @@ class WebSocketSubprotocolSpec : FunSpec({
     test("a router that names no subprotocol is refused with ProtocolViolationException") {
         withTimeout(10.seconds) {
             val (url, _) = upgradeServer(null)
-            val e = shouldThrow<ProtocolViolationException> { Session.connect(url, SessionConfig("realm1") { serialization(Serialization.CBOR) }) }
+            val e = shouldThrow<ProtocolViolationException> { WampSession.connect(url, SessionConfig("realm1") { serialization(Serialization.CBOR) }) }
             e.message shouldContain "(none) instead of wamp.2.cbor"
         }
     }

@@ -65,10 +65,10 @@ import java.util.function.BiFunction
 import java.util.function.Consumer
 import java.util.function.Function
 import kotlin.time.toKotlinDuration
-import dev.tether.wamp.message.Error as ErrorMessage
-import dev.tether.wamp.message.Event as EventMessage
-import dev.tether.wamp.message.Invocation as InvocationMessage
-import dev.tether.wamp.message.Result as ResultMessage
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.ResultMessage
 
 /**
  * A joined WAMP session: RPC (call, register) and PubSub (publish, subscribe) over one peer connection (nexus's
@@ -95,12 +95,12 @@ import dev.tether.wamp.message.Result as ResultMessage
  *
  * [close] leaves the realm with GOODBYE and releases everything; the session cannot be reused.
  */
-public class Session private constructor(
+public class WampSession private constructor(
     private val peer: WampTransport,
     private val config: SessionConfig,
     welcome: Welcome,
 ) : AutoCloseable {
-    private val log = config.logger ?: LoggerFactory.getLogger(Session::class.java)
+    private val log = config.logger ?: LoggerFactory.getLogger(WampSession::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-session-${welcome.session}"))
 
     /** Where invocation and event handlers run ([SessionConfig.handlerExecutor], else [Dispatchers.Default]). */
@@ -138,9 +138,9 @@ public class Session private constructor(
     /** True once the session ended because its connection failed. */
     internal val connectionLost: Boolean get() = endCause.let { it != null && it !is WampException }
 
-    private fun endedError(): SessionClosedException =
-        if (connectionLost) ConnectionLostException("WAMP session $id has ended: $endReason", endCause)
-        else SessionClosedException("WAMP session $id has ended: $endReason")
+    private fun endedError(): WampSessionClosedException =
+        if (connectionLost) WampConnectionLostException("WAMP session $id has ended: $endReason", endCause)
+        else WampSessionClosedException("WAMP session $id has ended: $endReason")
 
     /** The session id the router assigned. */
     public val id: Long = welcome.session
@@ -410,7 +410,7 @@ public class Session private constructor(
                 try {
                     peer.send(Yield(m.request, r.options + ("progress" to true), r.args, r.kwargs))
                 } catch (e: ConnectionException) {
-                    throw ConnectionLostException("WAMP session $id: connection lost while sending progress", e)
+                    throw WampConnectionLostException("WAMP session $id: connection lost while sending progress", e)
                 }
             }
         }
@@ -502,14 +502,14 @@ public class Session private constructor(
 
     /**
      * Ends the session for [reason] (the first call wins); pending requests fail with [cause] as the cause, as
-     * [ConnectionLostException] when the connection failed (a cause that is not a protocol error).
+     * [WampConnectionLostException] when the connection failed (a cause that is not a protocol error).
      */
     private fun end(reason: String, cause: Exception? = null) {
         if (!endClaimed.compareAndSet(false, true)) return
         endCause = cause // before the reason, so whoever sees the reason sees the cause
         endReasonRef.set(reason)
         ended.complete(reason)
-        val error = if (connectionLost) ConnectionLostException("WAMP session $id ended: $reason", cause) else SessionClosedException("WAMP session $id ended: $reason", cause)
+        val error = if (connectionLost) WampConnectionLostException("WAMP session $id ended: $reason", cause) else WampSessionClosedException("WAMP session $id ended: $reason", cause)
         for (p in pending.values) p.reply.completeExceptionally(error)
         pending.clear()
         // A streaming handler waiting for chunks learns that none will come.
@@ -565,7 +565,7 @@ public class Session private constructor(
             if (cancelOnAbandon && sent) withContext(NonCancellable) { cancelAndAwaitError(requestId, reply, cancelMode) }
             throw e
         } catch (e: ConnectionException) {
-            throw ConnectionLostException("WAMP session $id: connection lost while sending $name", e)
+            throw WampConnectionLostException("WAMP session $id: connection lost while sending $name", e)
         } finally {
             pending.remove(requestId)
         }
@@ -767,7 +767,7 @@ public class Session private constructor(
             try {
                 peer.send(message)
             } catch (e: ConnectionException) {
-                throw ConnectionLostException("WAMP session $id: connection lost while sending CALL", e)
+                throw WampConnectionLostException("WAMP session $id: connection lost while sending CALL", e)
             } catch (e: CancellationException) {
                 started.set(true) // it may have gone out
                 throw e
@@ -1003,7 +1003,7 @@ public class Session private constructor(
             try {
                 peer.send(Publish(nextRequestId(), opts, topic, normalizedArgs, normalizedKwargs))
             } catch (e: ConnectionException) {
-                throw ConnectionLostException("WAMP session $id: connection lost while publishing", e)
+                throw WampConnectionLostException("WAMP session $id: connection lost while publishing", e)
             }
             return null
         }
@@ -1130,12 +1130,12 @@ public class Session private constructor(
     // ---------------------------------------------------------------- lifecycle
 
     /** Completes with a description of why the session ended (GOODBYE, ABORT, connection loss, close). */
-    public fun doneFuture(): CompletableFuture<String> =
+    public fun closedFuture(): CompletableFuture<String> =
         ended.asCompletableFuture().thenApplyAsync({ it }, Dispatchers.Default.asExecutor())
 
     /** Suspends until the session has ended; returns the reason. */
     @JvmSynthetic
-    public suspend fun awaitDone(): String = ended.await()
+    public suspend fun awaitClosed(): String = ended.await()
 
     /**
      * Leaves the realm: sends GOODBYE `wamp.close.close_realm`, waits up to twice the response timeout for the
@@ -1165,7 +1165,7 @@ public class Session private constructor(
         runBlocking { leave() }
     }
 
-    override fun toString(): String = "Session(id=$id, realm=${config.realm}, ${peer.description})"
+    override fun toString(): String = "WampSession(id=$id, realm=${config.realm}, ${peer.description})"
 
     /**
      * A Java face of a request: runs [block] in the caller's thread until it waits; the reply completes the future
@@ -1185,11 +1185,11 @@ public class Session private constructor(
          * a [dev.tether.core.ConnectionException] if the connection fails.
          */
         @JvmSynthetic
-        public suspend fun connect(url: String, config: SessionConfig): Session = join(Transports.open(url, config), config)
+        public suspend fun connect(url: String, config: SessionConfig): WampSession = join(Transports.open(url, config), config)
 
         /** Java face of [connect]. */
         @JvmStatic
-        public fun connectAsync(url: String, config: SessionConfig): CompletableFuture<Session> =
+        public fun connectAsync(url: String, config: SessionConfig): CompletableFuture<WampSession> =
             CoroutineScope(Dispatchers.Default).future { connect(url, config) }
 
         /**
@@ -1199,11 +1199,11 @@ public class Session private constructor(
          * dial, limits, keepalive) do not apply: the transport has them already. Throws as [connect].
          */
         @JvmSynthetic
-        public suspend fun join(transport: WampTransport, config: SessionConfig): Session {
+        public suspend fun join(transport: WampTransport, config: SessionConfig): WampSession {
             val peer = transport
             try {
                 val welcome = withTimeout(config.responseTimeout.toKotlinDuration()) { handshake(peer, config) }
-                return Session(peer, config, welcome)
+                return WampSession(peer, config, welcome)
             } catch (e: TimeoutCancellationException) {
                 withContext(NonCancellable) { runCatching { peer.close() } }
                 throw ResponseTimeoutException("HELLO to realm ${config.realm}", config.responseTimeout.toMillis())
@@ -1215,7 +1215,7 @@ public class Session private constructor(
 
         /** Java face of [join]. */
         @JvmStatic
-        public fun joinAsync(transport: WampTransport, config: SessionConfig): CompletableFuture<Session> =
+        public fun joinAsync(transport: WampTransport, config: SessionConfig): CompletableFuture<WampSession> =
             CoroutineScope(Dispatchers.Default).future { join(transport, config) }
 
         internal fun helloDetails(config: SessionConfig): Map<String, Any?> {
