@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,10 +18,14 @@ import dev.tether.wsclient.ClientClosedException;
 import dev.tether.wsclient.ConnectionLostException;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.EnvelopeHandler;
+import dev.tether.wsclient.InitialConnectException;
 import dev.tether.wsclient.RequestTimeoutException;
 import dev.tether.wsclient.WsClient;
 import dev.tether.wsclient.WsClientConfig;
+import dev.tether.wsclient.WsClientException;
 import dev.tether.wsclient.WsClientStats;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -103,7 +108,7 @@ class WsClientJavaTest {
                      events.add(event);
                      if (event instanceof ConnectionEvent.Connected) connectedEvent.countDown();
                  })) {
-                client.runAsync();
+                client.start();
                 assertTrue(connected.await(WAIT, TimeUnit.SECONDS), "never connected");
                 assertTrue(connectedEvent.await(WAIT, TimeUnit.SECONDS), "no Connected event");
                 assertEquals(List.of(ConnectionState.CONNECTING, ConnectionState.CONNECTED), states);
@@ -119,7 +124,7 @@ class WsClientJavaTest {
     @Test
     void requestAsyncCorrelatesAndTimesOut(FakeBroker broker) throws Exception {
         try (WsClient client = new WsClient(configFor(broker, envelope -> { }).build())) {
-            client.runAsync();
+            client.start();
             Envelope request = Envelope.request("echo", "{\"n\":1}");
             Envelope reply = client.requestAsync(request).get(WAIT, TimeUnit.SECONDS);
             assertEquals("echo.result", reply.getKind());
@@ -143,7 +148,7 @@ class WsClientJavaTest {
         WsClientConfig config = configFor(broker, envelope -> { }).requestTimeout(Duration.ofMillis(300)).build();
         assertEquals(Duration.ofMillis(300), config.getRequestTimeout());
         try (WsClient client = new WsClient(config)) {
-            client.runAsync();
+            client.start();
             CompletableFuture<Envelope> future = client.requestAsync(Envelope.request("nobody.home"));
             ExecutionException failure = assertThrows(ExecutionException.class, () -> future.get(WAIT, TimeUnit.SECONDS));
             assertEquals(300L, assertInstanceOf(RequestTimeoutException.class, failure.getCause()).getTimeoutMillis());
@@ -153,7 +158,7 @@ class WsClientJavaTest {
     @Test
     void sendAsyncDeliversWithoutAReply(FakeBroker broker) throws Exception {
         try (WsClient client = new WsClient(configFor(broker, envelope -> { }).build())) {
-            client.runAsync();
+            client.start();
             client.sendAsync(Envelope.create("note", "{\"text\":\"hello\"}")).get(WAIT, TimeUnit.SECONDS);
             client.sendAsync(Envelope.create("note", "{\"text\":\"again\"}"), Duration.ofSeconds(5)).get(WAIT, TimeUnit.SECONDS);
             awaitReceived(broker, client, "note");
@@ -175,7 +180,7 @@ class WsClientJavaTest {
         };
         try (WsClient client = new WsClient(configFor(broker, handler).build())) {
             self.set(client);
-            client.runAsync();
+            client.start();
             String registration = "{\"name\":\"java-agent\",\"session_id\":\"s1\",\"provider\":\"test\",\"context_mode\":\"thread\"}";
             Envelope ack = client.requestAsync(Envelope.request("register", registration)).get(WAIT, TimeUnit.SECONDS);
             assertEquals("register.ack", ack.getKind());
@@ -202,7 +207,7 @@ class WsClientJavaTest {
         };
         try (WsClient client = new WsClient(configFor(broker, handler).handlerExecutor(mine).build())) {
             self.set(client);
-            client.runAsync();
+            client.start();
             // Connected first: a request made before that waits for the connection on a library thread and resumes there.
             client.awaitConnectedAsync(Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
             String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
@@ -238,7 +243,7 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(config)) {
             BlockingQueue<ConnectionEvent> events = new LinkedBlockingQueue<>();
             try (AutoCloseable listener = client.onEvent(events::add)) {
-                client.runAsync();
+                client.start();
                 assertInstanceOf(ConnectionEvent.Connecting.class, next(events));
                 assertInstanceOf(ConnectionEvent.Connected.class, next(events));
                 broker.awaitConnectionsAsync(1, Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
@@ -271,7 +276,7 @@ class WsClientJavaTest {
     @Test
     void cancellingARequestFutureFreesItsPendingEntry(FakeBroker broker) throws Exception {
         try (WsClient client = new WsClient(configFor(broker, envelope -> { }).build())) {
-            client.runAsync();
+            client.start();
             client.requestAsync(Envelope.request("echo")).get(WAIT, TimeUnit.SECONDS);
             CompletableFuture<Envelope> future = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
             awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
@@ -290,7 +295,8 @@ class WsClientJavaTest {
         WsClient client = new WsClient(configFor(broker, envelope -> { }).build());
         BlockingQueue<ConnectionState> states = new LinkedBlockingQueue<>();
         client.onState(states::add);
-        CompletableFuture<Void> run = client.runAsync();
+        CompletableFuture<WsClientException> ended = client.closedFuture();
+        client.start();
         assertEquals(ConnectionState.CONNECTING, next(states));
         assertEquals(ConnectionState.CONNECTED, next(states));
         CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
@@ -305,22 +311,47 @@ class WsClientJavaTest {
         assertFalse(client.isConnected());
         ExecutionException failure = assertThrows(ExecutionException.class, () -> pending.get(WAIT, TimeUnit.SECONDS));
         assertInstanceOf(ClientClosedException.class, failure.getCause());
-        assertNull(run.get(WAIT, TimeUnit.SECONDS), "runAsync completes normally when the client closes");
+        // The end is not a failure of the wait: closedFuture completes normally with the reason.
+        assertInstanceOf(ClientClosedException.class, ended.get(WAIT, TimeUnit.SECONDS));
         CompletableFuture<Envelope> late = client.requestAsync(Envelope.request("echo"));
         assertThrows(Exception.class, () -> late.get(WAIT, TimeUnit.SECONDS));
         assertTrue(late.isCompletedExceptionally());
-        ExecutionException again = assertThrows(ExecutionException.class, () -> client.runAsync().get(WAIT, TimeUnit.SECONDS));
+        ExecutionException again =
+                assertThrows(ExecutionException.class, () -> client.connectAsync().get(WAIT, TimeUnit.SECONDS));
         assertInstanceOf(ClientClosedException.class, again.getCause());
+        assertThrows(ClientClosedException.class, client::start);
         ExecutionException lateFailure = assertThrows(ExecutionException.class, () -> late.get(WAIT, TimeUnit.SECONDS));
         assertInstanceOf(ClientClosedException.class, lateFailure.getCause());
         awaitTrue(() -> broker.getConnectionCount().getValue() == 0, "the broker saw the connection close");
     }
 
     @Test
+    void connectAsyncFailsWithInitialConnectExceptionUnderFailFirstConnect() throws Exception {
+        int deadPort;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            deadPort = s.getLocalPort();
+        }
+        WsClient client = new WsClient(WsClientConfig.builder()
+                .url("ws://127.0.0.1:" + deadPort + "/connect")
+                .handler(envelope -> { })
+                .failFirstConnect(true)
+                .build());
+        CompletableFuture<WsClientException> ended = client.closedFuture();
+        ExecutionException e =
+                assertThrows(ExecutionException.class, () -> client.connectAsync().get(WAIT, TimeUnit.SECONDS));
+        InitialConnectException failure = assertInstanceOf(InitialConnectException.class, e.getCause());
+        // The client ended for good with that reason, which closedFuture returns as its value.
+        assertSame(failure, ended.get(WAIT, TimeUnit.SECONDS));
+        assertEquals(ConnectionState.CLOSED, client.getState().getValue());
+        assertThrows(InitialConnectException.class, client::start);
+        assertNull(client.closeAsync().get(WAIT, TimeUnit.SECONDS));
+    }
+
+    @Test
     void closeAsyncCompletesOnceTheClientIsFullyClosed(FakeBroker broker) throws Exception {
         WsClient client = new WsClient(configFor(broker, envelope -> { }).build());
-        CompletableFuture<Void> run = client.runAsync();
-        client.awaitConnectedAsync(Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
+        assertSame(client, client.connectAsync().get(WAIT, TimeUnit.SECONDS));
+        assertTrue(client.isConnected());
         CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
         awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
 
@@ -345,7 +376,7 @@ class WsClientJavaTest {
             if (envelope.getKind().equals("boom")) throw new IllegalStateException("handler failure on purpose");
         };
         try (WsClient client = new WsClient(configFor(broker, handler).build())) {
-            client.runAsync();
+            client.start();
             client.requestAsync(Envelope.request("echo")).get(WAIT, TimeUnit.SECONDS);
             broker.awaitConnectionsAsync(1, Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
 

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -89,12 +90,10 @@ public final class JavaClientExamples {
                 .reconnectDelays(Duration.ofMillis(500), Duration.ofSeconds(30))  // upstream Min/MaxReconnectDelay
                 .failFirstConnect(true)
                 .build());
-        CompletableFuture<Void> running = client.runAsync();  // fails with InitialConnectException if dial 1 fails
-        CompletableFuture<Void> connected = client.awaitConnectedAsync(Duration.ofSeconds(15));
         try {
-            CompletableFuture.anyOf(running, connected).get();  // whichever happens first
+            client.connectAsync().get(15, TimeUnit.SECONDS);  // fails with InitialConnectException if dial 1 fails
         } catch (ExecutionException e) {
-            client.close();
+            // The failed client has closed itself; closedFuture() gives the same reason.
             return e.getCause().getMessage();  // "initial connect failed: dial to ... failed: Connection refused"
         }
         // docs:end java-fail-first-connect

@@ -40,7 +40,7 @@ public final class JavaQuickstart implements AutoCloseable {
                 .build();
         client = new WsClient(config);
         eventSubscription = client.onEvent(this::onEvent);  // subscribe first: no event is missed
-        client.runAsync();  // dials in the background and reconnects on its own until close()
+        client.start();  // dials in the background and reconnects on its own until close()
     }
     // docs:end connect
 

@@ -28,20 +28,21 @@ object ConnectionExamples {
             // 200 ms doubling to 5 s, each delay spread ±20 %; a connection that lived < 1 s counts as a failure.
             backoff(ExponentialBackoff(minDelay = 200.milliseconds, maxDelay = 5.seconds))
             dialTimeout(Duration.ofSeconds(5)) // TCP + TLS + upgrade (default 10 s)
-            failFirstConnect(true)             // run() fails if the very first dial fails
+            failFirstConnect(true)             // connect() fails if the very first dial fails
         }
         // docs:end reconnect-config
         return WsClient(config)
     }
 
-    /** Runs [client]; returns a message only when FailFirstConnect ended it (otherwise runs until cancelled). */
+    /** Connects [client] and waits for its end; a message says why FailFirstConnect ended it, or "closed". */
     suspend fun runOrExplain(client: WsClient): String {
         // docs:start fail-first-connect
         try {
-            client.run() // returns only when the client is closed
+            client.connect()     // returns once the first connection is up
+            client.awaitClosed() // returns only when the client is closed
         } catch (e: InitialConnectException) {
             // The first dial failed; e.cause says why (DialFailedException, DialTimeoutException,
-            // AuthenticationFailedException, HandshakeRejectedException). The client is now CLOSED.
+            // AuthenticationFailedException, HandshakeRejectedException). The client has closed itself.
             return "cannot reach the broker: ${e.cause?.message}"
         }
         // docs:end fail-first-connect

@@ -6,12 +6,14 @@ import dev.tether.wsclient.WsClient
 import dev.tether.wsclient.WsClientConfig
 import dev.tether.wsclient.payloadAs
 import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import kotlinx.serialization.SerialName
 import kotlinx.serialization.Serializable
 import kotlinx.serialization.json.Json
@@ -79,7 +81,12 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
                 }
             }
         }
-        client.run() // returns only when the client closes; cancelling it closes the client
+        client.start() // dials in the background and redials on its own until closed
+        try {
+            client.awaitClosed() // returns only when the client closes
+        } finally {
+            withContext(NonCancellable) { client.closeAndJoin() } // cancelling this coroutine closes the client
+        }
     }
     // docs:end run
 

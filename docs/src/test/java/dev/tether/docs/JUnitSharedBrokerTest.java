@@ -32,7 +32,7 @@ class JUnitSharedBrokerTest {
                 .handler(frame -> { })
                 .build();
         try (WsClient client = new WsClient(config)) {
-            client.runAsync();
+            client.start();
             Envelope reply = client.requestAsync(Envelope.request("echo", "\"hi\"")).get(10, TimeUnit.SECONDS);
             assertEquals("\"hi\"", reply.getPayload());
             // ten server pings, each answered by the client's WebSocket layer without any code of ours

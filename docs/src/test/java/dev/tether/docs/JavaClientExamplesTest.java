@@ -35,7 +35,7 @@ class JavaClientExamplesTest {
     @Test
     void requestOutcomesAreDescribed() throws Exception {
         try (FakeBroker broker = FakeBroker.start(); WsClient client = client(broker)) {
-            client.runAsync();
+            client.start();
             assertEquals("answered: {\"n\":1}",
                     JavaClientExamples.describe(client, Envelope.request("echo", "{\"n\":1}")).get(10, TimeUnit.SECONDS));
             assertEquals("refused: {\"error\":\"name required\"}",
@@ -62,7 +62,7 @@ class JavaClientExamplesTest {
     void sendReportsWhetherItWasWritten() throws Exception {
         try (FakeBroker broker = FakeBroker.start(); WsClient client = client(broker)) {
             assertEquals(false, JavaClientExamples.notify(client, "{\"text\":\"early\"}").get(10, TimeUnit.SECONDS));
-            client.runAsync();
+            client.start();
             assertEquals(true, JavaClientExamples.notify(client, "{\"text\":\"hi\"}").get(10, TimeUnit.SECONDS));
             Waits.until(Duration.ofSeconds(10),
                     () -> broker.received().stream().anyMatch(e -> e.getKind().equals("chat.send")));
@@ -76,7 +76,7 @@ class JavaClientExamplesTest {
             AtomicReference<String> current = new AtomicReference<>("fresh-1");
             try (WsClient client = JavaClientExamples.withTokenProvider(broker.getUrl(), "bootstrap",
                     () -> CompletableFuture.completedFuture(current.get()), IGNORE)) {
-                client.runAsync();
+                client.start();
                 broker.awaitConnectionsAsync(1, Duration.ofSeconds(10)).get();
                 current.set("fresh-2");
                 broker.getFaults().dropAll();

@@ -20,7 +20,7 @@ class TransportJavaExamplesTest {
         try (FakeBroker broker = FakeBroker.start();
              WsClient client = new WsClient(WsClientConfig.builder().url(broker.getUrl()).authToken(broker.getToken())
                      .handler(envelope -> { }).build())) {
-            client.runAsync();
+            client.start();
             // docs:start futures
             // The reply completes the future on the connection's I/O thread: cheap stages may run there,
             // anything slow or blocking belongs on your own executor.

@@ -37,7 +37,7 @@ class FakeBrokerExtensionJavaTest {
                 .authToken(broker.getToken())
                 .build();
         try (WsClient client = new WsClient(config)) {
-            client.runAsync();
+            client.start();
             Envelope reply = client.requestAsync(Envelope.request("echo", "{\"n\":1}")).get(10, TimeUnit.SECONDS);
             assertEquals("echo.result", reply.getKind());
             return reply.getPayload();

@@ -172,12 +172,15 @@ class HandshakeSpec : FunSpec({
         }
     }
 
-    test("FailFirstConnect with a 401 ends run with InitialConnectException caused by AuthenticationFailedException") {
+    test(
+        "FailFirstConnect with a 401 fails connect with InitialConnectException caused by " +
+            "AuthenticationFailedException",
+    ) {
         mockServer().use { server ->
             server.enqueue(refusal(401))
             val client = WsClient(WsClientConfig(server.wsUrl(), Inbox()) { authToken("bad"); failFirstConnect(true) })
             client.use {
-                val e = withTimeout(10.seconds) { shouldThrow<InitialConnectException> { client.run() } }
+                val e = withTimeout(10.seconds) { shouldThrow<InitialConnectException> { client.connect() } }
                 val cause = e.cause.shouldBeInstanceOf<AuthenticationFailedException>()
                 cause.status shouldBe 401
             }

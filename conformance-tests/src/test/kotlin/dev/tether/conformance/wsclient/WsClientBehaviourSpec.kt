@@ -22,6 +22,7 @@ import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -128,7 +129,10 @@ class WsClientBehaviourSpec : FunSpec({
         }
     }
 
-    test("an oversize message closes the connection with a typed cause, fails nothing silently, and the client reconnects") {
+    test(
+        "an oversize message closes the connection with a typed cause, fails nothing silently, and the client " +
+            "reconnects",
+    ) {
         FakeBroker.start().use { broker ->
             fastClient(broker) { maxMessageBytes(1024) }.use { client ->
                 coroutineScope {
@@ -167,34 +171,54 @@ class WsClientBehaviourSpec : FunSpec({
         }
     }
 
-    test("FailFirstConnect: run fails with InitialConnectException when the first dial fails") {
+    test("FailFirstConnect: connect fails with InitialConnectException when the first dial fails; the client ends") {
         val port = ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress()).use { it.localPort }
         val config = WsClientConfig("ws://127.0.0.1:$port/connect", Inbox()) { failFirstConnect(true) }
         WsClient(config).use { client ->
-            val e = shouldThrow<InitialConnectException> { withTimeout(10.seconds) { client.run() } }
+            val e = shouldThrow<InitialConnectException> { withTimeout(10.seconds) { client.connect() } }
             e.message!!.startsWith("initial connect failed") shouldBe true
             client.state.value shouldBe ConnectionState.CLOSED
+            // The client ended for good, with that reason; every later call fails with it at once.
+            client.awaitClosed() shouldBe e
+            shouldThrow<InitialConnectException> { client.start() }
+            shouldThrow<InitialConnectException> { client.request(Envelope.request("echo")) }
         }
     }
 
-    test("FailFirstConnect: a drop after the first connection does not end run; the client reconnects") {
+    test("awaitClosed waits for the end and returns ClientClosedException after close, for every waiter") {
+        FakeBroker.start().use { broker ->
+            val client = fastClient(broker)
+            client.connect() shouldBe client
+            coroutineScope {
+                val waiters = List(2) { async(start = CoroutineStart.UNDISPATCHED) { client.awaitClosed() } }
+                waiters.any { it.isCompleted } shouldBe false // suspended in awaitClosed while the client runs
+                client.closeAndJoin()
+                waiters.map { it.await() }.forEach { it.shouldBeInstanceOf<ClientClosedException>() }
+            }
+            client.closedFuture().getNow(null).shouldBeInstanceOf<ClientClosedException>()
+        }
+    }
+
+    test("FailFirstConnect: a drop after the first connection does not end the client; it reconnects") {
         FakeBroker.start().use { broker ->
             fastClient(broker) { failFirstConnect(true) }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
-                    val run = async { runCatching { client.run() } }
-                    events.await<ConnectionEvent.Connected>()
+                    val ended = async { client.awaitClosed() }
+                    client.connect()
                     broker.dropWhenConnected()
                     events.await<ConnectionEvent.Disconnected>()
                     events.await<ConnectionEvent.Connected>()
-                    run.isCompleted shouldBe false
+                    ended.isCompleted shouldBe false
                     coroutineContext.cancelChildrenQuietly()
                 }
             }
         }
     }
 
-    test("token rotation: a 401 is reported as AuthenticationFailed, backed off, and the provider's new token is used") {
+    test(
+        "token rotation: a 401 is reported as AuthenticationFailed, backed off, and the provider's new token is used",
+    ) {
         FakeBroker.start { tokens("old") }.use { broker ->
             val current = AtomicReference("old")
             fastClient(broker) { tokenProvider(TokenProvider { current.get() }) }.use { client ->

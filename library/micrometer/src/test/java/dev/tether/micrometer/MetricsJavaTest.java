@@ -39,7 +39,7 @@ class MetricsJavaTest {
                     .build();
             try (WsClient client = new WsClient(config)) {
                 new WsClientMetrics(client, "broker").bindTo(registry);
-                client.runAsync(); // connects, and reconnects until closed
+                client.start(); // connects, and reconnects until closed
                 client.awaitConnectedAsync(Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS);
                 client.requestAsync(Envelope.request("echo", "{}")).get(10, TimeUnit.SECONDS);
                 assertEquals(1.0, registry.get("tether.messages").tags(Tags.of("client", "broker", "direction", "out")).counter().count());

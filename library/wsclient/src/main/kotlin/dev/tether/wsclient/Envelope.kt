@@ -89,7 +89,10 @@ public class Envelope private constructor(
     public fun withPayloadJson(payloadJson: String?): Envelope =
         Envelope(kind, id, inReplyTo, ts, compactOrNull(payloadJson), targetAspect)
 
-    /** A copy with the payload replaced by [payload]; `null` removes it and [kotlinx.serialization.json.JsonNull] sets the literal `null`. */
+    /**
+     * A copy with the payload replaced by [payload]; `null` removes it and [kotlinx.serialization.json.JsonNull] sets
+     * the literal `null`.
+     */
     public fun withPayload(payload: JsonElement?): Envelope =
         Envelope(kind, id, inReplyTo, ts, compactOrNull(payload?.toString()), targetAspect)
 
@@ -110,7 +113,8 @@ public class Envelope private constructor(
      */
     @JvmOverloads
     public fun <T> payloadAs(deserializer: DeserializationStrategy<T>, json: Json = PayloadJson): T {
-        val text = payload ?: throw MalformedEnvelopeException("malformed envelope: no payload (kind \"${kind.clip()}\")")
+        val text = payload
+            ?: throw MalformedEnvelopeException("malformed envelope: no payload (kind \"${kind.clip()}\")")
         return try {
             json.decodeFromString(deserializer, text)
         } catch (e: SerializationException) {
@@ -121,7 +125,8 @@ public class Envelope private constructor(
     }
 
     private fun payloadMismatch(deserializer: DeserializationStrategy<*>, e: Exception) = MalformedEnvelopeException(
-        "malformed envelope: payload of kind \"${kind.clip()}\" is not a ${deserializer.descriptor.serialName}: ${e.message}",
+        "malformed envelope: payload of kind \"${kind.clip()}\" is not a " +
+            "${deserializer.descriptor.serialName}: ${e.message}",
         e,
     )
 
@@ -156,6 +161,7 @@ public class Envelope private constructor(
         append(')')
     }
 
+    /** Builders, decoding and the envelope constants. */
     public companion object {
         /** Deepest nesting [decode] accepts; the envelope object itself is level 1. */
         public const val MAX_DEPTH: Int = EnvelopeCodec.MAX_DEPTH
@@ -188,7 +194,9 @@ public class Envelope private constructor(
         @JvmStatic
         public fun create(kind: String, payloadJson: String?): Envelope = build(kind, null, null, payloadJson)
 
-        /** Like [create], with the payload given as a [JsonElement] (`null` = no payload, `JsonNull` = literal `null`). */
+        /**
+         * Like [create], with the payload given as a [JsonElement] (`null` = no payload, `JsonNull` = literal `null`).
+         */
         @JvmStatic
         public fun create(kind: String, payload: JsonElement?): Envelope = build(kind, null, null, payload?.toString())
 
@@ -212,7 +220,8 @@ public class Envelope private constructor(
          * @throws IllegalArgumentException if [kind] is empty.
          */
         @JvmStatic
-        public fun response(kind: String, requestId: String): Envelope = build(kind, null, requestId.nullIfEmpty(), null)
+        public fun response(kind: String, requestId: String): Envelope =
+            build(kind, null, requestId.nullIfEmpty(), null)
 
         /** Upstream `NewResponse(kind, requestId, payload)` with the payload as JSON text (see [create]). */
         @JvmStatic
@@ -259,7 +268,8 @@ public class Envelope private constructor(
          */
         private fun nowUtc(): OffsetDateTime {
             val now = utcClock.instant()
-            return OffsetDateTime.of(LocalDateTime.ofEpochSecond(now.epochSecond, now.nano, ZoneOffset.UTC), ZoneOffset.UTC)
+            val utc = LocalDateTime.ofEpochSecond(now.epochSecond, now.nano, ZoneOffset.UTC)
+            return OffsetDateTime.of(utc, ZoneOffset.UTC)
         }
 
         private fun compactOrNull(payloadJson: String?): String? =
@@ -267,7 +277,9 @@ public class Envelope private constructor(
 
         private fun checkTs(ts: OffsetDateTime): OffsetDateTime {
             require(ts.year in 0..9999) { "ts year ${ts.year} is outside 0..9999 and cannot be written as RFC 3339" }
-            require(ts.offset.totalSeconds % 60 == 0) { "ts offset ${ts.offset} has seconds; RFC 3339 offsets are whole minutes" }
+            require(ts.offset.totalSeconds % 60 == 0) {
+                "ts offset ${ts.offset} has seconds; RFC 3339 offsets are whole minutes"
+            }
             return ts
         }
 
@@ -281,5 +293,8 @@ public class Envelope private constructor(
     }
 }
 
-/** Kotlin shorthand for [Envelope.payloadAs] with the serializer of [T]. @throws MalformedEnvelopeException as [Envelope.payloadAs]. */
+/**
+ * Kotlin shorthand for [Envelope.payloadAs] with the serializer of [T]. @throws MalformedEnvelopeException as
+ * [Envelope.payloadAs].
+ */
 public inline fun <reified T> Envelope.payloadAs(): T = payloadAs(serializer<T>())

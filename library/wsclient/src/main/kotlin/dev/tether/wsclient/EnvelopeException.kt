@@ -1,7 +1,5 @@
 package dev.tether.wsclient
 
-import dev.tether.core.TetherException
-
 /**
  * A received frame is not a valid envelope, or a payload cannot be read as the requested type.
  *
@@ -15,4 +13,4 @@ import dev.tether.core.TetherException
  * throws this exception.
  */
 public class MalformedEnvelopeException @JvmOverloads constructor(message: String, cause: Throwable? = null) :
-    TetherException(message, cause)
+    WsClientException(message, cause)

@@ -46,6 +46,7 @@ public class Ulid private constructor(
 
     override fun hashCode(): Int = (msb xor lsb).let { (it xor (it ushr 32)).toInt() }
 
+    /** Parsing, generation and the ULID constants. */
     public companion object {
         /** Length of the text form. */
         public const val LENGTH: Int = 26
@@ -88,7 +89,9 @@ public class Ulid private constructor(
                 hi = (hi shl 5) or (lo ushr 59)
                 lo = (lo shl 5) or v.toLong()
             }
-            require(DECODE[text[0].code] <= 7) { "invalid ULID \"$text\": overflows 128 bits (first character must be 0-7)" }
+            require(DECODE[text[0].code] <= 7) {
+                "invalid ULID \"$text\": overflows 128 bits (first character must be 0-7)"
+            }
             return Ulid(hi, lo)
         }
 
@@ -131,7 +134,8 @@ public class Ulid private constructor(
         public fun nextUlid(): Ulid = DefaultGenerator.instance.nextUlid()
 
         @JvmSynthetic
-        internal fun ofParts(ms: Long, entropyHi: Int, entropyLo: Long): Ulid = Ulid((ms shl 16) or entropyHi.toLong(), entropyLo)
+        internal fun ofParts(ms: Long, entropyHi: Int, entropyLo: Long): Ulid =
+            Ulid((ms shl 16) or entropyHi.toLong(), entropyLo)
 
         @JvmSynthetic
         internal fun encode(msb: Long, lsb: Long): String {
@@ -187,6 +191,7 @@ public class UlidGenerator private constructor(
     private val clock: () -> Long,
     private val source: EntropySource,
 ) {
+    /** A generator reading [clock] (milliseconds since the epoch) and drawing entropy from [random]. */
     @JvmOverloads
     public constructor(
         clock: () -> Long = System::currentTimeMillis,
@@ -220,7 +225,9 @@ public class UlidGenerator private constructor(
 
     private fun advance() {
         val now = clock()
-        check(now in 0..Ulid.MAX_TIMESTAMP) { "clock returned $now ms, outside the ULID range 0..${Ulid.MAX_TIMESTAMP}" }
+        check(now in 0..Ulid.MAX_TIMESTAMP) {
+            "clock returned $now ms, outside the ULID range 0..${Ulid.MAX_TIMESTAMP}"
+        }
         val ms = if (now < lastMs) lastMs else now
         if (ms == lastMs && (entropyHi != 0 || entropyLo != 0L)) {
             val inc = source.increment()

@@ -7,41 +7,33 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.HandshakeRejectedException
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.Lifecycle
 import dev.tether.core.MessageListener
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import dev.tether.core.WsMessage
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.CoroutineStart
-import kotlinx.coroutines.Deferred
-import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.asExecutor
-import kotlinx.coroutines.Job
-import kotlinx.coroutines.NonCancellable
-import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.future.future
-import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.currentCoroutineContext
-import kotlinx.coroutines.isActive
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.selects.select
-import kotlinx.coroutines.runBlocking
-import kotlinx.coroutines.withTimeout
-import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.time.Duration
@@ -57,20 +49,26 @@ import kotlin.time.toKotlinDuration
  * A persistent WebSocket to a nexus-style broker that reconnects on its own and correlates requests with their
  * replies (upstream `wsclient.Client`).
  *
- * Kotlin: [run] or [start], then suspend [send] and [request]; [state] and [events] for the connection.
- * Java: [runAsync], [sendAsync], [requestAsync], [onState], [onEvent]. A reply completes its future on the
- * connection's I/O thread, so dependent stages added with `thenApply` run there too: use `thenApplyAsync` for
- * anything slow or blocking. Cancelling a future cancels the operation.
+ * Make one with the constructor (no I/O), then [connect] (waits for the first connection) or [start] (dials in the
+ * background); suspend [send] and [request]; [state] and [events] for the connection; [closeAndJoin] to end it and
+ * [awaitClosed] to wait for the end. Java: [connectAsync], [start], [sendAsync], [requestAsync], [onState],
+ * [onEvent], [closeAsync], [closedFuture]. A reply completes its future on the connection's I/O thread, so
+ * dependent stages added with `thenApply` run there too: use `thenApplyAsync` for anything slow or blocking.
+ * Cancelling a future cancels the operation.
  *
  * Differences from upstream, all on purpose: reconnect delays have jitter and a connection that drops within a
  * second backs off; a duplicate pending id is refused; a drop fails pending requests with [ConnectionLostException],
- * distinct from [RequestTimeoutException]; FailFirstConnect only concerns the first dial; a failing token provider
- * falls back to the last accepted token; a 401 is reported as [ConnectionEvent.AuthenticationFailed] and backed
- * off; a caller's timeout never touches the shared socket; the handler runs off the read loop; no event is dropped.
+ * distinct from [RequestTimeoutException]; FailFirstConnect only concerns the first dial; a failing token
+ * provider falls back to the last accepted token; a 401 is reported as [ConnectionEvent.AuthenticationFailed] and
+ * backed off; a caller's timeout never touches the shared socket; the handler runs off the read loop; no event is
+ * dropped.
  */
 @OptIn(InternalTetherApi::class)
 public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-wsclient"))
+
+    /** Why the client ended: [ClientClosedException], or [InitialConnectException] under FailFirstConnect. */
+    private val lifecycle = Lifecycle<WsClientException>(scope)
     /** Every connection of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
     private val pinned = config.dialer.transport.pinned()
     private val dialer = WebSocketDialer(config.dialer.toBuilder().transport(pinned.transport).build())
@@ -78,13 +76,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val live = MutableStateFlow<WebSocketConnection?>(null)
     private val pending = ConcurrentHashMap<String, PendingRequest>()
     private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
-    private val closed = AtomicBoolean(false)
-    private val shutdownDone = CompletableDeferred<Unit>()
-
-    /** Completed with the error every later call gets once the client is finished (closed or first dial failed). */
-    private val terminal = CompletableDeferred<WsClientException>()
+    private val started = AtomicBoolean(false)
     private val counters = WsClientStats.Counters()
-    @Volatile private var loop: Deferred<Unit>? = null
+    @Volatile private var loop: Job? = null
 
     // Converted once: the default arguments are evaluated on every call.
     private val defaultRequestTimeout = config.requestTimeout.toKotlinDuration()
@@ -136,37 +130,49 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
 
     /**
-     * Starts the dial/serve/reconnect loop in the client's own scope (idempotent) and returns it. It completes
-     * exceptionally with [InitialConnectException] when FailFirstConnect is set and the first dial fails, and is
-     * cancelled by [close].
+     * Starts dialling in the background and returns at once: the dial/serve/reconnect loop runs in the client's own
+     * scope until [close]. Idempotent. Throws the end reason once the client has ended. Under FailFirstConnect a
+     * failed first dial ends the client with [InitialConnectException] ([awaitClosed] returns it); [connect] is the
+     * call that waits for that outcome.
      */
-    @JvmSynthetic
-    public fun start(): Deferred<Unit> {
-        if (terminal.isCompleted) throw terminal.getCompleted()
-        synchronized(this) {
-            loop?.let { return it }
-            return scope.async(CoroutineName("tether-wsclient-loop")) { connectLoop() }.also { loop = it }
-        }
+    public fun start() {
+        lifecycle.checkNotEnded()
+        if (!started.compareAndSet(false, true)) return
+        loop = scope.launch(CoroutineName("tether-wsclient-loop")) { connectLoop() }
     }
 
     /**
-     * Runs the client until it is closed or the calling coroutine is cancelled (which closes it). Throws
-     * [InitialConnectException] under FailFirstConnect when the first dial fails.
+     * [start]s the client and returns it once the first connection is up. Throws [InitialConnectException] when
+     * FailFirstConnect is set and the first dial fails (the client is then closed), [ClientClosedException] when
+     * the client is closed first. Without FailFirstConnect it waits through redials: bound it with `withTimeout`.
      */
     @JvmSynthetic
-    public suspend fun run() {
+    public suspend fun connect(): WsClient {
+        start()
         try {
-            start().await()
-        } catch (e: CancellationException) {
-            // close() from elsewhere ends run normally; cancelling the caller closes the client.
-            if (closed.get() && currentCoroutineContext().isActive) return
-            close()
+            connection()
+        } catch (e: InitialConnectException) {
+            closeAndJoin() // the client is over: release what it holds before the caller hears why
             throw e
         }
+        return this
     }
 
-    /** Java face of [run]: completes when the client closes; cancelling it closes the client. */
-    public fun runAsync(): CompletableFuture<Void?> = javaFuture { run(); null }
+    /**
+     * Java face of [connect]: completes with this client once the first connection is up, or fails with the typed
+     * reason. Bound it with `orTimeout` when FailFirstConnect is not set.
+     */
+    public fun connectAsync(): CompletableFuture<WsClient> = lifecycle.future { connect() }
+
+    /**
+     * Suspends until the client has ended for good and returns why: [ClientClosedException] after [close], or
+     * [InitialConnectException] when FailFirstConnect is set and the first dial failed.
+     */
+    @JvmSynthetic
+    public suspend fun awaitClosed(): WsClientException = lifecycle.awaitEnd()
+
+    /** Java face of [awaitClosed]: completes normally with the reason once the client has ended. */
+    public fun closedFuture(): CompletableFuture<WsClientException> = lifecycle.endFuture()
 
     /** Suspends until a connection is up (bound it with `withTimeout`). */
     @JvmSynthetic
@@ -175,8 +181,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [awaitConnected], bounded by [timeout] (fails with [NotConnectedException]). */
-    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = javaFuture {
-        withTimeoutOrNull(timeout.toKotlinDuration()) { connection() } ?: throw NotConnectedException(timeout.toMillis())
+    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = lifecycle.future {
+        withTimeoutOrNull(timeout.toKotlinDuration()) { connection() }
+            ?: throw NotConnectedException(timeout.toMillis())
         null
     }
 
@@ -193,11 +200,11 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [send] with the configured send timeout. */
-    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = javaFuture { send(envelope); null }
+    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = lifecycle.future { send(envelope); null }
 
     /** Java face of [send]. */
     public fun sendAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Void?> =
-        javaFuture { send(envelope, timeout.toKotlinDuration()); null }
+        lifecycle.future { send(envelope, timeout.toKotlinDuration()); null }
 
     /**
      * Sends a request and returns the frame whose `in_reply_to` equals its id (whatever its kind: an `.error` kind
@@ -209,7 +216,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     public suspend fun request(envelope: Envelope, timeout: kotlin.time.Duration = defaultRequestTimeout): Envelope {
         val id = envelope.id
         require(!id.isNullOrEmpty()) { "envelope has no id: build requests with Envelope.request(kind, payload)" }
-        if (terminal.isCompleted) throw terminal.getCompleted()
+        lifecycle.checkNotEnded()
         val text = envelope.encode()
         val timeoutNanos = timeout.inWholeNanoseconds
         val entry = PendingRequest(RequestTimeouts.deadlineAfter(timeoutNanos), timeoutNanos / 1_000_000)
@@ -245,50 +252,42 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [request] with the configured request timeout. */
-    public fun requestAsync(envelope: Envelope): CompletableFuture<Envelope> = javaFuture { request(envelope) }
+    public fun requestAsync(envelope: Envelope): CompletableFuture<Envelope> = lifecycle.future { request(envelope) }
 
     /** Java face of [request]. */
     public fun requestAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Envelope> =
-        javaFuture { request(envelope, timeout.toKotlinDuration()) }
+        lifecycle.future { request(envelope, timeout.toKotlinDuration()) }
 
     /**
      * Closes the socket (1000 "client shutdown"), fails pending requests and stops every coroutine, blocking the
      * calling thread for at most a few seconds (each step is bounded). Idempotent. Kotlin code in a coroutine
      * should prefer [closeAndJoin]; Java code that must not block, [closeAsync].
      */
-    override fun close(): Unit = runBlocking { closeAndJoin() }
+    override fun close(): Unit = lifecycle.closeBlocking(::shutdown)
 
     /**
      * Suspending [close]: returns once the socket is closed and every coroutine of the client has ended (each step
      * bounded). Concurrent and later calls wait for the same shutdown. Not cancellable once started.
      */
     @JvmSynthetic
-    public suspend fun closeAndJoin() {
-        if (!closed.compareAndSet(false, true)) return shutdownDone.await()
-        try {
-            withContext(NonCancellable) { shutdown() }
-        } finally {
-            shutdownDone.complete(Unit)
-        }
-    }
+    public suspend fun closeAndJoin(): Unit = lifecycle.close(::shutdown)
 
-    /** Java face of [closeAndJoin]: completes once the client is fully closed. */
-    public fun closeAsync(): CompletableFuture<Void?> =
-        // Not on the client's scope: the shutdown cancels that scope.
-        CoroutineScope(Dispatchers.Default + CoroutineName("tether-wsclient-close")).future { closeAndJoin(); null }
+    /** Java face of [closeAndJoin]: completes once the client is fully closed; idempotent. */
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync(::shutdown)
 
     private suspend fun shutdown() {
         // Pending callers learn "closed" (not "connection lost") because their entries fail before the socket goes.
-        terminal.complete(ClientClosedException())
+        // A failed first dial ended the client earlier: it keeps that reason and its Closed event.
+        val ours = lifecycle.end(ClientClosedException())
         for (entry in pending.values) entry.fail(ClientClosedException())
         withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { live.value?.close(1000, "client shutdown") }
-        loop?.cancelAndJoin()
+        withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { loop?.cancelAndJoin() }
         handlerQueue.close()
-        status.emit(ConnectionEvent.Closed(null))
+        if (ours) status.emit(ConnectionEvent.Closed(null))
         status.complete()
         dialer.close()
         // Listeners and the handler drain what they were given, within a bound, before their coroutines go.
-        val job = scope.coroutineContext[Job]!!
+        val job = scope.coroutineContext.job
         withTimeoutOrNull(CLOSE_TIMEOUT_MILLIS) { job.children.forEach { it.join() } }
         job.cancel()
         // A listener stuck in blocking code cannot be cancelled; do not let it hang close().
@@ -296,27 +295,16 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
         timeouts.stop()
     }
 
-    /** A future on the client's scope; after close it fails with [ClientClosedException] rather than a bare cancel. */
-    /**
-     * A Java face: runs [block] in the caller's thread until it first waits, and completes the future where the
-     * outcome arrives (a reply completes it on the connection's I/O thread): no thread hand-off either way.
-     */
-    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        if (terminal.isCompleted) {
-            CompletableFuture.failedFuture(terminal.getCompleted())
-        } else {
-            scope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
-        }
-
     private suspend fun connection(): WebSocketConnection {
         live.value?.let { if (it.isOpen) return it }
-        if (terminal.isCompleted) throw terminal.getCompleted()
+        lifecycle.checkNotEnded()
         // Wait for the next connection, or for the client to finish (close, failed first dial).
         return coroutineScope {
             val next = async { live.first { it != null && it.isOpen }!! }
+            val ended = async { lifecycle.awaitEnd() }
             select {
-                next.onAwait { it }
-                terminal.onAwait { next.cancel(); throw it }
+                next.onAwait { ended.cancel(); it }
+                ended.onAwait { next.cancel(); throw it }
             }
         }
     }
@@ -361,10 +349,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 dialer.dial(inbound)
             } catch (e: ConnectionException) {
                 if (config.failFirstConnect && !everConnected) {
-                    val failure = InitialConnectException(e)
-                    terminal.complete(failure)
-                    status.emit(ConnectionEvent.Closed(e))
-                    throw failure
+                    if (lifecycle.end(InitialConnectException(e))) status.emit(ConnectionEvent.Closed(e))
+                    return
                 }
                 var wait = schedule.nextDelayAfterFailedDial().inWholeMilliseconds
                 if (e is HandshakeRejectedException) e.retryAfterSeconds?.let { wait = maxOf(wait, it * 1000) }
@@ -388,18 +374,21 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 live.compareAndSet(conn, null)
             }
             failPendingOn(conn, cause)
-            if (closed.get()) return // our own close() ended it: no Disconnected, no redial
+            if (lifecycle.isClosing) return // our own close() ended it: no Disconnected, no redial
             if (cause is MessageTooLargeException) counters.oversizeMessages.incrementAndGet()
             counters.drops.incrementAndGet()
             val lived = (System.nanoTime() - since) / 1_000_000
             val wait = schedule.nextDelayAfterDrop(lived.milliseconds).inWholeMilliseconds
-            log.info("connection to {} dropped after {} ms ({}); redial in {} ms", config.dialer.url, lived, cause.message, wait)
+            log.info(
+                "connection to {} dropped after {} ms ({}); redial in {} ms",
+                config.dialer.url, lived, cause.message, wait,
+            )
             status.emit(ConnectionEvent.Disconnected(cause, wait))
             delay(wait)
         }
     }
 
-    /** Inbound messages, routed on the connection's read loop: routing never blocks (the handler has its own queue). */
+    /** Inbound messages, routed on the connection's read loop: routing never blocks (the handler has its queue). */
     private val inbound = MessageListener { message ->
         when (message) {
             is WsMessage.Text -> route(message.text)

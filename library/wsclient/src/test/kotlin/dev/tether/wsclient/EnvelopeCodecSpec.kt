@@ -437,7 +437,10 @@ class EnvelopeCodecSpec : FunSpec({
                 tree["payload"] shouldBe env.payloadJson()
             }
         }
-        test("random JSON payloads: compaction of pretty text equals kotlinx's compact text (HTML-escaped) and parses back equal") {
+        test(
+            "random JSON payloads: compaction of pretty text equals kotlinx's compact text (HTML-escaped) and parses " +
+                "back equal",
+        ) {
             val pretty = Json { prettyPrint = true }
             checkAll(500, jsonValues(4)) { value ->
                 val env = Envelope.create("k", pretty.encodeToString(JsonElement.serializer(), value))
