@@ -73,6 +73,7 @@ public sealed class MuxFrame(public val streamId: Int) {
         override fun toString(): String = "FIN($unsignedId)"
     }
 
+    /** Decoding. */
     public companion object {
         /**
          * Parses one binary message. Throws [MalformedFrameException] for a message shorter than the header, a type

@@ -177,10 +177,12 @@ class MuxJavaTest {
     void openTimesOutWhenThePeerNeverAccepts() throws Exception {
         client.close();
         server.close();
-        MuxSession[] pair = SessionPairs.pair(MuxConfig.builder().streamAcceptDeadline(Duration.ofMillis(100)).build(), MuxConfig.DEFAULT);
+        MuxConfig impatient = MuxConfig.builder().streamAcceptDeadline(Duration.ofMillis(100)).build();
+        MuxSession[] pair = SessionPairs.pair(impatient, MuxConfig.DEFAULT);
         client = pair[0];
         server = pair[1];
-        ExecutionException e = assertThrows(ExecutionException.class, () -> client.openAsync().get(5, TimeUnit.SECONDS));
+        ExecutionException e =
+                assertThrows(ExecutionException.class, () -> client.openAsync().get(5, TimeUnit.SECONDS));
         AcceptTimeoutException timeout = assertInstanceOf(AcceptTimeoutException.class, e.getCause());
         assertEquals(100L, timeout.getTimeoutMillis());
     }

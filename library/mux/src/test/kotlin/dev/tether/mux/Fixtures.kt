@@ -16,7 +16,11 @@ import java.time.ZoneOffset
 private val liveSessions = java.util.concurrent.ConcurrentLinkedQueue<MuxSession>()
 
 /** A session on the test scheduler (virtual time) over [transport]; [muxTest] closes it at the end. */
-internal fun TestScope.session(transport: MuxTransport, client: Boolean, config: MuxConfig = MuxConfig { clock(virtualClock()) }): MuxSession =
+internal fun TestScope.session(
+    transport: MuxTransport,
+    client: Boolean,
+    config: MuxConfig = MuxConfig { clock(virtualClock()) },
+): MuxSession =
     MuxSession(transport, config, client, StandardTestDispatcher(testScheduler)).also { liveSessions.add(it) }
 
 /**
@@ -70,9 +74,15 @@ internal infix fun Int.shouldBeId(expected: Int) {
 internal object SessionPairs {
     @JvmStatic
     @JvmOverloads
-    fun pair(clientConfig: MuxConfig = MuxConfig.DEFAULT, serverConfig: MuxConfig = MuxConfig.DEFAULT): Array<MuxSession> {
+    fun pair(
+        clientConfig: MuxConfig = MuxConfig.DEFAULT,
+        serverConfig: MuxConfig = MuxConfig.DEFAULT,
+    ): Array<MuxSession> {
         val (a, b) = ScriptedTransport.pair()
-        return arrayOf(MuxSession(a, clientConfig, true, Dispatchers.Default), MuxSession(b, serverConfig, false, Dispatchers.Default))
+        return arrayOf(
+            MuxSession(a, clientConfig, true, Dispatchers.Default),
+            MuxSession(b, serverConfig, false, Dispatchers.Default),
+        )
     }
 }
 

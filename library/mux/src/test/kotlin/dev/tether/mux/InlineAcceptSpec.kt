@@ -18,7 +18,10 @@ import java.util.concurrent.CopyOnWriteArrayList
  */
 @OptIn(InternalTetherApi::class)
 class InlineAcceptSpec : FunSpec({
-    test("a SYN is ACKed with the stream buffer size and handed to the acceptor at once, on the reader, without accept()") {
+    test(
+        "a SYN is ACKed with the stream buffer size and handed to the acceptor at once, on the reader, without " +
+            "accept()",
+    ) {
         muxTest {
             val t = ScriptedTransport().apply { immediate = true }
             val s = session(t, client = true, MuxConfig { streamBufferSize(4096); peerCapacity(4096) })
@@ -26,7 +29,8 @@ class InlineAcceptSpec : FunSpec({
             var ackedBeforeHandOver = false
             s.acceptInline { stream ->
                 // The ACK is already queued when the acceptor runs: whatever it writes follows the accept.
-                ackedBeforeHandOver = t.sent.tryReceive().getOrNull()?.let { MuxFrame.decode(it) }.let { it is MuxFrame.Ack && it.streamId == stream.rawId && it.credit == 4096L }
+                val first = t.sent.tryReceive().getOrNull()?.let { MuxFrame.decode(it) }
+                ackedBeforeHandOver = first is MuxFrame.Ack && first.streamId == stream.rawId && first.credit == 4096L
                 seen += stream.id
             }
             t.deliver(MuxFrame.Syn(0))

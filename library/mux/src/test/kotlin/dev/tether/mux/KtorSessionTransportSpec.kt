@@ -74,7 +74,8 @@ class KtorSessionTransportSpec : FunSpec({
 
     test("a server session over a raw Ktor session serves a stream end to end") {
         val raw = FrameSession()
-        val session = MuxSession.server(raw, MuxConfig { keepAliveInterval(java.time.Duration.ZERO); ackEveryRead(true) })
+        val config = MuxConfig { keepAliveInterval(java.time.Duration.ZERO); ackEveryRead(true) }
+        val session = MuxSession.server(raw, config)
         try {
             raw.incoming.send(Frame.Binary(true, MuxFrame.Syn(1).encode()))
             raw.incoming.send(Frame.Binary(true, MuxFrame.Data(1, "hi".encodeToByteArray()).encode()))

@@ -6,7 +6,8 @@ import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.types.shouldBeInstanceOf
 
-private fun hex(s: String): ByteArray = s.split(' ').filter { it.isNotEmpty() }.map { it.toInt(16).toByte() }.toByteArray()
+private fun hex(s: String): ByteArray =
+    s.split(' ').filter { it.isNotEmpty() }.map { it.toInt(16).toByte() }.toByteArray()
 private fun ByteArray.hex(): String = joinToString(" ") { "%02x".format(it) }
 
 class MuxFrameSpec : FunSpec({
@@ -44,7 +45,8 @@ class MuxFrameSpec : FunSpec({
         val top = MuxFrame.decode(hex("03 ff ff ff ff"))
         top.streamId shouldBe -1
         top.unsignedId shouldBe 0xFFFF_FFFFL
-        MuxFrame.decode(hex("02 01 00 00 00 ff ff ff ff")).shouldBeInstanceOf<MuxFrame.Ack>().credit shouldBe 0xFFFF_FFFFL
+        MuxFrame.decode(hex("02 01 00 00 00 ff ff ff ff"))
+            .shouldBeInstanceOf<MuxFrame.Ack>().credit shouldBe 0xFFFF_FFFFL
     }
 
     context("strict sender") {
@@ -80,7 +82,8 @@ class MuxFrameSpec : FunSpec({
             }
         }
         test("an ACK with more than 4 bytes uses the first 4") {
-            MuxFrame.decode(hex("02 02 00 00 00 d2 00 00 00 ff ee")).shouldBeInstanceOf<MuxFrame.Ack>().credit shouldBe 210L
+            MuxFrame.decode(hex("02 02 00 00 00 d2 00 00 00 ff ee"))
+                .shouldBeInstanceOf<MuxFrame.Ack>().credit shouldBe 210L
         }
         test("SYN and FIN payloads are ignored") {
             MuxFrame.decode(hex("01 05 00 00 00 aa bb")).shouldBeInstanceOf<MuxFrame.Syn>().streamId shouldBe 5

@@ -57,7 +57,10 @@ class MuxSessionSpec : FunSpec({
                 s.closeAndJoin()
             }
         }
-        test("open fails with AcceptTimeout after exactly the accept deadline; the stream is dropped and a late ACK ignored") {
+        test(
+            "open fails with AcceptTimeout after exactly the accept deadline; the stream is dropped and a late ACK " +
+                "ignored",
+        ) {
             muxTest {
                 val t = ScriptedTransport()
                 val s = session(t, client = true)
@@ -69,7 +72,8 @@ class MuxSessionSpec : FunSpec({
                 opening.isCompleted shouldBe false
                 advanceTimeBy(2)
                 runCurrent()
-                opening.await().exceptionOrNull().shouldBeInstanceOf<AcceptTimeoutException>().timeoutMillis shouldBe 30_000L
+                opening.await().exceptionOrNull()
+                    .shouldBeInstanceOf<AcceptTimeoutException>().timeoutMillis shouldBe 30_000L
                 s.streamCount shouldBe 0
                 t.deliver(MuxFrame.Ack(1, 4096))
                 runCurrent()
@@ -193,7 +197,10 @@ class MuxSessionSpec : FunSpec({
     }
 
     context("session close (§8)") {
-        test("close fails every stream without the peer's FIN, sends no FIN, fails accept and open, runs the callback once") {
+        test(
+            "close fails every stream without the peer's FIN, sends no FIN, fails accept and open, runs the callback " +
+                "once",
+        ) {
             muxTest {
                 val t = ScriptedTransport()
                 val calls = AtomicInteger()
@@ -206,7 +213,8 @@ class MuxSessionSpec : FunSpec({
                 runCurrent()
                 pendingRead.await().exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
                 shouldThrow<MuxSessionClosedException> { b.read(ByteArray(8)) }
-                shouldThrow<BrokenPipeException> { b.write(byteArrayOf(1)) }.cause.shouldBeInstanceOf<MuxSessionClosedException>()
+                shouldThrow<BrokenPipeException> { b.write(byteArrayOf(1)) }
+                    .cause.shouldBeInstanceOf<MuxSessionClosedException>()
                 shouldThrow<MuxSessionClosedException> { s.accept() }
                 shouldThrow<MuxSessionClosedException> { s.open() }
                 t.drainSent().shouldBeEmpty()

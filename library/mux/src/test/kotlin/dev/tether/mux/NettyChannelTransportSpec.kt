@@ -73,20 +73,25 @@ private class Embedded {
     }
 }
 
-/** A Netty WebSocket server whose every upgraded connection gets [MuxSession.server], handed to [onSession] on the loop. */
+/**
+ * A Netty WebSocket server whose every upgraded connection gets [MuxSession.server], handed to [onSession] on the loop.
+ */
 private class NettyMuxServer(config: MuxConfig, onSession: (MuxSession, Channel) -> Unit) : AutoCloseable {
-    private val group = MultiThreadIoEventLoopGroup(1, DefaultThreadFactory("mux-test-server", true), NioIoHandler.newFactory())
+    private val group =
+        MultiThreadIoEventLoopGroup(1, DefaultThreadFactory("mux-test-server", true), NioIoHandler.newFactory())
     private val server: Channel = ServerBootstrap().group(group).channel(NioServerSocketChannel::class.java)
         .childHandler(object : ChannelInitializer<SocketChannel>() {
             override fun initChannel(ch: SocketChannel) {
-                ch.pipeline().addLast(HttpServerCodec(), HttpObjectAggregator(8192), object : SimpleChannelInboundHandler<FullHttpRequest>() {
+                val upgrade = object : SimpleChannelInboundHandler<FullHttpRequest>() {
                     override fun channelRead0(ctx: ChannelHandlerContext, req: FullHttpRequest) {
-                        val handshaker = WebSocketServerHandshakerFactory("ws://127.0.0.1/mux", null, false, 1 shl 20).newHandshaker(req)
+                        val handshaker = WebSocketServerHandshakerFactory("ws://127.0.0.1/mux", null, false, 1 shl 20)
+                            .newHandshaker(req)
                         ctx.pipeline().remove(this)
                         handshaker.handshake(ctx.channel(), req)
                         onSession(MuxSession.server(ctx.channel(), config), ctx.channel())
                     }
-                })
+                }
+                ch.pipeline().addLast(HttpServerCodec(), HttpObjectAggregator(8192), upgrade)
             }
         }).bind("127.0.0.1", 0).sync().channel()
 
@@ -98,7 +103,9 @@ private class NettyMuxServer(config: MuxConfig, onSession: (MuxSession, Channel)
     }
 }
 
-/** MuxSession.server over a Netty channel (the benchmark's peer): the transport's frame handling, then a real socket. */
+/**
+ * MuxSession.server over a Netty channel (the benchmark's peer): the transport's frame handling, then a real socket.
+ */
 class NettyChannelTransportSpec : FunSpec({
     test("pings are answered with the same payload, pongs counted, and neither reaches the session") {
         val e = Embedded()
@@ -124,7 +131,8 @@ class NettyChannelTransportSpec : FunSpec({
             e.channel.writeInbound(TextWebSocketFrame(false, 0, "ab"))
             e.channel.writeInbound(ContinuationWebSocketFrame(true, 0, "cd"))
             e.channel.writeInbound(BinaryWebSocketFrame(false, 0, Unpooled.wrappedBuffer(dat, 0, 4096)))
-            e.channel.writeInbound(ContinuationWebSocketFrame(true, 0, Unpooled.wrappedBuffer(dat, 4096, dat.size - 4096)))
+            val rest = Unpooled.wrappedBuffer(dat, 4096, dat.size - 4096)
+            e.channel.writeInbound(ContinuationWebSocketFrame(true, 0, rest))
             e.messages.size shouldBe 2
             e.messages[0].toList() shouldBe MuxFrame.Syn(1).encode().toList()
             e.messages[1].contentEquals(dat) shouldBe true
@@ -176,17 +184,26 @@ class NettyChannelTransportSpec : FunSpec({
             e.channel.close()
             e.channel.runPendingTasks()
             e.ends.single().shouldBeInstanceOf<MuxSessionClosedException>()
-            runCatching { e.transport.trySend(MuxFrame.Fin(0).encode()) }.exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
-            runCatching { withTimeout(5_000) { e.transport.send(MuxFrame.Fin(0).encode()) } }.exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
+            runCatching { e.transport.trySend(MuxFrame.Fin(0).encode()) }
+                .exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
+            runCatching { withTimeout(5_000) { e.transport.send(MuxFrame.Fin(0).encode()) } }
+                .exceptionOrNull().shouldBeInstanceOf<MuxSessionClosedException>()
             e.ends.size shouldBe 1
         } finally {
             e.finish()
         }
     }
 
-    test("a server session on a Netty server channel serves a tether-core client end to end, inline on the channel's event loop") {
+    test(
+        "a server session on a Netty server channel serves a tether-core client end to end, inline on the channel's " +
+            "event loop",
+    ) {
         // A short keepalive: the session must see the client's pongs through this transport to stay up.
-        val serverConfig = MuxConfig { streamBufferSize(4096); peerCapacity(4096); keepAliveInterval(Duration.ofMillis(100)) }
+        val serverConfig = MuxConfig {
+            streamBufferSize(4096)
+            peerCapacity(4096)
+            keepAliveInterval(Duration.ofMillis(100))
+        }
         val scope = CoroutineScope(SupervisorJob())
         val onLoop = CopyOnWriteArrayList<Boolean>()
         val serverSession = CompletableFuture<MuxSession>()

@@ -19,8 +19,9 @@ class StreamSpec : FunSpec({
         test("an acceptor's first send window is min(own capacity, the opener's assumed capacity): 1024 by default") {
             muxTest {
                 val cases = listOf(
-                    Triple(1024, 1024, 1024L), Triple(4096, 1024, 1024L), Triple(65536, 1024, 1024L), Triple(100, 1024, 100L),
-                    Triple(65536, 4096, 4096L), Triple(4096, 4096, 4096L), Triple(1024, 4096, 1024L), Triple(65536, 65536, 65536L),
+                    Triple(1024, 1024, 1024L), Triple(4096, 1024, 1024L), Triple(65536, 1024, 1024L),
+                    Triple(100, 1024, 100L), Triple(65536, 4096, 4096L), Triple(4096, 4096, 4096L),
+                    Triple(1024, 4096, 1024L), Triple(65536, 65536, 65536L),
                 )
                 for ((capacity, peer, window) in cases) {
                     val t = ScriptedTransport()
@@ -249,7 +250,10 @@ class StreamSpec : FunSpec({
                 s.closeAndJoin()
             }
         }
-        test("no grant when the acceptor's first window already covers our capacity (the proxy facing a tunnel client)") {
+        test(
+            "no grant when the acceptor's first window already covers our capacity (the proxy facing a tunnel " +
+                "client)",
+        ) {
             muxTest {
                 val t = ScriptedTransport()
                 val s = session(t, client = false, MuxConfig { streamBufferSize(4_096); peerCapacity(4_096) })
@@ -383,7 +387,8 @@ class StreamSpec : FunSpec({
                 advanceTimeBy(2_000)
                 runCurrent()
                 s.streamCount shouldBe 0
-                // The 1 byte read is less than half a window: its credit is held back, and the peer's FIN means none is due.
+                // The 1 byte read is less than half a window: its credit is held back, and the peer's FIN means none is
+                // due.
                 t.drainSent().map { it.toString() } shouldContainExactly listOf("FIN(1)", "FIN(3)")
                 val again = acceptFromPeer(s, t, 1)
                 (again === dead) shouldBe false
@@ -406,7 +411,10 @@ class StreamSpec : FunSpec({
                 s.closeAndJoin()
             }
         }
-        test("a read deadline fails a waiting read with ReadTimeout when it passes, and every read after it until reset") {
+        test(
+            "a read deadline fails a waiting read with ReadTimeout when it passes, and every read after it until " +
+                "reset",
+        ) {
             muxTest {
                 val t = ScriptedTransport()
                 val clock = virtualClock()

@@ -68,7 +68,8 @@ internal class ScriptedTransport : PullTransport() {
     suspend fun nextSent(): MuxFrame = MuxFrame.decode(withTimeout(5_000) { sent.receive() })
 
     /** Frames sent so far, decoded, without waiting. */
-    fun drainSent(): List<MuxFrame> = generateSequence { sent.tryReceive().getOrNull() }.map { MuxFrame.decode(it) }.toList()
+    fun drainSent(): List<MuxFrame> =
+        generateSequence { sent.tryReceive().getOrNull() }.map { MuxFrame.decode(it) }.toList()
 
     companion object {
         /** Two transports wired back to back. */

@@ -14,10 +14,17 @@ import kotlin.coroutines.CoroutineContext
  * would take for the response (`Expect: 100-continue` is dropped before the handler sees the request).
  */
 @OptIn(InternalTetherApi::class)
-internal class HttpExchange(private val stream: Stream, private val flavour: TunnelFlavour, private val maxBodyBytes: Int) {
+internal class HttpExchange(
+    private val stream: Stream,
+    private val flavour: TunnelFlavour,
+    private val maxBodyBytes: Int,
+) {
     private val requests = HttpRequestReader(StreamReader(stream), flavour, maxBodyBytes)
 
-    /** Reads the request, runs [handler] in [handlerContext] (where it may block, unless the user chose otherwise), answers. */
+    /**
+     * Reads the request, runs [handler] in [handlerContext] (where it may block, unless the user chose otherwise),
+     * answers.
+     */
     suspend fun serve(handler: TunnelHandler, handlerContext: CoroutineContext) {
         val request = try {
             requests.read() ?: return // the proxy gave up before sending anything
@@ -44,7 +51,10 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
         }
         if (response.status < 200) {
             // The proxy would relay a 1xx as the whole answer (spec §10): never let one into the stream.
-            log.warn("tunnel handler answered {} {} with the interim status {}; the viewer gets 500", request.method, request.path, response.status)
+            log.warn(
+                "tunnel handler answered {} {} with the interim status {}; the viewer gets 500",
+                request.method, request.path, response.status,
+            )
             respond(TunnelResponse.text("handler answered with the interim status ${response.status}\n", 500))
             return
         }
@@ -55,8 +65,12 @@ internal class HttpExchange(private val stream: Stream, private val flavour: Tun
         val head = StringBuilder()
         head.append("HTTP/1.1 ").append(response.status).append(' ').append(reason(response.status)).append("\r\n")
         for ((name, value) in response.headers) {
-            if (name.equals("Content-Length", true) || name.equals("Transfer-Encoding", true) || name.equals("Connection", true)) continue
-            require(name.none { it == '\r' || it == '\n' } && value.none { it == '\r' || it == '\n' }) { "header $name holds a line break" }
+            val framing = name.equals("Content-Length", true) || name.equals("Transfer-Encoding", true) ||
+                name.equals("Connection", true)
+            if (framing) continue
+            require(name.none { it == '\r' || it == '\n' } && value.none { it == '\r' || it == '\n' }) {
+                "header $name holds a line break"
+            }
             head.append(name).append(": ").append(value).append("\r\n")
         }
         head.append("Content-Length: ").append(response.body.size).append("\r\n")

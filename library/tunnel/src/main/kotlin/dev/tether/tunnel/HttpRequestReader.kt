@@ -40,11 +40,13 @@ internal class HttpRequestReader(
             if (InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1))) continue
             headers.getOrPut(line.substring(0, colon).trim()) { ArrayList(1) }.add(line.substring(colon + 1).trim())
         }
-        fun header(name: String) = headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
+        fun header(name: String) =
+            headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
         val body = when {
             header("Transfer-Encoding")?.contains("chunked", ignoreCase = true) == true -> readChunked()
             header("Content-Length") != null -> {
-                val length = header("Content-Length")!!.toLongOrNull() ?: throw BadRequestException(400, "bad Content-Length")
+                val length = header("Content-Length")!!.toLongOrNull()
+                    ?: throw BadRequestException(400, "bad Content-Length")
                 if (length < 0) throw BadRequestException(400, "bad Content-Length")
                 if (length > maxBodyBytes) throw BadRequestException(413, "request body over $maxBodyBytes bytes")
                 reader.readFully(length.toInt()) ?: throw BadRequestException(400, "the request body ended early")
@@ -58,10 +60,13 @@ internal class HttpRequestReader(
         val out = ByteArrayOutputStream()
         while (true) {
             val sizeLine = reader.readLine(maxLine) ?: throw BadRequestException(400, "the chunked body ended early")
-            val size = sizeLine.substringBefore(';').trim().toIntOrNull(16) ?: throw BadRequestException(400, "bad chunk size")
+            val size = sizeLine.substringBefore(';').trim().toIntOrNull(16)
+                ?: throw BadRequestException(400, "bad chunk size")
             if (size < 0) throw BadRequestException(400, "bad chunk size")
             if (size == 0) break
-            if (out.size().toLong() + size > maxBodyBytes) throw BadRequestException(413, "request body over $maxBodyBytes bytes")
+            if (out.size().toLong() + size > maxBodyBytes) {
+                throw BadRequestException(413, "request body over $maxBodyBytes bytes")
+            }
             out.write(reader.readFully(size) ?: throw BadRequestException(400, "the chunked body ended early"))
             if (reader.readLine(2) != "") throw BadRequestException(400, "missing CRLF after a chunk")
         }

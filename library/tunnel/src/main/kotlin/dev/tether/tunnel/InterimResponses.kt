@@ -23,7 +23,9 @@ internal object InterimResponses {
     fun isExpectContinue(name: String, value: String): Boolean =
         name.trim().equals("Expect", ignoreCase = true) && value.trim().equals("100-continue", ignoreCase = true)
 
-    /** Index just past the blank line that ends a head in [bytes] (CRLF CRLF, or bare LFs), looking from [from]; or -1. */
+    /**
+     * Index just past the blank line that ends a head in [bytes] (CRLF CRLF, or bare LFs), looking from [from]; or -1.
+     */
     fun headEnd(bytes: ByteArray, length: Int, from: Int = 0): Int {
         var i = from
         while (i < length) {
@@ -94,7 +96,8 @@ internal class RequestHeadFilter(maxHead: Int = InterimResponses.MAX_HEAD) : Hea
         val lines = head.split("\n")
         return lines.filterIndexed { i, line ->
             val colon = line.indexOf(':')
-            !(i > 0 && colon > 0 && InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1)))
+            !(i > 0 && colon > 0 &&
+                InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1)))
         }.joinToString("\n")
     }
 }

@@ -70,7 +70,9 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
             PipeProbe.onStep?.invoke("origin write waits", length)
             written.awaitDone()
         }
-        if (!written.isSuccess) throw IOException("writing to the origin failed: ${written.cause()?.message}", written.cause())
+        if (!written.isSuccess) {
+            throw IOException("writing to the origin failed: ${written.cause()?.message}", written.cause())
+        }
         PipeProbe.onStep?.invoke("origin write", length)
     }
 
@@ -162,7 +164,9 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
             }
             if (!connecting.isSuccess) {
                 val cause = connecting.cause()
-                throw cause as? IOException ?: ConnectException("could not connect to the origin $address: ${cause?.message}").also { it.initCause(cause) }
+                throw cause as? IOException
+                    ?: ConnectException("could not connect to the origin $address: ${cause?.message}")
+                        .also { it.initCause(cause) }
             }
             return origin
         }

@@ -20,7 +20,8 @@ import java.net.URI
 internal class OriginAddress(val host: String, val port: Int) {
     /** An IP literal needs no lookup at all. */
     private val literal: InetSocketAddress? =
-        NetUtil.createByteArrayFromIpAddressString(host)?.let { InetSocketAddress(InetAddress.getByAddress(host, it), port) }
+        NetUtil.createByteArrayFromIpAddressString(host)
+            ?.let { InetSocketAddress(InetAddress.getByAddress(host, it), port) }
 
     @Volatile private var cached: InetSocketAddress? = null
     @Volatile private var cachedUntil = 0L
@@ -91,7 +92,11 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
                     while (true) {
                         val n = channel.read(buffer)
                         if (n < 0) break
-                        if (interim.passing) stream.write(buffer, 0, n) else stream.writeAll(interim.filter(buffer, 0, n))
+                        if (interim.passing) {
+                            stream.write(buffer, 0, n)
+                        } else {
+                            stream.writeAll(interim.filter(buffer, 0, n))
+                        }
                         PipeProbe.onStep?.invoke("stream write", n)
                     }
                     stream.writeAll(interim.finish())
@@ -133,7 +138,8 @@ internal class OriginPipe(private val stream: Stream, private val origin: Origin
 }
 
 /**
- * Test seam: called on the thread that runs it with each step of every [OriginPipe] and the bytes it moved: "connected",
+ * Test seam: called on the thread that runs it with each step of every [OriginPipe] and the bytes it moved:
+ * "connected",
  * "socket read" (from the origin's socket into the client), "stream write" (into the stream, counted before any
  * interim head is dropped), "stream read", "origin write waits" (the origin's socket is full), "origin write".
  */
@@ -147,9 +153,13 @@ internal object PipeProbe {
  * waiting for credit.
  */
 internal suspend fun badGateway(stream: Stream, origin: OriginAddress, cause: IOException) {
-    OriginPipeLog.log.info("tunnel stream {}: the origin {} cannot be reached ({}); answering 502", stream.id, origin, cause.toString())
-    val body = "the tunnel client could not reach its origin $origin: ${cause.message ?: cause::class.java.simpleName}\n".toByteArray()
-    val head = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.size}\r\nConnection: close\r\n\r\n"
+    OriginPipeLog.log.info(
+        "tunnel stream {}: the origin {} cannot be reached ({}); answering 502", stream.id, origin, cause.toString(),
+    )
+    val why = cause.message ?: cause::class.java.simpleName
+    val body = "the tunnel client could not reach its origin $origin: $why\n".toByteArray()
+    val head = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+        "Content-Length: ${body.size}\r\nConnection: close\r\n\r\n"
     stream.write(head.toByteArray(Charsets.ISO_8859_1) + body)
     stream.close()
     val scratch = ByteArray(4096)
@@ -167,7 +177,8 @@ private suspend fun Stream.writeAll(bytes: ByteArray) {
 /**
  * [OriginPipe] for a connection without a Netty event loop (the Ktor transport): blocking socket I/O on threads of
  * their own. Copies bytes between one viewer stream and a fresh TCP connection to the origin, in both directions,
- * keeping interim 1xx responses out of the stream ([InterimResponses]). The proxy's FIN becomes a TCP half-close towards
+ * keeping interim 1xx responses out of the stream ([InterimResponses]). The proxy's FIN becomes a TCP half-close
+ * towards
  * the origin; the origin's EOF becomes our FIN. The socket is closed
  * when both directions are done or either fails (a session drop fails the stream read and so ends the pipe).
  */
@@ -204,7 +215,11 @@ internal class BlockingOriginPipe(private val stream: Stream, private val origin
                             -1
                         }
                         if (n < 0) break
-                        if (interim.passing) stream.write(buffer, 0, n) else stream.writeAll(interim.filter(buffer, 0, n))
+                        if (interim.passing) {
+                            stream.write(buffer, 0, n)
+                        } else {
+                            stream.writeAll(interim.filter(buffer, 0, n))
+                        }
                     }
                     stream.writeAll(interim.finish())
                     stream.close() // FIN: the response is complete

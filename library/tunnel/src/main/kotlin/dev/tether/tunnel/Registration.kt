@@ -76,7 +76,8 @@ internal class Registration(
     internal var dialSeam: (suspend (token: String) -> WebSocketConnection)? = null
 
     /** Registers, retrying under [TunnelConfig.retry]. */
-    suspend fun register(): Registered = config.retry.retry(isRetryable = { it is ConnectionException }, random = random) { attempt ->
+    suspend fun register(): Registered =
+        config.retry.retry(isRetryable = { it is ConnectionException }, random = random) { attempt ->
         attemptOnce(attempt)
     }
 
@@ -90,7 +91,10 @@ internal class Registration(
                 val connection = dialSeam?.invoke(current) ?: dialer.dial()
                 token = current
                 val url = connection.handshakeHeader(config.flavour.clientUrlHeader).orEmpty()
-                log.info("tunnel {} registered with {} (attempt {}); public URL {}", config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" })
+                log.info(
+                    "tunnel {} registered with {} (attempt {}); public URL {}",
+                    config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" },
+                )
                 if (!idChecked) {
                     idChecked = true // once per client, not at every reconnect
                     brokenViewerPathWarning(config)?.let { log.warn(it) }
@@ -103,7 +107,11 @@ internal class Registration(
                     renewed = true
                     continue
                 }
-                throw if (e.status == 401) TunnelAuthFailedException(config.proxyUrl, 401) else RetryFailedException(config.proxyUrl, e.status)
+                throw if (e.status == 401) {
+                    TunnelAuthFailedException(config.proxyUrl, 401)
+                } else {
+                    RetryFailedException(config.proxyUrl, e.status)
+                }
             } catch (e: HandshakeRejectedException) {
                 when (e.status / 100) {
                     2, 4 -> throw RetryFailedException(config.proxyUrl, e.status)
@@ -121,7 +129,10 @@ internal class Registration(
         if (generator == null) {
             // Nothing to renew with: send what we have and let the proxy decide (it may accept non-JWT tokens).
             checkNotNull(current)
-            log.warn("the token of tunnel {} is expired, not yet valid or not a JWT, and no generator is configured", config.id)
+            log.warn(
+                "the token of tunnel {} is expired, not yet valid or not a JWT, and no generator is configured",
+                config.id,
+            )
             return current
         }
         val fresh = try {
@@ -130,7 +141,9 @@ internal class Registration(
             throw BadTokenException("the token generator failed: ${e.message ?: e::class.simpleName}", e)
         }
         if (!TunnelTokens.isUsable(fresh, Instant.now())) {
-            throw BadTokenException("the token generator returned a token that is expired, not yet valid or lacks exp/nbf")
+            throw BadTokenException(
+                "the token generator returned a token that is expired, not yet valid or lacks exp/nbf",
+            )
         }
         token = fresh
         return fresh
@@ -159,9 +172,10 @@ internal class Registration(
             val word = id.takeWhile(::isGoWord)
             // No leading word character: the regex does not match and the id stays in the path.
             val broken = if (word.isEmpty()) "/$id/ws" else "/" + id.removePrefix(word) + "/ws"
-            return "tunnel id \"$id\" contains '$bad': webhooktunnel proxies before the 2019 fix (webhooktunnel issue #41) " +
-                "rewrite WebSocket viewer paths with ^/(\\w+)(/?), so WebSocket viewers get a broken path (/$id/ws reaches " +
-                "the origin as $broken); plain HTTP viewers are not affected. Use an id of only letters, digits and '_' if " +
+            return "tunnel id \"$id\" contains '$bad': webhooktunnel proxies before the 2019 fix " +
+                "(webhooktunnel issue #41) rewrite WebSocket viewer paths with ^/(\\w+)(/?), so WebSocket viewers " +
+                "get a broken path (/$id/ws reaches the origin as $broken); plain HTTP viewers are not affected. " +
+                "Use an id of only letters, digits and '_' if " +
                 "WebSocket viewers must work through such a proxy."
         }
     }

@@ -29,7 +29,8 @@ public enum class TunnelFlavour(
  */
 public class TunnelConfig private constructor(b: Builder) {
     /** The tunnel id; the proxy checks it against the token's `tid` claim. */
-    public val id: String = requireNotNull(b.id) { "id is required" }.also { require(it.isNotEmpty()) { "id must not be empty" } }
+    public val id: String =
+        requireNotNull(b.id) { "id is required" }.also { require(it.isNotEmpty()) { "id must not be empty" } }
 
     /** Where to register, as given (`http`/`https` are rewritten to `ws`/`wss` like upstream). */
     public val proxyUrl: String = requireNotNull(b.proxyUrl) { "proxyUrl is required" }
@@ -65,9 +66,13 @@ public class TunnelConfig private constructor(b: Builder) {
     init {
         require(token != null || tokenGenerator != null) { "a token or a tokenGenerator is required" }
         val scheme = proxyUrl.substringBefore("://", "").lowercase()
-        require(scheme in setOf("http", "https", "ws", "wss")) { "proxyUrl must be http(s):// or ws(s)://, was $proxyUrl" }
+        require(scheme in setOf("http", "https", "ws", "wss")) {
+            "proxyUrl must be http(s):// or ws(s)://, was $proxyUrl"
+        }
         if (flavour == TunnelFlavour.WEBSOCKTUNNEL) {
-            require(WEBSOCKTUNNEL_ID.matches(id)) { "websocktunnel ids match ${WEBSOCKTUNNEL_ID.pattern}; \"$id\" does not" }
+            require(WEBSOCKTUNNEL_ID.matches(id)) {
+                "websocktunnel ids match ${WEBSOCKTUNNEL_ID.pattern}; \"$id\" does not"
+            }
         }
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
     }
@@ -78,8 +83,15 @@ public class TunnelConfig private constructor(b: Builder) {
 
     /** A builder holding this configuration, to derive a changed copy. */
     public fun toBuilder(): Builder = Builder().also {
-        it.id = id; it.proxyUrl = proxyUrl; it.token = token; it.tokenGenerator = tokenGenerator; it.retry = retry
-        it.flavour = flavour; it.dialTimeout = dialTimeout; it.trustManager = trustManager; it.handlerExecutor = handlerExecutor
+        it.id = id
+        it.proxyUrl = proxyUrl
+        it.token = token
+        it.tokenGenerator = tokenGenerator
+        it.retry = retry
+        it.flavour = flavour
+        it.dialTimeout = dialTimeout
+        it.trustManager = trustManager
+        it.handlerExecutor = handlerExecutor
         it.observer = observer
     }
 
@@ -130,6 +142,7 @@ public class TunnelConfig private constructor(b: Builder) {
         public fun build(): TunnelConfig = TunnelConfig(this)
     }
 
+    /** Entry points: the builder and the Kotlin block form. */
     public companion object {
         private val WEBSOCKTUNNEL_ID = Regex("^[a-zA-Z0-9_~.%-]+$")
 

@@ -47,12 +47,17 @@ public class TunnelResponse @JvmOverloads constructor(
         require(status in 100..999) { "status must be a three-digit code, was $status" }
     }
 
+    /** Ready-made responses. */
     public companion object {
         /** A 200 response with a UTF-8 text body. */
         @JvmStatic
         @JvmOverloads
         public fun text(body: String, status: Int = 200): TunnelResponse =
-            TunnelResponse(status, body.toByteArray(Charsets.UTF_8), Collections.singletonMap("Content-Type", "text/plain; charset=utf-8"))
+            TunnelResponse(
+                status,
+                body.toByteArray(Charsets.UTF_8),
+                Collections.singletonMap("Content-Type", "text/plain; charset=utf-8"),
+            )
     }
 }
 
@@ -67,6 +72,7 @@ public fun interface TunnelHandler {
      */
     public suspend fun handle(request: TunnelRequest): TunnelResponse
 
+    /** Adapters from Java functions. */
     public companion object {
         /** A handler from a synchronous function. */
         @JvmStatic
@@ -75,7 +81,9 @@ public fun interface TunnelHandler {
 
         /** A handler from a function that answers later; a failed future answers 500. */
         @JvmStatic
-        public fun async(handler: java.util.function.Function<TunnelRequest, CompletableFuture<TunnelResponse>>): TunnelHandler =
+        public fun async(
+            handler: java.util.function.Function<TunnelRequest, CompletableFuture<TunnelResponse>>,
+        ): TunnelHandler =
             TunnelHandler { handler.apply(it).await() }
     }
 }

@@ -75,7 +75,11 @@ public object TunnelTokens {
     /** A generator that signs with [secret] for [lifetime] (see [sign]). */
     @JvmStatic
     @JvmOverloads
-    public fun generator(secret: String, lifetime: Duration = TEST_LIFETIME, clock: Clock = Clock.systemUTC()): TunnelTokenGenerator {
+    public fun generator(
+        secret: String,
+        lifetime: Duration = TEST_LIFETIME,
+        clock: Clock = Clock.systemUTC(),
+    ): TunnelTokenGenerator {
         require(secret.isNotEmpty()) { "secret must not be empty" }
         return TunnelTokenGenerator { id -> sign(id, secret, lifetime, clock) }
     }

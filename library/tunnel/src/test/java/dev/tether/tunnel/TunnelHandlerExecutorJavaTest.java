@@ -47,7 +47,8 @@ class TunnelHandlerExecutorJavaTest {
     }
 
     private static String body(MuxSession session) {
-        String answer = new String(TestProxy.exchange(session, "GET /j HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1);
+        byte[] request = "GET /j HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        String answer = new String(TestProxy.exchange(session, request), StandardCharsets.ISO_8859_1);
         assertTrue(answer.startsWith("HTTP/1.1 200 OK\r\n"), answer);
         return answer.substring(answer.indexOf("\r\n\r\n") + 4);
     }
@@ -73,9 +74,11 @@ class TunnelHandlerExecutorJavaTest {
         TunnelClient client = new TunnelClient(config("j2").build()).connectAsync().get(10, TimeUnit.SECONDS);
         try {
             assertNotNull(client.getDispatcher());
-            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(10, TimeUnit.SECONDS);
+            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor())
+                    .get(10, TimeUnit.SECONDS);
             MuxSession session = proxy.nextSessionBlocking();
-            CompletableFuture<Void> serving = client.serveAsync(THREAD_NAME, TunnelClient.DEFAULT_MAX_BODY, client.getExecutor());
+            CompletableFuture<Void> serving =
+                    client.serveAsync(THREAD_NAME, TunnelClient.DEFAULT_MAX_BODY, client.getExecutor());
             assertEquals(io, body(session));
             assertTrue(io.startsWith("tether-io-"), io);
             serving.cancel(true);

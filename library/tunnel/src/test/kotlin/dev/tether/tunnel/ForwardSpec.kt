@@ -61,7 +61,11 @@ private suspend fun <T> probing(block: suspend (Probe) -> T): T {
 }
 
 /** A tunnel client on [transport] registered with a [TestProxy], running `forward(origin)` while [block] runs. */
-private suspend fun withForward(transport: WebSocketTransport, origin: String, block: suspend CoroutineScope.(TunnelClient, MuxSession) -> Unit) {
+private suspend fun withForward(
+    transport: WebSocketTransport,
+    origin: String,
+    block: suspend CoroutineScope.(TunnelClient, MuxSession) -> Unit,
+) {
     TestProxy().use { proxy ->
         val client = TunnelClient(proxy.config(), TunnelClient.defaultMuxConfig(), transport).connect()
         try {
@@ -97,7 +101,10 @@ private fun pattern(size: Int): ByteArray = ByteArray(size) { (it * 31 + 7).toBy
 class ForwardSpec : FunSpec({
     for ((name, transport) in TestProxy.transports) {
         context("forward on $name") {
-            test("a request and its answer cross byte-exact; the proxy's FIN reaches the origin as EOF, the origin's close comes back as FIN") {
+            test(
+                "a request and its answer cross byte-exact; the proxy's FIN reaches the origin as EOF, the origin's " +
+                    "close comes back as FIN",
+            ) {
                 RawOrigin().use { origin ->
                     withForward(transport, origin.url) { client, session ->
                         probing { probe ->
@@ -121,7 +128,9 @@ class ForwardSpec : FunSpec({
                             withTimeout(10.seconds) { readToEnd(stream) }.size shouldBe 0 // the origin closed: FIN
                             if (name == "netty") {
                                 // Every step ran on the one I/O thread of the tunnel's connection.
-                                val io = withContext(client.dispatcher) { Thread.currentThread().name.substringBefore(" @") }
+                                val io = withContext(client.dispatcher) {
+                                    Thread.currentThread().name.substringBefore(" @")
+                                }
                                 io shouldStartWith "tether-io-"
                                 probe.threads shouldBe setOf(io)
                                 probe.total("stream read") shouldBe request.length.toLong()
@@ -132,7 +141,10 @@ class ForwardSpec : FunSpec({
                 }
             }
 
-            test("half-close towards the origin: the origin answers after the proxy's FIN and its close ends the stream") {
+            test(
+                "half-close towards the origin: the origin answers after the proxy's FIN and its close ends the " +
+                    "stream",
+            ) {
                 RawOrigin().use { origin ->
                     withForward(transport, origin.url) { _, session ->
                         val stream = session.open()
@@ -163,7 +175,8 @@ class ForwardSpec : FunSpec({
                             }
                         }
                         socket.use { s ->
-                            String(withTimeout(10.seconds) { readToEnd(stream) }) shouldBe "early" // then the client's FIN
+                            // then the client's FIN
+                            String(withTimeout(10.seconds) { readToEnd(stream) }) shouldBe "early"
                             stream.write("late".toByteArray())
                             stream.close()
                             String(withContext(Dispatchers.IO) { s.getInputStream().readAllBytes() }) shouldBe "late"
@@ -172,11 +185,15 @@ class ForwardSpec : FunSpec({
                 }
             }
 
-            test("an origin that cannot be reached: the viewer is answered 502 and FIN at once, and the rest of its request is drained") {
+            test(
+                "an origin that cannot be reached: the viewer is answered 502 and FIN at once, and the rest of its " +
+                    "request is drained",
+            ) {
                 val port = RawOrigin.deadPort()
                 withForward(transport, "http://127.0.0.1:$port") { _, session ->
                     val stream = session.open()
-                    // More than the window: the client must take it all, or a real proxy would wait for credit for ever.
+                    // More than the window: the client must take it all, or a real proxy would wait for credit for
+                    // ever.
                     val body = pattern(64 * 1024)
                     stream.write("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: ${body.size}\r\n\r\n".toByteArray())
                     stream.write(body)
@@ -224,14 +241,19 @@ class ForwardSpec : FunSpec({
                 }
             }
 
-            test("a slow origin: the stream's bytes are taken (and credited) no faster than the origin's socket takes them") {
+            test(
+                "a slow origin: the stream's bytes are taken (and credited) no faster than the origin's socket takes " +
+                    "them",
+            ) {
                 RawOrigin().use { origin ->
                     withForward(transport, origin.url) { _, session ->
                         probing { probe ->
                             val total = 8 shl 20
                             val data = pattern(total)
                             val stream = session.open()
-                            val accepted = async(Dispatchers.IO) { origin.accept().apply { receiveBufferSize = 64 * 1024 } }
+                            val accepted = async(Dispatchers.IO) {
+                                origin.accept().apply { receiveBufferSize = 64 * 1024 }
+                            }
                             val sent = AtomicLong()
                             // A request head first: the client looks for it (Expect) and holds bytes until its end.
                             val head = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: $total\r\n\r\n".toByteArray()
@@ -301,7 +323,8 @@ class ForwardSpec : FunSpec({
                                         async {
                                             val stream = session.open()
                                             stream.write("GET /v$round-$i HTTP/1.1\r\nHost: h\r\n\r\n".toByteArray())
-                                            String(withTimeout(20.seconds) { readToEnd(stream) }).also { stream.close() }
+                                            String(withTimeout(20.seconds) { readToEnd(stream) })
+                                                .also { stream.close() }
                                         }
                                     }.map { it.await() }
                                     answers shouldBe (0 until 64).map { "answer for /v$round-$it" }
@@ -317,7 +340,10 @@ class ForwardSpec : FunSpec({
                 }
             }
 
-            test("while no forward runs, viewer streams wait for accept(); a forward started later takes those already waiting") {
+            test(
+                "while no forward runs, viewer streams wait for accept(); a forward started later takes those " +
+                    "already waiting",
+            ) {
                 RawOrigin().use { origin ->
                     TestProxy().use { proxy ->
                         val client = TunnelClient(proxy.config(), TunnelClient.defaultMuxConfig(), transport).connect()
@@ -336,7 +362,8 @@ class ForwardSpec : FunSpec({
                                 s.use {
                                     stream.write("hi".toByteArray())
                                     stream.close()
-                                    String(withContext(Dispatchers.IO) { it.getInputStream().readAllBytes() }) shouldBe "hi"
+                                    val got = withContext(Dispatchers.IO) { it.getInputStream().readAllBytes() }
+                                    String(got) shouldBe "hi"
                                 }
                                 withTimeout(10.seconds) { readToEnd(stream) }.size shouldBe 0
                                 forwarding.cancel()

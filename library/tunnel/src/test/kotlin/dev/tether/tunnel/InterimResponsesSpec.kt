@@ -19,7 +19,8 @@ class InterimResponsesSpec : FunSpec({
 
     test("the request loses Expect: 100-continue, however the head is split, and nothing else") {
         for (piece in pieces) {
-            RequestHeadFilter().run(request, piece) shouldBe "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+            RequestHeadFilter().run(request, piece) shouldBe
+                "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
         }
         val spaced = "POST / HTTP/1.1\nexpect :  100-Continue \nX: 1\n\nbody"
         RequestHeadFilter().run(spaced, 3) shouldBe "POST / HTTP/1.1\nX: 1\n\nbody"
@@ -34,7 +35,8 @@ class InterimResponsesSpec : FunSpec({
         val origin = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
             "HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nxyz"
         for (piece in pieces) {
-            ResponseHeadFilter().run(origin, piece) shouldBe "HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nxyz"
+            ResponseHeadFilter().run(origin, piece) shouldBe
+                "HTTP/1.1 200 OK\r\nContent-Length: 29\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nxyz"
         }
     }
 

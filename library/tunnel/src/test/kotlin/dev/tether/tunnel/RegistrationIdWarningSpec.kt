@@ -45,7 +45,10 @@ class RegistrationIdWarningSpec : FunSpec({
 
     fun SubstituteLoggingEvent.text(): String = MessageFormatter.basicArrayFormat(message, argumentArray)
 
-    test("an id with '-' on a webhooktunnel proxy: one WARN naming the broken WebSocket viewer path, not one per reconnect") {
+    test(
+        "an id with '-' on a webhooktunnel proxy: one WARN naming the broken WebSocket viewer path, not one per " +
+            "reconnect",
+    ) {
         val warnings = warningsFor("ab-cd", TunnelFlavour.WEBHOOKTUNNEL, times = 2)
         warnings shouldHaveSize 1
         val text = warnings.single().text()
@@ -55,7 +58,8 @@ class RegistrationIdWarningSpec : FunSpec({
     }
 
     test("an id starting with '-' keeps its whole path: the proxy's regex does not match it at all") {
-        warningsFor("-ab", TunnelFlavour.WEBHOOKTUNNEL).single().text() shouldContain "/-ab/ws reaches the origin as /-ab/ws"
+        warningsFor("-ab", TunnelFlavour.WEBHOOKTUNNEL).single().text() shouldContain
+            "/-ab/ws reaches the origin as /-ab/ws"
     }
 
     test("ids of letters, digits and '_' and websocktunnel ids with '-' log no warning") {
@@ -64,7 +68,8 @@ class RegistrationIdWarningSpec : FunSpec({
     }
 
     test("the warning is decided by the id and the flavour alone") {
-        fun config(id: String, flavour: TunnelFlavour) = TunnelConfig(id, "http://127.0.0.1:1") { flavour(flavour); token("t") }
+        fun config(id: String, flavour: TunnelFlavour) =
+            TunnelConfig(id, "http://127.0.0.1:1") { flavour(flavour); token("t") }
         Registration.brokenViewerPathWarning(config("Tunnel_1", TunnelFlavour.WEBHOOKTUNNEL)) shouldBe null
         Registration.brokenViewerPathWarning(config("a.b", TunnelFlavour.WEBHOOKTUNNEL))!! shouldContain "contains '.'"
         Registration.brokenViewerPathWarning(config("a-b", TunnelFlavour.WEBSOCKTUNNEL)) shouldBe null

@@ -25,11 +25,17 @@ class RegistrationTimingSpec : FunSpec({
     fun config(block: TunnelConfig.Builder.() -> Unit = {}) =
         TunnelConfig("probe", "http://127.0.0.1:1") { token(TunnelTokens.testToken("probe")); retry(retry); block() }
 
-    test("5xx answers are retried after 500 ms, then randomized growing delays capped at maxDelay, until RetryTimedOut") {
+    test(
+        "5xx answers are retried after 500 ms, then randomized growing delays capped at maxDelay, until " +
+            "RetryTimedOut",
+    ) {
         runTest {
             val attempts = mutableListOf<Long>()
             val registration = Registration(config(), Duration.ofSeconds(20), Random(42))
-            registration.dialSeam = { attempts += testScheduler.currentTime; throw HandshakeRejectedException("ws://127.0.0.1:1", 503) }
+            registration.dialSeam = {
+                attempts += testScheduler.currentTime
+                throw HandshakeRejectedException("ws://127.0.0.1:1", 503)
+            }
             val e = shouldThrow<RetryTimedOutException> { registration.register() }
             e.cause.shouldBeInstanceOf<HandshakeRejectedException>().status shouldBe 503
 
@@ -58,7 +64,8 @@ class RegistrationTimingSpec : FunSpec({
             tokens.size shouldBe 1
 
             tokens.clear()
-            val generated = Registration(config { tokenGenerator(TunnelTokens.generator("other-secret", Duration.ofHours(1))) }, Duration.ofSeconds(20))
+            val otherSecret = config { tokenGenerator(TunnelTokens.generator("other-secret", Duration.ofHours(1))) }
+            val generated = Registration(otherSecret, Duration.ofSeconds(20))
             generated.dialSeam = { tokens += it; throw AuthenticationFailedException("ws://127.0.0.1:1", 401) }
             shouldThrow<TunnelAuthFailedException> { generated.register() }
             tokens.size shouldBe 2
@@ -84,7 +91,10 @@ class RegistrationTimingSpec : FunSpec({
         runTest {
             for (status in listOf(101, 302)) {
                 var dials = 0
-                val registration = Registration(config { retry(RetryConfig(initialDelay = 500.milliseconds, maxElapsedTime = 2.seconds)) }, Duration.ofSeconds(20))
+                val retrying = config {
+                    retry(RetryConfig(initialDelay = 500.milliseconds, maxElapsedTime = 2.seconds))
+                }
+                val registration = Registration(retrying, Duration.ofSeconds(20))
                 registration.dialSeam = { dials++; throw HandshakeRejectedException("ws://127.0.0.1:1", status) }
                 shouldThrow<RetryTimedOutException> { registration.register() }
                 (dials > 1) shouldBe true

@@ -30,7 +30,9 @@ private suspend fun get(session: MuxSession, path: String): Pair<String, String>
     answer.substringBefore("\r\n") to answer.substringAfter("\r\n\r\n")
 }
 
-private val threadName = TunnelHandler { request -> TunnelResponse.text("${request.path} on ${Thread.currentThread().name.substringBefore(" @")}") }
+private val threadName = TunnelHandler { request ->
+    TunnelResponse.text("${request.path} on ${Thread.currentThread().name.substringBefore(" @")}")
+}
 
 private suspend fun withServe(
     transport: WebSocketTransport,
@@ -61,7 +63,10 @@ private suspend fun withServe(
 class ServeSpec : FunSpec({
     for ((name, transport) in TestProxy.transports) {
         context("serve on $name") {
-            test("by default the handler runs off the I/O threads, where blocking is allowed: a blocked handler stalls no other viewer") {
+            test(
+                "by default the handler runs off the I/O threads, where blocking is allowed: a blocked handler " +
+                    "stalls no other viewer",
+            ) {
                 val release = CountDownLatch(1)
                 val blocking = TunnelHandler { request ->
                     if (request.path == "/wait") {
@@ -83,9 +88,12 @@ class ServeSpec : FunSpec({
 
             test("TunnelConfig.handlerExecutor: the handler runs there") {
                 val count = AtomicInteger()
-                val pool = Executors.newFixedThreadPool(2) { r -> Thread(r, "my-handler-${count.incrementAndGet()}").apply { isDaemon = true } }
+                val pool = Executors.newFixedThreadPool(2) { r ->
+                    Thread(r, "my-handler-${count.incrementAndGet()}").apply { isDaemon = true }
+                }
                 try {
-                    withServe(transport, configure = { handlerExecutor(pool) }, serve = { it.serve(threadName) }) { client, session ->
+                    val serve: suspend (TunnelClient) -> Unit = { it.serve(threadName) }
+                    withServe(transport, configure = { handlerExecutor(pool) }, serve = serve) { client, session ->
                         client.config.handlerExecutor shouldBe pool
                         get(session, "/a").second shouldStartWith "/a on my-handler-"
                     }
@@ -94,15 +102,20 @@ class ServeSpec : FunSpec({
                 }
             }
 
-            test("an executor given to serve wins over the configured one; the client's own executor runs the handler on its I/O thread") {
+            test(
+                "an executor given to serve wins over the configured one; the client's own executor runs the handler " +
+                    "on its I/O thread",
+            ) {
                 val never = Executor { error("not this one") }
-                withServe(transport, configure = { handlerExecutor(never) }, serve = { it.serve(threadName, handlerExecutor = it.executor) }) { client, session ->
+                val serve: suspend (TunnelClient) -> Unit = { it.serve(threadName, handlerExecutor = it.executor) }
+                withServe(transport, configure = { handlerExecutor(never) }, serve = serve) { client, session ->
                     val io = withContext(client.dispatcher) { Thread.currentThread().name.substringBefore(" @") }
                     if (name == "netty") {
                         io shouldStartWith "tether-io-"
                         get(session, "/b").second shouldBe "/b on $io"
                     } else {
-                        get(session, "/b").second shouldStartWith "/b on DefaultDispatcher-worker-" // Ktor: Dispatchers.Default
+                        // Ktor: Dispatchers.Default
+                        get(session, "/b").second shouldStartWith "/b on DefaultDispatcher-worker-"
                     }
                 }
             }
@@ -116,7 +129,8 @@ class ServeSpec : FunSpec({
                 val before = withContext(client.dispatcher) { Thread.currentThread().name.substringBefore(" @") }
                 coroutineScope {
                     val serving = launch { client.serve(threadName, handlerExecutor = client.executor) }
-                    get(proxy.nextSession().also { it.close() }.let { proxy.nextSession() }, "/after").second shouldEndWith " on $before"
+                    proxy.nextSession().close()
+                    get(proxy.nextSession(), "/after").second shouldEndWith " on $before"
                     serving.cancel()
                 }
             } finally {

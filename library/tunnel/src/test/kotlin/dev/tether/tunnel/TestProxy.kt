@@ -35,7 +35,11 @@ class TestProxy : AutoCloseable {
         install(WebSockets)
         routing {
             webSocketRaw("/") {
-                val session = MuxSession.server(this, MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) })
+                val config = MuxConfig {
+                    streamBufferSize(MuxProtocol.PROXY_CAPACITY)
+                    peerCapacity(MuxProtocol.PROXY_CAPACITY)
+                }
+                val session = MuxSession.server(this, config)
                 sessions.send(session)
                 session.awaitClosed()
             }
@@ -63,9 +67,12 @@ class TestProxy : AutoCloseable {
 
     companion object {
         /** The two WebSocket transports the tunnel runs on. */
-        val transports: List<Pair<String, WebSocketTransport>> = listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())
+        val transports: List<Pair<String, WebSocketTransport>> =
+            listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())
 
-        /** Java: one viewer request: writes [request] on a new stream of [session], then reads until the client's FIN. */
+        /**
+         * Java: one viewer request: writes [request] on a new stream of [session], then reads until the client's FIN.
+         */
         @JvmStatic
         fun exchange(session: MuxSession, request: ByteArray): ByteArray = runBlocking {
             withTimeout(10.seconds) {

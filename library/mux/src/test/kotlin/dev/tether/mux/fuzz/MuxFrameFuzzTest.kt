@@ -25,13 +25,17 @@ class MuxFrameFuzzTest {
         }
         val kept = when (frame) {
             is MuxFrame.Data -> {
-                check(frame.length == message.size - MuxProtocol.HEADER_SIZE && frame.length >= 1) { "DAT of ${frame.length} bytes" }
+                check(frame.length == message.size - MuxProtocol.HEADER_SIZE && frame.length >= 1) {
+                    "DAT of ${frame.length} bytes"
+                }
                 message.size
             }
             is MuxFrame.Ack -> MuxProtocol.HEADER_SIZE + MuxProtocol.ACK_PAYLOAD_SIZE
             is MuxFrame.Syn, is MuxFrame.Fin -> MuxProtocol.HEADER_SIZE
         }
-        check(frame.encode().contentEquals(message.copyOf(kept))) { "$frame does not re-encode to the bytes it came from" }
+        check(frame.encode().contentEquals(message.copyOf(kept))) {
+            "$frame does not re-encode to the bytes it came from"
+        }
         check(frame.unsignedId in 0..0xFFFF_FFFFL)
     }
 }

@@ -24,7 +24,8 @@ class TunnelFuzzFindingsTest {
 
     private fun token(claims: String): String {
         val encoder = Base64.getUrlEncoder().withoutPadding()
-        return encoder.encodeToString("""{"alg":"HS256"}""".toByteArray()) + "." + encoder.encodeToString(claims.toByteArray()) + ".sig"
+        val header = encoder.encodeToString("""{"alg":"HS256"}""".toByteArray())
+        return header + "." + encoder.encodeToString(claims.toByteArray()) + ".sig"
     }
 
     @Test
@@ -45,7 +46,11 @@ class TunnelFuzzFindingsTest {
         val bytes = request.toByteArray(Charsets.ISO_8859_1)
         var at = 0
         val reader = StreamReader { buffer, offset, length ->
-            if (at == bytes.size) -1 else minOf(length, bytes.size - at).also { bytes.copyInto(buffer, offset, at, at + it); at += it }
+            if (at == bytes.size) {
+                -1
+            } else {
+                minOf(length, bytes.size - at).also { bytes.copyInto(buffer, offset, at, at + it); at += it }
+            }
         }
         HttpRequestReader(reader, TunnelFlavour.WEBHOOKTUNNEL, 1 shl 20, maxHead = maxHead).read()
     }
@@ -59,7 +64,8 @@ class TunnelFuzzFindingsTest {
     @Test
     fun `trailers of a chunked body are bounded like headers`() {
         val trailers = "T: " + "v".repeat(200) + "\r\n"
-        val request = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n" + trailers.repeat(6) + "\r\n"
+        val request =
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n" + trailers.repeat(6) + "\r\n"
         assertEquals(431, assertThrows(BadRequestException::class.java) { read(request, maxHead = 1024) }.status)
         assertEquals("hi", String(read(request, maxHead = 2048)!!.body))
     }
@@ -67,12 +73,14 @@ class TunnelFuzzFindingsTest {
     @Test
     fun `only an HTTP status line makes a head interim`() {
         // HeadFilterFuzzTestInputs/responseHead/finding-garbage-before-interim-status: dropped as a 100 before the fix
-        val garbage = "\u0001\u0000\u0005HTTP/1.1 100 Continue\r\nT\r\nHTTP/1.1 200 OK\r\n\r\n".toByteArray(Charsets.ISO_8859_1)
+        val garbage =
+            "\u0001\u0000\u0005HTTP/1.1 100 Continue\r\nT\r\nHTTP/1.1 200 OK\r\n\r\n".toByteArray(Charsets.ISO_8859_1)
         val filter = ResponseHeadFilter()
         val out = filter.filter(garbage, 0, garbage.size) + filter.finish()
         assertEquals(String(garbage, Charsets.ISO_8859_1), String(out, Charsets.ISO_8859_1))
         val interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n".toByteArray(Charsets.ISO_8859_1)
         val second = ResponseHeadFilter()
-        assertEquals("HTTP/1.1 200 OK\r\n\r\n", String(second.filter(interim, 0, interim.size) + second.finish(), Charsets.ISO_8859_1))
+        val passed = second.filter(interim, 0, interim.size) + second.finish()
+        assertEquals("HTTP/1.1 200 OK\r\n\r\n", String(passed, Charsets.ISO_8859_1))
     }
 }
