@@ -49,15 +49,26 @@ public class DialerConfig private constructor(b: Builder) {
         require(!pongTimeout.isNegative && !pongTimeout.isZero) { "pongTimeout must be positive" }
         require(outgoingFrames > 0) { "outgoingFrames must be positive" }
         val scheme = url.substringBefore("://", "").lowercase()
-        require(scheme in setOf("ws", "wss", "http", "https")) { "url must start with ws://, wss://, http:// or https://: $url" }
+        require(scheme in setOf("ws", "wss", "http", "https")) {
+            "url must start with ws://, wss://, http:// or https://: $url"
+        }
     }
 
     /** A builder that starts from this configuration. */
     public fun toBuilder(): Builder = Builder().also {
-        it.url = url; it.headers.putAll(headers); it.tokenProvider = tokenProvider; it.staticToken = staticToken
-        it.dialTimeout = dialTimeout; it.maxMessageBytes = maxMessageBytes; it.pingInterval = pingInterval
-        it.pongTimeout = pongTimeout; it.outgoingFrames = outgoingFrames; it.trustManager = trustManager
-        it.sslContext = sslContext; it.transport = transport; it.observer = observer
+        it.url = url
+        it.headers.putAll(headers)
+        it.tokenProvider = tokenProvider
+        it.staticToken = staticToken
+        it.dialTimeout = dialTimeout
+        it.maxMessageBytes = maxMessageBytes
+        it.pingInterval = pingInterval
+        it.pongTimeout = pongTimeout
+        it.outgoingFrames = outgoingFrames
+        it.trustManager = trustManager
+        it.sslContext = sslContext
+        it.transport = transport
+        it.observer = observer
     }
 
     /** Builds a [DialerConfig]; every setter returns the builder. */
@@ -81,12 +92,21 @@ public class DialerConfig private constructor(b: Builder) {
         public fun tokenProvider(provider: TokenProvider?): Builder = apply { tokenProvider = provider }
         public fun token(token: String?): Builder = apply { staticToken = token }
         public fun dialTimeout(timeout: Duration): Builder = apply { dialTimeout = timeout }
-        @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(timeout.toJavaDuration())
+
+        @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(
+            timeout.toJavaDuration(),
+        )
         public fun maxMessageBytes(bytes: Long): Builder = apply { maxMessageBytes = bytes }
         public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
-        @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(interval.toJavaDuration())
+
+        @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(
+            interval.toJavaDuration(),
+        )
         public fun pongTimeout(timeout: Duration): Builder = apply { pongTimeout = timeout }
-        @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
+
+        @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(
+            timeout.toJavaDuration(),
+        )
         public fun outgoingFrames(frames: Int): Builder = apply { outgoingFrames = frames }
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
 

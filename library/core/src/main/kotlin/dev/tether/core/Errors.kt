@@ -30,7 +30,12 @@ public open class HandshakeRejectedException(
  * token or fix the token provider.
  */
 public class AuthenticationFailedException(url: String, status: Int) :
-    HandshakeRejectedException(url, status, null, "server at $url rejected the credentials with HTTP $status; supply a valid token")
+    HandshakeRejectedException(
+        url,
+        status,
+        null,
+        "server at $url rejected the credentials with HTTP $status; supply a valid token",
+    )
 
 /** The connection was closed by either side; [code] and [reason] are from the close frame when there was one. */
 public class ConnectionClosedException(
@@ -38,7 +43,13 @@ public class ConnectionClosedException(
     public val reason: String?,
     cause: Throwable? = null,
 ) : ConnectionException(
-    if (code == null) "connection closed${cause?.let { ": ${it.message}" } ?: ""}" else "connection closed with $code ${reason.orEmpty()}".trim(),
+    if (code == null) {
+        "connection closed${cause?.let {
+            ": ${it.message}"
+        } ?: ""}"
+    } else {
+        "connection closed with $code ${reason.orEmpty()}".trim()
+    },
     cause,
 )
 

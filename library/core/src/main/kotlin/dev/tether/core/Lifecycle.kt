@@ -91,8 +91,10 @@ public class Lifecycle<E : Throwable>(private val scope: CoroutineScope) {
     public fun closeBlocking(shutdown: suspend () -> Unit): Unit = runBlocking { close(shutdown) }
 
     /** Java face of [close]; the shutdown runs on [TetherScope] because it cancels the owner's scope. */
-    public fun closeAsync(shutdown: suspend () -> Unit): CompletableFuture<Void?> =
-        TetherScope.future { close(shutdown); null }
+    public fun closeAsync(shutdown: suspend () -> Unit): CompletableFuture<Void?> = TetherScope.future {
+        close(shutdown)
+        null
+    }
 
     /** Java face of [close]'s completion: completes once a close has finished. */
     public fun closedFuture(): CompletableFuture<Unit> = closeDone.asCompletableFuture()

@@ -24,7 +24,10 @@ public class MessageAssembler(private val maxBytes: Long) {
         val held = parts
         if ((held?.size() ?: 0).toLong() + data.size > maxBytes) throw MessageTooLargeException(maxBytes)
         if (held == null && fin) return message(isText, data)
-        val buffer = held ?: ByteArrayOutputStream(maxOf(data.size * 2, 256)).also { parts = it; partsAreText = isText }
+        val buffer = held ?: ByteArrayOutputStream(maxOf(data.size * 2, 256)).also {
+            parts = it
+            partsAreText = isText
+        }
         buffer.write(data)
         if (!fin) return null
         parts = null

@@ -49,8 +49,14 @@ internal class ObserverCalls(private val observer: TransportObserver) {
                 val c = s[i]
                 when {
                     c.code < 0x80 -> n += 1
+
                     c.code < 0x800 -> n += 2
-                    Character.isHighSurrogate(c) && i + 1 < s.length && Character.isLowSurrogate(s[i + 1]) -> { n += 4; i++ }
+
+                    Character.isHighSurrogate(c) && i + 1 < s.length && Character.isLowSurrogate(s[i + 1]) -> {
+                        n += 4
+                        i++
+                    }
+
                     else -> n += 3
                 }
                 i++

@@ -34,6 +34,7 @@ public class WebSocketConnection internal constructor(
 ) {
     @Volatile private var listener: MessageListener? = listener
     private val observer: ObserverCalls? = config.observer?.let(::ObserverCalls)
+
     /** 0 dialing, 1 open, 2 ended after being open: [TransportObserver.connected] and `closed` exactly once each. */
     private var life = 0
     private lateinit var link: Link
@@ -67,7 +68,7 @@ public class WebSocketConnection internal constructor(
      */
     public val dispatcher: CoroutineDispatcher get() = link.dispatcher
 
-    /** Java face of [dispatcher]: the I/O thread as an executor (for `thenApplyAsync(fn, connection.getExecutor())`). */
+    /** Java face of [dispatcher]: the I/O thread as an executor (`thenApplyAsync(fn, connection.getExecutor())`). */
     public val executor: Executor get() = link.dispatcher.asExecutor()
 
     /**
@@ -114,7 +115,10 @@ public class WebSocketConnection internal constructor(
             observer?.sent(frame)
             return CompletableFuture.completedFuture(null)
         }
-        return scope.future { sendFrame(frame); null }
+        return scope.future {
+            sendFrame(frame)
+            null
+        }
     }
 
     /** Java: the next inbound message, or null once the connection has ended. */
@@ -157,7 +161,14 @@ public class WebSocketConnection internal constructor(
     internal fun ended(cause: ConnectionException) {
         if (end.complete(cause)) {
             inbound.close()
-            observer?.let { o -> synchronized(o) { if (life == 1) { life = 2; o.closed(cause) } } }
+            observer?.let { o ->
+                synchronized(o) {
+                    if (life == 1) {
+                        life = 2
+                        o.closed(cause)
+                    }
+                }
+            }
         }
     }
 
@@ -169,7 +180,10 @@ public class WebSocketConnection internal constructor(
             life = 1
             o.connected()
             // Ended before the dialer got here: still one `closed` after the `connected`.
-            if (end.isCompleted) { life = 2; o.closed(end.getCompleted()) }
+            if (end.isCompleted) {
+                life = 2
+                o.closed(end.getCompleted())
+            }
         }
     }
 
@@ -189,7 +203,8 @@ public class WebSocketConnection internal constructor(
 
     /**
      * Hands inbound messages to [listener] from now on, inline on the I/O thread, starting with those already queued
-     * for [incoming] (in order). For protocols layered on a connection they did not dial (`Session.client(connection)`).
+     * for [incoming] (in order). For protocols layered on a connection they did not dial
+     * (`MuxSession.client(connection)`).
      * Returns false, changing nothing, when [incoming] is behind its reader or a listener is already set: the caller
      * then keeps reading [incoming].
      */
@@ -209,10 +224,16 @@ public class WebSocketConnection internal constructor(
      */
     internal fun deliver(message: WsMessage) {
         observer?.received(message)
-        listener?.let { notify(it, message); return }
+        listener?.let {
+            notify(it, message)
+            return
+        }
         var start = false
         synchronized(backlog) {
-            listener?.let { notify(it, message); return }
+            listener?.let {
+                notify(it, message)
+                return
+            }
             if (!draining) {
                 if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
                 draining = true
@@ -227,9 +248,15 @@ public class WebSocketConnection internal constructor(
     /** [deliver] for transports whose reader is a coroutine: waits for room instead of pausing the socket. */
     internal suspend fun deliverSuspending(message: WsMessage) {
         observer?.received(message)
-        listener?.let { notify(it, message); return }
+        listener?.let {
+            notify(it, message)
+            return
+        }
         synchronized(backlog) {
-            listener?.let { notify(it, message); return }
+            listener?.let {
+                notify(it, message)
+                return
+            }
             if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
             draining = true // keeps [listen] from switching while this message waits for room
         }
@@ -262,7 +289,10 @@ public class WebSocketConnection internal constructor(
             try {
                 inbound.send(next)
             } catch (_: ClosedSendChannelException) {
-                synchronized(backlog) { backlog.clear(); draining = false }
+                synchronized(backlog) {
+                    backlog.clear()
+                    draining = false
+                }
                 return
             }
             synchronized(backlog) { backlog.removeFirst() }

@@ -52,7 +52,8 @@ public class WebSocketDialer(public val config: DialerConfig) : AutoCloseable {
 
     /** Java face of [dial]; completes on a library thread. Cancelling the future abandons the dial. */
     @JvmOverloads
-    public fun dialAsync(listener: MessageListener? = null): CompletableFuture<WebSocketConnection> = scope.future { dial(listener) }
+    public fun dialAsync(listener: MessageListener? = null): CompletableFuture<WebSocketConnection> =
+        scope.future { dial(listener) }
 
     /** Ends every connection this dialer opened and releases its transport resources. */
     override fun close() {

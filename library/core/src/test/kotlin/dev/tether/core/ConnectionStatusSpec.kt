@@ -31,7 +31,11 @@ class ConnectionStatusSpec : FunSpec({
         val gate = CountDownLatch(1)
         val states = java.util.concurrent.CopyOnWriteArrayList<ConnectionState>()
         val done = CountDownLatch(sequence.size)
-        status.onState { gate.await(10, TimeUnit.SECONDS); states.add(it); done.countDown() }
+        status.onState {
+            gate.await(10, TimeUnit.SECONDS)
+            states.add(it)
+            done.countDown()
+        }
         sequence.forEach(status::emit)
         status.state.value shouldBe ConnectionState.CLOSED
         gate.countDown()
@@ -58,7 +62,11 @@ class ConnectionStatusSpec : FunSpec({
         val status = ConnectionStatus(scope)
         val got = java.util.concurrent.CopyOnWriteArrayList<ConnectionEvent>()
         val latch = CountDownLatch(2)
-        status.onEvent { got.add(it); latch.countDown(); if (got.size == 1) throw IllegalStateException("listener bug") }
+        status.onEvent {
+            got.add(it)
+            latch.countDown()
+            if (got.size == 1) throw IllegalStateException("listener bug")
+        }
         val stopped = status.onEvent { error("must not be called") }
         stopped.close()
         status.emit(sequence[0])

@@ -30,7 +30,10 @@ class LifecycleSpec : FunSpec({
         val lifecycle = Lifecycle<Closed>(scope)
         val runs = AtomicInteger()
         val release = CompletableDeferred<Unit>()
-        val shutdown: suspend () -> Unit = { runs.incrementAndGet(); release.await() }
+        val shutdown: suspend () -> Unit = {
+            runs.incrementAndGet()
+            release.await()
+        }
         withTimeout(10.seconds) {
             val first = async { lifecycle.close(shutdown) }
             while (!lifecycle.isClosing) kotlinx.coroutines.yield()

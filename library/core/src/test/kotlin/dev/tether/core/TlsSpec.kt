@@ -34,9 +34,12 @@ class TlsSpec : FunSpec({
         return KeyStore.getInstance("PKCS12").apply { file.inputStream().use { load(it, password) } }
     }
 
-    fun keyManagers(keyStore: KeyStore) = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore, password) }.keyManagers
-    fun trustManager(keyStore: KeyStore) = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
-        .trustManagers.filterIsInstance<X509TrustManager>().first()
+    fun keyManagers(keyStore: KeyStore) = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply {
+        init(keyStore, password)
+    }.keyManagers
+    fun trustManager(keyStore: KeyStore) =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
+            .trustManagers.filterIsInstance<X509TrustManager>().first()
 
     fun tlsServer(keyStore: KeyStore, clientCertificates: Boolean = false): MockWebServer {
         val trust = if (clientCertificates) arrayOf(trustManager(keyStore)) else null
@@ -55,24 +58,38 @@ class TlsSpec : FunSpec({
         }
     }
 
-    for ((name, stack) in listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())) context(name) {
-        test("a wss dial to a server with an untrusted certificate fails") {
-            tlsServer(selfSignedKeyStore(tempdir())).use { server ->
-                WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { dialTimeout(Duration.ofSeconds(10)); transport(stack) }).use { d ->
-                    shouldThrow<DialFailedException> { d.dial() }
+    for ((name, stack) in listOf("netty" to WebSocketTransport.netty(), "ktor" to WebSocketTransport.ktor())) {
+        context(name) {
+            test("a wss dial to a server with an untrusted certificate fails") {
+                tlsServer(selfSignedKeyStore(tempdir())).use { server ->
+                    WebSocketDialer(
+                        DialerConfig("wss://127.0.0.1:${server.port}/ws") {
+                            dialTimeout(Duration.ofSeconds(10))
+                            transport(stack)
+                        },
+                    ).use { d ->
+                        shouldThrow<DialFailedException> { d.dial() }
+                    }
                 }
             }
-        }
 
-        test("a wss dial succeeds when the certificate is trusted through the configured trust manager") {
-            val keyStore = selfSignedKeyStore(tempdir())
-            val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }
-                .trustManagers.filterIsInstance<X509TrustManager>().first()
-            tlsServer(keyStore).use { server ->
-                WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { trustManager(trust); transport(stack) }).use { d ->
-                    val conn = d.dial()
-                    conn.isOpen shouldBe true
-                    conn.close()
+            test("a wss dial succeeds when the certificate is trusted through the configured trust manager") {
+                val keyStore = selfSignedKeyStore(tempdir())
+                val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply {
+                    init(keyStore)
+                }
+                    .trustManagers.filterIsInstance<X509TrustManager>().first()
+                tlsServer(keyStore).use { server ->
+                    WebSocketDialer(
+                        DialerConfig("wss://127.0.0.1:${server.port}/ws") {
+                            trustManager(trust)
+                            transport(stack)
+                        },
+                    ).use { d ->
+                        val conn = d.dial()
+                        conn.isOpen shouldBe true
+                        conn.close()
+                    }
                 }
             }
         }
@@ -80,9 +97,15 @@ class TlsSpec : FunSpec({
 
     test("netty: a client certificate from DialerConfig.sslContext is presented to a server that requires one") {
         val keyStore = selfSignedKeyStore(tempdir())
-        val withCertificate = SSLContext.getInstance("TLS").apply { init(keyManagers(keyStore), arrayOf(trustManager(keyStore)), null) }
+        val withCertificate = SSLContext.getInstance("TLS").apply {
+            init(keyManagers(keyStore), arrayOf(trustManager(keyStore)), null)
+        }
         tlsServer(keyStore, clientCertificates = true).use { server ->
-            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { sslContext(withCertificate) }).use { d ->
+            WebSocketDialer(
+                DialerConfig("wss://127.0.0.1:${server.port}/ws") {
+                    sslContext(withCertificate)
+                },
+            ).use { d ->
                 val conn = d.dial()
                 conn.isOpen shouldBe true
                 conn.close()
@@ -100,9 +123,15 @@ class TlsSpec : FunSpec({
         // Trusted, but issued for another name only.
         val keyStore = selfSignedKeyStore(tempdir(), san = "dns:elsewhere.test")
         tlsServer(keyStore).use { server ->
-            WebSocketDialer(DialerConfig("wss://127.0.0.1:${server.port}/ws") { trustManager(trustManager(keyStore)) }).use { d ->
+            WebSocketDialer(
+                DialerConfig("wss://127.0.0.1:${server.port}/ws") {
+                    trustManager(trustManager(keyStore))
+                },
+            ).use { d ->
                 val e = shouldThrow<DialFailedException> { d.dial() }
-                generateSequence<Throwable>(e) { it.cause }.any { it is javax.net.ssl.SSLHandshakeException } shouldBe true
+                generateSequence<Throwable>(e) {
+                    it.cause
+                }.any { it is javax.net.ssl.SSLHandshakeException } shouldBe true
             }
         }
     }

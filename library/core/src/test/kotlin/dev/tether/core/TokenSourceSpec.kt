@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicInteger
 class TokenSourceSpec : FunSpec({
     test("the provider's token wins; on failure the last accepted token, else the static one") {
         val calls = AtomicInteger()
-        val source = TokenSource(TokenProvider { if (calls.incrementAndGet() == 2) "fresh" else error("down") }, "static")
+        val source =
+            TokenSource(TokenProvider { if (calls.incrementAndGet() == 2) "fresh" else error("down") }, "static")
         var failures = 0
         source.next { failures++ } shouldBe "static"
         source.next { failures++ } shouldBe "fresh"

@@ -48,7 +48,9 @@ public class ExponentialBackoff(
 ) {
     init {
         requireFiniteNonNegative(minDelay, "minDelay")
-        require(minDelay.isPositive()) { "minDelay must be positive but was $minDelay; a zero delay would allow a hot loop" }
+        require(minDelay.isPositive()) {
+            "minDelay must be positive but was $minDelay; a zero delay would allow a hot loop"
+        }
         requireFiniteNonNegative(maxDelay, "maxDelay")
         require(maxDelay >= minDelay) { "maxDelay ($maxDelay) must not be smaller than minDelay ($minDelay)" }
         requireMultiplier(multiplier)
@@ -78,10 +80,9 @@ public class ExponentialBackoff(
     /** A builder initialised with this policy's values. */
     public fun toBuilder(): Builder = Builder(this)
 
-    override fun equals(other: Any?): Boolean =
-        other is ExponentialBackoff &&
-            minDelay == other.minDelay && maxDelay == other.maxDelay && multiplier == other.multiplier &&
-            randomizationFactor == other.randomizationFactor && quickDropThreshold == other.quickDropThreshold
+    override fun equals(other: Any?): Boolean = other is ExponentialBackoff &&
+        minDelay == other.minDelay && maxDelay == other.maxDelay && multiplier == other.multiplier &&
+        randomizationFactor == other.randomizationFactor && quickDropThreshold == other.quickDropThreshold
 
     override fun hashCode(): Int {
         var h = minDelay.hashCode()

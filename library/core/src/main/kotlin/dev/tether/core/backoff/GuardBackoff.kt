@@ -61,10 +61,9 @@ public class GuardBackoff(
     /** A builder initialised with this policy's values. */
     public fun toBuilder(): Builder = Builder(this)
 
-    override fun equals(other: Any?): Boolean =
-        other is GuardBackoff &&
-            initialInterval == other.initialInterval && multiplier == other.multiplier &&
-            maxInterval == other.maxInterval && randomizationFactor == other.randomizationFactor
+    override fun equals(other: Any?): Boolean = other is GuardBackoff &&
+        initialInterval == other.initialInterval && multiplier == other.multiplier &&
+        maxInterval == other.maxInterval && randomizationFactor == other.randomizationFactor
 
     override fun hashCode(): Int {
         var h = initialInterval.hashCode()
@@ -110,7 +109,8 @@ public class GuardBackoff(
             }
             val c = currentNanos.toDouble()
             val wait = randomizedNanos(c, policy.randomizationFactor * c, random.nextDouble())
-            currentNanos = if (c >= maxNanos.toDouble() / policy.multiplier) maxNanos else (c * policy.multiplier).toLong()
+            val grown = if (c >= maxNanos.toDouble() / policy.multiplier) maxNanos else (c * policy.multiplier).toLong()
+            currentNanos = grown
             return wait.nanosToDuration()
         }
 

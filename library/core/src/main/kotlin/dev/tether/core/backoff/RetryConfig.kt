@@ -1,5 +1,14 @@
 package dev.tether.core.backoff
 
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.ensureActive
+import kotlinx.coroutines.future.await
+import kotlinx.coroutines.future.future
+import kotlinx.coroutines.withTimeoutOrNull
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.CompletionStage
 import java.util.function.Predicate
@@ -12,15 +21,6 @@ import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
 import kotlin.time.toJavaDuration
 import kotlin.time.toKotlinDuration
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.TimeoutCancellationException
-import kotlinx.coroutines.currentCoroutineContext
-import kotlinx.coroutines.delay
-import kotlinx.coroutines.ensureActive
-import kotlinx.coroutines.future.await
-import kotlinx.coroutines.future.future
-import kotlinx.coroutines.withTimeoutOrNull
 
 /**
  * The retry policy of the webhooktunnel client (taskcluster `whclient.RetryConfig`): a randomized exponential
@@ -160,6 +160,7 @@ public class RetryConfig(
                 attempt++
                 when (val outcome = attemptOnce(attempt, isRetryable, block)) {
                     is Outcome.Success -> success = outcome
+
                     is Outcome.Failure -> {
                         lastFailure = outcome.error
                         wait = nextDelay(wait, random)
@@ -197,17 +198,16 @@ public class RetryConfig(
         attempt: Int,
         isRetryable: (Throwable) -> Boolean,
         block: suspend (attempt: Int) -> T,
-    ): Outcome<T> =
-        try {
-            Outcome.Success(block(attempt))
-        } catch (e: Throwable) {
-            if (e is CancellationException) {
-                currentCoroutineContext().ensureActive() // our own cancellation or time-out: propagate
-                if (e !is TimeoutCancellationException) throw e
-            }
-            if (!isRetryable(e)) throw e
-            Outcome.Failure(e)
+    ): Outcome<T> = try {
+        Outcome.Success(block(attempt))
+    } catch (e: Throwable) {
+        if (e is CancellationException) {
+            currentCoroutineContext().ensureActive() // our own cancellation or time-out: propagate
+            if (e !is TimeoutCancellationException) throw e
         }
+        if (!isRetryable(e)) throw e
+        Outcome.Failure(e)
+    }
 
     private sealed interface Outcome<out T> {
         class Success<T>(val value: T) : Outcome<T>
@@ -217,11 +217,10 @@ public class RetryConfig(
     /** A builder initialised with this policy's (normalized) values. */
     public fun toBuilder(): Builder = Builder(this)
 
-    override fun equals(other: Any?): Boolean =
-        other is RetryConfig &&
-            initialDelay == other.initialDelay && maxDelay == other.maxDelay &&
-            maxElapsedTime == other.maxElapsedTime && multiplier == other.multiplier &&
-            randomizationFactor == other.randomizationFactor
+    override fun equals(other: Any?): Boolean = other is RetryConfig &&
+        initialDelay == other.initialDelay && maxDelay == other.maxDelay &&
+        maxElapsedTime == other.maxElapsedTime && multiplier == other.multiplier &&
+        randomizationFactor == other.randomizationFactor
 
     override fun hashCode(): Int {
         var h = initialDelay.hashCode()

@@ -72,7 +72,13 @@ internal class KtorLink(
 
     override fun trySend(frame: OutFrame): Boolean {
         val result = queued.trySend(ktorFrame(frame))
-        if (result.isClosed) throw connection.endCause ?: ConnectionClosedException(null, null, result.exceptionOrNull())
+        if (result.isClosed) {
+            throw connection.endCause ?: ConnectionClosedException(
+                null,
+                null,
+                result.exceptionOrNull(),
+            )
+        }
         return result.isSuccess
     }
 
@@ -127,13 +133,16 @@ internal class KtorLink(
         for (frame in session.incoming) {
             when (frame) {
                 is Frame.Ping -> session.outgoing.send(Frame.Pong(frame.data))
+
                 is Frame.Pong -> pongs.trySend(frame.data)
+
                 is Frame.Close -> {
                     val reason = frame.readReason()
                     connection.ended(ConnectionClosedException(reason?.code?.toInt(), reason?.message))
                     session.outgoing.trySend(Frame.Close(reason ?: CloseReason(CloseReason.Codes.NORMAL, "")))
                     return
                 }
+
                 is Frame.Text, is Frame.Binary -> {
                     // Ktor applies maxFrameSize only after the upgrade completes, so an early frame can be larger.
                     val message = try {
@@ -145,6 +154,7 @@ internal class KtorLink(
                     }
                     if (message != null) connection.deliverSuspending(message)
                 }
+
                 else -> Unit
             }
         }
@@ -193,5 +203,10 @@ internal class KtorLink(
         }
     }
 
-    private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(exception.message, null, false, false)
+    private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(
+        exception.message,
+        null,
+        false,
+        false,
+    )
 }

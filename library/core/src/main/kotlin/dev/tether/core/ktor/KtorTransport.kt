@@ -63,13 +63,18 @@ internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : 
         // Catch a refused upgrade before Ktor turns it into an untyped WebSocketException, keeping the status.
         client.responsePipeline.intercept(HttpResponsePipeline.Receive) {
             val response = context.response
-            if (response.call.request.url.protocol.isWebsocket() && response.status != HttpStatusCode.SwitchingProtocols) {
+            val upgrade = response.call.request.url.protocol.isWebsocket()
+            if (upgrade && response.status != HttpStatusCode.SwitchingProtocols) {
                 throw refusedUpgrade(config.url, response.status.value, response.headers[HttpHeaders.RetryAfter])
             }
         }
     }
 
-    override suspend fun open(url: String, headers: Map<String, String>, listener: MessageListener?): WebSocketConnection {
+    override suspend fun open(
+        url: String,
+        headers: Map<String, String>,
+        listener: MessageListener?,
+    ): WebSocketConnection {
         val opened = CompletableDeferred<WebSocketConnection>()
         val job = scope.launch(CoroutineName("tether-ws")) {
             var connection: WebSocketConnection? = null
@@ -89,7 +94,8 @@ internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : 
                     withContext(Dispatchers.Default) { link.run() }
                 }
             } catch (e: Throwable) {
-                val mapped = if (e is ConnectionException || e is CancellationException) e else DialFailedException(config.url, e)
+                val passThrough = e is ConnectionException || e is CancellationException
+                val mapped = if (passThrough) e else DialFailedException(config.url, e)
                 if (!opened.completeExceptionally(mapped)) {
                     connection?.ended(mapped as? ConnectionException ?: ConnectionClosedException(null, null, e))
                 }

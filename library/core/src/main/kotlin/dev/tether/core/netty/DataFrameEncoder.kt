@@ -45,10 +45,12 @@ internal class DataFrameEncoder : ChannelOutboundHandlerAdapter() {
         out.writeByte(0x80 or msg.opcode)
         when (lengthBytes) {
             0 -> out.writeByte(0x80 or length)
+
             2 -> {
                 out.writeByte(0x80 or 126)
                 out.writeShort(length)
             }
+
             else -> {
                 out.writeByte(0x80 or 127)
                 out.writeLong(length.toLong())
@@ -64,9 +66,14 @@ internal class DataFrameEncoder : ChannelOutboundHandlerAdapter() {
     }
 
     private companion object {
-        private val LONGS: VarHandle = MethodHandles.byteArrayViewVarHandle(LongArray::class.java, ByteOrder.LITTLE_ENDIAN)
+        private val LONGS: VarHandle = MethodHandles.byteArrayViewVarHandle(
+            LongArray::class.java,
+            ByteOrder.LITTLE_ENDIAN,
+        )
 
-        /** Writes [payload] xor the repeating big-endian [key] into [target] (its position and limit frame the output). */
+        /**
+         * Writes [payload] xor the repeating big-endian [key] into [target] (its position and limit frame the output).
+         */
         fun mask(payload: ByteArray, key: Int, target: java.nio.ByteBuffer) {
             val base = target.position()
             target.order(ByteOrder.LITTLE_ENDIAN)

@@ -54,7 +54,11 @@ internal class NettyLink(
     private val assembler = MessageAssembler(config.maxMessageBytes)
     private val outbound = OutboundQueue(channel, config.outgoingFrames)
     private val closeSent = AtomicBoolean()
-    private val keepAlive = if (config.pingInterval.isZero) null else KeepAlive(config.pingInterval.toMillis(), config.pongTimeout.toMillis())
+    private val keepAlive = if (config.pingInterval.isZero) {
+        null
+    } else {
+        KeepAlive(config.pingInterval.toMillis(), config.pongTimeout.toMillis())
+    }
 
     override val dispatcher: CoroutineDispatcher = TetherEventLoops.dispatcher(loop)
 
@@ -116,11 +120,18 @@ internal class NettyLink(
         try {
             when (msg) {
                 is TextWebSocketFrame -> onData(true, msg)
+
                 is BinaryWebSocketFrame -> onData(false, msg)
+
                 is ContinuationWebSocketFrame -> onData(false, msg)
-                is PingWebSocketFrame -> ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+
+                is PingWebSocketFrame ->
+                    ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+
                 is PongWebSocketFrame -> keepAlive?.onPong(msg.content())
+
                 is CloseWebSocketFrame -> onClose(msg)
+
                 else -> Unit // the empty end of the 101 answer
             }
         } finally {
@@ -134,7 +145,11 @@ internal class NettyLink(
         val message = try {
             if (!assembler.inMessage && frame.isFinalFragment) {
                 // The frame decoder already bounds a single frame at maxMessageBytes.
-                if (text) WsMessage.Text(content.toString(Charsets.UTF_8)) else WsMessage.Binary(ByteBufUtil.getBytes(content))
+                if (text) {
+                    WsMessage.Text(content.toString(Charsets.UTF_8))
+                } else {
+                    WsMessage.Binary(ByteBufUtil.getBytes(content))
+                }
             } else {
                 assembler.add(text, frame.isFinalFragment, ByteBufUtil.getBytes(content))
             }
@@ -171,12 +186,19 @@ internal class NettyLink(
 
     @Suppress("OVERRIDE_DEPRECATION")
     override fun exceptionCaught(ctx: ChannelHandlerContext, cause: Throwable) {
-        val tooBig = (cause is CorruptedWebSocketFrameException && cause.closeStatus() == WebSocketCloseStatus.MESSAGE_TOO_BIG) ||
-            cause is TooLongFrameException
+        val frameTooBig =
+            cause is CorruptedWebSocketFrameException && cause.closeStatus() == WebSocketCloseStatus.MESSAGE_TOO_BIG
+        val tooBig = frameTooBig || cause is TooLongFrameException
         // A write that failed because the socket is already gone says nothing new; a decoder error (which closes the
         // socket itself, possibly before this runs) does.
         if (!channel.isActive && cause !is CorruptedWebSocketFrameException && !tooBig) return
-        connection.ended(if (tooBig) MessageTooLargeException(config.maxMessageBytes) else ConnectionClosedException(null, null, cause))
+        connection.ended(
+            if (tooBig) {
+                MessageTooLargeException(config.maxMessageBytes)
+            } else {
+                ConnectionClosedException(null, null, cause)
+            },
+        )
         // The frame decoder answers its own protocol errors with a close frame and then closes the socket.
         if (cause !is CorruptedWebSocketFrameException) {
             log.debug("WebSocket failed", cause)

@@ -61,16 +61,27 @@ internal class NettyTransport(private val group: EventLoopGroup?) : WebSocketTra
 /** The sockets of one dialer: TCP (+ TLS) + HTTP upgrade on Netty, then a [NettyLink] per socket. */
 internal class NettyDial(private val config: DialerConfig, private val group: EventLoopGroup) : TransportDial {
     private val open = ConcurrentHashMap.newKeySet<Channel>()
+
     @Volatile private var closed = false
 
     /** Built once per dialer, on first wss dial. */
     private val tls: SslContext by lazy { clientSslContext(config) }
 
-    override suspend fun open(url: String, headers: Map<String, String>, listener: MessageListener?): WebSocketConnection {
+    override suspend fun open(
+        url: String,
+        headers: Map<String, String>,
+        listener: MessageListener?,
+    ): WebSocketConnection {
         val uri = URI(url)
         val secure = uri.scheme.equals("wss", ignoreCase = true)
         val host = requireNotNull(uri.host) { "url has no host: $url" }
-        val port = if (uri.port >= 0) uri.port else if (secure) 443 else 80
+        val port = if (uri.port >= 0) {
+            uri.port
+        } else if (secure) {
+            443
+        } else {
+            80
+        }
         // Name resolution blocks: never on an event loop.
         val address = try {
             withContext(Dispatchers.IO) { InetAddress.getByName(host) }
@@ -83,7 +94,10 @@ internal class NettyDial(private val config: DialerConfig, private val group: Ev
         val sslContext = if (secure) tls else null
         val bootstrap = Bootstrap().group(group).channel(TetherEventLoops.socketChannel(group))
             .option(ChannelOption.TCP_NODELAY, true)
-            .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, config.dialTimeout.toMillis().coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
+            .option(
+                ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                config.dialTimeout.toMillis().coerceAtMost(Int.MAX_VALUE.toLong()).toInt(),
+            )
             .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WriteBufferWaterMark(LOW_WATER, HIGH_WATER))
             .handler(object : ChannelInitializer<Channel>() {
                 override fun initChannel(ch: Channel) {
@@ -97,7 +111,9 @@ internal class NettyDial(private val config: DialerConfig, private val group: Ev
         open.add(channel)
         channel.closeFuture().addListener { open.remove(channel) }
         if (closed) channel.close()
-        connect.addListener { if (!it.isSuccess) opened.completeExceptionally(DialFailedException(config.url, it.cause())) }
+        connect.addListener {
+            if (!it.isSuccess) opened.completeExceptionally(DialFailedException(config.url, it.cause()))
+        }
         try {
             return opened.await()
         } catch (e: Throwable) {
@@ -116,15 +132,25 @@ internal class NettyDial(private val config: DialerConfig, private val group: Ev
         const val LOW_WATER = 256 * 1024
         const val HIGH_WATER = 1024 * 1024
 
-        fun tlsHandler(context: SslContext, ch: Channel, host: String, port: Int) = context.newHandler(ch.alloc(), host, port).also { handler ->
-            // Check the certificate against the host name, as browsers do: verification is never off by default.
-            val engine = handler.engine()
-            engine.sslParameters = engine.sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
-        }
+        fun tlsHandler(context: SslContext, ch: Channel, host: String, port: Int) =
+            context.newHandler(ch.alloc(), host, port).also { handler ->
+                // Check the certificate against the host name, as browsers do: verification is never off by default.
+                val engine = handler.engine()
+                engine.sslParameters = engine.sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
+            }
 
         fun clientSslContext(config: DialerConfig): SslContext {
             config.sslContext?.let {
-                return JdkSslContext(it, true, null, IdentityCipherSuiteFilter.INSTANCE, ApplicationProtocolConfig.DISABLED, ClientAuth.NONE, null, false)
+                return JdkSslContext(
+                    it,
+                    true,
+                    null,
+                    IdentityCipherSuiteFilter.INSTANCE,
+                    ApplicationProtocolConfig.DISABLED,
+                    ClientAuth.NONE,
+                    null,
+                    false,
+                )
             }
             return SslContextBuilder.forClient().sslProvider(SslProvider.JDK).apply {
                 config.trustManager?.let { trustManager(it) }
@@ -176,7 +202,13 @@ private class Handshake(
             if (!msg.headers().get(HttpHeaderNames.UPGRADE).equals("websocket", ignoreCase = true) ||
                 msg.headers().get(HttpHeaderNames.SEC_WEBSOCKET_ACCEPT) != acceptFor(key)
             ) {
-                fail(ctx, DialFailedException(config.url, IOException("the 101 answer is not a valid WebSocket upgrade (Upgrade / Sec-WebSocket-Accept)")))
+                fail(
+                    ctx,
+                    DialFailedException(
+                        config.url,
+                        IOException("the 101 answer is not a valid WebSocket upgrade (Upgrade / Sec-WebSocket-Accept)"),
+                    ),
+                )
                 return
             }
             switchToFrames(ctx, msg)
@@ -204,7 +236,9 @@ private class Handshake(
         val link = NettyLink(ctx.channel(), response.headers().copy(), config, connection)
         connection.attach(link)
         pipeline.replace(this, "ws", link)
-        ctx.channel().eventLoop().execute { if (pipeline.get(HttpClientCodec::class.java) != null) pipeline.remove(codec) }
+        ctx.channel().eventLoop().execute {
+            if (pipeline.get(HttpClientCodec::class.java) != null) pipeline.remove(codec)
+        }
         if (opened.complete(connection)) link.start() else ctx.close()
     }
 
@@ -214,10 +248,13 @@ private class Handshake(
     }
 
     @Suppress("OVERRIDE_DEPRECATION")
-    override fun exceptionCaught(ctx: ChannelHandlerContext, cause: Throwable) = fail(ctx, DialFailedException(config.url, cause))
+    override fun exceptionCaught(ctx: ChannelHandlerContext, cause: Throwable) =
+        fail(ctx, DialFailedException(config.url, cause))
 
     override fun channelInactive(ctx: ChannelHandlerContext) {
-        opened.completeExceptionally(DialFailedException(config.url, IOException("the connection closed during the WebSocket handshake")))
+        opened.completeExceptionally(
+            DialFailedException(config.url, IOException("the connection closed during the WebSocket handshake")),
+        )
         ctx.fireChannelInactive()
     }
 
@@ -225,7 +262,9 @@ private class Handshake(
         val random = SecureRandom()
 
         fun acceptFor(key: String): String = Base64.getEncoder().encodeToString(
-            MessageDigest.getInstance("SHA-1").digest((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").toByteArray(Charsets.US_ASCII)),
+            MessageDigest.getInstance(
+                "SHA-1",
+            ).digest((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").toByteArray(Charsets.US_ASCII)),
         )
     }
 }

@@ -34,7 +34,11 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
         suspendCancellableCoroutine { waiter ->
             roomWaiters.add(waiter)
             // Room (or the end) may have come between the check and the registration.
-            if (!channel.isActive) wakeSenders() else if (hasRoom()) wakeForRoom()
+            if (!channel.isActive) {
+                wakeSenders()
+            } else if (hasRoom()) {
+                wakeForRoom()
+            }
         }
     }
 

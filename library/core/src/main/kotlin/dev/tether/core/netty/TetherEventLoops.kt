@@ -40,12 +40,21 @@ public object TetherEventLoops {
         val wanted = System.getProperty("tether.io.epoll")?.toBooleanStrictOrNull() ?: true
         // Any failure to load the native part (another OS, another CPU, a noexec /tmp) means NIO.
         val available = wanted && runCatching { Epoll.isAvailable() }.getOrDefault(false)
-        if (wanted && !available) log.debug("epoll unavailable ({}); Tether's event loops use NIO", runCatching { Epoll.unavailabilityCause()?.toString() }.getOrNull())
+        if (wanted && !available) {
+            log.debug(
+                "epoll unavailable ({}); Tether's event loops use NIO",
+                runCatching {
+                    Epoll.unavailabilityCause()?.toString()
+                }.getOrNull(),
+            )
+        }
         available
     }
 
     private val sharedGroup: EventLoopGroup by lazy {
-        val threads = System.getProperty("tether.io.threads")?.toIntOrNull()?.takeIf { it > 0 } ?: Runtime.getRuntime().availableProcessors()
+        val threads = System.getProperty("tether.io.threads")?.toIntOrNull()?.takeIf {
+            it > 0
+        } ?: Runtime.getRuntime().availableProcessors()
         val io = if (isEpoll) EpollIoHandler.newFactory() else NioIoHandler.newFactory()
         MultiThreadIoEventLoopGroup(threads, DefaultThreadFactory("tether-io", true), io)
     }
@@ -58,7 +67,8 @@ public object TetherEventLoops {
 
     /** [loop] as a coroutine dispatcher (one per loop). */
     @InternalTetherApi
-    public fun dispatcher(loop: EventLoop): CoroutineDispatcher = dispatchers.computeIfAbsent(loop) { it.asCoroutineDispatcher() }
+    public fun dispatcher(loop: EventLoop): CoroutineDispatcher =
+        dispatchers.computeIfAbsent(loop) { it.asCoroutineDispatcher() }
 
     /**
      * True when [group]'s loops run epoll, whose channels differ from NIO's. Looks at the first loop through the

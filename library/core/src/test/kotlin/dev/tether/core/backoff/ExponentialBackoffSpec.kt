@@ -57,7 +57,13 @@ class ExponentialBackoffSpec : FunSpec({
         }
 
         test("a custom multiplier and cap: 1, 3, 9, 10, 10 s") {
-            val b = ExponentialBackoff(minDelay = 1.seconds, maxDelay = 10.seconds, multiplier = 3.0, randomizationFactor = 0.0)
+            val b =
+                ExponentialBackoff(
+                    minDelay = 1.seconds,
+                    maxDelay = 10.seconds,
+                    multiplier = 3.0,
+                    randomizationFactor = 0.0,
+                )
             b.newSchedule().failures(5) shouldBe listOf(1, 3, 9, 10, 10).map { it.seconds }
         }
 
@@ -100,7 +106,9 @@ class ExponentialBackoffSpec : FunSpec({
 
         test("a server that accepts and closes at once is retried at the backoff rate") {
             val s = exact.newSchedule()
-            List(8) { s.nextDelayAfterDrop(1.milliseconds) } shouldBe listOf(1, 2, 4, 8, 16, 32, 60, 60).map { it.seconds }
+            List(8) {
+                s.nextDelayAfterDrop(1.milliseconds)
+            } shouldBe listOf(1, 2, 4, 8, 16, 32, 60, 60).map { it.seconds }
         }
 
         test("the threshold is configurable, and zero makes every drop long-lived (upstream behaviour)") {
@@ -137,7 +145,9 @@ class ExponentialBackoffSpec : FunSpec({
 
         test("u = 0 gives d·(1−r) and u just below 1 gives d·(1+r), never more") {
             ExponentialBackoff.DEFAULT.newSchedule(ScriptedRandom(0.0)).failures(8) shouldBe bases.map { it * 0.8 }
-            ExponentialBackoff.DEFAULT.newSchedule(ScriptedRandom(ALMOST_ONE)).failures(8) shouldBe bases.map { it * 1.2 }
+            ExponentialBackoff.DEFAULT.newSchedule(ScriptedRandom(ALMOST_ONE)).failures(8) shouldBe bases.map {
+                it * 1.2
+            }
         }
 
         test("u = 0.5 gives the un-jittered delay (the mean)") {

@@ -40,7 +40,13 @@ class GuardBackoffSpec : FunSpec({
     }
 
     test("growth follows cenkalti: current >= max / multiplier jumps to max") {
-        val g = GuardBackoff(initialInterval = 1.seconds, multiplier = 3.0, maxInterval = 10.seconds, randomizationFactor = 0.0)
+        val g =
+            GuardBackoff(
+                initialInterval = 1.seconds,
+                multiplier = 3.0,
+                maxInterval = 10.seconds,
+                randomizationFactor = 0.0,
+            )
         // 1 -> 3 (1 < 3.33), 3 -> 9 (3 < 3.33), 9 -> 10 (9 >= 3.33)
         g.newSchedule().ticks(6) shouldBe listOf(0, 1, 3, 9, 10, 10).map { it.seconds }
         val s = g.newSchedule()
@@ -51,7 +57,13 @@ class GuardBackoffSpec : FunSpec({
     }
 
     test("a non-integral multiplier truncates the interval to whole nanoseconds") {
-        val g = GuardBackoff(initialInterval = 3.nanoseconds, multiplier = 1.5, maxInterval = 1.seconds, randomizationFactor = 0.0)
+        val g =
+            GuardBackoff(
+                initialInterval = 3.nanoseconds,
+                multiplier = 1.5,
+                maxInterval = 1.seconds,
+                randomizationFactor = 0.0,
+            )
         // 3 -> 4 (4.5 truncated) -> 6 -> 9 -> 13 (13.5)
         g.newSchedule().ticks(6) shouldBe listOf(0L, 3L, 4L, 6L, 9L, 13L).map { it.nanoseconds }
     }
@@ -116,8 +128,12 @@ class GuardBackoffSpec : FunSpec({
     }
 
     test("the same seed gives the same ticks; java.util.Random works too") {
-        GuardBackoff.DEFAULT.newSchedule(Random(5)).ticks(10) shouldBe GuardBackoff.DEFAULT.newSchedule(Random(5)).ticks(10)
-        GuardBackoff.DEFAULT.newSchedule(Random(5)).ticks(10) shouldNotBe GuardBackoff.DEFAULT.newSchedule(Random(6)).ticks(10)
+        GuardBackoff.DEFAULT.newSchedule(
+            Random(5),
+        ).ticks(10) shouldBe GuardBackoff.DEFAULT.newSchedule(Random(5)).ticks(10)
+        GuardBackoff.DEFAULT.newSchedule(
+            Random(5),
+        ).ticks(10) shouldNotBe GuardBackoff.DEFAULT.newSchedule(Random(6)).ticks(10)
         val j1 = GuardBackoff.DEFAULT.newSchedule(java.util.Random(5))
         val j2 = GuardBackoff.DEFAULT.newSchedule(java.util.Random(5))
         List(10) { j1.nextJava() } shouldBe List(10) { j2.nextJava() }

@@ -129,7 +129,10 @@ class RetryConfigSpec : FunSpec({
             defaults.nextDelay(59.seconds, ScriptedRandom(0.0)) shouldBe 59.seconds
             defaults.nextDelay(59.seconds, ScriptedRandom(0.5)) shouldBe 60.seconds
             // above the cap (e.g. initialDelay > maxDelay): computed, then clamped
-            RetryConfig(initialDelay = 10.seconds, maxDelay = 5.seconds).nextDelay(10.seconds, ScriptedRandom(0.0)) shouldBe
+            RetryConfig(
+                initialDelay = 10.seconds,
+                maxDelay = 5.seconds,
+            ).nextDelay(10.seconds, ScriptedRandom(0.0)) shouldBe
                 5.seconds
         }
 

@@ -10,6 +10,16 @@ import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.kotest.matchers.types.shouldBeSameInstanceAs
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.ExperimentalCoroutinesApi
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.test.TestScope
+import kotlinx.coroutines.test.advanceTimeBy
+import kotlinx.coroutines.test.currentTime
+import kotlinx.coroutines.test.runCurrent
+import kotlinx.coroutines.test.runTest
+import kotlinx.coroutines.withTimeout
 import java.io.IOException
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ExecutionException
@@ -22,16 +32,6 @@ import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.nanoseconds
 import kotlin.time.Duration.Companion.seconds
-import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.ExperimentalCoroutinesApi
-import kotlinx.coroutines.delay
-import kotlinx.coroutines.launch
-import kotlinx.coroutines.test.TestScope
-import kotlinx.coroutines.test.advanceTimeBy
-import kotlinx.coroutines.test.currentTime
-import kotlinx.coroutines.test.runCurrent
-import kotlinx.coroutines.test.runTest
-import kotlinx.coroutines.withTimeout
 
 /** Records the virtual time of each attempt and fails the first [failures] of them. */
 private class Flaky(private val scope: TestScope, private val failures: Int, private val error: (Int) -> Throwable) {
@@ -111,7 +111,8 @@ class RetrySpec : FunSpec({
         runTest {
             val config = RetryConfig(maxElapsedTime = 2.seconds)
             val flaky = Flaky(this, failures = Int.MAX_VALUE) { IOException("boom $it") }
-            val e = shouldThrow<RetryTimedOutException> { config.retry(random = ScriptedRandom(0.5), block = flaky::call) }
+            val e =
+                shouldThrow<RetryTimedOutException> { config.retry(random = ScriptedRandom(0.5), block = flaky::call) }
             flaky.times shouldBe listOf(0L, 500L, 1250L)
             currentTime shouldBe 2_000L
             e.attempts shouldBe 3
@@ -173,7 +174,10 @@ class RetrySpec : FunSpec({
 
     test("a non-retryable failure inside the loop is rethrown at once") {
         runTest {
-            val flaky = Flaky(this, failures = 5) { if (it == 1) IOException("transient") else IllegalStateException("fatal $it") }
+            val flaky =
+                Flaky(this, failures = 5) {
+                    if (it == 1) IOException("transient") else IllegalStateException("fatal $it")
+                }
             val e = shouldThrow<IllegalStateException> {
                 defaults.retry(isRetryable = { it is IOException }, random = ScriptedRandom(0.5), block = flaky::call)
             }
@@ -237,10 +241,18 @@ class RetrySpec : FunSpec({
 
         test("completes with the first success") {
             var calls = 0
-            val f = fast.retryAsync(Supplier {
-                calls++
-                if (calls < 3) CompletableFuture.failedFuture(IOException("no")) else CompletableFuture.completedFuture("yes")
-            })
+            val f = fast.retryAsync(
+                Supplier {
+                    calls++
+                    if (calls < 3) {
+                        CompletableFuture.failedFuture(
+                            IOException("no"),
+                        )
+                    } else {
+                        CompletableFuture.completedFuture("yes")
+                    }
+                },
+            )
             f.get(10, TimeUnit.SECONDS) shouldBe "yes"
             calls shouldBe 3
         }

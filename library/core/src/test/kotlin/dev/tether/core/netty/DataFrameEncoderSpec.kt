@@ -22,7 +22,9 @@ class DataFrameEncoderSpec : FunSpec({
 
     fun decode(wire: ByteBuf): Any {
         val server = EmbeddedChannel(
-            WebSocket13FrameDecoder(WebSocketDecoderConfig.newBuilder().expectMaskedFrames(true).maxFramePayloadLength(1 shl 20).build()),
+            WebSocket13FrameDecoder(
+                WebSocketDecoderConfig.newBuilder().expectMaskedFrames(true).maxFramePayloadLength(1 shl 20).build(),
+            ),
         )
         server.writeInbound(wire)
         return server.readInbound<Any>()
@@ -41,7 +43,15 @@ class DataFrameEncoderSpec : FunSpec({
                 size <= 0xFFFF -> 126
                 else -> 127
             }
-            val headerSize = 2 + (if (size < 126) 0 else if (size <= 0xFFFF) 2 else 8) + 4
+            val headerSize = 2 + (
+                if (size < 126) {
+                    0
+                } else if (size <= 0xFFFF) {
+                    2
+                } else {
+                    8
+                }
+                ) + 4
             wire.readableBytes() shouldBe headerSize + size
             val frame = decode(wire).shouldBeInstanceOf<BinaryWebSocketFrame>()
             frame.isFinalFragment shouldBe true
@@ -52,10 +62,15 @@ class DataFrameEncoderSpec : FunSpec({
 
     test("text frames carry UTF-8 and a fresh key each time") {
         val text = "grüße, 世界"
-        val frame = decode(encode(OutData(OutData.OPCODE_TEXT, text.toByteArray()))).shouldBeInstanceOf<TextWebSocketFrame>()
+        val frame = decode(
+            encode(OutData(OutData.OPCODE_TEXT, text.toByteArray())),
+        ).shouldBeInstanceOf<TextWebSocketFrame>()
         frame.text() shouldBe text
         frame.release()
-        val keys = List(8) { encode(OutData(OutData.OPCODE_BINARY, ByteArray(4))).let { it.getInt(2).also { _ -> it.release() } } }
+        val keys =
+            List(8) {
+                encode(OutData(OutData.OPCODE_BINARY, ByteArray(4))).let { it.getInt(2).also { _ -> it.release() } }
+            }
         (keys.toSet().size > 1) shouldBe true
     }
 })
