@@ -5,7 +5,8 @@ import kotlinx.coroutines.CoroutineDispatcher
 
 /** A data message on its way out. */
 internal sealed class OutFrame {
-    class Text(val text: String) : OutFrame()
+    /** A text message, already UTF-8: transports write these bytes as they are. */
+    class Text(val utf8: ByteArray) : OutFrame()
     class Binary(val bytes: ByteArray) : OutFrame()
 }
 

@@ -35,5 +35,5 @@ public class MessageAssembler(private val maxBytes: Long) {
     }
 
     private fun message(text: Boolean, data: ByteArray): WsMessage =
-        if (text) WsMessage.Text(data.decodeToString()) else WsMessage.Binary(data)
+        if (text) WsMessage.Text.ofUtf8(data) else WsMessage.Binary(data)
 }

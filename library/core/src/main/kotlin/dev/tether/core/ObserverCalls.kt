@@ -13,7 +13,7 @@ internal class ObserverCalls(private val observer: TransportObserver) {
     fun received(message: WsMessage) = guard {
         observer.messageReceived(
             when (message) {
-                is WsMessage.Text -> utf8Length(message.text)
+                is WsMessage.Text -> message.utf8.size
                 is WsMessage.Binary -> message.bytes.size
             },
         )
@@ -22,7 +22,7 @@ internal class ObserverCalls(private val observer: TransportObserver) {
     fun sent(frame: OutFrame) = guard {
         observer.messageSent(
             when (frame) {
-                is OutFrame.Text -> utf8Length(frame.text)
+                is OutFrame.Text -> frame.utf8.size
                 is OutFrame.Binary -> frame.bytes.size
             },
         )
@@ -40,28 +40,5 @@ internal class ObserverCalls(private val observer: TransportObserver) {
 
     companion object {
         private val log = LoggerFactory.getLogger(ObserverCalls::class.java)
-
-        /** The UTF-8 length of [s] without encoding it (a lone surrogate counts 3, as the encoder's `?` would be 1). */
-        fun utf8Length(s: String): Int {
-            var n = 0
-            var i = 0
-            while (i < s.length) {
-                val c = s[i]
-                when {
-                    c.code < 0x80 -> n += 1
-
-                    c.code < 0x800 -> n += 2
-
-                    Character.isHighSurrogate(c) && i + 1 < s.length && Character.isLowSurrogate(s[i + 1]) -> {
-                        n += 4
-                        i++
-                    }
-
-                    else -> n += 3
-                }
-                i++
-            }
-            return n
-        }
     }
 }

@@ -83,7 +83,14 @@ public class WebSocketConnection internal constructor(
 
     /** Sends one text message. Suspends while the outgoing queue is full; throws if the connection has ended. */
     @JvmSynthetic
-    public suspend fun send(text: String): Unit = sendFrame(OutFrame.Text(text))
+    public suspend fun send(text: String): Unit = sendFrame(OutFrame.Text(text.encodeToByteArray()))
+
+    /**
+     * Sends one text message given as UTF-8 (not checked here: the peer closes the connection on invalid UTF-8).
+     * Saves the String round trip for protocols that encode straight to bytes. The bytes must not change afterwards.
+     */
+    @JvmSynthetic
+    public suspend fun sendText(utf8: ByteArray): Unit = sendFrame(OutFrame.Text(utf8))
 
     /** Sends one binary message. Suspends while the outgoing queue is full; throws if the connection has ended. */
     @JvmSynthetic
@@ -93,7 +100,10 @@ public class WebSocketConnection internal constructor(
      * Queues one text message without suspending: false when the outgoing queue is full (call [send] to wait for
      * room). Throws the connection's end cause if it has ended.
      */
-    public fun trySend(text: String): Boolean = trySendFrame(OutFrame.Text(text))
+    public fun trySend(text: String): Boolean = trySendFrame(OutFrame.Text(text.encodeToByteArray()))
+
+    /** [trySend] for a text message given as UTF-8 (see [sendText]). */
+    public fun trySendText(utf8: ByteArray): Boolean = trySendFrame(OutFrame.Text(utf8))
 
     /** [trySend] for a binary message. */
     public fun trySend(bytes: ByteArray): Boolean = trySendFrame(OutFrame.Binary(bytes))
@@ -104,7 +114,10 @@ public class WebSocketConnection internal constructor(
     }
 
     /** Java face of [send] for text: completed at once when the queue has room, else when it has. */
-    public fun sendAsync(text: String): CompletableFuture<Void?> = sendAsync(OutFrame.Text(text))
+    public fun sendAsync(text: String): CompletableFuture<Void?> = sendAsync(OutFrame.Text(text.encodeToByteArray()))
+
+    /** Java face of [sendText]. */
+    public fun sendTextAsync(utf8: ByteArray): CompletableFuture<Void?> = sendAsync(OutFrame.Text(utf8))
 
     /** Java face of [send] for bytes: completed at once when the queue has room, else when it has. */
     public fun sendAsync(bytes: ByteArray): CompletableFuture<Void?> = sendAsync(OutFrame.Binary(bytes))

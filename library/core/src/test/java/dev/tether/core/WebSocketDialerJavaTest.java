@@ -1,5 +1,6 @@
 package dev.tether.core;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -7,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -67,6 +69,13 @@ class WebSocketDialerJavaTest {
             conn.sendAsync("hello").get(10, TimeUnit.SECONDS);
             WsMessage reply = conn.receiveAsync().get(10, TimeUnit.SECONDS);
             assertEquals("echo:hello", ((WsMessage.Text) reply).getText());
+
+            // Text as UTF-8 bytes both ways: no String on the way out, the frame's bytes on the way in.
+            conn.sendTextAsync("grüße".getBytes(StandardCharsets.UTF_8)).get(10, TimeUnit.SECONDS);
+            WsMessage.Text bytesReply = (WsMessage.Text) conn.receiveAsync().get(10, TimeUnit.SECONDS);
+            assertArrayEquals("echo:grüße".getBytes(StandardCharsets.UTF_8), bytesReply.getUtf8());
+            assertEquals("echo:grüße", bytesReply.getText());
+            assertEquals("ok", WsMessage.Text.ofUtf8("ok".getBytes(StandardCharsets.UTF_8)).getText());
 
             ConnectionException why = conn.closeAsync((short) 1000, "bye").get(10, TimeUnit.SECONDS);
             assertInstanceOf(ConnectionClosedException.class, why);

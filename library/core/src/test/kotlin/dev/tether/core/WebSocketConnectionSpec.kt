@@ -85,6 +85,33 @@ class WebSocketConnectionSpec : FunSpec({
                 },
             )
 
+            test("text sent as UTF-8 bytes arrives as that text; inbound text keeps its bytes, decoded on demand") {
+                val received = CompletableDeferred<ByteArray>()
+                ScriptedServer {
+                    for (f in incoming) {
+                        if (f is Frame.Text) {
+                            received.complete(f.data)
+                            outgoing.send(Frame.Text(true, f.data))
+                        } else if (f is Frame.Close) {
+                            break
+                        }
+                    }
+                }.use { server ->
+                    dialer(server.url).use { d ->
+                        val conn = d.dial()
+                        val text = "grüße, 世界 \uD83D\uDE00"
+                        conn.sendText(text.encodeToByteArray())
+                        withTimeout(10.seconds) { received.await() }.decodeToString() shouldBe text
+                        val echo = withTimeout(10.seconds) { conn.incoming.receive() } as WsMessage.Text
+                        echo.utf8 shouldBe text.encodeToByteArray()
+                        echo.text shouldBe text
+                        conn.trySendText("ok".encodeToByteArray()) shouldBe true
+                        (withTimeout(10.seconds) { conn.incoming.receive() } as WsMessage.Text).text shouldBe "ok"
+                        conn.close()
+                    }
+                }
+            }
+
             test("a fragmented text message arrives as one message") {
                 ScriptedServer {
                     outgoing.send(Frame.Text(false, "hel".encodeToByteArray()))
@@ -247,7 +274,6 @@ class WebSocketConnectionSpec : FunSpec({
                         val conn = d.dial()
                         val big = "x".repeat(1 shl 20)
                         // Fill the socket buffers, Ktor's queue and ours: trySend refuses once nothing moves any more.
-                        // Fill the queue: trySend succeeds while the writer is still taking frames.
                         withTimeout(30.seconds) { while (conn.trySend(big)) Unit }
                         // A send that suspends (no room); one that still found room just completes, so try again.
                         val waiting = withTimeout(30.seconds) {

@@ -83,7 +83,7 @@ internal class KtorLink(
     }
 
     private fun ktorFrame(frame: OutFrame): Frame = when (frame) {
-        is OutFrame.Text -> Frame.Text(frame.text)
+        is OutFrame.Text -> Frame.Text(true, frame.utf8)
         is OutFrame.Binary -> Frame.Binary(true, frame.bytes)
     }
 

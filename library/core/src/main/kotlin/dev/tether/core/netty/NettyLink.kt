@@ -104,7 +104,7 @@ internal class NettyLink(
 
     private fun nettyFrame(frame: OutFrame): OutData = when (frame) {
         is OutFrame.Binary -> OutData(OutData.OPCODE_BINARY, frame.bytes)
-        is OutFrame.Text -> OutData(OutData.OPCODE_TEXT, frame.text.toByteArray(Charsets.UTF_8))
+        is OutFrame.Text -> OutData(OutData.OPCODE_TEXT, frame.utf8)
     }
 
     /** Sends [frame] now, ahead of anything queued, then closes the socket (at the latest after the close wait). */
@@ -146,7 +146,7 @@ internal class NettyLink(
             if (!assembler.inMessage && frame.isFinalFragment) {
                 // The frame decoder already bounds a single frame at maxMessageBytes.
                 if (text) {
-                    WsMessage.Text(content.toString(Charsets.UTF_8))
+                    WsMessage.Text.ofUtf8(ByteBufUtil.getBytes(content))
                 } else {
                     WsMessage.Binary(ByteBufUtil.getBytes(content))
                 }
