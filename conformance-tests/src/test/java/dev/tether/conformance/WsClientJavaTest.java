@@ -81,7 +81,9 @@ class WsClientJavaTest {
     private static void awaitReceived(FakeBroker broker, WsClient client, String kind) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
         do {
-            if (System.nanoTime() > deadline) throw new AssertionError("the broker never received a " + kind + " frame");
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the broker never received a " + kind + " frame");
+            }
             client.requestAsync(Envelope.request("echo")).get(WAIT, TimeUnit.SECONDS);
         } while (broker.received().stream().noneMatch(e -> e.getKind().equals(kind)));
     }
@@ -134,7 +136,8 @@ class WsClientJavaTest {
             // The broker drops unknown kinds silently: only the request's own bound ends the wait.
             Envelope lost = Envelope.request("nobody.home");
             CompletableFuture<Envelope> bounded = client.requestAsync(lost, Duration.ofMillis(200));
-            ExecutionException failure = assertThrows(ExecutionException.class, () -> bounded.get(WAIT, TimeUnit.SECONDS));
+            ExecutionException failure = assertThrows(ExecutionException.class, () -> bounded.get(WAIT,
+                TimeUnit.SECONDS));
             RequestTimeoutException timeout = assertInstanceOf(RequestTimeoutException.class, failure.getCause());
             assertEquals(lost.getId(), timeout.getRequestId());
             assertEquals(200L, timeout.getTimeoutMillis());
@@ -150,7 +153,8 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(config)) {
             client.start();
             CompletableFuture<Envelope> future = client.requestAsync(Envelope.request("nobody.home"));
-            ExecutionException failure = assertThrows(ExecutionException.class, () -> future.get(WAIT, TimeUnit.SECONDS));
+            ExecutionException failure = assertThrows(ExecutionException.class, () -> future.get(WAIT,
+                TimeUnit.SECONDS));
             assertEquals(300L, assertInstanceOf(RequestTimeoutException.class, failure.getCause()).getTimeoutMillis());
         }
     }
@@ -160,7 +164,8 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(configFor(broker, envelope -> { }).build())) {
             client.start();
             client.sendAsync(Envelope.create("note", "{\"text\":\"hello\"}")).get(WAIT, TimeUnit.SECONDS);
-            client.sendAsync(Envelope.create("note", "{\"text\":\"again\"}"), Duration.ofSeconds(5)).get(WAIT, TimeUnit.SECONDS);
+            client.sendAsync(Envelope.create("note", "{\"text\":\"again\"}"), Duration.ofSeconds(5)).get(WAIT,
+                TimeUnit.SECONDS);
             awaitReceived(broker, client, "note");
             List<String> notes = broker.received().stream()
                     .filter(e -> e.getKind().equals("note")).map(Envelope::getPayload).toList();
@@ -181,7 +186,8 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(configFor(broker, handler).build())) {
             self.set(client);
             client.start();
-            String registration = "{\"name\":\"java-agent\",\"session_id\":\"s1\",\"provider\":\"test\",\"context_mode\":\"thread\"}";
+            String registration = "{\"name\":\"java-agent\",\"session_id\":\"s1\",\"provider\":\"test\","
+                    + "\"context_mode\":\"thread\"}";
             Envelope ack = client.requestAsync(Envelope.request("register", registration)).get(WAIT, TimeUnit.SECONDS);
             assertEquals("register.ack", ack.getKind());
             assertEquals("{\"heartbeat_interval_s\":10,\"stale_after_s\":30}", ack.getPayload());
@@ -197,8 +203,10 @@ class WsClientJavaTest {
     }
 
     @Test
-    void repliesCompleteOnTheClientsIoThreadAndTheHandlerRunsOnTheConfiguredExecutor(FakeBroker broker) throws Exception {
-        java.util.concurrent.ExecutorService mine = java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "my-handler"));
+    void repliesCompleteOnTheClientsIoThreadAndTheHandlerRunsOnTheConfiguredExecutor(FakeBroker broker)
+            throws Exception {
+        java.util.concurrent.ExecutorService mine =
+                java.util.concurrent.Executors.newSingleThreadExecutor(r -> new Thread(r, "my-handler"));
         BlockingQueue<String> handlerThreads = new LinkedBlockingQueue<>();
         AtomicReference<WsClient> self = new AtomicReference<>();
         EnvelopeHandler handler = envelope -> {
@@ -208,13 +216,16 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(configFor(broker, handler).handlerExecutor(mine).build())) {
             self.set(client);
             client.start();
-            // Connected first: a request made before that waits for the connection on a library thread and resumes there.
+            // Connected first: a request made before that waits for the connection on a library thread and resumes
+            // there.
             client.awaitConnectedAsync(Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
-            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
+            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(),
+                client.getExecutor()).get(WAIT, TimeUnit.SECONDS);
             // Sent from the I/O thread itself, so the stage is attached before that thread can read the reply
             // (from the test's thread a fast reply could complete the future first, and the stage would run here).
             String replied = CompletableFuture.supplyAsync(
-                    () -> client.requestAsync(Envelope.request("echo")).thenApply(r -> Thread.currentThread().getName().split(" @")[0]),
+                    () -> client.requestAsync(Envelope.request("echo"))
+                            .thenApply(r -> Thread.currentThread().getName().split(" @")[0]),
                     client.getExecutor())
                 .thenCompose(f -> f).get(WAIT, TimeUnit.SECONDS);
             if (!"ktor".equals(System.getProperty("tether.transport"))) {
@@ -222,7 +233,8 @@ class WsClientJavaTest {
                 assertTrue(io.startsWith("tether-io"), io);
                 assertEquals(io, replied);
             }
-            String registration = "{\"name\":\"java-io\",\"session_id\":\"s1\",\"provider\":\"test\",\"context_mode\":\"thread\"}";
+            String registration = "{\"name\":\"java-io\",\"session_id\":\"s1\",\"provider\":\"test\","
+                    + "\"context_mode\":\"thread\"}";
             client.requestAsync(Envelope.request("register", registration)).get(WAIT, TimeUnit.SECONDS);
             broker.turnAsync("java-io", "{}", Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
             assertEquals("my-handler", next(handlerThreads));
@@ -253,17 +265,21 @@ class WsClientJavaTest {
                 awaitReceived(broker, client, "nobody.home");
                 assertEquals(1, broker.getFaults().dropAll());
 
-                ExecutionException failure = assertThrows(ExecutionException.class, () -> lost.get(WAIT, TimeUnit.SECONDS));
-                ConnectionLostException connectionLost = assertInstanceOf(ConnectionLostException.class, failure.getCause());
+                ExecutionException failure = assertThrows(ExecutionException.class, () -> lost.get(WAIT,
+                    TimeUnit.SECONDS));
+                ConnectionLostException connectionLost = assertInstanceOf(ConnectionLostException.class,
+                    failure.getCause());
                 assertEquals(pending.getId(), connectionLost.getRequestId());
                 assertTrue(connectionLost.getRequestSent(), "the request had reached the socket");
 
-                ConnectionEvent.Disconnected disconnected = assertInstanceOf(ConnectionEvent.Disconnected.class, next(events));
+                ConnectionEvent.Disconnected disconnected = assertInstanceOf(ConnectionEvent.Disconnected.class,
+                    next(events));
                 assertNotNull(disconnected.getCause());
                 assertInstanceOf(ConnectionEvent.Connecting.class, next(events));
                 assertInstanceOf(ConnectionEvent.Connected.class, next(events));
 
-                assertEquals("2", client.requestAsync(Envelope.request("echo", "2")).get(WAIT, TimeUnit.SECONDS).getPayload());
+                assertEquals("2", client.requestAsync(Envelope.request("echo", "2")).get(WAIT,
+                    TimeUnit.SECONDS).getPayload());
                 assertEquals(1L, client.stats().getDrops());
                 assertEquals(2L, broker.acceptedUpgrades());
                 // The provider was asked before each of the two dials, and its token went out both times.
@@ -278,14 +294,16 @@ class WsClientJavaTest {
         try (WsClient client = new WsClient(configFor(broker, envelope -> { }).build())) {
             client.start();
             client.requestAsync(Envelope.request("echo")).get(WAIT, TimeUnit.SECONDS);
-            CompletableFuture<Envelope> future = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
+            CompletableFuture<Envelope> future = client.requestAsync(Envelope.request("nobody.home"),
+                Duration.ofSeconds(30));
             awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
             assertTrue(future.cancel(true));
             assertTrue(future.isCancelled());
             assertThrows(CancellationException.class, () -> future.get(WAIT, TimeUnit.SECONDS));
             awaitTrue(() -> client.stats().getPendingRequests() == 0, "the cancelled request left the pending table");
             // The connection is untouched.
-            assertEquals("3", client.requestAsync(Envelope.request("echo", "3")).get(WAIT, TimeUnit.SECONDS).getPayload());
+            assertEquals("3", client.requestAsync(Envelope.request("echo", "3")).get(WAIT,
+                TimeUnit.SECONDS).getPayload());
             assertEquals(0L, client.stats().getDrops());
         }
     }
@@ -299,7 +317,8 @@ class WsClientJavaTest {
         client.start();
         assertEquals(ConnectionState.CONNECTING, next(states));
         assertEquals(ConnectionState.CONNECTED, next(states));
-        CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
+        CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"),
+            Duration.ofSeconds(30));
         awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
 
         client.close();
@@ -352,7 +371,8 @@ class WsClientJavaTest {
         WsClient client = new WsClient(configFor(broker, envelope -> { }).build());
         assertSame(client, client.connectAsync().get(WAIT, TimeUnit.SECONDS));
         assertTrue(client.isConnected());
-        CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"), Duration.ofSeconds(30));
+        CompletableFuture<Envelope> pending = client.requestAsync(Envelope.request("nobody.home"),
+            Duration.ofSeconds(30));
         awaitTrue(() -> client.stats().getPendingRequests() == 1, "the request is pending");
 
         CompletableFuture<Void> first = client.closeAsync();
@@ -364,7 +384,7 @@ class WsClientJavaTest {
         assertTrue(pending.isCompletedExceptionally());
         ExecutionException failure = assertThrows(ExecutionException.class, () -> pending.get(WAIT, TimeUnit.SECONDS));
         assertInstanceOf(ClientClosedException.class, failure.getCause());
-        assertTrue(run.isDone(), "the run loop has ended");
+        assertInstanceOf(ClientClosedException.class, client.closedFuture().getNow(null), "the client has ended");
         awaitTrue(() -> broker.getConnectionCount().getValue() == 0, "the broker saw the connection close");
     }
 
@@ -381,7 +401,8 @@ class WsClientJavaTest {
             broker.awaitConnectionsAsync(1, Duration.ofSeconds(WAIT)).get(WAIT, TimeUnit.SECONDS);
 
             broker.broadcastRawAsync("not json").get(WAIT, TimeUnit.SECONDS);
-            broker.broadcastAsync(Envelope.response("echo.result", "01J00000000000000000NOBODY")).get(WAIT, TimeUnit.SECONDS);
+            broker.broadcastAsync(Envelope.response("echo.result", "01J00000000000000000NOBODY")).get(WAIT,
+                TimeUnit.SECONDS);
             broker.broadcastAsync(Envelope.create("boom")).get(WAIT, TimeUnit.SECONDS);
             broker.broadcastAsync(Envelope.create("marker")).get(WAIT, TimeUnit.SECONDS);
 
@@ -431,7 +452,8 @@ class WsClientJavaTest {
 
         Envelope zero = Envelope.create("z").withTs(Envelope.ZERO_TIME);
         assertEquals("{\"kind\":\"z\",\"ts\":\"0001-01-01T00:00:00Z\"}", zero.encode());
-        assertEquals(OffsetDateTime.of(1, 1, 1, 0, 0, 0, 0, ZoneOffset.UTC), Envelope.decode("{\"kind\":\"z\"}").getTs());
+        assertEquals(OffsetDateTime.of(1, 1, 1, 0, 0, 0, 0, ZoneOffset.UTC),
+            Envelope.decode("{\"kind\":\"z\"}").getTs());
 
         assertThrows(IllegalArgumentException.class, () -> Envelope.create(""));
         assertThrows(IllegalArgumentException.class, () -> Envelope.create("k", "{not json"));
