@@ -188,7 +188,7 @@ abstract class WampListeningCommand : WampSubcommand() {
     protected suspend fun awaitEnd(session: WampSession, enough: CompletableDeferred<Unit>): Int = coroutineScope {
         val end = CompletableDeferred<String?>() // null: a normal end
         launch { enough.await(); end.complete(null) }
-        launch { end.complete("the session ended: ${session.awaitClosed()}") }
+        launch { end.complete("the session ended: ${session.awaitClosed().message}") }
         val reader = if (count == null && !ignoreStdin) watchStdin { end.complete(null) } else null
         try {
             val problem = end.await()

@@ -283,8 +283,9 @@ class WampJavaExamplesTest {
                     .backoff(ExponentialBackoff.builder().minDelay(Duration.ofMillis(200)).build())
                     .maxAttempts(20)
                     .build();
-            try (WampClient client = WampClient.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build(), policy)
-                    .get(10, TimeUnit.SECONDS)) {
+            SessionConfig config = SessionConfig.builder("realm1").build();
+            try (WampClient client = new WampClient(router.getWsUrl(), config, policy)) {
+                client.connectAsync().get(10, TimeUnit.SECONDS);     // completes once joined
                 client.registerAsync("com.example.echo", inv -> CompletableFuture.completedFuture(new InvokeResult(inv.getArgs())))
                         .get(10, TimeUnit.SECONDS);
 

@@ -247,7 +247,7 @@ class WampExamplesSpec : FunSpec({
 
                 // docs:start errors-closed
                 router.faults.dropSessions()                   // the connection drops without GOODBYE
-                session.awaitClosed() shouldContain "connection"
+                session.awaitClosed().message shouldContain "connection"
                 session.isOpen shouldBe false
                 shouldThrow<WampSessionClosedException> { session.call("com.example.divide", listOf(4, 2)) }
                 // docs:end errors-closed
@@ -476,7 +476,7 @@ class WampExamplesSpec : FunSpec({
 
                 // Faults: drop every connection at once, without GOODBYE.
                 router.faults.dropSessions() shouldBe 1
-                session.awaitClosed() shouldContain "connection lost"
+                session.awaitClosed().message shouldContain "connection lost"
             }
             // docs:end testing-router
         }
@@ -490,7 +490,8 @@ class WampExamplesSpec : FunSpec({
                     backoff(ExponentialBackoff(minDelay = 200.milliseconds, maxDelay = 30.seconds))
                     maxAttempts(20)                            // then give up: Closed(ReconnectExhaustedException)
                 }
-                val client = WampClient.connect(router.wsUrl, SessionConfig("realm1"), policy)
+                val client = WampClient(router.wsUrl, SessionConfig("realm1"), policy)
+                client.connect()                               // returns once joined; the first attempt must succeed
                 client.register("com.example.add") { inv ->
                     InvokeResult.of(WampValues.asLong(inv.args[0])!! + WampValues.asLong(inv.args[1])!!)
                 }

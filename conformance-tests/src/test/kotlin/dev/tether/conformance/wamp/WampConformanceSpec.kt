@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.conformance.wamp
 
 import dev.tether.conformance.External
@@ -226,7 +228,7 @@ class WampConformanceSpec : FunSpec({
             val s = WampSession.connect(subject.firstUrl, subject.config())
             s.leave()
             s.isOpen shouldBe false
-            s.awaitClosed() shouldContain "closed"
+            s.awaitClosed().message shouldContain "closed"
         }
     }
 
@@ -278,7 +280,7 @@ class WampConformanceSpec : FunSpec({
             val own = RouterSubject.open()
             val s = WampSession.connect(own.urls.getValue("tcp"), own.config())
             own.close()
-            s.awaitClosed() shouldContain "system_shutdown"
+            s.awaitClosed().message shouldContain "system_shutdown"
         }
     }
 
@@ -354,11 +356,11 @@ class WampConformanceSpec : FunSpec({
                 // Inbound: a RESULT over the client's own limit ends the client's session (close 1009).
                 val limited = WampSession.connect(ws, small.config { recvLimit(1024) })
                 shouldThrow<WampSessionClosedException> { limited.call("big") }
-                limited.awaitClosed() shouldContain "connection lost"
+                limited.awaitClosed().message shouldContain "connection lost"
                 // Outbound: a CALL over the router's limit; the router closes that connection.
                 val sender = WampSession.connect(ws, small.config())
                 shouldThrow<WampSessionClosedException> { sender.call("small", listOf("y".repeat(2000))) }
-                sender.awaitClosed() shouldContain "connection lost"
+                sender.awaitClosed().message shouldContain "connection lost"
                 // Within the limits everything still works, on a fresh session and on the callee's.
                 WampSession.connect(ws, small.config()).use { it.call("small").args shouldBe listOf("ok") }
                 callee.leave()

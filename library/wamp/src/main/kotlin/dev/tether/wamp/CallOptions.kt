@@ -62,10 +62,14 @@ public class CallOptions private constructor(b: Builder) {
 
     /** A builder starting from these options. */
     public fun toBuilder(): Builder = Builder().also {
-        it.timeout = timeout; it.discloseMe = discloseMe; it.cancelMode = cancelMode; it.extra.putAll(extra)
+        it.timeout = timeout
+        it.discloseMe = discloseMe
+        it.cancelMode = cancelMode
+        it.extra.putAll(extra)
     }
 
-    override fun equals(other: Any?): Boolean = other is CallOptions && toMap() == other.toMap() && cancelMode == other.cancelMode
+    override fun equals(other: Any?): Boolean =
+        other is CallOptions && toMap() == other.toMap() && cancelMode == other.cancelMode
     override fun hashCode(): Int = toMap().hashCode() * 31 + (cancelMode?.hashCode() ?: 0)
     override fun toString(): String = "CallOptions(${toMap()}, cancelMode=$cancelMode)"
 
@@ -97,6 +101,7 @@ public class CallOptions private constructor(b: Builder) {
         public fun build(): CallOptions = CallOptions(this)
     }
 
+    /** The default options and the builder. */
     public companion object {
         /** No options: the router's defaults and [SessionConfig.cancelMode]. */
         @JvmField

@@ -1,11 +1,19 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.wamp
 
-import kotlinx.coroutines.future.future
+import dev.tether.core.javaFuture
+import kotlinx.coroutines.CoroutineScope
+import java.time.Duration
+import java.util.concurrent.CompletableFuture
 
 /** A call's final result: positional [args], keyword [kwargs] and the RESULT [details]. */
 public data class CallResult(
+    /** Positional results. */
     val args: List<Any?>,
+    /** Keyword results. */
     val kwargs: Map<String, Any?>,
+    /** RESULT details (`progress` on a progressive result). */
     val details: Map<String, Any?>,
 )
 
@@ -15,25 +23,31 @@ public data class CallResult(
  * for the advanced-profile details ([procedure], [caller], [timeout], ...).
  *
  * While the handler runs it may send progressive results with [sendProgress] when the caller asked for them
- * ([receiveProgress]); the handler's return value is the final result.
+ * ([receiveProgress]); the handler's return value is the final result. A plain class, not a data class: an
+ * invocation is tied to the session that received it (its progress channel), which a copy could not carry.
+ * Tests of a handler may build one with the public constructor; it then has no session to send progress to.
  */
-public data class Invocation(
-    val registration: Long,
-    val args: List<Any?>,
-    val kwargs: Map<String, Any?>,
-    val details: Map<String, Any?>,
+public class Invocation(
+    /** The registration id the call was routed to. */
+    public val registration: Long,
+    /** Positional arguments (the first chunk of a progressive call). */
+    public val args: List<Any?>,
+    /** Keyword arguments (the first chunk of a progressive call). */
+    public val kwargs: Map<String, Any?>,
+    /** INVOCATION details. */
+    public val details: Map<String, Any?>,
 ) {
     /** True when the caller asked for progressive results (INVOCATION details `receive_progress`). */
-    val receiveProgress: Boolean get() = details["receive_progress"] == true
+    public val receiveProgress: Boolean get() = details["receive_progress"] == true
 
     /**
      * True when the caller streams its arguments (progressive call invocations, INVOCATION details `progress`):
      * [args] and [kwargs] are the first chunk of several. A handler registered with [WampSession.registerStreaming]
      * receives them all; any other handler gets only this first chunk.
      */
-    val isProgressive: Boolean get() = details["progress"] == true
+    public val isProgressive: Boolean get() = details["progress"] == true
 
-    // The procedure this session registered; set by the session (a copy made with copy() has none).
+    // The procedure this session registered; set by the session before the handler runs.
     @Volatile
     internal var registeredProcedure: String? = null
 
@@ -42,27 +56,27 @@ public data class Invocation(
      * registration, else the procedure this session registered. Null only for an invocation that did not come from
      * a session.
      */
-    val procedure: String? get() = details["procedure"] as? String ?: registeredProcedure
+    public val procedure: String? get() = details["procedure"] as? String ?: registeredProcedure
 
     /**
      * The caller's session id (details `caller`) when the router disclosed it: the caller asked (`disclose_me`) or
      * the registration did ([RegisterOptions.discloseCaller]). Null otherwise.
      */
-    val caller: Long? get() = WampValues.asLong(details["caller"])
+    public val caller: Long? get() = WampValues.asLong(details["caller"])
 
     /** The caller's authid (details `caller_authid`) when disclosed, else null. */
-    val callerAuthId: String? get() = details["caller_authid"] as? String
+    public val callerAuthId: String? get() = details["caller_authid"] as? String
 
     /** The caller's authrole (details `caller_authrole`) when disclosed, else null. */
-    val callerAuthRole: String? get() = details["caller_authrole"] as? String
+    public val callerAuthRole: String? get() = details["caller_authrole"] as? String
 
     /**
      * The call's timeout as the router forwarded it (details `timeout`, for a registration with
      * [RegisterOptions.forwardTimeout]); null when none was forwarded. The session enforces it: past it the handler
      * is cancelled and the caller gets `wamp.error.timeout`.
      */
-    val timeout: java.time.Duration?
-        get() = WampValues.asLong(details["timeout"])?.takeIf { it > 0 }?.let { java.time.Duration.ofMillis(it) }
+    public val timeout: Duration?
+        get() = WampValues.asLong(details["timeout"])?.takeIf { it > 0 }?.let { Duration.ofMillis(it) }
 
     // Set by the session for invocations whose caller accepts progress; cleared once the handler has answered.
     @Volatile
@@ -70,7 +84,7 @@ public data class Invocation(
 
     // The owning session's scope, so the Java face's futures stay inside the session's structured concurrency.
     @Volatile
-    internal var scope: kotlinx.coroutines.CoroutineScope? = null
+    internal var scope: CoroutineScope? = null
 
     @Volatile
     private var finished = false
@@ -88,7 +102,9 @@ public data class Invocation(
      */
     @JvmSynthetic
     public suspend fun sendProgress(args: List<Any?> = emptyList(), kwargs: Map<String, Any?> = emptyMap()) {
-        if (!receiveProgress) throw ProgressNotAcceptedException("the caller did not ask for progressive results (no receive_progress)")
+        if (!receiveProgress) {
+            throw ProgressNotAcceptedException("the caller did not ask for progressive results (no receive_progress)")
+        }
         val sink = progressSink
         if (finished || sink == null) throw ProgressNotAcceptedException("the invocation has already been answered")
         sink(InvokeResult(WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs)))
@@ -96,18 +112,34 @@ public data class Invocation(
 
     /** Java face of [sendProgress]; completes once the progressive result is sent. */
     @JvmOverloads
-    public fun sendProgressAsync(args: List<Any?> = emptyList(), kwargs: Map<String, Any?> = emptyMap()): java.util.concurrent.CompletableFuture<Void?> {
-        val owner = scope ?: return java.util.concurrent.CompletableFuture.failedFuture(ProgressNotAcceptedException("the invocation did not come from a session"))
-        return owner.future { sendProgress(args, kwargs); null }
+    public fun sendProgressAsync(
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<Void?> {
+        val owner = scope
+            ?: return CompletableFuture.failedFuture(
+                ProgressNotAcceptedException("the invocation did not come from a session"),
+            )
+        return owner.javaFuture {
+            sendProgress(args, kwargs)
+            null
+        }
     }
+
+    override fun toString(): String =
+        "Invocation(registration=$registration, args=$args, kwargs=$kwargs, details=$details)"
 }
 
 /** What an invocation handler returns: sent to the caller as YIELD. To fail, throw [RpcException]. */
 public data class InvokeResult @JvmOverloads constructor(
+    /** Positional results. */
     val args: List<Any?> = emptyList(),
+    /** Keyword results. */
     val kwargs: Map<String, Any?> = emptyMap(),
+    /** YIELD options. */
     val options: Map<String, Any?> = emptyMap(),
 ) {
+    /** Shorthands for common results. */
     public companion object {
         /** A result with positional arguments only. */
         @JvmStatic
@@ -120,10 +152,15 @@ public data class InvokeResult @JvmOverloads constructor(
  * publisher identification, ...), with typed accessors for them ([topic], [publisher], ...).
  */
 public data class Event(
+    /** The subscription id it was delivered for. */
     val subscription: Long,
+    /** The publication id the router assigned. */
     val publication: Long,
+    /** Positional arguments. */
     val args: List<Any?>,
+    /** Keyword arguments. */
     val kwargs: Map<String, Any?>,
+    /** EVENT details. */
     val details: Map<String, Any?>,
 ) {
     // The topic this session subscribed to; set by the session (a copy made with copy() has none).

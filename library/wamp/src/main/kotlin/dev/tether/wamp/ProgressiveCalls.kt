@@ -24,9 +24,12 @@ import java.util.concurrent.Flow as JavaFlow
  * ([WampSession.registerStreaming]).
  */
 public data class CallChunk @JvmOverloads constructor(
+    /** Positional arguments of this chunk. */
     val args: List<Any?> = emptyList(),
+    /** Keyword arguments of this chunk. */
     val kwargs: Map<String, Any?> = emptyMap(),
 ) {
+    /** Common chunks and the Java reader of a chunk publisher. */
     public companion object {
         /** A chunk with no arguments. */
         @JvmField
@@ -44,7 +47,10 @@ public data class CallChunk @JvmOverloads constructor(
          * the chunks of an invocation: the session's handler executor).
          */
         @JvmStatic
-        public fun consume(chunks: JavaFlow.Publisher<CallChunk>, action: Consumer<CallChunk>): CompletableFuture<Void?> {
+        public fun consume(
+            chunks: JavaFlow.Publisher<CallChunk>,
+            action: Consumer<CallChunk>,
+        ): CompletableFuture<Void?> {
             val done = CompletableFuture<Void?>()
             chunks.subscribe(object : JavaFlow.Subscriber<CallChunk> {
                 @Volatile
@@ -157,7 +163,8 @@ internal class ChunkPublisher(
     override fun subscribe(subscriber: JavaFlow.Subscriber<in CallChunk>) {
         if (!taken.compareAndSet(false, true) || !scope.isActive) {
             subscriber.onSubscribe(NoSubscription)
-            val why = if (scope.isActive) "the chunks of an invocation have one subscriber" else "the invocation has ended"
+            val why =
+                if (scope.isActive) "the chunks of an invocation have one subscriber" else "the invocation has ended"
             subscriber.onError(IllegalStateException(why))
             return
         }
@@ -170,14 +177,21 @@ internal class ChunkPublisher(
                 deliver(subscriber, demand, invalid, wake)
             } catch (e: CancellationException) {
                 // The invocation ended (answered, interrupted, timed out) under a subscriber that still reads.
-                if (!cancelled.get()) subscriber.onError(CancellationException("the invocation ended before its chunks were read"))
+                if (!cancelled.get()) {
+                    subscriber.onError(
+                        CancellationException("the invocation ended before its chunks were read"),
+                    )
+                }
                 throw e
             }
         }
         subscriber.onSubscribe(object : JavaFlow.Subscription {
             override fun request(n: Long) {
-                if (n <= 0) invalid.compareAndSet(null, n)
-                else demand.getAndUpdate { if (Long.MAX_VALUE - it < n) Long.MAX_VALUE else it + n }
+                if (n <= 0) {
+                    invalid.compareAndSet(null, n)
+                } else {
+                    demand.getAndUpdate { if (Long.MAX_VALUE - it < n) Long.MAX_VALUE else it + n }
+                }
                 wake.trySend(Unit)
             }
 
@@ -201,7 +215,9 @@ internal class ChunkPublisher(
             while (demand.get() == 0L && invalid.get() == null) wake.receive()
             invalid.get()?.let { n ->
                 chunks.cancel()
-                subscriber.onError(IllegalArgumentException("request($n): demand must be positive (Reactive Streams rule 3.9)"))
+                subscriber.onError(
+                    IllegalArgumentException("request($n): demand must be positive (Reactive Streams rule 3.9)"),
+                )
                 return
             }
             val next = chunks.receiveCatching()

@@ -12,7 +12,8 @@ package dev.tether.wamp
  * session.publish("com.chat", listOf("hi"), options = PublishOptions { acknowledge(); eligibleAuthRole("admin") })
  * ```
  * ```java
- * session.publishAsync("com.chat", List.of("hi"), Map.of(), PublishOptions.builder().acknowledge(true).excludeMe(false).build());
+ * session.publishAsync("com.chat", List.of("hi"), Map.of(),
+ *     PublishOptions.builder().acknowledge(true).excludeMe(false).build());
  * ```
  */
 public class PublishOptions private constructor(b: Builder) {
@@ -78,10 +79,16 @@ public class PublishOptions private constructor(b: Builder) {
 
     /** A builder starting from these options. */
     public fun toBuilder(): Builder = Builder().also {
-        it.acknowledge = acknowledge; it.excludeMe = excludeMe; it.exclude = exclude; it.eligible = eligible
-        it.excludeAuthId = excludeAuthId; it.eligibleAuthId = eligibleAuthId
-        it.excludeAuthRole = excludeAuthRole; it.eligibleAuthRole = eligibleAuthRole
-        it.discloseMe = discloseMe; it.extra.putAll(extra)
+        it.acknowledge = acknowledge
+        it.excludeMe = excludeMe
+        it.exclude = exclude
+        it.eligible = eligible
+        it.excludeAuthId = excludeAuthId
+        it.eligibleAuthId = eligibleAuthId
+        it.excludeAuthRole = excludeAuthRole
+        it.eligibleAuthRole = eligibleAuthRole
+        it.discloseMe = discloseMe
+        it.extra.putAll(extra)
     }
 
     override fun equals(other: Any?): Boolean = other is PublishOptions && toMap() == other.toMap()
@@ -136,13 +143,15 @@ public class PublishOptions private constructor(b: Builder) {
         public fun excludeAuthRole(vararg authRoles: String): Builder = excludeAuthRole(authRoles.toList())
 
         /** Sets [PublishOptions.excludeAuthRole] (null: none). */
-        public fun excludeAuthRole(authRoles: Collection<String>?): Builder = apply { excludeAuthRole = authRoles?.toList() }
+        public fun excludeAuthRole(authRoles: Collection<String>?): Builder =
+            apply { excludeAuthRole = authRoles?.toList() }
 
         /** Sets [PublishOptions.eligibleAuthRole]. */
         public fun eligibleAuthRole(vararg authRoles: String): Builder = eligibleAuthRole(authRoles.toList())
 
         /** Sets [PublishOptions.eligibleAuthRole] (null: any). */
-        public fun eligibleAuthRole(authRoles: Collection<String>?): Builder = apply { eligibleAuthRole = authRoles?.toList() }
+        public fun eligibleAuthRole(authRoles: Collection<String>?): Builder =
+            apply { eligibleAuthRole = authRoles?.toList() }
 
         /** Sets [PublishOptions.discloseMe]. */
         @JvmOverloads
@@ -155,6 +164,7 @@ public class PublishOptions private constructor(b: Builder) {
         public fun build(): PublishOptions = PublishOptions(this)
     }
 
+    /** The default options and the builder. */
     public companion object {
         /** No options: unacknowledged, the publisher excluded, every subscriber eligible, the publisher undisclosed. */
         @JvmField

@@ -43,7 +43,10 @@ public class ReconnectPolicy private constructor(b: Builder) {
 
     /** A builder starting from this policy. */
     public fun toBuilder(): Builder = Builder().also {
-        it.backoff = backoff; it.maxAttempts = maxAttempts; it.joinWait = joinWait; it.waitContext = waitContext
+        it.backoff = backoff
+        it.maxAttempts = maxAttempts
+        it.joinWait = joinWait
+        it.waitContext = waitContext
     }
 
     override fun toString(): String = "ReconnectPolicy(backoff=$backoff, maxAttempts=$maxAttempts, joinWait=$joinWait)"
@@ -75,6 +78,7 @@ public class ReconnectPolicy private constructor(b: Builder) {
         public fun build(): ReconnectPolicy = ReconnectPolicy(this)
     }
 
+    /** The default policy and the builder. */
     public companion object {
         /** Retries for ever: 1 s doubling to 60 s with ±20 % jitter; operations wait up to 10 s for a rejoin. */
         @JvmField

@@ -31,7 +31,8 @@ public enum class InvokePolicy(
  * a typed setting of the same key).
  *
  * ```kotlin
- * session.register("com.app.", RegisterOptions { match(MatchPolicy.PREFIX); invoke(InvokePolicy.ROUNDROBIN) }) { inv -> ... }
+ * val options = RegisterOptions { match(MatchPolicy.PREFIX); invoke(InvokePolicy.ROUNDROBIN) }
+ * session.register("com.app.", options) { inv -> ... }
  * ```
  * ```java
  * session.registerAsync("com.app.", handler, RegisterOptions.builder().match(MatchPolicy.PREFIX).build());
@@ -77,7 +78,10 @@ public class RegisterOptions private constructor(b: Builder) {
 
     /** A builder starting from these options. */
     public fun toBuilder(): Builder = Builder().also {
-        it.match = match; it.invoke = invoke; it.discloseCaller = discloseCaller; it.forwardTimeout = forwardTimeout
+        it.match = match
+        it.invoke = invoke
+        it.discloseCaller = discloseCaller
+        it.forwardTimeout = forwardTimeout
         it.extra.putAll(extra)
     }
 
@@ -114,6 +118,7 @@ public class RegisterOptions private constructor(b: Builder) {
         public fun build(): RegisterOptions = RegisterOptions(this)
     }
 
+    /** The default options and the builder. */
     public companion object {
         /** No options: an exact, single registration. */
         @JvmField

@@ -8,8 +8,12 @@ public object Roles {
     private fun features(vararg names: String): Map<String, Any?> = mapOf("features" to names.associateWith { true })
 
     private val callerFeatures = arrayOf(
-        "call_canceling", "call_timeout", "caller_identification", "progressive_call_invocations",
-        "progressive_call_results", "payload_passthru_mode",
+        "call_canceling",
+        "call_timeout",
+        "caller_identification",
+        "progressive_call_invocations",
+        "progressive_call_results",
+        "payload_passthru_mode",
     )
 
     /** `roles` for HELLO details: caller, callee, publisher and subscriber with every feature of the spec. */
@@ -17,7 +21,12 @@ public object Roles {
     public val CLIENT: Map<String, Any?> = mapOf(
         "caller" to features(*callerFeatures),
         "callee" to features("pattern_based_registration", "shared_registration", *callerFeatures),
-        "publisher" to features("subscriber_blackwhite_listing", "publisher_exclusion", "publisher_identification", "payload_passthru_mode"),
+        "publisher" to features(
+            "subscriber_blackwhite_listing",
+            "publisher_exclusion",
+            "publisher_identification",
+            "payload_passthru_mode",
+        ),
         "subscriber" to features("pattern_based_subscription", "publisher_identification", "payload_passthru_mode"),
     )
 }

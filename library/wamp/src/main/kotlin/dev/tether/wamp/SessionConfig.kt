@@ -1,7 +1,8 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.wamp
 
 import dev.tether.core.TransportObserver
-import java.util.concurrent.Executor
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.JsonBinaryForm
@@ -10,6 +11,7 @@ import dev.tether.wamp.serializer.Serialization
 import dev.tether.wamp.serializer.Serializer
 import org.slf4j.Logger
 import java.time.Duration
+import java.util.concurrent.Executor
 import javax.net.ssl.SSLContext
 import javax.net.ssl.X509TrustManager
 import kotlin.time.toJavaDuration
@@ -78,7 +80,10 @@ public class SessionConfig private constructor(b: Builder) {
      */
     public val logger: Logger? = b.logger
 
-    /** Keepalive: PING this often when non-zero (RawSocket PING frames or WebSocket pings; nexus never pings, so idle clients should). */
+    /**
+     * Keepalive: PING this often when non-zero (RawSocket PING frames or WebSocket pings; nexus never pings, so idle
+     * clients should).
+     */
     public val pingInterval: Duration = b.pingInterval
 
     /** Keepalive: a PONG must arrive within this; otherwise the session closes. */
@@ -119,7 +124,8 @@ public class SessionConfig private constructor(b: Builder) {
     }
 
     /** The effective inbound limit: [recvLimit] or 16 MiB. */
-    internal val effectiveRecvLimit: Long get() = if (recvLimit <= 0) RawSocketProtocol.DEFAULT_MAX_LENGTH.toLong() else recvLimit
+    internal val effectiveRecvLimit: Long
+        get() = if (recvLimit <= 0) RawSocketProtocol.DEFAULT_MAX_LENGTH.toLong() else recvLimit
 
     internal fun serializer(): Serializer = when (serialization) {
         Serialization.JSON -> JsonSerializer(jsonBinaryForm)
@@ -128,12 +134,24 @@ public class SessionConfig private constructor(b: Builder) {
 
     /** A builder starting from this configuration. */
     public fun toBuilder(): Builder = Builder(realm).also {
-        it.handlerExecutor = handlerExecutor; it.cancelMode = cancelMode
-        it.helloDetails.putAll(helloDetails); it.authHandlers.putAll(authHandlers); it.responseTimeout = responseTimeout
-        it.callTimeout = callTimeout; it.serialization = serialization; it.jsonBinaryForm = jsonBinaryForm
-        it.recvLimit = recvLimit; it.dialTimeout = dialTimeout; it.trustManager = trustManager
-        it.pingInterval = pingInterval; it.pongTimeout = pongTimeout; it.sslContext = sslContext; it.observer = observer
-        it.socketDialer = socketDialer; it.logger = logger; it.invocationChunkBuffer = invocationChunkBuffer
+        it.handlerExecutor = handlerExecutor
+        it.cancelMode = cancelMode
+        it.helloDetails.putAll(helloDetails)
+        it.authHandlers.putAll(authHandlers)
+        it.responseTimeout = responseTimeout
+        it.callTimeout = callTimeout
+        it.serialization = serialization
+        it.jsonBinaryForm = jsonBinaryForm
+        it.recvLimit = recvLimit
+        it.dialTimeout = dialTimeout
+        it.trustManager = trustManager
+        it.pingInterval = pingInterval
+        it.pongTimeout = pongTimeout
+        it.sslContext = sslContext
+        it.observer = observer
+        it.socketDialer = socketDialer
+        it.logger = logger
+        it.invocationChunkBuffer = invocationChunkBuffer
         it.eventBuffer = eventBuffer
     }
 
@@ -161,59 +179,94 @@ public class SessionConfig private constructor(b: Builder) {
 
         /** Adds one HELLO detail. */
         public fun helloDetail(key: String, value: Any?): Builder = apply { helloDetails[key] = value }
+
         /** Sets HELLO `authid`. */
         public fun authId(authId: String): Builder = helloDetail("authid", authId)
+
         /** Registers [handler] for auth [method] (`ticket`, `wampcra`, `cryptosign`, ...). */
         public fun authHandler(method: String, handler: AuthHandler): Builder = apply { authHandlers[method] = handler }
+
         /** Sets [SessionConfig.responseTimeout]. */
         public fun responseTimeout(timeout: Duration): Builder = apply { responseTimeout = timeout }
+
         /** Sets [SessionConfig.responseTimeout] (Kotlin duration). */
-        @JvmSynthetic public fun responseTimeout(timeout: kotlin.time.Duration): Builder = responseTimeout(timeout.toJavaDuration())
+        @JvmSynthetic public fun responseTimeout(timeout: kotlin.time.Duration): Builder = responseTimeout(
+            timeout.toJavaDuration(),
+        )
+
         /** Sets [SessionConfig.callTimeout]; null waits as long as the caller does. */
         public fun callTimeout(timeout: Duration?): Builder = apply { callTimeout = timeout }
+
         /** Sets [SessionConfig.callTimeout] (Kotlin duration). */
-        @JvmSynthetic public fun callTimeout(timeout: kotlin.time.Duration): Builder = callTimeout(timeout.toJavaDuration())
+        @JvmSynthetic public fun callTimeout(timeout: kotlin.time.Duration): Builder = callTimeout(
+            timeout.toJavaDuration(),
+        )
+
         /** Sets [SessionConfig.serialization]. */
         public fun serialization(serialization: Serialization): Builder = apply { this.serialization = serialization }
+
         /** Sets [SessionConfig.jsonBinaryForm]. */
         public fun jsonBinaryForm(form: JsonBinaryForm): Builder = apply { jsonBinaryForm = form }
+
         /** Sets [SessionConfig.recvLimit] in bytes (0 = 16 MiB). */
         public fun recvLimit(bytes: Long): Builder = apply { recvLimit = bytes }
+
         /** Sets [SessionConfig.dialTimeout]. */
         public fun dialTimeout(timeout: Duration): Builder = apply { dialTimeout = timeout }
+
         /** Sets [SessionConfig.dialTimeout] (Kotlin duration). */
-        @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(timeout.toJavaDuration())
+        @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(
+            timeout.toJavaDuration(),
+        )
+
         /** Sets [SessionConfig.trustManager] for wss and tcps. */
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
+
         /** Sets [SessionConfig.sslContext] for wss, https and tcps (client certificates, custom trust). */
         public fun sslContext(context: SSLContext?): Builder = apply { sslContext = context }
 
         /** Sets [SessionConfig.observer] (ws/wss connections only). */
         public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
+
         /** Sets [SessionConfig.socketDialer], used to open tcp and tcps connections. */
         public fun socketDialer(dialer: SocketDialer?): Builder = apply { socketDialer = dialer }
+
         /** Sets [SessionConfig.logger] for this session's log messages. */
         public fun logger(logger: Logger?): Builder = apply { this.logger = logger }
+
         /** Sets [SessionConfig.pingInterval]; zero disables keepalive pings. */
         public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
+
         /** Sets [SessionConfig.pingInterval] (Kotlin duration). */
-        @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(interval.toJavaDuration())
+        @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(
+            interval.toJavaDuration(),
+        )
+
         /** Sets [SessionConfig.pongTimeout]. */
         public fun pongTimeout(timeout: Duration): Builder = apply { pongTimeout = timeout }
+
         /** Sets [SessionConfig.pongTimeout] (Kotlin duration). */
-        @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(timeout.toJavaDuration())
+        @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(
+            timeout.toJavaDuration(),
+        )
+
         /** Where invocation and event handlers run (default: [kotlinx.coroutines.Dispatchers.Default]). */
         public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
+
         /** Sets [SessionConfig.cancelMode] (default [CancelMode.KILL_NO_WAIT], as nexus). */
         public fun cancelMode(mode: CancelMode): Builder = apply { cancelMode = mode }
+
         /** Sets [SessionConfig.invocationChunkBuffer] (at least 1). */
         public fun invocationChunkBuffer(chunks: Int): Builder = apply { invocationChunkBuffer = chunks }
+
         /** Sets [SessionConfig.eventBuffer] (at least 1). */
         public fun eventBuffer(events: Int): Builder = apply { eventBuffer = events }
+
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }
 
+    /** Builders of a [SessionConfig]. */
     public companion object {
         /** Starts a builder for [realm] (Java). */
         @JvmStatic
@@ -221,6 +274,7 @@ public class SessionConfig private constructor(b: Builder) {
 
         /** Kotlin: `SessionConfig("realm1") { authId("u"); serialization(Serialization.CBOR) }`. */
         @JvmSynthetic
-        public operator fun invoke(realm: String, block: Builder.() -> Unit = {}): SessionConfig = Builder(realm).apply(block).build()
+        public operator fun invoke(realm: String, block: Builder.() -> Unit = {}): SessionConfig =
+            Builder(realm).apply(block).build()
     }
 }

@@ -28,7 +28,10 @@ public class SubscribeOptions private constructor(b: Builder) {
     }
 
     /** A builder starting from these options. */
-    public fun toBuilder(): Builder = Builder().also { it.match = match; it.extra.putAll(extra) }
+    public fun toBuilder(): Builder = Builder().also {
+        it.match = match
+        it.extra.putAll(extra)
+    }
 
     override fun equals(other: Any?): Boolean = other is SubscribeOptions && toMap() == other.toMap()
     override fun hashCode(): Int = toMap().hashCode()
@@ -49,6 +52,7 @@ public class SubscribeOptions private constructor(b: Builder) {
         public fun build(): SubscribeOptions = SubscribeOptions(this)
     }
 
+    /** The default options and the builder. */
     public companion object {
         /** No options: an exact subscription. */
         @JvmField

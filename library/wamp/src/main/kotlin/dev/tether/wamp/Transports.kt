@@ -18,26 +18,36 @@ internal object Transports {
                 url, serializer, config.effectiveRecvLimit, config.dialTimeout, config.trustManager,
                 config.sslContext, config.pingInterval, config.pongTimeout, config.observer,
             )
+
             "tcp", "tcps" -> {
                 val uri = URI(url)
                 val host = uri.host ?: throw IllegalArgumentException("no host in $url")
                 require(uri.port > 0) { "no port in $url" }
                 RawSocketConnector.connect(
                     url, RawSocketConnector.Target.Tcp(host, uri.port, scheme == "tcps"), serializer,
-                    config.recvLimit, config.dialTimeout.toKotlinDuration(), config.trustManager, config.sslContext, config.socketDialer,
+                    config.recvLimit, config.dialTimeout.toKotlinDuration(), config.trustManager, config.sslContext,
+                    config.socketDialer,
                     config.pingInterval.toKotlinDuration(), config.pongTimeout.toKotlinDuration(),
                 )
             }
+
             "unix" -> {
                 val path = url.substringAfter("://")
                 require(path.isNotEmpty()) { "no socket path in $url" }
                 RawSocketConnector.connect(
-                    url, RawSocketConnector.Target.Unix(path), serializer,
-                    config.recvLimit, config.dialTimeout.toKotlinDuration(),
-                    pingInterval = config.pingInterval.toKotlinDuration(), pongTimeout = config.pongTimeout.toKotlinDuration(),
+                    url,
+                    RawSocketConnector.Target.Unix(path),
+                    serializer,
+                    config.recvLimit,
+                    config.dialTimeout.toKotlinDuration(),
+                    pingInterval = config.pingInterval.toKotlinDuration(),
+                    pongTimeout = config.pongTimeout.toKotlinDuration(),
                 )
             }
-            else -> throw IllegalArgumentException("unsupported WAMP URL scheme '$scheme' in $url (use ws, wss, http, https, tcp, tcps or unix)")
+
+            else -> throw IllegalArgumentException(
+                "unsupported WAMP URL scheme '$scheme' in $url (use ws, wss, http, https, tcp, tcps or unix)",
+            )
         }
     }
 }

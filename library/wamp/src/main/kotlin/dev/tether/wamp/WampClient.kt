@@ -5,6 +5,8 @@ package dev.tether.wamp
 import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
+import dev.tether.core.Lifecycle
+import dev.tether.core.javaFuture
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
@@ -24,9 +26,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.getAndUpdate
 import kotlinx.coroutines.future.await
-import kotlinx.coroutines.future.future
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.select
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
@@ -54,7 +54,8 @@ import kotlin.time.toKotlinDuration
  *   [ConnectionEvent]s: `Connecting(attempt)`, `Connected` once joined and restored, `DialFailed` for a failed
  *   attempt and `Disconnected` for a lost session (each with the wait before the next attempt), and `Closed`.
  * * After [ReconnectPolicy.maxAttempts] consecutive failed attempts the client closes; operations then fail with
- *   [ReconnectExhaustedException]. [close] leaves the realm and stops reconnecting.
+ *   [ReconnectExhaustedException]. [closeAndJoin] ([close], [closeAsync]) leaves the realm and stops
+ *   reconnecting; [awaitClosed] ([closedFuture]) waits for the end, whoever caused it.
  * * Keepalive: without a dead-peer bound a half-open connection would never be noticed, so when the
  *   [SessionConfig] has no [SessionConfig.pingInterval] the client pings every 30 s (pong within
  *   [SessionConfig.pongTimeout]).
@@ -64,7 +65,8 @@ import kotlin.time.toKotlinDuration
  * registered or subscribed directly there is not restored.
  *
  * ```
- * val client = WampClient.connect("ws://127.0.0.1:8080/ws", SessionConfig("realm1"))
+ * val client = WampClient("ws://127.0.0.1:8080/ws", SessionConfig("realm1"))
+ * client.connect()
  * client.register("com.example.add") { inv -> InvokeResult.of((inv.args[0] as Long) + (inv.args[1] as Long)) }
  * ```
  */
@@ -83,11 +85,13 @@ public class WampClient @JvmOverloads constructor(
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-client"))
     private val status = ConnectionStatus(scope)
     private val live = MutableStateFlow<WampSession?>(null)
-    private val closing = AtomicBoolean(false)
     private val closedReported = AtomicBoolean(false)
 
-    /** Completed with the error every later operation gets once the client is finished (closed or gave up). */
-    private val terminal = CompletableDeferred<WampException>()
+    /** The client's end: the error every later operation gets once it is finished (closed or gave up). */
+    private val lifecycle = Lifecycle<WampException>(scope)
+
+    /** True once the client is closing or finished: nothing is reconnected or restored any more. */
+    private val stopping: Boolean get() = lifecycle.isClosing || lifecycle.isEnded
 
     /** What is restored on every new session, and the lock that keeps the live session and them in step. */
     private val restorables = Restorables()
@@ -121,8 +125,10 @@ public class WampClient @JvmOverloads constructor(
 
     private fun launch(first: CompletableDeferred<Unit>?): Boolean {
         if (!started.compareAndSet(false, true)) return false
-        if (closing.get()) {
-            first?.completeExceptionally(WampSessionClosedException("WAMP client $description is closed"))
+        if (stopping) {
+            first?.completeExceptionally(
+                lifecycle.reason ?: WampSessionClosedException("WAMP client $description is closed"),
+            )
             return true
         }
         loop = scope.launch(CoroutineName("wamp-reconnect")) { run(first) }
@@ -134,15 +140,17 @@ public class WampClient @JvmOverloads constructor(
      * (subscribe to [events] before, to see every one). Watch [state] or use [awaitSession] to know when it is
      * joined. Does nothing when already started.
      */
-    public fun start(): WampClient = apply { launch(null) }
+    public fun start() {
+        launch(null)
+    }
 
     /**
      * Connects and joins, then keeps the session joined under [policy]. The first attempt must succeed: its failure
-     * is thrown (as [WampSession.connect] throws), and the client is then closed, so a wrong URL, realm or credential
-     * fails fast. Throws IllegalStateException when already started.
+     * is thrown (as [WampSession.connect] throws), and the client is then closed, so a wrong URL, realm or
+     * credential fails fast. Throws IllegalStateException when already started.
      */
     @JvmSynthetic
-    public suspend fun connect(): WampClient {
+    public suspend fun connect() {
         val first = CompletableDeferred<Unit>()
         check(launch(first)) { "WampClient for $description was already started" }
         try {
@@ -151,11 +159,20 @@ public class WampClient @JvmOverloads constructor(
             withContext(NonCancellable) { closeAndJoin() }
             throw e
         }
-        return this
     }
 
-    /** Java face of [connect]. */
-    public fun connectAsync(): CompletableFuture<WampClient> = CoroutineScope(Dispatchers.Default).future { connect() }
+    /**
+     * Java face of [connect]: completes once the first session is joined, or fails with the first attempt's
+     * failure (the client is then closed).
+     */
+    public fun connectAsync(): CompletableFuture<Void?> {
+        lifecycle.reason?.let { return CompletableFuture.failedFuture(it) }
+        // Not lifecycle.future: a failed first attempt ends the client, and the caller gets that attempt's failure.
+        return scope.javaFuture {
+            connect()
+            null
+        }
+    }
 
     // ---------------------------------------------------------------- the reconnect loop
 
@@ -173,33 +190,48 @@ public class WampClient @JvmOverloads constructor(
             } catch (e: Exception) {
                 if (first != null && !first.isCompleted) {
                     // connect(): the first attempt must succeed; its failure is the caller's.
-                    finish(e as? WampException ?: WampConnectionLostException("could not connect to $description: ${e.message}", e), e)
+                    finish(
+                        e as? WampException ?: WampConnectionLostException(
+                            "could not connect to $description: ${e.message}",
+                            e,
+                        ),
+                        e,
+                    )
                     first.completeExceptionally(e)
                     return
                 }
                 failures++
                 if (policy.maxAttempts in 1..failures) return giveUp(failures, e)
                 val wait = schedule.nextDelayAfterFailedDial()
-                log.info("WAMP client {}: attempt {} failed ({}); retrying in {} ms", description, attempt, e.message, wait.inWholeMilliseconds)
+                log.info(
+                    "WAMP client {}: attempt {} failed ({}); retrying in {} ms",
+                    description,
+                    attempt,
+                    e.message,
+                    wait.inWholeMilliseconds,
+                )
                 pause(wait, ConnectionEvent.DialFailed(e, wait.inWholeMilliseconds))
                 continue
             }
-            first?.complete(Unit)
             attempt = 0
             val since = System.nanoTime()
             status.emit(ConnectionEvent.Connected(description))
+            first?.complete(Unit) // after Connected: connect() returns with the state CONNECTED
             log.info("WAMP client {}: joined {} as session {}", description, config.realm, session.id)
-            val reason = session.awaitClosed()
+            val cause = session.awaitClosed()
             live.compareAndSet(session, null)
-            if (closing.get()) return
+            if (stopping) return
             val lived = (System.nanoTime() - since).nanoseconds
             val wait = schedule.nextDelayAfterDrop(lived)
             // A session that dropped at once counts as a failed attempt (the schedule backs off for it too).
             failures = if (wait.isPositive()) failures + 1 else 0
-            val cause = if (session.connectionLost) WampConnectionLostException("WAMP session ${session.id} ended: $reason", session.endCause)
-            else WampSessionClosedException("WAMP session ${session.id} ended: $reason", session.endCause)
             if (policy.maxAttempts in 1..failures) return giveUp(failures, cause)
-            log.info("WAMP client {}: session {} ended ({}); reconnecting in {} ms", description, session.id, reason, wait.inWholeMilliseconds)
+            log.info(
+                "WAMP client {}: {}; reconnecting in {} ms",
+                description,
+                cause.message,
+                wait.inWholeMilliseconds,
+            )
             pause(wait, ConnectionEvent.Disconnected(cause, wait.inWholeMilliseconds))
         }
     }
@@ -250,8 +282,7 @@ public class WampClient @JvmOverloads constructor(
 
     /** The client is finished: later operations fail with [error]; the one Closed event says [cause]. */
     private fun finish(error: WampException, cause: Throwable?) {
-        terminal.complete(error)
-        closing.set(true)
+        lifecycle.end(error)
         if (closedReported.compareAndSet(false, true)) {
             status.emit(ConnectionEvent.Closed(cause))
             status.complete()
@@ -262,29 +293,62 @@ public class WampClient @JvmOverloads constructor(
 
     /**
      * The joined session: at once when there is one, else the next one within [ReconnectPolicy.joinWait]; throws
-     * [WampConnectionLostException] when none comes in time, or the client's end ([WampSessionClosedException] after
-     * [close], [ReconnectExhaustedException]).
+     * [WampConnectionLostException] when none comes in time, or the client's end ([WampSessionClosedException]
+     * after [close], [ReconnectExhaustedException]).
      */
     @JvmSynthetic
     public suspend fun awaitSession(): WampSession {
         live.value?.let { if (it.isOpen) return it }
-        if (terminal.isCompleted) throw terminal.getCompleted()
+        lifecycle.checkNotEnded()
         val wait = policy.joinWait.toKotlinDuration()
-        return withTimeoutOrNull(wait) {
-            coroutineScope {
-                val next = async { live.first { it != null && it.isOpen }!! }
-                select {
-                    next.onAwait { it }
-                    terminal.onAwait { next.cancel(); throw it }
-                }
+        return withTimeoutOrNull(wait) { nextSession() } ?: throw WampConnectionLostException(
+            "WAMP client $description: not joined within ${policy.joinWait.toMillis()} ms (the connection is down)",
+        )
+    }
+
+    /** The next open session, or the client's end thrown. */
+    private suspend fun nextSession(): WampSession = untilEnd { live.first { it != null && it.isOpen }!! }
+
+    /** [block]'s result, or the client's end thrown if it ends first. */
+    private suspend fun <T> untilEnd(block: suspend () -> T): T = coroutineScope {
+        val next = async { block() }
+        val end = async { lifecycle.awaitEnd() }
+        select {
+            next.onAwait {
+                end.cancel()
+                it
             }
-        } ?: throw WampConnectionLostException("WAMP client $description: not joined within ${policy.joinWait.toMillis()} ms (the connection is down)")
+            end.onAwait {
+                next.cancel()
+                throw it
+            }
+        }
+    }
+
+    /**
+     * Suspends until a session is joined and restored (bound it with `withTimeout`); throws the client's end
+     * ([WampSessionClosedException] after [close], [ReconnectExhaustedException]) if it ends first.
+     */
+    @JvmSynthetic
+    public suspend fun awaitConnected() {
+        lifecycle.checkNotEnded()
+        untilEnd { state.first { it == ConnectionState.CONNECTED } }
+    }
+
+    /** Java face of [awaitConnected], bounded by [timeout] (fails with [WampConnectionLostException]). */
+    public fun awaitConnectedAsync(timeout: Duration): CompletableFuture<Void?> = lifecycle.future {
+        withTimeoutOrNull(timeout.toKotlinDuration()) { awaitConnected() }
+            ?: throw WampConnectionLostException("WAMP client $description: not joined within ${timeout.toMillis()} ms")
+        null
     }
 
     /** Java face of [awaitSession]. */
     public fun sessionAsync(): CompletableFuture<WampSession> = javaFuture { awaitSession() }
 
-    /** Calls [procedure] on the joined session ([WampSession.call]); fails with [WampConnectionLostException] if it drops. */
+    /**
+     * Calls [procedure] on the joined session ([WampSession.call]); fails with [WampConnectionLostException] if it
+     * drops.
+     */
     @JvmSynthetic
     public suspend fun call(
         procedure: String,
@@ -376,8 +440,12 @@ public class WampClient @JvmOverloads constructor(
                     return id
                 } catch (e: WampSessionClosedException) {
                     // The session ended under it (connection lost, router GOODBYE): the next one gets it.
-                    if (closing.get()) throw if (terminal.isCompleted) terminal.getCompleted() else e
-                    log.debug("WAMP client {}: session ended while adding the {}; retrying on the next session", description, r)
+                    if (stopping) throw lifecycle.reason ?: e
+                    log.debug(
+                        "WAMP client {}: session ended while adding the {}; retrying on the next session",
+                        description,
+                        r,
+                    )
                 }
             }
         }
@@ -390,7 +458,10 @@ public class WampClient @JvmOverloads constructor(
     }
 
     /** Java face of [unregister]. */
-    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = javaFuture { unregister(procedure); null }
+    public fun unregisterAsync(procedure: String): CompletableFuture<Void?> = javaFuture {
+        unregister(procedure)
+        null
+    }
 
     /** Stops keeping [topic] subscribed and unsubscribes it on the joined session, if any. */
     @JvmSynthetic
@@ -399,7 +470,10 @@ public class WampClient @JvmOverloads constructor(
     }
 
     /** Java face of [unsubscribe]. */
-    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = javaFuture { unsubscribe(topic); null }
+    public fun unsubscribeAsync(topic: String): CompletableFuture<Void?> = javaFuture {
+        unsubscribe(topic)
+        null
+    }
 
     private suspend fun remove(r: Restorable, undo: suspend (WampSession) -> Unit) {
         restoreLock.withLock {
@@ -414,51 +488,52 @@ public class WampClient @JvmOverloads constructor(
         }
     }
 
-    // ---------------------------------------------------------------- lifecycle
+    // ---------------------------------------------------------------- the end
 
     /**
      * Stops reconnecting and leaves the realm (GOODBYE, bounded by twice the response timeout), then releases
-     * everything the client started. Operations then fail with [WampSessionClosedException] (or, after the client gave
-     * up, [ReconnectExhaustedException]). Idempotent.
+     * everything the client started. Operations then fail with [WampSessionClosedException] (or, after the client
+     * gave up, [ReconnectExhaustedException]). Idempotent: a second caller waits for the same close.
      */
     @JvmSynthetic
     public suspend fun closeAndJoin() {
-        closing.set(true)
-        terminal.complete(WampSessionClosedException("WAMP client $description is closed"))
-        loop?.cancelAndJoin()
-        live.getAndUpdate { null }?.let { withContext(NonCancellable) { it.leave() } }
-        finish(terminal.getCompleted(), null)
-        scope.coroutineContext[Job]!!.cancelAndJoin()
+        lifecycle.close { shutdown() }
     }
 
     /** Java face of [closeAndJoin]. */
-    public fun closeAsync(): CompletableFuture<Void?> = CoroutineScope(Dispatchers.Default).future { closeAndJoin(); null }
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync { shutdown() }
 
     /** Blocking [closeAndJoin] for try-with-resources. */
-    override fun close(): Unit = runBlocking { closeAndJoin() }
+    override fun close(): Unit = lifecycle.closeBlocking { shutdown() }
+
+    private suspend fun shutdown() {
+        lifecycle.end(WampSessionClosedException("WAMP client $description is closed"))
+        loop?.cancelAndJoin()
+        live.getAndUpdate { null }?.leave()
+        finish(lifecycle.reason!!, null)
+        scope.coroutineContext[Job]!!.cancelAndJoin()
+    }
+
+    /**
+     * Suspends until the client has ended for good and returns why: [WampSessionClosedException] after a close,
+     * [ReconnectExhaustedException] when it gave up, or the first attempt's failure when [connect] failed.
+     */
+    @JvmSynthetic
+    public suspend fun awaitClosed(): WampException = lifecycle.awaitEnd()
+
+    /** Java face of [awaitClosed]: completes normally with the reason once the client has ended. */
+    public fun closedFuture(): CompletableFuture<WampException> = lifecycle.endFuture()
 
     override fun toString(): String = "WampClient($description, realm=${config.realm}, ${state.value})"
 
-    /** As [WampSession]'s Java faces: runs in the caller's thread until it waits; cancelling the future cancels it. */
-    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        if (terminal.isCompleted) CompletableFuture.failedFuture(terminal.getCompleted())
-        else scope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
+    /** As [WampSession]'s Java faces: runs in the caller's thread until it waits; fails with the client's end. */
+    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> = lifecycle.future { block() }
 
+    /** The keepalive default. */
     public companion object {
         /** The keepalive interval used when the [SessionConfig] sets none. */
         @JvmField
         public val DEFAULT_PING_INTERVAL: Duration = Duration.ofSeconds(30)
-
-        /** `WampClient(url, config, policy).connect()`: connects, the first attempt must succeed (see [connect]). */
-        @JvmSynthetic
-        public suspend fun connect(url: String, config: SessionConfig, policy: ReconnectPolicy = ReconnectPolicy.DEFAULT): WampClient =
-            WampClient(url, config, policy).connect()
-
-        /** Java face of [connect]. */
-        @JvmStatic
-        @JvmOverloads
-        public fun connectAsync(url: String, config: SessionConfig, policy: ReconnectPolicy = ReconnectPolicy.DEFAULT): CompletableFuture<WampClient> =
-            WampClient(url, config, policy).connectAsync()
     }
 }
 
@@ -485,10 +560,17 @@ internal class Restorables {
     @Synchronized fun checkAbsent(r: Restorable) {
         when (r) {
             is Restorable.Registration -> if (r.key in registrations) {
-                throw WampErrorException("wamp.error.procedure_already_exists", listOf("this client already registers ${r.key}"))
+                throw WampErrorException(
+                    "wamp.error.procedure_already_exists",
+                    listOf("this client already registers ${r.key}"),
+                )
             }
+
             is Restorable.Subscription -> if (r.key in subscriptions) {
-                throw WampErrorException("dev.tether.error.already_subscribed", listOf("this client already subscribes to ${r.key}"))
+                throw WampErrorException(
+                    "dev.tether.error.already_subscribed",
+                    listOf("this client already subscribes to ${r.key}"),
+                )
             }
         }
     }

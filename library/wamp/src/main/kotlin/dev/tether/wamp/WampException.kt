@@ -32,8 +32,11 @@ public class RawSocketHandshakeException(public val errorCode: Int, message: Str
  */
 public class MessageTooLongException(public val length: Long, public val limit: Long, outbound: Boolean) :
     WampException(
-        if (outbound) "message of $length bytes exceeds the peer's limit of $limit bytes; nothing was sent"
-        else "peer sent a message of $length bytes, over this side's limit of $limit bytes; connection closed",
+        if (outbound) {
+            "message of $length bytes exceeds the peer's limit of $limit bytes; nothing was sent"
+        } else {
+            "peer sent a message of $length bytes, over this side's limit of $limit bytes; connection closed"
+        },
     )
 
 /**
@@ -49,9 +52,13 @@ public class AbortException(public val reason: String, public val details: Map<S
  * message. A call's failure is the subclass [RpcException].
  */
 public open class WampErrorException(
+    /** The error URI. */
     public val error: String,
+    /** The ERROR's positional arguments. */
     public val args: List<Any?> = emptyList(),
+    /** The ERROR's keyword arguments. */
     public val kwargs: Map<String, Any?> = emptyMap(),
+    /** The ERROR's details. */
     public val details: Map<String, Any?> = emptyMap(),
     message: String = "$error${args.firstOrNull()?.let { ": $it" } ?: ""}",
 ) : WampException(message)
@@ -87,7 +94,10 @@ public open class WampSessionClosedException(message: String, cause: Throwable? 
  * there is one. Whether a call that was in flight took effect on the callee is unknown: retry only what is safe to
  * repeat. A [WampClient] reconnects by itself; a plain [WampSession] is over.
  */
-public class WampConnectionLostException(message: String, cause: Throwable? = null) : WampSessionClosedException(message, cause)
+public class WampConnectionLostException(
+    message: String,
+    cause: Throwable? = null,
+) : WampSessionClosedException(message, cause)
 
 /**
  * A [WampClient] gave up reconnecting: [attempts] consecutive attempts failed ([ReconnectPolicy.maxAttempts]); the
@@ -111,7 +121,11 @@ public class ProgressNotAcceptedException(message: String) : WampException(messa
  * take chunks faster (hand slow work to another coroutine) or raise the buffer.
  */
 public class ChunkBufferOverflowException(public val invocation: Long, public val capacity: Int) :
-    WampException("invocation $invocation: more than $capacity chunks waiting for the handler; the rest of the call's chunks were dropped") {
+    WampException(
+        "invocation $invocation: more than $capacity chunks waiting for the handler; the rest of the call's chunks " +
+            "were dropped",
+    ) {
+    /** The error URI of this failure. */
     public companion object {
         /** The error URI the caller gets when a handler lets this exception escape. */
         public const val ERROR: String = "dev.tether.error.chunk_buffer_overflow"

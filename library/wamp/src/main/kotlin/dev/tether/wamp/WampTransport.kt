@@ -27,6 +27,7 @@ public interface WampTransport {
     /** A short description for logs (transport and address, never credentials). */
     public val description: String
 
+    /** Adapters from other transport shapes. */
     public companion object {
         /** Adapts a future-based transport (Java) to a [WampTransport]. */
         @JvmStatic

@@ -15,7 +15,7 @@ import java.util.Base64
  * |-----------|----------------------------------------------|----------------------------------------|
  * | null      | `null`                                       |                                        |
  * | boolean   | [Boolean]                                    |                                        |
- * | integer   | [Long]; [BigInteger] only above Long.MAX_VALUE (uint64 ids) | Int, Short, Byte, BigInteger up to 2^64-1 |
+ * | integer   | [Long]; [BigInteger] above Long.MAX_VALUE (uint64 ids) | Int, Short, Byte, BigInteger to 2^64-1 |
  * | float     | [Double]; [Float] for 32-bit floats on the wire | Float                               |
  * | string    | [String]                                     | Char                                   |
  * | bytes     | [ByteArray]                                  |                                        |
@@ -40,20 +40,33 @@ public object WampValues {
     @JvmStatic
     public fun normalize(value: Any?): Any? = when (value) {
         null, is Boolean, is String, is Long, is Double, is Float, is ByteArray -> value
+
         is Int -> value.toLong()
+
         is Short -> value.toLong()
+
         is Byte -> value.toLong()
+
         is Char -> value.toString()
+
         is BigInteger -> {
             require(value.signum() >= 0 || value.bitLength() < 64, value)
             require(value <= MAX_UINT64, value)
             if (value.bitLength() < 64) value.toLong() else value
         }
+
         is JsonElement -> fromJsonElement(value)
+
         is Map<*, *> -> normalizeMap(value)
+
         is Collection<*> -> value.map { normalize(it) }
+
         is Array<*> -> value.map { normalize(it) }
-        else -> throw SerializationException("${value::class.java.name} is not a WAMP value (use lists, maps, strings, numbers, booleans, byte arrays or null)")
+
+        else -> throw SerializationException(
+            "${value::class.java.name} is not a WAMP value (use lists, maps, strings, numbers, booleans, byte arrays " +
+                "or null)",
+        )
     }
 
     /** Normalizes a dictionary; every key must be a String. */
@@ -61,7 +74,13 @@ public object WampValues {
     public fun normalizeMap(map: Map<*, *>): Map<String, Any?> {
         val out = LinkedHashMap<String, Any?>(map.size)
         for ((k, v) in map) {
-            if (k !is String) throw SerializationException("dictionary key ${k?.let { it::class.java.name }} is not a String")
+            if (k !is String) {
+                throw SerializationException(
+                    "dictionary key ${k?.let {
+                        it::class.java.name
+                    }} is not a String",
+                )
+            }
             out[k] = normalize(v)
         }
         return out
@@ -80,7 +99,9 @@ public object WampValues {
         if (a === b) return true
         if (a == null || b == null) return false
         if (isInteger(a) && isInteger(b)) return toBigInteger(a) == toBigInteger(b)
-        if ((a is Double || a is Float) && (b is Double || b is Float)) return (a as Number).toDouble() == (b as Number).toDouble()
+        if ((a is Double || a is Float) && (b is Double || b is Float)) {
+            return (a as Number).toDouble() == (b as Number).toDouble()
+        }
         if (a is ByteArray && b is ByteArray) return a.contentEquals(b)
         if (a is Map<*, *> && b is Map<*, *>) {
             if (a.size != b.size) return false
@@ -95,7 +116,8 @@ public object WampValues {
 
     private fun isInteger(v: Any): Boolean = v is Long || v is Int || v is Short || v is Byte || v is BigInteger
 
-    private fun toBigInteger(v: Any): BigInteger = if (v is BigInteger) v else BigInteger.valueOf((v as Number).toLong())
+    private fun toBigInteger(v: Any): BigInteger =
+        if (v is BigInteger) v else BigInteger.valueOf((v as Number).toLong())
 
     /**
      * Reads [value] as bytes: a [ByteArray], a WAMP JSON binary string (`"\u0000"` + base64), or, when
@@ -105,8 +127,13 @@ public object WampValues {
     @JvmOverloads
     public fun asBytes(value: Any?, acceptPlainBase64: Boolean = false): ByteArray? = when {
         value is ByteArray -> value
-        value is String && value.startsWith('\u0000') -> runCatching { Base64.getDecoder().decode(value.substring(1)) }.getOrNull()
+
+        value is String && value.startsWith('\u0000') -> runCatching {
+            Base64.getDecoder().decode(value.substring(1))
+        }.getOrNull()
+
         value is String && acceptPlainBase64 -> runCatching { Base64.getDecoder().decode(value) }.getOrNull()
+
         else -> null
     }
 
@@ -117,12 +144,26 @@ public object WampValues {
     @JvmStatic
     public fun asLong(value: Any?): Long? = when (value) {
         is Long -> value
+
         is Int -> value.toLong()
+
         is Short -> value.toLong()
+
         is Byte -> value.toLong()
+
         is BigInteger -> if (value.bitLength() < 64) value.toLong() else null
-        is Double -> if (value == Math.rint(value) && value >= Long.MIN_VALUE.toDouble() && value < Long.MAX_VALUE.toDouble()) value.toLong() else null
+
+        is Double -> if (value == Math.rint(
+                value,
+            ) && value >= Long.MIN_VALUE.toDouble() && value < Long.MAX_VALUE.toDouble()
+        ) {
+            value.toLong()
+        } else {
+            null
+        }
+
         is Float -> asLong(value.toDouble())
+
         else -> null
     }
 
@@ -130,13 +171,16 @@ public object WampValues {
     @JvmStatic
     public fun fromJsonElement(element: JsonElement): Any? = when (element) {
         is JsonNull -> null
+
         is JsonPrimitive -> when {
             element.isString -> element.content
             element.content == "true" -> true
             element.content == "false" -> false
             else -> parseJsonNumber(element.content)
         }
+
         is JsonArray -> element.map { fromJsonElement(it) }
+
         is JsonObject -> element.mapValuesTo(LinkedHashMap()) { fromJsonElement(it.value) }
     }
 

@@ -41,7 +41,8 @@ class WampJavaFaceTest {
     void valuesAreListsMapsAndBoxedPrimitivesForJava() {
         for (Serialization s : Serialization.values()) {
             Serializer serializer = s.serializer();
-            List<Object> args = Arrays.asList(1, 9007199254740992L, new BigInteger("18446744073709551615"), "é", true, null,
+            List<Object> args = Arrays.asList(1, 9007199254740992L, new BigInteger("18446744073709551615"), "é", true,
+                null,
                 new byte[] {1, 2}, Map.of("k", List.of(1.5)));
             Message decoded = serializer.decode(serializer.encode(new Call(1, Map.of(), "p", args, Map.of())));
             Call call = assertInstanceOf(Call.class, decoded);
@@ -69,7 +70,8 @@ class WampJavaFaceTest {
         assertEquals("Eu7CQLfR+/Ffb+275A4s9/6H/RGKYxM4s6IMrsNKzC8=", WampCra.deriveKey("secret123", "salt123"));
         AuthHandler ticket = AuthHandler.ticket("t");
         assertEquals("t", ticket.authenticate(new Challenge("ticket", Map.of())).getSignature());
-        CryptosignKey key = CryptosignKey.fromSeedHex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20");
+        CryptosignKey key =
+            CryptosignKey.fromSeedHex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20");
         assertEquals("79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664", key.getPublicKeyHex());
         String response = AuthHandler.cryptosign(key)
             .authenticate(new Challenge("cryptosign", Map.of("challenge", "00".repeat(32)))).getSignature();
@@ -88,7 +90,8 @@ class WampJavaFaceTest {
         assertEquals("me", config.getHelloDetails().get("authid"));
         assertEquals(Serialization.CBOR, config.getSerialization());
         assertEquals(1024, RawSocketProtocol.roundRecvLimit(config.getRecvLimit()));
-        assertArrayEquals(new byte[] {0x7f, 0x13, 0, 0}, new Handshake(RawSocketProtocol.exponentFor(1000), 3).encode());
+        assertArrayEquals(new byte[] {0x7f, 0x13, 0, 0},
+            new Handshake(RawSocketProtocol.exponentFor(1000), 3).encode());
         assertThrows(IllegalArgumentException.class, () -> SessionConfig.builder(" ").build());
     }
 
@@ -143,7 +146,8 @@ class WampJavaFaceTest {
         QueueTransport transport = new QueueTransport();
         transport.toClient.add(CompletableFuture.completedFuture(
             new Welcome(4242L, Map.of("authid", "alice", "authrole", "user", "authmethod", "ticket"))));
-        WampSession session = WampSession.joinAsync(WampTransport.fromAsync(transport), SessionConfig.builder("realm1").build())
+        WampSession session = WampSession
+            .joinAsync(WampTransport.fromAsync(transport), SessionConfig.builder("realm1").build())
             .get(5, TimeUnit.SECONDS);
         Hello hello = assertInstanceOf(Hello.class, transport.sent.poll(5, TimeUnit.SECONDS));
         assertEquals("realm1", hello.getRealm());
@@ -155,8 +159,51 @@ class WampJavaFaceTest {
         assertEquals("realm1", session.getRealm());
         transport.toClient.add(CompletableFuture.completedFuture(
             new dev.tether.wamp.message.Goodbye(Map.of(), "wamp.close.system_shutdown")));
-        assertTrue(session.closedFuture().get(5, TimeUnit.SECONDS).contains("system_shutdown"));
+        assertTrue(session.closedFuture().get(5, TimeUnit.SECONDS).getMessage().contains("system_shutdown"));
         transport.closed.get(5, TimeUnit.SECONDS);
+    }
+
+    private static WampSession joinOver(QueueTransport transport) throws Exception {
+        transport.toClient.add(CompletableFuture.completedFuture(new Welcome(7L, Map.of())));
+        WampSession session = WampSession.joinAsync(WampTransport.fromAsync(transport),
+            SessionConfig.builder("realm1").responseTimeout(Duration.ofSeconds(2)).build()).get(5, TimeUnit.SECONDS);
+        assertInstanceOf(Hello.class, transport.sent.poll(5, TimeUnit.SECONDS));
+        return session;
+    }
+
+    @Test
+    void closeAsyncLeavesTheRealmAndClosedFutureSaysWhy() throws Exception {
+        QueueTransport transport = new QueueTransport();
+        WampSession session = joinOver(transport);
+        CompletableFuture<Void> closing = session.closeAsync();
+        dev.tether.wamp.message.Goodbye goodbye =
+            assertInstanceOf(dev.tether.wamp.message.Goodbye.class, transport.sent.poll(5, TimeUnit.SECONDS));
+        assertEquals(WampSession.CLOSE_REALM, goodbye.getReason());
+        transport.toClient.add(CompletableFuture.completedFuture(
+            new dev.tether.wamp.message.Goodbye(Map.of(), "wamp.close.goodbye_and_out")));
+        closing.get(5, TimeUnit.SECONDS);
+        transport.closed.get(5, TimeUnit.SECONDS);
+        WampSessionClosedException why = session.closedFuture().get(5, TimeUnit.SECONDS);
+        assertTrue(why.getMessage().contains("session closed"), why.getMessage());
+        assertEquals(false, session.isOpen());
+        java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class,
+            () -> session.callAsync("after").get(5, TimeUnit.SECONDS));
+        assertEquals(why, e.getCause());
+        session.closeAsync().get(5, TimeUnit.SECONDS); // idempotent
+    }
+
+    @Test
+    void leaveAsyncSendsTheGivenReason() throws Exception {
+        QueueTransport transport = new QueueTransport();
+        WampSession session = joinOver(transport);
+        CompletableFuture<Void> leaving = session.leaveAsync("wamp.close.system_shutdown");
+        dev.tether.wamp.message.Goodbye goodbye =
+            assertInstanceOf(dev.tether.wamp.message.Goodbye.class, transport.sent.poll(5, TimeUnit.SECONDS));
+        assertEquals("wamp.close.system_shutdown", goodbye.getReason());
+        transport.toClient.add(CompletableFuture.completedFuture(
+            new dev.tether.wamp.message.Goodbye(Map.of(), "wamp.close.goodbye_and_out")));
+        leaving.get(5, TimeUnit.SECONDS);
+        assertInstanceOf(WampSessionClosedException.class, session.closedFuture().get(5, TimeUnit.SECONDS));
     }
 
     @Test
@@ -169,7 +216,8 @@ class WampJavaFaceTest {
             return socket;
         };
         org.slf4j.Logger logger = org.slf4j.LoggerFactory.getLogger("my.app.wamp");
-        SessionConfig config = SessionConfig.builder("realm1").sslContext(tls).socketDialer(dialer).logger(logger).build();
+        SessionConfig config =
+            SessionConfig.builder("realm1").sslContext(tls).socketDialer(dialer).logger(logger).build();
         assertEquals(tls, config.getSslContext());
         assertEquals(dialer, config.getSocketDialer());
         assertEquals(logger, config.getLogger());

@@ -2,8 +2,11 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Publish
 import dev.tether.wamp.message.Published
@@ -28,9 +31,6 @@ import kotlinx.coroutines.withTimeout
 import java.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.ErrorMessage
-import dev.tether.wamp.message.EventMessage
-import dev.tether.wamp.message.InvocationMessage
 
 /**
  * Typed REGISTER, SUBSCRIBE and PUBLISH options against a scripted router: what reaches the wire, the typed
@@ -52,35 +52,65 @@ class AdvancedOptionsSpec : FunSpec({
         PublishOptions.DEFAULT.excludeMe shouldBe true
 
         val register = RegisterOptions {
-            match(MatchPolicy.WILDCARD); invoke(InvokePolicy.ROUNDROBIN); discloseCaller(); forwardTimeout(); option("x", 1)
+            match(MatchPolicy.WILDCARD)
+            invoke(InvokePolicy.ROUNDROBIN)
+            discloseCaller()
+            forwardTimeout()
+            option("x", 1)
         }
         register.toMap() shouldBe mapOf(
-            "match" to "wildcard", "invoke" to "roundrobin", "disclose_caller" to true, "forward_timeout" to true, "x" to 1,
+            "match" to "wildcard",
+            "invoke" to "roundrobin",
+            "disclose_caller" to true,
+            "forward_timeout" to true,
+            "x" to 1,
         )
         register.toBuilder().build() shouldBe register
-        register.toBuilder().match(null).invoke(InvokePolicy.FIRST).discloseCaller(false).forwardTimeout(false).build().toMap() shouldBe
+        register.toBuilder().match(
+            null,
+        ).invoke(InvokePolicy.FIRST).discloseCaller(false).forwardTimeout(false).build().toMap() shouldBe
             mapOf("invoke" to "first", "x" to 1)
-        RegisterOptions { invoke(InvokePolicy.LAST); option("invoke", "random") }.toMap() shouldBe mapOf("invoke" to "random")
+        RegisterOptions {
+            invoke(InvokePolicy.LAST)
+            option("invoke", "random")
+        }.toMap() shouldBe mapOf("invoke" to "random")
         InvokePolicy.entries.map { it.wire } shouldBe listOf("single", "roundrobin", "random", "first", "last")
         MatchPolicy.entries.map { it.wire } shouldBe listOf("exact", "prefix", "wildcard")
 
-        val subscribe = SubscribeOptions { match(MatchPolicy.PREFIX); option("get_retained", true) }
+        val subscribe = SubscribeOptions {
+            match(MatchPolicy.PREFIX)
+            option("get_retained", true)
+        }
         subscribe.toMap() shouldBe mapOf("match" to "prefix", "get_retained" to true)
         subscribe.toBuilder().match(null).build().toMap() shouldBe mapOf("get_retained" to true)
 
         val publish = PublishOptions {
-            acknowledge(); excludeMe(false); exclude(3L, 4L); eligible(listOf(5L))
-            excludeAuthId("mallory"); eligibleAuthId(listOf("alice", "bob")); excludeAuthRole("guest"); eligibleAuthRole("user")
-            discloseMe(); option("retain", true)
+            acknowledge()
+            excludeMe(false)
+            exclude(3L, 4L)
+            eligible(listOf(5L))
+            excludeAuthId("mallory")
+            eligibleAuthId(listOf("alice", "bob"))
+            excludeAuthRole("guest")
+            eligibleAuthRole("user")
+            discloseMe()
+            option("retain", true)
         }
         publish.toMap() shouldBe mapOf(
             "acknowledge" to true, "exclude_me" to false, "exclude" to listOf(3L, 4L), "eligible" to listOf(5L),
             "exclude_authid" to listOf("mallory"), "eligible_authid" to listOf("alice", "bob"),
-            "exclude_authrole" to listOf("guest"), "eligible_authrole" to listOf("user"), "disclose_me" to true, "retain" to true,
+            "exclude_authrole" to listOf(
+                "guest",
+            ),
+            "eligible_authrole" to listOf("user"), "disclose_me" to true, "retain" to true,
         )
         publish.toBuilder().build() shouldBe publish
         publish.toBuilder().acknowledge(false).excludeMe(true).exclude(null).eligible(null).excludeAuthId(null)
-            .eligibleAuthId(null).excludeAuthRole(null).eligibleAuthRole(null).discloseMe(false).build().toMap() shouldBe mapOf("retain" to true)
+            .eligibleAuthId(
+                null,
+            ).excludeAuthRole(
+                null,
+            ).eligibleAuthRole(null).discloseMe(false).build().toMap() shouldBe mapOf("retain" to true)
         // An empty eligible list is sent: it means nobody, not everybody.
         PublishOptions { eligible(emptyList()) }.toMap() shouldBe mapOf("eligible" to emptyList<Long>())
         shouldThrow<IllegalArgumentException> { PublishOptions { exclude(0L) } }
@@ -92,7 +122,14 @@ class AdvancedOptionsSpec : FunSpec({
             val (s, router) = joined()
             coroutineScope {
                 val reg = async {
-                    s.register("com.app.", RegisterOptions { match(MatchPolicy.PREFIX); invoke(InvokePolicy.RANDOM); forwardTimeout() }) { InvokeResult() }
+                    s.register(
+                        "com.app.",
+                        RegisterOptions {
+                            match(MatchPolicy.PREFIX)
+                            invoke(InvokePolicy.RANDOM)
+                            forwardTimeout()
+                        },
+                    ) { InvokeResult() }
                 }
                 val r = router.receive().shouldBeInstanceOf<Register>()
                 r.procedure shouldBe "com.app."
@@ -107,24 +144,51 @@ class AdvancedOptionsSpec : FunSpec({
                 sub.await() shouldBe 12L
 
                 // Unacknowledged: returns once sent, with no publication id.
-                s.publish("com.t", listOf(1), options = PublishOptions { excludeMe(false); eligible(7L) }) shouldBe null
+                s.publish(
+                    "com.t",
+                    listOf(1),
+                    options = PublishOptions {
+                        excludeMe(false)
+                        eligible(7L)
+                    },
+                ) shouldBe null
                 val p1 = router.receive().shouldBeInstanceOf<Publish>()
                 p1.options shouldBe mapOf("exclude_me" to false, "eligible" to listOf(7L))
                 p1.args shouldBe listOf(1L)
 
                 // Acknowledged: waits for PUBLISHED and returns its id; an ERROR is a WampErrorException.
-                val acked = async { s.publish("com.t", options = PublishOptions { acknowledge(); discloseMe(); excludeAuthRole("guest") }) }
+                val acked =
+                    async {
+                        s.publish(
+                            "com.t",
+                            options = PublishOptions {
+                                acknowledge()
+                                discloseMe()
+                                excludeAuthRole("guest")
+                            },
+                        )
+                    }
                 val p2 = router.receive().shouldBeInstanceOf<Publish>()
-                p2.options shouldBe mapOf("acknowledge" to true, "exclude_authrole" to listOf("guest"), "disclose_me" to true)
+                p2.options shouldBe mapOf(
+                    "acknowledge" to true,
+                    "exclude_authrole" to listOf("guest"),
+                    "disclose_me" to true,
+                )
                 router.send(Published(p2.request, 77))
                 acked.await() shouldBe 77L
                 val refused = async { runCatching { s.publish("com.t", options = PublishOptions { acknowledge() }) } }
                 val p3 = router.receive().shouldBeInstanceOf<Publish>()
                 router.send(ErrorMessage(MessageCodes.PUBLISH, p3.request, emptyMap(), "wamp.error.not_authorized"))
-                refused.await().exceptionOrNull().shouldBeInstanceOf<WampErrorException>().error shouldBe "wamp.error.not_authorized"
+                val refusal = refused.await().exceptionOrNull().shouldBeInstanceOf<WampErrorException>()
+                refusal.error shouldBe "wamp.error.not_authorized"
 
                 // The Java faces send the same maps.
-                val viaJava = s.publishAsync("com.t", listOf(), mapOf(), PublishOptions.builder().exclude(listOf(9L)).build())
+                val viaJava = s.publishAsync(
+                    "com.t",
+                    listOf(),
+                    mapOf(),
+                    PublishOptions.builder().exclude(listOf(9L)).build(),
+                )
                 router.receive().shouldBeInstanceOf<Publish>().options shouldBe mapOf("exclude" to listOf(9L))
                 viaJava.get() shouldBe null
             }
@@ -137,10 +201,21 @@ class AdvancedOptionsSpec : FunSpec({
             val invocations = Channel<Invocation>(Channel.UNLIMITED)
             val events = Channel<Event>(Channel.UNLIMITED)
             coroutineScope {
-                val reg = async { s.register("com.app.", RegisterOptions { match(MatchPolicy.PREFIX) }) { invocations.send(it); InvokeResult() } }
+                val reg =
+                    async {
+                        s.register("com.app.", RegisterOptions { match(MatchPolicy.PREFIX) }) {
+                            invocations.send(it)
+                            InvokeResult()
+                        }
+                    }
                 router.send(Registered(router.receive().shouldBeInstanceOf<Register>().request, 21))
                 reg.await()
-                val exact = async { s.register("com.exact") { invocations.send(it); InvokeResult() } }
+                val exact = async {
+                    s.register("com.exact") {
+                        invocations.send(it)
+                        InvokeResult()
+                    }
+                }
                 router.send(Registered(router.receive().shouldBeInstanceOf<Register>().request, 22))
                 exact.await()
                 val sub = async { s.subscribe("com.news") { events.send(it) } }
@@ -149,8 +224,15 @@ class AdvancedOptionsSpec : FunSpec({
 
                 router.send(
                     InvocationMessage(
-                        1, 21,
-                        mapOf("procedure" to "com.app.add", "caller" to 5L, "caller_authid" to "alice", "caller_authrole" to "user", "timeout" to 3000L),
+                        1,
+                        21,
+                        mapOf(
+                            "procedure" to "com.app.add",
+                            "caller" to 5L,
+                            "caller_authid" to "alice",
+                            "caller_authrole" to "user",
+                            "timeout" to 3000L,
+                        ),
                     ),
                 )
                 router.receive().shouldBeInstanceOf<Yield>()
@@ -173,7 +255,16 @@ class AdvancedOptionsSpec : FunSpec({
 
                 router.send(EventMessage(23, 100, emptyMap(), listOf("plain")))
                 router.send(
-                    EventMessage(23, 101, mapOf("topic" to "com.news", "publisher" to 6L, "publisher_authid" to "bob", "publisher_authrole" to "admin")),
+                    EventMessage(
+                        23,
+                        101,
+                        mapOf(
+                            "topic" to "com.news",
+                            "publisher" to 6L,
+                            "publisher_authid" to "bob",
+                            "publisher_authrole" to "admin",
+                        ),
+                    ),
                 )
                 with(events.receive()) {
                     topic shouldBe "com.news"
@@ -194,7 +285,9 @@ class AdvancedOptionsSpec : FunSpec({
         }
     }
 
-    test("a forwarded call timeout cancels the handler and answers wamp.error.timeout; INTERRUPT still answers canceled") {
+    test(
+        "a forwarded call timeout cancels the handler and answers wamp.error.timeout; INTERRUPT still answers canceled",
+    ) {
         withTimeout(10.seconds) {
             val (s, router) = joined()
             val cancelled = Channel<String>(Channel.UNLIMITED)
@@ -214,7 +307,13 @@ class AdvancedOptionsSpec : FunSpec({
                 reg.await()
 
                 router.send(InvocationMessage(1, 31, mapOf("timeout" to 100L)))
-                router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, 1, emptyMap(), "wamp.error.timeout", listOf("call timeout"))
+                router.receive() shouldBe ErrorMessage(
+                    MessageCodes.INVOCATION,
+                    1,
+                    emptyMap(),
+                    "wamp.error.timeout",
+                    listOf("call timeout"),
+                )
                 cancelled.receive() shouldBe "call timeout"
 
                 // Answered in time: a YIELD.

@@ -18,7 +18,13 @@ class CapturingLogger(private val loggerName: String = "capture") : LegacyAbstra
     override fun isErrorEnabled(): Boolean = true
     override fun getFullyQualifiedCallerName(): String? = null
 
-    override fun handleNormalizedLoggingCall(level: Level, marker: Marker?, pattern: String?, args: Array<out Any?>?, throwable: Throwable?) {
+    override fun handleNormalizedLoggingCall(
+        level: Level,
+        marker: Marker?,
+        pattern: String?,
+        args: Array<out Any?>?,
+        throwable: Throwable?,
+    ) {
         lines += "$level " + MessageFormatter.basicArrayFormat(pattern, args)
     }
 }

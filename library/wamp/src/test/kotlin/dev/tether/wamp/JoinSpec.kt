@@ -3,8 +3,8 @@ package dev.tether.wamp
 import dev.tether.core.ConnectionClosedException
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Message
-import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.ResultMessage
+import dev.tether.wamp.message.Welcome
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
@@ -32,7 +32,14 @@ class JoinSpec : FunSpec({
 
         override suspend fun receive(): Message {
             failWith?.let { throw it }
-            return toClient.receiveCatching().getOrNull() ?: (failWith ?: ConnectionClosedException(null, "closed")).let { throw it }
+            return toClient.receiveCatching().getOrNull() ?: (
+                failWith ?: ConnectionClosedException(
+                    null,
+                    "closed",
+                )
+                ).let {
+                throw it
+            }
         }
 
         override suspend fun close() {
@@ -59,7 +66,9 @@ class JoinSpec : FunSpec({
     test("join: no WELCOME within the response timeout closes the caller's transport") {
         withTimeout(5.seconds) {
             val t = ScriptedTransport()
-            shouldThrow<ResponseTimeoutException> { WampSession.join(t, SessionConfig("realm1") { responseTimeout(200.milliseconds) }) }
+            shouldThrow<ResponseTimeoutException> {
+                WampSession.join(t, SessionConfig("realm1") { responseTimeout(200.milliseconds) })
+            }
             t.closed.isCompleted shouldBe true
         }
     }
@@ -71,7 +80,7 @@ class JoinSpec : FunSpec({
             val s = WampSession.join(t, SessionConfig("realm1"))
             t.failWith = IllegalStateException("socket exploded")
             t.toClient.close()
-            s.awaitClosed() shouldContain "socket exploded"
+            s.awaitClosed().message shouldContain "socket exploded"
             s.isOpen shouldBe false
             t.closed.await() // the session closes the transport it owns
         }
@@ -86,8 +95,12 @@ class JoinSpec : FunSpec({
             t.toClient.send(ResultMessage(12345, emptyMap(), listOf("nobody asked")))
             t.toClient.send(dev.tether.wamp.message.Goodbye(emptyMap(), "wamp.close.system_shutdown"))
             s.awaitClosed()
-            logger.lines.any { it.startsWith("DEBUG") && "late or unknown reply RESULT for request 12345" in it } shouldBe true
-            logger.lines.any { it.startsWith("INFO") && "router said GOODBYE wamp.close.system_shutdown" in it } shouldBe true
+            logger.lines.any {
+                it.startsWith("DEBUG") && "late or unknown reply RESULT for request 12345" in it
+            } shouldBe true
+            logger.lines.any {
+                it.startsWith("INFO") && "router said GOODBYE wamp.close.system_shutdown" in it
+            } shouldBe true
         }
     }
 })

@@ -6,8 +6,10 @@ import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.transport.LocalPeer
@@ -20,12 +22,12 @@ import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.InvocationMessage
-import dev.tether.wamp.message.ResultMessage
 
 /** Progressive call results (nexus's CallProgress / SendProgress) against a scripted router. */
 class ProgressSpec : FunSpec({
-    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<WampSession, LocalPeer> = coroutineScope {
+    suspend fun joined(
+        config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) },
+    ): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
         val session = async { WampSession.join(client, config) }
         router.receive().shouldBeInstanceOf<Hello>()
@@ -41,7 +43,9 @@ class ProgressSpec : FunSpec({
         leaving.await()
     }
 
-    test("callProgress sends receive_progress; every progress callback runs, in order, before the final result returns") {
+    test(
+        "callProgress sends receive_progress; every progress callback runs, in order, before the final result returns",
+    ) {
         withTimeout(5.seconds) {
             val (s, router) = joined()
             val seen = java.util.concurrent.CopyOnWriteArrayList<Any?>()
@@ -80,7 +84,12 @@ class ProgressSpec : FunSpec({
 
     test("the call timeout covers a progressive call: progress alone does not keep it alive; CANCEL is sent") {
         withTimeout(5.seconds) {
-            val (s, router) = joined(SessionConfig("realm1") { responseTimeout(500.milliseconds); callTimeout(300.milliseconds) })
+            val (s, router) = joined(
+                SessionConfig("realm1") {
+                    responseTimeout(500.milliseconds)
+                    callTimeout(300.milliseconds)
+                },
+            )
             val seen = java.util.concurrent.CopyOnWriteArrayList<Any?>()
             coroutineScope {
                 val result = async { runCatching { s.callProgress("com.stall") { seen.add(it.args.single()) } } }
@@ -130,7 +139,9 @@ class ProgressSpec : FunSpec({
         }
     }
 
-    test("callee: sendProgress without receive_progress, or after the handler returned, is ProgressNotAcceptedException") {
+    test(
+        "callee: sendProgress without receive_progress, or after the handler returned, is ProgressNotAcceptedException",
+    ) {
         withTimeout(5.seconds) {
             val (s, router) = joined()
             var kept: Invocation? = null
@@ -149,7 +160,12 @@ class ProgressSpec : FunSpec({
                 router.receive() shouldBe Yield(6, emptyMap(), listOf("ProgressNotAcceptedException"))
             }
             coroutineScope {
-                val reg = async { s.register("com.late") { inv -> kept = inv; InvokeResult() } }
+                val reg = async {
+                    s.register("com.late") { inv ->
+                        kept = inv
+                        InvokeResult()
+                    }
+                }
                 val register = router.receive().shouldBeInstanceOf<Register>()
                 router.send(Registered(register.request, 12))
                 reg.await()

@@ -4,12 +4,15 @@ package dev.tether.wamp
 
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
+import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.transport.LocalPeer
@@ -37,9 +40,6 @@ import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.SubmissionPublisher
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.ErrorMessage
-import dev.tether.wamp.message.InvocationMessage
-import dev.tether.wamp.message.ResultMessage
 
 /**
  * Progressive call invocations against a scripted router: the CALLs a streaming caller sends (one request id, the
@@ -47,7 +47,14 @@ import dev.tether.wamp.message.ResultMessage
  * callee hands INVOCATION chunks to streaming and plain handlers, bounded by the chunk buffer.
  */
 class ProgressiveCallSpec : FunSpec({
-    val dealer = mapOf("roles" to mapOf("dealer" to mapOf("features" to mapOf("progressive_call_invocations" to true, "call_canceling" to true))))
+    val dealer =
+        mapOf(
+            "roles" to mapOf(
+                "dealer" to mapOf(
+                    "features" to mapOf("progressive_call_invocations" to true, "call_canceling" to true),
+                ),
+            ),
+        )
 
     suspend fun joined(
         config: SessionConfig = SessionConfig("realm1") { responseTimeout(2.seconds) },
@@ -76,15 +83,29 @@ class ProgressiveCallSpec : FunSpec({
 
     fun chunks(vararg values: Int): Flow<CallChunk> = flowOf(*values.map { CallChunk.of(it) }.toTypedArray())
 
-    test("caller: one request id; the first CALL carries the options and progress, later ones only progress, the last none") {
+    test(
+        "caller: one request id; the first CALL carries the options and progress, later ones only progress, the last " +
+            "none",
+    ) {
         withTimeout(10.seconds) {
             val (s, router) = joined()
             coroutineScope {
-                val options = CallOptions { timeout(5.seconds); discloseMe(); option("x_custom", 1); option("progress", false) }
+                val options =
+                    CallOptions {
+                        timeout(5.seconds)
+                        discloseMe()
+                        option("x_custom", 1)
+                        option("progress", false)
+                    }
                 val result = async { s.callStreaming("com.upload", chunks(1, 2, 3), options) }
                 val first = router.receive().shouldBeInstanceOf<Call>()
                 first.procedure shouldBe "com.upload"
-                first.options shouldBe mapOf("timeout" to 5000L, "disclose_me" to true, "x_custom" to 1L, "progress" to true)
+                first.options shouldBe mapOf(
+                    "timeout" to 5000L,
+                    "disclose_me" to true,
+                    "x_custom" to 1L,
+                    "progress" to true,
+                )
                 first.args shouldBe listOf(1L)
                 router.receive() shouldBe Call(first.request, mapOf("progress" to true), "com.upload", listOf(2L))
                 router.receive() shouldBe Call(first.request, emptyMap(), "com.upload", listOf(3L))
@@ -95,7 +116,10 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("caller with progressive results: receive_progress on every CALL; results arrive in order while still streaming") {
+    test(
+        "caller with progressive results: receive_progress on every CALL; results arrive in order while still " +
+            "streaming",
+    ) {
         withTimeout(10.seconds) {
             val (s, router) = joined()
             val upstream = Channel<CallChunk>(Channel.UNLIMITED)
@@ -104,7 +128,8 @@ class ProgressiveCallSpec : FunSpec({
             coroutineScope {
                 val result = async {
                     s.callStreaming("com.echo", upstream.consumeAsFlow()) { p ->
-                        seen.add(p.args[0]); progressSeen.send(p.args[0])
+                        seen.add(p.args[0])
+                        progressSeen.send(p.args[0])
                     }
                 }
                 upstream.send(CallChunk(listOf("a"), mapOf("k" to 1)))
@@ -116,9 +141,19 @@ class ProgressiveCallSpec : FunSpec({
                 router.send(ResultMessage(first.request, mapOf("progress" to true), listOf("echo a")))
                 progressSeen.receive() shouldBe "echo a" // the callee answers progressively while the caller streams
                 upstream.send(CallChunk.of("c"))
-                router.receive() shouldBe Call(first.request, mapOf("progress" to true, "receive_progress" to true), "com.echo", listOf("b"))
+                router.receive() shouldBe Call(
+                    first.request,
+                    mapOf("progress" to true, "receive_progress" to true),
+                    "com.echo",
+                    listOf("b"),
+                )
                 upstream.close()
-                router.receive() shouldBe Call(first.request, mapOf("receive_progress" to true), "com.echo", listOf("c"))
+                router.receive() shouldBe Call(
+                    first.request,
+                    mapOf("receive_progress" to true),
+                    "com.echo",
+                    listOf("c"),
+                )
                 router.send(ResultMessage(first.request, mapOf("progress" to true), listOf("echo b")))
                 router.send(ResultMessage(first.request, mapOf("progress" to true), listOf("echo c")))
                 router.send(ResultMessage(first.request, emptyMap(), listOf("done")))
@@ -129,7 +164,9 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("caller: one chunk is a plain CALL, an empty flow a CALL without arguments; neither needs the router's feature") {
+    test(
+        "caller: one chunk is a plain CALL, an empty flow a CALL without arguments; neither needs the router's feature",
+    ) {
         withTimeout(10.seconds) {
             val (s, router) = joined(welcome = emptyMap())
             coroutineScope {
@@ -150,9 +187,14 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("caller: a router that did not announce progressive_call_invocations gets nothing; the call fails with feature_not_supported") {
+    test(
+        "caller: a router that did not announce progressive_call_invocations gets nothing; the call fails with " +
+            "feature_not_supported",
+    ) {
         withTimeout(10.seconds) {
-            val (s, router) = joined(welcome = mapOf("roles" to mapOf("dealer" to mapOf("features" to mapOf("call_canceling" to true)))))
+            val (s, router) = joined(
+                welcome = mapOf("roles" to mapOf("dealer" to mapOf("features" to mapOf("call_canceling" to true)))),
+            )
             val e = shouldThrow<RpcException> { s.callStreaming("com.upload", chunks(1, 2)) }
             e.error shouldBe "wamp.error.feature_not_supported"
             s.isOpen shouldBe true
@@ -167,15 +209,21 @@ class ProgressiveCallSpec : FunSpec({
             val flowEnded = CompletableDeferred<Throwable?>()
             coroutineScope {
                 val call = launch {
-                    s.callStreaming("com.upload", flow {
-                        try {
-                            for (c in upstream) emit(c)
-                        } catch (e: Throwable) {
-                            flowEnded.complete(e); throw e
-                        }
-                    })
+                    s.callStreaming(
+                        "com.upload",
+                        flow {
+                            try {
+                                for (c in upstream) emit(c)
+                            } catch (e: Throwable) {
+                                flowEnded.complete(e)
+                                throw e
+                            }
+                        },
+                    )
                 }
-                upstream.send(CallChunk.of(1)); upstream.send(CallChunk.of(2)); upstream.send(CallChunk.of(3))
+                upstream.send(CallChunk.of(1))
+                upstream.send(CallChunk.of(2))
+                upstream.send(CallChunk.of(3))
                 val first = router.receive().shouldBeInstanceOf<Call>()
                 router.receive().shouldBeInstanceOf<Call>().request shouldBe first.request
                 call.cancel()
@@ -193,16 +241,23 @@ class ProgressiveCallSpec : FunSpec({
             val (s, router) = joined()
             coroutineScope {
                 val failing = flow {
-                    emit(CallChunk.of(1)); emit(CallChunk.of(2))
+                    emit(CallChunk.of(1))
+                    emit(CallChunk.of(2))
                     throw IllegalStateException("disk read failed")
                 }
-                val result = async { runCatching { s.callStreaming("com.upload", failing, CallOptions { cancelMode(CancelMode.KILL) }) } }
+                val result =
+                    async {
+                        runCatching {
+                            s.callStreaming("com.upload", failing, CallOptions { cancelMode(CancelMode.KILL) })
+                        }
+                    }
                 val first = router.receive().shouldBeInstanceOf<Call>()
                 router.receive() shouldBe Cancel(first.request, mapOf("mode" to "kill"))
                 router.send(ErrorMessage(MessageCodes.CALL, first.request, emptyMap(), "wamp.error.canceled"))
                 result.await().exceptionOrNull()!!.message shouldBe "disk read failed"
             }
-            // A chunk the router would refuse to read is a send error too: nothing of it goes out, the call is cancelled.
+            // A chunk the router would refuse to read is a send error too: nothing of it goes out, the call is
+            // cancelled.
             coroutineScope {
                 val bad = flowOf(CallChunk.of(1), CallChunk.of(Any()), CallChunk.of(3))
                 val result = async { runCatching { s.callStreaming("com.upload", bad) } }
@@ -221,7 +276,8 @@ class ProgressiveCallSpec : FunSpec({
             val upstream = Channel<CallChunk>(Channel.UNLIMITED)
             coroutineScope {
                 val result = async { s.callStreaming("com.quick", upstream.consumeAsFlow()) }
-                upstream.send(CallChunk.of(1)); upstream.send(CallChunk.of(2))
+                upstream.send(CallChunk.of(1))
+                upstream.send(CallChunk.of(2))
                 val first = router.receive().shouldBeInstanceOf<Call>()
                 router.send(ResultMessage(first.request, emptyMap(), listOf("enough")))
                 result.await().args shouldBe listOf("enough")
@@ -231,11 +287,22 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("caller: callTimeout covers the whole stream; past it CANCEL goes out and ResponseTimeoutException is thrown") {
+    test(
+        "caller: callTimeout covers the whole stream; past it CANCEL goes out and ResponseTimeoutException is thrown",
+    ) {
         withTimeout(10.seconds) {
-            val (s, router) = joined(SessionConfig("realm1") { responseTimeout(2.seconds); callTimeout(300.milliseconds) })
+            val (s, router) = joined(
+                SessionConfig("realm1") {
+                    responseTimeout(2.seconds)
+                    callTimeout(300.milliseconds)
+                },
+            )
             coroutineScope {
-                val stalled = flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }
+                val stalled = flow {
+                    emit(CallChunk.of(1))
+                    emit(CallChunk.of(2))
+                    awaitCancellation()
+                }
                 val result = async { runCatching { s.callStreaming("com.stall", stalled) } }
                 val first = router.receive().shouldBeInstanceOf<Call>()
                 router.receive() shouldBe Cancel(first.request, mapOf("mode" to "killnowait"))
@@ -298,7 +365,11 @@ class ProgressiveCallSpec : FunSpec({
             val seen = CopyOnWriteArrayList<List<Any?>>()
             val progressive = CopyOnWriteArrayList<Boolean>()
             registered(s, router, 42) {
-                s.register("com.plain") { inv -> seen.add(inv.args); progressive.add(inv.isProgressive); InvokeResult.of("got ${inv.args}") }
+                s.register("com.plain") { inv ->
+                    seen.add(inv.args)
+                    progressive.add(inv.isProgressive)
+                    InvokeResult.of("got ${inv.args}")
+                }
             }
             router.send(InvocationMessage(7, 42, mapOf("progress" to true), listOf("first")))
             router.receive() shouldBe Yield(7, emptyMap(), listOf("got [first]"))
@@ -312,9 +383,17 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("callee: past invocationChunkBuffer the chunk stream fails with ChunkBufferOverflowException after the buffered chunks") {
+    test(
+        "callee: past invocationChunkBuffer the chunk stream fails with ChunkBufferOverflowException after the " +
+            "buffered chunks",
+    ) {
         withTimeout(10.seconds) {
-            val (s, router) = joined(SessionConfig("realm1") { responseTimeout(2.seconds); invocationChunkBuffer(2) })
+            val (s, router) = joined(
+                SessionConfig("realm1") {
+                    responseTimeout(2.seconds)
+                    invocationChunkBuffer(2)
+                },
+            )
             val gate = CompletableDeferred<Unit>()
             val seen = CopyOnWriteArrayList<Any?>()
             registered(s, router, 43) {
@@ -349,7 +428,10 @@ class ProgressiveCallSpec : FunSpec({
         }
     }
 
-    test("callee: INTERRUPT mid-stream cancels the streaming handler (wamp.error.canceled); the session's end fails its stream") {
+    test(
+        "callee: INTERRUPT mid-stream cancels the streaming handler (wamp.error.canceled); the session's end fails " +
+            "its stream",
+    ) {
         withTimeout(10.seconds) {
             val (s, router) = joined()
             val failures = Channel<Throwable>(Channel.UNLIMITED)
@@ -358,7 +440,8 @@ class ProgressiveCallSpec : FunSpec({
                     try {
                         chunks.toList()
                     } catch (e: Throwable) {
-                        failures.trySend(e); throw e
+                        failures.trySend(e)
+                        throw e
                     }
                     InvokeResult()
                 }
@@ -371,7 +454,7 @@ class ProgressiveCallSpec : FunSpec({
             router.send(InvocationMessage(13, 45, mapOf("progress" to true), listOf(1)))
             router.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
             failures.receive().shouldBeInstanceOf<WampSessionClosedException>()
-            s.awaitClosed() shouldContain "system_shutdown"
+            s.awaitClosed().message shouldContain "system_shutdown"
         }
     }
 
@@ -380,7 +463,9 @@ class ProgressiveCallSpec : FunSpec({
             val (s, router) = joined()
             val registration = s.registerStreamingAsync("com.join", { inv, publisher ->
                 val parts = StringBuilder()
-                CallChunk.consume(publisher) { parts.append(it.args[0]) }.thenApply { InvokeResult.of(parts.toString(), inv.isProgressive) }
+                CallChunk.consume(publisher) {
+                    parts.append(it.args[0])
+                }.thenApply { InvokeResult.of(parts.toString(), inv.isProgressive) }
             })
             router.send(Registered(router.receive().shouldBeInstanceOf<Register>().request, 46))
             registration.await() shouldBe 46L
@@ -411,13 +496,20 @@ class ProgressiveCallSpec : FunSpec({
 
             // Channel to publisher: one subscriber, positive demand only.
             coroutineScope {
-                val chunks = Channel<CallChunk>(4).apply { trySend(CallChunk.of(1)); close() }
+                val chunks = Channel<CallChunk>(4).apply {
+                    trySend(CallChunk.of(1))
+                    close()
+                }
                 val publisher = ChunkPublisher(chunks, this)
                 val errors = Channel<Throwable>(Channel.UNLIMITED)
                 val subscriber = object : java.util.concurrent.Flow.Subscriber<CallChunk> {
-                    override fun onSubscribe(s: java.util.concurrent.Flow.Subscription) { s.request(0) }
+                    override fun onSubscribe(s: java.util.concurrent.Flow.Subscription) {
+                        s.request(0)
+                    }
                     override fun onNext(item: CallChunk) {}
-                    override fun onError(t: Throwable) { errors.trySend(t) }
+                    override fun onError(t: Throwable) {
+                        errors.trySend(t)
+                    }
                     override fun onComplete() {}
                 }
                 publisher.subscribe(subscriber)

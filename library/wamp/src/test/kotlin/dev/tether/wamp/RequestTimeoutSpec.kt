@@ -4,10 +4,12 @@ package dev.tether.wamp
 
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
+import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Unregister
@@ -28,14 +30,24 @@ import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.ErrorMessage
-import dev.tether.wamp.message.ResultMessage
 
 /** ResponseTimeout on UNSUBSCRIBE and UNREGISTER, and the wait for the router's answer after CANCEL (spec: RPC). */
 class RequestTimeoutSpec : FunSpec({
-    suspend fun joined(responseTimeout: Duration, block: SessionConfig.Builder.() -> Unit = {}): Pair<WampSession, LocalPeer> = coroutineScope {
+    suspend fun joined(
+        responseTimeout: Duration,
+        block: SessionConfig.Builder.() -> Unit = {},
+    ): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
-        val session = async { WampSession.join(client, SessionConfig("realm1") { responseTimeout(responseTimeout); block() }) }
+        val session =
+            async {
+                WampSession.join(
+                    client,
+                    SessionConfig("realm1") {
+                        responseTimeout(responseTimeout)
+                        block()
+                    },
+                )
+            }
         router.receive().shouldBeInstanceOf<Hello>()
         router.send(Welcome(42, mapOf("authrole" to "user")))
         session.await() to router
@@ -50,7 +62,8 @@ class RequestTimeoutSpec : FunSpec({
                 sub.await()
                 val unsub = async { runCatching { s.unsubscribe("t") } }
                 val u = router.receive().shouldBeInstanceOf<Unsubscribe>()
-                unsub.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>().request shouldBe "UNSUBSCRIBE ${u.request}"
+                val failure = unsub.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
+                failure.request shouldBe "UNSUBSCRIBE ${u.request}"
                 s.subscriptionId("t") shouldBe 5L // not confirmed, so still known
                 router.send(Unsubscribed(u.request))
                 // The session goes on: a second attempt is answered.
@@ -72,7 +85,8 @@ class RequestTimeoutSpec : FunSpec({
                 reg.await()
                 val unreg = async { runCatching { s.unregister("p") } }
                 val u = router.receive().shouldBeInstanceOf<Unregister>()
-                unreg.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>().timeoutMillis shouldBe 300L
+                val failure = unreg.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
+                failure.timeoutMillis shouldBe 300L
                 router.send(Unregistered(u.request))
                 val again = async { s.unregister("p") }
                 router.send(Unregistered(router.receive().shouldBeInstanceOf<Unregister>().request))
@@ -114,7 +128,9 @@ class RequestTimeoutSpec : FunSpec({
                 // The router's late answer is dropped and the session keeps working.
                 router.send(ErrorMessage(MessageCodes.CALL, call.request, emptyMap(), "wamp.error.canceled"))
                 val ok = async { s.call("fast") }
-                router.send(ResultMessage(router.receive().shouldBeInstanceOf<Call>().request, emptyMap(), listOf("ok")))
+                router.send(
+                    ResultMessage(router.receive().shouldBeInstanceOf<Call>().request, emptyMap(), listOf("ok")),
+                )
                 ok.await().args shouldBe listOf("ok")
             }
         }
@@ -123,13 +139,17 @@ class RequestTimeoutSpec : FunSpec({
     test("callTimeout: the call sends CANCEL, consumes the router's ERROR and fails with ResponseTimeoutException") {
         withTimeout(10.seconds) {
             val logger = CapturingLogger()
-            val (s, router) = joined(30.seconds) { callTimeout(200.milliseconds); logger(logger) }
+            val (s, router) = joined(30.seconds) {
+                callTimeout(200.milliseconds)
+                logger(logger)
+            }
             coroutineScope {
                 val call = async { runCatching { s.call("slow") } }
                 val c = router.receive().shouldBeInstanceOf<Call>()
                 router.receive() shouldBe Cancel(c.request, mapOf("mode" to "killnowait"))
                 router.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
-                call.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>().request shouldBe "CALL ${c.request}"
+                val failure = call.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
+                failure.request shouldBe "CALL ${c.request}"
                 // The ERROR was the expected answer to CANCEL, not a late reply.
                 logger.lines.none { "late or unknown" in it } shouldBe true
             }

@@ -9,15 +9,19 @@ import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.Challenge
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Publish
 import dev.tether.wamp.message.Published
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Unsubscribe
@@ -42,16 +46,25 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.ErrorMessage
-import dev.tether.wamp.message.EventMessage
-import dev.tether.wamp.message.InvocationMessage
-import dev.tether.wamp.message.ResultMessage
 
-/** The client session against a scripted router on an in-process peer: the test plays the router, message by message. */
+/**
+ * The client session against a scripted router on an in-process peer: the test plays the router, message by message.
+ */
 class SessionSpec : FunSpec({
-    val welcomeDetails = mapOf("authid" to "u1", "authrole" to "user", "authmethod" to "anonymous", "authprovider" to "static", "roles" to mapOf("dealer" to emptyMap<String, Any?>()))
+    val welcomeDetails =
+        mapOf(
+            "authid" to "u1",
+            "authrole" to "user",
+            "authmethod" to "anonymous",
+            "authprovider" to "static",
+            "roles" to mapOf("dealer" to emptyMap<String, Any?>()),
+        )
 
-    suspend fun joined(config: SessionConfig = SessionConfig("realm1") { responseTimeout(500.milliseconds) }): Pair<WampSession, LocalPeer> = coroutineScope {
+    suspend fun joined(
+        config: SessionConfig = SessionConfig("realm1") {
+            responseTimeout(500.milliseconds)
+        },
+    ): Pair<WampSession, LocalPeer> = coroutineScope {
         val (client, router) = LocalPeer.pair()
         val session = async { WampSession.join(client, config) }
         router.receive().shouldBeInstanceOf<Hello>()
@@ -61,10 +74,34 @@ class SessionSpec : FunSpec({
 
     test("HELLO announces the same roles and features as the nexus client capture, for each serializer") {
         val captures = listOf(
-            JsonSerializer() to "[1,\"realm1\",{\"roles\":{\"caller\":{\"features\":{\"call_timeout\":true,\"caller_identification\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"payload_passthru_mode\":true,\"call_canceling\":true}},\"publisher\":{\"features\":{\"subscriber_blackwhite_listing\":true,\"publisher_exclusion\":true,\"publisher_identification\":true,\"payload_passthru_mode\":true}},\"subscriber\":{\"features\":{\"pattern_based_subscription\":true,\"publisher_identification\":true,\"payload_passthru_mode\":true}},\"callee\":{\"features\":{\"pattern_based_registration\":true,\"shared_registration\":true,\"call_canceling\":true,\"call_timeout\":true,\"caller_identification\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"payload_passthru_mode\":true}}}}]".toByteArray(),
-            CborSerializer() to hex("8301667265616c6d31a165726f6c6573a46663616c6c6565a1686665617475726573a8781c70726f67726573736976655f63616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c6c5f726573756c7473f5757061796c6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62617365645f726567697374726174696f6ef5737368617265645f726567697374726174696f6ef56e63616c6c5f63616e63656c696e67f56c63616c6c5f74696d656f7574f57563616c6c65725f6964656e74696669636174696f6ef56663616c6c6572a1686665617475726573a66e63616c6c5f63616e63656c696e67f56c63616c6c5f74696d656f7574f57563616c6c65725f6964656e74696669636174696f6ef5781c70726f67726573736976655f63616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c6c5f726573756c7473f5757061796c6f61645f70617373746872755f6d6f6465f5697075626c6973686572a1686665617475726573a4757061796c6f61645f70617373746872755f6d6f6465f5781d737562736372696265725f626c61636b77686974655f6c697374696e67f5737075626c69736865725f6578636c7573696f6ef578187075626c69736865725f6964656e74696669636174696f6ef56a73756273637269626572a1686665617475726573a378187075626c69736865725f6964656e74696669636174696f6ef5757061796c6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62617365645f737562736372697074696f6ef5"),
+            JsonSerializer() to (
+                "[1,\"realm1\",{\"roles\":{\"caller\":{\"features\":{\"call_timeout\":true,\"caller_i" +
+                "dentification\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"paylo" +
+                "ad_passthru_mode\":true,\"call_canceling\":true}},\"publisher\":{\"features\":{\"subscriber_blackwhi" +
+                "te_listing\":true,\"publisher_exclusion\":true,\"publisher_identification\":true,\"payload_passthru_" +
+                "mode\":true}},\"subscriber\":{\"features\":{\"pattern_based_subscription\":true,\"publisher_identifi" +
+                "cation\":true,\"payload_passthru_mode\":true}},\"callee\":{\"features\":{\"pattern_based_registratio" +
+                "n\":true,\"shared_registration\":true,\"call_canceling\":true,\"call_timeout\":true,\"caller_identif" +
+                "ication\":true,\"progressive_call_invocations\":true,\"progressive_call_results\":true,\"payload_pas" +
+                "sthru_mode\":true}}}}]"
+            ).toByteArray(),
+            CborSerializer() to hex(
+                "8301667265616c6d31a165726f6c6573a46663616c6c6565a1686665617475726573a8781c70726f67726573736976655f63" +
+                    "616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c6c5f726573756c7473f5757061796c" +
+                    "6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62617365645f726567697374726174696f6ef573" +
+                    "7368617265645f726567697374726174696f6ef56e63616c6c5f63616e63656c696e67f56c63616c6c5f74696d656f75" +
+                    "74f57563616c6c65725f6964656e74696669636174696f6ef56663616c6c6572a1686665617475726573a66e63616c6c" +
+                    "5f63616e63656c696e67f56c63616c6c5f74696d656f7574f57563616c6c65725f6964656e74696669636174696f6ef5" +
+                    "781c70726f67726573736976655f63616c6c5f696e766f636174696f6e73f5781870726f67726573736976655f63616c" +
+                    "6c5f726573756c7473f5757061796c6f61645f70617373746872755f6d6f6465f5697075626c6973686572a168666561" +
+                    "7475726573a4757061796c6f61645f70617373746872755f6d6f6465f5781d737562736372696265725f626c61636b77" +
+                    "686974655f6c697374696e67f5737075626c69736865725f6578636c7573696f6ef578187075626c69736865725f6964" +
+                    "656e74696669636174696f6ef56a73756273637269626572a1686665617475726573a378187075626c69736865725f69" +
+                    "64656e74696669636174696f6ef5757061796c6f61645f70617373746872755f6d6f6465f5781a7061747465726e5f62" +
+                    "617365645f737562736372697074696f6ef5",
+            ),
         )
-        val ours = Hello("realm1", WampSession.helloDetails(SessionConfig("realm1")))
+        val ours = Hello("realm1", SessionJoin.helloDetails(SessionConfig("realm1")))
         for ((s, bytes) in captures) {
             val nexus = s.decode(bytes).shouldBeInstanceOf<Hello>()
             WampValues.deepEquals(nexus.details, ours.details) shouldBe true
@@ -75,7 +112,12 @@ class SessionSpec : FunSpec({
 
     test("HELLO with auth handlers adds authmethods, keeps authid, and cryptosign puts its key in authextra") {
         val key = dev.tether.wamp.auth.CryptosignKey.generate()
-        val details = WampSession.helloDetails(SessionConfig("r") { authId("alice"); authHandler("cryptosign", AuthHandler.cryptosign(key)) })
+        val details = SessionJoin.helloDetails(
+            SessionConfig("r") {
+                authId("alice")
+                authHandler("cryptosign", AuthHandler.cryptosign(key))
+            },
+        )
         details["authid"] shouldBe "alice"
         details["authmethods"] shouldBe listOf("cryptosign")
         details["authextra"] shouldBe mapOf("pubkey" to key.publicKeyHex)
@@ -95,13 +137,24 @@ class SessionSpec : FunSpec({
     test("join: CHALLENGE is answered by the matching handler (wampcra salted)") {
         withTimeout(5.seconds) {
             val (client, router) = LocalPeer.pair()
-            val config = SessionConfig("realm1") { authId("saltuser"); authHandler("wampcra", AuthHandler.wampCra("saltsecret")) }
+            val config =
+                SessionConfig("realm1") {
+                    authId("saltuser")
+                    authHandler("wampcra", AuthHandler.wampCra("saltsecret"))
+                }
             coroutineScope {
                 val session = async { WampSession.join(client, config) }
                 val hello = router.receive().shouldBeInstanceOf<Hello>()
                 hello.details["authmethods"] shouldBe listOf("wampcra")
-                val ch = "{ \"nonce\":\"WpHKew1A6gz5F1M4Zj8/7Q==\", \"authprovider\":\"static\", \"authid\":\"saltuser\", \"timestamp\":\"2026-11-22T01:04:17Z\", \"authrole\":\"user\", \"authmethod\":\"wampcra\", \"session\":7834933735956547 }"
-                router.send(Challenge("wampcra", mapOf("challenge" to ch, "salt" to "salt123", "keylen" to 32L, "iterations" to 1000L)))
+                val ch = "{ \"nonce\":\"WpHKew1A6gz5F1M4Zj8/7Q==\", \"authprovider\":\"static\", \"authid\":\"saltuse" +
+                    "r\", \"timestamp\":\"2026-11-22T01:04:17Z\", \"authrole\":\"user\", \"authmethod\":\"wampcra\"," +
+                    " \"session\":7834933735956547 }"
+                router.send(
+                    Challenge(
+                        "wampcra",
+                        mapOf("challenge" to ch, "salt" to "salt123", "keylen" to 32L, "iterations" to 1000L),
+                    ),
+                )
                 router.receive() shouldBe Authenticate("M76V2iqW77Q6CXQ5+aSyd7pWvFsi0o2uJFPV3eN0hpg=", emptyMap())
                 router.send(Welcome(7834933735956547, mapOf("authmethod" to "wampcra")))
                 session.await().id shouldBe 7834933735956547
@@ -113,7 +166,17 @@ class SessionSpec : FunSpec({
         withTimeout(5.seconds) {
             val (client, router) = LocalPeer.pair()
             coroutineScope {
-                val session = async { runCatching { WampSession.join(client, SessionConfig("realm1") { authHandler("ticket", AuthHandler.ticket("bad")) }) } }
+                val session =
+                    async {
+                        runCatching {
+                            WampSession.join(
+                                client,
+                                SessionConfig("realm1") {
+                                    authHandler("ticket", AuthHandler.ticket("bad"))
+                                },
+                            )
+                        }
+                    }
                 router.receive()
                 router.send(Challenge("ticket", emptyMap()))
                 router.receive().shouldBeInstanceOf<Authenticate>().signature shouldBe "bad"
@@ -137,7 +200,12 @@ class SessionSpec : FunSpec({
             }
             val (c2, r2) = LocalPeer.pair()
             coroutineScope {
-                val session = async { runCatching { WampSession.join(c2, SessionConfig("realm1") { responseTimeout(100.milliseconds) }) } }
+                val session =
+                    async {
+                        runCatching {
+                            WampSession.join(c2, SessionConfig("realm1") { responseTimeout(100.milliseconds) })
+                        }
+                    }
                 r2.receive()
                 session.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
             }
@@ -159,7 +227,16 @@ class SessionSpec : FunSpec({
                 val failed = async { runCatching { s.call("com.fail") } }
                 val call2 = router.receive().shouldBeInstanceOf<Call>()
                 (call2.request > call.request) shouldBe true
-                router.send(ErrorMessage(MessageCodes.CALL, call2.request, mapOf("d" to 2L), "com.error.bad", listOf("why"), mapOf("code" to 7L)))
+                router.send(
+                    ErrorMessage(
+                        MessageCodes.CALL,
+                        call2.request,
+                        mapOf("d" to 2L),
+                        "com.error.bad",
+                        listOf("why"),
+                        mapOf("code" to 7L),
+                    ),
+                )
                 val e = failed.await().exceptionOrNull().shouldBeInstanceOf<RpcException>()
                 e.error shouldBe "com.error.bad"
                 e.args shouldBe listOf("why")
@@ -189,9 +266,20 @@ class SessionSpec : FunSpec({
 
     test("typed call options reach the wire; a cancelled call sends its own cancel mode, else the session's") {
         withTimeout(5.seconds) {
-            val (s, router) = joined(SessionConfig("realm1") { responseTimeout(500.milliseconds); cancelMode(CancelMode.KILL) })
+            val (s, router) = joined(
+                SessionConfig("realm1") {
+                    responseTimeout(500.milliseconds)
+                    cancelMode(CancelMode.KILL)
+                },
+            )
             coroutineScope {
-                val typed = CallOptions { timeout(2.seconds); discloseMe(); option("x", 1); cancelMode(CancelMode.SKIP) }
+                val typed =
+                    CallOptions {
+                        timeout(2.seconds)
+                        discloseMe()
+                        option("x", 1)
+                        cancelMode(CancelMode.SKIP)
+                    }
                 val job = launch { s.call("slow", listOf(1), options = typed) }
                 val call = router.receive().shouldBeInstanceOf<Call>()
                 call.options shouldBe mapOf("timeout" to 2000L, "disclose_me" to true, "x" to 1L)
@@ -208,7 +296,8 @@ class SessionSpec : FunSpec({
                 router.send(ErrorMessage(MessageCodes.CALL, call2.request, emptyMap(), "wamp.error.canceled"))
                 plain.join()
 
-                val progressive = launch { s.callProgress("slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) { } }
+                val progressive =
+                    launch { s.callProgress("slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) { } }
                 val call3 = router.receive().shouldBeInstanceOf<Call>()
                 call3.options shouldBe mapOf("receive_progress" to true)
                 progressive.cancel()
@@ -221,7 +310,9 @@ class SessionSpec : FunSpec({
         shouldThrow<IllegalArgumentException> { CallOptions { timeout(java.time.Duration.ZERO) } }
         shouldThrow<IllegalArgumentException> { CallOptions.builder().timeout(java.time.Duration.ofMillis(-1)).build() }
         CallOptions.DEFAULT.toMap() shouldBe emptyMap()
-        CallOptions { timeout(1500.milliseconds) }.toBuilder().discloseMe(false).build().toMap() shouldBe mapOf("timeout" to 1500L)
+        CallOptions {
+            timeout(1500.milliseconds)
+        }.toBuilder().discloseMe(false).build().toMap() shouldBe mapOf("timeout" to 1500L)
     }
 
     test("subscribe: ResponseTimeout when the router is silent; the late SUBSCRIBED is dropped") {
@@ -305,12 +396,24 @@ class SessionSpec : FunSpec({
                 router.send(InvocationMessage(1, 31, emptyMap(), listOf("hi"), mapOf("a" to 1L)))
                 router.receive() shouldBe Yield(1, emptyMap(), listOf("hi"), mapOf("a" to 1L))
                 router.send(InvocationMessage(2, 31, emptyMap(), listOf("fail")))
-                router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, 2, emptyMap(), "com.error.nope", listOf("no"), mapOf("k" to 1L))
+                router.receive() shouldBe ErrorMessage(
+                    MessageCodes.INVOCATION,
+                    2,
+                    emptyMap(),
+                    "com.error.nope",
+                    listOf("no"),
+                    mapOf("k" to 1L),
+                )
                 router.send(InvocationMessage(3, 31, emptyMap(), listOf("hang")))
                 router.send(Interrupt(3, mapOf("mode" to "killnowait")))
                 router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, 3, emptyMap(), "wamp.error.canceled")
                 router.send(InvocationMessage(4, 99, emptyMap()))
-                router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, 4, emptyMap(), "wamp.error.no_such_registration")
+                router.receive() shouldBe ErrorMessage(
+                    MessageCodes.INVOCATION,
+                    4,
+                    emptyMap(),
+                    "wamp.error.no_such_registration",
+                )
             }
         }
     }
@@ -327,7 +430,12 @@ class SessionSpec : FunSpec({
                 for (request in 1L..300L) {
                     router.send(InvocationMessage(request, 7, emptyMap()))
                     router.send(Interrupt(request, mapOf("mode" to "killnowait")))
-                    router.receive() shouldBe ErrorMessage(MessageCodes.INVOCATION, request, emptyMap(), "wamp.error.canceled")
+                    router.receive() shouldBe ErrorMessage(
+                        MessageCodes.INVOCATION,
+                        request,
+                        emptyMap(),
+                        "wamp.error.canceled",
+                    )
                 }
             }
         }
@@ -342,7 +450,7 @@ class SessionSpec : FunSpec({
                 router.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
                 router.receive() shouldBe Goodbye(emptyMap(), "wamp.close.goodbye_and_out")
                 pending.await().exceptionOrNull().shouldBeInstanceOf<WampSessionClosedException>()
-                s.awaitClosed() shouldContain "router"
+                s.awaitClosed().message shouldContain "router"
                 s.isOpen shouldBe false
                 shouldThrow<WampSessionClosedException> { s.call("after") }
             }
@@ -367,7 +475,7 @@ class SessionSpec : FunSpec({
             val (s, router) = joined()
             router.send(Hello("x", emptyMap()))
             router.receive().shouldBeInstanceOf<Abort>().reason shouldBe "wamp.error.protocol_violation"
-            s.awaitClosed() shouldContain "protocol"
+            s.awaitClosed().message shouldContain "protocol"
         }
     }
 })

@@ -5,10 +5,10 @@ import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.add
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.put
 import kotlinx.serialization.json.putJsonArray
-import kotlinx.serialization.json.add
 import java.math.BigInteger
 
 /** The neutral value model: normalization, equality, byte and id readers, the JsonElement bridge. */
@@ -19,7 +19,9 @@ class WampValuesSpec : FunSpec({
         WampValues.normalize(BigInteger.valueOf(5)) shouldBe 5L
         WampValues.normalize(BigInteger.TWO.pow(63)) shouldBe BigInteger.TWO.pow(63)
         shouldThrow<SerializationException> { WampValues.normalize(BigInteger.TWO.pow(64)) }
-        shouldThrow<SerializationException> { WampValues.normalize(BigInteger.TWO.pow(63).negate().subtract(BigInteger.ONE)) }
+        shouldThrow<SerializationException> {
+            WampValues.normalize(BigInteger.TWO.pow(63).negate().subtract(BigInteger.ONE))
+        }
         shouldThrow<SerializationException> { WampValues.normalize(mapOf(1 to 2)) }
         shouldThrow<SerializationException> { WampValues.normalize(Thread()) }
     }
@@ -47,7 +49,10 @@ class WampValuesSpec : FunSpec({
         val element = buildJsonObject {
             put("n", 9007199254740992L)
             put("s", "é")
-            putJsonArray("l") { add(1.5); add(JsonPrimitive(true)) }
+            putJsonArray("l") {
+                add(1.5)
+                add(JsonPrimitive(true))
+            }
         }
         val plain = mapOf("n" to 9007199254740992L, "s" to "é", "l" to listOf(1.5, true))
         WampValues.fromJsonElement(element) shouldBe plain

@@ -59,8 +59,10 @@ class WampClientJavaTest {
                 .backoff(ExponentialBackoff.builder().minDelay(Duration.ofMillis(50)).build())
                 .joinWait(Duration.ofSeconds(10))
                 .build();
-        try (WampClient callee = await(WampClient.connectAsync(router.getWsUrl(), config, policy));
-             WampClient caller = await(WampClient.connectAsync(router.getTcpUrl(), config, policy))) {
+        try (WampClient callee = new WampClient(router.getWsUrl(), config, policy);
+             WampClient caller = new WampClient(router.getTcpUrl(), config, policy)) {
+            await(callee.connectAsync());
+            await(caller.connectAsync());
             await(callee.registerAsync("com.example.echo",
                     inv -> CompletableFuture.completedFuture(new InvokeResult(inv.getArgs())),
                     RegisterOptions.builder().discloseCaller(true).build()));

@@ -298,7 +298,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                     val old = WampSession.connect(router.wsUrl, config { helloDetail("roles", rolesWithout("caller", "progressive_call_invocations")) })
                     old.callStreaming("com.sum", flowOf(CallChunk.of(5))).args shouldBe listOf(5L) // one chunk: a plain call
                     shouldThrow<WampSessionClosedException> { old.callStreaming("com.sum", flowOf(CallChunk.of(1), CallChunk.of(2))) }
-                    old.awaitClosed() shouldContain "wamp.error.protocol_violation"
+                    old.awaitClosed().message shouldContain "wamp.error.protocol_violation"
 
                     // The same with a raw HELLO that announces no roles at all.
                     val raw = RawSocketConnector.connect(

@@ -62,7 +62,7 @@ class SessionDispatchThreadSpec : FunSpec({
                     // The router's GOODBYE is handled (and logged) where the session dispatches.
                     other.call("wamp.session.kill", listOf(s.id))
                 }
-                s.awaitClosed() shouldContain "wamp.close.killed"
+                s.awaitClosed().message shouldContain "wamp.close.killed"
                 logger.lines.first { "router said GOODBYE" in it }.substringBefore(" | ") shouldStartWith "tether-io"
             }
         }

@@ -79,8 +79,8 @@ class WampClientReconnectSpec : FunSpec({
     for ((url, serialization) in listOf(router.wsUrl to Serialization.JSON, router.tcpUrl to Serialization.MSGPACK, router.wsUrl to Serialization.CBOR)) {
         test("after a drop the client rejoins and restores its registration and subscription with their options ($url, $serialization)") {
             withTimeout(30.seconds) {
-                val callee = WampClient.connect(url, config(serialization))
-                val caller = WampClient.connect(url, config(serialization))
+                val callee = WampClient(url, config(serialization)).apply { connect() }
+                val caller = WampClient(url, config(serialization)).apply { connect() }
                 try {
                     val events = Channel<String>(Channel.UNLIMITED)
                     callee.register("com.example.add", RegisterOptions { match(MatchPolicy.PREFIX) }) { inv ->
@@ -122,8 +122,8 @@ class WampClientReconnectSpec : FunSpec({
         withTimeout(30.seconds) {
             val started = Channel<Unit>(Channel.UNLIMITED)
             val never = CompletableDeferred<Unit>()
-            val callee = WampClient.connect(router.wsUrl, config())
-            val client = WampClient.connect(router.tcpUrl, config())
+            val callee = WampClient(router.wsUrl, config()).apply { connect() }
+            val client = WampClient(router.tcpUrl, config()).apply { connect() }
             val plain = WampSession.connect(router.wsUrl, config())
             try {
                 callee.register("com.example.stall") { started.send(Unit); never.await(); InvokeResult() }
@@ -222,7 +222,7 @@ class WampClientReconnectSpec : FunSpec({
             shouldThrow<WampSessionClosedException> { client.call("wamp.session.count") }
 
             // A joined client leaves the realm on close and does not come back.
-            val joined = WampClient.connect(router.wsUrl, config())
+            val joined = WampClient(router.wsUrl, config()).apply { connect() }
             val id = joined.session.shouldNotBeNull().id
             joined.closeAndJoin()
             joined.state.value shouldBe ConnectionState.CLOSED
@@ -233,17 +233,17 @@ class WampClientReconnectSpec : FunSpec({
     test("the first connect fails fast with the router's refusal; start() keeps trying instead") {
         withTimeout(30.seconds) {
             router.faults.refuseJoins(1, "wamp.error.not_authorized")
-            shouldThrow<AbortException> { WampClient.connect(router.tcpUrl, config()) }.reason shouldBe "wamp.error.not_authorized"
+            shouldThrow<AbortException> { WampClient(router.tcpUrl, config()).apply { connect() } }.reason shouldBe "wamp.error.not_authorized"
         }
     }
 
     test("keepalive on RawSocket: a router that stops answering PINGs is detected, and the client reconnects") {
         withTimeout(30.seconds) {
-            val client = WampClient.connect(
+            val client = WampClient(
                 router.tcpUrl,
                 SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) },
                 ReconnectPolicy { backoff(ExponentialBackoff(minDelay = 10.milliseconds, quickDropThreshold = 0.seconds)) },
-            )
+            ).apply { connect() }
             val recorded = record(client)
             try {
                 val before = client.session.shouldNotBeNull().id

@@ -104,7 +104,7 @@ class WampRouterSpec : FunSpec({
                     shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) }) }
                     router.faults.dropSessions() shouldBe (if (it == 0) 1 else 0)
                 }
-                s.awaitClosed() shouldContain "connection"
+                s.awaitClosed().message shouldContain "connection"
             }
         }
     }
@@ -116,7 +116,7 @@ class WampRouterSpec : FunSpec({
                 val b = WampSession.connect(router.wsUrl, config("realm1") { })
                 router.faults.dropSessions() shouldBe 2
                 router.faults.dropSessions() shouldBe 0 // the dropped sessions may still be listed: not counted twice
-                a.awaitClosed() shouldContain "connection"
+                a.awaitClosed().message shouldContain "connection"
                 b.awaitClosed()
                 val c = WampSession.connect(router.tcpUrl, config("realm1") { responseTimeout(200.milliseconds) })
                 router.faults.muted = true
@@ -149,7 +149,7 @@ class WampRouterSpec : FunSpec({
             withTimeout(20.seconds) {
                 router.faults.stopPonging(true)
                 val s = WampSession.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
-                s.awaitClosed() shouldContain "connection"
+                s.awaitClosed().message shouldContain "connection"
             }
         }
     }
@@ -221,8 +221,8 @@ class WampRouterSpec : FunSpec({
                 meta("wamp.session.kill_by_authid", "worker").let { killed ->
                     (killed as List<*>).toSet() shouldBe setOf(callee.id, other.id)
                 }
-                callee.awaitClosed() shouldContain "wamp.close.killed"
-                other.awaitClosed() shouldContain "wamp.close.killed"
+                callee.awaitClosed().message shouldContain "wamp.close.killed"
+                other.awaitClosed().message shouldContain "wamp.close.killed"
                 admin.leave()
             }
         }

@@ -17,6 +17,7 @@ public fun interface AuthHandler {
     /** Keys this method adds to HELLO `authextra` (cryptosign sends its public key there). */
     public fun helloAuthExtra(): Map<String, Any?> = emptyMap()
 
+    /** The handlers for the authentication methods WAMP defines. */
     public companion object {
         /** Ticket authentication: the signature is the ticket itself. */
         @JvmStatic
@@ -27,7 +28,8 @@ public fun interface AuthHandler {
          * challenge carries a salt.
          */
         @JvmStatic
-        public fun wampCra(secret: String): AuthHandler = AuthHandler { ch -> Authenticate(WampCra.respond(secret, ch.extra), emptyMap()) }
+        public fun wampCra(secret: String): AuthHandler =
+            AuthHandler { ch -> Authenticate(WampCra.respond(secret, ch.extra), emptyMap()) }
 
         /** WAMP-cryptosign with an Ed25519 [key]; announces the public key in HELLO `authextra.pubkey`. */
         @JvmStatic

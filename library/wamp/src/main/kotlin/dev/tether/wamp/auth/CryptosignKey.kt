@@ -54,6 +54,7 @@ public class CryptosignKey private constructor(seed: ByteArray) {
 
     override fun toString(): String = "CryptosignKey(public=$publicKeyHex)"
 
+    /** Key sizes, key generation and loading, signature verification. */
     public companion object {
         /** Seed length in bytes. */
         public const val SEED_LENGTH: Int = 32
@@ -79,7 +80,11 @@ public class CryptosignKey private constructor(seed: ByteArray) {
 
         /** A fresh random key. */
         @JvmStatic
-        public fun generate(): CryptosignKey = CryptosignKey(ByteArray(SEED_LENGTH).also { SecureRandom().nextBytes(it) })
+        public fun generate(): CryptosignKey = CryptosignKey(
+            ByteArray(SEED_LENGTH).also {
+                SecureRandom().nextBytes(it)
+            },
+        )
 
         /**
          * Router side: true if [signatureHex] (hex of signature || signed message, either case) is a valid Ed25519

@@ -26,11 +26,20 @@ public object WampCra {
         return Base64.getEncoder().encodeToString(mac.doFinal(challenge.toByteArray(Charsets.UTF_8)))
     }
 
-    /** The derived key string for a salted challenge: base64(PBKDF2-HMAC-SHA256(secret, salt, iterations, keyLength)). */
+    /**
+     * The derived key string for a salted challenge: base64(PBKDF2-HMAC-SHA256(secret, salt, iterations,
+     * keyLength)).
+     */
     @JvmStatic
     @JvmOverloads
-    public fun deriveKey(secret: String, salt: String, iterations: Int = DEFAULT_ITERATIONS, keyLength: Int = DEFAULT_KEY_LENGTH): String =
-        Base64.getEncoder().encodeToString(pbkdf2(secret.toByteArray(Charsets.UTF_8), salt.toByteArray(Charsets.UTF_8), iterations, keyLength))
+    public fun deriveKey(
+        secret: String,
+        salt: String,
+        iterations: Int = DEFAULT_ITERATIONS,
+        keyLength: Int = DEFAULT_KEY_LENGTH,
+    ): String = Base64.getEncoder().encodeToString(
+        pbkdf2(secret.toByteArray(Charsets.UTF_8), salt.toByteArray(Charsets.UTF_8), iterations, keyLength),
+    )
 
     /**
      * The AUTHENTICATE signature for a CHALLENGE whose extra is [extra] (`challenge`, and `salt`, `iterations`,
@@ -52,8 +61,10 @@ public object WampCra {
 
     /** True if [signature] is the right one for [challenge] under [key]; compares in constant time. */
     @JvmStatic
-    public fun verify(signature: String, challenge: String, key: ByteArray): Boolean =
-        MessageDigest.isEqual(sign(key, challenge).toByteArray(Charsets.US_ASCII), signature.toByteArray(Charsets.UTF_8))
+    public fun verify(signature: String, challenge: String, key: ByteArray): Boolean = MessageDigest.isEqual(
+        sign(key, challenge).toByteArray(Charsets.US_ASCII),
+        signature.toByteArray(Charsets.UTF_8),
+    )
 
     /**
      * The challenge string a router issues, in nexus's exact format (spacing included) so that clients sign the
@@ -61,9 +72,17 @@ public object WampCra {
      */
     @JvmStatic
     public fun challengeString(
-        nonce: String, authProvider: String, authId: String, timestamp: String, authRole: String, authMethod: String, session: Long,
-    ): String = "{ \"nonce\":\"$nonce\", \"authprovider\":\"$authProvider\", \"authid\":\"$authId\", \"timestamp\":\"$timestamp\", " +
-        "\"authrole\":\"$authRole\", \"authmethod\":\"$authMethod\", \"session\":$session }"
+        nonce: String,
+        authProvider: String,
+        authId: String,
+        timestamp: String,
+        authRole: String,
+        authMethod: String,
+        session: Long,
+    ): String =
+        "{ \"nonce\":\"$nonce\", \"authprovider\":\"$authProvider\", \"authid\":\"$authId\", " +
+            "\"timestamp\":\"$timestamp\", \"authrole\":\"$authRole\", \"authmethod\":\"$authMethod\", " +
+            "\"session\":$session }"
 
     internal fun pbkdf2(password: ByteArray, salt: ByteArray, iterations: Int, keyLength: Int): ByteArray {
         require(iterations > 0 && keyLength > 0) { "iterations and key length must be positive" }
@@ -74,7 +93,14 @@ public object WampCra {
         var offset = 0
         while (offset < keyLength) {
             mac.update(salt)
-            mac.update(byteArrayOf((block ushr 24).toByte(), (block ushr 16).toByte(), (block ushr 8).toByte(), block.toByte()))
+            mac.update(
+                byteArrayOf(
+                    (block ushr 24).toByte(),
+                    (block ushr 16).toByte(),
+                    (block ushr 8).toByte(),
+                    block.toByte(),
+                ),
+            )
             var u = mac.doFinal()
             val t = u.copyOf()
             repeat(iterations - 1) {

@@ -19,35 +19,78 @@ internal object MessageArrays {
 
     fun toArray(m: Message): List<Any?> = when (m) {
         is Hello -> listOf(C.HELLO, m.realm, m.details)
+
         is Welcome -> listOf(C.WELCOME, WireId(m.session), m.details)
+
         is Abort -> listOf(C.ABORT, m.details, m.reason)
+
         is Challenge -> listOf(C.CHALLENGE, m.authMethod, m.extra)
+
         is Authenticate -> listOf(C.AUTHENTICATE, m.signature, m.extra)
+
         is Goodbye -> listOf(C.GOODBYE, m.details, m.reason)
+
         is ErrorMessage -> payload(m, C.ERROR, m.requestType, WireId(m.request), m.details, m.error)
+
         is Publish -> payload(m, C.PUBLISH, WireId(m.request), m.options, m.topic)
+
         is Published -> listOf(C.PUBLISHED, WireId(m.request), WireId(m.publication))
+
         is Subscribe -> listOf(C.SUBSCRIBE, WireId(m.request), m.options, m.topic)
+
         is Subscribed -> listOf(C.SUBSCRIBED, WireId(m.request), WireId(m.subscription))
+
         is Unsubscribe -> listOf(C.UNSUBSCRIBE, WireId(m.request), WireId(m.subscription))
-        is Unsubscribed -> if (m.details == null) listOf(C.UNSUBSCRIBED, WireId(m.request)) else listOf(C.UNSUBSCRIBED, WireId(m.request), m.details)
+
+        is Unsubscribed -> if (m.details == null) {
+            listOf(
+                C.UNSUBSCRIBED,
+                WireId(m.request),
+            )
+        } else {
+            listOf(C.UNSUBSCRIBED, WireId(m.request), m.details)
+        }
+
         is EventMessage -> payload(m, C.EVENT, WireId(m.subscription), WireId(m.publication), m.details)
+
         is Call -> payload(m, C.CALL, WireId(m.request), m.options, m.procedure)
+
         is Cancel -> listOf(C.CANCEL, WireId(m.request), m.options)
+
         is ResultMessage -> payload(m, C.RESULT, WireId(m.request), m.details)
+
         is Register -> listOf(C.REGISTER, WireId(m.request), m.options, m.procedure)
+
         is Registered -> listOf(C.REGISTERED, WireId(m.request), WireId(m.registration))
+
         is Unregister -> listOf(C.UNREGISTER, WireId(m.request), WireId(m.registration))
-        is Unregistered -> if (m.details == null) listOf(C.UNREGISTERED, WireId(m.request)) else listOf(C.UNREGISTERED, WireId(m.request), m.details)
+
+        is Unregistered -> if (m.details == null) {
+            listOf(
+                C.UNREGISTERED,
+                WireId(m.request),
+            )
+        } else {
+            listOf(C.UNREGISTERED, WireId(m.request), m.details)
+        }
+
         is InvocationMessage -> payload(m, C.INVOCATION, WireId(m.request), WireId(m.registration), m.details)
+
         is Interrupt -> listOf(C.INTERRUPT, WireId(m.request), m.options)
+
         is Yield -> payload(m, C.YIELD, WireId(m.request), m.options)
     }
 
     // Empty payload is omitted; keyword arguments force an (empty) argument list in front of them. One list of the
     // final size: this runs for every message on the call and event paths.
     private fun payload(m: PayloadMessage, vararg head: Any?): List<Any?> {
-        val tail = if (m.kwargs.isNotEmpty()) 2 else if (m.args.isNotEmpty()) 1 else 0
+        val tail = if (m.kwargs.isNotEmpty()) {
+            2
+        } else if (m.args.isNotEmpty()) {
+            1
+        } else {
+            0
+        }
         val out = ArrayList<Any?>(head.size + tail)
         for (x in head) out.add(x)
         if (tail >= 1) out.add(m.args)
@@ -96,18 +139,30 @@ internal object MessageArrays {
     /** Field readers for one message; extra trailing elements are ignored, as the spec allows. */
     private class Fields(val name: String, val a: List<*>) {
         private fun present(i: Int): Any? {
-            if (i >= a.size) throw ProtocolViolationException("$name message has ${a.size} elements; field $i is missing")
+            if (i >= a.size) {
+                throw ProtocolViolationException(
+                    "$name message has ${a.size} elements; field $i is missing",
+                )
+            }
             return a[i]
         }
 
         private fun bad(i: Int, what: String): Nothing {
             val v = a[i]
-            throw ProtocolViolationException("$name field $i must be $what, got ${v?.let { it::class.java.simpleName } ?: "null"}")
+            throw ProtocolViolationException(
+                "$name field $i must be $what, got ${v?.let {
+                    it::class.java.simpleName
+                } ?: "null"}",
+            )
         }
 
         fun id(i: Int): Long {
             val v = WampValues.asLong(present(i)) ?: bad(i, "an id")
-            if (v < 0 || v > WampValues.MAX_ID) throw ProtocolViolationException("$name field $i id $v is outside [0, 2^53]")
+            if (v < 0 || v > WampValues.MAX_ID) {
+                throw ProtocolViolationException(
+                    "$name field $i id $v is outside [0, 2^53]",
+                )
+            }
             return v
         }
 

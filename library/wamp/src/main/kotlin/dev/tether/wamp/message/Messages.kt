@@ -20,6 +20,7 @@ public sealed interface Message {
 public sealed interface PayloadMessage : Message {
     /** Positional arguments, empty when absent. */
     public val args: WampList
+
     /** Keyword arguments, empty when absent. */
     public val kwargs: Dict
 }

@@ -1,5 +1,6 @@
 package dev.tether.wamp.rawsocket
 
+import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 
@@ -7,7 +8,10 @@ import dev.tether.wamp.rawsocket.RawSocketProtocol as P
  * One side's RawSocket handshake: the maximum message length it will receive ([lengthExponent], see
  * [RawSocketProtocol.maxLengthOf]) and the serializer id. Write with [encode]; read a router's reply with
  * [parseReply] and a client's request with [parseRequest].
+ *
+ * Tether-internal (`@InternalTetherApi`): shared with the testkit router; users should not rely on it.
  */
+@InternalTetherApi
 public data class Handshake(val lengthExponent: Int, val serializerId: Int) {
     init {
         require(lengthExponent in 0..P.MAX_LENGTH_EXPONENT) { "length exponent must be 0..15" }
@@ -18,7 +22,8 @@ public data class Handshake(val lengthExponent: Int, val serializerId: Int) {
     val maxLength: Int get() = P.maxLengthOf(lengthExponent)
 
     /** The four handshake bytes. */
-    public fun encode(): ByteArray = byteArrayOf(P.MAGIC.toByte(), ((lengthExponent shl 4) or serializerId).toByte(), 0, 0)
+    public fun encode(): ByteArray =
+        byteArrayOf(P.MAGIC.toByte(), ((lengthExponent shl 4) or serializerId).toByte(), 0, 0)
 
     /** What a router makes of a client's handshake bytes. */
     public sealed interface Request {
@@ -32,10 +37,12 @@ public data class Handshake(val lengthExponent: Int, val serializerId: Int) {
         public data object Drop : Request
     }
 
+    /** Encoding and decoding of handshakes. */
     public companion object {
         /** The error reply bytes for [errorCode]: `7F, code<<4, 00, 00`. */
         @JvmStatic
-        public fun errorReply(errorCode: Int): ByteArray = byteArrayOf(P.MAGIC.toByte(), (errorCode shl 4).toByte(), 0, 0)
+        public fun errorReply(errorCode: Int): ByteArray =
+            byteArrayOf(P.MAGIC.toByte(), (errorCode shl 4).toByte(), 0, 0)
 
         /**
          * Reads a router's reply; throws [RawSocketHandshakeException] carrying the error code when the router
@@ -50,7 +57,10 @@ public data class Handshake(val lengthExponent: Int, val serializerId: Int) {
             val serializer = b1 and 0x0f
             if (serializer == 0) {
                 val code = b1 ushr 4
-                throw RawSocketHandshakeException(code, "router refused the RawSocket handshake: ${P.errorText(code)} (error $code)")
+                throw RawSocketHandshakeException(
+                    code,
+                    "router refused the RawSocket handshake: ${P.errorText(code)} (error $code)",
+                )
             }
             return Handshake(b1 ushr 4, serializer)
         }

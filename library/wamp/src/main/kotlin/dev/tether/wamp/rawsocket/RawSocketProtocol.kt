@@ -1,5 +1,7 @@
 package dev.tether.wamp.rawsocket
 
+import dev.tether.core.InternalTetherApi
+
 /**
  * WAMP RawSocket: the handshake and framing used over TCP, TLS and Unix domain sockets.
  *
@@ -19,7 +21,10 @@ package dev.tether.wamp.rawsocket
  *
  * Each side sends at most the maximum length the PEER announced, and closes the connection when it receives a
  * frame longer than its own announced maximum.
+ *
+ * Tether-internal (`@InternalTetherApi`): shared with the testkit router; users should not rely on it.
  */
+@InternalTetherApi
 public object RawSocketProtocol {
     /** First byte of every handshake. */
     public const val MAGIC: Int = 0x7F

@@ -13,7 +13,7 @@ import java.math.BigInteger
  * `fb` and 32-bit floats as `fa`, as nexus does. Reads indefinite lengths, half floats, and tags (bignum tags 2/3
  * within the int64/uint64 range; other tags are skipped and their content kept).
  */
-public class CborSerializer : Serializer {
+internal class CborSerializer : Serializer {
     override val serialization: Serialization get() = Serialization.CBOR
 
     override fun encodeValue(value: Any?): ByteArray {
@@ -26,10 +26,26 @@ public class CborSerializer : Serializer {
         val m = major shl 5
         when {
             arg in 0..23 -> out.write(m or arg.toInt())
-            arg in 0..0xff -> { out.write(m or 24); out.write(arg.toInt()) }
-            arg in 0..0xffff -> { out.write(m or 25); be(out, arg, 2) }
-            arg in 0..0xffffffffL -> { out.write(m or 26); be(out, arg, 4) }
-            else -> { out.write(m or 27); be(out, arg, 8) } // also unsigned args above Long.MAX_VALUE
+
+            arg in 0..0xff -> {
+                out.write(m or 24)
+                out.write(arg.toInt())
+            }
+
+            arg in 0..0xffff -> {
+                out.write(m or 25)
+                be(out, arg, 2)
+            }
+
+            arg in 0..0xffffffffL -> {
+                out.write(m or 26)
+                be(out, arg, 4)
+            }
+
+            else -> {
+                out.write(m or 27)
+                be(out, arg, 8)
+            } // also unsigned args above Long.MAX_VALUE
         }
     }
 
@@ -45,32 +61,61 @@ public class CborSerializer : Serializer {
         if (depth > MAX_DEPTH) throw SerializationException("value nested deeper than $MAX_DEPTH levels")
         when (v) {
             null -> out.write(0xf6)
+
             is Boolean -> out.write(if (v) 0xf5 else 0xf4)
+
             is String -> text(out, v)
+
             is Char -> text(out, v.toString())
+
             is Long, is Int, is Short, is Byte -> writeInt(out, (v as Number).toLong())
+
             is WireId -> writeInt(out, v.value)
+
             is BigInteger -> when (val n = WampValues.normalize(v)) {
                 is Long -> writeInt(out, n)
                 else -> head(out, 0, (n as BigInteger).toLong()) // uint64 above Long.MAX_VALUE: same 64 bits
             }
-            is Double -> { out.write(0xfb); be(out, v.toRawBits(), 8) }
-            is Float -> { out.write(0xfa); be(out, v.toRawBits().toLong() and 0xffffffffL, 4) }
-            is ByteArray -> { head(out, 2, v.size.toLong()); out.write(v) }
+
+            is Double -> {
+                out.write(0xfb)
+                be(out, v.toRawBits(), 8)
+            }
+
+            is Float -> {
+                out.write(0xfa)
+                be(out, v.toRawBits().toLong() and 0xffffffffL, 4)
+            }
+
+            is ByteArray -> {
+                head(out, 2, v.size.toLong())
+                out.write(v)
+            }
+
             is Map<*, *> -> {
                 head(out, 5, v.size.toLong())
                 for ((k, x) in v) {
-                    if (k !is String) throw SerializationException("dictionary key ${k?.let { it::class.java.name }} is not a String")
+                    if (k !is String) {
+                        throw SerializationException(
+                            "dictionary key ${k?.let {
+                                it::class.java.name
+                            }} is not a String",
+                        )
+                    }
                     text(out, k)
                     write(out, x, depth + 1)
                 }
             }
+
             is Collection<*> -> {
                 head(out, 4, v.size.toLong())
                 for (x in v) write(out, x, depth + 1)
             }
+
             is Array<*> -> write(out, v.asList(), depth)
+
             is JsonElement -> write(out, WampValues.fromJsonElement(v), depth)
+
             else -> throw SerializationException("${v::class.java.name} is not a WAMP value")
         }
     }
@@ -141,14 +186,18 @@ public class CborSerializer : Serializer {
                     val n = arg(info)
                     if (n >= 0) n else BigInteger(java.lang.Long.toUnsignedString(n))
                 }
+
                 1 -> {
                     if (info == 31) throw ProtocolViolationException("indefinite CBOR integer")
                     val n = arg(info)
                     if (n < 0) throw ProtocolViolationException("CBOR negative integer below the int64 range")
                     -1 - n
                 }
+
                 2 -> if (info == 31) chunks(2) else bytes(length(info))
+
                 3 -> String(if (info == 31) chunks(3) else bytes(length(info)), Charsets.UTF_8)
+
                 4 -> {
                     val n = length(info)
                     val list = ArrayList<Any?>()
@@ -159,11 +208,16 @@ public class CborSerializer : Serializer {
                             list.add(v)
                         }
                     } else {
-                        if (n > b.size - pos) throw ProtocolViolationException("CBOR element count $n exceeds the input")
+                        if (n > b.size - pos) {
+                            throw ProtocolViolationException(
+                                "CBOR element count $n exceeds the input",
+                            )
+                        }
                         repeat(n.toInt()) { list.add(element(depth)) }
                     }
                     list
                 }
+
                 5 -> {
                     val n = length(info)
                     val map = LinkedHashMap<String, Any?>()
@@ -174,20 +228,30 @@ public class CborSerializer : Serializer {
                             map[key(k)] = element(depth)
                         }
                     } else {
-                        if (n > b.size - pos) throw ProtocolViolationException("CBOR element count $n exceeds the input")
+                        if (n > b.size - pos) {
+                            throw ProtocolViolationException(
+                                "CBOR element count $n exceeds the input",
+                            )
+                        }
                         repeat(n.toInt()) { map[key(element(depth))] = element(depth) }
                     }
                     map
                 }
+
                 6 -> {
                     val tag = arg(info)
                     val inner = element(depth)
                     when {
                         tag == 2L && inner is ByteArray -> bignum(BigInteger(1, inner))
-                        tag == 3L && inner is ByteArray -> bignum(BigInteger.ONE.negate().subtract(BigInteger(1, inner)))
+
+                        tag == 3L && inner is ByteArray -> bignum(
+                            BigInteger.ONE.negate().subtract(BigInteger(1, inner)),
+                        )
+
                         else -> inner
                     }
                 }
+
                 else -> when (info) {
                     20 -> false
                     21 -> true
@@ -214,7 +278,11 @@ public class CborSerializer : Serializer {
             while (true) {
                 val ib = byte()
                 if (ib == 0xff) break
-                if (ib ushr 5 != major || ib and 0x1f == 31) throw ProtocolViolationException("bad chunk in indefinite CBOR string")
+                if (ib ushr 5 != major || ib and 0x1f == 31) {
+                    throw ProtocolViolationException(
+                        "bad chunk in indefinite CBOR string",
+                    )
+                }
                 out.write(bytes(length(ib and 0x1f)))
             }
             return out.toByteArray()

@@ -39,12 +39,25 @@ internal class JsonReader(private val b: ByteArray) {
         if (pos >= b.size) fail("truncated input")
         return when (b[pos].toInt()) {
             '"'.code -> stringValue()
-            '['.code -> { if (depth >= MAX_DEPTH) tooDeep(); array(depth + 1) }
-            '{'.code -> { if (depth >= MAX_DEPTH) tooDeep(); obj(depth + 1) }
+
+            '['.code -> {
+                if (depth >= MAX_DEPTH) tooDeep()
+                array(depth + 1)
+            }
+
+            '{'.code -> {
+                if (depth >= MAX_DEPTH) tooDeep()
+                obj(depth + 1)
+            }
+
             't'.code -> literal("true", true)
+
             'f'.code -> literal("false", false)
+
             'n'.code -> literal("null", null)
+
             '-'.code, in '0'.code..'9'.code -> number()
+
             else -> fail("unexpected character ${describe(b[pos])}")
         }
     }
@@ -64,8 +77,13 @@ internal class JsonReader(private val b: ByteArray) {
             if (pos >= b.size) fail("truncated array")
             when (b[pos++].toInt()) {
                 ','.code -> continue
+
                 ']'.code -> return list
-                else -> { pos--; fail("expected ',' or ']' in an array, got ${describe(b[pos])}") }
+
+                else -> {
+                    pos--
+                    fail("expected ',' or ']' in an array, got ${describe(b[pos])}")
+                }
             }
         }
     }
@@ -92,15 +110,26 @@ internal class JsonReader(private val b: ByteArray) {
             if (pos >= b.size) fail("truncated object")
             when (b[pos++].toInt()) {
                 ','.code -> continue
+
                 '}'.code -> return map
-                else -> { pos--; fail("expected ',' or '}' in an object, got ${describe(b[pos])}") }
+
+                else -> {
+                    pos--
+                    fail("expected ',' or '}' in an object, got ${describe(b[pos])}")
+                }
             }
         }
     }
 
     private fun literal(word: String, v: Any?): Any? {
         if (b.size - pos < word.length) fail("truncated literal")
-        for (i in word.indices) if (b[pos + i].toInt() != word[i].code) fail("unexpected character ${describe(b[pos + i])}")
+        for (i in word.indices) {
+            if (b[pos + i].toInt() != word[i].code) {
+                fail(
+                    "unexpected character ${describe(b[pos + i])}",
+                )
+            }
+        }
         pos += word.length
         return v
     }
@@ -145,19 +174,28 @@ internal class JsonReader(private val b: ByteArray) {
                     pos++
                     return sb.toString()
                 }
+
                 c == '\\'.code -> {
                     appendRun(sb, run, pos)
                     pos++
                     if (pos >= b.size) fail("unterminated escape")
                     when (b[pos].toInt()) {
                         '"'.code -> sb.append('"')
+
                         '\\'.code -> sb.append('\\')
+
                         '/'.code -> sb.append('/')
+
                         'b'.code -> sb.append('\b')
+
                         'f'.code -> sb.append('\u000c')
+
                         'n'.code -> sb.append('\n')
+
                         'r'.code -> sb.append('\r')
+
                         't'.code -> sb.append('\t')
+
                         'u'.code -> {
                             if (b.size - pos < 5) fail("truncated \\u escape")
                             var v = 0
@@ -165,12 +203,15 @@ internal class JsonReader(private val b: ByteArray) {
                             sb.append(v.toChar())
                             pos += 4
                         }
+
                         else -> fail("invalid escape \\${describe(b[pos])}")
                     }
                     pos++
                     run = pos
                 }
+
                 c in 0..0x1f -> fail("unescaped control character ${describe(b[pos])} in a string")
+
                 else -> pos++
             }
         }

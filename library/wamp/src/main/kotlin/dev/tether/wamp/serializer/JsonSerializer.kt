@@ -6,6 +6,7 @@ import dev.tether.wamp.WampValues
 public enum class JsonBinaryForm {
     /** The WAMP convention: a string of `"\u0000"` followed by standard padded base64. */
     WAMP,
+
     /** Plain standard base64 with no prefix, as nexus writes Go `[]byte` (the peer sees a string). */
     PLAIN_BASE64,
 }
@@ -22,9 +23,9 @@ public enum class JsonBinaryForm {
  * arrays. Plain base64 (nexus) cannot be told apart from text, so it stays a String: read it with
  * [WampValues.asBytes] and `acceptPlainBase64 = true`.
  */
-public class JsonSerializer @JvmOverloads constructor(
+internal class JsonSerializer @JvmOverloads constructor(
     /** How byte arrays are written; [JsonBinaryForm.WAMP] unless the peer needs nexus's form. */
-    public val binaryForm: JsonBinaryForm = JsonBinaryForm.WAMP,
+    val binaryForm: JsonBinaryForm = JsonBinaryForm.WAMP,
 ) : Serializer {
     override val serialization: Serialization get() = Serialization.JSON
 

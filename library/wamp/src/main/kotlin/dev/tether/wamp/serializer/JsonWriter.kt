@@ -36,27 +36,43 @@ internal class JsonWriter(private val binaryForm: JsonBinaryForm) {
         if (depth > MAX_DEPTH) throw SerializationException("value nested deeper than $MAX_DEPTH levels")
         when (v) {
             null -> ascii("null")
+
             is String -> string(v)
+
             is Long -> long(v)
+
             is WireId -> long(v.value)
+
             is Map<*, *> -> map(v, depth)
+
             is List<*> -> list(v, depth)
+
             is Boolean -> ascii(if (v) "true" else "false")
+
             is Int, is Short, is Byte -> long((v as Number).toLong())
+
             is Double -> {
                 if (v.isNaN() || v.isInfinite()) throw SerializationException("JSON cannot carry $v")
                 ascii(v.toString())
             }
+
             is Float -> {
                 if (v.isNaN() || v.isInfinite()) throw SerializationException("JSON cannot carry $v")
                 ascii(v.toString())
             }
+
             is Char -> string(v.toString())
+
             is BigInteger -> ascii(WampValues.normalize(v).toString())
+
             is ByteArray -> bytes(v)
+
             is Collection<*> -> list(v, depth)
+
             is Array<*> -> list(v.asList(), depth)
+
             is JsonElement -> write(WampValues.fromJsonElement(v), depth)
+
             else -> throw SerializationException("${v::class.java.name} is not a WAMP value")
         }
     }
@@ -76,7 +92,13 @@ internal class JsonWriter(private val binaryForm: JsonBinaryForm) {
         byte('{'.code)
         var first = true
         for ((k, x) in v) {
-            if (k !is String) throw SerializationException("dictionary key ${k?.let { it::class.java.name }} is not a String")
+            if (k !is String) {
+                throw SerializationException(
+                    "dictionary key ${k?.let {
+                        it::class.java.name
+                    }} is not a String",
+                )
+            }
             if (!first) byte(','.code)
             first = false
             string(k)
@@ -137,6 +159,7 @@ internal class JsonWriter(private val binaryForm: JsonBinaryForm) {
                     out[n++] = '\\'.code.toByte()
                     out[n++] = c.code.toByte()
                 }
+
                 // Escaped like nexus (and Go) so that JSON embedded in HTML stays inert.
                 c < ' ' || c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' -> {
                     out[n++] = '\\'.code.toByte()
@@ -146,11 +169,14 @@ internal class JsonWriter(private val binaryForm: JsonBinaryForm) {
                     out[n++] = HEX[(c.code ushr 4) and 0xf]
                     out[n++] = HEX[c.code and 0xf]
                 }
+
                 c.code < 0x80 -> out[n++] = c.code.toByte()
+
                 c.code < 0x800 -> {
                     out[n++] = (0xc0 or (c.code ushr 6)).toByte()
                     out[n++] = (0x80 or (c.code and 0x3f)).toByte()
                 }
+
                 Character.isHighSurrogate(c) && i < s.length && Character.isLowSurrogate(s[i]) -> {
                     val cp = Character.toCodePoint(c, s[i++])
                     out[n++] = (0xf0 or (cp ushr 18)).toByte()
@@ -158,7 +184,9 @@ internal class JsonWriter(private val binaryForm: JsonBinaryForm) {
                     out[n++] = (0x80 or ((cp ushr 6) and 0x3f)).toByte()
                     out[n++] = (0x80 or (cp and 0x3f)).toByte()
                 }
+
                 Character.isSurrogate(c) -> out[n++] = '?'.code.toByte()
+
                 else -> {
                     out[n++] = (0xe0 or (c.code ushr 12)).toByte()
                     out[n++] = (0x80 or ((c.code ushr 6) and 0x3f)).toByte()

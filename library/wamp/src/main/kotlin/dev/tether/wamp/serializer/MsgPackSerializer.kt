@@ -22,7 +22,7 @@ import java.math.BigInteger
  * shortest form (`cc`/`cd`/`ce`/`cf`), every other integer signed in its shortest form (`d0`..`d3`); values in
  * -32..127 are fixints. 32-bit floats stay `float 32`.
  */
-public class MsgPackSerializer : Serializer {
+internal class MsgPackSerializer : Serializer {
     override val serialization: Serialization get() = Serialization.MSGPACK
 
     override fun encodeValue(value: Any?): ByteArray {
@@ -35,35 +35,55 @@ public class MsgPackSerializer : Serializer {
         if (depth > MAX_DEPTH) throw SerializationException("value nested deeper than $MAX_DEPTH levels")
         when (v) {
             null -> p.packNil()
+
             is Boolean -> p.packBoolean(v)
+
             is String -> p.packString(v)
+
             is Char -> p.packString(v.toString())
+
             is Long, is Int, is Short, is Byte -> writeSigned(p, (v as Number).toLong())
+
             is WireId -> writeUnsigned(p, v.value)
+
             is BigInteger -> when (val n = WampValues.normalize(v)) {
                 is Long -> writeSigned(p, n)
                 else -> p.packBigInteger(n as BigInteger) // above Long.MAX_VALUE: uint64 (cf)
             }
+
             is Double -> p.packDouble(v)
+
             is Float -> p.packFloat(v)
+
             is ByteArray -> {
                 p.packBinaryHeader(v.size)
                 p.writePayload(v)
             }
+
             is Map<*, *> -> {
                 p.packMapHeader(v.size)
                 for ((k, x) in v) {
-                    if (k !is String) throw SerializationException("dictionary key ${k?.let { it::class.java.name }} is not a String")
+                    if (k !is String) {
+                        throw SerializationException(
+                            "dictionary key ${k?.let {
+                                it::class.java.name
+                            }} is not a String",
+                        )
+                    }
                     p.packString(k)
                     write(p, x, depth + 1)
                 }
             }
+
             is Collection<*> -> {
                 p.packArrayHeader(v.size)
                 for (x in v) write(p, x, depth + 1)
             }
+
             is Array<*> -> write(p, v.asList(), depth)
+
             is JsonElement -> write(p, WampValues.fromJsonElement(v), depth)
+
             else -> throw SerializationException("${v::class.java.name} is not a WAMP value")
         }
     }
@@ -122,19 +142,25 @@ public class MsgPackSerializer : Serializer {
         val format = u.nextFormat
         return when (format.valueType) {
             ValueType.NIL -> u.unpackNil().let { null }
+
             ValueType.BOOLEAN -> u.unpackBoolean()
+
             ValueType.INTEGER -> if (format == MessageFormat.UINT64) {
                 val n = u.unpackBigInteger()
                 if (n.bitLength() < 64) n.toLong() else n
             } else {
                 u.unpackLong()
             }
+
             ValueType.FLOAT -> if (format == MessageFormat.FLOAT32) u.unpackFloat() else u.unpackDouble()
+
             ValueType.STRING -> {
                 val len = u.unpackRawStringHeader()
                 String(payload(u, len, total), Charsets.UTF_8)
             }
+
             ValueType.BINARY -> payload(u, u.unpackBinaryHeader(), total)
+
             ValueType.ARRAY -> {
                 val n = u.unpackArrayHeader()
                 checkCount(u, n, total)
@@ -142,6 +168,7 @@ public class MsgPackSerializer : Serializer {
                 repeat(n) { list.add(read(u, total, depth + 1)) }
                 list
             }
+
             ValueType.MAP -> {
                 val n = u.unpackMapHeader()
                 checkCount(u, n, total)
@@ -153,18 +180,28 @@ public class MsgPackSerializer : Serializer {
                 }
                 map
             }
+
             ValueType.EXTENSION -> throw ProtocolViolationException("MessagePack extension types are not WAMP values")
+
             null -> throw ProtocolViolationException("invalid MessagePack format byte")
         }
     }
 
     // A declared length larger than what is left would make msgpack-core allocate it before failing.
     private fun payload(u: MessageUnpacker, len: Int, total: Long): ByteArray {
-        if (len < 0 || len > total - u.totalReadBytes) throw ProtocolViolationException("MessagePack length $len exceeds the input")
+        if (len < 0 || len > total - u.totalReadBytes) {
+            throw ProtocolViolationException(
+                "MessagePack length $len exceeds the input",
+            )
+        }
         return u.readPayload(len)
     }
 
     private fun checkCount(u: MessageUnpacker, n: Int, total: Long) {
-        if (n < 0 || n > total - u.totalReadBytes) throw ProtocolViolationException("MessagePack element count $n exceeds the input")
+        if (n < 0 || n > total - u.totalReadBytes) {
+            throw ProtocolViolationException(
+                "MessagePack element count $n exceeds the input",
+            )
+        }
     }
 }

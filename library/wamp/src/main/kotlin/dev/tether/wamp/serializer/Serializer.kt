@@ -17,10 +17,13 @@ public enum class Serialization(
 ) {
     /** JSON text; bytes as `"\u0000"` + base64 strings. */
     JSON("wamp.2.json", 1, true),
+
     /** MessagePack; strings and binaries are distinct. */
     MSGPACK("wamp.2.msgpack", 2, false),
+
     /** CBOR; byte strings are native. */
-    CBOR("wamp.2.cbor", 3, false);
+    CBOR("wamp.2.cbor", 3, false),
+    ;
 
     /** A serializer for this serialization with default options. */
     public fun serializer(): Serializer = when (this) {
@@ -29,10 +32,12 @@ public enum class Serialization(
         CBOR -> CborSerializer()
     }
 
+    /** Lookups by wire identifier. */
     public companion object {
         /** The serialization whose WebSocket subprotocol is [subprotocol], or null. */
         @JvmStatic
-        public fun fromSubprotocol(subprotocol: String?): Serialization? = entries.firstOrNull { it.subprotocol == subprotocol }
+        public fun fromSubprotocol(subprotocol: String?): Serialization? =
+            entries.firstOrNull { it.subprotocol == subprotocol }
 
         /** The serialization whose RawSocket serializer id is [id], or null. */
         @JvmStatic

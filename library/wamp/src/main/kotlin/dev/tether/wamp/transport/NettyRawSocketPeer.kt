@@ -2,7 +2,6 @@
 
 package dev.tether.wamp.transport
 
-import kotlinx.coroutines.CoroutineDispatcher
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
@@ -39,8 +38,8 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent
 import io.netty.handler.ssl.SslProvider
 import io.netty.util.concurrent.ScheduledFuture
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.channels.Channel as CoChannel
 import kotlinx.coroutines.channels.ClosedReceiveChannelException
 import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.coroutines.withContext
@@ -59,6 +58,7 @@ import javax.net.ssl.X509TrustManager
 import kotlin.coroutines.resume
 import kotlin.time.Duration
 import dev.tether.wamp.rawsocket.RawSocketProtocol as P
+import kotlinx.coroutines.channels.Channel as CoChannel
 
 /**
  * A WAMP RawSocket client on a Netty channel: TCP, TLS over TCP (Netty's SslHandler on the JDK provider, host name
@@ -105,6 +105,7 @@ internal class NettyRawSocketPeer internal constructor(
     // Receiving: touched on the loop only, except [inbox], [inboxCount] and [listener] (read by the other side).
     private val inbox = CoChannel<Message>(CoChannel.UNLIMITED)
     private val inboxCount = AtomicInteger()
+
     @Volatile private var listener: PeerListener? = null
     private val endCause = AtomicReference<Exception?>(null)
     private var handshaken = false
@@ -115,7 +116,14 @@ internal class NettyRawSocketPeer internal constructor(
     private val outbound by lazy { OutboundQueue(channel, MAX_QUEUED_FRAMES) } // [channel] is set once the dial starts
 
     private val keepAlive: KeepAlive? =
-        if (pingInterval.isPositive()) KeepAlive(pingInterval.inWholeMilliseconds.coerceAtLeast(1), pongTimeout.inWholeMilliseconds.coerceAtLeast(1)) else null
+        if (pingInterval.isPositive()) {
+            KeepAlive(
+                pingInterval.inWholeMilliseconds.coerceAtLeast(1),
+                pongTimeout.inWholeMilliseconds.coerceAtLeast(1),
+            )
+        } else {
+            null
+        }
 
     // ---- sending ----------------------------------------------------------------------------------------------
 
@@ -135,8 +143,9 @@ internal class NettyRawSocketPeer internal constructor(
         if (closed.get() || !channel.isActive) throw ConnectionClosedException(null, "RawSocket closed", endCause.get())
     }
 
-    private fun frame(type: Int, payload: ByteArray): ByteBuf =
-        channel.alloc().buffer(P.FRAME_HEADER_LENGTH + payload.size).writeInt((type shl 24) or payload.size).writeBytes(payload)
+    private fun frame(type: Int, payload: ByteArray): ByteBuf = channel.alloc().buffer(
+        P.FRAME_HEADER_LENGTH + payload.size,
+    ).writeInt((type shl 24) or payload.size).writeBytes(payload)
 
     // ---- receiving --------------------------------------------------------------------------------------------
 
@@ -165,7 +174,10 @@ internal class NettyRawSocketPeer internal constructor(
         return true
     }
 
-    /** One decoded message, on the loop: to the listener, or queued for [receive] (reading pauses while it is behind). */
+    /**
+     * One decoded message, on the loop: to the listener, or queued for [receive] (reading pauses while it is
+     * behind).
+     */
     private fun deliver(message: Message) {
         val l = listener
         if (l != null) {
@@ -235,7 +247,9 @@ internal class NettyRawSocketPeer internal constructor(
     private inner class Handler : ByteToMessageDecoder() {
         override fun channelActive(ctx: ChannelHandlerContext) {
             // Over TLS the SslHandler holds this until its own handshake is done.
-            ctx.writeAndFlush(Unpooled.wrappedBuffer(Handshake(exponent, serializer.serialization.rawSocketId).encode()))
+            ctx.writeAndFlush(
+                Unpooled.wrappedBuffer(Handshake(exponent, serializer.serialization.rawSocketId).encode()),
+            )
             ctx.fireChannelActive()
         }
 
@@ -255,7 +269,12 @@ internal class NettyRawSocketPeer internal constructor(
             val length = input.getUnsignedMedium(at + 1)
             if (length > recvLimit) {
                 // Refused before its payload arrives: the limit is this side's announced maximum.
-                log.warn("{}: router sent a {}-byte frame over the {}-byte limit; closing", description, length, recvLimit)
+                log.warn(
+                    "{}: router sent a {}-byte frame over the {}-byte limit; closing",
+                    description,
+                    length,
+                    recvLimit,
+                )
                 input.skipBytes(input.readableBytes())
                 ended(MessageTooLongException(length.toLong(), recvLimit.toLong(), outbound = false))
                 ctx.close()
@@ -269,16 +288,21 @@ internal class NettyRawSocketPeer internal constructor(
                     input.skipBytes(length)
                     onMessage(bytes)
                 }
+
                 P.TYPE_PING -> {
-                    val pong = ctx.alloc().buffer(P.FRAME_HEADER_LENGTH + length).writeInt((P.TYPE_PONG shl 24) or length)
+                    val pong = ctx.alloc().buffer(
+                        P.FRAME_HEADER_LENGTH + length,
+                    ).writeInt((P.TYPE_PONG shl 24) or length)
                     pong.writeBytes(input, length)
                     ctx.writeAndFlush(pong, ctx.voidPromise())
                 }
+
                 P.TYPE_PONG -> {
                     val payload = ByteBufUtil.getBytes(input, input.readerIndex(), length)
                     input.skipBytes(length)
                     keepAlive?.onPong(payload)
                 }
+
                 else -> {
                     log.debug("{}: ignoring RawSocket frame type {}", description, type)
                     input.skipBytes(length)
@@ -294,7 +318,12 @@ internal class NettyRawSocketPeer internal constructor(
                 return
             }
             if (reply.serializerId != serializer.serialization.rawSocketId) {
-                failOpen(ProtocolViolationException("router at $url answered the handshake with serializer ${reply.serializerId}, not ${serializer.serialization.rawSocketId}"))
+                failOpen(
+                    ProtocolViolationException(
+                        "router at $url answered the handshake with serializer ${reply.serializerId}, " +
+                            "not ${serializer.serialization.rawSocketId}",
+                    ),
+                )
                 return
             }
             sendLimit = reply.maxLength
@@ -308,7 +337,12 @@ internal class NettyRawSocketPeer internal constructor(
                 serializer.decode(bytes)
             } catch (e: Exception) {
                 // Nothing more is read; the connection stays open so the session can say ABORT before closing it.
-                ended(e as? WampException ?: ProtocolViolationException("undecodable message from the router: ${e.message}", e))
+                ended(
+                    e as? WampException ?: ProtocolViolationException(
+                        "undecodable message from the router: ${e.message}",
+                        e,
+                    ),
+                )
                 return
             }
             deliver(message)
@@ -335,7 +369,12 @@ internal class NettyRawSocketPeer internal constructor(
                 super.channelInactive(ctx)
             } finally {
                 if (!opened.isCompleted) {
-                    opened.completeExceptionally(RawSocketHandshakeException(0, "router at $url closed the connection during the RawSocket handshake"))
+                    opened.completeExceptionally(
+                        RawSocketHandshakeException(
+                            0,
+                            "router at $url closed the connection during the RawSocket handshake",
+                        ),
+                    )
                 }
                 ended(ConnectionClosedException(null, "RawSocket closed by the router"))
                 outbound.onInactive()
@@ -349,7 +388,13 @@ internal class NettyRawSocketPeer internal constructor(
                 return
             }
             log.debug("{}: socket failed", description, cause)
-            ended(ConnectionClosedException(null, "RawSocket failed: ${cause.message ?: cause::class.java.simpleName}", cause))
+            ended(
+                ConnectionClosedException(
+                    null,
+                    "RawSocket failed: ${cause.message ?: cause::class.java.simpleName}",
+                    cause,
+                ),
+            )
             ctx.close()
         }
     }
@@ -404,12 +449,27 @@ internal class NettyRawSocketPeer internal constructor(
         private const val HIGH_WATER = 1024 * 1024
 
         /** Without a trust manager or SSLContext: the JVM's trust store (built once). */
-        private val defaultTls: SslContext by lazy { SslContextBuilder.forClient().sslProvider(SslProvider.JDK).build() }
+        private val defaultTls: SslContext by lazy {
+            SslContextBuilder.forClient().sslProvider(SslProvider.JDK).build()
+        }
 
         private fun tlsContext(trustManager: X509TrustManager?, sslContext: SSLContext?): SslContext = when {
             sslContext != null ->
-                JdkSslContext(sslContext, true, null, IdentityCipherSuiteFilter.INSTANCE, ApplicationProtocolConfig.DISABLED, ClientAuth.NONE, null, false)
-            trustManager != null -> SslContextBuilder.forClient().sslProvider(SslProvider.JDK).trustManager(trustManager).build()
+                JdkSslContext(
+                    sslContext,
+                    true,
+                    null,
+                    IdentityCipherSuiteFilter.INSTANCE,
+                    ApplicationProtocolConfig.DISABLED,
+                    ClientAuth.NONE,
+                    null,
+                    false,
+                )
+
+            trustManager != null -> SslContextBuilder.forClient().sslProvider(
+                SslProvider.JDK,
+            ).trustManager(trustManager).build()
+
             else -> defaultTls
         }
 
@@ -432,24 +492,49 @@ internal class NettyRawSocketPeer internal constructor(
             pongTimeout: Duration,
             group: EventLoopGroup = TetherEventLoops.shared(),
         ): NettyRawSocketPeer {
-            val peer = NettyRawSocketPeer(url, serializer, P.exponentFor(recvLimit), "rawsocket ${url.substringBefore('?')}", pingInterval, pongTimeout)
+            val peer =
+                NettyRawSocketPeer(
+                    url,
+                    serializer,
+                    P.exponentFor(recvLimit),
+                    "rawsocket ${url.substringBefore('?')}",
+                    pingInterval,
+                    pongTimeout,
+                )
             var channel: Channel? = null
             try {
                 return withTimeoutOrNull(dialTimeout) {
                     val address: SocketAddress = when (target) {
                         is RawSocketConnector.Target.Tcp -> try {
                             // Name resolution blocks: never on an event loop.
-                            InetSocketAddress(withContext(Dispatchers.IO) { InetAddress.getByName(target.host) }, target.port)
+                            InetSocketAddress(
+                                withContext(Dispatchers.IO) {
+                                    InetAddress.getByName(target.host)
+                                },
+                                target.port,
+                            )
                         } catch (e: IOException) {
                             throw DialFailedException(url, e)
                         }
+
                         is RawSocketConnector.Target.Unix -> TetherEventLoops.domainSocketAddress(group, target.path)
                     }
                     val tcp = target as? RawSocketConnector.Target.Tcp
                     val tls = if (tcp != null && tcp.tls) tlsContext(trustManager, sslContext) else null
                     val bootstrap = Bootstrap().group(group)
-                        .channel(if (tcp != null) TetherEventLoops.socketChannel(group) else TetherEventLoops.domainSocketChannel(group))
-                        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, dialTimeout.inWholeMilliseconds.coerceIn(1, Int.MAX_VALUE.toLong()).toInt())
+                        .channel(
+                            if (tcp != null) {
+                                TetherEventLoops.socketChannel(
+                                    group,
+                                )
+                            } else {
+                                TetherEventLoops.domainSocketChannel(group)
+                            },
+                        )
+                        .option(
+                            ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                            dialTimeout.inWholeMilliseconds.coerceIn(1, Int.MAX_VALUE.toLong()).toInt(),
+                        )
                         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WriteBufferWaterMark(LOW_WATER, HIGH_WATER))
                         .handler(object : ChannelInitializer<Channel>() {
                             override fun initChannel(ch: Channel) {
@@ -457,7 +542,9 @@ internal class NettyRawSocketPeer internal constructor(
                                 if (tls != null && tcp != null) {
                                     val ssl = tls.newHandler(ch.alloc(), tcp.host, tcp.port)
                                     // Check the certificate against the host name: verification is never off.
-                                    ssl.engine().sslParameters = ssl.engine().sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
+                                    ssl.engine().sslParameters = ssl.engine().sslParameters.apply {
+                                        endpointIdentificationAlgorithm = "HTTPS"
+                                    }
                                     ch.pipeline().addLast("tls", ssl)
                                 }
                                 ch.pipeline().addLast("rawsocket", handler)
@@ -470,7 +557,14 @@ internal class NettyRawSocketPeer internal constructor(
                         if (!it.isSuccess) {
                             val cause = it.cause()
                             peer.opened.completeExceptionally(
-                                if (cause is ConnectTimeoutException) DialTimeoutException(url, dialTimeout.inWholeMilliseconds) else DialFailedException(url, cause),
+                                if (cause is ConnectTimeoutException) {
+                                    DialTimeoutException(
+                                        url,
+                                        dialTimeout.inWholeMilliseconds,
+                                    )
+                                } else {
+                                    DialFailedException(url, cause)
+                                },
                             )
                         }
                     }

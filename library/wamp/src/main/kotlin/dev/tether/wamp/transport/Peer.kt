@@ -2,14 +2,14 @@
 
 package dev.tether.wamp.transport
 
-import kotlinx.coroutines.CoroutineDispatcher
+import dev.tether.core.ConnectionClosedException
 import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.WampTransport
 import dev.tether.wamp.message.Message
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ClosedReceiveChannelException
 import kotlinx.coroutines.channels.ClosedSendChannelException
-import dev.tether.core.ConnectionClosedException
 
 /**
  * A message pipe to one WAMP peer: a WebSocket, a RawSocket, or an in-process link; the library's own
@@ -81,6 +81,7 @@ public class LocalPeer private constructor(
         inbox.close()
     }
 
+    /** Connected pairs. */
     public companion object {
         /** A connected pair; the first is conventionally the client end. [capacity] bounds each direction. */
         @JvmStatic

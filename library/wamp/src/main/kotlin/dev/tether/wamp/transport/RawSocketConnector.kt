@@ -76,11 +76,14 @@ public object RawSocketConnector {
     ): Peer {
         // A caller's java.net.Socket cannot go on Netty: the custom dial keeps the JDK socket path.
         if (target is Target.Tcp && socketDialer != null) {
-            val peer = connectBlocking(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, socketDialer)
+            val peer =
+                connectBlocking(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, socketDialer)
             if (pingInterval.isPositive()) peer.startKeepAlive(pingInterval, pongTimeout)
             return peer
         }
-        return NettyRawSocketPeer.connect(url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, pingInterval, pongTimeout)
+        return NettyRawSocketPeer.connect(
+            url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, pingInterval, pongTimeout,
+        )
     }
 
     /** Sends this side's handshake, checks the router's reply and wraps the channels in a [RawSocketPeer]. */
@@ -104,10 +107,15 @@ public object RawSocketConnector {
         }
         val reply = Handshake.parseReply(replyBytes)
         if (reply.serializerId != serializer.serialization.rawSocketId) {
-            throw ProtocolViolationException("router at $url answered the handshake with serializer ${reply.serializerId}, not ${serializer.serialization.rawSocketId}")
+            throw ProtocolViolationException(
+                "router at $url answered the handshake with serializer ${reply.serializerId}, " +
+                    "not ${serializer.serialization.rawSocketId}",
+            )
         }
         return RawSocketPeer(
-            input, output, serializer,
+            input,
+            output,
+            serializer,
             sendLimit = reply.maxLength,
             recvLimit = RawSocketProtocol.maxLengthOf(exponent),
             description = "rawsocket ${url.substringBefore('?')}",
@@ -131,7 +139,8 @@ public object RawSocketConnector {
         socketDialer: SocketDialer?,
     ): RawSocketPeer {
         val deadline = System.nanoTime() + dialTimeout.inWholeNanoseconds
-        fun remainingMillis(): Int = ((deadline - System.nanoTime()) / 1_000_000).coerceIn(1, Int.MAX_VALUE.toLong()).toInt()
+        fun remainingMillis(): Int =
+            ((deadline - System.nanoTime()) / 1_000_000).coerceIn(1, Int.MAX_VALUE.toLong()).toInt()
         var socket: java.net.Socket? = null
         val ioJob = Job()
         try {
@@ -139,7 +148,9 @@ public object RawSocketConnector {
             val plain = withContext(Dispatchers.IO) {
                 try {
                     socketDialer?.dial(target.host, target.port, dialTimeout.toJavaDuration())
-                        ?: java.net.Socket().apply { connect(java.net.InetSocketAddress(target.host, target.port), remainingMillis()) }
+                        ?: java.net.Socket().apply {
+                            connect(java.net.InetSocketAddress(target.host, target.port), remainingMillis())
+                        }
                 } catch (e: java.net.SocketTimeoutException) {
                     throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
                 } catch (e: Exception) {
@@ -149,21 +160,27 @@ public object RawSocketConnector {
             }
             socket = plain
             plain.tcpNoDelay = true
-            val s: java.net.Socket = if (!target.tls) plain else withContext(Dispatchers.IO) {
-                val context = sslContext ?: trustManager?.let { tm -> SSLContext.getInstance("TLS").apply { init(null, arrayOf(tm), null) } }
-                    ?: SSLContext.getDefault()
-                try {
-                    (context.socketFactory.createSocket(plain, target.host, target.port, true) as SSLSocket).apply {
-                        socket = this
-                        sslParameters = sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
-                        soTimeout = remainingMillis()
-                        startHandshake()
-                        soTimeout = 0
+            val s: java.net.Socket = if (!target.tls) {
+                plain
+            } else {
+                withContext(Dispatchers.IO) {
+                    val context = sslContext ?: trustManager?.let { tm ->
+                        SSLContext.getInstance("TLS").apply { init(null, arrayOf(tm), null) }
                     }
-                } catch (e: java.net.SocketTimeoutException) {
-                    throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
-                } catch (e: Exception) {
-                    throw DialFailedException(url, e)
+                        ?: SSLContext.getDefault()
+                    try {
+                        (context.socketFactory.createSocket(plain, target.host, target.port, true) as SSLSocket).apply {
+                            socket = this
+                            sslParameters = sslParameters.apply { endpointIdentificationAlgorithm = "HTTPS" }
+                            soTimeout = remainingMillis()
+                            startHandshake()
+                            soTimeout = 0
+                        }
+                    } catch (e: java.net.SocketTimeoutException) {
+                        throw DialTimeoutException(url, dialTimeout.inWholeMilliseconds)
+                    } catch (e: Exception) {
+                        throw DialFailedException(url, e)
+                    }
                 }
             }
             val input = s.getInputStream().toByteReadChannel(Dispatchers.IO + ioJob)

@@ -8,7 +8,6 @@ import dev.tether.core.KeepAliveExpiredException
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.rawsocket.FrameHeader
-import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 import dev.tether.wamp.serializer.Serializer
 import io.ktor.utils.io.ByteReadChannel
 import io.ktor.utils.io.ByteWriteChannel
@@ -22,14 +21,15 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withContext
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import org.slf4j.LoggerFactory
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicReference
 import kotlin.time.Duration
+import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 
 /**
  * A WAMP peer over an established RawSocket (handshake done): frames messages with a 3-byte length, answers
@@ -57,6 +57,7 @@ public class RawSocketPeer(
     private val pendingPong = AtomicReference<Pair<ByteArray, CompletableDeferred<Unit>>?>(null)
 
     @Volatile private var keepAliveJob: Job? = null
+
     @Volatile private var keepAliveExpired: KeepAliveExpiredException? = null
 
     /** When true, PINGs are not answered (a testkit fault: the peer looks dead). */
@@ -66,7 +67,11 @@ public class RawSocketPeer(
     override suspend fun send(message: Message) {
         val bytes = serializer.encode(message)
         if (bytes.size > minOf(sendLimit, P.MAX_FRAME_LENGTH)) {
-            throw MessageTooLongException(bytes.size.toLong(), minOf(sendLimit, P.MAX_FRAME_LENGTH).toLong(), outbound = true)
+            throw MessageTooLongException(
+                bytes.size.toLong(),
+                minOf(sendLimit, P.MAX_FRAME_LENGTH).toLong(),
+                outbound = true,
+            )
         }
         writeFrame(P.TYPE_MESSAGE, bytes)
     }
@@ -97,7 +102,12 @@ public class RawSocketPeer(
                 throw keepAliveExpired ?: ConnectionClosedException(null, "RawSocket closed by peer", e)
             }
             if (header.type == P.TYPE_MESSAGE && header.length > recvLimit) {
-                log.warn("{}: peer sent a {}-byte message over the {}-byte limit; closing", description, header.length, recvLimit)
+                log.warn(
+                    "{}: peer sent a {}-byte message over the {}-byte limit; closing",
+                    description,
+                    header.length,
+                    recvLimit,
+                )
                 close()
                 throw MessageTooLongException(header.length.toLong(), recvLimit.toLong(), outbound = false)
             }
@@ -110,8 +120,13 @@ public class RawSocketPeer(
             }
             when (header.type) {
                 P.TYPE_MESSAGE -> return serializer.decode(payload)
+
                 P.TYPE_PING -> if (answerPings) writeFrame(P.TYPE_PONG, payload)
-                P.TYPE_PONG -> pendingPong.get()?.let { (expected, done) -> if (expected.contentEquals(payload)) done.complete(Unit) }
+
+                P.TYPE_PONG -> pendingPong.get()?.let { (expected, done) ->
+                    if (expected.contentEquals(payload)) done.complete(Unit)
+                }
+
                 else -> log.debug("{}: ignoring RawSocket frame type {}", description, header.type)
             }
         }

@@ -2,13 +2,12 @@
 
 package dev.tether.wamp.transport
 
-import kotlinx.coroutines.CoroutineDispatcher
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.DialerConfig
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.TransportObserver
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
-import dev.tether.core.TransportObserver
 import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
 import dev.tether.wamp.MessageTooLongException
@@ -16,6 +15,7 @@ import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.WampException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.serializer.Serializer
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.channels.ClosedReceiveChannelException
 import java.time.Duration
 import java.util.concurrent.atomic.AtomicBoolean
@@ -72,7 +72,12 @@ public class WebSocketPeer private constructor(
                 decode(frame)
             } catch (e: Exception) {
                 if (done.compareAndSet(false, true)) {
-                    listener.onEnd(e as? WampException ?: ProtocolViolationException("undecodable message from the router: ${e.message}", e))
+                    listener.onEnd(
+                        e as? WampException ?: ProtocolViolationException(
+                            "undecodable message from the router: ${e.message}",
+                            e,
+                        ),
+                    )
                 }
                 return@listen
             }
@@ -80,7 +85,13 @@ public class WebSocketPeer private constructor(
         }
         if (switched) {
             connection.closedFuture().whenComplete { cause, _ ->
-                if (done.compareAndSet(false, true)) listener.onEnd(cause ?: ConnectionClosedException(null, "WebSocket closed"))
+                if (done.compareAndSet(
+                        false,
+                        true,
+                    )
+                ) {
+                    listener.onEnd(cause ?: ConnectionClosedException(null, "WebSocket closed"))
+                }
             }
         }
         return switched
@@ -93,6 +104,7 @@ public class WebSocketPeer private constructor(
 
     override fun toString(): String = description
 
+    /** Dialing. */
     public companion object {
         /**
          * Dials [url] offering [serializer]'s subprotocol; fails with [ProtocolViolationException] if the router
@@ -129,7 +141,10 @@ public class WebSocketPeer private constructor(
                 val chosen = connection.handshakeHeader("Sec-WebSocket-Protocol")?.trim()
                 if (chosen != serializer.serialization.subprotocol) {
                     runCatching { connection.close(1002, "subprotocol") }
-                    throw ProtocolViolationException("router at $url accepted subprotocol ${chosen ?: "(none)"} instead of ${serializer.serialization.subprotocol}")
+                    throw ProtocolViolationException(
+                        "router at $url accepted subprotocol ${chosen ?: "(none)"} instead " +
+                            "of ${serializer.serialization.subprotocol}",
+                    )
                 }
                 return WebSocketPeer(dialer, connection, serializer, "websocket ${url.substringBefore('?')}")
             } catch (e: Throwable) {

@@ -47,8 +47,14 @@ class RawSocketFuzzTest {
     @Timeout(10)
     fun handshakeRequest(bytes: ByteArray) {
         when (val request = Handshake.parseRequest(bytes)) {
-            is Handshake.Request.Valid -> check(request.handshake.encode().contentEquals(bytes)) { "$request does not match its bytes" }
-            is Handshake.Request.Refuse -> check(Handshake.errorReply(request.errorCode).size == RawSocketProtocol.HANDSHAKE_LENGTH)
+            is Handshake.Request.Valid -> check(request.handshake.encode().contentEquals(bytes)) {
+                "$request does not match its bytes"
+            }
+
+            is Handshake.Request.Refuse -> check(
+                Handshake.errorReply(request.errorCode).size == RawSocketProtocol.HANDSHAKE_LENGTH,
+            )
+
             Handshake.Request.Drop -> {}
         }
     }
@@ -59,7 +65,13 @@ class RawSocketFuzzTest {
         if (bytes.size < RawSocketProtocol.FRAME_HEADER_LENGTH) return
         val header = FrameHeader.decode(bytes)
         check(header.type in 0..RawSocketProtocol.TYPE_MASK && header.length in 0..RawSocketProtocol.MAX_FRAME_LENGTH)
-        check(header.encode().contentEquals(bytes.copyOf(4).also { it[0] = (it[0].toInt() and RawSocketProtocol.TYPE_MASK).toByte() }))
+        check(
+            header.encode().contentEquals(
+                bytes.copyOf(4).also {
+                    it[0] = (it[0].toInt() and RawSocketProtocol.TYPE_MASK).toByte()
+                },
+            ),
+        )
     }
 
     /**
@@ -73,7 +85,8 @@ class RawSocketFuzzTest {
         val readSize = (input[0].toInt() and 0xff).let { if (it == 0) Int.MAX_VALUE else it }
         val exponent = input[1].toInt() and 0x0f
         val serialization = Serialization.entries[((input[1].toInt() and 0xff) ushr 4) % Serialization.entries.size]
-        val peer = NettyRawSocketPeer("rs://fuzz", serialization.serializer(), exponent, "fuzz", Duration.ZERO, Duration.ZERO)
+        val peer =
+            NettyRawSocketPeer("rs://fuzz", serialization.serializer(), exponent, "fuzz", Duration.ZERO, Duration.ZERO)
         val channel = EmbeddedChannel()
         val messages = ArrayList<Message>()
         var end: Exception? = null
@@ -97,12 +110,15 @@ class RawSocketFuzzTest {
         channel.finishAndReleaseAll()
         when (val cause = end) {
             null, is RawSocketHandshakeException, is MessageTooLongException -> {}
+
             is ProtocolViolationException -> check(!cause.message.orEmpty().startsWith("undecodable message")) {
                 "the ${serialization.name} serializer threw ${cause.cause}"
             }
+
             is ConnectionClosedException -> check(cause.cause == null || cause.cause is WampException) {
                 "the RawSocket handler failed: ${cause.cause?.stackTraceToString()}"
             }
+
             else -> error("ended with ${cause::class.simpleName}: $cause")
         }
         check(messages.size <= input.size / (RawSocketProtocol.FRAME_HEADER_LENGTH + 1)) { "more messages than frames" }

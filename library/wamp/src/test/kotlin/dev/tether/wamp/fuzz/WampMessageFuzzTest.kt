@@ -37,7 +37,9 @@ class WampMessageFuzzTest {
             return
         }
         val again = serializer.encodeValue(value)
-        check(again.size <= GROWTH * bytes.size + SLACK) { "${bytes.size} bytes decoded to a value that encodes to ${again.size}" }
+        check(again.size <= GROWTH * bytes.size + SLACK) {
+            "${bytes.size} bytes decoded to a value that encodes to ${again.size}"
+        }
         try {
             serializer.decode(bytes)
         } catch (e: ProtocolViolationException) {

@@ -65,7 +65,9 @@ class RawSocketSpec : FunSpec({
     test("RS.err: router-side classification of client handshakes, as nexus answers them") {
         Handshake.parseRequest(hex("7ff50000")) shouldBe Handshake.Request.Valid(Handshake(15, 5))
         Handshake.errorReply(RawSocketProtocol.ERROR_SERIALIZER_UNSUPPORTED).toHex() shouldBe "7f100000"
-        Handshake.parseRequest(hex("7ff10001")) shouldBe Handshake.Request.Refuse(RawSocketProtocol.ERROR_RESERVED_BITS_USED)
+        Handshake.parseRequest(
+            hex("7ff10001"),
+        ) shouldBe Handshake.Request.Refuse(RawSocketProtocol.ERROR_RESERVED_BITS_USED)
         Handshake.errorReply(RawSocketProtocol.ERROR_RESERVED_BITS_USED).toHex() shouldBe "7f300000"
         Handshake.parseRequest(hex("7ff00000")) shouldBe Handshake.Request.Drop
         Handshake.parseRequest(hex("7ef10000")) shouldBe Handshake.Request.Drop
@@ -91,10 +93,15 @@ class RawSocketSpec : FunSpec({
     class Wire(serializer: Serializer, sendLimit: Int = 1 shl 24, recvLimit: Int = 1 shl 24) {
         val toPeer = ByteChannel()
         val fromPeer = ByteChannel()
-        val peer = RawSocketPeer(toPeer, fromPeer, serializer, sendLimit, recvLimit, "test") { toPeer.cancel(null); fromPeer.close() }
+        val peer =
+            RawSocketPeer(toPeer, fromPeer, serializer, sendLimit, recvLimit, "test") {
+                toPeer.cancel(null)
+                fromPeer.close()
+            }
 
         suspend fun write(hexBytes: String) {
-            toPeer.writeFully(hex(hexBytes)); toPeer.flush()
+            toPeer.writeFully(hex(hexBytes))
+            toPeer.flush()
         }
 
         suspend fun read(n: Int): String = ByteArray(n).also { fromPeer.readFully(it) }.toHex()
@@ -181,7 +188,10 @@ class RawSocketSpec : FunSpec({
     test("send limit: a message over the peer's limit is refused and nothing is written") {
         val w = Wire(JsonSerializer(), sendLimit = 512)
         withTimeout(5.seconds) {
-            val e = shouldThrow<MessageTooLongException> { w.peer.send(Publish(1, emptyMap(), "t", listOf("x".repeat(600)))) }
+            val e =
+                shouldThrow<MessageTooLongException> {
+                    w.peer.send(Publish(1, emptyMap(), "t", listOf("x".repeat(600))))
+                }
             e.limit shouldBe 512
             w.peer.send(Goodbye(emptyMap(), "wamp.close.close_realm"))
             w.read(4) shouldBe "0000001f"

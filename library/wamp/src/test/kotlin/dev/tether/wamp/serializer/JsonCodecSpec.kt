@@ -29,7 +29,9 @@ class JsonCodecSpec : FunSpec({
     fun decode(text: String): Any? = json.decodeValue(text.toByteArray(Charsets.UTF_8))
     fun encode(value: Any?): String = json.encodeValue(value).toString(Charsets.UTF_8)
 
-    test("integers: Long up to its range, BigInteger for uint64 above it, Double beyond; no String detour changes them") {
+    test(
+        "integers: Long up to its range, BigInteger for uint64 above it, Double beyond; no String detour changes them",
+    ) {
         decode("0") shouldBe 0L
         decode("-0") shouldBe 0L
         decode("123456789012345678") shouldBe 123456789012345678L
@@ -51,8 +53,17 @@ class JsonCodecSpec : FunSpec({
         decode("25e-2") shouldBe 0.25
     }
 
-    test("a number beyond a double's range is a protocol violation, not an infinity the encoder would refuse (fuzz finding)") {
-        for (text in listOf("1e400", "-1e400", "3e345789028", "[48,1e400,{},\"p\"]", "123456789012345678901234567890e400")) {
+    test(
+        "a number beyond a double's range is a protocol violation, not an infinity the encoder would refuse (fuzz " +
+            "finding)",
+    ) {
+        for (text in listOf(
+            "1e400",
+            "-1e400",
+            "3e345789028",
+            "[48,1e400,{},\"p\"]",
+            "123456789012345678901234567890e400",
+        )) {
             val e = shouldThrow<ProtocolViolationException> { JsonSerializer().decodeValue(text.encodeToByteArray()) }
             e.message!! shouldContain "beyond a double's range"
         }
@@ -67,7 +78,11 @@ class JsonCodecSpec : FunSpec({
     }
 
     test("malformed UTF-8 inside strings becomes U+FFFD, as decoding the whole input would") {
-        val bytes = byteArrayOf('"'.code.toByte(), 'a'.code.toByte(), 0xc3.toByte(), '\\'.code.toByte(), 'n'.code.toByte(), 0xff.toByte(), 0xe2.toByte(), 0x82.toByte(), '"'.code.toByte())
+        val bytes =
+            byteArrayOf(
+                '"'.code.toByte(), 'a'.code.toByte(), 0xc3.toByte(), '\\'.code.toByte(), 'n'.code.toByte(),
+                0xff.toByte(), 0xe2.toByte(), 0x82.toByte(), '"'.code.toByte(),
+            )
         json.decodeValue(bytes) shouldBe "a\uFFFD\n\uFFFD\uFFFD"
         json.decodeValue(bytes) shouldBe reference(bytes)
     }
@@ -87,9 +102,10 @@ class JsonCodecSpec : FunSpec({
 
     test("malformed input is a ProtocolViolationException naming the offset") {
         val bad = listOf(
-            "", "   ", "[", "[1", "[1,", "[1,]", "[,1]", "[1 2]", "]", "{", "{\"a\"", "{\"a\":", "{\"a\":1,}", "{\"a\" 1}",
-            "{a:1}", "{1:2}", "{\"a\":1}}", "[1]x", "[1][2]", "'a'", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\",
-            "01", "-", "-a", "+1", "1.", ".5", "1e", "1e+", "0x10", "tru", "True", "nul", "NaN", "Infinity", "-Infinity",
+            "", "   ", "[", "[1", "[1,", "[1,]", "[,1]", "[1 2]", "]", "{", "{\"a\"", "{\"a\":", "{\"a\":1,}",
+            "{\"a\" 1}", "{a:1}", "{1:2}", "{\"a\":1}}", "[1]x", "[1][2]", "'a'", "\"abc", "\"\\x\"", "\"\\u12\"",
+            "\"\\u12G4\"", "\"\\", "01", "-", "-a", "+1", "1.", ".5", "1e", "1e+", "0x10", "tru", "True", "nul", "NaN",
+            "Infinity", "-Infinity",
             "\"a\tb\"", "\"a\nb\"", "\u00ff", "[1,\u0000]",
         )
         for (text in bad) {
@@ -105,7 +121,10 @@ class JsonCodecSpec : FunSpec({
         fun objects(n: Int) = "{\"k\":".repeat(n) + "null" + "}".repeat(n)
         var v = decode(arrays(256))
         var levels = 0
-        while (v is List<*>) { levels++; v = v.firstOrNull() }
+        while (v is List<*>) {
+            levels++
+            v = v.firstOrNull()
+        }
         levels shouldBe 256
         decode(objects(256)).shouldBeInstanceOf<Map<*, *>>()
         shouldThrow<ProtocolViolationException> { decode(arrays(257)) }.message shouldContain "deeper than 256"
@@ -115,7 +134,9 @@ class JsonCodecSpec : FunSpec({
     }
 
     test("strings are written as UTF-8 with nexus's escapes; a lone surrogate becomes '?' as String.toByteArray does") {
-        encode("\"\\/\u0001\u001f\u007f<>&\u2028\u2029") shouldBe "\"\\\"\\\\/\\u0001\\u001f\u007f\\u003c\\u003e\\u0026\\u2028\\u2029\""
+        encode(
+            "\"\\/\u0001\u001f\u007f<>&\u2028\u2029",
+        ) shouldBe "\"\\\"\\\\/\\u0001\\u001f\u007f\\u003c\\u003e\\u0026\\u2028\\u2029\""
         encode("é€\uD834\uDD1E") shouldBe "\"é€\uD834\uDD1E\""
         encode("a\uD834b\uDD1E") shouldBe "\"a?b?\""
         encode("x".repeat(5000) + "<".repeat(5000)).length shouldBe 2 + 5000 + 6 * 5000
@@ -124,12 +145,18 @@ class JsonCodecSpec : FunSpec({
     test("integers, floats and bytes are written as before") {
         encode(listOf(Long.MIN_VALUE, Long.MAX_VALUE, -1, 0, 10, 99, 100, 1_000_000_007L)) shouldBe
             "[-9223372036854775808,9223372036854775807,-1,0,10,99,100,1000000007]"
-        encode(listOf(1.0, 0.1, 1.5f, BigInteger("18446744073709551615"), BigInteger.TEN)) shouldBe "[1.0,0.1,1.5,18446744073709551615,10]"
+        encode(
+            listOf(1.0, 0.1, 1.5f, BigInteger("18446744073709551615"), BigInteger.TEN),
+        ) shouldBe "[1.0,0.1,1.5,18446744073709551615,10]"
         encode(byteArrayOf(0, 1, 2, -1)) shouldBe "\"\\u0000AAEC/w==\""
-        JsonSerializer(JsonBinaryForm.PLAIN_BASE64).encodeValue(byteArrayOf(0, 1, 2, -1)).toString(Charsets.UTF_8) shouldBe "\"AAEC/w==\""
+        JsonSerializer(
+            JsonBinaryForm.PLAIN_BASE64,
+        ).encodeValue(byteArrayOf(0, 1, 2, -1)).toString(Charsets.UTF_8) shouldBe "\"AAEC/w==\""
     }
 
-    test("random values: the writer matches the reference writer byte for byte, the reader matches the reference reader") {
+    test(
+        "random values: the writer matches the reference writer byte for byte, the reader matches the reference reader",
+    ) {
         checkAll(500, arbitrary { rs -> randomValue(rs.random, 0) }) { value ->
             val bytes = json.encodeValue(value)
             bytes.toString(Charsets.UTF_8) shouldBe referenceEncode(value)
@@ -138,7 +165,12 @@ class JsonCodecSpec : FunSpec({
     }
 
     test("random strings of any UTF-16 units decode as the reference decodes their UTF-8") {
-        checkAll(500, arbitrary { rs -> String(CharArray(rs.random.nextInt(20)) { rs.random.nextInt(0, 0x10000).toChar() }) }) { s ->
+        checkAll(
+            500,
+            arbitrary { rs ->
+                String(CharArray(rs.random.nextInt(20)) { rs.random.nextInt(0, 0x10000).toChar() })
+            },
+        ) { s ->
             val bytes = json.encodeValue(s)
             json.decodeValue(bytes) shouldBe reference(bytes)
         }
@@ -150,67 +182,105 @@ private fun reference(bytes: ByteArray): Any? = convert(Json.parseToJsonElement(
 
 private fun convert(e: JsonElement): Any? = when (e) {
     is JsonNull -> null
+
     is JsonPrimitive -> when {
         e.isString -> e.content.let { s -> if (s.startsWith('\u0000')) WampValues.asBytes(s) ?: s else s }
         else -> WampValues.fromJsonElement(e)
     }
+
     is JsonArray -> e.map { convert(it) }
+
     is JsonObject -> e.entries.associateTo(LinkedHashMap()) { (k, v) -> k to convert(v) }
 }
 
 /** The StringBuilder-based encoding this writer replaced. */
-private fun referenceEncode(v: Any?): String = StringBuilder().also { refWrite(it, v) }.toString().toByteArray(Charsets.UTF_8).toString(Charsets.UTF_8)
+private fun referenceEncode(v: Any?): String =
+    StringBuilder().also { refWrite(it, v) }.toString().toByteArray(Charsets.UTF_8).toString(Charsets.UTF_8)
 
 private fun refWrite(sb: StringBuilder, v: Any?) {
     when (v) {
         null -> sb.append("null")
+
         is Boolean -> sb.append(v)
+
         is String -> {
             sb.append('"')
-            for (c in v) when {
-                c == '"' -> sb.append("\\\"")
-                c == '\\' -> sb.append("\\\\")
-                c < ' ' || c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' ->
-                    sb.append("\\u").append(Integer.toHexString(c.code).padStart(4, '0'))
-                else -> sb.append(c)
+            for (c in v) {
+                when {
+                    c == '"' -> sb.append("\\\"")
+
+                    c == '\\' -> sb.append("\\\\")
+
+                    c < ' ' || c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' ->
+                        sb.append("\\u").append(Integer.toHexString(c.code).padStart(4, '0'))
+
+                    else -> sb.append(c)
+                }
             }
             sb.append('"')
         }
+
         is Long -> sb.append(v)
+
         is BigInteger -> sb.append(v)
+
         is Double -> sb.append(v.toString())
+
         is ByteArray -> refWrite(sb, "\u0000" + java.util.Base64.getEncoder().encodeToString(v))
+
         is Map<*, *> -> {
             sb.append('{')
-            v.entries.forEachIndexed { i, (k, x) -> if (i > 0) sb.append(','); refWrite(sb, k); sb.append(':'); refWrite(sb, x) }
+            v.entries.forEachIndexed { i, (k, x) ->
+                if (i > 0) sb.append(',')
+                refWrite(sb, k)
+                sb.append(':')
+                refWrite(sb, x)
+            }
             sb.append('}')
         }
+
         is List<*> -> {
             sb.append('[')
-            v.forEachIndexed { i, x -> if (i > 0) sb.append(','); refWrite(sb, x) }
+            v.forEachIndexed { i, x ->
+                if (i > 0) sb.append(',')
+                refWrite(sb, x)
+            }
             sb.append(']')
         }
+
         else -> error("unexpected ${v::class}")
     }
 }
 
 private fun randomValue(r: kotlin.random.Random, depth: Int): Any? = when (r.nextInt(if (depth > 3) 7 else 9)) {
     0 -> null
+
     1 -> r.nextBoolean()
+
     2 -> when (r.nextInt(3)) {
         0 -> r.nextLong()
         1 -> r.nextLong(-1000, 1000)
         else -> BigInteger.valueOf(Long.MAX_VALUE).add(BigInteger.valueOf(r.nextLong(1, Long.MAX_VALUE)))
     }
+
     3 -> when (r.nextInt(3)) {
         0 -> r.nextDouble()
         1 -> r.nextDouble(-1e300, 1e300)
         else -> r.nextLong(-1000, 1000) / 8.0
     }
-    4 -> String(CharArray(r.nextInt(16)) { if (r.nextBoolean()) r.nextInt(0, 0x80).toChar() else r.nextInt(0x80, 0x10000).toChar() })
+
+    4 -> String(
+        CharArray(r.nextInt(16)) {
+            if (r.nextBoolean()) r.nextInt(0, 0x80).toChar() else r.nextInt(0x80, 0x10000).toChar()
+        },
+    )
         .let { if (it.startsWith('\u0000')) "x$it" else it }
+
     5 -> ByteArray(r.nextInt(12)) { r.nextInt().toByte() }
+
     6 -> ""
+
     7 -> List(r.nextInt(5)) { randomValue(r, depth + 1) }
+
     else -> (0 until r.nextInt(5)).associate { "k$it\u00e9<" to randomValue(r, depth + 1) }
 }

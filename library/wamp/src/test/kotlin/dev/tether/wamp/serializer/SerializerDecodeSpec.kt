@@ -35,13 +35,17 @@ class SerializerDecodeSpec : FunSpec({
     }
 
     test("MessagePack: a bin procedure is bytes, not a string, so the message is refused") {
-        shouldThrow<ProtocolViolationException> { msgpack.decode(hex("94300980c40170")) }.message shouldContain "CALL field 3"
+        shouldThrow<ProtocolViolationException> {
+            msgpack.decode(hex("94300980c40170"))
+        }.message shouldContain "CALL field 3"
     }
 
     test("CBOR: minimal and non-minimal type heads are accepted, a negative type is refused") {
         cbor.decode(hex("84183009a06170")) shouldBe p
         cbor.decode(hex("8419003009a06170")) shouldBe p
-        shouldThrow<ProtocolViolationException> { cbor.decode(hex("842009a06170")) }.message shouldContain "unsupported WAMP message type -1"
+        shouldThrow<ProtocolViolationException> {
+            cbor.decode(hex("842009a06170"))
+        }.message shouldContain "unsupported WAMP message type -1"
     }
 
     test("JSON: the type must be an integer; an integral float request id is accepted") {
@@ -52,16 +56,24 @@ class SerializerDecodeSpec : FunSpec({
     }
 
     test("JSON: unknown type, empty array and non-array are refused; trailing fields are ignored") {
-        shouldThrow<ProtocolViolationException> { json.decode("""[99,9,{},"p"]""".toByteArray()) }.message shouldContain "unsupported WAMP message type 99"
+        shouldThrow<ProtocolViolationException> {
+            json.decode("""[99,9,{},"p"]""".toByteArray())
+        }.message shouldContain "unsupported WAMP message type 99"
         shouldThrow<ProtocolViolationException> { json.decode("[]".toByteArray()) }.message shouldContain "empty"
         shouldThrow<ProtocolViolationException> { json.decode("{}".toByteArray()) }
         json.decode("""[48,9,{},"p",[],{},"extra"]""".toByteArray()) shouldBe p
     }
 
     test("missing fields, wrong field types and ids outside [0, 2^53] are protocol violations") {
-        shouldThrow<ProtocolViolationException> { json.decode("""[48,9,{}]""".toByteArray()) }.message shouldContain "missing"
-        shouldThrow<ProtocolViolationException> { json.decode("""[48,9,[],"p"]""".toByteArray()) }.message shouldContain "dictionary"
-        shouldThrow<ProtocolViolationException> { json.decode("""[48,9007199254740993,{},"p"]""".toByteArray()) }.message shouldContain "2^53"
+        shouldThrow<ProtocolViolationException> {
+            json.decode("""[48,9,{}]""".toByteArray())
+        }.message shouldContain "missing"
+        shouldThrow<ProtocolViolationException> {
+            json.decode("""[48,9,[],"p"]""".toByteArray())
+        }.message shouldContain "dictionary"
+        shouldThrow<ProtocolViolationException> {
+            json.decode("""[48,9007199254740993,{},"p"]""".toByteArray())
+        }.message shouldContain "2^53"
         shouldThrow<ProtocolViolationException> { json.decode("""[48,-1,{},"p"]""".toByteArray()) }
         shouldThrow<ProtocolViolationException> { json.decode("""[48,9,{},"p","notalist"]""".toByteArray()) }
     }
@@ -69,12 +81,18 @@ class SerializerDecodeSpec : FunSpec({
     test("malformed bytes, truncation, trailing bytes and lying lengths are protocol violations") {
         shouldThrow<ProtocolViolationException> { json.decode("[48,9,".toByteArray()) }
         shouldThrow<ProtocolViolationException> { msgpack.decode(hex("94300980a1")) }
-        shouldThrow<ProtocolViolationException> { msgpack.decode(hex("94300980a17000")) }.message shouldContain "trailing"
+        shouldThrow<ProtocolViolationException> {
+            msgpack.decode(hex("94300980a17000"))
+        }.message shouldContain "trailing"
         shouldThrow<ProtocolViolationException> { msgpack.decode(hex("dd7fffffff")) }.message shouldContain "exceeds"
         shouldThrow<ProtocolViolationException> { msgpack.decode(hex("c67fffffff00")) }.message shouldContain "exceeds"
         shouldThrow<ProtocolViolationException> { cbor.decode(hex("84183009a061")) }
-        shouldThrow<ProtocolViolationException> { cbor.decode(hex("84183009a0617000")) }.message shouldContain "trailing"
-        shouldThrow<ProtocolViolationException> { cbor.decode(hex("9b7fffffffffffffff")) }.message shouldContain "exceeds"
+        shouldThrow<ProtocolViolationException> {
+            cbor.decode(hex("84183009a0617000"))
+        }.message shouldContain "trailing"
+        shouldThrow<ProtocolViolationException> {
+            cbor.decode(hex("9b7fffffffffffffff"))
+        }.message shouldContain "exceeds"
         shouldThrow<ProtocolViolationException> { cbor.decode(hex("5a7fffffff")) }.message shouldContain "exceeds"
     }
 

@@ -25,8 +25,15 @@ class SerializerRoundTripSpec : FunSpec({
             }
         }
         test("${s.serialization}: boundary integers round-trip") {
-            val values = listOf(0L, 1L, -1L, 127L, 128L, -32L, -33L, 255L, 256L, 65535L, 65536L, (1L shl 32) - 1, 1L shl 32,
-                (1L shl 53) - 1, 1L shl 53, (1L shl 53) + 1, Long.MAX_VALUE, Long.MIN_VALUE, BigInteger.TWO.pow(63), BigInteger.TWO.pow(64) - BigInteger.ONE)
+            val values =
+                listOf(
+                    0L, 1L, -1L, 127L, 128L, -32L, -33L, 255L, 256L, 65535L, 65536L, (1L shl 32) - 1, 1L shl 32,
+                    (1L shl 53) - 1, 1L shl 53, (1L shl 53) + 1, Long.MAX_VALUE, Long.MIN_VALUE,
+                    BigInteger.TWO.pow(
+                        63,
+                    ),
+                    BigInteger.TWO.pow(64) - BigInteger.ONE,
+                )
             WampValues.deepEquals(s.decodeValue(s.encodeValue(values)), values) shouldBe true
         }
     }
@@ -37,15 +44,25 @@ private fun genValue(rs: RandomSource, depth: Int, floats: Boolean): Any? {
     val kind = r.nextInt(if (depth > 3) 8 else 10)
     return when (kind) {
         0 -> null
+
         1 -> r.nextBoolean()
+
         2 -> when (r.nextInt(4)) {
             0 -> r.nextLong()
+
             1 -> r.nextLong(-300, 70000)
+
             2 -> (1L shl 53) + r.nextLong(-2, 3)
-            else -> BigInteger.valueOf(r.nextLong(0, Long.MAX_VALUE)).add(BigInteger.valueOf(Long.MAX_VALUE)).add(BigInteger.ONE)
+
+            else -> BigInteger.valueOf(
+                r.nextLong(0, Long.MAX_VALUE),
+            ).add(BigInteger.valueOf(Long.MAX_VALUE)).add(BigInteger.ONE)
         }
+
         3 -> r.nextDouble(-1e12, 1e12)
+
         4 -> if (floats) r.nextFloat() else r.nextDouble()
+
         5 -> run {
             val sb = StringBuilder()
             repeat(r.nextInt(12)) { sb.appendCodePoint(randomCodePoint(r)) }
@@ -54,9 +71,13 @@ private fun genValue(rs: RandomSource, depth: Int, floats: Boolean): Any? {
             if (sb.startsWith("\u0000")) sb.insert(0, 'x')
             sb.toString()
         }
+
         6 -> ByteArray(r.nextInt(20)) { r.nextInt().toByte() }
+
         7 -> ""
+
         8 -> List(r.nextInt(5)) { genValue(rs, depth + 1, floats) }
+
         else -> (0 until r.nextInt(5)).associate { "k$it" to genValue(rs, depth + 1, floats) }
     }
 }

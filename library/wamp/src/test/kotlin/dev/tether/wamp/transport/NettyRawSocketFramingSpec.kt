@@ -38,14 +38,29 @@ class NettyRawSocketFramingSpec : FunSpec({
     val json = JsonSerializer()
 
     class Harness(recvLimit: Long = 0) {
-        val peer = NettyRawSocketPeer("tcp://router.test:1", json, RawSocketProtocol.exponentFor(recvLimit), "test", Duration.ZERO, 10.seconds)
-        val channel = EmbeddedChannel(false, false).also { it.pipeline().addLast(peer.bind(it)); it.register() }
+        val peer =
+            NettyRawSocketPeer(
+                "tcp://router.test:1",
+                json,
+                RawSocketProtocol.exponentFor(recvLimit),
+                "test",
+                Duration.ZERO,
+                10.seconds,
+            )
+        val channel = EmbeddedChannel(false, false).also {
+            it.pipeline().addLast(peer.bind(it))
+            it.register()
+        }
         val messages = mutableListOf<Message>()
         val ends = mutableListOf<Exception>()
 
         fun listen() = peer.listen(object : PeerListener {
-            override fun onMessage(message: Message) { messages += message }
-            override fun onEnd(cause: Exception) { ends += cause }
+            override fun onMessage(message: Message) {
+                messages += message
+            }
+            override fun onEnd(cause: Exception) {
+                ends += cause
+            }
         })
 
         fun feed(bytes: ByteArray) {
@@ -80,7 +95,9 @@ class NettyRawSocketFramingSpec : FunSpec({
         for ((reply, code) in listOf("7f100000" to 1, "7f400000" to 4, "00f10000" to 0)) {
             val h = Harness()
             h.feed(hex(reply))
-            withTimeout(5.seconds) { shouldThrow<RawSocketHandshakeException> { h.peer.awaitOpen() }.errorCode shouldBe code }
+            withTimeout(5.seconds) {
+                shouldThrow<RawSocketHandshakeException> { h.peer.awaitOpen() }.errorCode shouldBe code
+            }
             h.channel.isOpen shouldBe false
         }
     }
@@ -91,13 +108,20 @@ class NettyRawSocketFramingSpec : FunSpec({
         withTimeout(5.seconds) { shouldThrow<ProtocolViolationException> { h.peer.awaitOpen() } }
     }
 
-    test("frames split at every offset, and several frames in one read, arrive whole and in order; PINGs are answered in between") {
+    test(
+        "frames split at every offset, and several frames in one read, arrive whole and in order; PINGs are answered " +
+            "in between",
+    ) {
         val first = ResultMessage(1, emptyMap(), listOf("x".repeat(300)))
         val second = ResultMessage(2, emptyMap(), listOf("second"))
         val third = Goodbye(emptyMap(), "wamp.close.system_shutdown")
-        val stream = message(first) + frame(RawSocketProtocol.TYPE_PING, "abc".toByteArray()) + message(second) + message(third)
+        val stream = message(
+            first,
+        ) + frame(RawSocketProtocol.TYPE_PING, "abc".toByteArray()) + message(second) + message(third)
         // One split point anywhere, then every pair of split points in the first 40 bytes (header and payload start).
-        val splits = (1 until stream.size).map { listOf(it) } + (1 until 40).flatMap { a -> (a + 1 until 40).map { b -> listOf(a, b) } }
+        val splits = (1 until stream.size).map {
+            listOf(it)
+        } + (1 until 40).flatMap { a -> (a + 1 until 40).map { b -> listOf(a, b) } }
         for (points in splits + listOf(emptyList())) {
             val h = Harness()
             h.feed(hex("7ff10000"))
@@ -139,7 +163,9 @@ class NettyRawSocketFramingSpec : FunSpec({
         withTimeout(5.seconds) { shouldThrow<ConnectionClosedException> { h.peer.send(Goodbye(emptyMap(), "x")) } }
     }
 
-    test("an undecodable message ends delivery with ProtocolViolationException; the connection stays open for the ABORT") {
+    test(
+        "an undecodable message ends delivery with ProtocolViolationException; the connection stays open for the ABORT",
+    ) {
         val h = Harness()
         h.feed(hex("7ff10000"))
         h.listen()
@@ -150,7 +176,10 @@ class NettyRawSocketFramingSpec : FunSpec({
         h.channel.isOpen shouldBe true
         withTimeout(5.seconds) { h.peer.send(Goodbye(emptyMap(), "x")) }
         h.channel.runPendingTasks()
-        h.written() shouldBe FrameHeader(0, json.encode(Goodbye(emptyMap(), "x")).size).encode().toHex() + json.encode(Goodbye(emptyMap(), "x")).toHex()
+        h.written() shouldBe FrameHeader(
+            0,
+            json.encode(Goodbye(emptyMap(), "x")).size,
+        ).encode().toHex() + json.encode(Goodbye(emptyMap(), "x")).toHex()
     }
 
     test("send frames a message with its 4-byte header and refuses one over the router's limit") {
@@ -163,7 +192,10 @@ class NettyRawSocketFramingSpec : FunSpec({
             h.peer.send(publish)
             h.channel.runPendingTasks()
             h.written() shouldBe "0000012c" + json.encode(publish).toHex()
-            val e = shouldThrow<MessageTooLongException> { h.peer.send(Publish(1, emptyMap(), "t", listOf("x".repeat(600)))) }
+            val e =
+                shouldThrow<MessageTooLongException> {
+                    h.peer.send(Publish(1, emptyMap(), "t", listOf("x".repeat(600))))
+                }
             e.limit shouldBe 512
             h.written() shouldBe ""
         }

@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.wamp.transport
 
 import dev.tether.core.ConnectionException
@@ -6,14 +8,16 @@ import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
@@ -49,8 +53,6 @@ import java.net.Socket
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.EventMessage
-import dev.tether.wamp.message.InvocationMessage
 
 /** A logger that keeps each line with the name of the thread that logged it. */
 private class ThreadLogger : LegacyAbstractLogger() {
@@ -62,7 +64,13 @@ private class ThreadLogger : LegacyAbstractLogger() {
     override fun isWarnEnabled(): Boolean = true
     override fun isErrorEnabled(): Boolean = true
     override fun getFullyQualifiedCallerName(): String? = null
-    override fun handleNormalizedLoggingCall(level: Level, marker: Marker?, pattern: String?, args: Array<out Any?>?, throwable: Throwable?) {
+    override fun handleNormalizedLoggingCall(
+        level: Level,
+        marker: Marker?,
+        pattern: String?,
+        args: Array<out Any?>?,
+        throwable: Throwable?,
+    ) {
         lines += Thread.currentThread().name + " | " + MessageFormatter.basicArrayFormat(pattern, args)
     }
 
@@ -78,12 +86,19 @@ private class ThreadLogger : LegacyAbstractLogger() {
 class RawSocketTransportSpec : FunSpec({
     val ioThread = "tether-io"
 
-    /** Plays [script] against the next client of [router], on an I/O thread, interruptibly (the test's timeout ends it). */
-    fun <T> CoroutineScope.serve(router: ScriptedRawSocketRouter, script: (ScriptedRawSocketRouter.Conn) -> T): Deferred<T> =
-        async { runInterruptible(Dispatchers.IO) { router.accept().use(script) } }
+    /**
+     * Plays [script] against the next client of [router], on an I/O thread, interruptibly (the test's timeout ends it).
+     */
+    fun <T> CoroutineScope.serve(
+        router: ScriptedRawSocketRouter,
+        script: (ScriptedRawSocketRouter.Conn) -> T,
+    ): Deferred<T> = async { runInterruptible(Dispatchers.IO) { router.accept().use(script) } }
 
     /** [serve] for a client expected to fail: the router's own failure (a refused TLS handshake) is the result. */
-    fun CoroutineScope.serveFailing(router: ScriptedRawSocketRouter, script: (ScriptedRawSocketRouter.Conn) -> Unit): Deferred<kotlin.Result<Unit>> =
+    fun CoroutineScope.serveFailing(
+        router: ScriptedRawSocketRouter,
+        script: (ScriptedRawSocketRouter.Conn) -> Unit,
+    ): Deferred<kotlin.Result<Unit>> =
         async { runCatching { runInterruptible(Dispatchers.IO) { router.accept().use(script) } } }
 
     fun ScriptedRawSocketRouter.Conn.answerGoodbye() {
@@ -92,7 +107,10 @@ class RawSocketTransportSpec : FunSpec({
         awaitEof() shouldBe true
     }
 
-    test("tcp, tcps with a client certificate from the caller's SSLContext, and unix: join, call and leave, dispatched on the Netty event loop") {
+    test(
+        "tcp, tcps with a client certificate from the caller's SSLContext, and unix: join, call and leave, " +
+            "dispatched on the Netty event loop",
+    ) {
         for (kind in listOf("tcp", "tcps", "unix")) {
             ScriptedRawSocketRouter.start(kind).use { router ->
                 withTimeout(20.seconds) {
@@ -100,7 +118,12 @@ class RawSocketTransportSpec : FunSpec({
                         val script = serve(router) { c ->
                             c.handshake() shouldBe Handshake(RawSocketProtocol.MAX_LENGTH_EXPONENT, 1)
                             c.readMessage().shouldBeInstanceOf<Hello>()
-                            c.send(dev.tether.wamp.message.Welcome(7, mapOf("roles" to mapOf("dealer" to emptyMap<String, Any?>()))))
+                            c.send(
+                                dev.tether.wamp.message.Welcome(
+                                    7,
+                                    mapOf("roles" to mapOf("dealer" to emptyMap<String, Any?>())),
+                                ),
+                            )
                             val call = c.readMessage() as Call
                             // A reply nobody waits for first: the session logs it where it dispatches.
                             c.send(ResultMessage(999, emptyMap()))
@@ -136,8 +159,17 @@ class RawSocketTransportSpec : FunSpec({
                         val subscribe = c.readMessage() as Subscribe
                         c.send(Subscribed(subscribe.request, 5))
                         val calls = (1..4).map { c.readMessage() as Call }.associateBy { it.args[0] as Long }
-                        val results = (1L..4L).map { n -> c.messageFrame(ResultMessage(calls.getValue(n).request, emptyMap(), listOf("r$n", "x".repeat(100 * n.toInt())))) }
-                        fun ping(payload: String) = ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_PING, payload.toByteArray())
+                        val results = (1L..4L).map { n ->
+                            c.messageFrame(
+                                ResultMessage(
+                                    calls.getValue(n).request,
+                                    emptyMap(),
+                                    listOf("r$n", "x".repeat(100 * n.toInt())),
+                                ),
+                            )
+                        }
+                        fun ping(payload: String) =
+                            ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_PING, payload.toByteArray())
                         fun awaitPong(payload: String) {
                             val (type, echoed) = c.readFrame()
                             type shouldBe RawSocketProtocol.TYPE_PONG
@@ -153,13 +185,20 @@ class RawSocketTransportSpec : FunSpec({
                         awaitPong("")
                         c.write(results[3].copyOfRange(150, results[3].size))
                         // Three events in a single write.
-                        c.write((1L..3L).map { c.messageFrame(EventMessage(5, it, emptyMap(), listOf(it))) }.reduce(ByteArray::plus))
+                        c.write(
+                            (1L..3L).map {
+                                c.messageFrame(EventMessage(5, it, emptyMap(), listOf(it)))
+                            }.reduce(ByteArray::plus),
+                        )
                         c.answerGoodbye()
                     }
                     val s = WampSession.connect(router.url, SessionConfig("realm1"))
                     val events = CopyOnWriteArrayList<Any?>()
                     val allEvents = CompletableDeferred<Unit>()
-                    s.subscribe("t") { e: Event -> events += e.args[0]; if (events.size == 3) allEvents.complete(Unit) }
+                    s.subscribe("t") { e: Event ->
+                        events += e.args[0]
+                        if (events.size == 3) allEvents.complete(Unit)
+                    }
                     val calls = (1L..4L).map { n -> async { s.call("n", listOf(n)) } }
                     calls.map { it.await().args[0] } shouldBe listOf("r1", "r2", "r3", "r4")
                     calls.map { (it.await().args[1] as String).length } shouldBe listOf(100, 200, 300, 400)
@@ -180,7 +219,9 @@ class RawSocketTransportSpec : FunSpec({
                     val script = serve(router) { c ->
                         c.join()
                         for (payload in listOf("keepalive-1", "")) {
-                            c.write(ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_PING, payload.toByteArray()))
+                            c.write(
+                                ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_PING, payload.toByteArray()),
+                            )
                             val (type, echoed) = c.readFrame()
                             type shouldBe RawSocketProtocol.TYPE_PONG
                             String(echoed) shouldBe payload
@@ -198,7 +239,9 @@ class RawSocketTransportSpec : FunSpec({
         }
     }
 
-    test("an inbound frame over the receive limit: the session ends with MessageTooLongException and the socket closes") {
+    test(
+        "an inbound frame over the receive limit: the session ends with MessageTooLongException and the socket closes",
+    ) {
         ScriptedRawSocketRouter.start("tcp").use { router ->
             withTimeout(20.seconds) {
                 coroutineScope {
@@ -213,17 +256,21 @@ class RawSocketTransportSpec : FunSpec({
                     val s = WampSession.connect(router.url, SessionConfig("realm1") { recvLimit(1000) })
                     val e = shouldThrow<WampSessionClosedException> { s.call("big") }
                     // The typed cause (the chain may hold copies the coroutines debug mode makes of the exception).
-                    val cause = generateSequence<Throwable>(e) { it.cause }.firstNotNullOf { it as? MessageTooLongException }
+                    val cause = generateSequence<Throwable>(e) {
+                        it.cause
+                    }.firstNotNullOf { it as? MessageTooLongException }
                     cause.length shouldBe 1025
                     cause.limit shouldBe 1024
-                    s.awaitClosed() shouldContain "over this side's limit of 1024 bytes"
+                    s.awaitClosed().message shouldContain "over this side's limit of 1024 bytes"
                     script.await() shouldBe true
                 }
             }
         }
     }
 
-    test("keepalive: PINGs every pingInterval while PONGs come; a missing PONG ends the session and closes the socket") {
+    test(
+        "keepalive: PINGs every pingInterval while PONGs come; a missing PONG ends the session and closes the socket",
+    ) {
         ScriptedRawSocketRouter.start("tcp").use { router ->
             withTimeout(20.seconds) {
                 coroutineScope {
@@ -238,8 +285,14 @@ class RawSocketTransportSpec : FunSpec({
                         c.readFrame().first shouldBe RawSocketProtocol.TYPE_PING // not answered
                         payloads to c.awaitEof()
                     }
-                    val s = WampSession.connect(router.url, SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(300.milliseconds) })
-                    s.awaitClosed() shouldContain "no pong within 300 ms"
+                    val s = WampSession.connect(
+                        router.url,
+                        SessionConfig("realm1") {
+                            pingInterval(100.milliseconds)
+                            pongTimeout(300.milliseconds)
+                        },
+                    )
+                    s.awaitClosed().message shouldContain "no pong within 300 ms"
                     val (payloads, closed) = script.await()
                     // Each PING carries the next counter value (the first may have been answered while joining).
                     payloads shouldBe (payloads[0]..payloads[0] + 2).toList()
@@ -264,11 +317,22 @@ class RawSocketTransportSpec : FunSpec({
                         c.awaitEof()
                     }
                     val logger = ThreadLogger()
-                    val dialer = SocketDialer { host, port, timeout -> Socket().apply { connect(InetSocketAddress(host, port), timeout.toMillis().toInt()) } }
-                    val s = WampSession.connect(router.url, SessionConfig("realm1") { socketDialer(dialer); logger(logger); pingInterval(200.milliseconds); pongTimeout(200.milliseconds) })
+                    val dialer =
+                        SocketDialer { host, port, timeout ->
+                            Socket().apply { connect(InetSocketAddress(host, port), timeout.toMillis().toInt()) }
+                        }
+                    val s = WampSession.connect(
+                        router.url,
+                        SessionConfig("realm1") {
+                            socketDialer(dialer)
+                            logger(logger)
+                            pingInterval(200.milliseconds)
+                            pongTimeout(200.milliseconds)
+                        },
+                    )
                     s.call("x").args shouldBe listOf("ok")
                     logger.threadOf("request 999 dropped").startsWith(ioThread) shouldBe false
-                    s.awaitClosed() shouldContain "no pong"
+                    s.awaitClosed().message shouldContain "no pong"
                     script.await() shouldBe true
                 }
             }
@@ -279,37 +343,48 @@ class RawSocketTransportSpec : FunSpec({
      * A session configured by [configure] registers `p` and subscribes `t`; the router sends an unknown RESULT, an
      * INVOCATION and an EVENT. Returns the threads the handler and the subscriber ran on, after the YIELD arrived.
      */
-    suspend fun handlerThreads(logger: ThreadLogger, configure: SessionConfig.Builder.() -> Unit): Pair<String, String> =
-        ScriptedRawSocketRouter.start("tcp").use { router ->
-            withTimeout(20.seconds) {
-                coroutineScope {
-                    val answered = CompletableDeferred<Message>()
-                    val script = serve(router) { c ->
-                        c.join()
-                        val register = c.readMessage() as Register
-                        c.send(Registered(register.request, 11))
-                        val subscribe = c.readMessage() as Subscribe
-                        c.send(Subscribed(subscribe.request, 12))
-                        c.send(ResultMessage(999, emptyMap()))
-                        c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
-                        c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
-                        answered.complete(c.readMessage())
-                        c.answerGoodbye()
-                    }
-                    val s = WampSession.connect(router.url, SessionConfig("realm1") { logger(logger); configure() })
-                    val handlerThread = CompletableDeferred<String>()
-                    val subscriberThread = CompletableDeferred<String>()
-                    s.register("p") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("out") }
-                    s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
-                    val threads = handlerThread.await() to subscriberThread.await()
-                    // The YIELD is sent after the handler returns: leave only once the router has it.
-                    answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
-                    s.leave()
-                    script.await()
-                    threads
+    suspend fun handlerThreads(
+        logger: ThreadLogger,
+        configure: SessionConfig.Builder.() -> Unit,
+    ): Pair<String, String> = ScriptedRawSocketRouter.start("tcp").use { router ->
+        withTimeout(20.seconds) {
+            coroutineScope {
+                val answered = CompletableDeferred<Message>()
+                val script = serve(router) { c ->
+                    c.join()
+                    val register = c.readMessage() as Register
+                    c.send(Registered(register.request, 11))
+                    val subscribe = c.readMessage() as Subscribe
+                    c.send(Subscribed(subscribe.request, 12))
+                    c.send(ResultMessage(999, emptyMap()))
+                    c.send(InvocationMessage(1, 11, emptyMap(), listOf("in")))
+                    c.send(EventMessage(12, 1, emptyMap(), listOf("ev")))
+                    answered.complete(c.readMessage())
+                    c.answerGoodbye()
                 }
+                val s = WampSession.connect(
+                    router.url,
+                    SessionConfig("realm1") {
+                        logger(logger)
+                        configure()
+                    },
+                )
+                val handlerThread = CompletableDeferred<String>()
+                val subscriberThread = CompletableDeferred<String>()
+                s.register("p") {
+                    handlerThread.complete(Thread.currentThread().name)
+                    InvokeResult.of("out")
+                }
+                s.subscribe("t") { subscriberThread.complete(Thread.currentThread().name) }
+                val threads = handlerThread.await() to subscriberThread.await()
+                // The YIELD is sent after the handler returns: leave only once the router has it.
+                answered.await().shouldBeInstanceOf<Yield>().args shouldBe listOf("out")
+                s.leave()
+                script.await()
+                threads
             }
         }
+    }
 
     test("dispatch runs on the I/O thread; invocation handlers and event handlers never do") {
         val logger = ThreadLogger()
@@ -333,9 +408,17 @@ class RawSocketTransportSpec : FunSpec({
                     val script = serve(router) { c ->
                         c.join()
                         val subscribe = c.readMessage() as Subscribe
-                        c.write(c.messageFrame(Subscribed(subscribe.request, 12)) + c.messageFrame(EventMessage(12, 1, emptyMap(), listOf("first"))))
+                        c.write(
+                            c.messageFrame(
+                                Subscribed(subscribe.request, 12),
+                            ) + c.messageFrame(EventMessage(12, 1, emptyMap(), listOf("first"))),
+                        )
                         val register = c.readMessage() as Register
-                        c.write(c.messageFrame(Registered(register.request, 11)) + c.messageFrame(InvocationMessage(5, 11, emptyMap(), listOf("in"))))
+                        c.write(
+                            c.messageFrame(
+                                Registered(register.request, 11),
+                            ) + c.messageFrame(InvocationMessage(5, 11, emptyMap(), listOf("in"))),
+                        )
                         answered.complete(c.readMessage())
                         c.answerGoodbye()
                     }
@@ -363,32 +446,47 @@ class RawSocketTransportSpec : FunSpec({
                         c.awaitEof()
                     }
                     val s = WampSession.connect(router.url, SessionConfig("realm1"))
-                    s.awaitClosed() shouldContain "wamp.close.system_shutdown"
+                    s.awaitClosed().message shouldContain "wamp.close.system_shutdown"
                     bye.await() shouldBe true
 
                     val garbage = serve(router) { c ->
                         c.join()
-                        c.write(ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_MESSAGE, "[8, {".toByteArray()))
+                        c.write(
+                            ScriptedRawSocketRouter.Conn.frame(RawSocketProtocol.TYPE_MESSAGE, "[8, {".toByteArray()),
+                        )
                         (c.readMessage() as Abort).reason shouldBe "wamp.error.protocol_violation"
                         c.awaitEof()
                     }
                     val s2 = WampSession.connect(router.url, SessionConfig("realm1"))
-                    s2.awaitClosed() shouldContain "protocol error"
+                    s2.awaitClosed().message shouldContain "protocol error"
                     garbage.await() shouldBe true
                 }
             }
         }
     }
 
-    test("dial failures are typed: refused port, missing Unix socket, refused handshake, untrusted or missing certificates") {
+    test(
+        "dial failures are typed: refused port, missing Unix socket, refused handshake, untrusted or missing " +
+            "certificates",
+    ) {
         withTimeout(30.seconds) {
             coroutineScope {
                 val closedPort = ServerSocket(0, 1, InetAddress.getByName("127.0.0.1")).use { it.localPort }
-                shouldThrow<DialFailedException> { WampSession.connect("tcp://127.0.0.1:$closedPort", SessionConfig("realm1")) }
-                shouldThrow<DialFailedException> { WampSession.connect("unix:///nonexistent/tether-${System.nanoTime()}.sock", SessionConfig("realm1")) }
+                shouldThrow<DialFailedException> {
+                    WampSession.connect("tcp://127.0.0.1:$closedPort", SessionConfig("realm1"))
+                }
+                shouldThrow<DialFailedException> {
+                    WampSession.connect("unix:///nonexistent/tether-${System.nanoTime()}.sock", SessionConfig("realm1"))
+                }
                 ScriptedRawSocketRouter.start("tcp").use { router ->
-                    val refusing = serveFailing(router) { c -> c.write(Handshake.errorReply(RawSocketProtocol.ERROR_MAX_CONNECTIONS)); c.awaitEof() }
-                    shouldThrow<RawSocketHandshakeException> { WampSession.connect(router.url, SessionConfig("realm1")) }.errorCode shouldBe 4
+                    val refusing =
+                        serveFailing(router) { c ->
+                            c.write(Handshake.errorReply(RawSocketProtocol.ERROR_MAX_CONNECTIONS))
+                            c.awaitEof()
+                        }
+                    shouldThrow<RawSocketHandshakeException> {
+                        WampSession.connect(router.url, SessionConfig("realm1"))
+                    }.errorCode shouldBe 4
                     refusing.await()
                 }
                 ScriptedRawSocketRouter.start("tcps").use { router ->
@@ -397,10 +495,22 @@ class RawSocketTransportSpec : FunSpec({
                     shouldThrow<DialFailedException> { WampSession.connect(router.url, SessionConfig("realm1")) }
                     untrusted.await()
                     // Trusted, but without the client certificate the router requires.
-                    val trustOnly = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
-                        .apply { init(TestTls.keyStore) }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
+                    val trustOnly = javax.net.ssl.TrustManagerFactory.getInstance(
+                        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm(),
+                    )
+                        .apply {
+                            init(TestTls.keyStore)
+                        }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
                     val noCertificate = serveFailing(router) { c -> c.awaitEof() }
-                    shouldThrow<ConnectionException> { WampSession.connect(router.url, SessionConfig("realm1") { trustManager(trustOnly); dialTimeout(5.seconds) }) }
+                    shouldThrow<ConnectionException> {
+                        WampSession.connect(
+                            router.url,
+                            SessionConfig("realm1") {
+                                trustManager(trustOnly)
+                                dialTimeout(5.seconds)
+                            },
+                        )
+                    }
                     noCertificate.await().isFailure shouldBe true // the router refused the handshake
                 }
             }

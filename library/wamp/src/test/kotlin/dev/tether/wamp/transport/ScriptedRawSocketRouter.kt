@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.wamp.transport
 
 import dev.tether.wamp.message.Hello
@@ -45,12 +47,23 @@ internal class ScriptedRawSocketRouter private constructor(val kind: String) : C
     init {
         when (kind) {
             "tcp" -> tcp = ServerSocket(0, 4, InetAddress.getByName("127.0.0.1"))
-            "tcps" -> tcp = (TestTls.serverContext.serverSocketFactory.createServerSocket(0, 4, InetAddress.getByName("127.0.0.1")) as SSLServerSocket)
+
+            "tcps" -> tcp = (
+                TestTls.serverContext.serverSocketFactory.createServerSocket(
+                    0,
+                    4,
+                    InetAddress.getByName("127.0.0.1"),
+                ) as SSLServerSocket
+                )
                 .apply { needClientAuth = true }
+
             "unix" -> {
                 val dir = Files.createTempDirectory("wamp-rs").toFile().also { unixDir = it }
-                unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX).apply { bind(UnixDomainSocketAddress.of(File(dir, "router.sock").path)) }
+                unix = ServerSocketChannel.open(StandardProtocolFamily.UNIX).apply {
+                    bind(UnixDomainSocketAddress.of(File(dir, "router.sock").path))
+                }
             }
+
             else -> error("kind must be tcp, tcps or unix")
         }
         tcp?.soTimeout = 10_000
@@ -63,8 +76,14 @@ internal class ScriptedRawSocketRouter private constructor(val kind: String) : C
     /** Waits for the next client (at most 10 s over TCP; interruptible over a Unix socket). */
     fun accept(serializer: Serializer = JsonSerializer()): Conn {
         tcp?.let { server ->
-            val socket = server.accept().apply { soTimeout = 10_000; tcpNoDelay = true }
-            val peerCertificates = (socket as? SSLSocket)?.let { it.startHandshake(); it.session.peerCertificates.toList() }
+            val socket = server.accept().apply {
+                soTimeout = 10_000
+                tcpNoDelay = true
+            }
+            val peerCertificates = (socket as? SSLSocket)?.let {
+                it.startHandshake()
+                it.session.peerCertificates.toList()
+            }
             return Conn(socket, socket.getInputStream(), socket.getOutputStream(), serializer, peerCertificates)
         }
         val channel = unix!!.accept()
@@ -100,7 +119,17 @@ internal class ScriptedRawSocketRouter private constructor(val kind: String) : C
         fun join(id: Long = 1): Hello {
             handshake()
             val hello = readMessage() as Hello
-            send(Welcome(id, mapOf("authid" to "test", "authrole" to "user", "authmethod" to "anonymous", "roles" to mapOf("dealer" to emptyMap<String, Any?>(), "broker" to emptyMap<String, Any?>()))))
+            send(
+                Welcome(
+                    id,
+                    mapOf(
+                        "authid" to "test",
+                        "authrole" to "user",
+                        "authmethod" to "anonymous",
+                        "roles" to mapOf("dealer" to emptyMap<String, Any?>(), "broker" to emptyMap<String, Any?>()),
+                    ),
+                ),
+            )
             return hello
         }
 
@@ -173,13 +202,21 @@ internal object TestTls {
             "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
             "-storetype", "PKCS12", "-keystore", file.path, "-storepass", "changeit", "-keypass", "changeit",
         ).redirectErrorStream(true).start()
-        check(process.waitFor(60, TimeUnit.SECONDS) && process.exitValue() == 0) { "keytool failed: " + process.inputStream.readAllBytes().decodeToString() }
-        KeyStore.getInstance("PKCS12").apply { file.inputStream().use { load(it, password) } }.also { dir.deleteRecursively() }
+        check(process.waitFor(60, TimeUnit.SECONDS) && process.exitValue() == 0) {
+            "keytool failed: " + process.inputStream.readAllBytes().decodeToString()
+        }
+        KeyStore.getInstance("PKCS12").apply {
+            file.inputStream().use { load(it, password) }
+        }.also { dir.deleteRecursively() }
     }
 
     private fun context(): SSLContext = SSLContext.getInstance("TLS").apply {
-        val keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore, password) }.keyManagers
-        val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore) }.trustManagers
+        val keys = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply {
+            init(keyStore, password)
+        }.keyManagers
+        val trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply {
+            init(keyStore)
+        }.trustManagers
         init(keys, trust, null)
     }
 

@@ -1,8 +1,8 @@
 package dev.tether.wamp.transport
 
 import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -46,7 +46,9 @@ class WebSocketSubprotocolSpec : FunSpec({
                         .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
                     offered.complete(headers["sec-websocket-protocol"])
                     val accept = Base64.getEncoder().encodeToString(
-                        MessageDigest.getInstance("SHA-1").digest((headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").toByteArray()),
+                        MessageDigest.getInstance(
+                            "SHA-1",
+                        ).digest((headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").toByteArray()),
                     )
                     val response = buildString {
                         append("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
@@ -54,7 +56,10 @@ class WebSocketSubprotocolSpec : FunSpec({
                         if (chosen != null) append("Sec-WebSocket-Protocol: $chosen\r\n")
                         append("\r\n")
                     }
-                    socket.getOutputStream().apply { write(response.toByteArray()); flush() }
+                    socket.getOutputStream().apply {
+                        write(response.toByteArray())
+                        flush()
+                    }
                     runCatching { while (input.read() >= 0) Unit } // until the client closes
                 }
             }
@@ -67,7 +72,15 @@ class WebSocketSubprotocolSpec : FunSpec({
             for (ser in Serialization.entries) {
                 val (url, offered) = upgradeServer(ser.subprotocol)
                 // The fake router never answers HELLO; only the upgrade matters here.
-                runCatching { WampSession.connect(url, SessionConfig("realm1") { serialization(ser); responseTimeout(1.seconds) }) }
+                runCatching {
+                    WampSession.connect(
+                        url,
+                        SessionConfig("realm1") {
+                            serialization(ser)
+                            responseTimeout(1.seconds)
+                        },
+                    )
+                }
                 offered.get(5, TimeUnit.SECONDS) shouldBe ser.subprotocol
             }
         }
@@ -84,7 +97,10 @@ class WebSocketSubprotocolSpec : FunSpec({
     test("a router that names no subprotocol is refused with ProtocolViolationException") {
         withTimeout(10.seconds) {
             val (url, _) = upgradeServer(null)
-            val e = shouldThrow<ProtocolViolationException> { WampSession.connect(url, SessionConfig("realm1") { serialization(Serialization.CBOR) }) }
+            val e =
+                shouldThrow<ProtocolViolationException> {
+                    WampSession.connect(url, SessionConfig("realm1") { serialization(Serialization.CBOR) })
+                }
             e.message shouldContain "(none) instead of wamp.2.cbor"
         }
     }

@@ -1,0 +1,284 @@
+package dev.tether.wamp
+
+import dev.tether.core.ConnectionException
+import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.Interrupt
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.message.MessageCodes
+import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.Yield
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.ReceiveChannel
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+import org.slf4j.Logger
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.time.toKotlinDuration
+
+/**
+ * The callee side of a session: its registrations, and the invocations running their handlers. An INVOCATION
+ * starts the handler in its own coroutine ([SessionConfig.handlerExecutor]); its result or error is sent as YIELD
+ * or ERROR; INTERRUPT and a forwarded call timeout cancel it. Chunks of a progressive invocation go to a streaming
+ * handler's bounded queue ([SessionConfig.invocationChunkBuffer]).
+ */
+internal class Callee(
+    private val scope: CoroutineScope,
+    private val handlerContext: CoroutineDispatcher,
+    private val correlator: RequestCorrelator,
+    private val peer: WampTransport,
+    private val config: SessionConfig,
+    private val log: Logger,
+    private val sessionId: Long,
+) {
+    /**
+     * A registered handler; [streaming] handlers (registerStreaming) get the invocation's chunks, the others get
+     * null and only the first chunk of a progressive call.
+     */
+    class Registration(
+        val procedure: String,
+        val streaming: Boolean,
+        val handler: suspend (Invocation, ReceiveChannel<CallChunk>?) -> InvokeResult,
+    )
+
+    /**
+     * A progressive invocation whose last chunk has not arrived yet; [chunks] feeds a streaming handler, null for
+     * a handler that does not stream (its later chunks are dropped).
+     */
+    private class InvocationStream(val chunks: Channel<CallChunk>?)
+
+    private val registrations = ConcurrentHashMap<Long, Registration>()
+    private val procedures = ConcurrentHashMap<String, Long>()
+    private val invocations = ConcurrentHashMap<Long, Job>()
+    private val streams = ConcurrentHashMap<Long, InvocationStream>()
+
+    /**
+     * Progressive invocations answered before their last chunk arrived: chunks the router sends for them meanwhile
+     * are dropped, not taken for new calls. Bounded: router ids do not recur soon.
+     */
+    private val endedStreams = object : LinkedHashMap<Long, Unit>() {
+        override fun removeEldestEntry(eldest: MutableMap.MutableEntry<Long, Unit>?): Boolean = size > ENDED_STREAMS
+    }
+
+    /** The registration id for [procedure], or null when not registered. */
+    fun idOf(procedure: String): Long? = procedures[procedure]
+
+    /** Registers [entry] for [procedure] with the router and returns the registration id. */
+    suspend fun register(procedure: String, options: Map<String, Any?>, entry: Registration): Long {
+        // Installed where REGISTERED is read: an INVOCATION right behind it finds the handler.
+        val install: (Message) -> Unit = { m ->
+            if (m is Registered) {
+                registrations[m.registration] = entry
+                procedures[procedure] = m.registration
+            }
+        }
+        val reply = try {
+            correlator.request(MessageCodes.REGISTER, config.responseTimeout, onReply = install) {
+                dev.tether.wamp.message.Register(it, WampValues.normalizeMap(options), procedure)
+            }
+        } catch (e: Throwable) {
+            // A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it.
+            procedures[procedure]?.let {
+                if (registrations[it] === entry) {
+                    registrations.remove(it)
+                    procedures.remove(procedure, it)
+                }
+            }
+            throw e
+        }
+        if (reply !is Registered) RequestCorrelator.fail(reply)
+        return reply.registration
+    }
+
+    /** Forgets [procedure]'s registration [regId] after UNREGISTERED. */
+    fun remove(procedure: String, regId: Long) {
+        registrations.remove(regId)
+        procedures.remove(procedure, regId)
+    }
+
+    /** The router revoked a registration (UNREGISTERED with request 0 and its details). */
+    fun revoke(details: Map<String, Any?>) {
+        val regId = WampValues.asLong(details["registration"]) ?: return
+        registrations.remove(regId)?.let { procedures.remove(it.procedure, regId) }
+    }
+
+    /** The session ended: a streaming handler waiting for chunks learns that none will come. */
+    fun closeStreams(error: Throwable) {
+        for (s in streams.values) s.chunks?.close(error)
+    }
+
+    /** INTERRUPT: cancels the invocation's handler, which then answers `wamp.error.canceled`. */
+    fun interrupt(m: Interrupt) {
+        val job = invocations[m.request]
+        if (job == null) {
+            log.debug("WAMP session {}: INTERRUPT for unknown invocation {} dropped", sessionId, m.request)
+            return
+        }
+        // Cancelling runs the handler's cancellation callbacks (user code) in the cancelling thread: not this one.
+        scope.launch { job.cancel(CancellationException("interrupted by router")) }
+    }
+
+    /** INVOCATION: starts the registration's handler, or hands a later chunk to a running streaming handler. */
+    fun invoke(m: InvocationMessage) {
+        val progressive = m.details["progress"] == true
+        // A progressive call's later chunks carry the invocation id of its first.
+        streams[m.request]?.let {
+            continueStream(m, it, progressive)
+            return
+        }
+        if (synchronized(endedStreams) { endedStreams.containsKey(m.request) }) {
+            log.debug(
+                "WAMP session {}: chunk for invocation {} that was already answered dropped",
+                sessionId,
+                m.request,
+            )
+            return
+        }
+        if (invocations.containsKey(m.request)) {
+            log.debug(
+                "WAMP session {}: INVOCATION {} repeats an invocation still running; dropped",
+                sessionId,
+                m.request,
+            )
+            return
+        }
+        val reg = registrations[m.registration]
+        if (reg == null) {
+            log.debug("WAMP session {}: INVOCATION for unknown registration {}", sessionId, m.registration)
+            val error = ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), "wamp.error.no_such_registration")
+            scope.launch { correlator.sendQuietly(error) }
+            return
+        }
+        start(m, reg, progressive)
+    }
+
+    private fun start(m: InvocationMessage, reg: Registration, progressive: Boolean) {
+        // The entry exists before the handler can run, and ATOMIC start runs the body even when an INTERRUPT
+        // cancels it at once, so an interrupted invocation is always answered (a LAZY job cancelled before it
+        // started never ran its body and never answered).
+        val job = Job(scope.coroutineContext[Job])
+        invocations[m.request] = job
+        val invocation = Invocation(m.registration, m.args, m.kwargs, m.details)
+        invocation.scope = scope
+        invocation.registeredProcedure = reg.procedure
+        // A streaming handler reads every chunk, this first one included; the buffer holds at least one.
+        val chunks = if (reg.streaming) Channel<CallChunk>(config.invocationChunkBuffer) else null
+        chunks?.trySend(CallChunk(m.args, m.kwargs))
+        if (progressive) streams[m.request] = InvocationStream(chunks) else chunks?.close()
+        if (invocation.receiveProgress) invocation.progressSink = { r -> sendProgress(m.request, r) }
+        // A forwarded call timeout (forward_timeout registrations): this side enforces it. A flag, not withTimeout,
+        // tells our own expiry from a timeout the handler hit inside itself.
+        val timedOut = AtomicBoolean(false)
+        val timer = invocation.timeout?.let { t ->
+            scope.launch(CoroutineName("wamp-call-timeout")) {
+                delay(t.toKotlinDuration())
+                timedOut.set(true)
+                job.cancel(CancellationException("call timeout"))
+            }
+        }
+        scope.launch(handlerContext + job, start = CoroutineStart.ATOMIC) {
+            val answer: Message = try {
+                val r = reg.handler(invocation, chunks)
+                invocation.finish()
+                Yield(m.request, r.options - "progress", r.args, r.kwargs)
+            } catch (e: CancellationException) {
+                val error = if (timedOut.get()) "wamp.error.timeout" else "wamp.error.canceled"
+                val args = if (timedOut.get()) listOf("call timeout") else emptyList()
+                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), error, args)
+            } catch (e: Exception) {
+                failure(m.request, reg, e)
+            } finally {
+                timer?.cancel()
+                invocation.finish()
+                endStream(m.request)
+                chunks?.cancel()
+                invocations.remove(m.request, job)
+            }
+            withContext(NonCancellable) { correlator.sendQuietly(answer) }
+        }.invokeOnCompletion { job.complete() }
+    }
+
+    /** The ERROR that answers an invocation whose handler threw [e]. */
+    private fun failure(request: Long, reg: Registration, e: Exception): ErrorMessage = when (e) {
+        is RpcException -> ErrorMessage(MessageCodes.INVOCATION, request, e.details, e.error, e.args, e.kwargs)
+
+        is ChunkBufferOverflowException ->
+            ErrorMessage(
+                MessageCodes.INVOCATION,
+                request,
+                emptyMap(),
+                ChunkBufferOverflowException.ERROR,
+                listOf(e.message),
+            )
+
+        else -> {
+            log.warn("WAMP session {}: handler for {} failed", sessionId, reg.procedure, e)
+            val why = listOf(e.message ?: e::class.java.name)
+            ErrorMessage(MessageCodes.INVOCATION, request, emptyMap(), "wamp.error.runtime_error", why)
+        }
+    }
+
+    private suspend fun sendProgress(request: Long, r: InvokeResult) {
+        try {
+            peer.send(Yield(request, r.options + ("progress" to true), r.args, r.kwargs))
+        } catch (e: ConnectionException) {
+            throw WampConnectionLostException("WAMP session $sessionId: connection lost while sending progress", e)
+        }
+    }
+
+    /** Hands a later chunk of a progressive invocation to its handler; the chunk without `progress` is the last. */
+    private fun continueStream(m: InvocationMessage, stream: InvocationStream, progressive: Boolean) {
+        if (!progressive) streams.remove(m.request, stream)
+        val chunks = stream.chunks
+        if (chunks == null) {
+            log.debug(
+                "WAMP session {}: chunk of invocation {} dropped: its handler does not stream (registerStreaming)",
+                sessionId,
+                m.request,
+            )
+            return
+        }
+        val sent = chunks.trySend(CallChunk(m.args, m.kwargs))
+        if (sent.isFailure && !sent.isClosed) {
+            // Full: the read path never waits for a handler. The stream fails after what it holds, so no chunk
+            // goes missing unnoticed; later chunks find it closed and are dropped.
+            log.warn(
+                "WAMP session {}: invocation {}: chunk buffer of {} full; the handler's chunk stream fails",
+                sessionId,
+                m.request,
+                config.invocationChunkBuffer,
+            )
+            chunks.close(ChunkBufferOverflowException(m.request, config.invocationChunkBuffer))
+        } else if (sent.isClosed) {
+            log.debug(
+                "WAMP session {}: chunk of invocation {} dropped: the handler stopped reading",
+                sessionId,
+                m.request,
+            )
+        }
+        if (!progressive) chunks.close()
+    }
+
+    /** Forgets a progressive invocation that has been answered; chunks still on their way are dropped. */
+    private fun endStream(request: Long) {
+        val stream = streams[request] ?: return
+        // Remembered before it is removed: a chunk read meanwhile finds one or the other, never neither.
+        synchronized(endedStreams) { endedStreams[request] = Unit }
+        streams.remove(request, stream)
+        stream.chunks?.cancel()
+    }
+
+    private companion object {
+        // How many answered progressive invocations are remembered so that their late chunks are dropped.
+        const val ENDED_STREAMS = 1024
+    }
+}

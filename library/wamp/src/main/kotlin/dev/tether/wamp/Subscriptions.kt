@@ -1,0 +1,131 @@
+package dev.tether.wamp
+
+import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.Message
+import dev.tether.wamp.message.Subscribed
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineName
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.launch
+import org.slf4j.Logger
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicReference
+
+/**
+ * A session's subscriptions: each has a bounded queue ([SessionConfig.eventBuffer]) drained by one handler
+ * coroutine, so events of one subscription reach their handler in order and the read path never waits for it.
+ */
+internal class Subscriptions(
+    private val scope: CoroutineScope,
+    private val handlerContext: CoroutineDispatcher,
+    private val config: SessionConfig,
+    private val log: Logger,
+    private val sessionId: Long,
+) {
+    private class Entry(val topic: String, val events: Channel<Event>, val job: Job)
+
+    private val byId = ConcurrentHashMap<Long, Entry>()
+    private val topics = ConcurrentHashMap<String, Long>()
+
+    /** What was queued and dropped, for [WampSession.stats]. */
+    val counters: SessionCounters = SessionCounters()
+
+    /** The subscription id for [topic], or null when not subscribed. */
+    fun idOf(topic: String): Long? = topics[topic]
+
+    /**
+     * One subscription in the making: [install] runs where SUBSCRIBED is read, so that an EVENT right behind it is
+     * delivered rather than dropped as unknown; [discard] undoes it when the caller gave up meanwhile.
+     */
+    inner class Pending(private val topic: String, private val handler: suspend (Event) -> Unit) {
+        private val installed = AtomicReference<Entry?>()
+
+        /** Runs inline on the read path: starts the handler's queue for a new subscription id. */
+        val install: (Message) -> Unit = { m ->
+            // The router reuses one subscription per topic: the first handler keeps it.
+            if (m is Subscribed && byId[m.subscription] == null) {
+                val entry = start(topic, handler)
+                installed.set(entry)
+                byId[m.subscription] = entry
+                topics[topic] = m.subscription
+            }
+        }
+
+        /** A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it. */
+        fun discard() {
+            installed.get()?.let { entry ->
+                byId.entries.removeIf { it.value === entry }
+                topics.remove(topic)
+                entry.events.close()
+            }
+        }
+    }
+
+    private fun start(topic: String, handler: suspend (Event) -> Unit): Entry {
+        val events = Channel<Event>(config.eventBuffer)
+        val job = scope.launch(handlerContext + CoroutineName("wamp-events-$topic")) {
+            for (event in events) {
+                try {
+                    handler(event)
+                } catch (e: CancellationException) {
+                    throw e
+                } catch (e: Exception) {
+                    log.warn("WAMP session {}: event handler for {} failed", sessionId, topic, e)
+                }
+            }
+        }
+        return Entry(topic, events, job)
+    }
+
+    /** Forgets [topic]'s subscription [subId] after UNSUBSCRIBED; queued events are still delivered. */
+    fun remove(topic: String, subId: Long) {
+        byId.remove(subId)?.events?.close()
+        topics.remove(topic, subId)
+    }
+
+    /** The router revoked a subscription (UNSUBSCRIBED with request 0 and its details). */
+    fun revoke(details: Map<String, Any?>) {
+        val subId = WampValues.asLong(details["subscription"]) ?: return
+        byId.remove(subId)?.let {
+            topics.remove(it.topic, subId)
+            it.events.close()
+        }
+    }
+
+    /** Queues an EVENT for its subscription's handler, or drops (and counts) it when the queue is full. */
+    fun deliver(m: EventMessage) {
+        val sub = byId[m.subscription]
+        if (sub == null) {
+            log.debug("WAMP session {}: EVENT for unknown subscription {} dropped", sessionId, m.subscription)
+            return
+        }
+        val event = Event(m.subscription, m.publication, m.args, m.kwargs, m.details)
+        event.subscribedTopic = sub.topic
+        val sent = sub.events.trySend(event)
+        when {
+            sent.isSuccess -> counters.queued()
+
+            !sent.isClosed -> {
+                val drops = counters.dropped(sub.topic)
+                // Once per thousand drops of a topic: a handler that cannot keep up would flood the log.
+                if (drops % 1000 == 1L) {
+                    log.warn(
+                        "WAMP session {}: the handler of {} is {} events behind; dropped {} events of it so far",
+                        sessionId,
+                        sub.topic,
+                        config.eventBuffer,
+                        drops,
+                    )
+                }
+            }
+        }
+    }
+
+    /** The session ended: every queue closes after the events it holds. */
+    fun closeAll() {
+        for (s in byId.values) s.events.close()
+    }
+}
