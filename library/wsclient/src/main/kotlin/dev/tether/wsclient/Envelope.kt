@@ -57,8 +57,7 @@ public class Envelope private constructor(
 ) {
 
     /** A copy with [id] replaced; `null` or an empty string removes it. */
-    public fun withId(id: String?): Envelope =
-        Envelope(kind, id.nullIfEmpty(), inReplyTo, ts, payload, targetAspect)
+    public fun withId(id: String?): Envelope = Envelope(kind, id.nullIfEmpty(), inReplyTo, ts, payload, targetAspect)
 
     /** A copy with [inReplyTo] replaced; `null` or an empty string removes it. */
     public fun withInReplyTo(inReplyTo: String?): Envelope =
@@ -74,8 +73,7 @@ public class Envelope private constructor(
      * @throws IllegalArgumentException if the year is outside 0..9999 or the offset has a seconds part: neither
      *   can be written as RFC 3339 the way the Go side reads it.
      */
-    public fun withTs(ts: OffsetDateTime): Envelope =
-        Envelope(kind, id, inReplyTo, checkTs(ts), payload, targetAspect)
+    public fun withTs(ts: OffsetDateTime): Envelope = Envelope(kind, id, inReplyTo, checkTs(ts), payload, targetAspect)
 
     /** A copy with [ts] set to [instant] in UTC. @throws IllegalArgumentException if the year is outside 0..9999. */
     public fun withTs(instant: Instant): Envelope = withTs(instant.atOffset(ZoneOffset.UTC))
@@ -136,9 +134,10 @@ public class Envelope private constructor(
      */
     public fun encode(): String = EnvelopeCodec.encode(this)
 
-    override fun equals(other: Any?): Boolean =
-        this === other || (other is Envelope && kind == other.kind && id == other.id && inReplyTo == other.inReplyTo &&
-            ts == other.ts && payload == other.payload && targetAspect == other.targetAspect)
+    override fun equals(other: Any?): Boolean = this === other || (
+        other is Envelope && kind == other.kind && id == other.id && inReplyTo == other.inReplyTo &&
+            ts == other.ts && payload == other.payload && targetAspect == other.targetAspect
+        )
 
     override fun hashCode(): Int {
         var h = kind.hashCode()

@@ -23,13 +23,22 @@ internal object EnvelopeCodec {
         )
         sb.append("{\"kind\":")
         GoJson.appendString(sb, e.kind)
-        e.id?.let { sb.append(",\"id\":"); GoJson.appendString(sb, it) }
-        e.inReplyTo?.let { sb.append(",\"in_reply_to\":"); GoJson.appendString(sb, it) }
+        e.id?.let {
+            sb.append(",\"id\":")
+            GoJson.appendString(sb, it)
+        }
+        e.inReplyTo?.let {
+            sb.append(",\"in_reply_to\":")
+            GoJson.appendString(sb, it)
+        }
         sb.append(",\"ts\":\"")
         GoTime.appendTs(sb, e.ts)
         sb.append('"')
         if (payload != null) sb.append(",\"payload\":").append(payload) // stored exactly as written
-        e.targetAspect?.let { sb.append(",\"target_aspect\":"); GoJson.appendString(sb, it) }
+        e.targetAspect?.let {
+            sb.append(",\"target_aspect\":")
+            GoJson.appendString(sb, it)
+        }
         sb.append('}')
         return sb.toString()
     }
@@ -67,11 +76,22 @@ internal object EnvelopeCodec {
      * exact, else Unicode simple case folding.
      */
     private fun fieldOf(s: String, from: Int, to: Int): Int = when (to - from) {
-        2 -> if (foldEquals(s, from, "id")) F_ID else if (foldEquals(s, from, "ts")) F_TS else F_UNKNOWN
+        2 -> if (foldEquals(s, from, "id")) {
+            F_ID
+        } else if (foldEquals(s, from, "ts")) {
+            F_TS
+        } else {
+            F_UNKNOWN
+        }
+
         4 -> if (foldEquals(s, from, "kind")) F_KIND else F_UNKNOWN
+
         7 -> if (foldEquals(s, from, "payload")) F_PAYLOAD else F_UNKNOWN
+
         11 -> if (foldEquals(s, from, "in_reply_to")) F_IN_REPLY_TO else F_UNKNOWN
+
         13 -> if (foldEquals(s, from, "target_aspect")) F_TARGET_ASPECT else F_UNKNOWN
+
         else -> F_UNKNOWN
     }
 
@@ -122,11 +142,17 @@ internal object EnvelopeCodec {
                         when (field) {
                             // JSON null leaves a field as it was (Go ignores null for strings and time.Time)
                             F_KIND -> kind = readStringField("kind") ?: kind
+
                             F_ID -> id = readStringField("id") ?: id
+
                             F_IN_REPLY_TO -> inReplyTo = readStringField("in_reply_to") ?: inReplyTo
+
                             F_TARGET_ASPECT -> targetAspect = readStringField("target_aspect") ?: targetAspect
+
                             F_TS -> ts = readTsField() ?: ts
+
                             F_PAYLOAD -> payload = readPayload()
+
                             else -> copyValue(null, 1)
                         }
                         skipWs()
@@ -144,7 +170,10 @@ internal object EnvelopeCodec {
                     }
                 }
             }
-            'n' -> readLiteral("null") // Go: decoding null into the struct leaves it empty -> missing kind
+
+            'n' -> readLiteral("null")
+
+            // Go: decoding null into the struct leaves it empty -> missing kind
             else -> {
                 val what = valueName(s[pos])
                 copyValue(null, 0)
@@ -183,10 +212,12 @@ internal object EnvelopeCodec {
         if (pos >= n) unexpectedEnd()
         return when (s[pos]) {
             '"' -> readString()
+
             'n' -> {
                 readLiteral("null")
                 null
             }
+
             else -> typeMismatch(name, "a string")
         }
     }
@@ -206,10 +237,12 @@ internal object EnvelopeCodec {
                     GoTime.parseTs(readString())
                 }
             }
+
             'n' -> {
                 readLiteral("null")
                 null
             }
+
             else -> typeMismatch("ts", "an RFC 3339 string")
         }
     }

@@ -166,6 +166,7 @@ internal object GoTime {
         }
         val offsetSeconds: Int = when {
             to - i == 1 && s[i] == 'Z' -> 0
+
             to - i == 6 && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':' -> {
                 val hh = num(i - from + 1, 2, 0, 23, "offset hour")
                 val mm = num(i - from + 4, 2, 0, 59, "offset minute")
@@ -173,6 +174,7 @@ internal object GoTime {
                 if (total > 18 * 3600) bad("offsets beyond ±18:00 are not supported")
                 if (s[i] == '-') -total else total
             }
+
             else -> bad("expected Z or ±hh:mm after the seconds")
         }
         val offset = if (offsetSeconds == 0) ZoneOffset.UTC else ZoneOffset.ofTotalSeconds(offsetSeconds)

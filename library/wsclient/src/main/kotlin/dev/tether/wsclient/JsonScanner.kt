@@ -77,6 +77,7 @@ internal class JsonSyntaxError(message: String) : RuntimeException(message, null
 internal class JsonScanner(val s: String) {
     var pos = 0
     val n = s.length
+
     // Container kinds by depth (true = array): the first 64 levels as bits, deeper ones in an array made on
     // demand, so that the flat payloads of most envelopes allocate nothing for it.
     var shallow = 0L
@@ -92,8 +93,7 @@ internal class JsonScanner(val s: String) {
         d[depth - 64] = isArray
     }
 
-    fun isArrayAt(depth: Int): Boolean =
-        if (depth < 64) (shallow ushr depth) and 1L != 0L else deep!![depth - 64]
+    fun isArrayAt(depth: Int): Boolean = if (depth < 64) (shallow ushr depth) and 1L != 0L else deep!![depth - 64]
 
     /** Set when a scanned value holds whitespace or characters that its wire form escapes. */
     var rewrite = false
@@ -164,10 +164,15 @@ internal class JsonScanner(val s: String) {
                         continue
                     }
                 }
+
                 '"' -> copyString(out)
+
                 't' -> copyLiteral("true", out)
+
                 'f' -> copyLiteral("false", out)
+
                 'n' -> copyLiteral("null", out)
+
                 else -> if (c == '-' || c in '0'..'9') {
                     copyNumber(out)
                 } else {
@@ -234,8 +239,11 @@ internal class JsonScanner(val s: String) {
                     i++
                     break
                 }
+
                 c == '\\' -> i = skipEscape(i)
+
                 c < ' ' -> fail("invalid character ${describe(c)} in string literal", i)
+
                 c == '<' || c == '>' || c == '&' || c == '\u2028' || c == '\u2029' -> {
                     rewrite = true
                     if (out != null) {
@@ -245,6 +253,7 @@ internal class JsonScanner(val s: String) {
                     i++
                     run = i
                 }
+
                 c.isSurrogate() -> if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
                     i += 2
                 } else {
@@ -253,6 +262,7 @@ internal class JsonScanner(val s: String) {
                     i++
                     run = i
                 }
+
                 else -> i++
             }
         }
@@ -265,10 +275,12 @@ internal class JsonScanner(val s: String) {
         if (i + 1 >= n) unexpectedEnd()
         return when (s[i + 1]) {
             '"', '\\', '/', 'b', 'f', 'n', 'r', 't' -> i + 2
+
             'u' -> {
                 hex4(i + 2)
                 i + 6
             }
+
             else -> fail("invalid character ${describe(s[i + 1])} in string escape code", i + 1)
         }
     }
@@ -318,8 +330,11 @@ internal class JsonScanner(val s: String) {
                     pos = i + 1
                     return sb.toString()
                 }
+
                 c == '\\' -> i = readEscape(i, sb)
+
                 c < ' ' -> fail("invalid character ${describe(c)} in string literal", i)
+
                 c.isSurrogate() -> if (c.isHighSurrogate() && i + 1 < n && s[i + 1].isLowSurrogate()) {
                     sb.append(c).append(s[i + 1])
                     i += 2
@@ -327,6 +342,7 @@ internal class JsonScanner(val s: String) {
                     sb.append('\uFFFD')
                     i++
                 }
+
                 else -> {
                     sb.append(c)
                     i++
@@ -339,11 +355,17 @@ internal class JsonScanner(val s: String) {
         if (i + 1 >= n) unexpectedEnd()
         when (val e = s[i + 1]) {
             '"', '\\', '/' -> sb.append(e)
+
             'b' -> sb.append('\b')
+
             'f' -> sb.append('\u000c')
+
             'n' -> sb.append('\n')
+
             'r' -> sb.append('\r')
+
             't' -> sb.append('\t')
+
             'u' -> {
                 val r = hex4(i + 2)
                 if (r in 0xD800..0xDFFF) {
@@ -361,6 +383,7 @@ internal class JsonScanner(val s: String) {
                 }
                 return i + 6
             }
+
             else -> fail("invalid character ${describe(e)} in string escape code", i + 1)
         }
         return i + 2
@@ -440,10 +463,13 @@ internal class JsonScanner(val s: String) {
 
     fun describe(c: Char): String = when {
         c == '\'' -> "'\\''"
+
         c == '"' -> "'\"'"
+
         c.code < 0x20 || c.isSurrogate() || c == '\u2028' || c == '\u2029' ->
             "'\\u" + GoJson.HEX[(c.code shr 12) and 15] + GoJson.HEX[(c.code shr 8) and 15] +
                 GoJson.HEX[(c.code shr 4) and 15] + GoJson.HEX[c.code and 15] + "'"
+
         else -> "'$c'"
     }
 }

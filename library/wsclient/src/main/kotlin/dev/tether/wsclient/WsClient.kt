@@ -10,9 +10,11 @@ import dev.tether.core.InternalTetherApi
 import dev.tether.core.Lifecycle
 import dev.tether.core.MessageListener
 import dev.tether.core.MessageTooLargeException
+import dev.tether.core.TetherScope
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import dev.tether.core.WsMessage
+import dev.tether.core.javaFuture
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
@@ -69,6 +71,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
 
     /** Why the client ended: [ClientClosedException], or [InitialConnectException] under FailFirstConnect. */
     private val lifecycle = Lifecycle<WsClientException>(scope)
+
     /** Every connection of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
     private val pinned = config.dialer.transport.pinned()
     private val dialer = WebSocketDialer(config.dialer.toBuilder().transport(pinned.transport).build())
@@ -78,6 +81,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
     private val started = AtomicBoolean(false)
     private val counters = WsClientStats.Counters()
+
     @Volatile private var loop: Job? = null
 
     // Converted once: the default arguments are evaluated on every call.
@@ -162,7 +166,9 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
      * Java face of [connect]: completes with this client once the first connection is up, or fails with the typed
      * reason. Bound it with `orTimeout` when FailFirstConnect is not set.
      */
-    public fun connectAsync(): CompletableFuture<WsClient> = lifecycle.future { connect() }
+    public fun connectAsync(): CompletableFuture<WsClient> =
+        // Not on the client's scope: a failed connect closes the client, and that close joins the scope.
+        TetherScope.javaFuture { connect() }
 
     /**
      * Suspends until the client has ended for good and returns why: [ClientClosedException] after [close], or
@@ -200,11 +206,16 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     }
 
     /** Java face of [send] with the configured send timeout. */
-    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = lifecycle.future { send(envelope); null }
+    public fun sendAsync(envelope: Envelope): CompletableFuture<Void?> = lifecycle.future {
+        send(envelope)
+        null
+    }
 
     /** Java face of [send]. */
-    public fun sendAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Void?> =
-        lifecycle.future { send(envelope, timeout.toKotlinDuration()); null }
+    public fun sendAsync(envelope: Envelope, timeout: Duration): CompletableFuture<Void?> = lifecycle.future {
+        send(envelope, timeout.toKotlinDuration())
+        null
+    }
 
     /**
      * Sends a request and returns the frame whose `in_reply_to` equals its id (whatever its kind: an `.error` kind
@@ -303,8 +314,14 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             val next = async { live.first { it != null && it.isOpen }!! }
             val ended = async { lifecycle.awaitEnd() }
             select {
-                next.onAwait { ended.cancel(); it }
-                ended.onAwait { next.cancel(); throw it }
+                next.onAwait {
+                    ended.cancel()
+                    it
+                }
+                ended.onAwait {
+                    next.cancel()
+                    throw it
+                }
             }
         }
     }
@@ -356,8 +373,11 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 if (e is HandshakeRejectedException) e.retryAfterSeconds?.let { wait = maxOf(wait, it * 1000) }
                 log.info("dial to {} failed ({}); retrying in {} ms", config.dialer.url, e.message, wait)
                 status.emit(
-                    if (e is AuthenticationFailedException) ConnectionEvent.AuthenticationFailed(e.status, wait)
-                    else ConnectionEvent.DialFailed(e, wait),
+                    if (e is AuthenticationFailedException) {
+                        ConnectionEvent.AuthenticationFailed(e.status, wait)
+                    } else {
+                        ConnectionEvent.DialFailed(e, wait)
+                    },
                 )
                 delay(wait)
                 continue
@@ -381,7 +401,10 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             val wait = schedule.nextDelayAfterDrop(lived.milliseconds).inWholeMilliseconds
             log.info(
                 "connection to {} dropped after {} ms ({}); redial in {} ms",
-                config.dialer.url, lived, cause.message, wait,
+                config.dialer.url,
+                lived,
+                cause.message,
+                wait,
             )
             status.emit(ConnectionEvent.Disconnected(cause, wait))
             delay(wait)
@@ -392,6 +415,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val inbound = MessageListener { message ->
         when (message) {
             is WsMessage.Text -> route(message.text)
+
             is WsMessage.Binary -> {
                 counters.binaryFrames.incrementAndGet()
                 log.debug("ignoring a {}-byte binary message: the protocol is text only", message.bytes.size)

@@ -34,8 +34,14 @@ public data class WsClientStats(
         val handlerErrors = AtomicLong()
 
         fun snapshot(pending: Int) = WsClientStats(
-            malformedFrames.get(), binaryFrames.get(), oversizeMessages.get(), lateReplies.get(),
-            requestsTimedOut.get(), drops.get(), handlerErrors.get(), pending,
+            malformedFrames.get(),
+            binaryFrames.get(),
+            oversizeMessages.get(),
+            lateReplies.get(),
+            requestsTimedOut.get(),
+            drops.get(),
+            handlerErrors.get(),
+            pending,
         )
     }
 }

@@ -38,7 +38,8 @@ class EnvelopeJavaTest {
 
     @Test
     void responseAndCreateOverloads() {
-        Envelope ack = Envelope.response("register.ack", ULID_FIXED, "{\"heartbeat_interval_s\":10,\"stale_after_s\":30}");
+        Envelope ack = Envelope.response("register.ack", ULID_FIXED,
+            "{\"heartbeat_interval_s\":10,\"stale_after_s\":30}");
         assertEquals(ULID_FIXED, ack.getInReplyTo());
         assertNull(ack.getId());
 
@@ -55,11 +56,13 @@ class EnvelopeJavaTest {
 
     @Test
     void decodeAndRoundTrip() {
-        Envelope decoded = Envelope.decode("{\"kind\":\"ping\",\"ts\":\"2026-05-20T12:11:12.5+02:00\",\"payload\":{ \"a\" : 1 }}");
+        Envelope decoded =
+                Envelope.decode("{\"kind\":\"ping\",\"ts\":\"2026-05-20T12:11:12.5+02:00\",\"payload\":{ \"a\" : 1 }}");
         assertEquals("ping", decoded.getKind());
         assertEquals(OffsetDateTime.parse("2026-05-20T12:11:12.5+02:00"), decoded.getTs());
         assertEquals("{\"a\":1}", decoded.getPayload());
-        assertEquals("{\"kind\":\"ping\",\"ts\":\"2026-05-20T12:11:12.5+02:00\",\"payload\":{\"a\":1}}", decoded.encode());
+        assertEquals("{\"kind\":\"ping\",\"ts\":\"2026-05-20T12:11:12.5+02:00\",\"payload\":{\"a\":1}}",
+            decoded.encode());
         assertEquals(decoded, Envelope.decode(decoded.encode()));
         assertEquals(decoded.hashCode(), Envelope.decode(decoded.encode()).hashCode());
         assertNotEquals(decoded, decoded.withId("x"));
@@ -68,10 +71,13 @@ class EnvelopeJavaTest {
 
     @Test
     void errorsAreTyped() {
-        MalformedEnvelopeException missing = assertThrows(MalformedEnvelopeException.class, () -> Envelope.decode("{\"kind\":\"\"}"));
+        MalformedEnvelopeException missing = assertThrows(MalformedEnvelopeException.class,
+            () -> Envelope.decode("{\"kind\":\"\"}"));
         assertEquals("malformed envelope: missing kind", missing.getMessage());
-        assertInstanceOf(TetherException.class, assertThrows(MalformedEnvelopeException.class, () -> Envelope.decode("[]")));
-        assertThrows(MalformedEnvelopeException.class, () -> Envelope.create("k").payloadAs(JsonElement.Companion.serializer()));
+        assertInstanceOf(TetherException.class, assertThrows(MalformedEnvelopeException.class,
+            () -> Envelope.decode("[]")));
+        assertThrows(MalformedEnvelopeException.class,
+            () -> Envelope.create("k").payloadAs(JsonElement.Companion.serializer()));
         assertThrows(IllegalArgumentException.class, () -> Envelope.create(""));
         assertThrows(IllegalArgumentException.class, () -> Envelope.create("k", "{oops"));
     }

@@ -102,21 +102,27 @@ class EnvelopeCodecSpec : FunSpec({
         }
         test("ENC.ts: whole seconds, trimmed fractions, fixed zone") {
             fun ping(ts: OffsetDateTime) = Envelope.create("ping").withTs(ts).encode()
-            ping(OffsetDateTime.parse("2026-05-20T10:11:12Z")) shouldBe """{"kind":"ping","ts":"2026-05-20T10:11:12Z"}"""
-            ping(OffsetDateTime.parse("2026-05-20T10:11:12.120000000Z")) shouldBe """{"kind":"ping","ts":"2026-05-20T10:11:12.12Z"}"""
-            ping(OffsetDateTime.parse("2026-05-20T10:11:12.000000100Z")) shouldBe """{"kind":"ping","ts":"2026-05-20T10:11:12.0000001Z"}"""
-            ping(OffsetDateTime.parse("2026-05-20T12:11:12.123+02:00")) shouldBe """{"kind":"ping","ts":"2026-05-20T12:11:12.123+02:00"}"""
+            ping(OffsetDateTime.parse("2026-05-20T10:11:12Z")) shouldBe
+                """{"kind":"ping","ts":"2026-05-20T10:11:12Z"}"""
+            ping(OffsetDateTime.parse("2026-05-20T10:11:12.120000000Z")) shouldBe
+                """{"kind":"ping","ts":"2026-05-20T10:11:12.12Z"}"""
+            ping(OffsetDateTime.parse("2026-05-20T10:11:12.000000100Z")) shouldBe
+                """{"kind":"ping","ts":"2026-05-20T10:11:12.0000001Z"}"""
+            ping(OffsetDateTime.parse("2026-05-20T12:11:12.123+02:00")) shouldBe
+                """{"kind":"ping","ts":"2026-05-20T12:11:12.123+02:00"}"""
         }
         test("ENC.missing_kind: an empty kind is refused when the envelope is built") {
             shouldThrow<IllegalArgumentException> { Envelope.create("") }.message shouldContain "missing kind"
             shouldThrow<IllegalArgumentException> { Envelope.create("", "{}") }.message shouldContain "missing kind"
-            shouldThrow<IllegalArgumentException> { Envelope.request("", JsonNull) }.message shouldContain "missing kind"
+            shouldThrow<IllegalArgumentException> { Envelope.request("", JsonNull) }.message shouldContain
+                "missing kind"
             shouldThrow<IllegalArgumentException> { Envelope.response("", "x") }.message shouldContain "missing kind"
         }
         test("ENC.bad_payload: a payload that is not one JSON value is refused") {
             for (bad in listOf("{", "not json", "{} {}", "  ", "[1,]", "{\"a\" 1}", "01", "\"\u0001\"")) {
                 withClue(bad) {
-                    shouldThrow<IllegalArgumentException> { Envelope.create("x", bad) }.message shouldStartWith "invalid payload JSON"
+                    shouldThrow<IllegalArgumentException> { Envelope.create("x", bad) }.message shouldStartWith
+                        "invalid payload JSON"
                 }
             }
         }
@@ -135,7 +141,8 @@ class EnvelopeCodecSpec : FunSpec({
             Envelope.create("x", "\"a\uD800\"").payload shouldBe "\"a\\ufffd\""
         }
         test("all fields in upstream order") {
-            Envelope.create("k", "[1, 2]").withId("i").withInReplyTo("r").withTargetAspect("t").withTs(fixed).encode() shouldBe
+            val all = Envelope.create("k", "[1, 2]").withId("i").withInReplyTo("r").withTargetAspect("t").withTs(fixed)
+            all.encode() shouldBe
                 """{"kind":"k","id":"i","in_reply_to":"r",$fixedTs,"payload":[1,2],"target_aspect":"t"}"""
         }
         test("empty optional strings are absent") {
@@ -156,17 +163,21 @@ class EnvelopeCodecSpec : FunSpec({
                 """{"n":12345678901234567890,"f":1.0e10}"""
         }
         test("offsets: negative, zero written as Z") {
-            fun ts(t: OffsetDateTime) = Envelope.create("p").withTs(t).encode().substringAfter("\"ts\":\"").substringBefore('"')
+            fun ts(t: OffsetDateTime) =
+                Envelope.create("p").withTs(t).encode().substringAfter("\"ts\":\"").substringBefore('"')
             ts(OffsetDateTime.parse("2026-01-02T03:04:05.5-05:30")) shouldBe "2026-01-02T03:04:05.5-05:30"
             ts(OffsetDateTime.of(2026, 1, 2, 3, 4, 5, 0, ZoneOffset.ofHours(0))) shouldBe "2026-01-02T03:04:05Z"
-            ts(OffsetDateTime.parse("0000-01-01T00:00:00.000000001+18:00")) shouldBe "0000-01-01T00:00:00.000000001+18:00"
-            ts(OffsetDateTime.parse("9999-12-31T23:59:59.999999999-18:00")) shouldBe "9999-12-31T23:59:59.999999999-18:00"
+            ts(OffsetDateTime.parse("0000-01-01T00:00:00.000000001+18:00")) shouldBe
+                "0000-01-01T00:00:00.000000001+18:00"
+            ts(OffsetDateTime.parse("9999-12-31T23:59:59.999999999-18:00")) shouldBe
+                "9999-12-31T23:59:59.999999999-18:00"
             Envelope.create("p").withTs(Instant.parse("2026-05-20T10:11:12.5Z")).ts shouldBe
                 OffsetDateTime.parse("2026-05-20T10:11:12.5Z")
         }
         test("times that cannot be written are refused") {
-            shouldThrow<IllegalArgumentException> { Envelope.create("p").withTs(OffsetDateTime.parse("+10000-01-01T00:00:00Z")) }
-            shouldThrow<IllegalArgumentException> { Envelope.create("p").withTs(OffsetDateTime.parse("-0001-01-01T00:00:00Z")) }
+            for (outOfRange in listOf("+10000-01-01T00:00:00Z", "-0001-01-01T00:00:00Z")) {
+                shouldThrow<IllegalArgumentException> { Envelope.create("p").withTs(OffsetDateTime.parse(outOfRange)) }
+            }
             shouldThrow<IllegalArgumentException> {
                 Envelope.create("p").withTs(OffsetDateTime.of(2026, 1, 1, 0, 0, 0, 0, ZoneOffset.ofTotalSeconds(3601)))
             }
@@ -231,40 +242,87 @@ class EnvelopeCodecSpec : FunSpec({
         val zero = Envelope.ZERO_TIME
         val ok = linkedMapOf(
             "DEC.unknown_kind" to Ok(
-                """{"kind":"future.thing","ts":"2026-05-20T10:11:12Z","payload":{"a":1}}""", "future.thing", t, """{"a":1}""",
+                """{"kind":"future.thing","ts":"2026-05-20T10:11:12Z","payload":{"a":1}}""",
+                "future.thing",
+                t,
+                """{"a":1}""",
                 """{"kind":"future.thing","ts":"2026-05-20T10:11:12Z","payload":{"a":1}}""",
             ),
             "DEC.payload_absent" to Ok(
-                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z"}""", "shutdown", t, null,
+                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z"}""",
+                "shutdown",
+                t,
+                null,
                 """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z"}""",
             ),
             "DEC.payload_null" to Ok(
-                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":null}""", "shutdown", t, "null",
+                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":null}""",
+                "shutdown",
+                t,
+                "null",
                 """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":null}""",
             ),
             "DEC.payload_empty_object" to Ok(
-                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":{}}""", "shutdown", t, "{}",
+                """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":{}}""",
+                "shutdown",
+                t,
+                "{}",
                 """{"kind":"shutdown","ts":"2026-05-20T10:11:12Z","payload":{}}""",
             ),
             "DEC.payload_string" to Ok(
-                """{"kind":"shutdown","payload":"hi"}""", "shutdown", zero, "\"hi\"",
+                """{"kind":"shutdown","payload":"hi"}""",
+                "shutdown",
+                zero,
+                "\"hi\"",
                 """{"kind":"shutdown","ts":"0001-01-01T00:00:00Z","payload":"hi"}""",
             ),
-            "DEC.ts_absent" to Ok("""{"kind":"ping"}""", "ping", zero, null, """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}"""),
-            "DEC.ts_null" to Ok("""{"kind":"ping","ts":null}""", "ping", zero, null, """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}"""),
+            "DEC.ts_absent" to Ok(
+                """{"kind":"ping"}""",
+                "ping",
+                zero,
+                null,
+                """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}""",
+            ),
+            "DEC.ts_null" to Ok(
+                """{"kind":"ping","ts":null}""",
+                "ping",
+                zero,
+                null,
+                """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}""",
+            ),
             "DEC.ts_offset" to Ok(
-                """{"kind":"ping","ts":"2026-05-20T12:11:12.5+02:00"}""", "ping",
-                OffsetDateTime.parse("2026-05-20T12:11:12.5+02:00"), null,
+                """{"kind":"ping","ts":"2026-05-20T12:11:12.5+02:00"}""",
+                "ping",
+                OffsetDateTime.parse("2026-05-20T12:11:12.5+02:00"),
+                null,
                 """{"kind":"ping","ts":"2026-05-20T12:11:12.5+02:00"}""",
             ),
             "DEC.case_insensitive_keys" to Ok(
-                """{"KIND":"chat.send","Id":"X","In_Reply_To":"Y","TS":"2026-05-20T10:11:12Z","Target_Aspect":"keel"}""",
-                "chat.send", t, null,
-                """{"kind":"chat.send","id":"X","in_reply_to":"Y","ts":"2026-05-20T10:11:12Z","target_aspect":"keel"}""",
-                id = "X", inReplyTo = "Y", targetAspect = "keel",
+                """{"KIND":"chat.send","Id":"X","In_Reply_To":"Y"""" +
+                    ""","TS":"2026-05-20T10:11:12Z","Target_Aspect":"keel"}""",
+                "chat.send",
+                t,
+                null,
+                """{"kind":"chat.send","id":"X","in_reply_to":"Y"""" +
+                    ""","ts":"2026-05-20T10:11:12Z","target_aspect":"keel"}""",
+                id = "X",
+                inReplyTo = "Y",
+                targetAspect = "keel",
             ),
-            "DEC.duplicate_kind_last_wins" to Ok("""{"kind":"a","kind":"b"}""", "b", zero, null, """{"kind":"b","ts":"0001-01-01T00:00:00Z"}"""),
-            "DEC.unknown_field_ignored" to Ok("""{"kind":"ping","extra":1}""", "ping", zero, null, """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}"""),
+            "DEC.duplicate_kind_last_wins" to Ok(
+                """{"kind":"a","kind":"b"}""",
+                "b",
+                zero,
+                null,
+                """{"kind":"b","ts":"0001-01-01T00:00:00Z"}""",
+            ),
+            "DEC.unknown_field_ignored" to Ok(
+                """{"kind":"ping","extra":1}""",
+                "ping",
+                zero,
+                null,
+                """{"kind":"ping","ts":"0001-01-01T00:00:00Z"}""",
+            ),
         )
         for ((name, v) in ok) {
             test(name) {
@@ -281,12 +339,15 @@ class EnvelopeCodecSpec : FunSpec({
 
         test("DEC payloadAs outcomes: object ok, absent is 'no payload', null ok, string mismatches") {
             val map = MapSerializer(String.serializer(), JsonElement.serializer())
-            Envelope.decode(ok.getValue("DEC.unknown_kind").input).payloadAs(map) shouldBe mapOf("a" to JsonPrimitive(1))
-            shouldThrow<MalformedEnvelopeException> { Envelope.decode(ok.getValue("DEC.payload_absent").input).payloadAs(map) }
+            Envelope.decode(ok.getValue("DEC.unknown_kind").input).payloadAs(map) shouldBe
+                mapOf("a" to JsonPrimitive(1))
+            val absent = Envelope.decode(ok.getValue("DEC.payload_absent").input)
+            shouldThrow<MalformedEnvelopeException> { absent.payloadAs(map) }
                 .message shouldContain "no payload"
             Envelope.decode(ok.getValue("DEC.payload_null").input).payloadAs(map.nullable).shouldBeNull()
             Envelope.decode(ok.getValue("DEC.payload_empty_object").input).payloadAs(map) shouldBe emptyMap()
-            val e = shouldThrow<MalformedEnvelopeException> { Envelope.decode(ok.getValue("DEC.payload_string").input).payloadAs(map) }
+            val string = Envelope.decode(ok.getValue("DEC.payload_string").input)
+            val e = shouldThrow<MalformedEnvelopeException> { string.payloadAs(map) }
             e.message shouldStartWith "malformed envelope: payload of kind \"shutdown\""
             e.cause shouldNotBe null
         }
@@ -316,22 +377,27 @@ class EnvelopeCodecSpec : FunSpec({
     context("decoding details") {
         test("null leaves a string field or ts as it was") {
             val env = Envelope.decode(
-                """{"kind":"a","kind":null,"id":"i","id":null,"ts":"2026-05-20T10:11:12Z","ts":null,"payload":{},"payload":null}""",
+                """{"kind":"a","kind":null,"id":"i","id":null,"ts":"2026-05-20T10:11:12Z"""" +
+                    ""","ts":null,"payload":{},"payload":null}""",
             )
             env.kind shouldBe "a"
             env.id shouldBe "i"
             env.ts shouldBe OffsetDateTime.parse("2026-05-20T10:11:12Z")
             env.payload shouldBe "null"
-            shouldThrow<MalformedEnvelopeException> { Envelope.decode("""{"kind":"a","kind":""}""") }.message shouldContain "missing kind"
+            shouldThrow<MalformedEnvelopeException> { Envelope.decode("""{"kind":"a","kind":""}""") }
+                .message shouldContain "missing kind"
         }
         test("key matching: escapes resolved, Unicode simple folding (KELVIN SIGN, LONG S), nothing wider") {
             Envelope.decode("""{"k\u0069nd":"x"}""").kind shouldBe "x"
-            Envelope.decode("{\"\u212Aind\":\"x\",\"\u017Fomething\":1,\"T\u017F\":\"2026-05-20T10:11:12Z\"}").ts shouldBe
+            val folded = "{\"\u212Aind\":\"x\",\"\u017Fomething\":1,\"T\u017F\":\"2026-05-20T10:11:12Z\"}"
+            Envelope.decode(folded).ts shouldBe
                 OffsetDateTime.parse("2026-05-20T10:11:12Z")
             Envelope.decode("{\"\u212AIND\":\"x\"}").kind shouldBe "x"
             // dotless i folds to I only under Turkish rules, which Go does not apply
-            shouldThrow<MalformedEnvelopeException> { Envelope.decode("{\"k\u0131nd\":\"x\"}") }.message shouldContain "missing kind"
-            shouldThrow<MalformedEnvelopeException> { Envelope.decode("""{"kind ":"x"}""") }.message shouldContain "missing kind"
+            shouldThrow<MalformedEnvelopeException> { Envelope.decode("{\"k\u0131nd\":\"x\"}") }.message shouldContain
+                "missing kind"
+            shouldThrow<MalformedEnvelopeException> { Envelope.decode("""{"kind ":"x"}""") }.message shouldContain
+                "missing kind"
             Envelope.decode("""{"kind":"x","PAYLOAD":[1],"payLoad":[2]}""").payload shouldBe "[2]"
         }
         test("string escapes and surrogates in values") {
@@ -352,14 +418,26 @@ class EnvelopeCodecSpec : FunSpec({
         }
         test("wrong JSON types of known fields are errors") {
             for (input in listOf(
-                """{"kind":true}""", """{"kind":{}}""", """{"kind":"k","id":1}""", """{"kind":"k","in_reply_to":[]}""",
-                """{"kind":"k","target_aspect":false}""", """{"kind":"k","ts":5}""", """{"kind":"k","ts":{}}""",
+                """{"kind":true}""",
+                """{"kind":{}}""",
+                """{"kind":"k","id":1}""",
+                """{"kind":"k","in_reply_to":[]}""",
+                """{"kind":"k","target_aspect":false}""",
+                """{"kind":"k","ts":5}""",
+                """{"kind":"k","ts":{}}""",
             )) {
-                withClue(input) { shouldThrow<MalformedEnvelopeException> { Envelope.decode(input) }.message shouldContain "must be" }
+                withClue(input) {
+                    shouldThrow<MalformedEnvelopeException> { Envelope.decode(input) }.message shouldContain "must be"
+                }
             }
         }
         test("top-level values other than an object are errors") {
-            for ((input, what) in listOf("\"s\"" to "a string", "1" to "a number", "true" to "a boolean", "[1,{}]" to "an array")) {
+            for ((input, what) in listOf(
+                "\"s\"" to "a string",
+                "1" to "a number",
+                "true" to "a boolean",
+                "[1,{}]" to "an array",
+            )) {
                 shouldThrow<MalformedEnvelopeException> { Envelope.decode(input) }.message shouldContain "found $what"
             }
         }
@@ -367,29 +445,35 @@ class EnvelopeCodecSpec : FunSpec({
             for (input in listOf(
                 "", " ", "{", "{\"kind\"", "{\"kind\":", "{\"kind\":\"a\",}", "{\"kind\" \"a\"}", "{kind:\"a\"}",
                 "{\"kind\":\"a\"}}", "{\"kind\":\"a\"}{}", "{\"kind\":\"a\",\"x\":01}", "{\"kind\":\"a\",\"x\":1.}",
-                "{\"kind\":\"a\",\"x\":-}", "{\"kind\":\"a\",\"x\":1e}", "{\"kind\":\"a\",\"x\":.5}", "{\"kind\":\"a\",\"x\":+1}",
+                "{\"kind\":\"a\",\"x\":-}", "{\"kind\":\"a\",\"x\":1e}", "{\"kind\":\"a\",\"x\":.5}",
+                "{\"kind\":\"a\",\"x\":+1}",
                 "{\"kind\":\"a\",\"x\":tru}", "{\"kind\":\"a\",\"x\":[1 2]}", "{\"kind\":\"a\",\"x\":{\"a\"}}",
                 "{\"kind\":\"a\",\"x\":\"\\x\"}", "{\"kind\":\"a\",\"x\":\"\\u12g4\"}", "{\"kind\":\"a\\u12\"}",
-                "{\"kind\":\"a\u0001\"}", "{\"kind\":\"a\",\"x\":[}", "\uFEFF{\"kind\":\"a\"}", "{\"kind\":\"a\",\"x\":NaN}",
+                "{\"kind\":\"a\u0001\"}", "{\"kind\":\"a\",\"x\":[}", "\uFEFF{\"kind\":\"a\"}",
+                "{\"kind\":\"a\",\"x\":NaN}",
             )) {
                 withClue(input) { shouldThrow<MalformedEnvelopeException> { Envelope.decode(input) } }
             }
         }
         test("RFC 3339 as Go 1.20+ parses it") {
             fun ts(s: String) = Envelope.decode("""{"kind":"p","ts":"$s"}""")
-            ts("2026-05-20T10:11:12.1234567891Z").encode() shouldBe """{"kind":"p","ts":"2026-05-20T10:11:12.123456789Z"}"""
+            ts("2026-05-20T10:11:12.1234567891Z").encode() shouldBe
+                """{"kind":"p","ts":"2026-05-20T10:11:12.123456789Z"}"""
             ts("2026-05-20T10:11:12.000Z").encode() shouldBe """{"kind":"p","ts":"2026-05-20T10:11:12Z"}"""
             ts("2026-05-20T10:11:12+00:00").encode() shouldBe """{"kind":"p","ts":"2026-05-20T10:11:12Z"}"""
             ts("2026-05-20T10:11:12-00:00").encode() shouldBe """{"kind":"p","ts":"2026-05-20T10:11:12Z"}"""
             ts("2024-02-29T23:59:59.9-18:00").ts shouldBe OffsetDateTime.parse("2024-02-29T23:59:59.9-18:00")
             ts("0000-01-01T00:00:00Z").ts.year shouldBe 0
-            Envelope.decode("""{"kind":"p","ts":"2026-05-20T10:11:12\u005a"}""").ts shouldBe OffsetDateTime.parse("2026-05-20T10:11:12Z")
+            Envelope.decode("""{"kind":"p","ts":"2026-05-20T10:11:12\u005a"}""").ts shouldBe
+                OffsetDateTime.parse("2026-05-20T10:11:12Z")
             for (bad in listOf(
                 "2026-05-20T10:11:12", "2026-05-20t10:11:12Z", "2026-05-20T10:11:12z", "2026-05-20 10:11:12Z",
                 "2026-02-29T10:11:12Z", "2026-04-31T10:11:12Z", "2026-13-01T10:11:12Z", "2026-05-20T24:00:00Z",
                 "2026-05-20T10:60:00Z", "2026-05-20T10:11:60Z", "2026-05-20T1:11:12Z", "2026-05-20T10:11:12,5Z",
-                "2026-05-20T10:11:12.Z", "2026-05-20T10:11:12+24:00", "2026-05-20T10:11:12+02:60", "2026-05-20T10:11:12+2:00",
-                "2026-05-20T10:11:12+0200", "2026-05-20T10:11:12+19:00", "+2026-05-20T10:11:12Z", "2026-05-20T10:11:12Z ", "",
+                "2026-05-20T10:11:12.Z", "2026-05-20T10:11:12+24:00", "2026-05-20T10:11:12+02:60",
+                "2026-05-20T10:11:12+2:00",
+                "2026-05-20T10:11:12+0200", "2026-05-20T10:11:12+19:00", "+2026-05-20T10:11:12Z",
+                "2026-05-20T10:11:12Z ", "",
             )) {
                 withClue(bad) { shouldThrow<MalformedEnvelopeException> { ts(bad) }.message shouldContain "RFC 3339" }
             }
@@ -400,8 +484,10 @@ class EnvelopeCodecSpec : FunSpec({
             Envelope.decode(atLimit).payload shouldBe nested(Envelope.MAX_DEPTH - 1)
             Envelope.decode(atLimit).encode() shouldContain nested(Envelope.MAX_DEPTH - 1)
             val over = """{"kind":"k","payload":${nested(Envelope.MAX_DEPTH)}}"""
-            shouldThrow<MalformedEnvelopeException> { Envelope.decode(over) }.message shouldContain "nested deeper than 512"
-            val unknownField = """{"kind":"k","x":${"{\"a\":".repeat(Envelope.MAX_DEPTH)}1${"}".repeat(Envelope.MAX_DEPTH)}}"""
+            shouldThrow<MalformedEnvelopeException> { Envelope.decode(over) }.message shouldContain
+                "nested deeper than 512"
+            val deepObject = "{\"a\":".repeat(Envelope.MAX_DEPTH) + "1" + "}".repeat(Envelope.MAX_DEPTH)
+            val unknownField = """{"kind":"k","x":$deepObject}"""
             shouldThrow<MalformedEnvelopeException> { Envelope.decode(unknownField) }.message shouldContain "nested"
             val deep = """{"kind":"k","payload":${"[".repeat(1_000_000)}"""
             shouldThrow<MalformedEnvelopeException> { Envelope.decode(deep) }.message shouldContain "nested"
@@ -416,7 +502,8 @@ class EnvelopeCodecSpec : FunSpec({
             env.payloadAs(Named.serializer()) shouldBe Named("a")
             Envelope.create("k").payloadJson().shouldBeNull()
             Envelope.create("k", "null").payloadJson() shouldBe JsonNull
-            shouldThrow<MalformedEnvelopeException> { env.payloadAs(Named.serializer(), Json) }.message shouldContain "Named"
+            shouldThrow<MalformedEnvelopeException> { env.payloadAs(Named.serializer(), Json) }.message shouldContain
+                "Named"
         }
     }
 
@@ -499,8 +586,13 @@ private fun times(): Arb<OffsetDateTime> = arbitrary {
     val nanos = Arb.choice(Arb.int(0..0), Arb.int(0..999).map { it * 1_000_000 }, Arb.int(0..999_999_999)).bind()
     val offsetMinutes = Arb.choice(Arb.int(0..0), Arb.int(-18 * 60..18 * 60)).bind()
     OffsetDateTime.of(
-        Arb.int(0..9999).bind(), Arb.int(1..12).bind(), Arb.int(1..28).bind(),
-        Arb.int(0..23).bind(), Arb.int(0..59).bind(), Arb.int(0..59).bind(), nanos,
+        Arb.int(0..9999).bind(),
+        Arb.int(1..12).bind(),
+        Arb.int(1..28).bind(),
+        Arb.int(0..23).bind(),
+        Arb.int(0..59).bind(),
+        Arb.int(0..59).bind(),
+        nanos,
         ZoneOffset.ofTotalSeconds(offsetMinutes * 60),
     )
 }
@@ -528,7 +620,12 @@ private fun goHtmlEscape(json: String): String = json.replace("<", "\\u003c").re
     .replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 private fun envelopes(): Arb<Envelope> = Arb.bind(
-    text(1), text().orNull(0.3), text().orNull(0.3), text().orNull(0.3), text().orNull(0.3), times(),
+    text(1),
+    text().orNull(0.3),
+    text().orNull(0.3),
+    text().orNull(0.3),
+    text().orNull(0.3),
+    times(),
 ) { kind, id, inReplyTo, aspect, payloadString, ts ->
     Envelope.create(kind, payloadString?.let { JsonPrimitive(it) })
         .withId(id).withInReplyTo(inReplyTo).withTargetAspect(aspect).withTs(ts)

@@ -29,8 +29,14 @@ class RequestTimeoutsSpec : FunSpec({
         val timeouts = timer(pending, expired, latch)
         try {
             val started = System.nanoTime()
-            val long = entry(600).also { pending["long"] = it; timeouts.watch(it) }
-            val short = entry(100).also { pending["short"] = it; timeouts.watch(it) }
+            val long = entry(600).also {
+                pending["long"] = it
+                timeouts.watch(it)
+            }
+            val short = entry(100).also {
+                pending["short"] = it
+                timeouts.watch(it)
+            }
             latch.await(10, TimeUnit.SECONDS) shouldBe true
             expired shouldContainExactly listOf("short", "long")
             (System.nanoTime() - started >= TimeUnit.MILLISECONDS.toNanos(600)) shouldBe true
@@ -47,13 +53,19 @@ class RequestTimeoutsSpec : FunSpec({
         val latch = CountDownLatch(1)
         val timeouts = timer(pending, expired, latch)
         try {
-            val answered = entry(50).also { pending["answered"] = it; timeouts.watch(it) }
+            val answered = entry(50).also {
+                pending["answered"] = it
+                timeouts.watch(it)
+            }
             answered.complete(Envelope.response("echo.result", "answered")) shouldBe true
             val forever = PendingRequest(RequestTimeouts.deadlineAfter(Long.MAX_VALUE), Long.MAX_VALUE / 1_000_000)
             forever.deadline shouldBe RequestTimeouts.NEVER
             pending["forever"] = forever
             timeouts.watch(forever)
-            entry(150).also { pending["last"] = it; timeouts.watch(it) }
+            entry(150).also {
+                pending["last"] = it
+                timeouts.watch(it)
+            }
             latch.await(10, TimeUnit.SECONDS) shouldBe true
             expired shouldContainExactly listOf("last")
             forever.get() shouldBe null

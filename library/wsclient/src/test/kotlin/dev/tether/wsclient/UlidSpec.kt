@@ -83,12 +83,15 @@ class UlidSpec : FunSpec({
             shouldThrow<IllegalArgumentException> { Ulid.parse("01ARZ3NDEKTSV4RRFFQ69G5FAé") }
         }
         test("ULID.parse errors: first character above 7 overflows") {
-            shouldThrow<IllegalArgumentException> { Ulid.parse("81ARZ3NDEKTSV4RRFFQ69G5FAV") }.message shouldContain "overflows"
-            shouldThrow<IllegalArgumentException> { Ulid.parse("Z1ARZ3NDEKTSV4RRFFQ69G5FAV") }.message shouldContain "overflows"
+            shouldThrow<IllegalArgumentException> { Ulid.parse("81ARZ3NDEKTSV4RRFFQ69G5FAV") }.message shouldContain
+                "overflows"
+            shouldThrow<IllegalArgumentException> { Ulid.parse("Z1ARZ3NDEKTSV4RRFFQ69G5FAV") }.message shouldContain
+                "overflows"
             Ulid.isValid("81ARZ3NDEKTSV4RRFFQ69G5FAV") shouldBe false
         }
         test("ULID.parse errors: wrong length") {
-            shouldThrow<IllegalArgumentException> { Ulid.parse("01ARZ3NDEKTSV4RRFFQ69G5FA") }.message shouldContain "26 characters"
+            shouldThrow<IllegalArgumentException> { Ulid.parse("01ARZ3NDEKTSV4RRFFQ69G5FA") }.message shouldContain
+                "26 characters"
             shouldThrow<IllegalArgumentException> { Ulid.parse("01ARZ3NDEKTSV4RRFFQ69G5FAVV") }
             shouldThrow<IllegalArgumentException> { Ulid.parse("") }
         }
@@ -239,8 +242,12 @@ class UlidSpec : FunSpec({
 
     context("properties") {
         test("text and bytes round-trip, and text order equals value order") {
-            checkAll(Arb.long(0L..Ulid.MAX_TIMESTAMP), Arb.byteArray(Arb.constant(10), Arb.byte()),
-                Arb.long(0L..Ulid.MAX_TIMESTAMP), Arb.byteArray(Arb.constant(10), Arb.byte())) { ms1, e1, ms2, e2 ->
+            checkAll(
+                Arb.long(0L..Ulid.MAX_TIMESTAMP),
+                Arb.byteArray(Arb.constant(10), Arb.byte()),
+                Arb.long(0L..Ulid.MAX_TIMESTAMP),
+                Arb.byteArray(Arb.constant(10), Arb.byte()),
+            ) { ms1, e1, ms2, e2 ->
                 val a = Ulid.of(ms1, e1)
                 val b = Ulid.of(ms2, e2)
                 a.toString() shouldMatch crockford
@@ -263,6 +270,7 @@ class UlidSpec : FunSpec({
 private class CountingSecureRandom : java.security.SecureRandom() {
     private val stream = Random(42)
     val draws = java.util.concurrent.atomic.AtomicInteger()
+
     @Volatile private var blockNext = false
     private val blocked = CountDownLatch(1)
     private val released = CountDownLatch(1)
