@@ -1,3 +1,5 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.core
 
 /** Where a reconnecting client is in its life. The [ConnectionEvent] stream says why it got there. */
@@ -31,9 +33,18 @@ public sealed class ConnectionEvent {
         override val state: ConnectionState get() = ConnectionState.CONNECTING
     }
 
-    /** A WebSocket opened. */
-    public data class Connected(val url: String) : ConnectionEvent() {
+    /** A WebSocket opened to [url] (user info and query values masked: events end up in logs). */
+    public class Connected(url: String) : ConnectionEvent() {
+        /** The address connected to, credentials masked. */
+        public val url: String = redactUrl(url)
+
         override val state: ConnectionState get() = ConnectionState.CONNECTED
+
+        override fun equals(other: Any?): Boolean = other is Connected && other.url == url
+
+        override fun hashCode(): Int = url.hashCode()
+
+        override fun toString(): String = "Connected(url=$url)"
     }
 
     /** A dial failed; the next one starts after [retryInMillis]. */

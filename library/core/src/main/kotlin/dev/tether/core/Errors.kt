@@ -1,3 +1,5 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.core
 
 /**
@@ -6,24 +8,36 @@ package dev.tether.core
  */
 public sealed class ConnectionException(message: String, cause: Throwable? = null) : TetherException(message, cause)
 
-/** The dial did not complete within the configured dial timeout. Check the address and the network path. */
-public class DialTimeoutException(public val url: String, public val timeoutMillis: Long) :
-    ConnectionException("dial to $url did not complete within $timeoutMillis ms")
+/**
+ * The dial did not complete within the configured dial timeout. Check the address and the network path. [url] is
+ * the address with its credentials masked (as in every message here).
+ */
+public class DialTimeoutException(url: String, public val timeoutMillis: Long) :
+    ConnectionException("dial to ${redactUrl(url)} did not complete within $timeoutMillis ms") {
+    /** The address dialled, user info and query values masked. */
+    public val url: String = redactUrl(url)
+}
 
 /** The TCP or TLS connection could not be made (refused, unreachable, bad certificate, …). */
-public class DialFailedException(public val url: String, cause: Throwable) :
-    ConnectionException("dial to $url failed: ${cause.message ?: cause::class.simpleName}", cause)
+public class DialFailedException(url: String, cause: Throwable) :
+    ConnectionException("dial to ${redactUrl(url)} failed: ${cause.message ?: cause::class.simpleName}", cause) {
+    /** The address dialled, user info and query values masked. */
+    public val url: String = redactUrl(url)
+}
 
 /**
  * The server answered the upgrade request with [status] instead of 101 Switching Protocols. [retryAfterSeconds]
  * carries a `Retry-After` header when the server sent one.
  */
 public open class HandshakeRejectedException(
-    public val url: String,
+    url: String,
     public val status: Int,
     public val retryAfterSeconds: Long? = null,
-    message: String = "server at $url refused the WebSocket upgrade with HTTP $status",
-) : ConnectionException(message)
+    message: String = "server at ${redactUrl(url)} refused the WebSocket upgrade with HTTP $status",
+) : ConnectionException(message) {
+    /** The address dialled, user info and query values masked. */
+    public val url: String = redactUrl(url)
+}
 
 /**
  * The server refused the credentials (HTTP 401 or 403). Retrying with the same token will not help: rotate the
@@ -34,7 +48,7 @@ public class AuthenticationFailedException(url: String, status: Int) :
         url,
         status,
         null,
-        "server at $url rejected the credentials with HTTP $status; supply a valid token",
+        "server at ${redactUrl(url)} rejected the credentials with HTTP $status; supply a valid token",
     )
 
 /** The connection was closed by either side; [code] and [reason] are from the close frame when there was one. */
@@ -43,15 +57,15 @@ public class ConnectionClosedException(
     public val reason: String?,
     cause: Throwable? = null,
 ) : ConnectionException(
-    if (code == null) {
-        "connection closed${cause?.let {
-            ": ${it.message}"
-        } ?: ""}"
-    } else {
-        "connection closed with $code ${reason.orEmpty()}".trim()
-    },
+    closedMessage(code, reason, cause),
     cause,
 )
+
+private fun closedMessage(code: Int?, reason: String?, cause: Throwable?): String = when {
+    code != null -> "connection closed with $code ${reason.orEmpty()}".trim()
+    cause != null -> "connection closed: ${cause.message}"
+    else -> "connection closed"
+}
 
 /** No pong answered a client ping within the pong timeout: the peer or the path is dead. */
 public class KeepAliveExpiredException(public val timeoutMillis: Long) :

@@ -125,8 +125,11 @@ internal class NettyLink(
 
                 is ContinuationWebSocketFrame -> onData(false, msg)
 
-                is PingWebSocketFrame ->
+                // A peer that pings and never reads would grow the outbound buffer without end: while the socket is
+                // not writable, pings go unanswered (RFC 6455 5.5.3 lets a pong answer only the latest ping).
+                is PingWebSocketFrame -> if (ctx.channel().isWritable) {
                     ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+                }
 
                 is PongWebSocketFrame -> keepAlive?.onPong(msg.content())
 

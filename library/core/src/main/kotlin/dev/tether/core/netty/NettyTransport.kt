@@ -194,6 +194,12 @@ private class Handshake(
     override fun channelRead(ctx: ChannelHandlerContext, msg: Any) {
         try {
             if (msg !is HttpResponse || opened.isCompleted) return
+            // Netty marks an answer it could not parse (a head over its limits, garbage) as a failed decode with a
+            // made-up status: that is a broken dial, not a refusal by the server.
+            msg.decoderResult().cause()?.let { cause ->
+                fail(ctx, DialFailedException(config.url, IOException("unreadable upgrade answer: ${cause.message}")))
+                return
+            }
             val status = msg.status().code()
             if (status != 101) {
                 fail(ctx, refusedUpgrade(config.url, status, msg.headers().get(HttpHeaderNames.RETRY_AFTER)))
