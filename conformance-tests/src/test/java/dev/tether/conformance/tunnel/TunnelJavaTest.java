@@ -36,7 +36,11 @@ class TunnelJavaTest {
             .id(id)
             .proxyUrl(proxy.getUrl())
             .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-            .retry(RetryConfig.builder().initialDelay(Duration.ofMillis(20)).maxDelay(Duration.ofMillis(100)).maxElapsedTime(Duration.ofSeconds(2)).build())
+            .retry(RetryConfig.builder()
+                    .initialDelay(Duration.ofMillis(20))
+                    .maxDelay(Duration.ofMillis(100))
+                    .maxElapsedTime(Duration.ofSeconds(2))
+                    .build())
             .build();
     }
 
@@ -55,7 +59,8 @@ class TunnelJavaTest {
             assertEquals("POST /from/java?x=2 body", answer.body());
             client.closeAsync().get(WAIT, TimeUnit.SECONDS);
             assertTrue(serving.isDone() || serving.handle((v, e) -> true).get(WAIT, TimeUnit.SECONDS));
-            ExecutionException later = assertThrows(ExecutionException.class, () -> client.acceptAsync().get(WAIT, TimeUnit.SECONDS));
+            ExecutionException later = assertThrows(ExecutionException.class, () -> client.acceptAsync().get(WAIT,
+                TimeUnit.SECONDS));
             assertInstanceOf(TunnelClosedException.class, later.getCause());
         }
     }
@@ -65,7 +70,8 @@ class TunnelJavaTest {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
             TunnelClient client = new TunnelClient(config(proxy, "java-2")).connectAsync().get(WAIT, TimeUnit.SECONDS);
             CompletableFuture<HttpResponse<String>> viewer = http.sendAsync(
-                HttpRequest.newBuilder(URI.create(client.getUrl() + "/raw")).GET().build(), HttpResponse.BodyHandlers.ofString());
+                HttpRequest.newBuilder(URI.create(client.getUrl() + "/raw")).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
             Stream stream = client.accept(); // blocking Java face
             byte[] head = new byte[64];
             int n = stream.inputStream().read(head);
@@ -76,7 +82,8 @@ class TunnelJavaTest {
 
             CompletableFuture<Stream> waiting = CompletableFuture.supplyAsync(client::accept);
             client.close();
-            ExecutionException closed = assertThrows(ExecutionException.class, () -> waiting.get(WAIT, TimeUnit.SECONDS));
+            ExecutionException closed = assertThrows(ExecutionException.class, () -> waiting.get(WAIT,
+                TimeUnit.SECONDS));
             assertInstanceOf(TunnelClosedException.class, closed.getCause());
         }
     }
@@ -86,7 +93,8 @@ class TunnelJavaTest {
         try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
             TunnelConfig bad = TunnelConfig.builder().id("java-3").proxyUrl(proxy.getUrl())
                 .token(TunnelTokens.sign("java-3", "wrong-secret", Duration.ofHours(1))).build();
-            ExecutionException e = assertThrows(ExecutionException.class, () -> new TunnelClient(bad).connectAsync().get(WAIT, TimeUnit.SECONDS));
+            ExecutionException e = assertThrows(ExecutionException.class,
+                () -> new TunnelClient(bad).connectAsync().get(WAIT, TimeUnit.SECONDS));
             assertInstanceOf(TunnelAuthFailedException.class, e.getCause());
             assertEquals(401, ((TunnelAuthFailedException) e.getCause()).getStatus());
             assertFalse(proxy.isRegistered("java-3"));

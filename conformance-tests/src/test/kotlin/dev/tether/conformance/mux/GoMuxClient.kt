@@ -20,7 +20,8 @@ import java.util.concurrent.ConcurrentHashMap
  *
  * Test code: it stands in for the Go opener the spec's §4 correction was verified against.
  */
-class GoMuxClient(private val connection: WebSocketConnection, private val capacity: Int = MuxProtocol.DEFAULT_CAPACITY) : AutoCloseable {
+class GoMuxClient(private val connection: WebSocketConnection,
+    private val capacity: Int = MuxProtocol.DEFAULT_CAPACITY) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     private val streams = ConcurrentHashMap<Int, GoStream>()
     private var nextId = MuxProtocol.FIRST_CLIENT_ID

@@ -58,8 +58,12 @@ class GoOpenerConformanceSpec : FunSpec({
         }
     }
 
-    test("the acceptor's first window follows peerCapacity: told the opener holds 4096, it overruns a Go opener of 1024")
-        .config(enabledOrReasonIf = External.needsFake(MuxSubject.isFake, "a fake started with peerCapacity 4096 (a server setting)")) {
+    test(
+        "the acceptor's first window follows peerCapacity: told the opener holds 4096, it overruns a Go opener " +
+            "of 1024",
+    )
+        .config(enabledOrReasonIf = External.needsFake(MuxSubject.isFake,
+            "a fake started with peerCapacity 4096 (a server setting)")) {
             FakeMuxServer.start { streamBufferSize(64 * 1024); peerCapacity(4096) }.use { fake ->
                 val dialer = WebSocketDialer(DialerConfig(fake.url))
                 try {

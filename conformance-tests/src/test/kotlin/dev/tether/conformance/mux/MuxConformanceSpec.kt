@@ -75,7 +75,13 @@ class MuxConformanceSpec : FunSpec({
                 subject.fake?.let { streams.first().sendWindow shouldBe 4096L }
             }
         }
-        test("a server session opens even ids from 0; the client accepts them").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's server sessions (it opens streams toward the client)")) {
+        test("a server session opens even ids from 0; the client accepts them")
+            .config(
+                enabledOrReasonIf = External.needsFake(
+                    fakeOnly,
+                    "the fake's server sessions (it opens streams toward the client)",
+                ),
+            ) {
             withClient { s ->
                 val fake = subject.fake!!
                 fake.awaitSessions(1)
@@ -105,7 +111,8 @@ class MuxConformanceSpec : FunSpec({
     context("flow control (§5)") {
         test("property: random write and read sizes, both directions, several streams; the window is never exceeded") {
             withClient { s ->
-                checkAll(25, Arb.list(Arb.int(1..6000), 1..6), Arb.int(1..3000), Arb.int(1..3)) { writes, readSize, streams ->
+                checkAll(25, Arb.list(Arb.int(1..6000), 1..6), Arb.int(1..3000), Arb.int(1..3)) { writes, readSize,
+                    streams ->
                     coroutineScope {
                         (1..streams).map { k ->
                             async {
@@ -141,7 +148,10 @@ class MuxConformanceSpec : FunSpec({
                 subject.fake?.let { it.overrunsSeen() shouldBe 0L }
             }
         }
-        test("a peer that overruns the window makes that stream fail with NoCapacity; the session goes on").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (overrun the window)")) {
+        test("a peer that overruns the window makes that stream fail with NoCapacity; the session goes on")
+            .config(
+                enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (overrun the window)"),
+            ) {
             subject.fake!!.faults.overrunWindows(8192) // more than the 4096 the fake granted and the client adopted
             withClient { s ->
                 val stream = s.open()
@@ -181,7 +191,13 @@ class MuxConformanceSpec : FunSpec({
                 stream.read(ByteArray(4)) shouldBe 1
             }
         }
-        test("a write deadline gives WriteTimeout when the peer stops granting credit").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's per-stream behaviour (stop granting credit)")) {
+        test("a write deadline gives WriteTimeout when the peer stops granting credit")
+            .config(
+                enabledOrReasonIf = External.needsFake(
+                    fakeOnly,
+                    "the fake's per-stream behaviour (stop granting credit)",
+                ),
+            ) {
             withClient { s ->
                 val first = s.open()
                 // The behaviour is chosen when the fake accepts: register it for the next id, then open that.
@@ -196,7 +212,10 @@ class MuxConformanceSpec : FunSpec({
     }
 
     context("keepalive (§7)") {
-        test("a peer that stops answering pings is detected within ping interval + pong timeout").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop answering pings)")) {
+        test("a peer that stops answering pings is detected within ping interval + pong timeout")
+            .config(
+                enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop answering pings)"),
+            ) {
             val s = subject.client(pingInterval = Duration.ofMillis(200), pongTimeout = Duration.ofMillis(300))
             try {
                 val stream = s.open()
@@ -215,7 +234,10 @@ class MuxConformanceSpec : FunSpec({
     }
 
     context("session failure (§8)") {
-        test("a dropped connection fails every open stream with an error, never a silent EOF").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop every connection)")) {
+        test("a dropped connection fails every open stream with an error, never a silent EOF")
+            .config(
+                enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop every connection)"),
+            ) {
             withClient { s ->
                 val streams = List(5) { s.open() }
                 subject.fake!!.faults.dropAll()
@@ -231,7 +253,8 @@ class MuxConformanceSpec : FunSpec({
 
     context("malformed input is dropped and the session goes on (§2)") {
         for (kind in MalformedFrame.entries) {
-            test(kind.description).config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (send malformed frames)")) {
+            test(kind.description).config(enabledOrReasonIf = External.needsFake(fakeOnly,
+                "the fake's fault controls (send malformed frames)")) {
                 withClient { s ->
                     val fake = subject.fake!!
                     fake.awaitSessions(1)
@@ -254,7 +277,9 @@ class MuxConformanceSpec : FunSpec({
             withClient { s ->
                 val count = 10_000
                 val handshakes = Semaphore(64) // bounds un-accepted SYNs, far below the peer's 200-deep queue
-                val streams = coroutineScope { (0 until count).map { async { handshakes.withPermit { s.open() } } }.awaitAll() }
+                val streams = coroutineScope {
+                    (0 until count).map { async { handshakes.withPermit { s.open() } } }.awaitAll()
+                }
                 s.streamCount shouldBe count
                 coroutineScope {
                     streams.mapIndexed { i, st ->

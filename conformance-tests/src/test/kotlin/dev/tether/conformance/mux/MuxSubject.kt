@@ -39,7 +39,8 @@ class MuxSubject private constructor(val url: String, val fake: FakeMuxServer?) 
 
         fun open(options: FakeMuxServer.Options.Builder.() -> Unit = {}): MuxSubject {
             val url = external
-            return if (url != null) MuxSubject(url, null) else FakeMuxServer.start(options).let { MuxSubject(it.url, it) }
+            return if (url != null) MuxSubject(url, null) else FakeMuxServer.start(options).let { MuxSubject(it.url,
+                it) }
         }
     }
 }

@@ -28,7 +28,8 @@ private fun readHead(input: InputStream): String? {
         if (b < 0) return null
         head.write(b)
         val bytes = head.toByteArray()
-        if (bytes.size >= 4 && String(bytes, bytes.size - 4, 4, Charsets.ISO_8859_1) == "\r\n\r\n") return String(bytes, Charsets.ISO_8859_1)
+        if (bytes.size >= 4 && String(bytes, bytes.size - 4, 4, Charsets.ISO_8859_1) == "\r\n\r\n") return String(bytes,
+            Charsets.ISO_8859_1)
     }
 }
 
@@ -36,7 +37,8 @@ private fun headers(head: String): Map<String, String> = head.split("\r\n").drop
     .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
 
 /** Sends a POST with `Expect: 100-continue` and its body at once (as curl does when no 100 comes within 1 s). */
-private suspend fun postExpecting(url: String, body: ByteArray, expect: Boolean = true): RawExchange = withContext(Dispatchers.IO) {
+private suspend fun postExpecting(url: String, body: ByteArray,
+    expect: Boolean = true): RawExchange = withContext(Dispatchers.IO) {
     val uri = URI(url)
     Socket().use { s ->
         s.soTimeout = 30_000
@@ -88,7 +90,8 @@ private class InterimOrigin : AutoCloseable {
         out.flush()
         val body = input.readNBytes(h["content-length"]?.toInt() ?: 0)
         out.write("HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n".toByteArray())
-        val answer = "expect=${if (expect) "yes" else "no"} bytes=${body.size} hash=${body.contentHashCode()}".toByteArray()
+        val expected = if (expect) "yes" else "no"
+        val answer = "expect=$expected bytes=${body.size} hash=${body.contentHashCode()}".toByteArray()
         out.write("HTTP/1.1 201 Created\r\nContent-Length: ${answer.size}\r\nConnection: close\r\n\r\n".toByteArray())
         out.write(answer)
         out.flush()
@@ -102,7 +105,10 @@ private class InterimOrigin : AutoCloseable {
  * included, so the tunnel client keeps every 1xx (other than 101) out of the stream; the viewer gets the real answer.
  */
 class InterimResponseSpec : FunSpec({
-    test("forward: a viewer's Expect: 100-continue never reaches the origin, and the origin's 1xx never reach the viewer") {
+    test(
+        "forward: a viewer's Expect: 100-continue never reaches the origin, and the origin's 1xx never reach the " +
+            "viewer",
+    ) {
         InterimOrigin().use { origin ->
             TunnelSubject.open().use { proxy ->
                 TunnelClient(tunnelConfig(proxy)).connect().use { client ->
@@ -124,7 +130,10 @@ class InterimResponseSpec : FunSpec({
         }
     }
 
-    test("in-process: the handler never sees Expect: 100-continue and the viewer gets its answer; a 1xx answer becomes 500") {
+    test(
+        "in-process: the handler never sees Expect: 100-continue and the viewer gets its answer; a 1xx answer " +
+            "becomes 500",
+    ) {
         TunnelSubject.open().use { proxy ->
             TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
@@ -134,7 +143,8 @@ class InterimResponseSpec : FunSpec({
                                 if (request.path == "/interim") {
                                     TunnelResponse(100)
                                 } else {
-                                    TunnelResponse(201, "expect=${request.header("Expect") ?: "none"} bytes=${request.body.size}".toByteArray())
+                                    val expectHeader = request.header("Expect") ?: "none"
+                                    TunnelResponse(201, "expect=$expectHeader bytes=${request.body.size}".toByteArray())
                                 }
                             },
                         )

@@ -55,7 +55,8 @@ val fastRetry = RetryConfig(
 /** The id most cases register (unique per run against an external proxy). */
 val tunnel1: String = TunnelSubject.id("tunnel-1")
 
-fun tunnelConfig(proxy: TunnelSubject, id: String = tunnel1, block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
+fun tunnelConfig(proxy: TunnelSubject, id: String = tunnel1,
+    block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
     TunnelConfig(id, proxy.url) {
         flavour(proxy.flavour)
         tokenGenerator(TunnelTokens.generator(proxy.secretA))
@@ -64,14 +65,17 @@ fun tunnelConfig(proxy: TunnelSubject, id: String = tunnel1, block: TunnelConfig
     }
 
 /** HTTP/1.1 only: the JDK client would otherwise offer an h2c upgrade on every request. */
-val http: HttpClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build()
+val http: HttpClient =
+    HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build()
 
 suspend fun get(url: String): HttpResponse<ByteArray> =
-    http.sendAsync(HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(30)).GET().build(), HttpResponse.BodyHandlers.ofByteArray()).await()
+    http.sendAsync(HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(30)).GET().build(),
+        HttpResponse.BodyHandlers.ofByteArray()).await()
 
 suspend fun post(url: String, body: ByteArray): HttpResponse<ByteArray> =
     http.sendAsync(
-        HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+        HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(60))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
         HttpResponse.BodyHandlers.ofByteArray(),
     ).await()
 
@@ -100,50 +104,77 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("tunnel ids (spec §10): against a webhooktunnel proxy the suite registers ids of [a-z0-9] only ('-' breaks WebSocket viewer paths there)") {
+    test(
+        "tunnel ids (spec §10): against a webhooktunnel proxy the suite registers ids of [a-z0-9] only ('-' breaks " +
+            "WebSocket viewer paths there)",
+    ) {
         val word = Regex("[a-z0-9]+")
         for (name in listOf("tunnel-1", "b-side", "T_1")) {
             val id = TunnelSubject.webhooktunnelId(name, UUID.randomUUID())
             id shouldMatch word
             id shouldStartWith name.lowercase().filter { it.isLetterOrDigit() }
         }
-        TunnelSubject.webhooktunnelId("x", UUID.randomUUID()) shouldNotBe TunnelSubject.webhooktunnelId("x", UUID.randomUUID())
-        if (TunnelSubject.external != null && TunnelSubject.externalFlavour == TunnelFlavour.WEBHOOKTUNNEL) tunnel1 shouldMatch word
+        TunnelSubject.webhooktunnelId("x", UUID.randomUUID()) shouldNotBe
+            TunnelSubject.webhooktunnelId("x", UUID.randomUUID())
+        val webhooktunnel = TunnelSubject.externalFlavour == TunnelFlavour.WEBHOOKTUNNEL
+        if (TunnelSubject.external != null && webhooktunnel) tunnel1 shouldMatch word
     }
 
-    test("registration (spec §9, §11): a token signed with secret B is accepted too").config(enabledOrReasonIf = External.skipIf { if (TunnelSubject.fakeOnly || System.getProperty("tether.conformance.tunnel.secretB") != null) null else "needs -Dtether.conformance.tunnel.secretB (the proxy's secret B)" }) {
+    test("registration (spec §9, §11): a token signed with secret B is accepted too")
+        .config(
+            enabledOrReasonIf = External.skipIf {
+                val hasSecretB = System.getProperty("tether.conformance.tunnel.secretB") != null
+                if (TunnelSubject.fakeOnly || hasSecretB) {
+                    null
+                } else {
+                    "needs -Dtether.conformance.tunnel.secretB (the proxy's secret B)"
+                }
+            },
+        ) {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("b-side")
-            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretB!!, Duration.ofHours(1))) }
+            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id,
+                proxy.secretB!!, Duration.ofHours(1))) }
             TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
-    test("registration (spec §9, §11): a token with a 60-day lifetime is accepted (the proxy's lifetime check is ineffective)") {
+    test(
+        "registration (spec §9, §11): a token with a 60-day lifetime is accepted (the proxy's lifetime check is " +
+            "ineffective)",
+    ) {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("long")
-            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id, proxy.secretA, Duration.ofDays(60))) }
+            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id,
+                proxy.secretA, Duration.ofDays(60))) }
             TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
     val refused = listOf(
-        "a wrong secret" to { id: String, _: TunnelSubject -> TunnelTokens.sign(id, "not-the-secret", Duration.ofHours(1)) },
-        "a tid for another id" to { _: String, p: TunnelSubject -> TunnelTokens.sign("someone-else", p.secretA, Duration.ofHours(1)) },
+        "a wrong secret" to { id: String, _: TunnelSubject -> TunnelTokens.sign(id, "not-the-secret",
+            Duration.ofHours(1)) },
+        "a tid for another id" to { _: String, p: TunnelSubject -> TunnelTokens.sign("someone-else", p.secretA,
+            Duration.ofHours(1)) },
         "an expired token" to { id: String, p: TunnelSubject ->
-            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
+            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)),
+                ZoneOffset.UTC))
         },
         "a token not valid yet" to { id: String, p: TunnelSubject ->
-            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().plus(Duration.ofDays(1)), ZoneOffset.UTC))
+            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().plus(Duration.ofDays(1)),
+                ZoneOffset.UTC))
         },
-        "a token without nbf" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id, "exp" to Instant.now().epochSecond + 3600)) },
-        "a token without exp" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id, "nbf" to Instant.now().epochSecond - 60)) },
+        "a token without nbf" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id,
+            "exp" to Instant.now().epochSecond + 3600)) },
+        "a token without exp" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id,
+            "nbf" to Instant.now().epochSecond - 60)) },
     )
     for ((what, token) in refused) {
         test("registration (spec §9, §11): $what is refused with 401: TunnelAuthFailedException, no retry") {
             TunnelSubject.open().use { proxy ->
                 val id = TunnelSubject.id("t1")
-                val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(token(id, proxy)); retry(fastRetry) }
+                val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(token(id,
+                    proxy)); retry(fastRetry) }
                 val e = shouldThrow<TunnelAuthFailedException> { TunnelClient(config).connect() }
                 e.status shouldBe 401
                 proxy.fake?.registrationAttempts?.shouldBe(1)
@@ -151,13 +182,29 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, 504 for an unknown viewer id").config(enabledOrReasonIf = External.skipIf { if (TunnelSubject.external?.startsWith("https") == true) "sends raw HTTP/1.1 over plain TCP; the proxy is https" else null }) {
+    test(
+        "registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, " +
+            "504 for an unknown viewer id")
+        .config(
+            enabledOrReasonIf = External.skipIf {
+                val https = TunnelSubject.external?.startsWith("https") == true
+                if (https) "sends raw HTTP/1.1 over plain TCP; the proxy is https" else null
+            },
+        ) {
         TunnelSubject.open().use { proxy ->
             val good = TunnelTokens.sign("raw", proxy.secretA, Duration.ofHours(1))
             val idHeader = proxy.flavour.idHeader
-            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
-            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Token $good\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") shouldBe 400
-            RawHttp.status(proxy.host, proxy.port, "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Bearer $good\r\n\r\n") shouldBe 404
+            val upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            val noToken = "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\n$upgrade"
+            RawHttp.status(proxy.host, proxy.port, noToken) shouldBe 400
+            RawHttp.status(
+                proxy.host,
+                proxy.port,
+                "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Token $good\r\n$upgrade",
+            ) shouldBe 400
+            RawHttp.status(proxy.host, proxy.port,
+                "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Bearer $good\r\n\r\n") shouldBe 404
             // Generation A answers an unknown id with 404, B and C (and the fake) with 504.
             val unknown = get("${proxy.url}/nobody-${Random.nextInt(1_000_000)}/here").statusCode()
             if (proxy.fake != null) unknown shouldBe 504 else (unknown == 404 || unknown == 504) shouldBe true
@@ -165,7 +212,10 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than 401 is RetryFailedException").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (refuse the next upgrades)")) {
+    test(
+        "registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than " +
+            "401 is RetryFailedException")
+        .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (refuse the next upgrades)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             proxy.faults.refuseNextUpgrades(2, 503)
@@ -179,7 +229,8 @@ class TunnelConformanceSpec : FunSpec({
         val port = FakeTunnelProxy.start().use { it.port } // closed: nothing listens there any more
         val config = TunnelConfig("t1", "http://127.0.0.1:$port") {
             tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
+            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"),
+                maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
         }
         val e = shouldThrow<RetryTimedOutException> { TunnelClient(config).connect() }
         (e.attempts > 1) shouldBe true
@@ -188,12 +239,17 @@ class TunnelConformanceSpec : FunSpec({
     test("registration (spec §9, §11): an expired starting token is renewed by the generator before the first dial") {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("t1")
-            val expired = TunnelTokens.sign(id, proxy.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
-            TunnelClient(tunnelConfig(proxy, id) { token(expired) }).connect().use { proxy.fake?.registrationAttempts?.shouldBe(1) }
+            val expired = TunnelTokens.sign(id, proxy.secretA, Duration.ofHours(1),
+                Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
+            TunnelClient(tunnelConfig(proxy,
+                id) { token(expired) }).connect().use { proxy.fake?.registrationAttempts?.shouldBe(1) }
         }
     }
 
-    test("serving viewers (spec §10): HTTP GET and POST reach the in-process handler with the forwarded target and original path, byte-exact") {
+    test(
+        "serving viewers (spec §10): HTTP GET and POST reach the in-process handler with the forwarded target and " +
+            "original path, byte-exact",
+    ) {
         TunnelSubject.open().use { proxy ->
             TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
@@ -255,17 +311,23 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("serving viewers (spec §10): a viewer offering an h2c upgrade (the JDK client's default) is answered over HTTP/1.1") {
+    test(
+        "serving viewers (spec §10): a viewer offering an h2c upgrade (the JDK client's default) is answered over " +
+            "HTTP/1.1",
+    ) {
         TunnelSubject.open().use { proxy ->
             TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
                     val h2c = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()
-                    val got = h2c.sendAsync(HttpRequest.newBuilder(URI("${client.url}/h2c")).timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofString()).await()
+                    val request = HttpRequest.newBuilder(URI("${client.url}/h2c")).timeout(Duration.ofSeconds(20)).GET()
+                        .build()
+                    val got = h2c.sendAsync(request, HttpResponse.BodyHandlers.ofString()).await()
                     got.statusCode() shouldBe 200
                     got.headers().firstValue("X-Target").get() shouldBe "/h2c"
                     val posted = h2c.sendAsync(
-                        HttpRequest.newBuilder(URI("${client.url}/h2c-post")).timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString("body bytes")).build(),
+                        HttpRequest.newBuilder(URI("${client.url}/h2c-post")).timeout(Duration.ofSeconds(20))
+                            .POST(HttpRequest.BodyPublishers.ofString("body bytes")).build(),
                         HttpResponse.BodyHandlers.ofString(),
                     ).await()
                     posted.body() shouldBe "body bytes"
@@ -275,13 +337,17 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("serving viewers (spec §10): 64 concurrent viewers through forward each get their own answer from the origin") {
+    test(
+        "serving viewers (spec §10): 64 concurrent viewers through forward each get their own answer from the origin",
+    ) {
         LocalOrigin.start().use { origin ->
             TunnelSubject.open().use { proxy ->
                 TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                     coroutineScope {
                         val forwarding = launch { client.forward(origin.url) }
-                        val answers = (1..64).map { i -> async(Dispatchers.IO) { post("${client.url}/echo", "viewer $i".toByteArray()) } }.awaitAll()
+                        val answers = (1..64).map { i ->
+                            async(Dispatchers.IO) { post("${client.url}/echo", "viewer $i".toByteArray()) }
+                        }.awaitAll()
                         answers.map { it.body().decodeToString() } shouldBe (1..64).map { "viewer $it" }
                         forwarding.cancel()
                     }
@@ -295,8 +361,11 @@ class TunnelConformanceSpec : FunSpec({
             TunnelClient(tunnelConfig(proxy)).connect().use { client ->
                 coroutineScope {
                     val serving = launch { client.serve(echoHandler) }
-                    val answers = (1..64).map { i -> async(Dispatchers.IO) { post("${client.url}/v/$i", "viewer $i".toByteArray()) } }.awaitAll()
-                    answers.mapIndexed { i, r -> r.body().decodeToString() to r.headers().firstValue("X-Target").get() } shouldBe
+                    val answers = (1..64).map { i ->
+                        async(Dispatchers.IO) { post("${client.url}/v/$i", "viewer $i".toByteArray()) }
+                    }.awaitAll()
+                    answers.mapIndexed { i,
+                        r -> r.body().decodeToString() to r.headers().firstValue("X-Target").get() } shouldBe
                         (1..64).map { i -> "viewer $i" to "/v/$i" }
                     serving.cancel()
                 }
@@ -304,13 +373,18 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps serving and reports the drop").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (drop a client)")) {
+    test(
+        "reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps " +
+            "serving and reports the drop")
+        .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (drop a client)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             TunnelClient(tunnelConfig(subject)).connect().use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                    val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+                    val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                        client.events.collect { events.send(it) }
+                    }
                     val serving = launch { client.serve(echoHandler) }
                     proxy.dropClient(tunnel1) shouldBe true
                     withTimeout(10.seconds) {
@@ -319,7 +393,8 @@ class TunnelConformanceSpec : FunSpec({
                     }
                     proxy.awaitRegistrations(2, 10.seconds)
                     client.url shouldBe proxy.clientUrl(tunnel1)
-                    post("${client.url}/again", "after reconnect".toByteArray()).body().decodeToString() shouldBe "after reconnect"
+                    post("${client.url}/again", "after reconnect".toByteArray()).body().decodeToString() shouldBe
+                        "after reconnect"
                     serving.cancel()
                     collector.cancel()
                 }
@@ -327,7 +402,10 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and the client registers again").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (stop answering pings)")) {
+    test(
+        "reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and " +
+            "the client registers again")
+        .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (stop answering pings)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             val mux = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofMillis(200)) }
@@ -350,7 +428,10 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews its token on reconnect").config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (rotate the signing secrets)")) {
+    test(
+        "reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews " +
+            "its token on reconnect")
+        .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (rotate the signing secrets)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
             var secret = proxy.currentSecrets.first
@@ -371,22 +452,30 @@ class TunnelConformanceSpec : FunSpec({
         }
     }
 
-    test("reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept calls with that error").config(enabledOrReasonIf = TunnelSubject.needsFake("to shut the proxy down (the fake)")) {
+    test(
+        "reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept " +
+            "calls with that error")
+        .config(enabledOrReasonIf = TunnelSubject.needsFake("to shut the proxy down (the fake)")) {
         val proxy = TunnelSubject.open()
         val client = TunnelClient(tunnelConfig(proxy) {
-            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"), maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
+            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"),
+                maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
         }).connect()
         client.use {
             coroutineScope {
                 val waiting = async { runCatching { client.accept() } }
                 proxy.close() // drops the session and stops listening
-                withTimeout(10.seconds) { waiting.await() }.exceptionOrNull().shouldBeInstanceOf<RetryTimedOutException>()
+                withTimeout(10.seconds) { waiting.await() }.exceptionOrNull()
+                    .shouldBeInstanceOf<RetryTimedOutException>()
                 shouldThrow<RetryTimedOutException> { client.accept() }
             }
         }
     }
 
-    test("reconnect and close (spec §13, fixed): close unblocks a waiting accept at once with TunnelClosedException (upstream left it blocked)") {
+    test(
+        "reconnect and close (spec §13, fixed): close unblocks a waiting accept at once with TunnelClosedException " +
+            "(upstream left it blocked)",
+    ) {
         TunnelSubject.open().use { proxy ->
             val client = TunnelClient(tunnelConfig(proxy)).connect()
             coroutineScope {

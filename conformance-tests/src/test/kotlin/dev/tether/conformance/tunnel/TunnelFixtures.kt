@@ -50,7 +50,8 @@ object JwtFixtures {
 /** Sends raw request bytes and returns the status code of the answer (for requests no client library makes). */
 object RawHttp {
     // Suspending on the IO pool: the test's own coroutines (a client serving the request) share its thread.
-    suspend fun status(host: String, port: Int, request: String): Int = withContext(Dispatchers.IO) { Socket().use { s ->
+    suspend fun status(host: String, port: Int,
+        request: String): Int = withContext(Dispatchers.IO) { Socket().use { s ->
         s.soTimeout = 10_000
         s.connect(InetSocketAddress(host, port), 10_000)
         s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
@@ -60,7 +61,8 @@ object RawHttp {
     } }
 
     /** Sends [request] and returns the response head: the status line and headers (lower-case names). */
-    suspend fun head(host: String, port: Int, request: String): Pair<Int, Map<String, String>> = withContext(Dispatchers.IO) { Socket().use { s ->
+    suspend fun head(host: String, port: Int, request: String): Pair<Int, Map<String,
+    String>> = withContext(Dispatchers.IO) { Socket().use { s ->
         s.soTimeout = 10_000
         s.connect(InetSocketAddress(host, port), 10_000)
         s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
@@ -82,7 +84,9 @@ class LocalOrigin private constructor() : AutoCloseable {
             post("/echo") { call.respondBytes(call.receive<ByteArray>()) }
             webSocket("/ws") {
                 for (frame in incoming) {
-                    if (frame is Frame.Text) outgoing.send(Frame.Text("echo ${frame.readText()} (path ${call.request.uri})"))
+                    if (frame is Frame.Text) {
+                        outgoing.send(Frame.Text("echo ${frame.readText()} (path ${call.request.uri})"))
+                    }
                 }
             }
         }
@@ -117,7 +121,8 @@ class WsViewer private constructor(private val texts: Channel<String>) {
             val texts = Channel<String>(Channel.UNLIMITED)
             val viewer = WsViewer(texts)
             val buffer = StringBuilder()
-            viewer.socket = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(URI(url), object : WebSocket.Listener {
+            viewer.socket = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(URI(url),
+                object : WebSocket.Listener {
                 override fun onText(webSocket: WebSocket, data: CharSequence, last: Boolean): CompletionStage<*>? {
                     buffer.append(data)
                     if (last) {

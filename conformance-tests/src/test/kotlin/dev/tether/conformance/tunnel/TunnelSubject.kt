@@ -43,7 +43,10 @@ class TunnelSubject private constructor(
         val external: String? = System.getProperty("tether.conformance.tunnel.proxy")?.takeIf { it.isNotBlank() }
         val fakeOnly: Boolean = external == null
 
-        /** The external proxy's generation (`-Dtether.conformance.tunnel.flavour=websocktunnel`; webhooktunnel otherwise). */
+        /**
+         * The external proxy's generation (`-Dtether.conformance.tunnel.flavour=websocktunnel`; webhooktunnel
+         * otherwise).
+         */
         val externalFlavour: TunnelFlavour =
             if (System.getProperty("tether.conformance.tunnel.flavour").equals("websocktunnel", ignoreCase = true)) {
                 TunnelFlavour.WEBSOCKTUNNEL
@@ -59,7 +62,9 @@ class TunnelSubject private constructor(
             return if (url != null) {
                 TunnelSubject(
                     url.trimEnd('/'),
-                    requireNotNull(System.getProperty("tether.conformance.tunnel.secret")) { "set -Dtether.conformance.tunnel.secret" },
+                    requireNotNull(System.getProperty("tether.conformance.tunnel.secret")) {
+                        "set -Dtether.conformance.tunnel.secret"
+                    },
                     System.getProperty("tether.conformance.tunnel.secretB")?.takeIf { it.isNotBlank() },
                     externalFlavour,
                     null,

@@ -99,7 +99,8 @@ class CorrelationConformanceSpec : FunSpec({
         }
     }
 
-    test("a timeout frees its entry and leaves the connection up; the late reply goes to the handler").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (add latency)")) {
+    test("a timeout frees its entry and leaves the connection up; the late reply goes to the handler")
+        .config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (add latency)")) {
         BrokerSubject.open().use { subject ->
             val inbox = Inbox()
             fastClient(subject.url, subject.token, inbox).use { client ->
@@ -123,15 +124,24 @@ class CorrelationConformanceSpec : FunSpec({
         }
     }
 
-    test("pending requests fail with ConnectionLostException, not a timeout, when the connection drops").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop the connection) and its received frames")) {
+    test("pending requests fail with ConnectionLostException, not a timeout, when the connection drops")
+        .config(
+            enabledOrReasonIf = External.needsFake(
+                fakeOnly,
+                "the fake's fault controls (drop the connection) and its received frames",
+            ),
+        ) {
         BrokerSubject.open().use { subject ->
             fastClient(subject.url, subject.token).use { client ->
                 client.start()
                 client.awaitConnectedWithin()
                 coroutineScope {
                     // The broker drops unknown kinds silently, so these wait until the drop.
-                    val waiting = List(10) { async { runCatching { client.request(Envelope.request("nobody.home"), 30.seconds) } } }
-                    withTimeout(10.seconds) { while (subject.fake!!.received().count { it.kind == "nobody.home" } < 10) delay(5) }
+                    val waiting = List(10) { async { runCatching { client.request(Envelope.request("nobody.home"),
+                        30.seconds) } } }
+                    withTimeout(10.seconds) {
+                        while (subject.fake!!.received().count { it.kind == "nobody.home" } < 10) delay(5)
+                    }
                     subject.fake!!.dropWhenConnected()
                     waiting.awaitAll().forEach { result ->
                         val e = result.exceptionOrNull()

@@ -66,7 +66,8 @@ fun registration(name: String, session: String = "s-$name"): String =
     """{"name":"$name","session_id":"$session","provider":"test","context_mode":"stateless"}"""
 
 /** Waits (bounded) until the client has a connection. */
-suspend fun WsClient.awaitConnectedWithin(limit: kotlin.time.Duration = 10.seconds) = withTimeout(limit) { awaitConnected() }
+suspend fun WsClient.awaitConnectedWithin(limit: kotlin.time.Duration = 10.seconds) =
+    withTimeout(limit) { awaitConnected() }
 
 /** Waits (bounded) until the client is connected and the broker has registered that connection. */
 suspend fun WsClient.awaitConnectedTo(broker: FakeBroker, upgrades: Long = 1) = withTimeout(10.seconds) {

@@ -192,7 +192,8 @@ class HandshakeSpec : FunSpec({
             server.enqueue(upgrade())
             server.enqueue(upgrade())
             val calls = AtomicInteger()
-            val config = DialerConfig(server.wsUrl()) { tokenProvider(TokenProvider { "tok-${calls.incrementAndGet()}" }) }
+            val provider = TokenProvider { "tok-${calls.incrementAndGet()}" }
+            val config = DialerConfig(server.wsUrl()) { tokenProvider(provider) }
             WebSocketDialer(config).use { dialer ->
                 dialer.dial().close(1000, "client shutdown")
                 dialer.dial().close(1000, "client shutdown")

@@ -243,7 +243,9 @@ class WsClientBehaviourSpec : FunSpec({
     test("a failing token provider falls back to the last accepted token, not the static one") {
         FakeBroker.start { tokens("fresh") }.use { broker ->
             val calls = java.util.concurrent.atomic.AtomicInteger()
-            val provider = TokenProvider { if (calls.incrementAndGet() == 1) "fresh" else error("identity service down") }
+            val provider = TokenProvider {
+                if (calls.incrementAndGet() == 1) "fresh" else error("identity service down")
+            }
             fastClient(broker) { authToken("stale-static"); tokenProvider(provider) }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
@@ -337,7 +339,7 @@ class WsClientBehaviourSpec : FunSpec({
                 client.state.value shouldBe ConnectionState.CLOSED
                 shouldThrow<ClientClosedException> { client.request(Envelope.request("echo")) }
             }
-            withTimeout(10.seconds) { broker.connectionCount.value.let { while (broker.connectionCount.value != 0) delay(5) } }
+            withTimeout(10.seconds) { while (broker.connectionCount.value != 0) delay(5) }
         }
     }
 
