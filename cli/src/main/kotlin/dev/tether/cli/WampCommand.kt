@@ -2,9 +2,9 @@ package dev.tether.cli
 
 import dev.tether.core.TetherException
 import dev.tether.wamp.AbortException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.serializer.Serialization
@@ -51,7 +51,10 @@ class WampCommand : Runnable {
     @Spec
     lateinit var spec: CommandSpec
 
-    /** What `subscribe` and `register` watch for end of input; tests replace it (reading System.in would steal surefire's channel). */
+    /**
+     * What `subscribe` and `register` watch for end of input; tests replace it (reading System.in would steal
+     * surefire's channel).
+     */
     internal var stdin: InputStream = System.`in`
 
     override fun run() {
@@ -64,31 +67,67 @@ class WampCommand : Runnable {
  * response timeout. Secrets can come from the environment so that they stay out of the process list.
  */
 class WampConnectionOptions {
-    @Option(names = ["--url"], required = true, paramLabel = "URL", description = ["Router URL: ws://, wss://, http://, https://, tcp://, tcps:// or unix:///path."])
+    @Option(
+        names = ["--url"],
+        required = true,
+        paramLabel = "URL",
+        description = ["Router URL: ws://, wss://, http://, https://, tcp://, tcps:// or unix:///path."],
+    )
     lateinit var url: String
 
     @Option(names = ["--realm"], paramLabel = "REALM", description = ["Realm to join; default: realm1."])
     var realm: String = "realm1"
 
-    @Option(names = ["--serializer"], paramLabel = "json|msgpack|cbor", converter = [SerializationConverter::class], description = ["Serialization; default: json."])
+    @Option(
+        names = ["--serializer"],
+        paramLabel = "json|msgpack|cbor",
+        converter = [SerializationConverter::class],
+        description = ["Serialization; default: json."],
+    )
     var serialization: Serialization = Serialization.JSON
 
     @Option(names = ["--authid"], paramLabel = "AUTHID", description = ["The authid to announce in HELLO."])
     var authId: String? = null
 
-    @Option(names = ["--ticket"], paramLabel = "TICKET", defaultValue = "\${env:TETHER_WAMP_TICKET}", description = ["Ticket authentication; default: \$TETHER_WAMP_TICKET."])
+    @Option(
+        names = ["--ticket"],
+        paramLabel = "TICKET",
+        defaultValue = "\${env:TETHER_WAMP_TICKET}",
+        description = ["Ticket authentication; default: \$TETHER_WAMP_TICKET."],
+    )
     var ticket: String? = null
 
-    @Option(names = ["--secret"], paramLabel = "SECRET", defaultValue = "\${env:TETHER_WAMP_SECRET}", description = ["WAMP-CRA secret (salted or not: the router's challenge says); default: \$TETHER_WAMP_SECRET."])
+    @Option(
+        names = ["--secret"],
+        paramLabel = "SECRET",
+        defaultValue = "\${env:TETHER_WAMP_SECRET}",
+        description = ["WAMP-CRA secret (salted or not: the router's challenge says); default: \$TETHER_WAMP_SECRET."],
+    )
     var secret: String? = null
 
-    @Option(names = ["--cryptosign-seed"], paramLabel = "HEX", defaultValue = "\${env:TETHER_WAMP_CRYPTOSIGN_SEED}", description = ["Cryptosign: the 64-hex-digit seed of the Ed25519 key; default: \$TETHER_WAMP_CRYPTOSIGN_SEED."])
+    @Option(
+        names = ["--cryptosign-seed"],
+        paramLabel = "HEX",
+        defaultValue = "\${env:TETHER_WAMP_CRYPTOSIGN_SEED}",
+        description = ["Cryptosign: the 64-hex-digit seed of the Ed25519 key; default: \$TETHER_WAMP_CRYPTOSIGN_SEED."],
+    )
     var cryptosignSeed: String? = null
 
-    @Option(names = ["--ca-cert"], paramLabel = "PEM", description = ["For wss:// and tcps://: trust the certificates in this PEM file (a private CA) instead of the JVM's."])
+    @Option(
+        names = ["--ca-cert"],
+        paramLabel = "PEM",
+        description = ["For wss:// and tcps://: trust the certificates in this PEM file (a private CA) instead of " +
+            "the JVM's."],
+    )
     var caCert: Path? = null
 
-    @Option(names = ["--response-timeout"], paramLabel = "DURATION", converter = [DurationConverter::class], description = ["How long to wait for the router's replies (join, register, subscribe, acknowledged publish); default: 5s."])
+    @Option(
+        names = ["--response-timeout"],
+        paramLabel = "DURATION",
+        converter = [DurationConverter::class],
+        description = ["How long to wait for the router's replies (join, register, subscribe, acknowledged publish); " +
+            "default: 5s."],
+    )
     var responseTimeout: Duration = Duration.ofSeconds(5)
 
     /** The session configuration these options describe, with [customize] applied; throws [UsageException]. */
@@ -146,7 +185,9 @@ abstract class WampSubcommand : Callable<Int> {
     /** Adds this command's settings to the session configuration. */
     protected open fun SessionConfig.Builder.configure() {}
 
-    /** The command's work on a joined session; returns the exit code. Failures are thrown and reported by the caller. */
+    /**
+     * The command's work on a joined session; returns the exit code. Failures are thrown and reported by the caller.
+     */
     protected abstract suspend fun run(session: WampSession): Int
 
     /** How a [WampErrorException] reads for this command, e.g. `call com.example.add failed`. */
@@ -226,22 +267,27 @@ abstract class WampSubcommand : Callable<Int> {
 
     private fun report(e: Exception): Int = when (e) {
         is CancellationException -> throw e
+
         is WampErrorException -> {
             val args = e.args.takeIf { it.isNotEmpty() }?.let { " ${WampJson.text(it)}" } ?: ""
             val kwargs = e.kwargs.takeIf { it.isNotEmpty() }?.let { " ${WampJson.text(it)}" } ?: ""
             say("${failed()}: ${e.error}$args$kwargs")
             1
         }
+
         is TetherException -> {
             val tls = generateSequence<Throwable>(e) { it.cause }.any { it is javax.net.ssl.SSLException }
-            val hint = if (tls && connection.caCert == null) " (a router with a private CA or a self-signed certificate: give it with --ca-cert PEM)" else ""
+            val hint = if (tls && connection.caCert == null) " (a router with a private CA or a self-signed " +
+                "certificate: give it with --ca-cert PEM)" else ""
             say((e.message ?: e.toString()) + hint)
             1
         }
+
         is IllegalArgumentException -> { // e.g. a URL scheme WampSession.connect does not know
             say(e.message ?: e.toString())
             2
         }
+
         else -> {
             say("unexpected failure: $e")
             1

@@ -55,7 +55,11 @@ internal object WampJson {
      */
     fun argument(text: String, what: String): Any? {
         parseOrNull(text)?.let { return WampValues.fromJsonElement(it) }
-        if (text.trimStart().firstOrNull() in JSON_OPENERS) throw UsageException("$what is not valid JSON: ${reason(text)}")
+        if (text.trimStart().firstOrNull() in JSON_OPENERS) {
+            throw UsageException(
+                "$what is not valid JSON: ${reason(text)}",
+            )
+        }
         return text
     }
 
@@ -107,17 +111,23 @@ internal class MatchConverter : ITypeConverter<MatchPolicy> {
 
 /** `single`, `roundrobin`, `random`, `first` or `last`. */
 internal class InvokeConverter : ITypeConverter<InvokePolicy> {
-    override fun convert(value: String): InvokePolicy = InvokePolicy.entries.firstOrNull { it.wire == value.lowercase() }
-        ?: throw TypeConversionException("'$value' is not an invoke policy: single, roundrobin, random, first or last")
+    override fun convert(value: String): InvokePolicy =
+        InvokePolicy.entries.firstOrNull { it.wire == value.lowercase() }
+            ?: throw TypeConversionException(
+                "'$value' is not an invoke policy: single, roundrobin, random, first or last",
+            )
 }
 
 /** `json`, `msgpack` or `cbor`. */
 internal class SerializationConverter : ITypeConverter<Serialization> {
-    override fun convert(value: String): Serialization = Serialization.entries.firstOrNull { it.name.equals(value, ignoreCase = true) }
-        ?: throw TypeConversionException("'$value' is not a serializer: json, msgpack or cbor")
+    override fun convert(value: String): Serialization =
+        Serialization.entries.firstOrNull { it.name.equals(value, ignoreCase = true) }
+            ?: throw TypeConversionException("'$value' is not a serializer: json, msgpack or cbor")
 }
 
-/** A trust manager that trusts exactly the certificates of the PEM file at [path] (a private CA, a self-signed router). */
+/**
+ * A trust manager that trusts exactly the certificates of the PEM file at [path] (a private CA, a self-signed router).
+ */
 internal fun trustManagerFromPem(path: Path): X509TrustManager {
     val certificates = try {
         Files.newInputStream(path).use { CertificateFactory.getInstance("X.509").generateCertificates(it) }

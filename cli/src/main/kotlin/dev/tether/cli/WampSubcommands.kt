@@ -7,9 +7,9 @@ import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.WampValues
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.Job
@@ -26,7 +26,11 @@ import kotlin.concurrent.thread
 
 /** Positional JSON arguments and `--kwargs`, shared by `call` and `publish`. */
 abstract class WampPayloadCommand : WampSubcommand() {
-    @Parameters(index = "1..*", paramLabel = "ARG", description = ["Positional arguments, each a JSON value or a bare word (a string)."])
+    @Parameters(
+        index = "1..*",
+        paramLabel = "ARG",
+        description = ["Positional arguments, each a JSON value or a bare word (a string)."],
+    )
     var rawArgs: List<String> = emptyList()
 
     @Option(names = ["--kwargs"], paramLabel = "JSON", description = ["Keyword arguments as a JSON object."])
@@ -48,18 +52,23 @@ abstract class WampPayloadCommand : WampSubcommand() {
     versionProvider = TetherVersion::class,
     description = [
         "Call a procedure and print its result.",
-        "The result is one JSON line: {\"args\":[...],\"kwargs\":{...}}. An error reply exits with 1 and " +
-            "prints its URI (and args, kwargs) on standard error.",
+        "The result is one JSON line: {\"args\":[...],\"kwargs\":{...}}. An error reply exits with 1 and prints its " +
+            "URI (and args, kwargs) on standard error.",
     ],
 )
 class WampCall : WampPayloadCommand() {
     @Parameters(index = "0", paramLabel = "PROCEDURE", description = ["The procedure URI."])
     lateinit var procedure: String
 
-    @Option(names = ["--timeout"], paramLabel = "DURATION", converter = [DurationConverter::class], description = [
-        "Ask the router to cancel the call after this long (wamp.error.timeout); the command itself gives up one " +
-            "response timeout later. Default: wait for the result (Ctrl-C cancels).",
-    ])
+    @Option(
+        names = ["--timeout"],
+        paramLabel = "DURATION",
+        converter = [DurationConverter::class],
+        description = [
+            "Ask the router to cancel the call after this long (wamp.error.timeout); the command itself gives up one " +
+                "response timeout later. Default: wait for the result (Ctrl-C cancels).",
+        ],
+    )
     var timeout: Duration? = null
 
     @Option(names = ["--disclose-me"], description = ["Ask the router to tell the callee who is calling."])
@@ -90,8 +99,8 @@ class WampCall : WampPayloadCommand() {
     versionProvider = TetherVersion::class,
     description = [
         "Publish an event to a topic.",
-        "With --acknowledge the router confirms it and the command prints {\"publication\":ID}; without, " +
-            "nothing is printed and a refusal by the router goes unnoticed (the WAMP rule).",
+        "With --acknowledge the router confirms it and the command prints {\"publication\":ID}; without, nothing is " +
+            "printed and a refusal by the router goes unnoticed (the WAMP rule).",
     ],
 )
 class WampPublish : WampPayloadCommand() {
@@ -101,25 +110,59 @@ class WampPublish : WampPayloadCommand() {
     @Option(names = ["--acknowledge"], description = ["Wait for the router's PUBLISHED and print the publication id."])
     var acknowledge: Boolean = false
 
-    @Option(names = ["--exclude-me"], negatable = true, description = ["Whether this session is left out of the event (the router's default: yes)."])
+    @Option(
+        names = ["--exclude-me"],
+        negatable = true,
+        description = ["Whether this session is left out of the event (the router's default: yes)."],
+    )
     var excludeMe: Boolean? = null
 
-    @Option(names = ["--exclude"], paramLabel = "SESSION", split = ",", description = ["Session ids that must not receive the event (repeatable or comma-separated)."])
+    @Option(
+        names = ["--exclude"],
+        paramLabel = "SESSION",
+        split = ",",
+        description = ["Session ids that must not receive the event (repeatable or comma-separated)."],
+    )
     var exclude: List<Long>? = null
 
-    @Option(names = ["--eligible"], paramLabel = "SESSION", split = ",", description = ["Only these session ids may receive the event (repeatable or comma-separated)."])
+    @Option(
+        names = ["--eligible"],
+        paramLabel = "SESSION",
+        split = ",",
+        description = ["Only these session ids may receive the event (repeatable or comma-separated)."],
+    )
     var eligible: List<Long>? = null
 
-    @Option(names = ["--exclude-authid"], paramLabel = "AUTHID", split = ",", description = ["Authids that must not receive the event."])
+    @Option(
+        names = ["--exclude-authid"],
+        paramLabel = "AUTHID",
+        split = ",",
+        description = ["Authids that must not receive the event."],
+    )
     var excludeAuthId: List<String>? = null
 
-    @Option(names = ["--eligible-authid"], paramLabel = "AUTHID", split = ",", description = ["Only sessions with these authids may receive the event."])
+    @Option(
+        names = ["--eligible-authid"],
+        paramLabel = "AUTHID",
+        split = ",",
+        description = ["Only sessions with these authids may receive the event."],
+    )
     var eligibleAuthId: List<String>? = null
 
-    @Option(names = ["--exclude-authrole"], paramLabel = "ROLE", split = ",", description = ["Authroles that must not receive the event."])
+    @Option(
+        names = ["--exclude-authrole"],
+        paramLabel = "ROLE",
+        split = ",",
+        description = ["Authroles that must not receive the event."],
+    )
     var excludeAuthRole: List<String>? = null
 
-    @Option(names = ["--eligible-authrole"], paramLabel = "ROLE", split = ",", description = ["Only sessions with these authroles may receive the event."])
+    @Option(
+        names = ["--eligible-authrole"],
+        paramLabel = "ROLE",
+        split = ",",
+        description = ["Only sessions with these authroles may receive the event."],
+    )
     var eligibleAuthRole: List<String>? = null
 
     @Option(names = ["--disclose-me"], description = ["Ask the router to tell subscribers who published."])
@@ -164,10 +207,19 @@ class WampPublish : WampPayloadCommand() {
  * of a terminal would stop the process) or with input from /dev/null.
  */
 abstract class WampListeningCommand : WampSubcommand() {
-    @Option(names = ["--count"], paramLabel = "N", description = ["Stop after N items (standard input is then not read); default: run until Ctrl-C or end of input."])
+    @Option(
+        names = ["--count"],
+        paramLabel = "N",
+        description = ["Stop after N items (standard input is then not read); default: run until Ctrl-C or end of " +
+            "input."],
+    )
     var count: Int? = null
 
-    @Option(names = ["--ignore-stdin"], description = ["Do not stop at the end of standard input (for running in the background); only Ctrl-C or --count stop."])
+    @Option(
+        names = ["--ignore-stdin"],
+        description = ["Do not stop at the end of standard input (for running in the background); only Ctrl-C or " +
+            "--count stop."],
+    )
     var ignoreStdin: Boolean = false
 
     override fun prepare() {
@@ -187,7 +239,10 @@ abstract class WampListeningCommand : WampSubcommand() {
      */
     protected suspend fun awaitEnd(session: WampSession, enough: CompletableDeferred<Unit>): Int = coroutineScope {
         val end = CompletableDeferred<String?>() // null: a normal end
-        launch { enough.await(); end.complete(null) }
+        launch {
+            enough.await()
+            end.complete(null)
+        }
         launch { end.complete("the session ended: ${session.awaitClosed().message}") }
         val reader = if (count == null && !ignoreStdin) watchStdin { end.complete(null) } else null
         try {
@@ -218,16 +273,24 @@ abstract class WampListeningCommand : WampSubcommand() {
     versionProvider = TetherVersion::class,
     description = [
         "Subscribe to a topic and print each event as it comes.",
-        "One JSON line per event: " +
-            "{\"topic\":...,\"publication\":...,\"args\":[...],\"kwargs\":{...},\"details\":{...}}. Runs until " +
-            "--count events, or else until Ctrl-C or the end of standard input.",
+        "One JSON line per event: {\"topic\":...,\"publication\":...,\"args\":[...],\"kwargs\":{...},\"details\":{..." +
+            "}}. Runs until --count events, or else until Ctrl-C or the end of standard input.",
     ],
 )
 class WampSubscribe : WampListeningCommand() {
-    @Parameters(index = "0", paramLabel = "TOPIC", description = ["The topic URI (a prefix or a pattern with --match)."])
+    @Parameters(
+        index = "0",
+        paramLabel = "TOPIC",
+        description = ["The topic URI (a prefix or a pattern with --match)."],
+    )
     lateinit var topic: String
 
-    @Option(names = ["--match"], paramLabel = "exact|prefix|wildcard", converter = [MatchConverter::class], description = ["How the router matches topics; default: exact."])
+    @Option(
+        names = ["--match"],
+        paramLabel = "exact|prefix|wildcard",
+        converter = [MatchConverter::class],
+        description = ["How the router matches topics; default: exact."],
+    )
     var match: MatchPolicy? = null
 
     override fun failed(): String = "subscribe to $topic failed"
@@ -240,7 +303,15 @@ class WampSubscribe : WampListeningCommand() {
             val n = seen.incrementAndGet()
             val limit = count
             if (limit != null && n > limit) return@subscribe // arrived before the router took note of the leave
-            emit(WampJson.line("topic" to event.topic, "publication" to event.publication, "args" to event.args, "kwargs" to event.kwargs, "details" to event.details))
+            emit(
+                WampJson.line(
+                    "topic" to event.topic,
+                    "publication" to event.publication,
+                    "args" to event.args,
+                    "kwargs" to event.kwargs,
+                    "details" to event.details,
+                ),
+            )
             if (n == limit) enough.complete(Unit)
         }
         val how = match?.let { " (match ${it.wire})" } ?: ""
@@ -256,26 +327,50 @@ class WampSubscribe : WampListeningCommand() {
     versionProvider = TetherVersion::class,
     description = [
         "Register a procedure and answer each call (an echo of its arguments, or --reply).",
-        "One JSON line per invocation: {\"procedure\":...,\"args\":[...],\"kwargs\":{...},\"details\":{...}}. " +
-            "Runs until --count calls were answered, or else until Ctrl-C or the end of standard input.",
+        "One JSON line per invocation: {\"procedure\":...,\"args\":[...],\"kwargs\":{...},\"details\":{...}}. Runs " +
+            "until --count calls were answered, or else until Ctrl-C or the end of standard input.",
     ],
 )
 class WampRegister : WampListeningCommand() {
-    @Parameters(index = "0", paramLabel = "PROCEDURE", description = ["The procedure URI (a prefix or a pattern with --match)."])
+    @Parameters(
+        index = "0",
+        paramLabel = "PROCEDURE",
+        description = ["The procedure URI (a prefix or a pattern with --match)."],
+    )
     lateinit var procedure: String
 
-    @Option(names = ["--match"], paramLabel = "exact|prefix|wildcard", converter = [MatchConverter::class], description = ["How the router matches procedures; default: exact."])
+    @Option(
+        names = ["--match"],
+        paramLabel = "exact|prefix|wildcard",
+        converter = [MatchConverter::class],
+        description = ["How the router matches procedures; default: exact."],
+    )
     var match: MatchPolicy? = null
 
-    @Option(names = ["--invoke"], paramLabel = "POLICY", converter = [InvokeConverter::class], description = [
-        "Shared registration: single (the default), roundrobin, random, first or last; every callee of the procedure must use the same.",
-    ])
+    @Option(
+        names = ["--invoke"],
+        paramLabel = "POLICY",
+        converter = [InvokeConverter::class],
+        description = [
+            "Shared registration: single (the default), roundrobin, random, first or last; every callee of the " +
+                "procedure must use the same.",
+        ],
+    )
     var invoke: InvokePolicy? = null
 
-    @Option(names = ["--reply"], paramLabel = "JSON", description = ["Answer every call with this positional result instead of the echo (repeatable: one per result argument)."])
+    @Option(
+        names = ["--reply"],
+        paramLabel = "JSON",
+        description = ["Answer every call with this positional result instead of the echo (repeatable: one per " +
+            "result argument)."],
+    )
     var rawReply: List<String>? = null
 
-    @Option(names = ["--reply-kwargs"], paramLabel = "JSON", description = ["Answer every call with these keyword results (a JSON object) instead of the echo."])
+    @Option(
+        names = ["--reply-kwargs"],
+        paramLabel = "JSON",
+        description = ["Answer every call with these keyword results (a JSON object) instead of the echo."],
+    )
     var rawReplyKwargs: String? = null
 
     private var reply: InvokeResult? = null
@@ -294,25 +389,56 @@ class WampRegister : WampListeningCommand() {
     override suspend fun run(session: WampSession): Int {
         val enough = CompletableDeferred<Unit>()
         val seen = AtomicInteger()
-        session.register(procedure, RegisterOptions { match(this@WampRegister.match); invoke(this@WampRegister.invoke) }) { inv ->
+        session.register(
+            procedure,
+            RegisterOptions {
+                match(this@WampRegister.match)
+                invoke(this@WampRegister.invoke)
+            },
+        ) { inv ->
             val n = seen.incrementAndGet()
             val limit = count
             if (limit != null && n > limit) {
                 // Arrived before the router took note of the leave: a shared registration retries another callee.
                 throw RpcException("wamp.error.unavailable", listOf("this callee is leaving (--count $limit reached)"))
             }
-            emit(WampJson.line("procedure" to inv.procedure, "args" to inv.args, "kwargs" to inv.kwargs, "details" to inv.details))
+            emit(
+                WampJson.line(
+                    "procedure" to inv.procedure,
+                    "args" to inv.args,
+                    "kwargs" to inv.kwargs,
+                    "details" to inv.details,
+                ),
+            )
             if (n == limit) {
                 // The session sends the YIELD in the coroutine that runs this handler, after it returns; leaving only
                 // once that coroutine completes keeps GOODBYE from overtaking the last answer.
                 val handlerJob = kotlin.coroutines.coroutineContext[Job]
-                if (handlerJob == null) enough.complete(Unit) else handlerJob.invokeOnCompletion { enough.complete(Unit) }
+                if (handlerJob == null) {
+                    enough.complete(Unit)
+                } else {
+                    handlerJob.invokeOnCompletion {
+                        enough.complete(Unit)
+                    }
+                }
             }
             reply ?: InvokeResult(inv.args, inv.kwargs)
         }
-        val how = listOfNotNull(match?.let { "match ${it.wire}" }, invoke?.let { "invoke ${it.wire}" }).joinToString(", ").let { if (it.isEmpty()) "" else " ($it)" }
+        val how = listOfNotNull(
+            match?.let {
+                "match ${it.wire}"
+            },
+            invoke?.let { "invoke ${it.wire}" },
+        ).joinToString(", ").let { if (it.isEmpty()) "" else " ($it)" }
         val fixed = reply
-        val answer = if (fixed == null) "echoing the arguments" else "answering ${WampJson.line("args" to fixed.args, "kwargs" to fixed.kwargs)}"
+        val answer = if (fixed == null) {
+            "echoing the arguments"
+        } else {
+            "answering ${WampJson.line(
+                "args" to fixed.args,
+                "kwargs" to fixed.kwargs,
+            )}"
+        }
         say("registered $procedure$how as session ${session.id}, $answer ${untilWhat("call")}")
         return awaitEnd(session, enough)
     }
@@ -325,9 +451,9 @@ class WampRegister : WampListeningCommand() {
     versionProvider = TetherVersion::class,
     description = [
         "List the sessions of the realm (the meta API).",
-        "Calls wamp.session.list, then wamp.session.get for each session, and prints one JSON line per " +
-            "session as the router describes it (session, authid, authrole, authmethod, ...). This command's own " +
-            "session is left out. The router must offer the meta API to this session.",
+        "Calls wamp.session.list, then wamp.session.get for each session, and prints one JSON line per session as " +
+            "the router describes it (session, authid, authrole, authmethod, ...). This command's own session is " +
+            "left out. The router must offer the meta API to this session.",
     ],
 )
 class WampSessions : WampSubcommand() {

@@ -9,7 +9,9 @@ import picocli.CommandLine
 class ServeRouterSpec : FunSpec({
     fun parse(vararg args: String): ServeRouter = ServeRouter().also { CommandLine(it).parseArgs(*args) }
 
-    test("tether serve router: the defaults are realm1 open to anonymous sessions on ephemeral ports, no TLS, no users") {
+    test(
+        "tether serve router: the defaults are realm1 open to anonymous sessions on ephemeral ports, no TLS, no users",
+    ) {
         val options = parse().options()
         options.realms shouldBe mapOf("realm1" to true)
         options.webSocketPort shouldBe 0
@@ -20,7 +22,10 @@ class ServeRouterSpec : FunSpec({
     }
 
     test("tether serve router: realm, ports, Unix socket and TLS flags map to the router's options") {
-        val options = parse("--realm", "conf", "--no-anonymous", "--port", "18080", "--rawsocket-port", "18081", "--unix", "/tmp/r.sock", "--tls").options()
+        val options = parse(
+            "--realm", "conf", "--no-anonymous", "--port", "18080", "--rawsocket-port", "18081",
+            "--unix", "/tmp/r.sock", "--tls",
+        ).options()
         options.realms shouldBe mapOf("conf" to false)
         options.webSocketPort shouldBe 18080
         options.rawSocketPort shouldBe 18081
@@ -29,7 +34,14 @@ class ServeRouterSpec : FunSpec({
     }
 
     test("tether serve router: --ticket and --cra add users for the conformance suite's auth cases") {
-        val options = parse("--ticket", "ticketuser:ticket-1", "--cra", "crauser:cra:secret", "--ticket", "t2:x").options()
+        val options = parse(
+            "--ticket",
+            "ticketuser:ticket-1",
+            "--cra",
+            "crauser:cra:secret",
+            "--ticket",
+            "t2:x",
+        ).options()
         options.users shouldBe listOf(
             RouterUser.Ticket("ticketuser", "ticket-1"),
             RouterUser.Ticket("t2", "x"),
@@ -43,9 +55,19 @@ class ServeRouterSpec : FunSpec({
         shouldThrow<IllegalArgumentException> { parse("--port", "70000").options() }
     }
 
-    test("tether serve router: --cra-salted, --cryptosign and --auth-realm cover the other two auth methods and their realm") {
+    test(
+        "tether serve router: --cra-salted, --cryptosign and --auth-realm cover the other two auth methods and their " +
+            "realm",
+    ) {
         val seed = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
-        val options = parse("--cra-salted", "saltuser:saltsecret:salt123", "--cryptosign", "csuser:$seed", "--auth-realm", "authrealm").options()
+        val options = parse(
+            "--cra-salted",
+            "saltuser:saltsecret:salt123",
+            "--cryptosign",
+            "csuser:$seed",
+            "--auth-realm",
+            "authrealm",
+        ).options()
         options.realms shouldBe mapOf("realm1" to true, "authrealm" to false)
         options.users shouldBe listOf(
             RouterUser.Cra("saltuser", "saltsecret", salt = "salt123"),

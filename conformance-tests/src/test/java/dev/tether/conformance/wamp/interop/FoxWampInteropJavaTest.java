@@ -56,14 +56,16 @@ class FoxWampInteropJavaTest {
         try (WampSession callee = join(); WampSession caller = join()) {
             callee.registerAsync("com.interop.java.sum", inv -> {
                 long sum = inv.getArgs().stream().mapToLong(a -> (Long) a).sum();
-                return CompletableFuture.completedFuture(new InvokeResult(List.of(sum, inv.getArgs().size()), Map.of("by", "java")));
+                return CompletableFuture.completedFuture(
+                    new InvokeResult(List.of(sum, inv.getArgs().size()), Map.of("by", "java")));
             }).get(WAIT, TimeUnit.SECONDS);
             callee.registerAsync("com.interop.java.ticks", inv -> {
                 for (long i = 0; i < 3; i++) inv.sendProgressAsync(List.of(i), Map.of()).join();
                 return CompletableFuture.completedFuture(InvokeResult.of("ticked"));
             }).get(WAIT, TimeUnit.SECONDS);
             callee.registerAsync("com.interop.java.refuse", inv ->
-                CompletableFuture.failedFuture(new RpcException("com.interop.java.refused", List.of("no")))).get(WAIT, TimeUnit.SECONDS);
+                CompletableFuture.failedFuture(new RpcException("com.interop.java.refused", List.of("no"))))
+                .get(WAIT, TimeUnit.SECONDS);
 
             CallResult sum = caller.callAsync("com.interop.java.sum", List.of(1, 2, 39)).get(WAIT, TimeUnit.SECONDS);
             assertEquals(List.of(42L, 3L), sum.getArgs());
@@ -90,7 +92,9 @@ class FoxWampInteropJavaTest {
             BlockingQueue<Event> events = new LinkedBlockingQueue<>();
             subscriber.subscribeAsync("com.interop.java.feed", events::add).get(WAIT, TimeUnit.SECONDS);
 
-            for (long i = 0; i < 9; i++) publisher.publishAsync("com.interop.java.feed", List.of(i)).get(WAIT, TimeUnit.SECONDS);
+            for (long i = 0; i < 9; i++) {
+                publisher.publishAsync("com.interop.java.feed", List.of(i)).get(WAIT, TimeUnit.SECONDS);
+            }
             Long id = publisher.publishAsync("com.interop.java.feed", List.of(9L), Map.of("last", true),
                 PublishOptions.builder().acknowledge().build()).get(WAIT, TimeUnit.SECONDS);
 
@@ -108,9 +112,11 @@ class FoxWampInteropJavaTest {
 
     @Test
     void autobahnJsCallerThroughFox() throws Exception {
-        try (WampSession callee = join(); WampPeer peer = WampPeer.start(Autobahn.JS, fox.getUrl(), "json", "java_interop")) {
+        try (WampSession callee = join();
+             WampPeer peer = WampPeer.start(Autobahn.JS, fox.getUrl(), "json", "java_interop")) {
             callee.registerAsync("com.interop.java.upper", inv ->
-                CompletableFuture.completedFuture(InvokeResult.of(((String) inv.getArgs().get(0)).toUpperCase(), inv.getKwargs().size())))
+                CompletableFuture.completedFuture(
+                    InvokeResult.of(((String) inv.getArgs().get(0)).toUpperCase(), inv.getKwargs().size())))
                 .get(WAIT, TimeUnit.SECONDS);
 
             JsonObject reply = peer.getPeer().okAsync("call", Map.of(

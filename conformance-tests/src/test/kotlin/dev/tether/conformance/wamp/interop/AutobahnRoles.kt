@@ -3,11 +3,11 @@ package dev.tether.conformance.wamp.interop
 import dev.tether.wamp.CallResult
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.MatchPolicy
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.assertions.withClue
 import io.kotest.matchers.shouldBe
@@ -32,7 +32,14 @@ data class RouterTraits(
 ) {
     companion object {
         val TESTKIT = RouterTraits("the testkit router")
-        val FOX_WAMP = RouterTraits("fox-wamp", rewritesCalleeErrors = true, disclosesCaller = false, matchOption = false, blackWhiteListing = false)
+        val FOX_WAMP =
+            RouterTraits(
+                "fox-wamp",
+                rewritesCalleeErrors = true,
+                disclosesCaller = false,
+                matchOption = false,
+                blackWhiteListing = false,
+            )
     }
 }
 
@@ -50,8 +57,19 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
      * does not).
      */
     private val sample: List<Any?> = listOf(1L, "two", 3.5, true, null, mapOf("nested" to listOf(1L, "x"))) +
-        (if (peer.serializer == "json" && peer.kind == Autobahn.JS) emptyList() else listOf(ByteArray(64) { (it * 3).toByte() }))
-    private val sampleKw: Map<String, Any?> = mapOf("name" to "zoë \uD83D\uDE00", "n" to -7L, "big" to 9_007_199_254_740_991L, "list" to listOf(1.5, "y"))
+        (
+            if (peer.serializer == "json" && peer.kind == Autobahn.JS) {
+                emptyList()
+            } else {
+                listOf(
+                    ByteArray(64) {
+                        (it * 3).toByte()
+                    },
+                )
+            }
+            )
+    private val sampleKw: Map<String, Any?> =
+        mapOf("name" to "zoë \uD83D\uDE00", "n" to -7L, "big" to 9_007_199_254_740_991L, "list" to listOf(1.5, "y"))
 
     /** autobahn registers (echo, progressive countdown, failing); this client calls. */
     suspend fun peerAsCallee(client: WampSession) {
@@ -67,12 +85,16 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
         JsonValues.map(invocation, "kwargs") shouldBe sampleKw
 
         val progress = mutableListOf<CallResult>()
-        val final = withTimeout(INTEROP_WAIT) { client.callProgress("$prefix.countdown", listOf(4L)) { progress += it } }
+        val final =
+            withTimeout(INTEROP_WAIT) { client.callProgress("$prefix.countdown", listOf(4L)) { progress += it } }
         progress.map { it.args } shouldBe (0L until 4L).map { listOf(it, "step") }
         progress.map { it.kwargs } shouldBe (0L until 4L).map { mapOf("step" to it) }
         final.args shouldBe listOf("done", 4L)
 
-        val failed = shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { client.call("$prefix.fail", listOf("why"), mapOf("code" to 7L)) } }
+        val failed =
+            shouldThrow<RpcException> {
+                withTimeout(INTEROP_WAIT) { client.call("$prefix.fail", listOf("why"), mapOf("code" to 7L)) }
+            }
         if (router.rewritesCalleeErrors) {
             failed.error shouldBe "wamp.error.callee_failure"
             failed.args shouldBe listOf("com.interop.failed")
@@ -82,26 +104,42 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
             failed.kwargs shouldBe mapOf("code" to 7L)
         }
         if (router.matchOption) {
-            p.ok("register", "procedure" to "$prefix.any", "behaviour" to "echo", "options" to mapOf("match" to MatchPolicy.PREFIX.wire))
-            withTimeout(INTEROP_WAIT) { client.call("$prefix.any.thing", listOf("x", 1L)) }.args shouldBe listOf("x", 1L)
-            val byPattern = p.awaitNotifications("the prefix registration's invocation") { it.isInvocationOf("$prefix.any") }.single()
+            p.ok(
+                "register",
+                "procedure" to "$prefix.any",
+                "behaviour" to "echo",
+                "options" to mapOf("match" to MatchPolicy.PREFIX.wire),
+            )
+            withTimeout(INTEROP_WAIT) {
+                client.call("$prefix.any.thing", listOf("x", 1L))
+            }.args shouldBe listOf("x", 1L)
+            val byPattern = p.awaitNotifications("the prefix registration's invocation") {
+                it.isInvocationOf("$prefix.any")
+            }.single()
             JsonValues.details(byPattern)["procedure"] shouldBe "$prefix.any.thing"
         }
         p.ok("unregister", "procedure" to "$prefix.echo")
-        shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { client.call("$prefix.echo") } }.error shouldBe "wamp.error.no_such_procedure"
+        shouldThrow<RpcException> {
+            withTimeout(INTEROP_WAIT) { client.call("$prefix.echo") }
+        }.error shouldBe "wamp.error.no_such_procedure"
     }
 
     /** This client registers (echo, progressive countdown, failing); autobahn calls. */
     suspend fun peerAsCaller(client: WampSession) {
         val seen = CompletableDeferred<dev.tether.wamp.Invocation>()
         val disclose = RegisterOptions { if (router.disclosesCaller) discloseCaller() }
-        client.register("$prefix.echo", disclose) { inv -> seen.complete(inv); InvokeResult(inv.args, inv.kwargs) }
+        client.register("$prefix.echo", disclose) { inv ->
+            seen.complete(inv)
+            InvokeResult(inv.args, inv.kwargs)
+        }
         client.register("$prefix.countdown") { inv ->
             val n = inv.args[0] as Long
             for (i in 0 until n) inv.sendProgress(listOf(i, "step"), mapOf("step" to i))
             InvokeResult(listOf("done", n))
         }
-        client.register("$prefix.fail") { inv -> throw RpcException("com.interop.refused", listOf("no", inv.args.size.toLong()), mapOf("retry" to false)) }
+        client.register("$prefix.fail") { inv ->
+            throw RpcException("com.interop.refused", listOf("no", inv.args.size.toLong()), mapOf("retry" to false))
+        }
 
         val echoed = p.ok("call", "procedure" to "$prefix.echo", "args" to sample, "kwargs" to sampleKw)
         sameValues(JsonValues.list(echoed, "args"), sample)
@@ -111,7 +149,9 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
 
         val counted = p.ok("call", "procedure" to "$prefix.countdown", "args" to listOf(3L), "progress" to true)
         JsonValues.list(counted, "args") shouldBe listOf("done", 3L)
-        JsonValues.list(counted, "progress").map { (it as Map<*, *>)["args"] } shouldBe (0L until 3L).map { listOf(it, "step") }
+        JsonValues.list(counted, "progress").map {
+            (it as Map<*, *>)["args"]
+        } shouldBe (0L until 3L).map { listOf(it, "step") }
 
         val failed = p.command("call", "procedure" to "$prefix.fail", "args" to listOf(1L, 2L))
         failed["ok"].toString() shouldBe "false"
@@ -131,8 +171,21 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     suspend fun peerAsPublisher(client: WampSession) {
         val events = Channel<Event>(Channel.UNLIMITED)
         client.subscribe("$prefix.feed") { events.send(it) }
-        for (i in 0L until 19L) p.ok("publish", "topic" to "$prefix.feed", "args" to listOf(i, "tick"), "kwargs" to mapOf("i" to i))
-        val acked = p.ok("publish", "topic" to "$prefix.feed", "args" to sample, "kwargs" to sampleKw, "options" to mapOf("acknowledge" to true))
+        for (i in 0L until 19L) {
+            p.ok(
+                "publish",
+                "topic" to "$prefix.feed",
+                "args" to listOf(i, "tick"),
+                "kwargs" to mapOf("i" to i),
+            )
+        }
+        val acked = p.ok(
+            "publish",
+            "topic" to "$prefix.feed",
+            "args" to sample,
+            "kwargs" to sampleKw,
+            "options" to mapOf("acknowledge" to true),
+        )
 
         val got = withTimeout(INTEROP_WAIT) { List(20) { events.receive() } }
         got.take(19).map { it.args } shouldBe (0L until 19L).map { listOf(it, "tick") }
@@ -147,7 +200,19 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
     suspend fun peerAsSubscriber(client: WampSession) {
         val pattern = if (router.matchOption) "$prefix.area" else "$prefix.area.#"
         p.ok("subscribe", "topic" to "$prefix.news")
-        p.ok("subscribe", "topic" to pattern, "options" to (if (router.matchOption) mapOf("match" to MatchPolicy.PREFIX.wire) else emptyMap<String, Any?>()))
+        p.ok(
+            "subscribe",
+            "topic" to pattern,
+            "options" to (
+                if (router.matchOption) {
+                    mapOf(
+                        "match" to MatchPolicy.PREFIX.wire,
+                    )
+                } else {
+                    emptyMap<String, Any?>()
+                }
+                ),
+        )
 
         for (i in 0L until 19L) client.publish("$prefix.news", listOf(i), mapOf("even" to (i % 2 == 0L)))
         val lastId = client.publish("$prefix.news", sample, sampleKw, PublishOptions { acknowledge() })
@@ -166,11 +231,33 @@ class AutobahnRoles(private val peer: WampPeer, private val router: RouterTraits
 
         p.ok("unsubscribe", "topic" to "$prefix.news")
         client.publish("$prefix.news", listOf("after"), options = PublishOptions { acknowledge() })
-        client.publish("$prefix.area.east", listOf("hidden"), options = PublishOptions { acknowledge(); exclude(peer.sessionId) })
-        client.publish("$prefix.area.west", listOf("chosen"), options = PublishOptions { acknowledge(); eligible(peer.sessionId) })
+        client.publish(
+            "$prefix.area.east",
+            listOf("hidden"),
+            options = PublishOptions {
+                acknowledge()
+                exclude(peer.sessionId)
+            },
+        )
+        client.publish(
+            "$prefix.area.west",
+            listOf("chosen"),
+            options = PublishOptions {
+                acknowledge()
+                eligible(peer.sessionId)
+            },
+        )
         client.publish("$prefix.area.south", listOf("warm"), options = PublishOptions { acknowledge() })
         // the router sends to the peer in order: once the last event is in, any earlier one would be too
-        val expected = if (router.blackWhiteListing) listOf("cold", "chosen", "warm") else listOf("cold", "hidden", "chosen", "warm")
+        val expected = if (router.blackWhiteListing) {
+            listOf(
+                "cold",
+                "chosen",
+                "warm",
+            )
+        } else {
+            listOf("cold", "hidden", "chosen", "warm")
+        }
         val areas = p.awaitNotifications("the last pattern event", count = expected.size) { it.isEventOf(pattern) }
         areas.map { JsonValues.list(it, "args").single() } shouldBe expected
         p.seen { it.isEventOf("$prefix.news") }.size shouldBe 20

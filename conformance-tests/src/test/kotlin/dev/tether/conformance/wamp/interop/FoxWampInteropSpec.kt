@@ -41,11 +41,16 @@ class FoxWampInteropSpec : FunSpec({
     beforeSpec { if (InteropPeers.foxWampMissing() == null) fox = FoxWamp.start() }
     afterSpec { if (InteropPeers.foxWampMissing() == null) fox.close() }
 
-    test("call and register: positional and keyword arguments, nested values and bytes round-trip through fox-wamp").config(enabledOrReasonIf = missing) {
+    test(
+        "call and register: positional and keyword arguments, nested values and bytes round-trip through fox-wamp",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url).using { caller ->
                 val received = CompletableDeferred<dev.tether.wamp.Invocation>()
-                callee.register("com.interop.echo") { inv -> received.complete(inv); InvokeResult(inv.args, inv.kwargs) }
+                callee.register("com.interop.echo") { inv ->
+                    received.complete(inv)
+                    InvokeResult(inv.args, inv.kwargs)
+                }
                 val bytes = ByteArray(300) { (it * 7).toByte() }
                 val args = listOf(1L, "two", 3.5, true, null, mapOf("k" to listOf(1L, 2L)), bytes)
                 val kwargs = mapOf("name" to "zoë", "n" to -7L, "big" to 9_007_199_254_740_991L)
@@ -62,11 +67,16 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("empty arguments: fox-wamp sends null for args and kwargs, which the client reads as empty on both sides").config(enabledOrReasonIf = missing) {
+    test(
+        "empty arguments: fox-wamp sends null for args and kwargs, which the client reads as empty on both sides",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url).using { caller ->
                 val received = CompletableDeferred<dev.tether.wamp.Invocation>()
-                callee.register("com.interop.empty") { inv -> received.complete(inv); InvokeResult() }
+                callee.register("com.interop.empty") { inv ->
+                    received.complete(inv)
+                    InvokeResult()
+                }
 
                 val result = withTimeout(INTEROP_WAIT) { caller.call("com.interop.empty") }
 
@@ -78,7 +88,10 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("progressive call results: fox-wamp forwards receive_progress and the progress arrives in order before the result").config(enabledOrReasonIf = missing) {
+    test(
+        "progressive call results: fox-wamp forwards receive_progress and the progress arrives in order before the " +
+            "result",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url).using { caller ->
                 callee.register("com.interop.countdown") { inv ->
@@ -88,7 +101,10 @@ class FoxWampInteropSpec : FunSpec({
                 }
                 val progress = mutableListOf<CallResult>()
 
-                val result = withTimeout(INTEROP_WAIT) { caller.callProgress("com.interop.countdown", listOf(5L)) { progress += it } }
+                val result =
+                    withTimeout(INTEROP_WAIT) {
+                        caller.callProgress("com.interop.countdown", listOf(5L)) { progress += it }
+                    }
 
                 progress.map { it.args } shouldBe (0L until 5L).map { listOf(it, "step") }
                 progress.map { it.kwargs["left"] } shouldBe listOf(5L, 4L, 3L, 2L, 1L)
@@ -99,10 +115,15 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("errors: no callee is wamp.error.no_such_procedure; a callee's error URI comes back as wamp.error.callee_failure carrying that URI").config(enabledOrReasonIf = missing) {
+    test(
+        "errors: no callee is wamp.error.no_such_procedure; a callee's error URI comes back as " +
+            "wamp.error.callee_failure carrying that URI",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url).using { caller ->
-                callee.register("com.interop.fails") { throw RpcException("com.interop.out_of_stock", listOf("no more"), mapOf("sku" to 42L)) }
+                callee.register("com.interop.fails") {
+                    throw RpcException("com.interop.out_of_stock", listOf("no more"), mapOf("sku" to 42L))
+                }
                 callee.register("com.interop.crashes") { error("handler bug") }
 
                 val none = shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.nobody") } }
@@ -110,11 +131,13 @@ class FoxWampInteropSpec : FunSpec({
 
                 // fox-wamp replaces the callee's error with its own URI and keeps only the original URI as the sole
                 // argument (the callee's args and kwargs are dropped): the client reports exactly what arrived.
-                val failed = shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.fails") } }
+                val failed =
+                    shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.fails") } }
                 failed.error shouldBe "wamp.error.callee_failure"
                 failed.args shouldBe listOf("com.interop.out_of_stock")
 
-                val crashed = shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.crashes") } }
+                val crashed =
+                    shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.crashes") } }
                 crashed.error shouldBe "wamp.error.callee_failure"
                 crashed.args shouldBe listOf("wamp.error.runtime_error")
                 caller.isOpen shouldBe true
@@ -122,7 +145,9 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("unregister: once fox-wamp has confirmed it, calls fail with no_such_procedure").config(enabledOrReasonIf = missing) {
+    test(
+        "unregister: once fox-wamp has confirmed it, calls fail with no_such_procedure",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url).using { caller ->
                 callee.register("com.interop.temporary") { InvokeResult(listOf("here")) }
@@ -130,13 +155,18 @@ class FoxWampInteropSpec : FunSpec({
 
                 callee.unregister("com.interop.temporary")
 
-                shouldThrow<RpcException> { withTimeout(INTEROP_WAIT) { caller.call("com.interop.temporary") } }.error shouldBe "wamp.error.no_such_procedure"
+                shouldThrow<RpcException> {
+                    withTimeout(INTEROP_WAIT) { caller.call("com.interop.temporary") }
+                }.error shouldBe "wamp.error.no_such_procedure"
                 callee.registrationId("com.interop.temporary") shouldBe null
             }
         }
     }
 
-    test("register option concurrency (honoured by fox-wamp): with concurrency 1, calls wait behind the busy one; without it, all run at once").config(enabledOrReasonIf = missing) {
+    test(
+        "register option concurrency (honoured by fox-wamp): with concurrency 1, calls wait behind the busy one; " +
+            "without it, all run at once",
+    ).config(enabledOrReasonIf = missing) {
         // One handler thread: invocations start in arrival order, so a probe call that arrives after the three
         // calls shows which of them fox-wamp had forwarded by then.
         val handlerThread = Executors.newSingleThreadExecutor()
@@ -160,11 +190,17 @@ class FoxWampInteropSpec : FunSpec({
                             InvokeResult(listOf(inv.args[0]))
                         }
                         // kwargs, not args: fox-wamp flattens a lone list argument into the argument list
-                        callee.register("$procedure.probe") { InvokeResult(kwargs = mapOf("started" to started.toList())) }
+                        callee.register("$procedure.probe") {
+                            InvokeResult(kwargs = mapOf("started" to started.toList()))
+                        }
                         coroutineScope {
                             // UNDISPATCHED: each CALL is sent before the next line runs, so the probe is last
-                            val calls = (1L..3L).map { i -> async(start = CoroutineStart.UNDISPATCHED) { caller.call(procedure, listOf(i)) } }
-                            val startedAtProbe = withTimeout(INTEROP_WAIT) { caller.call("$procedure.probe") }.kwargs["started"]
+                            val calls = (1L..3L).map { i ->
+                                async(start = CoroutineStart.UNDISPATCHED) { caller.call(procedure, listOf(i)) }
+                            }
+                            val startedAtProbe = withTimeout(INTEROP_WAIT) {
+                                caller.call("$procedure.probe")
+                            }.kwargs["started"]
 
                             startedAtProbe shouldBe (if (limit == 1) listOf(1L) else listOf(1L, 2L, 3L))
                             gate.complete(Unit)
@@ -179,14 +215,24 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("publish and subscribe: 50 events arrive in order with their arguments; the acknowledged publication id is the event's").config(enabledOrReasonIf = missing) {
+    test(
+        "publish and subscribe: 50 events arrive in order with their arguments; the acknowledged publication id is " +
+            "the event's",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { subscriber ->
             joinClient(fox.url).using { publisher ->
                 val events = Channel<Event>(Channel.UNLIMITED)
                 subscriber.subscribe("com.interop.ticks") { events.send(it) }
 
                 for (i in 0L until 49L) publisher.publish("com.interop.ticks", listOf(i), mapOf("square" to i * i))
-                val lastId = publisher.publish("com.interop.ticks", listOf(49L), mapOf("square" to 49L * 49L), PublishOptions { acknowledge() })
+                val lastId = publisher.publish(
+                    "com.interop.ticks",
+                    listOf(49L),
+                    mapOf("square" to 49L * 49L),
+                    PublishOptions {
+                        acknowledge()
+                    },
+                )
 
                 val got = withTimeout(INTEROP_WAIT) { List(50) { events.receive() } }
                 got.map { it.args } shouldBe (0L until 50L).map { listOf(it) }
@@ -199,13 +245,23 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("exclude_me: a publisher subscribed to its own topic gets its event only when it publishes with excludeMe(false)").config(enabledOrReasonIf = missing) {
+    test(
+        "exclude_me: a publisher subscribed to its own topic gets its event only when it publishes with " +
+            "excludeMe(false)",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { session ->
             val events = Channel<Event>(Channel.UNLIMITED)
             session.subscribe("com.interop.self") { events.send(it) }
 
             session.publish("com.interop.self", listOf("default"), options = PublishOptions { acknowledge() })
-            session.publish("com.interop.self", listOf("included"), options = PublishOptions { acknowledge(); excludeMe(false) })
+            session.publish(
+                "com.interop.self",
+                listOf("included"),
+                options = PublishOptions {
+                    acknowledge()
+                    excludeMe(false)
+                },
+            )
 
             // fox-wamp handles one connection's messages in order: had the first event been sent, it came first
             withTimeout(INTEROP_WAIT) { events.receive() }.args shouldBe listOf("included")
@@ -213,7 +269,9 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("unsubscribe: after UNSUBSCRIBED no event of that topic arrives, while another subscription still gets its own").config(enabledOrReasonIf = missing) {
+    test(
+        "unsubscribe: after UNSUBSCRIBED no event of that topic arrives, while another subscription still gets its own",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { subscriber ->
             joinClient(fox.url).using { publisher ->
                 val gone = Channel<Event>(Channel.UNLIMITED)
@@ -235,7 +293,10 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("fox-wamp's wildcard topics (written in the URI: `*` one component, `#` the rest) deliver with the concrete topic").config(enabledOrReasonIf = missing) {
+    test(
+        "fox-wamp's wildcard topics (written in the URI: `*` one component, `#` the rest) deliver with the concrete " +
+            "topic",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { subscriber ->
             joinClient(fox.url).using { publisher ->
                 val oneLevel = Channel<Event>(Channel.UNLIMITED)
@@ -245,28 +306,53 @@ class FoxWampInteropSpec : FunSpec({
 
                 publisher.publish("com.interop.sensor.kitchen.temp", listOf(21.5))
                 publisher.publish("com.interop.sensor.kitchen.humidity", listOf(40L))
-                publisher.publish("com.interop.sensor.hall.temp", listOf(19.0), options = PublishOptions { acknowledge() })
+                publisher.publish(
+                    "com.interop.sensor.hall.temp",
+                    listOf(19.0),
+                    options = PublishOptions {
+                        acknowledge()
+                    },
+                )
 
-                withTimeout(INTEROP_WAIT) { List(2) { oneLevel.receive() } }.map { it.topic to it.args } shouldBe listOf(
+                withTimeout(INTEROP_WAIT) {
+                    List(2) { oneLevel.receive() }
+                }.map { it.topic to it.args } shouldBe listOf(
                     "com.interop.sensor.kitchen.temp" to listOf(21.5),
                     "com.interop.sensor.hall.temp" to listOf(19.0),
                 )
                 withTimeout(INTEROP_WAIT) { List(3) { rest.receive() } }.map { it.topic } shouldBe listOf(
-                    "com.interop.sensor.kitchen.temp", "com.interop.sensor.kitchen.humidity", "com.interop.sensor.hall.temp",
+                    "com.interop.sensor.kitchen.temp",
+                    "com.interop.sensor.kitchen.humidity",
+                    "com.interop.sensor.hall.temp",
                 )
                 oneLevel.tryReceive().getOrNull() shouldBe null
             }
         }
     }
 
-    test("retained events (fox-wamp's `retain` publish option, `retained` subscribe option): a later subscriber gets the retained value at once").config(enabledOrReasonIf = missing) {
+    test(
+        "retained events (fox-wamp's `retain` publish option, `retained` subscribe option): a later subscriber gets " +
+            "the retained value at once",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { publisher ->
             // One retained value: fox-wamp 0.7.28 corrupts a retained value that a second `retain` publish replaces
             // (the late subscriber then gets [{}]), and it keeps no kwargs, so one value of args only is checked.
-            publisher.publish("com.interop.retained.temp", listOf(20.5), options = PublishOptions { acknowledge(); option("retain", true) })
+            publisher.publish(
+                "com.interop.retained.temp",
+                listOf(20.5),
+                options = PublishOptions {
+                    acknowledge()
+                    option("retain", true)
+                },
+            )
             joinClient(fox.url).using { late ->
                 val events = Channel<Event>(Channel.UNLIMITED)
-                late.subscribe("com.interop.retained.temp", SubscribeOptions { option("retained", true) }) { events.send(it) }
+                late.subscribe(
+                    "com.interop.retained.temp",
+                    SubscribeOptions {
+                        option("retained", true)
+                    },
+                ) { events.send(it) }
 
                 val retained = withTimeout(INTEROP_WAIT) { events.receive() }
                 retained.args shouldBe listOf(20.5)
@@ -276,7 +362,9 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("session meta API: wamp.session.count, list and get, and the on_join and on_leave events").config(enabledOrReasonIf = missing) {
+    test(
+        "session meta API: wamp.session.count, list and get, and the on_join and on_leave events",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url, realm = "meta_realm").using { watcher ->
             val joins = Channel<Event>(Channel.UNLIMITED)
             val leaves = Channel<Event>(Channel.UNLIMITED)
@@ -303,19 +391,34 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("ticket authentication through fox-wamp: the right ticket joins as its authid, a wrong one is refused with a typed ABORT").config(enabledOrReasonIf = missing) {
+    test(
+        "ticket authentication through fox-wamp: the right ticket joins as its authid, a wrong one is refused with a " +
+            "typed ABORT",
+    ).config(enabledOrReasonIf = missing) {
         FoxWamp.start(ticket = "alice:s3cret").use { guarded ->
             val ticket = { secret: String -> dev.tether.wamp.auth.AuthHandler.ticket(secret) }
-            joinClient(guarded.url) { authId("alice"); authHandler("ticket", ticket("s3cret")) }.using { session ->
+            joinClient(guarded.url) {
+                authId("alice")
+                authHandler("ticket", ticket("s3cret"))
+            }.using { session ->
                 session.authId shouldBe "alice"
                 session.realmDetails["authmethod"] shouldBe "ticket"
             }
-            val refused = shouldThrow<AbortException> { joinClient(guarded.url) { authId("alice"); authHandler("ticket", ticket("wrong")) } }
+            val refused =
+                shouldThrow<AbortException> {
+                    joinClient(guarded.url) {
+                        authId("alice")
+                        authHandler("ticket", ticket("wrong"))
+                    }
+                }
             refused.reason shouldBe "wamp.error.authentication_failed"
         }
     }
 
-    test("cancel: fox-wamp ignores CANCEL, so a cancelled call gives up after the response timeout; the late result is dropped").config(enabledOrReasonIf = missing) {
+    test(
+        "cancel: fox-wamp ignores CANCEL, so a cancelled call gives up after the response timeout; the late result " +
+            "is dropped",
+    ).config(enabledOrReasonIf = missing) {
         joinClient(fox.url).using { callee ->
             joinClient(fox.url) { responseTimeout(500.milliseconds) }.using { caller ->
                 val entered = CompletableDeferred<Unit>()
@@ -349,12 +452,24 @@ class FoxWampInteropSpec : FunSpec({
         }
     }
 
-    test("MessagePack is refused: fox-wamp only speaks wamp.2.json, and joining with msgpack fails with a typed error, not a hang").config(enabledOrReasonIf = missing) {
-        val error = shouldThrow<Exception> { joinClient(fox.url) { serialization(Serialization.MSGPACK); dialTimeout(5.seconds) } }
+    test(
+        "MessagePack is refused: fox-wamp only speaks wamp.2.json, and joining with msgpack fails with a typed " +
+            "error, not a hang",
+    ).config(enabledOrReasonIf = missing) {
+        val error =
+            shouldThrow<Exception> {
+                joinClient(fox.url) {
+                    serialization(Serialization.MSGPACK)
+                    dialTimeout(5.seconds)
+                }
+            }
         error.shouldBeInstanceOf<dev.tether.core.TetherException>()
     }
 
-    test("leave: fox-wamp answers GOODBYE with wamp.error.goodbye_and_out (not the spec's goodbye_and_out), and leaving still ends at once").config(enabledOrReasonIf = missing) {
+    test(
+        "leave: fox-wamp answers GOODBYE with wamp.error.goodbye_and_out (not the spec's goodbye_and_out), and " +
+            "leaving still ends at once",
+    ).config(enabledOrReasonIf = missing) {
         val session = joinClient(fox.url) { responseTimeout(5.seconds) }
         val mark = TimeSource.Monotonic.markNow()
         session.leave()

@@ -15,7 +15,9 @@ object InteropPeers {
     /** `conformance-tests/interop`: the package.json, its lock and the peer scripts. */
     val dir: File by lazy {
         val here = File(System.getProperty("user.dir")).absoluteFile
-        listOf(File(here, "interop"), File(here, "conformance-tests/interop")).firstOrNull { File(it, "package.json").isFile }
+        listOf(File(here, "interop"), File(here, "conformance-tests/interop")).firstOrNull {
+            File(it, "package.json").isFile
+        }
             ?: File(here, "interop")
     }
 
@@ -31,8 +33,13 @@ object InteropPeers {
     private val npmMissing: String? by lazy {
         when {
             node == null -> "node is not installed (the interop tests run fox-wamp and autobahn-js on Node.js 20)"
-            !File(dir, "node_modules/fox-wamp/package.json").isFile || !File(dir, "node_modules/autobahn/package.json").isFile ->
+
+            !File(
+                dir,
+                "node_modules/fox-wamp/package.json",
+            ).isFile || !File(dir, "node_modules/autobahn/package.json").isFile ->
                 "the npm peers are not installed: run `npm ci --ignore-scripts` in ${dir.path} (.ci/run does)"
+
             else -> null
         }
     }
@@ -40,11 +47,14 @@ object InteropPeers {
     private val pythonProbe: Map<String, String> by lazy {
         // One interpreter start tells the autobahn version and which optional serializers import.
         val out = run(
-            python, "-c",
-            "import autobahn, importlib.util as u; print('autobahn=' + autobahn.__version__); " +
-                "print('cbor2=' + str(u.find_spec('cbor2') is not None)); print('msgpack=' + str(u.find_spec('msgpack') is not None))",
+            python,
+            "-c",
+            "import autobahn, importlib.util as u; print('autobahn=' + autobahn.__version__); print('cbor2=' + " +
+                "str(u.find_spec('cbor2') is not None)); print('msgpack=' + str(u.find_spec('msgpack') is not None))",
         ) ?: return@lazy emptyMap()
-        out.lines().mapNotNull { line -> line.split("=", limit = 2).takeIf { it.size == 2 }?.let { it[0] to it[1] } }.toMap()
+        out.lines().mapNotNull { line ->
+            line.split("=", limit = 2).takeIf { it.size == 2 }?.let { it[0] to it[1] }
+        }.toMap()
     }
 
     /** Null when fox-wamp can run, else why not. */
@@ -56,9 +66,12 @@ object InteropPeers {
     /** Null when autobahn-python can run with [serializer], else why not. */
     fun autobahnPythonMissing(serializer: String = "json"): String? = enforced(
         when {
-            pythonProbe["autobahn"] == null -> "python3-autobahn is not installed for $python (apt-get install python3-autobahn; .ci/run does)"
-            serializer == "cbor" && pythonProbe["cbor2"] != "True" -> "autobahn-python's CBOR serializer needs python3-cbor2 (.ci/run installs it)"
-            serializer == "msgpack" && pythonProbe["msgpack"] != "True" -> "autobahn-python's MessagePack serializer needs python3-msgpack"
+            pythonProbe["autobahn"] == null -> "python3-autobahn is not installed for $python (apt-get install " +
+                "python3-autobahn; .ci/run does)"
+            serializer == "cbor" && pythonProbe["cbor2"] != "True" -> "autobahn-python's CBOR serializer needs " +
+                "python3-cbor2 (.ci/run installs it)"
+            serializer == "msgpack" && pythonProbe["msgpack"] != "True" -> "autobahn-python's MessagePack serializer " +
+                "needs python3-msgpack"
             else -> null
         },
     )
@@ -75,8 +88,9 @@ object InteropPeers {
 
     private val reported = java.util.Collections.synchronizedSet(HashSet<String>())
 
-    private fun onPath(name: String): String? =
-        System.getenv("PATH").orEmpty().split(File.pathSeparator).map { File(it, name) }.firstOrNull { it.canExecute() }?.path
+    private fun onPath(name: String): String? = System.getenv("PATH").orEmpty().split(File.pathSeparator).map {
+        File(it, name)
+    }.firstOrNull { it.canExecute() }?.path
 
     private fun run(vararg command: String): String? = try {
         val p = ProcessBuilder(*command).redirectErrorStream(true).start()
@@ -84,7 +98,11 @@ object InteropPeers {
         if (!p.waitFor(20, TimeUnit.SECONDS)) {
             p.destroyForcibly()
             null
-        } else if (p.exitValue() == 0) out else null
+        } else if (p.exitValue() == 0) {
+            out
+        } else {
+            null
+        }
     } catch (e: java.io.IOException) {
         null
     }

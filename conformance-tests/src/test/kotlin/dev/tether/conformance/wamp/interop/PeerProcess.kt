@@ -1,11 +1,11 @@
 package dev.tether.conformance.wamp.interop
 
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.future.future
-import kotlinx.coroutines.GlobalScope
-import kotlinx.coroutines.DelicateCoroutinesApi
 import kotlinx.coroutines.withTimeoutOrNull
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
@@ -46,7 +46,9 @@ class PeerProcess(val name: String, command: List<String>, dir: File) : AutoClos
         daemon("$name-stdout") {
             process.inputStream.bufferedReader().forEachLine { line ->
                 stdout.add(line)
-                val obj = runCatching { KJson.parseToJsonElement(line) as? JsonObject }.getOrNull() ?: return@forEachLine
+                val obj = runCatching {
+                    KJson.parseToJsonElement(line) as? JsonObject
+                }.getOrNull() ?: return@forEachLine
                 val id = (obj["id"] as? JsonPrimitive)?.longOrNull
                 if (id != null) replies.remove(id)?.complete(obj) else notifications.value = notifications.value + obj
             }
@@ -72,7 +74,12 @@ class PeerProcess(val name: String, command: List<String>, dir: File) : AutoClos
     }
 
     /** Waits (bounded) until [count] notifications match [predicate] and returns them in arrival order. */
-    suspend fun awaitNotifications(what: String, count: Int = 1, timeout: Duration = 10.seconds, predicate: (JsonObject) -> Boolean): List<JsonObject> =
+    suspend fun awaitNotifications(
+        what: String,
+        count: Int = 1,
+        timeout: Duration = 10.seconds,
+        predicate: (JsonObject) -> Boolean,
+    ): List<JsonObject> =
         withTimeoutOrNull(timeout) { notifications.first { all -> all.count(predicate) >= count }.filter(predicate) }
             ?: throw failure("waited $timeout for $count x $what; saw ${notifications.value.filter(predicate).size}")
 
@@ -99,7 +106,10 @@ class PeerProcess(val name: String, command: List<String>, dir: File) : AutoClos
     /** An AssertionError saying [what] went wrong, with the peer's state and output attached. */
     fun failure(what: String): AssertionError {
         val status = if (process.isAlive) "running" else "exited with ${process.exitValue()}"
-        return AssertionError("$name: $what\n-- $name is $status\n-- stdout (tail):\n${stdout.text()}\n-- stderr (tail):\n${stderr.text()}")
+        return AssertionError(
+            "$name: $what\n-- $name is $status\n-- stdout (tail):\n${stdout.text()}\n-- stderr " +
+                "(tail):\n${stderr.text()}",
+        )
     }
 
     /** Closes the peer's input (it exits on its own), then destroys it if it has not exited within 2 s. */
@@ -151,12 +161,18 @@ object JsonValues {
     /** Integers become Long, other numbers Double, `{"$bytes"}` a ByteArray. */
     fun toValue(e: JsonElement?): Any? = when (e) {
         null, JsonNull -> null
+
         is JsonObject -> {
             val bytes = e["\$bytes"]
-            if (e.size == 1 && bytes is JsonPrimitive && bytes.isString) Base64.getDecoder().decode(bytes.content)
-            else e.mapValues { toValue(it.value) }
+            if (e.size == 1 && bytes is JsonPrimitive && bytes.isString) {
+                Base64.getDecoder().decode(bytes.content)
+            } else {
+                e.mapValues { toValue(it.value) }
+            }
         }
+
         is JsonArray -> e.map { toValue(it) }
+
         is JsonPrimitive -> when {
             e.isString -> e.content
             e.booleanOrNull != null -> e.booleanOrNull

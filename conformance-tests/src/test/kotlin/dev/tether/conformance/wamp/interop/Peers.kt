@@ -49,10 +49,17 @@ enum class Autobahn(val label: String) {
  * line protocol of `interop/autobahn-peer.js` (see there): register/call/subscribe/publish commands, invocations
  * and events reported as notifications.
  */
-class WampPeer private constructor(val kind: Autobahn, val serializer: String, private val process: PeerProcess) : AutoCloseable {
+class WampPeer private constructor(
+    val kind: Autobahn,
+    val serializer: String,
+    private val process: PeerProcess,
+) : AutoCloseable {
     /** The peer's WAMP session id, as the router assigned it. */
     val sessionId: Long = runBlocking {
-        val joined = process.awaitNotifications("the peer's session to open", timeout = kotlin.time.Duration.parse("15s")) {
+        val joined = process.awaitNotifications(
+            "the peer's session to open",
+            timeout = kotlin.time.Duration.parse("15s"),
+        ) {
             JsonValues.string(it, "event") == "joined" || JsonValues.string(it, "event") == "left"
         }.first()
         if (JsonValues.string(joined, "event") != "joined") throw process.failure("the session did not open: $joined")
@@ -72,8 +79,12 @@ class WampPeer private constructor(val kind: Autobahn, val serializer: String, p
             val command = when (kind) {
                 Autobahn.JS -> {
                     requireInstalled(File(InteropPeers.dir, "node_modules/autobahn"), "autobahn-js")
-                    listOf(InteropPeers.node ?: throw AssertionError("node is not installed"), "autobahn-peer.js") + args
+                    listOf(
+                        InteropPeers.node ?: throw AssertionError("node is not installed"),
+                        "autobahn-peer.js",
+                    ) + args
                 }
+
                 Autobahn.PYTHON -> listOf(InteropPeers.python, "-u", "autobahn_peer.py") + args
             }
             val process = PeerProcess("${kind.label}/$serializer", command, InteropPeers.dir)
@@ -88,5 +99,10 @@ class WampPeer private constructor(val kind: Autobahn, val serializer: String, p
 }
 
 private fun requireInstalled(dir: File, what: String) {
-    if (!dir.isDirectory) throw AssertionError("$what is not installed in ${dir.parentFile}: run `npm ci --ignore-scripts` in ${InteropPeers.dir} (.ci/run does)")
+    if (!dir.isDirectory) {
+        throw AssertionError(
+            "$what is not installed in ${dir.parentFile}: run `npm ci --ignore-scripts` in ${InteropPeers.dir} " +
+                "(.ci/run does)",
+        )
+    }
 }

@@ -10,6 +10,11 @@ public typealias WampList = List<Any?>
  * One WAMP v2 message. Each of the 24 types of the basic and advanced profiles is a data class; [code] is its
  * message type number on the wire. Ids are Longs in [0, 2^53]. Arguments and keyword arguments are empty when
  * absent; serializers omit them then (keyword arguments force an empty argument list).
+ *
+ * Public, not `@InternalTetherApi`: a [dev.tether.wamp.WampTransport] of your own moves these objects (and a
+ * [dev.tether.wamp.serializer.Serializer] turns them into bytes). Sessions never hand them to application code.
+ * The classes that share a WAMP name with an application type carry a `Message` suffix ([EventMessage],
+ * [InvocationMessage], [ErrorMessage], [ResultMessage]).
  */
 public sealed interface Message {
     /** The message type code (first element of the wire array). */
