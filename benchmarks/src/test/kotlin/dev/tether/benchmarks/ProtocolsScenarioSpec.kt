@@ -249,7 +249,7 @@ class ProtocolsScenarioSpec : FunSpec({
                     toA.write("pong $i".encodeToByteArray())
                     ab.read().decodeToString() shouldBe "pong $i"
                 }
-                b.shutdown() // B's session ends: A is told B went offline
+                b.closeAndJoin() // B's session ends: A is told B went offline
                 shouldThrow<ConnClosedException> { ab.read() }
             }
         } finally {

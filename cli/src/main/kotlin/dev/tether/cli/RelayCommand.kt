@@ -1,5 +1,6 @@
 package dev.tether.cli
 
+import dev.tether.core.ConnectionEvent
 import dev.tether.relay.AuthToken
 import dev.tether.relay.Manager
 import dev.tether.relay.ManagerConfig
@@ -70,7 +71,10 @@ class RelayCommand(
     @Option(names = ["--peer"], required = true, description = ["The other peer's key."])
     lateinit var peer: String
 
-    @Option(names = ["--once"], description = ["End (exit 1) when the relay or the peer goes away instead of waiting for them to come back."])
+    @Option(
+        names = ["--once"],
+        description = ["End (exit 1) when the relay or the peer goes away instead of waiting for them to come back."],
+    )
     var once: Boolean = false
 
     /** The relay manager's timers (tests shorten the guard's). */
@@ -90,14 +94,15 @@ class RelayCommand(
         try {
             return runBlocking {
                 val reconnected = Channel<Unit>(Channel.CONFLATED)
-                manager.setOnReconnectedListener { reconnected.trySend(Unit) }
+                manager.onEvent { if (it is ConnectionEvent.Connected) reconnected.trySend(Unit) }
                 try {
-                    manager.serve()
+                    manager.connect()
                 } catch (e: RelayException) {
                     say(e.message ?: e.toString())
                     return@runBlocking 1
                 }
-                val instance = runCatching { manager.relayInstanceAddress() }.getOrDefault(url) // it may have dropped already
+                // it may have dropped already
+                val instance = runCatching { manager.relayInstanceAddress() }.getOrDefault(url)
                 stderr.println("connected to $instance as ${PeerId.of(id)}; waiting for $peer")
                 reader = startReader()
                 // Tokens live 12 h; a reconnect after that needs a fresh one (management pushes one every 9 h).
@@ -140,7 +145,10 @@ class RelayCommand(
             outbox.isPeerUp = true
             val held = outbox.held
             val sending = if (held > 0) "; sending the ${describe(held, outbox.heldLines)} held" else ""
-            stderr.println(if (first) "connected to $peer; type away (Ctrl-D ends)$sending" else "tether relay: connected to $peer again$sending")
+            stderr.println(
+                if (first) "connected to $peer; type away (Ctrl-D ends)$sending"
+                else "tether relay: connected to $peer again$sending",
+            )
             first = false
             val lost = pipe(conn)
             outbox.isPeerUp = false
@@ -169,14 +177,14 @@ class RelayCommand(
             } catch (e: RelayException) {
                 if (once) return null.also { say(e.message ?: e.toString()) }
                 // The session ended during the wait: wait for the guard. Otherwise pause before trying again.
-                if (manager.hasRelayAddress()) delay(RETRY_PAUSE)
+                if (manager.isConnected) delay(RETRY_PAUSE)
             }
         }
     }
 
     private suspend fun awaitRelay(manager: Manager, reconnected: Channel<Unit>) {
         var waited = false
-        while (!manager.hasRelayAddress()) {
+        while (!manager.isConnected) {
             if (!waited) say("waiting for the relay $url to come back (redialling with backoff)")
             waited = true
             reconnected.receive()
@@ -227,10 +235,13 @@ class RelayCommand(
                 if (n < 0) break
                 if (n == 0) continue
                 val accepted = outbox.put(buffer.copyOf(n)) {
-                    say("the hold is full (${describe(outbox.held, outbox.heldLines)}); further input waits unread until $peer is back")
+                    val held = describe(outbox.held, outbox.heldLines)
+                    say("the hold is full ($held); further input waits unread until $peer is back")
                 }
                 if (!accepted) return@thread
-                if (!outbox.isPeerUp) say("$peer is not connected; holding ${describe(outbox.held, outbox.heldLines)} until it is")
+                if (!outbox.isPeerUp) {
+                    say("$peer is not connected; holding ${describe(outbox.held, outbox.heldLines)} until it is")
+                }
             }
         } catch (e: InterruptedIOException) {
             return@thread
@@ -239,7 +250,8 @@ class RelayCommand(
         }
         outbox.end()
         if (!outbox.isPeerUp && outbox.held > 0) {
-            say("end of input; the ${describe(outbox.held, outbox.heldLines)} held go to $peer when it is back (Ctrl-C gives up)")
+            val held = describe(outbox.held, outbox.heldLines)
+            say("end of input; the $held held go to $peer when it is back (Ctrl-C gives up)")
         }
     }
 

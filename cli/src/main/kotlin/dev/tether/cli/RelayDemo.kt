@@ -1,5 +1,6 @@
 package dev.tether.cli
 
+import dev.tether.core.ConnectionEvent
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.Manager
 import dev.tether.relay.ManagerConfig
@@ -28,16 +29,20 @@ class RelayDemo : DemoSection {
         val managers = ArrayList<Manager>()
         try {
             out.step("home relay at ${home.url}, foreign relay at ${foreign.url} (same secret)")
-            fun manager(url: String, key: String) = Manager(listOf(url), key, home.tokenStore(), OPTIONS).also { managers += it }
+            fun manager(url: String, key: String) =
+                Manager(listOf(url), key, home.tokenStore(), OPTIONS).also { managers += it }
             val alice = manager(home.url, "alice-key")
             val bob = manager(home.url, "bob-key")
             val carol = manager(foreign.url, "carol-key")
             withTimeout(WAIT) {
-                alice.serve()
-                bob.serve()
-                carol.serve()
+                alice.connect()
+                bob.connect()
+                carol.connect()
             }
-            out.ok("alice and bob serve on home ${alice.relayInstanceAddress()}, carol on ${carol.relayInstanceAddress()}")
+            out.ok(
+                "alice and bob connected to home ${alice.relayInstanceAddress()}, " +
+                    "carol on ${carol.relayInstanceAddress()}",
+            )
 
             exchange(out, "alice", alice, "bob", bob)
 
@@ -47,7 +52,10 @@ class RelayDemo : DemoSection {
                 val atCarol = async { withTimeout(WAIT) { carol.openConn(carolAddress, "alice-key") } }
                 val toCarol = withTimeout(WAIT) { alice.openConn(carolAddress, "carol-key") }
                 val fromAlice = atCarol.await()
-                out.ok("alice's manager dialled the foreign relay: foreign relays ${alice.foreignRelays()}, alice online there: ${foreign.isOnline("alice-key")}")
+                out.ok(
+                    "alice's manager dialled the foreign relay: foreign relays ${alice.foreignRelays()}, " +
+                        "alice online there: ${foreign.isOnline("alice-key")}",
+                )
                 toCarol.write("hello carol".toByteArray())
                 val atC = withTimeout(WAIT) { fromAlice.read() }.decodeToString()
                 fromAlice.write("hello alice, from the foreign relay".toByteArray())
@@ -58,24 +66,32 @@ class RelayDemo : DemoSection {
             }
             // No connection left on it: the manager's cleanup closes the foreign relay once it is older than 1 s.
             withTimeout(WAIT) { foreign.awaitOffline("alice-key") }
-            out.ok("alice's unused foreign relay closed by the manager's cleanup (foreign relays now ${alice.foreignRelays()})")
+            out.ok(
+                "alice's unused foreign relay closed by the manager's cleanup " +
+                    "(foreign relays now ${alice.foreignRelays()})",
+            )
 
             val lost = CompletableDeferred<Unit>()
             val aliceBack = CompletableDeferred<Long>()
             val bobBack = CompletableDeferred<Unit>()
             alice.addCloseListener(alice.relayInstanceAddress()) { lost.complete(Unit) }
             val stopped = System.nanoTime()
-            alice.setOnReconnectedListener { aliceBack.complete((System.nanoTime() - stopped) / 1_000_000) }
-            bob.setOnReconnectedListener { bobBack.complete(Unit) }
+            alice.onEvent {
+                if (it is ConnectionEvent.Connected) aliceBack.complete((System.nanoTime() - stopped) / 1_000_000)
+            }
+            bob.onEvent { if (it is ConnectionEvent.Connected) bobBack.complete(Unit) }
             out.step("restarting the home relay: stop it (it sends Close to every peer), start a new one on port $port")
             home.close()
             withTimeout(WAIT) { lost.await() }
-            out.ok("alice's close listener fired for the home relay; hasRelayAddress=${alice.hasRelayAddress()}")
+            out.ok("alice's close listener fired for the home relay; isConnected=${alice.isConnected}")
             home = FakeRelayServer.start { port(port); secret(foreign.secret) }
             out.step("new home relay up at ${home.url}")
             val took = withTimeout(WAIT) { aliceBack.await() }
             withTimeout(WAIT) { bobBack.await() }
-            out.ok("the guard reconnected alice (reconnected listener after $took ms) and bob; alice's address is back: ${alice.relayInstanceAddress()}")
+            out.ok(
+                "the guard reconnected alice (Connected event after $took ms) and bob; " +
+                    "alice's address is back: ${alice.relayInstanceAddress()}",
+            )
 
             exchange(out, "alice", alice, "bob", bob, again = true)
         } finally {
@@ -86,7 +102,14 @@ class RelayDemo : DemoSection {
     }
 
     /** Both peers open a connection to each other through [a]'s home relay and say hello each way. */
-    private suspend fun exchange(out: DemoOutput, aName: String, a: Manager, bName: String, b: Manager, again: Boolean = false) = coroutineScope {
+    private suspend fun exchange(
+        out: DemoOutput,
+        aName: String,
+        a: Manager,
+        bName: String,
+        b: Manager,
+        again: Boolean = false,
+    ) = coroutineScope {
         val address = a.relayInstanceAddress()
         val atB = async { withTimeout(WAIT) { openWhenServing(b, address, "$aName-key") } }
         val atA = withTimeout(WAIT) { openWhenServing(a, address, "$bName-key") }
@@ -95,14 +118,15 @@ class RelayDemo : DemoSection {
         val gotB = withTimeout(WAIT) { fromA.read() }.decodeToString()
         fromA.write("hello $aName".toByteArray())
         val gotA = withTimeout(WAIT) { atA.read() }.decodeToString()
-        out.ok("$aName -> $bName: \"$gotB\"; $bName -> $aName: \"$gotA\"${if (again) " (through the restarted relay)" else ""}")
+        val restarted = if (again) " (through the restarted relay)" else ""
+        out.ok("$aName -> $bName: \"$gotB\"; $bName -> $aName: \"$gotA\"$restarted")
         atA.close()
         fromA.close()
     }
 
     /** openConn on [m]'s home relay; a manager whose listener fired a moment ago may still be installing it. */
     private suspend fun openWhenServing(m: Manager, address: String, peerKey: String): RelayConn {
-        while (!m.hasRelayAddress()) delay(10)
+        while (!m.isConnected) delay(10)
         return m.openConn(address, peerKey)
     }
 

@@ -46,8 +46,8 @@ class DemoCommandSpec : FunSpec({
         text shouldContain "alice online there: true"
         text shouldContain "alice -> carol: \"hello carol\"; carol -> alice: \"hello alice, from the foreign relay\""
         text shouldContain "alice's unused foreign relay closed by the manager's cleanup (foreign relays now [])"
-        text shouldContain "alice's close listener fired for the home relay; hasRelayAddress=false"
-        text shouldContain "the guard reconnected alice (reconnected listener after "
+        text shouldContain "alice's close listener fired for the home relay; isConnected=false"
+        text shouldContain "the guard reconnected alice (Connected event after "
         text shouldContain "alice -> bob: \"hello bob\"; bob -> alice: \"hello alice\" (through the restarted relay)"
         text shouldContain "every demo section completed"
     }

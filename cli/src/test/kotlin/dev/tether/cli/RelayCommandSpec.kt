@@ -87,7 +87,10 @@ private class Alice(url: String, secret: String, vararg extra: String) {
     /** Awaits [part] on standard output; a timeout shows standard error too. */
     suspend fun awaitOut(part: String) {
         withTimeoutOrNull(20.seconds) { out.text.first { it.contains(part) } }
-            ?: fail("waited 20 s for \"$part\" on standard output; got:\n${out.text.value}\nstandard error:\n${err.text.value}")
+            ?: fail(
+                "waited 20 s for \"$part\" on standard output; got:\n${out.text.value}\n" +
+                    "standard error:\n${err.text.value}",
+            )
     }
 
     fun start(scope: kotlinx.coroutines.CoroutineScope): Deferred<Int> =
@@ -96,24 +99,26 @@ private class Alice(url: String, secret: String, vararg extra: String) {
 
 private suspend fun RelayConn.readText(): String = withTimeout(20.seconds) { read() }.decodeToString()
 
-/** Bob, a plain relay client: [openConn] connects (again) and opens his side; [ended] completes when a session ends. */
-private class Bob(url: String, secret: String) : AutoCloseable {
-    val client = RelayClient(url, TokenStore(AuthToken.generate(secret)), "bob-key")
-    @Volatile private var ended = CompletableDeferred<Unit>()
-
-    init {
-        client.setOnDisconnectListener { ended.complete(Unit) }
-    }
+/**
+ * Bob, a plain relay client: [openConn] connects a new client (a client has one session) and opens his side;
+ * [awaitEnded] returns when that client's session ends.
+ */
+private class Bob(private val url: String, private val secret: String) : AutoCloseable {
+    @Volatile private var client: RelayClient? = null
 
     suspend fun openConn(): RelayConn = withTimeout(20.seconds) {
-        ended = CompletableDeferred()
-        client.connect()
-        client.openConn("alice-key")
+        client?.closeAndJoin()
+        val fresh = RelayClient(url, TokenStore(AuthToken.generate(secret)), "bob-key")
+        client = fresh
+        fresh.connect()
+        fresh.openConn("alice-key")
     }
 
-    suspend fun awaitEnded() = withTimeout(20.seconds) { ended.await() }
+    suspend fun awaitEnded() = withTimeout(20.seconds) { client!!.awaitClosed() }
 
-    override fun close() = client.close()
+    override fun close() {
+        client?.close()
+    }
 }
 
 class RelayCommandSpec : FunSpec({
@@ -135,7 +140,10 @@ class RelayCommandSpec : FunSpec({
         }
     }
 
-    test("tether relay survives a relay restart: it waits for the relay and the peer, holds what is typed meanwhile, and pipes again") {
+    test(
+        "tether relay survives a relay restart: it waits for the relay and the peer, holds what is typed meanwhile, " +
+            "and pipes again",
+    ) {
         val first = FakeRelayServer.start()
         val port = first.port
         val secret = first.secret
@@ -173,7 +181,10 @@ class RelayCommandSpec : FunSpec({
         }
     }
 
-    test("tether relay waits for a peer that went offline; input that ends while the peer is away with nothing held ends the command") {
+    test(
+        "tether relay waits for a peer that went offline; input that ends while the peer is away with nothing held " +
+            "ends the command",
+    ) {
         FakeRelayServer.start().use { relay ->
             coroutineScope {
                 val alice = Alice(relay.url, relay.secret)
@@ -220,7 +231,10 @@ class RelayCommandSpec : FunSpec({
         }
     }
 
-    test("tether relay ends with exit 1 when the relay cannot be reached at start, and 2 for a URL that is not a relay URL") {
+    test(
+        "tether relay ends with exit 1 when the relay cannot be reached at start, and 2 for a URL that is not a " +
+            "relay URL",
+    ) {
         val gone = FakeRelayServer.start().also { it.close() }
         coroutineScope {
             val alice = Alice(gone.url, gone.secret)

@@ -20,7 +20,10 @@ class ServeRelaySpec : FunSpec({
         options.healthCheckTimeout shouldBe Duration.ofMillis(RelayProtocol.SERVER_HEALTH_TIMEOUT_MILLIS)
     }
 
-    test("tether serve relay: flags set the port, secret, instance URL and health timers, so an external run can name them") {
+    test(
+        "tether serve relay: flags set the port, secret, instance URL and health timers, so an external run can " +
+            "name them",
+    ) {
         val options = parse(
             "--port", "40123", "--secret", "s3cret", "--instance-url", "rels://relay.example:443",
             "--health-interval", "2", "--health-timeout", "5",

@@ -1,5 +1,6 @@
 package dev.tether.docs
 
+import dev.tether.core.ConnectionState
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnAlreadyExistsException
@@ -19,9 +20,12 @@ import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeout
 import java.time.Instant
 import kotlin.time.Duration.Companion.milliseconds
@@ -70,14 +74,13 @@ class RelayExamplesSpec : FunSpec({
                 val tokens = TokenStore(AuthToken.fromManagement(payload, signature))
                 RelayClient(relay.url, tokens, "alice-key").use { alice ->
                     alice.connect()
-
-                    relay.rotateSecret("next-secret")               // the relay now wants a new token
+                    relay.rotateCredentials("next-secret")          // the relay now wants a new token
                     alice.isConnected shouldBe true                 // sessions are never re-authenticated
-                    alice.shutdown()
+                }
+                RelayClient(relay.url, tokens, "alice-key").use { alice ->
                     shouldThrow<RelayHandshakeException> { alice.connect() } // the server just closes the socket
-
                     tokens.update(AuthToken.generate("next-secret")) // what the next management push brings
-                    alice.connect()
+                    alice.connect()                                 // a failed connect may be retried
                     alice.isConnected shouldBe true
                 }
                 // docs:end tokens
@@ -209,7 +212,7 @@ class RelayExamplesSpec : FunSpec({
                         // docs:start remote-close
                         toBob.close()                               // bob's side stays open
                         toAlice.isOpen shouldBe true
-                        alice.shutdown()                            // alice's relay session ends
+                        alice.closeAndJoin()                        // alice's relay session ends
                         shouldThrow<ConnClosedException> { toAlice.read() } // bob got PeersWentOffline
                         // docs:end remote-close
                     }
@@ -226,13 +229,12 @@ class RelayExamplesSpec : FunSpec({
                     // docs:start manager
                     val options = ManagerConfig {
                         quickReconnectDelay(100.milliseconds)       // default 1.5 s
-                        backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 1.seconds)) // default 2 s → 60 s
+                        // default 2 s → 60 s
+                        backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 1.seconds))
                         cleanupInterval(1.minutes)                  // foreign relays without connections
                     }
                     Manager(listOf(relay.url), "alice-key", relay.tokenStore(), options).use { manager ->
-                        val reconnected = Channel<Unit>(Channel.UNLIMITED)
-                        manager.setOnReconnectedListener { reconnected.trySend(Unit) }
-                        manager.serve()                             // picks the home relay, starts the guard
+                        manager.connect()                           // picks the home relay, starts the guard
 
                         val address = manager.relayInstanceAddress() // advertise this to the other peer
                         val bobSide = async { bob.openConn("alice-key") }
@@ -240,9 +242,12 @@ class RelayExamplesSpec : FunSpec({
                         toBob.write("via the manager".encodeToByteArray())
                         bobSide.await().read().decodeToString() shouldBe "via the manager"
 
-                        relay.faults.dropPeer("alice-key")          // the home session is cut
-                        reconnected.receive()                       // the guard brought it back
-                        manager.hasRelayAddress() shouldBe true
+                        // ConnectionEvents, as every reconnecting client reports them (subscribed before the drop)
+                        val seen = async(start = CoroutineStart.UNDISPATCHED) { manager.events.take(3).toList() }
+                        relay.faults.drop("alice-key")              // the home session is cut
+                        seen.await().map { it.state } shouldBe
+                            listOf(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED)
+                        manager.isConnected shouldBe true           // the guard brought it back
                     }
                     // docs:end manager
                 }

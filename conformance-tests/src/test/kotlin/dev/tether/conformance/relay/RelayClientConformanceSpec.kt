@@ -4,12 +4,12 @@ import dev.tether.conformance.External
 import dev.tether.conformance.relay.RelaySubject.Companion.key
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
-import dev.tether.relay.HealthCheckTimeoutException
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayHandshakeException
-import dev.tether.relay.ServerClosedException
+import dev.tether.relay.RelaySessionLoss
+import dev.tether.relay.RelaySessionLostException
 import dev.tether.relay.TokenStore
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -126,7 +126,7 @@ class RelayClientConformanceSpec : FunSpec({
                         ba.write("still delivered".encodeToByteArray())
                         while (ca.stats().earlyBuffered == 0) delay(5)
                         ba.isOpen shouldBe true
-                        ca.shutdown()
+                        ca.closeAndJoin()
                         shouldThrow<ConnClosedException> { ba.read() }
                     }
                 }
@@ -134,34 +134,33 @@ class RelayClientConformanceSpec : FunSpec({
         }
     }
 
-    test("health-check timeout on the client side: the session ends and the disconnect listener runs").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)")) {
+    test("health-check timeout on the client side: the session ends and the client ends with HEALTH_CHECK_TIMEOUT").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)")) {
         RelaySubject.open().use { subject ->
             client(subject, key("A"), RelayClientConfig { healthCheckTimeout(400.milliseconds) }).use { c ->
-                val gone = CompletableDeferred<String>()
-                c.setOnDisconnectListener { gone.complete(it) }
                 withTimeout(10_000) {
                     c.connect()
-                    subject.fake!!.faults.stopHealthChecks()
-                    gone.await() shouldBe subject.url
-                    c.lastDisconnectCause.shouldBeInstanceOf<HealthCheckTimeoutException>()
+                    subject.fake!!.faults.stopKeepalive(true)
+                    c.awaitClosed().shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe
+                        RelaySessionLoss.HEALTH_CHECK_TIMEOUT
+                    c.isConnected shouldBe false
                     subject.fake.faults.reset()
-                    c.connect() // reusable
-                    c.isConnected shouldBe true
+                    client(subject, key("A")).use { again -> // a client has one session: a new one connects
+                        again.connect()
+                        again.isConnected shouldBe true
+                    }
                 }
             }
         }
     }
 
-    test("server shutdown sends Close: the client ends its session with ServerClosedException").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "to shut the relay down (the fake)")) {
+    test("server shutdown sends Close: the client ends with SERVER_CLOSED").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "to shut the relay down (the fake)")) {
         val subject = RelaySubject.open()
         client(subject, key("A")).use { c ->
-            val gone = CompletableDeferred<Unit>()
-            c.setOnDisconnectListener { gone.complete(Unit) }
             withTimeout(10_000) {
                 c.connect()
                 subject.close()
-                gone.await()
-                c.lastDisconnectCause.shouldBeInstanceOf<ServerClosedException>()
+                c.awaitClosed().shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe
+                    RelaySessionLoss.SERVER_CLOSED
             }
         }
     }

@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.conformance.relay
 
 import dev.tether.relay.Auth

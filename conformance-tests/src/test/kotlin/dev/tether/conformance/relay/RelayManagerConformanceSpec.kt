@@ -1,6 +1,8 @@
 package dev.tether.conformance.relay
 
 import dev.tether.conformance.External
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionState
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.Manager
@@ -46,21 +48,29 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, reconnected listener each time").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (drop a peer, refuse logins)")) {
+    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, events each time").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (drop a peer, refuse logins)")) {
         RelaySubject.open().use { subject ->
             val fake = subject.fake!!
             val key = RelaySubject.key("A")
             Manager(listOf(subject.url), key, subject.tokenStore(), options()).use { m ->
-                val reconnected = Channel<Unit>(4)
-                m.setOnReconnectedListener { reconnected.trySend(Unit) }
+                val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                 withTimeout(15_000) {
-                    m.serve()
-                    fake.faults.dropPeer(key)
-                    reconnected.receive()
+                    m.connect()
+                    m.onEvent { events.trySend(it) }
+                    suspend fun nextConnected(): List<ConnectionEvent> {
+                        val seen = mutableListOf<ConnectionEvent>()
+                        do seen += events.receive() while (seen.last() !is ConnectionEvent.Connected)
+                        return seen
+                    }
+                    fake.faults.drop(key)
+                    nextConnected().map { it::class.simpleName } shouldBe listOf("Disconnected", "Connecting", "Connected")
                     fake.awaitLogins(2)
-                    fake.faults.refuseNextLogins(2) // quick reconnect and the first tick fail
-                    fake.faults.dropPeer(key)
-                    reconnected.receive()
+                    fake.faults.refuseNext(2) // quick reconnect and the first tick fail
+                    fake.faults.drop(key)
+                    nextConnected().map { it::class.simpleName } shouldBe listOf(
+                        "Disconnected", "Connecting", "DialFailed", "Connecting", "DialFailed", "Connecting", "Connected",
+                    )
+                    m.state.value shouldBe ConnectionState.CONNECTED
                     fake.awaitLogins(3)
                     fake.rejectedLogins() shouldBe 2
                     m.relayInstanceAddress() shouldBe subject.url
@@ -76,7 +86,7 @@ class RelayManagerConformanceSpec : FunSpec({
                 RelayClient(foreign.url, foreign.tokenStore(), b).use { cb ->
                     Manager(listOf(home.url), a, home.tokenStore(), options()).use { m ->
                         withTimeout(15_000) {
-                            m.serve(); cb.connect()
+                            m.connect(); cb.connect()
                             val bSide = async { cb.openConn(a) }
                             m.openConn(foreign.url, b)
                             val toA = bSide.await()
@@ -86,7 +96,7 @@ class RelayManagerConformanceSpec : FunSpec({
                             m.addCloseListener(foreign.url, listener)
                             m.addCloseListener(foreign.url, listener)
                             m.addCloseListener(foreign.url) { other.trySend(same.get()) }
-                            foreign.fake!!.faults.dropPeer(a)
+                            foreign.fake!!.faults.drop(a)
                             other.receive() shouldBe 1
                             m.foreignRelays() shouldBe emptySet()
                             // B hears that A went offline on its own session, independently of A's drop.
@@ -112,7 +122,7 @@ class RelayManagerConformanceSpec : FunSpec({
                     RelayClient(foreign.url, foreign.tokenStore(), c).use { cc ->
                         Manager(listOf(home.url), a, home.tokenStore(), cleanup).use { m ->
                             withTimeout(15_000) {
-                                m.serve(); cb.connect(); cc.connect()
+                                m.connect(); cb.connect(); cc.connect()
                                 val bSide = async { cb.openConn(a) }
                                 val cSide = async { cc.openConn(a) }
                                 val toB = async { m.openConn(foreign.url, b) }

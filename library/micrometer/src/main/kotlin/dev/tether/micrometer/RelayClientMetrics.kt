@@ -18,7 +18,10 @@ import io.micrometer.core.instrument.binder.MeterBinder
  * |---|---|---|
  * | `tether.relay.conns` | gauge | peer connections open now |
  * | `tether.relay.early.buffered` | gauge | messages from peers without a connection, held now |
- * | `tether.relay.dropped` | counter, tag `reason` (`conn`: a peer connection's queue was full or it had closed, `early_replaced`, `early_expired`, `early_full`, `malformed`) | inbound messages lost, by why |
+ * | `tether.relay.dropped` | counter, tag `reason` | inbound messages lost, by why |
+ *
+ * The `reason` of a drop is `conn` (a peer connection's queue was full or it had closed), `early_replaced`,
+ * `early_expired`, `early_full` or `malformed`.
  */
 public class RelayClientMetrics @JvmOverloads constructor(
     private val client: RelayClient,

@@ -1,9 +1,14 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
 
 /**
  * Auth (type 6), the first client message: magic `21 12 A4 42`, the client's own [peerId], then the [token] bytes
  * ([AuthToken.toWire]). The whole message is at most [RelayProtocol.MAX_AUTH_SIZE] bytes.
  */
+@InternalTetherApi
 public class Auth(public val peerId: PeerId, token: ByteArray) : RelayMessage() {
     private val tokenBytes = token
 
@@ -12,9 +17,9 @@ public class Auth(public val peerId: PeerId, token: ByteArray) : RelayMessage() 
 
     override val type: Int get() = RelayProtocol.TYPE_AUTH
 
-    /** Throws [TokenTooLargeException] when the message would exceed 212 bytes. */
+    /** Throws [InvalidTokenException] when the message would exceed 212 bytes. */
     override fun encode(): ByteArray {
-        if (tokenBytes.size > RelayProtocol.MAX_TOKEN_SIZE) throw TokenTooLargeException(tokenBytes.size)
+        if (tokenBytes.size > RelayProtocol.MAX_TOKEN_SIZE) throw tokenTooLarge(tokenBytes.size)
         val magic = RelayProtocol.AUTH_MAGIC
         val out = header(type, magic.size + RelayProtocol.PEER_ID_SIZE + tokenBytes.size)
         var at = RelayProtocol.HEADER_SIZE
@@ -29,13 +34,19 @@ public class Auth(public val peerId: PeerId, token: ByteArray) : RelayMessage() 
     internal companion object {
         fun read(bytes: ByteArray): Auth {
             if (bytes.size > RelayProtocol.MAX_AUTH_SIZE) {
-                throw MalformedRelayMessageException("auth message of ${bytes.size} bytes exceeds ${RelayProtocol.MAX_AUTH_SIZE}")
+                throw MalformedRelayMessageException(
+                    "auth message of ${bytes.size} bytes exceeds ${RelayProtocol.MAX_AUTH_SIZE}",
+                )
             }
             val magic = RelayProtocol.AUTH_MAGIC
             val idAt = RelayProtocol.HEADER_SIZE + magic.size
-            if (bytes.size < idAt + RelayProtocol.PEER_ID_SIZE) throw MalformedRelayMessageException("auth message too short")
+            if (bytes.size < idAt + RelayProtocol.PEER_ID_SIZE) {
+                throw MalformedRelayMessageException("auth message too short")
+            }
             for (i in magic.indices) {
-                if (bytes[RelayProtocol.HEADER_SIZE + i] != magic[i]) throw MalformedRelayMessageException("auth magic mismatch")
+                if (bytes[RelayProtocol.HEADER_SIZE + i] != magic[i]) {
+                    throw MalformedRelayMessageException("auth magic mismatch")
+                }
             }
             val id = PeerId.fromBytes(bytes, idAt)
             return Auth(id, bytes.copyOfRange(idAt + RelayProtocol.PEER_ID_SIZE, bytes.size))
@@ -43,7 +54,11 @@ public class Auth(public val peerId: PeerId, token: ByteArray) : RelayMessage() 
     }
 }
 
-/** AuthResponse (type 7): the server's [instanceUrl] (UTF-8, at least one byte), e.g. `rels://relay.example.com:443`. */
+/**
+ * AuthResponse (type 7): the server's [instanceUrl] (UTF-8, at least one byte), e.g.
+ * `rels://relay.example.com:443`.
+ */
+@InternalTetherApi
 public class AuthResponse(public val instanceUrl: String) : RelayMessage() {
     init {
         require(instanceUrl.isNotEmpty()) { "the instance URL must not be empty" }
@@ -63,10 +78,20 @@ public class AuthResponse(public val instanceUrl: String) : RelayMessage() {
     internal companion object {
         fun read(bytes: ByteArray): AuthResponse {
             if (bytes.size > RelayProtocol.MAX_AUTH_RESPONSE_SIZE) {
-                throw MalformedRelayMessageException("auth response of ${bytes.size} bytes exceeds ${RelayProtocol.MAX_AUTH_RESPONSE_SIZE}")
+                throw MalformedRelayMessageException(
+                    "auth response of ${bytes.size} bytes exceeds ${RelayProtocol.MAX_AUTH_RESPONSE_SIZE}",
+                )
             }
-            if (bytes.size <= RelayProtocol.HEADER_SIZE) throw MalformedRelayMessageException("auth response without an instance URL")
+            if (bytes.size <= RelayProtocol.HEADER_SIZE) {
+                throw MalformedRelayMessageException("auth response without an instance URL")
+            }
             return AuthResponse(bytes.copyOfRange(RelayProtocol.HEADER_SIZE, bytes.size).decodeToString())
         }
     }
 }
+
+/** The error for a token of [size] bytes, beyond what an Auth message carries. */
+internal fun tokenTooLarge(size: Int): InvalidTokenException =
+    InvalidTokenException(
+        "a token of $size bytes exceeds the ${RelayProtocol.MAX_TOKEN_SIZE}-byte limit of the Auth message",
+    )

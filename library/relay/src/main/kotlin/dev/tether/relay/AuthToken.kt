@@ -24,7 +24,8 @@ public class AuthToken private constructor(public val payload: String, private v
      * The expiry the payload states, or null when it is not a number or lies beyond what [Instant] can hold (the
      * payload comes from management as it is; a far-future expiry is not a time we can represent).
      */
-    public val expiresAt: Instant? get() = payload.toLongOrNull()?.takeIf { it in INSTANT_SECONDS }?.let { Instant.ofEpochSecond(it) }
+    public val expiresAt: Instant?
+        get() = payload.toLongOrNull()?.takeIf { it in INSTANT_SECONDS }?.let { Instant.ofEpochSecond(it) }
 
     /** The bytes that follow the peer id in an Auth message. */
     public fun toWire(): ByteArray {
@@ -56,6 +57,7 @@ public class AuthToken private constructor(public val payload: String, private v
         EXPIRED,
     }
 
+    /** Making, reading and checking tokens. */
     public companion object {
         private val INSTANT_SECONDS = Instant.MIN.epochSecond..Instant.MAX.epochSecond
 
@@ -72,7 +74,9 @@ public class AuthToken private constructor(public val payload: String, private v
                 throw InvalidTokenException("signature is not base64", e)
             }
             if (sig.size != RelayProtocol.TOKEN_SIGNATURE_SIZE) {
-                throw InvalidTokenException("signature must be ${RelayProtocol.TOKEN_SIGNATURE_SIZE} bytes, got ${sig.size}")
+                throw InvalidTokenException(
+                    "signature must be ${RelayProtocol.TOKEN_SIGNATURE_SIZE} bytes, got ${sig.size}",
+                )
             }
             return AuthToken(payload, sig)
         }
@@ -87,7 +91,11 @@ public class AuthToken private constructor(public val payload: String, private v
         /** A token signed with [secret] that expires [ttl] from now (default 12 h, the management TTL). */
         @JvmStatic
         @JvmOverloads
-        public fun generate(secret: String, ttl: Duration = Duration.ofMillis(RelayProtocol.TOKEN_TTL_MILLIS), clock: Clock = Clock.systemUTC()): AuthToken =
+        public fun generate(
+            secret: String,
+            ttl: Duration = Duration.ofMillis(RelayProtocol.TOKEN_TTL_MILLIS),
+            clock: Clock = Clock.systemUTC(),
+        ): AuthToken =
             fromSecret(secret, clock.instant().plus(ttl))
 
         /** The base64 signature management would send beside [AuthToken.payload]. */
@@ -113,7 +121,8 @@ public class AuthToken private constructor(public val payload: String, private v
 
         /** The HMAC key for [secret]: SHA-256 of its UTF-8 bytes (the raw secret is never the key). */
         @JvmStatic
-        public fun hmacKey(secret: String): ByteArray = MessageDigest.getInstance("SHA-256").digest(secret.encodeToByteArray())
+        public fun hmacKey(secret: String): ByteArray =
+            MessageDigest.getInstance("SHA-256").digest(secret.encodeToByteArray())
 
         private fun hmac(secret: String, data: ByteArray): ByteArray {
             val mac = Mac.getInstance("HmacSHA256")

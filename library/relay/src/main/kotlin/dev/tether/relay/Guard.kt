@@ -1,5 +1,6 @@
 package dev.tether.relay
 
+import dev.tether.core.ConnectionEvent
 import dev.tether.core.backoff.GuardBackoff
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
@@ -8,23 +9,28 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.delay
 import kotlinx.coroutines.currentCoroutineContext
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import org.slf4j.LoggerFactory
 import kotlin.random.Random
 import kotlin.time.Duration
+import kotlin.time.TimeSource
 
 /**
- * Brings the home relay back after a disconnect (upstream Guard). First a quick reconnect of the same client after
- * [quickReconnectDelay] (1.5 s), when its URL is still configured; then ticks of [backoff] (immediately, then about
+ * Brings the home relay back after a disconnect (upstream Guard). First a quick reconnect to the same URL after
+ * [quickReconnectDelay] (1.5 s), when that URL is still configured; then ticks of [backoff] (immediately, then about
  * 2, 4, 8 … 60 s, ±50 %), each running the picker over all URLs, until one works. Never gives up; only one loop
  * runs at a time. An interval starts counting when its attempt starts, so a slow attempt is followed at once.
  *
- * The loop counts as finished before it reports success, so a disconnect reported from then on (even from inside
- * the success callback) starts a new loop; a session that dropped while the quick reconnect was finishing is caught
- * by checking [isConnected] after the report.
+ * A relay client has one session, so the quick reconnect makes a new client for the lost one's URL ([redial]); both
+ * ways end in [onNewClient]. The loop counts as finished before it reports success, so a disconnect reported from
+ * then on (even from inside [onNewClient]) starts a new loop.
+ *
+ * The loop reports what it does as [ConnectionEvent]s ([report]): `Disconnected` or `DialFailed` with the wait
+ * before the next attempt, `Connecting` for each attempt, `DialFailed` for each failed one. The owner reports
+ * `Connected` once it has installed the new client.
  */
 internal class Guard(
     private val scope: CoroutineScope,
@@ -32,11 +38,10 @@ internal class Guard(
     private val backoff: GuardBackoff,
     private val random: Random,
     private val configuredUrls: () -> List<String>,
-    private val reconnect: suspend (RelayClient) -> Unit,
+    private val redial: suspend (serverUrl: String) -> RelayClient,
     private val pick: suspend () -> RelayClient,
-    private val onReconnected: () -> Unit,
     private val onNewClient: (RelayClient) -> Unit,
-    private val isConnected: (RelayClient) -> Boolean = { it.isConnected },
+    private val report: (ConnectionEvent) -> Unit = {},
 ) {
     /** The running loop; null once it has finished or is about to report success. Guarded by `this`. */
     @Volatile private var loop: Job? = null
@@ -44,13 +49,16 @@ internal class Guard(
     /** True while a reconnect loop runs. */
     val isReconnecting: Boolean get() = loop != null
 
-    /** Starts the reconnect loop for [client] (null when the first pick failed); ignored while one runs. */
+    /**
+     * Starts the reconnect loop after [lost] ended with [cause], or after the first pick failed with [cause] (null
+     * [lost]); ignored while a loop runs.
+     */
     @Synchronized
-    fun onDisconnected(client: RelayClient?) {
+    fun onDisconnected(lost: RelayClient?, cause: Throwable) {
         if (loop != null) return
         val job = scope.launch(CoroutineName("tether-relay-guard"), start = CoroutineStart.LAZY) {
             try {
-                run(client)
+                run(lost, cause)
             } finally {
                 finished(currentCoroutineContext().job)
             }
@@ -71,28 +79,42 @@ internal class Guard(
         if (loop === job) loop = null
     }
 
-    private suspend fun run(client: RelayClient?) {
-        if (client != null && client.serverUrl in configuredUrls()) {
+    private suspend fun run(lost: RelayClient?, cause: Throwable) {
+        // Dials since the last established connection: the failed first pick was one.
+        var attempt = if (lost == null) 1 else 0
+        var lastFailure = cause
+        if (lost != null && lost.serverUrl in configuredUrls()) {
+            report(ConnectionEvent.Disconnected(cause, quickReconnectDelay.inWholeMilliseconds))
             delay(quickReconnectDelay)
+            report(ConnectionEvent.Connecting(++attempt))
             try {
-                reconnect(client)
-                log.info("relay {} reconnected", client.serverUrl)
+                val fresh = redial(lost.serverUrl)
+                log.info("relay {} reconnected", lost.serverUrl)
                 finished(currentCoroutineContext().job)
-                onReconnected()
-                // Its disconnect report may have come while this loop still counted as running, and been ignored.
-                if (!isConnected(client)) onDisconnected(client)
+                onNewClient(fresh) // checks, once installed, whether the new session already dropped
                 return
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                log.info("quick reconnect to {} failed: {}", client.serverUrl, e.message)
+                log.info("quick reconnect to {} failed: {}", lost.serverUrl, e.message)
+                lastFailure = e
             }
         }
         val schedule = backoff.newSchedule(random)
         var wait = schedule.next()
+        report(
+            if (lost != null && attempt == 0) {
+                ConnectionEvent.Disconnected(cause, wait.inWholeMilliseconds)
+            } else {
+                ConnectionEvent.DialFailed(lastFailure, wait.inWholeMilliseconds)
+            },
+        )
         while (true) {
             delay(wait)
             val next = schedule.next()
+            val started = TimeSource.Monotonic.markNow()
+            report(ConnectionEvent.Connecting(++attempt))
+            var failure: Exception? = null
             val picked = coroutineScope {
                 val ticker = async { delay(next) } // the next interval runs while this attempt does
                 val c = try {
@@ -101,9 +123,16 @@ internal class Guard(
                     throw e
                 } catch (e: Exception) {
                     log.info("relay reconnect attempt failed: {}", e.message)
+                    failure = e
                     null
                 }
-                if (c != null) ticker.cancel() else ticker.await()
+                if (c == null) {
+                    val retryIn = (next - started.elapsedNow()).coerceAtLeast(Duration.ZERO)
+                    report(ConnectionEvent.DialFailed(failure!!, retryIn.inWholeMilliseconds))
+                    ticker.await()
+                } else {
+                    ticker.cancel()
+                }
                 c
             }
             if (picked != null) {

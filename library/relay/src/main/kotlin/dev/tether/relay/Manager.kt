@@ -1,61 +1,80 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
 
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionState
+import dev.tether.core.ConnectionStatus
+import dev.tether.core.InternalTetherApi
+import dev.tether.core.Lifecycle
+import dev.tether.core.TetherScope
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
-import kotlinx.coroutines.future.future
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.isActive
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.function.Consumer
 import kotlin.random.Random
 import kotlin.time.toKotlinDuration
 
 /**
  * Keeps this peer reachable through relays (upstream relay client Manager).
  *
- * [serve] picks a **home** relay among [serverUrls]; a [Guard] brings it back after every disconnect (quick
- * reconnect, then backoff over the picker) and the reconnected listener runs. Peers meet on the controlling peer's
- * home relay: [relayInstanceAddress] is what this peer advertises. [openConn] to an address other than the home
- * instance URL dials a **foreign** relay, once per address however many callers race ([RelayTrack]); foreign relays
- * without connections are closed by a cleanup that runs every [ManagerConfig.cleanupInterval] (60 s) and spares
- * relays younger than [ManagerConfig.keepUnusedServerTime] (5 s).
+ * The constructor does no I/O. [connect] (or [start], in the background) picks a **home** relay among the configured
+ * URLs; a guard brings it back after every disconnect (quick reconnect, then backoff over the picker), and [state]
+ * and [events] report it all with the same [ConnectionState]s and [ConnectionEvent]s as every reconnecting Tether
+ * client. Peers meet on the controlling peer's home relay: [relayInstanceAddress] is what this peer advertises.
+ * [openConn] to an address other than the home instance URL dials a **foreign** relay, once per address however many
+ * callers race; foreign relays without connections are closed by a cleanup that runs every
+ * [ManagerConfig.cleanupInterval] (60 s) and spares relays younger than [ManagerConfig.keepUnusedServerTime] (5 s).
  *
- * Kotlin: suspend [serve], [openConn]. Java: [serveAsync], [openConnAsync]. Close it to stop everything.
+ * Kotlin: suspend [connect], [openConn], [closeAndJoin], [awaitClosed]; [state], [events]. Java: [connectAsync],
+ * [openConnAsync], [closeAsync], [closedFuture], [onState], [onEvent], and [close] from `AutoCloseable`.
+ *
+ * @param serverUrls the relay URLs (`rel://` or `rels://`) the home relay is picked from.
+ * @param peerKey this peer's key (netbird: the WireGuard public key).
+ * @param tokenStore where every handshake takes its token.
+ * @param config timers and the settings of every relay client the manager makes.
  */
 public class Manager @JvmOverloads constructor(
     serverUrls: List<String>,
     private val peerKey: String,
     private val tokenStore: TokenStore = TokenStore(),
+    /** This manager's settings. */
     public val config: ManagerConfig = ManagerConfig.DEFAULT,
 ) : AutoCloseable {
     /** Called when a relay session ends; one-shot (see [addCloseListener]). */
     public fun interface OnServerCloseListener {
+        /** The session with the relay this listener was added for has ended. */
         public fun onClosed()
     }
 
-    /** Called when the home relay is back (same client reconnected, or a new one picked). */
-    public fun interface OnReconnectedListener {
-        public fun onReconnected()
-    }
-
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-manager"))
+    private val lifecycle = Lifecycle<RelayException>(scope)
+    /** On [TetherScope]: the Java listeners must still see `Closed`, which comes after [scope] is cancelled. */
+    private val status = ConnectionStatus(TetherScope)
+    private val started = AtomicBoolean(false)
     @Volatile private var urls: List<String> = serverUrls.toList()
     @Volatile private var home: RelayClient? = null
     private val tracks = ConcurrentHashMap<String, RelayTrack>()
     private val closeListeners = ConcurrentHashMap<String, MutableList<OnServerCloseListener>>()
-    @Volatile private var reconnectedListener: OnReconnectedListener? = null
-    private val serving = AtomicBoolean(false)
-    private val closed = AtomicBoolean(false)
 
     /** Test seam: how a foreign relay client connects. */
     internal var foreignConnector: suspend (RelayClient) -> Unit = { it.connect() }
@@ -66,10 +85,10 @@ public class Manager @JvmOverloads constructor(
         backoff = config.backoff,
         random = Random.Default,
         configuredUrls = { urls },
-        reconnect = { it.connect() },
+        redial = { url -> connected(RelayClient(url, tokenStore, peerKey, config.client)) },
         pick = { picker().pick() },
-        onReconnected = { fireReconnected() },
         onNewClient = { installHome(it) },
+        report = { emit(it) },
     )
 
     /** The configured relay URLs. */
@@ -85,53 +104,120 @@ public class Manager @JvmOverloads constructor(
         tokenStore.update(token)
     }
 
-    /** True while the home relay session is up. */
-    public fun hasRelayAddress(): Boolean = home?.isConnected == true
+    /** True while the home relay session is up (upstream HasRelayAddress). */
+    public val isConnected: Boolean get() = home?.isConnected == true
+
+    /** The home relay's state (conflated view). */
+    public val state: StateFlow<ConnectionState> get() = status.state
+
+    /** Every home relay transition from the moment collection starts, in order, none dropped. */
+    public val events: Flow<ConnectionEvent> get() = status.events
+
+    /** Java: calls [listener] with the state after every transition, in order. Close the handle to stop. */
+    public fun onState(listener: Consumer<ConnectionState>): AutoCloseable = status.onState(listener)
+
+    /** Java: calls [listener] with every event, in order, on a library thread. Close the handle to stop. */
+    public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
 
     /**
      * The home relay's instance URL, to advertise to peers.
      * @throws RelayClientNotConnectedException while the home relay is down
      */
-    public fun relayInstanceAddress(): String =
-        (home ?: throw RelayClientNotConnectedException()).serverInstanceUrl()
+    public fun relayInstanceAddress(): String {
+        lifecycle.checkNotEnded()
+        return (home ?: throw RelayClientNotConnectedException()).serverInstanceUrl()
+    }
 
     /** The foreign relay addresses with a live track (connected or dialling). */
     public fun foreignRelays(): Set<String> =
         java.util.HashSet(tracks.keys) // not toSet(): it reads the size, then the one element a removal may have taken
 
-    /** True while the guard is trying to bring the home relay back. */
-    public val isReconnecting: Boolean get() = guard.isReconnecting
-
     /**
-     * Picks the home relay and starts the guard and the cleanup loop. When the pick fails the error is thrown but
-     * the guard keeps trying in the background.
-     * @throws IllegalStateException when called twice
-     * @throws NoRelayAvailableException when no relay could be reached now
+     * Starts picking the home relay in the background and returns at once; the guard keeps trying until one works
+     * ([state], [events]). Also starts the cleanup of foreign relays. Idempotent.
+     * @throws RelayClosedException after close
      */
-    @JvmSynthetic
-    public suspend fun serve() {
-        if (closed.get()) throw RelayClosedException("relay manager")
-        check(serving.compareAndSet(false, true)) { "the manager is already serving" }
+    public fun start() {
+        lifecycle.checkNotEnded()
+        if (lifecycle.isClosing) throw RelayClosedException(WHAT)
+        if (!started.compareAndSet(false, true)) return
         scope.launch(CoroutineName("tether-relay-cleanup")) { cleanupLoop() }
-        try {
-            installHome(picker().pick(), notify = false)
-        } catch (e: NoRelayAvailableException) {
-            guard.onDisconnected(null)
-            throw e
+        emit(ConnectionEvent.Connecting(1))
+        scope.launch(CoroutineName("tether-relay-pick")) {
+            val picked = try {
+                picker().pick()
+            } catch (e: CancellationException) {
+                throw e
+            } catch (e: Exception) {
+                guard.onDisconnected(null, e)
+                return@launch
+            }
+            installHome(picked)
         }
     }
 
-    /** Java face of [serve]. */
-    public fun serveAsync(): CompletableFuture<Void?> = scope.future { serve(); null }
+    /**
+     * [start]s and returns once the home relay is connected. When the attempt under way fails its error is thrown,
+     * but the guard keeps trying in the background; returns at once while connected.
+     * @throws NoRelayAvailableException when no relay could be reached now
+     * @throws RelayClosedException when the manager is closed
+     */
+    @JvmSynthetic
+    public suspend fun connect() {
+        // Subscribed before start, so the outcome cannot slip past.
+        val outcome = scope.async(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) {
+            status.events.first {
+                it is ConnectionEvent.Connected || it is ConnectionEvent.DialFailed || it is ConnectionEvent.Closed
+            }
+        }
+        try {
+            if (isConnected) return
+            start()
+            when (val event = outcome.await()) {
+                is ConnectionEvent.DialFailed -> throw event.cause
+                is ConnectionEvent.Closed -> throw lifecycle.reason ?: RelayClosedException(WHAT)
+                else -> Unit
+            }
+        } catch (e: CancellationException) {
+            lifecycle.reason?.let { throw it }
+            throw e
+        } finally {
+            outcome.cancel()
+        }
+    }
+
+    /** Java face of [connect]. */
+    public fun connectAsync(): CompletableFuture<Void?> = lifecycle.future { connect(); null }
+
+    /**
+     * [start]s and suspends until the home relay is connected, however many attempts that takes; bound it with
+     * `withTimeout`.
+     * @throws RelayClosedException when the manager is closed first
+     */
+    @JvmSynthetic
+    public suspend fun awaitConnected() {
+        start()
+        val reached = status.state.first { it == ConnectionState.CONNECTED || it == ConnectionState.CLOSED }
+        if (reached == ConnectionState.CLOSED) throw lifecycle.reason ?: RelayClosedException(WHAT)
+    }
+
+    /**
+     * Java face of [awaitConnected]: fails with `java.util.concurrent.TimeoutException` when the home relay is not
+     * connected within [timeout].
+     */
+    public fun awaitConnectedAsync(timeout: java.time.Duration): CompletableFuture<Void?> =
+        lifecycle.future<Void?> { awaitConnected(); null }.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
 
     /**
      * Opens a connection to [peerKey] through the relay at [serverAddress]: the home relay when it is the home
      * instance URL, otherwise a foreign relay (dialled once, shared by concurrent callers).
      * @throws RelayClientNotConnectedException without a home relay
+     * @throws RelayClosedException when the manager is closed
      */
     @JvmSynthetic
     public suspend fun openConn(serverAddress: String, peerKey: String): RelayConn {
-        if (closed.get()) throw RelayClosedException("relay manager")
+        lifecycle.checkNotEnded()
+        if (lifecycle.isClosing) throw RelayClosedException(WHAT)
         val h = home ?: throw RelayClientNotConnectedException()
         val homeAddress = h.serverInstanceUrl()
         if (serverAddress == homeAddress) return h.openConn(peerKey)
@@ -140,64 +226,97 @@ public class Manager @JvmOverloads constructor(
 
     /** Java face of [openConn]. */
     public fun openConnAsync(serverAddress: String, peerKey: String): CompletableFuture<RelayConn> =
-        scope.future { openConn(serverAddress, peerKey) }
+        lifecycle.future { openConn(serverAddress, peerKey) }
 
     /**
      * Adds a one-shot [listener] for the end of the session with [serverAddress] (the home instance URL counts as
      * the home relay). All listeners run on the next disconnect, in registration order on a library thread, then
      * the list is cleared. The same listener object is kept once (identity, unlike upstream's code-pointer dedup).
+     * They do not run when the manager itself is closed.
      */
     public fun addCloseListener(serverAddress: String, listener: OnServerCloseListener) {
         val h = home
-        val key = if (h != null && runCatching { h.serverInstanceUrl() }.getOrNull() == serverAddress) h.serverUrl else serverAddress
+        val homeAddress = h?.let { runCatching { it.serverInstanceUrl() }.getOrNull() }
+        val key = if (h != null && homeAddress == serverAddress) h.serverUrl else serverAddress
         val list = closeListeners.computeIfAbsent(key) { ArrayList() }
         synchronized(list) {
             if (list.none { it === listener }) list.add(listener)
         }
     }
 
-    /** Sets (or clears) the reconnected listener. */
-    public fun setOnReconnectedListener(listener: OnReconnectedListener?) {
-        reconnectedListener = listener
+    /**
+     * Closes the home and every foreign relay client, stops the guard and the cleanup, and returns once all of it is
+     * gone; [state] ends in [ConnectionState.CLOSED]. Idempotent; a second caller waits for the same close.
+     */
+    @JvmSynthetic
+    public suspend fun closeAndJoin(): Unit = lifecycle.close(::shutdown)
+
+    /** Java face of [closeAndJoin]. */
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync(::shutdown)
+
+    /** [closeAndJoin] for `AutoCloseable`: blocks the calling thread until the close has finished. */
+    override fun close(): Unit = lifecycle.closeBlocking(::shutdown)
+
+    /**
+     * Suspends until the manager has ended and returns why: [RelayClosedException] (a manager never gives up by
+     * itself; it ends when it is closed).
+     */
+    @JvmSynthetic
+    public suspend fun awaitClosed(): RelayException = lifecycle.awaitEnd()
+
+    /** Java face of [awaitClosed]: completes normally with the reason. */
+    public fun closedFuture(): CompletableFuture<RelayException> = lifecycle.endFuture()
+
+    private suspend fun shutdown() {
+        guard.stop()
+        lifecycle.end(RelayClosedException(WHAT))
+        // First the guard, the pick, the watchers and the cleanup, so nothing installs a client behind this close.
+        scope.coroutineContext.job.cancelAndJoin()
+        home?.closeAndJoin()
+        home = null
+        for (t in tracks.values) t.client?.closeAndJoin()
+        tracks.clear()
+        emit(ConnectionEvent.Closed(null))
+        status.complete()
     }
 
-    /** Closes the home and every foreign relay session and stops the guard and the cleanup. */
-    override fun close() {
-        if (!closed.compareAndSet(false, true)) return
-        guard.stop()
-        runBlocking {
-            home?.let { it.setOnDisconnectListener(null); it.dispose() }
-            home = null
-            for (t in tracks.values) t.client?.let { it.setOnDisconnectListener(null); it.dispose() }
-            tracks.clear()
-            scope.coroutineContext[kotlinx.coroutines.Job]?.cancelAndJoin()
-        }
+    private fun emit(event: ConnectionEvent) {
+        // After close began only Closed is reported: a late guard or pick report would reopen the state.
+        if (lifecycle.isClosing && event !is ConnectionEvent.Closed) return
+        status.emit(event)
     }
 
     private fun picker(): ServerPicker =
         ServerPicker(urls, tokenStore, peerKey, config.client, config.pickerTimeout)
 
-    private fun installHome(client: RelayClient, notify: Boolean = true) {
-        if (closed.get()) {
-            scope.launch { client.dispose() }
-            return
+    /** Connects [client], closing it when that fails; returns it. */
+    private suspend fun connected(client: RelayClient): RelayClient {
+        try {
+            client.connect()
+        } catch (e: Throwable) {
+            withContext(NonCancellable) { client.closeAndJoin() }
+            throw e
         }
-        val old = home
-        client.setOnDisconnectListener { url -> onHomeDisconnected(client, url) }
-        home = client
-        if (old != null && old !== client) {
-            old.setOnDisconnectListener(null)
-            scope.launch { old.dispose() }
-        }
-        if (notify) fireReconnected()
-        // The session may have dropped before the listener was attached.
-        if (!client.isConnected && home === client) onHomeDisconnected(client, client.serverUrl)
+        return client
     }
 
-    private fun onHomeDisconnected(client: RelayClient, url: String) {
-        fireCloseListeners(url)
-        if (closed.get() || home !== client) return
-        guard.onDisconnected(client)
+    private fun installHome(client: RelayClient) {
+        val old = home
+        home = client // after a close began too: the close, which waits for the guard first, closes it
+        if (old != null && old !== client) TetherScope.launch { old.closeAndJoin() }
+        emit(ConnectionEvent.Connected(client.serverUrl))
+        // Watches the session's end; a session that dropped before this line is noticed at once.
+        scope.launch(CoroutineName("tether-relay-home-watch")) {
+            val cause = client.awaitClosed()
+            onHomeEnded(client, cause)
+        }
+    }
+
+    private fun onHomeEnded(client: RelayClient, cause: RelayException) {
+        if (lifecycle.isClosing) return
+        fireCloseListeners(client.serverUrl)
+        if (home !== client) return
+        guard.onDisconnected(client, cause)
     }
 
     private suspend fun foreignClient(serverAddress: String): RelayClient {
@@ -205,23 +324,27 @@ public class Manager @JvmOverloads constructor(
         val track = tracks.putIfAbsent(serverAddress, fresh) ?: fresh
         if (track === fresh) {
             val client = RelayClient(serverAddress, tokenStore, peerKey, config.client)
-            client.setOnDisconnectListener { url -> onForeignDisconnected(track, url) }
             try {
                 foreignConnector(client)
                 track.complete(client)
             } catch (e: Throwable) {
                 tracks.remove(serverAddress, track)
                 track.fail(e)
-                withContext(NonCancellable) { client.setOnDisconnectListener(null); client.dispose() }
+                withContext(NonCancellable) { client.closeAndJoin() }
                 throw e
+            }
+            scope.launch(CoroutineName("tether-relay-foreign-watch")) {
+                client.awaitClosed()
+                onForeignEnded(track, client)
             }
         }
         return track.await()
     }
 
-    private fun onForeignDisconnected(track: RelayTrack, url: String) {
-        tracks.remove(track.serverAddress, track)
-        fireCloseListeners(url)
+    private fun onForeignEnded(track: RelayTrack, client: RelayClient) {
+        // Closed by the cleanup (track already removed) or by the manager's close: no listener runs.
+        if (lifecycle.isClosing || !tracks.remove(track.serverAddress, track)) return
+        fireCloseListeners(client.serverUrl)
     }
 
     private suspend fun cleanupLoop() {
@@ -235,13 +358,7 @@ public class Manager @JvmOverloads constructor(
                 if (!client.isConnected || now - track.createdAtNanos < keepNanos || client.hasConns()) continue
                 if (!tracks.remove(track.serverAddress, track)) continue
                 log.debug("closing unused foreign relay {}", track.serverAddress)
-                client.setOnDisconnectListener(null)
-                try {
-                    client.dispose()
-                } catch (e: Exception) {
-                    if (e is CancellationException) throw e
-                    log.debug("closing {} failed: {}", track.serverAddress, e.message)
-                }
+                client.closeAndJoin()
             }
         }
     }
@@ -261,18 +378,8 @@ public class Manager @JvmOverloads constructor(
         }
     }
 
-    private fun fireReconnected() {
-        val l = reconnectedListener ?: return
-        scope.launch {
-            try {
-                l.onReconnected()
-            } catch (e: Exception) {
-                log.warn("reconnected listener threw", e)
-            }
-        }
-    }
-
     private companion object {
         private val log = LoggerFactory.getLogger(Manager::class.java)
+        private const val WHAT = "relay manager"
     }
 }

@@ -22,8 +22,10 @@ public class PeerId private constructor(private val bytes: ByteArray) {
 
     /** `sha-` followed by the standard base64 of the hash. */
     override fun toString(): String =
-        PREFIX_TEXT + Base64.getEncoder().encodeToString(bytes.copyOfRange(RelayProtocol.PEER_ID_PREFIX_SIZE, bytes.size))
+        PREFIX_TEXT +
+            Base64.getEncoder().encodeToString(bytes.copyOfRange(RelayProtocol.PEER_ID_PREFIX_SIZE, bytes.size))
 
+    /** Making and reading peer ids. */
     public companion object {
         private const val PREFIX_TEXT = "sha-"
         private val PREFIX = PREFIX_TEXT.encodeToByteArray()
@@ -41,7 +43,9 @@ public class PeerId private constructor(private val bytes: ByteArray) {
 
         internal fun fromBytes(source: ByteArray, offset: Int): PeerId {
             if (source.size - offset < RelayProtocol.PEER_ID_SIZE) {
-                throw MalformedRelayMessageException("peer id needs ${RelayProtocol.PEER_ID_SIZE} bytes, got ${source.size - offset}")
+                throw MalformedRelayMessageException(
+                    "peer id needs ${RelayProtocol.PEER_ID_SIZE} bytes, got ${source.size - offset}",
+                )
             }
             val id = source.copyOfRange(offset, offset + RelayProtocol.PEER_ID_SIZE)
             for (i in PREFIX.indices) {

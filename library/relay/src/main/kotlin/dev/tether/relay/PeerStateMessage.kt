@@ -1,10 +1,15 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
 
 /**
  * The peer-state family (types 8-11): a body of N × 36-byte peer ids. [SubscribePeerState] and
  * [UnsubscribePeerState] go to the server; [PeersOnline] and [PeersWentOffline] come from it. One message holds at
  * most 244 ids; [encodeChunks] splits longer lists.
  */
+@InternalTetherApi
 public sealed class PeerStateMessage(public val peerIds: List<PeerId>) : RelayMessage() {
     /**
      * The wire bytes of this message when it has at most 244 ids.
@@ -12,7 +17,8 @@ public sealed class PeerStateMessage(public val peerIds: List<PeerId>) : RelayMe
      */
     override fun encode(): ByteArray {
         check(peerIds.size <= RelayProtocol.MAX_PEERS_PER_MESSAGE) {
-            "${peerIds.size} peer ids do not fit one message (max ${RelayProtocol.MAX_PEERS_PER_MESSAGE}); use encodeChunks()"
+            "${peerIds.size} peer ids do not fit one message (max ${RelayProtocol.MAX_PEERS_PER_MESSAGE}); " +
+                "use encodeChunks()"
         }
         return encodeIds(type, peerIds)
     }
@@ -55,7 +61,9 @@ public sealed class PeerStateMessage(public val peerIds: List<PeerId>) : RelayMe
         fun read(bytes: ByteArray): PeerStateMessage {
             val body = bytes.size - RelayProtocol.HEADER_SIZE
             if (body % RelayProtocol.PEER_ID_SIZE != 0) {
-                throw MalformedRelayMessageException("peer-state body of $body bytes is not a multiple of ${RelayProtocol.PEER_ID_SIZE}")
+                throw MalformedRelayMessageException(
+                    "peer-state body of $body bytes is not a multiple of ${RelayProtocol.PEER_ID_SIZE}",
+                )
             }
             val ids = (0 until body / RelayProtocol.PEER_ID_SIZE).map {
                 PeerId.fromBytes(bytes, RelayProtocol.HEADER_SIZE + it * RelayProtocol.PEER_ID_SIZE)

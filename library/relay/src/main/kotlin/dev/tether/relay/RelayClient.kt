@@ -6,26 +6,28 @@ import dev.tether.core.ConnectionClosedException
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialerConfig
 import dev.tether.core.KeepAliveExpiredException
+import dev.tether.core.Lifecycle
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
+import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.asExecutor
-import dev.tether.core.WebSocketTransport
-import java.util.concurrent.Executor
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.currentCoroutineContext
 import kotlinx.coroutines.delay
-import kotlinx.coroutines.future.future
+import kotlinx.coroutines.isActive
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
@@ -35,31 +37,37 @@ import java.net.URI
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicLong
-import kotlin.time.toKotlinDuration
 
 /**
  * A client of one relay server (upstream `client.Client`): one authenticated relay session over a WebSocket, and
  * [RelayConn]s to peers through it.
  *
- * [connect] dials `rel://host:port` as `ws://host:port/relay` (`rels` as `wss`), authenticates with the token in
- * the [TokenStore] and waits at most 8 s for the AuthResponse. The session answers the server's health checks and
- * ends when none arrives for 35 s, when the server sends Close, or when the socket drops; then every connection
- * is closed and the [DisconnectListener] runs (also after [close]). The client is reusable: [connect] again.
+ * The constructor does no I/O. [connect] dials `rel://host:port` as `ws://host:port/relay` (`rels` as `wss`),
+ * authenticates with the token in the [TokenStore] and waits at most 8 s for the AuthResponse. The session answers
+ * the server's health checks and ends when none arrives for 35 s, when the server sends Close, or when the socket
+ * drops; then every connection is closed and the client has ended for good: [awaitClosed] returns why (a
+ * [RelaySessionLostException], or [RelayClosedException] after a close). A client has one session; the [Manager]
+ * makes a new client to reconnect.
  *
  * [openConn] registers a connection to a peer, hands it any early message the peer already sent, subscribes to the
  * peer's state and waits (at most 30 s) until the relay reports the peer online.
  *
- * Kotlin: suspend [connect], [openConn], [shutdown]. Java: [connectAsync], [openConnAsync], [closeAsync], [close].
+ * Kotlin: suspend [connect], [openConn], [closeAndJoin], [awaitClosed]. Java: [connectAsync], [openConnAsync],
+ * [closeAsync], [closedFuture], and [close] from `AutoCloseable`.
  *
  * @param serverUrl `rel://host[:port]` or `rels://host[:port]`; any path is ignored.
- * @param tokenStore where each handshake takes its token.
+ * @param tokenStore where the handshake takes its token.
  * @param peerKey this peer's key (netbird: the WireGuard public key); its hash is the [peerId].
+ * @param config timers, queue sizes and TLS trust.
  */
 public class RelayClient @JvmOverloads constructor(
+    /** The relay URL this client dials (`rel://` or `rels://`). */
     public val serverUrl: String,
     private val tokenStore: TokenStore,
     peerKey: String,
+    /** This client's settings. */
     public val config: RelayClientConfig = RelayClientConfig.DEFAULT,
 ) : AutoCloseable {
     /** This peer's relay identity. */
@@ -69,12 +77,13 @@ public class RelayClient @JvmOverloads constructor(
     public val webSocketUrl: String = toWebSocketUrl(serverUrl)
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-client"))
+    private val lifecycle = Lifecycle<RelayException>(scope)
 
-    /** Every session of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
+    /** The session runs on one I/O thread, so [dispatcher] is known before [connect]. */
     private val pinned = WebSocketTransport.default().pinned()
 
     /**
-     * The I/O thread this client's relay sessions run on, as a dispatcher: latency-critical code that never blocks
+     * The I/O thread this client's relay session runs on, as a dispatcher: latency-critical code that never blocks
      * may run here (`withContext(client.dispatcher) { conn.write(…); conn.read() }`) and needs no thread hand-off
      * per message. Blocking here stalls the relay session.
      */
@@ -82,40 +91,30 @@ public class RelayClient @JvmOverloads constructor(
 
     /** Java face of [dispatcher]: the I/O thread as an executor. */
     public val executor: Executor get() = pinned.dispatcher.asExecutor()
-    private val lifecycle = Mutex()
+    private val connecting = Mutex()
     @Volatile private var session: Session? = null
     @Volatile private var dialer: WebSocketDialer? = null
-    @Volatile private var disconnectListener: DisconnectListener? = null
+
+    /** The connect in flight, cancelled by a close so the close does not wait for a dial. */
+    @Volatile private var connectJob: Job? = null
     private val droppedInClosedConns = AtomicLong()
     private val malformed = AtomicLong()
     private val early = EarlyBuffer(config.earlyBufferTtl.toNanos(), config.earlyBufferCapacity)
 
-    /** Called once per ended session with the configured [serverUrl] (upstream onDisconnectListener). */
-    public fun interface DisconnectListener {
-        public fun onDisconnected(serverUrl: String)
-    }
-
-    /** True while a relay session is up. */
-    public val isConnected: Boolean get() = session?.ended?.isCompleted == false
-
-    /** The reason the last session ended, or null while connected or before the first connect. */
-    @Volatile public var lastDisconnectCause: RelayException? = null
-        private set
+    /** True while the relay session is up: [openConn] can be used now. */
+    public val isConnected: Boolean get() = live() != null
 
     /**
      * The instance URL from the server's AuthResponse (what peers advertise to each other).
      * @throws RelayClientNotConnectedException when no session is up
      */
-    public fun serverInstanceUrl(): String =
-        live()?.instanceUrl ?: throw RelayClientNotConnectedException("relay connection is not established")
+    public fun serverInstanceUrl(): String {
+        lifecycle.checkNotEnded()
+        return live()?.instanceUrl ?: throw RelayClientNotConnectedException("relay connection is not established")
+    }
 
     /** True when at least one [RelayConn] is open (or waiting for its peer). */
     public fun hasConns(): Boolean = live()?.conns?.isNotEmpty() == true
-
-    /** Replaces the single disconnect listener (null removes it). It runs on a library thread. */
-    public fun setOnDisconnectListener(listener: DisconnectListener?) {
-        disconnectListener = listener
-    }
 
     /** Counters of this client (a snapshot). */
     public fun stats(): RelayClientStats {
@@ -133,16 +132,45 @@ public class RelayClient @JvmOverloads constructor(
     }
 
     /**
-     * Connects and authenticates; returns at once when a session is already up.
+     * Connects and authenticates; returns at once when the session is already up. A failed connect may be retried;
+     * once a session has ended, the client has ended too and this throws why (see [awaitClosed]).
      * @throws RelayDialException when the server cannot be reached
-     * @throws RelayHandshakeException when the server refuses the token (it closes without answering) or answers
-     *   with something other than AuthResponse (a peer's Transport that comes first is kept as an early message)
-     * @throws RelayHandshakeTimeoutException when no answer comes within [RelayClientConfig.handshakeTimeout]
+     * @throws RelayHandshakeException when the server refuses the token (it closes without answering), answers
+     *   with something other than AuthResponse (a peer's Transport that comes first is kept as an early message), or
+     *   does not answer within [RelayClientConfig.handshakeTimeout]
+     * @throws RelayClosedException when the client is closed, also by a close during the connect
      */
     @JvmSynthetic
-    public suspend fun connect(): Unit = lifecycle.withLock {
-        if (live() != null) return
-        val token = tokenStore.token() ?: throw RelayHandshakeException(serverUrl, "no auth token: put one in the TokenStore")
+    public suspend fun connect(): Unit = connecting.withLock {
+        lifecycle.checkNotEnded()
+        if (lifecycle.isClosing) throw RelayClosedException(WHAT)
+        if (session != null) return
+        val (connection, instanceUrl) = try {
+            coroutineScope {
+                connectJob = coroutineContext.job
+                if (lifecycle.isClosing) throw RelayClosedException(WHAT)
+                open()
+            }
+        } catch (e: CancellationException) {
+            // Cancelled by a close (the caller's own coroutine is still active): a typed error, not a cancellation.
+            if (lifecycle.isClosing && currentCoroutineContext().isActive) throw RelayClosedException(WHAT)
+            throw e
+        } finally {
+            connectJob = null
+        }
+        val s = Session(connection, instanceUrl)
+        session = s
+        s.start()
+        log.debug("relay session up: {} (instance {})", serverUrl, instanceUrl)
+    }
+
+    /** Java face of [connect]. */
+    public fun connectAsync(): CompletableFuture<Void?> = lifecycle.future { connect(); null }
+
+    /** Dials and authenticates: the connection and the server's instance URL. */
+    private suspend fun open(): Pair<WebSocketConnection, String> {
+        val token = tokenStore.token()
+            ?: throw RelayHandshakeException(serverUrl, "no auth token: put one in the TokenStore")
         val auth = Auth(peerId, token.toWire()).encode()
         val d = dialer ?: WebSocketDialer(
             DialerConfig(webSocketUrl) {
@@ -166,15 +194,8 @@ public class RelayClient @JvmOverloads constructor(
             withContext(NonCancellable) { runCatching { connection.close() } }
             throw e
         }
-        val s = Session(connection, instanceUrl)
-        session = s
-        lastDisconnectCause = null
-        s.start()
-        log.debug("relay session up: {} (instance {})", serverUrl, instanceUrl)
+        return connection to instanceUrl
     }
-
-    /** Java face of [connect]. */
-    public fun connectAsync(): CompletableFuture<Void?> = scope.future { connect(); null }
 
     private suspend fun handshake(connection: WebSocketConnection, auth: ByteArray): String {
         try {
@@ -184,7 +205,7 @@ public class RelayClient @JvmOverloads constructor(
         }
         val timeout = config.handshakeTimeout.toMillis()
         return withTimeoutOrNull(timeout) { awaitAuthResponse(connection) }
-            ?: throw RelayHandshakeTimeoutException(serverUrl, timeout)
+            ?: throw RelayHandshakeException(serverUrl, "no AuthResponse within $timeout ms", timedOut = true)
     }
 
     /** Reads until the AuthResponse; its instance URL. */
@@ -193,10 +214,12 @@ public class RelayClient @JvmOverloads constructor(
             val message = connection.incoming.receiveCatching().getOrNull()
                 ?: throw RelayHandshakeException(
                     serverUrl,
-                    "the server closed the connection without an AuthResponse (token invalid or expired, or login refused)",
+                    "the server closed the connection without an AuthResponse " +
+                        "(token invalid or expired, or login refused)",
                     connection.awaitClosed(),
                 )
-            val bytes = (message as? WsMessage.Binary)?.bytes ?: throw RelayHandshakeException(serverUrl, "the server answered with a text frame")
+            val bytes = (message as? WsMessage.Binary)?.bytes
+                ?: throw RelayHandshakeException(serverUrl, "the server answered with a text frame")
             val decoded = try {
                 RelayMessage.decode(bytes)
             } catch (e: MalformedRelayMessageException) {
@@ -204,8 +227,9 @@ public class RelayClient @JvmOverloads constructor(
             }
             when (decoded) {
                 is AuthResponse -> return decoded.instanceUrl
-                // The server announces a new peer online before it answers it (spec section 4), so a peer waiting for
-                // this one may have written already: keep its message as an early one (upstream fails the handshake).
+                // The server announces a new peer online before it answers it (spec section 4), so a peer waiting
+                // for this one may have written already: keep its message as an early one (upstream fails the
+                // handshake).
                 is Transport -> early.put(decoded.peerId, decoded.payload)
                 else -> throw RelayHandshakeException(serverUrl, "expected AuthResponse, got $decoded")
             }
@@ -221,13 +245,14 @@ public class RelayClient @JvmOverloads constructor(
     /**
      * Opens a connection to [peer]: registers it (an early message from the peer becomes its first read),
      * subscribes to the peer's state and suspends until the relay reports it online.
-     * @throws RelayClientNotConnectedException without a session
+     * @throws RelayClientNotConnectedException without a session, or when the session ends during the wait (its
+     *   cause is why the session ended)
      * @throws ConnAlreadyExistsException when a connection to [peer] exists or is still waiting
      * @throws PeerNotOnlineException when the peer is not online within [RelayClientConfig.openConnTimeout]
-     * @throws PeerWaitCancelledException when the session ends during the wait
      */
     @JvmSynthetic
     public suspend fun openConn(peer: PeerId): RelayConn {
+        lifecycle.checkNotEnded()
         val s = live() ?: throw RelayClientNotConnectedException()
         val conn = RelayConn(peer, s.instanceUrl, s, config.connQueueSize, config.backpressure, scope, peerId)
         if (s.conns.putIfAbsent(peer, conn) != null) throw ConnAlreadyExistsException(peer)
@@ -236,7 +261,7 @@ public class RelayClient @JvmOverloads constructor(
         if (s.ended.isCompleted) {
             s.waiters.remove(peer, waiter)
             s.conns.remove(peer, conn)
-            throw RelayClientNotConnectedException()
+            throw RelayClientNotConnectedException("the relay session ended", s.ended.getCompleted())
         }
         var online = false
         try {
@@ -246,49 +271,56 @@ public class RelayClient @JvmOverloads constructor(
             withTimeoutOrNull(timeout) { waiter.await() } ?: throw PeerNotOnlineException(peer, timeout)
             online = true
             return conn
-        } catch (e: RelayClientNotConnectedException) {
-            throw PeerWaitCancelledException(peer, e)
         } finally {
             s.waiters.remove(peer, waiter)
             if (!online) {
                 s.conns.remove(peer, conn)
                 conn.remoteClosed("openConn did not complete")
-                if (!s.ended.isCompleted) s.scope.launch { s.sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(peer))) }
+                if (!s.ended.isCompleted) {
+                    s.scope.launch { s.sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(peer))) }
+                }
             }
         }
     }
 
     /** Java face of [openConn] by peer key. Cancelling the future abandons the wait. */
-    public fun openConnAsync(peerKey: String): CompletableFuture<RelayConn> = scope.future { openConn(peerKey) }
+    public fun openConnAsync(peerKey: String): CompletableFuture<RelayConn> = lifecycle.future { openConn(peerKey) }
 
     /** Java face of [openConn] by peer id. */
-    public fun openConnAsync(peer: PeerId): CompletableFuture<RelayConn> = scope.future { openConn(peer) }
+    public fun openConnAsync(peer: PeerId): CompletableFuture<RelayConn> = lifecycle.future { openConn(peer) }
 
     /**
-     * Ends the session gracefully: closes every connection, sends Close, closes the socket and waits for the
-     * session's coroutines. The disconnect listener runs. The client can [connect] again afterwards.
+     * Closes the client for good and returns once everything is gone: a connect in flight is abandoned (it fails with
+     * [RelayClosedException]), every connection is closed, Close is sent (bounded by 1 s), the socket is closed and
+     * every coroutine of the client has finished. Idempotent; a second caller waits for the same close. Afterwards
+     * [awaitClosed] returns [RelayClosedException], unless the session had already been lost.
      */
     @JvmSynthetic
-    public suspend fun shutdown() {
-        val s = lifecycle.withLock { session } ?: return
-        s.end(RelayClosedException("relay client"), graceful = true).join()
-    }
+    public suspend fun closeAndJoin(): Unit = lifecycle.close(::shutdown)
 
-    /** Java face of [shutdown]. */
-    public fun closeAsync(): CompletableFuture<Void?> = scope.future { shutdown(); null }
+    /** Java face of [closeAndJoin]: completes once the client is fully closed. */
+    public fun closeAsync(): CompletableFuture<Void?> = lifecycle.closeAsync(::shutdown)
 
-    /** Blocking [shutdown] that also releases the HTTP client; [connect] still works afterwards. */
-    override fun close() {
-        runBlocking { dispose() }
-    }
+    /** [closeAndJoin] for `AutoCloseable`: blocks the calling thread until the close has finished. */
+    override fun close(): Unit = lifecycle.closeBlocking(::shutdown)
 
-    /** [shutdown] and release the HTTP client (a later [connect] makes a new one). */
-    internal suspend fun dispose() {
-        shutdown()
-        lifecycle.withLock {
-            dialer?.close()
-            dialer = null
-        }
+    /**
+     * Suspends until the client has ended for good and returns why: [RelayClosedException] after a close, or the
+     * [RelaySessionLostException] of a session that ended by itself. By then every connection is closed.
+     */
+    @JvmSynthetic
+    public suspend fun awaitClosed(): RelayException = lifecycle.awaitEnd()
+
+    /** Java face of [awaitClosed]: completes normally with the reason. */
+    public fun closedFuture(): CompletableFuture<RelayException> = lifecycle.endFuture()
+
+    private suspend fun shutdown() {
+        connectJob?.cancel()
+        val s = connecting.withLock { session }
+        s?.end(RelayClosedException(WHAT), graceful = true)?.join()
+        lifecycle.end(RelayClosedException(WHAT))
+        dialer?.close()
+        scope.coroutineContext.job.cancelAndJoin()
     }
 
     override fun toString(): String = "RelayClient($serverUrl, $peerId)"
@@ -316,7 +348,9 @@ public class RelayClient @JvmOverloads constructor(
             // wait for the application, so it keeps the reading coroutine.
             val inline = !config.backpressure && connection.listen { message -> onInline(message) }
             if (inline) {
-                scope.launch(CoroutineName("tether-relay-watch")) { end(lost(connection.awaitClosed()), graceful = false) }
+                scope.launch(CoroutineName("tether-relay-watch")) {
+                    end(lost(connection.awaitClosed()), graceful = false)
+                }
             } else {
                 scope.launch(CoroutineName("tether-relay-read")) { readLoop() }
             }
@@ -328,8 +362,8 @@ public class RelayClient @JvmOverloads constructor(
             if (ended.isCompleted) return
             val bytes = (message as? WsMessage.Binary)?.bytes
             when {
-                bytes == null -> end(RelaySessionLostException("the server sent a text frame"), graceful = false)
-                handle(bytes) === CLOSED -> end(ServerClosedException(), graceful = false)
+                bytes == null -> end(lost("the server sent a text frame"), graceful = false)
+                handle(bytes) === CLOSED -> end(serverClosed(), graceful = false)
             }
         }
 
@@ -346,14 +380,17 @@ public class RelayClient @JvmOverloads constructor(
         override fun release(conn: RelayConn) {
             if (conns.remove(conn.peerId, conn)) {
                 droppedInClosedConns.addAndGet(conn.droppedCount)
-                if (!ended.isCompleted) scope.launch { sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(conn.peerId))) }
+                if (!ended.isCompleted) {
+                    scope.launch { sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(conn.peerId))) }
+                }
             }
         }
 
         suspend fun sendControl(message: RelayMessage) {
             if (ended.isCompleted) throw RelayClientNotConnectedException()
             try {
-                for (bytes in (message as? PeerStateMessage)?.encodeChunks() ?: listOf(message.encode())) connection.send(bytes)
+                val chunks = (message as? PeerStateMessage)?.encodeChunks() ?: listOf(message.encode())
+                for (bytes in chunks) connection.send(bytes)
             } catch (e: ConnectionException) {
                 throw RelayClientNotConnectedException("the relay session ended")
             }
@@ -373,12 +410,12 @@ public class RelayClient @JvmOverloads constructor(
                 for (message in connection.incoming) {
                     val bytes = (message as? WsMessage.Binary)?.bytes
                     if (bytes == null) {
-                        cause = RelaySessionLostException("the server sent a text frame")
+                        cause = lost("the server sent a text frame")
                         break
                     }
                     when (val outcome = handle(bytes)) {
                         CLOSED -> {
-                            cause = ServerClosedException()
+                            cause = serverClosed()
                             break
                         }
                         is Waiting -> outcome.conn.deliver(outcome.payload)
@@ -387,7 +424,7 @@ public class RelayClient @JvmOverloads constructor(
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
-                cause = RelaySessionLostException("read failed: ${e.message}", e)
+                cause = lost("read failed: ${e.message}", e)
             }
             end(cause ?: lost(connection.awaitClosed()), graceful = false)
         }
@@ -408,7 +445,11 @@ public class RelayClient @JvmOverloads constructor(
             when (message) {
                 is Transport -> {
                     val conn = conns[message.peerId]
-                    if (conn == null) early.put(message.peerId, message.payload) else if (!conn.offer(message.payload)) return Waiting(conn, message.payload)
+                    if (conn == null) {
+                        early.put(message.peerId, message.payload)
+                    } else if (!conn.offer(message.payload)) {
+                        return Waiting(conn, message.payload)
+                    }
                 }
                 RelayMessage.HealthCheck -> {
                     healthSeen = true
@@ -417,7 +458,8 @@ public class RelayClient @JvmOverloads constructor(
                 RelayMessage.Close -> return CLOSED
                 is PeerStateMessage.PeersOnline -> message.peerIds.forEach { waiters[it]?.complete(Unit) }
                 is PeerStateMessage.PeersWentOffline -> {
-                    val gone = message.peerIds.filter { waiters[it] == null }.mapNotNull { id -> conns.remove(id)?.let { id to it } }
+                    val gone = message.peerIds.filter { waiters[it] == null }
+                        .mapNotNull { id -> conns.remove(id)?.let { id to it } }
                     for ((_, conn) in gone) {
                         droppedInClosedConns.addAndGet(conn.droppedCount)
                         conn.remoteClosed("the remote peer went offline")
@@ -432,10 +474,11 @@ public class RelayClient @JvmOverloads constructor(
             return null
         }
 
-        /** Sends a control message from the reader without waiting: queued now if there is room, else by a coroutine. */
+        /** Sends a control message from the reader without waiting: queued now if there is room, else later. */
         private fun sendSoon(message: RelayMessage) {
             val single = message !is PeerStateMessage
-            val queued = single && !ended.isCompleted && runCatching { connection.trySend(message.encode()) }.getOrDefault(false)
+            val queued = single && !ended.isCompleted &&
+                runCatching { connection.trySend(message.encode()) }.getOrDefault(false)
             if (!queued) scope.launch { sendQuietly(message) }
         }
 
@@ -445,54 +488,69 @@ public class RelayClient @JvmOverloads constructor(
                 delay(timeout)
                 if (!healthSeen) {
                     log.info("no health check from {} within {} ms; closing the session", serverUrl, timeout)
-                    end(HealthCheckTimeoutException(timeout), graceful = false)
+                    end(healthCheckTimeout(timeout), graceful = false)
                     return
                 }
                 healthSeen = false
             }
         }
 
-        /** Ends the session once; returns the teardown job (the listener has run when it completes). */
+        /** Ends the session once; returns the teardown job (the client has ended when it completes). */
         @Synchronized
         fun end(cause: RelayException, graceful: Boolean): Job {
             teardown?.let { return it }
             ended.complete(cause)
-            lastDisconnectCause = cause
-            val job = this@RelayClient.scope.launch(CoroutineName("tether-relay-teardown")) { tearDown(cause, graceful) }
+            val job = this@RelayClient.scope.launch(CoroutineName("tether-relay-teardown")) {
+                tearDown(cause, graceful)
+            }
             teardown = job
             return job
         }
 
         private suspend fun tearDown(cause: RelayException, graceful: Boolean) {
-            for (w in waiters.values) w.completeExceptionally(RelayClientNotConnectedException("the relay session ended"))
+            for (w in waiters.values) {
+                w.completeExceptionally(RelayClientNotConnectedException("the relay session ended", cause))
+            }
             for (conn in conns.values) {
                 droppedInClosedConns.addAndGet(conn.droppedCount)
                 conn.remoteClosed("the relay session ended", cause)
             }
             conns.clear()
             early.clear()
-            if (graceful) withTimeoutOrNull(CLOSE_SEND_MILLIS) { runCatching { connection.send(RelayMessage.Close.encode()) } }
+            if (graceful) {
+                withTimeoutOrNull(CLOSE_SEND_MILLIS) { runCatching { connection.send(RelayMessage.Close.encode()) } }
+            }
             runCatching { connection.close() }
             job.cancelAndJoin()
             log.debug("relay session with {} ended: {}", serverUrl, cause.message)
-            val listener = disconnectListener ?: return
-            try {
-                listener.onDisconnected(serverUrl)
-            } catch (e: Exception) {
-                log.warn("disconnect listener threw", e)
-            }
+            // One session per client: the client ends with it (the manager makes a new client to reconnect).
+            lifecycle.end(cause)
+            dialer?.close()
         }
 
         private fun lost(e: ConnectionException): RelayException = when (e) {
-            is KeepAliveExpiredException -> RelaySessionLostException("keepalive expired", e)
-            is ConnectionClosedException -> RelaySessionLostException(e.message ?: "connection closed", e)
-            else -> RelaySessionLostException(e.message ?: "connection lost", e)
+            is KeepAliveExpiredException -> lost("keepalive expired", e)
+            is ConnectionClosedException -> lost(e.message ?: "connection closed", e)
+            else -> lost(e.message ?: "connection lost", e)
         }
+
+        private fun lost(detail: String, cause: Throwable? = null): RelayException =
+            RelaySessionLostException(RelaySessionLoss.CONNECTION_LOST, detail, cause)
     }
 
+    /** Relay URL helpers. */
     public companion object {
         private val log = LoggerFactory.getLogger(RelayClient::class.java)
         private const val CLOSE_SEND_MILLIS = 1_000L
+        private const val WHAT = "relay client"
+
+        private fun serverClosed(): RelayException =
+            RelaySessionLostException(RelaySessionLoss.SERVER_CLOSED, "the relay server closed the session")
+
+        private fun healthCheckTimeout(timeoutMillis: Long): RelayException = RelaySessionLostException(
+            RelaySessionLoss.HEALTH_CHECK_TIMEOUT,
+            "no health check from the relay server within $timeoutMillis ms; the server is presumed dead",
+        )
 
         /**
          * `rel://host[:port][/any]` → `ws://host[:port]/relay`, `rels://…` → `wss://…/relay`.

@@ -1,11 +1,13 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
+import dev.tether.core.javaFuture
 
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.channels.Channel
-import kotlinx.coroutines.CoroutineStart
-import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.future.future
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.selects.onTimeout
 import kotlinx.coroutines.selects.select
@@ -50,6 +52,7 @@ public class RelayConn internal constructor(
 
     /** Told about every dropped inbound message; runs on the relay read loop, so it must be quick. */
     public fun interface DropListener {
+        /** [conn] dropped an inbound message; [droppedSoFar] counts its drops. */
         public fun onDrop(conn: RelayConn, droppedSoFar: Long)
     }
 
@@ -69,7 +72,8 @@ public class RelayConn internal constructor(
     public val isOpen: Boolean get() = closedLocally.get() == null && !queue.isClosedForSend
 
     /** Counters of this connection (a snapshot). */
-    public fun stats(): RelayConnStats = RelayConnStats(received.get(), delivered.get(), dropped.get(), truncated.get(), sent.get())
+    public fun stats(): RelayConnStats =
+        RelayConnStats(received.get(), delivered.get(), dropped.get(), truncated.get(), sent.get())
 
     /** Sets (or with null clears) the listener told about dropped inbound messages. */
     public fun onDrop(listener: DropListener?) {
@@ -150,17 +154,10 @@ public class RelayConn internal constructor(
      * Java face of [read]. A message that arrives while it waits completes it on the relay connection's I/O thread:
      * use `thenApplyAsync` for slow work. Cancelling it gives the message back to the queue's next reader.
      */
-    public fun readAsync(): CompletableFuture<ByteArray> = javaFuture { read() }
+    public fun readAsync(): CompletableFuture<ByteArray> = javaScope.javaFuture { read() }
 
     /** Java face of [write]. */
-    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaFuture { write(payload); null }
-
-    /**
-     * Runs [block] in the caller's thread until it first waits; the future completes where the outcome arrives (a
-     * message completes a read on the relay connection's I/O thread), with no thread hand-off either way.
-     */
-    private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> =
-        javaScope.future(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) { block() }
+    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaScope.javaFuture { write(payload); null }
 
     /** Sets both deadlines (null clears them), like `net.Conn.SetDeadline`. */
     public fun setDeadline(deadline: Instant?) {

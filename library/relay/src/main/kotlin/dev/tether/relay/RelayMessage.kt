@@ -1,9 +1,14 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
 
 /**
  * One relay protocol message (version 1). [encode] gives the bytes of exactly one binary WebSocket message;
  * [decode] reads one back and throws [MalformedRelayMessageException] for anything the protocol does not allow.
  */
+@InternalTetherApi
 public sealed class RelayMessage {
     /** The type byte (see [RelayProtocol]). */
     public abstract val type: Int
@@ -25,12 +30,17 @@ public sealed class RelayMessage {
         override fun toString(): String = "HealthCheck"
     }
 
+    /** Decoding. */
     public companion object {
         /** Decodes one whole message. */
         @JvmStatic
         public fun decode(bytes: ByteArray): RelayMessage {
-            if (bytes.size < RelayProtocol.HEADER_SIZE) throw MalformedRelayMessageException("${bytes.size} bytes is shorter than the header")
-            if (bytes[0] != RelayProtocol.VERSION) throw MalformedRelayMessageException("unsupported protocol version ${bytes[0].toInt() and 0xff}")
+            if (bytes.size < RelayProtocol.HEADER_SIZE) {
+                throw MalformedRelayMessageException("${bytes.size} bytes is shorter than the header")
+            }
+            if (bytes[0] != RelayProtocol.VERSION) {
+                throw MalformedRelayMessageException("unsupported protocol version ${bytes[0].toInt() and 0xff}")
+            }
             return when (val type = bytes[1].toInt() and 0xff) {
                 RelayProtocol.TYPE_TRANSPORT -> Transport.read(bytes)
                 RelayProtocol.TYPE_CLOSE -> empty(bytes, Close)

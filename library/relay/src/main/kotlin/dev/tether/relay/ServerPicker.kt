@@ -1,14 +1,16 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
+import dev.tether.core.TetherScope
+import dev.tether.core.javaFuture
 
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
-import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.future.future
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Semaphore
 import kotlinx.coroutines.sync.withPermit
@@ -29,7 +31,9 @@ public class ServerPicker @JvmOverloads constructor(
     private val tokenStore: TokenStore,
     private val peerKey: String,
     private val clientConfig: RelayClientConfig = RelayClientConfig.DEFAULT,
+    /** Bound on one pick over all URLs. */
     public val timeout: Duration = Duration.ofMillis(RelayProtocol.PICKER_TIMEOUT_MILLIS),
+    /** At most this many dials in flight. */
     public val maxConcurrency: Int = RelayProtocol.PICKER_MAX_CONCURRENCY,
 ) {
     /** The URLs raced, in order. */
@@ -37,8 +41,6 @@ public class ServerPicker @JvmOverloads constructor(
 
     /** Test seam: how an attempt connects a fresh client. */
     internal var connector: suspend (RelayClient) -> Unit = { it.connect() }
-
-    private val javaScope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-picker"))
 
     init {
         require(maxConcurrency > 0) { "maxConcurrency must be positive" }
@@ -65,10 +67,10 @@ public class ServerPicker @JvmOverloads constructor(
                             connector(client)
                             Result.success(client)
                         } catch (e: CancellationException) {
-                            withContext(NonCancellable) { client.dispose() }
+                            withContext(NonCancellable) { client.closeAndJoin() }
                             throw e
                         } catch (e: Exception) {
-                            withContext(NonCancellable) { client.dispose() }
+                            withContext(NonCancellable) { client.closeAndJoin() }
                             Result.failure(e)
                         }
                         results.send(result)
@@ -90,16 +92,15 @@ public class ServerPicker @JvmOverloads constructor(
             val loser = r.getOrNull() ?: continue
             if (loser !== winner) {
                 log.debug("closing the slower relay {}", loser.serverUrl)
-                withContext(NonCancellable) { loser.dispose() }
+                withContext(NonCancellable) { loser.closeAndJoin() }
             }
         }
         winner?.let { return it }
-        if (failures.size < urls.size) failures += ServerPickTimeoutException(timeout.toMillis())
-        throw NoRelayAvailableException(failures)
+        throw NoRelayAvailableException(failures, timedOut = failures.size < urls.size)
     }
 
-    /** Java face of [pick]. */
-    public fun pickAsync(): CompletableFuture<RelayClient> = javaScope.future { pick() }
+    /** Java face of [pick]; it runs on no object's scope (a picker owns no coroutines). */
+    public fun pickAsync(): CompletableFuture<RelayClient> = TetherScope.javaFuture { pick() }
 
     private companion object {
         private val log = LoggerFactory.getLogger(ServerPicker::class.java)

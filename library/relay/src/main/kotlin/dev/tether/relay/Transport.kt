@@ -1,9 +1,14 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.relay
+
+import dev.tether.core.InternalTetherApi
 
 /**
  * Transport (type 3): data for a peer. From a client, [peerId] is the destination; the server rewrites it in place
  * to the source before forwarding. [payload] is at most [RelayProtocol.MAX_PAYLOAD_SIZE] bytes when sent.
  */
+@InternalTetherApi
 public class Transport(public val peerId: PeerId, payload: ByteArray) : RelayMessage() {
     private val data = payload
 
@@ -16,6 +21,7 @@ public class Transport(public val peerId: PeerId, payload: ByteArray) : RelayMes
 
     override fun toString(): String = "Transport($peerId, ${data.size} bytes)"
 
+    /** Encoding without building a message. */
     public companion object {
         private const val ID_OFFSET = RelayProtocol.HEADER_SIZE
         private const val PAYLOAD_OFFSET = RelayProtocol.HEADER_SIZE + RelayProtocol.PEER_ID_SIZE
@@ -42,7 +48,9 @@ public class Transport(public val peerId: PeerId, payload: ByteArray) : RelayMes
         public fun peerIdOf(encoded: ByteArray): PeerId = PeerId.fromBytes(encoded, ID_OFFSET)
 
         internal fun read(bytes: ByteArray): Transport {
-            if (bytes.size < PAYLOAD_OFFSET) throw MalformedRelayMessageException("transport message of ${bytes.size} bytes has no peer id")
+            if (bytes.size < PAYLOAD_OFFSET) {
+                throw MalformedRelayMessageException("transport message of ${bytes.size} bytes has no peer id")
+            }
             return Transport(PeerId.fromBytes(bytes, ID_OFFSET), bytes.copyOfRange(PAYLOAD_OFFSET, bytes.size))
         }
 

@@ -31,7 +31,8 @@ class RelayCodecJavaTest {
         byte[] online = new PeerStateMessage.PeersOnline(List.of(PeerId.of("peerB"), a)).encode();
         assertEquals(74, online.length);
         RelayMessage decoded = RelayMessage.decode(online);
-        assertEquals(List.of(PeerId.of("peerB"), a), assertInstanceOf(PeerStateMessage.PeersOnline.class, decoded).getPeerIds());
+        assertEquals(
+            List.of(PeerId.of("peerB"), a), assertInstanceOf(PeerStateMessage.PeersOnline.class, decoded).getPeerIds());
         assertEquals("0104", HEX.formatHex(RelayMessage.Close.INSTANCE.encode()));
         assertThrows(MalformedRelayMessageException.class, () -> RelayMessage.decode(new byte[] {2, 4}));
         assertThrows(PayloadTooLargeException.class, () -> Transport.encode(a, new byte[8783]));

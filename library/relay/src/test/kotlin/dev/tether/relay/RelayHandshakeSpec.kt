@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.relay
 
 import io.kotest.assertions.throwables.shouldThrow
@@ -17,16 +19,37 @@ import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.seconds
 
 /** A relay on 127.0.0.1:0 that answers each login with the messages [script] sends. */
-private class ScriptedRelay(val script: suspend WebSocketServerSession.() -> Unit) : AutoCloseable {
+class ScriptedRelay(val script: suspend WebSocketServerSession.() -> Unit) : AutoCloseable {
     private val server = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
         install(WebSockets)
         routing { webSocketRaw(RelayProtocol.WEBSOCKET_PATH) { script() } }
     }.start(wait = false)
     val url = "rel://127.0.0.1:${runBlocking { server.engine.resolvedConnectors().first().port }}"
     override fun close() = server.stop(0, 1000)
+
+    companion object {
+        /** Java: a relay that logs every client in and reports every subscribed peer online. */
+        @JvmStatic
+        fun loggingIn(): ScriptedRelay = ScriptedRelay { logIn(); answerSubscriptions() }
+    }
 }
 
-private suspend fun WebSocketServerSession.sendRelay(message: RelayMessage) = outgoing.send(Frame.Binary(true, message.encode()))
+suspend fun WebSocketServerSession.sendRelay(message: RelayMessage) =
+    outgoing.send(Frame.Binary(true, message.encode()))
+
+/** Reads the Auth and answers it. */
+suspend fun WebSocketServerSession.logIn() {
+    incoming.receive()
+    sendRelay(AuthResponse("rel://scripted:1"))
+}
+
+/** Until the client leaves: every peer it subscribes to is online. */
+suspend fun WebSocketServerSession.answerSubscriptions() {
+    for (frame in incoming) {
+        val message = (frame as? Frame.Binary)?.let { RelayMessage.decode(it.data) }
+        if (message is PeerStateMessage.SubscribePeerState) sendRelay(PeerStateMessage.PeersOnline(message.peerIds))
+    }
+}
 
 class RelayHandshakeSpec : FunSpec({
     val bob = PeerId.of("bob-key")
@@ -39,7 +62,9 @@ class RelayHandshakeSpec : FunSpec({
             sendRelay(AuthResponse("rel://scripted:1"))
             for (frame in incoming) {
                 val message = (frame as? Frame.Binary)?.let { RelayMessage.decode(it.data) }
-                if (message is PeerStateMessage.SubscribePeerState) sendRelay(PeerStateMessage.PeersOnline(message.peerIds))
+                if (message is PeerStateMessage.SubscribePeerState) {
+                    sendRelay(PeerStateMessage.PeersOnline(message.peerIds))
+                }
             }
         }.use { relay ->
             RelayClient(relay.url, TokenStore(AuthToken.generate("s")), "alice-key").use { alice ->

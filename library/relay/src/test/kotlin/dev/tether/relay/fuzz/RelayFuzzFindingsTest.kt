@@ -19,7 +19,8 @@ class RelayFuzzFindingsTest {
 
     @Test
     fun `the largest and smallest expiries Instant holds are still read`() {
-        assertEquals(Instant.MAX.epochSecond, AuthToken.fromManagement(Instant.MAX.epochSecond.toString(), signature).expiresAt!!.epochSecond)
+        val token = AuthToken.fromManagement(Instant.MAX.epochSecond.toString(), signature)
+        assertEquals(Instant.MAX.epochSecond, token.expiresAt!!.epochSecond)
         assertEquals(Instant.MIN, AuthToken.fromManagement(Instant.MIN.epochSecond.toString(), signature).expiresAt)
     }
 }

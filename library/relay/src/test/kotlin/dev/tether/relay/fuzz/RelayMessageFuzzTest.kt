@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.relay.fuzz
 
 import com.code_intelligence.jazzer.junit.FuzzTest
@@ -38,7 +40,9 @@ class RelayMessageFuzzTest {
                 checkReencodes(message, bytes)
             }
             is AuthResponse -> {
-                check(bytes.size <= RelayProtocol.MAX_AUTH_RESPONSE_SIZE) { "accepted an AuthResponse of ${bytes.size} bytes" }
+                check(bytes.size <= RelayProtocol.MAX_AUTH_RESPONSE_SIZE) {
+                    "accepted an AuthResponse of ${bytes.size} bytes"
+                }
                 check(message.instanceUrl.isNotEmpty()) { "an AuthResponse without an instance URL" }
             }
             is PeerStateMessage -> {
@@ -53,6 +57,8 @@ class RelayMessageFuzzTest {
     }
 
     private fun checkReencodes(message: RelayMessage, bytes: ByteArray) {
-        check(message.encode().contentEquals(bytes)) { "$message does not re-encode to the ${bytes.size} bytes it came from" }
+        check(message.encode().contentEquals(bytes)) {
+            "$message does not re-encode to the ${bytes.size} bytes it came from"
+        }
     }
 }

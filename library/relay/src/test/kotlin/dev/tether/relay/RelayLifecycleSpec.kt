@@ -1,0 +1,166 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
+package dev.tether.relay
+
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionState
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.collections.shouldContainExactly
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.types.shouldBeInstanceOf
+import io.kotest.matchers.types.shouldBeSameInstanceAs
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.awaitCancellation
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withTimeout
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+
+/** How a relay client and the manager end, and what they report on the way: against a scripted relay. */
+class RelayLifecycleSpec : FunSpec({
+    val bound = 10.seconds
+    fun client(relay: ScriptedRelay, config: RelayClientConfig = RelayClientConfig.DEFAULT) =
+        RelayClient(relay.url, TokenStore(AuthToken.generate("s")), "alice-key", config)
+
+    test("a Close from the server ends the client: awaitClosed says SERVER_CLOSED, later calls fail with it") {
+        ScriptedRelay { logIn(); sendRelay(RelayMessage.Close); for (frame in incoming) Unit }.use { relay ->
+            client(relay).use { alice ->
+                withTimeout(bound) { alice.connect() }
+                val reason = withTimeout(bound) { alice.awaitClosed() }
+                reason.shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe RelaySessionLoss.SERVER_CLOSED
+                alice.isConnected shouldBe false
+                shouldThrow<RelaySessionLostException> { alice.openConn("bob-key") } shouldBeSameInstanceAs reason
+                shouldThrow<RelaySessionLostException> { alice.connect() } shouldBeSameInstanceAs reason
+                alice.closedFuture().get(1, TimeUnit.SECONDS) shouldBeSameInstanceAs reason
+            }
+        }
+    }
+
+    test("no health check within the timeout: HEALTH_CHECK_TIMEOUT, and the open connection closes with it") {
+        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+            client(relay, RelayClientConfig { healthCheckTimeout(300.milliseconds) }).use { alice ->
+                withTimeout(bound) { alice.connect() }
+                val conn = withTimeout(bound) { alice.openConn("bob-key") }
+                val reason = withTimeout(bound) { alice.awaitClosed() }
+                reason.shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe
+                    RelaySessionLoss.HEALTH_CHECK_TIMEOUT
+                conn.isOpen shouldBe false
+                shouldThrow<ConnClosedException> { conn.read() }.cause shouldBeSameInstanceAs reason
+            }
+        }
+    }
+
+    test("the socket dropping ends the client with CONNECTION_LOST") {
+        ScriptedRelay { logIn() /* and leave: the server closes the WebSocket */ }.use { relay ->
+            client(relay).use { alice ->
+                withTimeout(bound) { alice.connect() }
+                val reason = withTimeout(bound) { alice.awaitClosed() }
+                reason.shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe RelaySessionLoss.CONNECTION_LOST
+            }
+        }
+    }
+
+    test("close ends the client with RelayClosedException: connections closed, connect and openConn refused") {
+        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+            val alice = client(relay)
+            withTimeout(bound) { alice.connect() }
+            val conn = withTimeout(bound) { alice.openConn("bob-key") }
+            withTimeout(bound) { alice.closeAndJoin() }
+            alice.awaitClosed().shouldBeInstanceOf<RelayClosedException>()
+            conn.isOpen shouldBe false
+            alice.isConnected shouldBe false
+            shouldThrow<RelayClosedException> { alice.connect() }
+            shouldThrow<RelayClosedException> { alice.openConn("bob-key") }
+            alice.close() // idempotent
+        }
+    }
+
+    test("closeAsync with two callers: both complete only once the one close has finished") {
+        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+            val alice = client(relay)
+            withTimeout(bound) { alice.connect() }
+            val conn = withTimeout(bound) { alice.openConn("bob-key") }
+            val first = alice.closeAsync()
+            val second = alice.closeAsync()
+            for (f in listOf(second, first)) {
+                f.get(10, TimeUnit.SECONDS)
+                // whichever caller returns, the close it waited for is complete
+                conn.isOpen shouldBe false
+                alice.closedFuture().getNow(null).shouldBeInstanceOf<RelayClosedException>()
+            }
+        }
+    }
+
+    test("a close during connect abandons the dial at once: connect fails with RelayClosedException") {
+        val authSeen = CompletableDeferred<Unit>()
+        ScriptedRelay { incoming.receive(); authSeen.complete(Unit); awaitCancellation() }.use { relay ->
+            val alice = client(relay) // the 8 s handshake bound would otherwise hold the connect
+            val connecting = async(Dispatchers.Default) { runCatching { alice.connect() } }
+            withTimeout(bound) { authSeen.await() }
+            withTimeout(2.seconds) { alice.closeAndJoin() }
+            withTimeout(2.seconds) { connecting.await() }.exceptionOrNull().shouldBeInstanceOf<RelayClosedException>()
+        }
+    }
+
+    test("manager: state and events across a relay drop and the reconnect, then Closed") {
+        val sessions = AtomicInteger()
+        val drop = CompletableDeferred<Unit>()
+        ScriptedRelay {
+            logIn()
+            if (sessions.incrementAndGet() == 1) {
+                drop.await()
+                sendRelay(RelayMessage.Close)
+            }
+            answerSubscriptions()
+        }.use { relay ->
+            val config = ManagerConfig { quickReconnectDelay(50.milliseconds) }
+            val m = Manager(listOf(relay.url), "alice-key", TokenStore(AuthToken.generate("s")), config)
+            val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
+            val collector = launch(start = CoroutineStart.UNDISPATCHED) { m.events.collect { events.send(it) } }
+            m.state.value shouldBe ConnectionState.IDLE
+            withTimeout(bound) { m.connect() }
+            m.isConnected shouldBe true
+            m.state.value shouldBe ConnectionState.CONNECTED
+            suspend fun next() = withTimeout(bound) { events.receive() }
+            next() shouldBe ConnectionEvent.Connecting(1)
+            next() shouldBe ConnectionEvent.Connected(relay.url)
+
+            drop.complete(Unit)
+            val lost = next().shouldBeInstanceOf<ConnectionEvent.Disconnected>()
+            lost.cause.shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe RelaySessionLoss.SERVER_CLOSED
+            lost.retryInMillis shouldBe 50L
+            next() shouldBe ConnectionEvent.Connecting(1)
+            next() shouldBe ConnectionEvent.Connected(relay.url)
+            withTimeout(bound) { m.state.first { it == ConnectionState.CONNECTED } }
+            m.relayInstanceAddress() shouldBe "rel://scripted:1"
+            sessions.get() shouldBe 2
+
+            withTimeout(bound) { m.closeAndJoin() }
+            next() shouldBe ConnectionEvent.Closed(null)
+            m.state.value shouldBe ConnectionState.CLOSED
+            withTimeout(bound) { collector.join() } // the event stream ends with the manager
+        }
+    }
+
+    test("manager: two closers wait for one close; awaitClosed says RelayClosedException; connect is refused") {
+        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+            val m = Manager(listOf(relay.url), "alice-key", TokenStore(AuthToken.generate("s")))
+            withTimeout(bound) { m.connect() }
+            val closers = List(2) { async(Dispatchers.Default) { m.closeAndJoin(); m.isConnected } }
+            withTimeout(bound) { closers.awaitAll() } shouldContainExactly listOf(false, false)
+            m.awaitClosed().shouldBeInstanceOf<RelayClosedException>()
+            m.state.value shouldBe ConnectionState.CLOSED
+            shouldThrow<RelayClosedException> { m.connect() }
+            shouldThrow<RelayClosedException> { m.openConn("rel://scripted:1", "bob-key") }
+        }
+    }
+})
