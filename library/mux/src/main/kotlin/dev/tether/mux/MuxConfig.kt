@@ -92,6 +92,7 @@ public class MuxConfig private constructor(b: Builder) {
 
         /** Ping period and pong deadline; zero disables keepalive. */
         public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
+
         /** Kotlin: [keepAliveInterval] with a Kotlin duration. */
         @JvmSynthetic
         public fun keepAliveInterval(interval: kotlin.time.Duration): Builder =
@@ -99,6 +100,7 @@ public class MuxConfig private constructor(b: Builder) {
 
         /** How long an open waits for the peer's accept. */
         public fun streamAcceptDeadline(deadline: Duration): Builder = apply { streamAcceptDeadline = deadline }
+
         /** Kotlin: [streamAcceptDeadline] with a Kotlin duration. */
         @JvmSynthetic
         public fun streamAcceptDeadline(deadline: kotlin.time.Duration): Builder =

@@ -97,14 +97,18 @@ public sealed class MuxFrame(public val streamId: Int) {
                     }
                     Data(id, message, HEADER_SIZE, payload)
                 }
+
                 MuxProtocol.TYPE_SYN -> Syn(id)
+
                 MuxProtocol.TYPE_ACK -> {
                     if (payload < ACK_PAYLOAD_SIZE) {
                         throw MalformedFrameException("ACK with a $payload-byte credit (4 required)")
                     }
                     Ack(id, getIntLe(message, HEADER_SIZE).toLong() and 0xFFFF_FFFFL)
                 }
+
                 MuxProtocol.TYPE_FIN -> Fin(id)
+
                 else -> throw MalformedFrameException("unknown frame type $type")
             }
         }

@@ -246,10 +246,13 @@ public class MuxSession internal constructor(
         }
         when (frame) {
             is MuxFrame.Syn -> onSyn(frame.streamId)
+
             is MuxFrame.Ack -> streamOf(frame)?.onAck(frame.credit)
+
             is MuxFrame.Data -> streamOf(frame)?.let {
                 if (!it.onData(frame)) log.warn("stream {}: peer overran the window, data dropped", it.id)
             }
+
             is MuxFrame.Fin -> streamOf(frame)?.onFin()
         }
     }
@@ -275,8 +278,13 @@ public class MuxSession internal constructor(
             val stream = Stream(this, id, isOpener = false, capacity = config.streamBufferSize, initialWindow = window)
             acceptor = inlineAcceptor
             when {
-                acceptor != null -> { streams[id] = stream; inline = stream }
+                acceptor != null -> {
+                    streams[id] = stream
+                    inline = stream
+                }
+
                 acceptQueue.trySend(stream).isSuccess -> streams[id] = stream
+
                 else -> tooMany = true
             }
         }

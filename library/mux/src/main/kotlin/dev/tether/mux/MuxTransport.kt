@@ -156,7 +156,9 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
 @OptIn(InternalTetherApi::class)
 internal class KtorSessionTransport(private val session: WebSocketSession, maxMessageBytes: Long) : PullTransport() {
     private val pongCount = AtomicLong()
+
     @Volatile private var peerClose: String? = null
+
     @Volatile private var failure: Throwable? = null
     private val assembler = MessageAssembler(maxMessageBytes)
 
@@ -166,15 +168,21 @@ internal class KtorSessionTransport(private val session: WebSocketSession, maxMe
     override suspend fun receive(): ByteArray? {
         while (true) {
             val result = session.incoming.receiveCatching()
-            val frame = result.getOrNull() ?: run { failure = result.exceptionOrNull(); return null }
+            val frame = result.getOrNull() ?: run {
+                failure = result.exceptionOrNull()
+                return null
+            }
             when (frame) {
                 is Frame.Ping -> session.outgoing.send(Frame.Pong(frame.data))
+
                 is Frame.Pong -> pongCount.incrementAndGet()
+
                 is Frame.Close -> {
                     val reason = frame.readReason()
                     peerClose = reason?.let { "${it.code} ${it.message}".trim() } ?: "no status"
                     return null
                 }
+
                 is Frame.Text, is Frame.Binary -> {
                     val message = try {
                         assembler.add(frame is Frame.Text, frame.fin, frame.data)
@@ -188,6 +196,7 @@ internal class KtorSessionTransport(private val session: WebSocketSession, maxMe
                         null -> Unit
                     }
                 }
+
                 else -> Unit
             }
         }
@@ -227,10 +236,14 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
     private val outbound = OutboundQueue(channel, MAX_QUEUED)
     private val pongCount = AtomicLong()
     private val ended = AtomicBoolean()
+
     @Volatile private var onMessage: (ByteArray) -> Unit = {}
+
     @Volatile private var onEnd: (MuxException) -> Unit = {}
+
     /** The status code of the peer's close frame (-1: none in it), to answer with; set before the session ends. */
     @Volatile private var peerCloseCode: Int? = null
+
     /** Used on the loop only. */
     private val assembler = MessageAssembler(maxMessageBytes)
 
@@ -254,18 +267,24 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
             when (msg) {
                 // The assembler remembers what a fragmented message started as.
                 is BinaryWebSocketFrame -> onData(false, msg)
+
                 is TextWebSocketFrame -> onData(true, msg)
+
                 is ContinuationWebSocketFrame -> onData(false, msg)
+
                 // Control frames may go ahead of queued messages: each of those is one whole frame.
                 is PingWebSocketFrame ->
                     ctx.writeAndFlush(PongWebSocketFrame(msg.content().retain()), ctx.voidPromise())
+
                 is PongWebSocketFrame -> pongCount.incrementAndGet()
+
                 is CloseWebSocketFrame -> {
                     val code = msg.statusCode()
                     peerCloseCode = code
                     val said = if (code < 0) "no status" else "$code ${msg.reasonText()}".trim()
                     end(MuxSessionClosedException("session closed: the peer sent a close frame ($said)"))
                 }
+
                 else -> Unit
             }
         } finally {

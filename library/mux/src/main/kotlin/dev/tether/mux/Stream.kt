@@ -38,9 +38,11 @@ public class Stream internal constructor(
     private var chunks: ArrayDeque<MuxFrame.Data>? = null
     private var headPos = 0
     private var buffered = 0
+
     /** Bytes read and not yet returned as credit (see [read]). */
     private var unacked = 0L
     private var capacity = capacity
+
     /** Bytes beyond [capacity] the peer may legitimately have in flight (see [onAck]). */
     private var slack = 0
     private var window = initialWindow
@@ -172,7 +174,12 @@ public class Stream internal constructor(
     /** Half-closes the stream: sends FIN once (later [write]s fail with [BrokenPipeException]); reading goes on. */
     override fun close() {
         val send = synchronized(this) {
-            if (localClosed || failure != null) false else { localClosed = true; true }
+            if (localClosed || failure != null) {
+                false
+            } else {
+                localClosed = true
+                true
+            }
         }
         if (!send) return
         update { }
@@ -194,7 +201,10 @@ public class Stream internal constructor(
     /** Sets both deadlines. */
     public fun setDeadline(deadline: Instant?) {
         checkDeadline(deadline)
-        update { readDeadline = deadline; writeDeadline = deadline }
+        update {
+            readDeadline = deadline
+            writeDeadline = deadline
+        }
     }
 
     /** A blocking [InputStream] over [read]; failures surface as `IOException`s with the [MuxException] as cause. */
@@ -376,6 +386,7 @@ public class Stream internal constructor(
 
     private companion object {
         const val NO_END = Long.MIN_VALUE
+
         /** Ceiling on the capacity an opener adopts from the acceptor's first ACK. */
         const val MAX_ADOPTED_CAPACITY = 1 shl 20
     }

@@ -24,7 +24,14 @@ class InlineAcceptSpec : FunSpec({
     ) {
         muxTest {
             val t = ScriptedTransport().apply { immediate = true }
-            val s = session(t, client = true, MuxConfig { streamBufferSize(4096); peerCapacity(4096) })
+            val s = session(
+                t,
+                client = true,
+                MuxConfig {
+                    streamBufferSize(4096)
+                    peerCapacity(4096)
+                },
+            )
             val seen = CopyOnWriteArrayList<Long>()
             var ackedBeforeHandOver = false
             s.acceptInline { stream ->

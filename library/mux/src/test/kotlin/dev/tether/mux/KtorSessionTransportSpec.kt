@@ -23,6 +23,7 @@ private class FrameSession : WebSocketSession {
     override val outgoing = Channel<Frame>(Channel.UNLIMITED)
     override val extensions: List<WebSocketExtension<*>> = emptyList()
     override suspend fun flush() = Unit
+
     @Deprecated("not used")
     override fun terminate() = Unit
 }
@@ -74,7 +75,10 @@ class KtorSessionTransportSpec : FunSpec({
 
     test("a server session over a raw Ktor session serves a stream end to end") {
         val raw = FrameSession()
-        val config = MuxConfig { keepAliveInterval(java.time.Duration.ZERO); ackEveryRead(true) }
+        val config = MuxConfig {
+            keepAliveInterval(java.time.Duration.ZERO)
+            ackEveryRead(true)
+        }
         val session = MuxSession.server(raw, config)
         try {
             raw.incoming.send(Frame.Binary(true, MuxFrame.Syn(1).encode()))

@@ -69,8 +69,10 @@ class MuxFrameSpec : FunSpec({
 
     context("tolerant receiver (§2 malformed cases)") {
         test("a message shorter than 5 bytes is rejected, not a crash") {
-            for (n in 0..4) shouldThrow<MalformedFrameException> { MuxFrame.decode(ByteArray(n) { 1 }) }
-                .message shouldContain "header"
+            for (n in 0..4) {
+                shouldThrow<MalformedFrameException> { MuxFrame.decode(ByteArray(n) { 1 }) }
+                    .message shouldContain "header"
+            }
         }
         test("type > 3 is rejected (the old CLS 0x04 included)") {
             shouldThrow<MalformedFrameException> { MuxFrame.decode(hex("04 00 00 00 00")) }

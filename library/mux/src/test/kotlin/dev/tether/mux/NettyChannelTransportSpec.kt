@@ -40,8 +40,8 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.future.await
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeout
 import java.io.ByteArrayOutputStream
 import java.net.InetSocketAddress
 import java.time.Duration
@@ -227,7 +227,13 @@ class NettyChannelTransportSpec : FunSpec({
         }.use { server ->
             val dialer = WebSocketDialer(DialerConfig(server.url))
             try {
-                val client = MuxSession.client(dialer.dial(), MuxConfig { streamBufferSize(4096); peerCapacity(4096) })
+                val client = MuxSession.client(
+                    dialer.dial(),
+                    MuxConfig {
+                        streamBufferSize(4096)
+                        peerCapacity(4096)
+                    },
+                )
                 val payload = ByteArray(300_000) { (it % 251).toByte() }
                 withTimeout(30_000) {
                     val echoes = List(3) {

@@ -11,21 +11,33 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.test.advanceTimeBy
 import kotlinx.coroutines.test.runCurrent
 import kotlinx.coroutines.withTimeout
-import kotlin.time.Duration.Companion.seconds
 import java.time.Duration
+import kotlin.time.Duration.Companion.seconds
 
 class StreamSpec : FunSpec({
     context("flow control (§5)") {
         test("an acceptor's first send window is min(own capacity, the opener's assumed capacity): 1024 by default") {
             muxTest {
                 val cases = listOf(
-                    Triple(1024, 1024, 1024L), Triple(4096, 1024, 1024L), Triple(65536, 1024, 1024L),
-                    Triple(100, 1024, 100L), Triple(65536, 4096, 4096L), Triple(4096, 4096, 4096L),
-                    Triple(1024, 4096, 1024L), Triple(65536, 65536, 65536L),
+                    Triple(1024, 1024, 1024L),
+                    Triple(4096, 1024, 1024L),
+                    Triple(65536, 1024, 1024L),
+                    Triple(100, 1024, 100L),
+                    Triple(65536, 4096, 4096L),
+                    Triple(4096, 4096, 4096L),
+                    Triple(1024, 4096, 1024L),
+                    Triple(65536, 65536, 65536L),
                 )
                 for ((capacity, peer, window) in cases) {
                     val t = ScriptedTransport()
-                    val s = session(t, client = true, MuxConfig { streamBufferSize(capacity); peerCapacity(peer) })
+                    val s = session(
+                        t,
+                        client = true,
+                        MuxConfig {
+                            streamBufferSize(capacity)
+                            peerCapacity(peer)
+                        },
+                    )
                     acceptFromPeer(s, t, 0).sendWindow shouldBe window
                     s.closeAndJoin()
                 }
@@ -84,7 +96,14 @@ class StreamSpec : FunSpec({
         test("with ackEveryRead, one ACK per application read, for exactly the bytes returned (upstream's pacing)") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = true, MuxConfig { clock(virtualClock()); ackEveryRead(true) })
+                val s = session(
+                    t,
+                    client = true,
+                    MuxConfig {
+                        clock(virtualClock())
+                        ackEveryRead(true)
+                    },
+                )
                 val stream = openAccepted(s, t, 1024)
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(300) { 7 }))
                 t.deliver(MuxFrame.Data(stream.rawId, ByteArray(50) { 8 }))
@@ -237,7 +256,14 @@ class StreamSpec : FunSpec({
         test("a Go acceptor whose own window is above the assumed one may overshoot by that much without an overrun") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = true, MuxConfig { streamBufferSize(4_096); peerCapacity(4_096) })
+                val s = session(
+                    t,
+                    client = true,
+                    MuxConfig {
+                        streamBufferSize(4_096)
+                        peerCapacity(4_096)
+                    },
+                )
                 val stream = openAccepted(s, t, 8_192) // Go starts sending with 8192; Tether would with 4096
                 stream.receiveCapacity shouldBe 8_192
                 stream.acceptGrant shouldBe 4_096L
@@ -256,7 +282,14 @@ class StreamSpec : FunSpec({
         ) {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = false, MuxConfig { streamBufferSize(4_096); peerCapacity(4_096) })
+                val s = session(
+                    t,
+                    client = false,
+                    MuxConfig {
+                        streamBufferSize(4_096)
+                        peerCapacity(4_096)
+                    },
+                )
                 val stream = openAccepted(s, t, 4_096)
                 stream.acceptGrant shouldBe 0L
                 runCurrent()
@@ -281,7 +314,14 @@ class StreamSpec : FunSpec({
         test("a stream whose peer fills the window doubles its capacity up to the bound, granted as extra credit") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = false, MuxConfig { streamBufferSize(1024); autoTuneMaxWindow(3000) })
+                val s = session(
+                    t,
+                    client = false,
+                    MuxConfig {
+                        streamBufferSize(1024)
+                        autoTuneMaxWindow(3000)
+                    },
+                )
                 val stream = acceptFromPeer(s, t, 1)
                 val credits = mutableListOf<Long>()
                 for (size in listOf(1024, 2048, 3000, 3000)) {
@@ -299,7 +339,14 @@ class StreamSpec : FunSpec({
         test("a stream that is not throughput-bound keeps its window; auto-tuning is off by default") {
             muxTest {
                 val t = ScriptedTransport()
-                val s = session(t, client = false, MuxConfig { streamBufferSize(1024); autoTuneMaxWindow(8192) })
+                val s = session(
+                    t,
+                    client = false,
+                    MuxConfig {
+                        streamBufferSize(1024)
+                        autoTuneMaxWindow(8192)
+                    },
+                )
                 val stream = acceptFromPeer(s, t, 1)
                 t.deliver(MuxFrame.Data(1, ByteArray(600)))
                 runCurrent()
@@ -374,7 +421,8 @@ class StreamSpec : FunSpec({
                 val s = session(t, client = false)
                 val dead = acceptFromPeer(s, t, 1)
                 val undrained = acceptFromPeer(s, t, 3)
-                dead.close(); undrained.close()
+                dead.close()
+                undrained.close()
                 t.deliver(MuxFrame.Fin(1))
                 t.deliver(MuxFrame.Data(3, byteArrayOf(1)))
                 t.deliver(MuxFrame.Fin(3))

@@ -53,7 +53,9 @@ internal class HttpExchange(
             // The proxy would relay a 1xx as the whole answer (spec §10): never let one into the stream.
             log.warn(
                 "tunnel handler answered {} {} with the interim status {}; the viewer gets 500",
-                request.method, request.path, response.status,
+                request.method,
+                request.path,
+                response.status,
             )
             respond(TunnelResponse.text("handler answered with the interim status ${response.status}\n", 500))
             return
@@ -85,11 +87,24 @@ internal class HttpExchange(
         private val log = LoggerFactory.getLogger(HttpExchange::class.java)
 
         fun reason(status: Int): String = when (status) {
-            200 -> "OK"; 201 -> "Created"; 202 -> "Accepted"; 204 -> "No Content"
-            301 -> "Moved Permanently"; 302 -> "Found"; 304 -> "Not Modified"
-            400 -> "Bad Request"; 401 -> "Unauthorized"; 403 -> "Forbidden"; 404 -> "Not Found"
-            405 -> "Method Not Allowed"; 413 -> "Content Too Large"; 431 -> "Request Header Fields Too Large"
-            500 -> "Internal Server Error"; 501 -> "Not Implemented"; 502 -> "Bad Gateway"; 503 -> "Service Unavailable"
+            200 -> "OK"
+            201 -> "Created"
+            202 -> "Accepted"
+            204 -> "No Content"
+            301 -> "Moved Permanently"
+            302 -> "Found"
+            304 -> "Not Modified"
+            400 -> "Bad Request"
+            401 -> "Unauthorized"
+            403 -> "Forbidden"
+            404 -> "Not Found"
+            405 -> "Method Not Allowed"
+            413 -> "Content Too Large"
+            431 -> "Request Header Fields Too Large"
+            500 -> "Internal Server Error"
+            501 -> "Not Implemented"
+            502 -> "Bad Gateway"
+            503 -> "Service Unavailable"
             else -> "Status"
         }
     }

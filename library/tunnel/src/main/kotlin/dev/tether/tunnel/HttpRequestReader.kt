@@ -44,6 +44,7 @@ internal class HttpRequestReader(
             headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
         val body = when {
             header("Transfer-Encoding")?.contains("chunked", ignoreCase = true) == true -> readChunked()
+
             header("Content-Length") != null -> {
                 val length = header("Content-Length")!!.toLongOrNull()
                     ?: throw BadRequestException(400, "bad Content-Length")
@@ -51,6 +52,7 @@ internal class HttpRequestReader(
                 if (length > maxBodyBytes) throw BadRequestException(413, "request body over $maxBodyBytes bytes")
                 reader.readFully(length.toInt()) ?: throw BadRequestException(400, "the request body ended early")
             }
+
             else -> ByteArray(0)
         }
         return TunnelRequest(parts[0], parts[1], headers, body, header(flavour.originalPathHeader))

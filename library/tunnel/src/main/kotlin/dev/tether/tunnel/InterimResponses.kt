@@ -96,8 +96,10 @@ internal class RequestHeadFilter(maxHead: Int = InterimResponses.MAX_HEAD) : Hea
         val lines = head.split("\n")
         return lines.filterIndexed { i, line ->
             val colon = line.indexOf(':')
-            !(i > 0 && colon > 0 &&
-                InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1)))
+            !(
+                i > 0 && colon > 0 &&
+                    InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1))
+                )
         }.joinToString("\n")
     }
 }

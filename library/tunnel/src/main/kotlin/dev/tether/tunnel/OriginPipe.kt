@@ -24,6 +24,7 @@ internal class OriginAddress(val host: String, val port: Int) {
             ?.let { InetSocketAddress(InetAddress.getByAddress(host, it), port) }
 
     @Volatile private var cached: InetSocketAddress? = null
+
     @Volatile private var cachedUntil = 0L
 
     /**
@@ -154,7 +155,10 @@ internal object PipeProbe {
  */
 internal suspend fun badGateway(stream: Stream, origin: OriginAddress, cause: IOException) {
     OriginPipeLog.log.info(
-        "tunnel stream {}: the origin {} cannot be reached ({}); answering 502", stream.id, origin, cause.toString(),
+        "tunnel stream {}: the origin {} cannot be reached ({}); answering 502",
+        stream.id,
+        origin,
+        cause.toString(),
     )
     val why = cause.message ?: cause::class.java.simpleName
     val body = "the tunnel client could not reach its origin $origin: $why\n".toByteArray()
@@ -239,7 +243,12 @@ internal class BlockingOriginPipe(private val stream: Stream, private val origin
                         }
                     }
                     val rest = expect.finish()
-                    if (rest.isNotEmpty()) runInterruptible(ORIGIN_IO) { output.write(rest); output.flush() }
+                    if (rest.isNotEmpty()) {
+                        runInterruptible(ORIGIN_IO) {
+                            output.write(rest)
+                            output.flush()
+                        }
+                    }
                     runInterruptible(ORIGIN_IO) { if (!socket.isClosed) socket.shutdownOutput() }
                 } catch (e: Exception) {
                     down.cancel()

@@ -43,7 +43,9 @@ internal class Registration(
     transport: WebSocketTransport = WebSocketTransport.default(),
 ) : AutoCloseable {
     @Volatile private var token: String? = config.token
+
     @Volatile private var dialToken: String? = null
+
     @Volatile private var idChecked = false
 
     /** Every connection of the tunnel on one I/O thread, so that [dispatcher] stays the same across reconnects. */
@@ -78,8 +80,8 @@ internal class Registration(
     /** Registers, retrying under [TunnelConfig.retry]. */
     suspend fun register(): Registered =
         config.retry.retry(isRetryable = { it is ConnectionException }, random = random) { attempt ->
-        attemptOnce(attempt)
-    }
+            attemptOnce(attempt)
+        }
 
     private suspend fun attemptOnce(attempt: Int): Registered {
         val before = token
@@ -93,7 +95,10 @@ internal class Registration(
                 val url = connection.handshakeHeader(config.flavour.clientUrlHeader).orEmpty()
                 log.info(
                     "tunnel {} registered with {} (attempt {}); public URL {}",
-                    config.id, config.proxyUrl, attempt, url.ifEmpty { "(none sent)" },
+                    config.id,
+                    config.proxyUrl,
+                    attempt,
+                    url.ifEmpty { "(none sent)" },
                 )
                 if (!idChecked) {
                     idChecked = true // once per client, not at every reconnect

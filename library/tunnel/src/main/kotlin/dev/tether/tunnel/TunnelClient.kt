@@ -6,8 +6,10 @@ import dev.tether.core.ConnectionStatus
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.Lifecycle
 import dev.tether.core.TetherException
+import dev.tether.core.TetherScope
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketTransport
+import dev.tether.core.javaFuture
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxProtocol
@@ -140,7 +142,9 @@ public class TunnelClient internal constructor(
     }
 
     /** Java face of [connect]: completes with this client once registered, or fails with the reason. */
-    public fun connectAsync(): CompletableFuture<TunnelClient> = lifecycle.future { connect() }
+    public fun connectAsync(): CompletableFuture<TunnelClient> =
+        // Not on the client's scope: a failed connect closes the client, and that close joins the scope.
+        TetherScope.javaFuture { connect() }
 
     /**
      * Suspends until the client has ended for good and returns why: [TunnelClosedException] after [close], or the
@@ -245,7 +249,10 @@ public class TunnelClient internal constructor(
     }
 
     /** Java face of [forward]: completes when the client closes (normally) or fails for good. */
-    public fun forwardAsync(origin: String): CompletableFuture<Void?> = lifecycle.future { forward(origin); null }
+    public fun forwardAsync(origin: String): CompletableFuture<Void?> = lifecycle.future {
+        forward(origin)
+        null
+    }
 
     /**
      * Answers every viewer HTTP request with [handler], in process (for users without a local server), until the
@@ -272,7 +279,10 @@ public class TunnelClient internal constructor(
         handler: TunnelHandler,
         maxBodyBytes: Int = DEFAULT_MAX_BODY,
         handlerExecutor: Executor? = config.handlerExecutor,
-    ): CompletableFuture<Void?> = lifecycle.future { serve(handler, maxBodyBytes, handlerExecutor); null }
+    ): CompletableFuture<Void?> = lifecycle.future {
+        serve(handler, maxBodyBytes, handlerExecutor)
+        null
+    }
 
     /**
      * Runs [each] for every viewer stream until the client closes (returns) or fails for good (throws): the sessions
@@ -457,7 +467,9 @@ public class TunnelClient internal constructor(
          * proxy, the only opener, holds ([MuxConfig.peerCapacity]); the default keepalive.
          */
         @JvmStatic
-        public fun defaultMuxConfig(): MuxConfig =
-            MuxConfig { streamBufferSize(MuxProtocol.PROXY_CAPACITY); peerCapacity(MuxProtocol.PROXY_CAPACITY) }
+        public fun defaultMuxConfig(): MuxConfig = MuxConfig {
+            streamBufferSize(MuxProtocol.PROXY_CAPACITY)
+            peerCapacity(MuxProtocol.PROXY_CAPACITY)
+        }
     }
 }

@@ -1,9 +1,9 @@
 package dev.tether.tunnel
 
+import kotlinx.coroutines.future.await
 import java.util.Collections
 import java.util.TreeMap
 import java.util.concurrent.CompletableFuture
-import kotlinx.coroutines.future.await
 
 /** A viewer's HTTP request as the proxy forwarded it through the tunnel. */
 public class TunnelRequest(
@@ -52,12 +52,11 @@ public class TunnelResponse @JvmOverloads constructor(
         /** A 200 response with a UTF-8 text body. */
         @JvmStatic
         @JvmOverloads
-        public fun text(body: String, status: Int = 200): TunnelResponse =
-            TunnelResponse(
-                status,
-                body.toByteArray(Charsets.UTF_8),
-                Collections.singletonMap("Content-Type", "text/plain; charset=utf-8"),
-            )
+        public fun text(body: String, status: Int = 200): TunnelResponse = TunnelResponse(
+            status,
+            body.toByteArray(Charsets.UTF_8),
+            Collections.singletonMap("Content-Type", "text/plain; charset=utf-8"),
+        )
     }
 }
 
@@ -83,7 +82,6 @@ public fun interface TunnelHandler {
         @JvmStatic
         public fun async(
             handler: java.util.function.Function<TunnelRequest, CompletableFuture<TunnelResponse>>,
-        ): TunnelHandler =
-            TunnelHandler { handler.apply(it).await() }
+        ): TunnelHandler = TunnelHandler { handler.apply(it).await() }
     }
 }

@@ -125,7 +125,11 @@ public object TunnelTokens {
         while (i < json.length) {
             val c = json[i]
             if (inString) {
-                if (c == '\\') i++ else if (c == '"') inString = false
+                if (c == '\\') {
+                    i++
+                } else if (c == '"') {
+                    inString = false
+                }
             } else {
                 when (c) {
                     '"' -> inString = true

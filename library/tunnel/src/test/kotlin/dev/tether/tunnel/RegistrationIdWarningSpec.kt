@@ -36,7 +36,10 @@ class RegistrationIdWarningSpec : FunSpec({
     suspend fun warningsFor(id: String, flavour: TunnelFlavour, times: Int = 1): List<SubstituteLoggingEvent> {
         val events = ConcurrentLinkedQueue<SubstituteLoggingEvent>()
         val log = EventRecordingLogger(SubstituteLogger(Registration::class.java.name, events, false), events)
-        val config = TunnelConfig(id, "http://127.0.0.1:$port") { flavour(flavour); token(TunnelTokens.testToken(id)) }
+        val config = TunnelConfig(id, "http://127.0.0.1:$port") {
+            flavour(flavour)
+            token(TunnelTokens.testToken(id))
+        }
         Registration(config, Duration.ofSeconds(20), log = log).use { registration ->
             repeat(times) { registration.register().connection.close(1000, "done") }
         }
@@ -68,8 +71,10 @@ class RegistrationIdWarningSpec : FunSpec({
     }
 
     test("the warning is decided by the id and the flavour alone") {
-        fun config(id: String, flavour: TunnelFlavour) =
-            TunnelConfig(id, "http://127.0.0.1:1") { flavour(flavour); token("t") }
+        fun config(id: String, flavour: TunnelFlavour) = TunnelConfig(id, "http://127.0.0.1:1") {
+            flavour(flavour)
+            token("t")
+        }
         Registration.brokenViewerPathWarning(config("Tunnel_1", TunnelFlavour.WEBHOOKTUNNEL)) shouldBe null
         Registration.brokenViewerPathWarning(config("a.b", TunnelFlavour.WEBHOOKTUNNEL))!! shouldContain "contains '.'"
         Registration.brokenViewerPathWarning(config("a-b", TunnelFlavour.WEBSOCKTUNNEL)) shouldBe null

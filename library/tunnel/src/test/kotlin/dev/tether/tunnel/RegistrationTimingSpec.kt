@@ -22,8 +22,11 @@ import kotlin.time.Duration.Companion.seconds
  */
 class RegistrationTimingSpec : FunSpec({
     val retry = RetryConfig(initialDelay = 500.milliseconds, maxDelay = 4.seconds, maxElapsedTime = 20.seconds)
-    fun config(block: TunnelConfig.Builder.() -> Unit = {}) =
-        TunnelConfig("probe", "http://127.0.0.1:1") { token(TunnelTokens.testToken("probe")); retry(retry); block() }
+    fun config(block: TunnelConfig.Builder.() -> Unit = {}) = TunnelConfig("probe", "http://127.0.0.1:1") {
+        token(TunnelTokens.testToken("probe"))
+        retry(retry)
+        block()
+    }
 
     test(
         "5xx answers are retried after 500 ms, then randomized growing delays capped at maxDelay, until " +
@@ -59,14 +62,20 @@ class RegistrationTimingSpec : FunSpec({
         runTest {
             val tokens = mutableListOf<String>()
             val plain = Registration(config(), Duration.ofSeconds(20))
-            plain.dialSeam = { tokens += it; throw AuthenticationFailedException("ws://127.0.0.1:1", 401) }
+            plain.dialSeam = {
+                tokens += it
+                throw AuthenticationFailedException("ws://127.0.0.1:1", 401)
+            }
             shouldThrow<TunnelAuthFailedException> { plain.register() }
             tokens.size shouldBe 1
 
             tokens.clear()
             val otherSecret = config { tokenGenerator(TunnelTokens.generator("other-secret", Duration.ofHours(1))) }
             val generated = Registration(otherSecret, Duration.ofSeconds(20))
-            generated.dialSeam = { tokens += it; throw AuthenticationFailedException("ws://127.0.0.1:1", 401) }
+            generated.dialSeam = {
+                tokens += it
+                throw AuthenticationFailedException("ws://127.0.0.1:1", 401)
+            }
             shouldThrow<TunnelAuthFailedException> { generated.register() }
             tokens.size shouldBe 2
             (tokens[0] != tokens[1]) shouldBe true
@@ -79,7 +88,10 @@ class RegistrationTimingSpec : FunSpec({
             for (status in listOf(400, 404, 200)) {
                 var dials = 0
                 val registration = Registration(config(), Duration.ofSeconds(20))
-                registration.dialSeam = { dials++; throw HandshakeRejectedException("ws://127.0.0.1:1", status) }
+                registration.dialSeam = {
+                    dials++
+                    throw HandshakeRejectedException("ws://127.0.0.1:1", status)
+                }
                 shouldThrow<RetryFailedException> { registration.register() }.status shouldBe status
                 dials shouldBe 1
             }
@@ -95,7 +107,10 @@ class RegistrationTimingSpec : FunSpec({
                     retry(RetryConfig(initialDelay = 500.milliseconds, maxElapsedTime = 2.seconds))
                 }
                 val registration = Registration(retrying, Duration.ofSeconds(20))
-                registration.dialSeam = { dials++; throw HandshakeRejectedException("ws://127.0.0.1:1", status) }
+                registration.dialSeam = {
+                    dials++
+                    throw HandshakeRejectedException("ws://127.0.0.1:1", status)
+                }
                 shouldThrow<RetryTimedOutException> { registration.register() }
                 (dials > 1) shouldBe true
             }

@@ -51,8 +51,10 @@ class TestProxy : AutoCloseable {
 
     /** A configuration registering [id] here. */
     @JvmOverloads
-    fun config(id: String = "t1", block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
-        TunnelConfig(id, url) { token(TunnelTokens.testToken(id)); block() }
+    fun config(id: String = "t1", block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig = TunnelConfig(id, url) {
+        token(TunnelTokens.testToken(id))
+        block()
+    }
 
     /** The proxy session of the next registration (bounded wait). */
     suspend fun nextSession(): MuxSession = withTimeout(10.seconds) { sessions.receive() }
@@ -123,7 +125,10 @@ class RawOrigin : AutoCloseable {
 
     companion object {
         /** A port nothing listens on (bound, then closed). */
-        fun deadPort(): Int = ServerSocket().use { it.bind(InetSocketAddress("127.0.0.1", 0)); it.localPort }
+        fun deadPort(): Int = ServerSocket().use {
+            it.bind(InetSocketAddress("127.0.0.1", 0))
+            it.localPort
+        }
 
         /** Reads until EOF. */
         fun readToEnd(input: InputStream): ByteArray = input.readAllBytes()

@@ -30,7 +30,9 @@ class MuxFrameFuzzTest {
                 }
                 message.size
             }
+
             is MuxFrame.Ack -> MuxProtocol.HEADER_SIZE + MuxProtocol.ACK_PAYLOAD_SIZE
+
             is MuxFrame.Syn, is MuxFrame.Fin -> MuxProtocol.HEADER_SIZE
         }
         check(frame.encode().contentEquals(message.copyOf(kept))) {

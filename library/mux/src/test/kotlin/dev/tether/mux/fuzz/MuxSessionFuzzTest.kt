@@ -4,8 +4,8 @@ import com.code_intelligence.jazzer.junit.FuzzTest
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
-import dev.tether.mux.ScriptedTransport
 import dev.tether.mux.MuxSession
+import dev.tether.mux.ScriptedTransport
 import dev.tether.mux.Stream
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.cancelAndJoin
@@ -72,9 +72,13 @@ class MuxSessionFuzzTest {
                     if (payload.isNotEmpty()) sentById.merge(id, payload.size.toLong(), Long::plus)
                     transport.deliver(byteArrayOf(0, id.toByte(), 0, 0, 0) + payload)
                 }
+
                 1 -> transport.deliver(MuxFrame.Syn(ops.next() and 7))
+
                 2 -> transport.deliver(byteArrayOf(2, (ops.next() and 7).toByte(), 0, 0, 0) + ops.take(4))
+
                 3 -> transport.deliver(MuxFrame.Fin(ops.next() and 7))
+
                 4 -> {
                     val raw = ops.take(ops.next() and 0x1f)
                     // a raw message may happen to be a well-formed DAT: count its bytes as sent
@@ -82,7 +86,9 @@ class MuxSessionFuzzTest {
                     if (frame is MuxFrame.Data) sentById.merge(frame.streamId, frame.length.toLong(), Long::plus)
                     transport.deliver(raw)
                 }
+
                 5 -> advanceTimeBy(ops.next() * 250L)
+
                 6 -> accepted.pick(ops.next())?.let { stream ->
                     val bytes = ByteArray(ops.next() and 0x7f) { it.toByte() }
                     workers += launch {
@@ -93,6 +99,7 @@ class MuxSessionFuzzTest {
                         }
                     }
                 }
+
                 7 -> accepted.pick(ops.next())?.close()
             }
             runCurrent()

@@ -49,7 +49,10 @@ class TunnelFuzzFindingsTest {
             if (at == bytes.size) {
                 -1
             } else {
-                minOf(length, bytes.size - at).also { bytes.copyInto(buffer, offset, at, at + it); at += it }
+                minOf(length, bytes.size - at).also {
+                    bytes.copyInto(buffer, offset, at, at + it)
+                    at += it
+                }
             }
         }
         HttpRequestReader(reader, TunnelFlavour.WEBHOOKTUNNEL, 1 shl 20, maxHead = maxHead).read()

@@ -13,6 +13,7 @@ internal class ScriptedTransport : PullTransport() {
     val inbound = Channel<ByteArray>(Channel.UNLIMITED)
     val sent = Channel<ByteArray>(Channel.UNLIMITED)
     var peer: ScriptedTransport? = null
+
     @Volatile var answerPings = true
     val pings = AtomicInteger()
     val closed = AtomicInteger()
