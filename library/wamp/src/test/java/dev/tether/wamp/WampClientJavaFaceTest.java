@@ -1,0 +1,42 @@
+package dev.tether.wamp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.tether.core.ConnectionState;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The Java faces of WampClient's lifecycle: connectAsync, closedFuture, closeAsync, awaitConnectedAsync. */
+class WampClientJavaFaceTest {
+
+    @Test
+    void aFailedConnectAsyncEndsTheClientAndEveryFaceSaysWhy() throws Exception {
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            port = free.getLocalPort();
+        }
+        WampClient client = new WampClient("tcp://127.0.0.1:" + port, SessionConfig.builder("realm1").build());
+        ExecutionException failed =
+            assertThrows(ExecutionException.class, () -> client.connectAsync().get(10, TimeUnit.SECONDS));
+        WampException why = client.closedFuture().get(10, TimeUnit.SECONDS);
+        WampConnectionLostException lost = assertInstanceOf(WampConnectionLostException.class, why);
+        assertEquals(failed.getCause().getClass(), lost.getCause().getClass());
+        assertEquals(ConnectionState.CLOSED, client.getState().getValue());
+
+        ExecutionException notConnected = assertThrows(ExecutionException.class,
+            () -> client.awaitConnectedAsync(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS));
+        assertSame(why, notConnected.getCause());
+        assertNull(client.closeAsync().get(10, TimeUnit.SECONDS));
+        ExecutionException call = assertThrows(ExecutionException.class,
+            () -> client.callAsync("com.example.any").get(10, TimeUnit.SECONDS));
+        assertSame(why, call.getCause());
+    }
+}
