@@ -56,7 +56,8 @@ object ConnectionExamples {
             is ConnectionEvent.Connecting -> "dialling (attempt ${event.attempt})"
             is ConnectionEvent.Connected -> "connected to ${event.url}"
             is ConnectionEvent.DialFailed -> "dial failed: ${event.cause.message}; next in ${event.retryInMillis} ms"
-            is ConnectionEvent.AuthenticationFailed -> "token refused (HTTP ${event.status}); next in ${event.retryInMillis} ms"
+            is ConnectionEvent.AuthenticationFailed ->
+                "token refused (HTTP ${event.status}); next in ${event.retryInMillis} ms"
             is ConnectionEvent.Disconnected -> "dropped: ${event.cause.message}; next in ${event.retryInMillis} ms"
             is ConnectionEvent.Closed -> if (event.cause == null) "closed" else "gave up: ${event.cause?.message}"
         }
@@ -99,7 +100,8 @@ object ConnectionExamples {
         val s = client.stats() // a snapshot of counters since the client was created
         val refused = s.malformedFrames + s.binaryFrames
         return "drops=${s.drops} refusedFrames=$refused oversize=${s.oversizeMessages} " +
-            "late=${s.lateReplies} timeouts=${s.requestsTimedOut} handlerErrors=${s.handlerErrors} pending=${s.pendingRequests}"
+            "late=${s.lateReplies} timeouts=${s.requestsTimedOut} handlerErrors=${s.handlerErrors} " +
+            "pending=${s.pendingRequests}"
         // docs:end stats
     }
 }

@@ -73,10 +73,12 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
                 when (event) {
                     // The broker forgets a registration when its connection closes: register on every connect.
                     is ConnectionEvent.Connected -> launch { registerOrLog() }
-                    is ConnectionEvent.Disconnected ->
-                        log.warn("connection dropped ({}); redialling in {} ms", event.cause.message, event.retryInMillis)
-                    is ConnectionEvent.AuthenticationFailed ->
-                        log.error("the broker refused the token (HTTP {}); retrying in {} ms", event.status, event.retryInMillis)
+                    is ConnectionEvent.Disconnected -> log.warn(
+                        "connection dropped ({}); redialling in {} ms", event.cause.message, event.retryInMillis,
+                    )
+                    is ConnectionEvent.AuthenticationFailed -> log.error(
+                        "the broker refused the token (HTTP {}); retrying in {} ms", event.status, event.retryInMillis,
+                    )
                     else -> log.debug("{}", event)
                 }
             }
