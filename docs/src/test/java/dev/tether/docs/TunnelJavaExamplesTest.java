@@ -40,7 +40,8 @@ class TunnelJavaExamplesTest {
                         TunnelResponse.text("hello " + request.getMethod() + " " + request.getPath())));
 
                 // A viewer somewhere on the internet:
-                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
+                HttpClient viewer = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                HttpResponse<String> response = viewer.send(
                         HttpRequest.newBuilder(URI.create(tunnel.getUrl() + "/status")).build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals(200, response.statusCode());
@@ -62,14 +63,15 @@ class TunnelJavaExamplesTest {
                     .id("java-threads")
                     .proxyUrl(proxy.getUrl())
                     .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-                    .handlerExecutor(handlers)                            // default: a library thread where it may block
+                    .handlerExecutor(handlers) // default: a library thread where it may block
                     .build();
             try (TunnelClient tunnel = new TunnelClient(config).connectAsync().get(10, TimeUnit.SECONDS)) {
-                CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request ->
-                        TunnelResponse.text(Thread.currentThread().getName().startsWith("pool-") ? "on my pool" : "elsewhere")));
+                CompletableFuture<Void> serving = tunnel.serveAsync(TunnelHandler.of(request -> TunnelResponse.text(
+                        Thread.currentThread().getName().startsWith("pool-") ? "on my pool" : "elsewhere")));
                 // A handler that never blocks may run on the tunnel's I/O thread instead:
                 // tunnel.serveAsync(handler, TunnelClient.DEFAULT_MAX_BODY, tunnel.getExecutor());
-                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
+                HttpClient viewer = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+                HttpResponse<String> response = viewer.send(
                         HttpRequest.newBuilder(URI.create(tunnel.getUrl() + "/work")).build(),
                         HttpResponse.BodyHandlers.ofString());
                 assertEquals("on my pool", response.body());
