@@ -69,7 +69,8 @@ internal object RelayScenario {
         }
 
         /** Median over the measured rounds of the bytes per second delivered, in MB/s. */
-        val medianDeliveredMBs: Double get() = median(summary.rounds.indices.map { deliveredPerSecond(it) }) * messageBytes / 1e6
+        val medianDeliveredMBs: Double
+            get() = median(summary.rounds.indices.map { deliveredPerSecond(it) }) * messageBytes / 1e6
     }
 
     class Results(
@@ -91,7 +92,9 @@ internal object RelayScenario {
 
     /** Usage errors of the relay options, found before any scenario runs. */
     fun validate(o: EndToEndOptions) {
-        if ((o.relayUrl == null) != (o.relaySecret == null)) throw UsageException("--relay-url and --relay-secret go together")
+        if ((o.relayUrl == null) != (o.relaySecret == null)) {
+            throw UsageException("--relay-url and --relay-secret go together")
+        }
         if (o.relayPayload > RelayProtocol.MAX_PAYLOAD_SIZE || o.relaySmall > RelayProtocol.MAX_PAYLOAD_SIZE) {
             throw UsageException("relay payloads are at most ${RelayProtocol.MAX_PAYLOAD_SIZE} bytes")
         }
@@ -126,17 +129,23 @@ internal object RelayScenario {
                         } else {
                             val tally = Tally()
                             val options = RelayClientConfig { backpressure(mode.backpressure == true) }
-                            val summary = EndToEnd.measure(o, log, label, 1, warmOpen = { OneWay(relay, size, options, null).open() }) {
+                            val summary = EndToEnd.measure(
+                                o, log, label, 1, warmOpen = { OneWay(relay, size, options, null).open() },
+                            ) {
                                 OneWay(relay, size, options, tally).open()
                             }
                             flows += Flow(mode, size, summary, tally)
-                            log.println("  $label: ${tally.dropped.get()} of ${tally.sent.get()} messages dropped in the measured rounds")
+                            val dropped = "${tally.dropped.get()} of ${tally.sent.get()}"
+                            log.println("  $label: $dropped messages dropped in the measured rounds")
                         }
                     }
                 }
                 for (n in o.inFlight.sortedDescending()) {
                     val tally = Tally()
-                    pingPong += EndToEnd.measure(o, log, "relay ping-pong ${o.relaySmall} B", n, warmOpen = { PingPong(relay, n, o.relaySmall, null).open() }) {
+                    val label = "relay ping-pong ${o.relaySmall} B"
+                    pingPong += EndToEnd.measure(
+                        o, log, label, n, warmOpen = { PingPong(relay, n, o.relaySmall, null).open() },
+                    ) {
                         PingPong(relay, n, o.relaySmall, tally).open()
                     }
                     tallies[n] = tally
@@ -145,7 +154,10 @@ internal object RelayScenario {
                     }
                 }
             }
-            return Results(relay.url, fake != null, flows, pingPong.sortedBy { it.inFlight }, tallies, rawEcho.sortedBy { it.inFlight })
+            return Results(
+                relay.url, fake != null, flows, pingPong.sortedBy { it.inFlight }, tallies,
+                rawEcho.sortedBy { it.inFlight },
+            )
         } finally {
             fake?.close()
         }
@@ -248,7 +260,12 @@ internal object RelayScenario {
      * Ping-pong: [inFlight] workers on peer A each keep one `slot:seq:` message of [bytes] outstanding; peer B's
      * reader writes every message straight back; A's reader hands each echo to its slot, which checks the sequence.
      */
-    private class PingPong(private val relay: Relay, private val inFlight: Int, private val bytes: Int, private val tally: Tally?) : LoadTarget {
+    private class PingPong(
+        private val relay: Relay,
+        private val inFlight: Int,
+        private val bytes: Int,
+        private val tally: Tally?,
+    ) : LoadTarget {
         private lateinit var peers: Peers
         private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
         private val replies = Array(inFlight) { Channel<Int>(1) }
@@ -307,63 +324,102 @@ internal object RelayScenario {
         if (t == null) return "–"
         val sent = t.sent.get()
         val d = t.dropped.get()
-        return if (sent == 0L) "0" else "${Fmt.count(d)} of ${Fmt.count(sent)} (${String.format(Locale.US, "%.2f %%", d * 100.0 / sent)})"
+        if (sent == 0L) return "0"
+        return "${Fmt.count(d)} of ${Fmt.count(sent)} (${String.format(Locale.US, "%.2f %%", d * 100.0 / sent)})"
     }
 
     fun render(ctx: RunContext, r: Results): String = buildString {
         val o = ctx.options
         append("### Relay: two peers through ${if (r.embedded) "FakeRelayServer" else "an external relay"}\n\n")
         append(ctx.provenance()).append("\n\n")
-        append(if (r.embedded) "An embedded `FakeRelayServer` (Ktor CIO on 127.0.0.1, default options) " else "The relay at `${r.relay}` ")
-        append("and two peers, each a `RelayClient` (tether-core `WebSocketDialer`, Netty) with its own relay session, ")
-        append("logged in with tokens from `AuthToken.generate(secret)`, with a `RelayConn` to each other. Every message ")
-        append("crosses two WebSocket hops: peer A → relay (Transport message: ${RelayProtocol.HEADER_SIZE + RelayProtocol.PEER_ID_SIZE} ")
-        append("bytes of header and peer id before the payload) → peer B, the relay rewriting the peer id. The raw baseline ")
-        append("is one hop: a raw `WebSocketDialer` connection (the same transport, no protocol) to the benchmark's Netty loopback server, ")
+        append(
+            if (r.embedded) "An embedded `FakeRelayServer` (Ktor CIO on 127.0.0.1, default options) "
+            else "The relay at `${r.relay}` ",
+        )
+        append("and two peers, each a `RelayClient` (tether-core `WebSocketDialer`, Netty) with its own relay ")
+        append("session, ")
+        append("logged in with tokens from `AuthToken.generate(secret)`, with a `RelayConn` to each other. Every ")
+        append("message ")
+        append("crosses two WebSocket hops: peer A → relay (Transport message: ")
+        append("${RelayProtocol.HEADER_SIZE + RelayProtocol.PEER_ID_SIZE} ")
+        append("bytes of header and peer id before the payload) → peer B, the relay rewriting the peer id. The raw ")
+        append("baseline ")
+        append("is one hop: a raw `WebSocketDialer` connection (the same transport, no protocol) to the benchmark's ")
+        append("Netty loopback server, ")
         append("binary messages of the same size to `/sink` (one-way) or text messages echoed by `/echo` (ping-pong). ")
-        append("Every round on fresh peers (two new relay sessions and connections), opened outside the measured time. ")
-        append("Per configuration: ${EndToEnd.describeRounds(o).replace(Regex("\\. The in-flight settings run .*$"), "")}. MB = 10^6 bytes.\n\n")
+        append("Every round on fresh peers (two new relay sessions and connections), opened outside the measured ")
+        append("time. ")
+        append("Per configuration: ")
+        append("${EndToEnd.describeRounds(o).replace(Regex("\\. The in-flight settings run .*$"), "")}. MB = 10^6 ")
+        append("bytes.\n\n")
         append("**One-way**: one worker on peer A writes messages back to back; peer B's reader checks each size; the ")
         append("round's clock stops when B has read (or dropped) every message sent. In backpressure mode ")
-        append("(`RelayClientConfig.backpressure(true)` on B) a full connection queue stops B reading its relay socket, so ")
+        append("(`RelayClientConfig.backpressure(true)` on B) a full connection queue stops B reading its relay ")
+        append("socket, so ")
         append("the relay and then A slow down; in datagram mode (the default, as upstream) B drops what does not fit ")
         append("its queue of ${RelayProtocol.CONN_QUEUE_SIZE} and counts it (`RelayConn.stats().dropped`). Drops are ")
-        append("summed over the measured rounds. MB/s counts what reached B's reader (sent less dropped), messages/s what ")
+        append("summed over the measured rounds. MB/s counts what reached B's reader (sent less dropped), messages/s ")
+        append("what ")
         append("A sent.\n\n")
-        append("| payload | path | MB/s delivered (median) | messages/s sent (median) | min – max sent | spread | relay / raw (delivered) | dropped at B | CPU per message sent |\n")
+        append("| payload | path | MB/s delivered (median) | messages/s sent (median) | min – max sent | spread | ")
+        append("relay / raw (delivered) | dropped at B | CPU per message sent |\n")
         append("|---:|:---|---:|---:|---:|---:|---:|---:|---:|\n")
         for (f in r.flows) {
             val s = f.summary
             val raw = r.rawFor(f)
-            val ratio = if (f.mode == Mode.RAW || raw == null || raw.medianDeliveredMBs == 0.0) "–" else Fmt.pct(f.medianDeliveredMBs * 100 / raw.medianDeliveredMBs)
-            append("| ${Fmt.count(f.messageBytes.toLong())} B | ${f.mode.label} | **${mbs(f.medianDeliveredMBs)}** | ${Fmt.count(s.medianPerSecond)} | ")
-            append("${Fmt.count(s.minPerSecond)} – ${Fmt.count(s.maxPerSecond)} | ${Fmt.pct(s.spreadPercent)} | $ratio | ${dropped(f.tally)} | ")
+            val ratio = if (f.mode == Mode.RAW || raw == null || raw.medianDeliveredMBs == 0.0) {
+                "–"
+            } else {
+                Fmt.pct(f.medianDeliveredMBs * 100 / raw.medianDeliveredMBs)
+            }
+            append("| ${Fmt.count(f.messageBytes.toLong())} B | ${f.mode.label} | **${mbs(f.medianDeliveredMBs)}** | ")
+            append("${Fmt.count(s.medianPerSecond)} | ")
+            append("${Fmt.count(s.minPerSecond)} – ${Fmt.count(s.maxPerSecond)} | ${Fmt.pct(s.spreadPercent)} | ")
+            append("$ratio | ${dropped(f.tally)} | ")
             append("${if (s.medianCpuNanosPerOp.isNaN()) "n/a" else Fmt.micros(s.medianCpuNanosPerOp)} |\n")
         }
         append('\n')
         for (f in r.flows) {
             append("Rounds, ${Fmt.count(f.messageBytes.toLong())} B, ${f.mode.name.lowercase()} (messages/s): ")
             append(f.summary.rounds.joinToString(" · ") { Fmt.count(it.perSecond) })
-            append("; warm-up ${f.summary.warmup.rates.size} rounds${if (f.summary.warmup.converged) " (JIT quiet)" else ""}.  \n")
+            append("; warm-up ${f.summary.warmup.rates.size} ")
+            append("rounds${if (f.summary.warmup.converged) " (JIT quiet)" else ""}.  \n")
         }
-        append("\n**Ping-pong** with ${o.relaySmall}-byte messages: N workers on peer A each keep one `slot:seq:` message ")
-        append("outstanding; peer B's reader writes every message straight back (datagram mode, default queue); A's reader ")
-        append("routes each echo to its slot, which checks the sequence number. The raw baseline is the raw echo client ")
+        append("\n**Ping-pong** with ${o.relaySmall}-byte messages: N workers on peer A each keep one `slot:seq:` ")
+        append("message ")
+        append("outstanding; peer B's reader writes every message straight back (datagram mode, default queue); A's ")
+        append("reader ")
+        append("routes each echo to its slot, which checks the sequence number. The raw baseline is the raw echo ")
+        append("client ")
         append("at the same size and N. Latency is per round trip (write to matched echo), System.nanoTime, exact ")
         append("percentiles of all samples.\n\n")
-        append("| in flight | path | round trips/s (median) | min – max | p50 latency (median of rounds) | p99 latency (median; min – max) | relay / raw | dropped at B | measured |\n")
+        append("| in flight | path | round trips/s (median) | min – max | p50 latency (median of rounds) | p99 ")
+        append("latency (median; min – max) | relay / raw | dropped at B | measured |\n")
         append("|---:|:---|---:|---:|---:|---:|---:|---:|---:|\n")
         for (p in r.pingPong) {
             val raw = r.rawEcho.firstOrNull { it.inFlight == p.inFlight }
             for ((path, s) in listOfNotNull("relay" to p, raw?.let { "raw WebSocket echo" to it })) {
-                val ratio = if (s === p && raw != null && raw.medianPerSecond > 0) Fmt.pct(p.medianPerSecond * 100 / raw.medianPerSecond) else "–"
-                append("| ${s.inFlight} | $path | **${Fmt.count(s.medianPerSecond)}** | ${Fmt.count(s.minPerSecond)} – ${Fmt.count(s.maxPerSecond)} | ")
-                append("${Fmt.micros(s.medianP50Nanos)} | ${Fmt.micros(s.medianP99Nanos)} (${Fmt.micros(s.minP99Nanos)} – ${Fmt.micros(s.maxP99Nanos)}) | ")
-                append("$ratio | ${if (s === p) dropped(r.pingPongTallies[p.inFlight]) else "–"} | ${Fmt.count(s.totalRequests)} |\n")
+                val ratio = if (s === p && raw != null && raw.medianPerSecond > 0) {
+                    Fmt.pct(p.medianPerSecond * 100 / raw.medianPerSecond)
+                } else {
+                    "–"
+                }
+                append("| ${s.inFlight} | $path | **${Fmt.count(s.medianPerSecond)}** | ${Fmt.count(s.minPerSecond)} ")
+                append("– ${Fmt.count(s.maxPerSecond)} | ")
+                append("${Fmt.micros(s.medianP50Nanos)} | ${Fmt.micros(s.medianP99Nanos)} ")
+                append("(${Fmt.micros(s.minP99Nanos)} – ${Fmt.micros(s.maxP99Nanos)}) | ")
+                append("$ratio | ${if (s === p) dropped(r.pingPongTallies[p.inFlight]) else "–"} | ")
+                append("${Fmt.count(s.totalRequests)} |\n")
             }
         }
         append('\n')
-        for (s in r.pingPong) append("Rounds, relay ping-pong at ${s.inFlight} in flight (per second): ${s.rounds.joinToString(" · ") { Fmt.count(it.perSecond) }}.  \n")
-        for (s in r.rawEcho) append("Rounds, raw echo at ${s.inFlight} in flight (per second): ${s.rounds.joinToString(" · ") { Fmt.count(it.perSecond) }}.  \n")
+        for (s in r.pingPong) {
+            val rounds = s.rounds.joinToString(" · ") { Fmt.count(it.perSecond) }
+            append("Rounds, relay ping-pong at ${s.inFlight} in flight (per second): $rounds.  \n")
+        }
+        for (s in r.rawEcho) {
+            val rounds = s.rounds.joinToString(" · ") { Fmt.count(it.perSecond) }
+            append("Rounds, raw echo at ${s.inFlight} in flight (per second): $rounds.  \n")
+        }
     }
 }

@@ -40,10 +40,12 @@ class RelayConformanceJavaTest {
             assertArrayEquals(payload, buf);
 
             // A pending readAsync completes where the message arrives: the reading client's I/O thread (Netty).
-            CompletableFuture<String> readOn = ba.readAsync().thenApply(m -> Thread.currentThread().getName().split(" @")[0]);
+            CompletableFuture<String> readOn =
+                ba.readAsync().thenApply(m -> Thread.currentThread().getName().split(" @")[0]);
             conn.writeAsync(new byte[] {1, 2, 3}).get(10, TimeUnit.SECONDS);
             String reader = readOn.get(10, TimeUnit.SECONDS);
-            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), cb.getExecutor()).get(10, TimeUnit.SECONDS);
+            String io = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), cb.getExecutor())
+                .get(10, TimeUnit.SECONDS);
             if (!"ktor".equals(System.getProperty("tether.transport"))) {
                 assertEquals(true, io.startsWith("tether-io"), io);
                 assertEquals(io.split(" @")[0], reader);

@@ -25,7 +25,12 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** RelayClient and RelayConn semantics (specs/netbird-relay.md §4-§5) against the subject relay. */
 class RelayClientConformanceSpec : FunSpec({
-    fun client(subject: RelaySubject, key: String, options: RelayClientConfig = RelayClientConfig.DEFAULT, store: TokenStore = subject.tokenStore()) =
+    fun client(
+        subject: RelaySubject,
+        key: String,
+        options: RelayClientConfig = RelayClientConfig.DEFAULT,
+        store: TokenStore = subject.tokenStore(),
+    ) =
         RelayClient(subject.url, store, key, options)
 
     test("handshake: success gives the instance URL; a wrong or expired token fails with RelayHandshakeException") {
@@ -36,10 +41,12 @@ class RelayClientConformanceSpec : FunSpec({
                     c.serverInstanceUrl().startsWith("rel") shouldBe true
                 }
                 shouldThrow<RelayHandshakeException> {
-                    client(subject, key("A"), store = TokenStore(AuthToken.generate(subject.secret + "x"))).use { it.connect() }
+                    val wrong = TokenStore(AuthToken.generate(subject.secret + "x"))
+                    client(subject, key("A"), store = wrong).use { it.connect() }
                 }
                 shouldThrow<RelayHandshakeException> {
-                    client(subject, key("A"), store = TokenStore(AuthToken.fromSecret(subject.secret, Instant.now().minusSeconds(60)))).use { it.connect() }
+                    val expired = TokenStore(AuthToken.fromSecret(subject.secret, Instant.now().minusSeconds(60)))
+                    client(subject, key("A"), store = expired).use { it.connect() }
                 }
             }
         }
@@ -134,7 +141,12 @@ class RelayClientConformanceSpec : FunSpec({
         }
     }
 
-    test("health-check timeout on the client side: the session ends and the client ends with HEALTH_CHECK_TIMEOUT").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)")) {
+    test(
+        "health-check timeout on the client side: the session ends and the client ends with " +
+            "HEALTH_CHECK_TIMEOUT",
+    ).config(
+        enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (stop health checks)"),
+    ) {
         RelaySubject.open().use { subject ->
             client(subject, key("A"), RelayClientConfig { healthCheckTimeout(400.milliseconds) }).use { c ->
                 withTimeout(10_000) {
@@ -153,7 +165,9 @@ class RelayClientConformanceSpec : FunSpec({
         }
     }
 
-    test("server shutdown sends Close: the client ends with SERVER_CLOSED").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "to shut the relay down (the fake)")) {
+    test("server shutdown sends Close: the client ends with SERVER_CLOSED").config(
+        enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "to shut the relay down (the fake)"),
+    ) {
         val subject = RelaySubject.open()
         client(subject, key("A")).use { c ->
             withTimeout(10_000) {

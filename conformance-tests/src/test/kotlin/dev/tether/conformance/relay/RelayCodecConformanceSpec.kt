@@ -28,14 +28,18 @@ class RelayCodecConformanceSpec : FunSpec({
     }
 
     test("token from secret equals token from management") {
-        AuthToken.fromSecret("testsecret", Instant.ofEpochSecond(2_000_000_000)).toWire().hex() shouldBe token.toWire().hex()
-        token.toWire().hex() shouldBe "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
+        AuthToken.fromSecret("testsecret", Instant.ofEpochSecond(2_000_000_000)).toWire().hex() shouldBe
+            token.toWire().hex()
+        token.toWire().hex() shouldBe
+            "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
     }
 
     test("every message type") {
         Auth(a, token.toWire()).encode().hex() shouldBe
-            "01062112a4427368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d801a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
-        AuthResponse("rels://relay.example.com:443").encode().hex() shouldBe "010772656c733a2f2f72656c61792e6578616d706c652e636f6d3a343433"
+            "01062112a4427368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8" +
+                "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
+        AuthResponse("rels://relay.example.com:443").encode().hex() shouldBe
+            "010772656c733a2f2f72656c61792e6578616d706c652e636f6d3a343433"
         val sent = Transport(b, "hello".encodeToByteArray()).encode()
         sent.hex() shouldBe "01037368612d127990c241b2b1fa81b89d6d24dcf30bf10d90d3f34a27021561d109fe4aca6368656c6c6f"
         Transport.rewritePeerId(sent, a)
@@ -43,13 +47,15 @@ class RelayCodecConformanceSpec : FunSpec({
         val idB = "7368612d127990c241b2b1fa81b89d6d24dcf30bf10d90d3f34a27021561d109fe4aca63"
         PeerStateMessage.SubscribePeerState(listOf(b)).encode().hex() shouldBe "0108$idB"
         PeerStateMessage.UnsubscribePeerState(listOf(b)).encode().hex() shouldBe "0109$idB"
-        PeerStateMessage.PeersOnline(listOf(b, a)).encode().hex() shouldBe "010a${idB}7368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8"
+        PeerStateMessage.PeersOnline(listOf(b, a)).encode().hex() shouldBe
+            "010a${idB}7368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8"
         PeerStateMessage.PeersWentOffline(listOf(b)).encode().hex() shouldBe "010b$idB"
         RelayMessage.Close.encode().hex() shouldBe "0104"
         RelayMessage.HealthCheck.encode().hex() shouldBe "0105"
     }
 
     test("chunking: 500 ids -> 8786, 8786, 434 bytes") {
-        PeerStateMessage.PeersOnline((0 until 500).map { PeerId.of("p$it") }).encodeChunks().map { it.size } shouldBe listOf(8786, 8786, 434)
+        PeerStateMessage.PeersOnline((0 until 500).map { PeerId.of("p$it") }).encodeChunks()
+            .map { it.size } shouldBe listOf(8786, 8786, 434)
     }
 })

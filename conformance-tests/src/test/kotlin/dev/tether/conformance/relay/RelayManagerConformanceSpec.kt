@@ -30,12 +30,18 @@ class RelayManagerConformanceSpec : FunSpec({
         quickReconnectDelay(100.milliseconds); backoff(guardBackoff); cleanupInterval(Duration.ofMinutes(10)); block()
     }
 
-    test("picker races: the fastest relay wins, the others are closed").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "several relays with added latency (fakes)")) {
+    test("picker races: the fastest relay wins, the others are closed").config(
+        enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "several relays with added latency (fakes)"),
+    ) {
         RelaySubject.open().use { fast ->
-            val slow = List(3) { i -> FakeRelayServer.start { secret(fast.secret); }.also { it.faults.latency(Duration.ofMillis(300L + 100 * i)) } }
+            val slow = List(3) { i ->
+                FakeRelayServer.start { secret(fast.secret); }
+                    .also { it.faults.latency(Duration.ofMillis(300L + 100 * i)) }
+            }
             try {
                 val key = RelaySubject.key("A")
-                val winner = withTimeout(10_000) { ServerPicker(slow.map { it.url } + fast.url, fast.tokenStore(), key).pick() }
+                val winner =
+                    withTimeout(10_000) { ServerPicker(slow.map { it.url } + fast.url, fast.tokenStore(), key).pick() }
                 winner.use {
                     it.serverUrl shouldBe fast.url
                     fast.fake!!.isOnline(key) shouldBe true
@@ -48,7 +54,12 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, events each time").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "the fake's fault controls (drop a peer, refuse logins)")) {
+    test("guard: quick reconnect after a drop, picker fallback when the relay refuses, events each time").config(
+        enabledOrReasonIf = External.needsFake(
+            RelaySubject.fakeOnly,
+            "the fake's fault controls (drop a peer, refuse logins)",
+        ),
+    ) {
         RelaySubject.open().use { subject ->
             val fake = subject.fake!!
             val key = RelaySubject.key("A")
@@ -63,12 +74,14 @@ class RelayManagerConformanceSpec : FunSpec({
                         return seen
                     }
                     fake.faults.drop(key)
-                    nextConnected().map { it::class.simpleName } shouldBe listOf("Disconnected", "Connecting", "Connected")
+                    nextConnected().map { it::class.simpleName } shouldBe
+                        listOf("Disconnected", "Connecting", "Connected")
                     fake.awaitLogins(2)
                     fake.faults.refuseNext(2) // quick reconnect and the first tick fail
                     fake.faults.drop(key)
                     nextConnected().map { it::class.simpleName } shouldBe listOf(
-                        "Disconnected", "Connecting", "DialFailed", "Connecting", "DialFailed", "Connecting", "Connected",
+                        "Disconnected", "Connecting", "DialFailed", "Connecting", "DialFailed", "Connecting",
+                        "Connected",
                     )
                     m.state.value shouldBe ConnectionState.CONNECTED
                     fake.awaitLogins(3)
@@ -79,7 +92,12 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("close listeners: one-shot, de-duplicated by identity, fired when the relay session drops").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a second relay sharing the first one's secret (fakes)")) {
+    test("close listeners: one-shot, de-duplicated by identity, fired when the relay session drops").config(
+        enabledOrReasonIf = External.needsFake(
+            RelaySubject.fakeOnly,
+            "a second relay sharing the first one's secret (fakes)",
+        ),
+    ) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
                 val a = RelaySubject.key("A"); val b = RelaySubject.key("B")
@@ -113,11 +131,20 @@ class RelayManagerConformanceSpec : FunSpec({
         }
     }
 
-    test("manager: a foreign relay shared by concurrent callers, close listeners once each, cleanup when unused").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a second relay sharing the first one's secret (fakes)")) {
+    test(
+        "manager: a foreign relay shared by concurrent callers, close listeners once each, cleanup when " +
+            "unused",
+    ).config(
+        enabledOrReasonIf = External.needsFake(
+            RelaySubject.fakeOnly,
+            "a second relay sharing the first one's secret (fakes)",
+        ),
+    ) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
                 val a = RelaySubject.key("A"); val b = RelaySubject.key("B"); val c = RelaySubject.key("C")
-                val cleanup = options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
+                val cleanup =
+                    options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
                 RelayClient(foreign.url, foreign.tokenStore(), b).use { cb ->
                     RelayClient(foreign.url, foreign.tokenStore(), c).use { cc ->
                         Manager(listOf(home.url), a, home.tokenStore(), cleanup).use { m ->

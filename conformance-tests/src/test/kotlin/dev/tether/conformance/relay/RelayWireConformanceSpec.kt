@@ -26,7 +26,11 @@ import java.time.Instant
 class RelayWireConformanceSpec : FunSpec({
     fun hex(s: String): ByteArray = s.chunked(2).map { it.toInt(16).toByte() }.toByteArray()
 
-    suspend fun login(subject: RelaySubject, peerKey: String, token: AuthToken = AuthToken.generate(subject.secret)): RawRelaySocket {
+    suspend fun login(
+        subject: RelaySubject,
+        peerKey: String,
+        token: AuthToken = AuthToken.generate(subject.secret),
+    ): RawRelaySocket {
         val raw = RawRelaySocket.open(subject)
         raw.send(Auth(PeerId.of(peerKey), token.toWire()).encode())
         RelayMessage.decode(raw.receive()!!).shouldBeInstanceOf<AuthResponse>().instanceUrl.isNotEmpty() shouldBe true
@@ -41,11 +45,22 @@ class RelayWireConformanceSpec : FunSpec({
         }
     }
 
-    test("the exact Auth vector of peerA logs in and gets an AuthResponse").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a relay whose secret is \"testsecret\" (the published vector's)")) {
+    test("the exact Auth vector of peerA logs in and gets an AuthResponse").config(
+        enabledOrReasonIf = External.needsFake(
+            RelaySubject.fakeOnly,
+            "a relay whose secret is \"testsecret\" (the published vector's)",
+        ),
+    ) {
         RelaySubject.open { secret("testsecret") }.use { subject ->
             withTimeout(10_000) {
                 RawRelaySocket.open(subject).use { raw ->
-                    raw.send(hex("01062112a4427368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d801a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"))
+                    raw.send(
+                        hex(
+                            "01062112a4427368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8" +
+                                "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf2" +
+                                "32303030303030303030",
+                        ),
+                    )
                     val answer = raw.receive()!!
                     answer[0] shouldBe 1
                     answer[1] shouldBe 7
@@ -61,12 +76,14 @@ class RelayWireConformanceSpec : FunSpec({
                 val me = PeerId.of(key("x"))
                 val good = AuthToken.generate(subject.secret).toWire()
                 expectClosedAfter(subject, Auth(me, AuthToken.generate(subject.secret + "-wrong").toWire()).encode())
-                expectClosedAfter(subject, Auth(me, AuthToken.fromSecret(subject.secret, Instant.now().minusSeconds(60)).toWire()).encode())
+                val expired = AuthToken.fromSecret(subject.secret, Instant.now().minusSeconds(60))
+                expectClosedAfter(subject, Auth(me, expired.toWire()).encode())
                 expectClosedAfter(subject, Auth(me, good).encode().also { it[2] = 0 }) // bad magic
                 expectClosedAfter(subject, Auth(me, good).encode().also { it[0] = 2 }) // bad version
                 expectClosedAfter(subject, byteArrayOf(1, 1) + ByteArray(40)) // legacy Hello
                 expectClosedAfter(subject, Transport(me, byteArrayOf(1)).encode()) // anything else first
-                expectClosedAfter(subject, Auth(me, good.copyOf(good.size - 1).also { it[0] = 9 }).encode()) // unknown algorithm
+                // unknown algorithm
+                expectClosedAfter(subject, Auth(me, good.copyOf(good.size - 1).also { it[0] = 9 }).encode())
             }
         }
     }
@@ -80,10 +97,12 @@ class RelayWireConformanceSpec : FunSpec({
                         rawA.send(Transport(PeerId.of(key("nobody")), "lost".encodeToByteArray()).encode())
                         rawA.send(Transport(PeerId.of(b), "hello".encodeToByteArray()).encode())
                         val delivered = rawB.receiveData()!!
-                        delivered.toList() shouldBe Transport(PeerId.of(a), "hello".encodeToByteArray()).encode().toList()
+                        delivered.toList() shouldBe
+                            Transport(PeerId.of(a), "hello".encodeToByteArray()).encode().toList()
                         // Both sessions are still up: a subscription to an online peer is answered at once.
                         rawA.send(PeerStateMessage.SubscribePeerState(listOf(PeerId.of(b))).encode())
-                        (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersOnline).peerIds shouldContainExactly listOf(PeerId.of(b))
+                        (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersOnline)
+                            .peerIds shouldContainExactly listOf(PeerId.of(b))
                     }
                 }
             }
@@ -97,9 +116,11 @@ class RelayWireConformanceSpec : FunSpec({
                 login(subject, a).use { rawA ->
                     rawA.send(PeerStateMessage.SubscribePeerState(listOf(PeerId.of(b))).encode())
                     val rawB = login(subject, b)
-                    (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersOnline).peerIds shouldContainExactly listOf(PeerId.of(b))
+                    (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersOnline)
+                        .peerIds shouldContainExactly listOf(PeerId.of(b))
                     rawB.send(RelayMessage.Close.encode())
-                    (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersWentOffline).peerIds shouldContainExactly listOf(PeerId.of(b))
+                    (RelayMessage.decode(rawA.receiveData()!!) as PeerStateMessage.PeersWentOffline)
+                        .peerIds shouldContainExactly listOf(PeerId.of(b))
                     rawB.close()
                 }
             }
@@ -117,7 +138,9 @@ class RelayWireConformanceSpec : FunSpec({
         }
     }
 
-    test("the server sends health checks and closes a peer that never answers").config(enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a fake with a 400 ms health-check timeout")) {
+    test("the server sends health checks and closes a peer that never answers").config(
+        enabledOrReasonIf = External.needsFake(RelaySubject.fakeOnly, "a fake with a 400 ms health-check timeout"),
+    ) {
         RelaySubject.open { healthCheckTimeout(java.time.Duration.ofMillis(400)) }.use { subject ->
             withTimeout(10_000) {
                 login(subject, key("A")).use { raw ->

@@ -266,7 +266,7 @@ public class RelayClient @JvmOverloads constructor(
         var online = false
         try {
             early.take(peer)?.let { conn.deliver(it) }
-            s.sendControl(PeerStateMessage.SubscribePeerState(listOf(peer)))
+            s.subscribe(peer)
             val timeout = config.openConnTimeout.toMillis()
             withTimeoutOrNull(timeout) { waiter.await() } ?: throw PeerNotOnlineException(peer, timeout)
             online = true
@@ -277,7 +277,7 @@ public class RelayClient @JvmOverloads constructor(
                 s.conns.remove(peer, conn)
                 conn.remoteClosed("openConn did not complete")
                 if (!s.ended.isCompleted) {
-                    s.scope.launch { s.sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(peer))) }
+                    s.scope.launch { s.unsubscribe(listOf(peer)) }
                 }
             }
         }
@@ -381,7 +381,7 @@ public class RelayClient @JvmOverloads constructor(
             if (conns.remove(conn.peerId, conn)) {
                 droppedInClosedConns.addAndGet(conn.droppedCount)
                 if (!ended.isCompleted) {
-                    scope.launch { sendQuietly(PeerStateMessage.UnsubscribePeerState(listOf(conn.peerId))) }
+                    scope.launch { unsubscribe(listOf(conn.peerId)) }
                 }
             }
         }
@@ -394,6 +394,21 @@ public class RelayClient @JvmOverloads constructor(
             } catch (e: ConnectionException) {
                 throw RelayClientNotConnectedException("the relay session ended")
             }
+        }
+
+        /**
+         * Peer-state subscriptions in order: an unsubscribe queued for a peer (its connection closed or went
+         * offline) must not reach the relay after a new openConn's subscribe, or the relay stops reporting the peer.
+         */
+        private val peerState = Mutex()
+
+        suspend fun subscribe(peer: PeerId): Unit =
+            peerState.withLock { sendControl(PeerStateMessage.SubscribePeerState(listOf(peer))) }
+
+        /** Unsubscribes the [peers] that have no connection (or openConn waiting) by the time it is sent. */
+        suspend fun unsubscribe(peers: List<PeerId>): Unit = peerState.withLock {
+            val idle = peers.filter { conns[it] == null }
+            if (idle.isNotEmpty()) sendQuietly(PeerStateMessage.UnsubscribePeerState(idle))
         }
 
         suspend fun sendQuietly(message: RelayMessage) {
@@ -464,7 +479,7 @@ public class RelayClient @JvmOverloads constructor(
                         droppedInClosedConns.addAndGet(conn.droppedCount)
                         conn.remoteClosed("the remote peer went offline")
                     }
-                    if (gone.isNotEmpty()) sendSoon(PeerStateMessage.UnsubscribePeerState(gone.map { it.first }))
+                    if (gone.isNotEmpty()) scope.launch { unsubscribe(gone.map { it.first }) }
                 }
                 else -> {
                     malformed.incrementAndGet()
