@@ -1,6 +1,6 @@
 package dev.tether.benchmarks
 
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
@@ -19,7 +19,7 @@ import kotlin.time.Duration.Companion.seconds
 /**
  * WAMP end to end: RPC calls/s with p50/p99 latency at each `--in-flight` setting, and events/s from one publisher
  * to one subscriber, over WebSocket JSON, WebSocket MessagePack and RawSocket MessagePack against the testkit's
- * [WampRouter] (in this JVM), or against any router named by `--wamp-url` / `--wamp-realm`.
+ * [FakeWampRouter] (in this JVM), or against any router named by `--wamp-url` / `--wamp-realm`.
  */
 internal object WampScenario {
     /** One transport and serialization measured. */
@@ -91,9 +91,9 @@ internal object WampScenario {
         if (url != null) {
             return Result("the router at `$url`", o.wampRealm, true, externalSetups(url).map { measureSetup(o, log, it, o.wampRealm) })
         }
-        return WampRouter.start().use { router ->
+        return FakeWampRouter.start().use { router ->
             val setups = setups(router.wsUrl, router.tcpUrl)
-            Result("the testkit `WampRouter` in the same JVM", "realm1", false, setups.map { measureSetup(o, log, it, "realm1") })
+            Result("the testkit `FakeWampRouter` in the same JVM", "realm1", false, setups.map { measureSetup(o, log, it, "realm1") })
         }
     }
 
@@ -290,6 +290,6 @@ internal object WampScenario {
                 append(". Publish latency times the `publish` call only.\n")
             }
         }
-        return EndToEnd.section("WAMP: calls and events through ${if (r.external) "an external router" else "the testkit WampRouter"}", ctx, setup, body)
+        return EndToEnd.section("WAMP: calls and events through ${if (r.external) "an external router" else "the testkit FakeWampRouter"}", ctx, setup, body)
     }
 }

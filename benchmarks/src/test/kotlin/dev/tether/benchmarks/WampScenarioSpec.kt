@@ -1,6 +1,6 @@
 package dev.tether.benchmarks
 
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.ints.shouldBeLessThan
@@ -33,7 +33,7 @@ class WampScenarioSpec : FunSpec({
         report shouldContain ReportFile.begin("wamp")
         report.indexOf(ReportFile.end("wamp")) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
         report shouldContain "wamp-smoke --scenario wamp"
-        report shouldContain "### WAMP: calls and events through the testkit WampRouter"
+        report shouldContain "### WAMP: calls and events through the testkit FakeWampRouter"
         report shouldContain "| transport, serializer | calls/s at 1 | p50 at 1 | p99 at 1 | calls/s at 4 | p50 at 4 | p99 at 4 | events/s delivered to one subscriber | events lost |"
         for (label in listOf("WebSocket, JSON", "WebSocket, MessagePack", "RawSocket, MessagePack")) {
             // The testkit router drops nothing: every event arrives, and the marker ends the wait.
@@ -45,7 +45,7 @@ class WampScenarioSpec : FunSpec({
     }
 
     test("--wamp-url measures another router with the serializations its scheme allows; a bad URL is a usage error") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             val out = Files.createTempDirectory("tether-e2e-wamp-url").resolve("performance.md")
             val args = tiny("--in-flight", "2", "--wamp-url", router.tcpUrl, "--wamp-realm", "realm1", "--out", out.toString())
             EndToEnd.run(args, "wamp-url-smoke", PrintStream(ByteArrayOutputStream(), true))
@@ -69,7 +69,7 @@ class WampScenarioSpec : FunSpec({
 
     // A router that drops EVENTs to a subscriber that falls behind (the nexus router does) must not hang the run:
     // the round's wait is bounded, and what did not arrive is reported as lost.
-    fun lossyRun(drop: (Long) -> Boolean, vararg more: String): Pair<String, Long> = WampRouter.start().use { router ->
+    fun lossyRun(drop: (Long) -> Boolean, vararg more: String): Pair<String, Long> = FakeWampRouter.start().use { router ->
         LossyRawSocketProxy(router.tcpUrl.substringAfterLast(':').toInt(), drop).use { proxy ->
             val out = Files.createTempDirectory("tether-e2e-wamp-lossy").resolve("performance.md")
             val args = tiny("--in-flight", "1", "--duration", "5s", "--wamp-url", proxy.url, "--out", out.toString(), *more)

@@ -7,7 +7,12 @@ import java.util.concurrent.Callable
 import kotlin.time.Duration.Companion.minutes
 
 /** `tether demo`: starts the embedded fakes in-process and shows each capability working. */
-@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["Run every capability against the embedded fakes and show what happens."])
+@Command(
+    name = "demo",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["Run every capability against the embedded fakes and show what happens."],
+)
 class DemoCommand : Callable<Int> {
     override fun call(): Int {
         val out = DemoOutput(System.out)

@@ -49,7 +49,7 @@ class MuxDemo : DemoSection {
                     }
                 }
                 out.ok("flow control: each stream's window is what the server granted (4096 bytes); writers waited for ACK credit")
-                server.faults.stopAnsweringPings()
+                server.faults.stopKeepalive(true)
                 out.step("the server stops answering pings (client pings every 300 ms, pong timeout 300 ms)")
                 val reason = withTimeout(10.seconds) { session.awaitClosed() }
                 out.ok("keepalive expiry detected: ${reason::class.simpleName}: ${reason.message}")

@@ -5,11 +5,14 @@ import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import dev.tether.testkit.relay.FakeRelayServer
+import dev.tether.testkit.relay.FakeRelayServerConfig
 import dev.tether.testkit.tunnel.FakeTunnelProxy
+import dev.tether.testkit.tunnel.FakeTunnelProxyConfig
 import dev.tether.tunnel.TunnelFlavour
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.testkit.wamp.RouterUser
-import dev.tether.testkit.wamp.WampRouterOptions
+import dev.tether.testkit.wamp.FakeWampRouterConfig
 import picocli.CommandLine.Command
 import picocli.CommandLine.Option
 import java.time.Duration
@@ -30,7 +33,12 @@ class ServeCommand : Runnable {
     }
 }
 
-@Command(name = "broker", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["The fake nexus broker (/connect): auth, register, echo, turn, pings."])
+@Command(
+    name = "broker",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["The fake nexus broker (/connect): auth, register, echo, turn, pings."],
+)
 class ServeBroker : Callable<Int> {
     @Option(names = ["--token"], description = ["Accepted bearer token(s); default: test-token."], split = ",")
     var tokens: List<String> = listOf("test-token")
@@ -58,12 +66,23 @@ internal fun runUntilInterrupted(fake: AutoCloseable): Int {
     return 0
 }
 
-@Command(name = "mux", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A wsmux server (webhooktunnel framing): every stream it accepts echoes its bytes."])
+@Command(
+    name = "mux",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["A wsmux server (webhooktunnel framing): every stream it accepts echoes its bytes."],
+)
 class ServeMux : Callable<Int> {
-    @Option(names = ["--buffer"], description = ["Receive capacity per stream in bytes, announced in the ACK; default 4096 (the proxy's)."])
+    @Option(
+        names = ["--buffer"],
+        description = ["Receive capacity per stream in bytes, announced in the ACK; default 4096 (the proxy's)."],
+    )
     var buffer: Int = 4096
 
-    @Option(names = ["--peer-capacity"], description = ["What a client opening a stream is assumed to hold: the first send window on it; default 1024 (Go's wsmux.Config{})."])
+    @Option(
+        names = ["--peer-capacity"],
+        description = ["What a client opening a stream is assumed to hold: the first send window on it; default 1024 (Go's wsmux.Config{})."],
+    )
     var peerCapacity: Int = MuxProtocol.DEFAULT_CAPACITY
 
     override fun call(): Int {
@@ -74,7 +93,12 @@ class ServeMux : Callable<Int> {
     }
 }
 
-@Command(name = "proxy", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A webhooktunnel proxy: JWT registration on /, viewers at /<id>/..."])
+@Command(
+    name = "proxy",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["A webhooktunnel proxy: JWT registration on /, viewers at /<id>/..."],
+)
 class ServeProxy : Callable<Int> {
     @Option(names = ["--secret-a"], description = ["Signing secret A; default: test-secret."])
     var secretA: String = "test-secret"
@@ -82,13 +106,19 @@ class ServeProxy : Callable<Int> {
     @Option(names = ["--secret-b"], description = ["Signing secret B; default: test-secret-b."])
     var secretB: String = "test-secret-b"
 
-    @Option(names = ["--websocktunnel"], description = ["Behave as websocktunnel (v2): X-Websocktunnel-* headers, id check, /__lbheartbeat__."])
+    @Option(
+        names = ["--websocktunnel"],
+        description = ["Behave as websocktunnel (v2): X-Websocktunnel-* headers, id check, /__lbheartbeat__."],
+    )
     var websocktunnel: Boolean = false
 
     @Option(names = ["--hostname"], description = ["HOSTNAME of the client URLs; default: the listening address."])
     var hostname: String? = null
 
-    @Option(names = ["--domain-style"], description = ["webhooktunnel with TLS: client URLs http://<id>.HOSTNAME, viewers routed by Host."])
+    @Option(
+        names = ["--domain-style"],
+        description = ["webhooktunnel with TLS: client URLs http://<id>.HOSTNAME, viewers routed by Host."],
+    )
     var domainStyle: Boolean = false
 
     @Option(names = ["--url-prefix"], description = ["websocktunnel URL_PREFIX: client URLs are PREFIX/<id>."])
@@ -98,8 +128,8 @@ class ServeProxy : Callable<Int> {
     var audience: String? = null
 
     /** The fake's settings from the flags; refuses combinations no real proxy has. */
-    fun options(): FakeTunnelProxy.Options {
-        val b = FakeTunnelProxy.Options.builder().secrets(secretA, secretB)
+    fun options(): FakeTunnelProxyConfig {
+        val b = FakeTunnelProxyConfig.builder().secrets(secretA, secretB)
         if (websocktunnel) b.flavour(TunnelFlavour.WEBSOCKTUNNEL)
         hostname?.let { b.hostname(it) }
         if (domainStyle) b.domainStyle(true)
@@ -110,9 +140,12 @@ class ServeProxy : Callable<Int> {
 
     override fun call(): Int {
         val proxy = FakeTunnelProxy.start(options())
-        println("fake tunnel proxy (${proxy.options.flavour.name.lowercase()}) listening at ${proxy.url}")
-        val flavourFlag = if (proxy.options.flavour == TunnelFlavour.WEBSOCKTUNNEL) " --websocktunnel" else ""
-        println("register with: tether tunnel --proxy ${proxy.url}$flavourFlag --id ID --secret $secretA --to http://localhost:PORT")
+        println("fake tunnel proxy (${proxy.config.flavour.name.lowercase()}) listening at ${proxy.url}")
+        val flavourFlag = if (proxy.config.flavour == TunnelFlavour.WEBSOCKTUNNEL) " --websocktunnel" else ""
+        println(
+            "register with: tether tunnel --proxy ${proxy.url}$flavourFlag --id ID --secret $secretA --to " +
+                "http://localhost:PORT",
+        )
         return runUntilInterrupted(proxy)
     }
 }
@@ -130,7 +163,10 @@ class ServeRouter : Callable<Int> {
     @Option(names = ["--realm"], description = ["Realm to serve; default: realm1."])
     var realm: String = "realm1"
 
-    @Option(names = ["--no-anonymous"], description = ["Close the realm to anonymous sessions (only --ticket/--cra users join)."])
+    @Option(
+        names = ["--no-anonymous"],
+        description = ["Close the realm to anonymous sessions (only --ticket/--cra users join)."],
+    )
     var noAnonymous: Boolean = false
 
     @Option(names = ["--port"], description = ["WebSocket port; default 0 (ephemeral)."])
@@ -142,27 +178,46 @@ class ServeRouter : Callable<Int> {
     @Option(names = ["--unix"], paramLabel = "PATH", description = ["Also serve RawSocket on this Unix domain socket."])
     var unixPath: String? = null
 
-    @Option(names = ["--tls"], description = ["Also serve wss and tcps with the testkit's self-signed certificate for 127.0.0.1."])
+    @Option(
+        names = ["--tls"],
+        description = ["Also serve wss and tcps with the testkit's self-signed certificate for 127.0.0.1."],
+    )
     var tls: Boolean = false
 
     @Option(names = ["--ticket"], paramLabel = "USER:TICKET", description = ["A ticket user (repeatable)."])
     var tickets: List<String> = emptyList()
 
-    @Option(names = ["--cra"], paramLabel = "USER:SECRET", description = ["A WAMP-CRA user with an unsalted secret (repeatable)."])
+    @Option(
+        names = ["--cra"],
+        paramLabel = "USER:SECRET",
+        description = ["A WAMP-CRA user with an unsalted secret (repeatable)."],
+    )
     var craUsers: List<String> = emptyList()
 
-    @Option(names = ["--cra-salted"], paramLabel = "USER:SECRET:SALT", description = ["A WAMP-CRA user with a salted secret (PBKDF2, 1000 iterations, 32 bytes; repeatable)."])
+    @Option(
+        names = ["--cra-salted"],
+        paramLabel = "USER:SECRET:SALT",
+        description = ["A WAMP-CRA user with a salted secret (PBKDF2, 1000 iterations, 32 bytes; repeatable)."],
+    )
     var saltedCraUsers: List<String> = emptyList()
 
-    @Option(names = ["--cryptosign"], paramLabel = "USER:SEED", description = ["A cryptosign user given by the 64-hex-digit seed of its Ed25519 key (repeatable)."])
+    @Option(
+        names = ["--cryptosign"],
+        paramLabel = "USER:SEED",
+        description = ["A cryptosign user given by the 64-hex-digit seed of its Ed25519 key (repeatable)."],
+    )
     var cryptosignUsers: List<String> = emptyList()
 
-    @Option(names = ["--auth-realm"], paramLabel = "REALM", description = ["Also serve this realm, closed to anonymous sessions (for the auth cases)."])
+    @Option(
+        names = ["--auth-realm"],
+        paramLabel = "REALM",
+        description = ["Also serve this realm, closed to anonymous sessions (for the auth cases)."],
+    )
     var authRealm: String? = null
 
     /** The router's settings from the flags; malformed USER:SECRET values are refused. */
-    fun options(): WampRouterOptions {
-        val b = WampRouterOptions.builder().realm(realm, !noAnonymous).ports(port, rawSocketPort)
+    fun options(): FakeWampRouterConfig {
+        val b = FakeWampRouterConfig.builder().realm(realm, !noAnonymous).ports(port, rawSocketPort)
         unixPath?.let { b.unixSocket(it) }
         if (tls) b.tls()
         for (t in tickets) credential("--ticket", t).let { (user, ticket) -> b.ticketUser(user, ticket) }
@@ -195,13 +250,13 @@ class ServeRouter : Callable<Int> {
 
     override fun call(): Int {
         val options = options()
-        val router = WampRouter.start(options)
+        val router = FakeWampRouter.start(options)
         val anonymous = if (noAnonymous) "closed to anonymous sessions" else "open to anonymous sessions"
         println("fake WAMP router, realm $realm ($anonymous)")
         println("  ${router.wsUrl}   WebSocket (also http://); subprotocols wamp.2.json, wamp.2.msgpack, wamp.2.cbor")
         println("  ${router.tcpUrl}   RawSocket")
         router.unixUrl?.let { println("  $it   RawSocket over a Unix socket") }
-        router.wssUrl?.let { println("  $it   WebSocket over TLS (trust the testkit certificate: WampRouterTls.trustManager)") }
+        router.wssUrl?.let { println("  $it   WebSocket over TLS (trust the testkit certificate: FakeWampRouterTls.trustManager)") }
         router.tcpsUrl?.let { println("  $it   RawSocket over TLS") }
         authRealm?.let { println("  realm $it: closed to anonymous sessions") }
         for (u in options.users) println("  user ${u.authId}: ${method(u)}")
@@ -228,26 +283,40 @@ class ServeRouter : Callable<Int> {
     }
 }
 
-@Command(name = "relay", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["A netbird relay server at rel://127.0.0.1:PORT (path /relay)."])
+@Command(
+    name = "relay",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["A netbird relay server at rel://127.0.0.1:PORT (path /relay)."],
+)
 class ServeRelay : Callable<Int> {
     @Option(names = ["--port"], description = ["Port on 127.0.0.1; default: an ephemeral one."])
     var port: Int = 0
 
-    @Option(names = ["--secret"], description = ["Auth secret the peers sign their tokens with; default: a random one, printed."])
+    @Option(
+        names = ["--secret"],
+        description = ["Auth secret the peers sign their tokens with; default: a random one, printed."],
+    )
     var secret: String? = null
 
-    @Option(names = ["--instance-url"], description = ["Instance URL announced to peers (rel:// or rels://); default: the listening address."])
+    @Option(
+        names = ["--instance-url"],
+        description = ["Instance URL announced to peers (rel:// or rels://); default: the listening address."],
+    )
     var instanceUrl: String? = null
 
     @Option(names = ["--health-interval"], description = ["Seconds between health checks; default: 25 (upstream)."])
     var healthIntervalSeconds: Long? = null
 
-    @Option(names = ["--health-timeout"], description = ["Seconds without an answer to health checks before the relay closes a peer; default: 45 (upstream)."])
+    @Option(
+        names = ["--health-timeout"],
+        description = ["Seconds without an answer to health checks before the relay closes a peer; default: 45 (upstream)."],
+    )
     var healthTimeoutSeconds: Long? = null
 
     /** The fake's settings from the flags. */
-    fun options(): FakeRelayServer.Options {
-        val b = FakeRelayServer.Options.builder().port(port)
+    fun options(): FakeRelayServerConfig {
+        val b = FakeRelayServerConfig.builder().port(port)
         secret?.let { b.secret(it) }
         instanceUrl?.let { b.instanceUrl(it) }
         healthIntervalSeconds?.let { require(it > 0) { "--health-interval must be positive" }; b.healthCheckInterval(java.time.Duration.ofSeconds(it)) }

@@ -52,7 +52,7 @@ class TunnelDemo : DemoSection {
                         val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
                         val forwarding = launch { client.forward("http://127.0.0.1:${origin.address.port}") }
                         out.ok("GET ${client.url}/first -> \"${fetch("/first?x=1")}\"")
-                        proxy.dropClient("demo-tunnel")
+                        proxy.faults.drop("demo-tunnel")
                         out.step("the proxy drops the tunnel's session")
                         withTimeout(30.seconds) {
                             while (true) {

@@ -1,8 +1,8 @@
 package dev.tether.cli
 
-import dev.tether.testkit.wamp.WampRouter
-import dev.tether.testkit.wamp.WampRouterOptions
-import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.WampSession
@@ -27,7 +27,7 @@ class WampDemo : DemoSection {
         val dir = Files.createTempDirectory("tether-demo-wamp")
         val socket = dir.resolve("router.sock")
         val carolKey = CryptosignKey.generate()
-        val options = WampRouterOptions.builder()
+        val options = FakeWampRouterConfig.builder()
             .realm("realm1")
             .realm("private", anonymous = false)
             .ticketUser("alice", "alice-ticket")
@@ -38,14 +38,14 @@ class WampDemo : DemoSection {
             .tls()
             .build()
         try {
-            WampRouter.start(options).use { router -> demo(router, out, carolKey) }
+            FakeWampRouter.start(options).use { router -> demo(router, out, carolKey) }
         } finally {
             Files.deleteIfExists(socket)
             Files.deleteIfExists(dir)
         }
     }
 
-    private suspend fun demo(router: WampRouter, out: DemoOutput, carolKey: CryptosignKey) {
+    private suspend fun demo(router: FakeWampRouter, out: DemoOutput, carolKey: CryptosignKey) {
         out.step("router: ${router.wsUrl} (WebSocket), ${router.tcpUrl} (RawSocket), ${router.unixUrl} (Unix), ${router.wssUrl} and ${router.tcpsUrl} (TLS)")
         val callee = WampSession.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.JSON) })
         callee.use {
@@ -55,7 +55,7 @@ class WampDemo : DemoSection {
                 InvokeResult.of("liftoff")
             }
             out.ok("callee joined realm1 over WebSocket/JSON (session ${callee.id}) and registered demo.add and demo.countdown")
-            val trusting: SessionConfig.Builder.() -> Unit = { trustManager(WampRouterTls.trustManager) }
+            val trusting: SessionConfig.Builder.() -> Unit = { trustManager(FakeWampRouterTls.trustManager) }
             val callers = listOf(
                 Triple(router.wsUrl, Serialization.MSGPACK, "ws"), Triple(router.wsUrl, Serialization.CBOR, "ws"),
                 Triple(router.tcpUrl, Serialization.MSGPACK, "tcp"), Triple(router.tcpUrl, Serialization.JSON, "tcp"),
@@ -96,7 +96,7 @@ class WampDemo : DemoSection {
             out.ok("wampcra salted auth (PBKDF2): dave joined realm private")
         }
         WampSession.connect(router.tcpsUrl!!, SessionConfig("private") {
-            authId("carol"); authHandler("cryptosign", AuthHandler.cryptosign(carolKey)); trustManager(WampRouterTls.trustManager)
+            authId("carol"); authHandler("cryptosign", AuthHandler.cryptosign(carolKey)); trustManager(FakeWampRouterTls.trustManager)
         }).use {
             out.ok("cryptosign auth (ed25519): carol joined realm private (authmethod ${it.realmDetails["authmethod"]})")
         }

@@ -70,7 +70,7 @@ class WsClientDemo : DemoSection {
                     out.ok("reconnected and registered again; echo still works: ${client.request(Envelope.request("echo", "42")).payload}")
 
                     out.step("broker rotates its tokens to token-2; the client still holds token-1")
-                    broker.rotateTokens("token-2")
+                    broker.rotateCredentials("token-2")
                     withTimeout(10.seconds) { broker.awaitUpgrades(2) }
                     broker.faults.dropAll()
                     awaitEvent { it is ConnectionEvent.AuthenticationFailed }

@@ -24,7 +24,7 @@ class DemoCommandSpec : FunSpec({
         text shouldContain "authentication failed (HTTP 401)"
         text shouldContain "reconnected with the rotated token"
         text shouldContain "counted 1 malformed and 1 binary frame(s)"
-        text shouldContain "keepalive expiry detected: KeepAliveExpiredException"
+        text shouldContain "keepalive expiry detected: MuxKeepAliveExpiredException"
         text shouldContain "read them back byte for byte"
         text shouldContain "registered again; public URL still"
         text shouldContain "-> \"hello from the local server: GET /again\""

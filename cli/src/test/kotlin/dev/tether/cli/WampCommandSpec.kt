@@ -1,8 +1,8 @@
 package dev.tether.cli
 
-import dev.tether.testkit.wamp.WampRouter
-import dev.tether.testkit.wamp.WampRouterOptions
-import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
@@ -111,8 +111,8 @@ private const val SEED = "0102030405060708090a0b0c0d0e0f101112131415161718191a1b
 
 class WampCommandSpec : FunSpec({
     val carol = CryptosignKey.fromSeedHex(SEED)
-    val router = WampRouter.start(
-        WampRouterOptions {
+    val router = FakeWampRouter.start(
+        FakeWampRouterConfig {
             realm("realm1")
             realm("private", anonymous = false)
             ticketUser("alice", "alice-ticket")
@@ -267,7 +267,7 @@ class WampCommandSpec : FunSpec({
     }
 
     test("subscribe and register end with exit 1 when the router ends the session") {
-        WampRouter.start().use { doomed ->
+        FakeWampRouter.start().use { doomed ->
             val sub = WampRun(listOf("subscribe", "--url", doomed.wsUrl, "cli.doomed", "--ignore-stdin"))
             val reg = WampRun(listOf("register", "--url", doomed.tcpUrl, "cli.doomed", "--count", "5"))
             val runs = listOf(sub to sub.start(this), reg to reg.start(this))
@@ -391,7 +391,7 @@ class WampCommandSpec : FunSpec({
     test("--ca-cert trusts a private certificate for wss and tcps; without it the dial fails with exit 1") {
         val pem: Path = Files.createTempFile("tether-router", ".pem")
         try {
-            val store = WampRouterTls.keyStore()
+            val store = FakeWampRouterTls.keyStore()
             val certificate = store.getCertificate(store.aliases().toList().first { store.getCertificate(it) != null })
             Files.writeString(
                 pem,

@@ -2,7 +2,7 @@ package dev.tether.docs;
 
 // docs:start junit-extension
 import dev.tether.testkit.FakeBroker;
-import dev.tether.testkit.Faults;
+import dev.tether.testkit.FakeBrokerFaults;
 import dev.tether.testkit.junit.FakeBrokerExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class JUnitExtensionTest {
 
     @Test
-    void registersAgainAfterADrop(FakeBroker broker, Faults faults) throws Exception {
+    void registersAgainAfterADrop(FakeBroker broker, FakeBrokerFaults faults) throws Exception {
         try (JavaQuickstart agent = new JavaQuickstart(broker.getUrl(), broker.getToken(), "agent")) {
             agent.firstRegistration().get(10, TimeUnit.SECONDS);
             assertEquals(1, faults.dropAll());  // every live connection, without a close frame

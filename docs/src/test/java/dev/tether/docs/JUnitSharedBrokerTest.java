@@ -1,6 +1,7 @@
 package dev.tether.docs;
 
 import dev.tether.testkit.FakeBroker;
+import dev.tether.testkit.FakeBrokerConfig;
 import dev.tether.testkit.junit.FakeBrokerExtension;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.WsClient;
@@ -18,7 +19,7 @@ class JUnitSharedBrokerTest {
 
     // docs:start junit-per-class
     @RegisterExtension  // static: one broker for every test of the class
-    static FakeBrokerExtension fake = FakeBrokerExtension.perClass(FakeBroker.Options.builder()
+    static FakeBrokerExtension fake = FakeBrokerExtension.perClass(FakeBrokerConfig.builder()
             .tokens("ci-token")
             .pingInterval(Duration.ofMillis(50))   // server pings every 50 ms
             .pongTimeout(Duration.ofMillis(200))
@@ -28,7 +29,7 @@ class JUnitSharedBrokerTest {
     void serverPingsAreAnsweredWithoutAnyCode() throws Exception {
         WsClientConfig config = WsClientConfig.builder()
                 .url(fake.getUrl())
-                .authToken(fake.getBroker().getToken())
+                .authToken(fake.getServer().getToken())
                 .handler(frame -> { })
                 .build();
         try (WsClient client = new WsClient(config)) {
@@ -36,7 +37,7 @@ class JUnitSharedBrokerTest {
             Envelope reply = client.requestAsync(Envelope.request("echo", "\"hi\"")).get(10, TimeUnit.SECONDS);
             assertEquals("\"hi\"", reply.getPayload());
             // ten server pings, each answered by the client's WebSocket layer without any code of ours
-            fake.getBroker().awaitAnsweredPingsAsync(10, Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS);
+            fake.getServer().awaitAnsweredPingsAsync(10, Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS);
             assertEquals(0L, client.stats().getDrops());
         }
     }
@@ -44,6 +45,6 @@ class JUnitSharedBrokerTest {
 
     @Test
     void theSameBrokerServesEveryTest() {
-        assertEquals("ci-token", fake.getBroker().getToken());
+        assertEquals("ci-token", fake.getServer().getToken());
     }
 }

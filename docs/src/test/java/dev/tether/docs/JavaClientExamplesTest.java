@@ -1,6 +1,7 @@
 package dev.tether.docs;
 
 import dev.tether.testkit.FakeBroker;
+import dev.tether.testkit.FakeBrokerConfig;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.EnvelopeHandler;
 import dev.tether.wsclient.WsClient;
@@ -71,7 +72,7 @@ class JavaClientExamplesTest {
 
     @Test
     void theTokenProviderIsAskedBeforeEveryDial() throws Exception {
-        FakeBroker.Options options = FakeBroker.Options.builder().tokens("fresh-1", "fresh-2").build();
+        FakeBrokerConfig options = FakeBrokerConfig.builder().tokens("fresh-1", "fresh-2").build();
         try (FakeBroker broker = FakeBroker.start(options)) {
             AtomicReference<String> current = new AtomicReference<>("fresh-1");
             try (WsClient client = JavaClientExamples.withTokenProvider(broker.getUrl(), "bootstrap",

@@ -7,6 +7,7 @@ import dev.tether.mux.MuxSocket;
 import dev.tether.mux.ReadTimeoutException;
 import dev.tether.mux.MuxSession;
 import dev.tether.testkit.mux.FakeMuxServer;
+import dev.tether.testkit.mux.FakeMuxServerConfig;
 import dev.tether.testkit.mux.StreamBehaviour;
 import org.junit.jupiter.api.Test;
 
@@ -47,7 +48,7 @@ class MuxJavaExamplesTest {
 
     @Test
     void aReadTimeoutIsASocketTimeoutException() throws Exception {
-        try (FakeMuxServer fake = FakeMuxServer.start(FakeMuxServer.Options.builder().behaviour(StreamBehaviour.STALL).build());
+        try (FakeMuxServer fake = FakeMuxServer.start(FakeMuxServerConfig.builder().behaviour(StreamBehaviour.STALL).build());
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
             MuxSession session = MuxSession.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
             try {

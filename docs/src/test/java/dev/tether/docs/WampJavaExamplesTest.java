@@ -1,8 +1,8 @@
 package dev.tether.docs;
 
-import dev.tether.testkit.wamp.WampRouter;
-import dev.tether.testkit.wamp.WampRouterOptions;
-import dev.tether.testkit.wamp.WampRouterTls;
+import dev.tether.testkit.wamp.FakeWampRouter;
+import dev.tether.testkit.wamp.FakeWampRouterConfig;
+import dev.tether.testkit.wamp.FakeWampRouterTls;
 import dev.tether.wamp.AbortException;
 import dev.tether.wamp.CallChunk;
 import dev.tether.wamp.CallResult;
@@ -46,14 +46,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-/** The Java examples of wamp.md, run against the testkit's WampRouter. */
+/** The Java examples of wamp.md, run against the testkit's FakeWampRouter. */
 @Timeout(30)
 class WampJavaExamplesTest {
 
     @Test
     void quickStart() throws Exception {
         // docs:start java-quickstart
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession session = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
 
@@ -78,11 +78,11 @@ class WampJavaExamplesTest {
 
     @Test
     void configurationAndErrors() throws Exception {
-        WampRouterOptions options = WampRouterOptions.builder()
+        FakeWampRouterConfig options = FakeWampRouterConfig.builder()
                 .realm("app", false)
                 .ticketUser("svc", "s3cret", "backend")
                 .build();
-        try (WampRouter router = WampRouter.start(options)) {
+        try (FakeWampRouter router = FakeWampRouter.start(options)) {
             // docs:start java-config
             SessionConfig config = SessionConfig.builder("app")
                     .authId("svc")
@@ -114,7 +114,7 @@ class WampJavaExamplesTest {
 
     @Test
     void typedCallOptions() throws Exception {
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession callee = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
              WampSession session = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
@@ -135,7 +135,7 @@ class WampJavaExamplesTest {
 
     @Test
     void typedRegisterOptions() throws Exception {
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession worker1 = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
              WampSession worker2 = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
@@ -164,7 +164,7 @@ class WampJavaExamplesTest {
 
     @Test
     void typedSubscribeAndPublishOptions() throws Exception {
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession monitor = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
              WampSession bystander = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
@@ -204,7 +204,7 @@ class WampJavaExamplesTest {
 
     @Test
     void progressiveResults() throws Exception {
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession session = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             // docs:start java-progress
@@ -230,7 +230,7 @@ class WampJavaExamplesTest {
 
     @Test
     void progressiveInvocations() throws Exception {
-        try (WampRouter router = WampRouter.start();
+        try (FakeWampRouter router = FakeWampRouter.start();
              WampSession session = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             // docs:start java-streaming
@@ -254,10 +254,10 @@ class WampJavaExamplesTest {
 
     @Test
     void clientCertificateAndCustomDial() throws Exception {
-        try (WampRouter router = WampRouter.start(WampRouterOptions.builder().tlsClientAuth().build())) {
+        try (FakeWampRouter router = FakeWampRouter.start(FakeWampRouterConfig.builder().tlsClientAuth().build())) {
             // docs:start java-client-cert
             SessionConfig config = SessionConfig.builder("realm1")
-                    .sslContext(WampRouterTls.clientSslContext())        // key manager: the client certificate
+                    .sslContext(FakeWampRouterTls.clientSslContext())        // key manager: the client certificate
                     .socketDialer((host, port, timeout) -> {             // tcp:// and tcps:// only
                         Socket socket = new Socket(Proxy.NO_PROXY);      // e.g. new Proxy(Proxy.Type.SOCKS, ...)
                         socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
@@ -277,7 +277,7 @@ class WampJavaExamplesTest {
 
     @Test
     void reconnect() throws Exception {
-        try (WampRouter router = WampRouter.start()) {
+        try (FakeWampRouter router = FakeWampRouter.start()) {
             // docs:start java-reconnect
             ReconnectPolicy policy = ReconnectPolicy.builder()
                     .backoff(ExponentialBackoff.builder().minDelay(Duration.ofMillis(200)).build())
@@ -291,7 +291,7 @@ class WampJavaExamplesTest {
 
                 BlockingQueue<ConnectionEvent> events = new LinkedBlockingQueue<>();
                 try (AutoCloseable listening = client.onEvent(events::add)) {
-                    router.getFaults().dropSessions();  // the connection drops without GOODBYE
+                    router.getFaults().dropAll();  // the connection drops without GOODBYE
                     assertInstanceOf(ConnectionEvent.Disconnected.class, events.poll(10, TimeUnit.SECONDS));
                     assertEquals(new ConnectionEvent.Connecting(1), events.poll(10, TimeUnit.SECONDS));
                     assertInstanceOf(ConnectionEvent.Connected.class, events.poll(10, TimeUnit.SECONDS));

@@ -78,7 +78,7 @@ class FaultInjectionSpec : FunSpec({
         }
     }
 
-    test("stopAnsweringPings: the client's keepalive expires and it reconnects once pongs return") {
+    test("stopKeepalive: the client's keepalive expires and it reconnects once pongs return") {
         val client = WsClient(
             WsClientConfig(broker.url, EnvelopeHandler { }) {
                 authToken(broker.token)
@@ -90,20 +90,20 @@ class FaultInjectionSpec : FunSpec({
             withEvents(client) { events ->
                 events.next { it is ConnectionEvent.Connected }
                 // docs:start fault-pings
-                broker.faults.stopAnsweringPings(true) // the client's pings go unanswered
+                broker.faults.stopKeepalive(true) // the client's pings go unanswered
                 val drop = events.next { it is ConnectionEvent.Disconnected } as ConnectionEvent.Disconnected
                 drop.cause.shouldBeInstanceOf<KeepAliveExpiredException>()
-                broker.faults.stopAnsweringPings(false)
+                broker.faults.stopKeepalive(false)
                 events.next { it is ConnectionEvent.Connected }
                 // docs:end fault-pings
             }
         }
     }
 
-    test("refuseNextUpgrades: refused dials are backed off and retried") {
+    test("refuseNext: refused dials are backed off and retried") {
         fastClient(broker).use { client ->
             // docs:start fault-refuse
-            broker.faults.refuseNextUpgrades(2, 503) // the next two upgrades get HTTP 503
+            broker.faults.refuseNext(2, 503) // the next two upgrades get HTTP 503
             withEvents(client) { events ->
                 repeat(2) {
                     val failed = events.next { it is ConnectionEvent.DialFailed } as ConnectionEvent.DialFailed
@@ -154,13 +154,13 @@ class FaultInjectionSpec : FunSpec({
         }
     }
 
-    test("rotateTokens: connections stay up, the next dial with the old token gets 401") {
+    test("rotateCredentials: connections stay up, the next dial with the old token gets 401") {
         fastClient(broker).use { client ->
             withEvents(client) { events ->
                 events.next { it is ConnectionEvent.Connected }
                 withTimeout(10.seconds) { broker.awaitUpgrades(1) }
                 // docs:start fault-rotate-tokens
-                broker.rotateTokens("rotated") // only "rotated" is accepted from now on
+                broker.rotateCredentials("rotated") // only "rotated" is accepted from now on
                 client.request(Envelope.request("echo", "1")).payload shouldBe "1" // the open connection stays
                 broker.faults.dropAll()
                 val refused = events.next { it is ConnectionEvent.AuthenticationFailed } as ConnectionEvent.AuthenticationFailed
@@ -173,7 +173,7 @@ class FaultInjectionSpec : FunSpec({
 
     test("reset clears every fault") {
         broker.faults.blackHole(true)
-        broker.faults.refuseNextUpgrades(5, 503)
+        broker.faults.refuseNext(5, 503)
         broker.faults.reset()
         fastClient(broker).use { client ->
             client.start()

@@ -136,7 +136,7 @@ class TunnelExamplesSpec : FunSpec({
                 val serving = launch { tunnel.serve(TunnelHandler { TunnelResponse.text("still here") }) }
                 proxy.awaitRegistrations(1, 10.seconds)
                 // docs:start reconnect
-                proxy.dropClient("sturdy") shouldBe true        // the proxy loses the session (a deploy, a network blip)
+                proxy.faults.drop("sturdy") shouldBe true        // the proxy loses the session (a deploy, a network blip)
                 proxy.awaitRegistrations(2, 10.seconds)         // the client registered again by itself
                 tunnel.urls.first { it.isNotEmpty() } shouldBe "${proxy.url}/sturdy" // re-announced after every registration
                 get("${tunnel.url}/") shouldBe (200 to "still here")
@@ -160,9 +160,9 @@ class TunnelExamplesSpec : FunSpec({
                 val tunnel = TunnelClient(config).connect()
                 proxy.awaitRegistrations(1, 10.seconds)
 
-                proxy.rotateSecrets("new-secret-a", "new-secret-b") // old tokens now get 401 at registration
+                proxy.rotateCredentials("new-secret-a", "new-secret-b") // old tokens now get 401 at registration
                 secret.set("new-secret-a")
-                proxy.dropClient("rotating") shouldBe true
+                proxy.faults.drop("rotating") shouldBe true
                 // The held token is refused with 401; the client asks the generator once more and registers.
                 proxy.awaitRegistrations(2, 10.seconds)
                 // docs:end rotation

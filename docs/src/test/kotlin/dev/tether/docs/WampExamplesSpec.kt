@@ -1,8 +1,8 @@
 package dev.tether.docs
 
-import dev.tether.testkit.wamp.WampRouter
-import dev.tether.testkit.wamp.WampRouterOptions
-import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.core.DialFailedException
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.CallChunk
@@ -45,13 +45,13 @@ import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
-/** The Kotlin examples of wamp.md, each run against the testkit's WampRouter on 127.0.0.1. */
+/** The Kotlin examples of wamp.md, each run against the testkit's FakeWampRouter on 127.0.0.1. */
 class WampExamplesSpec : FunSpec({
 
     test("quick start: register, call, subscribe and publish over RawSocket") {
         withTimeout(20.seconds) {
             // docs:start quickstart
-            WampRouter.start().use { router ->                 // realm1, anonymous, ephemeral ports
+            FakeWampRouter.start().use { router ->                 // realm1, anonymous, ephemeral ports
                 val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
 
                 // RPC: the handler's return value becomes the caller's result.
@@ -78,7 +78,7 @@ class WampExamplesSpec : FunSpec({
 
     test("progressive call results: callProgress on the caller, sendProgress in the handler") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 val session = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
                 // docs:start progress
                 // Callee: send progress only when the caller asked for it, then return the final result.
@@ -108,7 +108,7 @@ class WampExamplesSpec : FunSpec({
 
     test("progressive call invocations: callStreaming on the caller, registerStreaming on the callee") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 // docs:start streaming
                 // Callee: the chunks arrive as a Flow, in order, the first included; it completes after the last.
@@ -138,9 +138,9 @@ class WampExamplesSpec : FunSpec({
     test("TLS: wss and tcps against the testkit router, trusting its test certificate") {
         withTimeout(20.seconds) {
             // docs:start tls
-            WampRouter.start(WampRouterOptions { tls() }).use { router ->
+            FakeWampRouter.start(FakeWampRouterConfig { tls() }).use { router ->
                 // Verification is always on: trust the router's self-signed test certificate explicitly.
-                val config = SessionConfig("realm1") { trustManager(WampRouterTls.trustManager) }
+                val config = SessionConfig("realm1") { trustManager(FakeWampRouterTls.trustManager) }
                 for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
                     WampSession.connect(url, config).use { session ->
                         val me = session.call("wamp.session.get", listOf(session.id)).args[0] as Map<*, *>
@@ -156,7 +156,7 @@ class WampExamplesSpec : FunSpec({
 
     test("configuration: ticket auth, CBOR over WebSocket, call timeout, keepalive") {
         withTimeout(20.seconds) {
-            WampRouter.start(WampRouterOptions { realm("app", anonymous = false); ticketUser("svc", "s3cret", "backend") }).use { router ->
+            FakeWampRouter.start(FakeWampRouterConfig { realm("app", anonymous = false); ticketUser("svc", "s3cret", "backend") }).use { router ->
                 // docs:start config
                 val config = SessionConfig("app") {
                     authId("svc")
@@ -180,8 +180,8 @@ class WampExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             // docs:start cryptosign
             val key = CryptosignKey.generate()                 // or fromSeedHex(...) for a stored 32-byte seed
-            val options = WampRouterOptions { realm("app", anonymous = false); cryptosignUser("device-7", key.publicKeyHex) }
-            WampRouter.start(options).use { router ->
+            val options = FakeWampRouterConfig { realm("app", anonymous = false); cryptosignUser("device-7", key.publicKeyHex) }
+            FakeWampRouter.start(options).use { router ->
                 val config = SessionConfig("app") {
                     authId("device-7")
                     authHandler("cryptosign", AuthHandler.cryptosign(key)) // sends authextra.pubkey in HELLO
@@ -196,7 +196,7 @@ class WampExamplesSpec : FunSpec({
 
     test("binary values survive every serializer") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 for (serialization in Serialization.entries) {
                     // docs:start binary
                     val config = SessionConfig("realm1") { serialization(serialization) }
@@ -216,7 +216,7 @@ class WampExamplesSpec : FunSpec({
 
     test("errors: RpcException both ways, ABORT, response timeout, closed session") {
         withTimeout(20.seconds) {
-            WampRouter.start(WampRouterOptions { realm("realm1"); realm("locked", anonymous = false); ticketUser("svc", "right") }).use { router ->
+            FakeWampRouter.start(FakeWampRouterConfig { realm("realm1"); realm("locked", anonymous = false); ticketUser("svc", "right") }).use { router ->
                 val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 // docs:start errors-rpc
                 session.register("com.example.divide") { inv ->
@@ -240,13 +240,13 @@ class WampExamplesSpec : FunSpec({
 
                 // docs:start errors-timeout
                 val impatient = WampSession.connect(router.tcpUrl, SessionConfig("realm1") { responseTimeout(200.milliseconds) })
-                router.faults.muted = true                     // the router reads requests and answers none
+                router.faults.mute(true)                     // the router reads requests and answers none
                 shouldThrow<ResponseTimeoutException> { impatient.subscribe("com.example.news") { } }
-                router.faults.muted = false
+                router.faults.mute(false)
                 // docs:end errors-timeout
 
                 // docs:start errors-closed
-                router.faults.dropSessions()                   // the connection drops without GOODBYE
+                router.faults.dropAll()                   // the connection drops without GOODBYE
                 session.awaitClosed().message shouldContain "connection"
                 session.isOpen shouldBe false
                 shouldThrow<WampSessionClosedException> { session.call("com.example.divide", listOf(4, 2)) }
@@ -259,7 +259,7 @@ class WampExamplesSpec : FunSpec({
 
     test("a slow event handler does not hold back calls, and events keep their order") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { session ->
                     // docs:start ordering
                     val seen = Channel<Long>(Channel.UNLIMITED)
@@ -279,7 +279,7 @@ class WampExamplesSpec : FunSpec({
 
     test("cancelling a call interrupts the callee") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
                     WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { caller ->
                         // docs:start cancel
@@ -307,7 +307,7 @@ class WampExamplesSpec : FunSpec({
 
     test("typed call options: router-side timeout, disclosure, cancel mode") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { callee ->
                     WampSession.connect(router.tcpUrl, SessionConfig("realm1") { cancelMode(CancelMode.KILL) }).use { caller ->
                         callee.register("com.example.whoami") { inv -> InvokeResult.of(inv.caller) }
@@ -329,7 +329,7 @@ class WampExamplesSpec : FunSpec({
 
     test("register options: a shared prefix registration that discloses its callers; a forwarded call timeout") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 val worker1 = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
                 val worker2 = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
                 val client = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
@@ -369,7 +369,7 @@ class WampExamplesSpec : FunSpec({
 
     test("subscribe options: a wildcard subscription and the concrete topic of each event") {
         withTimeout(20.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { monitor ->
                     WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { sensor ->
                         // docs:start subscribe-options
@@ -391,12 +391,12 @@ class WampExamplesSpec : FunSpec({
 
     test("publish options: acknowledged, white- and blacklisted, disclosed") {
         withTimeout(20.seconds) {
-            val options = WampRouterOptions {
+            val options = FakeWampRouterConfig {
                 realm("realm1")
                 ticketUser("day", "d1", "operator")
                 ticketUser("night", "n1", "operator")
             }
-            WampRouter.start(options).use { router ->
+            FakeWampRouter.start(options).use { router ->
                 fun login(authId: String, ticket: String) = SessionConfig("realm1") { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
                 val day = WampSession.connect(router.tcpUrl, login("day", "d1"))
                 val night = WampSession.connect(router.wsUrl, login("night", "n1"))
@@ -429,11 +429,11 @@ class WampExamplesSpec : FunSpec({
 
     test("client certificate and custom dial: SSLContext for wss and tcps, SocketDialer for tcp and tcps") {
         withTimeout(20.seconds) {
-            WampRouter.start(WampRouterOptions { tlsClientAuth() }).use { router ->
+            FakeWampRouter.start(FakeWampRouterConfig { tlsClientAuth() }).use { router ->
                 val dialled = java.util.concurrent.atomic.AtomicInteger()
                 // docs:start client-cert
                 // An SSLContext with a key manager presents a client certificate (here the testkit's own).
-                val tls: javax.net.ssl.SSLContext = WampRouterTls.clientSslContext()
+                val tls: javax.net.ssl.SSLContext = FakeWampRouterTls.clientSslContext()
                 // The dial hook opens the TCP connection for tcp:// and tcps:// (a proxy, a custom network).
                 val viaProxy = SocketDialer { host, port, timeout ->
                     dialled.incrementAndGet()
@@ -457,7 +457,7 @@ class WampExamplesSpec : FunSpec({
     test("testing: users, faults and credential rotation in the testkit router") {
         withTimeout(20.seconds) {
             // docs:start testing-router
-            val options = WampRouterOptions {
+            val options = FakeWampRouterConfig {
                 realm("app", anonymous = false)            // closed realm: authentication required
                 ticketUser("svc", "ticket-1")
                 craUser("ops", "cra-secret")
@@ -465,17 +465,17 @@ class WampExamplesSpec : FunSpec({
                 maxWebSocketMessage(64 * 1024)
                 helloTimeout(java.time.Duration.ofSeconds(2))
             }
-            WampRouter.start(options).use { router ->
+            FakeWampRouter.start(options).use { router ->
                 val login = SessionConfig("app") { authId("svc"); authHandler("ticket", AuthHandler.ticket("ticket-1")) }
                 val session = WampSession.connect(router.tcpUrl, login)
 
                 // Credential rotation: the joined session stays, a new login with the old ticket fails.
-                router.rotateUser(dev.tether.testkit.wamp.RouterUser.Ticket("svc", "ticket-2"))
+                router.rotateCredentials(dev.tether.testkit.wamp.RouterUser.Ticket("svc", "ticket-2"))
                 shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, login) }
                 session.isOpen shouldBe true
 
                 // Faults: drop every connection at once, without GOODBYE.
-                router.faults.dropSessions() shouldBe 1
+                router.faults.dropAll() shouldBe 1
                 session.awaitClosed().message shouldContain "connection lost"
             }
             // docs:end testing-router
@@ -484,7 +484,7 @@ class WampExamplesSpec : FunSpec({
 
     test("automatic reconnect: WampClient rejoins, re-registers and re-subscribes after a drop") {
         withTimeout(30.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 // docs:start reconnect
                 val policy = ReconnectPolicy {
                     backoff(ExponentialBackoff(minDelay = 200.milliseconds, maxDelay = 30.seconds))
@@ -503,7 +503,7 @@ class WampExamplesSpec : FunSpec({
                     if (event is ConnectionEvent.Connected) rejoined.complete(Unit)
                 }
                 val first = client.session!!.id
-                router.faults.dropSessions()                   // the connection drops without GOODBYE
+                router.faults.dropAll()                   // the connection drops without GOODBYE
                 rejoined.await()                               // joined, re-registered, re-subscribed
 
                 client.session!!.id shouldNotBe first
@@ -519,7 +519,7 @@ class WampExamplesSpec : FunSpec({
 
     test("a slow subscriber: a bounded queue per subscription, drops counted in the session's stats") {
         withTimeout(30.seconds) {
-            WampRouter.start().use { router ->
+            FakeWampRouter.start().use { router ->
                 val publisher = WampSession.connect(router.wsUrl, SessionConfig("realm1"))
                 // docs:start slow-subscriber
                 val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1") { eventBuffer(100) })

@@ -172,10 +172,10 @@ class WsClientExamplesSpec : FunSpec({
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
                     client.start()
                     ConnectionExamples.awaitUp(client)
-                    broker.faults.stopAnsweringPings(true)
+                    broker.faults.stopKeepalive(true)
                     val drop = withTimeout(10.seconds) { events.receiveUntil { it is ConnectionEvent.Disconnected } }
                     ConnectionExamples.isKeepaliveDrop(drop) shouldBe true
-                    broker.faults.stopAnsweringPings(false)
+                    broker.faults.stopKeepalive(false)
                     withTimeout(10.seconds) { events.receiveUntil { it is ConnectionEvent.Connected } }
                     collector.cancel()
                 }
@@ -213,7 +213,7 @@ class WsClientExamplesSpec : FunSpec({
                     client.start()
                     ConnectionExamples.awaitUp(client)
                     withTimeout(10.seconds) { broker.awaitUpgrades(1) }
-                    broker.rotateTokens("t2")     // the server stops accepting t1
+                    broker.rotateCredentials("t2")     // the server stops accepting t1
                     broker.faults.dropAll()       // the next dial presents t1 and gets 401
                     withTimeout(10.seconds) { alerts.receive() } shouldBe 401
                     issuer.rotate("t2")

@@ -56,6 +56,7 @@ import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.time.toKotlinDuration
@@ -64,15 +65,18 @@ import kotlin.time.toKotlinDuration
  * A real nexus-style broker on 127.0.0.1 (ephemeral port) serving `/connect` as specs/nexus-wsclient.md describes:
  * bearer or `?token=` auth against a rotatable token set, connection caps, `register`/`deregister`, an `echo`
  * request kind (answered `echo.result` with the same payload), server-initiated `turn` requests, server pings, and
- * the bad-frame rules. [faults] and [rotateTokens] break it on purpose.
+ * the bad-frame rules. [faults] and [rotateCredentials] break it on purpose.
  *
  * ```
  * FakeBroker.start().use { broker -> WsClient(WsClientConfig(broker.url, handler) { authToken(broker.token) }) }
  * ```
  */
-public class FakeBroker private constructor(public val options: Options) : AutoCloseable {
+public class FakeBroker private constructor(
+    /** The settings this broker started with. */
+    public val config: FakeBrokerConfig,
+) : FakeServer<FakeBrokerFaults> {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-broker"))
-    private val tokens = ConcurrentHashMap.newKeySet<String>().apply { addAll(options.tokens) }
+    private val tokens = ConcurrentHashMap.newKeySet<String>().apply { addAll(config.tokens) }
     private val connections = ConcurrentHashMap.newKeySet<Connection>()
     private val perIp = ConcurrentHashMap<String, AtomicInteger>()
     private val registry = ConcurrentHashMap<String, Registration>()
@@ -83,13 +87,14 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     private val refusedUpgrades = AtomicLong()
     private val answeredPings = MutableStateFlow(0L)
     private val authHeaders = CopyOnWriteArrayList<String>()
+    private val closed = AtomicBoolean(false)
 
-    /** Fault controls: drops, ping silence, refusals, latency, black hole. */
-    public val faults: Faults = Faults { dropAllConnections() }
+    /** Fault controls: drops, keepalive silence, refusals, latency, black hole. */
+    override val faults: FakeBrokerFaults = FakeBrokerFaults { dropAllConnections() }
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = config.port, host = FakeServer.LOOPBACK) {
         install(WebSockets) {
-            maxFrameSize = options.maxMessageBytes
+            maxFrameSize = config.maxMessageBytes
         }
         intercept(ApplicationCallPipeline.Plugins) {
             if (call.request.path() != PATH) return@intercept
@@ -108,11 +113,13 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         }
     }.start(wait = false)
 
+    override val host: String = FakeServer.LOOPBACK
+
     /** The port the broker listens on. */
-    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    override val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
 
     /** `ws://127.0.0.1:PORT/connect`. */
-    public val url: String = "ws://127.0.0.1:$port$PATH"
+    override val url: String = "ws://$host:$port$PATH"
 
     /** The first valid token (what a test client should send). */
     public val token: String get() = tokens.first()
@@ -148,7 +155,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     /** The `Authorization` header of every upgrade attempt, in order (tests check what clients send). */
     public fun authorizationHeaders(): List<String> = authHeaders.snapshot()
 
-    /** The frames the broker decoded, in arrival order: the last [Options.recordFrames] of them. */
+    /** The frames the broker decoded, in arrival order: the last [FakeBrokerConfig.recordFrames] of them. */
     public fun received(): List<Envelope> = synchronized(receivedFrames) { receivedFrames.toList() }
 
     /** Names currently registered. */
@@ -158,7 +165,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
      * Token rotation: from now on only [newTokens] are accepted for new upgrades; connections already up stay up.
      * Clients holding an old token get 401 on their next dial.
      */
-    public fun rotateTokens(vararg newTokens: String) {
+    public fun rotateCredentials(vararg newTokens: String) {
         require(newTokens.isNotEmpty()) { "give at least one token" }
         tokens.clear()
         tokens.addAll(newTokens)
@@ -198,10 +205,13 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         scope.future { withTimeout(timeout.toKotlinDuration()) { awaitUpgrades(count) }; null }
 
     /** Java face of [broadcastBinary]. */
-    public fun broadcastBinaryAsync(bytes: ByteArray): CompletableFuture<Void?> = scope.future { broadcastBinary(bytes); null }
+    public fun broadcastBinaryAsync(bytes: ByteArray): CompletableFuture<Void?> =
+        scope.future { broadcastBinary(bytes); null }
 
-    /** Java faces of the broadcasts. */
+    /** Java face of [broadcast]. */
     public fun broadcastAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future { broadcast(envelope); null }
+
+    /** Java face of [broadcastRaw]. */
     public fun broadcastRawAsync(text: String): CompletableFuture<Void?> = scope.future { broadcastRaw(text); null }
 
     /**
@@ -209,7 +219,12 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
      * its `turn.result` or `turn.error` reply.
      */
     @JvmSynthetic
-    public suspend fun turn(name: String, payloadJson: String, timeout: kotlin.time.Duration, targetAspect: String = name): Envelope {
+    public suspend fun turn(
+        name: String,
+        payloadJson: String,
+        timeout: kotlin.time.Duration,
+        targetAspect: String = name,
+    ): Envelope {
         val reg = registry[name] ?: throw IllegalStateException("no connection registered as $name")
         val request = Envelope.request("turn", payloadJson).withTargetAspect(targetAspect)
         val reply = CompletableDeferred<Envelope>()
@@ -229,6 +244,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
 
     /** Stops the server and drops every connection. */
     override fun close() {
+        if (!closed.compareAndSet(false, true)) return
         scope.cancel()
         server.stop(0, 1_000)
     }
@@ -251,11 +267,12 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         val header = request.headers[HttpHeaders.Authorization]
         authHeaders.add(header.orEmpty())
         // The Bearer prefix is case-sensitive; the query token counts only when the header yields none.
-        val bearer = header?.takeIf { it.startsWith("Bearer ") }?.removePrefix("Bearer ")?.trim()?.takeIf { it.isNotEmpty() }
+        val bearer =
+            header?.takeIf { it.startsWith("Bearer ") }?.removePrefix("Bearer ")?.trim()?.takeIf { it.isNotEmpty() }
         val presented = bearer ?: request.queryParameters["token"]
-        if (options.requireAuth && (presented == null || presented !in tokens)) return 401 to "unauthorized\n"
+        if (config.requireAuth && (presented == null || presented !in tokens)) return 401 to "unauthorized\n"
         val ip = call.request.origin.remoteHost
-        if (connections.size >= options.maxConnections || (perIp[ip]?.get() ?: 0) >= options.maxConnectionsPerIp) {
+        if (connections.size >= config.maxConnections || (perIp[ip]?.get() ?: 0) >= config.maxConnectionsPerIp) {
             return 503 to "too many connections\n"
         }
         return null
@@ -312,7 +329,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
                         continue
                     }
                     val buffer = partial ?: ByteArrayOutputStream().also { partial = it }
-                    if (buffer.size().toLong() + frame.data.size > options.maxMessageBytes) {
+                    if (buffer.size().toLong() + frame.data.size > config.maxMessageBytes) {
                         c.closeWith(CloseReason.Codes.TOO_BIG, "message too big")
                         return
                     }
@@ -332,7 +349,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         val envelope = try {
             Envelope.decode(text)
         } catch (e: MalformedEnvelopeException) {
-            if (++c.badFrames >= options.badFrameLimit) {
+            if (++c.badFrames >= config.badFrameLimit) {
                 c.closeWith(CloseReason.Codes.VIOLATED_POLICY, "too many bad frames")
                 return false
             }
@@ -341,7 +358,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
         c.badFrames = 0
         synchronized(receivedFrames) {
             receivedFrames.addLast(envelope)
-            if (receivedFrames.size > options.recordFrames) receivedFrames.removeFirst()
+            if (receivedFrames.size > config.recordFrames) receivedFrames.removeFirst()
         }
         val replyTo = envelope.inReplyTo
         if (!replyTo.isNullOrEmpty()) {
@@ -396,17 +413,21 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
     }
 
     private fun errorReply(kind: String, id: String, message: String): String =
-        Envelope.response(kind, id, Json.encodeToString(JsonObject.serializer(), JsonObject(mapOf("error" to JsonPrimitive(message))))).encode()
+        Envelope.response(
+            kind,
+            id,
+            Json.encodeToString(JsonObject.serializer(), JsonObject(mapOf("error" to JsonPrimitive(message)))),
+        ).encode()
 
     private suspend fun pingLoop(c: Connection) {
         var counter = 0L
-        val interval = options.pingInterval.toMillis()
+        val interval = config.pingInterval.toMillis()
         if (interval <= 0) return
         while (true) {
             delay(interval)
             val payload = (++counter).toString().encodeToByteArray()
             c.session.outgoing.send(Frame.Ping(payload))
-            val answered = withTimeoutOrNull(options.pongTimeout.toMillis()) {
+            val answered = withTimeoutOrNull(config.pongTimeout.toMillis()) {
                 while (!c.pongs.receive().contentEquals(payload)) { /* an older pong */ }
             }
             if (answered == null) {
@@ -435,51 +456,7 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
 
     private class Registration(val connection: FakeBroker.Connection, val sessionId: String)
 
-    /**
-     * Broker settings. Defaults are the real broker's: pings every 30 s with a 10 s pong deadline, 256 connections,
-     * 32 per IP, 1 MiB messages, 16 bad frames in a row; token "test-token".
-     */
-    public class Options private constructor(b: Builder) {
-        public val tokens: Set<String> = b.tokens.toSet()
-        public val requireAuth: Boolean = b.requireAuth
-        public val pingInterval: Duration = b.pingInterval
-        public val pongTimeout: Duration = b.pongTimeout
-        public val maxConnections: Int = b.maxConnections
-        public val maxConnectionsPerIp: Int = b.maxConnectionsPerIp
-        public val maxMessageBytes: Long = b.maxMessageBytes
-        public val badFrameLimit: Int = b.badFrameLimit
-        public val recordFrames: Int = b.recordFrames
-
-        public class Builder internal constructor() {
-            internal var tokens = linkedSetOf("test-token")
-            internal var requireAuth = true
-            internal var pingInterval: Duration = Duration.ofSeconds(30)
-            internal var pongTimeout: Duration = Duration.ofSeconds(10)
-            internal var maxConnections = 256
-            internal var maxConnectionsPerIp = 32
-            internal var maxMessageBytes = 1L shl 20
-            internal var badFrameLimit = 16
-            internal var recordFrames = 10_000
-
-            public fun tokens(vararg values: String): Builder = apply { tokens = linkedSetOf(*values) }
-            public fun requireAuth(require: Boolean): Builder = apply { requireAuth = require }
-            /** Server ping interval; zero disables server pings. */
-            public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
-            public fun pongTimeout(timeout: Duration): Builder = apply { pongTimeout = timeout }
-            public fun maxConnections(total: Int, perIp: Int): Builder = apply { maxConnections = total; maxConnectionsPerIp = perIp }
-            public fun maxMessageBytes(bytes: Long): Builder = apply { maxMessageBytes = bytes }
-            public fun badFrameLimit(limit: Int): Builder = apply { badFrameLimit = limit }
-            /** How many of the most recent inbound frames [received] keeps (default 10 000). */
-            public fun recordFrames(count: Int): Builder = apply { require(count >= 0); recordFrames = count }
-            public fun build(): Options = Options(this)
-        }
-
-        public companion object {
-            @JvmStatic public fun builder(): Builder = Builder()
-            @JvmStatic public fun defaults(): Options = Builder().build()
-        }
-    }
-
+    /** Starting one: the endpoint path and the factories. */
     public companion object {
         /** The endpoint path of the real broker. */
         public const val PATH: String = "/connect"
@@ -487,14 +464,14 @@ public class FakeBroker private constructor(public val options: Options) : AutoC
 
         /** Starts a broker with the real broker's defaults. */
         @JvmStatic
-        public fun start(): FakeBroker = FakeBroker(Options.defaults())
+        public fun start(): FakeBroker = FakeBroker(FakeBrokerConfig.DEFAULT)
 
-        /** Starts a broker with [options]. */
+        /** Starts a broker with [config]. */
         @JvmStatic
-        public fun start(options: Options): FakeBroker = FakeBroker(options)
+        public fun start(config: FakeBrokerConfig): FakeBroker = FakeBroker(config)
 
         /** Kotlin: `FakeBroker.start { pingInterval(Duration.ofMillis(200)) }`. */
         @JvmSynthetic
-        public fun start(block: Options.Builder.() -> Unit): FakeBroker = FakeBroker(Options.builder().apply(block).build())
+        public fun start(block: FakeBrokerConfig.Builder.() -> Unit): FakeBroker = FakeBroker(FakeBrokerConfig(block))
     }
 }

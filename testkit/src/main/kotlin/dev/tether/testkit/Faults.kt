@@ -1,84 +1,37 @@
 package dev.tether.testkit
 
 import java.time.Duration
-import java.util.concurrent.atomic.AtomicInteger
-import java.util.concurrent.atomic.AtomicLong
-import java.util.concurrent.atomic.AtomicReference
 
 /**
- * The fault controls every Tether fake shares. Each switch takes effect at once, is safe to flip from any thread,
- * and is usable from Kotlin and Java. Fakes add their own (token rotation, …) beside these.
+ * The faults every testkit fake injects, under the same names on each. A fake's own controls (such as the broker's
+ * [FakeBrokerFaults.dropAfterFrames] or the WAMP router's `mute`) sit beside these on its faults class. Each switch
+ * takes effect at once and is safe to flip from any thread; docs/testkit.md has the table of faults by fake.
  */
-public class Faults internal constructor(private val dropAllNow: () -> Int) {
-    private val refusals = AtomicReference<Refusal?>(null)
-    private val frameBudget = AtomicLong(-1)
-    private val latencyMillis = AtomicLong(0)
-    @Volatile private var pingsAnswered = true
-    @Volatile private var blackHoled = false
+public interface Faults {
+    /**
+     * Cuts every live connection at once, without a close frame or message, as a network failure would. Returns how
+     * many it cut.
+     */
+    public fun dropAll(): Int
 
-    private class Refusal(val remaining: AtomicInteger, val status: Int)
+    /**
+     * Delays the handling of every inbound message by [delay] (also every upgrade or login where the fake's page says
+     * so); [Duration.ZERO] turns it off.
+     */
+    public fun latency(delay: Duration)
 
-    /** Drops every live connection at once, without a close frame (as a network failure would). Returns how many. */
-    public fun dropAll(): Int = dropAllNow()
+    /**
+     * Stops the fake's side of the keepalive ([stop] = true) or resumes it: the fake stops answering the client's
+     * pings (or, on the relay, stops sending health checks), so the client's keepalive expires.
+     */
+    public fun stopKeepalive(stop: Boolean)
 
-    /** Drops the connection that receives the [n]-th frame from now (counting frames from all clients). */
-    public fun dropAfterFrames(n: Long) {
-        require(n > 0) { "n must be positive" }
-        frameBudget.set(n)
-    }
-
-    /** Stops answering client pings (true) or resumes (false): the client's keepalive then expires. */
-    @JvmOverloads
-    public fun stopAnsweringPings(stop: Boolean = true) {
-        pingsAnswered = !stop
-    }
-
-    /** Answers the next [count] upgrade requests with HTTP [status] instead of accepting them. */
-    public fun refuseNextUpgrades(count: Int, status: Int) {
-        require(count > 0) { "count must be positive" }
-        require(status in 100..599 && status != 101) { "status must be an HTTP status other than 101" }
-        refusals.set(Refusal(AtomicInteger(count), status))
-    }
-
-    /** Delays the handling of every inbound frame (and every upgrade) by [delay]; zero turns it off. */
-    public fun latency(delay: Duration) {
-        latencyMillis.set(delay.toMillis())
-    }
-
-    /** Accepts new TCP connections but never answers their upgrade (true), so dials time out; false restores. */
-    @JvmOverloads
-    public fun blackHole(on: Boolean = true) {
-        blackHoled = on
-    }
+    /**
+     * Refuses the next [count] connection attempts the way this server refuses one (an HTTP status for an upgrade, a
+     * closed socket for a relay login, ABORT for a WAMP join); 0 cancels the refusals still pending.
+     */
+    public fun refuseNext(count: Int)
 
     /** Clears every fault. */
-    public fun reset() {
-        refusals.set(null); frameBudget.set(-1); latencyMillis.set(0); pingsAnswered = true; blackHoled = false
-    }
-
-    internal val answersPings: Boolean get() = pingsAnswered
-    internal val isBlackHoled: Boolean get() = blackHoled
-    internal val latency: Long get() = latencyMillis.get()
-
-    /** The status to refuse this upgrade with, consuming one refusal, or null to accept it. */
-    internal fun takeRefusal(): Int? {
-        val r = refusals.get() ?: return null
-        while (true) {
-            val left = r.remaining.get()
-            if (left <= 0) {
-                refusals.compareAndSet(r, null)
-                return null
-            }
-            if (r.remaining.compareAndSet(left, left - 1)) return r.status
-        }
-    }
-
-    /** Counts one inbound frame; true when this frame exhausts the drop-after budget. */
-    internal fun frameArrived(): Boolean {
-        while (true) {
-            val left = frameBudget.get()
-            if (left <= 0) return false
-            if (frameBudget.compareAndSet(left, left - 1)) return left == 1L
-        }
-    }
+    public fun reset()
 }

@@ -71,7 +71,7 @@ class FakeBrokerExtensionJavaTest {
 
         @Test
         @Order(1)
-        void injectsOneRunningBrokerEverywhereInTheTest(FakeBroker broker, Faults faults) throws Exception {
+        void injectsOneRunningBrokerEverywhereInTheTest(FakeBroker broker, FakeBrokerFaults faults) throws Exception {
             assertSame(fromConstructor, broker);
             assertSame(fromBeforeEach, broker);
             assertSame(broker.getFaults(), faults);
@@ -97,7 +97,7 @@ class FakeBrokerExtensionJavaTest {
     class PerClassByRegisterExtension {
         @RegisterExtension
         static FakeBrokerExtension extension = FakeBrokerExtension.perClass(
-                FakeBroker.Options.builder().tokens("class-token").pingInterval(Duration.ZERO).build());
+                FakeBrokerConfig.builder().tokens("class-token").pingInterval(Duration.ZERO).build());
 
         private static FakeBroker fromBeforeAll;
 
@@ -110,7 +110,7 @@ class FakeBrokerExtensionJavaTest {
         @Order(1)
         void theClassBrokerServes(FakeBroker broker) throws Exception {
             assertSame(fromBeforeAll, broker);
-            assertSame(extension.getBroker(), broker);
+            assertSame(extension.getServer(), broker);
             assertEquals(broker.getUrl(), extension.getUrl());
             assertSame(broker.getFaults(), extension.getFaults());
             assertEquals("class-token", broker.getToken());
@@ -119,7 +119,7 @@ class FakeBrokerExtensionJavaTest {
 
         @Test
         @Order(2)
-        void theSameBrokerServesEveryTest(FakeBroker broker, Faults faults) throws Exception {
+        void theSameBrokerServesEveryTest(FakeBroker broker, FakeBrokerFaults faults) throws Exception {
             assertSame(fromBeforeAll, broker);
             assertSame(broker.getFaults(), faults);
             assertTrue(broker.acceptedUpgrades() >= 1, "the first test's connection was counted");
@@ -130,14 +130,14 @@ class FakeBrokerExtensionJavaTest {
     @Nested
     class PerMethodWithOptions {
         @RegisterExtension
-        FakeBrokerExtension extension = FakeBrokerExtension.withOptions(
-                FakeBroker.Options.builder().tokens("custom").maxConnections(4, 2).build());
+        FakeBrokerExtension extension = FakeBrokerExtension.perMethod(
+                FakeBrokerConfig.builder().tokens("custom").maxConnections(4, 2).build());
 
         @Test
         void startsTheBrokerWithTheOptions(FakeBroker broker) throws Exception {
-            assertSame(extension.getBroker(), broker);
+            assertSame(extension.getServer(), broker);
             assertEquals("custom", broker.getToken());
-            assertEquals(2, broker.getOptions().getMaxConnectionsPerIp());
+            assertEquals(2, broker.getConfig().getMaxConnectionsPerIp());
             assertEquals("{\"n\":1}", echoThrough(broker));
         }
     }

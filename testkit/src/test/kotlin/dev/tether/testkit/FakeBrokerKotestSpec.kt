@@ -65,15 +65,15 @@ class FakeBrokerKotestSpec : FunSpec({
     test("a per-spec listener started by the spec lifecycle stops its broker after the spec") {
         // What `extension(FakeBrokerListener())` does: beforeSpec starts, afterSpec stops.
         val listener = FakeBrokerListener { pingInterval(Duration.ZERO) }
-        shouldThrow<IllegalStateException> { listener.broker }
+        shouldThrow<IllegalStateException> { listener.server }
         listener.beforeSpec(spec)
-        val broker = listener.broker
-        broker.options.pingInterval shouldBe Duration.ZERO
+        val broker = listener.server
+        broker.config.pingInterval shouldBe Duration.ZERO
         listener.server shouldBeSameInstanceAs broker
         echoThrough(broker) shouldBe """{"n":1}"""
         listener.afterSpec(spec)
         refusesConnections(broker.port)
-        shouldThrow<IllegalStateException> { listener.broker }
+        shouldThrow<IllegalStateException> { listener.server }
     }
 
     test("one per-spec listener runs one broker") {
@@ -81,7 +81,7 @@ class FakeBrokerKotestSpec : FunSpec({
         val broker = listener.mount {}
         try {
             shouldThrow<IllegalStateException> { listener.mount {} }
-            listener.broker shouldBeSameInstanceAs broker
+            listener.server shouldBeSameInstanceAs broker
         } finally {
             listener.afterSpec(spec)
         }

@@ -55,7 +55,11 @@ class FakeBrokerSpec : FunSpec({
     afterSpec { http.close() }
 
     /** Opens a raw WebSocket to [broker]; [bearer] goes out as the Authorization header unless null. */
-    suspend fun open(broker: FakeBroker, bearer: String? = broker.token, query: String? = null): ClientWebSocketSession =
+    suspend fun open(
+        broker: FakeBroker,
+        bearer: String? = broker.token,
+        query: String? = null,
+    ): ClientWebSocketSession =
         withTimeout(10.seconds) {
             http.webSocketRawSession(host = "127.0.0.1", port = broker.port, path = FakeBroker.PATH) {
                 if (bearer != null) header(HttpHeaders.Authorization, "Bearer $bearer")
@@ -92,7 +96,11 @@ class FakeBrokerSpec : FunSpec({
 
         test("a wrong bearer plus a good query token is 401: the query counts only when the header yields none") {
             FakeBroker.start().use { broker ->
-                val reply = upgrade(broker.port, "/connect?token=${broker.token}", mapOf("Authorization" to "Bearer nope"))
+                val reply = upgrade(
+                    broker.port,
+                    "/connect?token=${broker.token}",
+                    mapOf("Authorization" to "Bearer nope"),
+                )
                 reply.status shouldBe 401
                 reply.body shouldBe "unauthorized\n"
             }
@@ -108,7 +116,11 @@ class FakeBrokerSpec : FunSpec({
         test("a plain GET without upgrade gets 426; another method gets 405") {
             FakeBroker.start().use { broker ->
                 upgrade(broker.port, upgradeHeaders = false).status shouldBe 426
-                upgrade(broker.port, upgradeHeaders = false, headers = mapOf("Authorization" to "Bearer ${broker.token}"))
+                upgrade(
+                    broker.port,
+                    upgradeHeaders = false,
+                    headers = mapOf("Authorization" to "Bearer ${broker.token}"),
+                )
                     .status shouldBe 426
                 upgrade(broker.port, method = "POST", headers = mapOf("Authorization" to "Bearer ${broker.token}"))
                     .status shouldBe 405
@@ -119,11 +131,17 @@ class FakeBrokerSpec : FunSpec({
             FakeBroker.start().use { broker ->
                 val auth = "Authorization" to "Bearer ${broker.token}"
                 upgrade(broker.port, headers = mapOf(auth, "Origin" to "http://evil.example")).status shouldBe 403
-                upgrade(broker.port, headers = mapOf(auth, "Origin" to "http://127.0.0.1:${broker.port}")).status shouldBe 101
+                upgrade(
+                    broker.port,
+                    headers = mapOf(auth, "Origin" to "http://127.0.0.1:${broker.port}"),
+                ).status shouldBe 101
             }
         }
 
-        test("past the per-IP cap: 503 \"too many connections\\n\", 401 for a bad token, accepted again after a close") {
+        test(
+            "past the per-IP cap: 503 \"too many connections\\n\", 401 for a bad token, accepted again after a " +
+                "close",
+        ) {
             FakeBroker.start { maxConnections(10, 2) }.use { broker ->
                 val first = open(broker)
                 open(broker)
@@ -193,17 +211,25 @@ class FakeBrokerSpec : FunSpec({
                     reply.inReplyTo shouldBe request.id
                     return reply.payload!!
                 }
-                errorFor("""{"session_id":"s","provider":"p","context_mode":"global"}""") shouldBe """{"error":"name required"}"""
-                errorFor("""{"name":"a","provider":"p","context_mode":"global"}""") shouldBe """{"error":"session_id required"}"""
-                errorFor("""{"name":"a","session_id":"s","context_mode":"global"}""") shouldBe """{"error":"provider required"}"""
-                errorFor("""{"name":"a","session_id":"s","provider":"p"}""") shouldBe """{"error":"context_mode required"}"""
-                errorFor("""{"name":"a","session_id":"s","provider":"p","context_mode":"bogus"}""") shouldContain "context_mode"
-                errorFor("""{"name":"a","session_id":"s","provider":"p","context_mode":"thread","port":65536}""") shouldContain "port"
-                errorFor("""{"name":"a","session_id":"s","provider":"p","context_mode":"thread","port":-1}""") shouldContain "port"
+                errorFor("""{"session_id":"s","provider":"p","context_mode":"global"}""") shouldBe
+                    """{"error":"name required"}"""
+                errorFor("""{"name":"a","provider":"p","context_mode":"global"}""") shouldBe
+                    """{"error":"session_id required"}"""
+                errorFor("""{"name":"a","session_id":"s","context_mode":"global"}""") shouldBe
+                    """{"error":"provider required"}"""
+                errorFor("""{"name":"a","session_id":"s","provider":"p"}""") shouldBe
+                    """{"error":"context_mode required"}"""
+                errorFor("""{"name":"a","session_id":"s","provider":"p","context_mode":"bogus"}""") shouldContain
+                    "context_mode"
+                val thread = """"name":"a","session_id":"s","provider":"p","context_mode":"thread""""
+                errorFor("""{$thread,"port":65536}""") shouldContain "port"
+                errorFor("""{$thread,"port":-1}""") shouldContain "port"
                 errorFor(null) shouldContain "error"
                 broker.registeredNames() shouldBe emptySet()
                 for (mode in listOf("global", "thread", "stateless")) {
-                    ws.sendEnvelope(Envelope.request("register", """{"name":"n-$mode","session_id":"s","provider":"p","context_mode":"$mode","port":65535}"""))
+                    val payload =
+                        """{"name":"n-$mode","session_id":"s","provider":"p","context_mode":"$mode","port":65535}"""
+                    ws.sendEnvelope(Envelope.request("register", payload))
                     ws.nextEnvelope().kind shouldBe "register.ack"
                 }
             }
@@ -275,7 +301,10 @@ class FakeBrokerSpec : FunSpec({
             }
         }
 
-        test("16 undecodable frames in a row close with 1008; a decodable frame (even of an unknown kind) resets the count") {
+        test(
+            "16 undecodable frames in a row close with 1008; a decodable frame (even of an unknown kind) resets " +
+                "the count",
+        ) {
             FakeBroker.start().use { broker ->
                 val ws = open(broker)
                 val bad = listOf("not json", """{"id":"x"}""", """{"kind":""}""", "[]", """{"kind":7}""")
@@ -326,7 +355,10 @@ class FakeBrokerSpec : FunSpec({
         }
 
         test("an unanswered ping closes the connection with 1001 \"ping failed\"") {
-            FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofMillis(200)) }.use { broker ->
+            FakeBroker.start {
+                pingInterval(Duration.ofMillis(50))
+                pongTimeout(Duration.ofMillis(200))
+            }.use { broker ->
                 val ws = open(broker)
                 withTimeout(10.seconds) { broker.awaitConnections(1) }
                 val reason = ws.awaitCloseFrame()
@@ -344,7 +376,7 @@ class FakeBrokerSpec : FunSpec({
                 val pong = ws.nextNonText()
                 pong.shouldBeInstanceOf<Frame.Pong>()
                 pong.data.decodeToString() shouldBe "a"
-                broker.faults.stopAnsweringPings()
+                broker.faults.stopKeepalive(true)
                 ws.send(Frame.Ping("b".encodeToByteArray()))
                 val echo = Envelope.request("echo", "3")
                 ws.sendEnvelope(echo)
@@ -357,9 +389,9 @@ class FakeBrokerSpec : FunSpec({
     }
 
     context("faults") {
-        test("refuseNextUpgrades answers the next N upgrades with the status, then accepts again") {
+        test("refuseNext answers the next N upgrades with the status, then accepts again") {
             FakeBroker.start().use { broker ->
-                broker.faults.refuseNextUpgrades(2, 503)
+                broker.faults.refuseNext(2, 503)
                 val auth = mapOf("Authorization" to "Bearer ${broker.token}")
                 upgrade(broker.port, headers = auth).status shouldBe 503
                 upgrade(broker.port, headers = auth).status shouldBe 503
@@ -370,7 +402,7 @@ class FakeBrokerSpec : FunSpec({
 
         test("blackHole makes dials time out; turning it off lets them through") {
             FakeBroker.start().use { broker ->
-                broker.faults.blackHole()
+                broker.faults.blackHole(true)
                 val config = DialerConfig(broker.url) { token(broker.token); dialTimeout(300.milliseconds) }
                 WebSocketDialer(config).use { dialer ->
                     shouldThrow<DialTimeoutException> { dialer.dial() }
@@ -422,10 +454,10 @@ class FakeBrokerSpec : FunSpec({
             }
         }
 
-        test("rotateTokens keeps live connections and refuses the old token on the next upgrade") {
+        test("rotateCredentials keeps live connections and refuses the old token on the next upgrade") {
             FakeBroker.start().use { broker ->
                 val ws = open(broker)
-                broker.rotateTokens("fresh")
+                broker.rotateCredentials("fresh")
                 broker.token shouldBe "fresh"
                 upgrade(broker.port, headers = mapOf("Authorization" to "Bearer test-token")).status shouldBe 401
                 upgrade(broker.port, headers = mapOf("Authorization" to "Bearer fresh")).status shouldBe 101

@@ -13,7 +13,10 @@ class SnapshotSpec : FunSpec({
         override fun iterator(): Iterator<String> = emptyList<String>().iterator()
     }
 
-    test("a collection whose last element goes between its size and its iteration: toList throws, snapshot copies none") {
+    test(
+        "a collection whose last element goes between its size and its iteration: toList throws, snapshot copies " +
+            "none",
+    ) {
         shouldThrow<NoSuchElementException> { justEmptied.toList() }
         justEmptied.snapshot().shouldBeEmpty()
     }

@@ -13,7 +13,7 @@ import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.mux.WriteTimeoutException
 import dev.tether.testkit.mux.MalformedFrame
-import dev.tether.testkit.mux.MuxFaults
+import dev.tether.testkit.mux.FakeMuxServerFaults
 import dev.tether.testkit.mux.StreamBehaviour
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -97,7 +97,7 @@ class MuxConformanceSpec : FunSpec({
             }
         }
         test("an open the peer never accepts fails with AcceptTimeout at the accept deadline").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop accepting streams)")) {
-            subject.fake!!.faults.stopAccepting()
+            subject.fake!!.faults.stopAccepting(true)
             withClient(MuxConfig { streamAcceptDeadline(Duration.ofMillis(300)) }) { s ->
                 val started = System.nanoTime()
                 shouldThrow<AcceptTimeoutException> { s.open() }
@@ -219,7 +219,7 @@ class MuxConformanceSpec : FunSpec({
             val s = subject.client(pingInterval = Duration.ofMillis(200), pongTimeout = Duration.ofMillis(300))
             try {
                 val stream = s.open()
-                subject.fake!!.faults.stopAnsweringPings()
+                subject.fake!!.faults.stopKeepalive(true)
                 val started = System.nanoTime()
                 val reason = withTimeout(10_000) { s.awaitClosed() }
                 val elapsed = (System.nanoTime() - started) / 1_000_000
@@ -259,9 +259,9 @@ class MuxConformanceSpec : FunSpec({
                     val fake = subject.fake!!
                     fake.awaitSessions(1)
                     val before = s.open()
-                    fake.faults.sendMalformed(kind, MuxFaults.UNUSED_STREAM_ID) shouldBeGreaterThanOrEqualTo 1
+                    fake.faults.sendMalformed(kind, FakeMuxServerFaults.UNUSED_STREAM_ID) shouldBeGreaterThanOrEqualTo 1
                     if (kind == MalformedFrame.SYN_WITH_PAYLOAD) {
-                        s.accept().id shouldBe MuxFaults.UNUSED_STREAM_ID.toLong()
+                        s.accept().id shouldBe FakeMuxServerFaults.UNUSED_STREAM_ID.toLong()
                     }
                     before.write("after".encodeToByteArray())
                     before.close()

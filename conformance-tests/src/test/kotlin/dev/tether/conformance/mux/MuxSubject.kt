@@ -5,6 +5,7 @@ import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxSession
 import dev.tether.testkit.mux.FakeMuxServer
+import dev.tether.testkit.mux.FakeMuxServerConfig
 import java.time.Duration
 
 /**
@@ -37,7 +38,7 @@ class MuxSubject private constructor(val url: String, val fake: FakeMuxServer?) 
         /** True when the suite runs against the fake (fault controls available). */
         val isFake: Boolean get() = external == null
 
-        fun open(options: FakeMuxServer.Options.Builder.() -> Unit = {}): MuxSubject {
+        fun open(options: FakeMuxServerConfig.Builder.() -> Unit = {}): MuxSubject {
             val url = external
             return if (url != null) MuxSubject(url, null) else FakeMuxServer.start(options).let { MuxSubject(it.url,
                 it) }

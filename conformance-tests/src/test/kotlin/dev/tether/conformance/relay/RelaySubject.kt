@@ -8,6 +8,7 @@ import dev.tether.relay.AuthToken
 import dev.tether.relay.RelayClient
 import dev.tether.relay.TokenStore
 import dev.tether.testkit.relay.FakeRelayServer
+import dev.tether.testkit.relay.FakeRelayServerConfig
 import kotlinx.coroutines.withTimeoutOrNull
 import java.time.Duration
 import java.util.UUID
@@ -32,7 +33,7 @@ class RelaySubject private constructor(val url: String, val secret: String, val 
         val fakeOnly: Boolean = external == null
 
         /** Fake health checks every 100 ms with a 1 s timeout, so timing cases run fast. */
-        fun open(options: FakeRelayServer.Options.Builder.() -> Unit = {}): RelaySubject {
+        fun open(options: FakeRelayServerConfig.Builder.() -> Unit = {}): RelaySubject {
             val url = external
             return if (url != null) {
                 RelaySubject(url, System.getProperty("tether.conformance.relay.secret", ""), null)

@@ -218,9 +218,9 @@ class TunnelConformanceSpec : FunSpec({
         .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (refuse the next upgrades)")) {
         TunnelSubject.open().use { subject ->
             val proxy = subject.fake!!
-            proxy.faults.refuseNextUpgrades(2, 503)
+            proxy.faults.refuseNext(2, 503)
             TunnelClient(tunnelConfig(subject)).connect().use { proxy.registrationAttempts shouldBe 3 }
-            proxy.faults.refuseNextUpgrades(1, 409)
+            proxy.faults.refuseNext(1, 409)
             shouldThrow<RetryFailedException> { TunnelClient(tunnelConfig(subject, "t2")).connect() }.status shouldBe 409
         }
     }
@@ -386,7 +386,7 @@ class TunnelConformanceSpec : FunSpec({
                         client.events.collect { events.send(it) }
                     }
                     val serving = launch { client.serve(echoHandler) }
-                    proxy.dropClient(tunnel1) shouldBe true
+                    proxy.faults.drop(tunnel1) shouldBe true
                     withTimeout(10.seconds) {
                         while (events.receive() !is ConnectionEvent.Disconnected) Unit
                         while (events.receive() !is ConnectionEvent.Connected) Unit
@@ -413,14 +413,14 @@ class TunnelConformanceSpec : FunSpec({
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
                     val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
-                    proxy.faults.stopAnsweringPings()
+                    proxy.faults.stopKeepalive(true)
                     val drop = withTimeout(10.seconds) {
                         var e = events.receive()
                         while (e !is ConnectionEvent.Disconnected) e = events.receive()
                         e
                     }
                     drop.cause.shouldBeInstanceOf<dev.tether.mux.MuxKeepAliveExpiredException>()
-                    proxy.faults.stopAnsweringPings(false)
+                    proxy.faults.stopKeepalive(false)
                     proxy.awaitRegistrations(2, 10.seconds)
                     collector.cancel()
                 }
@@ -441,10 +441,10 @@ class TunnelConformanceSpec : FunSpec({
             }
             TunnelClient(config).connect().use { client ->
                 proxy.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
-                proxy.rotateSecrets("new-secret-a", "new-secret-b")
+                proxy.rotateCredentials("new-secret-a", "new-secret-b")
                 proxy.isRegistered("rot") shouldBe true // registered clients stay
                 secret = "new-secret-a" // what an auth service would hand out now
-                proxy.dropClient("rot")
+                proxy.faults.drop("rot")
                 proxy.awaitRegistrations(2, 10.seconds)
                 withTimeout(10.seconds) { client.state.first { it == dev.tether.core.ConnectionState.CONNECTED } }
                 proxy.isRegistered("rot") shouldBe true

@@ -1,6 +1,7 @@
 package dev.tether.conformance.tunnel
 
 import dev.tether.testkit.tunnel.FakeTunnelProxy
+import dev.tether.testkit.tunnel.FakeTunnelProxyConfig
 import dev.tether.tunnel.RetryFailedException
 import dev.tether.tunnel.TunnelAuthFailedException
 import dev.tether.tunnel.TunnelClient
@@ -126,8 +127,8 @@ class TunnelProxyGenerationsSpec : FunSpec({
     }
 
     test("the fake refuses settings no real proxy generation has") {
-        shouldThrow<IllegalArgumentException> { FakeTunnelProxy.Options.builder().flavour(TunnelFlavour.WEBSOCKTUNNEL).domainStyle(true).build() }
-        shouldThrow<IllegalArgumentException> { FakeTunnelProxy.Options.builder().urlPrefix("https://x").build() }
+        shouldThrow<IllegalArgumentException> { FakeTunnelProxyConfig.builder().flavour(TunnelFlavour.WEBSOCKTUNNEL).domainStyle(true).build() }
+        shouldThrow<IllegalArgumentException> { FakeTunnelProxyConfig.builder().urlPrefix("https://x").build() }
     }
 })
 

@@ -2,6 +2,7 @@ package dev.tether.conformance.tunnel
 
 import dev.tether.conformance.External
 import dev.tether.testkit.tunnel.FakeTunnelProxy
+import dev.tether.testkit.tunnel.FakeTunnelProxyConfig
 import dev.tether.tunnel.TunnelFlavour
 import java.net.URI
 import java.util.UUID
@@ -57,7 +58,7 @@ class TunnelSubject private constructor(
         /** A case that needs the fake: skipped against an external proxy with "needs [what]". */
         fun needsFake(what: String = "the fake's fault controls") = External.needsFake(fakeOnly, what)
 
-        fun open(options: FakeTunnelProxy.Options.Builder.() -> Unit = {}): TunnelSubject {
+        fun open(options: FakeTunnelProxyConfig.Builder.() -> Unit = {}): TunnelSubject {
             val url = external
             return if (url != null) {
                 TunnelSubject(
@@ -71,7 +72,7 @@ class TunnelSubject private constructor(
                 )
             } else {
                 val fake = FakeTunnelProxy.start(options)
-                TunnelSubject(fake.url, fake.currentSecrets.first, fake.currentSecrets.second, fake.options.flavour, fake)
+                TunnelSubject(fake.url, fake.currentSecrets.first, fake.currentSecrets.second, fake.config.flavour, fake)
             }
         }
 

@@ -2,9 +2,9 @@ package dev.tether.conformance.wamp
 
 import dev.tether.conformance.External
 import dev.tether.core.HandshakeRejectedException
-import dev.tether.testkit.wamp.WampRouter
-import dev.tether.testkit.wamp.WampRouterOptions
-import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.RawSocketHandshakeException
@@ -22,7 +22,7 @@ import java.util.concurrent.ConcurrentHashMap
 import kotlin.time.Duration.Companion.seconds
 
 /**
- * The router a WAMP conformance suite runs against: the testkit [WampRouter] (WebSocket, RawSocket TCP and Unix)
+ * The router a WAMP conformance suite runs against: the testkit [FakeWampRouter] (WebSocket, RawSocket TCP and Unix)
  * by default, or an external router with `-Dtether.conformance.wamp.url=ws://host:port/` (or tcp://, unix://; a
  * comma-separated list covers several transports in one run) and `-Dtether.conformance.wamp.realm=realm1`.
  *
@@ -40,9 +40,9 @@ class RouterSubject private constructor(
     val realm: String,
     /** Transport name (`ws`, `wss`, `tcp`, `tcps`, `unix`) -> URL. */
     val urls: Map<String, String>,
-    val router: WampRouter?,
+    val router: FakeWampRouter?,
     private val tempDir: Path?,
-    /** TLS transport name (`wss`, `tcps`) -> URL; the testkit router's use [WampRouterTls.trustManager]. */
+    /** TLS transport name (`wss`, `tcps`) -> URL; the testkit router's use [FakeWampRouterTls.trustManager]. */
     val tlsUrls: Map<String, String> = emptyMap(),
     /** The realm where the auth cases apply (closed to anonymous sessions on the testkit router). */
     val authRealm: String = realm,
@@ -190,7 +190,7 @@ class RouterSubject private constructor(
             return AuthCase(name, authId, good, bad)
         }
 
-        fun open(options: WampRouterOptions.Builder.() -> Unit = {}): RouterSubject {
+        fun open(options: FakeWampRouterConfig.Builder.() -> Unit = {}): RouterSubject {
             val given = external
             if (given != null) {
                 val urls = given.split(',').map { it.trim() }.filter { it.isNotEmpty() }.associateBy { url ->
@@ -204,8 +204,8 @@ class RouterSubject private constructor(
                 return RouterSubject(realm, urls, null, null, authRealm = prop("auth.realm") ?: realm)
             }
             val dir = Files.createTempDirectory("wamp-conf")
-            val router = WampRouter.start(
-                WampRouterOptions {
+            val router = FakeWampRouter.start(
+                FakeWampRouterConfig {
                     realm("realm1")
                     realm("authrealm", anonymous = false)
                     ticketUser("ticketuser", "ticket-1")

@@ -4,7 +4,7 @@ package dev.tether.conformance.wamp
 
 import dev.tether.conformance.External
 import dev.tether.core.DialFailedException
-import dev.tether.testkit.wamp.WampRouterTls
+import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
@@ -161,13 +161,13 @@ class WampConformanceSpec : FunSpec({
     }
 
     // The testkit router's own certificate: against an external router these are listed as skipped.
-    val testCertificate = RouterSubject.needsFake("the testkit router's TLS certificate (WampRouterTls)")
+    val testCertificate = RouterSubject.needsFake("the testkit router's TLS certificate (FakeWampRouterTls)")
     for (transport in listOf("wss", "tcps")) {
         val url = subject.tlsUrls[transport].orEmpty()
         for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
             test("$transport x $ser: TLS call round trip when the router's certificate is trusted").config(enabledOrReasonIf = testCertificate) {
                 withTimeout(20.seconds) {
-                    val config = subject.config { serialization(ser); trustManager(WampRouterTls.trustManager) }
+                    val config = subject.config { serialization(ser); trustManager(FakeWampRouterTls.trustManager) }
                     val callee = WampSession.connect(url, config)
                     val caller = WampSession.connect(url, config)
                     val proc = "conf.tls.${callee.id}"
@@ -261,13 +261,13 @@ class WampConformanceSpec : FunSpec({
         withTimeout(20.seconds) {
             val router = subject.router!!
             val s = WampSession.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
-            router.faults.muted = true
+            router.faults.mute(true)
             try {
                 shouldThrow<ResponseTimeoutException> { s.subscribe("t") { } }
                 shouldThrow<ResponseTimeoutException> { s.register("p") { InvokeResult() } }
                 shouldThrow<ResponseTimeoutException> { s.publish("t", options = mapOf("acknowledge" to true)) }
             } finally {
-                router.faults.muted = false
+                router.faults.mute(false)
             }
             // The late SUBSCRIBED/REGISTERED never came; new requests work.
             s.subscribe("t2") { }
@@ -334,7 +334,7 @@ class WampConformanceSpec : FunSpec({
         .config(enabledOrReasonIf = External.skipIf { if (aliases.isEmpty()) "needs a ws:// or wss:// router URL" else null }) {
         withTimeout(20.seconds) {
             for (url in aliases) {
-                val config = subject.config { if (subject.isFake) trustManager(WampRouterTls.trustManager) }
+                val config = subject.config { if (subject.isFake) trustManager(FakeWampRouterTls.trustManager) }
                 WampSession.connect(url, config).use { s ->
                     val proc = "conf.alias.${s.id}"
                     s.register(proc) { InvokeResult(listOf("via alias")) }

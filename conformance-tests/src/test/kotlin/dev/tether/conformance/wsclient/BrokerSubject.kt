@@ -2,6 +2,7 @@ package dev.tether.conformance.wsclient
 
 import dev.tether.testkit.FakeBroker
 
+import dev.tether.testkit.FakeBrokerConfig
 /**
  * The broker a conformance suite runs against: the testkit fake by default, or an external broker when
  * `-Dtether.conformance.broker.url=ws://host:port/connect` is set (with `-Dtether.conformance.broker.token=T`).
@@ -15,7 +16,7 @@ class BrokerSubject private constructor(val url: String, val token: String, val 
     companion object {
         val external: String? = System.getProperty("tether.conformance.broker.url")?.takeIf { it.isNotBlank() }
 
-        fun open(options: FakeBroker.Options.Builder.() -> Unit = {}): BrokerSubject {
+        fun open(options: FakeBrokerConfig.Builder.() -> Unit = {}): BrokerSubject {
             val url = external
             return if (url != null) {
                 BrokerSubject(url, System.getProperty("tether.conformance.broker.token", ""), null)

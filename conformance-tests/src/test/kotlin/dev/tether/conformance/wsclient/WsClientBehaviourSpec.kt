@@ -160,10 +160,10 @@ class WsClientBehaviourSpec : FunSpec({
                     val events = recordEvents(client)
                     client.start()
                     events.await<ConnectionEvent.Connected>()
-                    broker.faults.stopAnsweringPings()
+                    broker.faults.stopKeepalive(true)
                     val drop = events.await<ConnectionEvent.Disconnected>()
                     drop.cause.shouldBeInstanceOf<KeepAliveExpiredException>()
-                    broker.faults.stopAnsweringPings(false)
+                    broker.faults.stopKeepalive(false)
                     events.await<ConnectionEvent.Connected>()
                     coroutineContext.cancelChildrenQuietly()
                 }
@@ -226,7 +226,7 @@ class WsClientBehaviourSpec : FunSpec({
                     val events = recordEvents(client)
                     client.start()
                     events.await<ConnectionEvent.Connected>()
-                    broker.rotateTokens("new")
+                    broker.rotateCredentials("new")
                     broker.dropWhenConnected()
                     val failed = events.await<ConnectionEvent.AuthenticationFailed>()
                     failed.status shouldBe 401
@@ -263,7 +263,7 @@ class WsClientBehaviourSpec : FunSpec({
 
     test("refused upgrades (503) are retried with backoff until one is accepted") {
         FakeBroker.start().use { broker ->
-            broker.faults.refuseNextUpgrades(2, 503)
+            broker.faults.refuseNext(2, 503)
             fastClient(broker).use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
@@ -281,7 +281,7 @@ class WsClientBehaviourSpec : FunSpec({
 
     test("a black-holed upgrade ends in DialTimeoutException within the dial timeout") {
         FakeBroker.start().use { broker ->
-            broker.faults.blackHole()
+            broker.faults.blackHole(true)
             fastClient(broker) { dialTimeout(Duration.ofMillis(300)) }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)

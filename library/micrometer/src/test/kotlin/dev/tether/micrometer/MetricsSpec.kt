@@ -14,7 +14,7 @@ import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientOptions
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.relay.FakeRelayServer
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wsclient.Envelope
@@ -143,7 +143,7 @@ class MetricsSpec : FunSpec({
 
     test("a WAMP session over WebSocket is metered through SessionConfig.observer") {
         val registry = SimpleMeterRegistry()
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val config = SessionConfig("realm1") { observer(TransportMetrics(registry, "wamp")) }
                 val session = WampSession.connect(router.wsUrl, config)

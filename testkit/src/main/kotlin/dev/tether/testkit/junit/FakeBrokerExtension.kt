@@ -1,270 +1,64 @@
 package dev.tether.testkit.junit
 
 import dev.tether.testkit.FakeBroker
-import dev.tether.testkit.Faults
-import org.junit.jupiter.api.extension.AfterAllCallback
-import org.junit.jupiter.api.extension.AfterEachCallback
-import org.junit.jupiter.api.extension.BeforeAllCallback
-import org.junit.jupiter.api.extension.BeforeEachCallback
-import org.junit.jupiter.api.extension.ExtensionConfigurationException
-import org.junit.jupiter.api.extension.ExtensionContext
-import org.junit.jupiter.api.extension.ParameterContext
-import org.junit.jupiter.api.extension.ParameterResolutionException
-import org.junit.jupiter.api.extension.ParameterResolver
-import org.junit.jupiter.api.extension.TestInstantiationAwareExtension.ExtensionContextScope
-import java.util.concurrent.atomic.AtomicBoolean
+import dev.tether.testkit.FakeBrokerConfig
+import dev.tether.testkit.FakeBrokerFaults
 import java.util.function.Supplier
 
-/** How long a server started by a [FakeServerExtension] lives. */
-public enum class ServerLifecycle {
-    /**
-     * A fresh server for every test method: started before the `@BeforeEach` methods (or earlier, when the test
-     * class constructor asks for it) and stopped after the `@AfterEach` methods.
-     */
-    PER_METHOD,
-
-    /**
-     * One server for every test of the class (and its `@Nested` classes): started before the `@BeforeAll` methods
-     * and stopped after the `@AfterAll` methods. The extension must be registered in a `static` field.
-     */
-    PER_CLASS,
-}
-
 /**
- * A JUnit Jupiter extension that runs one Tether fake server ([T]) around tests, the common base of the testkit's
- * JUnit extensions. It starts a server from [factory] (per test method or per test class, see [lifecycle]), injects
- * it into constructor, test-method and lifecycle-method parameters declared exactly as [serverType] (plus the extra
- * types a subclass names in [extraParameterTypes]), and closes it when its scope ends.
- *
- * A new fake plugs in with a one-line subclass, or without one:
- * ```java
- * @RegisterExtension
- * static FakeServerExtension<MyFake> fake =
- *     new FakeServerExtension<>(MyFake.class, ServerLifecycle.PER_CLASS, MyFake::start);
- * ```
- *
- * Servers live in the JUnit [ExtensionContext.Store] of the test method or class they belong to, so tests running
- * in parallel each see their own. [server] is a convenience for code that has no parameter to receive the server:
- * it returns the server this extension started most recently, which is ambiguous only when per-method tests run in
- * parallel (use parameter injection there).
- *
- * Register at most one extension per server type on a test class: two extensions that both resolve [serverType]
- * make JUnit refuse the parameter as ambiguous.
- *
- * @param serverType the parameter type that receives the server.
- * @param lifecycle per test method (default for the concrete extensions) or per test class.
- * @param factory starts a server; called once per scope, on the thread that runs the test's callbacks.
- */
-public open class FakeServerExtension<T : AutoCloseable>(
-    public val serverType: Class<T>,
-    public val lifecycle: ServerLifecycle,
-    private val factory: Supplier<out T>,
-) : BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback, ParameterResolver {
-
-    // One namespace per extension instance, so two extensions (even of one type) never share a server.
-    private val namespace = ExtensionContext.Namespace.create(FakeServerExtension::class.java, Identity(this))
-
-    @Volatile
-    private var latest: T? = null
-
-    /**
-     * The running server: the class's server for [ServerLifecycle.PER_CLASS], the current test's for
-     * [ServerLifecycle.PER_METHOD].
-     *
-     * @throws IllegalStateException outside the scope of a running server (for example in a `static` initializer,
-     *   or after the class finished).
-     */
-    public val server: T
-        get() = latest ?: throw IllegalStateException(
-            "no ${serverType.simpleName} is running: the ${lifecycle.name.lowercase()} server exists only while " +
-                "its tests run" + if (lifecycle == ServerLifecycle.PER_CLASS) {
-                    " (and a per-class extension must be registered in a static @RegisterExtension field)"
-                } else {
-                    ""
-                },
-        )
-
-    /**
-     * Extra parameter types this extension resolves besides [serverType] (for example the fake's fault controls).
-     * Each must be answered by [extraParameter].
-     */
-    protected open val extraParameterTypes: Set<Class<*>> get() = emptySet()
-
-    /** The value for a parameter of [type] (one of [extraParameterTypes]) while [server] runs. */
-    protected open fun extraParameter(type: Class<*>, server: T): Any =
-        throw ParameterResolutionException("${javaClass.simpleName} does not resolve parameters of type ${type.name}")
-
-    override fun beforeAll(context: ExtensionContext) {
-        if (lifecycle != ServerLifecycle.PER_CLASS) return
-        // In a @Nested class this finds the enclosing class's server and shares it.
-        latest = running(context).server
-    }
-
-    override fun afterAll(context: ExtensionContext) {
-        if (lifecycle != ServerLifecycle.PER_CLASS) return
-        // remove() only looks at this class's own store: a @Nested class leaves the enclosing class's server alone.
-        stop(context)
-    }
-
-    override fun beforeEach(context: ExtensionContext) {
-        when (lifecycle) {
-            ServerLifecycle.PER_METHOD -> latest = running(context).server
-            ServerLifecycle.PER_CLASS -> if (find(context) == null) {
-                throw ExtensionConfigurationException(
-                    "${javaClass.simpleName} with PER_CLASS lifecycle must be registered in a static " +
-                        "@RegisterExtension field: JUnit never calls beforeAll on an instance field",
-                )
-            }
-        }
-    }
-
-    override fun afterEach(context: ExtensionContext) {
-        if (lifecycle == ServerLifecycle.PER_METHOD) stop(context)
-    }
-
-    override fun supportsParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Boolean {
-        val type = parameterContext.parameter.type
-        return type == serverType || type in extraParameterTypes
-    }
-
-    override fun resolveParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Any {
-        val type = parameterContext.parameter.type
-        val server = when (lifecycle) {
-            ServerLifecycle.PER_CLASS -> find(extensionContext)?.server ?: throw ParameterResolutionException(
-                "no per-class ${serverType.simpleName} is running for ${parameterContext.declaringExecutable}: " +
-                    "register ${javaClass.simpleName} in a static @RegisterExtension field",
-            )
-            ServerLifecycle.PER_METHOD -> {
-                if (!extensionContext.testMethod.isPresent) {
-                    throw ParameterResolutionException(
-                        "a per-method ${serverType.simpleName} cannot be injected into " +
-                            "${parameterContext.declaringExecutable}, which runs outside any single test method " +
-                            "(a @BeforeAll method or the constructor of a @TestInstance(PER_CLASS) class); " +
-                            "use a per-class extension there",
-                    )
-                }
-                // The constructor of a per-method test instance runs before beforeEach: start the server now.
-                running(extensionContext).server.also { latest = it }
-            }
-        }
-        return if (type == serverType) server else extraParameter(type, server)
-    }
-
-    /**
-     * Per-method servers must be resolvable while the test instance is created (constructor injection), so ask
-     * JUnit for the test method's context then: the server created for the constructor is the test's server.
-     */
-    override fun getTestInstantiationExtensionContextScope(rootContext: ExtensionContext): ExtensionContextScope =
-        if (lifecycle == ServerLifecycle.PER_METHOD) ExtensionContextScope.TEST_METHOD else ExtensionContextScope.DEFAULT
-
-    private fun find(context: ExtensionContext): Running<T>? =
-        @Suppress("UNCHECKED_CAST")
-        (context.getStore(namespace).get(KEY, Running::class.java) as Running<T>?)
-
-    /** The server of [context] (or of an enclosing context), started now if there is none. */
-    private fun running(context: ExtensionContext): Running<T> {
-        find(context)?.let { return it }
-        @Suppress("UNCHECKED_CAST")
-        return context.getStore(namespace).computeIfAbsent(KEY, { Running(start()) }, Running::class.java) as Running<T>
-    }
-
-    private fun start(): T {
-        val server = factory.get()
-        check(serverType.isInstance(server)) { "the factory returned ${server.javaClass.name}, not a ${serverType.name}" }
-        return server
-    }
-
-    private fun stop(context: ExtensionContext) {
-        @Suppress("UNCHECKED_CAST")
-        val running = context.getStore(namespace).remove(KEY, Running::class.java) as Running<T>? ?: return
-        if (latest === running.server) latest = null
-        running.close()
-    }
-
-    /** A started server in a store; JUnit also closes it when its context ends, should [stop] never run. */
-    private class Running<T : AutoCloseable>(val server: T) : AutoCloseable {
-        private val closed = AtomicBoolean(false)
-
-        override fun close() {
-            if (closed.compareAndSet(false, true)) server.close()
-        }
-    }
-
-    /** Identity-based namespace part (an extension subclass may define equals). */
-    private class Identity(private val owner: Any) {
-        override fun equals(other: Any?): Boolean = other is Identity && other.owner === owner
-        override fun hashCode(): Int = System.identityHashCode(owner)
-    }
-
-    private companion object {
-        const val KEY = "server"
-    }
-}
-
-/**
- * Runs a [FakeBroker] around JUnit Jupiter tests and injects it (and its [Faults]) into parameters.
- *
- * Per test method, with the broker's defaults:
+ * Runs a [FakeBroker] around JUnit Jupiter tests and injects it (and its [FakeBrokerFaults]) into parameters: the
+ * [FakeServerExtension] of this fake. Per test method, with the defaults:
  * ```java
  * @ExtendWith(FakeBrokerExtension.class)
- * class MyClientTest {
+ * class MyTest {
  *     @Test
- *     void echoes(FakeBroker broker, Faults faults) { ... broker.getUrl() ... }
+ *     void works(FakeBroker server, FakeBrokerFaults faults) { ... server.getUrl() ... }
  * }
  * ```
- * One broker for the whole class, or custom [FakeBroker.Options]:
+ * One server for the whole class, or a config of your own:
  * ```java
  * @RegisterExtension
- * static FakeBrokerExtension broker = FakeBrokerExtension.perClass();
+ * static FakeBrokerExtension shared = FakeBrokerExtension.perClass();
  *
  * @RegisterExtension
- * FakeBrokerExtension tight = FakeBrokerExtension.withOptions(
- *     FakeBroker.Options.builder().maxConnections(4, 2).build());
+ * FakeBrokerExtension tuned = FakeBrokerExtension.perMethod(FakeBrokerConfig.builder().maxConnections(4, 2).build());
  * ```
- * Tests can also reach the running broker through [broker], [url] and [faults].
+ * Code without a parameter reaches the running server through [server], [url] and [faults].
  */
 public class FakeBrokerExtension private constructor(
     lifecycle: ServerLifecycle,
-    /** The options every broker of this extension starts with. */
-    public val options: FakeBroker.Options,
-) : FakeServerExtension<FakeBroker>(FakeBroker::class.java, lifecycle, Supplier { FakeBroker.start(options) }) {
+    /** The config every broker of this extension starts with. */
+    public val config: FakeBrokerConfig,
+) : FakeServerExtension<FakeBroker, FakeBrokerFaults>(
+    FakeBroker::class.java,
+    FakeBrokerFaults::class.java,
+    lifecycle,
+    Supplier { FakeBroker.start(config) },
+) {
+    /**
+     * What `@ExtendWith(FakeBrokerExtension.class)` uses: a broker with the real broker's defaults, per test method.
+     */
+    public constructor() : this(ServerLifecycle.PER_METHOD, FakeBrokerConfig.DEFAULT)
 
-    /** What `@ExtendWith(FakeBrokerExtension.class)` uses: a broker with default options per test method. */
-    public constructor() : this(ServerLifecycle.PER_METHOD, FakeBroker.Options.defaults())
-
-    /** The running broker (see [FakeServerExtension.server]). */
-    public val broker: FakeBroker get() = server
-
-    /** The running broker's `ws://127.0.0.1:PORT/connect` URL. */
-    public val url: String get() = server.url
-
-    /** The running broker's fault controls. */
-    public val faults: Faults get() = server.faults
-
-    override val extraParameterTypes: Set<Class<*>> get() = EXTRA_TYPES
-
-    override fun extraParameter(type: Class<*>, server: FakeBroker): Any =
-        if (type == Faults::class.java) server.faults else super.extraParameter(type, server)
-
+    /** Factories for each lifecycle. */
     public companion object {
-        private val EXTRA_TYPES: Set<Class<*>> = setOf(Faults::class.java)
-
-        /** A broker with default options for every test method (the same as `@ExtendWith`). */
+        /** A broker with the real broker's defaults for every test method (the same as `@ExtendWith`). */
         @JvmStatic
         public fun perMethod(): FakeBrokerExtension = FakeBrokerExtension()
 
-        /** A broker started with [options] for every test method. */
+        /** A server started with [config] for every test method. */
         @JvmStatic
-        public fun withOptions(options: FakeBroker.Options): FakeBrokerExtension =
-            FakeBrokerExtension(ServerLifecycle.PER_METHOD, options)
+        public fun perMethod(config: FakeBrokerConfig): FakeBrokerExtension =
+            FakeBrokerExtension(ServerLifecycle.PER_METHOD, config)
 
-        /** One broker with default options for the whole test class; register it in a `static` field. */
+        /** One server with the defaults for the whole test class; register it in a `static` field. */
         @JvmStatic
-        public fun perClass(): FakeBrokerExtension = perClass(FakeBroker.Options.defaults())
+        public fun perClass(): FakeBrokerExtension =
+            FakeBrokerExtension(ServerLifecycle.PER_CLASS, FakeBrokerConfig.DEFAULT)
 
-        /** One broker started with [options] for the whole test class; register it in a `static` field. */
+        /** One server started with [config] for the whole test class; register it in a `static` field. */
         @JvmStatic
-        public fun perClass(options: FakeBroker.Options): FakeBrokerExtension =
-            FakeBrokerExtension(ServerLifecycle.PER_CLASS, options)
+        public fun perClass(config: FakeBrokerConfig): FakeBrokerExtension =
+            FakeBrokerExtension(ServerLifecycle.PER_CLASS, config)
     }
 }

@@ -7,12 +7,18 @@ import dev.tether.mux.MuxProtocol
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
+import dev.tether.testkit.FakeServer
 import dev.tether.testkit.dropEach
 import dev.tether.testkit.snapshot
+import io.ktor.http.HttpHeaders
+import io.ktor.http.HttpStatusCode
+import io.ktor.server.application.ApplicationCallPipeline
+import io.ktor.server.application.call
 import io.ktor.server.application.install
 import io.ktor.server.cio.CIO
 import io.ktor.server.engine.EmbeddedServer
 import io.ktor.server.engine.embeddedServer
+import io.ktor.server.response.respondText
 import io.ktor.server.routing.routing
 import io.ktor.server.websocket.WebSocketServerSession
 import io.ktor.server.websocket.WebSockets
@@ -38,6 +44,7 @@ import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.time.toKotlinDuration
 
@@ -48,10 +55,14 @@ import kotlin.time.toKotlinDuration
  * side.
  *
  * ```
- * FakeMuxServer.start().use { fake -> val conn = WebSocketDialer(DialerConfig(fake.url)).dial(); MuxSession.client(conn) }
+ * FakeMuxServer.start().use { fake -> val conn = WebSocketDialer(DialerConfig(fake.url)).dial();
+ * MuxSession.client(conn) }
  * ```
  */
-public class FakeMuxServer private constructor(public val options: Options) : AutoCloseable {
+public class FakeMuxServer private constructor(
+    /** The settings this fake started with. */
+    public val config: FakeMuxServerConfig,
+) : FakeServer<FakeMuxServerFaults> {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("fake-mux"))
     private val live = CopyOnWriteArrayList<Connection>()
     private val liveCount = MutableStateFlow(0)
@@ -63,21 +74,30 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     private val streamErrors = AtomicLong()
 
     /** Fault controls. */
-    public val faults: MuxFaults = MuxFaults(this)
+    override val faults: FakeMuxServerFaults = FakeMuxServerFaults(this)
+    private val closed = AtomicBoolean(false)
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = config.port, host = FakeServer.LOOPBACK) {
         install(WebSockets)
+        intercept(ApplicationCallPipeline.Plugins) {
+            if (!call.request.headers[HttpHeaders.Upgrade].equals("websocket", ignoreCase = true)) return@intercept
+            val status = faults.takeRefusal() ?: return@intercept
+            call.respondText("refused by fault injection\n", status = HttpStatusCode.fromValue(status))
+            finish()
+        }
         routing {
             webSocketRaw("/") { serve(this) }
             webSocketRaw("{path...}") { serve(this) }
         }
     }.start(wait = false)
 
+    override val host: String = FakeServer.LOOPBACK
+
     /** The port the fake listens on. */
-    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    override val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
 
     /** `ws://127.0.0.1:PORT/`. */
-    public val url: String = "ws://127.0.0.1:$port/"
+    override val url: String = "ws://$host:$port/"
 
     /** The server sessions of the live connections, oldest first. */
     public fun sessions(): List<MuxSession> = live.map { it.session }
@@ -99,7 +119,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
 
     /**
      * Serves the next stream accepted with id [streamId] (on any connection) with [behaviour] instead of
-     * [Options.behaviour]; one-shot, so later sessions reusing the id get the default again.
+     * [FakeMuxServerConfig.behaviour]; one-shot, so later sessions reusing the id get the default again.
      */
     public fun behaviourFor(streamId: Long, behaviour: StreamBehaviour) {
         perStream[streamId] = behaviour
@@ -117,6 +137,7 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
 
     /** Stops the server and drops every connection. */
     override fun close() {
+        if (!closed.compareAndSet(false, true)) return
         for (c in live) c.session.close()
         scope.cancel()
         server.stop(0, 1_000)
@@ -126,7 +147,8 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
 
     internal fun sendMalformed(frame: MalformedFrame, streamId: Int): Int {
         val bytes = frame.bytes(streamId)
-        val message = if (frame == MalformedFrame.TEXT_MESSAGE) Frame.Text(bytes.decodeToString()) else Frame.Binary(true, bytes)
+        val message =
+            if (frame == MalformedFrame.TEXT_MESSAGE) Frame.Text(bytes.decodeToString()) else Frame.Binary(true, bytes)
         var n = 0
         for (c in live) if (c.raw.outgoing.trySend(message).isSuccess) n++
         return n
@@ -149,10 +171,10 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
             }
         }
         val config = MuxConfig {
-            streamBufferSize(options.streamBufferSize)
-            peerCapacity(options.peerCapacity)
-            keepAliveInterval(options.keepAliveInterval)
-            streamAcceptDeadline(options.streamAcceptDeadline)
+            streamBufferSize(config.streamBufferSize)
+            peerCapacity(config.peerCapacity)
+            keepAliveInterval(config.keepAliveInterval)
+            streamAcceptDeadline(config.streamAcceptDeadline)
         }
         val session = MuxSession.server(FilteredSession(raw, filtered), config)
         val connection = Connection(raw, session)
@@ -188,14 +210,15 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     private suspend fun behave(c: Connection, stream: Stream) {
         val overrun = faults.overrunBytes.get()
         if (overrun > 0) {
-            runCatching { c.raw.outgoing.send(Frame.Binary(true, MuxFrame.Data(stream.id.toInt(), ByteArray(overrun)).encode())) }
+            val frame = MuxFrame.Data(stream.id.toInt(), ByteArray(overrun)).encode()
+            runCatching { c.raw.outgoing.send(Frame.Binary(true, frame)) }
             return
         }
-        val behaviour = perStream.remove(stream.id) ?: options.behaviour
+        val behaviour = perStream.remove(stream.id) ?: config.behaviour
         try {
             when (behaviour) {
                 StreamBehaviour.ECHO -> {
-                    val buffer = ByteArray(options.streamBufferSize.coerceAtMost(64 * 1024))
+                    val buffer = ByteArray(config.streamBufferSize.coerceAtMost(64 * 1024))
                     while (true) {
                         val n = stream.read(buffer)
                         if (n < 0) break
@@ -215,8 +238,8 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
                 StreamBehaviour.SOURCE -> {
                     val chunk = ByteArray(8192)
                     var sent = 0L
-                    while (sent < options.sourceBytes) {
-                        val n = minOf(chunk.size.toLong(), options.sourceBytes - sent).toInt()
+                    while (sent < config.sourceBytes) {
+                        val n = minOf(chunk.size.toLong(), config.sourceBytes - sent).toInt()
                         for (i in 0 until n) chunk[i] = ((sent + i) % 251).toInt().toByte()
                         stream.write(chunk, 0, n)
                         sent += n
@@ -235,65 +258,29 @@ public class FakeMuxServer private constructor(public val options: Options) : Au
     }
 
     /** A raw session whose incoming frames come through the fault filter. */
-    private class FilteredSession(raw: WebSocketServerSession, override val incoming: ReceiveChannel<Frame>) : WebSocketSession by raw
+    private class FilteredSession(
+        raw: WebSocketServerSession,
+        override val incoming: ReceiveChannel<Frame>,
+    ) : WebSocketSession by raw
 
     private class Connection(val raw: WebSocketServerSession, val session: MuxSession)
 
-    /**
-     * Fake settings. Defaults are the webhooktunnel proxy's: 4096-byte streams, 20 s keepalive, 30 s accept deadline,
-     * echo; [sourceBytes] 64 KiB; clients opening streams are assumed to hold Go's default 1024 bytes ([peerCapacity]).
-     */
-    public class Options private constructor(b: Builder) {
-        public val behaviour: StreamBehaviour = b.behaviour
-        public val streamBufferSize: Int = b.streamBufferSize
-        public val peerCapacity: Int = b.peerCapacity
-        public val keepAliveInterval: Duration = b.keepAliveInterval
-        public val streamAcceptDeadline: Duration = b.streamAcceptDeadline
-        public val sourceBytes: Long = b.sourceBytes
-
-        public class Builder internal constructor() {
-            internal var behaviour = StreamBehaviour.ECHO
-            internal var streamBufferSize = 4096
-            internal var peerCapacity = MuxProtocol.DEFAULT_CAPACITY
-            internal var keepAliveInterval: Duration = Duration.ofSeconds(20)
-            internal var streamAcceptDeadline: Duration = Duration.ofSeconds(30)
-            internal var sourceBytes = 64L * 1024
-
-            /** What every stream does unless [FakeMuxServer.behaviourFor] says otherwise. */
-            public fun behaviour(b: StreamBehaviour): Builder = apply { behaviour = b }
-            /** Receive capacity per stream (announced in the ACK). */
-            public fun streamBufferSize(bytes: Int): Builder = apply { streamBufferSize = bytes }
-            /** What a client opening a stream is assumed to hold: the fake's first send window on it (MuxConfig.peerCapacity). */
-            public fun peerCapacity(bytes: Int): Builder = apply { require(bytes >= 1); peerCapacity = bytes }
-            /** The server session's ping interval; zero disables it. */
-            public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
-            /** How long the server's own opens wait for the client's ACK. */
-            public fun streamAcceptDeadline(deadline: Duration): Builder = apply { streamAcceptDeadline = deadline }
-            /** Bytes a [StreamBehaviour.SOURCE] stream writes. */
-            public fun sourceBytes(bytes: Long): Builder = apply { require(bytes >= 0); sourceBytes = bytes }
-            public fun build(): Options = Options(this)
-        }
-
-        public companion object {
-            @JvmStatic public fun builder(): Builder = Builder()
-            @JvmStatic public fun defaults(): Options = Builder().build()
-        }
-    }
-
+    /** Starting one: the factories. */
     public companion object {
         private val log = LoggerFactory.getLogger(FakeMuxServer::class.java)
         private const val POLL_MILLIS = 20L
 
         /** Starts a fake with the proxy's defaults. */
         @JvmStatic
-        public fun start(): FakeMuxServer = FakeMuxServer(Options.defaults())
+        public fun start(): FakeMuxServer = FakeMuxServer(FakeMuxServerConfig.DEFAULT)
 
-        /** Starts a fake with [options]. */
+        /** Starts a fake with [config]. */
         @JvmStatic
-        public fun start(options: Options): FakeMuxServer = FakeMuxServer(options)
+        public fun start(config: FakeMuxServerConfig): FakeMuxServer = FakeMuxServer(config)
 
         /** Kotlin: `FakeMuxServer.start { behaviour(StreamBehaviour.SINK) }`. */
         @JvmSynthetic
-        public fun start(block: Options.Builder.() -> Unit): FakeMuxServer = FakeMuxServer(Options.builder().apply(block).build())
+        public fun start(block: FakeMuxServerConfig.Builder.() -> Unit): FakeMuxServer =
+            FakeMuxServer(FakeMuxServerConfig(block))
     }
 }

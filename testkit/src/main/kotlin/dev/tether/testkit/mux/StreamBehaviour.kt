@@ -8,7 +8,7 @@ public enum class StreamBehaviour {
     /** Reads and discards everything (counted in [FakeMuxServer.bytesSunk]); FINs after the peer's FIN. */
     SINK,
 
-    /** Writes [FakeMuxServer.Options.sourceBytes] bytes (byte i = i % 251), then FINs; ignores input. */
+    /** Writes [FakeMuxServerConfig.sourceBytes] bytes (byte i = i % 251), then FINs; ignores input. */
     SOURCE,
 
     /** Accepts and then neither reads nor writes: the peer's window runs dry (write deadline tests). */

@@ -1,3 +1,5 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.testkit.relay
 
 import dev.tether.relay.Auth
@@ -10,6 +12,7 @@ import dev.tether.relay.RelayMessage
 import dev.tether.relay.RelayProtocol
 import dev.tether.relay.TokenStore
 import dev.tether.relay.Transport
+import dev.tether.testkit.FakeServer
 import dev.tether.testkit.dropEach
 import dev.tether.testkit.snapshot
 import io.ktor.http.HttpStatusCode
@@ -43,9 +46,7 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
-import java.time.Clock
 import java.time.Duration
-import java.util.UUID
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
@@ -59,7 +60,7 @@ import kotlin.time.toKotlinDuration
  * online/offline notifications, health checks (every 25 s, peers that do not answer within 45 s are closed),
  * AuthResponse carrying the instance URL, and Close to every peer on [close].
  *
- * Several instances can run at once (home and foreign relays). [faults] and [rotateSecret] break it on purpose.
+ * Several instances can run at once (home and foreign relays). [faults] and [rotateCredentials] break it on purpose.
  *
  * ```
  * FakeRelayServer.start().use { relay ->
@@ -67,9 +68,12 @@ import kotlin.time.toKotlinDuration
  * }
  * ```
  */
-public class FakeRelayServer private constructor(public val options: Options) : AutoCloseable {
+public class FakeRelayServer private constructor(
+    /** The settings this relay started with. */
+    public val config: FakeRelayServerConfig,
+) : FakeServer<FakeRelayServerFaults> {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-relay"))
-    @Volatile private var currentSecret: String = options.secret
+    @Volatile private var currentSecret: String = config.secret
     private val peers = ConcurrentHashMap<PeerId, Peer>()
     private val onlineInterest = ConcurrentHashMap<PeerId, MutableSet<Peer>>()
     private val offlineInterest = ConcurrentHashMap<PeerId, MutableSet<Peer>>()
@@ -83,14 +87,17 @@ public class FakeRelayServer private constructor(public val options: Options) : 
     private val closing = AtomicBoolean(false)
 
     /** Fault controls: drops, health-check silence, refused logins, latency. */
-    public val faults: RelayFaults = RelayFaults({ id -> peers[id]?.let { it.session.cancel(); true } ?: false }, ::dropEveryone)
+    override val faults: FakeRelayServerFaults = FakeRelayServerFaults(
+        { id -> peers[id]?.let { it.session.cancel(); true } ?: false },
+        ::dropEveryone,
+    )
 
     private val server: EmbeddedServer<*, *> = embeddedServer(
         CIO,
         configure = {
             connector {
-                host = "127.0.0.1"
-                port = options.port
+                host = FakeServer.LOOPBACK
+                port = config.port
             }
             // A restart on the port of a stopped instance must not wait for its connections' TIME_WAIT.
             reuseAddress = true
@@ -105,24 +112,27 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         }
     }.start(wait = false)
 
+    override val host: String = FakeServer.LOOPBACK
+
     /** The port the server listens on. */
-    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    override val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
 
     /** `rel://127.0.0.1:PORT`: what clients are configured with. */
-    public val url: String = "rel://127.0.0.1:$port"
+    override val url: String = "rel://$host:$port"
 
     /** `ws://127.0.0.1:PORT/relay`. */
     public val webSocketUrl: String = "ws://127.0.0.1:$port${RelayProtocol.WEBSOCKET_PATH}"
 
-    /** What AuthResponse carries: [Options.instanceUrl], or [url]. */
-    public val instanceUrl: String = options.instanceUrl ?: url
+    /** What AuthResponse carries: [FakeRelayServerConfig.instanceUrl], or [url]. */
+    public val instanceUrl: String = config.instanceUrl ?: url
 
     /** The secret new logins are checked against. */
     public val secret: String get() = currentSecret
 
     /** A token for the current secret, valid for [ttl] (default 12 h). */
     @JvmOverloads
-    public fun token(ttl: Duration = Duration.ofHours(12)): AuthToken = AuthToken.generate(currentSecret, ttl, options.clock)
+    public fun token(ttl: Duration = Duration.ofHours(12)): AuthToken =
+        AuthToken.generate(currentSecret, ttl, config.clock)
 
     /** A token store holding a fresh [token]. */
     public fun tokenStore(): TokenStore = TokenStore(token())
@@ -130,7 +140,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
     /**
      * Token rotation: from now on logins must be signed with [newSecret]; sessions already up stay up.
      */
-    public fun rotateSecret(newSecret: String) {
+    public fun rotateCredentials(newSecret: String) {
         require(newSecret.isNotEmpty()) { "the secret must not be empty" }
         currentSecret = newSecret
     }
@@ -221,7 +231,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         @Volatile var healthAnswered = true
 
         suspend fun send(bytes: ByteArray): Boolean {
-            val sent = withTimeoutOrNull(options.writeTimeout.toMillis()) {
+            val sent = withTimeoutOrNull(config.writeTimeout.toMillis()) {
                 runCatching { session.outgoing.send(Frame.Binary(true, bytes)) }.isSuccess
             }
             if (sent != true) {
@@ -272,7 +282,10 @@ public class FakeRelayServer private constructor(public val options: Options) : 
 
     /** Reads and checks the first message; the peer on success, null to close silently. */
     private suspend fun login(session: WebSocketServerSession): Peer? {
-        val frame = withTimeoutOrNull(options.handshakeTimeout.toMillis()) { session.incoming.receiveCatching().getOrNull() } ?: return null
+        val frame =
+            withTimeoutOrNull(config.handshakeTimeout.toMillis()) {
+                session.incoming.receiveCatching().getOrNull()
+            } ?: return null
         if (faults.latency > 0) delay(faults.latency)
         if (frame !is Frame.Binary || !frame.fin) return null
         if (faults.takeRefusal()) return null
@@ -283,7 +296,7 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         } catch (e: MalformedRelayMessageException) {
             null
         } ?: return null
-        val verdict = AuthToken.verify(auth.token, currentSecret, options.clock.instant())
+        val verdict = AuthToken.verify(auth.token, currentSecret, config.clock.instant())
         if (verdict != AuthToken.Verdict.VALID) {
             log.debug("login of {} refused: {}", auth.peerId, verdict)
             return null
@@ -358,8 +371,8 @@ public class FakeRelayServer private constructor(public val options: Options) : 
     }
 
     private suspend fun healthLoop(peer: Peer) {
-        val interval = options.healthCheckInterval.toMillis()
-        val timeout = options.healthCheckTimeout.toMillis()
+        val interval = config.healthCheckInterval.toMillis()
+        val timeout = config.healthCheckTimeout.toMillis()
         peer.session.launch {
             while (true) {
                 delay(interval)
@@ -382,71 +395,21 @@ public class FakeRelayServer private constructor(public val options: Options) : 
         }
     }
 
-    /**
-     * Server settings; the defaults are the real server's: health checks every 25 s, 45 s timeout, 10 s handshake
-     * and write timeouts, a random secret; an ephemeral port.
-     */
-    public class Options private constructor(b: Builder) {
-        public val secret: String = b.secret
-        public val instanceUrl: String? = b.instanceUrl
-        public val healthCheckInterval: Duration = b.healthCheckInterval
-        public val healthCheckTimeout: Duration = b.healthCheckTimeout
-        public val handshakeTimeout: Duration = b.handshakeTimeout
-        public val writeTimeout: Duration = b.writeTimeout
-        public val clock: Clock = b.clock
-        public val port: Int = b.port
-
-        public class Builder internal constructor() {
-            internal var secret: String = "secret-" + UUID.randomUUID()
-            internal var instanceUrl: String? = null
-            internal var healthCheckInterval: Duration = Duration.ofMillis(RelayProtocol.HEALTH_CHECK_INTERVAL_MILLIS)
-            internal var healthCheckTimeout: Duration = Duration.ofMillis(RelayProtocol.SERVER_HEALTH_TIMEOUT_MILLIS)
-            internal var handshakeTimeout: Duration = Duration.ofMillis(RelayProtocol.SERVER_HANDSHAKE_TIMEOUT_MILLIS)
-            internal var writeTimeout: Duration = Duration.ofMillis(RelayProtocol.SERVER_WRITE_TIMEOUT_MILLIS)
-            internal var clock: Clock = Clock.systemUTC()
-            internal var port: Int = 0
-
-            /** The relay secret tokens are signed with. */
-            public fun secret(value: String): Builder = apply { require(value.isNotEmpty()); secret = value }
-            /** What AuthResponse carries (default: the server's own `rel://127.0.0.1:PORT`). */
-            public fun instanceUrl(value: String?): Builder = apply { instanceUrl = value }
-            /** How often health checks go out (default 25 s). */
-            public fun healthCheckInterval(value: Duration): Builder = apply { healthCheckInterval = value }
-            /** How long a peer may stay silent to health checks (default 45 s). */
-            public fun healthCheckTimeout(value: Duration): Builder = apply { healthCheckTimeout = value }
-            /** Bound on the Auth message (default 10 s). */
-            public fun handshakeTimeout(value: Duration): Builder = apply { handshakeTimeout = value }
-            /** Bound on each write (default 10 s). */
-            public fun writeTimeout(value: Duration): Builder = apply { writeTimeout = value }
-            /** The clock token expiry is checked against. */
-            public fun clock(value: Clock): Builder = apply { clock = value }
-            /**
-             * The port to listen on (default 0: an ephemeral one). Only for restarting a relay where a stopped
-             * instance ran, with the same [secret], so that its clients can reconnect: pass the old [FakeRelayServer.port].
-             */
-            public fun port(value: Int): Builder = apply { require(value in 0..65535) { "not a port: $value" }; port = value }
-            public fun build(): Options = Options(this)
-        }
-
-        public companion object {
-            @JvmStatic public fun builder(): Builder = Builder()
-            @JvmStatic public fun defaults(): Options = Builder().build()
-        }
-    }
-
+    /** Starting one: the factories. */
     public companion object {
         private val log = LoggerFactory.getLogger(FakeRelayServer::class.java)
 
         /** Starts a relay with the real server's defaults and a random secret. */
         @JvmStatic
-        public fun start(): FakeRelayServer = FakeRelayServer(Options.defaults())
+        public fun start(): FakeRelayServer = FakeRelayServer(FakeRelayServerConfig.builder().build())
 
-        /** Starts a relay with [options]. */
+        /** Starts a relay with [config]. */
         @JvmStatic
-        public fun start(options: Options): FakeRelayServer = FakeRelayServer(options)
+        public fun start(config: FakeRelayServerConfig): FakeRelayServer = FakeRelayServer(config)
 
         /** Kotlin: `FakeRelayServer.start { healthCheckInterval(Duration.ofMillis(200)) }`. */
         @JvmSynthetic
-        public fun start(block: Options.Builder.() -> Unit): FakeRelayServer = FakeRelayServer(Options.builder().apply(block).build())
+        public fun start(block: FakeRelayServerConfig.Builder.() -> Unit): FakeRelayServer =
+            FakeRelayServer(FakeRelayServerConfig(block))
     }
 }

@@ -4,7 +4,7 @@ import dev.tether.core.InternalTetherApi
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
-import dev.tether.testkit.Faults
+import dev.tether.testkit.FakeServer
 import dev.tether.testkit.snapshot
 import dev.tether.tunnel.TunnelFlavour
 import io.ktor.http.ContentType
@@ -58,11 +58,11 @@ import org.jose4j.jwa.AlgorithmConstraints
 import org.jose4j.jwt.JwtClaims
 import org.jose4j.keys.HmacKey
 import org.slf4j.LoggerFactory
-import java.time.Clock
 import java.time.Duration
 import java.util.Base64
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.random.Random
 import kotlin.time.toKotlinDuration
@@ -70,19 +70,25 @@ import kotlin.time.toKotlinDuration
 /**
  * A webhooktunnel proxy on 127.0.0.1 with an ephemeral port, behaving as specs/webhooktunnel.md §9-12 describes
  * the real one: JWT-checked registration on `/` (400/404/401 answers, secrets A and B, last registration wins, the
- * client URL in the 101 response), path-style viewer routing (domain style too with [Options.domainStyle]), one
+ * client URL in the 101 response), path-style viewer routing (domain style too with
+ * [FakeTunnelProxyConfig.domainStyle]), one
  * wsmux stream per viewer request with the original-path header, HTTP and WebSocket viewers, 504 for an unknown id.
  *
  * With the websocktunnel flavour it behaves as websocktunnel (spec §12, C): renamed headers, client URL
- * [Options.urlPrefix] + `/` + id, ids checked against `^[a-zA-Z0-9_~.%-]+$` (400), an optional audience check,
+ * [FakeTunnelProxyConfig.urlPrefix] + `/` + id, ids checked against `^[a-zA-Z0-9_~.%-]+$` (400), an optional audience
+ * check,
  * `/__lbheartbeat__`, no domain mode.
  *
  * Faults: [faults] (drop every session, stop answering pings, refuse the next registrations with a status,
- * latency per viewer request, black hole), [rotateSecrets] (issued tokens stop working for new registrations while
- * registered clients stay), [dropClient].
+ * latency per viewer request, black hole), [FakeTunnelProxy.rotateCredentials] (issued tokens stop working for new
+ * registrations while
+ * registered clients stay).
  */
 @OptIn(InternalTetherApi::class)
-public class FakeTunnelProxy private constructor(public val options: Options) : AutoCloseable {
+public class FakeTunnelProxy private constructor(
+    /** The settings this proxy started with. */
+    public val config: FakeTunnelProxyConfig,
+) : FakeServer<FakeTunnelProxyFaults> {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-tunnel-proxy"))
     private val clients = ConcurrentHashMap<String, MuxSession>()
     private val registered = MutableStateFlow(0)
@@ -92,14 +98,15 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
      * so a viewer request sent right after it waits for the session instead of seeing a spurious 504.
      */
     private val upgrading = ConcurrentHashMap.newKeySet<String>()
-    @Volatile private var secrets: Pair<String, String> = options.secretA to options.secretB
+    @Volatile private var secrets: Pair<String, String> = config.secretA to config.secretB
     private val viewerRequestCount = AtomicInteger()
     private val attempts = AtomicInteger()
 
-    /** Fault controls shared with the other fakes. */
-    public val faults: Faults = Faults { dropAllSessions() }
+    /** Fault controls: drops, keepalive silence, refusals, latency, black hole. */
+    override val faults: FakeTunnelProxyFaults = FakeTunnelProxyFaults(::dropClient, ::dropAllSessions)
+    private val closed = AtomicBoolean(false)
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = 0, host = "127.0.0.1") {
+    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = config.port, host = FakeServer.LOOPBACK) {
         install(WebSockets) { maxFrameSize = 16L shl 20 }
         intercept(ApplicationCallPipeline.Plugins) {
             dispatch(call)
@@ -107,22 +114,24 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         }
     }.start(wait = false)
 
+    override val host: String = FakeServer.LOOPBACK
+
     /** The port the proxy listens on. */
-    public val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
+    override val port: Int = runBlocking { server.engine.resolvedConnectors().first().port }
 
     /** `http://127.0.0.1:PORT`: where clients register (the tunnel client rewrites it to `ws://`). */
-    public val url: String = "http://127.0.0.1:$port"
+    override val url: String = "http://$host:$port"
 
     /** The host name used in client URLs (the HOSTNAME setting); defaults to `127.0.0.1:PORT`. */
-    public val hostname: String = options.hostname ?: "127.0.0.1:$port"
+    public val hostname: String = config.hostname ?: "127.0.0.1:$port"
 
     /** websocktunnel's URL_PREFIX; default `http://127.0.0.1:PORT`. */
-    public val urlPrefix: String = (options.urlPrefix ?: url).trimEnd('/')
+    public val urlPrefix: String = (config.urlPrefix ?: url).trimEnd('/')
 
     /** The public URL the proxy hands to the client registered as [id]. */
     public fun clientUrl(id: String): String = when {
-        options.flavour == TunnelFlavour.WEBSOCKTUNNEL -> "$urlPrefix/$id"
-        options.domainStyle -> "http://$id.$hostname"
+        config.flavour == TunnelFlavour.WEBSOCKTUNNEL -> "$urlPrefix/$id"
+        config.domainStyle -> "http://$id.$hostname"
         else -> "http://$hostname/$id"
     }
 
@@ -148,15 +157,16 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
         scope.future { awaitRegistrations(count, timeout.toKotlinDuration()); null }
 
-    /** Drops the session of the client registered as [id] without a close frame; false if none. */
-    public fun dropClient(id: String): Boolean = clients.remove(id)?.let { it.close(); true } ?: false
+    private fun dropClient(id: String): Boolean = clients.remove(id)?.let { it.close(); true } ?: false
 
     /**
      * Replaces the signing secrets: registrations with tokens signed by the old ones fail with 401 from now on;
      * registered clients stay connected (token rotation).
      */
-    public fun rotateSecrets(secretA: String, secretB: String) {
-        require(secretA.isNotEmpty() && secretB.isNotEmpty()) { "both secrets must be non-empty (whproxy panics otherwise)" }
+    public fun rotateCredentials(secretA: String, secretB: String) {
+        require(secretA.isNotEmpty() && secretB.isNotEmpty()) {
+            "both secrets must be non-empty (whproxy panics otherwise)"
+        }
         secrets = secretA to secretB
     }
 
@@ -173,10 +183,10 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
     // ---------------------------------------------------------------------------------------------- dispatch
 
     private suspend fun dispatch(call: ApplicationCall) {
-        val id = call.request.header(options.flavour.idHeader)
+        val id = call.request.header(config.flavour.idHeader)
         when {
             call.request.path() == "/" && !id.isNullOrEmpty() -> register(call, id)
-            options.flavour == TunnelFlavour.WEBSOCKTUNNEL && call.request.path() == LB_HEARTBEAT ->
+            config.flavour == TunnelFlavour.WEBSOCKTUNNEL && call.request.path() == LB_HEARTBEAT ->
                 call.respondText("OK\n", status = HttpStatusCode.OK)
             else -> viewer(call)
         }
@@ -189,7 +199,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             CompletableDeferred<Unit>().await() // never answers; the client's dial timeout fires
         }
         if (faults.latency > 0) delay(faults.latency)
-        if (options.flavour == TunnelFlavour.WEBSOCKTUNNEL && !WEBSOCKTUNNEL_ID.matches(id)) {
+        if (config.flavour == TunnelFlavour.WEBSOCKTUNNEL && !WEBSOCKTUNNEL_ID.matches(id)) {
             call.respondText("Invalid client id\n", status = HttpStatusCode.BadRequest)
             return
         }
@@ -211,10 +221,10 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             return
         }
         clients.remove(id)?.close() // last registration wins
-        call.response.header(options.flavour.clientUrlHeader, clientUrl(id))
+        call.response.header(config.flavour.clientUrlHeader, clientUrl(id))
         upgrading.add(id)
         call.respond(WebSocketUpgrade(call) {
-            val session = MuxSession.server(PingFilter(this, faults), options.muxConfig)
+            val session = MuxSession.server(PingFilter(this, faults), config.muxConfig)
             clients[id] = session
             upgrading.remove(id)
             registered.update { it + 1 }
@@ -230,7 +240,9 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         for (secret in listOf(a, b)) {
             val jws = JsonWebSignature()
             val verified = try {
-                jws.setAlgorithmConstraints(AlgorithmConstraints(AlgorithmConstraints.ConstraintType.PERMIT, AlgorithmIdentifiers.HMAC_SHA256))
+                jws.setAlgorithmConstraints(
+                    AlgorithmConstraints(AlgorithmConstraints.ConstraintType.PERMIT, AlgorithmIdentifiers.HMAC_SHA256),
+                )
                 jws.compactSerialization = token
                 jws.key = HmacKey(secret.toByteArray(Charsets.UTF_8))
                 jws.isDoKeyValidation = false
@@ -241,10 +253,10 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
             if (!verified) continue
             return try {
                 val claims = JwtClaims.parse(jws.payload)
-                val now = options.clock.instant().epochSecond
+                val now = config.clock.instant().epochSecond
                 val exp = claims.expirationTime?.value ?: return false
                 val nbf = claims.notBefore?.value ?: return false
-                val audienceOk = options.audience == null || claims.audience.orEmpty().contains(options.audience)
+                val audienceOk = config.audience == null || claims.audience.orEmpty().contains(config.audience)
                 exp != 0L && nbf != 0L && now <= exp && now >= nbf && claims.getClaimValue("tid") == id && audienceOk
             } catch (e: Exception) {
                 false
@@ -263,7 +275,7 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         val uri = call.request.uri
         val query = uri.substringAfter('?', "").let { if (uri.contains('?')) "?$it" else "" }
         val host = call.request.header(HttpHeaders.Host).orEmpty()
-        val domainId = if (options.domainStyle && !host.startsWith(hostname)) {
+        val domainId = if (config.domainStyle && !host.startsWith(hostname)) {
             val bare = host.substringBefore(':')
             if (!bare.endsWith("." + hostname.substringBefore(':'))) {
                 call.respondText("404 page not found\n", status = HttpStatusCode.NotFound)
@@ -300,14 +312,17 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
         val stream = try {
             session.open()
         } catch (e: Exception) {
-            call.respondText("could not open a stream to the client: ${e.message}\n", status = HttpStatusCode.InternalServerError)
+            call.respondText(
+                "could not open a stream to the client: ${e.message}\n",
+                status = HttpStatusCode.InternalServerError,
+            )
             return
         }
         try {
             if (call.request.header(HttpHeaders.Upgrade).equals("websocket", ignoreCase = true)) {
-                ViewerWebSocket(call, stream, rest + query, path, options.flavour).run()
+                ViewerWebSocket(call, stream, rest + query, path, config.flavour).run()
             } else {
-                ViewerHttp(call, stream, rest + query, path, options.flavour).run()
+                ViewerHttp(call, stream, rest + query, path, config.flavour).run()
             }
         } finally {
             stream.close()
@@ -316,121 +331,44 @@ public class FakeTunnelProxy private constructor(public val options: Options) : 
 
     /** Stops the proxy and drops every session. */
     override fun close() {
+        if (!closed.compareAndSet(false, true)) return
         dropAllSessions()
         server.stop(0, 500)
         scope.cancel()
     }
 
-    /** Settings of a [FakeTunnelProxy]. */
-    public class Options private constructor(b: Builder) {
-        /** TASKCLUSTER_PROXY_SECRET_A; default "test-secret" (what `TunnelTokens.testToken` signs with). */
-        public val secretA: String = b.secretA
-
-        /** TASKCLUSTER_PROXY_SECRET_B. */
-        public val secretB: String = b.secretB
-
-        /** HOSTNAME for client URLs; default `127.0.0.1:PORT`. */
-        public val hostname: String? = b.hostname
-
-        /** Header names (webhooktunnel or websocktunnel). */
-        public val flavour: TunnelFlavour = b.flavour
-
-        /** The proxy's session settings: StreamBufferSize 4096, keepalive 20 s, accept deadline 30 s by default. */
-        public val muxConfig: MuxConfig = b.muxConfig
-
-        /** The clock used to check `exp` and `nbf`. */
-        public val clock: Clock = b.clock
-
-        /** Domain-style viewer routing and client URLs `http://<id>.HOSTNAME` (webhooktunnel only). */
-        public val domainStyle: Boolean = b.domainStyle
-
-        /** websocktunnel's URL_PREFIX for client URLs; default the proxy's own `http://127.0.0.1:PORT`. */
-        public val urlPrefix: String? = b.urlPrefix
-
-        /** websocktunnel's AUDIENCE: when set, tokens must carry it in `aud`. */
-        public val audience: String? = b.audience
-
-        /** Builder of [Options]. */
-        public class Builder internal constructor() {
-            internal var secretA = "test-secret"
-            internal var secretB = "test-secret-b"
-            internal var hostname: String? = null
-            internal var flavour = TunnelFlavour.WEBHOOKTUNNEL
-            internal var muxConfig = MuxConfig { streamBufferSize(4096); peerCapacity(4096); keepAliveInterval(Duration.ofSeconds(20)) }
-            internal var clock: Clock = Clock.systemUTC()
-            internal var domainStyle = false
-            internal var urlPrefix: String? = null
-            internal var audience: String? = null
-
-            /** Both signing secrets. */
-            public fun secrets(secretA: String, secretB: String): Builder = apply { this.secretA = secretA; this.secretB = secretB }
-
-            /** HOSTNAME in client URLs. */
-            public fun hostname(hostname: String): Builder = apply { this.hostname = hostname }
-
-            /** Header names. */
-            public fun flavour(flavour: TunnelFlavour): Builder = apply { this.flavour = flavour }
-
-            /** MuxSession settings. */
-            public fun muxConfig(config: MuxConfig): Builder = apply { this.muxConfig = config }
-
-            /** The clock for token times. */
-            public fun clock(clock: Clock): Builder = apply { this.clock = clock }
-
-            /**
-             * Domain-style routing as the real proxy does with TLS configured (this fake serves plain HTTP, so its
-             * client URLs are `http://<id>.HOSTNAME`); set [hostname] to a name that has subdomains.
-             */
-            public fun domainStyle(enabled: Boolean): Builder = apply { domainStyle = enabled }
-
-            /** websocktunnel's URL_PREFIX. */
-            public fun urlPrefix(prefix: String): Builder = apply { urlPrefix = prefix }
-
-            /** websocktunnel's AUDIENCE. */
-            public fun audience(audience: String): Builder = apply { this.audience = audience }
-
-            /** The options. */
-            public fun build(): Options {
-                require(secretA.isNotEmpty() && secretB.isNotEmpty()) { "whproxy: missing secrets" }
-                require(!(domainStyle && flavour == TunnelFlavour.WEBSOCKTUNNEL)) { "websocktunnel has no domain mode" }
-                require(urlPrefix == null || flavour == TunnelFlavour.WEBSOCKTUNNEL) { "a URL prefix is a websocktunnel setting" }
-                require(audience == null || flavour == TunnelFlavour.WEBSOCKTUNNEL) { "an audience is a websocktunnel setting" }
-                return Options(this)
-            }
-        }
-
-        public companion object {
-            /** Java: a new builder. */
-            @JvmStatic
-            public fun builder(): Builder = Builder()
-        }
-    }
-
+    /** Starting one: the factories. */
     public companion object {
         private val log = LoggerFactory.getLogger(FakeTunnelProxy::class.java)
         private val BEARER = Regex("^Bearer ([\\w\\-.]+)$")
         private val WEBSOCKTUNNEL_ID = Regex("^[a-zA-Z0-9_~.%-]+$")
         private const val LB_HEARTBEAT = "/__lbheartbeat__"
 
-        /** How long a viewer request waits for a session whose 101 was just sent (a failed upgrade never records one). */
+        /**
+         * How long a viewer request waits for a session whose 101 was just sent (a failed upgrade never records one).
+         */
         private const val UPGRADE_GRACE_MILLIS = 5_000L
 
-        /** Starts a proxy with default options. */
+        /** Starts a proxy with the default config. */
         @JvmStatic
-        public fun start(): FakeTunnelProxy = FakeTunnelProxy(Options.builder().build())
+        public fun start(): FakeTunnelProxy = FakeTunnelProxy(FakeTunnelProxyConfig.DEFAULT)
 
-        /** Starts a proxy with [options]. */
+        /** Starts a proxy with [config]. */
         @JvmStatic
-        public fun start(options: Options): FakeTunnelProxy = FakeTunnelProxy(options)
+        public fun start(config: FakeTunnelProxyConfig): FakeTunnelProxy = FakeTunnelProxy(config)
 
         /** Kotlin: `FakeTunnelProxy.start { secrets("a", "b") }`. */
         @JvmSynthetic
-        public fun start(block: Options.Builder.() -> Unit): FakeTunnelProxy = FakeTunnelProxy(Options.builder().apply(block).build())
+        public fun start(block: FakeTunnelProxyConfig.Builder.() -> Unit): FakeTunnelProxy =
+            FakeTunnelProxy(FakeTunnelProxyConfig(block))
     }
 }
 
 /** A raw server WebSocket whose inbound pings vanish while [faults] says so (keepalive expiry on the client). */
-internal class PingFilter(private val raw: WebSocketSession, private val faults: Faults) : WebSocketSession by raw {
+internal class PingFilter(
+    private val raw: WebSocketSession,
+    private val faults: FakeTunnelProxyFaults,
+) : WebSocketSession by raw {
     private val filtered = Channel<Frame>(64)
 
     init {

@@ -59,7 +59,15 @@ private class ResponseHead(val status: Int, val headers: List<Pair<String, Strin
 }
 
 /** Writes the viewer's request head with the proxy's rewrites: forwarded target, Host kept, original path added. */
-private fun requestHead(call: ApplicationCall, method: String, target: String, originalPath: String, flavour: TunnelFlavour, skip: Set<String>, extra: List<String>): String {
+private fun requestHead(
+    call: ApplicationCall,
+    method: String,
+    target: String,
+    originalPath: String,
+    flavour: TunnelFlavour,
+    skip: Set<String>,
+    extra: List<String>,
+): String {
     val head = StringBuilder()
     head.append(method).append(' ').append(target).append(" HTTP/1.1\r\n")
     head.append("Host: ").append(call.request.header(HttpHeaders.Host) ?: "").append("\r\n")
@@ -116,22 +124,31 @@ internal class ViewerHttp(
         val response = ResponseHead.read(reader)
         log.debug("stream {}: response head {}", stream.id, response?.status)
         if (response == null) {
-            call.respondText("the tunnel client sent no valid HTTP response\n", status = HttpStatusCode.InternalServerError)
+            call.respondText(
+                "the tunnel client sent no valid HTTP response\n",
+                status = HttpStatusCode.InternalServerError,
+            )
             return
         }
         if (response.status in 100..199) {
             // The real proxy's http.ReadResponse takes the first head, an interim 1xx included, for the response: the
             // viewer gets that 1xx and then an empty 200, and the real answer is lost (spec §10, Expect pitfall).
-            log.info("stream {}: the tunnel client wrote the interim status {} first; relayed as the real proxy does", stream.id, response.status)
+            log.info(
+                "stream {}: the tunnel client wrote the interim status {} first; relayed as the real proxy does",
+                stream.id,
+                response.status,
+            )
             call.respond(HttpStatusCode.OK, "")
             return
         }
         val responseLength = response.header(HttpHeaders.ContentLength)?.toLongOrNull()
-        val responseChunked = response.header(HttpHeaders.TransferEncoding)?.contains("chunked", ignoreCase = true) == true
+        val responseChunked =
+            response.header(HttpHeaders.TransferEncoding)?.contains("chunked", ignoreCase = true) == true
         call.respond(object : OutgoingContent.WriteChannelContent() {
             override val status: HttpStatusCode = HttpStatusCode.fromValue(response.status)
             override val contentLength: Long? = if (responseChunked) null else responseLength
-            override val contentType: ContentType? = response.header(HttpHeaders.ContentType)?.let { runCatching { ContentType.parse(it) }.getOrNull() }
+            override val contentType: ContentType? =
+                response.header(HttpHeaders.ContentType)?.let { runCatching { ContentType.parse(it) }.getOrNull() }
             override val headers: Headers = Headers.build {
                 for ((name, value) in response.headers) {
                     val lower = name.lowercase()
@@ -183,10 +200,23 @@ internal class ViewerWebSocket(
     private val flavour: TunnelFlavour,
 ) {
     suspend fun run() {
-        val extra = mutableListOf("Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: ${newWebSocketKey()}", "Sec-WebSocket-Version: 13")
+        val extra = mutableListOf(
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: ${newWebSocketKey()}",
+            "Sec-WebSocket-Version: 13",
+        )
         call.request.header(HttpHeaders.SecWebSocketProtocol)?.let { extra += "Sec-WebSocket-Protocol: $it" }
-        val skip = setOf("upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol")
-        stream.write(requestHead(call, "GET", target, originalPath, flavour, skip, extra).toByteArray(Charsets.ISO_8859_1))
+        val skip = setOf(
+            "upgrade",
+            "connection",
+            "sec-websocket-key",
+            "sec-websocket-version",
+            "sec-websocket-extensions",
+            "sec-websocket-protocol",
+        )
+        val head = requestHead(call, "GET", target, originalPath, flavour, skip, extra)
+        stream.write(head.toByteArray(Charsets.ISO_8859_1))
         val reader = StreamReader(stream)
         val response = ResponseHead.read(reader)
         if (response == null || response.status != 101) {
@@ -208,7 +238,14 @@ internal class ViewerWebSocket(
                         channel.flush()
                     }
                 }.channel
-                val origin = RawWebSocket(input, stream.toByteWriteChannel(relayScope), Int.MAX_VALUE.toLong(), true, relayScope.coroutineContext, WebSocketChannelsConfig.UNLIMITED)
+                val origin = RawWebSocket(
+                    input,
+                    stream.toByteWriteChannel(relayScope),
+                    Int.MAX_VALUE.toLong(),
+                    true,
+                    relayScope.coroutineContext,
+                    WebSocketChannelsConfig.UNLIMITED,
+                )
                 val up = launch {
                     for (frame in viewer.incoming) {
                         if (frame is Frame.Close) break
@@ -229,5 +266,6 @@ internal class ViewerWebSocket(
         })
     }
 
-    private fun copy(frame: Frame): Frame = Frame.byType(frame.fin, frame.frameType, frame.data, frame.rsv1, frame.rsv2, frame.rsv3)
+    private fun copy(frame: Frame): Frame =
+        Frame.byType(frame.fin, frame.frameType, frame.data, frame.rsv1, frame.rsv2, frame.rsv3)
 }

@@ -37,7 +37,7 @@ import dev.tether.wamp.message.ErrorMessage
  * prefix and wildcard subscriptions; `exclude_me`, black- and whitelists by session id, authid and authrole;
  * publisher disclosure; acknowledgement.
  */
-internal class RouterRealm(val name: String, val anonymous: Boolean, private val router: WampRouter) {
+internal class RouterRealm(val name: String, val anonymous: Boolean, private val router: FakeWampRouter) {
     private val lock = Any()
     private val sessions = LinkedHashMap<Long, RouterSession>()
     private val registrations = LinkedHashMap<Long, Registration>()
@@ -53,7 +53,12 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val callees = ArrayList<Callee>()
         var nextRoundRobin = 0
     }
-    private class Subscription(val id: Long, val topic: String, val match: String, val subscribers: LinkedHashSet<RouterSession>)
+    private class Subscription(
+        val id: Long,
+        val topic: String,
+        val match: String,
+        val subscribers: LinkedHashSet<RouterSession>,
+    )
     /**
      * A call routed to [callee]; [details] are the INVOCATION details every chunk of a progressive call repeats
      * (all but the forwarded `timeout`, which only the first carries).
@@ -101,12 +106,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         while (iter.hasNext()) {
             val (_, c) = iter.next()
             if (c.callee === s) {
-                c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled", listOf("callee left")))
+                val canceled = listOf("callee left")
+                c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled", canceled))
                 stopStreaming(c)
                 iter.remove()
             } else if (c.caller === s) {
                 // A callee waiting for more chunks would wait forever: the spec interrupts it (killnowait).
-                if (c.streaming) c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to "killnowait")))
+                if (c.streaming) {
+                    val options = mapOf("reason" to "wamp.error.canceled", "mode" to "killnowait")
+                    c.callee.send(Interrupt(c.invocation, options))
+                }
                 stopStreaming(c)
                 iter.remove()
             }
@@ -138,7 +147,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             is Subscribe -> subscribe(s, m)
             is Unsubscribe -> unsubscribe(s, m)
             else -> {
-                s.send(Abort(mapOf("message" to "unexpected ${MessageCodes.nameOf(m.code)}"), "wamp.error.protocol_violation"))
+                val message = "unexpected ${MessageCodes.nameOf(m.code)}"
+                s.send(Abort(mapOf("message" to message), "wamp.error.protocol_violation"))
                 return false
             }
         }
@@ -150,19 +160,45 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private fun register(s: RouterSession, m: Register) = synchronized(lock) {
         val match = m.options["match"] as? String ?: "exact"
-        if (match !in MATCHES) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.invalid_argument", "unknown match policy $match")
+        if (match !in MATCHES) {
+            return error(
+                s,
+                MessageCodes.REGISTER,
+                m.request,
+                "wamp.error.invalid_argument",
+                "unknown match policy $match",
+            )
+        }
         val invoke = m.options["invoke"] as? String ?: "single"
-        if (invoke !in INVOKE_POLICIES) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.invalid_argument", "unknown invocation policy $invoke")
-        if (m.procedure.startsWith("wamp.") && match == "exact") return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+        if (invoke !in INVOKE_POLICIES) {
+            return error(
+                s,
+                MessageCodes.REGISTER,
+                m.request,
+                "wamp.error.invalid_argument",
+                "unknown invocation policy $invoke",
+            )
+        }
+        if (m.procedure.startsWith("wamp.") && match == "exact") {
+            return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+        }
         val callee = Callee(s, m.options["disclose_caller"] == true, m.options["forward_timeout"] == true)
         val existing = registrations.values.firstOrNull { it.procedure == m.procedure && it.match == match }
         if (existing != null) {
             // Shared registration: every callee must ask for the same policy, and single admits only one.
             if (invoke == "single" || existing.invoke != invoke) {
-                return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists", "${m.procedure} is registered with invoke ${existing.invoke}")
+                return error(
+                    s,
+                    MessageCodes.REGISTER,
+                    m.request,
+                    "wamp.error.procedure_already_exists",
+                    "${m.procedure} is registered with invoke ${existing.invoke}",
+                )
             }
             // One session is one callee: its client keeps one handler per registration id.
-            if (existing.callees.any { it.session === s }) return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+            if (existing.callees.any { it.session === s }) {
+                return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
+            }
             existing.callees += callee
             return s.send(Registered(m.request, existing.id))
         }
@@ -173,7 +209,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private fun unregister(s: RouterSession, m: Unregister) = synchronized(lock) {
         val reg = registrations[m.registration]
-        if (reg == null || !reg.callees.removeIf { it.session === s }) return error(s, MessageCodes.UNREGISTER, m.request, "wamp.error.no_such_registration")
+        if (reg == null || !reg.callees.removeIf { it.session === s }) {
+            return error(s, MessageCodes.UNREGISTER, m.request, "wamp.error.no_such_registration")
+        }
         if (reg.callees.isEmpty()) registrations.remove(reg.id)
         s.send(Unregistered(m.request))
     }
@@ -211,11 +249,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         }
         if (progress && !s.announces("caller", "progressive_call_invocations")) {
             // As nexus and the spec: a protocol error, not an application error.
-            s.send(Abort(mapOf("message" to "progressive CALL from a caller that did not announce progressive_call_invocations"), "wamp.error.protocol_violation"))
+            val message = "progressive CALL from a caller that did not announce progressive_call_invocations"
+            s.send(Abort(mapOf("message" to message), "wamp.error.protocol_violation"))
             return false
         }
         if (m.procedure.startsWith("wamp.")) {
-            if (progress) refuse(s, key, "wamp.error.feature_not_supported", "meta procedures take no progressive calls") else meta(s, m)
+            if (progress) {
+                refuse(s, key, "wamp.error.feature_not_supported", "meta procedures take no progressive calls")
+            } else {
+                meta(s, m)
+            }
             return true
         }
         val reg = matchRegistration(m.procedure)
@@ -226,8 +269,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         }
         val callee = pickCallee(reg)
         // A callee must announce the feature and call canceling, or it could never be told the caller gave up.
-        if (progress && !(callee.session.announces("callee", "progressive_call_invocations") && callee.session.announces("callee", "call_canceling"))) {
-            refuse(s, key, "wamp.error.feature_not_supported", "the callee of ${m.procedure} does not accept progressive call invocations")
+        val calleeTakesProgress = callee.session.announces("callee", "progressive_call_invocations") &&
+            callee.session.announces("callee", "call_canceling")
+        if (progress && !calleeTakesProgress) {
+            refuse(
+                s,
+                key,
+                "wamp.error.feature_not_supported",
+                "the callee of ${m.procedure} does not accept progressive call invocations",
+            )
             return true
         }
         val invocation = ids.incrementAndGet()
@@ -238,7 +288,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         if (m.options["disclose_me"] == true || callee.discloseCaller) {
             details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
         }
-        val pendingCall = PendingCall(s, m.request, callee.session, invocation, receiveProgress, reg.id, details.toMap())
+        val pendingCall = PendingCall(
+            s,
+            m.request,
+            callee.session,
+            invocation,
+            receiveProgress,
+            reg.id,
+            details.toMap(),
+        )
         calls[invocation] = pendingCall
         if (progress) {
             pendingCall.streaming = true
@@ -265,14 +323,17 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     private fun timeOut(invocation: Long) = synchronized(lock) {
         val c = calls.remove(invocation) ?: return@synchronized
         stopStreaming(c)
-        c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")))
+        c.caller.send(
+            ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")),
+        )
         c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
     }
 
     /** The registration a call to [procedure] goes to: exact, else the longest prefix, else a wildcard. */
     private fun matchRegistration(procedure: String): Registration? =
         registrations.values.firstOrNull { it.match == "exact" && it.procedure == procedure }
-            ?: registrations.values.filter { it.match == "prefix" && procedure.startsWith(it.procedure) }.maxByOrNull { it.procedure.length }
+            ?: registrations.values.filter { it.match == "prefix" && procedure.startsWith(it.procedure) }
+                .maxByOrNull { it.procedure.length }
             ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, procedure) }
 
     private fun topicMatches(sub: Subscription, topic: String): Boolean = when (sub.match) {
@@ -291,7 +352,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             calls.remove(m.request)
             stopStreaming(c) // answered before the caller's last chunk
         }
-        c.caller.send(ResultMessage(c.request, if (progress) mapOf("progress" to true) else emptyMap(), m.args, m.kwargs))
+        val details = if (progress) mapOf("progress" to true) else emptyMap()
+        c.caller.send(ResultMessage(c.request, details, m.args, m.kwargs))
     }
 
     private fun invocationError(s: RouterSession, m: ErrorMessage) = synchronized(lock) {
@@ -303,7 +365,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     }
 
     private fun cancel(s: RouterSession, m: Cancel) = synchronized(lock) {
-        val entry = calls.entries.firstOrNull { it.value.caller === s && it.value.request == m.request } ?: return@synchronized
+        val entry =
+            calls.entries.firstOrNull { it.value.caller === s && it.value.request == m.request } ?: return@synchronized
         val c = entry.value
         val mode = m.options["mode"] as? String ?: "killnowait"
         if (mode in CANCEL_MODES) stopStreaming(c) // whatever the mode, the call takes no more chunks
@@ -324,7 +387,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private fun subscribe(s: RouterSession, m: Subscribe) = synchronized(lock) {
         val match = m.options["match"] as? String ?: "exact"
-        if (match !in MATCHES) return error(s, MessageCodes.SUBSCRIBE, m.request, "wamp.error.invalid_argument", "unknown match policy $match")
+        if (match !in MATCHES) {
+            return error(
+                s,
+                MessageCodes.SUBSCRIBE,
+                m.request,
+                "wamp.error.invalid_argument",
+                "unknown match policy $match",
+            )
+        }
         val sub = subscriptions.values.firstOrNull { it.topic == m.topic && it.match == match }
             ?: Subscription(ids.incrementAndGet(), m.topic, match, LinkedHashSet()).also { subscriptions[it.id] = it }
         sub.subscribers.add(s)
@@ -333,7 +404,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     private fun unsubscribe(s: RouterSession, m: Unsubscribe) = synchronized(lock) {
         val sub = subscriptions[m.subscription]
-        if (sub == null || !sub.subscribers.remove(s)) return error(s, MessageCodes.UNSUBSCRIBE, m.request, "wamp.error.no_such_subscription")
+        if (sub == null || !sub.subscribers.remove(s)) {
+            return error(s, MessageCodes.UNSUBSCRIBE, m.request, "wamp.error.no_such_subscription")
+        }
         if (sub.subscribers.isEmpty()) subscriptions.remove(sub.id)
         s.send(Unsubscribed(m.request))
     }
@@ -353,7 +426,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             val details = LinkedHashMap<String, Any?>()
             if (sub.match != "exact") details["topic"] = m.topic
             if (o["disclose_me"] == true) {
-                details["publisher"] = s.id; details["publisher_authid"] = s.authId; details["publisher_authrole"] = s.authRole
+                details["publisher"] =
+                    s.id; details["publisher_authid"] = s.authId; details["publisher_authrole"] = s.authRole
             }
             for (target in sub.subscribers) {
                 if (target === s && excludeMe) continue
@@ -370,7 +444,13 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     }
 
     private fun sessionInfo(t: RouterSession): Map<String, Any?> =
-        mapOf("session" to t.id, "authid" to t.authId, "authrole" to t.authRole, "authmethod" to t.authMethod, "authprovider" to "static")
+        mapOf(
+            "session" to t.id,
+            "authid" to t.authId,
+            "authrole" to t.authRole,
+            "authmethod" to t.authMethod,
+            "authprovider" to "static",
+        )
 
     /**
      * The meta API: wamp.session.count|list|get|kill|kill_by_authid|kill_by_authrole|kill_all,
@@ -391,7 +471,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             "wamp.session.kill" -> {
                 val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
-                if (target === s) return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session", "cannot kill the caller")
+                if (target === s) {
+                    return error(
+                        s,
+                        MessageCodes.CALL,
+                        m.request,
+                        "wamp.error.no_such_session",
+                        "cannot kill the caller",
+                    )
+                }
                 target.send(Goodbye(mapOf("message" to "killed"), "wamp.close.killed"))
                 result()
             }
@@ -405,12 +493,19 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 val message = m.kwargs["message"] as? String ?: "killed"
                 for (t in targets) t.send(Goodbye(mapOf("message" to message), reason))
                 // As the WAMP meta API: kill_by_authid answers the ids, the others the count.
-                if (m.procedure == "wamp.session.kill_by_authid") result(targets.map { it.id }) else result(targets.size.toLong())
+                if (m.procedure == "wamp.session.kill_by_authid") {
+                    result(targets.map { it.id })
+                } else {
+                    result(targets.size.toLong())
+                }
             }
-            "wamp.registration.list" -> result(MATCHES.associateWith { match -> registrations.values.filter { it.match == match }.map { it.id } })
+            "wamp.registration.list" -> result(
+                MATCHES.associateWith { match -> registrations.values.filter { it.match == match }.map { it.id } },
+            )
             "wamp.registration.lookup" -> {
                 val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
-                result(registrations.values.firstOrNull { it.procedure == m.args.firstOrNull() && it.match == match }?.id)
+                val procedure = m.args.firstOrNull()
+                result(registrations.values.firstOrNull { it.procedure == procedure && it.match == match }?.id)
             }
             "wamp.registration.match" -> result((m.args.firstOrNull() as? String)?.let { matchRegistration(it) }?.id)
             "wamp.registration.get" -> {
@@ -421,16 +516,27 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             "wamp.registration.list_callees", "wamp.registration.count_callees" -> {
                 val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
-                if (m.procedure.endsWith("list_callees")) result(reg.callees.map { it.session.id }) else result(reg.callees.size.toLong())
+                if (m.procedure.endsWith("list_callees")) {
+                    result(reg.callees.map { it.session.id })
+                } else {
+                    result(reg.callees.size.toLong())
+                }
             }
-            "wamp.subscription.list" -> result(MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } })
+            "wamp.subscription.list" -> result(
+                MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } },
+            )
             "wamp.subscription.lookup" -> {
                 val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
                 result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() && it.match == match }?.id)
             }
             "wamp.subscription.match" -> {
                 val topic = m.args.firstOrNull() as? String
-                val ids = if (topic == null) emptyList() else subscriptions.values.filter { topicMatches(it, topic) }.map { it.id }
+                val ids =
+                    if (topic == null) {
+                        emptyList()
+                    } else {
+                        subscriptions.values.filter { topicMatches(it, topic) }.map { it.id }
+                    }
                 result(ids.ifEmpty { null })
             }
             "wamp.subscription.get" -> {
@@ -439,12 +545,25 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 result(mapOf("id" to sub.id, "uri" to sub.topic, "match" to sub.match))
             }
             // nexus registers the misspelt count_suscribers as well: accept both.
-            "wamp.subscription.list_subscribers", "wamp.subscription.count_subscribers", "wamp.subscription.count_suscribers" -> {
+            "wamp.subscription.list_subscribers",
+            "wamp.subscription.count_subscribers",
+            "wamp.subscription.count_suscribers",
+            -> {
                 val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
-                if (m.procedure.endsWith("list_subscribers")) result(sub.subscribers.map { it.id }) else result(sub.subscribers.size.toLong())
+                if (m.procedure.endsWith("list_subscribers")) {
+                    result(sub.subscribers.map { it.id })
+                } else {
+                    result(sub.subscribers.size.toLong())
+                }
             }
-            else -> error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            else -> error(
+                s,
+                MessageCodes.CALL,
+                m.request,
+                "wamp.error.no_such_procedure",
+                "no procedure ${m.procedure}",
+            )
         }
     }
 

@@ -32,7 +32,7 @@ import kotlin.time.toKotlinDuration
 
 /** One client connection to the router: joins it to a realm, then feeds its messages to the [RouterRealm]. */
 internal class RouterSession(
-    private val router: WampRouter,
+    private val router: FakeWampRouter,
     val peer: Peer,
 ) {
     private val log = LoggerFactory.getLogger(RouterSession::class.java)
@@ -69,7 +69,7 @@ internal class RouterSession(
         val writer = scope.launch {
             try {
                 for (m in outbound) {
-                    val d = router.faults.delay
+                    val d = router.faults.latency
                     if (!d.isZero) delay(d.toKotlinDuration())
                     try {
                         peer.send(m)
@@ -90,7 +90,7 @@ internal class RouterSession(
             this.realm = realm
             while (true) {
                 val m = peer.receive()
-                if (router.faults.muted) continue
+                if (router.faults.isMuted) continue
                 if (!realm.handle(this, m)) break
             }
         } catch (e: Exception) {
@@ -115,7 +115,9 @@ internal class RouterSession(
         return true
     }
 
-    /** Set before the ABORT goes out: from the client's view this connection is over, though it may not be closed yet. */
+    /**
+     * Set before the ABORT goes out: from the client's view this connection is over, though it may not be closed yet.
+     */
     @Volatile
     var refused: Boolean = false
         private set
@@ -127,8 +129,11 @@ internal class RouterSession(
     }
 
     private suspend fun join(): RouterRealm? {
-        val hello = withTimeoutOrNull(router.options.helloTimeout.toKotlinDuration()) { peer.receive() }
-            ?: return abort("wamp.error.protocol_violation", "no HELLO within ${router.options.helloTimeout.toMillis()} ms")
+        val hello = withTimeoutOrNull(router.config.helloTimeout.toKotlinDuration()) { peer.receive() }
+            ?: return abort(
+                "wamp.error.protocol_violation",
+                "no HELLO within ${router.config.helloTimeout.toMillis()} ms",
+            )
         if (hello !is Hello) return abort("wamp.error.protocol_violation", "expected HELLO")
         router.faults.takeRefusal()?.let { return abort(it, "join refused by the router's fault controls") }
         helloDetails = hello.details
@@ -141,9 +146,19 @@ internal class RouterSession(
         val outcome: Pair<String, RouterUser?> = when {
             user != null && user is RouterUser.Ticket && "ticket" in methods -> authenticateTicket(user)
             user != null && user is RouterUser.Cra && "wampcra" in methods -> authenticateCra(user)
-            user != null && user is RouterUser.Cryptosign && "cryptosign" in methods -> authenticateCryptosign(user, hello)
+            user != null && user is RouterUser.Cryptosign && "cryptosign" in methods -> authenticateCryptosign(
+                user,
+                hello,
+            )
             (methods.isEmpty() || "anonymous" in methods) && realm.anonymous -> "anonymous" to null
-            else -> return abort("wamp.error.authentication_failed", if (methods.isEmpty()) "anonymous access denied" else "no usable auth method for ${requestedId ?: "(no authid)"}")
+            else -> return abort(
+                "wamp.error.authentication_failed",
+                if (methods.isEmpty()) {
+                    "anonymous access denied"
+                } else {
+                    "no usable auth method for ${requestedId ?: "(no authid)"}"
+                },
+            )
         }
         val (method, authenticated) = outcome
         if (method == FAILED) return null
@@ -159,14 +174,16 @@ internal class RouterSession(
                     "roles" to mapOf(
                         "broker" to mapOf(
                             "features" to mapOf(
-                                "publisher_exclusion" to true, "publisher_identification" to true, "subscriber_blackwhite_listing" to true,
-                                "pattern_based_subscription" to true, "session_meta_api" to true, "subscription_meta_api" to true,
+                                "publisher_exclusion" to true, "publisher_identification" to true,
+                                "subscriber_blackwhite_listing" to true, "pattern_based_subscription" to true,
+                                "session_meta_api" to true, "subscription_meta_api" to true,
                             ),
                         ),
                         "dealer" to mapOf(
                             "features" to mapOf(
                                 "call_canceling" to true, "call_timeout" to true, "caller_identification" to true,
-                                "pattern_based_registration" to true, "shared_registration" to true, "session_meta_api" to true,
+                                "pattern_based_registration" to true, "shared_registration" to true,
+                                "session_meta_api" to true,
                                 "registration_meta_api" to true, "progressive_call_results" to true,
                                 "progressive_call_invocations" to true,
                             ),
@@ -180,7 +197,7 @@ internal class RouterSession(
 
     private suspend fun challenge(ch: Challenge): Authenticate? {
         send(ch)
-        val m = withTimeoutOrNull(router.options.helloTimeout.toKotlinDuration()) { peer.receive() }
+        val m = withTimeoutOrNull(router.config.helloTimeout.toKotlinDuration()) { peer.receive() }
         if (m !is Authenticate) {
             abort("wamp.error.authentication_failed", "expected AUTHENTICATE")
             return null
@@ -207,11 +224,16 @@ internal class RouterSession(
         val extra = LinkedHashMap<String, Any?>()
         extra["challenge"] = text
         if (user.salt != null) {
-            extra["salt"] = user.salt; extra["keylen"] = user.keyLength.toLong(); extra["iterations"] = user.iterations.toLong()
+            extra["salt"] =
+                user.salt; extra["keylen"] = user.keyLength.toLong(); extra["iterations"] = user.iterations.toLong()
         }
         val auth = challenge(Challenge("wampcra", extra)) ?: return FAILED to null
         val current = router.user(user.authId) as? RouterUser.Cra ?: return fail("unknown user")
-        return if (current == user && WampCra.verify(auth.signature, text, current.key)) "wampcra" to current else fail("invalid signature")
+        return if (current == user && WampCra.verify(auth.signature, text, current.key)) {
+            "wampcra" to current
+        } else {
+            fail("invalid signature")
+        }
     }
 
     private suspend fun authenticateCryptosign(user: RouterUser.Cryptosign, hello: Hello): Pair<String, RouterUser?> {
@@ -220,7 +242,11 @@ internal class RouterSession(
         val challengeHex = HexFormat.of().formatHex(ByteArray(32).also { random.nextBytes(it) })
         val auth = challenge(Challenge("cryptosign", mapOf("challenge" to challengeHex))) ?: return FAILED to null
         val current = router.user(user.authId) as? RouterUser.Cryptosign ?: return fail("unknown user")
-        return if (CryptosignKey.verify(auth.signature, current.publicKeyHex, challengeHex)) "cryptosign" to current else fail("invalid signature")
+        return if (CryptosignKey.verify(auth.signature, current.publicKeyHex, challengeHex)) {
+            "cryptosign" to current
+        } else {
+            fail("invalid signature")
+        }
     }
 
     /** Handles GOODBYE from the client: answer and end. */

@@ -21,7 +21,12 @@ internal class ServerWebSocketPeer(
     override suspend fun send(message: Message) {
         val bytes = serializer.encode(message)
         try {
-            ws.send(if (serializer.serialization.isText) Frame.Text(String(bytes, Charsets.UTF_8)) else Frame.Binary(true, bytes))
+            val frame = if (serializer.serialization.isText) {
+                Frame.Text(String(bytes, Charsets.UTF_8))
+            } else {
+                Frame.Binary(true, bytes)
+            }
+            ws.send(frame)
         } catch (e: Exception) {
             if (e is kotlinx.coroutines.CancellationException) throw e
             throw ConnectionClosedException(null, "WebSocket closed", e)
@@ -30,7 +35,8 @@ internal class ServerWebSocketPeer(
 
     override suspend fun receive(): Message {
         while (true) {
-            val frame = ws.incoming.receiveCatching().getOrNull() ?: throw ConnectionClosedException(null, "WebSocket closed")
+            val frame =
+                ws.incoming.receiveCatching().getOrNull() ?: throw ConnectionClosedException(null, "WebSocket closed")
             when (frame) {
                 is Frame.Text, is Frame.Binary -> return serializer.decode(frame.readBytes())
                 else -> Unit

@@ -17,56 +17,13 @@ import javax.net.ssl.X509TrustManager
 import kotlin.concurrent.thread
 
 /**
- * The certificate a TLS-enabled [WampRouter] presents: self-signed, for `127.0.0.1` and `localhost` (subject
- * alternative names), valid until 2126. It is a test fixture shipped in the testkit jar, private key included:
- * never trust it outside tests.
- *
- * ```
- * SessionConfig("realm1") { trustManager(WampRouterTls.trustManager) }
- * ```
- */
-public object WampRouterTls {
-    private const val RESOURCE = "router-tls.p12"
-    private val password = "tether-testkit".toCharArray()
-
-    /** The PKCS#12 key store holding the router's key and certificate. */
-    @JvmStatic
-    public fun keyStore(): KeyStore = KeyStore.getInstance("PKCS12").apply {
-        val stream = WampRouterTls::class.java.getResourceAsStream(RESOURCE) ?: error("testkit resource $RESOURCE is missing")
-        stream.use { load(it, password) }
-    }
-
-    /** A trust manager that trusts exactly the router's certificate: give it to `SessionConfig.trustManager`. */
-    @JvmStatic
-    public val trustManager: X509TrustManager by lazy {
-        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm()).apply { init(keyStore()) }
-            .trustManagers.filterIsInstance<X509TrustManager>().first()
-    }
-
-    private fun keyManagers() =
-        KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm()).apply { init(keyStore(), password) }.keyManagers
-
-    /**
-     * A client TLS context that presents the router's own certificate as the client certificate and trusts the
-     * router: what a router with [WampRouterOptions.tlsClientAuth] accepts. Give it to `SessionConfig.sslContext`.
-     */
-    @JvmStatic
-    public fun clientSslContext(): SSLContext = SSLContext.getInstance("TLS").apply { init(keyManagers(), arrayOf(trustManager), null) }
-
-    /** Presents the router certificate; trusts it as a client certificate when client authentication is on. */
-    internal val serverContext: SSLContext by lazy {
-        SSLContext.getInstance("TLS").apply { init(keyManagers(), arrayOf(trustManager), null) }
-    }
-}
-
-/**
  * Terminates TLS on 127.0.0.1 (ephemeral port) and relays the plaintext to a backend port of the router, so
  * `wss` and `tcps` reuse the plain WebSocket and RawSocket servers unchanged. Blocking sockets, two threads per
  * connection: this is a test fixture, not a production proxy.
  */
 internal class TlsFront(private val name: String, private val backendPort: Int, clientAuth: Boolean) : AutoCloseable {
     private val log = LoggerFactory.getLogger(TlsFront::class.java)
-    private val server = WampRouterTls.serverContext.serverSocketFactory
+    private val server = FakeWampRouterTls.serverContext.serverSocketFactory
         .createServerSocket(0, 50, InetAddress.getByName("127.0.0.1")) as SSLServerSocket
 
     init {
@@ -99,10 +56,14 @@ internal class TlsFront(private val name: String, private val backendPort: Int, 
         var backend: Socket? = null
         try {
             (client as javax.net.ssl.SSLSocket).startHandshake()
-            backend = Socket().also { it.tcpNoDelay = true; it.connect(InetSocketAddress("127.0.0.1", backendPort), 5_000) }
+            backend =
+                Socket().also { it.tcpNoDelay = true; it.connect(InetSocketAddress("127.0.0.1", backendPort), 5_000) }
             open.add(backend)
             val b = backend
-            val upstream = thread(name = "wamp-router-$name-up", isDaemon = true) { pump(client.getInputStream(), b.getOutputStream()); closeQuietly(b) }
+            val upstream = thread(
+                name = "wamp-router-$name-up",
+                isDaemon = true,
+            ) { pump(client.getInputStream(), b.getOutputStream()); closeQuietly(b) }
             pump(b.getInputStream(), client.getOutputStream())
             closeQuietly(client)
             upstream.join(5_000)

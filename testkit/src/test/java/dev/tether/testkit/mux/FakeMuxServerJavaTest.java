@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
 class FakeMuxServerJavaTest {
     @Test
     void javaCanStartTheFakeAndTalkToItThroughMuxSocket() throws Exception {
-        FakeMuxServer.Options options = FakeMuxServer.Options.builder().behaviour(StreamBehaviour.ECHO).streamBufferSize(1024).build();
+        FakeMuxServerConfig options =
+            FakeMuxServerConfig.builder().behaviour(StreamBehaviour.ECHO).streamBufferSize(1024).build();
         try (FakeMuxServer fake = FakeMuxServer.start(options);
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
             assertTrue(fake.getUrl().startsWith("ws://127.0.0.1:"));

@@ -37,7 +37,7 @@ class RelayJavaTest {
     private static final long T = 10;
 
     private static FakeRelayServer relay() {
-        return FakeRelayServer.start(FakeRelayServer.Options.builder()
+        return FakeRelayServer.start(FakeRelayServerConfig.builder()
                 .healthCheckInterval(Duration.ofMillis(100))
                 .healthCheckTimeout(Duration.ofSeconds(1))
                 .build());
@@ -90,10 +90,9 @@ class RelayJavaTest {
             assertTrue(toA.isOpen());
             assertEquals(2, toA.stats().getDelivered());
 
-            CountDownLatch disconnected = new CountDownLatch(1);
-            a.setOnDisconnectListener(url -> disconnected.countDown());
+            CompletableFuture<dev.tether.relay.RelayException> ended = a.closedFuture();
             a.closeAsync().get(T, TimeUnit.SECONDS);
-            assertTrue(disconnected.await(T, TimeUnit.SECONDS));
+            assertInstanceOf(dev.tether.relay.RelayClosedException.class, ended.get(T, TimeUnit.SECONDS));
             assertThrows(ConnClosedException.class, () -> toA.read(buf));
         }
     }
@@ -101,14 +100,14 @@ class RelayJavaTest {
     @Test
     void managerServesAndOpensThroughHomeAndForeignRelays() throws Exception {
         try (FakeRelayServer home = relay(); FakeRelayServer foreign = relay()) {
-            foreign.rotateSecret(home.getSecret());
+            foreign.rotateCredentials(home.getSecret());
             TokenStore tokens = home.tokenStore();
             ManagerConfig options = ManagerConfig.builder().cleanupInterval(Duration.ofMinutes(5)).build();
             try (Manager a = new Manager(List.of(home.getUrl()), "peerA", tokens, options);
                     Manager b = new Manager(List.of(foreign.getUrl()), "peerB", tokens, options)) {
-                a.serveAsync().get(T, TimeUnit.SECONDS);
-                b.serveAsync().get(T, TimeUnit.SECONDS);
-                assertTrue(a.hasRelayAddress());
+                a.connectAsync().get(T, TimeUnit.SECONDS);
+                b.connectAsync().get(T, TimeUnit.SECONDS);
+                assertTrue(a.isConnected());
                 assertEquals(home.getUrl(), a.relayInstanceAddress());
 
                 // Both meet on A's home relay: foreign for B.
@@ -125,7 +124,7 @@ class RelayJavaTest {
                 Manager.OnServerCloseListener listener = closed::countDown;
                 b.addCloseListener(home.getUrl(), listener);
                 b.addCloseListener(home.getUrl(), listener);
-                home.getFaults().dropPeer("peerB");
+                home.getFaults().drop("peerB");
                 assertTrue(closed.await(T, TimeUnit.SECONDS));
             }
         }
@@ -135,7 +134,8 @@ class RelayJavaTest {
     void pickerDeadlinesServerUrlsAndTokenUpdateFromJava() throws Exception {
         try (FakeRelayServer home = relay(); FakeRelayServer other = relay()) {
             // The picker: the dead URL loses, the live one wins; an empty list is a typed failure.
-            ServerPicker picker = new ServerPicker(List.of("rel://127.0.0.1:1", home.getUrl()), home.tokenStore(), "picked");
+            ServerPicker picker =
+                new ServerPicker(List.of("rel://127.0.0.1:1", home.getUrl()), home.tokenStore(), "picked");
             try (RelayClient picked = picker.pickAsync().get(T, TimeUnit.SECONDS)) {
                 assertTrue(picked.isConnected());
                 assertEquals(home.getUrl(), picked.serverInstanceUrl());
@@ -147,7 +147,7 @@ class RelayJavaTest {
             ManagerConfig options = ManagerConfig.builder().cleanupInterval(Duration.ofMinutes(5)).build();
             try (Manager a = new Manager(List.of(home.getUrl()), "peerA", home.tokenStore(), options);
                     RelayClient x = new RelayClient(other.getUrl(), other.tokenStore(), "peerX")) {
-                a.serveAsync().get(T, TimeUnit.SECONDS);
+                a.connectAsync().get(T, TimeUnit.SECONDS);
                 assertEquals(List.of(home.getUrl()), a.serverUrls());
                 a.updateServerUrls(List.of(home.getUrl(), other.getUrl()));
                 assertEquals(List.of(home.getUrl(), other.getUrl()), a.serverUrls());

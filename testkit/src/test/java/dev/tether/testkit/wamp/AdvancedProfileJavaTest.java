@@ -36,11 +36,11 @@ import org.junit.jupiter.api.Timeout;
 /** The typed register, subscribe and publish options and the invocation and event accessors, from Java. */
 @Timeout(60)
 class AdvancedProfileJavaTest {
-    private WampRouter router;
+    private FakeWampRouter router;
 
     @BeforeEach
     void start() {
-        router = WampRouter.start();
+        router = FakeWampRouter.start();
     }
 
     @AfterEach
@@ -58,7 +58,9 @@ class AdvancedProfileJavaTest {
 
     @Test
     void sharedPatternRegistrationWithDisclosureAndAForwardedTimeout() throws Exception {
-        try (WampSession a = connect(router.getTcpUrl()); WampSession b = connect(router.getWsUrl()); WampSession caller = connect(router.getTcpUrl())) {
+        try (WampSession a = connect(router.getTcpUrl());
+             WampSession b = connect(router.getWsUrl());
+             WampSession caller = connect(router.getTcpUrl())) {
             BlockingQueue<Invocation> invocations = new LinkedBlockingQueue<>();
             RegisterOptions shared = RegisterOptions.builder()
                 .match(MatchPolicy.PREFIX)
@@ -87,10 +89,12 @@ class AdvancedProfileJavaTest {
             assertNull(first.getTimeout());
 
             // Another policy for the same procedure is refused.
-            ExecutionException refused = assertThrows(ExecutionException.class, () -> await(caller.registerAsync("com.pool.",
+            ExecutionException refused =
+                assertThrows(ExecutionException.class, () -> await(caller.registerAsync("com.pool.",
                 inv -> CompletableFuture.completedFuture(InvokeResult.of()),
                 RegisterOptions.builder().match(MatchPolicy.PREFIX).invoke(InvokePolicy.LAST).build())));
-            assertEquals("wamp.error.procedure_already_exists", assertInstanceOf(WampErrorException.class, refused.getCause()).getError());
+            assertEquals("wamp.error.procedure_already_exists",
+                    assertInstanceOf(WampErrorException.class, refused.getCause()).getError());
 
             // forward_timeout: the callee sees the timeout, its future never completes, the session answers timeout.
             CompletableFuture<Duration> seen = new CompletableFuture<>();
@@ -98,7 +102,8 @@ class AdvancedProfileJavaTest {
                 seen.complete(inv.getTimeout());
                 return new CompletableFuture<>();
             }, RegisterOptions.builder().forwardTimeout(true).build()));
-            ExecutionException timedOut = assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.slow", List.of(), Map.of(),
+            ExecutionException timedOut =
+                assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.slow", List.of(), Map.of(),
                 CallOptions.builder().timeout(Duration.ofMillis(300)).build())));
             RpcException error = assertInstanceOf(RpcException.class, timedOut.getCause());
             assertEquals("wamp.error.timeout", error.getError());
@@ -123,7 +128,8 @@ class AdvancedProfileJavaTest {
                 .exclude(List.of(other.getId()))
                 .discloseMe(true)
                 .build();
-            Long publication = await(publisher.publishAsync("com.printer.status", List.of("jammed"), Map.of(), onlySubscriber));
+            Long publication =
+                await(publisher.publishAsync("com.printer.status", List.of("jammed"), Map.of(), onlySubscriber));
             assertNotNull(publication);
             Event event = events.poll(10, TimeUnit.SECONDS);
             assertNotNull(event);
@@ -134,7 +140,8 @@ class AdvancedProfileJavaTest {
             assertEquals("anonymous", event.getPublisherAuthRole());
 
             // Both receive the next one, in order after the first: `other` got nothing before it.
-            await(publisher.publishAsync("com.door.status", List.of("open"), Map.of(), PublishOptions.builder().acknowledge().build()));
+            PublishOptions acknowledged = PublishOptions.builder().acknowledge().build();
+            await(publisher.publishAsync("com.door.status", List.of("open"), Map.of(), acknowledged));
             Event next = otherEvents.poll(10, TimeUnit.SECONDS);
             assertNotNull(next);
             assertEquals("com.door.status", next.getTopic());

@@ -29,11 +29,11 @@ import org.junit.jupiter.api.Timeout;
 /** Progressive call invocations from Java: a SubmissionPublisher streams the chunks, a Flow.Publisher delivers them. */
 @Timeout(60)
 class ProgressiveCallJavaTest {
-    private WampRouter router;
+    private FakeWampRouter router;
 
     @BeforeEach
     void start() {
-        router = WampRouter.start();
+        router = FakeWampRouter.start();
     }
 
     @AfterEach
@@ -67,7 +67,11 @@ class ProgressiveCallJavaTest {
             List<Object> progress = new CopyOnWriteArrayList<>();
             CompletableFuture<CallResult> result;
             try (SubmissionPublisher<CallChunk> chunks = new SubmissionPublisher<>()) {
-                result = caller.callStreamingAsync("com.sum", chunks, CallOptions.DEFAULT, p -> progress.add(p.getArgs().get(0)));
+                result =
+                    caller.callStreamingAsync("com.sum",
+                            chunks,
+                            CallOptions.DEFAULT,
+                            p -> progress.add(p.getArgs().get(0)));
                 for (int i = 1; i <= 100; i++) {
                     chunks.submit(CallChunk.of(i));
                 }
@@ -136,7 +140,8 @@ class ProgressiveCallJavaTest {
                 () -> await(caller.callStreamingAsync("com.nobody", new SubmissionPublisher<>() {
                     { close(); }
                 })));
-            assertEquals("wamp.error.no_such_procedure", assertInstanceOf(RpcException.class, missing.getCause()).getError());
+            assertEquals("wamp.error.no_such_procedure",
+                    assertInstanceOf(RpcException.class, missing.getCause()).getError());
         }
     }
 }

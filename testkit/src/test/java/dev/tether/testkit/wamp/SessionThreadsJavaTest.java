@@ -24,10 +24,14 @@ class SessionThreadsJavaTest {
     @Test
     void repliesCompleteOnTheIoThreadAndHandlersRunOnTheConfiguredExecutor() throws Exception {
         ExecutorService handlers = Executors.newSingleThreadExecutor(r -> new Thread(r, "my-handlers"));
-        try (WampRouter router = WampRouter.start(WampRouterOptions.builder().build());
-             WampSession callee = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").handlerExecutor(handlers).build())
+        try (FakeWampRouter router = FakeWampRouter.start(FakeWampRouterConfig.builder().build());
+             WampSession callee =
+                 WampSession.connectAsync(router.getWsUrl(),
+                         SessionConfig.builder("realm1").handlerExecutor(handlers).build())
                      .get(10, TimeUnit.SECONDS);
-             WampSession caller = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build()).get(10, TimeUnit.SECONDS)) {
+             WampSession caller =
+                 WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
+                         .get(10, TimeUnit.SECONDS)) {
             // The handler answers once the test has attached its stage, so the reply cannot complete the future first.
             CompletableFuture<Void> attached = new CompletableFuture<>();
             callee.registerAsync("com.threads", inv -> {
@@ -35,13 +39,16 @@ class SessionThreadsJavaTest {
                         return attached.thenApply(v -> InvokeResult.of(thread));
                     }, Map.of())
                     .get(10, TimeUnit.SECONDS);
-            String io = bare(CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), caller.getExecutor()).get(10, TimeUnit.SECONDS));
+            String io =
+                bare(CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), caller.getExecutor())
+                        .get(10, TimeUnit.SECONDS));
             CompletableFuture<String> completedOn = caller.callAsync("com.threads", List.of(), Map.of(), Map.of())
                     .thenApply(r -> bare(Thread.currentThread().getName()));
             attached.complete(null);
             assertTrue(io.startsWith("tether-io"), io);
             assertEquals(io, completedOn.get(10, TimeUnit.SECONDS));
-            CallResult result = caller.callAsync("com.threads", List.of(), Map.of(), Map.of()).get(10, TimeUnit.SECONDS);
+            CallResult result =
+                caller.callAsync("com.threads", List.of(), Map.of(), Map.of()).get(10, TimeUnit.SECONDS);
             assertEquals(List.of("my-handlers"), result.getArgs());
         } finally {
             handlers.shutdownNow();

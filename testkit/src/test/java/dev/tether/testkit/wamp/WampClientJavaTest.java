@@ -36,11 +36,11 @@ import org.junit.jupiter.api.Test;
 
 /** The Java face of WampClient: futures, builders, the state and event listeners, across a router drop. */
 class WampClientJavaTest {
-    private WampRouter router;
+    private FakeWampRouter router;
 
     @BeforeEach
     void start() {
-        router = WampRouter.start();
+        router = FakeWampRouter.start();
     }
 
     @AfterEach
@@ -75,22 +75,28 @@ class WampClientJavaTest {
             try (AutoCloseable a = callee.onEvent(seen::add); AutoCloseable b = callee.onState(states::add);
                  AutoCloseable c = caller.onEvent(callerSeen::add)) {
                 long before = callee.getSession().getId();
-                router.getFaults().dropSessions();
+                router.getFaults().dropAll();
 
                 ConnectionEvent lost = seen.poll(15, TimeUnit.SECONDS);
                 ConnectionEvent.Disconnected disconnected = assertInstanceOf(ConnectionEvent.Disconnected.class, lost);
                 assertInstanceOf(WampConnectionLostException.class, disconnected.getCause());
                 assertEquals(new ConnectionEvent.Connecting(1), seen.poll(15, TimeUnit.SECONDS));
                 assertInstanceOf(ConnectionEvent.Connected.class, seen.poll(15, TimeUnit.SECONDS));
-                assertEquals(List.of(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED),
-                        List.of(states.poll(5, TimeUnit.SECONDS), states.poll(5, TimeUnit.SECONDS), states.poll(5, TimeUnit.SECONDS)));
+                assertEquals(
+                        List.of(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED),
+                        List.of(
+                                states.poll(5, TimeUnit.SECONDS),
+                                states.poll(5, TimeUnit.SECONDS),
+                                states.poll(5, TimeUnit.SECONDS)));
                 assertNotEquals(before, callee.getSession().getId());
                 assertEquals(callee.getSession().getId(), await(callee.sessionAsync()).getId());
                 // The caller was dropped too; once it has noticed, its call waits for the rejoin.
                 assertInstanceOf(ConnectionEvent.Disconnected.class, callerSeen.poll(15, TimeUnit.SECONDS));
             }
 
-            assertEquals(List.of("hi"), await(caller.callAsync("com.example.echo", List.of("hi"), Map.of(), CallOptions.DEFAULT)).getArgs());
+            assertEquals(List.of("hi"),
+                    await(caller.callAsync("com.example.echo", List.of("hi"), Map.of(), CallOptions.DEFAULT))
+                            .getArgs());
             Long publication = await(caller.publishAsync("com.example.topic", List.of(7), Map.of(),
                     PublishOptions.builder().acknowledge(true).build()));
             assertNotNull(publication);
@@ -113,25 +119,28 @@ class WampClientJavaTest {
                 .maxAttempts(2)
                 .waitContext(TestCoroutineDispatchersKt.StandardTestDispatcher(scheduler, "backoff"))
                 .build();
-        router.getFaults().refuseJoins(5);
+        router.getFaults().refuseNext(5);
         WampClient client = new WampClient(router.getWsUrl(), SessionConfig.builder("realm1").build(), policy);
         LinkedBlockingQueue<ConnectionEvent> seen = new LinkedBlockingQueue<>();
         try (AutoCloseable listener = client.onEvent(seen::add)) {
             client.start();
             assertEquals(new ConnectionEvent.Connecting(1), seen.poll(15, TimeUnit.SECONDS));
-            ConnectionEvent.DialFailed failed = assertInstanceOf(ConnectionEvent.DialFailed.class, seen.poll(15, TimeUnit.SECONDS));
+            ConnectionEvent.DialFailed failed =
+                assertInstanceOf(ConnectionEvent.DialFailed.class, seen.poll(15, TimeUnit.SECONDS));
             assertEquals(1000L, failed.getRetryInMillis());
             scheduler.advanceTimeBy(1000);
             scheduler.runCurrent();
             assertEquals(new ConnectionEvent.Connecting(2), seen.poll(15, TimeUnit.SECONDS));
-            ConnectionEvent.Closed closed = assertInstanceOf(ConnectionEvent.Closed.class, seen.poll(15, TimeUnit.SECONDS));
+            ConnectionEvent.Closed closed =
+                assertInstanceOf(ConnectionEvent.Closed.class, seen.poll(15, TimeUnit.SECONDS));
             assertEquals(2, assertInstanceOf(ReconnectExhaustedException.class, closed.getCause()).getAttempts());
             assertEquals(ConnectionState.CLOSED, client.getState().getValue());
-            ExecutionException e = assertThrows(ExecutionException.class, () -> await(client.callAsync("wamp.session.count")));
+            ExecutionException e =
+                assertThrows(ExecutionException.class, () -> await(client.callAsync("wamp.session.count")));
             assertTrue(e.getCause() instanceof ReconnectExhaustedException);
             assertEquals(3, router.getFaults().getPendingRefusals());
         } finally {
-            router.getFaults().refuseJoins(0);
+            router.getFaults().refuseNext(0);
             await(client.closeAsync());
         }
     }

@@ -30,11 +30,12 @@ import org.junit.jupiter.api.Test;
 
 /** The Java face of the WAMP session and of the router: futures, builders, functional handlers. */
 class WampRouterJavaTest {
-    private WampRouter router;
+    private FakeWampRouter router;
 
     @BeforeEach
     void start() {
-        router = WampRouter.start(WampRouterOptions.builder().realm("realm1").ticketUser("joe", "s3cret").build());
+        router =
+            FakeWampRouter.start(FakeWampRouterConfig.builder().realm("realm1").ticketUser("joe", "s3cret").build());
     }
 
     @AfterEach
@@ -64,7 +65,8 @@ class WampRouterJavaTest {
             CallResult result = await(caller.callAsync("com.add", List.of(2, 3)));
             assertEquals(List.of(5L), result.getArgs());
 
-            ExecutionException failed = assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.add", List.of(-1, 3))));
+            ExecutionException failed =
+                assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.add", List.of(-1, 3))));
             RpcException rpc = assertInstanceOf(RpcException.class, failed.getCause());
             assertEquals("com.error.negative", rpc.getError());
             assertEquals(List.of(-1L), rpc.getArgs());
@@ -72,7 +74,9 @@ class WampRouterJavaTest {
             LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
             long subId = await(callee.subscribeAsync("com.topic", events::add));
             assertEquals(subId, callee.subscriptionId("com.topic"));
-            Long publication = await(caller.publishAsync("com.topic", List.of("hello"), Map.of("k", true), Map.of("acknowledge", true)));
+            Long publication =
+                await(caller.publishAsync(
+                        "com.topic", List.of("hello"), Map.of("k", true), Map.of("acknowledge", true)));
             assertNotNull(publication);
             Event event = events.poll(10, TimeUnit.SECONDS);
             assertNotNull(event);
@@ -121,7 +125,8 @@ class WampRouterJavaTest {
             assertEquals("user", s.getAuthRole());
         }
         SessionConfig bad = good.toBuilder().authHandler("ticket", AuthHandler.ticket("wrong")).build();
-        ExecutionException e = assertThrows(ExecutionException.class, () -> await(WampSession.connectAsync(router.getTcpUrl(), bad)));
+        ExecutionException e =
+            assertThrows(ExecutionException.class, () -> await(WampSession.connectAsync(router.getTcpUrl(), bad)));
         AbortException abort = assertInstanceOf(AbortException.class, e.getCause());
         assertEquals("wamp.error.authentication_failed", abort.getReason());
     }
@@ -141,20 +146,24 @@ class WampRouterJavaTest {
                 return sent.thenApply(ignored -> InvokeResult.of("done"));
             }));
             List<Object> chunks = new java.util.concurrent.CopyOnWriteArrayList<>();
-            CallResult result = await(caller.callProgressAsync("com.count", List.of(4), progress -> chunks.add(progress.getArgs().get(0))));
+            CallResult result =
+                await(caller.callProgressAsync(
+                        "com.count", List.of(4), progress -> chunks.add(progress.getArgs().get(0))));
             assertEquals(List.of("done"), result.getArgs());
             assertEquals(List.of(1L, 2L, 3L, 4L), chunks);  // all delivered, in order, before the future completed
 
             // Without receive_progress the callee's sendProgressAsync fails and the call gets the handler's error.
-            ExecutionException refused = assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.count", List.of(1))));
+            ExecutionException refused =
+                assertThrows(ExecutionException.class, () -> await(caller.callAsync("com.count", List.of(1))));
             assertInstanceOf(RpcException.class, refused.getCause());
         }
     }
 
     @Test
     void tlsRouterWithTheTestCertificate() throws Exception {
-        try (WampRouter tls = WampRouter.start(WampRouterOptions.builder().tls().build())) {
-            SessionConfig trusting = SessionConfig.builder("realm1").trustManager(WampRouterTls.getTrustManager()).build();
+        try (FakeWampRouter tls = FakeWampRouter.start(FakeWampRouterConfig.builder().tls().build())) {
+            SessionConfig trusting =
+                SessionConfig.builder("realm1").trustManager(FakeWampRouterTls.getTrustManager()).build();
             for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
                 try (WampSession s = await(WampSession.connectAsync(url, trusting))) {
                     assertTrue(s.isOpen());
@@ -176,7 +185,8 @@ class WampRouterJavaTest {
 
     @Test
     void sessionIdAndRealmDetailsFromJava() throws Exception {
-        SessionConfig config = SessionConfig.builder("realm1").authId("joe").authHandler("ticket", AuthHandler.ticket("s3cret")).build();
+        SessionConfig config =
+            SessionConfig.builder("realm1").authId("joe").authHandler("ticket", AuthHandler.ticket("s3cret")).build();
         try (WampSession s = await(WampSession.connectAsync(router.getWsUrl(), config))) {
             long id = s.getId();
             assertTrue(id > 0 && id <= 9007199254740992L);
@@ -191,7 +201,7 @@ class WampRouterJavaTest {
 
     @Test
     void clientCertificateFromAnSslContextAndACustomDial() throws Exception {
-        try (WampRouter tls = WampRouter.start(WampRouterOptions.builder().tlsClientAuth().build())) {
+        try (FakeWampRouter tls = FakeWampRouter.start(FakeWampRouterConfig.builder().tlsClientAuth().build())) {
             java.util.concurrent.atomic.AtomicInteger dials = new java.util.concurrent.atomic.AtomicInteger();
             dev.tether.wamp.SocketDialer dialer = (host, port, timeout) -> {
                 dials.incrementAndGet();
@@ -200,7 +210,7 @@ class WampRouterJavaTest {
                 return socket;
             };
             SessionConfig config = SessionConfig.builder("realm1")
-                .sslContext(WampRouterTls.clientSslContext())
+                .sslContext(FakeWampRouterTls.clientSslContext())
                 .socketDialer(dialer)
                 .build();
             for (String url : List.of(tls.getWssUrl(), tls.getTcpsUrl())) {
@@ -234,12 +244,14 @@ class WampRouterJavaTest {
     @Test
     void theSessionLogsToItsOwnLogger() throws Exception {
         CapturingLogger logger = new CapturingLogger();
-        WampSession s = await(WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").logger(logger).build()));
+        WampSession s =
+            await(WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").logger(logger).build()));
         router.close(); // GOODBYE system_shutdown to every session
         assertTrue(await(s.closedFuture()).getMessage().contains("system_shutdown"));
-        assertTrue(logger.lines.stream().anyMatch(l -> l.startsWith("INFO") && l.contains("router said GOODBYE wamp.close.system_shutdown")),
+        assertTrue(logger.lines.stream().anyMatch(
+                        l -> l.startsWith("INFO") && l.contains("router said GOODBYE wamp.close.system_shutdown")),
             logger.lines.toString());
         s.close();
-        router = WampRouter.start(); // for stop()
+        router = FakeWampRouter.start(); // for stop()
     }
 }

@@ -1,5 +1,6 @@
 package dev.tether.testkit.relay
 
+import dev.tether.core.ConnectionEvent
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.Manager
 import dev.tether.relay.ManagerConfig
@@ -12,7 +13,7 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** A relay restarted on the port (and with the secret) of a stopped one takes its clients back. */
 class FakeRelayRestartSpec : FunSpec({
-    test("a restart on the same port: a client reconnects to the same URL, a manager's guard brings its home back") {
+    test("a restart on the same port: a new client for the same URL connects, a manager's guard brings its home back") {
         val first = fastRelay()
         val port = first.port
         val secret = first.secret
@@ -25,23 +26,23 @@ class FakeRelayRestartSpec : FunSpec({
             },
         )
         try {
-            val clientLost = CompletableDeferred<Unit>()
             val reconnected = CompletableDeferred<Unit>()
             withTimeout(10_000) {
                 client.connect()
-                manager.serve()
+                manager.connect()
                 manager.relayInstanceAddress() shouldBe first.url
-                client.setOnDisconnectListener { clientLost.complete(Unit) }
-                manager.setOnReconnectedListener { reconnected.complete(Unit) }
+                manager.onEvent { if (it is ConnectionEvent.Connected) reconnected.complete(Unit) }
                 first.close()
-                clientLost.await()
+                client.awaitClosed() // a client has one session
             }
             fastRelay { port(port); secret(secret) }.use { second ->
                 second.port shouldBe port
                 second.url shouldBe first.url
                 withTimeout(10_000) {
-                    client.connect()
-                    client.serverInstanceUrl() shouldBe second.url
+                    RelayClient(second.url, second.tokenStore(), "peerA").use { again ->
+                        again.connect()
+                        again.serverInstanceUrl() shouldBe second.url
+                    }
                     reconnected.await()
                     second.awaitOnline("peerB")
                     manager.relayInstanceAddress() shouldBe second.url

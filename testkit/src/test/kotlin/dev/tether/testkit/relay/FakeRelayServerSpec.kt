@@ -3,7 +3,6 @@ package dev.tether.testkit.relay
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnAlreadyExistsException
 import dev.tether.relay.ConnClosedException
-import dev.tether.relay.HealthCheckTimeoutException
 import dev.tether.relay.PayloadTooLargeException
 import dev.tether.relay.PeerId
 import dev.tether.relay.PeerNotOnlineException
@@ -12,8 +11,9 @@ import dev.tether.relay.RelayClientNotConnectedException
 import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayDialException
 import dev.tether.relay.RelayHandshakeException
-import dev.tether.relay.RelayHandshakeTimeoutException
-import dev.tether.relay.ServerClosedException
+import dev.tether.relay.RelayClosedException
+import dev.tether.relay.RelaySessionLoss
+import dev.tether.relay.RelaySessionLostException
 import dev.tether.relay.TokenStore
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -29,7 +29,12 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** RelayClient and RelayConn against the testkit relay: handshake, forwarding, subscriptions, health, faults. */
 class FakeRelayServerSpec : FunSpec({
-    fun client(relay: FakeRelayServer, key: String, store: TokenStore = relay.tokenStore(), options: RelayClientConfig = RelayClientConfig.DEFAULT) =
+    fun client(
+        relay: FakeRelayServer,
+        key: String,
+        store: TokenStore = relay.tokenStore(),
+        options: RelayClientConfig = RelayClientConfig.DEFAULT,
+    ) =
         RelayClient(relay.url, store, key, options)
 
     test("connect: AuthResponse carries the instance URL; several instances run at once") {
@@ -52,15 +57,21 @@ class FakeRelayServerSpec : FunSpec({
     test("handshake failures: wrong secret, expired token, refused login, silent server, nothing listening") {
         fastRelay().use { relay ->
             val wrong = TokenStore(AuthToken.generate("not-the-secret"))
-            shouldThrow<RelayHandshakeException> { withTimeout(10_000) { client(relay, "a", wrong).use { it.connect() } } }
+            shouldThrow<RelayHandshakeException> {
+                withTimeout(10_000) { client(relay, "a", wrong).use { it.connect() } }
+            }
             val expired = TokenStore(AuthToken.fromSecret(relay.secret, Instant.now().minusSeconds(5)))
-            shouldThrow<RelayHandshakeException> { withTimeout(10_000) { client(relay, "a", expired).use { it.connect() } } }
-            relay.faults.refuseNextLogins(1)
+            shouldThrow<RelayHandshakeException> {
+                withTimeout(10_000) { client(relay, "a", expired).use { it.connect() } }
+            }
+            relay.faults.refuseNext(1)
             shouldThrow<RelayHandshakeException> { withTimeout(10_000) { client(relay, "a").use { it.connect() } } }
             relay.rejectedLogins() shouldBe 3
             relay.faults.latency(Duration.ofSeconds(3))
             val quick = RelayClientConfig { handshakeTimeout(300.milliseconds) }
-            shouldThrow<RelayHandshakeTimeoutException> { withTimeout(10_000) { client(relay, "a", options = quick).use { it.connect() } } }
+            shouldThrow<RelayHandshakeException> {
+                withTimeout(10_000) { client(relay, "a", options = quick).use { it.connect() } }
+            }.timedOut shouldBe true
             relay.faults.reset()
             relay.acceptedLogins() shouldBe 0
         }
@@ -163,7 +174,7 @@ class FakeRelayServerSpec : FunSpec({
                         ba.isOpen shouldBe true
                         ba.write("into the early buffer".encodeToByteArray())
                         awaitTrue(what = "early buffered at A") { a.stats().earlyBuffered == 1 }
-                        a.shutdown()
+                        a.closeAndJoin()
                         shouldThrow<ConnClosedException> { ba.read() }.reason shouldBe "the remote peer went offline"
                     }
                 }
@@ -210,49 +221,46 @@ class FakeRelayServerSpec : FunSpec({
     test("client health: answers every health check; declares the server dead when they stop") {
         fastRelay { healthCheckTimeout(Duration.ofMillis(300)) }.use { relay ->
             client(relay, "peerA", options = RelayClientConfig { healthCheckTimeout(500.milliseconds) }).use { a ->
-                val gone = CompletableDeferred<String>()
-                a.setOnDisconnectListener { gone.complete(it) }
                 withTimeout(10_000) {
                     a.connect()
                     awaitTrue(what = "10 health checks answered") { relay.healthChecksAnswered() >= 10 }
                     a.isConnected shouldBe true
                     relay.healthCheckTimeouts() shouldBe 0
-                    relay.faults.stopHealthChecks()
-                    gone.await() shouldBe relay.url
-                    a.lastDisconnectCause.shouldBeInstanceOf<HealthCheckTimeoutException>()
+                    relay.faults.stopKeepalive(true)
+                    val reason = a.awaitClosed()
+                    reason.shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe
+                        RelaySessionLoss.HEALTH_CHECK_TIMEOUT
                     a.isConnected shouldBe false
-                    shouldThrow<RelayClientNotConnectedException> { a.serverInstanceUrl() }
+                    shouldThrow<RelaySessionLostException> { a.serverInstanceUrl() } shouldBe reason
                 }
             }
         }
     }
 
-    test("server shutdown sends Close; the client is reusable after a drop") {
+    test("server shutdown sends Close; a dropped client has ended, a new one for the same URL connects") {
         val relay = fastRelay()
         client(relay, "peerA").use { a ->
-            val gone = CompletableDeferred<Unit>()
-            a.setOnDisconnectListener { gone.complete(Unit) }
             withTimeout(10_000) {
                 a.connect()
                 relay.close()
-                gone.await()
-                a.lastDisconnectCause.shouldBeInstanceOf<ServerClosedException>()
+                a.awaitClosed().shouldBeInstanceOf<RelaySessionLostException>().loss shouldBe
+                    RelaySessionLoss.SERVER_CLOSED
             }
         }
         fastRelay().use { r ->
             client(r, "peerA").use { a ->
                 withTimeout(10_000) {
-                    val drops = kotlinx.coroutines.channels.Channel<String>(4)
-                    a.setOnDisconnectListener { drops.trySend(it) }
                     a.connect()
-                    r.faults.dropPeer("peerA") shouldBe true
-                    drops.receive()
-                    a.connect()
-                    a.serverInstanceUrl() shouldBe r.url
-                    r.awaitLogins(2)
-                    a.shutdown() // intentional close fires the listener too
-                    drops.receive()
-                    r.awaitOffline("peerA")
+                    r.faults.drop("peerA") shouldBe true
+                    a.awaitClosed().shouldBeInstanceOf<RelaySessionLostException>()
+                    client(r, "peerA").use { again ->
+                        again.connect()
+                        again.serverInstanceUrl() shouldBe r.url
+                        r.awaitLogins(2)
+                        again.closeAndJoin()
+                        again.awaitClosed().shouldBeInstanceOf<RelayClosedException>()
+                        r.awaitOffline("peerA")
+                    }
                 }
             }
         }
@@ -263,17 +271,14 @@ class FakeRelayServerSpec : FunSpec({
             client(r, "peerA").use { a ->
                 client(r, "peerB").use { b ->
                     withTimeout(10_000) {
-                        val drops = kotlinx.coroutines.channels.Channel<String>(4)
-                        a.setOnDisconnectListener { drops.trySend(it) }
-                        b.setOnDisconnectListener { drops.trySend(it) }
                         a.connect()
                         b.connect()
                         r.awaitOnline("peerA")
                         r.awaitOnline("peerB")
                         r.faults.dropAll() shouldBe 2
                         r.faults.dropAll() shouldBe 0 // the dropped sessions may still be listed: not counted twice
-                        drops.receive()
-                        drops.receive()
+                        a.awaitClosed()
+                        b.awaitClosed()
                         r.awaitOffline("peerA")
                         r.awaitOffline("peerB")
                         a.isConnected shouldBe false
@@ -290,14 +295,12 @@ class FakeRelayServerSpec : FunSpec({
             client(relay, "peerA", oldStore).use { first ->
                 client(relay, "peerA", oldStore).use { second ->
                     withTimeout(10_000) {
-                        val firstGone = CompletableDeferred<Unit>()
-                        first.setOnDisconnectListener { firstGone.complete(Unit) }
                         first.connect()
                         second.connect()
-                        firstGone.await()
+                        first.awaitClosed()
                         second.isConnected shouldBe true
                         relay.isOnline("peerA") shouldBe true
-                        relay.rotateSecret("rotated")
+                        relay.rotateCredentials("rotated")
                         shouldThrow<RelayHandshakeException> { client(relay, "peerB", oldStore).use { it.connect() } }
                         second.isConnected shouldBe true
                         client(relay, "peerB").use { it.connect(); it.isConnected shouldBe true }

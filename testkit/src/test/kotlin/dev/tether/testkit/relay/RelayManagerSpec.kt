@@ -1,5 +1,7 @@
 package dev.tether.testkit.relay
 
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.ConnectionState
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
@@ -13,6 +15,7 @@ import dev.tether.relay.TokenStore
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
+import io.kotest.matchers.shouldNotBe
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.channels.Channel
@@ -24,7 +27,11 @@ import kotlin.time.Duration.Companion.milliseconds
 
 /** Manager, Guard and ServerPicker against testkit relays with short timers. */
 class RelayManagerSpec : FunSpec({
-    val fastGuard = GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 200.milliseconds, randomizationFactor = 0.0)
+    val fastGuard = GuardBackoff(
+        initialInterval = 50.milliseconds,
+        maxInterval = 200.milliseconds,
+        randomizationFactor = 0.0,
+    )
     fun options(block: ManagerConfig.Builder.() -> Unit = {}) = ManagerConfig {
         quickReconnectDelay(50.milliseconds)
         backoff(fastGuard)
@@ -33,14 +40,15 @@ class RelayManagerSpec : FunSpec({
     }
     fun deadUrl() = "rel://127.0.0.1:" + ServerSocket(0).use { it.localPort }
 
-    test("serve picks a working home relay among the URLs; serving twice is an error") {
+    test("connect picks a working home relay among the URLs; connecting again returns at once") {
         fastRelay().use { relay ->
             Manager(listOf(deadUrl(), relay.url), "peerA", relay.tokenStore(), options()).use { m ->
                 shouldThrow<RelayClientNotConnectedException> { m.relayInstanceAddress() }
-                withTimeout(10_000) { m.serve() }
+                withTimeout(10_000) { m.connect() }
                 m.relayInstanceAddress() shouldBe relay.url
-                m.hasRelayAddress() shouldBe true
-                shouldThrow<IllegalStateException> { m.serve() }
+                m.isConnected shouldBe true
+                withTimeout(10_000) { m.connect() }
+                m.relayInstanceAddress() shouldBe relay.url
             }
         }
     }
@@ -64,13 +72,13 @@ class RelayManagerSpec : FunSpec({
 
     test("a failed first pick throws, and the guard keeps trying until the relay accepts") {
         fastRelay().use { relay ->
-            relay.faults.refuseLogins()
+            relay.faults.refuseNext(Int.MAX_VALUE)
             Manager(listOf(relay.url), "peerA", relay.tokenStore(), options()).use { m ->
                 val reconnected = Channel<Unit>(4)
-                m.setOnReconnectedListener { reconnected.trySend(Unit) }
-                shouldThrow<NoRelayAvailableException> { withTimeout(10_000) { m.serve() } }
-                m.isReconnecting shouldBe true
-                relay.faults.refuseLogins(false)
+                m.onEvent { if (it is ConnectionEvent.Connected) reconnected.trySend(Unit) }
+                shouldThrow<NoRelayAvailableException> { withTimeout(10_000) { m.connect() } }
+                m.state.value shouldNotBe ConnectionState.CONNECTED // the guard is trying
+                relay.faults.refuseNext(0)
                 withTimeout(10_000) { reconnected.receive() }
                 m.relayInstanceAddress() shouldBe relay.url
             }
@@ -82,18 +90,18 @@ class RelayManagerSpec : FunSpec({
             Manager(listOf(relay.url), "peerA", relay.tokenStore(), options()).use { m ->
                 val reconnected = Channel<Unit>(4)
                 val homeClosed = Channel<Unit>(4)
-                m.setOnReconnectedListener { reconnected.trySend(Unit) }
                 withTimeout(10_000) {
-                    m.serve()
+                    m.connect()
+                    m.onEvent { if (it is ConnectionEvent.Connected) reconnected.trySend(Unit) }
                     m.addCloseListener(m.relayInstanceAddress()) { homeClosed.trySend(Unit) }
-                    relay.faults.dropPeer("peerA")
+                    relay.faults.drop("peerA")
                     homeClosed.receive()
                     reconnected.receive()
                     relay.awaitLogins(2)
-                    m.hasRelayAddress() shouldBe true
+                    m.isConnected shouldBe true
 
-                    relay.faults.refuseNextLogins(1) // the quick reconnect fails, the picker's tick succeeds
-                    relay.faults.dropPeer("peerA")
+                    relay.faults.refuseNext(1) // the quick reconnect fails, the picker's tick succeeds
+                    relay.faults.drop("peerA")
                     reconnected.receive()
                     relay.awaitLogins(3)
                     relay.rejectedLogins() shouldBe 1
@@ -107,13 +115,13 @@ class RelayManagerSpec : FunSpec({
         fastRelay().use { relay ->
             Manager(listOf(relay.url), "peerA", relay.tokenStore(), options()).use { m ->
                 val reconnected = Channel<Unit>(4)
-                m.setOnReconnectedListener { reconnected.trySend(Unit) }
                 withTimeout(10_000) {
-                    m.serve()
-                    relay.rotateSecret("rotated")
-                    m.hasRelayAddress() shouldBe true
+                    m.connect()
+                    m.onEvent { if (it is ConnectionEvent.Connected) reconnected.trySend(Unit) }
+                    relay.rotateCredentials("rotated")
+                    m.isConnected shouldBe true
                     m.updateToken(AuthToken.generate("rotated"))
-                    relay.faults.dropPeer("peerA")
+                    relay.faults.drop("peerA")
                     reconnected.receive()
                     relay.awaitLogins(2)
                     relay.rejectedLogins() shouldBe 0
@@ -126,15 +134,19 @@ class RelayManagerSpec : FunSpec({
         fastRelay().use { home ->
             fastRelay { secret(home.secret) }.use { foreign ->
                 val tokens = TokenStore(AuthToken.generate(home.secret))
-                val cleanup = options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
+                val cleanup =
+                    options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
                 RelayClient(foreign.url, tokens, "peerB").use { b ->
                     RelayClient(foreign.url, tokens, "peerC").use { c ->
                         Manager(listOf(home.url), "peerA", tokens, cleanup).use { m ->
                             withTimeout(10_000) {
-                                m.serve(); b.connect(); c.connect()
+                                m.connect(); b.connect(); c.connect()
                                 val bSide = async { b.openConn("peerA") }
                                 val cSide = async { c.openConn("peerA") }
-                                val conns = listOf("peerB", "peerC").map { key -> async { m.openConn(foreign.url, key) } }.awaitAll()
+                                val conns =
+                                    listOf("peerB", "peerC")
+                                        .map { key -> async { m.openConn(foreign.url, key) } }
+                                        .awaitAll()
                                 foreign.acceptedLogins() shouldBe 3 // B, C and A's one foreign session
                                 m.foreignRelays() shouldBe setOf(foreign.url)
                                 conns[0].write("to B".encodeToByteArray())
@@ -160,7 +172,7 @@ class RelayManagerSpec : FunSpec({
                 RelayClient(foreign.url, tokens, "peerB").use { b ->
                     Manager(listOf(home.url), "peerA", tokens, options()).use { m ->
                         withTimeout(10_000) {
-                            m.serve(); b.connect()
+                            m.connect(); b.connect()
                             val bSide = async { b.openConn("peerA") }
                             m.openConn(foreign.url, "peerB")
                             bSide.await()
@@ -170,7 +182,7 @@ class RelayManagerSpec : FunSpec({
                             m.addCloseListener(foreign.url, listener)
                             m.addCloseListener(foreign.url, listener)
                             m.addCloseListener(foreign.url) { done.trySend(first.get()) }
-                            foreign.faults.dropPeer("peerA")
+                            foreign.faults.drop("peerA")
                             done.receive() shouldBe 1
                             m.foreignRelays() shouldBe emptySet()
                         }

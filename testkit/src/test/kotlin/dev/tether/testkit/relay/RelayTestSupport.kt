@@ -14,7 +14,7 @@ internal suspend fun awaitTrue(timeoutMillis: Long = 10_000, what: String = "con
 }
 
 /** A fake with fast health checks for tests. */
-internal fun fastRelay(block: FakeRelayServer.Options.Builder.() -> Unit = {}): FakeRelayServer = FakeRelayServer.start {
+internal fun fastRelay(block: FakeRelayServerConfig.Builder.() -> Unit = {}): FakeRelayServer = FakeRelayServer.start {
     healthCheckInterval(Duration.ofMillis(100))
     healthCheckTimeout(Duration.ofMillis(1_000))
     block()

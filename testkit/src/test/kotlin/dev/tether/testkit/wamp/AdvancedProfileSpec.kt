@@ -33,17 +33,21 @@ import kotlin.time.Duration.Companion.seconds
  * disclosure, and subscriber black- and whitelisting.
  */
 class AdvancedProfileSpec : FunSpec({
-    val routerOptions = WampRouterOptions {
+    val routerOptions = FakeWampRouterConfig {
         realm("realm1")
         ticketUser("alice", "a", "user")
         ticketUser("bob", "b", "admin")
     }
 
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") { responseTimeout(5.seconds); block() }
-    fun user(authId: String, ticket: String) = config { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
+        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
+    fun user(
+        authId: String,
+        ticket: String,
+    ) = config { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
 
     /** Runs [block] with [n] anonymous sessions on alternating transports, all closed afterwards. */
-    suspend fun <T> sessions(router: WampRouter, n: Int, block: suspend (List<WampSession>) -> T): T {
+    suspend fun <T> sessions(router: FakeWampRouter, n: Int, block: suspend (List<WampSession>) -> T): T {
         val list = List(n) { WampSession.connect(if (it % 2 == 0) router.tcpUrl else router.wsUrl, config()) }
         try {
             return block(list)
@@ -60,7 +64,7 @@ class AdvancedProfileSpec : FunSpec({
     suspend fun WampSession.whoAnswers(procedure: String): Long = call(procedure).args[0] as Long
 
     test("roundrobin: the callees in turn, in registration order, and a callee that leaves drops out of the turn") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 4) { (a, b, c, caller) ->
                     registerAll(listOf(a, b, c), "com.rr", RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) })
@@ -73,7 +77,7 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     test("first and last: picked by registration order; when that callee unregisters the next in line answers") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 4) { (a, b, c, caller) ->
                     registerAll(listOf(a, b, c), "com.first", RegisterOptions { invoke(InvokePolicy.FIRST) })
@@ -90,7 +94,7 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     test("random: every call goes to one of the callees, and not always the same one") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 4) { (a, b, c, caller) ->
                     registerAll(listOf(a, b, c), "com.random", RegisterOptions { invoke(InvokePolicy.RANDOM) })
@@ -103,18 +107,34 @@ class AdvancedProfileSpec : FunSpec({
         }
     }
 
-    test("single refuses a second callee; a different policy than the existing one is refused; the meta API lists callees") {
-        WampRouter.start(routerOptions).use { router ->
+    test(
+        "single refuses a second callee; a different policy than the existing one is refused; the meta API lists " +
+            "callees",
+    ) {
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 4) { (a, b, c, admin) ->
                     a.register("com.single", RegisterOptions.DEFAULT) { InvokeResult() }
-                    for (second in listOf(RegisterOptions.DEFAULT, RegisterOptions { invoke(InvokePolicy.SINGLE) }, RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) })) {
-                        shouldThrow<WampErrorException> { b.register("com.single", second) { InvokeResult() } }.error shouldBe "wamp.error.procedure_already_exists"
+                    val seconds = listOf(
+                        RegisterOptions.DEFAULT,
+                        RegisterOptions { invoke(InvokePolicy.SINGLE) },
+                        RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) },
+                    )
+                    for (second in seconds) {
+                        shouldThrow<WampErrorException> { b.register("com.single", second) { InvokeResult() } }
+                            .error shouldBe "wamp.error.procedure_already_exists"
                     }
-                    val shared = a.register("com.shared", RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) }) { InvokeResult() }
-                    b.register("com.shared", RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) }) { InvokeResult() } shouldBe shared
+                    val shared = a.register(
+                        "com.shared",
+                        RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) },
+                    ) { InvokeResult() }
+                    b.register(
+                        "com.shared",
+                        RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) },
+                    ) { InvokeResult() } shouldBe shared
                     for (other in listOf(RegisterOptions { invoke(InvokePolicy.RANDOM) }, RegisterOptions.DEFAULT)) {
-                        shouldThrow<WampErrorException> { c.register("com.shared", other) { InvokeResult() } }.error shouldBe "wamp.error.procedure_already_exists"
+                        shouldThrow<WampErrorException> { c.register("com.shared", other) { InvokeResult() } }
+                            .error shouldBe "wamp.error.procedure_already_exists"
                     }
                     // A session is one callee of a registration: it cannot join the same one twice.
                     shouldThrow<WampErrorException> {
@@ -123,8 +143,12 @@ class AdvancedProfileSpec : FunSpec({
                     // The same URI under another match policy is another registration.
                     c.register("com.shared", RegisterOptions { match(MatchPolicy.PREFIX) }) { InvokeResult() }
 
-                    suspend fun meta(proc: String, vararg args: Any?) = admin.call(proc, args.toList()).args.firstOrNull()
-                    meta("wamp.registration.get", shared) shouldBe mapOf("id" to shared, "uri" to "com.shared", "match" to "exact", "invoke" to "roundrobin")
+                    suspend fun meta(
+                        proc: String,
+                        vararg args: Any?,
+                    ) = admin.call(proc, args.toList()).args.firstOrNull()
+                    meta("wamp.registration.get", shared) shouldBe
+                        mapOf("id" to shared, "uri" to "com.shared", "match" to "exact", "invoke" to "roundrobin")
                     meta("wamp.registration.list_callees", shared) shouldBe listOf(a.id, b.id)
                     meta("wamp.registration.count_callees", shared) shouldBe 2L
                     // The registration outlives a callee that unregisters, and goes with the last one.
@@ -138,12 +162,18 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     test("prefix and wildcard registrations and subscriptions give the handler the concrete URI") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 2) { (callee, caller) ->
                     val invoked = Channel<Invocation>(Channel.UNLIMITED)
-                    callee.register("com.math.", RegisterOptions { match(MatchPolicy.PREFIX) }) { invoked.send(it); InvokeResult() }
-                    callee.register("com..echo", RegisterOptions { match(MatchPolicy.WILDCARD) }) { invoked.send(it); InvokeResult() }
+                    callee.register(
+                        "com.math.",
+                        RegisterOptions { match(MatchPolicy.PREFIX) },
+                    ) { invoked.send(it); InvokeResult() }
+                    callee.register(
+                        "com..echo",
+                        RegisterOptions { match(MatchPolicy.WILDCARD) },
+                    ) { invoked.send(it); InvokeResult() }
                     callee.register("com.exact") { invoked.send(it); InvokeResult() }
                     caller.call("com.math.add.int")
                     invoked.receive().procedure shouldBe "com.math.add.int"
@@ -155,7 +185,10 @@ class AdvancedProfileSpec : FunSpec({
                     val prefixed = Channel<Event>(Channel.UNLIMITED)
                     val wild = Channel<Event>(Channel.UNLIMITED)
                     val plain = Channel<Event>(Channel.UNLIMITED)
-                    callee.subscribe("com.sensor.", SubscribeOptions { match(MatchPolicy.PREFIX) }) { prefixed.send(it) }
+                    callee.subscribe(
+                        "com.sensor.",
+                        SubscribeOptions { match(MatchPolicy.PREFIX) },
+                    ) { prefixed.send(it) }
                     callee.subscribe("com..alarm", SubscribeOptions { match(MatchPolicy.WILDCARD) }) { wild.send(it) }
                     callee.subscribe("com.plain", SubscribeOptions.DEFAULT) { plain.send(it) }
                     caller.publish("com.sensor.kitchen.temp", listOf(1), options = PublishOptions { acknowledge() })
@@ -175,7 +208,7 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     test("forward_timeout: the router forwards the call's timeout and the callee answers wamp.error.timeout") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 sessions(router, 2) { (calleeSession, caller) ->
                     val seen = CompletableDeferred<Duration?>()
@@ -190,13 +223,20 @@ class AdvancedProfileSpec : FunSpec({
                             throw e
                         }
                     }
-                    val e = shouldThrow<RpcException> { caller.call("com.forwarded", options = CallOptions { timeout(300.milliseconds) }) }
+                    val e = shouldThrow<RpcException> { caller.call(
+                        "com.forwarded",
+                        options = CallOptions { timeout(300.milliseconds) },
+                    ) }
                     e.error shouldBe "wamp.error.timeout"
                     e.args shouldBe listOf("call timeout")
                     seen.await() shouldBe Duration.ofMillis(300)
                     // The callee's own timer ended it, not an INTERRUPT from the router.
                     cancelledBy.await() shouldBe "call timeout"
-                    caller.call("com.forwarded", listOf("quick"), options = CallOptions { timeout(5.seconds) }).args shouldBe listOf("quick")
+                    caller.call(
+                        "com.forwarded",
+                        listOf("quick"),
+                        options = CallOptions { timeout(5.seconds) },
+                    ).args shouldBe listOf("quick")
 
                     // Without forward_timeout the callee never sees the timeout: the router times the call.
                     val plainSeen = CompletableDeferred<Duration?>()
@@ -210,7 +250,10 @@ class AdvancedProfileSpec : FunSpec({
                             throw e
                         }
                     }
-                    shouldThrow<RpcException> { caller.call("com.timed", options = CallOptions { timeout(300.milliseconds) }) }.error shouldBe "wamp.error.timeout"
+                    shouldThrow<RpcException> { caller.call(
+                        "com.timed",
+                        options = CallOptions { timeout(300.milliseconds) },
+                    ) }.error shouldBe "wamp.error.timeout"
                     plainSeen.await() shouldBe null
                     interrupted.await() shouldBe "interrupted by router"
                 }
@@ -219,12 +262,15 @@ class AdvancedProfileSpec : FunSpec({
     }
 
     test("disclose_caller on REGISTER discloses every caller; without it only a caller's disclose_me does") {
-        WampRouter.start(routerOptions).use { router ->
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     WampSession.connect(router.wsUrl, user("alice", "a")).use { caller ->
                         val invoked = Channel<Invocation>(Channel.UNLIMITED)
-                        callee.register("com.disclosed", RegisterOptions { discloseCaller() }) { invoked.send(it); InvokeResult() }
+                        callee.register(
+                            "com.disclosed",
+                            RegisterOptions { discloseCaller() },
+                        ) { invoked.send(it); InvokeResult() }
                         callee.register("com.private") { invoked.send(it); InvokeResult() }
                         caller.call("com.disclosed")
                         with(invoked.receive()) {
@@ -246,8 +292,11 @@ class AdvancedProfileSpec : FunSpec({
         }
     }
 
-    test("eligible and exclude filter subscribers by session id, authid and authrole; exclude_me; publisher disclosure") {
-        WampRouter.start(routerOptions).use { router ->
+    test(
+        "eligible and exclude filter subscribers by session id, authid and authrole; exclude_me; publisher " +
+            "disclosure",
+    ) {
+        FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 val publisher = WampSession.connect(router.tcpUrl, config { authId("pat") })
                 val alice = WampSession.connect(router.wsUrl, user("alice", "a"))          // role user
@@ -261,9 +310,17 @@ class AdvancedProfileSpec : FunSpec({
                 // publication, every delivery of that publication has happened.
                 var marker = 0L
                 suspend fun deliveredTo(options: PublishOptions): Set<String> {
-                    publisher.publish("com.news", listOf("payload"), options = options.toBuilder().acknowledge().build())
+                    publisher.publish(
+                        "com.news",
+                        listOf("payload"),
+                        options = options.toBuilder().acknowledge().build(),
+                    )
                     val m = ++marker
-                    publisher.publish("com.news", listOf("marker", m), options = PublishOptions { acknowledge(); excludeMe(false) })
+                    publisher.publish(
+                        "com.news",
+                        listOf("marker", m),
+                        options = PublishOptions { acknowledge(); excludeMe(false) },
+                    )
                     val got = mutableSetOf<String>()
                     for ((s, inbox) in inboxes) {
                         while (true) {
@@ -281,23 +338,33 @@ class AdvancedProfileSpec : FunSpec({
                 deliveredTo(PublishOptions { eligible(alice.id, carol.id) }) shouldBe setOf("alice", "carol")
                 deliveredTo(PublishOptions { eligible(emptyList()) }) shouldBe emptySet()
                 deliveredTo(PublishOptions { excludeAuthId("bob") }) shouldBe setOf("alice", "carol")
-                deliveredTo(PublishOptions { eligibleAuthId("alice", "pat"); excludeMe(false) }) shouldBe setOf("pat", "alice")
+                deliveredTo(PublishOptions { eligibleAuthId("alice", "pat"); excludeMe(false) }) shouldBe
+                    setOf("pat", "alice")
                 deliveredTo(PublishOptions { excludeAuthRole("anonymous") }) shouldBe setOf("alice", "bob")
                 deliveredTo(PublishOptions { eligibleAuthRole("admin", "anonymous") }) shouldBe setOf("bob", "carol")
                 // Lists combine: eligible by role, minus one excluded by id.
-                deliveredTo(PublishOptions { eligibleAuthRole("user", "admin"); exclude(bob.id) }) shouldBe setOf("alice")
+                deliveredTo(PublishOptions { eligibleAuthRole("user", "admin"); exclude(bob.id) }) shouldBe
+                    setOf("alice")
                 // Exclusion wins over eligibility.
                 deliveredTo(PublishOptions { eligible(alice.id, bob.id); excludeAuthId("alice") }) shouldBe setOf("bob")
 
                 // Publisher disclosure, and none without disclose_me.
-                publisher.publish("com.news", listOf("who"), options = PublishOptions { acknowledge(); discloseMe(); eligibleAuthId("alice") })
+                publisher.publish(
+                    "com.news",
+                    listOf("who"),
+                    options = PublishOptions { acknowledge(); discloseMe(); eligibleAuthId("alice") },
+                )
                 with(inboxes.getValue(alice).receive()) {
                     this.publisher shouldBe publisher.id
                     publisherAuthId shouldBe "pat"
                     publisherAuthRole shouldBe "anonymous"
                     topic shouldBe "com.news"
                 }
-                publisher.publish("com.news", listOf("anonymous"), options = PublishOptions { acknowledge(); eligibleAuthId("alice") })
+                publisher.publish(
+                    "com.news",
+                    listOf("anonymous"),
+                    options = PublishOptions { acknowledge(); eligibleAuthId("alice") },
+                )
                 with(inboxes.getValue(alice).receive()) {
                     this.publisher shouldBe null
                     publisherAuthId shouldBe null

@@ -52,11 +52,17 @@ class CallOptionsSpec : FunSpec({
         }
     }
 
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") { responseTimeout(5.seconds); block() }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
+        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
 
-    /** A router, a callee session with `com.slow` registered (over tcp), and a caller (over ws) configured by [caller]. */
-    suspend fun withCallee(caller: SessionConfig = config(), block: suspend CoroutineScope.(Callee, WampSession) -> Unit) {
-        WampRouter.start().use { router ->
+    /**
+     * A router, a callee session with `com.slow` registered (over tcp), and a caller (over ws) configured by [caller].
+     */
+    suspend fun withCallee(
+        caller: SessionConfig = config(),
+        block: suspend CoroutineScope.(Callee, WampSession) -> Unit,
+    ) {
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { calleeSession ->
                     WampSession.connect(router.wsUrl, caller).use { callerSession ->

@@ -50,11 +50,16 @@ import dev.tether.wamp.message.InvocationMessage
  * registrations, a handler that does not stream, and the ABORT of a caller that did not announce the feature.
  */
 class ProgressiveCallInvocationsSpec : FunSpec({
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") { responseTimeout(5.seconds); block() }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
+        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
 
     /** HELLO roles like the client's, with [feature] removed from [role]. */
     fun rolesWithout(role: String, feature: String): Map<String, Any?> = Roles.CLIENT.mapValues { (name, value) ->
-        if (name != role) value else mapOf("features" to ((value as Map<*, *>)["features"] as Map<*, *>).filterKeys { it != feature })
+        if (name != role) {
+            value
+        } else {
+            mapOf("features" to ((value as Map<*, *>)["features"] as Map<*, *>).filterKeys { it != feature })
+        }
     }
 
     /** Registers a streaming handler that records every chunk's first argument and answers their sum. */
@@ -66,7 +71,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
         }
 
     test("a caller streams 100 chunks; the callee sees them in order on one invocation and answers their sum") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(30.seconds) {
                 for ((calleeUrl, callerUrl) in listOf(router.tcpUrl to router.wsUrl, router.wsUrl to router.tcpUrl)) {
                     WampSession.connect(calleeUrl, config()).use { callee ->
@@ -84,7 +89,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("progressive results both ways: the callee answers each chunk while the caller still streams") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     WampSession.connect(router.wsUrl, config()).use { caller ->
@@ -96,7 +101,10 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                         val upstream = Channel<CallChunk>(Channel.UNLIMITED)
                         val running = Channel<Long>(Channel.UNLIMITED)
                         coroutineScope {
-                            val result = async { caller.callStreaming("com.running", upstream.consumeAsFlow()) { running.send(it.args[0] as Long) } }
+                            val result = async { caller.callStreaming(
+                                "com.running",
+                                upstream.consumeAsFlow(),
+                            ) { running.send(it.args[0] as Long) } }
                             upstream.send(CallChunk.of(1))
                             upstream.send(CallChunk.of(2)) // releases chunk 1
                             running.receive() shouldBe 1L // answered before the caller's next chunk
@@ -113,10 +121,14 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("the wire at the callee: one invocation id, the first's details on every chunk, timeout only on the first") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val callee = RawSocketConnector.connect(
-                    router.tcpUrl, RawSocketConnector.Target.Tcp("127.0.0.1", router.rawSocketPort, false), Serialization.JSON.serializer(), 0, 5.seconds,
+                    router.tcpUrl, RawSocketConnector.Target.Tcp(
+                        "127.0.0.1",
+                        router.rawSocketPort,
+                        false,
+                    ), Serialization.JSON.serializer(), 0, 5.seconds,
                 )
                 callee.send(Hello("realm1", mapOf("roles" to Roles.CLIENT)))
                 callee.receive().shouldBeInstanceOf<Welcome>()
@@ -124,11 +136,26 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                 val registration = callee.receive().shouldBeInstanceOf<Registered>().registration
                 WampSession.connect(router.wsUrl, config()).use { caller ->
                     coroutineScope {
-                        val result = async { caller.callStreaming("com.raw", flowOf(CallChunk.of("a"), CallChunk.of("b"), CallChunk.of("c")), CallOptions { timeout(30.seconds) }) }
-                        val disclosed = mapOf("caller" to caller.id, "caller_authid" to caller.authId, "caller_authrole" to caller.authRole)
+                        val result = async { caller.callStreaming(
+                            "com.raw",
+                            flowOf(CallChunk.of("a"), CallChunk.of("b"), CallChunk.of("c")),
+                            CallOptions { timeout(30.seconds) },
+                        ) }
+                        val disclosed = mapOf(
+                            "caller" to caller.id,
+                            "caller_authid" to caller.authId,
+                            "caller_authrole" to caller.authRole,
+                        )
                         val first = callee.receive().shouldBeInstanceOf<InvocationMessage>()
-                        first shouldBe InvocationMessage(first.request, registration, disclosed + mapOf("timeout" to 30_000L, "progress" to true), listOf("a"))
-                        callee.receive() shouldBe InvocationMessage(first.request, registration, disclosed + ("progress" to true), listOf("b"))
+                        first shouldBe InvocationMessage(
+                            first.request,
+                            registration,
+                            disclosed + mapOf("timeout" to 30_000L, "progress" to true),
+                            listOf("a"),
+                        )
+                        val progressing = disclosed + ("progress" to true)
+                        callee.receive() shouldBe
+                            InvocationMessage(first.request, registration, progressing, listOf("b"))
                         callee.receive() shouldBe InvocationMessage(first.request, registration, disclosed, listOf("c"))
                         callee.send(Yield(first.request, emptyMap(), listOf("abc")))
                         result.await().args shouldBe listOf("abc")
@@ -140,7 +167,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("cancelling the caller mid-stream interrupts the callee's handler") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     WampSession.connect(router.wsUrl, config()).use { caller ->
@@ -155,7 +182,10 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                             }
                             InvokeResult()
                         }
-                        val call = launch { caller.callStreaming("com.upload", flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }) }
+                        val call = launch { caller.callStreaming(
+                            "com.upload",
+                            flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
+                        ) }
                         firstChunk.await()
                         call.cancel()
                         call.join()
@@ -167,12 +197,15 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("a handler that does not stream answers from the first chunk; the rest of the stream is dropped") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     WampSession.connect(router.wsUrl, config()).use { caller ->
                         val runs = CopyOnWriteArrayList<List<Any?>>()
-                        callee.register("com.plain") { inv -> runs.add(inv.args); InvokeResult.of("first was ${inv.args[0]}", inv.isProgressive) }
+                        callee.register("com.plain") { inv ->
+                            runs.add(inv.args)
+                            InvokeResult.of("first was ${inv.args[0]}", inv.isProgressive)
+                        }
                         val chunks = (1..20).asFlow().map { CallChunk.of(it) }
                         caller.callStreaming("com.plain", chunks).args shouldBe listOf("first was 1", true)
                         caller.call("com.plain", listOf("plain")).args shouldBe listOf("first was plain", false)
@@ -184,7 +217,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("shared registration: every chunk goes to the callee the first went to") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { a ->
                     WampSession.connect(router.wsUrl, config()).use { b ->
@@ -192,7 +225,10 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                             val seenA = CopyOnWriteArrayList<Long>()
                             val seenB = CopyOnWriteArrayList<Long>()
                             for ((callee, seen) in listOf(a to seenA, b to seenB)) {
-                                callee.registerStreaming("com.shared", RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) }) { _, chunks ->
+                                callee.registerStreaming(
+                                    "com.shared",
+                                    RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) },
+                                ) { _, chunks ->
                                     chunks.collect { seen.add(WampValues.asLong(it.args[0])!!) }
                                     InvokeResult.of(callee.id)
                                 }
@@ -210,7 +246,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("a router-side timeout ends a stalled stream: wamp.error.timeout for the caller, INTERRUPT for the callee") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     WampSession.connect(router.wsUrl, config()).use { caller ->
@@ -225,7 +261,11 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                             InvokeResult()
                         }
                         val stalled = flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }
-                        val e = shouldThrow<RpcException> { caller.callStreaming("com.stall", stalled, CallOptions { timeout(200.milliseconds) }) }
+                        val e = shouldThrow<RpcException> { caller.callStreaming(
+                            "com.stall",
+                            stalled,
+                            CallOptions { timeout(200.milliseconds) },
+                        ) }
                         e.error shouldBe "wamp.error.timeout"
                         interrupted.await()
                     }
@@ -235,7 +275,7 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("a caller that leaves mid-stream gets its callee interrupted; a callee that leaves ends the caller's call") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     val firstChunk = CompletableDeferred<Unit>()
@@ -250,7 +290,10 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                         InvokeResult()
                     }
                     val caller = WampSession.connect(router.wsUrl, config())
-                    val call = launch { runCatching { caller.callStreaming("com.upload", flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }) } }
+                    val call = launch { runCatching { caller.callStreaming(
+                        "com.upload",
+                        flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
+                    ) } }
                     firstChunk.await()
                     callee.call("wamp.session.kill", listOf(caller.id)) // the caller's session ends, with no CANCEL
                     interrupted.await()
@@ -260,9 +303,15 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                 WampSession.connect(router.tcpUrl, config()).use { caller ->
                     val callee = WampSession.connect(router.wsUrl, config())
                     val firstChunk = CompletableDeferred<Unit>()
-                    callee.registerStreaming("com.upload2") { _, chunks -> chunks.collect { firstChunk.complete(Unit) }; InvokeResult() }
+                    callee.registerStreaming("com.upload2") { _, chunks ->
+                        chunks.collect { firstChunk.complete(Unit) }
+                        InvokeResult()
+                    }
                     coroutineScope {
-                        val result = async { runCatching { caller.callStreaming("com.upload2", flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }) } }
+                        val result = async { runCatching { caller.callStreaming(
+                            "com.upload2",
+                            flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
+                        ) } }
                         firstChunk.await()
                         callee.close()
                         val e = result.await().exceptionOrNull().shouldBeInstanceOf<RpcException>()
@@ -274,14 +323,15 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("a callee without the feature is refused with wamp.error.feature_not_supported; its session stays") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val old = config { helloDetail("roles", rolesWithout("callee", "progressive_call_invocations")) }
                 WampSession.connect(router.tcpUrl, old).use { callee ->
                     WampSession.connect(router.wsUrl, config()).use { caller ->
                         callee.register("com.old") { inv -> InvokeResult.of(inv.args) }
                         val chunks = (1..5).asFlow().map { CallChunk.of(it) }
-                        shouldThrow<RpcException> { caller.callStreaming("com.old", chunks) }.error shouldBe "wamp.error.feature_not_supported"
+                        shouldThrow<RpcException> { caller.callStreaming("com.old", chunks) }.error shouldBe
+                            "wamp.error.feature_not_supported"
                         caller.call("com.old", listOf(1)).args shouldBe listOf(listOf(1L))
                         callee.isOpen shouldBe true
                     }
@@ -291,18 +341,29 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     }
 
     test("a progressive CALL from a caller that did not announce the feature ABORTs its session (protocol_violation)") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 WampSession.connect(router.tcpUrl, config()).use { callee ->
                     callee.registerSum("com.sum")
-                    val old = WampSession.connect(router.wsUrl, config { helloDetail("roles", rolesWithout("caller", "progressive_call_invocations")) })
-                    old.callStreaming("com.sum", flowOf(CallChunk.of(5))).args shouldBe listOf(5L) // one chunk: a plain call
-                    shouldThrow<WampSessionClosedException> { old.callStreaming("com.sum", flowOf(CallChunk.of(1), CallChunk.of(2))) }
+                    val old = WampSession.connect(
+                        router.wsUrl,
+                        config { helloDetail("roles", rolesWithout("caller", "progressive_call_invocations")) },
+                    )
+                    // one chunk: a plain call
+                    old.callStreaming("com.sum", flowOf(CallChunk.of(5))).args shouldBe listOf(5L)
+                    shouldThrow<WampSessionClosedException> { old.callStreaming(
+                        "com.sum",
+                        flowOf(CallChunk.of(1), CallChunk.of(2)),
+                    ) }
                     old.awaitClosed().message shouldContain "wamp.error.protocol_violation"
 
                     // The same with a raw HELLO that announces no roles at all.
                     val raw = RawSocketConnector.connect(
-                        router.tcpUrl, RawSocketConnector.Target.Tcp("127.0.0.1", router.rawSocketPort, false), Serialization.JSON.serializer(), 0, 5.seconds,
+                        router.tcpUrl, RawSocketConnector.Target.Tcp(
+                            "127.0.0.1",
+                            router.rawSocketPort,
+                            false,
+                        ), Serialization.JSON.serializer(), 0, 5.seconds,
                     )
                     raw.send(Hello("realm1", emptyMap()))
                     raw.receive().shouldBeInstanceOf<Welcome>()

@@ -29,7 +29,13 @@ private class ThreadLogger : LegacyAbstractLogger() {
     override fun isWarnEnabled(): Boolean = true
     override fun isErrorEnabled(): Boolean = true
     override fun getFullyQualifiedCallerName(): String? = null
-    override fun handleNormalizedLoggingCall(level: Level, marker: Marker?, pattern: String?, args: Array<out Any?>?, throwable: Throwable?) {
+    override fun handleNormalizedLoggingCall(
+        level: Level,
+        marker: Marker?,
+        pattern: String?,
+        args: Array<out Any?>?,
+        throwable: Throwable?,
+    ) {
         lines += Thread.currentThread().name + " | " + MessageFormatter.basicArrayFormat(pattern, args)
     }
 }
@@ -41,18 +47,22 @@ private class ThreadLogger : LegacyAbstractLogger() {
  */
 class SessionDispatchThreadSpec : FunSpec({
     val socket = File(tempdir(), "router.sock").path
-    val router = WampRouter.start(WampRouterOptions { tlsClientAuth(); unixSocket(socket) })
+    val router = FakeWampRouter.start(FakeWampRouterConfig { tlsClientAuth(); unixSocket(socket) })
     afterSpec { router.close() }
 
     test("dispatch on the I/O thread, handlers off it: ws, wss and tcps with a client certificate, tcp, unix") {
         withTimeout(30.seconds) {
             for (transport in listOf("wss", "tcps", "ws", "tcp", "unix")) {
                 val logger = ThreadLogger()
-                val config = SessionConfig("realm1") { sslContext(WampRouterTls.clientSslContext()); logger(logger) }
+                val config =
+                    SessionConfig("realm1") { sslContext(FakeWampRouterTls.clientSslContext()); logger(logger) }
                 val s = WampSession.connect(router.url(transport), config)
                 val handlerThread = CompletableDeferred<String>()
                 val subscriberThread = CompletableDeferred<String>()
-                s.register("com.thread.$transport") { handlerThread.complete(Thread.currentThread().name); InvokeResult.of("ok") }
+                s.register("com.thread.$transport") {
+                    handlerThread.complete(Thread.currentThread().name)
+                    InvokeResult.of("ok")
+                }
                 s.subscribe("com.thread.$transport") { subscriberThread.complete(Thread.currentThread().name) }
                 WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { other ->
                     other.call("com.thread.$transport").args shouldBe listOf("ok")

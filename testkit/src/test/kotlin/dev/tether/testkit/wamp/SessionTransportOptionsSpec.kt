@@ -21,14 +21,18 @@ import kotlin.time.Duration.Companion.seconds
  * and tcps), the custom socket dial (tcp and tcps), and fixed router ports.
  */
 class SessionTransportOptionsSpec : FunSpec({
-    val router = WampRouter.start(WampRouterOptions { tlsClientAuth() })
+    val router = FakeWampRouter.start(FakeWampRouterConfig { tlsClientAuth() })
     afterSpec { router.close() }
 
-    test("sslContext: a router that requires a client certificate accepts the one from the caller's SSLContext, over wss and tcps") {
+    test(
+        "sslContext: a router that requires a client certificate accepts the one from the caller's SSLContext, " +
+            "over wss and tcps",
+    ) {
         withTimeout(20.seconds) {
             for (url in listOf(router.wssUrl!!, router.tcpsUrl!!, router.wssUrl!!.replace("wss://", "https://"))) {
                 for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
-                    val config = SessionConfig("realm1") { sslContext(WampRouterTls.clientSslContext()); serialization(ser) }
+                    val config =
+                        SessionConfig("realm1") { sslContext(FakeWampRouterTls.clientSslContext()); serialization(ser) }
                     WampSession.connect(url, config).use { s ->
                         s.call("wamp.session.count").args shouldBe listOf(1L)
                     }
@@ -43,7 +47,13 @@ class SessionTransportOptionsSpec : FunSpec({
             // (The default TLS stack may notice only at the dial timeout: keep it short.)
             for (url in listOf(router.wssUrl!!, router.tcpsUrl!!)) {
                 shouldThrow<ConnectionException> {
-                    WampSession.connect(url, SessionConfig("realm1") { trustManager(WampRouterTls.trustManager); dialTimeout(2.seconds) })
+                    WampSession.connect(
+                        url,
+                        SessionConfig("realm1") {
+                            trustManager(FakeWampRouterTls.trustManager)
+                            dialTimeout(2.seconds)
+                        },
+                    )
                 }
             }
         }
@@ -59,17 +69,26 @@ class SessionTransportOptionsSpec : FunSpec({
             WampSession.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer(dialer) }).use { s ->
                 s.call("wamp.session.count").args shouldBe listOf(1L)
             }
-            WampSession.connect(router.tcpsUrl!!, SessionConfig("realm1") { socketDialer(dialer); sslContext(WampRouterTls.clientSslContext()) }).use { s ->
+            WampSession.connect(
+                router.tcpsUrl!!,
+                SessionConfig("realm1") { socketDialer(dialer); sslContext(FakeWampRouterTls.clientSslContext()) },
+            ).use { s ->
                 s.call("wamp.session.count").args shouldBe listOf(1L)
             }
-            dialled shouldBe listOf("127.0.0.1:${router.rawSocketPort}", "127.0.0.1:${router.url("tcps").substringAfterLast(':')}")
+            dialled shouldBe listOf(
+                "127.0.0.1:${router.rawSocketPort}",
+                "127.0.0.1:${router.url("tcps").substringAfterLast(':')}",
+            )
         }
     }
 
     test("socketDialer: a failing dial is a DialFailedException carrying the dialer's exception") {
         withTimeout(10.seconds) {
             val e = shouldThrow<DialFailedException> {
-                WampSession.connect(router.tcpUrl, SessionConfig("realm1") { socketDialer { _, _, _ -> throw java.io.IOException("proxy refused") } })
+                WampSession.connect(
+                    router.tcpUrl,
+                    SessionConfig("realm1") { socketDialer { _, _, _ -> throw java.io.IOException("proxy refused") } },
+                )
             }
             e.cause!!.message shouldBe "proxy refused"
         }
@@ -84,7 +103,7 @@ class SessionTransportOptionsSpec : FunSpec({
             val router = (1..5).firstNotNullOf {
                 ServerSocket(0).use { a -> ServerSocket(0).use { b -> wsPort = a.localPort; rawPort = b.localPort } }
                 try {
-                    WampRouter.start(WampRouterOptions { ports(wsPort, rawPort) })
+                    FakeWampRouter.start(FakeWampRouterConfig { ports(wsPort, rawPort) })
                 } catch (e: Exception) {
                     if (generateSequence<Throwable>(e) { it.cause }.none { it is java.net.BindException }) throw e
                     null

@@ -46,7 +46,7 @@ import kotlin.time.Duration.Companion.seconds
  * a first connect that fails fast, and a close that stops reconnecting.
  */
 class WampClientReconnectSpec : FunSpec({
-    val router = WampRouter.start()
+    val router = FakeWampRouter.start()
     afterSpec { router.close() }
 
     fun config(serialization: Serialization = Serialization.JSON) =
@@ -76,8 +76,16 @@ class WampClientReconnectSpec : FunSpec({
         runCurrent()
     }
 
-    for ((url, serialization) in listOf(router.wsUrl to Serialization.JSON, router.tcpUrl to Serialization.MSGPACK, router.wsUrl to Serialization.CBOR)) {
-        test("after a drop the client rejoins and restores its registration and subscription with their options ($url, $serialization)") {
+    val transports = listOf(
+        router.wsUrl to Serialization.JSON,
+        router.tcpUrl to Serialization.MSGPACK,
+        router.wsUrl to Serialization.CBOR,
+    )
+    for ((url, serialization) in transports) {
+        test(
+            "after a drop the client rejoins and restores its registration and subscription with their options " +
+                "($url, $serialization)",
+        ) {
             withTimeout(30.seconds) {
                 val callee = WampClient(url, config(serialization)).apply { connect() }
                 val caller = WampClient(url, config(serialization)).apply { connect() }
@@ -86,7 +94,10 @@ class WampClientReconnectSpec : FunSpec({
                     callee.register("com.example.add", RegisterOptions { match(MatchPolicy.PREFIX) }) { inv ->
                         InvokeResult.of(inv.procedure, (inv.args[0] as Long) + (inv.args[1] as Long))
                     }
-                    callee.subscribe("com.example.tick", SubscribeOptions { match(MatchPolicy.PREFIX) }) { e -> events.send("${e.topic}:${e.args[0]}") }
+                    callee.subscribe(
+                        "com.example.tick",
+                        SubscribeOptions { match(MatchPolicy.PREFIX) },
+                    ) { e -> events.send("${e.topic}:${e.args[0]}") }
                     caller.call("com.example.add.one", listOf(1, 2)).args shouldBe listOf("com.example.add.one", 3L)
                     caller.publish("com.example.tick.a", listOf(1), options = PublishOptions { acknowledge(true) })
                     events.receive() shouldBe "com.example.tick.a:1"
@@ -94,9 +105,10 @@ class WampClientReconnectSpec : FunSpec({
                     val before = callee.session.shouldNotBeNull().id
                     val recorded = record(callee)
                     val callerEvents = record(caller)
-                    router.faults.dropSessions()
+                    router.faults.dropAll()
                     // Disconnected, then a new attempt that joins and restores before it reports Connected.
-                    recorded.receive().shouldBeInstanceOf<ConnectionEvent.Disconnected>().cause.shouldBeInstanceOf<WampConnectionLostException>()
+                    recorded.receive().shouldBeInstanceOf<ConnectionEvent.Disconnected>()
+                        .cause.shouldBeInstanceOf<WampConnectionLostException>()
                     recorded.receive() shouldBe ConnectionEvent.Connecting(1)
                     recorded.receive().shouldBeInstanceOf<ConnectionEvent.Connected>()
                     val after = callee.session.shouldNotBeNull()
@@ -118,7 +130,10 @@ class WampClientReconnectSpec : FunSpec({
         }
     }
 
-    test("a call in flight when the connection drops fails with WampConnectionLostException, for a client and a plain session") {
+    test(
+        "a call in flight when the connection drops fails with WampConnectionLostException, for a client and a " +
+            "plain session",
+    ) {
         withTimeout(30.seconds) {
             val started = Channel<Unit>(Channel.UNLIMITED)
             val never = CompletableDeferred<Unit>()
@@ -132,8 +147,8 @@ class WampClientReconnectSpec : FunSpec({
                 started.receive()
                 started.receive()
                 // Only the callers: a callee that left first would have the router answer wamp.error.canceled.
-                router.faults.dropSession(client.session.shouldNotBeNull().id) shouldBe true
-                router.faults.dropSession(plain.id) shouldBe true
+                router.faults.drop(client.session.shouldNotBeNull().id) shouldBe true
+                router.faults.drop(plain.id) shouldBe true
                 viaClient.await().exceptionOrNull().shouldBeInstanceOf<WampConnectionLostException>()
                 viaSession.await().exceptionOrNull().shouldBeInstanceOf<WampConnectionLostException>()
                 // The plain session is over; the client is not.
@@ -151,7 +166,7 @@ class WampClientReconnectSpec : FunSpec({
     test("refused joins back off 1 s, 2 s, 4 s in virtual time; then the client joins") {
         withTimeout(30.seconds) {
             val scheduler = TestCoroutineScheduler()
-            router.faults.refuseJoins(3)
+            router.faults.refuseNext(3)
             val client = WampClient(router.wsUrl, config(), virtualPolicy(scheduler))
             val recorded = record(client)
             client.start()
@@ -177,10 +192,13 @@ class WampClientReconnectSpec : FunSpec({
         }
     }
 
-    test("after maxAttempts failed attempts the client gives up: Closed with ReconnectExhaustedException, and so fail operations") {
+    test(
+        "after maxAttempts failed attempts the client gives up: Closed with ReconnectExhaustedException, and so " +
+            "fail operations",
+    ) {
         withTimeout(30.seconds) {
             val scheduler = TestCoroutineScheduler()
-            router.faults.refuseJoins(10)
+            router.faults.refuseNext(10)
             val client = WampClient(router.wsUrl, config(), virtualPolicy(scheduler, maxAttempts = 3))
             val recorded = record(client)
             client.start()
@@ -198,7 +216,7 @@ class WampClientReconnectSpec : FunSpec({
                 shouldThrow<ReconnectExhaustedException> { client.call("wamp.session.count") }
                 client.callAsync("wamp.session.count").isCompletedExceptionally shouldBe true
             } finally {
-                router.faults.refuseJoins(0)
+                router.faults.refuseNext(0)
                 client.closeAndJoin()
             }
         }
@@ -207,7 +225,7 @@ class WampClientReconnectSpec : FunSpec({
     test("close stops reconnecting, also while backing off; operations then fail with WampSessionClosedException") {
         withTimeout(30.seconds) {
             val scheduler = TestCoroutineScheduler()
-            router.faults.refuseJoins(5)
+            router.faults.refuseNext(5)
             val client = WampClient(router.wsUrl, config(), virtualPolicy(scheduler))
             val recorded = record(client)
             client.start()
@@ -218,7 +236,7 @@ class WampClientReconnectSpec : FunSpec({
             recorded.receiveCatching().isClosed shouldBe true // the event stream ends with Closed
             scheduler.advance(60_000)
             router.faults.pendingRefusals shouldBe 4
-            router.faults.refuseJoins(0)
+            router.faults.refuseNext(0)
             shouldThrow<WampSessionClosedException> { client.call("wamp.session.count") }
 
             // A joined client leaves the realm on close and does not come back.
@@ -232,8 +250,11 @@ class WampClientReconnectSpec : FunSpec({
 
     test("the first connect fails fast with the router's refusal; start() keeps trying instead") {
         withTimeout(30.seconds) {
-            router.faults.refuseJoins(1, "wamp.error.not_authorized")
-            shouldThrow<AbortException> { WampClient(router.tcpUrl, config()).apply { connect() } }.reason shouldBe "wamp.error.not_authorized"
+            router.faults.refuseNext(1, "wamp.error.not_authorized")
+            shouldThrow<AbortException> { WampClient(
+                router.tcpUrl,
+                config(),
+            ).apply { connect() } }.reason shouldBe "wamp.error.not_authorized"
         }
     }
 
@@ -242,25 +263,31 @@ class WampClientReconnectSpec : FunSpec({
             val client = WampClient(
                 router.tcpUrl,
                 SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) },
-                ReconnectPolicy { backoff(ExponentialBackoff(minDelay = 10.milliseconds, quickDropThreshold = 0.seconds)) },
+                ReconnectPolicy {
+                    backoff(ExponentialBackoff(minDelay = 10.milliseconds, quickDropThreshold = 0.seconds))
+                },
             ).apply { connect() }
             val recorded = record(client)
             try {
                 val before = client.session.shouldNotBeNull().id
-                router.faults.stopPonging(true)
+                router.faults.stopKeepalive(true)
                 val lost = recorded.receive().shouldBeInstanceOf<ConnectionEvent.Disconnected>()
-                router.faults.stopPonging(false)
-                generateSequence<Throwable>(lost.cause) { it.cause }.any { it is KeepAliveExpiredException } shouldBe true
+                router.faults.stopKeepalive(false)
+                generateSequence<Throwable>(lost.cause) { it.cause }.any { it is KeepAliveExpiredException } shouldBe
+                    true
                 client.state.first { it == ConnectionState.CONNECTED }
                 client.awaitSession().id shouldNotBe before
             } finally {
-                router.faults.stopPonging(false)
+                router.faults.stopKeepalive(false)
                 client.closeAndJoin()
             }
         }
     }
 
-    test("a slow subscriber: events past SessionConfig.eventBuffer are dropped, counted per topic, and the rest arrive in order") {
+    test(
+        "a slow subscriber: events past SessionConfig.eventBuffer are dropped, counted per topic, and the rest " +
+            "arrive in order",
+    ) {
         withTimeout(30.seconds) {
             val subscriber = WampSession.connect(router.wsUrl, SessionConfig("realm1") { eventBuffer(4) })
             val publisher = WampSession.connect(router.tcpUrl, config())

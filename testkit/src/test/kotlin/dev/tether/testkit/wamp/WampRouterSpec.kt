@@ -38,7 +38,7 @@ import kotlin.time.Duration.Companion.seconds
 /** Router behaviour: authentication, credential rotation, faults, RawSocket handshake answers, Unix sockets. */
 class WampRouterSpec : FunSpec({
     val key = CryptosignKey.generate()
-    val options = WampRouterOptions {
+    val options = FakeWampRouterConfig {
         realm("realm1")
         realm("closed", anonymous = false)
         ticketUser("tick", "t1")
@@ -51,7 +51,7 @@ class WampRouterSpec : FunSpec({
         SessionConfig(realm) { responseTimeout(2.seconds); block() }
 
     test("each auth method succeeds with the right credential and fails with a wrong one") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val good = listOf(
                     config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) } to "ticket",
@@ -69,26 +69,35 @@ class WampRouterSpec : FunSpec({
                     config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t2")) },
                     config { authId("cra"); authHandler("wampcra", AuthHandler.wampCra("nope")) },
                     config { authId("salty"); authHandler("wampcra", AuthHandler.wampCra("crasecret")) },
-                    config { authId("cs"); authHandler("cryptosign", AuthHandler.cryptosign(CryptosignKey.generate())) },
+                    config {
+                        authId("cs")
+                        authHandler("cryptosign", AuthHandler.cryptosign(CryptosignKey.generate()))
+                    },
                     config { },
                 )
                 for (c in bad) {
                     val e = shouldThrow<AbortException> { WampSession.connect(router.wsUrl, c) }
                     e.reason shouldBe "wamp.error.authentication_failed"
                 }
-                shouldThrow<AbortException> { WampSession.connect(router.wsUrl, config("nowhere") { }) }.reason shouldBe "wamp.error.no_such_realm"
+                shouldThrow<AbortException> { WampSession.connect(
+                    router.wsUrl,
+                    config("nowhere") { },
+                ) }.reason shouldBe "wamp.error.no_such_realm"
             }
         }
     }
 
     test("rotating a credential keeps existing sessions and refuses new logins with the old one") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val old = config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) }
                 val s = WampSession.connect(router.tcpUrl, old)
-                router.rotateUser(RouterUser.Ticket("tick", "t9"))
+                router.rotateCredentials(RouterUser.Ticket("tick", "t9"))
                 shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, old) }
-                WampSession.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) }).leave()
+                WampSession.connect(
+                    router.tcpUrl,
+                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) },
+                ).leave()
                 s.call("wamp.session.count").args shouldBe listOf(1L)
                 s.leave()
             }
@@ -96,13 +105,16 @@ class WampRouterSpec : FunSpec({
     }
 
     test("the drop fault counts joined sessions, not logins the router has just refused") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val s = WampSession.connect(router.tcpUrl, config("realm1") { })
                 repeat(20) {
                     // The client has its ABORT; the router may not have closed that socket yet.
-                    shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) }) }
-                    router.faults.dropSessions() shouldBe (if (it == 0) 1 else 0)
+                    shouldThrow<AbortException> { WampSession.connect(
+                        router.tcpUrl,
+                        config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) },
+                    ) }
+                    router.faults.dropAll() shouldBe (if (it == 0) 1 else 0)
                 }
                 s.awaitClosed().message shouldContain "connection"
             }
@@ -110,18 +122,18 @@ class WampRouterSpec : FunSpec({
     }
 
     test("drop fault ends every session; mute fault makes requests time out") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val a = WampSession.connect(router.tcpUrl, config("realm1") { })
                 val b = WampSession.connect(router.wsUrl, config("realm1") { })
-                router.faults.dropSessions() shouldBe 2
-                router.faults.dropSessions() shouldBe 0 // the dropped sessions may still be listed: not counted twice
+                router.faults.dropAll() shouldBe 2
+                router.faults.dropAll() shouldBe 0 // the dropped sessions may still be listed: not counted twice
                 a.awaitClosed().message shouldContain "connection"
                 b.awaitClosed()
                 val c = WampSession.connect(router.tcpUrl, config("realm1") { responseTimeout(200.milliseconds) })
-                router.faults.muted = true
+                router.faults.mute(true)
                 shouldThrow<ResponseTimeoutException> { c.subscribe("t") { } }
-                router.faults.muted = false
+                router.faults.mute(false)
                 c.subscribe("t") { }
                 c.leave()
             }
@@ -129,12 +141,12 @@ class WampRouterSpec : FunSpec({
     }
 
     test("delay fault: replies slower than the response timeout fail the request, and arrive late harmlessly") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val s = WampSession.connect(router.wsUrl, config("realm1") { responseTimeout(150.milliseconds) })
-                router.faults.delay = java.time.Duration.ofSeconds(1)
+                router.faults.latency(java.time.Duration.ofSeconds(1))
                 shouldThrow<ResponseTimeoutException> { s.register("slow") { InvokeResult() } }
-                router.faults.delay = java.time.Duration.ZERO
+                router.faults.latency(java.time.Duration.ZERO)
                 // Calls have no response timeout: this one queues behind the late REGISTERED, which is dropped.
                 s.call("wamp.session.count").args shouldBe listOf(1L)
                 s.registrationId("slow") shouldBe null
@@ -145,24 +157,32 @@ class WampRouterSpec : FunSpec({
     }
 
     test("stopped PONGs let a RawSocket client's keepalive detect the dead peer") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
-                router.faults.stopPonging(true)
-                val s = WampSession.connect(router.tcpUrl, config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) })
+                router.faults.stopKeepalive(true)
+                val s = WampSession.connect(
+                    router.tcpUrl,
+                    config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) },
+                )
                 s.awaitClosed().message shouldContain "connection"
             }
         }
     }
 
     test("progressive YIELDs reach only a caller that asked for them; the final YIELD always does") {
-        WampRouter.start().use { router ->
+        FakeWampRouter.start().use { router ->
             withTimeout(10.seconds) {
                 // A raw callee that sends progress whether or not it was asked: the router must filter.
                 val callee = dev.tether.wamp.transport.RawSocketConnector.connect(
-                    router.tcpUrl, dev.tether.wamp.transport.RawSocketConnector.Target.Tcp("127.0.0.1", router.rawSocketPort, false),
+                    router.tcpUrl, dev.tether.wamp.transport.RawSocketConnector.Target.Tcp(
+                        "127.0.0.1",
+                        router.rawSocketPort,
+                        false,
+                    ),
                     Serialization.JSON.serializer(), 0, 5.seconds,
                 )
-                callee.send(Hello("realm1", mapOf("roles" to mapOf("callee" to mapOf("features" to mapOf("progressive_call_results" to true))))))
+                val features = mapOf("progressive_call_results" to true)
+                callee.send(Hello("realm1", mapOf("roles" to mapOf("callee" to mapOf("features" to features)))))
                 (callee.receive() is Welcome) shouldBe true
                 callee.send(Register(1, emptyMap(), "com.chatty"))
                 val registered = callee.receive() as Registered
@@ -171,7 +191,11 @@ class WampRouterSpec : FunSpec({
                     for (wantsProgress in listOf(false, true)) {
                         val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
                         val result = async {
-                            if (wantsProgress) caller.callProgress("com.chatty") { chunks.add(it.args[0]) } else caller.call("com.chatty")
+                            if (wantsProgress) {
+                                caller.callProgress("com.chatty") { chunks.add(it.args[0]) }
+                            } else {
+                                caller.call("com.chatty")
+                            }
                         }
                         val inv = callee.receive() as InvocationMessage
                         inv.registration shouldBe registered.registration
@@ -189,7 +213,7 @@ class WampRouterSpec : FunSpec({
     }
 
     test("meta API: sessions, registrations and subscriptions can be listed, looked up, matched and killed") {
-        WampRouter.start(options).use { router ->
+        FakeWampRouter.start(options).use { router ->
             withTimeout(10.seconds) {
                 val admin = WampSession.connect(router.tcpUrl, config("realm1") {})
                 val callee = WampSession.connect(router.wsUrl, config("realm1") { authId("worker") })
@@ -200,20 +224,30 @@ class WampRouterSpec : FunSpec({
                 val wild = other.subscribe("com.meta..", mapOf("match" to "wildcard")) { }
 
                 suspend fun meta(proc: String, vararg args: Any?) = admin.call(proc, args.toList()).args.firstOrNull()
-                meta("wamp.registration.list") shouldBe mapOf("exact" to listOf(exact), "prefix" to listOf(prefix), "wildcard" to emptyList<Long>())
+                meta("wamp.registration.list") shouldBe
+                    mapOf("exact" to listOf(exact), "prefix" to listOf(prefix), "wildcard" to emptyList<Long>())
                 meta("wamp.registration.lookup", "com.meta.echo") shouldBe exact
                 meta("wamp.registration.lookup", "com.meta.p.", mapOf("match" to "prefix")) shouldBe prefix
                 meta("wamp.registration.lookup", "com.meta.nothing") shouldBe null
                 meta("wamp.registration.match", "com.meta.p.deep.call") shouldBe prefix
-                meta("wamp.registration.get", exact) shouldBe mapOf("id" to exact, "uri" to "com.meta.echo", "match" to "exact", "invoke" to "single")
+                meta(
+                    "wamp.registration.get",
+                    exact,
+                ) shouldBe mapOf("id" to exact, "uri" to "com.meta.echo", "match" to "exact", "invoke" to "single")
                 meta("wamp.registration.list_callees", exact) shouldBe listOf(callee.id)
                 meta("wamp.registration.count_callees", exact) shouldBe 1L
-                shouldThrow<dev.tether.wamp.RpcException> { meta("wamp.registration.get", 999_999L) }.error shouldBe "wamp.error.no_such_registration"
+                shouldThrow<dev.tether.wamp.RpcException> { meta(
+                    "wamp.registration.get",
+                    999_999L,
+                ) }.error shouldBe "wamp.error.no_such_registration"
 
                 meta("wamp.subscription.lookup", "com.meta.topic") shouldBe sub
                 meta("wamp.subscription.match", "com.meta.topic") shouldBe listOf(sub)
                 meta("wamp.subscription.match", "com.meta.a.b") shouldBe listOf(wild)
-                meta("wamp.subscription.get", wild) shouldBe mapOf("id" to wild, "uri" to "com.meta..", "match" to "wildcard")
+                meta(
+                    "wamp.subscription.get",
+                    wild,
+                ) shouldBe mapOf("id" to wild, "uri" to "com.meta..", "match" to "wildcard")
                 meta("wamp.subscription.list_subscribers", sub) shouldBe listOf(other.id)
                 meta("wamp.subscription.count_subscribers", sub) shouldBe 1L
                 meta("wamp.subscription.count_suscribers", sub) shouldBe 1L
@@ -229,7 +263,7 @@ class WampRouterSpec : FunSpec({
     }
 
     test("RawSocket handshake answers: unsupported serializer, reserved bits, and the router's own limit") {
-        WampRouter.start(WampRouterOptions { rawSocketRecvLimit(1000) }).use { router ->
+        FakeWampRouter.start(FakeWampRouterConfig { rawSocketRecvLimit(1000) }).use { router ->
             withTimeout(10.seconds) {
                 suspend fun probe(bytes: String): String {
                     SelectorManager(Dispatchers.IO).use { sel ->
@@ -255,7 +289,7 @@ class WampRouterSpec : FunSpec({
     test("Unix domain socket transport with every serializer, and connectLocal") {
         val dir = Files.createTempDirectory("wamp")
         val path = dir.resolve("router.sock").toString()
-        WampRouter.start(WampRouterOptions { unixSocket(path) }).use { router ->
+        FakeWampRouter.start(FakeWampRouterConfig { unixSocket(path) }).use { router ->
             withTimeout(20.seconds) {
                 for (ser in Serialization.entries) {
                     val callee = WampSession.connect(router.unixUrl!!, config("realm1") { serialization(ser) })

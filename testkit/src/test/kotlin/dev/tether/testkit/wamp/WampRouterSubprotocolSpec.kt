@@ -12,7 +12,7 @@ import java.net.Socket
  * upgraded (101 without Sec-WebSocket-Protocol) and then the TCP connection is closed with no close frame.
  */
 class WampRouterSubprotocolSpec : FunSpec({
-    val router = WampRouter.start()
+    val router = FakeWampRouter.start()
     afterSpec { router.close() }
 
     class Upgrade(val status: String, val headers: Map<String, String>, val after: ByteArray)
@@ -21,7 +21,8 @@ class WampRouterSubprotocolSpec : FunSpec({
     fun upgrade(offer: String, readToEnd: Boolean): Upgrade = Socket().use { s ->
         s.connect(InetSocketAddress("127.0.0.1", router.webSocketPort), 5_000)
         s.soTimeout = 5_000
-        val request = "GET / HTTP/1.1\r\nHost: 127.0.0.1:${router.webSocketPort}\r\nUser-Agent: Go-http-client/1.1\r\n" +
+        val request =
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:${router.webSocketPort}\r\nUser-Agent: Go-http-client/1.1\r\n" +
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: $offer\r\n" +
             "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n\r\n"
         s.getOutputStream().apply { write(request.toByteArray()); flush() }
@@ -33,7 +34,8 @@ class WampRouterSubprotocolSpec : FunSpec({
             head.append(b.toChar())
         }
         val lines = head.split("\r\n").filter { it.isNotEmpty() }
-        val headers = lines.drop(1).associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
+        val headers =
+            lines.drop(1).associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
         val rest = ByteArrayOutputStream()
         if (readToEnd) {
             val buf = ByteArray(1024)

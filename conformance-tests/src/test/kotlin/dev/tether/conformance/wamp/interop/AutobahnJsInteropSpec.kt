@@ -1,7 +1,7 @@
 package dev.tether.conformance.wamp.interop
 
 import dev.tether.conformance.External
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.core.spec.style.FunSpec
 
@@ -12,7 +12,7 @@ import io.kotest.core.spec.style.FunSpec
  */
 class AutobahnJsInteropSpec : FunSpec({
     val missing = External.skipIf { InteropPeers.autobahnJsMissing() }
-    val router = lazy { WampRouter.start() }
+    val router = lazy { FakeWampRouter.start() }
     val fox = lazy { FoxWamp.start() }
     val peers = mutableMapOf<String, WampPeer>()
 

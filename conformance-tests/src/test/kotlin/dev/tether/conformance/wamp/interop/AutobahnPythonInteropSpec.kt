@@ -1,7 +1,7 @@
 package dev.tether.conformance.wamp.interop
 
 import dev.tether.conformance.External
-import dev.tether.testkit.wamp.WampRouter
+import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.serializer.Serialization
@@ -21,7 +21,7 @@ import kotlinx.coroutines.withTimeout
  * CBOR; and call canceling both ways (autobahn-python is a callee that announces call_canceling).
  */
 class AutobahnPythonInteropSpec : FunSpec({
-    val router = lazy { WampRouter.start() }
+    val router = lazy { FakeWampRouter.start() }
     val peers = mutableMapOf<String, WampPeer>()
 
     afterSpec {

@@ -1,46 +1,12 @@
 package dev.tether.testkit.wamp
 
-import dev.tether.wamp.auth.WampCra
 import java.time.Duration
 
-/** One user the router can authenticate. */
-public sealed interface RouterUser {
-    /** The authid the client sends in HELLO. */
-    public val authId: String
-
-    /** The authrole the router grants. */
-    public val authRole: String
-
-    /** Ticket authentication: the client must send [ticket]. */
-    public data class Ticket(override val authId: String, val ticket: String, override val authRole: String = "user") : RouterUser
-
-    /**
-     * WAMP-CRA. With [salt] the router keeps only the derived key (as nexus's key store does) and sends salt,
-     * iterations and keylen in the CHALLENGE.
-     */
-    public data class Cra(
-        override val authId: String,
-        val secret: String,
-        override val authRole: String = "user",
-        val salt: String? = null,
-        val iterations: Int = WampCra.DEFAULT_ITERATIONS,
-        val keyLength: Int = WampCra.DEFAULT_KEY_LENGTH,
-    ) : RouterUser {
-        internal val key: ByteArray
-            get() = if (salt == null) secret.toByteArray() else WampCra.deriveKey(secret, salt, iterations, keyLength).toByteArray()
-
-        override fun toString(): String = "Cra(authId=$authId, authRole=$authRole, salted=${salt != null})"
-    }
-
-    /** WAMP-cryptosign with an Ed25519 public key (64 hex characters). */
-    public data class Cryptosign(override val authId: String, val publicKeyHex: String, override val authRole: String = "user") : RouterUser
-}
-
 /**
- * Configuration of a [WampRouter]. Build with [builder] (Java) or `WampRouterOptions { realm("r") }` (Kotlin).
+ * Configuration of a [FakeWampRouter]. Build with [builder] (Java) or `FakeWampRouterConfig { realm("r") }` (Kotlin).
  * Defaults: realm `realm1` open to anonymous sessions, RawSocket receive limit 16 MiB, HELLO timeout 5 s.
  */
-public class WampRouterOptions private constructor(b: Builder) {
+public class FakeWampRouterConfig private constructor(b: Builder) {
     /** Realm name -> whether anonymous sessions may join it. */
     public val realms: Map<String, Boolean> = b.realms.toMap()
 
@@ -59,12 +25,12 @@ public class WampRouterOptions private constructor(b: Builder) {
     /** Largest WebSocket message the router accepts. */
     public val maxWebSocketMessage: Long = b.maxWebSocketMessage
 
-    /** Whether the router also serves `wss` and `tcps` with the [WampRouterTls] certificate. */
+    /** Whether the router also serves `wss` and `tcps` with the [FakeWampRouterTls] certificate. */
     public val tls: Boolean = b.tls
 
     /**
-     * Whether `wss` and `tcps` require a client certificate: the client must present [WampRouterTls]'s own
-     * certificate (e.g. with `SessionConfig.sslContext(WampRouterTls.clientSslContext())`).
+     * Whether `wss` and `tcps` require a client certificate: the client must present [FakeWampRouterTls]'s own
+     * certificate (e.g. with `SessionConfig.sslContext(FakeWampRouterTls.clientSslContext())`).
      */
     public val tlsClientAuth: Boolean = b.tlsClientAuth
 
@@ -94,17 +60,36 @@ public class WampRouterOptions private constructor(b: Builder) {
         public fun user(user: RouterUser): Builder = apply { users.add(user) }
         /** Adds a ticket user. */
         @JvmOverloads
-        public fun ticketUser(authId: String, ticket: String, role: String = "user"): Builder = user(RouterUser.Ticket(authId, ticket, role))
+        public fun ticketUser(
+            authId: String,
+            ticket: String,
+            role: String = "user",
+        ): Builder = user(RouterUser.Ticket(authId, ticket, role))
         /** Adds a WAMP-CRA user with an unsalted secret. */
         @JvmOverloads
-        public fun craUser(authId: String, secret: String, role: String = "user"): Builder = user(RouterUser.Cra(authId, secret, role))
+        public fun craUser(
+            authId: String,
+            secret: String,
+            role: String = "user",
+        ): Builder = user(RouterUser.Cra(authId, secret, role))
         /** Adds a WAMP-CRA user whose key is derived with PBKDF2 (salt, iterations, key length). */
         @JvmOverloads
-        public fun saltedCraUser(authId: String, secret: String, salt: String, iterations: Int = 1000, keyLength: Int = 32, role: String = "user"): Builder =
+        public fun saltedCraUser(
+            authId: String,
+            secret: String,
+            salt: String,
+            iterations: Int = 1000,
+            keyLength: Int = 32,
+            role: String = "user",
+        ): Builder =
             user(RouterUser.Cra(authId, secret, role, salt, iterations, keyLength))
         /** Adds a cryptosign user with an Ed25519 public key in hex. */
         @JvmOverloads
-        public fun cryptosignUser(authId: String, publicKeyHex: String, role: String = "user"): Builder = user(RouterUser.Cryptosign(authId, publicKeyHex, role))
+        public fun cryptosignUser(
+            authId: String,
+            publicKeyHex: String,
+            role: String = "user",
+        ): Builder = user(RouterUser.Cryptosign(authId, publicKeyHex, role))
         /** Sets the router's RawSocket receive limit (rounded up to a power of two in the handshake). */
         public fun rawSocketRecvLimit(bytes: Long): Builder = apply { rawSocketRecvLimit = bytes }
         /** Also serves RawSocket on a Unix domain socket at this path (null: none). */
@@ -115,13 +100,16 @@ public class WampRouterOptions private constructor(b: Builder) {
         public fun maxWebSocketMessage(bytes: Long): Builder = apply { maxWebSocketMessage = bytes }
         /**
          * Also serves WebSocket over TLS (`wss`) and RawSocket over TLS (`tcps`) on their own ephemeral ports, with
-         * the self-signed [WampRouterTls] certificate for 127.0.0.1.
+         * the self-signed [FakeWampRouterTls] certificate for 127.0.0.1.
          */
         @JvmOverloads
         public fun tls(enabled: Boolean = true): Builder = apply { tls = enabled }
-        /** Serves TLS (as [tls]) and requires the client to present the [WampRouterTls] certificate. */
+        /** Serves TLS (as [tls]) and requires the client to present the [FakeWampRouterTls] certificate. */
         @JvmOverloads
-        public fun tlsClientAuth(required: Boolean = true): Builder = apply { tlsClientAuth = required; if (required) tls = true }
+        public fun tlsClientAuth(required: Boolean = true): Builder = apply {
+            tlsClientAuth = required
+            if (required) tls = true
+        }
         /**
          * Fixed ports for WebSocket and RawSocket TCP (0 = ephemeral, the default). Tests should keep ephemeral
          * ports; fixed ones are for `tether serve router` and external tools that need a known address.
@@ -132,19 +120,24 @@ public class WampRouterOptions private constructor(b: Builder) {
             rawSocketPort = rawSocket
         }
         /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
-        public fun build(): WampRouterOptions {
+        public fun build(): FakeWampRouterConfig {
             if (realms.isEmpty()) realms["realm1"] = true
-            return WampRouterOptions(this)
+            return FakeWampRouterConfig(this)
         }
     }
 
+    /** Builder and defaults. */
     public companion object {
+        /** Realm `realm1` open to anonymous sessions, and the other defaults. */
+        @JvmField
+        public val DEFAULT: FakeWampRouterConfig = Builder().build()
+
         /** Starts a builder (Java). */
         @JvmStatic
         public fun builder(): Builder = Builder()
 
-        /** Kotlin: `WampRouterOptions { realm("r"); ticketUser("u", "t") }`. */
+        /** Kotlin: `FakeWampRouterConfig { realm("r"); ticketUser("u", "t") }`. */
         @JvmSynthetic
-        public operator fun invoke(block: Builder.() -> Unit = {}): WampRouterOptions = Builder().apply(block).build()
+        public operator fun invoke(block: Builder.() -> Unit): FakeWampRouterConfig = Builder().apply(block).build()
     }
 }

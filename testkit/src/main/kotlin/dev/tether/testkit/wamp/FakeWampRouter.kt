@@ -2,6 +2,7 @@
 
 package dev.tether.testkit.wamp
 
+import dev.tether.testkit.FakeServer
 import dev.tether.testkit.snapshot
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
@@ -55,21 +56,25 @@ import kotlin.time.toKotlinDuration
  * and shared registrations, pattern-based subscriptions, call timeouts timed here or forwarded to the callee, cancel
  * modes, caller and publisher disclosure, subscriber black- and whitelisting, progressive call results) and the
  * meta API procedures of sessions, registrations and subscriptions (no meta events). Ports are ephemeral on
- * 127.0.0.1. With [WampRouterOptions.tls] it also
- * serves `wss` ([wssUrl]) and RawSocket over TLS ([tcpsUrl]) with the [WampRouterTls] test certificate.
+ * 127.0.0.1. With [FakeWampRouterConfig.tls] it also
+ * serves `wss` ([wssUrl]) and RawSocket over TLS ([tcpsUrl]) with the [FakeWampRouterTls] test certificate.
  *
- * [faults] drops sessions, refuses joins, stops answering RawSocket PINGs, delays or mutes the router; [rotateUser] changes a
+ * [faults] drops sessions, refuses joins, stops answering RawSocket PINGs, delays or mutes the router;
+ * [rotateCredentials] changes a
  * credential (existing sessions stay, new logins with the old one fail). [connectLocal] attaches an in-process
  * client with no socket and no serialization.
  *
  * ```
- * WampRouter.start().use { router ->
+ * FakeWampRouter.start().use { router ->
  *     val session = WampSession.connect(router.tcpUrl, SessionConfig("realm1"))
  * }
  * ```
  */
-public class WampRouter private constructor(public val options: WampRouterOptions) : AutoCloseable {
-    private val log = LoggerFactory.getLogger(WampRouter::class.java)
+public class FakeWampRouter private constructor(
+    /** The settings this router started with. */
+    public val config: FakeWampRouterConfig,
+) : FakeServer<FakeWampRouterFaults> {
+    private val log = LoggerFactory.getLogger(FakeWampRouter::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("wamp-router"))
     private val realms = ConcurrentHashMap<String, RouterRealm>()
     private val users = ConcurrentHashMap<String, RouterUser>()
@@ -77,16 +82,21 @@ public class WampRouter private constructor(public val options: WampRouterOption
     private val connections = ConcurrentHashMap.newKeySet<RouterSession>()
     private val selector = SelectorManager(Dispatchers.IO)
 
-    /** Fault controls. */
-    public val faults: WampRouterFaults = WampRouterFaults(this)
+    /** Fault controls: drops, refused joins, keepalive silence, latency, mute. */
+    override val faults: FakeWampRouterFaults = FakeWampRouterFaults(this)
+    private val closed = java.util.concurrent.atomic.AtomicBoolean(false)
 
     init {
-        for ((name, anonymous) in options.realms) realms[name] = RouterRealm(name, anonymous, this)
-        for (u in options.users) users[u.authId] = u
+        for ((name, anonymous) in config.realms) realms[name] = RouterRealm(name, anonymous, this)
+        for (u in config.users) users[u.authId] = u
     }
 
-    private val server: EmbeddedServer<*, *> = embeddedServer(CIO, port = options.webSocketPort, host = "127.0.0.1") {
-        install(WebSockets) { maxFrameSize = options.maxWebSocketMessage }
+    private val server: EmbeddedServer<*, *> = embeddedServer(
+        CIO,
+        port = config.webSocketPort,
+        host = FakeServer.LOOPBACK,
+    ) {
+        install(WebSockets) { maxFrameSize = config.maxWebSocketMessage }
         routing {
             // Same preference as nexus: the first of json, msgpack, cbor that the client offered.
             for (s in listOf(Serialization.JSON, Serialization.MSGPACK, Serialization.CBOR)) {
@@ -106,7 +116,16 @@ public class WampRouter private constructor(public val options: WampRouterOption
     /** `ws://127.0.0.1:PORT/`. */
     public val wsUrl: String = "ws://127.0.0.1:$webSocketPort/"
 
-    private val tcpServer: ServerSocket = runBlocking { aSocket(selector).tcp().bind(InetSocketAddress("127.0.0.1", options.rawSocketPort)) }
+    override val host: String = FakeServer.LOOPBACK
+
+    /** The WebSocket port (the same as [webSocketPort]). */
+    override val port: Int get() = webSocketPort
+
+    /** The WebSocket URL, `ws://127.0.0.1:PORT/` (the same as [wsUrl]; [url] of a transport gives the others). */
+    override val url: String get() = wsUrl
+
+    private val tcpServer: ServerSocket =
+        runBlocking { aSocket(selector).tcp().bind(InetSocketAddress(FakeServer.LOOPBACK, config.rawSocketPort)) }
 
     /** The RawSocket TCP port. */
     public val rawSocketPort: Int = (tcpServer.localAddress as InetSocketAddress).port
@@ -114,20 +133,20 @@ public class WampRouter private constructor(public val options: WampRouterOption
     /** `tcp://127.0.0.1:PORT`. */
     public val tcpUrl: String = "tcp://127.0.0.1:$rawSocketPort"
 
-    private val unixServer: ServerSocket? = options.unixSocketPath?.let { path ->
+    private val unixServer: ServerSocket? = config.unixSocketPath?.let { path ->
         java.io.File(path).delete()
         runBlocking { aSocket(selector).tcp().bind(UnixSocketAddress(path)) }
     }
 
     /** `unix://PATH` when a Unix socket was configured, else null. */
-    public val unixUrl: String? = options.unixSocketPath?.let { "unix://$it" }
+    public val unixUrl: String? = config.unixSocketPath?.let { "unix://$it" }
 
-    private val wssFront: TlsFront? = if (options.tls) TlsFront("wss", webSocketPort, options.tlsClientAuth) else null
-    private val tcpsFront: TlsFront? = if (options.tls) TlsFront("tcps", rawSocketPort, options.tlsClientAuth) else null
+    private val wssFront: TlsFront? = if (config.tls) TlsFront("wss", webSocketPort, config.tlsClientAuth) else null
+    private val tcpsFront: TlsFront? = if (config.tls) TlsFront("tcps", rawSocketPort, config.tlsClientAuth) else null
 
     /**
-     * `wss://127.0.0.1:PORT/` when TLS is enabled ([WampRouterOptions.tls]), else null. The certificate is
-     * [WampRouterTls]'s: clients must trust [WampRouterTls.trustManager].
+     * `wss://127.0.0.1:PORT/` when TLS is enabled ([FakeWampRouterConfig.tls]), else null. The certificate is
+     * [FakeWampRouterTls]'s: clients must trust [FakeWampRouterTls.trustManager].
      */
     public val wssUrl: String? = wssFront?.let { "wss://127.0.0.1:${it.port}/" }
 
@@ -143,9 +162,10 @@ public class WampRouter private constructor(public val options: WampRouterOption
     public fun url(transport: String): String = when (transport) {
         "ws" -> wsUrl
         "tcp" -> tcpUrl
-        "unix" -> unixUrl ?: throw IllegalStateException("router has no Unix socket; set WampRouterOptions.unixSocket")
-        "wss" -> wssUrl ?: throw IllegalStateException("router has no TLS; set WampRouterOptions.tls")
-        "tcps" -> tcpsUrl ?: throw IllegalStateException("router has no TLS; set WampRouterOptions.tls")
+        "unix" -> unixUrl
+            ?: throw IllegalStateException("router has no Unix socket; set FakeWampRouterConfig.unixSocket")
+        "wss" -> wssUrl ?: throw IllegalStateException("router has no TLS; set FakeWampRouterConfig.tls")
+        "tcps" -> tcpsUrl ?: throw IllegalStateException("router has no TLS; set FakeWampRouterConfig.tls")
         else -> throw IllegalArgumentException("transport must be ws, tcp, unix, wss or tcps")
     }
 
@@ -155,13 +175,14 @@ public class WampRouter private constructor(public val options: WampRouterOption
 
     /** The ids of the sessions joined to [realm]. */
     @JvmOverloads
-    public fun sessionIds(realm: String = "realm1"): List<Long> = realms[realm]?.sessions()?.map { it.id } ?: emptyList()
+    public fun sessionIds(realm: String = "realm1"): List<Long> =
+        realms[realm]?.sessions()?.map { it.id } ?: emptyList()
 
     /**
      * Replaces (or adds) a user's credentials. Sessions already joined stay; new logins must use the new
      * credential.
      */
-    public fun rotateUser(user: RouterUser) {
+    public fun rotateCredentials(user: RouterUser) {
         users[user.authId] = user
     }
 
@@ -182,7 +203,8 @@ public class WampRouter private constructor(public val options: WampRouterOption
     }
 
     /** Java face of [connectLocal]. */
-    public fun connectLocalAsync(config: SessionConfig): CompletableFuture<WampSession> = scope.future { connectLocal(config) }
+    public fun connectLocalAsync(config: SessionConfig): CompletableFuture<WampSession> =
+        scope.future { connectLocal(config) }
 
     internal fun realm(name: String): RouterRealm? = realms[name]
 
@@ -228,7 +250,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
         val output = socket.openWriteChannel(autoFlush = false)
         try {
             val hs = ByteArray(RawSocketProtocol.HANDSHAKE_LENGTH)
-            withTimeoutOrNull(options.helloTimeout.toKotlinDuration()) { input.readFully(hs) } ?: return socket.close()
+            withTimeoutOrNull(config.helloTimeout.toKotlinDuration()) { input.readFully(hs) } ?: return socket.close()
             val handshake = when (val request = Handshake.parseRequest(hs)) {
                 Handshake.Request.Drop -> return socket.close()
                 is Handshake.Request.Refuse -> {
@@ -242,7 +264,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
                 output.writeFully(Handshake.errorReply(RawSocketProtocol.ERROR_SERIALIZER_UNSUPPORTED)); output.flush()
                 return socket.close()
             }
-            val exponent = RawSocketProtocol.exponentFor(options.rawSocketRecvLimit)
+            val exponent = RawSocketProtocol.exponentFor(config.rawSocketRecvLimit)
             output.writeFully(Handshake(exponent, handshake.serializerId).encode())
             output.flush()
             val peer = RawSocketPeer(
@@ -262,6 +284,7 @@ public class WampRouter private constructor(public val options: WampRouterOption
 
     /** Says GOODBYE (`wamp.close.system_shutdown`) to every session, then stops all listeners. */
     override fun close() {
+        if (!closed.compareAndSet(false, true)) return
         runBlocking {
             realms.values.forEach { it.shutdown() }
             withTimeoutOrNull(500) { while (connections.any { it.realm != null }) kotlinx.coroutines.delay(10) }
@@ -274,78 +297,22 @@ public class WampRouter private constructor(public val options: WampRouterOption
             runCatching { selector.close() }
         }
         server.stop(0, 1_000)
-        options.unixSocketPath?.let { java.io.File(it).delete() }
+        config.unixSocketPath?.let { java.io.File(it).delete() }
     }
 
+    /** Starting one: the factories. */
     public companion object {
-        /** Starts a router with [options]. */
+        /** Starts a router with realm `realm1` open to anonymous sessions. */
         @JvmStatic
-        @JvmOverloads
-        public fun start(options: WampRouterOptions = WampRouterOptions.builder().build()): WampRouter = WampRouter(options)
-    }
-}
+        public fun start(): FakeWampRouter = FakeWampRouter(FakeWampRouterConfig.DEFAULT)
 
-/** Fault controls of a [WampRouter]. */
-public class WampRouterFaults internal constructor(private val router: WampRouter) {
-    @Volatile
-    internal var pongsStopped: Boolean = false
+        /** Starts a router with [config]. */
+        @JvmStatic
+        public fun start(config: FakeWampRouterConfig): FakeWampRouter = FakeWampRouter(config)
 
-    /** Latency added before every message the router sends. */
-    @Volatile
-    public var delay: Duration = Duration.ZERO
-
-    /** When true the router reads requests but answers none (clients see response timeouts). */
-    @Volatile
-    public var muted: Boolean = false
-
-    /**
-     * Closes every client connection at once, without GOODBYE. Returns how many this call dropped: not counting
-     * connections an earlier drop already closed (they stay listed until they have wound down), nor those the
-     * router had refused with ABORT (their clients saw the refusal; they close anyway).
-     */
-    public fun dropSessions(): Int = runBlocking {
-        router.liveSessions().count { it.terminate() && !it.refused }
-    }
-
-    /**
-     * Closes the connection of the joined session [sessionId] at once, without GOODBYE, leaving the others. True when
-     * this call closed it; false when no such session is joined (or an earlier drop closed it).
-     */
-    public fun dropSession(sessionId: Long): Boolean = runBlocking {
-        router.liveSessions().filter { it.realm != null && it.id == sessionId }.count { it.terminate() } > 0
-    }
-
-    private val refusals = java.util.concurrent.atomic.AtomicInteger(0)
-
-    @Volatile
-    private var refusalReason: String = "wamp.error.system_shutdown"
-
-    /**
-     * Answers the next [count] joins (HELLO, on any transport and realm) with ABORT [reason] instead of WELCOME, as a
-     * router that is shutting down or overloaded would: clients see a failed join. 0 cancels what is left.
-     */
-    @JvmOverloads
-    public fun refuseJoins(count: Int, reason: String = "wamp.error.system_shutdown") {
-        require(count >= 0) { "count must not be negative" }
-        refusalReason = reason
-        refusals.set(count)
-    }
-
-    /** Joins still to be refused ([refuseJoins]). */
-    public val pendingRefusals: Int get() = refusals.get()
-
-    /** The ABORT reason for this join when it is to be refused, else null (takes one refusal). */
-    internal fun takeRefusal(): String? {
-        while (true) {
-            val left = refusals.get()
-            if (left <= 0) return null
-            if (refusals.compareAndSet(left, left - 1)) return refusalReason
-        }
-    }
-
-    /** Stops (or resumes) answering RawSocket PINGs on current and future connections: keepalive expiry. */
-    public fun stopPonging(stop: Boolean) {
-        pongsStopped = stop
-        router.rawSocketPeers().forEach { it.answerPings = !stop }
+        /** Kotlin: `FakeWampRouter.start { ticketUser("alice", "secret") }`. */
+        @JvmSynthetic
+        public fun start(block: FakeWampRouterConfig.Builder.() -> Unit): FakeWampRouter =
+            FakeWampRouter(FakeWampRouterConfig(block))
     }
 }
