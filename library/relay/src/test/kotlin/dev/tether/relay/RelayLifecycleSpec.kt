@@ -4,6 +4,7 @@ package dev.tether.relay
 
 import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
+import io.ktor.websocket.Frame
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContainExactly
@@ -108,6 +109,37 @@ class RelayLifecycleSpec : FunSpec({
             withTimeout(bound) { authSeen.await() }
             withTimeout(2.seconds) { alice.closeAndJoin() }
             withTimeout(2.seconds) { connecting.await() }.exceptionOrNull().shouldBeInstanceOf<RelayClosedException>()
+        }
+    }
+
+    test("a peer that went offline and is reopened at once: no stale unsubscribe follows the new subscribe") {
+        val bob = PeerId.of("bob-key")
+        val toSend = Channel<RelayMessage>(Channel.UNLIMITED)
+        val seen = Channel<RelayMessage>(Channel.UNLIMITED)
+        ScriptedRelay {
+            logIn()
+            launch { for (m in toSend) sendRelay(m) }
+            for (frame in incoming) {
+                val message = (frame as? Frame.Binary)?.let { RelayMessage.decode(it.data) } ?: continue
+                seen.send(message)
+                if (message is PeerStateMessage.SubscribePeerState) {
+                    sendRelay(PeerStateMessage.PeersOnline(message.peerIds))
+                }
+            }
+        }.use { relay ->
+            val alice = client(relay)
+            withTimeout(bound) { alice.connect() }
+            val first = withTimeout(bound) { alice.openConn(bob) }
+            toSend.send(PeerStateMessage.PeersWentOffline(listOf(bob)))
+            shouldThrow<ConnClosedException> { withTimeout(bound) { first.read() } }
+            val second = withTimeout(bound) { alice.openConn(bob) } // its queued unsubscribe races this subscribe
+            second.close()
+            withTimeout(bound) { alice.closeAndJoin() }
+            val order = mutableListOf<RelayMessage>()
+            withTimeout(bound) { do order += seen.receive() while (order.last() != RelayMessage.Close) }
+            val afterReopen = order.drop(order.indexOfLast { it is PeerStateMessage.SubscribePeerState } + 1)
+            // only the unsubscribe of second.close(): a stale one here would have stopped the relay reporting bob
+            afterReopen.count { it is PeerStateMessage.UnsubscribePeerState } shouldBe 1
         }
     }
 
