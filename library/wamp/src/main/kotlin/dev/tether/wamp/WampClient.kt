@@ -115,6 +115,9 @@ public class WampClient @JvmOverloads constructor(
     /** The currently joined session, or null while connecting or backing off. */
     public val session: WampSession? get() = live.value?.takeIf { it.isOpen }
 
+    /** True while a session is joined: operations run at once instead of waiting for a rejoin. */
+    public val isConnected: Boolean get() = session != null
+
     /** Procedures this client keeps registered, in registration order. */
     public val procedures: List<String> get() = restorables.procedures()
 

@@ -1,6 +1,7 @@
 package dev.tether.wamp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -30,6 +31,7 @@ class WampClientJavaFaceTest {
         WampConnectionLostException lost = assertInstanceOf(WampConnectionLostException.class, why);
         assertEquals(failed.getCause().getClass(), lost.getCause().getClass());
         assertEquals(ConnectionState.CLOSED, client.getState().getValue());
+        assertFalse(client.isConnected());
 
         ExecutionException notConnected = assertThrows(ExecutionException.class,
             () -> client.awaitConnectedAsync(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS));

@@ -42,6 +42,7 @@ class WampClientEndSpec : FunSpec({
                     val client = WampClient(router.url, SessionConfig("realm1"))
                     client.connect()
                     client.state.value shouldBe ConnectionState.CONNECTED
+                    client.isConnected shouldBe true
                     client.session!!.id shouldBe 7L
                     client.awaitConnected() // joined already: returns at once
                     val first = async { client.closeAndJoin() }
@@ -50,6 +51,7 @@ class WampClientEndSpec : FunSpec({
                     second.await()
                     goodbyes.await() shouldBe WampSession.CLOSE_REALM
                     client.state.value shouldBe ConnectionState.CLOSED
+                    client.isConnected shouldBe false
                     val why = client.awaitClosed()
                     why.shouldBeInstanceOf<WampSessionClosedException>().message shouldContain "closed"
                     client.closedFuture().await() shouldBe why
