@@ -22,7 +22,7 @@ class WampScenarioSpec : FunSpec({
         "--in-flight", "1,4", *more,
     )
 
-    test("the wamp scenario writes calls and events for WebSocket JSON, WebSocket MessagePack and RawSocket MessagePack") {
+    test("the wamp scenario writes calls and events for JSON, MessagePack and CBOR over WebSocket and RawSocket") {
         val out = Files.createTempDirectory("tether-e2e-wamp").resolve("performance.md")
         Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n\nhand-written tail\n")
         val args = tiny("--out", out.toString())
@@ -35,7 +35,8 @@ class WampScenarioSpec : FunSpec({
         report shouldContain "wamp-smoke --scenario wamp"
         report shouldContain "### WAMP: calls and events through the testkit FakeWampRouter"
         report shouldContain "| transport, serializer | calls/s at 1 | p50 at 1 | p99 at 1 | calls/s at 4 | p50 at 4 | p99 at 4 | events/s delivered to one subscriber | events lost |"
-        for (label in listOf("WebSocket, JSON", "WebSocket, MessagePack", "RawSocket, MessagePack")) {
+        val transports = listOf("WebSocket", "RawSocket")
+        for (label in transports.flatMap { t -> listOf("JSON", "MessagePack", "CBOR").map { "$t, $it" } }) {
             // The testkit router drops nothing: every event arrives, and the marker ends the wait.
             report shouldContain Regex("""\| $label \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| 0 of [0-9,]+ \(0\.00 %\) \|""")
             report shouldContain "#### $label: calls"
@@ -53,6 +54,7 @@ class WampScenarioSpec : FunSpec({
             report shouldContain "### WAMP: calls and events through an external router"
             report shouldContain "the router at `${router.tcpUrl}`"
             report shouldContain "| RawSocket, MessagePack | **"
+            report shouldContain "| RawSocket, CBOR | **"
             report shouldNotContain "| WebSocket, JSON |"
         }
         shouldThrow<UsageException> {

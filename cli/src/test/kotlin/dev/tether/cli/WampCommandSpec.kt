@@ -7,8 +7,8 @@ import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
 import io.kotest.assertions.fail
@@ -70,21 +70,31 @@ private class Transcript : OutputStream() {
 private class WampRun(private val args: List<String>, stdin: InputStream? = null) {
     val out = Transcript()
     val err = Transcript()
-    private val line = CommandLine(TetherCommand()).setOut(PrintWriter(out, true)).setErr(PrintWriter(err, true)).also { line ->
+    private val line = CommandLine(
+        TetherCommand(),
+    ).setOut(PrintWriter(out, true)).setErr(PrintWriter(err, true)).also { line ->
         stdin?.let { line.subcommands.getValue("wamp").getCommand<WampCommand>().stdin = it }
     }
 
-    fun start(scope: CoroutineScope): Deferred<Int> = scope.async(Dispatchers.IO) { line.execute("wamp", *args.toTypedArray()) }
+    fun start(scope: CoroutineScope): Deferred<Int> = scope.async(Dispatchers.IO) {
+        line.execute("wamp", *args.toTypedArray())
+    }
 
     /** Awaits [part] on standard error (where the commands say they are ready). */
     suspend fun awaitErr(part: String) {
         withTimeoutOrNull(20.seconds) { err.text.first { it.contains(part) } }
-            ?: fail("waited 20 s for \"$part\" on standard error; got:\n${err.text.value}\nstandard output:\n${out.text.value}")
+            ?: fail(
+                "waited 20 s for \"$part\" on standard error; got:\n${err.text.value}\nstandard " +
+                    "output:\n${out.text.value}",
+            )
     }
 
     suspend fun awaitOut(part: String) {
         withTimeoutOrNull(20.seconds) { out.text.first { it.contains(part) } }
-            ?: fail("waited 20 s for \"$part\" on standard output; got:\n${out.text.value}\nstandard error:\n${err.text.value}")
+            ?: fail(
+                "waited 20 s for \"$part\" on standard output; got:\n${out.text.value}\nstandard " +
+                    "error:\n${err.text.value}",
+            )
     }
 
     suspend fun awaitExit(running: Deferred<Int>): Int = withTimeoutOrNull(30.seconds) { running.await() }
@@ -136,17 +146,27 @@ class WampCommandSpec : FunSpec({
         }
     }
 
-    test("call sends JSON values, bare words as strings and --kwargs, with every serializer over WebSocket and RawSocket") {
+    test(
+        "call sends JSON values, bare words as strings and --kwargs, with every serializer over WebSocket and " +
+            "RawSocket",
+    ) {
         peer().use { callee ->
             callee.register("cli.echo") { inv -> InvokeResult(inv.args, inv.kwargs) }
-            for ((url, serializer) in listOf(router.wsUrl to "json", router.tcpUrl to "msgpack", router.wsUrl to "cbor", router.tcpUrl to "json")) {
+            for ((url, serializer) in listOf(
+                router.wsUrl to "json",
+                router.tcpUrl to "msgpack",
+                router.wsUrl to "cbor",
+                router.tcpUrl to "json",
+            )) {
                 val r = wamp(
                     "call", "--url", url, "--serializer", serializer, "cli.echo",
-                    "1", "hello", "{\"a\":[1,2.5,null]}", "\"quoted\"", "-5", "true", "two words", "--kwargs", "{\"k\":\"v\"}",
+                    "1", "hello", "{\"a\":[1,2.5,null]}", "\"quoted\"", "-5", "true", "two words",
+                    "--kwargs", "{\"k\":\"v\"}",
                 )
                 withClue("$url $serializer: ${r.err}") {
                     r.exit shouldBe 0
-                    r.out shouldBe "{\"args\":[1,\"hello\",{\"a\":[1,2.5,null]},\"quoted\",-5,true,\"two words\"],\"kwargs\":{\"k\":\"v\"}}\n"
+                    r.out shouldBe "{\"args\":[1,\"hello\",{\"a\":[1,2.5,null]},\"quoted\",-5,true,\"two " +
+                        "words\"],\"kwargs\":{\"k\":\"v\"}}\n"
                 }
             }
         }
@@ -154,11 +174,14 @@ class WampCommandSpec : FunSpec({
 
     test("call: an error reply exits with 1 and prints the error URI and its arguments on one line, no stack trace") {
         peer().use { callee ->
-            callee.register("cli.fail") { throw RpcException("com.example.not_today", listOf("try tomorrow"), mapOf("retry" to 1)) }
+            callee.register("cli.fail") {
+                throw RpcException("com.example.not_today", listOf("try tomorrow"), mapOf("retry" to 1))
+            }
             val r = wamp("call", "--url", router.wsUrl, "cli.fail")
             r.exit shouldBe 1
             r.out shouldBe ""
-            r.err shouldBe "tether wamp call: call cli.fail failed: com.example.not_today [\"try tomorrow\"] {\"retry\":1}\n"
+            r.err shouldBe "tether wamp call: call cli.fail failed: com.example.not_today [\"try tomorrow\"] " +
+                "{\"retry\":1}\n"
 
             val nobody = wamp("call", "--url", router.wsUrl, "cli.nobody")
             nobody.exit shouldBe 1
@@ -182,7 +205,10 @@ class WampCommandSpec : FunSpec({
         }
     }
 
-    test("publish reaches the subscribers; --acknowledge prints the publication id; --eligible and --exclude pick sessions") {
+    test(
+        "publish reaches the subscribers; --acknowledge prints the publication id; --eligible and --exclude pick " +
+            "sessions",
+    ) {
         peer().use { a ->
             peer().use { b ->
                 val toA = Channel<Event>(Channel.UNLIMITED)
@@ -190,7 +216,17 @@ class WampCommandSpec : FunSpec({
                 a.subscribe("cli.news") { toA.send(it) }
                 b.subscribe("cli.news") { toB.send(it) }
 
-                val r = wamp("publish", "--url", router.wsUrl, "--acknowledge", "cli.news", "hello", "--kwargs", "{\"n\":1}")
+                val r =
+                    wamp(
+                        "publish",
+                        "--url",
+                        router.wsUrl,
+                        "--acknowledge",
+                        "cli.news",
+                        "hello",
+                        "--kwargs",
+                        "{\"n\":1}",
+                    )
                 withClue(r.err) { r.exit shouldBe 0 }
                 r.out shouldMatch Regex("\\{\"publication\":[1-9][0-9]*}\n")
                 val publication = json(r.out.trim())["publication"]!!.jsonPrimitive.long
@@ -204,7 +240,16 @@ class WampCommandSpec : FunSpec({
                 // Unacknowledged: nothing printed. Each subscription's events arrive in order, so the next event
                 // each session sees shows which publications skipped it.
                 wamp("publish", "--url", router.tcpUrl, "--eligible", "${a.id}", "cli.news", "only-a").out shouldBe ""
-                wamp("publish", "--url", router.tcpUrl, "--exclude", "${a.id}", "--acknowledge", "cli.news", "not-a").exit shouldBe 0
+                wamp(
+                    "publish",
+                    "--url",
+                    router.tcpUrl,
+                    "--exclude",
+                    "${a.id}",
+                    "--acknowledge",
+                    "cli.news",
+                    "not-a",
+                ).exit shouldBe 0
                 wamp("publish", "--url", router.tcpUrl, "--acknowledge", "cli.news", "all").exit shouldBe 0
                 listOf(toA.next(), toA.next()).map { it.args[0] } shouldBe listOf("only-a", "all")
                 listOf(toB.next(), toB.next()).map { it.args[0] } shouldBe listOf("not-a", "all")
@@ -214,10 +259,21 @@ class WampCommandSpec : FunSpec({
 
     test("subscribe --count prints each event as a JSON line as it comes, then leaves") {
         peer().use { publisher ->
-            val run = WampRun(listOf("subscribe", "--url", router.tcpUrl, "--serializer", "cbor", "cli.ticks", "--count", "2"))
+            val run =
+                WampRun(
+                    listOf("subscribe", "--url", router.tcpUrl, "--serializer", "cbor", "cli.ticks", "--count", "2"),
+                )
             val running = run.start(this)
             run.awaitErr("subscribed to cli.ticks")
-            val first = publisher.publish("cli.ticks", listOf(1), mapOf("k" to "v"), PublishOptions { acknowledge(); discloseMe() })
+            val first = publisher.publish(
+                "cli.ticks",
+                listOf(1),
+                mapOf("k" to "v"),
+                PublishOptions {
+                    acknowledge()
+                    discloseMe()
+                },
+            )
             run.awaitOut("\n") // printed before the next event is published
             val second = publisher.publish("cli.ticks", listOf(2), options = PublishOptions { acknowledge() })
             withClue(run.err.text.value) { run.awaitExit(running) shouldBe 0 }
@@ -237,7 +293,8 @@ class WampCommandSpec : FunSpec({
 
     test("subscribe --match prefix prints the topic each event was published to") {
         peer().use { publisher ->
-            val run = WampRun(listOf("subscribe", "--url", router.wsUrl, "--match", "prefix", "--count", "1", "cli.sport."))
+            val run =
+                WampRun(listOf("subscribe", "--url", router.wsUrl, "--match", "prefix", "--count", "1", "cli.sport."))
             val running = run.start(this)
             run.awaitErr("subscribed to cli.sport. (match prefix)")
             publisher.publish("cli.sport.tennis", listOf("ace"), options = PublishOptions { acknowledge() })
@@ -261,7 +318,8 @@ class WampCommandSpec : FunSpec({
             run.out.text.value.trim().lines() shouldHaveSize 1
 
             // Already ended input ends it right after subscribing.
-            val empty = WampRun(listOf("subscribe", "--url", router.wsUrl, "cli.until-eof"), InputStream.nullInputStream())
+            val empty =
+                WampRun(listOf("subscribe", "--url", router.wsUrl, "cli.until-eof"), InputStream.nullInputStream())
             empty.awaitExit(empty.start(this)) shouldBe 0
         }
     }
@@ -283,7 +341,10 @@ class WampCommandSpec : FunSpec({
 
     test("register --count answers a call by echoing its arguments, prints the invocation, then leaves") {
         peer().use { caller ->
-            val run = WampRun(listOf("register", "--url", router.tcpUrl, "--serializer", "msgpack", "cli.echo2", "--count", "1"))
+            val run =
+                WampRun(
+                    listOf("register", "--url", router.tcpUrl, "--serializer", "msgpack", "cli.echo2", "--count", "1"),
+                )
             val running = run.start(this)
             run.awaitErr("registered cli.echo2")
             val result = caller.call("cli.echo2", listOf(1, "x"), mapOf("a" to true))
@@ -300,10 +361,12 @@ class WampCommandSpec : FunSpec({
 
     test("register --match prefix --reply answers every call with the fixed result, one line per invocation") {
         peer().use { caller ->
-            val run = WampRun(listOf(
-                "register", "--url", router.wsUrl, "cli.jobs.", "--match", "prefix", "--invoke", "roundrobin",
-                "--reply", "\"done\"", "--reply", "7", "--reply-kwargs", "{\"ok\":true}", "--count", "2",
-            ))
+            val run = WampRun(
+                listOf(
+                    "register", "--url", router.wsUrl, "cli.jobs.", "--match", "prefix", "--invoke", "roundrobin",
+                    "--reply", "\"done\"", "--reply", "7", "--reply-kwargs", "{\"ok\":true}", "--count", "2",
+                ),
+            )
             val running = run.start(this)
             run.awaitErr("registered cli.jobs. (match prefix, invoke roundrobin)")
             for (job in listOf("cli.jobs.resize", "cli.jobs.crop")) {
@@ -312,35 +375,66 @@ class WampCommandSpec : FunSpec({
                 result.kwargs shouldBe mapOf("ok" to true)
             }
             withClue(run.err.text.value) { run.awaitExit(running) shouldBe 0 }
-            run.out.text.value.trim().lines().map { json(it)["procedure"]!!.jsonPrimitive.content } shouldBe listOf("cli.jobs.resize", "cli.jobs.crop")
+            run.out.text.value.trim().lines().map {
+                json(it)["procedure"]!!.jsonPrimitive.content
+            } shouldBe listOf("cli.jobs.resize", "cli.jobs.crop")
         }
     }
 
-    test("sessions lists the realm's sessions through the meta API, without its own; salted WAMP-CRA and cryptosign join") {
-        peer("private") { authId("alice"); authHandler("ticket", AuthHandler.ticket("alice-ticket")) }.use { alice ->
-            peer("private") { authId("carol"); authHandler("cryptosign", AuthHandler.cryptosign(carol)) }.use { carolSession ->
-                val r = wamp("sessions", "--url", router.wsUrl, "--realm", "private", "--authid", "dave", "--secret", "dave-secret")
+    test(
+        "sessions lists the realm's sessions through the meta API, without its own; salted WAMP-CRA and cryptosign " +
+            "join",
+    ) {
+        peer("private") {
+            authId("alice")
+            authHandler("ticket", AuthHandler.ticket("alice-ticket"))
+        }.use { alice ->
+            peer("private") {
+                authId("carol")
+                authHandler("cryptosign", AuthHandler.cryptosign(carol))
+            }.use { carolSession ->
+                val r =
+                    wamp(
+                        "sessions", "--url", router.wsUrl, "--realm", "private", "--authid", "dave", "--secret",
+                        "dave-secret",
+                    )
                 withClue(r.err) { r.exit shouldBe 0 }
                 val sessions = r.out.trim().lines().map(::json)
-                sessions.map { it["session"]!!.jsonPrimitive.long } shouldContainExactlyInAnyOrder listOf(alice.id, carolSession.id)
-                sessions.map { it["authid"]!!.jsonPrimitive.content } shouldContainExactlyInAnyOrder listOf("alice", "carol")
+                sessions.map {
+                    it["session"]!!.jsonPrimitive.long
+                } shouldContainExactlyInAnyOrder listOf(alice.id, carolSession.id)
+                sessions.map {
+                    it["authid"]!!.jsonPrimitive.content
+                } shouldContainExactlyInAnyOrder listOf("alice", "carol")
 
-                val signed = wamp("call", "--url", router.tcpUrl, "--realm", "private", "--authid", "carol", "--cryptosign-seed", SEED, "wamp.session.count")
+                val signed =
+                    wamp("call", "--url", router.tcpUrl, "--realm", "private", "--authid", "carol", "--cryptosign-see" +
+                        "d", SEED, "wamp.session.count")
                 withClue(signed.err) { signed.exit shouldBe 0 }
                 signed.out shouldMatch Regex("\\{\"args\":\\[[0-9]+],\"kwargs\":\\{}}\n")
             }
         }
     }
 
-    test("ticket authentication: the right ticket joins; a wrong one exits 1 with the router's reason and never shows the ticket") {
-        val ok = wamp("call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket", "alice-ticket", "wamp.session.count")
+    test(
+        "ticket authentication: the right ticket joins; a wrong one exits 1 with the router's reason and never shows " +
+            "the ticket",
+    ) {
+        val ok =
+            wamp(
+                "call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket", "alice-ticket",
+                "wamp.session.count",
+            )
         withClue(ok.err) { ok.exit shouldBe 0 }
         ok.out shouldMatch Regex("\\{\"args\":\\[[0-9]+],\"kwargs\":\\{}}\n")
 
-        val wrong = wamp("call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket", "s3cret-but-wrong", "wamp.session.count")
+        val wrong =
+            wamp("call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket", "s3cret-but-wr" +
+                "ong", "wamp.session.count")
         wrong.exit shouldBe 1
         wrong.out shouldBe ""
-        wrong.err shouldStartWith "tether wamp call: could not join realm private: router aborted the session: wamp.error.authentication_failed"
+        wrong.err shouldStartWith "tether wamp call: could not join realm private: router aborted the session: " +
+            "wamp.error.authentication_failed"
         wrong.err.trim().lines() shouldHaveSize 1
         wrong.err shouldNotContain "s3cret-but-wrong"
 
@@ -361,7 +455,13 @@ class WampCommandSpec : FunSpec({
         r.err shouldContain "(in {\"a\":)"
         r.err.trim().lines() shouldHaveSize 1
 
-        wamp("call", "--url", nowhere, "cli.add", "[1, 2").err shouldStartWith "tether wamp call: argument 1 is not valid JSON"
+        wamp(
+            "call",
+            "--url",
+            nowhere,
+            "cli.add",
+            "[1, 2",
+        ).err shouldStartWith "tether wamp call: argument 1 is not valid JSON"
         wamp("publish", "--url", nowhere, "cli.news", "{\"a\": oops}").exit shouldBe 2
         val kwargs = wamp("publish", "--url", nowhere, "cli.news", "--kwargs", "[1]")
         kwargs.exit shouldBe 2
@@ -395,11 +495,24 @@ class WampCommandSpec : FunSpec({
             val certificate = store.getCertificate(store.aliases().toList().first { store.getCertificate(it) != null })
             Files.writeString(
                 pem,
-                "-----BEGIN CERTIFICATE-----\n" + Base64.getMimeEncoder(64, "\n".toByteArray()).encodeToString(certificate.encoded) +
+                "-----BEGIN CERTIFICATE-----\n" + Base64.getMimeEncoder(
+                    64,
+                    "\n".toByteArray(),
+                ).encodeToString(certificate.encoded) +
                     "\n-----END CERTIFICATE-----\n",
             )
             for ((url, serializer) in listOf(router.wssUrl!! to "json", router.tcpsUrl!! to "cbor")) {
-                val r = wamp("call", "--url", url, "--serializer", serializer, "--ca-cert", pem.toString(), "wamp.session.count")
+                val r =
+                    wamp(
+                        "call",
+                        "--url",
+                        url,
+                        "--serializer",
+                        serializer,
+                        "--ca-cert",
+                        pem.toString(),
+                        "wamp.session.count",
+                    )
                 withClue("$url: ${r.err}") { r.exit shouldBe 0 }
             }
             val untrusted = wamp("call", "--url", router.wssUrl!!, "wamp.session.count")
@@ -459,8 +572,13 @@ class WampInputSpec : FunSpec({
             "--acknowledge", "--no-exclude-me", "--exclude", "1,2", "--eligible", "3", "--eligible", "4",
             "--exclude-authid", "bob", "--eligible-authrole", "ops", "--disclose-me",
         ).options().toMap() shouldBe mapOf(
-            "acknowledge" to true, "exclude_me" to false, "exclude" to listOf(1L, 2L), "eligible" to listOf(3L, 4L),
-            "exclude_authid" to listOf("bob"), "eligible_authrole" to listOf("ops"), "disclose_me" to true,
+            "acknowledge" to true,
+            "exclude_me" to false,
+            "exclude" to listOf(1L, 2L),
+            "eligible" to listOf(3L, 4L),
+            "exclude_authid" to listOf("bob"),
+            "eligible_authrole" to listOf("ops"),
+            "disclose_me" to true,
         )
         parse("--exclude-me").options().toMap() shouldBe emptyMap() // the router's default, not sent
     }

@@ -120,14 +120,16 @@ class WampJavaExamplesTest {
              WampSession session = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
             callee.registerAsync("com.example.whoami",
-                    inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getCaller()))).get(10, TimeUnit.SECONDS);
+                    inv -> CompletableFuture.completedFuture(InvokeResult.of(inv.getCaller())))
+                .get(10, TimeUnit.SECONDS);
             // docs:start java-call-options
             CallOptions options = CallOptions.builder()
                     .timeout(Duration.ofSeconds(2))           // router-side: wamp.error.timeout past 2 s
                     .discloseMe(true)                         // the callee sees who called
                     .cancelMode(CancelMode.KILL)              // future.cancel(): interrupt the callee, wait for it
                     .build();
-            CallResult me = session.callAsync("com.example.whoami", List.of(), Map.of(), options).get(10, TimeUnit.SECONDS);
+            CallResult me = session.callAsync("com.example.whoami", List.of(), Map.of(), options)
+                .get(10, TimeUnit.SECONDS);
             // docs:end java-call-options
             assertEquals(List.of(session.getId()), me.getArgs());
         }
@@ -167,7 +169,8 @@ class WampJavaExamplesTest {
         try (FakeWampRouter router = FakeWampRouter.start();
              WampSession monitor = WampSession.connectAsync(router.getTcpUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
-             WampSession bystander = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
+             WampSession bystander =
+                 WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS);
              WampSession sensor = WampSession.connectAsync(router.getWsUrl(), SessionConfig.builder("realm1").build())
                      .get(10, TimeUnit.SECONDS)) {
@@ -265,7 +268,8 @@ class WampJavaExamplesTest {
                     })
                     .logger(LoggerFactory.getLogger("com.example.wamp"))
                     .build();
-            try (WampSession session = WampSession.connectAsync(router.getTcpsUrl(), config).get(10, TimeUnit.SECONDS)) {
+            try (WampSession session =
+                     WampSession.connectAsync(router.getTcpsUrl(), config).get(10, TimeUnit.SECONDS)) {
                 assertEquals(true, session.getId() > 0);   // the WAMP session id from WELCOME
                 Map<String, Object> welcome = session.getRealmDetails();   // authid, authrole, authmethod, roles
                 assertEquals("anonymous", welcome.get("authmethod"));
@@ -286,7 +290,8 @@ class WampJavaExamplesTest {
             SessionConfig config = SessionConfig.builder("realm1").build();
             try (WampClient client = new WampClient(router.getWsUrl(), config, policy)) {
                 client.connectAsync().get(10, TimeUnit.SECONDS);     // completes once joined
-                client.registerAsync("com.example.echo", inv -> CompletableFuture.completedFuture(new InvokeResult(inv.getArgs())))
+                client.registerAsync("com.example.echo",
+                        inv -> CompletableFuture.completedFuture(new InvokeResult(inv.getArgs())))
                         .get(10, TimeUnit.SECONDS);
 
                 BlockingQueue<ConnectionEvent> events = new LinkedBlockingQueue<>();

@@ -8,8 +8,8 @@ import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.serializer.Serialization
@@ -64,31 +64,53 @@ class RouterSubject private constructor(
      * [wanted] if the router offers it at [url], else the first serialization it does offer there: for cases that
      * mix serializations but are about something else (concurrency, progress).
      */
-    fun serializationFor(url: String, wanted: Serialization): Serialization =
-        if (refusal(url, wanted) == null) wanted else Serialization.entries.firstOrNull { refusal(url, it) == null } ?: wanted
-
-    /** A session config for [realm] (the anonymous one by default) with [preferred] and a 5 s response timeout. */
-    fun config(realm: String = this.realm, block: SessionConfig.Builder.() -> Unit = {}): SessionConfig = SessionConfig(realm) {
-        responseTimeout(5.seconds)
-        serialization(preferred)
-        block()
+    fun serializationFor(url: String, wanted: Serialization): Serialization = if (refusal(url, wanted) == null) {
+        wanted
+    } else {
+        Serialization.entries.firstOrNull {
+            refusal(url, it) == null
+        } ?: wanted
     }
 
-    /** Auth settings (authid to handler) for each method; a case whose settings are missing says so in [AuthCase.missing]. */
+    /** A session config for [realm] (the anonymous one by default) with [preferred] and a 5 s response timeout. */
+    fun config(realm: String = this.realm, block: SessionConfig.Builder.() -> Unit = {}): SessionConfig =
+        SessionConfig(realm) {
+            responseTimeout(5.seconds)
+            serialization(preferred)
+            block()
+        }
+
+    /**
+     * Auth settings (authid to handler) for each method; a case whose settings are missing says so in
+     * [AuthCase.missing].
+     */
     val authCases: List<AuthCase> = if (router != null) {
         listOf(
             AuthCase("ticket", "ticketuser", AuthHandler.ticket("ticket-1"), AuthHandler.ticket("ticket-2")),
             AuthCase("wampcra", "crauser", AuthHandler.wampCra("crasecret"), AuthHandler.wampCra("wrong")),
             AuthCase("wampcra salted", "saltuser", AuthHandler.wampCra("saltsecret"), AuthHandler.wampCra("crasecret")),
-            AuthCase("cryptosign", "csuser", AuthHandler.cryptosign(CS_KEY), AuthHandler.cryptosign(CryptosignKey.generate())),
+            AuthCase(
+                "cryptosign",
+                "csuser",
+                AuthHandler.cryptosign(CS_KEY),
+                AuthHandler.cryptosign(CryptosignKey.generate()),
+            ),
         )
     } else {
         listOf(
-            externalCase("ticket", "ticket.authid", "ticket") { AuthHandler.ticket(it) to AuthHandler.ticket("wrong-ticket") },
-            externalCase("wampcra", "cra.authid", "cra.secret") { AuthHandler.wampCra(it) to AuthHandler.wampCra("wrong-secret") },
-            externalCase("wampcra salted", "cra.salted.authid", "cra.salted.secret") { AuthHandler.wampCra(it) to AuthHandler.wampCra("wrong-secret") },
+            externalCase("ticket", "ticket.authid", "ticket") {
+                AuthHandler.ticket(it) to AuthHandler.ticket("wrong-ticket")
+            },
+            externalCase("wampcra", "cra.authid", "cra.secret") {
+                AuthHandler.wampCra(it) to AuthHandler.wampCra("wrong-secret")
+            },
+            externalCase("wampcra salted", "cra.salted.authid", "cra.salted.secret") {
+                AuthHandler.wampCra(it) to AuthHandler.wampCra("wrong-secret")
+            },
             externalCase("cryptosign", "cryptosign.authid", "cryptosign.seed") {
-                AuthHandler.cryptosign(CryptosignKey.fromSeedHex(it)) to AuthHandler.cryptosign(CryptosignKey.generate())
+                AuthHandler.cryptosign(
+                    CryptosignKey.fromSeedHex(it),
+                ) to AuthHandler.cryptosign(CryptosignKey.generate())
             },
         )
     }
@@ -97,7 +119,13 @@ class RouterSubject private constructor(
      * One auth method: [authId] joins with [good] and is refused with [bad]. [missing] is why the case cannot run
      * (the properties to set), with the other fields empty.
      */
-    class AuthCase(val name: String, val authId: String, val good: AuthHandler, val bad: AuthHandler, val missing: String? = null) {
+    class AuthCase(
+        val name: String,
+        val authId: String,
+        val good: AuthHandler,
+        val bad: AuthHandler,
+        val missing: String? = null,
+    ) {
         val method: String get() = name.substringBefore(' ')
 
         /** True for the salted WAMP-CRA case: the router's CHALLENGE must carry a salt. */
@@ -117,11 +145,17 @@ class RouterSubject private constructor(
         if (outcomes.values.all { it != null }) return null
         return when {
             error is RawSocketHandshakeException && error.errorCode == 1 ->
-                "the router refuses the RawSocket serializer $serialization at $url (handshake error 1: serializer unsupported)"
+                "the router refuses the RawSocket serializer $serialization at $url (handshake error 1: serializer " +
+                    "unsupported)"
+
             error is ProtocolViolationException && error.message.orEmpty().contains("subprotocol") ->
-                "the router does not offer the WebSocket subprotocol ${serialization.subprotocol} at $url (${error.message})"
+                "the router does not offer the WebSocket subprotocol ${serialization.subprotocol} at $url " +
+                    "(${error.message})"
+
             error is HandshakeRejectedException ->
-                "the router refuses the WebSocket subprotocol ${serialization.subprotocol} at $url (HTTP ${error.status})"
+                "the router refuses the WebSocket subprotocol ${serialization.subprotocol} at $url " +
+                    "(HTTP ${error.status})"
+
             else -> null
         }
     }
@@ -135,7 +169,14 @@ class RouterSubject private constructor(
         if (isFake) return null
         val roles = welcomeRoles ?: return null
         val features = (roles[role] as? Map<*, *>)?.get("features") as? Map<*, *>
-        return if (features?.get(feature) == true) null else "the router's WELCOME does not announce the $role feature $feature"
+        return if (features?.get(
+                feature,
+            ) == true
+        ) {
+            null
+        } else {
+            "the router's WELCOME does not announce the $role feature $feature"
+        }
     }
 
     /** The `roles` of the external router's WELCOME to an anonymous session on [firstUrl]. */
@@ -152,38 +193,60 @@ class RouterSubject private constructor(
     private val probes = ConcurrentHashMap<String, Map<Serialization, Throwable?>>()
 
     /** Joins the anonymous realm at [url] with each serialization: null where the router spoke WAMP with it. */
-    private fun probeSerializers(url: String): Map<Serialization, Throwable?> = Serialization.entries.associateWith { ser ->
-        runCatching {
-            runBlocking(Dispatchers.IO) {
-                withTimeout(15.seconds) {
-                    WampSession.connect(url, SessionConfig(realm) { responseTimeout(5.seconds); serialization(ser) }).use { }
+    private fun probeSerializers(url: String): Map<Serialization, Throwable?> =
+        Serialization.entries.associateWith { ser ->
+            runCatching {
+                runBlocking(Dispatchers.IO) {
+                    withTimeout(15.seconds) {
+                        WampSession.connect(
+                            url,
+                            SessionConfig(realm) {
+                                responseTimeout(5.seconds)
+                                serialization(ser)
+                            },
+                        ).use { }
+                    }
                 }
-            }
-        }.exceptionOrNull().takeUnless { it is AbortException } // an ABORT is WAMP too: the serializer works
-    }
+            }.exceptionOrNull().takeUnless { it is AbortException } // an ABORT is WAMP too: the serializer works
+        }
 
     override fun close() {
         router?.close()
-        tempDir?.let { d -> Files.list(d).use { s -> s.forEach { Files.deleteIfExists(it) } }; Files.deleteIfExists(d) }
+        tempDir?.let { d ->
+            Files.list(d).use { s -> s.forEach { Files.deleteIfExists(it) } }
+            Files.deleteIfExists(d)
+        }
     }
 
     companion object {
-        private fun prop(name: String): String? = System.getProperty("tether.conformance.wamp.$name")?.takeIf { it.isNotBlank() }
+        private fun prop(name: String): String? =
+            System.getProperty("tether.conformance.wamp.$name")?.takeIf { it.isNotBlank() }
 
         val external: String? = prop("url")
 
-        val CS_KEY: CryptosignKey = CryptosignKey.fromSeedHex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20")
+        val CS_KEY: CryptosignKey = CryptosignKey.fromSeedHex(
+            "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20",
+        )
 
         /** A case that needs the testkit router: skipped against an external router with "needs [what]". */
         fun needsFake(what: String = "the testkit router's fault controls") = External.needsFake(external == null, what)
 
-        /** The external auth case [name] from the properties [authIdProp] and [secretProp] (secrets are never printed). */
-        private fun externalCase(name: String, authIdProp: String, secretProp: String, handlers: (String) -> Pair<AuthHandler, AuthHandler>): AuthCase {
+        /**
+         * The external auth case [name] from the properties [authIdProp] and [secretProp] (secrets are never printed).
+         */
+        private fun externalCase(
+            name: String,
+            authIdProp: String,
+            secretProp: String,
+            handlers: (String) -> Pair<AuthHandler, AuthHandler>,
+        ): AuthCase {
             val authId = prop(authIdProp)
             val secret = prop(secretProp)
             if (authId == null || secret == null) {
                 val none = AuthHandler { error("not configured") }
-                val unset = listOf(authIdProp, secretProp).filter { prop(it) == null }.joinToString(" and ") { "-Dtether.conformance.wamp.$it" }
+                val unset = listOf(authIdProp, secretProp).filter {
+                    prop(it) == null
+                }.joinToString(" and ") { "-Dtether.conformance.wamp.$it" }
                 return AuthCase(name, "", none, none, "needs $unset (a $name user on the external router)")
             }
             val (good, bad) = handlers(secret)
@@ -218,8 +281,12 @@ class RouterSubject private constructor(
                 },
             )
             return RouterSubject(
-                "realm1", mapOf("ws" to router.wsUrl, "tcp" to router.tcpUrl, "unix" to router.unixUrl!!), router, dir,
-                mapOf("wss" to router.wssUrl!!, "tcps" to router.tcpsUrl!!), authRealm = "authrealm",
+                "realm1",
+                mapOf("ws" to router.wsUrl, "tcp" to router.tcpUrl, "unix" to router.unixUrl!!),
+                router,
+                dir,
+                mapOf("wss" to router.wssUrl!!, "tcps" to router.tcpsUrl!!),
+                authRealm = "authrealm",
             )
         }
     }

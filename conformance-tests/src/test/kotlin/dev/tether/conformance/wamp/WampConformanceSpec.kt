@@ -12,9 +12,9 @@ import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.RpcException
+import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.WampSessionClosedException
-import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.message.Authenticate
@@ -36,8 +36,8 @@ import io.ktor.network.sockets.openWriteChannel
 import io.ktor.utils.io.readAvailable
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.CompletableDeferred
-import kotlinx.coroutines.async
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.withTimeout
@@ -58,18 +58,36 @@ class WampConformanceSpec : FunSpec({
 
     for ((transport, url) in subject.urls) {
         for (ser in Serialization.entries) {
-            test("$transport x $ser: register, call with args and kwargs, callee error, unregister").config(enabledOrReasonIf = offered(url, ser)) {
+            test(
+                "$transport x $ser: register, call with args and kwargs, callee error, unregister",
+            ).config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
                     val callee = WampSession.connect(url, config)
                     val caller = WampSession.connect(url, config)
                     val proc = "conf.echo.${callee.id}"
                     callee.register(proc) { inv ->
-                        if (inv.kwargs["fail"] == true) throw RpcException("conf.error.requested", listOf("because"), mapOf("n" to 1))
+                        if (inv.kwargs["fail"] == true) {
+                            throw RpcException(
+                                "conf.error.requested",
+                                listOf("because"),
+                                mapOf("n" to 1),
+                            )
+                        }
                         InvokeResult(inv.args, inv.kwargs)
                     }
                     callee.registrationId(proc)!! shouldBe callee.registrationId(proc)
-                    val args = listOf(1L shl 53, -129L, 0.5, "é€\uD834\uDD1E", true, null, listOf(1L, mapOf("k" to "v")), byteArrayOf(0, 1, 2, -1))
+                    val args =
+                        listOf(
+                            1L shl 53,
+                            -129L,
+                            0.5,
+                            "é€\uD834\uDD1E",
+                            true,
+                            null,
+                            listOf(1L, mapOf("k" to "v")),
+                            byteArrayOf(0, 1, 2, -1),
+                        )
                     val result = caller.call(proc, args, mapOf("x" to 1L))
                     WampValues.deepEquals(result.args, args) shouldBe true
                     result.kwargs shouldBe mapOf("x" to 1L)
@@ -85,7 +103,9 @@ class WampConformanceSpec : FunSpec({
                 }
             }
 
-            test("$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe").config(enabledOrReasonIf = offered(url, ser)) {
+            test(
+                "$transport x $ser: subscribe, acknowledged publish, in-order events, unsubscribe",
+            ).config(enabledOrReasonIf = offered(url, ser)) {
                 withTimeout(20.seconds) {
                     val config = subject.config { serialization(ser) }
                     val subscriber = WampSession.connect(url, config)
@@ -94,7 +114,13 @@ class WampConformanceSpec : FunSpec({
                     val events = Channel<Event>(Channel.UNLIMITED)
                     val subId = subscriber.subscribe(topic) { events.send(it) }
                     subscriber.subscriptionId(topic) shouldBe subId
-                    for (i in 0 until 20) publisher.publish(topic, listOf(i.toLong()), mapOf("b" to byteArrayOf(i.toByte())))
+                    for (i in 0 until 20) {
+                        publisher.publish(
+                            topic,
+                            listOf(i.toLong()),
+                            mapOf("b" to byteArrayOf(i.toByte())),
+                        )
+                    }
                     val ack = publisher.publish(topic, listOf(20L), options = mapOf("acknowledge" to true))
                     (ack!! > 0) shouldBe true
                     val got = List(21) { events.receive() }
@@ -117,8 +143,18 @@ class WampConformanceSpec : FunSpec({
         test("$transport: 64 concurrent calls on one session each get their own result") {
             withTimeout(20.seconds) {
                 // JSON callee, MessagePack caller where the router offers both.
-                val callee = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
-                val caller = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
+                val callee = WampSession.connect(
+                    url,
+                    subject.config {
+                        serialization(subject.serializationFor(url, Serialization.JSON))
+                    },
+                )
+                val caller = WampSession.connect(
+                    url,
+                    subject.config {
+                        serialization(subject.serializationFor(url, Serialization.MSGPACK))
+                    },
+                )
                 val proc = "conf.square.${callee.id}"
                 callee.register(proc) { inv ->
                     val n = inv.args[0] as Long
@@ -136,28 +172,45 @@ class WampConformanceSpec : FunSpec({
     }
 
     for ((transport, url) in subject.urls) {
-        test("$transport: progressive call results arrive in order before the final result; none without receive_progress")
-            .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "progressive_call_results") }) {
-            withTimeout(20.seconds) {
-                val callee = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.JSON)) })
-                val caller = WampSession.connect(url, subject.config { serialization(subject.serializationFor(url, Serialization.MSGPACK)) })
-                val proc = "conf.progress.${callee.id}"
-                callee.register(proc) { inv ->
-                    val n = inv.args[0] as Long
-                    if (inv.receiveProgress) for (i in 1..n) inv.sendProgress(listOf(i))
-                    InvokeResult(listOf("done", inv.receiveProgress))
+        test(
+            "$transport: progressive call results arrive in order before the final result; none without " +
+                "receive_progress",
+        )
+            .config(
+                enabledOrReasonIf = External.skipIf {
+                    subject.lacksFeature("dealer", "progressive_call_results")
+                },
+            ) {
+                withTimeout(20.seconds) {
+                    val callee = WampSession.connect(
+                        url,
+                        subject.config {
+                            serialization(subject.serializationFor(url, Serialization.JSON))
+                        },
+                    )
+                    val caller = WampSession.connect(
+                        url,
+                        subject.config {
+                            serialization(subject.serializationFor(url, Serialization.MSGPACK))
+                        },
+                    )
+                    val proc = "conf.progress.${callee.id}"
+                    callee.register(proc) { inv ->
+                        val n = inv.args[0] as Long
+                        if (inv.receiveProgress) for (i in 1..n) inv.sendProgress(listOf(i))
+                        InvokeResult(listOf("done", inv.receiveProgress))
+                    }
+                    val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
+                    val result = caller.callProgress(proc, listOf(5L)) { chunks.add(it.args[0]) }
+                    chunks.toList() shouldBe (1L..5L).toList()
+                    result.args shouldBe listOf("done", true)
+                    result.details["progress"] shouldBe null
+                    // A plain call: the callee is told no progress is wanted, and the caller sees only the result.
+                    caller.call(proc, listOf(5L)).args shouldBe listOf("done", false)
+                    caller.leave()
+                    callee.leave()
                 }
-                val chunks = java.util.concurrent.CopyOnWriteArrayList<Any?>()
-                val result = caller.callProgress(proc, listOf(5L)) { chunks.add(it.args[0]) }
-                chunks.toList() shouldBe (1L..5L).toList()
-                result.args shouldBe listOf("done", true)
-                result.details["progress"] shouldBe null
-                // A plain call: the callee is told no progress is wanted, and the caller sees only the result.
-                caller.call(proc, listOf(5L)).args shouldBe listOf("done", false)
-                caller.leave()
-                callee.leave()
             }
-        }
     }
 
     // The testkit router's own certificate: against an external router these are listed as skipped.
@@ -165,9 +218,14 @@ class WampConformanceSpec : FunSpec({
     for (transport in listOf("wss", "tcps")) {
         val url = subject.tlsUrls[transport].orEmpty()
         for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
-            test("$transport x $ser: TLS call round trip when the router's certificate is trusted").config(enabledOrReasonIf = testCertificate) {
+            test(
+                "$transport x $ser: TLS call round trip when the router's certificate is trusted",
+            ).config(enabledOrReasonIf = testCertificate) {
                 withTimeout(20.seconds) {
-                    val config = subject.config { serialization(ser); trustManager(FakeWampRouterTls.trustManager) }
+                    val config = subject.config {
+                        serialization(ser)
+                        trustManager(FakeWampRouterTls.trustManager)
+                    }
                     val callee = WampSession.connect(url, config)
                     val caller = WampSession.connect(url, config)
                     val proc = "conf.tls.${callee.id}"
@@ -181,34 +239,58 @@ class WampConformanceSpec : FunSpec({
             }
         }
 
-        test("$transport: verification is on by default: an untrusted certificate is refused with DialFailedException").config(enabledOrReasonIf = testCertificate) {
+        test(
+            "$transport: verification is on by default: an untrusted certificate is refused with DialFailedException",
+        ).config(enabledOrReasonIf = testCertificate) {
             withTimeout(20.seconds) {
                 val refused = shouldThrow<DialFailedException> { WampSession.connect(url, subject.config()) }
                 refused.message shouldContain url.substringBefore("://")
                 // Trusting some other certificate authority is refused too.
-                val otherCa = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
-                    .apply { init(null as java.security.KeyStore?) }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
+                val otherCa = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm(),
+                )
+                    .apply {
+                        init(null as java.security.KeyStore?)
+                    }.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().first()
                 shouldThrow<DialFailedException> { WampSession.connect(url, subject.config { trustManager(otherCa) }) }
             }
         }
     }
 
     for (case in subject.authCases) {
-        test("auth ${case.name}: right credential joins, wrong one is ABORTed with authentication_failed").config(enabledOrReasonIf = External.skipIf { case.missing }) {
+        test("auth ${case.name}: right credential joins, wrong one is ABORTed with authentication_failed").config(
+            enabledOrReasonIf = External.skipIf {
+                case.missing
+            },
+        ) {
             withTimeout(20.seconds) {
                 val url = subject.firstUrl
                 val challenges = CopyOnWriteArrayList<Map<String, Any?>>()
-                val ok = WampSession.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, recording(case.good, challenges)) })
+                val ok = WampSession.connect(
+                    url,
+                    subject.config(subject.authRealm) {
+                        authId(case.authId)
+                        authHandler(case.method, recording(case.good, challenges))
+                    },
+                )
                 ok.authId shouldBe case.authId
                 ok.realmDetails["authmethod"] shouldBe case.method
                 ok.leave()
                 if (case.salted) {
-                    withClue("the router's CHALLENGE to ${case.authId} carries no salt: is it a salted WAMP-CRA user?") {
+                    withClue(
+                        "the router's CHALLENGE to ${case.authId} carries no salt: is it a salted WAMP-CRA user?",
+                    ) {
                         challenges.single()["salt"] shouldNotBe null
                     }
                 }
                 val e = shouldThrow<AbortException> {
-                    WampSession.connect(url, subject.config(subject.authRealm) { authId(case.authId); authHandler(case.method, case.bad) })
+                    WampSession.connect(
+                        url,
+                        subject.config(subject.authRealm) {
+                            authId(case.authId)
+                            authHandler(case.method, case.bad)
+                        },
+                    )
                 }
                 e.reason shouldBe "wamp.error.authentication_failed"
             }
@@ -218,7 +300,10 @@ class WampConformanceSpec : FunSpec({
     test("ABORT: joining a realm that does not exist is an AbortException with the URI") {
         withTimeout(10.seconds) {
             // [a-z0-9_] only: fox-wamp exits on a realm name with other characters, ending an external run there.
-            val e = shouldThrow<AbortException> { WampSession.connect(subject.firstUrl, subject.config("conf_no_such_realm_${System.nanoTime()}")) }
+            val e =
+                shouldThrow<AbortException> {
+                    WampSession.connect(subject.firstUrl, subject.config("conf_no_such_realm_${System.nanoTime()}"))
+                }
             e.reason shouldBe "wamp.error.no_such_realm"
         }
     }
@@ -234,30 +319,32 @@ class WampConformanceSpec : FunSpec({
 
     test("late replies are ignored: a call that outlives the call timeout is canceled, the session keeps working")
         .config(enabledOrReasonIf = External.skipIf { subject.lacksFeature("dealer", "call_canceling") }) {
-        withTimeout(20.seconds) {
-            val url = subject.firstUrl
-            val callee = WampSession.connect(url, subject.config())
-            val interrupted = CompletableDeferred<Unit>()
-            val proc = "conf.slow.${callee.id}"
-            callee.register(proc) {
-                try {
-                    awaitCancellation()
-                } finally {
-                    interrupted.complete(Unit)
+            withTimeout(20.seconds) {
+                val url = subject.firstUrl
+                val callee = WampSession.connect(url, subject.config())
+                val interrupted = CompletableDeferred<Unit>()
+                val proc = "conf.slow.${callee.id}"
+                callee.register(proc) {
+                    try {
+                        awaitCancellation()
+                    } finally {
+                        interrupted.complete(Unit)
+                    }
                 }
+                callee.register("$proc.fast") { InvokeResult(listOf("fast")) }
+                val caller = WampSession.connect(url, subject.config { callTimeout(300.milliseconds) })
+                shouldThrow<ResponseTimeoutException> { caller.call(proc) }
+                interrupted.await() // the router passed our CANCEL on as INTERRUPT
+                caller.call("$proc.fast").args shouldBe listOf("fast")
+                caller.isOpen shouldBe true
+                caller.leave()
+                callee.leave()
             }
-            callee.register("$proc.fast") { InvokeResult(listOf("fast")) }
-            val caller = WampSession.connect(url, subject.config { callTimeout(300.milliseconds) })
-            shouldThrow<ResponseTimeoutException> { caller.call(proc) }
-            interrupted.await() // the router passed our CANCEL on as INTERRUPT
-            caller.call("$proc.fast").args shouldBe listOf("fast")
-            caller.isOpen shouldBe true
-            caller.leave()
-            callee.leave()
         }
-    }
 
-    test("ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time").config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's fault controls (mute the router)")) {
+    test(
+        "ResponseTimeout: a router that stops answering fails SUBSCRIBE, REGISTER and acknowledged PUBLISH in time",
+    ).config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's fault controls (mute the router)")) {
         withTimeout(20.seconds) {
             val router = subject.router!!
             val s = WampSession.connect(router.tcpUrl, subject.config { responseTimeout(200.milliseconds) })
@@ -275,7 +362,9 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("GOODBYE from the router: closing the router ends its sessions with system_shutdown").config(enabledOrReasonIf = RouterSubject.needsFake("to shut the router down (the testkit's)")) {
+    test(
+        "GOODBYE from the router: closing the router ends its sessions with system_shutdown",
+    ).config(enabledOrReasonIf = RouterSubject.needsFake("to shut the router down (the testkit's)")) {
         withTimeout(20.seconds) {
             val own = RouterSubject.open()
             val s = WampSession.connect(own.urls.getValue("tcp"), own.config())
@@ -284,7 +373,11 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("RawSocket handshake errors surface as RawSocketHandshakeException with the router's code").config(enabledOrReasonIf = RouterSubject.needsFake("the testkit router's RawSocket port for raw handshake probes")) {
+    test(
+        "RawSocket handshake errors surface as RawSocketHandshakeException with the router's code",
+    ).config(
+        enabledOrReasonIf = RouterSubject.needsFake("the testkit router's RawSocket port for raw handshake probes"),
+    ) {
         withTimeout(10.seconds) {
             val uri = URI(subject.urls.getValue("tcp"))
             suspend fun probe(bytes: ByteArray): ByteArray = SelectorManager(Dispatchers.IO).use { sel ->
@@ -305,7 +398,13 @@ class WampConformanceSpec : FunSpec({
         }
     }
 
-    test("size limits: the client refuses to send over the router's RawSocket limit; oversize replies are not delivered").config(enabledOrReasonIf = RouterSubject.needsFake("a router started with a 1024-byte RawSocket limit (the testkit's)")) {
+    test(
+        "size limits: the client refuses to send over the router's RawSocket limit; oversize replies are not delivered",
+    ).config(
+        enabledOrReasonIf = RouterSubject.needsFake(
+            "a router started with a 1024-byte RawSocket limit (the testkit's)",
+        ),
+    ) {
         withTimeout(20.seconds) {
             val small = RouterSubject.open { rawSocketRecvLimit(1024) }
             try {
@@ -313,7 +412,13 @@ class WampConformanceSpec : FunSpec({
                 val callee = WampSession.connect(tcp, small.config())
                 callee.register("big") { InvokeResult(listOf("x".repeat(2000))) }
                 callee.register("small") { InvokeResult(listOf("ok")) }
-                val caller = WampSession.connect(tcp, small.config { recvLimit(1024); callTimeout(500.milliseconds) })
+                val caller = WampSession.connect(
+                    tcp,
+                    small.config {
+                        recvLimit(1024)
+                        callTimeout(500.milliseconds)
+                    },
+                )
                 val e = shouldThrow<MessageTooLongException> { caller.call("small", listOf("y".repeat(2000))) }
                 e.limit shouldBe 1024
                 shouldThrow<ResponseTimeoutException> { caller.call("big") }
@@ -328,24 +433,39 @@ class WampConformanceSpec : FunSpec({
 
     val aliases = buildList {
         subject.urls["ws"]?.takeIf { it.startsWith("ws://") }?.let { add(it.replaceFirst("ws://", "http://")) }
-        (subject.tlsUrls["wss"] ?: subject.urls["wss"]?.takeIf { it.startsWith("wss://") })?.let { add(it.replaceFirst("wss://", "https://")) }
+        (
+            subject.tlsUrls["wss"] ?: subject.urls["wss"]?.takeIf {
+                it.startsWith("wss://")
+            }
+            )?.let { add(it.replaceFirst("wss://", "https://")) }
     }
     test("http:// and https:// URLs are aliases of ws:// and wss://")
-        .config(enabledOrReasonIf = External.skipIf { if (aliases.isEmpty()) "needs a ws:// or wss:// router URL" else null }) {
-        withTimeout(20.seconds) {
-            for (url in aliases) {
-                val config = subject.config { if (subject.isFake) trustManager(FakeWampRouterTls.trustManager) }
-                WampSession.connect(url, config).use { s ->
-                    val proc = "conf.alias.${s.id}"
-                    s.register(proc) { InvokeResult(listOf("via alias")) }
-                    s.call(proc).args shouldBe listOf("via alias")
-                    s.toString() shouldContain url.substringBefore("://")
+        .config(
+            enabledOrReasonIf = External.skipIf {
+                if (aliases.isEmpty()) "needs a ws:// or wss:// router URL" else null
+            },
+        ) {
+            withTimeout(20.seconds) {
+                for (url in aliases) {
+                    val config = subject.config { if (subject.isFake) trustManager(FakeWampRouterTls.trustManager) }
+                    WampSession.connect(url, config).use { s ->
+                        val proc = "conf.alias.${s.id}"
+                        s.register(proc) { InvokeResult(listOf("via alias")) }
+                        s.call(proc).args shouldBe listOf("via alias")
+                        s.toString() shouldContain url.substringBefore("://")
+                    }
                 }
             }
         }
-    }
 
-    test("size limits over WebSocket: a message over either side's limit closes that connection; the other sessions go on").config(enabledOrReasonIf = RouterSubject.needsFake("a router started with a 1024-byte WebSocket message limit (the testkit's)")) {
+    test(
+        "size limits over WebSocket: a message over either side's limit closes that connection; the other sessions " +
+            "go on",
+    ).config(
+        enabledOrReasonIf = RouterSubject.needsFake(
+            "a router started with a 1024-byte WebSocket message limit (the testkit's)",
+        ),
+    ) {
         withTimeout(20.seconds) {
             val small = RouterSubject.open { maxWebSocketMessage(1024) }
             try {

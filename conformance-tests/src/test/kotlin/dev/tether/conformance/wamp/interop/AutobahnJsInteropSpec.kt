@@ -23,7 +23,13 @@ class AutobahnJsInteropSpec : FunSpec({
     }
 
     /** One line of the matrix: where the peer and this client meet. */
-    class Path(val label: String, val slug: String, val serializer: String, val viaFox: Boolean = false, val rawSocket: Boolean = false)
+    class Path(
+        val label: String,
+        val slug: String,
+        val serializer: String,
+        val viaFox: Boolean = false,
+        val rawSocket: Boolean = false,
+    )
 
     val paths = listOf(
         Path("websocket json", "ws_json", "json"),
@@ -48,23 +54,33 @@ class AutobahnJsInteropSpec : FunSpec({
         val peer = peer(path)
         val traits = if (path.viaFox) RouterTraits.FOX_WAMP else RouterTraits.TESTKIT
         val serialization = Serialization.entries.first { it.subprotocol == "wamp.2.${path.serializer}" }
-        joinClient(url(path), realm = if (path.viaFox) "interop" else "realm1") { serialization(serialization) }.using { client ->
+        joinClient(url(path), realm = if (path.viaFox) "interop" else "realm1") {
+            serialization(serialization)
+        }.using { client ->
             check(AutobahnRoles(peer, traits, "com.interop.js.${path.slug}.${System.nanoTime()}"), client)
         }
     }
 
     for (path in paths) {
         val via = if (path.viaFox) "" else " through the testkit router"
-        test("${path.label}: autobahn-js as callee$via: echo, progressive results, a typed error, unregister").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-js as callee$via: echo, progressive results, a typed error, unregister",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsCallee(client) }
         }
-        test("${path.label}: autobahn-js as caller$via: echo with caller disclosure, progressive results, a typed error").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-js as caller$via: echo with caller disclosure, progressive results, a typed error",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsCaller(client) }
         }
-        test("${path.label}: autobahn-js as publisher$via: 20 events in order, the acknowledged one's id").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-js as publisher$via: 20 events in order, the acknowledged one's id",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsPublisher(client) }
         }
-        test("${path.label}: autobahn-js as subscriber$via: 20 events in order, a prefix pattern, unsubscribe").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-js as subscriber$via: 20 events in order, a prefix pattern, unsubscribe",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsSubscriber(client) }
         }
     }

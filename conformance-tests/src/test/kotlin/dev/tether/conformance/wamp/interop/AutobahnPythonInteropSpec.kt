@@ -38,58 +38,103 @@ class AutobahnPythonInteropSpec : FunSpec({
     val paths = listOf("ws", "tcp").flatMap { t -> listOf("json", "msgpack", "cbor").map { Path(t, it) } }
 
     // One peer per path, started on first use and ended after the spec.
-    fun peer(path: Path): WampPeer = peers.getOrPut(path.slug) { WampPeer.start(Autobahn.PYTHON, router.value.url(path.transport), path.serializer) }
+    fun peer(path: Path): WampPeer = peers.getOrPut(path.slug) {
+        WampPeer.start(Autobahn.PYTHON, router.value.url(path.transport), path.serializer)
+    }
 
-    suspend fun client(path: Path): WampSession = joinClient(router.value.url(path.transport)) { serialization(path.serialization) }
+    suspend fun client(path: Path): WampSession = joinClient(router.value.url(path.transport)) {
+        serialization(path.serialization)
+    }
 
     suspend fun roles(path: Path, check: suspend (AutobahnRoles, WampSession) -> Unit) {
         val peer = peer(path)
-        client(path).using { client -> check(AutobahnRoles(peer, RouterTraits.TESTKIT, "com.interop.py.${path.slug}.${System.nanoTime()}"), client) }
+        client(path).using { client ->
+            check(AutobahnRoles(peer, RouterTraits.TESTKIT, "com.interop.py.${path.slug}.${System.nanoTime()}"), client)
+        }
     }
 
     for (path in paths) {
         val missing = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }
-        test("${path.label}: autobahn-python as callee: echo, progressive results, a typed error, unregister").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python as callee: echo, progressive results, a typed error, unregister",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsCallee(client) }
         }
-        test("${path.label}: autobahn-python as caller: echo with caller disclosure, progressive results, a typed error").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python as caller: echo with caller disclosure, progressive results, a typed error",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsCaller(client) }
         }
-        test("${path.label}: autobahn-python as publisher: 20 events in order, the acknowledged one's id").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python as publisher: 20 events in order, the acknowledged one's id",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsPublisher(client) }
         }
-        test("${path.label}: autobahn-python as subscriber: 20 events in order, a prefix pattern, unsubscribe").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python as subscriber: 20 events in order, a prefix pattern, unsubscribe",
+        ).config(enabledOrReasonIf = missing) {
             roles(path) { roles, client -> roles.peerAsSubscriber(client) }
         }
     }
 
     for (path in listOf(paths.first { it.slug == "ws_json" }, paths.first { it.slug == "tcp_msgpack" })) {
-        test("${path.label}: a 1 MiB argument goes to an autobahn-python callee and back whole").config(enabledOrReasonIf = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }) {
+        test("${path.label}: a 1 MiB argument goes to an autobahn-python callee and back whole").config(
+            enabledOrReasonIf = External.skipIf {
+                InteropPeers.autobahnPythonMissing(path.serializer)
+            },
+        ) {
             val p = peer(path).peer
             val procedure = "com.interop.py.${path.slug}.big.${System.nanoTime()}"
             p.ok("register", "procedure" to procedure, "behaviour" to "echo")
             val big = buildString(1 shl 20) { repeat(1 shl 20) { append('a' + it % 26) } }
             client(path).using { client ->
-                withTimeout(INTEROP_WAIT) { client.call(procedure, listOf(big, "end")) }.args shouldBe listOf(big, "end")
+                withTimeout(INTEROP_WAIT) {
+                    client.call(procedure, listOf(big, "end"))
+                }.args shouldBe listOf(big, "end")
             }
         }
     }
 
     val shared = paths.first { it.slug == "ws_json" }
-    test("${shared.label}: two autobahn-python callees share a registration (invoke roundrobin): calls alternate; a plain registration is refused").config(enabledOrReasonIf = External.skipIf { InteropPeers.autobahnPythonMissing(shared.serializer) }) {
+    test(
+        "${shared.label}: two autobahn-python callees share a registration (invoke roundrobin): calls alternate; a " +
+            "plain registration is refused",
+    ).config(
+        enabledOrReasonIf = External.skipIf {
+            InteropPeers.autobahnPythonMissing(shared.serializer)
+        },
+    ) {
         val procedure = "com.interop.py.shared.${System.nanoTime()}"
         val first = peer(shared)
         WampPeer.start(Autobahn.PYTHON, router.value.url(shared.transport), shared.serializer).use { second ->
-            for (p in listOf(first, second)) p.peer.ok("register", "procedure" to procedure, "behaviour" to "echo", "options" to mapOf("invoke" to "roundrobin"))
+            for (p in listOf(
+                first,
+                second,
+            )) {
+                p.peer.ok(
+                    "register",
+                    "procedure" to procedure,
+                    "behaviour" to "echo",
+                    "options" to mapOf("invoke" to "roundrobin"),
+                )
+            }
             val refused = second.peer.command("register", "procedure" to "$procedure", "behaviour" to "echo")
             JsonValues.string(refused, "error") shouldBe "wamp.error.procedure_already_exists"
 
             client(shared).using { client ->
-                for (i in 0L until 6L) withTimeout(INTEROP_WAIT) { client.call(procedure, listOf(i, "n")) }.args shouldBe listOf(i, "n")
+                for (i in 0L until 6L) {
+                    withTimeout(INTEROP_WAIT) {
+                        client.call(procedure, listOf(i, "n"))
+                    }.args shouldBe listOf(i, "n")
+                }
             }
-            val byFirst = first.peer.seen { JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure }
+            val byFirst = first.peer.seen {
+                JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure
+            }
                 .map { JsonValues.list(it, "args")[0] }
-            val bySecond = second.peer.seen { JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure }
+            val bySecond = second.peer.seen {
+                JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure
+            }
                 .map { JsonValues.list(it, "args")[0] }
             // each call was answered before the next was made, so both peers have reported theirs
             (byFirst + bySecond).map { it as Long }.sorted() shouldBe (0L until 6L).toList()
@@ -101,7 +146,10 @@ class AutobahnPythonInteropSpec : FunSpec({
     for (path in cancelPaths) {
         val missing = External.skipIf { InteropPeers.autobahnPythonMissing(path.serializer) }
 
-        test("${path.label}: this client cancels a call to an autobahn-python callee: the router interrupts it and the call ends").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: this client cancels a call to an autobahn-python callee: the router interrupts it and " +
+                "the call ends",
+        ).config(enabledOrReasonIf = missing) {
             val peer = peer(path)
             val p = peer.peer
             val procedure = "com.interop.py.${path.slug}.wait.${System.nanoTime()}"
@@ -109,7 +157,12 @@ class AutobahnPythonInteropSpec : FunSpec({
             client(path).using { client ->
                 coroutineScope {
                     val call = async(start = CoroutineStart.UNDISPATCHED) { client.call(procedure, listOf("patience")) }
-                    p.awaitNotifications("the invocation") { JsonValues.string(it, "event") == "invocation" && JsonValues.string(it, "registered") == procedure }
+                    p.awaitNotifications("the invocation") {
+                        JsonValues.string(
+                            it,
+                            "event",
+                        ) == "invocation" && JsonValues.string(it, "registered") == procedure
+                    }
                     call.cancel()
                     shouldThrow<CancellationException> { withTimeout(INTEROP_WAIT) { call.await() } }
                 }
@@ -121,7 +174,10 @@ class AutobahnPythonInteropSpec : FunSpec({
             }
         }
 
-        test("${path.label}: autobahn-python cancels its call (CANCEL): this client's handler is interrupted, and both sessions go on").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python cancels its call (CANCEL): this client's handler is interrupted, and " +
+                "both sessions go on",
+        ).config(enabledOrReasonIf = missing) {
             val peer = peer(path)
             val procedure = "com.interop.py.${path.slug}.stuck.${System.nanoTime()}"
             client(path).using { client ->
@@ -144,12 +200,18 @@ class AutobahnPythonInteropSpec : FunSpec({
                 withTimeout(INTEROP_WAIT) { entered.await() }
                 withTimeout(INTEROP_WAIT) { interrupted.await() }
                 // the router's ERROR wamp.error.canceled for the abandoned call did not upset either side
-                JsonValues.list(peer.peer.ok("call", "procedure" to procedure, "args" to listOf("quick")), "args") shouldBe listOf("answered")
+                JsonValues.list(
+                    peer.peer.ok("call", "procedure" to procedure, "args" to listOf("quick")),
+                    "args",
+                ) shouldBe listOf("answered")
                 client.isOpen shouldBe true
             }
         }
 
-        test("${path.label}: autobahn-python calls with the router-side timeout option: it gets wamp.error.timeout and this client's handler is interrupted").config(enabledOrReasonIf = missing) {
+        test(
+            "${path.label}: autobahn-python calls with the router-side timeout option: it gets wamp.error.timeout " +
+                "and this client's handler is interrupted",
+        ).config(enabledOrReasonIf = missing) {
             val peer = peer(path)
             val procedure = "com.interop.py.${path.slug}.slow.${System.nanoTime()}"
             client(path).using { client ->
