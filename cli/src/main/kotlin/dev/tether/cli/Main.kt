@@ -10,7 +10,13 @@ import kotlin.system.exitProcess
     mixinStandardHelpOptions = true,
     versionProvider = TetherVersion::class,
     description = ["Resilient WebSocket clients for the JVM: demos, in-process fakes and a WAMP client."],
-    subcommands = [DemoCommand::class, ServeCommand::class, TunnelCommand::class, RelayCommand::class, WampCommand::class],
+    subcommands = [
+        DemoCommand::class,
+        ServeCommand::class,
+        TunnelCommand::class,
+        RelayCommand::class,
+        WampCommand::class,
+    ],
 )
 class TetherCommand : Runnable {
     override fun run() {

@@ -81,7 +81,10 @@ class ServeMux : Callable<Int> {
 
     @Option(
         names = ["--peer-capacity"],
-        description = ["What a client opening a stream is assumed to hold: the first send window on it; default 1024 (Go's wsmux.Config{})."],
+        description = [
+            "What a client opening a stream is assumed to hold: the first send window on it; default 1024 " +
+                "(Go's wsmux.Config{}).",
+        ],
     )
     var peerCapacity: Int = MuxProtocol.DEFAULT_CAPACITY
 
@@ -229,7 +232,10 @@ class ServeRouter : Callable<Int> {
             require(secret.isNotEmpty() && salt.isNotEmpty()) { "--cra-salted takes USER:SECRET:SALT, got '$c'" }
             b.saltedCraUser(user, secret, salt)
         }
-        for (c in cryptosignUsers) credential("--cryptosign", c).let { (user, seed) -> b.cryptosignUser(user, CryptosignKey.fromSeedHex(seed).publicKeyHex) }
+        for (c in cryptosignUsers) {
+            val (user, seed) = credential("--cryptosign", c)
+            b.cryptosignUser(user, CryptosignKey.fromSeedHex(seed).publicKeyHex)
+        }
         authRealm?.let { b.realm(it, false) }
         return b.build()
     }
@@ -256,7 +262,9 @@ class ServeRouter : Callable<Int> {
         println("  ${router.wsUrl}   WebSocket (also http://); subprotocols wamp.2.json, wamp.2.msgpack, wamp.2.cbor")
         println("  ${router.tcpUrl}   RawSocket")
         router.unixUrl?.let { println("  $it   RawSocket over a Unix socket") }
-        router.wssUrl?.let { println("  $it   WebSocket over TLS (trust the testkit certificate: FakeWampRouterTls.trustManager)") }
+        router.wssUrl?.let {
+            println("  $it   WebSocket over TLS (trust the testkit certificate: FakeWampRouterTls.trustManager)")
+        }
         router.tcpsUrl?.let { println("  $it   RawSocket over TLS") }
         authRealm?.let { println("  realm $it: closed to anonymous sessions") }
         for (u in options.users) println("  user ${u.authId}: ${method(u)}")
@@ -266,19 +274,24 @@ class ServeRouter : Callable<Int> {
             authRealm?.let { add("-Dtether.conformance.wamp.auth.realm=$it") }
             val users = options.users
             users.filterIsInstance<RouterUser.Ticket>().firstOrNull()?.let {
-                add("-Dtether.conformance.wamp.ticket.authid=${it.authId}"); add("-Dtether.conformance.wamp.ticket=<ticket>")
+                add("-Dtether.conformance.wamp.ticket.authid=${it.authId}")
+                add("-Dtether.conformance.wamp.ticket=<ticket>")
             }
             users.filterIsInstance<RouterUser.Cra>().firstOrNull { it.salt == null }?.let {
-                add("-Dtether.conformance.wamp.cra.authid=${it.authId}"); add("-Dtether.conformance.wamp.cra.secret=<secret>")
+                add("-Dtether.conformance.wamp.cra.authid=${it.authId}")
+                add("-Dtether.conformance.wamp.cra.secret=<secret>")
             }
             users.filterIsInstance<RouterUser.Cra>().firstOrNull { it.salt != null }?.let {
-                add("-Dtether.conformance.wamp.cra.salted.authid=${it.authId}"); add("-Dtether.conformance.wamp.cra.salted.secret=<secret>")
+                add("-Dtether.conformance.wamp.cra.salted.authid=${it.authId}")
+                add("-Dtether.conformance.wamp.cra.salted.secret=<secret>")
             }
             users.filterIsInstance<RouterUser.Cryptosign>().firstOrNull()?.let {
-                add("-Dtether.conformance.wamp.cryptosign.authid=${it.authId}"); add("-Dtether.conformance.wamp.cryptosign.seed=<seed>")
+                add("-Dtether.conformance.wamp.cryptosign.authid=${it.authId}")
+                add("-Dtether.conformance.wamp.cryptosign.seed=<seed>")
             }
         }
-        println("conformance suite against it: mvn -pl conformance-tests test -Dtest='Wamp*' ${flags.joinToString(" ")}")
+        val suite = "mvn -pl conformance-tests test -Dtest='Wamp*'"
+        println("conformance suite against it: $suite ${flags.joinToString(" ")}")
         return runUntilInterrupted(router)
     }
 }
@@ -310,7 +323,9 @@ class ServeRelay : Callable<Int> {
 
     @Option(
         names = ["--health-timeout"],
-        description = ["Seconds without an answer to health checks before the relay closes a peer; default: 45 (upstream)."],
+        description = [
+            "Seconds without an answer to health checks before the relay closes a peer; default: 45 (upstream).",
+        ],
     )
     var healthTimeoutSeconds: Long? = null
 
@@ -319,8 +334,14 @@ class ServeRelay : Callable<Int> {
         val b = FakeRelayServerConfig.builder().port(port)
         secret?.let { b.secret(it) }
         instanceUrl?.let { b.instanceUrl(it) }
-        healthIntervalSeconds?.let { require(it > 0) { "--health-interval must be positive" }; b.healthCheckInterval(java.time.Duration.ofSeconds(it)) }
-        healthTimeoutSeconds?.let { require(it > 0) { "--health-timeout must be positive" }; b.healthCheckTimeout(java.time.Duration.ofSeconds(it)) }
+        healthIntervalSeconds?.let {
+            require(it > 0) { "--health-interval must be positive" }
+            b.healthCheckInterval(Duration.ofSeconds(it))
+        }
+        healthTimeoutSeconds?.let {
+            require(it > 0) { "--health-timeout must be positive" }
+            b.healthCheckTimeout(Duration.ofSeconds(it))
+        }
         return b.build()
     }
 

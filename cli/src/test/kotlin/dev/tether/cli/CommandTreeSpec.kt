@@ -30,7 +30,8 @@ class CommandTreeSpec : FunSpec({
 
     test("the walk finds the whole tree, so a new subcommand is covered without editing this test") {
         paths.map { it.joinToString(" ") } shouldContainAll listOf(
-            "", "demo", "serve", "serve broker", "serve mux", "serve proxy", "serve router", "serve relay", "tunnel", "relay",
+            "", "demo", "serve", "serve broker", "serve mux", "serve proxy", "serve router", "serve relay", "tunnel",
+            "relay",
             "wamp", "wamp call", "wamp publish", "wamp subscribe", "wamp register", "wamp sessions",
         )
     }

@@ -22,7 +22,9 @@ class ServeProxySpec : FunSpec({
             it.hostname shouldBe "tunnel.test"
             it.domainStyle shouldBe true
         }
-        parse("--websocktunnel", "--url-prefix", "https://t.example/", "--audience", "aud-1", "--secret-a", "s1").options().let {
+        val websocktunnel =
+            parse("--websocktunnel", "--url-prefix", "https://t.example/", "--audience", "aud-1", "--secret-a", "s1")
+        websocktunnel.options().let {
             it.flavour shouldBe TunnelFlavour.WEBSOCKTUNNEL
             it.urlPrefix shouldBe "https://t.example/"
             it.audience shouldBe "aud-1"

@@ -39,7 +39,10 @@ class FaultInjectionSpec : FunSpec({
     // docs:end kotest-per-test
 
     /** Starts [client] with an event recorder subscribed first; runs [block]; stops the recorder. */
-    suspend fun withEvents(client: WsClient, block: suspend CoroutineScope.(Channel<ConnectionEvent>) -> Unit) = coroutineScope {
+    suspend fun withEvents(
+        client: WsClient,
+        block: suspend CoroutineScope.(Channel<ConnectionEvent>) -> Unit,
+    ) = coroutineScope {
         val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
         val recorder = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
         client.start()
@@ -59,7 +62,8 @@ class FaultInjectionSpec : FunSpec({
                 val pending = async { runCatching { client.request(Envelope.request("nobody.home")) } }
                 withTimeout(10.seconds) { while (broker.received().isEmpty()) delay(5) } // it reached the broker
                 broker.faults.dropAll() shouldBe 1 // every live connection, without a close frame
-                pending.await().exceptionOrNull().shouldBeInstanceOf<ConnectionLostException>().requestSent shouldBe true
+                val lost = pending.await().exceptionOrNull().shouldBeInstanceOf<ConnectionLostException>()
+                lost.requestSent shouldBe true
                 withTimeout(10.seconds) { broker.awaitUpgrades(2) } // the client dialled again
                 // docs:end fault-drop-all
             }
@@ -163,7 +167,8 @@ class FaultInjectionSpec : FunSpec({
                 broker.rotateCredentials("rotated") // only "rotated" is accepted from now on
                 client.request(Envelope.request("echo", "1")).payload shouldBe "1" // the open connection stays
                 broker.faults.dropAll()
-                val refused = events.next { it is ConnectionEvent.AuthenticationFailed } as ConnectionEvent.AuthenticationFailed
+                val refused = events.next { it is ConnectionEvent.AuthenticationFailed }
+                refused as ConnectionEvent.AuthenticationFailed
                 refused.status shouldBe 401
                 broker.authorizationHeaders().last() shouldBe "Bearer test-token"
                 // docs:end fault-rotate-tokens

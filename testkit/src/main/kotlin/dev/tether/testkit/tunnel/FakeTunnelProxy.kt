@@ -157,7 +157,13 @@ public class FakeTunnelProxy private constructor(
     public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
         scope.future { awaitRegistrations(count, timeout.toKotlinDuration()); null }
 
-    private fun dropClient(id: String): Boolean = clients.remove(id)?.let { it.close(); true } ?: false
+    private fun dropClient(id: String): Boolean {
+        // The client's connect returns on the 101, a moment before the session is recorded: wait for it (bounded).
+        if (clients[id] == null && id in upgrading) {
+            runBlocking { withTimeoutOrNull(UPGRADE_GRACE_MILLIS) { registered.first { clients[id] != null } } }
+        }
+        return clients.remove(id)?.let { it.close(); true } ?: false
+    }
 
     /**
      * Replaces the signing secrets: registrations with tokens signed by the old ones fail with 401 from now on;
