@@ -1,6 +1,7 @@
 package dev.tether.conformance.wamp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,8 +26,8 @@ class WampClientLifecycleJavaTest {
     void connectAsyncThenCloseAsyncAndClosedFuture() throws Exception {
         try (FakeWampRouter router = FakeWampRouter.start()) {
             WampClient client = new WampClient(router.getTcpUrl(), SessionConfig.builder("realm1").build());
-            Void joined = client.connectAsync().get(10, TimeUnit.SECONDS);
-            assertEquals(null, joined);
+            WampClient joined = client.connectAsync().get(10, TimeUnit.SECONDS);
+            assertSame(client, joined);
             assertEquals(ConnectionState.CONNECTED, client.getState().getValue());
             long id = client.getSession().getId();
             assertTrue(router.sessionIds("realm1").contains(id));

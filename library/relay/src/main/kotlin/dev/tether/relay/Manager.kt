@@ -157,13 +157,14 @@ public class Manager @JvmOverloads constructor(
     }
 
     /**
-     * [start]s and returns once the home relay is connected. When the attempt under way fails its error is thrown,
+     * [start]s and returns this manager once the home relay is connected. When the attempt under way fails its
+     * error is thrown,
      * but the guard keeps trying in the background; returns at once while connected.
      * @throws NoRelayAvailableException when no relay could be reached now
      * @throws RelayClosedException when the manager is closed
      */
     @JvmSynthetic
-    public suspend fun connect() {
+    public suspend fun connect(): Manager {
         // Subscribed before start, so the outcome cannot slip past.
         val outcome = scope.async(Dispatchers.Unconfined, CoroutineStart.UNDISPATCHED) {
             status.events.first {
@@ -171,7 +172,7 @@ public class Manager @JvmOverloads constructor(
             }
         }
         try {
-            if (isConnected) return
+            if (isConnected) return this
             start()
             when (val event = outcome.await()) {
                 is ConnectionEvent.DialFailed -> throw event.cause
@@ -184,10 +185,11 @@ public class Manager @JvmOverloads constructor(
         } finally {
             outcome.cancel()
         }
+        return this
     }
 
-    /** Java face of [connect]. */
-    public fun connectAsync(): CompletableFuture<Void?> = lifecycle.future { connect(); null }
+    /** Java face of [connect]: completes with this manager once connected. */
+    public fun connectAsync(): CompletableFuture<Manager> = lifecycle.future { connect() }
 
     /**
      * [start]s and suspends until the home relay is connected, however many attempts that takes; bound it with

@@ -132,7 +132,8 @@ public class RelayClient @JvmOverloads constructor(
     }
 
     /**
-     * Connects and authenticates; returns at once when the session is already up. A failed connect may be retried;
+     * Connects and authenticates, and returns this client; returns at once when the session is already up. A
+     * failed connect may be retried;
      * once a session has ended, the client has ended too and this throws why (see [awaitClosed]).
      * @throws RelayDialException when the server cannot be reached
      * @throws RelayHandshakeException when the server refuses the token (it closes without answering), answers
@@ -141,10 +142,10 @@ public class RelayClient @JvmOverloads constructor(
      * @throws RelayClosedException when the client is closed, also by a close during the connect
      */
     @JvmSynthetic
-    public suspend fun connect(): Unit = connecting.withLock {
+    public suspend fun connect(): RelayClient = connecting.withLock {
         lifecycle.checkNotEnded()
         if (lifecycle.isClosing) throw RelayClosedException(WHAT)
-        if (session != null) return
+        if (session != null) return this
         val (connection, instanceUrl) = try {
             coroutineScope {
                 connectJob = coroutineContext.job
@@ -162,10 +163,11 @@ public class RelayClient @JvmOverloads constructor(
         session = s
         s.start()
         log.debug("relay session up: {} (instance {})", serverUrl, instanceUrl)
+        this
     }
 
-    /** Java face of [connect]. */
-    public fun connectAsync(): CompletableFuture<Void?> = lifecycle.future { connect(); null }
+    /** Java face of [connect]: completes with this client once connected. */
+    public fun connectAsync(): CompletableFuture<RelayClient> = lifecycle.future { connect() }
 
     /** Dials and authenticates: the connection and the server's instance URL. */
     private suspend fun open(): Pair<WebSocketConnection, String> {

@@ -26,7 +26,7 @@ class RelayLifecycleJavaTest {
     void clientConnectsClosesAndReportsWhyItEnded() throws Exception {
         try (ScriptedRelay relay = ScriptedRelay.loggingIn()) {
             RelayClient alice = new RelayClient(relay.getUrl(), new TokenStore(AuthToken.generate("s")), "alice-key");
-            alice.connectAsync().get(T, TimeUnit.SECONDS);
+            assertSame(alice, alice.connectAsync().get(T, TimeUnit.SECONDS));
             assertTrue(alice.isConnected());
             RelayConn conn = alice.openConnAsync("bob-key").get(T, TimeUnit.SECONDS);
             CompletableFuture<RelayException> ended = alice.closedFuture();
@@ -63,7 +63,7 @@ class RelayLifecycleJavaTest {
                 if (s == ConnectionState.CLOSED) closed.countDown();
             });
 
-            m.connectAsync().get(T, TimeUnit.SECONDS);
+            assertSame(m, m.connectAsync().get(T, TimeUnit.SECONDS));
             m.awaitConnectedAsync(Duration.ofSeconds(T)).get(T, TimeUnit.SECONDS);
             assertTrue(m.isConnected());
             assertEquals(ConnectionState.CONNECTED, m.getState().getValue());

@@ -148,12 +148,13 @@ public class WampClient @JvmOverloads constructor(
     }
 
     /**
-     * Connects and joins, then keeps the session joined under [policy]. The first attempt must succeed: its failure
+     * Connects and joins, returns this client, then keeps the session joined under [policy]. The first attempt must
+     * succeed: its failure
      * is thrown (as [WampSession.connect] throws), and the client is then closed, so a wrong URL, realm or
      * credential fails fast. Throws IllegalStateException when already started.
      */
     @JvmSynthetic
-    public suspend fun connect() {
+    public suspend fun connect(): WampClient {
         val first = CompletableDeferred<Unit>()
         check(launch(first)) { "WampClient for $description was already started" }
         try {
@@ -162,19 +163,18 @@ public class WampClient @JvmOverloads constructor(
             withContext(NonCancellable) { closeAndJoin() }
             throw e
         }
+        return this
     }
 
     /**
-     * Java face of [connect]: completes once the first session is joined, or fails with the first attempt's
+     * Java face of [connect]: completes with this client once the first session is joined, or fails with the first
+     * attempt's
      * failure (the client is then closed).
      */
-    public fun connectAsync(): CompletableFuture<Void?> {
+    public fun connectAsync(): CompletableFuture<WampClient> {
         lifecycle.reason?.let { return CompletableFuture.failedFuture(it) }
         // Not lifecycle.future: a failed first attempt ends the client, and the caller gets that attempt's failure.
-        return scope.javaFuture {
-            connect()
-            null
-        }
+        return scope.javaFuture { connect() }
     }
 
     // ---------------------------------------------------------------- the reconnect loop
