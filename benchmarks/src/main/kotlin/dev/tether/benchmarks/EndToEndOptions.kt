@@ -41,8 +41,8 @@ internal enum class Scenario(val key: String, val description: String) {
     WAMP(
         "wamp",
         "WAMP Session through the testkit FakeWampRouter (or --wamp-url): calls/s and p50/p99 latency at --in-flight, events/s " +
-            "delivered to one subscriber and events lost (bounded by --wamp-wait), over WebSocket JSON, WebSocket " +
-            "MessagePack and RawSocket MessagePack",
+            "delivered to one subscriber and events lost (bounded by --wamp-wait), with JSON, MessagePack and CBOR " +
+            "over WebSocket and RawSocket",
     ),
     TRANSPORT(
         "transport",
@@ -172,7 +172,7 @@ internal data class EndToEndOptions(
             |  --relay-secret S    the relay's auth secret; the peers sign their tokens with it
             |  --relay-payload SIZE  message of the relay throughput figures, at most 8782 B (default 8KiB)
             |  --relay-small SIZE  message of the relay small-message rate and ping-pong, at least 16 B (default 64)
-            |  --wamp-url URL      measure this WAMP router instead of an embedded FakeWampRouter (ws/wss: JSON and MessagePack; tcp/tcps/unix: MessagePack)
+            |  --wamp-url URL      measure this WAMP router instead of an embedded FakeWampRouter (JSON, MessagePack and CBOR over its transport)
             |  --wamp-realm R      realm to join on --wamp-url, open to anonymous sessions (default realm1)
             |  --wamp-wait D       longest an events round waits after its last publication for the subscriber (default
             |                      10s); it ends sooner on the end marker, or after 1s with no event (the router dropped

@@ -38,7 +38,7 @@ public class WebSocketPeer private constructor(
 
     override suspend fun send(message: Message) {
         val bytes = serializer.encode(message)
-        if (serializer.serialization.isText) connection.send(String(bytes, Charsets.UTF_8)) else connection.send(bytes)
+        if (serializer.serialization.isText) connection.sendText(bytes) else connection.send(bytes)
     }
 
     override suspend fun receive(): Message {
@@ -54,7 +54,7 @@ public class WebSocketPeer private constructor(
     }
 
     private fun decode(frame: WsMessage): Message = when (frame) {
-        is WsMessage.Text -> serializer.decode(frame.text.toByteArray(Charsets.UTF_8))
+        is WsMessage.Text -> serializer.decode(frame.utf8)
         is WsMessage.Binary -> serializer.decode(frame.bytes)
     }
 
