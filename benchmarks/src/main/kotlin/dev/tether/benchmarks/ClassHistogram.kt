@@ -24,9 +24,13 @@ internal object ClassHistogram {
     }.getOrNull()
 
     /** Classes whose live bytes grew most from [before] to [after], per [per] units (e.g. pending requests). */
-    fun growth(before: Map<String, Entry>, after: Map<String, Entry>, per: Int, top: Int): List<Triple<String, Double, Double>> =
-        after.map { (name, a) ->
-            val b = before[name] ?: Entry(0, 0)
-            Triple(name, (a.instances - b.instances).toDouble() / per, (a.bytes - b.bytes).toDouble() / per)
-        }.filter { it.third > 0 }.sortedByDescending { it.third }.take(top)
+    fun growth(
+        before: Map<String, Entry>,
+        after: Map<String, Entry>,
+        per: Int,
+        top: Int,
+    ): List<Triple<String, Double, Double>> = after.map { (name, a) ->
+        val b = before[name] ?: Entry(0, 0)
+        Triple(name, (a.instances - b.instances).toDouble() / per, (a.bytes - b.bytes).toDouble() / per)
+    }.filter { it.third > 0 }.sortedByDescending { it.third }.take(top)
 }

@@ -16,7 +16,13 @@ import javax.net.ssl.SSLSocketFactory
  */
 internal class HttpViewer(base: URI, timeoutMillis: Int = 60_000) : AutoCloseable {
     private val tls = base.scheme.equals("https", ignoreCase = true) || base.scheme.equals("wss", ignoreCase = true)
-    private val remotePort = if (base.port >= 0) base.port else if (tls) 443 else 80
+    private val remotePort = if (base.port >= 0) {
+        base.port
+    } else if (tls) {
+        443
+    } else {
+        80
+    }
     private val hostHeader = if (base.port >= 0) "${base.host}:${base.port}" else base.host
     private val prefix = (base.rawPath ?: "").trimEnd('/')
     private val socket: Socket = (if (tls) SSLSocketFactory.getDefault().createSocket() else Socket()).apply {
@@ -59,7 +65,13 @@ internal class HttpViewer(base: URI, timeoutMillis: Int = 60_000) : AutoCloseabl
             val name = l.substring(0, colon).trim()
             val value = l.substring(colon + 1).trim()
             if (name.equals("Content-Length", ignoreCase = true)) length = value.toLong()
-            if (name.equals("Transfer-Encoding", ignoreCase = true) && value.contains("chunked", ignoreCase = true)) chunked = true
+            if (name.equals(
+                    "Transfer-Encoding",
+                    ignoreCase = true,
+                ) && value.contains("chunked", ignoreCase = true)
+            ) {
+                chunked = true
+            }
         }
         return Head(status, length, chunked)
     }

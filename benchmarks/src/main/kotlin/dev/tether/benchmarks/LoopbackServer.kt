@@ -64,7 +64,14 @@ internal class LoopbackServer : AutoCloseable {
         val idStart = idAt + ID_KEY.length
         val idEnd = request.indexOf('"', idStart)
         val payloadAt = request.indexOf(PAYLOAD_KEY)
-        val payload = if (payloadAt < 0) "null" else request.substring(payloadAt + PAYLOAD_KEY.length, request.indexOf('}', payloadAt) + 1)
+        val payload = if (payloadAt < 0) {
+            "null"
+        } else {
+            request.substring(
+                payloadAt + PAYLOAD_KEY.length,
+                request.indexOf('}', payloadAt) + 1,
+            )
+        }
         return buildString(request.length + 32) {
             append("{\"kind\":\"echo.result\",\"in_reply_to\":\"").append(request, idStart, idEnd)
             append("\",\"ts\":\"").append(REPLY_TS).append("\",\"payload\":").append(payload).append('}')

@@ -44,7 +44,8 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
     private val received = AtomicLong()
     private val streams = CoroutineScope(SupervisorJob() + Dispatchers.Unconfined)
 
-    private val server = PeerServer("mux-peer", mapOf("/mux" to ::serveSession, "/mux-ack" to PeerServer.handler { AckOnly() }))
+    private val server =
+        PeerServer("mux-peer", mapOf("/mux" to ::serveSession, "/mux-ack" to PeerServer.handler { AckOnly() }))
 
     val port: Int = server.port
 
@@ -101,9 +102,19 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
     private inner class AckOnly : PeerEndpoint() {
         override fun onMessage(ctx: ChannelHandlerContext, frame: WebSocketFrame) {
             val data = frame.content()
-            if (frame !is BinaryWebSocketFrame || data.readableBytes() < 5 || data.getByte(data.readerIndex()).toInt() != SYN) return
+            if (frame !is BinaryWebSocketFrame || data.readableBytes() < 5 || data.getByte(
+                    data.readerIndex(),
+                ).toInt() != SYN
+            ) {
+                return
+            }
             val id = data.getIntLE(data.readerIndex() + 1)
-            reply(ctx, BinaryWebSocketFrame(Unpooled.wrappedBuffer(MuxFrame.Ack(id, config.streamBufferSize.toLong()).encode())))
+            reply(
+                ctx,
+                BinaryWebSocketFrame(
+                    Unpooled.wrappedBuffer(MuxFrame.Ack(id, config.streamBufferSize.toLong()).encode()),
+                ),
+            )
         }
     }
 

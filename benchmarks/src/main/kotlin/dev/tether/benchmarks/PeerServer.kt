@@ -79,7 +79,11 @@ internal class PeerServer(name: String, private val endpoints: Map<String, (Chan
                 req.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true) &&
                 req.headers().contains(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)
             if (!upgrade) return refuse(ctx, req, HttpResponseStatus.BAD_REQUEST)
-            val handshaker = WebSocketServerHandshakerFactory("ws://127.0.0.1:$port$path", null, DECODER).newHandshaker(req)
+            val handshaker = WebSocketServerHandshakerFactory(
+                "ws://127.0.0.1:$port$path",
+                null,
+                DECODER,
+            ).newHandshaker(req)
             if (handshaker == null) {
                 WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel())
                 return
@@ -153,14 +157,20 @@ internal abstract class PeerEndpoint : ChannelInboundHandlerAdapter() {
             if (closing) return
             when (msg) {
                 is TextWebSocketFrame, is BinaryWebSocketFrame -> onMessage(ctx, msg as WebSocketFrame)
+
                 is PingWebSocketFrame -> reply(ctx, PongWebSocketFrame(msg.content().retain()))
+
                 is CloseWebSocketFrame -> {
                     closing = true
                     // The same status and reason back (NORMAL when the peer gave none), then the socket goes.
-                    val answer = if (msg.content().isReadable) CloseWebSocketFrame(true, 0, msg.content().retain())
-                    else CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE, "")
+                    val answer = if (msg.content().isReadable) {
+                        CloseWebSocketFrame(true, 0, msg.content().retain())
+                    } else {
+                        CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE, "")
+                    }
                     ctx.writeAndFlush(answer).addListener(ChannelFutureListener.CLOSE)
                 }
+
                 else -> Unit
             }
         } finally {

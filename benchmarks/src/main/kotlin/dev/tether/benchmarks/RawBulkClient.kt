@@ -32,6 +32,7 @@ internal class RawBulkClient(
     private val windowed = windowBytes > 0
     private var credit = windowBytes.toLong()
     private val message = ByteArray(messageBytes) { (it % 251).toByte() }
+
     /** One windowed upload message (an op's last may be shorter). */
     private val chunk = if (chunkBytes >= messageBytes) message else message.copyOf(chunkBytes)
     private lateinit var connection: WebSocketConnection
@@ -45,9 +46,18 @@ internal class RawBulkClient(
             upload -> "/sink"
             else -> "/source"
         }
-        connection = WebSocketDialer(DialerConfig(server.url(path)) { maxMessageBytes(2L shl 20); pingInterval(Duration.ZERO) }).dial()
+        connection = WebSocketDialer(
+            DialerConfig(server.url(path)) {
+                maxMessageBytes(2L shl 20)
+                pingInterval(Duration.ZERO)
+            },
+        ).dial()
         sinkStart = server.sunkBytes()
-        if (!upload) connection.send(if (windowed) "$totalBytes $chunkBytes $windowBytes" else "$totalBytes $messageBytes")
+        if (!upload) {
+            connection.send(
+                if (windowed) "$totalBytes $chunkBytes $windowBytes" else "$totalBytes $messageBytes",
+            )
+        }
         return this
     }
 
@@ -94,8 +104,9 @@ internal class RawBulkClient(
         fun creditMessage(bytes: Int): ByteArray =
             byteArrayOf(bytes.toByte(), (bytes ushr 8).toByte(), (bytes ushr 16).toByte(), (bytes ushr 24).toByte())
 
-        fun credit(message: ByteArray): Long = (message[0].toLong() and 0xFF) or ((message[1].toLong() and 0xFF) shl 8) or
-            ((message[2].toLong() and 0xFF) shl 16) or ((message[3].toLong() and 0xFF) shl 24)
+        fun credit(message: ByteArray): Long =
+            (message[0].toLong() and 0xFF) or ((message[1].toLong() and 0xFF) shl 8) or
+                ((message[2].toLong() and 0xFF) shl 16) or ((message[3].toLong() and 0xFF) shl 24)
     }
 
     override fun close() {

@@ -121,16 +121,25 @@ internal object RelayScenario {
             LoopbackServer().use { server ->
                 for (size in listOf(o.relayPayload, o.relaySmall).distinct()) {
                     for (mode in Mode.entries) {
-                        val label = "relay one-way ${size} B, ${mode.name.lowercase()}"
+                        val label = "relay one-way $size B, ${mode.name.lowercase()}"
                         if (mode == Mode.RAW) {
-                            flows += Flow(mode, size, EndToEnd.measure(o, log, label, 1) {
-                                RawBulkClient(server, true, size, o.maxRequests * size).open()
-                            }, null)
+                            flows += Flow(
+                                mode,
+                                size,
+                                EndToEnd.measure(o, log, label, 1) {
+                                    RawBulkClient(server, true, size, o.maxRequests * size).open()
+                                },
+                                null,
+                            )
                         } else {
                             val tally = Tally()
                             val options = RelayClientConfig { backpressure(mode.backpressure == true) }
                             val summary = EndToEnd.measure(
-                                o, log, label, 1, warmOpen = { OneWay(relay, size, options, null).open() },
+                                o,
+                                log,
+                                label,
+                                1,
+                                warmOpen = { OneWay(relay, size, options, null).open() },
                             ) {
                                 OneWay(relay, size, options, tally).open()
                             }
@@ -144,7 +153,11 @@ internal object RelayScenario {
                     val tally = Tally()
                     val label = "relay ping-pong ${o.relaySmall} B"
                     pingPong += EndToEnd.measure(
-                        o, log, label, n, warmOpen = { PingPong(relay, n, o.relaySmall, null).open() },
+                        o,
+                        log,
+                        label,
+                        n,
+                        warmOpen = { PingPong(relay, n, o.relaySmall, null).open() },
                     ) {
                         PingPong(relay, n, o.relaySmall, tally).open()
                     }
@@ -155,7 +168,11 @@ internal object RelayScenario {
                 }
             }
             return Results(
-                relay.url, fake != null, flows, pingPong.sortedBy { it.inFlight }, tallies,
+                relay.url,
+                fake != null,
+                flows,
+                pingPong.sortedBy { it.inFlight },
+                tallies,
                 rawEcho.sortedBy { it.inFlight },
             )
         } finally {
@@ -213,6 +230,7 @@ internal object RelayScenario {
         private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
         private val message = ByteArray(bytes) { (it % 251).toByte() }
         private val read = AtomicLong()
+
         @Volatile private var failure: Throwable? = null
         private var sent = 0L
 
@@ -333,8 +351,11 @@ internal object RelayScenario {
         append("### Relay: two peers through ${if (r.embedded) "FakeRelayServer" else "an external relay"}\n\n")
         append(ctx.provenance()).append("\n\n")
         append(
-            if (r.embedded) "An embedded `FakeRelayServer` (Ktor CIO on 127.0.0.1, default options) "
-            else "The relay at `${r.relay}` ",
+            if (r.embedded) {
+                "An embedded `FakeRelayServer` (Ktor CIO on 127.0.0.1, default options) "
+            } else {
+                "The relay at `${r.relay}` "
+            },
         )
         append("and two peers, each a `RelayClient` (tether-core `WebSocketDialer`, Netty) with its own relay ")
         append("session, ")

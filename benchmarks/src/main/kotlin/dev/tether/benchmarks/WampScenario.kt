@@ -310,21 +310,27 @@ internal object WampScenario {
         val o = ctx.options
         val inFlight = r.setups.firstOrNull()?.calls?.map { it.inFlight } ?: emptyList()
         val setup = "Router: ${r.routerDescription}, realm `${r.realm}`" +
-            (if (r.external) "." else ", serving WebSocket (Ktor CIO server) and RawSocket (ktor-network) on " +
-                "127.0.0.1.") +
+            (
+                if (r.external) {
+                    "."
+                } else {
+                    ", serving WebSocket (Ktor CIO server) and RawSocket (ktor-network) on " +
+                        "127.0.0.1."
+                }
+                ) +
             " Clients: `dev.tether.wamp.WampSession` over loopback. **Calls**: a callee session registers an echo " +
-                "procedure and a caller session runs N coroutines calling it back to back (`call(proc, [worker, " +
-                "seq])`, the result checked); latency is per `call`. **Events**: one publisher session publishes " +
-                "unacknowledged events back to back to one subscriber session, then a final marker event. Routers " +
-                "may drop events to a subscriber that falls behind (the nexus router does), so the wait for the " +
-                "subscriber is bounded: it ends when the marker arrives (events of one subscription arrive in order, " +
-                "so what did not come before it was dropped), when every event has arrived, " +
-                "after ${Fmt.seconds(minOf(EventTarget.QUIET, o.wampWait))} without an event (the router dropped the " +
-                "rest, marker included), or at the latest ${Fmt.seconds(o.wampWait)} after the last publication " +
-                "(`--wamp-wait`). Delivered events/s: events the subscriber received over the time from the first " +
-                "publication to the last arrival; lost: published but not received by the end of the wait, summed " +
-                "over the measured rounds. A fresh pair of sessions for every round, connected outside the measured " +
-                "time. Per configuration: ${EndToEnd.describeRounds(o)}."
+            "procedure and a caller session runs N coroutines calling it back to back (`call(proc, [worker, " +
+            "seq])`, the result checked); latency is per `call`. **Events**: one publisher session publishes " +
+            "unacknowledged events back to back to one subscriber session, then a final marker event. Routers " +
+            "may drop events to a subscriber that falls behind (the nexus router does), so the wait for the " +
+            "subscriber is bounded: it ends when the marker arrives (events of one subscription arrive in order, " +
+            "so what did not come before it was dropped), when every event has arrived, " +
+            "after ${Fmt.seconds(minOf(EventTarget.QUIET, o.wampWait))} without an event (the router dropped the " +
+            "rest, marker included), or at the latest ${Fmt.seconds(o.wampWait)} after the last publication " +
+            "(`--wamp-wait`). Delivered events/s: events the subscriber received over the time from the first " +
+            "publication to the last arrival; lost: published but not received by the end of the wait, summed " +
+            "over the measured rounds. A fresh pair of sessions for every round, connected outside the measured " +
+            "time. Per configuration: ${EndToEnd.describeRounds(o)}."
         val body = buildString {
             append("| transport, serializer |")
             for (n in inFlight) append(" calls/s at $n | p50 at $n | p99 at $n |")
@@ -371,8 +377,12 @@ internal object WampScenario {
                 val w = s.events.warmup
                 append("\nWarm-up: ")
                 append(
-                    if (w.rates.isEmpty()) "none" else "${w.rates.size} round" +
-                        "s${if (w.converged) " (JIT quiet)" else " (cap reached with the JIT still busy)"}",
+                    if (w.rates.isEmpty()) {
+                        "none"
+                    } else {
+                        "${w.rates.size} round" +
+                            "s${if (w.converged) " (JIT quiet)" else " (cap reached with the JIT still busy)"}"
+                    },
                 )
                 append(". Publish latency times the `publish` call only.\n")
             }

@@ -25,7 +25,10 @@ import java.net.SocketTimeoutException
  * never do (fragments, pings, a close with a status) and see every frame the peer answers with.
  */
 private class WireClient(port: Int, path: String) : AutoCloseable {
-    private val socket = Socket("127.0.0.1", port).apply { soTimeout = 10_000; tcpNoDelay = true }
+    private val socket = Socket("127.0.0.1", port).apply {
+        soTimeout = 10_000
+        tcpNoDelay = true
+    }
     private val input = DataInputStream(BufferedInputStream(socket.getInputStream()))
     private val output = socket.getOutputStream()
 
@@ -34,11 +37,19 @@ private class WireClient(port: Int, path: String) : AutoCloseable {
 
     init {
         output.write(
-            ("GET $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").toByteArray(),
+            (
+                "GET $path HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).toByteArray(),
         )
         val head = StringBuilder()
-        while (!head.endsWith("\r\n\r\n")) head.append(input.read().also { check(it >= 0) { "closed in the answer: $head" } }.toChar())
+        while (!head.endsWith("\r\n\r\n")) {
+            head.append(
+                input.read().also {
+                    check(it >= 0) { "closed in the answer: $head" }
+                }.toChar(),
+            )
+        }
         statusLine = head.toString().substringBefore("\r\n")
     }
 
@@ -52,8 +63,17 @@ private class WireClient(port: Int, path: String) : AutoCloseable {
         val n = payload.size
         when {
             n < 126 -> out.write(0x80 or n)
-            n <= 0xFFFF -> { out.write(0x80 or 126); out.write(n ushr 8); out.write(n and 0xFF) }
-            else -> { out.write(0x80 or 127); for (shift in 56 downTo 0 step 8) out.write(((n.toLong() ushr shift) and 0xFF).toInt()) }
+
+            n <= 0xFFFF -> {
+                out.write(0x80 or 126)
+                out.write(n ushr 8)
+                out.write(n and 0xFF)
+            }
+
+            else -> {
+                out.write(0x80 or 127)
+                for (shift in 56 downTo 0 step 8) out.write(((n.toLong() ushr shift) and 0xFF).toInt())
+            }
         }
         val key = byteArrayOf(0x11, 0x22, 0x33, 0x44)
         out.write(key)
@@ -113,28 +133,44 @@ private class WireClient(port: Int, path: String) : AutoCloseable {
         const val PING = 0x9
         const val PONG = 0xA
 
-        fun closePayload(code: Int, reason: String) = byteArrayOf((code ushr 8).toByte(), code.toByte()) + reason.toByteArray()
+        fun closePayload(code: Int, reason: String) =
+            byteArrayOf((code ushr 8).toByte(), code.toByte()) + reason.toByteArray()
         fun le32(n: Int) = RawBulkClient.creditMessage(n)
     }
 }
 
 /** The benchmark's Netty peers, endpoint by endpoint, on the wire. */
 class PeerServerSpec : FunSpec({
-    test("/echo: text back byte for byte (a fragmented message joined), binary ignored, pings answered, a close answered and the socket closed") {
+    test(
+        "/echo: text back byte for byte (a fragmented message joined), binary ignored, pings answered, a close answered and the socket closed",
+    ) {
         LoopbackServer().use { server ->
             WireClient(server.port, "/echo").use { c ->
                 c.statusLine shouldStartWith "HTTP/1.1 101"
                 c.sendText("hello")
-                c.receive().let { it.opcode shouldBe WireClient.TEXT; it.fin shouldBe true; it.text shouldBe "hello" }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.TEXT
+                    it.fin shouldBe true
+                    it.text shouldBe "hello"
+                }
                 c.sendText("frag", fin = false)
                 c.send(WireClient.PING, byteArrayOf(7)) // a control frame between fragments
                 c.send(WireClient.CONTINUATION, "men".toByteArray(), fin = false)
                 c.send(WireClient.CONTINUATION, "ted".toByteArray())
-                c.receive().let { it.opcode shouldBe WireClient.PONG; it.payload.toList() shouldBe listOf<Byte>(7) }
-                c.receive().let { it.opcode shouldBe WireClient.TEXT; it.text shouldBe "fragmented" }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.PONG
+                    it.payload.toList() shouldBe listOf<Byte>(7)
+                }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.TEXT
+                    it.text shouldBe "fragmented"
+                }
                 c.send(WireClient.BINARY, byteArrayOf(1, 2, 3))
                 c.send(WireClient.CLOSE, WireClient.closePayload(1000, "done"))
-                c.receive().let { it.opcode shouldBe WireClient.CLOSE; it.payload.toList() shouldBe WireClient.closePayload(1000, "done").toList() }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.CLOSE
+                    it.payload.toList() shouldBe WireClient.closePayload(1000, "done").toList()
+                }
                 c.atEnd() shouldBe true
             }
         }
@@ -147,7 +183,10 @@ class PeerServerSpec : FunSpec({
                 c.sendText("""{"kind":"echo","id":"A1","ts":"x","payload":{"n":1}}""")
                 c.receive().text shouldBe server.leanReply("""{"kind":"echo","id":"A1","ts":"x","payload":{"n":1}}""")
                 c.send(WireClient.CLOSE, ByteArray(0))
-                c.receive().let { it.opcode shouldBe WireClient.CLOSE; it.payload.toList() shouldBe WireClient.closePayload(1000, "").toList() }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.CLOSE
+                    it.payload.toList() shouldBe WireClient.closePayload(1000, "").toList()
+                }
             }
         }
     }
@@ -167,7 +206,10 @@ class PeerServerSpec : FunSpec({
             WireClient(server.port, "/window-sink").use { c ->
                 c.sendText("not counted")
                 c.send(WireClient.BINARY, ByteArray(5000))
-                c.receive().let { it.opcode shouldBe WireClient.BINARY; RawBulkClient.credit(it.payload) shouldBe 5000 }
+                c.receive().let {
+                    it.opcode shouldBe WireClient.BINARY
+                    RawBulkClient.credit(it.payload) shouldBe 5000
+                }
                 server.sunkFrames() shouldBe 4
                 server.sunkBytes() shouldBe 75_018
             }
@@ -249,7 +291,10 @@ class PeerServerSpec : FunSpec({
     }
 
     test("/mux serves upload and download commands over a wsmux session") {
-        val config = MuxConfig { streamBufferSize(4096); peerCapacity(4096) }
+        val config = MuxConfig {
+            streamBufferSize(4096)
+            peerCapacity(4096)
+        }
         MuxPeer(config).use { peer ->
             val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")))
             try {
@@ -286,9 +331,15 @@ class PeerServerSpec : FunSpec({
     }
 
     test("closing a peer stops listening") {
-        val port = MuxPeer(MuxConfig.DEFAULT).let { p -> p.close(); p.port }
+        val port = MuxPeer(MuxConfig.DEFAULT).let { p ->
+            p.close()
+            p.port
+        }
         shouldThrow<ConnectException> { Socket("127.0.0.1", port).close() }
-        val loopback = LoopbackServer().let { s -> s.close(); s.port }
+        val loopback = LoopbackServer().let { s ->
+            s.close()
+            s.port
+        }
         shouldThrow<ConnectException> { Socket("127.0.0.1", loopback).close() }
     }
 })

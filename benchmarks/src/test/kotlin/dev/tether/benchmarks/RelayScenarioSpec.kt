@@ -3,8 +3,8 @@ package dev.tether.benchmarks
 import dev.tether.testkit.relay.FakeRelayServer
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
-import io.kotest.matchers.shouldBe
 import io.kotest.matchers.ints.shouldBeLessThan
+import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import java.io.ByteArrayOutputStream
 import java.io.PrintStream
@@ -34,8 +34,12 @@ class RelayScenarioSpec : FunSpec({
         report shouldContain "### Relay: two peers through FakeRelayServer"
         // 8 KiB and the small size, each in both relay modes and raw; backpressure loses nothing.
         for (size in listOf("8,192 B", "100 B")) {
-            report shouldContain Regex("""\| $size \| relay, backpressure mode \| \*\*[0-9.,]+\*\* \| [0-9,]+ \| .* \| 0 of 200 \(0\.00 %\) \|""")
-            report shouldContain Regex("""\| $size \| relay, datagram mode \(queue 100, drops when full\) \| \*\*[0-9.,]+\*\* \| .* \| [0-9,]+ of 200 \(""")
+            report shouldContain Regex(
+                """\| $size \| relay, backpressure mode \| \*\*[0-9.,]+\*\* \| [0-9,]+ \| .* \| 0 of 200 \(0\.00 %\) \|""",
+            )
+            report shouldContain Regex(
+                """\| $size \| relay, datagram mode \(queue 100, drops when full\) \| \*\*[0-9.,]+\*\* \| .* \| [0-9,]+ of 200 \(""",
+            )
             report shouldContain Regex("""\| $size \| raw WebSocket \(baseline\) \| \*\*""")
         }
         for (n in listOf(1, 4)) {
@@ -47,7 +51,17 @@ class RelayScenarioSpec : FunSpec({
     test("--relay-url and --relay-secret measure another relay; bad relay options are usage errors") {
         FakeRelayServer.start().use { relay ->
             val out = Files.createTempDirectory("tether-e2e-relay-url").resolve("performance.md")
-            val args = tiny("--in-flight", "1", "--relay-url", relay.url, "--relay-secret", relay.secret, "--out", out.toString())
+            val args =
+                tiny(
+                    "--in-flight",
+                    "1",
+                    "--relay-url",
+                    relay.url,
+                    "--relay-secret",
+                    relay.secret,
+                    "--out",
+                    out.toString(),
+                )
             EndToEnd.run(args, "relay-url-smoke", PrintStream(ByteArrayOutputStream(), true))
             val report = Files.readString(out)
             report shouldContain "### Relay: two peers through an external relay"
@@ -61,7 +75,13 @@ class RelayScenarioSpec : FunSpec({
             arrayOf("--relay-payload", "9000"),
             arrayOf("--relay-small", "8"),
         )) {
-            shouldThrow<UsageException> { EndToEnd.run(tiny("--out", dir.resolve("x.md").toString(), *bad), "bad", PrintStream(ByteArrayOutputStream(), true)) }
+            shouldThrow<UsageException> {
+                EndToEnd.run(
+                    tiny("--out", dir.resolve("x.md").toString(), *bad),
+                    "bad",
+                    PrintStream(ByteArrayOutputStream(), true),
+                )
+            }
         }
         EndToEndOptions.parse(arrayOf("--relay-payload", "4KiB", "--relay-small", "32")).let {
             it.relayPayload shouldBe 4096

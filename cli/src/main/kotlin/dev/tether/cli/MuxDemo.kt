@@ -21,7 +21,9 @@ class MuxDemo : DemoSection {
         FakeMuxServer.start().use { server ->
             out.step("fake mux server listening at ${server.url} (every stream echoes)")
             val dialer = WebSocketDialer(
-                DialerConfig.builder().url(server.url).pingInterval(Duration.ofMillis(300)).pongTimeout(Duration.ofMillis(300)).build(),
+                DialerConfig.builder().url(
+                    server.url,
+                ).pingInterval(Duration.ofMillis(300)).pongTimeout(Duration.ofMillis(300)).build(),
             )
             dialer.use {
                 val session = MuxSession.client(dialer.dial(), MuxConfig { streamBufferSize(4096) })
@@ -31,7 +33,10 @@ class MuxDemo : DemoSection {
                         async {
                             val stream = session.open()
                             val data = Random(size).nextBytes(size)
-                            val writer = async { stream.write(data); stream.close() }
+                            val writer = async {
+                                stream.write(data)
+                                stream.close()
+                            }
                             val back = java.io.ByteArrayOutputStream()
                             val buffer = ByteArray(8192)
                             while (true) {
@@ -44,11 +49,15 @@ class MuxDemo : DemoSection {
                         }
                     }.awaitAll()
                     for ((id, size, same) in results) {
-                        out.ok("stream $id: sent $size bytes, read them back ${if (same) "byte for byte" else "CORRUPTED"}")
+                        out.ok(
+                            "stream $id: sent $size bytes, read them back ${if (same) "byte for byte" else "CORRUPTED"}",
+                        )
                         check(same) { "stream $id corrupted" }
                     }
                 }
-                out.ok("flow control: each stream's window is what the server granted (4096 bytes); writers waited for ACK credit")
+                out.ok(
+                    "flow control: each stream's window is what the server granted (4096 bytes); writers waited for ACK credit",
+                )
                 server.faults.stopKeepalive(true)
                 out.step("the server stops answering pings (client pings every 300 ms, pong timeout 300 ms)")
                 val reason = withTimeout(10.seconds) { session.awaitClosed() }

@@ -134,7 +134,10 @@ class RelayCommand(
                 val opening = async { openPeer(manager, reconnected) ?: GAVE_UP }
                 select {
                     opening.onAwait { it }
-                    outbox.drained.onAwait { opening.cancel(); DRAINED } // input ended while the peer was away
+                    outbox.drained.onAwait {
+                        opening.cancel()
+                        DRAINED
+                    } // input ended while the peer was away
                 }
             }
             val conn = when (next) {
@@ -146,8 +149,11 @@ class RelayCommand(
             val held = outbox.held
             val sending = if (held > 0) "; sending the ${describe(held, outbox.heldLines)} held" else ""
             stderr.println(
-                if (first) "connected to $peer; type away (Ctrl-D ends)$sending"
-                else "tether relay: connected to $peer again$sending",
+                if (first) {
+                    "connected to $peer; type away (Ctrl-D ends)$sending"
+                } else {
+                    "tether relay: connected to $peer again$sending"
+                },
             )
             first = false
             val lost = pipe(conn)

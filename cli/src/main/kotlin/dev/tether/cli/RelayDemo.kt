@@ -84,7 +84,10 @@ class RelayDemo : DemoSection {
             home.close()
             withTimeout(WAIT) { lost.await() }
             out.ok("alice's close listener fired for the home relay; isConnected=${alice.isConnected}")
-            home = FakeRelayServer.start { port(port); secret(foreign.secret) }
+            home = FakeRelayServer.start {
+                port(port)
+                secret(foreign.secret)
+            }
             out.step("new home relay up at ${home.url}")
             val took = withTimeout(WAIT) { aliceBack.await() }
             withTimeout(WAIT) { bobBack.await() }

@@ -1,18 +1,18 @@
 package dev.tether.cli
 
 import dev.tether.mux.MuxProtocol
-import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.relay.FakeRelayServerConfig
 import dev.tether.testkit.tunnel.FakeTunnelProxy
 import dev.tether.testkit.tunnel.FakeTunnelProxyConfig
-import dev.tether.tunnel.TunnelFlavour
 import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
 import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.testkit.wamp.RouterUser
-import dev.tether.testkit.wamp.FakeWampRouterConfig
+import dev.tether.tunnel.TunnelFlavour
+import dev.tether.wamp.auth.CryptosignKey
 import picocli.CommandLine.Command
 import picocli.CommandLine.Option
 import java.time.Duration
@@ -60,7 +60,12 @@ class ServeBroker : Callable<Int> {
 /** Blocks until Ctrl-C, then closes [fake]. */
 internal fun runUntilInterrupted(fake: AutoCloseable): Int {
     val stopped = CountDownLatch(1)
-    Runtime.getRuntime().addShutdownHook(Thread { fake.close(); stopped.countDown() })
+    Runtime.getRuntime().addShutdownHook(
+        Thread {
+            fake.close()
+            stopped.countDown()
+        },
+    )
     println("press Ctrl-C to stop")
     stopped.await()
     return 0
@@ -89,7 +94,10 @@ class ServeMux : Callable<Int> {
     var peerCapacity: Int = MuxProtocol.DEFAULT_CAPACITY
 
     override fun call(): Int {
-        val server = FakeMuxServer.start { streamBufferSize(buffer); peerCapacity(this@ServeMux.peerCapacity) }
+        val server = FakeMuxServer.start {
+            streamBufferSize(buffer)
+            peerCapacity(this@ServeMux.peerCapacity)
+        }
         println("fake wsmux server listening at ${server.url} (client sessions: odd stream ids; streams echo)")
         println("stream buffer $buffer bytes; first window towards an opener ${minOf(buffer, peerCapacity)} bytes")
         return runUntilInterrupted(server)

@@ -16,7 +16,12 @@ import java.time.Duration
 import java.util.concurrent.Callable
 
 /** `tether tunnel`: exposes a local origin through a webhook proxy until interrupted. */
-@Command(name = "tunnel", mixinStandardHelpOptions = true, versionProvider = TetherVersion::class, description = ["Expose a local HTTP/WebSocket server through a webhooktunnel proxy."])
+@Command(
+    name = "tunnel",
+    mixinStandardHelpOptions = true,
+    versionProvider = TetherVersion::class,
+    description = ["Expose a local HTTP/WebSocket server through a webhooktunnel proxy."],
+)
 class TunnelCommand : Callable<Int> {
     @Option(names = ["--proxy"], required = true, description = ["Proxy URL (http, https, ws or wss)."])
     lateinit var proxy: String
@@ -31,7 +36,10 @@ class TunnelCommand : Callable<Int> {
         @Option(names = ["--token"], description = ["A signed registration JWT."])
         var token: String? = null
 
-        @Option(names = ["--secret"], description = ["The proxy's signing secret: tokens are made and renewed locally."])
+        @Option(
+            names = ["--secret"],
+            description = ["The proxy's signing secret: tokens are made and renewed locally."],
+        )
         var secret: String? = null
     }
 

@@ -116,8 +116,10 @@ class WampConnectionOptions {
     @Option(
         names = ["--ca-cert"],
         paramLabel = "PEM",
-        description = ["For wss:// and tcps://: trust the certificates in this PEM file (a private CA) instead of " +
-            "the JVM's."],
+        description = [
+            "For wss:// and tcps://: trust the certificates in this PEM file (a private CA) instead of " +
+                "the JVM's.",
+        ],
     )
     var caCert: Path? = null
 
@@ -125,8 +127,10 @@ class WampConnectionOptions {
         names = ["--response-timeout"],
         paramLabel = "DURATION",
         converter = [DurationConverter::class],
-        description = ["How long to wait for the router's replies (join, register, subscribe, acknowledged publish); " +
-            "default: 5s."],
+        description = [
+            "How long to wait for the router's replies (join, register, subscribe, acknowledged publish); " +
+                "default: 5s.",
+        ],
     )
     var responseTimeout: Duration = Duration.ofSeconds(5)
 
@@ -277,8 +281,12 @@ abstract class WampSubcommand : Callable<Int> {
 
         is TetherException -> {
             val tls = generateSequence<Throwable>(e) { it.cause }.any { it is javax.net.ssl.SSLException }
-            val hint = if (tls && connection.caCert == null) " (a router with a private CA or a self-signed " +
-                "certificate: give it with --ca-cert PEM)" else ""
+            val hint = if (tls && connection.caCert == null) {
+                " (a router with a private CA or a self-signed " +
+                    "certificate: give it with --ca-cert PEM)"
+            } else {
+                ""
+            }
             say((e.message ?: e.toString()) + hint)
             1
         }

@@ -210,15 +210,19 @@ abstract class WampListeningCommand : WampSubcommand() {
     @Option(
         names = ["--count"],
         paramLabel = "N",
-        description = ["Stop after N items (standard input is then not read); default: run until Ctrl-C or end of " +
-            "input."],
+        description = [
+            "Stop after N items (standard input is then not read); default: run until Ctrl-C or end of " +
+                "input.",
+        ],
     )
     var count: Int? = null
 
     @Option(
         names = ["--ignore-stdin"],
-        description = ["Do not stop at the end of standard input (for running in the background); only Ctrl-C or " +
-            "--count stop."],
+        description = [
+            "Do not stop at the end of standard input (for running in the background); only Ctrl-C or " +
+                "--count stop.",
+        ],
     )
     var ignoreStdin: Boolean = false
 
@@ -361,8 +365,10 @@ class WampRegister : WampListeningCommand() {
     @Option(
         names = ["--reply"],
         paramLabel = "JSON",
-        description = ["Answer every call with this positional result instead of the echo (repeatable: one per " +
-            "result argument)."],
+        description = [
+            "Answer every call with this positional result instead of the echo (repeatable: one per " +
+                "result argument).",
+        ],
     )
     var rawReply: List<String>? = null
 

@@ -32,8 +32,14 @@ import kotlin.time.Duration.Companion.seconds
 /** Output that publishes everything written so far, so a test can await a text. */
 private class Captured : OutputStream() {
     val text = MutableStateFlow("")
-    @Synchronized override fun write(b: Int) { text.value += b.toChar() }
-    @Synchronized override fun write(b: ByteArray, off: Int, len: Int) { text.value += String(b, off, len) }
+
+    @Synchronized override fun write(b: Int) {
+        text.value += b.toChar()
+    }
+
+    @Synchronized override fun write(b: ByteArray, off: Int, len: Int) {
+        text.value += String(b, off, len)
+    }
 
     suspend fun await(part: String) {
         withTimeoutOrNull(20.seconds) { text.first { it.contains(part) } }
@@ -164,7 +170,11 @@ class RelayCommandSpec : FunSpec({
                 alice.keyboard.type("while away\n")
                 alice.err.await("holding 11 bytes (1 line)")
 
-                FakeRelayServer.start { port(port); secret(secret) }.use { second -> // the relay is back, same address
+                FakeRelayServer.start {
+                    port(port)
+                    secret(secret)
+                }.use { second ->
+                    // the relay is back, same address
                     conn = bob.openConn()
                     conn.readText() shouldBe "while away\n" // the held line, sent once bob-key was back
                     alice.err.await("relay ${second.url} is back")

@@ -408,8 +408,12 @@ class WampCommandSpec : FunSpec({
                 } shouldContainExactlyInAnyOrder listOf("alice", "carol")
 
                 val signed =
-                    wamp("call", "--url", router.tcpUrl, "--realm", "private", "--authid", "carol", "--cryptosign-see" +
-                        "d", SEED, "wamp.session.count")
+                    wamp(
+                        "call", "--url", router.tcpUrl, "--realm", "private", "--authid", "carol",
+                        "--cryptosign-see" +
+                            "d",
+                        SEED, "wamp.session.count",
+                    )
                 withClue(signed.err) { signed.exit shouldBe 0 }
                 signed.out shouldMatch Regex("\\{\"args\":\\[[0-9]+],\"kwargs\":\\{}}\n")
             }
@@ -429,8 +433,12 @@ class WampCommandSpec : FunSpec({
         ok.out shouldMatch Regex("\\{\"args\":\\[[0-9]+],\"kwargs\":\\{}}\n")
 
         val wrong =
-            wamp("call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket", "s3cret-but-wr" +
-                "ong", "wamp.session.count")
+            wamp(
+                "call", "--url", router.wsUrl, "--realm", "private", "--authid", "alice", "--ticket",
+                "s3cret-but-wr" +
+                    "ong",
+                "wamp.session.count",
+            )
         wrong.exit shouldBe 1
         wrong.out shouldBe ""
         wrong.err shouldStartWith "tether wamp call: could not join realm private: router aborted the session: " +

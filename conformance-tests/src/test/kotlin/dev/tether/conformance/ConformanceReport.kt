@@ -64,9 +64,17 @@ class ConformanceReport(
     override fun executionFinished(testIdentifier: TestIdentifier, testExecutionResult: TestExecutionResult) {
         val error = testExecutionResult.throwable.orElse(null)
         when (testExecutionResult.status) {
-            TestExecutionResult.Status.SUCCESSFUL -> if (testIdentifier.isTest) record(testIdentifier, Outcome.PASSED, null)
+            TestExecutionResult.Status.SUCCESSFUL -> if (testIdentifier.isTest) {
+                record(
+                    testIdentifier,
+                    Outcome.PASSED,
+                    null,
+                )
+            }
+
             // A failed container is a spec that could not start (its subject did not open, say): its cases never ran.
             TestExecutionResult.Status.FAILED -> record(testIdentifier, Outcome.FAILED, describe(error))
+
             TestExecutionResult.Status.ABORTED -> record(testIdentifier, Outcome.SKIPPED, "aborted: ${describe(error)}")
         }
     }
@@ -103,7 +111,13 @@ class ConformanceReport(
 
     /** The cases recorded so far, in the order they ended. */
     fun cases(): List<Case> = synchronized(entries) { entries.toList() }.map { e ->
-        if (e.kotestKey == null) e.case else e.case.copy(detail = KotestSkipReasons.reasons[e.kotestKey] ?: "no reason given")
+        if (e.kotestKey == null) {
+            e.case
+        } else {
+            e.case.copy(
+                detail = KotestSkipReasons.reasons[e.kotestKey] ?: "no reason given",
+            )
+        }
     }
 
     private fun record(id: TestIdentifier, outcome: Outcome, detail: String?) {
@@ -120,7 +134,16 @@ class ConformanceReport(
         } ?: return
         val below = if (classIndex >= 0) path.drop(classIndex + 1) else path.takeLast(1)
         val name = (listOf(className.substringAfterLast('.')) + below.map { it.displayName }).joinToString(" > ")
-        val kotestKey = if (outcome == Outcome.SKIPPED && detail == null) KotestSkipReasons.key(className, below.map { it.displayName }) else null
+        val kotestKey = if (outcome == Outcome.SKIPPED && detail == null) {
+            KotestSkipReasons.key(
+                className,
+                below.map {
+                    it.displayName
+                },
+            )
+        } else {
+            null
+        }
         entries.add(Entry(Case(suiteOf(className), name, outcome, detail), kotestKey))
     }
 
@@ -176,7 +199,19 @@ class ConformanceReport(
         /** A target URL without user info (a password in a URL is not for the console). */
         fun withoutUserInfo(value: String): String = runCatching {
             val uri = URI(value)
-            if (uri.rawUserInfo == null) value else URI(uri.scheme, null, uri.host, uri.port, uri.path, uri.query, uri.fragment).toString()
+            if (uri.rawUserInfo == null) {
+                value
+            } else {
+                URI(
+                    uri.scheme,
+                    null,
+                    uri.host,
+                    uri.port,
+                    uri.path,
+                    uri.query,
+                    uri.fragment,
+                ).toString()
+            }
         }.getOrDefault(value)
     }
 }
@@ -204,5 +239,6 @@ object KotestSkipReasons : IgnoredTestListener {
     }
 
     /** The spec class and the names from the root test down. */
-    internal fun key(className: String, names: List<String>): String = (listOf(className) + names).joinToString("\u0000")
+    internal fun key(className: String, names: List<String>): String =
+        (listOf(className) + names).joinToString("\u0000")
 }

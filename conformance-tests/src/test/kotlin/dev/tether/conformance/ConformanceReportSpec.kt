@@ -30,7 +30,9 @@ class ConformanceReportSpec : FunSpec({
         val printed = ByteArrayOutputStream()
         val file = Files.createTempFile("conformance-report", ".txt")
         val report = ConformanceReport(out = { PrintStream(printed, true) }, enabled = { true }, file = { file })
-        val launcher = LauncherFactory.create(LauncherConfig.builder().enableTestExecutionListenerAutoRegistration(false).build())
+        val launcher = LauncherFactory.create(
+            LauncherConfig.builder().enableTestExecutionListenerAutoRegistration(false).build(),
+        )
         val request = LauncherDiscoveryRequestBuilder.request()
             .selectors(
                 selectClass(ReportJupiterFixture::class.java),
@@ -49,15 +51,27 @@ class ConformanceReportSpec : FunSpec({
             Case("other", "ReportJupiterFixture > passes()", Outcome.PASSED, null),
             Case("other", "ReportJupiterFixture > fails()", Outcome.FAILED, "AssertionFailedError: boom"),
             Case("other", "ReportJupiterFixture > disabled()", Outcome.SKIPPED, "needs the fake's fault controls"),
-            Case("other", "ReportJupiterFixture > aborted()", Outcome.SKIPPED, "aborted: TestAbortedException: Assumption failed: the router lacks call_canceling"),
+            Case(
+                "other",
+                "ReportJupiterFixture > aborted()",
+                Outcome.SKIPPED,
+                "aborted: TestAbortedException: Assumption failed: the router lacks call_canceling",
+            ),
             Case("other", "ReportKotestFixture > passes", Outcome.PASSED, null),
             Case("other", "ReportKotestFixture > fails", Outcome.FAILED, "AssertionError: expected 1 but was 2"),
             Case(
-                "other", "ReportKotestFixture > a context > skipped with a reason", Outcome.SKIPPED,
+                "other",
+                "ReportKotestFixture > a context > skipped with a reason",
+                Outcome.SKIPPED,
                 "needs the fake's fault controls (drop every connection); an external server has none",
             ),
             // Kotest reports a spec whose every case is disabled by another path: the reasons must survive it too.
-            Case("other", "ReportAllSkippedFixture > skipped", Outcome.SKIPPED, "needs a relay with a short health-check timeout; an external server has none"),
+            Case(
+                "other",
+                "ReportAllSkippedFixture > skipped",
+                Outcome.SKIPPED,
+                "needs a relay with a short health-check timeout; an external server has none",
+            ),
         )
         val lines = printed.toString().lines().filter { it.isNotEmpty() }
         lines.first() shouldStartWith "Tether conformance report ("
@@ -66,12 +80,19 @@ class ConformanceReportSpec : FunSpec({
         lines.drop(1).dropLast(2) shouldContainExactlyInAnyOrder report.cases().map { it.line() }
         Files.readAllLines(file).filter { it.isNotEmpty() } shouldBe lines.dropLast(1)
         Files.delete(file)
-        Case("wamp", "WampConformanceSpec > x", Outcome.SKIPPED, "why").line() shouldBe "  wamp     SKIPPED  WampConformanceSpec > x: why"
+        Case(
+            "wamp",
+            "WampConformanceSpec > x",
+            Outcome.SKIPPED,
+            "why",
+        ).line() shouldBe "  wamp     SKIPPED  WampConformanceSpec > x: why"
     }
 
     test("a failure is its type and the message's first line, or its expected/actual line") {
         ConformanceReport.describe(IllegalStateException("first\nsecond")) shouldBe "IllegalStateException: first"
-        ConformanceReport.describe(AssertionError("Contents did not match exactly\nMatch[0]: part\nexpected:<a> but was:<b>")) shouldBe
+        ConformanceReport.describe(
+            AssertionError("Contents did not match exactly\nMatch[0]: part\nexpected:<a> but was:<b>"),
+        ) shouldBe
             "AssertionError: expected:<a> but was:<b>"
         ConformanceReport.describe(RuntimeException()) shouldBe "RuntimeException"
     }
@@ -131,13 +152,19 @@ class ReportJupiterFixture {
 /** Kotest fixture (its name matches no Surefire include, and its cases are disabled unless armed). */
 class ReportKotestFixture : FunSpec({
     test("passes").config(enabledOrReasonIf = ReportFixtures.onlyArmed) { }
-    test("fails").config(enabledOrReasonIf = ReportFixtures.onlyArmed) { throw AssertionError("expected 1 but was 2\nmore") }
+    test("fails").config(enabledOrReasonIf = ReportFixtures.onlyArmed) {
+        throw AssertionError("expected 1 but was 2\nmore")
+    }
     context("a context") {
-        test("skipped with a reason").config(enabledOrReasonIf = External.needsFake(false, "the fake's fault controls (drop every connection)")) { }
+        test(
+            "skipped with a reason",
+        ).config(enabledOrReasonIf = External.needsFake(false, "the fake's fault controls (drop every connection)")) {
+        }
     }
 })
 
 /** Kotest fixture whose every case is disabled. */
 class ReportAllSkippedFixture : FunSpec({
-    test("skipped").config(enabledOrReasonIf = External.needsFake(false, "a relay with a short health-check timeout")) { }
+    test("skipped").config(enabledOrReasonIf = External.needsFake(false, "a relay with a short health-check timeout")) {
+    }
 })

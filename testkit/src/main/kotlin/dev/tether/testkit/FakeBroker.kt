@@ -80,6 +80,7 @@ public class FakeBroker private constructor(
     private val connections = ConcurrentHashMap.newKeySet<Connection>()
     private val perIp = ConcurrentHashMap<String, AtomicInteger>()
     private val registry = ConcurrentHashMap<String, Registration>()
+
     // The most recent frames only: a long-running broker must not grow without bound, nor copy on every frame.
     private val receivedFrames = ArrayDeque<Envelope>()
     private val liveCount = MutableStateFlow(0)
@@ -146,8 +147,10 @@ public class FakeBroker private constructor(
     }
 
     /** Java face of [awaitAnsweredPings], bounded by [timeout]. */
-    public fun awaitAnsweredPingsAsync(count: Long, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitAnsweredPings(count) }; null }
+    public fun awaitAnsweredPingsAsync(count: Long, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitAnsweredPings(count) }
+        null
+    }
 
     /** Upgrades refused (401, 403, 503, injected refusals) since start. */
     public fun refusedUpgrades(): Long = refusedUpgrades.get()
@@ -178,8 +181,10 @@ public class FakeBroker private constructor(
     }
 
     /** Java face of [awaitConnections], bounded by [timeout]. */
-    public fun awaitConnectionsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitConnections(count) }; null }
+    public fun awaitConnectionsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitConnections(count) }
+        null
+    }
 
     /** Sends [envelope] to every live connection (a server push the client's handler should see). */
     @JvmSynthetic
@@ -201,18 +206,28 @@ public class FakeBroker private constructor(
     }
 
     /** Java face of [awaitUpgrades], bounded by [timeout]. */
-    public fun awaitUpgradesAsync(count: Long, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitUpgrades(count) }; null }
+    public fun awaitUpgradesAsync(count: Long, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitUpgrades(count) }
+        null
+    }
 
     /** Java face of [broadcastBinary]. */
-    public fun broadcastBinaryAsync(bytes: ByteArray): CompletableFuture<Void?> =
-        scope.future { broadcastBinary(bytes); null }
+    public fun broadcastBinaryAsync(bytes: ByteArray): CompletableFuture<Void?> = scope.future {
+        broadcastBinary(bytes)
+        null
+    }
 
     /** Java face of [broadcast]. */
-    public fun broadcastAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future { broadcast(envelope); null }
+    public fun broadcastAsync(envelope: Envelope): CompletableFuture<Void?> = scope.future {
+        broadcast(envelope)
+        null
+    }
 
     /** Java face of [broadcastRaw]. */
-    public fun broadcastRawAsync(text: String): CompletableFuture<Void?> = scope.future { broadcastRaw(text); null }
+    public fun broadcastRawAsync(text: String): CompletableFuture<Void?> = scope.future {
+        broadcastRaw(text)
+        null
+    }
 
     /**
      * Sends a server-initiated `turn` request to the connection registered as [name] and waits up to [timeout] for
@@ -313,16 +328,20 @@ public class FakeBroker private constructor(
             if (faults.latency > 0) delay(faults.latency)
             when (frame) {
                 is Frame.Ping -> if (faults.answersPings) c.session.outgoing.send(Frame.Pong(frame.data))
+
                 is Frame.Pong -> c.pongs.trySend(frame.data)
+
                 is Frame.Close -> {
                     val reason = frame.readReason() ?: CloseReason(CloseReason.Codes.NORMAL, "")
                     c.session.outgoing.trySend(Frame.Close(reason))
                     return
                 }
+
                 is Frame.Binary -> {
                     c.closeWith(CloseReason.Codes.CANNOT_ACCEPT, "text frames only")
                     return
                 }
+
                 is Frame.Text -> {
                     if (partial == null && frame.fin) {
                         if (!handleText(c, frame.data.decodeToString())) return
@@ -339,6 +358,7 @@ public class FakeBroker private constructor(
                         if (!handleText(c, buffer.toByteArray().decodeToString())) return
                     }
                 }
+
                 else -> Unit
             }
         }
@@ -367,11 +387,14 @@ public class FakeBroker private constructor(
         }
         when (envelope.kind) {
             "register" -> register(c, envelope)
+
             "deregister" -> {
                 registry.entries.removeIf { it.value.connection === c }
                 c.sendText(Envelope.response("deregister", envelope.id.orEmpty()).encode())
             }
+
             "echo" -> c.sendText(Envelope.response("echo.result", envelope.id.orEmpty(), envelope.payload).encode())
+
             else -> Unit // unknown kinds are dropped silently, as the real broker does
         }
         return true
@@ -412,12 +435,11 @@ public class FakeBroker private constructor(
         return null
     }
 
-    private fun errorReply(kind: String, id: String, message: String): String =
-        Envelope.response(
-            kind,
-            id,
-            Json.encodeToString(JsonObject.serializer(), JsonObject(mapOf("error" to JsonPrimitive(message)))),
-        ).encode()
+    private fun errorReply(kind: String, id: String, message: String): String = Envelope.response(
+        kind,
+        id,
+        Json.encodeToString(JsonObject.serializer(), JsonObject(mapOf("error" to JsonPrimitive(message)))),
+    ).encode()
 
     private suspend fun pingLoop(c: Connection) {
         var counter = 0L

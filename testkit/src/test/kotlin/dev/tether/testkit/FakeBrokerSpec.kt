@@ -59,13 +59,12 @@ class FakeBrokerSpec : FunSpec({
         broker: FakeBroker,
         bearer: String? = broker.token,
         query: String? = null,
-    ): ClientWebSocketSession =
-        withTimeout(10.seconds) {
-            http.webSocketRawSession(host = "127.0.0.1", port = broker.port, path = FakeBroker.PATH) {
-                if (bearer != null) header(HttpHeaders.Authorization, "Bearer $bearer")
-                if (query != null) url.parameters.append("token", query)
-            }
+    ): ClientWebSocketSession = withTimeout(10.seconds) {
+        http.webSocketRawSession(host = "127.0.0.1", port = broker.port, path = FakeBroker.PATH) {
+            if (bearer != null) header(HttpHeaders.Authorization, "Bearer $bearer")
+            if (query != null) url.parameters.append("token", query)
         }
+    }
 
     context("upgrade answers") {
         test("a missing or wrong token gets 401 with body \"unauthorized\\n\"") {
@@ -336,7 +335,10 @@ class FakeBrokerSpec : FunSpec({
 
     context("server pings") {
         test("carry a decimal counter \"1\", \"2\", \"3\" while they are answered") {
-            FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofSeconds(5)) }.use { broker ->
+            FakeBroker.start {
+                pingInterval(Duration.ofMillis(50))
+                pongTimeout(Duration.ofSeconds(5))
+            }.use { broker ->
                 val ws = open(broker)
                 val seen = ArrayList<String>()
                 withTimeout(10.seconds) {
@@ -403,7 +405,10 @@ class FakeBrokerSpec : FunSpec({
         test("blackHole makes dials time out; turning it off lets them through") {
             FakeBroker.start().use { broker ->
                 broker.faults.blackHole(true)
-                val config = DialerConfig(broker.url) { token(broker.token); dialTimeout(300.milliseconds) }
+                val config = DialerConfig(broker.url) {
+                    token(broker.token)
+                    dialTimeout(300.milliseconds)
+                }
                 WebSocketDialer(config).use { dialer ->
                     shouldThrow<DialTimeoutException> { dialer.dial() }
                     broker.faults.blackHole(false)
@@ -499,7 +504,10 @@ private suspend fun upgrade(
             for ((k, v) in headers) append("$k: $v\r\n")
             append("\r\n")
         }
-        socket.getOutputStream().apply { write(request.encodeToByteArray()); flush() }
+        socket.getOutputStream().apply {
+            write(request.encodeToByteArray())
+            flush()
+        }
         val input = BufferedInputStream(socket.getInputStream())
         val statusLine = input.readLine()
         val status = statusLine.split(' ')[1].toInt()
@@ -538,7 +546,8 @@ private suspend fun ClientWebSocketSession.nextText(): String = withTimeout(10.s
         if (frame is Frame.Text) return@withTimeout frame.readText()
         check(frame is Frame.Ping) { "expected a text frame, got $frame" }
     }
-    @Suppress("UNREACHABLE_CODE") error("unreachable")
+    @Suppress("UNREACHABLE_CODE")
+    error("unreachable")
 }
 
 private suspend fun ClientWebSocketSession.nextEnvelope(): Envelope = Envelope.decode(nextText())
@@ -548,7 +557,8 @@ private suspend fun ClientWebSocketSession.nextNonText(): Frame = withTimeout(10
         val frame = incoming.receive()
         if (frame !is Frame.Text) return@withTimeout frame
     }
-    @Suppress("UNREACHABLE_CODE") error("unreachable")
+    @Suppress("UNREACHABLE_CODE")
+    error("unreachable")
 }
 
 /**
@@ -568,5 +578,6 @@ private suspend fun ClientWebSocketSession.awaitCloseFrame(): CloseReason? = wit
         }
         if (frame is Frame.Close) return@withTimeout frame.readReason()
     }
-    @Suppress("UNREACHABLE_CODE") error("unreachable")
+    @Suppress("UNREACHABLE_CODE")
+    error("unreachable")
 }

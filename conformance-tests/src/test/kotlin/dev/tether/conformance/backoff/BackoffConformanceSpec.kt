@@ -18,16 +18,16 @@ import io.kotest.matchers.ints.shouldBeLessThanOrEqual
 import io.kotest.matchers.longs.shouldBeLessThanOrEqual
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
+import kotlinx.coroutines.ExperimentalCoroutinesApi
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.test.currentTime
+import kotlinx.coroutines.test.runTest
 import java.io.IOException
 import kotlin.random.Random
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
-import kotlinx.coroutines.ExperimentalCoroutinesApi
-import kotlinx.coroutines.delay
-import kotlinx.coroutines.test.currentTime
-import kotlinx.coroutines.test.runTest
 
 /**
  * The backoff contract a Tether user can rely on, stated once for the three policies and checked in virtual time:
@@ -99,7 +99,8 @@ class BackoffConformanceSpec : FunSpec({
 
         test("a peer that accepts and closes at once is redialled with growing waits, never in a tight loop") {
             runTest {
-                val dials = reconnectLoop(exact.newSchedule(), until = 10.minutes) { DialOutcome.Accepted(Duration.ZERO) }
+                val dials =
+                    reconnectLoop(exact.newSchedule(), until = 10.minutes) { DialOutcome.Accepted(Duration.ZERO) }
                 dials.take(9) shouldBe listOf(0L, 1, 3, 7, 15, 31, 63, 123, 183).map(secondsMs)
                 dials.size shouldBeLessThanOrEqual 16 // 0..183 s, then one per minute up to 600 s
                 val jittered = reconnectLoop(ExponentialBackoff.DEFAULT.newSchedule(Random(1)), until = 20.minutes) {
@@ -111,9 +112,15 @@ class BackoffConformanceSpec : FunSpec({
 
         test("the same random seed gives the same schedule") {
             runTest {
-                val a = reconnectLoop(ExponentialBackoff.DEFAULT.newSchedule(Random(9)), maxDials = 12) { DialOutcome.Refused }
+                val a =
+                    reconnectLoop(ExponentialBackoff.DEFAULT.newSchedule(Random(9)), maxDials = 12) {
+                        DialOutcome.Refused
+                    }
                 val start = currentTime
-                val b = reconnectLoop(ExponentialBackoff.DEFAULT.newSchedule(Random(9)), maxDials = 12) { DialOutcome.Refused }
+                val b =
+                    reconnectLoop(ExponentialBackoff.DEFAULT.newSchedule(Random(9)), maxDials = 12) {
+                        DialOutcome.Refused
+                    }
                 b.map { it - start } shouldBe a
             }
         }
@@ -130,7 +137,9 @@ class BackoffConformanceSpec : FunSpec({
             c.randomizationFactor shouldBe 0.5
         }
 
-        test("the first attempt is immediate, the first retry 500 ms later, each later gap 1–2 × the previous, ≤ 60 s") {
+        test(
+            "the first attempt is immediate, the first retry 500 ms later, each later gap 1–2 × the previous, ≤ 60 s",
+        ) {
             runTest {
                 val times = mutableListOf<Long>()
                 // a long budget, so that the delays reach the 60 s cap
@@ -189,7 +198,10 @@ class BackoffConformanceSpec : FunSpec({
         test("nextDelay from 500 ms is in [500 ms, 1000 ms]; from maxDelay it stays at maxDelay") {
             val random = Random(11)
             repeat(10_000) {
-                RetryConfig.DEFAULT.nextDelay(500.milliseconds, random).shouldBeBetween(500.milliseconds, 1_000.milliseconds)
+                RetryConfig.DEFAULT.nextDelay(
+                    500.milliseconds,
+                    random,
+                ).shouldBeBetween(500.milliseconds, 1_000.milliseconds)
             }
             RetryConfig.DEFAULT.nextDelay(60.seconds, random) shouldBe 60.seconds
             RetryConfig.DEFAULT.nextDelay(45.seconds, random).shouldBeBetween(45.seconds, 60.seconds)
@@ -198,7 +210,9 @@ class BackoffConformanceSpec : FunSpec({
         test("statistics: the mean of 10 000 next delays is 1.5 × the current delay") {
             val random = Random(12)
             listOf(500.milliseconds, 2.seconds, 10.seconds).forEach { cur ->
-                val mean = List(10_000) { RetryConfig.DEFAULT.nextDelay(cur, random).inWholeNanoseconds.toDouble() }.average()
+                val mean = List(10_000) {
+                    RetryConfig.DEFAULT.nextDelay(cur, random).inWholeNanoseconds.toDouble()
+                }.average()
                 withClue("cur = $cur") {
                     mean shouldBe ((1.5 * cur.inWholeNanoseconds) plusOrMinus 0.01 * 1.5 * cur.inWholeNanoseconds)
                 }

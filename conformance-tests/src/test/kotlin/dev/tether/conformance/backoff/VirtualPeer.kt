@@ -4,11 +4,11 @@ package dev.tether.conformance.backoff
 
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.core.backoff.GuardBackoff
-import kotlin.time.Duration
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.test.TestScope
 import kotlinx.coroutines.test.currentTime
+import kotlin.time.Duration
 
 /** What a simulated peer does with one dial. */
 sealed interface DialOutcome {
@@ -35,6 +35,7 @@ suspend fun TestScope.reconnectLoop(
         dials += currentTime
         when (val outcome = peer(dials.size)) {
             DialOutcome.Refused -> delay(schedule.nextDelayAfterFailedDial())
+
             is DialOutcome.Accepted -> {
                 delay(outcome.lifetime)
                 delay(schedule.nextDelayAfterDrop(outcome.lifetime))
@@ -45,8 +46,7 @@ suspend fun TestScope.reconnectLoop(
 }
 
 /** The virtual times (ms) of the first [ticks] ticks of a guard loop that waits [GuardBackoff.Schedule.next]. */
-suspend fun TestScope.guardTicks(schedule: GuardBackoff.Schedule, ticks: Int): List<Long> =
-    List(ticks) {
-        delay(schedule.next())
-        currentTime
-    }
+suspend fun TestScope.guardTicks(schedule: GuardBackoff.Schedule, ticks: Int): List<Long> = List(ticks) {
+    delay(schedule.next())
+    currentTime
+}

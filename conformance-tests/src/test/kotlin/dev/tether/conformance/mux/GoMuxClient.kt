@@ -20,8 +20,10 @@ import java.util.concurrent.ConcurrentHashMap
  *
  * Test code: it stands in for the Go opener the spec's §4 correction was verified against.
  */
-class GoMuxClient(private val connection: WebSocketConnection,
-    private val capacity: Int = MuxProtocol.DEFAULT_CAPACITY) : AutoCloseable {
+class GoMuxClient(
+    private val connection: WebSocketConnection,
+    private val capacity: Int = MuxProtocol.DEFAULT_CAPACITY,
+) : AutoCloseable {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     private val streams = ConcurrentHashMap<Int, GoStream>()
     private var nextId = MuxProtocol.FIRST_CLIENT_ID
@@ -65,6 +67,7 @@ class GoMuxClient(private val connection: WebSocketConnection,
     inner class GoStream(val id: Int) {
         val accepted = CompletableDeferred<Unit>()
         private val lock = Any()
+
         // One wake-up channel per waiter: the writer waits for credit, the reader for input.
         private val creditArrived = Channel<Unit>(Channel.CONFLATED)
         private val input = Channel<Unit>(Channel.CONFLATED)

@@ -6,9 +6,9 @@ import dev.tether.core.WebSocketDialer
 import dev.tether.testkit.mux.FakeMuxServer
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
-import io.kotest.matchers.string.shouldContain
 import io.kotest.matchers.comparables.shouldBeLessThanOrEqualTo
 import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -62,9 +62,16 @@ class GoOpenerConformanceSpec : FunSpec({
         "the acceptor's first window follows peerCapacity: told the opener holds 4096, it overruns a Go opener " +
             "of 1024",
     )
-        .config(enabledOrReasonIf = External.needsFake(MuxSubject.isFake,
-            "a fake started with peerCapacity 4096 (a server setting)")) {
-            FakeMuxServer.start { streamBufferSize(64 * 1024); peerCapacity(4096) }.use { fake ->
+        .config(
+            enabledOrReasonIf = External.needsFake(
+                MuxSubject.isFake,
+                "a fake started with peerCapacity 4096 (a server setting)",
+            ),
+        ) {
+            FakeMuxServer.start {
+                streamBufferSize(64 * 1024)
+                peerCapacity(4096)
+            }.use { fake ->
                 val dialer = WebSocketDialer(DialerConfig(fake.url))
                 try {
                     GoMuxClient(dialer.dial()).use { client ->

@@ -4,16 +4,16 @@ import dev.tether.conformance.External
 import dev.tether.mux.AcceptTimeoutException
 import dev.tether.mux.BrokenPipeException
 import dev.tether.mux.InvalidDeadlineException
-import dev.tether.mux.MuxKeepAliveExpiredException
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
+import dev.tether.mux.MuxKeepAliveExpiredException
+import dev.tether.mux.MuxSession
 import dev.tether.mux.NoCapacityException
 import dev.tether.mux.ReadTimeoutException
-import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream
 import dev.tether.mux.WriteTimeoutException
-import dev.tether.testkit.mux.MalformedFrame
 import dev.tether.testkit.mux.FakeMuxServerFaults
+import dev.tether.testkit.mux.MalformedFrame
 import dev.tether.testkit.mux.StreamBehaviour
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -82,37 +82,43 @@ class MuxConformanceSpec : FunSpec({
                     "the fake's server sessions (it opens streams toward the client)",
                 ),
             ) {
-            withClient { s ->
-                val fake = subject.fake!!
-                fake.awaitSessions(1)
-                val server = fake.sessions().last()
-                coroutineScope {
-                    val accepted = async { List(3) { s.accept() } }
-                    val opened = List(3) { server.open() }
-                    opened.map { it.id } shouldBe listOf(0L, 2L, 4L)
-                    accepted.await().map { it.id } shouldBe listOf(0L, 2L, 4L)
-                    // The acceptor (client, 1024) granted its own capacity.
-                    opened.first().sendWindow shouldBe 1024L
+                withClient { s ->
+                    val fake = subject.fake!!
+                    fake.awaitSessions(1)
+                    val server = fake.sessions().last()
+                    coroutineScope {
+                        val accepted = async { List(3) { s.accept() } }
+                        val opened = List(3) { server.open() }
+                        opened.map { it.id } shouldBe listOf(0L, 2L, 4L)
+                        accepted.await().map { it.id } shouldBe listOf(0L, 2L, 4L)
+                        // The acceptor (client, 1024) granted its own capacity.
+                        opened.first().sendWindow shouldBe 1024L
+                    }
                 }
             }
-        }
-        test("an open the peer never accepts fails with AcceptTimeout at the accept deadline").config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop accepting streams)")) {
-            subject.fake!!.faults.stopAccepting(true)
-            withClient(MuxConfig { streamAcceptDeadline(Duration.ofMillis(300)) }) { s ->
-                val started = System.nanoTime()
-                shouldThrow<AcceptTimeoutException> { s.open() }
-                ((System.nanoTime() - started) / 1_000_000) shouldBeGreaterThanOrEqualTo 300L
-                s.streamCount shouldBe 0
-                s.isOpen shouldBe true
+        test("an open the peer never accepts fails with AcceptTimeout at the accept deadline")
+            .config(
+                enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop accepting streams)"),
+            ) {
+                subject.fake!!.faults.stopAccepting(true)
+                withClient(MuxConfig { streamAcceptDeadline(Duration.ofMillis(300)) }) { s ->
+                    val started = System.nanoTime()
+                    shouldThrow<AcceptTimeoutException> { s.open() }
+                    ((System.nanoTime() - started) / 1_000_000) shouldBeGreaterThanOrEqualTo 300L
+                    s.streamCount shouldBe 0
+                    s.isOpen shouldBe true
+                }
             }
-        }
     }
 
     context("flow control (§5)") {
         test("property: random write and read sizes, both directions, several streams; the window is never exceeded") {
             withClient { s ->
-                checkAll(25, Arb.list(Arb.int(1..6000), 1..6), Arb.int(1..3000), Arb.int(1..3)) { writes, readSize,
-                    streams ->
+                checkAll(25, Arb.list(Arb.int(1..6000), 1..6), Arb.int(1..3000), Arb.int(1..3)) {
+                        writes,
+                        readSize,
+                        streams,
+                    ->
                     coroutineScope {
                         (1..streams).map { k ->
                             async {
@@ -152,18 +158,18 @@ class MuxConformanceSpec : FunSpec({
             .config(
                 enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (overrun the window)"),
             ) {
-            subject.fake!!.faults.overrunWindows(8192) // more than the 4096 the fake granted and the client adopted
-            withClient { s ->
-                val stream = s.open()
-                shouldThrow<NoCapacityException> { stream.readToEnd() }
-                shouldThrow<NoCapacityException> { stream.read(ByteArray(1)) } // sticky
-                subject.fake!!.faults.overrunWindows(0)
-                val ok = s.open()
-                ok.write("fine".encodeToByteArray())
-                ok.close()
-                ok.readToEnd().decodeToString() shouldBe "fine"
+                subject.fake!!.faults.overrunWindows(8192) // more than the 4096 the fake granted and the client adopted
+                withClient { s ->
+                    val stream = s.open()
+                    shouldThrow<NoCapacityException> { stream.readToEnd() }
+                    shouldThrow<NoCapacityException> { stream.read(ByteArray(1)) } // sticky
+                    subject.fake!!.faults.overrunWindows(0)
+                    val ok = s.open()
+                    ok.write("fine".encodeToByteArray())
+                    ok.close()
+                    ok.readToEnd().decodeToString() shouldBe "fine"
+                }
             }
-        }
     }
 
     context("half-close and EOF (§6)") {
@@ -198,17 +204,17 @@ class MuxConformanceSpec : FunSpec({
                     "the fake's per-stream behaviour (stop granting credit)",
                 ),
             ) {
-            withClient { s ->
-                val first = s.open()
-                // The behaviour is chosen when the fake accepts: register it for the next id, then open that.
-                subject.fake!!.behaviourFor(first.id + 2, StreamBehaviour.STALL)
-                val stalled = s.open()
-                stalled.id shouldBe first.id + 2
-                stalled.setWriteDeadline(Instant.now().plusMillis(300))
-                shouldThrow<WriteTimeoutException> { stalled.write(ByteArray(10_000)) }
-                stalled.sendWindow shouldBe 0L
+                withClient { s ->
+                    val first = s.open()
+                    // The behaviour is chosen when the fake accepts: register it for the next id, then open that.
+                    subject.fake!!.behaviourFor(first.id + 2, StreamBehaviour.STALL)
+                    val stalled = s.open()
+                    stalled.id shouldBe first.id + 2
+                    stalled.setWriteDeadline(Instant.now().plusMillis(300))
+                    shouldThrow<WriteTimeoutException> { stalled.write(ByteArray(10_000)) }
+                    stalled.sendWindow shouldBe 0L
+                }
             }
-        }
     }
 
     context("keepalive (§7)") {
@@ -216,21 +222,21 @@ class MuxConformanceSpec : FunSpec({
             .config(
                 enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (stop answering pings)"),
             ) {
-            val s = subject.client(pingInterval = Duration.ofMillis(200), pongTimeout = Duration.ofMillis(300))
-            try {
-                val stream = s.open()
-                subject.fake!!.faults.stopKeepalive(true)
-                val started = System.nanoTime()
-                val reason = withTimeout(10_000) { s.awaitClosed() }
-                val elapsed = (System.nanoTime() - started) / 1_000_000
-                reason.shouldBeInstanceOf<MuxKeepAliveExpiredException>()
-                elapsed shouldBeGreaterThanOrEqualTo 300L
-                elapsed shouldBeLessThan 2_000L
-                shouldThrow<MuxKeepAliveExpiredException> { stream.read(ByteArray(1)) }
-            } finally {
-                s.close()
+                val s = subject.client(pingInterval = Duration.ofMillis(200), pongTimeout = Duration.ofMillis(300))
+                try {
+                    val stream = s.open()
+                    subject.fake!!.faults.stopKeepalive(true)
+                    val started = System.nanoTime()
+                    val reason = withTimeout(10_000) { s.awaitClosed() }
+                    val elapsed = (System.nanoTime() - started) / 1_000_000
+                    reason.shouldBeInstanceOf<MuxKeepAliveExpiredException>()
+                    elapsed shouldBeGreaterThanOrEqualTo 300L
+                    elapsed shouldBeLessThan 2_000L
+                    shouldThrow<MuxKeepAliveExpiredException> { stream.read(ByteArray(1)) }
+                } finally {
+                    s.close()
+                }
             }
-        }
     }
 
     context("session failure (§8)") {
@@ -238,23 +244,27 @@ class MuxConformanceSpec : FunSpec({
             .config(
                 enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (drop every connection)"),
             ) {
-            withClient { s ->
-                val streams = List(5) { s.open() }
-                subject.fake!!.faults.dropAll()
-                for (st in streams) {
-                    shouldThrow<MuxException> { st.read(ByteArray(4)) }
-                    shouldThrow<BrokenPipeException> { st.write(byteArrayOf(1)) }
+                withClient { s ->
+                    val streams = List(5) { s.open() }
+                    subject.fake!!.faults.dropAll()
+                    for (st in streams) {
+                        shouldThrow<MuxException> { st.read(ByteArray(4)) }
+                        shouldThrow<BrokenPipeException> { st.write(byteArrayOf(1)) }
+                    }
+                    s.isOpen shouldBe false
+                    shouldThrow<MuxException> { s.open() }
                 }
-                s.isOpen shouldBe false
-                shouldThrow<MuxException> { s.open() }
             }
-        }
     }
 
     context("malformed input is dropped and the session goes on (§2)") {
         for (kind in MalformedFrame.entries) {
-            test(kind.description).config(enabledOrReasonIf = External.needsFake(fakeOnly,
-                "the fake's fault controls (send malformed frames)")) {
+            test(kind.description).config(
+                enabledOrReasonIf = External.needsFake(
+                    fakeOnly,
+                    "the fake's fault controls (send malformed frames)",
+                ),
+            ) {
                 withClient { s ->
                     val fake = subject.fake!!
                     fake.awaitSessions(1)

@@ -22,7 +22,12 @@ class MuxSubject private constructor(val url: String, val fake: FakeMuxServer?) 
         pingInterval: Duration = Duration.ofSeconds(20),
         pongTimeout: Duration = Duration.ofSeconds(20),
     ): MuxSession {
-        val dialer = WebSocketDialer(DialerConfig(url) { pingInterval(pingInterval); pongTimeout(pongTimeout) })
+        val dialer = WebSocketDialer(
+            DialerConfig(url) {
+                pingInterval(pingInterval)
+                pongTimeout(pongTimeout)
+            },
+        )
         dialers.add(dialer)
         return MuxSession.client(dialer.dial(), config)
     }
@@ -40,8 +45,16 @@ class MuxSubject private constructor(val url: String, val fake: FakeMuxServer?) 
 
         fun open(options: FakeMuxServerConfig.Builder.() -> Unit = {}): MuxSubject {
             val url = external
-            return if (url != null) MuxSubject(url, null) else FakeMuxServer.start(options).let { MuxSubject(it.url,
-                it) }
+            return if (url != null) {
+                MuxSubject(url, null)
+            } else {
+                FakeMuxServer.start(options).let {
+                    MuxSubject(
+                        it.url,
+                        it,
+                    )
+                }
+            }
         }
     }
 }

@@ -30,8 +30,7 @@ class RelayClientConformanceSpec : FunSpec({
         key: String,
         options: RelayClientConfig = RelayClientConfig.DEFAULT,
         store: TokenStore = subject.tokenStore(),
-    ) =
-        RelayClient(subject.url, store, key, options)
+    ) = RelayClient(subject.url, store, key, options)
 
     test("handshake: success gives the instance URL; a wrong or expired token fails with RelayHandshakeException") {
         RelaySubject.open().use { subject ->
@@ -54,11 +53,13 @@ class RelayClientConformanceSpec : FunSpec({
 
     test("two peers exchange data both ways, byte-exact, sizes 0 to 8782") {
         RelaySubject.open().use { subject ->
-            val a = key("A"); val b = key("B")
+            val a = key("A")
+            val b = key("B")
             client(subject, a).use { ca ->
                 client(subject, b).use { cb ->
                     withTimeout(20_000) {
-                        ca.connect(); cb.connect()
+                        ca.connect()
+                        cb.connect()
                         val pending = async { ca.openConn(b) }
                         val ba = cb.openConn(a)
                         val ab = pending.await()
@@ -80,7 +81,8 @@ class RelayClientConformanceSpec : FunSpec({
 
     test("openConn before the peer is online returns once it logs in; without it, PeerNotOnlineException") {
         RelaySubject.open().use { subject ->
-            val a = key("A"); val b = key("B")
+            val a = key("A")
+            val b = key("B")
             client(subject, a, RelayClientConfig { openConnTimeout(500.milliseconds) }).use { ca ->
                 withTimeout(10_000) {
                     ca.connect()
@@ -104,11 +106,13 @@ class RelayClientConformanceSpec : FunSpec({
 
     test("early buffer: the message that arrived before openConn is the first read") {
         RelaySubject.open().use { subject ->
-            val a = key("A"); val b = key("B")
+            val a = key("A")
+            val b = key("B")
             client(subject, a).use { ca ->
                 client(subject, b).use { cb ->
                     withTimeout(10_000) {
-                        ca.connect(); cb.connect()
+                        ca.connect()
+                        cb.connect()
                         ca.openConn(b).write("early".encodeToByteArray())
                         while (cb.stats().earlyBuffered == 0) delay(5)
                         cb.openConn(a).read().decodeToString() shouldBe "early"
@@ -120,11 +124,13 @@ class RelayClientConformanceSpec : FunSpec({
 
     test("Conn.close is local; the remote conn closes only when the whole session ends") {
         RelaySubject.open().use { subject ->
-            val a = key("A"); val b = key("B")
+            val a = key("A")
+            val b = key("B")
             client(subject, a).use { ca ->
                 client(subject, b).use { cb ->
                     withTimeout(10_000) {
-                        ca.connect(); cb.connect()
+                        ca.connect()
+                        cb.connect()
                         val pending = async { ca.openConn(b) }
                         val ba = cb.openConn(a)
                         val ab = pending.await()
@@ -156,7 +162,8 @@ class RelayClientConformanceSpec : FunSpec({
                         RelaySessionLoss.HEALTH_CHECK_TIMEOUT
                     c.isConnected shouldBe false
                     subject.fake.faults.reset()
-                    client(subject, key("A")).use { again -> // a client has one session: a new one connects
+                    client(subject, key("A")).use { again ->
+                        // a client has one session: a new one connects
                         again.connect()
                         again.isConnected shouldBe true
                     }

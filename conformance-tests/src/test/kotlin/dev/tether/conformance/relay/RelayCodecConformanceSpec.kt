@@ -37,7 +37,7 @@ class RelayCodecConformanceSpec : FunSpec({
     test("every message type") {
         Auth(a, token.toWire()).encode().hex() shouldBe
             "01062112a4427368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8" +
-                "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
+            "01a00af5ef85902d078a580b5d799e486f9fb41d613b5a922dd81c1a1576b2fbf232303030303030303030"
         AuthResponse("rels://relay.example.com:443").encode().hex() shouldBe
             "010772656c733a2f2f72656c61792e6578616d706c652e636f6d3a343433"
         val sent = Transport(b, "hello".encodeToByteArray()).encode()

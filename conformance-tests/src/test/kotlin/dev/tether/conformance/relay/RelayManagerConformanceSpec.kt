@@ -27,7 +27,10 @@ import kotlin.time.Duration.Companion.milliseconds
 class RelayManagerConformanceSpec : FunSpec({
     val guardBackoff = GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 400.milliseconds)
     fun options(block: ManagerConfig.Builder.() -> Unit = {}) = ManagerConfig {
-        quickReconnectDelay(100.milliseconds); backoff(guardBackoff); cleanupInterval(Duration.ofMinutes(10)); block()
+        quickReconnectDelay(100.milliseconds)
+        backoff(guardBackoff)
+        cleanupInterval(Duration.ofMinutes(10))
+        block()
     }
 
     test("picker races: the fastest relay wins, the others are closed").config(
@@ -35,7 +38,9 @@ class RelayManagerConformanceSpec : FunSpec({
     ) {
         RelaySubject.open().use { fast ->
             val slow = List(3) { i ->
-                FakeRelayServer.start { secret(fast.secret); }
+                FakeRelayServer.start {
+                    secret(fast.secret)
+                }
                     .also { it.faults.latency(Duration.ofMillis(300L + 100 * i)) }
             }
             try {
@@ -80,7 +85,12 @@ class RelayManagerConformanceSpec : FunSpec({
                     fake.faults.refuseNext(2) // quick reconnect and the first tick fail
                     fake.faults.drop(key)
                     nextConnected().map { it::class.simpleName } shouldBe listOf(
-                        "Disconnected", "Connecting", "DialFailed", "Connecting", "DialFailed", "Connecting",
+                        "Disconnected",
+                        "Connecting",
+                        "DialFailed",
+                        "Connecting",
+                        "DialFailed",
+                        "Connecting",
                         "Connected",
                     )
                     m.state.value shouldBe ConnectionState.CONNECTED
@@ -100,11 +110,13 @@ class RelayManagerConformanceSpec : FunSpec({
     ) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
-                val a = RelaySubject.key("A"); val b = RelaySubject.key("B")
+                val a = RelaySubject.key("A")
+                val b = RelaySubject.key("B")
                 RelayClient(foreign.url, foreign.tokenStore(), b).use { cb ->
                     Manager(listOf(home.url), a, home.tokenStore(), options()).use { m ->
                         withTimeout(15_000) {
-                            m.connect(); cb.connect()
+                            m.connect()
+                            cb.connect()
                             val bSide = async { cb.openConn(a) }
                             m.openConn(foreign.url, b)
                             val toA = bSide.await()
@@ -142,14 +154,21 @@ class RelayManagerConformanceSpec : FunSpec({
     ) {
         RelaySubject.open().use { home ->
             RelaySubject.open { secret(home.secret) }.use { foreign ->
-                val a = RelaySubject.key("A"); val b = RelaySubject.key("B"); val c = RelaySubject.key("C")
+                val a = RelaySubject.key("A")
+                val b = RelaySubject.key("B")
+                val c = RelaySubject.key("C")
                 val cleanup =
-                    options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
+                    options {
+                        cleanupInterval(Duration.ofMillis(200))
+                        keepUnusedServerTime(Duration.ofMillis(100))
+                    }
                 RelayClient(foreign.url, foreign.tokenStore(), b).use { cb ->
                     RelayClient(foreign.url, foreign.tokenStore(), c).use { cc ->
                         Manager(listOf(home.url), a, home.tokenStore(), cleanup).use { m ->
                             withTimeout(15_000) {
-                                m.connect(); cb.connect(); cc.connect()
+                                m.connect()
+                                cb.connect()
+                                cc.connect()
                                 val bSide = async { cb.openConn(a) }
                                 val cSide = async { cc.openConn(a) }
                                 val toB = async { m.openConn(foreign.url, b) }

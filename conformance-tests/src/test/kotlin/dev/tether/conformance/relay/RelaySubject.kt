@@ -18,7 +18,11 @@ import java.util.UUID
  * netbird relay when `-Dtether.conformance.relay.url=rel://host:port` and `-Dtether.conformance.relay.secret=S`
  * are set. [fake] is null for an external relay: cases that need fault control or short timers are skipped there.
  */
-class RelaySubject private constructor(val url: String, val secret: String, val fake: FakeRelayServer?) : AutoCloseable {
+class RelaySubject private constructor(
+    val url: String,
+    val secret: String,
+    val fake: FakeRelayServer?,
+) : AutoCloseable {
     val webSocketUrl: String = RelayClient.toWebSocketUrl(url)
 
     /** A token store with a fresh token for this relay. */
@@ -53,7 +57,10 @@ class RelaySubject private constructor(val url: String, val secret: String, val 
 }
 
 /** A bare WebSocket to the relay for byte-level cases: what goes out and comes back is exactly what is on the wire. */
-class RawRelaySocket private constructor(private val dialer: WebSocketDialer, val connection: WebSocketConnection) : AutoCloseable {
+class RawRelaySocket private constructor(
+    private val dialer: WebSocketDialer,
+    val connection: WebSocketConnection,
+) : AutoCloseable {
     suspend fun send(bytes: ByteArray) = connection.send(bytes)
 
     /** The next binary message, or null when the server closed the socket (bounded by [timeoutMillis]). */

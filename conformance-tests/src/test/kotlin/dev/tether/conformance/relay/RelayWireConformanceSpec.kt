@@ -91,7 +91,8 @@ class RelayWireConformanceSpec : FunSpec({
     test("Transport is forwarded with the id rewritten to the source; unknown destinations are dropped silently") {
         RelaySubject.open().use { subject ->
             withTimeout(10_000) {
-                val a = key("A"); val b = key("B")
+                val a = key("A")
+                val b = key("B")
                 login(subject, a).use { rawA ->
                     login(subject, b).use { rawB ->
                         rawA.send(Transport(PeerId.of(key("nobody")), "lost".encodeToByteArray()).encode())
@@ -112,7 +113,8 @@ class RelayWireConformanceSpec : FunSpec({
     test("subscriptions: online now, online later, offline when the session ends") {
         RelaySubject.open().use { subject ->
             withTimeout(10_000) {
-                val a = key("A"); val b = key("B")
+                val a = key("A")
+                val b = key("B")
                 login(subject, a).use { rawA ->
                     rawA.send(PeerStateMessage.SubscribePeerState(listOf(PeerId.of(b))).encode())
                     val rawB = login(subject, b)
@@ -146,7 +148,9 @@ class RelayWireConformanceSpec : FunSpec({
                 login(subject, key("A")).use { raw ->
                     raw.receive()!!.toList() shouldBe RelayMessage.HealthCheck.encode().toList()
                     var m: ByteArray?
-                    do { m = raw.receive() } while (m != null) // never answering: the server cuts us off
+                    do {
+                        m = raw.receive()
+                    } while (m != null) // never answering: the server cuts us off
                     subject.fake!!.healthCheckTimeouts() shouldBe 1
                 }
                 login(subject, key("B")).use { raw ->

@@ -221,7 +221,8 @@ class TunnelConformanceSpec : FunSpec({
             proxy.faults.refuseNext(2, 503)
             TunnelClient(tunnelConfig(subject)).connect().use { proxy.registrationAttempts shouldBe 3 }
             proxy.faults.refuseNext(1, 409)
-            shouldThrow<RetryFailedException> { TunnelClient(tunnelConfig(subject, "t2")).connect() }.status shouldBe 409
+            shouldThrow<RetryFailedException> { TunnelClient(tunnelConfig(subject, "t2")).connect() }.status shouldBe
+                409
         }
     }
 
@@ -412,7 +413,9 @@ class TunnelConformanceSpec : FunSpec({
             TunnelClient(tunnelConfig(subject), mux).connect().use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                    val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+                    val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                        client.events.collect { events.send(it) }
+                    }
                     proxy.faults.stopKeepalive(true)
                     val drop = withTimeout(10.seconds) {
                         var e = events.receive()

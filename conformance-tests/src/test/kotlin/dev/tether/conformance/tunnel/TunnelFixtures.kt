@@ -15,9 +15,9 @@ import io.ktor.server.websocket.WebSockets
 import io.ktor.server.websocket.webSocket
 import io.ktor.websocket.Frame
 import io.ktor.websocket.readText
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.future.await
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
@@ -50,29 +50,42 @@ object JwtFixtures {
 /** Sends raw request bytes and returns the status code of the answer (for requests no client library makes). */
 object RawHttp {
     // Suspending on the IO pool: the test's own coroutines (a client serving the request) share its thread.
-    suspend fun status(host: String, port: Int,
-        request: String): Int = withContext(Dispatchers.IO) { Socket().use { s ->
-        s.soTimeout = 10_000
-        s.connect(InetSocketAddress(host, port), 10_000)
-        s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
-        s.getOutputStream().flush()
-        val line = s.getInputStream().bufferedReader(Charsets.ISO_8859_1).readLine() ?: error("no answer")
-        line.split(' ')[1].toInt()
-    } }
+    suspend fun status(host: String, port: Int, request: String): Int = withContext(Dispatchers.IO) {
+        Socket().use { s ->
+            s.soTimeout = 10_000
+            s.connect(InetSocketAddress(host, port), 10_000)
+            s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
+            s.getOutputStream().flush()
+            val line = s.getInputStream().bufferedReader(Charsets.ISO_8859_1).readLine() ?: error("no answer")
+            line.split(' ')[1].toInt()
+        }
+    }
 
     /** Sends [request] and returns the response head: the status line and headers (lower-case names). */
-    suspend fun head(host: String, port: Int, request: String): Pair<Int, Map<String,
-    String>> = withContext(Dispatchers.IO) { Socket().use { s ->
-        s.soTimeout = 10_000
-        s.connect(InetSocketAddress(host, port), 10_000)
-        s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
-        s.getOutputStream().flush()
-        val reader = s.getInputStream().bufferedReader(Charsets.ISO_8859_1)
-        val status = (reader.readLine() ?: error("no answer")).split(' ')[1].toInt()
-        val headers = generateSequence { reader.readLine()?.takeIf { it.isNotEmpty() } }
-            .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
-        status to headers
-    } }
+    suspend fun head(
+        host: String,
+        port: Int,
+        request: String,
+    ): Pair<
+        Int,
+        Map<
+            String,
+            String,
+            >,
+        > =
+        withContext(Dispatchers.IO) {
+            Socket().use { s ->
+                s.soTimeout = 10_000
+                s.connect(InetSocketAddress(host, port), 10_000)
+                s.getOutputStream().write(request.toByteArray(Charsets.ISO_8859_1))
+                s.getOutputStream().flush()
+                val reader = s.getInputStream().bufferedReader(Charsets.ISO_8859_1)
+                val status = (reader.readLine() ?: error("no answer")).split(' ')[1].toInt()
+                val headers = generateSequence { reader.readLine()?.takeIf { it.isNotEmpty() } }
+                    .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
+                status to headers
+            }
+        }
 }
 
 /** A local origin on 127.0.0.1:0, what a tunnel forwards to: `/hello`, `/echo` (POST body back), `/ws` (echo). */
@@ -121,18 +134,20 @@ class WsViewer private constructor(private val texts: Channel<String>) {
             val texts = Channel<String>(Channel.UNLIMITED)
             val viewer = WsViewer(texts)
             val buffer = StringBuilder()
-            viewer.socket = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(URI(url),
+            viewer.socket = HttpClient.newHttpClient().newWebSocketBuilder().buildAsync(
+                URI(url),
                 object : WebSocket.Listener {
-                override fun onText(webSocket: WebSocket, data: CharSequence, last: Boolean): CompletionStage<*>? {
-                    buffer.append(data)
-                    if (last) {
-                        texts.trySend(buffer.toString())
-                        buffer.setLength(0)
+                    override fun onText(webSocket: WebSocket, data: CharSequence, last: Boolean): CompletionStage<*>? {
+                        buffer.append(data)
+                        if (last) {
+                            texts.trySend(buffer.toString())
+                            buffer.setLength(0)
+                        }
+                        webSocket.request(1)
+                        return null
                     }
-                    webSocket.request(1)
-                    return null
-                }
-            }).await()
+                },
+            ).await()
             return viewer
         }
     }

@@ -22,13 +22,13 @@ import java.time.Instant
  * heartbeat). These need the fake's settings, so they run against the fake only.
  */
 class TunnelProxyGenerationsSpec : FunSpec({
-    fun websocktunnel(id: String, proxy: FakeTunnelProxy,
-        block: TunnelConfig.Builder.() -> Unit = {}) = TunnelConfig(id, proxy.url) {
-        flavour(TunnelFlavour.WEBSOCKTUNNEL)
-        tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first))
-        retry(fastRetry)
-        block()
-    }
+    fun websocktunnel(id: String, proxy: FakeTunnelProxy, block: TunnelConfig.Builder.() -> Unit = {}) =
+        TunnelConfig(id, proxy.url) {
+            flavour(TunnelFlavour.WEBSOCKTUNNEL)
+            tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first))
+            retry(fastRetry)
+            block()
+        }
 
     test(
         "websocktunnel: renamed headers, the client URL is URL_PREFIX/id, the original path arrives under its new " +
@@ -57,13 +57,18 @@ class TunnelProxyGenerationsSpec : FunSpec({
         FakeTunnelProxy.start { flavour(TunnelFlavour.WEBSOCKTUNNEL) }.use { proxy ->
             val token = TunnelTokens.sign("bad:id", proxy.currentSecrets.first, Duration.ofHours(1))
             RawHttp.status(
-                "127.0.0.1", proxy.port,
+                "127.0.0.1",
+                proxy.port,
                 "GET / HTTP/1.1\r\nHost: x\r\nX-Websocktunnel-Id: bad:id\r\nAuthorization: Bearer $token\r\n" +
                     "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
             ) shouldBe 400
-            shouldThrow<IllegalArgumentException> { websocktunnel("bad:id",
-                proxy) }.message!!.contains("bad:id") shouldBe true
+            shouldThrow<IllegalArgumentException> {
+                websocktunnel(
+                    "bad:id",
+                    proxy,
+                )
+            }.message!!.contains("bad:id") shouldBe true
         }
     }
 
@@ -73,25 +78,55 @@ class TunnelProxyGenerationsSpec : FunSpec({
     ) {
         FakeTunnelProxy.start { flavour(TunnelFlavour.WEBSOCKTUNNEL) }.use { proxy ->
             get("${proxy.url}/__lbheartbeat__").statusCode() shouldBe 200
-            val wrong = TunnelConfig("w1", proxy.url) { tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first)); retry(fastRetry) }
+            val wrong = TunnelConfig(
+                "w1",
+                proxy.url,
+            ) {
+                tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first))
+                retry(fastRetry)
+            }
             shouldThrow<RetryFailedException> { TunnelClient(wrong).connect() }.status shouldBe 404
         }
     }
 
     test("websocktunnel: with an AUDIENCE configured, tokens must carry it in aud") {
-        FakeTunnelProxy.start { flavour(TunnelFlavour.WEBSOCKTUNNEL); audience("websocktunnel-test") }.use { proxy ->
+        FakeTunnelProxy.start {
+            flavour(TunnelFlavour.WEBSOCKTUNNEL)
+            audience("websocktunnel-test")
+        }.use { proxy ->
             val secret = proxy.currentSecrets.first
             val now = Instant.now().epochSecond
-            fun jwt(aud: String?) = JwtFixtures.sign(secret, buildMap {
-                put("tid", "aud1"); put("nbf", now - 60); put("exp", now + 3600)
-                if (aud != null) put("aud", aud)
-            })
-            shouldThrow<TunnelAuthFailedException> { TunnelClient(websocktunnel("aud1",
-                proxy) { token(jwt(null)) }.withoutGenerator()).connect() }
-            shouldThrow<TunnelAuthFailedException> { TunnelClient(websocktunnel("aud1",
-                proxy) { token(jwt("someone-else")) }.withoutGenerator()).connect() }
-            TunnelClient(websocktunnel("aud1",
-                proxy) { token(jwt("websocktunnel-test")) }.withoutGenerator()).connect().use {
+            fun jwt(aud: String?) = JwtFixtures.sign(
+                secret,
+                buildMap {
+                    put("tid", "aud1")
+                    put("nbf", now - 60)
+                    put("exp", now + 3600)
+                    if (aud != null) put("aud", aud)
+                },
+            )
+            shouldThrow<TunnelAuthFailedException> {
+                TunnelClient(
+                    websocktunnel(
+                        "aud1",
+                        proxy,
+                    ) { token(jwt(null)) }.withoutGenerator(),
+                ).connect()
+            }
+            shouldThrow<TunnelAuthFailedException> {
+                TunnelClient(
+                    websocktunnel(
+                        "aud1",
+                        proxy,
+                    ) { token(jwt("someone-else")) }.withoutGenerator(),
+                ).connect()
+            }
+            TunnelClient(
+                websocktunnel(
+                    "aud1",
+                    proxy,
+                ) { token(jwt("websocktunnel-test")) }.withoutGenerator(),
+            ).connect().use {
                 it.url shouldBe proxy.clientUrl("aud1")
             }
         }
@@ -101,8 +136,17 @@ class TunnelProxyGenerationsSpec : FunSpec({
         "domain style (webhooktunnel with TLS): client URL http://<id>.HOSTNAME, the id from the Host's first label, " +
             "the whole URI forwarded",
     ) {
-        FakeTunnelProxy.start { hostname("tunnel.test"); domainStyle(true) }.use { proxy ->
-            val config = TunnelConfig("dom1", proxy.url) { tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first)); retry(fastRetry) }
+        FakeTunnelProxy.start {
+            hostname("tunnel.test")
+            domainStyle(true)
+        }.use { proxy ->
+            val config = TunnelConfig(
+                "dom1",
+                proxy.url,
+            ) {
+                tokenGenerator(TunnelTokens.generator(proxy.currentSecrets.first))
+                retry(fastRetry)
+            }
             TunnelClient(config).connect().use { client ->
                 client.url shouldBe "http://dom1.tunnel.test"
                 coroutineScope {
@@ -114,12 +158,18 @@ class TunnelProxyGenerationsSpec : FunSpec({
                     headers["x-target"] shouldBe "/some/path?q=1"
                     headers["x-original-path"] shouldBe "/some/path"
                     // A Host starting with HOSTNAME is still path style; any other host is 404.
-                    val (pathStatus, pathHeaders) = RawHttp.head("127.0.0.1", proxy.port,
-                        "GET /dom1/p HTTP/1.1\r\nHost: tunnel.test\r\nConnection: close\r\n\r\n")
+                    val (pathStatus, pathHeaders) = RawHttp.head(
+                        "127.0.0.1",
+                        proxy.port,
+                        "GET /dom1/p HTTP/1.1\r\nHost: tunnel.test\r\nConnection: close\r\n\r\n",
+                    )
                     pathStatus shouldBe 200
                     pathHeaders["x-target"] shouldBe "/p"
-                    RawHttp.status("127.0.0.1", proxy.port,
-                        "GET /dom1/p HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n") shouldBe 404
+                    RawHttp.status(
+                        "127.0.0.1",
+                        proxy.port,
+                        "GET /dom1/p HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n\r\n",
+                    ) shouldBe 404
                     serving.cancel()
                 }
             }
@@ -127,7 +177,9 @@ class TunnelProxyGenerationsSpec : FunSpec({
     }
 
     test("the fake refuses settings no real proxy generation has") {
-        shouldThrow<IllegalArgumentException> { FakeTunnelProxyConfig.builder().flavour(TunnelFlavour.WEBSOCKTUNNEL).domainStyle(true).build() }
+        shouldThrow<IllegalArgumentException> {
+            FakeTunnelProxyConfig.builder().flavour(TunnelFlavour.WEBSOCKTUNNEL).domainStyle(true).build()
+        }
         shouldThrow<IllegalArgumentException> { FakeTunnelProxyConfig.builder().urlPrefix("https://x").build() }
     }
 })

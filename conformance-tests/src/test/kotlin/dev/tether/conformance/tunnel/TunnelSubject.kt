@@ -24,7 +24,13 @@ class TunnelSubject private constructor(
     private val uri = URI(url)
 
     /** The port registrations and raw requests go to. */
-    val port: Int = if (uri.port > 0) uri.port else if (uri.scheme == "https") 443 else 80
+    val port: Int = if (uri.port > 0) {
+        uri.port
+    } else if (uri.scheme == "https") {
+        443
+    } else {
+        80
+    }
 
     /** The host raw requests go to. */
     val host: String = uri.host
@@ -72,7 +78,13 @@ class TunnelSubject private constructor(
                 )
             } else {
                 val fake = FakeTunnelProxy.start(options)
-                TunnelSubject(fake.url, fake.currentSecrets.first, fake.currentSecrets.second, fake.config.flavour, fake)
+                TunnelSubject(
+                    fake.url,
+                    fake.currentSecrets.first,
+                    fake.currentSecrets.second,
+                    fake.config.flavour,
+                    fake,
+                )
             }
         }
 

@@ -1,7 +1,6 @@
 package dev.tether.conformance.wsclient
 
 import dev.tether.testkit.FakeBroker
-
 import dev.tether.testkit.FakeBrokerConfig
 /**
  * The broker a conformance suite runs against: the testkit fake by default, or an external broker when

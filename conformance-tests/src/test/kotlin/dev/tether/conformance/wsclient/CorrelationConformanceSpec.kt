@@ -40,7 +40,10 @@ class CorrelationConformanceSpec : FunSpec({
                 launch(kotlinx.coroutines.Dispatchers.Default) {
                     val mine = List(2000) { Envelope.request("x").id!! }
                     mine.shouldBeStrictlyIncreasing()
-                    mine.forEach { id -> id.length shouldBe 26; Ulid.parse(id) }
+                    mine.forEach { id ->
+                        id.length shouldBe 26
+                        Ulid.parse(id)
+                    }
                     all.addAll(mine)
                 }
             }
@@ -101,28 +104,28 @@ class CorrelationConformanceSpec : FunSpec({
 
     test("a timeout frees its entry and leaves the connection up; the late reply goes to the handler")
         .config(enabledOrReasonIf = External.needsFake(fakeOnly, "the fake's fault controls (add latency)")) {
-        BrokerSubject.open().use { subject ->
-            val inbox = Inbox()
-            fastClient(subject.url, subject.token, inbox).use { client ->
-                coroutineScope {
-                    val events = recordEvents(client)
-                    client.start()
-                    events.await<ConnectionEvent.Connected>()
-                    subject.fake!!.faults.latency(Duration.ofMillis(300))
-                    val request = Envelope.request("echo", """{"late":true}""")
-                    shouldThrow<RequestTimeoutException> { client.request(request, 50.milliseconds) }
-                    client.stats().pendingRequests shouldBe 0
-                    val late = inbox.next()
-                    late.inReplyTo shouldBe request.id
-                    client.stats().lateReplies shouldBe 1
-                    subject.fake.faults.latency(Duration.ZERO)
-                    client.request(Envelope.request("echo", "1")).payload shouldBe "1"
-                    client.stats().drops shouldBe 0
-                    coroutineContext.cancelChildrenQuietly()
+            BrokerSubject.open().use { subject ->
+                val inbox = Inbox()
+                fastClient(subject.url, subject.token, inbox).use { client ->
+                    coroutineScope {
+                        val events = recordEvents(client)
+                        client.start()
+                        events.await<ConnectionEvent.Connected>()
+                        subject.fake!!.faults.latency(Duration.ofMillis(300))
+                        val request = Envelope.request("echo", """{"late":true}""")
+                        shouldThrow<RequestTimeoutException> { client.request(request, 50.milliseconds) }
+                        client.stats().pendingRequests shouldBe 0
+                        val late = inbox.next()
+                        late.inReplyTo shouldBe request.id
+                        client.stats().lateReplies shouldBe 1
+                        subject.fake.faults.latency(Duration.ZERO)
+                        client.request(Envelope.request("echo", "1")).payload shouldBe "1"
+                        client.stats().drops shouldBe 0
+                        coroutineContext.cancelChildrenQuietly()
+                    }
                 }
             }
         }
-    }
 
     test("pending requests fail with ConnectionLostException, not a timeout, when the connection drops")
         .config(
@@ -131,28 +134,36 @@ class CorrelationConformanceSpec : FunSpec({
                 "the fake's fault controls (drop the connection) and its received frames",
             ),
         ) {
-        BrokerSubject.open().use { subject ->
-            fastClient(subject.url, subject.token).use { client ->
-                client.start()
-                client.awaitConnectedWithin()
-                coroutineScope {
-                    // The broker drops unknown kinds silently, so these wait until the drop.
-                    val waiting = List(10) { async { runCatching { client.request(Envelope.request("nobody.home"),
-                        30.seconds) } } }
-                    withTimeout(10.seconds) {
-                        while (subject.fake!!.received().count { it.kind == "nobody.home" } < 10) delay(5)
+            BrokerSubject.open().use { subject ->
+                fastClient(subject.url, subject.token).use { client ->
+                    client.start()
+                    client.awaitConnectedWithin()
+                    coroutineScope {
+                        // The broker drops unknown kinds silently, so these wait until the drop.
+                        val waiting = List(10) {
+                            async {
+                                runCatching {
+                                    client.request(
+                                        Envelope.request("nobody.home"),
+                                        30.seconds,
+                                    )
+                                }
+                            }
+                        }
+                        withTimeout(10.seconds) {
+                            while (subject.fake!!.received().count { it.kind == "nobody.home" } < 10) delay(5)
+                        }
+                        subject.fake!!.dropWhenConnected()
+                        waiting.awaitAll().forEach { result ->
+                            val e = result.exceptionOrNull()
+                            (e is ConnectionLostException) shouldBe true
+                            (e as ConnectionLostException).requestSent shouldBe true
+                        }
                     }
-                    subject.fake!!.dropWhenConnected()
-                    waiting.awaitAll().forEach { result ->
-                        val e = result.exceptionOrNull()
-                        (e is ConnectionLostException) shouldBe true
-                        (e as ConnectionLostException).requestSent shouldBe true
-                    }
+                    client.stats().pendingRequests shouldBe 0
                 }
-                client.stats().pendingRequests shouldBe 0
             }
         }
-    }
 
     test("no pending entry leaks after 100 000 requests") {
         BrokerSubject.open().use { subject ->

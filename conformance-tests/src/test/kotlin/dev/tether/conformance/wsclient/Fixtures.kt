@@ -52,14 +52,14 @@ fun CoroutineScope.recordEvents(client: WsClient): Channel<ConnectionEvent> {
 }
 
 /** Receives events until one of type [T] arrives (bounded). */
-suspend inline fun <reified T : ConnectionEvent> Channel<ConnectionEvent>.await(): T =
-    withTimeout(10.seconds) {
-        while (true) {
-            val e = receive()
-            if (e is T) return@withTimeout e
-        }
-        @Suppress("UNREACHABLE_CODE") error("unreachable")
+suspend inline fun <reified T : ConnectionEvent> Channel<ConnectionEvent>.await(): T = withTimeout(10.seconds) {
+    while (true) {
+        val e = receive()
+        if (e is T) return@withTimeout e
     }
+    @Suppress("UNREACHABLE_CODE")
+    error("unreachable")
+}
 
 /** A valid `register` request payload. */
 fun registration(name: String, session: String = "s-$name"): String =

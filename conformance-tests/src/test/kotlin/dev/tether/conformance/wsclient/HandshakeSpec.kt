@@ -155,7 +155,10 @@ class HandshakeSpec : FunSpec({
     }
 
     test("a refused connection is a DialFailedException") {
-        val port = ServerSocket().use { it.bind(InetSocketAddress("127.0.0.1", 0)); it.localPort }
+        val port = ServerSocket().use {
+            it.bind(InetSocketAddress("127.0.0.1", 0))
+            it.localPort
+        }
         WebSocketDialer(DialerConfig("ws://127.0.0.1:$port/connect")).use { dialer ->
             val e = shouldThrow<DialFailedException> { dialer.dial() }
             e.cause.shouldNotBeNull()
@@ -178,7 +181,12 @@ class HandshakeSpec : FunSpec({
     ) {
         mockServer().use { server ->
             server.enqueue(refusal(401))
-            val client = WsClient(WsClientConfig(server.wsUrl(), Inbox()) { authToken("bad"); failFirstConnect(true) })
+            val client = WsClient(
+                WsClientConfig(server.wsUrl(), Inbox()) {
+                    authToken("bad")
+                    failFirstConnect(true)
+                },
+            )
             client.use {
                 val e = withTimeout(10.seconds) { shouldThrow<InitialConnectException> { client.connect() } }
                 val cause = e.cause.shouldBeInstanceOf<AuthenticationFailedException>()

@@ -85,7 +85,10 @@ class WsClientBehaviourSpec : FunSpec({
     }
 
     test("a blocked handler stalls neither replies nor keepalive, and still sees frames in order") {
-        FakeBroker.start { pingInterval(Duration.ofMillis(50)); pongTimeout(Duration.ofSeconds(1)) }.use { broker ->
+        FakeBroker.start {
+            pingInterval(Duration.ofMillis(50))
+            pongTimeout(Duration.ofSeconds(1))
+        }.use { broker ->
             val release = CountDownLatch(1)
             val seen = java.util.concurrent.CopyOnWriteArrayList<String>()
             val handler = EnvelopeHandler { env ->
@@ -155,7 +158,10 @@ class WsClientBehaviourSpec : FunSpec({
 
     test("the client's keepalive detects a peer that stops answering pings, then reconnects") {
         FakeBroker.start().use { broker ->
-            fastClient(broker) { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) }.use { client ->
+            fastClient(broker) {
+                pingInterval(100.milliseconds)
+                pongTimeout(200.milliseconds)
+            }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
                     client.start()
@@ -246,7 +252,10 @@ class WsClientBehaviourSpec : FunSpec({
             val provider = TokenProvider {
                 if (calls.incrementAndGet() == 1) "fresh" else error("identity service down")
             }
-            fastClient(broker) { authToken("stale-static"); tokenProvider(provider) }.use { client ->
+            fastClient(broker) {
+                authToken("stale-static")
+                tokenProvider(provider)
+            }.use { client ->
                 coroutineScope {
                     val events = recordEvents(client)
                     client.start()
@@ -351,7 +360,12 @@ class WsClientBehaviourSpec : FunSpec({
             coroutineScope {
                 val pending = async { runCatching { client.request(Envelope.request("nobody.home")) } }
                 withTimeout(10.seconds) { while (client.stats().pendingRequests == 0) delay(5) }
-                val closers = List(3) { async { client.closeAndJoin(); client.state.value } }
+                val closers = List(3) {
+                    async {
+                        client.closeAndJoin()
+                        client.state.value
+                    }
+                }
                 withTimeout(10.seconds) { closers.awaitAll() } shouldBe List(3) { ConnectionState.CLOSED }
                 pending.await().exceptionOrNull().shouldBeInstanceOf<ClientClosedException>()
                 client.isConnected shouldBe false

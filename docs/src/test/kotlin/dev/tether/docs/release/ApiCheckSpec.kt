@@ -31,6 +31,18 @@ class ApiCheckSpec : FunSpec({
         if (!update) dumps shouldContainExactlyInAnyOrder modules.map { it.apiDump }
     }
 
+    test("no two public types of Tether share a simple name, so no file needs an import alias") {
+        val byName = modules
+            .flatMap { module -> publicTypes(ApiDumper().dump(module.classFiles(classPath))) }
+            .groupBy { it.substringAfterLast('/') }
+            .filterValues { it.size > 1 }
+        // While dumps are being rewritten the names may be mid-rename; the check runs on every plain build.
+        if (byName.isNotEmpty() && !update) {
+            fail("Public types that share a simple name (rename one of each):\n" +
+                byName.entries.joinToString("\n") { (name, types) -> "  $name: ${types.joinToString()}" })
+        }
+    }
+
     modules.forEach { module ->
         test("$module: the compiled public API matches ${module.apiDump.relativeTo(root)}") {
             val actual = ApiDumper().dump(module.classFiles(classPath))
@@ -56,6 +68,12 @@ class ApiCheckSpec : FunSpec({
     }
 }) {
     companion object {
+        private val typeLine = Regex("""^public .*\b(?:class|interface) ([\w/$]+)""")
+
+        /** The top-level types (nested ones have a `$`) a dump declares, as `package/path/Name`. */
+        fun publicTypes(dump: String): List<String> =
+            dump.lines().mapNotNull { typeLine.find(it)?.groupValues?.get(1) }.filter { '$' !in it }
+
         const val UPDATE_COMMAND = "mvn -B -Dtether.api.update=true -Dtether.javadoc.skip=true -Dtest=ApiCheckSpec -Dsurefire.failIfNoSpecifiedTests=false -pl docs -am verify"
     }
 }

@@ -98,10 +98,16 @@ public class TransportMetrics @JvmOverloads constructor(
         Counter.builder(name).tags(tags).tag(DIRECTION_TAG, direction).description(description)
             .apply { if (unit != null) baseUnit(unit) }.register(registry)
 
-    private fun byCause(cache: ConcurrentHashMap<String, Counter>, name: String, description: String, cause: ConnectionException): Counter =
-        causeOf(cause).let { key ->
-            cache.computeIfAbsent(key) { Counter.builder(name).tags(tags).tag(CAUSE_TAG, it).description(description).register(registry) }
+    private fun byCause(
+        cache: ConcurrentHashMap<String, Counter>,
+        name: String,
+        description: String,
+        cause: ConnectionException,
+    ): Counter = causeOf(cause).let { key ->
+        cache.computeIfAbsent(key) {
+            Counter.builder(name).tags(tags).tag(CAUSE_TAG, it).description(description).register(registry)
         }
+    }
 
     public companion object {
         /** Tag naming the client. */

@@ -36,20 +36,38 @@ public class WsClientMetrics @JvmOverloads constructor(
     override fun bindTo(registry: MeterRegistry) {
         Gauge.builder("tether.wsclient.pending", client) { it.stats().pendingRequests.toDouble() }.tags(tags)
             .description("requests waiting for a reply").register(registry)
-        Gauge.builder("tether.wsclient.connected", client) { if (it.state.value == ConnectionState.CONNECTED) 1.0 else 0.0 }
+        Gauge.builder("tether.wsclient.connected", client) {
+            if (it.state.value == ConnectionState.CONNECTED) 1.0 else 0.0
+        }
             .tags(tags).description("1 while a connection is open").register(registry)
         count(registry, "tether.wsclient.requests.timed.out", "requests that timed out") { it.requestsTimedOut }
         count(registry, "tether.wsclient.drops", "established connections that dropped") { it.drops }
         count(registry, "tether.wsclient.late.replies", "replies that matched no pending request") { it.lateReplies }
         count(registry, "tether.wsclient.handler.errors", "exceptions thrown by the handler") { it.handlerErrors }
         for ((reason, read) in listOf<Pair<String, (WsClientStats) -> Long>>(
-            "malformed" to { it.malformedFrames }, "binary" to { it.binaryFrames }, "oversize" to { it.oversizeMessages },
+            "malformed" to {
+                it.malformedFrames
+            },
+            "binary" to { it.binaryFrames },
+            "oversize" to { it.oversizeMessages },
         )) {
-            count(registry, "tether.wsclient.frames.refused", "frames the client refused", Tags.of("reason", reason), read)
+            count(
+                registry,
+                "tether.wsclient.frames.refused",
+                "frames the client refused",
+                Tags.of("reason", reason),
+                read,
+            )
         }
     }
 
-    private fun count(registry: MeterRegistry, name: String, description: String, extra: Tags = Tags.empty(), read: (WsClientStats) -> Long) {
+    private fun count(
+        registry: MeterRegistry,
+        name: String,
+        description: String,
+        extra: Tags = Tags.empty(),
+        read: (WsClientStats) -> Long,
+    ) {
         FunctionCounter.builder(name, client) { read(it.stats()).toDouble() }.tags(tags.and(extra))
             .description(description).register(registry)
     }

@@ -1,22 +1,22 @@
 package dev.tether.micrometer
 
+import dev.tether.core.AuthenticationFailedException
+import dev.tether.core.ConnectionClosedException
 import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
 import dev.tether.core.HandshakeRejectedException
-import dev.tether.core.AuthenticationFailedException
-import dev.tether.core.ConnectionClosedException
 import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.TransportObserver
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientOptions
+import dev.tether.relay.RelayClientConfig
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.wamp.FakeWampRouter
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
 import dev.tether.wsclient.WsClient
@@ -39,7 +39,8 @@ import kotlin.time.Duration.Companion.seconds
 private fun MeterRegistry.countOf(name: String, vararg tags: String): Double =
     find(name).tags(*tags).counter()?.count() ?: find(name).tags(*tags).functionCounter()?.count() ?: -1.0
 
-private fun MeterRegistry.gaugeOf(name: String, vararg tags: String): Double = find(name).tags(*tags).gauge()?.value() ?: -1.0
+private fun MeterRegistry.gaugeOf(name: String, vararg tags: String): Double =
+    find(name).tags(*tags).gauge()?.value() ?: -1.0
 
 class MetricsSpec : FunSpec({
     test("a wsclient's connections, reconnects, traffic and refused frames reach the registry") {
@@ -68,12 +69,24 @@ class MetricsSpec : FunSpec({
                 broker.broadcastRaw("not an envelope")
                 // Frames are read in order: once this reply is in, the bad frame before it has been counted.
                 client.request(Envelope.request("echo", "{}"))
-                registry.countOf("tether.wsclient.frames.refused", "client", "broker", "reason", "malformed") shouldBe 1.0
+                registry.countOf(
+                    "tether.wsclient.frames.refused",
+                    "client",
+                    "broker",
+                    "reason",
+                    "malformed",
+                ) shouldBe 1.0
 
                 // A drop: the connection ends with the server's close, the client dials again.
                 // Subscribed before the fault, so the reconnect's event cannot come before the subscription.
                 val reconnected = async(start = CoroutineStart.UNDISPATCHED) {
-                    client.events.first { it is ConnectionEvent.Connected && registry.countOf("tether.reconnects", "client", "broker") == 1.0 }
+                    client.events.first {
+                        it is ConnectionEvent.Connected && registry.countOf(
+                            "tether.reconnects",
+                            "client",
+                            "broker",
+                        ) == 1.0
+                    }
                 }
                 broker.faults.dropAll()
                 withTimeout(10.seconds) { reconnected.await() }
@@ -81,7 +94,6 @@ class MetricsSpec : FunSpec({
                 registry.countOf("tether.connections.closed", "client", "broker", "cause", "closed") shouldBe 1.0
                 registry.gaugeOf("tether.connections.active", "client", "broker") shouldBe 1.0
                 registry.countOf("tether.wsclient.drops", "client", "broker") shouldBe 1.0
-
             }
             registry.gaugeOf("tether.connections.active", "client", "broker") shouldBe 0.0
         }
@@ -117,7 +129,7 @@ class MetricsSpec : FunSpec({
     test("a relay client's peer connections and its WebSocket are metered") {
         val registry = SimpleMeterRegistry()
         FakeRelayServer.start().use { relay ->
-            val options = RelayClientOptions { observer(TransportMetrics(registry, "relay")) }
+            val options = RelayClientConfig { observer(TransportMetrics(registry, "relay")) }
             RelayClient(relay.url, relay.tokenStore(), "alice-key", options).use { alice ->
                 RelayClient(relay.url, relay.tokenStore(), "bob-key").use { bob ->
                     RelayClientMetrics(alice, "relay").bindTo(registry)

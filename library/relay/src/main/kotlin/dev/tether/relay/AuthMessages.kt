@@ -23,8 +23,10 @@ public class Auth(public val peerId: PeerId, token: ByteArray) : RelayMessage() 
         val magic = RelayProtocol.AUTH_MAGIC
         val out = header(type, magic.size + RelayProtocol.PEER_ID_SIZE + tokenBytes.size)
         var at = RelayProtocol.HEADER_SIZE
-        System.arraycopy(magic, 0, out, at, magic.size); at += magic.size
-        peerId.writeTo(out, at); at += RelayProtocol.PEER_ID_SIZE
+        System.arraycopy(magic, 0, out, at, magic.size)
+        at += magic.size
+        peerId.writeTo(out, at)
+        at += RelayProtocol.PEER_ID_SIZE
         System.arraycopy(tokenBytes, 0, out, at, tokenBytes.size)
         return out
     }
@@ -91,7 +93,6 @@ public class AuthResponse(public val instanceUrl: String) : RelayMessage() {
 }
 
 /** The error for a token of [size] bytes, beyond what an Auth message carries. */
-internal fun tokenTooLarge(size: Int): InvalidTokenException =
-    InvalidTokenException(
-        "a token of $size bytes exceeds the ${RelayProtocol.MAX_TOKEN_SIZE}-byte limit of the Auth message",
-    )
+internal fun tokenTooLarge(size: Int): InvalidTokenException = InvalidTokenException(
+    "a token of $size bytes exceeds the ${RelayProtocol.MAX_TOKEN_SIZE}-byte limit of the Auth message",
+)

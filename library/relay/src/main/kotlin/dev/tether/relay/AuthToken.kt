@@ -95,8 +95,7 @@ public class AuthToken private constructor(public val payload: String, private v
             secret: String,
             ttl: Duration = Duration.ofMillis(RelayProtocol.TOKEN_TTL_MILLIS),
             clock: Clock = Clock.systemUTC(),
-        ): AuthToken =
-            fromSecret(secret, clock.instant().plus(ttl))
+        ): AuthToken = fromSecret(secret, clock.instant().plus(ttl))
 
         /** The base64 signature management would send beside [AuthToken.payload]. */
         @JvmStatic

@@ -68,10 +68,13 @@ public class Manager @JvmOverloads constructor(
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-manager"))
     private val lifecycle = Lifecycle<RelayException>(scope)
+
     /** On [TetherScope]: the Java listeners must still see `Closed`, which comes after [scope] is cancelled. */
     private val status = ConnectionStatus(TetherScope)
     private val started = AtomicBoolean(false)
+
     @Volatile private var urls: List<String> = serverUrls.toList()
+
     @Volatile private var home: RelayClient? = null
     private val tracks = ConcurrentHashMap<String, RelayTrack>()
     private val closeListeners = ConcurrentHashMap<String, MutableList<OnServerCloseListener>>()
@@ -207,8 +210,10 @@ public class Manager @JvmOverloads constructor(
      * Java face of [awaitConnected]: fails with `java.util.concurrent.TimeoutException` when the home relay is not
      * connected within [timeout].
      */
-    public fun awaitConnectedAsync(timeout: java.time.Duration): CompletableFuture<Void?> =
-        lifecycle.future<Void?> { awaitConnected(); null }.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+    public fun awaitConnectedAsync(timeout: java.time.Duration): CompletableFuture<Void?> = lifecycle.future<Void?> {
+        awaitConnected()
+        null
+    }.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
 
     /**
      * Opens a connection to [peerKey] through the relay at [serverAddress]: the home relay when it is the home
@@ -288,8 +293,7 @@ public class Manager @JvmOverloads constructor(
         status.emit(event)
     }
 
-    private fun picker(): ServerPicker =
-        ServerPicker(urls, tokenStore, peerKey, config.client, config.pickerTimeout)
+    private fun picker(): ServerPicker = ServerPicker(urls, tokenStore, peerKey, config.client, config.pickerTimeout)
 
     /** Connects [client], closing it when that fails; returns it. */
     private suspend fun connected(client: RelayClient): RelayClient {

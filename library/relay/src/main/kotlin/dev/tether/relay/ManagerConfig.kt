@@ -18,14 +18,19 @@ import kotlin.time.toJavaDuration
 public class ManagerConfig private constructor(b: Builder) {
     /** The config of every relay client the manager makes. */
     public val client: RelayClientConfig = b.client
+
     /** How often unused foreign relays are looked for. */
     public val cleanupInterval: Duration = b.cleanupInterval
+
     /** How long a foreign relay is kept without connections. */
     public val keepUnusedServerTime: Duration = b.keepUnusedServerTime
+
     /** The guard's wait before the quick reconnect. */
     public val quickReconnectDelay: Duration = b.quickReconnectDelay
+
     /** The guard's ticker after a failed quick reconnect. */
     public val backoff: GuardBackoff = b.backoff
+
     /** Bound on one pick over all URLs. */
     public val pickerTimeout: Duration = b.pickerTimeout
 

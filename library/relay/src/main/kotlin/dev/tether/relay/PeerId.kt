@@ -21,9 +21,8 @@ public class PeerId private constructor(private val bytes: ByteArray) {
     override fun hashCode(): Int = bytes.contentHashCode()
 
     /** `sha-` followed by the standard base64 of the hash. */
-    override fun toString(): String =
-        PREFIX_TEXT +
-            Base64.getEncoder().encodeToString(bytes.copyOfRange(RelayProtocol.PEER_ID_PREFIX_SIZE, bytes.size))
+    override fun toString(): String = PREFIX_TEXT +
+        Base64.getEncoder().encodeToString(bytes.copyOfRange(RelayProtocol.PEER_ID_PREFIX_SIZE, bytes.size))
 
     /** Making and reading peer ids. */
     public companion object {

@@ -92,7 +92,9 @@ public class RelayClient @JvmOverloads constructor(
     /** Java face of [dispatcher]: the I/O thread as an executor. */
     public val executor: Executor get() = pinned.dispatcher.asExecutor()
     private val connecting = Mutex()
+
     @Volatile private var session: Session? = null
+
     @Volatile private var dialer: WebSocketDialer? = null
 
     /** The connect in flight, cancelled by a close so the close does not wait for a dial. */
@@ -229,10 +231,12 @@ public class RelayClient @JvmOverloads constructor(
             }
             when (decoded) {
                 is AuthResponse -> return decoded.instanceUrl
+
                 // The server announces a new peer online before it answers it (spec section 4), so a peer waiting
                 // for this one may have written already: keep its message as an early one (upstream fails the
                 // handshake).
                 is Transport -> early.put(decoded.peerId, decoded.payload)
+
                 else -> throw RelayHandshakeException(serverUrl, "expected AuthResponse, got $decoded")
             }
         }
@@ -342,7 +346,9 @@ public class RelayClient @JvmOverloads constructor(
         val conns = ConcurrentHashMap<PeerId, RelayConn>()
         val waiters = ConcurrentHashMap<PeerId, CompletableDeferred<Unit>>()
         val ended = CompletableDeferred<RelayException>()
+
         @Volatile private var healthSeen = false
+
         @Volatile private var teardown: Job? = null
 
         fun start() {
@@ -435,6 +441,7 @@ public class RelayClient @JvmOverloads constructor(
                             cause = serverClosed()
                             break
                         }
+
                         is Waiting -> outcome.conn.deliver(outcome.payload)
                     }
                 }
@@ -468,12 +475,16 @@ public class RelayClient @JvmOverloads constructor(
                         return Waiting(conn, message.payload)
                     }
                 }
+
                 RelayMessage.HealthCheck -> {
                     healthSeen = true
                     sendSoon(RelayMessage.HealthCheck)
                 }
+
                 RelayMessage.Close -> return CLOSED
+
                 is PeerStateMessage.PeersOnline -> message.peerIds.forEach { waiters[it]?.complete(Unit) }
+
                 is PeerStateMessage.PeersWentOffline -> {
                     val gone = message.peerIds.filter { waiters[it] == null }
                         .mapNotNull { id -> conns.remove(id)?.let { id to it } }
@@ -483,6 +494,7 @@ public class RelayClient @JvmOverloads constructor(
                     }
                     if (gone.isNotEmpty()) scope.launch { unsubscribe(gone.map { it.first }) }
                 }
+
                 else -> {
                     malformed.incrementAndGet()
                     log.warn("skipping an unexpected {} from {}", message, serverUrl)

@@ -25,29 +25,40 @@ import kotlin.time.toJavaDuration
 public class RelayClientConfig private constructor(b: Builder) {
     /** Bound on the wait for AuthResponse. */
     public val handshakeTimeout: Duration = b.handshakeTimeout
+
     /** Bound on one WebSocket dial. */
     public val dialTimeout: Duration = b.dialTimeout
+
     /** How long the session lives without a server health check. */
     public val healthCheckTimeout: Duration = b.healthCheckTimeout
+
     /** Bound on openConn's wait for the peer. */
     public val openConnTimeout: Duration = b.openConnTimeout
+
     /** Inbound messages each connection queues. */
     public val connQueueSize: Int = b.connQueueSize
+
     /** Whether a full queue pauses the relay socket instead of dropping. */
     public val backpressure: Boolean = b.backpressure
+
     /** How long an early message is kept. */
     public val earlyBufferTtl: Duration = b.earlyBufferTtl
+
     /** How many peers the early buffer holds a message for. */
     public val earlyBufferCapacity: Int = b.earlyBufferCapacity
+
     /** TLS trust for `rels://` (null: the JVM's). */
     public val trustManager: X509TrustManager? = b.trustManager
+
     /** Watches the relay WebSocket, or null. */
     public val observer: TransportObserver? = b.observer
 
     init {
         val timers = listOf(
-            "handshakeTimeout" to handshakeTimeout, "dialTimeout" to dialTimeout,
-            "healthCheckTimeout" to healthCheckTimeout, "openConnTimeout" to openConnTimeout,
+            "handshakeTimeout" to handshakeTimeout,
+            "dialTimeout" to dialTimeout,
+            "healthCheckTimeout" to healthCheckTimeout,
+            "openConnTimeout" to openConnTimeout,
             "earlyBufferTtl" to earlyBufferTtl,
         )
         for ((name, d) in timers) require(!d.isNegative && !d.isZero) { "$name must be positive, was $d" }
@@ -57,9 +68,15 @@ public class RelayClientConfig private constructor(b: Builder) {
 
     /** A builder starting from this config. */
     public fun toBuilder(): Builder = Builder().also {
-        it.handshakeTimeout = handshakeTimeout; it.dialTimeout = dialTimeout; it.healthCheckTimeout = healthCheckTimeout
-        it.openConnTimeout = openConnTimeout; it.connQueueSize = connQueueSize; it.backpressure = backpressure
-        it.earlyBufferTtl = earlyBufferTtl; it.earlyBufferCapacity = earlyBufferCapacity; it.trustManager = trustManager
+        it.handshakeTimeout = handshakeTimeout
+        it.dialTimeout = dialTimeout
+        it.healthCheckTimeout = healthCheckTimeout
+        it.openConnTimeout = openConnTimeout
+        it.connQueueSize = connQueueSize
+        it.backpressure = backpressure
+        it.earlyBufferTtl = earlyBufferTtl
+        it.earlyBufferCapacity = earlyBufferCapacity
+        it.trustManager = trustManager
         it.observer = observer
     }
 
@@ -95,8 +112,7 @@ public class RelayClientConfig private constructor(b: Builder) {
 
         /** Kotlin form of [healthCheckTimeout]. */
         @JvmSynthetic
-        public fun healthCheckTimeout(value: kotlin.time.Duration): Builder =
-            healthCheckTimeout(value.toJavaDuration())
+        public fun healthCheckTimeout(value: kotlin.time.Duration): Builder = healthCheckTimeout(value.toJavaDuration())
 
         /** Bound on openConn's wait for the peer to come online (30 s). */
         public fun openConnTimeout(value: Duration): Builder = apply { openConnTimeout = value }

@@ -4,7 +4,6 @@ package dev.tether.relay
 
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.javaFuture
-
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.ExperimentalCoroutinesApi
 import kotlinx.coroutines.channels.Channel
@@ -61,6 +60,7 @@ public class RelayConn internal constructor(
     private val readDeadline = AtomicReference<Instant?>(null)
     private val writeDeadline = AtomicReference<Instant?>(null)
     private val readDeadlineChanged = Channel<Unit>(Channel.CONFLATED)
+
     @Volatile private var dropListener: DropListener? = null
     private val received = AtomicLong()
     private val dropped = AtomicLong()
@@ -108,7 +108,9 @@ public class RelayConn internal constructor(
                     delivered.incrementAndGet()
                     return result
                 }
+
                 is ConnClosedException -> throw closedLocally.get() ?: result
+
                 is Throwable -> throw ConnClosedException("relay connection failed", result)
             }
         }
@@ -157,7 +159,10 @@ public class RelayConn internal constructor(
     public fun readAsync(): CompletableFuture<ByteArray> = javaScope.javaFuture { read() }
 
     /** Java face of [write]. */
-    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaScope.javaFuture { write(payload); null }
+    public fun writeAsync(payload: ByteArray): CompletableFuture<Void?> = javaScope.javaFuture {
+        write(payload)
+        null
+    }
 
     /** Sets both deadlines (null clears them), like `net.Conn.SetDeadline`. */
     public fun setDeadline(deadline: Instant?) {
@@ -189,7 +194,6 @@ public class RelayConn internal constructor(
 
     override fun toString(): String = "RelayConn(${localPeerId?.let { "$it -> " } ?: ""}$peerId via $instanceUrl)"
 
-    /** Queues one inbound message; counts (and reports) a drop when the queue is full. */
     /**
      * Queues [payload] without waiting: a full queue drops it (counted), except in backpressure mode, where false
      * says the caller must wait with [deliver] (and stop reading the socket meanwhile).

@@ -43,14 +43,21 @@ public sealed class RelayMessage {
             }
             return when (val type = bytes[1].toInt() and 0xff) {
                 RelayProtocol.TYPE_TRANSPORT -> Transport.read(bytes)
+
                 RelayProtocol.TYPE_CLOSE -> empty(bytes, Close)
+
                 RelayProtocol.TYPE_HEALTH_CHECK -> empty(bytes, HealthCheck)
+
                 RelayProtocol.TYPE_AUTH -> Auth.read(bytes)
+
                 RelayProtocol.TYPE_AUTH_RESPONSE -> AuthResponse.read(bytes)
+
                 RelayProtocol.TYPE_SUBSCRIBE_PEER_STATE,
                 RelayProtocol.TYPE_UNSUBSCRIBE_PEER_STATE,
                 RelayProtocol.TYPE_PEERS_ONLINE,
-                RelayProtocol.TYPE_PEERS_WENT_OFFLINE -> PeerStateMessage.read(bytes)
+                RelayProtocol.TYPE_PEERS_WENT_OFFLINE,
+                -> PeerStateMessage.read(bytes)
+
                 else -> throw MalformedRelayMessageException("unknown message type $type")
             }
         }

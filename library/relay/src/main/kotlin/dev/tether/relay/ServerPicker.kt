@@ -5,7 +5,6 @@ package dev.tether.relay
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.TetherScope
 import dev.tether.core.javaFuture
-
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.NonCancellable

@@ -23,11 +23,13 @@ class CodecVectorSpec : FunSpec({
         data class V(val key: String, val hex: String, val text: String)
         listOf(
             V(
-                "peerA", "7368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8",
+                "peerA",
+                "7368612d82537b90695efd18234a9c071737b4fcf96dae56bb3fdb4f1127fc902368e0d8",
                 "sha-glN7kGle/RgjSpwHFze0/Pltrla7P9tPESf8kCNo4Ng=",
             ),
             V(
-                "peerB", "7368612d127990c241b2b1fa81b89d6d24dcf30bf10d90d3f34a27021561d109fe4aca63",
+                "peerB",
+                "7368612d127990c241b2b1fa81b89d6d24dcf30bf10d90d3f34a27021561d109fe4aca63",
                 "sha-EnmQwkGysfqBuJ1tJNzzC/ENkNPzSicCFWHRCf5KymM=",
             ),
             V(

@@ -28,9 +28,15 @@ class GuardSpec : FunSpec({
             val events = mutableListOf<ConnectionEvent>()
             val lost = RelayClient(url, store, "me")
             val fresh = RelayClient(url, store, "me")
-            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
-                redial = { u -> attempts += testScheduler.currentTime; u shouldBe url; fresh },
-                pick = { error("must not pick") }, onNewClient = { installed += it }, report = { events += it })
+            val guard = Guard(
+                this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
+                redial = { u ->
+                    attempts += testScheduler.currentTime
+                    u shouldBe url
+                    fresh
+                },
+                pick = { error("must not pick") }, onNewClient = { installed += it }, report = { events += it },
+            )
             guard.onDisconnected(lost, dropped)
             guard.onDisconnected(lost, dropped) // a second report while one loop runs is ignored
             testScheduler.advanceUntilIdle()
@@ -49,14 +55,16 @@ class GuardSpec : FunSpec({
             val events = mutableListOf<ConnectionEvent>()
             val client = RelayClient(url, store, "me")
             val refused = RelayDialException(url, RuntimeException("down"))
-            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
+            val guard = Guard(
+                this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
                 redial = { throw refused },
                 pick = {
                     picks += testScheduler.currentTime
                     if (picks.size < 4) throw NoRelayAvailableException(listOf(RuntimeException("down")))
                     client
                 },
-                onNewClient = { installed = it }, report = { events += it })
+                onNewClient = { installed = it }, report = { events += it },
+            )
             guard.onDisconnected(client, dropped)
             testScheduler.advanceUntilIdle()
             picks shouldContainExactly listOf(1_500L, 3_500L, 7_500L, 15_500L)
@@ -81,9 +89,19 @@ class GuardSpec : FunSpec({
         runTest {
             val picks = mutableListOf<Long>()
             val client = RelayClient(url, store, "me")
-            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf("rel://other:1") },
+            val guard = Guard(
+                this,
+                1_500.milliseconds,
+                exact,
+                Random(1),
+                { listOf("rel://other:1") },
                 redial = { error("must not reconnect") },
-                pick = { picks += testScheduler.currentTime; client }, onNewClient = {})
+                pick = {
+                    picks += testScheduler.currentTime
+                    client
+                },
+                onNewClient = {},
+            )
             guard.onDisconnected(client, dropped)
             testScheduler.advanceUntilIdle()
             guard.onDisconnected(null, dropped)
@@ -95,7 +113,12 @@ class GuardSpec : FunSpec({
     test("a slow attempt is followed at once: the interval counts from the attempt's start") {
         runTest {
             val picks = mutableListOf<Long>()
-            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { emptyList() },
+            val guard = Guard(
+                this,
+                1_500.milliseconds,
+                exact,
+                Random(1),
+                { emptyList() },
                 redial = { error("no URL configured") },
                 pick = {
                     picks += testScheduler.currentTime
@@ -103,7 +126,8 @@ class GuardSpec : FunSpec({
                     if (picks.size < 3) throw NoRelayAvailableException(emptyList())
                     RelayClient(url, store, "me")
                 },
-                onNewClient = {})
+                onNewClient = {},
+            )
             guard.onDisconnected(null, dropped)
             testScheduler.advanceUntilIdle()
             // tick 0 runs 0..5 s, its 2 s interval already passed: next at 5 s; then the 4 s interval ends at
@@ -115,14 +139,20 @@ class GuardSpec : FunSpec({
     test("with jitter each wait stays within ±50 % of 2, 4, 8, … 60 s and it never gives up") {
         runTest {
             val picks = mutableListOf<Long>()
-            val guard = Guard(this, 1_500.milliseconds, GuardBackoff.DEFAULT, Random(7), { emptyList() },
+            val guard = Guard(
+                this,
+                1_500.milliseconds,
+                GuardBackoff.DEFAULT,
+                Random(7),
+                { emptyList() },
                 redial = { error("no URL configured") },
                 pick = {
                     picks += testScheduler.currentTime
                     if (picks.size < 12) throw NoRelayAvailableException(emptyList())
                     RelayClient(url, store, "me")
                 },
-                onNewClient = {})
+                onNewClient = {},
+            )
             guard.onDisconnected(null, dropped)
             testScheduler.advanceUntilIdle()
             picks.size shouldBe 12
@@ -137,11 +167,23 @@ class GuardSpec : FunSpec({
             val attempts = mutableListOf<Long>()
             val installed = mutableListOf<RelayClient>()
             lateinit var guard: Guard
-            guard = Guard(this, 1_500.milliseconds, exact, Random(1), { listOf(url) },
-                redial = { attempts += testScheduler.currentTime; RelayClient(url, store, "me") },
+            guard = Guard(
+                this,
+                1_500.milliseconds,
+                exact,
+                Random(1),
+                { listOf(url) },
+                redial = {
+                    attempts += testScheduler.currentTime
+                    RelayClient(url, store, "me")
+                },
                 pick = { error("must not pick") },
                 // the new session dropped again at once
-                onNewClient = { installed += it; if (installed.size == 1) guard.onDisconnected(it, dropped) })
+                onNewClient = {
+                    installed += it
+                    if (installed.size == 1) guard.onDisconnected(it, dropped)
+                },
+            )
             guard.onDisconnected(RelayClient(url, store, "me"), dropped)
             testScheduler.advanceUntilIdle()
             attempts shouldContainExactly listOf(1_500L, 3_000L)
@@ -155,10 +197,22 @@ class GuardSpec : FunSpec({
             val picks = mutableListOf<Long>()
             val installed = mutableListOf<RelayClient>()
             lateinit var guard: Guard
-            guard = Guard(this, 1_500.milliseconds, exact, Random(1), { emptyList() },
+            guard = Guard(
+                this,
+                1_500.milliseconds,
+                exact,
+                Random(1),
+                { emptyList() },
                 redial = { error("no quick reconnect without a configured URL") },
-                pick = { picks += testScheduler.currentTime; RelayClient(url, store, "me") },
-                onNewClient = { installed += it; if (installed.size == 1) guard.onDisconnected(it, dropped) })
+                pick = {
+                    picks += testScheduler.currentTime
+                    RelayClient(url, store, "me")
+                },
+                onNewClient = {
+                    installed += it
+                    if (installed.size == 1) guard.onDisconnected(it, dropped)
+                },
+            )
             guard.onDisconnected(null, dropped)
             testScheduler.advanceUntilIdle()
             picks shouldContainExactly listOf(0L, 0L)
@@ -169,10 +223,19 @@ class GuardSpec : FunSpec({
     test("stop cancels the loop and a later disconnect starts afresh") {
         runTest {
             val picks = mutableListOf<Long>()
-            val guard = Guard(this, 1_500.milliseconds, exact, Random(1), { emptyList() },
+            val guard = Guard(
+                this,
+                1_500.milliseconds,
+                exact,
+                Random(1),
+                { emptyList() },
                 redial = { error("no URL configured") },
-                pick = { picks += testScheduler.currentTime; throw NoRelayAvailableException(emptyList()) },
-                onNewClient = {})
+                pick = {
+                    picks += testScheduler.currentTime
+                    throw NoRelayAvailableException(emptyList())
+                },
+                onNewClient = {},
+            )
             guard.onDisconnected(null, dropped)
             testScheduler.advanceTimeBy(2_500) // ticks at 0 and 2 s
             guard.stop()

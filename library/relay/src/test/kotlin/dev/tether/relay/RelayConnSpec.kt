@@ -67,9 +67,13 @@ class RelayConnSpec : FunSpec({
 
     test("backpressure mode suspends the deliverer instead of dropping") {
         val c = conn(RecordingLink(), queue = 2, backpressure = true)
-        c.deliver(byteArrayOf(0)); c.deliver(byteArrayOf(1))
+        c.deliver(byteArrayOf(0))
+        c.deliver(byteArrayOf(1))
         val third = CompletableDeferred<Unit>()
-        val job = launch(Dispatchers.Default) { c.deliver(byteArrayOf(2)); third.complete(Unit) }
+        val job = launch(Dispatchers.Default) {
+            c.deliver(byteArrayOf(2))
+            third.complete(Unit)
+        }
         c.read()[0] shouldBe 0
         withTimeout(5_000) { third.await() }
         job.join()
@@ -115,7 +119,8 @@ class RelayConnSpec : FunSpec({
         val link = RecordingLink()
         val c = conn(link)
         val reader = async(Dispatchers.Default) { runCatching { c.read() } }
-        c.close(); c.close()
+        c.close()
+        c.close()
         withTimeout(5_000) { reader.await() }.exceptionOrNull()!!::class shouldBe ConnClosedException::class
         shouldThrow<ConnClosedException> { c.write(byteArrayOf(1)) }
         link.released.get() shouldBe 1

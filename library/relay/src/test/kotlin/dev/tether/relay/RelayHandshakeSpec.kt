@@ -30,7 +30,10 @@ class ScriptedRelay(val script: suspend WebSocketServerSession.() -> Unit) : Aut
     companion object {
         /** Java: a relay that logs every client in and reports every subscribed peer online. */
         @JvmStatic
-        fun loggingIn(): ScriptedRelay = ScriptedRelay { logIn(); answerSubscriptions() }
+        fun loggingIn(): ScriptedRelay = ScriptedRelay {
+            logIn()
+            answerSubscriptions()
+        }
     }
 }
 

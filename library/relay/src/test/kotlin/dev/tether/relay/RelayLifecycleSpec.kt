@@ -4,13 +4,13 @@ package dev.tether.relay
 
 import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
-import io.ktor.websocket.Frame
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.kotest.matchers.types.shouldBeSameInstanceAs
+import io.ktor.websocket.Frame
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
@@ -33,7 +33,11 @@ class RelayLifecycleSpec : FunSpec({
         RelayClient(relay.url, TokenStore(AuthToken.generate("s")), "alice-key", config)
 
     test("a Close from the server ends the client: awaitClosed says SERVER_CLOSED, later calls fail with it") {
-        ScriptedRelay { logIn(); sendRelay(RelayMessage.Close); for (frame in incoming) Unit }.use { relay ->
+        ScriptedRelay {
+            logIn()
+            sendRelay(RelayMessage.Close)
+            for (frame in incoming) Unit
+        }.use { relay ->
             client(relay).use { alice ->
                 withTimeout(bound) { alice.connect() }
                 val reason = withTimeout(bound) { alice.awaitClosed() }
@@ -47,7 +51,10 @@ class RelayLifecycleSpec : FunSpec({
     }
 
     test("no health check within the timeout: HEALTH_CHECK_TIMEOUT, and the open connection closes with it") {
-        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+        ScriptedRelay {
+            logIn()
+            answerSubscriptions()
+        }.use { relay ->
             client(relay, RelayClientConfig { healthCheckTimeout(300.milliseconds) }).use { alice ->
                 withTimeout(bound) { alice.connect() }
                 val conn = withTimeout(bound) { alice.openConn("bob-key") }
@@ -61,7 +68,8 @@ class RelayLifecycleSpec : FunSpec({
     }
 
     test("the socket dropping ends the client with CONNECTION_LOST") {
-        ScriptedRelay { logIn() /* and leave: the server closes the WebSocket */ }.use { relay ->
+        // Log in and leave: the server closes the WebSocket.
+        ScriptedRelay { logIn() }.use { relay ->
             client(relay).use { alice ->
                 withTimeout(bound) { alice.connect() }
                 val reason = withTimeout(bound) { alice.awaitClosed() }
@@ -71,7 +79,10 @@ class RelayLifecycleSpec : FunSpec({
     }
 
     test("close ends the client with RelayClosedException: connections closed, connect and openConn refused") {
-        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+        ScriptedRelay {
+            logIn()
+            answerSubscriptions()
+        }.use { relay ->
             val alice = client(relay)
             withTimeout(bound) { alice.connect() }
             val conn = withTimeout(bound) { alice.openConn("bob-key") }
@@ -86,7 +97,10 @@ class RelayLifecycleSpec : FunSpec({
     }
 
     test("closeAsync with two callers: both complete only once the one close has finished") {
-        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+        ScriptedRelay {
+            logIn()
+            answerSubscriptions()
+        }.use { relay ->
             val alice = client(relay)
             withTimeout(bound) { alice.connect() }
             val conn = withTimeout(bound) { alice.openConn("bob-key") }
@@ -103,7 +117,11 @@ class RelayLifecycleSpec : FunSpec({
 
     test("a close during connect abandons the dial at once: connect fails with RelayClosedException") {
         val authSeen = CompletableDeferred<Unit>()
-        ScriptedRelay { incoming.receive(); authSeen.complete(Unit); awaitCancellation() }.use { relay ->
+        ScriptedRelay {
+            incoming.receive()
+            authSeen.complete(Unit)
+            awaitCancellation()
+        }.use { relay ->
             val alice = client(relay) // the 8 s handshake bound would otherwise hold the connect
             val connecting = async(Dispatchers.Default) { runCatching { alice.connect() } }
             withTimeout(bound) { authSeen.await() }
@@ -184,10 +202,18 @@ class RelayLifecycleSpec : FunSpec({
     }
 
     test("manager: two closers wait for one close; awaitClosed says RelayClosedException; connect is refused") {
-        ScriptedRelay { logIn(); answerSubscriptions() }.use { relay ->
+        ScriptedRelay {
+            logIn()
+            answerSubscriptions()
+        }.use { relay ->
             val m = Manager(listOf(relay.url), "alice-key", TokenStore(AuthToken.generate("s")))
             withTimeout(bound) { m.connect() }
-            val closers = List(2) { async(Dispatchers.Default) { m.closeAndJoin(); m.isConnected } }
+            val closers = List(2) {
+                async(Dispatchers.Default) {
+                    m.closeAndJoin()
+                    m.isConnected
+                }
+            }
             withTimeout(bound) { closers.awaitAll() } shouldContainExactly listOf(false, false)
             m.awaitClosed().shouldBeInstanceOf<RelayClosedException>()
             m.state.value shouldBe ConnectionState.CLOSED

@@ -22,7 +22,13 @@ class ServerPickerSpec : FunSpec({
             picker.connector = { c ->
                 when (c.serverUrl) {
                     "rel://fast:1" -> delay(100)
-                    "rel://slow:1" -> try { delay(10_000) } finally { cancelled.incrementAndGet() }
+
+                    "rel://slow:1" -> try {
+                        delay(10_000)
+                    } finally {
+                        cancelled.incrementAndGet()
+                    }
+
                     else -> throw RelayDialException(c.serverUrl, RuntimeException("refused"))
                 }
             }

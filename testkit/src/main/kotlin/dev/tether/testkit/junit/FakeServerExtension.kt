@@ -97,6 +97,7 @@ public open class FakeServerExtension<T : FakeServer<F>, F : Faults>(
     override fun beforeEach(context: ExtensionContext) {
         when (lifecycle) {
             ServerLifecycle.PER_METHOD -> latest = running(context).server
+
             ServerLifecycle.PER_CLASS -> if (find(context) == null) {
                 throw ExtensionConfigurationException(
                     "${javaClass.simpleName} with PER_CLASS lifecycle must be registered in a static " +
@@ -122,6 +123,7 @@ public open class FakeServerExtension<T : FakeServer<F>, F : Faults>(
                 "no per-class ${serverType.simpleName} is running for ${parameterContext.declaringExecutable}: " +
                     "register ${javaClass.simpleName} in a static @RegisterExtension field",
             )
+
             ServerLifecycle.PER_METHOD -> {
                 if (!extensionContext.testMethod.isPresent) {
                     throw ParameterResolutionException(

@@ -30,10 +30,9 @@ public class FakeMuxServerListener(
          */
         public fun perTest(
             defaults: FakeMuxServerConfig.Builder.() -> Unit = {},
-        ): PerTestFakeServerListener<FakeMuxServerConfig.Builder, FakeMuxServer> =
-            PerTestFakeServerListener(
-                { FakeMuxServerConfig.builder().apply(defaults) },
-                { FakeMuxServer.start(it.build()) },
-            )
+        ): PerTestFakeServerListener<FakeMuxServerConfig.Builder, FakeMuxServer> = PerTestFakeServerListener(
+            { FakeMuxServerConfig.builder().apply(defaults) },
+            { FakeMuxServer.start(it.build()) },
+        )
     }
 }

@@ -30,10 +30,9 @@ public class FakeRelayServerListener(
          */
         public fun perTest(
             defaults: FakeRelayServerConfig.Builder.() -> Unit = {},
-        ): PerTestFakeServerListener<FakeRelayServerConfig.Builder, FakeRelayServer> =
-            PerTestFakeServerListener(
-                { FakeRelayServerConfig.builder().apply(defaults) },
-                { FakeRelayServer.start(it.build()) },
-            )
+        ): PerTestFakeServerListener<FakeRelayServerConfig.Builder, FakeRelayServer> = PerTestFakeServerListener(
+            { FakeRelayServerConfig.builder().apply(defaults) },
+            { FakeRelayServer.start(it.build()) },
+        )
     }
 }

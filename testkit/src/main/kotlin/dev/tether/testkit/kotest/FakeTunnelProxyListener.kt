@@ -30,10 +30,9 @@ public class FakeTunnelProxyListener(
          */
         public fun perTest(
             defaults: FakeTunnelProxyConfig.Builder.() -> Unit = {},
-        ): PerTestFakeServerListener<FakeTunnelProxyConfig.Builder, FakeTunnelProxy> =
-            PerTestFakeServerListener(
-                { FakeTunnelProxyConfig.builder().apply(defaults) },
-                { FakeTunnelProxy.start(it.build()) },
-            )
+        ): PerTestFakeServerListener<FakeTunnelProxyConfig.Builder, FakeTunnelProxy> = PerTestFakeServerListener(
+            { FakeTunnelProxyConfig.builder().apply(defaults) },
+            { FakeTunnelProxy.start(it.build()) },
+        )
     }
 }

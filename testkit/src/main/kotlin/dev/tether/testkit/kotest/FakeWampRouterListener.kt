@@ -30,10 +30,9 @@ public class FakeWampRouterListener(
          */
         public fun perTest(
             defaults: FakeWampRouterConfig.Builder.() -> Unit = {},
-        ): PerTestFakeServerListener<FakeWampRouterConfig.Builder, FakeWampRouter> =
-            PerTestFakeServerListener(
-                { FakeWampRouterConfig.builder().apply(defaults) },
-                { FakeWampRouter.start(it.build()) },
-            )
+        ): PerTestFakeServerListener<FakeWampRouterConfig.Builder, FakeWampRouter> = PerTestFakeServerListener(
+            { FakeWampRouterConfig.builder().apply(defaults) },
+            { FakeWampRouter.start(it.build()) },
+        )
     }
 }

@@ -4,8 +4,8 @@ import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
 import dev.tether.mux.MuxFrame
 import dev.tether.mux.MuxProtocol
-import dev.tether.mux.NoCapacityException
 import dev.tether.mux.MuxSession
+import dev.tether.mux.NoCapacityException
 import dev.tether.mux.Stream
 import dev.tether.testkit.FakeServer
 import dev.tether.testkit.dropEach
@@ -132,8 +132,10 @@ public class FakeMuxServer private constructor(
     }
 
     /** Java face of [awaitSessions], bounded by [timeout]. */
-    public fun awaitSessionsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitSessions(count) }; null }
+    public fun awaitSessionsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitSessions(count) }
+        null
+    }
 
     /** Stops the server and drops every connection. */
     override fun close() {
@@ -226,6 +228,7 @@ public class FakeMuxServer private constructor(
                     }
                     stream.close()
                 }
+
                 StreamBehaviour.SINK -> {
                     val buffer = ByteArray(8192)
                     while (true) {
@@ -235,6 +238,7 @@ public class FakeMuxServer private constructor(
                     }
                     stream.close()
                 }
+
                 StreamBehaviour.SOURCE -> {
                     val chunk = ByteArray(8192)
                     var sent = 0L
@@ -246,6 +250,7 @@ public class FakeMuxServer private constructor(
                     }
                     stream.close()
                 }
+
                 StreamBehaviour.STALL -> Unit
             }
         } catch (e: NoCapacityException) {

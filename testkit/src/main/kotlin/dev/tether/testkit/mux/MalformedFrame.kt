@@ -29,7 +29,8 @@ public enum class MalformedFrame(public val description: String) {
     EMPTY_DAT("zero-length DAT"),
 
     /** A text WebSocket message (ignored by receivers). */
-    TEXT_MESSAGE("text message");
+    TEXT_MESSAGE("text message"),
+    ;
 
     /**
      * The bytes of this case ([TEXT_MESSAGE] is sent as text, its bytes UTF-8). [streamId] is used by the cases

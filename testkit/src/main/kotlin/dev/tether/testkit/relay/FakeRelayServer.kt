@@ -73,6 +73,7 @@ public class FakeRelayServer private constructor(
     public val config: FakeRelayServerConfig,
 ) : FakeServer<FakeRelayServerFaults> {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("fake-relay"))
+
     @Volatile private var currentSecret: String = config.secret
     private val peers = ConcurrentHashMap<PeerId, Peer>()
     private val onlineInterest = ConcurrentHashMap<PeerId, MutableSet<Peer>>()
@@ -88,7 +89,12 @@ public class FakeRelayServer private constructor(
 
     /** Fault controls: drops, health-check silence, refused logins, latency. */
     override val faults: FakeRelayServerFaults = FakeRelayServerFaults(
-        { id -> peers[id]?.let { it.session.cancel(); true } ?: false },
+        { id ->
+            peers[id]?.let {
+                it.session.cancel()
+                true
+            } ?: false
+        },
         ::dropEveryone,
     )
 
@@ -193,16 +199,22 @@ public class FakeRelayServer private constructor(
     }
 
     /** Java face of [awaitLogins], bounded by [timeout]. */
-    public fun awaitLoginsAsync(count: Long, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitLogins(count) }; null }
+    public fun awaitLoginsAsync(count: Long, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitLogins(count) }
+        null
+    }
 
     /** Java face of [awaitOnline], bounded by [timeout]. */
-    public fun awaitOnlineAsync(peerKey: String, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitOnline(peerKey) }; null }
+    public fun awaitOnlineAsync(peerKey: String, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitOnline(peerKey) }
+        null
+    }
 
     /** Java face of [awaitOffline], bounded by [timeout]. */
-    public fun awaitOfflineAsync(peerKey: String, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { withTimeout(timeout.toKotlinDuration()) { awaitOffline(peerKey) }; null }
+    public fun awaitOfflineAsync(peerKey: String, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        withTimeout(timeout.toKotlinDuration()) { awaitOffline(peerKey) }
+        null
+    }
 
     /** Sends Close to every peer (3 s bound), then stops the server. */
     override fun close() {
@@ -309,13 +321,17 @@ public class FakeRelayServer private constructor(
             if (faults.latency > 0) delay(faults.latency)
             when (frame) {
                 is Frame.Ping -> peer.session.outgoing.send(Frame.Pong(frame.data))
+
                 is Frame.Close -> return
+
                 is Frame.Binary -> {
                     // The real server reads into an 8820-byte buffer: anything longer or fragmented breaks the session.
                     if (!frame.fin || frame.data.size > RelayProtocol.MAX_MESSAGE_SIZE) return
                     if (!handle(peer, frame.data)) return
                 }
+
                 is Frame.Text -> return
+
                 else -> Unit
             }
         }
@@ -327,7 +343,11 @@ public class FakeRelayServer private constructor(
         when (bytes[1].toInt() and 0xff) {
             RelayProtocol.TYPE_TRANSPORT -> {
                 if (bytes.size < RelayProtocol.HEADER_SIZE + RelayProtocol.PEER_ID_SIZE) return false
-                val dst = try { Transport.peerIdOf(bytes) } catch (e: MalformedRelayMessageException) { return false }
+                val dst = try {
+                    Transport.peerIdOf(bytes)
+                } catch (e: MalformedRelayMessageException) {
+                    return false
+                }
                 val target = peers[dst]
                 if (target == null) {
                     unrouted.incrementAndGet()
@@ -337,12 +357,16 @@ public class FakeRelayServer private constructor(
                 // Forwarded in the sender's read loop, as the real server does: a slow receiver stalls the sender.
                 if (target.send(bytes)) forwarded.incrementAndGet()
             }
+
             RelayProtocol.TYPE_CLOSE -> return false
+
             RelayProtocol.TYPE_HEALTH_CHECK -> {
                 peer.healthAnswered = true
                 healthAnswers.incrementAndGet()
             }
+
             RelayProtocol.TYPE_AUTH -> log.warn("peer {} sent Auth again; ignored", peer.id)
+
             RelayProtocol.TYPE_SUBSCRIBE_PEER_STATE -> {
                 val ids = peerIds(bytes) ?: return false
                 for (id in ids) {
@@ -352,6 +376,7 @@ public class FakeRelayServer private constructor(
                 val already = ids.filter { peers.containsKey(it) }
                 if (already.isNotEmpty()) peer.sendPeerState(PeerStateMessage.PeersOnline(already))
             }
+
             RelayProtocol.TYPE_UNSUBSCRIBE_PEER_STATE -> {
                 val ids = peerIds(bytes) ?: return false
                 for (id in ids) {
@@ -359,6 +384,7 @@ public class FakeRelayServer private constructor(
                     offlineInterest[id]?.remove(peer)
                 }
             }
+
             else -> return false
         }
         return true

@@ -52,9 +52,9 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
+import org.jose4j.jwa.AlgorithmConstraints
 import org.jose4j.jws.AlgorithmIdentifiers
 import org.jose4j.jws.JsonWebSignature
-import org.jose4j.jwa.AlgorithmConstraints
 import org.jose4j.jwt.JwtClaims
 import org.jose4j.keys.HmacKey
 import org.slf4j.LoggerFactory
@@ -98,6 +98,7 @@ public class FakeTunnelProxy private constructor(
      * so a viewer request sent right after it waits for the session instead of seeing a spurious 504.
      */
     private val upgrading = ConcurrentHashMap.newKeySet<String>()
+
     @Volatile private var secrets: Pair<String, String> = config.secretA to config.secretB
     private val viewerRequestCount = AtomicInteger()
     private val attempts = AtomicInteger()
@@ -154,15 +155,20 @@ public class FakeTunnelProxy private constructor(
     }
 
     /** Java face of [awaitRegistrations]. */
-    public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> =
-        scope.future { awaitRegistrations(count, timeout.toKotlinDuration()); null }
+    public fun awaitRegistrationsAsync(count: Int, timeout: Duration): CompletableFuture<Void?> = scope.future {
+        awaitRegistrations(count, timeout.toKotlinDuration())
+        null
+    }
 
     private fun dropClient(id: String): Boolean {
         // The client's connect returns on the 101, a moment before the session is recorded: wait for it (bounded).
         if (clients[id] == null && id in upgrading) {
             runBlocking { withTimeoutOrNull(UPGRADE_GRACE_MILLIS) { registered.first { clients[id] != null } } }
         }
-        return clients.remove(id)?.let { it.close(); true } ?: false
+        return clients.remove(id)?.let {
+            it.close()
+            true
+        } ?: false
     }
 
     /**
@@ -192,8 +198,10 @@ public class FakeTunnelProxy private constructor(
         val id = call.request.header(config.flavour.idHeader)
         when {
             call.request.path() == "/" && !id.isNullOrEmpty() -> register(call, id)
+
             config.flavour == TunnelFlavour.WEBSOCKTUNNEL && call.request.path() == LB_HEARTBEAT ->
                 call.respondText("OK\n", status = HttpStatusCode.OK)
+
             else -> viewer(call)
         }
     }
@@ -229,15 +237,17 @@ public class FakeTunnelProxy private constructor(
         clients.remove(id)?.close() // last registration wins
         call.response.header(config.flavour.clientUrlHeader, clientUrl(id))
         upgrading.add(id)
-        call.respond(WebSocketUpgrade(call) {
-            val session = MuxSession.server(PingFilter(this, faults), config.muxConfig)
-            clients[id] = session
-            upgrading.remove(id)
-            registered.update { it + 1 }
-            log.info("tunnel client {} registered", id)
-            session.awaitClosed()
-            clients.remove(id, session)
-        })
+        call.respond(
+            WebSocketUpgrade(call) {
+                val session = MuxSession.server(PingFilter(this, faults), config.muxConfig)
+                clients[id] = session
+                upgrading.remove(id)
+                registered.update { it + 1 }
+                log.info("tunnel client {} registered", id)
+                session.awaitClosed()
+                clients.remove(id, session)
+            },
+        )
     }
 
     /** §11: HS256 with secret A or B, exp and nbf required and current, tid equal to the id. */

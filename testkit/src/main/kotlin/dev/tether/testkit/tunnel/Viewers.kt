@@ -167,6 +167,7 @@ internal class ViewerHttp(
                         channel.flush()
                         reader.readLine(2)
                     }
+
                     responseLength != null -> {
                         var left = responseLength
                         while (left > 0) {
@@ -176,6 +177,7 @@ internal class ViewerHttp(
                             left -= piece.size
                         }
                     }
+
                     else -> while (true) { // no framing: the body runs to the client's FIN
                         val piece = reader.readSome(64 * 1024) ?: break
                         channel.writeFully(piece)
@@ -224,46 +226,48 @@ internal class ViewerWebSocket(
             return
         }
         val leftover = reader.drainBuffered()
-        call.respond(WebSocketUpgrade(call, response.header(HttpHeaders.SecWebSocketProtocol)) {
-            val viewer = this
-            coroutineScope {
-                val relayJob = Job(coroutineContext[Job])
-                val relayScope = CoroutineScope(coroutineContext + relayJob)
-                val input = relayScope.writer {
-                    if (leftover.isNotEmpty()) channel.writeFully(leftover)
-                    channel.flush()
-                    while (true) {
-                        val piece = reader.readSome(64 * 1024) ?: break
-                        channel.writeFully(piece)
+        call.respond(
+            WebSocketUpgrade(call, response.header(HttpHeaders.SecWebSocketProtocol)) {
+                val viewer = this
+                coroutineScope {
+                    val relayJob = Job(coroutineContext[Job])
+                    val relayScope = CoroutineScope(coroutineContext + relayJob)
+                    val input = relayScope.writer {
+                        if (leftover.isNotEmpty()) channel.writeFully(leftover)
                         channel.flush()
+                        while (true) {
+                            val piece = reader.readSome(64 * 1024) ?: break
+                            channel.writeFully(piece)
+                            channel.flush()
+                        }
+                    }.channel
+                    val origin = RawWebSocket(
+                        input,
+                        stream.toByteWriteChannel(relayScope),
+                        Int.MAX_VALUE.toLong(),
+                        true,
+                        relayScope.coroutineContext,
+                        WebSocketChannelsConfig.UNLIMITED,
+                    )
+                    val up = launch {
+                        for (frame in viewer.incoming) {
+                            if (frame is Frame.Close) break
+                            origin.outgoing.send(copy(frame))
+                        }
                     }
-                }.channel
-                val origin = RawWebSocket(
-                    input,
-                    stream.toByteWriteChannel(relayScope),
-                    Int.MAX_VALUE.toLong(),
-                    true,
-                    relayScope.coroutineContext,
-                    WebSocketChannelsConfig.UNLIMITED,
-                )
-                val up = launch {
-                    for (frame in viewer.incoming) {
-                        if (frame is Frame.Close) break
-                        origin.outgoing.send(copy(frame))
+                    try {
+                        for (frame in origin.incoming) {
+                            if (frame is Frame.Close) break
+                            viewer.outgoing.send(copy(frame))
+                        }
+                    } finally {
+                        up.cancel()
+                        origin.cancel()
+                        relayJob.cancel()
                     }
                 }
-                try {
-                    for (frame in origin.incoming) {
-                        if (frame is Frame.Close) break
-                        viewer.outgoing.send(copy(frame))
-                    }
-                } finally {
-                    up.cancel()
-                    origin.cancel()
-                    relayJob.cancel()
-                }
-            }
-        })
+            },
+        )
     }
 
     private fun copy(frame: Frame): Frame =

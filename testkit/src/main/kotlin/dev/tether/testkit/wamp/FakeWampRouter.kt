@@ -4,8 +4,8 @@ package dev.tether.testkit.wamp
 
 import dev.tether.testkit.FakeServer
 import dev.tether.testkit.snapshot
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.rawsocket.RawSocketProtocol
@@ -161,11 +161,17 @@ public class FakeWampRouter private constructor(
     /** The URL for [transport]: `ws`, `tcp`, `unix`, `wss` or `tcps`. */
     public fun url(transport: String): String = when (transport) {
         "ws" -> wsUrl
+
         "tcp" -> tcpUrl
-        "unix" -> unixUrl
-            ?: throw IllegalStateException("router has no Unix socket; set FakeWampRouterConfig.unixSocket")
+
+        "unix" ->
+            unixUrl
+                ?: throw IllegalStateException("router has no Unix socket; set FakeWampRouterConfig.unixSocket")
+
         "wss" -> wssUrl ?: throw IllegalStateException("router has no TLS; set FakeWampRouterConfig.tls")
+
         "tcps" -> tcpsUrl ?: throw IllegalStateException("router has no TLS; set FakeWampRouterConfig.tls")
+
         else -> throw IllegalArgumentException("transport must be ws, tcp, unix, wss or tcps")
     }
 
@@ -210,7 +216,10 @@ public class FakeWampRouter private constructor(
 
     /** Runs [block] after [millis] unless the router stopped first (router-side call timeouts). */
     internal fun after(millis: Long, block: () -> Unit) {
-        scope.launch(CoroutineName("router-timer")) { kotlinx.coroutines.delay(millis); block() }
+        scope.launch(CoroutineName("router-timer")) {
+            kotlinx.coroutines.delay(millis)
+            block()
+        }
     }
 
     internal fun user(authId: String): RouterUser? = users[authId]
@@ -253,22 +262,28 @@ public class FakeWampRouter private constructor(
             withTimeoutOrNull(config.helloTimeout.toKotlinDuration()) { input.readFully(hs) } ?: return socket.close()
             val handshake = when (val request = Handshake.parseRequest(hs)) {
                 Handshake.Request.Drop -> return socket.close()
+
                 is Handshake.Request.Refuse -> {
-                    output.writeFully(Handshake.errorReply(request.errorCode)); output.flush()
+                    output.writeFully(Handshake.errorReply(request.errorCode))
+                    output.flush()
                     return socket.close()
                 }
+
                 is Handshake.Request.Valid -> request.handshake
             }
             val serialization = Serialization.fromRawSocketId(handshake.serializerId)
             if (serialization == null) {
-                output.writeFully(Handshake.errorReply(RawSocketProtocol.ERROR_SERIALIZER_UNSUPPORTED)); output.flush()
+                output.writeFully(Handshake.errorReply(RawSocketProtocol.ERROR_SERIALIZER_UNSUPPORTED))
+                output.flush()
                 return socket.close()
             }
             val exponent = RawSocketProtocol.exponentFor(config.rawSocketRecvLimit)
             output.writeFully(Handshake(exponent, handshake.serializerId).encode())
             output.flush()
             val peer = RawSocketPeer(
-                input, output, serialization.serializer(),
+                input,
+                output,
+                serialization.serializer(),
                 sendLimit = handshake.maxLength,
                 recvLimit = RawSocketProtocol.maxLengthOf(exponent),
                 description = "rawsocket $kind ${serialization.subprotocol}",

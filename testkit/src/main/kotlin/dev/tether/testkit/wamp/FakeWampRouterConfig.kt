@@ -56,22 +56,20 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
         /** Adds [name]; [anonymous] allows sessions without authentication. */
         @JvmOverloads
         public fun realm(name: String, anonymous: Boolean = true): Builder = apply { realms[name] = anonymous }
+
         /** Adds a user (any auth method). */
         public fun user(user: RouterUser): Builder = apply { users.add(user) }
+
         /** Adds a ticket user. */
         @JvmOverloads
-        public fun ticketUser(
-            authId: String,
-            ticket: String,
-            role: String = "user",
-        ): Builder = user(RouterUser.Ticket(authId, ticket, role))
+        public fun ticketUser(authId: String, ticket: String, role: String = "user"): Builder =
+            user(RouterUser.Ticket(authId, ticket, role))
+
         /** Adds a WAMP-CRA user with an unsalted secret. */
         @JvmOverloads
-        public fun craUser(
-            authId: String,
-            secret: String,
-            role: String = "user",
-        ): Builder = user(RouterUser.Cra(authId, secret, role))
+        public fun craUser(authId: String, secret: String, role: String = "user"): Builder =
+            user(RouterUser.Cra(authId, secret, role))
+
         /** Adds a WAMP-CRA user whose key is derived with PBKDF2 (salt, iterations, key length). */
         @JvmOverloads
         public fun saltedCraUser(
@@ -81,35 +79,39 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
             iterations: Int = 1000,
             keyLength: Int = 32,
             role: String = "user",
-        ): Builder =
-            user(RouterUser.Cra(authId, secret, role, salt, iterations, keyLength))
+        ): Builder = user(RouterUser.Cra(authId, secret, role, salt, iterations, keyLength))
+
         /** Adds a cryptosign user with an Ed25519 public key in hex. */
         @JvmOverloads
-        public fun cryptosignUser(
-            authId: String,
-            publicKeyHex: String,
-            role: String = "user",
-        ): Builder = user(RouterUser.Cryptosign(authId, publicKeyHex, role))
+        public fun cryptosignUser(authId: String, publicKeyHex: String, role: String = "user"): Builder =
+            user(RouterUser.Cryptosign(authId, publicKeyHex, role))
+
         /** Sets the router's RawSocket receive limit (rounded up to a power of two in the handshake). */
         public fun rawSocketRecvLimit(bytes: Long): Builder = apply { rawSocketRecvLimit = bytes }
+
         /** Also serves RawSocket on a Unix domain socket at this path (null: none). */
         public fun unixSocket(path: String?): Builder = apply { unixSocketPath = path }
+
         /** Sets how long a connection may take to send HELLO and to answer a CHALLENGE. */
         public fun helloTimeout(timeout: Duration): Builder = apply { helloTimeout = timeout }
+
         /** Sets the largest WebSocket frame the router accepts. */
         public fun maxWebSocketMessage(bytes: Long): Builder = apply { maxWebSocketMessage = bytes }
+
         /**
          * Also serves WebSocket over TLS (`wss`) and RawSocket over TLS (`tcps`) on their own ephemeral ports, with
          * the self-signed [FakeWampRouterTls] certificate for 127.0.0.1.
          */
         @JvmOverloads
         public fun tls(enabled: Boolean = true): Builder = apply { tls = enabled }
+
         /** Serves TLS (as [tls]) and requires the client to present the [FakeWampRouterTls] certificate. */
         @JvmOverloads
         public fun tlsClientAuth(required: Boolean = true): Builder = apply {
             tlsClientAuth = required
             if (required) tls = true
         }
+
         /**
          * Fixed ports for WebSocket and RawSocket TCP (0 = ephemeral, the default). Tests should keep ephemeral
          * ports; fixed ones are for `tether serve router` and external tools that need a known address.
@@ -119,6 +121,7 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
             webSocketPort = webSocket
             rawSocketPort = rawSocket
         }
+
         /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
         public fun build(): FakeWampRouterConfig {
             if (realms.isEmpty()) realms["realm1"] = true

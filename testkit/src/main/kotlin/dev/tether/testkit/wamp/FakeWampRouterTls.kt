@@ -35,10 +35,9 @@ public object FakeWampRouterTls {
             .trustManagers.filterIsInstance<X509TrustManager>().first()
     }
 
-    private fun keyManagers() =
-        KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm())
-            .apply { init(keyStore(), password) }
-            .keyManagers
+    private fun keyManagers() = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm())
+        .apply { init(keyStore(), password) }
+        .keyManagers
 
     /**
      * A client TLS context that presents the router's own certificate as the client certificate and trusts the

@@ -4,6 +4,7 @@ import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
+import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Interrupt
@@ -23,7 +24,6 @@ import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
 import dev.tether.wamp.message.Yield
 import java.util.concurrent.atomic.AtomicLong
-import dev.tether.wamp.message.ErrorMessage
 
 /**
  * The dealer and broker of one realm. All state is guarded by one lock; handlers only queue outbound messages,
@@ -59,6 +59,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val match: String,
         val subscribers: LinkedHashSet<RouterSession>,
     )
+
     /**
      * A call routed to [callee]; [details] are the INVOCATION details every chunk of a progressive call repeats
      * (all but the forwarded `timeout`, which only the first carries).
@@ -136,16 +137,29 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     /** Handles one message from [s]; false when the session is over. */
     fun handle(s: RouterSession, m: Message): Boolean {
         when (m) {
-            is Goodbye -> { s.goodbye(); return false }
+            is Goodbye -> {
+                s.goodbye()
+                return false
+            }
+
             is Call -> if (!call(s, m)) return false
+
             is Yield -> yieldResult(s, m)
+
             is ErrorMessage -> if (m.requestType == MessageCodes.INVOCATION) invocationError(s, m)
+
             is Cancel -> cancel(s, m)
+
             is Register -> register(s, m)
+
             is Unregister -> unregister(s, m)
+
             is Publish -> publish(s, m)
+
             is Subscribe -> subscribe(s, m)
+
             is Unsubscribe -> unsubscribe(s, m)
+
             else -> {
                 val message = "unexpected ${MessageCodes.nameOf(m.code)}"
                 s.send(Abort(mapOf("message" to message), "wamp.error.protocol_violation"))
@@ -224,8 +238,11 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             reg.nextRoundRobin = (i + 1) % reg.callees.size
             reg.callees[i]
         }
+
         "random" -> reg.callees[random.nextInt(reg.callees.size)]
+
         "last" -> reg.callees.last()
+
         else -> reg.callees.first() // single, first
     }
 
@@ -263,8 +280,11 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         }
         val reg = matchRegistration(m.procedure)
         if (reg == null) {
-            if (progress) refuse(s, key, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
-            else error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            if (progress) {
+                refuse(s, key, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            } else {
+                error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
+            }
             return true
         }
         val callee = pickCallee(reg)
@@ -286,7 +306,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         if (reg.match != "exact") details["procedure"] = m.procedure
         if (receiveProgress) details["receive_progress"] = true
         if (m.options["disclose_me"] == true || callee.discloseCaller) {
-            details["caller"] = s.id; details["caller_authid"] = s.authId; details["caller_authrole"] = s.authRole
+            details["caller"] = s.id
+            details["caller_authid"] = s.authId
+            details["caller_authrole"] = s.authRole
         }
         val pendingCall = PendingCall(
             s,
@@ -375,12 +397,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 calls.remove(entry.key)
                 s.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
             }
+
             "killnowait" -> {
                 calls.remove(entry.key)
                 s.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
                 c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to mode)))
             }
+
             "kill" -> c.callee.send(Interrupt(c.invocation, mapOf("reason" to "wamp.error.canceled", "mode" to mode)))
+
             else -> error(s, MessageCodes.CANCEL, m.request, "wamp.error.invalid_argument", "unknown cancel mode $mode")
         }
     }
@@ -427,7 +452,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             if (sub.match != "exact") details["topic"] = m.topic
             if (o["disclose_me"] == true) {
                 details["publisher"] =
-                    s.id; details["publisher_authid"] = s.authId; details["publisher_authrole"] = s.authRole
+                    s.id
+                details["publisher_authid"] = s.authId
+                details["publisher_authrole"] = s.authRole
             }
             for (target in sub.subscribers) {
                 if (target === s && excludeMe) continue
@@ -443,14 +470,13 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         if (o["acknowledge"] == true) s.send(Published(m.request, publication))
     }
 
-    private fun sessionInfo(t: RouterSession): Map<String, Any?> =
-        mapOf(
-            "session" to t.id,
-            "authid" to t.authId,
-            "authrole" to t.authRole,
-            "authmethod" to t.authMethod,
-            "authprovider" to "static",
-        )
+    private fun sessionInfo(t: RouterSession): Map<String, Any?> = mapOf(
+        "session" to t.id,
+        "authid" to t.authId,
+        "authrole" to t.authRole,
+        "authmethod" to t.authMethod,
+        "authprovider" to "static",
+    )
 
     /**
      * The meta API: wamp.session.count|list|get|kill|kill_by_authid|kill_by_authrole|kill_all,
@@ -462,12 +488,15 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         fun result(vararg args: Any?) = s.send(ResultMessage(m.request, emptyMap(), args.toList()))
         when (m.procedure) {
             "wamp.session.count" -> result(sessions.size.toLong())
+
             "wamp.session.list" -> result(sessions.keys.toList())
+
             "wamp.session.get" -> {
                 val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
                 result(sessionInfo(target))
             }
+
             "wamp.session.kill" -> {
                 val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
@@ -483,6 +512,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 target.send(Goodbye(mapOf("message" to "killed"), "wamp.close.killed"))
                 result()
             }
+
             "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all" -> {
                 val targets = when (m.procedure) {
                     "wamp.session.kill_by_authid" -> sessions.values.filter { it.authId == m.args.firstOrNull() }
@@ -499,20 +529,25 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                     result(targets.size.toLong())
                 }
             }
+
             "wamp.registration.list" -> result(
                 MATCHES.associateWith { match -> registrations.values.filter { it.match == match }.map { it.id } },
             )
+
             "wamp.registration.lookup" -> {
                 val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
                 val procedure = m.args.firstOrNull()
                 result(registrations.values.firstOrNull { it.procedure == procedure && it.match == match }?.id)
             }
+
             "wamp.registration.match" -> result((m.args.firstOrNull() as? String)?.let { matchRegistration(it) }?.id)
+
             "wamp.registration.get" -> {
                 val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
                 result(mapOf("id" to reg.id, "uri" to reg.procedure, "match" to reg.match, "invoke" to reg.invoke))
             }
+
             "wamp.registration.list_callees", "wamp.registration.count_callees" -> {
                 val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
@@ -522,13 +557,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                     result(reg.callees.size.toLong())
                 }
             }
+
             "wamp.subscription.list" -> result(
                 MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } },
             )
+
             "wamp.subscription.lookup" -> {
                 val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
                 result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() && it.match == match }?.id)
             }
+
             "wamp.subscription.match" -> {
                 val topic = m.args.firstOrNull() as? String
                 val ids =
@@ -539,11 +577,13 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                     }
                 result(ids.ifEmpty { null })
             }
+
             "wamp.subscription.get" -> {
                 val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
                     ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
                 result(mapOf("id" to sub.id, "uri" to sub.topic, "match" to sub.match))
             }
+
             // nexus registers the misspelt count_suscribers as well: accept both.
             "wamp.subscription.list_subscribers",
             "wamp.subscription.count_subscribers",
@@ -557,6 +597,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                     result(sub.subscribers.size.toLong())
                 }
             }
+
             else -> error(
                 s,
                 MessageCodes.CALL,

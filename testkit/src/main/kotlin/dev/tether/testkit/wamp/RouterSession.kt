@@ -145,12 +145,16 @@ internal class RouterSession(
 
         val outcome: Pair<String, RouterUser?> = when {
             user != null && user is RouterUser.Ticket && "ticket" in methods -> authenticateTicket(user)
+
             user != null && user is RouterUser.Cra && "wampcra" in methods -> authenticateCra(user)
+
             user != null && user is RouterUser.Cryptosign && "cryptosign" in methods -> authenticateCryptosign(
                 user,
                 hello,
             )
+
             (methods.isEmpty() || "anonymous" in methods) && realm.anonymous -> "anonymous" to null
+
             else -> return abort(
                 "wamp.error.authentication_failed",
                 if (methods.isEmpty()) {
@@ -170,13 +174,19 @@ internal class RouterSession(
             Welcome(
                 id,
                 mapOf(
-                    "authid" to authId, "authrole" to authRole, "authmethod" to authMethod, "authprovider" to "static",
+                    "authid" to authId,
+                    "authrole" to authRole,
+                    "authmethod" to authMethod,
+                    "authprovider" to "static",
                     "roles" to mapOf(
                         "broker" to mapOf(
                             "features" to mapOf(
-                                "publisher_exclusion" to true, "publisher_identification" to true,
-                                "subscriber_blackwhite_listing" to true, "pattern_based_subscription" to true,
-                                "session_meta_api" to true, "subscription_meta_api" to true,
+                                "publisher_exclusion" to true,
+                                "publisher_identification" to true,
+                                "subscriber_blackwhite_listing" to true,
+                                "pattern_based_subscription" to true,
+                                "session_meta_api" to true,
+                                "subscription_meta_api" to true,
                             ),
                         ),
                         "dealer" to mapOf(
@@ -225,7 +235,9 @@ internal class RouterSession(
         extra["challenge"] = text
         if (user.salt != null) {
             extra["salt"] =
-                user.salt; extra["keylen"] = user.keyLength.toLong(); extra["iterations"] = user.iterations.toLong()
+                user.salt
+            extra["keylen"] = user.keyLength.toLong()
+            extra["iterations"] = user.iterations.toLong()
         }
         val auth = challenge(Challenge("wampcra", extra)) ?: return FAILED to null
         val current = router.user(user.authId) as? RouterUser.Cra ?: return fail("unknown user")

@@ -57,13 +57,19 @@ internal class TlsFront(private val name: String, private val backendPort: Int, 
         try {
             (client as javax.net.ssl.SSLSocket).startHandshake()
             backend =
-                Socket().also { it.tcpNoDelay = true; it.connect(InetSocketAddress("127.0.0.1", backendPort), 5_000) }
+                Socket().also {
+                    it.tcpNoDelay = true
+                    it.connect(InetSocketAddress("127.0.0.1", backendPort), 5_000)
+                }
             open.add(backend)
             val b = backend
             val upstream = thread(
                 name = "wamp-router-$name-up",
                 isDaemon = true,
-            ) { pump(client.getInputStream(), b.getOutputStream()); closeQuietly(b) }
+            ) {
+                pump(client.getInputStream(), b.getOutputStream())
+                closeQuietly(b)
+            }
             pump(b.getInputStream(), client.getOutputStream())
             closeQuietly(client)
             upstream.join(5_000)

@@ -44,7 +44,10 @@ class FakeMuxServerSpec : FunSpec({
     }
 
     test("source and sink behaviours, chosen per server and per stream") {
-        FakeMuxServer.start { behaviour(StreamBehaviour.SOURCE); sourceBytes(5000) }.use { fake ->
+        FakeMuxServer.start {
+            behaviour(StreamBehaviour.SOURCE)
+            sourceBytes(5000)
+        }.use { fake ->
             fake.behaviourFor(3, StreamBehaviour.SINK)
             withClient(fake) { s ->
                 val source = s.open()

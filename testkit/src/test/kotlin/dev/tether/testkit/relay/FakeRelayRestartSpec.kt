@@ -19,7 +19,9 @@ class FakeRelayRestartSpec : FunSpec({
         val secret = first.secret
         val client = RelayClient(first.url, first.tokenStore(), "peerA")
         val manager = Manager(
-            listOf(first.url), "peerB", first.tokenStore(),
+            listOf(first.url),
+            "peerB",
+            first.tokenStore(),
             ManagerConfig {
                 quickReconnectDelay(50.milliseconds)
                 backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 200.milliseconds))
@@ -35,7 +37,10 @@ class FakeRelayRestartSpec : FunSpec({
                 first.close()
                 client.awaitClosed() // a client has one session
             }
-            fastRelay { port(port); secret(secret) }.use { second ->
+            fastRelay {
+                port(port)
+                secret(secret)
+            }.use { second ->
                 second.port shouldBe port
                 second.url shouldBe first.url
                 withTimeout(10_000) {

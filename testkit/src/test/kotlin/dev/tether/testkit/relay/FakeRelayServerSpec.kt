@@ -7,11 +7,11 @@ import dev.tether.relay.PayloadTooLargeException
 import dev.tether.relay.PeerId
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientNotConnectedException
 import dev.tether.relay.RelayClientConfig
+import dev.tether.relay.RelayClientNotConnectedException
+import dev.tether.relay.RelayClosedException
 import dev.tether.relay.RelayDialException
 import dev.tether.relay.RelayHandshakeException
-import dev.tether.relay.RelayClosedException
 import dev.tether.relay.RelaySessionLoss
 import dev.tether.relay.RelaySessionLostException
 import dev.tether.relay.TokenStore
@@ -34,15 +34,17 @@ class FakeRelayServerSpec : FunSpec({
         key: String,
         store: TokenStore = relay.tokenStore(),
         options: RelayClientConfig = RelayClientConfig.DEFAULT,
-    ) =
-        RelayClient(relay.url, store, key, options)
+    ) = RelayClient(relay.url, store, key, options)
 
     test("connect: AuthResponse carries the instance URL; several instances run at once") {
         fastRelay().use { home ->
             fastRelay { instanceUrl("rels://relay.example.com:443") }.use { other ->
                 client(home, "peerA").use { a ->
                     client(other, "peerA").use { b ->
-                        withTimeout(10_000) { a.connect(); b.connect() }
+                        withTimeout(10_000) {
+                            a.connect()
+                            b.connect()
+                        }
                         a.serverInstanceUrl() shouldBe home.url
                         b.serverInstanceUrl() shouldBe "rels://relay.example.com:443"
                         home.isOnline("peerA") shouldBe true
@@ -87,7 +89,8 @@ class FakeRelayServerSpec : FunSpec({
             client(relay, "peerA").use { a ->
                 client(relay, "peerB").use { b ->
                     withTimeout(10_000) {
-                        a.connect(); b.connect()
+                        a.connect()
+                        b.connect()
                         val toB = async { a.openConn("peerB") }
                         val toA = b.openConn("peerA")
                         val ab = toB.await()
@@ -145,7 +148,8 @@ class FakeRelayServerSpec : FunSpec({
             client(relay, "peerA").use { a ->
                 client(relay, "peerB").use { b ->
                     withTimeout(10_000) {
-                        a.connect(); b.connect()
+                        a.connect()
+                        b.connect()
                         val ab = a.openConn("peerB")
                         ab.write("first".encodeToByteArray())
                         ab.write("second".encodeToByteArray())
@@ -165,7 +169,8 @@ class FakeRelayServerSpec : FunSpec({
             client(relay, "peerA").use { a ->
                 client(relay, "peerB").use { b ->
                     withTimeout(10_000) {
-                        a.connect(); b.connect()
+                        a.connect()
+                        b.connect()
                         val ab = async { a.openConn("peerB") }
                         val ba = b.openConn("peerA")
                         val conn = ab.await()
@@ -188,7 +193,8 @@ class FakeRelayServerSpec : FunSpec({
             client(relay, "peerA").use { a ->
                 client(relay, "peerB", options = small).use { b ->
                     withTimeout(10_000) {
-                        a.connect(); b.connect()
+                        a.connect()
+                        b.connect()
                         val ab = async { a.openConn("peerB") }
                         val ba = b.openConn("peerA")
                         val out = ab.await()
@@ -200,11 +206,15 @@ class FakeRelayServerSpec : FunSpec({
                     }
                 }
             }
-            val pressing = RelayClientConfig { connQueueSize(4); backpressure(true) }
+            val pressing = RelayClientConfig {
+                connQueueSize(4)
+                backpressure(true)
+            }
             client(relay, "peerC").use { c ->
                 client(relay, "peerD", options = pressing).use { d ->
                     withTimeout(10_000) {
-                        c.connect(); d.connect()
+                        c.connect()
+                        d.connect()
                         val cd = async { c.openConn("peerD") }
                         val dc = d.openConn("peerC")
                         val out = cd.await()
@@ -303,7 +313,10 @@ class FakeRelayServerSpec : FunSpec({
                         relay.rotateCredentials("rotated")
                         shouldThrow<RelayHandshakeException> { client(relay, "peerB", oldStore).use { it.connect() } }
                         second.isConnected shouldBe true
-                        client(relay, "peerB").use { it.connect(); it.isConnected shouldBe true }
+                        client(relay, "peerB").use {
+                            it.connect()
+                            it.isConnected shouldBe true
+                        }
                     }
                 }
             }

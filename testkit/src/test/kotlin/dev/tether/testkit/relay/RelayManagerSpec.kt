@@ -135,12 +135,17 @@ class RelayManagerSpec : FunSpec({
             fastRelay { secret(home.secret) }.use { foreign ->
                 val tokens = TokenStore(AuthToken.generate(home.secret))
                 val cleanup =
-                    options { cleanupInterval(Duration.ofMillis(200)); keepUnusedServerTime(Duration.ofMillis(100)) }
+                    options {
+                        cleanupInterval(Duration.ofMillis(200))
+                        keepUnusedServerTime(Duration.ofMillis(100))
+                    }
                 RelayClient(foreign.url, tokens, "peerB").use { b ->
                     RelayClient(foreign.url, tokens, "peerC").use { c ->
                         Manager(listOf(home.url), "peerA", tokens, cleanup).use { m ->
                             withTimeout(10_000) {
-                                m.connect(); b.connect(); c.connect()
+                                m.connect()
+                                b.connect()
+                                c.connect()
                                 val bSide = async { b.openConn("peerA") }
                                 val cSide = async { c.openConn("peerA") }
                                 val conns =
@@ -172,7 +177,8 @@ class RelayManagerSpec : FunSpec({
                 RelayClient(foreign.url, tokens, "peerB").use { b ->
                     Manager(listOf(home.url), "peerA", tokens, options()).use { m ->
                         withTimeout(10_000) {
-                            m.connect(); b.connect()
+                            m.connect()
+                            b.connect()
                             val bSide = async { b.openConn("peerA") }
                             m.openConn(foreign.url, "peerB")
                             bSide.await()

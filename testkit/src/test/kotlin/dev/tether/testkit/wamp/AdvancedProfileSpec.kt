@@ -9,10 +9,10 @@ import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampErrorException
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -39,12 +39,14 @@ class AdvancedProfileSpec : FunSpec({
         ticketUser("bob", "b", "admin")
     }
 
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
-        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
-    fun user(
-        authId: String,
-        ticket: String,
-    ) = config { authId(authId); authHandler("ticket", AuthHandler.ticket(ticket)) }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") {
+        responseTimeout(5.seconds)
+        block()
+    }
+    fun user(authId: String, ticket: String) = config {
+        authId(authId)
+        authHandler("ticket", AuthHandler.ticket(ticket))
+    }
 
     /** Runs [block] with [n] anonymous sessions on alternating transports, all closed afterwards. */
     suspend fun <T> sessions(router: FakeWampRouter, n: Int, block: suspend (List<WampSession>) -> T): T {
@@ -143,10 +145,8 @@ class AdvancedProfileSpec : FunSpec({
                     // The same URI under another match policy is another registration.
                     c.register("com.shared", RegisterOptions { match(MatchPolicy.PREFIX) }) { InvokeResult() }
 
-                    suspend fun meta(
-                        proc: String,
-                        vararg args: Any?,
-                    ) = admin.call(proc, args.toList()).args.firstOrNull()
+                    suspend fun meta(proc: String, vararg args: Any?) =
+                        admin.call(proc, args.toList()).args.firstOrNull()
                     meta("wamp.registration.get", shared) shouldBe
                         mapOf("id" to shared, "uri" to "com.shared", "match" to "exact", "invoke" to "roundrobin")
                     meta("wamp.registration.list_callees", shared) shouldBe listOf(a.id, b.id)
@@ -169,12 +169,21 @@ class AdvancedProfileSpec : FunSpec({
                     callee.register(
                         "com.math.",
                         RegisterOptions { match(MatchPolicy.PREFIX) },
-                    ) { invoked.send(it); InvokeResult() }
+                    ) {
+                        invoked.send(it)
+                        InvokeResult()
+                    }
                     callee.register(
                         "com..echo",
                         RegisterOptions { match(MatchPolicy.WILDCARD) },
-                    ) { invoked.send(it); InvokeResult() }
-                    callee.register("com.exact") { invoked.send(it); InvokeResult() }
+                    ) {
+                        invoked.send(it)
+                        InvokeResult()
+                    }
+                    callee.register("com.exact") {
+                        invoked.send(it)
+                        InvokeResult()
+                    }
                     caller.call("com.math.add.int")
                     invoked.receive().procedure shouldBe "com.math.add.int"
                     caller.call("com.text.echo")
@@ -223,10 +232,12 @@ class AdvancedProfileSpec : FunSpec({
                             throw e
                         }
                     }
-                    val e = shouldThrow<RpcException> { caller.call(
-                        "com.forwarded",
-                        options = CallOptions { timeout(300.milliseconds) },
-                    ) }
+                    val e = shouldThrow<RpcException> {
+                        caller.call(
+                            "com.forwarded",
+                            options = CallOptions { timeout(300.milliseconds) },
+                        )
+                    }
                     e.error shouldBe "wamp.error.timeout"
                     e.args shouldBe listOf("call timeout")
                     seen.await() shouldBe Duration.ofMillis(300)
@@ -250,10 +261,12 @@ class AdvancedProfileSpec : FunSpec({
                             throw e
                         }
                     }
-                    shouldThrow<RpcException> { caller.call(
-                        "com.timed",
-                        options = CallOptions { timeout(300.milliseconds) },
-                    ) }.error shouldBe "wamp.error.timeout"
+                    shouldThrow<RpcException> {
+                        caller.call(
+                            "com.timed",
+                            options = CallOptions { timeout(300.milliseconds) },
+                        )
+                    }.error shouldBe "wamp.error.timeout"
                     plainSeen.await() shouldBe null
                     interrupted.await() shouldBe "interrupted by router"
                 }
@@ -270,8 +283,14 @@ class AdvancedProfileSpec : FunSpec({
                         callee.register(
                             "com.disclosed",
                             RegisterOptions { discloseCaller() },
-                        ) { invoked.send(it); InvokeResult() }
-                        callee.register("com.private") { invoked.send(it); InvokeResult() }
+                        ) {
+                            invoked.send(it)
+                            InvokeResult()
+                        }
+                        callee.register("com.private") {
+                            invoked.send(it)
+                            InvokeResult()
+                        }
                         caller.call("com.disclosed")
                         with(invoked.receive()) {
                             this.caller shouldBe caller.id
@@ -299,9 +318,9 @@ class AdvancedProfileSpec : FunSpec({
         FakeWampRouter.start(routerOptions).use { router ->
             withTimeout(30.seconds) {
                 val publisher = WampSession.connect(router.tcpUrl, config { authId("pat") })
-                val alice = WampSession.connect(router.wsUrl, user("alice", "a"))          // role user
-                val bob = WampSession.connect(router.tcpUrl, user("bob", "b"))             // role admin
-                val carol = WampSession.connect(router.wsUrl, config { authId("carol") })  // role anonymous
+                val alice = WampSession.connect(router.wsUrl, user("alice", "a")) // role user
+                val bob = WampSession.connect(router.tcpUrl, user("bob", "b")) // role admin
+                val carol = WampSession.connect(router.wsUrl, config { authId("carol") }) // role anonymous
                 val names = mapOf(publisher to "pat", alice to "alice", bob to "bob", carol to "carol")
                 val inboxes = names.keys.associateWith { Channel<Event>(Channel.UNLIMITED) }
                 for ((s, inbox) in inboxes) s.subscribe("com.news") { inbox.send(it) }
@@ -319,7 +338,10 @@ class AdvancedProfileSpec : FunSpec({
                     publisher.publish(
                         "com.news",
                         listOf("marker", m),
-                        options = PublishOptions { acknowledge(); excludeMe(false) },
+                        options = PublishOptions {
+                            acknowledge()
+                            excludeMe(false)
+                        },
                     )
                     val got = mutableSetOf<String>()
                     for ((s, inbox) in inboxes) {
@@ -338,21 +360,40 @@ class AdvancedProfileSpec : FunSpec({
                 deliveredTo(PublishOptions { eligible(alice.id, carol.id) }) shouldBe setOf("alice", "carol")
                 deliveredTo(PublishOptions { eligible(emptyList()) }) shouldBe emptySet()
                 deliveredTo(PublishOptions { excludeAuthId("bob") }) shouldBe setOf("alice", "carol")
-                deliveredTo(PublishOptions { eligibleAuthId("alice", "pat"); excludeMe(false) }) shouldBe
+                deliveredTo(
+                    PublishOptions {
+                        eligibleAuthId("alice", "pat")
+                        excludeMe(false)
+                    },
+                ) shouldBe
                     setOf("pat", "alice")
                 deliveredTo(PublishOptions { excludeAuthRole("anonymous") }) shouldBe setOf("alice", "bob")
                 deliveredTo(PublishOptions { eligibleAuthRole("admin", "anonymous") }) shouldBe setOf("bob", "carol")
                 // Lists combine: eligible by role, minus one excluded by id.
-                deliveredTo(PublishOptions { eligibleAuthRole("user", "admin"); exclude(bob.id) }) shouldBe
+                deliveredTo(
+                    PublishOptions {
+                        eligibleAuthRole("user", "admin")
+                        exclude(bob.id)
+                    },
+                ) shouldBe
                     setOf("alice")
                 // Exclusion wins over eligibility.
-                deliveredTo(PublishOptions { eligible(alice.id, bob.id); excludeAuthId("alice") }) shouldBe setOf("bob")
+                deliveredTo(
+                    PublishOptions {
+                        eligible(alice.id, bob.id)
+                        excludeAuthId("alice")
+                    },
+                ) shouldBe setOf("bob")
 
                 // Publisher disclosure, and none without disclose_me.
                 publisher.publish(
                     "com.news",
                     listOf("who"),
-                    options = PublishOptions { acknowledge(); discloseMe(); eligibleAuthId("alice") },
+                    options = PublishOptions {
+                        acknowledge()
+                        discloseMe()
+                        eligibleAuthId("alice")
+                    },
                 )
                 with(inboxes.getValue(alice).receive()) {
                     this.publisher shouldBe publisher.id
@@ -363,7 +404,10 @@ class AdvancedProfileSpec : FunSpec({
                 publisher.publish(
                     "com.news",
                     listOf("anonymous"),
-                    options = PublishOptions { acknowledge(); eligibleAuthId("alice") },
+                    options = PublishOptions {
+                        acknowledge()
+                        eligibleAuthId("alice")
+                    },
                 )
                 with(inboxes.getValue(alice).receive()) {
                     this.publisher shouldBe null

@@ -4,14 +4,14 @@ import dev.tether.wamp.CallOptions
 import dev.tether.wamp.CancelMode
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.RpcException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import kotlinx.coroutines.CancellationException
-import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.coroutineScope
@@ -52,8 +52,10 @@ class CallOptionsSpec : FunSpec({
         }
     }
 
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
-        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") {
+        responseTimeout(5.seconds)
+        block()
+    }
 
     /**
      * A router, a callee session with `com.slow` registered (over tcp), and a caller (over ws) configured by [caller].
@@ -114,7 +116,14 @@ class CallOptionsSpec : FunSpec({
     test("the router-side timeout answers wamp.error.timeout and interrupts the callee; disclose_me names the caller") {
         withCallee { callee, caller ->
             val e = shouldThrow<RpcException> {
-                caller.call("com.slow", listOf(1), options = CallOptions { timeout(200.milliseconds); discloseMe() })
+                caller.call(
+                    "com.slow",
+                    listOf(1),
+                    options = CallOptions {
+                        timeout(200.milliseconds)
+                        discloseMe()
+                    },
+                )
             }
             e.error shouldBe "wamp.error.timeout"
             callee.interrupted.await()

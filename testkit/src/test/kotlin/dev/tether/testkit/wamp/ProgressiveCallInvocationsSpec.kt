@@ -9,12 +9,13 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.Roles
 import dev.tether.wamp.RpcException
+import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.WampSessionClosedException
-import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.Welcome
@@ -42,7 +43,6 @@ import kotlinx.coroutines.withTimeout
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.wamp.message.InvocationMessage
 
 /**
  * Progressive call invocations through the testkit router: a caller streams a call's arguments in chunks and the
@@ -50,8 +50,10 @@ import dev.tether.wamp.message.InvocationMessage
  * registrations, a handler that does not stream, and the ABORT of a caller that did not announce the feature.
  */
 class ProgressiveCallInvocationsSpec : FunSpec({
-    fun config(block: SessionConfig.Builder.() -> Unit = {}) =
-        SessionConfig("realm1") { responseTimeout(5.seconds); block() }
+    fun config(block: SessionConfig.Builder.() -> Unit = {}) = SessionConfig("realm1") {
+        responseTimeout(5.seconds)
+        block()
+    }
 
     /** HELLO roles like the client's, with [feature] removed from [role]. */
     fun rolesWithout(role: String, feature: String): Map<String, Any?> = Roles.CLIENT.mapValues { (name, value) ->
@@ -66,7 +68,12 @@ class ProgressiveCallInvocationsSpec : FunSpec({
     suspend fun WampSession.registerSum(procedure: String, seen: MutableList<Long> = CopyOnWriteArrayList()) =
         registerStreaming(procedure) { _, chunks ->
             var sum = 0L
-            chunks.collect { chunk -> WampValues.asLong(chunk.args[0])!!.also { seen.add(it); sum += it } }
+            chunks.collect { chunk ->
+                WampValues.asLong(chunk.args[0])!!.also {
+                    seen.add(it)
+                    sum += it
+                }
+            }
             InvokeResult.of(sum)
         }
 
@@ -95,16 +102,21 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                     WampSession.connect(router.wsUrl, config()).use { caller ->
                         callee.registerStreaming("com.running") { inv, chunks ->
                             var sum = 0L
-                            chunks.collect { sum += WampValues.asLong(it.args[0])!!; inv.sendProgress(listOf(sum)) }
+                            chunks.collect {
+                                sum += WampValues.asLong(it.args[0])!!
+                                inv.sendProgress(listOf(sum))
+                            }
                             InvokeResult.of("total", sum)
                         }
                         val upstream = Channel<CallChunk>(Channel.UNLIMITED)
                         val running = Channel<Long>(Channel.UNLIMITED)
                         coroutineScope {
-                            val result = async { caller.callStreaming(
-                                "com.running",
-                                upstream.consumeAsFlow(),
-                            ) { running.send(it.args[0] as Long) } }
+                            val result = async {
+                                caller.callStreaming(
+                                    "com.running",
+                                    upstream.consumeAsFlow(),
+                                ) { running.send(it.args[0] as Long) }
+                            }
                             upstream.send(CallChunk.of(1))
                             upstream.send(CallChunk.of(2)) // releases chunk 1
                             running.receive() shouldBe 1L // answered before the caller's next chunk
@@ -124,11 +136,15 @@ class ProgressiveCallInvocationsSpec : FunSpec({
         FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val callee = RawSocketConnector.connect(
-                    router.tcpUrl, RawSocketConnector.Target.Tcp(
+                    router.tcpUrl,
+                    RawSocketConnector.Target.Tcp(
                         "127.0.0.1",
                         router.rawSocketPort,
                         false,
-                    ), Serialization.JSON.serializer(), 0, 5.seconds,
+                    ),
+                    Serialization.JSON.serializer(),
+                    0,
+                    5.seconds,
                 )
                 callee.send(Hello("realm1", mapOf("roles" to Roles.CLIENT)))
                 callee.receive().shouldBeInstanceOf<Welcome>()
@@ -136,11 +152,13 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                 val registration = callee.receive().shouldBeInstanceOf<Registered>().registration
                 WampSession.connect(router.wsUrl, config()).use { caller ->
                     coroutineScope {
-                        val result = async { caller.callStreaming(
-                            "com.raw",
-                            flowOf(CallChunk.of("a"), CallChunk.of("b"), CallChunk.of("c")),
-                            CallOptions { timeout(30.seconds) },
-                        ) }
+                        val result = async {
+                            caller.callStreaming(
+                                "com.raw",
+                                flowOf(CallChunk.of("a"), CallChunk.of("b"), CallChunk.of("c")),
+                                CallOptions { timeout(30.seconds) },
+                            )
+                        }
                         val disclosed = mapOf(
                             "caller" to caller.id,
                             "caller_authid" to caller.authId,
@@ -182,10 +200,16 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                             }
                             InvokeResult()
                         }
-                        val call = launch { caller.callStreaming(
-                            "com.upload",
-                            flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
-                        ) }
+                        val call = launch {
+                            caller.callStreaming(
+                                "com.upload",
+                                flow {
+                                    emit(CallChunk.of(1))
+                                    emit(CallChunk.of(2))
+                                    awaitCancellation()
+                                },
+                            )
+                        }
                         firstChunk.await()
                         call.cancel()
                         call.join()
@@ -260,12 +284,18 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                             }
                             InvokeResult()
                         }
-                        val stalled = flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() }
-                        val e = shouldThrow<RpcException> { caller.callStreaming(
-                            "com.stall",
-                            stalled,
-                            CallOptions { timeout(200.milliseconds) },
-                        ) }
+                        val stalled = flow {
+                            emit(CallChunk.of(1))
+                            emit(CallChunk.of(2))
+                            awaitCancellation()
+                        }
+                        val e = shouldThrow<RpcException> {
+                            caller.callStreaming(
+                                "com.stall",
+                                stalled,
+                                CallOptions { timeout(200.milliseconds) },
+                            )
+                        }
                         e.error shouldBe "wamp.error.timeout"
                         interrupted.await()
                     }
@@ -290,10 +320,18 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                         InvokeResult()
                     }
                     val caller = WampSession.connect(router.wsUrl, config())
-                    val call = launch { runCatching { caller.callStreaming(
-                        "com.upload",
-                        flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
-                    ) } }
+                    val call = launch {
+                        runCatching {
+                            caller.callStreaming(
+                                "com.upload",
+                                flow {
+                                    emit(CallChunk.of(1))
+                                    emit(CallChunk.of(2))
+                                    awaitCancellation()
+                                },
+                            )
+                        }
+                    }
                     firstChunk.await()
                     callee.call("wamp.session.kill", listOf(caller.id)) // the caller's session ends, with no CANCEL
                     interrupted.await()
@@ -308,10 +346,18 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                         InvokeResult()
                     }
                     coroutineScope {
-                        val result = async { runCatching { caller.callStreaming(
-                            "com.upload2",
-                            flow { emit(CallChunk.of(1)); emit(CallChunk.of(2)); awaitCancellation() },
-                        ) } }
+                        val result = async {
+                            runCatching {
+                                caller.callStreaming(
+                                    "com.upload2",
+                                    flow {
+                                        emit(CallChunk.of(1))
+                                        emit(CallChunk.of(2))
+                                        awaitCancellation()
+                                    },
+                                )
+                            }
+                        }
                         firstChunk.await()
                         callee.close()
                         val e = result.await().exceptionOrNull().shouldBeInstanceOf<RpcException>()
@@ -351,19 +397,25 @@ class ProgressiveCallInvocationsSpec : FunSpec({
                     )
                     // one chunk: a plain call
                     old.callStreaming("com.sum", flowOf(CallChunk.of(5))).args shouldBe listOf(5L)
-                    shouldThrow<WampSessionClosedException> { old.callStreaming(
-                        "com.sum",
-                        flowOf(CallChunk.of(1), CallChunk.of(2)),
-                    ) }
+                    shouldThrow<WampSessionClosedException> {
+                        old.callStreaming(
+                            "com.sum",
+                            flowOf(CallChunk.of(1), CallChunk.of(2)),
+                        )
+                    }
                     old.awaitClosed().message shouldContain "wamp.error.protocol_violation"
 
                     // The same with a raw HELLO that announces no roles at all.
                     val raw = RawSocketConnector.connect(
-                        router.tcpUrl, RawSocketConnector.Target.Tcp(
+                        router.tcpUrl,
+                        RawSocketConnector.Target.Tcp(
                             "127.0.0.1",
                             router.rawSocketPort,
                             false,
-                        ), Serialization.JSON.serializer(), 0, 5.seconds,
+                        ),
+                        Serialization.JSON.serializer(),
+                        0,
+                        5.seconds,
                     )
                     raw.send(Hello("realm1", emptyMap()))
                     raw.receive().shouldBeInstanceOf<Welcome>()

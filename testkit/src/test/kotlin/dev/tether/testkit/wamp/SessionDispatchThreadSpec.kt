@@ -1,8 +1,8 @@
 package dev.tether.testkit.wamp
 
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.engine.spec.tempdir
 import io.kotest.matchers.shouldBe
@@ -47,7 +47,12 @@ private class ThreadLogger : LegacyAbstractLogger() {
  */
 class SessionDispatchThreadSpec : FunSpec({
     val socket = File(tempdir(), "router.sock").path
-    val router = FakeWampRouter.start(FakeWampRouterConfig { tlsClientAuth(); unixSocket(socket) })
+    val router = FakeWampRouter.start(
+        FakeWampRouterConfig {
+            tlsClientAuth()
+            unixSocket(socket)
+        },
+    )
     afterSpec { router.close() }
 
     test("dispatch on the I/O thread, handlers off it: ws, wss and tcps with a client certificate, tcp, unix") {
@@ -55,7 +60,10 @@ class SessionDispatchThreadSpec : FunSpec({
             for (transport in listOf("wss", "tcps", "ws", "tcp", "unix")) {
                 val logger = ThreadLogger()
                 val config =
-                    SessionConfig("realm1") { sslContext(FakeWampRouterTls.clientSslContext()); logger(logger) }
+                    SessionConfig("realm1") {
+                        sslContext(FakeWampRouterTls.clientSslContext())
+                        logger(logger)
+                    }
                 val s = WampSession.connect(router.url(transport), config)
                 val handlerThread = CompletableDeferred<String>()
                 val subscriberThread = CompletableDeferred<String>()

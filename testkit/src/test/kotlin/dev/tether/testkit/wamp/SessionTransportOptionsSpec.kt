@@ -2,9 +2,9 @@ package dev.tether.testkit.wamp
 
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialFailedException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SocketDialer
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -32,7 +32,10 @@ class SessionTransportOptionsSpec : FunSpec({
             for (url in listOf(router.wssUrl!!, router.tcpsUrl!!, router.wssUrl!!.replace("wss://", "https://"))) {
                 for (ser in listOf(Serialization.JSON, Serialization.MSGPACK)) {
                     val config =
-                        SessionConfig("realm1") { sslContext(FakeWampRouterTls.clientSslContext()); serialization(ser) }
+                        SessionConfig("realm1") {
+                            sslContext(FakeWampRouterTls.clientSslContext())
+                            serialization(ser)
+                        }
                     WampSession.connect(url, config).use { s ->
                         s.call("wamp.session.count").args shouldBe listOf(1L)
                     }
@@ -71,7 +74,10 @@ class SessionTransportOptionsSpec : FunSpec({
             }
             WampSession.connect(
                 router.tcpsUrl!!,
-                SessionConfig("realm1") { socketDialer(dialer); sslContext(FakeWampRouterTls.clientSslContext()) },
+                SessionConfig("realm1") {
+                    socketDialer(dialer)
+                    sslContext(FakeWampRouterTls.clientSslContext())
+                },
             ).use { s ->
                 s.call("wamp.session.count").args shouldBe listOf(1L)
             }
@@ -101,7 +107,12 @@ class SessionTransportOptionsSpec : FunSpec({
             var wsPort = 0
             var rawPort = 0
             val router = (1..5).firstNotNullOf {
-                ServerSocket(0).use { a -> ServerSocket(0).use { b -> wsPort = a.localPort; rawPort = b.localPort } }
+                ServerSocket(0).use { a ->
+                    ServerSocket(0).use { b ->
+                        wsPort = a.localPort
+                        rawPort = b.localPort
+                    }
+                }
                 try {
                     FakeWampRouter.start(FakeWampRouterConfig { ports(wsPort, rawPort) })
                 } catch (e: Exception) {

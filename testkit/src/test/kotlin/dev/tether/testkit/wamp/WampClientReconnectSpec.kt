@@ -5,18 +5,18 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.wamp.AbortException
-import dev.tether.wamp.WampConnectionLostException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.ReconnectExhaustedException
 import dev.tether.wamp.ReconnectPolicy
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampClient
+import dev.tether.wamp.WampConnectionLostException
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.WampSessionClosedException
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -49,8 +49,10 @@ class WampClientReconnectSpec : FunSpec({
     val router = FakeWampRouter.start()
     afterSpec { router.close() }
 
-    fun config(serialization: Serialization = Serialization.JSON) =
-        SessionConfig("realm1") { responseTimeout(2.seconds); serialization(serialization) }
+    fun config(serialization: Serialization = Serialization.JSON) = SessionConfig("realm1") {
+        responseTimeout(2.seconds)
+        serialization(serialization)
+    }
 
     /** Every event of [client] from now on, in order. */
     fun CoroutineScope.record(client: WampClient): Channel<ConnectionEvent> {
@@ -141,7 +143,11 @@ class WampClientReconnectSpec : FunSpec({
             val client = WampClient(router.tcpUrl, config()).apply { connect() }
             val plain = WampSession.connect(router.wsUrl, config())
             try {
-                callee.register("com.example.stall") { started.send(Unit); never.await(); InvokeResult() }
+                callee.register("com.example.stall") {
+                    started.send(Unit)
+                    never.await()
+                    InvokeResult()
+                }
                 val viaClient = async { runCatching { client.call("com.example.stall") } }
                 val viaSession = async { runCatching { plain.call("com.example.stall") } }
                 started.receive()
@@ -251,10 +257,12 @@ class WampClientReconnectSpec : FunSpec({
     test("the first connect fails fast with the router's refusal; start() keeps trying instead") {
         withTimeout(30.seconds) {
             router.faults.refuseNext(1, "wamp.error.not_authorized")
-            shouldThrow<AbortException> { WampClient(
-                router.tcpUrl,
-                config(),
-            ).apply { connect() } }.reason shouldBe "wamp.error.not_authorized"
+            shouldThrow<AbortException> {
+                WampClient(
+                    router.tcpUrl,
+                    config(),
+                ).apply { connect() }
+            }.reason shouldBe "wamp.error.not_authorized"
         }
     }
 
@@ -262,7 +270,10 @@ class WampClientReconnectSpec : FunSpec({
         withTimeout(30.seconds) {
             val client = WampClient(
                 router.tcpUrl,
-                SessionConfig("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) },
+                SessionConfig("realm1") {
+                    pingInterval(100.milliseconds)
+                    pongTimeout(200.milliseconds)
+                },
                 ReconnectPolicy {
                     backoff(ExponentialBackoff(minDelay = 10.milliseconds, quickDropThreshold = 0.seconds))
                 },

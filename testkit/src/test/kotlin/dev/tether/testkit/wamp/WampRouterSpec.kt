@@ -5,11 +5,17 @@ package dev.tether.testkit.wamp
 import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.ResponseTimeoutException
-import dev.tether.wamp.WampSession
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampErrorException
+import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.message.Hello
+import dev.tether.wamp.message.InvocationMessage
+import dev.tether.wamp.message.Register
+import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.Welcome
+import dev.tether.wamp.message.Yield
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
@@ -24,12 +30,6 @@ import io.ktor.utils.io.readAvailable
 import io.ktor.utils.io.writeFully
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
-import dev.tether.wamp.message.Hello
-import dev.tether.wamp.message.Register
-import dev.tether.wamp.message.Registered
-import dev.tether.wamp.message.Welcome
-import dev.tether.wamp.message.Yield
-import dev.tether.wamp.message.InvocationMessage
 import kotlinx.coroutines.withTimeout
 import java.nio.file.Files
 import kotlin.time.Duration.Companion.milliseconds
@@ -47,17 +47,31 @@ class WampRouterSpec : FunSpec({
         cryptosignUser("cs", key.publicKeyHex)
     }
 
-    fun config(realm: String = "closed", block: SessionConfig.Builder.() -> Unit) =
-        SessionConfig(realm) { responseTimeout(2.seconds); block() }
+    fun config(realm: String = "closed", block: SessionConfig.Builder.() -> Unit) = SessionConfig(realm) {
+        responseTimeout(2.seconds)
+        block()
+    }
 
     test("each auth method succeeds with the right credential and fails with a wrong one") {
         FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
                 val good = listOf(
-                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) } to "ticket",
-                    config { authId("cra"); authHandler("wampcra", AuthHandler.wampCra("crasecret")) } to "wampcra",
-                    config { authId("salty"); authHandler("wampcra", AuthHandler.wampCra("saltsecret")) } to "wampcra",
-                    config { authId("cs"); authHandler("cryptosign", AuthHandler.cryptosign(key)) } to "cryptosign",
+                    config {
+                        authId("tick")
+                        authHandler("ticket", AuthHandler.ticket("t1"))
+                    } to "ticket",
+                    config {
+                        authId("cra")
+                        authHandler("wampcra", AuthHandler.wampCra("crasecret"))
+                    } to "wampcra",
+                    config {
+                        authId("salty")
+                        authHandler("wampcra", AuthHandler.wampCra("saltsecret"))
+                    } to "wampcra",
+                    config {
+                        authId("cs")
+                        authHandler("cryptosign", AuthHandler.cryptosign(key))
+                    } to "cryptosign",
                 )
                 for ((c, method) in good) {
                     val s = WampSession.connect(router.tcpUrl, c)
@@ -66,9 +80,18 @@ class WampRouterSpec : FunSpec({
                     s.leave()
                 }
                 val bad = listOf(
-                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t2")) },
-                    config { authId("cra"); authHandler("wampcra", AuthHandler.wampCra("nope")) },
-                    config { authId("salty"); authHandler("wampcra", AuthHandler.wampCra("crasecret")) },
+                    config {
+                        authId("tick")
+                        authHandler("ticket", AuthHandler.ticket("t2"))
+                    },
+                    config {
+                        authId("cra")
+                        authHandler("wampcra", AuthHandler.wampCra("nope"))
+                    },
+                    config {
+                        authId("salty")
+                        authHandler("wampcra", AuthHandler.wampCra("crasecret"))
+                    },
                     config {
                         authId("cs")
                         authHandler("cryptosign", AuthHandler.cryptosign(CryptosignKey.generate()))
@@ -79,10 +102,12 @@ class WampRouterSpec : FunSpec({
                     val e = shouldThrow<AbortException> { WampSession.connect(router.wsUrl, c) }
                     e.reason shouldBe "wamp.error.authentication_failed"
                 }
-                shouldThrow<AbortException> { WampSession.connect(
-                    router.wsUrl,
-                    config("nowhere") { },
-                ) }.reason shouldBe "wamp.error.no_such_realm"
+                shouldThrow<AbortException> {
+                    WampSession.connect(
+                        router.wsUrl,
+                        config("nowhere") { },
+                    )
+                }.reason shouldBe "wamp.error.no_such_realm"
             }
         }
     }
@@ -90,13 +115,19 @@ class WampRouterSpec : FunSpec({
     test("rotating a credential keeps existing sessions and refuses new logins with the old one") {
         FakeWampRouter.start(options).use { router ->
             withTimeout(20.seconds) {
-                val old = config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t1")) }
+                val old = config {
+                    authId("tick")
+                    authHandler("ticket", AuthHandler.ticket("t1"))
+                }
                 val s = WampSession.connect(router.tcpUrl, old)
                 router.rotateCredentials(RouterUser.Ticket("tick", "t9"))
                 shouldThrow<AbortException> { WampSession.connect(router.tcpUrl, old) }
                 WampSession.connect(
                     router.tcpUrl,
-                    config { authId("tick"); authHandler("ticket", AuthHandler.ticket("t9")) },
+                    config {
+                        authId("tick")
+                        authHandler("ticket", AuthHandler.ticket("t9"))
+                    },
                 ).leave()
                 s.call("wamp.session.count").args shouldBe listOf(1L)
                 s.leave()
@@ -110,10 +141,15 @@ class WampRouterSpec : FunSpec({
                 val s = WampSession.connect(router.tcpUrl, config("realm1") { })
                 repeat(20) {
                     // The client has its ABORT; the router may not have closed that socket yet.
-                    shouldThrow<AbortException> { WampSession.connect(
-                        router.tcpUrl,
-                        config { authId("tick"); authHandler("ticket", AuthHandler.ticket("wrong")) },
-                    ) }
+                    shouldThrow<AbortException> {
+                        WampSession.connect(
+                            router.tcpUrl,
+                            config {
+                                authId("tick")
+                                authHandler("ticket", AuthHandler.ticket("wrong"))
+                            },
+                        )
+                    }
                     router.faults.dropAll() shouldBe (if (it == 0) 1 else 0)
                 }
                 s.awaitClosed().message shouldContain "connection"
@@ -162,7 +198,10 @@ class WampRouterSpec : FunSpec({
                 router.faults.stopKeepalive(true)
                 val s = WampSession.connect(
                     router.tcpUrl,
-                    config("realm1") { pingInterval(100.milliseconds); pongTimeout(200.milliseconds) },
+                    config("realm1") {
+                        pingInterval(100.milliseconds)
+                        pongTimeout(200.milliseconds)
+                    },
                 )
                 s.awaitClosed().message shouldContain "connection"
             }
@@ -174,12 +213,15 @@ class WampRouterSpec : FunSpec({
             withTimeout(10.seconds) {
                 // A raw callee that sends progress whether or not it was asked: the router must filter.
                 val callee = dev.tether.wamp.transport.RawSocketConnector.connect(
-                    router.tcpUrl, dev.tether.wamp.transport.RawSocketConnector.Target.Tcp(
+                    router.tcpUrl,
+                    dev.tether.wamp.transport.RawSocketConnector.Target.Tcp(
                         "127.0.0.1",
                         router.rawSocketPort,
                         false,
                     ),
-                    Serialization.JSON.serializer(), 0, 5.seconds,
+                    Serialization.JSON.serializer(),
+                    0,
+                    5.seconds,
                 )
                 val features = mapOf("progressive_call_results" to true)
                 callee.send(Hello("realm1", mapOf("roles" to mapOf("callee" to mapOf("features" to features)))))
@@ -236,10 +278,12 @@ class WampRouterSpec : FunSpec({
                 ) shouldBe mapOf("id" to exact, "uri" to "com.meta.echo", "match" to "exact", "invoke" to "single")
                 meta("wamp.registration.list_callees", exact) shouldBe listOf(callee.id)
                 meta("wamp.registration.count_callees", exact) shouldBe 1L
-                shouldThrow<dev.tether.wamp.RpcException> { meta(
-                    "wamp.registration.get",
-                    999_999L,
-                ) }.error shouldBe "wamp.error.no_such_registration"
+                shouldThrow<dev.tether.wamp.RpcException> {
+                    meta(
+                        "wamp.registration.get",
+                        999_999L,
+                    )
+                }.error shouldBe "wamp.error.no_such_registration"
 
                 meta("wamp.subscription.lookup", "com.meta.topic") shouldBe sub
                 meta("wamp.subscription.match", "com.meta.topic") shouldBe listOf(sub)

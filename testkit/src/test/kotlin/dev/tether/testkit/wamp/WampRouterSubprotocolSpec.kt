@@ -21,11 +21,20 @@ class WampRouterSubprotocolSpec : FunSpec({
     fun upgrade(offer: String, readToEnd: Boolean): Upgrade = Socket().use { s ->
         s.connect(InetSocketAddress("127.0.0.1", router.webSocketPort), 5_000)
         s.soTimeout = 5_000
-        val request =
-            "GET / HTTP/1.1\r\nHost: 127.0.0.1:${router.webSocketPort}\r\nUser-Agent: Go-http-client/1.1\r\n" +
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: $offer\r\n" +
-            "Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n\r\n"
-        s.getOutputStream().apply { write(request.toByteArray()); flush() }
+        val request = listOf(
+            "GET / HTTP/1.1",
+            "Host: 127.0.0.1:${router.webSocketPort}",
+            "User-Agent: Go-http-client/1.1",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Protocol: $offer",
+            "Sec-WebSocket-Version: 13",
+            "Upgrade: websocket",
+        ).joinToString("") { "$it\r\n" } + "\r\n"
+        s.getOutputStream().apply {
+            write(request.toByteArray())
+            flush()
+        }
         val input = s.getInputStream()
         val head = StringBuilder()
         while (!head.endsWith("\r\n\r\n")) {
@@ -49,7 +58,7 @@ class WampRouterSubprotocolSpec : FunSpec({
     }
 
     val vectors = listOf(
-        "wamp.2.json, wamp.2.cbor, wamp.2.msgpack" to "wamp.2.json",  // WS.offer AUTO
+        "wamp.2.json, wamp.2.cbor, wamp.2.msgpack" to "wamp.2.json", // WS.offer AUTO
         "wamp.2.json" to "wamp.2.json",
         "wamp.2.msgpack" to "wamp.2.msgpack",
         "wamp.2.cbor" to "wamp.2.cbor",

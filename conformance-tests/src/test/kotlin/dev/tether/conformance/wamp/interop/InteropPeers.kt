@@ -66,12 +66,18 @@ object InteropPeers {
     /** Null when autobahn-python can run with [serializer], else why not. */
     fun autobahnPythonMissing(serializer: String = "json"): String? = enforced(
         when {
-            pythonProbe["autobahn"] == null -> "python3-autobahn is not installed for $python (apt-get install " +
-                "python3-autobahn; .ci/run does)"
-            serializer == "cbor" && pythonProbe["cbor2"] != "True" -> "autobahn-python's CBOR serializer needs " +
-                "python3-cbor2 (.ci/run installs it)"
-            serializer == "msgpack" && pythonProbe["msgpack"] != "True" -> "autobahn-python's MessagePack serializer " +
-                "needs python3-msgpack"
+            pythonProbe["autobahn"] == null ->
+                "python3-autobahn is not installed for $python (apt-get install " +
+                    "python3-autobahn; .ci/run does)"
+
+            serializer == "cbor" && pythonProbe["cbor2"] != "True" ->
+                "autobahn-python's CBOR serializer needs " +
+                    "python3-cbor2 (.ci/run installs it)"
+
+            serializer == "msgpack" && pythonProbe["msgpack"] != "True" ->
+                "autobahn-python's MessagePack serializer " +
+                    "needs python3-msgpack"
+
             else -> null
         },
     )

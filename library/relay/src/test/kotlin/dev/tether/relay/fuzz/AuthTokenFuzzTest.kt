@@ -106,8 +106,10 @@ class AuthTokenFuzzTest {
 
     private companion object {
         const val SPEC_SECRET = "testsecret"
+
         /** Before the spec token's expiry (2000000000). */
         val SPEC_NOW: Instant = Instant.ofEpochSecond(1_900_000_000)
+
         /** Within what [Instant] can hold. */
         const val MAX_SECONDS = 31_556_889_864_403_199L
         val PEER_A: PeerId = PeerId.of("peerA")

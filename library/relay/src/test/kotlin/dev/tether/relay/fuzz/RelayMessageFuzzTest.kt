@@ -35,16 +35,19 @@ class RelayMessageFuzzTest {
                 check(message.payload.size == bytes.size - RelayProtocol.HEADER_SIZE - RelayProtocol.PEER_ID_SIZE)
                 if (fitsTransport) checkReencodes(message, bytes)
             }
+
             is Auth -> {
                 check(bytes.size <= RelayProtocol.MAX_AUTH_SIZE) { "accepted an Auth of ${bytes.size} bytes" }
                 checkReencodes(message, bytes)
             }
+
             is AuthResponse -> {
                 check(bytes.size <= RelayProtocol.MAX_AUTH_RESPONSE_SIZE) {
                     "accepted an AuthResponse of ${bytes.size} bytes"
                 }
                 check(message.instanceUrl.isNotEmpty()) { "an AuthResponse without an instance URL" }
             }
+
             is PeerStateMessage -> {
                 check(RelayProtocol.HEADER_SIZE + message.peerIds.size * RelayProtocol.PEER_ID_SIZE == bytes.size)
                 if (fitsTransport) {
@@ -52,6 +55,7 @@ class RelayMessageFuzzTest {
                     checkReencodes(message, bytes)
                 }
             }
+
             RelayMessage.Close, RelayMessage.HealthCheck -> check(message.type == (bytes[1].toInt() and 0xff))
         }
     }

@@ -79,10 +79,9 @@ public object WampCra {
         authRole: String,
         authMethod: String,
         session: Long,
-    ): String =
-        "{ \"nonce\":\"$nonce\", \"authprovider\":\"$authProvider\", \"authid\":\"$authId\", " +
-            "\"timestamp\":\"$timestamp\", \"authrole\":\"$authRole\", \"authmethod\":\"$authMethod\", " +
-            "\"session\":$session }"
+    ): String = "{ \"nonce\":\"$nonce\", \"authprovider\":\"$authProvider\", \"authid\":\"$authId\", " +
+        "\"timestamp\":\"$timestamp\", \"authrole\":\"$authRole\", \"authmethod\":\"$authMethod\", " +
+        "\"session\":$session }"
 
     internal fun pbkdf2(password: ByteArray, salt: ByteArray, iterations: Int, keyLength: Int): ByteArray {
         require(iterations > 0 && keyLength > 0) { "iterations and key length must be positive" }

@@ -92,7 +92,7 @@ class AuthVectorSpec : FunSpec({
     test("PBKDF2 longer than one block matches RFC 7914 test vector (passwd/salt, c=1, dkLen=64)") {
         WampCra.pbkdf2("passwd".toByteArray(), "salt".toByteArray(), 1, 64).toHex() shouldBe
             "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845" +
-                "b1e30bd509112041d3a19783"
+            "b1e30bd509112041d3a19783"
     }
 
     test("§6 captured exchanges: plain and salted CRA signatures over real router challenges") {
