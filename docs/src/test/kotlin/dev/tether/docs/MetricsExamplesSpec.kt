@@ -36,9 +36,7 @@ class MetricsExamplesSpec : FunSpec({
                     WsClientMetrics(client, "broker").bindTo(registry) // pending requests, timeouts, drops, refusals
 
                     val peer = RelayClient(
-                        relay.url,
-                        relay.tokenStore(),
-                        "alice-key",
+                        relay.url, relay.tokenStore(), "alice-key",
                         RelayClientConfig { observer(TransportMetrics(registry, "relay")) },
                     )
                     RelayClientMetrics(peer, "relay").bindTo(registry) // peer connections, lost messages by reason
@@ -48,15 +46,9 @@ class MetricsExamplesSpec : FunSpec({
                             client.start()
                             client.request(Envelope.request("echo", "{}"))
                             peer.connect()
-                            registry.get(
-                                "tether.connections.opened",
-                            ).tags("client", "broker", "region", "eu").counter().count() shouldBe 1.0
-                            registry.get(
-                                "tether.connections.opened",
-                            ).tags("client", "relay").counter().count() shouldBe 1.0
-                            registry.get(
-                                "tether.wsclient.pending",
-                            ).tags("client", "broker").gauge().value() shouldBe 0.0
+                            registry.get("tether.connections.opened").tags("client", "broker", "region", "eu").counter().count() shouldBe 1.0
+                            registry.get("tether.connections.opened").tags("client", "relay").counter().count() shouldBe 1.0
+                            registry.get("tether.wsclient.pending").tags("client", "broker").gauge().value() shouldBe 0.0
                         }
                     }
                 }

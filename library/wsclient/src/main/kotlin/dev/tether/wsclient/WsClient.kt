@@ -15,6 +15,7 @@ import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import dev.tether.core.WsMessage
 import dev.tether.core.javaFuture
+import dev.tether.core.redactUrl
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
@@ -371,7 +372,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
                 }
                 var wait = schedule.nextDelayAfterFailedDial().inWholeMilliseconds
                 if (e is HandshakeRejectedException) e.retryAfterSeconds?.let { wait = maxOf(wait, it * 1000) }
-                log.info("dial to {} failed ({}); retrying in {} ms", config.dialer.url, e.message, wait)
+                log.info("dial to {} failed ({}); retrying in {} ms", redactUrl(config.dialer.url), e.message, wait)
                 status.emit(
                     if (e is AuthenticationFailedException) {
                         ConnectionEvent.AuthenticationFailed(e.status, wait)
@@ -387,7 +388,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             val since = System.nanoTime()
             live.value = conn // before the event, so a listener reacting to CONNECTED finds the client usable
             status.emit(ConnectionEvent.Connected(config.dialer.url))
-            log.info("connected to {}", config.dialer.url)
+            log.info("connected to {}", redactUrl(config.dialer.url))
             val cause = try {
                 serve(conn)
             } finally {
