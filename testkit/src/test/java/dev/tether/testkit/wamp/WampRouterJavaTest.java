@@ -96,10 +96,11 @@ class WampRouterJavaTest {
         try (WampSession callee = await(WampSession.connectAsync(router.getTcpUrl(), config));
              WampSession caller = await(WampSession.connectAsync(router.getWsUrl(), config))) {
             CompletableFuture<Map<String, Object>> seen = new CompletableFuture<>();
-            CompletableFuture<InvokeResult> never = new CompletableFuture<>();
+            // A fresh future per invocation: the INTERRUPT after the timeout cancels the first one, and a
+            // cancelled future handed back for the second call would fail that call at once.
             await(callee.registerAsync("com.hang", inv -> {
                 seen.complete(inv.getDetails());
-                return never;
+                return new CompletableFuture<InvokeResult>();
             }));
             CallOptions options = CallOptions.builder().timeout(Duration.ofMillis(200)).discloseMe(true)
                 .cancelMode(CancelMode.KILL_NO_WAIT).build();
