@@ -7,7 +7,6 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
-import kotlinx.coroutines.future.asCompletableFuture
 import kotlinx.coroutines.future.future
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
@@ -95,9 +94,6 @@ public class Lifecycle<E : Throwable>(private val scope: CoroutineScope) {
         close(shutdown)
         null
     }
-
-    /** Java face of [close]'s completion: completes once a close has finished. */
-    public fun closedFuture(): CompletableFuture<Unit> = closeDone.asCompletableFuture()
 
     /**
      * A Java face on the owner's scope (see [javaFuture]). After the end it fails with the reason at once, and a
