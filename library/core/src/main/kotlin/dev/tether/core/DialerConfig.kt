@@ -87,27 +87,49 @@ public class DialerConfig private constructor(b: Builder) {
         internal var transport: WebSocketTransport? = null
         internal var observer: TransportObserver? = null
 
+        /** Where to dial (`ws`, `wss`, `http`, `https`); required. */
         public fun url(url: String): Builder = apply { this.url = url }
+
+        /** Adds a header to the upgrade request (a second call with the same name replaces the first). */
         public fun header(name: String, value: String): Builder = apply { headers[name] = value }
+
+        /** Asked for a bearer token before every dial; null removes it. */
         public fun tokenProvider(provider: TokenProvider?): Builder = apply { tokenProvider = provider }
+
+        /** A fixed bearer token, used when there is no provider (or it failed before any token worked). */
         public fun token(token: String?): Builder = apply { staticToken = token }
+
+        /** Bound on TCP connect + TLS + upgrade; positive (default 10 s). */
         public fun dialTimeout(timeout: Duration): Builder = apply { dialTimeout = timeout }
 
+        /** Kotlin form of [dialTimeout]. */
         @JvmSynthetic public fun dialTimeout(timeout: kotlin.time.Duration): Builder = dialTimeout(
             timeout.toJavaDuration(),
         )
+
+        /** Largest inbound message after reassembly; a bigger one ends the connection (default 1 MiB). */
         public fun maxMessageBytes(bytes: Long): Builder = apply { maxMessageBytes = bytes }
+
+        /** How often the client pings; zero disables client pings (default 30 s). */
         public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
 
+        /** Kotlin form of [pingInterval]. */
         @JvmSynthetic public fun pingInterval(interval: kotlin.time.Duration): Builder = pingInterval(
             interval.toJavaDuration(),
         )
+
+        /** How long a ping may wait for its pong before the connection counts as dead (default 10 s). */
         public fun pongTimeout(timeout: Duration): Builder = apply { pongTimeout = timeout }
 
+        /** Kotlin form of [pongTimeout]. */
         @JvmSynthetic public fun pongTimeout(timeout: kotlin.time.Duration): Builder = pongTimeout(
             timeout.toJavaDuration(),
         )
+
+        /** Frames that may queue for the socket before `send` suspends (default 64). */
         public fun outgoingFrames(frames: Int): Builder = apply { outgoingFrames = frames }
+
+        /** Trust for a private CA; null uses the JVM's trust store. Verification stays on either way. */
         public fun trustManager(manager: X509TrustManager?): Builder = apply { trustManager = manager }
 
         /** A whole TLS context (client certificates); takes precedence over [trustManager]. */
@@ -118,6 +140,8 @@ public class DialerConfig private constructor(b: Builder) {
 
         /** Watches every connection of this dialer (metrics); null removes it. See [TransportObserver]. */
         public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
+
+        /** The configuration; throws [IllegalArgumentException] on a missing url or an out-of-range value. */
         public fun build(): DialerConfig = DialerConfig(this)
     }
 

@@ -31,7 +31,9 @@ public class DialFailedException(url: String, cause: Throwable) :
  */
 public open class HandshakeRejectedException(
     url: String,
+    /** The HTTP status of the refusal. */
     public val status: Int,
+    /** The `Retry-After` header in seconds, or null when the server sent none (or an HTTP date). */
     public val retryAfterSeconds: Long? = null,
     message: String = "server at ${redactUrl(url)} refused the WebSocket upgrade with HTTP $status",
 ) : ConnectionException(message) {
@@ -53,7 +55,9 @@ public class AuthenticationFailedException(url: String, status: Int) :
 
 /** The connection was closed by either side; [code] and [reason] are from the close frame when there was one. */
 public class ConnectionClosedException(
+    /** The close frame's status code, or null when the connection ended without one. */
     public val code: Int?,
+    /** The close frame's reason text, or null without a close frame. */
     public val reason: String?,
     cause: Throwable? = null,
 ) : ConnectionException(

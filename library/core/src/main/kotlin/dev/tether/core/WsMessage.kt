@@ -40,5 +40,6 @@ public sealed class WsMessage {
  * runs, the connection reads nothing (pings included), and neither do the other sockets of that thread.
  */
 public fun interface MessageListener {
+    /** Called once per inbound message, in order, on the connection's I/O thread. */
     public fun onMessage(message: WsMessage)
 }

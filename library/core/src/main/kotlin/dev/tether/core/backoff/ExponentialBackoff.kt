@@ -187,14 +187,29 @@ public class ExponentialBackoff(
         private var randomizationFactor = from.randomizationFactor
         private var quickDropThreshold = from.quickDropThreshold
 
+        /** Sets [ExponentialBackoff.minDelay] (Java). */
         public fun minDelay(value: java.time.Duration): Builder = apply { minDelay = value.toKotlinDuration() }
+
+        /** Sets [ExponentialBackoff.minDelay] (Kotlin). */
         public fun minDelay(value: Duration): Builder = apply { minDelay = value }
+
+        /** Sets [ExponentialBackoff.maxDelay] (Java). */
         public fun maxDelay(value: java.time.Duration): Builder = apply { maxDelay = value.toKotlinDuration() }
+
+        /** Sets [ExponentialBackoff.maxDelay] (Kotlin). */
         public fun maxDelay(value: Duration): Builder = apply { maxDelay = value }
+
+        /** Sets [ExponentialBackoff.multiplier]. */
         public fun multiplier(value: Double): Builder = apply { multiplier = value }
+
+        /** Sets [ExponentialBackoff.randomizationFactor]. */
         public fun randomizationFactor(value: Double): Builder = apply { randomizationFactor = value }
+
+        /** Sets [ExponentialBackoff.quickDropThreshold] (Java). */
         public fun quickDropThreshold(value: java.time.Duration): Builder =
             apply { quickDropThreshold = value.toKotlinDuration() }
+
+        /** Sets [ExponentialBackoff.quickDropThreshold] (Kotlin). */
         public fun quickDropThreshold(value: Duration): Builder = apply { quickDropThreshold = value }
 
         /** @throws IllegalArgumentException if the values are inconsistent (see [ExponentialBackoff]) */

@@ -134,12 +134,23 @@ public class GuardBackoff(
         private var maxInterval = from.maxInterval
         private var randomizationFactor = from.randomizationFactor
 
+        /** Sets [GuardBackoff.initialInterval] (Java). */
         public fun initialInterval(value: java.time.Duration): Builder =
             apply { initialInterval = value.toKotlinDuration() }
+
+        /** Sets [GuardBackoff.initialInterval] (Kotlin). */
         public fun initialInterval(value: Duration): Builder = apply { initialInterval = value }
+
+        /** Sets [GuardBackoff.multiplier]. */
         public fun multiplier(value: Double): Builder = apply { multiplier = value }
+
+        /** Sets [GuardBackoff.maxInterval] (Java). */
         public fun maxInterval(value: java.time.Duration): Builder = apply { maxInterval = value.toKotlinDuration() }
+
+        /** Sets [GuardBackoff.maxInterval] (Kotlin). */
         public fun maxInterval(value: Duration): Builder = apply { maxInterval = value }
+
+        /** Sets [GuardBackoff.randomizationFactor]. */
         public fun randomizationFactor(value: Double): Builder = apply { randomizationFactor = value }
 
         /** @throws IllegalArgumentException for invalid values (see [GuardBackoff]) */

@@ -244,14 +244,29 @@ public class RetryConfig(
         private var multiplier = from?.multiplier ?: 0.0
         private var randomizationFactor = from?.randomizationFactor ?: 0.0
 
+        /** Sets [RetryConfig.initialDelay] (Java). */
         public fun initialDelay(value: java.time.Duration): Builder = apply { initialDelay = value.toKotlinDuration() }
+
+        /** Sets [RetryConfig.initialDelay] (Kotlin). */
         public fun initialDelay(value: Duration): Builder = apply { initialDelay = value }
+
+        /** Sets [RetryConfig.maxDelay] (Java). */
         public fun maxDelay(value: java.time.Duration): Builder = apply { maxDelay = value.toKotlinDuration() }
+
+        /** Sets [RetryConfig.maxDelay] (Kotlin). */
         public fun maxDelay(value: Duration): Builder = apply { maxDelay = value }
+
+        /** Sets [RetryConfig.maxElapsedTime] (Java). */
         public fun maxElapsedTime(value: java.time.Duration): Builder =
             apply { maxElapsedTime = value.toKotlinDuration() }
+
+        /** Sets [RetryConfig.maxElapsedTime] (Kotlin). */
         public fun maxElapsedTime(value: Duration): Builder = apply { maxElapsedTime = value }
+
+        /** Sets [RetryConfig.multiplier]. */
         public fun multiplier(value: Double): Builder = apply { multiplier = value }
+
+        /** Sets [RetryConfig.randomizationFactor]. */
         public fun randomizationFactor(value: Double): Builder = apply { randomizationFactor = value }
 
         /** @throws IllegalArgumentException for invalid values (see [RetryConfig]) */
