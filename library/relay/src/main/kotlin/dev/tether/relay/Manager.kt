@@ -8,13 +8,16 @@ import dev.tether.core.ConnectionStatus
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.Lifecycle
 import dev.tether.core.TetherScope
+import dev.tether.core.WebSocketTransport
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
@@ -28,6 +31,7 @@ import kotlinx.coroutines.withContext
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.Executor
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
@@ -69,6 +73,19 @@ public class Manager @JvmOverloads constructor(
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-manager"))
     private val lifecycle = Lifecycle<RelayException>(scope)
 
+    /** Every relay client this manager makes (home, picker races, foreign) runs on this one I/O thread. */
+    private val pinned = WebSocketTransport.default().pinned()
+
+    /**
+     * The I/O thread all of this manager's relay sessions run on, the same across reconnects, as a dispatcher: code
+     * that never blocks may run here (`withContext(manager.dispatcher) { conn.write(…); conn.read() }`) with no thread
+     * hand-off per message. Blocking here stalls every relay session of the manager.
+     */
+    public val dispatcher: CoroutineDispatcher get() = pinned.dispatcher
+
+    /** Java face of [dispatcher]: the I/O thread as an executor. */
+    public val executor: Executor get() = pinned.dispatcher.asExecutor()
+
     /** On [TetherScope]: the Java listeners must still see `Closed`, which comes after [scope] is cancelled. */
     private val status = ConnectionStatus(TetherScope)
     private val started = AtomicBoolean(false)
@@ -88,7 +105,7 @@ public class Manager @JvmOverloads constructor(
         backoff = config.backoff,
         random = Random.Default,
         configuredUrls = { urls },
-        redial = { url -> connected(RelayClient(url, tokenStore, peerKey, config.client)) },
+        redial = { url -> connected(RelayClient(url, tokenStore, peerKey, config.client, pinned)) },
         pick = { picker().pick() },
         onNewClient = { installHome(it) },
         report = { emit(it) },
@@ -294,6 +311,7 @@ public class Manager @JvmOverloads constructor(
     }
 
     private fun picker(): ServerPicker = ServerPicker(urls, tokenStore, peerKey, config.client, config.pickerTimeout)
+        .also { it.pinned = pinned }
 
     /** Connects [client], closing it when that fails; returns it. */
     private suspend fun connected(client: RelayClient): RelayClient {
@@ -329,7 +347,7 @@ public class Manager @JvmOverloads constructor(
         val fresh = RelayTrack(serverAddress, System.nanoTime())
         val track = tracks.putIfAbsent(serverAddress, fresh) ?: fresh
         if (track === fresh) {
-            val client = RelayClient(serverAddress, tokenStore, peerKey, config.client)
+            val client = RelayClient(serverAddress, tokenStore, peerKey, config.client, pinned)
             try {
                 foreignConnector(client)
                 track.complete(client)

@@ -62,14 +62,25 @@ import java.util.concurrent.atomic.AtomicLong
  * @param peerKey this peer's key (netbird: the WireGuard public key); its hash is the [peerId].
  * @param config timers, queue sizes and TLS trust.
  */
-public class RelayClient @JvmOverloads constructor(
+public class RelayClient internal constructor(
     /** The relay URL this client dials (`rel://` or `rels://`). */
     public val serverUrl: String,
     private val tokenStore: TokenStore,
     peerKey: String,
     /** This client's settings. */
-    public val config: RelayClientConfig = RelayClientConfig.DEFAULT,
+    public val config: RelayClientConfig,
+    /** The session runs on one I/O thread, so [dispatcher] is known before [connect]; a [Manager] shares its own. */
+    private val pinned: WebSocketTransport.Pinned,
 ) : AutoCloseable {
+    /** A client of the relay at [serverUrl] on an I/O thread of its own choosing; see the class docs for the rest. */
+    @JvmOverloads
+    public constructor(
+        serverUrl: String,
+        tokenStore: TokenStore,
+        peerKey: String,
+        config: RelayClientConfig = RelayClientConfig.DEFAULT,
+    ) : this(serverUrl, tokenStore, peerKey, config, WebSocketTransport.default().pinned())
+
     /** This peer's relay identity. */
     public val peerId: PeerId = PeerId.of(peerKey)
 
@@ -78,9 +89,6 @@ public class RelayClient @JvmOverloads constructor(
 
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("tether-relay-client"))
     private val lifecycle = Lifecycle<RelayException>(scope)
-
-    /** The session runs on one I/O thread, so [dispatcher] is known before [connect]. */
-    private val pinned = WebSocketTransport.default().pinned()
 
     /**
      * The I/O thread this client's relay session runs on, as a dispatcher: latency-critical code that never blocks

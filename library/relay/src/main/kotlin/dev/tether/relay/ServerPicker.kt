@@ -4,6 +4,7 @@ package dev.tether.relay
 
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.TetherScope
+import dev.tether.core.WebSocketTransport
 import dev.tether.core.javaFuture
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineName
@@ -38,6 +39,9 @@ public class ServerPicker @JvmOverloads constructor(
     /** The URLs raced, in order. */
     public val urls: List<String> = urls.toList()
 
+    /** The I/O thread of the clients this picker makes; a [Manager] sets its own so that all its relays share it. */
+    internal var pinned: WebSocketTransport.Pinned? = null
+
     /** Test seam: how an attempt connects a fresh client. */
     internal var connector: suspend (RelayClient) -> Unit = { it.connect() }
 
@@ -61,7 +65,14 @@ public class ServerPicker @JvmOverloads constructor(
             val attempts = urls.map { url ->
                 launch(CoroutineName("tether-relay-pick")) {
                     permits.withPermit {
-                        val client = RelayClient(url, tokenStore, peerKey, clientConfig)
+                        val client =
+                            RelayClient(
+                                url,
+                                tokenStore,
+                                peerKey,
+                                clientConfig,
+                                pinned ?: WebSocketTransport.default().pinned(),
+                            )
                         val result = try {
                             connector(client)
                             Result.success(client)

@@ -84,4 +84,19 @@ class RelayLifecycleJavaTest {
             stateHandle.close();
         }
     }
+
+    @Test
+    void managerExecutorIsOneIoThreadAcrossConnect() throws Exception {
+        try (ScriptedRelay relay = ScriptedRelay.loggingIn()) {
+            Manager m = new Manager(List.of(relay.getUrl()), "alice-key", new TokenStore(AuthToken.generate("s")));
+            CompletableFuture<Thread> before = new CompletableFuture<>();
+            m.getExecutor().execute(() -> before.complete(Thread.currentThread()));
+            m.connectAsync().get(T, TimeUnit.SECONDS);
+            CompletableFuture<Thread> after = new CompletableFuture<>();
+            m.getExecutor().execute(() -> after.complete(Thread.currentThread()));
+            assertSame(before.get(T, TimeUnit.SECONDS), after.get(T, TimeUnit.SECONDS));
+            assertTrue(after.get().getName().startsWith("tether-io"), after.get().getName());
+            m.closeAsync().get(T, TimeUnit.SECONDS);
+        }
+    }
 }

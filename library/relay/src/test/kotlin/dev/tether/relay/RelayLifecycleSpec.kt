@@ -201,6 +201,49 @@ class RelayLifecycleSpec : FunSpec({
         }
     }
 
+    test("manager: every relay session runs on the manager's dispatcher, the same thread across a reconnect") {
+        val sessions = AtomicInteger()
+        val drop = CompletableDeferred<Unit>()
+        val receivedOn = java.util.concurrent.ConcurrentLinkedQueue<Thread>()
+        ScriptedRelay {
+            logIn()
+            if (sessions.incrementAndGet() == 1) {
+                drop.await()
+                sendRelay(RelayMessage.Close)
+            }
+            answerSubscriptions()
+        }.use { relay ->
+            // the observer is called inline on the thread that reads the relay's socket
+            val observer = object : dev.tether.core.TransportObserver {
+                override fun messageReceived(bytes: Int) {
+                    receivedOn.add(Thread.currentThread())
+                }
+            }
+            val config = ManagerConfig {
+                quickReconnectDelay(50.milliseconds)
+                client(RelayClientConfig { observer(observer) })
+            }
+            val m = Manager(listOf(relay.url), "alice-key", TokenStore(AuthToken.generate("s")), config)
+            val dispatcher = m.dispatcher
+            val loop = kotlinx.coroutines.withContext(dispatcher) { Thread.currentThread() }
+            val connected = Channel<ConnectionEvent.Connected>(Channel.UNLIMITED)
+            val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                m.events.collect { if (it is ConnectionEvent.Connected) connected.send(it) }
+            }
+            withTimeout(bound) { m.connect() }
+            withTimeout(bound) { connected.receive() }
+            drop.complete(Unit)
+            withTimeout(bound) { connected.receive() } // the reconnect
+            sessions.get() shouldBe 2
+            m.dispatcher shouldBeSameInstanceAs dispatcher
+            kotlinx.coroutines.withContext(m.dispatcher) { Thread.currentThread() } shouldBeSameInstanceAs loop
+            receivedOn.isEmpty() shouldBe false
+            receivedOn.toSet() shouldBe setOf(loop)
+            withTimeout(bound) { m.closeAndJoin() }
+            withTimeout(bound) { collector.join() }
+        }
+    }
+
     test("manager: two closers wait for one close; awaitClosed says RelayClosedException; connect is refused") {
         ScriptedRelay {
             logIn()
