@@ -24,6 +24,10 @@ import kotlin.time.toJavaDuration
  * @property ackEveryRead true sends one ACK per [Stream.read], as upstream does; false (default) returns the credit
  * of reads together once half the window has been read or the peer has none left, which is the same credit in fewer
  * frames (credits are additive, and the peer's window never drops below half while nothing is buffered).
+ * @property maxStreams how many streams the peer may have open here at once (default 10 000): streams it opened
+ * that this side accepted or holds in the accept queue, until both sides have sent FIN or the session fails them.
+ * A SYN beyond it is refused as upstream refuses a stream it will not take (FIN, no ACK); the session goes on and
+ * counts it ([MuxSessionStats.streamsRefused]).
  */
 public class MuxConfig private constructor(b: Builder) {
     /** Ping period and pong deadline; zero disables keepalive. */
@@ -50,6 +54,9 @@ public class MuxConfig private constructor(b: Builder) {
     /** One ACK per read (upstream's pacing) instead of batched credit. */
     public val ackEveryRead: Boolean = b.ackEveryRead
 
+    /** Most streams opened by the peer that may be open here at once; a SYN beyond it is refused with FIN. */
+    public val maxStreams: Int = b.maxStreams
+
     /**
      * The largest whole WebSocket message a session of this configuration takes from its peer: a DAT frame is at
      * most one window long, so anything bigger is a broken or hostile peer and ends the session.
@@ -65,6 +72,7 @@ public class MuxConfig private constructor(b: Builder) {
         require(streamBufferSize >= 1) { "streamBufferSize must be at least 1" }
         require(peerCapacity >= 1) { "peerCapacity must be at least 1" }
         require(autoTuneMaxWindow >= 0) { "autoTuneMaxWindow must not be negative" }
+        require(maxStreams >= 1) { "maxStreams must be at least 1" }
     }
 
     /** A builder that starts from this configuration. */
@@ -77,6 +85,7 @@ public class MuxConfig private constructor(b: Builder) {
         it.clock = clock
         it.autoTuneMaxWindow = autoTuneMaxWindow
         it.ackEveryRead = ackEveryRead
+        it.maxStreams = maxStreams
     }
 
     /** Builds a [MuxConfig]; every setter returns the builder. */
@@ -89,6 +98,7 @@ public class MuxConfig private constructor(b: Builder) {
         internal var clock: Clock = Clock.systemUTC()
         internal var autoTuneMaxWindow: Int = 0
         internal var ackEveryRead: Boolean = false
+        internal var maxStreams: Int = MuxProtocol.DEFAULT_MAX_STREAMS
 
         /** Ping period and pong deadline; zero disables keepalive. */
         public fun keepAliveInterval(interval: Duration): Builder = apply { keepAliveInterval = interval }
@@ -124,6 +134,12 @@ public class MuxConfig private constructor(b: Builder) {
         /** One ACK per read (upstream's pacing) instead of credit batched by half windows. */
         public fun ackEveryRead(enabled: Boolean): Builder = apply { ackEveryRead = enabled }
 
+        /**
+         * Most streams opened by the peer that may be open here at once (default 10 000); a SYN beyond it is answered
+         * with FIN and no ACK, and the session goes on.
+         */
+        public fun maxStreams(count: Int): Builder = apply { maxStreams = count }
+
         /** The configuration (validated: a negative or zero bound throws [IllegalArgumentException]). */
         public fun build(): MuxConfig = MuxConfig(this)
     }
@@ -137,7 +153,10 @@ public class MuxConfig private constructor(b: Builder) {
         @JvmStatic
         public fun builder(): Builder = Builder()
 
-        /** Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams and peers. */
+        /**
+         * Upstream's defaults: 20 s keepalive, 30 s accept deadline, 1024-byte streams and peers; and at most 10 000
+         * streams opened by the peer at once.
+         */
         @JvmField
         public val DEFAULT: MuxConfig = Builder().build()
 

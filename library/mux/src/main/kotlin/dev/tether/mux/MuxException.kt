@@ -42,6 +42,18 @@ public class NoCapacityException(
         "stream $streamId, data was lost",
 )
 
+/**
+ * The peer answered our SYN with FIN instead of an ACK: it would not take the stream (a Tether peer at its
+ * [MuxConfig.maxStreams], an upstream peer whose accept queue is full). Nothing was sent on it; open again later.
+ */
+public class StreamRefusedException(
+    /** The stream the peer refused. */
+    public val streamId: Long,
+) : MuxException(
+    "stream refused: the peer answered the SYN of stream $streamId with FIN; it holds as many streams as it " +
+        "allows, open again later",
+)
+
 /** No free stream id was left (upstream "duplicate stream"). */
 public class DuplicateStreamException(
     /** The id that could not be allocated. */

@@ -59,6 +59,13 @@ public object MuxProtocol {
     /** Un-accepted incoming streams a session holds; one more aborts the session (defaultStreamQueueSize). */
     public const val ACCEPT_QUEUE_SIZE: Int = 200
 
+    /**
+     * Default of [MuxConfig.maxStreams]: streams the peer may have open at once. Not upstream's (it has no bound;
+     * its 200 bounds un-accepted streams only): 10 000 idle streams cost a session about 2 MB, and 10 000 full
+     * default windows 10 MiB more.
+     */
+    public const val DEFAULT_MAX_STREAMS: Int = 10_000
+
     /** Default interval between keepalive pings, and the pong deadline (defaultKeepAliveInterval). */
     public const val DEFAULT_KEEPALIVE_INTERVAL_MILLIS: Long = 20_000
 

@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
 import kotlin.coroutines.CoroutineContext
 
 /**
@@ -29,10 +30,12 @@ import kotlin.coroutines.CoroutineContext
  *
  * A client session opens odd ids from 1, a server session even ids from 0 (+2 per open, skipping ids still in
  * use). An incoming SYN waits in the accept queue (200 deep; one more aborts the session) until [accept] ACKs it
- * with this side's [MuxConfig.streamBufferSize]. Keepalive pings the peer every [MuxConfig.keepAliveInterval] and
- * aborts with [MuxKeepAliveExpiredException] when no pong came since the previous ping. Ending the session (here,
- * by the peer or by the network) fails every stream that has not seen its peer's FIN, runs
- * [MuxConfig.closeCallback], completes [awaitClosed] with the reason and makes [open] and [accept] throw it.
+ * with this side's [MuxConfig.streamBufferSize]; while [MuxConfig.maxStreams] streams of the peer are open, a new
+ * SYN is refused with FIN (no ACK) and the session goes on. Keepalive pings the peer every
+ * [MuxConfig.keepAliveInterval] and aborts with [MuxKeepAliveExpiredException] when no pong came since the previous
+ * ping. Ending the session (here, by the peer or by the network) fails every stream that has not seen its peer's
+ * FIN, runs [MuxConfig.closeCallback], completes [awaitClosed] with the reason and makes [open] and [accept] throw
+ * it. [stats] counts what the session does.
  *
  * Kotlin: `MuxSession.client(connection)` then suspend [open]/[accept], [closeAndJoin] to end it. Java:
  * [openAsync]/[acceptAsync] futures, [closeAsync], [closedFuture]. A future completes where its outcome arrives (often
@@ -56,6 +59,17 @@ public class MuxSession internal constructor(
     private val acceptQueue = Channel<Stream>(MuxProtocol.ACCEPT_QUEUE_SIZE)
     private var inlineAcceptor: StreamAcceptor? = null // guarded by lock
     private val callbackRan = AtomicBoolean(false)
+    private val counters = MuxSessionStats.Counters()
+
+    /** Streams the peer opened that are open here (accepted or queued): what [MuxConfig.maxStreams] bounds. */
+    private val incomingOpen = AtomicInteger()
+
+    /** Streams opened here and accepted by the peer that are still open. */
+    private val outgoingOpen = AtomicInteger()
+
+    /** Streams waiting in [acceptQueue]. */
+    private val queued = AtomicInteger()
+    private var refusalsLogged = 0L // guarded by lock
 
     init {
         transport.start(scope, ::handle, ::end)
@@ -81,10 +95,14 @@ public class MuxSession internal constructor(
     /** Streams currently known (open, half-closed, or dead but not yet swept). */
     public val streamCount: Int get() = synchronized(lock) { streams.size }
 
+    /** A snapshot of what the session has done and holds now (streams, frames, bytes, refusals, keepalive). */
+    public fun stats(): MuxSessionStats =
+        counters.snapshot(outgoingOpen.get(), incomingOpen.get(), queued.get().coerceAtLeast(0), transport.pongs)
+
     /**
      * Opens a stream: sends SYN and waits up to [MuxConfig.streamAcceptDeadline] for the peer's ACK, whose credit
-     * becomes the send window. Throws [AcceptTimeoutException] (the stream is dropped and a late ACK ignored), or
-     * the session's end reason.
+     * becomes the send window. Throws [AcceptTimeoutException] (the stream is dropped and a late ACK ignored),
+     * [StreamRefusedException] when the peer answers with FIN instead, or the session's end reason.
      */
     @JvmSynthetic
     public suspend fun open(): Stream {
@@ -102,6 +120,8 @@ public class MuxSession internal constructor(
             // Open our whole receive window now instead of one read at a time (credits are additive).
             val grant = stream.acceptGrant
             if (grant > 0) sendQuietly(MuxFrame.Ack(stream.rawId, grant))
+            counters.streamsOpened.increment()
+            stream.countIn(outgoingOpen)
             ok = true
             return stream
         } finally {
@@ -119,7 +139,9 @@ public class MuxSession internal constructor(
     @JvmSynthetic
     public suspend fun accept(): Stream {
         val stream = acceptQueue.receiveCatching().getOrNull() ?: throw lifecycle.awaitEnd()
+        queued.decrementAndGet()
         sendFrame(MuxFrame.Ack(stream.rawId, config.streamBufferSize.toLong()).encode())
+        counters.streamsAccepted.increment()
         return stream
     }
 
@@ -139,6 +161,7 @@ public class MuxSession internal constructor(
         synchronized(lock) {
             inlineAcceptor = acceptor
             if (acceptor != null) while (true) queued += acceptQueue.tryReceive().getOrNull() ?: break
+            this.queued.addAndGet(-queued.size)
         }
         if (acceptor != null) for (stream in queued) handOver(stream, acceptor)
     }
@@ -183,6 +206,7 @@ public class MuxSession internal constructor(
         lifecycle.checkNotEnded()
         try {
             transport.send(message)
+            counters.sent(message)
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
@@ -214,7 +238,7 @@ public class MuxSession internal constructor(
     internal fun sendSoon(message: ByteArray) {
         if (lifecycle.isEnded) return
         val queued = try {
-            transport.trySend(message)
+            transport.trySend(message).also { if (it) counters.sent(message) }
         } catch (e: Exception) {
             false // the connection ended: the coroutine below finds out and ends the session with the reason
         }
@@ -241,16 +265,27 @@ public class MuxSession internal constructor(
         val frame = try {
             MuxFrame.decode(message)
         } catch (e: MalformedFrameException) {
+            counters.malformedFrames.increment()
             log.warn("dropped a frame: {}", e.message)
             return
         }
+        counters.framesIn.increment()
         when (frame) {
             is MuxFrame.Syn -> onSyn(frame.streamId)
 
-            is MuxFrame.Ack -> streamOf(frame)?.onAck(frame.credit)
+            is MuxFrame.Ack -> {
+                counters.acksIn.increment()
+                streamOf(frame)?.onAck(frame.credit)
+            }
 
-            is MuxFrame.Data -> streamOf(frame)?.let {
-                if (!it.onData(frame)) log.warn("stream {}: peer overran the window, data dropped", it.id)
+            is MuxFrame.Data -> {
+                counters.bytesIn.add(frame.length.toLong())
+                streamOf(frame)?.let {
+                    if (!it.onData(frame)) {
+                        counters.overruns.increment()
+                        log.warn("stream {}: peer overran the window, data dropped", it.id)
+                    }
+                }
             }
 
             is MuxFrame.Fin -> streamOf(frame)?.onFin()
@@ -259,11 +294,15 @@ public class MuxSession internal constructor(
 
     private fun streamOf(frame: MuxFrame): Stream? {
         val s = synchronized(lock) { streams[frame.streamId] }
-        if (s == null) log.debug("{} for an unknown stream dropped", frame)
+        if (s == null) {
+            counters.unknownStreamFrames.increment()
+            log.debug("{} for an unknown stream dropped", frame)
+        }
         return s
     }
 
     private fun onSyn(id: Int) {
+        var refused = false
         var tooMany = false
         var inline: Stream? = null
         var acceptor: StreamAcceptor? = null
@@ -272,6 +311,11 @@ public class MuxSession internal constructor(
             if (streams.containsKey(id)) {
                 log.debug("duplicate SYN {} ignored", id.toLong() and 0xFFFF_FFFFL)
                 return
+            }
+            if (incomingOpen.get() >= config.maxStreams) {
+                countRefusal(id)
+                refused = true
+                return@synchronized
             }
             // The opener never says what it holds: start at what we may assume of it (spec §4, the correction).
             val window = minOf(config.streamBufferSize, config.peerCapacity).toLong()
@@ -283,11 +327,18 @@ public class MuxSession internal constructor(
                     inline = stream
                 }
 
-                acceptQueue.trySend(stream).isSuccess -> streams[id] = stream
+                acceptQueue.trySend(stream).isSuccess -> {
+                    queued.incrementAndGet()
+                    streams[id] = stream
+                }
 
                 else -> tooMany = true
             }
+            if (!tooMany) stream.countIn(incomingOpen)
         }
+        // Refused as upstream refuses a stream it will not take (spec §4, B/C): FIN and no ACK. The id is not
+        // remembered, so frames that follow for it are dropped as for any unknown stream.
+        if (refused) sendSoon(MuxFrame.Fin(id).encode())
         inline?.let { handOver(it, acceptor!!) }
         if (tooMany) {
             // FIN the stream that did not fit, then abort (B/C); never blocking the reader.
@@ -299,8 +350,23 @@ public class MuxSession internal constructor(
         }
     }
 
+    /** Counts (and now and then logs) a SYN refused over [MuxConfig.maxStreams]. Under [lock]. */
+    private fun countRefusal(id: Int) {
+        counters.streamsRefused.increment()
+        // One line per thousand refusals: a peer hammering the limit must not flood the log.
+        if (refusalsLogged++ % 1000 == 0L) {
+            log.warn(
+                "refused stream {}: {} streams of the peer are open (MuxConfig.maxStreams); {} refused so far",
+                id.toLong() and 0xFFFF_FFFFL,
+                config.maxStreams,
+                refusalsLogged,
+            )
+        }
+    }
+
     /** Accepts [stream] (its ACK goes out first) and hands it to [acceptor]. */
     private fun handOver(stream: Stream, acceptor: StreamAcceptor) {
+        counters.streamsAccepted.increment()
         sendSoon(MuxFrame.Ack(stream.rawId, config.streamBufferSize.toLong()).encode())
         try {
             acceptor.accepted(stream)
@@ -329,7 +395,8 @@ public class MuxSession internal constructor(
     private suspend fun ping(interval: Long) {
         // A ping that cannot even be written within half the interval means the path is stuck (upstream B/C).
         val sent = try {
-            withTimeoutOrNull((interval / 2).coerceAtLeast(1)) { transport.ping() } != null
+            (withTimeoutOrNull((interval / 2).coerceAtLeast(1)) { transport.ping() } != null)
+                .also { if (it) counters.keepAlivePings.increment() }
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
@@ -356,7 +423,11 @@ public class MuxSession internal constructor(
         acceptQueue.close()
         for (s in all) s.kill(reason)
         // Streams still queued were in the map too; draining releases them.
-        while (true) acceptQueue.tryReceive().getOrNull()?.kill(reason) ?: break
+        while (true) {
+            val waiting = acceptQueue.tryReceive().getOrNull() ?: break
+            queued.decrementAndGet()
+            waiting.kill(reason)
+        }
         transport.close()
         runCloseCallback()
         scope.cancel()

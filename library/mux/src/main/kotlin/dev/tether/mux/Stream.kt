@@ -9,6 +9,7 @@ import java.io.InputStream
 import java.io.OutputStream
 import java.time.Duration
 import java.time.Instant
+import java.util.concurrent.atomic.AtomicInteger
 import kotlin.coroutines.resume
 import kotlin.time.Duration.Companion.nanoseconds
 
@@ -56,6 +57,12 @@ public class Stream internal constructor(
     private var writeDeadline: Instant? = null
     private var version = 0L
     private var waiters: ArrayList<CancellableContinuation<Unit>>? = null
+
+    /** The peer answered our SYN with FIN: it refused the stream. */
+    private var refused = false
+
+    /** The session's count of open streams this one is in, until it is closed both ways or fails; else null. */
+    private var openCount: AtomicInteger? = null
 
     /** Per-read bound (like `Socket.setSoTimeout`); null waits forever. Independent of [setReadDeadline]. */
     @Volatile public var readTimeout: Duration? = null
@@ -178,6 +185,7 @@ public class Stream internal constructor(
                 false
             } else {
                 localClosed = true
+                if (remoteClosed) release()
                 true
             }
         }
@@ -255,19 +263,45 @@ public class Stream internal constructor(
         true
     }
 
-    internal fun onFin() = update { remoteClosed = true }
+    /** A FIN: the peer writes no more. Before the stream was accepted, it is the peer's refusal. */
+    internal fun onFin() = update {
+        remoteClosed = true
+        if (!accepted) refused = true
+        if (localClosed) release()
+    }
 
     /** The session ended: every waiter wakes to [reason]. */
-    internal fun kill(reason: MuxException) = update { if (failure == null) failure = reason }
+    internal fun kill(reason: MuxException) = update {
+        if (failure == null) failure = reason
+        release()
+    }
+
+    /**
+     * Counts this stream in [counter] (the session's open streams) until it is closed both ways or fails; false,
+     * counting nothing, when it already is.
+     */
+    internal fun countIn(counter: AtomicInteger): Boolean = synchronized(this) {
+        if (failure != null || (localClosed && remoteClosed)) return false
+        counter.incrementAndGet()
+        openCount = counter
+        true
+    }
+
+    /** Leaves the open count, once; under the lock. */
+    private fun release() {
+        openCount?.decrementAndGet()
+        openCount = null
+    }
 
     /** Dead (FIN both ways) and drained: the sweep may forget it. */
     internal fun isDeadAndDrained(): Boolean = synchronized(this) { localClosed && remoteClosed && buffered == 0 }
 
-    /** Suspends until the peer's first ACK; throws the session's end reason. */
+    /** Suspends until the peer's first ACK; throws [StreamRefusedException] or the session's end reason. */
     internal suspend fun awaitAccepted() {
         while (true) {
             val seen = synchronized(this) {
                 if (accepted) return
+                if (refused) throw StreamRefusedException(id)
                 failure?.let { throw it }
                 version
             }

@@ -196,4 +196,43 @@ class MuxJavaTest {
         int n = accepted.get(5, TimeUnit.SECONDS).inputStream().read(buf);
         assertEquals("GET / HTTP/1.1\r\n", new String(buf, 0, n, StandardCharsets.US_ASCII));
     }
+    @Test
+    void aPeerOverMaxStreamsIsRefusedAndTheFutureFailsWithStreamRefused() throws Exception {
+        client.close();
+        server.close();
+        MuxSession[] pair = SessionPairs.pair(MuxConfig.DEFAULT, MuxConfig.builder().maxStreams(1).build());
+        client = pair[0];
+        server = pair[1];
+        assertEquals(1, server.getConfig().getMaxStreams());
+        CompletableFuture<Stream> accepted = server.acceptAsync();
+        client.openAsync().get(5, TimeUnit.SECONDS);
+        accepted.get(5, TimeUnit.SECONDS);
+        ExecutionException e =
+                assertThrows(ExecutionException.class, () -> client.openAsync().get(5, TimeUnit.SECONDS));
+        StreamRefusedException refused = assertInstanceOf(StreamRefusedException.class, e.getCause());
+        assertEquals(3L, refused.getStreamId()); // the client's second id
+        assertEquals(1L, server.stats().getStreamsRefused());
+        assertTrue(client.isOpen());
+    }
+
+    @Test
+    void statsAreASnapshotReadableFromJava() throws Exception {
+        CompletableFuture<Stream> accepted = server.acceptAsync();
+        Stream opened = client.openAsync().get(5, TimeUnit.SECONDS);
+        opened.outputStream().write(new byte[100]);
+        byte[] buf = new byte[100];
+        int got = 0;
+        InputStream in = accepted.get(5, TimeUnit.SECONDS).inputStream();
+        while (got < 100) got += in.read(buf, got, 100 - got);
+        MuxSessionStats before = client.stats();
+        assertEquals(1L, before.getStreamsOpened());
+        assertEquals(1, before.getStreamsOpen());
+        assertEquals(100L, before.getBytesOut());
+        assertEquals(100L, server.stats().getBytesIn());
+        assertEquals(1L, server.stats().getStreamsAccepted());
+        opened.close();
+        // A snapshot does not change afterwards; a new one sees the FIN.
+        assertEquals(before.getFramesOut(), client.stats().getFramesOut() - 1);
+        assertEquals(1L, before.getStreamsOpened());
+    }
 }
