@@ -4,20 +4,26 @@ import dev.tether.core.InternalTetherApi
 import dev.tether.mux.Stream
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
+import java.time.Duration
 import kotlin.coroutines.CoroutineContext
 
 /**
  * One viewer request on one stream, answered by a [TunnelHandler]: the proxy writes an HTTP/1.1 request (head,
  * then a body framed by Content-Length or chunked encoding; it does not FIN after it, spec §10), reads one
  * response, then FINs. We answer with a Content-Length response and FIN; never with an interim 1xx, which the proxy
- * would take for the response (`Expect: 100-continue` is dropped before the handler sees the request).
+ * would take for the response (`Expect: 100-continue` is dropped before the handler sees the request). A request
+ * head that has not arrived within [headTimeout] is answered `408 Request Timeout` (the proxy relays any final
+ * response it reads, spec §10), and the stream is closed.
  */
 @OptIn(InternalTetherApi::class)
 internal class HttpExchange(
     private val stream: Stream,
     private val flavour: TunnelFlavour,
     private val maxBodyBytes: Int,
+    private val headTimeout: Duration,
+    private val counters: TunnelStats.Counters,
 ) {
     private val requests = HttpRequestReader(StreamReader(stream), flavour, maxBodyBytes)
 
@@ -27,12 +33,20 @@ internal class HttpExchange(
      */
     suspend fun serve(handler: TunnelHandler, handlerContext: CoroutineContext) {
         val request = try {
-            requests.read() ?: return // the proxy gave up before sending anything
+            var timedOut = true
+            val head = withTimeoutOrNull(headTimeout.toMillis()) { requests.readHead().also { timedOut = false } }
+            if (timedOut) {
+                requestHeadTimedOut()
+                return
+            }
+            requests.readBody(head ?: return) // null: the proxy gave up before sending anything
         } catch (e: BadRequestException) {
+            counters.badRequests.increment()
             log.info("bad request on tunnel stream {}: {}", stream.id, e.message)
             respond(TunnelResponse(e.status, (e.message ?: "bad request").toByteArray()))
             return
         } catch (e: LineTooLongException) {
+            counters.badRequests.increment()
             respond(TunnelResponse(431, (e.message ?: "line too long").toByteArray()))
             return
         }
@@ -46,10 +60,13 @@ internal class HttpExchange(
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {
+            counters.handlerErrors.increment()
             log.warn("tunnel handler failed on {} {}", request.method, request.path, e)
-            TunnelResponse.text("handler failed\n", 500)
+            respond(TunnelResponse.text("handler failed\n", 500))
+            return
         }
         if (response.status < 200) {
+            counters.handlerErrors.increment()
             // The proxy would relay a 1xx as the whole answer (spec §10): never let one into the stream.
             log.warn(
                 "tunnel handler answered {} {} with the interim status {}; the viewer gets 500",
@@ -60,7 +77,16 @@ internal class HttpExchange(
             respond(TunnelResponse.text("handler answered with the interim status ${response.status}\n", 500))
             return
         }
+        counters.requestsAnswered.increment()
         respond(response)
+    }
+
+    /** The viewer took longer than [headTimeout] to send its head: 408, and the stream is closed (FIN). */
+    private suspend fun requestHeadTimedOut() {
+        val millis = headTimeout.toMillis()
+        counters.requestHeadTimeouts.increment()
+        log.info("tunnel stream {}: no request head within {} ms; answering 408", stream.id, millis)
+        respond(TunnelResponse.text("the request head did not arrive within $millis ms\n", 408))
     }
 
     private suspend fun respond(response: TunnelResponse) {
@@ -99,6 +125,7 @@ internal class HttpExchange(
             403 -> "Forbidden"
             404 -> "Not Found"
             405 -> "Method Not Allowed"
+            408 -> "Request Timeout"
             413 -> "Content Too Large"
             431 -> "Request Header Fields Too Large"
             500 -> "Internal Server Error"

@@ -22,6 +22,15 @@ internal class HttpRequestReader(
 ) {
     /** The request, or null when the stream ended before its first byte. */
     suspend fun read(): TunnelRequest? {
+        val head = readHead() ?: return null
+        return readBody(head)
+    }
+
+    /**
+     * The request line and the headers, or null when the stream ended before its first byte: the part a viewer
+     * must send within [TunnelConfig.requestHeadTimeout].
+     */
+    suspend fun readHead(): RequestHead? {
         val requestLine = reader.readLine(maxLine) ?: return null
         val parts = requestLine.split(' ')
         if (parts.size != 3 || parts[0].isEmpty() || parts[1].isEmpty() || !parts[2].startsWith("HTTP/1.")) {
@@ -40,8 +49,13 @@ internal class HttpRequestReader(
             if (InterimResponses.isExpectContinue(line.substring(0, colon), line.substring(colon + 1))) continue
             headers.getOrPut(line.substring(0, colon).trim()) { ArrayList(1) }.add(line.substring(colon + 1).trim())
         }
+        return RequestHead(parts[0], parts[1], headers)
+    }
+
+    /** The body [head] announces, and with it the whole request. */
+    suspend fun readBody(head: RequestHead): TunnelRequest {
         fun header(name: String) =
-            headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
+            head.headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value?.firstOrNull()
         val body = when {
             header("Transfer-Encoding")?.contains("chunked", ignoreCase = true) == true -> readChunked()
 
@@ -55,7 +69,7 @@ internal class HttpRequestReader(
 
             else -> ByteArray(0)
         }
-        return TunnelRequest(parts[0], parts[1], headers, body, header(flavour.originalPathHeader))
+        return TunnelRequest(head.method, head.target, head.headers, body, header(flavour.originalPathHeader))
     }
 
     private suspend fun readChunked(): ByteArray {
@@ -90,6 +104,9 @@ internal class HttpRequestReader(
         const val MAX_HEAD = 64 * 1024
     }
 }
+
+/** A request line and its headers, read; the body not yet. */
+internal class RequestHead(val method: String, val target: String, val headers: Map<String, List<String>>)
 
 /** A request the client cannot serve as sent; answered with [status] and the message, then the stream ends. */
 internal class BadRequestException(val status: Int, message: String) : Exception(message)

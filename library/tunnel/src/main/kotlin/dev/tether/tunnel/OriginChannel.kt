@@ -6,21 +6,25 @@ import io.netty.bootstrap.Bootstrap
 import io.netty.buffer.ByteBuf
 import io.netty.buffer.Unpooled
 import io.netty.channel.Channel
-import io.netty.channel.ChannelFuture
 import io.netty.channel.ChannelHandlerContext
 import io.netty.channel.ChannelInboundHandlerAdapter
+import io.netty.channel.ChannelInitializer
 import io.netty.channel.ChannelOption
 import io.netty.channel.EventLoop
 import io.netty.channel.socket.ChannelInputShutdownEvent
 import io.netty.channel.socket.SocketChannel
+import io.netty.handler.ssl.SslCloseCompletionEvent
+import io.netty.handler.ssl.SslHandler
 import io.netty.resolver.NoopAddressResolverGroup
 import io.netty.util.ReferenceCountUtil
+import io.netty.util.concurrent.Future
 import kotlinx.coroutines.CancellableContinuation
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.suspendCancellableCoroutine
 import java.io.IOException
 import java.net.ConnectException
 import java.net.InetSocketAddress
+import javax.net.ssl.SSLEngine
 import kotlin.coroutines.resume
 
 /**
@@ -28,11 +32,14 @@ import kotlin.coroutines.resume
  * here is touched on the loop only). Reads are pulled: the socket is read once per [read] that finds nothing
  * buffered (auto-read off), so a reader that stops calling [read] stops the socket, and the origin with it. A
  * write completes when the socket took the bytes. The origin's half-close (its EOF) is seen as the end of input
- * while writing goes on ([ChannelOption.ALLOW_HALF_CLOSURE]); [shutdownOutput] is ours.
+ * while writing goes on ([ChannelOption.ALLOW_HALF_CLOSURE]); [shutdownOutput] is ours. Over TLS (an `https`
+ * origin) an [SslHandler] sits in front: the bytes here are the plain ones, and [shutdownOutput] is TLS's own
+ * half-close (close_notify), after which the origin's answer can still arrive (TLS 1.3).
  */
 @OptIn(InternalTetherApi::class)
 internal class OriginChannel private constructor(private val loop: EventLoop) : ChannelInboundHandlerAdapter() {
     private lateinit var channel: Channel
+    private var tls: SslHandler? = null
     private val inbound = ArrayDeque<ByteBuf>(2)
     private var ended = false
     private var reader: CancellableContinuation<Unit>? = null
@@ -76,11 +83,15 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
         PipeProbe.onStep?.invoke("origin write", length)
     }
 
-    /** Half-closes towards the origin (TCP FIN): the request is complete, the answer may still come. */
+    /**
+     * Half-closes towards the origin (TCP FIN, or TLS close_notify): the request is complete, the answer may still
+     * come.
+     */
     suspend fun shutdownOutput() {
         val ch = channel as SocketChannel
         if (!ch.isActive || ch.isOutputShutdown) return
-        ch.shutdownOutput().awaitDone()
+        val ssl = tls
+        if (ssl != null) ssl.closeOutbound().awaitDone() else ch.shutdownOutput().awaitDone()
     }
 
     /** Closes the socket and drops what was read but not taken. */
@@ -118,7 +129,8 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
     }
 
     override fun userEventTriggered(ctx: ChannelHandlerContext, evt: Any) {
-        if (evt is ChannelInputShutdownEvent) {
+        // The origin's close_notify ends its input as its FIN would.
+        if (evt is ChannelInputShutdownEvent || evt is SslCloseCompletionEvent) {
             ended = true
             wake()
         }
@@ -141,21 +153,41 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
         /** Origin connections give up connecting after this long. */
         const val CONNECT_TIMEOUT_MILLIS = 10_000
 
+        /** The TLS handshake with an `https` origin gives up after this long (Netty's default, made explicit). */
+        const val TLS_HANDSHAKE_TIMEOUT_MILLIS = 10_000L
+
         /**
-         * Connects to [address] (already resolved: nothing resolves names on the loop) with a socket on [loop].
-         * Throws [ConnectException] (or another [IOException]) when the origin cannot be reached.
+         * Connects to [address] (already resolved: nothing resolves names on the loop) with a socket on [loop], and
+         * runs the TLS handshake of [tls] over it when given. Throws [ConnectException] (or another [IOException])
+         * when the origin cannot be reached, [OriginTlsException] (naming [origin]) when the handshake fails.
          */
-        suspend fun connect(loop: EventLoop, address: InetSocketAddress): OriginChannel {
-            val origin = OriginChannel(loop)
+        suspend fun connect(
+            loop: EventLoop,
+            address: InetSocketAddress,
+            tls: SSLEngine? = null,
+            origin: String = address.toString(),
+        ): OriginChannel {
+            val pipe = OriginChannel(loop)
+            val ssl = tls?.let { SslHandler(it).apply { handshakeTimeoutMillis = TLS_HANDSHAKE_TIMEOUT_MILLIS } }
+            pipe.tls = ssl
+            val handler = if (ssl == null) {
+                pipe
+            } else {
+                object : ChannelInitializer<Channel>() {
+                    override fun initChannel(ch: Channel) {
+                        ch.pipeline().addLast(ssl, pipe)
+                    }
+                }
+            }
             val connecting = Bootstrap().group(loop).channel(TetherEventLoops.socketChannel(loop))
                 .resolver(NoopAddressResolverGroup.INSTANCE)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
-                .handler(origin)
+                .handler(handler)
                 .connect(address)
-            origin.channel = connecting.channel()
+            pipe.channel = connecting.channel()
             try {
                 connecting.awaitDone()
             } catch (e: CancellationException) {
@@ -168,11 +200,27 @@ internal class OriginChannel private constructor(private val loop: EventLoop) : 
                     ?: ConnectException("could not connect to the origin $address: ${cause?.message}")
                         .also { it.initCause(cause) }
             }
-            return origin
+            if (ssl != null) {
+                val handshake = ssl.handshakeFuture()
+                // With auto-read off nothing reads the server's handshake records: the first read is ours, and the
+                // handler reads on by itself until the handshake is done.
+                pipe.channel.read()
+                try {
+                    handshake.awaitDone()
+                } catch (e: CancellationException) {
+                    pipe.channel.close()
+                    throw e
+                }
+                if (!handshake.isSuccess) {
+                    pipe.channel.close()
+                    throw OriginTlsException(origin, handshake.cause())
+                }
+            }
+            return pipe
         }
 
         /** Suspends until the future completes (at once when it already has); cancelling does not cancel the I/O. */
-        private suspend fun ChannelFuture.awaitDone() {
+        private suspend fun Future<*>.awaitDone() {
             if (isDone) return
             suspendCancellableCoroutine { c -> addListener { c.resume(Unit) } }
         }

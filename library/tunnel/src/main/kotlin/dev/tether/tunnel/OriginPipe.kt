@@ -15,9 +15,14 @@ import java.net.InetAddress
 import java.net.InetSocketAddress
 import java.net.Socket
 import java.net.URI
+import javax.net.ssl.SSLException
+import javax.net.ssl.SSLSocket
 
-/** Where [TunnelClient.forward] connects: a host and port on the local machine (or anywhere reachable). */
-internal class OriginAddress(val host: String, val port: Int) {
+/**
+ * Where [TunnelClient.forward] connects: a host and port on the local machine (or anywhere reachable), spoken to
+ * over TLS when [tls] (an `https` or `wss` origin).
+ */
+internal class OriginAddress(val host: String, val port: Int, val tls: Boolean = false) {
     /** An IP literal needs no lookup at all. */
     private val literal: InetSocketAddress? =
         NetUtil.createByteArrayFromIpAddressString(host)
@@ -41,23 +46,28 @@ internal class OriginAddress(val host: String, val port: Int) {
         return fresh
     }
 
-    override fun toString(): String = "$host:$port"
+    override fun toString(): String = if (tls) "https://$host:$port" else "$host:$port"
 
     companion object {
         /** How long a looked-up origin address is reused (the JDK's own positive cache keeps names 30 s). */
         const val NAME_TTL_NANOS = 30_000_000_000L
 
-        /** Parses `http://host:port`, `ws://host:port`, `https://…` (port 443 default) or `host:port`. */
+        /**
+         * Parses `http://host:port`, `ws://host:port`, `https://…` or `wss://…` (TLS; port 443 by default) or
+         * `host:port`.
+         */
         fun parse(origin: String): OriginAddress {
             val uri = URI(if (origin.contains("://")) origin else "tcp://$origin")
             val host = requireNotNull(uri.host) { "origin has no host: $origin" }.removePrefix("[").removeSuffix("]")
+            val scheme = uri.scheme.lowercase()
+            val tls = scheme == "https" || scheme == "wss"
             val port = when {
                 uri.port >= 0 -> uri.port
-                uri.scheme == "https" || uri.scheme == "wss" -> 443
-                uri.scheme == "http" || uri.scheme == "ws" -> 80
+                tls -> 443
+                scheme == "http" || scheme == "ws" -> 80
                 else -> throw IllegalArgumentException("origin has no port: $origin")
             }
-            return OriginAddress(host, port)
+            return OriginAddress(host, port, tls)
         }
     }
 }
@@ -72,17 +82,29 @@ internal class OriginAddress(val host: String, val port: Int) {
  *
  * Flow control end to end: the origin is read only when the previous bytes went into the stream, which waits for
  * the proxy's credit (a slow viewer stops the origin's socket being read); a stream read, and so its ACK, follows
- * the origin's socket taking the previous read (a slow origin stops the credit). An origin that cannot be reached
- * is answered with `502 Bad Gateway` at once.
+ * the origin's socket taking the previous read (a slow origin stops the credit). An origin that cannot be reached,
+ * or whose TLS handshake fails ([tls] is given for an `https` origin), is answered with `502 Bad Gateway` at once.
  */
-internal class OriginPipe(private val stream: Stream, private val origin: OriginAddress, private val loop: EventLoop) {
+internal class OriginPipe(
+    private val stream: Stream,
+    private val origin: OriginAddress,
+    private val loop: EventLoop,
+    private val tls: OriginTls?,
+    private val counters: TunnelStats.Counters,
+) {
     suspend fun run() {
         val channel = try {
-            OriginChannel.connect(loop, origin.resolve())
+            OriginChannel.connect(loop, origin.resolve(), tls?.engine(origin.host, origin.port), origin.toString())
         } catch (e: IOException) {
+            counters.originUnreachable.increment()
+            badGateway(stream, origin, e)
+            return
+        } catch (e: OriginTlsException) {
+            counters.originTlsFailures.increment()
             badGateway(stream, origin, e)
             return
         }
+        counters.requestsForwarded.increment()
         PipeProbe.onStep?.invoke("connected", 0)
         try {
             coroutineScope {
@@ -149,11 +171,11 @@ internal object PipeProbe {
 }
 
 /**
- * The viewer's answer when the origin cannot be reached: `502 Bad Gateway` and FIN, then the rest of the request is
- * read and dropped so that the proxy, which writes the whole request before it reads the answer, is not left
- * waiting for credit.
+ * The viewer's answer when the origin cannot be reached (or its TLS fails): `502 Bad Gateway` and FIN, then the rest
+ * of the request is read and dropped so that the proxy, which writes the whole request before it reads the answer,
+ * is not left waiting for credit.
  */
-internal suspend fun badGateway(stream: Stream, origin: OriginAddress, cause: IOException) {
+internal suspend fun badGateway(stream: Stream, origin: OriginAddress, cause: Exception) {
     OriginPipeLog.log.info(
         "tunnel stream {}: the origin {} cannot be reached ({}); answering 502",
         stream.id,
@@ -186,7 +208,12 @@ private suspend fun Stream.writeAll(bytes: ByteArray) {
  * the origin; the origin's EOF becomes our FIN. The socket is closed
  * when both directions are done or either fails (a session drop fails the stream read and so ends the pipe).
  */
-internal class BlockingOriginPipe(private val stream: Stream, private val origin: OriginAddress) {
+internal class BlockingOriginPipe(
+    private val stream: Stream,
+    private val origin: OriginAddress,
+    private val tls: OriginTls?,
+    private val counters: TunnelStats.Counters,
+) {
     suspend fun run() {
         val socket = try {
             val address = origin.resolve()
@@ -195,16 +222,22 @@ internal class BlockingOriginPipe(private val stream: Stream, private val origin
                 try {
                     s.tcpNoDelay = true
                     s.connect(address, CONNECT_TIMEOUT_MILLIS)
-                } catch (e: IOException) {
+                    if (tls == null) s else handshake(tls.wrap(s, origin.host, origin.port))
+                } catch (e: Exception) {
                     s.close()
                     throw e
                 }
-                s
             }
         } catch (e: IOException) {
+            counters.originUnreachable.increment()
+            badGateway(stream, origin, e)
+            return
+        } catch (e: OriginTlsException) {
+            counters.originTlsFailures.increment()
             badGateway(stream, origin, e)
             return
         }
+        counters.requestsForwarded.increment()
         try {
             coroutineScope {
                 // origin -> stream: blocking socket reads, interruptible so that a failed upstream ends it.
@@ -260,6 +293,18 @@ internal class BlockingOriginPipe(private val stream: Stream, private val origin
         } finally {
             withContext(ORIGIN_IO) { socket.close() }
         }
+    }
+
+    /** Runs the TLS handshake of [secure] within the connect bound; a failure is the typed [OriginTlsException]. */
+    private fun handshake(secure: SSLSocket): Socket {
+        secure.soTimeout = CONNECT_TIMEOUT_MILLIS
+        try {
+            secure.startHandshake()
+        } catch (e: SSLException) {
+            throw OriginTlsException(origin.toString(), e)
+        }
+        secure.soTimeout = 0
+        return secure
     }
 
     private companion object {

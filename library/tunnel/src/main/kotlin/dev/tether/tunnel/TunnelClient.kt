@@ -68,7 +68,7 @@ public class TunnelClient internal constructor(
 ) : AutoCloseable {
     /**
      * A client for [config] whose mux sessions use [muxConfig] ([defaultMuxConfig]: the proxy's 4096-byte stream
-     * buffers). Does no I/O: [connect] registers with the proxy.
+     * buffers), bounded to [TunnelConfig.maxStreams] viewer streams. Does no I/O: [connect] registers with the proxy.
      */
     @JvmOverloads
     public constructor(config: TunnelConfig, muxConfig: MuxConfig = defaultMuxConfig()) :
@@ -78,6 +78,16 @@ public class TunnelClient internal constructor(
     private val lifecycle = Lifecycle<TetherException>(scope)
     private val status = ConnectionStatus(scope)
     private val registration = Registration(config, muxConfig.keepAliveInterval, transport = transport)
+
+    /** Every session's settings: [muxConfig] with the viewer stream bound of [TunnelConfig.maxStreams]. */
+    private val sessionConfig = muxConfig.toBuilder().maxStreams(config.maxStreams).build()
+    private val counters = TunnelStats.Counters()
+
+    /** Viewer streams refused by the sessions before the current one; guarded by [servers]. */
+    private var earlierRefusals = 0L
+
+    /** TLS towards `https` origins, made by the first [forward] to one. */
+    private val originTls by lazy { OriginTls.of(config) }
 
     /** The session carrying the tunnel; null until the first registration. */
     private val sessions = MutableStateFlow<Current?>(null)
@@ -117,6 +127,14 @@ public class TunnelClient internal constructor(
 
     /** The mux session currently carrying the tunnel (replaced after a reconnect); null before [connect]. */
     public val session: MuxSession? get() = sessions.value?.session
+
+    /**
+     * A snapshot of what the client has done across all its sessions: registrations and reconnects, viewers served
+     * and refused, requests forwarded or answered, and the errors by cause.
+     */
+    public fun stats(): TunnelStats = synchronized(servers) {
+        counters.snapshot(earlierRefusals + (sessions.value?.session?.stats()?.streamsRefused ?: 0))
+    }
 
     /**
      * Registers with the proxy (retrying under [TunnelConfig.retry]) and returns this client once the tunnel is up;
@@ -200,7 +218,7 @@ public class TunnelClient internal constructor(
                 }
                 when {
                     stream == null -> lifecycle.checkNotEnded()
-                    stream.isSuccess -> return stream.getOrThrow()
+                    stream.isSuccess -> return stream.getOrThrow().also { counters.viewersServed.increment() }
                     stream.exceptionOrNull() !is MuxException -> throw stream.exceptionOrNull()!!
                 }
             }
@@ -230,10 +248,15 @@ public class TunnelClient internal constructor(
     }
 
     /**
-     * Pipes every viewer stream to [origin] (`http://host:port`, `ws://host:port` or `host:port`) until the client
-     * is closed: HTTP requests and WebSocket viewers both work, because the origin sees the bytes the proxy wrote.
-     * Each stream gets its own TCP connection, closed when the stream ends; an origin that cannot be reached is
-     * answered `502 Bad Gateway`.
+     * Pipes every viewer stream to [origin] (`http://host:port`, `ws://host:port` or `host:port`; `https://` or
+     * `wss://` for TLS) until the client is closed: HTTP requests and WebSocket viewers both work, because the origin
+     * sees the bytes the proxy wrote. Each stream gets its own TCP connection, closed when the stream ends; an origin
+     * that cannot be reached is answered `502 Bad Gateway`.
+     *
+     * TLS to an `https` origin is verified as every TLS connection of Tether is: the chain against the JVM's trust
+     * store (or [TunnelConfig.originTrustManager] / [TunnelConfig.originSslContext]) and the host name against the
+     * certificate, which is also asked for by SNI. A failed handshake is an [OriginTlsException]: logged, counted in
+     * [TunnelStats.originTlsFailures], and the viewer is answered `502`.
      *
      * On the Netty transport (the default) the origin connections share the tunnel connection's I/O thread
      * ([dispatcher]) and every byte is copied there: a viewer request crosses no thread inside the client. While a
@@ -242,9 +265,14 @@ public class TunnelClient internal constructor(
     @JvmSynthetic
     public suspend fun forward(origin: String) {
         val target = OriginAddress.parse(origin)
+        val tls = if (target.tls) originTls else null
         serveStreams { stream, current ->
             val loop = current.loop
-            if (loop != null) OriginPipe(stream, target, loop).run() else BlockingOriginPipe(stream, target).run()
+            if (loop != null) {
+                OriginPipe(stream, target, loop, tls, counters).run()
+            } else {
+                BlockingOriginPipe(stream, target, tls, counters).run()
+            }
         }
     }
 
@@ -257,7 +285,8 @@ public class TunnelClient internal constructor(
     /**
      * Answers every viewer HTTP request with [handler], in process (for users without a local server), until the
      * client is closed. Requests are read with their bodies (up to [maxBodyBytes]); a WebSocket upgrade request is
-     * answered 501. The request is read and the answer written on the tunnel connection's I/O thread; [handler]
+     * answered 501, a request whose head does not arrive within [TunnelConfig.requestHeadTimeout] 408. The request is
+     * read and the answer written on the tunnel connection's I/O thread; [handler]
      * runs on [handlerExecutor] ([TunnelConfig.handlerExecutor] unless given; null: a library thread where it may
      * block). A handler that never blocks may run on [executor] and save two thread hand-offs per request.
      */
@@ -269,7 +298,8 @@ public class TunnelClient internal constructor(
     ) {
         val handlerContext = handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.IO
         serveStreams { stream, _ ->
-            HttpExchange(stream, config.flavour, maxBodyBytes).serve(handler, handlerContext)
+            HttpExchange(stream, config.flavour, maxBodyBytes, config.requestHeadTimeout, counters)
+                .serve(handler, handlerContext)
         }
     }
 
@@ -328,16 +358,21 @@ public class TunnelClient internal constructor(
         // Started right here when this is the stream's own loop: the pipe's first steps need no task at all.
         val loop = current.loop
         val start = if (loop == null || loop.inEventLoop()) CoroutineStart.UNDISPATCHED else CoroutineStart.DEFAULT
+        counters.viewersServed.increment()
+        counters.viewersActive.incrementAndGet()
         server.scope.launch(current.dispatcher, start) {
             try {
                 server.each(stream, current)
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
+                counters.streamErrors.increment()
                 log.info("tunnel stream {} ended with {}", stream.id, e.toString())
-            } finally {
-                stream.close()
             }
+        }.invokeOnCompletion {
+            // Also when the server's scope was cancelled before the coroutine could start.
+            counters.viewersActive.decrementAndGet()
+            stream.close()
         }
     }
 
@@ -422,7 +457,10 @@ public class TunnelClient internal constructor(
         }
         publicUrl.value = next.publicUrl
         val installed = Current(next.connection)
+        counters.registrations.increment()
         synchronized(servers) {
+            // The session replaced has ended: its refusals are final.
+            earlierRefusals += sessions.value?.session?.stats()?.streamsRefused ?: 0
             sessions.value = installed
             installed.installAcceptor()
         }
@@ -435,7 +473,7 @@ public class TunnelClient internal constructor(
 
     /** One registered connection and the mux session on it. */
     private inner class Current(val connection: WebSocketConnection) {
-        val session: MuxSession = MuxSession.client(connection, muxConfig)
+        val session: MuxSession = MuxSession.client(connection, sessionConfig)
 
         /** The Netty loop that reads the connection (null on the Ktor transport). */
         val loop: EventLoop? = connection.eventLoop

@@ -4,7 +4,9 @@ import dev.tether.core.TransportObserver
 import dev.tether.core.backoff.RetryConfig
 import java.time.Duration
 import java.util.concurrent.Executor
+import javax.net.ssl.SSLContext
 import javax.net.ssl.X509TrustManager
+import kotlin.time.toJavaDuration
 
 /** Which proxy generation the client registers with: they differ only in header names. */
 public enum class TunnelFlavour(
@@ -63,6 +65,35 @@ public class TunnelConfig private constructor(b: Builder) {
     /** Watches the proxy WebSocket's dials, ends and traffic (metrics; see [TransportObserver]); null by default. */
     public val observer: TransportObserver? = b.observer
 
+    /**
+     * Most viewer streams open at once (default 1 000): a viewer stream over it is refused the way wsmux refuses a
+     * stream it will not take (FIN instead of an ACK; the proxy answers that viewer once its own accept deadline
+     * passes, 500 after 30 s for webhooktunnel) and counted in [TunnelStats.viewersRefused]. It replaces the
+     * [dev.tether.mux.MuxConfig.maxStreams] of the mux configuration given to [TunnelClient]. Each viewer that
+     * [TunnelClient.forward] serves holds an origin connection and two 16 KiB buffers, hence a lower default than
+     * wsmux's.
+     */
+    public val maxStreams: Int = b.maxStreams
+
+    /**
+     * How long [TunnelClient.serve] waits for a viewer's request head (request line and headers) before it answers
+     * `408 Request Timeout` and closes the stream (default 30 s).
+     */
+    public val requestHeadTimeout: Duration = b.requestHeadTimeout
+
+    /**
+     * Trust for `https` origins of [TunnelClient.forward] with a private CA or a self-signed certificate (a local
+     * development server); the JDK default trust store otherwise. Verification stays on: the chain and the host name
+     * are always checked.
+     */
+    public val originTrustManager: X509TrustManager? = b.originTrustManager
+
+    /**
+     * A whole JDK TLS context for `https` origins (client certificates, protocol limits); wins over
+     * [originTrustManager]. Host names are verified whatever it holds.
+     */
+    public val originSslContext: SSLContext? = b.originSslContext
+
     init {
         require(token != null || tokenGenerator != null) { "a token or a tokenGenerator is required" }
         val scheme = proxyUrl.substringBefore("://", "").lowercase()
@@ -75,6 +106,8 @@ public class TunnelConfig private constructor(b: Builder) {
             }
         }
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
+        require(maxStreams >= 1) { "maxStreams must be at least 1" }
+        require(!requestHeadTimeout.isNegative && !requestHeadTimeout.isZero) { "requestHeadTimeout must be positive" }
     }
 
     /** The WebSocket URL the client dials: upstream's prefix rewrite "http" -> "ws". */
@@ -93,6 +126,10 @@ public class TunnelConfig private constructor(b: Builder) {
         it.trustManager = trustManager
         it.handlerExecutor = handlerExecutor
         it.observer = observer
+        it.maxStreams = maxStreams
+        it.requestHeadTimeout = requestHeadTimeout
+        it.originTrustManager = originTrustManager
+        it.originSslContext = originSslContext
     }
 
     /** Builder of [TunnelConfig]. */
@@ -107,6 +144,10 @@ public class TunnelConfig private constructor(b: Builder) {
         internal var trustManager: X509TrustManager? = null
         internal var handlerExecutor: Executor? = null
         internal var observer: TransportObserver? = null
+        internal var maxStreams: Int = DEFAULT_MAX_STREAMS
+        internal var requestHeadTimeout: Duration = DEFAULT_REQUEST_HEAD_TIMEOUT
+        internal var originTrustManager: X509TrustManager? = null
+        internal var originSslContext: SSLContext? = null
 
         /** The tunnel id. */
         public fun id(id: String): Builder = apply { this.id = id }
@@ -138,6 +179,24 @@ public class TunnelConfig private constructor(b: Builder) {
         /** Watches the proxy WebSocket (metrics); null (default) removes it. */
         public fun observer(observer: TransportObserver?): Builder = apply { this.observer = observer }
 
+        /** Most viewer streams open at once (default 1 000); one more is refused. */
+        public fun maxStreams(count: Int): Builder = apply { this.maxStreams = count }
+
+        /** How long [TunnelClient.serve] waits for a request head before answering 408 (default 30 s). */
+        public fun requestHeadTimeout(timeout: Duration): Builder = apply { this.requestHeadTimeout = timeout }
+
+        /** Kotlin: [requestHeadTimeout] with a Kotlin duration. */
+        @JvmSynthetic
+        public fun requestHeadTimeout(timeout: kotlin.time.Duration): Builder =
+            requestHeadTimeout(timeout.toJavaDuration())
+
+        /** Trust for `https` origins with a private CA or a self-signed certificate (verification stays on). */
+        public fun originTrustManager(trustManager: X509TrustManager?): Builder =
+            apply { this.originTrustManager = trustManager }
+
+        /** A JDK TLS context for `https` origins; wins over [originTrustManager]. */
+        public fun originSslContext(context: SSLContext?): Builder = apply { this.originSslContext = context }
+
         /** The configuration. @throws IllegalArgumentException when a required setting is missing or invalid. */
         public fun build(): TunnelConfig = TunnelConfig(this)
     }
@@ -145,6 +204,13 @@ public class TunnelConfig private constructor(b: Builder) {
     /** Entry points: the builder and the Kotlin block form. */
     public companion object {
         private val WEBSOCKTUNNEL_ID = Regex("^[a-zA-Z0-9_~.%-]+$")
+
+        /** Default of [maxStreams]. */
+        public const val DEFAULT_MAX_STREAMS: Int = 1_000
+
+        /** Default of [requestHeadTimeout]: 30 s. */
+        @JvmField
+        public val DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration.ofSeconds(30)
 
         /** Java: a new builder. */
         @JvmStatic

@@ -39,3 +39,19 @@ public class BadTokenException(message: String, cause: Throwable? = null) :
 
 /** The tunnel client was closed; it cannot be used again. */
 public class TunnelClosedException : TunnelException("client closed")
+
+/**
+ * The TLS handshake with an `https` (or `wss`) origin of [TunnelClient.forward] failed: the origin's certificate is
+ * not trusted, or does not name the origin's host. The viewer is answered `502 Bad Gateway` with this message, and
+ * [TunnelStats.originTlsFailures] counts it. If the origin is yours and has a private or self-signed certificate,
+ * trust it with [TunnelConfig.Builder.originTrustManager] (verification stays on).
+ */
+public class OriginTlsException(
+    /** The origin, as given to [TunnelClient.forward] (host and port). */
+    public val origin: String,
+    cause: Throwable?,
+) : TunnelException(
+    "TLS with the origin $origin failed (${cause?.message ?: cause?.javaClass?.simpleName}); if the origin is " +
+        "yours, trust its certificate with TunnelConfig.originTrustManager",
+    cause,
+)

@@ -1,5 +1,6 @@
 package dev.tether.tunnel;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -9,6 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.core.TetherException;
 import dev.tether.mux.Stream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -40,6 +44,37 @@ class TunnelClientJavaTest {
             assertInstanceOf(TunnelClosedException.class, e.getCause());
             assertTrue(client.acceptAsync().isCompletedExceptionally());
             assertFalse(client.getSession().isOpen());
+        }
+    }
+    @Test
+    void boundsTlsTrustAndStatsFromJava() throws Exception {
+        SelfSignedCertificate certificate = new SelfSignedCertificate(List.of("localhost"), List.of());
+        try (TestProxy proxy = new TestProxy(); TlsOrigin origin = new TlsOrigin(certificate)) {
+            TunnelConfig config = proxy.config("java-2", b -> {
+                b.maxStreams(10).requestHeadTimeout(Duration.ofSeconds(5)).originTrustManager(null);
+                return kotlin.Unit.INSTANCE;
+            });
+            assertEquals(10, config.getMaxStreams());
+            assertEquals(Duration.ofSeconds(5), config.getRequestHeadTimeout());
+            assertNull(config.getOriginTrustManager());
+            assertEquals(1_000, TunnelConfig.DEFAULT_MAX_STREAMS);
+            assertEquals(Duration.ofSeconds(30), TunnelConfig.DEFAULT_REQUEST_HEAD_TIMEOUT);
+
+            TunnelClient client = new TunnelClient(config).connectAsync().get(WAIT, TimeUnit.SECONDS);
+            try {
+                assertEquals(1L, client.stats().getRegistrations());
+                CompletableFuture<Void> forwarding = client.forwardAsync("https://localhost:" + origin.getPort());
+                // The JVM does not trust the origin's self-signed certificate: the viewer gets 502.
+                byte[] request = "GET / HTTP/1.1\r\nHost: h\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+                byte[] answer = TestProxy.exchange(proxy.nextSessionBlocking(), request);
+                assertTrue(new String(answer, StandardCharsets.ISO_8859_1).startsWith("HTTP/1.1 502 Bad Gateway"));
+                TunnelStats stats = client.stats();
+                assertEquals(1L, stats.getOriginTlsFailures());
+                assertEquals(1L, stats.getViewersServed());
+                assertFalse(forwarding.isDone());
+            } finally {
+                client.closeAsync().get(WAIT, TimeUnit.SECONDS);
+            }
         }
     }
 }
