@@ -49,14 +49,14 @@ class MuxDemo : DemoSection {
                         }
                     }.awaitAll()
                     for ((id, size, same) in results) {
-                        out.ok(
-                            "stream $id: sent $size bytes, read them back ${if (same) "byte for byte" else "CORRUPTED"}",
-                        )
+                        val verdict = if (same) "byte for byte" else "CORRUPTED"
+                        out.ok("stream $id: sent $size bytes, read them back $verdict")
                         check(same) { "stream $id corrupted" }
                     }
                 }
                 out.ok(
-                    "flow control: each stream's window is what the server granted (4096 bytes); writers waited for ACK credit",
+                    "flow control: each stream's window is what the server granted (4096 bytes); " +
+                        "writers waited for ACK credit",
                 )
                 server.faults.stopKeepalive(true)
                 out.step("the server stops answering pings (client pings every 300 ms, pong timeout 300 ms)")

@@ -89,7 +89,10 @@ internal class Outbox(val capacity: Int = RelayProtocol.MAX_PAYLOAD_SIZE) {
         ready.trySend(Unit)
     }
 
-    /** Everything held, as one message (still held until [sent]); waits for input; null when input ended and all was sent. */
+    /**
+     * Everything held, as one message (still held until [sent]); waits for input; null when input ended and all was
+     * sent.
+     */
     suspend fun next(): ByteArray? {
         while (true) {
             lock.withLock {

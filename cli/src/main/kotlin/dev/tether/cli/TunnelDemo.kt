@@ -28,7 +28,8 @@ class TunnelDemo : DemoSection {
     override suspend fun run(out: DemoOutput) {
         val origin = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0).apply {
             createContext("/") { exchange ->
-                val body = "hello from the local server: ${exchange.requestMethod} ${exchange.requestURI}\n".toByteArray()
+                val body =
+                    "hello from the local server: ${exchange.requestMethod} ${exchange.requestURI}\n".toByteArray()
                 exchange.sendResponseHeaders(200, body.size.toLong())
                 exchange.responseBody.use { it.write(body) }
             }
@@ -39,17 +40,22 @@ class TunnelDemo : DemoSection {
                 out.step("local server on http://127.0.0.1:${origin.address.port}, fake proxy at ${proxy.url}")
                 val config = TunnelConfig("demo-tunnel", proxy.url) {
                     tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-                    retry(RetryConfig(initialDelay = 100.milliseconds, maxDelay = 1.seconds, maxElapsedTime = 30.seconds))
+                    retry(
+                        RetryConfig(initialDelay = 100.milliseconds, maxDelay = 1.seconds, maxElapsedTime = 30.seconds),
+                    )
                 }
                 TunnelClient(config).connect().use { client ->
                     out.ok("registered; public URL ${client.url}")
                     val http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()
                     suspend fun fetch(path: String): String = http.sendAsync(
-                        HttpRequest.newBuilder(URI(client.url + path)).GET().build(), HttpResponse.BodyHandlers.ofString(),
+                        HttpRequest.newBuilder(URI(client.url + path)).GET().build(),
+                        HttpResponse.BodyHandlers.ofString(),
                     ).await().body().trim()
                     coroutineScope {
                         val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                        val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+                        val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                            client.events.collect { events.send(it) }
+                        }
                         val forwarding = launch { client.forward("http://127.0.0.1:${origin.address.port}") }
                         out.ok("GET ${client.url}/first -> \"${fetch("/first?x=1")}\"")
                         proxy.faults.drop("demo-tunnel")
@@ -57,7 +63,9 @@ class TunnelDemo : DemoSection {
                         withTimeout(30.seconds) {
                             while (true) {
                                 val e = events.receive()
-                                if (e is ConnectionEvent.Disconnected) out.event("event: session lost (${e.cause.message})")
+                                if (e is ConnectionEvent.Disconnected) {
+                                    out.event("event: session lost (${e.cause.message})")
+                                }
                                 if (e is ConnectionEvent.Connected) break
                             }
                         }

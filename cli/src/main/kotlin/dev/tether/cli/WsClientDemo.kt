@@ -53,9 +53,12 @@ class WsClientDemo : DemoSection {
                     awaitEvent { it is ConnectionEvent.Connected }
                     out.ok("connected")
 
-                    val register = Envelope.request("register", registration)
+                    val register = Envelope.request("register", REGISTRATION)
                     val ack = client.request(register)
-                    out.ok("request ${register.kind} id=${register.id} -> ${ack.kind} ${ack.payload} (in_reply_to matches: ${ack.inReplyTo == register.id})")
+                    out.ok(
+                        "request ${register.kind} id=${register.id} -> ${ack.kind} ${ack.payload} " +
+                            "(in_reply_to matches: ${ack.inReplyTo == register.id})",
+                    )
                     val echo = client.request(Envelope.request("echo", """{"text":"hello"}"""))
                     out.ok("request echo -> ${echo.kind} ${echo.payload}")
 
@@ -66,8 +69,9 @@ class WsClientDemo : DemoSection {
                     withTimeout(10.seconds) { broker.awaitUpgrades(1) }
                     broker.faults.dropAll()
                     awaitEvent { it is ConnectionEvent.Connected }
-                    client.request(Envelope.request("register", registration))
-                    out.ok("reconnected and registered again; echo still works: ${client.request(Envelope.request("echo", "42")).payload}")
+                    client.request(Envelope.request("register", REGISTRATION))
+                    val echoAgain = client.request(Envelope.request("echo", "42"))
+                    out.ok("reconnected and registered again; echo still works: ${echoAgain.payload}")
 
                     out.step("broker rotates its tokens to token-2; the client still holds token-1")
                     broker.rotateCredentials("token-2")
@@ -85,7 +89,10 @@ class WsClientDemo : DemoSection {
                     broker.broadcastBinary(byteArrayOf(1, 2, 3))
                     val after = client.request(Envelope.request("echo", "\"still fine\""))
                     val stats = client.stats()
-                    out.ok("counted ${stats.malformedFrames} malformed and ${stats.binaryFrames} binary frame(s); connection kept: ${after.payload}")
+                    out.ok(
+                        "counted ${stats.malformedFrames} malformed and ${stats.binaryFrames} binary frame(s); " +
+                            "connection kept: ${after.payload}",
+                    )
                     printer.cancel()
                 }
             }
@@ -94,14 +101,21 @@ class WsClientDemo : DemoSection {
 
     private fun describe(e: ConnectionEvent): String = when (e) {
         is ConnectionEvent.Connecting -> "connecting (attempt ${e.attempt})"
+
         is ConnectionEvent.Connected -> "connected"
+
         is ConnectionEvent.DialFailed -> "dial failed: ${e.cause.message}; retry in ${e.retryInMillis} ms"
-        is ConnectionEvent.AuthenticationFailed -> "authentication failed (HTTP ${e.status}); retry in ${e.retryInMillis} ms"
+
+        is ConnectionEvent.AuthenticationFailed ->
+            "authentication failed (HTTP ${e.status}); retry in ${e.retryInMillis} ms"
+
         is ConnectionEvent.Disconnected -> "disconnected: ${e.cause.message}; redial in ${e.retryInMillis} ms"
+
         is ConnectionEvent.Closed -> "closed"
     }
 
     private companion object {
-        const val registration = """{"name":"demo-aspect","session_id":"demo","provider":"tether","context_mode":"stateless"}"""
+        const val REGISTRATION =
+            """{"name":"demo-aspect","session_id":"demo","provider":"tether","context_mode":"stateless"}"""
     }
 }
