@@ -5,7 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.tether.core.DialerConfig;
 import dev.tether.core.WebSocketConnection;
 import dev.tether.core.WebSocketDialer;
+import dev.tether.mux.MuxSession;
+import dev.tether.mux.Stream;
 import dev.tether.testkit.FakeBroker;
+import dev.tether.testkit.mux.FakeMuxServer;
+import dev.tether.testkit.tunnel.FakeTunnelProxy;
+import dev.tether.tunnel.TunnelClient;
+import dev.tether.tunnel.TunnelConfig;
+import dev.tether.tunnel.TunnelTokens;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.WsClient;
 import dev.tether.wsclient.WsClientConfig;
@@ -45,6 +52,38 @@ class MetricsJavaTest {
                 assertEquals(1.0, registry.get("tether.messages").tags(Tags.of("client", "broker", "direction", "out")).counter().count());
                 assertEquals(0.0, registry.get("tether.wsclient.pending").tags("client", "broker").gauge().value());
                 assertEquals(1.0, registry.get("tether.connections.active").tags("client", "broker").gauge().value());
+            }
+        }
+    }
+    @Test
+    void aMuxSessionAndATunnelClientAreMeteredFromJava() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (FakeMuxServer fake = FakeMuxServer.start();
+                WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
+            WebSocketConnection connection = dialer.dialAsync().get(10, TimeUnit.SECONDS);
+            try (MuxSession session = MuxSession.client(connection)) {
+                new MuxMetrics(session, "mux").bindTo(registry);
+                Stream stream = session.openAsync().get(10, TimeUnit.SECONDS);
+                stream.outputStream().write(new byte[10]);
+                assertEquals(1.0, registry.get("tether.mux.streams").tags("client", "mux", "direction", "out")
+                        .functionCounter().count());
+                assertEquals(10.0, registry.get("tether.mux.bytes").tags("client", "mux", "direction", "out")
+                        .functionCounter().count());
+                assertEquals(1.0, registry.get("tether.mux.streams.open").tags("client", "mux").gauge().value());
+            }
+        }
+        try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
+            TunnelConfig config = TunnelConfig.builder()
+                    .id("java-metered").proxyUrl(proxy.getUrl())
+                    .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    .build();
+            try (TunnelClient tunnel = new TunnelClient(config)) {
+                new TunnelMetrics(tunnel, "tunnel", List.of()).bindTo(registry);
+                tunnel.connectAsync().get(10, TimeUnit.SECONDS);
+                assertEquals(1.0, registry.get("tether.tunnel.registrations").tags("client", "tunnel")
+                        .functionCounter().count());
+                assertEquals(1.0, registry.get("tether.tunnel.connected").tags("client", "tunnel").gauge().value());
+                assertEquals(0.0, registry.get("tether.tunnel.viewers.active").tags("client", "tunnel").gauge().value());
             }
         }
     }
