@@ -12,6 +12,51 @@ internal data class Rate(
     val note: String,
 )
 
+/**
+ * What opening, holding and closing one load measured. It holds no reference to anything the load opened: the
+ * after-close reading is taken once the function that opened them has returned, so that nothing of theirs is still
+ * reachable from its frame.
+ */
+internal class Measured(
+    /** What "opened" counts, e.g. "1,000 of 1,000 connections". */
+    val opened: String,
+    val openMillis: Long,
+    val atPeak: Snapshot,
+    val footprints: List<Footprint>,
+    val rates: List<Rate>,
+    val closeMillis: Long,
+)
+
+/**
+ * One load: the baseline reading, then [exercise] (open, measure, close), then the reading after the close. Failures
+ * of all three go to the result's [Failures].
+ */
+internal suspend fun LoadContext.measureLoad(
+    key: String,
+    title: String,
+    setup: String,
+    exercise: suspend (failures: Failures, baseline: Snapshot) -> Measured,
+): LoadResult {
+    val failures = Failures()
+    val baseline = snapshot()
+    val m = exercise(failures, baseline)
+    val after = afterClose(baseline)
+    return LoadResult(
+        key,
+        title,
+        setup,
+        m.opened,
+        m.openMillis,
+        baseline,
+        m.atPeak,
+        m.footprints,
+        m.rates,
+        after,
+        m.closeMillis,
+        failures,
+    )
+}
+
 /** The figures of one load at scale (one of wsclient, wsmux, WAMP, relay). */
 internal data class LoadResult(
     val key: String,

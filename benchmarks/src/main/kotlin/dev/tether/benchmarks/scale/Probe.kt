@@ -20,7 +20,19 @@ internal data class Snapshot(
     val nettyDirectBytes: Long,
     val jdkDirectBytes: Long,
     val threads: Int,
+    /** Names of the live threads (pool numbers and all), to say which ones a load left behind. */
+    val threadNames: List<String>,
 ) {
+    /** Threads alive now that were not in [earlier] (by name: a name counted as often as it occurs). */
+    fun threadsBeyond(earlier: Snapshot): List<String> {
+        val left = earlier.threadNames.groupingBy { it }.eachCount().toMutableMap()
+        return threadNames.filter { name ->
+            val n = left[name] ?: 0
+            if (n > 0) left[name] = n - 1
+            n == 0
+        }
+    }
+
     /** What [later] holds beyond this, per unit of [count]. */
     fun growthTo(later: Snapshot, count: Int): Growth = Growth(
         count,
@@ -37,15 +49,22 @@ internal data class Snapshot(
             ManagementFactory.getPlatformMXBeans(BufferPoolMXBean::class.java).firstOrNull { it.name == "direct" }
 
         /**
-         * Used heap after [GC_ROUNDS] full collections (a pause between them lets reference processing and
-         * finalization run, as EndToEnd's heap figures do), then the other counters.
+         * Used heap after full collections (a pause after each lets reference processing and finalization run, as
+         * EndToEnd's heap figures do): the least of [READINGS] readings, each after [GC_ROUNDS] collections, since
+         * whatever runs meanwhile (keepalive timers, the JIT) allocates between a collection and its reading. Then
+         * the other counters.
          */
         fun take(): Snapshot {
-            repeat(GC_ROUNDS) {
-                System.gc()
-                Thread.sleep(GC_PAUSE_MILLIS)
+            var heap = Long.MAX_VALUE
+            repeat(READINGS) {
+                repeat(GC_ROUNDS) {
+                    System.gc()
+                    Thread.sleep(GC_PAUSE_MILLIS)
+                }
+                heap = minOf(heap, memory.heapMemoryUsage.used)
             }
-            return Snapshot(memory.heapMemoryUsage.used, nettyDirect(), directPool?.memoryUsed ?: -1, liveThreads())
+            val names = Thread.getAllStackTraces().keys.map { it.name }.sorted()
+            return Snapshot(heap, nettyDirect(), directPool?.memoryUsed ?: -1, liveThreads(), names)
         }
 
         fun liveThreads(): Int = threadBean.threadCount
@@ -66,7 +85,8 @@ internal data class Snapshot(
             return take()
         }
 
-        private const val GC_ROUNDS = 4
+        private const val READINGS = 3
+        private const val GC_ROUNDS = 2
         private const val GC_PAUSE_MILLIS = 40L
     }
 }

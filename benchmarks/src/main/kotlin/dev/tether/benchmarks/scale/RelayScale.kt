@@ -30,12 +30,28 @@ internal object RelayScale {
     suspend fun run(ctx: LoadContext, plan: LoadPlan): LoadResult {
         val pairCount = plan.count(ScaleOptions.FULL_RELAY_PEERS) / 2
         val peers = pairCount * 2
-        val failures = Failures()
+        val setup = "$peers `RelayClient`s (one relay session each, default options) to `FakeRelayServer`, " +
+            "connected ${Bounds.OPEN_PARALLELISM} at a time, then in $pairCount pairs each opening a `RelayConn` to " +
+            "the other. Rate: in every pair peer A writes a $MESSAGE_BYTES-byte message, peer B reads it and writes " +
+            "it back, A reads it ($pairCount round trips in flight); messages/s counts both directions, latency is " +
+            "per round trip."
+        return ctx.measureLoad(KEY, "relay: $peers peers ($pairCount pairs)", setup) { failures, baseline ->
+            exercise(ctx, plan, pairCount, failures, baseline)
+        }
+    }
+
+    private suspend fun exercise(
+        ctx: LoadContext,
+        plan: LoadPlan,
+        pairCount: Int,
+        failures: Failures,
+        baseline: Snapshot,
+    ): Measured {
+        val peers = pairCount * 2
         val url = ctx.servers.relayUrl
         val secret = ctx.servers.relaySecret
         // A run id in the keys: a warm-up's peers may still be going offline on the relay when this load begins.
         val run = System.nanoTime().toString(36)
-        val baseline = snapshot()
         val t0 = System.nanoTime()
         val clients = openAll(peers, failures, "connect") { i ->
             val client = RelayClient(url, TokenStore(AuthToken.generate(secret)), key(run, i))
@@ -107,24 +123,13 @@ internal object RelayScale {
             echoes.coroutineContext[Job]!!.cancelAndJoin()
             closeAll(clients, failures, "close") { it.closeAndJoin() }
         }
-        val after = ctx.afterClose(baseline)
-        return LoadResult(
-            KEY,
-            "relay: $peers peers ($pairCount pairs)",
-            "$peers `RelayClient`s (one relay session each, default options) to `FakeRelayServer`, connected " +
-                "${Bounds.OPEN_PARALLELISM} at a time, then in $pairCount pairs each opening a `RelayConn` to the " +
-                "other. Rate: in every pair peer A writes a $MESSAGE_BYTES-byte message, peer B reads it and writes " +
-                "it back, A reads it (${pairs.size} round trips in flight); messages/s counts both directions, " +
-                "latency is per round trip.",
+        return Measured(
             "${clients.size} of $peers peers, ${pairs.size} of $pairCount pairs",
             openMillis,
-            baseline,
             open,
             footprints,
             listOf(Rate("relayed messages", "messages/s", messages, "round trip (two messages)", "")),
-            after,
             closeMillis,
-            failures,
         )
     }
 

@@ -49,14 +49,34 @@ internal object WampScale {
     suspend fun run(ctx: LoadContext, plan: LoadPlan): LoadResult {
         val n = plan.count(ScaleOptions.FULL_WAMP_SESSIONS)
         val topics = Topics(n, plan.count(ScaleOptions.FULL_SUBSCRIPTIONS))
-        val failures = Failures()
+        val all = n * topics.perSession
+        val setup = "$n `WampSession`s (WebSocket, JSON) to `FakeWampRouter`, realm `$REALM`, opened " +
+            "${Bounds.OPEN_PARALLELISM} at a time; then ${topics.perSession} subscriptions on each: the sessions " +
+            "form ${topics.groups} groups, each group's sessions subscribe to its ${topics.perSession} topics " +
+            "(about $GROUP_SIZE subscribers per topic). **Calls**: every session registers an echo procedure and " +
+            "calls the next session's back to back ($n in flight), each result checked; latency per `call`. " +
+            "**Events**: every session publishes acknowledged events back to back to the topics of the next group " +
+            "(never its own), so each publication reaches about $GROUP_SIZE subscriptions; delivered events/s " +
+            "counts handler invocations in the window, latency from `publish` to the subscriber's handler."
+        return ctx.measureLoad(KEY, "WAMP: $n sessions, $all subscriptions", setup) { failures, baseline ->
+            exercise(ctx, plan, n, topics, failures, baseline)
+        }
+    }
+
+    private suspend fun exercise(
+        ctx: LoadContext,
+        plan: LoadPlan,
+        n: Int,
+        topics: Topics,
+        failures: Failures,
+        baseline: Snapshot,
+    ): Measured {
         val url = ctx.servers.wampUrl
         val cfg = config()
-        val baseline = snapshot()
-        val (sessions, openMillis) = timed {
+        val (sessions, connectMillis) = timed {
             openAll(n, failures, "connect") { withTimeout(Bounds.CONNECT) { WampSession.connect(url, cfg) } }
         }
-        ctx.log.println("  wamp: ${sessions.size} of $n sessions in $openMillis ms")
+        ctx.log.println("  wamp: ${sessions.size} of $n sessions in $connectMillis ms")
         val connected = snapshot()
         // Events: delivered counts every event a handler saw; in the window, its latency from publication too (the
         // publisher and the subscriber are in this JVM, so one System.nanoTime clock serves both).
@@ -106,32 +126,20 @@ internal object WampScale {
         }
         val events = HeldRate(deliveredInWindow.sum(), window.until - window.from, eventLatency, sessions.size, 0)
         // Every acknowledged publication's events are on their way; a bounded wait for the last of them.
-        val all = withTimeoutOrNull(EVENTS_SETTLE) { while (delivered.sum() < expected.sum()) delay(20.milliseconds) }
+        val settled = withTimeoutOrNull(EVENTS_SETTLE) {
+            while (delivered.sum() < expected.sum()) delay(20.milliseconds)
+        }
         val lost = expected.sum() - delivered.sum()
         val dropped = sessions.sumOf { it.stats().eventsDropped }
-        if (all == null) failures.record("events", "events not delivered within $EVENTS_SETTLE of the end", lost)
+        if (settled == null) failures.record("events", "events not delivered within $EVENTS_SETTLE of the end", lost)
         ctx.log.println(
             "  wamp: ${publications.perSecond.toLong()} publications/s, ${events.perSecond.toLong()} events/s " +
                 "delivered; ${delivered.sum()} of ${expected.sum()} delivered in all, $dropped dropped by the client",
         )
         val (_, closeMillis) = timed { closeAll(sessions, failures, "close") { it.closeAndJoin() } }
-        val after = ctx.afterClose(baseline)
-        val subscriptionsAll = sessions.size * topics.perSession
-        return LoadResult(
-            KEY,
-            "WAMP: $n sessions, $subscriptionsAll subscriptions",
-            "$n `WampSession`s (WebSocket, JSON) to `FakeWampRouter`, realm `$REALM`, opened " +
-                "${Bounds.OPEN_PARALLELISM} at a time; then ${topics.perSession} subscriptions on each: the sessions " +
-                "form ${topics.groups} groups, each group's sessions subscribe to its ${topics.perSession} topics " +
-                "(about $GROUP_SIZE subscribers per topic). **Calls**: every session registers an echo procedure and " +
-                "calls the next session's back to back (${sessions.size} in flight), each result checked; latency " +
-                "per `call`. **Events**: every session publishes acknowledged events back to back to the topics of " +
-                "the next group (never its own), so each publication reaches about $GROUP_SIZE subscriptions; " +
-                "delivered events/s counts handler invocations in the window, latency from `publish` to the " +
-                "subscriber's handler.",
-            "${sessions.size} of $n sessions, ${subscribed.size} of $subscriptionsAll subscriptions",
-            openMillis + subscribeMillis,
-            baseline,
+        return Measured(
+            "${sessions.size} of $n sessions, ${subscribed.size} of ${n * topics.perSession} subscriptions",
+            connectMillis + subscribeMillis,
             withSubscriptions,
             footprints,
             listOf(
@@ -146,9 +154,7 @@ internal object WampScale {
                         "by the end ($lost missing, $dropped dropped by full handler queues)",
                 ),
             ),
-            after,
             closeMillis,
-            failures,
         )
     }
 

@@ -25,9 +25,26 @@ internal object WsclientScale {
     suspend fun run(ctx: LoadContext, plan: LoadPlan): LoadResult {
         val n = plan.count(ScaleOptions.FULL_CONNECTIONS)
         val pendingEach = ScaleOptions.PENDING_PER_CONNECTION
-        val failures = Failures()
+        val setup = "$n `WsClient`s (one WebSocket each, default options, 30 s request timeout) to `FakeBroker`, " +
+            "opened ${Bounds.OPEN_PARALLELISM} at a time. Pending requests: $pendingEach requests of a kind the " +
+            "broker never answers on every connection, then one echo request per connection (its reply means the " +
+            "broker has read the ones before it, so nothing is left in a send queue), then the heap reading. Rate: " +
+            "every connection makes echo requests back to back, one at a time ($n in flight), each reply checked; " +
+            "latency per `request`."
+        return ctx.measureLoad(KEY, "wsclient: $n connections", setup) { failures, baseline ->
+            exercise(ctx, plan, n, pendingEach, failures, baseline)
+        }
+    }
+
+    private suspend fun exercise(
+        ctx: LoadContext,
+        plan: LoadPlan,
+        n: Int,
+        pendingEach: Int,
+        failures: Failures,
+        baseline: Snapshot,
+    ): Measured {
         val servers = ctx.servers
-        val baseline = snapshot()
         val (clients, openMillis) = timed {
             openAll(n, failures, "connect") { connect(servers.brokerUrl, servers.brokerToken) }
         }
@@ -52,25 +69,13 @@ internal object WsclientScale {
         }
         ctx.log.println("  wsclient: ${held.perSecond.toLong()} requests/s held over ${clients.size} connections")
         val (_, closeMillis) = timed { closeAll(clients, failures, "close") { it.closeAndJoin() } }
-        val after = ctx.afterClose(baseline)
-        return LoadResult(
-            KEY,
-            "wsclient: $n connections",
-            "$n `WsClient`s (one WebSocket each, default options, 30 s request timeout) to `FakeBroker`, opened " +
-                "${Bounds.OPEN_PARALLELISM} at a time. Pending requests: $pendingEach requests of a kind the broker " +
-                "never answers on every connection, then one echo request per connection (its reply means the " +
-                "broker has read the ones before it, so nothing is left in a send queue), then the heap reading. " +
-                "Rate: every connection makes echo requests back to back, one at a time (${clients.size} in flight), " +
-                "each reply checked; latency per `request`.",
+        return Measured(
             "${clients.size} of $n connections",
             openMillis,
-            baseline,
             open,
             footprints,
             listOf(Rate("echo requests", "requests/s", held, "request", "")),
-            after,
             closeMillis,
-            failures,
         )
     }
 
