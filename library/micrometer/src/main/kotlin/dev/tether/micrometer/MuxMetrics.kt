@@ -115,8 +115,7 @@ public class MuxMetrics @JvmOverloads constructor(
         FunctionCounter.builder(name, session) { read(it.stats()).toDouble() }.tags(tags.and(extra))
             .description(description).apply { if (unit != null) baseUnit(unit) }.register(registry)
     }
-
-    private companion object {
-        const val REASON_TAG = "reason"
-    }
 }
+
+/** The tag of dropped frames' reason. */
+private const val REASON_TAG = "reason"
