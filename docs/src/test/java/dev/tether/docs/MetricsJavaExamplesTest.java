@@ -3,8 +3,14 @@ package dev.tether.docs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.tether.micrometer.TransportMetrics;
+import dev.tether.micrometer.TunnelMetrics;
 import dev.tether.micrometer.WsClientMetrics;
 import dev.tether.testkit.FakeBroker;
+import dev.tether.testkit.tunnel.FakeTunnelProxy;
+import dev.tether.tunnel.TunnelClient;
+import dev.tether.tunnel.TunnelConfig;
+import dev.tether.tunnel.TunnelStats;
+import dev.tether.tunnel.TunnelTokens;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.WsClient;
 import dev.tether.wsclient.WsClientConfig;
@@ -37,6 +43,27 @@ class MetricsJavaExamplesTest {
                 double sent = registry.get("tether.messages").tags("client", "broker", "direction", "out").counter().count();
                 // docs:end java-metrics
                 assertEquals(1.0, sent);
+            }
+        }
+    }
+    @Test
+    void aTunnelClientWithMeters() throws Exception {
+        try (FakeTunnelProxy proxy = FakeTunnelProxy.start()) {
+            // docs:start java-tunnel-metrics
+            MeterRegistry registry = new SimpleMeterRegistry();
+            TunnelConfig config = TunnelConfig.builder()
+                    .id("my-tunnel")
+                    .proxyUrl(proxy.getUrl())
+                    .tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    .observer(new TransportMetrics(registry, "tunnel"))
+                    .build();
+            try (TunnelClient tunnel = new TunnelClient(config)) {
+                new TunnelMetrics(tunnel, "tunnel").bindTo(registry);
+                tunnel.connectAsync().get(10, TimeUnit.SECONDS);
+                TunnelStats stats = tunnel.stats(); // the same counts, as one snapshot
+                // docs:end java-tunnel-metrics
+                assertEquals(1L, stats.getRegistrations());
+                assertEquals(1.0, registry.get("tether.tunnel.registrations").tags("client", "tunnel").functionCounter().count());
             }
         }
     }
