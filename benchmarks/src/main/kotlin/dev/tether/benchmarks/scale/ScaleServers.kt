@@ -27,7 +27,7 @@ public object ScaleServers {
                     recordFrames(0) // a record of frames would grow the broker, and tell nothing here
                 },
             ).also { servers += it }
-            val mux = MuxEchoServer(MuxConfig.DEFAULT).also { servers += it }
+            val mux = MuxEchoServer(MuxConfig { maxStreams(MUX_MAX_STREAMS) }).also { servers += it }
             val router = FakeWampRouter.start().also { servers += it }
             val relay = FakeRelayServer.start().also { servers += it }
             println("broker ${broker.url} ${broker.token}")
@@ -50,4 +50,7 @@ public object ScaleServers {
     }
 
     private const val MAX_CONNECTIONS = 1_000_000
+
+    /** Streams a client may hold open on one session here: headroom over the one-session load's 10,000. */
+    private const val MUX_MAX_STREAMS = 2 * ScaleOptions.FULL_STREAMS
 }
