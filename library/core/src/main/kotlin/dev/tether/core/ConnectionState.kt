@@ -21,8 +21,8 @@ public enum class ConnectionState {
 }
 
 /**
- * One transition of a reconnecting client. Subscribers see every event, in order; none is dropped when a
- * subscriber is slow (unlike upstream's 4-slot channel).
+ * One transition of a reconnecting client. Subscribers see every event, in order; a slow subscriber misses none
+ * until it is [ConnectionStatus.EVENT_BUFFER] events behind (upstream dropped at 4), and then loses the oldest.
  */
 public sealed class ConnectionEvent {
     /** The state this event leaves the client in. */

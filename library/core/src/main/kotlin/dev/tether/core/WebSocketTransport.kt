@@ -43,13 +43,18 @@ public abstract class WebSocketTransport internal constructor() {
         @JvmStatic
         public fun netty(group: EventLoopGroup): WebSocketTransport = NettyTransport(group)
 
-        /** Ktor's CIO client, one per dialer, configured from the [DialerConfig]. */
+        /**
+         * Ktor's sockets, TLS client and WebSocket session (what its CIO engine runs on) under an upgrade of
+         * Tether's own, configured from the [DialerConfig]; its frame limit holds from the first frame after the 101.
+         */
         @JvmStatic
         public fun ktor(): WebSocketTransport = KtorTransport(null)
 
         /**
          * Your own Ktor [client] with the WebSockets plugin installed; you keep owning it (Tether never closes it).
-         * Size limits and TLS settings then come from the client, not from the [DialerConfig].
+         * Size limits, queues and TLS settings then come from the client, not from the [DialerConfig]: Ktor applies
+         * its `maxFrameSize` only from the frame after the upgrade is handed back, and its queues are unbounded
+         * unless its `channels` config bounds them (docs/security.md).
          */
         @JvmStatic
         public fun ktor(client: HttpClient): WebSocketTransport = KtorTransport(client)

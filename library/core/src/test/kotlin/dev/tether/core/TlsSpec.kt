@@ -135,4 +135,16 @@ class TlsSpec : FunSpec({
             }
         }
     }
+
+    test("ktor: the certificate must name the host dialled (Ktor's TLS client checks the name it is given)") {
+        val keyStore = selfSignedKeyStore(tempdir(), san = "dns:elsewhere.test")
+        tlsServer(keyStore).use { server ->
+            WebSocketDialer(
+                DialerConfig("wss://127.0.0.1:${server.port}/ws") {
+                    trustManager(trustManager(keyStore))
+                    transport(WebSocketTransport.ktor())
+                },
+            ).use { d -> shouldThrow<DialFailedException> { d.dial() } }
+        }
+    }
 })

@@ -9,10 +9,10 @@ import dev.tether.core.MessageAssembler
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.OutFrame
 import dev.tether.core.WebSocketConnection
-import io.ktor.client.plugins.websocket.ClientWebSocketSession
 import io.ktor.websocket.CloseReason
 import io.ktor.websocket.Frame
 import io.ktor.websocket.FrameTooBigException
+import io.ktor.websocket.WebSocketSession
 import io.ktor.websocket.readReason
 import io.netty.channel.EventLoop
 import kotlinx.coroutines.CancellationException
@@ -31,12 +31,14 @@ import kotlinx.coroutines.yield
 import java.util.concurrent.atomic.AtomicLong
 
 /**
- * One WebSocket on a Ktor client session: a read loop, a pump that hands queued frames to Ktor's outgoing channel in
- * bursts, and a ping loop, all coroutines of the socket's own job.
+ * One WebSocket on a Ktor session (raw: Ktor answers nothing itself): a read loop, a pump that hands queued frames to
+ * Ktor's outgoing channel in bursts, and a ping loop, all coroutines of the socket's own job. [upgradeHeader] looks
+ * up a header of the 101 answer.
  */
 @OptIn(InternalTetherApi::class)
 internal class KtorLink(
-    private val session: ClientWebSocketSession,
+    private val session: WebSocketSession,
+    private val upgradeHeader: (String) -> String?,
     private val config: DialerConfig,
     private val connection: WebSocketConnection,
 ) : Link {
@@ -55,7 +57,7 @@ internal class KtorLink(
     override val dispatcher: CoroutineDispatcher get() = Dispatchers.Default
     override val eventLoop: EventLoop? get() = null
 
-    override fun handshakeHeader(name: String): String? = session.call.response.headers[name]
+    override fun handshakeHeader(name: String): String? = upgradeHeader(name)
 
     override suspend fun send(frame: OutFrame) {
         try {
@@ -132,7 +134,10 @@ internal class KtorLink(
         val assembler = MessageAssembler(config.maxMessageBytes)
         for (frame in session.incoming) {
             when (frame) {
-                is Frame.Ping -> session.outgoing.send(Frame.Pong(frame.data))
+                // Never waits for room: a peer that pings and never reads would stall this loop (and every data
+                // message behind its pings). While the outgoing queue is full the ping goes unanswered; RFC 6455
+                // 5.5.3 lets a pong answer only the latest ping.
+                is Frame.Ping -> session.outgoing.trySend(Frame.Pong(frame.data))
 
                 is Frame.Pong -> pongs.trySend(frame.data)
 
@@ -144,7 +149,8 @@ internal class KtorLink(
                 }
 
                 is Frame.Text, is Frame.Binary -> {
-                    // Ktor applies maxFrameSize only after the upgrade completes, so an early frame can be larger.
+                    // Ktor's reader bounds each frame (maxFrameSize, set when the session is made); the assembler
+                    // bounds the message its fragments add up to.
                     val message = try {
                         assembler.add(frame is Frame.Text, frame.fin, frame.data)
                     } catch (e: MessageTooLargeException) {

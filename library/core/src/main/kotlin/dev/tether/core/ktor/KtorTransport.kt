@@ -10,9 +10,7 @@ import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketTransport
 import dev.tether.core.refusedUpgrade
 import io.ktor.client.HttpClient
-import io.ktor.client.engine.cio.CIO
 import io.ktor.client.plugins.websocket.ClientWebSocketSession
-import io.ktor.client.plugins.websocket.WebSockets
 import io.ktor.client.request.header
 import io.ktor.client.request.prepareRequest
 import io.ktor.client.request.url
@@ -30,36 +28,27 @@ import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
-/** [WebSocketTransport.ktor]: Ktor's client, [given] by the caller or a CIO client per dialer. */
+/**
+ * [WebSocketTransport.ktor]: the HttpClient [given] by the caller, or (without one) Ktor's sockets, TLS and WebSocket
+ * session under an upgrade of Tether's own ([KtorSocketDial]).
+ */
 @OptIn(dev.tether.core.InternalTetherApi::class)
 internal class KtorTransport(private val given: HttpClient?) : WebSocketTransport() {
-    override fun open(config: DialerConfig): TransportDial = KtorDial(config, given)
+    override fun open(config: DialerConfig): TransportDial =
+        if (given == null) KtorSocketDial(config) else KtorDial(config, given)
 
     override fun pinned(): Pinned = Pinned(this, Dispatchers.Default)
 }
 
-/** The sockets of one dialer on a Ktor client: one coroutine per socket runs its [KtorLink]. */
-internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : TransportDial {
+/**
+ * The sockets of one dialer on the caller's own Ktor [client]: one coroutine per socket runs its [KtorLink]. Sizes,
+ * queues and TLS are the client's; Ktor's client applies its `maxFrameSize` only once the upgrade has been handed
+ * back, so a frame sent right behind the 101 is bounded by it only from the next one (docs/security.md).
+ */
+internal class KtorDial(private val config: DialerConfig, private val client: HttpClient) : TransportDial {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO + CoroutineName("tether-ktor"))
-    private val ownsClient = given == null
-    private val client: HttpClient = given ?: HttpClient(CIO) {
-        expectSuccess = false
-        install(WebSockets) {
-            maxFrameSize = config.maxMessageBytes
-            // Bounded, so a suspending send applies backpressure instead of queueing without limit.
-            channels { outgoing = bounded(config.outgoingFrames) }
-        }
-        engine {
-            // The dial timeout is ours; a CIO request timeout would also cut long-lived WebSockets.
-            requestTimeout = 0
-            config.trustManager?.let { tm -> https { trustManager = tm } }
-        }
-    }
 
     init {
-        require(config.sslContext == null || !ownsClient) {
-            "DialerConfig.sslContext (client certificates) needs the Netty transport or your own Ktor client"
-        }
         // Catch a refused upgrade before Ktor turns it into an untyped WebSocketException, keeping the status.
         client.responsePipeline.intercept(HttpResponsePipeline.Receive) {
             val response = context.response
@@ -84,7 +73,7 @@ internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : 
                     for ((k, v) in headers) header(k, v)
                 }.body<ClientWebSocketSession, Unit> { session ->
                     val c = WebSocketConnection(config, listener)
-                    val link = KtorLink(session, config, c)
+                    val link = KtorLink(session, { session.call.response.headers[it] }, config, c)
                     c.attach(link)
                     connection = c
                     opened.complete(c)
@@ -112,6 +101,5 @@ internal class KtorDial(private val config: DialerConfig, given: HttpClient?) : 
 
     override fun close() {
         scope.cancel()
-        if (ownsClient) client.close()
     }
 }
