@@ -1,11 +1,11 @@
 package dev.tether.benchmarks;
 
-import dev.tether.wamp.WampValues;
 import dev.tether.wamp.message.Call;
 import dev.tether.wamp.message.EventMessage;
 import dev.tether.wamp.message.InvocationMessage;
 import dev.tether.wamp.message.Message;
 import dev.tether.wamp.message.ResultMessage;
+import dev.tether.wamp.message.WampValues;
 import dev.tether.wamp.message.Yield;
 import dev.tether.wamp.serializer.Serialization;
 import dev.tether.wamp.serializer.Serializer;

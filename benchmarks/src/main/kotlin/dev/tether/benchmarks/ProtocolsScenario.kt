@@ -9,17 +9,19 @@ import dev.tether.core.WebSocketDialer
 import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
 import dev.tether.mux.MuxConfig
+import dev.tether.mux.MuxSession
 import dev.tether.relay.Auth
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
+import dev.tether.relay.PeerId
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayConn
-import dev.tether.relay.PeerId
 import dev.tether.relay.TokenStore
 import dev.tether.relay.Transport
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
@@ -49,9 +51,7 @@ import kotlin.coroutines.CoroutineContext
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.mux.MuxSession
 import dev.tether.mux.Stream as MuxStream
-import dev.tether.wamp.WampSession
 
 /**
  * The protocols scenario (issue 14, "each protocol at 1 in flight adds at most 30 % to the raw transport's

@@ -4,7 +4,7 @@ import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.withTimeoutOrNull

@@ -3,16 +3,18 @@ package dev.tether.benchmarks
 import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
+import dev.tether.mux.MuxSession
 import dev.tether.relay.AuthToken
 import dev.tether.relay.ConnClosedException
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayHandshakeException
 import dev.tether.relay.TokenStore
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.WampErrorException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampErrorException
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.EnvelopeHandler
@@ -41,8 +43,6 @@ import java.util.UUID
 import kotlin.random.Random
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.seconds
-import dev.tether.mux.MuxSession
-import dev.tether.wamp.WampSession
 
 /**
  * The protocols scenario runs end to end with tiny settings (or says why not), and the Go reference peer's protocol

@@ -1,12 +1,12 @@
 package dev.tether.cli
 
 import dev.tether.core.TetherException
-import dev.tether.wamp.AbortException
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.WampErrorException
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred

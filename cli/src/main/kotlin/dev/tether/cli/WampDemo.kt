@@ -3,13 +3,13 @@ package dev.tether.cli
 import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.testkit.wamp.FakeWampRouterConfig
 import dev.tether.testkit.wamp.FakeWampRouterTls
-import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampValues
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.withTimeout

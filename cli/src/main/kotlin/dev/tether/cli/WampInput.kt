@@ -2,7 +2,7 @@ package dev.tether.cli
 
 import dev.tether.wamp.InvokePolicy
 import dev.tether.wamp.MatchPolicy
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray

@@ -6,11 +6,11 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.message.WampValues
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.cancelChildren

@@ -6,11 +6,11 @@ import dev.tether.testkit.wamp.FakeWampRouterTls
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.error.RpcException
 import io.kotest.assertions.fail
 import io.kotest.assertions.withClue
 import io.kotest.core.spec.style.FunSpec

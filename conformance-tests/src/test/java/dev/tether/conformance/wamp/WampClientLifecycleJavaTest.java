@@ -8,12 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.core.ConnectionState;
 import dev.tether.testkit.wamp.FakeWampRouter;
-import dev.tether.wamp.AbortException;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.WampClient;
-import dev.tether.wamp.WampException;
 import dev.tether.wamp.WampSession;
-import dev.tether.wamp.WampSessionClosedException;
+import dev.tether.wamp.error.AbortException;
+import dev.tether.wamp.error.WampException;
+import dev.tether.wamp.error.WampSessionClosedException;
 import java.time.Duration;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;

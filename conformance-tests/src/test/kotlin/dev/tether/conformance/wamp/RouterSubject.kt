@@ -5,13 +5,13 @@ import dev.tether.core.HandshakeRejectedException
 import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.testkit.wamp.FakeWampRouterConfig
 import dev.tether.testkit.wamp.FakeWampRouterTls
-import dev.tether.wamp.AbortException
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking

@@ -2,10 +2,10 @@ package dev.tether.conformance.wamp
 
 import dev.tether.core.ConnectionState
 import dev.tether.testkit.wamp.FakeWampRouter
-import dev.tether.wamp.AbortException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampClient
-import dev.tether.wamp.WampSessionClosedException
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.WampSessionClosedException
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe

@@ -1,13 +1,18 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ChunkBufferOverflowException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampConnectionLostException
 import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.Interrupt
 import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Registered
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Yield
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName

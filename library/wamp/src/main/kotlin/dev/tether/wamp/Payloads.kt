@@ -3,6 +3,9 @@
 package dev.tether.wamp
 
 import dev.tether.core.javaFuture
+import dev.tether.wamp.error.ProgressNotAcceptedException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.message.WampValues
 import kotlinx.coroutines.CoroutineScope
 import java.time.Duration
 import java.util.concurrent.CompletableFuture

@@ -1,5 +1,6 @@
 package dev.tether.wamp
 
+import dev.tether.wamp.error.ChunkBufferOverflowException
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope

@@ -1,5 +1,8 @@
 package dev.tether.wamp
 
+import dev.tether.wamp.error.WampErrorException
+import dev.tether.wamp.message.WampValues
+
 /**
  * Typed PUBLISH options: acknowledgement, publisher exclusion, subscriber black- and whitelisting and publisher
  * disclosure, each without knowing its option key, with [option] as the escape hatch for anything else (it wins

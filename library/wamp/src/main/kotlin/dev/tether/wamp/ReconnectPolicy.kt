@@ -1,6 +1,8 @@
 package dev.tether.wamp
 
 import dev.tether.core.backoff.ExponentialBackoff
+import dev.tether.wamp.error.ReconnectExhaustedException
+import dev.tether.wamp.error.WampConnectionLostException
 import java.time.Duration
 import kotlin.coroutines.CoroutineContext
 import kotlin.coroutines.EmptyCoroutineContext

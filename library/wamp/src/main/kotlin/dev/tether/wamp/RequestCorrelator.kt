@@ -1,11 +1,18 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampConnectionLostException
+import dev.tether.wamp.error.WampErrorException
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.ResultMessage
+import dev.tether.wamp.message.WampValues
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.NonCancellable

@@ -4,11 +4,13 @@ package dev.tether.wamp
 
 import dev.tether.core.TransportObserver
 import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.error.ChunkBufferOverflowException
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.JsonBinaryForm
 import dev.tether.wamp.serializer.JsonSerializer
 import dev.tether.wamp.serializer.Serialization
 import dev.tether.wamp.serializer.Serializer
+import dev.tether.wamp.transport.SocketDialer
 import org.slf4j.Logger
 import java.time.Duration
 import java.util.concurrent.Executor

@@ -3,6 +3,8 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.WampException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.EventMessage
@@ -19,6 +21,7 @@ import dev.tether.wamp.message.Unregistered
 import dev.tether.wamp.message.Unsubscribed
 import dev.tether.wamp.transport.Peer
 import dev.tether.wamp.transport.PeerListener
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName

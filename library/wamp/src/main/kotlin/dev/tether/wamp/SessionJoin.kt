@@ -1,11 +1,16 @@
 package dev.tether.wamp
 
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Challenge
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.MessageCodes
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Welcome
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.TimeoutCancellationException

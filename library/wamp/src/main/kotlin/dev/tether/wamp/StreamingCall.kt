@@ -1,10 +1,15 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampConnectionLostException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.ResultMessage
+import dev.tether.wamp.message.WampValues
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName

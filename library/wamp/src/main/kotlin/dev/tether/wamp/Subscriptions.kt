@@ -3,6 +3,7 @@ package dev.tether.wamp
 import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.Subscribed
+import dev.tether.wamp.message.WampValues
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName

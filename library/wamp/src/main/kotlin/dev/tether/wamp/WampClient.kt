@@ -7,6 +7,12 @@ import dev.tether.core.ConnectionState
 import dev.tether.core.ConnectionStatus
 import dev.tether.core.Lifecycle
 import dev.tether.core.javaFuture
+import dev.tether.wamp.error.ReconnectExhaustedException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampConnectionLostException
+import dev.tether.wamp.error.WampErrorException
+import dev.tether.wamp.error.WampException
+import dev.tether.wamp.error.WampSessionClosedException
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName

@@ -6,6 +6,15 @@ import dev.tether.core.ConnectionException
 import dev.tether.core.Lifecycle
 import dev.tether.core.TetherScope
 import dev.tether.core.javaFuture
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ChunkBufferOverflowException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampConnectionLostException
+import dev.tether.wamp.error.WampErrorException
+import dev.tether.wamp.error.WampException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.MessageCodes
@@ -18,8 +27,10 @@ import dev.tether.wamp.message.Unregister
 import dev.tether.wamp.message.Unregistered
 import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.transport.Peer
+import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope

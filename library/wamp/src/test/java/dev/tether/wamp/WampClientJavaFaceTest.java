@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.tether.core.ConnectionState;
+import dev.tether.wamp.error.WampConnectionLostException;
+import dev.tether.wamp.error.WampException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;

@@ -2,6 +2,7 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.error.WampErrorException
 import dev.tether.wamp.message.ErrorMessage
 import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Hello
@@ -14,6 +15,7 @@ import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.transport.LocalPeer

@@ -1,10 +1,12 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionClosedException
+import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.ResultMessage
 import dev.tether.wamp.message.Welcome
+import dev.tether.wamp.transport.WampTransport
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe

@@ -2,6 +2,8 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.error.ProgressNotAcceptedException
+import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.Goodbye

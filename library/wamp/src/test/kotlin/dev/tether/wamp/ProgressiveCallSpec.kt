@@ -2,6 +2,11 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.error.ChunkBufferOverflowException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.SerializationException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.ErrorMessage
@@ -13,6 +18,7 @@ import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.ResultMessage
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.transport.LocalPeer

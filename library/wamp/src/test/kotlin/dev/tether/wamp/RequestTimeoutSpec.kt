@@ -2,6 +2,7 @@
 
 package dev.tether.wamp
 
+import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.ErrorMessage

@@ -3,6 +3,8 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionClosedException
+import dev.tether.wamp.error.WampConnectionLostException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.InvocationMessage

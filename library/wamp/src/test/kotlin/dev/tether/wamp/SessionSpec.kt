@@ -4,6 +4,10 @@ package dev.tether.wamp
 
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.WampCra
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Call
@@ -26,6 +30,7 @@ import dev.tether.wamp.message.Subscribe
 import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.serializer.CborSerializer

@@ -3,6 +3,8 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionState
+import dev.tether.wamp.error.WampConnectionLostException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.transport.ScriptedRawSocketRouter
 import io.kotest.assertions.throwables.shouldThrow

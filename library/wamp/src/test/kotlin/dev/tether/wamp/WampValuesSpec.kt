@@ -1,5 +1,7 @@
 package dev.tether.wamp
 
+import dev.tether.wamp.error.SerializationException
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec

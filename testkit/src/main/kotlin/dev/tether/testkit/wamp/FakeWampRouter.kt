@@ -6,7 +6,7 @@ import dev.tether.testkit.FakeServer
 import dev.tether.testkit.snapshot
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.Serialization

@@ -1,6 +1,5 @@
 package dev.tether.testkit.wamp
 
-import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
@@ -22,6 +21,7 @@ import dev.tether.wamp.message.Unregister
 import dev.tether.wamp.message.Unregistered
 import dev.tether.wamp.message.Unsubscribe
 import dev.tether.wamp.message.Unsubscribed
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Yield
 import java.util.concurrent.atomic.AtomicLong
 

@@ -2,9 +2,9 @@
 
 package dev.tether.testkit.wamp
 
-import dev.tether.wamp.MessageTooLongException
 import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.auth.WampCra
+import dev.tether.wamp.error.MessageTooLongException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Challenge

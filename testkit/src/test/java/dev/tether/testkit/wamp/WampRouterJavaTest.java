@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.tether.wamp.AbortException;
+import dev.tether.wamp.error.AbortException;
 import dev.tether.wamp.CallOptions;
 import dev.tether.wamp.CallResult;
 import dev.tether.wamp.CancelMode;
 import dev.tether.wamp.Event;
 import dev.tether.wamp.InvokeResult;
-import dev.tether.wamp.RpcException;
+import dev.tether.wamp.error.RpcException;
 import dev.tether.wamp.WampSession;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.auth.AuthHandler;
@@ -204,7 +204,7 @@ class WampRouterJavaTest {
     void clientCertificateFromAnSslContextAndACustomDial() throws Exception {
         try (FakeWampRouter tls = FakeWampRouter.start(FakeWampRouterConfig.builder().tlsClientAuth().build())) {
             java.util.concurrent.atomic.AtomicInteger dials = new java.util.concurrent.atomic.AtomicInteger();
-            dev.tether.wamp.SocketDialer dialer = (host, port, timeout) -> {
+            dev.tether.wamp.transport.SocketDialer dialer = (host, port, timeout) -> {
                 dials.incrementAndGet();
                 java.net.Socket socket = new java.net.Socket();
                 socket.connect(new java.net.InetSocketAddress(host, port), (int) timeout.toMillis());

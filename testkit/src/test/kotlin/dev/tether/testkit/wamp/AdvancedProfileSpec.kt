@@ -8,12 +8,12 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.SubscribeOptions
-import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampErrorException
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldBeIn

@@ -3,9 +3,9 @@ package dev.tether.testkit.wamp
 import dev.tether.wamp.CallOptions
 import dev.tether.wamp.CancelMode
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
+import dev.tether.wamp.error.RpcException
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe

@@ -3,9 +3,9 @@ package dev.tether.testkit.wamp
 import dev.tether.core.ConnectionException
 import dev.tether.core.DialFailedException
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.serializer.Serialization
+import dev.tether.wamp.transport.SocketDialer
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe

@@ -2,14 +2,14 @@
 
 package dev.tether.testkit.wamp
 
-import dev.tether.wamp.AbortException
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.ResponseTimeoutException
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.WampErrorException
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ResponseTimeoutException
+import dev.tether.wamp.error.WampErrorException
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Register
@@ -278,7 +278,7 @@ class WampRouterSpec : FunSpec({
                 ) shouldBe mapOf("id" to exact, "uri" to "com.meta.echo", "match" to "exact", "invoke" to "single")
                 meta("wamp.registration.list_callees", exact) shouldBe listOf(callee.id)
                 meta("wamp.registration.count_callees", exact) shouldBe 1L
-                shouldThrow<dev.tether.wamp.RpcException> {
+                shouldThrow<dev.tether.wamp.error.RpcException> {
                     meta(
                         "wamp.registration.get",
                         999_999L,

@@ -6,8 +6,8 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.WampSession
+import dev.tether.wamp.error.RpcException
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.assertions.withClue
 import io.kotest.matchers.shouldBe

@@ -1,14 +1,14 @@
 package dev.tether.conformance.wamp.interop
 
 import dev.tether.conformance.External
-import dev.tether.wamp.AbortException
 import dev.tether.wamp.CallResult
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
-import dev.tether.wamp.RpcException
 import dev.tether.wamp.SubscribeOptions
+import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.RpcException
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec

@@ -1,7 +1,6 @@
 package dev.tether.wamp.message
 
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.message.MessageCodes as C
 
 /**

@@ -1,9 +1,9 @@
 package dev.tether.wamp.message
 
-/** A WAMP dictionary (Java: `Map<String, Object>`), values from the neutral model of [dev.tether.wamp.WampValues]. */
+/** A WAMP dictionary (Java: `Map<String, Object>`), values from the neutral model of [WampValues]. */
 public typealias Dict = Map<String, Any?>
 
-/** A WAMP list (Java: `List<Object>`), values from the neutral model of [dev.tether.wamp.WampValues]. */
+/** A WAMP list (Java: `List<Object>`), values from the neutral model of [WampValues]. */
 public typealias WampList = List<Any?>
 
 /**
@@ -11,7 +11,7 @@ public typealias WampList = List<Any?>
  * message type number on the wire. Ids are Longs in [0, 2^53]. Arguments and keyword arguments are empty when
  * absent; serializers omit them then (keyword arguments force an empty argument list).
  *
- * Public, not `@InternalTetherApi`: a [dev.tether.wamp.WampTransport] of your own moves these objects (and a
+ * Public, not `@InternalTetherApi`: a [dev.tether.wamp.transport.WampTransport] of your own moves these objects (and a
  * [dev.tether.wamp.serializer.Serializer] turns them into bytes). Sessions never hand them to application code.
  * The classes that share a WAMP name with an application type carry a `Message` suffix ([EventMessage],
  * [InvocationMessage], [ErrorMessage], [ResultMessage]).

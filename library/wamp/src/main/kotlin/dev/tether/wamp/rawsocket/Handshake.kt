@@ -1,7 +1,7 @@
 package dev.tether.wamp.rawsocket
 
 import dev.tether.core.InternalTetherApi
-import dev.tether.wamp.RawSocketHandshakeException
+import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 
 /**

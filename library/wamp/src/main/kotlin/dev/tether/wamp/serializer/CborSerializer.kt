@@ -1,8 +1,8 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.SerializationException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.SerializationException
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.WireId
 import kotlinx.serialization.json.JsonElement
 import java.io.ByteArrayOutputStream

@@ -1,7 +1,7 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.message.WampValues
 
 /**
  * Reads one JSON document (RFC 8259) from UTF-8 bytes straight into the neutral value model, in one pass: objects

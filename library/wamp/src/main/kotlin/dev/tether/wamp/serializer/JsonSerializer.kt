@@ -1,6 +1,6 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.message.WampValues
 
 /** How the JSON serializer writes byte arrays. */
 public enum class JsonBinaryForm {
@@ -18,7 +18,7 @@ public enum class JsonBinaryForm {
  *
  * Decoding reads strict JSON (RFC 8259) in one pass over the bytes: anything else (unquoted words, leading zeros,
  * raw control characters in strings, trailing bytes, nesting deeper than 256 levels) is a
- * [dev.tether.wamp.ProtocolViolationException]. Integers become Long (BigInteger for uint64 above Long.MAX_VALUE,
+ * [dev.tether.wamp.error.ProtocolViolationException]. Integers become Long (BigInteger for uint64 above Long.MAX_VALUE,
  * Double beyond that), other numbers Double. Strings that start with `"\u0000"` and carry base64 become byte
  * arrays. Plain base64 (nexus) cannot be told apart from text, so it stays a String: read it with
  * [WampValues.asBytes] and `acceptPlainBase64 = true`.

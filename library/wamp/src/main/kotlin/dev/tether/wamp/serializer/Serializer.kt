@@ -1,6 +1,6 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.ProtocolViolationException
+import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageArrays
 
@@ -49,7 +49,7 @@ public enum class Serialization(
  * Turns WAMP messages into bytes and back. Implementations are stateless and thread-safe.
  *
  * Decoding never crashes on hostile input: anything malformed is a [ProtocolViolationException]. Encoding a value
- * outside the model of [dev.tether.wamp.WampValues] is a [dev.tether.wamp.SerializationException].
+ * outside the model of [dev.tether.wamp.message.WampValues] is a [dev.tether.wamp.error.SerializationException].
  */
 public interface Serializer {
     /** Which serialization this is. */

@@ -8,10 +8,10 @@ import dev.tether.core.DialTimeoutException
 import dev.tether.core.KeepAliveExpiredException
 import dev.tether.core.netty.OutboundQueue
 import dev.tether.core.netty.TetherEventLoops
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.WampException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.RawSocketHandshakeException
+import dev.tether.wamp.error.WampException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.serializer.Serializer

@@ -4,7 +4,6 @@ package dev.tether.wamp.transport
 
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.InternalTetherApi
-import dev.tether.wamp.WampTransport
 import dev.tether.wamp.message.Message
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.channels.Channel
@@ -45,9 +44,9 @@ public interface PeerListener {
     /**
      * The connection ended or can no longer be read, once; no message follows. [cause] is a
      * `dev.tether.core.ConnectionException` when the connection is gone (closed, keepalive expired), or a
-     * [dev.tether.wamp.WampException] when the peer broke the protocol: an undecodable message (the connection is
+     * [dev.tether.wamp.error.WampException] when the peer broke the protocol: an undecodable message (the connection is
      * still open so that an ABORT can be sent; close it afterwards) or a message over the receive limit
-     * ([dev.tether.wamp.MessageTooLongException]; the connection is closed already).
+     * ([dev.tether.wamp.error.MessageTooLongException]; the connection is closed already).
      */
     public fun onEnd(cause: Exception)
 }

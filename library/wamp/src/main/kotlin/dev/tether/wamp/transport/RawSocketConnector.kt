@@ -5,9 +5,8 @@ package dev.tether.wamp.transport
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
 import dev.tether.core.InternalTetherApi
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.SocketDialer
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.rawsocket.Handshake
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.Serializer

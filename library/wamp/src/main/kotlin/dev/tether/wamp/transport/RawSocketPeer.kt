@@ -5,7 +5,7 @@ package dev.tether.wamp.transport
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.KeepAliveExpiredException
-import dev.tether.wamp.MessageTooLongException
+import dev.tether.wamp.error.MessageTooLongException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.rawsocket.FrameHeader
 import dev.tether.wamp.serializer.Serializer

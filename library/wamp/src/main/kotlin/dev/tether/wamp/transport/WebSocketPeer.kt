@@ -10,9 +10,9 @@ import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import dev.tether.core.WebSocketTransport
 import dev.tether.core.WsMessage
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.WampException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.WampException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.serializer.Serializer
 import kotlinx.coroutines.CoroutineDispatcher

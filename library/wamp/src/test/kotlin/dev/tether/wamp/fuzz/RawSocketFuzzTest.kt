@@ -3,10 +3,10 @@ package dev.tether.wamp.fuzz
 import com.code_intelligence.jazzer.junit.FuzzTest
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.InternalTetherApi
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.RawSocketHandshakeException
-import dev.tether.wamp.WampException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.RawSocketHandshakeException
+import dev.tether.wamp.error.WampException
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.rawsocket.FrameHeader
 import dev.tether.wamp.rawsocket.Handshake

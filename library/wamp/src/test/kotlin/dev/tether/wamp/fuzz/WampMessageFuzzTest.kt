@@ -1,7 +1,7 @@
 package dev.tether.wamp.fuzz
 
 import com.code_intelligence.jazzer.junit.FuzzTest
-import dev.tether.wamp.ProtocolViolationException
+import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.serializer.CborSerializer
 import dev.tether.wamp.serializer.JsonSerializer
 import dev.tether.wamp.serializer.MsgPackSerializer

@@ -3,8 +3,8 @@
 package dev.tether.wamp.rawsocket
 
 import dev.tether.core.ConnectionClosedException
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.RawSocketHandshakeException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.hex
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Publish

@@ -1,7 +1,7 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.message.WampValues
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.assertions.withClue
 import io.kotest.core.spec.style.FunSpec

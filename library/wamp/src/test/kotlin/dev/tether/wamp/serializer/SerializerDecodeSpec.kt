@@ -1,10 +1,10 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.SerializationException
-import dev.tether.wamp.WampValues
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.SerializationException
 import dev.tether.wamp.hex
 import dev.tether.wamp.message.Call
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.Yield
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec

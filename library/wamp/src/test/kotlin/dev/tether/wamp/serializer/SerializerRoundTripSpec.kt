@@ -1,7 +1,7 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.WampValues
 import dev.tether.wamp.message.EventMessage
+import dev.tether.wamp.message.WampValues
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import io.kotest.property.Arb

@@ -1,6 +1,5 @@
 package dev.tether.wamp.serializer
 
-import dev.tether.wamp.WampValues
 import dev.tether.wamp.hex
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.ErrorMessage
@@ -8,6 +7,7 @@ import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Message
 import dev.tether.wamp.message.MessageArrays
+import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.message.WireId
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.toHex

@@ -3,9 +3,9 @@
 package dev.tether.wamp.transport
 
 import dev.tether.core.ConnectionClosedException
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.ProtocolViolationException
-import dev.tether.wamp.RawSocketHandshakeException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.ProtocolViolationException
+import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.hex
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Message

@@ -6,12 +6,11 @@ import dev.tether.core.ConnectionException
 import dev.tether.core.DialFailedException
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
-import dev.tether.wamp.MessageTooLongException
-import dev.tether.wamp.RawSocketHandshakeException
 import dev.tether.wamp.SessionConfig
-import dev.tether.wamp.SocketDialer
 import dev.tether.wamp.WampSession
-import dev.tether.wamp.WampSessionClosedException
+import dev.tether.wamp.error.MessageTooLongException
+import dev.tether.wamp.error.RawSocketHandshakeException
+import dev.tether.wamp.error.WampSessionClosedException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.EventMessage

@@ -1,8 +1,8 @@
 package dev.tether.wamp.transport
 
-import dev.tether.wamp.ProtocolViolationException
 import dev.tether.wamp.SessionConfig
 import dev.tether.wamp.WampSession
+import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.serializer.Serialization
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec

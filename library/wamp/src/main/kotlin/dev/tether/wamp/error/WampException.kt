@@ -1,4 +1,4 @@
-package dev.tether.wamp
+package dev.tether.wamp.error
 
 import dev.tether.core.TetherException
 
@@ -82,9 +82,9 @@ public class ResponseTimeoutException(public val request: String, public val tim
     WampException("no reply to $request within $timeoutMillis ms")
 
 /**
- * The session ended (GOODBYE, ABORT, connection loss or close) while the operation was pending or before it
- * started. Reconnect with a new session, or use [WampClient], which does. [WampConnectionLostException] is the case
- * where the connection was lost.
+ * The session ended (GOODBYE, ABORT, connection loss or close) while the operation was pending or before it started.
+ * Reconnect with a new session, or use [dev.tether.wamp.WampClient], which does. [WampConnectionLostException] is the
+ * case where the connection was lost.
  */
 public open class WampSessionClosedException(message: String, cause: Throwable? = null) : WampException(message, cause)
 
@@ -92,7 +92,7 @@ public open class WampSessionClosedException(message: String, cause: Throwable? 
  * The connection to the router was lost (closed, reset, keepalive expired) while the operation was pending, or
  * there was no connection to run it on. [cause] is the transport's `dev.tether.core.ConnectionException` when
  * there is one. Whether a call that was in flight took effect on the callee is unknown: retry only what is safe to
- * repeat. A [WampClient] reconnects by itself; a plain [WampSession] is over.
+ * repeat. A [dev.tether.wamp.WampClient] reconnects by itself; a plain [dev.tether.wamp.WampSession] is over.
  */
 public class WampConnectionLostException(
     message: String,
@@ -100,8 +100,9 @@ public class WampConnectionLostException(
 ) : WampSessionClosedException(message, cause)
 
 /**
- * A [WampClient] gave up reconnecting: [attempts] consecutive attempts failed ([ReconnectPolicy.maxAttempts]); the
- * last one's failure is the [cause]. The client is closed; create a new one to try again.
+ * A [dev.tether.wamp.WampClient] gave up reconnecting: [attempts] consecutive attempts failed
+ * ([dev.tether.wamp.ReconnectPolicy.maxAttempts]); the last one's failure is the [cause]. The client is closed; create
+ * a new one to try again.
  */
 public class ReconnectExhaustedException(public val attempts: Int, cause: Throwable?) :
     WampException("gave up reconnecting after $attempts failed attempts${cause?.message?.let { ": $it" } ?: ""}", cause)
@@ -114,11 +115,11 @@ public class ReconnectExhaustedException(public val attempts: Int, cause: Throwa
 public class ProgressNotAcceptedException(message: String) : WampException(message)
 
 /**
- * A progressive call's chunks arrived faster than the streaming handler of invocation [invocation] took them, and
- * its buffer of [capacity] chunks ([SessionConfig.invocationChunkBuffer]) was full. The handler's chunk stream ends
- * with this exception after the chunks buffered before it (none is skipped silently); later chunks are dropped. A
- * handler that lets it escape answers the call with ERROR [ERROR]. WAMP has no flow control from callee to caller:
- * take chunks faster (hand slow work to another coroutine) or raise the buffer.
+ * A progressive call's chunks arrived faster than the streaming handler of invocation [invocation] took them, and its
+ * buffer of [capacity] chunks ([dev.tether.wamp.SessionConfig.invocationChunkBuffer]) was full. The handler's chunk
+ * stream ends with this exception after the chunks buffered before it (none is skipped silently); later chunks are
+ * dropped. A handler that lets it escape answers the call with ERROR [ERROR]. WAMP has no flow control from callee to
+ * caller: take chunks faster (hand slow work to another coroutine) or raise the buffer.
  */
 public class ChunkBufferOverflowException(public val invocation: Long, public val capacity: Int) :
     WampException(

@@ -1,5 +1,6 @@
-package dev.tether.wamp
+package dev.tether.wamp.message
 
+import dev.tether.wamp.error.SerializationException
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull

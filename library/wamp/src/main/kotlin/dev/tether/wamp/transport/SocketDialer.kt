@@ -1,4 +1,4 @@
-package dev.tether.wamp
+package dev.tether.wamp.transport
 
 import java.io.IOException
 import java.net.Socket

@@ -1,14 +1,14 @@
-package dev.tether.wamp
+package dev.tether.wamp.transport
 
 import dev.tether.wamp.message.Message
 import kotlinx.coroutines.future.await
 import java.util.concurrent.CompletableFuture
 
 /**
- * A connected message pipe to a WAMP router that you bring yourself (the peer of nexus's NewClient): your own
- * WebSocket library, a connection through infrastructure [WampSession.connect] does not know, or a test double.
- * [WampSession.join] runs HELLO and authentication over it. Serialization is the transport's business: it moves
- * [Message] objects.
+ * A connected message pipe to a WAMP router that you bring yourself (the peer of nexus's NewClient): your own WebSocket
+ * library, a connection through infrastructure [dev.tether.wamp.WampSession.connect] does not know, or a test double.
+ * [dev.tether.wamp.WampSession.join] runs HELLO and authentication over it. Serialization is the transport's business:
+ * it moves [Message] objects.
  *
  * One coroutine calls [receive] at a time; [send] may be called concurrently. When the connection ends,
  * [receive] and [send] throw `dev.tether.core.ConnectionClosedException`. Java implementations use
