@@ -17,18 +17,24 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
-import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicReference
+import kotlin.coroutines.CoroutineContext
+import kotlin.coroutines.EmptyCoroutineContext
 import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
 import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 
 /**
@@ -56,7 +62,8 @@ public class RawSocketPeer(
     private val closed = AtomicBoolean(false)
     private val pendingPong = AtomicReference<Pair<ByteArray, CompletableDeferred<Unit>>?>(null)
 
-    @Volatile private var keepAliveJob: Job? = null
+    /** Owns what this peer runs besides the caller's reads (the keepalive); [close] cancels and joins it. */
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("rawsocket-peer"))
 
     @Volatile private var keepAliveExpired: KeepAliveExpiredException? = null
 
@@ -154,10 +161,15 @@ public class RawSocketPeer(
     /**
      * Client keepalive: a PING every [interval] after the last answered one; no matching PONG within [timeout]
      * closes the peer, and [receive] then throws [KeepAliveExpiredException]. Needs a coroutine reading with
-     * [receive] at the same time (PONGs arrive there).
+     * [receive] at the same time (PONGs arrive there). The loop is this peer's: [close] stops it, and it runs in
+     * [context] (a test's virtual time) on top of the peer's own scope.
      */
-    internal fun startKeepAlive(interval: Duration, timeout: Duration) {
-        keepAliveJob = CoroutineScope(Dispatchers.Default + CoroutineName("rawsocket-keepalive")).launch {
+    internal fun startKeepAlive(
+        interval: Duration,
+        timeout: Duration,
+        context: CoroutineContext = EmptyCoroutineContext,
+    ) {
+        scope.launch(context + CoroutineName("rawsocket-keepalive")) {
             var n = 0L
             try {
                 while (true) {
@@ -165,7 +177,8 @@ public class RawSocketPeer(
                     if (!ping((++n).toString().toByteArray(), timeout)) {
                         log.warn("{}: no PONG within {}; closing", description, timeout)
                         keepAliveExpired = KeepAliveExpiredException(timeout.inWholeMilliseconds)
-                        withContext(NonCancellable) { close() }
+                        // Not close(): it joins this very coroutine.
+                        withContext(NonCancellable) { closeConnection() }
                         return@launch
                     }
                 }
@@ -175,10 +188,25 @@ public class RawSocketPeer(
         }
     }
 
+    /** True while the keepalive loop runs (tests). */
+    internal val keepAliveRunning: Boolean get() = scope.coroutineContext.job.children.any { it.isActive }
+
+    /**
+     * Closes the connection and stops the keepalive: once this returns no PING goes out any more. Idempotent;
+     * waiting for the keepalive is bounded by [CLOSE_WAIT] (a write stuck in a dead socket is abandoned).
+     */
     override suspend fun close() {
+        closeConnection()
+        withContext(NonCancellable) { withTimeoutOrNull(CLOSE_WAIT) { scope.coroutineContext.job.cancelAndJoin() } }
+    }
+
+    private suspend fun closeConnection() {
         if (closed.compareAndSet(false, true)) {
             runCatching { onClose() }
         }
-        keepAliveJob?.cancel()
+    }
+
+    private companion object {
+        val CLOSE_WAIT: Duration = 1.seconds
     }
 }
