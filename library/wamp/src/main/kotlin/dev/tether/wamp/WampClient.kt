@@ -15,6 +15,7 @@ import dev.tether.wamp.error.WampException
 import dev.tether.wamp.error.WampSessionClosedException
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
@@ -22,6 +23,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.coroutineScope
@@ -41,6 +43,7 @@ import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
+import java.util.concurrent.Executor
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Consumer
 import java.util.function.Function
@@ -86,6 +89,22 @@ public class WampClient @JvmOverloads constructor(
     /** The configuration each session joins with: the caller's, with keepalive on. */
     private val config: SessionConfig =
         if (config.pingInterval.isZero) config.toBuilder().pingInterval(DEFAULT_PING_INTERVAL).build() else config
+
+    /** Every session of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
+    private val pin = Transports.pin(url, this.config)
+
+    /**
+     * The I/O thread every session of this client runs on, across reconnects, as a dispatcher: latency-critical
+     * code that never blocks may run here (`withContext(client.dispatcher) { client.call(…) }`), so that its calls
+     * and the replies that resume it need no thread hand-off. Blocking here stalls the client's connection. A Netty
+     * event loop for ws/wss (the Netty transport), tcp, tcps and unix URLs; [Dispatchers.Default] where no loop
+     * reads the connection (the Ktor transport, a [SessionConfig.socketDialer] socket). Each [session]'s
+     * `dispatcher` is this one.
+     */
+    public val dispatcher: CoroutineDispatcher get() = pin.dispatcher
+
+    /** Java face of [dispatcher]: the I/O thread as an executor (`thenApplyAsync(fn, client.getExecutor())`). */
+    public val executor: Executor get() = pin.dispatcher.asExecutor()
 
     private val log = config.logger ?: LoggerFactory.getLogger(WampClient::class.java)
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default + CoroutineName("wamp-client"))
@@ -270,7 +289,7 @@ public class WampClient @JvmOverloads constructor(
      * all under [restoreLock] so that no register or subscribe of the caller's runs in between.
      */
     private suspend fun joinAndRestore(): WampSession {
-        val session = WampSession.connect(url, config)
+        val session = WampSession.connect(url, config, pin)
         try {
             restoreLock.withLock {
                 restorables.restoreOn(session)

@@ -713,6 +713,10 @@ public class WampSession private constructor(
         public suspend fun connect(url: String, config: SessionConfig): WampSession =
             join(Transports.open(url, config), config)
 
+        /** [connect] on [pin]'s I/O thread: every session of one [WampClient] runs on the same one. */
+        internal suspend fun connect(url: String, config: SessionConfig, pin: Transports.Pin): WampSession =
+            join(Transports.open(url, config, pin), config)
+
         /** Java face of [connect]. */
         @JvmStatic
         public fun connectAsync(url: String, config: SessionConfig): CompletableFuture<WampSession> =

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.tether.core.ConnectionState;
 import dev.tether.wamp.error.WampConnectionLostException;
@@ -13,11 +14,16 @@ import dev.tether.wamp.error.WampException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** The Java faces of WampClient's lifecycle: connectAsync, closedFuture, closeAsync, awaitConnectedAsync. */
+/**
+ * The Java faces of WampClient's lifecycle (connectAsync, closedFuture, closeAsync, awaitConnectedAsync) and of its
+ * pinned I/O thread (getExecutor).
+ */
 class WampClientJavaFaceTest {
 
     @Test
@@ -42,5 +48,18 @@ class WampClientJavaFaceTest {
         ExecutionException call = assertThrows(ExecutionException.class,
             () -> client.callAsync("com.example.any").get(10, TimeUnit.SECONDS));
         assertSame(why, call.getCause());
+    }
+
+    @Test
+    void theExecutorIsTheClientsIoThreadAndStaysTheSame() throws Exception {
+        WampClient client = new WampClient("tcp://127.0.0.1:1", SessionConfig.builder("realm1").build());
+        Executor executor = client.getExecutor();
+        String thread = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), executor)
+            .get(10, TimeUnit.SECONDS);
+        assertTrue(thread.startsWith("tether-io"), thread);
+        String again = CompletableFuture.supplyAsync(() -> Thread.currentThread().getName(), client.getExecutor())
+            .get(10, TimeUnit.SECONDS);
+        assertEquals(thread, again);
+        assertNull(client.closeAsync().get(10, TimeUnit.SECONDS));
     }
 }

@@ -21,6 +21,7 @@ import dev.tether.wamp.RegisterOptions;
 import dev.tether.wamp.SessionConfig;
 import dev.tether.wamp.SubscribeOptions;
 import dev.tether.wamp.WampClient;
+import dev.tether.wamp.WampSession;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -142,6 +143,38 @@ class WampClientJavaTest {
         } finally {
             router.getFaults().refuseNext(0);
             await(client.closeAsync());
+        }
+    }
+
+    @Test
+    void everySessionRunsOnTheClientsExecutorAcrossADrop() throws Exception {
+        ReconnectPolicy policy = ReconnectPolicy.builder()
+                .backoff(ExponentialBackoff.builder().minDelay(Duration.ofMillis(50)).build())
+                .build();
+        for (String url : List.of(router.getWsUrl(), router.getTcpUrl())) {
+            try (WampClient client = new WampClient(url, SessionConfig.builder("realm1").build(), policy)) {
+                String thread = await(CompletableFuture.supplyAsync(
+                        () -> Thread.currentThread().getName(), client.getExecutor()));
+                assertTrue(thread.startsWith("tether-io"), thread);
+                await(client.connectAsync());
+                WampSession first = client.getSession();
+                assertEquals(thread, await(CompletableFuture.supplyAsync(
+                        () -> Thread.currentThread().getName(), first.getExecutor())));
+
+                LinkedBlockingQueue<ConnectionEvent> seen = new LinkedBlockingQueue<>();
+                try (AutoCloseable listening = client.onEvent(seen::add)) {
+                    router.getFaults().dropAll();
+                    ConnectionEvent event;
+                    do {
+                        event = seen.poll(15, TimeUnit.SECONDS);
+                        assertNotNull(event, "no reconnect within 15 s");
+                    } while (!(event instanceof ConnectionEvent.Connected));
+                }
+                WampSession second = await(client.sessionAsync());
+                assertNotEquals(first.getId(), second.getId());
+                assertEquals(thread, await(CompletableFuture.supplyAsync(
+                        () -> Thread.currentThread().getName(), second.getExecutor())), url);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ package dev.tether.wamp.transport
 import dev.tether.core.DialFailedException
 import dev.tether.core.DialTimeoutException
 import dev.tether.core.InternalTetherApi
+import dev.tether.core.netty.TetherEventLoops
 import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.error.RawSocketHandshakeException
 import dev.tether.wamp.rawsocket.Handshake
@@ -20,6 +21,7 @@ import io.ktor.utils.io.jvm.javaio.toByteReadChannel
 import io.ktor.utils.io.readAvailable
 import io.ktor.utils.io.readFully
 import io.ktor.utils.io.writeFully
+import io.netty.channel.EventLoopGroup
 import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -58,7 +60,8 @@ public object RawSocketConnector {
      * the peer PINGs that often and closes the connection when a PONG takes longer than [pongTimeout].
      *
      * The connection runs on Tether's Netty event loops and pushes inbound messages ([Peer.listen]); with a
-     * [socketDialer] (tcp, tcps) it runs over the caller's JDK socket instead, read by a coroutine. Throws
+     * [socketDialer] (tcp, tcps) it runs over the caller's JDK socket instead, read by a coroutine. [group] picks the
+     * event loops (a reconnecting client pins one); null is the shared group. Throws
      * [DialFailedException], [DialTimeoutException] or [RawSocketHandshakeException].
      */
     public suspend fun connect(
@@ -72,6 +75,7 @@ public object RawSocketConnector {
         socketDialer: SocketDialer? = null,
         pingInterval: Duration = Duration.ZERO,
         pongTimeout: Duration = 10.seconds,
+        group: EventLoopGroup? = null,
     ): Peer {
         // A caller's java.net.Socket cannot go on Netty: the custom dial keeps the JDK socket path.
         if (target is Target.Tcp && socketDialer != null) {
@@ -82,6 +86,7 @@ public object RawSocketConnector {
         }
         return NettyRawSocketPeer.connect(
             url, target, serializer, recvLimit, dialTimeout, trustManager, sslContext, pingInterval, pongTimeout,
+            group ?: TetherEventLoops.shared(),
         )
     }
 

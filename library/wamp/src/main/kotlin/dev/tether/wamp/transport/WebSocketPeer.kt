@@ -107,10 +107,11 @@ public class WebSocketPeer private constructor(
     /** Dialing. */
     public companion object {
         /**
-         * Dials [url] offering [serializer]'s subprotocol; fails with [ProtocolViolationException] if the router
-         * picked another (or none). [recvLimit] bounds inbound messages ([MessageTooLongException] semantics are
-         * the dialer's: the connection closes with 1009). TLS trusts [sslContext] (whose key managers present a
-         * client certificate; it needs the Netty transport, which is then used) or else [trustManager].
+         * Dials [url] offering [serializer]'s subprotocol; fails with [ProtocolViolationException] if the router picked
+         * another (or none). [recvLimit] bounds inbound messages ([MessageTooLongException] semantics are the dialer's:
+         * the connection closes with 1009). TLS trusts [sslContext] (whose key managers present a client certificate;
+         * it needs the Netty transport, which is then used) or else [trustManager]. [webSocketTransport], when given,
+         * carries the connection (a reconnecting client's pinned one); else the dialer's default.
          */
         public suspend fun connect(
             url: String,
@@ -122,6 +123,7 @@ public class WebSocketPeer private constructor(
             pingInterval: Duration = Duration.ZERO,
             pongTimeout: Duration = Duration.ofSeconds(10),
             observer: TransportObserver? = null,
+            webSocketTransport: WebSocketTransport? = null,
         ): WebSocketPeer {
             val config = DialerConfig.builder()
                 .url(url)
@@ -133,7 +135,13 @@ public class WebSocketPeer private constructor(
                 .trustManager(trustManager)
                 .sslContext(sslContext)
                 .observer(observer)
-                .apply { if (sslContext != null) transport(WebSocketTransport.netty()) }
+                .apply {
+                    if (webSocketTransport != null) {
+                        transport(webSocketTransport)
+                    } else if (sslContext != null) {
+                        transport(WebSocketTransport.netty())
+                    }
+                }
                 .build()
             val dialer = WebSocketDialer(config)
             try {
