@@ -63,8 +63,9 @@ import kotlin.time.toKotlinDuration
  * second backs off; a duplicate pending id is refused; a drop fails pending requests with [ConnectionLostException],
  * distinct from [RequestTimeoutException]; FailFirstConnect only concerns the first dial; a failing token
  * provider falls back to the last accepted token; a 401 is reported as [ConnectionEvent.AuthenticationFailed] and
- * backed off; a caller's timeout never touches the shared socket; the handler runs off the read loop; no event is
- * dropped.
+ * backed off; a caller's timeout never touches the shared socket; the handler runs off the read loop, behind a
+ * bounded queue ([WsClientConfig.handlerQueueSize]): a frame that finds it full is dropped and counted
+ * ([WsClientStats.handlerDrops]) rather than held in memory without limit or left to stall the replies behind it.
  */
 @OptIn(InternalTetherApi::class)
 public class WsClient(public val config: WsClientConfig) : AutoCloseable {
@@ -79,7 +80,7 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private val status = ConnectionStatus(scope)
     private val live = MutableStateFlow<WebSocketConnection?>(null)
     private val pending = ConcurrentHashMap<String, PendingRequest>()
-    private val handlerQueue = Channel<Envelope>(Channel.UNLIMITED)
+    private val handlerQueue = Channel<Envelope>(config.handlerQueueSize)
     private val started = AtomicBoolean(false)
     private val counters = WsClientStats.Counters()
 
@@ -119,19 +120,25 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     /** The connection state (conflated view). */
     public val state: StateFlow<ConnectionState> get() = status.state
 
-    /** Every connection event from the moment collection starts, in order, none dropped. */
+    /**
+     * Every connection event from the moment collection starts, in order. A collector that falls more than
+     * [ConnectionStatus.EVENT_BUFFER] events behind loses the oldest ones (counted in [WsClientStats.eventsDropped]).
+     */
     public val events: Flow<ConnectionEvent> get() = status.events
 
     /** True while a WebSocket is up (upstream `Connected`). */
     public val isConnected: Boolean get() = live.value?.isOpen == true
 
     /** Counters of what the client saw and refused; a snapshot. */
-    public fun stats(): WsClientStats = counters.snapshot(pending.size)
+    public fun stats(): WsClientStats = counters.snapshot(pending.size, status.droppedEvents)
 
-    /** Java: calls [listener] with every state transition, in order. Close the handle to stop. */
+    /**
+     * Java: calls [listener] with every state transition, in order (a listener more than
+     * [ConnectionStatus.EVENT_BUFFER] behind loses the oldest). Close the handle to stop.
+     */
     public fun onState(listener: Consumer<ConnectionState>): AutoCloseable = status.onState(listener)
 
-    /** Java: calls [listener] with every connection event, in order. Close the handle to stop. */
+    /** Java: calls [listener] with every connection event, in order, bounded as [onState]. Close the handle to stop. */
     public fun onEvent(listener: Consumer<ConnectionEvent>): AutoCloseable = status.onEvent(listener)
 
     /**
@@ -447,7 +454,20 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
             if (entry != null && entry.complete(envelope)) return
             counters.lateReplies.incrementAndGet()
         }
-        handlerQueue.trySend(envelope)
+        val queued = handlerQueue.trySend(envelope)
+        if (queued.isFailure && !queued.isClosed) {
+            // The handler is behind by a whole queue: drop rather than grow without limit or stall the read loop
+            // (and with it every reply and the server's pings).
+            val drops = counters.handlerDrops.incrementAndGet()
+            if (drops == 1L || drops % DROP_LOG_EVERY == 0L) {
+                log.warn(
+                    "handler is {} frames behind: dropped a {} frame ({} dropped so far)",
+                    config.handlerQueueSize,
+                    envelope.kind,
+                    drops,
+                )
+            }
+        }
     }
 
     private fun failPendingOn(conn: WebSocketConnection, cause: Throwable) {
@@ -459,5 +479,8 @@ public class WsClient(public val config: WsClientConfig) : AutoCloseable {
     private companion object {
         private val log = LoggerFactory.getLogger(WsClient::class.java)
         const val CLOSE_TIMEOUT_MILLIS = 1_000L
+
+        /** A handler drop is logged the first time and then once per this many. */
+        private const val DROP_LOG_EVERY = 1_000L
     }
 }

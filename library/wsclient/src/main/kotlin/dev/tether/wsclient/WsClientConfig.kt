@@ -12,7 +12,9 @@ import kotlin.time.toJavaDuration
 public fun interface EnvelopeHandler {
     /**
      * Handles one frame. Called on a library thread, one frame at a time, in arrival order. It may block: that
-     * delays later handler frames only, never replies to requests or keepalive.
+     * delays later handler frames only, never replies to requests or keepalive. Frames wait for it in a queue of
+     * [WsClientConfig.handlerQueueSize]; while that is full, new ones are dropped and counted
+     * ([WsClientStats.handlerDrops]).
      */
     public fun handle(envelope: Envelope)
 }
@@ -33,6 +35,9 @@ public fun interface EnvelopeHandler {
  * @property handlerExecutor where [handler] runs: null (the default) is a library thread where it may block; a
  * handler that never blocks may run on [WsClient.executor], the connection's I/O thread, and save a thread hand-off
  * per frame.
+ * @property handlerQueueSize how many frames may wait for [handler] ([DEFAULT_HANDLER_QUEUE_SIZE]); a frame that
+ * finds the queue full is dropped, counted in [WsClientStats.handlerDrops] and logged. The socket is read on
+ * regardless, so replies and keepalive never wait for a slow handler.
  */
 public class WsClientConfig private constructor(b: Builder) {
     /** Where and how to dial. */
@@ -56,7 +61,11 @@ public class WsClientConfig private constructor(b: Builder) {
     /** Where the handler runs; null: a library thread. */
     public val handlerExecutor: Executor? = b.handlerExecutor
 
+    /** How many frames may wait for the handler before new ones are dropped. */
+    public val handlerQueueSize: Int = b.handlerQueueSize
+
     init {
+        require(handlerQueueSize > 0) { "handlerQueueSize must be positive, was $handlerQueueSize" }
         require(!requestTimeout.isNegative && !requestTimeout.isZero) { "requestTimeout must be positive" }
         require(!sendTimeout.isNegative && !sendTimeout.isZero) { "sendTimeout must be positive" }
     }
@@ -70,6 +79,7 @@ public class WsClientConfig private constructor(b: Builder) {
         internal var requestTimeout: Duration = Duration.ofSeconds(30)
         internal var sendTimeout: Duration = Duration.ofSeconds(30)
         internal var handlerExecutor: Executor? = null
+        internal var handlerQueueSize = DEFAULT_HANDLER_QUEUE_SIZE
 
         /** The broker endpoint, e.g. `wss://nexus.example:7888/connect`. */
         public fun url(url: String): Builder = apply { dialer.url(url) }
@@ -142,6 +152,12 @@ public class WsClientConfig private constructor(b: Builder) {
         /** Where the handler runs (default: a library thread where it may block). */
         public fun handlerExecutor(executor: Executor?): Builder = apply { handlerExecutor = executor }
 
+        /**
+         * How many frames may wait for the handler (default [DEFAULT_HANDLER_QUEUE_SIZE]); while that many wait, new
+         * ones are dropped and counted in [WsClientStats.handlerDrops].
+         */
+        public fun handlerQueueSize(frames: Int): Builder = apply { handlerQueueSize = frames }
+
         /** Watches every connection the client dials (metrics, e.g. tether-micrometer's `TransportMetrics`). */
         public fun observer(observer: TransportObserver?): Builder = apply { dialer.observer(observer) }
 
@@ -149,12 +165,15 @@ public class WsClientConfig private constructor(b: Builder) {
         public fun dialer(block: java.util.function.Consumer<DialerConfig.Builder>): Builder =
             apply { block.accept(dialer) }
 
-        /** The configuration (validated: a missing URL or handler, or a non-positive timeout, throws). */
+        /** The configuration (validated: a missing URL or handler, a non-positive timeout or queue size, throws). */
         public fun build(): WsClientConfig = WsClientConfig(this)
     }
 
     /** Entry points: [builder] (Java) and the Kotlin block form. */
     public companion object {
+        /** Frames that may wait for the handler by default. */
+        public const val DEFAULT_HANDLER_QUEUE_SIZE: Int = 4096
+
         /** Starts a builder (Java). */
         @JvmStatic
         public fun builder(): Builder = Builder()

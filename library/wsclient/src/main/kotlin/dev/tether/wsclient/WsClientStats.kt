@@ -21,6 +21,13 @@ public data class WsClientStats(
     val drops: Long,
     /** Exceptions thrown by the handler. */
     val handlerErrors: Long,
+    /**
+     * Frames for the handler dropped because [WsClientConfig.handlerQueueSize] frames were already waiting for it
+     * (logged at WARN the first time and every thousandth).
+     */
+    val handlerDrops: Long,
+    /** Connection events lost by a collector or listener that fell too far behind (the oldest go first). */
+    val eventsDropped: Long,
     /** Requests waiting for a reply right now. */
     val pendingRequests: Int,
 ) {
@@ -32,8 +39,9 @@ public data class WsClientStats(
         val requestsTimedOut = AtomicLong()
         val drops = AtomicLong()
         val handlerErrors = AtomicLong()
+        val handlerDrops = AtomicLong()
 
-        fun snapshot(pending: Int) = WsClientStats(
+        fun snapshot(pending: Int, eventsDropped: Long) = WsClientStats(
             malformedFrames.get(),
             binaryFrames.get(),
             oversizeMessages.get(),
@@ -41,6 +49,8 @@ public data class WsClientStats(
             requestsTimedOut.get(),
             drops.get(),
             handlerErrors.get(),
+            handlerDrops.get(),
+            eventsDropped,
             pending,
         )
     }
