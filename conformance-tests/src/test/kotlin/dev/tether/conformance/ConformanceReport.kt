@@ -156,7 +156,10 @@ class ConformanceReport(
     companion object {
         private val SUITES = listOf("wsclient", "mux", "tunnel", "wamp", "relay", "backoff")
 
-        /** True when the report should print: an external target is set, unless `tether.conformance.report` says otherwise. */
+        /**
+         * True when the report should print: an external target is set, unless `tether.conformance.report` says
+         * otherwise.
+         */
         fun isWanted(): Boolean = when (System.getProperty("tether.conformance.report")?.trim()?.lowercase()) {
             "true" -> true
             "false" -> false

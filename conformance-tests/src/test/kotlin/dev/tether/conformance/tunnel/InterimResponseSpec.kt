@@ -28,8 +28,12 @@ private fun readHead(input: InputStream): String? {
         if (b < 0) return null
         head.write(b)
         val bytes = head.toByteArray()
-        if (bytes.size >= 4 && String(bytes, bytes.size - 4, 4, Charsets.ISO_8859_1) == "\r\n\r\n") return String(bytes,
-            Charsets.ISO_8859_1)
+        if (bytes.size >= 4 && String(bytes, bytes.size - 4, 4, Charsets.ISO_8859_1) == "\r\n\r\n") {
+            return String(
+                bytes,
+                Charsets.ISO_8859_1,
+            )
+        }
     }
 }
 
@@ -37,30 +41,37 @@ private fun headers(head: String): Map<String, String> = head.split("\r\n").drop
     .associate { it.substringBefore(':').trim().lowercase() to it.substringAfter(':').trim() }
 
 /** Sends a POST with `Expect: 100-continue` and its body at once (as curl does when no 100 comes within 1 s). */
-private suspend fun postExpecting(url: String, body: ByteArray,
-    expect: Boolean = true): RawExchange = withContext(Dispatchers.IO) {
-    val uri = URI(url)
-    Socket().use { s ->
-        s.soTimeout = 30_000
-        s.connect(InetSocketAddress(uri.host, uri.port), 10_000)
-        val out = s.getOutputStream()
-        val head = buildString {
-            append("POST ${uri.rawPath} HTTP/1.1\r\nHost: ${uri.host}:${uri.port}\r\nContent-Length: ${body.size}\r\n")
-            if (expect) append("Expect: 100-continue\r\n")
-            append("Connection: close\r\n\r\n")
+private suspend fun postExpecting(url: String, body: ByteArray, expect: Boolean = true): RawExchange =
+    withContext(Dispatchers.IO) {
+        val uri = URI(url)
+        Socket().use { s ->
+            s.soTimeout = 30_000
+            s.connect(InetSocketAddress(uri.host, uri.port), 10_000)
+            val out = s.getOutputStream()
+            val head = buildString {
+                append(
+                    "POST ${uri.rawPath} HTTP/1.1\r\nHost: ${uri.host}:${uri.port}\r\nContent-Length: ${body.size}\r\n",
+                )
+                if (expect) append("Expect: 100-continue\r\n")
+                append("Connection: close\r\n\r\n")
+            }
+            out.write(head.toByteArray(Charsets.ISO_8859_1))
+            out.write(body)
+            out.flush()
+            val input = s.getInputStream().buffered()
+            var response = readHead(input) ?: error("no answer")
+            while (response.split(
+                    ' ',
+                )[1].toInt() in 100..199
+            ) {
+                response = readHead(input) ?: error("only an interim answer")
+            }
+            val h = headers(response)
+            val length = h["content-length"]?.toInt()
+            val got = if (length != null) input.readNBytes(length) else input.readAllBytes()
+            RawExchange(response.split(' ')[1].toInt(), h, got)
         }
-        out.write(head.toByteArray(Charsets.ISO_8859_1))
-        out.write(body)
-        out.flush()
-        val input = s.getInputStream().buffered()
-        var response = readHead(input) ?: error("no answer")
-        while (response.split(' ')[1].toInt() in 100..199) response = readHead(input) ?: error("only an interim answer")
-        val h = headers(response)
-        val length = h["content-length"]?.toInt()
-        val got = if (length != null) input.readNBytes(length) else input.readAllBytes()
-        RawExchange(response.split(' ')[1].toInt(), h, got)
     }
-}
 
 /**
  * A plain-socket origin that behaves as HTTP servers do with `Expect: 100-continue`: it answers `100 Continue`

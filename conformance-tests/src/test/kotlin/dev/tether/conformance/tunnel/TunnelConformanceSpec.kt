@@ -55,29 +55,31 @@ val fastRetry = RetryConfig(
 /** The id most cases register (unique per run against an external proxy). */
 val tunnel1: String = TunnelSubject.id("tunnel-1")
 
-fun tunnelConfig(proxy: TunnelSubject, id: String = tunnel1,
-    block: TunnelConfig.Builder.() -> Unit = {}): TunnelConfig =
-    TunnelConfig(id, proxy.url) {
-        flavour(proxy.flavour)
-        tokenGenerator(TunnelTokens.generator(proxy.secretA))
-        retry(fastRetry)
-        block()
-    }
+fun tunnelConfig(
+    proxy: TunnelSubject,
+    id: String = tunnel1,
+    block: TunnelConfig.Builder.() -> Unit = {},
+): TunnelConfig = TunnelConfig(id, proxy.url) {
+    flavour(proxy.flavour)
+    tokenGenerator(TunnelTokens.generator(proxy.secretA))
+    retry(fastRetry)
+    block()
+}
 
 /** HTTP/1.1 only: the JDK client would otherwise offer an h2c upgrade on every request. */
 val http: HttpClient =
     HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build()
 
-suspend fun get(url: String): HttpResponse<ByteArray> =
-    http.sendAsync(HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(30)).GET().build(),
-        HttpResponse.BodyHandlers.ofByteArray()).await()
+suspend fun get(url: String): HttpResponse<ByteArray> = http.sendAsync(
+    HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(30)).GET().build(),
+    HttpResponse.BodyHandlers.ofByteArray(),
+).await()
 
-suspend fun post(url: String, body: ByteArray): HttpResponse<ByteArray> =
-    http.sendAsync(
-        HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(60))
-            .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
-        HttpResponse.BodyHandlers.ofByteArray(),
-    ).await()
+suspend fun post(url: String, body: ByteArray): HttpResponse<ByteArray> = http.sendAsync(
+    HttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(60))
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build(),
+    HttpResponse.BodyHandlers.ofByteArray(),
+).await()
 
 /** Echoes method, target, original path and body back (in process). */
 val echoHandler = TunnelHandler { request ->
@@ -131,13 +133,15 @@ class TunnelConformanceSpec : FunSpec({
                 }
             },
         ) {
-        TunnelSubject.open().use { proxy ->
-            val id = TunnelSubject.id("b-side")
-            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id,
-                proxy.secretB!!, Duration.ofHours(1))) }
-            TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
+            TunnelSubject.open().use { proxy ->
+                val id = TunnelSubject.id("b-side")
+                val config = TunnelConfig(id, proxy.url) {
+                    flavour(proxy.flavour)
+                    token(TunnelTokens.sign(id, proxy.secretB!!, Duration.ofHours(1)))
+                }
+                TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
+            }
         }
-    }
 
     test(
         "registration (spec §9, §11): a token with a 60-day lifetime is accepted (the proxy's lifetime check is " +
@@ -145,36 +149,90 @@ class TunnelConformanceSpec : FunSpec({
     ) {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("long")
-            val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(TunnelTokens.sign(id,
-                proxy.secretA, Duration.ofDays(60))) }
+            val config = TunnelConfig(id, proxy.url) {
+                flavour(proxy.flavour)
+                token(
+                    TunnelTokens.sign(
+                        id,
+                        proxy.secretA,
+                        Duration.ofDays(60),
+                    ),
+                )
+            }
             TunnelClient(config).connect().use { proxy.isClientUrlOf(it.url, id) shouldBe true }
         }
     }
 
     val refused = listOf(
-        "a wrong secret" to { id: String, _: TunnelSubject -> TunnelTokens.sign(id, "not-the-secret",
-            Duration.ofHours(1)) },
-        "a tid for another id" to { _: String, p: TunnelSubject -> TunnelTokens.sign("someone-else", p.secretA,
-            Duration.ofHours(1)) },
+        "a wrong secret" to { id: String, _: TunnelSubject ->
+            TunnelTokens.sign(
+                id,
+                "not-the-secret",
+                Duration.ofHours(1),
+            )
+        },
+        "a tid for another id" to { _: String, p: TunnelSubject ->
+            TunnelTokens.sign(
+                "someone-else",
+                p.secretA,
+                Duration.ofHours(1),
+            )
+        },
         "an expired token" to { id: String, p: TunnelSubject ->
-            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().minus(Duration.ofDays(2)),
-                ZoneOffset.UTC))
+            TunnelTokens.sign(
+                id,
+                p.secretA,
+                Duration.ofHours(1),
+                Clock.fixed(
+                    Instant.now().minus(Duration.ofDays(2)),
+                    ZoneOffset.UTC,
+                ),
+            )
         },
         "a token not valid yet" to { id: String, p: TunnelSubject ->
-            TunnelTokens.sign(id, p.secretA, Duration.ofHours(1), Clock.fixed(Instant.now().plus(Duration.ofDays(1)),
-                ZoneOffset.UTC))
+            TunnelTokens.sign(
+                id,
+                p.secretA,
+                Duration.ofHours(1),
+                Clock.fixed(
+                    Instant.now().plus(Duration.ofDays(1)),
+                    ZoneOffset.UTC,
+                ),
+            )
         },
-        "a token without nbf" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id,
-            "exp" to Instant.now().epochSecond + 3600)) },
-        "a token without exp" to { id: String, p: TunnelSubject -> JwtFixtures.sign(p.secretA, mapOf("tid" to id,
-            "nbf" to Instant.now().epochSecond - 60)) },
+        "a token without nbf" to { id: String, p: TunnelSubject ->
+            JwtFixtures.sign(
+                p.secretA,
+                mapOf(
+                    "tid" to id,
+                    "exp" to Instant.now().epochSecond + 3600,
+                ),
+            )
+        },
+        "a token without exp" to { id: String, p: TunnelSubject ->
+            JwtFixtures.sign(
+                p.secretA,
+                mapOf(
+                    "tid" to id,
+                    "nbf" to Instant.now().epochSecond - 60,
+                ),
+            )
+        },
     )
     for ((what, token) in refused) {
         test("registration (spec §9, §11): $what is refused with 401: TunnelAuthFailedException, no retry") {
             TunnelSubject.open().use { proxy ->
                 val id = TunnelSubject.id("t1")
-                val config = TunnelConfig(id, proxy.url) { flavour(proxy.flavour); token(token(id,
-                    proxy)); retry(fastRetry) }
+                val config = TunnelConfig(id, proxy.url) {
+                    flavour(proxy.flavour)
+                    token(
+                        token(
+                            id,
+                            proxy,
+                        ),
+                    )
+                    retry(fastRetry)
+                }
                 val e = shouldThrow<TunnelAuthFailedException> { TunnelClient(config).connect() }
                 e.status shouldBe 401
                 proxy.fake?.registrationAttempts?.shouldBe(1)
@@ -184,54 +242,66 @@ class TunnelConformanceSpec : FunSpec({
 
     test(
         "registration (spec §9, §11): the proxy's own answers: 400 without a Bearer token, 404 without an upgrade, " +
-            "504 for an unknown viewer id")
+            "504 for an unknown viewer id",
+    )
         .config(
             enabledOrReasonIf = External.skipIf {
                 val https = TunnelSubject.external?.startsWith("https") == true
                 if (https) "sends raw HTTP/1.1 over plain TCP; the proxy is https" else null
             },
         ) {
-        TunnelSubject.open().use { proxy ->
-            val good = TunnelTokens.sign("raw", proxy.secretA, Duration.ofHours(1))
-            val idHeader = proxy.flavour.idHeader
-            val upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            val noToken = "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\n$upgrade"
-            RawHttp.status(proxy.host, proxy.port, noToken) shouldBe 400
-            RawHttp.status(
-                proxy.host,
-                proxy.port,
-                "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Token $good\r\n$upgrade",
-            ) shouldBe 400
-            RawHttp.status(proxy.host, proxy.port,
-                "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Bearer $good\r\n\r\n") shouldBe 404
-            // Generation A answers an unknown id with 404, B and C (and the fake) with 504.
-            val unknown = get("${proxy.url}/nobody-${Random.nextInt(1_000_000)}/here").statusCode()
-            if (proxy.fake != null) unknown shouldBe 504 else (unknown == 404 || unknown == 504) shouldBe true
-            get("${proxy.url}/").statusCode() shouldBe 404
+            TunnelSubject.open().use { proxy ->
+                val good = TunnelTokens.sign("raw", proxy.secretA, Duration.ofHours(1))
+                val idHeader = proxy.flavour.idHeader
+                val upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                val noToken = "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\n$upgrade"
+                RawHttp.status(proxy.host, proxy.port, noToken) shouldBe 400
+                RawHttp.status(
+                    proxy.host,
+                    proxy.port,
+                    "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Token $good\r\n$upgrade",
+                ) shouldBe 400
+                RawHttp.status(
+                    proxy.host,
+                    proxy.port,
+                    "GET / HTTP/1.1\r\nHost: x\r\n$idHeader: raw\r\nAuthorization: Bearer $good\r\n\r\n",
+                ) shouldBe 404
+                // Generation A answers an unknown id with 404, B and C (and the fake) with 504.
+                val unknown = get("${proxy.url}/nobody-${Random.nextInt(1_000_000)}/here").statusCode()
+                if (proxy.fake != null) unknown shouldBe 504 else (unknown == 404 || unknown == 504) shouldBe true
+                get("${proxy.url}/").statusCode() shouldBe 404
+            }
         }
-    }
 
     test(
         "registration (spec §9, §11): a refused registration with 5xx is retried until it succeeds; a 4xx other than " +
-            "401 is RetryFailedException")
+            "401 is RetryFailedException",
+    )
         .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (refuse the next upgrades)")) {
-        TunnelSubject.open().use { subject ->
-            val proxy = subject.fake!!
-            proxy.faults.refuseNext(2, 503)
-            TunnelClient(tunnelConfig(subject)).connect().use { proxy.registrationAttempts shouldBe 3 }
-            proxy.faults.refuseNext(1, 409)
-            shouldThrow<RetryFailedException> { TunnelClient(tunnelConfig(subject, "t2")).connect() }.status shouldBe
-                409
+            TunnelSubject.open().use { subject ->
+                val proxy = subject.fake!!
+                proxy.faults.refuseNext(2, 503)
+                TunnelClient(tunnelConfig(subject)).connect().use { proxy.registrationAttempts shouldBe 3 }
+                proxy.faults.refuseNext(1, 409)
+                shouldThrow<RetryFailedException> {
+                    TunnelClient(tunnelConfig(subject, "t2")).connect()
+                }.status shouldBe
+                    409
+            }
         }
-    }
 
     test("registration (spec §9, §11): a proxy that is down ends with RetryTimedOutException after MaxElapsedTime") {
         val port = FakeTunnelProxy.start().use { it.port } // closed: nothing listens there any more
         val config = TunnelConfig("t1", "http://127.0.0.1:$port") {
             tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"),
-                maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
+            retry(
+                RetryConfig(
+                    initialDelay = kotlin.time.Duration.parse("10ms"),
+                    maxDelay = kotlin.time.Duration.parse("50ms"),
+                    maxElapsedTime = kotlin.time.Duration.parse("300ms"),
+                ),
+            )
         }
         val e = shouldThrow<RetryTimedOutException> { TunnelClient(config).connect() }
         (e.attempts > 1) shouldBe true
@@ -240,10 +310,18 @@ class TunnelConformanceSpec : FunSpec({
     test("registration (spec §9, §11): an expired starting token is renewed by the generator before the first dial") {
         TunnelSubject.open().use { proxy ->
             val id = TunnelSubject.id("t1")
-            val expired = TunnelTokens.sign(id, proxy.secretA, Duration.ofHours(1),
-                Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC))
-            TunnelClient(tunnelConfig(proxy,
-                id) { token(expired) }).connect().use { proxy.fake?.registrationAttempts?.shouldBe(1) }
+            val expired = TunnelTokens.sign(
+                id,
+                proxy.secretA,
+                Duration.ofHours(1),
+                Clock.fixed(Instant.now().minus(Duration.ofDays(2)), ZoneOffset.UTC),
+            )
+            TunnelClient(
+                tunnelConfig(
+                    proxy,
+                    id,
+                ) { token(expired) },
+            ).connect().use { proxy.fake?.registrationAttempts?.shouldBe(1) }
         }
     }
 
@@ -365,8 +443,12 @@ class TunnelConformanceSpec : FunSpec({
                     val answers = (1..64).map { i ->
                         async(Dispatchers.IO) { post("${client.url}/v/$i", "viewer $i".toByteArray()) }
                     }.awaitAll()
-                    answers.mapIndexed { i,
-                        r -> r.body().decodeToString() to r.headers().firstValue("X-Target").get() } shouldBe
+                    answers.mapIndexed {
+                            i,
+                            r,
+                        ->
+                        r.body().decodeToString() to r.headers().firstValue("X-Target").get()
+                    } shouldBe
                         (1..64).map { i -> "viewer $i" to "/v/$i" }
                     serving.cancel()
                 }
@@ -376,104 +458,118 @@ class TunnelConformanceSpec : FunSpec({
 
     test(
         "reconnect and close (spec §13, fixed): after the proxy drops the session the client registers again, keeps " +
-            "serving and reports the drop")
+            "serving and reports the drop",
+    )
         .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (drop a client)")) {
-        TunnelSubject.open().use { subject ->
-            val proxy = subject.fake!!
-            TunnelClient(tunnelConfig(subject)).connect().use { client ->
-                coroutineScope {
-                    val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                    val collector = launch(start = CoroutineStart.UNDISPATCHED) {
-                        client.events.collect { events.send(it) }
+            TunnelSubject.open().use { subject ->
+                val proxy = subject.fake!!
+                TunnelClient(tunnelConfig(subject)).connect().use { client ->
+                    coroutineScope {
+                        val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
+                        val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                            client.events.collect { events.send(it) }
+                        }
+                        val serving = launch { client.serve(echoHandler) }
+                        proxy.faults.drop(tunnel1) shouldBe true
+                        withTimeout(10.seconds) {
+                            while (events.receive() !is ConnectionEvent.Disconnected) Unit
+                            while (events.receive() !is ConnectionEvent.Connected) Unit
+                        }
+                        proxy.awaitRegistrations(2, 10.seconds)
+                        client.url shouldBe proxy.clientUrl(tunnel1)
+                        post("${client.url}/again", "after reconnect".toByteArray()).body().decodeToString() shouldBe
+                            "after reconnect"
+                        serving.cancel()
+                        collector.cancel()
                     }
-                    val serving = launch { client.serve(echoHandler) }
-                    proxy.faults.drop(tunnel1) shouldBe true
-                    withTimeout(10.seconds) {
-                        while (events.receive() !is ConnectionEvent.Disconnected) Unit
-                        while (events.receive() !is ConnectionEvent.Connected) Unit
-                    }
-                    proxy.awaitRegistrations(2, 10.seconds)
-                    client.url shouldBe proxy.clientUrl(tunnel1)
-                    post("${client.url}/again", "after reconnect".toByteArray()).body().decodeToString() shouldBe
-                        "after reconnect"
-                    serving.cancel()
-                    collector.cancel()
                 }
             }
         }
-    }
 
     test(
         "reconnect and close (spec §13, fixed): keepalive expiry (the proxy stops answering pings) is detected and " +
-            "the client registers again")
+            "the client registers again",
+    )
         .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (stop answering pings)")) {
-        TunnelSubject.open().use { subject ->
-            val proxy = subject.fake!!
-            val mux = MuxConfig { streamBufferSize(4096); keepAliveInterval(Duration.ofMillis(200)) }
-            TunnelClient(tunnelConfig(subject), mux).connect().use { client ->
-                coroutineScope {
-                    val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                    val collector = launch(start = CoroutineStart.UNDISPATCHED) {
-                        client.events.collect { events.send(it) }
+            TunnelSubject.open().use { subject ->
+                val proxy = subject.fake!!
+                val mux = MuxConfig {
+                    streamBufferSize(4096)
+                    keepAliveInterval(Duration.ofMillis(200))
+                }
+                TunnelClient(tunnelConfig(subject), mux).connect().use { client ->
+                    coroutineScope {
+                        val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
+                        val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                            client.events.collect { events.send(it) }
+                        }
+                        proxy.faults.stopKeepalive(true)
+                        val drop = withTimeout(10.seconds) {
+                            var e = events.receive()
+                            while (e !is ConnectionEvent.Disconnected) e = events.receive()
+                            e
+                        }
+                        drop.cause.shouldBeInstanceOf<dev.tether.mux.MuxKeepAliveExpiredException>()
+                        proxy.faults.stopKeepalive(false)
+                        proxy.awaitRegistrations(2, 10.seconds)
+                        collector.cancel()
                     }
-                    proxy.faults.stopKeepalive(true)
-                    val drop = withTimeout(10.seconds) {
-                        var e = events.receive()
-                        while (e !is ConnectionEvent.Disconnected) e = events.receive()
-                        e
-                    }
-                    drop.cause.shouldBeInstanceOf<dev.tether.mux.MuxKeepAliveExpiredException>()
-                    proxy.faults.stopKeepalive(false)
-                    proxy.awaitRegistrations(2, 10.seconds)
-                    collector.cancel()
                 }
             }
         }
-    }
 
     test(
         "reconnect and close (spec §13, fixed): token rotation: after the proxy rotates its secret the client renews " +
-            "its token on reconnect")
+            "its token on reconnect",
+    )
         .config(enabledOrReasonIf = TunnelSubject.needsFake("the fake's fault controls (rotate the signing secrets)")) {
-        TunnelSubject.open().use { subject ->
-            val proxy = subject.fake!!
-            var secret = proxy.currentSecrets.first
-            val config = TunnelConfig("rot", proxy.url) {
-                tokenGenerator { id -> TunnelTokens.sign(id, secret, Duration.ofHours(1)) }
-                retry(fastRetry)
-            }
-            TunnelClient(config).connect().use { client ->
-                proxy.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
-                proxy.rotateCredentials("new-secret-a", "new-secret-b")
-                proxy.isRegistered("rot") shouldBe true // registered clients stay
-                secret = "new-secret-a" // what an auth service would hand out now
-                proxy.faults.drop("rot")
-                proxy.awaitRegistrations(2, 10.seconds)
-                withTimeout(10.seconds) { client.state.first { it == dev.tether.core.ConnectionState.CONNECTED } }
-                proxy.isRegistered("rot") shouldBe true
+            TunnelSubject.open().use { subject ->
+                val proxy = subject.fake!!
+                var secret = proxy.currentSecrets.first
+                val config = TunnelConfig("rot", proxy.url) {
+                    tokenGenerator { id -> TunnelTokens.sign(id, secret, Duration.ofHours(1)) }
+                    retry(fastRetry)
+                }
+                TunnelClient(config).connect().use { client ->
+                    proxy.awaitRegistrations(1, 10.seconds) // the 101 reaches the client before the proxy records it
+                    proxy.rotateCredentials("new-secret-a", "new-secret-b")
+                    proxy.isRegistered("rot") shouldBe true // registered clients stay
+                    secret = "new-secret-a" // what an auth service would hand out now
+                    proxy.faults.drop("rot")
+                    proxy.awaitRegistrations(2, 10.seconds)
+                    withTimeout(10.seconds) { client.state.first { it == dev.tether.core.ConnectionState.CONNECTED } }
+                    proxy.isRegistered("rot") shouldBe true
+                }
             }
         }
-    }
 
     test(
         "reconnect and close (spec §13, fixed): a reconnect that runs out of retries fails waiting and later accept " +
-            "calls with that error")
+            "calls with that error",
+    )
         .config(enabledOrReasonIf = TunnelSubject.needsFake("to shut the proxy down (the fake)")) {
-        val proxy = TunnelSubject.open()
-        val client = TunnelClient(tunnelConfig(proxy) {
-            retry(RetryConfig(initialDelay = kotlin.time.Duration.parse("10ms"),
-                maxDelay = kotlin.time.Duration.parse("50ms"), maxElapsedTime = kotlin.time.Duration.parse("300ms")))
-        }).connect()
-        client.use {
-            coroutineScope {
-                val waiting = async { runCatching { client.accept() } }
-                proxy.close() // drops the session and stops listening
-                withTimeout(10.seconds) { waiting.await() }.exceptionOrNull()
-                    .shouldBeInstanceOf<RetryTimedOutException>()
-                shouldThrow<RetryTimedOutException> { client.accept() }
+            val proxy = TunnelSubject.open()
+            val client = TunnelClient(
+                tunnelConfig(proxy) {
+                    retry(
+                        RetryConfig(
+                            initialDelay = kotlin.time.Duration.parse("10ms"),
+                            maxDelay = kotlin.time.Duration.parse("50ms"),
+                            maxElapsedTime = kotlin.time.Duration.parse("300ms"),
+                        ),
+                    )
+                },
+            ).connect()
+            client.use {
+                coroutineScope {
+                    val waiting = async { runCatching { client.accept() } }
+                    proxy.close() // drops the session and stops listening
+                    withTimeout(10.seconds) { waiting.await() }.exceptionOrNull()
+                        .shouldBeInstanceOf<RetryTimedOutException>()
+                    shouldThrow<RetryTimedOutException> { client.accept() }
+                }
             }
         }
-    }
 
     test(
         "reconnect and close (spec §13, fixed): close unblocks a waiting accept at once with TunnelClosedException " +
