@@ -179,7 +179,7 @@ class WampExamplesSpec : FunSpec({
                     authHandler("ticket", AuthHandler.ticket("s3cret"))
                     serialization(Serialization.CBOR) // wamp.2.cbor, binary frames
                     responseTimeout(2.seconds) // HELLO/auth, (un)register, (un)subscribe, acked publish
-                    callTimeout(10.seconds) // default: no bound besides the caller's own
+                    callTimeout(10.seconds) // default 60 s; null: no bound besides the caller's own
                     pingInterval(15.seconds) // the router never pings: detect a dead link
                     pongTimeout(5.seconds)
                 }

@@ -66,6 +66,9 @@ internal class Callee(
     private val invocations = ConcurrentHashMap<Long, Job>()
     private val streams = ConcurrentHashMap<Long, InvocationStream>()
 
+    /** Invocations refused for [SessionConfig.maxConcurrentInvocations]; touched by the reading thread only. */
+    private var refused = 0L
+
     /**
      * Progressive invocations answered before their last chunk arrived: chunks the router sends for them meanwhile
      * are dropped, not taken for new calls. Bounded: router ids do not recur soon.
@@ -154,6 +157,26 @@ internal class Callee(
                 sessionId,
                 m.request,
             )
+            return
+        }
+        if (invocations.size >= config.maxConcurrentInvocations) {
+            // Checked and started on the one thread that reads the connection: the count cannot grow meanwhile.
+            refused++
+            if (refused % REFUSALS_PER_LOG == 1L) {
+                log.warn(
+                    "WAMP session {}: {} invocations running, the most allowed (maxConcurrentInvocations); " +
+                        "INVOCATION {} answered with {} ({} so far)",
+                    sessionId,
+                    config.maxConcurrentInvocations,
+                    m.request,
+                    SessionConfig.TOO_MANY_INVOCATIONS,
+                    refused,
+                )
+            }
+            val why = listOf("more than ${config.maxConcurrentInvocations} invocations running; try again later")
+            val error =
+                ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), SessionConfig.TOO_MANY_INVOCATIONS, why)
+            scope.launch { correlator.sendQuietly(error) }
             return
         }
         val reg = registrations[m.registration]
@@ -285,5 +308,8 @@ internal class Callee(
     private companion object {
         // How many answered progressive invocations are remembered so that their late chunks are dropped.
         const val ENDED_STREAMS = 1024
+
+        // One warning per this many refused invocations: a flood must not flood the log too.
+        const val REFUSALS_PER_LOG = 1000L
     }
 }

@@ -1,6 +1,7 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ProgressBufferOverflowException
 import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.error.RpcException
@@ -100,9 +101,17 @@ internal class RequestCorrelator(
             )
             return
         }
-        // Unlimited: the read path never waits for the caller's progress callback; order is kept.
-        p.progress.trySend(CallResult(m.args, m.kwargs, m.details))
+        // The read path never waits for the caller's progress callback: a full buffer fails the call instead, whose
+        // caller then cancels it (request, StreamingCall).
+        val queued = p.progress.trySend(CallResult(m.args, m.kwargs, m.details))
+        if (queued.isFailure && !queued.isClosed) {
+            val overflow = ProgressBufferOverflowException(m.request, config.progressBuffer)
+            if (p.reply.completeExceptionally(overflow)) log.warn("WAMP session {}: {}", sessionId, overflow.message)
+        }
     }
+
+    /** A buffer for the progressive results of one call, bounded by [SessionConfig.progressBuffer]. */
+    fun progressChannel(): Channel<CallResult> = Channel(config.progressBuffer)
 
     /** Fails every pending request with [error]: the session has ended. */
     fun failAll(error: Throwable) {
@@ -144,6 +153,9 @@ internal class RequestCorrelator(
                 throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
             }
             return answer
+        } catch (e: ProgressBufferOverflowException) {
+            withContext(NonCancellable) { cancelAndAwaitError(requestId, reply, cancelMode) }
+            throw e
         } catch (e: CancellationException) {
             if (cancelOnAbandon && sent) {
                 withContext(NonCancellable) { cancelAndAwaitError(requestId, reply, cancelMode) }

@@ -38,7 +38,11 @@ public class SessionConfig private constructor(b: Builder) {
      */
     public val responseTimeout: Duration = b.responseTimeout
 
-    /** The longest a call waits for its result; null (default) waits as long as the caller does, as nexus. */
+    /**
+     * The longest a call waits for its result (default 60 s, [DEFAULT_CALL_TIMEOUT]): past it the call is cancelled
+     * (CANCEL) and fails with [dev.tether.wamp.error.ResponseTimeoutException]. Null waits as long as the caller does,
+     * as nexus; only for routers and callees you trust to answer.
+     */
     public val callTimeout: Duration? = b.callTimeout
 
     /** The serialization to use (default JSON). */
@@ -83,8 +87,9 @@ public class SessionConfig private constructor(b: Builder) {
     public val logger: Logger? = b.logger
 
     /**
-     * Keepalive: PING this often when non-zero (RawSocket PING frames or WebSocket pings; nexus never pings, so idle
-     * clients should).
+     * Keepalive: PING this often (RawSocket PING frames or WebSocket pings; default 30 s, [DEFAULT_PING_INTERVAL]).
+     * Nexus never pings, so without it a half-open connection would never be noticed. [Duration.ZERO] turns keepalive
+     * off.
      */
     public val pingInterval: Duration = b.pingInterval
 
@@ -116,6 +121,22 @@ public class SessionConfig private constructor(b: Builder) {
      */
     public val eventBuffer: Int = b.eventBuffer
 
+    /**
+     * How many progressive results of one call ([WampSession.callProgress], [WampSession.callStreaming] with a
+     * progress callback) may wait for its callback (default 256). The session reads its connection without waiting
+     * for callbacks; past the bound the call fails with [dev.tether.wamp.error.ProgressBufferOverflowException] and is
+     * cancelled, so memory stays bounded however fast a callee sends progress.
+     */
+    public val progressBuffer: Int = b.progressBuffer
+
+    /**
+     * How many invocations of this session's registered procedures may run at once (default 1024). An INVOCATION
+     * beyond it is answered at once with ERROR [TOO_MANY_INVOCATIONS] and its handler does not run, so a caller
+     * flooding a callee cannot make it start handlers without limit. Later chunks of a running progressive
+     * invocation do not count.
+     */
+    public val maxConcurrentInvocations: Int = b.maxConcurrentInvocations
+
     init {
         require(realm.isNotBlank()) { "realm is required" }
         require(!responseTimeout.isNegative && !responseTimeout.isZero) { "responseTimeout must be positive" }
@@ -123,6 +144,14 @@ public class SessionConfig private constructor(b: Builder) {
         require(recvLimit >= 0) { "recvLimit must not be negative" }
         require(invocationChunkBuffer >= 1) { "invocationChunkBuffer must be at least 1, was $invocationChunkBuffer" }
         require(eventBuffer >= 1) { "eventBuffer must be at least 1, was $eventBuffer" }
+        require(progressBuffer >= 1) { "progressBuffer must be at least 1, was $progressBuffer" }
+        require(maxConcurrentInvocations >= 1) {
+            "maxConcurrentInvocations must be at least 1, was $maxConcurrentInvocations"
+        }
+        require(!pingInterval.isNegative) { "pingInterval must not be negative" }
+        require(callTimeout == null || (!callTimeout.isNegative && !callTimeout.isZero)) {
+            "callTimeout must be positive (null: no timeout)"
+        }
     }
 
     /** The effective inbound limit: [recvLimit] or 16 MiB. */
@@ -155,6 +184,8 @@ public class SessionConfig private constructor(b: Builder) {
         it.logger = logger
         it.invocationChunkBuffer = invocationChunkBuffer
         it.eventBuffer = eventBuffer
+        it.progressBuffer = progressBuffer
+        it.maxConcurrentInvocations = maxConcurrentInvocations
     }
 
     /** Builds a [SessionConfig]; every setter returns the builder. */
@@ -162,13 +193,13 @@ public class SessionConfig private constructor(b: Builder) {
         internal val helloDetails = LinkedHashMap<String, Any?>()
         internal val authHandlers = LinkedHashMap<String, AuthHandler>()
         internal var responseTimeout: Duration = Duration.ofSeconds(5)
-        internal var callTimeout: Duration? = null
+        internal var callTimeout: Duration? = DEFAULT_CALL_TIMEOUT
         internal var serialization: Serialization = Serialization.JSON
         internal var jsonBinaryForm: JsonBinaryForm = JsonBinaryForm.WAMP
         internal var recvLimit: Long = 0
         internal var dialTimeout: Duration = Duration.ofSeconds(10)
         internal var trustManager: X509TrustManager? = null
-        internal var pingInterval: Duration = Duration.ZERO
+        internal var pingInterval: Duration = DEFAULT_PING_INTERVAL
         internal var pongTimeout: Duration = Duration.ofSeconds(10)
         internal var handlerExecutor: Executor? = null
         internal var cancelMode: CancelMode = CancelMode.KILL_NO_WAIT
@@ -178,6 +209,8 @@ public class SessionConfig private constructor(b: Builder) {
         internal var logger: Logger? = null
         internal var invocationChunkBuffer: Int = 256
         internal var eventBuffer: Int = 4096
+        internal var progressBuffer: Int = 256
+        internal var maxConcurrentInvocations: Int = 1024
 
         /** Adds one HELLO detail. */
         public fun helloDetail(key: String, value: Any?): Builder = apply { helloDetails[key] = value }
@@ -196,7 +229,7 @@ public class SessionConfig private constructor(b: Builder) {
             timeout.toJavaDuration(),
         )
 
-        /** Sets [SessionConfig.callTimeout]; null waits as long as the caller does. */
+        /** Sets [SessionConfig.callTimeout] (default 60 s); null waits as long as the caller does. */
         public fun callTimeout(timeout: Duration?): Builder = apply { callTimeout = timeout }
 
         /** Sets [SessionConfig.callTimeout] (Kotlin duration). */
@@ -236,7 +269,7 @@ public class SessionConfig private constructor(b: Builder) {
         /** Sets [SessionConfig.logger] for this session's log messages. */
         public fun logger(logger: Logger?): Builder = apply { this.logger = logger }
 
-        /** Sets [SessionConfig.pingInterval]; zero disables keepalive pings. */
+        /** Sets [SessionConfig.pingInterval] (default 30 s); zero disables keepalive pings. */
         public fun pingInterval(interval: Duration): Builder = apply { pingInterval = interval }
 
         /** Sets [SessionConfig.pingInterval] (Kotlin duration). */
@@ -264,12 +297,30 @@ public class SessionConfig private constructor(b: Builder) {
         /** Sets [SessionConfig.eventBuffer] (at least 1). */
         public fun eventBuffer(events: Int): Builder = apply { eventBuffer = events }
 
+        /** Sets [SessionConfig.progressBuffer] (at least 1). */
+        public fun progressBuffer(results: Int): Builder = apply { progressBuffer = results }
+
+        /** Sets [SessionConfig.maxConcurrentInvocations] (at least 1). */
+        public fun maxConcurrentInvocations(invocations: Int): Builder =
+            apply { maxConcurrentInvocations = invocations }
+
         /** Builds the configuration; throws IllegalArgumentException on invalid values. */
         public fun build(): SessionConfig = SessionConfig(this)
     }
 
-    /** Builders of a [SessionConfig]. */
+    /** Builders of a [SessionConfig], and its defaults. */
     public companion object {
+        /** The default [pingInterval]: 30 s, as tether-core's WebSocket dialer. */
+        @JvmField
+        public val DEFAULT_PING_INTERVAL: Duration = Duration.ofSeconds(30)
+
+        /** The default [callTimeout]: 60 s. */
+        @JvmField
+        public val DEFAULT_CALL_TIMEOUT: Duration = Duration.ofSeconds(60)
+
+        /** The error URI an INVOCATION over [maxConcurrentInvocations] is answered with. */
+        public const val TOO_MANY_INVOCATIONS: String = "dev.tether.error.too_many_invocations"
+
         /** Starts a builder for [realm] (Java). */
         @JvmStatic
         public fun builder(realm: String): Builder = Builder(realm)

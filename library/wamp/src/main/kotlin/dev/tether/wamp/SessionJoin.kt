@@ -1,6 +1,7 @@
 package dev.tether.wamp
 
 import dev.tether.wamp.error.AbortException
+import dev.tether.wamp.error.ChallengeRefusedException
 import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.message.Abort
@@ -14,6 +15,7 @@ import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.runInterruptible
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlin.time.toKotlinDuration
@@ -71,8 +73,14 @@ internal object SessionJoin {
                         throw AbortException("wamp.error.authentication_failed", mapOf("message" to why))
                     }
                     authenticated = true
-                    // Signing (PBKDF2 in particular) is CPU work: keep it off the I/O path.
-                    val answer: Authenticate = withContext(Dispatchers.Default) { handler.authenticate(m) }
+                    // Signing (PBKDF2 in particular) is CPU work: off the I/O path, and interrupted when the join's
+                    // timeout passes or the caller gives up.
+                    val answer: Authenticate = try {
+                        runInterruptible(Dispatchers.Default) { handler.authenticate(m) }
+                    } catch (e: ChallengeRefusedException) {
+                        abort(peer, e.message ?: "challenge refused", "wamp.error.authentication_failed")
+                        throw e
+                    }
                     peer.send(answer)
                 }
 

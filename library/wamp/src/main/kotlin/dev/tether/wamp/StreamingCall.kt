@@ -1,6 +1,7 @@
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.wamp.error.ProgressBufferOverflowException
 import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.error.RpcException
 import dev.tether.wamp.error.WampConnectionLostException
@@ -16,7 +17,6 @@ import kotlinx.coroutines.CoroutineName
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.cancelAndJoin
-import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.launch
@@ -49,7 +49,7 @@ internal class StreamingCall(
         WampValues.normalizeMap(options.toMap()) - "progress" - "receive_progress" + receive
     private val requestId = correlator.nextRequestId()
     private val reply = CompletableDeferred<Message>()
-    private val progress = if (onProgress != null) Channel<CallResult>(Channel.UNLIMITED) else null
+    private val progress = if (onProgress != null) correlator.progressChannel() else null
 
     // Set once a CALL may have reached the router: from then on, abandoning the call needs CANCEL.
     private val started = AtomicBoolean(false)
@@ -78,6 +78,13 @@ internal class StreamingCall(
             }
             val answer = try {
                 awaitAnswer(sender)
+            } catch (e: ProgressBufferOverflowException) {
+                // Progress came faster than the callback took it: the call is given up, as a cancelled one is.
+                withContext(NonCancellable) {
+                    stopSending(sender)
+                    if (started.get()) correlator.cancelAndAwaitError(requestId, reply, cancelMode)
+                }
+                throw e
             } catch (e: CancellationException) {
                 // The caller gave up, the chunk flow failed, a chunk could not be sent, or a progress callback threw.
                 withContext(NonCancellable) {

@@ -65,9 +65,9 @@ import kotlin.time.toKotlinDuration
  * * After [ReconnectPolicy.maxAttempts] consecutive failed attempts the client closes; operations then fail with
  *   [ReconnectExhaustedException]. [closeAndJoin] ([close], [closeAsync]) leaves the realm and stops
  *   reconnecting; [awaitClosed] ([closedFuture]) waits for the end, whoever caused it.
- * * Keepalive: without a dead-peer bound a half-open connection would never be noticed, so when the
- *   [SessionConfig] has no [SessionConfig.pingInterval] the client pings every 30 s (pong within
- *   [SessionConfig.pongTimeout]).
+ * * Keepalive: without a dead-peer bound a half-open connection would never be noticed, so the client pings as
+ *   its [SessionConfig] says: every 30 s by default ([SessionConfig.pingInterval]), a pong due within
+ *   [SessionConfig.pongTimeout]. A missing pong counts as a lost connection.
  *
  * Handlers run as on [WampSession] (see [SessionConfig.handlerExecutor]). Events published while the session is down
  * are not delivered. Everything else a [WampSession] offers is on [session], the currently joined one; what is
@@ -82,16 +82,13 @@ import kotlin.time.toKotlinDuration
 public class WampClient @JvmOverloads constructor(
     /** The router's URL, as for [WampSession.connect]. */
     public val url: String,
-    config: SessionConfig,
+    /** The configuration each session joins with. */
+    private val config: SessionConfig,
     /** How this client reconnects. */
     public val policy: ReconnectPolicy = ReconnectPolicy.DEFAULT,
 ) : AutoCloseable {
-    /** The configuration each session joins with: the caller's, with keepalive on. */
-    private val config: SessionConfig =
-        if (config.pingInterval.isZero) config.toBuilder().pingInterval(DEFAULT_PING_INTERVAL).build() else config
-
     /** Every session of this client runs on one I/O thread, so [dispatcher] survives reconnects. */
-    private val pin = Transports.pin(url, this.config)
+    private val pin = Transports.pin(url, config)
 
     /**
      * The I/O thread every session of this client runs on, across reconnects, as a dispatcher: latency-critical
@@ -556,13 +553,6 @@ public class WampClient @JvmOverloads constructor(
 
     /** As [WampSession]'s Java faces: runs in the caller's thread until it waits; fails with the client's end. */
     private fun <T> javaFuture(block: suspend () -> T): CompletableFuture<T> = lifecycle.future { block() }
-
-    /** The keepalive default. */
-    public companion object {
-        /** The keepalive interval used when the [SessionConfig] sets none. */
-        @JvmField
-        public val DEFAULT_PING_INTERVAL: Duration = Duration.ofSeconds(30)
-    }
 }
 
 /** A registration or subscription a [WampClient] makes on every session; [apply] makes it on one. */

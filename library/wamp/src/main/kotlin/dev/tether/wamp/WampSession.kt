@@ -253,7 +253,7 @@ public class WampSession private constructor(
         cancelMode: CancelMode,
         onProgress: suspend (CallResult) -> Unit,
     ): CallResult = coroutineScope {
-        val progress = Channel<CallResult>(Channel.UNLIMITED)
+        val progress = correlator.progressChannel()
         val consumer = launch(CoroutineName("wamp-progress-$procedure")) {
             for (p in progress) onProgress(p)
         }

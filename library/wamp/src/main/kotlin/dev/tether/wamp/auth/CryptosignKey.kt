@@ -74,9 +74,19 @@ public class CryptosignKey private constructor(seed: ByteArray) {
         @JvmStatic
         public fun fromSeed(seed: ByteArray): CryptosignKey = CryptosignKey(seed)
 
-        /** The key whose seed is [seedHex] (64 hex characters). */
+        /**
+         * The key whose seed is [seedHex] (64 hex characters). Throws IllegalArgumentException for anything else; its
+         * message never quotes the seed, not even one wrong character of it.
+         */
         @JvmStatic
-        public fun fromSeedHex(seedHex: String): CryptosignKey = CryptosignKey(HEX.parseHex(seedHex))
+        public fun fromSeedHex(seedHex: String): CryptosignKey {
+            require(seedHex.length == 2 * SEED_LENGTH) {
+                "a cryptosign seed is ${2 * SEED_LENGTH} hex characters, got ${seedHex.length} (not shown)"
+            }
+            val bad = seedHex.indexOfFirst { it !in '0'..'9' && it !in 'a'..'f' && it !in 'A'..'F' }
+            require(bad < 0) { "a cryptosign seed is hex; character ${bad + 1} of the seed is not (not shown)" }
+            return CryptosignKey(HEX.parseHex(seedHex))
+        }
 
         /** A fresh random key. */
         @JvmStatic

@@ -1,5 +1,7 @@
 package dev.tether.wamp.auth
 
+import dev.tether.wamp.error.ChallengeRefusedException
+import dev.tether.wamp.message.WampValues
 import java.security.MessageDigest
 import java.util.Base64
 import javax.crypto.Mac
@@ -17,6 +19,16 @@ public object WampCra {
 
     /** Derived key length in bytes a salted challenge implies when it names none. */
     public const val DEFAULT_KEY_LENGTH: Int = 32
+
+    /**
+     * The most PBKDF2 iterations a router's salted challenge may ask of [respond] by default: ten times what
+     * crossbar and nexus issue by default leaves room for stronger settings, while one derivation stays well under a
+     * second. The router picks the count, so without a cap it could make a client burn CPU for as long as it likes.
+     */
+    public const val MAX_ITERATIONS: Int = 100_000
+
+    /** The longest derived key, in bytes, a router's salted challenge may ask of [respond] by default. */
+    public const val MAX_KEY_LENGTH: Int = 64
 
     /** The signature for [challenge] with [key]: standard base64 of HMAC-SHA256. */
     @JvmStatic
@@ -44,19 +56,42 @@ public object WampCra {
     /**
      * The AUTHENTICATE signature for a CHALLENGE whose extra is [extra] (`challenge`, and `salt`, `iterations`,
      * `keylen` when salted). An extra without a challenge string signs the empty string, which the router refuses.
+     *
+     * A salted challenge asking for more than [maxIterations] iterations or a key longer than [maxKeyLength] bytes is
+     * refused with [ChallengeRefusedException] before any work is done. The derivation checks the thread's interrupt
+     * flag as it goes, so a caller that runs it with `runInterruptible` can cancel it.
      */
     @JvmStatic
-    public fun respond(secret: String, extra: Map<String, Any?>): String {
+    @JvmOverloads
+    public fun respond(
+        secret: String,
+        extra: Map<String, Any?>,
+        maxIterations: Int = MAX_ITERATIONS,
+        maxKeyLength: Int = MAX_KEY_LENGTH,
+    ): String {
         val challenge = extra["challenge"] as? String ?: ""
         val salt = extra["salt"] as? String
         val key = if (salt.isNullOrEmpty()) {
             secret.toByteArray(Charsets.UTF_8)
         } else {
-            val iterations = (extra["iterations"] as? Number)?.toInt()?.takeIf { it > 0 } ?: DEFAULT_ITERATIONS
-            val keyLength = (extra["keylen"] as? Number)?.toInt()?.takeIf { it > 0 } ?: DEFAULT_KEY_LENGTH
-            deriveKey(secret, salt, iterations, keyLength).toByteArray(Charsets.US_ASCII)
+            val iterations = capped(extra["iterations"], DEFAULT_ITERATIONS, maxIterations, "PBKDF2 iterations")
+            val keyLength = capped(extra["keylen"], DEFAULT_KEY_LENGTH, maxKeyLength, "a derived key length (bytes)")
+            deriveKey(secret, salt, iterations.toInt(), keyLength.toInt()).toByteArray(Charsets.US_ASCII)
         }
         return sign(key, challenge)
+    }
+
+    /** The router's [value] for a PBKDF2 parameter, [default] when it names none, refused above [max]. */
+    private fun capped(value: Any?, default: Int, max: Int, what: String): Long {
+        val asked = WampValues.asLong(value)?.takeIf { it > 0 } ?: return default.toLong()
+        if (asked > max) {
+            throw ChallengeRefusedException(
+                "wampcra",
+                "the router's WAMP-CRA challenge asks for $asked $what, over this client's cap of $max " +
+                    "(AuthHandler.wampCra's limits); not answered",
+            )
+        }
+        return asked
     }
 
     /** True if [signature] is the right one for [challenge] under [key]; compares in constant time. */
@@ -102,7 +137,9 @@ public object WampCra {
             )
             var u = mac.doFinal()
             val t = u.copyOf()
-            repeat(iterations - 1) {
+            repeat(iterations - 1) { i ->
+                // Cancellable from runInterruptible: the count may be large.
+                if (i % INTERRUPT_CHECK_EVERY == 0 && Thread.interrupted()) throw InterruptedException("PBKDF2")
                 u = mac.doFinal(u)
                 for (i in t.indices) t[i] = (t[i].toInt() xor u[i].toInt()).toByte()
             }
@@ -113,6 +150,8 @@ public object WampCra {
         }
         return out
     }
+
+    private const val INTERRUPT_CHECK_EVERY = 1024
 
     // SecretKeySpec refuses an empty key, but HMAC with an empty key is well defined (and what Go computes).
     private object EmptyKey : javax.crypto.SecretKey {

@@ -132,3 +132,22 @@ public class ChunkBufferOverflowException(public val invocation: Long, public va
         public const val ERROR: String = "dev.tether.error.chunk_buffer_overflow"
     }
 }
+
+/**
+ * Progressive results of call [request] arrived faster than its progress callback took them, and [capacity] of them
+ * (`SessionConfig.progressBuffer`) were already waiting. The call fails with this exception and is cancelled (CANCEL
+ * with the call's cancel mode); results still waiting are not delivered. WAMP has no flow control from callee to
+ * caller: keep the callback quick (hand slow work to another coroutine) or raise the buffer.
+ */
+public class ProgressBufferOverflowException(public val request: Long, public val capacity: Int) :
+    WampException(
+        "call $request: more than $capacity progressive results waiting for the progress callback; the call was " +
+            "cancelled",
+    )
+
+/**
+ * This client refused to answer the router's CHALLENGE for [authMethod]: answering would cost more than the client
+ * allows (a WAMP-CRA challenge asking for more PBKDF2 iterations or a longer key than `AuthHandler.wampCra` caps
+ * them to). The join is aborted with `wamp.error.authentication_failed`. Raise the cap only for a router you trust.
+ */
+public class ChallengeRefusedException(public val authMethod: String, message: String) : WampException(message)

@@ -50,9 +50,15 @@ public data class Challenge(val authMethod: String, val extra: Dict) : Message {
     override val code: Int get() = MessageCodes.CHALLENGE
 }
 
-/** `[AUTHENTICATE, Signature|string, Extra|dict]`: the client's answer to a [Challenge]. */
+/**
+ * `[AUTHENTICATE, Signature|string, Extra|dict]`: the client's answer to a [Challenge]. The signature is a
+ * credential (for ticket authentication it is the ticket itself): [toString] shows its length only.
+ */
 public data class Authenticate(val signature: String, val extra: Dict) : Message {
     override val code: Int get() = MessageCodes.AUTHENTICATE
+
+    override fun toString(): String =
+        "Authenticate(signature=<${signature.length} characters, not shown>, extra=$extra)"
 }
 
 /** `[GOODBYE, Details|dict, Reason|uri]`: either side closes the session; the other side answers in kind. */

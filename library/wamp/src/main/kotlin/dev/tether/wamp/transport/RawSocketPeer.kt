@@ -40,7 +40,7 @@ import dev.tether.wamp.rawsocket.RawSocketProtocol as P
 /**
  * A WAMP peer over an established RawSocket (handshake done): frames messages with a 3-byte length, answers
  * PING with PONG, refuses to send more than [sendLimit] (the peer's announced maximum) and closes when the peer
- * sends more than [recvLimit] (this side's announced maximum).
+ * sends a frame (a message, PING or PONG) longer than [recvLimit] (this side's announced maximum).
  *
  * It reads Ktor byte channels with a coroutine ([receive]): the testkit router's server side and the client over a
  * caller's own socket (`SessionConfig.socketDialer`). The client's other RawSockets run on Netty's event loops.
@@ -108,9 +108,11 @@ public class RawSocketPeer(
                 close()
                 throw keepAliveExpired ?: ConnectionClosedException(null, "RawSocket closed by peer", e)
             }
-            if (header.type == P.TYPE_MESSAGE && header.length > recvLimit) {
+            // Every frame, PING and PONG included, is refused from its header when over this side's limit: the
+            // payload is never read (as NettyRawSocketPeer does).
+            if (header.length > recvLimit) {
                 log.warn(
-                    "{}: peer sent a {}-byte message over the {}-byte limit; closing",
+                    "{}: peer sent a {}-byte frame over the {}-byte limit; closing",
                     description,
                     header.length,
                     recvLimit,

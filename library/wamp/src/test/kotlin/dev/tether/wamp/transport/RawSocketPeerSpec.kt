@@ -4,12 +4,14 @@ package dev.tether.wamp.transport
 
 import dev.tether.core.ConnectionClosedException
 import dev.tether.core.KeepAliveExpiredException
+import dev.tether.wamp.error.MessageTooLongException
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.rawsocket.FrameHeader
 import dev.tether.wamp.rawsocket.RawSocketProtocol
 import dev.tether.wamp.serializer.JsonSerializer
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
+import io.kotest.matchers.types.shouldBeInstanceOf
 import io.ktor.utils.io.ByteChannel
 import io.ktor.utils.io.ByteReadChannel
 import io.ktor.utils.io.ByteWriteChannel
@@ -93,6 +95,23 @@ class RawSocketPeerSpec : FunSpec({
             pings shouldBe 3
             router.join()
             reader.join()
+        }
+    }
+
+    test("a PING or PONG longer than this side's limit closes the peer from its header, before any payload") {
+        for (type in listOf(RawSocketProtocol.TYPE_PING, RawSocketProtocol.TYPE_PONG)) {
+            runTest {
+                val wire = Wire()
+                val peer = wire.peer(recvLimit = 512)
+                // Only the header: a peer that waited for the 1 MiB payload would never fail.
+                wire.toPeer.writeFully(FrameHeader(type, 1 shl 20).encode())
+                wire.toPeer.flush()
+                val failure = runCatching { peer.receive() }.exceptionOrNull()
+                val tooLong = failure.shouldBeInstanceOf<MessageTooLongException>()
+                tooLong.length shouldBe (1L shl 20)
+                tooLong.limit shouldBe 512L
+                wire.fromPeer.isClosedForWrite shouldBe true
+            }
         }
     }
 
