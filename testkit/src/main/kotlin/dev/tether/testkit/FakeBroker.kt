@@ -285,7 +285,7 @@ public class FakeBroker private constructor(
         val bearer =
             header?.takeIf { it.startsWith("Bearer ") }?.removePrefix("Bearer ")?.trim()?.takeIf { it.isNotEmpty() }
         val presented = bearer ?: request.queryParameters["token"]
-        if (config.requireAuth && (presented == null || presented !in tokens)) return 401 to "unauthorized\n"
+        if (config.requireAuth && !secretMatchesAny(presented, tokens)) return 401 to "unauthorized\n"
         val ip = call.request.origin.remoteHost
         if (connections.size >= config.maxConnections || (perIp[ip]?.get() ?: 0) >= config.maxConnectionsPerIp) {
             return 503 to "too many connections\n"

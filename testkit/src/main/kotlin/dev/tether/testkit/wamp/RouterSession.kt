@@ -2,6 +2,7 @@
 
 package dev.tether.testkit.wamp
 
+import dev.tether.testkit.secretMatches
 import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.auth.WampCra
 import dev.tether.wamp.error.MessageTooLongException
@@ -224,7 +225,7 @@ internal class RouterSession(
         val auth = challenge(Challenge("ticket", emptyMap())) ?: return FAILED to null
         // Look the user up again: credentials may have rotated while the challenge was out.
         val current = router.user(user.authId) as? RouterUser.Ticket ?: return fail("unknown user")
-        return if (auth.signature == current.ticket) "ticket" to current else fail("invalid ticket")
+        return if (secretMatches(auth.signature, current.ticket)) "ticket" to current else fail("invalid ticket")
     }
 
     private suspend fun authenticateCra(user: RouterUser.Cra): Pair<String, RouterUser?> {

@@ -10,16 +10,19 @@ public sealed interface RouterUser {
     /** The authrole the router grants. */
     public val authRole: String
 
-    /** Ticket authentication: the client must send [ticket]. */
+    /** Ticket authentication: the client must send [ticket]. [toString] leaves the ticket out. */
     public data class Ticket(
         override val authId: String,
         val ticket: String,
         override val authRole: String = "user",
-    ) : RouterUser
+    ) : RouterUser {
+        // The ticket is a credential: a test log that prints the user must not print it.
+        override fun toString(): String = "Ticket(authId=$authId, authRole=$authRole)"
+    }
 
     /**
      * WAMP-CRA. With [salt] the router keeps only the derived key (as nexus's key store does) and sends salt,
-     * iterations and keylen in the CHALLENGE.
+     * iterations and keylen in the CHALLENGE. [toString] leaves the secret out.
      */
     public data class Cra(
         override val authId: String,
