@@ -12,6 +12,9 @@ import org.junit.jupiter.api.extension.ParameterContext
 import org.junit.jupiter.api.extension.ParameterResolutionException
 import org.junit.jupiter.api.extension.ParameterResolver
 import org.junit.jupiter.api.extension.TestInstantiationAwareExtension.ExtensionContextScope
+import java.lang.reflect.ParameterizedType
+import java.lang.reflect.Type
+import java.lang.reflect.TypeVariable
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.function.Supplier
 
@@ -21,7 +24,9 @@ import java.util.function.Supplier
  * [FakeRelayServerExtension], [FakeWampRouterExtension]) fixes to its fake. It starts a server from [factory] (per
  * test method or per test class, see [lifecycle]), injects it into constructor, test-method and lifecycle-method
  * parameters declared exactly as [serverType], and its fault controls into parameters declared as [faultsType], and
- * closes it when its scope ends.
+ * closes it when its scope ends. A parameter declared as a type variable counts as the type the test class binds it
+ * to, so a generic base test (`abstract class Contract<S extends FakeServer<F>, F extends Faults>` with test methods
+ * taking `S server`) runs against each fake its subclasses name.
  *
  * A fake of your own plugs in without a subclass:
  * ```java
@@ -112,12 +117,12 @@ public open class FakeServerExtension<T : FakeServer<F>, F : Faults>(
     }
 
     override fun supportsParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Boolean {
-        val type = parameterContext.parameter.type
+        val type = declaredType(parameterContext, extensionContext)
         return type == serverType || type == faultsType
     }
 
     override fun resolveParameter(parameterContext: ParameterContext, extensionContext: ExtensionContext): Any {
-        val type = parameterContext.parameter.type
+        val type = declaredType(parameterContext, extensionContext)
         val server = when (lifecycle) {
             ServerLifecycle.PER_CLASS -> find(extensionContext)?.server ?: throw ParameterResolutionException(
                 "no per-class ${serverType.simpleName} is running for ${parameterContext.declaringExecutable}: " +
@@ -150,6 +155,14 @@ public open class FakeServerExtension<T : FakeServer<F>, F : Faults>(
         } else {
             ExtensionContextScope.DEFAULT
         }
+
+    /** The parameter's declared class; a type variable is resolved against the test class's generic superclasses. */
+    private fun declaredType(parameterContext: ParameterContext, extensionContext: ExtensionContext): Class<*> {
+        val parameter = parameterContext.parameter
+        val variable = parameter.parameterizedType as? TypeVariable<*> ?: return parameter.type
+        val testClass = extensionContext.testClass.orElse(null) ?: return parameter.type
+        return boundClass(variable, testClass) ?: parameter.type
+    }
 
     private fun find(context: ExtensionContext): Running<T>? =
         @Suppress("UNCHECKED_CAST")
@@ -194,5 +207,30 @@ public open class FakeServerExtension<T : FakeServer<F>, F : Faults>(
 
     private companion object {
         const val KEY = "server"
+
+        /**
+         * What [variable] is bound to, seen from [testClass]: walks up its superclasses recording each generic
+         * superclass's type arguments (a subclass may bind a superclass's variable to one of its own, bound further
+         * down), then follows the bindings to a class. Null when nothing binds it to one.
+         */
+        fun boundClass(variable: TypeVariable<*>, testClass: Class<*>): Class<*>? {
+            val bindings = HashMap<TypeVariable<*>, Type>()
+            var current: Class<*>? = testClass
+            while (current != null && current != variable.genericDeclaration) {
+                val superType = current.genericSuperclass
+                if (superType is ParameterizedType) {
+                    val raw = superType.rawType as Class<*>
+                    raw.typeParameters.forEachIndexed { i, v -> bindings[v] = superType.actualTypeArguments[i] }
+                }
+                current = current.superclass
+            }
+            var bound: Type? = bindings[variable]
+            while (bound is TypeVariable<*>) bound = bindings[bound]
+            return when (bound) {
+                is Class<*> -> bound
+                is ParameterizedType -> bound.rawType as? Class<*>
+                else -> null
+            }
+        }
     }
 }
