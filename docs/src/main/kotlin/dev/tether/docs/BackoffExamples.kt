@@ -29,9 +29,9 @@ object BackoffExamples {
     fun jitteredReconnect(seed: Int): Triple<List<Duration>, Duration, Duration> {
         // docs:start exponential-schedule
         val schedule = ExponentialBackoff.DEFAULT.newSchedule(Random(seed)) // seeded: the same delays every run
-        val failures = List(3) { schedule.nextDelayAfterFailedDial() }      // ~1 s, ~2 s, ~4 s, each ±20 %
-        val afterQuickDrop = schedule.nextDelayAfterDrop(200.milliseconds)  // lived < 1 s: like a failure, ~8 s
-        val afterLongLife = schedule.nextDelayAfterDrop(5.minutes)          // lived >= 1 s: 0, and reset to 1 s
+        val failures = List(3) { schedule.nextDelayAfterFailedDial() } // ~1 s, ~2 s, ~4 s, each ±20 %
+        val afterQuickDrop = schedule.nextDelayAfterDrop(200.milliseconds) // lived < 1 s: like a failure, ~8 s
+        val afterLongLife = schedule.nextDelayAfterDrop(5.minutes) // lived >= 1 s: 0, and reset to 1 s
         // docs:end exponential-schedule
         return Triple(failures, afterQuickDrop, afterLongLife)
     }

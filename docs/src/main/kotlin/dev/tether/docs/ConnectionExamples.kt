@@ -28,7 +28,7 @@ object ConnectionExamples {
             // 200 ms doubling to 5 s, each delay spread ±20 %; a connection that lived < 1 s counts as a failure.
             backoff(ExponentialBackoff(minDelay = 200.milliseconds, maxDelay = 5.seconds))
             dialTimeout(Duration.ofSeconds(5)) // TCP + TLS + upgrade (default 10 s)
-            failFirstConnect(true)             // connect() fails if the very first dial fails
+            failFirstConnect(true) // connect() fails if the very first dial fails
         }
         // docs:end reconnect-config
         return WsClient(config)
@@ -38,7 +38,7 @@ object ConnectionExamples {
     suspend fun runOrExplain(client: WsClient): String {
         // docs:start fail-first-connect
         try {
-            client.connect()     // returns once the first connection is up
+            client.connect() // returns once the first connection is up
             client.awaitClosed() // returns only when the client is closed
         } catch (e: InitialConnectException) {
             // The first dial failed; e.cause says why (DialFailedException, DialTimeoutException,
@@ -50,24 +50,31 @@ object ConnectionExamples {
     }
 
     /** One line per connection event. */
-    fun describe(event: ConnectionEvent): String =
+    fun describe(event: ConnectionEvent): String {
         // docs:start events-when
-        when (event) {
+        return when (event) {
             is ConnectionEvent.Connecting -> "dialling (attempt ${event.attempt})"
+
             is ConnectionEvent.Connected -> "connected to ${event.url}"
+
             is ConnectionEvent.DialFailed -> "dial failed: ${event.cause.message}; next in ${event.retryInMillis} ms"
+
             is ConnectionEvent.AuthenticationFailed ->
                 "token refused (HTTP ${event.status}); next in ${event.retryInMillis} ms"
+
             is ConnectionEvent.Disconnected -> "dropped: ${event.cause.message}; next in ${event.retryInMillis} ms"
+
             is ConnectionEvent.Closed -> if (event.cause == null) "closed" else "gave up: ${event.cause?.message}"
         }
         // docs:end events-when
+    }
 
     /** The client's events as log lines. */
-    fun eventLog(client: WsClient): Flow<String> =
+    fun eventLog(client: WsClient): Flow<String> {
         // docs:start events-flow
-        client.events.map { describe(it) } // every event from collection on, in order, none dropped
+        return client.events.map { describe(it) } // every event from collection on, in order, none dropped
         // docs:end events-flow
+    }
 
     /** Waits for a connection, bounded. */
     suspend fun awaitUp(client: WsClient) {
@@ -82,17 +89,18 @@ object ConnectionExamples {
         val config = WsClientConfig(url, handler) {
             authToken(token)
             pingInterval(500.milliseconds) // client ping every 500 ms (default 30 s; ZERO turns client pings off)
-            pongTimeout(300.milliseconds)  // no pong within 300 ms: the connection is dead (default 10 s)
+            pongTimeout(300.milliseconds) // no pong within 300 ms: the connection is dead (default 10 s)
         }
         // docs:end keepalive
         return WsClient(config)
     }
 
     /** True when [event] is a drop found by the client's keepalive. */
-    fun isKeepaliveDrop(event: ConnectionEvent): Boolean =
+    fun isKeepaliveDrop(event: ConnectionEvent): Boolean {
         // docs:start keepalive-drop
-        event is ConnectionEvent.Disconnected && event.cause is KeepAliveExpiredException
+        return event is ConnectionEvent.Disconnected && event.cause is KeepAliveExpiredException
         // docs:end keepalive-drop
+    }
 
     /** A short health line from the client's counters. */
     fun health(client: WsClient): String {

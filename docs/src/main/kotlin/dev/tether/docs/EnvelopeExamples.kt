@@ -17,11 +17,11 @@ object EnvelopeExamples {
     /** Builds one envelope of each shape and returns their wire text, stamped with [at]. */
     fun shapes(at: Instant): List<String> {
         // docs:start envelope-build
-        val note = Envelope.create("chat.send", """{"text":"hi"}""")      // no id: nobody waits for an answer
-        val request = Envelope.request("register", """{"name":"a"}""")   // id = a fresh ULID
+        val note = Envelope.create("chat.send", """{"text":"hi"}""") // no id: nobody waits for an answer
+        val request = Envelope.request("register", """{"name":"a"}""") // id = a fresh ULID
         val answer = Envelope.response("register.ack", request.id!!, """{"stale_after_s":30}""") // in_reply_to = id
         val routed = Envelope.create("turn", """{"text":"hi"}""").withTargetAspect("keel")
-        val bare = Envelope.create("shutdown")                           // no payload: the field is left out
+        val bare = Envelope.create("shutdown") // no payload: the field is left out
         // docs:end envelope-build
         return listOf(note, request, answer, routed, bare).map { it.withTs(at).encode() }
     }
@@ -56,7 +56,7 @@ object EnvelopeExamples {
     /** Request ids. */
     fun ids(): List<String> {
         // docs:start ulid
-        val id: String = Ulid.next()            // 26 characters of Crockford base32, e.g. 01KS2DWBKV000G40R40M30E209
+        val id: String = Ulid.next() // 26 characters of Crockford base32, e.g. 01KS2DWBKV000G40R40M30E209
         val parsed: Ulid = Ulid.parse(id)
         val millis: Long = parsed.timestampMillis // the first 48 bits: when it was made
         check(Ulid.isValid(id) && Ulid.next() > id) // ids of one process sort in the order they were made

@@ -54,9 +54,10 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
 
     // docs:start connect
     private val client = WsClient(
-        WsClientConfig(url, ::onFrame) {   // ::onFrame gets every frame that no request waits for
-            authToken(token)               // sent as "Authorization: Bearer <token>"
-            requestTimeout(10.seconds)     // default 30 s
+        WsClientConfig(url, ::onFrame) {
+            // ::onFrame gets every frame that no request waits for
+            authToken(token) // sent as "Authorization: Bearer <token>"
+            requestTimeout(10.seconds) // default 30 s
         },
     )
     // docs:end connect
@@ -65,7 +66,7 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
     val registrations: StateFlow<Int> = acks.asStateFlow()
 
     // docs:start run
-    /** Keeps the agent connected until the calling coroutine is cancelled, which closes the client. */
+    // Keeps the agent connected until the calling coroutine is cancelled, which closes the client.
     suspend fun run(): Unit = coroutineScope {
         // UNDISPATCHED: the collector subscribes before the client makes its first event.
         launch(start = CoroutineStart.UNDISPATCHED) {
@@ -73,12 +74,19 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
                 when (event) {
                     // The broker forgets a registration when its connection closes: register on every connect.
                     is ConnectionEvent.Connected -> launch { registerOrLog() }
+
                     is ConnectionEvent.Disconnected -> log.warn(
-                        "connection dropped ({}); redialling in {} ms", event.cause.message, event.retryInMillis,
+                        "connection dropped ({}); redialling in {} ms",
+                        event.cause.message,
+                        event.retryInMillis,
                     )
+
                     is ConnectionEvent.AuthenticationFailed -> log.error(
-                        "the broker refused the token (HTTP {}); retrying in {} ms", event.status, event.retryInMillis,
+                        "the broker refused the token (HTTP {}); retrying in {} ms",
+                        event.status,
+                        event.retryInMillis,
                     )
+
                     else -> log.debug("{}", event)
                 }
             }
@@ -93,7 +101,7 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
     // docs:end run
 
     // docs:start request
-    /** Registers under [name] and returns the broker's acknowledgement. */
+    // Registers under `name` and returns the broker's acknowledgement.
     suspend fun register(): RegisterAck {
         val registration = Registration(name, sessionId = "$name-1", provider = "docs", contextMode = "stateless")
         val reply = client.request(Envelope.request("register", Json.encodeToJsonElement(registration)))
@@ -115,7 +123,7 @@ class KotlinQuickstart(url: String, token: String, private val name: String) {
     }
 
     // docs:start handler
-    /** Runs on a library thread, one frame at a time, in arrival order. It may block. */
+    // Runs on a library thread, one frame at a time, in arrival order. It may block.
     private fun onFrame(frame: Envelope) {
         val id = frame.id
         if (frame.kind == "turn" && id != null) {

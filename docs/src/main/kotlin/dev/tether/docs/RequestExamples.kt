@@ -67,7 +67,7 @@ object RequestExamples {
         val note = Envelope.create("chat.send", Json.encodeToString(TurnText(text)))
         return try {
             client.send(note, timeout = 500.milliseconds) // default: sendTimeout (30 s)
-            true  // written to the socket; there is no acknowledgement
+            true // written to the socket; there is no acknowledgement
         } catch (e: NotConnectedException) {
             false // no connection within the bound; the frame was not sent
         }

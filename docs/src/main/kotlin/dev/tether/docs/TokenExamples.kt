@@ -38,8 +38,8 @@ object TokenExamples {
     fun client(url: String, bootstrapToken: String, issuer: TokenIssuer, handler: EnvelopeHandler): WsClient {
         // docs:start token-provider
         val config = WsClientConfig(url, handler) {
-            authToken(bootstrapToken)                        // used until a dial has been accepted
-            tokenProvider(TokenProvider { issuer.fetch() })  // asked before every dial; may suspend
+            authToken(bootstrapToken) // used until a dial has been accepted
+            tokenProvider(TokenProvider { issuer.fetch() }) // asked before every dial; may suspend
         }
         // docs:end token-provider
         return WsClient(config)

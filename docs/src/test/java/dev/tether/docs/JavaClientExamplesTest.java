@@ -38,7 +38,8 @@ class JavaClientExamplesTest {
         try (FakeBroker broker = FakeBroker.start(); WsClient client = client(broker)) {
             client.start();
             assertEquals("answered: {\"n\":1}",
-                    JavaClientExamples.describe(client, Envelope.request("echo", "{\"n\":1}")).get(10, TimeUnit.SECONDS));
+                    JavaClientExamples.describe(client, Envelope.request("echo", "{\"n\":1}"))
+                            .get(10, TimeUnit.SECONDS));
             assertEquals("refused: {\"error\":\"name required\"}",
                     JavaClientExamples.describe(client, Envelope.request("register", "{}")).get(10, TimeUnit.SECONDS));
             assertEquals("no reply within 5 s",

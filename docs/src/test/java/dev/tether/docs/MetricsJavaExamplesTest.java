@@ -40,7 +40,10 @@ class MetricsJavaExamplesTest {
                 client.start(); // connects, and reconnects until closed
                 client.awaitConnectedAsync(Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS);
                 client.requestAsync(Envelope.request("echo", "{}")).get(10, TimeUnit.SECONDS);
-                double sent = registry.get("tether.messages").tags("client", "broker", "direction", "out").counter().count();
+                double sent = registry.get("tether.messages")
+                        .tags("client", "broker", "direction", "out")
+                        .counter()
+                        .count();
                 // docs:end java-metrics
                 assertEquals(1.0, sent);
             }
@@ -63,7 +66,10 @@ class MetricsJavaExamplesTest {
                 TunnelStats stats = tunnel.stats(); // the same counts, as one snapshot
                 // docs:end java-tunnel-metrics
                 assertEquals(1L, stats.getRegistrations());
-                assertEquals(1.0, registry.get("tether.tunnel.registrations").tags("client", "tunnel").functionCounter().count());
+                assertEquals(1.0, registry.get("tether.tunnel.registrations")
+                        .tags("client", "tunnel")
+                        .functionCounter()
+                        .count());
             }
         }
     }

@@ -48,7 +48,8 @@ class MuxJavaExamplesTest {
 
     @Test
     void aReadTimeoutIsASocketTimeoutException() throws Exception {
-        try (FakeMuxServer fake = FakeMuxServer.start(FakeMuxServerConfig.builder().behaviour(StreamBehaviour.STALL).build());
+        try (FakeMuxServer fake =
+                     FakeMuxServer.start(FakeMuxServerConfig.builder().behaviour(StreamBehaviour.STALL).build());
              WebSocketDialer dialer = new WebSocketDialer(DialerConfig.builder().url(fake.getUrl()).build())) {
             MuxSession session = MuxSession.client(dialer.dialAsync().get(10, TimeUnit.SECONDS));
             try {
@@ -56,8 +57,9 @@ class MuxJavaExamplesTest {
                 MuxSocket socket = new MuxSocket(session.openAsync().get(10, TimeUnit.SECONDS));
                 socket.setSoTimeout(100);
                 InputStream in = socket.getInputStream();
-                SocketTimeoutException e = assertThrows(SocketTimeoutException.class, in::read); // the peer sent nothing
-                assertInstanceOf(ReadTimeoutException.class, e.getCause());                     // the typed mux error
+                // the peer sent nothing
+                SocketTimeoutException e = assertThrows(SocketTimeoutException.class, in::read);
+                assertInstanceOf(ReadTimeoutException.class, e.getCause()); // the typed mux error
                 // docs:end timeout
             } finally {
                 session.close();

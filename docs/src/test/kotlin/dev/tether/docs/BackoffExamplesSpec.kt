@@ -39,7 +39,8 @@ class BackoffExamplesSpec : FunSpec({
 
     test("retry: I/O failures are retried in virtual time until one succeeds") {
         // docs:start virtual-time
-        runTest { // kotlinx-coroutines-test: delays advance a virtual clock instantly
+        runTest {
+            // kotlinx-coroutines-test: delays advance a virtual clock instantly
             val result = BackoffExamples.fetchWithRetry { attempt ->
                 if (attempt < 3) throw IOException("flaky") else "ok after $attempt"
             }
@@ -63,7 +64,12 @@ class BackoffExamplesSpec : FunSpec({
     test("retry: other failures are not retried") {
         runTest {
             var attempts = 0
-            shouldThrow<IllegalStateException> { BackoffExamples.fetchWithRetry { attempts++; error("bad input") } }
+            shouldThrow<IllegalStateException> {
+                BackoffExamples.fetchWithRetry {
+                    attempts++
+                    error("bad input")
+                }
+            }
             attempts shouldBe 1
         }
     }

@@ -17,8 +17,9 @@ class BomSpec : FunSpec({
 
     fun pom(file: File): Element = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(file).documentElement
 
-    fun Element.child(name: String): Element? =
-        (0 until childNodes.length).map { childNodes.item(it) }.filterIsInstance<Element>().firstOrNull { it.tagName == name }
+    fun Element.child(name: String): Element? = (0 until childNodes.length).map { childNodes.item(it) }
+        .filterIsInstance<Element>()
+        .firstOrNull { it.tagName == name }
 
     fun Element.text(name: String): String = child(name)?.textContent?.trim() ?: ""
 
@@ -26,7 +27,8 @@ class BomSpec : FunSpec({
         val rootPom = pom(File(root, "pom.xml"))
         val version = rootPom.text("version")
         val libraries = File(root, "library").listFiles()!!
-            .filter { File(it, "pom.xml").isFile && it.name != "cli" } // the command line is an application, not a library
+            // the command line is an application, not a library
+            .filter { File(it, "pom.xml").isFile && it.name != "cli" }
             .map { pom(File(it, "pom.xml")).text("artifactId") } + pom(File(root, "testkit/pom.xml")).text("artifactId")
 
         val bom = pom(File(root, "bom/pom.xml"))

@@ -31,7 +31,14 @@ class DocsSnippetsSpec : FunSpec({
 
     test("the guide has its pages and every source file name is unique") {
         pages.map { it.name }.toSet().containsAll(
-            listOf("README.md", "getting-started-java.md", "getting-started-kotlin.md", "wsclient.md", "testkit.md", "backoff.md"),
+            listOf(
+                "README.md",
+                "getting-started-java.md",
+                "getting-started-kotlin.md",
+                "wsclient.md",
+                "testkit.md",
+                "backoff.md",
+            ),
         ) shouldBe true
         sources.groupBy { it.name }.filterValues { it.size > 1 }.keys.shouldBeEmpty()
     }
@@ -54,7 +61,8 @@ class DocsSnippetsSpec : FunSpec({
                 }
                 val expectedFence = if (snippet.file.endsWith(".java")) "java" else "kotlin"
                 if (snippet.language != expectedFence) {
-                    problems += "${snippet.where}: fence is '${snippet.language}', expected '$expectedFence' for ${snippet.file}"
+                    problems += "${snippet.where}: fence is '${snippet.language}', " +
+                        "expected '$expectedFence' for ${snippet.file}"
                 }
                 val region = Regions.extract(file.readLines(), snippet.region)
                 if (region == null) {
@@ -76,7 +84,9 @@ class DocsSnippetsSpec : FunSpec({
     }
 
     test("every region in the sources is quoted by some page") {
-        val used = pages.flatMap { page -> Snippets.parse(page.name, page.readLines()).map { "${it.file}#${it.region}" } }.toSet()
+        val used = pages.flatMap { page ->
+            Snippets.parse(page.name, page.readLines()).map { "${it.file}#${it.region}" }
+        }.toSet()
         val defined = sources.flatMap { file -> Regions.names(file.readLines()).map { "${file.name}#$it" } }
         defined.shouldNotBeEmpty()
         defined.filter { it !in used }.shouldBeEmpty()
@@ -94,14 +104,17 @@ class DocsSnippetsSpec : FunSpec({
                 val resolved = if (file.isEmpty()) page else File(page.parentFile, file)
                 if (!resolved.exists()) {
                     broken += "${page.name} links to missing $file"
-                } else if (anchor.isNotEmpty() && resolved.name.endsWith(".md") && anchor !in Snippets.anchors(resolved.readLines())) {
+                } else if (anchor.isNotEmpty() &&
+                    resolved.name.endsWith(".md") &&
+                    anchor !in Snippets.anchors(resolved.readLines())
+                ) {
                     broken += "${page.name} links to #$anchor, which is not a heading of ${resolved.name}"
                 }
             }
         }
         broken.shouldBeEmpty()
         val index = File(moduleDir, "README.md").readText()
-        pages.map { it.name }.filter { it != "README.md" && "](${it})" !in index }.shouldBeEmpty()
+        pages.map { it.name }.filter { it != "README.md" && "]($it)" !in index }.shouldBeEmpty()
     }
 
     test("Maven coordinates in the guide name real Tether artifacts at the project version") {
@@ -116,11 +129,15 @@ class DocsSnippetsSpec : FunSpec({
             Regex("""<groupId>dev\.tether</groupId>\s*<artifactId>([^<]+)</artifactId>\s*<version>([^<]+)</version>""")
                 .findAll(text).forEach { m ->
                     if (m.groupValues[1] !in artifacts) problems += "${page.name}: unknown artifact ${m.groupValues[1]}"
-                    if (m.groupValues[2] != version) problems += "${page.name}: ${m.groupValues[1]} at ${m.groupValues[2]}, project is $version"
+                    if (m.groupValues[2] != version) {
+                        problems += "${page.name}: ${m.groupValues[1]} at ${m.groupValues[2]}, project is $version"
+                    }
                 }
             Regex("""dev\.tether:(tether-[a-z-]+):([0-9A-Za-z.-]+)""").findAll(text).forEach { m ->
                 if (m.groupValues[1] !in artifacts) problems += "${page.name}: unknown artifact ${m.groupValues[1]}"
-                if (m.groupValues[2] != version) problems += "${page.name}: ${m.groupValues[1]} at ${m.groupValues[2]}, project is $version"
+                if (m.groupValues[2] != version) {
+                    problems += "${page.name}: ${m.groupValues[1]} at ${m.groupValues[2]}, project is $version"
+                }
             }
         }
         problems.shouldBeEmpty()
@@ -128,7 +145,13 @@ class DocsSnippetsSpec : FunSpec({
 })
 
 /** One fenced block of a page that quotes a source region. */
-internal data class Snippet(val where: String, val file: String, val region: String, val language: String, val body: List<String>)
+internal data class Snippet(
+    val where: String,
+    val file: String,
+    val region: String,
+    val language: String,
+    val body: List<String>,
+)
 
 /** Finds the quoted blocks of a Markdown page. */
 internal object Snippets {
@@ -167,7 +190,8 @@ internal object Snippets {
             }
             inBlock = true
             val lang = m.groupValues[1]
-            if ((lang == "java" || lang == "kotlin" || lang == "kt") && (i == 0 || marker.matchEntire(lines[i - 1]) == null)) {
+            val quoted = i > 0 && marker.matchEntire(lines[i - 1]) != null
+            if ((lang == "java" || lang == "kotlin" || lang == "kt") && !quoted) {
                 out += "$page:${i + 1}: a $lang block without a snippet marker (quote compiled code instead)"
             }
         }
@@ -182,7 +206,9 @@ internal object Snippets {
             if (fence.matchEntire(line) != null) inBlock = !inBlock
             if (inBlock || !line.startsWith("#")) continue
             val text = line.trimStart('#').trim()
-            out += text.lowercase().filter { it.isLetterOrDigit() || it == ' ' || it == '-' || it == '_' }.replace(' ', '-')
+            out += text.lowercase()
+                .filter { it.isLetterOrDigit() || it == ' ' || it == '-' || it == '_' }
+                .replace(' ', '-')
         }
         return out
     }
@@ -209,7 +235,8 @@ internal object Regions {
     fun extract(lines: List<String>, name: String): List<String>? {
         val from = lines.indexOfFirst { start.matchEntire(it)?.groupValues?.get(1) == name }
         if (from < 0) return null
-        val to = (from + 1 until lines.size).firstOrNull { end.matchEntire(lines[it])?.groupValues?.get(1) == name } ?: return null
+        val to = (from + 1 until lines.size).firstOrNull { end.matchEntire(lines[it])?.groupValues?.get(1) == name }
+            ?: return null
         val body = lines.subList(from + 1, to).filter { start.matchEntire(it) == null && end.matchEntire(it) == null }
         val indent = body.filter { it.isNotBlank() }.minOfOrNull { line -> line.length - line.trimStart().length } ?: 0
         return body.map { if (it.isBlank()) "" else it.substring(indent).trimEnd() }
@@ -232,7 +259,8 @@ internal object Regions {
             }
         }
         open.forEach { out += "$file: region '$it' is never closed" }
-        seen.filter { extract(lines, it).orEmpty().all(String::isBlank) }.forEach { out += "$file: region '$it' is empty" }
+        seen.filter { extract(lines, it).orEmpty().all(String::isBlank) }
+            .forEach { out += "$file: region '$it' is empty" }
         return out
     }
 }

@@ -39,16 +39,14 @@ class FaultInjectionSpec : FunSpec({
     // docs:end kotest-per-test
 
     /** Starts [client] with an event recorder subscribed first; runs [block]; stops the recorder. */
-    suspend fun withEvents(
-        client: WsClient,
-        block: suspend CoroutineScope.(Channel<ConnectionEvent>) -> Unit,
-    ) = coroutineScope {
-        val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-        val recorder = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
-        client.start()
-        block(events)
-        recorder.cancel()
-    }
+    suspend fun withEvents(client: WsClient, block: suspend CoroutineScope.(Channel<ConnectionEvent>) -> Unit) =
+        coroutineScope {
+            val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
+            val recorder = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+            client.start()
+            block(events)
+            recorder.cancel()
+        }
 
     suspend fun Channel<ConnectionEvent>.next(predicate: (ConnectionEvent) -> Boolean) =
         withTimeout(10.seconds) { receiveUntil(predicate) }
@@ -56,7 +54,10 @@ class FaultInjectionSpec : FunSpec({
     test("dropAll: a pending request fails with ConnectionLostException and the client dials again") {
         fastClient(broker).use { client ->
             client.start()
-            withTimeout(10.seconds) { client.awaitConnected(); broker.awaitUpgrades(1) }
+            withTimeout(10.seconds) {
+                client.awaitConnected()
+                broker.awaitUpgrades(1)
+            }
             coroutineScope {
                 // docs:start fault-drop-all
                 val pending = async { runCatching { client.request(Envelope.request("nobody.home")) } }
@@ -190,10 +191,13 @@ class FaultInjectionSpec : FunSpec({
         val seen = LinkedBlockingQueue<Envelope>()
         fastClient(broker, EnvelopeHandler { seen.add(it) }).use { client ->
             client.start()
-            withTimeout(10.seconds) { client.awaitConnected(); broker.awaitUpgrades(1) }
+            withTimeout(10.seconds) {
+                client.awaitConnected()
+                broker.awaitUpgrades(1)
+            }
             // docs:start server-push
-            broker.broadcastRaw("""{"kind":""}""")                          // not an envelope: no kind
-            broker.broadcastBinary(byteArrayOf(1, 2, 3))                     // the protocol is text only
+            broker.broadcastRaw("""{"kind":""}""") // not an envelope: no kind
+            broker.broadcastBinary(byteArrayOf(1, 2, 3)) // the protocol is text only
             broker.broadcast(Envelope.create("note", """{"text":"hello"}""")) // to every live connection
             seen.poll(10, TimeUnit.SECONDS)!!.kind shouldBe "note" // frames are handled in order: the bad ones first
             client.stats().malformedFrames shouldBe 1
@@ -205,10 +209,10 @@ class FaultInjectionSpec : FunSpec({
     test("options: fast server pings are answered by the client without any code") {
         // docs:start broker-options
         FakeBroker.start {
-            tokens("alpha", "beta")            // accepted tokens; broker.token is the first
+            tokens("alpha", "beta") // accepted tokens; broker.token is the first
             pingInterval(Duration.ofMillis(50)) // server pings (default 30 s)
             pongTimeout(Duration.ofMillis(200)) // close with 1001 "ping failed" without a pong (default 10 s)
-            maxConnections(8, 2)               // total and per IP; over the cap: HTTP 503
+            maxConnections(8, 2) // total and per IP; over the cap: HTTP 503
         }.use { broker ->
             fastClient(broker).use { client ->
                 client.start()

@@ -41,7 +41,8 @@ class KotlinQuickstartSpec : FunSpec({
             broker.faults.dropAll() shouldBe 1
             withTimeout(10.seconds) { agent.registrations.first { it == 2 } }
             broker.acceptedUpgrades() shouldBe 2
-            broker.turn("agent-2", """{"text":"again"}""", timeout = 10.seconds).payload shouldBe """{"text":"echo: again"}"""
+            val answer = broker.turn("agent-2", """{"text":"again"}""", timeout = 10.seconds)
+            answer.payload shouldBe """{"text":"echo: again"}"""
             running.cancelAndJoin()
         }
     }

@@ -47,7 +47,9 @@ class MetricsExamplesSpec : FunSpec({
                     WsClientMetrics(client, "broker").bindTo(registry) // pending requests, timeouts, drops, refusals
 
                     val peer = RelayClient(
-                        relay.url, relay.tokenStore(), "alice-key",
+                        relay.url,
+                        relay.tokenStore(),
+                        "alice-key",
                         RelayClientConfig { observer(TransportMetrics(registry, "relay")) },
                     )
                     RelayClientMetrics(peer, "relay").bindTo(registry) // peer connections, lost messages by reason
@@ -57,9 +59,11 @@ class MetricsExamplesSpec : FunSpec({
                             client.start()
                             client.request(Envelope.request("echo", "{}"))
                             peer.connect()
-                            registry.get("tether.connections.opened").tags("client", "broker", "region", "eu").counter().count() shouldBe 1.0
-                            registry.get("tether.connections.opened").tags("client", "relay").counter().count() shouldBe 1.0
-                            registry.get("tether.wsclient.pending").tags("client", "broker").gauge().value() shouldBe 0.0
+                            val opened = "tether.connections.opened"
+                            registry.get(opened).tags("client", "broker", "region", "eu").counter().count() shouldBe 1.0
+                            registry.get(opened).tags("client", "relay").counter().count() shouldBe 1.0
+                            val pending = registry.get("tether.wsclient.pending").tags("client", "broker").gauge()
+                            pending.value() shouldBe 0.0
                         }
                     }
                 }
@@ -89,8 +93,12 @@ class MetricsExamplesSpec : FunSpec({
                         tunnel.use {
                             tunnel.connect()
                             session.open().close()
-                            registry.get("tether.tunnel.registrations").tags("client", "tunnel").functionCounter().count() shouldBe 1.0
-                            registry.get("tether.mux.streams").tags("client", "mux", "direction", "out").functionCounter().count() shouldBe 1.0
+                            registry.get(
+                                "tether.tunnel.registrations",
+                            ).tags("client", "tunnel").functionCounter().count() shouldBe 1.0
+                            registry.get(
+                                "tether.mux.streams",
+                            ).tags("client", "mux", "direction", "out").functionCounter().count() shouldBe 1.0
                             session.closeAndJoin()
                         }
                     }

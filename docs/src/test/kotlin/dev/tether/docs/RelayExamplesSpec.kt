@@ -11,8 +11,8 @@ import dev.tether.relay.ManagerConfig
 import dev.tether.relay.PayloadTooLargeException
 import dev.tether.relay.PeerNotOnlineException
 import dev.tether.relay.RelayClient
-import dev.tether.relay.RelayClientNotConnectedException
 import dev.tether.relay.RelayClientConfig
+import dev.tether.relay.RelayClientNotConnectedException
 import dev.tether.relay.RelayHandshakeException
 import dev.tether.relay.TokenStore
 import dev.tether.testkit.relay.FakeRelayServer
@@ -38,10 +38,11 @@ class RelayExamplesSpec : FunSpec({
     test("quick start: two peers exchange datagrams through the relay") {
         withTimeout(20.seconds) {
             // docs:start quickstart
-            FakeRelayServer.start().use { relay ->                  // rel://127.0.0.1:PORT, a random secret
+            FakeRelayServer.start().use { relay ->
+                // rel://127.0.0.1:PORT, a random secret
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key").use { bob ->
-                        alice.connect()                             // dial ws://…/relay, Auth, AuthResponse
+                        alice.connect() // dial ws://…/relay, Auth, AuthResponse
                         bob.connect()
 
                         // openConn returns once the peer is online: open both sides concurrently.
@@ -49,13 +50,13 @@ class RelayExamplesSpec : FunSpec({
                         val toBob = alice.openConn("bob-key")
                         val toAlice = bobSide.await()
 
-                        toBob.write("hello bob".encodeToByteArray())   // one write = one relay message
+                        toBob.write("hello bob".encodeToByteArray()) // one write = one relay message
                         toAlice.read().decodeToString() shouldBe "hello bob" // one read = one whole message
                         toAlice.write("hello alice".encodeToByteArray())
                         toBob.read().decodeToString() shouldBe "hello alice"
 
                         alice.serverInstanceUrl() shouldBe relay.instanceUrl // what peers advertise to each other
-                        toBob.close()                               // local only: bob is not told
+                        toBob.close() // local only: bob is not told
                     }
                 }
             }
@@ -74,13 +75,13 @@ class RelayExamplesSpec : FunSpec({
                 val tokens = TokenStore(AuthToken.fromManagement(payload, signature))
                 RelayClient(relay.url, tokens, "alice-key").use { alice ->
                     alice.connect()
-                    relay.rotateCredentials("next-secret")          // the relay now wants a new token
-                    alice.isConnected shouldBe true                 // sessions are never re-authenticated
+                    relay.rotateCredentials("next-secret") // the relay now wants a new token
+                    alice.isConnected shouldBe true // sessions are never re-authenticated
                 }
                 RelayClient(relay.url, tokens, "alice-key").use { alice ->
                     shouldThrow<RelayHandshakeException> { alice.connect() } // the server just closes the socket
                     tokens.update(AuthToken.generate("next-secret")) // what the next management push brings
-                    alice.connect()                                 // a failed connect may be retried
+                    alice.connect() // a failed connect may be retried
                     alice.isConnected shouldBe true
                 }
                 // docs:end tokens
@@ -96,7 +97,7 @@ class RelayExamplesSpec : FunSpec({
                         // docs:start open-early
                         alice.connect()
                         val waiting = async { alice.openConn("bob-key") } // bob is offline: this waits (30 s max)
-                        bob.connect()                                   // bob logs in: the relay tells alice
+                        bob.connect() // bob logs in: the relay tells alice
                         val toBob = waiting.await()
 
                         // alice writes before bob has opened a connection to her...
@@ -117,38 +118,39 @@ class RelayExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeRelayServer.start().use { relay ->
                 // docs:start drops
-                val small = RelayClientConfig { connQueueSize(4) }      // default 100
+                val small = RelayClientConfig { connQueueSize(4) } // default 100
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key", small).use { bob ->
-                        alice.connect(); bob.connect()
+                        alice.connect()
+                        bob.connect()
                         val bobSide = async { bob.openConn("alice-key") }
                         val toBob = alice.openConn("bob-key")
                         val toAlice = bobSide.await()
                         val drops = Channel<Long>(Channel.UNLIMITED)
                         toAlice.onDrop { _, droppedSoFar -> drops.trySend(droppedSoFar) } // on the read loop: be quick
 
-                        repeat(10) { i -> toBob.write(byteArrayOf(i.toByte())) }       // bob does not read yet
+                        repeat(10) { i -> toBob.write(byteArrayOf(i.toByte())) } // bob does not read yet
                         withTimeout(5.seconds) { while (toAlice.stats().received < 10) delay(5) }
-                        toAlice.stats().dropped shouldBe 6                           // the queue held 4
+                        toAlice.stats().dropped shouldBe 6 // the queue held 4
                         drops.receive() shouldBe 1
                         List(4) { toAlice.read()[0].toInt() } shouldBe listOf(0, 1, 2, 3) // the oldest are kept
                         // docs:end drops
 
                         // docs:start limits
-                        toBob.write(ByteArray(8782))                                 // the largest payload
+                        toBob.write(ByteArray(8782)) // the largest payload
                         shouldThrow<PayloadTooLargeException> { toBob.write(ByteArray(8783)) } // nothing sent
                         toAlice.read().size shouldBe 8782
 
                         val buffer = ByteArray(16)
                         toBob.write(ByteArray(100))
-                        toAlice.read(buffer) shouldBe 16                             // the rest is cut off
+                        toAlice.read(buffer) shouldBe 16 // the rest is cut off
                         toAlice.stats().truncated shouldBe 1
                         // docs:end limits
 
                         // docs:start deadlines
                         toAlice.setReadDeadline(Instant.now().plusMillis(100))
                         shouldThrow<DeadlineExceededException> { toAlice.read() }
-                        toAlice.setReadDeadline(null)                                // clear it: usable again
+                        toAlice.setReadDeadline(null) // clear it: usable again
                         toBob.write("still here".encodeToByteArray())
                         toAlice.read().decodeToString() shouldBe "still here"
                         // docs:end deadlines
@@ -162,15 +164,19 @@ class RelayExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeRelayServer.start().use { relay ->
                 // docs:start backpressure
-                val onePeer = RelayClientConfig { connQueueSize(4); backpressure(true) }
+                val onePeer = RelayClientConfig {
+                    connQueueSize(4)
+                    backpressure(true)
+                }
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key", onePeer).use { bob ->
-                        alice.connect(); bob.connect()
+                        alice.connect()
+                        bob.connect()
                         val bobSide = async { bob.openConn("alice-key") }
                         val toBob = alice.openConn("bob-key")
                         val toAlice = bobSide.await()
 
-                        repeat(50) { i -> toBob.write(byteArrayOf(i.toByte())) }  // bob's socket pauses when full
+                        repeat(50) { i -> toBob.write(byteArrayOf(i.toByte())) } // bob's socket pauses when full
                         List(50) { toAlice.read()[0].toInt() } shouldBe (0 until 50).toList()
                         toAlice.stats().dropped shouldBe 0
                     }
@@ -188,7 +194,7 @@ class RelayExamplesSpec : FunSpec({
                 RelayClient(relay.url, relay.tokenStore(), "alice-key", quick).use { alice ->
                     shouldThrow<RelayClientNotConnectedException> { alice.openConn("bob-key") } // connect() first
                     alice.connect()
-                    shouldThrow<PeerNotOnlineException> { alice.openConn("bob-key") }       // bob never came
+                    shouldThrow<PeerNotOnlineException> { alice.openConn("bob-key") } // bob never came
 
                     val waiting = async { runCatching { alice.openConn("carol-key") } }
                     withTimeout(5.seconds) { while (!alice.hasConns()) delay(5) }
@@ -205,14 +211,15 @@ class RelayExamplesSpec : FunSpec({
             FakeRelayServer.start().use { relay ->
                 RelayClient(relay.url, relay.tokenStore(), "alice-key").use { alice ->
                     RelayClient(relay.url, relay.tokenStore(), "bob-key").use { bob ->
-                        alice.connect(); bob.connect()
+                        alice.connect()
+                        bob.connect()
                         val bobSide = async { bob.openConn("alice-key") }
                         val toBob = alice.openConn("bob-key")
                         val toAlice = bobSide.await()
                         // docs:start remote-close
-                        toBob.close()                               // bob's side stays open
+                        toBob.close() // bob's side stays open
                         toAlice.isOpen shouldBe true
-                        alice.closeAndJoin()                        // alice's relay session ends
+                        alice.closeAndJoin() // alice's relay session ends
                         shouldThrow<ConnClosedException> { toAlice.read() } // bob got PeersWentOffline
                         // docs:end remote-close
                     }
@@ -228,13 +235,13 @@ class RelayExamplesSpec : FunSpec({
                     bob.connect()
                     // docs:start manager
                     val options = ManagerConfig {
-                        quickReconnectDelay(100.milliseconds)       // default 1.5 s
+                        quickReconnectDelay(100.milliseconds) // default 1.5 s
                         // default 2 s → 60 s
                         backoff(GuardBackoff(initialInterval = 50.milliseconds, maxInterval = 1.seconds))
-                        cleanupInterval(1.minutes)                  // foreign relays without connections
+                        cleanupInterval(1.minutes) // foreign relays without connections
                     }
                     Manager(listOf(relay.url), "alice-key", relay.tokenStore(), options).use { manager ->
-                        manager.connect()                           // picks the home relay, starts the guard
+                        manager.connect() // picks the home relay, starts the guard
 
                         val address = manager.relayInstanceAddress() // advertise this to the other peer
                         val bobSide = async { bob.openConn("alice-key") }
@@ -244,10 +251,10 @@ class RelayExamplesSpec : FunSpec({
 
                         // ConnectionEvents, as every reconnecting client reports them (subscribed before the drop)
                         val seen = async(start = CoroutineStart.UNDISPATCHED) { manager.events.take(3).toList() }
-                        relay.faults.drop("alice-key")              // the home session is cut
+                        relay.faults.drop("alice-key") // the home session is cut
                         seen.await().map { it.state } shouldBe
                             listOf(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING, ConnectionState.CONNECTED)
-                        manager.isConnected shouldBe true           // the guard brought it back
+                        manager.isConnected shouldBe true // the guard brought it back
                     }
                     // docs:end manager
                 }

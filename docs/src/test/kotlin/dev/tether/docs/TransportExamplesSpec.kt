@@ -28,7 +28,7 @@ class TransportExamplesSpec : FunSpec({
     test("choose a transport") {
         // docs:start choose
         val netty = DialerConfig(broker.url) { transport(WebSocketTransport.netty()) } // the default
-        val ktor = DialerConfig(broker.url) { transport(WebSocketTransport.ktor()) }  // Ktor's CIO client
+        val ktor = DialerConfig(broker.url) { transport(WebSocketTransport.ktor()) } // Ktor's CIO client
 
         // Your own Ktor client (engine, proxy, plugins): Tether uses it and never closes it.
         val mine = HttpClient(CIO) { install(WebSockets) }
@@ -70,10 +70,13 @@ class TransportExamplesSpec : FunSpec({
         // docs:end handler
         WsClient(config).use { client ->
             client.start()
-            client.request(Envelope.request("register", """{"name":"docs","session_id":"s","provider":"p","context_mode":"thread"}"""))
+            val registration = """{"name":"docs","session_id":"s","provider":"p","context_mode":"thread"}"""
+            client.request(Envelope.request("register", registration))
             broker.turnAsync("docs", "{}", Duration.ofSeconds(10))
-            withTimeout(10.seconds) { kotlinx.coroutines.runInterruptible { seen.poll(10, java.util.concurrent.TimeUnit.SECONDS) } }!!
-                .substringBefore(" @") shouldBe "my-handlers"
+            val thread = withTimeout(10.seconds) {
+                kotlinx.coroutines.runInterruptible { seen.poll(10, java.util.concurrent.TimeUnit.SECONDS) }
+            }!!
+            thread.substringBefore(" @") shouldBe "my-handlers"
         }
         handlers.shutdownNow()
     }

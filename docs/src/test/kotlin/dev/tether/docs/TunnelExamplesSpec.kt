@@ -39,29 +39,33 @@ class TunnelExamplesSpec : FunSpec({
 
     /** A viewer's GET of [url]: status and body. */
     suspend fun get(url: String): Pair<Int, String> {
-        val response = viewer.sendAsync(HttpRequest.newBuilder(URI(url)).build(), HttpResponse.BodyHandlers.ofString()).await()
+        val response = viewer.sendAsync(HttpRequest.newBuilder(URI(url)).build(), HttpResponse.BodyHandlers.ofString())
+            .await()
         return response.statusCode() to response.body()
     }
 
     test("quick start: answer viewer requests in process") {
         withTimeout(20.seconds) {
             // docs:start quickstart
-            FakeTunnelProxy.start().use { proxy ->                 // accepts tokens signed with "test-secret"
+            FakeTunnelProxy.start().use { proxy ->
+                // accepts tokens signed with "test-secret"
                 val config = TunnelConfig("my-tunnel", proxy.url) {
                     tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
                 }
-                val tunnel = TunnelClient(config).connect()          // registers; throws if the proxy refuses
-                tunnel.url shouldBe "${proxy.url}/my-tunnel"       // the public URL the proxy announced
+                val tunnel = TunnelClient(config).connect() // registers; throws if the proxy refuses
+                tunnel.url shouldBe "${proxy.url}/my-tunnel" // the public URL the proxy announced
 
                 val serving = launch {
-                    tunnel.serve(TunnelHandler { request -> TunnelResponse.text("hello ${request.method} ${request.target}") })
+                    tunnel.serve(
+                        TunnelHandler { request -> TunnelResponse.text("hello ${request.method} ${request.target}") },
+                    )
                 }
                 // A viewer somewhere on the internet:
                 val (status, body) = get("${tunnel.url}/greet?name=ada")
                 status shouldBe 200
-                body shouldBe "hello GET /greet?name=ada"           // the tunnel id is stripped from the path
+                body shouldBe "hello GET /greet?name=ada" // the tunnel id is stripped from the path
 
-                tunnel.close()                                     // serve() returns, the session is gone
+                tunnel.close() // serve() returns, the session is gone
                 serving.join()
             }
             // docs:end quickstart
@@ -82,9 +86,12 @@ class TunnelExamplesSpec : FunSpec({
                 origin.start()
 
                 val tunnel = TunnelClient(
-                    TunnelConfig("my-app", proxy.url) { tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET)) },
+                    TunnelConfig("my-app", proxy.url) {
+                        tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    },
                 ).connect()
-                val forwarding = launch { tunnel.forward("127.0.0.1:${origin.address.port}") } // one TCP connection per stream
+                // one TCP connection per stream
+                val forwarding = launch { tunnel.forward("127.0.0.1:${origin.address.port}") }
 
                 get("${tunnel.url}/api/items?page=2") shouldBe (200 to "origin saw GET /api/items?page=2")
 
@@ -96,28 +103,35 @@ class TunnelExamplesSpec : FunSpec({
         }
     }
 
-    test("the handler runs on the executor you choose; a handler that never blocks may run on the tunnel's I/O thread") {
+    test(
+        "the handler runs on the executor you choose; a handler that never blocks may run on the tunnel's I/O thread",
+    ) {
         withTimeout(20.seconds) {
             FakeTunnelProxy.start().use { proxy ->
                 /** Stands for your handler's work; it says which thread it ran on. */
                 fun lookUp(path: String) = "$path on ${Thread.currentThread().name.substringBefore(" @")}"
                 // docs:start handler-executor
-                val handlers = Executors.newFixedThreadPool(4)    // yours: the handler may block there
+                val handlers = Executors.newFixedThreadPool(4) // yours: the handler may block there
                 val tunnel = TunnelClient(
                     TunnelConfig("threads", proxy.url) {
                         tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
-                        handlerExecutor(handlers)                 // default: a library thread where it may block
+                        handlerExecutor(handlers) // default: a library thread where it may block
                     },
                 ).connect()
-                val serving = launch { tunnel.serve(TunnelHandler { request -> TunnelResponse.text(lookUp(request.path)) }) }
+                val serving = launch {
+                    tunnel.serve(TunnelHandler { request -> TunnelResponse.text(lookUp(request.path)) })
+                }
                 // docs:end handler-executor
                 val (status, body) = get("${tunnel.url}/user/1")
                 status shouldBe 200
                 body.startsWith("/user/1 on pool-") shouldBe true
                 serving.cancelAndJoin()
                 // docs:start handler-executor-inline
-                // Short, non-blocking answers only: on the tunnel's I/O thread (no hand-off; nothing else moves meanwhile).
-                val inline = launch { tunnel.serve(TunnelHandler { TunnelResponse.text("pong") }, handlerExecutor = tunnel.executor) }
+                // Short, non-blocking answers only: on the tunnel's I/O thread (no hand-off; nothing else moves
+                // meanwhile).
+                val inline = launch {
+                    tunnel.serve(TunnelHandler { TunnelResponse.text("pong") }, handlerExecutor = tunnel.executor)
+                }
                 // docs:end handler-executor-inline
                 get("${tunnel.url}/ping") shouldBe (200 to "pong")
                 inline.cancel()
@@ -131,14 +145,17 @@ class TunnelExamplesSpec : FunSpec({
         withTimeout(20.seconds) {
             FakeTunnelProxy.start().use { proxy ->
                 val tunnel = TunnelClient(
-                    TunnelConfig("sturdy", proxy.url) { tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET)) },
+                    TunnelConfig("sturdy", proxy.url) {
+                        tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    },
                 ).connect()
                 val serving = launch { tunnel.serve(TunnelHandler { TunnelResponse.text("still here") }) }
                 proxy.awaitRegistrations(1, 10.seconds)
                 // docs:start reconnect
-                proxy.faults.drop("sturdy") shouldBe true        // the proxy loses the session (a deploy, a network blip)
-                proxy.awaitRegistrations(2, 10.seconds)         // the client registered again by itself
-                tunnel.urls.first { it.isNotEmpty() } shouldBe "${proxy.url}/sturdy" // re-announced after every registration
+                proxy.faults.drop("sturdy") shouldBe true // the proxy loses the session (a deploy, a network blip)
+                proxy.awaitRegistrations(2, 10.seconds) // the client registered again by itself
+                // re-announced after every registration:
+                tunnel.urls.first { it.isNotEmpty() } shouldBe "${proxy.url}/sturdy"
                 get("${tunnel.url}/") shouldBe (200 to "still here")
                 // docs:end reconnect
                 tunnel.close()
@@ -154,7 +171,9 @@ class TunnelExamplesSpec : FunSpec({
                 // docs:start rotation
                 val secret = AtomicReference(TunnelTokens.TEST_SECRET) // e.g. refreshed from your secret store
                 val config = TunnelConfig("rotating", proxy.url) {
-                    tokenGenerator(TunnelTokenGenerator { id -> TunnelTokens.sign(id, secret.get(), Duration.ofHours(1)) })
+                    tokenGenerator(
+                        TunnelTokenGenerator { id -> TunnelTokens.sign(id, secret.get(), Duration.ofHours(1)) },
+                    )
                     retry(RetryConfig(initialDelay = 50.milliseconds, maxElapsedTime = 10.seconds))
                 }
                 val tunnel = TunnelClient(config).connect()
@@ -181,7 +200,7 @@ class TunnelExamplesSpec : FunSpec({
                     token(TunnelTokens.sign("my-tunnel", "not-the-proxy-secret", Duration.ofHours(1)))
                 }
                 val e = shouldThrow<TunnelAuthFailedException> { TunnelClient(config).connect() }
-                e.status shouldBe 401                              // not retried: fix the secret or the tid claim
+                e.status shouldBe 401 // not retried: fix the secret or the tid claim
                 // docs:end auth-failed
             }
             proxy.registrations.value shouldBe 0

@@ -36,12 +36,14 @@ class WsClientExamplesSpec : FunSpec({
     test("envelope shapes are written exactly as upstream writes them") {
         val wire = EnvelopeExamples.shapes(Instant.parse(ts))
         wire[0] shouldBe """{"kind":"chat.send","ts":"$ts","payload":{"text":"hi"}}"""
-        wire[1] shouldMatch Regex("""\{"kind":"register","id":"([0-9A-HJKMNP-TV-Z]{26})","ts":"$ts","payload":\{"name":"a"}}""")
+        wire[1] shouldMatch
+            Regex("""\{"kind":"register","id":"([0-9A-HJKMNP-TV-Z]{26})","ts":"$ts","payload":\{"name":"a"}}""")
         val id = Regex(""""id":"([^"]+)"""").find(wire[1])!!.groupValues[1]
         wire[2] shouldBe """{"kind":"register.ack","in_reply_to":"$id","ts":"$ts","payload":{"stale_after_s":30}}"""
         wire[3] shouldBe """{"kind":"turn","ts":"$ts","payload":{"text":"hi"},"target_aspect":"keel"}"""
         wire[4] shouldBe """{"kind":"shutdown","ts":"$ts"}"""
-        Envelope.create("shutdown").withTs(Envelope.ZERO_TIME).encode() shouldBe """{"kind":"shutdown","ts":"0001-01-01T00:00:00Z"}"""
+        Envelope.create("shutdown").withTs(Envelope.ZERO_TIME).encode() shouldBe
+            """{"kind":"shutdown","ts":"0001-01-01T00:00:00Z"}"""
     }
 
     test("the wire lines shown in wsclient.md are what the envelope example writes") {
@@ -153,15 +155,18 @@ class WsClientExamplesSpec : FunSpec({
             }
         }
         val deadPort = ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { it.localPort }
-        ConnectionExamples.reconnectingClient("ws://127.0.0.1:$deadPort/connect", "t", EnvelopeHandler { }).use { client ->
-            withTimeout(15.seconds) { ConnectionExamples.runOrExplain(client) } shouldStartWith "cannot reach the broker: "
+        val deadUrl = "ws://127.0.0.1:$deadPort/connect"
+        ConnectionExamples.reconnectingClient(deadUrl, "t", EnvelopeHandler { }).use { client ->
+            val explained = withTimeout(15.seconds) { ConnectionExamples.runOrExplain(client) }
+            explained shouldStartWith "cannot reach the broker: "
             client.state.value shouldBe ConnectionState.CLOSED
         }
     }
 
     test("every event has a description, including the terminal one") {
         ConnectionExamples.describe(ConnectionEvent.Closed(null)) shouldBe "closed"
-        ConnectionExamples.describe(ConnectionEvent.AuthenticationFailed(401, 1000)) shouldBe "token refused (HTTP 401); next in 1000 ms"
+        ConnectionExamples.describe(ConnectionEvent.AuthenticationFailed(401, 1000)) shouldBe
+            "token refused (HTTP 401); next in 1000 ms"
     }
 
     test("keepalive: a peer that stops answering pings is dropped with KeepAliveExpiredException, then redialled") {
@@ -169,7 +174,9 @@ class WsClientExamplesSpec : FunSpec({
             ConnectionExamples.keepaliveClient(broker.url, broker.token, EnvelopeHandler { }).use { client ->
                 coroutineScope {
                     val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
-                    val collector = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+                    val collector = launch(start = CoroutineStart.UNDISPATCHED) {
+                        client.events.collect { events.send(it) }
+                    }
                     client.start()
                     ConnectionExamples.awaitUp(client)
                     broker.faults.stopKeepalive(true)
@@ -213,8 +220,8 @@ class WsClientExamplesSpec : FunSpec({
                     client.start()
                     ConnectionExamples.awaitUp(client)
                     withTimeout(10.seconds) { broker.awaitUpgrades(1) }
-                    broker.rotateCredentials("t2")     // the server stops accepting t1
-                    broker.faults.dropAll()       // the next dial presents t1 and gets 401
+                    broker.rotateCredentials("t2") // the server stops accepting t1
+                    broker.faults.dropAll() // the next dial presents t1 and gets 401
                     withTimeout(10.seconds) { alerts.receive() } shouldBe 401
                     issuer.rotate("t2")
                     withTimeout(15.seconds) { while (broker.acceptedUpgrades() < 2) delay(5) }
@@ -269,13 +276,12 @@ class WsClientExamplesSpec : FunSpec({
 })
 
 /** A client on [broker] with fast reconnects, not started. */
-internal fun fastClient(broker: FakeBroker, handler: EnvelopeHandler = EnvelopeHandler { }): WsClient =
-    WsClient(
-        WsClientConfig(broker.url, handler) {
-            authToken(broker.token)
-            reconnectDelays(Duration.ofMillis(10), Duration.ofMillis(200))
-        },
-    )
+internal fun fastClient(broker: FakeBroker, handler: EnvelopeHandler = EnvelopeHandler { }): WsClient = WsClient(
+    WsClientConfig(broker.url, handler) {
+        authToken(broker.token)
+        reconnectDelays(Duration.ofMillis(10), Duration.ofMillis(200))
+    },
+)
 
 /** Receives until an element matches [predicate] and returns it. */
 internal suspend fun <T> Channel<T>.receiveUntil(predicate: (T) -> Boolean): T {

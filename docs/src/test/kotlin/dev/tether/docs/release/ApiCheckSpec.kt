@@ -20,7 +20,9 @@ class ApiCheckSpec : FunSpec({
     test("the published modules are exactly the artifacts of the BOM") {
         val bom = PublishedModule.pom(File(root, "bom/pom.xml"))
         val managed = bom.getElementsByTagName("dependency")
-        val bomArtifacts = (0 until managed.length).map { (managed.item(it) as org.w3c.dom.Element).getElementsByTagName("artifactId").item(0).textContent.trim() }
+        val bomArtifacts = (0 until managed.length).map {
+            (managed.item(it) as org.w3c.dom.Element).getElementsByTagName("artifactId").item(0).textContent.trim()
+        }
         modules.map { it.artifactId } shouldContainExactlyInAnyOrder bomArtifacts
     }
 
@@ -38,8 +40,10 @@ class ApiCheckSpec : FunSpec({
             .filterValues { it.size > 1 }
         // While dumps are being rewritten the names may be mid-rename; the check runs on every plain build.
         if (byName.isNotEmpty() && !update) {
-            fail("Public types that share a simple name (rename one of each):\n" +
-                byName.entries.joinToString("\n") { (name, types) -> "  $name: ${types.joinToString()}" })
+            fail(
+                "Public types that share a simple name (rename one of each):\n" +
+                    byName.entries.joinToString("\n") { (name, types) -> "  $name: ${types.joinToString()}" },
+            )
         }
     }
 
@@ -61,7 +65,8 @@ class ApiCheckSpec : FunSpec({
                     "The public API of $module differs from ${module.apiDump.relativeTo(root)} " +
                         "(- in the dump only, + compiled only):\n" + diff.joinToString("\n") { "  $it" } +
                         "\nAn unintended change breaks users: undo it. An intended one: regenerate the dump with\n  " +
-                        UPDATE_COMMAND + "\nand commit it with the change (and a CHANGELOG line when it removes or changes a member).",
+                        UPDATE_COMMAND +
+                        "\nand commit it with the change (and a CHANGELOG line when it removes or changes a member).",
                 )
             }
         }
@@ -74,6 +79,7 @@ class ApiCheckSpec : FunSpec({
         fun publicTypes(dump: String): List<String> =
             dump.lines().mapNotNull { typeLine.find(it)?.groupValues?.get(1) }.filter { '$' !in it }
 
-        const val UPDATE_COMMAND = "mvn -B -Dtether.api.update=true -Dtether.javadoc.skip=true -Dtest=ApiCheckSpec -Dsurefire.failIfNoSpecifiedTests=false -pl docs -am verify"
+        const val UPDATE_COMMAND = "mvn -B -Dtether.api.update=true -Dtether.javadoc.skip=true -Dtest=ApiCheckSpec " +
+            "-Dsurefire.failIfNoSpecifiedTests=false -pl docs -am verify"
     }
 }

@@ -15,7 +15,9 @@ object ApiDiff {
             val new = after[name]
             when {
                 new == null -> report += "- ${old!!.header} (class removed)"
+
                 old == null -> report += "+ ${new.header} (class added)"
+
                 else -> {
                     val lines = mutableListOf<String>()
                     if (old.header != new.header) {
@@ -41,13 +43,17 @@ object ApiDiff {
             val line = raw.trimEnd()
             when {
                 line.isEmpty() -> Unit
+
                 line.endsWith("{") && header == null -> header = line.removeSuffix("{").trimEnd()
+
                 line == "}" && header != null -> {
                     blocks[className(header)] = Block(header, members.toList())
                     header = null
                     members.clear()
                 }
+
                 header != null -> members += line.trim()
+
                 else -> throw IllegalArgumentException("not an API dump line: '$line'")
             }
         }

@@ -1,5 +1,12 @@
 package dev.tether.docs.release
 
+import org.objectweb.asm.AnnotationVisitor
+import org.objectweb.asm.ClassReader
+import org.objectweb.asm.ClassVisitor
+import org.objectweb.asm.FieldVisitor
+import org.objectweb.asm.MethodVisitor
+import org.objectweb.asm.Opcodes
+import org.objectweb.asm.Type
 import kotlin.metadata.KmConstructor
 import kotlin.metadata.KmDeclarationContainer
 import kotlin.metadata.Modality
@@ -14,13 +21,6 @@ import kotlin.metadata.jvm.signature
 import kotlin.metadata.jvm.syntheticMethodForAnnotations
 import kotlin.metadata.modality
 import kotlin.metadata.visibility
-import org.objectweb.asm.AnnotationVisitor
-import org.objectweb.asm.ClassReader
-import org.objectweb.asm.ClassVisitor
-import org.objectweb.asm.FieldVisitor
-import org.objectweb.asm.MethodVisitor
-import org.objectweb.asm.Opcodes
-import org.objectweb.asm.Type
 
 /**
  * The public binary API of a set of compiled classes, as text: one block per class a user can reach (public, or
@@ -50,7 +50,8 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
     private fun render(cls: ClassFile, classes: Map<String, ClassFile>): String? {
         val kotlin = kotlinView(cls, classes)
         val overridable = cls.access and Opcodes.ACC_FINAL == 0
-        fun reachable(access: Int) = access and Opcodes.ACC_PUBLIC != 0 || (overridable && access and Opcodes.ACC_PROTECTED != 0)
+        fun reachable(access: Int) =
+            access and Opcodes.ACC_PUBLIC != 0 || (overridable && access and Opcodes.ACC_PROTECTED != 0)
 
         val fields = cls.fields
             .filter { reachable(it.access) && it.access and Opcodes.ACC_SYNTHETIC == 0 && !it.isMarkedNonPublic }
@@ -81,16 +82,21 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
             access and Opcodes.ACC_ENUM != 0 -> "enum"
             else -> "class"
         }
-        val flags = if (access and Opcodes.ACC_INTERFACE != 0) CLASS_FLAGS and Opcodes.ACC_ABSTRACT.inv() else CLASS_FLAGS
+        val flags =
+            if (access and Opcodes.ACC_INTERFACE != 0) CLASS_FLAGS and Opcodes.ACC_ABSTRACT.inv() else CLASS_FLAGS
         val supers = listOfNotNull(cls.superName?.takeIf { it != "java/lang/Object" }) + cls.interfaces.sorted()
-        return "${modifiers(access, flags)}$kind ${cls.name}" + if (supers.isEmpty()) "" else " : " + supers.joinToString(", ")
+        return "${modifiers(access, flags)}$kind ${cls.name}" +
+            if (supers.isEmpty()) "" else " : " + supers.joinToString(", ")
     }
 
     private fun modifiers(access: Int, shown: Int): String = FLAG_NAMES
         .filter { (flag, _) -> flag and shown != 0 && access and flag != 0 }
         .joinToString("") { (_, name) -> "$name " }
 
-    /** Public or protected, not synthetic, not local or anonymous, not Kotlin-internal, and so is every enclosing class. */
+    /**
+     * Public or protected, not synthetic, not local or anonymous, not Kotlin-internal, and so is every enclosing
+     * class.
+     */
     private fun isReachable(cls: ClassFile, classes: Map<String, ClassFile>): Boolean {
         val access = cls.innerAccess ?: cls.access
         if (access and (Opcodes.ACC_PUBLIC or Opcodes.ACC_PROTECTED) == 0) return false
@@ -109,8 +115,12 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
         val descriptor = kotlin.descriptorInOwner(method.descriptor)
         if (method.access and Opcodes.ACC_SYNTHETIC != 0) {
             return when {
-                method.name.endsWith(DEFAULT_SUFFIX) -> method.name.removeSuffix(DEFAULT_SUFFIX) in kotlin.visibleFunctionNames
-                method.name == "<init>" && method.descriptor.contains(DEFAULT_MARKER) -> kotlin.isDefaultArgumentsConstructorVisible(method.descriptor)
+                method.name.endsWith(DEFAULT_SUFFIX) ->
+                    method.name.removeSuffix(DEFAULT_SUFFIX) in kotlin.visibleFunctionNames
+
+                method.name == "<init>" && method.descriptor.contains(DEFAULT_MARKER) ->
+                    kotlin.isDefaultArgumentsConstructorVisible(method.descriptor)
+
                 else -> false
             }
         }
@@ -135,7 +145,9 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
             return Type.getMethodDescriptor(type.returnType, *args.drop(1).toTypedArray())
         }
 
-        /** `<init>(params..., int mask..., DefaultConstructorMarker)`: visible when the constructor it stands for is. */
+        /**
+         * `<init>(params..., int mask..., DefaultConstructorMarker)`: visible when the constructor it stands for is.
+         */
         fun isDefaultArgumentsConstructorVisible(descriptor: String): Boolean {
             val args = Type.getArgumentTypes(descriptor).map { it.descriptor }
             return constructors.any { (ctor, visible) ->
@@ -156,22 +168,32 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
             is KotlinClassMetadata.Class -> {
                 val km = metadata.kmClass
                 // a sealed class is extended only inside its own module: its constructors are no API
-                val own = view(cls, km, km.constructors, isFileFacade = false, constructorsAreApi = km.modality != Modality.SEALED)
+                val own = view(
+                    cls,
+                    km,
+                    km.constructors,
+                    isFileFacade = false,
+                    constructorsAreApi = km.modality != Modality.SEALED,
+                )
                 val companion = km.companionObject?.let { name -> classes["${cls.name}$$name"] } ?: return own
                 // the companion's const and @JvmField properties and @JvmStatic functions live in this class too
                 val fromCompanion = kotlinView(companion, classes)
                 val companionField = "${km.companionObject}:L${companion.name};"
                 KotlinView(
                     isFileFacade = false,
-                    hiddenMethods = own.hiddenMethods + (fromCompanion?.hiddenMethods?.filterNot { it.startsWith("<init>") } ?: emptySet()),
+                    hiddenMethods = own.hiddenMethods +
+                        (fromCompanion?.hiddenMethods?.filterNot { it.startsWith("<init>") } ?: emptySet()),
                     hiddenFields = own.hiddenFields + (fromCompanion?.hiddenFields ?: emptySet()) +
                         (if (isReachable(companion, classes)) emptySet() else setOf(companionField)),
                     visibleFunctionNames = own.visibleFunctionNames,
                     constructors = own.constructors,
                 )
             }
+
             is KotlinClassMetadata.FileFacade -> view(cls, metadata.kmPackage, emptyList(), isFileFacade = true)
+
             is KotlinClassMetadata.MultiFileClassPart -> view(cls, metadata.kmPackage, emptyList(), isFileFacade = true)
+
             else -> null
         }
     }
@@ -188,7 +210,9 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
         val visibleNames = mutableSetOf<String>()
         fun hide(signature: JvmMethodSignature?) = signature?.let { hiddenMethods += it.name + it.descriptor }
         fun marked(signature: JvmMethodSignature?) = signature != null &&
-            cls.methods.any { it.name == signature.name && it.descriptor == signature.descriptor && it.isMarkedNonPublic }
+            cls.methods.any {
+                it.name == signature.name && it.descriptor == signature.descriptor && it.isMarkedNonPublic
+            }
         for (function in container.functions) {
             val signature = function.signature ?: continue
             if (function.visibility.isApi() && !marked(signature)) visibleNames += signature.name else hide(signature)
@@ -201,7 +225,9 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
             val setter = property.setter
             if (!visible || (setter != null && !setter.visibility.isApi())) hide(property.setterSignature)
         }
-        val ctors = constructors.mapNotNull { ctor -> ctor.signature?.let { it.descriptor to (constructorsAreApi && ctor.visibility.isApi() && !marked(it)) } }
+        val ctors = constructors.mapNotNull { ctor ->
+            ctor.signature?.let { it.descriptor to (constructorsAreApi && ctor.visibility.isApi() && !marked(it)) }
+        }
         ctors.filterNot { it.second }.forEach { hiddenMethods += "<init>" + it.first }
         return KotlinView(isFileFacade, hiddenMethods, hiddenFields, visibleNames, ctors)
     }
@@ -227,39 +253,61 @@ class ApiDumper(private val nonPublicMarkers: Set<String> = setOf(INTERNAL_TETHE
     private fun readClass(bytes: ByteArray): ClassFile {
         lateinit var cls: ClassFile
         val metadata = MetadataCollector()
-        ClassReader(bytes).accept(object : ClassVisitor(Opcodes.ASM9) {
-            override fun visit(version: Int, access: Int, name: String, signature: String?, superName: String?, interfaces: Array<out String>?) {
-                cls = ClassFile(name, access, superName, interfaces?.toList() ?: emptyList())
-            }
-
-            override fun visitInnerClass(name: String, outerName: String?, innerName: String?, access: Int) {
-                if (name != cls.name) return
-                cls.innerAccess = access
-                cls.outerName = outerName
-                cls.isLocalOrAnonymous = outerName == null
-            }
-
-            override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? {
-                cls.annotations += descriptor
-                return if (descriptor == KOTLIN_METADATA) metadata else null
-            }
-
-            override fun visitField(access: Int, name: String, descriptor: String, signature: String?, value: Any?): FieldVisitor {
-                val field = Member(access, name, descriptor).also { cls.fields += it }
-                return object : FieldVisitor(Opcodes.ASM9) {
-                    override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? =
-                        null.also { field.annotations += descriptor }
+        ClassReader(bytes).accept(
+            object : ClassVisitor(Opcodes.ASM9) {
+                override fun visit(
+                    version: Int,
+                    access: Int,
+                    name: String,
+                    signature: String?,
+                    superName: String?,
+                    interfaces: Array<out String>?,
+                ) {
+                    cls = ClassFile(name, access, superName, interfaces?.toList() ?: emptyList())
                 }
-            }
 
-            override fun visitMethod(access: Int, name: String, descriptor: String, signature: String?, exceptions: Array<out String>?): MethodVisitor {
-                val method = Member(access, name, descriptor).also { cls.methods += it }
-                return object : MethodVisitor(Opcodes.ASM9) {
-                    override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? =
-                        null.also { method.annotations += descriptor }
+                override fun visitInnerClass(name: String, outerName: String?, innerName: String?, access: Int) {
+                    if (name != cls.name) return
+                    cls.innerAccess = access
+                    cls.outerName = outerName
+                    cls.isLocalOrAnonymous = outerName == null
                 }
-            }
-        }, ClassReader.SKIP_CODE or ClassReader.SKIP_DEBUG or ClassReader.SKIP_FRAMES)
+
+                override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? {
+                    cls.annotations += descriptor
+                    return if (descriptor == KOTLIN_METADATA) metadata else null
+                }
+
+                override fun visitField(
+                    access: Int,
+                    name: String,
+                    descriptor: String,
+                    signature: String?,
+                    value: Any?,
+                ): FieldVisitor {
+                    val field = Member(access, name, descriptor).also { cls.fields += it }
+                    return object : FieldVisitor(Opcodes.ASM9) {
+                        override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? =
+                            null.also { field.annotations += descriptor }
+                    }
+                }
+
+                override fun visitMethod(
+                    access: Int,
+                    name: String,
+                    descriptor: String,
+                    signature: String?,
+                    exceptions: Array<out String>?,
+                ): MethodVisitor {
+                    val method = Member(access, name, descriptor).also { cls.methods += it }
+                    return object : MethodVisitor(Opcodes.ASM9) {
+                        override fun visitAnnotation(descriptor: String, visible: Boolean): AnnotationVisitor? =
+                            null.also { method.annotations += descriptor }
+                    }
+                }
+            },
+            ClassReader.SKIP_CODE or ClassReader.SKIP_DEBUG or ClassReader.SKIP_FRAMES,
+        )
         cls.kotlinMetadata = metadata.read()
         return cls
     }

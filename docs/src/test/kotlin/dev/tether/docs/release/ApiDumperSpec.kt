@@ -25,12 +25,20 @@ class ApiDumperSpec : FunSpec({
 
     class Member(val access: Int, val name: String, val descriptor: String)
 
-    fun classFile(name: String, vararg members: Member, access: Int = ACC_PUBLIC or ACC_SUPER, superName: String = "java/lang/Object"): ByteArray {
+    fun classFile(
+        name: String,
+        vararg members: Member,
+        access: Int = ACC_PUBLIC or ACC_SUPER,
+        superName: String = "java/lang/Object",
+    ): ByteArray {
         val writer = ClassWriter(0)
         writer.visit(V17, access, name, null, superName, null)
         for (m in members) {
-            if (m.descriptor.startsWith("(")) writer.visitMethod(m.access, m.name, m.descriptor, null, null).visitEnd()
-            else writer.visitField(m.access, m.name, m.descriptor, null, null).visitEnd()
+            if (m.descriptor.startsWith("(")) {
+                writer.visitMethod(m.access, m.name, m.descriptor, null, null).visitEnd()
+            } else {
+                writer.visitField(m.access, m.name, m.descriptor, null, null).visitEnd()
+            }
         }
         writer.visitEnd()
         return writer.toByteArray()
@@ -44,28 +52,39 @@ class ApiDumperSpec : FunSpec({
 
     context("the diff between a committed dump and the compiled API") {
         test("an added member") {
-            ApiDiff.between(dump(classFile("sample/Client", ctor, send)), dump(classFile("sample/Client", ctor, send, close))) shouldContainExactly
+            val before = dump(classFile("sample/Client", ctor, send))
+            ApiDiff.between(before, dump(classFile("sample/Client", ctor, send, close))) shouldContainExactly
                 listOf("sample/Client", "  + public close()V")
         }
 
         test("a removed member") {
-            ApiDiff.between(dump(classFile("sample/Client", ctor, send, close)), dump(classFile("sample/Client", ctor, send))) shouldContainExactly
+            val before = dump(classFile("sample/Client", ctor, send, close))
+            ApiDiff.between(before, dump(classFile("sample/Client", ctor, send))) shouldContainExactly
                 listOf("sample/Client", "  - public close()V")
         }
 
         test("a changed member: parameter type, return type, or a modifier") {
             val before = dump(classFile("sample/Client", ctor, send))
-            ApiDiff.between(before, dump(classFile("sample/Client", ctor, Member(ACC_PUBLIC or ACC_FINAL, "send", "([B)V")))) shouldContainExactly
-                listOf("sample/Client", "  - public final send(Ljava/lang/String;)V", "  + public final send([B)V")
-            ApiDiff.between(before, dump(classFile("sample/Client", ctor, Member(ACC_PUBLIC or ACC_FINAL, "send", "(Ljava/lang/String;)Z")))) shouldContainExactly
-                listOf("sample/Client", "  - public final send(Ljava/lang/String;)V", "  + public final send(Ljava/lang/String;)Z")
-            ApiDiff.between(before, dump(classFile("sample/Client", ctor, Member(ACC_PUBLIC or ACC_FINAL or ACC_STATIC, "send", "(Ljava/lang/String;)V")))) shouldContainExactly
-                listOf("sample/Client", "  - public final send(Ljava/lang/String;)V", "  + public static final send(Ljava/lang/String;)V")
+            fun withSend(access: Int, descriptor: String) =
+                dump(classFile("sample/Client", ctor, Member(access, "send", descriptor)))
+            val removed = "  - public final send(Ljava/lang/String;)V"
+            ApiDiff.between(before, withSend(ACC_PUBLIC or ACC_FINAL, "([B)V")) shouldContainExactly
+                listOf("sample/Client", removed, "  + public final send([B)V")
+            ApiDiff.between(before, withSend(ACC_PUBLIC or ACC_FINAL, "(Ljava/lang/String;)Z")) shouldContainExactly
+                listOf("sample/Client", removed, "  + public final send(Ljava/lang/String;)Z")
+            ApiDiff.between(
+                before,
+                withSend(ACC_PUBLIC or ACC_FINAL or ACC_STATIC, "(Ljava/lang/String;)V"),
+            ) shouldContainExactly
+                listOf("sample/Client", removed, "  + public static final send(Ljava/lang/String;)V")
         }
 
         test("a class made final, a class removed and a class added") {
             val before = dump(classFile("sample/Client", ctor), classFile("sample/Old", ctor))
-            val after = dump(classFile("sample/Client", ctor, access = ACC_PUBLIC or ACC_FINAL or ACC_SUPER), classFile("sample/New", ctor))
+            val after = dump(
+                classFile("sample/Client", ctor, access = ACC_PUBLIC or ACC_FINAL or ACC_SUPER),
+                classFile("sample/New", ctor),
+            )
             ApiDiff.between(before, after) shouldContainExactly listOf(
                 "sample/Client",
                 "  - public class sample/Client",
@@ -83,7 +102,9 @@ class ApiDumperSpec : FunSpec({
         }
 
         test("a dump that is not one is refused, not compared") {
-            shouldThrow<IllegalArgumentException> { ApiDiff.between("public void send()", dump(classFile("sample/A", ctor))) }
+            shouldThrow<IllegalArgumentException> {
+                ApiDiff.between("public void send()", dump(classFile("sample/A", ctor)))
+            }
         }
     }
 
@@ -91,7 +112,9 @@ class ApiDumperSpec : FunSpec({
         test("public members, and protected ones only where a subclass can reach them") {
             val protectedHook = Member(ACC_PROTECTED, "hook", "()V")
             val members = arrayOf(
-                ctor, send, protectedHook,
+                ctor,
+                send,
+                protectedHook,
                 Member(ACC_PRIVATE, "secret", "()V"),
                 Member(0, "packagePrivate", "()V"),
                 Member(ACC_PUBLIC or ACC_SYNTHETIC, "access\$000", "()V"),
@@ -106,8 +129,10 @@ class ApiDumperSpec : FunSpec({
                 |  public final send(Ljava/lang/String;)V
                 |}
                 |
-                |""".trimMargin()
-            dump(classFile("sample/Closed", *members, access = ACC_PUBLIC or ACC_FINAL or ACC_SUPER)) shouldNotContain "hook"
+                |
+            """.trimMargin()
+            val closed = dump(classFile("sample/Closed", *members, access = ACC_PUBLIC or ACC_FINAL or ACC_SUPER))
+            closed shouldNotContain "hook"
         }
 
         test("a package-private class is not API") {
@@ -116,9 +141,13 @@ class ApiDumperSpec : FunSpec({
     }
 
     context("what compiled Kotlin shows") {
-        val fixtureDir = File(File(Widget::class.java.protectionDomain.codeSource.location.toURI()), "dev/tether/docs/release/fixture")
-        val api = ApiDumper().dump(fixtureDir.listFiles { f: File -> f.name.endsWith(".class") }!!.map { it.readBytes() }.asSequence())
-        fun block(name: String) = api.substringAfter(" dev/tether/docs/release/fixture/$name ", "").substringAfter("{\n").substringBefore("}\n")
+        val testClasses = File(Widget::class.java.protectionDomain.codeSource.location.toURI())
+        val fixtureDir = File(testClasses, "dev/tether/docs/release/fixture")
+        val classFiles = fixtureDir.listFiles { f: File -> f.name.endsWith(".class") }!!
+        val api = ApiDumper().dump(classFiles.map { it.readBytes() }.asSequence())
+        fun block(name: String) = api.substringAfter(" dev/tether/docs/release/fixture/$name ", "")
+            .substringAfter("{\n")
+            .substringBefore("}\n")
 
         test("public declarations are listed with their JVM signatures") {
             api shouldContain "public final class dev/tether/docs/release/fixture/Widget {"
@@ -128,7 +157,8 @@ class ApiDumperSpec : FunSpec({
             widget shouldContain "public final open(I)I\n"
             widget shouldContain "public static final create()Ldev/tether/docs/release/fixture/Widget;\n"
             widget shouldContain "public static final field LIMIT: I\n"
-            widget shouldContain "public static final field Companion: Ldev/tether/docs/release/fixture/Widget\$Companion;\n"
+            widget shouldContain
+                "public static final field Companion: Ldev/tether/docs/release/fixture/Widget\$Companion;\n"
             block("Widget\$Companion") shouldContain "public final create()Ldev/tether/docs/release/fixture/Widget;\n"
             block("VisibilityFixtureKt") shouldContain "public static final topLevel()I\n"
             block("Point") shouldContain "public final component2()I\n"
@@ -155,7 +185,8 @@ class ApiDumperSpec : FunSpec({
         }
 
         test("default-argument stubs of public functions and constructors are kept, other synthetic members are not") {
-            block("Widget") shouldContain "public static synthetic open\$default(Ldev/tether/docs/release/fixture/Widget;IILjava/lang/Object;)I\n"
+            block("Widget") shouldContain
+                "public static synthetic open\$default(Ldev/tether/docs/release/fixture/Widget;IILjava/lang/Object;)I\n"
             block("Point") shouldContain "public synthetic <init>(IIILkotlin/jvm/internal/DefaultConstructorMarker;)V\n"
             block("Point") shouldContain "public static synthetic copy\$default("
             block("Mode") shouldNotContain "\$VALUES"
@@ -174,7 +205,7 @@ class ApiDumperSpec : FunSpec({
         }
 
         test("the dump is the same whatever order the classes are read in") {
-            ApiDumper().dump(fixtureDir.listFiles { f: File -> f.name.endsWith(".class") }!!.sortedDescending().map { it.readBytes() }.asSequence()) shouldBe api
+            ApiDumper().dump(classFiles.sortedDescending().map { it.readBytes() }.asSequence()) shouldBe api
         }
     }
 })

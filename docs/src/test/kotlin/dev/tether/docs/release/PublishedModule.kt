@@ -22,7 +22,9 @@ class PublishedModule(val dir: File, val artifactId: String, val version: String
             ?: throw IllegalStateException("$artifactId is not on the test class path: $classPath")
         return if (entry.isDirectory) {
             entry.walkTopDown()
-                .filter { it.isFile && it.name.endsWith(".class") && isApiClass(it.relativeTo(entry).invariantSeparatorsPath) }
+                .filter {
+                    it.isFile && it.name.endsWith(".class") && isApiClass(it.relativeTo(entry).invariantSeparatorsPath)
+                }
                 .map { it.readBytes() }
                 .toList().asSequence()
         } else {
@@ -58,10 +60,12 @@ class PublishedModule(val dir: File, val artifactId: String, val version: String
             (System.getProperty("surefire.test.class.path") ?: System.getProperty("java.class.path"))
                 .split(File.pathSeparator).filter { it.isNotBlank() }.map(::File)
 
-        fun pom(file: File): Element = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(file).documentElement
+        fun pom(file: File): Element =
+            DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(file).documentElement
 
-        fun Element.child(name: String): Element? =
-            (0 until childNodes.length).map { childNodes.item(it) }.filterIsInstance<Element>().firstOrNull { it.tagName == name }
+        fun Element.child(name: String): Element? = (0 until childNodes.length).map { childNodes.item(it) }
+            .filterIsInstance<Element>()
+            .firstOrNull { it.tagName == name }
 
         fun Element.text(name: String): String = child(name)?.textContent?.trim() ?: ""
     }
