@@ -27,7 +27,8 @@ public final class TcpWindowProbe {
 
     public static void main(String[] args) throws Exception {
         if (args.length != 3) {
-            System.err.println("usage: TcpWindowProbe WINDOW CHUNK SECONDS   (bytes, bytes, seconds; WINDOW 0 streams)");
+            System.err.println(
+                    "usage: TcpWindowProbe WINDOW CHUNK SECONDS   (bytes, bytes, seconds; WINDOW 0 streams)");
             System.exit(2);
         }
         int window = Integer.parseInt(args[0]);
@@ -37,7 +38,8 @@ public final class TcpWindowProbe {
             System.err.println("need CHUNK > 0, WINDOW 0 or >= CHUNK, SECONDS > 0");
             System.exit(2);
         }
-        System.out.printf(Locale.US, "window %d B, chunk %d B: %.1f MB/s%n", window, chunk, run(window, chunk, 3.0, seconds) / 1e6);
+        double mbPerSecond = run(window, chunk, 3.0, seconds) / 1e6;
+        System.out.printf(Locale.US, "window %d B, chunk %d B: %.1f MB/s%n", window, chunk, mbPerSecond);
     }
 
     /** Bytes per second received over the measured stretch. */

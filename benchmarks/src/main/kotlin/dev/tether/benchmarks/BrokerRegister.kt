@@ -34,25 +34,30 @@ internal object BrokerRegister {
 
     fun run(o: EndToEndOptions, log: PrintStream): List<LoadSummary> {
         val url = requireNotNull(o.brokerUrl)
-        log.println("  broker at $url (${if (o.brokerToken == null) "no token" else "bearer token given"}): register -> register.ack")
+        val token = if (o.brokerToken == null) "no token" else "bearer token given"
+        log.println("  broker at $url ($token): register -> register.ack")
         return o.inFlight.sortedDescending().map { n ->
             EndToEnd.measure(o, log, "wsclient register", n) {
-                Target(EndToEnd.connectedClient(url, o.brokerToken), "tether-bench-" + UUID.randomUUID().toString().substring(0, 8))
+                val name = "tether-bench-" + UUID.randomUUID().toString().substring(0, 8)
+                Target(EndToEnd.connectedClient(url, o.brokerToken), name)
             }
         }.sortedBy { it.inFlight }
     }
 
     fun render(ctx: RunContext, s: List<LoadSummary>): String = EndToEnd.section(
-        "wsclient request/response: `register` → `register.ack` through an external broker", ctx,
-        "The broker at `${ctx.options.brokerUrl}`${if (ctx.options.brokerToken != null) " (bearer token from `--broker-token`)" else ""}. " +
+        "wsclient request/response: `register` → `register.ack` through an external broker",
+        ctx,
+        "The broker at `${ctx.options.brokerUrl}`" +
+            (if (ctx.options.brokerToken != null) " (bearer token from `--broker-token`)" else "") + ". " +
             "A real nexus broker has no `echo` kind, so each round trip is a registration: " +
-            "`WsClient.request(Envelope.request(\"register\", {\"name\":…,\"session_id\":…,\"provider\":\"tether-bench\"," +
-            "\"context_mode\":\"stateless\"}))`, and each reply is checked to be `register.ack`. A fresh client (one " +
-            "connection) with a name and session id of its own for every round; all N coroutines of a round re-register " +
-            "that name, which the broker acks each time. The broker handles one connection's frames one at a time, and " +
-            "its registry work is part of every round trip, so the figures are the broker's as much as the client's and " +
-            "do not compare with the FakeBroker `echo` figures. Per configuration: ${EndToEnd.describeRounds(ctx.options)}. " +
-            "Latency is per `request` call, System.nanoTime, exact percentiles of all samples.",
+            "`WsClient.request(Envelope.request(\"register\", " +
+            "{\"name\":…,\"session_id\":…,\"provider\":\"tether-bench\",\"context_mode\":\"stateless\"}))`, and each " +
+            "reply is checked to be `register.ack`. A fresh client (one connection) with a name and session id of " +
+            "its own for every round; all N coroutines of a round re-register that name, which the broker acks each " +
+            "time. The broker handles one connection's frames one at a time, and its registry work is part of every " +
+            "round trip, so the figures are the broker's as much as the client's and do not compare with the " +
+            "FakeBroker `echo` figures. Per configuration: ${EndToEnd.describeRounds(ctx.options)}. Latency is per " +
+            "`request` call, System.nanoTime, exact percentiles of all samples.",
         loadTable("requests/s", s),
     )
 }

@@ -68,7 +68,11 @@ public object EndToEnd {
      */
     @JvmStatic
     @JvmOverloads
-    public fun run(args: Array<String>, commandLine: String = "EndToEnd " + args.joinToString(" "), log: PrintStream = System.out): Path {
+    public fun run(
+        args: Array<String>,
+        commandLine: String = "EndToEnd " + args.joinToString(" "),
+        log: PrintStream = System.out,
+    ): Path {
         val options = EndToEndOptions.parse(args)
         require(!options.help) { "--help is for the command line" }
         return run(options, commandLine, log)
@@ -109,8 +113,9 @@ public object EndToEnd {
             }
         }
         if (sections.isNotEmpty()) ReportFile.update(options.out, sections)
+        val written = sections.joinToString { it.first }.ifEmpty { "nothing" }
         log.println(
-            "EndToEnd: wrote ${sections.joinToString { it.first }.ifEmpty { "nothing" }} to ${options.out.toAbsolutePath()}" +
+            "EndToEnd: wrote $written to ${options.out.toAbsolutePath()}" +
                 (if (skipped.isEmpty()) "" else "; skipped ${skipped.joinToString()}") +
                 (if (failed.isEmpty()) "" else "; FAILED ${failed.joinToString { it.first.key }}"),
         )
@@ -119,40 +124,62 @@ public object EndToEnd {
     }
 
     /** The report sections one scenario produces. */
-    private fun runScenario(scenario: Scenario, ctx: RunContext, options: EndToEndOptions, log: PrintStream): List<Pair<String, String>> =
-        when (scenario) {
-            Scenario.RAW -> listOf("raw-echo" to renderRaw(ctx, rawEcho(options, log).sortedBy { it.inFlight }))
-            Scenario.WSCLIENT -> if (options.brokerUrl != null) {
-                listOf(BrokerRegister.SECTION to BrokerRegister.render(ctx, BrokerRegister.run(options, log)))
-            } else {
-                listOf("wsclient-echo" to renderWsclient(ctx, wsclientEcho(options, log).sortedBy { it.inFlight }))
-            }
-            Scenario.WSCLIENT_LEAN -> listOf("wsclient-lean-echo" to renderLean(ctx, wsclientLean(options, log).sortedBy { it.inFlight }))
-            Scenario.ENVELOPE_FLOOR -> listOf("envelope-floor" to renderFloor(ctx, envelopeFloor(options, log).sortedBy { it.inFlight }))
-            Scenario.GOAL -> listOf("wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log)))
-            Scenario.HEAP -> listOf("wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log)))
-            Scenario.MUX -> if (options.muxUrl != null) {
-                listOf(MuxEchoScenario.SECTION to MuxEchoScenario.render(ctx, MuxEchoScenario.run(options, log)))
-            } else {
-                MuxScenario.run(options, log).let { r ->
-                    listOf(
-                        "mux-throughput" to MuxScenario.renderThroughput(ctx, r),
-                        "mux-idle-heap" to MuxScenario.renderHeap(ctx, r),
-                        "mux-goal" to MuxScenario.renderGoal(ctx, r),
-                    )
-                }
-            }
-            Scenario.TUNNEL -> listOf("tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log)))
-            Scenario.RELAY -> listOf("relay" to RelayScenario.render(ctx, RelayScenario.run(options, log)))
-            Scenario.WAMP -> listOf("wamp" to WampScenario.render(ctx, WampScenario.run(options, log)))
-            Scenario.TRANSPORT -> listOf(TransportScenario.SECTION to TransportScenario.render(ctx, TransportScenario.run(options, log)))
-            Scenario.PROTOCOLS -> listOf(ProtocolsScenario.SECTION to ProtocolsScenario.render(ctx, ProtocolsScenario.run(options, log)))
+    private fun runScenario(
+        scenario: Scenario,
+        ctx: RunContext,
+        options: EndToEndOptions,
+        log: PrintStream,
+    ): List<Pair<String, String>> = when (scenario) {
+        Scenario.RAW -> listOf("raw-echo" to renderRaw(ctx, rawEcho(options, log).sortedBy { it.inFlight }))
+
+        Scenario.WSCLIENT -> if (options.brokerUrl != null) {
+            listOf(BrokerRegister.SECTION to BrokerRegister.render(ctx, BrokerRegister.run(options, log)))
+        } else {
+            listOf("wsclient-echo" to renderWsclient(ctx, wsclientEcho(options, log).sortedBy { it.inFlight }))
         }
+
+        Scenario.WSCLIENT_LEAN ->
+            listOf("wsclient-lean-echo" to renderLean(ctx, wsclientLean(options, log).sortedBy { it.inFlight }))
+
+        Scenario.ENVELOPE_FLOOR ->
+            listOf("envelope-floor" to renderFloor(ctx, envelopeFloor(options, log).sortedBy { it.inFlight }))
+
+        Scenario.GOAL -> listOf("wsclient-goal" to WsclientGoal.render(ctx, WsclientGoal.run(options, log)))
+
+        Scenario.HEAP -> listOf("wsclient-pending-heap" to renderHeap(ctx, pendingHeap(options, log)))
+
+        Scenario.MUX -> if (options.muxUrl != null) {
+            listOf(MuxEchoScenario.SECTION to MuxEchoScenario.render(ctx, MuxEchoScenario.run(options, log)))
+        } else {
+            MuxScenario.run(options, log).let { r ->
+                listOf(
+                    "mux-throughput" to MuxScenario.renderThroughput(ctx, r),
+                    "mux-idle-heap" to MuxScenario.renderHeap(ctx, r),
+                    "mux-goal" to MuxScenario.renderGoal(ctx, r),
+                )
+            }
+        }
+
+        Scenario.TUNNEL -> listOf("tunnel" to TunnelScenario.render(ctx, TunnelScenario.run(options, log)))
+
+        Scenario.RELAY -> listOf("relay" to RelayScenario.render(ctx, RelayScenario.run(options, log)))
+
+        Scenario.WAMP -> listOf("wamp" to WampScenario.render(ctx, WampScenario.run(options, log)))
+
+        Scenario.TRANSPORT ->
+            listOf(TransportScenario.SECTION to TransportScenario.render(ctx, TransportScenario.run(options, log)))
+
+        Scenario.PROTOCOLS ->
+            listOf(ProtocolsScenario.SECTION to ProtocolsScenario.render(ctx, ProtocolsScenario.run(options, log)))
+    }
 
     /** The JVM's own command line when the OS tells it (Linux does), with the java binary shortened to `java`. */
     private fun processCommandLine(args: Array<String>): String {
         val line = ProcessHandle.current().info().commandLine().orElse(null)
-            ?: return "java -cp ${System.getProperty("java.class.path")} ${EndToEnd::class.java.name} ${args.joinToString(" ")}".trim()
+            ?: return (
+                "java -cp ${System.getProperty("java.class.path")} ${EndToEnd::class.java.name} " +
+                    args.joinToString(" ")
+                ).trim()
         val exe = line.substringBefore(' ')
         return if (exe.endsWith("/java")) "java" + line.substring(exe.length) else line
     }
@@ -189,20 +216,28 @@ public object EndToEnd {
     }
 
     internal suspend fun connectedClient(url: String, token: String?): WsClient {
-        val client = WsClient(WsClientConfig(url, EnvelopeHandler { }) {
-            authToken(token)
-            requestTimeout(1.minutes)
-        })
+        val client = WsClient(
+            WsClientConfig(url, EnvelopeHandler { }) {
+                authToken(token)
+                requestTimeout(1.minutes)
+            },
+        )
         // The last dial failure, to say why when the client does not connect (a wrong token is a 401, retried).
         val lastFailure = java.util.concurrent.atomic.AtomicReference<ConnectionEvent?>()
         val listening = client.onEvent { e ->
-            if (e is ConnectionEvent.DialFailed || e is ConnectionEvent.AuthenticationFailed || e is ConnectionEvent.Disconnected) lastFailure.set(e)
+            if (e is ConnectionEvent.DialFailed ||
+                e is ConnectionEvent.AuthenticationFailed ||
+                e is ConnectionEvent.Disconnected
+            ) {
+                lastFailure.set(e)
+            }
         }
         try {
             client.start()
             withTimeoutOrNull(CONNECT_BOUND) { client.awaitConnected() } ?: run {
                 client.close()
-                throw IllegalStateException("no connection to $url within $CONNECT_BOUND${lastFailure.get()?.let { ", last: $it" } ?: ""}")
+                val last = lastFailure.get()?.let { ", last: $it" } ?: ""
+                throw IllegalStateException("no connection to $url within $CONNECT_BOUND$last")
             }
         } finally {
             listening.close()
@@ -214,26 +249,32 @@ public object EndToEnd {
 
     // A fresh broker per round, like every other target: FakeBroker keeps a log of the frames it receives
     // (received()), and no round should inherit another's state.
-    private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = o.inFlight.sortedDescending().map { n ->
-        measure(o, log, "wsclient echo", n) {
-            val broker = FakeBroker.start()
-            WsClientTarget(connectedClient(broker.url, broker.token), broker)
+    private fun wsclientEcho(o: EndToEndOptions, log: PrintStream): List<LoadSummary> =
+        o.inFlight.sortedDescending().map { n ->
+            measure(o, log, "wsclient echo", n) {
+                val broker = FakeBroker.start()
+                WsClientTarget(connectedClient(broker.url, broker.token), broker)
+            }
         }
-    }
 
     // Diagnostic: the same client against /envelope-echo, which parses nothing and keeps nothing.
     private fun wsclientLean(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
         o.inFlight.sortedDescending().map { n ->
-            measure(o, log, "wsclient lean echo", n) { WsClientTarget(connectedClient(server.url("/envelope-echo"), null), null) }
+            measure(o, log, "wsclient lean echo", n) {
+                WsClientTarget(connectedClient(server.url("/envelope-echo"), null), null)
+            }
         }
     }
 
     // Diagnostic: what any client of the protocol must do per request, without wsclient's machinery.
-    private fun envelopeFloor(o: EndToEndOptions, log: PrintStream): List<LoadSummary> = LoopbackServer().use { server ->
-        o.inFlight.sortedDescending().map { n ->
-            measure(o, log, "envelope floor", n) { EnvelopeEchoClient(server.url("/envelope-echo"), n).also { it.open() } }
+    private fun envelopeFloor(o: EndToEndOptions, log: PrintStream): List<LoadSummary> =
+        LoopbackServer().use { server ->
+            o.inFlight.sortedDescending().map { n ->
+                measure(o, log, "envelope floor", n) {
+                    EnvelopeEchoClient(server.url("/envelope-echo"), n).also { it.open() }
+                }
+            }
         }
-    }
 
     /**
      * Warm-up, then the measured rounds, for one in-flight setting; each (sub-)round on a fresh [LoadTarget], opened
@@ -254,14 +295,18 @@ public object EndToEnd {
         val warmRecorder = if (warmMaxOps == maxOps) recorder else LoadRecorder(inFlight, warmMaxOps)
         fun round(d: Duration, warm: Boolean = false): RoundResult {
             val target = runBlocking(Dispatchers.Default) {
-                bounded(OPEN_BOUND, "$label: opening a round's connection") { if (warm && warmOpen != null) warmOpen() else open() }
+                bounded(OPEN_BOUND, "$label: opening a round's connection") {
+                    if (warm && warmOpen != null) warmOpen() else open()
+                }
             }
             try {
                 val r = if (warm) warmRecorder else recorder
                 // Every wait of a target is bounded on its own; this outer bound turns anything they miss (an op that
                 // never returns) into this scenario's failure instead of a hung run.
                 return runBlocking(Dispatchers.Default) {
-                    bounded(d + ROUND_GRACE, "$label: a round of $d") { r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) } }
+                    bounded(d + ROUND_GRACE, "$label: a round of $d") {
+                        r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) }
+                    }
                 }
             } finally {
                 target.close() // outside runBlocking: WsClient.close blocks
@@ -283,12 +328,18 @@ public object EndToEnd {
             steady = Warmup.steady(jit, step.inWholeMilliseconds)
         }
         val warm = Warmup(System.nanoTime() - warmStart, rates, jit, steady, done)
-        log.println("  $label, $inFlight in flight: warm-up ${rates.size} x $step, ${if (steady) "JIT quiet" else "cap reached"}: " +
-            rates.indices.joinToString(" ") { "${Fmt.count(rates[it])}/${jit[it]}ms" })
+        val ending = if (steady) "JIT quiet" else "cap reached"
+        log.println(
+            "  $label, $inFlight in flight: warm-up ${rates.size} x $step, $ending: " +
+                rates.indices.joinToString(" ") { "${Fmt.count(rates[it])}/${jit[it]}ms" },
+        )
         val rounds = (1..o.rounds).map { i ->
             round(duration).also {
-                log.println("  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 ${Fmt.micros(it.p50Nanos)}, " +
-                    "p99 ${Fmt.micros(it.p99Nanos)}, cpu ${Fmt.micros(it.cpuNanosPerOp)}/op, jit ${it.jitMillis} ms (${it.completed})")
+                log.println(
+                    "  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 " +
+                        "${Fmt.micros(it.p50Nanos)}, p99 ${Fmt.micros(it.p99Nanos)}, cpu " +
+                        "${Fmt.micros(it.cpuNanosPerOp)}/op, jit ${it.jitMillis} ms (${it.completed})",
+                )
             }
         }
         return LoadSummary(inFlight, warm, rounds)
@@ -306,59 +357,67 @@ public object EndToEnd {
     private suspend fun <T : Any> bounded(bound: Duration, what: String, block: suspend () -> T): T =
         withTimeoutOrNull(bound) { block() } ?: throw IllegalStateException("$what did not end within $bound")
 
-    internal fun describeWarmup(o: EndToEndOptions): String =
-        if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
-            "JIT goes quiet (compilation under ${(Warmup.QUIET * 100).toInt()} % of each of the last ${Warmup.QUIET_ROUNDS} " +
-            "rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}"
+    internal fun describeWarmup(o: EndToEndOptions): String = if (o.warmup == Duration.ZERO) {
+        "no warm-up"
+    } else {
+        "warm-up in ${minOf(WARMUP_STEP, o.warmup)} rounds until the " +
+            "JIT goes quiet (compilation under ${(Warmup.QUIET * 100).toInt()} % of each of the last " +
+            "${Warmup.QUIET_ROUNDS} rounds, at least ${Warmup.MIN_ROUNDS} rounds) or for at most ${o.warmup}"
+    }
 
-    internal fun describeRounds(o: EndToEndOptions): String =
-        describeWarmup(o) +
-            ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round trips; " +
-            "every round on a fresh connection, opened outside the measured time. The in-flight settings run from the " +
-            "highest down (the busiest load warms the JIT fastest)"
+    internal fun describeRounds(o: EndToEndOptions): String = describeWarmup(o) +
+        ", then ${o.rounds} measured rounds of ${o.duration}, each capped at ${Fmt.count(o.maxRequests)} round " +
+        "trips; every round on a fresh connection, opened outside the measured time. The in-flight settings run " +
+        "from the highest down (the busiest load warms the JIT fastest)"
 
     internal fun section(title: String, ctx: RunContext, setup: String, body: String): String =
         "### $title\n\n${ctx.provenance()}\n\n$setup\n\n$body"
 
     private fun renderRaw(ctx: RunContext, s: List<LoadSummary>): String = section(
-        "Raw WebSocket echo (baseline)", ctx,
+        "Raw WebSocket echo (baseline)",
+        ctx,
         "The benchmark's Netty server (`/echo` writes each message's bytes back from its event loop) and a raw " +
             "`WebSocketDialer` connection (Tether's Netty transport, client pings off, no protocol; the read loop a " +
-            "coroutine on the connection's I/O thread) over one connection on 127.0.0.1. $requestBytes-byte text messages (the encoded size of a wsclient echo " +
-            "request). Closed loop: each of N coroutines keeps one message outstanding and waits for its echo, matched " +
-            "by a `slot:seq` counter at the start of the message. Per configuration: ${describeRounds(ctx.options)}. " +
-            "Latency is per round trip (send to matched echo), System.nanoTime, exact percentiles of all samples.",
+            "coroutine on the connection's I/O thread) over one connection on 127.0.0.1. $requestBytes-byte text " +
+            "messages (the encoded size of a wsclient echo request). Closed loop: each of N coroutines keeps one " +
+            "message outstanding and waits for its echo, matched by a `slot:seq` counter at the start of the " +
+            "message. Per configuration: ${describeRounds(ctx.options)}. Latency is per round trip (send to matched " +
+            "echo), System.nanoTime, exact percentiles of all samples.",
         loadTable("round trips/s", s),
     )
 
     private fun renderWsclient(ctx: RunContext, s: List<LoadSummary>): String = section(
-        "wsclient request/response through FakeBroker `echo`", ctx,
+        "wsclient request/response through FakeBroker `echo`",
+        ctx,
         "`WsClient.request(Envelope.request(\"echo\", {\"seq\":…,\"worker\":…}))` against `FakeBroker` (Ktor CIO " +
             "server, default options) on 127.0.0.1, a fresh broker and client (one connection) for every round; the " +
             "broker decodes each request and answers `echo.result` with the same payload, and each reply is checked. " +
-            "N coroutines call `request` back to back on the one client. Per configuration: ${describeRounds(ctx.options)}. " +
-            "Latency is per `request` call (building the envelope included), System.nanoTime, exact percentiles of all samples.",
+            "N coroutines call `request` back to back on the one client. Per configuration: " +
+            "${describeRounds(ctx.options)}. Latency is per `request` call (building the envelope included), " +
+            "System.nanoTime, exact percentiles of all samples.",
         loadTable("requests/s", s),
     )
 
     private fun renderLean(ctx: RunContext, s: List<LoadSummary>): String = section(
-        "Diagnostic: wsclient against a minimal envelope echo", ctx,
-        "As the FakeBroker scenario, but the peer is the benchmark's `/envelope-echo` endpoint (on the " +
-            "benchmark's Netty server): it finds the id and payload by string search and writes the `echo.result` reply without " +
+        "Diagnostic: wsclient against a minimal envelope echo",
+        ctx,
+        "As the FakeBroker scenario, but the peer is the benchmark's `/envelope-echo` endpoint (on the benchmark's " +
+            "Netty server): it finds the id and payload by string search and writes the `echo.result` reply without " +
             "any JSON parsing or bookkeeping. The difference to the FakeBroker figures is the broker's share of the " +
-            "two shared cores; the difference to the raw echo is the correlating client's own cost. Per configuration: " +
-            "${describeRounds(ctx.options)}.",
+            "two shared cores; the difference to the raw echo is the correlating client's own cost. Per " +
+            "configuration: ${describeRounds(ctx.options)}.",
         loadTable("requests/s", s),
     )
 
     private fun renderFloor(ctx: RunContext, s: List<LoadSummary>): String = section(
-        "Diagnostic: the envelope floor", ctx,
+        "Diagnostic: the envelope floor",
+        ctx,
         "The raw echo client's socket doing only what any client of the nexus protocol must do per request " +
             "(`EnvelopeEchoClient`): build the request envelope (ULID id, time stamp) and encode it with wsclient's " +
             "codec, remember its id in a concurrent map, decode each reply and find its caller by `in_reply_to`. No " +
-            "reconnects, timeouts, send pump or handler queue. The peer is the same minimal envelope echo as in the lean " +
-            "wsclient diagnostic, so the difference to that one is wsclient's own machinery, and the difference to " +
-            "the raw echo is the protocol's. Per configuration: ${describeRounds(ctx.options)}.",
+            "reconnects, timeouts, send pump or handler queue. The peer is the same minimal envelope echo as in the " +
+            "lean wsclient diagnostic, so the difference to that one is wsclient's own machinery, and the difference " +
+            "to the raw echo is the protocol's. Per configuration: ${describeRounds(ctx.options)}.",
         loadTable("requests/s", s),
     )
 
@@ -389,9 +448,11 @@ public object EndToEnd {
     }
 
     private fun pendingHeap(o: EndToEndOptions, log: PrintStream): HeapSummary = LoopbackServer().use { server ->
-        WsClient(WsClientConfig(server.url("/sink"), EnvelopeHandler { }) {
-            requestTimeout(30.minutes) // nothing may time out while we look
-        }).use { client ->
+        WsClient(
+            WsClientConfig(server.url("/sink"), EnvelopeHandler { }) {
+                requestTimeout(30.minutes) // nothing may time out while we look
+            },
+        ).use { client ->
             runBlocking(Dispatchers.Default) {
                 client.start()
                 withTimeout(10.seconds) { client.awaitConnected() }
@@ -412,14 +473,17 @@ public object EndToEnd {
                             }
                         }
                     }
-                    // Every request pending on the client and every frame delivered: queues are empty, only state remains.
+                    // Every request pending on the client and every frame delivered: queues are empty, only state
+                    // remains.
                     withTimeout(2.minutes) {
                         while (client.stats().pendingRequests < n || server.sunkFrames() - sunkBefore < n) delay(10)
                     }
                     settle += (System.nanoTime() - t0) / 1_000_000
                     val with = usedHeapAfterGc()
                     val histWith = if (histogram) ClassHistogram.take() else null
-                    if (histBefore != null && histWith != null) topClasses = ClassHistogram.growth(histBefore, histWith, n, 14)
+                    if (histBefore != null && histWith != null) {
+                        topClasses = ClassHistogram.growth(histBefore, histWith, n, 14)
+                    }
                     callers.coroutineContext[Job]!!.cancelAndJoin()
                     withTimeout(1.minutes) { while (client.stats().pendingRequests > 0) delay(10) }
                     return HeapRound(n, before, with)
@@ -427,7 +491,9 @@ public object EndToEnd {
                 val warm = round(minOf(o.pending, 10_000))
                 log.println("  heap warm-up: ${Fmt.bytes(warm.perRequest)}/request with ${warm.pending} pending")
                 val rounds = (1..o.heapRounds).map { i ->
-                    round(o.pending, histogram = i == o.heapRounds).also { log.println("  heap round $i: ${Fmt.bytes(it.perRequest)}/request with ${it.pending} pending") }
+                    round(o.pending, histogram = i == o.heapRounds).also {
+                        log.println("  heap round $i: ${Fmt.bytes(it.perRequest)}/request with ${it.pending} pending")
+                    }
                 }
                 // Reference: what a caller coroutine suspended forever costs on its own.
                 val before = usedHeapAfterGc()
@@ -448,36 +514,47 @@ public object EndToEnd {
         val n = h.rounds.first().pending
         append("### Heap per pending wsclient request\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (the benchmark's Netty `/sink`, which reads and discards ")
-        append("every frame, so only the client holds state; FakeBroker is not used here because it keeps a record of the ")
-        append("frames it receives). Each round launches ${Fmt.count(n.toLong())} coroutines, each calling ")
-        append("`client.request(Envelope.request(\"bench.unanswered\", …))` with a 30 min request timeout, waits until the ")
-        append("client reports all of them pending and the sink has received every frame, then reads used heap ")
-        append("(MemoryMXBean, after 4 × System.gc()) and compares it with the reading taken just before; the callers are ")
-        append("then cancelled. The figure is everything one waiting request costs: the caller's coroutine, the suspended ")
-        append("`request` with its timeout, the pending-map entry, the id and the envelope. One warm-up round of ")
-        append("${Fmt.count(h.warmup.pending.toLong())} requests, then ${h.rounds.size} measured round${if (h.rounds.size == 1) "" else "s"}.\n\n")
+        append("One `WsClient` connected to a sink endpoint on 127.0.0.1 (the benchmark's Netty `/sink`, which reads ")
+        append("and discards every frame, so only the client holds state; FakeBroker is not used here because it ")
+        append("keeps a record of the frames it receives). Each round launches ${Fmt.count(n.toLong())} coroutines, ")
+        append("each calling `client.request(Envelope.request(\"bench.unanswered\", …))` with a 30 min request ")
+        append("timeout, waits until the client reports all of them pending and the sink has received every frame, ")
+        append("then reads used heap (MemoryMXBean, after 4 × System.gc()) and compares it with the reading taken ")
+        append("just before; the callers are then cancelled. The figure is everything one waiting request costs: the ")
+        append("caller's coroutine, the suspended `request` with its timeout, the pending-map entry, the id and the ")
+        append("envelope. One warm-up round of ")
+        val plural = if (h.rounds.size == 1) "" else "s"
+        append("${Fmt.count(h.warmup.pending.toLong())} requests, then ${h.rounds.size} measured round$plural.\n\n")
         append("| | pending | used heap before | used heap with requests pending | bytes per pending request |\n")
         append("|---|---:|---:|---:|---:|\n")
-        append("| warm-up | ${Fmt.count(h.warmup.pending.toLong())} | ${Fmt.mib(h.warmup.before)} | ${Fmt.mib(h.warmup.with)} | ${Fmt.bytes(h.warmup.perRequest)} |\n")
+        append("| warm-up | ${Fmt.count(h.warmup.pending.toLong())} | ${Fmt.mib(h.warmup.before)} | ")
+        append("${Fmt.mib(h.warmup.with)} | ${Fmt.bytes(h.warmup.perRequest)} |\n")
         h.rounds.forEachIndexed { i, r ->
-            append("| round ${i + 1} | ${Fmt.count(r.pending.toLong())} | ${Fmt.mib(r.before)} | ${Fmt.mib(r.with)} | ${Fmt.bytes(r.perRequest)} |\n")
+            append("| round ${i + 1} | ${Fmt.count(r.pending.toLong())} | ${Fmt.mib(r.before)} | ${Fmt.mib(r.with)} | ")
+            append("${Fmt.bytes(r.perRequest)} |\n")
         }
-        append("| reference: bare suspended coroutine | ${Fmt.count(h.bareCoroutine.pending.toLong())} | ${Fmt.mib(h.bareCoroutine.before)} | ${Fmt.mib(h.bareCoroutine.with)} | ${Fmt.bytes(h.bareCoroutine.perRequest)} |\n\n")
-        append("**Median: ${Fmt.bytes(med)} per pending request** (rounds ${Fmt.bytes(per.min())} – ${Fmt.bytes(per.max())}, ")
-        append("spread ${Fmt.pct(if (med == 0.0) 0.0 else (per.max() - per.min()) * 100 / med)}); ")
+        append("| reference: bare suspended coroutine | ${Fmt.count(h.bareCoroutine.pending.toLong())} | ")
+        append("${Fmt.mib(h.bareCoroutine.before)} | ${Fmt.mib(h.bareCoroutine.with)} | ")
+        append("${Fmt.bytes(h.bareCoroutine.perRequest)} |\n\n")
+        append("**Median: ${Fmt.bytes(med)} per pending request** (rounds ${Fmt.bytes(per.min())} – ")
+        append("${Fmt.bytes(per.max())}, spread ")
+        append("${Fmt.pct(if (med == 0.0) 0.0 else (per.max() - per.min()) * 100 / med)}); ")
         append("${Fmt.bytes(med - h.bareCoroutine.perRequest)} of it beyond a bare suspended caller coroutine ")
         append("(`launch { awaitCancellation() }`, ${Fmt.bytes(h.bareCoroutine.perRequest)}). ")
-        append("Time to get all requests written and pending: ${h.settleMillis.drop(1).joinToString(" · ") { "$it ms" }}.\n")
+        val settles = h.settleMillis.drop(1).joinToString(" · ") { "$it ms" }
+        append("Time to get all requests written and pending: $settles.\n")
         h.topClasses?.let { top ->
-            append("\nWhere the bytes go (live-object class histograms, `GC.class_histogram`, before and with the requests ")
-            append("pending in the last round; growth per pending request, largest first):\n\n")
-            append("| class | instances per request | bytes per request |\n|:---|---:|---:|\n")
+            append("\n")
+            append("Where the bytes go (live-object class histograms, `GC.class_histogram`, before and with the ")
+            append("requests pending in the last round; growth per pending request, largest first):\n\n")
+            append("| class | instances per request | bytes per request |\n")
+            append("|:---|---:|---:|\n")
             for ((name, instances, bytes) in top) {
                 append("| `").append(name).append("` | ").append(String.format(java.util.Locale.US, "%.2f", instances))
                 append(" | ").append(Fmt.bytes(bytes)).append(" |\n")
             }
-            append("| sum of the rows above | ${String.format(java.util.Locale.US, "%.2f", top.sumOf { it.second })} | ${Fmt.bytes(top.sumOf { it.third })} |\n")
+            val instancesSum = String.format(java.util.Locale.US, "%.2f", top.sumOf { it.second })
+            append("| sum of the rows above | $instancesSum | ${Fmt.bytes(top.sumOf { it.third })} |\n")
         }
     }
 }

@@ -33,7 +33,11 @@ internal class GoRefPeer private constructor(val binary: Path) {
     )
 
     /** `refpeer server` on 127.0.0.1 with an ephemeral port. */
-    inner class Server internal constructor(private val process: Process, val url: String, private val output: OutputTail) : AutoCloseable {
+    inner class Server internal constructor(
+        private val process: Process,
+        val url: String,
+        private val output: OutputTail,
+    ) : AutoCloseable {
         val isAlive: Boolean get() = process.isAlive
 
         /** What the server printed after its first line, for failure messages. */
@@ -56,7 +60,9 @@ internal class GoRefPeer private constructor(val binary: Path) {
                 throw IllegalStateException("refpeer server printed nothing within $START_BOUND_SECONDS s")
             }
             val url = first?.trim()?.takeIf { it.startsWith("listening ws://") }?.substringAfter("listening ")
-                ?: throw IllegalStateException("refpeer server did not start: ${first ?: "no output"} ${tail.text()}".trim())
+                ?: throw IllegalStateException(
+                    "refpeer server did not start: ${first ?: "no output"} ${tail.text()}".trim(),
+                )
             return Server(process, url, tail)
         } catch (e: Throwable) {
             stop(process)
@@ -70,15 +76,25 @@ internal class GoRefPeer private constructor(val binary: Path) {
      */
     fun client(url: String, mode: String, size: Int, window: Int, duration: Duration): ClientResult {
         val goDuration = "${duration.inWholeMilliseconds}ms"
-        val process = start(listOf(binary.toString(), "client", "-url", url, "-mode", mode, "-size", "$size", "-window", "$window", "-duration", goDuration))
+        val process = start(
+            listOf(
+                binary.toString(), "client", "-url", url, "-mode", mode, "-size", "$size", "-window", "$window",
+                "-duration", goDuration,
+            ),
+        )
         try {
             val tail = OutputTail(process)
             if (!process.waitFor(duration.inWholeMilliseconds + CLIENT_GRACE_SECONDS * 1000, TimeUnit.MILLISECONDS)) {
-                throw IllegalStateException("refpeer client $mode did not end within $duration + $CLIENT_GRACE_SECONDS s")
+                throw IllegalStateException(
+                    "refpeer client $mode did not end within $duration + $CLIENT_GRACE_SECONDS s",
+                )
             }
             val out = tail.awaitAll(5)
-            if (process.exitValue() != 0) throw IllegalStateException("refpeer client $mode failed (exit ${process.exitValue()}): ${out.trim()}")
-            val json = out.lines().lastOrNull { it.trim().startsWith("{") } ?: throw IllegalStateException("refpeer client $mode printed no result: $out")
+            if (process.exitValue() != 0) {
+                throw IllegalStateException("refpeer client $mode failed (exit ${process.exitValue()}): ${out.trim()}")
+            }
+            val json = out.lines().lastOrNull { it.trim().startsWith("{") }
+                ?: throw IllegalStateException("refpeer client $mode printed no result: $out")
             fun num(key: String): Double = Regex("\"$key\":(-?[0-9.eE+-]+)").find(json)?.groupValues?.get(1)?.toDouble()
                 ?: throw IllegalStateException("refpeer client result has no $key: $json")
             return ClientResult(
@@ -166,7 +182,8 @@ internal class GoRefPeer private constructor(val binary: Path) {
         }
 
         /** GOPATH for the build: the caller's own, then Debian's package tree. */
-        private fun goPath(): String = listOfNotNull(System.getenv("GOPATH")?.takeIf { it.isNotBlank() }, DEBIAN_GOPATH).joinToString(File.pathSeparator)
+        private fun goPath(): String = listOfNotNull(System.getenv("GOPATH")?.takeIf { it.isNotBlank() }, DEBIAN_GOPATH)
+            .joinToString(File.pathSeparator)
 
         /** Whether gorilla/websocket's sources are on [goPath]. */
         fun gorillaInstalled(): Boolean = goPath().split(File.pathSeparatorChar).any {
@@ -186,12 +203,17 @@ internal class GoRefPeer private constructor(val binary: Path) {
          */
         fun build(goCommand: String, log: java.io.PrintStream): GoRefPeer {
             val go = findGo(goCommand)
-                ?: throw ScenarioSkipped("go not installed: $INSTALL (" + (if ('/' in goCommand) "no executable $goCommand" else "no $goCommand on PATH") + ")")
+                ?: throw ScenarioSkipped(
+                    "go not installed: $INSTALL (" +
+                        (if ('/' in goCommand) "no executable $goCommand" else "no $goCommand on PATH") + ")",
+                )
             if (!gorillaInstalled()) {
                 throw ScenarioSkipped("github.com/gorilla/websocket not found on GOPATH ${goPath()}: $INSTALL")
             }
             val module = moduleDir()
-                ?: throw ScenarioSkipped("the refpeer source (benchmarks/go/refpeer) is not here: run from the repository root")
+                ?: throw ScenarioSkipped(
+                    "the refpeer source (benchmarks/go/refpeer) is not here: run from the repository root",
+                )
             val target = module.resolve("target")
             Files.createDirectories(target)
             val out = target.resolve("refpeer")
@@ -214,8 +236,11 @@ internal class GoRefPeer private constructor(val binary: Path) {
                     throw IllegalStateException("go build of refpeer did not end within $BUILD_BOUND_SECONDS s")
                 }
                 if (process.exitValue() != 0) {
-                    val text = runCatching { Files.readString(buildLog) }.getOrDefault("").trim().lines().take(8).joinToString(" | ")
-                    throw ScenarioSkipped("refpeer does not build with $go (exit ${process.exitValue()}: $text): $INSTALL")
+                    val text = runCatching { Files.readString(buildLog) }.getOrDefault("").trim().lines().take(8)
+                        .joinToString(" | ")
+                    throw ScenarioSkipped(
+                        "refpeer does not build with $go (exit ${process.exitValue()}: $text): $INSTALL",
+                    )
                 }
             } finally {
                 stop(process)

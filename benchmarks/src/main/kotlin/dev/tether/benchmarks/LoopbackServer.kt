@@ -108,7 +108,10 @@ internal class LoopbackServer : AutoCloseable {
 
     /** `/source` or, [windowed], `/window-source`. */
     private class Source(private val windowed: Boolean) : PeerEndpoint() {
-        /** One message of the pattern, direct: every message sent is a slice of it, never a copy. Null until the request. */
+        /**
+         * One message of the pattern, direct: every message sent is a slice of it, never a copy. Null until the
+         * request.
+         */
         private var message: ByteBuf? = null
         private var total = 0L
         private var size = 0

@@ -20,7 +20,11 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
      * Runs one round and returns its figures. `op(worker, seq)` performs one round trip. [settle] runs after the
      * workers and before the clock stops: a one-way transfer waits there until the receiver has every byte sent.
      */
-    suspend fun round(duration: Duration, settle: suspend () -> Unit = {}, op: suspend (worker: Int, seq: Int) -> Unit): RoundResult {
+    suspend fun round(
+        duration: Duration,
+        settle: suspend () -> Unit = {},
+        op: suspend (worker: Int, seq: Int) -> Unit,
+    ): RoundResult {
         counts.fill(0)
         val cpuStart = processCpuNanos()
         val jitStart = jitMillis()
@@ -53,7 +57,8 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
             at += counts[w]
         }
         all.sort()
-        return RoundResult(total.toLong(), elapsed, percentile(all, 0.50), percentile(all, 0.99), if (total == 0) 0 else all[total - 1], cpu, jit)
+        val max = if (total == 0) 0 else all[total - 1]
+        return RoundResult(total.toLong(), elapsed, percentile(all, 0.50), percentile(all, 0.99), max, cpu, jit)
     }
 
     private fun percentile(sorted: LongArray, p: Double): Long {
@@ -76,7 +81,8 @@ internal data class RoundResult(
     val jitMillis: Long,
 ) {
     val perSecond: Double get() = if (elapsedNanos == 0L) 0.0 else completed * 1e9 / elapsedNanos
-    val cpuNanosPerOp: Double get() = if (completed == 0L || cpuNanos < 0) Double.NaN else cpuNanos.toDouble() / completed
+    val cpuNanosPerOp: Double
+        get() = if (completed == 0L || cpuNanos < 0) Double.NaN else cpuNanos.toDouble() / completed
 }
 
 private val osBean = java.lang.management.ManagementFactory.getOperatingSystemMXBean()
@@ -120,15 +126,18 @@ internal data class Warmup(
 private val jitBean = java.lang.management.ManagementFactory.getCompilationMXBean()
 
 /** Accumulated JIT compilation time in ms, or -1 when the JVM does not report it. */
-internal fun jitMillis(): Long = if (jitBean?.isCompilationTimeMonitoringSupported == true) jitBean.totalCompilationTime else -1
+internal fun jitMillis(): Long =
+    if (jitBean?.isCompilationTimeMonitoringSupported == true) jitBean.totalCompilationTime else -1
 
 /** Median and spread of measured rounds (the warm-up is kept apart). */
 internal data class LoadSummary(val inFlight: Int, val warmup: Warmup, val rounds: List<RoundResult>) {
     val medianPerSecond: Double get() = median(rounds.map { it.perSecond })
     val minPerSecond: Double get() = rounds.minOf { it.perSecond }
     val maxPerSecond: Double get() = rounds.maxOf { it.perSecond }
+
     /** (max - min) / median of the per-round rates, in percent. */
-    val spreadPercent: Double get() = if (medianPerSecond == 0.0) 0.0 else (maxPerSecond - minPerSecond) * 100 / medianPerSecond
+    val spreadPercent: Double
+        get() = if (medianPerSecond == 0.0) 0.0 else (maxPerSecond - minPerSecond) * 100 / medianPerSecond
     val medianP50Nanos: Double get() = median(rounds.map { it.p50Nanos.toDouble() })
     val medianP99Nanos: Double get() = median(rounds.map { it.p99Nanos.toDouble() })
     val minP99Nanos: Long get() = rounds.minOf { it.p99Nanos }

@@ -4,8 +4,8 @@ import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketDialer
 import dev.tether.mux.MuxConfig
 import dev.tether.mux.MuxException
-import dev.tether.mux.ReadTimeoutException
 import dev.tether.mux.MuxSession
+import dev.tether.mux.ReadTimeoutException
 import dev.tether.mux.Stream
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -37,8 +37,8 @@ internal object MuxEchoScenario {
     val SKIPPED: List<String> = listOf(
         "the raw WebSocket baselines, the credit-window ceiling and the goal: they need the benchmark's own `/sink`, " +
             "`/source` and `/window-*` peers on loopback",
-        "the heap per idle stream: it needs the benchmark's stateless `/mux-ack` peer, so that only the client's streams " +
-            "hold state",
+        "the heap per idle stream: it needs the benchmark's stateless `/mux-ack` peer, so that only the client's " +
+            "streams hold state",
     )
 
     /** How long a stream waits for its next echo beyond the round's own length before the round fails. */
@@ -74,9 +74,14 @@ internal object MuxEchoScenario {
         val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
         val label = "mux echo window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
         val bound = maxOf(o.duration, EndToEnd.WARMUP_STEP) + ECHO_SLACK
-        return Echo(w, streams, w.messageBytes, EndToEnd.measure(o, log, label, streams, maxOps = ops) {
-            EchoTarget(url, config(w), streams, w.messageBytes, perStream, o.muxRead, bound).open()
-        })
+        return Echo(
+            w,
+            streams,
+            w.messageBytes,
+            EndToEnd.measure(o, log, label, streams, maxOps = ops) {
+                EchoTarget(url, config(w), streams, w.messageBytes, perStream, o.muxRead, bound).open()
+            },
+        )
     }
 
     /**
@@ -99,6 +104,7 @@ internal object MuxEchoScenario {
         private lateinit var streams: List<Stream>
         private val message = ByteArray(messageBytes) { (it % 251).toByte() }
         private val buffers = Array(count) { ByteArray(messageBytes) }
+
         @Volatile private var writeFailure: Throwable? = null
 
         suspend fun open(): EchoTarget {
@@ -132,12 +138,17 @@ internal object MuxEchoScenario {
             try {
                 while (got < messageBytes) {
                     val n = stream.read(into, got, MuxPeer.readLength(readBytes, messageBytes - got))
-                    check(n >= 0) { "stream ${stream.id}: the server ended it after ${got} bytes of an echo (is $url an echo server?)" }
+                    check(n >= 0) {
+                        "stream ${stream.id}: the server ended it after $got bytes of an echo " +
+                            "(is $url an echo server?)"
+                    }
                     got += n
                 }
             } catch (e: ReadTimeoutException) {
                 throw IllegalStateException(
-                    "stream ${stream.id}: no echo within $bound (is $url an echo server?)" + (writeFailure?.let { "; writer failed: $it" } ?: ""), e,
+                    "stream ${stream.id}: no echo within $bound (is $url an echo server?)" +
+                        (writeFailure?.let { "; writer failed: $it" } ?: ""),
+                    e,
                 )
             }
             check(into.contentEquals(message)) { "stream ${stream.id}: the echo differs from what was written" }
@@ -162,28 +173,35 @@ internal object MuxEchoScenario {
         append("### wsmux stream echo through an external server\n\n")
         append(ctx.provenance()).append("\n\n")
         append("Server: the wsmux echo server at `${r.url}` (`--mux-url`; a server session that writes back what each ")
-        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with the ")
-        append("window below as its receive capacity (what the server may send unacknowledged); what the client may send ")
-        append("is the server's own window, announced in its ACKs. Per stream a writer coroutine writes messages back to ")
-        append("back, and one op reads one message's echo (reads of at most ")
-        append(if (o.muxRead > 0) MuxScenario.size(o.muxRead.toLong()) else "the rest of the message").append(", `--mux-read`) ")
-        append("and checks its bytes; so every byte crosses the connection twice, and MB/s counts the bytes echoed back ")
-        append("(MB = 10^6 bytes). A fresh session and streams for every round. Per configuration: ")
-        append(EndToEnd.describeRounds(o).replace(Regex(", each capped at [0-9,]+ round trips"), "").replace(Regex("\\. The in-flight settings run .*$"), ""))
-        append("; each round also stops at ${MuxScenario.size(o.muxBytes)} (`--mux-bytes`). CPU per MB is this process's ")
-        append("(client only, unless the server runs in the same JVM).\n\n")
+        append("stream it accepts reads). Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with ")
+        append("the window below as its receive capacity (what the server may send unacknowledged); what the client ")
+        append("may send is the server's own window, announced in its ACKs. Per stream a writer coroutine writes ")
+        append("messages back to back, and one op reads one message's echo (reads of at most ")
+        append(if (o.muxRead > 0) MuxScenario.size(o.muxRead.toLong()) else "the rest of the message")
+        append(", `--mux-read`) ")
+        append("and checks its bytes; so every byte crosses the connection twice, and MB/s counts the bytes echoed ")
+        append("back (MB = 10^6 bytes). A fresh session and streams for every round. Per configuration: ")
+        append(
+            EndToEnd.describeRounds(o)
+                .replace(Regex(", each capped at [0-9,]+ round trips"), "")
+                .replace(Regex("\\. The in-flight settings run .*$"), ""),
+        )
+        append("; each round also stops at ${MuxScenario.size(o.muxBytes)} (`--mux-bytes`). CPU per MB is this ")
+        append("process's (client only, unless the server runs in the same JVM).\n\n")
         append("| client window | streams | message | echo MB/s (median) | min – max | spread | CPU per MB |\n")
         append("|:---|---:|---:|---:|---:|---:|---:|\n")
         for (e in r.single + r.concurrent) {
-            append("| ${e.window.label} | ${e.streams} | ${kib(e.messageBytes)} | **${mbs(e.medianMBs)}** | ${mbs(e.minMBs)} – ${mbs(e.maxMBs)} | ")
-            append("${Fmt.pct(e.summary.spreadPercent)} | ${ms(e.cpuMillisPerMB)} |\n")
+            append("| ${e.window.label} | ${e.streams} | ${kib(e.messageBytes)} | **${mbs(e.medianMBs)}** | ")
+            append("${mbs(e.minMBs)} – ${mbs(e.maxMBs)} | ${Fmt.pct(e.summary.spreadPercent)} | ")
+            append("${ms(e.cpuMillisPerMB)} |\n")
         }
         append('\n')
         append("Rounds (MB/s):  \n")
         for (e in r.single + r.concurrent) {
             append("window ${e.window.label}, ${e.streams} stream${if (e.streams == 1) "" else "s"}: ")
             append(e.summary.rounds.joinToString(" · ") { mbs(e.roundMBs(it)) })
-            append(" (warm-up ${e.summary.warmup.rates.size} rounds${if (e.summary.warmup.converged) ", JIT quiet" else ""}).  \n")
+            append(" (warm-up ${e.summary.warmup.rates.size} rounds")
+            append("${if (e.summary.warmup.converged) ", JIT quiet" else ""}).  \n")
         }
         append("\nNot measured against an external server: ")
         append(SKIPPED.joinToString("; ")).append(".\n")

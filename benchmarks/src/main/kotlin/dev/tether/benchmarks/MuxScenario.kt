@@ -9,9 +9,9 @@ import dev.tether.mux.Stream
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
-import kotlinx.coroutines.launch
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import java.io.PrintStream
@@ -68,7 +68,8 @@ internal object MuxScenario {
 
         /**
          * Bytes the sender may have unacknowledged: the window, both ways, since both ends know what the other holds
-         * (`peerCapacity`), and the opener grants what it holds beyond that right after the accept (see the report's note).
+         * (`peerCapacity`), and the opener grants what it holds beyond that right after the accept (see the report's
+         * note).
          */
         fun inFlight(): String = if (autoTuneMax > 0) "grows from 1 KiB" else kib(capacity)
     }
@@ -96,7 +97,9 @@ internal object MuxScenario {
     class Results(
         val single: List<Transfer>,
         val raw: List<Transfer>,
-        /** Raw WebSocket transfers under the same credit window as a mux configuration ([RawBulkClient.windowBytes]). */
+        /**
+         * Raw WebSocket transfers under the same credit window as a mux configuration ([RawBulkClient.windowBytes]).
+         */
         val windowed: List<Transfer>,
         val concurrent: List<Transfer>,
         val heap: EndToEnd.HeapRound?,
@@ -104,13 +107,15 @@ internal object MuxScenario {
         val heapRounds: List<EndToEnd.HeapRound>,
         val topClasses: List<Triple<String, Double, Double>>?,
     ) {
-        fun rawFor(t: Transfer): Transfer? = raw.firstOrNull { it.upload == t.upload && it.messageBytes == t.messageBytes }
+        fun rawFor(t: Transfer): Transfer? =
+            raw.firstOrNull { it.upload == t.upload && it.messageBytes == t.messageBytes }
 
         /** The single-stream mux transfer with [t]'s window and direction. */
         fun singleFor(t: Transfer): Transfer? = single.firstOrNull { it.window == t.window && it.upload == t.upload }
 
         /** The faster raw transfer under [t]'s credit window, same direction: what the credit rule alone allows. */
-        fun ceilingFor(t: Transfer): Transfer? = windowed.filter { it.window == t.window && it.upload == t.upload }.maxByOrNull { it.medianMBs }
+        fun ceilingFor(t: Transfer): Transfer? =
+            windowed.filter { it.window == t.window && it.upload == t.upload }.maxByOrNull { it.medianMBs }
     }
 
     fun run(o: EndToEndOptions, log: PrintStream): Results {
@@ -124,17 +129,27 @@ internal object MuxScenario {
                         val dir = if (upload) "upload" else "download"
                         if (raw.none { it.upload == upload && it.messageBytes == w.messageBytes }) {
                             val ops = opsFor(o, w.messageBytes)
-                            raw += Transfer(null, upload, 1, w.messageBytes, EndToEnd.measure(o, log, "raw ws $dir ${kib(w.messageBytes)} messages", 1, maxOps = ops) {
+                            val label = "raw ws $dir ${kib(w.messageBytes)} messages"
+                            val summary = EndToEnd.measure(o, log, label, 1, maxOps = ops) {
                                 RawBulkClient(server, upload, w.messageBytes, ops * w.messageBytes).open()
-                            })
+                            }
+                            raw += Transfer(null, upload, 1, w.messageBytes, summary)
                         }
                         if (w in CREDIT_GOAL_WINDOWS) {
                             val ops = opsFor(o, w.messageBytes)
                             for (chunk in windowedChunks(w)) {
                                 val label = "raw ws $dir, credit window ${w.label}, ${kib(chunk)} messages"
-                                windowed += Transfer(w, upload, 1, w.messageBytes, EndToEnd.measure(o, log, label, 1, maxOps = ops) {
-                                    RawBulkClient(server, upload, w.messageBytes, ops * w.messageBytes, windowBytes = w.capacity, chunkBytes = chunk).open()
-                                }, chunk)
+                                val summary = EndToEnd.measure(o, log, label, 1, maxOps = ops) {
+                                    RawBulkClient(
+                                        server,
+                                        upload,
+                                        w.messageBytes,
+                                        ops * w.messageBytes,
+                                        windowBytes = w.capacity,
+                                        chunkBytes = chunk,
+                                    ).open()
+                                }
+                                windowed += Transfer(w, upload, 1, w.messageBytes, summary, chunk)
                             }
                         }
                         single += transfer(o, log, peer, w, upload, 1)
@@ -147,20 +162,36 @@ internal object MuxScenario {
             for (upload in listOf(true, false)) concurrent += transfer(o, log, peer, Window.W64K, upload, o.muxStreams)
         }
         val (warm, rounds, top) = idleHeap(o, log)
-        return Results(single, raw, windowed, concurrent, rounds.takeIf { it.isNotEmpty() }?.let { median(it) }, warm, rounds, top)
+        val heap = rounds.takeIf { it.isNotEmpty() }?.let { median(it) }
+        return Results(single, raw, windowed, concurrent, heap, warm, rounds, top)
     }
 
-    private fun median(rounds: List<EndToEnd.HeapRound>): EndToEnd.HeapRound = rounds.sortedBy { it.perRequest }[rounds.size / 2]
+    private fun median(rounds: List<EndToEnd.HeapRound>): EndToEnd.HeapRound =
+        rounds.sortedBy { it.perRequest }[rounds.size / 2]
 
     private fun opsFor(o: EndToEndOptions, messageBytes: Int): Long = (o.muxBytes / messageBytes).coerceAtLeast(1)
 
-    private fun transfer(o: EndToEndOptions, log: PrintStream, peer: MuxPeer, w: Window, upload: Boolean, streams: Int): Transfer {
+    private fun transfer(
+        o: EndToEndOptions,
+        log: PrintStream,
+        peer: MuxPeer,
+        w: Window,
+        upload: Boolean,
+        streams: Int,
+    ): Transfer {
         val ops = opsFor(o, w.messageBytes)
         val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
-        val label = "mux ${if (upload) "upload" else "download"} window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
-        return Transfer(w, upload, streams, w.messageBytes, EndToEnd.measure(o, log, label, streams, maxOps = ops) {
-            MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream, o.muxRead).open()
-        })
+        val direction = if (upload) "upload" else "download"
+        val label = "mux $direction window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
+        return Transfer(
+            w,
+            upload,
+            streams,
+            w.messageBytes,
+            EndToEnd.measure(o, log, label, streams, maxOps = ops) {
+                MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream, o.muxRead).open()
+            },
+        )
     }
 
     /** One session with [streams] streams; worker i moves one message per op on stream i. */
@@ -186,7 +217,9 @@ internal object MuxScenario {
             start = peer.receivedBytes()
             streams = coroutineScope {
                 (0 until count).map {
-                    async { session.open().also { s -> s.write(MuxPeer.command(upload, messageBytes, perStreamBytes)) } }
+                    async {
+                        session.open().also { s -> s.write(MuxPeer.command(upload, messageBytes, perStreamBytes)) }
+                    }
                 }.awaitAll()
             }
             return this
@@ -221,7 +254,10 @@ internal object MuxScenario {
     // ---------------------------------------------------------------------------------------------------------
     // Heap per idle stream
 
-    private fun idleHeap(o: EndToEndOptions, log: PrintStream): Triple<EndToEnd.HeapRound, List<EndToEnd.HeapRound>, List<Triple<String, Double, Double>>?> {
+    private fun idleHeap(
+        o: EndToEndOptions,
+        log: PrintStream,
+    ): Triple<EndToEnd.HeapRound, List<EndToEnd.HeapRound>, List<Triple<String, Double, Double>>?> {
         val config = MuxConfig.DEFAULT
         var top: List<Triple<String, Double, Double>>? = null
         MuxPeer(config).use { peer ->
@@ -240,8 +276,12 @@ internal object MuxScenario {
                             withTimeout(2.minutes) { openAll(session, streams) }
                             val with = EndToEnd.usedHeapAfterGc()
                             val histWith = if (histogram) ClassHistogram.take() else null
-                            if (histBefore != null && histOwn != null && histWith != null) top = growthWithout(histBefore, histOwn, histWith, n)
-                            check(streams.all { it != null } && session.streamCount >= n) { "expected $n open streams, session has ${session.streamCount}" }
+                            if (histBefore != null && histOwn != null && histWith != null) {
+                                top = growthWithout(histBefore, histOwn, histWith, n)
+                            }
+                            check(streams.all { it != null } && session.streamCount >= n) {
+                                "expected $n open streams, session has ${session.streamCount}"
+                            }
                             EndToEnd.HeapRound(n, before, with)
                         } finally {
                             session.close()
@@ -254,7 +294,9 @@ internal object MuxScenario {
             val warm = round(minOf(o.muxIdle, 1_000), histogram = false)
             log.println("  mux idle heap warm-up: ${Fmt.bytes(warm.perRequest)}/stream with ${warm.pending} open")
             val rounds = (1..o.heapRounds).map { i ->
-                round(o.muxIdle, histogram = i == o.heapRounds).also { log.println("  mux idle heap round $i: ${Fmt.bytes(it.perRequest)}/stream with ${it.pending} open") }
+                round(o.muxIdle, histogram = i == o.heapRounds).also {
+                    log.println("  mux idle heap round $i: ${Fmt.bytes(it.perRequest)}/stream with ${it.pending} open")
+                }
             }
             return Triple(warm, rounds, top)
         }
@@ -282,7 +324,11 @@ internal object MuxScenario {
         val again = ClassHistogram.take() ?: return emptyMap()
         return again.mapNotNull { (name, a) ->
             val b = before[name] ?: zero
-            if (a.instances == b.instances && a.bytes == b.bytes) null else name to ClassHistogram.Entry(a.instances - b.instances, a.bytes - b.bytes)
+            if (a.instances == b.instances && a.bytes == b.bytes) {
+                null
+            } else {
+                name to ClassHistogram.Entry(a.instances - b.instances, a.bytes - b.bytes)
+            }
         }.toMap()
     }
 
@@ -295,7 +341,8 @@ internal object MuxScenario {
     ): List<Triple<String, Double, Double>> = with.map { (name, w) ->
         val b = before[name] ?: zero
         val o = own[name] ?: zero
-        Triple(name, (w.instances - b.instances - o.instances).toDouble() / per, (w.bytes - b.bytes - o.bytes).toDouble() / per)
+        val instances = (w.instances - b.instances - o.instances).toDouble() / per
+        Triple(name, instances, (w.bytes - b.bytes - o.bytes).toDouble() / per)
     }.filter { it.third >= 0.5 }.sortedByDescending { it.third }.take(12)
 
     // ---------------------------------------------------------------------------------------------------------
@@ -313,32 +360,37 @@ internal object MuxScenario {
     private fun mbs(v: Double): String = String.format(Locale.US, "%,.1f", v)
     private fun ms(v: Double): String = if (v.isNaN()) "n/a" else String.format(Locale.US, "%.2f ms", v)
 
-    private fun rounds(t: Transfer): String = t.summary.rounds.joinToString(" · ") { mbs(it.perSecond * t.messageBytes / 1e6) }
+    private fun rounds(t: Transfer): String =
+        t.summary.rounds.joinToString(" · ") { mbs(it.perSecond * t.messageBytes / 1e6) }
     private fun warmup(t: Transfer): String = t.summary.warmup.let { w ->
-        if (w.rates.isEmpty()) "no warm-up" else "warm-up ${w.rates.size} rounds${if (w.converged) ", JIT quiet" else ", cap reached with the JIT still busy"}"
+        val jit = if (w.converged) ", JIT quiet" else ", cap reached with the JIT still busy"
+        if (w.rates.isEmpty()) "no warm-up" else "warm-up ${w.rates.size} rounds$jit"
     }
 
     fun renderThroughput(ctx: RunContext, r: Results): String = buildString {
         append("### wsmux stream throughput beside the raw WebSocket\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with the window below; peer: the ")
-        append("benchmark's `MuxPeer`, a Netty server running `MuxSession.server` with the same `MuxConfig`, whose streams ")
-        append("count what they read (upload) or write a requested number of bytes (download); all on 127.0.0.1. One ")
-        append("op is one application `write` (upload) or a `read` loop that fills one message (download) of the message ")
-        append("size; an upload round stops its clock only when the peer has read every byte sent. ")
+        append("Client: tether-core `WebSocketDialer` (Netty) and `MuxSession.client` with the window below; peer: ")
+        append("the benchmark's `MuxPeer`, a Netty server running `MuxSession.server` with the same `MuxConfig`, ")
+        append("whose streams count what they read (upload) or write a requested number of bytes (download); all on ")
+        append("127.0.0.1. One op is one application `write` (upload) or a `read` loop that fills one message ")
+        append("(download) of the message size; an upload round stops its clock only when the peer has read every ")
+        append("byte sent. ")
         val read = ctx.options.muxRead
-        append("Readers (the peer on upload, the client on download) ask for ${if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"} ")
-        append("per `read` call (`--mux-read`), and reads return their credit in one ACK per half window read (or at once when the sender has none left). DATs carry at most ")
-        append("${kib(MuxProtocol.MAX_DATA_PAYLOAD)} (`MuxProtocol.MAX_DATA_PAYLOAD`). The raw baseline moves ")
-        append("the same bytes as binary messages of the same size over one raw `WebSocketDialer` connection (the same ")
-        append("Netty transport, no protocol) to the benchmark's Netty `/sink` (counts bytes; the clock stops when ")
-        append("it has them all) or from `/source`. The auto window starts at 1 KiB and doubles, by extra ACK credit, ")
-        append("whenever the sender filled it, up to 1 MiB (`MuxConfig.autoTuneMaxWindow`). MB = 10^6 bytes. Per ")
+        val readSize = if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"
+        append("Readers (the peer on upload, the client on download) ask for $readSize ")
+        append("per `read` call (`--mux-read`), and reads return their credit in one ACK per half window read (or at ")
+        append("once when the sender has none left). DATs carry at most ${kib(MuxProtocol.MAX_DATA_PAYLOAD)} ")
+        append("(`MuxProtocol.MAX_DATA_PAYLOAD`). The raw baseline moves the same bytes as binary messages of the ")
+        append("same size over one raw `WebSocketDialer` connection (the same Netty transport, no protocol) to the ")
+        append("benchmark's Netty `/sink` (counts bytes; the clock stops when it has them all) or from `/source`. The ")
+        append("auto window starts at 1 KiB and doubles, by extra ACK credit, whenever the sender filled it, up to 1 ")
+        append("MiB (`MuxConfig.autoTuneMaxWindow`). MB = 10^6 bytes. Per ")
         val rounds = EndToEnd.describeRounds(ctx.options).replace(Regex(", each capped at [0-9,]+ round trips"), "")
             .replace(Regex("\\. The in-flight settings run .*$"), "")
-        append("configuration: $rounds; each round also stops at ")
-        append("${size(ctx.options.muxBytes)} (`--mux-bytes`).\n\n")
-        append("| window | direction | message | unacknowledged at most | mux MB/s (median) | min – max | spread | raw WebSocket MB/s (median) | min – max | mux / raw | CPU per MB: mux · raw |\n")
+        append("configuration: $rounds; each round also stops at ${size(ctx.options.muxBytes)} (`--mux-bytes`).\n\n")
+        append("| window | direction | message | unacknowledged at most | mux MB/s (median) | min – max | spread | ")
+        append("raw WebSocket MB/s (median) | min – max | mux / raw | CPU per MB: mux · raw |\n")
         append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for (t in r.single) {
             val w = t.window!!
@@ -347,56 +399,67 @@ internal object MuxScenario {
             if (raw == null) {
                 append("n/a | | | ${ms(t.cpuMillisPerMB)} |\n")
             } else {
-                append("${mbs(raw.medianMBs)} | ${mbs(raw.minMBs)} – ${mbs(raw.maxMBs)} | ${Fmt.pct(ratio(t, raw) * 100)} | ${ms(t.cpuMillisPerMB)} · ${ms(raw.cpuMillisPerMB)} |\n")
+                append("${mbs(raw.medianMBs)} | ${mbs(raw.minMBs)} – ${mbs(raw.maxMBs)} | ")
+                append("${Fmt.pct(ratio(t, raw) * 100)} | ${ms(t.cpuMillisPerMB)} · ${ms(raw.cpuMillisPerMB)} |\n")
             }
         }
         append('\n')
-        append("Unacknowledged at most: what the sender may have in flight. Uploads get the peer's full window from its ")
-        append("first ACK. A download's sender is the accepting side, whose first window is its own capacity but at most ")
-        append("what it assumes the opener holds (`MuxConfig.peerCapacity`, set to the window on both ends here; 1024 by ")
-        append("default, the rule that keeps Go openers from being overrun); the opener, which never announces its capacity ")
-        append("on the wire, grants anything beyond that as one extra ACK right after the accept, so a download has the ")
-        append("whole window too. With a fixed window ")
-        append("the sender stops when it has sent the window and waits for the reader's ACK: one round trip per window. ")
-        append("The auto window grows by extra credit whenever the sender filled it. CPU per MB: CPU time of the whole ")
-        append("process (client, peer, GC, JIT) per MB moved, median of the rounds.\n\n")
+        append("Unacknowledged at most: what the sender may have in flight. Uploads get the peer's full window from ")
+        append("its first ACK. A download's sender is the accepting side, whose first window is its own capacity but ")
+        append("at most what it assumes the opener holds (`MuxConfig.peerCapacity`, set to the window on both ends ")
+        append("here; 1024 by default, the rule that keeps Go openers from being overrun); the opener, which never ")
+        append("announces its capacity on the wire, grants anything beyond that as one extra ACK right after the ")
+        append("accept, so a download has the whole window too. With a fixed window the sender stops when it has sent ")
+        append("the window and waits for the reader's ACK: one round trip per window. The auto window grows by extra ")
+        append("credit whenever the sender filled it. CPU per MB: CPU time of the whole process (client, peer, GC, ")
+        append("JIT) per MB moved, median of the rounds.\n\n")
         if (r.windowed.isNotEmpty()) {
-            append("**The same credit window without wsmux.** The raw WebSocket again, to the benchmark's `/window-sink` or ")
-            append("from `/window-source`, under wsmux's flow-control rule: the sender keeps at most the window ")
-            append("unacknowledged, and the receiver answers each binary message it has read with a 4-byte credit of its ")
-            append("size. Nothing else of wsmux runs (no frame header, session, stream or ACK routing), so it shows what ")
-            append("the credit rule alone allows over this stack; ops and rounds as above.\n\n")
-            append("| window | direction | messages | raw under the window, MB/s (median) | min – max | spread | share of raw streaming | mux / this | CPU per MB |\n")
+            append("**The same credit window without wsmux.** The raw WebSocket again, to the benchmark's ")
+            append("`/window-sink` or from `/window-source`, under wsmux's flow-control rule: the sender keeps at ")
+            append("most the window unacknowledged, and the receiver answers each binary message it has read with a ")
+            append("4-byte credit of its size. Nothing else of wsmux runs (no frame header, session, stream or ACK ")
+            append("routing), so it shows what the credit rule alone allows over this stack; ops and rounds as ")
+            append("above.\n\n")
+            append("| window | direction | messages | raw under the window, MB/s (median) | min – max | spread | ")
+            append("share of raw streaming | mux / this | CPU per MB |\n")
             append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|\n")
             for (c in r.windowed) {
                 val raw = r.rawFor(c)
                 val mux = r.singleFor(c)
                 append("| ${c.window!!.label} | ${c.direction} | ${kib(c.chunkBytes)} | ${rateCells(c)} | ")
-                append("${raw?.let { Fmt.pct(ratio(c, it) * 100) } ?: "n/a"} | ${mux?.let { Fmt.pct(ratio(it, c) * 100) } ?: "n/a"} | ${ms(c.cpuMillisPerMB)} |\n")
+                append("${raw?.let { Fmt.pct(ratio(c, it) * 100) } ?: "n/a"} | ")
+                append("${mux?.let { Fmt.pct(ratio(it, c) * 100) } ?: "n/a"} | ${ms(c.cpuMillisPerMB)} |\n")
             }
             append('\n')
         }
         if (r.concurrent.isNotEmpty()) {
-            append("**Concurrent streams** on one session (window 64 KiB, 64 KiB messages; every stream has its own worker ")
-            append("coroutine; the cap of ${size(ctx.options.muxBytes)} per round is shared):\n\n")
-            append("| streams | direction | aggregate MB/s (median) | min – max | spread | CPU per MB | one stream, same window (median) |\n")
+            append("**Concurrent streams** on one session (window 64 KiB, 64 KiB messages; every stream has its own ")
+            append("worker coroutine; the cap of ${size(ctx.options.muxBytes)} per round is shared):\n\n")
+            append("| streams | direction | aggregate MB/s (median) | min – max | spread | CPU per MB | one stream, ")
+            append("same window (median) |\n")
             append("|---:|:---|---:|---:|---:|---:|---:|\n")
             for (t in r.concurrent) {
                 val one = r.singleFor(t)
-                append("| ${t.streams} | ${t.direction} | ${rateCells(t)} | ${ms(t.cpuMillisPerMB)} | ${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
+                append("| ${t.streams} | ${t.direction} | ${rateCells(t)} | ${ms(t.cpuMillisPerMB)} | ")
+                append("${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
             }
             append('\n')
         }
         append("Rounds (MB/s):  \n")
         for (t in r.raw) append("raw ${t.direction}, ${kib(t.messageBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
-        for (t in r.windowed) append("raw ${t.direction} under a ${t.window!!.label} credit window, ${kib(t.chunkBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
+        for (t in r.windowed) {
+            append("raw ${t.direction} under a ${t.window!!.label} credit window, ")
+            append("${kib(t.chunkBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
+        }
         for (t in r.single + r.concurrent) {
-            append("mux ${t.direction}, window ${t.window!!.label}, ${t.streams} stream${if (t.streams == 1) "" else "s"}: ${rounds(t)} (${warmup(t)}).  \n")
+            val streams = "${t.streams} stream${if (t.streams == 1) "" else "s"}"
+            append("mux ${t.direction}, window ${t.window!!.label}, $streams: ${rounds(t)} (${warmup(t)}).  \n")
         }
     }
 
     /** Median, range and spread cells of a table row. */
-    private fun rateCells(t: Transfer): String = "**${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | ${Fmt.pct(t.summary.spreadPercent)}"
+    private fun rateCells(t: Transfer): String = "**${mbs(t.medianMBs)}** | ${mbs(t.minMBs)} – ${mbs(t.maxMBs)} | " +
+        "${Fmt.pct(t.summary.spreadPercent)}"
 
     private fun ratio(a: Transfer, b: Transfer): Double = if (b.medianMBs == 0.0) 0.0 else a.medianMBs / b.medianMBs
 
@@ -408,62 +471,91 @@ internal object MuxScenario {
             append("Not measured.\n")
             return@buildString
         }
-        append("One client session (`WebSocketDialer` + `MuxSession.client`, default `MuxConfig`: 1 KiB windows) to the ")
-        append("benchmark's `/mux-ack` endpoint, which answers each SYN with an ACK and keeps no state, so only the ")
-        append("client's heap grows. Each round, on a fresh session, reads used heap (MemoryMXBean, after 4 × System.gc()), ")
-        append("opens ${Fmt.count(h.pending.toLong())} streams (each accepted by the peer's ACK) and keeps them open and ")
-        append("idle, reads used heap again and divides the growth by the stream count; the figure includes the ")
-        append("session's map entry and the 4-byte slot of the array that holds the streams. One warm-up round of ")
-        append("${Fmt.count(r.heapWarmup.pending.toLong())} streams, then ${r.heapRounds.size} measured round${if (r.heapRounds.size == 1) "" else "s"}.\n\n")
-        append("| | open streams | used heap before | used heap with streams open | bytes per idle stream |\n|---|---:|---:|---:|---:|\n")
+        append("One client session (`WebSocketDialer` + `MuxSession.client`, default `MuxConfig`: 1 KiB windows) to ")
+        append("the benchmark's `/mux-ack` endpoint, which answers each SYN with an ACK and keeps no state, so only ")
+        append("the client's heap grows. Each round, on a fresh session, reads used heap (MemoryMXBean, after 4 × ")
+        append("System.gc()), opens ${Fmt.count(h.pending.toLong())} streams (each accepted by the peer's ACK) and ")
+        append("keeps them open and idle, reads used heap again and divides the growth by the stream count; the ")
+        append("figure includes the session's map entry and the 4-byte slot of the array that holds the streams. One ")
+        append("warm-up round of ")
+        val plural = if (r.heapRounds.size == 1) "" else "s"
+        append("${Fmt.count(r.heapWarmup.pending.toLong())} streams, ")
+        append("then ${r.heapRounds.size} measured round$plural.\n\n")
+        append("| | open streams | used heap before | used heap with streams open | bytes per idle stream |\n")
+        append("|---|---:|---:|---:|---:|\n")
         val all = listOf("warm-up" to r.heapWarmup) + r.heapRounds.mapIndexed { i, x -> "round ${i + 1}" to x }
-        for ((name, x) in all) append("| $name | ${Fmt.count(x.pending.toLong())} | ${Fmt.mib(x.before)} | ${Fmt.mib(x.with)} | ${Fmt.bytes(x.perRequest)} |\n")
+        for ((name, x) in all) {
+            append("| $name | ${Fmt.count(x.pending.toLong())} | ${Fmt.mib(x.before)} | ")
+            append("${Fmt.mib(x.with)} | ${Fmt.bytes(x.perRequest)} |\n")
+        }
         val per = r.heapRounds.map { it.perRequest }
-        append("\n**Median: ${Fmt.bytes(h.perRequest)} per idle stream** (rounds ${Fmt.bytes(per.min())} – ${Fmt.bytes(per.max())}).\n")
+        append("\n")
+        append("**Median: ${Fmt.bytes(h.perRequest)} per idle stream** (rounds ${Fmt.bytes(per.min())} – ")
+        append("${Fmt.bytes(per.max())}).\n")
         r.topClasses?.let { top ->
-            append("\nWhere the bytes go (live-object class histograms, `GC.class_histogram`, before and with the streams open ")
-            append("in the last round; growth per stream, largest first):\n\n")
-            append("| class | instances per stream | bytes per stream |\n|:---|---:|---:|\n")
+            append("\n")
+            append("Where the bytes go (live-object class histograms, `GC.class_histogram`, before and with the ")
+            append("streams open in the last round; growth per stream, largest first):\n\n")
+            append("| class | instances per stream | bytes per stream |\n")
+            append("|:---|---:|---:|\n")
             for ((name, instances, bytes) in top) {
-                append("| `").append(name).append("` | ").append(String.format(Locale.US, "%.2f", instances)).append(" | ").append(Fmt.bytes(bytes)).append(" |\n")
+                append("| `").append(name).append("` | ").append(String.format(Locale.US, "%.2f", instances))
+                append(" | ").append(Fmt.bytes(bytes)).append(" |\n")
             }
         }
     }
 
     fun renderGoal(ctx: RunContext, r: Results): String = buildString {
-        append("### Goal: wsmux at a 64 KiB window reaches at least ${(GOAL_RATIO * 100).toInt()} % of raw WebSocket throughput, ")
-        append("and ${(GOAL_CREDIT_RATIO * 100).toInt()} % of it under the same credit rule at 4 KiB and 64 KiB windows; an idle stream costs under 2 KiB\n\n")
+        append("### Goal: wsmux at a 64 KiB window reaches at least ${(GOAL_RATIO * 100).toInt()} % of raw WebSocket ")
+        append("throughput, and ${(GOAL_CREDIT_RATIO * 100).toInt()} % of it under the same credit rule at 4 KiB and ")
+        append("64 KiB windows; an idle stream costs under 2 KiB\n\n")
         append(ctx.provenance()).append("\n\n")
         append("| goal | measured | target | verdict |\n|:---|---:|---:|:---|\n")
         for (t in r.single.filter { it.window == Window.W64K }) {
             val raw = r.rawFor(t) ?: continue
             val ratio = ratio(t, raw)
-            append("| one stream, ${t.direction}, 64 KiB window: mux / raw | ${Fmt.pct(ratio * 100)} (${mbs(t.medianMBs)} / ${mbs(raw.medianMBs)} MB/s) | ≥ ${(GOAL_RATIO * 100).toInt()} % | ${if (ratio >= GOAL_RATIO) "**PASS**" else "**MISS**"} |\n")
+            append("| one stream, ${t.direction}, 64 KiB window: mux / raw | ${Fmt.pct(ratio * 100)} ")
+            append("(${mbs(t.medianMBs)} / ${mbs(raw.medianMBs)} MB/s) | ≥ ${(GOAL_RATIO * 100).toInt()} % | ")
+            append("${if (ratio >= GOAL_RATIO) "**PASS**" else "**MISS**"} |\n")
             r.ceilingFor(t)?.let { c ->
-                append("| ${t.direction}: raw WebSocket under the same 64 KiB credit window (${kib(c.chunkBytes)} messages) / raw | ${Fmt.pct(ratio(c, raw) * 100)} (${mbs(c.medianMBs)} / ${mbs(raw.medianMBs)} MB/s) | | what the credit rule alone allows on this stack |\n")
+                append("| ${t.direction}: raw WebSocket under the same 64 KiB credit window (${kib(c.chunkBytes)} ")
+                append("messages) / raw | ${Fmt.pct(ratio(c, raw) * 100)} (${mbs(c.medianMBs)} / ")
+                append("${mbs(raw.medianMBs)} MB/s) | | what the credit rule alone allows on this stack |\n")
             }
         }
         for (w in CREDIT_GOAL_WINDOWS) {
             for (t in r.single.filter { it.window == w }) {
                 val c = r.ceilingFor(t) ?: continue
                 val ratio = ratio(t, c)
-                append("| one stream, ${t.direction}, ${w.label} window: mux / raw WebSocket under the same credit rule (faster of ${kib(w.capacity)} and ${kib(w.capacity / 4)} messages) | ${Fmt.pct(ratio * 100)} (${mbs(t.medianMBs)} / ${mbs(c.medianMBs)} MB/s) | ≥ ${(GOAL_CREDIT_RATIO * 100).toInt()} % | ${if (ratio >= GOAL_CREDIT_RATIO) "**PASS**" else "**MISS**"} |\n")
+                append("| one stream, ${t.direction}, ${w.label} window: ")
+                append("mux / raw WebSocket under the same credit rule ")
+                append("(faster of ${kib(w.capacity)} and ${kib(w.capacity / 4)} messages) | ${Fmt.pct(ratio * 100)} ")
+                append("(${mbs(t.medianMBs)} / ${mbs(c.medianMBs)} MB/s) | ≥ ${(GOAL_CREDIT_RATIO * 100).toInt()} % | ")
+                append("${if (ratio >= GOAL_CREDIT_RATIO) "**PASS**" else "**MISS**"} |\n")
             }
         }
         for (t in r.single.filter { it.window == Window.AUTO }) {
             val raw = r.rawFor(t) ?: continue
-            append("| one stream, ${t.direction}, auto window: mux / raw (64 KiB messages) | ${Fmt.pct(ratio(t, raw) * 100)} | | for reference |\n")
+            append("| one stream, ${t.direction}, auto window: mux / raw (64 KiB messages) | ")
+            append("${Fmt.pct(ratio(t, raw) * 100)} | | for reference |\n")
         }
         r.heap?.let { h ->
-            append("| heap per idle open stream (median of rounds) | ${Fmt.bytes(h.perRequest)} | < ${Fmt.bytes(GOAL_IDLE_BYTES)} | ${if (h.perRequest < GOAL_IDLE_BYTES) "**PASS**" else "**MISS**"} |\n")
+            append("| heap per idle open stream (median of rounds) | ${Fmt.bytes(h.perRequest)} | ")
+            val verdict = if (h.perRequest < GOAL_IDLE_BYTES) "**PASS**" else "**MISS**"
+            append("< ${Fmt.bytes(GOAL_IDLE_BYTES)} | $verdict |\n")
         }
-        append("\nRatios of the medians of the measured rounds in the throughput section; all configurations ran in the same ")
-        append("JVM, one after the other. The verdicts are the report's statement only: no test asserts wall-clock figures.")
-        val ceilings = r.single.filter { it.window == Window.W64K }.mapNotNull { t -> r.rawFor(t)?.let { raw -> r.ceilingFor(t)?.let { ratio(it, raw) } } }
+        append("\n")
+        append("Ratios of the medians of the measured rounds in the throughput section; all configurations ran in the ")
+        append("same JVM, one after the other. The verdicts are the report's statement only: no test asserts ")
+        append("wall-clock figures.")
+        val ceilings = r.single.filter { it.window == Window.W64K }.mapNotNull { t ->
+            r.rawFor(t)?.let { raw -> r.ceilingFor(t)?.let { ratio(it, raw) } }
+        }
         if (ceilings.isNotEmpty() && ceilings.any { it < GOAL_RATIO }) {
-            append(" The ceiling rows show the raw WebSocket itself, held to the same credit window with no wsmux work at all, ")
-            append("below the ${(GOAL_RATIO * 100).toInt()} % target in this run: the sender waits for credit once per window, and ")
-            append("a credit's round trip through this stack costs more time than moving the window's bytes.")
+            append(" The ceiling rows show the raw WebSocket itself, held to the same credit window with no wsmux ")
+            append("work at all, below the ${(GOAL_RATIO * 100).toInt()} % target in this run: the sender waits for ")
+            append("credit once per window, and a credit's round trip through this stack costs more time than moving ")
+            append("the window's bytes.")
         }
         append('\n')
     }

@@ -89,7 +89,8 @@ internal class PeerServer(name: String, private val endpoints: Map<String, (Chan
                 return
             }
             val channel = ctx.channel()
-            // The handshake swaps the HTTP codec for the frame codec; fragmented messages are joined before the endpoint.
+            // The handshake swaps the HTTP codec for the frame codec; fragmented messages are joined before the
+            // endpoint.
             handshaker.handshake(channel, req)
             ctx.pipeline().replace(this, "messages", WebSocketFrameAggregator(MAX_FRAME_BYTES))
             endpoint(channel)

@@ -102,19 +102,36 @@ internal object ProtocolsScenario {
 
     /** One protocol's comparison of its caller with the raw transport's on the same kind of thread. */
     enum class Pairing(val label: String, val raw: Variant, val proto: Variant) {
-        IO_THREAD("caller on the I/O thread (the client's `dispatcher`; raw: `connection.dispatcher`)", Variant.RAW_LOOP, Variant.PROTO_LOOP),
+        IO_THREAD(
+            "caller on the I/O thread (the client's `dispatcher`; raw: `connection.dispatcher`)",
+            Variant.RAW_LOOP,
+            Variant.PROTO_LOOP,
+        ),
         DEFAULT("caller on `Dispatchers.Default`", Variant.RAW_DEFAULT, Variant.PROTO_DEFAULT),
     }
 
     /** The figures of one round of one variant. */
-    data class Round(val ops: Long, val nanos: Long, val p50Nanos: Double, val p99Nanos: Double, val switches: Long, val cpuNanos: Long, val jitMillis: Long) {
+    data class Round(
+        val ops: Long,
+        val nanos: Long,
+        val p50Nanos: Double,
+        val p99Nanos: Double,
+        val switches: Long,
+        val cpuNanos: Long,
+        val jitMillis: Long,
+    ) {
         val perSecond: Double get() = if (nanos <= 0) 0.0 else ops * 1e9 / nanos
         val meanNanos: Double get() = if (ops == 0L) Double.NaN else nanos.toDouble() / ops
         val switchesPerOp: Double get() = if (switches < 0 || ops == 0L) Double.NaN else switches.toDouble() / ops
         val cpuNanosPerOp: Double get() = if (cpuNanos < 0 || ops == 0L) Double.NaN else cpuNanos.toDouble() / ops
     }
 
-    class VariantResult(val variant: Variant, val warmup: List<Round>, val warmConverged: Boolean, val rounds: List<Round>) {
+    class VariantResult(
+        val variant: Variant,
+        val warmup: List<Round>,
+        val warmConverged: Boolean,
+        val rounds: List<Round>,
+    ) {
         val medianRate: Double get() = median(rounds.map { it.perSecond })
         val minRate: Double get() = rounds.minOf { it.perSecond }
         val maxRate: Double get() = rounds.maxOf { it.perSecond }
@@ -136,11 +153,15 @@ internal object ProtocolsScenario {
     ) {
         fun has(v: Variant): Boolean = results.containsKey(v)
 
-        /** Smallest and largest per-round ratio of [proto]'s round-trip time (1 / rate) to [raw]'s in the same round. */
+        /**
+         * Smallest and largest per-round ratio of [proto]'s round-trip time (1 / rate) to [raw]'s in the same round.
+         */
         fun pairedRange(raw: Variant, proto: Variant): Pair<Double, Double> {
             val r = results.getValue(raw).rounds
             val p = results.getValue(proto).rounds
-            val ratios = r.indices.map { i -> if (p[i].perSecond == 0.0) Double.NaN else r[i].perSecond / p[i].perSecond }
+            val ratios = r.indices.map { i ->
+                if (p[i].perSecond == 0.0) Double.NaN else r[i].perSecond / p[i].perSecond
+            }
             return ratios.min() to ratios.max()
         }
     }
@@ -185,7 +206,6 @@ internal object ProtocolsScenario {
         add(Variant.PROTO_DEFAULT)
     }
 
-
     private fun runProtocol(p: Protocol, o: EndToEndOptions, log: PrintStream, env: Env): ProtocolResult {
         val size = requestBytes(p)
         val vs = variants(p)
@@ -207,8 +227,11 @@ internal object ProtocolsScenario {
                     steady = Warmup.steady(rounds.map { it.jitMillis }, step.inWholeMilliseconds)
                 }
                 warm[v] = rounds to steady
-                log.println("  protocols ${p.key}, ${v.short}: warm-up ${rounds.size} x $step, " + (if (steady) "JIT quiet" else "cap reached") +
-                    ": " + rounds.joinToString(" ") { "${Fmt.count(it.perSecond)}/${it.jitMillis}ms" })
+                log.println(
+                    "  protocols ${p.key}, ${v.short}: warm-up ${rounds.size} x $step, " +
+                        (if (steady) "JIT quiet" else "cap reached") +
+                        ": " + rounds.joinToString(" ") { "${Fmt.count(it.perSecond)}/${it.jitMillis}ms" },
+                )
             }
         }
         val orders = ArrayList<List<Variant>>()
@@ -237,41 +260,53 @@ internal object ProtocolsScenario {
 
     /** A round's clients, opened before and closed after the measured time. */
     private interface Target {
-        /** Runs round trips back to back for [durationNanos] (at most [samples].size), recording each; ops and nanos. */
+        /**
+         * Runs round trips back to back for [durationNanos] (at most [samples].size), recording each; ops and nanos.
+         */
         suspend fun run(durationNanos: Long, samples: LongArray): Pair<Long, Long>
 
         suspend fun close()
     }
 
-    private fun round(p: Protocol, v: Variant, size: Int, env: Env, d: Duration, samples: LongArray): Round = runBlocking(Dispatchers.Default) {
-        val target = withTimeoutOrNull(EndToEnd.OPEN_BOUND) { open(p, v, size, env, samples) }
-            ?: throw IllegalStateException("protocols ${p.key}, ${v.short}: not connected within ${EndToEnd.OPEN_BOUND}")
-        try {
-            val before = TransportScenario.Usage.now()
-            val (ops, nanos) = withTimeoutOrNull(d + ROUND_GRACE) { target.run(d.inWholeNanoseconds, samples) }
-                ?: throw IllegalStateException("protocols ${p.key}, ${v.short}: a round of $d did not end within $ROUND_GRACE more")
-            val after = TransportScenario.Usage.now()
-            val (p50, p99) = TransportScenario.percentiles(samples, ops.toInt())
-            Round(
-                ops = ops,
-                nanos = nanos,
-                p50Nanos = p50,
-                p99Nanos = p99,
-                switches = after.switchesSince(before),
-                cpuNanos = after.cpuSince(before),
-                jitMillis = after.jitSince(before),
-            )
-        } finally {
-            withContext(NonCancellable) { withTimeoutOrNull(CLOSE_BOUND) { target.close() } }
+    private fun round(p: Protocol, v: Variant, size: Int, env: Env, d: Duration, samples: LongArray): Round =
+        runBlocking(Dispatchers.Default) {
+            val target = withTimeoutOrNull(EndToEnd.OPEN_BOUND) { open(p, v, size, env, samples) }
+                ?: throw IllegalStateException(
+                    "protocols ${p.key}, ${v.short}: not connected within ${EndToEnd.OPEN_BOUND}",
+                )
+            try {
+                val before = TransportScenario.Usage.now()
+                val (ops, nanos) = withTimeoutOrNull(d + ROUND_GRACE) { target.run(d.inWholeNanoseconds, samples) }
+                    ?: throw IllegalStateException(
+                        "protocols ${p.key}, ${v.short}: a round of $d did not end within $ROUND_GRACE more",
+                    )
+                val after = TransportScenario.Usage.now()
+                val (p50, p99) = TransportScenario.percentiles(samples, ops.toInt())
+                Round(
+                    ops = ops,
+                    nanos = nanos,
+                    p50Nanos = p50,
+                    p99Nanos = p99,
+                    switches = after.switchesSince(before),
+                    cpuNanos = after.cpuSince(before),
+                    jitMillis = after.jitSince(before),
+                )
+            } finally {
+                withContext(NonCancellable) { withTimeoutOrNull(CLOSE_BOUND) { target.close() } }
+            }
         }
-    }
 
     private suspend fun open(p: Protocol, v: Variant, size: Int, env: Env, samples: LongArray): Target = when (v) {
-        Variant.RAW_INLINE -> if (p.twoHops) RawForward.open(env.base, size, Caller.INLINE, samples) else RawEcho.open(env.base, size, Caller.INLINE, samples)
-        Variant.RAW_LOOP -> if (p.twoHops) RawForward.open(env.base, size, Caller.LOOP, samples) else RawEcho.open(env.base, size, Caller.LOOP, samples)
-        Variant.RAW_DEFAULT -> if (p.twoHops) RawForward.open(env.base, size, Caller.DEFAULT, samples) else RawEcho.open(env.base, size, Caller.DEFAULT, samples)
+        Variant.RAW_INLINE -> openRaw(p, env, size, Caller.INLINE, samples)
+
+        Variant.RAW_LOOP -> openRaw(p, env, size, Caller.LOOP, samples)
+
+        Variant.RAW_DEFAULT -> openRaw(p, env, size, Caller.DEFAULT, samples)
+
         Variant.RAW_ECHO_LOOP -> RawEcho.open(env.base, size, Caller.LOOP, samples)
+
         Variant.PROTO_FLOOR -> Floor.open(p, env)
+
         Variant.PROTO_LOOP, Variant.PROTO_DEFAULT -> {
             val own = v == Variant.PROTO_LOOP
             when (p) {
@@ -284,6 +319,14 @@ internal object ProtocolsScenario {
         }
     }
 
+    /** The raw transport's target for [p]: two hops through `/forward` where the protocol has two, else `/echo`. */
+    private suspend fun openRaw(p: Protocol, env: Env, size: Int, caller: Caller, samples: LongArray): Target =
+        if (p.twoHops) {
+            RawForward.open(env.base, size, caller, samples)
+        } else {
+            RawEcho.open(env.base, size, caller, samples)
+        }
+
     /** Where the raw transport's side of a round runs: a listener inline on the event loop, or a caller coroutine. */
     private enum class Caller {
         INLINE,
@@ -291,38 +334,55 @@ internal object ProtocolsScenario {
         DEFAULT, // on Dispatchers.Default
         ;
 
-        fun on(connection: WebSocketConnection): CoroutineContext = if (this == LOOP) connection.dispatcher else Dispatchers.Default
+        fun on(connection: WebSocketConnection): CoroutineContext =
+            if (this == LOOP) connection.dispatcher else Dispatchers.Default
     }
 
     /** The caller's loop on [context]: one round trip at a time, each timed. */
-    private suspend fun callerLoop(context: CoroutineContext, durationNanos: Long, samples: LongArray, roundTrip: suspend (Int) -> Unit): Pair<Long, Long> =
-        withContext(context) {
-            val start = System.nanoTime()
-            val deadline = start + durationNanos
-            var n = 0
-            while (n < samples.size) {
-                val t0 = System.nanoTime()
-                if (t0 >= deadline) break
-                roundTrip(n)
-                samples[n++] = System.nanoTime() - t0
-            }
-            n.toLong() to (System.nanoTime() - start)
+    private suspend fun callerLoop(
+        context: CoroutineContext,
+        durationNanos: Long,
+        samples: LongArray,
+        roundTrip: suspend (Int) -> Unit,
+    ): Pair<Long, Long> = withContext(context) {
+        val start = System.nanoTime()
+        val deadline = start + durationNanos
+        var n = 0
+        while (n < samples.size) {
+            val t0 = System.nanoTime()
+            if (t0 >= deadline) break
+            roundTrip(n)
+            samples[n++] = System.nanoTime() - t0
         }
+        n.toLong() to (System.nanoTime() - start)
+    }
 
-    private fun dialer(url: String): WebSocketDialer = WebSocketDialer(DialerConfig(url) {
-        transport(WebSocketTransport.netty())
-        pingInterval(Duration.ZERO) // the Go peers do not ping either
-        maxMessageBytes(2L shl 20)
-    })
+    private fun dialer(url: String): WebSocketDialer = WebSocketDialer(
+        DialerConfig(url) {
+            transport(WebSocketTransport.netty())
+            pingInterval(Duration.ZERO) // the Go peers do not ping either
+            maxMessageBytes(2L shl 20)
+        },
+    )
 
     /** Runs an inline listener's ping-pong on its connection's event loop until it is done. */
-    private suspend fun runInline(connection: WebSocketConnection, listener: TransportScenario.InlineLoad, durationNanos: Long): Pair<Long, Long> {
+    private suspend fun runInline(
+        connection: WebSocketConnection,
+        listener: TransportScenario.InlineLoad,
+        durationNanos: Long,
+    ): Pair<Long, Long> {
         listener.run(connection, durationNanos)
         return listener.ops to (listener.endNanos - listener.startNanos)
     }
 
     /** The raw transport's ping-pong against `/echo`: one hop. [caller] null: the inline listener. */
-    private class RawEcho(private val dialer: WebSocketDialer, private val connection: WebSocketConnection, private val inline: TransportScenario.InlinePingPong?, private val caller: Caller, size: Int) : Target {
+    private class RawEcho(
+        private val dialer: WebSocketDialer,
+        private val connection: WebSocketConnection,
+        private val inline: TransportScenario.InlinePingPong?,
+        private val caller: Caller,
+        size: Int,
+    ) : Target {
         private val message = ByteArray(size)
 
         override suspend fun run(durationNanos: Long, samples: LongArray): Pair<Long, Long> {
@@ -397,7 +457,13 @@ internal object ProtocolsScenario {
         }
 
         companion object {
-            suspend fun open(base: String, size: Int, caller: Caller, samples: LongArray, attempt: Int = 1): RawForward {
+            suspend fun open(
+                base: String,
+                size: Int,
+                caller: Caller,
+                samples: LongArray,
+                attempt: Int = 1,
+            ): RawForward {
                 val inline = caller == Caller.INLINE
                 val pair = URLEncoder.encode(UUID.randomUUID().toString(), StandardCharsets.UTF_8)
                 val dialer = dialer("$base/forward?pair=$pair")
@@ -406,11 +472,15 @@ internal object ProtocolsScenario {
                     val listener = if (inline) EchoListener(echoScope) else null
                     val b = dialer.dial(listener)
                     listener?.connection = b
-                    val echo = if (inline) null else echoScope.launch(caller.on(b)) {
-                        try {
-                            for (m in b.incoming) b.send((m as WsMessage.Binary).bytes)
-                        } catch (_: Exception) {
-                            // the round is over
+                    val echo = if (inline) {
+                        null
+                    } else {
+                        echoScope.launch(caller.on(b)) {
+                            try {
+                                for (m in b.incoming) b.send((m as WsMessage.Binary).bytes)
+                            } catch (_: Exception) {
+                                // the round is over
+                            }
                         }
                     }
                     val ping = if (inline) TransportScenario.InlinePingPong(size, samples) else null
@@ -468,8 +538,10 @@ internal object ProtocolsScenario {
         }
 
         companion object {
-            private fun binary(m: WsMessage): ByteArray = (m as? WsMessage.Binary)?.bytes ?: throw IllegalStateException("floor: a text message where binary was expected")
-            private fun text(m: WsMessage): String = (m as? WsMessage.Text)?.text ?: throw IllegalStateException("floor: a binary message where text was expected")
+            private fun binary(m: WsMessage): ByteArray = (m as? WsMessage.Binary)?.bytes
+                ?: throw IllegalStateException("floor: a text message where binary was expected")
+            private fun text(m: WsMessage): String = (m as? WsMessage.Text)?.text
+                ?: throw IllegalStateException("floor: a binary message where text was expected")
 
             private fun muxFrame(type: Int, id: Int, payload: ByteArray): ByteArray {
                 val b = ByteArray(5 + payload.size)
@@ -492,11 +564,13 @@ internal object ProtocolsScenario {
                 return c
             }
 
-            private fun wampDialer(base: String): WebSocketDialer = WebSocketDialer(DialerConfig("$base/wamp") {
-                transport(WebSocketTransport.netty())
-                pingInterval(Duration.ZERO)
-                header("Sec-WebSocket-Protocol", Serialization.JSON.subprotocol)
-            })
+            private fun wampDialer(base: String): WebSocketDialer = WebSocketDialer(
+                DialerConfig("$base/wamp") {
+                    transport(WebSocketTransport.netty())
+                    pingInterval(Duration.ZERO)
+                    header("Sec-WebSocket-Protocol", Serialization.JSON.subprotocol)
+                },
+            )
 
             private suspend fun hello(c: WebSocketConnection) {
                 c.send("[1,\"$REALM\",{\"roles\":{\"caller\":{},\"callee\":{}}}]")
@@ -519,10 +593,13 @@ internal object ProtocolsScenario {
                                 c.incoming.receive()
                             }
                         }
+
                         Protocol.MUX -> {
                             val c = d("${env.base}/mux").dial().also { conns += it }
                             c.send(muxFrame(1, 1, ByteArray(0))) // SYN 1
-                            if (binary(c.incoming.receive())[0].toInt() != 2) throw IllegalStateException("floor: SYN not ACKed")
+                            if (binary(c.incoming.receive())[0].toInt() != 2) {
+                                throw IllegalStateException("floor: SYN not ACKed")
+                            }
                             val dat = muxFrame(0, 1, ByteArray(BINARY_PAYLOAD) { (it % 251).toByte() })
                             val ack = muxFrame(2, 1, le32(BINARY_PAYLOAD))
                             Floor(dialers, c, emptyList(), scope) {
@@ -532,6 +609,7 @@ internal object ProtocolsScenario {
                                 if (!c.trySend(ack)) c.send(ack)
                             }
                         }
+
                         Protocol.RELAY -> {
                             val dialer = d("${env.base}/relay")
                             val a = dialer.dial().also { conns += it }
@@ -540,12 +618,15 @@ internal object ProtocolsScenario {
                             val idB = PeerId.of("floor-b-" + UUID.randomUUID())
                             for ((c, id) in listOf(a to idA, b to idB)) {
                                 c.send(Auth(id, AuthToken.generate(env.relaySecret).toWire()).encode())
-                                if (binary(c.incoming.receive())[1].toInt() != 7) throw IllegalStateException("floor: no AuthResponse")
+                                if (binary(c.incoming.receive())[1].toInt() != 7) {
+                                    throw IllegalStateException("floor: no AuthResponse")
+                                }
                             }
                             scope.launch(b.dispatcher) {
                                 for (m in b.incoming) {
                                     val bytes = binary(m)
-                                    if (bytes[1].toInt() == 3 || bytes[1].toInt() == 5) b.send(bytes) // Transport back (now to A), health check answered
+                                    // Transport back (now to A), health check answered
+                                    if (bytes[1].toInt() == 3 || bytes[1].toInt() == 5) b.send(bytes)
                                 }
                             }
                             val message = Transport.encode(idB, ByteArray(BINARY_PAYLOAD) { (it % 251).toByte() })
@@ -558,6 +639,7 @@ internal object ProtocolsScenario {
                                 }
                             }
                         }
+
                         Protocol.WAMP -> {
                             val c = wampDialer(env.base).also { dialers += it }.dial().also { conns += it }
                             hello(c)
@@ -567,6 +649,7 @@ internal object ProtocolsScenario {
                                 c.incoming.receive()
                             }
                         }
+
                         Protocol.WAMP_CALLEE -> {
                             val dialer = wampDialer(env.base).also { dialers += it }
                             val callee = dialer.dial().also { conns += it }
@@ -574,11 +657,15 @@ internal object ProtocolsScenario {
                             hello(callee)
                             callee.send("[64,1,{},\"$CALLEE_PROCEDURE\"]")
                             val registered = text(callee.incoming.receive())
-                            if (!registered.startsWith("[65,")) throw IllegalStateException("floor: not registered: $registered")
+                            if (!registered.startsWith("[65,")) {
+                                throw IllegalStateException("floor: not registered: $registered")
+                            }
                             scope.launch(callee.dispatcher) {
                                 for (m in callee.incoming) {
                                     val t = text(m)
-                                    if (t.startsWith("[68,")) callee.send("[70," + t.substring(4, t.indexOf(',', 4)) + ",{},[0,12345]]")
+                                    if (t.startsWith("[68,")) {
+                                        callee.send("[70," + t.substring(4, t.indexOf(',', 4)) + ",{},[0,12345]]")
+                                    }
                                 }
                             }
                             hello(c)
@@ -605,20 +692,25 @@ internal object ProtocolsScenario {
             callerLoop(if (own) client.dispatcher else Dispatchers.Default, durationNanos, samples) { i ->
                 val payload = EndToEnd.echoPayload(i, 0)
                 val reply = client.request(Envelope.request("echo", payload))
-                if (reply.kind != "echo.result" || reply.payload != payload) throw IllegalStateException("unexpected reply $reply")
+                if (reply.kind != "echo.result" || reply.payload != payload) {
+                    throw IllegalStateException("unexpected reply $reply")
+                }
             }
 
         override suspend fun close() = client.closeAndJoin()
 
         companion object {
             suspend fun open(base: String, own: Boolean): WsclientTarget {
-                val client = WsClient(WsClientConfig("$base/broker", EnvelopeHandler { }) {
-                    requestTimeout(1.minutes)
-                    dialer { it.transport(WebSocketTransport.netty()) }
-                })
+                val client = WsClient(
+                    WsClientConfig("$base/broker", EnvelopeHandler { }) {
+                        requestTimeout(1.minutes)
+                        dialer { it.transport(WebSocketTransport.netty()) }
+                    },
+                )
                 try {
                     client.start()
-                    withTimeoutOrNull(CONNECT_BOUND) { client.awaitConnected() } ?: throw IllegalStateException("wsclient: no connection to $base/broker within $CONNECT_BOUND")
+                    withTimeoutOrNull(CONNECT_BOUND) { client.awaitConnected() }
+                        ?: throw IllegalStateException("wsclient: no connection to $base/broker within $CONNECT_BOUND")
                 } catch (e: Throwable) {
                     withContext(NonCancellable) { client.closeAndJoin() }
                     throw e
@@ -645,10 +737,14 @@ internal object ProtocolsScenario {
                 var got = 0
                 while (got < buffer.size) {
                     val n = stream.read(buffer, got, buffer.size - got)
-                    if (n < 0) throw IllegalStateException("wsmux: the stream ended after $got of ${buffer.size} echoed bytes")
+                    if (n < 0) {
+                        throw IllegalStateException("wsmux: the stream ended after $got of ${buffer.size} echoed bytes")
+                    }
                     got += n
                 }
-                if (buffer[BINARY_PAYLOAD - 1] != message[BINARY_PAYLOAD - 1]) throw IllegalStateException("wsmux: the echo differs")
+                if (buffer[BINARY_PAYLOAD - 1] != message[BINARY_PAYLOAD - 1]) {
+                    throw IllegalStateException("wsmux: the echo differs")
+                }
             }
 
         override suspend fun close() {
@@ -724,8 +820,11 @@ internal object ProtocolsScenario {
                 try {
                     a.connect()
                     b.connect()
-                    val (toB, toA) = coroutineScope { listOf(async { a.openConn(keyB) }, async { b.openConn(keyA) }).awaitAll() }
-                    val echo = CoroutineScope(Dispatchers.Default).launch(if (own) b.dispatcher else Dispatchers.Default) {
+                    val (toB, toA) = coroutineScope {
+                        listOf(async { a.openConn(keyB) }, async { b.openConn(keyA) }).awaitAll()
+                    }
+                    val echoOn = if (own) b.dispatcher else Dispatchers.Default
+                    val echo = CoroutineScope(Dispatchers.Default).launch(echoOn) {
                         try {
                             while (true) toA.write(toA.read())
                         } catch (_: ConnClosedException) {
@@ -751,14 +850,20 @@ internal object ProtocolsScenario {
      * or with [callee] a second session that registers `bench.callee` (its handler returns the arguments) and a
      * call of that, which the router routes to it as INVOCATION and back from its YIELD.
      */
-    private class WampTarget(private val caller: WampSession, private val callee: WampSession?, private val own: Boolean) : Target {
+    private class WampTarget(
+        private val caller: WampSession,
+        private val callee: WampSession?,
+        private val own: Boolean,
+    ) : Target {
         private val procedure = if (callee != null) CALLEE_PROCEDURE else ECHO_PROCEDURE
 
         override suspend fun run(durationNanos: Long, samples: LongArray): Pair<Long, Long> {
             val on = if (own) caller.dispatcher else Dispatchers.Default
             return callerLoop(on, durationNanos, samples) { i ->
                 val r = caller.call(procedure, listOf(0, i))
-                if (r.args.size != 2 || WampValues.asLong(r.args[1]) != i.toLong()) throw IllegalStateException("wamp: unexpected result ${r.args}")
+                if (r.args.size != 2 || WampValues.asLong(r.args[1]) != i.toLong()) {
+                    throw IllegalStateException("wamp: unexpected result ${r.args}")
+                }
             }
         }
 
@@ -797,20 +902,57 @@ internal object ProtocolsScenario {
 
     /** What the round trip of [p] is, for the report. */
     private fun describe(p: Protocol): String = when (p) {
-        Protocol.WSCLIENT -> "`WsClient.request(Envelope.request(\"echo\", {\"seq\":…,\"worker\":0}))` to `/broker` (netty transport), the reply's kind and payload checked"
-        Protocol.MUX -> "one wsmux stream to `/mux` (`MuxSession.client` over a netty `WebSocketDialer` connection, default `MuxConfig`): `write` $BINARY_PAYLOAD bytes, `read` until all $BINARY_PAYLOAD are back"
-        Protocol.RELAY -> "relay clients A and B (`RelayClient`, netty) logged in to `/relay`, a `RelayConn` each way: A `write`s $BINARY_PAYLOAD bytes, B's reader (a coroutine on the same kind of thread as A's caller) `write`s them back, A `read`s them"
-        Protocol.WAMP -> "`Session.call(\"$ECHO_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, answered by the router itself, the result checked"
-        Protocol.WAMP_CALLEE -> "`Session.call(\"$CALLEE_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, routed to a second Tether session that registered it (its handler returns the arguments; beside a caller on the I/O thread the handler runs inline there, `handlerExecutor(Runnable::run)`, otherwise on `Dispatchers.Default`) and back"
+        Protocol.WSCLIENT ->
+            "`WsClient.request(Envelope.request(\"echo\", {\"seq\":…,\"worker\":0}))` to `/broker` " +
+                "(netty transport), the reply's kind and payload checked"
+
+        Protocol.MUX ->
+            "one wsmux stream to `/mux` (`MuxSession.client` over a netty `WebSocketDialer` connection, " +
+                "default `MuxConfig`): `write` $BINARY_PAYLOAD bytes, `read` until all $BINARY_PAYLOAD are back"
+
+        Protocol.RELAY ->
+            "relay clients A and B (`RelayClient`, netty) logged in to `/relay`, a `RelayConn` each " +
+                "way: A `write`s $BINARY_PAYLOAD bytes, B's reader (a coroutine on the same kind of thread as A's " +
+                "caller) `write`s them back, A `read`s them"
+
+        Protocol.WAMP ->
+            "`Session.call(\"$ECHO_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, answered by " +
+                "the router itself, the result checked"
+
+        Protocol.WAMP_CALLEE ->
+            "`Session.call(\"$CALLEE_PROCEDURE\", [0, seq])` over WebSocket JSON to `/wamp`, " +
+                "routed to a second Tether session that registered it (its handler returns the arguments; beside a " +
+                "caller on the I/O thread the handler runs inline there, `handlerExecutor(Runnable::run)`, " +
+                "otherwise on `Dispatchers.Default`) and back"
     }
 
     private fun label(p: Protocol, v: Variant): String = when (v) {
-        Variant.RAW_INLINE -> if (p.twoHops) "raw, 2 hops (`/forward`), both ends listeners inline on the event loop" else "raw (`/echo`), listener inline on the event loop"
-        Variant.RAW_LOOP -> if (p.twoHops) "raw, 2 hops, caller and echo on `connection.dispatcher`" else "raw, caller on `connection.dispatcher`"
-        Variant.RAW_DEFAULT -> if (p.twoHops) "raw, 2 hops, caller and echo on `Dispatchers.Default`" else "raw, caller on `Dispatchers.Default`"
+        Variant.RAW_INLINE -> if (p.twoHops) {
+            "raw, 2 hops (`/forward`), both ends listeners inline on the event loop"
+        } else {
+            "raw (`/echo`), listener inline on the event loop"
+        }
+
+        Variant.RAW_LOOP -> if (p.twoHops) {
+            "raw, 2 hops, caller and echo on `connection.dispatcher`"
+        } else {
+            "raw, caller on `connection.dispatcher`"
+        }
+
+        Variant.RAW_DEFAULT -> if (p.twoHops) {
+            "raw, 2 hops, caller and echo on `Dispatchers.Default`"
+        } else {
+            "raw, caller on `Dispatchers.Default`"
+        }
+
         Variant.RAW_ECHO_LOOP -> "raw, 1 hop (`/echo`), caller on `connection.dispatcher` (reference)"
-        Variant.PROTO_FLOOR -> "protocol floor: raw, speaking ${p.key} to its server, caller on `connection.dispatcher` (diagnostic)"
+
+        Variant.PROTO_FLOOR ->
+            "protocol floor: raw, speaking ${p.key} to its server, caller on " +
+                "`connection.dispatcher` (diagnostic)"
+
         Variant.PROTO_LOOP -> "${p.key}, caller on the client's `dispatcher`"
+
         Variant.PROTO_DEFAULT -> "${p.key}, caller on `Dispatchers.Default`"
     }
 
@@ -819,7 +961,10 @@ internal object ProtocolsScenario {
     private fun micros(v: Double): String = if (v.isNaN()) "n/a" else Fmt.micros(v)
     private fun addedMicros(v: Double): String = when {
         v.isNaN() -> "n/a"
-        v <= -50.0 -> "−" + Fmt.micros(-v) // anything closer to zero prints as +0.0 µs
+
+        v <= -50.0 -> "−" + Fmt.micros(-v)
+
+        // anything closer to zero prints as +0.0 µs
         else -> "+" + Fmt.micros(maxOf(v, 0.0))
     }
     private fun perOp(v: Double): String = if (v.isNaN()) "n/a" else String.format(Locale.US, "%.2f", v)
@@ -837,51 +982,68 @@ internal object ProtocolsScenario {
         val o = ctx.options
         append("### Protocols against the raw transport (Go reference peer)\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("One Go server, `refpeer server` (`benchmarks/go/refpeer`, gorilla/websocket from the Debian packages, built by ")
-        append("the runner), started once on 127.0.0.1 with an ephemeral port, serves every protocol and the raw baselines: ")
-        append("`/broker` answers each nexus request envelope with `<kind>.result` and `in_reply_to` (encoding/json both ways); ")
-        append("`/mux` is a wsmux server session that ACKs each SYN with its 1024-byte buffer, echoes each stream's bytes ")
-        append("(ACK per consumed read, never past the client's window: first window min(1024, 1024)); `/relay` a netbird relay ")
-        append("(Auth with the HMAC token checked, AuthResponse, peer-state subscriptions, Transport forwarded from the sender's ")
-        append("read loop with the peer id rewritten, health checks every 25 s); `/wamp` a WAMP router for `wamp.2.json` ")
-        append("(HELLO/WELCOME, REGISTER, CALL answered by the router for `$ECHO_PROCEDURE` or routed as INVOCATION/YIELD, GOODBYE); ")
-        append("`/echo` sends each message back and `/forward` joins two connections and writes each one's messages to the other. ")
-        append("The Go server does each protocol's work on the connection's read goroutine, as the raw paths do, so what differs ")
-        append("between a protocol row and its raw rows is the protocol's work on both sides. Round trips:\n\n")
-        for (pr in r.protocols) append("- **${pr.protocol.title}** (${pr.protocol.key}): ${describe(pr.protocol)}. Request: ${pr.requestBytes} bytes on the wire; the raw rows send messages of that size.\n")
+        append("One Go server, `refpeer server` (`benchmarks/go/refpeer`, gorilla/websocket from the Debian packages, ")
+        append("built by the runner), started once on 127.0.0.1 with an ephemeral port, serves every protocol and the ")
+        append("raw baselines: `/broker` answers each nexus request envelope with `<kind>.result` and `in_reply_to` ")
+        append("(encoding/json both ways); `/mux` is a wsmux server session that ACKs each SYN with its 1024-byte ")
+        append("buffer, echoes each stream's bytes (ACK per consumed read, never past the client's window: first ")
+        append("window min(1024, 1024)); `/relay` a netbird relay (Auth with the HMAC token checked, AuthResponse, ")
+        append("peer-state subscriptions, Transport forwarded from the sender's read loop with the peer id rewritten, ")
+        append("health checks every 25 s); `/wamp` a WAMP router for `wamp.2.json` (HELLO/WELCOME, REGISTER, CALL ")
+        append("answered by the router for `$ECHO_PROCEDURE` or routed as INVOCATION/YIELD, GOODBYE); `/echo` sends ")
+        append("each message back and `/forward` joins two connections and writes each one's messages to the other. ")
+        append("The Go server does each protocol's work on the connection's read goroutine, as the raw paths do, so ")
+        append("what differs between a protocol row and its raw rows is the protocol's work on both sides. Round ")
+        append("trips:\n\n")
+        for (pr in r.protocols) {
+            append("- **${pr.protocol.title}** (${pr.protocol.key}): ${describe(pr.protocol)}. ")
+            append("Request: ${pr.requestBytes} bytes on the wire; the raw rows send messages of that size.\n")
+        }
         append('\n')
-        append("The raw transport is the `transport` scenario's netty client (client pings off): a listener inline on the event loop, ")
-        append("or a caller coroutine `send(message); incoming.receive()` on `connection.dispatcher` or on `Dispatchers.Default`. ")
-        append("Relay ping-pong and a routed WAMP call cross the server twice (caller → server → other client → server → caller), ")
-        append("so their raw baseline does too: two raw connections joined by `/forward`, the far end sending every message back from ")
-        append("the same kind of thread as the caller; the one-hop `/echo` is shown for reference. The **protocol floor** row is a ")
-        append("diagnostic: the raw transport speaking the protocol to the same server with none of Tether's protocol client ")
-        append("(requests encoded once up front, replies counted, not parsed; wsmux returns the echo's credit, the relay's far end ")
-        append("sends each Transport back, the WAMP callee cuts the invocation id from the text), its caller on `connection.dispatcher`: ")
-        append("over the raw ping-pong it is the server's share and the protocol's extra messages, under the protocol client ")
-        append("Tether's own work. Every round opens fresh clients ")
-        append("and connections outside the measured time. Per protocol: ")
-        append(if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up first (each row in ${minOf(EndToEnd.WARMUP_STEP, o.warmup)} rounds until the JIT goes quiet, at most ${o.warmup})")
-        append(", then ${o.rounds} interleaved rounds: in each round every row runs once for ${o.duration}, in the order of the table, ")
-        append("reversed every other round. Figures are medians of the rounds; the mean round trip is 1 / the median rate; p50 and ")
-        append("p99 are exact percentiles of a round, median of the rounds. Context switches and CPU: the whole JVM (every thread, ")
-        append("`/proc/self/task/*/status` and process CPU time) over the round, per round trip; the Go server's share is not counted.\n\n")
+        append("The raw transport is the `transport` scenario's netty client (client pings off): a listener inline on ")
+        append("the event loop, or a caller coroutine `send(message); incoming.receive()` on `connection.dispatcher` ")
+        append("or on `Dispatchers.Default`. Relay ping-pong and a routed WAMP call cross the server twice (caller → ")
+        append("server → other client → server → caller), so their raw baseline does too: two raw connections joined ")
+        append("by `/forward`, the far end sending every message back from the same kind of thread as the caller; the ")
+        append("one-hop `/echo` is shown for reference. The **protocol floor** row is a diagnostic: the raw transport ")
+        append("speaking the protocol to the same server with none of Tether's protocol client (requests encoded once ")
+        append("up front, replies counted, not parsed; wsmux returns the echo's credit, the relay's far end sends ")
+        append("each Transport back, the WAMP callee cuts the invocation id from the text), its caller on ")
+        append("`connection.dispatcher`: over the raw ping-pong it is the server's share and the protocol's extra ")
+        append("messages, under the protocol client Tether's own work. Every round opens fresh clients and ")
+        append("connections outside the measured time. Per protocol: ")
+        if (o.warmup == Duration.ZERO) {
+            append("no warm-up")
+        } else {
+            append("warm-up first (each row in ${minOf(EndToEnd.WARMUP_STEP, o.warmup)} rounds until the JIT goes ")
+            append("quiet, at most ${o.warmup})")
+        }
+        append(", then ${o.rounds} interleaved rounds: in each round every row runs once for ${o.duration}, in the ")
+        append("order of the table, reversed every other round. Figures are medians of the rounds; the mean round ")
+        append("trip is 1 / the median rate; p50 and p99 are exact percentiles of a round, median of the rounds. ")
+        append("Context switches and CPU: the whole JVM (every thread, `/proc/self/task/*/status` and process CPU ")
+        append("time) over the round, per round trip; the Go server's share is not counted.\n\n")
 
-        append("| protocol | client | request | round trips/s (median) | min – max | mean round trip | p50 | p99 | context switches per round trip | CPU per round trip |\n")
+        append("| protocol | client | request | round trips/s (median) | min – max | mean round trip | p50 | p99 | ")
+        append("context switches per round trip | CPU per round trip |\n")
         append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for (pr in r.protocols) {
             for (v in pr.variants) {
                 val vr = pr.results.getValue(v)
-                append("| ${pr.protocol.key} | ${label(pr.protocol, v)} | ${pr.requestBytes} B | **${Fmt.count(vr.medianRate)}** | ${Fmt.count(vr.minRate)} – ${Fmt.count(vr.maxRate)} | ")
-                append("${micros(vr.meanNanos)} | ${micros(vr.medianP50)} | ${micros(vr.medianP99)} | ${perOp(vr.medianSwitchesPerOp)} | ${micros(vr.medianCpuPerOp)} |\n")
+                append("| ${pr.protocol.key} | ${label(pr.protocol, v)} | ${pr.requestBytes} B | ")
+                append("**${Fmt.count(vr.medianRate)}** | ${Fmt.count(vr.minRate)} – ${Fmt.count(vr.maxRate)} | ")
+                append("${micros(vr.meanNanos)} | ${micros(vr.medianP50)} | ${micros(vr.medianP99)} | ")
+                append("${perOp(vr.medianSwitchesPerOp)} | ${micros(vr.medianCpuPerOp)} |\n")
             }
         }
         append('\n')
 
-        append("**Goal** (transport issue): each protocol at 1 in flight adds at most ${(GOAL_ADDED * 100).toInt()} % to the raw transport's ")
-        append("round-trip time. Each protocol against the raw transport with its caller on the same kind of thread; **PASS** when ")
-        append("both the mean round trip and the p50 are within 1.30× of raw:\n\n")
-        append("| protocol | pairing | raw: mean · p50 | protocol: mean · p50 | added (mean · p50) | protocol / raw (mean · p50) | paired / raw (mean, per round) | protocol / raw inline (mean) | verdict (≤ +30 %) |\n")
+        append("**Goal** (transport issue): each protocol at 1 in flight adds at most ${(GOAL_ADDED * 100).toInt()} % ")
+        append("to the raw transport's round-trip time. Each protocol against the raw transport with its caller on ")
+        append("the same kind of thread; **PASS** when both the mean round trip and the p50 are within 1.30× of raw:\n")
+        append("\n")
+        append("| protocol | pairing | raw: mean · p50 | protocol: mean · p50 | added (mean · p50) | protocol / raw ")
+        append("(mean · p50) | paired / raw (mean, per round) | protocol / raw inline (mean) | verdict (≤ +30 %) |\n")
         append("|:---|:---|---:|---:|---:|---:|---:|---:|:---|\n")
         for (pr in r.protocols) {
             for (pairing in Pairing.entries) {
@@ -892,39 +1054,57 @@ internal object ProtocolsScenario {
                 val meanRatio = proto.meanNanos / raw.meanNanos
                 val p50Ratio = proto.medianP50 / raw.medianP50
                 val (lo, hi) = pr.pairedRange(pairing.raw, pairing.proto)
-                append("| ${pr.protocol.key} | ${pairing.label} | ${micros(raw.meanNanos)} · ${micros(raw.medianP50)} | ${micros(proto.meanNanos)} · ${micros(proto.medianP50)} | ")
-                append("${addedMicros(proto.meanNanos - raw.meanNanos)} · ${addedMicros(proto.medianP50 - raw.medianP50)} | ")
-                append("**${ratio(meanRatio)}** (${added(meanRatio)}) · ${ratio(p50Ratio)} | ${ratio(lo)} – ${ratio(hi)} | ${ratio(proto.meanNanos / inline.meanNanos)} | ${verdict(meanRatio, p50Ratio)} |\n")
+                append("| ${pr.protocol.key} | ${pairing.label} | ${micros(raw.meanNanos)} · ${micros(raw.medianP50)} ")
+                append("| ${micros(proto.meanNanos)} · ${micros(proto.medianP50)} | ")
+                append("${addedMicros(proto.meanNanos - raw.meanNanos)} · ")
+                append("${addedMicros(proto.medianP50 - raw.medianP50)} | **${ratio(meanRatio)}** ")
+                append("(${added(meanRatio)}) · ${ratio(p50Ratio)} | ${ratio(lo)} – ${ratio(hi)} | ")
+                append("${ratio(proto.meanNanos / inline.meanNanos)} | ${verdict(meanRatio, p50Ratio)} |\n")
             }
         }
         append('\n')
-        append("**Where the added time goes** (mean round trips): the server and the protocol's messages = protocol floor − raw ")
-        append("with the caller on `connection.dispatcher`; Tether's client = what the protocol adds in the pairing − that share.\n\n")
-        append("| protocol | pairing | added by the protocol | of it: server and protocol messages (floor − raw) | of it: Tether's client |\n")
+        append("**Where the added time goes** (mean round trips): the server and the protocol's messages = protocol ")
+        append("floor − raw with the caller on `connection.dispatcher`; Tether's client = what the protocol adds in ")
+        append("the pairing − that share.\n\n")
+        append("| protocol | pairing | added by the protocol | of it: server and protocol messages (floor − raw) | of ")
+        append("it: Tether's client |\n")
         append("|:---|:---|---:|---:|---:|\n")
         for (pr in r.protocols) {
             if (!pr.has(Variant.PROTO_FLOOR)) continue
-            val server = pr.results.getValue(Variant.PROTO_FLOOR).meanNanos - pr.results.getValue(Variant.RAW_LOOP).meanNanos
+            val server =
+                pr.results.getValue(Variant.PROTO_FLOOR).meanNanos - pr.results.getValue(Variant.RAW_LOOP).meanNanos
             for (pairing in Pairing.entries) {
                 if (!pr.has(pairing.proto)) continue
                 val add = pr.results.getValue(pairing.proto).meanNanos - pr.results.getValue(pairing.raw).meanNanos
-                append("| ${pr.protocol.key} | ${pairing.label} | ${addedMicros(add)} | ${addedMicros(server)} | ${addedMicros(add - server)} |\n")
+                append("| ${pr.protocol.key} | ${pairing.label} | ${addedMicros(add)} | ${addedMicros(server)} | ")
+                append("${addedMicros(add - server)} |\n")
             }
         }
         append('\n')
-        append("Verdicts compare medians of interleaved rounds of this one run on this machine; no test asserts a wall-clock figure.\n\n")
+        append("Verdicts compare medians of interleaved rounds of this one run on this machine; no test asserts a ")
+        append("wall-clock figure.\n\n")
         append("Rounds, in run order (round trips/s):  \n")
         for (pr in r.protocols) {
             append("${pr.protocol.key}: ")
-            append(pr.orders.indices.joinToString(" · ") { i ->
-                "${i + 1}: " + pr.orders[i].joinToString(", ") { v -> "${v.short} ${Fmt.count(pr.results.getValue(v).rounds[i].perSecond)}" }
-            })
+            append(
+                pr.orders.indices.joinToString(" · ") { i ->
+                    "${i + 1}: " +
+                        pr.orders[i].joinToString(", ") { v ->
+                            "${v.short} ${Fmt.count(pr.results.getValue(v).rounds[i].perSecond)}"
+                        }
+                },
+            )
             append(".  \n")
         }
-        val warmed = r.protocols.flatMap { pr -> pr.variants.map { pr to pr.results.getValue(it) } }.filter { it.second.warmup.isNotEmpty() }
+        val warmed = r.protocols.flatMap { pr -> pr.variants.map { pr to pr.results.getValue(it) } }
+            .filter { it.second.warmup.isNotEmpty() }
         if (warmed.isNotEmpty()) {
             append("Warm-up (rounds, JIT quiet or cap): ")
-            append(warmed.joinToString("; ") { (pr, vr) -> "${pr.protocol.key} ${vr.variant.short} ${vr.warmup.size}${if (vr.warmConverged) "" else " (cap)"}" })
+            append(
+                warmed.joinToString("; ") { (pr, vr) ->
+                    "${pr.protocol.key} ${vr.variant.short} ${vr.warmup.size}${if (vr.warmConverged) "" else " (cap)"}"
+                },
+            )
             append(".\n")
         }
     }
@@ -933,5 +1113,6 @@ internal object ProtocolsScenario {
     private val CLOSE_BOUND = 10.seconds
     private val CONNECT_BOUND = 10.seconds
 
-    private fun medianOrNaN(values: List<Double>): Double = values.filterNot { it.isNaN() }.let { if (it.isEmpty()) Double.NaN else median(it) }
+    private fun medianOrNaN(values: List<Double>): Double =
+        values.filterNot { it.isNaN() }.let { if (it.isEmpty()) Double.NaN else median(it) }
 }

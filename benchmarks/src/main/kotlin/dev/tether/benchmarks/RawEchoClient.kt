@@ -1,10 +1,10 @@
 package dev.tether.benchmarks
 
-import dev.tether.wsclient.Envelope
 import dev.tether.core.DialerConfig
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WebSocketDialer
 import dev.tether.core.WsMessage
+import dev.tether.wsclient.Envelope
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
@@ -36,7 +36,12 @@ internal class RawSocket(
     private var reader: Job? = null
 
     suspend fun open() {
-        val c = WebSocketDialer(DialerConfig(url) { maxMessageBytes(1L shl 20); pingInterval(Duration.ZERO) }).dial()
+        val c = WebSocketDialer(
+            DialerConfig(url) {
+                maxMessageBytes(1L shl 20)
+                pingInterval(Duration.ZERO)
+            },
+        ).dial()
         connection = c
         reader = scope.launch(readerDispatcher ?: c.dispatcher) {
             try {
@@ -132,10 +137,6 @@ internal class EnvelopeEchoClient(url: String, inFlight: Int) : LoadTarget {
 private const val COLON = ':'.code.toByte()
 private const val ZERO = '0'.code.toByte()
 
-/**
- * The `slot:seq:` tag at the start of an echo message, as `slot shl 32 or seq`: parsed in place on the read loop,
- * without a String.
- */
 /** [slotSeq] of a text message. */
 internal fun slotSeq(text: String): Long {
     var i = 0
@@ -147,6 +148,10 @@ internal fun slotSeq(text: String): Long {
     return (slot.toLong() shl 32) or (seq.toLong() and 0xFFFF_FFFFL)
 }
 
+/**
+ * The `slot:seq:` tag at the start of an echo message, as `slot shl 32 or seq`: parsed in place on the read loop,
+ * without a String.
+ */
 internal fun slotSeq(data: ByteArray): Long {
     var i = 0
     var slot = 0

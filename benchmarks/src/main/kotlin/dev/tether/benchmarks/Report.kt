@@ -36,15 +36,20 @@ internal class RunContext(val commandLine: String, val options: EndToEndOptions)
     private fun machineFacts(): String {
         val rt = Runtime.getRuntime()
         val cpu = runCatching {
-            Files.readAllLines(Path.of("/proc/cpuinfo")).firstOrNull { it.startsWith("model name") }?.substringAfter(':')?.trim()
+            Files.readAllLines(Path.of("/proc/cpuinfo"))
+                .firstOrNull { it.startsWith("model name") }
+                ?.substringAfter(':')
+                ?.trim()
         }.getOrNull()
         val gcs = ManagementFactory.getGarbageCollectorMXBeans().joinToString(" + ") { it.name }
-        val jvmArgs = ManagementFactory.getRuntimeMXBean().inputArguments.filterNot { it.startsWith("-Dsun.") || it.startsWith("-javaagent") }
+        val jvmArgs = ManagementFactory.getRuntimeMXBean().inputArguments
+            .filterNot { it.startsWith("-Dsun.") || it.startsWith("-javaagent") }
         return buildString {
             append(rt.availableProcessors()).append(" cores")
             if (cpu != null) append(" (").append(cpu).append(')')
             append(", max heap ").append(rt.maxMemory() / (1 shl 20)).append(" MiB (").append(gcs).append(')')
-            append(", ").append(System.getProperty("java.vm.name")).append(' ').append(System.getProperty("java.runtime.version"))
+            append(", ").append(System.getProperty("java.vm.name"))
+            append(' ').append(System.getProperty("java.runtime.version"))
             if (jvmArgs.isNotEmpty()) append(" [").append(jvmArgs.joinToString(" ")).append(']')
             append(", ").append(System.getProperty("os.name")).append(' ').append(System.getProperty("os.version"))
             append(' ').append(System.getProperty("os.arch"))
@@ -59,7 +64,8 @@ internal class RunContext(val commandLine: String, val options: EndToEndOptions)
  * just before the line [ANCHOR] when the file has one, else at the end.
  */
 internal object ReportFile {
-    private const val NEW_FILE_HEADER = "# Tether performance\n\nSections between `e2e` markers are rewritten by `dev.tether.benchmarks.EndToEnd`.\n"
+    private const val NEW_FILE_HEADER = "# Tether performance\n\nSections between `e2e` markers are rewritten by " +
+        "`dev.tether.benchmarks.EndToEnd`.\n"
 
     const val ANCHOR: String = "<!-- e2e:new-sections-go-above-this-line -->"
 
@@ -89,8 +95,11 @@ internal object ReportFile {
                 text.substring(0, b) + block + text.substring(e + end(name).length)
             } else {
                 val anchor = lineIndex(text, ANCHOR, 0)
-                if (anchor >= 0) text.substring(0, anchor) + block + "\n\n" + text.substring(anchor)
-                else text.trimEnd() + "\n\n" + block + "\n"
+                if (anchor >= 0) {
+                    text.substring(0, anchor) + block + "\n\n" + text.substring(anchor)
+                } else {
+                    text.trimEnd() + "\n\n" + block + "\n"
+                }
             }
         }
         path.toAbsolutePath().parent?.let { Files.createDirectories(it) }
@@ -119,7 +128,8 @@ internal object Fmt {
 
 /** Renders a throughput/latency table for one load scenario. */
 internal fun loadTable(unit: String, summaries: List<LoadSummary>): String = buildString {
-    append("| in flight | $unit (median) | min – max | spread | p50 latency (median of rounds) | p99 latency (median; min – max) | CPU per round trip | measured |\n")
+    append("| in flight | $unit (median) | min – max | spread | p50 latency (median of rounds) | p99 latency (median; ")
+    append("min – max) | CPU per round trip | measured |\n")
     append("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
     for (s in summaries) {
         append("| ").append(s.inFlight)
@@ -127,7 +137,8 @@ internal fun loadTable(unit: String, summaries: List<LoadSummary>): String = bui
         append(" | ").append(Fmt.count(s.minPerSecond)).append(" – ").append(Fmt.count(s.maxPerSecond))
         append(" | ").append(Fmt.pct(s.spreadPercent))
         append(" | ").append(Fmt.micros(s.medianP50Nanos))
-        append(" | ").append(Fmt.micros(s.medianP99Nanos)).append(" (").append(Fmt.micros(s.minP99Nanos)).append(" – ").append(Fmt.micros(s.maxP99Nanos)).append(')')
+        append(" | ").append(Fmt.micros(s.medianP99Nanos))
+        append(" (").append(Fmt.micros(s.minP99Nanos)).append(" – ").append(Fmt.micros(s.maxP99Nanos)).append(')')
         append(" | ").append(if (s.medianCpuNanosPerOp.isNaN()) "n/a" else Fmt.micros(s.medianCpuNanosPerOp))
         append(" | ").append(Fmt.count(s.totalRequests))
         append(" |\n")
@@ -144,9 +155,16 @@ internal fun loadTable(unit: String, summaries: List<LoadSummary>): String = bui
         if (s.warmup.rates.isEmpty()) {
             append("none.  \n")
         } else {
-            append(s.warmup.rates.size).append(" rounds in ").append(String.format(Locale.US, "%.1f s", s.warmup.spentNanos / 1e9))
-            append(if (s.warmup.converged) " (JIT quiet)" else " (cap reached with the JIT still busy)").append(", rate/s (JIT ms): ")
-            append(s.warmup.rates.indices.joinToString(" · ") { "${Fmt.count(s.warmup.rates[it])} (${s.warmup.jitMillis[it]})" }).append(".  \n")
+            append(s.warmup.rates.size).append(" rounds in ")
+            append(String.format(Locale.US, "%.1f s", s.warmup.spentNanos / 1e9))
+            append(if (s.warmup.converged) " (JIT quiet)" else " (cap reached with the JIT still busy)")
+            append(", rate/s (JIT ms): ")
+            append(
+                s.warmup.rates.indices.joinToString(" · ") {
+                    "${Fmt.count(s.warmup.rates[it])} (${s.warmup.jitMillis[it]})"
+                },
+            )
+            append(".  \n")
         }
     }
 }

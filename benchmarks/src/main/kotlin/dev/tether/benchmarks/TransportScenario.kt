@@ -71,13 +71,23 @@ internal object TransportScenario {
 
         val clients: List<Client>
             get() = if (kind == Kind.PINGPONG) {
-                listOf(Client.GO, Client.NETTY_INLINE, Client.NETTY_LOOP_CALLER, Client.NETTY_DEFAULT_CALLER, Client.KTOR_DEFAULT_CALLER)
+                listOf(
+                    Client.GO,
+                    Client.NETTY_INLINE,
+                    Client.NETTY_LOOP_CALLER,
+                    Client.NETTY_DEFAULT_CALLER,
+                    Client.KTOR_DEFAULT_CALLER,
+                )
             } else {
                 listOf(Client.GO, Client.NETTY_INLINE, Client.KTOR_LISTENER)
             }
 
         val title: String
-            get() = if (kind == Kind.PINGPONG) "ping-pong ${size(size)}, 1 in flight" else "${kind.label}, ${size(window)} window, ${size(size)} messages"
+            get() = if (kind == Kind.PINGPONG) {
+                "ping-pong ${size(size)}, 1 in flight"
+            } else {
+                "${kind.label}, ${size(window)} window, ${size(size)} messages"
+            }
 
         companion object {
             fun byKey(key: String): Load? = entries.firstOrNull { it.key == key }
@@ -101,7 +111,12 @@ internal object TransportScenario {
         val cpuNanosPerOp: Double get() = if (cpuNanos < 0 || ops == 0L) Double.NaN else cpuNanos.toDouble() / ops
     }
 
-    class ClientResult(val client: Client, val warmup: List<Round>, val warmConverged: Boolean, val rounds: List<Round>) {
+    class ClientResult(
+        val client: Client,
+        val warmup: List<Round>,
+        val warmConverged: Boolean,
+        val rounds: List<Round>,
+    ) {
         /** The figure the load is judged by: round trips/s for ping-pong, MB/s for the windowed loads. */
         fun value(kind: Kind, r: Round): Double = if (kind == Kind.PINGPONG) r.perSecond else r.mbPerSecond
         fun median(kind: Kind): Double = median(rounds.map { value(kind, it) })
@@ -126,7 +141,8 @@ internal object TransportScenario {
         fun pairedRange(client: Client): Pair<Double, Double> {
             val ratios = results.getValue(client).rounds.indices.map { i ->
                 val g = go.value(load.kind, go.rounds[i])
-                if (g == 0.0) Double.NaN else results.getValue(client).value(load.kind, results.getValue(client).rounds[i]) / g
+                val own = results.getValue(client)
+                if (g == 0.0) Double.NaN else own.value(load.kind, own.rounds[i]) / g
             }
             return ratios.min() to ratios.max()
         }
@@ -147,7 +163,14 @@ internal object TransportScenario {
         }
     }
 
-    private fun runLoad(load: Load, o: EndToEndOptions, log: PrintStream, peer: GoRefPeer, server: GoRefPeer.Server, tether: Tether): LoadResult {
+    private fun runLoad(
+        load: Load,
+        o: EndToEndOptions,
+        log: PrintStream,
+        peer: GoRefPeer,
+        server: GoRefPeer.Server,
+        tether: Tether,
+    ): LoadResult {
         val samples = LongArray(o.maxRequests.coerceAtMost(Int.MAX_VALUE.toLong() - 8).toInt())
         fun once(client: Client, d: Duration): Round {
             if (client == Client.GO) {
@@ -174,8 +197,11 @@ internal object TransportScenario {
                     }
                 }
                 warm[client] = rounds to steady
-                log.println("  transport ${load.key}, ${client.label}: warm-up ${rounds.size} x $step, " +
-                    (if (steady) "JIT quiet" else "cap reached") + ": " + rounds.joinToString(" ") { "${figure(load, it)}/${it.jitMillis}ms" })
+                log.println(
+                    "  transport ${load.key}, ${client.label}: warm-up ${rounds.size} x $step, " +
+                        (if (steady) "JIT quiet" else "cap reached") + ": " +
+                        rounds.joinToString(" ") { "${figure(load, it)}/${it.jitMillis}ms" },
+                )
             }
         }
         val orders = ArrayList<List<Client>>()
@@ -211,8 +237,11 @@ internal object TransportScenario {
         Client.KTOR_LISTENER -> "ktor-listener"
     }
 
-    private fun figure(load: Load, r: Round): String =
-        if (load.kind == Kind.PINGPONG) "${Fmt.count(r.perSecond)}/s" else String.format(Locale.US, "%.1f MB/s", r.mbPerSecond)
+    private fun figure(load: Load, r: Round): String = if (load.kind == Kind.PINGPONG) {
+        "${Fmt.count(r.perSecond)}/s"
+    } else {
+        String.format(Locale.US, "%.1f MB/s", r.mbPerSecond)
+    }
 
     // ---- Go rounds ------------------------------------------------------------------------------------------
 
@@ -238,11 +267,13 @@ internal object TransportScenario {
         private val dialers = HashMap<Pair<Boolean, String>, WebSocketDialer>()
 
         fun dialer(ktor: Boolean, path: String): WebSocketDialer = dialers.getOrPut(ktor to path) {
-            WebSocketDialer(DialerConfig(baseUrl + path) {
-                transport(if (ktor) WebSocketTransport.ktor() else WebSocketTransport.netty())
-                pingInterval(Duration.ZERO) // the Go client does not ping either
-                maxMessageBytes(2L shl 20)
-            })
+            WebSocketDialer(
+                DialerConfig(baseUrl + path) {
+                    transport(if (ktor) WebSocketTransport.ktor() else WebSocketTransport.netty())
+                    pingInterval(Duration.ZERO) // the Go client does not ping either
+                    maxMessageBytes(2L shl 20)
+                },
+            )
         }
 
         override fun close() = dialers.values.forEach { it.close() }
@@ -255,6 +286,7 @@ internal object TransportScenario {
                 Kind.UPLOAD -> WindowedUpload(load.size, load.window)
                 Kind.DOWNLOAD -> WindowedDownload(load.size, load.window)
             }
+
             else -> null
         }
         val dialer = tether.dialer(client.ktor, load.kind.path)
@@ -272,10 +304,13 @@ internal object TransportScenario {
                         val on = if (client == Client.NETTY_LOOP_CALLER) connection.dispatcher else Dispatchers.Default
                         withContext(on) { callerPingPong(connection, load.size, durationNanos, samples) }
                     }
-                } ?: throw IllegalStateException("transport ${load.key}, ${client.label}: a round of $d did not end within $ROUND_GRACE more")
+                } ?: throw IllegalStateException(
+                    "transport ${load.key}, ${client.label}: a round of $d did not end within $ROUND_GRACE more",
+                )
                 val after = Usage.now()
                 val (ops, bytes, nanos) = outcome
-                val (p50, p99) = if (load.kind == Kind.PINGPONG) percentiles(samples, ops.toInt()) else Double.NaN to Double.NaN
+                val (p50, p99) =
+                    if (load.kind == Kind.PINGPONG) percentiles(samples, ops.toInt()) else Double.NaN to Double.NaN
                 Round(
                     ops = ops,
                     bytes = bytes,
@@ -293,7 +328,12 @@ internal object TransportScenario {
     }
 
     /** The caller's loop: send one message, wait for its echo on [WebSocketConnection.incoming], again. */
-    private suspend fun callerPingPong(connection: WebSocketConnection, size: Int, durationNanos: Long, samples: LongArray): Triple<Long, Long, Long> {
+    private suspend fun callerPingPong(
+        connection: WebSocketConnection,
+        size: Int,
+        durationNanos: Long,
+        samples: LongArray,
+    ): Triple<Long, Long, Long> {
         val message = ByteArray(size)
         val start = System.nanoTime()
         val deadline = start + durationNanos
@@ -492,15 +532,19 @@ internal object TransportScenario {
         }
     }
 
-    private fun credit(b: ByteArray): Long =
-        ((b[0].toLong() and 0xff) or ((b[1].toLong() and 0xff) shl 8) or ((b[2].toLong() and 0xff) shl 16) or ((b[3].toLong() and 0xff) shl 24))
+    private fun credit(b: ByteArray): Long = (b[0].toLong() and 0xff) or
+        ((b[1].toLong() and 0xff) shl 8) or
+        ((b[2].toLong() and 0xff) shl 16) or
+        ((b[3].toLong() and 0xff) shl 24)
 
-    private fun creditOf(n: Int): ByteArray = byteArrayOf(n.toByte(), (n shr 8).toByte(), (n shr 16).toByte(), (n shr 24).toByte())
+    private fun creditOf(n: Int): ByteArray =
+        byteArrayOf(n.toByte(), (n shr 8).toByte(), (n shr 16).toByte(), (n shr 24).toByte())
 
     /** The JVM's context switches (every thread), CPU time and JIT time at one moment. */
     internal class Usage(val switches: Long, val cpu: Long, val jit: Long) {
         /** Context switches since [before]; -1 where either reading was not possible (off Linux). */
-        fun switchesSince(before: Usage): Long = if (before.switches < 0 || switches < 0) -1 else switches - before.switches
+        fun switchesSince(before: Usage): Long =
+            if (before.switches < 0 || switches < 0) -1 else switches - before.switches
 
         /** Process CPU nanoseconds since [before]; -1 where the JVM does not tell. */
         fun cpuSince(before: Usage): Long = if (before.cpu < 0) -1 else cpu - before.cpu
@@ -526,7 +570,9 @@ internal object TransportScenario {
                 for (task in tasks) {
                     try {
                         for (line in Files.readAllLines(task.resolve("status"))) {
-                            if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            if (line.startsWith("voluntary_ctxt_switches:") ||
+                                line.startsWith("nonvoluntary_ctxt_switches:")
+                            ) {
                                 sum += line.substringAfter(':').trim().toLong()
                             }
                         }
@@ -561,68 +607,83 @@ internal object TransportScenario {
         append("### Transport against the Go reference peer\n\n")
         append(ctx.provenance()).append("\n\n")
         append("One Go server, `refpeer server` (`benchmarks/go/refpeer`: gorilla/websocket from the Debian packages, ")
-        append("built by the runner into `${Paths.get(r.goBinary).fileName}` under `benchmarks/target/`), started once on 127.0.0.1 ")
-        append("with an ephemeral port; every client below meets that same server: `/echo` sends each message back, ")
-        append("`/window-sink` answers each binary message with a 4-byte little-endian credit of its size, `/window-source` ")
-        append("streams binary messages keeping at most the window uncredited. The Go client is `refpeer client`, a ")
-        append("subprocess per round (one goroutine writes and reads; on upload a reader goroutine passes the credits to ")
-        append("the writer). Tether's clients run in this JVM on `WebSocketDialer` (client pings off, as in Go) over the ")
-        append("shared Netty event loops (${Runtime.getRuntime().availableProcessors()} threads) or Ktor CIO:\n\n")
-        append("- **netty inline**: a `MessageListener`, which runs on the connection's event loop, does the protocol work: ")
-        append("on each echo it records the latency and `trySend`s the next message; on upload each credit frees window ")
-        append("room and the next chunks are sent from there; on download each message is answered with its credit ")
-        append("from there. No thread hand-off per message.\n")
+        append("built by the runner into `${Paths.get(r.goBinary).fileName}` under `benchmarks/target/`), started ")
+        append("once on 127.0.0.1 with an ephemeral port; every client below meets that same server: `/echo` sends ")
+        append("each message back, `/window-sink` answers each binary message with a 4-byte little-endian credit of ")
+        append("its size, `/window-source` streams binary messages keeping at most the window uncredited. The Go ")
+        append("client is `refpeer client`, a subprocess per round (one goroutine writes and reads; on upload a ")
+        append("reader goroutine passes the credits to the writer). Tether's clients run in this JVM on ")
+        append("`WebSocketDialer` (client pings off, as in Go) over the shared Netty event loops ")
+        append("(${Runtime.getRuntime().availableProcessors()} threads) or Ktor CIO:\n\n")
+        append("- **netty inline**: a `MessageListener`, which runs on the connection's event loop, does the protocol ")
+        append("work: on each echo it records the latency and `trySend`s the next message; on upload each credit ")
+        append("frees window room and the next chunks are sent from there; on download each message is answered with ")
+        append("its credit from there. No thread hand-off per message.\n")
         append("- **netty, caller on `connection.dispatcher`**: a coroutine loop `send(message); incoming.receive()` ")
         append("running on the connection's event loop (same thread, but each echo passes the inbound channel and a ")
         append("dispatched continuation).\n")
-        append("- **netty, caller on `Dispatchers.Default`**: the same loop on `Dispatchers.Default`: every send hands the ")
-        append("frame to the event loop, every echo hands the continuation back (the hand-off cost).\n")
+        append("- **netty, caller on `Dispatchers.Default`**: the same loop on `Dispatchers.Default`: every send ")
+        append("hands the frame to the event loop, every echo hands the continuation back (the hand-off cost).\n")
         append("- **ktor (CIO), caller on `Dispatchers.Default`**: the same loop on `WebSocketTransport.ktor()`.\n")
-        append("- **ktor (CIO), protocol work in the listener**: the windowed loads' listener code on `WebSocketTransport.ktor()` ")
-        append("(its listener runs in Ktor's read coroutine).\n\n")
+        append("- **ktor (CIO), protocol work in the listener**: the windowed loads' listener code on ")
+        append("`WebSocketTransport.ktor()` (its listener runs in Ktor's read coroutine).\n\n")
         append("Per load: ")
-        append(if (o.warmup == Duration.ZERO) "no warm-up" else "warm-up first (each Tether client in ${minOf(EndToEnd.WARMUP_STEP, o.warmup)} rounds until the JIT goes quiet, at most ${o.warmup}; the Go client one round)")
+        if (o.warmup == Duration.ZERO) {
+            append("no warm-up")
+        } else {
+            append("warm-up first (each Tether client in ${minOf(EndToEnd.WARMUP_STEP, o.warmup)} rounds until the ")
+            append("JIT goes quiet, at most ${o.warmup}; the Go client one round)")
+        }
         append(", then ${o.rounds} interleaved rounds: in each round every client runs once for ${o.duration}, in the ")
-        append("order of the table, reversed every other round; every round on a fresh connection, dialled outside the ")
-        append("measured time. Figures are medians of the rounds; **/ Go** is the client's median over the Go client's ")
-        append("median, **paired** the smallest and largest ratio to the Go client of the same round. Ping-pong keeps ")
-        append("one message in flight; latency is per round trip (send to echo), exact percentiles of the round, median ")
-        append("of the rounds. Upload counts the bytes credited and stops the clock when everything sent is credited; ")
-        append("download counts the bytes read until the first message after the deadline (both as refpeer's client ")
-        append("does). MB = 10^6 bytes. Context switches: for Tether the voluntary plus involuntary switches of every ")
-        append("thread of the JVM (`/proc/self/task/*/status`, before and after the round: I/O loop, coroutine workers, ")
-        append("JIT, GC), for Go the client process's (`getrusage`, every thread, over its measured loop), divided by ")
-        append("round trips or messages; CPU likewise (JVM process CPU time; Go user + system). The Go server's own ")
-        append("share counts for neither side.\n\n")
+        append("order of the table, reversed every other round; every round on a fresh connection, dialled outside ")
+        append("the measured time. Figures are medians of the rounds; **/ Go** is the client's median over the Go ")
+        append("client's median, **paired** the smallest and largest ratio to the Go client of the same round. ")
+        append("Ping-pong keeps one message in flight; latency is per round trip (send to echo), exact percentiles of ")
+        append("the round, median of the rounds. Upload counts the bytes credited and stops the clock when everything ")
+        append("sent is credited; download counts the bytes read until the first message after the deadline (both as ")
+        append("refpeer's client does). MB = 10^6 bytes. Context switches: for Tether the voluntary plus involuntary ")
+        append("switches of every thread of the JVM (`/proc/self/task/*/status`, before and after the round: I/O ")
+        append("loop, coroutine workers, JIT, GC), for Go the client process's (`getrusage`, every thread, over its ")
+        append("measured loop), divided by round trips or messages; CPU likewise (JVM process CPU time; Go user + ")
+        append("system). The Go server's own share counts for neither side.\n\n")
 
         val pings = r.loads.filter { it.load.kind == Kind.PINGPONG }
         if (pings.isNotEmpty()) {
-            append("| load | client | round trips/s (median) | min – max | / Go | paired / Go | p50 latency | p99 latency | context switches per round trip | CPU per round trip |\n")
+            append("| load | client | round trips/s (median) | min – max | / Go | paired / Go | p50 latency | p99 ")
+            append("latency | context switches per round trip | CPU per round trip |\n")
             append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
             for (l in pings) {
                 for (c in l.load.clients) {
                     val cr = l.results.getValue(c)
                     val k = l.load.kind
-                    append("| ${l.load.title} | ${c.label} | **${Fmt.count(cr.median(k))}** | ${Fmt.count(cr.min(k))} – ${Fmt.count(cr.max(k))} | ")
-                    if (c == Client.GO) append("1 | – | ") else {
+                    append("| ${l.load.title} | ${c.label} | **${Fmt.count(cr.median(k))}** | ${Fmt.count(cr.min(k))} ")
+                    append("– ${Fmt.count(cr.max(k))} | ")
+                    if (c == Client.GO) {
+                        append("1 | – | ")
+                    } else {
                         val (lo, hi) = l.pairedRange(c)
                         append("**${ratio(l.ratio(c))}** | ${ratio(lo)} – ${ratio(hi)} | ")
                     }
-                    append("${micros(cr.medianP50)} | ${micros(cr.medianP99)} | ${perOp(cr.medianSwitchesPerOp)} | ${micros(cr.medianCpuPerOp)} |\n")
+                    append("${micros(cr.medianP50)} | ${micros(cr.medianP99)} | ${perOp(cr.medianSwitchesPerOp)} | ")
+                    append("${micros(cr.medianCpuPerOp)} |\n")
                 }
             }
             append('\n')
         }
         val windowed = r.loads.filter { it.load.kind != Kind.PINGPONG }
         if (windowed.isNotEmpty()) {
-            append("| direction | window | message | client | MB/s (median) | min – max | / Go | paired / Go | context switches per message | CPU per message |\n")
+            append("| direction | window | message | client | MB/s (median) | min – max | / Go | paired / Go | ")
+            append("context switches per message | CPU per message |\n")
             append("|:---|---:|---:|:---|---:|---:|---:|---:|---:|---:|\n")
             for (l in windowed) {
                 for (c in l.load.clients) {
                     val cr = l.results.getValue(c)
                     val k = l.load.kind
-                    append("| ${k.label} | ${size(l.load.window)} | ${size(l.load.size)} | ${c.label} | **${mbs(cr.median(k))}** | ${mbs(cr.min(k))} – ${mbs(cr.max(k))} | ")
-                    if (c == Client.GO) append("1 | – | ") else {
+                    append("| ${k.label} | ${size(l.load.window)} | ${size(l.load.size)} | ${c.label} | ")
+                    append("**${mbs(cr.median(k))}** | ${mbs(cr.min(k))} – ${mbs(cr.max(k))} | ")
+                    if (c == Client.GO) {
+                        append("1 | – | ")
+                    } else {
                         val (lo, hi) = l.pairedRange(c)
                         append("**${ratio(l.ratio(c))}** | ${ratio(lo)} – ${ratio(hi)} | ")
                     }
@@ -632,19 +693,28 @@ internal object TransportScenario {
             append('\n')
         }
 
-        append("**Goals** (transport issue; netty inline, the configuration the goals are about, against the Go client):\n\n")
-        append("| goal | netty inline / Go | target | verdict |\n|:---|---:|:---|:---|\n")
+        append("**Goals** (transport issue; netty inline, the configuration the goals are about, against the Go ")
+        append("client):\n\n")
+        append("| goal | netty inline / Go | target | verdict |\n")
+        append("|:---|---:|:---|:---|\n")
         val byLoad = r.loads.associateBy { it.load }
         for (load in Load.entries) {
             val l = byLoad[load]
-            val target = if (load.kind == Kind.PINGPONG) "≥ ${ratioPlain(PINGPONG_GOAL)}× (stretch ${ratioPlain(PINGPONG_STRETCH)}×)" else "≥ ${ratioPlain(WINDOW_GOAL)}×"
+            val target = if (load.kind == Kind.PINGPONG) {
+                "≥ ${ratioPlain(PINGPONG_GOAL)}× (stretch ${ratioPlain(PINGPONG_STRETCH)}×)"
+            } else {
+                "≥ ${ratioPlain(WINDOW_GOAL)}×"
+            }
             if (l == null) {
                 append("| ${load.title} | not measured in this run | $target | – |\n")
                 continue
             }
             val q = l.ratio(Client.NETTY_INLINE)
             val unit = if (load.kind == Kind.PINGPONG) "/s" else " MB/s"
-            val fig = { c: Client -> if (load.kind == Kind.PINGPONG) Fmt.count(l.results.getValue(c).median(load.kind)) else mbs(l.results.getValue(c).median(load.kind)) }
+            val fig = { c: Client ->
+                val median = l.results.getValue(c).median(load.kind)
+                if (load.kind == Kind.PINGPONG) Fmt.count(median) else mbs(median)
+            }
             val verdict = when {
                 q.isNaN() -> "–"
                 load.kind == Kind.PINGPONG && q >= PINGPONG_STRETCH -> "**PASS** (stretch met)"
@@ -652,24 +722,36 @@ internal object TransportScenario {
                 load.kind != Kind.PINGPONG && q >= WINDOW_GOAL -> "**PASS**"
                 else -> "**MISS**"
             }
-            append("| ${load.title} | ${ratio(q)} (${fig(Client.NETTY_INLINE)} / ${fig(Client.GO)}$unit) | $target | $verdict |\n")
+            append("| ${load.title} | ${ratio(q)} (${fig(Client.NETTY_INLINE)} / ${fig(Client.GO)}$unit) | $target | ")
+            append("$verdict |\n")
         }
         append('\n')
         append("Verdicts compare medians of interleaved rounds of this one run on this machine; no test asserts a ")
-        append("wall-clock figure. The other Tether rows are not goal configurations: they show what a thread hand-off ")
-        append("per message, or the Ktor transport, costs against the same server.\n\n")
+        append("wall-clock figure. The other Tether rows are not goal configurations: they show what a thread ")
+        append("hand-off per message, or the Ktor transport, costs against the same server.\n\n")
         append("Rounds, in run order (round trips/s or MB/s):  \n")
         for (l in r.loads) {
             append("${l.load.key}: ")
-            append(l.orders.indices.joinToString(" · ") { i ->
-                "${i + 1}: " + l.orders[i].joinToString(", ") { c -> "${short(c)} ${roundFigure(l.load, l.results.getValue(c).rounds[i])}" }
-            })
+            append(
+                l.orders.indices.joinToString(" · ") { i ->
+                    "${i + 1}: " +
+                        l.orders[i].joinToString(", ") { c ->
+                            "${short(c)} ${roundFigure(l.load, l.results.getValue(c).rounds[i])}"
+                        }
+                },
+            )
             append(".  \n")
         }
-        val warmed = r.loads.flatMap { l -> l.results.values.filter { it.client != Client.GO && it.warmup.isNotEmpty() }.map { l to it } }
+        val warmed = r.loads.flatMap { l ->
+            l.results.values.filter { it.client != Client.GO && it.warmup.isNotEmpty() }.map { l to it }
+        }
         if (warmed.isNotEmpty()) {
             append("Warm-up (rounds, JIT quiet or cap): ")
-            append(warmed.joinToString("; ") { (l, cr) -> "${l.load.key} ${short(cr.client)} ${cr.warmup.size}${if (cr.warmConverged) "" else " (cap)"}" })
+            append(
+                warmed.joinToString("; ") { (l, cr) ->
+                    "${l.load.key} ${short(cr.client)} ${cr.warmup.size}${if (cr.warmConverged) "" else " (cap)"}"
+                },
+            )
             append(".\n")
         }
     }
@@ -679,5 +761,6 @@ internal object TransportScenario {
     private fun roundFigure(load: Load, r: Round): String =
         if (load.kind == Kind.PINGPONG) Fmt.count(r.perSecond) else String.format(Locale.US, "%.1f", r.mbPerSecond)
 
-    private fun medianOrNaN(values: List<Double>): Double = values.filterNot { it.isNaN() }.let { if (it.isEmpty()) Double.NaN else median(it) }
+    private fun medianOrNaN(values: List<Double>): Double =
+        values.filterNot { it.isNaN() }.let { if (it.isEmpty()) Double.NaN else median(it) }
 }

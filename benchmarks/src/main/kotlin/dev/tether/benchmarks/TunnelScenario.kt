@@ -45,7 +45,8 @@ internal object TunnelScenario {
         /** Rounds that hit the time bound before the end of the body. */
         val cutShort: Int get() = summary.rounds.count { moved(it) < bytes }
         val medianMBs: Double get() = median(summary.rounds.map { mbs(it) })
-        val direction: String get() = if (upload) "upload (viewer POSTs the body)" else "download (viewer GETs the body)"
+        val direction: String
+            get() = if (upload) "upload (viewer POSTs the body)" else "download (viewer GETs the body)"
     }
 
     class Results(val proxy: String, val embedded: Boolean, val bodies: List<Body>, val gets: List<LoadSummary>)
@@ -63,14 +64,24 @@ internal object TunnelScenario {
                 val client = runBlocking { withTimeout(60.seconds) { TunnelClient(config).connect() } }
                 try {
                     forwarding.launch { client.forward(origin.url) }
-                    val base = URI(client.url.ifEmpty { fake?.clientUrl(o.tunnelId) ?: error("the proxy announced no public URL") })
-                    log.println("  tunnel ${o.tunnelId} registered at $proxyUrl, public URL $base, origin ${origin.url}")
+                    val base = URI(
+                        client.url.ifEmpty {
+                            fake?.clientUrl(o.tunnelId) ?: error("the proxy announced no public URL")
+                        },
+                    )
+                    log.println(
+                        "  tunnel ${o.tunnelId} registered at $proxyUrl, public URL $base, origin ${origin.url}",
+                    )
                     val bodies = listOf(false, true).map { upload ->
                         val ops = ceil(o.tunnelBody.toDouble() / BODY_OP_BYTES).toLong()
                         val warmBytes = minOf(o.tunnelBody, WARM_BODY_BYTES)
                         val summary = EndToEnd.measure(
-                            o, log, "tunnel ${if (upload) "upload" else "download"} of ${Fmt.count(o.tunnelBody)} B", 1,
-                            duration = o.tunnelTimeout, maxOps = ops,
+                            o,
+                            log,
+                            "tunnel ${if (upload) "upload" else "download"} of ${Fmt.count(o.tunnelBody)} B",
+                            1,
+                            duration = o.tunnelTimeout,
+                            maxOps = ops,
                             warmMaxOps = ceil(warmBytes.toDouble() / BODY_OP_BYTES).toLong(),
                             warmOpen = { BodyTarget(base, upload, warmBytes, viewers).open() },
                         ) { BodyTarget(base, upload, o.tunnelBody, viewers).open() }
@@ -97,7 +108,12 @@ internal object TunnelScenario {
      * half done: wsmux has no reset, and an abandoned stream stays blocked) and, for an upload, reads the origin's
      * answer and checks the byte count.
      */
-    private class BodyTarget(private val base: URI, private val upload: Boolean, private val bytes: Long, private val io: kotlinx.coroutines.CoroutineDispatcher) : LoadTarget {
+    private class BodyTarget(
+        private val base: URI,
+        private val upload: Boolean,
+        private val bytes: Long,
+        private val io: kotlinx.coroutines.CoroutineDispatcher,
+    ) : LoadTarget {
         private lateinit var viewer: HttpViewer
         private val buffer = ByteArray(BODY_OP_BYTES) { (it % 251).toByte() }
         private var left = bytes
@@ -109,7 +125,9 @@ internal object TunnelScenario {
             } else {
                 viewer.sendHead("GET", "/download?bytes=$bytes")
                 val head = viewer.readHead()
-                check(head.status == 200 && head.contentLength == bytes) { "download answered ${head.status}, length ${head.contentLength}" }
+                check(head.status == 200 && head.contentLength == bytes) {
+                    "download answered ${head.status}, length ${head.contentLength}"
+                }
             }
             this
         }
@@ -140,7 +158,11 @@ internal object TunnelScenario {
     }
 
     /** [count] viewers, each with its own keep-alive connection, each op one `GET /small`. */
-    private class GetTarget(private val base: URI, private val count: Int, private val io: kotlinx.coroutines.CoroutineDispatcher) : LoadTarget {
+    private class GetTarget(
+        private val base: URI,
+        private val count: Int,
+        private val io: kotlinx.coroutines.CoroutineDispatcher,
+    ) : LoadTarget {
         private val viewers = ArrayList<HttpViewer>()
         private val scratch = Array(count) { ByteArray(8192) }
 
@@ -154,7 +176,9 @@ internal object TunnelScenario {
             v.sendHead("GET", "/small")
             val head = v.readHead()
             val n = v.skipBody(head, scratch[worker])
-            check(head.status == 200 && n == TunnelOrigin.SMALL_BYTES.toLong()) { "GET answered ${head.status} with $n bytes" }
+            check(head.status == 200 && n == TunnelOrigin.SMALL_BYTES.toLong()) {
+                "GET answered ${head.status} with $n bytes"
+            }
         }
 
         override fun close() = viewers.forEach { it.close() }
@@ -167,43 +191,76 @@ internal object TunnelScenario {
 
     fun render(ctx: RunContext, r: Results): String = buildString {
         val o = ctx.options
-        append("### Tunnel: TunnelClient.forward through ${if (r.embedded) "FakeTunnelProxy" else "an external proxy"}\n\n")
+        val proxyName = if (r.embedded) "FakeTunnelProxy" else "an external proxy"
+        append("### Tunnel: TunnelClient.forward through $proxyName\n\n")
         append(ctx.provenance()).append("\n\n")
-        append(if (r.embedded) "An embedded `FakeTunnelProxy` (Ktor CIO, default options: wsmux windows of 4 KiB on the proxy) " else "The proxy at `${r.proxy}` ")
-        append("and one `TunnelClient` (default `TunnelClient.defaultMuxConfig()`: 4 KiB stream buffers) registered as ")
-        append("`${o.tunnelId}` with a token from `TunnelTokens.generator(secret)`, which runs `forward` to a local Ktor CIO ")
-        append("origin (`TunnelOrigin`: `GET /small` answers ${TunnelOrigin.SMALL_BYTES} bytes, `GET /download?bytes=N` streams N, ")
-        append("`POST /upload` counts the body). So every viewer request crosses: viewer → proxy (HTTP) → one wsmux stream ")
-        append("over the tunnel's WebSocket → a fresh TCP connection from the tunnel client to the origin, and back. ")
-        append("Viewers are the benchmark's minimal blocking HTTP/1.1 clients (`HttpViewer`), one keep-alive connection each ")
-        append("to the tunnel's public URL, on their own threads; everything on 127.0.0.1 unless an external proxy was named. ")
-        append("The client and origin live for the whole scenario; every round opens fresh viewer connections.\n\n")
+        if (r.embedded) {
+            append("An embedded `FakeTunnelProxy` (Ktor CIO, default options: wsmux windows of 4 KiB on the proxy) ")
+        } else {
+            append("The proxy at `${r.proxy}` ")
+        }
+        append("and one `TunnelClient` (default `TunnelClient.defaultMuxConfig()`: 4 KiB stream buffers) registered ")
+        append("as `${o.tunnelId}` with a token from `TunnelTokens.generator(secret)`, which runs `forward` to a ")
+        append("local Ktor CIO origin (`TunnelOrigin`: `GET /small` answers ${TunnelOrigin.SMALL_BYTES} bytes, `GET ")
+        append("/download?bytes=N` streams N, `POST /upload` counts the body). So every viewer request crosses: ")
+        append("viewer → proxy (HTTP) → one wsmux stream over the tunnel's WebSocket → a fresh TCP connection from ")
+        append("the tunnel client to the origin, and back. Viewers are the benchmark's minimal blocking HTTP/1.1 ")
+        append("clients (`HttpViewer`), one keep-alive connection each to the tunnel's public URL, on their own ")
+        append("threads; everything on 127.0.0.1 unless an external proxy was named. The client and origin live for ")
+        append("the whole scenario; every round opens fresh viewer connections.\n\n")
         append("**One body of ${MuxScenario.size(o.tunnelBody)}** (${Fmt.count(o.tunnelBody)} B; `--tunnel-body`), ")
-        append("moved in reads or writes of up to ${BODY_OP_BYTES shr 20} MiB; a round is one whole body, bounded by ${o.tunnelTimeout} ")
-        append("(`--tunnel-timeout`); the upload's clock stops when the origin's answer (its byte count, checked) has ")
-        append("arrived. Warm-up: ${if (o.warmup.inWholeMilliseconds == 0L) "none" else "bodies of at most ${MuxScenario.size(minOf(o.tunnelBody, WARM_BODY_BYTES))} in rounds of ${minOf(EndToEnd.WARMUP_STEP, o.warmup)} (a body is finished even when its round's time is up), until the JIT is quiet or for at most ${o.warmup}"}; ")
+        append("moved in reads or writes of up to ${BODY_OP_BYTES shr 20} MiB; a round is one whole body, bounded by ")
+        append("${o.tunnelTimeout} (`--tunnel-timeout`); the upload's clock stops when the origin's answer (its byte ")
+        append("count, checked) has arrived. Warm-up: ")
+        if (o.warmup.inWholeMilliseconds == 0L) {
+            append("none")
+        } else {
+            append("bodies of at most ${MuxScenario.size(minOf(o.tunnelBody, WARM_BODY_BYTES))} in rounds of ")
+            append("${minOf(EndToEnd.WARMUP_STEP, o.warmup)} (a body is finished even when its round's time is up), ")
+            append("until the JIT is quiet or for at most ${o.warmup}")
+        }
+        append("; ")
         append("then ${o.rounds} measured rounds. MB = 10^6 bytes.\n\n")
-        append("| direction | MB/s (median) | min – max | spread | seconds per body (median) | CPU per MB |\n|:---|---:|---:|---:|---:|---:|\n")
+        append("| direction | MB/s (median) | min – max | spread | seconds per body (median) | CPU per MB |\n")
+        append("|:---|---:|---:|---:|---:|---:|\n")
         for (b in r.bodies) {
             val rates = b.summary.rounds.map { b.mbs(it) }
             val med = median(rates)
             val secs = median(b.summary.rounds.map { it.elapsedNanos / 1e9 })
-            val cpu = median(b.summary.rounds.map { if (it.cpuNanos < 0 || b.moved(it) == 0L) Double.NaN else it.cpuNanos / 1e6 / (b.moved(it) / 1e6) })
-            append("| ${b.direction} | **${mbs(med)}** | ${mbs(rates.min())} – ${mbs(rates.max())} | ${Fmt.pct(if (med == 0.0) 0.0 else (rates.max() - rates.min()) * 100 / med)} | ")
-            append("${String.format(Locale.US, "%.2f s", secs)} | ${if (cpu.isNaN()) "n/a" else String.format(Locale.US, "%.2f ms", cpu)} |\n")
+            val cpu = median(
+                b.summary.rounds.map {
+                    if (it.cpuNanos < 0 || b.moved(it) == 0L) Double.NaN else it.cpuNanos / 1e6 / (b.moved(it) / 1e6)
+                },
+            )
+            append("| ${b.direction} | **${mbs(med)}** | ${mbs(rates.min())} – ${mbs(rates.max())} | ")
+            append("${Fmt.pct(if (med == 0.0) 0.0 else (rates.max() - rates.min()) * 100 / med)} | ")
+            val cpuCell = if (cpu.isNaN()) "n/a" else String.format(Locale.US, "%.2f ms", cpu)
+            append("${String.format(Locale.US, "%.2f s", secs)} | $cpuCell |\n")
         }
         append('\n')
         for (b in r.bodies) {
-            append("Rounds, ${if (b.upload) "upload" else "download"} (MB/s): ${b.summary.rounds.joinToString(" · ") { mbs(b.mbs(it)) }}; ")
-            append("warm-up ${b.summary.warmup.rates.size} rounds${if (b.summary.warmup.converged) " (JIT quiet)" else ""}")
-            if (b.cutShort > 0) append("; ${b.cutShort} round(s) hit the bound before the end of the body and count the bytes moved until then")
+            append("Rounds, ${if (b.upload) "upload" else "download"} (MB/s): ")
+            append("${b.summary.rounds.joinToString(" · ") { mbs(b.mbs(it)) }}; ")
+            append("warm-up ${b.summary.warmup.rates.size} rounds")
+            append(if (b.summary.warmup.converged) " (JIT quiet)" else "")
+            if (b.cutShort > 0) {
+                append("; ${b.cutShort} round(s) hit the bound before the end of the body and count ")
+                append("the bytes moved until then")
+            }
             append(".  \n")
         }
-        append("\n**Small GETs** (`GET /small`, ${TunnelOrigin.SMALL_BYTES}-byte answer, checked): N viewers each send ")
-        append("requests back to back on their own keep-alive connection; each request is its own wsmux stream and origin ")
-        append("connection. Per configuration: ${EndToEnd.describeRounds(o).replace("round trips", "requests").replace("in-flight settings", "viewer counts")}. ")
-        append("Latency is per request (head written to body read), System.nanoTime, exact percentiles of all samples. ")
-        append("The \"in flight\" column is the number of concurrent viewers.\n\n")
+        append("\n")
+        append("**Small GETs** (`GET /small`, ${TunnelOrigin.SMALL_BYTES}-byte answer, checked): N viewers each send ")
+        append("requests back to back on their own keep-alive connection; each request is its own wsmux stream and ")
+        append("origin connection. Per configuration: ")
+        append(
+            EndToEnd.describeRounds(o)
+                .replace("round trips", "requests")
+                .replace("in-flight settings", "viewer counts"),
+        )
+        append(". ")
+        append("Latency is per request (head written to body read), System.nanoTime, exact percentiles of all ")
+        append("samples. The \"in flight\" column is the number of concurrent viewers.\n\n")
         append(loadTable("requests/s", r.gets))
     }
 }

@@ -15,12 +15,19 @@ internal object WsclientGoal {
     /** One load in the comparison; [open] gives a fresh, connected target per round. */
     class Contender(val key: String, val label: String, val open: suspend () -> LoadTarget)
 
-    class Result(val labels: List<Pair<String, String>>, val warmups: Map<String, Warmup>, val cycles: List<Map<String, RoundResult>>) {
-        /** Per cycle: [key]'s rate over [baseline]'s rate in that cycle (by default the faster of the two raw echoes). */
+    class Result(
+        val labels: List<Pair<String, String>>,
+        val warmups: Map<String, Warmup>,
+        val cycles: List<Map<String, RoundResult>>,
+    ) {
+        /**
+         * Per cycle: [key]'s rate over [baseline]'s rate in that cycle (by default the faster of the two raw echoes).
+         */
         fun ratios(key: String, baseline: (Map<String, RoundResult>) -> Double = ::fasterRaw): List<Double> =
             cycles.map { c -> c.getValue(key).perSecond / baseline(c) }
 
-        private fun fasterRaw(c: Map<String, RoundResult>): Double = maxOf(c.getValue(RAW).perSecond, c.getValue(RAW_DEFAULT).perSecond)
+        private fun fasterRaw(c: Map<String, RoundResult>): Double =
+            maxOf(c.getValue(RAW).perSecond, c.getValue(RAW_DEFAULT).perSecond)
 
         fun medianRate(key: String): Double = median(cycles.map { it.getValue(key).perSecond })
         fun medianCpu(key: String): Double = median(cycles.map { it.getValue(key).cpuNanosPerOp })
@@ -67,23 +74,25 @@ internal object WsclientGoal {
 
     fun render(ctx: RunContext, r: Result): String = buildString {
         val goal = (EndToEnd.GOAL_RATIO * 100).toInt()
-        append("### Goal: wsclient at ${EndToEnd.GOAL_IN_FLIGHT} in flight reaches at least $goal % of the raw echo round trips\n\n")
+        append("### Goal: wsclient at ${EndToEnd.GOAL_IN_FLIGHT} in flight reaches at least $goal % of the raw echo ")
+        append("round trips\n\n")
         append(ctx.provenance()).append("\n\n")
-        append("Paired cycles: each cycle runs one ${ctx.options.duration} round of every load below, back to back on fresh ")
-        append("connections (the order rotates by one each cycle), so the loads share the machine's state of that minute. ")
-        append("Each load was first warmed up on its own (${EndToEnd.describeWarmup(ctx.options)}). ")
-        append("The ratio compares wsclient with the **faster of the two raw baselines in the same cycle**: the plain ")
+        append("Paired cycles: each cycle runs one ${ctx.options.duration} round of every load below, back to back on ")
+        append("fresh connections (the order rotates by one each cycle), so the loads share the machine's state of ")
+        append("that minute. Each load was first warmed up on its own (${EndToEnd.describeWarmup(ctx.options)}). The ")
+        append("ratio compares wsclient with the **faster of the two raw baselines in the same cycle**: the plain ")
         append("one, whose read loop runs on the connection's I/O thread, and one whose read loop runs on ")
-        append("`Dispatchers.Default`, so whichever suits this machine is credited to the ")
-        append("baseline. ${EndToEnd.GOAL_IN_FLIGHT} in flight, ${EndToEnd.requestBytes}-byte messages; the loads are those of the ")
-        append("sections above, plus the **envelope floor** (`EnvelopeEchoClient`): the raw socket doing only what any client of ")
-        append("this protocol must do per request (build and encode the envelope with wsclient's codec, map its id, decode the ")
-        append("reply and find its caller), against the same minimal envelope echo as the lean wsclient. The floor marks how ")
-        append("near the raw echo a correlating JSON client can come on this stack; lean wsclient over the floor is the cost ")
-        append("of wsclient's own machinery.\n\n")
+        append("`Dispatchers.Default`, so whichever suits this machine is credited to the baseline. ")
+        append("${EndToEnd.GOAL_IN_FLIGHT} in flight, ${EndToEnd.requestBytes}-byte messages; the loads are those of ")
+        append("the sections above, plus the **envelope floor** (`EnvelopeEchoClient`): the raw socket doing only ")
+        append("what any client of this protocol must do per request (build and encode the envelope with wsclient's ")
+        append("codec, map its id, decode the reply and find its caller), against the same minimal envelope echo as ")
+        append("the lean wsclient. The floor marks how near the raw echo a correlating JSON client can come on this ")
+        append("stack; lean wsclient over the floor is the cost of wsclient's own machinery.\n\n")
         append("| cycle |")
         for ((_, label) in r.labels) append(" ").append(label).append(" |")
-        append(" wsclient / faster raw | minimal echo / faster raw | envelope floor / faster raw | minimal echo / envelope floor |\n")
+        append(" wsclient / faster raw | minimal echo / faster raw | envelope floor / faster raw | minimal echo / ")
+        append("envelope floor |\n")
         append("|---:|").append("---:|".repeat(r.labels.size + 4)).append("\n")
         val ws = r.ratios(WSCLIENT)
         val floor = r.ratios(FLOOR)
@@ -108,14 +117,18 @@ internal object WsclientGoal {
         append("Against the plain raw baseline alone: ")
         append(Fmt.pct(median(r.ratios(WSCLIENT) { it.getValue(RAW).perSecond }) * 100)).append(". ")
         append("The envelope floor, with none of wsclient's machinery, reaches ").append(Fmt.pct(median(floor) * 100))
-        append(" of the faster raw echo, and wsclient against the same peer reaches ").append(Fmt.pct(median(leanOverFloor) * 100))
-        append(" of the floor. ")
-        append("Rates are round trips (requests) per second. The verdict is the report's statement only: no test asserts ")
-        append("wall-clock figures.\n\nWarm-up (rounds, rate/s of the last): ")
-        append(r.labels.joinToString(" · ") { (key, _) ->
-            val w = r.warmups.getValue(key)
-            "$key ${w.rates.size}${if (w.converged) " (JIT quiet)" else " (cap reached)"}, ${w.rates.lastOrNull()?.let { Fmt.count(it) } ?: "–"}"
-        })
+        append(" of the faster raw echo, and wsclient against the same peer reaches ")
+        append(Fmt.pct(median(leanOverFloor) * 100))
+        append(" of the floor. Rates are round trips (requests) per second. The verdict is the report's statement ")
+        append("only: no test asserts wall-clock figures.\n\n")
+        append("Warm-up (rounds, rate/s of the last): ")
+        append(
+            r.labels.joinToString(" · ") { (key, _) ->
+                val w = r.warmups.getValue(key)
+                val ending = if (w.converged) " (JIT quiet)" else " (cap reached)"
+                "$key ${w.rates.size}$ending, ${w.rates.lastOrNull()?.let { Fmt.count(it) } ?: "–"}"
+            },
+        )
         append(".\n")
     }
 }

@@ -3,6 +3,7 @@ package dev.tether.benchmarks
 import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.mux.FakeMuxServer
 import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.assertions.throwables.shouldThrowExactly
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldContain
 import io.kotest.matchers.doubles.shouldBeGreaterThan
@@ -33,7 +34,8 @@ class EndToEndSmokeSpec : FunSpec({
                 "${ReportFile.ANCHOR}\n\nhand-written tail\n",
         )
         val args = arrayOf(
-            "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,heap,goal", "--warmup", "100ms", "--duration", "5s", "--rounds", "2", "--requests", "200",
+            "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,heap,goal", "--warmup", "100ms",
+            "--duration", "5s", "--rounds", "2", "--requests", "200",
             "--in-flight", "64", "--pending", "1000", "--heap-rounds", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
@@ -44,9 +46,18 @@ class EndToEndSmokeSpec : FunSpec({
         report shouldContain "hand-written tail"
         val anchorLine = report.indexOf("\n" + ReportFile.ANCHOR + "\n")
         (anchorLine > report.indexOf("\n" + ReportFile.end("wsclient-goal") + "\n")) shouldBe true
-        report.indexOf("\n" + ReportFile.begin("raw-echo") + "\n") shouldBeGreaterThan report.indexOf("hand-written intro")
+        report.indexOf("\n" + ReportFile.begin("raw-echo") + "\n") shouldBeGreaterThan
+            report.indexOf("hand-written intro")
         report shouldContain "smoke-command --scenario raw,wsclient,wsclient-lean,envelope-floor,heap,goal"
-        for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "envelope-floor", "wsclient-pending-heap", "wsclient-goal")) {
+        val sections = listOf(
+            "raw-echo",
+            "wsclient-echo",
+            "wsclient-lean-echo",
+            "envelope-floor",
+            "wsclient-pending-heap",
+            "wsclient-goal",
+        )
+        for (name in sections) {
             report shouldContain ReportFile.begin(name)
             report shouldContain ReportFile.end(name)
         }
@@ -62,8 +73,14 @@ class EndToEndSmokeSpec : FunSpec({
         report shouldContain Regex("""The envelope floor, with none of wsclient's machinery, reaches [0-9.]+ %""")
 
         // A second run of one scenario rewrites its own section in place and leaves the others alone.
-        EndToEnd.run(arrayOf("--scenario", "raw", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
-            "--in-flight", "1", "--out", out.toString()), "second-command", PrintStream(log, true))
+        EndToEnd.run(
+            arrayOf(
+                "--scenario", "raw", "--warmup", "0s", "--duration", "5s", "--rounds", "1", "--requests", "50",
+                "--in-flight", "1", "--out", out.toString(),
+            ),
+            "second-command",
+            PrintStream(log, true),
+        )
         val again = Files.readString(out)
         again.split("\n" + ReportFile.begin("raw-echo") + "\n").size shouldBe 2
         again shouldContain "second-command"
@@ -77,7 +94,8 @@ class EndToEndSmokeSpec : FunSpec({
         Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n\nhand-written tail\n")
         val args = arrayOf(
             "--scenario", "mux,tunnel", "--warmup", "100ms", "--duration", "5s", "--rounds", "1", "--requests", "100",
-            "--heap-rounds", "1", "--mux-bytes", "192KiB", "--mux-streams", "4", "--mux-idle", "300", "--mux-read", "8KiB",
+            "--heap-rounds", "1", "--mux-bytes", "192KiB", "--mux-streams", "4", "--mux-idle", "300",
+            "--mux-read", "8KiB",
             "--tunnel-body", "300KiB", "--tunnel-viewers", "1,4", "--tunnel-timeout", "30s", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
@@ -102,9 +120,15 @@ class EndToEndSmokeSpec : FunSpec({
         for (dir in listOf("upload", "download")) {
             for (m in listOf("64 KiB", "16 KiB")) report shouldContain Regex("""\| 64 KiB \| $dir \| $m \| \*\*""")
             for (m in listOf("4 KiB", "1 KiB")) report shouldContain Regex("""\| 4 KiB \| $dir \| $m \| \*\*""")
-            report shouldContain Regex("""\| $dir: raw WebSocket under the same 64 KiB credit window \(\d+ KiB messages\) / raw \| [0-9.]+ %""")
+            report shouldContain Regex(
+                """\| $dir: raw WebSocket under the same 64 KiB credit window \(\d+ KiB """ +
+                    """messages\) / raw \| [0-9.]+ %""",
+            )
             for (w in listOf("4 KiB", "64 KiB")) {
-                report shouldContain Regex("""\| one stream, $dir, $w window: mux / raw WebSocket under the same credit rule .*\| [0-9.]+ % .*\*\*(PASS|MISS)\*\*""")
+                report shouldContain Regex(
+                    """\| one stream, $dir, $w window: mux / raw WebSocket under the same """ +
+                        """credit rule .*\| [0-9.]+ % .*\*\*(PASS|MISS)\*\*""",
+                )
             }
         }
         report shouldContain Regex("""\| 4 \| upload \| \*\*""")
@@ -121,14 +145,17 @@ class EndToEndSmokeSpec : FunSpec({
         report shouldContain "mux-smoke --scenario mux,tunnel"
     }
 
-    test("--broker-url measures register round trips through a broker named by URL; scenarios that need the benchmark's own peers are skipped") {
+    test(
+        "--broker-url measures register round trips through a broker named by URL; scenarios that need the " +
+            "benchmark's own peers are skipped",
+    ) {
         // A FakeBroker started here stands in for an external broker: the runner knows only its URL and token.
         FakeBroker.start().use { broker ->
             val out = Files.createTempDirectory("tether-e2e-broker").resolve("performance.md")
             Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n")
             val args = arrayOf(
-                "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,goal,heap", "--warmup", "0s", "--duration", "5s",
-                "--rounds", "1", "--requests", "100", "--in-flight", "1,4",
+                "--scenario", "raw,wsclient,wsclient-lean,envelope-floor,goal,heap", "--warmup", "0s",
+                "--duration", "5s", "--rounds", "1", "--requests", "100", "--in-flight", "1,4",
                 "--broker-url", broker.url, "--broker-token", broker.token, "--out", out.toString(),
             )
             val log = ByteArrayOutputStream()
@@ -141,11 +168,21 @@ class EndToEndSmokeSpec : FunSpec({
             report shouldNotContain broker.token
             report shouldContain Regex("""\n\| 1 \| \*\*[0-9,]+\*\* \|.*\| 100 \|\n""")
             report shouldContain Regex("""\n\| 4 \| \*\*[0-9,]+\*\* \|.*\| 100 \|\n""")
-            for (name in listOf("raw-echo", "wsclient-echo", "wsclient-lean-echo", "envelope-floor", "wsclient-goal", "wsclient-pending-heap")) {
+            val skipped = listOf(
+                "raw-echo",
+                "wsclient-echo",
+                "wsclient-lean-echo",
+                "envelope-floor",
+                "wsclient-goal",
+                "wsclient-pending-heap",
+            )
+            for (name in skipped) {
                 report shouldNotContain ReportFile.begin(name)
             }
             val text = log.toString()
-            for (key in listOf("raw", "wsclient-lean", "envelope-floor", "goal", "heap")) text shouldContain "EndToEnd: skipped $key: "
+            for (key in listOf("raw", "wsclient-lean", "envelope-floor", "goal", "heap")) {
+                text shouldContain "EndToEnd: skipped $key: "
+            }
             text shouldContain "has no echo kind"
             // Every request was a registration, acked (the runner checks each reply's kind).
             broker.received().count { it.kind == "register" } shouldBe 200
@@ -153,7 +190,10 @@ class EndToEndSmokeSpec : FunSpec({
         }
     }
 
-    test("--mux-url measures stream echo through a wsmux echo server named by URL; the loopback-only figures are skipped") {
+    test(
+        "--mux-url measures stream echo through a wsmux echo server named by URL; the loopback-only figures are " +
+            "skipped",
+    ) {
         FakeMuxServer.start().use { server ->
             val out = Files.createTempDirectory("tether-e2e-mux-url").resolve("performance.md")
             val args = arrayOf(
@@ -171,7 +211,9 @@ class EndToEndSmokeSpec : FunSpec({
             report shouldContain Regex("""\| 4 KiB \| 1 \| 4 KiB \| \*\*[0-9.,]+\*\* \|""")
             report shouldContain Regex("""\| 64 KiB \| 4 \| 64 KiB \| \*\*[0-9.,]+\*\* \|""")
             report shouldContain "Not measured against an external server: the raw WebSocket baselines"
-            for (name in listOf("mux-throughput", "mux-idle-heap", "mux-goal")) report shouldNotContain ReportFile.begin(name)
+            for (name in listOf("mux-throughput", "mux-idle-heap", "mux-goal")) {
+                report shouldNotContain ReportFile.begin(name)
+            }
             log.toString() shouldContain "mux: skipped the heap per idle stream"
             // One stream per single-window round, four in the concurrent one; every echo arrived whole.
             server.acceptedStreamIds().size shouldBe 6
@@ -197,7 +239,9 @@ class EndToEndSmokeSpec : FunSpec({
         log.toString() shouldContain "EndToEnd: wrote raw-echo to"
     }
 
-    test("the transport scenario measures Tether's transports and the Go client against one Go server, or says why not") {
+    test(
+        "the transport scenario measures Tether's transports and the Go client against one Go server, or says why not",
+    ) {
         val out = Files.createTempDirectory("tether-e2e-transport").resolve("performance.md")
         Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n")
         val args = arrayOf(
@@ -209,42 +253,69 @@ class EndToEndSmokeSpec : FunSpec({
         val text = log.toString()
         val report = Files.readString(out)
         // No refpeer server or client outlives the run.
-        ProcessHandle.current().descendants().filter { it.info().command().orElse("").endsWith("/refpeer") }.count() shouldBe 0L
+        ProcessHandle.current().descendants()
+            .filter { it.info().command().orElse("").endsWith("/refpeer") }
+            .count() shouldBe 0L
         when {
             GoRefPeer.findGo("go") == null -> {
-                text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and golang-github-gorilla-websocket-dev"
+                text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and " +
+                    "golang-github-gorilla-websocket-dev"
                 report shouldNotContain ReportFile.begin(TransportScenario.SECTION)
             }
+
             !GoRefPeer.gorillaInstalled() -> {
                 text shouldContain "EndToEnd: skipped transport: github.com/gorilla/websocket not found"
                 text shouldContain "golang-github-gorilla-websocket-dev"
                 report shouldNotContain ReportFile.begin(TransportScenario.SECTION)
             }
+
             else -> {
                 text shouldContain "transport: refpeer server at ws://127.0.0.1:"
                 text shouldContain "transport pingpong-64b, round 2:"
                 report shouldContain ReportFile.begin(TransportScenario.SECTION)
                 report shouldContain ReportFile.end(TransportScenario.SECTION)
-                report.indexOf(ReportFile.end(TransportScenario.SECTION)) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
+                report.indexOf(ReportFile.end(TransportScenario.SECTION)) shouldBeLessThan
+                    report.indexOf(ReportFile.ANCHOR)
                 report shouldContain "### Transport against the Go reference peer"
                 report shouldContain "transport-smoke"
                 for (c in TransportScenario.Load.PING_64.clients) {
                     // rate, range, ratio (1 for Go), paired range, p50, p99, context switches and CPU per round trip
-                    report shouldContain Regex("""\| ping-pong 64 B, 1 in flight \| ${Regex.escape(c.label)} \| \*\*[0-9,]+\*\* \| [0-9,]+ – [0-9,]+ \| """ +
-                        """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n""")
+                    report shouldContain Regex(
+                        """\| ping-pong 64 B, 1 in flight \| ${Regex.escape(c.label)} \| """ +
+                            """\*\*[0-9,]+\*\* \| [0-9,]+ – [0-9,]+ \| """ +
+                            """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| """ +
+                            """[0-9]+\.[0-9]{2} """ +
+                            """\| [0-9.,]+ [µm]s \|\n""",
+                    )
                 }
-                for ((dir, window, message) in listOf(Triple("upload", "4 KiB", "4 KiB"), Triple("download", "64 KiB", "16 KiB"))) {
+                val windowed = listOf(Triple("upload", "4 KiB", "4 KiB"), Triple("download", "64 KiB", "16 KiB"))
+                for ((dir, window, message) in windowed) {
                     for (c in TransportScenario.Load.UP_4K.clients) {
-                        report shouldContain Regex("""\| $dir \| $window \| $message \| ${Regex.escape(c.label)} \| \*\*[0-9.,]+\*\* \| [0-9.,]+ – [0-9.,]+ \| """ +
-                            """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n""")
+                        report shouldContain Regex(
+                            """\| $dir \| $window \| $message \| ${Regex.escape(c.label)} """ +
+                                """\| \*\*[0-9.,]+\*\* \| [0-9.,]+ – [0-9.,]+ \| """ +
+                                """(1|\*\*[0-9.]+×\*\*) \| [^|]+ \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n""",
+                        )
                     }
                 }
-                report shouldContain Regex("""\| ping-pong 64 B, 1 in flight \| [0-9.]+× \([0-9,]+ / [0-9,]+/s\) \| ≥ 0\.8× \(stretch 1\.0×\) \| \*\*(PASS|MISS)\*\*""")
-                report shouldContain Regex("""\| upload, 4 KiB window, 4 KiB messages \| [0-9.]+× \([0-9.,]+ / [0-9.,]+ MB/s\) \| ≥ 1\.0× \| \*\*(PASS|MISS)\*\*""")
-                report shouldContain Regex("""\| download, 64 KiB window, 16 KiB messages \| [0-9.]+× .*\*\*(PASS|MISS)\*\*""")
+                report shouldContain Regex(
+                    """\| ping-pong 64 B, 1 in flight \| [0-9.]+× \([0-9,]+ / [0-9,]+/s\) """ +
+                        """\| ≥ 0\.8× \(stretch 1\.0×\) \| \*\*(PASS|MISS)\*\*""",
+                )
+                report shouldContain Regex(
+                    """\| upload, 4 KiB window, 4 KiB messages \| [0-9.]+× \([0-9.,]+ / """ +
+                        """[0-9.,]+ MB/s\) \| ≥ 1\.0× \| \*\*(PASS|MISS)\*\*""",
+                )
+                report shouldContain Regex(
+                    """\| download, 64 KiB window, 16 KiB messages \| [0-9.]+× """ +
+                        """.*\*\*(PASS|MISS)\*\*""",
+                )
                 report shouldContain "| ping-pong 1 KiB, 1 in flight | not measured in this run |"
                 // Two interleaved rounds, the second in reverse order.
-                report shouldContain Regex("""pingpong-64b: 1: go [0-9,]+, netty-inline .* · 2: ktor-default-caller [0-9,]+, .*, go [0-9,]+\.""")
+                report shouldContain Regex(
+                    """pingpong-64b: 1: go [0-9,]+, netty-inline .* · 2: """ +
+                        """ktor-default-caller [0-9,]+, .*, go [0-9,]+\.""",
+                )
             }
         }
     }
@@ -252,13 +323,14 @@ class EndToEndSmokeSpec : FunSpec({
     test("--go naming no go skips the transport scenario with the reason; the other scenarios still run") {
         val out = Files.createTempDirectory("tether-e2e-nogo").resolve("performance.md")
         val args = arrayOf(
-            "--scenario", "raw,transport", "--go", "/nonexistent/go", "--warmup", "0s", "--duration", "5s", "--rounds", "1",
-            "--requests", "50", "--in-flight", "1", "--out", out.toString(),
+            "--scenario", "raw,transport", "--go", "/nonexistent/go", "--warmup", "0s", "--duration", "5s",
+            "--rounds", "1", "--requests", "50", "--in-flight", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
         EndToEnd.run(args, "nogo-smoke", PrintStream(log, true))
         val text = log.toString()
-        text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and golang-github-gorilla-websocket-dev (no executable /nonexistent/go)"
+        text shouldContain "EndToEnd: skipped transport: go not installed: install golang-go and " +
+            "golang-github-gorilla-websocket-dev (no executable /nonexistent/go)"
         text shouldContain "EndToEnd: wrote raw-echo to"
         text shouldContain "; skipped transport"
         val report = Files.readString(out)
@@ -273,12 +345,23 @@ class EndToEndSmokeSpec : FunSpec({
     }
 
     test("options: bad input is a usage error") {
-        runCatching { EndToEndOptions.parse(arrayOf("--scenario", "nope")) }.exceptionOrNull()!!::class shouldBe UsageException::class
-        runCatching { EndToEndOptions.parse(arrayOf("--duration", "ten")) }.exceptionOrNull()!!::class shouldBe UsageException::class
-        runCatching { EndToEndOptions.parse(arrayOf("--tunnel-body", "lots")) }.exceptionOrNull()!!::class shouldBe UsageException::class
+        shouldThrowExactly<UsageException> { EndToEndOptions.parse(arrayOf("--scenario", "nope")) }
+        shouldThrowExactly<UsageException> { EndToEndOptions.parse(arrayOf("--duration", "ten")) }
+        shouldThrowExactly<UsageException> { EndToEndOptions.parse(arrayOf("--tunnel-body", "lots")) }
         EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.MUX
         EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.TUNNEL
-        EndToEndOptions.parse(arrayOf("--tunnel-body", "256MiB", "--mux-bytes", "64KiB", "--tunnel-proxy", "https://proxy.example", "--tunnel-secret", "s")).let {
+        EndToEndOptions.parse(
+            arrayOf(
+                "--tunnel-body",
+                "256MiB",
+                "--mux-bytes",
+                "64KiB",
+                "--tunnel-proxy",
+                "https://proxy.example",
+                "--tunnel-secret",
+                "s",
+            ),
+        ).let {
             it.tunnelBody shouldBe 256L * 1024 * 1024
             it.muxBytes shouldBe 64L * 1024
             it.muxRead shouldBe 16 * 1024
@@ -287,8 +370,17 @@ class EndToEndSmokeSpec : FunSpec({
         }
         EndToEndOptions.parse(arrayOf("--mux-read", "0")).muxRead shouldBe 0
         EndToEndOptions.parse(arrayOf("--mux-read", "32KiB")).muxRead shouldBe 32 * 1024
-        runCatching { EndToEndOptions.parse(arrayOf("--mux-read", "-1")) }.exceptionOrNull()!!::class shouldBe UsageException::class
-        EndToEndOptions.parse(arrayOf("--broker-url", "wss://broker.example/connect", "--broker-token", "t", "--mux-url", "ws://127.0.0.1:9/")).let {
+        shouldThrowExactly<UsageException> { EndToEndOptions.parse(arrayOf("--mux-read", "-1")) }
+        EndToEndOptions.parse(
+            arrayOf(
+                "--broker-url",
+                "wss://broker.example/connect",
+                "--broker-token",
+                "t",
+                "--mux-url",
+                "ws://127.0.0.1:9/",
+            ),
+        ).let {
             it.brokerUrl shouldBe "wss://broker.example/connect"
             it.brokerToken shouldBe "t"
             it.muxUrl shouldBe "ws://127.0.0.1:9/"
@@ -306,13 +398,19 @@ class EndToEndSmokeSpec : FunSpec({
         )) {
             shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
         }
-        EndToEndOptions.parse(arrayOf("--go", "/opt/go/bin/go", "--transport-loads", "download-4kib,pingpong-64b")).let {
+        EndToEndOptions.parse(
+            arrayOf("--go", "/opt/go/bin/go", "--transport-loads", "download-4kib,pingpong-64b"),
+        ).let {
             it.goCommand shouldBe "/opt/go/bin/go"
             it.transportLoads shouldBe listOf(TransportScenario.Load.PING_64, TransportScenario.Load.DOWN_4K)
         }
         EndToEndOptions.parse(emptyArray()).transportLoads shouldBe TransportScenario.Load.entries
         EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios shouldContain Scenario.TRANSPORT
-        for (bad in listOf(arrayOf("--go", ""), arrayOf("--transport-loads", "pingpong-2b"), arrayOf("--transport-loads", ","))) {
+        for (bad in listOf(
+            arrayOf("--go", ""),
+            arrayOf("--transport-loads", "pingpong-2b"),
+            arrayOf("--transport-loads", ","),
+        )) {
             shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
         }
         EndToEndOptions.parse(arrayOf("--scenario=raw,heap", "--in-flight", "1,8")).let {

@@ -15,7 +15,10 @@ import java.util.concurrent.atomic.AtomicLong
  * blocked"). [drop] decides by the index of the EVENT on its connection (0, 1, 2, … in the order the router sent
  * them). MessagePack only: an EVENT is a message whose array's first element is the positive fixint 36.
  */
-internal class LossyRawSocketProxy(private val routerPort: Int, private val drop: (index: Long) -> Boolean) : AutoCloseable {
+internal class LossyRawSocketProxy(
+    private val routerPort: Int,
+    private val drop: (index: Long) -> Boolean,
+) : AutoCloseable {
     private val server = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
     private val sockets = CopyOnWriteArrayList<Socket>()
     private val dropped = AtomicLong()
@@ -52,11 +55,16 @@ internal class LossyRawSocketProxy(private val routerPort: Int, private val drop
             val header = ByteArray(4)
             while (true) {
                 input.readFully(header)
-                val length = ((header[1].toInt() and 0xff) shl 16) or ((header[2].toInt() and 0xff) shl 8) or (header[3].toInt() and 0xff)
+                val length = ((header[1].toInt() and 0xff) shl 16) or
+                    ((header[2].toInt() and 0xff) shl 8) or
+                    (header[3].toInt() and 0xff)
                 val frame = ByteArray(4 + length)
                 header.copyInto(frame)
                 input.readFully(frame, 4, length)
-                val isEvent = (header[0].toInt() and 0x07) == 0 && length >= 2 && (frame[4].toInt() and 0xf0) == 0x90 && frame[5].toInt() == EVENT
+                val isEvent = (header[0].toInt() and 0x07) == 0 &&
+                    length >= 2 &&
+                    (frame[4].toInt() and 0xf0) == 0x90 &&
+                    frame[5].toInt() == EVENT
                 if (filter && isEvent && drop(events++)) {
                     dropped.incrementAndGet()
                     continue

@@ -142,7 +142,8 @@ private class WireClient(port: Int, path: String) : AutoCloseable {
 /** The benchmark's Netty peers, endpoint by endpoint, on the wire. */
 class PeerServerSpec : FunSpec({
     test(
-        "/echo: text back byte for byte (a fragmented message joined), binary ignored, pings answered, a close answered and the socket closed",
+        "/echo: text back byte for byte (a fragmented message joined), binary ignored, pings answered, a close " +
+            "answered and the socket closed",
     ) {
         LoopbackServer().use { server ->
             WireClient(server.port, "/echo").use { c ->

@@ -65,7 +65,8 @@ class ProtocolsScenarioSpec : FunSpec({
     fun base(): String? {
         if (server == null && skipped == null) {
             try {
-                server = GoRefPeer.build("go", PrintStream(OutputStream.nullOutputStream())).startServer(listOf("-relay-secret", secret))
+                server = GoRefPeer.build("go", PrintStream(OutputStream.nullOutputStream()))
+                    .startServer(listOf("-relay-secret", secret))
             } catch (e: ScenarioSkipped) {
                 skipped = e.reason
             }
@@ -78,46 +79,85 @@ class ProtocolsScenarioSpec : FunSpec({
     test("the protocols scenario measures every protocol beside the raw transport on one Go server, or says why not") {
         val out = Files.createTempDirectory("tether-e2e-protocols").resolve("performance.md")
         Files.writeString(out, "# Perf\n\n${ReportFile.ANCHOR}\n")
-        val args = arrayOf("--scenario", "protocols", "--warmup", "0s", "--duration", "100ms", "--rounds", "2", "--out", out.toString())
+        val args = arrayOf(
+            "--scenario", "protocols", "--warmup", "0s", "--duration", "100ms", "--rounds", "2",
+            "--out", out.toString(),
+        )
         val log = ByteArrayOutputStream()
         EndToEnd.run(args, "protocols-smoke", PrintStream(log, true))
         val text = log.toString()
         val report = Files.readString(out)
         // No refpeer server or client of the run outlives it.
-        ProcessHandle.current().descendants().filter { it.info().command().orElse("").endsWith("/refpeer") }.count() shouldBe 0L
+        ProcessHandle.current().descendants()
+            .filter { it.info().command().orElse("").endsWith("/refpeer") }
+            .count() shouldBe 0L
         when {
             GoRefPeer.findGo("go") == null -> {
-                text shouldContain "EndToEnd: skipped protocols: go not installed: install golang-go and golang-github-gorilla-websocket-dev"
+                text shouldContain "EndToEnd: skipped protocols: go not installed: install golang-go and " +
+                    "golang-github-gorilla-websocket-dev"
                 report shouldNotContain ReportFile.begin(ProtocolsScenario.SECTION)
             }
+
             !GoRefPeer.gorillaInstalled() -> {
                 text shouldContain "EndToEnd: skipped protocols: github.com/gorilla/websocket not found"
                 report shouldNotContain ReportFile.begin(ProtocolsScenario.SECTION)
             }
+
             else -> {
                 text shouldContain "protocols: refpeer server at ws://127.0.0.1:"
                 report shouldContain ReportFile.begin(ProtocolsScenario.SECTION)
-                report.indexOf(ReportFile.end(ProtocolsScenario.SECTION)) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
+                report.indexOf(ReportFile.end(ProtocolsScenario.SECTION)) shouldBeLessThan
+                    report.indexOf(ReportFile.ANCHOR)
                 report shouldContain "### Protocols against the raw transport (Go reference peer)"
                 report shouldContain "protocols-smoke"
-                val row = """\*\*[0-9,]+\*\* \| [0-9,]+ – [0-9,]+ \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n"""
+                val row = """\*\*[0-9,]+\*\* \| [0-9,]+ – [0-9,]+ \| [0-9.,]+ [µm]s \| [0-9.,]+ [µm]s \| [0-9.,]+ """ +
+                    """[µm]s \| [0-9]+\.[0-9]{2} \| [0-9.,]+ [µm]s \|\n"""
                 for (p in ProtocolsScenario.Protocol.entries) {
                     val bytes = ProtocolsScenario.requestBytes(p)
-                    report shouldContain Regex("""\| ${p.key} \| raw[^|]*inline on the event loop \| $bytes B \| $row""")
+                    report shouldContain Regex(
+                        """\| ${p.key} \| raw[^|]*inline on the event loop \| $bytes B """ +
+                            """\| $row""",
+                    )
                     report shouldContain Regex("""\| ${p.key} \| raw[^|]*`Dispatchers.Default` \| $bytes B \| $row""")
-                    report shouldContain Regex("""\| ${p.key} \| ${p.key}, caller on `Dispatchers.Default` \| $bytes B \| $row""")
-                    report shouldContain Regex("""\| ${p.key} \| protocol floor: raw, speaking ${p.key} to its server, caller on `connection.dispatcher` \(diagnostic\) \| $bytes B \| $row""")
-                    report shouldContain Regex("""\| ${p.key} \| caller on `Dispatchers.Default` \| [+−][0-9.,]+ [µm]s \| [+−][0-9.,]+ [µm]s \| [+−][0-9.,]+ [µm]s \|\n""")
+                    report shouldContain Regex(
+                        """\| ${p.key} \| ${p.key}, caller on `Dispatchers.Default` """ +
+                            """\| $bytes B \| $row""",
+                    )
+                    report shouldContain Regex(
+                        """\| ${p.key} \| protocol floor: raw, speaking ${p.key} to its """ +
+                            """server, caller on `connection.dispatcher` \(diagnostic\) \| $bytes B \| $row""",
+                    )
+                    report shouldContain Regex(
+                        """\| ${p.key} \| caller on `Dispatchers.Default` \| [+−][0-9.,]+ """ +
+                            """[µm]s \| [+−][0-9.,]+ [µm]s \| [+−][0-9.,]+ [µm]s \|\n""",
+                    )
                     // Each pairing has a verdict, or says why the client's own dispatcher was not measured.
-                    report shouldContain Regex("""\| ${p.key} \| caller on `Dispatchers.Default` \| .* \| \*\*(PASS|MISS)\*\*[^|]* \|\n""")
-                    report shouldContain Regex("""\| ${p.key} \| caller on the I/O thread [^|]* \| (.* \| \*\*(PASS|MISS)\*\*[^|]*|– \| – \| – \| – \| – \| – \| not measured: .*) \|\n""")
+                    report shouldContain Regex(
+                        """\| ${p.key} \| caller on `Dispatchers.Default` \| .* \| """ +
+                            """\*\*(PASS|MISS)\*\*[^|]* \|\n""",
+                    )
+                    report shouldContain Regex(
+                        """\| ${p.key} \| caller on the I/O thread [^|]* \| (.* \| """ +
+                            """\*\*(PASS|MISS)\*\*[^|]*|– \| – \| – \| – \| – \| – \| not measured: .*) \|\n""",
+                    )
                 }
                 for (p in listOf("wsclient", "wsmux", "relay")) {
-                    report shouldContain Regex("""\| $p \| $p, caller on the client's `dispatcher` \| [0-9]+ B \| $row""")
+                    report shouldContain Regex(
+                        """\| $p \| $p, caller on the client's `dispatcher` \| [0-9]+ B """ +
+                            """\| $row""",
+                    )
                 }
-                for (p in listOf("relay", "wamp-callee")) report shouldContain Regex("""\| $p \| raw, 1 hop \(`/echo`\), caller on `connection.dispatcher` \(reference\) \|""")
+                for (p in listOf("relay", "wamp-callee")) {
+                    report shouldContain Regex(
+                        """\| $p \| raw, 1 hop """ +
+                            """\(`/echo`\), caller on `connection.dispatcher` \(reference\) \|""",
+                    )
+                }
                 // Two interleaved rounds, the second in reverse order.
-                report shouldContain Regex("""wsclient: 1: raw-inline [0-9,]+, .*proto-default [0-9,]+ · 2: proto-default [0-9,]+, .*raw-inline [0-9,]+\.""")
+                report shouldContain Regex(
+                    """wsclient: 1: raw-inline [0-9,]+, .*proto-default [0-9,]+ · 2: """ +
+                        """proto-default [0-9,]+, .*raw-inline [0-9,]+\.""",
+                )
             }
         }
     }
@@ -125,13 +165,14 @@ class ProtocolsScenarioSpec : FunSpec({
     test("--go naming no go skips the protocols scenario with the reason; the other scenarios still run") {
         val out = Files.createTempDirectory("tether-e2e-protocols-nogo").resolve("performance.md")
         val args = arrayOf(
-            "--scenario", "raw,protocols", "--go", "/nonexistent/go", "--warmup", "0s", "--duration", "5s", "--rounds", "1",
-            "--requests", "50", "--in-flight", "1", "--out", out.toString(),
+            "--scenario", "raw,protocols", "--go", "/nonexistent/go", "--warmup", "0s", "--duration", "5s",
+            "--rounds", "1", "--requests", "50", "--in-flight", "1", "--out", out.toString(),
         )
         val log = ByteArrayOutputStream()
         EndToEnd.run(args, "protocols-nogo-smoke", PrintStream(log, true))
         val text = log.toString()
-        text shouldContain "EndToEnd: skipped protocols: go not installed: install golang-go and golang-github-gorilla-websocket-dev (no executable /nonexistent/go)"
+        text shouldContain "EndToEnd: skipped protocols: go not installed: install golang-go and " +
+            "golang-github-gorilla-websocket-dev (no executable /nonexistent/go)"
         text shouldContain "; skipped protocols"
         val report = Files.readString(out)
         report shouldContain ReportFile.begin("raw-echo")
@@ -143,7 +184,9 @@ class ProtocolsScenarioSpec : FunSpec({
             listOf(ProtocolsScenario.Protocol.WSCLIENT, ProtocolsScenario.Protocol.RELAY)
         EndToEndOptions.parse(emptyArray()).protocols shouldBe ProtocolsScenario.Protocol.entries
         EndToEndOptions.parse(arrayOf("--scenario", "all")).scenarios.contains(Scenario.PROTOCOLS) shouldBe true
-        for (bad in listOf(arrayOf("--protocols", "mqtt"), arrayOf("--protocols", ","))) shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
+        for (bad in listOf(arrayOf("--protocols", "mqtt"), arrayOf("--protocols", ","))) {
+            shouldThrow<UsageException> { EndToEndOptions.parse(bad) }
+        }
         ProtocolsScenario.verdict(1.29, 1.1) shouldBe "**PASS**"
         ProtocolsScenario.verdict(1.31, 1.1) shouldBe "**MISS** (mean)"
         ProtocolsScenario.verdict(1.2, 1.5) shouldBe "**MISS** (p50)"
@@ -172,12 +215,19 @@ class ProtocolsScenarioSpec : FunSpec({
         }
     }
 
-    test("refpeer /mux echoes streams with credit both ways: far more bytes than the windows, several streams, FIN answered") {
+    test(
+        "refpeer /mux echoes streams with credit both ways: far more bytes than the windows, several streams, FIN " +
+            "answered",
+    ) {
         val url = base() ?: return@test
         for ((query, config) in listOf(
             "" to MuxConfig.DEFAULT, // 1024-byte buffers both ways, the acceptor starts at min(1024, 1024)
-            "?buffer=4096" to MuxConfig.DEFAULT, // the acceptor's buffer is bigger than the opener's: it must still start at 1024
-            "?buffer=4096&peer-capacity=65536" to MuxConfig { streamBufferSize(65536); peerCapacity(4096) },
+            // the acceptor's buffer is bigger than the opener's: it must still start at 1024
+            "?buffer=4096" to MuxConfig.DEFAULT,
+            "?buffer=4096&peer-capacity=65536" to MuxConfig {
+                streamBufferSize(65536)
+                peerCapacity(4096)
+            },
         )) {
             val dialer = WebSocketDialer(DialerConfig("$url/mux$query") { pingInterval(Duration.ZERO) })
             try {
@@ -222,7 +272,10 @@ class ProtocolsScenarioSpec : FunSpec({
         }
     }
 
-    test("refpeer /relay checks tokens, tells a waiting peer when the other logs in and leaves, forwards Transport both ways") {
+    test(
+        "refpeer /relay checks tokens, tells a waiting peer when the other logs in and leaves, forwards Transport " +
+            "both ways",
+    ) {
         val url = base() ?: return@test
         val relay = "rel://" + url.removePrefix("ws://")
         val wrong = RelayClient(relay, TokenStore(AuthToken.generate("not-$secret")), "intruder")
@@ -278,11 +331,13 @@ class ProtocolsScenarioSpec : FunSpec({
                 shouldThrow<RpcException> { caller.call("bench.nothing") }.error shouldBe "wamp.error.no_such_procedure"
                 callee.register("bench.double") { inv -> InvokeResult(listOf(2 * WampValues.asLong(inv.args[0])!!)) }
                 callee.register("bench.fail") { throw RpcException("app.error.nope", listOf("no")) }
-                shouldThrow<WampErrorException> { caller.register("bench.double") { InvokeResult() } }.error shouldBe "wamp.error.procedure_already_exists"
+                shouldThrow<WampErrorException> { caller.register("bench.double") { InvokeResult() } }.error shouldBe
+                    "wamp.error.procedure_already_exists"
                 WampValues.asLong(caller.call("bench.double", listOf(21)).args[0]) shouldBe 42L
                 shouldThrow<RpcException> { caller.call("bench.fail") }.error shouldBe "app.error.nope"
                 callee.unregister("bench.double")
-                shouldThrow<RpcException> { caller.call("bench.double", listOf(1)) }.error shouldBe "wamp.error.no_such_procedure"
+                shouldThrow<RpcException> { caller.call("bench.double", listOf(1)) }.error shouldBe
+                    "wamp.error.no_such_procedure"
             } finally {
                 withContext(Dispatchers.IO) {
                     caller.close()

@@ -35,10 +35,12 @@ class RelayScenarioSpec : FunSpec({
         // 8 KiB and the small size, each in both relay modes and raw; backpressure loses nothing.
         for (size in listOf("8,192 B", "100 B")) {
             report shouldContain Regex(
-                """\| $size \| relay, backpressure mode \| \*\*[0-9.,]+\*\* \| [0-9,]+ \| .* \| 0 of 200 \(0\.00 %\) \|""",
+                """\| $size \| relay, backpressure mode \| \*\*[0-9.,]+\*\* \| [0-9,]+ \| .* \| 0 of 200 \(0\.00 """ +
+                    """%\) \|""",
             )
             report shouldContain Regex(
-                """\| $size \| relay, datagram mode \(queue 100, drops when full\) \| \*\*[0-9.,]+\*\* \| .* \| [0-9,]+ of 200 \(""",
+                """\| $size \| relay, datagram mode \(queue 100, drops when full\) \| \*\*[0-9.,]+\*\* \| .* \| """ +
+                    """[0-9,]+ of 200 \(""",
             )
             report shouldContain Regex("""\| $size \| raw WebSocket \(baseline\) \| \*\*""")
         }

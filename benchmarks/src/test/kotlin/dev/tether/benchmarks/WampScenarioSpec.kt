@@ -34,21 +34,29 @@ class WampScenarioSpec : FunSpec({
         report.indexOf(ReportFile.end("wamp")) shouldBeLessThan report.indexOf(ReportFile.ANCHOR)
         report shouldContain "wamp-smoke --scenario wamp"
         report shouldContain "### WAMP: calls and events through the testkit FakeWampRouter"
-        report shouldContain "| transport, serializer | calls/s at 1 | p50 at 1 | p99 at 1 | calls/s at 4 | p50 at 4 | p99 at 4 | events/s delivered to one subscriber | events lost |"
+        report shouldContain "| transport, serializer | calls/s at 1 | p50 at 1 | p99 at 1 | calls/s at 4 | p50 at 4 " +
+            "| p99 at 4 | events/s delivered to one subscriber | events lost |"
         val transports = listOf("WebSocket", "RawSocket")
         for (label in transports.flatMap { t -> listOf("JSON", "MessagePack", "CBOR").map { "$t, $it" } }) {
             // The testkit router drops nothing: every event arrives, and the marker ends the wait.
-            report shouldContain Regex("""\| $label \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| 0 of [0-9,]+ \(0\.00 %\) \|""")
+            report shouldContain Regex(
+                """\| $label \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| """ +
+                    """[^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| 0 of [0-9,]+ \(0\.00 %\) \|""",
+            )
             report shouldContain "#### $label: calls"
             report shouldContain "#### $label: events to one subscriber"
         }
-        report shouldContain Regex("""\n\| 1 \| [0-9,]+ \| [0-9,]+ \| [^|]+ \| [^|]+ \| [0-9,]+ \| \*\*[0-9,]+\*\* \| 0 of [0-9,]+ \(0\.00 %\) \| end marker \|""")
+        report shouldContain Regex(
+            """\n\| 1 \| [0-9,]+ \| [0-9,]+ \| [^|]+ \| [^|]+ \| [0-9,]+ \| \*\*[0-9,]+\*\* """ +
+                """\| 0 of [0-9,]+ \(0\.00 %\) \| end marker \|""",
+        )
     }
 
     test("--wamp-url measures another router with the serializations its scheme allows; a bad URL is a usage error") {
         FakeWampRouter.start().use { router ->
             val out = Files.createTempDirectory("tether-e2e-wamp-url").resolve("performance.md")
-            val args = tiny("--in-flight", "2", "--wamp-url", router.tcpUrl, "--wamp-realm", "realm1", "--out", out.toString())
+            val args =
+                tiny("--in-flight", "2", "--wamp-url", router.tcpUrl, "--wamp-realm", "realm1", "--out", out.toString())
             EndToEnd.run(args, "wamp-url-smoke", PrintStream(ByteArrayOutputStream(), true))
             val report = Files.readString(out)
             report shouldContain "### WAMP: calls and events through an external router"
@@ -58,7 +66,9 @@ class WampScenarioSpec : FunSpec({
             report shouldNotContain "| WebSocket, JSON |"
         }
         shouldThrow<UsageException> {
-            EndToEnd.run(tiny("--wamp-url", "ftp://127.0.0.1:1", "--out", Files.createTempFile("wamp", ".md").toString()))
+            EndToEnd.run(
+                tiny("--wamp-url", "ftp://127.0.0.1:1", "--out", Files.createTempFile("wamp", ".md").toString()),
+            )
         }.message shouldContain "--wamp-url"
         EndToEndOptions.parse(arrayOf("--wamp-url", "ws://h:1/", "--wamp-realm", "r", "--wamp-wait", "3s")).let {
             it.wampUrl shouldBe "ws://h:1/"
@@ -71,31 +81,49 @@ class WampScenarioSpec : FunSpec({
 
     // A router that drops EVENTs to a subscriber that falls behind (the nexus router does) must not hang the run:
     // the round's wait is bounded, and what did not arrive is reported as lost.
-    fun lossyRun(drop: (Long) -> Boolean, vararg more: String): Pair<String, Long> = FakeWampRouter.start().use { router ->
-        LossyRawSocketProxy(router.tcpUrl.substringAfterLast(':').toInt(), drop).use { proxy ->
-            val out = Files.createTempDirectory("tether-e2e-wamp-lossy").resolve("performance.md")
-            val args = tiny("--in-flight", "1", "--duration", "5s", "--wamp-url", proxy.url, "--out", out.toString(), *more)
-            EndToEnd.run(args, "wamp-lossy-smoke", PrintStream(ByteArrayOutputStream(), true))
-            Files.readString(out) to proxy.droppedEvents()
+    fun lossyRun(drop: (Long) -> Boolean, vararg more: String): Pair<String, Long> =
+        FakeWampRouter.start().use { router ->
+            LossyRawSocketProxy(router.tcpUrl.substringAfterLast(':').toInt(), drop).use { proxy ->
+                val out = Files.createTempDirectory("tether-e2e-wamp-lossy").resolve("performance.md")
+                val args = tiny(
+                    "--in-flight", "1", "--duration", "5s", "--wamp-url", proxy.url, "--out", out.toString(),
+                    *more,
+                )
+                EndToEnd.run(args, "wamp-lossy-smoke", PrintStream(ByteArrayOutputStream(), true))
+                Files.readString(out) to proxy.droppedEvents()
+            }
         }
-    }
 
     test("events a router drops are counted as lost; the marker after them ends the wait") {
-        // Every other EVENT on each connection is dropped: of 100 events, those with odd index; the marker (index 100) arrives.
+        // Every other EVENT on each connection is dropped: of 100 events, those with odd index; the marker (index 100)
+        // arrives.
         val (report, dropped) = lossyRun({ it % 2 == 1L })
         dropped shouldBe 50
         report shouldContain "### WAMP: calls and events through an external router"
-        report shouldContain Regex("""\| RawSocket, MessagePack \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| 50 of 100 \(50\.00 %\) \|""")
-        report shouldContain Regex("""\n\| 1 \| 100 \| [0-9,]+ \| [^|]+ \| [^|]+ \| 50 \| \*\*[0-9,]+\*\* \| 50 of 100 \(50\.00 %\) \| end marker \|""")
+        report shouldContain Regex(
+            """\| RawSocket, MessagePack \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| """ +
+                """\*\*[0-9,]+\*\* \| 50 of 100 \(50\.00 %\) \|""",
+        )
+        report shouldContain Regex(
+            """\n\| 1 \| 100 \| [0-9,]+ \| [^|]+ \| [^|]+ \| 50 \| \*\*[0-9,]+\*\* \| 50 of """ +
+                """100 \(50\.00 %\) \| end marker \|""",
+        )
     }
 
     test("a subscriber the router stops serving ends its round after the quiet time, with the rest counted lost") {
-        // From the 11th EVENT on nothing reaches the subscriber, the marker included: only the quiet rule ends the wait.
+        // From the 11th EVENT on nothing reaches the subscriber, the marker included: only the quiet rule ends the
+        // wait.
         val started = System.nanoTime()
         val (report, _) = lossyRun({ it >= 10 }, "--wamp-wait", "2s")
         (System.nanoTime() - started < 30_000_000_000L) shouldBe true
-        report shouldContain Regex("""\| RawSocket, MessagePack \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| \*\*[0-9,]+\*\* \| 90 of 100 \(90\.00 %\) \|""")
-        report shouldContain Regex("""\n\| 1 \| 100 \| [0-9,]+ \| [^|]+ \| [^|]+ \| 10 \| \*\*[0-9,]+\*\* \| 90 of 100 \(90\.00 %\) \| quiet \|""")
+        report shouldContain Regex(
+            """\| RawSocket, MessagePack \| \*\*[0-9,]+\*\* \| [^|]+ \| [^|]+ \| """ +
+                """\*\*[0-9,]+\*\* \| 90 of 100 \(90\.00 %\) \|""",
+        )
+        report shouldContain Regex(
+            """\n\| 1 \| 100 \| [0-9,]+ \| [^|]+ \| [^|]+ \| 10 \| \*\*[0-9,]+\*\* \| 90 of """ +
+                """100 \(90\.00 %\) \| quiet \|""",
+        )
         report shouldContain "after 1s without an event"
     }
 })
