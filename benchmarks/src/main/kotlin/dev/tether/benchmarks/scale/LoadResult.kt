@@ -1,5 +1,9 @@
 package dev.tether.benchmarks.scale
 
+import dev.tether.benchmarks.ClassHistogram
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+
 /** One memory figure of a load: what [growth] units of [unit] added, per unit. */
 internal data class Footprint(val what: String, val unit: String, val growth: Growth)
 
@@ -38,9 +42,18 @@ internal suspend fun LoadContext.measureLoad(
     exercise: suspend (failures: Failures, baseline: Snapshot) -> Measured,
 ): LoadResult {
     val failures = Failures()
+    // Class histograms (each runs a full GC) before the baseline and after the last reading: they say what a load
+    // that did not go back to its baseline left behind, and are garbage before the next reading.
+    val histogramBefore = withContext(Dispatchers.IO) { ClassHistogram.take() }
     val baseline = snapshot()
     val m = exercise(failures, baseline)
     val after = afterClose(baseline)
+    val histogramAfter = withContext(Dispatchers.IO) { ClassHistogram.take() }
+    val retained = if (histogramBefore != null && histogramAfter != null) {
+        ClassHistogram.growth(histogramBefore, histogramAfter, 1, RETAINED_CLASSES)
+    } else {
+        emptyList()
+    }
     return LoadResult(
         key,
         title,
@@ -54,8 +67,12 @@ internal suspend fun LoadContext.measureLoad(
         after,
         m.closeMillis,
         failures,
+        retained,
     )
 }
+
+/** How many classes the report names for a load whose heap did not go back to its baseline. */
+private const val RETAINED_CLASSES = 6
 
 /** The figures of one load at scale (one of wsclient, wsmux, WAMP, relay). */
 internal data class LoadResult(
@@ -73,6 +90,8 @@ internal data class LoadResult(
     val afterClose: Snapshot,
     val closeMillis: Long,
     val failures: Failures,
+    /** Classes with the most more live bytes after the close than before the load: name, instances, bytes. */
+    val retained: List<Triple<String, Double, Double>> = emptyList(),
 ) {
     /** No more live threads after the close than before the load. */
     val threadsReturned: Boolean get() = afterClose.threads <= baseline.threads

@@ -123,6 +123,15 @@ internal object ScaleReport {
         val leftBehind = r.afterClose.threadsBeyond(r.baseline)
         if (leftBehind.isNotEmpty()) append(" Threads alive after the close that were not before: ")
         if (leftBehind.isNotEmpty()) append(leftBehind.joinToString { "`$it`" }).append('.')
+        if (!r.heapReturned && r.retained.isNotEmpty()) {
+            append(" Largest growth of live objects from before the load to after its close (class histograms): ")
+            append(
+                r.retained.joinToString("; ") { (name, instances, bytes) ->
+                    "`$name` ${Fmt.count(instances)} instances, ${Fmt.bytes(bytes)}"
+                },
+            )
+            append('.')
+        }
         append('\n')
         val failures = r.failures.summary()
         if (failures.isEmpty()) {
