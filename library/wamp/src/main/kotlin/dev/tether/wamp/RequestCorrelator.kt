@@ -1,6 +1,10 @@
+@file:OptIn(InternalTetherApi::class, InternalCoroutinesApi::class)
+
 package dev.tether.wamp
 
 import dev.tether.core.ConnectionException
+import dev.tether.core.DeadlineSweeper
+import dev.tether.core.InternalTetherApi
 import dev.tether.wamp.error.ProgressBufferOverflowException
 import dev.tether.wamp.error.ProtocolViolationException
 import dev.tether.wamp.error.ResponseTimeoutException
@@ -16,6 +20,8 @@ import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.transport.WampTransport
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.Delay
+import kotlinx.coroutines.InternalCoroutinesApi
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.withContext
@@ -24,6 +30,8 @@ import org.slf4j.Logger
 import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicLong
+import kotlin.coroutines.ContinuationInterceptor
+import kotlin.coroutines.coroutineContext
 import kotlin.time.toKotlinDuration
 
 /**
@@ -43,6 +51,9 @@ internal class RequestCorrelator(
     private val requestIds = AtomicLong(0)
     private val pending = ConcurrentHashMap<Long, Pending>()
 
+    /** Times out the requests of callers whose dispatcher has no timer of its own (see [awaitReply]). */
+    private val sweeper = DeadlineSweeper(::sweep)
+
     /**
      * One request awaiting its reply; [progress] receives progressive RESULTs of a progressive call; [onReply] runs
      * inline where the reply is read, before the next inbound message (it must not block or run user code).
@@ -52,7 +63,10 @@ internal class RequestCorrelator(
         val reply: CompletableDeferred<Message>,
         val progress: Channel<CallResult>? = null,
         val onReply: ((Message) -> Unit)? = null,
-    )
+    ) {
+        /** When [sweeper] fails this request (System.nanoTime), or [DeadlineSweeper.NEVER]. */
+        @Volatile var deadline: Long = DeadlineSweeper.NEVER
+    }
 
     /** The next request id: 1 up to 2^53, then 1 again (WAMP's session scope ids). */
     fun nextRequestId(): Long {
@@ -115,6 +129,7 @@ internal class RequestCorrelator(
 
     /** Fails every pending request with [error]: the session has ended. */
     fun failAll(error: Throwable) {
+        sweeper.stop()
         for (p in pending.values) p.reply.completeExceptionally(error)
         pending.clear()
     }
@@ -146,10 +161,11 @@ internal class RequestCorrelator(
             peer.send(build(requestId))
             sent = true
             if (timeout == null) return reply.await()
-            // withTimeoutOrNull, not withTimeout: a caller's own timeout must stay a cancellation.
-            val answer = withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
+            val answer = awaitReply(requestId, reply, timeout)
             if (answer == null) {
-                if (cancelOnAbandon) cancelAndAwaitError(requestId, reply, cancelMode)
+                // after a sweep the request waits on a fresh entry, which catches the router's answer to CANCEL
+                val current = pending[requestId]?.reply ?: reply
+                if (cancelOnAbandon) cancelAndAwaitError(requestId, current, cancelMode)
                 throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
             }
             return answer
@@ -192,6 +208,53 @@ internal class RequestCorrelator(
         } catch (e: Exception) {
             log.debug("WAMP session {}: could not send {}: {}", sessionId, MessageCodes.nameOf(m.code), e.message)
         }
+    }
+
+    /**
+     * The reply, or null once [timeout] has passed. A dispatcher with its own timer (a Netty event loop, a test
+     * dispatcher's virtual clock) runs `withTimeoutOrNull`; on one without (`Dispatchers.Default`, executors) every
+     * `withTimeoutOrNull` would wake kotlinx's timer thread, a context switch per call, so the request's deadline goes
+     * to the shared [DeadlineSweeper] instead, which wakes only for the earliest deadline.
+     */
+    private suspend fun awaitReply(requestId: Long, reply: CompletableDeferred<Message>, timeout: Duration): Message? {
+        // withTimeoutOrNull, not withTimeout: a caller's own timeout must stay a cancellation.
+        if (coroutineContext[ContinuationInterceptor] is Delay) {
+            return withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() }
+        }
+        val entry = pending[requestId] ?: return reply.await() // already answered (or the session ended)
+        entry.deadline = DeadlineSweeper.deadlineAfter(timeout.toNanos())
+        sweeper.watch(entry.deadline)
+        return try {
+            reply.await()
+        } catch (e: SweptTimeout) {
+            null
+        }
+    }
+
+    /**
+     * On the shared deadline thread: fails each request whose deadline has passed with [SweptTimeout], after
+     * putting a fresh entry (no deadline, no progress, no reply hook) in its place that catches a late answer, and
+     * returns the earliest deadline still ahead.
+     */
+    private fun sweep(now: Long): Long {
+        var next = DeadlineSweeper.NEVER
+        for ((id, p) in pending) {
+            val deadline = p.deadline
+            if (deadline == DeadlineSweeper.NEVER) continue
+            if (deadline - now <= 0) {
+                if (pending.replace(id, p, Pending(p.requestType, CompletableDeferred()))) {
+                    p.reply.completeExceptionally(SweptTimeout)
+                }
+            } else if (next == DeadlineSweeper.NEVER || deadline - next < 0) {
+                next = deadline
+            }
+        }
+        return next
+    }
+
+    /** A swept request's marker; it never leaves [awaitReply], so one instance without a stack trace will do. */
+    private object SweptTimeout : Exception("request timed out", null, false, false) {
+        private fun readResolve(): Any = SweptTimeout
     }
 
     companion object {

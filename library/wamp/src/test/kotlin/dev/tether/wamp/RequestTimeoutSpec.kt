@@ -24,6 +24,7 @@ import io.kotest.matchers.longs.shouldBeGreaterThanOrEqual
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.launch
@@ -153,6 +154,53 @@ class RequestTimeoutSpec : FunSpec({
                 failure.request shouldBe "CALL ${c.request}"
                 // The ERROR was the expected answer to CANCEL, not a late reply.
                 logger.lines.none { "late or unknown" in it } shouldBe true
+            }
+        }
+    }
+    test("callTimeout from Dispatchers.Default (no timer of its own: the shared deadline thread) behaves the same") {
+        withTimeout(10.seconds) {
+            val logger = CapturingLogger()
+            val (s, router) = joined(30.seconds) {
+                callTimeout(200.milliseconds)
+                logger(logger)
+            }
+            coroutineScope {
+                val started = System.nanoTime()
+                val call = async(Dispatchers.Default) { runCatching { s.call("slow") } }
+                val c = router.receive().shouldBeInstanceOf<Call>()
+                router.receive() shouldBe Cancel(c.request, mapOf("mode" to "killnowait"))
+                ((System.nanoTime() - started) / 1_000_000) shouldBeGreaterThanOrEqual 200L
+                router.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.canceled"))
+                val failure = call.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
+                failure.request shouldBe "CALL ${c.request}"
+                logger.lines.none { "late or unknown" in it } shouldBe true
+                // answered calls from Default are untouched by the sweep, and the session goes on
+                val ok = async(Dispatchers.Default) { s.call("fast") }
+                router.send(
+                    ResultMessage(router.receive().shouldBeInstanceOf<Call>().request, emptyMap(), listOf("ok")),
+                )
+                ok.await().args shouldBe listOf("ok")
+            }
+        }
+    }
+
+    test("unsubscribe from Dispatchers.Default: ResponseTimeout when the router is silent, then the session goes on") {
+        withTimeout(10.seconds) {
+            val (s, router) = joined(300.milliseconds)
+            coroutineScope {
+                val sub = async(Dispatchers.Default) { s.subscribe("t") { } }
+                router.send(Subscribed(router.receive().shouldBeInstanceOf<Subscribe>().request, 7))
+                sub.await()
+                val started = System.nanoTime()
+                val gone = async(Dispatchers.Default) { runCatching { s.unsubscribe("t") } }
+                val u = router.receive().shouldBeInstanceOf<Unsubscribe>()
+                gone.await().exceptionOrNull().shouldBeInstanceOf<ResponseTimeoutException>()
+                ((System.nanoTime() - started) / 1_000_000) shouldBeGreaterThanOrEqual 300L
+                router.send(Unsubscribed(u.request)) // late: dropped
+                val again = async(Dispatchers.Default) { s.unsubscribe("t") }
+                router.send(Unsubscribed(router.receive().shouldBeInstanceOf<Unsubscribe>().request))
+                again.await()
+                s.subscriptionId("t") shouldBe null
             }
         }
     }
