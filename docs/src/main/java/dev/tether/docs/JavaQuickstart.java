@@ -77,7 +77,7 @@ public final class JavaQuickstart implements AutoCloseable {
     // docs:end handler
 
     // docs:start events
-    /** Runs on a library thread for every connection event, in order; none is dropped. */
+    /** Runs on a library thread for every connection event, in order. */
     private void onEvent(ConnectionEvent event) {
         if (event instanceof ConnectionEvent.Connected) {
             // The broker forgets a registration when its connection closes: register on every connect.

@@ -72,7 +72,7 @@ object ConnectionExamples {
     /** The client's events as log lines. */
     fun eventLog(client: WsClient): Flow<String> {
         // docs:start events-flow
-        return client.events.map { describe(it) } // every event from collection on, in order, none dropped
+        return client.events.map { describe(it) } // every event from collection on, in order
         // docs:end events-flow
     }
 

@@ -130,7 +130,10 @@ public class Manager @JvmOverloads constructor(
     /** The home relay's state (conflated view). */
     public val state: StateFlow<ConnectionState> get() = status.state
 
-    /** Every home relay transition from the moment collection starts, in order, none dropped. */
+    /**
+     * Every home relay transition from the moment collection starts, in order. A collector that falls more than
+     * [ConnectionStatus.EVENT_BUFFER] events behind loses the oldest ones.
+     */
     public val events: Flow<ConnectionEvent> get() = status.events
 
     /** Java: calls [listener] with the state after every transition, in order. Close the handle to stop. */

@@ -113,7 +113,10 @@ public class TunnelClient internal constructor(
     /** The connection state. */
     public val state: StateFlow<ConnectionState> get() = status.state
 
-    /** Every connection event from the moment collection starts, in order. */
+    /**
+     * Every connection event from the moment collection starts, in order. A collector that falls more than
+     * [ConnectionStatus.EVENT_BUFFER] events behind loses the oldest ones.
+     */
     public val events: Flow<ConnectionEvent> get() = status.events
 
     /** Java: calls [listener] with every state transition, in order. Close the handle to stop. */

@@ -125,7 +125,10 @@ public class WampClient @JvmOverloads constructor(
     /** The connection state (conflated view). */
     public val state: StateFlow<ConnectionState> get() = status.state
 
-    /** Every connection event from the moment collection starts, in order, none dropped. */
+    /**
+     * Every connection event from the moment collection starts, in order. A collector that falls more than
+     * [ConnectionStatus.EVENT_BUFFER] events behind loses the oldest ones.
+     */
     public val events: Flow<ConnectionEvent> get() = status.events
 
     /** Java: calls [listener] with every connection event from now on, in order, on a library thread. */
