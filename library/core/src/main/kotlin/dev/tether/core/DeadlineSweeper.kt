@@ -25,11 +25,12 @@ import java.util.concurrent.locks.LockSupport
  * deferreds.
  */
 @InternalTetherApi
-public class DeadlineSweeper(private val sweep: (nowNanos: Long) -> Long) {
+public class DeadlineSweeper(sweep: (nowNanos: Long) -> Long) {
+    /** Dropped by [stop]: a queued wake-up must not keep a closed owner (its pending map, its client) reachable. */
+    @Volatile private var sweep: ((nowNanos: Long) -> Long)? = sweep
+
     /** The earliest deadline that may still be pending, or [NEVER]; a wake-up for it is queued. */
     private val earliest = AtomicLong(NEVER)
-
-    @Volatile private var stopped = false
 
     /** Call once the request with [deadline] is where [sweep] will find it; [NEVER] is ignored. */
     public fun watch(deadline: Long) {
@@ -46,12 +47,12 @@ public class DeadlineSweeper(private val sweep: (nowNanos: Long) -> Long) {
 
     /** No more sweeps: the owner has ended (and fails its pending requests itself). */
     public fun stop() {
-        stopped = true
+        sweep = null
     }
 
     /** Called by the shared thread at or after a queued wake-up. */
     internal fun fire(now: Long) {
-        if (stopped) return
+        val sweep = sweep ?: return
         while (true) {
             val due = earliest.get()
             if (due == NEVER || due - now > 0) return // stale: the wake-up for the current earliest is still queued

@@ -98,6 +98,24 @@ class DeadlineSweeperSpec : FunSpec({
         stopped.pending.keys shouldBe setOf(1)
     }
 
+    test("a stopped sweeper's queued wake-up does not keep its owner reachable") {
+        // the owner (a client with its pending requests) is reachable only through the sweep function
+        fun watchedAndStopped(): java.lang.ref.WeakReference<Any> {
+            val owner = Any()
+            val sweeper = DeadlineSweeper { _ -> owner.let { DeadlineSweeper.NEVER } }
+            sweeper.watch(DeadlineSweeper.deadlineAfter(TimeUnit.MINUTES.toNanos(10))) // queued for ten minutes
+            sweeper.stop()
+            return java.lang.ref.WeakReference(owner)
+        }
+        val owner = watchedAndStopped()
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10)
+        while (owner.get() != null && System.nanoTime() < deadline) {
+            System.gc()
+            Thread.onSpinWait()
+        }
+        owner.get() shouldBe null
+    }
+
     test("deadlineAfter: timeouts too long to matter never fire") {
         DeadlineSweeper.deadlineAfter(Long.MAX_VALUE) shouldBe DeadlineSweeper.NEVER
         val r = Requests()
