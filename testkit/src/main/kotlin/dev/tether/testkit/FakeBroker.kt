@@ -1,5 +1,10 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.testkit
 
+import dev.tether.core.MessageAssembler
+import dev.tether.core.MessageTooLargeException
+import dev.tether.core.WsMessage
 import dev.tether.wsclient.Envelope
 import dev.tether.wsclient.MalformedEnvelopeException
 import io.ktor.http.HttpHeaders
@@ -50,7 +55,6 @@ import kotlinx.serialization.json.contentOrNull
 import kotlinx.serialization.json.intOrNull
 import kotlinx.serialization.json.jsonObject
 import org.slf4j.LoggerFactory
-import java.io.ByteArrayOutputStream
 import java.net.URI
 import java.time.Duration
 import java.util.concurrent.CompletableFuture
@@ -317,7 +321,7 @@ public class FakeBroker private constructor(
     }
 
     private suspend fun readLoop(c: Connection) {
-        var partial: ByteArrayOutputStream? = null
+        val assembler = MessageAssembler(config.maxMessageBytes)
         for (frame in c.session.incoming) {
             if ((frame is Frame.Text || frame is Frame.Binary) && faults.frameArrived()) {
                 // Replies to the earlier frames were already sent: let them reach the wire, then cut.
@@ -343,20 +347,14 @@ public class FakeBroker private constructor(
                 }
 
                 is Frame.Text -> {
-                    if (partial == null && frame.fin) {
-                        if (!handleText(c, frame.data.decodeToString())) return
-                        continue
-                    }
-                    val buffer = partial ?: ByteArrayOutputStream().also { partial = it }
-                    if (buffer.size().toLong() + frame.data.size > config.maxMessageBytes) {
+                    // Ktor hands continuations on as text frames; core's assembler joins and bounds them.
+                    val message = try {
+                        assembler.add(true, frame.fin, frame.data)
+                    } catch (e: MessageTooLargeException) {
                         c.closeWith(CloseReason.Codes.TOO_BIG, "message too big")
                         return
-                    }
-                    buffer.write(frame.data)
-                    if (frame.fin) {
-                        partial = null
-                        if (!handleText(c, buffer.toByteArray().decodeToString())) return
-                    }
+                    } ?: continue
+                    if (!handleText(c, (message as WsMessage.Text).text)) return
                 }
 
                 else -> Unit

@@ -321,6 +321,20 @@ class FakeBrokerSpec : FunSpec({
             }
         }
 
+        test("a message over maxMessageBytes closes with 1009; one at the limit is answered") {
+            FakeBroker.start { maxMessageBytes(400) }.use { broker ->
+                val ws = open(broker)
+                val atLimit = Envelope.request("echo", """{"pad":"${"x".repeat(100)}"}""")
+                (atLimit.encode().length <= 400) shouldBe true
+                ws.sendEnvelope(atLimit)
+                ws.nextEnvelope().inReplyTo shouldBe atLimit.id
+                ws.send(Frame.Text("x".repeat(401)))
+                val reason = ws.awaitCloseFrame()
+                reason.shouldNotBeNull()
+                reason.code shouldBe CloseReason.Codes.TOO_BIG.code // one frame: Ktor's frame limit; fragments: ours
+            }
+        }
+
         test("a binary frame closes with 1003 \"text frames only\" at once") {
             FakeBroker.start().use { broker ->
                 val ws = open(broker)
