@@ -1,6 +1,8 @@
+@file:OptIn(dev.tether.core.InternalTetherApi::class)
+
 package dev.tether.core.backoff
 
-import kotlinx.coroutines.CoroutineScope
+import dev.tether.core.TetherScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.currentCoroutineContext
@@ -189,7 +191,8 @@ public class RetryConfig(
         random: java.util.Random? = null,
     ): CompletableFuture<T> {
         val kotlinRandom = random.orDefault()
-        return CoroutineScope(Dispatchers.Default).future {
+        // TetherScope owns it (no object to belong to); cancelling the future cancels it.
+        return TetherScope.future {
             retry({ isRetryable.test(it) }, kotlinRandom) { action.get().await() }
         }
     }
