@@ -151,12 +151,21 @@ class RelayLifecycleSpec : FunSpec({
             toSend.send(PeerStateMessage.PeersWentOffline(listOf(bob)))
             shouldThrow<ConnClosedException> { withTimeout(bound) { first.read() } }
             val second = withTimeout(bound) { alice.openConn(bob) } // its queued unsubscribe races this subscribe
-            second.close()
-            withTimeout(bound) { alice.closeAndJoin() }
+            // A message through the open connection marks a point in the relay's in-order view of the session.
+            withTimeout(bound) { second.write(byteArrayOf(1)) }
             val order = mutableListOf<RelayMessage>()
+            withTimeout(bound) { do order += seen.receive() while (order.last() !is Transport) }
+            val whileOpen = order.drop(order.indexOfLast { it is PeerStateMessage.SubscribePeerState } + 1)
+            // a stale unsubscribe here would have stopped the relay reporting bob while second is open
+            whileOpen.count { it is PeerStateMessage.UnsubscribePeerState } shouldBe 0
+            second.close()
+            // second's own unsubscribe follows its close (sent from the session, which is still up)
+            withTimeout(bound) {
+                do order += seen.receive() while (order.last() !is PeerStateMessage.UnsubscribePeerState)
+            }
+            withTimeout(bound) { alice.closeAndJoin() }
             withTimeout(bound) { do order += seen.receive() while (order.last() != RelayMessage.Close) }
             val afterReopen = order.drop(order.indexOfLast { it is PeerStateMessage.SubscribePeerState } + 1)
-            // only the unsubscribe of second.close(): a stale one here would have stopped the relay reporting bob
             afterReopen.count { it is PeerStateMessage.UnsubscribePeerState } shouldBe 1
         }
     }
