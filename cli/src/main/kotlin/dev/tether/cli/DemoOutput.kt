@@ -4,7 +4,7 @@ import java.io.PrintStream
 import java.time.Duration
 import java.time.Instant
 
-/** Readable, timestamped demo output: sections, steps and results. */
+/** Readable, timestamped demo output: sections, steps, results and a client's counters. */
 class DemoOutput(private val out: PrintStream, private val started: Instant = Instant.now()) {
     fun section(title: String) {
         out.println()
@@ -17,8 +17,27 @@ class DemoOutput(private val out: PrintStream, private val started: Instant = In
 
     fun event(text: String) = line("  · ", text)
 
+    /**
+     * A client's counters at the end of a section: a `stats of <client>:` line, then the counts as `name value`,
+     * [PER_LINE] to a line, in the order given.
+     */
+    fun stats(client: String, counts: List<Pair<String, Number>>) {
+        line("  ≡ ", "stats of $client:")
+        for (chunk in counts.chunked(PER_LINE)) {
+            out.println(" ".repeat(STATS_INDENT) + chunk.joinToString(" · ") { (name, value) -> "$name $value" })
+        }
+    }
+
     private fun line(prefix: String, text: String) {
         val t = Duration.between(started, Instant.now()).toMillis()
         out.println(String.format("%6d ms %s%s", t, prefix, text))
+    }
+
+    private companion object {
+        /** Counts shown on one line of a stats block (keeps it under 120 columns). */
+        const val PER_LINE = 4
+
+        /** Indent of a stats block's counts: under the text of the lines above. */
+        const val STATS_INDENT = 14
     }
 }
