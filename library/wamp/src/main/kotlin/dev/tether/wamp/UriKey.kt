@@ -1,0 +1,34 @@
+package dev.tether.wamp
+
+import dev.tether.wamp.error.WampErrorException
+
+/**
+ * A registration's procedure or a subscription's topic together with its match policy: one session may hold two
+ * registrations (or subscriptions) of the same URI that differ only in `match`, and the router gives each its own id.
+ */
+internal data class UriKey(val uri: String, val match: MatchPolicy) {
+    companion object {
+        /** The key of a REGISTER or SUBSCRIBE with [options] (`match` absent or unknown: exact, as the router). */
+        fun of(uri: String, options: Map<String, Any?>): UriKey {
+            val wire = options["match"] as? String
+            return UriKey(uri, MatchPolicy.entries.firstOrNull { it.wire == wire } ?: MatchPolicy.EXACT)
+        }
+
+        /**
+         * The one id among [ids] (the registrations or subscriptions of [uri], by match policy), or null when there
+         * is none; several are ambiguous: throws [WampErrorException] `dev.tether.error.ambiguous_uri` asking for
+         * the match policy. [what] names them in the message.
+         */
+        fun single(uri: String, ids: Map<MatchPolicy, Long>, what: String): Long? {
+            if (ids.size <= 1) return ids.values.firstOrNull()
+            val policies = ids.keys.sorted().joinToString { it.wire }
+            throw WampErrorException(
+                AMBIGUOUS_URI,
+                listOf("$what of $uri exist with match policies $policies: name the match policy"),
+            )
+        }
+
+        /** The error URI of an unregister or unsubscribe by URI alone that names several (see [single]). */
+        const val AMBIGUOUS_URI: String = "dev.tether.error.ambiguous_uri"
+    }
+}
