@@ -2,8 +2,6 @@ package dev.tether.micrometer
 
 import dev.tether.mux.MuxSession
 import dev.tether.mux.MuxSessionStats
-import io.micrometer.core.instrument.FunctionCounter
-import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tag
 import io.micrometer.core.instrument.Tags
@@ -43,79 +41,62 @@ public class MuxMetrics @JvmOverloads constructor(
     private val tags: Tags = Tags.of(tags).and(TransportMetrics.CLIENT_TAG, name)
 
     override fun bindTo(registry: MeterRegistry) {
-        gauge(registry, "tether.mux.streams.open", "streams open, both ways") { it.streamsOpen.toDouble() }
-        gauge(registry, "tether.mux.streams.incoming", "streams the peer opened that are open") {
-            it.incomingOpen.toDouble()
-        }
-        gauge(registry, "tether.mux.accept.queued", "streams of the peer waiting for accept") {
-            it.acceptQueued.toDouble()
-        }
-        count(registry, "tether.mux.streams.refused", "SYNs refused over maxStreams") { it.streamsRefused }
-        count(registry, "tether.mux.keepalive.pings", "keepalive pings sent") { it.keepAlivePings }
-        count(registry, "tether.mux.keepalive.pongs", "keepalive pongs received") { it.keepAlivePongs }
-        for ((direction, read) in listOf<Pair<String, (MuxSessionStats) -> Long>>(
-            "out" to { it.streamsOpened },
-            "in" to { it.streamsAccepted },
-        )) {
-            count(
-                registry,
-                "tether.mux.streams",
-                "streams opened (out) or accepted (in)",
-                direction(direction),
-                read = read,
-            )
-        }
-        for ((direction, read) in listOf<Pair<String, (MuxSessionStats) -> Long>>(
-            "in" to { it.framesIn },
-            "out" to { it.framesOut },
-        )) {
-            count(registry, "tether.mux.frames", "wsmux frames", direction(direction), read = read)
-        }
-        for ((direction, read) in listOf<Pair<String, (MuxSessionStats) -> Long>>(
-            "in" to { it.bytesIn },
-            "out" to { it.bytesOut },
-        )) {
-            count(registry, "tether.mux.bytes", "stream bytes (DAT payloads)", direction(direction), "bytes", read)
-        }
-        for ((direction, read) in listOf<Pair<String, (MuxSessionStats) -> Long>>(
-            "in" to { it.acksIn },
-            "out" to { it.acksOut },
-        )) {
-            count(registry, "tether.mux.acks", "ACK frames", direction(direction), read = read)
-        }
-        for ((reason, read) in listOf<Pair<String, (MuxSessionStats) -> Long>>(
-            "malformed" to { it.malformedFrames },
-            "unknown_stream" to { it.unknownStreamFrames },
-            "overrun" to { it.overruns },
-        )) {
-            count(
-                registry,
-                "tether.mux.frames.dropped",
-                "inbound frames dropped",
-                Tags.of(REASON_TAG, reason),
-                read = read,
-            )
-        }
-    }
-
-    private fun direction(value: String) = Tags.of(TransportMetrics.DIRECTION_TAG, value)
-
-    private fun gauge(registry: MeterRegistry, name: String, description: String, read: (MuxSessionStats) -> Double) {
-        Gauge.builder(name, session) { read(it.stats()) }.tags(tags).description(description).register(registry)
-    }
-
-    private fun count(
-        registry: MeterRegistry,
-        name: String,
-        description: String,
-        extra: Tags = Tags.empty(),
-        unit: String? = null,
-        read: (MuxSessionStats) -> Long,
-    ) {
-        FunctionCounter.builder(name, session) { read(it.stats()).toDouble() }.tags(tags.and(extra))
-            .description(description).apply { if (unit != null) baseUnit(unit) }.register(registry)
+        val meters = StatsMeters(registry, session, tags, MuxSession::stats)
+        meters.gauge("tether.mux.streams.open", "streams open, both ways") { it.streamsOpen }
+        meters.gauge("tether.mux.streams.incoming", "streams the peer opened that are open") { it.incomingOpen }
+        meters.gauge("tether.mux.accept.queued", "streams of the peer waiting for accept") { it.acceptQueued }
+        meters.count("tether.mux.streams.refused", "SYNs refused over maxStreams") { it.streamsRefused }
+        meters.count("tether.mux.keepalive.pings", "keepalive pings sent") { it.keepAlivePings }
+        meters.count("tether.mux.keepalive.pongs", "keepalive pongs received") { it.keepAlivePongs }
+        meters.countBy(
+            "tether.mux.streams",
+            "streams opened (out) or accepted (in)",
+            TransportMetrics.DIRECTION_TAG,
+            listOf<Pair<String, (MuxSessionStats) -> Long>>(
+                "out" to { it.streamsOpened },
+                "in" to { it.streamsAccepted },
+            ),
+        )
+        meters.countBy(
+            "tether.mux.frames",
+            "wsmux frames",
+            TransportMetrics.DIRECTION_TAG,
+            listOf<Pair<String, (MuxSessionStats) -> Long>>(
+                "in" to { it.framesIn },
+                "out" to { it.framesOut },
+            ),
+        )
+        meters.countBy(
+            "tether.mux.bytes",
+            "stream bytes (DAT payloads)",
+            TransportMetrics.DIRECTION_TAG,
+            listOf<Pair<String, (MuxSessionStats) -> Long>>(
+                "in" to { it.bytesIn },
+                "out" to { it.bytesOut },
+            ),
+            unit = "bytes",
+        )
+        meters.countBy(
+            "tether.mux.acks",
+            "ACK frames",
+            TransportMetrics.DIRECTION_TAG,
+            listOf<Pair<String, (MuxSessionStats) -> Long>>(
+                "in" to { it.acksIn },
+                "out" to { it.acksOut },
+            ),
+        )
+        meters.countBy(
+            "tether.mux.frames.dropped",
+            "inbound frames dropped",
+            REASON_TAG,
+            listOf<Pair<String, (MuxSessionStats) -> Long>>(
+                "malformed" to { it.malformedFrames },
+                "unknown_stream" to { it.unknownStreamFrames },
+                "overrun" to { it.overruns },
+            ),
+        )
     }
 }
 
-/** The tag of dropped frames' reason. */
-private const val REASON_TAG = "reason"
+/** The tag of a drop's reason (wsmux frames, relay messages, wsclient refusals). */
+internal const val REASON_TAG: String = "reason"

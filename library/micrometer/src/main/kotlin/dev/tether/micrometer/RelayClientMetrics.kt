@@ -2,8 +2,6 @@ package dev.tether.micrometer
 
 import dev.tether.relay.RelayClient
 import dev.tether.relay.RelayClientStats
-import io.micrometer.core.instrument.FunctionCounter
-import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tag
 import io.micrometer.core.instrument.Tags
@@ -32,19 +30,22 @@ public class RelayClientMetrics @JvmOverloads constructor(
     private val tags: Tags = Tags.of(tags).and(TransportMetrics.CLIENT_TAG, name)
 
     override fun bindTo(registry: MeterRegistry) {
-        Gauge.builder("tether.relay.conns", client) { it.stats().openConns.toDouble() }.tags(tags)
-            .description("peer connections open").register(registry)
-        Gauge.builder("tether.relay.early.buffered", client) { it.stats().earlyBuffered.toDouble() }.tags(tags)
-            .description("messages from peers without a connection, held").register(registry)
-        for ((reason, read) in listOf<Pair<String, (RelayClientStats) -> Long>>(
-            "conn" to { it.droppedMessages },
-            "early_replaced" to { it.earlyReplaced },
-            "early_expired" to { it.earlyExpired },
-            "early_full" to { it.earlyRejected },
-            "malformed" to { it.malformedMessages },
-        )) {
-            FunctionCounter.builder("tether.relay.dropped", client) { read(it.stats()).toDouble() }
-                .tags(tags.and("reason", reason)).description("inbound relay messages lost").register(registry)
+        val meters = StatsMeters(registry, client, tags, RelayClient::stats)
+        meters.gauge("tether.relay.conns", "peer connections open") { it.openConns }
+        meters.gauge("tether.relay.early.buffered", "messages from peers without a connection, held") {
+            it.earlyBuffered
         }
+        meters.countBy(
+            "tether.relay.dropped",
+            "inbound relay messages lost",
+            REASON_TAG,
+            listOf<Pair<String, (RelayClientStats) -> Long>>(
+                "conn" to { it.droppedMessages },
+                "early_replaced" to { it.earlyReplaced },
+                "early_expired" to { it.earlyExpired },
+                "early_full" to { it.earlyRejected },
+                "malformed" to { it.malformedMessages },
+            ),
+        )
     }
 }

@@ -2,8 +2,6 @@ package dev.tether.micrometer
 
 import dev.tether.tunnel.TunnelClient
 import dev.tether.tunnel.TunnelStats
-import io.micrometer.core.instrument.FunctionCounter
-import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tag
 import io.micrometer.core.instrument.Tags
@@ -37,49 +35,36 @@ public class TunnelMetrics @JvmOverloads constructor(
     private val tags: Tags = Tags.of(tags).and(TransportMetrics.CLIENT_TAG, name)
 
     override fun bindTo(registry: MeterRegistry) {
-        Gauge.builder("tether.tunnel.connected", client) { if (it.isConnected) 1.0 else 0.0 }.tags(tags)
-            .description("1 while a registered session carries the tunnel").register(registry)
-        Gauge.builder("tether.tunnel.viewers.active", client) { it.stats().viewersActive.toDouble() }.tags(tags)
-            .description("viewer streams being served").register(registry)
-        count(registry, "tether.tunnel.registrations", "registrations the proxy accepted") { it.registrations }
-        count(registry, "tether.tunnel.reconnects", "registrations after the first") { it.reconnects }
-        count(registry, "tether.tunnel.viewers", "viewer streams taken") { it.viewersServed }
-        count(registry, "tether.tunnel.viewers.refused", "viewer streams refused over maxStreams") {
-            it.viewersRefused
+        val meters = StatsMeters(registry, client, tags, TunnelClient::stats)
+        meters.sourceGauge("tether.tunnel.connected", "1 while a registered session carries the tunnel") {
+            if (it.isConnected) 1 else 0
         }
-        for ((via, read) in listOf<Pair<String, (TunnelStats) -> Long>>(
-            "forward" to { it.requestsForwarded },
-            "serve" to { it.requestsAnswered },
-        )) {
-            val tag = Tags.of("via", via)
-            count(registry, "tether.tunnel.requests", "viewer requests forwarded or answered", tag, read)
-        }
-        for ((cause, read) in listOf<Pair<String, (TunnelStats) -> Long>>(
-            "origin_unreachable" to { it.originUnreachable },
-            "origin_tls" to { it.originTlsFailures },
-            "bad_request" to { it.badRequests },
-            "head_timeout" to { it.requestHeadTimeouts },
-            "handler" to { it.handlerErrors },
-            "stream" to { it.streamErrors },
-        )) {
-            count(
-                registry,
-                "tether.tunnel.errors",
-                "viewers answered with an error or whose stream failed",
-                Tags.of(TransportMetrics.CAUSE_TAG, cause),
-                read,
-            )
-        }
-    }
-
-    private fun count(
-        registry: MeterRegistry,
-        name: String,
-        description: String,
-        extra: Tags = Tags.empty(),
-        read: (TunnelStats) -> Long,
-    ) {
-        FunctionCounter.builder(name, client) { read(it.stats()).toDouble() }.tags(tags.and(extra))
-            .description(description).register(registry)
+        meters.gauge("tether.tunnel.viewers.active", "viewer streams being served") { it.viewersActive }
+        meters.count("tether.tunnel.registrations", "registrations the proxy accepted") { it.registrations }
+        meters.count("tether.tunnel.reconnects", "registrations after the first") { it.reconnects }
+        meters.count("tether.tunnel.viewers", "viewer streams taken") { it.viewersServed }
+        meters.count("tether.tunnel.viewers.refused", "viewer streams refused over maxStreams") { it.viewersRefused }
+        meters.countBy(
+            "tether.tunnel.requests",
+            "viewer requests forwarded or answered",
+            "via",
+            listOf<Pair<String, (TunnelStats) -> Long>>(
+                "forward" to { it.requestsForwarded },
+                "serve" to { it.requestsAnswered },
+            ),
+        )
+        meters.countBy(
+            "tether.tunnel.errors",
+            "viewers answered with an error or whose stream failed",
+            TransportMetrics.CAUSE_TAG,
+            listOf<Pair<String, (TunnelStats) -> Long>>(
+                "origin_unreachable" to { it.originUnreachable },
+                "origin_tls" to { it.originTlsFailures },
+                "bad_request" to { it.badRequests },
+                "head_timeout" to { it.requestHeadTimeouts },
+                "handler" to { it.handlerErrors },
+                "stream" to { it.streamErrors },
+            ),
+        )
     }
 }

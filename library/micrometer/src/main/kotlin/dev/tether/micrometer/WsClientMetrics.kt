@@ -3,8 +3,6 @@ package dev.tether.micrometer
 import dev.tether.core.ConnectionState
 import dev.tether.wsclient.WsClient
 import dev.tether.wsclient.WsClientStats
-import io.micrometer.core.instrument.FunctionCounter
-import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tag
 import io.micrometer.core.instrument.Tags
@@ -34,41 +32,24 @@ public class WsClientMetrics @JvmOverloads constructor(
     private val tags: Tags = Tags.of(tags).and(TransportMetrics.CLIENT_TAG, name)
 
     override fun bindTo(registry: MeterRegistry) {
-        Gauge.builder("tether.wsclient.pending", client) { it.stats().pendingRequests.toDouble() }.tags(tags)
-            .description("requests waiting for a reply").register(registry)
-        Gauge.builder("tether.wsclient.connected", client) {
-            if (it.state.value == ConnectionState.CONNECTED) 1.0 else 0.0
+        val meters = StatsMeters(registry, client, tags, WsClient::stats)
+        meters.gauge("tether.wsclient.pending", "requests waiting for a reply") { it.pendingRequests }
+        meters.sourceGauge("tether.wsclient.connected", "1 while a connection is open") {
+            if (it.state.value == ConnectionState.CONNECTED) 1 else 0
         }
-            .tags(tags).description("1 while a connection is open").register(registry)
-        count(registry, "tether.wsclient.requests.timed.out", "requests that timed out") { it.requestsTimedOut }
-        count(registry, "tether.wsclient.drops", "established connections that dropped") { it.drops }
-        count(registry, "tether.wsclient.late.replies", "replies that matched no pending request") { it.lateReplies }
-        count(registry, "tether.wsclient.handler.errors", "exceptions thrown by the handler") { it.handlerErrors }
-        for ((reason, read) in listOf<Pair<String, (WsClientStats) -> Long>>(
-            "malformed" to {
-                it.malformedFrames
-            },
-            "binary" to { it.binaryFrames },
-            "oversize" to { it.oversizeMessages },
-        )) {
-            count(
-                registry,
-                "tether.wsclient.frames.refused",
-                "frames the client refused",
-                Tags.of("reason", reason),
-                read,
-            )
-        }
-    }
-
-    private fun count(
-        registry: MeterRegistry,
-        name: String,
-        description: String,
-        extra: Tags = Tags.empty(),
-        read: (WsClientStats) -> Long,
-    ) {
-        FunctionCounter.builder(name, client) { read(it.stats()).toDouble() }.tags(tags.and(extra))
-            .description(description).register(registry)
+        meters.count("tether.wsclient.requests.timed.out", "requests that timed out") { it.requestsTimedOut }
+        meters.count("tether.wsclient.drops", "established connections that dropped") { it.drops }
+        meters.count("tether.wsclient.late.replies", "replies that matched no pending request") { it.lateReplies }
+        meters.count("tether.wsclient.handler.errors", "exceptions thrown by the handler") { it.handlerErrors }
+        meters.countBy(
+            "tether.wsclient.frames.refused",
+            "frames the client refused",
+            REASON_TAG,
+            listOf<Pair<String, (WsClientStats) -> Long>>(
+                "malformed" to { it.malformedFrames },
+                "binary" to { it.binaryFrames },
+                "oversize" to { it.oversizeMessages },
+            ),
+        )
     }
 }

@@ -10,9 +10,13 @@ import dev.tether.mux.Stream;
 import dev.tether.testkit.FakeBroker;
 import dev.tether.testkit.mux.FakeMuxServer;
 import dev.tether.testkit.tunnel.FakeTunnelProxy;
+import dev.tether.testkit.wamp.FakeWampRouter;
 import dev.tether.tunnel.TunnelClient;
 import dev.tether.tunnel.TunnelConfig;
 import dev.tether.tunnel.TunnelTokens;
+import dev.tether.wamp.PublishOptions;
+import dev.tether.wamp.SessionConfig;
+import dev.tether.wamp.WampSession;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.WsClient;
 import dev.tether.wsclient.WsClientConfig;
@@ -20,6 +24,8 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -85,6 +91,30 @@ class MetricsJavaTest {
                 assertEquals(1.0, registry.get("tether.tunnel.connected").tags("client", "tunnel").gauge().value());
                 assertEquals(0.0, registry.get("tether.tunnel.viewers.active").tags("client", "tunnel").gauge().value());
             }
+        }
+    }
+
+    @Test
+    void aWampSessionIsMeteredFromJava() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (FakeWampRouter router = FakeWampRouter.start()) {
+            SessionConfig config = SessionConfig.builder("realm1").build();
+            WampSession subscriber = WampSession.connectAsync(router.getWsUrl(), config).get(10, TimeUnit.SECONDS);
+            WampSession publisher = WampSession.connectAsync(router.getWsUrl(), config).get(10, TimeUnit.SECONDS);
+            new WampSessionMetrics(subscriber, "wamp").bindTo(registry);
+            CountDownLatch received = new CountDownLatch(2);
+            subscriber.subscribeAsync("demo.topic", event -> received.countDown()).get(10, TimeUnit.SECONDS);
+            PublishOptions acknowledged = PublishOptions.builder().acknowledge(true).build();
+            publisher.publishAsync("demo.topic", List.of("a"), Map.of(), acknowledged).get(10, TimeUnit.SECONDS);
+            publisher.publishAsync("demo.topic", List.of("b"), Map.of(), acknowledged).get(10, TimeUnit.SECONDS);
+            assertEquals(true, received.await(10, TimeUnit.SECONDS));
+            assertEquals(2.0, registry.get("tether.wamp.events").tags("client", "wamp").functionCounter().count());
+            assertEquals(0.0, registry.get("tether.wamp.events.dropped").tags("client", "wamp")
+                    .functionCounter().count());
+            assertEquals(1.0, registry.get("tether.wamp.session.open").tags("client", "wamp").gauge().value());
+            publisher.closeAsync().get(10, TimeUnit.SECONDS);
+            subscriber.closeAsync().get(10, TimeUnit.SECONDS);
+            assertEquals(0.0, registry.get("tether.wamp.session.open").tags("client", "wamp").gauge().value());
         }
     }
 }
