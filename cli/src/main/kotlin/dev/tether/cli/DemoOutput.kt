@@ -1,8 +1,11 @@
 package dev.tether.cli
 
+import dev.tether.core.ConnectionException
+import dev.tether.core.TransportObserver
 import java.io.PrintStream
 import java.time.Duration
 import java.time.Instant
+import java.util.concurrent.atomic.AtomicLong
 
 /** Readable, timestamped demo output: sections, steps, results and a client's counters. */
 class DemoOutput(private val out: PrintStream, private val started: Instant = Instant.now()) {
@@ -40,4 +43,46 @@ class DemoOutput(private val out: PrintStream, private val started: Instant = In
         /** Indent of a stats block's counts: under the text of the lines above. */
         const val STATS_INDENT = 14
     }
+}
+
+/**
+ * Counts what one client's WebSocket connections did (the transport calls it as a [TransportObserver]), for the
+ * stats block at the end of a demo section: the counts tether-micrometer's TransportMetrics would report.
+ */
+class DemoTraffic : TransportObserver {
+    private val opened = AtomicLong()
+    private val dialFailures = AtomicLong()
+    private val messagesIn = AtomicLong()
+    private val messagesOut = AtomicLong()
+    private val bytesIn = AtomicLong()
+    private val bytesOut = AtomicLong()
+
+    override fun connected() {
+        opened.incrementAndGet()
+    }
+
+    override fun dialFailed(cause: ConnectionException) {
+        dialFailures.incrementAndGet()
+    }
+
+    override fun messageReceived(bytes: Int) {
+        messagesIn.incrementAndGet()
+        bytesIn.addAndGet(bytes.toLong())
+    }
+
+    override fun messageSent(bytes: Int) {
+        messagesOut.incrementAndGet()
+        bytesOut.addAndGet(bytes.toLong())
+    }
+
+    /** Connections, reconnects (connections after the first), dial failures, messages and bytes both ways. */
+    fun counts(): List<Pair<String, Number>> = listOf(
+        "connections" to opened.get(),
+        "reconnects" to (opened.get() - 1).coerceAtLeast(0),
+        "dial failures" to dialFailures.get(),
+        "messages in" to messagesIn.get(),
+        "messages out" to messagesOut.get(),
+        "bytes in" to bytesIn.get(),
+        "bytes out" to bytesOut.get(),
+    )
 }

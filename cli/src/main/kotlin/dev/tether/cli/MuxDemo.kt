@@ -20,10 +20,12 @@ class MuxDemo : DemoSection {
     override suspend fun run(out: DemoOutput) {
         FakeMuxServer.start().use { server ->
             out.step("fake mux server listening at ${server.url} (every stream echoes)")
+            val traffic = DemoTraffic()
             val dialer = WebSocketDialer(
-                DialerConfig.builder().url(
-                    server.url,
-                ).pingInterval(Duration.ofMillis(300)).pongTimeout(Duration.ofMillis(300)).build(),
+                DialerConfig.builder().url(server.url)
+                    .pingInterval(Duration.ofMillis(300)).pongTimeout(Duration.ofMillis(300))
+                    .observer(traffic)
+                    .build(),
             )
             dialer.use {
                 val session = MuxSession.client(dialer.dial(), MuxConfig { streamBufferSize(4096) })
@@ -62,6 +64,19 @@ class MuxDemo : DemoSection {
                 out.step("the server stops answering pings (client pings every 300 ms, pong timeout 300 ms)")
                 val reason = withTimeout(10.seconds) { session.awaitClosed() }
                 out.ok("keepalive expiry detected: ${reason::class.simpleName}: ${reason.message}")
+                val stats = session.stats()
+                out.stats(
+                    "the wsmux session",
+                    traffic.counts() + listOf(
+                        "streams opened" to stats.streamsOpened,
+                        "frames out" to stats.framesOut,
+                        "frames in" to stats.framesIn,
+                        "stream bytes out" to stats.bytesOut,
+                        "stream bytes in" to stats.bytesIn,
+                        "acks in" to stats.acksIn,
+                        "frames dropped" to stats.malformedFrames + stats.unknownStreamFrames + stats.overruns,
+                    ),
+                )
             }
         }
     }

@@ -1,9 +1,11 @@
 package dev.tether.cli
 
 import dev.tether.core.ConnectionEvent
+import dev.tether.core.TransportObserver
 import dev.tether.core.backoff.GuardBackoff
 import dev.tether.relay.Manager
 import dev.tether.relay.ManagerConfig
+import dev.tether.relay.RelayClientConfig
 import dev.tether.relay.RelayConn
 import dev.tether.testkit.relay.FakeRelayServer
 import kotlinx.coroutines.CompletableDeferred
@@ -29,9 +31,11 @@ class RelayDemo : DemoSection {
         val managers = ArrayList<Manager>()
         try {
             out.step("home relay at ${home.url}, foreign relay at ${foreign.url} (same secret)")
-            fun manager(url: String, key: String) =
-                Manager(listOf(url), key, home.tokenStore(), OPTIONS).also { managers += it }
-            val alice = manager(home.url, "alice-key")
+            fun manager(url: String, key: String, observer: TransportObserver? = null) =
+                Manager(listOf(url), key, home.tokenStore(), options(observer)).also { managers += it }
+            // alice's relay connections (home and foreign) are counted for the stats at the end.
+            val aliceTraffic = DemoTraffic()
+            val alice = manager(home.url, "alice-key", aliceTraffic)
             val bob = manager(home.url, "bob-key")
             val carol = manager(foreign.url, "carol-key")
             withTimeout(WAIT) {
@@ -97,6 +101,7 @@ class RelayDemo : DemoSection {
             )
 
             exchange(out, "alice", alice, "bob", bob, again = true)
+            out.stats("alice's relay connections", aliceTraffic.counts())
         } finally {
             for (m in managers) m.close()
             home.close()
@@ -136,8 +141,9 @@ class RelayDemo : DemoSection {
     private companion object {
         val WAIT = 10.seconds
 
-        /** netbird's timers shortened so that the demo takes a moment, not minutes. */
-        val OPTIONS: ManagerConfig = ManagerConfig {
+        /** netbird's timers shortened so that the demo takes a moment, not minutes; [traffic] observes every relay. */
+        fun options(traffic: TransportObserver?): ManagerConfig = ManagerConfig {
+            client(RelayClientConfig { observer(traffic) })
             quickReconnectDelay(300.milliseconds)
             backoff(GuardBackoff(initialInterval = 100.milliseconds, maxInterval = 1.seconds))
             cleanupInterval(250.milliseconds)

@@ -38,8 +38,10 @@ class TunnelDemo : DemoSection {
         try {
             FakeTunnelProxy.start().use { proxy ->
                 out.step("local server on http://127.0.0.1:${origin.address.port}, fake proxy at ${proxy.url}")
+                val traffic = DemoTraffic()
                 val config = TunnelConfig("demo-tunnel", proxy.url) {
                     tokenGenerator(TunnelTokens.generator(TunnelTokens.TEST_SECRET))
+                    observer(traffic)
                     retry(
                         RetryConfig(initialDelay = 100.milliseconds, maxDelay = 1.seconds, maxElapsedTime = 30.seconds),
                     )
@@ -75,6 +77,18 @@ class TunnelDemo : DemoSection {
                         forwarding.cancel()
                         collector.cancel()
                     }
+                    val stats = client.stats()
+                    out.stats(
+                        "the tunnel client",
+                        traffic.counts() + listOf(
+                            "registrations" to stats.registrations,
+                            "tunnel reconnects" to stats.reconnects,
+                            "viewers" to stats.viewersServed,
+                            "requests forwarded" to stats.requestsForwarded,
+                            "errors" to stats.originUnreachable + stats.originTlsFailures + stats.badRequests +
+                                stats.requestHeadTimeouts + stats.handlerErrors + stats.streamErrors,
+                        ),
+                    )
                 }
             }
         } finally {

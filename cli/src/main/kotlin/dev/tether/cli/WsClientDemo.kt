@@ -31,8 +31,10 @@ class WsClientDemo : DemoSection {
                     clientRef.get().sendAsync(Envelope.response("turn.result", env.id!!, """{"text":"turn handled"}"""))
                 }
             }
+            val traffic = DemoTraffic()
             val config = WsClientConfig(broker.url, handler) {
                 tokenProvider(TokenProvider { token.get() })
+                observer(traffic)
                 reconnectDelays(Duration.ofMillis(200), Duration.ofSeconds(5))
             }
             WsClient(config).use { client ->
@@ -95,6 +97,18 @@ class WsClientDemo : DemoSection {
                     )
                     printer.cancel()
                 }
+                val stats = client.stats()
+                out.stats(
+                    "the wsclient client",
+                    traffic.counts() + listOf(
+                        "drops" to stats.drops,
+                        "malformed frames" to stats.malformedFrames,
+                        "binary frames" to stats.binaryFrames,
+                        "timed out" to stats.requestsTimedOut,
+                        "late replies" to stats.lateReplies,
+                        "pending" to stats.pendingRequests,
+                    ),
+                )
             }
         }
     }

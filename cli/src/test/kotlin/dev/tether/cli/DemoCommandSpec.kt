@@ -1,11 +1,25 @@
 package dev.tether.cli
 
 import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.longs.shouldBeGreaterThan
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
 import picocli.CommandLine
 import java.io.ByteArrayOutputStream
 import java.io.PrintStream
+
+/** The counts of the demo's `stats of <client>:` block (the lines after it that are not timestamped). */
+private fun String.statsOf(client: String): Map<String, Long> {
+    val lines = lines()
+    val header = lines.indexOfFirst { it.endsWith("≡ stats of $client:") }
+    check(header >= 0) { "no stats block for $client in the demo's output" }
+    val count = Regex("""^(.+) (\d+)$""")
+    return lines.drop(header + 1).takeWhile { it.startsWith(" ".repeat(14)) }
+        .flatMap { it.trim().split(" · ") }
+        .associate { entry -> count.matchEntire(entry)!!.destructured.let { (name, n) -> name to n.toLong() } }
+}
+
+private fun Map<String, Long>.count(name: String): Long = getValue(name)
 
 class DemoCommandSpec : FunSpec({
     test("tether demo runs every section against the embedded fakes and says so") {
@@ -50,6 +64,34 @@ class DemoCommandSpec : FunSpec({
         text shouldContain "the guard reconnected alice (Connected event after "
         text shouldContain "alice -> bob: \"hello bob\"; bob -> alice: \"hello alice\" (through the restarted relay)"
         text shouldContain "every demo section completed"
+        // Each non-WAMP section ends with its client's counters, and they counted what the section did.
+        text.statsOf("the wsclient client").let {
+            it.count("connections") shouldBeGreaterThan 2 // the first, after the drop, after the rotation
+            it.count("reconnects") shouldBeGreaterThan 1
+            it.count("dial failures") shouldBeGreaterThan 0 // the refused token-1
+            it.count("messages out") shouldBeGreaterThan 0
+            it.count("bytes in") shouldBeGreaterThan 0
+            it.count("drops") shouldBeGreaterThan 0
+            it.count("malformed frames") shouldBe 1L
+            it.count("binary frames") shouldBe 1L
+        }
+        text.statsOf("the wsmux session").let {
+            it.count("streams opened") shouldBe 4L
+            it.count("stream bytes out") shouldBe 1_104_106L // 10 + 4096 + 100 000 + 1 000 000
+            it.count("stream bytes in") shouldBe 1_104_106L
+            it.count("messages out") shouldBeGreaterThan 0
+        }
+        text.statsOf("the tunnel client").let {
+            it.count("registrations") shouldBe 2L
+            it.count("tunnel reconnects") shouldBe 1L
+            it.count("requests forwarded") shouldBe 2L
+            it.count("bytes out") shouldBeGreaterThan 0
+        }
+        text.statsOf("alice's relay connections").let {
+            it.count("connections") shouldBeGreaterThan 2 // home, the foreign relay, home again after the restart
+            it.count("messages out") shouldBeGreaterThan 0
+            it.count("bytes in") shouldBeGreaterThan 0
+        }
     }
 
     test("--help lists the commands") {
