@@ -117,6 +117,9 @@ public class WampClient @JvmOverloads constructor(
 
     /** What is restored on every new session, and the lock that keeps the live session and them in step. */
     private val restorables = Restorables()
+
+    /** Testaments added again on every new session (the router forgets them with the old one). */
+    private val testaments = ClientTestaments()
     private val restoreLock = Mutex()
     private val description = url.substringBefore('?')
 
@@ -293,6 +296,7 @@ public class WampClient @JvmOverloads constructor(
         try {
             restoreLock.withLock {
                 restorables.restoreOn(session)
+                testaments.restoreOn(session)
                 live.value = session
             }
         } catch (e: Throwable) {
@@ -515,6 +519,83 @@ public class WampClient @JvmOverloads constructor(
             }
         }
     }
+
+    // ---------------------------------------------------------------- meta API and testaments
+
+    /**
+     * The router's meta API on the joined session ([WampSession.meta]); each call waits for a session as [call]
+     * does, and meta event subscriptions are kept across reconnects as [subscribe] keeps them.
+     */
+    public val meta: WampMeta by lazy { WampMeta.of(this) }
+
+    /**
+     * Adds a testament on the joined session ([WampSession.addTestament]) and again on every later one: the router
+     * publishes a session's testaments when that session ends and forgets them with it, so after a reconnect the
+     * new session gets the same testaments (in the order added) before it reports connected. The old session's
+     * testaments were published when it was lost.
+     */
+    @JvmSynthetic
+    public suspend fun addTestament(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+        scope: TestamentScope = TestamentScope.DESTROYED,
+    ) {
+        val t = Testament(topic, args, kwargs, options, scope)
+        while (true) {
+            val s = awaitSession()
+            restoreLock.withLock {
+                if (live.value === s && s.isOpen) {
+                    try {
+                        t.addTo(s)
+                        testaments.add(t)
+                        return
+                    } catch (e: WampSessionClosedException) {
+                        if (stopping) throw lifecycle.reason ?: e // else: the next session gets it
+                    }
+                }
+            }
+        }
+    }
+
+    /** Java face of [addTestament]. */
+    @JvmOverloads
+    public fun addTestamentAsync(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+        scope: TestamentScope = TestamentScope.DESTROYED,
+    ): CompletableFuture<Void?> = javaFuture {
+        addTestament(topic, args, kwargs, options, scope)
+        null
+    }
+
+    /**
+     * Stops adding testaments of [scope] to new sessions and flushes them on the joined session, if any
+     * ([WampSession.flushTestaments]).
+     */
+    @JvmSynthetic
+    public suspend fun flushTestaments(scope: TestamentScope = TestamentScope.DESTROYED) {
+        restoreLock.withLock {
+            testaments.flush(scope)
+            val s = live.value?.takeIf { it.isOpen } ?: return
+            try {
+                Testament.flush(s, scope)
+            } catch (e: WampSessionClosedException) {
+                log.debug("WAMP client {}: session ended while flushing testaments", description)
+            }
+        }
+    }
+
+    /** Java face of [flushTestaments]. */
+    @JvmOverloads
+    public fun flushTestamentsAsync(scope: TestamentScope = TestamentScope.DESTROYED): CompletableFuture<Void?> =
+        javaFuture {
+            flushTestaments(scope)
+            null
+        }
 
     // ---------------------------------------------------------------- the end
 

@@ -639,6 +639,53 @@ public class WampSession private constructor(
      */
     public fun stats(): SessionStats = subscriptions.counters.snapshot()
 
+    // ---------------------------------------------------------------- meta API and testaments
+
+    /** The router's meta API (sessions, registrations, subscriptions, meta events) as typed calls. */
+    public val meta: WampMeta by lazy { WampMeta.of(this) }
+
+    /**
+     * Adds a testament (`wamp.session.add_testament`): the router publishes [args] and [kwargs] to [topic] with
+     * [options] when this session ends ([TestamentScope.DESTROYED]: GOODBYE, connection loss, killed) or is
+     * detached ([TestamentScope.DETACHED]). The publication comes from the router: the publisher is disclosed only
+     * if [options] ask for it. Throws [RpcException] when the router refuses (`wamp.error.no_such_procedure`
+     * without the `testament_meta_api` feature).
+     */
+    @JvmSynthetic
+    public suspend fun addTestament(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+        scope: TestamentScope = TestamentScope.DESTROYED,
+    ): Unit = Testament(topic, args, kwargs, options, scope).addTo(this)
+
+    /** Java face of [addTestament]. */
+    @JvmOverloads
+    public fun addTestamentAsync(
+        topic: String,
+        args: List<Any?> = emptyList(),
+        kwargs: Map<String, Any?> = emptyMap(),
+        options: PublishOptions = PublishOptions.DEFAULT,
+        scope: TestamentScope = TestamentScope.DESTROYED,
+    ): CompletableFuture<Void?> = lifecycle.future {
+        addTestament(topic, args, kwargs, options, scope)
+        null
+    }
+
+    /** Removes this session's testaments of [scope] from the router (`wamp.session.flush_testaments`). */
+    @JvmSynthetic
+    public suspend fun flushTestaments(scope: TestamentScope = TestamentScope.DESTROYED): Unit =
+        Testament.flush(this, scope)
+
+    /** Java face of [flushTestaments]. */
+    @JvmOverloads
+    public fun flushTestamentsAsync(scope: TestamentScope = TestamentScope.DESTROYED): CompletableFuture<Void?> =
+        lifecycle.future {
+            flushTestaments(scope)
+            null
+        }
+
     // ---------------------------------------------------------------- the end
 
     /**

@@ -40,6 +40,13 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
     /** The RawSocket TCP port; 0 (default) picks an ephemeral one. */
     public val rawSocketPort: Int = b.rawSocketPort
 
+    /**
+     * Whether every realm offers the meta API (default true): the session, registration and subscription meta
+     * procedures and events, and testaments, announced in WELCOME as `session_meta_api`, `registration_meta_api`,
+     * `subscription_meta_api` and `testament_meta_api`. Off, a CALL to them is `wamp.error.no_such_procedure`.
+     */
+    public val metaApi: Boolean = b.metaApi
+
     /** Builder; every setter returns it. */
     public class Builder {
         internal val realms = LinkedHashMap<String, Boolean>()
@@ -52,6 +59,7 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
         internal var tlsClientAuth: Boolean = false
         internal var webSocketPort: Int = 0
         internal var rawSocketPort: Int = 0
+        internal var metaApi: Boolean = true
 
         /** Adds [name]; [anonymous] allows sessions without authentication. */
         @JvmOverloads
@@ -121,6 +129,10 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
             webSocketPort = webSocket
             rawSocketPort = rawSocket
         }
+
+        /** Sets [FakeWampRouterConfig.metaApi]: whether the realms offer the meta API and testaments. */
+        @JvmOverloads
+        public fun metaApi(enabled: Boolean = true): Builder = apply { metaApi = enabled }
 
         /** Builds the options; with no realm configured, `realm1` (anonymous) is added. */
         public fun build(): FakeWampRouterConfig {

@@ -39,21 +39,21 @@ import java.util.concurrent.atomic.AtomicLong
  */
 internal class RouterRealm(val name: String, val anonymous: Boolean, private val router: FakeWampRouter) {
     private val lock = Any()
-    private val sessions = LinkedHashMap<Long, RouterSession>()
-    private val registrations = LinkedHashMap<Long, Registration>()
-    private val subscriptions = LinkedHashMap<Long, Subscription>()
+    internal val sessions = LinkedHashMap<Long, RouterSession>()
+    internal val registrations = LinkedHashMap<Long, Registration>()
+    internal val subscriptions = LinkedHashMap<Long, Subscription>()
     private val calls = HashMap<Long, PendingCall>()
     private val ids = AtomicLong()
 
     /** One REGISTER of a (possibly shared) registration, with the options that callee asked for. */
-    private class Callee(val session: RouterSession, val discloseCaller: Boolean, val forwardTimeout: Boolean)
+    class Callee(val session: RouterSession, val discloseCaller: Boolean, val forwardTimeout: Boolean)
 
     /** A registration and its callees in registration order; [invoke] is the shared-registration policy. */
-    private class Registration(val id: Long, val procedure: String, val match: String, val invoke: String) {
+    class Registration(val id: Long, val procedure: String, val match: String, val invoke: String) {
         val callees = ArrayList<Callee>()
         var nextRoundRobin = 0
     }
-    private class Subscription(
+    class Subscription(
         val id: Long,
         val topic: String,
         val match: String,
@@ -95,14 +95,26 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     fun sessions(): List<RouterSession> = synchronized(lock) { sessions.values.toList() }
 
-    fun join(s: RouterSession) = synchronized(lock) { sessions[s.id] = s }
+    /** The meta API and testaments of this realm; events are published from the hooks below. */
+    private val metaApi = RouterMeta(this, router.config.metaApi)
+
+    fun join(s: RouterSession) = synchronized(lock) {
+        sessions[s.id] = s
+        metaApi.joined(s)
+    }
 
     fun leave(s: RouterSession) = synchronized(lock) {
         if (sessions.remove(s.id) == null) return
-        registrations.values.forEach { reg -> reg.callees.removeIf { it.session === s } }
-        registrations.values.removeIf { it.callees.isEmpty() }
-        subscriptions.values.forEach { it.subscribers.remove(s) }
-        subscriptions.values.removeIf { it.subscribers.isEmpty() }
+        for (reg in registrations.values.toList()) {
+            if (!reg.callees.removeIf { it.session === s }) continue
+            if (reg.callees.isEmpty()) registrations.remove(reg.id)
+            metaApi.unregistered(s, reg, reg.callees.isEmpty())
+        }
+        for (sub in subscriptions.values.toList()) {
+            if (!sub.subscribers.remove(s)) continue
+            if (sub.subscribers.isEmpty()) subscriptions.remove(sub.id)
+            metaApi.unsubscribed(s, sub, sub.subscribers.isEmpty())
+        }
         val iter = calls.entries.iterator()
         while (iter.hasNext()) {
             val (_, c) = iter.next()
@@ -122,7 +134,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             }
         }
         endedStreams.keys.removeIf { it.caller === s }
-        Unit
+        metaApi.left(s) // testaments, then on_leave
     }
 
     /** The caller of [c] sends no more chunks that matter: later ones are dropped. */
@@ -214,11 +226,14 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 return error(s, MessageCodes.REGISTER, m.request, "wamp.error.procedure_already_exists")
             }
             existing.callees += callee
-            return s.send(Registered(m.request, existing.id))
+            s.send(Registered(m.request, existing.id))
+            return metaApi.registered(s, existing, created = false)
         }
         val id = ids.incrementAndGet()
-        registrations[id] = Registration(id, m.procedure, match, invoke).also { it.callees += callee }
+        val reg = Registration(id, m.procedure, match, invoke).also { it.callees += callee }
+        registrations[id] = reg
         s.send(Registered(m.request, id))
+        metaApi.registered(s, reg, created = true)
     }
 
     private fun unregister(s: RouterSession, m: Unregister) = synchronized(lock) {
@@ -228,6 +243,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         }
         if (reg.callees.isEmpty()) registrations.remove(reg.id)
         s.send(Unregistered(m.request))
+        metaApi.unregistered(s, reg, reg.callees.isEmpty())
     }
 
     /** The callee of [reg] a call goes to, by its invocation policy. */
@@ -352,13 +368,13 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     }
 
     /** The registration a call to [procedure] goes to: exact, else the longest prefix, else a wildcard. */
-    private fun matchRegistration(procedure: String): Registration? =
+    fun matchRegistration(procedure: String): Registration? =
         registrations.values.firstOrNull { it.match == "exact" && it.procedure == procedure }
             ?: registrations.values.filter { it.match == "prefix" && procedure.startsWith(it.procedure) }
                 .maxByOrNull { it.procedure.length }
             ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, procedure) }
 
-    private fun topicMatches(sub: Subscription, topic: String): Boolean = when (sub.match) {
+    fun topicMatches(sub: Subscription, topic: String): Boolean = when (sub.match) {
         "prefix" -> topic.startsWith(sub.topic)
         "wildcard" -> wildcard(sub.topic, topic)
         else -> sub.topic == topic
@@ -421,10 +437,12 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 "unknown match policy $match",
             )
         }
-        val sub = subscriptions.values.firstOrNull { it.topic == m.topic && it.match == match }
+        val existing = subscriptions.values.firstOrNull { it.topic == m.topic && it.match == match }
+        val sub = existing
             ?: Subscription(ids.incrementAndGet(), m.topic, match, LinkedHashSet()).also { subscriptions[it.id] = it }
-        sub.subscribers.add(s)
+        val added = sub.subscribers.add(s)
         s.send(Subscribed(m.request, sub.id))
+        if (added) metaApi.subscribed(s, sub, created = existing == null)
     }
 
     private fun unsubscribe(s: RouterSession, m: Unsubscribe) = synchronized(lock) {
@@ -434,9 +452,11 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         }
         if (sub.subscribers.isEmpty()) subscriptions.remove(sub.id)
         s.send(Unsubscribed(m.request))
+        metaApi.unsubscribed(s, sub, sub.subscribers.isEmpty())
     }
 
-    private fun publish(s: RouterSession, m: Publish) = synchronized(lock) {
+    /** Routes a PUBLISH of [s] (also the router's own publications: meta events and testaments, see [RouterMeta]). */
+    fun publish(s: RouterSession, m: Publish) = synchronized(lock) {
         val publication = router.newSessionId()
         val o = m.options
         val excludeMe = o["exclude_me"] != false
@@ -470,142 +490,10 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         if (o["acknowledge"] == true) s.send(Published(m.request, publication))
     }
 
-    private fun sessionInfo(t: RouterSession): Map<String, Any?> = mapOf(
-        "session" to t.id,
-        "authid" to t.authId,
-        "authrole" to t.authRole,
-        "authmethod" to t.authMethod,
-        "authprovider" to "static",
-    )
-
-    /**
-     * The meta API: wamp.session.count|list|get|kill|kill_by_authid|kill_by_authrole|kill_all,
-     * wamp.registration.list|lookup|match|get|list_callees|count_callees,
-     * wamp.subscription.list|lookup|match|get|list_subscribers|count_subscribers (and nexus's count_suscribers).
-     * No meta events (on_join, on_create, ...) and no testaments.
-     */
+    /** A CALL to a `wamp.` procedure: the meta API answers it ([RouterMeta]), else there is no such procedure. */
     private fun meta(s: RouterSession, m: Call) {
-        fun result(vararg args: Any?) = s.send(ResultMessage(m.request, emptyMap(), args.toList()))
-        when (m.procedure) {
-            "wamp.session.count" -> result(sessions.size.toLong())
-
-            "wamp.session.list" -> result(sessions.keys.toList())
-
-            "wamp.session.get" -> {
-                val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
-                result(sessionInfo(target))
-            }
-
-            "wamp.session.kill" -> {
-                val target = WampValues.asLong(m.args.firstOrNull())?.let { sessions[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_session")
-                if (target === s) {
-                    return error(
-                        s,
-                        MessageCodes.CALL,
-                        m.request,
-                        "wamp.error.no_such_session",
-                        "cannot kill the caller",
-                    )
-                }
-                target.send(Goodbye(mapOf("message" to "killed"), "wamp.close.killed"))
-                result()
-            }
-
-            "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all" -> {
-                val targets = when (m.procedure) {
-                    "wamp.session.kill_by_authid" -> sessions.values.filter { it.authId == m.args.firstOrNull() }
-                    "wamp.session.kill_by_authrole" -> sessions.values.filter { it.authRole == m.args.firstOrNull() }
-                    else -> sessions.values.toList()
-                }.filter { it !== s }
-                val reason = m.kwargs["reason"] as? String ?: "wamp.close.killed"
-                val message = m.kwargs["message"] as? String ?: "killed"
-                for (t in targets) t.send(Goodbye(mapOf("message" to message), reason))
-                // As the WAMP meta API: kill_by_authid answers the ids, the others the count.
-                if (m.procedure == "wamp.session.kill_by_authid") {
-                    result(targets.map { it.id })
-                } else {
-                    result(targets.size.toLong())
-                }
-            }
-
-            "wamp.registration.list" -> result(
-                MATCHES.associateWith { match -> registrations.values.filter { it.match == match }.map { it.id } },
-            )
-
-            "wamp.registration.lookup" -> {
-                val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
-                val procedure = m.args.firstOrNull()
-                result(registrations.values.firstOrNull { it.procedure == procedure && it.match == match }?.id)
-            }
-
-            "wamp.registration.match" -> result((m.args.firstOrNull() as? String)?.let { matchRegistration(it) }?.id)
-
-            "wamp.registration.get" -> {
-                val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
-                result(mapOf("id" to reg.id, "uri" to reg.procedure, "match" to reg.match, "invoke" to reg.invoke))
-            }
-
-            "wamp.registration.list_callees", "wamp.registration.count_callees" -> {
-                val reg = WampValues.asLong(m.args.firstOrNull())?.let { registrations[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_registration")
-                if (m.procedure.endsWith("list_callees")) {
-                    result(reg.callees.map { it.session.id })
-                } else {
-                    result(reg.callees.size.toLong())
-                }
-            }
-
-            "wamp.subscription.list" -> result(
-                MATCHES.associateWith { match -> subscriptions.values.filter { it.match == match }.map { it.id } },
-            )
-
-            "wamp.subscription.lookup" -> {
-                val match = (m.args.getOrNull(1) as? Map<*, *>)?.get("match") as? String ?: "exact"
-                result(subscriptions.values.firstOrNull { it.topic == m.args.firstOrNull() && it.match == match }?.id)
-            }
-
-            "wamp.subscription.match" -> {
-                val topic = m.args.firstOrNull() as? String
-                val ids =
-                    if (topic == null) {
-                        emptyList()
-                    } else {
-                        subscriptions.values.filter { topicMatches(it, topic) }.map { it.id }
-                    }
-                result(ids.ifEmpty { null })
-            }
-
-            "wamp.subscription.get" -> {
-                val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
-                result(mapOf("id" to sub.id, "uri" to sub.topic, "match" to sub.match))
-            }
-
-            // nexus registers the misspelt count_suscribers as well: accept both.
-            "wamp.subscription.list_subscribers",
-            "wamp.subscription.count_subscribers",
-            "wamp.subscription.count_suscribers",
-            -> {
-                val sub = WampValues.asLong(m.args.firstOrNull())?.let { subscriptions[it] }
-                    ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_subscription")
-                if (m.procedure.endsWith("list_subscribers")) {
-                    result(sub.subscribers.map { it.id })
-                } else {
-                    result(sub.subscribers.size.toLong())
-                }
-            }
-
-            else -> error(
-                s,
-                MessageCodes.CALL,
-                m.request,
-                "wamp.error.no_such_procedure",
-                "no procedure ${m.procedure}",
-            )
-        }
+        if (metaApi.call(s, m)) return
+        error(s, MessageCodes.CALL, m.request, "wamp.error.no_such_procedure", "no procedure ${m.procedure}")
     }
 
     /** Sends GOODBYE to every session of the realm (router shutdown). */

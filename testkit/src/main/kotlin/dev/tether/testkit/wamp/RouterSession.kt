@@ -65,6 +65,15 @@ internal class RouterSession(
         outbound.trySend(m)
     }
 
+    /**
+     * Sends [goodbye] and closes the connection once it is written, without waiting for the client's reply (the
+     * meta API's kill, as nexus's EndRecv): the session has already left its realm.
+     */
+    fun expel(goodbye: Goodbye) {
+        send(goodbye)
+        outbound.close()
+    }
+
     /** Runs the connection until it ends; called in its own coroutine. */
     suspend fun run(scope: CoroutineScope) {
         val writer = scope.launch {
@@ -186,16 +195,17 @@ internal class RouterSession(
                                 "publisher_identification" to true,
                                 "subscriber_blackwhite_listing" to true,
                                 "pattern_based_subscription" to true,
-                                "session_meta_api" to true,
-                                "subscription_meta_api" to true,
+                                "session_meta_api" to router.config.metaApi,
+                                "subscription_meta_api" to router.config.metaApi,
                             ),
                         ),
                         "dealer" to mapOf(
                             "features" to mapOf(
                                 "call_canceling" to true, "call_timeout" to true, "caller_identification" to true,
                                 "pattern_based_registration" to true, "shared_registration" to true,
-                                "session_meta_api" to true,
-                                "registration_meta_api" to true, "progressive_call_results" to true,
+                                "session_meta_api" to router.config.metaApi,
+                                "registration_meta_api" to router.config.metaApi,
+                                "testament_meta_api" to router.config.metaApi, "progressive_call_results" to true,
                                 "progressive_call_invocations" to true,
                             ),
                         ),
