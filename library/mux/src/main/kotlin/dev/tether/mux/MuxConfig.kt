@@ -22,8 +22,9 @@ import kotlin.time.toJavaDuration
  * stream whose peer keeps filling the whole window (throughput-bound) double its capacity, up to this many bytes, by
  * granting the extra as additional ACK credit (legal because credits are additive; peers need no change).
  * @property ackEveryRead true sends one ACK per [Stream.read], as upstream does; false (default) returns the credit
- * of reads together once half the window has been read or the peer has none left, which is the same credit in fewer
- * frames (credits are additive, and the peer's window never drops below half while nothing is buffered).
+ * of reads together once half the window has been read (a quarter of a window of four full DATs or more) or the peer
+ * has none left, which is the same credit in fewer frames (credits are additive, and the peer's window never drops
+ * below half while nothing is buffered).
  * @property maxStreams how many streams the peer may have open here at once (default 10 000): streams it opened
  * that this side accepted or holds in the accept queue, until both sides have sent FIN or the session fails them.
  * A SYN beyond it is refused as upstream refuses a stream it will not take (FIN, no ACK); the session goes on and

@@ -17,8 +17,9 @@ import kotlin.time.Duration.Companion.nanoseconds
  * One multiplexed byte stream of a [MuxSession] (upstream `*stream`, a `net.Conn`).
  *
  * Flow control is per stream: [write] sends at most the credit the peer granted and suspends while it is zero;
- * [read] returns ACK credit for exactly the bytes it hands out, batched until half the window has been read or the
- * peer has run out of credit (one ACK per read with [MuxConfig.ackEveryRead], as upstream does). [close] is a
+ * [read] returns ACK credit for exactly the bytes it hands out, batched until half the window has been read (a
+ * quarter of windows of four full DATs or more) or the peer has run out of credit (one ACK per read with
+ * [MuxConfig.ackEveryRead], as upstream does). [close] is a
  * half-close (FIN): reading goes on until the peer's FIN, and writing after the peer's FIN is still allowed. There
  * is no reset frame: a stream that fails (session end, [NoCapacityException]) fails loudly on this side only.
  *
@@ -55,8 +56,15 @@ public class Stream internal constructor(
     private var writing = false
     private var readDeadline: Instant? = null
     private var writeDeadline: Instant? = null
-    private var version = 0L
-    private var waiters: ArrayList<CancellableContinuation<Unit>>? = null
+
+    /**
+     * Readers and writers wait apart: an ACK (credit for the writer) must not wake a reader that waits for data, nor a
+     * DAT a writer that waits for credit. In a request/response exchange the peer's ACK arrives just before its reply,
+     * and a shared wake-up resumed the reader twice per round trip (a thread hand-off each when it runs on
+     * `Dispatchers.Default`).
+     */
+    private val readers = Waiters()
+    private val writers = Waiters()
 
     /** The peer answered our SYN with FIN: it refused the stream. */
     private var refused = false
@@ -109,17 +117,17 @@ public class Stream internal constructor(
                     n = take(buffer, offset, length)
                     unacked += n
                     val growth = if (stalled) grow() else 0
-                    // Credit is additive, so holding back less than half a window never stalls the peer (its window
-                    // stays above half until buffered bytes, which a read drains, fill it) and saves an ACK, and
-                    // with it a wake-up of the event loop, on most reads of a request/response exchange.
-                    if (stalled || growth > 0 || unacked * 2 >= capacity || session.config.ackEveryRead) {
+                    // Credit is additive, so holding back less than half a window ([ackThreshold]) never stalls the
+                    // peer (its window stays above half until buffered bytes, which a read drains, fill it) and saves
+                    // an ACK, and with it a wake-up of the event loop, on most reads of a request/response exchange.
+                    if (stalled || growth > 0 || unacked >= ackThreshold() || session.config.ackEveryRead) {
                         credit = unacked + growth
                         unacked = 0
                     }
                 } else {
                     if (remoteClosed) return -1
                     failure?.let { throw it }
-                    seen = version
+                    seen = readers.version
                     deadline = readDeadline
                 }
             }
@@ -128,7 +136,7 @@ public class Stream internal constructor(
                 if (credit > 0) withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
                 return n
             }
-            awaitChange(seen, deadline, opEnd) { ReadTimeoutException() }
+            awaitChange(readers, seen, deadline, opEnd) { ReadTimeoutException() }
         }
     }
 
@@ -157,12 +165,12 @@ public class Stream internal constructor(
                         n = minOf(window, (length - sent).toLong(), MuxProtocol.MAX_DATA_PAYLOAD.toLong()).toInt()
                         window -= n
                     } else {
-                        seen = version
+                        seen = writers.version
                         deadline = writeDeadline
                     }
                 }
                 if (n == 0) {
-                    awaitChange(seen, deadline, opEnd) { WriteTimeoutException() }
+                    awaitChange(writers, seen, deadline, opEnd) { WriteTimeoutException() }
                     continue
                 }
                 val frame = MuxFrame.Data(rawId, buffer, offset + sent, n).encode()
@@ -174,7 +182,7 @@ public class Stream internal constructor(
                 sent += n
             }
         } finally {
-            update { writing = false }
+            update(Wake.WRITERS) { writing = false }
         }
     }
 
@@ -190,26 +198,26 @@ public class Stream internal constructor(
             }
         }
         if (!send) return
-        update { }
+        update(Wake.WRITERS) { }
         session.sendFin(rawId)
     }
 
     /** Sets the read deadline; null clears it. A deadline already past throws [InvalidDeadlineException]. */
     public fun setReadDeadline(deadline: Instant?) {
         checkDeadline(deadline)
-        update { readDeadline = deadline }
+        update(Wake.READERS) { readDeadline = deadline }
     }
 
     /** Sets the write deadline; null clears it. A deadline already past throws [InvalidDeadlineException]. */
     public fun setWriteDeadline(deadline: Instant?) {
         checkDeadline(deadline)
-        update { writeDeadline = deadline }
+        update(Wake.WRITERS) { writeDeadline = deadline }
     }
 
     /** Sets both deadlines. */
     public fun setDeadline(deadline: Instant?) {
         checkDeadline(deadline)
-        update {
+        update(Wake.ALL) {
             readDeadline = deadline
             writeDeadline = deadline
         }
@@ -226,7 +234,7 @@ public class Stream internal constructor(
     // ---- session side ------------------------------------------------------------------------------------------
 
     /** An ACK: the opener's first accepts the stream and sets the window; later ones add credit. */
-    internal fun onAck(credit: Long) = update {
+    internal fun onAck(credit: Long) = update(Wake.WRITERS) {
         if (!accepted) {
             accepted = true
             window = credit
@@ -250,7 +258,7 @@ public class Stream internal constructor(
         private set
 
     /** A DAT: buffered, or dropped with a sticky [NoCapacityException] when it does not fit. */
-    internal fun onData(frame: MuxFrame.Data): Boolean = update {
+    internal fun onData(frame: MuxFrame.Data): Boolean = update(Wake.READERS) {
         if (failure != null || overrun != null) return@update true
         if (frame.length > capacity + slack - buffered) {
             overrun = NoCapacityException(id, capacity)
@@ -261,17 +269,17 @@ public class Stream internal constructor(
         q.addLast(frame)
         buffered += frame.length
         true
-    }
+    }.also { fits -> if (!fits) update(Wake.WRITERS) { } } // the overrun fails writes too
 
     /** A FIN: the peer writes no more. Before the stream was accepted, it is the peer's refusal. */
-    internal fun onFin() = update {
+    internal fun onFin() = update(Wake.ALL) {
         remoteClosed = true
         if (!accepted) refused = true
         if (localClosed) release()
     }
 
     /** The session ended: every waiter wakes to [reason]. */
-    internal fun kill(reason: MuxException) = update {
+    internal fun kill(reason: MuxException) = update(Wake.ALL) {
         if (failure == null) failure = reason
         release()
     }
@@ -303,9 +311,9 @@ public class Stream internal constructor(
                 if (accepted) return
                 if (refused) throw StreamRefusedException(id)
                 failure?.let { throw it }
-                version
+                writers.version
             }
-            awaitVersion(seen)
+            awaitVersion(writers, seen)
         }
     }
 
@@ -359,10 +367,10 @@ public class Stream internal constructor(
                     writing = true
                     return
                 }
-                seen = version
+                seen = writers.version
                 deadline = writeDeadline
             }
-            awaitChange(seen, deadline, opEnd) { WriteTimeoutException() }
+            awaitChange(writers, seen, deadline, opEnd) { WriteTimeoutException() }
         }
     }
 
@@ -373,7 +381,13 @@ public class Stream internal constructor(
     }
 
     /** Waits for a state change after [seen], bounded by the absolute [deadline] and the monotonic [opEnd]. */
-    private suspend fun awaitChange(seen: Long, deadline: Instant?, opEnd: Long, timeout: () -> MuxException) {
+    private suspend fun awaitChange(
+        side: Waiters,
+        seen: Long,
+        deadline: Instant?,
+        opEnd: Long,
+        timeout: () -> MuxException,
+    ) {
         var bound = Long.MAX_VALUE
         if (deadline != null) {
             bound = Duration.between(session.config.clock.instant(), deadline).toNanos()
@@ -385,37 +399,62 @@ public class Stream internal constructor(
             bound = minOf(bound, left)
         }
         if (bound == Long.MAX_VALUE) {
-            awaitVersion(seen)
+            awaitVersion(side, seen)
         } else {
-            withTimeoutOrNull(bound.nanoseconds) { awaitVersion(seen) } ?: throw timeout()
+            withTimeoutOrNull(bound.nanoseconds) { awaitVersion(side, seen) } ?: throw timeout()
         }
     }
 
-    private suspend fun awaitVersion(seen: Long) = suspendCancellableCoroutine { c ->
-        c.invokeOnCancellation { synchronized(this) { waiters?.remove(c) } }
+    /** Suspends until [side] changes after [seen] (under the lock, so no change is missed). */
+    private suspend fun awaitVersion(side: Waiters, seen: Long) = suspendCancellableCoroutine { c ->
+        c.invokeOnCancellation { synchronized(this) { side.list?.remove(c) } }
         val changed = synchronized(this) {
-            if (version != seen) {
+            if (side.version != seen) {
                 true
             } else {
-                (waiters ?: ArrayList<CancellableContinuation<Unit>>(1).also { waiters = it }).add(c)
+                (side.list ?: ArrayList<CancellableContinuation<Unit>>(1).also { side.list = it }).add(c)
                 false
             }
         }
         if (changed) c.resume(Unit)
     }
 
-    /** Runs [block] under the lock, marks a state change, then wakes every waiter outside the lock. */
-    private inline fun <T> update(block: () -> T): T {
-        val woken: ArrayList<CancellableContinuation<Unit>>?
+    /** Runs [block] under the lock, marks a change for the side(s) [wake] names, then wakes them outside the lock. */
+    private inline fun <T> update(wake: Wake, block: () -> T): T {
+        var woken: ArrayList<CancellableContinuation<Unit>>? = null
+        var wokenWriters: ArrayList<CancellableContinuation<Unit>>? = null
         val result: T
         synchronized(this) {
             result = block()
-            version++
-            woken = waiters
-            waiters = null
+            if (wake != Wake.WRITERS) woken = readers.take()
+            if (wake != Wake.READERS) wokenWriters = writers.take()
         }
         woken?.forEach { it.resume(Unit) }
+        wokenWriters?.forEach { it.resume(Unit) }
         return result
+    }
+
+    /**
+     * Read bytes held back before their credit goes out: half the capacity, or a quarter once the window holds four
+     * full DATs or more, so that a bulk sender with a large window keeps three quarters of it in flight instead of
+     * idling until half has been read (small windows keep the half: a quarter of them would be an ACK per message).
+     */
+    private fun ackThreshold(): Int =
+        if (capacity >= 4 * MuxProtocol.MAX_DATA_PAYLOAD) capacity / 4 else (capacity + 1) / 2
+
+    /** Which waiters a state change concerns. */
+    private enum class Wake { READERS, WRITERS, ALL }
+
+    /** One side's waiters (readers or writers): a change count and who waits for the next change; under the lock. */
+    private class Waiters {
+        var version = 0L
+        var list: ArrayList<CancellableContinuation<Unit>>? = null
+
+        /** Marks a change and hands over the waiters to resume. */
+        fun take(): ArrayList<CancellableContinuation<Unit>>? {
+            version++
+            return list.also { list = null }
+        }
     }
 
     private companion object {

@@ -6,12 +6,16 @@ import io.kotest.matchers.collections.shouldBeEmpty
 import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
+import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.test.StandardTestDispatcher
 import kotlinx.coroutines.test.advanceTimeBy
 import kotlinx.coroutines.test.runCurrent
 import kotlinx.coroutines.withTimeout
 import java.time.Duration
+import kotlin.coroutines.CoroutineContext
 import kotlin.time.Duration.Companion.seconds
 
 class StreamSpec : FunSpec({
@@ -140,6 +144,55 @@ class StreamSpec : FunSpec({
                 stream.read(ByteArray(1024)) shouldBe 200
                 runCurrent()
                 t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(550L) // 550 >= 512
+                s.closeAndJoin()
+            }
+        }
+        test("a window of four full DATs or more returns its credit by quarters, so a bulk sender keeps sending") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 64 * 1024L)
+                stream.receiveCapacity shouldBe 64 * 1024
+                val dat = MuxProtocol.MAX_DATA_PAYLOAD
+                repeat(2) { t.deliver(MuxFrame.Data(stream.rawId, ByteArray(dat))) }
+                runCurrent()
+                val buf = ByteArray(dat)
+                stream.read(buf, 0, dat - 1) shouldBe dat - 1
+                runCurrent()
+                t.drainSent().shouldBeEmpty() // under a quarter read: the peer still holds 48 KiB of credit
+                stream.read(buf, 0, 1) shouldBe 1
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(dat.toLong())
+                s.closeAndJoin()
+            }
+        }
+        test("an ACK does not wake a reader that waits for data, nor a DAT a writer that waits for credit") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 100)
+                val reads = CountingDispatcher(StandardTestDispatcher(testScheduler))
+                val reading = launch(reads) { stream.read(ByteArray(10)) }
+                runCurrent()
+                val readerStart = reads.dispatches
+                t.deliver(MuxFrame.Ack(stream.rawId, 50)) // credit only: nothing for the reader
+                runCurrent()
+                reads.dispatches shouldBe readerStart
+                reading.isActive shouldBe true
+
+                val writes = CountingDispatcher(StandardTestDispatcher(testScheduler))
+                val writing = launch(writes) { stream.write(ByteArray(300)) } // 150 of credit: waits for more
+                runCurrent()
+                (t.drainSent().sumOf { (it as MuxFrame.Data).length }) shouldBe 150
+                val writerStart = writes.dispatches
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(5))) // data only: wakes the reader, not the writer
+                runCurrent()
+                reading.isCompleted shouldBe true
+                writes.dispatches shouldBe writerStart
+                writing.isActive shouldBe true
+                t.deliver(MuxFrame.Ack(stream.rawId, 150))
+                runCurrent()
+                writing.isCompleted shouldBe true
                 s.closeAndJoin()
             }
         }
@@ -533,3 +586,13 @@ class StreamSpec : FunSpec({
         }
     }
 })
+
+/** Passes every dispatch to [delegate] and counts them: how often a coroutine on it was resumed. */
+private class CountingDispatcher(private val delegate: CoroutineDispatcher) : CoroutineDispatcher() {
+    @Volatile var dispatches = 0
+
+    override fun dispatch(context: CoroutineContext, block: Runnable) {
+        dispatches++
+        delegate.dispatch(context, block)
+    }
+}
