@@ -86,7 +86,8 @@ class TunnelDemo : DemoSection {
                             "viewers" to stats.viewersServed,
                             "requests forwarded" to stats.requestsForwarded,
                             "errors" to stats.originUnreachable + stats.originTlsFailures + stats.badRequests +
-                                stats.requestHeadTimeouts + stats.handlerErrors + stats.streamErrors,
+                                stats.requestHeadTimeouts + stats.requestBodyTimeouts + stats.handlerErrors +
+                                stats.streamErrors,
                         ),
                     )
                 }

@@ -24,7 +24,8 @@ import io.micrometer.core.instrument.binder.MeterBinder
  * | `tether.tunnel.errors` | counter, tag `cause` | viewers answered with an error or whose stream failed, by cause |
  *
  * The `cause` of an error is `origin_unreachable` (502), `origin_tls` (502, [dev.tether.tunnel.OriginTlsException]),
- * `bad_request` (400, 413, 431), `head_timeout` (408), `handler` (500) or `stream` (the stream failed while served).
+ * `bad_request` (400, 413, 431), `head_timeout` (408), `body_timeout` (408), `handler` (500) or `stream` (the stream
+ * failed while served).
  */
 public class TunnelMetrics @JvmOverloads constructor(
     private val client: TunnelClient,
@@ -62,6 +63,7 @@ public class TunnelMetrics @JvmOverloads constructor(
                 "origin_tls" to { it.originTlsFailures },
                 "bad_request" to { it.badRequests },
                 "head_timeout" to { it.requestHeadTimeouts },
+                "body_timeout" to { it.requestBodyTimeouts },
                 "handler" to { it.handlerErrors },
                 "stream" to { it.streamErrors },
             ),

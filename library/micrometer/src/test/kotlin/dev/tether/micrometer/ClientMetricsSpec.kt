@@ -147,6 +147,7 @@ class ClientMetricsSpec : FunSpec({
                 registry.countOf("tether.tunnel.requests", "client", "tunnel", "via", "forward") shouldBe 0.0
                 registry.countOf("tether.tunnel.errors", "client", "tunnel", "cause", "handler") shouldBe 1.0
                 registry.countOf("tether.tunnel.errors", "client", "tunnel", "cause", "head_timeout") shouldBe 0.0
+                registry.countOf("tether.tunnel.errors", "client", "tunnel", "cause", "body_timeout") shouldBe 0.0
                 registry.countOf("tether.tunnel.viewers.refused", "client", "tunnel") shouldBe 0.0
                 // The proxy WebSocket itself, through the observer.
                 registry.find("tether.connections.opened").tags("client", "tunnel").counter()!!.count() shouldBe 1.0

@@ -7,6 +7,7 @@ import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.time.Duration
+import java.util.concurrent.atomic.LongAdder
 import kotlin.coroutines.CoroutineContext
 
 /**
@@ -14,17 +15,20 @@ import kotlin.coroutines.CoroutineContext
  * then a body framed by Content-Length or chunked encoding; it does not FIN after it, spec §10), reads one
  * response, then FINs. We answer with a Content-Length response and FIN; never with an interim 1xx, which the proxy
  * would take for the response (`Expect: 100-continue` is dropped before the handler sees the request). A request
- * head that has not arrived within [headTimeout] is answered `408 Request Timeout` (the proxy relays any final
- * response it reads, spec §10), and the stream is closed.
+ * head that has not arrived within [Timeouts.head], or a body that has not followed it within [Timeouts.body], is
+ * answered `408 Request Timeout` (the proxy relays any final response it reads, spec §10), and the stream is closed.
  */
 @OptIn(InternalTetherApi::class)
 internal class HttpExchange(
     private val stream: Stream,
     private val flavour: TunnelFlavour,
     private val maxBodyBytes: Int,
-    private val headTimeout: Duration,
+    private val timeouts: Timeouts,
     private val counters: TunnelStats.Counters,
 ) {
+    /** The request head's bound from the stream's start, and the body's from the end of the head. */
+    class Timeouts(val head: Duration, val body: Duration)
+
     private val requests = HttpRequestReader(StreamReader(stream), flavour, maxBodyBytes)
 
     /**
@@ -34,12 +38,17 @@ internal class HttpExchange(
     suspend fun serve(handler: TunnelHandler, handlerContext: CoroutineContext) {
         val request = try {
             var timedOut = true
-            val head = withTimeoutOrNull(headTimeout.toMillis()) { requests.readHead().also { timedOut = false } }
+            val head = withTimeoutOrNull(timeouts.head.toMillis()) { requests.readHead().also { timedOut = false } }
             if (timedOut) {
-                requestHeadTimedOut()
+                requestTimedOut(timeouts.head, "head", counters.requestHeadTimeouts)
                 return
             }
-            requests.readBody(head ?: return) // null: the proxy gave up before sending anything
+            if (head == null) return // the proxy gave up before sending anything
+            // readBody never returns null: null is the timeout.
+            withTimeoutOrNull(timeouts.body.toMillis()) { requests.readBody(head) } ?: run {
+                requestTimedOut(timeouts.body, "body", counters.requestBodyTimeouts)
+                return
+            }
         } catch (e: BadRequestException) {
             counters.badRequests.increment()
             log.info("bad request on tunnel stream {}: {}", stream.id, e.message)
@@ -81,12 +90,12 @@ internal class HttpExchange(
         respond(response)
     }
 
-    /** The viewer took longer than [headTimeout] to send its head: 408, and the stream is closed (FIN). */
-    private suspend fun requestHeadTimedOut() {
-        val millis = headTimeout.toMillis()
-        counters.requestHeadTimeouts.increment()
-        log.info("tunnel stream {}: no request head within {} ms; answering 408", stream.id, millis)
-        respond(TunnelResponse.text("the request head did not arrive within $millis ms\n", 408))
+    /** The viewer took longer than [limit] to send its request's [part]: 408, and the stream is closed (FIN). */
+    private suspend fun requestTimedOut(limit: Duration, part: String, count: LongAdder) {
+        val millis = limit.toMillis()
+        count.increment()
+        log.info("tunnel stream {}: the request {} did not arrive within {} ms; answering 408", stream.id, part, millis)
+        respond(TunnelResponse.text("the request $part did not arrive within $millis ms\n", 408))
     }
 
     private suspend fun respond(response: TunnelResponse) {

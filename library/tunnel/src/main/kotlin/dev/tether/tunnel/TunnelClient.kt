@@ -288,10 +288,11 @@ public class TunnelClient internal constructor(
     /**
      * Answers every viewer HTTP request with [handler], in process (for users without a local server), until the
      * client is closed. Requests are read with their bodies (up to [maxBodyBytes]); a WebSocket upgrade request is
-     * answered 501, a request whose head does not arrive within [TunnelConfig.requestHeadTimeout] 408. The request is
-     * read and the answer written on the tunnel connection's I/O thread; [handler]
-     * runs on [handlerExecutor] ([TunnelConfig.handlerExecutor] unless given; null: a library thread where it may
-     * block). A handler that never blocks may run on [executor] and save two thread hand-offs per request.
+     * answered 501, a request whose head does not arrive within [TunnelConfig.requestHeadTimeout], or whose body does
+     * not follow within [TunnelConfig.requestBodyTimeout], 408. The request is read and the answer written on the
+     * tunnel connection's I/O thread; [handler] runs on [handlerExecutor] ([TunnelConfig.handlerExecutor] unless
+     * given; null: a library thread where it may block). A handler that never blocks may run on [executor] and save
+     * two thread hand-offs per request.
      */
     @JvmSynthetic
     public suspend fun serve(
@@ -301,8 +302,8 @@ public class TunnelClient internal constructor(
     ) {
         val handlerContext = handlerExecutor?.asCoroutineDispatcher() ?: Dispatchers.IO
         serveStreams { stream, _ ->
-            HttpExchange(stream, config.flavour, maxBodyBytes, config.requestHeadTimeout, counters)
-                .serve(handler, handlerContext)
+            val timeouts = HttpExchange.Timeouts(config.requestHeadTimeout, config.requestBodyTimeout)
+            HttpExchange(stream, config.flavour, maxBodyBytes, timeouts, counters).serve(handler, handlerContext)
         }
     }
 

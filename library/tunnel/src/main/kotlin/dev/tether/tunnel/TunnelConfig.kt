@@ -82,6 +82,14 @@ public class TunnelConfig private constructor(b: Builder) {
     public val requestHeadTimeout: Duration = b.requestHeadTimeout
 
     /**
+     * How long [TunnelClient.serve] waits, once a viewer's request head has arrived, for the rest of the request
+     * (its body, to the end of its Content-Length or its last chunk) before it answers `408 Request Timeout` and
+     * closes the stream (default 60 s). With [requestHeadTimeout] it bounds how long a viewer that trickles its
+     * request holds a stream and its buffered body; a viewer without a body is not affected.
+     */
+    public val requestBodyTimeout: Duration = b.requestBodyTimeout
+
+    /**
      * Trust for `https` origins of [TunnelClient.forward] with a private CA or a self-signed certificate (a local
      * development server); the JDK default trust store otherwise. Verification stays on: the chain and the host name
      * are always checked.
@@ -108,6 +116,7 @@ public class TunnelConfig private constructor(b: Builder) {
         require(!dialTimeout.isNegative && !dialTimeout.isZero) { "dialTimeout must be positive" }
         require(maxStreams >= 1) { "maxStreams must be at least 1" }
         require(!requestHeadTimeout.isNegative && !requestHeadTimeout.isZero) { "requestHeadTimeout must be positive" }
+        require(!requestBodyTimeout.isNegative && !requestBodyTimeout.isZero) { "requestBodyTimeout must be positive" }
     }
 
     /** The WebSocket URL the client dials: upstream's prefix rewrite "http" -> "ws". */
@@ -128,6 +137,7 @@ public class TunnelConfig private constructor(b: Builder) {
         it.observer = observer
         it.maxStreams = maxStreams
         it.requestHeadTimeout = requestHeadTimeout
+        it.requestBodyTimeout = requestBodyTimeout
         it.originTrustManager = originTrustManager
         it.originSslContext = originSslContext
     }
@@ -146,6 +156,7 @@ public class TunnelConfig private constructor(b: Builder) {
         internal var observer: TransportObserver? = null
         internal var maxStreams: Int = DEFAULT_MAX_STREAMS
         internal var requestHeadTimeout: Duration = DEFAULT_REQUEST_HEAD_TIMEOUT
+        internal var requestBodyTimeout: Duration = DEFAULT_REQUEST_BODY_TIMEOUT
         internal var originTrustManager: X509TrustManager? = null
         internal var originSslContext: SSLContext? = null
 
@@ -190,6 +201,17 @@ public class TunnelConfig private constructor(b: Builder) {
         public fun requestHeadTimeout(timeout: kotlin.time.Duration): Builder =
             requestHeadTimeout(timeout.toJavaDuration())
 
+        /**
+         * How long [TunnelClient.serve] waits for a request's body once its head arrived, before answering 408
+         * (default 60 s).
+         */
+        public fun requestBodyTimeout(timeout: Duration): Builder = apply { this.requestBodyTimeout = timeout }
+
+        /** Kotlin: [requestBodyTimeout] with a Kotlin duration. */
+        @JvmSynthetic
+        public fun requestBodyTimeout(timeout: kotlin.time.Duration): Builder =
+            requestBodyTimeout(timeout.toJavaDuration())
+
         /** Trust for `https` origins with a private CA or a self-signed certificate (verification stays on). */
         public fun originTrustManager(trustManager: X509TrustManager?): Builder =
             apply { this.originTrustManager = trustManager }
@@ -211,6 +233,10 @@ public class TunnelConfig private constructor(b: Builder) {
         /** Default of [requestHeadTimeout]: 30 s. */
         @JvmField
         public val DEFAULT_REQUEST_HEAD_TIMEOUT: Duration = Duration.ofSeconds(30)
+
+        /** Default of [requestBodyTimeout]: 60 s. */
+        @JvmField
+        public val DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration.ofSeconds(60)
 
         /** Java: a new builder. */
         @JvmStatic

@@ -23,6 +23,8 @@ import java.util.concurrent.atomic.LongAdder
  * @property badRequests requests [TunnelClient.serve] answered `400`, `413` or `431` (malformed or over a bound).
  * @property requestHeadTimeouts viewers answered `408` because their request head did not arrive within
  * [TunnelConfig.requestHeadTimeout].
+ * @property requestBodyTimeouts viewers answered `408` because the rest of their request (the body after the head)
+ * did not arrive within [TunnelConfig.requestBodyTimeout].
  * @property handlerErrors requests answered `500` because the [TunnelHandler] threw or answered an interim status.
  * @property streamErrors viewer streams that ended with an error while being served (the session dropped, the
  * origin reset its connection, a window was overrun).
@@ -41,6 +43,7 @@ public data class TunnelStats(
     val requestHeadTimeouts: Long,
     val handlerErrors: Long,
     val streamErrors: Long,
+    val requestBodyTimeouts: Long,
 ) {
     /** The client's running counts, shared by its pipes and exchanges. */
     internal class Counters {
@@ -53,6 +56,7 @@ public data class TunnelStats(
         val originTlsFailures = LongAdder()
         val badRequests = LongAdder()
         val requestHeadTimeouts = LongAdder()
+        val requestBodyTimeouts = LongAdder()
         val handlerErrors = LongAdder()
         val streamErrors = LongAdder()
 
@@ -72,6 +76,7 @@ public data class TunnelStats(
                 requestHeadTimeouts = requestHeadTimeouts.sum(),
                 handlerErrors = handlerErrors.sum(),
                 streamErrors = streamErrors.sum(),
+                requestBodyTimeouts = requestBodyTimeouts.sum(),
             )
         }
     }

@@ -51,11 +51,14 @@ class TunnelClientJavaTest {
         SelfSignedCertificate certificate = new SelfSignedCertificate(List.of("localhost"), List.of());
         try (TestProxy proxy = new TestProxy(); TlsOrigin origin = new TlsOrigin(certificate)) {
             TunnelConfig config = proxy.config("java-2", b -> {
-                b.maxStreams(10).requestHeadTimeout(Duration.ofSeconds(5)).originTrustManager(null);
+                b.maxStreams(10).requestHeadTimeout(Duration.ofSeconds(5)).requestBodyTimeout(Duration.ofSeconds(7))
+                        .originTrustManager(null);
                 return kotlin.Unit.INSTANCE;
             });
             assertEquals(10, config.getMaxStreams());
             assertEquals(Duration.ofSeconds(5), config.getRequestHeadTimeout());
+            assertEquals(Duration.ofSeconds(7), config.getRequestBodyTimeout());
+            assertEquals(Duration.ofSeconds(60), TunnelConfig.DEFAULT_REQUEST_BODY_TIMEOUT);
             assertNull(config.getOriginTrustManager());
             assertEquals(1_000, TunnelConfig.DEFAULT_MAX_STREAMS);
             assertEquals(Duration.ofSeconds(30), TunnelConfig.DEFAULT_REQUEST_HEAD_TIMEOUT);

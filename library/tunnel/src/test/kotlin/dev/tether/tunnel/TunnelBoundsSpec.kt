@@ -1,6 +1,7 @@
 package dev.tether.tunnel
 
 import dev.tether.core.ConnectionEvent
+import dev.tether.mux.MuxException
 import dev.tether.mux.StreamRefusedException
 import dev.tether.tunnel.TestProxy.Companion.readToEnd
 import io.kotest.assertions.throwables.shouldThrow
@@ -13,6 +14,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.filterIsInstance
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
@@ -26,14 +28,20 @@ import kotlin.time.Duration.Companion.seconds
 
 /**
  * The tunnel's bounds on what viewers hold: viewer streams at once (TunnelConfig.maxStreams, refused as wsmux
- * refuses a stream) and the time serve waits for a request head (TunnelConfig.requestHeadTimeout, answered 408);
+ * refuses a stream) and the time serve waits for a request head (TunnelConfig.requestHeadTimeout, answered 408) and
+ * then for its body (TunnelConfig.requestBodyTimeout, answered 408);
  * and TunnelClient.stats() counting both, with the rest of a client's life.
  */
 class TunnelBoundsSpec : FunSpec({
-    test("defaults: 1 000 viewer streams, 30 s for a request head; both validated") {
+    test("defaults: 1 000 viewer streams, 30 s for a request head, 60 s for its body; all validated") {
         val config = TunnelConfig("t", "ws://127.0.0.1:1") { token("x") }
         config.maxStreams shouldBe 1_000
         config.requestHeadTimeout shouldBe Duration.ofSeconds(30)
+        config.requestBodyTimeout shouldBe Duration.ofSeconds(60)
+        config.toBuilder().requestBodyTimeout(5.seconds).build().requestBodyTimeout shouldBe Duration.ofSeconds(5)
+        shouldThrow<IllegalArgumentException> {
+            TunnelConfig("t", "ws://127.0.0.1:1") { token("x").requestBodyTimeout(Duration.ofSeconds(-1)) }
+        }
         config.toBuilder().maxStreams(7).build().maxStreams shouldBe 7
         shouldThrow<IllegalArgumentException> { TunnelConfig("t", "ws://127.0.0.1:1") { token("x").maxStreams(0) } }
         shouldThrow<IllegalArgumentException> {
@@ -59,6 +67,69 @@ class TunnelBoundsSpec : FunSpec({
                             answer shouldContain "within 200 ms"
                             client.stats().requestHeadTimeouts shouldBe 1
                             client.stats().requestsAnswered shouldBe 0
+                            serving.cancel()
+                        }
+                    } finally {
+                        client.closeAndJoin()
+                    }
+                }
+            }
+
+            test("serve: a viewer that trickles its body past requestBodyTimeout gets 408, then FIN") {
+                TestProxy().use { proxy ->
+                    val config = proxy.config { requestBodyTimeout(300.milliseconds) }
+                    val client = TunnelClient(config, TunnelClient.defaultMuxConfig(), transport).connect()
+                    try {
+                        val session = proxy.nextSession()
+                        coroutineScope {
+                            val serving = launch { client.serve(TunnelHandler { TunnelResponse.text("never") }) }
+                            val stream = session.open()
+                            stream.write("POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n".toByteArray())
+                            // A byte every 20 ms keeps the stream busy: only a bound on the whole body cuts it off.
+                            val trickle = launch {
+                                try {
+                                    repeat(999) {
+                                        stream.write(byteArrayOf('x'.code.toByte()))
+                                        delay(20)
+                                    }
+                                } catch (e: MuxException) {
+                                    // the client may have reset the stream after its answer: the trickle ends
+                                }
+                            }
+                            val answer = String(withTimeout(10.seconds) { readToEnd(stream) }, Charsets.ISO_8859_1)
+                            trickle.cancel()
+                            answer shouldStartWith "HTTP/1.1 408 Request Timeout\r\n"
+                            answer shouldContain "the request body did not arrive within 300 ms"
+                            client.stats().requestBodyTimeouts shouldBe 1
+                            client.stats().requestHeadTimeouts shouldBe 0
+                            client.stats().requestsAnswered shouldBe 0
+                            serving.cancel()
+                        }
+                    } finally {
+                        client.closeAndJoin()
+                    }
+                }
+            }
+
+            test("serve: a body sent in parts within requestBodyTimeout is served whole") {
+                TestProxy().use { proxy ->
+                    val config = proxy.config { requestBodyTimeout(10.seconds) }
+                    val client = TunnelClient(config, TunnelClient.defaultMuxConfig(), transport).connect()
+                    try {
+                        val session = proxy.nextSession()
+                        coroutineScope {
+                            val handler = TunnelHandler { TunnelResponse.text("got ${String(it.body)}") }
+                            val serving = launch { client.serve(handler) }
+                            val stream = session.open()
+                            val head = "POST /ok HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            stream.write(head.toByteArray())
+                            stream.write("5\r\nhello\r\n".toByteArray())
+                            stream.write("6\r\n world\r\n0\r\n\r\n".toByteArray())
+                            val answer = String(withTimeout(10.seconds) { readToEnd(stream) }, Charsets.ISO_8859_1)
+                            answer shouldStartWith "HTTP/1.1 200 OK\r\n"
+                            answer shouldContain "got hello world"
+                            client.stats().requestBodyTimeouts shouldBe 0
+                            client.stats().requestsAnswered shouldBe 1
                             serving.cancel()
                         }
                     } finally {
