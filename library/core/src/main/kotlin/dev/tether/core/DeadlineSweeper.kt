@@ -72,6 +72,30 @@ public class DeadlineSweeper(sweep: (nowNanos: Long) -> Long) {
         /** Wake-ups queued on the shared thread (tests: a watched later deadline must not add one). */
         internal fun queuedWakeUps(): Int = SweepThread.size()
 
+        /**
+         * The sweep most owners hand to [DeadlineSweeper]: calls [expire] for each of [entries] whose deadline
+         * ([deadlineOf], [NEVER] for none) is due at [now], and returns the earliest deadline still ahead, or [NEVER].
+         * Entries [expire] removes or replaces are fine: concurrent maps iterate weakly consistently.
+         */
+        public inline fun <K, V> sweepEntries(
+            entries: Map<K, V>,
+            now: Long,
+            deadlineOf: (V) -> Long,
+            expire: (K, V) -> Unit,
+        ): Long {
+            var next = NEVER
+            for ((key, entry) in entries) {
+                val deadline = deadlineOf(entry)
+                if (deadline == NEVER) continue
+                if (deadline - now <= 0) {
+                    expire(key, entry)
+                } else if (next == NEVER || deadline - next < 0) {
+                    next = deadline
+                }
+            }
+            return next
+        }
+
         /** The deadline [timeoutNanos] from now, or [NEVER] for a timeout too long to matter. */
         @JvmStatic
         public fun deadlineAfter(timeoutNanos: Long): Long {

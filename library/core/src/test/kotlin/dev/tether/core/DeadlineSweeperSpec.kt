@@ -20,17 +20,11 @@ class DeadlineSweeperSpec : FunSpec({
         val latches = ConcurrentHashMap<Int, CountDownLatch>()
         val sweeper = DeadlineSweeper { now ->
             sweeps.incrementAndGet()
-            var next = DeadlineSweeper.NEVER
-            for ((id, deadline) in pending) {
-                if (deadline - now <= 0) {
-                    pending.remove(id)
-                    expired[id] = now
-                    latches[id]?.countDown()
-                } else if (next == DeadlineSweeper.NEVER || deadline - next < 0) {
-                    next = deadline
-                }
+            DeadlineSweeper.sweepEntries(pending, now, { it }) { id, _ ->
+                pending.remove(id)
+                expired[id] = now
+                latches[id]?.countDown()
             }
-            next
         }
 
         fun add(id: Int, timeoutMillis: Long): CountDownLatch {
@@ -114,6 +108,23 @@ class DeadlineSweeperSpec : FunSpec({
             Thread.onSpinWait()
         }
         owner.get() shouldBe null
+    }
+
+    test("sweepEntries expires what is due, skips NEVER, and answers the earliest deadline ahead, across wrap-around") {
+        val now = Long.MAX_VALUE - 10 // deadlines ahead of it wrap to negative numbers: compared by subtraction
+        val entries = linkedMapOf(
+            "due" to now - 5,
+            "exactly-now" to now,
+            "never" to DeadlineSweeper.NEVER,
+            "later" to now + 100,
+            "sooner" to now + 20,
+        )
+        val expired = mutableListOf<String>()
+        DeadlineSweeper.sweepEntries(entries, now, { it }) { key, _ -> expired += key } shouldBe now + 20
+        expired shouldBe listOf("due", "exactly-now")
+        DeadlineSweeper.sweepEntries(mapOf("never" to DeadlineSweeper.NEVER), now, { it }) { _, _ ->
+            error("nothing is due")
+        } shouldBe DeadlineSweeper.NEVER
     }
 
     test("deadlineAfter: timeouts too long to matter never fire") {

@@ -236,20 +236,10 @@ internal class RequestCorrelator(
      * putting a fresh entry (no deadline, no progress, no reply hook) in its place that catches a late answer, and
      * returns the earliest deadline still ahead.
      */
-    private fun sweep(now: Long): Long {
-        var next = DeadlineSweeper.NEVER
-        for ((id, p) in pending) {
-            val deadline = p.deadline
-            if (deadline == DeadlineSweeper.NEVER) continue
-            if (deadline - now <= 0) {
-                if (pending.replace(id, p, Pending(p.requestType, CompletableDeferred()))) {
-                    p.reply.completeExceptionally(SweptTimeout)
-                }
-            } else if (next == DeadlineSweeper.NEVER || deadline - next < 0) {
-                next = deadline
-            }
+    private fun sweep(now: Long): Long = DeadlineSweeper.sweepEntries(pending, now, { it.deadline }) { id, p ->
+        if (pending.replace(id, p, Pending(p.requestType, CompletableDeferred()))) {
+            p.reply.completeExceptionally(SweptTimeout)
         }
-        return next
     }
 
     /** A swept request's marker; it never leaves [awaitReply], so one instance without a stack trace will do. */

@@ -31,19 +31,7 @@ internal class RequestTimeouts(
         sweeper.stop()
     }
 
-    private fun sweep(now: Long): Long {
-        var next = NEVER
-        for ((id, entry) in pending) {
-            val deadline = entry.deadline
-            if (deadline == NEVER) continue
-            if (deadline - now <= 0) {
-                onExpired(id, entry)
-            } else if (next == NEVER || deadline - next < 0) {
-                next = deadline
-            }
-        }
-        return next
-    }
+    private fun sweep(now: Long): Long = DeadlineSweeper.sweepEntries(pending, now, { it.deadline }, onExpired)
 
     companion object {
         /** The [PendingRequest.deadline] of a request that never times out. */
