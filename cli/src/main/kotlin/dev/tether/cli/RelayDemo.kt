@@ -11,7 +11,6 @@ import dev.tether.testkit.relay.FakeRelayServer
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.async
 import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.delay
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
@@ -132,9 +131,9 @@ class RelayDemo : DemoSection {
         fromA.close()
     }
 
-    /** openConn on [m]'s home relay; a manager whose listener fired a moment ago may still be installing it. */
+    /** openConn on [m]'s home relay once it is connected (a manager whose relay restarted may still be dialling). */
     private suspend fun openWhenServing(m: Manager, address: String, peerKey: String): RelayConn {
-        while (!m.isConnected) delay(10)
+        m.awaitConnected()
         return m.openConn(address, peerKey)
     }
 

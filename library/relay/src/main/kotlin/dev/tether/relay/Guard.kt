@@ -30,7 +30,9 @@ import kotlin.time.TimeSource
  *
  * The loop reports what it does as [ConnectionEvent]s ([report]): `Disconnected` or `DialFailed` with the wait
  * before the next attempt, `Connecting` for each attempt, `DialFailed` for each failed one. The owner reports
- * `Connected` once it has installed the new client.
+ * `Connected` once it has installed the new client. The first report is made by [onDisconnected] itself, on the
+ * caller's thread, so that an owner that calls it from the session's end has left `CONNECTED` before anyone can
+ * see the dead session.
  */
 internal class Guard(
     private val scope: CoroutineScope,
@@ -51,14 +53,27 @@ internal class Guard(
 
     /**
      * Starts the reconnect loop after [lost] ended with [cause], or after the first pick failed with [cause] (null
-     * [lost]); ignored while a loop runs.
+     * [lost]); ignored while a loop runs. Reports the first event (`Disconnected`, or `DialFailed` after a failed
+     * first pick) before it returns.
      */
     @Synchronized
     fun onDisconnected(lost: RelayClient?, cause: Throwable) {
         if (loop != null) return
+        val quick = lost != null && lost.serverUrl in configuredUrls()
+        // Without a quick reconnect the backoff's first wait is the one reported; after a failed quick reconnect the
+        // loop makes the schedule, as it always has (the random draws keep their order).
+        val schedule = if (quick) null else backoff.newSchedule(random)
+        val firstWait = schedule?.next()
+        report(
+            when {
+                quick -> ConnectionEvent.Disconnected(cause, quickReconnectDelay.inWholeMilliseconds)
+                lost != null -> ConnectionEvent.Disconnected(cause, firstWait!!.inWholeMilliseconds)
+                else -> ConnectionEvent.DialFailed(cause, firstWait!!.inWholeMilliseconds)
+            },
+        )
         val job = scope.launch(CoroutineName("tether-relay-guard"), start = CoroutineStart.LAZY) {
             try {
-                run(lost, cause)
+                run(lost, schedule, firstWait)
             } finally {
                 finished(currentCoroutineContext().job)
             }
@@ -79,39 +94,28 @@ internal class Guard(
         if (loop === job) loop = null
     }
 
-    private suspend fun run(lost: RelayClient?, cause: Throwable) {
+    /**
+     * The loop after [onDisconnected] reported its first event: the quick reconnect when [schedule] is null, else
+     * the backoff from [firstWait] on.
+     */
+    private suspend fun run(lost: RelayClient?, schedule: GuardBackoff.Schedule?, firstWait: Duration?) {
         // Dials since the last established connection: the failed first pick was one.
         var attempt = if (lost == null) 1 else 0
-        var lastFailure = cause
-        if (lost != null && lost.serverUrl in configuredUrls()) {
-            report(ConnectionEvent.Disconnected(cause, quickReconnectDelay.inWholeMilliseconds))
-            delay(quickReconnectDelay)
-            report(ConnectionEvent.Connecting(++attempt))
-            try {
-                val fresh = redial(lost.serverUrl)
-                log.info("relay {} reconnected", lost.serverUrl)
-                finished(currentCoroutineContext().job)
-                onNewClient(fresh) // checks, once installed, whether the new session already dropped
-                return
-            } catch (e: CancellationException) {
-                throw e
-            } catch (e: Exception) {
-                log.info("quick reconnect to {} failed: {}", lost.serverUrl, e.message)
-                lastFailure = e
-            }
+        val ticks: GuardBackoff.Schedule
+        var wait: Duration
+        if (schedule != null && firstWait != null) {
+            ticks = schedule
+            wait = firstWait
+        } else {
+            val failure = quickReconnect(checkNotNull(lost) { "a quick reconnect needs the lost client" }) ?: return
+            attempt = 1
+            ticks = backoff.newSchedule(random)
+            wait = ticks.next()
+            report(ConnectionEvent.DialFailed(failure, wait.inWholeMilliseconds))
         }
-        val schedule = backoff.newSchedule(random)
-        var wait = schedule.next()
-        report(
-            if (lost != null && attempt == 0) {
-                ConnectionEvent.Disconnected(cause, wait.inWholeMilliseconds)
-            } else {
-                ConnectionEvent.DialFailed(lastFailure, wait.inWholeMilliseconds)
-            },
-        )
         while (true) {
             delay(wait)
-            val next = schedule.next()
+            val next = ticks.next()
             val started = TimeSource.Monotonic.markNow()
             report(ConnectionEvent.Connecting(++attempt))
             var failure: Exception? = null
@@ -142,6 +146,24 @@ internal class Guard(
                 return
             }
             wait = Duration.ZERO
+        }
+    }
+
+    /** A new client for [lost]'s URL after [quickReconnectDelay]: null once installed, else why it failed. */
+    private suspend fun quickReconnect(lost: RelayClient): Exception? {
+        delay(quickReconnectDelay)
+        report(ConnectionEvent.Connecting(1))
+        return try {
+            val fresh = redial(lost.serverUrl)
+            log.info("relay {} reconnected", lost.serverUrl)
+            finished(currentCoroutineContext().job)
+            onNewClient(fresh) // checks, once installed, whether the new session already dropped
+            null
+        } catch (e: CancellationException) {
+            throw e
+        } catch (e: Exception) {
+            log.info("quick reconnect to {} failed: {}", lost.serverUrl, e.message)
+            e
         }
     }
 

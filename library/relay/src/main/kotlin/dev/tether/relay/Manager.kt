@@ -332,17 +332,20 @@ public class Manager @JvmOverloads constructor(
         home = client // after a close began too: the close, which waits for the guard first, closes it
         if (old != null && old !== client) TetherScope.launch { old.closeAndJoin() }
         emit(ConnectionEvent.Connected(client.serverUrl))
-        // Watches the session's end; a session that dropped before this line is noticed at once.
+        // The state leaves CONNECTED inside the session's end, before the dead session can be seen (an openConn
+        // that finds it not connected sees the manager disconnected too); a session that dropped before this line
+        // is handled at once.
+        client.onSessionEnd { cause -> onHomeSessionEnded(client, cause) }
+        // The close listeners run once the client has ended (its connections closed).
         scope.launch(CoroutineName("tether-relay-home-watch")) {
-            val cause = client.awaitClosed()
-            onHomeEnded(client, cause)
+            client.awaitClosed()
+            if (!lifecycle.isClosing) fireCloseListeners(client.serverUrl)
         }
     }
 
-    private fun onHomeEnded(client: RelayClient, cause: RelayException) {
-        if (lifecycle.isClosing) return
-        fireCloseListeners(client.serverUrl)
-        if (home !== client) return
+    /** On the thread that ends [client]'s session: starts the guard, which reports `Disconnected` before returning. */
+    private fun onHomeSessionEnded(client: RelayClient, cause: RelayException) {
+        if (lifecycle.isClosing || home !== client) return
         guard.onDisconnected(client, cause)
     }
 

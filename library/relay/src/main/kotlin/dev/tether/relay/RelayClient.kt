@@ -111,6 +111,41 @@ public class RelayClient internal constructor(
     private val malformed = AtomicLong()
     private val early = EarlyBuffer(config.earlyBufferTtl.toNanos(), config.earlyBufferCapacity)
 
+    /** Guards [sessionEndHandler] and [sessionEndCause] between [onSessionEnd] and the session's end. */
+    private val sessionEndLock = Any()
+    private var sessionEndHandler: ((RelayException) -> Unit)? = null
+    private var sessionEndCause: RelayException? = null
+
+    /**
+     * Runs [handler] once when the session ends, on the thread that ends it and before the end is visible: while
+     * it runs [isConnected] is still true, so whatever the handler changes (a [Manager]'s state) has changed before
+     * anyone can see the dead session. Runs it at once when the session has already ended. One handler per client
+     * (a later one replaces it). The handler must not block or suspend.
+     */
+    internal fun onSessionEnd(handler: (RelayException) -> Unit) {
+        val cause = synchronized(sessionEndLock) {
+            sessionEndCause ?: run {
+                sessionEndHandler = handler
+                return
+            }
+        }
+        handler(cause)
+    }
+
+    /** The session ends with [cause]: runs the [onSessionEnd] handler, once. */
+    private fun sessionEnding(cause: RelayException) {
+        val handler = synchronized(sessionEndLock) {
+            if (sessionEndCause != null) return
+            sessionEndCause = cause
+            sessionEndHandler.also { sessionEndHandler = null }
+        } ?: return
+        try {
+            handler(cause)
+        } catch (e: Exception) {
+            log.warn("the session end handler of {} threw", serverUrl, e)
+        }
+    }
+
     /** True while the relay session is up: [openConn] can be used now. */
     public val isConnected: Boolean get() = live() != null
 
@@ -536,6 +571,7 @@ public class RelayClient internal constructor(
         @Synchronized
         fun end(cause: RelayException, graceful: Boolean): Job {
             teardown?.let { return it }
+            sessionEnding(cause) // before the session reads as ended: see onSessionEnd
             ended.complete(cause)
             val job = this@RelayClient.scope.launch(CoroutineName("tether-relay-teardown")) {
                 tearDown(cause, graceful)

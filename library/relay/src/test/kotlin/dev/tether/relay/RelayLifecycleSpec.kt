@@ -6,6 +6,7 @@ import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
 import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.collections.shouldBeIn
 import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
@@ -207,6 +208,50 @@ class RelayLifecycleSpec : FunSpec({
             next() shouldBe ConnectionEvent.Closed(null)
             m.state.value shouldBe ConnectionState.CLOSED
             withTimeout(bound) { collector.join() } // the event stream ends with the manager
+        }
+    }
+
+    test("manager: the state leaves CONNECTED inside the home session's end, before anyone sees the dead session") {
+        val sessions = AtomicInteger()
+        val reconnectAllowed = CompletableDeferred<Unit>()
+        ScriptedRelay {
+            if (sessions.incrementAndGet() == 1) {
+                logIn()
+                // The subscription of the openConn below is left unanswered (it waits), then the relay closes.
+                for (frame in incoming) {
+                    val message = (frame as? Frame.Binary)?.let { RelayMessage.decode(it.data) }
+                    if (message is PeerStateMessage.SubscribePeerState) break
+                }
+                sendRelay(RelayMessage.Close)
+            } else {
+                reconnectAllowed.await() // the guard's reconnect waits here: nothing can read CONNECTED again
+                logIn()
+            }
+            answerSubscriptions()
+        }.use { relay ->
+            val config = ManagerConfig { quickReconnectDelay(50.milliseconds) }
+            Manager(listOf(relay.url), "alice-key", TokenStore(AuthToken.generate("s")), config).use { m ->
+                withTimeout(bound) { m.connect() }
+                val home = m.relayInstanceAddress()
+                val seen = CompletableDeferred<Pair<ConnectionState, Boolean>>()
+                // Unconfined: the waiting openConn fails and resumes inline on the thread that tears the session
+                // down, the first moment anyone can tell the session is dead (the manager's own watchers come later).
+                val opener = launch(Dispatchers.Unconfined) {
+                    try {
+                        m.openConn(home, "bob-key")
+                        seen.completeExceptionally(AssertionError("openConn succeeded on a closed relay"))
+                    } catch (e: RelayClientNotConnectedException) {
+                        seen.complete(m.state.value to m.isConnected)
+                    }
+                }
+                val (state, connected) = withTimeout(bound) { seen.await() }
+                connected shouldBe false
+                state shouldBeIn listOf(ConnectionState.BACKING_OFF, ConnectionState.CONNECTING)
+                reconnectAllowed.complete(Unit)
+                withTimeout(bound) { m.state.first { it == ConnectionState.CONNECTED } }
+                m.isConnected shouldBe true
+                opener.join()
+            }
         }
     }
 
