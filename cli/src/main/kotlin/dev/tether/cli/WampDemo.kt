@@ -1,10 +1,22 @@
 package dev.tether.cli
 
+import dev.tether.core.ConnectionEvent
+import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.testkit.wamp.FakeWampRouterConfig
 import dev.tether.testkit.wamp.FakeWampRouterTls
+import dev.tether.wamp.CallOptions
+import dev.tether.wamp.CancelMode
+import dev.tether.wamp.Event
+import dev.tether.wamp.InvokePolicy
 import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.MatchPolicy
+import dev.tether.wamp.PublishOptions
+import dev.tether.wamp.ReconnectPolicy
+import dev.tether.wamp.RegisterOptions
 import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.SubscribeOptions
+import dev.tether.wamp.WampClient
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.auth.CryptosignKey
@@ -12,13 +24,23 @@ import dev.tether.wamp.error.AbortException
 import dev.tether.wamp.message.WampValues
 import dev.tether.wamp.serializer.Serialization
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitCancellation
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.launch
 import kotlinx.coroutines.withTimeout
 import java.nio.file.Files
+import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 
 /**
  * WAMP against the embedded router: register, call, progressive results, publish/subscribe over every transport
- * (WebSocket, RawSocket TCP, Unix socket, TLS, in-process) and serializer, and each authentication method.
+ * (WebSocket, RawSocket TCP, Unix socket, TLS, in-process) and serializer, a cancelled call, pattern subscriptions, a
+ * shared registration, a router drop that a WampClient survives, each authentication method, and the callee
+ * session's stats.
  */
 class WampDemo : DemoSection {
     override val title: String = "WAMP: RPC and PubSub vs. the embedded router"
@@ -118,7 +140,11 @@ class WampDemo : DemoSection {
                     got.await()
                 }}\"",
             )
+            cancelledCall(router, callee, out)
+            patternSubscriptions(router, callee, out)
         }
+        sharedRegistration(router, out)
+        routerDrop(router, out)
 
         WampSession.connect(router.wsUrl, SessionConfig("realm1")).use {
             out.ok("anonymous: joined realm1 as ${it.authRole} (authmethod ${it.realmDetails["authmethod"]})")
@@ -174,5 +200,112 @@ class WampDemo : DemoSection {
         } catch (e: AbortException) {
             out.ok("a wrong ticket is refused: ABORT ${e.reason}")
         }
+        val stats = callee.stats()
+        out.stats(
+            "WAMP session ${callee.id} (the callee and subscriber)",
+            listOf("events queued" to stats.eventsQueued, "events dropped" to stats.eventsDropped),
+        )
+    }
+
+    /** A call the caller gives up on: CANCEL (killnowait) goes out and the router INTERRUPTs the callee's handler. */
+    private suspend fun cancelledCall(router: FakeWampRouter, callee: WampSession, out: DemoOutput) = coroutineScope {
+        val started = CompletableDeferred<Unit>()
+        val interrupted = CompletableDeferred<Unit>()
+        callee.register("demo.slow") {
+            started.complete(Unit)
+            try {
+                awaitCancellation()
+            } finally {
+                interrupted.complete(Unit)
+            }
+        }
+        WampSession.connect(router.tcpUrl, SessionConfig("realm1")).use { caller ->
+            val call = async { caller.call("demo.slow", options = CallOptions { cancelMode(CancelMode.KILL_NO_WAIT) }) }
+            withTimeout(10.seconds) { started.await() }
+            call.cancelAndJoin() // returns once the router has answered the CANCEL
+            withTimeout(10.seconds) { interrupted.await() }
+            out.ok(
+                "cancelled call demo.slow (cancel mode ${CancelMode.KILL_NO_WAIT.wire}): the callee's handler got " +
+                    "the INTERRUPT and was cancelled",
+            )
+        }
+    }
+
+    /** Prefix and wildcard subscriptions: each event carries the concrete topic it was published to. */
+    private suspend fun patternSubscriptions(router: FakeWampRouter, subscriber: WampSession, out: DemoOutput) {
+        val events = Channel<Event>(Channel.UNLIMITED)
+        subscriber.subscribe("demo.sensors.", SubscribeOptions { match(MatchPolicy.PREFIX) }) { events.send(it) }
+        subscriber.subscribe("demo..alarm", SubscribeOptions { match(MatchPolicy.WILDCARD) }) { events.send(it) }
+        WampSession.connect(router.wsUrl, SessionConfig("realm1") { serialization(Serialization.MSGPACK) }).use { p ->
+            p.publish("demo.sensors.kitchen.temperature", listOf(21.5), options = PublishOptions { acknowledge() })
+            p.publish("demo.garage.alarm", listOf("door open"), options = PublishOptions { acknowledge() })
+        }
+        for (pattern in listOf("demo.sensors. (prefix)", "demo..alarm (wildcard)")) {
+            val e = withTimeout(10.seconds) { events.receive() }
+            out.ok("pattern subscription $pattern got an event on ${e.topic}: ${e.args[0]}")
+        }
+    }
+
+    /** Two callees share one procedure; the router hands the calls out in turn. */
+    private suspend fun sharedRegistration(router: FakeWampRouter, out: DemoOutput) {
+        val workers = listOf(router.wsUrl, router.tcpUrl).map { WampSession.connect(it, SessionConfig("realm1")) }
+        try {
+            workers.forEachIndexed { i, worker ->
+                worker.register("demo.work", RegisterOptions { invoke(InvokePolicy.ROUNDROBIN) }) {
+                    InvokeResult.of("worker-${i + 1}")
+                }
+            }
+            WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { caller ->
+                val answeredBy = List(4) { caller.call("demo.work").args[0] }
+                out.ok(
+                    "shared registration demo.work (roundrobin over 2 callees): answered by " +
+                        answeredBy.joinToString(", "),
+                )
+            }
+        } finally {
+            workers.forEach { it.closeAndJoin() }
+        }
+    }
+
+    /**
+     * A WampClient whose session the router drops: it waits its backoff, rejoins, registers demo.echo again, and
+     * a call reaches it.
+     */
+    private suspend fun routerDrop(router: FakeWampRouter, out: DemoOutput) = coroutineScope {
+        val policy = ReconnectPolicy { backoff(ExponentialBackoff(minDelay = 100.milliseconds, maxDelay = 1.seconds)) }
+        val client = WampClient(router.tcpUrl, SessionConfig("realm1"), policy)
+        client.connect()
+        try {
+            client.register("demo.echo") { inv -> InvokeResult(inv.args) }
+            val events = Channel<ConnectionEvent>(Channel.UNLIMITED)
+            val recorder = launch(start = CoroutineStart.UNDISPATCHED) { client.events.collect { events.send(it) } }
+            val dropped = client.session!!.id
+            router.faults.drop(dropped)
+            val seen = ArrayList<String>()
+            withTimeout(10.seconds) {
+                do {
+                    val e = events.receive()
+                    seen += describe(e)
+                } while (e !is ConnectionEvent.Connected)
+            }
+            recorder.cancel()
+            out.ok("the router dropped WampClient session $dropped; state events: ${seen.joinToString(" → ")}")
+            WampSession.connect(router.wsUrl, SessionConfig("realm1")).use { caller ->
+                val answer = caller.call("demo.echo", listOf("still here")).args[0]
+                out.ok(
+                    "the client rejoined as session ${client.session?.id} and registered demo.echo again: " +
+                        "call -> \"$answer\"",
+                )
+            }
+        } finally {
+            client.closeAndJoin()
+        }
+    }
+
+    private fun describe(e: ConnectionEvent): String = when (e) {
+        is ConnectionEvent.Disconnected -> "Disconnected (${e.cause::class.simpleName}, retry in ${e.retryInMillis} ms)"
+        is ConnectionEvent.Connecting -> "Connecting(${e.attempt})"
+        is ConnectionEvent.Connected -> "Connected"
+        else -> e.toString()
     }
 }
