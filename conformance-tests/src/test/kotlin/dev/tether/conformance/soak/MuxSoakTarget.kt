@@ -25,7 +25,6 @@ import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
-import kotlinx.coroutines.withTimeoutOrNull
 import java.io.ByteArrayOutputStream
 import java.lang.ref.WeakReference
 import java.time.Duration
@@ -65,26 +64,13 @@ internal class MuxSoakTarget : SoakTarget {
     override val recoveryBound: kotlin.time.Duration =
         reconnectBackoff.maxDelay * (1 + reconnectBackoff.randomizationFactor) + SoakTarget.RECOVERY_ALLOWANCE
 
+    private val standard = StandardFaults(fake.faults, { ledger }, { random })
+
     override val faults: List<Fault> = listOf(
-        Fault(FaultKind.DROP) { fake.faults.dropAll() },
-        Fault(FaultKind.KEEPALIVE) {
-            val before = sessionEnds.value
-            fake.faults.stopKeepalive(true)
-            withTimeoutOrNull(KEEPALIVE_BOUND) { sessionEnds.first { it > before } }
-                ?: ledger.violation("$name: keepalive did not expire within $KEEPALIVE_BOUND of unanswered pings")
-            fake.faults.stopKeepalive(false)
-        },
-        Fault(FaultKind.LATENCY) { hold ->
-            fake.faults.latency(Duration.ofMillis(random.nextLong(LATENCY_MIN_MILLIS, LATENCY_MAX_MILLIS)))
-            delay(hold)
-            fake.faults.latency(Duration.ZERO)
-        },
-        Fault(FaultKind.REFUSAL) { hold ->
-            fake.faults.refuseNext(random.nextInt(1, 4), 503)
-            fake.faults.dropAll()
-            delay(hold)
-            fake.faults.refuseNext(0)
-        },
+        standard.drop(),
+        standard.keepalive(sessionEnds, "$name: keepalive did not expire after unanswered pings"),
+        standard.latency(),
+        standard.refusal { fake.faults.refuseNext(it, 503) },
         Fault(FaultKind.MALFORMED) {
             val before = sessionEnds.value
             val upgrades = fake.upgrades()
@@ -203,10 +189,7 @@ internal class MuxSoakTarget : SoakTarget {
 
     private companion object {
         val GUARD = 15.seconds
-        val KEEPALIVE_BOUND = 5.seconds
         val STREAM_TIMEOUT: Duration = Duration.ofSeconds(5)
-        const val LATENCY_MIN_MILLIS = 50L
-        const val LATENCY_MAX_MILLIS = 400L
         const val MAX_STREAM_BYTES = 48 * 1024
         const val MAX_CHUNK = 9000
         const val READ_BUFFER = 4096

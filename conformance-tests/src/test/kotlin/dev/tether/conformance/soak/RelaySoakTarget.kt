@@ -1,6 +1,5 @@
 package dev.tether.conformance.soak
 
-import dev.tether.core.ConnectionEvent
 import dev.tether.core.ConnectionState
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.core.backoff.GuardBackoff
@@ -25,7 +24,6 @@ import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
-import kotlinx.coroutines.withTimeoutOrNull
 import java.lang.ref.WeakReference
 import java.nio.ByteBuffer
 import java.time.Duration
@@ -89,32 +87,19 @@ internal class RelaySoakTarget : SoakTarget {
         guardBackoff.maxInterval * (1 + guardBackoff.randomizationFactor),
     ) + SoakTarget.RECOVERY_ALLOWANCE + READ_TIMEOUT.toKotlinDuration()
 
+    private val standard = StandardFaults(relay.faults, { ledger }, { random })
+
     override val faults: List<Fault> = listOf(
-        Fault(FaultKind.DROP) { relay.faults.dropAll() },
-        Fault(FaultKind.KEEPALIVE) {
-            val before = disconnects.value
-            relay.faults.stopKeepalive(true)
-            withTimeoutOrNull(KEEPALIVE_BOUND) { disconnects.first { it > before } }
-                ?: ledger.violation("$name: no session ended within $KEEPALIVE_BOUND of health-check silence")
-            relay.faults.stopKeepalive(false)
-        },
+        standard.drop(),
+        standard.keepalive(disconnects, "$name: no session ended after health-check silence"),
         Fault(FaultKind.ROTATION) { hold ->
             relay.rotateCredentials("soak-secret-${++rotations}")
             relay.faults.dropAll()
             delay(hold) // logins with the old token are refused meanwhile
             store.update(relay.token())
         },
-        Fault(FaultKind.LATENCY) { hold ->
-            relay.faults.latency(Duration.ofMillis(random.nextLong(LATENCY_MIN_MILLIS, LATENCY_MAX_MILLIS)))
-            delay(hold)
-            relay.faults.latency(Duration.ZERO)
-        },
-        Fault(FaultKind.REFUSAL) { hold ->
-            relay.faults.refuseNext(random.nextInt(1, 4))
-            relay.faults.dropAll()
-            delay(hold)
-            relay.faults.refuseNext(0)
-        },
+        standard.latency(),
+        standard.refusal(),
     )
 
     override suspend fun start(ledger: Ledger, random: Random) {
@@ -127,18 +112,7 @@ internal class RelaySoakTarget : SoakTarget {
         references += WeakReference(a)
         references += WeakReference(b)
         for ((peer, label) in listOf(a to "A", b to "B")) {
-            listeners += peer.onEvent { event ->
-                when (event) {
-                    is ConnectionEvent.Disconnected -> {
-                        ledger.checkTyped("$name peer $label Disconnected", event.cause)
-                        disconnects.update { it + 1 }
-                    }
-
-                    is ConnectionEvent.DialFailed -> ledger.checkTyped("$name peer $label DialFailed", event.cause)
-
-                    else -> Unit
-                }
-            }
+            listeners += peer.onEvent(soakEvents(ledger, "$name peer $label", disconnects))
         }
         a.connect()
         b.connect()
@@ -256,10 +230,7 @@ internal class RelaySoakTarget : SoakTarget {
         const val KEY_A = "soak-peer-a"
         const val KEY_B = "soak-peer-b"
         const val MAX_BATCH = 8
-        const val LATENCY_MIN_MILLIS = 50L
-        const val LATENCY_MAX_MILLIS = 400L
         val READ_TIMEOUT: Duration = Duration.ofSeconds(1)
         val GUARD = 15.seconds
-        val KEEPALIVE_BOUND = 5.seconds
     }
 }

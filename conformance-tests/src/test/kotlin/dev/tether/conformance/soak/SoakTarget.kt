@@ -1,8 +1,18 @@
 package dev.tether.conformance.soak
 
+import dev.tether.core.ConnectionEvent
+import dev.tether.testkit.Faults
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.withTimeoutOrNull
 import java.lang.ref.WeakReference
+import java.util.function.Consumer
 import kotlin.random.Random
 import kotlin.time.Duration
+import kotlin.time.Duration.Companion.seconds
 
 /**
  * One client against its testkit fake, as the soak drives it. Made without I/O; [start] connects; [operate] runs
@@ -49,3 +59,68 @@ internal interface SoakTarget {
         val RECOVERY_ALLOWANCE: Duration = Duration.parse("3s")
     }
 }
+
+/**
+ * The faults every testkit fake offers through its [Faults], in the one shape every target injects them. [ledger]
+ * and [random] are read when a fault runs (targets set theirs in [SoakTarget.start]).
+ */
+internal class StandardFaults(
+    private val faults: Faults,
+    private val ledger: () -> Ledger,
+    private val random: () -> Random,
+) {
+    /** Every connection dropped at once. */
+    fun drop(): Fault = Fault(FaultKind.DROP) { faults.dropAll() }
+
+    /**
+     * The fake stops answering keepalives until the client's connection ends ([ends] moves past its value), which
+     * must happen within [KEEPALIVE_BOUND]; [what] names the silence in the violation.
+     */
+    fun keepalive(ends: StateFlow<Long>, what: String): Fault = Fault(FaultKind.KEEPALIVE) {
+        val before = ends.value
+        faults.stopKeepalive(true)
+        withTimeoutOrNull(KEEPALIVE_BOUND) { ends.first { it > before } }
+            ?: ledger().violation("$what within $KEEPALIVE_BOUND")
+        faults.stopKeepalive(false)
+    }
+
+    /** Every message delayed by a random 50-400 ms while the fault holds. */
+    fun latency(): Fault = Fault(FaultKind.LATENCY) { hold ->
+        faults.latency(java.time.Duration.ofMillis(random().nextLong(LATENCY_MIN_MILLIS, LATENCY_MAX_MILLIS)))
+        delay(hold)
+        faults.latency(java.time.Duration.ZERO)
+    }
+
+    /** The next 1-3 dials refused ([refuse] picks how, e.g. with an HTTP status), every connection dropped. */
+    fun refusal(refuse: (count: Int) -> Unit = faults::refuseNext): Fault = Fault(FaultKind.REFUSAL) { hold ->
+        refuse(random().nextInt(1, 4))
+        faults.dropAll()
+        delay(hold)
+        faults.refuseNext(0)
+    }
+
+    companion object {
+        /** How long a client may take to notice a peer that stopped answering keepalives. */
+        val KEEPALIVE_BOUND: Duration = 5.seconds
+        const val LATENCY_MIN_MILLIS = 50L
+        const val LATENCY_MAX_MILLIS = 400L
+    }
+}
+
+/**
+ * A client's event listener for the soak: every [ConnectionEvent.Disconnected] and [ConnectionEvent.DialFailed]
+ * cause must be a typed error ([Ledger.checkTyped], named after [label]); disconnects are counted in [disconnects].
+ */
+internal fun soakEvents(ledger: Ledger, label: String, disconnects: MutableStateFlow<Long>): Consumer<ConnectionEvent> =
+    Consumer { event ->
+        when (event) {
+            is ConnectionEvent.Disconnected -> {
+                ledger.checkTyped("$label Disconnected", event.cause)
+                disconnects.update { it + 1 }
+            }
+
+            is ConnectionEvent.DialFailed -> ledger.checkTyped("$label DialFailed", event.cause)
+
+            else -> Unit
+        }
+    }

@@ -1,6 +1,5 @@
 package dev.tether.conformance.soak
 
-import dev.tether.core.ConnectionEvent
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.testkit.wamp.FakeWampRouter
 import dev.tether.testkit.wamp.RouterUser
@@ -12,10 +11,7 @@ import dev.tether.wamp.auth.AuthHandler
 import dev.tether.wamp.message.Authenticate
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
-import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.await
-import kotlinx.coroutines.withTimeoutOrNull
 import java.lang.ref.WeakReference
 import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
@@ -54,15 +50,11 @@ internal class WampSoakTarget : SoakTarget {
     override val recoveryBound: kotlin.time.Duration =
         reconnectBackoff.maxDelay * (1 + reconnectBackoff.randomizationFactor) + SoakTarget.RECOVERY_ALLOWANCE
 
+    private val standard = StandardFaults(router.faults, { ledger }, { random })
+
     override val faults: List<Fault> = listOf(
-        Fault(FaultKind.DROP) { router.faults.dropAll() },
-        Fault(FaultKind.KEEPALIVE) {
-            val before = disconnects.value
-            router.faults.stopKeepalive(true)
-            withTimeoutOrNull(KEEPALIVE_BOUND) { disconnects.first { it > before } }
-                ?: ledger.violation("$name: keepalive did not expire within $KEEPALIVE_BOUND of unanswered PINGs")
-            router.faults.stopKeepalive(false)
-        },
+        standard.drop(),
+        standard.keepalive(disconnects, "$name: keepalive did not expire after unanswered PINGs"),
         Fault(FaultKind.ROTATION) { hold ->
             val next = ticketFor(++rotations)
             router.rotateCredentials(RouterUser.Ticket(AUTH_ID, next))
@@ -70,17 +62,8 @@ internal class WampSoakTarget : SoakTarget {
             delay(hold) // joins with the old ticket are refused meanwhile
             ticket = next
         },
-        Fault(FaultKind.LATENCY) { hold ->
-            router.faults.latency(Duration.ofMillis(random.nextLong(LATENCY_MIN_MILLIS, LATENCY_MAX_MILLIS)))
-            delay(hold)
-            router.faults.latency(Duration.ZERO)
-        },
-        Fault(FaultKind.REFUSAL) { hold ->
-            router.faults.refuseNext(random.nextInt(1, 4))
-            router.faults.dropAll()
-            delay(hold)
-            router.faults.refuseNext(0)
-        },
+        standard.latency(),
+        standard.refusal(),
     )
 
     override suspend fun start(ledger: Ledger, random: Random) {
@@ -102,18 +85,7 @@ internal class WampSoakTarget : SoakTarget {
         val c = WampClient(router.tcpUrl, config, policy)
         client = c
         reference = WeakReference(c)
-        listener = c.onEvent { event ->
-            when (event) {
-                is ConnectionEvent.Disconnected -> {
-                    ledger.checkTyped("$name Disconnected", event.cause)
-                    disconnects.update { it + 1 }
-                }
-
-                is ConnectionEvent.DialFailed -> ledger.checkTyped("$name DialFailed", event.cause)
-
-                else -> Unit
-            }
-        }
+        listener = c.onEvent(soakEvents(ledger, name, disconnects))
         c.connect()
         c.register(PROCEDURE) { invocation ->
             val id = (invocation.args.firstOrNull() as? Number)?.toLong()
@@ -164,10 +136,7 @@ internal class WampSoakTarget : SoakTarget {
         const val REALM = "soak"
         const val AUTH_ID = "soak-user"
         const val PROCEDURE = "soak.echo"
-        const val LATENCY_MIN_MILLIS = 50L
-        const val LATENCY_MAX_MILLIS = 400L
         val GUARD = 15.seconds
-        val KEEPALIVE_BOUND = 5.seconds
 
         fun ticketFor(n: Int) = "soak-ticket-$n"
     }

@@ -1,6 +1,5 @@
 package dev.tether.conformance.soak
 
-import dev.tether.core.ConnectionEvent
 import dev.tether.core.TokenProvider
 import dev.tether.core.backoff.ExponentialBackoff
 import dev.tether.testkit.FakeBroker
@@ -10,10 +9,7 @@ import dev.tether.wsclient.WsClient
 import dev.tether.wsclient.WsClientConfig
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
-import kotlinx.coroutines.flow.first
-import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.future.await
-import kotlinx.coroutines.withTimeoutOrNull
 import java.lang.ref.WeakReference
 import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
@@ -52,15 +48,11 @@ internal class WsClientSoakTarget : SoakTarget {
         var late = false
     }
 
+    private val standard = StandardFaults(broker.faults, { ledger }, { random })
+
     override val faults: List<Fault> = listOf(
-        Fault(FaultKind.DROP) { broker.faults.dropAll() },
-        Fault(FaultKind.KEEPALIVE) {
-            val before = disconnects.value
-            broker.faults.stopKeepalive(true)
-            withTimeoutOrNull(KEEPALIVE_BOUND) { disconnects.first { it > before } }
-                ?: ledger.violation("$name: keepalive did not expire within $KEEPALIVE_BOUND of unanswered pings")
-            broker.faults.stopKeepalive(false)
-        },
+        standard.drop(),
+        standard.keepalive(disconnects, "$name: keepalive did not expire after unanswered pings"),
         Fault(FaultKind.ROTATION) { hold ->
             val next = tokenFor(++rotations)
             broker.rotateCredentials(next)
@@ -68,17 +60,8 @@ internal class WsClientSoakTarget : SoakTarget {
             delay(hold) // the client's dials are refused with 401 meanwhile
             token = next
         },
-        Fault(FaultKind.LATENCY) { hold ->
-            broker.faults.latency(Duration.ofMillis(random.nextLong(LATENCY_MIN_MILLIS, LATENCY_MAX_MILLIS)))
-            delay(hold)
-            broker.faults.latency(Duration.ZERO)
-        },
-        Fault(FaultKind.REFUSAL) { hold ->
-            broker.faults.refuseNext(random.nextInt(1, 4), 503)
-            broker.faults.dropAll()
-            delay(hold)
-            broker.faults.refuseNext(0)
-        },
+        standard.latency(),
+        standard.refusal { broker.faults.refuseNext(it, 503) },
         Fault(FaultKind.MALFORMED) {
             val upgrades = broker.acceptedUpgrades()
             val before = disconnects.value
@@ -108,18 +91,7 @@ internal class WsClientSoakTarget : SoakTarget {
         )
         client = c
         reference = WeakReference(c)
-        listener = c.onEvent { event ->
-            when (event) {
-                is ConnectionEvent.Disconnected -> {
-                    ledger.checkTyped("$name Disconnected", event.cause)
-                    disconnects.update { it + 1 }
-                }
-
-                is ConnectionEvent.DialFailed -> ledger.checkTyped("$name DialFailed", event.cause)
-
-                else -> Unit
-            }
-        }
+        listener = c.onEvent(soakEvents(ledger, name, disconnects))
         c.connect()
     }
 
@@ -183,9 +155,6 @@ internal class WsClientSoakTarget : SoakTarget {
 
     private companion object {
         val GUARD = 10.seconds
-        val KEEPALIVE_BOUND = 5.seconds
-        const val LATENCY_MIN_MILLIS = 50L
-        const val LATENCY_MAX_MILLIS = 400L
         const val AFTER_MALFORMED = -2
         val MALFORMED_TEXT = listOf("not json", """{"kind":""}""", "[1,2,3]", """{"kind":"x","id":7}""")
 
