@@ -46,6 +46,13 @@ public class CallOptions private constructor(b: Builder) {
     /** How an abandoned call is cancelled; null: [SessionConfig.cancelMode]. Not sent with the CALL. */
     public val cancelMode: CancelMode? = b.cancelMode
 
+    /**
+     * Payload passthru options (`ppt_scheme`, `ppt_serializer`, ...); null: an ordinary call. With a non-native
+     * serializer the call's arguments must be exactly one [ByteArray] and no kwargs (else the call throws
+     * IllegalArgumentException); the router hands them to the callee unchanged ([Invocation.payloadPassthru]).
+     */
+    public val payloadPassthru: PayloadPassthru? = b.payloadPassthru
+
     /** Raw options added as they are, after the typed ones. */
     public val extra: Map<String, Any?> = LinkedHashMap(b.extra)
 
@@ -57,6 +64,7 @@ public class CallOptions private constructor(b: Builder) {
     public fun toMap(): Map<String, Any?> = buildMap {
         timeout?.let { put("timeout", it.toMillis()) }
         if (discloseMe) put("disclose_me", true)
+        payloadPassthru?.let { putAll(it.toMap()) }
         putAll(extra)
     }
 
@@ -65,6 +73,7 @@ public class CallOptions private constructor(b: Builder) {
         it.timeout = timeout
         it.discloseMe = discloseMe
         it.cancelMode = cancelMode
+        it.payloadPassthru = payloadPassthru
         it.extra.putAll(extra)
     }
 
@@ -78,6 +87,7 @@ public class CallOptions private constructor(b: Builder) {
         internal var timeout: Duration? = null
         internal var discloseMe: Boolean = false
         internal var cancelMode: CancelMode? = null
+        internal var payloadPassthru: PayloadPassthru? = null
         internal val extra: MutableMap<String, Any?> = LinkedHashMap()
 
         /** Sets [CallOptions.timeout] (null: none). */
@@ -93,6 +103,9 @@ public class CallOptions private constructor(b: Builder) {
 
         /** Sets [CallOptions.cancelMode]. */
         public fun cancelMode(mode: CancelMode?): Builder = apply { cancelMode = mode }
+
+        /** Sets [CallOptions.payloadPassthru] (null: none). */
+        public fun payloadPassthru(options: PayloadPassthru?): Builder = apply { payloadPassthru = options }
 
         /** Adds a raw option [key] with [value] (the escape hatch). */
         public fun option(key: String, value: Any?): Builder = apply { extra[key] = value }

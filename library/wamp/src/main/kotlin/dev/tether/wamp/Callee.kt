@@ -62,7 +62,9 @@ internal class Callee(
     private class InvocationStream(val chunks: Channel<CallChunk>?)
 
     private val registrations = ConcurrentHashMap<Long, Registration>()
-    private val procedures = ConcurrentHashMap<String, Long>()
+
+    // By procedure and match policy: one session may register a URI twice with different policies.
+    private val procedures = ConcurrentHashMap<UriKey, Long>()
     private val invocations = ConcurrentHashMap<Long, Job>()
     private val streams = ConcurrentHashMap<Long, InvocationStream>()
 
@@ -77,16 +79,21 @@ internal class Callee(
         override fun removeEldestEntry(eldest: MutableMap.MutableEntry<Long, Unit>?): Boolean = size > ENDED_STREAMS
     }
 
-    /** The registration id for [procedure], or null when not registered. */
-    fun idOf(procedure: String): Long? = procedures[procedure]
+    /** The registration id for [procedure] with [match], or null when not registered. */
+    fun idOf(procedure: String, match: MatchPolicy): Long? = procedures[UriKey(procedure, match)]
+
+    /** The registrations of [procedure] by match policy. */
+    fun idsOf(procedure: String): Map<MatchPolicy, Long> =
+        procedures.entries.filter { it.key.uri == procedure }.associate { it.key.match to it.value }
 
     /** Registers [entry] for [procedure] with the router and returns the registration id. */
     suspend fun register(procedure: String, options: Map<String, Any?>, entry: Registration): Long {
+        val key = UriKey.of(procedure, options)
         // Installed where REGISTERED is read: an INVOCATION right behind it finds the handler.
         val install: (Message) -> Unit = { m ->
             if (m is Registered) {
                 registrations[m.registration] = entry
-                procedures[procedure] = m.registration
+                procedures[key] = m.registration
             }
         }
         val reply = try {
@@ -95,10 +102,10 @@ internal class Callee(
             }
         } catch (e: Throwable) {
             // A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it.
-            procedures[procedure]?.let {
+            procedures[key]?.let {
                 if (registrations[it] === entry) {
                     registrations.remove(it)
-                    procedures.remove(procedure, it)
+                    procedures.remove(key, it)
                 }
             }
             throw e
@@ -110,13 +117,15 @@ internal class Callee(
     /** Forgets [procedure]'s registration [regId] after UNREGISTERED. */
     fun remove(procedure: String, regId: Long) {
         registrations.remove(regId)
-        procedures.remove(procedure, regId)
+        procedures.entries.removeIf { it.key.uri == procedure && it.value == regId }
     }
 
     /** The router revoked a registration (UNREGISTERED with request 0 and its details). */
     fun revoke(details: Map<String, Any?>) {
         val regId = WampValues.asLong(details["registration"]) ?: return
-        registrations.remove(regId)?.let { procedures.remove(it.procedure, regId) }
+        registrations.remove(regId)?.let { reg ->
+            procedures.entries.removeIf { it.key.uri == reg.procedure && it.value == regId }
+        }
     }
 
     /** The session ended: a streaming handler waiting for chunks learns that none will come. */

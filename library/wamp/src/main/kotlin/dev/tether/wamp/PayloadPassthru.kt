@@ -20,7 +20,8 @@ import dev.tether.wamp.message.WampValues
  * ```
  * ```java
  * PayloadPassthru ppt = PayloadPassthru.of("x_acme", "cbor");
- * session.callAsync("com.acme.store", List.of(cborBytes), Map.of(), CallOptions.builder().payloadPassthru(ppt).build());
+ * CallOptions options = CallOptions.builder().payloadPassthru(ppt).build();
+ * session.callAsync("com.acme.store", List.of(cborBytes), Map.of(), options);
  * ```
  *
  * A router that supports the feature refuses these options from a peer that did not announce

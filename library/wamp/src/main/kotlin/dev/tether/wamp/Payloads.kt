@@ -18,7 +18,13 @@ public data class CallResult(
     val kwargs: Map<String, Any?>,
     /** RESULT details (`progress` on a progressive result). */
     val details: Map<String, Any?>,
-)
+) {
+    /** The payload passthru options the callee answered with (RESULT details `ppt_*`), or null. */
+    val payloadPassthru: PayloadPassthru? get() = PayloadPassthru.fromDetails(details)
+
+    /** The single binary argument of a non-native passthru result ([PayloadPassthru.payloadOf]), else null. */
+    val passthruPayload: ByteArray? get() = PayloadPassthru.payloadOf(args, details)
+}
 
 /**
  * A call routed to this session's registration: [args], [kwargs], and INVOCATION [details] (caller
@@ -80,6 +86,12 @@ public class Invocation(
      */
     public val timeout: Duration?
         get() = WampValues.asLong(details["timeout"])?.takeIf { it > 0 }?.let { Duration.ofMillis(it) }
+
+    /** The payload passthru options of the call (INVOCATION details `ppt_*`, copied by the router), or null. */
+    public val payloadPassthru: PayloadPassthru? get() = PayloadPassthru.fromDetails(details)
+
+    /** The single binary argument of a non-native passthru call ([PayloadPassthru.payloadOf]), else null. */
+    public val passthruPayload: ByteArray? get() = PayloadPassthru.payloadOf(args, details)
 
     // Set by the session for invocations whose caller accepts progress; cleared once the handler has answered.
     @Volatile
@@ -147,6 +159,34 @@ public data class InvokeResult @JvmOverloads constructor(
         /** A result with positional arguments only. */
         @JvmStatic
         public fun of(vararg args: Any?): InvokeResult = InvokeResult(args.toList())
+
+        /**
+         * A passthru result whose payload is one opaque binary value, already encoded as [options]' serializer
+         * says (YIELD options `ppt_*`, copied by the router into the caller's RESULT details). Throws
+         * IllegalArgumentException when [options] use the [PayloadPassthru.NATIVE] serializer: use the overload with
+         * args then.
+         */
+        @JvmStatic
+        public fun passthru(options: PayloadPassthru, payload: ByteArray): InvokeResult {
+            require(!options.isNative) { "a binary passthru payload needs a non-native ppt_serializer" }
+            return InvokeResult(listOf(payload), emptyMap(), options.toMap())
+        }
+
+        /**
+         * A passthru result with a native payload ([args], [kwargs]); throws IllegalArgumentException when [options]
+         * name a non-native serializer and the payload is not one [ByteArray] argument without kwargs.
+         */
+        @JvmStatic
+        @JvmOverloads
+        public fun passthru(
+            options: PayloadPassthru,
+            args: List<Any?>,
+            kwargs: Map<String, Any?> = emptyMap(),
+        ): InvokeResult {
+            val wire = options.toMap()
+            PayloadPassthru.checkPayload(wire, args, kwargs)
+            return InvokeResult(args, kwargs, wire)
+        }
     }
 }
 
@@ -185,4 +225,10 @@ public data class Event(
 
     /** The publisher's authrole (details `publisher_authrole`) when disclosed, else null. */
     val publisherAuthRole: String? get() = details["publisher_authrole"] as? String
+
+    /** The payload passthru options of the publication (EVENT details `ppt_*`, copied by the router), or null. */
+    val payloadPassthru: PayloadPassthru? get() = PayloadPassthru.fromDetails(details)
+
+    /** The single binary argument of a non-native passthru event ([PayloadPassthru.payloadOf]), else null. */
+    val passthruPayload: ByteArray? get() = PayloadPassthru.payloadOf(args, details)
 }

@@ -57,6 +57,14 @@ public class PublishOptions private constructor(b: Builder) {
      */
     public val discloseMe: Boolean = b.discloseMe
 
+    /**
+     * Payload passthru options (`ppt_scheme`, `ppt_serializer`, ...); null: an ordinary publication. With a
+     * non-native serializer the arguments must be exactly one [ByteArray] and no kwargs (else publishing throws
+     * IllegalArgumentException); the router hands them to subscribers unchanged ([Event.payloadPassthru]) and skips
+     * subscribers that did not announce `payload_passthru_mode`.
+     */
+    public val payloadPassthru: PayloadPassthru? = b.payloadPassthru
+
     /** Raw options added as they are, after the typed ones. */
     public val extra: Map<String, Any?> = LinkedHashMap(b.extra)
 
@@ -77,6 +85,7 @@ public class PublishOptions private constructor(b: Builder) {
         excludeAuthRole?.let { put("exclude_authrole", it) }
         eligibleAuthRole?.let { put("eligible_authrole", it) }
         if (discloseMe) put("disclose_me", true)
+        payloadPassthru?.let { putAll(it.toMap()) }
         putAll(extra)
     }
 
@@ -91,6 +100,7 @@ public class PublishOptions private constructor(b: Builder) {
         it.excludeAuthRole = excludeAuthRole
         it.eligibleAuthRole = eligibleAuthRole
         it.discloseMe = discloseMe
+        it.payloadPassthru = payloadPassthru
         it.extra.putAll(extra)
     }
 
@@ -109,6 +119,7 @@ public class PublishOptions private constructor(b: Builder) {
         internal var excludeAuthRole: List<String>? = null
         internal var eligibleAuthRole: List<String>? = null
         internal var discloseMe: Boolean = false
+        internal var payloadPassthru: PayloadPassthru? = null
         internal val extra: MutableMap<String, Any?> = LinkedHashMap()
 
         /** Sets [PublishOptions.acknowledge]. */
@@ -159,6 +170,9 @@ public class PublishOptions private constructor(b: Builder) {
         /** Sets [PublishOptions.discloseMe]. */
         @JvmOverloads
         public fun discloseMe(disclose: Boolean = true): Builder = apply { discloseMe = disclose }
+
+        /** Sets [PublishOptions.payloadPassthru] (null: none). */
+        public fun payloadPassthru(options: PayloadPassthru?): Builder = apply { payloadPassthru = options }
 
         /** Adds a raw option [key] with [value] (the escape hatch). */
         public fun option(key: String, value: Any?): Builder = apply { extra[key] = value }

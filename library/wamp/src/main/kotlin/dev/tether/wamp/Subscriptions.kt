@@ -29,19 +29,29 @@ internal class Subscriptions(
     private class Entry(val topic: String, val events: Channel<Event>, val job: Job)
 
     private val byId = ConcurrentHashMap<Long, Entry>()
-    private val topics = ConcurrentHashMap<String, Long>()
+
+    // By topic and match policy: one session may subscribe a topic twice with different policies.
+    private val topics = ConcurrentHashMap<UriKey, Long>()
 
     /** What was queued and dropped, for [WampSession.stats]. */
     val counters: SessionCounters = SessionCounters()
 
-    /** The subscription id for [topic], or null when not subscribed. */
-    fun idOf(topic: String): Long? = topics[topic]
+    /** The subscription id for [topic] with [match], or null when not subscribed. */
+    fun idOf(topic: String, match: MatchPolicy): Long? = topics[UriKey(topic, match)]
+
+    /** The subscriptions of [topic] by match policy. */
+    fun idsOf(topic: String): Map<MatchPolicy, Long> =
+        topics.entries.filter { it.key.uri == topic }.associate { it.key.match to it.value }
 
     /**
      * One subscription in the making: [install] runs where SUBSCRIBED is read, so that an EVENT right behind it is
      * delivered rather than dropped as unknown; [discard] undoes it when the caller gave up meanwhile.
      */
-    inner class Pending(private val topic: String, private val handler: suspend (Event) -> Unit) {
+    inner class Pending(
+        private val topic: String,
+        private val match: MatchPolicy,
+        private val handler: suspend (Event) -> Unit,
+    ) {
         private val installed = AtomicReference<Entry?>()
 
         /** Runs inline on the read path: starts the handler's queue for a new subscription id. */
@@ -51,7 +61,7 @@ internal class Subscriptions(
                 val entry = start(topic, handler)
                 installed.set(entry)
                 byId[m.subscription] = entry
-                topics[topic] = m.subscription
+                topics[UriKey(topic, match)] = m.subscription
             }
         }
 
@@ -59,7 +69,7 @@ internal class Subscriptions(
         fun discard() {
             installed.get()?.let { entry ->
                 byId.entries.removeIf { it.value === entry }
-                topics.remove(topic)
+                topics.remove(UriKey(topic, match))
                 entry.events.close()
             }
         }
@@ -84,15 +94,15 @@ internal class Subscriptions(
     /** Forgets [topic]'s subscription [subId] after UNSUBSCRIBED; queued events are still delivered. */
     fun remove(topic: String, subId: Long) {
         byId.remove(subId)?.events?.close()
-        topics.remove(topic, subId)
+        topics.entries.removeIf { it.key.uri == topic && it.value == subId }
     }
 
     /** The router revoked a subscription (UNSUBSCRIBED with request 0 and its details). */
     fun revoke(details: Map<String, Any?>) {
         val subId = WampValues.asLong(details["subscription"]) ?: return
-        byId.remove(subId)?.let {
-            topics.remove(it.topic, subId)
-            it.events.close()
+        byId.remove(subId)?.let { sub ->
+            topics.entries.removeIf { it.key.uri == sub.topic && it.value == subId }
+            sub.events.close()
         }
     }
 

@@ -427,7 +427,9 @@ public class WampClient @JvmOverloads constructor(
         procedure: String,
         options: RegisterOptions = RegisterOptions.DEFAULT,
         handler: suspend (Invocation) -> InvokeResult,
-    ): Long = add(Restorable.Registration(procedure) { s -> s.register(procedure, options, handler) })
+    ): Long = add(
+        Restorable.Registration(UriKey.of(procedure, options.toMap())) { s -> s.register(procedure, options, handler) },
+    )
 
     /** Java face of [register]: the handler returns a future of the result (fail it with [RpcException]). */
     @JvmOverloads
@@ -436,7 +438,45 @@ public class WampClient @JvmOverloads constructor(
         handler: Function<Invocation, CompletableFuture<InvokeResult>>,
         options: RegisterOptions = RegisterOptions.DEFAULT,
     ): CompletableFuture<Long> = javaFuture {
-        add(Restorable.Registration(procedure) { s -> s.registerAsync(procedure, handler, options).await() })
+        add(
+            Restorable.Registration(UriKey.of(procedure, options.toMap())) { s ->
+                s.registerAsync(procedure, handler, options).await()
+            },
+        )
+    }
+
+    /**
+     * Registers a streaming [handler] for [procedure] (progressive call invocations, see
+     * [WampSession.registerStreaming]) with [options], now and on every later session, and returns the current
+     * session's registration id. A procedure can be registered once per client and match policy.
+     */
+    @JvmSynthetic
+    public suspend fun registerStreaming(
+        procedure: String,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+        handler: suspend (Invocation, Flow<CallChunk>) -> InvokeResult,
+    ): Long = add(
+        Restorable.Registration(UriKey.of(procedure, options.toMap())) { s ->
+            s.registerStreaming(procedure, options, handler)
+        },
+    )
+
+    /** Java face of [registerStreaming], with the handler of [WampSession.registerStreamingAsync]. */
+    @JvmOverloads
+    public fun registerStreamingAsync(
+        procedure: String,
+        handler: java.util.function.BiFunction<
+            Invocation,
+            java.util.concurrent.Flow.Publisher<CallChunk>,
+            CompletableFuture<InvokeResult>,
+            >,
+        options: RegisterOptions = RegisterOptions.DEFAULT,
+    ): CompletableFuture<Long> = javaFuture {
+        add(
+            Restorable.Registration(UriKey.of(procedure, options.toMap())) { s ->
+                s.registerStreamingAsync(procedure, handler, options).await()
+            },
+        )
     }
 
     /**
@@ -448,7 +488,9 @@ public class WampClient @JvmOverloads constructor(
         topic: String,
         options: SubscribeOptions = SubscribeOptions.DEFAULT,
         handler: suspend (Event) -> Unit,
-    ): Long = add(Restorable.Subscription(topic) { s -> s.subscribe(topic, options, handler) })
+    ): Long = add(
+        Restorable.Subscription(UriKey.of(topic, options.toMap())) { s -> s.subscribe(topic, options, handler) },
+    )
 
     /** Java face of [subscribe]; [handler] runs on the handler executor, one event at a time. */
     @JvmOverloads
@@ -457,7 +499,11 @@ public class WampClient @JvmOverloads constructor(
         handler: Consumer<Event>,
         options: SubscribeOptions = SubscribeOptions.DEFAULT,
     ): CompletableFuture<Long> = javaFuture {
-        add(Restorable.Subscription(topic) { s -> s.subscribeAsync(topic, handler, options).await() })
+        add(
+            Restorable.Subscription(UriKey.of(topic, options.toMap())) { s ->
+                s.subscribeAsync(topic, handler, options).await()
+            },
+        )
     }
 
     private suspend fun add(r: Restorable): Long {
@@ -483,10 +529,21 @@ public class WampClient @JvmOverloads constructor(
         }
     }
 
-    /** Stops keeping [procedure] registered and unregisters it from the joined session, if any. */
+    /**
+     * Stops keeping [procedure] registered and unregisters it from the joined session, if any, whatever its match
+     * policy. Throws [WampErrorException] `wamp.error.no_such_registration` when this client does not register it,
+     * `dev.tether.error.ambiguous_uri` when it registers it with several match policies (use the other overload).
+     */
     @JvmSynthetic
     public suspend fun unregister(procedure: String) {
-        remove(restorables.registration(procedure)) { it.unregister(procedure) }
+        val r = restorables.registration(procedure, null)
+        remove(r) { it.unregister(procedure, r.key.match) }
+    }
+
+    /** Stops keeping [procedure] with match policy [match] registered and unregisters it, as [unregister]. */
+    @JvmSynthetic
+    public suspend fun unregister(procedure: String, match: MatchPolicy) {
+        remove(restorables.registration(procedure, match)) { it.unregister(procedure, match) }
     }
 
     /** Java face of [unregister]. */
@@ -495,10 +552,27 @@ public class WampClient @JvmOverloads constructor(
         null
     }
 
-    /** Stops keeping [topic] subscribed and unsubscribes it on the joined session, if any. */
+    /** Java face of [unregister] by procedure and match policy. */
+    public fun unregisterAsync(procedure: String, match: MatchPolicy): CompletableFuture<Void?> = javaFuture {
+        unregister(procedure, match)
+        null
+    }
+
+    /**
+     * Stops keeping [topic] subscribed and unsubscribes it on the joined session, if any, whatever its match policy.
+     * Throws [WampErrorException] `wamp.error.no_such_subscription` when this client does not subscribe it,
+     * `dev.tether.error.ambiguous_uri` when it subscribes it with several match policies (use the other overload).
+     */
     @JvmSynthetic
     public suspend fun unsubscribe(topic: String) {
-        remove(restorables.subscription(topic)) { it.unsubscribe(topic) }
+        val r = restorables.subscription(topic, null)
+        remove(r) { it.unsubscribe(topic, r.key.match) }
+    }
+
+    /** Stops keeping [topic] with match policy [match] subscribed and unsubscribes it, as [unsubscribe]. */
+    @JvmSynthetic
+    public suspend fun unsubscribe(topic: String, match: MatchPolicy) {
+        remove(restorables.subscription(topic, match)) { it.unsubscribe(topic, match) }
     }
 
     /** Java face of [unsubscribe]. */
@@ -506,6 +580,25 @@ public class WampClient @JvmOverloads constructor(
         unsubscribe(topic)
         null
     }
+
+    /** Java face of [unsubscribe] by topic and match policy. */
+    public fun unsubscribeAsync(topic: String, match: MatchPolicy): CompletableFuture<Void?> = javaFuture {
+        unsubscribe(topic, match)
+        null
+    }
+
+    /**
+     * The router's stored events for [subscriptionId] on the joined session ([WampSession.eventHistory]). Subscription
+     * ids change with each session: take them from the current one ([WampSession.subscriptionId]).
+     */
+    @JvmSynthetic
+    public suspend fun eventHistory(subscriptionId: Long, limit: Int? = null): EventHistory =
+        awaitSession().eventHistory(subscriptionId, limit)
+
+    /** Java face of [eventHistory]. */
+    @JvmOverloads
+    public fun eventHistoryAsync(subscriptionId: Long, limit: Int? = null): CompletableFuture<EventHistory> =
+        javaFuture { eventHistory(subscriptionId, limit) }
 
     private suspend fun remove(r: Restorable, undo: suspend (WampSession) -> Unit) {
         restoreLock.withLock {
@@ -640,38 +733,38 @@ public class WampClient @JvmOverloads constructor(
 }
 
 /** A registration or subscription a [WampClient] makes on every session; [apply] makes it on one. */
-internal sealed class Restorable(val key: String, val apply: suspend (WampSession) -> Long) {
-    class Registration(procedure: String, apply: suspend (WampSession) -> Long) : Restorable(procedure, apply) {
-        override fun toString(): String = "registration of $key"
+internal sealed class Restorable(val key: UriKey, val apply: suspend (WampSession) -> Long) {
+    class Registration(procedure: UriKey, apply: suspend (WampSession) -> Long) : Restorable(procedure, apply) {
+        override fun toString(): String = "registration of ${key.uri} (match ${key.match.wire})"
     }
 
-    class Subscription(topic: String, apply: suspend (WampSession) -> Long) : Restorable(topic, apply) {
-        override fun toString(): String = "subscription to $key"
+    class Subscription(topic: UriKey, apply: suspend (WampSession) -> Long) : Restorable(topic, apply) {
+        override fun toString(): String = "subscription to ${key.uri} (match ${key.match.wire})"
     }
 }
 
 /** The client's registrations and subscriptions, in the order they were made; guarded by the client's lock. */
 internal class Restorables {
-    private val registrations = LinkedHashMap<String, Restorable.Registration>()
-    private val subscriptions = LinkedHashMap<String, Restorable.Subscription>()
+    private val registrations = LinkedHashMap<UriKey, Restorable.Registration>()
+    private val subscriptions = LinkedHashMap<UriKey, Restorable.Subscription>()
 
-    @Synchronized fun procedures(): List<String> = registrations.keys.toList()
+    @Synchronized fun procedures(): List<String> = registrations.keys.map { it.uri }
 
-    @Synchronized fun topics(): List<String> = subscriptions.keys.toList()
+    @Synchronized fun topics(): List<String> = subscriptions.keys.map { it.uri }
 
     @Synchronized fun checkAbsent(r: Restorable) {
         when (r) {
             is Restorable.Registration -> if (r.key in registrations) {
                 throw WampErrorException(
                     "wamp.error.procedure_already_exists",
-                    listOf("this client already registers ${r.key}"),
+                    listOf("this client already registers ${r.key.uri} (match ${r.key.match.wire})"),
                 )
             }
 
             is Restorable.Subscription -> if (r.key in subscriptions) {
                 throw WampErrorException(
                     "dev.tether.error.already_subscribed",
-                    listOf("this client already subscribes to ${r.key}"),
+                    listOf("this client already subscribes to ${r.key.uri} (match ${r.key.match.wire})"),
                 )
             }
         }
@@ -684,11 +777,24 @@ internal class Restorables {
         }
     }
 
-    @Synchronized fun registration(procedure: String): Restorable = registrations[procedure]
-        ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
+    /** The registration of [procedure] with [match] (null: the only one of [procedure], whatever its policy). */
+    @Synchronized fun registration(procedure: String, match: MatchPolicy?): Restorable =
+        find(registrations, procedure, match, "registrations")
+            ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
 
-    @Synchronized fun subscription(topic: String): Restorable = subscriptions[topic]
-        ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
+    /** The subscription to [topic] with [match] (null: the only one of [topic], whatever its policy). */
+    @Synchronized fun subscription(topic: String, match: MatchPolicy?): Restorable =
+        find(subscriptions, topic, match, "subscriptions")
+            ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
+
+    private fun <R : Restorable> find(all: Map<UriKey, R>, uri: String, match: MatchPolicy?, what: String): R? {
+        if (match != null) return all[UriKey(uri, match)]
+        val matching = all.filterKeys { it.uri == uri }
+        // Several policies: UriKey.single throws the ambiguity error.
+        val policies = matching.keys.withIndex().associate { (i, k) -> k.match to i.toLong() }
+        UriKey.single(uri, policies, what) ?: return null
+        return matching.values.single()
+    }
 
     @Synchronized fun remove(r: Restorable) {
         when (r) {

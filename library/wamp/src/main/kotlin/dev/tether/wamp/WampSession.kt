@@ -200,6 +200,7 @@ public class WampSession private constructor(
         progress: Channel<CallResult>?,
         cancelMode: CancelMode,
     ): CallResult {
+        PayloadPassthru.checkPayload(options, args, kwargs)
         @Suppress("UNCHECKED_CAST")
         val normalizedArgs = WampValues.normalize(args) as List<Any?>
         val reply = correlator.request(
@@ -488,11 +489,30 @@ public class WampSession private constructor(
         }
     }
 
-    /** Removes the registration of [procedure]; throws [WampErrorException] if the router refuses. */
+    /**
+     * Removes this session's registration of [procedure], whatever its match policy; throws [WampErrorException]
+     * `wamp.error.no_such_registration` when there is none, `dev.tether.error.ambiguous_uri` when the session
+     * registered [procedure] with several match policies (name the policy with the other overload), and the
+     * router's error if it refuses.
+     */
     @JvmSynthetic
     public suspend fun unregister(procedure: String) {
-        val regId = callee.idOf(procedure)
+        val regId = UriKey.single(procedure, callee.idsOf(procedure), "registrations")
             ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
+        unregisterId(procedure, regId)
+    }
+
+    /** Removes this session's registration of [procedure] with match policy [match] (see [RegisterOptions.match]). */
+    @JvmSynthetic
+    public suspend fun unregister(procedure: String, match: MatchPolicy) {
+        val regId = callee.idOf(procedure, match) ?: throw WampErrorException(
+            "wamp.error.no_such_registration",
+            listOf("not registered: $procedure (match ${match.wire})"),
+        )
+        unregisterId(procedure, regId)
+    }
+
+    private suspend fun unregisterId(procedure: String, regId: Long) {
         val reply = correlator.request(MessageCodes.UNREGISTER, config.responseTimeout) { Unregister(it, regId) }
         if (reply !is Unregistered) RequestCorrelator.fail(reply)
         callee.remove(procedure, regId)
@@ -504,8 +524,22 @@ public class WampSession private constructor(
         null
     }
 
-    /** The registration id for [procedure], or null when not registered. */
-    public fun registrationId(procedure: String): Long? = callee.idOf(procedure)
+    /** Java face of [unregister] by procedure and match policy. */
+    public fun unregisterAsync(procedure: String, match: MatchPolicy): CompletableFuture<Void?> = lifecycle.future {
+        unregister(procedure, match)
+        null
+    }
+
+    /**
+     * The registration id for [procedure], or null when not registered; when the session registered it with several
+     * match policies, the exact one's, else null (name the policy with the other overload).
+     */
+    public fun registrationId(procedure: String): Long? = callee.idsOf(procedure).let { ids ->
+        if (ids.size <= 1) ids.values.firstOrNull() else ids[MatchPolicy.EXACT]
+    }
+
+    /** The registration id for [procedure] with match policy [match], or null when not registered so. */
+    public fun registrationId(procedure: String, match: MatchPolicy): Long? = callee.idOf(procedure, match)
 
     // ---------------------------------------------------------------- publish and subscribe
 
@@ -520,6 +554,7 @@ public class WampSession private constructor(
         kwargs: Map<String, Any?> = emptyMap(),
         options: Map<String, Any?> = emptyMap(),
     ): Long? {
+        PayloadPassthru.checkPayload(options, args, kwargs)
         @Suppress("UNCHECKED_CAST")
         val normalizedArgs = WampValues.normalize(args) as List<Any?>
         val normalizedKwargs = WampValues.normalizeMap(kwargs)
@@ -581,7 +616,7 @@ public class WampSession private constructor(
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Event) -> Unit,
     ): Long {
-        val pending = subscriptions.Pending(topic, handler)
+        val pending = subscriptions.Pending(topic, UriKey.of(topic, options).match, handler)
         val reply = try {
             correlator.request(MessageCodes.SUBSCRIBE, config.responseTimeout, onReply = pending.install) {
                 Subscribe(it, WampValues.normalizeMap(options), topic)
@@ -614,11 +649,30 @@ public class WampSession private constructor(
         options: SubscribeOptions,
     ): CompletableFuture<Long> = lifecycle.future { subscribe(topic, options.toMap()) { handler.accept(it) } }
 
-    /** Removes the subscription to [topic]; events already received are still delivered. */
+    /**
+     * Removes this session's subscription to [topic], whatever its match policy; events already received are still
+     * delivered. Throws [WampErrorException] `wamp.error.no_such_subscription` when there is none,
+     * `dev.tether.error.ambiguous_uri` when the session subscribed [topic] with several match policies (name the
+     * policy with the other overload), and the router's error if it refuses.
+     */
     @JvmSynthetic
     public suspend fun unsubscribe(topic: String) {
-        val subId = subscriptions.idOf(topic)
+        val subId = UriKey.single(topic, subscriptions.idsOf(topic), "subscriptions")
             ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
+        unsubscribeId(topic, subId)
+    }
+
+    /** Removes this session's subscription to [topic] with match policy [match] (see [SubscribeOptions.match]). */
+    @JvmSynthetic
+    public suspend fun unsubscribe(topic: String, match: MatchPolicy) {
+        val subId = subscriptions.idOf(topic, match) ?: throw WampErrorException(
+            "wamp.error.no_such_subscription",
+            listOf("not subscribed: $topic (match ${match.wire})"),
+        )
+        unsubscribeId(topic, subId)
+    }
+
+    private suspend fun unsubscribeId(topic: String, subId: Long) {
         val reply = correlator.request(MessageCodes.UNSUBSCRIBE, config.responseTimeout) { Unsubscribe(it, subId) }
         if (reply !is Unsubscribed) RequestCorrelator.fail(reply)
         subscriptions.remove(topic, subId)
@@ -630,8 +684,45 @@ public class WampSession private constructor(
         null
     }
 
-    /** The subscription id for [topic], or null when not subscribed. */
-    public fun subscriptionId(topic: String): Long? = subscriptions.idOf(topic)
+    /** Java face of [unsubscribe] by topic and match policy. */
+    public fun unsubscribeAsync(topic: String, match: MatchPolicy): CompletableFuture<Void?> = lifecycle.future {
+        unsubscribe(topic, match)
+        null
+    }
+
+    /**
+     * The subscription id for [topic], or null when not subscribed; when the session subscribed it with several
+     * match policies, the exact one's, else null (name the policy with the other overload).
+     */
+    public fun subscriptionId(topic: String): Long? = subscriptions.idsOf(topic).let { ids ->
+        if (ids.size <= 1) ids.values.firstOrNull() else ids[MatchPolicy.EXACT]
+    }
+
+    /** The subscription id for [topic] with match policy [match], or null when not subscribed so. */
+    public fun subscriptionId(topic: String, match: MatchPolicy): Long? = subscriptions.idOf(topic, match)
+
+    /**
+     * The events the router stored for subscription [subscriptionId] (event history: the meta procedure
+     * `wamp.subscription.get_events`, announced as the broker feature `event_history`), oldest first, at most
+     * [limit] of them (the most recent; null: as many as the router returns). Any session may ask about any
+     * subscription id (`wamp.subscription.lookup` finds one). Routers keep history only for the topics their
+     * configuration names; for others the list is empty. nexus's Go-style keys (`Arguments`, `ArgumentsKw`, ...) and
+     * lowercase ones are both read. Throws [WampErrorException] when the router refuses (e.g.
+     * `wamp.error.no_such_procedure` from a router without event history) or answers in another shape, and
+     * IllegalArgumentException for a [limit] below 1.
+     */
+    @JvmSynthetic
+    public suspend fun eventHistory(subscriptionId: Long, limit: Int? = null): EventHistory {
+        limit?.let { require(it >= 1) { "limit must be at least 1, was $it" } }
+        val kwargs = if (limit == null) emptyMap() else mapOf("limit" to limit.toLong())
+        val result = call(EventHistory.PROCEDURE, listOf(subscriptionId), kwargs)
+        return EventHistory.parse(result, subscriptionId, limit)
+    }
+
+    /** Java face of [eventHistory]; [limit] null: as many as the router returns. */
+    @JvmOverloads
+    public fun eventHistoryAsync(subscriptionId: Long, limit: Int? = null): CompletableFuture<EventHistory> =
+        lifecycle.future { eventHistory(subscriptionId, limit) }
 
     /**
      * What this session received and dropped so far (events dropped for slow handlers:
