@@ -266,7 +266,8 @@ internal fun idList(value: Any?, what: String): List<Long> {
 private fun id(d: Map<String, Any?>, what: String): Long =
     WampValues.asLong(d["id"]) ?: throw malformed(what, "no id in $d")
 
-private fun uri(d: Map<String, Any?>, what: String): String = d["uri"] as? String ?: throw malformed(what, "no uri in $d")
+private fun uri(d: Map<String, Any?>, what: String): String =
+    d["uri"] as? String ?: throw malformed(what, "no uri in $d")
 
 private fun match(d: Map<String, Any?>, what: String): MatchPolicy {
     val wire = d["match"] as? String ?: return MatchPolicy.EXACT

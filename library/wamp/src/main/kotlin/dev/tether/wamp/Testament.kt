@@ -30,7 +30,11 @@ internal class Testament(
     /** Calls `wamp.session.add_testament` on [session]; throws as [WampSession.call]. */
     suspend fun addTo(session: WampSession) {
         val kwargs = mapOf("publish_options" to options.toMap(), "scope" to scope.wire)
-        session.call(ADD_TESTAMENT, listOf(topic, WampValues.normalize(args), WampValues.normalizeMap(this.kwargs)), kwargs)
+        session.call(
+            ADD_TESTAMENT,
+            listOf(topic, WampValues.normalize(args), WampValues.normalizeMap(this.kwargs)),
+            kwargs,
+        )
     }
 
     companion object {

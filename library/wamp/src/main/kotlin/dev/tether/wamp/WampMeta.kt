@@ -75,7 +75,8 @@ public class WampMeta internal constructor(private val target: Target) {
 
     /** `wamp.session.get`: session [id]'s details; [RpcException] [NO_SUCH_SESSION] when there is none. */
     @JvmSynthetic
-    public suspend fun sessionGet(id: Long): SessionInfo = SessionInfo.from(first(SESSION_GET, id), "$SESSION_GET result")
+    public suspend fun sessionGet(id: Long): SessionInfo =
+        SessionInfo.from(first(SESSION_GET, id), "$SESSION_GET result")
 
     /**
      * `wamp.session.kill`: the router ends session [id] with GOODBYE [reason] (default `wamp.close.normal` on
@@ -289,7 +290,8 @@ public class WampMeta internal constructor(private val target: Target) {
     ): CompletableFuture<Long?> = future { subscriptionLookup(topic, match) }
 
     /** Java face of [subscriptionMatch]. */
-    public fun subscriptionMatchAsync(topic: String): CompletableFuture<List<Long>> = future { subscriptionMatch(topic) }
+    public fun subscriptionMatchAsync(topic: String): CompletableFuture<List<Long>> =
+        future { subscriptionMatch(topic) }
 
     /** Java face of [subscriptionGet]. */
     public fun subscriptionGetAsync(id: Long): CompletableFuture<SubscriptionInfo> = future { subscriptionGet(id) }

@@ -87,7 +87,8 @@ class MetaSpec : FunSpec({
 
                     "wamp.session.kill" -> result(c)
 
-                    "wamp.session.kill_by_authid" -> result(c, listOf(11L, 12L)) // the WAMP spec: the ids
+                    // the WAMP spec: the ids
+                    "wamp.session.kill_by_authid" -> result(c, listOf(11L, 12L))
 
                     else -> result(c, 2L) // nexus: kill_by_authrole and kill_all answer a count
                 }
@@ -147,7 +148,8 @@ class MetaSpec : FunSpec({
 
                     "wamp.subscription.lookup" -> result(c, 3L)
 
-                    "wamp.subscription.match" -> result(c, null) // the spec: null when nothing matches
+                    // the spec: null when nothing matches
+                    "wamp.subscription.match" -> result(c, null)
 
                     "wamp.registration.list_callees", "wamp.subscription.list_subscribers" -> result(c, listOf(5L, 6L))
 
@@ -208,8 +210,11 @@ class MetaSpec : FunSpec({
                 when (c.procedure) {
                     "wamp.session.get" ->
                         ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), WampMeta.NO_SUCH_SESSION)
+
                     "wamp.registration.get" -> result(c, mapOf("id" to 1L, "uri" to "a", "match" to "sometimes"))
+
                     "wamp.subscription.get" -> result(c, "not a dictionary")
+
                     else -> result(c, "not a count")
                 }
             }
@@ -246,9 +251,12 @@ class MetaSpec : FunSpec({
             MetaTopic.SUBSCRIPTION_ON_CREATE.decode(ev(21L, mapOf("id" to 5L, "uri" to "t"))).info shouldBe
                 SubscriptionInfo(5, "t", MatchPolicy.EXACT, null)
             for (topic in listOf(
-                MetaTopic.REGISTRATION_ON_REGISTER, MetaTopic.REGISTRATION_ON_UNREGISTER,
-                MetaTopic.REGISTRATION_ON_DELETE, MetaTopic.SUBSCRIPTION_ON_SUBSCRIBE,
-                MetaTopic.SUBSCRIPTION_ON_UNSUBSCRIBE, MetaTopic.SUBSCRIPTION_ON_DELETE,
+                MetaTopic.REGISTRATION_ON_REGISTER,
+                MetaTopic.REGISTRATION_ON_UNREGISTER,
+                MetaTopic.REGISTRATION_ON_DELETE,
+                MetaTopic.SUBSCRIPTION_ON_SUBSCRIBE,
+                MetaTopic.SUBSCRIPTION_ON_UNSUBSCRIBE,
+                MetaTopic.SUBSCRIPTION_ON_DELETE,
             )) {
                 topic.decode(ev(21L, 4L)) shouldBe MetaChange(21, 4)
                 topic.decode(ev(null, 4L)) shouldBe MetaChange(0, 4) // crossbar: the session already gone
@@ -265,7 +273,10 @@ class MetaSpec : FunSpec({
                 "com.gone",
                 listOf("bye"),
                 mapOf("n" to 1),
-                PublishOptions { discloseMe(); excludeAuthRole("bot") },
+                PublishOptions {
+                    discloseMe()
+                    excludeAuthRole("bot")
+                },
                 TestamentScope.DETACHED,
             )
             router.calls.receive().let {

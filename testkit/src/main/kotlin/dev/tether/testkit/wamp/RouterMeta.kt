@@ -113,6 +113,7 @@ internal class RouterMeta(private val realm: RouterRealm, private val enabled: B
             "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all" -> {
                 val targets = when (m.procedure) {
                     "wamp.session.kill_by_authid" -> realm.sessions.values.filter { it.authId == m.args.firstOrNull() }
+
                     "wamp.session.kill_by_authrole" ->
                         realm.sessions.values.filter { it.authRole == m.args.firstOrNull() }
 

@@ -119,7 +119,9 @@ class WampMetaSpec : FunSpec({
                     meta.subscriptionMatch("com.meta.topic") shouldBe listOf(sub)
                     meta.subscriptionMatch("com.meta.a.x") shouldBe listOf(wild)
                     meta.subscriptionMatch("com.none") shouldBe emptyList()
-                    meta.subscriptionGet(wild) shouldBe SubscriptionInfo(wild, "com.meta..x", MatchPolicy.WILDCARD, null)
+                    meta.subscriptionGet(
+                        wild,
+                    ) shouldBe SubscriptionInfo(wild, "com.meta..x", MatchPolicy.WILDCARD, null)
                     meta.subscriptionListSubscribers(sub) shouldContainExactlyInAnyOrder listOf(other.id, callee.id)
                     meta.subscriptionCountSubscribers(sub) shouldBe 2L
                     shouldThrow<RpcException> { meta.subscriptionGet(999_999) }.error shouldBe
@@ -353,7 +355,13 @@ class WampMetaSpec : FunSpec({
                 s.meta.subscribe(MetaTopic.SESSION_ON_JOIN) { joins.send(it) }
                 s.subscribe("com.marker") { joins.send("marker") }
                 WampSession.connect(bare.wsUrl, config()).leave()
-                s.publish("com.marker", options = PublishOptions { excludeMe(false); acknowledge(true) })
+                s.publish(
+                    "com.marker",
+                    options = PublishOptions {
+                        excludeMe(false)
+                        acknowledge(true)
+                    },
+                )
                 joins.receive() shouldBe "marker" // no on_join came before it
                 s.leave()
             }
