@@ -22,18 +22,24 @@ class PomMetadataSpec : FunSpec({
     val rootPom = pom(File(root, "pom.xml"))
     val metadata = listOf("url", "inceptionYear", "organization", "licenses", "developers", "scm", "issueManagement")
 
+    /** [text] with each `${property}` replaced by this POM's own <properties> value (tether.project.url). */
+    fun Element.resolve(text: String): String = Regex("""\$\{([\w.-]+)}""").replace(text) { match ->
+        child("properties")?.child(match.groupValues[1])?.textContent?.trim() ?: match.value
+    }
+
     /** An element's text content with whitespace runs collapsed: the same metadata however it is indented. */
-    fun Element.normalized(name: String): String = child(name)?.textContent?.trim()?.replace(Regex("\\s+"), " ") ?: ""
+    fun Element.normalized(name: String): String =
+        resolve(child(name)?.textContent?.trim()?.replace(Regex("\\s+"), " ") ?: "")
 
     test("the root POM declares the published metadata") {
-        rootPom.text("url") shouldStartWith "https://"
+        rootPom.resolve(rootPom.text("url")) shouldStartWith "https://"
         val license = rootPom.child("licenses")!!.child("license")!!
         license.text("name") shouldBe "Apache-2.0"
         license.text("url") shouldBe "https://www.apache.org/licenses/LICENSE-2.0.txt"
         val scm = rootPom.child("scm")!!
         for (field in listOf("connection", "developerConnection", "url")) scm.text(field).shouldNotBeBlank()
         rootPom.child("developers")!!.child("developer")!!.text("name").shouldNotBeBlank()
-        rootPom.child("issueManagement")!!.text("url") shouldStartWith "https://"
+        rootPom.resolve(rootPom.child("issueManagement")!!.text("url")) shouldStartWith "https://"
         // modules inherit the project's addresses as they are, not with their artifactId appended
         rootPom.getAttribute("child.project.url.inherit.append.path") shouldBe "false"
         for (field in listOf("connection", "developerConnection", "url")) {
