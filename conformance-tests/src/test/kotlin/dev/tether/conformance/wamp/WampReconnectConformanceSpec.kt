@@ -96,7 +96,12 @@ class WampReconnectConformanceSpec : FunSpec({
                 enabledOrReasonIf = if (ending.testkitOnly) {
                     RouterSubject.needsFake("the testkit router's fault controls (drop a connection)")
                 } else {
-                    External.skipIf { subject.lacksFeature("broker", "session_meta_api") }
+                    // The restored registration and subscription are patterns: their options must survive too.
+                    External.skipIf {
+                        subject.lacksFeature("broker", "session_meta_api")
+                            ?: subject.lacksFeature("dealer", "pattern_based_registration")
+                            ?: subject.lacksFeature("broker", "pattern_based_subscription")
+                    }
                 },
             ) {
                 withTimeout(30.seconds) {
