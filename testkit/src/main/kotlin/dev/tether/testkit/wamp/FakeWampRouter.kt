@@ -224,6 +224,16 @@ public class FakeWampRouter private constructor(
 
     internal fun user(authId: String): RouterUser? = users[authId]
 
+    /** EVENTs dropped to blocked subscribers ([FakeWampRouterConfig.outboundQueueSize]). */
+    internal val eventDrops = EventDropCounter()
+
+    /**
+     * The EVENTs this router dropped so far because their subscriber's outbound queue was full
+     * ([FakeWampRouterConfig.outboundQueueSize]), in total and by session id, as nexus drops (and logs) events to a
+     * subscriber that does not read its connection. A snapshot.
+     */
+    public fun eventStats(): RouterEventStats = eventDrops.snapshot()
+
     internal fun newSessionId(): Long = 1 + (random.nextLong() and Long.MAX_VALUE) % WampValues.MAX_ID
 
     internal fun rawSocketPeers(): List<RawSocketPeer> = connections.mapNotNull { it.peer as? RawSocketPeer }

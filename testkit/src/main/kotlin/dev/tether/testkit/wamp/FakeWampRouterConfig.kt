@@ -1,5 +1,6 @@
 package dev.tether.testkit.wamp
 
+import dev.tether.wamp.MatchPolicy
 import java.time.Duration
 
 /**
@@ -47,6 +48,16 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
      */
     public val metaApi: Boolean = b.metaApi
 
+    /**
+     * How many messages may wait for one session's connection (nexus: 64). An EVENT that finds its subscriber's queue
+     * full is dropped, logged ("Dropped EVENT to session … blocked") and counted ([FakeWampRouter.eventStats]), as
+     * nexus drops events to a subscriber that does not read its socket; every other message waits in the queue.
+     */
+    public val outboundQueueSize: Int = b.outboundQueueSize
+
+    /** The topics whose events the router keeps for `wamp.subscription.get_events` (event history). */
+    public val eventHistory: List<RouterHistoryTopic> = b.eventHistory.toList()
+
     /** Builder; every setter returns it. */
     public class Builder {
         internal val realms = LinkedHashMap<String, Boolean>()
@@ -60,6 +71,8 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
         internal var webSocketPort: Int = 0
         internal var rawSocketPort: Int = 0
         internal var metaApi: Boolean = true
+        internal var outboundQueueSize: Int = DEFAULT_OUTBOUND_QUEUE_SIZE
+        internal val eventHistory = ArrayList<RouterHistoryTopic>()
 
         /** Adds [name]; [anonymous] allows sessions without authentication. */
         @JvmOverloads
@@ -130,6 +143,26 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
             rawSocketPort = rawSocket
         }
 
+        /** Sets [FakeWampRouterConfig.outboundQueueSize] (at least 1; default 64, as nexus). */
+        public fun outboundQueueSize(messages: Int): Builder = apply {
+            require(messages >= 1) { "outboundQueueSize must be at least 1, was $messages" }
+            outboundQueueSize = messages
+        }
+
+        /**
+         * Keeps the last [limit] events published to [topic] (matched by [match], as a subscription with that policy
+         * would) for `wamp.subscription.get_events`, in [realm] (null: every realm), as nexus's
+         * `TopicEventHistoryConfigs`. History is kept whether or not anyone is subscribed; publications restricted
+         * by session id (`exclude`, `eligible`) are not kept.
+         */
+        @JvmOverloads
+        public fun eventHistory(
+            topic: String,
+            limit: Int,
+            match: MatchPolicy = MatchPolicy.EXACT,
+            realm: String? = null,
+        ): Builder = apply { eventHistory += RouterHistoryTopic(topic, match, limit, realm) }
+
         /** Sets [FakeWampRouterConfig.metaApi]: whether the realms offer the meta API and testaments. */
         @JvmOverloads
         public fun metaApi(enabled: Boolean = true): Builder = apply { metaApi = enabled }
@@ -143,6 +176,9 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
 
     /** Builder and defaults. */
     public companion object {
+        /** The default [outboundQueueSize]: nexus's per-session queue of 64 messages. */
+        public const val DEFAULT_OUTBOUND_QUEUE_SIZE: Int = 64
+
         /** Realm `realm1` open to anonymous sessions, and the other defaults. */
         @JvmField
         public val DEFAULT: FakeWampRouterConfig = Builder().build()

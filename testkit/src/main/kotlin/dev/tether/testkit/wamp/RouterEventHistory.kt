@@ -30,7 +30,12 @@ public data class RouterHistoryTopic(
  */
 internal class RouterEventHistory(topics: List<RouterHistoryTopic>) {
     /** A kept event: what an EVENT to a subscription with the store's topic and policy would have carried. */
-    class Stored(val publication: Long, val details: Map<String, Any?>, val args: List<Any?>, val kwargs: Map<String, Any?>)
+    class Stored(
+        val publication: Long,
+        val details: Map<String, Any?>,
+        val args: List<Any?>,
+        val kwargs: Map<String, Any?>,
+    )
 
     private class Store(val config: RouterHistoryTopic) {
         val events = ArrayDeque<Stored>()

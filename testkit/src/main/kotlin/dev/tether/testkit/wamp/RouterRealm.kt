@@ -1,5 +1,7 @@
 package dev.tether.testkit.wamp
 
+import dev.tether.wamp.MatchPolicy
+import dev.tether.wamp.PayloadPassthru
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
@@ -44,6 +46,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     internal val subscriptions = LinkedHashMap<Long, Subscription>()
     private val calls = HashMap<Long, PendingCall>()
     private val ids = AtomicLong()
+    private val history = RouterEventHistory(router.config.eventHistory.filter { it.realm == null || it.realm == name })
 
     /** One REGISTER of a (possibly shared) registration, with the options that callee asked for. */
     class Callee(val session: RouterSession, val discloseCaller: Boolean, val forwardTimeout: Boolean)
@@ -156,9 +159,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
             is Call -> if (!call(s, m)) return false
 
-            is Yield -> yieldResult(s, m)
+            is Yield -> if (!yieldResult(s, m)) return false
 
-            is ErrorMessage -> if (m.requestType == MessageCodes.INVOCATION) invocationError(s, m)
+            is ErrorMessage -> if (m.requestType == MessageCodes.INVOCATION && !invocationError(s, m)) return false
 
             is Cancel -> cancel(s, m)
 
@@ -166,7 +169,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
             is Unregister -> unregister(s, m)
 
-            is Publish -> publish(s, m)
+            is Publish -> if (!publish(s, m)) return false
 
             is Subscribe -> subscribe(s, m)
 
@@ -280,11 +283,16 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             if (!progress) endedStreams.remove(key) // the caller's last chunk: nothing more will come
             return true
         }
+        if (!passthruAnnounced(s, "caller", m.options)) return false
         if (progress && !s.announces("caller", "progressive_call_invocations")) {
             // As nexus and the spec: a protocol error, not an application error.
             val message = "progressive CALL from a caller that did not announce progressive_call_invocations"
             s.send(Abort(mapOf("message" to message), "wamp.error.protocol_violation"))
             return false
+        }
+        if (m.procedure == EVENT_HISTORY && !progress) {
+            eventHistory(s, m)
+            return true
         }
         if (m.procedure.startsWith("wamp.")) {
             if (progress) {
@@ -316,9 +324,22 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             )
             return true
         }
+        if (m.options.containsKey(PayloadPassthru.SCHEME) &&
+            !callee.session.announces("callee", PAYLOAD_PASSTHRU)
+        ) {
+            // As the spec: an application error for the caller; the callee is never bothered.
+            val why = "the callee of ${m.procedure} does not support payload passthru mode"
+            if (progress) {
+                refuse(s, key, "wamp.error.feature_not_supported", why)
+            } else {
+                error(s, MessageCodes.CALL, m.request, "wamp.error.feature_not_supported", why)
+            }
+            return true
+        }
         val invocation = ids.incrementAndGet()
         val receiveProgress = m.options["receive_progress"] == true
         val details = LinkedHashMap<String, Any?>()
+        copyPassthru(m.options, details)
         if (reg.match != "exact") details["procedure"] = m.procedure
         if (receiveProgress) details["receive_progress"] = true
         if (m.options["disclose_me"] == true || callee.discloseCaller) {
@@ -374,32 +395,76 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 .maxByOrNull { it.procedure.length }
             ?: registrations.values.firstOrNull { it.match == "wildcard" && wildcard(it.procedure, procedure) }
 
-    fun topicMatches(sub: Subscription, topic: String): Boolean = when (sub.match) {
-        "prefix" -> topic.startsWith(sub.topic)
-        "wildcard" -> wildcard(sub.topic, topic)
-        else -> sub.topic == topic
+    fun topicMatches(sub: Subscription, topic: String): Boolean = topicMatches(sub.topic, sub.match, topic)
+
+    private fun topicMatches(pattern: String, match: String, topic: String): Boolean = when (match) {
+        "prefix" -> topic.startsWith(pattern)
+        "wildcard" -> wildcard(pattern, topic)
+        else -> pattern == topic
     }
 
-    private fun yieldResult(s: RouterSession, m: Yield) = synchronized(lock) {
+    /** Routes a YIELD; false when it ends the callee's session (passthru options it did not announce). */
+    private fun yieldResult(s: RouterSession, m: Yield): Boolean = synchronized(lock) {
+        if (!passthruAnnounced(s, "callee", m.options)) return false
         val c = calls[m.request]
-        if (c == null || c.callee !== s) return@synchronized // late: the call was canceled or the caller left
+        if (c == null || c.callee !== s) return true // late: the call was canceled or the caller left
         val progress = m.options["progress"] == true
         // A progressive YIELD reaches only a caller that asked for progress; for any other it is dropped.
-        if (progress && !c.receiveProgress) return@synchronized
+        if (progress && !c.receiveProgress) return true
         if (!progress) {
             calls.remove(m.request)
             stopStreaming(c) // answered before the caller's last chunk
         }
-        val details = if (progress) mapOf("progress" to true) else emptyMap()
+        val details = LinkedHashMap<String, Any?>()
+        if (progress) details["progress"] = true
+        copyPassthru(m.options, details)
         c.caller.send(ResultMessage(c.request, details, m.args, m.kwargs))
+        true
     }
 
-    private fun invocationError(s: RouterSession, m: ErrorMessage) = synchronized(lock) {
+    /** Routes a callee's ERROR, its details (`ppt_*` included) as they came; false as for [yieldResult]. */
+    private fun invocationError(s: RouterSession, m: ErrorMessage): Boolean = synchronized(lock) {
+        if (!passthruAnnounced(s, "callee", m.details)) return false
         val c = calls[m.request]
-        if (c == null || c.callee !== s) return@synchronized
+        if (c == null || c.callee !== s) return true
         calls.remove(m.request)
         stopStreaming(c)
         c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, m.details, m.error, m.args, m.kwargs))
+        true
+    }
+
+    /**
+     * Payload passthru options (`ppt_*`) from a peer that did not announce `payload_passthru_mode` for [role]: a
+     * protocol violation, answered as nexus does with ABORT `wamp.error.protocol_violation`. False when it did so.
+     */
+    private fun passthruAnnounced(s: RouterSession, role: String, options: Map<String, Any?>): Boolean {
+        if (!options.containsKey(PayloadPassthru.SCHEME) || s.announces(role, PAYLOAD_PASSTHRU)) return true
+        val message = "$role sent payload passthru options without announcing $PAYLOAD_PASSTHRU"
+        s.send(Abort(mapOf("message" to message), "wamp.error.protocol_violation"))
+        return false
+    }
+
+    /** `wamp.subscription.get_events`: the kept events of a subscription's topic and policy, in nexus's shape. */
+    private fun eventHistory(s: RouterSession, m: Call) {
+        val subId = WampValues.asLong(m.args.firstOrNull())
+            ?: return error(s, MessageCodes.CALL, m.request, "wamp.error.invalid_argument", "no subscription id")
+        val limitValue = m.kwargs["limit"] ?: m.args.getOrNull(1)
+        val limit = limitValue?.let { WampValues.asLong(it) }
+        if (limitValue != null && (limit == null || limit < 1)) {
+            return error(s, MessageCodes.CALL, m.request, "wamp.error.invalid_argument", "limit must be positive")
+        }
+        val answer = synchronized(lock) {
+            // As nexus: a subscription that is unknown or has no history answers with no events.
+            val sub = subscriptions[subId]
+            val match = MatchPolicy.entries.firstOrNull { it.wire == sub?.match } ?: MatchPolicy.EXACT
+            val (events, full) = if (sub == null) {
+                emptyList<RouterEventHistory.Stored>() to false
+            } else {
+                history.events(sub.topic, match, limit?.coerceAtMost(Int.MAX_VALUE.toLong())?.toInt())
+            }
+            ResultMessage(m.request, emptyMap(), history.toNexusShape(subId, events), mapOf("is_limit_reached" to full))
+        }
+        s.send(answer)
     }
 
     private fun cancel(s: RouterSession, m: Cancel) = synchronized(lock) {
@@ -456,9 +521,12 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     }
 
     /** Routes a PUBLISH of [s] (also the router's own publications: meta events and testaments, see [RouterMeta]). */
-    fun publish(s: RouterSession, m: Publish) = synchronized(lock) {
+    fun publish(s: RouterSession, m: Publish): Boolean = synchronized(lock) {
+        // A publisher's payload passthru options must have been announced (else ABORT, and false).
+        if (!passthruAnnounced(s, "publisher", m.options)) return false
         val publication = router.newSessionId()
         val o = m.options
+        val passthru = o.containsKey(PayloadPassthru.SCHEME)
         val excludeMe = o["exclude_me"] != false
         val exclude = (o["exclude"] as? List<*>)?.mapNotNull { WampValues.asLong(it) }?.toSet()
         val eligible = (o["eligible"] as? List<*>)?.mapNotNull { WampValues.asLong(it) }?.toSet()
@@ -470,6 +538,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             if (!topicMatches(sub, m.topic)) continue
             val details = LinkedHashMap<String, Any?>()
             if (sub.match != "exact") details["topic"] = m.topic
+            copyPassthru(o, details)
             if (o["disclose_me"] == true) {
                 details["publisher"] =
                     s.id
@@ -478,6 +547,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             }
             for (target in sub.subscribers) {
                 if (target === s && excludeMe) continue
+                // A subscriber that cannot take a passthru payload does not get it (it could not read it).
+                if (passthru && !target.announces("subscriber", PAYLOAD_PASSTHRU)) continue
                 if (exclude != null && target.id in exclude) continue
                 if (excludeAuthId != null && target.authId in excludeAuthId) continue
                 if (excludeRole != null && target.authRole in excludeRole) continue
@@ -487,7 +558,28 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
                 target.send(EventMessage(sub.id, publication, details, m.args, m.kwargs))
             }
         }
+        // As nexus: a publication restricted by session id is not kept, since a later reader's id cannot be checked.
+        if (exclude == null && eligible == null) {
+            history.record(
+                m.topic,
+                publication,
+                m.args,
+                m.kwargs,
+                matches = { h -> topicMatches(h.topic, h.match.wire, m.topic) },
+            ) { match ->
+                val details = LinkedHashMap<String, Any?>()
+                if (match != MatchPolicy.EXACT) details["topic"] = m.topic
+                copyPassthru(o, details)
+                details
+            }
+        }
         if (o["acknowledge"] == true) s.send(Published(m.request, publication))
+        true
+    }
+
+    /** Copies the payload passthru options (`ppt_*`) unchanged into forwarded [details]; never reads the payload. */
+    private fun copyPassthru(options: Map<String, Any?>, details: MutableMap<String, Any?>) {
+        for (key in PASSTHRU_KEYS) options[key]?.let { details[key] = it }
     }
 
     /** A CALL to a `wamp.` procedure: the meta API answers it ([RouterMeta]), else there is no such procedure. */
@@ -506,6 +598,14 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val CANCEL_MODES = setOf("skip", "kill", "killnowait")
         const val ENDED_STREAMS = 1024
         val INVOKE_POLICIES = setOf("single", "roundrobin", "random", "first", "last")
+        const val PAYLOAD_PASSTHRU = "payload_passthru_mode"
+        const val EVENT_HISTORY = "wamp.subscription.get_events"
+        val PASSTHRU_KEYS = listOf(
+            PayloadPassthru.SCHEME,
+            PayloadPassthru.SERIALIZER,
+            PayloadPassthru.CIPHER,
+            PayloadPassthru.KEY_ID,
+        )
         val random = java.util.Random()
 
         // Wildcard URIs have empty components that match any single component.

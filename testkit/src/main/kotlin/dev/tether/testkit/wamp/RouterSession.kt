@@ -9,6 +9,7 @@ import dev.tether.wamp.error.MessageTooLongException
 import dev.tether.wamp.message.Abort
 import dev.tether.wamp.message.Authenticate
 import dev.tether.wamp.message.Challenge
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.Message
@@ -29,6 +30,7 @@ import java.time.format.DateTimeFormatter
 import java.util.Base64
 import java.util.HexFormat
 import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
 import kotlin.time.toKotlinDuration
 
 /** One client connection to the router: joins it to a realm, then feeds its messages to the [RouterRealm]. */
@@ -38,6 +40,10 @@ internal class RouterSession(
 ) {
     private val log = LoggerFactory.getLogger(RouterSession::class.java)
     private val outbound = Channel<Message>(Channel.UNLIMITED)
+
+    // Messages waiting for the writer: EVENTs beyond config.outboundQueueSize are dropped (as nexus's 64-message
+    // queue), every other message still waits, so a session is never sent half a conversation.
+    private val queued = AtomicInteger()
     private val closed = AtomicBoolean(false)
 
     var id: Long = 0
@@ -60,9 +66,24 @@ internal class RouterSession(
         return features[feature] == true
     }
 
-    /** Queues [m] for this client; never blocks the router. */
+    /**
+     * Queues [m] for this client; never blocks the router. An EVENT that finds [FakeWampRouterConfig.outboundQueueSize]
+     * messages waiting is dropped, counted ([FakeWampRouter.eventStats]) and logged, as nexus does for a blocked
+     * subscriber; any other message is queued regardless.
+     */
     fun send(m: Message) {
-        outbound.trySend(m)
+        if (m is EventMessage && queued.get() >= router.config.outboundQueueSize) {
+            val drops = router.eventDrops.dropped(id)
+            // The first and then every thousandth at warn: a flood to a stuck subscriber must not flood the log.
+            if (drops % DROPS_PER_WARNING == 1L) {
+                log.warn("router: Dropped EVENT to session {}: blocked ({} dropped so far)", id, drops)
+            } else {
+                log.debug("router: Dropped EVENT to session {}: blocked ({} dropped so far)", id, drops)
+            }
+            return
+        }
+        queued.incrementAndGet()
+        if (!outbound.trySend(m).isSuccess) queued.decrementAndGet()
     }
 
     /**
@@ -79,6 +100,7 @@ internal class RouterSession(
         val writer = scope.launch {
             try {
                 for (m in outbound) {
+                    queued.decrementAndGet()
                     val d = router.faults.latency
                     if (!d.isZero) delay(d.toKotlinDuration())
                     try {
@@ -195,6 +217,8 @@ internal class RouterSession(
                                 "publisher_identification" to true,
                                 "subscriber_blackwhite_listing" to true,
                                 "pattern_based_subscription" to true,
+                                "payload_passthru_mode" to true,
+                                "event_history" to true,
                                 "session_meta_api" to router.config.metaApi,
                                 "subscription_meta_api" to router.config.metaApi,
                             ),
@@ -207,6 +231,7 @@ internal class RouterSession(
                                 "registration_meta_api" to router.config.metaApi,
                                 "testament_meta_api" to router.config.metaApi, "progressive_call_results" to true,
                                 "progressive_call_invocations" to true,
+                                "payload_passthru_mode" to true,
                             ),
                         ),
                     ),
@@ -279,6 +304,7 @@ internal class RouterSession(
 
     private companion object {
         const val FAILED = "\u0000failed"
+        const val DROPS_PER_WARNING = 1000L
         val random = SecureRandom()
         val ISO8601: DateTimeFormatter = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss'Z'")
     }

@@ -1,0 +1,136 @@
+package dev.tether.testkit.wamp;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.tether.wamp.CallChunk;
+import dev.tether.wamp.CallOptions;
+import dev.tether.wamp.CallResult;
+import dev.tether.wamp.Event;
+import dev.tether.wamp.EventHistory;
+import dev.tether.wamp.InvokeResult;
+import dev.tether.wamp.MatchPolicy;
+import dev.tether.wamp.PayloadPassthru;
+import dev.tether.wamp.PublishOptions;
+import dev.tether.wamp.SessionConfig;
+import dev.tether.wamp.SubscribeOptions;
+import dev.tether.wamp.WampClient;
+import dev.tether.wamp.WampSession;
+import dev.tether.wamp.error.WampErrorException;
+import dev.tether.wamp.message.WampValues;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.SubmissionPublisher;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java faces of issue 17's payload passthru, event history, blocked-subscriber counts and WampClient additions
+ * (registerStreamingAsync, unsubscribe and unregister by match policy), against the testkit router.
+ */
+class PassthruHistoryJavaTest {
+    private static final SessionConfig CONFIG =
+            SessionConfig.builder("realm1").responseTimeout(Duration.ofSeconds(5)).build();
+
+    private static <T> T await(CompletableFuture<T> f) throws Exception {
+        return f.get(15, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void passthruCallAndPublishCarryTheOptionsAndTheBytes() throws Exception {
+        try (FakeWampRouter router = FakeWampRouter.start()) {
+            WampSession callee = await(WampSession.connectAsync(router.getTcpUrl(), CONFIG));
+            WampSession caller = await(WampSession.connectAsync(router.getWsUrl(), CONFIG));
+            PayloadPassthru ppt = PayloadPassthru.of("x_java", "msgpack");
+            byte[] payload = {9, 8, 7, 0, -1};
+            await(callee.registerAsync("com.java.ppt", inv -> {
+                assertEquals(ppt, inv.getPayloadPassthru());
+                return CompletableFuture.completedFuture(InvokeResult.passthru(ppt, inv.getPassthruPayload()));
+            }));
+            CallOptions options = CallOptions.builder().payloadPassthru(ppt).build();
+            CallResult result = await(caller.callAsync("com.java.ppt", List.of(payload), Map.of(), options));
+            assertEquals(ppt, result.getPayloadPassthru());
+            assertArrayEquals(payload, result.getPassthruPayload());
+
+            CompletableFuture<Event> event = new CompletableFuture<>();
+            await(callee.subscribeAsync("com.java.ppt.topic", event::complete));
+            PublishOptions publish = PublishOptions.builder().acknowledge(true).payloadPassthru(ppt).build();
+            await(caller.publishAsync("com.java.ppt.topic", List.of(payload), Map.of(), publish));
+            assertArrayEquals(payload, await(event).getPassthruPayload());
+            assertEquals("msgpack", await(event).getPayloadPassthru().getSerializer());
+            assertThrows(IllegalArgumentException.class, () -> PayloadPassthru.of("custom"));
+            await(caller.closeAsync());
+            await(callee.closeAsync());
+        }
+    }
+
+    @Test
+    void eventHistoryAndBlockedSubscriberCounts() throws Exception {
+        FakeWampRouterConfig config = FakeWampRouterConfig.builder()
+                .eventHistory("com.java.history", 10)
+                .outboundQueueSize(32)
+                .build();
+        assertEquals(32, config.getOutboundQueueSize());
+        try (FakeWampRouter router = FakeWampRouter.start(config)) {
+            WampSession s = await(WampSession.connectAsync(router.getTcpUrl(), CONFIG));
+            PublishOptions ack = PublishOptions.builder().acknowledge(true).build();
+            for (long i = 0; i < 3; i++) {
+                await(s.publishAsync("com.java.history", List.of(i), Map.of(), ack));
+            }
+            long sub = await(s.subscribeAsync("com.java.history", e -> { }));
+            EventHistory history = await(s.eventHistoryAsync(sub, 2));
+            assertEquals(2, history.getEvents().size());
+            assertEquals(List.of(2L), history.getEvents().get(1).getArgs());
+            assertEquals(Boolean.FALSE, history.getLimitReached());
+            // A prompt subscriber: nothing dropped at the router.
+            RouterEventStats stats = router.eventStats();
+            assertEquals(0L, stats.droppedTo(s.getId()));
+            assertEquals(0L, stats.getEventsDropped());
+            await(s.closeAsync());
+        }
+    }
+
+    @Test
+    void clientStreamingRegistrationAndRemovalByMatchPolicy() throws Exception {
+        try (FakeWampRouter router = FakeWampRouter.start()) {
+            WampClient client = await(new WampClient(router.getWsUrl(), CONFIG).connectAsync());
+            await(client.registerStreamingAsync("com.java.sum", (inv, chunks) -> {
+                AtomicLong sum = new AtomicLong();
+                return CallChunk.consume(chunks, c -> sum.addAndGet(WampValues.asLong(c.getArgs().get(0))))
+                        .thenApply(done -> InvokeResult.of(sum.get()));
+            }));
+            WampSession caller = await(WampSession.connectAsync(router.getTcpUrl(), CONFIG));
+            CompletableFuture<CallResult> result;
+            try (SubmissionPublisher<CallChunk> chunks = new SubmissionPublisher<>()) {
+                result = caller.callStreamingAsync("com.java.sum", chunks);
+                chunks.submit(CallChunk.of(20L));
+                chunks.submit(CallChunk.of(22L));
+            }
+            assertEquals(List.of(42L), await(result).getArgs());
+
+            await(client.subscribeAsync("com.java.dual", e -> { }));
+            await(client.subscribeAsync("com.java.dual", e -> { },
+                    SubscribeOptions.builder().match(MatchPolicy.PREFIX).build()));
+            ExecutionException ambiguous =
+                    assertThrows(ExecutionException.class, () -> await(client.unsubscribeAsync("com.java.dual")));
+            assertInstanceOf(WampErrorException.class, ambiguous.getCause());
+            assertEquals("dev.tether.error.ambiguous_uri", ((WampErrorException) ambiguous.getCause()).getError());
+            await(client.unsubscribeAsync("com.java.dual", MatchPolicy.EXACT));
+            assertNull(client.getSession().subscriptionId("com.java.dual", MatchPolicy.EXACT));
+            await(client.unsubscribeAsync("com.java.dual"));
+            assertTrue(client.getTopics().isEmpty());
+            await(client.unregisterAsync("com.java.sum", MatchPolicy.EXACT));
+            assertTrue(client.getProcedures().isEmpty());
+            await(caller.closeAsync());
+            await(client.closeAsync());
+        }
+    }
+}

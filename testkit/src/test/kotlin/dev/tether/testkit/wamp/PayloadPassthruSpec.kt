@@ -1,0 +1,222 @@
+package dev.tether.testkit.wamp
+
+import dev.tether.wamp.CallOptions
+import dev.tether.wamp.Event
+import dev.tether.wamp.InvokeResult
+import dev.tether.wamp.PayloadPassthru
+import dev.tether.wamp.PublishOptions
+import dev.tether.wamp.Roles
+import dev.tether.wamp.SessionConfig
+import dev.tether.wamp.WampSession
+import dev.tether.wamp.error.RpcException
+import dev.tether.wamp.error.WampException
+import dev.tether.wamp.serializer.Serialization
+import io.kotest.assertions.throwables.shouldThrow
+import io.kotest.core.spec.style.FunSpec
+import io.kotest.matchers.shouldBe
+import io.kotest.matchers.string.shouldContain
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.withTimeout
+import kotlin.time.Duration.Companion.seconds
+
+/**
+ * Payload passthru mode end to end through the testkit router: the `ppt_*` options of CALL, YIELD, ERROR and
+ * PUBLISH reach the other side unchanged in INVOCATION, RESULT, ERROR and EVENT details, an opaque binary payload
+ * arrives byte for byte on every transport and serializer, and peers that did not announce the feature are refused
+ * (caller or publisher: ABORT protocol_violation) or spared (callee: the caller gets feature_not_supported; a
+ * subscriber is skipped).
+ */
+class PayloadPassthruSpec : FunSpec({
+    val cbor = PayloadPassthru("x_acme", serializer = "cbor", cipher = "none", keyId = "k1")
+    val opaque = byteArrayOf(0, 1, 2, 0x7F, -1, -128, 42)
+
+    fun config(ser: Serialization = Serialization.JSON, block: SessionConfig.Builder.() -> Unit = {}) =
+        SessionConfig("realm1") {
+            responseTimeout(5.seconds)
+            serialization(ser)
+            block()
+        }
+
+    /** The client's roles without payload_passthru_mode: a peer that does not support the feature. */
+    fun withoutPassthru(): Map<String, Any?> = Roles.CLIENT.mapValues { (_, role) ->
+        val features = ((role as Map<*, *>)["features"] as Map<*, *>).filterKeys { it != "payload_passthru_mode" }
+        mapOf("features" to features)
+    }
+
+    for (transport in listOf("ws", "tcp")) {
+        for (ser in Serialization.entries) {
+            test("$transport/$ser: call, yield and publish carry ppt options and a binary payload unchanged") {
+                FakeWampRouter.start().use { router ->
+                    withTimeout(20.seconds) {
+                        val callee = WampSession.connect(router.url(transport), config(ser))
+                        val caller = WampSession.connect(router.url(transport), config(ser))
+                        val seen = CompletableDeferred<Pair<PayloadPassthru?, ByteArray?>>()
+                        callee.register("com.ppt.echo") { inv ->
+                            seen.complete(inv.payloadPassthru to inv.passthruPayload)
+                            InvokeResult.passthru(cbor, inv.passthruPayload!!.reversedArray())
+                        }
+                        val options = CallOptions { payloadPassthru(cbor) }
+                        val result = caller.call("com.ppt.echo", listOf(opaque), options = options)
+                        val (invocationPpt, invocationBytes) = seen.await()
+                        invocationPpt shouldBe cbor
+                        invocationBytes!!.toList() shouldBe opaque.toList()
+                        result.payloadPassthru shouldBe cbor
+                        result.passthruPayload!!.toList() shouldBe opaque.reversedArray().toList()
+                        result.details["ppt_keyid"] shouldBe "k1"
+
+                        val event = CompletableDeferred<Event>()
+                        callee.subscribe("com.ppt.topic") { event.complete(it) }
+                        caller.publish(
+                            "com.ppt.topic",
+                            listOf(opaque),
+                            options = PublishOptions {
+                                acknowledge()
+                                payloadPassthru(cbor)
+                            },
+                        )
+                        val e = event.await()
+                        e.payloadPassthru shouldBe cbor
+                        e.passthruPayload!!.toList() shouldBe opaque.toList()
+                        caller.leave()
+                        callee.leave()
+                    }
+                }
+            }
+        }
+    }
+
+    test("a native passthru payload keeps its args and kwargs; an error carries ppt details back to the caller") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val native = PayloadPassthru("mqtt")
+                val callee = WampSession.connect(router.tcpUrl, config())
+                val caller = WampSession.connect(router.wsUrl, config(Serialization.MSGPACK))
+                callee.register("com.ppt.native") { inv ->
+                    inv.passthruPayload shouldBe null
+                    InvokeResult.passthru(native, inv.args + "back", inv.kwargs)
+                }
+                callee.register("com.ppt.fails") {
+                    throw RpcException("com.ppt.refused", listOf(opaque), details = cbor.toMap())
+                }
+                val options = CallOptions { payloadPassthru(native) }
+                val r = caller.call("com.ppt.native", listOf(1L, "a"), mapOf("k" to true), options)
+                r.args shouldBe listOf(1L, "a", "back")
+                r.kwargs shouldBe mapOf("k" to true)
+                r.payloadPassthru shouldBe native
+                val e = shouldThrow<RpcException> {
+                    caller.call("com.ppt.fails", listOf(opaque), options = CallOptions { payloadPassthru(cbor) })
+                }
+                e.error shouldBe "com.ppt.refused"
+                PayloadPassthru.fromDetails(e.details) shouldBe cbor
+                PayloadPassthru.payloadOf(e.args, e.details)!!.toList() shouldBe opaque.toList()
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    test("a non-native payload that is not one ByteArray is refused before anything is sent") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val s = WampSession.connect(router.tcpUrl, config())
+                shouldThrow<IllegalArgumentException> {
+                    s.call("com.any", listOf("text"), options = CallOptions { payloadPassthru(cbor) })
+                }.message shouldContain "one ByteArray"
+                shouldThrow<IllegalArgumentException> {
+                    s.publish("com.any", listOf(opaque), mapOf("k" to 1), PublishOptions { payloadPassthru(cbor) })
+                }
+                s.isOpen shouldBe true
+                s.leave()
+            }
+        }
+    }
+
+    test("a callee that did not announce payload_passthru_mode: the caller gets feature_not_supported") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val callee = WampSession.connect(router.tcpUrl, config { helloDetail("roles", withoutPassthru()) })
+                val invoked = CompletableDeferred<Unit>()
+                callee.register("com.ppt.old") {
+                    invoked.complete(Unit)
+                    InvokeResult.of("plain")
+                }
+                val caller = WampSession.connect(router.tcpUrl, config())
+                shouldThrow<RpcException> {
+                    caller.call("com.ppt.old", listOf(opaque), options = CallOptions { payloadPassthru(cbor) })
+                }.error shouldBe "wamp.error.feature_not_supported"
+                invoked.isCompleted shouldBe false
+                caller.call("com.ppt.old").args shouldBe listOf("plain") // an ordinary call still works
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    test("a subscriber that did not announce payload_passthru_mode does not get passthru events") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val old = WampSession.connect(router.tcpUrl, config { helloDetail("roles", withoutPassthru()) })
+                val current = WampSession.connect(router.tcpUrl, config())
+                val oldEvents = mutableListOf<Event>()
+                val oldGotPlain = CompletableDeferred<Unit>()
+                old.subscribe("com.ppt.mixed") {
+                    oldEvents += it
+                    if (it.args == listOf("plain")) oldGotPlain.complete(Unit)
+                }
+                val currentGotPpt = CompletableDeferred<Event>()
+                current.subscribe("com.ppt.mixed") { if (it.payloadPassthru != null) currentGotPpt.complete(it) }
+                val publisher = WampSession.connect(router.wsUrl, config())
+                val ack = PublishOptions { acknowledge() }
+                val passthru = PublishOptions {
+                    acknowledge()
+                    payloadPassthru(cbor)
+                }
+                publisher.publish("com.ppt.mixed", listOf(opaque), options = passthru)
+                publisher.publish("com.ppt.mixed", listOf("plain"), options = ack)
+                currentGotPpt.await().passthruPayload!!.toList() shouldBe opaque.toList()
+                oldGotPlain.await() // events of one subscription arrive in order: the passthru one was never sent
+                oldEvents.map { it.args } shouldBe listOf(listOf("plain"))
+                publisher.leave()
+                current.leave()
+                old.leave()
+            }
+        }
+    }
+
+    test("a caller or publisher that sends ppt options without announcing them is ABORTed (protocol_violation)") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val caller = WampSession.connect(router.tcpUrl, config { helloDetail("roles", withoutPassthru()) })
+                shouldThrow<WampException> {
+                    caller.call("com.any", listOf(opaque), options = CallOptions { payloadPassthru(cbor) })
+                }
+                caller.awaitClosed().message shouldContain "wamp.error.protocol_violation"
+
+                val publisher = WampSession.connect(router.wsUrl, config { helloDetail("roles", withoutPassthru()) })
+                shouldThrow<WampException> {
+                    publisher.publish(
+                        "com.any",
+                        listOf(opaque),
+                        options = PublishOptions {
+                            acknowledge()
+                            payloadPassthru(cbor)
+                        },
+                    )
+                }
+                publisher.awaitClosed().message shouldContain "wamp.error.protocol_violation"
+            }
+        }
+    }
+
+    test("the router's WELCOME announces payload_passthru_mode for dealer and broker, and event_history") {
+        FakeWampRouter.start().use { router ->
+            val s = WampSession.connect(router.tcpUrl, config())
+            val roles = s.realmDetails["roles"] as Map<*, *>
+            fun features(role: String) = (roles[role] as Map<*, *>)["features"] as Map<*, *>
+            features("dealer")["payload_passthru_mode"] shouldBe true
+            features("broker")["payload_passthru_mode"] shouldBe true
+            features("broker")["event_history"] shouldBe true
+            s.leave()
+        }
+    }
+})
