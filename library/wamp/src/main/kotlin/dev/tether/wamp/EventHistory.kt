@@ -20,7 +20,7 @@ public data class EventHistory(
 ) {
     internal companion object {
         /** The procedure of the WAMP event history meta API. */
-        const val PROCEDURE: String = "wamp.subscription.get_events"
+        val PROCEDURE: String = "wamp.subscription.get_events"
 
         /**
          * Reads a `get_events` result. nexus answers with one positional argument per event, each a dictionary
