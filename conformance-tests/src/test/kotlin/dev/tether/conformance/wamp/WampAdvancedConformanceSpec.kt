@@ -3,6 +3,7 @@ package dev.tether.conformance.wamp
 import dev.tether.conformance.External
 import dev.tether.wamp.CallChunk
 import dev.tether.wamp.CallOptions
+import dev.tether.wamp.CallResult
 import dev.tether.wamp.CancelMode
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokePolicy
@@ -10,6 +11,7 @@ import dev.tether.wamp.InvokeResult
 import dev.tether.wamp.MatchPolicy
 import dev.tether.wamp.PublishOptions
 import dev.tether.wamp.RegisterOptions
+import dev.tether.wamp.Roles
 import dev.tether.wamp.SubscribeOptions
 import dev.tether.wamp.WampSession
 import dev.tether.wamp.error.RpcException
@@ -39,6 +41,7 @@ import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.asFlow
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
 import java.time.Duration
 import java.util.concurrent.CopyOnWriteArrayList
 import kotlin.time.Duration.Companion.milliseconds
@@ -171,6 +174,71 @@ class WampAdvancedConformanceSpec : FunSpec({
                     }
                 }
             }
+        }
+    }
+
+    /** HELLO roles of a client whose callee does not announce call_canceling (a stock autobahn-js callee). */
+    val calleeFeatures = (Roles.CLIENT["callee"] as Map<*, *>)["features"] as Map<*, *>
+    val rolesWithoutCanceling =
+        Roles.CLIENT + ("callee" to mapOf("features" to calleeFeatures.filterKeys { it != "call_canceling" }))
+    for (mode in listOf(CancelMode.KILL, CancelMode.KILL_NO_WAIT)) {
+        test(
+            "cancel mode ${mode.wire} to a callee that did not announce call_canceling is skip: the caller gets " +
+                "wamp.error.canceled at once, the callee no INTERRUPT",
+        ).config(enabledOrReasonIf = needs(callCanceling)) {
+            withTimeout(20.seconds) {
+                val url = subject.firstUrl
+                val (callee, calleeWire) = WireTap.connect(
+                    url,
+                    subject.config { helloDetail("roles", rolesWithoutCanceling) },
+                )
+                val (caller, callerWire) = tapped(url)
+                val proc = "conf.nocancel.${unique(callee)}"
+                val started = CompletableDeferred<Unit>()
+                val release = CompletableDeferred<Unit>()
+                callee.register(proc) {
+                    started.complete(Unit)
+                    withContext(NonCancellable) { release.await() }
+                    InvokeResult.of("late")
+                }
+                callee.register("$proc.echo") { inv -> InvokeResult(inv.args) }
+                try {
+                    val call = async { caller.call(proc, options = CallOptions { cancelMode(mode) }) }
+                    started.await()
+                    val callId = callerWire.sent<Call> { it.procedure == proc }.single().request
+                    call.cancel()
+                    val answer = withTimeoutOrNull(5.seconds) {
+                        callerWire.awaitReceived<ErrorMessage> { it.request == callId }
+                    }
+                    withClue("no answer to CANCEL within 5 s: the router waits for a callee it cannot interrupt") {
+                        answer?.error shouldBe "wamp.error.canceled"
+                    }
+                    callee.call("$proc.echo", listOf(1)).args shouldBe listOf(1L)
+                    calleeWire.received<Interrupt>().shouldBeEmpty()
+                } finally {
+                    release.complete(Unit)
+                    caller.leave()
+                    callee.leave()
+                }
+            }
+        }
+    }
+
+    test(
+        "a callee that did not announce call_canceling gets no receive_progress (as nexus): the caller gets the " +
+            "final result only",
+    ).config(enabledOrReasonIf = needs("dealer" to "progressive_call_results")) {
+        withTimeout(20.seconds) {
+            val url = subject.firstUrl
+            val callee = WampSession.connect(url, subject.config { helloDetail("roles", rolesWithoutCanceling) })
+            val caller = join(url)
+            val proc = "conf.noprogress.${unique(callee)}"
+            callee.register(proc) { inv -> InvokeResult(listOf(inv.receiveProgress)) }
+            val progress = CopyOnWriteArrayList<CallResult>()
+            caller.callProgress(proc) { progress += it }.args shouldBe listOf(false)
+            progress.shouldBeEmpty()
+            caller.leave()
+            callee.leave()
         }
     }
 
