@@ -45,6 +45,8 @@ public class FakeWampRouterConfig private constructor(b: Builder) {
      * Whether every realm offers the meta API (default true): the session, registration and subscription meta
      * procedures and events, and testaments, announced in WELCOME as `session_meta_api`, `registration_meta_api`,
      * `subscription_meta_api` and `testament_meta_api`. Off, a CALL to them is `wamp.error.no_such_procedure`.
+     * The router has no session resumption, so a session is never detached without ending: when it ends (GOODBYE,
+     * lost connection, killed) its `detached` testaments are published, then its `destroyed` ones.
      */
     public val metaApi: Boolean = b.metaApi
 
