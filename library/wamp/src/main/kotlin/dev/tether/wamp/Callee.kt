@@ -68,8 +68,15 @@ internal class Callee(
     private val invocations = ConcurrentHashMap<Long, Job>()
     private val streams = ConcurrentHashMap<Long, InvocationStream>()
 
-    /** Invocations refused for [SessionConfig.maxConcurrentInvocations]; touched by the reading thread only. */
-    private var refused = 0L
+    /**
+     * Invocations refused for [SessionConfig.maxConcurrentInvocations]; written by the reading thread only, read by
+     * [WampSession.stats] from any thread.
+     */
+    @Volatile var refused = 0L
+        private set
+
+    /** Invocations whose handler runs now. */
+    val running: Int get() = invocations.size
 
     /**
      * Progressive invocations answered before their last chunk arrived: chunks the router sends for them meanwhile

@@ -29,6 +29,7 @@ import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.Logger
 import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater
 import java.util.concurrent.atomic.AtomicLong
 import kotlin.coroutines.ContinuationInterceptor
 import kotlin.coroutines.coroutineContext
@@ -66,7 +67,27 @@ internal class RequestCorrelator(
     ) {
         /** When [sweeper] fails this request (System.nanoTime), or [DeadlineSweeper.NEVER]. */
         @Volatile var deadline: Long = DeadlineSweeper.NEVER
+
+        /** When the request started (System.nanoTime), for a call's round trip. */
+        val startedAt: Long = System.nanoTime()
+
+        /** 1 once the call's outcome is counted in [calls]: its answer and its abandonment may race. */
+        @Volatile @JvmField
+        var counted: Int = 0
+
+        fun claimCount(): Boolean = COUNTED.compareAndSet(this, 0, 1)
+
+        private companion object {
+            val COUNTED: AtomicIntegerFieldUpdater<Pending> =
+                AtomicIntegerFieldUpdater.newUpdater(Pending::class.java, "counted")
+        }
     }
+
+    /** How this session's calls ended ([SessionStats]). */
+    val calls = CallCounters()
+
+    /** Requests awaiting their reply now. */
+    val pendingCount: Int get() = pending.size
 
     /** The next request id: 1 up to 2^53, then 1 again (WAMP's session scope ids). */
     fun nextRequestId(): Long {
@@ -100,6 +121,9 @@ internal class RequestCorrelator(
             return
         }
         pending.remove(request)
+        if (requestType == MessageCodes.CALL && p.claimCount()) {
+            if (m is ResultMessage) calls.answered(System.nanoTime() - p.startedAt) else calls.failed()
+        }
         p.onReply?.invoke(m)
         p.reply.complete(m)
     }
@@ -165,7 +189,7 @@ internal class RequestCorrelator(
             if (answer == null) {
                 // after a sweep the request waits on a fresh entry, which catches the router's answer to CANCEL
                 val current = pending[requestId]?.reply ?: reply
-                if (cancelOnAbandon) cancelAndAwaitError(requestId, current, cancelMode)
+                if (cancelOnAbandon) cancelAndAwaitError(requestId, current, cancelMode, timedOut = true)
                 throw ResponseTimeoutException("$name $requestId", timeout.toMillis())
             }
             return answer
@@ -184,8 +208,17 @@ internal class RequestCorrelator(
         }
     }
 
-    /** Sends CANCEL with [mode] for call [requestId] and waits up to the response timeout for its answer. */
-    suspend fun cancelAndAwaitError(requestId: Long, reply: CompletableDeferred<Message>, mode: CancelMode) {
+    /**
+     * Sends CANCEL with [mode] for call [requestId] and waits up to the response timeout for its answer; counts the
+     * call as [timedOut] or cancelled unless its answer came first.
+     */
+    suspend fun cancelAndAwaitError(
+        requestId: Long,
+        reply: CompletableDeferred<Message>,
+        mode: CancelMode,
+        timedOut: Boolean = false,
+    ) {
+        if (pending[requestId]?.claimCount() == true) calls.abandoned(timedOut)
         if (runCatching { checkOpen() }.isFailure) return
         sendQuietly(Cancel(requestId, mapOf("mode" to mode.wire)))
         val answer = withTimeoutOrNull(config.responseTimeout.toKotlinDuration()) {

@@ -108,7 +108,7 @@ internal class StreamingCall(
         val timeout = config.callTimeout ?: return reply.await()
         return withTimeoutOrNull(timeout.toKotlinDuration()) { reply.await() } ?: run {
             stopSending(sender)
-            if (started.get()) correlator.cancelAndAwaitError(requestId, reply, cancelMode)
+            if (started.get()) correlator.cancelAndAwaitError(requestId, reply, cancelMode, timedOut = true)
             throw ResponseTimeoutException("CALL $requestId", timeout.toMillis())
         }
     }

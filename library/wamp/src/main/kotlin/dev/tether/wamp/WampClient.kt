@@ -125,6 +125,16 @@ public class WampClient @JvmOverloads constructor(
 
     @Volatile private var loop: Job? = null
 
+    /** Joins, failed attempts and the sessions' counters, for [stats]. */
+    private val counters = ClientCounters()
+
+    /**
+     * What this client did so far: sessions joined (reconnects), failed attempts by cause, and its sessions' counters
+     * ([WampClientStats.session]: counts are totals across reconnects, now-values the joined session's). Reads
+     * counters only: cheap enough for every scrape.
+     */
+    public fun stats(): WampClientStats = counters.snapshot()
+
     /** The connection state (conflated view). */
     public val state: StateFlow<ConnectionState> get() = status.state
 
@@ -219,6 +229,7 @@ public class WampClient @JvmOverloads constructor(
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
+                counters.failed(e)
                 if (first != null && !first.isCompleted) {
                     // connect(): the first attempt must succeed; its failure is the caller's.
                     finish(
@@ -245,12 +256,14 @@ public class WampClient @JvmOverloads constructor(
                 continue
             }
             attempt = 0
+            counters.joined(session)
             val since = System.nanoTime()
             status.emit(ConnectionEvent.Connected(description))
             first?.complete(Unit) // after Connected: connect() returns with the state CONNECTED
             log.info("WAMP client {}: joined {} as session {}", description, config.realm, session.id)
             val cause = session.awaitClosed()
             live.compareAndSet(session, null)
+            counters.ended(session)
             if (stopping) return
             val lived = (System.nanoTime() - since).nanoseconds
             val wait = schedule.nextDelayAfterDrop(lived)

@@ -725,10 +725,16 @@ public class WampSession private constructor(
         lifecycle.future { eventHistory(subscriptionId, limit) }
 
     /**
-     * What this session received and dropped so far (events dropped for slow handlers:
-     * [SessionConfig.eventBuffer]).
+     * What this session received, sent and dropped so far (events dropped for slow handlers:
+     * [SessionConfig.eventBuffer]), how its calls ended, and what is pending and running now. Reads counters only:
+     * cheap enough for every scrape.
      */
-    public fun stats(): SessionStats = subscriptions.counters.snapshot()
+    public fun stats(): SessionStats = correlator.calls.addTo(
+        subscriptions.counters.snapshot(),
+        correlator.pendingCount,
+        callee.running,
+        callee.refused,
+    )
 
     // ---------------------------------------------------------------- meta API and testaments
 
