@@ -1,9 +1,11 @@
 package dev.tether.micrometer
 
 import io.micrometer.core.instrument.FunctionCounter
+import io.micrometer.core.instrument.FunctionTimer
 import io.micrometer.core.instrument.Gauge
 import io.micrometer.core.instrument.MeterRegistry
 import io.micrometer.core.instrument.Tags
+import java.util.concurrent.TimeUnit.NANOSECONDS as NANOS
 
 /**
  * Registers the meters of one client's counters: each meter reads [source]'s snapshot ([snapshot]) when the
@@ -33,6 +35,12 @@ internal class StatsMeters<C : Any, S>(
         unit: String? = null,
     ) {
         for ((tagValue, read) in reads) count(name, description, Tags.of(tagKey, tagValue), unit, read)
+    }
+
+    /** A timer over a count of events and the sum of their durations in nanoseconds, both from the snapshot. */
+    fun timer(name: String, description: String, count: (S) -> Long, totalNanos: (S) -> Long) {
+        FunctionTimer.builder(name, source, { count(snapshot(it)) }, { totalNanos(snapshot(it)).toDouble() }, NANOS)
+            .tags(tags).description(description).register(registry)
     }
 
     /** A gauge of something the snapshot holds now. */
