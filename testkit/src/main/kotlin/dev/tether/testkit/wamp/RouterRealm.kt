@@ -337,7 +337,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             return true
         }
         val invocation = ids.incrementAndGet()
-        val receiveProgress = m.options["receive_progress"] == true
+        // As nexus: progress requests go only to a callee that announced progressive results and call canceling.
+        val receiveProgress = m.options["receive_progress"] == true && callee.session.cancels() &&
+            callee.session.announces("callee", "progressive_call_results")
         val details = LinkedHashMap<String, Any?>()
         copyPassthru(m.options, details)
         if (reg.match != "exact") details["procedure"] = m.procedure
@@ -385,7 +387,9 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         c.caller.send(
             ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")),
         )
-        c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
+        if (c.callee.cancels()) {
+            c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
+        }
     }
 
     /** The registration a call to [procedure] goes to: exact, else the longest prefix, else a wildcard. */
@@ -471,8 +475,10 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         val entry =
             calls.entries.firstOrNull { it.value.caller === s && it.value.request == m.request } ?: return@synchronized
         val c = entry.value
-        val mode = m.options["mode"] as? String ?: "killnowait"
-        if (mode in CANCEL_MODES) stopStreaming(c) // whatever the mode, the call takes no more chunks
+        val asked = m.options["mode"] as? String ?: "killnowait"
+        if (asked in CANCEL_MODES) stopStreaming(c) // whatever the mode, the call takes no more chunks
+        // The spec: a callee that did not announce call_canceling cannot be interrupted, so every mode is skip.
+        val mode = if (asked in CANCEL_MODES && !c.callee.cancels()) "skip" else asked
         when (mode) {
             "skip" -> {
                 calls.remove(entry.key)

@@ -66,6 +66,9 @@ internal class RouterSession(
         return features[feature] == true
     }
 
+    /** True when this client's callee announced call_canceling: only then does the router interrupt its handlers. */
+    fun cancels(): Boolean = announces("callee", "call_canceling")
+
     /**
      * Queues [m] for this client; never blocks the router. An EVENT that finds [FakeWampRouterConfig.outboundQueueSize]
      * messages waiting is dropped, counted ([FakeWampRouter.eventStats]) and logged, as nexus does for a blocked
