@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.tether.wsclient.Envelope;
 import dev.tether.wsclient.WsClient;
 import dev.tether.wsclient.WsClientConfig;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -43,6 +44,8 @@ class WsClientHandlerQueueJavaTest {
             assertEquals(2, config.getHandlerQueueSize());
             try (WsClient client = new WsClient(config)) {
                 client.connectAsync().get(10, TimeUnit.SECONDS);
+                // The broker counts the connection a moment after the client's 101: broadcast once it has.
+                broker.awaitConnectionsAsync(1, Duration.ofSeconds(10)).get(10, TimeUnit.SECONDS);
                 broker.broadcastAsync(Envelope.create("push.0")).get(10, TimeUnit.SECONDS);
                 stuck.get(10, TimeUnit.SECONDS);
                 for (int n = 1; n <= 5; n++) {

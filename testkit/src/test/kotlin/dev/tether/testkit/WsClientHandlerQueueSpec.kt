@@ -37,7 +37,10 @@ class WsClientHandlerQueueSpec : FunSpec({
                 handlerQueueSize(queue)
             }
             WsClient(config).use { client ->
-                withTimeout(10.seconds) { client.connect() }
+                withTimeout(10.seconds) {
+                    client.connect()
+                    broker.awaitConnections(1) // the broker counts it a moment after the client's 101
+                }
                 broker.broadcast(Envelope.create("push.0"))
                 withTimeout(10.seconds) { stuck.await() }
                 for (n in 1..queue + extra) broker.broadcast(Envelope.create("push.$n"))
