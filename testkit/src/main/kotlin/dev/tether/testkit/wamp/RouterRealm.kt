@@ -596,7 +596,7 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     /** Sends GOODBYE to every session of the realm (router shutdown). */
     fun shutdown() = synchronized(lock) {
-        for (s in sessions.values) s.send(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
+        for (s in sessions.values) s.sayGoodbye(Goodbye(emptyMap(), "wamp.close.system_shutdown"))
     }
 
     private companion object {

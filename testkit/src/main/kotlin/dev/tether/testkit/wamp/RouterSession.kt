@@ -45,6 +45,7 @@ internal class RouterSession(
     // queue), every other message still waits, so a session is never sent half a conversation.
     private val queued = AtomicInteger()
     private val closed = AtomicBoolean(false)
+    private val saidGoodbye = AtomicBoolean(false)
 
     var id: Long = 0
         private set
@@ -94,8 +95,16 @@ internal class RouterSession(
      * meta API's kill, as nexus's EndRecv): the session has already left its realm.
      */
     fun expel(goodbye: Goodbye) {
-        send(goodbye)
+        sayGoodbye(goodbye)
         outbound.close()
+    }
+
+    /**
+     * Sends [goodbye] unless this side already said GOODBYE: the client's GOODBYE after the router's (shutdown) is
+     * the reply that ends the session, and is not answered again.
+     */
+    fun sayGoodbye(goodbye: Goodbye) {
+        if (saidGoodbye.compareAndSet(false, true)) send(goodbye)
     }
 
     /** Runs the connection until it ends; called in its own coroutine. */
@@ -302,7 +311,7 @@ internal class RouterSession(
 
     /** Handles GOODBYE from the client: answer and end. */
     fun goodbye() {
-        send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))
+        sayGoodbye(Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))
     }
 
     private companion object {

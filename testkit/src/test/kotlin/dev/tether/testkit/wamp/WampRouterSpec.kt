@@ -10,6 +10,7 @@ import dev.tether.wamp.auth.CryptosignKey
 import dev.tether.wamp.error.AbortException
 import dev.tether.wamp.error.ResponseTimeoutException
 import dev.tether.wamp.error.WampErrorException
+import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.InvocationMessage
 import dev.tether.wamp.message.Register
@@ -252,6 +253,32 @@ class WampRouterSpec : FunSpec({
                 caller.leave()
                 callee.close()
             }
+        }
+    }
+
+    test("router shutdown: the client's GOODBYE answers the router's and is not answered again") {
+        val router = FakeWampRouter.start()
+        try {
+            withTimeout(10.seconds) {
+                val client = dev.tether.wamp.transport.RawSocketConnector.connect(
+                    router.tcpUrl,
+                    dev.tether.wamp.transport.RawSocketConnector.Target.Tcp("127.0.0.1", router.rawSocketPort, false),
+                    Serialization.JSON.serializer(),
+                    0,
+                    5.seconds,
+                )
+                client.send(Hello("realm1", mapOf("roles" to mapOf("caller" to mapOf<String, Any?>()))))
+                (client.receive() is Welcome) shouldBe true
+                val closing = async(Dispatchers.IO) { router.close() }
+                (client.receive() as Goodbye).reason shouldBe "wamp.close.system_shutdown"
+                client.send(Goodbye(emptyMap(), "wamp.close.goodbye_and_out"))
+                // Next comes the end of the connection, not a second GOODBYE.
+                (runCatching { client.receive() }.getOrNull() is Goodbye) shouldBe false
+                closing.await()
+                client.close()
+            }
+        } finally {
+            router.close()
         }
     }
 
