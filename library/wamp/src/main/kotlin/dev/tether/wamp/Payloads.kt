@@ -117,12 +117,28 @@ public class Invocation(
      */
     @JvmSynthetic
     public suspend fun sendProgress(args: List<Any?> = emptyList(), kwargs: Map<String, Any?> = emptyMap()) {
+        sendProgress(InvokeResult(args, kwargs))
+    }
+
+    /**
+     * Sends one progressive result with its YIELD options, e.g. a payload passthru chunk made with
+     * [InvokeResult.passthru] (the router copies its `ppt_*` options into the caller's progressive RESULT). Throws
+     * as the other [sendProgress] does.
+     */
+    @JvmSynthetic
+    public suspend fun sendProgress(result: InvokeResult) {
         if (!receiveProgress) {
             throw ProgressNotAcceptedException("the caller did not ask for progressive results (no receive_progress)")
         }
         val sink = progressSink
         if (finished || sink == null) throw ProgressNotAcceptedException("the invocation has already been answered")
-        sink(InvokeResult(WampValues.normalize(args) as List<Any?>, WampValues.normalizeMap(kwargs)))
+        sink(
+            InvokeResult(
+                WampValues.normalize(result.args) as List<Any?>,
+                WampValues.normalizeMap(result.kwargs),
+                result.options,
+            ),
+        )
     }
 
     /** Java face of [sendProgress]; completes once the progressive result is sent. */
@@ -130,13 +146,16 @@ public class Invocation(
     public fun sendProgressAsync(
         args: List<Any?> = emptyList(),
         kwargs: Map<String, Any?> = emptyMap(),
-    ): CompletableFuture<Void?> {
+    ): CompletableFuture<Void?> = sendProgressAsync(InvokeResult(args, kwargs))
+
+    /** Java face of [sendProgress] with a whole [InvokeResult] (its options too, e.g. payload passthru). */
+    public fun sendProgressAsync(result: InvokeResult): CompletableFuture<Void?> {
         val owner = scope
             ?: return CompletableFuture.failedFuture(
                 ProgressNotAcceptedException("the invocation did not come from a session"),
             )
         return owner.javaFuture {
-            sendProgress(args, kwargs)
+            sendProgress(result)
             null
         }
     }

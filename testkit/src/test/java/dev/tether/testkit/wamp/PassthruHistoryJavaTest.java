@@ -67,6 +67,16 @@ class PassthruHistoryJavaTest {
             assertArrayEquals(payload, await(event).getPassthruPayload());
             assertEquals("msgpack", await(event).getPayloadPassthru().getSerializer());
             assertThrows(IllegalArgumentException.class, () -> PayloadPassthru.of("custom"));
+
+            await(callee.registerAsync("com.java.ppt.progress", inv ->
+                    inv.sendProgressAsync(InvokeResult.passthru(ppt, new byte[] {1}))
+                            .thenApply(sent -> InvokeResult.passthru(ppt, new byte[] {2}))));
+            List<byte[]> progress = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CallResult last = await(caller.callProgressAsync("com.java.ppt.progress", List.of(), Map.of(),
+                    CallOptions.DEFAULT, chunk -> progress.add(chunk.getPassthruPayload())));
+            assertEquals(1, progress.size());
+            assertArrayEquals(new byte[] {1}, progress.get(0));
+            assertArrayEquals(new byte[] {2}, last.getPassthruPayload());
             await(caller.closeAsync());
             await(callee.closeAsync());
         }

@@ -85,6 +85,28 @@ class PayloadPassthruSpec : FunSpec({
         }
     }
 
+    test("progressive results carry their own ppt options and binary payloads to the caller, in order") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val callee = WampSession.connect(router.tcpUrl, config(Serialization.MSGPACK))
+                val caller = WampSession.connect(router.wsUrl, config(Serialization.JSON))
+                callee.register("com.ppt.chunks") { inv ->
+                    for (i in 0 until 3) inv.sendProgress(InvokeResult.passthru(cbor, byteArrayOf(i.toByte(), -1)))
+                    InvokeResult.passthru(cbor, byteArrayOf(9))
+                }
+                val chunks = mutableListOf<Pair<PayloadPassthru?, List<Byte>?>>()
+                val final = caller.callProgress("com.ppt.chunks") {
+                    chunks += it.payloadPassthru to it.passthruPayload?.toList()
+                }
+                chunks shouldBe List(3) { cbor to listOf(it.toByte(), (-1).toByte()) }
+                final.payloadPassthru shouldBe cbor
+                final.passthruPayload!!.toList() shouldBe listOf<Byte>(9)
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
     test("a native passthru payload keeps its args and kwargs; an error carries ppt details back to the caller") {
         FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
