@@ -5,6 +5,7 @@ import dev.tether.testkit.FakeBroker
 import dev.tether.testkit.FakeBrokerConfig
 import dev.tether.testkit.relay.FakeRelayServer
 import dev.tether.testkit.wamp.FakeWampRouter
+import dev.tether.testkit.wamp.FakeWampRouterConfig
 import kotlin.system.exitProcess
 
 /**
@@ -28,7 +29,11 @@ public object ScaleServers {
                 },
             ).also { servers += it }
             val mux = MuxEchoServer(MuxConfig { maxStreams(MUX_MAX_STREAMS) }).also { servers += it }
-            val router = FakeWampRouter.start().also { servers += it }
+            // The run measures how many events the clients take in, so the router must not be the one that loses
+            // them: nexus's (and the fake's default) 64-message outbound queue drops EVENTs under a burst.
+            val router = FakeWampRouter.start(
+                FakeWampRouterConfig.builder().outboundQueueSize(ROUTER_OUTBOUND_QUEUE).build(),
+            ).also { servers += it }
             val relay = FakeRelayServer.start().also { servers += it }
             println("broker ${broker.url} ${broker.token}")
             println("mux ${mux.url}")
@@ -50,6 +55,9 @@ public object ScaleServers {
     }
 
     private const val MAX_CONNECTIONS = 1_000_000
+
+    /** EVENTs the router may queue for one session before it drops: far above what the load puts in flight. */
+    private const val ROUTER_OUTBOUND_QUEUE = 1_000_000
 
     /** Streams a client may hold open on one session here: headroom over the one-session load's 10,000. */
     private const val MUX_MAX_STREAMS = 2 * ScaleOptions.FULL_STREAMS
