@@ -46,14 +46,17 @@ internal class Callee(
     private val sessionId: Long,
 ) {
     /**
-     * A registered handler; [streaming] handlers (registerStreaming) get the invocation's chunks, the others get
-     * null and only the first chunk of a progressive call.
+     * A registered handler under its [key] (procedure and match policy, so that removal is one keyed remove);
+     * [streaming] handlers (registerStreaming) get the invocation's chunks, the others get null and only the first
+     * chunk of a progressive call.
      */
-    class Registration(
-        val procedure: String,
+    private class Registration(
+        val key: UriKey,
         val streaming: Boolean,
         val handler: suspend (Invocation, ReceiveChannel<CallChunk>?) -> InvokeResult,
-    )
+    ) {
+        val procedure: String get() = key.uri
+    }
 
     /**
      * A progressive invocation whose last chunk has not arrived yet; [chunks] feeds a streaming handler, null for
@@ -90,12 +93,20 @@ internal class Callee(
     fun idOf(procedure: String, match: MatchPolicy): Long? = procedures[UriKey(procedure, match)]
 
     /** The registrations of [procedure] by match policy. */
-    fun idsOf(procedure: String): Map<MatchPolicy, Long> =
-        procedures.entries.filter { it.key.uri == procedure }.associate { it.key.match to it.value }
+    fun idsOf(procedure: String): Map<MatchPolicy, Long> = UriKey.byPolicy(procedure, procedures)
 
-    /** Registers [entry] for [procedure] with the router and returns the registration id. */
-    suspend fun register(procedure: String, options: Map<String, Any?>, entry: Registration): Long {
+    /**
+     * Registers [handler] for [procedure] with the router and returns the registration id; a [streaming] handler
+     * gets the invocation's chunks, the others null.
+     */
+    suspend fun register(
+        procedure: String,
+        options: Map<String, Any?>,
+        streaming: Boolean,
+        handler: suspend (Invocation, ReceiveChannel<CallChunk>?) -> InvokeResult,
+    ): Long {
         val key = UriKey.of(procedure, options)
+        val entry = Registration(key, streaming, handler)
         // Installed where REGISTERED is read: an INVOCATION right behind it finds the handler.
         val install: (Message) -> Unit = { m ->
             if (m is Registered) {
@@ -121,18 +132,14 @@ internal class Callee(
         return reply.registration
     }
 
-    /** Forgets [procedure]'s registration [regId] after UNREGISTERED. */
-    fun remove(procedure: String, regId: Long) {
-        registrations.remove(regId)
-        procedures.entries.removeIf { it.key.uri == procedure && it.value == regId }
+    /** Forgets registration [regId] after UNREGISTERED. */
+    fun remove(regId: Long) {
+        registrations.remove(regId)?.let { procedures.remove(it.key, regId) }
     }
 
     /** The router revoked a registration (UNREGISTERED with request 0 and its details). */
     fun revoke(details: Map<String, Any?>) {
-        val regId = WampValues.asLong(details["registration"]) ?: return
-        registrations.remove(regId)?.let { reg ->
-            procedures.entries.removeIf { it.key.uri == reg.procedure && it.value == regId }
-        }
+        remove(WampValues.asLong(details["registration"]) ?: return)
     }
 
     /** The session ended: a streaming handler waiting for chunks learns that none will come. */

@@ -26,7 +26,10 @@ internal class Subscriptions(
     private val log: Logger,
     private val sessionId: Long,
 ) {
-    private class Entry(val topic: String, val events: Channel<Event>, val job: Job)
+    /** Subscription [id] under its [key] (topic and match policy), so that removing it is one keyed remove. */
+    private class Entry(val id: Long, val key: UriKey, val events: Channel<Event>, val job: Job) {
+        val topic: String get() = key.uri
+    }
 
     private val byId = ConcurrentHashMap<Long, Entry>()
 
@@ -40,42 +43,38 @@ internal class Subscriptions(
     fun idOf(topic: String, match: MatchPolicy): Long? = topics[UriKey(topic, match)]
 
     /** The subscriptions of [topic] by match policy. */
-    fun idsOf(topic: String): Map<MatchPolicy, Long> =
-        topics.entries.filter { it.key.uri == topic }.associate { it.key.match to it.value }
+    fun idsOf(topic: String): Map<MatchPolicy, Long> = UriKey.byPolicy(topic, topics)
 
     /**
      * One subscription in the making: [install] runs where SUBSCRIBED is read, so that an EVENT right behind it is
      * delivered rather than dropped as unknown; [discard] undoes it when the caller gave up meanwhile.
      */
-    inner class Pending(
-        private val topic: String,
-        private val match: MatchPolicy,
-        private val handler: suspend (Event) -> Unit,
-    ) {
+    inner class Pending(private val key: UriKey, private val handler: suspend (Event) -> Unit) {
         private val installed = AtomicReference<Entry?>()
 
         /** Runs inline on the read path: starts the handler's queue for a new subscription id. */
         val install: (Message) -> Unit = { m ->
             // The router reuses one subscription per topic: the first handler keeps it.
             if (m is Subscribed && byId[m.subscription] == null) {
-                val entry = start(topic, handler)
+                val entry = start(m.subscription, key, handler)
                 installed.set(entry)
                 byId[m.subscription] = entry
-                topics[UriKey(topic, match)] = m.subscription
+                topics[key] = m.subscription
             }
         }
 
         /** A reply that raced the caller's timeout or cancellation: the caller never learns the id, so drop it. */
         fun discard() {
             installed.get()?.let { entry ->
-                byId.entries.removeIf { it.value === entry }
-                topics.remove(UriKey(topic, match))
+                byId.remove(entry.id, entry)
+                topics.remove(entry.key, entry.id)
                 entry.events.close()
             }
         }
     }
 
-    private fun start(topic: String, handler: suspend (Event) -> Unit): Entry {
+    private fun start(id: Long, key: UriKey, handler: suspend (Event) -> Unit): Entry {
+        val topic = key.uri
         val events = Channel<Event>(config.eventBuffer)
         val job = scope.launch(handlerContext + CoroutineName("wamp-events-$topic")) {
             for (event in events) {
@@ -88,22 +87,20 @@ internal class Subscriptions(
                 }
             }
         }
-        return Entry(topic, events, job)
+        return Entry(id, key, events, job)
     }
 
-    /** Forgets [topic]'s subscription [subId] after UNSUBSCRIBED; queued events are still delivered. */
-    fun remove(topic: String, subId: Long) {
-        byId.remove(subId)?.events?.close()
-        topics.entries.removeIf { it.key.uri == topic && it.value == subId }
+    /** Forgets subscription [subId] after UNSUBSCRIBED; queued events are still delivered. */
+    fun remove(subId: Long) {
+        byId.remove(subId)?.let { sub ->
+            topics.remove(sub.key, subId)
+            sub.events.close()
+        }
     }
 
     /** The router revoked a subscription (UNSUBSCRIBED with request 0 and its details). */
     fun revoke(details: Map<String, Any?>) {
-        val subId = WampValues.asLong(details["subscription"]) ?: return
-        byId.remove(subId)?.let { sub ->
-            topics.entries.removeIf { it.key.uri == sub.topic && it.value == subId }
-            sub.events.close()
-        }
+        remove(WampValues.asLong(details["subscription"]) ?: return)
     }
 
     /** Queues an EVENT for its subscription's handler, or drops (and counts) it when the queue is full. */

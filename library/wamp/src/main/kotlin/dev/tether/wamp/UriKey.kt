@@ -15,11 +15,21 @@ internal data class UriKey(val uri: String, val match: MatchPolicy) {
         }
 
         /**
+         * The entries of [all] keyed by [uri], by match policy: one keyed lookup per policy, however many other URIs
+         * [all] holds.
+         */
+        fun <V> byPolicy(uri: String, all: Map<UriKey, V>): Map<MatchPolicy, V> {
+            val found = LinkedHashMap<MatchPolicy, V>(2)
+            for (match in MatchPolicy.entries) all[UriKey(uri, match)]?.let { found[match] = it }
+            return found
+        }
+
+        /**
          * The one id among [ids] (the registrations or subscriptions of [uri], by match policy), or null when there
          * is none; several are ambiguous: throws [WampErrorException] `dev.tether.error.ambiguous_uri` asking for
          * the match policy. [what] names them in the message.
          */
-        fun single(uri: String, ids: Map<MatchPolicy, Long>, what: String): Long? {
+        fun <V : Any> single(uri: String, ids: Map<MatchPolicy, V>, what: String): V? {
             if (ids.size <= 1) return ids.values.firstOrNull()
             val policies = ids.keys.sorted().joinToString { it.wire }
             throw WampErrorException(

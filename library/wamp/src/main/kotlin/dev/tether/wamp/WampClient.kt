@@ -802,11 +802,8 @@ internal class Restorables {
 
     private fun <R : Restorable> find(all: Map<UriKey, R>, uri: String, match: MatchPolicy?, what: String): R? {
         if (match != null) return all[UriKey(uri, match)]
-        val matching = all.filterKeys { it.uri == uri }
         // Several policies: UriKey.single throws the ambiguity error.
-        val policies = matching.keys.withIndex().associate { (i, k) -> k.match to i.toLong() }
-        UriKey.single(uri, policies, what) ?: return null
-        return matching.values.single()
+        return UriKey.single(uri, UriKey.byPolicy(uri, all), what)
     }
 
     @Synchronized fun remove(r: Restorable) {

@@ -399,7 +399,7 @@ public class WampSession private constructor(
         procedure: String,
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Invocation) -> InvokeResult,
-    ): Long = callee.register(procedure, options, Callee.Registration(procedure, false) { inv, _ -> handler(inv) })
+    ): Long = callee.register(procedure, options, streaming = false) { inv, _ -> handler(inv) }
 
     /**
      * [register] with typed [options]: pattern-based ([RegisterOptions.match]) and shared
@@ -430,9 +430,8 @@ public class WampSession private constructor(
         procedure: String,
         options: RegisterOptions = RegisterOptions.DEFAULT,
         handler: suspend (Invocation, Flow<CallChunk>) -> InvokeResult,
-    ): Long {
-        val entry = Callee.Registration(procedure, true) { inv, chunks -> handler(inv, chunks!!.consumeAsFlow()) }
-        return callee.register(procedure, options.toMap(), entry)
+    ): Long = callee.register(procedure, options.toMap(), streaming = true) { inv, chunks ->
+        handler(inv, chunks!!.consumeAsFlow())
     }
 
     /**
@@ -452,7 +451,7 @@ public class WampSession private constructor(
             >,
         options: RegisterOptions = RegisterOptions.DEFAULT,
     ): CompletableFuture<Long> = lifecycle.future {
-        val entry = Callee.Registration(procedure, true) { inv, chunks ->
+        callee.register(procedure, options.toMap(), streaming = true) { inv, chunks ->
             coroutineScope {
                 try {
                     javaHandler { handler.apply(it, ChunkPublisher(chunks!!, this)) }(inv)
@@ -461,7 +460,6 @@ public class WampSession private constructor(
                 }
             }
         }
-        callee.register(procedure, options.toMap(), entry)
     }
 
     /** Java face of [register]: the handler returns a future of the result (fail it with [RpcException]). */
@@ -499,7 +497,7 @@ public class WampSession private constructor(
     public suspend fun unregister(procedure: String) {
         val regId = UriKey.single(procedure, callee.idsOf(procedure), "registrations")
             ?: throw WampErrorException("wamp.error.no_such_registration", listOf("not registered: $procedure"))
-        unregisterId(procedure, regId)
+        unregisterId(regId)
     }
 
     /** Removes this session's registration of [procedure] with match policy [match] (see [RegisterOptions.match]). */
@@ -509,13 +507,13 @@ public class WampSession private constructor(
             "wamp.error.no_such_registration",
             listOf("not registered: $procedure (match ${match.wire})"),
         )
-        unregisterId(procedure, regId)
+        unregisterId(regId)
     }
 
-    private suspend fun unregisterId(procedure: String, regId: Long) {
+    private suspend fun unregisterId(regId: Long) {
         val reply = correlator.request(MessageCodes.UNREGISTER, config.responseTimeout) { Unregister(it, regId) }
         if (reply !is Unregistered) RequestCorrelator.fail(reply)
-        callee.remove(procedure, regId)
+        callee.remove(regId)
     }
 
     /** Java face of [unregister]. */
@@ -616,7 +614,7 @@ public class WampSession private constructor(
         options: Map<String, Any?> = emptyMap(),
         handler: suspend (Event) -> Unit,
     ): Long {
-        val pending = subscriptions.Pending(topic, UriKey.of(topic, options).match, handler)
+        val pending = subscriptions.Pending(UriKey.of(topic, options), handler)
         val reply = try {
             correlator.request(MessageCodes.SUBSCRIBE, config.responseTimeout, onReply = pending.install) {
                 Subscribe(it, WampValues.normalizeMap(options), topic)
@@ -659,7 +657,7 @@ public class WampSession private constructor(
     public suspend fun unsubscribe(topic: String) {
         val subId = UriKey.single(topic, subscriptions.idsOf(topic), "subscriptions")
             ?: throw WampErrorException("wamp.error.no_such_subscription", listOf("not subscribed: $topic"))
-        unsubscribeId(topic, subId)
+        unsubscribeId(subId)
     }
 
     /** Removes this session's subscription to [topic] with match policy [match] (see [SubscribeOptions.match]). */
@@ -669,13 +667,13 @@ public class WampSession private constructor(
             "wamp.error.no_such_subscription",
             listOf("not subscribed: $topic (match ${match.wire})"),
         )
-        unsubscribeId(topic, subId)
+        unsubscribeId(subId)
     }
 
-    private suspend fun unsubscribeId(topic: String, subId: Long) {
+    private suspend fun unsubscribeId(subId: Long) {
         val reply = correlator.request(MessageCodes.UNSUBSCRIBE, config.responseTimeout) { Unsubscribe(it, subId) }
         if (reply !is Unsubscribed) RequestCorrelator.fail(reply)
-        subscriptions.remove(topic, subId)
+        subscriptions.remove(subId)
     }
 
     /** Java face of [unsubscribe]. */
