@@ -68,8 +68,11 @@ internal class RequestCorrelator(
         /** When [sweeper] fails this request (System.nanoTime), or [DeadlineSweeper.NEVER]. */
         @Volatile var deadline: Long = DeadlineSweeper.NEVER
 
-        /** When the request started (System.nanoTime), for a call's round trip. */
-        val startedAt: Long = System.nanoTime()
+        /**
+         * When a CALL started (System.nanoTime), for its round trip; 0 for other requests: only calls are timed, so
+         * only they read the clock.
+         */
+        val startedAt: Long = if (requestType == MessageCodes.CALL) System.nanoTime() else 0L
 
         /** 1 once the call's outcome is counted in [calls]: its answer and its abandonment may race. */
         @Volatile @JvmField
