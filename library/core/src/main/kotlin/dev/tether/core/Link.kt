@@ -8,6 +8,18 @@ internal sealed class OutFrame {
     /** A text message, already UTF-8: transports write these bytes as they are. */
     class Text(val utf8: ByteArray) : OutFrame()
     class Binary(val bytes: ByteArray) : OutFrame()
+
+    /**
+     * A binary message of [head] followed by [length] bytes of [body] from [offset]: a protocol's header in front of
+     * a caller's bytes without joining them first. The link copies [body] before its send returns, so the caller may
+     * reuse it at once.
+     */
+    class BinaryParts(val head: ByteArray, val body: ByteArray, val offset: Int, val length: Int) : OutFrame() {
+        val size: Int get() = head.size + length
+
+        /** The message as one array (for a transport that cannot write parts). */
+        fun joined(): ByteArray = head.copyOf(size).also { System.arraycopy(body, offset, it, head.size, length) }
+    }
 }
 
 /**

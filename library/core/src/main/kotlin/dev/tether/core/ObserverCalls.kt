@@ -24,6 +24,7 @@ internal class ObserverCalls(private val observer: TransportObserver) {
             when (frame) {
                 is OutFrame.Text -> frame.utf8.size
                 is OutFrame.Binary -> frame.bytes.size
+                is OutFrame.BinaryParts -> frame.size
             },
         )
     }

@@ -97,6 +97,19 @@ public class WebSocketConnection internal constructor(
     public suspend fun send(bytes: ByteArray): Unit = sendFrame(OutFrame.Binary(bytes))
 
     /**
+     * Sends one binary message made of [head] followed by [length] bytes of [body] from [offset] (a protocol's frame
+     * header in front of a caller's bytes), without joining them into one array first: the Netty transport masks both
+     * straight into its outbound buffer on the calling thread, so [body] may be reused once this returns. Suspends
+     * while the outgoing queue is full; throws if the connection has ended.
+     */
+    @InternalTetherApi
+    @JvmSynthetic
+    public suspend fun sendBinary(head: ByteArray, body: ByteArray, offset: Int, length: Int) {
+        require(offset >= 0 && length >= 0 && offset + length <= body.size) { "range out of bounds" }
+        sendFrame(OutFrame.BinaryParts(head, body, offset, length))
+    }
+
+    /**
      * Queues one text message without suspending: false when the outgoing queue is full (call [send] to wait for
      * room). Throws the connection's end cause if it has ended.
      */

@@ -1,3 +1,5 @@
+@file:OptIn(InternalTetherApi::class)
+
 package dev.tether.core
 
 import dev.tether.core.netty.TetherEventLoops
@@ -107,6 +109,36 @@ class WebSocketConnectionSpec : FunSpec({
                         echo.text shouldBe text
                         conn.trySendText("ok".encodeToByteArray()) shouldBe true
                         (withTimeout(10.seconds) { conn.incoming.receive() } as WsMessage.Text).text shouldBe "ok"
+                        conn.close()
+                    }
+                }
+            }
+
+            test("sendBinary sends a head and a slice of a body as one message; the body is free once it returns") {
+                ScriptedServer {
+                    for (f in incoming) {
+                        if (f is Frame.Binary) {
+                            outgoing.send(Frame.Binary(true, f.data))
+                        } else if (f is Frame.Close) {
+                            break
+                        }
+                    }
+                }.use { server ->
+                    dialer(server.url).use { d ->
+                        val conn = d.dial()
+                        val body = ByteArray(70_000) { (it * 31).toByte() }
+                        val expected = mutableListOf<ByteArray>()
+                        for ((head, range) in listOf(byteArrayOf(0, 7, 0, 0, 0) to 3..20_002, ByteArray(0) to 0..0)) {
+                            val slice = body.copyOfRange(range.first, range.last + 1)
+                            expected += head + slice
+                            conn.sendBinary(head, body, range.first, slice.size)
+                            body.fill(-1, range.first, range.last + 1) // the caller reuses its buffer at once
+                        }
+                        for (e in expected) {
+                            val echo = withTimeout(10.seconds) { conn.incoming.receive() } as WsMessage.Binary
+                            echo.bytes.contentEquals(e) shouldBe true
+                        }
+                        shouldThrow<IllegalArgumentException> { conn.sendBinary(ByteArray(1), body, 69_999, 2) }
                         conn.close()
                     }
                 }

@@ -113,6 +113,9 @@ public sealed class MuxFrame(public val streamId: Int) {
             }
         }
 
+        /** The 5-byte header of a DAT for stream [id]: sent in front of the payload, which is never copied into it. */
+        internal fun dataHeader(id: Int): ByteArray = header(MuxProtocol.TYPE_DAT, id, 0)
+
         private fun header(type: Int, id: Int, payload: Int): ByteArray {
             val out = ByteArray(HEADER_SIZE + payload)
             out[0] = type.toByte()

@@ -202,11 +202,22 @@ public class MuxSession internal constructor(
     // ---- used by Stream ----------------------------------------------------------------------------------------
 
     /** Sends one frame or throws the session's end reason. */
-    internal suspend fun sendFrame(message: ByteArray) {
+    internal suspend fun sendFrame(message: ByteArray) = sending {
+        transport.send(message)
+        counters.sent(message)
+    }
+
+    /** Sends a DAT of [length] bytes of [payload] from [offset] (copied before this returns), as [sendFrame]. */
+    internal suspend fun sendData(id: Int, payload: ByteArray, offset: Int, length: Int) = sending {
+        transport.sendData(MuxFrame.dataHeader(id), payload, offset, length)
+        counters.sentData(length)
+    }
+
+    /** Runs a send; a failure other than cancellation ends the session, and its end reason is thrown. */
+    private inline fun sending(send: () -> Unit) {
         lifecycle.checkNotEnded()
         try {
-            transport.send(message)
-            counters.sent(message)
+            send()
         } catch (e: CancellationException) {
             throw e
         } catch (e: Exception) {

@@ -63,6 +63,11 @@ public data class MuxSessionStats(
         val keepAlivePings = LongAdder()
 
         /** One encoded frame went to the transport. */
+        fun sentData(length: Int) {
+            framesOut.increment()
+            bytesOut.add(length.toLong())
+        }
+
         fun sent(message: ByteArray) {
             framesOut.increment()
             when (message[0].toInt()) {

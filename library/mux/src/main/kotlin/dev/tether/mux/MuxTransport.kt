@@ -50,6 +50,17 @@ internal interface MuxTransport {
     suspend fun send(message: ByteArray)
 
     /**
+     * Sends one binary message of [header] followed by [length] bytes of [payload] from [offset] (a DAT), copying
+     * [payload] before it returns; throws once the connection ended. Transports that can write parts avoid joining
+     * them into one array first.
+     */
+    suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) {
+        val message = header.copyOf(header.size + length)
+        System.arraycopy(payload, offset, message, header.size, length)
+        send(message)
+    }
+
+    /**
      * Queues one binary message if that needs no waiting, behind everything [send] queued before; false when it
      * would have to wait (call [send]). Throws once the connection ended.
      */
@@ -129,6 +140,9 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
     }
 
     override suspend fun send(message: ByteArray) = connection.send(message)
+
+    override suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) =
+        connection.sendBinary(header, payload, offset, length)
 
     override fun trySend(message: ByteArray): Boolean = connection.trySend(message)
 
@@ -324,6 +338,14 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
     }
 
     override suspend fun send(message: ByteArray) = queue(BinaryWebSocketFrame(Unpooled.wrappedBuffer(message)))
+
+    override suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) {
+        // One pass into a pooled buffer (server frames are not masked): no joined array to zero and fill first.
+        val content = channel.alloc().buffer(
+            header.size + length,
+        ).writeBytes(header).writeBytes(payload, offset, length)
+        queue(BinaryWebSocketFrame(content))
+    }
 
     override fun trySend(message: ByteArray): Boolean {
         checkOpen()

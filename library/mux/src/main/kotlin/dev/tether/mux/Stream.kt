@@ -173,9 +173,8 @@ public class Stream internal constructor(
                     awaitChange(writers, seen, deadline, opEnd) { WriteTimeoutException() }
                     continue
                 }
-                val frame = MuxFrame.Data(rawId, buffer, offset + sent, n).encode()
                 try {
-                    withContext(NonCancellable) { session.sendFrame(frame) }
+                    withContext(NonCancellable) { session.sendData(rawId, buffer, offset + sent, n) }
                 } catch (e: MuxException) {
                     throw BrokenPipeException("the session ended", e)
                 }

@@ -87,6 +87,7 @@ internal class KtorLink(
     private fun ktorFrame(frame: OutFrame): Frame = when (frame) {
         is OutFrame.Text -> Frame.Text(true, frame.utf8)
         is OutFrame.Binary -> Frame.Binary(true, frame.bytes)
+        is OutFrame.BinaryParts -> Frame.Binary(true, frame.joined())
     }
 
     override fun sendClose(code: Short, reason: String) {

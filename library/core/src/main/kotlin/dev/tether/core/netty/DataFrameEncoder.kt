@@ -1,10 +1,13 @@
 package dev.tether.core.netty
 
+import io.netty.buffer.ByteBuf
+import io.netty.buffer.ByteBufAllocator
 import io.netty.channel.ChannelHandlerContext
 import io.netty.channel.ChannelOutboundHandlerAdapter
 import io.netty.channel.ChannelPromise
 import java.lang.invoke.MethodHandles
 import java.lang.invoke.VarHandle
+import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.util.concurrent.ThreadLocalRandom
 
@@ -33,61 +36,80 @@ internal class DataFrameEncoder : ChannelOutboundHandlerAdapter() {
             ctx.write(msg, promise)
             return
         }
-        val payload = msg.payload
-        val length = payload.size
-        val lengthBytes = when {
-            length < 126 -> 0
-            length <= 0xFFFF -> 2
-            else -> 8
-        }
-        val headerSize = 2 + lengthBytes + 4
-        val out = ctx.alloc().buffer(headerSize + length)
-        out.writeByte(0x80 or msg.opcode)
-        when (lengthBytes) {
-            0 -> out.writeByte(0x80 or length)
-
-            2 -> {
-                out.writeByte(0x80 or 126)
-                out.writeShort(length)
-            }
-
-            else -> {
-                out.writeByte(0x80 or 127)
-                out.writeLong(length.toLong())
-            }
-        }
-        // RFC 6455 §10.3: a fresh, unpredictable key per frame.
-        val key = ThreadLocalRandom.current().nextInt()
-        out.writeInt(key)
-        val start = out.writerIndex()
-        out.writerIndex(start + length)
-        mask(payload, key, out.nioBuffer(start, length))
-        ctx.write(out, promise)
+        ctx.write(encode(ctx.alloc(), msg.opcode, EMPTY, msg.payload, 0, msg.payload.size), promise)
     }
 
-    private companion object {
+    companion object {
+        private val EMPTY = ByteArray(0)
+
         private val LONGS: VarHandle = MethodHandles.byteArrayViewVarHandle(
             LongArray::class.java,
             ByteOrder.LITTLE_ENDIAN,
         )
 
         /**
-         * Writes [payload] xor the repeating big-endian [key] into [target] (its position and limit frame the output).
+         * One masked client frame with [opcode] whose payload is [head] followed by [length] bytes of [body] from
+         * [offset], in a buffer from [alloc]; callable from any thread (the masking key comes from the caller's
+         * ThreadLocalRandom).
          */
-        fun mask(payload: ByteArray, key: Int, target: java.nio.ByteBuffer) {
-            val base = target.position()
+        fun encode(
+            alloc: ByteBufAllocator,
+            opcode: Int,
+            head: ByteArray,
+            body: ByteArray,
+            offset: Int,
+            length: Int,
+        ): ByteBuf {
+            val payloadLength = head.size + length
+            val lengthBytes = when {
+                payloadLength < 126 -> 0
+                payloadLength <= 0xFFFF -> 2
+                else -> 8
+            }
+            val out = alloc.buffer(2 + lengthBytes + 4 + payloadLength)
+            out.writeByte(0x80 or opcode)
+            when (lengthBytes) {
+                0 -> out.writeByte(0x80 or payloadLength)
+
+                2 -> {
+                    out.writeByte(0x80 or 126)
+                    out.writeShort(payloadLength)
+                }
+
+                else -> {
+                    out.writeByte(0x80 or 127)
+                    out.writeLong(payloadLength.toLong())
+                }
+            }
+            // RFC 6455 §10.3: a fresh, unpredictable key per frame.
+            val key = ThreadLocalRandom.current().nextInt()
+            out.writeInt(key)
+            val start = out.writerIndex()
+            out.writerIndex(start + payloadLength)
+            val target = out.nioBuffer(start, payloadLength)
+            mask(head, 0, head.size, key, target, 0)
+            // The body continues the key where the head left off: byte i of the payload takes key byte i % 4.
+            mask(body, offset, length, Integer.rotateLeft(key, 8 * (head.size and 3)), target, head.size)
+            return out
+        }
+
+        /**
+         * Writes [length] bytes of [src] from [from], xor the repeating big-endian [key], into [target] at [at]
+         * (relative to its position).
+         */
+        private fun mask(src: ByteArray, from: Int, length: Int, key: Int, target: ByteBuffer, at: Int) {
+            val base = target.position() + at
             target.order(ByteOrder.LITTLE_ENDIAN)
             // The key's first wire byte is its most significant: read little-endian, it is the lowest.
             val k = Integer.reverseBytes(key).toLong() and 0xFFFF_FFFFL
             val wide = k or (k shl 32)
-            val n = payload.size
             var i = 0
-            while (i + 8 <= n) {
-                target.putLong(base + i, (LONGS.get(payload, i) as Long) xor wide)
+            while (i + 8 <= length) {
+                target.putLong(base + i, (LONGS.get(src, from + i) as Long) xor wide)
                 i += 8
             }
-            while (i < n) {
-                target.put(base + i, (payload[i].toInt() xor (key ushr (24 - 8 * (i and 3)))).toByte())
+            while (i < length) {
+                target.put(base + i, (src[from + i].toInt() xor (key ushr (24 - 8 * (i and 3)))).toByte())
                 i++
             }
         }

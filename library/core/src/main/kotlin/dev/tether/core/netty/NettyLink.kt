@@ -102,9 +102,21 @@ internal class NettyLink(
         channel.config().isAutoRead = true
     }
 
-    private fun nettyFrame(frame: OutFrame): OutData = when (frame) {
+    private fun nettyFrame(frame: OutFrame): Any = when (frame) {
         is OutFrame.Binary -> OutData(OutData.OPCODE_BINARY, frame.bytes)
+
         is OutFrame.Text -> OutData(OutData.OPCODE_TEXT, frame.utf8)
+
+        // Masked into the outbound buffer here, on the sender's thread: the one pass over the caller's bytes that
+        // masking needs anyway is also the copy that frees the caller's array (no joined array first).
+        is OutFrame.BinaryParts -> DataFrameEncoder.encode(
+            channel.alloc(),
+            OutData.OPCODE_BINARY,
+            frame.head,
+            frame.body,
+            frame.offset,
+            frame.length,
+        )
     }
 
     /** Sends [frame] now, ahead of anything queued, then closes the socket (at the latest after the close wait). */

@@ -5,6 +5,7 @@ import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.netty.buffer.ByteBuf
 import io.netty.buffer.ByteBufUtil
+import io.netty.buffer.UnpooledByteBufAllocator
 import io.netty.channel.embedded.EmbeddedChannel
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame
@@ -57,6 +58,27 @@ class DataFrameEncoderSpec : FunSpec({
             frame.isFinalFragment shouldBe true
             ByteBufUtil.getBytes(frame.content()).contentEquals(payload) shouldBe true
             frame.release()
+        }
+    }
+
+    test("a head and a slice of a body are one message: the key runs on across the join at every phase") {
+        val body = Random(7).nextBytes(70_100)
+        for (headSize in 0..9) {
+            val head = Random(headSize).nextBytes(headSize)
+            for ((offset, length) in listOf(0 to 0, 3 to 1, 1 to 13, 5 to 16_384, 11 to 65_530, 17 to 70_000)) {
+                val wire = DataFrameEncoder.encode(
+                    UnpooledByteBufAllocator.DEFAULT,
+                    OutData.OPCODE_BINARY,
+                    head,
+                    body,
+                    offset,
+                    length,
+                )
+                val frame = decode(wire).shouldBeInstanceOf<BinaryWebSocketFrame>()
+                val expected = head + body.copyOfRange(offset, offset + length)
+                ByteBufUtil.getBytes(frame.content()).contentEquals(expected) shouldBe true
+                frame.release()
+            }
         }
     }
 
