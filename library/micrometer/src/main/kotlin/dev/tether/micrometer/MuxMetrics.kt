@@ -48,43 +48,15 @@ public class MuxMetrics @JvmOverloads constructor(
         meters.count("tether.mux.streams.refused", "SYNs refused over maxStreams") { it.streamsRefused }
         meters.count("tether.mux.keepalive.pings", "keepalive pings sent") { it.keepAlivePings }
         meters.count("tether.mux.keepalive.pongs", "keepalive pongs received") { it.keepAlivePongs }
-        meters.countBy(
+        meters.inOut(
             "tether.mux.streams",
             "streams opened (out) or accepted (in)",
-            TransportMetrics.DIRECTION_TAG,
-            listOf<Pair<String, (MuxSessionStats) -> Long>>(
-                "out" to { it.streamsOpened },
-                "in" to { it.streamsAccepted },
-            ),
+            inbound = { it.streamsAccepted },
+            outbound = { it.streamsOpened },
         )
-        meters.countBy(
-            "tether.mux.frames",
-            "wsmux frames",
-            TransportMetrics.DIRECTION_TAG,
-            listOf<Pair<String, (MuxSessionStats) -> Long>>(
-                "in" to { it.framesIn },
-                "out" to { it.framesOut },
-            ),
-        )
-        meters.countBy(
-            "tether.mux.bytes",
-            "stream bytes (DAT payloads)",
-            TransportMetrics.DIRECTION_TAG,
-            listOf<Pair<String, (MuxSessionStats) -> Long>>(
-                "in" to { it.bytesIn },
-                "out" to { it.bytesOut },
-            ),
-            unit = "bytes",
-        )
-        meters.countBy(
-            "tether.mux.acks",
-            "ACK frames",
-            TransportMetrics.DIRECTION_TAG,
-            listOf<Pair<String, (MuxSessionStats) -> Long>>(
-                "in" to { it.acksIn },
-                "out" to { it.acksOut },
-            ),
-        )
+        meters.inOut("tether.mux.frames", "wsmux frames", { it.framesIn }, { it.framesOut })
+        meters.inOut("tether.mux.bytes", "stream bytes (DAT payloads)", { it.bytesIn }, { it.bytesOut }, unit = "bytes")
+        meters.inOut("tether.mux.acks", "ACK frames", { it.acksIn }, { it.acksOut })
         meters.countBy(
             "tether.mux.frames.dropped",
             "inbound frames dropped",

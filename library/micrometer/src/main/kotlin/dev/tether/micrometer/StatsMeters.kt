@@ -37,6 +37,11 @@ internal class StatsMeters<C : Any, S>(
         for ((tagValue, read) in reads) count(name, description, Tags.of(tagKey, tagValue), unit, read)
     }
 
+    /** One counter per direction ([TransportMetrics.DIRECTION_TAG] `in` and `out`), e.g. frames or bytes. */
+    fun inOut(name: String, description: String, inbound: (S) -> Long, outbound: (S) -> Long, unit: String? = null) {
+        countBy(name, description, TransportMetrics.DIRECTION_TAG, listOf("in" to inbound, "out" to outbound), unit)
+    }
+
     /** A timer over a count of events and the sum of their durations in nanoseconds, both from the snapshot. */
     fun timer(name: String, description: String, count: (S) -> Long, totalNanos: (S) -> Long) {
         FunctionTimer.builder(name, source, { count(snapshot(it)) }, { totalNanos(snapshot(it)).toDouble() }, NANOS)

@@ -195,9 +195,7 @@ public class MetaTopic<T> private constructor(
         /** `wamp.registration.on_create`: args `[session, registration details]`. */
         @JvmField
         public val REGISTRATION_ON_CREATE: MetaTopic<MetaCreated<RegistrationInfo>> =
-            MetaTopic("wamp.registration.on_create") { a, w ->
-                MetaCreated(sessionOf(a, w), RegistrationInfo.from(a.getOrNull(1), w))
-            }
+            created("wamp.registration.on_create", RegistrationInfo::from)
 
         /** `wamp.registration.on_register`: a callee was added to a registration; args `[session, registration]`. */
         @JvmField
@@ -214,9 +212,7 @@ public class MetaTopic<T> private constructor(
         /** `wamp.subscription.on_create`: args `[session, subscription details]`. */
         @JvmField
         public val SUBSCRIPTION_ON_CREATE: MetaTopic<MetaCreated<SubscriptionInfo>> =
-            MetaTopic("wamp.subscription.on_create") { a, w ->
-                MetaCreated(sessionOf(a, w), SubscriptionInfo.from(a.getOrNull(1), w))
-            }
+            created("wamp.subscription.on_create", SubscriptionInfo::from)
 
         /** `wamp.subscription.on_subscribe`: a subscriber was added; args `[session, subscription]`. */
         @JvmField
@@ -237,6 +233,10 @@ public class MetaTopic<T> private constructor(
             REGISTRATION_ON_CREATE, REGISTRATION_ON_REGISTER, REGISTRATION_ON_UNREGISTER, REGISTRATION_ON_DELETE,
             SUBSCRIPTION_ON_CREATE, SUBSCRIPTION_ON_SUBSCRIBE, SUBSCRIPTION_ON_UNSUBSCRIBE, SUBSCRIPTION_ON_DELETE,
         )
+
+        /** An `on_create` event: args `[session, details]`, the details read by [info]. */
+        private fun <T> created(uri: String, info: (Any?, String) -> T): MetaTopic<MetaCreated<T>> =
+            MetaTopic(uri) { a, w -> MetaCreated(sessionOf(a, w), info(a.getOrNull(1), w)) }
 
         private fun change(uri: String): MetaTopic<MetaChange> = MetaTopic(uri) { a, w ->
             MetaChange(sessionOf(a, w), WampValues.asLong(a.getOrNull(1)) ?: throw malformed(w, "no id in $a"))
