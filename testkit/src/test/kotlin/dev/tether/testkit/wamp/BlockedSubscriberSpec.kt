@@ -162,6 +162,9 @@ class BlockedSubscriberSpec : FunSpec({
                 // The slow session read every event off its socket and dropped the overflow itself, counted.
                 publisher.publish("flood.end", options = ACK)
                 floodRead.await()
+                // The marker's handler may run before the read thread counts the marker as queued; a reply the
+                // session reads after that EVENT is read only once its delivery (and count) is done.
+                slow.publish("flood.sync", options = ACK)
                 val slowStats = slow.stats()
                 slowStats.eventsDropped shouldBeGreaterThan 0L
                 slowStats.eventsDroppedByTopic["flood"] shouldBe slowStats.eventsDropped

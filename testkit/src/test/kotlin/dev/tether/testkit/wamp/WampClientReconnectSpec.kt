@@ -320,6 +320,9 @@ class WampClientReconnectSpec : FunSpec({
                 // Events reach the session in publication order: once the marker's handler runs, all 20 were read.
                 publisher.publish("com.example.marker", options = ack)
                 marker.await()
+                // The marker's handler may run before the read thread counts the marker as queued; a reply the
+                // subscriber reads after that EVENT is read only once its delivery (and count) is done.
+                subscriber.publish("com.example.sync", options = ack)
                 val stats = subscriber.stats()
                 stats.eventsQueued shouldBe 6 // events 0-4 and the marker
                 stats.eventsDropped shouldBe 15
