@@ -161,6 +161,21 @@ class NettyChannelTransportSpec : FunSpec({
         }
     }
 
+    test("a DAT goes out as one frame of its header and the payload's slice, copied before sendData returns") {
+        val e = Embedded()
+        try {
+            val payload = ByteArray(20_000) { (it % 251).toByte() }
+            val expected = MuxFrame.Data(3, payload, 7, 16_384).encode()
+            withTimeout(5_000) { e.transport.sendData(MuxFrame.dataHeader(3), payload, 7, 16_384) }
+            payload.fill(0) // the caller reuses its buffer at once
+            val out = e.written().shouldBeInstanceOf<BinaryWebSocketFrame>()
+            ByteBufUtil.getBytes(out.content()).contentEquals(expected) shouldBe true
+            out.release()
+        } finally {
+            e.finish()
+        }
+    }
+
     test("a close frame ends the transport naming the peer's close; closing then answers it and drops the socket") {
         val e = Embedded()
         try {
