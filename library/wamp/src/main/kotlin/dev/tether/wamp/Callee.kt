@@ -223,7 +223,7 @@ internal class Callee(
         invocation.registeredProcedure = reg.procedure
         // A streaming handler reads every chunk, this first one included; the buffer holds at least one.
         val chunks = if (reg.streaming) Channel<CallChunk>(config.invocationChunkBuffer) else null
-        chunks?.trySend(CallChunk(m.args, m.kwargs))
+        chunks?.trySend(CallChunk.fromInvocation(m))
         if (progressive) streams[m.request] = InvocationStream(chunks) else chunks?.close()
         if (invocation.receiveProgress) invocation.progressSink = { r -> sendProgress(m.request, r) }
         // A forwarded call timeout (forward_timeout registrations): this side enforces it. A flag, not withTimeout,
@@ -298,7 +298,7 @@ internal class Callee(
             )
             return
         }
-        val sent = chunks.trySend(CallChunk(m.args, m.kwargs))
+        val sent = chunks.trySend(CallChunk.fromInvocation(m))
         if (sent.isFailure && !sent.isClosed) {
             // Full: the read path never waits for a handler. The stream fails after what it holds, so no chunk
             // goes missing unnoticed; later chunks find it closed and are dropped.

@@ -97,6 +97,9 @@ public class PayloadPassthru private constructor(
         /** The option key `ppt_keyid`. */
         public const val KEY_ID: String = "ppt_keyid"
 
+        /** Every option key of payload passthru mode. */
+        internal val KEYS: Set<String> = setOf(SCHEME, SERIALIZER, CIPHER, KEY_ID)
+
         /** Java: `PayloadPassthru.of("x_acme", "cbor")`. */
         @JvmStatic
         @JvmOverloads

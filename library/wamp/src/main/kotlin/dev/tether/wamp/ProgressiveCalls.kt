@@ -1,6 +1,7 @@
 package dev.tether.wamp
 
 import dev.tether.wamp.error.ChunkBufferOverflowException
+import dev.tether.wamp.message.InvocationMessage
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
@@ -22,14 +23,23 @@ import java.util.concurrent.Flow as JavaFlow
 /**
  * One piece of a call's arguments in a progressive call (WAMP progressive call invocations): the [args] and
  * [kwargs] of one CALL on the caller's side ([WampSession.callStreaming]) and of one INVOCATION on the callee's side
- * ([WampSession.registerStreaming]).
+ * ([WampSession.registerStreaming]), each with its own payload passthru options ([payloadPassthru]).
  */
 public data class CallChunk @JvmOverloads constructor(
     /** Positional arguments of this chunk. */
     val args: List<Any?> = emptyList(),
     /** Keyword arguments of this chunk. */
     val kwargs: Map<String, Any?> = emptyMap(),
+    /**
+     * The payload passthru options of this chunk's CALL (caller) or INVOCATION (callee, copied by the router); null:
+     * on the caller's side the call's own ([CallOptions.payloadPassthru]) go with it, on the callee's side it
+     * carried none. [passthru] builds a chunk with them.
+     */
+    val payloadPassthru: PayloadPassthru? = null,
 ) {
+    /** The single binary argument of a non-native passthru chunk ([PayloadPassthru.payloadOf]), else null. */
+    val passthruPayload: ByteArray? get() = payloadPassthru?.let { PayloadPassthru.payloadOf(args, it.toMap()) }
+
     /** Common chunks and the Java reader of a chunk publisher. */
     public companion object {
         /** A chunk with no arguments. */
@@ -39,6 +49,37 @@ public data class CallChunk @JvmOverloads constructor(
         /** A chunk with positional arguments only. */
         @JvmStatic
         public fun of(vararg args: Any?): CallChunk = CallChunk(args.toList())
+
+        /**
+         * A passthru chunk whose payload is one opaque binary value, already encoded as [options]' serializer says
+         * (CALL options `ppt_*`, copied by the router into that chunk's INVOCATION details). Throws
+         * IllegalArgumentException when [options] use the [PayloadPassthru.NATIVE] serializer: use the overload with
+         * args then.
+         */
+        @JvmStatic
+        public fun passthru(options: PayloadPassthru, payload: ByteArray): CallChunk {
+            require(!options.isNative) { "a binary passthru payload needs a non-native ppt_serializer" }
+            return CallChunk(listOf(payload), emptyMap(), options)
+        }
+
+        /**
+         * A passthru chunk with a native payload ([args], [kwargs]); throws IllegalArgumentException when [options]
+         * name a non-native serializer and the payload is not one [ByteArray] argument without kwargs.
+         */
+        @JvmStatic
+        @JvmOverloads
+        public fun passthru(
+            options: PayloadPassthru,
+            args: List<Any?>,
+            kwargs: Map<String, Any?> = emptyMap(),
+        ): CallChunk {
+            PayloadPassthru.checkPayload(options.toMap(), args, kwargs)
+            return CallChunk(args, kwargs, options)
+        }
+
+        /** The chunk an INVOCATION carries: its arguments and the passthru options of its details. */
+        internal fun fromInvocation(m: InvocationMessage): CallChunk =
+            CallChunk(m.args, m.kwargs, PayloadPassthru.fromDetails(m.details))
 
         /**
          * Java: runs [action] for each chunk [chunks] publishes, one at a time and in order, asking for the next only

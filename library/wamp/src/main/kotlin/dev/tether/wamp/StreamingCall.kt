@@ -47,6 +47,9 @@ internal class StreamingCall(
         if (onProgress != null) mapOf("receive_progress" to true) else emptyMap()
     private val firstOptions =
         WampValues.normalizeMap(options.toMap()) - "progress" - "receive_progress" + receive
+
+    // The call's passthru options (CallOptions.payloadPassthru): every chunk without its own carries them.
+    private val callPassthru = firstOptions.filterKeys { it in PayloadPassthru.KEYS }
     private val requestId = correlator.nextRequestId()
     private val reply = CompletableDeferred<Message>()
     private val progress = if (onProgress != null) correlator.progressChannel() else null
@@ -120,12 +123,11 @@ internal class StreamingCall(
                 listOf("the router did not announce progressive_call_invocations"),
             )
         }
-        val opts = when {
-            first && last -> firstOptions
-            first -> firstOptions + ("progress" to true)
-            last -> receive
-            else -> receive + ("progress" to true)
-        }
+        // Later chunks repeat only receive_progress (the router keeps the first's options) and their passthru.
+        val passthru = chunk.payloadPassthru?.toMap() ?: callPassthru
+        val base = if (first) firstOptions - PayloadPassthru.KEYS + passthru else receive + passthru
+        val opts = if (last) base else base + ("progress" to true)
+        PayloadPassthru.checkPayload(opts, chunk.args, chunk.kwargs)
         checkOpen()
         @Suppress("UNCHECKED_CAST")
         val args = WampValues.normalize(chunk.args) as List<Any?>

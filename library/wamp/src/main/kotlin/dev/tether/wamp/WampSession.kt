@@ -320,8 +320,11 @@ public class WampSession private constructor(
      * CallProgressive) and returns the final result. Every chunk goes out as a CALL with the same request id, in
      * order: all but the last with `progress: true`, the last, sent once the flow completes, without it (so one
      * chunk is held back until the next arrives or the flow ends). The first CALL carries [options] (timeout,
-     * disclosure, ...); later ones only `progress` and `receive_progress`, as the router keeps the first's. A flow
-     * of one chunk is a plain call; an empty flow calls with no arguments.
+     * disclosure, ...); later ones only `progress` and `receive_progress`, as the router keeps the first's. Every
+     * chunk carries payload passthru options: its own ([CallChunk.payloadPassthru], e.g. [CallChunk.passthru]), else
+     * the call's ([CallOptions.payloadPassthru]); a non-native payload that is not one ByteArray argument throws
+     * IllegalArgumentException before that chunk is sent. A flow of one chunk is a plain call; an empty flow calls
+     * with no arguments.
      *
      * With [onProgress] the call asks for progressive results too and runs it for each, in order, as
      * [callProgress] does, so a callee can answer while the caller is still streaming. If the callee answers before
@@ -416,7 +419,8 @@ public class WampSession private constructor(
      * Registers a handler that receives a progressive call's arguments as they arrive (progressive call
      * invocations, [callStreaming] on the caller's side): [handler] gets the invocation (details, caller, the first
      * chunk as [Invocation.args]) and a flow of every chunk in order, the first included, that completes after the
-     * caller's last chunk. A call that does not stream is a flow of one chunk. Collect it once; the handler's
+     * caller's last chunk; each chunk has the payload passthru options of its INVOCATION ([CallChunk.payloadPassthru],
+     * [CallChunk.passthruPayload]). A call that does not stream is a flow of one chunk. Collect it once; the handler's
      * return value answers the call, whether or not it read every chunk (the rest are dropped), and it may send
      * progressive results meanwhile ([Invocation.sendProgress]).
      *

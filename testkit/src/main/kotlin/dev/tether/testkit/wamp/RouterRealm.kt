@@ -65,7 +65,8 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
 
     /**
      * A call routed to [callee]; [details] are the INVOCATION details every chunk of a progressive call repeats
-     * (all but the forwarded `timeout`, which only the first carries).
+     * (all but the forwarded `timeout`, which only the first carries, and the payload passthru options, which each
+     * chunk brings with it).
      */
     private class PendingCall(
         val caller: RouterSession,
@@ -269,13 +270,24 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     private fun call(s: RouterSession, m: Call): Boolean = synchronized(lock) {
         val key = CallKey(s, m.request)
         val progress = m.options["progress"] == true
-        // A later chunk of a progressive call: the callee of the first, with the first's details.
+        // A later chunk of a progressive call: the callee of the first, with the first's details and its own ppt_*.
         streams[key]?.let { c ->
+            if (!passthruAnnounced(s, "caller", m.options)) return false
+            if (m.options.containsKey(PayloadPassthru.SCHEME) && !c.callee.announces("callee", PAYLOAD_PASSTHRU)) {
+                // As for a first chunk: the caller gets feature_not_supported; the callee, invoked already, stops.
+                calls.remove(c.invocation)
+                endCall(c, "wamp.error.feature_not_supported", "the callee does not support payload passthru mode")
+                if (!progress) endedStreams.remove(key) // the caller's last chunk: nothing more will come
+                return true
+            }
             if (!progress) {
                 c.streaming = false
                 streams.remove(key)
             }
-            val details = if (progress) c.details + ("progress" to true) else c.details
+            val details = LinkedHashMap<String, Any?>()
+            copyPassthru(m.options, details)
+            details.putAll(c.details)
+            if (progress) details["progress"] = true
             c.callee.send(InvocationMessage(c.invocation, c.registration, details, m.args, m.kwargs))
             return true
         }
@@ -340,14 +352,14 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
         // As nexus: progress requests go only to a callee that announced progressive results and call canceling.
         val receiveProgress = m.options["receive_progress"] == true && callee.session.cancels() &&
             callee.session.announces("callee", "progressive_call_results")
-        val details = LinkedHashMap<String, Any?>()
-        copyPassthru(m.options, details)
-        if (reg.match != "exact") details["procedure"] = m.procedure
-        if (receiveProgress) details["receive_progress"] = true
+        // What every chunk's INVOCATION repeats; the passthru options are each chunk's own.
+        val shared = LinkedHashMap<String, Any?>()
+        if (reg.match != "exact") shared["procedure"] = m.procedure
+        if (receiveProgress) shared["receive_progress"] = true
         if (m.options["disclose_me"] == true || callee.discloseCaller) {
-            details["caller"] = s.id
-            details["caller_authid"] = s.authId
-            details["caller_authrole"] = s.authRole
+            shared["caller"] = s.id
+            shared["caller_authid"] = s.authId
+            shared["caller_authrole"] = s.authRole
         }
         val pendingCall = PendingCall(
             s,
@@ -356,8 +368,11 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
             invocation,
             receiveProgress,
             reg.id,
-            details.toMap(),
+            shared.toMap(),
         )
+        val details = LinkedHashMap<String, Any?>()
+        copyPassthru(m.options, details)
+        details.putAll(shared)
         calls[invocation] = pendingCall
         if (progress) {
             pendingCall.streaming = true
@@ -383,12 +398,18 @@ internal class RouterRealm(val name: String, val anonymous: Boolean, private val
     /** A call past its CALL `timeout`: the caller gets wamp.error.timeout, the callee an INTERRUPT. */
     private fun timeOut(invocation: Long) = synchronized(lock) {
         val c = calls.remove(invocation) ?: return@synchronized
+        endCall(c, "wamp.error.timeout", "call timeout")
+    }
+
+    /**
+     * Ends call [c], already removed from [calls], for a reason of the router's: the caller gets [error] with
+     * [why], a callee that announced call canceling an INTERRUPT (killnowait); later chunks are dropped.
+     */
+    private fun endCall(c: PendingCall, error: String, why: String) {
         stopStreaming(c)
-        c.caller.send(
-            ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), "wamp.error.timeout", listOf("call timeout")),
-        )
+        c.caller.send(ErrorMessage(MessageCodes.CALL, c.request, emptyMap(), error, listOf(why)))
         if (c.callee.cancels()) {
-            c.callee.send(Interrupt(invocation, mapOf("reason" to "wamp.error.timeout", "mode" to "killnowait")))
+            c.callee.send(Interrupt(c.invocation, mapOf("reason" to error, "mode" to "killnowait")))
         }
     }
 

@@ -83,6 +83,39 @@ class PassthruHistoryJavaTest {
     }
 
     @Test
+    void everyChunkOfAProgressiveCallCarriesItsOwnPassthruOptions() throws Exception {
+        try (FakeWampRouter router = FakeWampRouter.start()) {
+            WampSession callee = await(WampSession.connectAsync(router.getTcpUrl(), CONFIG));
+            WampSession caller = await(WampSession.connectAsync(router.getWsUrl(), CONFIG));
+            PayloadPassthru cbor = PayloadPassthru.of("x_java", "cbor");
+            PayloadPassthru mqtt = PayloadPassthru.of("mqtt");
+            List<CallChunk> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+            await(callee.registerStreamingAsync("com.java.ppt.upload", (inv, chunks) ->
+                    CallChunk.consume(chunks, received::add)
+                            .thenApply(done -> InvokeResult.of((long) received.size()))));
+            CompletableFuture<CallResult> result;
+            try (SubmissionPublisher<CallChunk> chunks = new SubmissionPublisher<>()) {
+                CallOptions options = CallOptions.builder().payloadPassthru(cbor).build();
+                result = caller.callStreamingAsync("com.java.ppt.upload", chunks, options);
+                chunks.submit(new CallChunk(List.of(new byte[] {1, 2})));  // none of its own: the call's
+                chunks.submit(CallChunk.passthru(mqtt, List.of("native"), Map.of("k", 1L)));
+                chunks.submit(CallChunk.passthru(cbor, new byte[] {3}));
+            }
+            assertEquals(List.of(3L), await(result).getArgs());
+            assertEquals(3, received.size());
+            assertEquals(cbor, received.get(0).getPayloadPassthru());
+            assertArrayEquals(new byte[] {1, 2}, received.get(0).getPassthruPayload());
+            assertEquals(mqtt, received.get(1).getPayloadPassthru());
+            assertEquals(List.of("native"), received.get(1).getArgs());
+            assertNull(received.get(1).getPassthruPayload());
+            assertArrayEquals(new byte[] {3}, received.get(2).getPassthruPayload());
+            assertThrows(IllegalArgumentException.class, () -> CallChunk.passthru(cbor, List.of("text")));
+            await(caller.closeAsync());
+            await(callee.closeAsync());
+        }
+    }
+
+    @Test
     void eventHistoryAndBlockedSubscriberCounts() throws Exception {
         FakeWampRouterConfig config = FakeWampRouterConfig.builder()
                 .eventHistory("com.java.history", 10)

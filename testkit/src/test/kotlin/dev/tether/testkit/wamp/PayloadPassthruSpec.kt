@@ -1,5 +1,6 @@
 package dev.tether.testkit.wamp
 
+import dev.tether.wamp.CallChunk
 import dev.tether.wamp.CallOptions
 import dev.tether.wamp.Event
 import dev.tether.wamp.InvokeResult
@@ -15,7 +16,13 @@ import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.string.shouldContain
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.awaitCancellation
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.flow.flow
+import kotlinx.coroutines.flow.flowOf
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.seconds
 
@@ -101,6 +108,132 @@ class PayloadPassthruSpec : FunSpec({
                 chunks shouldBe List(3) { cbor to listOf(it.toByte(), (-1).toByte()) }
                 final.payloadPassthru shouldBe cbor
                 final.passthruPayload!!.toList() shouldBe listOf<Byte>(9)
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    test("every chunk of a progressive call carries its own ppt options, else the call's, to its INVOCATION") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val callee = WampSession.connect(router.tcpUrl, config(Serialization.MSGPACK))
+                val caller = WampSession.connect(router.wsUrl, config(Serialization.JSON))
+                val received = Channel<List<CallChunk>>(Channel.UNLIMITED)
+                callee.registerStreaming("com.ppt.upload") { inv, chunks ->
+                    val all = chunks.toList()
+                    inv.payloadPassthru shouldBe all.first().payloadPassthru // the first chunk is the invocation's
+                    received.send(all)
+                    InvokeResult.of(all.size.toLong())
+                }
+                val mqtt = PayloadPassthru("mqtt")
+                val other = PayloadPassthru("x_other", serializer = "flatbuffers", keyId = "k2")
+                val chunks = flowOf(
+                    CallChunk(listOf(opaque)), // none of its own: the call's (cbor)
+                    CallChunk.passthru(mqtt, listOf(1L, "a"), mapOf("k" to true)),
+                    CallChunk(listOf(byteArrayOf(5))), // the call's again
+                    CallChunk.passthru(other, byteArrayOf(7, -7)), // the last
+                )
+                val result = caller.callStreaming("com.ppt.upload", chunks, CallOptions { payloadPassthru(cbor) })
+                result.args shouldBe listOf(4L)
+                val seen = received.receive()
+                seen.map { it.payloadPassthru } shouldBe listOf(cbor, mqtt, cbor, other)
+                seen[0].passthruPayload!!.toList() shouldBe opaque.toList()
+                seen[1].passthruPayload shouldBe null // native: the ordinary args and kwargs
+                seen[1].args shouldBe listOf(1L, "a")
+                seen[1].kwargs shouldBe mapOf("k" to true)
+                seen[2].passthruPayload!!.toList() shouldBe listOf<Byte>(5)
+                seen[3].passthruPayload!!.toList() shouldBe listOf<Byte>(7, -7)
+
+                // Without passthru options on the call, a chunk without its own carries none: the router does not
+                // repeat the first chunk's.
+                caller.callStreaming(
+                    "com.ppt.upload",
+                    flowOf(CallChunk.passthru(cbor, opaque), CallChunk.of("plain")),
+                ).args shouldBe listOf(2L)
+                received.receive().map { it.payloadPassthru } shouldBe listOf(cbor, null)
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    test("a progressive call's chunk whose non-native payload is not one ByteArray fails the call before it is sent") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val callee = WampSession.connect(router.tcpUrl, config())
+                val firstSeen = CompletableDeferred<Unit>()
+                val interrupted = CompletableDeferred<Int>()
+                callee.registerStreaming("com.ppt.strict") { _, chunks ->
+                    var n = 0
+                    try {
+                        chunks.collect {
+                            n++
+                            firstSeen.complete(Unit)
+                        }
+                    } catch (e: CancellationException) {
+                        interrupted.complete(n)
+                        throw e
+                    }
+                    InvokeResult()
+                }
+                shouldThrow<IllegalArgumentException> { CallChunk.passthru(cbor, listOf("text")) }
+                shouldThrow<IllegalArgumentException> { CallChunk.passthru(PayloadPassthru("mqtt"), opaque) }
+                val caller = WampSession.connect(router.wsUrl, config())
+                // A chunk goes out when the next one arrives: the first with "text", "text" with the third.
+                val chunks = flow {
+                    emit(CallChunk(listOf(opaque)))
+                    emit(CallChunk.of("text")) // the call's cbor options want one ByteArray
+                    firstSeen.await()
+                    emit(CallChunk(listOf(opaque)))
+                }
+                shouldThrow<IllegalArgumentException> {
+                    caller.callStreaming("com.ppt.strict", chunks, CallOptions { payloadPassthru(cbor) })
+                }.message shouldContain "one ByteArray"
+                interrupted.await() shouldBe 1 // the call was cancelled after the first chunk; "text" never went out
+                caller.isOpen shouldBe true
+                caller.leave()
+                callee.leave()
+            }
+        }
+    }
+
+    test("a chunk with ppt options to a streaming callee without payload_passthru_mode: feature_not_supported") {
+        FakeWampRouter.start().use { router ->
+            withTimeout(20.seconds) {
+                val callee = WampSession.connect(router.tcpUrl, config { helloDetail("roles", withoutPassthru()) })
+                val firstSeen = CompletableDeferred<Unit>()
+                val interrupted = CompletableDeferred<Int>()
+                callee.registerStreaming("com.ppt.old.stream") { _, chunks ->
+                    var n = 0
+                    try {
+                        chunks.collect {
+                            n++
+                            firstSeen.complete(Unit)
+                        }
+                    } catch (e: CancellationException) {
+                        interrupted.complete(n)
+                        throw e
+                    }
+                    InvokeResult.of("finished")
+                }
+                val caller = WampSession.connect(router.wsUrl, config())
+                val error = shouldThrow<RpcException> {
+                    caller.callStreaming(
+                        "com.ppt.old.stream",
+                        flow {
+                            emit(CallChunk.of("plain"))
+                            emit(CallChunk.passthru(cbor, opaque)) // sends the plain first chunk
+                            firstSeen.await()
+                            emit(CallChunk.of("never")) // sends the passthru chunk, which the router refuses
+                            awaitCancellation() // the call is answered meanwhile: nothing more goes out
+                        },
+                    )
+                }
+                error.error shouldBe "wamp.error.feature_not_supported"
+                interrupted.await() shouldBe 1 // the router interrupted the callee; the passthru chunk never reached it
+                caller.callStreaming("com.ppt.old.stream", flowOf(CallChunk.of("plain"))).args shouldBe
+                    listOf("finished")
                 caller.leave()
                 callee.leave()
             }
