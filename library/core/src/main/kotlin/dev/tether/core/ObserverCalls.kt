@@ -10,14 +10,14 @@ internal class ObserverCalls(private val observer: TransportObserver) {
 
     fun closed(cause: ConnectionException) = guard { observer.closed(cause) }
 
-    fun received(message: WsMessage) = guard {
-        observer.messageReceived(
-            when (message) {
-                is WsMessage.Text -> message.utf8.size
-                is WsMessage.Binary -> message.bytes.size
-            },
-        )
-    }
+    fun received(message: WsMessage) = receivedBytes(
+        when (message) {
+            is WsMessage.Text -> message.utf8.size
+            is WsMessage.Binary -> message.bytes.size
+        },
+    )
+
+    fun receivedBytes(size: Int) = guard { observer.messageReceived(size) }
 
     fun sent(frame: OutFrame) = guard {
         observer.messageSent(

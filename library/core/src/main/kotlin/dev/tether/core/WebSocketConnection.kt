@@ -1,5 +1,6 @@
 package dev.tether.core
 
+import io.netty.buffer.ByteBuf
 import io.netty.channel.EventLoop
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineDispatcher
@@ -242,6 +243,35 @@ public class WebSocketConnection internal constructor(
             this.listener = listener
         }
         return true
+    }
+
+    /**
+     * [listen], and from then on every whole binary message the Netty transport reads goes to [buffers] in the buffer
+     * it was read into (see [BinaryBufferListener]); text, fragmented messages and the Ktor transport's messages
+     * still reach [listener]. Returns false, changing nothing, as [listen] does.
+     */
+    @InternalTetherApi
+    public fun listen(listener: MessageListener, buffers: BinaryBufferListener): Boolean = synchronized(backlog) {
+        // Set under the same lock as the listener: the reader sees both, or the listener alone for a message
+        // that was already on its way, in order either way (it delivers one message at a time).
+        listen(listener).also { if (it) bufferListener = buffers }
+    }
+
+    /** Set by [listen] with buffers; read by the Netty link for every whole binary message. */
+    @OptIn(InternalTetherApi::class)
+    @Volatile
+    internal var bufferListener: BinaryBufferListener? = null
+        private set
+
+    /** A whole binary message for [bufferListener], lent for the call (from the Netty link's reader). */
+    @OptIn(InternalTetherApi::class)
+    internal fun deliverBuffer(listener: BinaryBufferListener, content: ByteBuf) {
+        observer?.receivedBytes(content.readableBytes())
+        try {
+            listener.onBinary(content)
+        } catch (e: Exception) {
+            log.warn("message listener threw; the message is dropped", e)
+        }
     }
 
     /**

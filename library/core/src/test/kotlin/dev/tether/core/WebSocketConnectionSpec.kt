@@ -383,6 +383,50 @@ class WebSocketConnectionSpec : FunSpec({
                 }
             }
 
+            test("listen with buffers: whole binary messages come in their buffer on netty, in order with the rest") {
+                ScriptedServer {
+                    outgoing.send(Frame.Binary(true, byteArrayOf(1, 2, 3)))
+                    outgoing.send(Frame.Text("between"))
+                    outgoing.send(Frame.Binary(false, byteArrayOf(4)))
+                    outgoing.send(Frame.Binary(true, byteArrayOf(5))) // fragmented: joined, to the listener
+                    outgoing.send(Frame.Binary(true, ByteArray(70_000) { 6 }))
+                    for (f in incoming) if (f is Frame.Close) break
+                }.use { server ->
+                    val observer = RecordingObserver()
+                    dialer(server.url) { observer(observer) }.use { d ->
+                        val conn = d.dial()
+                        val seen = java.util.concurrent.CopyOnWriteArrayList<String>()
+                        val all = CompletableDeferred<Unit>()
+                        fun saw(what: String) {
+                            seen += what
+                            if (seen.size == 4) all.complete(Unit)
+                        }
+                        val kept = java.util.concurrent.CopyOnWriteArrayList<io.netty.buffer.ByteBuf>()
+                        conn.listen(
+                            { m ->
+                                when (m) {
+                                    is WsMessage.Binary -> saw("array ${m.bytes.size}")
+                                    is WsMessage.Text -> saw("text ${m.text}")
+                                }
+                            },
+                            { content ->
+                                kept += content.retain() // lent for the call: kept only by retaining it
+                                saw("buffer ${content.readableBytes()}")
+                            },
+                        ) shouldBe true
+                        withTimeout(10.seconds) { all.await() }
+                        val binary = if (name == "ktor") "array" else "buffer"
+                        seen shouldBe listOf("$binary 3", "text between", "array 2", "$binary 70000")
+                        kept.map { io.netty.buffer.ByteBufUtil.getBytes(it).sum() } shouldBe
+                            if (name == "ktor") emptyList() else listOf(6, 6 * 70_000)
+                        kept.forEach { it.release() }
+                        observer.events().filter { it.startsWith("received") } shouldBe
+                            listOf("received 3", "received 7", "received 2", "received 70000")
+                        conn.close()
+                    }
+                }
+            }
+
             test("an observer sees the connection open, every message both ways with its UTF-8 size, pongs, one end") {
                 val observer = RecordingObserver()
                 ScriptedServer {

@@ -4,6 +4,8 @@ import dev.tether.core.InternalTetherApi
 import dev.tether.core.Lifecycle
 import dev.tether.core.WebSocketConnection
 import io.ktor.websocket.WebSocketSession
+import io.netty.buffer.ByteBuf
+import io.netty.buffer.ByteBufUtil
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
@@ -72,7 +74,7 @@ public class MuxSession internal constructor(
     private var refusalsLogged = 0L // guarded by lock
 
     init {
-        transport.start(scope, ::handle, ::end)
+        transport.start(scope, ::handle, ::end, ::handle)
         if (!transport.keepsAliveItself && !config.keepAliveInterval.isZero) {
             scope.launch(CoroutineName("wsmux-keepalive")) { keepAliveLoop() }
         }
@@ -289,25 +291,45 @@ public class MuxSession internal constructor(
                 streamOf(frame)?.onAck(frame.credit)
             }
 
-            is MuxFrame.Data -> {
-                counters.bytesIn.add(frame.length.toLong())
-                streamOf(frame)?.let {
-                    if (!it.onData(frame)) {
-                        counters.overruns.increment()
-                        log.warn("stream {}: peer overran the window, data dropped", it.id)
-                    }
-                }
-            }
+            is MuxFrame.Data -> onData(frame.streamId, frame.length) { Chunk.of(frame) }
 
             is MuxFrame.Fin -> streamOf(frame)?.onFin()
         }
     }
 
-    private fun streamOf(frame: MuxFrame): Stream? {
-        val s = synchronized(lock) { streams[frame.streamId] }
+    /**
+     * One inbound message in the Netty buffer it was read into, lent for the call: a DAT's payload stays there (its
+     * stream takes a reference) until it is read; anything else is a few bytes, decoded as [handle] does.
+     */
+    private fun handle(content: ByteBuf) {
+        val at = content.readerIndex()
+        val size = content.readableBytes()
+        if (size <= MuxProtocol.HEADER_SIZE || content.getUnsignedByte(at).toInt() != MuxProtocol.TYPE_DAT) {
+            handle(ByteBufUtil.getBytes(content))
+            return
+        }
+        counters.framesIn.increment()
+        val length = size - MuxProtocol.HEADER_SIZE
+        onData(content.getIntLE(at + 1), length) { Chunk.retained(content, at + MuxProtocol.HEADER_SIZE, length) }
+    }
+
+    /** A DAT of [length] bytes for stream [id]; [chunk] makes its bytes' chunk once the stream is known. */
+    private inline fun onData(id: Int, length: Int, chunk: () -> Chunk) {
+        counters.bytesIn.add(length.toLong())
+        val s = streamOf(id) { "DAT(${id.toLong() and 0xFFFF_FFFFL}, $length bytes)" } ?: return
+        if (!s.onData(chunk())) {
+            counters.overruns.increment()
+            log.warn("stream {}: peer overran the window, data dropped", s.id)
+        }
+    }
+
+    private fun streamOf(frame: MuxFrame): Stream? = streamOf(frame.streamId) { frame.toString() }
+
+    private inline fun streamOf(id: Int, frame: () -> String): Stream? {
+        val s = synchronized(lock) { streams[id] }
         if (s == null) {
             counters.unknownStreamFrames.increment()
-            log.debug("{} for an unknown stream dropped", frame)
+            if (log.isDebugEnabled) log.debug("{} for an unknown stream dropped", frame())
         }
         return s
     }

@@ -9,6 +9,7 @@ import dev.tether.core.netty.OutboundQueue
 import io.ktor.websocket.Frame
 import io.ktor.websocket.WebSocketSession
 import io.ktor.websocket.readReason
+import io.netty.buffer.ByteBuf
 import io.netty.buffer.ByteBufUtil
 import io.netty.buffer.Unpooled
 import io.netty.channel.Channel
@@ -42,9 +43,15 @@ internal interface MuxTransport {
     /**
      * Starts handing every whole inbound binary message (fragments joined; text dropped) to [onMessage], one at a
      * time in order, on the transport's reader, which must not block; then the reason the connection ended to
-     * [onEnd], once. Coroutines it needs run in [scope].
+     * [onEnd], once. A transport that reads into Netty buffers hands whole unfragmented messages to [onBuffer]
+     * instead, lent for the call (see core's BinaryBufferListener). Coroutines it needs run in [scope].
      */
-    fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit)
+    fun start(
+        scope: CoroutineScope,
+        onMessage: (ByteArray) -> Unit,
+        onEnd: (MuxException) -> Unit,
+        onBuffer: (ByteBuf) -> Unit = { onMessage(ByteBufUtil.getBytes(it)) },
+    )
 
     /** Sends one binary message; throws once the connection ended. */
     suspend fun send(message: ByteArray)
@@ -93,7 +100,12 @@ internal abstract class PullTransport : MuxTransport {
     /** Why the connection ended, once [receive] returned null. */
     abstract suspend fun endReason(): MuxException
 
-    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
+    override fun start(
+        scope: CoroutineScope,
+        onMessage: (ByteArray) -> Unit,
+        onEnd: (MuxException) -> Unit,
+        onBuffer: (ByteBuf) -> Unit,
+    ) {
         scope.launch(CoroutineName("wsmux-reader")) {
             val reason = try {
                 while (true) onMessage(receive() ?: break)
@@ -120,8 +132,16 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
     override val pongs: Long get() = 0
     override val dispatcher: CoroutineDispatcher get() = connection.dispatcher
 
-    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
-        val inline = connection.listen { m -> if (m is WsMessage.Binary) onMessage(m.bytes) else ignored(m) }
+    override fun start(
+        scope: CoroutineScope,
+        onMessage: (ByteArray) -> Unit,
+        onEnd: (MuxException) -> Unit,
+        onBuffer: (ByteBuf) -> Unit,
+    ) {
+        val inline = connection.listen(
+            { m -> if (m is WsMessage.Binary) onMessage(m.bytes) else ignored(m) },
+            { content -> onBuffer(content) },
+        )
         scope.launch(CoroutineName("wsmux-reader")) {
             if (!inline) {
                 while (true) {
@@ -253,6 +273,8 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
 
     @Volatile private var onMessage: (ByteArray) -> Unit = {}
 
+    @Volatile private var onBuffer: (ByteBuf) -> Unit = {}
+
     @Volatile private var onEnd: (MuxException) -> Unit = {}
 
     /** The status code of the peer's close frame (-1: none in it), to answer with; set before the session ends. */
@@ -265,8 +287,14 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
     override val pongs: Long get() = pongCount.get()
     override val dispatcher: CoroutineDispatcher = channel.eventLoop().asCoroutineDispatcher()
 
-    override fun start(scope: CoroutineScope, onMessage: (ByteArray) -> Unit, onEnd: (MuxException) -> Unit) {
+    override fun start(
+        scope: CoroutineScope,
+        onMessage: (ByteArray) -> Unit,
+        onEnd: (MuxException) -> Unit,
+        onBuffer: (ByteBuf) -> Unit,
+    ) {
         this.onMessage = onMessage
+        this.onBuffer = onBuffer
         this.onEnd = onEnd
         channel.pipeline().addLast(this)
         // Also covers a channel that closed before the handler was in place.
@@ -308,6 +336,11 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
 
     private fun onData(text: Boolean, frame: WebSocketFrame) {
         if (ended.get()) return
+        if (!text && !assembler.inMessage && frame.isFinalFragment) {
+            // A whole message: the session reads it where it is (a DAT's bytes stay in this buffer until read).
+            onBuffer(frame.content())
+            return
+        }
         // Netty's frame decoder rejects a continuation outside a fragmented message, so none starts one here.
         val message = try {
             assembler.add(text, frame.isFinalFragment, ByteBufUtil.getBytes(frame.content()))

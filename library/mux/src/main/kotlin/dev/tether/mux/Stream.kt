@@ -37,8 +37,7 @@ public class Stream internal constructor(
     public val id: Long = rawId.toLong() and 0xFFFF_FFFFL
 
     // Everything below is guarded by `this`.
-    private var chunks: ArrayDeque<MuxFrame.Data>? = null
-    private var headPos = 0
+    private var chunks: ArrayDeque<Chunk>? = null
     private var buffered = 0
 
     /** Bytes read and not yet returned as credit (see [read]). */
@@ -256,17 +255,25 @@ public class Stream internal constructor(
         get() = synchronized(this) { field }
         private set
 
-    /** A DAT: buffered, or dropped with a sticky [NoCapacityException] when it does not fit. */
-    internal fun onData(frame: MuxFrame.Data): Boolean = update(Wake.READERS) {
-        if (failure != null || overrun != null) return@update true
-        if (frame.length > capacity + slack - buffered) {
+    /**
+     * A DAT's bytes, which the stream now owns: buffered, or dropped with a sticky [NoCapacityException] when they do
+     * not fit.
+     */
+    internal fun onData(chunk: Chunk): Boolean = update(Wake.READERS) {
+        if (failure != null || overrun != null) {
+            chunk.drop()
+            return@update true
+        }
+        if (chunk.remaining > capacity + slack - buffered) {
+            chunk.drop()
             overrun = NoCapacityException(id, capacity)
+            // Reads fail from now on: what is buffered will never be read, so it holds no pooled memory either.
+            chunks?.forEach { it.detach() }
             return@update false
         }
-        val q = chunks ?: ArrayDeque<MuxFrame.Data>(2).also { chunks = it }
-        if (q.isEmpty()) headPos = frame.offset
-        q.addLast(frame)
-        buffered += frame.length
+        val q = chunks ?: ArrayDeque<Chunk>(2).also { chunks = it }
+        q.addLast(chunk)
+        buffered += chunk.remaining
         true
     }.also { fits -> if (!fits) update(Wake.WRITERS) { } } // the overrun fails writes too
 
@@ -280,6 +287,8 @@ public class Stream internal constructor(
     /** The session ended: every waiter wakes to [reason]. */
     internal fun kill(reason: MuxException) = update(Wake.ALL) {
         if (failure == null) failure = reason
+        // What was received stays readable, but no longer in the session's (pooled) read buffers.
+        chunks?.forEach { it.detach() }
         release()
     }
 
@@ -323,15 +332,8 @@ public class Stream internal constructor(
         var copied = 0
         while (copied < length && q.isNotEmpty()) {
             val head = q.first()
-            val end = head.offset + head.length
-            val n = minOf(length - copied, end - headPos)
-            System.arraycopy(head.bytes, headPos, dst, offset + copied, n)
-            copied += n
-            headPos += n
-            if (headPos == end) {
-                q.removeFirst()
-                if (q.isNotEmpty()) headPos = q.first().offset
-            }
+            copied += head.read(dst, offset + copied, length - copied)
+            if (head.remaining == 0) q.removeFirst()
         }
         buffered -= copied
         if (q.isEmpty()) chunks = null

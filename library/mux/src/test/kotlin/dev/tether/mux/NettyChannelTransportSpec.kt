@@ -5,6 +5,7 @@ package dev.tether.mux
 import dev.tether.core.DialerConfig
 import dev.tether.core.InternalTetherApi
 import dev.tether.core.WebSocketDialer
+import io.kotest.assertions.throwables.shouldThrow
 import io.kotest.core.spec.style.FunSpec
 import io.kotest.matchers.collections.shouldBeEmpty
 import io.kotest.matchers.shouldBe
@@ -173,6 +174,52 @@ class NettyChannelTransportSpec : FunSpec({
             out.release()
         } finally {
             e.finish()
+        }
+    }
+
+    test(
+        "a DAT's bytes stay in the buffer they were read into until read; the session's end detaches what is unread",
+    ) {
+        val channel = EmbeddedChannel()
+        val session = MuxSession.server(channel, MuxConfig.DEFAULT)
+
+        /** A frame in a buffer of the test's own; the test keeps a reference to watch who else holds one. */
+        fun inbound(frame: MuxFrame) = Unpooled.buffer().writeBytes(frame.encode()).also {
+            channel.writeInbound(BinaryWebSocketFrame(it.retain()))
+            channel.runPendingTasks()
+        }
+        try {
+            inbound(MuxFrame.Syn(1)).release()
+            val stream = withTimeout(5_000) { session.accept() }
+            val first = inbound(MuxFrame.Data(1, ByteArray(100) { 1 }))
+            val second = inbound(MuxFrame.Data(1, ByteArray(50) { 2 }))
+            val stray = inbound(MuxFrame.Data(99, ByteArray(10) { 3 }))
+            // The frames were released after handling; the stream holds the DATs' buffers, nobody the stray one's.
+            listOf(first, second, stray).map { it.refCnt() } shouldBe listOf(2, 2, 1)
+            val into = ByteArray(100)
+            stream.read(into, 0, 60) shouldBe 60
+            first.refCnt() shouldBe 2
+            stream.read(into, 60, 40) shouldBe 40
+            into.all { it == 1.toByte() } shouldBe true
+            first.refCnt() shouldBe 1 // read to its end: released
+            // A peer that overruns a stream's window: the excess is dropped, and the stream, whose reads fail from now
+            // on, lets go of what it held.
+            inbound(MuxFrame.Syn(3)).release()
+            val overrun = withTimeout(5_000) { session.accept() }
+            val fits = inbound(MuxFrame.Data(3, ByteArray(MuxProtocol.DEFAULT_CAPACITY - 24)))
+            fits.refCnt() shouldBe 2
+            val excess = inbound(MuxFrame.Data(3, ByteArray(100)))
+            listOf(fits, excess).map { it.refCnt() } shouldBe listOf(1, 1)
+            shouldThrow<NoCapacityException> { overrun.read(into) }
+            listOf(fits, excess).forEach { it.release() }
+            withTimeout(5_000) { session.closeAndJoin() }
+            second.refCnt() shouldBe 1 // detached by the session's end ...
+            stream.read(into) shouldBe 50 // ... and still readable
+            into.take(50).all { it == 2.toByte() } shouldBe true
+            shouldThrow<MuxSessionClosedException> { stream.read(into) }
+            listOf(first, second, stray).forEach { it.release() }
+        } finally {
+            channel.finishAndReleaseAll()
         }
     }
 

@@ -157,6 +157,12 @@ internal class NettyLink(
     private fun onData(text: Boolean, frame: WebSocketFrame) {
         if (connection.endCause != null) return
         val content = frame.content()
+        if (!text && !assembler.inMessage && frame.isFinalFragment) {
+            connection.bufferListener?.let {
+                connection.deliverBuffer(it, content)
+                return
+            }
+        }
         val message = try {
             if (!assembler.inMessage && frame.isFinalFragment) {
                 // The frame decoder already bounds a single frame at maxMessageBytes.
