@@ -20,18 +20,41 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.flow
 import kotlinx.coroutines.flow.flowOf
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.withTimeout
 import kotlin.time.Duration.Companion.seconds
 
+/** A streaming handler's reader that counts the chunks it got until its invocation ends or is interrupted. */
+private class ChunkCounter {
+    /** Completed once the first chunk arrived. */
+    val firstSeen = CompletableDeferred<Unit>()
+
+    /** Completed with the count when the router interrupted the invocation. */
+    val interrupted = CompletableDeferred<Int>()
+
+    suspend fun read(chunks: Flow<CallChunk>) {
+        var n = 0
+        try {
+            chunks.collect {
+                n++
+                firstSeen.complete(Unit)
+            }
+        } catch (e: CancellationException) {
+            interrupted.complete(n)
+            throw e
+        }
+    }
+}
+
 /**
- * Payload passthru mode end to end through the testkit router: the `ppt_*` options of CALL, YIELD, ERROR and
- * PUBLISH reach the other side unchanged in INVOCATION, RESULT, ERROR and EVENT details, an opaque binary payload
- * arrives byte for byte on every transport and serializer, and peers that did not announce the feature are refused
- * (caller or publisher: ABORT protocol_violation) or spared (callee: the caller gets feature_not_supported; a
- * subscriber is skipped).
+ * Payload passthru mode end to end through the testkit router: the `ppt_*` options of CALL (each chunk of a
+ * progressive one), YIELD, ERROR and PUBLISH reach the other side unchanged in INVOCATION, RESULT, ERROR and EVENT
+ * details, an opaque binary payload arrives byte for byte on every transport and serializer, and peers that did not
+ * announce the feature are refused (caller or publisher: ABORT protocol_violation) or spared (callee: the caller gets
+ * feature_not_supported; a subscriber is skipped).
  */
 class PayloadPassthruSpec : FunSpec({
     val cbor = PayloadPassthru("x_acme", serializer = "cbor", cipher = "none", keyId = "k1")
@@ -162,19 +185,9 @@ class PayloadPassthruSpec : FunSpec({
         FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val callee = WampSession.connect(router.tcpUrl, config())
-                val firstSeen = CompletableDeferred<Unit>()
-                val interrupted = CompletableDeferred<Int>()
+                val counter = ChunkCounter()
                 callee.registerStreaming("com.ppt.strict") { _, chunks ->
-                    var n = 0
-                    try {
-                        chunks.collect {
-                            n++
-                            firstSeen.complete(Unit)
-                        }
-                    } catch (e: CancellationException) {
-                        interrupted.complete(n)
-                        throw e
-                    }
+                    counter.read(chunks)
                     InvokeResult()
                 }
                 shouldThrow<IllegalArgumentException> { CallChunk.passthru(cbor, listOf("text")) }
@@ -184,13 +197,14 @@ class PayloadPassthruSpec : FunSpec({
                 val chunks = flow {
                     emit(CallChunk(listOf(opaque)))
                     emit(CallChunk.of("text")) // the call's cbor options want one ByteArray
-                    firstSeen.await()
+                    counter.firstSeen.await()
                     emit(CallChunk(listOf(opaque)))
                 }
                 shouldThrow<IllegalArgumentException> {
                     caller.callStreaming("com.ppt.strict", chunks, CallOptions { payloadPassthru(cbor) })
                 }.message shouldContain "one ByteArray"
-                interrupted.await() shouldBe 1 // the call was cancelled after the first chunk; "text" never went out
+                // The call was cancelled after the first chunk: "text" never went out.
+                counter.interrupted.await() shouldBe 1
                 caller.isOpen shouldBe true
                 caller.leave()
                 callee.leave()
@@ -202,19 +216,9 @@ class PayloadPassthruSpec : FunSpec({
         FakeWampRouter.start().use { router ->
             withTimeout(20.seconds) {
                 val callee = WampSession.connect(router.tcpUrl, config { helloDetail("roles", withoutPassthru()) })
-                val firstSeen = CompletableDeferred<Unit>()
-                val interrupted = CompletableDeferred<Int>()
+                val counter = ChunkCounter()
                 callee.registerStreaming("com.ppt.old.stream") { _, chunks ->
-                    var n = 0
-                    try {
-                        chunks.collect {
-                            n++
-                            firstSeen.complete(Unit)
-                        }
-                    } catch (e: CancellationException) {
-                        interrupted.complete(n)
-                        throw e
-                    }
+                    counter.read(chunks)
                     InvokeResult.of("finished")
                 }
                 val caller = WampSession.connect(router.wsUrl, config())
@@ -224,14 +228,15 @@ class PayloadPassthruSpec : FunSpec({
                         flow {
                             emit(CallChunk.of("plain"))
                             emit(CallChunk.passthru(cbor, opaque)) // sends the plain first chunk
-                            firstSeen.await()
+                            counter.firstSeen.await()
                             emit(CallChunk.of("never")) // sends the passthru chunk, which the router refuses
                             awaitCancellation() // the call is answered meanwhile: nothing more goes out
                         },
                     )
                 }
                 error.error shouldBe "wamp.error.feature_not_supported"
-                interrupted.await() shouldBe 1 // the router interrupted the callee; the passthru chunk never reached it
+                // The router interrupted the callee: the passthru chunk never reached it.
+                counter.interrupted.await() shouldBe 1
                 caller.callStreaming("com.ppt.old.stream", flowOf(CallChunk.of("plain"))).args shouldBe
                     listOf("finished")
                 caller.leave()
