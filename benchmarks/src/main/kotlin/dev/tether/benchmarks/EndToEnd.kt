@@ -335,10 +335,12 @@ public object EndToEnd {
         )
         val rounds = (1..o.rounds).map { i ->
             round(duration).also {
+                val switches = String.format(java.util.Locale.US, "%.2f", it.contextSwitchesPerOp)
                 log.println(
                     "  $label, $inFlight in flight: round $i ${Fmt.count(it.perSecond)}/s, p50 " +
                         "${Fmt.micros(it.p50Nanos)}, p99 ${Fmt.micros(it.p99Nanos)}, cpu " +
-                        "${Fmt.micros(it.cpuNanosPerOp)}/op, jit ${it.jitMillis} ms (${it.completed})",
+                        "${Fmt.micros(it.cpuNanosPerOp)}/op, context switches $switches/op, " +
+                        "jit ${it.jitMillis} ms (${it.completed})",
                 )
             }
         }

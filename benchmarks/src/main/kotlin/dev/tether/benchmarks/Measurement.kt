@@ -28,6 +28,7 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
         counts.fill(0)
         val cpuStart = processCpuNanos()
         val jitStart = jitMillis()
+        val switchesStart = TransportScenario.jvmContextSwitches()
         val start = System.nanoTime()
         val deadline = start + duration.inWholeNanoseconds
         coroutineScope {
@@ -49,6 +50,8 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
         val elapsed = System.nanoTime() - start
         val cpu = processCpuNanos() - cpuStart
         val jit = jitMillis() - jitStart
+        val switchesEnd = TransportScenario.jvmContextSwitches()
+        val switches = if (switchesStart < 0 || switchesEnd < 0) -1 else switchesEnd - switchesStart
         val total = counts.sum()
         val all = LongArray(total)
         var at = 0
@@ -58,7 +61,16 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
         }
         all.sort()
         val max = if (total == 0) 0 else all[total - 1]
-        return RoundResult(total.toLong(), elapsed, percentile(all, 0.50), percentile(all, 0.99), max, cpu, jit)
+        return RoundResult(
+            total.toLong(),
+            elapsed,
+            percentile(all, 0.50),
+            percentile(all, 0.99),
+            max,
+            cpu,
+            jit,
+            switches,
+        )
     }
 
     private fun percentile(sorted: LongArray, p: Double): Long {
@@ -79,10 +91,16 @@ internal data class RoundResult(
     val cpuNanos: Long,
     /** JIT compilation time during the round, ms. */
     val jitMillis: Long,
+    /** Context switches of every thread of this JVM during the round (Linux); -1 if unknown. */
+    val contextSwitches: Long = -1,
 ) {
     val perSecond: Double get() = if (elapsedNanos == 0L) 0.0 else completed * 1e9 / elapsedNanos
     val cpuNanosPerOp: Double
         get() = if (completed == 0L || cpuNanos < 0) Double.NaN else cpuNanos.toDouble() / completed
+
+    /** [contextSwitches] per completed op; NaN if unknown. */
+    val contextSwitchesPerOp: Double
+        get() = if (completed == 0L || contextSwitches < 0) Double.NaN else contextSwitches.toDouble() / completed
 }
 
 private val osBean = java.lang.management.ManagementFactory.getOperatingSystemMXBean()

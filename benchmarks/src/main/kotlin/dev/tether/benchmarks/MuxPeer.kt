@@ -26,7 +26,9 @@ import java.util.concurrent.atomic.AtomicLong
  * * `/mux` runs a wsmux server session with [config] (both ends of a measured stream use the same window). Each
  *   stream starts with a [HEADER_BYTES]-byte command from the client: `U` then the message size (int32 LE) and
  *   a total (int64 LE) is an upload, read and counted into [receivedBytes]; `D` is a download: the peer writes the
- *   total in writes of the message size, then FIN.
+ *   total in writes of the message size, then FIN. An upload's command is padded to one message (the peer skips the
+ *   padding): a 13-byte command would leave every later write 13 bytes off the window's edge, so each would go out
+ *   as two DATs and come back as two ACKs, a cost of the benchmark's framing that the raw baseline does not pay.
  * * `/mux-ack` keeps no state at all: it answers every SYN with an ACK of [MuxConfig.streamBufferSize] credit and
  *   drops everything else, so that in the idle-stream heap figure only the client's streams grow.
  *
@@ -74,6 +76,12 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
             val total = b.long
             val buffer = ByteArray(size) { (it % 251).toByte() }
             if (kind == 'U') {
+                var padding = size - HEADER_BYTES
+                while (padding > 0) {
+                    val n = stream.read(buffer, 0, minOf(padding, buffer.size))
+                    if (n < 0) return
+                    padding -= n
+                }
                 while (true) {
                     val n = stream.read(buffer, 0, readLength(readBytes, buffer.size))
                     if (n < 0) break
@@ -122,9 +130,10 @@ internal class MuxPeer(private val config: MuxConfig, private val readBytes: Int
         const val HEADER_BYTES = 13
         private const val SYN = 0x01
 
-        /** The command a client writes first on a stream (see the class comment). */
+        /** The command a client writes first on a stream, an upload's padded to one message (see the class comment). */
         fun command(upload: Boolean, messageBytes: Int, totalBytes: Long): ByteArray =
-            ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN)
+            ByteBuffer.allocate(if (upload) maxOf(HEADER_BYTES, messageBytes) else HEADER_BYTES)
+                .order(ByteOrder.LITTLE_ENDIAN)
                 .put((if (upload) 'U' else 'D').code.toByte()).putInt(messageBytes).putLong(totalBytes).array()
 
         /** What a reader limited to [limit] bytes per read (0: no limit) asks for when it [wants] that many. */
