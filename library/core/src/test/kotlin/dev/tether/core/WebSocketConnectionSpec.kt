@@ -385,6 +385,9 @@ class WebSocketConnectionSpec : FunSpec({
 
             test("listen with buffers: whole binary messages come in their buffer on netty, in order with the rest") {
                 ScriptedServer {
+                    // Messages read before listen() wait in incoming and reach the listener as arrays: send once the
+                    // client says it listens.
+                    incoming.receive()
                     outgoing.send(Frame.Binary(true, byteArrayOf(1, 2, 3)))
                     outgoing.send(Frame.Text("between"))
                     outgoing.send(Frame.Binary(false, byteArrayOf(4)))
@@ -414,6 +417,7 @@ class WebSocketConnectionSpec : FunSpec({
                                 saw("buffer ${content.readableBytes()}")
                             },
                         ) shouldBe true
+                        conn.send("listening")
                         withTimeout(10.seconds) { all.await() }
                         val binary = if (name == "ktor") "array" else "buffer"
                         seen shouldBe listOf("$binary 3", "text between", "array 2", "$binary 70000")
