@@ -375,12 +375,14 @@ internal object MuxScenario {
         append("whose streams count what they read (upload) or write a requested number of bytes (download); all on ")
         append("127.0.0.1. One op is one application `write` (upload) or a `read` loop that fills one message ")
         append("(download) of the message size; an upload round stops its clock only when the peer has read every ")
-        append("byte sent. ")
+        append("byte sent; its stream's opening command is padded to one message, so that later writes fill the ")
+        append("window exactly. ")
         val read = ctx.options.muxRead
         val readSize = if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"
         append("Readers (the peer on upload, the client on download) ask for $readSize ")
-        append("per `read` call (`--mux-read`), and reads return their credit in one ACK per half window read (or at ")
-        append("once when the sender has none left). DATs carry at most ${kib(MuxProtocol.MAX_DATA_PAYLOAD)} ")
+        append("per `read` call (`--mux-read`), and reads return their credit in one ACK per half window read (a ")
+        append("quarter for windows of four full DATs or more; at once when the sender has none left). DATs carry ")
+        append("at most ${kib(MuxProtocol.MAX_DATA_PAYLOAD)} ")
         append("(`MuxProtocol.MAX_DATA_PAYLOAD`). The raw baseline moves the same bytes as binary messages of the ")
         append("same size over one raw `WebSocketDialer` connection (the same Netty transport, no protocol) to the ")
         append("benchmark's Netty `/sink` (counts bytes; the clock stops when it has them all) or from `/source`. The ")
