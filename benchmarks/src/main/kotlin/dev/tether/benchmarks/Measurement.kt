@@ -3,6 +3,9 @@ package dev.tether.benchmarks
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.joinAll
 import kotlinx.coroutines.launch
+import java.io.IOException
+import java.nio.file.Files
+import java.nio.file.Paths
 import kotlin.math.ceil
 import kotlin.time.Duration
 
@@ -28,7 +31,7 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
         counts.fill(0)
         val cpuStart = processCpuNanos()
         val jitStart = jitMillis()
-        val switchesStart = TransportScenario.jvmContextSwitches()
+        val switchesStart = jvmContextSwitches()
         val start = System.nanoTime()
         val deadline = start + duration.inWholeNanoseconds
         coroutineScope {
@@ -50,7 +53,7 @@ internal class LoadRecorder(val inFlight: Int, maxRequests: Long) {
         val elapsed = System.nanoTime() - start
         val cpu = processCpuNanos() - cpuStart
         val jit = jitMillis() - jitStart
-        val switchesEnd = TransportScenario.jvmContextSwitches()
+        val switchesEnd = jvmContextSwitches()
         val switches = if (switchesStart < 0 || switchesEnd < 0) -1 else switchesEnd - switchesStart
         val total = counts.sum()
         val all = LongArray(total)
@@ -107,6 +110,36 @@ private val osBean = java.lang.management.ManagementFactory.getOperatingSystemMX
 
 /** Process CPU time in ns, or -1 when the platform bean does not report it. */
 internal fun processCpuNanos(): Long = (osBean as? com.sun.management.OperatingSystemMXBean)?.processCpuTime ?: -1
+
+/**
+ * Voluntary plus involuntary context switches of every live thread of this JVM (`/proc/self/task/…/status`), or
+ * -1 off Linux. A thread that ends between two readings takes its count with it (few do during a round).
+ */
+internal fun jvmContextSwitches(): Long {
+    val dir = Paths.get("/proc/self/task")
+    if (!Files.isDirectory(dir)) return -1
+    var sum = 0L
+    try {
+        Files.newDirectoryStream(dir).use { tasks ->
+            for (task in tasks) {
+                try {
+                    for (line in Files.readAllLines(task.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:") ||
+                            line.startsWith("nonvoluntary_ctxt_switches:")
+                        ) {
+                            sum += line.substringAfter(':').trim().toLong()
+                        }
+                    }
+                } catch (_: IOException) {
+                    // the thread ended meanwhile
+                }
+            }
+        }
+    } catch (_: IOException) {
+        return -1
+    }
+    return sum
+}
 
 /** One connection (or client) under load; a fresh one serves each round. */
 internal interface LoadTarget : AutoCloseable {

@@ -16,9 +16,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeoutOrNull
-import java.io.IOException
 import java.io.PrintStream
-import java.nio.file.Files
 import java.nio.file.Paths
 import java.util.Locale
 import kotlin.time.Duration
@@ -555,36 +553,6 @@ internal object TransportScenario {
         companion object {
             fun now() = Usage(jvmContextSwitches(), processCpuNanos(), jitMillis())
         }
-    }
-
-    /**
-     * Voluntary plus involuntary context switches of every live thread of this JVM (`/proc/self/task/…/status`), or
-     * -1 off Linux. A thread that ends between two readings takes its count with it (few do during a round).
-     */
-    internal fun jvmContextSwitches(): Long {
-        val dir = Paths.get("/proc/self/task")
-        if (!Files.isDirectory(dir)) return -1
-        var sum = 0L
-        try {
-            Files.newDirectoryStream(dir).use { tasks ->
-                for (task in tasks) {
-                    try {
-                        for (line in Files.readAllLines(task.resolve("status"))) {
-                            if (line.startsWith("voluntary_ctxt_switches:") ||
-                                line.startsWith("nonvoluntary_ctxt_switches:")
-                            ) {
-                                sum += line.substringAfter(':').trim().toLong()
-                            }
-                        }
-                    } catch (_: IOException) {
-                        // the thread ended meanwhile
-                    }
-                }
-            }
-        } catch (_: IOException) {
-            return -1
-        }
-        return sum
     }
 
     private val ROUND_GRACE = 60.seconds

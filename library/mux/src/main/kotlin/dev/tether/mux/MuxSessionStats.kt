@@ -62,12 +62,13 @@ public data class MuxSessionStats(
         val overruns = LongAdder()
         val keepAlivePings = LongAdder()
 
-        /** One encoded frame went to the transport. */
+        /** A DAT of [length] payload bytes went to the transport (sent as parts, not one encoded frame). */
         fun sentData(length: Int) {
             framesOut.increment()
             bytesOut.add(length.toLong())
         }
 
+        /** One encoded frame went to the transport. */
         fun sent(message: ByteArray) {
             framesOut.increment()
             when (message[0].toInt()) {

@@ -374,9 +374,8 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
 
     override suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) {
         // One pass into a pooled buffer (server frames are not masked): no joined array to zero and fill first.
-        val content = channel.alloc().buffer(
-            header.size + length,
-        ).writeBytes(header).writeBytes(payload, offset, length)
+        val content = channel.alloc().buffer(header.size + length)
+        content.writeBytes(header).writeBytes(payload, offset, length)
         queue(BinaryWebSocketFrame(content))
     }
 
