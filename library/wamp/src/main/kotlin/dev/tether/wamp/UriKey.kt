@@ -24,6 +24,10 @@ internal data class UriKey(val uri: String, val match: MatchPolicy) {
             return found
         }
 
+        /** Of a URI's entries by match policy ([byPolicy]): the only one, or the exact one of several (else null). */
+        fun <V> preferred(byPolicy: Map<MatchPolicy, V>): V? =
+            if (byPolicy.size <= 1) byPolicy.values.firstOrNull() else byPolicy[MatchPolicy.EXACT]
+
         /**
          * The one id among [ids] (the registrations or subscriptions of [uri], by match policy), or null when there
          * is none; several are ambiguous: throws [WampErrorException] `dev.tether.error.ambiguous_uri` asking for

@@ -536,9 +536,7 @@ public class WampSession private constructor(
      * The registration id for [procedure], or null when not registered; when the session registered it with several
      * match policies, the exact one's, else null (name the policy with the other overload).
      */
-    public fun registrationId(procedure: String): Long? = callee.idsOf(procedure).let { ids ->
-        if (ids.size <= 1) ids.values.firstOrNull() else ids[MatchPolicy.EXACT]
-    }
+    public fun registrationId(procedure: String): Long? = UriKey.preferred(callee.idsOf(procedure))
 
     /** The registration id for [procedure] with match policy [match], or null when not registered so. */
     public fun registrationId(procedure: String, match: MatchPolicy): Long? = callee.idOf(procedure, match)
@@ -696,9 +694,7 @@ public class WampSession private constructor(
      * The subscription id for [topic], or null when not subscribed; when the session subscribed it with several
      * match policies, the exact one's, else null (name the policy with the other overload).
      */
-    public fun subscriptionId(topic: String): Long? = subscriptions.idsOf(topic).let { ids ->
-        if (ids.size <= 1) ids.values.firstOrNull() else ids[MatchPolicy.EXACT]
-    }
+    public fun subscriptionId(topic: String): Long? = UriKey.preferred(subscriptions.idsOf(topic))
 
     /** The subscription id for [topic] with match policy [match], or null when not subscribed so. */
     public fun subscriptionId(topic: String, match: MatchPolicy): Long? = subscriptions.idOf(topic, match)
