@@ -23,11 +23,11 @@ import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.ReceiveChannel
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.slf4j.Logger
 import java.util.concurrent.ConcurrentHashMap
-import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.time.toKotlinDuration
 
 /**
@@ -66,9 +66,12 @@ internal class Callee(
 
     private val registrations = ConcurrentHashMap<Long, Registration>()
 
+    // The session's scope on the handlers' dispatcher, joined once: every invocation is launched in it.
+    private val handlerScope = CoroutineScope(scope.coroutineContext + handlerContext)
+
     // By procedure and match policy: one session may register a URI twice with different policies.
     private val procedures = ConcurrentHashMap<UriKey, Long>()
-    private val invocations = ConcurrentHashMap<Long, Job>()
+    private val invocations = ConcurrentHashMap<Long, Running>()
     private val streams = ConcurrentHashMap<Long, InvocationStream>()
 
     /**
@@ -149,13 +152,13 @@ internal class Callee(
 
     /** INTERRUPT: cancels the invocation's handler, which then answers `wamp.error.canceled`. */
     fun interrupt(m: Interrupt) {
-        val job = invocations[m.request]
-        if (job == null) {
+        val running = invocations[m.request]
+        if (running == null) {
             log.debug("WAMP session {}: INTERRUPT for unknown invocation {} dropped", sessionId, m.request)
             return
         }
         // Cancelling runs the handler's cancellation callbacks (user code) in the cancelling thread: not this one.
-        scope.launch { job.cancel(CancellationException("interrupted by router")) }
+        scope.launch { running.cancel("interrupted by router") }
     }
 
     /** INVOCATION: starts the registration's handler, or hands a later chunk to a running streaming handler. */
@@ -213,11 +216,11 @@ internal class Callee(
     }
 
     private fun start(m: InvocationMessage, reg: Registration, progressive: Boolean) {
-        // The entry exists before the handler can run, and ATOMIC start runs the body even when an INTERRUPT
-        // cancels it at once, so an interrupted invocation is always answered (a LAZY job cancelled before it
-        // started never ran its body and never answered).
-        val job = Job(scope.coroutineContext[Job])
-        invocations[m.request] = job
+        // The entry exists before the handler can run (an inline handler may answer before launch returns), and
+        // ATOMIC start runs the body even when an INTERRUPT cancels it at once, so an interrupted invocation is
+        // always answered (a LAZY job cancelled before it started never ran its body and never answered).
+        val running = Running()
+        invocations[m.request] = running
         val invocation = Invocation(m.registration, m.args, m.kwargs, m.details)
         invocation.scope = scope
         invocation.registeredProcedure = reg.procedure
@@ -228,22 +231,22 @@ internal class Callee(
         if (invocation.receiveProgress) invocation.progressSink = { r -> sendProgress(m.request, r) }
         // A forwarded call timeout (forward_timeout registrations): this side enforces it. A flag, not withTimeout,
         // tells our own expiry from a timeout the handler hit inside itself.
-        val timedOut = AtomicBoolean(false)
         val timer = invocation.timeout?.let { t ->
             scope.launch(CoroutineName("wamp-call-timeout")) {
                 delay(t.toKotlinDuration())
-                timedOut.set(true)
-                job.cancel(CancellationException("call timeout"))
+                running.timedOut = true
+                running.cancel("call timeout")
             }
         }
-        scope.launch(handlerContext + job, start = CoroutineStart.ATOMIC) {
+        val job = handlerScope.launch(start = CoroutineStart.ATOMIC) {
             val answer: Message = try {
                 val r = reg.handler(invocation, chunks)
                 invocation.finish()
-                Yield(m.request, r.options - "progress", r.args, r.kwargs)
+                val options = if (r.options.containsKey("progress")) r.options - "progress" else r.options
+                Yield(m.request, options, r.args, r.kwargs)
             } catch (e: CancellationException) {
-                val error = if (timedOut.get()) "wamp.error.timeout" else "wamp.error.canceled"
-                val args = if (timedOut.get()) listOf("call timeout") else emptyList()
+                val error = if (running.timedOut) "wamp.error.timeout" else "wamp.error.canceled"
+                val args = if (running.timedOut) listOf("call timeout") else emptyList()
                 ErrorMessage(MessageCodes.INVOCATION, m.request, emptyMap(), error, args)
             } catch (e: Exception) {
                 failure(m.request, reg, e)
@@ -252,10 +255,52 @@ internal class Callee(
                 invocation.finish()
                 endStream(m.request)
                 chunks?.cancel()
-                invocations.remove(m.request, job)
+                invocations.remove(m.request, running)
+                running.answered()
             }
-            withContext(NonCancellable) { correlator.sendQuietly(answer) }
-        }.invokeOnCompletion { job.complete() }
+            // The answer goes out even when the invocation was cancelled (it says so). Once answered, no INTERRUPT or
+            // timer cancels it any more, so only an already cancelled coroutine pays for leaving cancellation behind.
+            if (isActive) {
+                correlator.sendQuietly(answer)
+            } else {
+                withContext(NonCancellable) { correlator.sendQuietly(answer) }
+            }
+        }
+        running.start(job)
+    }
+
+    /**
+     * An invocation whose handler runs: its coroutine, set once launched (a cancellation asked for before that, by
+     * a timer on another thread, is applied then); once [answered], INTERRUPT and the timer no longer cancel it, so
+     * they cannot stop its answer on the way out.
+     */
+    private class Running {
+        @Volatile var timedOut = false
+        private var job: Job? = null
+        private var cancelled: String? = null
+        private var done = false
+
+        fun start(job: Job) {
+            val why = synchronized(this) {
+                if (done) return
+                this.job = job
+                cancelled
+            }
+            if (why != null) job.cancel(CancellationException(why))
+        }
+
+        fun cancel(why: String) {
+            val job = synchronized(this) {
+                if (done) return
+                if (job == null) cancelled = why
+                job
+            }
+            job?.cancel(CancellationException(why))
+        }
+
+        fun answered() {
+            synchronized(this) { done = true }
+        }
     }
 
     /** The ERROR that answers an invocation whose handler threw [e]. */
