@@ -18,9 +18,18 @@ internal sealed class OutFrame {
         val size: Int get() = head.size + length
 
         /** The message as one array (for a transport that cannot write parts). */
-        fun joined(): ByteArray = head.copyOf(size).also { System.arraycopy(body, offset, it, head.size, length) }
+        @OptIn(InternalTetherApi::class)
+        fun joined(): ByteArray = joinParts(head, body, offset, length)
     }
 }
+
+/**
+ * [head] followed by [length] bytes of [body] from [offset], as one new array: the join of a protocol's header and a
+ * caller's bytes for a transport that cannot write them as parts ([OutFrame.BinaryParts.joined], wsmux's DAT send).
+ */
+@InternalTetherApi
+public fun joinParts(head: ByteArray, body: ByteArray, offset: Int, length: Int): ByteArray =
+    head.copyOf(head.size + length).also { System.arraycopy(body, offset, it, head.size, length) }
 
 /**
  * One open WebSocket as a transport implements it, under a [WebSocketConnection]. The transport calls back into the

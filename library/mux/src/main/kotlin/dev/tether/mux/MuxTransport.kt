@@ -5,6 +5,7 @@ import dev.tether.core.MessageAssembler
 import dev.tether.core.MessageTooLargeException
 import dev.tether.core.WebSocketConnection
 import dev.tether.core.WsMessage
+import dev.tether.core.joinParts
 import dev.tether.core.netty.OutboundQueue
 import io.ktor.websocket.Frame
 import io.ktor.websocket.WebSocketSession
@@ -61,11 +62,9 @@ internal interface MuxTransport {
      * [payload] before it returns; throws once the connection ended. Transports that can write parts avoid joining
      * them into one array first.
      */
-    suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) {
-        val message = header.copyOf(header.size + length)
-        System.arraycopy(payload, offset, message, header.size, length)
-        send(message)
-    }
+    @OptIn(InternalTetherApi::class)
+    suspend fun sendData(header: ByteArray, payload: ByteArray, offset: Int, length: Int) =
+        send(joinParts(header, payload, offset, length))
 
     /**
      * Queues one binary message if that needs no waiting, behind everything [send] queued before; false when it
