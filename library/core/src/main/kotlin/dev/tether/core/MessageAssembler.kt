@@ -1,5 +1,6 @@
 package dev.tether.core
 
+import io.netty.buffer.ByteBuf
 import java.io.ByteArrayOutputStream
 
 /**
@@ -32,6 +33,22 @@ public class MessageAssembler(private val maxBytes: Long) {
         if (!fin) return null
         parts = null
         return message(partsAreText, buffer.toByteArray())
+    }
+
+    /**
+     * For a Netty reader: when a data frame is a whole binary message on its own (not [isText], [fin], and no
+     * fragmented message in progress), hands its [content] to [lend] as it was read, lent for the call (see
+     * [BinaryBufferListener]), and returns true. Otherwise returns false: the frame's bytes are for [add].
+     */
+    public inline fun lendWholeBinary(
+        isText: Boolean,
+        fin: Boolean,
+        content: ByteBuf,
+        lend: (ByteBuf) -> Unit,
+    ): Boolean {
+        if (isText || !fin || inMessage) return false
+        lend(content)
+        return true
     }
 
     private fun message(text: Boolean, data: ByteArray): WsMessage =

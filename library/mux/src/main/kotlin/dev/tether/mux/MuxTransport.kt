@@ -335,11 +335,8 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
 
     private fun onData(text: Boolean, frame: WebSocketFrame) {
         if (ended.get()) return
-        if (!text && !assembler.inMessage && frame.isFinalFragment) {
-            // A whole message: the session reads it where it is (a DAT's bytes stay in this buffer until read).
-            onBuffer(frame.content())
-            return
-        }
+        // A whole message: the session reads it where it is (a DAT's bytes stay in this buffer until read).
+        if (assembler.lendWholeBinary(text, frame.isFinalFragment, frame.content(), onBuffer)) return
         // Netty's frame decoder rejects a continuation outside a fragmented message, so none starts one here.
         val message = try {
             assembler.add(text, frame.isFinalFragment, ByteBufUtil.getBytes(frame.content()))

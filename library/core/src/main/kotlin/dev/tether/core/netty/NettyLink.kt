@@ -157,11 +157,11 @@ internal class NettyLink(
     private fun onData(text: Boolean, frame: WebSocketFrame) {
         if (connection.endCause != null) return
         val content = frame.content()
-        if (!text && !assembler.inMessage && frame.isFinalFragment) {
-            connection.bufferListener?.let {
-                connection.deliverBuffer(it, content)
-                return
-            }
+        val buffers = connection.bufferListener
+        if (buffers != null &&
+            assembler.lendWholeBinary(text, frame.isFinalFragment, content) { connection.deliverBuffer(buffers, it) }
+        ) {
+            return
         }
         val message = try {
             if (!assembler.inMessage && frame.isFinalFragment) {
