@@ -127,7 +127,11 @@ public class MuxSession internal constructor(
             ok = true
             return stream
         } finally {
-            if (!ok) synchronized(lock) { if (streams[stream.rawId] === stream) streams.remove(stream.rawId) }
+            if (!ok) {
+                synchronized(lock) { if (streams[stream.rawId] === stream) streams.remove(stream.rawId) }
+                // The peer may have sent DATs before its ACK (or its refusal): nobody will read them.
+                stream.abandon()
+            }
         }
     }
 

@@ -68,6 +68,9 @@ public class Stream internal constructor(
     /** The peer answered our SYN with FIN: it refused the stream. */
     private var refused = false
 
+    /** [MuxSession.open] failed, so nobody will ever read this stream (see [abandon]). */
+    private var abandoned = false
+
     /** The session's count of open streams this one is in, until it is closed both ways or fails; else null. */
     private var openCount: AtomicInteger? = null
 
@@ -260,7 +263,7 @@ public class Stream internal constructor(
      * not fit.
      */
     internal fun onData(chunk: Chunk): Boolean = update(Wake.READERS) {
-        if (failure != null || overrun != null) {
+        if (failure != null || overrun != null || abandoned) {
             chunk.drop()
             return@update true
         }
@@ -290,6 +293,17 @@ public class Stream internal constructor(
         // What was received stays readable, but no longer in the session's (pooled) read buffers.
         chunks?.forEach { it.detach() }
         release()
+    }
+
+    /**
+     * [MuxSession.open] failed (refused, timed out, cancelled, the session ended): the stream is never handed out, so
+     * the bytes the peer sent it before that are dropped, and so is anything still on its way, releasing its buffers.
+     */
+    internal fun abandon() = update(Wake.ALL) {
+        abandoned = true
+        chunks?.forEach { it.drop() }
+        chunks = null
+        buffered = 0
     }
 
     /**
