@@ -15,6 +15,7 @@ import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import java.io.PrintStream
@@ -305,7 +306,9 @@ public object EndToEnd {
                 // never returns) into this scenario's failure instead of a hung run.
                 return runBlocking(Dispatchers.Default) {
                     bounded(d + ROUND_GRACE, "$label: a round of $d") {
-                        r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) }
+                        withContext(target.workers) {
+                            r.round(d, { target.finish() }) { w, seq -> target.roundTrip(w, seq) }
+                        }
                     }
                 }
             } finally {

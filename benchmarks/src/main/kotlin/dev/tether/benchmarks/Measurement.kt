@@ -6,6 +6,8 @@ import kotlinx.coroutines.launch
 import java.io.IOException
 import java.nio.file.Files
 import java.nio.file.Paths
+import kotlin.coroutines.CoroutineContext
+import kotlin.coroutines.EmptyCoroutineContext
 import kotlin.math.ceil
 import kotlin.time.Duration
 
@@ -148,6 +150,12 @@ internal interface LoadTarget : AutoCloseable {
 
     /** Runs inside the measured time after the last [roundTrip] (one-way transfers: until the receiver has all). */
     suspend fun finish() {}
+
+    /**
+     * Where the round's workers run ([roundTrip] and [finish]): `Dispatchers.Default` unless a target names its
+     * connection's I/O thread, so that its protocol work runs where the raw baselines' listeners do.
+     */
+    val workers: CoroutineContext get() = EmptyCoroutineContext
 }
 
 /**

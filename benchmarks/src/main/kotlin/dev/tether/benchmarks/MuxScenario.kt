@@ -17,6 +17,8 @@ import kotlinx.coroutines.withTimeout
 import java.io.PrintStream
 import java.util.Locale
 import java.util.concurrent.atomic.AtomicLong
+import kotlin.coroutines.CoroutineContext
+import kotlin.coroutines.EmptyCoroutineContext
 import kotlin.math.ceil
 import kotlin.time.Duration.Companion.minutes
 import kotlin.time.Duration.Companion.seconds
@@ -83,6 +85,8 @@ internal object MuxScenario {
         val summary: LoadSummary,
         /** Largest WebSocket message of a windowed raw transfer (its [window] is then the credit window). */
         val chunkBytes: Int = messageBytes,
+        /** A mux transfer whose client reads or writes on the session's I/O thread instead of `Dispatchers.Default`. */
+        val onIoThread: Boolean = false,
     ) {
         private fun mb(perSecond: Double) = perSecond * messageBytes / 1e6
         val medianMBs: Double get() = mb(summary.medianPerSecond)
@@ -92,10 +96,15 @@ internal object MuxScenario {
         /** Process CPU per MB moved, ms. */
         val cpuMillisPerMB: Double get() = summary.medianCpuNanosPerOp / messageBytes
         val direction: String get() = if (upload) "upload" else "download"
+
+        /** [direction], naming the client's thread for an [onIoThread] transfer. */
+        val directionLabel: String get() = if (onIoThread) "$direction, client on the I/O thread" else direction
     }
 
     class Results(
         val single: List<Transfer>,
+        /** Single-stream transfers at [CREDIT_GOAL_WINDOWS] with the client on the session's I/O thread. */
+        val onIoThread: List<Transfer>,
         val raw: List<Transfer>,
         /**
          * Raw WebSocket transfers under the same credit window as a mux configuration ([RawBulkClient.windowBytes]).
@@ -113,13 +122,22 @@ internal object MuxScenario {
         /** The single-stream mux transfer with [t]'s window and direction. */
         fun singleFor(t: Transfer): Transfer? = single.firstOrNull { it.window == t.window && it.upload == t.upload }
 
-        /** The faster raw transfer under [t]'s credit window, same direction: what the credit rule alone allows. */
-        fun ceilingFor(t: Transfer): Transfer? =
-            windowed.filter { it.window == t.window && it.upload == t.upload }.maxByOrNull { it.medianMBs }
+        /** The single-stream mux transfer with [t]'s window, direction and client thread. */
+        fun muxFor(t: Transfer): Transfer? = (if (t.onIoThread) onIoThread else single)
+            .firstOrNull { it.window == t.window && it.upload == t.upload }
+
+        /**
+         * The faster raw transfer under [t]'s credit window, same direction, client on the same thread: what the
+         * credit rule alone allows.
+         */
+        fun ceilingFor(t: Transfer): Transfer? = windowed
+            .filter { it.window == t.window && it.upload == t.upload && it.onIoThread == t.onIoThread }
+            .maxByOrNull { it.medianMBs }
     }
 
     fun run(o: EndToEndOptions, log: PrintStream): Results {
         val single = ArrayList<Transfer>()
+        val onIoThread = ArrayList<Transfer>()
         val raw = ArrayList<Transfer>()
         val windowed = ArrayList<Transfer>()
         LoopbackServer().use { server ->
@@ -137,22 +155,37 @@ internal object MuxScenario {
                         }
                         if (w in CREDIT_GOAL_WINDOWS) {
                             val ops = opsFor(o, w.messageBytes)
-                            for (chunk in windowedChunks(w)) {
-                                val label = "raw ws $dir, credit window ${w.label}, ${kib(chunk)} messages"
-                                val summary = EndToEnd.measure(o, log, label, 1, maxOps = ops) {
-                                    RawBulkClient(
-                                        server,
-                                        upload,
-                                        w.messageBytes,
-                                        ops * w.messageBytes,
-                                        windowBytes = w.capacity,
-                                        chunkBytes = chunk,
-                                    ).open()
+                            for (io in listOf(false, true)) {
+                                for (chunk in windowedChunks(w)) {
+                                    val where = if (io) ", client on the I/O thread" else ""
+                                    val label = "raw ws $dir, credit window ${w.label}, ${kib(chunk)} messages$where"
+                                    val summary = EndToEnd.measure(o, log, label, 1, maxOps = ops) {
+                                        RawBulkClient(
+                                            server,
+                                            upload,
+                                            w.messageBytes,
+                                            ops * w.messageBytes,
+                                            windowBytes = w.capacity,
+                                            chunkBytes = chunk,
+                                            onIoThread = io,
+                                        ).open()
+                                    }
+                                    windowed += Transfer(w, upload, 1, w.messageBytes, summary, chunk, onIoThread = io)
                                 }
-                                windowed += Transfer(w, upload, 1, w.messageBytes, summary, chunk)
                             }
                         }
                         single += transfer(o, log, peer, w, upload, 1)
+                        if (w in CREDIT_GOAL_WINDOWS) {
+                            onIoThread += transfer(
+                                o,
+                                log,
+                                peer,
+                                w,
+                                upload,
+                                1,
+                                onIoThread = true,
+                            )
+                        }
                     }
                 }
             }
@@ -163,7 +196,7 @@ internal object MuxScenario {
         }
         val (warm, rounds, top) = idleHeap(o, log)
         val heap = rounds.takeIf { it.isNotEmpty() }?.let { median(it) }
-        return Results(single, raw, windowed, concurrent, heap, warm, rounds, top)
+        return Results(single, onIoThread, raw, windowed, concurrent, heap, warm, rounds, top)
     }
 
     private fun median(rounds: List<EndToEnd.HeapRound>): EndToEnd.HeapRound =
@@ -178,23 +211,29 @@ internal object MuxScenario {
         w: Window,
         upload: Boolean,
         streams: Int,
+        onIoThread: Boolean = false,
     ): Transfer {
         val ops = opsFor(o, w.messageBytes)
         val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
         val direction = if (upload) "upload" else "download"
-        val label = "mux $direction window ${w.label}, $streams stream${if (streams == 1) "" else "s"}"
+        val where = if (onIoThread) ", client on the I/O thread" else ""
+        val label = "mux $direction window ${w.label}, $streams stream${if (streams == 1) "" else "s"}$where"
         return Transfer(
             w,
             upload,
             streams,
             w.messageBytes,
             EndToEnd.measure(o, log, label, streams, maxOps = ops) {
-                MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream, o.muxRead).open()
+                MuxTarget(peer, w.config(), upload, streams, w.messageBytes, perStream, o.muxRead, onIoThread).open()
             },
+            onIoThread = onIoThread,
         )
     }
 
-    /** One session with [streams] streams; worker i moves one message per op on stream i. */
+    /**
+     * One session with [streams] streams; worker i moves one message per op on stream i, on `Dispatchers.Default` or,
+     * with [onIoThread], on the session's I/O thread (`MuxSession.dispatcher`).
+     */
     private class MuxTarget(
         private val peer: MuxPeer,
         private val config: MuxConfig,
@@ -203,6 +242,7 @@ internal object MuxScenario {
         private val messageBytes: Int,
         private val perStreamBytes: Long,
         private val readBytes: Int,
+        private val onIoThread: Boolean,
     ) : LoadTarget {
         private val dialer = WebSocketDialer(DialerConfig(peer.url("/mux")) { maxMessageBytes(2L shl 20) })
         private lateinit var session: MuxSession
@@ -211,6 +251,8 @@ internal object MuxScenario {
         private val buffers = if (upload) emptyArray() else Array(count) { ByteArray(messageBytes) }
         private val sent = AtomicLong()
         private var start = 0L
+
+        override val workers: CoroutineContext get() = if (onIoThread) session.dispatcher else EmptyCoroutineContext
 
         suspend fun open(): MuxTarget {
             session = MuxSession.client(dialer.dial(), config)
@@ -376,7 +418,12 @@ internal object MuxScenario {
         append("127.0.0.1. One op is one application `write` (upload) or a `read` loop that fills one message ")
         append("(download) of the message size; an upload round stops its clock only when the peer has read every ")
         append("byte sent; its stream's opening command is padded to one message, so that later writes fill the ")
-        append("window exactly. ")
+        append("window exactly. The client's reads and writes, wsmux's and the raw baselines', run in a coroutine on ")
+        append(
+            "`Dispatchers.Default`; in the rows \"client on the I/O thread\" (at the credit goal's windows) they run ",
+        )
+        append("on the connection's I/O thread instead (`MuxSession.dispatcher`, `WebSocketConnection.dispatcher`), ")
+        append("where the benchmark's servers and the peer's streams do their work. ")
         val read = ctx.options.muxRead
         val readSize = if (read > 0) "at most ${size(read.toLong())}" else "the rest of the message"
         append("Readers (the peer on upload, the client on download) ask for $readSize ")
@@ -394,10 +441,10 @@ internal object MuxScenario {
         append("| window | direction | message | unacknowledged at most | mux MB/s (median) | min – max | spread | ")
         append("raw WebSocket MB/s (median) | min – max | mux / raw | CPU per MB: mux · raw |\n")
         append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-        for (t in r.single) {
+        for (t in r.single + r.onIoThread) {
             val w = t.window!!
             val raw = r.rawFor(t)
-            append("| ${w.label} | ${t.direction} | ${kib(t.messageBytes)} | ${w.inFlight()} | ${rateCells(t)} | ")
+            append("| ${w.label} | ${t.directionLabel} | ${kib(t.messageBytes)} | ${w.inFlight()} | ${rateCells(t)} | ")
             if (raw == null) {
                 append("n/a | | | ${ms(t.cpuMillisPerMB)} |\n")
             } else {
@@ -423,12 +470,12 @@ internal object MuxScenario {
             append("routing), so it shows what the credit rule alone allows over this stack; ops and rounds as ")
             append("above.\n\n")
             append("| window | direction | messages | raw under the window, MB/s (median) | min – max | spread | ")
-            append("share of raw streaming | mux / this | CPU per MB |\n")
+            append("share of raw streaming | mux / this (client on the same thread) | CPU per MB |\n")
             append("|:---|:---|---:|---:|---:|---:|---:|---:|---:|\n")
             for (c in r.windowed) {
                 val raw = r.rawFor(c)
-                val mux = r.singleFor(c)
-                append("| ${c.window!!.label} | ${c.direction} | ${kib(c.chunkBytes)} | ${rateCells(c)} | ")
+                val mux = r.muxFor(c)
+                append("| ${c.window!!.label} | ${c.directionLabel} | ${kib(c.chunkBytes)} | ${rateCells(c)} | ")
                 append("${raw?.let { Fmt.pct(ratio(c, it) * 100) } ?: "n/a"} | ")
                 append("${mux?.let { Fmt.pct(ratio(it, c) * 100) } ?: "n/a"} | ${ms(c.cpuMillisPerMB)} |\n")
             }
@@ -451,11 +498,12 @@ internal object MuxScenario {
         for (t in r.raw) append("raw ${t.direction}, ${kib(t.messageBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
         for (t in r.windowed) {
             append("raw ${t.direction} under a ${t.window!!.label} credit window, ")
-            append("${kib(t.chunkBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
+            append("${kib(t.chunkBytes)} messages${if (t.onIoThread) ", client on the I/O thread" else ""}: ")
+            append("${rounds(t)} (${warmup(t)}).  \n")
         }
-        for (t in r.single + r.concurrent) {
+        for (t in r.single + r.onIoThread + r.concurrent) {
             val streams = "${t.streams} stream${if (t.streams == 1) "" else "s"}"
-            append("mux ${t.direction}, window ${t.window!!.label}, $streams: ${rounds(t)} (${warmup(t)}).  \n")
+            append("mux ${t.directionLabel}, window ${t.window!!.label}, $streams: ${rounds(t)} (${warmup(t)}).  \n")
         }
     }
 
@@ -526,10 +574,10 @@ internal object MuxScenario {
             }
         }
         for (w in CREDIT_GOAL_WINDOWS) {
-            for (t in r.single.filter { it.window == w }) {
+            for (t in (r.single + r.onIoThread).filter { it.window == w }) {
                 val c = r.ceilingFor(t) ?: continue
                 val ratio = ratio(t, c)
-                append("| one stream, ${t.direction}, ${w.label} window: ")
+                append("| one stream, ${t.directionLabel}, ${w.label} window: ")
                 append("mux / raw WebSocket under the same credit rule ")
                 append("(faster of ${kib(w.capacity)} and ${kib(w.capacity / 4)} messages) | ${Fmt.pct(ratio * 100)} ")
                 append("(${mbs(t.medianMBs)} / ${mbs(c.medianMBs)} MB/s) | ≥ ${(GOAL_CREDIT_RATIO * 100).toInt()} % | ")

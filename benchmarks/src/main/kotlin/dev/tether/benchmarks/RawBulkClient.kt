@@ -9,6 +9,8 @@ import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.withTimeoutOrNull
 import java.time.Duration
+import kotlin.coroutines.CoroutineContext
+import kotlin.coroutines.EmptyCoroutineContext
 
 /**
  * The raw baseline of one-way transfers: Tether's own transport (`WebSocketDialer`, the default Netty transport,
@@ -19,7 +21,8 @@ import java.time.Duration
  * With a [windowBytes], the transfer follows wsmux's flow-control rule on the raw WebSocket, through
  * `/window-sink` and `/window-source`: the sender keeps at most [windowBytes] unacknowledged and sends each op's
  * bytes in messages of at most [chunkBytes]; the receiver answers each message it has read with a 4-byte credit.
- * That is what the credit rule alone allows over this transport, with none of wsmux's own work.
+ * That is what the credit rule alone allows over this transport, with none of wsmux's own work. With [onIoThread]
+ * the worker runs on the connection's I/O thread (`WebSocketConnection.dispatcher`) instead of `Dispatchers.Default`.
  */
 internal class RawBulkClient(
     private val server: LoopbackServer,
@@ -28,6 +31,7 @@ internal class RawBulkClient(
     private val totalBytes: Long,
     private val windowBytes: Int = 0,
     private val chunkBytes: Int = messageBytes,
+    private val onIoThread: Boolean = false,
 ) : LoadTarget {
     private val windowed = windowBytes > 0
     private var credit = windowBytes.toLong()
@@ -38,6 +42,9 @@ internal class RawBulkClient(
     private lateinit var connection: WebSocketConnection
     private var sent = 0L
     private var sinkStart = 0L
+
+    override val workers: CoroutineContext
+        get() = if (onIoThread) connection.dispatcher else EmptyCoroutineContext
 
     suspend fun open(): RawBulkClient {
         val path = when {

@@ -125,10 +125,17 @@ class EndToEndSmokeSpec : FunSpec({
                     """messages\) / raw \| [0-9.]+ %""",
             )
             for (w in listOf("4 KiB", "64 KiB")) {
-                report shouldContain Regex(
-                    """\| one stream, $dir, $w window: mux / raw WebSocket under the same """ +
-                        """credit rule .*\| [0-9.]+ % .*\*\*(PASS|MISS)\*\*""",
-                )
+                // Each pairing: the client on Dispatchers.Default, and on the connection's I/O thread.
+                for (where in listOf("", ", client on the I/O thread")) {
+                    report shouldContain Regex(
+                        """\| one stream, $dir$where, $w window: mux / raw WebSocket under the same """ +
+                            """credit rule .*\| [0-9.]+ % .*\*\*(PASS|MISS)\*\*""",
+                    )
+                }
+                report shouldContain Regex("""\| $w \| $dir, client on the I/O thread \| $w \| [^|]+ \| \*\*""")
+            }
+            for (m in listOf("64 KiB", "16 KiB")) {
+                report shouldContain Regex("""\| 64 KiB \| $dir, client on the I/O thread \| $m \| \*\*""")
             }
         }
         report shouldContain Regex("""\| 4 \| upload \| \*\*""")
