@@ -7,20 +7,16 @@ import dev.tether.mux.MuxFrame
 import dev.tether.mux.MuxSession
 import dev.tether.mux.ScriptedTransport
 import dev.tether.mux.Stream
+import dev.tether.mux.virtualClock
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.cancelAndJoin
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.test.StandardTestDispatcher
-import kotlinx.coroutines.test.TestScope
 import kotlinx.coroutines.test.advanceTimeBy
 import kotlinx.coroutines.test.runCurrent
 import kotlinx.coroutines.test.runTest
 import kotlinx.coroutines.withTimeout
 import org.junit.jupiter.api.Timeout
-import java.time.Clock
-import java.time.Instant
-import java.time.ZoneId
-import java.time.ZoneOffset
 import kotlin.time.Duration.Companion.seconds
 
 /**
@@ -62,7 +58,7 @@ class MuxSessionFuzzTest {
                 workers += launch { readToEnd(stream, readById) }
             }
         }
-        val ops = Ops(input)
+        val ops = FuzzOps(input)
         while (ops.hasMore()) {
             val op = ops.next()
             when (op and 7) {
@@ -130,22 +126,6 @@ class MuxSessionFuzzTest {
         } catch (e: MuxException) {
             // overrun, keepalive expiry or the session's end: typed, as it should be
         }
-    }
-
-    private fun <T> List<T>.pick(index: Int): T? = if (isEmpty()) null else this[index % size]
-
-    /** Reads [input] one byte at a time; past its end, zeros. */
-    private class Ops(private val input: ByteArray) {
-        private var at = 0
-        fun hasMore(): Boolean = at < input.size
-        fun next(): Int = if (at < input.size) input[at++].toInt() and 0xff else 0
-        fun take(n: Int): ByteArray = input.copyOfRange(at, minOf(input.size, at + n)).also { at += it.size }
-    }
-
-    private fun TestScope.virtualClock(): Clock = object : Clock() {
-        override fun getZone(): ZoneId = ZoneOffset.UTC
-        override fun withZone(zone: ZoneId?): Clock = this
-        override fun instant(): Instant = Instant.ofEpochSecond(1_700_000_000).plusMillis(testScheduler.currentTime)
     }
 
     private companion object {
