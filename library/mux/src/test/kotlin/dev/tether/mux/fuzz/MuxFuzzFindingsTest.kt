@@ -26,37 +26,44 @@ class MuxFuzzFindingsTest {
     fun `DATs the peer sent before refusing a stream are released when the open fails`() = runTest {
         // MuxBufferFuzzTestInputs/session/client-dat-before-ack-then-refused: the buffer stayed retained for ever
         val (session, transport) = clientSession()
-        val opening = async(start = CoroutineStart.UNDISPATCHED) { runCatching { session.open() } }
-        runCurrent()
-        val id = (transport.nextSent() as MuxFrame.Syn).streamId
-        val dat = datBuffer(id, 10)
-        transport.deliver(dat)
-        transport.deliver(MuxFrame.Fin(id))
-        runCurrent()
-        assertTrue(opening.await().exceptionOrNull() is StreamRefusedException)
-        assertEquals(0, dat.refCnt(), "the DAT's buffer is released while the session goes on")
-        assertTrue(session.isOpen)
-        session.closeAndJoin()
+        // Closed whatever happens: a live session's timers would keep runTest's virtual time running for ever.
+        try {
+            val opening = async(start = CoroutineStart.UNDISPATCHED) { runCatching { session.open() } }
+            runCurrent()
+            val id = (transport.nextSent() as MuxFrame.Syn).streamId
+            val dat = datBuffer(id, 10)
+            transport.deliver(dat)
+            transport.deliver(MuxFrame.Fin(id))
+            runCurrent()
+            assertTrue(opening.await().exceptionOrNull() is StreamRefusedException)
+            assertEquals(0, dat.refCnt(), "the DAT's buffer is released while the session goes on")
+            assertTrue(session.isOpen)
+        } finally {
+            session.closeAndJoin()
+        }
     }
 
     @Test
     fun `DATs the peer sent before an open timed out are released, and so are later ones for that stream`() = runTest {
         // MuxBufferFuzzTestInputs/session/client-dat-before-ack-then-timeout
         val (session, transport) = clientSession()
-        val opening = async(start = CoroutineStart.UNDISPATCHED) { runCatching { session.open() } }
-        runCurrent()
-        val id = (transport.nextSent() as MuxFrame.Syn).streamId
-        val early = datBuffer(id, 10)
-        transport.deliver(early)
-        runCurrent()
-        advanceTimeBy(ACCEPT_DEADLINE_MILLIS + 1)
-        assertTrue(opening.await().exceptionOrNull() is AcceptTimeoutException)
-        val late = datBuffer(id, 10)
-        transport.deliver(late)
-        runCurrent()
-        assertEquals(0, early.refCnt(), "a DAT before the timeout")
-        assertEquals(0, late.refCnt(), "a DAT after it (an unknown stream by then)")
-        session.closeAndJoin()
+        try {
+            val opening = async(start = CoroutineStart.UNDISPATCHED) { runCatching { session.open() } }
+            runCurrent()
+            val id = (transport.nextSent() as MuxFrame.Syn).streamId
+            val early = datBuffer(id, 10)
+            transport.deliver(early)
+            runCurrent()
+            advanceTimeBy(ACCEPT_DEADLINE_MILLIS + 1)
+            assertTrue(opening.await().exceptionOrNull() is AcceptTimeoutException)
+            val late = datBuffer(id, 10)
+            transport.deliver(late)
+            runCurrent()
+            assertEquals(0, early.refCnt(), "a DAT before the timeout")
+            assertEquals(0, late.refCnt(), "a DAT after it (an unknown stream by then)")
+        } finally {
+            session.closeAndJoin()
+        }
     }
 
     private fun TestScope.clientSession(): Pair<MuxSession, ScriptedTransport> {
