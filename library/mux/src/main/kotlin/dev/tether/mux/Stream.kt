@@ -60,10 +60,13 @@ public class Stream internal constructor(
      * Readers and writers wait apart: an ACK (credit for the writer) must not wake a reader that waits for data, nor a
      * DAT a writer that waits for credit. In a request/response exchange the peer's ACK arrives just before its reply,
      * and a shared wake-up resumed the reader twice per round trip (a thread hand-off each when it runs on
-     * `Dispatchers.Default`).
+     * `Dispatchers.Default`). Each side is a change count and who waits for the next change, under the lock; fields
+     * of the stream rather than objects of their own, since every idle stream carries them.
      */
-    private val readers = Waiters()
-    private val writers = Waiters()
+    private var readerVersion = 0
+    private var writerVersion = 0
+    private var waitingReaders: ArrayList<CancellableContinuation<Unit>>? = null
+    private var waitingWriters: ArrayList<CancellableContinuation<Unit>>? = null
 
     /** The peer answered our SYN with FIN: it refused the stream. */
     private var refused = false
@@ -109,7 +112,7 @@ public class Stream internal constructor(
         while (true) {
             var n = 0
             var credit = 0L
-            var seen = 0L
+            var seen = 0
             var deadline: Instant? = null
             synchronized(this) {
                 overrun?.let { throw it }
@@ -129,7 +132,7 @@ public class Stream internal constructor(
                 } else {
                     if (remoteClosed) return -1
                     failure?.let { throw it }
-                    seen = readers.version
+                    seen = readerVersion
                     deadline = readDeadline
                 }
             }
@@ -138,7 +141,7 @@ public class Stream internal constructor(
                 if (credit > 0) withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
                 return n
             }
-            awaitChange(readers, seen, deadline, opEnd) { ReadTimeoutException() }
+            awaitChange(READERS_SIDE, seen, deadline, opEnd) { ReadTimeoutException() }
         }
     }
 
@@ -159,7 +162,7 @@ public class Stream internal constructor(
             var sent = 0
             while (sent < length) {
                 var n = 0
-                var seen = 0L
+                var seen = 0
                 var deadline: Instant? = null
                 synchronized(this) {
                     checkWritable()
@@ -167,12 +170,12 @@ public class Stream internal constructor(
                         n = minOf(window, (length - sent).toLong(), MuxProtocol.MAX_DATA_PAYLOAD.toLong()).toInt()
                         window -= n
                     } else {
-                        seen = writers.version
+                        seen = writerVersion
                         deadline = writeDeadline
                     }
                 }
                 if (n == 0) {
-                    awaitChange(writers, seen, deadline, opEnd) { WriteTimeoutException() }
+                    awaitChange(WRITERS_SIDE, seen, deadline, opEnd) { WriteTimeoutException() }
                     continue
                 }
                 try {
@@ -333,9 +336,9 @@ public class Stream internal constructor(
                 if (accepted) return
                 if (refused) throw StreamRefusedException(id)
                 failure?.let { throw it }
-                writers.version
+                writerVersion
             }
-            awaitVersion(writers, seen)
+            awaitVersion(WRITERS_SIDE, seen)
         }
     }
 
@@ -374,7 +377,7 @@ public class Stream internal constructor(
 
     private suspend fun acquireWriter(opEnd: Long) {
         while (true) {
-            var seen = 0L
+            var seen = 0
             var deadline: Instant? = null
             synchronized(this) {
                 checkWritable()
@@ -382,10 +385,10 @@ public class Stream internal constructor(
                     writing = true
                     return
                 }
-                seen = writers.version
+                seen = writerVersion
                 deadline = writeDeadline
             }
-            awaitChange(writers, seen, deadline, opEnd) { WriteTimeoutException() }
+            awaitChange(WRITERS_SIDE, seen, deadline, opEnd) { WriteTimeoutException() }
         }
     }
 
@@ -397,8 +400,8 @@ public class Stream internal constructor(
 
     /** Waits for a state change after [seen], bounded by the absolute [deadline] and the monotonic [opEnd]. */
     private suspend fun awaitChange(
-        side: Waiters,
-        seen: Long,
+        reader: Boolean,
+        seen: Int,
         deadline: Instant?,
         opEnd: Long,
         timeout: () -> MuxException,
@@ -414,20 +417,23 @@ public class Stream internal constructor(
             bound = minOf(bound, left)
         }
         if (bound == Long.MAX_VALUE) {
-            awaitVersion(side, seen)
+            awaitVersion(reader, seen)
         } else {
-            withTimeoutOrNull(bound.nanoseconds) { awaitVersion(side, seen) } ?: throw timeout()
+            withTimeoutOrNull(bound.nanoseconds) { awaitVersion(reader, seen) } ?: throw timeout()
         }
     }
 
-    /** Suspends until [side] changes after [seen] (under the lock, so no change is missed). */
-    private suspend fun awaitVersion(side: Waiters, seen: Long) = suspendCancellableCoroutine { c ->
-        c.invokeOnCancellation { synchronized(this) { side.list?.remove(c) } }
+    /** Suspends until the readers' or the writers' side changes after [seen] (under the lock: no change is missed). */
+    private suspend fun awaitVersion(reader: Boolean, seen: Int) = suspendCancellableCoroutine { c ->
+        c.invokeOnCancellation { synchronized(this) { (if (reader) waitingReaders else waitingWriters)?.remove(c) } }
         val changed = synchronized(this) {
-            if (side.version != seen) {
+            if ((if (reader) readerVersion else writerVersion) != seen) {
                 true
+            } else if (reader) {
+                (waitingReaders ?: ArrayList<CancellableContinuation<Unit>>(1).also { waitingReaders = it }).add(c)
+                false
             } else {
-                (side.list ?: ArrayList<CancellableContinuation<Unit>>(1).also { side.list = it }).add(c)
+                (waitingWriters ?: ArrayList<CancellableContinuation<Unit>>(1).also { waitingWriters = it }).add(c)
                 false
             }
         }
@@ -445,8 +451,16 @@ public class Stream internal constructor(
         val result: T
         synchronized(this) {
             result = block()
-            if (wake != Wake.WRITERS) woken = readers.take()
-            if (wake != Wake.READERS) wokenWriters = writers.take()
+            if (wake != Wake.WRITERS) {
+                readerVersion++
+                woken = waitingReaders
+                waitingReaders = null
+            }
+            if (wake != Wake.READERS) {
+                writerVersion++
+                wokenWriters = waitingWriters
+                waitingWriters = null
+            }
         }
         woken?.let { if (readersAfterRead) session.resumeAfterRead(it) else it.forEach { c -> c.resume(Unit) } }
         wokenWriters?.forEach { it.resume(Unit) }
@@ -464,20 +478,12 @@ public class Stream internal constructor(
     /** Which waiters a state change concerns. */
     private enum class Wake { READERS, WRITERS, ALL }
 
-    /** One side's waiters (readers or writers): a change count and who waits for the next change; under the lock. */
-    private class Waiters {
-        var version = 0L
-        var list: ArrayList<CancellableContinuation<Unit>>? = null
-
-        /** Marks a change and hands over the waiters to resume. */
-        fun take(): ArrayList<CancellableContinuation<Unit>>? {
-            version++
-            return list.also { list = null }
-        }
-    }
-
     private companion object {
         const val NO_END = Long.MIN_VALUE
+
+        /** Which side [awaitChange] and [awaitVersion] wait on. */
+        const val READERS_SIDE = true
+        const val WRITERS_SIDE = false
 
         /** Ceiling on the capacity an opener adopts from the acceptor's first ACK. */
         const val MAX_ADOPTED_CAPACITY = 1 shl 20
