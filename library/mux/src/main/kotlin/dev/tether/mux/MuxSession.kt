@@ -6,7 +6,6 @@ import dev.tether.core.WebSocketConnection
 import io.ktor.websocket.WebSocketSession
 import io.netty.buffer.ByteBuf
 import io.netty.buffer.ByteBufUtil
-import kotlinx.coroutines.CancellableContinuation
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineName
@@ -24,11 +23,9 @@ import kotlinx.coroutines.withTimeoutOrNull
 import org.slf4j.LoggerFactory
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.Executor
-import java.util.concurrent.RejectedExecutionException
 import java.util.concurrent.atomic.AtomicBoolean
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.coroutines.CoroutineContext
-import kotlin.coroutines.resume
 
 /**
  * A wsmux session over one WebSocket (upstream `wsmux.Session`): [open] and [accept] streams, both ways.
@@ -75,14 +72,6 @@ public class MuxSession internal constructor(
     /** Streams waiting in [acceptQueue]. */
     private val queued = AtomicInteger()
     private var refusalsLogged = 0L // guarded by lock
-
-    /** Readers woken by DATs of the current read pass, resumed together after it; the event loop's own. */
-    private var readersToResume: ArrayList<CancellableContinuation<Unit>>? = null
-    private val resumeReaders = Runnable {
-        val woken = readersToResume
-        readersToResume = null
-        woken?.forEach { it.resume(Unit) }
-    }
 
     init {
         transport.start(scope, ::handle, ::end, ::handle)
@@ -222,31 +211,6 @@ public class MuxSession internal constructor(
     internal suspend fun sendFrame(message: ByteArray) = sending {
         transport.send(message)
         counters.sent(message)
-    }
-
-    /**
-     * Resumes readers that new data woke. On the transport's event loop they resume once the loop has handled
-     * everything it read in this pass: a 64 KiB write arrives as several DATs, often in one read, and a reader on
-     * another thread then wakes once for all of them instead of once per DAT (a thread hand-off each). Elsewhere, and
-     * if the loop takes no more tasks, at once.
-     */
-    internal fun resumeAfterRead(woken: List<CancellableContinuation<Unit>>) {
-        val loop = transport.eventLoop
-        if (loop == null || !loop.inEventLoop()) {
-            woken.forEach { it.resume(Unit) }
-            return
-        }
-        val pending = readersToResume
-        if (pending != null) {
-            pending.addAll(woken)
-            return
-        }
-        readersToResume = ArrayList(woken)
-        try {
-            loop.execute(resumeReaders)
-        } catch (e: RejectedExecutionException) {
-            resumeReaders.run() // the loop is shutting down
-        }
     }
 
     /** Sends a DAT of [length] bytes of [payload] from [offset] (copied before this returns), as [sendFrame]. */

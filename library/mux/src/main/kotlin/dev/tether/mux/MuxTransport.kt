@@ -17,7 +17,6 @@ import io.netty.channel.Channel
 import io.netty.channel.ChannelFutureListener
 import io.netty.channel.ChannelHandlerContext
 import io.netty.channel.ChannelInboundHandlerAdapter
-import io.netty.channel.EventLoop
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame
 import io.netty.handler.codec.http.websocketx.ContinuationWebSocketFrame
@@ -87,12 +86,6 @@ internal interface MuxTransport {
 
     /** The thread inbound messages are handed over on, as a dispatcher ([MuxSession.dispatcher]). */
     val dispatcher: CoroutineDispatcher get() = Dispatchers.Default
-
-    /**
-     * The Netty event loop inbound messages are handed over on, when they are (null otherwise): a task queued there
-     * from a handler runs once the loop has handled everything it read in this pass.
-     */
-    val eventLoop: EventLoop? get() = null
 }
 
 /**
@@ -137,7 +130,6 @@ internal class ConnectionTransport(private val connection: WebSocketConnection) 
     override val keepsAliveItself: Boolean get() = true
     override val pongs: Long get() = 0
     override val dispatcher: CoroutineDispatcher get() = connection.dispatcher
-    override val eventLoop: EventLoop? get() = connection.eventLoop
 
     override fun start(
         scope: CoroutineScope,
@@ -293,7 +285,6 @@ internal class NettyChannelTransport(private val channel: Channel, maxMessageByt
     override val keepsAliveItself: Boolean get() = false
     override val pongs: Long get() = pongCount.get()
     override val dispatcher: CoroutineDispatcher = channel.eventLoop().asCoroutineDispatcher()
-    override val eventLoop: EventLoop get() = channel.eventLoop()
 
     override fun start(
         scope: CoroutineScope,

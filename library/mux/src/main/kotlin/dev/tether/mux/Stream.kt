@@ -265,7 +265,7 @@ public class Stream internal constructor(
      * A DAT's bytes, which the stream now owns: buffered, or dropped with a sticky [NoCapacityException] when they do
      * not fit.
      */
-    internal fun onData(chunk: Chunk): Boolean = update(Wake.READERS, readersAfterRead = true) {
+    internal fun onData(chunk: Chunk): Boolean = update(Wake.READERS) {
         if (failure != null || overrun != null || abandoned) {
             chunk.drop()
             return@update true
@@ -440,12 +440,8 @@ public class Stream internal constructor(
         if (changed) c.resume(Unit)
     }
 
-    /**
-     * Runs [block] under the lock, marks a change for the side(s) [wake] names, then wakes them outside the lock;
-     * with [readersAfterRead] (new data) readers wake once the session's reader has handled what it read in this pass
-     * ([MuxSession.resumeAfterRead]), so that the DATs of one read wake a reader once.
-     */
-    private inline fun <T> update(wake: Wake, readersAfterRead: Boolean = false, block: () -> T): T {
+    /** Runs [block] under the lock, marks a change for the side(s) [wake] names, then wakes them outside the lock. */
+    private inline fun <T> update(wake: Wake, block: () -> T): T {
         var woken: ArrayList<CancellableContinuation<Unit>>? = null
         var wokenWriters: ArrayList<CancellableContinuation<Unit>>? = null
         val result: T
@@ -462,7 +458,7 @@ public class Stream internal constructor(
                 waitingWriters = null
             }
         }
-        woken?.let { if (readersAfterRead) session.resumeAfterRead(it) else it.forEach { c -> c.resume(Unit) } }
+        woken?.forEach { it.resume(Unit) }
         wokenWriters?.forEach { it.resume(Unit) }
         return result
     }

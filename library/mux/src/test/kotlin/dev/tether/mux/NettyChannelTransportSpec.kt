@@ -34,7 +34,6 @@ import io.netty.handler.codec.http.websocketx.PongWebSocketFrame
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory
 import io.netty.util.concurrent.DefaultThreadFactory
-import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -50,8 +49,6 @@ import java.time.Duration
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.TimeUnit
-import java.util.concurrent.atomic.AtomicInteger
-import kotlin.coroutines.CoroutineContext
 
 /** Frames in and out of a [NettyChannelTransport] on an [EmbeddedChannel] (the test thread is its event loop). */
 private class Embedded {
@@ -221,49 +218,6 @@ class NettyChannelTransportSpec : FunSpec({
             into.take(50).all { it == 2.toByte() } shouldBe true
             shouldThrow<MuxSessionClosedException> { stream.read(into) }
             listOf(first, second, stray).forEach { it.release() }
-        } finally {
-            channel.finishAndReleaseAll()
-        }
-    }
-
-    test("the DATs of one read pass wake a waiting reader once, after the pass, not once per DAT") {
-        val channel = EmbeddedChannel()
-        val session = MuxSession.server(channel, MuxConfig.DEFAULT)
-        fun frame(f: MuxFrame) = BinaryWebSocketFrame(Unpooled.wrappedBuffer(f.encode()))
-        // Runs each resumed reader at once, where it is resumed, and counts the resumptions: a reader resumed per DAT
-        // would run (and wait again) between the DATs of the pass.
-        val resumptions = AtomicInteger()
-        val counting = object : CoroutineDispatcher() {
-            override fun dispatch(context: CoroutineContext, block: Runnable) {
-                resumptions.incrementAndGet()
-                block.run()
-            }
-        }
-        try {
-            channel.writeInbound(frame(MuxFrame.Syn(1)))
-            val stream = withTimeout(5_000) { session.accept() }
-            val got = ByteArrayOutputStream()
-            val reader = CoroutineScope(counting).launch {
-                val into = ByteArray(100)
-                while (got.size() < 30) {
-                    val n = stream.read(into)
-                    got.write(into, 0, n)
-                }
-            }
-            resumptions.get() shouldBe 1 // started, now waiting for data
-            channel.writeInbound(
-                frame(MuxFrame.Data(1, ByteArray(10) { 1 })),
-                frame(MuxFrame.Data(1, ByteArray(10) { 2 })),
-                frame(MuxFrame.Data(1, ByteArray(10) { 3 })),
-            )
-            reader.isCompleted shouldBe true
-            resumptions.get() shouldBe 2
-            got.toByteArray().toList() shouldBe (1..3).flatMap { b -> List(10) { b.toByte() } }
-            // A DAT on its own still wakes its reader as soon as the pass it came in has been handled.
-            val late = CoroutineScope(counting).async { stream.read(ByteArray(100)) }
-            channel.writeInbound(frame(MuxFrame.Data(1, ByteArray(7))))
-            late.isCompleted shouldBe true
-            late.await() shouldBe 7
         } finally {
             channel.finishAndReleaseAll()
         }
