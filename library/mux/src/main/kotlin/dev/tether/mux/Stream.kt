@@ -141,7 +141,7 @@ public class Stream internal constructor(
                 if (credit > 0) withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
                 return n
             }
-            awaitChange(READERS_SIDE, seen, deadline, opEnd) { ReadTimeoutException() }
+            awaitChange(reader = true, seen, deadline, opEnd) { ReadTimeoutException() }
         }
     }
 
@@ -175,7 +175,7 @@ public class Stream internal constructor(
                     }
                 }
                 if (n == 0) {
-                    awaitChange(WRITERS_SIDE, seen, deadline, opEnd) { WriteTimeoutException() }
+                    awaitChange(reader = false, seen, deadline, opEnd) { WriteTimeoutException() }
                     continue
                 }
                 try {
@@ -338,7 +338,7 @@ public class Stream internal constructor(
                 failure?.let { throw it }
                 writerVersion
             }
-            awaitVersion(WRITERS_SIDE, seen)
+            awaitVersion(reader = false, seen)
         }
     }
 
@@ -388,7 +388,7 @@ public class Stream internal constructor(
                 seen = writerVersion
                 deadline = writeDeadline
             }
-            awaitChange(WRITERS_SIDE, seen, deadline, opEnd) { WriteTimeoutException() }
+            awaitChange(reader = false, seen, deadline, opEnd) { WriteTimeoutException() }
         }
     }
 
@@ -476,10 +476,6 @@ public class Stream internal constructor(
 
     private companion object {
         const val NO_END = Long.MIN_VALUE
-
-        /** Which side [awaitChange] and [awaitVersion] wait on. */
-        const val READERS_SIDE = true
-        const val WRITERS_SIDE = false
 
         /** Ceiling on the capacity an opener adopts from the acceptor's first ACK. */
         const val MAX_ADOPTED_CAPACITY = 1 shl 20
