@@ -75,6 +75,11 @@ internal class SessionCounters {
         queued.incrementAndGet()
     }
 
+    /** Takes back a [queued] whose event did not go into the queue after all. */
+    fun notQueued() {
+        queued.decrementAndGet()
+    }
+
     /** Counts a dropped event; returns the topic's drops so far, this one included. */
     fun dropped(topic: String): Long {
         dropped.incrementAndGet()

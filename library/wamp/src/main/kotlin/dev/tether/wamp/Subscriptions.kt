@@ -112,23 +112,23 @@ internal class Subscriptions(
         }
         val event = Event(m.subscription, m.publication, m.args, m.kwargs, m.details)
         event.subscribedTopic = sub.topic
+        // Counted before the handler can see it: whoever the handler tells that the event arrived must find it in
+        // stats() (the handler runs on another thread and may take the event before trySend returns here).
+        counters.queued()
         val sent = sub.events.trySend(event)
-        when {
-            sent.isSuccess -> counters.queued()
-
-            !sent.isClosed -> {
-                val drops = counters.dropped(sub.topic)
-                // Once per thousand drops of a topic: a handler that cannot keep up would flood the log.
-                if (drops % 1000 == 1L) {
-                    log.warn(
-                        "WAMP session {}: the handler of {} is {} events behind; dropped {} events of it so far",
-                        sessionId,
-                        sub.topic,
-                        config.eventBuffer,
-                        drops,
-                    )
-                }
-            }
+        if (sent.isSuccess) return
+        counters.notQueued()
+        if (sent.isClosed) return
+        val drops = counters.dropped(sub.topic)
+        // Once per thousand drops of a topic: a handler that cannot keep up would flood the log.
+        if (drops % 1000 == 1L) {
+            log.warn(
+                "WAMP session {}: the handler of {} is {} events behind; dropped {} events of it so far",
+                sessionId,
+                sub.topic,
+                config.eventBuffer,
+                drops,
+            )
         }
     }
 

@@ -9,6 +9,7 @@ import dev.tether.wamp.error.RpcException
 import dev.tether.wamp.message.Call
 import dev.tether.wamp.message.Cancel
 import dev.tether.wamp.message.ErrorMessage
+import dev.tether.wamp.message.EventMessage
 import dev.tether.wamp.message.Goodbye
 import dev.tether.wamp.message.Hello
 import dev.tether.wamp.message.InvocationMessage
@@ -16,6 +17,8 @@ import dev.tether.wamp.message.MessageCodes
 import dev.tether.wamp.message.Register
 import dev.tether.wamp.message.Registered
 import dev.tether.wamp.message.ResultMessage
+import dev.tether.wamp.message.Subscribe
+import dev.tether.wamp.message.Subscribed
 import dev.tether.wamp.message.Welcome
 import dev.tether.wamp.message.Yield
 import dev.tether.wamp.transport.LocalPeer
@@ -29,6 +32,7 @@ import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.filterIsInstance
 import kotlinx.coroutines.flow.first
@@ -143,6 +147,24 @@ class WampStatsSpec : FunSpec({
                 router.receive().shouldBeInstanceOf<Yield>()
                 s.stats().invocationsRunning shouldBe 0
                 s.stats().invocationsRefused shouldBe 1
+            }
+        }
+    }
+
+    test("an event is counted as queued before its handler runs: a handler reading stats() finds itself counted") {
+        withTimeout(10.seconds) {
+            // Inline handlers: the handler runs inside the session's hand-over of the event, the earliest it can.
+            val (s, router) = joined(SessionConfig("realm1") { handlerExecutor(Runnable::run) })
+            val seen = Channel<Long>(Channel.UNLIMITED)
+            coroutineScope {
+                val sub = async { s.subscribe("com.news") { seen.send(s.stats().eventsQueued) } }
+                router.send(Subscribed(router.receive().shouldBeInstanceOf<Subscribe>().request, 23))
+                sub.await()
+                router.send(EventMessage(23, 1, emptyMap(), listOf("a")))
+                router.send(EventMessage(23, 2, emptyMap(), listOf("b")))
+                seen.receive() shouldBe 1L
+                seen.receive() shouldBe 2L
+                s.stats().eventsQueued shouldBe 2L
             }
         }
     }
