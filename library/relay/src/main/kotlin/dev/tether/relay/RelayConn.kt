@@ -199,13 +199,15 @@ public class RelayConn internal constructor(
      * says the caller must wait with [deliver] (and stop reading the socket meanwhile).
      */
     internal fun offer(payload: ByteArray): Boolean {
-        val result = queue.trySend(payload)
-        if (result.isSuccess) {
-            received.incrementAndGet()
-            return true
-        }
-        if (backpressure && !result.isClosed) return false
+        // Counted first: a reader on another thread may take the message (and count it delivered) before trySend
+        // returns here, and stats must never show more delivered than received.
         received.incrementAndGet()
+        val result = queue.trySend(payload)
+        if (result.isSuccess) return true
+        if (backpressure && !result.isClosed) {
+            received.decrementAndGet() // deliver counts it when it waits for room
+            return false
+        }
         countDrop()
         return true
     }

@@ -46,6 +46,21 @@ class RelayConnSpec : FunSpec({
         c.stats() shouldBe RelayConnStats(received = 2, delivered = 2, dropped = 0, truncated = 0, sent = 1)
     }
 
+    test("a message is counted received before a waiting reader can take it: stats never show more delivered") {
+        val c = conn(RecordingLink())
+        val seen = CompletableDeferred<RelayConnStats>()
+        // Unconfined: the waiting reader resumes inside the hand-over itself, the earliest it can run.
+        val reader = CoroutineScope(Dispatchers.Unconfined).launch {
+            c.read()
+            seen.complete(c.stats())
+        }
+        c.offer("one".encodeToByteArray()) shouldBe true
+        val stats = withTimeout(5_000) { seen.await() }
+        stats.delivered shouldBe 1
+        stats.received shouldBe 1
+        reader.join()
+    }
+
     test("a read into a smaller buffer truncates and counts it") {
         val c = conn(RecordingLink())
         c.deliver("hello".encodeToByteArray())
