@@ -98,8 +98,11 @@ internal object MuxScenario {
         val direction: String get() = if (upload) "upload" else "download"
 
         /** [direction], naming the client's thread for an [onIoThread] transfer. */
-        val directionLabel: String get() = if (onIoThread) "$direction, client on the I/O thread" else direction
+        val directionLabel: String get() = direction + where(onIoThread)
     }
+
+    /** What a label adds for a transfer whose client runs on the I/O thread. */
+    private fun where(onIoThread: Boolean): String = if (onIoThread) ", client on the I/O thread" else ""
 
     class Results(
         val single: List<Transfer>,
@@ -118,9 +121,6 @@ internal object MuxScenario {
     ) {
         fun rawFor(t: Transfer): Transfer? =
             raw.firstOrNull { it.upload == t.upload && it.messageBytes == t.messageBytes }
-
-        /** The single-stream mux transfer with [t]'s window and direction. */
-        fun singleFor(t: Transfer): Transfer? = single.firstOrNull { it.window == t.window && it.upload == t.upload }
 
         /** The single-stream mux transfer with [t]'s window, direction and client thread. */
         fun muxFor(t: Transfer): Transfer? = (if (t.onIoThread) onIoThread else single)
@@ -157,8 +157,8 @@ internal object MuxScenario {
                             val ops = opsFor(o, w.messageBytes)
                             for (io in listOf(false, true)) {
                                 for (chunk in windowedChunks(w)) {
-                                    val where = if (io) ", client on the I/O thread" else ""
-                                    val label = "raw ws $dir, credit window ${w.label}, ${kib(chunk)} messages$where"
+                                    val label = "raw ws $dir, credit window ${w.label}, ${kib(chunk)} messages" +
+                                        where(io)
                                     val summary = EndToEnd.measure(o, log, label, 1, maxOps = ops) {
                                         RawBulkClient(
                                             server,
@@ -216,8 +216,8 @@ internal object MuxScenario {
         val ops = opsFor(o, w.messageBytes)
         val perStream = ceil(ops.toDouble() / streams).toLong() * w.messageBytes
         val direction = if (upload) "upload" else "download"
-        val where = if (onIoThread) ", client on the I/O thread" else ""
-        val label = "mux $direction window ${w.label}, $streams stream${if (streams == 1) "" else "s"}$where"
+        val label = "mux $direction window ${w.label}, $streams stream${if (streams == 1) "" else "s"}" +
+            where(onIoThread)
         return Transfer(
             w,
             upload,
@@ -488,7 +488,7 @@ internal object MuxScenario {
             append("same window (median) |\n")
             append("|---:|:---|---:|---:|---:|---:|---:|\n")
             for (t in r.concurrent) {
-                val one = r.singleFor(t)
+                val one = r.muxFor(t)
                 append("| ${t.streams} | ${t.direction} | ${rateCells(t)} | ${ms(t.cpuMillisPerMB)} | ")
                 append("${one?.let { mbs(it.medianMBs) } ?: "n/a"} |\n")
             }
@@ -498,7 +498,7 @@ internal object MuxScenario {
         for (t in r.raw) append("raw ${t.direction}, ${kib(t.messageBytes)} messages: ${rounds(t)} (${warmup(t)}).  \n")
         for (t in r.windowed) {
             append("raw ${t.direction} under a ${t.window!!.label} credit window, ")
-            append("${kib(t.chunkBytes)} messages${if (t.onIoThread) ", client on the I/O thread" else ""}: ")
+            append("${kib(t.chunkBytes)} messages${where(t.onIoThread)}: ")
             append("${rounds(t)} (${warmup(t)}).  \n")
         }
         for (t in r.single + r.onIoThread + r.concurrent) {
