@@ -1,6 +1,8 @@
 package dev.tether.core.netty
 
 import dev.tether.core.InternalTetherApi
+import io.netty.buffer.ByteBuf
+import io.netty.buffer.ByteBufHolder
 import io.netty.channel.Channel
 import io.netty.util.ReferenceCountUtil
 import kotlinx.coroutines.CancellableContinuation
@@ -13,13 +15,20 @@ import kotlin.coroutines.resume
 
 /**
  * The send side of one Netty socket: messages from any thread are queued and written by one task on the socket's
- * event loop, with one flush for everything queued meanwhile (a burst of replies costs one write, not one each).
+ * event loop, with one flush for everything queued meanwhile (a burst of replies costs one write, not one each),
+ * except that bulk goes out as soon as [flushBytes] of it are written: a credit-windowed sender (a wsmux stream
+ * writing a window of DATs) then lets the peer see, and acknowledge, the first part of the window while the rest is
+ * still being written, instead of the whole window arriving, and its credit coming back, in one piece.
  * There is room while fewer than [maxQueued] messages wait here and Netty's own buffer is under its high-water mark;
  * senders without room wait in [awaitRoom]. The owner forwards [onWritabilityChanged] and [onInactive] from its
  * handler.
  */
 @InternalTetherApi
-public class OutboundQueue(private val channel: Channel, private val maxQueued: Int) {
+public class OutboundQueue(
+    private val channel: Channel,
+    private val maxQueued: Int,
+    private val flushBytes: Int = DEFAULT_FLUSH_BYTES,
+) {
     private val messages = ConcurrentLinkedQueue<Any>()
     private val queued = AtomicInteger()
     private val flushScheduled = AtomicBoolean()
@@ -44,6 +53,13 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
 
     /** Queues [message] (a ByteBuf, a frame, or anything the pipeline encodes) behind what is queued. */
     public fun enqueue(message: Any) {
+        if (messages.isEmpty() && channel.eventLoop().inEventLoop() && channel.isActive &&
+            sizeOf(message) >= flushBytes
+        ) {
+            // Bulk from the loop itself with nothing queued ahead: out now, not after the current read pass.
+            channel.writeAndFlush(message, channel.voidPromise())
+            return
+        }
         queued.incrementAndGet()
         messages.add(message)
         if (flushScheduled.compareAndSet(false, true)) channel.eventLoop().execute(flush)
@@ -52,19 +68,30 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
     /** Writes everything queued, then flushes once; on the loop. */
     private val flush = Runnable {
         flushScheduled.set(false)
-        var wrote = false
+        var unflushed = -1 // bytes written since the last flush; -1: nothing
         while (true) {
             val message = messages.poll() ?: break
             queued.decrementAndGet()
             if (channel.isActive) {
+                val size = sizeOf(message)
                 channel.write(message, channel.voidPromise())
-                wrote = true
+                unflushed = maxOf(unflushed, 0) + size
+                if (unflushed >= flushBytes) {
+                    channel.flush()
+                    unflushed = -1
+                }
             } else {
                 ReferenceCountUtil.release(message)
             }
         }
-        if (wrote) channel.flush()
+        if (unflushed >= 0) channel.flush()
         if (!roomWaiters.isEmpty() && hasRoom()) wakeForRoom()
+    }
+
+    private fun sizeOf(message: Any): Int = when (message) {
+        is ByteBufHolder -> message.content().readableBytes()
+        is ByteBuf -> message.readableBytes()
+        else -> 0
     }
 
     /** Writes and flushes everything queued now (on the loop: before a close that must not drop it). */
@@ -109,5 +136,13 @@ public class OutboundQueue(private val channel: Channel, private val maxQueued: 
             waiter.completeResume(token)
             room--
         }
+    }
+
+    public companion object {
+        /**
+         * Written bytes that are flushed at once rather than at the end of the burst: one full wsmux DAT (16 KiB of
+         * payload). Small messages (replies, ACKs, credit) stay batched.
+         */
+        public const val DEFAULT_FLUSH_BYTES: Int = 16 * 1024
     }
 }

@@ -7,6 +7,8 @@ import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.netty.buffer.ByteBuf
 import io.netty.buffer.Unpooled
+import io.netty.channel.ChannelHandlerContext
+import io.netty.channel.ChannelOutboundHandlerAdapter
 import io.netty.channel.embedded.EmbeddedChannel
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.CoroutineStart
@@ -19,10 +21,66 @@ import java.util.concurrent.TimeUnit
 
 /**
  * The send queue shared by the WebSocket link and WAMP's RawSocket peer: room by queued messages, one flush per
- * burst, senders woken when room comes back.
+ * burst (and one per [OutboundQueue.DEFAULT_FLUSH_BYTES] of bulk), senders woken when room comes back.
  */
 class OutboundQueueSpec : FunSpec({
     fun message(n: Int): ByteBuf = Unpooled.buffer(1).writeByte(n)
+
+    fun bulk(n: Int, size: Int): ByteBuf = Unpooled.buffer(size).writeByte(n).writeZero(size - 1)
+
+    /** Counts flushes reaching the socket. */
+    class Flushes : ChannelOutboundHandlerAdapter() {
+        var count = 0
+
+        override fun flush(ctx: ChannelHandlerContext) {
+            count++
+            ctx.flush()
+        }
+    }
+
+    fun EmbeddedChannel.drain(): List<Int> = buildList {
+        while (true) {
+            val out = readOutbound<ByteBuf>() ?: break
+            add(out.getByte(0).toInt())
+            out.release()
+        }
+    }
+
+    test("bulk sent from the loop with nothing queued goes out at once; small messages wait for the burst's flush") {
+        val flushes = Flushes()
+        val channel = EmbeddedChannel(flushes)
+        val queue = OutboundQueue(channel, maxQueued = 16, flushBytes = 8)
+        // A window's DAT written from the loop (a writer resumed by the peer's ACK): on the wire before the read pass
+        // that resumed it ends, so the peer can acknowledge it while the rest of the window follows.
+        queue.enqueue(bulk(1, 8))
+        channel.drain() shouldContainExactly listOf(1)
+        flushes.count shouldBe 1
+        // Credit and replies still share one flush per burst.
+        queue.enqueue(message(2))
+        queue.enqueue(message(3))
+        channel.drain() shouldBe emptyList()
+        channel.runPendingTasks()
+        channel.drain() shouldContainExactly listOf(2, 3)
+        flushes.count shouldBe 2
+        channel.finishAndReleaseAll()
+    }
+
+    test("bulk behind queued messages keeps its place, and the burst is flushed after every flushBytes written") {
+        val flushes = Flushes()
+        val channel = EmbeddedChannel(flushes)
+        val queue = OutboundQueue(channel, maxQueued = 16, flushBytes = 8)
+        queue.enqueue(message(1))
+        queue.enqueue(bulk(2, 8)) // queued behind message 1, not ahead of it
+        queue.enqueue(message(3))
+        queue.enqueue(bulk(4, 16))
+        queue.enqueue(message(5))
+        channel.drain() shouldBe emptyList()
+        channel.runPendingTasks()
+        channel.drain() shouldContainExactly listOf(1, 2, 3, 4, 5)
+        // After 1+8 bytes, after 1+16 more, and the rest at the end of the burst.
+        flushes.count shouldBe 3
+        channel.finishAndReleaseAll()
+    }
 
     test("senders resumed on the loop that find the room taken again wait again, and the loop goes on") {
         val channel = EmbeddedChannel()
