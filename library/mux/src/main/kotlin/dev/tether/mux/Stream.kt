@@ -137,8 +137,9 @@ public class Stream internal constructor(
                 }
             }
             if (n > 0) {
-                // The credit of the reads so far (plus any auto-tune growth); never lost to cancellation.
-                if (credit > 0) withContext(NonCancellable) { session.sendQuietly(MuxFrame.Ack(rawId, credit)) }
+                // The credit of the reads so far (plus any auto-tune growth), queued without suspending: a read whose
+                // caller is cancelled meanwhile still returns the bytes it took, and the credit still goes out.
+                if (credit > 0) session.sendSoon(MuxFrame.Ack(rawId, credit).encode())
                 return n
             }
             awaitChange(reader = true, seen, deadline, opEnd) { ReadTimeoutException() }
@@ -266,7 +267,8 @@ public class Stream internal constructor(
      * not fit.
      */
     internal fun onData(chunk: Chunk): Boolean = update(Wake.READERS) {
-        if (failure != null || overrun != null || abandoned) {
+        // After the peer's FIN nothing more is read (a Go peer never writes after its Close): EOF stays EOF.
+        if (failure != null || overrun != null || abandoned || remoteClosed) {
             chunk.drop()
             return@update true
         }

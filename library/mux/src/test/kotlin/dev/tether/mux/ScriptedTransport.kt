@@ -1,6 +1,7 @@
 package dev.tether.mux
 
 import io.netty.buffer.ByteBuf
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.withTimeout
@@ -68,7 +69,11 @@ internal class ScriptedTransport : PullTransport() {
         }
     }
 
+    /** While set, [send] waits for it: a connection with no room to send. */
+    @Volatile var sendGate: CompletableDeferred<Unit>? = null
+
     override suspend fun send(message: ByteArray) {
+        sendGate?.await()
         if (closed.get() > 0) throw IllegalStateException("transport closed")
         val p = peer
         if (p != null) p.inbound.send(message) else sent.send(message)

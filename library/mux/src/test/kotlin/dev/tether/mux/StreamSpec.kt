@@ -6,9 +6,11 @@ import io.kotest.matchers.collections.shouldBeEmpty
 import io.kotest.matchers.collections.shouldContainExactly
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.async
+import kotlinx.coroutines.cancel
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.test.StandardTestDispatcher
 import kotlinx.coroutines.test.advanceTimeBy
@@ -163,6 +165,31 @@ class StreamSpec : FunSpec({
                 stream.read(buf, 0, 1) shouldBe 1
                 runCurrent()
                 t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(dat.toLong())
+                s.closeAndJoin()
+            }
+        }
+        test("a read returns its bytes without waiting for room to send the credit; the credit follows with room") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                val gate = CompletableDeferred<Unit>()
+                t.sendGate = gate
+                t.deliver(MuxFrame.Data(stream.rawId, ByteArray(1024) { 5 })) // the whole window: credit is due
+                runCurrent()
+                // The reader is cancelled as soon as its read returns: a read suspended in sending the credit would
+                // throw instead, and the bytes it took would be lost to everyone.
+                val reader = launch(start = CoroutineStart.UNDISPATCHED) {
+                    val n = stream.read(ByteArray(2048))
+                    cancel()
+                    n shouldBe 1024
+                    stream.bufferedBytes shouldBe 0
+                }
+                reader.isCompleted shouldBe true
+                t.drainSent().shouldBeEmpty()
+                gate.complete(Unit)
+                runCurrent()
+                t.drainSent().map { (it as MuxFrame.Ack).credit } shouldContainExactly listOf(1024L)
                 s.closeAndJoin()
             }
         }
@@ -437,6 +464,26 @@ class StreamSpec : FunSpec({
                 stream.read(buf) shouldBe 4
                 stream.read(buf) shouldBe -1
                 stream.read(buf) shouldBe -1
+                s.closeAndJoin()
+            }
+        }
+        test("DATs after the peer's FIN are dropped: EOF stays EOF") {
+            muxTest {
+                val t = ScriptedTransport()
+                val s = session(t, client = true)
+                val stream = openAccepted(s, t, 1024)
+                t.deliver(MuxFrame.Data(1, "body".encodeToByteArray()))
+                t.deliver(MuxFrame.Fin(1))
+                t.deliver(MuxFrame.Data(1, "late".encodeToByteArray()))
+                runCurrent()
+                val buf = ByteArray(16)
+                stream.read(buf) shouldBe 4
+                buf.copyOf(4).decodeToString() shouldBe "body"
+                stream.read(buf) shouldBe -1
+                t.deliver(MuxFrame.Data(1, "later".encodeToByteArray()))
+                runCurrent()
+                stream.read(buf) shouldBe -1
+                stream.bufferedBytes shouldBe 0
                 s.closeAndJoin()
             }
         }
