@@ -88,9 +88,11 @@ public class OutboundQueue(
         if (!roomWaiters.isEmpty() && hasRoom()) wakeForRoom()
     }
 
+    /** A message's data bytes: a link's [OutData] is encoded (and masked) further down the pipeline. */
     private fun sizeOf(message: Any): Int = when (message) {
         is ByteBufHolder -> message.content().readableBytes()
         is ByteBuf -> message.readableBytes()
+        is OutData -> message.payload.size
         else -> 0
     }
 

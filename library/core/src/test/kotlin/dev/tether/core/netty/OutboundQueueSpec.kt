@@ -65,6 +65,18 @@ class OutboundQueueSpec : FunSpec({
         channel.finishAndReleaseAll()
     }
 
+    test("a link's whole data message counts by its payload, encoded further down the pipeline") {
+        val channel = EmbeddedChannel()
+        val queue = OutboundQueue(channel, maxQueued = 16, flushBytes = 8)
+        queue.enqueue(OutData(OutData.OPCODE_BINARY, ByteArray(8)))
+        channel.readOutbound<OutData>().payload.size shouldBe 8
+        queue.enqueue(OutData(OutData.OPCODE_BINARY, ByteArray(7)))
+        channel.readOutbound<OutData>() shouldBe null
+        channel.runPendingTasks()
+        channel.readOutbound<OutData>().payload.size shouldBe 7
+        channel.finishAndReleaseAll()
+    }
+
     test("bulk behind queued messages keeps its place, and the burst is flushed after every flushBytes written") {
         val flushes = Flushes()
         val channel = EmbeddedChannel(flushes)
