@@ -160,6 +160,19 @@ internal class NettyDial(private val config: DialerConfig, private val group: Ev
 }
 
 /**
+ * The decoder of a client's inbound frames (shared with the receive-path fuzz test): each frame bounded at
+ * [DialerConfig.maxMessageBytes], unmasked frames expected.
+ */
+internal fun frameDecoder(config: DialerConfig): WebSocket13FrameDecoder = WebSocket13FrameDecoder(
+    WebSocketDecoderConfig.newBuilder()
+        .maxFramePayloadLength(config.maxMessageBytes.coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
+        .expectMaskedFrames(false)
+        .allowMaskMismatch(true) // a tolerant receiver: a server that masks anyway is still understood
+        .allowExtensions(false)
+        .build(),
+)
+
+/**
  * Writes the upgrade request when the socket connects and checks the answer: 101 with the right
  * `Sec-WebSocket-Accept` switches the pipeline to WebSocket frames and hands the socket to a [NettyLink]; any other
  * status fails the dial with it.
@@ -227,15 +240,9 @@ private class Handshake(
         val pipeline = ctx.pipeline()
         val codec = pipeline.get(HttpClientCodec::class.java)
         val codecName = pipeline.context(codec).name()
-        val decoder = WebSocketDecoderConfig.newBuilder()
-            .maxFramePayloadLength(config.maxMessageBytes.coerceAtMost(Int.MAX_VALUE.toLong()).toInt())
-            .expectMaskedFrames(false)
-            .allowMaskMismatch(true) // a tolerant receiver: a server that masks anyway is still understood
-            .allowExtensions(false)
-            .build()
         pipeline.addAfter(codecName, "ws-encoder", WebSocket13FrameEncoder(true))
         pipeline.addAfter("ws-encoder", "ws-data", DataFrameEncoder())
-        pipeline.addAfter(codecName, "ws-decoder", WebSocket13FrameDecoder(decoder))
+        pipeline.addAfter(codecName, "ws-decoder", frameDecoder(config))
         // Frames written from now on must not meet the HTTP encoder; the decoder half goes once this read is done
         // (it passes the bytes after the 101 answer on as they are).
         codec.removeOutboundHandler()
