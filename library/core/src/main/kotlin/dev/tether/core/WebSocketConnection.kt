@@ -45,6 +45,9 @@ public class WebSocketConnection internal constructor(
 
     // Messages the I/O thread could not hand to [inbound] at once, in order; guarded by itself.
     private val backlog = ArrayDeque<WsMessage>()
+
+    /** The connection ended while [draining]: the drain closes [incoming] when it is done. Guarded by [backlog]. */
+    private var closeWhenDrained = false
     private var draining = false
 
     /** Java faces and the backlog drain run here (each ends by itself once the connection has ended). */
@@ -184,10 +187,18 @@ public class WebSocketConnection internal constructor(
 
     // ---- transport side --------------------------------------------------------------------------------------
 
-    /** Records why the connection ended (the first cause wins) and closes [incoming]. */
+    /**
+     * Records why the connection ended (the first cause wins) and closes [incoming], behind the messages that were
+     * received before the end and still wait for room in it.
+     */
     internal fun ended(cause: ConnectionException) {
         if (end.complete(cause)) {
-            inbound.close()
+            val now = synchronized(backlog) {
+                // A drain (or a reader waiting for room) is under way: it closes [incoming] once it has handed over.
+                if (draining) closeWhenDrained = true
+                !draining
+            }
+            if (now) inbound.close()
             observer?.let { o ->
                 synchronized(o) {
                     if (life == 1) {
@@ -321,7 +332,11 @@ public class WebSocketConnection internal constructor(
         } catch (_: ClosedSendChannelException) {
             // The connection already ended; the consumer has been told why.
         } finally {
-            synchronized(backlog) { draining = false }
+            val close = synchronized(backlog) {
+                draining = false
+                closeWhenDrained
+            }
+            if (close) inbound.close()
         }
     }
 
@@ -335,13 +350,19 @@ public class WebSocketConnection internal constructor(
 
     private suspend fun drain() {
         while (true) {
+            var close = false
             val next = synchronized(backlog) {
                 backlog.firstOrNull() ?: run {
                     draining = false
-                    link.resumeReading()
+                    close = closeWhenDrained
+                    if (!close) link.resumeReading()
                     null
                 }
-            } ?: return
+            }
+            if (next == null) {
+                if (close) inbound.close()
+                return
+            }
             try {
                 inbound.send(next)
             } catch (_: ClosedSendChannelException) {

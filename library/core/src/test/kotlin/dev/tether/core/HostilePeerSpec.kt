@@ -43,6 +43,31 @@ class HostilePeerSpec : FunSpec({
                 }
             }
 
+            test("messages received before the server's close all reach incoming, past its queue, before it closes") {
+                val count = WebSocketConnection.INBOUND_QUEUE + 44
+                RawWebSocketServer { peer ->
+                    // Every message and the close in one write: the client reads them in one pass, so the close
+                    // arrives while the messages beyond the queue still wait for room in incoming.
+                    repeat(count) { peer.frame(RawPeer.TEXT, "m$it".toByteArray()) }
+                    peer.frame(RawPeer.CLOSE, byteArrayOf(0x03, 0xE8.toByte()) + "done".toByteArray())
+                    peer.flush()
+                    while (peer.readFrame()?.first.let { it != null && it != RawPeer.CLOSE }) continue
+                }.use { server ->
+                    dialer(server.url).use { d ->
+                        val conn = d.dial()
+                        // On netty the close is read at once, before anything is taken; ktor's reader waits for room
+                        // before it reads on, so there the end comes as the consumer takes the messages.
+                        if (name == "netty") withTimeout(10.seconds) { conn.awaitClosed() }
+                        val got = withTimeout(10.seconds) {
+                            buildList { for (m in conn.incoming) add((m as WsMessage.Text).text) }
+                        }
+                        got shouldBe List(count) { "m$it" }
+                        val cause = conn.awaitClosed().shouldBeInstanceOf<ConnectionClosedException>()
+                        cause.code shouldBe 1000
+                    }
+                }
+            }
+
             test("a server flooding pings and reading nothing: every data message arrives; its pings go unanswered") {
                 val rounds = 100
                 val pingsPerRound = 1000
