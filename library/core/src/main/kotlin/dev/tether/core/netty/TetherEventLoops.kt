@@ -65,10 +65,16 @@ public object TetherEventLoops {
     @JvmStatic
     public fun shared(): EventLoopGroup = sharedGroup
 
-    /** [loop] as a coroutine dispatcher (one per loop). */
+    /** [loop] as a coroutine dispatcher (one per loop, kept until the loop terminates). */
     @InternalTetherApi
-    public fun dispatcher(loop: EventLoop): CoroutineDispatcher =
-        dispatchers.computeIfAbsent(loop) { it.asCoroutineDispatcher() }
+    public fun dispatcher(loop: EventLoop): CoroutineDispatcher {
+        dispatchers[loop]?.let { return it }
+        val created = loop.asCoroutineDispatcher()
+        dispatchers.putIfAbsent(loop, created)?.let { return it }
+        // A caller's own group, shut down and made again (tests do it all day), must not leave its loops here.
+        loop.terminationFuture().addListener { dispatchers.remove(loop) }
+        return created
+    }
 
     /**
      * True when [group]'s loops run epoll, whose channels differ from NIO's. Looks at the first loop through the
