@@ -260,6 +260,12 @@ internal class NettyLink(
         }
 
         private fun expire() {
+            if (!channel.config().isAutoRead) {
+                // The socket is not read while `incoming`'s consumer is behind, so the pong may be waiting in it: a
+                // slow consumer is not a dead peer. Wait another pong timeout (reading resumes once it catches up).
+                timer = loop.schedule(::expire, timeout, TimeUnit.MILLISECONDS)
+                return
+            }
             // First, so the peer's echo of our close cannot claim to be the cause.
             connection.ended(KeepAliveExpiredException(timeout))
             closeWith(CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE.code(), "ping failed"))

@@ -70,9 +70,15 @@ public object TetherEventLoops {
     public fun dispatcher(loop: EventLoop): CoroutineDispatcher {
         dispatchers[loop]?.let { return it }
         val created = loop.asCoroutineDispatcher()
+        // A caller's own group, shut down and made again (tests do it all day), must not leave its loops here; a
+        // loop that cannot tell its end (Netty's embedded loop) is not kept at all.
+        val termination = try {
+            loop.terminationFuture()
+        } catch (_: UnsupportedOperationException) {
+            return created
+        }
         dispatchers.putIfAbsent(loop, created)?.let { return it }
-        // A caller's own group, shut down and made again (tests do it all day), must not leave its loops here.
-        loop.terminationFuture().addListener { dispatchers.remove(loop) }
+        termination.addListener { dispatchers.remove(loop) }
         return created
     }
 

@@ -145,8 +145,7 @@ internal class LinkRun(input: ByteArray) {
             check()
         } finally {
             runCatching { channel.finishAndReleaseAll() }
-            // The link's close timer would keep the channel (and this run) reachable from its loop, which the
-            // link's dispatcher cache keeps for good.
+            // The link's close timer would keep the channel (and this run) reachable from its loop.
             channel.advanceTimeBy(1, TimeUnit.MINUTES)
             channel.runScheduledPendingTasks()
             for ((buffer, _) in kept) ReferenceCountUtil.safeRelease(buffer)
