@@ -230,6 +230,27 @@ public class WebSocketConnection internal constructor(
         observer?.pong(roundTripNanos)
     }
 
+    /** Bumped each time [incoming]'s consumer falls behind or catches up. Guarded by [backlog]. */
+    private var behindChanges = 0
+
+    /** Under the [backlog] lock. */
+    private fun setDraining(value: Boolean) {
+        if (draining != value) behindChanges++
+        draining = value
+    }
+
+    /**
+     * A mark of whether [incoming]'s consumer is behind (messages wait for room in it and the socket is not read), for
+     * [wasBehindSince]: a keepalive must not count a pong missing that may be waiting unread.
+     */
+    internal fun behindMark(): Int = synchronized(backlog) { if (draining) BEHIND else behindChanges }
+
+    /** True when the consumer was behind at any moment between [mark] (from [behindMark]) and now. */
+    internal fun wasBehindSince(mark: Int): Boolean {
+        val now = behindMark()
+        return mark == BEHIND || now == BEHIND || now != mark
+    }
+
     /** Why the connection ended, once it has. */
     internal val endCause: ConnectionException? get() = if (end.isCompleted) end.getCompleted() else null
 
@@ -303,7 +324,7 @@ public class WebSocketConnection internal constructor(
             }
             if (!draining) {
                 if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
-                draining = true
+                setDraining(true)
                 start = true
                 link.pauseReading()
             }
@@ -325,7 +346,7 @@ public class WebSocketConnection internal constructor(
                 return
             }
             if (inbound.trySend(message).isSuccess || inbound.isClosedForSend) return
-            draining = true // keeps [listen] from switching while this message waits for room
+            setDraining(true) // keeps [listen] from switching while this message waits for room
         }
         try {
             inbound.send(message)
@@ -333,7 +354,7 @@ public class WebSocketConnection internal constructor(
             // The connection already ended; the consumer has been told why.
         } finally {
             val close = synchronized(backlog) {
-                draining = false
+                setDraining(false)
                 closeWhenDrained
             }
             if (close) inbound.close()
@@ -353,7 +374,7 @@ public class WebSocketConnection internal constructor(
             var close = false
             val next = synchronized(backlog) {
                 backlog.firstOrNull() ?: run {
-                    draining = false
+                    setDraining(false)
                     close = closeWhenDrained
                     if (!close) link.resumeReading()
                     null
@@ -368,7 +389,7 @@ public class WebSocketConnection internal constructor(
             } catch (_: ClosedSendChannelException) {
                 synchronized(backlog) {
                     backlog.clear()
-                    draining = false
+                    setDraining(false)
                 }
                 return
             }
@@ -381,6 +402,9 @@ public class WebSocketConnection internal constructor(
 
         /** Close code 1000. */
         const val NORMAL_CLOSURE: Short = 1000
+
+        /** [behindMark] while the consumer is behind. */
+        private const val BEHIND = -1
 
         /** Messages [incoming] holds before the socket stops being read. */
         const val INBOUND_QUEUE = 256

@@ -35,6 +35,7 @@ import kotlinx.coroutines.Deferred
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import java.time.Duration
@@ -352,6 +353,40 @@ class WebSocketConnectionSpec : FunSpec({
                             List(count) { (conn.incoming.receive() as WsMessage.Text).text }
                         }
                         got shouldBe List(count) { "m$it" }
+                        conn.close()
+                    }
+                }
+            }
+
+            test("a consumer slower than the pong timeout keeps its connection: the pong behind its messages counts") {
+                val count = WebSocketConnection.INBOUND_QUEUE + 44
+                val pings = Channel<String>(Channel.UNLIMITED)
+                ScriptedServer {
+                    repeat(count) { outgoing.send(Frame.Text("m$it")) }
+                    for (f in incoming) {
+                        if (f is Frame.Ping) {
+                            outgoing.send(Frame.Pong(f.data))
+                            pings.send(f.data.decodeToString())
+                        }
+                    }
+                }.use { server ->
+                    dialer(server.url) {
+                        pingInterval(Duration.ofMillis(50))
+                        pongTimeout(Duration.ofMillis(200))
+                    }.use { d ->
+                        val conn = d.dial()
+                        withTimeout(10.seconds) { pings.receive() } shouldBe "1"
+                        // Five pong timeouts pass with nothing taken: the answer to ping 1 waits unread behind the
+                        // messages (a connection that counted it missing would have ended by now).
+                        delay(1_000)
+                        conn.endCause shouldBe null
+                        val got = withTimeout(10.seconds) {
+                            List(count) { (conn.incoming.receive() as WsMessage.Text).text }
+                        }
+                        got shouldBe List(count) { "m$it" }
+                        // Caught up: the pong is read and the keepalive goes on.
+                        withTimeout(10.seconds) { pings.receive() } shouldBe "2"
+                        conn.endCause shouldBe null
                         conn.close()
                     }
                 }

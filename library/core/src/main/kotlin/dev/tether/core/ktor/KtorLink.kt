@@ -197,8 +197,14 @@ internal class KtorLink(
             val payload = pingsSent.incrementAndGet().toString().encodeToByteArray()
             session.outgoing.send(Frame.Ping(payload))
             val pingedAt = System.nanoTime()
-            val answered = withTimeoutOrNull(timeout) {
-                while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
+            var mark = connection.behindMark()
+            var answered = awaitPong(payload, timeout)
+            // While `incoming`'s consumer is behind, the reader waits for room and reads nothing, so the pong may be
+            // waiting behind the messages it has not handed over: a slow consumer is not a dead peer. A wait during
+            // which it was behind at all gets another whole timeout.
+            while (answered == null && connection.wasBehindSince(mark)) {
+                mark = connection.behindMark()
+                answered = awaitPong(payload, timeout)
             }
             if (answered != null) connection.pongReceived(System.nanoTime() - pingedAt)
             if (answered == null) {
@@ -208,6 +214,11 @@ internal class KtorLink(
                 throw KeepAliveFailure(expired)
             }
         }
+    }
+
+    /** The pong of [payload] within [timeout] millis (Unit), or null; late pongs of earlier pings are skipped. */
+    private suspend fun awaitPong(payload: ByteArray, timeout: Long): Unit? = withTimeoutOrNull(timeout) {
+        while (!pongs.receive().contentEquals(payload)) { /* a late pong of an earlier ping */ }
     }
 
     private class KeepAliveFailure(val exception: KeepAliveExpiredException) : Exception(

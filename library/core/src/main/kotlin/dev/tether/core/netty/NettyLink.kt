@@ -237,6 +237,9 @@ internal class NettyLink(
         private var pingedAt = 0L
         private var timer: ScheduledFuture<*>? = null
 
+        /** Whether `incoming`'s consumer was behind when the pong wait began (see [WebSocketConnection.behindMark]). */
+        private var mark = 0
+
         fun schedule() {
             timer = loop.schedule(::ping, interval, TimeUnit.MILLISECONDS)
         }
@@ -247,6 +250,11 @@ internal class NettyLink(
             awaiting = payload
             pingedAt = System.nanoTime()
             channel.writeAndFlush(PingWebSocketFrame(Unpooled.wrappedBuffer(payload)), channel.voidPromise())
+            armExpiry()
+        }
+
+        private fun armExpiry() {
+            mark = connection.behindMark()
             timer = loop.schedule(::expire, timeout, TimeUnit.MILLISECONDS)
         }
 
@@ -260,10 +268,10 @@ internal class NettyLink(
         }
 
         private fun expire() {
-            if (!channel.config().isAutoRead) {
+            if (connection.wasBehindSince(mark)) {
                 // The socket is not read while `incoming`'s consumer is behind, so the pong may be waiting in it: a
-                // slow consumer is not a dead peer. Wait another pong timeout (reading resumes once it catches up).
-                timer = loop.schedule(::expire, timeout, TimeUnit.MILLISECONDS)
+                // slow consumer is not a dead peer. A wait during which it was behind at all gets another timeout.
+                armExpiry()
                 return
             }
             // First, so the peer's echo of our close cannot claim to be the cause.
