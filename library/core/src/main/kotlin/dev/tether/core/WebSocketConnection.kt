@@ -48,7 +48,15 @@ public class WebSocketConnection internal constructor(
 
     /** The connection ended while [draining]: the drain closes [incoming] when it is done. Guarded by [backlog]. */
     private var closeWhenDrained = false
-    private var draining = false
+
+    /**
+     * Bumped each time [incoming]'s consumer falls behind or catches up, so odd while it is behind; a keepalive reads
+     * it ([behindMark]) to tell whether the socket went unread during a pong wait. Guarded by [backlog].
+     */
+    private var behindChanges = 0
+
+    /** [incoming]'s consumer is behind: messages wait for room in it (and the socket is not read). */
+    private val draining: Boolean get() = behindChanges and 1 != 0
 
     /** Java faces and the backlog drain run here (each ends by itself once the connection has ended). */
     private val scope = CoroutineScope(Dispatchers.Default + SupervisorJob())
@@ -230,26 +238,19 @@ public class WebSocketConnection internal constructor(
         observer?.pong(roundTripNanos)
     }
 
-    /** Bumped each time [incoming]'s consumer falls behind or catches up. Guarded by [backlog]. */
-    private var behindChanges = 0
-
     /** Under the [backlog] lock. */
     private fun setDraining(value: Boolean) {
         if (draining != value) behindChanges++
-        draining = value
     }
 
     /**
-     * A mark of whether [incoming]'s consumer is behind (messages wait for room in it and the socket is not read), for
-     * [wasBehindSince]: a keepalive must not count a pong missing that may be waiting unread.
+     * Where [incoming]'s consumer stands now, for [wasBehindSince]: a keepalive must not count a pong missing that may
+     * be waiting unread.
      */
-    internal fun behindMark(): Int = synchronized(backlog) { if (draining) BEHIND else behindChanges }
+    internal fun behindMark(): Int = synchronized(backlog) { behindChanges }
 
     /** True when the consumer was behind at any moment between [mark] (from [behindMark]) and now. */
-    internal fun wasBehindSince(mark: Int): Boolean {
-        val now = behindMark()
-        return mark == BEHIND || now == BEHIND || now != mark
-    }
+    internal fun wasBehindSince(mark: Int): Boolean = mark and 1 != 0 || behindMark() != mark
 
     /** Why the connection ended, once it has. */
     internal val endCause: ConnectionException? get() = if (end.isCompleted) end.getCompleted() else null
@@ -402,9 +403,6 @@ public class WebSocketConnection internal constructor(
 
         /** Close code 1000. */
         const val NORMAL_CLOSURE: Short = 1000
-
-        /** [behindMark] while the consumer is behind. */
-        private const val BEHIND = -1
 
         /** Messages [incoming] holds before the socket stops being read. */
         const val INBOUND_QUEUE = 256

@@ -197,15 +197,14 @@ internal class KtorLink(
             val payload = pingsSent.incrementAndGet().toString().encodeToByteArray()
             session.outgoing.send(Frame.Ping(payload))
             val pingedAt = System.nanoTime()
-            var mark = connection.behindMark()
-            var answered = awaitPong(payload, timeout)
             // While `incoming`'s consumer is behind, the reader waits for room and reads nothing, so the pong may be
             // waiting behind the messages it has not handed over: a slow consumer is not a dead peer. A wait during
             // which it was behind at all gets another whole timeout.
-            while (answered == null && connection.wasBehindSince(mark)) {
-                mark = connection.behindMark()
+            var answered: Unit?
+            do {
+                val mark = connection.behindMark()
                 answered = awaitPong(payload, timeout)
-            }
+            } while (answered == null && connection.wasBehindSince(mark))
             if (answered != null) connection.pongReceived(System.nanoTime() - pingedAt)
             if (answered == null) {
                 val expired = KeepAliveExpiredException(timeout)

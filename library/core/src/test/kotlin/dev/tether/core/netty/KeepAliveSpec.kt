@@ -9,6 +9,7 @@ import io.kotest.matchers.nulls.shouldBeNull
 import io.kotest.matchers.shouldBe
 import io.kotest.matchers.types.shouldBeInstanceOf
 import io.netty.buffer.ByteBufUtil
+import io.netty.buffer.Unpooled
 import io.netty.channel.embedded.EmbeddedChannel
 import io.netty.handler.codec.http.DefaultHttpHeaders
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame
@@ -76,7 +77,7 @@ class KeepAliveSpec : FunSpec({
         // The consumer catches up; reading resumes and the pong that waited arrives.
         repeat(count) { (connection.incoming.tryReceive().getOrNull() as WsMessage.Text).text shouldBe "m$it" }
         channel.config().isAutoRead shouldBe true
-        channel.writeInbound(PongWebSocketFrame(io.netty.buffer.Unpooled.wrappedBuffer(payload)))
+        channel.writeInbound(PongWebSocketFrame(Unpooled.wrappedBuffer(payload)))
         channel.tick(1)
         connection.endCause.shouldBeNull()
         channel.ping() shouldBe "2".toByteArray() // the keepalive goes on

@@ -221,7 +221,7 @@ internal class LinkRun(input: ByteArray) {
         val kind = ops.next()
         val text = flags and 1 != 0
         val fin = flags and 2 == 0
-        var bytes = payload(ops.next() * (if (flags and 4 != 0) 8 else 1))
+        val bytes = payload(ops.next() * (if (flags and 4 != 0) 8 else 1))
         if (onWire) {
             val continuation = flags and 8 != 0
             if (continuation != (partial != null)) uncertain = true
@@ -229,17 +229,7 @@ internal class LinkRun(input: ByteArray) {
             if (flags and 32 == 0) flushWire(kind)
             data(text, fin, bytes)
         } else {
-            // The decoder hands on only frames in order, each within the limit.
-            if (bytes.size > maxBytes) bytes = bytes.copyOf(maxBytes.toInt())
-            val content = alloc.wrap(bytes, kind)
-            write(
-                when {
-                    partial != null -> ContinuationWebSocketFrame(fin, 0, content)
-                    text -> TextWebSocketFrame(fin, 0, content)
-                    else -> BinaryWebSocketFrame(fin, 0, content)
-                },
-            )
-            data(text, fin, bytes)
+            data(text, fin, decodedFrame(text, fin, bytes, kind))
         }
     }
 
@@ -257,18 +247,27 @@ internal class LinkRun(input: ByteArray) {
                 encode(fin, 0, dataOpcode(partial != null, text), piece, false)
                 flushWire(kind + i)
             } else {
-                if (piece.size > maxBytes) piece = piece.copyOf(maxBytes.toInt())
-                val content = alloc.wrap(piece, kind + i)
-                write(
-                    when {
-                        partial != null -> ContinuationWebSocketFrame(fin, 0, content)
-                        text -> TextWebSocketFrame(fin, 0, content)
-                        else -> BinaryWebSocketFrame(fin, 0, content)
-                    },
-                )
+                piece = decodedFrame(text, fin, piece, kind + i)
             }
             data(text, fin, piece)
         }
+    }
+
+    /**
+     * Writes a data frame as the decoder hands it on (in order, each within the limit: [bytes] cut to it) in a
+     * buffer of [kind]; returns the bytes it carries.
+     */
+    private fun decodedFrame(text: Boolean, fin: Boolean, bytes: ByteArray, kind: Int): ByteArray {
+        val carried = if (bytes.size > maxBytes) bytes.copyOf(maxBytes.toInt()) else bytes
+        val content = alloc.wrap(carried, kind)
+        write(
+            when {
+                partial != null -> ContinuationWebSocketFrame(fin, 0, content)
+                text -> TextWebSocketFrame(fin, 0, content)
+                else -> BinaryWebSocketFrame(fin, 0, content)
+            },
+        )
+        return carried
     }
 
     /** The model of one data frame the link reads. */
